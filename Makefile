@@ -1,0 +1,47 @@
+# Thin wrapper over CMake/ctest. `make test` and `make run` install what is missing first.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all setup build test unit run asan fuzz soak bench clean
+
+all: build
+
+setup:
+	@bash scripts/setup
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j$(JOBS)
+
+test: setup build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+# Only the C unit tests and fuzz-corpus replays: fast inner loop.
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -R '^(unit|fuzz)/' $(CTEST_ARGS)
+
+run: setup build
+	./$(BUILD)/idbsync serve --data ./data --lake ./lake --listen 127.0.0.1:8080
+
+asan: setup
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIDS_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j$(JOBS) -LE browser $(CTEST_ARGS)
+
+fuzz: setup
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DIDS_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	cmake --build build-fuzz -j$(JOBS)
+	bash scripts/fuzz build-fuzz $${FUZZ_SECONDS:-300}
+
+soak: setup build
+	IDS_SOAK=1 bash -c 'cd $(BUILD) && ctest --output-on-failure -L faults $(CTEST_ARGS)'
+
+bench: setup build
+	bash bench/push.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

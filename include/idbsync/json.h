@@ -1,0 +1,64 @@
+/* A validating, zero-copy JSON tokenizer (jsmn-like) for hot paths such as push bodies.
+ * Tokens carry byte spans into the caller's text, so values can be stored exactly as the
+ * client sent them (no reformatting of numbers). Strings are checked for valid escapes and
+ * UTF-8. Depth and token count are capped. jansson is used elsewhere for documents. */
+#ifndef IDBSYNC_JSON_H
+#define IDBSYNC_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "idbsync/buf.h"
+#include "idbsync/error.h"
+
+typedef enum ids_jtype {
+	IDS_JOBJ = 1, IDS_JARR, IDS_JSTR, IDS_JNUM, IDS_JTRUE, IDS_JFALSE, IDS_JNULL
+} ids_jtype;
+
+typedef struct ids_jtok {
+	uint8_t type;      /* ids_jtype */
+	uint8_t escaped;   /* JSTR: contains backslash escapes */
+	uint8_t is_int;    /* JNUM: no fraction or exponent */
+	uint32_t start;    /* first byte (the quote for strings, '{' for objects) */
+	uint32_t end;      /* one past the last byte */
+	uint32_t size;     /* JOBJ: number of keys; JARR: number of elements */
+	uint32_t next;     /* index of the first token after this one's subtree */
+} ids_jtok;
+
+typedef struct ids_json {
+	const char *text;
+	size_t len;
+	ids_jtok *tok;
+	size_t ntok;
+	size_t cap;
+} ids_json;
+
+#define IDS_JSON_INIT {NULL, 0, NULL, 0, 0}
+
+/* Tokenizes text[0..len). Objects are followed by key/value token pairs, arrays by their
+ * elements. Fails with IDS_EINVAL (message with byte offset, line and column) or IDS_ELIMIT
+ * (more than max_tokens tokens or deeper than max_depth). j is reusable; free with ids_json_free. */
+int ids_json_parse(ids_json *j, const char *text, size_t len, size_t max_tokens, int max_depth,
+		   ids_error *err);
+void ids_json_free(ids_json *j);
+
+/* In object token obj, finds key `name`; returns the value token index or -1. */
+long ids_json_get(const ids_json *j, size_t obj, const char *name);
+/* String token equals literal s (after unescaping). */
+int ids_json_streq(const ids_json *j, size_t t, const char *s);
+/* Appends the unescaped UTF-8 contents of string token t to out. */
+int ids_json_unescape(const ids_json *j, size_t t, ids_buf *out);
+/* Unescaped string into a fixed buffer; IDS_ELIMIT if it does not fit (with the NUL). */
+int ids_json_strcpy(const ids_json *j, size_t t, char *dst, size_t dstlen);
+/* Integer token t as int64 (IDS_EINVAL if not an integer in range). */
+int ids_json_i64(const ids_json *j, size_t t, int64_t *out);
+/* Number token t as double. */
+double ids_json_num(const ids_json *j, size_t t);
+/* Appends token t's subtree with insignificant whitespace removed. */
+int ids_json_minify(const ids_json *j, size_t t, ids_buf *out);
+
+/* Formats a double with the fewest digits that read back as the same value ("1", "0.1",
+ * "1e+21"). Non-finite values are the caller's problem. Returns the length written to out (>= 32 bytes). */
+int ids_fmt_double(double v, char *out);
+
+#endif

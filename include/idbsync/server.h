@@ -1,0 +1,34 @@
+/* The sync server: HTTP API over the store (see docs/protocol.md). */
+#ifndef IDBSYNC_SERVER_H
+#define IDBSYNC_SERVER_H
+
+#include <stdint.h>
+
+#include "idbsync/error.h"
+#include "idbsync/store.h"
+#include "idbsync/sync.h"
+
+typedef struct server server;
+
+typedef struct server_options {
+	const char *listen;          /* "127.0.0.1:8080", "[::1]:8080"; port 0 picks a free one */
+	const char *lake;            /* lake directory (used by the lake writer) */
+	const char *auth;            /* "none" or "tokens:FILE" */
+	const char *static_dir;      /* served at /client/ and / (demo); NULL: none */
+	const char *cors_origin;     /* Access-Control-Allow-Origin value; NULL: "*" */
+	ids_limits limits;
+	int conn_timeout_s;          /* idle connection timeout (slow or stalled clients) */
+	int max_connections;
+	int max_wait_s;              /* cap on pull ?wait= */
+} server_options;
+
+#define SERVER_OPTIONS_INIT {"127.0.0.1:8080", "./lake", "none", NULL, NULL, IDS_LIMITS_INIT, 30, 4096, 60}
+
+/* Starts listening; the store stays the caller's and must outlive the server. */
+int server_start(server **out, store *st, const server_options *o, ids_error *err);
+/* The bound port (useful with port 0). */
+int server_port(server *s);
+/* Stops accepting, ends long-polls and streams, joins threads. NULL is a no-op. */
+void server_stop(server *s);
+
+#endif

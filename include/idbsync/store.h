@@ -1,0 +1,100 @@
+/* The state store: SQLite (WAL) holding rows (current state incl. tombstones), the change
+ * log the lake writer reads, clients' acknowledged mutation ids, and the conflicts log.
+ * One writer thread applies pushes with group commit (many pushes, one fsync); pulls read
+ * from a pool of read connections concurrently. */
+#ifndef IDBSYNC_STORE_H
+#define IDBSYNC_STORE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "idbsync/buf.h"
+#include "idbsync/error.h"
+#include "idbsync/hlc.h"
+#include "idbsync/sync.h"
+
+typedef struct store store;
+
+typedef struct store_options {
+	const char *dir;                 /* data directory, created if missing */
+	const char *node_id;             /* HLC node of the server; NULL: random, persisted */
+	int64_t max_skew_ms;             /* HLC: how far ahead a client stamp may be */
+	int durable;                     /* 1: fsync on every commit (synchronous=FULL) */
+	int auth;                        /* 1: rows are scoped per user */
+	int64_t tombstone_retention_ms;  /* clients not seen for this long stop holding tombstones */
+	int64_t gc_interval_ms;          /* how often tombstones are collected */
+	size_t group_max_mutations;      /* upper bound of one group commit */
+	ids_rule default_rule;
+} store_options;
+
+#define STORE_OPTIONS_INIT {"./data", NULL, 300000, 1, 0, 30LL * 86400000, 60000, 50000, IDS_RULE_LWW}
+
+#define STORE_COMMIT_BUCKETS 12
+typedef struct store_stats {
+	atomic_llong mutations_applied;
+	atomic_llong mutations_duplicate;   /* already applied earlier (retries) */
+	atomic_llong conflicts;
+	atomic_llong pushes;
+	atomic_llong commits;
+	atomic_llong commit_us_sum;
+	atomic_llong commit_bucket[STORE_COMMIT_BUCKETS]; /* cumulative-able counts per bound */
+	atomic_llong tombstones_collected;
+	atomic_llong pulls;
+} store_stats;
+extern const double store_commit_bounds[STORE_COMMIT_BUCKETS - 1]; /* seconds; last bucket is +Inf */
+
+int store_open(store **out, const store_options *o, ids_error *err);
+/* Stops the writer (finishing queued pushes) and closes everything. NULL is a no-op. */
+void store_free(store *s);
+
+hlc_clock *store_clock(store *s);
+const store_stats *store_get_stats(store *s);
+
+/* Per-store conflict rule. db may be NULL (any database). Later calls override earlier. */
+int store_set_rule(store *s, const char *db, const char *store_name, ids_rule rule);
+ids_rule store_rule(store *s, const char *db, const char *store_name);
+
+typedef struct store_push_result {
+	int64_t ack;          /* highest mutation id of this client durably applied */
+	int64_t cursor;       /* server head seq after the commit */
+	int64_t expected;     /* next id the server expects from this client */
+	int gap;              /* 1: stopped at a missing id */
+	size_t applied, duplicates, conflicts;
+	ids_buf conflicts_json; /* JSON array of lost mutations with their winners */
+} store_push_result;
+
+void store_push_result_init(store_push_result *r);
+void store_push_result_free(store_push_result *r);
+
+/* Applies batch b (all-or-nothing for errors; stops at an id gap) and returns only after the
+ * commit is durable. Thread-safe; concurrent calls share one commit. b stays the caller's.
+ * Errors: IDS_EFORBIDDEN (row of another user), IDS_ENOSPC (disk full), IDS_EIO. */
+int store_push(store *s, ids_batch *b, store_push_result *res, ids_error *err);
+
+typedef struct store_pull_req {
+	const char *db;
+	const char *user;     /* "" when auth is off */
+	const char *client;   /* optional: records the client's progress for tombstone GC */
+	int64_t since;
+	int limit;
+} store_pull_req;
+
+/* Appends {"changes":[...],"cursor":N,"more":bool} to out. *count gets the number of changes
+ * and *cursor the cursor. IDS_EGONE when since predates collected tombstones. */
+int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+	       ids_error *err);
+
+/* Current committed head seq, and a wait for it to pass `after` (returns 1 if it did, 0 on
+ * timeout or shutdown). */
+int64_t store_head(store *s);
+int store_wait(store *s, int64_t after, int timeout_ms);
+/* Wakes every waiter (used at shutdown). */
+void store_wake_all(store *s);
+
+/* Appends {"stores":[{"name":..,"rows":N,"tombstones":N,"conflict":"lww"},...]} for db. */
+int store_list_json(store *s, const char *db, const char *user, ids_buf *out, ids_error *err);
+
+/* Runs tombstone garbage collection now (normally periodic on the writer thread). */
+int store_gc_now(store *s, ids_error *err);
+
+#endif

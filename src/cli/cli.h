@@ -1,0 +1,8 @@
+/* Subcommand entry points of the idbsync binary; each returns the process exit code
+ * (0 ok, 1 failure, 2 usage). */
+#ifndef IDS_CLI_H
+#define IDS_CLI_H
+
+int cmd_serve(int argc, char **argv);
+
+#endif

@@ -1,0 +1,282 @@
+/* `idbsync serve`: options from a JSON config file and flags (flags win), then the store and
+ * the HTTP server, until SIGINT/SIGTERM. Zero configuration works: ./data, ./lake,
+ * 127.0.0.1:8080. */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "idbsync/server.h"
+#include "idbsync/store.h"
+
+typedef struct rule_opt {
+	char db[IDS_DB_NAME_MAX + 1];
+	char store[IDS_NAME_MAX + 1];
+	ids_rule rule;
+	int has_db;
+} rule_opt;
+
+typedef struct serve_cfg {
+	store_options so;
+	server_options ho;
+	rule_opt rules[256];
+	int n_rules;
+	/* strings owned here (config file values, flags) */
+	char data[4096], lake[4096], listen[300], auth[4200], stat[4096], node[HLC_NODE_MAX + 1];
+} serve_cfg;
+
+static void serve_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: idbsync serve [options]\n"
+		"  --data DIR               state directory (SQLite)            [./data]\n"
+		"  --lake DIR               Parquet lake directory              [./lake]\n"
+		"  --listen ADDR:PORT       address to listen on (port 0: any)  [127.0.0.1:8080]\n"
+		"  --config FILE            JSON config file (flags override it)\n"
+		"  --auth none|tokens:FILE  bearer tokens file: lines \"TOKEN USER\" [none]\n"
+		"  --conflict [DB/]STORE=RULE  rule for a store: lww, client-wins, server-wins (lake-wins), merge\n"
+		"  --default-conflict RULE  rule for stores not named            [lww]\n"
+		"  --max-body BYTES         request body limit                   [33554432]\n"
+		"  --max-value BYTES        one value's JSON limit               [8388608]\n"
+		"  --max-key BYTES          one encoded key's limit              [4096]\n"
+		"  --max-skew-ms MS         how far ahead a client hlc may be    [300000]\n"
+		"  --node-id ID             the server's hlc node id             [random, persisted]\n"
+		"  --tombstone-retention S  clients idle longer stop holding tombstones [2592000]\n"
+		"  --gc-interval S          tombstone collection period          [60]\n"
+		"  --conn-timeout S         idle connection timeout              [30]\n"
+		"  --static DIR             serve DIR/client and DIR/demo (the demo page)\n"
+		"  --unsafe-no-fsync        do not fsync commits (benchmarks only: acked data may be lost)\n");
+}
+
+static int set_rule(serve_cfg *c, const char *spec, const char *rule, const char *where)
+{
+	if (c->n_rules == (int)(sizeof c->rules / sizeof c->rules[0])) {
+		fprintf(stderr, "idbsync serve: %s: too many conflict rules\n", where);
+		return -1;
+	}
+	rule_opt *r = &c->rules[c->n_rules];
+	memset(r, 0, sizeof *r);
+	if (ids_rule_parse(rule, &r->rule)) {
+		fprintf(stderr, "idbsync serve: %s: unknown conflict rule \"%s\" (lww, client-wins, server-wins, merge)\n",
+			where, rule);
+		return -1;
+	}
+	const char *slash = strchr(spec, '/');
+	if (slash && (size_t)(slash - spec) <= IDS_DB_NAME_MAX) {
+		memcpy(r->db, spec, (size_t)(slash - spec));
+		r->has_db = 1;
+		spec = slash + 1;
+	}
+	snprintf(r->store, sizeof r->store, "%s", spec);
+	c->n_rules++;
+	return 0;
+}
+
+static int load_config(serve_cfg *c, const char *path)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, 0, &je);
+	if (!root) {
+		fprintf(stderr, "idbsync serve: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
+		return -1;
+	}
+	int rc = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(root, k, v)
+	{
+		char where[600];
+		snprintf(where, sizeof where, "%s: field \"%s\"", path, k);
+		if (json_is_string(v)) {
+			const char *s = json_string_value(v);
+			if (!strcmp(k, "data")) snprintf(c->data, sizeof c->data, "%s", s);
+			else if (!strcmp(k, "lake")) snprintf(c->lake, sizeof c->lake, "%s", s);
+			else if (!strcmp(k, "listen")) snprintf(c->listen, sizeof c->listen, "%s", s);
+			else if (!strcmp(k, "auth")) snprintf(c->auth, sizeof c->auth, "%s", s);
+			else if (!strcmp(k, "static")) snprintf(c->stat, sizeof c->stat, "%s", s);
+			else if (!strcmp(k, "node_id")) snprintf(c->node, sizeof c->node, "%s", s);
+			else if (!strcmp(k, "default_conflict")) {
+				if (ids_rule_parse(s, &c->so.default_rule)) {
+					fprintf(stderr, "idbsync serve: %s: unknown rule \"%s\"\n", where, s);
+					rc = -1;
+				}
+			} else {
+				fprintf(stderr, "idbsync serve: %s: unknown setting\n", where);
+				rc = -1;
+			}
+		} else if (json_is_integer(v)) {
+			long long x = json_integer_value(v);
+			if (x < 0) {
+				fprintf(stderr, "idbsync serve: %s: must not be negative\n", where);
+				rc = -1;
+			} else if (!strcmp(k, "max_body")) c->ho.limits.max_body = (size_t)x;
+			else if (!strcmp(k, "max_value")) c->ho.limits.max_value = (size_t)x;
+			else if (!strcmp(k, "max_key")) c->ho.limits.max_key = (size_t)x;
+			else if (!strcmp(k, "max_skew_ms")) c->so.max_skew_ms = x;
+			else if (!strcmp(k, "tombstone_retention_s")) c->so.tombstone_retention_ms = x * 1000;
+			else if (!strcmp(k, "gc_interval_s")) c->so.gc_interval_ms = x * 1000;
+			else if (!strcmp(k, "conn_timeout_s")) c->ho.conn_timeout_s = (int)x;
+			else {
+				fprintf(stderr, "idbsync serve: %s: unknown setting\n", where);
+				rc = -1;
+			}
+		} else if (json_is_object(v) && !strcmp(k, "conflict")) {
+			const char *store;
+			json_t *rv;
+			json_object_foreach(v, store, rv)
+			{
+				if (!json_is_string(rv) || set_rule(c, store, json_string_value(rv), where)) {
+					if (!json_is_string(rv))
+						fprintf(stderr, "idbsync serve: %s.%s: must be a rule name string\n", where, store);
+					rc = -1;
+				}
+			}
+		} else {
+			fprintf(stderr, "idbsync serve: %s: unknown setting or wrong type\n", where);
+			rc = -1;
+		}
+	}
+	json_decref(root);
+	return rc;
+}
+
+static int num_arg(const char *flag, const char *v, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (!*v || *end || errno || x < 0) {
+		fprintf(stderr, "idbsync serve: %s: expected a non-negative integer, got \"%s\"\n", flag, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static int parse_args(serve_cfg *c, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			serve_usage(stdout);
+			exit(0);
+		}
+		if (!strcmp(a, "--unsafe-no-fsync")) {
+			c->so.durable = 0;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "idbsync serve: %s needs a value (see --help)\n", a);
+			return -1;
+		}
+		const char *v = argv[++i];
+		long long x = 0;
+		if (!strcmp(a, "--data")) snprintf(c->data, sizeof c->data, "%s", v);
+		else if (!strcmp(a, "--lake")) snprintf(c->lake, sizeof c->lake, "%s", v);
+		else if (!strcmp(a, "--listen")) snprintf(c->listen, sizeof c->listen, "%s", v);
+		else if (!strcmp(a, "--auth")) snprintf(c->auth, sizeof c->auth, "%s", v);
+		else if (!strcmp(a, "--static")) snprintf(c->stat, sizeof c->stat, "%s", v);
+		else if (!strcmp(a, "--node-id")) snprintf(c->node, sizeof c->node, "%s", v);
+		else if (!strcmp(a, "--config")) continue; /* loaded first */
+		else if (!strcmp(a, "--conflict")) {
+			const char *eq = strchr(v, '=');
+			char spec[IDS_NAME_MAX + IDS_DB_NAME_MAX + 2];
+			if (!eq || (size_t)(eq - v) >= sizeof spec) {
+				fprintf(stderr, "idbsync serve: --conflict %s: expected [DB/]STORE=RULE\n", v);
+				return -1;
+			}
+			memcpy(spec, v, (size_t)(eq - v));
+			spec[eq - v] = 0;
+			if (set_rule(c, spec, eq + 1, "--conflict"))
+				return -1;
+		} else if (!strcmp(a, "--default-conflict")) {
+			if (ids_rule_parse(v, &c->so.default_rule)) {
+				fprintf(stderr, "idbsync serve: --default-conflict: unknown rule \"%s\"\n", v);
+				return -1;
+			}
+		} else if (!strcmp(a, "--max-body")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_body = (size_t)x; }
+		else if (!strcmp(a, "--max-value")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_value = (size_t)x; }
+		else if (!strcmp(a, "--max-key")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_key = (size_t)x; }
+		else if (!strcmp(a, "--max-skew-ms")) { if (num_arg(a, v, &x)) return -1; c->so.max_skew_ms = x; }
+		else if (!strcmp(a, "--tombstone-retention")) { if (num_arg(a, v, &x)) return -1; c->so.tombstone_retention_ms = x * 1000; }
+		else if (!strcmp(a, "--gc-interval")) { if (num_arg(a, v, &x)) return -1; c->so.gc_interval_ms = x * 1000; }
+		else if (!strcmp(a, "--conn-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.conn_timeout_s = (int)x; }
+		else {
+			fprintf(stderr, "idbsync serve: unknown option %s (see --help)\n", a);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static serve_cfg c;
+	store_options so = STORE_OPTIONS_INIT;
+	server_options ho = SERVER_OPTIONS_INIT;
+	c.so = so;
+	c.ho = ho;
+	snprintf(c.data, sizeof c.data, "./data");
+	snprintf(c.lake, sizeof c.lake, "./lake");
+	snprintf(c.listen, sizeof c.listen, "127.0.0.1:8080");
+	snprintf(c.auth, sizeof c.auth, "none");
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--config") && load_config(&c, argv[i + 1]))
+			return 2;
+	if (parse_args(&c, argc, argv))
+		return 2;
+	c.so.dir = c.data;
+	c.so.node_id = c.node[0] ? c.node : NULL;
+	c.ho.listen = c.listen;
+	c.ho.lake = c.lake;
+	c.ho.auth = c.auth;
+	c.so.auth = strcmp(c.auth, "none") != 0;
+	if (c.stat[0]) {
+		c.ho.static_dir = c.stat;
+	} else {
+#ifdef IDS_SOURCE_DIR
+		struct stat st;
+		if (!stat(IDS_SOURCE_DIR "/client", &st))
+			c.ho.static_dir = IDS_SOURCE_DIR;
+#endif
+	}
+
+	/* signals are handled by sigwait on this thread; every other thread inherits the mask */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ids_error err = IDS_ERROR_INIT;
+	store *st = NULL;
+	if (store_open(&st, &c.so, &err)) {
+		fprintf(stderr, "idbsync serve: %s\n", err.msg);
+		return 1;
+	}
+	for (int i = 0; i < c.n_rules; i++)
+		store_set_rule(st, c.rules[i].has_db ? c.rules[i].db : NULL, c.rules[i].store, c.rules[i].rule);
+	server *sv = NULL;
+	if (server_start(&sv, st, &c.ho, &err)) {
+		fprintf(stderr, "idbsync serve: %s\n", err.msg);
+		store_free(st);
+		return 1;
+	}
+	const char *host = c.listen;
+	const char *colon = strrchr(host, ':');
+	printf("idbsync: listening on http://%.*s:%d (data %s, lake %s, auth %s)\n", (int)(colon - host), host,
+	       server_port(sv), c.data, c.lake, c.auth);
+	fflush(stdout);
+	int sig = 0;
+	sigwait(&set, &sig);
+	fprintf(stderr, "idbsync: signal %d, shutting down\n", sig);
+	server_stop(sv);
+	store_free(st);
+	return 0;
+}

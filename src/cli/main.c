@@ -1,0 +1,58 @@
+/* idbsync: one binary, subcommands. Dispatch only; each subcommand lives in its own file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Parquet subcommands are linked in when their files exist (weak: the binary still builds
+ * while the codec is being written). */
+__attribute__((weak)) int pq_cli_write(int argc, char **argv);
+__attribute__((weak)) int pq_cli_read(int argc, char **argv);
+
+#define IDS_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "idbsync %s — sync browser IndexedDB with a Parquet data lake\n\n"
+		   "usage:\n"
+		   "  idbsync serve [--data DIR] [--lake DIR] [--listen ADDR:PORT] [--config FILE] ...\n"
+		   "  idbsync parquet write [options] IN.ndjson|- OUT.parquet\n"
+		   "  idbsync parquet cat|schema|meta FILE\n"
+		   "  idbsync version\n\n"
+		   "Run 'idbsync serve --help' for the server's options.\n",
+		IDS_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(cmd, "parquet")) {
+		if (argc < 3) {
+			fprintf(stderr, "idbsync parquet: expected write, cat, schema or meta\n");
+			return 2;
+		}
+		if (!strcmp(argv[2], "write") && pq_cli_write)
+			return pq_cli_write(argc - 2, argv + 2);
+		if ((!strcmp(argv[2], "cat") || !strcmp(argv[2], "schema") || !strcmp(argv[2], "meta")) && pq_cli_read)
+			return pq_cli_read(argc - 2, argv + 2);
+		fprintf(stderr, "idbsync parquet: unknown or unavailable subcommand '%s'\n", argv[2]);
+		return 2;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("idbsync %s\n", IDS_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "idbsync: unknown command '%s'\n\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,322 @@
+/* Push batch parsing: the whole body is validated before the store sees it, so a bad
+ * mutation anywhere rejects the batch with nothing applied. Values stay as spans of the
+ * body (no re-serialization); keys are canonicalized. */
+#include "idbsync/sync.h"
+#include "idbsync/value.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ids_db_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > IDS_DB_NAME_MAX || s[0] == '.' || s[0] == '_')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '-' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int ids_id_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > IDS_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int store_name_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > IDS_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Mutations keep offsets into the arena while it grows; pointers are fixed at the end. */
+typedef struct pending {
+	size_t store_off, key_off;
+} pending;
+
+static int parse_mutation(ids_batch *b, size_t t, size_t idx, pending *pd, const ids_limits *lim,
+			  hlc_clock *clock, ids_error *err)
+{
+	const ids_json *j = &b->json;
+	ids_mutation *m = &b->m[idx];
+	char path[64];
+	snprintf(path, sizeof path, "mutations[%zu]", idx);
+	if (j->tok[t].type != IDS_JOBJ)
+		return ids_fail(err, IDS_EINVAL, "%s: must be an object", path);
+	long f = ids_json_get(j, t, "id");
+	if (f < 0 || ids_json_i64(j, (size_t)f, &m->id) || m->id < 1)
+		return ids_fail(err, IDS_EINVAL, "%s.id: required, an integer >= 1", path);
+	if (idx > 0 && m->id <= b->m[idx - 1].id)
+		return ids_fail(err, IDS_EINVAL, "%s.id: ids must be strictly increasing (%lld after %lld)", path,
+				(long long)m->id, (long long)b->m[idx - 1].id);
+
+	f = ids_json_get(j, t, "store");
+	if (f < 0 || j->tok[f].type != IDS_JSTR)
+		return ids_fail(err, IDS_EINVAL, "%s.store: required, a string", path);
+	pd->store_off = b->arena.len;
+	if (ids_json_unescape(j, (size_t)f, &b->arena) ||
+	    !store_name_valid(b->arena.data + pd->store_off, b->arena.len - pd->store_off) ||
+	    memchr(b->arena.data + pd->store_off, 0, b->arena.len - pd->store_off))
+		return ids_fail(err, IDS_EINVAL, "%s.store: 1-%d bytes without control characters", path,
+				IDS_NAME_MAX);
+	ids_buf_putc(&b->arena, 0);
+
+	f = ids_json_get(j, t, "op");
+	if (f >= 0 && ids_json_streq(j, (size_t)f, "put"))
+		m->op = IDS_OP_PUT;
+	else if (f >= 0 && ids_json_streq(j, (size_t)f, "delete"))
+		m->op = IDS_OP_DELETE;
+	else
+		return ids_fail(err, IDS_EINVAL, "%s.op: must be \"put\" or \"delete\"", path);
+
+	f = ids_json_get(j, t, "key");
+	if (f < 0)
+		return ids_fail(err, IDS_EINVAL, "%s.key: required", path);
+	pd->key_off = b->arena.len;
+	int rc = ids_key_encode(j, (size_t)f, &b->arena, err);
+	if (rc)
+		return ids_wrap(err, "%s.key: ", path);
+	m->key_len = b->arena.len - pd->key_off;
+	if (m->key_len > lim->max_key)
+		return ids_fail(err, IDS_ELIMIT, "%s.key: %zu bytes encoded, the limit is %zu", path, m->key_len,
+				lim->max_key);
+
+	f = ids_json_get(j, t, "value");
+	if (m->op == IDS_OP_PUT) {
+		if (f < 0)
+			return ids_fail(err, IDS_EINVAL, "%s.value: required for put", path);
+		const ids_jtok *vt = &j->tok[f];
+		m->value = j->text + vt->start;
+		m->value_len = vt->end - vt->start;
+		if (m->value_len > lim->max_value)
+			return ids_fail(err, IDS_ELIMIT, "%s.value: %zu bytes, the limit is %zu", path, m->value_len,
+					lim->max_value);
+		char vpath[80];
+		snprintf(vpath, sizeof vpath, "%s.value", path);
+		if ((rc = ids_value_check(j, (size_t)f, vpath, err)))
+			return rc;
+	} else if (f >= 0 && j->tok[f].type != IDS_JNULL) {
+		return ids_fail(err, IDS_EINVAL, "%s.value: must be absent for delete", path);
+	}
+
+	f = ids_json_get(j, t, "hlc");
+	if (f >= 0 && j->tok[f].type != IDS_JNULL) {
+		if (j->tok[f].type != IDS_JSTR || j->tok[f].escaped)
+			return ids_fail(err, IDS_EINVAL, "%s.hlc: must be a string", path);
+		if (hlc_parse(&m->hlc, j->text + j->tok[f].start + 1, j->tok[f].end - j->tok[f].start - 2, err) ||
+		    (clock && hlc_clock_check(clock, &m->hlc, err)))
+			return ids_wrap(err, "%s.", path);
+		m->has_hlc = 1;
+	}
+	f = ids_json_get(j, t, "base");
+	if (f >= 0 && j->tok[f].type != IDS_JNULL) {
+		if (ids_json_i64(j, (size_t)f, &m->base) || m->base < 0)
+			return ids_fail(err, IDS_EINVAL, "%s.base: must be an integer >= 0 (a server seq)", path);
+		m->has_base = 1;
+	}
+	return 0;
+}
+
+static int batch_alloc(ids_batch **out, const char *db, ids_error *err)
+{
+	ids_batch *b = calloc(1, sizeof *b);
+	if (!b)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	if (!ids_db_name_valid(db)) {
+		free(b);
+		return ids_fail(err, IDS_EINVAL,
+				"database name must be 1-64 characters of [A-Za-z0-9_.-], not starting with '.' or '_'");
+	}
+	strcpy(b->db, db);
+	*out = b;
+	return 0;
+}
+
+int ids_batch_parse(ids_batch **out, const char *db, char *body, size_t len, const ids_limits *lim,
+		    hlc_clock *clock, ids_error *err)
+{
+	*out = NULL;
+	ids_batch *b;
+	int rc = batch_alloc(&b, db, err);
+	if (rc) {
+		free(body);
+		return rc;
+	}
+	b->body = body;
+	pending *pd = NULL;
+	/* a mutation takes at least ~30 bytes, so this cap never rejects a legal body */
+	rc = ids_json_parse(&b->json, body, len, len / 2 + 16, 64, err);
+	if (rc)
+		goto fail;
+	const ids_json *j = &b->json;
+	if (j->tok[0].type != IDS_JOBJ) {
+		rc = ids_fail(err, IDS_EINVAL, "body must be a JSON object");
+		goto fail;
+	}
+	long f = ids_json_get(j, 0, "client");
+	if (f < 0 || j->tok[f].type != IDS_JSTR || ids_json_strcpy(j, (size_t)f, b->client, sizeof b->client) ||
+	    !ids_id_valid(b->client, strlen(b->client))) {
+		rc = ids_fail(err, IDS_EINVAL, "client: required, 1-%d printable ASCII characters without spaces",
+			      IDS_NAME_MAX);
+		goto fail;
+	}
+	long ms = ids_json_get(j, 0, "mutations");
+	if (ms < 0 || j->tok[ms].type != IDS_JARR) {
+		rc = ids_fail(err, IDS_EINVAL, "mutations: required, an array");
+		goto fail;
+	}
+	size_t n = j->tok[ms].size;
+	if (n > lim->max_mutations) {
+		rc = ids_fail(err, IDS_ELIMIT, "mutations: %zu in one push, the limit is %zu", n, lim->max_mutations);
+		goto fail;
+	}
+	b->m = calloc(n ? n : 1, sizeof *b->m);
+	pd = calloc(n ? n : 1, sizeof *pd);
+	if (!b->m || !pd) {
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	ids_buf_init(&b->arena, 0);
+	size_t t = (size_t)ms + 1;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = parse_mutation(b, t, i, &pd[i], lim, clock, err)))
+			goto fail;
+		t = j->tok[t].next;
+	}
+	if (b->arena.failed) {
+		rc = ids_fail(err, b->arena.failed, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		b->m[i].store = b->arena.data + pd[i].store_off;
+		b->m[i].key = (const uint8_t *)b->arena.data + pd[i].key_off;
+	}
+	b->n = n;
+	free(pd);
+	*out = b;
+	return 0;
+fail:
+	free(pd);
+	ids_batch_free(b);
+	return rc;
+}
+
+int ids_batch_new(ids_batch **out, const char *db, const char *client, const char *user,
+		  ids_origin origin, ids_error *err)
+{
+	ids_batch *b;
+	int rc = batch_alloc(&b, db, err);
+	if (rc)
+		return rc;
+	snprintf(b->client, sizeof b->client, "%s", client);
+	snprintf(b->user, sizeof b->user, "%s", user ? user : "");
+	b->origin = origin;
+	*out = b;
+	return 0;
+}
+
+/* Server-side batches own copies of their key/value text: each mutation's JSON is parsed
+ * on its own, so the arena holds "key\0value" and the pointers are set once complete. */
+int ids_batch_add(ids_batch *b, int64_t id, const char *store, ids_op op, const char *key_json,
+		  size_t key_len, const char *value_json, size_t value_len, const ids_limits *lim, ids_error *err)
+{
+	ids_json j = IDS_JSON_INIT;
+	ids_buf key = IDS_BUF_INIT;
+	int rc = ids_json_parse(&j, key_json, key_len, 0, IDS_KEY_MAX_DEPTH + 2, err);
+	if (!rc)
+		rc = ids_key_encode(&j, 0, &key, err);
+	if (!rc && key.len > lim->max_key)
+		rc = ids_fail(err, IDS_ELIMIT, "key: %zu bytes encoded, the limit is %zu", key.len, lim->max_key);
+	if (!rc && op == IDS_OP_PUT) {
+		rc = ids_json_parse(&j, value_json, value_len, 0, 64, err);
+		if (!rc)
+			rc = ids_value_check(&j, 0, "value", err);
+		if (!rc && value_len > lim->max_value)
+			rc = ids_fail(err, IDS_ELIMIT, "value: %zu bytes, the limit is %zu", value_len, lim->max_value);
+	}
+	ids_json_free(&j);
+	if (rc) {
+		ids_buf_free(&key);
+		return rc;
+	}
+	ids_mutation *nm = realloc(b->m, (b->n + 1) * sizeof *nm);
+	if (!nm) {
+		ids_buf_free(&key);
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	}
+	b->m = nm;
+	ids_mutation *m = &b->m[b->n++];
+	memset(m, 0, sizeof *m);
+	m->id = id;
+	m->op = op;
+	/* each item is its own allocation so earlier pointers stay valid as the batch grows */
+	size_t sl = strlen(store);
+	char *blk = malloc(sl + 1 + key.len + (op == IDS_OP_PUT ? value_len : 0) + 1);
+	if (!blk) {
+		b->n--;
+		ids_buf_free(&key);
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	}
+	memcpy(blk, store, sl + 1);
+	memcpy(blk + sl + 1, key.data, key.len);
+	m->store = blk;
+	m->key = (const uint8_t *)blk + sl + 1;
+	m->key_len = key.len;
+	if (op == IDS_OP_PUT) {
+		char *v = blk + sl + 1 + key.len;
+		memcpy(v, value_json, value_len);
+		v[value_len] = 0;
+		m->value = v;
+		m->value_len = value_len;
+	}
+	ids_buf_free(&key);
+	return 0;
+}
+
+void ids_batch_free(ids_batch *b)
+{
+	if (!b)
+		return;
+	if (!b->body) /* built with ids_batch_add: each mutation owns one block */
+		for (size_t i = 0; i < b->n; i++)
+			free((void *)b->m[i].store);
+	free(b->m);
+	free(b->body);
+	ids_json_free(&b->json);
+	ids_buf_free(&b->arena);
+	free(b);
+}
+
+const char *ids_rule_name(ids_rule r)
+{
+	switch (r) {
+	case IDS_RULE_LWW: return "lww";
+	case IDS_RULE_CLIENT_WINS: return "client-wins";
+	case IDS_RULE_SERVER_WINS: return "server-wins";
+	case IDS_RULE_MERGE: return "merge";
+	}
+	return "?";
+}
+
+int ids_rule_parse(const char *s, ids_rule *out)
+{
+	if (!strcmp(s, "lww")) *out = IDS_RULE_LWW;
+	else if (!strcmp(s, "client-wins")) *out = IDS_RULE_CLIENT_WINS;
+	else if (!strcmp(s, "server-wins") || !strcmp(s, "lake-wins")) *out = IDS_RULE_SERVER_WINS;
+	else if (!strcmp(s, "merge")) *out = IDS_RULE_MERGE;
+	else return IDS_EINVAL;
+	return 0;
+}

@@ -1,0 +1,136 @@
+/* Validation of tagged JSON values (see idbsync/value.h): a value the server accepts can
+ * always be decoded back into the same JavaScript value by the client and typed by the lake. */
+#include "idbsync/value.h"
+
+#include <string.h>
+
+static const char *const typed_names[] = {
+	"ArrayBuffer", "DataView", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array",
+	"Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array",
+	"BigUint64Array", NULL};
+
+static int bad(ids_error *err, const char *path, const char *what)
+{
+	return ids_fail(err, IDS_EINVAL, "%s: %s", path, what);
+}
+
+static int check(const ids_json *j, size_t t, const char *path, int depth, int plain, ids_error *err);
+
+static int check_children(const ids_json *j, size_t t, const char *path, int depth, ids_error *err)
+{
+	const ids_jtok *tk = &j->tok[t];
+	size_t c = t + 1;
+	for (uint32_t i = 0; i < tk->size; i++) {
+		if (tk->type == IDS_JOBJ)
+			c++; /* the key */
+		int rc = check(j, c, path, depth + 1, 0, err);
+		if (rc)
+			return rc;
+		c = j->tok[c].next;
+	}
+	return 0;
+}
+
+static int str_is(const ids_json *j, size_t t) { return j->tok[t].type == IDS_JSTR; }
+
+static int check_tag(const ids_json *j, size_t t, const char *path, int depth, ids_error *err)
+{
+	const ids_jtok *tk = &j->tok[t];
+	size_t k = t + 1, v = t + 2;
+	const char *s = j->text + j->tok[v].start + 1;
+	size_t sn = j->tok[v].end - j->tok[v].start - (str_is(j, v) ? 2 : 0);
+	if (ids_json_streq(j, k, "$esc")) {
+		if (tk->size != 1 || j->tok[v].type != IDS_JOBJ)
+			return bad(err, path, "$esc must be the only key and hold an object");
+		return check_children(j, v, path, depth + 1, err);
+	}
+	if (ids_json_streq(j, k, "$date")) {
+		double ms;
+		if (tk->size != 1 || !(j->tok[v].type == IDS_JNULL || (str_is(j, v) && !ids_iso_to_ms(s, sn, &ms))))
+			return bad(err, path, "$date must be an ISO-8601 UTC string like 2024-01-01T00:00:00.000Z, or null");
+		return 0;
+	}
+	if (ids_json_streq(j, k, "$num")) {
+		if (tk->size != 1 || !(ids_json_streq(j, v, "NaN") || ids_json_streq(j, v, "Infinity") ||
+				       ids_json_streq(j, v, "-Infinity") || ids_json_streq(j, v, "-0")))
+			return bad(err, path, "$num must be \"NaN\", \"Infinity\", \"-Infinity\" or \"-0\"");
+		return 0;
+	}
+	if (ids_json_streq(j, k, "$undefined")) {
+		if (tk->size != 1 || j->tok[v].type != IDS_JTRUE)
+			return bad(err, path, "$undefined must be true");
+		return 0;
+	}
+	if (ids_json_streq(j, k, "$bigint")) {
+		int ok = tk->size == 1 && str_is(j, v) && sn > 0 && !j->tok[v].escaped;
+		for (size_t i = 0; ok && i < sn; i++)
+			ok = (s[i] >= '0' && s[i] <= '9') || (i == 0 && s[i] == '-' && sn > 1);
+		return ok ? 0 : bad(err, path, "$bigint must be a string of decimal digits");
+	}
+	if (ids_json_streq(j, k, "$bin")) {
+		if (!str_is(j, v) || j->tok[v].escaped || !(tk->size == 1 || tk->size == 2))
+			return bad(err, path, "$bin must hold a base64 string (optionally with \"$type\")");
+		if (tk->size == 2) {
+			int ok = 0;
+			if (ids_json_streq(j, v + 1, "$type"))
+				for (int i = 0; typed_names[i]; i++)
+					ok |= ids_json_streq(j, v + 2, typed_names[i]);
+			if (!ok)
+				return bad(err, path, "$type must name an ArrayBuffer view such as \"Uint8Array\"");
+		}
+		ids_buf tmp = IDS_BUF_INIT;
+		int rc = ids_base64_decode(s, sn, &tmp);
+		ids_buf_free(&tmp);
+		return rc ? bad(err, path, "$bin is not valid base64") : 0;
+	}
+	if (ids_json_streq(j, k, "$map")) {
+		if (tk->size != 1 || j->tok[v].type != IDS_JARR)
+			return bad(err, path, "$map must hold an array of [key, value] pairs");
+		size_t c = v + 1;
+		for (uint32_t i = 0; i < j->tok[v].size; i++) {
+			if (j->tok[c].type != IDS_JARR || j->tok[c].size != 2)
+				return bad(err, path, "$map entries must be [key, value] arrays");
+			c = j->tok[c].next;
+		}
+		return check_children(j, v, path, depth + 1, err);
+	}
+	if (ids_json_streq(j, k, "$set")) {
+		if (tk->size != 1 || j->tok[v].type != IDS_JARR)
+			return bad(err, path, "$set must hold an array");
+		return check_children(j, v, path, depth + 1, err);
+	}
+	if (ids_json_streq(j, k, "$regexp")) {
+		if (!str_is(j, v) || !(tk->size == 1 || (tk->size == 2 && ids_json_streq(j, v + 1, "$flags") &&
+							  str_is(j, v + 2))))
+			return bad(err, path, "$regexp must hold the source string (and optionally \"$flags\")");
+		return 0;
+	}
+	return ids_fail(err, IDS_EINVAL,
+			"%s: unknown tag (objects whose keys start with '$' must be one of the documented tags; "
+			"wrap a plain object as {\"$esc\":{...}})",
+			path);
+}
+
+static int check(const ids_json *j, size_t t, const char *path, int depth, int plain, ids_error *err)
+{
+	const ids_jtok *tk = &j->tok[t];
+	if (tk->type == IDS_JARR)
+		return check_children(j, t, path, depth, err);
+	if (tk->type != IDS_JOBJ)
+		return 0;
+	if (!plain) {
+		size_t c = t + 1;
+		for (uint32_t i = 0; i < tk->size; i++) {
+			const ids_jtok *kt = &j->tok[c];
+			if (kt->end - kt->start > 2 && j->text[kt->start + 1] == '$')
+				return check_tag(j, t, path, depth, err);
+			c = j->tok[c + 1].next;
+		}
+	}
+	return check_children(j, t, path, depth, err);
+}
+
+int ids_value_check(const ids_json *j, size_t t, const char *path, ids_error *err)
+{
+	return check(j, t, path, 0, 0, err);
+}

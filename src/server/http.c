@@ -1,0 +1,261 @@
+/* libmicrohttpd glue — the only file that includes microhttpd.h. One thread per connection
+ * (pushes block until their group commit is durable; long-polls and SSE block on the store's
+ * condition variable), request bodies capped at --max-body, idle connections timed out. */
+#include <microhttpd.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "server_int.h"
+
+typedef struct conn {
+	ids_buf body;
+	int too_large;
+	int responded;
+	struct MHD_Connection *c;
+} conn;
+
+const char *req_query(http_req *r, const char *name)
+{
+	conn *cn = r->impl;
+	return MHD_lookup_connection_value(cn->c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *req_header(http_req *r, const char *name)
+{
+	conn *cn = r->impl;
+	return MHD_lookup_connection_value(cn->c, MHD_HEADER_KIND, name);
+}
+
+char *req_take_body(http_req *r, size_t *len)
+{
+	conn *cn = r->impl;
+	char *b = ids_buf_steal(&cn->body, len);
+	r->body = NULL;
+	r->body_len = 0;
+	return b;
+}
+
+static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	http_resp *resp = cls;
+	ssize_t n = resp->stream(resp->stream_ctx, buf, max);
+	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+static void stream_free_cb(void *cls)
+{
+	http_resp *resp = cls;
+	if (resp->stream_free)
+		resp->stream_free(resp->stream_ctx);
+	free(resp);
+}
+
+static void add_common_headers(server *s, struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "Access-Control-Allow-Origin", s->o.cors_origin ? s->o.cors_origin : "*");
+	MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
+	MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+	MHD_add_response_header(r, "Access-Control-Max-Age", "86400");
+}
+
+static enum MHD_Result send_resp(server *s, struct MHD_Connection *c, http_resp *resp, enum route_id rid)
+{
+	struct MHD_Response *r;
+	int status = resp->status ? resp->status : 200;
+	if (resp->stream) {
+		http_resp *heap = malloc(sizeof *heap);
+		if (!heap)
+			return MHD_NO;
+		*heap = *resp;
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_cb, heap, stream_free_cb);
+		MHD_add_response_header(r, "Cache-Control", "no-cache");
+		MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	} else if (resp->file) {
+		FILE *f = fopen(resp->file, "rb");
+		if (!f) {
+			resp_error_status(resp, 404, "not_found", "file not found");
+			return send_resp(s, c, resp, rid);
+		}
+		fseek(f, 0, SEEK_END);
+		long size = ftell(f);
+		fclose(f);
+		int fd = open(resp->file, 0);
+		r = MHD_create_response_from_fd((uint64_t)size, fd);
+		MHD_add_response_header(r, "Cache-Control", "no-cache");
+	} else {
+		size_t len;
+		char *body = ids_buf_steal(&resp->body, &len);
+		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	}
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", resp->ctype ? resp->ctype : "application/json");
+	add_common_headers(s, r);
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	int cls = status / 100;
+	if (cls >= 1 && cls <= 5)
+		atomic_fetch_add(&s->requests[rid][cls], 1);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	server *s = cls;
+	conn *cn = *con_cls;
+	if (!cn) {
+		cn = calloc(1, sizeof *cn);
+		if (!cn)
+			return MHD_NO;
+		cn->c = c;
+		ids_buf_init(&cn->body, s->o.limits.max_body);
+		*con_cls = cn;
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > s->o.limits.max_body)
+			cn->too_large = 1;
+		/* refuse an oversized body before reading it */
+		if (cn->too_large) {
+			http_resp resp = {0};
+			char msg[128];
+			snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes (--max-body)",
+				 s->o.limits.max_body);
+			resp_error(&resp, IDS_ELIMIT, msg);
+			cn->responded = 1;
+			return send_resp(s, c, &resp, R_OTHER);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		atomic_fetch_add(&s->bytes_in, (long long)*upload_size);
+		if (!cn->too_large && ids_buf_append(&cn->body, upload, *upload_size))
+			cn->too_large = 1; /* keep reading and discarding; answer 413 at the end */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (cn->responded)
+		return MHD_YES;
+	cn->responded = 1;
+	http_resp resp = {0};
+	ids_buf_init(&resp.body, 0);
+	enum route_id rid = R_OTHER;
+	if (cn->too_large) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes (--max-body)",
+			 s->o.limits.max_body);
+		resp_error(&resp, IDS_ELIMIT, msg);
+	} else {
+		http_req req = {method, url, cn->body.data ? cn->body.data : "", cn->body.len, "", cn};
+		route_dispatch(s, &req, &resp, &rid);
+	}
+	enum MHD_Result ret = send_resp(s, c, &resp, rid);
+	ids_buf_free(&resp.body);
+	return ret;
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+	conn *cn = *con_cls;
+	if (!cn)
+		return;
+	ids_buf_free(&cn->body);
+	free(cn);
+	*con_cls = NULL;
+}
+
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, ids_error *err)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	if (!colon)
+		return ids_fail(err, IDS_EINVAL, "--listen %s: expected ADDR:PORT", spec);
+	size_t hl = (size_t)(colon - spec);
+	if (hl >= sizeof host)
+		return ids_fail(err, IDS_EINVAL, "--listen %s: address too long", spec);
+	memcpy(host, spec, hl);
+	host[hl] = 0;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return ids_fail(err, IDS_EINVAL, "--listen %s: bad port", spec);
+	memset(ss, 0, sizeof *ss);
+	if (host[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		if (hl < 2 || host[hl - 1] != ']')
+			return ids_fail(err, IDS_EINVAL, "--listen %s: bad IPv6 address", spec);
+		host[hl - 1] = 0;
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			return ids_fail(err, IDS_EINVAL, "--listen %s: bad IPv6 address", spec);
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof *a;
+		return 0;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)port);
+	if (!host[0] || !strcmp(host, "*"))
+		a->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (!strcmp(host, "localhost"))
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+		return ids_fail(err, IDS_EINVAL, "--listen %s: bad IPv4 address", spec);
+	*len = sizeof *a;
+	return 0;
+}
+
+int server_start(server **out, store *st, const server_options *o, ids_error *err)
+{
+	*out = NULL;
+	server *s = calloc(1, sizeof *s);
+	if (!s)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	s->o = *o;
+	s->st = st;
+	int rc = auth_load(&s->auth, o->auth ? o->auth : "none", err);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (!rc)
+		rc = parse_listen(o->listen, &ss, &sl, err);
+	if (rc) {
+		auth_free(s->auth);
+		free(s);
+		return rc;
+	}
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+			 MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+				     (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
+				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+				     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
+	if (!s->daemon) {
+		auth_free(s->auth);
+		free(s);
+		return ids_fail(err, IDS_EIO, "cannot listen on %s (address in use or not permitted)", o->listen);
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	*out = s;
+	return 0;
+}
+
+int server_port(server *s) { return s->port; }
+
+void server_stop(server *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stopping, 1);
+	store_wake_all(s->st);
+	MHD_stop_daemon(s->daemon);
+	auth_free(s->auth);
+	free(s);
+}

@@ -1,0 +1,82 @@
+/* Operational routes: /healthz, /metrics (Prometheus text), the store list, and GC. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server_int.h"
+
+static const char *const route_names[R_COUNT] = {"healthz", "metrics", "push", "pull", "events",
+						  "stores", "gc", "static", "other"};
+
+void route_health(server *s, http_req *req, http_resp *resp)
+{
+	ids_buf_printf(&resp->body, "{\"ok\":true,\"head\":%lld}", (long long)store_head(s->st));
+	resp->status = 200;
+}
+
+void route_metrics(server *s, http_req *req, http_resp *resp)
+{
+	const store_stats *st = store_get_stats(s->st);
+	ids_buf *o = &resp->body;
+	resp->ctype = "text/plain; version=0.0.4";
+	ids_buf_puts(o, "# HELP idbsync_http_requests_total HTTP requests by route and status class.\n"
+			"# TYPE idbsync_http_requests_total counter\n");
+	for (int r = 0; r < R_COUNT; r++)
+		for (int c = 1; c <= 5; c++) {
+			long long v = atomic_load(&s->requests[r][c]);
+			if (v)
+				ids_buf_printf(o, "idbsync_http_requests_total{route=\"%s\",code=\"%dxx\"} %lld\n",
+					       route_names[r], c, v);
+		}
+	ids_buf_printf(o,
+		       "# TYPE idbsync_mutations_applied_total counter\nidbsync_mutations_applied_total %lld\n"
+		       "# TYPE idbsync_mutations_duplicate_total counter\nidbsync_mutations_duplicate_total %lld\n"
+		       "# TYPE idbsync_conflicts_total counter\nidbsync_conflicts_total %lld\n"
+		       "# TYPE idbsync_pushes_total counter\nidbsync_pushes_total %lld\n"
+		       "# TYPE idbsync_pulls_total counter\nidbsync_pulls_total %lld\n"
+		       "# TYPE idbsync_tombstones_collected_total counter\nidbsync_tombstones_collected_total %lld\n"
+		       "# TYPE idbsync_request_bytes_total counter\nidbsync_request_bytes_total %lld\n"
+		       "# TYPE idbsync_sse_clients gauge\nidbsync_sse_clients %d\n"
+		       "# TYPE idbsync_head_seq gauge\nidbsync_head_seq %lld\n",
+		       (long long)atomic_load(&st->mutations_applied), (long long)atomic_load(&st->mutations_duplicate),
+		       (long long)atomic_load(&st->conflicts), (long long)atomic_load(&st->pushes),
+		       (long long)atomic_load(&st->pulls), (long long)atomic_load(&st->tombstones_collected),
+		       (long long)atomic_load(&s->bytes_in), atomic_load(&s->sse_clients),
+		       (long long)store_head(s->st));
+	ids_buf_puts(o, "# HELP idbsync_commit_seconds Group commit duration (the fsync that makes pushes durable).\n"
+			"# TYPE idbsync_commit_seconds histogram\n");
+	long long cum = 0;
+	for (int b = 0; b < STORE_COMMIT_BUCKETS; b++) {
+		cum += atomic_load(&st->commit_bucket[b]);
+		if (b < STORE_COMMIT_BUCKETS - 1)
+			ids_buf_printf(o, "idbsync_commit_seconds_bucket{le=\"%g\"} %lld\n", store_commit_bounds[b], cum);
+		else
+			ids_buf_printf(o, "idbsync_commit_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
+	}
+	ids_buf_printf(o, "idbsync_commit_seconds_sum %.6f\nidbsync_commit_seconds_count %lld\n",
+		       (double)atomic_load(&st->commit_us_sum) / 1e6, (long long)atomic_load(&st->commits));
+	resp->status = 200;
+}
+
+void route_stores(server *s, http_req *req, http_resp *resp, const char *db)
+{
+	ids_error err = IDS_ERROR_INIT;
+	int rc = store_list_json(s->st, db, req->user, &resp->body, &err);
+	if (rc)
+		resp_error(resp, rc, err.msg);
+	else
+		resp->status = 200;
+}
+
+void route_gc(server *s, http_req *req, http_resp *resp)
+{
+	ids_error err = IDS_ERROR_INIT;
+	long long before = atomic_load(&store_get_stats(s->st)->tombstones_collected);
+	int rc = store_gc_now(s->st, &err);
+	if (rc) {
+		resp_error(resp, rc, err.msg);
+		return;
+	}
+	ids_buf_printf(&resp->body, "{\"collected\":%lld}",
+		       (long long)(atomic_load(&store_get_stats(s->st)->tombstones_collected) - before));
+	resp->status = 200;
+}

@@ -1,0 +1,387 @@
+/* Applying one push batch inside the writer's transaction: idempotency by client mutation id,
+ * gap detection, user scoping, the conflict rule, and the row / change-log / conflict writes. */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int64_t lookup_or_insert(store *s, const char *sel, const char *ins, int64_t a, const char *name,
+				int *rc_out, ids_error *err)
+{
+	sqlite3_stmt *q;
+	int64_t id = -1;
+	for (int pass = 0; pass < 2 && id < 0; pass++) {
+		if (sqlite3_prepare_v2(s->w, pass ? ins : sel, -1, &q, NULL) != SQLITE_OK) {
+			*rc_out = store_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");
+			return -1;
+		}
+		int i = 1;
+		if (a >= 0)
+			sqlite3_bind_int64(q, i++, a);
+		sqlite3_bind_text(q, i, name, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(q);
+		if (!pass && rc == SQLITE_ROW)
+			id = sqlite3_column_int64(q, 0);
+		else if (pass && rc == SQLITE_DONE)
+			id = sqlite3_last_insert_rowid(s->w);
+		else if (pass) {
+			*rc_out = store_sql_err(s, s->w, rc, err, "insert");
+			sqlite3_finalize(q);
+			return -1;
+		}
+		sqlite3_finalize(q);
+	}
+	*rc_out = 0;
+	return id;
+}
+
+int store_db_id(store *s, const char *name, int64_t *did, ids_error *err)
+{
+	int rc;
+	*did = lookup_or_insert(s, "SELECT did FROM dbs WHERE name=?1", "INSERT INTO dbs(name) VALUES(?1)", -1,
+				name, &rc, err);
+	return rc;
+}
+
+int store_user_id(store *s, const char *name, int64_t *uid, ids_error *err)
+{
+	int rc;
+	*uid = lookup_or_insert(s, "SELECT uid FROM users WHERE name=?1", "INSERT INTO users(name) VALUES(?1)",
+				-1, name, &rc, err);
+	return rc;
+}
+
+int store_store_id(store *s, int64_t did, const char *name, int64_t *sid, ids_error *err)
+{
+	int rc;
+	*sid = lookup_or_insert(s, "SELECT sid FROM stores WHERE did=?1 AND name=?2",
+				"INSERT INTO stores(did, name) VALUES(?1, ?2)", did, name, &rc, err);
+	return rc;
+}
+
+static int step_done(store *s, sqlite3_stmt *q, ids_error *err, const char *what)
+{
+	int rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return store_sql_err(s, s->w, rc, err, what);
+	return 0;
+}
+
+/* Per-batch cache of store ids: batches usually touch one or two stores. */
+typedef struct sid_cache {
+	const char *name[8];
+	int64_t sid[8];
+	ids_rule rule[8];
+	int64_t dlive[8], dtomb[8];
+	int n;
+} sid_cache;
+
+static int flush_counts(store *s, sid_cache *c, ids_error *err)
+{
+	for (int i = 0; i < c->n; i++) {
+		if (!c->dlive[i] && !c->dtomb[i])
+			continue;
+		sqlite3_stmt *q = s->st[ST_STORE_COUNTS];
+		sqlite3_bind_int64(q, 1, c->sid[i]);
+		sqlite3_bind_int64(q, 2, c->dlive[i]);
+		sqlite3_bind_int64(q, 3, c->dtomb[i]);
+		int rc = step_done(s, q, err, "store counts");
+		if (rc)
+			return rc;
+		c->dlive[i] = c->dtomb[i] = 0;
+	}
+	return 0;
+}
+
+static int sid_for(store *s, ids_batch *b, int64_t did, sid_cache *c, const char *name, int *slot,
+		   ids_error *err)
+{
+	for (int i = 0; i < c->n; i++)
+		if (c->name[i] == name || !strcmp(c->name[i], name)) {
+			*slot = i;
+			return 0;
+		}
+	if (c->n == 8) {
+		int rc = flush_counts(s, c, err);
+		if (rc)
+			return rc;
+		c->n = 0;
+	}
+	int i = c->n;
+	int rc = store_store_id(s, did, name, &c->sid[i], err);
+	if (rc)
+		return rc;
+	c->n++;
+	c->name[i] = name;
+	c->rule[i] = store_rule(s, b->db, name);
+	c->dlive[i] = c->dtomb[i] = 0;
+	*slot = i;
+	return 0;
+}
+
+static void conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, const char *reason,
+			  int64_t wseq, int wdel, const char *whlc, const char *wval, size_t wlen,
+			  const ids_buf *lost)
+{
+	ids_buf_putc(o, o->len ? ',' : '[');
+	ids_buf_printf(o, "{\"id\":%lld,\"store\":", (long long)m->id);
+	ids_buf_json_str(o, m->store, strlen(m->store));
+	ids_buf_puts(o, ",\"key\":");
+	ids_key_to_json(m->key, m->key_len, o, NULL);
+	ids_buf_printf(o, ",\"op\":\"%s\",\"rule\":\"%s\",\"reason\":", m->op == IDS_OP_PUT ? "put" : "delete",
+		       ids_rule_name(rule));
+	ids_buf_json_str(o, reason, strlen(reason));
+	if (lost && lost->len) {
+		ids_buf_puts(o, ",\"fields\":");
+		ids_buf_append(o, lost->data, lost->len);
+	}
+	ids_buf_printf(o, ",\"winner\":{\"seq\":%lld,\"op\":\"%s\",\"hlc\":\"%s\"", (long long)wseq,
+		       wdel ? "delete" : "put", whlc);
+	if (!wdel && wval) {
+		ids_buf_puts(o, ",\"value\":");
+		ids_buf_append(o, wval, wlen);
+	}
+	ids_buf_puts(o, "}}");
+}
+
+typedef struct ctx {
+	int64_t did, uid, cid;
+	int64_t now;
+} ctx;
+
+static int log_conflict(store *s, ctx *c, int64_t sid, const ids_mutation *m, ids_rule rule,
+			const char *reason, int64_t wseq, const char *whlc, ids_error *err)
+{
+	sqlite3_stmt *q = s->st[ST_ADD_CONFLICT];
+	char h[HLC_STR_MAX];
+	hlc_format(&m->hlc, h);
+	sqlite3_bind_int64(q, 1, c->did);
+	sqlite3_bind_int64(q, 2, sid);
+	sqlite3_bind_int64(q, 3, c->uid);
+	sqlite3_bind_blob(q, 4, m->key, (int)m->key_len, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, c->cid);
+	sqlite3_bind_int64(q, 6, m->id);
+	sqlite3_bind_int(q, 7, m->op);
+	sqlite3_bind_text(q, 8, h, -1, SQLITE_TRANSIENT);
+	if (m->value)
+		sqlite3_bind_text(q, 9, m->value, (int)m->value_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 9);
+	sqlite3_bind_text(q, 10, ids_rule_name(rule), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 11, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 12, wseq);
+	sqlite3_bind_text(q, 13, whlc, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 14, c->now);
+	return step_done(s, q, err, "conflict log");
+}
+
+static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation *m,
+		     store_push_result *res, ids_error *err)
+{
+	int slot, rc = sid_for(s, b, c->did, sc, m->store, &slot, err);
+	if (rc)
+		return rc;
+	int64_t sid = sc->sid[slot];
+	ids_rule rule = sc->rule[slot];
+	if (!m->has_hlc) {
+		hlc_clock_now(&s->clock, &m->hlc);
+		m->has_hlc = 1;
+	} else {
+		hlc_clock_observe(&s->clock, &m->hlc);
+	}
+
+	ids_row cur = {0};
+	char cur_hlc[HLC_STR_MAX] = "";
+	sqlite3_stmt *g = s->st[ST_GET_ROW];
+	sqlite3_bind_int64(g, 1, sid);
+	sqlite3_bind_int64(g, 2, c->uid);
+	sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
+	rc = sqlite3_step(g);
+	if (rc == SQLITE_ROW) {
+		cur.exists = 1;
+		cur.seq = sqlite3_column_int64(g, 0);
+		snprintf(cur_hlc, sizeof cur_hlc, "%s", (const char *)sqlite3_column_text(g, 1));
+		hlc_parse(&cur.hlc, cur_hlc, strlen(cur_hlc), NULL);
+		cur.deleted = sqlite3_column_int(g, 2);
+		cur.origin = (ids_origin)sqlite3_column_int(g, 3);
+		cur.value = (const char *)sqlite3_column_text(g, 4);
+		cur.value_len = (size_t)sqlite3_column_bytes(g, 4);
+		cur.meta = (const char *)sqlite3_column_text(g, 5);
+		cur.meta_len = (size_t)sqlite3_column_bytes(g, 5);
+	} else if (rc != SQLITE_DONE) {
+		sqlite3_reset(g);
+		return store_sql_err(s, s->w, rc, err, "read row");
+	}
+	if (!cur.exists && c->uid != 0) {
+		sqlite3_stmt *q = s->st[ST_GET_SHARED];
+		sqlite3_bind_int64(q, 1, sid);
+		sqlite3_bind_blob(q, 2, m->key, (int)m->key_len, SQLITE_STATIC);
+		int shared = sqlite3_step(q) == SQLITE_ROW;
+		sqlite3_reset(q);
+		if (shared) {
+			sqlite3_reset(g);
+			ids_buf k = IDS_BUF_INIT;
+			ids_key_to_json(m->key, m->key_len, &k, NULL);
+			rc = ids_fail(err, IDS_EFORBIDDEN,
+				      "mutation %lld: store \"%s\" key %s belongs to another owner (shared row); "
+				      "user \"%s\" may not change it",
+				      (long long)m->id, m->store, k.data ? k.data : "?", b->user);
+			ids_buf_free(&k);
+			return rc;
+		}
+	}
+
+	int64_t seq = s->next_seq;
+	ids_decision d;
+	ids_decision_init(&d);
+	rc = ids_conflict_decide(rule, &cur, m, b->origin, seq, &d, err);
+	if (rc)
+		goto out;
+	char h[HLC_STR_MAX];
+	if (d.outcome == IDS_APPLY) {
+		const char *val = d.merged ? (d.deleted ? NULL : d.value.data) : m->value;
+		size_t vlen = d.merged ? d.value.len : m->value_len;
+		if (d.deleted)
+			val = NULL;
+		hlc_format(&d.hlc, h);
+		sqlite3_stmt *p = s->st[ST_PUT_ROW];
+		sqlite3_bind_int64(p, 1, sid);
+		sqlite3_bind_int64(p, 2, c->uid);
+		sqlite3_bind_blob(p, 3, m->key, (int)m->key_len, SQLITE_STATIC);
+		sqlite3_bind_int64(p, 4, c->did);
+		sqlite3_bind_int64(p, 5, seq);
+		sqlite3_bind_text(p, 6, h, -1, SQLITE_STATIC);
+		sqlite3_bind_int(p, 7, d.deleted);
+		sqlite3_bind_int(p, 8, b->origin);
+		if (val)
+			sqlite3_bind_text(p, 9, val, (int)vlen, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(p, 9);
+		if (d.merged)
+			sqlite3_bind_text(p, 10, d.meta.data, (int)d.meta.len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(p, 10);
+		/* cur's column pointers die with the reset, and the merge buffers already copied them */
+		sqlite3_reset(g);
+		if ((rc = step_done(s, p, err, "write row")))
+			goto out;
+		sqlite3_stmt *q = s->st[ST_ADD_CHANGE];
+		sqlite3_bind_int64(q, 1, seq);
+		sqlite3_bind_int64(q, 2, c->did);
+		sqlite3_bind_int64(q, 3, sid);
+		sqlite3_bind_int64(q, 4, c->uid);
+		sqlite3_bind_blob(q, 5, m->key, (int)m->key_len, SQLITE_STATIC);
+		sqlite3_bind_int(q, 6, d.deleted ? IDS_OP_DELETE : IDS_OP_PUT);
+		sqlite3_bind_text(q, 7, h, -1, SQLITE_STATIC);
+		if (val)
+			sqlite3_bind_text(q, 8, val, (int)vlen, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, 8);
+		sqlite3_bind_int64(q, 9, c->cid);
+		sqlite3_bind_int64(q, 10, m->id);
+		sqlite3_bind_int(q, 11, b->origin);
+		sqlite3_bind_int64(q, 12, c->now);
+		if ((rc = step_done(s, q, err, "change log")))
+			goto out;
+		s->next_seq++;
+		res->applied++;
+		int was_live = cur.exists && !cur.deleted, was_tomb = cur.exists && cur.deleted;
+		sc->dlive[slot] += (!d.deleted) - was_live;
+		sc->dtomb[slot] += (d.deleted ? 1 : 0) - was_tomb;
+		if (d.partial) {
+			const char *reason = "some fields have newer versions (per-field merge)";
+			conflict_json(&res->conflicts_json, m, rule, reason, seq, d.deleted, h, val, vlen, &d.lost);
+			res->conflicts++;
+			rc = log_conflict(s, c, sid, m, rule, reason, seq, h, err);
+		}
+	} else if (d.outcome == IDS_LOSE) {
+		conflict_json(&res->conflicts_json, m, rule, d.reason, cur.seq, cur.deleted, cur_hlc, cur.value,
+			      cur.value_len, &d.lost);
+		sqlite3_reset(g);
+		res->conflicts++;
+		rc = log_conflict(s, c, sid, m, rule, d.reason, cur.seq, cur_hlc, err);
+	} else {
+		sqlite3_reset(g);
+		res->duplicates++;
+	}
+out:
+	sqlite3_reset(g);
+	ids_decision_free(&d);
+	return rc;
+}
+
+static int get_client(store *s, ctx *c, const char *name, int64_t *last_mid, ids_error *err)
+{
+	sqlite3_stmt *q = s->st[ST_GET_CLIENT];
+	sqlite3_bind_int64(q, 1, c->did);
+	sqlite3_bind_int64(q, 2, c->uid);
+	sqlite3_bind_text(q, 3, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		c->cid = sqlite3_column_int64(q, 0);
+		*last_mid = sqlite3_column_int64(q, 1);
+		sqlite3_reset(q);
+		return 0;
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return store_sql_err(s, s->w, rc, err, "read client");
+	sqlite3_stmt *ins;
+	sqlite3_prepare_v2(s->w, "INSERT INTO clients(did, uid, name, seen) VALUES(?1,?2,?3,?4)", -1, &ins, NULL);
+	sqlite3_bind_int64(ins, 1, c->did);
+	sqlite3_bind_int64(ins, 2, c->uid);
+	sqlite3_bind_text(ins, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 4, c->now);
+	rc = sqlite3_step(ins);
+	sqlite3_finalize(ins);
+	if (rc != SQLITE_DONE)
+		return store_sql_err(s, s->w, rc, err, "add client");
+	c->cid = sqlite3_last_insert_rowid(s->w);
+	*last_mid = 0;
+	return 0;
+}
+
+int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error *err)
+{
+	ctx c = {0};
+	c.now = hlc_wall_ms();
+	int rc = store_db_id(s, b->db, &c.did, err);
+	if (!rc)
+		rc = store_user_id(s, b->user, &c.uid, err);
+	int64_t last_mid = 0;
+	if (!rc)
+		rc = get_client(s, &c, b->client, &last_mid, err);
+	if (rc)
+		return rc;
+	sid_cache sc = {0};
+	int64_t ack = last_mid;
+	for (size_t i = 0; i < b->n && !rc; i++) {
+		ids_mutation *m = &b->m[i];
+		if (m->id <= ack) {
+			res->duplicates++;
+			continue;
+		}
+		if (m->id != ack + 1) {
+			res->gap = 1;
+			break;
+		}
+		rc = apply_one(s, b, &c, &sc, m, res, err);
+		if (!rc)
+			ack = m->id;
+	}
+	if (!rc)
+		rc = flush_counts(s, &sc, err);
+	if (!rc) {
+		sqlite3_stmt *q = s->st[ST_SET_CLIENT];
+		sqlite3_bind_int64(q, 1, c.cid);
+		sqlite3_bind_int64(q, 2, ack);
+		sqlite3_bind_int64(q, 3, c.now);
+		rc = step_done(s, q, err, "client progress");
+	}
+	if (res->conflicts_json.len)
+		ids_buf_putc(&res->conflicts_json, ']');
+	res->ack = ack;
+	res->expected = ack + 1;
+	return rc;
+}

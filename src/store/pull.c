@@ -1,0 +1,204 @@
+/* Pulls: rows changed after a cursor, in seq order, from one read snapshot. Each key appears
+ * once with its latest state (a compacted change feed), tombstones as deletes. With auth on,
+ * a user sees their own rows and the shared ones (uid 0), merged by seq. */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const pull_sql =
+	"SELECT r.seq, s.name, r.key, r.deleted, r.value, r.hlc FROM rows r JOIN stores s ON s.sid=r.sid"
+	" WHERE r.did=?1 AND r.uid=?2 AND r.seq>?3 ORDER BY r.seq LIMIT ?4";
+
+static int64_t lookup(sqlite3 *db, const char *sql, const char *name, int64_t *extra)
+{
+	sqlite3_stmt *q;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		v = sqlite3_column_int64(q, 0);
+		if (extra)
+			*extra = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	return v;
+}
+
+static void emit_row(sqlite3_stmt *q, ids_buf *out, int first)
+{
+	if (!first)
+		ids_buf_putc(out, ',');
+	ids_buf_printf(out, "{\"seq\":%lld,\"store\":", (long long)sqlite3_column_int64(q, 0));
+	const char *store = (const char *)sqlite3_column_text(q, 1);
+	ids_buf_json_str(out, store, (size_t)sqlite3_column_bytes(q, 1));
+	ids_buf_puts(out, ",\"op\":");
+	int del = sqlite3_column_int(q, 3);
+	ids_buf_puts(out, del ? "\"delete\"" : "\"put\"");
+	ids_buf_puts(out, ",\"key\":");
+	ids_key_to_json(sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2), out, NULL);
+	if (!del) {
+		ids_buf_puts(out, ",\"value\":");
+		ids_buf_append(out, sqlite3_column_text(q, 4), (size_t)sqlite3_column_bytes(q, 4));
+	}
+	ids_buf_puts(out, ",\"hlc\":\"");
+	ids_buf_append(out, sqlite3_column_text(q, 5), (size_t)sqlite3_column_bytes(q, 5));
+	ids_buf_puts(out, "\"}");
+}
+
+static void note_pull(store *s, const store_pull_req *req)
+{
+	if (!req->client || !*req->client)
+		return;
+	size_t kl = strlen(req->db) + strlen(req->user) + strlen(req->client) + 3;
+	pthread_mutex_lock(&s->mu);
+	pull_note *n = s->notes;
+	for (; n; n = n->next)
+		if (!strcmp(n->db, req->db) && !strcmp(n->user, req->user) && !strcmp(n->client, req->client))
+			break;
+	if (!n && (n = calloc(1, sizeof *n)) && (n->key = malloc(kl))) {
+		/* one allocation holds the three names */
+		n->db = n->key;
+		strcpy(n->db, req->db);
+		n->user = n->db + strlen(req->db) + 1;
+		strcpy(n->user, req->user);
+		n->client = n->user + strlen(req->user) + 1;
+		strcpy(n->client, req->client);
+		n->next = s->notes;
+		s->notes = n;
+	} else if (n && !n->key) {
+		free(n);
+		n = NULL;
+	}
+	if (n) {
+		if (req->since > n->since)
+			n->since = req->since;
+		n->seen = hlc_wall_ms();
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+	       ids_error *err)
+{
+	sqlite3 *db = store_reader_get(s);
+	int rc = 0, n = 0, more = 0;
+	int64_t cur = req->since, head = 0;
+	int limit = req->limit > 0 ? req->limit : 1000;
+	sqlite3_stmt *q[2] = {NULL, NULL};
+	if (store_exec(db, "BEGIN", err)) {
+		store_reader_put(s, db);
+		return IDS_EIO;
+	}
+	sqlite3_stmt *h;
+	sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='head'", -1, &h, NULL);
+	if (sqlite3_step(h) == SQLITE_ROW)
+		head = sqlite3_column_int64(h, 0);
+	sqlite3_finalize(h);
+	int64_t floor = 0;
+	int64_t did = lookup(db, "SELECT did, gc_floor FROM dbs WHERE name=?1", req->db, &floor);
+	int64_t uid = req->user[0] ? lookup(db, "SELECT uid FROM users WHERE name=?1", req->user, NULL) : 0;
+	if (req->since > 0 && req->since < floor) {
+		rc = ids_fail(err, IDS_EGONE,
+			      "cursor %lld is older than the tombstone horizon %lld: deletions were collected; "
+			      "resync from since=0 and drop local rows the server does not return",
+			      (long long)req->since, (long long)floor);
+		goto out;
+	}
+	ids_buf_puts(out, "{\"changes\":[");
+	if (did >= 0) {
+		int nq = 0;
+		int64_t uids[2] = {uid, 0};
+		int nu = uid > 0 ? 2 : (uid == 0 ? 1 : 0);
+		if (uid < 0 && req->user[0]) {
+			uids[0] = 0; /* unknown user: only shared rows */
+			nu = 1;
+		}
+		for (int i = 0; i < nu; i++) {
+			if (sqlite3_prepare_v2(db, pull_sql, -1, &q[i], NULL) != SQLITE_OK) {
+				rc = store_sql_err(s, db, SQLITE_ERROR, err, "pull");
+				goto out;
+			}
+			sqlite3_bind_int64(q[i], 1, did);
+			sqlite3_bind_int64(q[i], 2, uids[i]);
+			sqlite3_bind_int64(q[i], 3, req->since);
+			sqlite3_bind_int(q[i], 4, limit + 1);
+			nq++;
+		}
+		int have[2] = {0, 0};
+		for (int i = 0; i < nq; i++)
+			have[i] = sqlite3_step(q[i]) == SQLITE_ROW;
+		while (have[0] || have[1]) {
+			int pick = !have[0] || (have[1] && sqlite3_column_int64(q[1], 0) < sqlite3_column_int64(q[0], 0));
+			if (n == limit) {
+				more = 1;
+				break;
+			}
+			emit_row(q[pick], out, n == 0);
+			cur = sqlite3_column_int64(q[pick], 0);
+			n++;
+			have[pick] = sqlite3_step(q[pick]) == SQLITE_ROW;
+		}
+	}
+	/* With nothing more to send, the snapshot's head is a safe cursor: every later commit
+	 * gets a larger seq. */
+	if (!more && head > cur)
+		cur = head;
+	ids_buf_printf(out, "],\"cursor\":%lld,\"more\":%s}", (long long)cur, more ? "true" : "false");
+	if (out->failed)
+		rc = ids_fail(err, out->failed, "pull response too large");
+out:
+	sqlite3_finalize(q[0]);
+	sqlite3_finalize(q[1]);
+	store_exec(db, "COMMIT", NULL);
+	store_reader_put(s, db);
+	if (!rc) {
+		note_pull(s, req);
+		atomic_fetch_add(&s->stats.pulls, 1);
+		*cursor = cur;
+		*count = n;
+	}
+	return rc;
+}
+
+int store_list_json(store *s, const char *dbname, const char *user, ids_buf *out, ids_error *err)
+{
+	sqlite3 *db = store_reader_get(s);
+	int64_t did = lookup(db, "SELECT did, gc_floor FROM dbs WHERE name=?1", dbname, NULL);
+	int64_t uid = user[0] ? lookup(db, "SELECT uid FROM users WHERE name=?1", user, NULL) : 0;
+	ids_buf_puts(out, "{\"stores\":[");
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	const char *sql = user[0]
+		? "SELECT s.name, (SELECT count(*) FROM rows r WHERE r.sid=s.sid AND r.uid IN (?2, 0) AND r.deleted=0),"
+		  " (SELECT count(*) FROM rows r WHERE r.sid=s.sid AND r.uid IN (?2, 0) AND r.deleted=1)"
+		  " FROM stores s WHERE s.did=?1 ORDER BY s.name"
+		: "SELECT name, live, tomb FROM stores WHERE did=?1 ORDER BY name";
+	if (did >= 0) {
+		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+			rc = store_sql_err(s, db, SQLITE_ERROR, err, "stores");
+			goto out;
+		}
+		sqlite3_bind_int64(q, 1, did);
+		if (user[0])
+			sqlite3_bind_int64(q, 2, uid);
+		int first = 1;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *name = (const char *)sqlite3_column_text(q, 0);
+			if (!first)
+				ids_buf_putc(out, ',');
+			first = 0;
+			ids_buf_puts(out, "{\"name\":");
+			ids_buf_json_str(out, name, (size_t)sqlite3_column_bytes(q, 0));
+			ids_buf_printf(out, ",\"rows\":%lld,\"tombstones\":%lld,\"conflict\":\"%s\"}",
+				       (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2),
+				       ids_rule_name(store_rule(s, dbname, name)));
+		}
+	}
+	ids_buf_puts(out, "]}");
+out:
+	sqlite3_finalize(q);
+	store_reader_put(s, db);
+	return rc;
+}

@@ -1,0 +1,310 @@
+/* Opening the store: directory, SQLite connections and pragmas, schema migrations, the
+ * conflict-rule table, and the read-connection pool. */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const double store_commit_bounds[STORE_COMMIT_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+							      0.05,   0.1,   0.25,   0.5,   1.0};
+
+static const char *const schema_v1 =
+	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v);"
+	"CREATE TABLE IF NOT EXISTS dbs(did INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+	" gc_floor INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS users(uid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);"
+	"INSERT OR IGNORE INTO users(uid, name) VALUES(0, '');"
+	"CREATE TABLE IF NOT EXISTS stores(sid INTEGER PRIMARY KEY, did INTEGER NOT NULL, name TEXT NOT NULL,"
+	" live INTEGER NOT NULL DEFAULT 0, tomb INTEGER NOT NULL DEFAULT 0, UNIQUE(did, name));"
+	"CREATE TABLE IF NOT EXISTS clients(cid INTEGER PRIMARY KEY, did INTEGER NOT NULL, uid INTEGER NOT NULL,"
+	" name TEXT NOT NULL, last_mid INTEGER NOT NULL DEFAULT 0, pulled INTEGER NOT NULL DEFAULT 0,"
+	" seen INTEGER NOT NULL DEFAULT 0, UNIQUE(did, uid, name));"
+	"CREATE TABLE IF NOT EXISTS rows(sid INTEGER NOT NULL, uid INTEGER NOT NULL, key BLOB NOT NULL,"
+	" did INTEGER NOT NULL, seq INTEGER NOT NULL, hlc TEXT NOT NULL, deleted INTEGER NOT NULL,"
+	" origin INTEGER NOT NULL, value TEXT, meta TEXT, UNIQUE(sid, uid, key));"
+	"CREATE INDEX IF NOT EXISTS rows_pull ON rows(did, uid, seq);"
+	"CREATE TABLE IF NOT EXISTS changes(seq INTEGER PRIMARY KEY, did INTEGER NOT NULL, sid INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL, key BLOB NOT NULL, op INTEGER NOT NULL, hlc TEXT NOT NULL, value TEXT,"
+	" cid INTEGER NOT NULL, mid INTEGER NOT NULL, origin INTEGER NOT NULL, ts INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS conflicts(id INTEGER PRIMARY KEY, did INTEGER, sid INTEGER, uid INTEGER,"
+	" key BLOB, cid INTEGER, mid INTEGER, op INTEGER, hlc TEXT, value TEXT, rule TEXT, reason TEXT,"
+	" winner_seq INTEGER, winner_hlc TEXT, ts INTEGER);"
+	"INSERT OR IGNORE INTO meta(k, v) VALUES('schema_version', 1);"
+	"INSERT OR IGNORE INTO meta(k, v) VALUES('head', 0);";
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta FROM rows WHERE sid=?1 AND uid=?2 AND key=?3",
+	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND deleted=0",
+	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta)"
+		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(sid, uid, key) DO UPDATE SET"
+		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"
+		       " value=excluded.value, meta=excluded.meta",
+	[ST_ADD_CHANGE] = "INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid, origin, ts)"
+			  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+	[ST_ADD_CONFLICT] = "INSERT INTO conflicts(did, sid, uid, key, cid, mid, op, hlc, value, rule, reason,"
+			    " winner_seq, winner_hlc, ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+	[ST_GET_CLIENT] = "SELECT cid, last_mid FROM clients WHERE did=?1 AND uid=?2 AND name=?3",
+	[ST_SET_CLIENT] = "UPDATE clients SET last_mid=?2, seen=?3 WHERE cid=?1",
+	[ST_STORE_COUNTS] = "UPDATE stores SET live=live+?2, tomb=tomb+?3 WHERE sid=?1",
+};
+
+int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what)
+{
+	int code = IDS_EIO;
+	if (rc == SQLITE_FULL || (rc & 0xff) == SQLITE_FULL || errno == ENOSPC)
+		code = IDS_ENOSPC;
+	if ((rc & 0xff) == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC)
+		code = IDS_ENOSPC;
+	return ids_fail(err, code, "%s: %s (data dir %s)", what, sqlite3_errmsg(db), s ? s->dir : "?");
+}
+
+int store_exec(sqlite3 *db, const char *sql, ids_error *err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		int code = (rc & 0xff) == SQLITE_FULL ? IDS_ENOSPC : IDS_EIO;
+		ids_fail(err, code, "sqlite: %s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return code;
+	}
+	return 0;
+}
+
+static int open_conn(store *s, sqlite3 **out, int readonly, ids_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int rc = sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		ids_fail(err, IDS_EIO, "cannot open %s: %s", path, *out ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
+		sqlite3_close(*out);
+		*out = NULL;
+		return IDS_EIO;
+	}
+	sqlite3_busy_timeout(*out, 10000);
+	sqlite3_extended_result_codes(*out, 1);
+	return store_exec(*out, readonly ? "PRAGMA cache_size=-16000;" : "PRAGMA cache_size=-65536;", err);
+}
+
+static int mkdirs(const char *dir, ids_error *err)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return ids_fail(err, IDS_EIO, "cannot create %s: %s", tmp, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) && errno != EEXIST)
+		return ids_fail(err, IDS_EIO, "cannot create %s: %s", tmp, strerror(errno));
+	return 0;
+}
+
+static int load_node(store *s, char *node, ids_error *err)
+{
+	sqlite3_stmt *q;
+	if (s->o.node_id) {
+		snprintf(node, HLC_NODE_MAX + 1, "%s", s->o.node_id);
+		return 0;
+	}
+	sqlite3_prepare_v2(s->w, "SELECT v FROM meta WHERE k='node'", -1, &q, NULL);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		snprintf(node, HLC_NODE_MAX + 1, "%s", (const char *)sqlite3_column_text(q, 0));
+		sqlite3_finalize(q);
+		return 0;
+	}
+	sqlite3_finalize(q);
+	unsigned char rnd[6];
+	sqlite3_randomness(sizeof rnd, rnd);
+	snprintf(node, HLC_NODE_MAX + 1, "s%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+		 rnd[5]);
+	char sql[128];
+	snprintf(sql, sizeof sql, "INSERT INTO meta(k, v) VALUES('node', '%s')", node);
+	return store_exec(s->w, sql, err);
+}
+
+int store_open(store **out, const store_options *o, ids_error *err)
+{
+	*out = NULL;
+	store *s = calloc(1, sizeof *s);
+	if (!s)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	s->o = *o;
+	s->dir = strdup(o->dir);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->done, NULL);
+	pthread_cond_init(&s->changed, NULL);
+	pthread_mutex_init(&s->rmu, NULL);
+	pthread_cond_init(&s->rfree, NULL);
+	pthread_rwlock_init(&s->rules_lock, NULL);
+	int rc = mkdirs(o->dir, err);
+	if (!rc)
+		rc = open_conn(s, &s->w, 0, err);
+	if (!rc)
+		rc = store_exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY;", err);
+	if (!rc)
+		rc = store_exec(s->w, o->durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;", err);
+	if (!rc)
+		rc = store_exec(s->w, schema_v1, err);
+	for (int i = 0; !rc && i < ST_COUNT; i++)
+		if (sqlite3_prepare_v3(s->w, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK)
+			rc = store_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");
+	char node[HLC_NODE_MAX + 1];
+	if (!rc)
+		rc = load_node(s, node, err);
+	if (!rc)
+		rc = hlc_clock_init(&s->clock, node, o->max_skew_ms, err);
+	if (!rc) {
+		sqlite3_stmt *q;
+		sqlite3_prepare_v2(s->w, "SELECT max(coalesce((SELECT max(seq) FROM changes), 0),"
+					 " coalesce((SELECT max(seq) FROM rows), 0),"
+					 " (SELECT v FROM meta WHERE k='head'))", -1, &q, NULL);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			s->head = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+		s->next_seq = s->head + 1;
+		/* the clock must never stamp below what is already stored */
+		sqlite3_prepare_v2(s->w, "SELECT max(hlc) FROM rows", -1, &q, NULL);
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT) {
+			hlc_stamp st;
+			const char *h = (const char *)sqlite3_column_text(q, 0);
+			if (!hlc_parse(&st, h, strlen(h), NULL) && st.ms <= hlc_wall_ms() + o->max_skew_ms)
+				hlc_clock_observe(&s->clock, &st);
+		}
+		sqlite3_finalize(q);
+	}
+	for (int i = 0; !rc && i < READERS; i++)
+		rc = open_conn(s, &s->readers[i], 1, err);
+	if (!rc) {
+		s->last_gc_ms = hlc_wall_ms();
+		if (pthread_create(&s->writer, NULL, store_writer_main, s))
+			rc = ids_fail(err, IDS_EIO, "cannot start the writer thread");
+		else
+			s->writer_started = 1;
+	}
+	if (rc) {
+		store_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_free(store *s)
+{
+	if (!s)
+		return;
+	if (s->writer_started) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = 1;
+		pthread_cond_broadcast(&s->work);
+		pthread_cond_broadcast(&s->changed);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->writer, NULL);
+	}
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	for (int i = 0; i < READERS; i++)
+		sqlite3_close(s->readers[i]);
+	if (s->w)
+		sqlite3_close(s->w);
+	for (size_t i = 0; i < s->n_rules; i++) {
+		free(s->rules[i].db);
+		free(s->rules[i].store);
+	}
+	free(s->rules);
+	while (s->notes) {
+		pull_note *n = s->notes;
+		s->notes = n->next;
+		free(n->key);
+		free(n);
+	}
+	hlc_clock_destroy(&s->clock);
+	free(s->dir);
+	free(s);
+}
+
+hlc_clock *store_clock(store *s) { return &s->clock; }
+const store_stats *store_get_stats(store *s) { return &s->stats; }
+
+int store_set_rule(store *s, const char *db, const char *name, ids_rule rule)
+{
+	pthread_rwlock_wrlock(&s->rules_lock);
+	rule_entry *r = realloc(s->rules, (s->n_rules + 1) * sizeof *r);
+	if (!r) {
+		pthread_rwlock_unlock(&s->rules_lock);
+		return IDS_ENOMEM;
+	}
+	s->rules = r;
+	r[s->n_rules].db = db ? strdup(db) : NULL;
+	r[s->n_rules].store = strdup(name);
+	r[s->n_rules].rule = rule;
+	s->n_rules++;
+	pthread_rwlock_unlock(&s->rules_lock);
+	return 0;
+}
+
+ids_rule store_rule(store *s, const char *db, const char *name)
+{
+	ids_rule rule = s->o.default_rule;
+	int best = -1;
+	pthread_rwlock_rdlock(&s->rules_lock);
+	for (size_t i = 0; i < s->n_rules; i++) {
+		rule_entry *r = &s->rules[i];
+		if (strcmp(r->store, name) != 0 && strcmp(r->store, "*") != 0)
+			continue;
+		if (r->db && strcmp(r->db, db) != 0)
+			continue;
+		/* the most specific match wins: db+store > store > db+* > * */
+		int score = (r->db ? 1 : 0) + (strcmp(r->store, "*") ? 2 : 0);
+		if (score >= best) {
+			best = score;
+			rule = r->rule;
+		}
+	}
+	pthread_rwlock_unlock(&s->rules_lock);
+	return rule;
+}
+
+sqlite3 *store_reader_get(store *s)
+{
+	pthread_mutex_lock(&s->rmu);
+	for (;;) {
+		for (int i = 0; i < READERS; i++) {
+			if (!s->reader_busy[i]) {
+				s->reader_busy[i] = 1;
+				pthread_mutex_unlock(&s->rmu);
+				return s->readers[i];
+			}
+		}
+		pthread_cond_wait(&s->rfree, &s->rmu);
+	}
+}
+
+void store_reader_put(store *s, sqlite3 *db)
+{
+	pthread_mutex_lock(&s->rmu);
+	for (int i = 0; i < READERS; i++)
+		if (s->readers[i] == db)
+			s->reader_busy[i] = 0;
+	pthread_cond_signal(&s->rfree);
+	pthread_mutex_unlock(&s->rmu);
+}
+
+void store_push_result_init(store_push_result *r)
+{
+	memset(r, 0, sizeof *r);
+	ids_buf_init(&r->conflicts_json, 0);
+}
+
+void store_push_result_free(store_push_result *r) { ids_buf_free(&r->conflicts_json); }

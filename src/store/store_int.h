@@ -1,0 +1,89 @@
+/* Private layout of the store, shared by its files (open, apply, writer, pull, gc). */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "idbsync/store.h"
+#include "idbsync/value.h"
+
+typedef struct push_job {
+	ids_batch *b;
+	store_push_result *res;
+	ids_error err;
+	int rc;
+	int done;
+	struct push_job *next;
+} push_job;
+
+typedef struct rule_entry {
+	char *db;      /* NULL: any */
+	char *store;
+	ids_rule rule;
+} rule_entry;
+
+typedef struct pull_note {
+	char *key;     /* "did\x1fuid-name\x1fclient" */
+	char *db, *user, *client;
+	int64_t since, seen;
+	struct pull_note *next;
+} pull_note;
+
+#define READERS 8
+
+enum {
+	ST_GET_ROW, ST_GET_SHARED, ST_PUT_ROW, ST_ADD_CHANGE, ST_ADD_CONFLICT, ST_GET_CLIENT,
+	ST_SET_CLIENT, ST_STORE_COUNTS, ST_COUNT
+};
+
+struct store {
+	store_options o;
+	char *dir;
+	hlc_clock clock;
+	store_stats stats;
+
+	sqlite3 *w;                       /* the writer connection; only the writer thread uses it */
+	sqlite3_stmt *st[ST_COUNT];
+	pthread_t writer;
+	int writer_started;
+	int64_t next_seq;                 /* writer-only */
+
+	pthread_mutex_t mu;               /* guards the queue, head, stop, notes */
+	pthread_cond_t work;              /* writer waits for jobs */
+	pthread_cond_t done;              /* pushers wait for their job */
+	pthread_cond_t changed;           /* pullers wait for head to move */
+	push_job *queue, *queue_tail;
+	int stop;
+	int closing;                      /* waiters should return: shutting down */
+	int64_t head;
+	int64_t last_gc_ms;
+	pull_note *notes;
+
+	pthread_mutex_t rmu;              /* read connection pool */
+	pthread_cond_t rfree;
+	sqlite3 *readers[READERS];
+	int reader_busy[READERS];
+
+	pthread_rwlock_t rules_lock;
+	rule_entry *rules;
+	size_t n_rules;
+};
+
+int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what);
+int store_exec(sqlite3 *db, const char *sql, ids_error *err);
+sqlite3 *store_reader_get(store *s);
+void store_reader_put(store *s, sqlite3 *db);
+
+/* Lookup-or-create of ids (writer only). */
+int store_db_id(store *s, const char *name, int64_t *did, ids_error *err);
+int store_user_id(store *s, const char *name, int64_t *uid, ids_error *err);
+int store_store_id(store *s, int64_t did, const char *name, int64_t *sid, ids_error *err);
+
+/* Applies one batch inside the writer's open transaction. */
+int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error *err);
+void *store_writer_main(void *arg);
+int store_gc_run(store *s, ids_error *err);
+void store_flush_notes(store *s);
+
+#endif

@@ -1,0 +1,212 @@
+/* The writer thread and group commit: pushes queue up while a commit is in flight, then the
+ * next transaction applies all of them and pays for one fsync. A push returns only after its
+ * transaction is durable. Each push runs in a savepoint so a failing push (403) rolls back
+ * alone. */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int store_push(store *s, ids_batch *b, store_push_result *res, ids_error *err)
+{
+	push_job job = {0};
+	job.b = b;
+	job.res = res;
+	pthread_mutex_lock(&s->mu);
+	if (s->stop) {
+		pthread_mutex_unlock(&s->mu);
+		return ids_fail(err, IDS_EIO, "server is shutting down");
+	}
+	if (s->queue_tail)
+		s->queue_tail->next = &job;
+	else
+		s->queue = &job;
+	s->queue_tail = &job;
+	pthread_cond_signal(&s->work);
+	while (!job.done)
+		pthread_cond_wait(&s->done, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	if (b)
+		atomic_fetch_add(&s->stats.pushes, 1);
+	if (job.rc && err)
+		*err = job.err;
+	return job.rc;
+}
+
+static void record_commit(store *s, int64_t us)
+{
+	atomic_fetch_add(&s->stats.commits, 1);
+	atomic_fetch_add(&s->stats.commit_us_sum, us);
+	double sec = (double)us / 1e6;
+	int b = 0;
+	while (b < STORE_COMMIT_BUCKETS - 1 && sec > store_commit_bounds[b])
+		b++;
+	atomic_fetch_add(&s->stats.commit_bucket[b], 1);
+}
+
+static void run_group(store *s, push_job *jobs)
+{
+	ids_error err = IDS_ERROR_INIT;
+	int64_t seq0 = s->next_seq;
+	int rc = store_exec(s->w, "BEGIN IMMEDIATE", &err);
+	for (push_job *j = jobs; j; j = j->next) {
+		if (rc) {
+			j->rc = rc;
+			j->err = err;
+			continue;
+		}
+		int64_t seq_before = s->next_seq;
+		store_exec(s->w, "SAVEPOINT job", NULL);
+		j->rc = store_apply_batch(s, j->b, j->res, &j->err);
+		if (j->rc) {
+			store_exec(s->w, "ROLLBACK TO job", NULL);
+			s->next_seq = seq_before;
+		}
+		store_exec(s->w, "RELEASE job", NULL);
+	}
+	if (!rc && s->next_seq != seq0) {
+		sqlite3_stmt *q;
+		sqlite3_prepare_v2(s->w, "UPDATE meta SET v=?1 WHERE k='head'", -1, &q, NULL);
+		sqlite3_bind_int64(q, 1, s->next_seq - 1);
+		sqlite3_step(q);
+		sqlite3_finalize(q);
+	}
+	if (!rc) {
+		int64_t t0 = mono_us();
+		rc = store_exec(s->w, "COMMIT", &err);
+		record_commit(s, mono_us() - t0);
+		if (rc) {
+			store_sql_err(s, s->w, sqlite3_extended_errcode(s->w), &err, "commit");
+			rc = err.code;
+			store_exec(s->w, "ROLLBACK", NULL);
+		}
+	}
+	if (rc) {
+		s->next_seq = seq0;
+		for (push_job *j = jobs; j; j = j->next) {
+			if (!j->rc) {
+				j->rc = rc;
+				j->err = err;
+			}
+		}
+	}
+	pthread_mutex_lock(&s->mu);
+	if (!rc)
+		s->head = s->next_seq - 1;
+	for (push_job *j = jobs; j; j = j->next) {
+		if (!j->rc) {
+			j->res->cursor = s->head;
+			atomic_fetch_add(&s->stats.mutations_applied, (long long)j->res->applied);
+			atomic_fetch_add(&s->stats.mutations_duplicate, (long long)j->res->duplicates);
+			atomic_fetch_add(&s->stats.conflicts, (long long)j->res->conflicts);
+		}
+	}
+	/* jobs live on their pushers' stacks: detach the list before waking them */
+	for (push_job *j = jobs, *next; j; j = next) {
+		next = j->next;
+		j->done = 1;
+	}
+	pthread_cond_broadcast(&s->done);
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void *store_writer_main(void *arg)
+{
+	store *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->queue && !s->stop) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&s->work, &s->mu, &ts);
+			if (!s->queue && hlc_wall_ms() - s->last_gc_ms >= s->o.gc_interval_ms)
+				break;
+		}
+		if (!s->queue && s->stop)
+			break;
+		if (s->queue && !s->queue->b) {
+			/* a GC request (store_gc_now) runs on its own */
+			push_job *g = s->queue;
+			s->queue = g->next;
+			if (!s->queue)
+				s->queue_tail = NULL;
+			pthread_mutex_unlock(&s->mu);
+			store_flush_notes(s);
+			g->rc = store_gc_run(s, &g->err);
+			pthread_mutex_lock(&s->mu);
+			g->done = 1;
+			pthread_cond_broadcast(&s->done);
+			continue;
+		}
+		/* take a bounded group so one commit never grows without limit */
+		push_job *head = s->queue, *tail = head;
+		size_t muts = head ? head->b->n : 0;
+		while (tail && tail->next && tail->next->b && muts + tail->next->b->n <= s->o.group_max_mutations) {
+			tail = tail->next;
+			muts += tail->b->n;
+		}
+		if (head) {
+			s->queue = tail->next;
+			if (!s->queue)
+				s->queue_tail = NULL;
+			tail->next = NULL;
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (head)
+			run_group(s, head);
+		if (hlc_wall_ms() - s->last_gc_ms >= s->o.gc_interval_ms) {
+			s->last_gc_ms = hlc_wall_ms();
+			store_flush_notes(s);
+			store_gc_run(s, NULL);
+		}
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int64_t store_head(store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int64_t h = s->head;
+	pthread_mutex_unlock(&s->mu);
+	return h;
+}
+
+int store_wait(store *s, int64_t after, int timeout_ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (s->head <= after && !s->stop && !s->closing) {
+		if (pthread_cond_timedwait(&s->changed, &s->mu, &ts))
+			break;
+	}
+	int moved = s->head > after;
+	pthread_mutex_unlock(&s->mu);
+	return moved;
+}
+
+void store_wake_all(store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->closing = 1;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->mu);
+}

@@ -1,0 +1,503 @@
+/* Zero-copy JSON tokenizer: validates RFC 8259 JSON (including UTF-8 in strings) and
+ * records token spans so the push path never re-serializes client values. */
+#include "idbsync/json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct parser {
+	ids_json *j;
+	const char *s;
+	size_t n, pos, max_tokens;
+	int max_depth;
+	ids_error *err;
+} parser;
+
+static int fail_at(parser *p, size_t at, const char *what)
+{
+	size_t line = 1, col = 1;
+	for (size_t i = 0; i < at && i < p->n; i++) {
+		if (p->s[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	return ids_fail(p->err, IDS_EINVAL, "invalid JSON at byte %zu (line %zu, column %zu): %s", at, line,
+			col, what);
+}
+
+static void skip_ws(parser *p)
+{
+	while (p->pos < p->n) {
+		char c = p->s[p->pos];
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			break;
+		p->pos++;
+	}
+}
+
+static long new_tok(parser *p, ids_jtype type)
+{
+	ids_json *j = p->j;
+	if (j->ntok >= p->max_tokens) {
+		ids_fail(p->err, IDS_ELIMIT, "JSON has more than %zu values", p->max_tokens);
+		return -1;
+	}
+	if (j->ntok == j->cap) {
+		size_t nc = j->cap ? j->cap * 2 : 64;
+		ids_jtok *t = realloc(j->tok, nc * sizeof *t);
+		if (!t) {
+			ids_fail(p->err, IDS_ENOMEM, "out of memory parsing JSON");
+			return -1;
+		}
+		j->tok = t;
+		j->cap = nc;
+	}
+	ids_jtok *t = &j->tok[j->ntok];
+	memset(t, 0, sizeof *t);
+	t->type = (uint8_t)type;
+	t->start = (uint32_t)p->pos;
+	return (long)j->ntok++;
+}
+
+/* Validates one UTF-8 sequence starting at s[i]; returns its length or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t i, size_t n)
+{
+	unsigned char c = s[i];
+	if (c < 0x80)
+		return 1;
+	size_t len;
+	unsigned min;
+	unsigned cp;
+	if ((c & 0xE0) == 0xC0) {
+		len = 2; cp = c & 0x1F; min = 0x80;
+	} else if ((c & 0xF0) == 0xE0) {
+		len = 3; cp = c & 0x0F; min = 0x800;
+	} else if ((c & 0xF8) == 0xF0) {
+		len = 4; cp = c & 0x07; min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (i + len > n)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((s[i + k] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i + k] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_string(parser *p)
+{
+	long t = new_tok(p, IDS_JSTR);
+	if (t < 0)
+		return p->err ? p->err->code : IDS_EINVAL;
+	const unsigned char *s = (const unsigned char *)p->s;
+	size_t i = p->pos + 1;
+	int escaped = 0;
+	for (;;) {
+		/* fast path over plain ASCII */
+		while (i < p->n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+			i++;
+		if (i >= p->n)
+			return fail_at(p, p->pos, "unterminated string");
+		unsigned char c = s[i];
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			return fail_at(p, i, "control character in string (must be escaped)");
+		if (c == '\\') {
+			escaped = 1;
+			if (i + 1 >= p->n)
+				return fail_at(p, i, "unterminated escape");
+			char e = (char)s[i + 1];
+			if (e == 'u') {
+				if (i + 6 > p->n)
+					return fail_at(p, i, "truncated \\u escape");
+				for (int k = 2; k < 6; k++)
+					if (hexval((char)s[i + k]) < 0)
+						return fail_at(p, i, "bad \\u escape");
+				i += 6;
+			} else if (strchr("\"\\/bfnrt", e) && e) {
+				i += 2;
+			} else {
+				return fail_at(p, i, "unknown escape");
+			}
+			continue;
+		}
+		size_t l = utf8_len(s, i, p->n);
+		if (!l)
+			return fail_at(p, i, "invalid UTF-8 in string");
+		i += l;
+	}
+	ids_jtok *tk = &p->j->tok[t];
+	tk->escaped = (uint8_t)escaped;
+	tk->end = (uint32_t)(i + 1);
+	tk->next = (uint32_t)p->j->ntok;
+	p->pos = i + 1;
+	return 0;
+}
+
+static int parse_number(parser *p)
+{
+	long t = new_tok(p, IDS_JNUM);
+	if (t < 0)
+		return p->err ? p->err->code : IDS_EINVAL;
+	size_t i = p->pos;
+	const char *s = p->s;
+	int is_int = 1;
+	if (i < p->n && s[i] == '-')
+		i++;
+	if (i >= p->n || s[i] < '0' || s[i] > '9')
+		return fail_at(p, p->pos, "bad number");
+	if (s[i] == '0') {
+		i++;
+	} else {
+		while (i < p->n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (i < p->n && s[i] == '.') {
+		is_int = 0;
+		i++;
+		if (i >= p->n || s[i] < '0' || s[i] > '9')
+			return fail_at(p, i, "bad number: digit expected after '.'");
+		while (i < p->n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (i < p->n && (s[i] == 'e' || s[i] == 'E')) {
+		is_int = 0;
+		i++;
+		if (i < p->n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= p->n || s[i] < '0' || s[i] > '9')
+			return fail_at(p, i, "bad number: digit expected in exponent");
+		while (i < p->n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	ids_jtok *tk = &p->j->tok[t];
+	tk->is_int = (uint8_t)is_int;
+	tk->end = (uint32_t)i;
+	tk->next = (uint32_t)p->j->ntok;
+	p->pos = i;
+	return 0;
+}
+
+static int parse_value(parser *p, int depth);
+
+static int parse_container(parser *p, int depth, int is_obj)
+{
+	if (depth >= p->max_depth)
+		return ids_fail(p->err, IDS_ELIMIT, "JSON nested deeper than %d levels at byte %zu", p->max_depth,
+				p->pos);
+	long t = new_tok(p, is_obj ? IDS_JOBJ : IDS_JARR);
+	if (t < 0)
+		return p->err ? p->err->code : IDS_EINVAL;
+	char close = is_obj ? '}' : ']';
+	uint32_t count = 0;
+	p->pos++;
+	skip_ws(p);
+	if (p->pos < p->n && p->s[p->pos] == close) {
+		p->pos++;
+	} else {
+		for (;;) {
+			skip_ws(p);
+			if (is_obj) {
+				if (p->pos >= p->n || p->s[p->pos] != '"')
+					return fail_at(p, p->pos, "object key (a string) expected");
+				int rc = parse_string(p);
+				if (rc)
+					return rc;
+				skip_ws(p);
+				if (p->pos >= p->n || p->s[p->pos] != ':')
+					return fail_at(p, p->pos, "':' expected after object key");
+				p->pos++;
+			}
+			int rc = parse_value(p, depth + 1);
+			if (rc)
+				return rc;
+			count++;
+			skip_ws(p);
+			if (p->pos >= p->n)
+				return fail_at(p, p->pos, is_obj ? "unterminated object" : "unterminated array");
+			if (p->s[p->pos] == ',') {
+				p->pos++;
+				continue;
+			}
+			if (p->s[p->pos] == close) {
+				p->pos++;
+				break;
+			}
+			return fail_at(p, p->pos, is_obj ? "',' or '}' expected" : "',' or ']' expected");
+		}
+	}
+	ids_jtok *tk = &p->j->tok[t];
+	tk->size = count;
+	tk->end = (uint32_t)p->pos;
+	tk->next = (uint32_t)p->j->ntok;
+	return 0;
+}
+
+static int parse_literal(parser *p, const char *lit, ids_jtype type)
+{
+	size_t l = strlen(lit);
+	if (p->n - p->pos < l || memcmp(p->s + p->pos, lit, l) != 0)
+		return fail_at(p, p->pos, "unexpected character");
+	long t = new_tok(p, type);
+	if (t < 0)
+		return p->err ? p->err->code : IDS_EINVAL;
+	p->pos += l;
+	p->j->tok[t].end = (uint32_t)p->pos;
+	p->j->tok[t].next = (uint32_t)p->j->ntok;
+	return 0;
+}
+
+static int parse_value(parser *p, int depth)
+{
+	skip_ws(p);
+	if (p->pos >= p->n)
+		return fail_at(p, p->pos, "value expected, found end of input");
+	switch (p->s[p->pos]) {
+	case '{': return parse_container(p, depth, 1);
+	case '[': return parse_container(p, depth, 0);
+	case '"': return parse_string(p);
+	case 't': return parse_literal(p, "true", IDS_JTRUE);
+	case 'f': return parse_literal(p, "false", IDS_JFALSE);
+	case 'n': return parse_literal(p, "null", IDS_JNULL);
+	default:
+		if (p->s[p->pos] == '-' || (p->s[p->pos] >= '0' && p->s[p->pos] <= '9'))
+			return parse_number(p);
+		return fail_at(p, p->pos, "unexpected character");
+	}
+}
+
+int ids_json_parse(ids_json *j, const char *text, size_t len, size_t max_tokens, int max_depth,
+		   ids_error *err)
+{
+	if (len > UINT32_MAX - 1)
+		return ids_fail(err, IDS_ELIMIT, "JSON text over 4 GiB");
+	j->text = text;
+	j->len = len;
+	j->ntok = 0;
+	parser p = {j, text, len, 0, max_tokens ? max_tokens : SIZE_MAX, max_depth ? max_depth : 64, err};
+	int rc = parse_value(&p, 0);
+	if (rc)
+		return rc;
+	skip_ws(&p);
+	if (p.pos != len)
+		return fail_at(&p, p.pos, "unexpected data after the JSON value");
+	return 0;
+}
+
+void ids_json_free(ids_json *j)
+{
+	free(j->tok);
+	memset(j, 0, sizeof *j);
+}
+
+long ids_json_get(const ids_json *j, size_t obj, const char *name)
+{
+	if (obj >= j->ntok || j->tok[obj].type != IDS_JOBJ)
+		return -1;
+	size_t t = obj + 1;
+	for (uint32_t k = 0; k < j->tok[obj].size; k++) {
+		if (ids_json_streq(j, t, name))
+			return (long)(t + 1);
+		t = j->tok[t + 1].next;
+	}
+	return -1;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+static unsigned hex4(const char *s)
+{
+	return (unsigned)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
+}
+
+int ids_json_unescape(const ids_json *j, size_t t, ids_buf *out)
+{
+	const ids_jtok *tk = &j->tok[t];
+	const char *s = j->text + tk->start + 1;
+	size_t n = tk->end - tk->start - 2;
+	if (!tk->escaped)
+		return ids_buf_append(out, s, n);
+	int rc = ids_buf_reserve(out, n);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n;) {
+		if (s[i] != '\\') {
+			size_t r = i;
+			while (r < n && s[r] != '\\')
+				r++;
+			ids_buf_append(out, s + i, r - i);
+			i = r;
+			continue;
+		}
+		char e = s[i + 1], c;
+		char tmp[4];
+		switch (e) {
+		case 'b': c = '\b'; break;
+		case 'f': c = '\f'; break;
+		case 'n': c = '\n'; break;
+		case 'r': c = '\r'; break;
+		case 't': c = '\t'; break;
+		case 'u': {
+			unsigned cp = hex4(s + i + 2);
+			i += 6;
+			if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u') {
+				unsigned lo = hex4(s + i + 2);
+				if (lo >= 0xDC00 && lo < 0xE000) {
+					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+					i += 6;
+				}
+			}
+			/* lone surrogates become U+FFFD so the output is always valid UTF-8 */
+			if (cp >= 0xD800 && cp < 0xE000)
+				cp = 0xFFFD;
+			ids_buf_append(out, tmp, put_utf8(tmp, cp));
+			continue;
+		}
+		default: c = e; break;
+		}
+		ids_buf_putc(out, c);
+		i += 2;
+	}
+	return out->failed;
+}
+
+int ids_json_streq(const ids_json *j, size_t t, const char *s)
+{
+	const ids_jtok *tk = &j->tok[t];
+	if (tk->type != IDS_JSTR)
+		return 0;
+	size_t n = strlen(s);
+	if (!tk->escaped)
+		return tk->end - tk->start - 2 == n && memcmp(j->text + tk->start + 1, s, n) == 0;
+	char tmp[256];
+	if (ids_json_strcpy(j, t, tmp, sizeof tmp))
+		return 0;
+	return strcmp(tmp, s) == 0;
+}
+
+int ids_json_strcpy(const ids_json *j, size_t t, char *dst, size_t dstlen)
+{
+	ids_buf b;
+	ids_buf_init(&b, dstlen ? dstlen - 1 : 0);
+	int rc = ids_json_unescape(j, t, &b);
+	if (!rc && memchr(b.data ? b.data : "", 0, b.len))
+		rc = IDS_EINVAL; /* embedded NUL can't live in a C string */
+	if (!rc) {
+		memcpy(dst, b.data ? b.data : "", b.len);
+		dst[b.len] = 0;
+	}
+	ids_buf_free(&b);
+	return rc;
+}
+
+int ids_json_i64(const ids_json *j, size_t t, int64_t *out)
+{
+	const ids_jtok *tk = &j->tok[t];
+	if (tk->type != IDS_JNUM || !tk->is_int)
+		return IDS_EINVAL;
+	char tmp[32];
+	size_t n = tk->end - tk->start;
+	if (n >= sizeof tmp)
+		return IDS_EINVAL;
+	memcpy(tmp, j->text + tk->start, n);
+	tmp[n] = 0;
+	errno = 0;
+	long long v = strtoll(tmp, NULL, 10);
+	if (errno)
+		return IDS_EINVAL;
+	*out = v;
+	return 0;
+}
+
+double ids_json_num(const ids_json *j, size_t t)
+{
+	const ids_jtok *tk = &j->tok[t];
+	char tmp[400];
+	size_t n = tk->end - tk->start;
+	if (n >= sizeof tmp)
+		n = sizeof tmp - 1;
+	memcpy(tmp, j->text + tk->start, n);
+	tmp[n] = 0;
+	return strtod(tmp, NULL);
+}
+
+int ids_json_minify(const ids_json *j, size_t t, ids_buf *out)
+{
+	const char *s = j->text + j->tok[t].start;
+	size_t n = j->tok[t].end - j->tok[t].start;
+	int rc = ids_buf_reserve(out, n);
+	if (rc)
+		return rc;
+	int in_str = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (in_str) {
+			out->data[out->len++] = c;
+			if (c == '\\') {
+				out->data[out->len++] = s[++i];
+			} else if (c == '"') {
+				in_str = 0;
+			}
+		} else if (c == '"') {
+			in_str = 1;
+			out->data[out->len++] = c;
+		} else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+			out->data[out->len++] = c;
+		}
+	}
+	out->data[out->len] = 0;
+	return 0;
+}
+
+int ids_fmt_double(double v, char *out)
+{
+	int n = 0;
+	for (int prec = 15; prec <= 17; prec++) {
+		n = snprintf(out, 32, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+	return n;
+}
