@@ -1,0 +1,93 @@
+// Durable push throughput: N clients each push batches of B mutations to a real
+// `idbsync serve` (fsync on), keep-alive, one request in flight per client. Bodies are
+// serialized before the clock starts so the generator costs little CPU next to the server.
+// usage: node bench/push.mjs --bin build/idbsync [--total 400000] [--batch 500] [--clients 1,16]
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, arr) =>
+  (v.startsWith('--') ? [...a, [v.slice(2), arr[i + 1]]] : a), []));
+const bin = args.bin || 'build/idbsync';
+const total = Number(args.total || 400000);
+const batch = Number(args.batch || 500);
+const clientCounts = (args.clients || '1,16').split(',').map(Number);
+const extra = (args['server-args'] || '').split(' ').filter(Boolean);
+
+function startServer(dir) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, ['serve', '--data', path.join(dir, 'data'), '--lake', path.join(dir, 'lake'),
+      '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) resolve({ p, port: Number(m[1]) });
+    });
+    p.on('exit', (c) => reject(new Error('server exited ' + c)));
+  });
+}
+
+function makeBodies(client, n) {
+  const bodies = [];
+  let id = 1;
+  for (let done = 0; done < n; done += batch) {
+    const muts = [];
+    for (let i = 0; i < batch && done + i < n; i++, id++) {
+      muts.push({ id, store: 'orders', op: 'put', key: `${client}-${id}`,
+        value: { id: `${client}-${id}`, customer: `customer ${id % 977}`, total: (id * 7.31) % 1000,
+          items: id % 9, status: ['new', 'paid', 'shipped'][id % 3], note: 'x'.repeat(40) } });
+    }
+    bodies.push(JSON.stringify({ client: `bench-${client}`, mutations: muts }));
+  }
+  return bodies;
+}
+
+function post(agent, port, body) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/db/bench/push', agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let data = '';
+      res.on('data', (d) => (data += d));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`push ${res.statusCode}: ${data}`));
+        resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function run(clients) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-bench-'));
+  const { p, port } = await startServer(dir);
+  const per = Math.ceil(total / clients);
+  const bodies = Array.from({ length: clients }, (_, c) => makeBodies(c, per));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const lat = [];
+  const t0 = process.hrtime.bigint();
+  await Promise.all(bodies.map(async (list) => { for (const b of list) lat.push(await post(agent, port, b)); }));
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  lat.sort((a, b) => a - b);
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const commits = Number(metrics.match(/idbsync_commit_seconds_count (\d+)/)[1]);
+  const applied = Number(metrics.match(/idbsync_mutations_applied_total (\d+)/)[1]);
+  p.kill('SIGTERM');
+  await new Promise((r) => p.on('exit', r));
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (applied !== per * clients) throw new Error(`applied ${applied}, expected ${per * clients}`);
+  return { clients, muts: per * clients, secs, rate: (per * clients) / secs, p50: lat[lat.length >> 1],
+    p99: lat[Math.floor(lat.length * 0.99)], commits, pushes: lat.length };
+}
+
+console.log(`durable push: ${total} mutations, batches of ${batch}, fsync on (${os.cpus().length} cores, ${os.cpus()[0].model})`);
+console.log('| clients | mutations | seconds | durable mutations/s | push p50 ms | push p99 ms | pushes | fsync commits |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const c of clientCounts) {
+  const r = await run(c);
+  console.log(`| ${r.clients} | ${r.muts} | ${r.secs.toFixed(2)} | ${Math.round(r.rate).toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.pushes} | ${r.commits} |`);
+}
