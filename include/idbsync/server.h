@@ -4,11 +4,21 @@
 
 #include <stdint.h>
 
+#include "idbsync/buf.h"
 #include "idbsync/error.h"
 #include "idbsync/store.h"
 #include "idbsync/sync.h"
 
 typedef struct server server;
+
+/* Optional components the server calls into (the lake writer); NULL members are absent. */
+typedef struct server_hooks {
+	void *ctx;
+	/* POST /v1/db/{db}/flush: returns when the lake has everything up to upto. */
+	int (*flush)(void *ctx, const char *db, int64_t upto, ids_error *err);
+	/* Appends Prometheus lines to /metrics. */
+	void (*metrics)(void *ctx, ids_buf *out);
+} server_hooks;
 
 typedef struct server_options {
 	const char *listen;          /* "127.0.0.1:8080", "[::1]:8080"; port 0 picks a free one */
@@ -20,9 +30,10 @@ typedef struct server_options {
 	int conn_timeout_s;          /* idle connection timeout (slow or stalled clients) */
 	int max_connections;
 	int max_wait_s;              /* cap on pull ?wait= */
+	server_hooks hooks;
 } server_options;
 
-#define SERVER_OPTIONS_INIT {"127.0.0.1:8080", "./lake", "none", NULL, NULL, IDS_LIMITS_INIT, 30, 4096, 60}
+#define SERVER_OPTIONS_INIT {"127.0.0.1:8080", "./lake", "none", NULL, NULL, IDS_LIMITS_INIT, 30, 4096, 60, {0}}
 
 /* Starts listening; the store stays the caller's and must outlive the server. */
 int server_start(server **out, store *st, const server_options *o, ids_error *err);

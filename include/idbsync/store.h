@@ -94,6 +94,54 @@ void store_wake_all(store *s);
 /* Appends {"stores":[{"name":..,"rows":N,"tombstones":N,"conflict":"lww"},...]} for db. */
 int store_list_json(store *s, const char *db, const char *user, ids_buf *out, ids_error *err);
 
+/* ---- reading for the lake writer ----
+ * Keys hash to 32 bits (store_key_hash); a table of 2^k buckets puts a key in bucket
+ * hash >> (32 - k), so one bucket is one contiguous hash range (an index range scan). */
+uint32_t store_key_hash(const uint8_t *key, size_t len);
+
+typedef struct store_change {
+	int64_t seq;
+	const char *db, *store, *user, *client;   /* names */
+	const uint8_t *key;                        /* canonical encoding (ids_key_to_json) */
+	size_t key_len;
+	ids_op op;
+	const char *hlc;
+	const char *value;                         /* NULL for delete */
+	size_t value_len;
+	int64_t mid;                               /* client mutation id */
+	ids_origin origin;
+	int64_t ts_ms;                             /* server time of the commit */
+} store_change;
+
+/* Calls fn for committed changes with seq > after, in seq order, at most max of them (fn
+ * returning non-zero stops early with that code). *last gets the last seq passed to fn
+ * (after, if none). Runs on a read snapshot; safe concurrently with pushes. */
+int store_changes_scan(store *s, int64_t after, size_t max,
+		       int (*fn)(void *ctx, const store_change *c), void *ctx, int64_t *last, ids_error *err);
+/* Drops change-log entries with seq <= upto (the lake has them durably). */
+int store_changes_prune(store *s, int64_t upto, ids_error *err);
+
+typedef struct store_row {
+	const char *user;
+	const uint8_t *key;
+	size_t key_len;
+	uint32_t hash;
+	int64_t seq;
+	const char *hlc;
+	const char *value;                         /* live rows only are passed */
+	size_t value_len;
+	ids_origin origin;
+} store_row;
+
+/* Calls fn for every live row of db/store_name whose key hash is in [hash_lo, hash_hi]
+ * (inclusive), in (hash) order. *head gets the snapshot's head seq: the rows reflect exactly
+ * the changes up to it. */
+int store_rows_scan(store *s, const char *db, const char *store_name, uint32_t hash_lo, uint32_t hash_hi,
+		    int (*fn)(void *ctx, const store_row *r), void *ctx, int64_t *head, ids_error *err);
+
+/* Names of the databases and of the stores of one database (JSON arrays of strings). */
+int store_names_json(store *s, const char *db, ids_buf *out, ids_error *err);
+
 /* Runs tombstone garbage collection now (normally periodic on the writer thread). */
 int store_gc_now(store *s, ids_error *err);
 

@@ -11,8 +11,17 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "idbsync/lake.h"
 #include "idbsync/server.h"
 #include "idbsync/store.h"
+
+/* The lake writer is linked in when src/lake exists (weak: the server runs without it). */
+__attribute__((weak)) int lake_option(lake_options *o, const char *flag, const char *value, ids_error *err);
+__attribute__((weak)) const char *lake_usage(void);
+__attribute__((weak)) int lake_open(lake **out, store *st, const lake_options *o, ids_error *err);
+__attribute__((weak)) int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err);
+__attribute__((weak)) void lake_metrics(lake *l, ids_buf *out);
+__attribute__((weak)) void lake_free(lake *l);
 
 typedef struct rule_opt {
 	char db[IDS_DB_NAME_MAX + 1];
@@ -24,6 +33,8 @@ typedef struct rule_opt {
 typedef struct serve_cfg {
 	store_options so;
 	server_options ho;
+	lake_options lo;
+	int no_lake;
 	rule_opt rules[256];
 	int n_rules;
 	/* strings owned here (config file values, flags) */
@@ -50,7 +61,10 @@ static void serve_usage(FILE *f)
 		"  --gc-interval S          tombstone collection period          [60]\n"
 		"  --conn-timeout S         idle connection timeout              [30]\n"
 		"  --static DIR             serve DIR/client and DIR/demo (the demo page)\n"
+		"  --no-lake                do not write the Parquet lake\n"
 		"  --unsafe-no-fsync        do not fsync commits (benchmarks only: acked data may be lost)\n");
+	if (lake_usage)
+		fputs(lake_usage(), f);
 }
 
 static int set_rule(serve_cfg *c, const char *spec, const char *rule, const char *where)
@@ -170,6 +184,10 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 			c->so.durable = 0;
 			continue;
 		}
+		if (!strcmp(a, "--no-lake")) {
+			c->no_lake = 1;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "idbsync serve: %s needs a value (see --help)\n", a);
 			return -1;
@@ -207,20 +225,37 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 		else if (!strcmp(a, "--gc-interval")) { if (num_arg(a, v, &x)) return -1; c->so.gc_interval_ms = x * 1000; }
 		else if (!strcmp(a, "--conn-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.conn_timeout_s = (int)x; }
 		else {
-			fprintf(stderr, "idbsync serve: unknown option %s (see --help)\n", a);
-			return -1;
+			ids_error err = IDS_ERROR_INIT;
+			int used = lake_option ? lake_option(&c->lo, a, v, &err) : 0;
+			if (used < 0) {
+				fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
+				return -1;
+			}
+			if (used == 0) {
+				fprintf(stderr, "idbsync serve: unknown option %s (see --help)\n", a);
+				return -1;
+			}
 		}
 	}
 	return 0;
 }
+
+static int serve_flush(void *ctx, const char *db, int64_t upto, ids_error *err)
+{
+	return lake_flush(ctx, upto, 60000, err);
+}
+
+static void serve_lake_metrics(void *ctx, ids_buf *out) { lake_metrics(ctx, out); }
 
 int cmd_serve(int argc, char **argv)
 {
 	static serve_cfg c;
 	store_options so = STORE_OPTIONS_INIT;
 	server_options ho = SERVER_OPTIONS_INIT;
+	lake_options lo = LAKE_OPTIONS_INIT;
 	c.so = so;
 	c.ho = ho;
+	c.lo = lo;
 	snprintf(c.data, sizeof c.data, "./data");
 	snprintf(c.lake, sizeof c.lake, "./lake");
 	snprintf(c.listen, sizeof c.listen, "127.0.0.1:8080");
@@ -262,9 +297,23 @@ int cmd_serve(int argc, char **argv)
 	}
 	for (int i = 0; i < c.n_rules; i++)
 		store_set_rule(st, c.rules[i].has_db ? c.rules[i].db : NULL, c.rules[i].store, c.rules[i].rule);
+	lake *lk = NULL;
+	if (!c.no_lake && lake_open) {
+		c.lo.dir = c.lake;
+		if (lake_open(&lk, st, &c.lo, &err)) {
+			fprintf(stderr, "idbsync serve: lake %s: %s\n", c.lake, err.msg);
+			store_free(st);
+			return 1;
+		}
+		c.ho.hooks.ctx = lk;
+		c.ho.hooks.flush = serve_flush;
+		c.ho.hooks.metrics = serve_lake_metrics;
+	}
 	server *sv = NULL;
 	if (server_start(&sv, st, &c.ho, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
+		if (lk)
+			lake_free(lk);
 		store_free(st);
 		return 1;
 	}
@@ -277,6 +326,8 @@ int cmd_serve(int argc, char **argv)
 	sigwait(&set, &sig);
 	fprintf(stderr, "idbsync: signal %d, shutting down\n", sig);
 	server_stop(sv);
+	if (lk)
+		lake_free(lk);
 	store_free(st);
 	return 0;
 }

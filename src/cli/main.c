@@ -8,6 +8,8 @@
  * while the codec is being written). */
 __attribute__((weak)) int pq_cli_write(int argc, char **argv);
 __attribute__((weak)) int pq_cli_read(int argc, char **argv);
+/* `idbsync ddl` belongs to the lake writer (weak for the same reason). */
+__attribute__((weak)) int cmd_ddl(int argc, char **argv);
 
 #define IDS_VERSION "0.1.0"
 
@@ -18,6 +20,7 @@ static void usage(FILE *f)
 		   "  idbsync serve [--data DIR] [--lake DIR] [--listen ADDR:PORT] [--config FILE] ...\n"
 		   "  idbsync parquet write [options] IN.ndjson|- OUT.parquet\n"
 		   "  idbsync parquet cat|schema|meta FILE\n"
+		   "  idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark [--db D] [--store S]\n"
 		   "  idbsync version\n\n"
 		   "Run 'idbsync serve --help' for the server's options.\n",
 		IDS_VERSION);
@@ -44,6 +47,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "idbsync parquet: unknown or unavailable subcommand '%s'\n", argv[2]);
 		return 2;
 	}
+	if (!strcmp(cmd, "ddl") && cmd_ddl)
+		return cmd_ddl(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("idbsync %s\n", IDS_VERSION);
 		return 0;

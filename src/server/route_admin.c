@@ -5,7 +5,7 @@
 #include "server_int.h"
 
 static const char *const route_names[R_COUNT] = {"healthz", "metrics", "push", "pull", "events",
-						  "stores", "gc", "static", "other"};
+						  "stores", "gc", "static", "flush", "other"};
 
 void route_health(server *s, http_req *req, http_resp *resp)
 {
@@ -54,6 +54,8 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 	}
 	ids_buf_printf(o, "idbsync_commit_seconds_sum %.6f\nidbsync_commit_seconds_count %lld\n",
 		       (double)atomic_load(&st->commit_us_sum) / 1e6, (long long)atomic_load(&st->commits));
+	if (s->o.hooks.metrics)
+		s->o.hooks.metrics(s->o.hooks.ctx, o);
 	resp->status = 200;
 }
 
@@ -78,5 +80,22 @@ void route_gc(server *s, http_req *req, http_resp *resp)
 	}
 	ids_buf_printf(&resp->body, "{\"collected\":%lld}",
 		       (long long)(atomic_load(&store_get_stats(s->st)->tombstones_collected) - before));
+	resp->status = 200;
+}
+
+void route_flush(server *s, http_req *req, http_resp *resp, const char *db)
+{
+	if (!s->o.hooks.flush) {
+		resp_error_status(resp, 404, "not_found", "the lake writer is not enabled on this server");
+		return;
+	}
+	ids_error err = IDS_ERROR_INIT;
+	int64_t upto = store_head(s->st);
+	int rc = s->o.hooks.flush(s->o.hooks.ctx, db, upto, &err);
+	if (rc) {
+		resp_error(resp, rc, err.msg);
+		return;
+	}
+	ids_buf_printf(&resp->body, "{\"flushed\":%lld}", (long long)upto);
 	resp->status = 200;
 }

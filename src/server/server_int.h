@@ -31,7 +31,7 @@ typedef struct http_resp {
 	void *stream_ctx;
 } http_resp;
 
-enum route_id { R_HEALTH, R_METRICS, R_PUSH, R_PULL, R_EVENTS, R_STORES, R_GC, R_STATIC, R_OTHER, R_COUNT };
+enum route_id { R_HEALTH, R_METRICS, R_PUSH, R_PULL, R_EVENTS, R_STORES, R_GC, R_STATIC, R_FLUSH, R_OTHER, R_COUNT };
 
 typedef struct auth_table auth_table;
 
@@ -66,6 +66,7 @@ void route_stores(server *s, http_req *req, http_resp *resp, const char *db);
 void route_health(server *s, http_req *req, http_resp *resp);
 void route_metrics(server *s, http_req *req, http_resp *resp);
 void route_gc(server *s, http_req *req, http_resp *resp);
+void route_flush(server *s, http_req *req, http_resp *resp, const char *db);
 void route_static(server *s, http_req *req, http_resp *resp);
 
 /* Auth: "none" or "tokens:FILE" (lines "TOKEN USER", '#' comments). */

@@ -262,6 +262,7 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 			sqlite3_bind_text(p, 10, d.meta.data, (int)d.meta.len, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(p, 10);
+		sqlite3_bind_int64(p, 11, store_key_hash(m->key, m->key_len));
 		/* cur's column pointers die with the reset, and the merge buffers already copied them */
 		sqlite3_reset(g);
 		if ((rc = step_done(s, p, err, "write row")))

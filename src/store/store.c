@@ -25,8 +25,9 @@ static const char *const schema_v1 =
 	" seen INTEGER NOT NULL DEFAULT 0, UNIQUE(did, uid, name));"
 	"CREATE TABLE IF NOT EXISTS rows(sid INTEGER NOT NULL, uid INTEGER NOT NULL, key BLOB NOT NULL,"
 	" did INTEGER NOT NULL, seq INTEGER NOT NULL, hlc TEXT NOT NULL, deleted INTEGER NOT NULL,"
-	" origin INTEGER NOT NULL, value TEXT, meta TEXT, UNIQUE(sid, uid, key));"
+	" origin INTEGER NOT NULL, value TEXT, meta TEXT, khash INTEGER NOT NULL, UNIQUE(sid, uid, key));"
 	"CREATE INDEX IF NOT EXISTS rows_pull ON rows(did, uid, seq);"
+	"CREATE INDEX IF NOT EXISTS rows_bucket ON rows(sid, khash);"
 	"CREATE TABLE IF NOT EXISTS changes(seq INTEGER PRIMARY KEY, did INTEGER NOT NULL, sid INTEGER NOT NULL,"
 	" uid INTEGER NOT NULL, key BLOB NOT NULL, op INTEGER NOT NULL, hlc TEXT NOT NULL, value TEXT,"
 	" cid INTEGER NOT NULL, mid INTEGER NOT NULL, origin INTEGER NOT NULL, ts INTEGER NOT NULL);"
@@ -39,8 +40,8 @@ static const char *const schema_v1 =
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta FROM rows WHERE sid=?1 AND uid=?2 AND key=?3",
 	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND deleted=0",
-	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta)"
-		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(sid, uid, key) DO UPDATE SET"
+	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
+		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
 		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"
 		       " value=excluded.value, meta=excluded.meta",
 	[ST_ADD_CHANGE] = "INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid, origin, ts)"

@@ -1,0 +1,47 @@
+/* The lake writer: lands every synced object store as Parquet tables under the lake
+ * directory — current state (DIR/D/S/), append-only change log (DIR/D/S_changes/dt=.../) and
+ * conflicts (DIR/D/S_conflicts/) — with atomic visibility, crash safety and schema evolution.
+ * Layout and guarantees: docs/lake-layout.md. A background thread flushes every
+ * flush_interval_ms when the store's head moved; lake_flush() forces one and waits. */
+#ifndef IDBSYNC_LAKE_H
+#define IDBSYNC_LAKE_H
+
+#include <stdint.h>
+
+#include "idbsync/buf.h"
+#include "idbsync/error.h"
+#include "idbsync/store.h"
+
+typedef struct lake lake;
+
+typedef struct lake_options {
+	const char *dir;               /* lake root */
+	int profile;                   /* pq_profile: 0 compat (default), 1 modern */
+	int64_t flush_interval_ms;     /* default 1000 */
+	int nested;                    /* 0 auto (modern: STRUCT, compat: JSON strings), 1 struct, 2 json */
+	const char *on_flush;          /* shell command run after each flush (NULL: none) */
+	const char *drill_url;         /* Apache Drill REST base URL for refreshes (NULL: none) */
+	const char *config_file;       /* optional JSON with per-store settings (partitioning, ...) */
+	void *reserved[8];             /* room for the implementation's further settings */
+} lake_options;
+
+#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}}
+
+/* Parses one `idbsync serve` flag that belongs to the lake (--lake-profile, --flush-interval,
+ * --on-flush, --drill-url, --lake-config, --lake-nested, ...). Returns 1 if it consumed flag
+ * and value, 0 if flag is not a lake flag, or a negative IDS_E* code with err filled. */
+int lake_option(lake_options *o, const char *flag, const char *value, ids_error *err);
+/* Usage lines for the lake flags (appended to `idbsync serve --help`). */
+const char *lake_usage(void);
+
+/* Opens (and recovers) the lake and starts its flush thread. st must outlive the lake. */
+int lake_open(lake **out, store *st, const lake_options *o, ids_error *err);
+/* Flushes until the lake reflects every change with seq <= upto (the store head at the time
+ * of a POST /v1/db/{db}/flush), or timeout_ms passes (IDS_EIO). */
+int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err);
+/* Appends Prometheus lines (idbsync_lake_*) to out. */
+void lake_metrics(lake *l, ids_buf *out);
+/* Stops the thread (finishing a flush in progress) and frees. NULL is a no-op. */
+void lake_free(lake *l);
+
+#endif

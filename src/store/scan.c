@@ -1,0 +1,169 @@
+/* Read-side scans for the lake writer: the change log in seq order, and the live rows of one
+ * store by key-hash range (one lake bucket). Both read a snapshot, so they never block or
+ * observe a half-applied push. */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+uint32_t store_key_hash(const uint8_t *key, size_t len)
+{
+	/* FNV-1a, then a murmur finalizer so nearby keys spread over all buckets */
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++) {
+		h ^= key[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+int store_changes_scan(store *s, int64_t after, size_t max,
+		       int (*fn)(void *ctx, const store_change *c), void *ctx, int64_t *last, ids_error *err)
+{
+	sqlite3 *db = store_reader_get(s);
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	*last = after;
+	const char *sql =
+		"SELECT c.seq, d.name, s.name, u.name, coalesce(cl.name, ''), c.key, c.op, c.hlc, c.value, c.mid,"
+		" c.origin, c.ts FROM changes c JOIN dbs d ON d.did=c.did JOIN stores s ON s.sid=c.sid"
+		" JOIN users u ON u.uid=c.uid LEFT JOIN clients cl ON cl.cid=c.cid"
+		" WHERE c.seq>?1 ORDER BY c.seq LIMIT ?2";
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		rc = store_sql_err(s, db, SQLITE_ERROR, err, "scan changes");
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, after);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+	int step;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		store_change c = {0};
+		c.seq = sqlite3_column_int64(q, 0);
+		c.db = (const char *)sqlite3_column_text(q, 1);
+		c.store = (const char *)sqlite3_column_text(q, 2);
+		c.user = (const char *)sqlite3_column_text(q, 3);
+		c.client = (const char *)sqlite3_column_text(q, 4);
+		c.key = sqlite3_column_blob(q, 5);
+		c.key_len = (size_t)sqlite3_column_bytes(q, 5);
+		c.op = (ids_op)sqlite3_column_int(q, 6);
+		c.hlc = (const char *)sqlite3_column_text(q, 7);
+		if (sqlite3_column_type(q, 8) != SQLITE_NULL) {
+			c.value = (const char *)sqlite3_column_text(q, 8);
+			c.value_len = (size_t)sqlite3_column_bytes(q, 8);
+		}
+		c.mid = sqlite3_column_int64(q, 9);
+		c.origin = (ids_origin)sqlite3_column_int(q, 10);
+		c.ts_ms = sqlite3_column_int64(q, 11);
+		if ((rc = fn(ctx, &c)))
+			break;
+		*last = c.seq;
+	}
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_sql_err(s, db, step, err, "scan changes");
+out:
+	sqlite3_finalize(q);
+	store_reader_put(s, db);
+	return rc;
+}
+
+int store_rows_scan(store *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
+		    int (*fn)(void *ctx, const store_row *r), void *ctx, int64_t *head, ids_error *err)
+{
+	sqlite3 *db = store_reader_get(s);
+	sqlite3_stmt *q = NULL, *h = NULL;
+	int rc = store_exec(db, "BEGIN", err);
+	if (rc) {
+		store_reader_put(s, db);
+		return rc;
+	}
+	sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='head'", -1, &h, NULL);
+	*head = sqlite3_step(h) == SQLITE_ROW ? sqlite3_column_int64(h, 0) : 0;
+	const char *sql =
+		"SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
+		" JOIN users u ON u.uid=r.uid WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did"
+		" WHERE d.name=?1 AND s.name=?2) AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0 ORDER BY r.khash";
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		rc = store_sql_err(s, db, SQLITE_ERROR, err, "scan rows");
+		goto out;
+	}
+	sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, store_name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, lo);
+	sqlite3_bind_int64(q, 4, hi);
+	int step;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		store_row r = {0};
+		r.user = (const char *)sqlite3_column_text(q, 0);
+		r.key = sqlite3_column_blob(q, 1);
+		r.key_len = (size_t)sqlite3_column_bytes(q, 1);
+		r.hash = (uint32_t)sqlite3_column_int64(q, 2);
+		r.seq = sqlite3_column_int64(q, 3);
+		r.hlc = (const char *)sqlite3_column_text(q, 4);
+		r.value = (const char *)sqlite3_column_text(q, 5);
+		r.value_len = (size_t)sqlite3_column_bytes(q, 5);
+		r.origin = (ids_origin)sqlite3_column_int(q, 6);
+		if ((rc = fn(ctx, &r)))
+			break;
+	}
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_sql_err(s, db, step, err, "scan rows");
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(h);
+	store_exec(db, "COMMIT", NULL);
+	store_reader_put(s, db);
+	return rc;
+}
+
+int store_names_json(store *s, const char *dbname, ids_buf *out, ids_error *err)
+{
+	sqlite3 *db = store_reader_get(s);
+	sqlite3_stmt *q = NULL;
+	const char *sql = dbname ? "SELECT s.name FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 ORDER BY 1"
+				 : "SELECT name FROM dbs ORDER BY 1";
+	int rc = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		rc = store_sql_err(s, db, SQLITE_ERROR, err, "names");
+	} else {
+		if (dbname)
+			sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
+		ids_buf_putc(out, '[');
+		int first = 1;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			if (!first)
+				ids_buf_putc(out, ',');
+			first = 0;
+			ids_buf_json_str(out, (const char *)sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
+		}
+		ids_buf_putc(out, ']');
+	}
+	sqlite3_finalize(q);
+	store_reader_put(s, db);
+	return rc;
+}
+
+/* Runs on the caller's thread with its own connection: the writer serializes through SQLite's
+ * lock (busy_timeout), and pruning only deletes rows the writer never reads again. */
+int store_changes_prune(store *s, int64_t upto, ids_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return ids_fail(err, IDS_EIO, "cannot open %s", path);
+	}
+	sqlite3_busy_timeout(db, 30000);
+	sqlite3_stmt *q;
+	sqlite3_prepare_v2(db, "DELETE FROM changes WHERE seq<=?1", -1, &q, NULL);
+	sqlite3_bind_int64(q, 1, upto);
+	int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_sql_err(s, db, sqlite3_errcode(db), err, "prune changes");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return rc;
+}
