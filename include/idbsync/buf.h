@@ -29,6 +29,8 @@ int ids_buf_printf(ids_buf *b, const char *fmt, ...)
 int ids_buf_reserve(ids_buf *b, size_t extra);
 /* Appends s as a JSON string literal (quotes and escapes added). */
 int ids_buf_json_str(ids_buf *b, const char *s, size_t n);
+/* The same escaping without the surrounding quotes. */
+int ids_buf_json_esc(ids_buf *b, const char *s, size_t n);
 int ids_buf_i64(ids_buf *b, int64_t v);
 void ids_buf_reset(ids_buf *b);
 /* Hands the data to the caller (who frees it with free()) and empties b. */

@@ -77,6 +77,7 @@ typedef struct store_pull_req {
 	const char *client;   /* optional: records the client's progress for tombstone GC */
 	int64_t since;
 	int limit;
+	size_t max_bytes;     /* stop adding changes past this response size (0: 16 MiB); at least one is sent */
 } store_pull_req;
 
 /* Appends {"changes":[...],"cursor":N,"more":bool} to out. *count gets the number of changes

@@ -95,6 +95,12 @@ typedef struct ids_row {
 	size_t value_len;
 	const char *meta;        /* merge rule: per-field stamps as JSON; may be NULL */
 	size_t meta_len;
+	/* merge rule: the row's value at the mutation's base seq, when still in the change log
+	 * (NULL with has_base_value: the base version was a delete). Enables a three-way merge:
+	 * fields the client left as they were at its base are not writes. */
+	int has_base_value;
+	const char *base_value;
+	size_t base_len;
 } ids_row;
 
 typedef enum ids_outcome {

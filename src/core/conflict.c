@@ -171,7 +171,7 @@ out:
 	return rc;
 }
 
-static void emit(ids_decision *d, fields *fs, const hlc_stamp *del, int has_del)
+static void emit(ids_decision *d, fields *fs, const hlc_stamp *del, int has_del, int is_delete)
 {
 	char h[HLC_STR_MAX];
 	int any = 0;
@@ -186,7 +186,8 @@ static void emit(ids_decision *d, fields *fs, const hlc_stamp *del, int has_del)
 		ids_buf_append(&d->value, fs->f[i].val, fs->f[i].val_len);
 	}
 	ids_buf_putc(&d->value, '}');
-	d->deleted = !any;
+	/* a put always leaves a live row, even {}; only a delete that removed every field is a tombstone */
+	d->deleted = is_delete && !any;
 	ids_buf_puts(&d->meta, "{");
 	if (has_del) {
 		hlc_format(del, h);
@@ -204,6 +205,54 @@ static void emit(ids_decision *d, fields *fs, const hlc_stamp *del, int has_del)
 	d->merged = 1;
 }
 
+/* Semantic JSON equality (numbers by value, objects regardless of key order), so a client
+ * that re-serialized its base copy (1.0 -> 1) is still recognized as unchanged. */
+static int jeq(const ids_json *a, size_t x, const ids_json *b, size_t y)
+{
+	const ids_jtok *p = &a->tok[x], *q = &b->tok[y];
+	if (p->type != q->type)
+		return 0;
+	switch (p->type) {
+	case IDS_JNUM:
+		return ids_json_num(a, x) == ids_json_num(b, y);
+	case IDS_JSTR: {
+		ids_buf s1 = IDS_BUF_INIT, s2 = IDS_BUF_INIT;
+		ids_json_unescape(a, x, &s1);
+		ids_json_unescape(b, y, &s2);
+		int eq = s1.len == s2.len && (s1.len == 0 || !memcmp(s1.data, s2.data, s1.len));
+		ids_buf_free(&s1);
+		ids_buf_free(&s2);
+		return eq;
+	}
+	case IDS_JARR: {
+		if (p->size != q->size)
+			return 0;
+		size_t i = x + 1, k = y + 1;
+		for (uint32_t n = 0; n < p->size; n++, i = a->tok[i].next, k = b->tok[k].next)
+			if (!jeq(a, i, b, k))
+				return 0;
+		return 1;
+	}
+	case IDS_JOBJ: {
+		if (p->size != q->size)
+			return 0;
+		size_t i = x + 1;
+		for (uint32_t n = 0; n < p->size; n++, i = a->tok[i + 1].next) {
+			ids_buf name = IDS_BUF_INIT;
+			ids_json_unescape(a, i, &name);
+			ids_buf_putc(&name, 0);
+			long v = ids_json_get(b, y, name.data);
+			ids_buf_free(&name);
+			if (v < 0 || !jeq(a, i + 1, b, (size_t)v))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
 static void lost_field(ids_decision *d, const char *name)
 {
 	ids_buf_putc(&d->lost, d->lost.len ? ',' : '[');
@@ -212,7 +261,8 @@ static void lost_field(ids_decision *d, const char *name)
 
 static int merge(const ids_row *cur, const ids_mutation *m, int64_t new_seq, ids_decision *d, ids_error *err)
 {
-	ids_json j = IDS_JSON_INIT;
+	ids_json j = IDS_JSON_INIT, bj = IDS_JSON_INIT;
+	int have_base = 0; /* bj holds the object the client last saw */
 	fields fs = {0};
 	hlc_stamp del;
 	int has_del = 0, changed = 0, rc = 0;
@@ -227,9 +277,21 @@ static int merge(const ids_row *cur, const ids_mutation *m, int64_t new_seq, ids
 			goto out;
 		}
 	}
+	if (cur->exists && hlc_compare(h, &cur->hlc) == 0) {
+		d->outcome = IDS_SAME; /* this very mutation is already applied */
+		goto out;
+	}
 	if (cur->exists && (rc = load_current(cur, &fs, &del, &has_del, err)))
 		goto out;
 	if (m->op == IDS_OP_PUT) {
+		/* creating (or re-creating after a delete) the row is a change even with no fields */
+		if (!cur->exists || (cur->deleted && (!has_del || hlc_compare(h, &del) > 0)))
+			changed = 1;
+		if (cur->has_base_value) {
+			const char *bv = cur->base_value ? cur->base_value : "{}";
+			size_t bl = cur->base_value ? cur->base_len : 2;
+			have_base = !ids_json_parse(&bj, bv, bl, 0, 64, NULL) && bj.tok[0].type == IDS_JOBJ;
+		}
 		size_t t = 1;
 		for (uint32_t i = 0; i < j.tok[0].size; i++) {
 			size_t v = t + 1;
@@ -239,7 +301,10 @@ static int merge(const ids_row *cur, const ids_mutation *m, int64_t new_seq, ids
 				goto out;
 			}
 			field *f = find(&fs, name);
-			if ((has_del && hlc_compare(h, &del) <= 0) || (f && hlc_compare(h, &f->hlc) <= 0)) {
+			long bf = have_base ? ids_json_get(&bj, 0, name) : -1;
+			if (f && bf >= 0 && jeq(&j, v, &bj, (size_t)bf)) {
+				/* as the client saw it at its base: not a write, so nothing to win or lose */
+			} else if ((has_del && hlc_compare(h, &del) <= 0) || (f && hlc_compare(h, &f->hlc) <= 0)) {
 				lost_field(d, name);
 			} else {
 				if (!f && !(f = add(&fs, name))) {
@@ -257,13 +322,14 @@ static int merge(const ids_row *cur, const ids_mutation *m, int64_t new_seq, ids
 			free(name);
 			t = j.tok[v].next;
 		}
-		/* A field missing from the put was removed only if the client saw that field's
-		 * version (base >= its seq); otherwise the client just didn't know it yet. */
+		/* A field missing from the put was removed only if the client knew it: it was in the
+		 * client's base version (three-way), or without that version, base >= the field's seq. */
 		for (size_t i = 0; i < fs.n; i++) {
 			field *f = &fs.f[i];
 			if (!f->present || f->seq == new_seq || ids_json_get(&j, 0, f->name) >= 0)
 				continue;
-			if (m->has_base && m->base >= f->seq && hlc_compare(h, &f->hlc) > 0) {
+			int knew = have_base ? ids_json_get(&bj, 0, f->name) >= 0 : (m->has_base && m->base >= f->seq);
+			if (knew && hlc_compare(h, &f->hlc) > 0) {
 				f->present = 0;
 				f->hlc = *h;
 				f->seq = new_seq;
@@ -300,12 +366,13 @@ static int merge(const ids_row *cur, const ids_mutation *m, int64_t new_seq, ids
 	d->outcome = IDS_APPLY;
 	d->partial = d->lost.len > 0;
 	d->hlc = cur->exists && hlc_compare(&cur->hlc, h) > 0 ? cur->hlc : *h;
-	emit(d, &fs, &del, has_del);
+	emit(d, &fs, &del, has_del, m->op == IDS_OP_DELETE);
 	if (d->value.failed || d->meta.failed)
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 out:
 	fields_free(&fs);
 	ids_json_free(&j);
+	ids_json_free(&bj);
 	return rc;
 }
 
@@ -325,9 +392,16 @@ int ids_conflict_decide(ids_rule rule, const ids_row *cur, const ids_mutation *m
 				d->hlc = cur->hlc;
 			return 0;
 		}
-		if (cur->exists && cur->origin == IDS_ORIGIN_SERVER && (!m->has_base || m->base < cur->seq)) {
-			d->outcome = IDS_LOSE;
-			d->reason = "based on a version older than the server-side (lake) change (server-wins)";
+		if (cur->exists && cur->origin == IDS_ORIGIN_SERVER) {
+			if (!m->has_base || m->base < cur->seq) {
+				d->outcome = IDS_LOSE;
+				d->reason = "based on a version older than the server-side (lake) change (server-wins)";
+				return 0;
+			}
+			/* the client saw the server's version: its edit is newer knowledge, whatever its clock */
+			take(d, m);
+			if (hlc_compare(&cur->hlc, &m->hlc) > 0)
+				d->hlc = cur->hlc;
 			return 0;
 		}
 		return lww(cur, m, d);

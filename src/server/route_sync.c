@@ -1,5 +1,6 @@
 /* Sync routes: push (validate whole batch, then block until durable), pull (with optional
  * long-poll) and the Server-Sent Events stream for live clients. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,9 @@ static int query_i64(http_req *req, const char *name, int64_t def, int64_t min, 
 		return 0;
 	}
 	char *end;
+	errno = 0;
 	long long x = strtoll(v, &end, 10);
-	if (!*v || *end || x < min || x > max) {
+	if (!*v || *end || errno == ERANGE || x < min || x > max) {
 		char msg[160];
 		snprintf(msg, sizeof msg, "query parameter %s must be an integer from %lld to %lld", name,
 			 (long long)min, (long long)max);
@@ -81,7 +83,7 @@ void route_pull(server *s, http_req *req, http_resp *resp, const char *db)
 	    query_i64(req, "limit", 1000, 1, 10000, &limit, resp) ||
 	    query_i64(req, "wait", 0, 0, s->o.max_wait_s, &wait, resp) || client_param(req, resp, &client))
 		return;
-	store_pull_req pr = {db, req->user, client, since, (int)limit};
+	store_pull_req pr = {db, req->user, client, since, (int)limit, 0};
 	ids_error err = IDS_ERROR_INIT;
 	int64_t deadline = hlc_wall_ms() + wait * 1000;
 	for (;;) {
@@ -131,6 +133,8 @@ static void frame(sse *x, const char *event, const char *data, size_t n, int64_t
 static ssize_t sse_read(void *ctx, char *buf, size_t max)
 {
 	sse *x = ctx;
+	if (x->started >= 2 && x->off >= x->pending.len)
+		return -1; /* the error frame went out: end the stream */
 	while (x->off >= x->pending.len) {
 		ids_buf_reset(&x->pending);
 		x->off = 0;
@@ -143,7 +147,7 @@ static ssize_t sse_read(void *ctx, char *buf, size_t max)
 		}
 		ids_buf body = IDS_BUF_INIT;
 		ids_error err = IDS_ERROR_INIT;
-		store_pull_req pr = {x->db, x->user, x->client[0] ? x->client : NULL, x->cursor, 500};
+		store_pull_req pr = {x->db, x->user, x->client[0] ? x->client : NULL, x->cursor, 500, 4u << 20};
 		int64_t cursor, head = store_head(x->s->st);
 		int count;
 		int rc = store_pull(x->s->st, &pr, &body, &cursor, &count, &err);
@@ -169,15 +173,11 @@ static ssize_t sse_read(void *ctx, char *buf, size_t max)
 			break;
 		}
 	}
-	if (x->started == 3)
-		return -1;
 	size_t n = x->pending.len - x->off;
 	if (n > max)
 		n = max;
 	memcpy(buf, x->pending.data + x->off, n);
 	x->off += n;
-	if (x->started == 2 && x->off >= x->pending.len)
-		x->started = 3;
 	return (ssize_t)n;
 }
 

@@ -87,7 +87,7 @@ static void wrong_method(http_resp *resp, const char *allowed)
 int route_dispatch(server *s, http_req *req, http_resp *resp, enum route_id *rid)
 {
 	const char *path = req->path;
-	char db[IDS_DB_NAME_MAX + 2];
+	char db[512]; /* larger than any valid name, so an overlong one gets 400, not 404 */
 	const char *action;
 	if (method_is(req, "OPTIONS")) {
 		resp->status = 204;

@@ -232,10 +232,27 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 		}
 	}
 
+	sqlite3_stmt *bq = NULL;
+	if (rule == IDS_RULE_MERGE && m->has_base && cur.exists) {
+		bq = s->st[ST_BASE_VALUE];
+		sqlite3_bind_int64(bq, 1, m->base);
+		sqlite3_bind_int64(bq, 2, sid);
+		sqlite3_bind_int64(bq, 3, c->uid);
+		sqlite3_bind_blob(bq, 4, m->key, (int)m->key_len, SQLITE_STATIC);
+		if (sqlite3_step(bq) == SQLITE_ROW) {
+			cur.has_base_value = 1;
+			if (sqlite3_column_int(bq, 0) == IDS_OP_PUT) {
+				cur.base_value = (const char *)sqlite3_column_text(bq, 1);
+				cur.base_len = (size_t)sqlite3_column_bytes(bq, 1);
+			}
+		}
+	}
 	int64_t seq = s->next_seq;
 	ids_decision d;
 	ids_decision_init(&d);
 	rc = ids_conflict_decide(rule, &cur, m, b->origin, seq, &d, err);
+	if (bq)
+		sqlite3_reset(bq);
 	if (rc)
 		goto out;
 	char h[HLC_STR_MAX];

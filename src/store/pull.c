@@ -107,6 +107,7 @@ int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *curso
 		goto out;
 	}
 	ids_buf_puts(out, "{\"changes\":[");
+	size_t start = out->len, max_bytes = req->max_bytes ? req->max_bytes : (16u << 20);
 	if (did >= 0) {
 		int nq = 0;
 		int64_t uids[2] = {uid, 0};
@@ -131,7 +132,7 @@ int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *curso
 			have[i] = sqlite3_step(q[i]) == SQLITE_ROW;
 		while (have[0] || have[1]) {
 			int pick = !have[0] || (have[1] && sqlite3_column_int64(q[1], 0) < sqlite3_column_int64(q[0], 0));
-			if (n == limit) {
+			if (n == limit || (n > 0 && out->len - start > max_bytes)) {
 				more = 1;
 				break;
 			}

@@ -51,6 +51,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_CLIENT] = "SELECT cid, last_mid FROM clients WHERE did=?1 AND uid=?2 AND name=?3",
 	[ST_SET_CLIENT] = "UPDATE clients SET last_mid=?2, seen=?3 WHERE cid=?1",
 	[ST_STORE_COUNTS] = "UPDATE stores SET live=live+?2, tomb=tomb+?3 WHERE sid=?1",
+	[ST_BASE_VALUE] = "SELECT op, value FROM changes WHERE seq=?1 AND sid=?2 AND uid=?3 AND key=?4",
 };
 
 int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what)

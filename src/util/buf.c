@@ -83,11 +83,17 @@ int ids_buf_i64(ids_buf *b, int64_t v)
 
 int ids_buf_json_str(ids_buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	int rc = ids_buf_reserve(b, n + 2);
 	if (rc)
 		return rc;
 	b->data[b->len++] = '"';
+	ids_buf_json_esc(b, s, n);
+	return ids_buf_putc(b, '"');
+}
+
+int ids_buf_json_esc(ids_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
 	size_t run = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -113,8 +119,7 @@ int ids_buf_json_str(ids_buf *b, const char *s, size_t n)
 		}
 		ids_buf_append(b, esc, elen);
 	}
-	ids_buf_append(b, s + run, n - run);
-	return ids_buf_putc(b, '"');
+	return ids_buf_append(b, s + run, n - run);
 }
 
 void ids_buf_reset(ids_buf *b)

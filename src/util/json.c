@@ -359,9 +359,8 @@ int ids_json_unescape(const ids_json *j, size_t t, ids_buf *out)
 	size_t n = tk->end - tk->start - 2;
 	if (!tk->escaped)
 		return ids_buf_append(out, s, n);
-	int rc = ids_buf_reserve(out, n);
-	if (rc)
-		return rc;
+	/* no up-front reserve: the unescaped text is shorter, and a capped buffer must only
+	 * count what is really stored */
 	for (size_t i = 0; i < n;) {
 		if (s[i] != '\\') {
 			size_t r = i;
@@ -411,10 +410,10 @@ int ids_json_streq(const ids_json *j, size_t t, const char *s)
 	size_t n = strlen(s);
 	if (!tk->escaped)
 		return tk->end - tk->start - 2 == n && memcmp(j->text + tk->start + 1, s, n) == 0;
-	char tmp[256];
-	if (ids_json_strcpy(j, t, tmp, sizeof tmp))
-		return 0;
-	return strcmp(tmp, s) == 0;
+	ids_buf tmp = IDS_BUF_INIT;
+	int eq = !ids_json_unescape(j, t, &tmp) && tmp.len == n && (n == 0 || memcmp(tmp.data, s, n) == 0);
+	ids_buf_free(&tmp);
+	return eq;
 }
 
 int ids_json_strcpy(const ids_json *j, size_t t, char *dst, size_t dstlen)
@@ -494,7 +493,9 @@ int ids_json_minify(const ids_json *j, size_t t, ids_buf *out)
 int ids_fmt_double(double v, char *out)
 {
 	int n = 0;
-	for (int prec = 15; prec <= 17; prec++) {
+	/* 15 digits suffice to start for normal numbers; subnormals can need as few as 1 */
+	int first = (v != 0 && fabs(v) < 2.2250738585072014e-308) ? 1 : 15;
+	for (int prec = first; prec <= 17; prec++) {
 		n = snprintf(out, 32, "%.*g", prec, v);
 		if (strtod(out, NULL) == v)
 			break;

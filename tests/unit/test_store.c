@@ -1,0 +1,943 @@
+/* Unit tests for the state store (src/store/), driven through its public API in a temp dir:
+ * push/pull, idempotent retries, id gaps, the server-wins and merge rules end to end, user
+ * scoping (403 on shared rows), tombstone GC with 410 for old cursors, reopen after close,
+ * a durable store, and concurrent pushers sharing group commits. */
+#include "idbsync/store.h"
+#include "idbsync/value.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+/* ---- helpers ---- */
+
+static char tmproot[256];
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+static void make_dir(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", tmproot, name);
+}
+
+static store *open_dir(const char *dir, int durable)
+{
+	store_options o = STORE_OPTIONS_INIT;
+	o.dir = dir;
+	o.durable = durable;
+	store *s = NULL;
+	ids_error err = IDS_ERROR_INIT;
+	if (!CHECK_EQ_INT(store_open(&s, &o, &err), 0))
+		fprintf(stderr, "  store_open(%s): %s\n", dir, err.msg);
+	return s;
+}
+
+/* Parses body as a client push (with the store's clock for the skew check) and pushes it as
+ * `user`. res is initialized here; the caller frees it. */
+static int push(store *s, const char *db, const char *user, const char *body, store_push_result *res,
+		ids_error *err)
+{
+	ids_batch *b = NULL;
+	ids_limits lim = IDS_LIMITS_INIT;
+	store_push_result_init(res);
+	int rc = ids_batch_parse(&b, db, strdup(body), strlen(body), &lim, store_clock(s), err);
+	if (rc) {
+		fprintf(stderr, "  batch rejected: %s\n", err->msg);
+		return rc;
+	}
+	snprintf(b->user, sizeof b->user, "%s", user);
+	rc = store_push(s, b, res, err);
+	ids_batch_free(b);
+	return rc;
+}
+
+/* Same, for bodies built with printf. */
+static int pushf(store *s, const char *db, const char *user, store_push_result *res, ids_error *err,
+		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int pushf(store *s, const char *db, const char *user, store_push_result *res, ids_error *err,
+		 const char *fmt, ...)
+{
+	char body[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof body, fmt, ap);
+	va_end(ap);
+	return push(s, db, user, body, res, err);
+}
+
+typedef struct change {
+	int64_t seq;
+	char store[64];
+	char key[128];   /* canonical key JSON */
+	int del;
+	char value[256]; /* minified */
+	char hlc[HLC_STR_MAX];
+} change;
+
+typedef struct pulled {
+	int rc;
+	int count;       /* from store_pull */
+	int parsed;      /* number of elements in "changes" */
+	int64_t cursor;  /* from store_pull */
+	int64_t json_cursor;
+	int more;
+	change c[1200];
+	char err[512];
+} pulled;
+
+static pulled P; /* big: static */
+
+static pulled *pull(store *s, const char *db, const char *user, const char *client, int64_t since, int limit)
+{
+	memset(&P, 0, sizeof P);
+	store_pull_req req = {.db = db, .user = user, .client = client, .since = since, .limit = limit};
+	ids_buf out = IDS_BUF_INIT;
+	ids_error err = IDS_ERROR_INIT;
+	P.rc = store_pull(s, &req, &out, &P.cursor, &P.count, &err);
+	snprintf(P.err, sizeof P.err, "%s", err.msg);
+	if (P.rc) {
+		ids_buf_free(&out);
+		return &P;
+	}
+	ids_json j = IDS_JSON_INIT;
+	if (!CHECK_EQ_INT(ids_json_parse(&j, out.data, out.len, 0, 0, &err), 0)) {
+		fprintf(stderr, "  pull output is not JSON: %s\n", err.msg);
+		ids_buf_free(&out);
+		return &P;
+	}
+	long ch = ids_json_get(&j, 0, "changes");
+	long cu = ids_json_get(&j, 0, "cursor");
+	long mo = ids_json_get(&j, 0, "more");
+	CHECK(ch > 0 && cu > 0 && mo > 0);
+	if (cu > 0)
+		ids_json_i64(&j, (size_t)cu, &P.json_cursor);
+	P.more = mo > 0 && j.tok[mo].type == IDS_JTRUE;
+	if (ch > 0) {
+		size_t t = (size_t)ch + 1;
+		for (uint32_t i = 0; i < j.tok[ch].size && i < 1200; i++) {
+			change *c = &P.c[i];
+			long f = ids_json_get(&j, t, "seq");
+			if (f > 0)
+				ids_json_i64(&j, (size_t)f, &c->seq);
+			f = ids_json_get(&j, t, "store");
+			if (f > 0)
+				ids_json_strcpy(&j, (size_t)f, c->store, sizeof c->store);
+			f = ids_json_get(&j, t, "op");
+			c->del = f > 0 && ids_json_streq(&j, (size_t)f, "delete");
+			ids_buf tmp = IDS_BUF_INIT;
+			f = ids_json_get(&j, t, "key");
+			if (f > 0)
+				ids_json_minify(&j, (size_t)f, &tmp);
+			snprintf(c->key, sizeof c->key, "%s", tmp.data ? tmp.data : "");
+			ids_buf_reset(&tmp);
+			f = ids_json_get(&j, t, "value");
+			if (f > 0)
+				ids_json_minify(&j, (size_t)f, &tmp);
+			snprintf(c->value, sizeof c->value, "%s", tmp.data ? tmp.data : "");
+			ids_buf_free(&tmp);
+			f = ids_json_get(&j, t, "hlc");
+			if (f > 0)
+				ids_json_strcpy(&j, (size_t)f, c->hlc, sizeof c->hlc);
+			P.parsed++;
+			t = j.tok[t].next;
+		}
+	}
+	ids_json_free(&j);
+	ids_buf_free(&out);
+	return &P;
+}
+
+static change *find_key(pulled *p, const char *key)
+{
+	for (int i = 0; i < p->parsed; i++)
+		if (!strcmp(p->c[i].key, key))
+			return &p->c[i];
+	return NULL;
+}
+
+static const char *hlc_at(int64_t offset_ms, int ctr, const char *node)
+{
+	static char buf[8][HLC_STR_MAX];
+	static int i;
+	char *b = buf[i++ % 8];
+	hlc_stamp st;
+	st.ms = hlc_wall_ms() - 60000 + offset_ms;
+	st.counter = (uint32_t)ctr;
+	snprintf(st.node, sizeof st.node, "%s", node);
+	hlc_format(&st, b);
+	return b;
+}
+
+/* ---- tests ---- */
+
+static void push_pull(store *s)
+{
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	int rc = push(s, "db1", "",
+		      "{\"client\":\"c1\",\"mutations\":["
+		      "{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"a\",\"value\":{\"v\":1}},"
+		      "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":\"b\",\"value\":{ \"v\" : 2 }},"
+		      "{\"id\":3,\"store\":\"s\",\"op\":\"delete\",\"key\":\"a\"},"
+		      "{\"id\":4,\"store\":\"t\",\"op\":\"put\",\"key\":[1,{\"$date\":\"2024-01-01T00:00:00Z\"}],"
+		      "\"value\":{\"d\":{\"$date\":null},\"n\":{\"$num\":\"NaN\"}}}]}",
+		      &r, &err);
+	if (!CHECK_EQ_INT(rc, 0))
+		fprintf(stderr, "  %s\n", err.msg);
+	CHECK_EQ_INT(r.applied, 4);
+	CHECK_EQ_INT(r.duplicates, 0);
+	CHECK_EQ_INT(r.conflicts, 0);
+	CHECK_EQ_INT(r.ack, 4);
+	CHECK_EQ_INT(r.expected, 5);
+	CHECK_EQ_INT(r.gap, 0);
+	CHECK_EQ_INT(r.cursor, 4);
+	CHECK_EQ_INT(store_head(s), 4);
+	store_push_result_free(&r);
+
+	/* compacted feed: "a" appears once, as its delete */
+	pulled *p = pull(s, "db1", "", NULL, 0, 0);
+	CHECK_EQ_INT(p->rc, 0);
+	CHECK_EQ_INT(p->count, 3);
+	CHECK_EQ_INT(p->parsed, 3);
+	CHECK_EQ_INT(p->cursor, 4);
+	CHECK_EQ_INT(p->json_cursor, 4);
+	CHECK_EQ_INT(p->more, 0);
+	CHECK_EQ_STR(p->c[0].key, "\"b\"");
+	CHECK_EQ_INT(p->c[0].seq, 2);
+	CHECK_EQ_INT(p->c[0].del, 0);
+	CHECK_EQ_STR(p->c[0].value, "{\"v\":2}");
+	CHECK_EQ_STR(p->c[0].store, "s");
+	CHECK_EQ_STR(p->c[1].key, "\"a\"");
+	CHECK_EQ_INT(p->c[1].del, 1);
+	CHECK_EQ_INT(p->c[1].seq, 3);
+	CHECK_EQ_STR(p->c[1].value, ""); /* no value on deletes */
+	CHECK_EQ_STR(p->c[2].store, "t");
+	CHECK_EQ_STR(p->c[2].key, "[1,{\"$date\":\"2024-01-01T00:00:00.000Z\"}]");
+	CHECK_EQ_STR(p->c[2].value, "{\"d\":{\"$date\":null},\"n\":{\"$num\":\"NaN\"}}");
+	hlc_stamp st;
+	CHECK_EQ_INT(hlc_parse(&st, p->c[0].hlc, strlen(p->c[0].hlc), NULL), 0); /* server-stamped */
+	CHECK_EQ_STR(st.node, store_clock(s)->node);
+
+	/* the value is stored byte for byte as sent */
+	ids_buf out = IDS_BUF_INIT;
+	store_pull_req req = {.db = "db1", .user = "", .since = 1, .limit = 1};
+	int64_t cur;
+	int cnt;
+	CHECK_EQ_INT(store_pull(s, &req, &out, &cur, &cnt, &err), 0);
+	CHECK_HAS(out.data, "\"value\":{ \"v\" : 2 }");
+	ids_buf_free(&out);
+
+	/* paging */
+	p = pull(s, "db1", "", NULL, 0, 2);
+	CHECK_EQ_INT(p->count, 2);
+	CHECK_EQ_INT(p->more, 1);
+	CHECK_EQ_INT(p->cursor, 3);
+	p = pull(s, "db1", "", NULL, 3, 2);
+	CHECK_EQ_INT(p->count, 1);
+	CHECK_EQ_INT(p->more, 0);
+	CHECK_EQ_INT(p->cursor, 4);
+	p = pull(s, "db1", "", NULL, 4, 0);
+	CHECK_EQ_INT(p->count, 0);
+	CHECK_EQ_INT(p->cursor, 4);
+	/* a byte budget cuts the page early but always sends at least one change */
+	for (size_t mb = 1; mb <= 2; mb++) {
+		store_pull_req rq = {.db = "db1", .user = "", .since = 0, .limit = 100, .max_bytes = mb};
+		ids_buf o = IDS_BUF_INIT;
+		int64_t c2 = -1;
+		int n2 = -1;
+		CHECK_EQ_INT(store_pull(s, &rq, &o, &c2, &n2, &err), 0);
+		CHECK_EQ_INT(n2, 1);
+		CHECK_EQ_INT(c2, 2);
+		CHECK_HAS(o.data, "\"more\":true");
+		ids_buf_free(&o);
+	}
+	/* unknown database: empty, cursor at the head */
+	p = pull(s, "nope", "", NULL, 0, 0);
+	CHECK_EQ_INT(p->rc, 0);
+	CHECK_EQ_INT(p->count, 0);
+
+	/* equal keys are one row: 1, 1.0 and -0/0 */
+	rc = push(s, "db1", "",
+		  "{\"client\":\"c1\",\"mutations\":["
+		  "{\"id\":5,\"store\":\"n\",\"op\":\"put\",\"key\":1,\"value\":\"one\"},"
+		  "{\"id\":6,\"store\":\"n\",\"op\":\"put\",\"key\":1.0,\"value\":\"uno\"},"
+		  "{\"id\":7,\"store\":\"n\",\"op\":\"put\",\"key\":-0,\"value\":\"zero\"},"
+		  "{\"id\":8,\"store\":\"n\",\"op\":\"put\",\"key\":0,\"value\":\"cero\"}]}",
+		  &r, &err);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(r.applied, 4);
+	store_push_result_free(&r);
+	p = pull(s, "db1", "", NULL, 4, 0);
+	CHECK_EQ_INT(p->count, 2);
+	CHECK(find_key(p, "1") && !strcmp(find_key(p, "1")->value, "\"uno\""));
+	CHECK(find_key(p, "0") && !strcmp(find_key(p, "0")->value, "\"cero\""));
+
+	/* store listing */
+	out = (ids_buf)IDS_BUF_INIT;
+	CHECK_EQ_INT(store_list_json(s, "db1", "", &out, &err), 0);
+	CHECK_EQ_STR(out.data, "{\"stores\":[{\"name\":\"n\",\"rows\":2,\"tombstones\":0,\"conflict\":\"lww\"},"
+			       "{\"name\":\"s\",\"rows\":1,\"tombstones\":1,\"conflict\":\"lww\"},"
+			       "{\"name\":\"t\",\"rows\":1,\"tombstones\":0,\"conflict\":\"lww\"}]}");
+	ids_buf_free(&out);
+	CHECK(atomic_load(&store_get_stats(s)->mutations_applied) >= 8);
+}
+
+static void idempotency_and_gaps(store *s)
+{
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	const char *b123 = "{\"client\":\"idem\",\"mutations\":["
+			   "{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":1},"
+			   "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":2,\"value\":2},"
+			   "{\"id\":3,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":3}]}";
+	CHECK_EQ_INT(push(s, "db2", "", b123, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 3);
+	CHECK_EQ_INT(r.ack, 3);
+	int64_t head = store_head(s);
+	store_push_result_free(&r);
+	long long dup0 = atomic_load(&store_get_stats(s)->mutations_duplicate);
+
+	/* the same batch again (the ack got lost): all duplicates, nothing applied twice */
+	CHECK_EQ_INT(push(s, "db2", "", b123, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 0);
+	CHECK_EQ_INT(r.duplicates, 3);
+	CHECK_EQ_INT(r.ack, 3);
+	CHECK_EQ_INT(r.expected, 4);
+	CHECK_EQ_INT(store_head(s), head);
+	store_push_result_free(&r);
+	CHECK_EQ_INT(atomic_load(&store_get_stats(s)->mutations_duplicate) - dup0, 3);
+	pulled *p = pull(s, "db2", "", NULL, 0, 0);
+	CHECK_EQ_INT(p->count, 2);
+	CHECK(find_key(p, "1") && !strcmp(find_key(p, "1")->value, "3"));
+
+	/* overlapping retry: 2,3 are duplicates, 4,5 are new */
+	CHECK_EQ_INT(pushf(s, "db2", "", &r, &err,
+			   "{\"client\":\"idem\",\"mutations\":["
+			   "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":2,\"value\":\"changed?\"},"
+			   "{\"id\":3,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":\"changed?\"},"
+			   "{\"id\":4,\"store\":\"s\",\"op\":\"put\",\"key\":4,\"value\":4},"
+			   "{\"id\":5,\"store\":\"s\",\"op\":\"delete\",\"key\":2}]}"),
+		     0);
+	CHECK_EQ_INT(r.duplicates, 2);
+	CHECK_EQ_INT(r.applied, 2);
+	CHECK_EQ_INT(r.ack, 5);
+	CHECK_EQ_INT(store_head(s), head + 2);
+	store_push_result_free(&r);
+	p = pull(s, "db2", "", NULL, 0, 0);
+	CHECK(find_key(p, "1") && !strcmp(find_key(p, "1")->value, "3"));
+	CHECK(find_key(p, "2") && find_key(p, "2")->del);
+
+	/* a gap stops the batch: nothing after the missing id is applied, the ack stays */
+	head = store_head(s);
+	CHECK_EQ_INT(pushf(s, "db2", "", &r, &err,
+			   "{\"client\":\"idem\",\"mutations\":["
+			   "{\"id\":7,\"store\":\"s\",\"op\":\"put\",\"key\":7,\"value\":7},"
+			   "{\"id\":8,\"store\":\"s\",\"op\":\"put\",\"key\":8,\"value\":8}]}"),
+		     0);
+	CHECK_EQ_INT(r.gap, 1);
+	CHECK_EQ_INT(r.applied, 0);
+	CHECK_EQ_INT(r.ack, 5);
+	CHECK_EQ_INT(r.expected, 6);
+	CHECK_EQ_INT(store_head(s), head);
+	store_push_result_free(&r);
+	/* 6 fills the gap, 8 is beyond the next gap */
+	CHECK_EQ_INT(pushf(s, "db2", "", &r, &err,
+			   "{\"client\":\"idem\",\"mutations\":["
+			   "{\"id\":6,\"store\":\"s\",\"op\":\"put\",\"key\":6,\"value\":6},"
+			   "{\"id\":8,\"store\":\"s\",\"op\":\"put\",\"key\":8,\"value\":8}]}"),
+		     0);
+	CHECK_EQ_INT(r.applied, 1);
+	CHECK_EQ_INT(r.gap, 1);
+	CHECK_EQ_INT(r.ack, 6);
+	store_push_result_free(&r);
+	p = pull(s, "db2", "", NULL, 0, 0);
+	CHECK(find_key(p, "6") != NULL);
+	CHECK(find_key(p, "8") == NULL);
+	/* a new client must start at 1 */
+	CHECK_EQ_INT(pushf(s, "db2", "", &r, &err,
+			   "{\"client\":\"late\",\"mutations\":[{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":9,\"value\":9}]}"),
+		     0);
+	CHECK_EQ_INT(r.gap, 1);
+	CHECK_EQ_INT(r.ack, 0);
+	CHECK_EQ_INT(r.expected, 1);
+	store_push_result_free(&r);
+	/* client ids are per database: the same client name elsewhere starts fresh */
+	CHECK_EQ_INT(push(s, "db2b", "", b123, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 3);
+	store_push_result_free(&r);
+	/* an empty push reports the current ack */
+	CHECK_EQ_INT(push(s, "db2", "", "{\"client\":\"idem\",\"mutations\":[]}", &r, &err), 0);
+	CHECK_EQ_INT(r.ack, 6);
+	CHECK_EQ_INT(r.applied, 0);
+	store_push_result_free(&r);
+}
+
+static void lww_conflicts(store *s)
+{
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	CHECK_EQ_INT(pushf(s, "db3", "", &r, &err,
+			   "{\"client\":\"A\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"k\","
+			   "\"value\":\"new\",\"hlc\":\"%s\"}]}",
+			   hlc_at(2000, 0, "A")),
+		     0);
+	CHECK_EQ_INT(r.applied, 1);
+	int64_t seq = r.cursor;
+	store_push_result_free(&r);
+	/* an older write from B loses; its id is still consumed */
+	CHECK_EQ_INT(pushf(s, "db3", "", &r, &err,
+			   "{\"client\":\"B\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"k\","
+			   "\"value\":\"old\",\"hlc\":\"%s\"}]}",
+			   hlc_at(1000, 0, "B")),
+		     0);
+	CHECK_EQ_INT(r.applied, 0);
+	CHECK_EQ_INT(r.conflicts, 1);
+	CHECK_EQ_INT(r.ack, 1);
+	ids_json j = IDS_JSON_INIT;
+	if (CHECK_EQ_INT(ids_json_parse(&j, r.conflicts_json.data, r.conflicts_json.len, 0, 0, &err), 0)) {
+		CHECK_EQ_INT(j.tok[0].type, IDS_JARR);
+		CHECK_EQ_INT(j.tok[0].size, 1);
+		long w = ids_json_get(&j, 1, "winner");
+		int64_t wseq = 0;
+		CHECK(w > 0 && ids_json_i64(&j, (size_t)ids_json_get(&j, (size_t)w, "seq"), &wseq) == 0);
+		CHECK_EQ_INT(wseq, seq);
+		CHECK(w > 0 && ids_json_streq(&j, (size_t)ids_json_get(&j, (size_t)w, "value"), "new"));
+		CHECK(ids_json_streq(&j, (size_t)ids_json_get(&j, 1, "rule"), "lww"));
+		CHECK(ids_json_streq(&j, (size_t)ids_json_get(&j, 1, "key"), "k"));
+	}
+	ids_json_free(&j);
+	store_push_result_free(&r);
+	pulled *p = pull(s, "db3", "", NULL, 0, 0);
+	CHECK(find_key(p, "\"k\"") && !strcmp(find_key(p, "\"k\"")->value, "\"new\""));
+	/* a stamp too far in the future is rejected before anything is applied */
+	char body[512];
+	hlc_stamp fut = {hlc_wall_ms() + 3600000, 0, "B"};
+	char fs[HLC_STR_MAX];
+	hlc_format(&fut, fs);
+	snprintf(body, sizeof body,
+		 "{\"client\":\"B\",\"mutations\":[{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":\"k\","
+		 "\"value\":1,\"hlc\":\"%s\"}]}",
+		 fs);
+	ids_batch *b = NULL;
+	ids_limits lim = IDS_LIMITS_INIT;
+	CHECK_EQ_INT(ids_batch_parse(&b, "db3", strdup(body), strlen(body), &lim, store_clock(s), &err), IDS_EINVAL);
+	CHECK_HAS(err.msg, "ahead");
+}
+
+static void server_wins(store *s)
+{
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	ids_limits lim = IDS_LIMITS_INIT;
+	CHECK_EQ_INT(store_set_rule(s, "db4", "lake", IDS_RULE_SERVER_WINS), 0);
+	CHECK_EQ_INT(store_rule(s, "db4", "lake"), IDS_RULE_SERVER_WINS);
+	CHECK_EQ_INT(store_rule(s, "db4", "other"), IDS_RULE_LWW);
+	CHECK_EQ_INT(store_rule(s, "dbX", "lake"), IDS_RULE_LWW);
+
+	/* a client writes first, then the lake (origin SERVER) overwrites it */
+	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+			   "{\"client\":\"c\",\"mutations\":[{\"id\":1,\"store\":\"lake\",\"op\":\"put\",\"key\":\"k\","
+			   "\"value\":\"client-1\"}]}"),
+		     0);
+	store_push_result_free(&r);
+	ids_batch *b = NULL;
+	CHECK_EQ_INT(ids_batch_new(&b, "db4", "lake-import", NULL, IDS_ORIGIN_SERVER, &err), 0);
+	CHECK_EQ_INT(ids_batch_add(b, 1, "lake", IDS_OP_PUT, "\"k\"", 3, "\"from-lake\"", 11, &lim, &err), 0);
+	CHECK_EQ_INT(ids_batch_add(b, 2, "lake", IDS_OP_PUT, "\"k2\"", 4, "\"lake2\"", 7, &lim, &err), 0);
+	store_push_result_init(&r);
+	CHECK_EQ_INT(store_push(s, b, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 2);
+	CHECK_EQ_INT(r.conflicts, 0);
+	store_push_result_free(&r);
+	ids_batch_free(b);
+	pulled *p = pull(s, "db4", "", NULL, 0, 0);
+	change *k = find_key(p, "\"k\"");
+	CHECK(k && !strcmp(k->value, "\"from-lake\""));
+	int64_t lake_seq = k ? k->seq : -1;
+
+	/* the client edits without having seen the lake change: loses, even with a fresh stamp */
+	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+			   "{\"client\":\"c\",\"mutations\":[{\"id\":2,\"store\":\"lake\",\"op\":\"put\",\"key\":\"k\","
+			   "\"value\":\"client-2\",\"base\":%lld}]}",
+			   (long long)lake_seq - 1),
+		     0);
+	CHECK_EQ_INT(r.applied, 0);
+	CHECK_EQ_INT(r.conflicts, 1);
+	CHECK_EQ_INT(r.ack, 2);
+	CHECK_HAS(r.conflicts_json.data, "server-wins");
+	CHECK_HAS(r.conflicts_json.data, "from-lake");
+	store_push_result_free(&r);
+	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+			   "{\"client\":\"c\",\"mutations\":[{\"id\":3,\"store\":\"lake\",\"op\":\"delete\",\"key\":\"k2\"}]}"),
+		     0);
+	CHECK_EQ_INT(r.conflicts, 1);
+	store_push_result_free(&r);
+	p = pull(s, "db4", "", NULL, 0, 0);
+	CHECK(find_key(p, "\"k\"") && !strcmp(find_key(p, "\"k\"")->value, "\"from-lake\""));
+	CHECK(find_key(p, "\"k2\"") && !find_key(p, "\"k2\"")->del);
+
+	/* based on the lake's version: the client wins */
+	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+			   "{\"client\":\"c\",\"mutations\":[{\"id\":4,\"store\":\"lake\",\"op\":\"put\",\"key\":\"k\","
+			   "\"value\":\"client-3\",\"base\":%lld}]}",
+			   (long long)lake_seq),
+		     0);
+	CHECK_EQ_INT(r.applied, 1);
+	CHECK_EQ_INT(r.conflicts, 0);
+	store_push_result_free(&r);
+	p = pull(s, "db4", "", NULL, 0, 0);
+	CHECK(find_key(p, "\"k\"") && !strcmp(find_key(p, "\"k\"")->value, "\"client-3\""));
+
+	/* now the row is a client row: the next client edit is plain lww (no base needed) */
+	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+			   "{\"client\":\"d\",\"mutations\":[{\"id\":1,\"store\":\"lake\",\"op\":\"put\",\"key\":\"k\","
+			   "\"value\":\"client-d\"}]}"),
+		     0);
+	CHECK_EQ_INT(r.applied, 1);
+	store_push_result_free(&r);
+	/* and a SERVER batch always applies, whatever the base */
+	CHECK_EQ_INT(ids_batch_new(&b, "db4", "lake-import", "", IDS_ORIGIN_SERVER, &err), 0);
+	CHECK_EQ_INT(ids_batch_add(b, 3, "lake", IDS_OP_DELETE, "\"k\"", 3, NULL, 0, &lim, &err), 0);
+	store_push_result_init(&r);
+	CHECK_EQ_INT(store_push(s, b, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 1);
+	store_push_result_free(&r);
+	ids_batch_free(b);
+	p = pull(s, "db4", "", NULL, 0, 0);
+	CHECK(find_key(p, "\"k\"") && find_key(p, "\"k\"")->del);
+}
+
+static void merge_rule(store *s)
+{
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	CHECK_EQ_INT(store_set_rule(s, NULL, "doc", IDS_RULE_MERGE), 0);
+	CHECK_EQ_INT(store_rule(s, "db5", "doc"), IDS_RULE_MERGE);
+	/* two writers, disjoint fields */
+	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+			   "{\"client\":\"A\",\"mutations\":[{\"id\":1,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
+			   "\"value\":{\"title\":\"t1\",\"n\":1},\"hlc\":\"%s\"}]}",
+			   hlc_at(1000, 0, "A")),
+		     0);
+	CHECK_EQ_INT(r.applied, 1);
+	store_push_result_free(&r);
+	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+			   "{\"client\":\"B\",\"mutations\":[{\"id\":1,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
+			   "\"value\":{\"done\":true},\"hlc\":\"%s\"}]}",
+			   hlc_at(500, 0, "B")),
+		     0);
+	CHECK_EQ_INT(r.applied, 1);
+	CHECK_EQ_INT(r.conflicts, 0);
+	store_push_result_free(&r);
+	pulled *p = pull(s, "db5", "", NULL, 0, 0);
+	CHECK_EQ_INT(p->count, 1);
+	CHECK_EQ_STR(p->c[0].value, "{\"title\":\"t1\",\"n\":1,\"done\":true}");
+	/* C writes both an older title and a newer n: partial, title reported lost */
+	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+			   "{\"client\":\"C\",\"mutations\":[{\"id\":1,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
+			   "\"value\":{\"title\":\"old\",\"done\":false},\"hlc\":\"%s\"}]}",
+			   hlc_at(700, 0, "C")),
+		     0);
+	CHECK_EQ_INT(r.applied, 1);
+	CHECK_EQ_INT(r.conflicts, 1);
+	CHECK_HAS(r.conflicts_json.data, "\"fields\":[\"title\"]");
+	store_push_result_free(&r);
+	p = pull(s, "db5", "", NULL, 0, 0);
+	CHECK_EQ_STR(p->c[0].value, "{\"title\":\"t1\",\"n\":1,\"done\":false}");
+	/* A removes "n" having seen the current version (base = its seq) */
+	int64_t seq = p->c[0].seq;
+	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+			   "{\"client\":\"A\",\"mutations\":[{\"id\":2,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
+			   "\"value\":{\"title\":\"t2\",\"done\":false},\"base\":%lld}]}",
+			   (long long)seq),
+		     0);
+	CHECK_EQ_INT(r.applied, 1);
+	store_push_result_free(&r);
+	p = pull(s, "db5", "", NULL, 0, 0);
+	CHECK_EQ_STR(p->c[0].value, "{\"title\":\"t2\",\"done\":false}");
+	/* a put older than everything loses as a whole */
+	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+			   "{\"client\":\"B\",\"mutations\":[{\"id\":2,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
+			   "\"value\":{\"title\":\"x\"},\"hlc\":\"%s\"}]}",
+			   hlc_at(10, 0, "B")),
+		     0);
+	CHECK_EQ_INT(r.applied, 0);
+	CHECK_EQ_INT(r.conflicts, 1);
+	store_push_result_free(&r);
+}
+
+static void user_scoping(store *s)
+{
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	ids_limits lim = IDS_LIMITS_INIT;
+	/* a shared row (user "") written by the server */
+	ids_batch *b = NULL;
+	CHECK_EQ_INT(ids_batch_new(&b, "db6", "import", "", IDS_ORIGIN_SERVER, &err), 0);
+	CHECK_EQ_INT(ids_batch_add(b, 1, "cfg", IDS_OP_PUT, "\"shared\"", 8, "{\"v\":0}", 7, &lim, &err), 0);
+	store_push_result_init(&r);
+	CHECK_EQ_INT(store_push(s, b, &r, &err), 0);
+	store_push_result_free(&r);
+	ids_batch_free(b);
+	int64_t head = store_head(s);
+
+	/* alice may not touch it; the whole push is rolled back, including her earlier mutation */
+	err = (ids_error)IDS_ERROR_INIT;
+	int rc = pushf(s, "db6", "alice", &r, &err,
+		       "{\"client\":\"a1\",\"mutations\":["
+		       "{\"id\":1,\"store\":\"cfg\",\"op\":\"put\",\"key\":\"mine\",\"value\":1},"
+		       "{\"id\":2,\"store\":\"cfg\",\"op\":\"put\",\"key\":\"shared\",\"value\":{\"v\":666}}]}");
+	CHECK_EQ_INT(rc, IDS_EFORBIDDEN);
+	CHECK_EQ_INT(err.code, IDS_EFORBIDDEN);
+	CHECK_HAS(err.msg, "shared");
+	CHECK_HAS(err.msg, "alice");
+	store_push_result_free(&r);
+	CHECK_EQ_INT(store_head(s), head);
+	rc = pushf(s, "db6", "alice", &r, &err,
+		   "{\"client\":\"a1\",\"mutations\":[{\"id\":1,\"store\":\"cfg\",\"op\":\"delete\",\"key\":\"shared\"}]}");
+	CHECK_EQ_INT(rc, IDS_EFORBIDDEN);
+	store_push_result_free(&r);
+	/* her ack did not move: id 1 is still expected */
+	rc = pushf(s, "db6", "alice", &r, &err,
+		   "{\"client\":\"a1\",\"mutations\":[{\"id\":1,\"store\":\"cfg\",\"op\":\"put\",\"key\":\"mine\",\"value\":1}]}");
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(r.applied, 1);
+	CHECK_EQ_INT(r.ack, 1);
+	store_push_result_free(&r);
+	/* bob writes a key with the same name as alice's: separate rows */
+	rc = pushf(s, "db6", "bob", &r, &err,
+		   "{\"client\":\"b1\",\"mutations\":[{\"id\":1,\"store\":\"cfg\",\"op\":\"put\",\"key\":\"mine\",\"value\":2}]}");
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(r.applied, 1);
+	CHECK_EQ_INT(r.conflicts, 0);
+	store_push_result_free(&r);
+
+	pulled *p = pull(s, "db6", "alice", NULL, 0, 0);
+	CHECK_EQ_INT(p->count, 2);
+	CHECK(find_key(p, "\"shared\"") && !strcmp(find_key(p, "\"shared\"")->value, "{\"v\":0}"));
+	CHECK(find_key(p, "\"mine\"") && !strcmp(find_key(p, "\"mine\"")->value, "1"));
+	p = pull(s, "db6", "bob", NULL, 0, 0);
+	CHECK_EQ_INT(p->count, 2);
+	CHECK(find_key(p, "\"mine\"") && !strcmp(find_key(p, "\"mine\"")->value, "2"));
+	p = pull(s, "db6", "carol", NULL, 0, 0); /* unknown user: shared rows only */
+	CHECK_EQ_INT(p->count, 1);
+	CHECK(find_key(p, "\"shared\"") != NULL);
+	/* merged feed stays in seq order */
+	p = pull(s, "db6", "alice", NULL, 0, 0);
+	CHECK(p->parsed == 2 && p->c[0].seq < p->c[1].seq);
+	/* with auth off (user ""), only shared rows */
+	p = pull(s, "db6", "", NULL, 0, 0);
+	CHECK_EQ_INT(p->count, 1);
+	ids_buf out = IDS_BUF_INIT;
+	CHECK_EQ_INT(store_list_json(s, "db6", "alice", &out, &err), 0);
+	CHECK_HAS(out.data, "\"rows\":2");
+	ids_buf_free(&out);
+}
+
+static void gc(const char *dir)
+{
+	store *s = open_dir(dir, 0);
+	if (!s)
+		return;
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	CHECK_EQ_INT(push(s, "g", "",
+			  "{\"client\":\"g1\",\"mutations\":["
+			  "{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"a\",\"value\":1},"
+			  "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":\"b\",\"value\":2},"
+			  "{\"id\":3,\"store\":\"s\",\"op\":\"delete\",\"key\":\"a\"}]}",
+			  &r, &err),
+		     0);
+	store_push_result_free(&r);
+	CHECK_EQ_INT(push(s, "g", "",
+			  "{\"client\":\"g2\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"c\",\"value\":3}]}",
+			  &r, &err),
+		     0);
+	store_push_result_free(&r);
+	CHECK_EQ_INT(store_head(s), 4);
+
+	/* g1 has pulled everything, g2 nothing yet: the tombstone must stay */
+	CHECK_EQ_INT(pull(s, "g", "", "g1", 4, 0)->rc, 0);
+	CHECK_EQ_INT(store_gc_now(s, &err), 0);
+	CHECK_EQ_INT(atomic_load(&store_get_stats(s)->tombstones_collected), 0);
+	pulled *p = pull(s, "g", "", NULL, 1, 0);
+	CHECK_EQ_INT(p->rc, 0);
+	CHECK(find_key(p, "\"a\"") && find_key(p, "\"a\"")->del);
+
+	/* g2 catches up: now every recent client is past seq 3 */
+	CHECK_EQ_INT(pull(s, "g", "", "g2", 4, 0)->rc, 0);
+	CHECK_EQ_INT(store_gc_now(s, &err), 0);
+	CHECK_EQ_INT(atomic_load(&store_get_stats(s)->tombstones_collected), 1);
+	/* a cursor before the collected delete gets IDS_EGONE, telling the client to resync */
+	p = pull(s, "g", "", NULL, 1, 0);
+	CHECK_EQ_INT(p->rc, IDS_EGONE);
+	CHECK_HAS(p->err, "since=0");
+	p = pull(s, "g", "", NULL, 2, 0);
+	CHECK_EQ_INT(p->rc, IDS_EGONE);
+	/* from the start: a full resync without the collected tombstone */
+	p = pull(s, "g", "", NULL, 0, 0);
+	CHECK_EQ_INT(p->rc, 0);
+	CHECK_EQ_INT(p->count, 2);
+	CHECK(find_key(p, "\"a\"") == NULL);
+	/* cursors at or after the horizon are fine */
+	CHECK_EQ_INT(pull(s, "g", "", NULL, 3, 0)->rc, 0);
+	CHECK_EQ_INT(pull(s, "g", "", NULL, 4, 0)->rc, 0);
+	ids_buf out = IDS_BUF_INIT;
+	CHECK_EQ_INT(store_list_json(s, "g", "", &out, &err), 0);
+	CHECK_HAS(out.data, "\"rows\":2,\"tombstones\":0");
+	ids_buf_free(&out);
+	/* other databases are unaffected */
+	CHECK_EQ_INT(pull(s, "other", "", NULL, 1, 0)->rc, 0);
+	store_free(s);
+
+	/* the horizon survives a restart */
+	s = open_dir(dir, 0);
+	if (!s)
+		return;
+	CHECK_EQ_INT(pull(s, "g", "", NULL, 1, 0)->rc, IDS_EGONE);
+	CHECK_EQ_INT(pull(s, "g", "", NULL, 0, 0)->count, 2);
+	store_free(s);
+}
+
+static void reopen(const char *dir, int durable, int total, int per_batch)
+{
+	store *s = open_dir(dir, durable);
+	if (!s)
+		return;
+	char node[HLC_NODE_MAX + 1];
+	snprintf(node, sizeof node, "%s", store_clock(s)->node);
+	ids_error err = IDS_ERROR_INIT;
+	int bad = 0;
+	size_t applied = 0;
+	for (int id = 1; id <= total; id += per_batch) {
+		ids_buf body = IDS_BUF_INIT;
+		ids_buf_puts(&body, "{\"client\":\"r\",\"mutations\":[");
+		for (int k = id; k < id + per_batch && k <= total; k++)
+			ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":%d,\"value\":{\"i\":%d}}",
+				       k > id ? "," : "", k, k - 1, k - 1);
+		ids_buf_puts(&body, "]}");
+		store_push_result r;
+		bad += push(s, "rdb", "", body.data, &r, &err) != 0;
+		applied += r.applied;
+		bad += r.ack != (id + per_batch - 1 < total ? id + per_batch - 1 : total);
+		store_push_result_free(&r);
+		ids_buf_free(&body);
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(applied, total);
+	CHECK_EQ_INT(store_head(s), total);
+	hlc_stamp before;
+	hlc_clock_now(store_clock(s), &before);
+	store_free(s);
+
+	s = open_dir(dir, durable);
+	if (!s)
+		return;
+	CHECK_EQ_STR(store_clock(s)->node, node); /* the random node id is persisted */
+	CHECK_EQ_INT(store_head(s), total);
+	/* pull everything back in pages */
+	int seen = 0, pages = 0;
+	char *have = calloc((size_t)total, 1);
+	int64_t since = 0;
+	for (;;) {
+		pulled *p = pull(s, "rdb", "", NULL, since, 300);
+		if (!CHECK_EQ_INT(p->rc, 0))
+			break;
+		pages++;
+		for (int i = 0; i < p->parsed; i++) {
+			int k = atoi(p->c[i].key);
+			char want[32];
+			snprintf(want, sizeof want, "{\"i\":%d}", k);
+			if (k >= 0 && k < total && !have[k] && !strcmp(p->c[i].value, want)) {
+				have[k] = 1;
+				seen++;
+			} else if (bad++ < 5) {
+				fprintf(stderr, "  unexpected change key %s value %s\n", p->c[i].key, p->c[i].value);
+			}
+		}
+		since = p->cursor;
+		if (!p->more)
+			break;
+		if (pages > total)
+			break;
+	}
+	free(have);
+	CHECK_EQ_INT(seen, total);
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(pages, (total + 299) / 300);
+	CHECK_EQ_INT(since, total);
+	/* the client's ack continues where it was */
+	store_push_result r;
+	char body[256];
+	snprintf(body, sizeof body,
+		 "{\"client\":\"r\",\"mutations\":[{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":0,\"value\":\"again\"},"
+		 "{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":-1,\"value\":\"new\"}]}",
+		 total, total + 1);
+	CHECK_EQ_INT(push(s, "rdb", "", body, &r, &err), 0);
+	CHECK_EQ_INT(r.duplicates, 1);
+	CHECK_EQ_INT(r.applied, 1);
+	CHECK_EQ_INT(r.ack, total + 1);
+	CHECK_EQ_INT(r.cursor, total + 1);
+	store_push_result_free(&r);
+	/* new stamps sort after everything stored before the restart */
+	hlc_stamp after;
+	hlc_clock_now(store_clock(s), &after);
+	CHECK(after.ms >= before.ms);
+	pulled *p = pull(s, "rdb", "", NULL, total, 0);
+	CHECK_EQ_INT(p->count, 1);
+	CHECK_EQ_STR(p->c[0].key, "-1");
+	store_free(s);
+}
+
+typedef struct pusher {
+	store *s;
+	int idx, batches, per;
+	int errors;
+	size_t applied;
+} pusher;
+
+static void *push_thread(void *arg)
+{
+	pusher *a = arg;
+	int id = 1;
+	for (int bi = 0; bi < a->batches; bi++) {
+		ids_buf body = IDS_BUF_INIT;
+		ids_buf_printf(&body, "{\"client\":\"t%d\",\"mutations\":[", a->idx);
+		for (int k = 0; k < a->per; k++, id++)
+			ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s%d\",\"op\":\"put\",\"key\":\"t%d-%d\",\"value\":%d}",
+				       k ? "," : "", id, a->idx % 3, a->idx, id, id);
+		ids_buf_puts(&body, "]}");
+		size_t len = body.len;
+		ids_batch *b = NULL;
+		ids_limits lim = IDS_LIMITS_INIT;
+		ids_error err = IDS_ERROR_INIT;
+		store_push_result r;
+		store_push_result_init(&r);
+		if (ids_batch_parse(&b, "cdb", ids_buf_steal(&body, NULL), len, &lim, store_clock(a->s), &err) ||
+		    store_push(a->s, b, &r, &err) || r.ack != id - 1)
+			a->errors++;
+		a->applied += r.applied;
+		ids_batch_free(b);
+		store_push_result_free(&r);
+	}
+	return NULL;
+}
+
+typedef struct waiter {
+	store *s;
+	int64_t after;
+	int moved;
+} waiter;
+
+static void *wait_thread(void *arg)
+{
+	waiter *w = arg;
+	w->moved = store_wait(w->s, w->after, 20000);
+	return NULL;
+}
+
+static void concurrent(const char *dir)
+{
+	store *s = open_dir(dir, 0);
+	if (!s)
+		return;
+	enum { T = 8, BATCHES = 40, PER = 10 };
+	/* a waiter wakes up on the first commit */
+	waiter w = {s, store_head(s), -1};
+	pthread_t wt;
+	pthread_create(&wt, NULL, wait_thread, &w);
+	pusher args[T];
+	pthread_t th[T];
+	for (int i = 0; i < T; i++) {
+		args[i] = (pusher){s, i, BATCHES, PER, 0, 0};
+		pthread_create(&th[i], NULL, push_thread, &args[i]);
+	}
+	int errors = 0;
+	size_t applied = 0;
+	for (int i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		errors += args[i].errors;
+		applied += args[i].applied;
+	}
+	pthread_join(wt, NULL);
+	CHECK_EQ_INT(w.moved, 1);
+	CHECK_EQ_INT(errors, 0);
+	CHECK_EQ_INT(applied, T * BATCHES * PER);
+	CHECK_EQ_INT(store_head(s), T * BATCHES * PER);
+	const store_stats *st = store_get_stats(s);
+	CHECK_EQ_INT(atomic_load(&st->pushes), T * BATCHES);
+	CHECK(atomic_load(&st->commits) >= 1 && atomic_load(&st->commits) <= T * BATCHES);
+	/* every change is there exactly once, seqs 1..N without holes */
+	int64_t since = 0;
+	int total = 0, bad = 0;
+	int64_t expect_seq = 1;
+	for (int guard = 0; guard < 100; guard++) {
+		pulled *p = pull(s, "cdb", "", NULL, since, 1000);
+		if (p->rc)
+			break;
+		for (int i = 0; i < p->parsed; i++)
+			bad += p->c[i].seq != expect_seq++;
+		total += p->parsed;
+		since = p->cursor;
+		if (!p->more)
+			break;
+	}
+	CHECK_EQ_INT(total, T * BATCHES * PER);
+	CHECK_EQ_INT(bad, 0);
+	/* a waiter with nothing to wait for times out */
+	CHECK_EQ_INT(store_wait(s, store_head(s), 50), 0);
+	CHECK_EQ_INT(store_wait(s, 0, 50), 1);
+	store_free(s);
+}
+
+int main(void)
+{
+	snprintf(tmproot, sizeof tmproot, "%s/ids_test_store_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(tmproot)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	char dir[512];
+
+	make_dir(dir, sizeof dir, "main/nested"); /* created with parents */
+	store *s = open_dir(dir, 0);
+	if (s) {
+		push_pull(s);
+		idempotency_and_gaps(s);
+		lww_conflicts(s);
+		server_wins(s);
+		merge_rule(s);
+		user_scoping(s);
+		store_free(s);
+	}
+	store_free(NULL);
+
+	make_dir(dir, sizeof dir, "gc");
+	gc(dir);
+	make_dir(dir, sizeof dir, "reopen");
+	reopen(dir, 0, 1000, 100);
+	make_dir(dir, sizeof dir, "durable");
+	reopen(dir, 1, 60, 7);
+	make_dir(dir, sizeof dir, "concurrent");
+	concurrent(dir);
+
+	/* a data dir that cannot be created is an error, not a crash */
+	store_options o = STORE_OPTIONS_INIT;
+	o.dir = "/proc/ids-cannot-create/x";
+	ids_error err = IDS_ERROR_INIT;
+	store *bad = (store *)&o;
+	CHECK(store_open(&bad, &o, &err) != 0);
+	CHECK(bad == NULL);
+	CHECK(err.msg[0] != 0);
+
+	nftw(tmproot, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return test_report("test_store");
+}
