@@ -12,6 +12,7 @@
 typedef struct tok {
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	char *user;
+	int admin;
 } tok;
 
 struct auth_table {
@@ -44,9 +45,11 @@ int auth_load(auth_table **out, const char *spec, ids_error *err)
 			continue;
 		char *token = strtok(p, " \t\r\n");
 		char *user = strtok(NULL, " \t\r\n");
-		if (!token || !user || strtok(NULL, " \t\r\n") || !ids_id_valid(user, strlen(user))) {
-			rc = ids_fail(err, IDS_EINVAL, "%s:%d: expected \"TOKEN USER\" (user: printable, no spaces)", path,
-				      lineno);
+		char *role = user ? strtok(NULL, " \t\r\n") : NULL;
+		if (!token || !user || (role && strcmp(role, "admin")) || strtok(NULL, " \t\r\n") ||
+		    !ids_id_valid(user, strlen(user))) {
+			rc = ids_fail(err, IDS_EINVAL,
+				      "%s:%d: expected \"TOKEN USER [admin]\" (user: printable, no spaces)", path, lineno);
 			break;
 		}
 		tok *nt = realloc(a->t, (a->n + 1) * sizeof *nt);
@@ -57,6 +60,7 @@ int auth_load(auth_table **out, const char *spec, ids_error *err)
 		a->t = nt;
 		SHA256((const unsigned char *)token, strlen(token), a->t[a->n].digest);
 		a->t[a->n].user = strdup(user);
+		a->t[a->n].admin = role != NULL;
 		a->n++;
 	}
 	fclose(f);
@@ -65,17 +69,18 @@ int auth_load(auth_table **out, const char *spec, ids_error *err)
 	return rc;
 }
 
-int auth_check(auth_table *a, const char *token, const char **user)
+int auth_check(auth_table *a, const char *token, const char **user, int *admin)
 {
 	unsigned char d[SHA256_DIGEST_LENGTH];
 	SHA256((const unsigned char *)token, strlen(token), d);
-	const char *found = NULL;
+	const tok *found = NULL;
 	for (size_t i = 0; i < a->n; i++)
 		if (!CRYPTO_memcmp(d, a->t[i].digest, sizeof d))
-			found = a->t[i].user;
+			found = &a->t[i];
 	if (!found)
 		return IDS_EFORBIDDEN;
-	*user = found;
+	*user = found->user;
+	*admin = found->admin;
 	return 0;
 }
 

@@ -150,7 +150,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			 s->o.limits.max_body);
 		resp_error(&resp, IDS_ELIMIT, msg);
 	} else {
-		http_req req = {method, url, cn->body.data ? cn->body.data : "", cn->body.len, "", cn};
+		http_req req = {method, url, cn->body.data ? cn->body.data : "", cn->body.len, "", 0, cn};
 		route_dispatch(s, &req, &resp, &rid);
 	}
 	enum MHD_Result ret = send_resp(s, c, &resp, rid);

@@ -68,7 +68,7 @@ static int authenticate(server *s, http_req *req, http_resp *resp)
 		resp_error_status(resp, 401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)");
 		return -1;
 	}
-	if (auth_check(s->auth, token, &req->user)) {
+	if (auth_check(s->auth, token, &req->user, &req->admin)) {
 		resp_error_status(resp, 401, "unauthorized", "unknown or revoked token");
 		return -1;
 	}
@@ -115,6 +115,10 @@ int route_dispatch(server *s, http_req *req, http_resp *resp, enum route_id *rid
 		*rid = R_GC;
 		if (authenticate(s, req, resp))
 			return 0;
+		if (auth_enabled(s->auth) && !req->admin) {
+			resp_error_status(resp, 403, "forbidden", "admin routes need a token marked admin in the tokens file");
+			return 0;
+		}
 		if (!method_is(req, "POST"))
 			wrong_method(resp, "POST");
 		else

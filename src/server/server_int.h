@@ -15,6 +15,7 @@ typedef struct http_req {
 	const char *body;           /* NUL-terminated; handlers may take it with req_take_body */
 	size_t body_len;
 	const char *user;           /* authenticated user ("" when auth is off) */
+	int admin;                  /* may call the /v1/admin routes */
 	void *impl;                 /* http.c's connection state */
 } http_req;
 
@@ -69,10 +70,10 @@ void route_gc(server *s, http_req *req, http_resp *resp);
 void route_flush(server *s, http_req *req, http_resp *resp, const char *db);
 void route_static(server *s, http_req *req, http_resp *resp);
 
-/* Auth: "none" or "tokens:FILE" (lines "TOKEN USER", '#' comments). */
+/* Auth: "none" or "tokens:FILE" (lines "TOKEN USER [admin]", '#' comments). */
 int auth_load(auth_table **out, const char *spec, ids_error *err);
 /* Resolves a bearer token to a user; returns 0 and the user, or IDS_EFORBIDDEN. */
-int auth_check(auth_table *a, const char *token, const char **user);
+int auth_check(auth_table *a, const char *token, const char **user, int *admin);
 int auth_enabled(const auth_table *a);
 void auth_free(auth_table *a);
 

@@ -10,11 +10,12 @@ import {
 
 const A = 'tok-alice-0123456789';
 const B = 'tok-bob-9876543210';
+const ADM = 'tok-ops-5555555555';
 let srv;
 before(async () => {
   const dir = tempDir();
   const file = path.join(dir, 'tokens');
-  fs.writeFileSync(file, `# test tokens\n\n${A} alice\n  ${B}\tbob\n`);
+  fs.writeFileSync(file, `# test tokens\n\n${A} alice\n  ${B}\tbob\n${ADM} ops admin\n`);
   srv = await startServer({ args: ['--auth', `tokens:${file}`] });
 });
 after(async () => { await srv.stop(); });
@@ -26,6 +27,17 @@ function assertUnauthorized(r, what) {
   assert.equal(r.json?.error?.code, 'unauthorized', what);
   assert.equal(typeof r.json.error.message, 'string');
 }
+
+describe('admin role', () => {
+  test('only tokens marked admin may call /v1/admin/gc', async () => {
+    const user = await request(`${srv.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${A}` } });
+    assert.equal(user.status, 403, user.text);
+    assert.equal(user.json.error.code, 'forbidden');
+    const ops = await request(`${srv.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${ADM}` } });
+    assert.equal(ops.status, 200, ops.text);
+    assert.equal(typeof ops.json.collected, 'number');
+  });
+});
 
 describe('tokens', () => {
   test('no token and unknown tokens are 401 on every data route; nothing is applied', async () => {
@@ -73,7 +85,7 @@ describe('tokens', () => {
     const dir = tempDir();
     const bad = path.join(dir, 'bad');
     fs.writeFileSync(bad, 'tok alice extra-field\n');
-    await assert.rejects(startServer({ args: ['--auth', `tokens:${bad}`] }), /expected "TOKEN USER"/);
+    await assert.rejects(startServer({ args: ['--auth', `tokens:${bad}`] }), /expected "TOKEN USER( \[admin\])?"/);
     const empty = path.join(dir, 'empty');
     fs.writeFileSync(empty, '# nothing\n');
     await assert.rejects(startServer({ args: ['--auth', `tokens:${empty}`] }), /no tokens/);
