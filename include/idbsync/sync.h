@@ -67,7 +67,9 @@ int ids_db_name_valid(const char *s);
 /* Client and user ids: 1-256 printable ASCII bytes, no spaces. */
 int ids_id_valid(const char *s, size_t n);
 
-/* Parses and fully validates a push body {"client":..,"mutations":[..]}; takes ownership of
+/* Parses and fully validates a push body {"client":..,"mutations":[..]} (optionally
+ * "origin":"server" and "user":".." for server-side writers; the caller decides whether the
+ * sender may use them); takes ownership of
  * body (malloc'ed, freed by ids_batch_free). Every mutation is checked before anything is
  * applied, so a rejected batch changes nothing. HLCs from the future beyond the clock's skew
  * bound are rejected. Errors name the field: "mutations[3].key: ...". */

@@ -173,6 +173,26 @@ int ids_batch_parse(ids_batch **out, const char *db, char *body, size_t len, con
 			      IDS_NAME_MAX);
 		goto fail;
 	}
+	/* server-side writers (importers, admin tools) mark their batches; the route checks rights */
+	long og = ids_json_get(j, 0, "origin");
+	if (og >= 0 && ids_json_streq(j, (size_t)og, "server")) {
+		b->origin = IDS_ORIGIN_SERVER;
+	} else if (og >= 0 && !ids_json_streq(j, (size_t)og, "client")) {
+		rc = ids_fail(err, IDS_EINVAL, "origin: must be \"client\" or \"server\"");
+		goto fail;
+	}
+	long us = ids_json_get(j, 0, "user");
+	if (us >= 0) {
+		if (b->origin != IDS_ORIGIN_SERVER) {
+			rc = ids_fail(err, IDS_EINVAL, "user: only server-origin pushes name the owning user");
+			goto fail;
+		}
+		if (j->tok[us].type != IDS_JSTR || ids_json_strcpy(j, (size_t)us, b->user, sizeof b->user) ||
+		    (b->user[0] && !ids_id_valid(b->user, strlen(b->user)))) {
+			rc = ids_fail(err, IDS_EINVAL, "user: a user id (printable ASCII without spaces), or \"\" for shared rows");
+			goto fail;
+		}
+	}
 	long ms = ids_json_get(j, 0, "mutations");
 	if (ms < 0 || j->tok[ms].type != IDS_JARR) {
 		rc = ids_fail(err, IDS_EINVAL, "mutations: required, an array");

@@ -18,8 +18,17 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 		resp_error(resp, rc, err.msg);
 		return;
 	}
-	snprintf(b->user, sizeof b->user, "%s", req->user);
-	b->origin = IDS_ORIGIN_CLIENT;
+	if (b->origin == IDS_ORIGIN_SERVER) {
+		/* server-side changes (lake imports) beat stale client edits under server-wins, so
+		 * only trusted callers may make them; their rows are shared unless "user" is given */
+		if (req->user[0] && !req->admin) {
+			resp_error_status(resp, 403, "forbidden", "origin \"server\" pushes need an admin token");
+			ids_batch_free(b);
+			return;
+		}
+	} else {
+		snprintf(b->user, sizeof b->user, "%s", req->user);
+	}
 	store_push_result res;
 	store_push_result_init(&res);
 	rc = store_push(s->st, b, &res, &err);

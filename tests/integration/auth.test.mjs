@@ -206,7 +206,27 @@ describe('per-user scoping', () => {
     }
   });
 
-  // Shared rows (uid 0, written server-side by the lake importer) → 403 on a user's push is not
-  // reachable over HTTP yet.
-  test('a push touching a shared row is 403', { skip: 'shared rows come from the lake importer, not reachable over HTTP yet' }, () => {});
+  // Shared rows (no owner) are written server-side: pushes with "origin":"server" from an admin.
+  test('server-side pushes need an admin token; shared rows reach every user and are read-only to them', async () => {
+    const db = 'shared';
+    const mk = (id, key, value) => ({ id, store: 's', op: 'put', key, value });
+    const denied = await push(srv.url, db, { client: 'lake', origin: 'server', mutations: [mk(1, 'price', 1)] }, A);
+    assert.equal(denied.status, 403, denied.text);
+    const ok = await push(srv.url, db, { client: 'lake', origin: 'server', mutations: [mk(1, 'price', { eur: 5 })] }, ADM);
+    assert.equal(ok.status, 200, ok.text);
+    // an admin can also write rows owned by one user
+    const own = await push(srv.url, db, { client: 'lake', origin: 'server', user: 'alice', mutations: [mk(1, 'alice-only', 1)] }, ADM); // ids count per (db, user, client)
+    assert.equal(own.status, 200, own.text);
+    const pa = await pull(srv.url, db, {}, A);
+    const pb = await pull(srv.url, db, {}, B);
+    assert.deepEqual(pa.json.changes.map((c) => c.key).sort(), ['alice-only', 'price']);
+    assert.deepEqual(pb.json.changes.map((c) => c.key), ['price']);
+    // bob may not modify the shared row: 403, and nothing of his batch is applied
+    const r = await push(srv.url, db, { client: 'bob', mutations: [mk(1, 'mine', 1), mk(2, 'price', { eur: 0 })] }, B);
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.json.error.code, 'forbidden');
+    assert.match(r.json.error.message, /price/);
+    const after = await pull(srv.url, db, {}, B);
+    assert.deepEqual(after.json.changes.map((c) => [c.key, c.value]), [['price', { eur: 5 }]]);
+  });
 });

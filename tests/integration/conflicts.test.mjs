@@ -168,9 +168,49 @@ describe('server-wins', () => {
     assert.equal(s.json.stores.find((x) => x.name === 'sw').conflict, 'server-wins');
   });
 
-  // Server-side changes come from the lake importer, which is not reachable over HTTP yet, so
-  // "a lake change beats a client edit based on an older version" cannot be driven from here.
-  test('a lake-side change beats client edits based on older versions', { skip: 'lake importer not reachable over HTTP yet' }, () => {});
+  // Server-side (lake) changes arrive as pushes with "origin":"server" (what the importer sends).
+  async function lakePut(db, key, value) {
+    const k = `${db}|lake`;
+    const id = (ids.get(k) ?? 0) + 1;
+    ids.set(k, id);
+    const r = await push(srv.url, db, { client: 'lake', origin: 'server',
+      mutations: [{ id, store: 'sw', op: 'put', key, value }] });
+    assert.equal(r.status, 200, r.text);
+    return r.json;
+  }
+
+  test('a lake-side change beats client edits based on older versions', async () => {
+    const db = 'swlake';
+    const a = await put1(db, 'a', 'sw', 'k', { v: 'client' }, H(10, 'a'));
+    const seqClient = (await row(db, 'sw', 'k')).seq;
+    assert.ok(a.applied === 1 && seqClient > 0);
+    // the lake overwrites (server-stamped, so its hlc is "now": a client stamp from the
+    // future would still lose because its base is older)
+    await lakePut(db, 'k', { v: 'lake' });
+    const seqLake = (await row(db, 'sw', 'k')).seq;
+    // a client edit based on the version before the lake change loses, even with a newer hlc
+    const stale = await put1(db, 'a', 'sw', 'k', { v: 'stale edit' }, hlc(Date.now() + 60000, 0, 'a'), { base: seqClient });
+    assert.equal(stale.applied, 0);
+    assert.equal(stale.conflicts.length, 1);
+    assert.equal(stale.conflicts[0].rule, 'server-wins');
+    assert.deepEqual(stale.conflicts[0].winner.value, { v: 'lake' });
+    // without any base the client never saw the lake version either: it loses
+    const blind = await put1(db, 'b', 'sw', 'k', { v: 'blind' }, hlc(Date.now() + 60000, 1, 'b'));
+    assert.equal(blind.applied, 0);
+    // an edit based on the lake version applies, whatever the client's clock says
+    const ok = await put1(db, 'a', 'sw', 'k', { v: 'after lake' }, H(11, 'a'), { base: seqLake });
+    assert.equal(ok.applied, 1);
+    assert.deepEqual((await row(db, 'sw', 'k')).value, { v: 'after lake' });
+  });
+
+  test('origin "server" is refused from a user token when auth is on (see auth suite) and validated', async () => {
+    const r = await push(srv.url, 'swbad', { client: 'x', origin: 'lake', mutations: [] });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error.message, /origin/);
+    const u = await push(srv.url, 'swbad', { client: 'x', user: 'bob', mutations: [] });
+    assert.equal(u.status, 400);
+    assert.match(u.json.error.message, /user/);
+  });
 });
 
 describe('merge (--conflict orders=merge)', () => {
