@@ -143,6 +143,23 @@ int store_rows_scan(store *s, const char *db, const char *store_name, uint32_t h
 /* Names of the databases and of the stores of one database (JSON arrays of strings). */
 int store_names_json(store *s, const char *db, ids_buf *out, ids_error *err);
 
+/* ---- analytics queries ----
+ * Runs one read-only SELECT over the current state of db: each store is a view named after
+ * it with a column per top-level field (typed from the stored values; dates as ISO-8601
+ * text, nested objects/arrays as JSON text) plus _key (JSON), _seq and _hlc. With user set,
+ * views hold only that user's and shared rows. Anything but a single SELECT, reading the raw
+ * tables, or running past the limits fails with IDS_EINVAL (message says why). Appends
+ * {"columns":[...],"rows":[[...]],"truncated":bool} to out. params is a JSON array or NULL. */
+typedef struct store_query_limits {
+	int64_t timeout_ms;   /* default 5000 */
+	int64_t max_rows;     /* default 10000; more rows set "truncated" */
+	size_t max_bytes;     /* default 32 MiB of response */
+} store_query_limits;
+
+int store_query(store *s, const char *db, const char *user, const char *sql, size_t sql_len,
+		const char *params_json, size_t params_len, const store_query_limits *lim, ids_buf *out,
+		ids_error *err);
+
 /* Runs tombstone garbage collection now (normally periodic on the writer thread). */
 int store_gc_now(store *s, ids_error *err);
 

@@ -38,7 +38,7 @@ typedef struct serve_cfg {
 	rule_opt rules[256];
 	int n_rules;
 	/* strings owned here (config file values, flags) */
-	char data[4096], lake[4096], listen[300], auth[4200], stat[4096], node[HLC_NODE_MAX + 1];
+	char data[4096], lake[4096], listen[300], auth[4200], stat[4096], node[HLC_NODE_MAX + 1], drill[2048];
 } serve_cfg;
 
 static void serve_usage(FILE *f)
@@ -61,6 +61,9 @@ static void serve_usage(FILE *f)
 		"  --gc-interval S          tombstone collection period          [60]\n"
 		"  --conn-timeout S         idle connection timeout              [30]\n"
 		"  --static DIR             serve DIR/client and DIR/demo (the demo page)\n"
+		"  --drill-url URL          send /query to Apache Drill's REST API (and lake refreshes)\n"
+		"  --query-timeout MS       analytics query time limit           [5000]\n"
+		"  --query-max-rows N       analytics query row limit            [10000]\n"
 		"  --no-lake                do not write the Parquet lake\n"
 		"  --unsafe-no-fsync        do not fsync commits (benchmarks only: acked data may be lost)\n");
 	if (lake_usage)
@@ -201,6 +204,17 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 		else if (!strcmp(a, "--static")) snprintf(c->stat, sizeof c->stat, "%s", v);
 		else if (!strcmp(a, "--node-id")) snprintf(c->node, sizeof c->node, "%s", v);
 		else if (!strcmp(a, "--config")) continue; /* loaded first */
+		else if (!strcmp(a, "--query-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.query_timeout_ms = x; }
+		else if (!strcmp(a, "--query-max-rows")) { if (num_arg(a, v, &x)) return -1; c->ho.query_max_rows = x; }
+		else if (!strcmp(a, "--drill-url")) {
+			/* both the query endpoint and the lake's refresh notifications use Drill */
+			snprintf(c->drill, sizeof c->drill, "%s", v);
+			ids_error err = IDS_ERROR_INIT;
+			if (lake_option && lake_option(&c->lo, a, v, &err) < 0) {
+				fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
+				return -1;
+			}
+		}
 		else if (!strcmp(a, "--conflict")) {
 			const char *eq = strchr(v, '=');
 			char spec[IDS_NAME_MAX + IDS_DB_NAME_MAX + 2];
@@ -270,6 +284,7 @@ int cmd_serve(int argc, char **argv)
 	c.ho.listen = c.listen;
 	c.ho.lake = c.lake;
 	c.ho.auth = c.auth;
+	c.ho.drill_url = c.drill[0] ? c.drill : NULL;
 	c.so.auth = strcmp(c.auth, "none") != 0;
 	if (c.stat[0]) {
 		c.ho.static_dir = c.stat;

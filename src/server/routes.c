@@ -141,6 +141,7 @@ int route_dispatch(server *s, http_req *req, http_resp *resp, enum route_id *rid
 			{"events", "GET", R_EVENTS, route_events},
 			{"stores", "GET", R_STORES, route_stores},
 			{"flush", "POST", R_FLUSH, route_flush},
+			{"query", "POST", R_QUERY, route_query},
 		};
 		for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 			if (strcmp(action, table[i].action))

@@ -1,0 +1,167 @@
+// Analytics queries (POST /v1/db/{db}/query): the embedded SQLite engine over the synced
+// current state (typed views per store, read-only, limits, per-user scoping), and forwarding
+// to Apache Drill's REST API (here a stand-in server that speaks Drill's /query.json).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import http from 'node:http';
+import { startServer, tempDir, push, request } from './lib/server.mjs';
+
+const query = (url, db, body, token) => request(`${url}/v1/db/${db}/query`, { method: 'POST', body, token });
+
+describe('embedded engine', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: ['--query-timeout', '1500', '--query-max-rows', '50'] });
+    const muts = [];
+    for (let i = 1; i <= 120; i++) {
+      muts.push({ id: i, store: 'orders', op: 'put', key: i, value: {
+        item: ['tea', 'cake', 'jam'][i % 3], qty: i % 5, price: i % 2 ? 1.5 : 2,
+        at: { $date: new Date(Date.UTC(2024, i % 12, 1)).toISOString() }, tags: i % 4 ? ['x'] : [],
+        nested: { a: i } } });
+    }
+    muts.push({ id: 121, store: 'orders', op: 'delete', key: 120 });
+    muts.push({ id: 122, store: 'line items', op: 'put', key: [1, 'a'], value: { sku: 'T-1', "it's": 1 } });
+    const r = await push(srv.url, 'shop', { client: 'seed', mutations: muts });
+    assert.equal(r.status, 200, r.text);
+  });
+  after(() => srv.stop());
+
+  test('typed columns, aggregates, params, deleted rows excluded', async () => {
+    const r = await query(srv.url, 'shop', { sql: 'SELECT item, count(*) n, sum(qty) q, round(sum(qty*price),2) v FROM orders GROUP BY item ORDER BY item' });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.columns, ['item', 'n', 'q', 'v']);
+    // recompute from the seed (keys 1..119 are live)
+    const exp = new Map();
+    for (let i = 1; i <= 119; i++) {
+      const it = ['tea', 'cake', 'jam'][i % 3];
+      const e = exp.get(it) ?? { n: 0, q: 0, v: 0 };
+      e.n++; e.q += i % 5; e.v += (i % 5) * (i % 2 ? 1.5 : 2);
+      exp.set(it, e);
+    }
+    const got = Object.fromEntries(r.json.rows.map(([it, n, q, v]) => [it, { n, q, v }]));
+    for (const [it, e] of exp) assert.deepEqual(got[it], { n: e.n, q: e.q, v: Math.round(e.v * 100) / 100 }, it);
+    const p = await query(srv.url, 'shop', { sql: 'SELECT count(*) FROM orders WHERE qty >= ? AND item = ?', params: [3, 'jam'] });
+    let n = 0;
+    for (let i = 1; i <= 119; i++) if (i % 5 >= 3 && i % 3 === 2) n++;
+    assert.deepEqual(p.json.rows, [[n]]);
+  });
+
+  test('dates as ISO text, nested values as JSON text, keys as JSON, names with spaces and quotes', async () => {
+    const r = await query(srv.url, 'shop', { sql: 'SELECT _key, at, tags, nested FROM orders WHERE _key = ?', params: ['4'] });
+    assert.deepEqual(r.json.rows, [['4', '2024-05-01T00:00:00.000Z', '[]', '{"a":4}']]);
+    const y = await query(srv.url, 'shop', { sql: "SELECT count(*) FROM orders WHERE strftime('%m', at) = '01'" });
+    assert.ok(y.json.rows[0][0] > 0);
+    const li = await query(srv.url, 'shop', { sql: 'SELECT _key, sku, "it\'s" FROM "line items"' });
+    assert.equal(li.status, 200, li.text);
+    assert.deepEqual(li.json.rows, [['[1,"a"]', 'T-1', 1]]);
+  });
+
+  test('row limit truncates; the time limit stops runaway queries', async () => {
+    const r = await query(srv.url, 'shop', { sql: 'SELECT _key FROM orders' });
+    assert.equal(r.json.rows.length, 50);
+    assert.equal(r.json.truncated, true);
+    const t0 = Date.now();
+    const slow = await query(srv.url, 'shop', { sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c' });
+    assert.equal(slow.status, 400);
+    assert.match(slow.json.error.message, /time limit/);
+    assert.ok(Date.now() - t0 < 10000);
+  });
+
+  for (const [sql, re] of [
+    ['DELETE FROM orders', /view|only SELECT|not authorized/],
+    ['INSERT INTO orders(item) VALUES (1)', /view|only SELECT|not authorized/],
+    ['SELECT * FROM rows', /no such table|prohibited|not authorized/],
+    ['SELECT * FROM main.changes', /no such table|prohibited|not authorized/],
+    ["ATTACH DATABASE '/tmp/x.db' AS x", /not authorized/],
+    ['PRAGMA table_info(orders)', /not authorized/],
+    ['SELECT 1; SELECT 2', /one statement/],
+    ['SELEC 1', /syntax error/],
+    ['SELECT nope FROM orders', /no such column/],
+    ['', /empty SQL|syntax/],
+  ]) {
+    test(`refused: ${sql || '(empty)'}`, async () => {
+      const r = await query(srv.url, 'shop', { sql });
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json.error.code, 'invalid');
+      assert.match(r.json.error.message, re);
+    });
+  }
+
+  test('bad bodies and params', async () => {
+    for (const [body, re] of [[{}, /sql/], [{ sql: 1 }, /sql/], [{ sql: 'SELECT ?', params: {} }, /array/],
+      [{ sql: 'SELECT ?', params: [] }, /placeholders/], [{ sql: 'SELECT ?', params: [[1]] }, /bind/]]) {
+      const r = await query(srv.url, 'shop', body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.match(r.json.error.message, re);
+    }
+    const h = await request(`${srv.url}/healthz`);
+    assert.equal(h.status, 200);
+  });
+});
+
+describe('per-user scoping', () => {
+  test('with auth on, each user queries only their rows (and shared ones)', async () => {
+    const dir = tempDir();
+    const f = path.join(dir, 'tokens');
+    fs.writeFileSync(f, 'ta alice\ntb bob\n');
+    const srv = await startServer({ args: ['--auth', `tokens:${f}`] });
+    try {
+      const put = (id, key, v) => ({ id, store: 'notes', op: 'put', key, value: { v } });
+      assert.equal((await push(srv.url, 'd', { client: 'a', mutations: [put(1, 1, 'a1'), put(2, 2, 'a2')] }, 'ta')).status, 200);
+      assert.equal((await push(srv.url, 'd', { client: 'b', mutations: [put(1, 1, 'b1')] }, 'tb')).status, 200);
+      const a = await query(srv.url, 'd', { sql: 'SELECT v FROM notes ORDER BY v' }, 'ta');
+      const b = await query(srv.url, 'd', { sql: 'SELECT v FROM notes ORDER BY v' }, 'tb');
+      assert.deepEqual(a.json.rows, [['a1'], ['a2']]);
+      assert.deepEqual(b.json.rows, [['b1']]);
+      // the raw tables are out of reach, even for count(*) which reads no column
+      for (const sql of ['SELECT count(*) FROM rows', 'SELECT count(*) FROM changes', 'SELECT count(*) FROM clients']) {
+        const raw = await query(srv.url, 'd', { sql }, 'tb');
+        assert.equal(raw.status, 400, `${sql}: ${raw.text}`);
+        assert.match(raw.json.error.message, /no such table/);
+      }
+      assert.equal((await query(srv.url, 'd', { sql: 'SELECT 1' })).status, 401);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('Apache Drill forwarding', () => {
+  test('queries go to <drill-url>/query.json and come back in our shape', async () => {
+    const seen = [];
+    const drill = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        seen.push({ url: req.url, body: JSON.parse(body) });
+        res.setHeader('content-type', 'application/json');
+        if (/FAIL/.test(body)) {
+          res.statusCode = 500;
+          res.end(JSON.stringify({ errorMessage: 'PARSE ERROR: bad' }));
+          return;
+        }
+        res.end(JSON.stringify({ queryId: 'x', columns: ['item', 'n', 'ok'], metadata: ['VARCHAR', 'BIGINT', 'BIT'],
+          rows: [{ item: 'tea', n: '3', ok: 'true' }, { item: "o'k", n: '1', ok: 'false' }], queryState: 'COMPLETED' }));
+      });
+    });
+    await new Promise((r) => drill.listen(0, '127.0.0.1', r));
+    const srv = await startServer({ args: ['--drill-url', `http://127.0.0.1:${drill.address().port}`] });
+    try {
+      const r = await query(srv.url, 'shop', { sql: 'SELECT item, count(*) n FROM dfs.lake.`shop/orders` WHERE item <> ? AND q > ? GROUP BY item', params: ["it's", 2] });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.columns, ['item', 'n', 'ok']);
+      assert.deepEqual(r.json.rows, [['tea', 3, true], ["o'k", 1, false]]);
+      assert.equal(seen[0].url, '/query.json');
+      assert.equal(seen[0].body.queryType, 'SQL');
+      assert.equal(seen[0].body.query, "SELECT item, count(*) n FROM dfs.lake.`shop/orders` WHERE item <> 'it''s' AND q > 2 GROUP BY item");
+      const e = await query(srv.url, 'shop', { sql: 'SELECT FAIL' });
+      assert.equal(e.status, 500);
+      assert.match(e.json.error.message, /PARSE ERROR/);
+    } finally {
+      await srv.stop();
+      drill.close();
+    }
+  });
+});
