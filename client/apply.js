@@ -1,0 +1,110 @@
+// Applies pulled changes (and conflict winners) to IndexedDB: chunks of rows per internal
+// transaction (never captured again), the pull cursor saved in the same transaction as the
+// rows, a yield to the event loop between chunks, and rows with a local edit still in the
+// outbox left alone (the server resolves them when that edit is pushed).
+import { OUTBOX, META, native } from './capture.js';
+import { decodeKey, encodeKey, fromTagged } from './codec.js';
+import { fromIdbError } from './errors.js';
+import { yieldToMain } from './events.js';
+import { done, itx, pendingIn } from './outbox.js';
+
+export const CHUNK = 1000;
+
+function localStores(s) {
+  const names = new Set();
+  for (const n of s.db.objectStoreNames) if (s.isSynced(n)) names.add(n);
+  return names;
+}
+
+function putRow(store, key, value) {
+  const kp = store.keyPath;
+  if (kp === null) return native.put.call(store, value, key);
+  if (typeof kp === 'string' && value !== null && typeof value === 'object') {
+    const parts = kp.split('.');
+    let t = value;
+    for (let i = 0; i < parts.length - 1; i++) t = (t[parts[i]] ??= {});
+    if (t[parts[parts.length - 1]] === undefined) t[parts[parts.length - 1]] = key;
+  }
+  return native.put.call(store, value, undefined);
+}
+
+/**
+ * Applies changes ([{seq, store, op, key, value, hlc}]) in chunks. cursor: stored after the last
+ * chunk (null: leave the cursor alone, e.g. conflict winners). seen (Map store -> Set of key JSON)
+ * collects keys during a resync. onChunk(appliedChanges, count) runs after each committed chunk.
+ */
+export async function applyChanges(s, changes, cursor, { seen = null, onChunk } = {}) {
+  const names = localStores(s);
+  const scope = [...names, OUTBOX, META];
+  let off = 0;
+  do {
+    const part = changes.slice(off, off + CHUNK);
+    off += CHUNK;
+    const last = off >= changes.length;
+    const tx = itx(s.db, scope, 'readwrite');
+    const applied = [];
+    try {
+      const { keys: pend } = await pendingIn(tx, true);
+      const stores = new Map();
+      for (const c of part) {
+        if (c.hlc) s.clock.recv(c.hlc);
+        if (!names.has(c.store)) continue;
+        const key = decodeKey(c.key);
+        const kj = encodeKey(key);
+        if (seen) {
+          let set = seen.get(c.store);
+          if (!set) seen.set(c.store, (set = new Set()));
+          set.add(kj);
+        }
+        if (pend.has(c.store + '\0' + kj)) continue;
+        let store = stores.get(c.store);
+        if (!store) stores.set(c.store, (store = native.objectStore.call(tx, c.store)));
+        try {
+          if (c.op === 'delete') {
+            native.delete.call(store, key);
+            applied.push({ store: c.store, op: 'delete', key, seq: c.seq });
+          } else {
+            const value = fromTagged(c.value);
+            putRow(store, key, value);
+            applied.push({ store: c.store, op: 'put', key, value, seq: c.seq });
+          }
+        } catch (e) {
+          s.reportError(fromIdbError(e, `applying ${c.store} ${c.key}`));
+        }
+      }
+      if (cursor !== null) {
+        const at = last ? cursor : (part.length ? part[part.length - 1].seq : cursor);
+        native.put.call(native.objectStore.call(tx, META), at, 'cursor');
+      }
+      await done(tx);
+    } catch (e) {
+      try { tx.abort(); } catch { /* already finished */ }
+      throw fromIdbError(e, 'applying pulled changes');
+    }
+    if (onChunk) onChunk(applied, part.length);
+    if (!last) await yieldToMain();
+  } while (off < changes.length);
+}
+
+/** After a resync from 0: deletes local rows the server did not return (unless edited locally). */
+export async function dropUnseen(s, seen) {
+  const names = localStores(s);
+  for (const name of names) {
+    const set = seen.get(name) || new Set();
+    const tx = itx(s.db, [name, OUTBOX, META], 'readwrite');
+    const { keys: pend } = await pendingIn(tx, true);
+    const store = native.objectStore.call(tx, name);
+    const keys = await new Promise((res, rej) => {
+      const r = store.getAllKeys();
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const removed = [];
+    for (const k of keys) {
+      const kj = encodeKey(k);
+      if (!set.has(kj) && !pend.has(name + '\0' + kj)) { native.delete.call(store, k); removed.push({ store: name, op: 'delete', key: k }); }
+    }
+    await done(tx);
+    if (removed.length) s.changed(removed);
+  }
+}

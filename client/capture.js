@@ -1,0 +1,253 @@
+// IndexedDB interception: patches IDBDatabase/IDBObjectStore/IDBCursor/IDBTransaction prototypes
+// so that every write to a synced store is recorded in the outbox store *inside the same
+// transaction*. Mutations of one transaction are collected in memory (value encoded at call
+// time) and written as ONE outbox record when the transaction's last captured request
+// succeeds, so the outbox costs one extra write per transaction, not per mutation.
+import { encodeKey, encodeValue } from './codec.js';
+
+export const OUTBOX = '_idbsync_outbox';
+export const META = '_idbsync_meta';
+
+const dbs = new WeakMap();       // IDBDatabase -> controller {isSynced(name), clock, onCaptured(n), onTxError(e)}
+const internal = new WeakSet();  // transactions run by the client itself (pull/apply): never captured
+const txs = new WeakMap();       // IDBTransaction -> TxState | null
+const infos = new WeakMap();     // IDBObjectStore -> {st, name, kp, auto} | null
+const widened = new WeakSet();   // app transactions we added the outbox to (it is hidden from objectStoreNames)
+
+/** Starts capturing writes on db. ctl.isSynced(storeName) decides which stores are captured. */
+export function registerDb(db, ctl) { install(); dbs.set(db, ctl); }
+export function unregisterDb(db) { dbs.delete(db); }
+/** Marks a transaction as the client's own: its writes are not captured (no echo). */
+export function markInternal(tx) { internal.add(tx); return tx; }
+
+/** Hybrid logical clock (docs/protocol.md): "<13-digit ms>-<4 hex counter>-<node>". */
+export class Clock {
+  constructor(node) { this.node = node; this.ms = 0; this.c = 0; this.prefix = ''; }
+  now() {
+    const t = Date.now();
+    if (t > this.ms) { this.ms = t; this.c = 0; } else if (++this.c > 0xffff) { this.ms++; this.c = 0; }
+    return stamp(this.ms, this.c, this.node);
+  }
+  /** Moves the clock past a stamp received from the server. */
+  recv(h) {
+    if (typeof h !== 'string' || h.length < 19) return;
+    const ms = Number(h.slice(0, 13)), c = parseInt(h.slice(14, 18), 16);
+    if (!(ms > 0) || !(c >= 0)) return;
+    const t = Date.now();
+    if (ms > this.ms && ms > t) { this.ms = ms; this.c = c; }
+    else if (ms === this.ms && c > this.c) this.c = c;
+  }
+}
+function stamp(ms, c, node) {
+  return String(ms).padStart(13, '0') + '-' + c.toString(16).padStart(4, '0') + '-' + node;
+}
+
+class TxState {
+  constructor(tx, ctl) {
+    this.tx = tx; this.ctl = ctl; this.group = []; this.out = 0; this.commitWanted = false; this.flushed = 0;
+    tx.addEventListener('complete', () => { if (this.flushed) ctl.onCaptured(this.flushed); });
+    tx.addEventListener('abort', () => { if (tx.error) ctl.onTxError(tx.error); });
+  }
+  /** Adds an entry (in call order) and settles it when req completes. */
+  track(req, e, keyFromResult) {
+    this.group.push(e);
+    this.out++;
+    const onOk = () => {
+      if (keyFromResult) {
+        e.k = encodeKey(req.result);
+        if (e.inject) e.v = injectKey(e.v, e.inject, req.result);
+      } else if (e.keys === null) {
+        e.keys = req.result.map(encodeKey);
+      }
+      this.settle();
+    };
+    req.addEventListener('success', onOk);
+    req.addEventListener('error', () => { e.void = true; this.settle(); });
+  }
+  settle() {
+    if (--this.out > 0) return;
+    this.flush();
+    if (this.commitWanted) { this.commitWanted = false; nat.commit.call(this.tx); }
+  }
+  flush() {
+    const g = this.group;
+    if (!g.length) return;
+    this.group = [];
+    const m = [];
+    for (const e of g) {
+      if (e.void) continue;
+      if (e.keys) { for (const k of e.keys) m.push([e.s, k, e.h]); }
+      else if (e.v === undefined) m.push([e.s, e.k, e.h]);
+      else m.push([e.s, e.k, e.h, e.v]);
+    }
+    if (!m.length) return;
+    nat.add.call(nat.objectStore.call(this.tx, OUTBOX), { m });
+    this.flushed += m.length;
+  }
+}
+
+function injectKey(json, kp, key) {
+  const o = JSON.parse(json);
+  const parts = kp.split('.');
+  let t = o;
+  for (let i = 0; i < parts.length - 1; i++) t = t[parts[i]] ??= {};
+  t[parts[parts.length - 1]] = JSON.parse(encodeKey(key));
+  return JSON.stringify(o);
+}
+
+function hasKeyPath(v, kp) {
+  let t = v;
+  for (const p of kp.split('.')) {
+    if (t === null || typeof t !== 'object' || !(p in t)) return false;
+    t = t[p];
+  }
+  return t !== undefined;
+}
+
+function txState(tx) {
+  let st = txs.get(tx);
+  if (st !== undefined) return st;
+  st = null;
+  const ctl = dbs.get(tx.db);
+  if (ctl && !internal.has(tx) && tx.mode === 'readwrite' && nat.storeNames.call(tx).contains(OUTBOX)) st = new TxState(tx, ctl);
+  txs.set(tx, st);
+  return st;
+}
+
+function info(store) {
+  let i = infos.get(store);
+  if (i !== undefined) return i;
+  const st = txState(store.transaction);
+  i = st && st.ctl.isSynced(store.name)
+    ? { st, name: store.name, kp: typeof store.keyPath === 'string' && store.keyPath ? store.keyPath : null, auto: store.autoIncrement }
+    : null;
+  infos.set(store, i);
+  return i;
+}
+
+function storeOf(cursor) {
+  const src = cursor.source;
+  return src instanceof IDBIndex ? src.objectStore : src;
+}
+
+const nat = {};
+let installed = false;
+
+function install() {
+  if (installed) return;
+  installed = true;
+  const D = IDBDatabase.prototype, S = IDBObjectStore.prototype, C = IDBCursor.prototype, T = IDBTransaction.prototype;
+  const namesDesc = Object.getOwnPropertyDescriptor(T, 'objectStoreNames');
+  Object.assign(nat, {
+    storeNames: namesDesc.get,
+    transaction: D.transaction, put: S.put, add: S.add, delete: S.delete, clear: S.clear,
+    getAllKeys: S.getAllKeys, objectStore: T.objectStore, commit: T.commit, update: C.update, cdelete: C.delete,
+  });
+
+  // Widen the app's readwrite transactions on synced stores to include the outbox.
+  D.transaction = function transaction(names, mode, options) {
+    const ctl = dbs.get(this);
+    if (ctl && mode === 'readwrite') {
+      const list = typeof names === 'string' ? [names] : Array.from(names);
+      if (!list.includes(OUTBOX) && list.some((n) => ctl.isSynced(n))) {
+        list.push(OUTBOX);
+        const tx = options === undefined ? nat.transaction.call(this, list, mode) : nat.transaction.call(this, list, mode, options);
+        widened.add(tx);
+        return tx;
+      }
+    }
+    return nat.transaction.apply(this, arguments);
+  };
+
+  function write(native) {
+    return function (value, key) {
+      const i = info(this);
+      if (!i) return native.apply(this, arguments);
+      const v = encodeValue(value);             // snapshot at call time (the app may mutate value later)
+      const req = native.apply(this, arguments);
+      const e = { s: i.name, k: null, h: i.st.ctl.clock.now(), v, inject: null, void: false };
+      if (i.auto && i.kp && arguments.length < 2 && !hasKeyPath(value, i.kp)) e.inject = i.kp;
+      i.st.track(req, e, true);
+      return req;
+    };
+  }
+  S.put = write(nat.put);
+  S.add = write(nat.add);
+
+  S.delete = function (query) {
+    const i = info(this);
+    if (!i) return nat.delete.apply(this, arguments);
+    if (query instanceof IDBKeyRange) {
+      const kreq = nat.getAllKeys.call(this, query);   // runs before the delete: the keys it removes
+      const req = nat.delete.call(this, query);
+      i.st.track(kreq, { s: i.name, keys: null, h: i.st.ctl.clock.now(), void: false }, false);
+      return req;
+    }
+    const req = nat.delete.call(this, query);
+    i.st.track(req, { s: i.name, k: encodeKey(query), h: i.st.ctl.clock.now(), v: undefined, void: false }, false);
+    return req;
+  };
+
+  S.clear = function () {
+    const i = info(this);
+    if (!i) return nat.clear.apply(this, arguments);
+    const kreq = nat.getAllKeys.call(this);
+    const req = nat.clear.call(this);
+    i.st.track(kreq, { s: i.name, keys: null, h: i.st.ctl.clock.now(), void: false }, false);
+    return req;
+  };
+
+  C.update = function (value) {
+    const i = info(storeOf(this));
+    if (!i) return nat.update.apply(this, arguments);
+    const v = encodeValue(value);
+    const req = nat.update.call(this, value);
+    i.st.track(req, { s: i.name, k: null, h: i.st.ctl.clock.now(), v, inject: null, void: false }, true);
+    return req;
+  };
+
+  C.delete = function () {
+    const i = info(storeOf(this));
+    if (!i) return nat.cdelete.apply(this, arguments);
+    const k = encodeKey(this.primaryKey);
+    const req = nat.cdelete.call(this);
+    i.st.track(req, { s: i.name, k, h: i.st.ctl.clock.now(), v: undefined, void: false }, false);
+    return req;
+  };
+
+  // Libraries such as idb look at tx.objectStoreNames (tx.store exists only for one store): hide the outbox.
+  Object.defineProperty(T, 'objectStoreNames', {
+    configurable: true, enumerable: namesDesc.enumerable,
+    get() {
+      const list = namesDesc.get.call(this);
+      return widened.has(this) ? hideOutbox(list) : list;
+    },
+  });
+
+  // An explicit commit() while captured requests are outstanding would leave no room for the
+  // outbox record: defer the native commit until the record is written.
+  if (nat.commit) {
+    T.commit = function () {
+      const st = txs.get(this);
+      if (st && st.out > 0) { st.commitWanted = true; return; }
+      return nat.commit.call(this);
+    };
+  }
+}
+
+function hideOutbox(list) {
+  const names = Array.from(list).filter((n) => n !== OUTBOX);
+  const out = Object.create(Object.getPrototypeOf(list) === DOMStringList.prototype ? FakeList.prototype : null);
+  names.forEach((n, i) => { out[i] = n; });
+  Object.defineProperty(out, 'length', { value: names.length });
+  Object.defineProperty(out, '_n', { value: names });
+  return Object.freeze(out);
+}
+class FakeList {
+  item(i) { return this._n[i] ?? null; }
+  contains(n) { return this._n.includes(n); }
+  [Symbol.iterator]() { return this._n[Symbol.iterator](); }
+}
+
+/** The unpatched IDBTransaction.prototype.objectStore etc., for the client's own use. */
+export { nat as native };

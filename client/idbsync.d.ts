@@ -1,0 +1,144 @@
+// Types for the idbsync browser client (client/idbsync.js). See client/README.md.
+
+export interface SyncOptions {
+  /** Base URL of the idbsync server, e.g. "http://127.0.0.1:8080". */
+  url: string;
+  /** Bearer token (or a function returning one, called per request). */
+  token?: string | (() => string | Promise<string>);
+  /** Which object stores sync (default: every store except idbsync's own `_idbsync_*`). */
+  stores?: string[];
+  /** Background sync in this tab (default true): live pull + push soon after each write. */
+  background?: boolean;
+  /** Mutations per push request (default 500) and approximate bytes per push (default 1 MiB). */
+  batchSize?: number;
+  batchBytes?: number;
+  /** Rows per pull request (default 5000, server max 10000). */
+  pullLimit?: number;
+  /** Long-poll wait in seconds (default 25; the server closes idle connections after 30). */
+  wait?: number;
+  /** Delay in ms between a local write and its push (default 30; coalesces bursts). */
+  pushDelay?: number;
+  /** Retry backoff bounds in ms (default 250 .. 30000, exponential with jitter). */
+  retryMin?: number;
+  retryMax?: number;
+  /** fetch implementation (default globalThis.fetch). */
+  fetch?: typeof fetch;
+}
+
+export interface OpenOptions extends SyncOptions {
+  /** Schema upgrade, called inside the versionchange transaction (idbsync then adds its stores). */
+  upgrade?(db: IDBDatabase, oldVersion: number, newVersion: number | null, tx: IDBTransaction): void;
+}
+
+export interface SyncStatus {
+  /** false after a failed request (offline, server down) until one succeeds. */
+  online: boolean;
+  /** Mutations not yet acknowledged by the server. */
+  pending: number;
+  /** Mutations acknowledged since this handle opened. */
+  pushed: number;
+  /** Rows applied in the current/last pull run, and the estimate of rows in it (null: unknown). */
+  pulled: number;
+  total: number | null;
+  /** Last error (null after a successful sync). */
+  error: { code: string; message: string; status?: number } | null;
+  /** This tab runs the background sync (holds the Web Lock). */
+  leader: boolean;
+  /** Date.now() of the last successful sync, or null. */
+  lastSync: number | null;
+}
+
+export interface Change {
+  store: string;
+  op: 'put' | 'delete';
+  key: IDBValidKey;
+  /** The new value (put only; absent in change events relayed to other tabs: read it from IndexedDB). */
+  value?: unknown;
+  /** Server seq of the change (absent for rows removed by a full resync). */
+  seq?: number;
+  /** true when relayed from the syncing tab over BroadcastChannel. */
+  remote?: boolean;
+}
+
+export interface ConflictDetail {
+  store: string;
+  key: IDBValidKey;
+  /** The losing mutation's id and op. */
+  id: number;
+  op: 'put' | 'delete';
+  rule: 'lww' | 'client-wins' | 'server-wins' | 'merge' | string;
+  reason: string;
+  /** merge: the fields that lost. */
+  fields?: string[];
+  /** The local change that lost. */
+  local: { op: 'put' | 'delete'; value?: unknown } | null;
+  /** The version that won (the local copy converges to it). */
+  winner: { seq: number; op: 'put' | 'delete'; hlc: string; value?: unknown };
+}
+
+export interface SyncedEventMap {
+  change: CustomEvent<{ changes: Change[]; remote?: boolean }>;
+  conflict: CustomEvent<ConflictDetail>;
+  status: CustomEvent<SyncStatus>;
+  error: CustomEvent<IdbsyncError>;
+}
+
+export declare class Synced extends EventTarget {
+  /** The native database; every write through it to a synced store is captured. */
+  readonly db: IDBDatabase;
+  readonly name: string;
+  readonly clientId: string;
+  readonly status: SyncStatus;
+  readonly isLeader: boolean;
+  /** Pushes everything pending, then pulls until up to date. */
+  sync(): Promise<SyncStatus>;
+  /** Mutations not yet acknowledged by the server. */
+  pending(): Promise<number>;
+  /** Starts / stops background sync in this tab (writes are captured either way). */
+  start(): void;
+  stop(): void;
+  /** Stops syncing and capturing; closes the database if openSynced opened it. */
+  close(): void;
+  addEventListener<K extends keyof SyncedEventMap>(type: K, listener: (ev: SyncedEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof SyncedEventMap>(type: K, listener: (ev: SyncedEventMap[K]) => void, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
+
+/** Opens (creating or upgrading) an IndexedDB database and syncs it with the server's database `name`. */
+export declare function openSynced(name: string, version: number, options: OpenOptions): Promise<Synced>;
+/** Syncs a database the app opened itself; it must contain the idbsync stores (createSyncStores / DEXIE_STORES). */
+export declare function enableSync(db: IDBDatabase, options: SyncOptions): Promise<Synced>;
+/** Creates idbsync's outbox and meta stores; call inside your upgrade callback. */
+export declare function createSyncStores(db: IDBDatabase): void;
+/** Dexie schema fragment: db.version(n).stores({ ...yours, ...DEXIE_STORES }). */
+export declare const DEXIE_STORES: Readonly<Record<string, string>>;
+export declare const OUTBOX: '_idbsync_outbox';
+export declare const META: '_idbsync_meta';
+
+/** Tagged JSON (docs/protocol.md "Keys and values"). */
+export declare function encodeValue(value: unknown): string;
+export declare function toTagged(value: unknown): unknown;
+export declare function decodeValue(tagged: unknown): unknown;
+export declare function encodeKey(key: IDBValidKey): string;
+export declare function decodeKey(tagged: unknown): IDBValidKey;
+
+export type ErrorCode = 'quota' | 'auth' | 'server' | 'protocol' | 'bad_request' | 'network' | 'unsupported_value' |
+  'schema' | 'cursor_expired' | 'idb' | 'closed';
+export declare class IdbsyncError extends Error {
+  readonly code: ErrorCode | string;
+  /** HTTP status, when the error came from a response. */
+  readonly status?: number;
+  /** The server's error code ("invalid", "unauthorized", "disk_full", ...). */
+  readonly serverCode?: string;
+  constructor(code: string, message: string, opts?: { status?: number; cause?: unknown; serverCode?: string });
+}
+export declare class QuotaError extends IdbsyncError {}
+export declare class AuthError extends IdbsyncError {}
+export declare class ServerError extends IdbsyncError {}
+export declare class ProtocolError extends IdbsyncError {}
+export declare class BadRequestError extends IdbsyncError {}
+export declare class NetworkError extends IdbsyncError {}
+export declare class UnsupportedValueError extends IdbsyncError {}
+export declare class SchemaError extends IdbsyncError {}
+export declare class CursorExpiredError extends IdbsyncError {}

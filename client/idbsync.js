@@ -1,0 +1,321 @@
+// idbsync browser client, entry point: openSynced() / enableSync() return a Synced handle that
+// captures writes (capture.js), pushes the outbox exactly once (outbox.js, transport.js), pulls and
+// applies remote changes (apply.js), and coordinates tabs (tabs.js). See client/README.md.
+import { applyChanges, dropUnseen } from './apply.js';
+import { Clock, META, OUTBOX, registerDb, unregisterDb } from './capture.js';
+import { decodeKey, encodeKey, fromTagged } from './codec.js';
+import { AuthError, BadRequestError, CursorExpiredError, IdbsyncError, QuotaError, SchemaError, fromIdbError } from './errors.js';
+import { emit, sleep } from './events.js';
+import { ackUpTo, createSyncStores, initMeta, getMeta, nextBatch, pendingCount, rebase } from './outbox.js';
+import { Tabs } from './tabs.js';
+import { Transport, backoff, retryable } from './transport.js';
+
+export * from './errors.js';
+export { createSyncStores, DEXIE_STORES } from './outbox.js';
+export { encodeValue, encodeKey, fromTagged as decodeValue, decodeKey, toTagged } from './codec.js';
+export { OUTBOX, META };
+
+const DEFAULTS = {
+  background: true, batchSize: 500, batchBytes: 1 << 20, pullLimit: 5000, wait: 25,
+  pushDelay: 30, retryMin: 250, retryMax: 30000,
+};
+
+/** The handle returned by openSynced/enableSync. An EventTarget: 'change', 'conflict', 'status', 'error'. */
+export class Synced extends EventTarget {
+  constructor(db, options, ownsDb) {
+    super();
+    if (!options || !options.url) throw new SchemaError('idbsync: options.url (the idbsync server) is required');
+    if (!db.objectStoreNames.contains(OUTBOX) || !db.objectStoreNames.contains(META)) {
+      throw new SchemaError(`idbsync: database "${db.name}" has no ${OUTBOX}/${META} stores; create them in your upgrade ` +
+        `with createSyncStores(db) (Dexie: add ...DEXIE_STORES to your schema), or use openSynced()`);
+    }
+    this.db = db;
+    this.name = db.name;
+    this.o = { ...DEFAULTS, ...options };
+    this.ownsDb = ownsDb;
+    const only = options.stores ? new Set(options.stores) : null;
+    this.isSynced = only ? (n) => only.has(n) : (n) => !n.startsWith('_idbsync_');
+    this.transport = new Transport({ url: options.url, db: db.name, token: options.token, fetch: options.fetch });
+    this.clock = new Clock('pending');
+    this.rules = new Map();
+    this.cache = new Map();
+    this.state = { online: typeof navigator === 'undefined' ? true : navigator.onLine, pending: 0, pushed: 0, pulled: 0, total: null, error: null, leader: false, lastSync: null, syncing: false };
+    this.wakeCtl = new AbortController();
+    this.pushTimer = null;
+    this.closed = false;
+    this.tabs = new Tabs(db.name, {
+      onLead: (signal) => this.lead(signal),
+      onMessage: (m) => this.onTabMessage(m),
+    });
+    registerDb(db, {
+      isSynced: this.isSynced,
+      clock: this.clock,
+      onCaptured: (n) => this.onCaptured(n),
+      onTxError: (e) => { if (e && e.name === 'QuotaExceededError') this.reportError(new QuotaError('a write was rejected: storage quota exceeded (nothing already captured is lost)', { cause: e })); },
+    });
+    this.onOnline = () => { this.setState({ online: true }); this.wake(); };
+    this.onOffline = () => this.setState({ online: false });
+    if (typeof window !== 'undefined') {
+      window.addEventListener('online', this.onOnline);
+      window.addEventListener('offline', this.onOffline);
+    }
+  }
+
+  async init() {
+    const { client } = await initMeta(this.db);
+    this.clientId = client;
+    this.clock.node = `${client}.${this.tabs.id}`;
+    this.state.pending = await pendingCount(this.db);
+    if (this.o.background) this.start();
+    return this;
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /** Pushes everything pending, then pulls until up to date. Resolves with the status. */
+  async sync() {
+    this.assertOpen();
+    await this.tabs.io(async () => {
+      await this.pushAll();
+      await this.pullAll();
+    });
+    this.setState({ lastSync: Date.now(), error: null, online: true });
+    return this.status;
+  }
+
+  /** Number of captured mutations the server has not acknowledged yet. */
+  async pending() {
+    const n = await pendingCount(this.db);
+    this.setState({ pending: n });
+    return n;
+  }
+
+  /** Starts background sync (on by default): this tab competes for the per-database lock. */
+  start() { this.assertOpen(); this.running = true; this.tabs.start(); }
+  /** Stops background sync in this tab; writes are still captured and sync() still works. */
+  stop() { this.running = false; this.tabs.stop(); this.wake(); }
+  /** Stops syncing, stops capturing; closes the database if openSynced opened it. */
+  close() {
+    if (this.closed) return;
+    this.stop();
+    this.closed = true;
+    this.tabs.close();
+    unregisterDb(this.db);
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('online', this.onOnline);
+      window.removeEventListener('offline', this.onOffline);
+    }
+    if (this.ownsDb) this.db.close();
+  }
+
+  get status() { return { ...this.state, leader: this.tabs.leader }; }
+  get isLeader() { return this.tabs.leader; }
+
+  // ------------------------------------------------------------------ internals
+
+  assertOpen() { if (this.closed) throw new IdbsyncError('closed', 'idbsync: handle is closed'); }
+
+  setState(p) {
+    Object.assign(this.state, p);
+    emit(this, 'status', this.status);
+  }
+
+  reportError(err) {
+    this.setState({ error: { code: err.code, message: err.message, status: err.status } });
+    emit(this, 'error', err);
+  }
+
+  wake() { const c = this.wakeCtl; this.wakeCtl = new AbortController(); c.abort(); }
+
+  onCaptured(n) {
+    this.state.pending += n;
+    this.setState({});
+    if (this.tabs.leader) this.schedulePush();
+    else this.tabs.post({ t: 'wrote', n });
+  }
+
+  schedulePush() {
+    if (this.pushTimer) return;
+    this.pushTimer = setTimeout(() => { this.pushTimer = null; this.wake(); }, this.o.pushDelay);
+  }
+
+  onTabMessage(m) {
+    if (m.t === 'wrote') { if (this.tabs.leader) this.schedulePush(); this.pending().catch(() => {}); }
+    else if (m.t === 'change') { emit(this, 'change', { changes: m.changes.map(revive), remote: true }); }
+    else if (m.t === 'conflict') { emit(this, 'conflict', m.detail); }
+    else if (m.t === 'status') { Object.assign(this.state, m.state); emit(this, 'status', this.status); }
+  }
+
+  changed(changes) {
+    if (!changes.length) return;
+    emit(this, 'change', { changes });
+    this.tabs.post({ t: 'change', changes: changes.map(wire) });
+  }
+
+  /** Background loop while this tab is the leader. */
+  async lead(signal) {
+    this.setState({ leader: true });
+    let attempt = 0;
+    while (!signal.aborted && this.running && !this.closed) {
+      const wake = this.wakeCtl.signal;
+      try {
+        await this.tabs.io(async () => { await this.pushAll(); await this.pullAll(); });
+        attempt = 0;
+        this.setState({ online: true, error: null, lastSync: Date.now() });
+        this.tabs.post({ t: 'status', state: { online: true, error: null, lastSync: this.state.lastSync, pending: this.state.pending } });
+        if (signal.aborted || wake.aborted) continue;
+        // Live: long-poll for anything newer than our cursor; a local write (wake) interrupts it.
+        const since = (await getMeta(this.db, 'cursor')) || 0;
+        const any = AbortSignal.any([signal, wake]);
+        await this.transport.pull({ since, limit: 1, wait: this.o.wait, client: this.clientId }, { signal: any })
+          .catch((e) => { if (!any.aborted) throw e; });
+      } catch (e) {
+        if (signal.aborted) break;
+        const err = e instanceof IdbsyncError ? e : fromIdbError(e, 'sync');
+        if (err.code === 'network') this.setState({ online: false });
+        this.reportError(err);
+        const delay = retryable(err) ? backoff(attempt++, { min: this.o.retryMin, max: this.o.retryMax })
+          : Math.max(this.o.retryMax, 30000);   // auth / bad request: wait for the app (start(), online, a write)
+        await sleep(delay, AbortSignal.any([signal, this.wakeCtl.signal]));
+      }
+    }
+    this.setState({ leader: false });
+  }
+
+  async pushAll() {
+    const limits = { maxMutations: this.o.batchSize, maxBytes: this.o.batchBytes };
+    for (;;) {
+      const b = await nextBatch(this.db, this.clientId, limits, this.cache);
+      if (!b) break;
+      const res = await this.transport.push(b.body);
+      if (res.gap) {
+        if (typeof res.expected !== 'number' || res.expected >= b.first) throw new BadRequestError(`push: unexpected gap answer (expected ${res.expected}, sent from ${b.first})`);
+        await rebase(this.db, res.expected);
+        continue;
+      }
+      if (res.ack < b.first - 1) throw new BadRequestError(`push: server ack ${res.ack} is below our first id ${b.first}`);
+      if (res.conflicts.length) await this.conflicts(res.conflicts, b);
+      const dropped = await ackUpTo(this.db, Math.min(res.ack, b.last), this.cache);
+      this.setState({ pushed: this.state.pushed + dropped, pending: Math.max(0, this.state.pending - dropped) });
+      if (res.ack < b.last) break;   // server stopped early; retry later
+    }
+    const n = await pendingCount(this.db);
+    this.setState({ pending: n });
+  }
+
+  async conflicts(list, b) {
+    const winners = [];
+    for (const c of list) {
+      const m = b.muts[c.id - b.first];
+      const local = m ? { op: m.length === 4 ? 'put' : 'delete', value: m.length === 4 ? fromTagged(JSON.parse(m[3])) : undefined } : null;
+      const w = c.winner || {};
+      const detail = {
+        store: c.store, key: decodeKey(structuredClone(c.key)), id: c.id, op: c.op, rule: c.rule, reason: c.reason, fields: c.fields,
+        local, winner: { seq: w.seq, op: w.op, hlc: w.hlc, value: w.value === undefined ? undefined : fromTagged(structuredClone(w.value)) },
+      };
+      emit(this, 'conflict', detail);
+      this.tabs.post({ t: 'conflict', detail });
+      if (w.op) winners.push({ seq: w.seq, store: c.store, op: w.op, key: c.key, value: w.value, hlc: w.hlc });
+    }
+    // Adopt the winners now, once the losing mutations are acknowledged (so they no longer block the key).
+    this.afterAck = winners;
+  }
+
+  async pullAll() {
+    if (this.afterAck && this.afterAck.length) {
+      const w = this.afterAck;
+      this.afterAck = null;
+      await applyChanges(this, w, null, { onChunk: (applied) => this.changed(applied) });
+    }
+    let since = (await getMeta(this.db, 'cursor')) || 0;
+    let seen = null;
+    let pulled = 0;
+    let total = null;
+    if (since === 0) total = await this.estimateTotal();
+    this.setState({ pulled: 0, total });
+    for (;;) {
+      let page;
+      try {
+        page = await this.transport.pull({ since, limit: this.o.pullLimit, client: this.clientId });
+      } catch (e) {
+        if (!(e instanceof CursorExpiredError) || since === 0) throw e;
+        // Tombstones we never saw were collected: full resync, then drop rows the server no longer has.
+        since = 0; seen = new Map(); pulled = 0; total = await this.estimateTotal();
+        this.setState({ pulled: 0, total });
+        continue;
+      }
+      await applyChanges(this, page.changes, page.cursor, {
+        seen,
+        onChunk: (applied, n) => {
+          pulled += n;
+          this.setState({ pulled, total: total === null ? null : Math.max(total, pulled) });
+          this.changed(applied);
+        },
+      });
+      since = page.cursor;
+      if (!page.more) break;
+    }
+    if (seen) await dropUnseen(this, seen);
+    if (total !== null && pulled < total) this.setState({ total: pulled });
+  }
+
+  async estimateTotal() {
+    try {
+      const stores = await this.transport.stores();
+      let n = 0;
+      for (const s of stores) { this.rules.set(s.name, s.conflict); if (this.isSynced(s.name)) n += (s.rows || 0) + (s.tombstones || 0); }
+      return n;
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      return null;
+    }
+  }
+}
+
+function wire(c) { return { store: c.store, op: c.op, key: encodeKey(c.key), seq: c.seq }; }
+function revive(c) { return { store: c.store, op: c.op, key: fromTagged(JSON.parse(c.key)), seq: c.seq, remote: true }; }
+
+function openDb(name, version, upgrade) {
+  return new Promise((resolve, reject) => {
+    const req = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    req.onupgradeneeded = (ev) => {
+      const db = req.result;
+      try {
+        if (upgrade) upgrade(db, ev.oldVersion, ev.newVersion, req.transaction);
+        createSyncStores(db);
+      } catch (e) {
+        req.transaction.abort();
+        reject(e);
+      }
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(fromIdbError(req.error, `opening ${name}`));
+    req.onblocked = () => console.warn(`idbsync: opening ${name} v${version} is blocked by another open connection`);
+  });
+}
+
+/**
+ * Opens (creating/upgrading) an IndexedDB database and syncs it.
+ * @param {string} name database name (also the server's {db})
+ * @param {number} version schema version, as for indexedDB.open
+ * @param {object} options see client/idbsync.d.ts
+ */
+export async function openSynced(name, version, options = {}) {
+  const db = await openDb(name, version, options.upgrade);
+  if (!db.objectStoreNames.contains(OUTBOX) || !db.objectStoreNames.contains(META)) {
+    db.close();
+    throw new SchemaError(`idbsync: database "${name}" already exists at version ${db.version} without the idbsync stores; ` +
+      `open it with a higher version so openSynced can add them`);
+  }
+  try {
+    return await new Synced(db, options, true).init();
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/** Syncs a database the app already opened (it must contain the idbsync stores: createSyncStores / DEXIE_STORES). */
+export async function enableSync(db, options = {}) {
+  return new Synced(db, options, false).init();
+}

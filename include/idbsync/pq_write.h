@@ -1,0 +1,184 @@
+/* Parquet writer: a schema (pq_node tree) and rows in, one Parquet file out.
+ *
+ * Two ways to feed data:
+ *  - the row API, pq_writer_write_json(): one row as JSON text in idbsync's value
+ *    conventions ({"$date":..} timestamps/dates, {"$bin":..} binary, {"$num":"NaN"} etc.,
+ *    64-bit integers as plain JSON integers, decimals as "123.45" strings or numbers,
+ *    UUIDs as canonical strings), shredded straight into the columns without a DOM;
+ *  - the column batch API, pq_writer_write_column() + pq_writer_end_rows(): values and
+ *    definition/repetition levels per leaf column, for callers that already hold columns.
+ * Memory is bounded by one row group (its encoded, compressed pages) whatever the file size.
+ * The file is written to "<path>.tmp-XXXXXX" and renamed over <path> by pq_writer_close()
+ * after fsync, so a reader never sees a half-written file and an error leaves nothing behind.
+ *
+ * Profiles pick defaults that a family of engines reads (every option can be overridden):
+ *  - PQ_PROFILE_COMPAT (the default): Hive 2/3, Impala 3/4, Drill 1.2x, and everything newer:
+ *    DataPage V1, PLAIN + PLAIN_DICTIONARY, snappy, timestamps as INT96, decimals as
+ *    FIXED_LEN_BYTE_ARRAY, standard 3-level LIST/MAP, lowercase column names.
+ *  - PQ_PROFILE_MODERN: Trino, Spark 3, DuckDB, Arrow: zstd, INT64 timestamps (micros, UTC),
+ *    RLE_DICTIONARY, decimals in INT32/INT64 when they fit; DataPage V1 unless page_version=2.
+ * The profile only matters when a schema is built for it (pq_infer_schema,
+ * pq_schema_from_json choose physical types from it); the writer writes the physical types
+ * of the schema it is given and takes encodings, codec and page version from the options.
+ */
+#ifndef IDBSYNC_PQ_WRITE_H
+#define IDBSYNC_PQ_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "idbsync/error.h"
+#include "idbsync/pq.h"
+
+typedef enum pq_profile { PQ_PROFILE_COMPAT = 0, PQ_PROFILE_MODERN = 1 } pq_profile;
+
+typedef struct pq_kv {
+	const char *key;
+	const char *value;
+} pq_kv;
+
+typedef struct pq_write_options {
+	pq_profile profile;
+	int codec;               /* pq_codec, or -1: profile default (compat snappy, modern zstd) */
+	int codec_level;         /* 0: the codec's default */
+	int page_version;        /* 0: 1 (both profiles); 1 or 2 */
+	int dictionary;          /* -1: on; 0: off; 1: on */
+	size_t dict_max_bytes;   /* 0: 1 MiB; past it a column chunk falls back to PLAIN */
+	size_t page_bytes;       /* 0: 1 MiB of values (PLAIN size) per data page */
+	int64_t row_group_rows;  /* 0: 1,000,000 rows */
+	size_t row_group_bytes;  /* 0: 128 MiB of values (PLAIN size) per row group */
+	size_t stat_max_bytes;   /* 0: 64; longer min/max are truncated (or omitted) */
+	int page_crc;            /* write CRC32 of each page (default off) */
+	int threads;             /* 0 or 1: encode on the caller's thread; N > 1: N - 1 encoder
+				  * threads compress and dictionary-encode pages while the caller
+				  * keeps shredding rows (same bytes out either way) */
+	int file_mode;           /* 0: 0644 (before umask) */
+	const char *created_by;  /* NULL: "idbsync version 0.1.0 (build <date>)" */
+	const pq_kv *kv;         /* key_value_metadata, copied; may be NULL */
+	size_t n_kv;
+} pq_write_options;
+
+#define PQ_WRITE_OPTIONS_INIT \
+	{ PQ_PROFILE_COMPAT, -1, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0 }
+
+typedef struct pq_writer pq_writer;
+
+/* Creates the temp file next to path and prepares one column writer per leaf of schema
+ * (a group node whose children are the top-level fields; copied, the caller keeps its
+ * tree). Fails with IDS_EINVAL for an unsupported schema (e.g. names that collide once
+ * lowercased in the compat profile) and IDS_EIO when the file cannot be created. */
+int pq_writer_new(pq_writer **out, const char *path, const pq_node *schema,
+		  const pq_write_options *opts, ids_error *err);
+
+/* Row API: one row as a JSON object. Keys not in the schema are ignored; missing keys are
+ * null (an error for required fields). On error nothing of the row is kept (the writer
+ * stays usable) and *err_off (if not NULL) gets the byte offset in json where it failed.
+ * Conversions per column type:
+ *   BOOLEAN true/false; INT32/INT64 integers (a number with a fraction must be integral),
+ *   DATE {"$date":..} at midnight UTC, "YYYY-MM-DD" or days; TIMESTAMP/INT96 {"$date":..}
+ *   or an ISO string or an integer in the column's unit (an error if precision would be
+ *   lost); FLOAT/DOUBLE numbers or {"$num":..}; STRING strings (any other value is stored
+ *   as its JSON text); JSON the value's JSON text; BYTE_ARRAY {"$bin":..} or a string;
+ *   DECIMAL a string or number with at most `scale` fraction digits (exact, no rounding);
+ *   UUID the 36-char string; FIXED_LEN_BYTE_ARRAY {"$bin":..} of exactly type_length bytes.
+ *   Lists are JSON arrays; maps are objects, or arrays of {"key":..,"value":..}. */
+int pq_writer_write_json(pq_writer *w, const char *json, size_t len, size_t *err_off,
+			 ids_error *err);
+
+/* Writes an NDJSON buffer (one object per line, blank lines skipped). Errors read
+ * "<name>:<line>:<col>: <what>" (col counts bytes from 1). Faster than a loop over
+ * pq_writer_write_json because a failed row is not rolled back: after an error the
+ * writer can only be freed (which removes the temp file). */
+int pq_writer_write_ndjson(pq_writer *w, const char *data, size_t len, const char *name,
+			   ids_error *err);
+
+/* ---- column batch API ---- */
+
+/* Leaf columns in schema (depth-first) order. */
+size_t pq_writer_num_columns(const pq_writer *w);
+/* Borrowed leaf node of column i and its maximum definition / repetition levels. */
+const pq_node *pq_writer_column(const pq_writer *w, size_t i, int *max_def, int *max_rep);
+
+/* Byte arrays in a batch. */
+typedef struct pq_bytes {
+	const uint8_t *ptr;
+	uint32_t len;
+} pq_bytes;
+
+typedef struct pq_column_batch {
+	size_t n;              /* level entries (values + nulls + empty lists) */
+	const int16_t *def;    /* n entries; NULL when max_def == 0 */
+	const int16_t *rep;    /* n entries; NULL when max_rep == 0 */
+	/* The non-null values (entries whose def == max_def), packed by physical type:
+	 * BOOLEAN uint8_t 0/1, INT32 int32_t, INT64 int64_t, INT96 12 bytes (LE nanos-of-day,
+	 * LE Julian day), FLOAT float, DOUBLE double, BYTE_ARRAY pq_bytes,
+	 * FIXED_LEN_BYTE_ARRAY type_length bytes each. */
+	const void *values;
+	size_t n_values;
+} pq_column_batch;
+
+/* Appends to column col. Levels are validated (range, rep[0] handling, value count). */
+int pq_writer_write_column(pq_writer *w, size_t col, const pq_column_batch *b, ids_error *err);
+/* Declares that n_rows complete rows were written to every column since the last call
+ * (IDS_EINVAL if a column disagrees); may flush a row group. */
+int pq_writer_end_rows(pq_writer *w, size_t n_rows, ids_error *err);
+
+/* Rows written so far. */
+int64_t pq_writer_num_rows(const pq_writer *w);
+
+/* Flushes the last row group, writes the footer, fsyncs and renames the file into place.
+ * On failure the temp file is removed. Either way, free the writer afterwards. */
+int pq_writer_close(pq_writer *w, ids_error *err);
+/* Releases w; if it was not closed successfully, deletes the temp file. NULL is a no-op. */
+void pq_writer_free(pq_writer *w);
+
+/* ---- schema inference (NDJSON without a schema) ----
+ * Rules, applied per field across all rows:
+ *   integer -> INT64; other number or {"$num":..} -> DOUBLE (INT64 widens to DOUBLE when
+ *   a non-integer or an integer beyond int64 appears); true/false -> BOOLEAN;
+ *   string -> STRING; {"$date":..} -> TIMESTAMP (UTC; compat: INT96, modern: INT64 micros,
+ *   or nanos if some value has sub-microsecond digits); {"$bin":..} -> BYTE_ARRAY;
+ *   other object -> struct (fields united across rows, in first-seen order);
+ *   array -> 3-level LIST whose element follows the same rules; null/missing -> null.
+ *   Incompatible mixes (string vs number, bool vs number, object vs scalar, list vs
+ *   non-list, timestamp vs string, ...) widen the field to STRING: strings are kept as
+ *   they are and every other value is stored as its JSON text. A field that is only ever
+ *   null, an empty object, or a list that is only ever empty becomes STRING (or a list of
+ *   STRING). Every field is optional. */
+typedef struct pq_infer pq_infer;
+
+int pq_infer_new(pq_infer **out, ids_error *err);
+/* Adds one row (a JSON object); *err_off as for pq_writer_write_json. */
+int pq_infer_add_json(pq_infer *inf, const char *json, size_t len, size_t *err_off,
+		      ids_error *err);
+/* Every line of an NDJSON buffer; errors as for pq_writer_write_ndjson. */
+int pq_infer_add_ndjson(pq_infer *inf, const char *data, size_t len, const char *name,
+			ids_error *err);
+/* Same, splitting the buffer at line boundaries over `threads` threads (the result and
+ * any error message are the same as with pq_infer_add_ndjson). */
+int pq_infer_add_ndjson_threads(pq_infer *inf, const char *data, size_t len, const char *name,
+				int threads, ids_error *err);
+/* Folds what `from` has seen into `into` (as if into had seen from's rows after its own). */
+int pq_infer_merge(pq_infer *into, const pq_infer *from, ids_error *err);
+/* Builds the schema for the rows seen so far (caller frees with pq_node_free). */
+int pq_infer_schema(pq_node **out, const pq_infer *inf, pq_profile profile, ids_error *err);
+void pq_infer_free(pq_infer *inf);
+
+/* ---- schema files (parquet write --schema FILE) ----
+ * {"fields": [FIELD, ...]} where FIELD is
+ *   {"name": "x", "type": T, "required": false (default)} plus per type:
+ *   "boolean" | "int32" | "int64" | "float" | "double" | "string" | "json" | "binary" |
+ *   "uuid" | "date" | "int96" (a timestamp stored as INT96)
+ *   "timestamp": "unit": "millis"|"micros"|"nanos" (default: compat INT96, modern micros),
+ *                "utc": true (default) | false
+ *   "decimal":   "precision": 1..38, "scale": 0..precision (compat FIXED_LEN_BYTE_ARRAY,
+ *                modern INT32/INT64/FIXED_LEN_BYTE_ARRAY by precision)
+ *   "fixed":     "length": N (FIXED_LEN_BYTE_ARRAY, binary)
+ *   "list":      "element": {"type": ..., "required": false, ...}
+ *   "map":       "key": {"type": ...} (always required), "value": {"type": ...}
+ *   "struct":    "fields": [FIELD, ...]
+ * Errors name the field path ("fields[2].element: unknown type 'strin'"). */
+int pq_schema_from_json(pq_node **out, const char *text, size_t len, pq_profile profile,
+			ids_error *err);
+
+#endif

@@ -1,0 +1,282 @@
+/* `idbsync parquet write [options] IN.ndjson|- OUT.parquet`: infers a schema in a first
+ * pass (or reads --schema), then streams the rows into the writer. The input is mapped,
+ * not read into memory; stdin is spooled to an unlinked temp file so it can be read twice. */
+#include "cmd_parquet_write.h"
+
+#include "idbsync/pq_write.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: idbsync parquet write [options] IN.ndjson|- OUT.parquet\n"
+	"  --compression none|snappy|gzip|zstd|lz4_raw   page codec (default: by profile)\n"
+	"  --profile compat|modern    compat: Hive/Impala/Drill (default); modern: zstd, INT64 ts\n"
+	"  --schema FILE              JSON schema file instead of inferring one\n"
+	"  --row-group-rows N         rows per row group (default 1000000)\n"
+	"  --row-group-bytes N        buffered bytes per row group (default 128 MiB)\n"
+	"  --page-size N              bytes of values per data page (default 1 MiB)\n"
+	"  --page-version 1|2         data page version (default 1)\n"
+	"  --no-dictionary            PLAIN encoding only\n"
+	"  --dictionary-limit N       dictionary bytes before falling back to PLAIN (1 MiB)\n"
+	"  --threads N                threads for inference and page encoding (default: CPUs, max 4)\n";
+
+typedef struct input {
+	const char *data;
+	size_t len;
+	void *map;
+	int fd;
+} input;
+
+static int spool_stdin(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/idbsync-stdin-XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	char buf[1 << 16];
+	for (;;) {
+		ssize_t n = read(0, buf, sizeof buf);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		for (ssize_t off = 0; off < n;) {
+			ssize_t k = write(fd, buf + off, (size_t)(n - off));
+			if (k < 0) {
+				if (errno == EINTR)
+					continue;
+				close(fd);
+				return -1;
+			}
+			off += k;
+		}
+	}
+	return fd;
+}
+
+static int open_input(input *in, const char *path)
+{
+	memset(in, 0, sizeof *in);
+	in->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : spool_stdin();
+	if (in->fd < 0) {
+		fprintf(stderr, "idbsync parquet write: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(in->fd, &st)) {
+		fprintf(stderr, "idbsync parquet write: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	in->len = (size_t)st.st_size;
+	in->data = "";
+	if (in->len) {
+		in->map = mmap(NULL, in->len, PROT_READ, MAP_PRIVATE, in->fd, 0);
+		if (in->map == MAP_FAILED) {
+			in->map = NULL;
+			fprintf(stderr, "idbsync parquet write: %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		(void)madvise(in->map, in->len, MADV_SEQUENTIAL);
+		in->data = in->map;
+	}
+	return 0;
+}
+
+static void close_input(input *in)
+{
+	if (in->map)
+		munmap(in->map, in->len);
+	if (in->fd >= 0)
+		close(in->fd);
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	size_t cap = 4096, n = 0;
+	char *b = malloc(cap);
+	while (b) {
+		size_t k = fread(b + n, 1, cap - n, f);
+		n += k;
+		if (k == 0)
+			break;
+		if (n == cap) {
+			if (cap > ((size_t)16 << 20)) {
+				free(b);
+				b = NULL;
+				errno = EFBIG;
+				break;
+			}
+			char *nb = realloc(b, cap *= 2);
+			if (!nb) {
+				free(b);
+				b = NULL;
+			}
+			b = nb;
+		}
+	}
+	fclose(f);
+	*out = b;
+	*len = n;
+	return b ? 0 : -1;
+}
+
+static int parse_size(const char *s, long long *out)
+{
+	char *e;
+	errno = 0;
+	long long v = strtoll(s, &e, 10);
+	if (errno || e == s || *e || v <= 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int pq_cli_write(int argc, char **argv)
+{
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	o.threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+	const char *schema_path = NULL, *pos[2];
+	int npos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		long long n;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(a, "--no-dictionary")) {
+			o.dictionary = 0;
+		} else if (a[0] == '-' && a[1] == '-' && !v) {
+			fprintf(stderr, "idbsync parquet write: %s needs a value\n%s", a, usage);
+			return 2;
+		} else if (!strcmp(a, "--compression")) {
+			pq_codec c;
+			if (pq_codec_parse(v, &c)) {
+				fprintf(stderr, "idbsync parquet write: unknown codec '%s'\n%s", v, usage);
+				return 2;
+			}
+			o.codec = c;
+			i++;
+		} else if (!strcmp(a, "--profile")) {
+			if (!strcmp(v, "compat"))
+				o.profile = PQ_PROFILE_COMPAT;
+			else if (!strcmp(v, "modern"))
+				o.profile = PQ_PROFILE_MODERN;
+			else {
+				fprintf(stderr, "idbsync parquet write: unknown profile '%s'\n%s", v, usage);
+				return 2;
+			}
+			i++;
+		} else if (!strcmp(a, "--schema")) {
+			schema_path = v;
+			i++;
+		} else if (!strcmp(a, "--page-version")) {
+			if (strcmp(v, "1") && strcmp(v, "2")) {
+				fprintf(stderr, "idbsync parquet write: --page-version is 1 or 2\n%s", usage);
+				return 2;
+			}
+			o.page_version = v[0] - '0';
+			i++;
+		} else if (!strcmp(a, "--row-group-rows") || !strcmp(a, "--row-group-bytes") ||
+			   !strcmp(a, "--page-size") || !strcmp(a, "--dictionary-limit") ||
+			   !strcmp(a, "--threads")) {
+			if (parse_size(v, &n)) {
+				fprintf(stderr, "idbsync parquet write: %s needs a positive number\n%s", a,
+					usage);
+				return 2;
+			}
+			if (!strcmp(a, "--row-group-rows"))
+				o.row_group_rows = n;
+			else if (!strcmp(a, "--row-group-bytes"))
+				o.row_group_bytes = (size_t)n;
+			else if (!strcmp(a, "--page-size"))
+				o.page_bytes = (size_t)n;
+			else if (!strcmp(a, "--threads"))
+				o.threads = n > 64 ? 64 : (int)n;
+			else
+				o.dict_max_bytes = (size_t)n;
+			i++;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "idbsync parquet write: unknown option %s\n%s", a, usage);
+			return 2;
+		} else if (npos < 2) {
+			pos[npos++] = a;
+		} else {
+			fprintf(stderr, "idbsync parquet write: too many arguments\n%s", usage);
+			return 2;
+		}
+	}
+	if (npos != 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *in_path = pos[0], *out_path = pos[1];
+	if (!strcmp(out_path, "-")) {
+		/* the file is renamed into place when complete, which a pipe cannot do */
+		fprintf(stderr, "idbsync parquet write: OUT must be a file path\n%s", usage);
+		return 2;
+	}
+	const char *name = strcmp(in_path, "-") ? in_path : "<stdin>";
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *schema = NULL;
+	pq_writer *w = NULL;
+	input in;
+	int rc = 1;
+	if (open_input(&in, in_path))
+		goto done;
+	if (schema_path) {
+		char *text;
+		size_t len;
+		if (read_file(schema_path, &text, &len)) {
+			fprintf(stderr, "idbsync parquet write: %s: %s\n", schema_path, strerror(errno));
+			goto done;
+		}
+		int r = pq_schema_from_json(&schema, text, len, o.profile, &err);
+		free(text);
+		if (r) {
+			fprintf(stderr, "idbsync parquet write: %s: %s\n", schema_path, err.msg);
+			goto done;
+		}
+	} else {
+		pq_infer *inf = NULL;
+		int r = pq_infer_new(&inf, &err);
+		if (!r)
+			r = pq_infer_add_ndjson_threads(inf, in.data, in.len, name, o.threads, &err);
+		if (!r)
+			r = pq_infer_schema(&schema, inf, o.profile, &err);
+		pq_infer_free(inf);
+		if (r) {
+			fprintf(stderr, "idbsync parquet write: %s\n", err.msg);
+			goto done;
+		}
+	}
+	if (pq_writer_new(&w, out_path, schema, &o, &err) ||
+	    pq_writer_write_ndjson(w, in.data, in.len, name, &err) || pq_writer_close(w, &err)) {
+		fprintf(stderr, "idbsync parquet write: %s\n", err.msg);
+		goto done;
+	}
+	rc = 0;
+done:
+	pq_writer_free(w);
+	pq_node_free(schema);
+	close_input(&in);
+	return rc;
+}

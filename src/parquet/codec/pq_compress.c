@@ -1,0 +1,141 @@
+/* Page compression for the writer: each codec compresses straight into the caller's
+ * ids_buf (reserving the codec's worst-case bound first), so no temporary copies.
+ * Per-thread zstd contexts are kept because creating one per page costs more than
+ * compressing a small page. */
+#include "parquet/codec/pq_codec.h"
+
+#include <brotli/encode.h>
+#include <lz4.h>
+#include <snappy-c.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+static _Thread_local ZSTD_CCtx *tls_cctx;
+
+void pq_codec_thread_cleanup(void)
+{
+	ZSTD_freeCCtx(tls_cctx);
+	tls_cctx = NULL;
+	pq_decompress_thread_cleanup();
+}
+
+static int gzip_compress(int level, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof zs);
+	/* 31 = 15-bit window + gzip header, what parquet-mr and Arrow write */
+	if (deflateInit2(&zs, level > 0 ? (level > 9 ? 9 : level) : Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+			 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return ids_fail(err, IDS_ENOMEM, "gzip: deflateInit2 failed");
+	size_t bound = deflateBound(&zs, (uLong)n) + 32;
+	if (n > UINT32_MAX || ids_buf_reserve(out, bound)) {
+		deflateEnd(&zs);
+		return ids_fail(err, IDS_ELIMIT, "gzip: page of %zu bytes does not fit", n);
+	}
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = (uInt)n;
+	zs.next_out = (Bytef *)out->data + out->len;
+	zs.avail_out = (uInt)bound;
+	int rc = deflate(&zs, Z_FINISH);
+	size_t produced = bound - zs.avail_out;
+	deflateEnd(&zs);
+	if (rc != Z_STREAM_END)
+		return ids_fail(err, IDS_EIO, "gzip: deflate failed (%d)", rc);
+	out->len += produced;
+	out->data[out->len] = 0;
+	return 0;
+}
+
+static int hadoop_lz4_compress(const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
+{
+	/* one outer block holding one inner block: [ulen BE][clen BE][lz4 block] */
+	if (n > LZ4_MAX_INPUT_SIZE)
+		return ids_fail(err, IDS_ELIMIT, "lz4: page of %zu bytes too large", n);
+	int bound = LZ4_compressBound((int)n);
+	if (ids_buf_reserve(out, (size_t)bound + 8))
+		return ids_fail(err, IDS_ELIMIT, "lz4: output buffer cap reached");
+	uint8_t *p = (uint8_t *)out->data + out->len;
+	int c = LZ4_compress_default((const char *)in, (char *)p + 8, (int)n, bound);
+	if (c <= 0)
+		return ids_fail(err, IDS_EIO, "lz4: compression failed");
+	uint32_t u = (uint32_t)n, cl = (uint32_t)c;
+	for (int i = 0; i < 4; i++) {
+		p[i] = (uint8_t)(u >> (24 - 8 * i));
+		p[4 + i] = (uint8_t)(cl >> (24 - 8 * i));
+	}
+	out->len += (size_t)c + 8;
+	out->data[out->len] = 0;
+	return 0;
+}
+
+int pq_compress(pq_codec codec, int level, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
+{
+	switch (codec) {
+	case PQ_CODEC_UNCOMPRESSED:
+		if (ids_buf_append(out, in, n))
+			return ids_fail(err, IDS_ELIMIT, "output buffer cap reached");
+		return 0;
+	case PQ_CODEC_SNAPPY: {
+		size_t bound = snappy_max_compressed_length(n);
+		if (ids_buf_reserve(out, bound))
+			return ids_fail(err, IDS_ELIMIT, "snappy: output buffer cap reached");
+		size_t clen = bound;
+		if (snappy_compress((const char *)in, n, out->data + out->len, &clen) != SNAPPY_OK)
+			return ids_fail(err, IDS_EIO, "snappy: compression failed");
+		out->len += clen;
+		out->data[out->len] = 0;
+		return 0;
+	}
+	case PQ_CODEC_GZIP:
+		return gzip_compress(level, in, n, out, err);
+	case PQ_CODEC_ZSTD: {
+		if (!tls_cctx && !(tls_cctx = ZSTD_createCCtx()))
+			return ids_fail(err, IDS_ENOMEM, "zstd: cannot create context");
+		size_t bound = ZSTD_compressBound(n);
+		if (ZSTD_isError(bound) || ids_buf_reserve(out, bound))
+			return ids_fail(err, IDS_ELIMIT, "zstd: output buffer cap reached");
+		size_t c = ZSTD_compressCCtx(tls_cctx, out->data + out->len, bound, in, n,
+					     level > 0 ? level : 3);
+		if (ZSTD_isError(c))
+			return ids_fail(err, IDS_EIO, "zstd: %s", ZSTD_getErrorName(c));
+		out->len += c;
+		out->data[out->len] = 0;
+		return 0;
+	}
+	case PQ_CODEC_LZ4_RAW: {
+		if (n > LZ4_MAX_INPUT_SIZE)
+			return ids_fail(err, IDS_ELIMIT, "lz4_raw: page of %zu bytes too large", n);
+		int bound = LZ4_compressBound((int)n);
+		if (ids_buf_reserve(out, (size_t)bound))
+			return ids_fail(err, IDS_ELIMIT, "lz4_raw: output buffer cap reached");
+		int c = LZ4_compress_default((const char *)in, out->data + out->len, (int)n, bound);
+		if (c <= 0)
+			return ids_fail(err, IDS_EIO, "lz4_raw: compression failed");
+		out->len += (size_t)c;
+		out->data[out->len] = 0;
+		return 0;
+	}
+	case PQ_CODEC_LZ4:
+		return hadoop_lz4_compress(in, n, out, err);
+	case PQ_CODEC_BROTLI: {
+		size_t bound = BrotliEncoderMaxCompressedSize(n);
+		if (bound == 0)
+			bound = n + 1024; /* 0 means "too large to bound"; only happens near SIZE_MAX */
+		if (ids_buf_reserve(out, bound))
+			return ids_fail(err, IDS_ELIMIT, "brotli: output buffer cap reached");
+		size_t clen = bound;
+		int q = level > 0 ? (level > 11 ? 11 : level) : 5;
+		if (!BrotliEncoderCompress(q, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_GENERIC, n, in, &clen,
+					   (uint8_t *)out->data + out->len))
+			return ids_fail(err, IDS_EIO, "brotli: compression failed");
+		out->len += clen;
+		out->data[out->len] = 0;
+		return 0;
+	}
+	case PQ_CODEC_LZO:
+		break;
+	}
+	return ids_fail(err, IDS_EINVAL, "compression codec %s (%d) is not supported",
+			pq_codec_name(codec), (int)codec);
+}

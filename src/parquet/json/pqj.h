@@ -1,0 +1,150 @@
+/* Streaming JSON scanner for the NDJSON -> Parquet path (internal to src/parquet/json).
+ * No DOM: callers walk the text with these primitives and shred values straight into
+ * column buffers, so a row costs one pass over its bytes. Every primitive validates what
+ * it consumes (strict RFC 8259 grammar, valid UTF-8, no raw control characters) and on
+ * failure records the byte offset so callers can report "file:line:col". */
+#ifndef PQJ_H
+#define PQJ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "idbsync/buf.h"
+#include "idbsync/error.h"
+
+#define PQJ_MAX_DEPTH 128
+
+typedef struct pqj {
+	const char *start;   /* beginning of the row text (offsets are relative to it) */
+	const char *p;       /* cursor */
+	const char *end;
+	ids_error *err;
+	size_t err_off;      /* byte offset of the failure within the row */
+	ids_buf scratch;     /* unescaped strings live here until the next string */
+	ids_buf scratch2;    /* a second slot, for object keys while their value is parsed */
+} pqj;
+
+/* A scanned JSON number: its text and, for integer tokens, the value if it fits int64. */
+typedef struct pqj_num {
+	const char *s;
+	size_t n;
+	int is_int;          /* no fraction, no exponent */
+	int fits;            /* is_int and within int64 */
+	int64_t i;
+} pqj_num;
+
+void pqj_init(pqj *j, ids_error *err);
+void pqj_reset(pqj *j, const char *text, size_t len);
+void pqj_free(pqj *j);
+
+/* Records a failure at `at` and returns IDS_EINVAL. */
+int pqj_fail(pqj *j, const char *at, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+
+static inline void pqj_ws(pqj *j)
+{
+	const char *p = j->p, *e = j->end;
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	j->p = p;
+}
+
+/* Skips whitespace, then requires character c. */
+static inline int pqj_expect(pqj *j, char c, const char *what)
+{
+	pqj_ws(j);
+	if (j->p < j->end && *j->p == c) {
+		j->p++;
+		return 0;
+	}
+	return pqj_fail(j, j->p, "expected %s", what);
+}
+
+/* Peeks at the next non-space character (0 at end). */
+static inline char pqj_peek(pqj *j)
+{
+	pqj_ws(j);
+	return j->p < j->end ? *j->p : 0;
+}
+
+/* Precomputed raw form of an object key for pqj_key_is: the name plus its closing quote
+ * as a little-endian word (names of up to 7 bytes), so the expected key of a row is
+ * recognized with one load and compare instead of a scan. */
+typedef struct pqj_key {
+	const char *name;
+	size_t len;
+	uint64_t word, mask;
+	int raw_ok;              /* name needs no JSON escape */
+} pqj_key;
+
+static inline void pqj_key_init(pqj_key *k, const char *name, size_t len)
+{
+	k->name = name;
+	k->len = len;
+	k->raw_ok = 1;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '"' || name[i] == '\\' || (unsigned char)name[i] < 0x20)
+			k->raw_ok = 0;
+	k->word = k->mask = 0;
+	if (len + 1 <= 8) {
+		unsigned char b[8] = {0};
+		memcpy(b, name, len);
+		b[len] = '"';
+		memcpy(&k->word, b, 8);
+		k->mask = len + 1 == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * (len + 1))) - 1);
+	}
+}
+
+/* at points at an opening quote: is the key there exactly k (no escapes)? */
+static inline int pqj_key_is(const char *at, const char *end, const pqj_key *k)
+{
+	if (!k->raw_ok || (size_t)(end - at) < k->len + 2)
+		return 0;
+	if (k->mask && end - at >= 9) {
+		uint64_t x;
+		memcpy(&x, at + 1, 8);
+		return (x & k->mask) == k->word;
+	}
+	return at[1 + k->len] == '"' && !memcmp(at + 1, k->name, k->len);
+}
+
+/* Cursor at '"': scans the string, returns its decoded UTF-8 contents in *s, *n (pointing
+ * into the text when it has no escapes, else into a scratch buffer: slot 0 or 1). */
+int pqj_string(pqj *j, int slot, const char **s, size_t *n);
+/* Cursor at a number's first character: scans and validates it. */
+int pqj_number(pqj *j, pqj_num *out);
+/* Skips any value (validating it); depth counts enclosing containers. */
+int pqj_skip(pqj *j, int depth);
+/* Cursor at 't', 'f' or 'n': consumes the literal; *val = 1 true, 0 false, -1 null. */
+int pqj_literal(pqj *j, int *val);
+
+/* Converts a validated JSON number text to the nearest double (correctly rounded). */
+double pqj_to_double(const char *s, size_t n);
+
+/* Checks UTF-8 validity of p[0..n) (no overlongs, no surrogates, <= U+10FFFF). */
+int pqj_utf8_ok(const uint8_t *p, size_t n);
+
+/* A tagged value {"$date":"..."} / {"$bin":"..."} / {"$num":"..."}: if the cursor is at
+ * '{' and the object is exactly one such pair, consumes it and returns the tag
+ * (PQJ_TAG_*), with the string in *s, *n (*s = NULL for a null payload, e.g. the Invalid
+ * Date {"$date":null}); otherwise leaves the cursor and returns 0.
+ * Returns < 0 on a syntax error inside what was consumed. */
+enum { PQJ_TAG_NONE = 0, PQJ_TAG_DATE = 1, PQJ_TAG_BIN = 2, PQJ_TAG_NUM = 3 };
+int pqj_tagged(pqj *j, const char **s, size_t *n);
+
+/* Parses ISO-8601 "YYYY-MM-DD[THH:MM[:SS[.f{1,9}]]][Z|+HH:MM|-HH:MM]" (years may be
+ * "+YYYYYY"/"-YYYYYY") into seconds since the epoch and nanoseconds [0, 1e9); *digits gets
+ * the number of fraction digits that are significant (trailing zeros dropped). */
+int pqj_parse_iso(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits);
+/* Parses "YYYY-MM-DD" into days since the epoch. */
+int pqj_parse_date(const char *s, size_t n, int32_t *days);
+/* Standard base64 (padding optional, no whitespace) appended to out. */
+int pqj_base64_decode(const char *s, size_t n, ids_buf *out);
+/* $num strings: "NaN", "Infinity", "-Infinity", "-0". */
+int pqj_special_double(const char *s, size_t n, double *out);
+
+#endif

@@ -1,0 +1,60 @@
+/* JSON row shredder internals (shred.c builds the node tree, shred_value.c walks rows). */
+#ifndef PQ_JSON_SHRED_H
+#define PQ_JSON_SHRED_H
+
+#include "parquet/write/pqw.h"
+#include "pqj.h"
+
+enum { SH_LEAF, SH_STRUCT, SH_LIST, SH_MAP };
+
+/* How a leaf turns JSON into its physical value. */
+enum {
+	CV_BOOL, CV_I32, CV_I64, CV_DATE, CV_TS, CV_INT96, CV_FLOAT, CV_DOUBLE, CV_STRING,
+	CV_JSON, CV_BINARY, CV_UUID, CV_DEC_I32, CV_DEC_I64, CV_DEC_FLBA, CV_DEC_BA, CV_FLBA
+};
+
+typedef struct shn {
+	int kind;
+	const char *name;        /* JSON key (the caller's schema name) */
+	size_t name_len;
+	pqj_key key;             /* for recognizing the expected key without scanning */
+	struct shn *parent, *next_free;
+	int required;            /* REQUIRED: null/missing is an error */
+	int repeated;            /* a bare repeated field: its JSON value is an array */
+	int16_t def;             /* definition level when this node holds a value */
+	int16_t rep;             /* repetition level of this node */
+	size_t first, nleaves;   /* leaf columns under this node: cols[first .. first+nleaves) */
+	/* leaf */
+	pqw_col *col;
+	int conv, bits, scale, prec, width;
+	pq_time_unit unit;
+	/* struct (and a map's key_value group) */
+	struct shn **kids;
+	uint64_t *seen;          /* object stamp when each kid was last written */
+	size_t nkids, hint;
+	/* list / map */
+	struct shn *elem;        /* list element (or 2-level repeated node); map: key_value */
+	int16_t elem_rep;        /* repetition level of the 2nd+ element */
+	int three;               /* 3-level list: elem sits under the repeated group */
+} shn;
+
+struct pqw_shred {
+	pq_writer *w;
+	shn *root;
+	shn *all;                /* every node, for freeing */
+	pqj j;
+	ids_buf tmp;             /* decoded binary / converted values */
+	uint64_t stamp;
+};
+typedef struct pqw_shred pqw_shred;
+
+int shred_content(pqw_shred *s, shn *x, int16_t rep, int depth);
+int shred_failf(pqw_shred *s, const shn *x, const char *at, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
+int shred_oom(pqw_shred *s, int rc);
+int shred_nulls(pqw_shred *s, const shn *x, int16_t def, int16_t rep);
+
+#endif

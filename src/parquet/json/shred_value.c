@@ -1,0 +1,530 @@
+/* The row walk of the shredder: structs, lists, maps and leaf conversions. Each JSON
+ * value is consumed exactly once and lands in its column with its levels; absent fields
+ * and nulls become null entries for every leaf below them. */
+#include "shred.h"
+#include "conv.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PUT(c, d, r, p, n)                                   \
+	do {                                                 \
+		int rc_ = pqw_put_value(c, d, r, p, n);      \
+		if (rc_)                                     \
+			return shred_oom(s, rc_);            \
+	} while (0)
+
+/* Returns 0 with the payload, 1 for a null payload ({"$date":null}), <0 on error. */
+static int expect_tag(pqw_shred *s, shn *x, int want, const char **v, size_t *n,
+		      const char *what)
+{
+	const char *at = s->j.p;
+	int tag = pqj_tagged(&s->j, v, n);
+	if (tag < 0)
+		return tag;
+	if (tag != want)
+		return shred_failf(s, x, at, "expected %s", what);
+	return *v ? 0 : 1;
+}
+
+/* A tagged null such as the Invalid Date {"$date":null}: a null of the leaf. */
+static int tag_null(pqw_shred *s, shn *x, int16_t rep, const char *at)
+{
+	if (x->required || x->repeated)
+		return shred_failf(s, x, at, "null in a required field");
+	if (pqw_put_null(x->col, (int16_t)(x->def - 1), rep))
+		return shred_oom(s, IDS_ENOMEM);
+	return 0;
+}
+
+/* A timestamp from {"$date":..} or an ISO string; integers are taken in the column unit. */
+static int get_time(pqw_shred *s, shn *x, int64_t *secs, int32_t *nanos, int64_t *raw,
+		    int *is_raw)
+{
+	pqj *j = &s->j;
+	const char *at = j->p, *v;
+	size_t n;
+	int rc, digits;
+	*is_raw = 0;
+	char c = *j->p;
+	if (c == '{') {
+		if ((rc = expect_tag(s, x, PQJ_TAG_DATE, &v, &n, "{\"$date\":\"...\"}")))
+			return rc;
+	} else if (c == '"') {
+		if ((rc = pqj_string(j, 0, &v, &n)))
+			return rc;
+	} else if (c == '-' || (c >= '0' && c <= '9')) {
+		pqj_num num;
+		if ((rc = pqj_number(j, &num)))
+			return rc;
+		if (!num.fits)
+			return shred_failf(s, x, at, "expected an integer timestamp");
+		*raw = num.i;
+		*is_raw = 1;
+		return 0;
+	} else {
+		return shred_failf(s, x, at, "expected {\"$date\":\"...\"}");
+	}
+	if (pqj_parse_iso(v, n, secs, nanos, &digits))
+		return shred_failf(s, x, at, "bad ISO-8601 date '%.*s'", (int)(n > 40 ? 40 : n), v);
+	return 0;
+}
+
+static int leaf_time(pqw_shred *s, shn *x, int16_t rep)
+{
+	const char *at = s->j.p;
+	int64_t secs = 0, raw = 0, v;
+	int32_t nanos = 0;
+	int is_raw, rc;
+	if ((rc = get_time(s, x, &secs, &nanos, &raw, &is_raw)))
+		return rc == 1 ? tag_null(s, x, rep, at) : rc;
+	switch (x->conv) {
+	case CV_DATE: {
+		int32_t days;
+		if (is_raw) {
+			if (raw < INT32_MIN || raw > INT32_MAX)
+				return shred_failf(s, x, at, "date out of range");
+			days = (int32_t)raw;
+		} else {
+			if (secs % 86400 || nanos)
+				return shred_failf(s, x, at, "a DATE column needs midnight UTC");
+			if (secs / 86400 < INT32_MIN || secs / 86400 > INT32_MAX)
+				return shred_failf(s, x, at, "date out of range");
+			days = (int32_t)(secs / 86400);
+		}
+		PUT(x->col, x->def, rep, &days, 4);
+		return 0;
+	}
+	case CV_TS:
+		if (is_raw) {
+			v = raw;
+		} else if ((rc = pqc_ts_unit(secs, nanos, x->unit, &v))) {
+			return shred_failf(s, x, at, rc == -1 ? "timestamp has more precision than the "
+					   "column's unit" : "timestamp out of range");
+		}
+		PUT(x->col, x->def, rep, &v, 8);
+		return 0;
+	default: {   /* INT96 */
+		uint8_t b[12];
+		if (is_raw)
+			pqc_unit_to_secs(raw, PQ_NANOS, &secs, &nanos);
+		if (secs / 86400 + 2440588 < 0 || secs / 86400 + 2440588 > UINT32_MAX)
+			return shred_failf(s, x, at, "timestamp out of range");
+		pqc_int96(secs, nanos, b);
+		PUT(x->col, x->def, rep, b, 12);
+		return 0;
+	}
+	}
+}
+
+static int leaf_decimal(pqw_shred *s, shn *x, int16_t rep)
+{
+	pqj *j = &s->j;
+	const char *at = j->p, *v;
+	size_t n;
+	int rc;
+	if (*j->p == '"') {
+		if ((rc = pqj_string(j, 0, &v, &n)))
+			return rc;
+	} else if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
+		pqj_num num;
+		if ((rc = pqj_number(j, &num)))
+			return rc;
+		v = num.s;
+		n = num.n;
+	} else {
+		return shred_failf(s, x, at, "expected a decimal (string or number)");
+	}
+	__int128 d;
+	const char *why;
+	if (pqc_decimal(v, n, x->scale, x->prec, &d, &why))
+		return shred_failf(s, x, at, "decimal(%d,%d): %s", x->prec, x->scale, why);
+	if (x->conv == CV_DEC_I32) {
+		int32_t t = (int32_t)d;
+		if (d < INT32_MIN || d > INT32_MAX)
+			return shred_failf(s, x, at, "decimal does not fit INT32");
+		PUT(x->col, x->def, rep, &t, 4);
+	} else if (x->conv == CV_DEC_I64) {
+		int64_t t = (int64_t)d;
+		if (d < INT64_MIN || d > INT64_MAX)
+			return shred_failf(s, x, at, "decimal does not fit INT64");
+		PUT(x->col, x->def, rep, &t, 8);
+	} else {
+		uint8_t b[16];
+		int w = x->conv == CV_DEC_FLBA ? x->width : pqc_decimal_min_bytes(d);
+		if (pqc_decimal_min_bytes(d) > w)
+			return shred_failf(s, x, at, "decimal does not fit %d bytes", w);
+		pqc_decimal_be(d, b, w);
+		PUT(x->col, x->def, rep, b, (size_t)w);
+	}
+	return 0;
+}
+
+static int leaf_binary(pqw_shred *s, shn *x, int16_t rep)
+{
+	pqj *j = &s->j;
+	const char *at = j->p, *v;
+	size_t n;
+	int rc;
+	if (*j->p == '"') {
+		if ((rc = pqj_string(j, 0, &v, &n)))
+			return rc;
+		if (x->conv == CV_UUID) {
+			uint8_t u[16];
+			if (pqc_uuid(v, n, u))
+				return shred_failf(s, x, at, "expected a UUID string");
+			PUT(x->col, x->def, rep, u, 16);
+			return 0;
+		}
+		if (x->conv == CV_FLBA && (int)n != x->width)
+			return shred_failf(s, x, at, "expected %d bytes, got %zu", x->width, n);
+		PUT(x->col, x->def, rep, v, n);
+		return 0;
+	}
+	if ((rc = expect_tag(s, x, PQJ_TAG_BIN, &v, &n, "{\"$bin\":\"<base64>\"}")))
+		return rc == 1 ? tag_null(s, x, rep, at) : rc;
+	ids_buf_reset(&s->tmp);
+	if (pqj_base64_decode(v, n, &s->tmp))
+		return shred_failf(s, x, at, "bad base64 in $bin");
+	if ((x->conv == CV_FLBA || x->conv == CV_UUID) && (int)s->tmp.len != x->width)
+		return shred_failf(s, x, at, "expected %d bytes, got %zu", x->width, s->tmp.len);
+	PUT(x->col, x->def, rep, s->tmp.data ? s->tmp.data : "", s->tmp.len);
+	return 0;
+}
+
+static int leaf_number(pqw_shred *s, shn *x, int16_t rep)
+{
+	pqj *j = &s->j;
+	const char *at = j->p;
+	char c = *j->p;
+	int rc;
+	double d;
+	if (c == '{') {
+		const char *v;
+		size_t n;
+		if ((rc = expect_tag(s, x, PQJ_TAG_NUM, &v, &n, "a number")))
+			return rc == 1 ? tag_null(s, x, rep, at) : rc;
+		if (pqj_special_double(v, n, &d))
+			return shred_failf(s, x, at, "bad $num value");
+	} else if (c == '-' || (c >= '0' && c <= '9')) {
+		pqj_num num;
+		if ((rc = pqj_number(j, &num)))
+			return rc;
+		if (x->conv == CV_FLOAT) {
+			char tmp[64];
+			if (num.n >= sizeof tmp)
+				return shred_failf(s, x, at, "number too long for FLOAT");
+			memcpy(tmp, num.s, num.n);
+			tmp[num.n] = 0;
+			float f = strtof(tmp, NULL);
+			PUT(x->col, x->def, rep, &f, 4);
+			return 0;
+		}
+		d = num.fits && (num.i < 0 ? -num.i : num.i) <= (1LL << 53) ? (double)num.i
+									  : pqj_to_double(num.s, num.n);
+	} else {
+		return shred_failf(s, x, at, "expected a number");
+	}
+	if (x->conv == CV_FLOAT) {
+		float f = (float)d;
+		PUT(x->col, x->def, rep, &f, 4);
+	} else {
+		PUT(x->col, x->def, rep, &d, 8);
+	}
+	return 0;
+}
+
+static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
+{
+	pqj *j = &s->j;
+	const char *at = j->p, *v;
+	size_t n;
+	int rc;
+	char c = *at;
+	switch (x->conv) {
+	case CV_I64:
+	case CV_I32: {
+		if (c != '-' && (c < '0' || c > '9'))
+			return shred_failf(s, x, at, "expected an integer");
+		pqj_num num;
+		if ((rc = pqj_number(j, &num)))
+			return rc;
+		int64_t i = num.i;
+		if (!num.fits) {
+			double dv = num.is_int ? 0 : pqj_to_double(num.s, num.n);
+			if (num.is_int || dv != trunc(dv) || fabs(dv) >= 9007199254740992.0)
+				return shred_failf(s, x, at, num.is_int ? "integer out of range"
+								       : "expected an integer");
+			i = (int64_t)dv;
+		}
+		if (x->conv == CV_I64) {
+			PUT(x->col, x->def, rep, &i, 8);
+			return 0;
+		}
+		int64_t lo = -(1LL << (x->bits - 1)), hi = (1LL << (x->bits - 1)) - 1;
+		if (i < lo || i > hi)
+			return shred_failf(s, x, at, "integer out of range for %d bits", x->bits);
+		int32_t t = (int32_t)i;
+		PUT(x->col, x->def, rep, &t, 4);
+		return 0;
+	}
+	case CV_STRING:
+		if (c == '"') {
+			if ((rc = pqj_string(j, 0, &v, &n)))
+				return rc;
+			PUT(x->col, x->def, rep, v, n);
+			return 0;
+		}
+		/* any other value is stored as its JSON text */
+		__attribute__((fallthrough));
+	case CV_JSON:
+		if ((rc = pqj_skip(j, depth)))
+			return rc;
+		PUT(x->col, x->def, rep, at, (size_t)(j->p - at));
+		return 0;
+	case CV_DOUBLE:
+	case CV_FLOAT:
+		return leaf_number(s, x, rep);
+	case CV_BOOL: {
+		int b;
+		if ((c != 't' && c != 'f') || (rc = pqj_literal(j, &b)))
+			return shred_failf(s, x, at, "expected true or false");
+		uint8_t t = (uint8_t)b;
+		PUT(x->col, x->def, rep, &t, 1);
+		return 0;
+	}
+	case CV_DATE:
+	case CV_TS:
+	case CV_INT96:
+		return leaf_time(s, x, rep);
+	case CV_DEC_I32:
+	case CV_DEC_I64:
+	case CV_DEC_FLBA:
+	case CV_DEC_BA:
+		return leaf_decimal(s, x, rep);
+	default:
+		return leaf_binary(s, x, rep);
+	}
+}
+
+static int field(pqw_shred *s, shn *x, int16_t pdef, int16_t rep, int depth)
+{
+	pqj *j = &s->j;
+	char c = pqj_peek(j);
+	int rc;
+	if (c == 'n') {
+		const char *at = j->p;
+		int v;
+		if ((rc = pqj_literal(j, &v)))
+			return rc;
+		if (x->required)
+			return shred_failf(s, x, at, "null in a required field");
+		return shred_nulls(s, x, pdef, rep);
+	}
+	if (!x->repeated)
+		return shred_content(s, x, rep, depth);
+	if (c != '[')
+		return shred_failf(s, x, j->p, "expected an array");
+	j->p++;
+	if (pqj_peek(j) == ']') {
+		j->p++;
+		return shred_nulls(s, x, pdef, rep);
+	}
+	for (int i = 0;; i++) {
+		if ((rc = shred_content(s, x, i ? x->rep : rep, depth + 1)))
+			return rc;
+		c = pqj_peek(j);
+		j->p++;
+		if (c == ']')
+			return 0;
+		if (c != ',')
+			return pqj_fail(j, j->p - 1, "expected ',' or ']'");
+	}
+}
+
+static long find_kid(const shn *x, const char *k, size_t kn)
+{
+	size_t h = x->hint;
+	if (h < x->nkids && x->kids[h]->name_len == kn && !memcmp(x->kids[h]->name, k, kn))
+		return (long)h;
+	for (size_t i = 0; i < x->nkids; i++)
+		if (x->kids[i]->name_len == kn && !memcmp(x->kids[i]->name, k, kn))
+			return (long)i;
+	return -1;
+}
+
+static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
+{
+	pqj *j = &s->j;
+	int rc;
+	if (pqj_peek(j) != '{')
+		return shred_failf(s, x, j->p, "expected an object");
+	j->p++;
+	uint64_t stamp = ++s->stamp;
+	if (pqj_peek(j) == '}') {
+		j->p++;
+	} else {
+		for (;;) {
+			if (pqj_peek(j) != '"')
+				return pqj_fail(j, j->p, "expected a string key");
+			const char *k, *kat = j->p;
+			size_t kn;
+			long ix;
+			shn *hk = x->hint < x->nkids ? x->kids[x->hint] : NULL;
+			if (hk && pqj_key_is(kat, j->end, &hk->key)) {
+				/* the expected key, byte for byte: no need to scan it */
+				j->p = kat + hk->name_len + 2;
+				ix = (long)x->hint;
+				k = hk->name;
+				kn = hk->name_len;
+				if ((rc = pqj_expect(j, ':', "':'")))
+					return rc;
+			} else {
+				if ((rc = pqj_string(j, 1, &k, &kn)) || (rc = pqj_expect(j, ':', "':'")))
+					return rc;
+				ix = find_kid(x, k, kn);
+			}
+			if (ix < 0) {
+				if ((rc = pqj_skip(j, depth + 1)))
+					return rc;
+			} else {
+				size_t idx = (size_t)ix;
+				shn *kid = x->kids[idx];
+				if (x->seen[idx] == stamp)
+					return shred_failf(s, kid, kat, "duplicate key");
+				x->seen[idx] = stamp;
+				x->hint = idx + 1;
+				pqj_ws(j);
+				if ((rc = field(s, kid, x->def, rep, depth + 1)))
+					return rc;
+			}
+			char c = pqj_peek(j);
+			j->p++;
+			if (c == '}')
+				break;
+			if (c != ',')
+				return pqj_fail(j, j->p - 1, "expected ',' or '}'");
+		}
+	}
+	for (size_t i = 0; i < x->nkids; i++) {
+		if (x->seen[i] == stamp)
+			continue;
+		shn *kid = x->kids[i];
+		if (kid->required && !kid->repeated)
+			return shred_failf(s, kid, j->p - 1, "missing required field");
+		if ((rc = shred_nulls(s, kid, x->def, rep)))
+			return rc;
+	}
+	return 0;
+}
+
+static int map_key(pqw_shred *s, shn *k, int16_t rep, const char *v, size_t n, const char *at)
+{
+	if (k->conv == CV_STRING || k->conv == CV_BINARY || k->conv == CV_JSON) {
+		PUT(k->col, k->def, rep, v, n);
+		return 0;
+	}
+	if (k->conv == CV_I32 || k->conv == CV_I64) {
+		pqj sub;
+		pqj_init(&sub, NULL);
+		pqj_reset(&sub, v, n);
+		pqj_num num;
+		int bad = !n || pqj_number(&sub, &num) || sub.p != sub.end || !num.fits ||
+			  (k->conv == CV_I32 && (num.i < INT32_MIN || num.i > INT32_MAX));
+		pqj_free(&sub);
+		if (bad)
+			return shred_failf(s, k, at, "map key is not an integer");
+		int32_t t = (int32_t)num.i;
+		PUT(k->col, k->def, rep, k->conv == CV_I32 ? (void *)&t : (void *)&num.i,
+		    k->conv == CV_I32 ? 4 : 8);
+		return 0;
+	}
+	return shred_failf(s, k, at, "this key type needs the [{\"key\":..,\"value\":..}] form");
+}
+
+static int map(pqw_shred *s, shn *x, int16_t rep, int depth)
+{
+	pqj *j = &s->j;
+	shn *kv = x->elem;
+	char open = pqj_peek(j), close = open == '{' ? '}' : ']';
+	int rc;
+	if (open != '{' && open != '[')
+		return shred_failf(s, x, j->p, "expected an object or an array of {key,value}");
+	j->p++;
+	if (pqj_peek(j) == close) {
+		j->p++;
+		return shred_nulls(s, x, x->def, rep);
+	}
+	for (int i = 0;; i++) {
+		int16_t rr = i ? x->elem_rep : rep;
+		if (open == '[') {
+			if ((rc = shred_content(s, kv, rr, depth + 1)))
+				return rc;
+		} else {
+			if (pqj_peek(j) != '"')
+				return pqj_fail(j, j->p, "expected a string key");
+			const char *k, *kat = j->p;
+			size_t kn;
+			if ((rc = pqj_string(j, 1, &k, &kn)) ||
+			    (rc = map_key(s, kv->kids[0], rr, k, kn, kat)) ||
+			    (rc = pqj_expect(j, ':', "':'")))
+				return rc;
+			if (kv->nkids == 2) {
+				if ((rc = field(s, kv->kids[1], kv->def, rr, depth + 1)))
+					return rc;
+			} else if ((rc = pqj_skip(j, depth + 1))) {
+				return rc;
+			}
+		}
+		char c = pqj_peek(j);
+		j->p++;
+		if (c == close)
+			return 0;
+		if (c != ',')
+			return pqj_fail(j, j->p - 1, open == '{' ? "expected ',' or '}'"
+							   : "expected ',' or ']'");
+	}
+}
+
+int shred_content(pqw_shred *s, shn *x, int16_t rep, int depth)
+{
+	pqj *j = &s->j;
+	if (depth > PQJ_MAX_DEPTH)
+		return pqj_fail(j, j->p, "nesting deeper than %d", PQJ_MAX_DEPTH);
+	pqj_ws(j);
+	if (j->p >= j->end)
+		return pqj_fail(j, j->p, "unexpected end of input");
+	switch (x->kind) {
+	case SH_LEAF:
+		return leaf(s, x, rep, depth);
+	case SH_STRUCT:
+		return object(s, x, rep, depth);
+	case SH_MAP:
+		return map(s, x, rep, depth);
+	default:
+		break;
+	}
+	/* list */
+	int rc;
+	if (*j->p != '[')
+		return shred_failf(s, x, j->p, "expected an array");
+	j->p++;
+	if (pqj_peek(j) == ']') {
+		j->p++;
+		return shred_nulls(s, x, x->def, rep);
+	}
+	for (int i = 0;; i++) {
+		int16_t rr = i ? x->elem_rep : rep;
+		rc = x->three ? field(s, x->elem, (int16_t)(x->def + 1), rr, depth + 1)
+			      : shred_content(s, x->elem, rr, depth + 1);
+		if (rc)
+			return rc;
+		char c = pqj_peek(j);
+		j->p++;
+		if (c == ']')
+			return 0;
+		if (c != ',')
+			return pqj_fail(j, j->p - 1, "expected ',' or ']'");
+	}
+}

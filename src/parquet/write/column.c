@@ -1,0 +1,173 @@
+/* One leaf column of the writer, caller's side: staging levels and PLAIN values into the
+ * current page, page buffers, and deciding when a page is full. Encoding a finished page
+ * (page.c) happens here on the caller's thread or on an encoder thread (async.c). */
+#include "pqw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_VALUE_BYTES ((size_t)1 << 30)
+#define MAX_PAGE_LEVELS ((size_t)1 << 24)
+
+int pqw_page_init(pqw_page *pg, const pqw_col *c)
+{
+	memset(pg, 0, sizeof *pg);
+	ids_buf_init(&pg->vals, 0);
+	pg->cap_lv = 1024;
+	if (c->max_def > 0 && !(pg->def = malloc(pg->cap_lv * sizeof *pg->def)))
+		return IDS_ENOMEM;
+	if (c->max_rep > 0 && !(pg->rep = malloc(pg->cap_lv * sizeof *pg->rep)))
+		return IDS_ENOMEM;
+	return 0;
+}
+
+pqw_page *pqw_page_new(const pqw_col *c)
+{
+	pqw_page *pg = malloc(sizeof *pg);
+	if (pg && pqw_page_init(pg, c)) {
+		pqw_page_free(pg);
+		free(pg);
+		return NULL;
+	}
+	return pg;
+}
+
+void pqw_page_reset(pqw_page *pg)
+{
+	pg->n_lv = pg->rows = pg->n_vals = 0;
+	ids_buf_reset(&pg->vals);
+}
+
+void pqw_page_free(pqw_page *pg)
+{
+	free(pg->def);
+	free(pg->rep);
+	ids_buf_free(&pg->vals);
+	pg->def = pg->rep = NULL;
+}
+
+void pqw_scratch_free(pqw_scratch *sc)
+{
+	ids_buf_free(&sc->page);
+	ids_buf_free(&sc->comp);
+	ids_buf_free(&sc->hdr);
+	free(sc->idx);
+	free(sc->hash);
+	memset(sc, 0, sizeof *sc);
+}
+
+int pqw_col_init(pq_writer *w, pqw_col *c, const pq_node *leaf, char **path, size_t path_len,
+		 int16_t max_def, int16_t max_rep)
+{
+	memset(c, 0, sizeof *c);
+	c->leaf = leaf;
+	c->path = path;
+	c->path_len = path_len;
+	c->type = leaf->type;
+	c->max_def = max_def;
+	c->max_rep = max_rep;
+	switch (leaf->type) {
+	case PQ_BOOLEAN: c->width = 1; break;
+	case PQ_INT32: case PQ_FLOAT: c->width = 4; break;
+	case PQ_INT64: case PQ_DOUBLE: c->width = 8; break;
+	case PQ_INT96: c->width = 12; break;
+	case PQ_FIXED_LEN_BYTE_ARRAY: c->width = leaf->type_length; break;
+	default: c->width = 0; break;
+	}
+	if (leaf->type == PQ_INT96)
+		c->order = PQW_ORDER_NONE;
+	else if (leaf->type == PQ_BYTE_ARRAY)
+		c->order = PQW_ORDER_UNSIGNED;
+	else if (leaf->type == PQ_FIXED_LEN_BYTE_ARRAY)
+		c->order = leaf->logical.kind == PQ_LT_DECIMAL || leaf->converted == PQ_CT_DECIMAL
+				   ? PQW_ORDER_DECIMAL
+				   : PQW_ORDER_UNSIGNED;
+	else if ((leaf->logical.kind == PQ_LT_INTEGER && !leaf->logical.is_signed) ||
+		 (leaf->converted >= PQ_CT_UINT_8 && leaf->converted <= PQ_CT_UINT_64))
+		c->order = PQW_ORDER_NONE;   /* unsigned order: not worth a second code path */
+	else
+		c->order = PQW_ORDER_SIGNED;
+	ids_buf_init(&c->chunk, 0);
+	if (pqw_page_init(&c->cur, c))
+		return IDS_ENOMEM;
+	c->dict_max = w->o.dict_max_bytes;
+	if (w->o.dictionary && leaf->type != PQ_BOOLEAN) {
+		if (!(c->dict = pqw_dict_new(leaf->type, c->width)))
+			return IDS_ENOMEM;
+		c->dict_mode = PQW_DICT_ON;
+	}
+	return 0;
+}
+
+void pqw_col_free(pqw_col *c)
+{
+	pqw_page_free(&c->cur);
+	ids_buf_free(&c->chunk);
+	pqw_dict_free(c->dict);
+	pqw_stats_free(&c->st);
+	for (size_t i = 0; i < c->path_len; i++)
+		free(c->path[i]);
+	free(c->path);
+}
+
+int pqw_grow_levels(pqw_page *pg)
+{
+	size_t ncap = pg->cap_lv * 2;
+	if (pg->def) {
+		int16_t *p = realloc(pg->def, ncap * sizeof *p);
+		if (!p)
+			return IDS_ENOMEM;
+		pg->def = p;
+	}
+	if (pg->rep) {
+		int16_t *p = realloc(pg->rep, ncap * sizeof *p);
+		if (!p)
+			return IDS_ENOMEM;
+		pg->rep = p;
+	}
+	pg->cap_lv = ncap;
+	return 0;
+}
+
+int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void *p, size_t n)
+{
+	if (!c->width && n > MAX_VALUE_BYTES)
+		return IDS_ELIMIT;
+	if (pqw_put_levels(c, def, rep))
+		return IDS_ENOMEM;
+	ids_buf *v = &c->cur.vals;
+	if (c->width) {
+		if (ids_buf_append(v, p, (size_t)c->width))
+			return v->failed;
+	} else {
+		if (ids_buf_reserve(v, 4 + n))
+			return v->failed;
+		uint32_t l = (uint32_t)n;
+		memcpy(v->data + v->len, &l, 4);
+		if (n)
+			memcpy(v->data + v->len + 4, p, n);
+		v->len += 4 + n;
+	}
+	c->cur.n_vals++;
+	return 0;
+}
+
+size_t pqw_staged_bytes(const pqw_col *c)
+{
+	/* PLAIN bytes, whatever the encoding will be: page and row-group boundaries must not
+	 * depend on what an encoder thread has decided yet, so the output is deterministic */
+	const pqw_page *pg = &c->cur;
+	if (pg->n_lv >= MAX_PAGE_LEVELS)
+		return SIZE_MAX;
+	return pg->n_lv / 4 + pg->vals.len;
+}
+
+int pqw_flush_page(pq_writer *w, pqw_col *c, ids_error *err)
+{
+	if (!c->cur.n_lv)
+		return 0;
+	w->rg_bytes += pqw_staged_bytes(c);
+	if (w->async)
+		return pqw_async_submit(w, c, err);
+	return pqw_encode_page(w, c, &c->cur, &w->sc, err);
+}

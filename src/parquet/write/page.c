@@ -1,0 +1,215 @@
+/* Encodes one staged page of a column: dictionary indices (in one prefetching batch) or
+ * PLAIN values, RLE levels, DataPage V1 or V2 layout, compression, page header; appends
+ * the result to the column's chunk. Runs on the caller's thread or an encoder thread; it
+ * touches only the column's encoder-side state and the given scratch. Dictionary
+ * encoding falls back to PLAIN for the rest of the chunk when the dictionary passes its
+ * byte limit or does not beat PLAIN on the chunk's first page. */
+#include "pqw.h"
+#include "parquet/codec/pq_codec.h"
+#include "parquet/common/thrift.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* Dictionary-encodes the page into sc->idx. Returns 1 when the page is to be written with
+ * dictionary indices, 0 when PLAIN. */
+static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err, int *rc)
+{
+	*rc = 0;
+	if (c->dict_mode != PQW_DICT_ON || !pg->n_vals)
+		return c->dict_mode == PQW_DICT_ON && c->dict_pages > 0;
+	if (pg->n_vals > sc->cap_idx) {
+		size_t ncap = pg->n_vals + pg->n_vals / 2;
+		uint32_t *a = realloc(sc->idx, ncap * sizeof *a), *b;
+		if (a)
+			sc->idx = a;
+		b = a ? realloc(sc->hash, ncap * sizeof *b) : NULL;
+		if (!b) {
+			*rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+			return 0;
+		}
+		sc->hash = b;
+		sc->cap_idx = ncap;
+	}
+	if (pqw_dict_encode(c->dict, (const uint8_t *)pg->vals.data, pg->vals.len, pg->n_vals,
+			    sc->idx, sc->hash)) {
+		*rc = ids_fail(err, IDS_ENOMEM, "column '%s': out of memory", c->leaf->name);
+		return 0;
+	}
+	size_t dict_bytes = pqw_dict_plain(c->dict)->len;
+	if (c->dict_pages == 0) {
+		/* first page of the chunk: keep the dictionary only if it beats PLAIN */
+		int bw = pqw_bit_width(pqw_dict_count(c->dict));
+		size_t enc = (pg->n_vals * (size_t)bw + 7) / 8 + dict_bytes;
+		if (enc >= pg->vals.len || dict_bytes > c->dict_max) {
+			pqw_dict_clear(c->dict);
+			c->dict_mode = PQW_DICT_FELL_BACK;
+			return 0;
+		}
+	} else if (dict_bytes > c->dict_max) {
+		/* this page still refers to the dictionary; the rest of the chunk is PLAIN */
+		c->dict_mode = PQW_DICT_FELL_BACK;
+	}
+	return 1;
+}
+
+static pq_encoding dict_data_encoding(const pq_writer *w)
+{
+	return w->o.profile == PQ_PROFILE_COMPAT && w->o.page_version == 1
+		       ? PQ_ENC_PLAIN_DICTIONARY
+		       : PQ_ENC_RLE_DICTIONARY;
+}
+
+/* Compresses in[0..n) into sc->comp (or passes it through when the codec is none). */
+static int page_compress(pq_writer *w, pqw_scratch *sc, const uint8_t *in, size_t n,
+			 const uint8_t **out, size_t *out_n, ids_error *err)
+{
+	if (w->codec == PQ_CODEC_UNCOMPRESSED) {
+		*out = in;
+		*out_n = n;
+		return 0;
+	}
+	ids_buf_reset(&sc->comp);
+	int rc = pq_compress(w->codec, w->o.codec_level, in, n, &sc->comp, err);
+	if (rc)
+		return rc;
+	*out = (const uint8_t *)sc->comp.data;
+	*out_n = sc->comp.len;
+	return 0;
+}
+
+static int64_t count_nulls(const pqw_col *c, const pqw_page *pg)
+{
+	if (!pg->def)
+		return 0;
+	int64_t n = 0;
+	for (size_t i = 0; i < pg->n_lv; i++)
+		n += pg->def[i] < c->max_def;
+	return n;
+}
+
+static void put_levels(ids_buf *b, const int16_t *lv, size_t n, int16_t max, int prefix)
+{
+	size_t at = b->len;
+	if (prefix)
+		ids_buf_append(b, "\0\0\0\0", 4);
+	pqw_rle_u16(b, lv, n, pqw_bit_width((uint64_t)max));
+	if (prefix && !b->failed) {
+		uint32_t l = (uint32_t)(b->len - at - 4);
+		memcpy(b->data + at, &l, 4);
+	}
+}
+
+int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err)
+{
+	if (!pg->n_lv)
+		return 0;
+	int v2 = w->o.page_version == 2, rc;
+	int dict = dict_page(c, pg, sc, err, &rc);
+	if (rc)
+		return rc;
+	int64_t nulls = count_nulls(c, pg);
+	ids_buf *b = &sc->page;
+	ids_buf_reset(b);
+	if (c->max_rep)
+		put_levels(b, pg->rep, pg->n_lv, c->max_rep, !v2);
+	size_t rep_len = b->len;
+	if (c->max_def)
+		put_levels(b, pg->def, pg->n_lv, c->max_def, !v2);
+	size_t lv_len = b->len;
+	pq_encoding enc;
+	if (dict) {
+		int bw = pqw_bit_width(pqw_dict_count(c->dict) - 1);
+		if (bw == 0)
+			bw = 1;
+		uint8_t bb = (uint8_t)bw;
+		ids_buf_append(b, &bb, 1);
+		pqw_rle_u32(b, sc->idx, pg->n_vals, bw);
+		enc = dict_data_encoding(w);
+	} else {
+		if (c->type == PQ_BOOLEAN)
+			pqw_pack_bools(b, (const uint8_t *)pg->vals.data, pg->n_vals);
+		else
+			ids_buf_append(b, pg->vals.data, pg->vals.len);
+		pqw_stats_plain(&c->st, c, (const uint8_t *)pg->vals.data, pg->vals.len, pg->n_vals);
+		enc = PQ_ENC_PLAIN;
+	}
+	if (b->failed)
+		return ids_fail(err, b->failed, "column '%s': page too large", c->leaf->name);
+	if (b->len > INT32_MAX / 2)
+		return ids_fail(err, IDS_ELIMIT, "column '%s': page of %zu bytes is too large",
+				c->leaf->name, b->len);
+	c->st.nulls += nulls;
+
+	const uint8_t *body;
+	size_t body_n, unc = b->len;
+	int is_compressed = 1;
+	if (v2) {
+		if ((rc = page_compress(w, sc, (const uint8_t *)b->data + lv_len, b->len - lv_len,
+					&body, &body_n, err)))
+			return rc;
+		if (w->codec == PQ_CODEC_UNCOMPRESSED || body_n >= b->len - lv_len) {
+			body = (const uint8_t *)b->data + lv_len;   /* compression did not pay */
+			body_n = b->len - lv_len;
+			is_compressed = 0;
+		}
+	} else if ((rc = page_compress(w, sc, (const uint8_t *)b->data, b->len, &body, &body_n,
+				       err))) {
+		return rc;
+	}
+	size_t comp = v2 ? lv_len + body_n : body_n;
+
+	ids_buf_reset(&sc->hdr);
+	pq_tenc e;
+	pq_tenc_init(&e, &sc->hdr);
+	pq_tenc_elem_struct_begin(&e);
+	pq_tenc_i32(&e, 1, v2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
+	pq_tenc_i32(&e, 2, (int32_t)unc);
+	pq_tenc_i32(&e, 3, (int32_t)comp);
+	if (w->o.page_crc) {
+		uLong crc = crc32(0L, Z_NULL, 0);
+		if (v2)
+			crc = crc32(crc, (const Bytef *)b->data, (uInt)lv_len);
+		crc = crc32(crc, body, (uInt)body_n);
+		pq_tenc_i32(&e, 4, (int32_t)(uint32_t)crc);
+	}
+	if (!v2) {
+		pq_tenc_struct_begin(&e, 5);
+		pq_tenc_i32(&e, 1, (int32_t)pg->n_lv);
+		pq_tenc_i32(&e, 2, enc);
+		pq_tenc_i32(&e, 3, PQ_ENC_RLE);
+		pq_tenc_i32(&e, 4, PQ_ENC_RLE);
+		pq_tenc_struct_end(&e);
+	} else {
+		pq_tenc_struct_begin(&e, 8);
+		pq_tenc_i32(&e, 1, (int32_t)pg->n_lv);
+		pq_tenc_i32(&e, 2, (int32_t)nulls);
+		pq_tenc_i32(&e, 3, (int32_t)pg->rows);
+		pq_tenc_i32(&e, 4, enc);
+		pq_tenc_i32(&e, 5, (int32_t)(lv_len - rep_len));
+		pq_tenc_i32(&e, 6, (int32_t)rep_len);
+		if (!is_compressed)
+			pq_tenc_bool(&e, 7, 0);
+		pq_tenc_struct_end(&e);
+	}
+	pq_tenc_struct_end(&e);
+	if ((rc = pq_tenc_finish(&e)))
+		return ids_fail(err, rc, "page header encoding failed");
+
+	ids_buf_append(&c->chunk, sc->hdr.data, sc->hdr.len);
+	if (v2)
+		ids_buf_append(&c->chunk, b->data, lv_len);
+	ids_buf_append(&c->chunk, body, body_n);
+	if (c->chunk.failed)
+		return ids_fail(err, c->chunk.failed, "column '%s': column chunk too large",
+				c->leaf->name);
+	c->unc_bytes += (int64_t)(sc->hdr.len + unc);
+	c->num_values += (int64_t)pg->n_lv;
+	if (dict)
+		c->dict_pages++;
+	else
+		c->pages_plain++;
+	pqw_page_reset(pg);
+	return 0;
+}

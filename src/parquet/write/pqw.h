@@ -1,0 +1,218 @@
+/* Writer internals shared by the files of src/parquet/write and the JSON shredder.
+ * A pqw_col stages one data page of one leaf column (levels + values, either PLAIN bytes
+ * or dictionary indices) and accumulates the encoded pages of the current row group. */
+#ifndef PQW_H
+#define PQW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "idbsync/buf.h"
+#include "idbsync/pq_write.h"
+
+#define PQW_VERSION "0.1.0"
+#define PQW_MAX_DEPTH 64          /* schema nesting cap (levels fit easily in int16) */
+
+/* ---- RLE / bit-packed hybrid and bit packing (rle.c) ---- */
+int pqw_bit_width(uint64_t max);
+/* Appends the hybrid encoding of vals[0..n) with bit width bw (no length prefix). */
+void pqw_rle_u16(ids_buf *out, const int16_t *vals, size_t n, int bw);
+void pqw_rle_u32(ids_buf *out, const uint32_t *vals, size_t n, int bw);
+/* PLAIN booleans: one bit per value, LSB first. */
+void pqw_pack_bools(ids_buf *out, const uint8_t *vals, size_t n);
+
+/* ---- dictionary (dict.c): a hash set of values that hands out dense indices ---- */
+typedef struct pqw_dict pqw_dict;
+pqw_dict *pqw_dict_new(pq_type type, int width);
+void pqw_dict_free(pqw_dict *d);
+void pqw_dict_clear(pqw_dict *d);
+/* Index of the value (inserting it if new); -1 on out of memory. For BYTE_ARRAY, p/n is
+ * the value; for fixed types p points to width bytes. */
+int64_t pqw_dict_put(pqw_dict *d, const void *p, size_t n);
+/* Dictionary indices of n PLAIN-encoded values vals[0..len) into out (n entries);
+ * scratch holds n uint32_t. -1 on out of memory or malformed input. */
+int pqw_dict_encode(pqw_dict *d, const uint8_t *vals, size_t len, size_t n, uint32_t *out,
+		    uint32_t *scratch);
+uint32_t pqw_dict_count(const pqw_dict *d);
+/* PLAIN encoding of all entries, in index order (the dictionary page body). */
+const ids_buf *pqw_dict_plain(const pqw_dict *d);
+/* Byte offset of entry i in the PLAIN buffer (for BYTE_ARRAY: of its 4-byte length). */
+size_t pqw_dict_offset(const pqw_dict *d, uint32_t i);
+
+/* ---- statistics (stats.c) ---- */
+enum { PQW_ORDER_NONE = 0, PQW_ORDER_SIGNED, PQW_ORDER_UNSIGNED, PQW_ORDER_DECIMAL };
+
+typedef struct pqw_stats {
+	int has;                 /* min/max hold at least one value */
+	int64_t nulls;
+	union { int64_t i; double d; } min, max;   /* bool/int32/int64 in i, float/double in d */
+	ids_buf minb, maxb;                          /* BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY */
+} pqw_stats;
+
+struct pqw_col;
+void pqw_stats_reset(pqw_stats *s);
+void pqw_stats_free(pqw_stats *s);
+/* Folds n PLAIN-encoded values (bools one byte each) into s. */
+void pqw_stats_plain(pqw_stats *s, const struct pqw_col *c, const uint8_t *p, size_t len,
+		     size_t n);
+/* Writes a Statistics struct (thrift field id) if there is anything to say. */
+struct pq_tenc;
+void pqw_stats_write(struct pq_tenc *e, int16_t id, const pqw_stats *s,
+		     const struct pqw_col *c, size_t max_bytes);
+
+/* ---- one leaf column ---- */
+enum { PQW_DICT_OFF = 0, PQW_DICT_ON = 1, PQW_DICT_FELL_BACK = 2 };
+
+/* A staged data page: levels and PLAIN values (bools one byte each). Dictionary columns
+ * stage PLAIN values too; the page is dictionary-encoded in one batch when encoded. */
+typedef struct pqw_page {
+	int16_t *def, *rep;      /* present when the column has def / rep levels */
+	size_t n_lv, cap_lv;
+	size_t rows;             /* entries with rep == 0 */
+	ids_buf vals;
+	size_t n_vals;           /* non-null values */
+	struct pqw_col *col;     /* while queued for an encoder thread */
+	struct pqw_page *next;
+} pqw_page;
+
+/* Per-encoder scratch (one per thread). */
+typedef struct pqw_scratch {
+	ids_buf page, comp, hdr;
+	uint32_t *idx, *hash;    /* dictionary indices of the page, and their hashes */
+	size_t cap_idx;
+} pqw_scratch;
+
+typedef struct pqw_col {
+	const pq_node *leaf;     /* in the writer's schema copy (output names) */
+	char **path;             /* path_in_schema */
+	size_t path_len;
+	size_t index;            /* column number (selects the encoder thread) */
+	pq_type type;
+	int32_t width;           /* bytes per fixed-size value (bool 1, INT96 12); 0 BYTE_ARRAY */
+	int16_t max_def, max_rep;
+	int order;               /* PQW_ORDER_* for statistics */
+
+	pqw_page cur;            /* being filled by the caller's thread */
+	size_t m_lv, m_vals_len, m_vals, m_rows;   /* row start marks (rollback) */
+
+	/* Everything below belongs to the column's encoder (the caller's thread, or an
+	 * encoder thread between pqw_async_barrier calls). */
+	int dict_mode;
+	int dict_pages;          /* data pages already written with dictionary indices */
+	size_t dict_max;         /* dictionary PLAIN bytes allowed before falling back */
+	pqw_dict *dict;
+	ids_buf chunk;           /* current row group's encoded data pages (headers + bodies) */
+	int64_t num_values, unc_bytes;
+	int pages_plain;
+	pqw_stats st;
+	int64_t rows;            /* rows since the last pq_writer_end_rows (batch API check) */
+	pqw_page *pool;          /* empty pages to swap in (async mode, under the queue lock) */
+} pqw_col;
+
+struct pqw_shred;
+struct pqw_async;
+
+struct pq_writer {
+	pq_write_options o;      /* defaults resolved */
+	pq_codec codec;
+	char *path, *tmp;
+	int fd;
+	int state;               /* 0 open, 1 closed ok, -1 failed */
+	pq_node *schema;         /* output schema (compat: lowercased names) */
+	pq_node *in_schema;      /* the caller's names, for matching JSON keys */
+	pqw_col *cols;
+	size_t ncols;
+	int64_t rg_rows, total_rows;
+	size_t since_check;      /* rows since columns were last checked for full pages */
+	size_t rg_bytes;         /* PLAIN bytes of the row group's finished pages */
+	int64_t off;             /* bytes written to the file so far */
+	ids_buf rg_meta;         /* serialized RowGroup structs, for the footer */
+	size_t n_rg;
+	pqw_scratch sc;          /* the caller's thread's encoder scratch */
+	struct pqw_async *async; /* encoder threads, when o.threads > 1 */
+	pq_kv *kv_copy;          /* our copy of key_value_metadata */
+	char *created_by;
+	struct pqw_shred *shred; /* JSON row shredder, built on first use */
+};
+
+/* Hot-path appends (column.c). Each adds one level entry (+ value). They fail only on
+ * out of memory (IDS_ENOMEM) or a value over 1 GiB (IDS_ELIMIT). */
+int pqw_grow_levels(pqw_page *pg);
+int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void *p, size_t n);
+
+static inline int pqw_put_levels(pqw_col *c, int16_t def, int16_t rep)
+{
+	pqw_page *pg = &c->cur;
+	if (pg->n_lv == pg->cap_lv && pqw_grow_levels(pg))
+		return IDS_ENOMEM;
+	if (pg->def)
+		pg->def[pg->n_lv] = def;
+	if (pg->rep)
+		pg->rep[pg->n_lv] = rep;
+	pg->n_lv++;
+	pg->rows += rep == 0;
+	return 0;
+}
+
+static inline int pqw_put_null(pqw_col *c, int16_t def, int16_t rep)
+{
+	return pqw_put_levels(c, def, rep);
+}
+
+/* Page buffers: an empty page with level arrays for column c (NULL on out of memory). */
+pqw_page *pqw_page_new(const pqw_col *c);
+int pqw_page_init(pqw_page *pg, const pqw_col *c);
+void pqw_page_reset(pqw_page *pg);
+void pqw_page_free(pqw_page *pg);   /* releases the buffers, not pg itself */
+void pqw_scratch_free(pqw_scratch *sc);
+
+/* Encodes one staged page into c->chunk (the encoder side; pg is reset afterwards). */
+int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err);
+
+/* Encoder threads (async.c). submit hands c->cur to the column's thread and gives c a
+ * fresh page; barrier waits until every queued page is encoded. Both return the first
+ * error an encoder hit. */
+int pqw_async_new(pq_writer *w, int threads, ids_error *err);
+int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err);
+int pqw_async_barrier(pq_writer *w, ids_error *err);
+void pqw_async_free(pq_writer *w);
+
+/* One JSON row. keep_going: roll a failed row back so the writer stays usable (costs a
+ * mark per column per row); otherwise a failure poisons the writer. */
+int pqw_write_row(pq_writer *w, const char *json, size_t len, int keep_going, size_t *err_off,
+		  ids_error *err);
+
+/* Row boundaries for the row API: marks each column, or rolls back to the marks. */
+void pqw_row_mark(pq_writer *w);
+void pqw_row_rollback(pq_writer *w);
+/* After n complete rows were staged: dictionary fallbacks, page and row-group flushes. */
+int pqw_rows_done(pq_writer *w, size_t n, ids_error *err);
+
+int pqw_col_init(pq_writer *w, pqw_col *c, const pq_node *leaf, char **path, size_t path_len,
+		 int16_t max_def, int16_t max_rep);
+void pqw_col_free(pqw_col *c);
+/* Finishes the staged page: encodes it now, or queues it for the column's encoder. */
+int pqw_flush_page(pq_writer *w, pqw_col *c, ids_error *err);
+/* PLAIN bytes staged in the current page (page and row-group size decisions). */
+size_t pqw_staged_bytes(const pqw_col *c);
+/* Writes the chunk (dictionary page + data pages) at the file's end and its ColumnChunk
+ * struct into e; resets the chunk. The last page must have been flushed and the encoders
+ * drained (pqw_async_barrier). */
+struct pq_tenc;
+int pqw_write_chunk(pq_writer *w, pqw_col *c, struct pq_tenc *e, int64_t *unc_total,
+		    int64_t *comp_total, ids_error *err);
+
+/* File output (writer.c). */
+int pqw_write_all(pq_writer *w, const void *p, size_t n, ids_error *err);
+
+/* Footer (footer.c). */
+int pqw_write_footer(pq_writer *w, ids_error *err);
+void pqw_write_schema(struct pq_tenc *e, const pq_node *root);
+
+/* JSON shredding (src/parquet/json/shred.c). */
+int pqw_shred_new(struct pqw_shred **out, pq_writer *w, ids_error *err);
+void pqw_shred_free(struct pqw_shred *s);
+int pqw_shred_row(struct pqw_shred *s, const char *json, size_t len, size_t *err_off,
+		  ids_error *err);
+
+#endif

@@ -1,0 +1,150 @@
+/* RLE / bit-packed hybrid encoder (Parquet Encodings.md) for definition and repetition
+ * levels and dictionary indices, and PLAIN boolean bit packing. Runs of 8+ equal values
+ * become RLE runs; everything else is bit-packed in groups of 8 (at most 63 groups per
+ * literal run, the limit older readers assume). */
+#include "pqw.h"
+
+#include <string.h>
+
+int pqw_bit_width(uint64_t max)
+{
+	int w = 0;
+	while (max) {
+		w++;
+		max >>= 1;
+	}
+	return w;
+}
+
+static void put_varint(ids_buf *b, uint64_t v)
+{
+	uint8_t t[10];
+	size_t n = 0;
+	while (v >= 0x80) {
+		t[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	t[n++] = (uint8_t)v;
+	ids_buf_append(b, t, n);
+}
+
+/* Packs n (a multiple of 8) values LSB-first with bw bits each. */
+static void bitpack(ids_buf *b, const uint32_t *v, size_t n, int bw)
+{
+	size_t bytes = n / 8 * (size_t)bw;
+	if (ids_buf_reserve(b, bytes))
+		return;
+	uint8_t *o = (uint8_t *)b->data + b->len;
+	uint64_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		acc |= (uint64_t)v[i] << bits;
+		bits += bw;
+		while (bits >= 8) {
+			*o++ = (uint8_t)acc;
+			acc >>= 8;
+			bits -= 8;
+		}
+	}
+	b->len += bytes;
+	b->data[b->len] = 0;
+}
+
+#define LIT_MAX 504   /* 63 groups of 8 */
+
+typedef struct rle {
+	ids_buf *out;
+	int bw;
+	uint32_t lit[LIT_MAX];
+	size_t nl;
+} rle;
+
+static void flush_lit(rle *r)
+{
+	if (!r->nl)
+		return;
+	while (r->nl % 8)
+		r->lit[r->nl++] = 0;
+	put_varint(r->out, (uint64_t)(r->nl / 8) << 1 | 1);
+	bitpack(r->out, r->lit, r->nl, r->bw);
+	r->nl = 0;
+}
+
+static void add_lit(rle *r, uint32_t v, size_t count)
+{
+	while (count) {
+		size_t k = LIT_MAX - r->nl;
+		if (k > count)
+			k = count;
+		for (size_t i = 0; i < k; i++)
+			r->lit[r->nl + i] = v;
+		r->nl += k;
+		count -= k;
+		if (r->nl == LIT_MAX)
+			flush_lit(r);
+	}
+}
+
+static void add_run(rle *r, uint32_t v, size_t count)
+{
+	if (count < 8) {
+		add_lit(r, v, count);
+		return;
+	}
+	if (r->nl % 8) {
+		/* top the literal run up to a whole group with values of this run */
+		size_t pad = 8 - r->nl % 8;
+		add_lit(r, v, pad);
+		count -= pad;
+		if (count < 8) {
+			add_lit(r, v, count);
+			return;
+		}
+	}
+	flush_lit(r);
+	put_varint(r->out, (uint64_t)count << 1);
+	uint8_t t[4];
+	int nb = (r->bw + 7) / 8;
+	for (int i = 0; i < nb; i++)
+		t[i] = (uint8_t)(v >> (8 * i));
+	ids_buf_append(r->out, t, (size_t)nb);
+}
+
+#define RLE_BODY(vals, n)                                             \
+	rle r;                                                        \
+	r.out = out;                                                  \
+	r.bw = bw;                                                    \
+	r.nl = 0;                                                     \
+	size_t i = 0;                                                 \
+	while (i < n) {                                               \
+		uint32_t v = (uint32_t)vals[i];                        \
+		size_t j = i + 1;                                      \
+		while (j < n && (uint32_t)vals[j] == v)                \
+			j++;                                           \
+		add_run(&r, v, j - i);                                 \
+		i = j;                                                 \
+	}                                                             \
+	flush_lit(&r);
+
+void pqw_rle_u16(ids_buf *out, const int16_t *vals, size_t n, int bw)
+{
+	RLE_BODY(vals, n)
+}
+
+void pqw_rle_u32(ids_buf *out, const uint32_t *vals, size_t n, int bw)
+{
+	RLE_BODY(vals, n)
+}
+
+void pqw_pack_bools(ids_buf *out, const uint8_t *vals, size_t n)
+{
+	size_t bytes = (n + 7) / 8;
+	if (ids_buf_reserve(out, bytes))
+		return;
+	uint8_t *o = (uint8_t *)out->data + out->len;
+	memset(o, 0, bytes);
+	for (size_t i = 0; i < n; i++)
+		o[i >> 3] |= (uint8_t)((vals[i] & 1) << (i & 7));
+	out->len += bytes;
+	out->data[out->len] = 0;
+}

@@ -1,0 +1,396 @@
+/* Unit tests of the Parquet writer's encoders: RLE/bit-packed levels (exact bytes and a
+ * round trip through an independent decoder), boolean packing, dictionary fallback,
+ * statistics (truncation, float zeros, NaN) and the column batch API. Files are checked
+ * through the reader's footer parser and row API. */
+#include "idbsync/pq_read.h"
+#include "idbsync/pq_write.h"
+#include "parquet/write/pqw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures;
+#define CHECK(c)                                                                  \
+	do {                                                                      \
+		if (!(c)) {                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+			failures++;                                               \
+		}                                                                 \
+	} while (0)
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name)
+{
+	static char p[512];
+	snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+	return p;
+}
+
+/* ---- an independent RLE/bit-packed hybrid decoder ---- */
+static size_t rle_decode(const uint8_t *p, size_t n, int bw, uint32_t *out, size_t want)
+{
+	size_t i = 0, k = 0;
+	while (i < n && k < want) {
+		uint64_t h = 0;
+		int sh = 0;
+		while (i < n) {
+			h |= (uint64_t)(p[i] & 0x7F) << sh;
+			sh += 7;
+			if (!(p[i++] & 0x80))
+				break;
+		}
+		if (h & 1) {
+			size_t cnt = (size_t)(h >> 1) * 8;
+			uint64_t acc = 0;
+			int bits = 0;
+			for (size_t v = 0; v < cnt; v++) {
+				while (bits < bw) {
+					acc |= (uint64_t)(i < n ? p[i] : 0) << bits;
+					i++;
+					bits += 8;
+				}
+				uint32_t val = (uint32_t)(acc & ((1ULL << bw) - 1));
+				acc >>= bw;
+				bits -= bw;
+				if (k < want)
+					out[k++] = val;
+			}
+		} else {
+			size_t cnt = (size_t)(h >> 1);
+			uint32_t val = 0;
+			for (int b = 0; b < (bw + 7) / 8; b++)
+				val |= (uint32_t)p[i++] << (8 * b);
+			for (size_t v = 0; v < cnt && k < want; v++)
+				out[k++] = val;
+		}
+	}
+	return k;
+}
+
+static void test_rle_bytes(void)
+{
+	ids_buf b = IDS_BUF_INIT;
+	int16_t ones[10];
+	for (int i = 0; i < 10; i++)
+		ones[i] = 1;
+	pqw_rle_u16(&b, ones, 10, 1);
+	CHECK(b.len == 2 && (uint8_t)b.data[0] == 0x14 && b.data[1] == 1);
+
+	ids_buf_reset(&b);
+	int16_t alt[8] = {0, 1, 0, 1, 0, 1, 0, 1};
+	pqw_rle_u16(&b, alt, 8, 1);
+	CHECK(b.len == 2 && (uint8_t)b.data[0] == 0x03 && (uint8_t)b.data[1] == 0xAA);
+
+	/* three literals, then a run of 10 that first tops the literal group up to 8 */
+	ids_buf_reset(&b);
+	int16_t mix[13] = {1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	pqw_rle_u16(&b, mix, 13, 1);
+	CHECK(b.len == 3 && (uint8_t)b.data[0] == 0x05 && (uint8_t)b.data[1] == 0x07 &&
+	      b.data[2] == 0);
+
+	/* a literal group then a long run: the run stays RLE */
+	ids_buf_reset(&b);
+	int16_t lr[24] = {2, 1, 2, 1, 2, 1, 2, 1};
+	for (int i = 8; i < 24; i++)
+		lr[i] = 3;
+	pqw_rle_u16(&b, lr, 24, 2);
+	CHECK(b.len == 1 + 2 + 2 && (uint8_t)b.data[0] == 0x03 && (uint8_t)b.data[3] == 32 &&
+	      b.data[4] == 3);
+
+	ids_buf_reset(&b);
+	uint8_t bools[10] = {1, 0, 1, 1, 0, 0, 0, 1, 1, 0};
+	pqw_pack_bools(&b, bools, 10);
+	CHECK(b.len == 2 && (uint8_t)b.data[0] == 0x8D && (uint8_t)b.data[1] == 0x01);
+	ids_buf_free(&b);
+}
+
+static void test_rle_roundtrip(void)
+{
+	uint32_t seed = 7;
+	for (int bw = 1; bw <= 20; bw++) {
+		for (int trial = 0; trial < 20; trial++) {
+			size_t n = (size_t)(seed % 3000) + 1;
+			uint32_t *v = malloc(n * sizeof *v), *back = calloc(n, sizeof *back);
+			uint32_t mask = (uint32_t)((1ULL << bw) - 1);
+			for (size_t i = 0; i < n;) {
+				seed = seed * 1103515245 + 12345;
+				size_t run = (seed >> 8) % 4 == 0 ? (seed >> 12) % 40 + 1 : 1;
+				seed = seed * 1103515245 + 12345;
+				uint32_t x = (seed >> 4) & mask;
+				for (size_t r = 0; r < run && i < n; r++)
+					v[i++] = x;
+			}
+			ids_buf b = IDS_BUF_INIT;
+			pqw_rle_u32(&b, v, n, bw);
+			size_t got = rle_decode((const uint8_t *)b.data, b.len, bw, back, n);
+			CHECK(got == n && !memcmp(v, back, n * sizeof *v));
+			ids_buf_free(&b);
+			free(v);
+			free(back);
+		}
+	}
+}
+
+/* ---- helpers over the reader ---- */
+static char *read_rows(const char *path, const pq_file_meta **meta_out, pq_reader **rd)
+{
+	ids_error err = IDS_ERROR_INIT;
+	if (pq_reader_open(rd, path, NULL, &err)) {
+		fprintf(stderr, "reader: %s\n", err.msg);
+		failures++;
+		return NULL;
+	}
+	*meta_out = pq_reader_meta(*rd);
+	ids_buf all = IDS_BUF_INIT, row = IDS_BUF_INIT;
+	int rc;
+	while ((rc = pq_reader_next_row_json(*rd, &row, &err)) == 1) {
+		ids_buf_append(&all, row.data, row.len);
+		ids_buf_putc(&all, '\n');
+		ids_buf_reset(&row);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "reader: %s\n", err.msg);
+		failures++;
+	}
+	ids_buf_free(&row);
+	return ids_buf_steal(&all, NULL);
+}
+
+static int has_enc(const pq_chunk_meta *c, pq_encoding e)
+{
+	for (size_t i = 0; i < c->n_encodings; i++)
+		if (c->encodings[i] == e)
+			return 1;
+	return 0;
+}
+
+static pq_node *one_col(pq_type t, pq_logical_kind lk)
+{
+	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
+	pq_node *c = pq_node_new_leaf("v", t, PQ_OPTIONAL);
+	c->logical.kind = lk;
+	pq_node_add(root, c);
+	return root;
+}
+
+static void test_dict_fallback(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = one_col(PQ_BYTE_ARRAY, PQ_LT_STRING);
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.dict_max_bytes = 2000;
+	o.page_bytes = 64;
+	o.codec = PQ_CODEC_UNCOMPRESSED;
+	const char *path = tmp_path("fallback.parquet");
+	pq_writer *w;
+	CHECK(pq_writer_new(&w, path, s, &o, &err) == 0);
+	char row[64];
+	ids_buf expect = IDS_BUF_INIT;
+	/* 300 rows cycling over 20 values (dictionary pays), then unique values (it overflows) */
+	for (int i = 0; i < 600; i++) {
+		int n = i < 300 ? snprintf(row, sizeof row, "{\"v\":\"value-%d\"}", i % 20)
+				: snprintf(row, sizeof row, "{\"v\":\"unique-%d\"}", i);
+		CHECK(pq_writer_write_json(w, row, (size_t)n, NULL, &err) == 0);
+		ids_buf_append(&expect, row, (size_t)n);
+		ids_buf_putc(&expect, '\n');
+	}
+	CHECK(pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	const pq_file_meta *m;
+	pq_reader *rd = NULL;
+	char *got = read_rows(path, &m, &rd);
+	CHECK(got && !strcmp(got, expect.data));
+	if (m && m->n_row_groups == 1) {
+		const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+		CHECK(has_enc(c, PQ_ENC_PLAIN_DICTIONARY));
+		CHECK(has_enc(c, PQ_ENC_PLAIN));
+		CHECK(c->dictionary_page_offset == 4);
+	} else {
+		CHECK(!"one row group");
+	}
+	free(got);
+	pq_reader_free(rd);
+
+	/* unique from the start: the dictionary never pays and is dropped entirely */
+	CHECK(pq_writer_new(&w, path, s, &o, &err) == 0);
+	for (int i = 0; i < 200; i++) {
+		int n = snprintf(row, sizeof row, "{\"v\":\"u%d\"}", i);
+		CHECK(pq_writer_write_json(w, row, (size_t)n, NULL, &err) == 0);
+	}
+	CHECK(pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	got = read_rows(path, &m, &rd);
+	if (m && m->n_row_groups == 1) {
+		const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+		CHECK(!has_enc(c, PQ_ENC_PLAIN_DICTIONARY) && has_enc(c, PQ_ENC_PLAIN));
+		CHECK(c->dictionary_page_offset < 0);
+	}
+	free(got);
+	pq_reader_free(rd);
+	ids_buf_free(&expect);
+	pq_node_free(s);
+	unlink(path);
+}
+
+static void test_string_stats(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = one_col(PQ_BYTE_ARRAY, PQ_LT_STRING);
+	const char *path = tmp_path("stats.parquet");
+	char a100[101], c100[101], row[400];
+	memset(a100, 'a', 100);
+	memset(c100, 'c', 100);
+	a100[100] = c100[100] = 0;
+	for (int variant = 0; variant < 2; variant++) {
+		pq_writer *w;
+		CHECK(pq_writer_new(&w, path, s, NULL, &err) == 0);
+		int n = snprintf(row, sizeof row, "{\"v\":\"%s\"}", a100);
+		CHECK(pq_writer_write_json(w, row, (size_t)n, NULL, &err) == 0);
+		if (variant == 0) {
+			n = snprintf(row, sizeof row, "{\"v\":\"%s\"}", c100);
+		} else {
+			/* max is 50 x U+00E9 (100 bytes, none of them ASCII): no valid bound */
+			n = snprintf(row, sizeof row, "{\"v\":\"");
+			for (int i = 0; i < 50; i++)
+				n += snprintf(row + n, sizeof row - (size_t)n, "\xc3\xa9");
+			n += snprintf(row + n, sizeof row - (size_t)n, "\"}");
+		}
+		CHECK(pq_writer_write_json(w, row, (size_t)n, NULL, &err) == 0);
+		CHECK(pq_writer_write_json(w, "{}", 2, NULL, &err) == 0);
+		CHECK(pq_writer_close(w, &err) == 0);
+		pq_writer_free(w);
+		const pq_file_meta *m;
+		pq_reader *rd;
+		free(read_rows(path, &m, &rd));
+		const pq_stats *st = &m->row_groups[0].chunks[0].stats;
+		CHECK(st->null_count == 1);
+		CHECK(st->has_min && st->min_len == 64 && !memcmp(st->min, a100, 64));
+		if (variant == 0)
+			CHECK(st->has_max && st->max_len == 64 && !memcmp(st->max, c100, 63) &&
+			      st->max[63] == 'd');
+		else
+			CHECK(!st->has_max);
+		pq_reader_free(rd);
+	}
+	pq_node_free(s);
+	unlink(path);
+}
+
+static double stat_double(const uint8_t *p)
+{
+	double d;
+	memcpy(&d, p, 8);
+	return d;
+}
+
+static void test_float_stats(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = one_col(PQ_DOUBLE, PQ_LT_NONE);
+	const char *path = tmp_path("fstats.parquet");
+	const char *cases[][3] = {
+		{"{\"v\":0}", "{\"v\":{\"$num\":\"-0\"}}", "{\"v\":1.5}"},
+		{"{\"v\":-1}", "{\"v\":0.0}", "{\"v\":{\"$num\":\"NaN\"}}"},
+		{"{\"v\":{\"$num\":\"NaN\"}}", "{\"v\":null}", "{\"v\":{\"$num\":\"NaN\"}}"},
+	};
+	for (int k = 0; k < 3; k++) {
+		pq_writer *w;
+		CHECK(pq_writer_new(&w, path, s, NULL, &err) == 0);
+		for (int i = 0; i < 3; i++)
+			CHECK(pq_writer_write_json(w, cases[k][i], strlen(cases[k][i]), NULL, &err) == 0);
+		CHECK(pq_writer_close(w, &err) == 0);
+		pq_writer_free(w);
+		const pq_file_meta *m;
+		pq_reader *rd;
+		free(read_rows(path, &m, &rd));
+		const pq_stats *st = &m->row_groups[0].chunks[0].stats;
+		if (k == 0) {
+			CHECK(st->has_min && signbit(stat_double(st->min)) && stat_double(st->min) == 0);
+			CHECK(st->has_max && stat_double(st->max) == 1.5);
+		} else if (k == 1) {
+			CHECK(st->has_min && stat_double(st->min) == -1);
+			CHECK(st->has_max && stat_double(st->max) == 0 && !signbit(stat_double(st->max)));
+		} else {
+			CHECK(!st->has_min && !st->has_max && st->null_count == 1);
+		}
+		pq_reader_free(rd);
+	}
+	pq_node_free(s);
+	unlink(path);
+}
+
+/* list<int32> written through the batch API: [[1,2],[],null,[3,null]] */
+static void test_batch_api(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
+	pq_node *l = pq_node_new_group("xs", PQ_OPTIONAL);
+	l->logical.kind = PQ_LT_LIST;
+	l->converted = PQ_CT_LIST;
+	pq_node *g = pq_node_new_group("list", PQ_REPEATED);
+	pq_node_add(g, pq_node_new_leaf("element", PQ_INT32, PQ_OPTIONAL));
+	pq_node_add(l, g);
+	pq_node_add(root, l);
+	pq_node *id = pq_node_new_leaf("id", PQ_INT64, PQ_REQUIRED);
+	pq_node_add(root, id);
+	const char *path = tmp_path("batch.parquet");
+	pq_writer *w;
+	CHECK(pq_writer_new(&w, path, root, NULL, &err) == 0);
+	CHECK(pq_writer_num_columns(w) == 2);
+	int md, mr;
+	pq_writer_column(w, 0, &md, &mr);
+	CHECK(md == 3 && mr == 1);
+	int16_t def[] = {3, 3, 1, 0, 3, 2}, rep[] = {0, 1, 0, 0, 0, 1};
+	int32_t vals[] = {1, 2, 3};
+	pq_column_batch b = {6, def, rep, vals, 3};
+	CHECK(pq_writer_write_column(w, 0, &b, &err) == 0);
+	int64_t ids[] = {10, 20, 30, 40};
+	pq_column_batch bi = {4, NULL, NULL, ids, 4};
+	CHECK(pq_writer_write_column(w, 1, &bi, &err) == 0);
+	CHECK(pq_writer_end_rows(w, 5, &err) == IDS_EINVAL);   /* 4 rows were written */
+	CHECK(pq_writer_end_rows(w, 4, &err) == 0);
+	/* bad levels are refused */
+	int16_t bad_def[] = {4}, bad_rep[] = {0};
+	pq_column_batch bb = {1, bad_def, bad_rep, vals, 1};
+	CHECK(pq_writer_write_column(w, 0, &bb, &err) == IDS_EINVAL);
+	int16_t inc_def[] = {3, 0}, inc_rep[] = {0, 1};   /* rep 1 needs def >= 2 */
+	pq_column_batch bc = {2, inc_def, inc_rep, vals, 1};
+	CHECK(pq_writer_write_column(w, 0, &bc, &err) == IDS_EINVAL);
+	CHECK(pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	const pq_file_meta *m;
+	pq_reader *rd;
+	char *got = read_rows(path, &m, &rd);
+	const char *want = "{\"xs\":[1,2],\"id\":10}\n{\"xs\":[],\"id\":20}\n"
+			   "{\"xs\":null,\"id\":30}\n{\"xs\":[3,null],\"id\":40}\n";
+	CHECK(got && !strcmp(got, want));
+	if (got && strcmp(got, want))
+		fprintf(stderr, "got:\n%s", got);
+	free(got);
+	pq_reader_free(rd);
+	pq_node_free(root);
+	unlink(path);
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pq_write.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	test_rle_bytes();
+	test_rle_roundtrip();
+	test_dict_fallback();
+	test_string_stats();
+	test_float_stats();
+	test_batch_api();
+	rmdir(tmpdir);
+	if (failures)
+		fprintf(stderr, "%d failures\n", failures);
+	else
+		printf("test_pq_write: ok\n");
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,551 @@
+/* Unit tests of the JSON side of the writer: schema inference and its widening rules,
+ * schema files, NDJSON error positions (file:line:col), conversions (dates, decimals,
+ * UUIDs, binary, maps, lists of structs) read back through the reader, and the promise
+ * that a failed write leaves nothing on disk. */
+#include "idbsync/pq_read.h"
+#include "idbsync/pq_write.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int failures;
+#define CHECK(c)                                                                  \
+	do {                                                                      \
+		if (!(c)) {                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+			failures++;                                               \
+		}                                                                 \
+	} while (0)
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name)
+{
+	static char p[512];
+	snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+	return p;
+}
+
+static size_t count_files(void)
+{
+	DIR *d = opendir(tmpdir);
+	size_t n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static const pq_node *child(const pq_node *n, const char *name)
+{
+	for (size_t i = 0; n && i < n->n_children; i++)
+		if (!strcmp(n->children[i]->name, name))
+			return n->children[i];
+	return NULL;
+}
+
+static pq_node *infer(const char *ndjson, pq_profile profile, ids_error *err)
+{
+	pq_infer *inf;
+	pq_node *s = NULL;
+	if (pq_infer_new(&inf, err))
+		return NULL;
+	if (!pq_infer_add_ndjson(inf, ndjson, strlen(ndjson), "in.ndjson", err))
+		pq_infer_schema(&s, inf, profile, err);
+	pq_infer_free(inf);
+	return s;
+}
+
+static int is_string(const pq_node *n)
+{
+	return n && n->type == PQ_BYTE_ARRAY && n->logical.kind == PQ_LT_STRING &&
+	       n->converted == PQ_CT_UTF8 && n->repetition == PQ_OPTIONAL;
+}
+
+static void test_infer(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	const char *in =
+		"{\"i\":1,\"d\":1.5,\"w\":1,\"b\":true,\"s\":\"x\",\"ts\":{\"$date\":\"2024-01-01T00:00:00.000Z\"},"
+		"\"bin\":{\"$bin\":\"AAE=\"},\"o\":{\"a\":1},\"l\":[1,2],\"mix\":\"a\",\"ob\":{\"x\":1},"
+		"\"n\":null,\"e\":{},\"el\":[],\"big\":1}\n"
+		"\n"
+		"{\"w\":2.5,\"o\":{\"b\":\"y\"},\"l\":[3.5],\"mix\":2,\"ob\":3,\"new\":[{\"k\":true}],"
+		"\"big\":18446744073709551616,\"nan\":{\"$num\":\"NaN\"}}\n";
+	pq_node *s = infer(in, PQ_PROFILE_COMPAT, &err);
+	CHECK(s != NULL);
+	if (!s) {
+		fprintf(stderr, "infer: %s\n", err.msg);
+		return;
+	}
+	const char *order[] = {"i", "d", "w", "b", "s", "ts", "bin", "o", "l", "mix", "ob", "n",
+			       "e", "el", "big", "new", "nan"};
+	CHECK(s->n_children == 17);
+	for (size_t i = 0; i < 17 && i < s->n_children; i++)
+		CHECK(!strcmp(s->children[i]->name, order[i]));
+	CHECK(child(s, "i")->type == PQ_INT64);
+	CHECK(child(s, "d")->type == PQ_DOUBLE);
+	CHECK(child(s, "w")->type == PQ_DOUBLE);        /* int then double */
+	CHECK(child(s, "b")->type == PQ_BOOLEAN);
+	CHECK(is_string(child(s, "s")));
+	CHECK(child(s, "ts")->type == PQ_INT96);        /* compat */
+	CHECK(child(s, "bin")->type == PQ_BYTE_ARRAY && child(s, "bin")->logical.kind == PQ_LT_NONE);
+	const pq_node *o = child(s, "o");
+	CHECK(o->type == PQ_GROUP && o->n_children == 2 && child(o, "a")->type == PQ_INT64 &&
+	      is_string(child(o, "b")));
+	const pq_node *l = child(s, "l");
+	CHECK(l->type == PQ_GROUP && l->logical.kind == PQ_LT_LIST && l->converted == PQ_CT_LIST);
+	CHECK(l->n_children == 1 && l->children[0]->repetition == PQ_REPEATED &&
+	      !strcmp(l->children[0]->name, "list"));
+	CHECK(l->children[0]->children[0]->type == PQ_DOUBLE &&
+	      !strcmp(l->children[0]->children[0]->name, "element"));
+	CHECK(is_string(child(s, "mix")));              /* string vs number */
+	CHECK(is_string(child(s, "ob")));               /* object vs scalar */
+	CHECK(is_string(child(s, "n")));                /* only null */
+	CHECK(is_string(child(s, "e")));                /* empty object */
+	CHECK(is_string(child(s, "el")->children[0]->children[0]));   /* only empty lists */
+	CHECK(child(s, "big")->type == PQ_DOUBLE);      /* beyond int64 */
+	const pq_node *nw = child(s, "new")->children[0]->children[0];
+	CHECK(nw->type == PQ_GROUP && child(nw, "k")->type == PQ_BOOLEAN);
+	CHECK(child(s, "nan")->type == PQ_DOUBLE);
+	pq_node_free(s);
+
+	/* modern timestamps: micros, or nanos when some value needs them */
+	s = infer("{\"t\":{\"$date\":\"2024-01-01T00:00:00.123456Z\"}}\n", PQ_PROFILE_MODERN, &err);
+	CHECK(s && child(s, "t")->type == PQ_INT64 && child(s, "t")->logical.kind == PQ_LT_TIMESTAMP &&
+	      child(s, "t")->logical.unit == PQ_MICROS && child(s, "t")->logical.utc &&
+	      child(s, "t")->converted == PQ_CT_TIMESTAMP_MICROS);
+	pq_node_free(s);
+	s = infer("{\"t\":{\"$date\":\"2024-01-01T00:00:00.123Z\"}}\n"
+		  "{\"t\":{\"$date\":\"2024-01-01T00:00:00.123456789Z\"}}\n", PQ_PROFILE_MODERN, &err);
+	CHECK(s && child(s, "t")->logical.unit == PQ_NANOS);
+	pq_node_free(s);
+	/* timestamp vs string widens */
+	s = infer("{\"t\":{\"$date\":\"2024-01-01T00:00:00Z\"}}\n{\"t\":\"x\"}\n", PQ_PROFILE_MODERN,
+		  &err);
+	CHECK(s && is_string(child(s, "t")));
+	pq_node_free(s);
+	/* past 16 levels values are kept as JSON text, even when a scalar came first */
+	ids_buf deep = IDS_BUF_INIT;
+	ids_buf_puts(&deep, "{\"d\":");
+	for (int i = 0; i < 20; i++)
+		ids_buf_puts(&deep, "{\"a\":");
+	ids_buf_puts(&deep, "1");
+	for (int i = 0; i < 21; i++)
+		ids_buf_puts(&deep, "}");
+	ids_buf_puts(&deep, "\n");
+	s = infer(deep.data, PQ_PROFILE_MODERN, &err);
+	const pq_node *d = s ? child(s, "d") : NULL;
+	int levels = 0;
+	while (d && d->type == PQ_GROUP) {
+		d = child(d, "a");
+		levels++;
+	}
+	CHECK(levels == 15 && is_string(d));
+	pq_writer *w = NULL;
+	CHECK(s && pq_writer_new(&w, tmp_path("deep.parquet"), s, NULL, &err) == 0);
+	CHECK(w && pq_writer_write_ndjson(w, deep.data, deep.len, "in", &err) == 0);
+	CHECK(w && pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	unlink(tmp_path("deep.parquet"));
+	ids_buf_free(&deep);
+	pq_node_free(s);
+	s = infer("\n  \n", PQ_PROFILE_MODERN, &err);
+	CHECK(!s && err.code == IDS_EINVAL);
+}
+
+static void expect_err(const char *ndjson, const char *want)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_infer *inf;
+	pq_infer_new(&inf, &err);
+	int rc = pq_infer_add_ndjson(inf, ndjson, strlen(ndjson), "in.ndjson", &err);
+	CHECK(rc == IDS_EINVAL);
+	if (strcmp(err.msg, want)) {
+		fprintf(stderr, "want '%s'\n got '%s'\n", want, err.msg);
+		failures++;
+	}
+	pq_infer_free(inf);
+}
+
+static void test_errors(void)
+{
+	expect_err("{\"a\":1}\n{\"a\":1 \"b\":2}\n", "in.ndjson:2:8: expected ',' or '}'");
+	expect_err("{\"a\":1}\n\n\n{\"a\":[1,2}\n", "in.ndjson:4:10: expected ',' or ']'");
+	expect_err("[1]\n", "in.ndjson:1:1: a row must be a JSON object");
+	expect_err("{\"a\":tru}\n", "in.ndjson:1:6: invalid literal");
+	expect_err("{\"a\":\"x\ty\"}\n", "in.ndjson:1:8: control character in string (must be escaped)");
+	expect_err("{\"a\":\"\xff\"}\n", "in.ndjson:1:7: invalid UTF-8 in string");
+	expect_err("{\"a\":\"\\q\"}\n", "in.ndjson:1:7: bad escape '\\q'");
+	expect_err("{\"a\":\"\\ud800\"}\n", "in.ndjson:1:7: unpaired surrogate in \\u escape");
+	expect_err("{\"a\":1} x\n", "in.ndjson:1:9: unexpected data after the row's object");
+	expect_err("{\"a\":1,\"a\":2}\n", "in.ndjson:1:8: duplicate key 'a'");
+	expect_err("{\"a\":01}\n", "in.ndjson:1:7: expected ',' or '}'");
+	expect_err("{\"a\":-}\n", "in.ndjson:1:6: invalid number");
+	expect_err("{\"a\":\"abc}\n", "in.ndjson:1:6: unterminated string");
+	expect_err("{\"a\":1,}\n", "in.ndjson:1:8: expected a string key");
+	expect_err("{\"b\":{\"$bin\":\"!!\"}}\n", "in.ndjson:1:6: bad base64 in $bin");
+	expect_err("{\"d\":{\"$date\":\"2024-13-01\"}}\n", "in.ndjson:1:6: bad ISO-8601 date in $date");
+	expect_err("{\"n\":{\"$num\":\"nan\"}}\n",
+		   "in.ndjson:1:6: bad $num value (NaN, Infinity, -Infinity or -0)");
+}
+
+static const char schema_json[] =
+	"{\"fields\":["
+	"{\"name\":\"id\",\"type\":\"int64\",\"required\":true},"
+	"{\"name\":\"i32\",\"type\":\"int32\"},"
+	"{\"name\":\"f\",\"type\":\"float\"},"
+	"{\"name\":\"day\",\"type\":\"date\"},"
+	"{\"name\":\"ms\",\"type\":\"timestamp\",\"unit\":\"millis\"},"
+	"{\"name\":\"us\",\"type\":\"timestamp\",\"unit\":\"micros\",\"utc\":false},"
+	"{\"name\":\"ns\",\"type\":\"timestamp\",\"unit\":\"nanos\"},"
+	"{\"name\":\"i96\",\"type\":\"int96\"},"
+	"{\"name\":\"price\",\"type\":\"decimal\",\"precision\":12,\"scale\":2},"
+	"{\"name\":\"small\",\"type\":\"decimal\",\"precision\":4,\"scale\":1},"
+	"{\"name\":\"huge\",\"type\":\"decimal\",\"precision\":38,\"scale\":0},"
+	"{\"name\":\"u\",\"type\":\"uuid\"},"
+	"{\"name\":\"j\",\"type\":\"json\"},"
+	"{\"name\":\"raw\",\"type\":\"binary\"},"
+	"{\"name\":\"fx\",\"type\":\"fixed\",\"length\":3},"
+	"{\"name\":\"tags\",\"type\":\"list\",\"element\":{\"type\":\"string\"}},"
+	"{\"name\":\"people\",\"type\":\"list\",\"element\":{\"type\":\"struct\",\"fields\":["
+	"  {\"name\":\"name\",\"type\":\"string\"},{\"name\":\"age\",\"type\":\"int32\"}]}},"
+	"{\"name\":\"m\",\"type\":\"map\",\"key\":{\"type\":\"string\"},\"value\":{\"type\":\"int64\"}},"
+	"{\"name\":\"mi\",\"type\":\"map\",\"key\":{\"type\":\"int32\"},\"value\":{\"type\":\"string\"}},"
+	"{\"name\":\"nested\",\"type\":\"list\",\"element\":{\"type\":\"list\",\"element\":{\"type\":\"int64\"}}},"
+	"{\"name\":\"addr\",\"type\":\"struct\",\"fields\":[{\"name\":\"city\",\"type\":\"string\"},"
+	"  {\"name\":\"zip\",\"type\":\"string\",\"required\":true}]}"
+	"]}";
+
+/* Rows in and the reader's JSON out (the reader normalizes to the shared conventions). */
+static const char *rows[][2] = {
+	{"{\"id\":1,\"i32\":-2147483648,\"f\":1.5,\"day\":{\"$date\":\"2024-02-29T00:00:00.000Z\"},"
+	 "\"ms\":{\"$date\":\"1969-12-31T23:59:59.999Z\"},\"us\":{\"$date\":\"2024-01-01T00:00:00.123456Z\"},"
+	 "\"ns\":{\"$date\":\"2024-01-01T00:00:00.123456789Z\"},\"i96\":{\"$date\":\"1900-01-01T12:00:00.000Z\"},"
+	 "\"price\":\"-1234567890.12\",\"small\":99.9,\"huge\":\"-99999999999999999999999999999999999999\","
+	 "\"u\":\"123e4567-e89b-12d3-a456-426614174000\",\"j\":{\"a\":[1,2]},\"raw\":{\"$bin\":\"AP8=\"},"
+	 "\"fx\":{\"$bin\":\"YWJj\"},\"tags\":[\"a\",null,\"\"],\"people\":[{\"name\":\"x\",\"age\":3},{\"name\":null}],"
+	 "\"m\":{\"k1\":1,\"k2\":null},\"mi\":[{\"key\":7,\"value\":\"seven\"}],\"nested\":[[1],[],null,[2,3]],"
+	 "\"addr\":{\"zip\":\"Z\"}}",
+	 "{\"id\":1,\"i32\":-2147483648,\"f\":1.5,\"day\":{\"$date\":\"2024-02-29T00:00:00.000Z\"},"
+	 "\"ms\":{\"$date\":\"1969-12-31T23:59:59.999Z\"},\"us\":{\"$date\":\"2024-01-01T00:00:00.123456Z\"},"
+	 "\"ns\":{\"$date\":\"2024-01-01T00:00:00.123456789Z\"},\"i96\":{\"$date\":\"1900-01-01T12:00:00.000Z\"},"
+	 "\"price\":\"-1234567890.12\",\"small\":\"99.9\",\"huge\":\"-99999999999999999999999999999999999999\","
+	 "\"u\":\"123e4567-e89b-12d3-a456-426614174000\",\"j\":{\"a\":[1,2]},\"raw\":{\"$bin\":\"AP8=\"},"
+	 "\"fx\":{\"$bin\":\"YWJj\"},\"tags\":[\"a\",null,\"\"],\"people\":[{\"name\":\"x\",\"age\":3},{\"name\":null,\"age\":null}],"
+	 "\"m\":{\"k1\":1,\"k2\":null},\"mi\":[{\"key\":7,\"value\":\"seven\"}],\"nested\":[[1],[],null,[2,3]],"
+	 "\"addr\":{\"city\":null,\"zip\":\"Z\"}}"},
+	{"{\"id\":9223372036854775807,\"ms\":{\"$date\":null},\"price\":5,\"small\":\"-0.5\",\"day\":\"1970-01-01\",\"tags\":[],"
+	 "\"people\":null,\"m\":{},\"addr\":null}",
+	 "{\"id\":9223372036854775807,\"i32\":null,\"f\":null,\"day\":{\"$date\":\"1970-01-01T00:00:00.000Z\"},"
+	 "\"ms\":null,\"us\":null,\"ns\":null,\"i96\":null,\"price\":\"5.00\",\"small\":\"-0.5\",\"huge\":null,"
+	 "\"u\":null,\"j\":null,\"raw\":null,\"fx\":null,\"tags\":[],\"people\":null,\"m\":{},\"mi\":null,"
+	 "\"nested\":null,\"addr\":null}"},
+};
+
+static void test_roundtrip(pq_profile profile, int page_version, pq_codec codec)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = NULL;
+	CHECK(pq_schema_from_json(&s, schema_json, strlen(schema_json), profile, &err) == 0);
+	if (!s) {
+		fprintf(stderr, "schema: %s\n", err.msg);
+		return;
+	}
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.profile = profile;
+	o.page_version = page_version;
+	o.codec = codec;
+	const char *path = tmp_path("rt.parquet");
+	pq_writer *w;
+	CHECK(pq_writer_new(&w, path, s, &o, &err) == 0);
+	size_t n = sizeof rows / sizeof rows[0];
+	for (size_t i = 0; i < n; i++) {
+		size_t off = 0;
+		if (pq_writer_write_json(w, rows[i][0], strlen(rows[i][0]), &off, &err)) {
+			fprintf(stderr, "row %zu at %zu: %s\n", i, off, err.msg);
+			failures++;
+		}
+	}
+	CHECK(pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	pq_reader *rd;
+	if (pq_reader_open(&rd, path, NULL, &err)) {
+		fprintf(stderr, "reader: %s\n", err.msg);
+		failures++;
+		pq_node_free(s);
+		return;
+	}
+	ids_buf row = IDS_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		ids_buf_reset(&row);
+		int rc = pq_reader_next_row_json(rd, &row, &err);
+		CHECK(rc == 1);
+		if (rc != 1 || strcmp(row.data, rows[i][1])) {
+			fprintf(stderr, "profile %d v%d codec %d row %zu\n want %s\n got  %s\n", profile,
+				page_version, codec, i, rows[i][1], rc == 1 ? row.data : err.msg);
+			failures++;
+		}
+	}
+	ids_buf_free(&row);
+	pq_reader_free(rd);
+	pq_node_free(s);
+	unlink(path);
+}
+
+static void write_err(const char *row, const char *want)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = NULL;
+	pq_schema_from_json(&s, schema_json, strlen(schema_json), PQ_PROFILE_MODERN, &err);
+	pq_writer *w;
+	CHECK(pq_writer_new(&w, tmp_path("err.parquet"), s, NULL, &err) == 0);
+	ids_buf in = IDS_BUF_INIT;
+	ids_buf_puts(&in, "{\"id\":1}\n");
+	ids_buf_puts(&in, row);
+	ids_buf_puts(&in, "\n");
+	int rc = pq_writer_write_ndjson(w, in.data, in.len, "in.ndjson", &err);
+	CHECK(rc == IDS_EINVAL);
+	if (strcmp(err.msg, want)) {
+		fprintf(stderr, "want '%s'\n got '%s'\n", want, err.msg);
+		failures++;
+	}
+	CHECK(pq_writer_close(w, &err) != 0);   /* poisoned: nothing gets renamed into place */
+	pq_writer_free(w);
+	CHECK(count_files() == 0);
+	ids_buf_free(&in);
+	pq_node_free(s);
+}
+
+static void test_write_errors(void)
+{
+	write_err("{\"i32\":1}", "in.ndjson:2:9: field 'id': missing required field");
+	write_err("{\"id\":null}", "in.ndjson:2:7: field 'id': null in a required field");
+	write_err("{\"id\":\"1\"}", "in.ndjson:2:7: field 'id': expected an integer");
+	write_err("{\"id\":1.5}", "in.ndjson:2:7: field 'id': expected an integer");
+	write_err("{\"id\":1,\"i32\":2147483648}", "in.ndjson:2:15: field 'i32': integer out of range for 32 bits");
+	write_err("{\"id\":1,\"price\":\"1.234\"}",
+		  "in.ndjson:2:17: field 'price': decimal(12,2): more fraction digits than the column's scale");
+	write_err("{\"id\":1,\"small\":1000}",
+		  "in.ndjson:2:17: field 'small': decimal(4,1): too many digits for the column's precision");
+	write_err("{\"id\":1,\"ms\":{\"$date\":\"2024-01-01T00:00:00.0001Z\"}}",
+		  "in.ndjson:2:14: field 'ms': timestamp has more precision than the column's unit");
+	write_err("{\"id\":1,\"day\":{\"$date\":\"2024-01-01T10:00:00Z\"}}",
+		  "in.ndjson:2:15: field 'day': a DATE column needs midnight UTC");
+	write_err("{\"id\":1,\"u\":\"not-a-uuid\"}", "in.ndjson:2:13: field 'u': expected a UUID string");
+	write_err("{\"id\":1,\"fx\":{\"$bin\":\"YQ==\"}}", "in.ndjson:2:14: field 'fx': expected 3 bytes, got 1");
+	write_err("{\"id\":1,\"tags\":\"x\"}", "in.ndjson:2:16: field 'tags': expected an array");
+	write_err("{\"id\":1,\"addr\":{\"city\":\"c\"}}",
+		  "in.ndjson:2:27: field 'addr.zip': missing required field");
+	write_err("{\"id\":1,\"people\":[{\"age\":true}]}",
+		  "in.ndjson:2:26: field 'people.element.age': expected an integer");
+	write_err("{\"id\":1,\"mi\":{\"x\":\"y\"}}", "in.ndjson:2:15: field 'mi.key_value.key': map key is not an integer");
+}
+
+/* A failed row via the row API is rolled back; the writer keeps going. */
+static void test_rollback(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = NULL;
+	pq_schema_from_json(&s, schema_json, strlen(schema_json), PQ_PROFILE_COMPAT, &err);
+	const char *path = tmp_path("rb.parquet");
+	pq_writer *w;
+	CHECK(pq_writer_new(&w, path, s, NULL, &err) == 0);
+	const char *bad = "{\"id\":5,\"tags\":[\"a\",\"b\"],\"people\":[{\"name\":\"n\"}],\"i32\":\"oops\"}";
+	size_t off = 0;
+	CHECK(pq_writer_write_json(w, bad, strlen(bad), &off, &err) == IDS_EINVAL && off == 55);
+	const char *good = "{\"id\":6,\"tags\":[\"c\"]}";
+	CHECK(pq_writer_write_json(w, good, strlen(good), NULL, &err) == 0);
+	CHECK(pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	CHECK(count_files() == 1);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
+	pq_reader *rd;
+	ids_buf row = IDS_BUF_INIT;
+	CHECK(pq_reader_open(&rd, path, NULL, &err) == 0);
+	CHECK(pq_reader_num_rows(rd) == 1);
+	CHECK(pq_reader_next_row_json(rd, &row, &err) == 1);
+	CHECK(row.data && strstr(row.data, "\"id\":6,") && strstr(row.data, "\"tags\":[\"c\"]") &&
+	      strstr(row.data, "\"people\":null"));
+	CHECK(pq_reader_next_row_json(rd, &row, &err) == 0);
+	pq_reader_free(rd);
+	ids_buf_free(&row);
+	pq_node_free(s);
+	unlink(path);
+}
+
+static void test_schema_errors(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = NULL;
+	const char *bad[][2] = {
+		{"{\"fields\":[{\"name\":\"a\",\"type\":\"strin\"}]}", "schema.fields[0]: unknown type 'strin'"},
+		{"{\"fields\":[]}", "schema: \"fields\" must be a non-empty array"},
+		{"{\"fields\":[{\"type\":\"int64\"}]}", "schema.fields[0]: missing \"name\""},
+		{"{\"fields\":[{\"name\":\"l\",\"type\":\"list\",\"element\":{\"type\":\"x\"}}]}",
+		 "schema.fields[0].element: unknown type 'x'"},
+		{"{\"fields\":[{\"name\":\"d\",\"type\":\"decimal\",\"precision\":40,\"scale\":1}]}",
+		 "schema.fields[0]: decimal needs 1 <= precision <= 38 and 0 <= scale <= precision"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK(pq_schema_from_json(&s, bad[i][0], strlen(bad[i][0]), PQ_PROFILE_MODERN, &err) ==
+		      IDS_EINVAL);
+		if (strcmp(err.msg, bad[i][1])) {
+			fprintf(stderr, "want '%s'\n got '%s'\n", bad[i][1], err.msg);
+			failures++;
+		}
+	}
+	/* names that collide once lowercased are refused in the compat profile only */
+	const char *ci = "{\"fields\":[{\"name\":\"Id\",\"type\":\"int64\"},{\"name\":\"id\",\"type\":\"int64\"}]}";
+	CHECK(pq_schema_from_json(&s, ci, strlen(ci), PQ_PROFILE_COMPAT, &err) == 0);
+	pq_writer *w = NULL;
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	CHECK(pq_writer_new(&w, tmp_path("ci.parquet"), s, &o, &err) == IDS_EINVAL);
+	CHECK(count_files() == 0);
+	o.profile = PQ_PROFILE_MODERN;
+	CHECK(pq_writer_new(&w, tmp_path("ci.parquet"), s, &o, &err) == 0);
+	pq_writer_free(w);   /* never closed: the temp file goes away */
+	CHECK(count_files() == 0);
+	pq_node_free(s);
+}
+
+static void tree_str(const pq_node *n, ids_buf *b)
+{
+	ids_buf_printf(b, "%s:%d:%d:%d:%d:%d(", n->name, (int)n->type, (int)n->repetition,
+		       (int)n->logical.kind, (int)n->logical.unit, (int)n->converted);
+	for (size_t i = 0; i < n->n_children; i++)
+		tree_str(n->children[i], b);
+	ids_buf_putc(b, ')');
+}
+
+static int read_all(const char *path, ids_buf *b)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	char tmp[65536];
+	size_t k;
+	while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
+		ids_buf_append(b, tmp, k);
+	fclose(f);
+	return 0;
+}
+
+/* Threads change neither the inferred schema, nor error positions, nor one output byte. */
+static void test_threads(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf in = IDS_BUF_INIT;
+	const size_t rows = 200000;
+	for (size_t i = 0; i < rows; i++) {
+		ids_buf_printf(&in, "{\"id\":%zu,\"v\":%s,\"w\":%s,\"s\":\"str-%zu\"", i,
+			       i < rows / 2 ? "1" : "2.5", i < rows - 10 ? "\"x\"" : "7", i % 777);
+		if (i > rows - 5)
+			ids_buf_printf(&in, ",\"late\":{\"t\":{\"$date\":\"2024-01-01T00:00:00.1234567Z\"}}");
+		if (i % 3 == 0)
+			ids_buf_printf(&in, ",\"l\":[%zu,null]", i);
+		ids_buf_puts(&in, "}\n");
+	}
+	CHECK(in.len > 8 << 20);
+	ids_buf t1 = IDS_BUF_INIT, t4 = IDS_BUF_INIT;
+	pq_node *s1 = NULL, *s4 = NULL;
+	pq_infer *inf;
+	pq_infer_new(&inf, &err);
+	CHECK(pq_infer_add_ndjson_threads(inf, in.data, in.len, "in", 1, &err) == 0);
+	pq_infer_schema(&s1, inf, PQ_PROFILE_MODERN, &err);
+	pq_infer_free(inf);
+	pq_infer_new(&inf, &err);
+	CHECK(pq_infer_add_ndjson_threads(inf, in.data, in.len, "in", 4, &err) == 0);
+	pq_infer_schema(&s4, inf, PQ_PROFILE_MODERN, &err);
+	pq_infer_free(inf);
+	CHECK(s1 && s4);
+	if (!s1 || !s4)
+		return;
+	tree_str(s1, &t1);
+	tree_str(s4, &t4);
+	CHECK(!strcmp(t1.data, t4.data));
+	CHECK(child(s1, "v")->type == PQ_DOUBLE && is_string(child(s1, "w")) &&
+	      child(child(s1, "late"), "t")->logical.unit == PQ_NANOS);
+
+	/* an error in the last slice names the global line */
+	ids_buf bad = IDS_BUF_INIT;
+	ids_buf_append(&bad, in.data, in.len);
+	ids_buf_puts(&bad, "{\"id\":1,}\n");
+	pq_infer_new(&inf, &err);
+	CHECK(pq_infer_add_ndjson_threads(inf, bad.data, bad.len, "in", 4, &err) == IDS_EINVAL);
+	char want[64];
+	snprintf(want, sizeof want, "in:%zu:9: expected a string key", rows + 1);
+	CHECK(!strcmp(err.msg, want));
+	pq_infer_free(inf);
+
+	ids_buf f1 = IDS_BUF_INIT, f4 = IDS_BUF_INIT;
+	for (int t = 1; t <= 4; t += 3) {
+		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+		o.profile = PQ_PROFILE_MODERN;
+		o.threads = t;
+		o.page_bytes = 30000;
+		o.row_group_rows = 50000;
+		o.dict_max_bytes = 20000;
+		pq_writer *w;
+		CHECK(pq_writer_new(&w, tmp_path("threads.parquet"), s1, &o, &err) == 0);
+		CHECK(pq_writer_write_ndjson(w, in.data, in.len, "in", &err) == 0);
+		CHECK(pq_writer_close(w, &err) == 0);
+		pq_writer_free(w);
+		CHECK(read_all(tmp_path("threads.parquet"), t == 1 ? &f1 : &f4) == 0);
+		unlink(tmp_path("threads.parquet"));
+	}
+	CHECK(f1.len > 0 && f1.len == f4.len && !memcmp(f1.data, f4.data, f1.len));
+
+	/* a threaded writer that fails mid-way leaves nothing behind */
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.threads = 3;
+	o.page_bytes = 10000;
+	pq_writer *w;
+	CHECK(pq_writer_new(&w, tmp_path("threads.parquet"), s1, &o, &err) == 0);
+	CHECK(pq_writer_write_ndjson(w, bad.data, bad.len, "in", &err) == IDS_EINVAL);
+	pq_writer_free(w);
+	CHECK(count_files() == 0);
+
+	ids_buf_free(&f1);
+	ids_buf_free(&f4);
+	ids_buf_free(&t1);
+	ids_buf_free(&t4);
+	ids_buf_free(&bad);
+	ids_buf_free(&in);
+	pq_node_free(s1);
+	pq_node_free(s4);
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pq_write_json.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	test_infer();
+	test_errors();
+	for (int p = 0; p < 2; p++)
+		for (int v = 1; v <= 2; v++) {
+			test_roundtrip(p ? PQ_PROFILE_MODERN : PQ_PROFILE_COMPAT, v, PQ_CODEC_SNAPPY);
+			test_roundtrip(p ? PQ_PROFILE_MODERN : PQ_PROFILE_COMPAT, v, PQ_CODEC_ZSTD);
+		}
+	test_roundtrip(PQ_PROFILE_MODERN, 1, PQ_CODEC_UNCOMPRESSED);
+	test_roundtrip(PQ_PROFILE_MODERN, 2, PQ_CODEC_GZIP);
+	test_roundtrip(PQ_PROFILE_COMPAT, 1, PQ_CODEC_LZ4_RAW);
+	test_write_errors();
+	test_rollback();
+	test_schema_errors();
+	test_threads();
+	rmdir(tmpdir);
+	if (failures)
+		fprintf(stderr, "%d failures\n", failures);
+	else
+		printf("test_pq_write_json: ok\n");
+	return failures ? 1 : 0;
+}
