@@ -36,8 +36,9 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 		resp_error(resp, rc, err.msg);
 	} else {
 		ids_buf *o = &resp->body;
-		ids_buf_printf(o, "{\"ack\":%lld,\"cursor\":%lld,\"applied\":%zu,\"duplicates\":%zu,", (long long)res.ack,
-			       (long long)res.cursor, res.applied, res.duplicates);
+		ids_buf_printf(o, "{\"ack\":%lld,\"cursor\":%lld,\"applied\":%zu,\"duplicates\":%zu,\"now\":%lld,",
+			       (long long)res.ack, (long long)res.cursor, res.applied, res.duplicates,
+			       (long long)hlc_wall_ms());
 		if (res.gap)
 			ids_buf_printf(o, "\"gap\":true,\"expected\":%lld,", (long long)res.expected);
 		ids_buf_puts(o, "\"conflicts\":");

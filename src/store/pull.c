@@ -146,7 +146,8 @@ int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *curso
 	 * gets a larger seq. */
 	if (!more && head > cur)
 		cur = head;
-	ids_buf_printf(out, "],\"cursor\":%lld,\"more\":%s}", (long long)cur, more ? "true" : "false");
+	ids_buf_printf(out, "],\"cursor\":%lld,\"more\":%s,\"now\":%lld}", (long long)cur, more ? "true" : "false",
+		       (long long)hlc_wall_ms());
 	if (out->failed)
 		rc = ids_fail(err, out->failed, "pull response too large");
 out:
