@@ -53,6 +53,11 @@ const store_stats *store_get_stats(store *s);
 /* Per-store conflict rule. db may be NULL (any database). Later calls override earlier. */
 int store_set_rule(store *s, const char *db, const char *store_name, ids_rule rule);
 ids_rule store_rule(store *s, const char *db, const char *store_name);
+/* Declares a store server-owned: clients receive it, their pushes to it fail with
+ * IDS_EFORBIDDEN (nothing of the batch applied); server-origin writes (imports) still apply.
+ * db may be NULL (any database). */
+int store_set_read_only(store *s, const char *db, const char *store_name);
+int store_is_read_only(store *s, const char *db, const char *store_name);
 
 typedef struct store_push_result {
 	int64_t ack;          /* highest mutation id of this client durably applied */

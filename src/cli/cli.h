@@ -4,5 +4,6 @@
 #define IDS_CLI_H
 
 int cmd_serve(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "idbsync/import.h"
 #include "idbsync/lake.h"
 #include "idbsync/server.h"
 #include "idbsync/store.h"
@@ -28,6 +29,7 @@ typedef struct rule_opt {
 	char store[IDS_NAME_MAX + 1];
 	ids_rule rule;
 	int has_db;
+	int read_only;
 } rule_opt;
 
 typedef struct serve_cfg {
@@ -35,6 +37,9 @@ typedef struct serve_cfg {
 	server_options ho;
 	lake_options lo;
 	int no_lake;
+	imp_inbox_options io;
+	int no_inbox;
+	char spool[4200];
 	rule_opt rules[256];
 	int n_rules;
 	/* strings owned here (config file values, flags) */
@@ -52,6 +57,7 @@ static void serve_usage(FILE *f)
 		"  --auth none|tokens:FILE  bearer tokens file: lines \"TOKEN USER\" [none]\n"
 		"  --conflict [DB/]STORE=RULE  rule for a store: lww, client-wins, server-wins (lake-wins), merge\n"
 		"  --default-conflict RULE  rule for stores not named            [lww]\n"
+		"  --read-only [DB/]STORE   server-owned store: clients receive it, their writes get 403\n"
 		"  --max-body BYTES         request body limit                   [33554432]\n"
 		"  --max-value BYTES        one value's JSON limit               [8388608]\n"
 		"  --max-key BYTES          one encoded key's limit              [4096]\n"
@@ -65,6 +71,10 @@ static void serve_usage(FILE *f)
 		"  --query-timeout MS       analytics query time limit           [5000]\n"
 		"  --query-max-rows N       analytics query row limit            [10000]\n"
 		"  --no-lake                do not write the Parquet lake\n"
+		"  --no-inbox               do not import Parquet dropped under LAKE/<db>/_inbox/<store>/\n"
+		"  --inbox-interval MS      how often the inbox is scanned        [2000]\n"
+		"  --inbox-settle MS        a file without _SUCCESS is complete once unchanged this long [3000]\n"
+		"  --max-upload BYTES       one import upload (POST /v1/admin/db/{db}/import) [4 GiB]\n"
 		"  --unsafe-no-fsync        do not fsync commits (benchmarks only: acked data may be lost)\n");
 	if (lake_usage)
 		fputs(lake_usage(), f);
@@ -142,6 +152,18 @@ static int load_config(serve_cfg *c, const char *path)
 				fprintf(stderr, "idbsync serve: %s: unknown setting\n", where);
 				rc = -1;
 			}
+		} else if (json_is_array(v) && !strcmp(k, "read_only")) {
+			size_t i;
+			json_t *e;
+			json_array_foreach(v, i, e)
+			{
+				if (!json_is_string(e) || set_rule(c, json_string_value(e), "lww", where)) {
+					fprintf(stderr, "idbsync serve: %s[%zu]: must be a store name\n", where, i);
+					rc = -1;
+				} else {
+					c->rules[c->n_rules - 1].read_only = 1;
+				}
+			}
 		} else if (json_is_object(v) && !strcmp(k, "conflict")) {
 			const char *store;
 			json_t *rv;
@@ -191,6 +213,10 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 			c->no_lake = 1;
 			continue;
 		}
+		if (!strcmp(a, "--no-inbox")) {
+			c->no_inbox = 1;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "idbsync serve: %s needs a value (see --help)\n", a);
 			return -1;
@@ -204,6 +230,9 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 		else if (!strcmp(a, "--static")) snprintf(c->stat, sizeof c->stat, "%s", v);
 		else if (!strcmp(a, "--node-id")) snprintf(c->node, sizeof c->node, "%s", v);
 		else if (!strcmp(a, "--config")) continue; /* loaded first */
+		else if (!strcmp(a, "--inbox-interval")) { if (num_arg(a, v, &x)) return -1; c->io.scan_interval_ms = x; }
+		else if (!strcmp(a, "--inbox-settle")) { if (num_arg(a, v, &x)) return -1; c->io.settle_ms = x; }
+		else if (!strcmp(a, "--max-upload")) { if (num_arg(a, v, &x)) return -1; c->ho.max_upload = (uint64_t)x; }
 		else if (!strcmp(a, "--query-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.query_timeout_ms = x; }
 		else if (!strcmp(a, "--query-max-rows")) { if (num_arg(a, v, &x)) return -1; c->ho.query_max_rows = x; }
 		else if (!strcmp(a, "--drill-url")) {
@@ -226,6 +255,10 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 			spec[eq - v] = 0;
 			if (set_rule(c, spec, eq + 1, "--conflict"))
 				return -1;
+		} else if (!strcmp(a, "--read-only")) {
+			if (set_rule(c, v, "lww", "--read-only"))
+				return -1;
+			c->rules[c->n_rules - 1].read_only = 1;
 		} else if (!strcmp(a, "--default-conflict")) {
 			if (ids_rule_parse(v, &c->so.default_rule)) {
 				fprintf(stderr, "idbsync serve: --default-conflict: unknown rule \"%s\"\n", v);
@@ -267,9 +300,11 @@ int cmd_serve(int argc, char **argv)
 	store_options so = STORE_OPTIONS_INIT;
 	server_options ho = SERVER_OPTIONS_INIT;
 	lake_options lo = LAKE_OPTIONS_INIT;
+	imp_inbox_options io = IMP_INBOX_OPTIONS_INIT;
 	c.so = so;
 	c.ho = ho;
 	c.lo = lo;
+	c.io = io;
 	snprintf(c.data, sizeof c.data, "./data");
 	snprintf(c.lake, sizeof c.lake, "./lake");
 	snprintf(c.listen, sizeof c.listen, "127.0.0.1:8080");
@@ -310,13 +345,32 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		return 1;
 	}
-	for (int i = 0; i < c.n_rules; i++)
-		store_set_rule(st, c.rules[i].has_db ? c.rules[i].db : NULL, c.rules[i].store, c.rules[i].rule);
+	for (int i = 0; i < c.n_rules; i++) {
+		const char *rdb = c.rules[i].has_db ? c.rules[i].db : NULL;
+		if (c.rules[i].read_only)
+			store_set_read_only(st, rdb, c.rules[i].store);
+		else
+			store_set_rule(st, rdb, c.rules[i].store, c.rules[i].rule);
+	}
+	/* import uploads are spooled next to the state, on the same disk */
+	snprintf(c.spool, sizeof c.spool, "%s/tmp", c.data);
+	mkdir(c.spool, 0700);
+	c.ho.spool_dir = c.spool;
+	imp_inbox *inbox = NULL;
+	if (!c.no_inbox) {
+		c.io.lake_dir = c.lake;
+		if (imp_inbox_start(&inbox, st, &c.io, &err)) {
+			fprintf(stderr, "idbsync serve: inbox: %s\n", err.msg);
+			store_free(st);
+			return 1;
+		}
+	}
 	lake *lk = NULL;
 	if (!c.no_lake && lake_open) {
 		c.lo.dir = c.lake;
 		if (lake_open(&lk, st, &c.lo, &err)) {
 			fprintf(stderr, "idbsync serve: lake %s: %s\n", c.lake, err.msg);
+			imp_inbox_free(inbox);
 			store_free(st);
 			return 1;
 		}
@@ -329,6 +383,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		if (lk)
 			lake_free(lk);
+		imp_inbox_free(inbox);
 		store_free(st);
 		return 1;
 	}
@@ -341,6 +396,7 @@ int cmd_serve(int argc, char **argv)
 	sigwait(&set, &sig);
 	fprintf(stderr, "idbsync: signal %d, shutting down\n", sig);
 	server_stop(sv);
+	imp_inbox_free(inbox);
 	if (lk)
 		lake_free(lk);
 	store_free(st);

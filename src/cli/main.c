@@ -20,6 +20,7 @@ static void usage(FILE *f)
 		   "  idbsync serve [--data DIR] [--lake DIR] [--listen ADDR:PORT] [--config FILE] ...\n"
 		   "  idbsync parquet write [options] IN.ndjson|- OUT.parquet\n"
 		   "  idbsync parquet cat|schema|meta FILE\n"
+		   "  idbsync import --db D --store S [--key F] [--mode upsert|replace] (--data DIR | --server URL) FILE...\n"
 		   "  idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark [--db D] [--store S]\n"
 		   "  idbsync version\n\n"
 		   "Run 'idbsync serve --help' for the server's options.\n",
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "idbsync parquet: unknown or unavailable subcommand '%s'\n", argv[2]);
 		return 2;
 	}
+	if (!strcmp(cmd, "import"))
+		return cmd_import(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ddl") && cmd_ddl)
 		return cmd_ddl(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

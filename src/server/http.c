@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "server_int.h"
 
@@ -17,7 +18,18 @@ typedef struct conn {
 	int too_large;
 	int responded;
 	struct MHD_Connection *c;
+	/* import uploads stream to a temp file instead of memory */
+	FILE *spool;
+	char spool_path[4200];
+	uint64_t spooled;
+	int spool_failed;
 } conn;
+
+static int is_upload(const char *method, const char *url)
+{
+	size_t n = strlen(url);
+	return !strcmp(method, "POST") && !strncmp(url, "/v1/admin/db/", 13) && n > 7 && !strcmp(url + n - 7, "/import");
+}
 
 const char *req_query(http_req *r, const char *name)
 {
@@ -117,14 +129,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		ids_buf_init(&cn->body, s->o.limits.max_body);
 		*con_cls = cn;
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > s->o.limits.max_body)
+		uint64_t cap = s->o.limits.max_body;
+		if (is_upload(method, url) && s->o.spool_dir) {
+			cap = s->o.max_upload;
+			snprintf(cn->spool_path, sizeof cn->spool_path, "%s/upload-XXXXXX", s->o.spool_dir);
+			int fd = mkstemp(cn->spool_path);
+			cn->spool = fd >= 0 ? fdopen(fd, "wb") : NULL;
+			if (!cn->spool) {
+				if (fd >= 0)
+					close(fd);
+				cn->spool_path[0] = 0;
+				cn->spool_failed = 1;
+			}
+		}
+		if (cl && strtoull(cl, NULL, 10) > cap)
 			cn->too_large = 1;
 		/* refuse an oversized body before reading it */
 		if (cn->too_large) {
 			http_resp resp = {0};
 			char msg[128];
-			snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes (--max-body)",
-				 s->o.limits.max_body);
+			if (cn->spool || cn->spool_failed)
+				snprintf(msg, sizeof msg, "upload is larger than the limit of %llu bytes (--max-upload)",
+					 (unsigned long long)s->o.max_upload);
+			else
+				snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes (--max-body)",
+					 s->o.limits.max_body);
 			resp_error(&resp, IDS_ELIMIT, msg);
 			cn->responded = 1;
 			return send_resp(s, c, &resp, R_OTHER);
@@ -133,6 +162,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (*upload_size) {
 		atomic_fetch_add(&s->bytes_in, (long long)*upload_size);
+		if (cn->spool) {
+			cn->spooled += *upload_size;
+			if (cn->spooled > s->o.max_upload)
+				cn->too_large = 1;
+			else if (!cn->too_large && fwrite(upload, 1, *upload_size, cn->spool) != *upload_size)
+				cn->spool_failed = 1;
+			*upload_size = 0;
+			return MHD_YES;
+		}
 		if (!cn->too_large && ids_buf_append(&cn->body, upload, *upload_size))
 			cn->too_large = 1; /* keep reading and discarding; answer 413 at the end */
 		*upload_size = 0;
@@ -149,8 +187,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes (--max-body)",
 			 s->o.limits.max_body);
 		resp_error(&resp, IDS_ELIMIT, msg);
+	} else if (cn->spool_failed || (cn->spool && fflush(cn->spool))) {
+		resp_error_status(&resp, 507, "disk_full", "cannot store the upload in the data directory");
 	} else {
-		http_req req = {method, url, cn->body.data ? cn->body.data : "", cn->body.len, "", 0, cn};
+		http_req req = {method, url, cn->body.data ? cn->body.data : "", cn->body.len, "", 0, cn, NULL};
+		if (cn->spool) {
+			fclose(cn->spool);
+			cn->spool = NULL;
+			req.body_file = cn->spool_path;
+		}
 		route_dispatch(s, &req, &resp, &rid);
 	}
 	enum MHD_Result ret = send_resp(s, c, &resp, rid);
@@ -163,6 +208,10 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 	conn *cn = *con_cls;
 	if (!cn)
 		return;
+	if (cn->spool)
+		fclose(cn->spool);
+	if (cn->spool_path[0])
+		unlink(cn->spool_path);
 	ids_buf_free(&cn->body);
 	free(cn);
 	*con_cls = NULL;

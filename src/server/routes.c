@@ -111,6 +111,25 @@ int route_dispatch(server *s, http_req *req, http_resp *resp, enum route_id *rid
 			route_static(s, req, resp);
 		return 0;
 	}
+	char admin_path[600];
+	snprintf(admin_path, sizeof admin_path, "/v1%s", strncmp(path, "/v1/admin/db/", 13) ? "" : path + 9);
+	if (!strncmp(path, "/v1/admin/db/", 13) && (action = db_route(admin_path, db, sizeof db)) &&
+	    !strcmp(action, "import")) {
+		*rid = R_IMPORT;
+		if (authenticate(s, req, resp))
+			return 0;
+		if (auth_enabled(s->auth) && !req->admin) {
+			resp_error_status(resp, 403, "forbidden", "imports need a token marked admin in the tokens file");
+			return 0;
+		}
+		if (!method_is(req, "POST"))
+			wrong_method(resp, "POST");
+		else if (!ids_db_name_valid(db))
+			resp_error_status(resp, 400, "invalid", "database name must be 1-64 characters of [A-Za-z0-9_.-]");
+		else
+			route_import(s, req, resp, db);
+		return 0;
+	}
 	if (!strcmp(path, "/v1/admin/gc")) {
 		*rid = R_GC;
 		if (authenticate(s, req, resp))

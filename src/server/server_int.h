@@ -17,6 +17,7 @@ typedef struct http_req {
 	const char *user;           /* authenticated user ("" when auth is off) */
 	int admin;                  /* may call the /v1/admin routes */
 	void *impl;                 /* http.c's connection state */
+	const char *body_file;      /* uploads (import): the body spooled to this file */
 } http_req;
 
 /* Streaming responses (SSE): fill buf with up to max bytes; return bytes, 0 never, -1 to end. */
@@ -32,7 +33,7 @@ typedef struct http_resp {
 	void *stream_ctx;
 } http_resp;
 
-enum route_id { R_HEALTH, R_METRICS, R_PUSH, R_PULL, R_EVENTS, R_STORES, R_GC, R_STATIC, R_FLUSH, R_QUERY, R_OTHER, R_COUNT };
+enum route_id { R_HEALTH, R_METRICS, R_PUSH, R_PULL, R_EVENTS, R_STORES, R_GC, R_STATIC, R_FLUSH, R_QUERY, R_IMPORT, R_OTHER, R_COUNT };
 
 typedef struct auth_table auth_table;
 
@@ -69,6 +70,7 @@ void route_metrics(server *s, http_req *req, http_resp *resp);
 void route_gc(server *s, http_req *req, http_resp *resp);
 void route_flush(server *s, http_req *req, http_resp *resp, const char *db);
 void route_query(server *s, http_req *req, http_resp *resp, const char *db);
+void route_import(server *s, http_req *req, http_resp *resp, const char *db);
 /* Runs sql on Apache Drill (REST) and appends our query response shape to out. */
 int drill_query(const char *url, const char *db, const char *sql, const char *params, size_t plen,
 		int64_t timeout_ms, ids_buf *out, ids_error *err);

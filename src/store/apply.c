@@ -73,6 +73,7 @@ typedef struct sid_cache {
 	const char *name[8];
 	int64_t sid[8];
 	ids_rule rule[8];
+	int ro[8];
 	int64_t dlive[8], dtomb[8];
 	int n;
 } sid_cache;
@@ -115,6 +116,7 @@ static int sid_for(store *s, ids_batch *b, int64_t did, sid_cache *c, const char
 	c->n++;
 	c->name[i] = name;
 	c->rule[i] = store_rule(s, b->db, name);
+	c->ro[i] = store_is_read_only(s, b->db, name);
 	c->dlive[i] = c->dtomb[i] = 0;
 	*slot = i;
 	return 0;
@@ -184,6 +186,11 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 		return rc;
 	int64_t sid = sc->sid[slot];
 	ids_rule rule = sc->rule[slot];
+	if (b->origin == IDS_ORIGIN_CLIENT && sc->ro[slot])
+		return ids_fail(err, IDS_EFORBIDDEN,
+				"mutation %lld: store \"%s\" is server-owned (read-only for clients); nothing of this push "
+				"was applied",
+				(long long)m->id, m->store);
 	if (!m->has_hlc) {
 		hlc_clock_now(&s->clock, &m->hlc);
 		m->has_hlc = 1;

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 const double store_commit_bounds[STORE_COMMIT_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 							      0.05,   0.1,   0.25,   0.5,   1.0};
@@ -141,6 +143,7 @@ int store_open(store **out, const store_options *o, ids_error *err)
 	if (!s)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	s->o = *o;
+	s->lock_fd = -1;
 	s->dir = strdup(o->dir);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work, NULL);
@@ -150,6 +153,31 @@ int store_open(store **out, const store_options *o, ids_error *err)
 	pthread_cond_init(&s->rfree, NULL);
 	pthread_rwlock_init(&s->rules_lock, NULL);
 	int rc = mkdirs(o->dir, err);
+	if (!rc) {
+		/* One process owns a data dir: the writer keeps the next seq in memory, so a second
+		 * writer on the same SQLite file would collide. */
+		char lock[4200];
+		snprintf(lock, sizeof lock, "%s/LOCK", o->dir);
+		s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (s->lock_fd < 0) {
+			rc = ids_fail(err, IDS_EIO, "cannot create %s: %s", lock, strerror(errno));
+		} else if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+			char pid[32] = "";
+			ssize_t n = pread(s->lock_fd, pid, sizeof pid - 1, 0);
+			pid[n > 0 ? n : 0] = 0;
+			rc = ids_fail(err, IDS_EIO,
+				      "data directory %s is in use by another idbsync process (pid %s); stop it, or send "
+				      "the work to it (e.g. idbsync import --server URL)",
+				      o->dir, pid[0] ? pid : "?");
+			close(s->lock_fd);
+			s->lock_fd = -1;
+		} else {
+			char pid[32];
+			int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+			if (ftruncate(s->lock_fd, 0) == 0 && pwrite(s->lock_fd, pid, (size_t)n, 0) < 0)
+				(void)0; /* the pid is informational only */
+		}
+	}
 	if (!rc)
 		rc = open_conn(s, &s->w, 0, err);
 	if (!rc)
@@ -232,6 +260,8 @@ void store_free(store *s)
 		free(n);
 	}
 	hlc_clock_destroy(&s->clock);
+	if (s->lock_fd > 0)
+		close(s->lock_fd); /* releases the flock */
 	free(s->dir);
 	free(s);
 }
@@ -251,6 +281,7 @@ int store_set_rule(store *s, const char *db, const char *name, ids_rule rule)
 	r[s->n_rules].db = db ? strdup(db) : NULL;
 	r[s->n_rules].store = strdup(name);
 	r[s->n_rules].rule = rule;
+	r[s->n_rules].read_only = 0;
 	s->n_rules++;
 	pthread_rwlock_unlock(&s->rules_lock);
 	return 0;
@@ -263,7 +294,7 @@ ids_rule store_rule(store *s, const char *db, const char *name)
 	pthread_rwlock_rdlock(&s->rules_lock);
 	for (size_t i = 0; i < s->n_rules; i++) {
 		rule_entry *r = &s->rules[i];
-		if (strcmp(r->store, name) != 0 && strcmp(r->store, "*") != 0)
+		if (r->read_only || (strcmp(r->store, name) != 0 && strcmp(r->store, "*") != 0))
 			continue;
 		if (r->db && strcmp(r->db, db) != 0)
 			continue;
@@ -276,6 +307,29 @@ ids_rule store_rule(store *s, const char *db, const char *name)
 	}
 	pthread_rwlock_unlock(&s->rules_lock);
 	return rule;
+}
+
+int store_set_read_only(store *s, const char *db, const char *name)
+{
+	int rc = store_set_rule(s, db, name, IDS_RULE_LWW);
+	if (!rc) {
+		pthread_rwlock_wrlock(&s->rules_lock);
+		s->rules[s->n_rules - 1].read_only = 1;
+		pthread_rwlock_unlock(&s->rules_lock);
+	}
+	return rc;
+}
+
+int store_is_read_only(store *s, const char *db, const char *name)
+{
+	int ro = 0;
+	pthread_rwlock_rdlock(&s->rules_lock);
+	for (size_t i = 0; i < s->n_rules && !ro; i++) {
+		rule_entry *r = &s->rules[i];
+		ro = r->read_only && (!strcmp(r->store, name) || !strcmp(r->store, "*")) && (!r->db || !strcmp(r->db, db));
+	}
+	pthread_rwlock_unlock(&s->rules_lock);
+	return ro;
 }
 
 sqlite3 *store_reader_get(store *s)

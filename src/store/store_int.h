@@ -21,6 +21,7 @@ typedef struct rule_entry {
 	char *db;      /* NULL: any */
 	char *store;
 	ids_rule rule;
+	int read_only; /* an entry of the read-only list, not a rule */
 } rule_entry;
 
 typedef struct pull_note {
@@ -40,6 +41,7 @@ enum {
 struct store {
 	store_options o;
 	char *dir;
+	int lock_fd;                      /* flock on DIR/LOCK: one process per data dir */
 	hlc_clock clock;
 	store_stats stats;
 

@@ -1,0 +1,69 @@
+/* Lake → browser: Parquet rows become server-side changes (origin "server") of one object
+ * store, which reach clients on their next pull. Used by `idbsync import`, by the server's
+ * upload route (POST /v1/admin/db/{db}/import) and by the inbox watcher.
+ *
+ * Each row is a JSON object (the reader's conventions: {"$date":..} for dates and timestamps,
+ * nested objects, arrays). The key is the value of --key (default "id"); an optional "_op"
+ * column ("put" | "delete") carries deletes; with user_column each row belongs to that user.
+ * Mutation ids are (file, row) positions under a client id, so importing the same input again
+ * under the same client id is absorbed by the server's idempotency: the inbox relies on that
+ * for exactly-once imports across crashes. */
+#ifndef IDBSYNC_IMPORT_H
+#define IDBSYNC_IMPORT_H
+
+#include <stdint.h>
+
+#include "idbsync/error.h"
+#include "idbsync/store.h"
+
+typedef enum imp_mode { IMP_UPSERT = 0, IMP_REPLACE = 1 } imp_mode;
+
+typedef struct imp_options {
+	const char *db;
+	const char *store;
+	const char *key_field;      /* default "id" */
+	imp_mode mode;              /* replace: live rows absent from the files become deletes */
+	const char *user_column;    /* NULL: rows are shared (owned by no user) */
+	const char *client;         /* client id for the mutations; NULL: "import-<random>" */
+	size_t batch_rows;          /* mutations per group commit; default 5000 */
+	/* progress callback: rows done so far, rows in all files (may be called often) */
+	void (*progress)(void *ctx, int64_t done, int64_t total);
+	void *progress_ctx;
+} imp_options;
+
+#define IMP_OPTIONS_INIT {NULL, NULL, "id", IMP_UPSERT, NULL, NULL, 5000, NULL, NULL}
+
+typedef struct imp_summary {
+	int64_t files, rows, puts, deletes;
+	int64_t replaced;           /* replace mode: rows deleted because absent from the files */
+	int64_t duplicates;         /* mutations already applied earlier under the same client */
+	int64_t conflicts;          /* mutations that lost to the store's conflict rule */
+} imp_summary;
+
+/* Imports files into the store (durably, through store_push). Fails without applying
+ * anything of a batch whose row is malformed: the error names the file, row and field.
+ * Rows already committed in earlier batches stay (re-run to finish; ids make it idempotent). */
+int imp_files(store *st, const imp_options *o, const char *const *files, size_t n, imp_summary *sum,
+	      ids_error *err);
+
+/* The inbox: files engines write under LAKE/<db>/_inbox/<store>/ are imported once complete
+ * (a _SUCCESS marker in that directory when present, otherwise a size and mtime unchanged
+ * for settle_ms), then moved to _done/; unreadable files go to _rejected/ with
+ * <file>.error.txt next to them. */
+typedef struct imp_inbox imp_inbox;
+
+typedef struct imp_inbox_options {
+	const char *lake_dir;
+	int64_t scan_interval_ms;   /* default 2000 */
+	int64_t settle_ms;          /* default 3000 */
+	const char *key_field;      /* default "id" */
+} imp_inbox_options;
+
+#define IMP_INBOX_OPTIONS_INIT {"./lake", 2000, 3000, "id"}
+
+int imp_inbox_start(imp_inbox **out, store *st, const imp_inbox_options *o, ids_error *err);
+/* Runs one scan now (tests, and the thread's loop). Returns files imported or rejected. */
+int imp_inbox_scan(imp_inbox *ib, ids_error *err);
+void imp_inbox_free(imp_inbox *ib);
+
+#endif

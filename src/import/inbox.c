@@ -1,0 +1,341 @@
+/* The inbox: engines drop Parquet under LAKE/<db>/_inbox/<store>/ (Hive INSERT OVERWRITE
+ * DIRECTORY, Spark, DuckDB COPY). A scan imports each complete job once and moves its files to
+ * _done/ (or _rejected/ with an error report). Exactly-once across crashes comes from the
+ * client id: it is derived from the files' names, sizes and mtimes, so a job interrupted by a
+ * kill is re-imported under the same id and the server skips what it already applied.
+ * Optional _inbox/<store>/_import.json: {"key":"id","mode":"upsert|replace","user_column":"u"}. */
+#include "idbsync/import.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+typedef struct seen {
+	char *path;
+	off_t size;
+	int64_t mtime_ns;
+	int64_t first_ms;      /* when this size/mtime was first observed */
+	struct seen *next;
+} seen;
+
+struct imp_inbox {
+	store *st;
+	imp_inbox_options o;
+	char *lake;
+	char *key_field;
+	pthread_t th;
+	int started, stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	seen *seen;
+};
+
+static int hidden(const char *name) { return name[0] == '.' || name[0] == '_'; }
+
+static int64_t mtime_ns(const struct stat *st) { return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec; }
+
+/* True once a file has kept its size and mtime for settle_ms. */
+static int settled(imp_inbox *ib, const char *path, const struct stat *st)
+{
+	int64_t now = hlc_wall_ms();
+	for (seen *s = ib->seen; s; s = s->next) {
+		if (strcmp(s->path, path))
+			continue;
+		if (s->size != st->st_size || s->mtime_ns != mtime_ns(st)) {
+			s->size = st->st_size;
+			s->mtime_ns = mtime_ns(st);
+			s->first_ms = now;
+			return 0;
+		}
+		return now - s->first_ms >= ib->o.settle_ms;
+	}
+	seen *s = calloc(1, sizeof *s);
+	if (s && (s->path = strdup(path))) {
+		s->size = st->st_size;
+		s->mtime_ns = mtime_ns(st);
+		s->first_ms = now;
+		s->next = ib->seen;
+		ib->seen = s;
+	} else {
+		free(s);
+	}
+	return ib->o.settle_ms <= 0;
+}
+
+static void forget(imp_inbox *ib, const char *path)
+{
+	for (seen **p = &ib->seen; *p; p = &(*p)->next) {
+		if (!strcmp((*p)->path, path)) {
+			seen *s = *p;
+			*p = s->next;
+			free(s->path);
+			free(s);
+			return;
+		}
+	}
+}
+
+static int move_to(const char *dir, const char *sub, const char *name, char *dest, size_t destlen)
+{
+	char d[4200], src[4200];
+	snprintf(d, sizeof d, "%s/%s", dir, sub);
+	if (mkdir(d, 0755) && errno != EEXIST)
+		return -1;
+	snprintf(src, sizeof src, "%s/%s", dir, name);
+	snprintf(dest, destlen, "%s/%s", d, name);
+	return rename(src, dest);
+}
+
+static void load_settings(const char *dir, imp_options *o, char *key, char *user_col, size_t len)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/_import.json", dir);
+	json_t *j = json_load_file(path, 0, NULL);
+	if (!j)
+		return;
+	json_t *v;
+	if ((v = json_object_get(j, "key")) && json_is_string(v)) {
+		snprintf(key, len, "%s", json_string_value(v));
+		o->key_field = key;
+	}
+	if ((v = json_object_get(j, "user_column")) && json_is_string(v)) {
+		snprintf(user_col, len, "%s", json_string_value(v));
+		o->user_column = user_col;
+	}
+	if ((v = json_object_get(j, "mode")) && json_is_string(v) && !strcmp(json_string_value(v), "replace"))
+		o->mode = IMP_REPLACE;
+	json_decref(j);
+}
+
+typedef struct job {
+	char **names;
+	size_t n;
+} job;
+
+/* Imports the complete files of one store directory; returns how many were handled. */
+static int scan_store(imp_inbox *ib, const char *db, const char *store_name, const char *dir, ids_error *err)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	char success[4200];
+	snprintf(success, sizeof success, "%s/_SUCCESS", dir);
+	struct stat sst;
+	int marker = stat(success, &sst) == 0;
+	job jb = {0};
+	struct dirent *e;
+	uint64_t idh = 1469598103934665603ULL;
+	while ((e = readdir(d))) {
+		if (hidden(e->d_name))
+			continue;
+		char path[4200];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		if (!marker && !settled(ib, path, &st))
+			continue;
+		char **nn = realloc(jb.names, (jb.n + 1) * sizeof *nn);
+		if (!nn)
+			break;
+		jb.names = nn;
+		jb.names[jb.n++] = strdup(e->d_name);
+		char ident[4400];
+		int il = snprintf(ident, sizeof ident, "%s|%lld|%lld;", e->d_name, (long long)st.st_size, (long long)mtime_ns(&st));
+		for (int i = 0; i < il; i++)
+			idh = (idh ^ (unsigned char)ident[i]) * 1099511628211ULL;
+	}
+	closedir(d);
+	int handled = 0;
+	/* without a marker each file is its own job; with one, the files form one job */
+	size_t groups = marker ? (jb.n ? 1 : 0) : jb.n;
+	for (size_t g = 0; g < groups; g++) {
+		size_t first = marker ? 0 : g, count = marker ? jb.n : 1;
+		imp_options o = IMP_OPTIONS_INIT;
+		char key[256], user_col[256], client[IDS_NAME_MAX + 1];
+		o.db = db;
+		o.store = store_name;
+		o.key_field = ib->key_field;
+		load_settings(dir, &o, key, user_col, sizeof key);
+		uint64_t h = idh;
+		if (!marker) {
+			h = 1469598103934665603ULL;
+			char path[4200];
+			struct stat st;
+			snprintf(path, sizeof path, "%s/%s", dir, jb.names[g]);
+			stat(path, &st);
+			char ident[4400];
+			int il = snprintf(ident, sizeof ident, "%s|%lld|%lld;", jb.names[g], (long long)st.st_size,
+					  (long long)mtime_ns(&st));
+			for (int i = 0; i < il; i++)
+				h = (h ^ (unsigned char)ident[i]) * 1099511628211ULL;
+		}
+		snprintf(client, sizeof client, "inbox-%016llx", (unsigned long long)h);
+		o.client = client;
+		const char **paths = calloc(count, sizeof *paths);
+		char (*pbuf)[4200] = calloc(count, sizeof *pbuf);
+		if (!paths || !pbuf) {
+			free(paths);
+			free(pbuf);
+			break;
+		}
+		for (size_t i = 0; i < count; i++) {
+			snprintf(pbuf[i], sizeof pbuf[i], "%s/%s", dir, jb.names[first + i]);
+			paths[i] = pbuf[i];
+		}
+		imp_summary sum;
+		ids_error ierr = IDS_ERROR_INIT;
+		int rc = imp_files(ib->st, &o, paths, count, &sum, &ierr);
+		char dest[4400];
+		if (!rc) {
+			for (size_t i = 0; i < count; i++) {
+				move_to(dir, "_done", jb.names[first + i], dest, sizeof dest);
+				forget(ib, pbuf[i]);
+			}
+			fprintf(stderr, "idbsync: inbox %s/%s: imported %lld rows from %zu file(s)\n", db, store_name,
+				(long long)sum.rows, count);
+			handled += (int)count;
+		} else if (ierr.code == IDS_EIO || ierr.code == IDS_ENOSPC || ierr.code == IDS_ENOMEM) {
+			/* transient: leave the files and try again next scan */
+			fprintf(stderr, "idbsync: inbox %s/%s: will retry: %s\n", db, store_name, ierr.msg);
+			if (err)
+				*err = ierr;
+		} else {
+			for (size_t i = 0; i < count; i++) {
+				if (move_to(dir, "_rejected", jb.names[first + i], dest, sizeof dest) == 0) {
+					char rep[4500];
+					snprintf(rep, sizeof rep, "%s.error.txt", dest);
+					FILE *f = fopen(rep, "w");
+					if (f) {
+						fprintf(f, "idbsync could not import %s into %s/%s:\n%s\n", jb.names[first + i], db,
+							store_name, ierr.msg);
+						fclose(f);
+					}
+				}
+				forget(ib, pbuf[i]);
+			}
+			fprintf(stderr, "idbsync: inbox %s/%s: rejected %zu file(s): %s\n", db, store_name, count, ierr.msg);
+			handled += (int)count;
+		}
+		free(paths);
+		free(pbuf);
+	}
+	if (marker && handled == (int)jb.n && jb.n) {
+		char dest[4400], stamped[64];
+		snprintf(stamped, sizeof stamped, "_SUCCESS");
+		if (move_to(dir, "_done", stamped, dest, sizeof dest) == 0) {
+			char renamed[4500];
+			snprintf(renamed, sizeof renamed, "%s-%lld", dest, (long long)hlc_wall_ms());
+			rename(dest, renamed);
+		}
+	}
+	for (size_t i = 0; i < jb.n; i++)
+		free(jb.names[i]);
+	free(jb.names);
+	return handled;
+}
+
+int imp_inbox_scan(imp_inbox *ib, ids_error *err)
+{
+	DIR *lake = opendir(ib->lake);
+	if (!lake)
+		return 0;
+	int total = 0;
+	struct dirent *db;
+	while ((db = readdir(lake))) {
+		if (hidden(db->d_name) || !ids_db_name_valid(db->d_name))
+			continue;
+		char inbox[4200];
+		snprintf(inbox, sizeof inbox, "%s/%s/_inbox", ib->lake, db->d_name);
+		DIR *in = opendir(inbox);
+		if (!in)
+			continue;
+		struct dirent *s;
+		while ((s = readdir(in))) {
+			if (hidden(s->d_name))
+				continue;
+			char dir[4400];
+			snprintf(dir, sizeof dir, "%s/%s", inbox, s->d_name);
+			struct stat st;
+			if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+				continue;
+			total += scan_store(ib, db->d_name, s->d_name, dir, err);
+		}
+		closedir(in);
+	}
+	closedir(lake);
+	return total;
+}
+
+static void *inbox_main(void *arg)
+{
+	imp_inbox *ib = arg;
+	pthread_mutex_lock(&ib->mu);
+	while (!ib->stop) {
+		pthread_mutex_unlock(&ib->mu);
+		imp_inbox_scan(ib, NULL);
+		pthread_mutex_lock(&ib->mu);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ib->o.scan_interval_ms / 1000;
+		ts.tv_nsec += (ib->o.scan_interval_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (!ib->stop)
+			pthread_cond_timedwait(&ib->cv, &ib->mu, &ts);
+	}
+	pthread_mutex_unlock(&ib->mu);
+	return NULL;
+}
+
+int imp_inbox_start(imp_inbox **out, store *st, const imp_inbox_options *o, ids_error *err)
+{
+	imp_inbox *ib = calloc(1, sizeof *ib);
+	if (!ib)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	ib->st = st;
+	ib->o = *o;
+	ib->lake = strdup(o->lake_dir);
+	ib->key_field = strdup(o->key_field ? o->key_field : "id");
+	pthread_mutex_init(&ib->mu, NULL);
+	pthread_cond_init(&ib->cv, NULL);
+	if (o->scan_interval_ms > 0) {
+		if (pthread_create(&ib->th, NULL, inbox_main, ib)) {
+			imp_inbox_free(ib);
+			return ids_fail(err, IDS_EIO, "cannot start the inbox thread");
+		}
+		ib->started = 1;
+	}
+	*out = ib;
+	return 0;
+}
+
+void imp_inbox_free(imp_inbox *ib)
+{
+	if (!ib)
+		return;
+	if (ib->started) {
+		pthread_mutex_lock(&ib->mu);
+		ib->stop = 1;
+		pthread_cond_broadcast(&ib->cv);
+		pthread_mutex_unlock(&ib->mu);
+		pthread_join(ib->th, NULL);
+	}
+	while (ib->seen) {
+		seen *s = ib->seen;
+		ib->seen = s->next;
+		free(s->path);
+		free(s);
+	}
+	free(ib->lake);
+	free(ib->key_field);
+	free(ib);
+}
