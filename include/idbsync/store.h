@@ -140,10 +140,23 @@ typedef struct store_row {
 } store_row;
 
 /* Calls fn for every live row of db/store_name whose key hash is in [hash_lo, hash_hi]
- * (inclusive), in (hash) order. *head gets the snapshot's head seq: the rows reflect exactly
- * the changes up to it. */
+ * (inclusive), in key order. *head gets the snapshot's head seq: the rows reflect exactly
+ * the changes up to it. Cost: one pass over the store's rows (hashes are not indexed, to keep
+ * pushes fast); to refresh a few keys use store_rows_get. */
 int store_rows_scan(store *s, const char *db, const char *store_name, uint32_t hash_lo, uint32_t hash_hi,
 		    int (*fn)(void *ctx, const store_row *r), void *ctx, int64_t *head, ids_error *err);
+
+/* Point lookups of live rows by (user, key), on one read snapshot (*head as above): the way to
+ * refresh only the keys that changed since a flush (read-merge-write of a lake bucket). */
+typedef struct store_key_ref {
+	const char *user;          /* "" for shared/no-auth rows */
+	const uint8_t *key;
+	size_t key_len;
+} store_key_ref;
+/* fn gets found=0 for keys with no live row (absent or deleted). */
+int store_rows_get(store *s, const char *db, const char *store_name, const store_key_ref *keys, size_t n,
+		   int (*fn)(void *ctx, size_t i, int found, const store_row *r), void *ctx, int64_t *head,
+		   ids_error *err);
 
 /* Names of the databases and of the stores of one database (JSON arrays of strings). */
 int store_names_json(store *s, const char *db, ids_buf *out, ids_error *err);

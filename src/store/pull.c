@@ -172,10 +172,11 @@ int store_list_json(store *s, const char *dbname, const char *user, ids_buf *out
 	ids_buf_puts(out, "{\"stores\":[");
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
+	/* per-user counts come from the pull index (did, uid, ...): only the caller's rows are read */
 	const char *sql = user[0]
-		? "SELECT s.name, (SELECT count(*) FROM rows r WHERE r.sid=s.sid AND r.uid IN (?2, 0) AND r.deleted=0),"
-		  " (SELECT count(*) FROM rows r WHERE r.sid=s.sid AND r.uid IN (?2, 0) AND r.deleted=1)"
-		  " FROM stores s WHERE s.did=?1 ORDER BY s.name"
+		? "SELECT s.name, coalesce(c.live, 0), coalesce(c.tomb, 0) FROM stores s LEFT JOIN"
+		  " (SELECT sid, sum(deleted=0) AS live, sum(deleted=1) AS tomb FROM rows WHERE did=?1 AND uid IN (?2, 0)"
+		  " GROUP BY sid) c ON c.sid=s.sid WHERE s.did=?1 ORDER BY s.name"
 		: "SELECT name, live, tomb FROM stores WHERE did=?1 ORDER BY name";
 	if (did >= 0) {
 		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {

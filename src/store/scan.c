@@ -86,7 +86,7 @@ int store_rows_scan(store *s, const char *dbname, const char *store_name, uint32
 	const char *sql =
 		"SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
 		" JOIN users u ON u.uid=r.uid WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did"
-		" WHERE d.name=?1 AND s.name=?2) AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0 ORDER BY r.khash";
+		" WHERE d.name=?1 AND s.name=?2) AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0";
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
 		rc = store_sql_err(s, db, SQLITE_ERROR, err, "scan rows");
 		goto out;
@@ -112,6 +112,56 @@ int store_rows_scan(store *s, const char *dbname, const char *store_name, uint32
 	}
 	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = store_sql_err(s, db, step, err, "scan rows");
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(h);
+	store_exec(db, "COMMIT", NULL);
+	store_reader_put(s, db);
+	return rc;
+}
+
+int store_rows_get(store *s, const char *dbname, const char *store_name, const store_key_ref *keys, size_t n,
+		   int (*fn)(void *ctx, size_t i, int found, const store_row *r), void *ctx, int64_t *head,
+		   ids_error *err)
+{
+	sqlite3 *db = store_reader_get(s);
+	sqlite3_stmt *q = NULL, *h = NULL;
+	int rc = store_exec(db, "BEGIN", err);
+	if (rc) {
+		store_reader_put(s, db);
+		return rc;
+	}
+	sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='head'", -1, &h, NULL);
+	*head = sqlite3_step(h) == SQLITE_ROW ? sqlite3_column_int64(h, 0) : 0;
+	const char *sql =
+		"SELECT r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
+		" WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 AND s.name=?2)"
+		" AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		rc = store_sql_err(s, db, SQLITE_ERROR, err, "row lookup");
+		goto out;
+	}
+	sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, store_name, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_bind_text(q, 3, keys[i].user ? keys[i].user : "", -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 4, keys[i].key, (int)keys[i].key_len, SQLITE_STATIC);
+		store_row r = {0};
+		int found = sqlite3_step(q) == SQLITE_ROW;
+		r.user = keys[i].user ? keys[i].user : "";
+		r.key = keys[i].key;
+		r.key_len = keys[i].key_len;
+		if (found) {
+			r.hash = (uint32_t)sqlite3_column_int64(q, 0);
+			r.seq = sqlite3_column_int64(q, 1);
+			r.hlc = (const char *)sqlite3_column_text(q, 2);
+			r.value = (const char *)sqlite3_column_text(q, 3);
+			r.value_len = (size_t)sqlite3_column_bytes(q, 3);
+			r.origin = (ids_origin)sqlite3_column_int(q, 4);
+		}
+		rc = fn(ctx, i, found, &r);
+		sqlite3_reset(q);
+	}
 out:
 	sqlite3_finalize(q);
 	sqlite3_finalize(h);
