@@ -71,18 +71,36 @@ out:
 	return rc;
 }
 
+/* A read connection inside a transaction (one snapshot), and that snapshot's head seq. */
+static sqlite3 *snapshot_begin(store *s, int64_t *head, ids_error *err)
+{
+	sqlite3 *db = store_reader_get(s);
+	if (store_exec(db, "BEGIN", err)) {
+		store_reader_put(s, db);
+		return NULL;
+	}
+	sqlite3_stmt *h = NULL;
+	sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='head'", -1, &h, NULL);
+	*head = sqlite3_step(h) == SQLITE_ROW ? sqlite3_column_int64(h, 0) : 0;
+	sqlite3_finalize(h);
+	return db;
+}
+
+static void snapshot_end(store *s, sqlite3 *db, sqlite3_stmt *q)
+{
+	sqlite3_finalize(q);
+	store_exec(db, "COMMIT", NULL);
+	store_reader_put(s, db);
+}
+
 int store_rows_scan(store *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
 		    int (*fn)(void *ctx, const store_row *r), void *ctx, int64_t *head, ids_error *err)
 {
-	sqlite3 *db = store_reader_get(s);
-	sqlite3_stmt *q = NULL, *h = NULL;
-	int rc = store_exec(db, "BEGIN", err);
-	if (rc) {
-		store_reader_put(s, db);
-		return rc;
-	}
-	sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='head'", -1, &h, NULL);
-	*head = sqlite3_step(h) == SQLITE_ROW ? sqlite3_column_int64(h, 0) : 0;
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	sqlite3 *db = snapshot_begin(s, head, err);
+	if (!db)
+		return IDS_EIO;
 	const char *sql =
 		"SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
 		" JOIN users u ON u.uid=r.uid WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did"
@@ -113,10 +131,7 @@ int store_rows_scan(store *s, const char *dbname, const char *store_name, uint32
 	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = store_sql_err(s, db, step, err, "scan rows");
 out:
-	sqlite3_finalize(q);
-	sqlite3_finalize(h);
-	store_exec(db, "COMMIT", NULL);
-	store_reader_put(s, db);
+	snapshot_end(s, db, q);
 	return rc;
 }
 
@@ -124,15 +139,11 @@ int store_rows_get(store *s, const char *dbname, const char *store_name, const s
 		   int (*fn)(void *ctx, size_t i, int found, const store_row *r), void *ctx, int64_t *head,
 		   ids_error *err)
 {
-	sqlite3 *db = store_reader_get(s);
-	sqlite3_stmt *q = NULL, *h = NULL;
-	int rc = store_exec(db, "BEGIN", err);
-	if (rc) {
-		store_reader_put(s, db);
-		return rc;
-	}
-	sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='head'", -1, &h, NULL);
-	*head = sqlite3_step(h) == SQLITE_ROW ? sqlite3_column_int64(h, 0) : 0;
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	sqlite3 *db = snapshot_begin(s, head, err);
+	if (!db)
+		return IDS_EIO;
 	const char *sql =
 		"SELECT r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
 		" WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 AND s.name=?2)"
@@ -163,10 +174,7 @@ int store_rows_get(store *s, const char *dbname, const char *store_name, const s
 		sqlite3_reset(q);
 	}
 out:
-	sqlite3_finalize(q);
-	sqlite3_finalize(h);
-	store_exec(db, "COMMIT", NULL);
-	store_reader_put(s, db);
+	snapshot_end(s, db, q);
 	return rc;
 }
 
