@@ -5,10 +5,13 @@ import { createWriteStream } from 'node:fs';
 
 const rows = Number(process.argv[2] || 1000000);
 const out = createWriteStream(process.argv[3] || 'bench.ndjson');
+// mulberry32: a small PRNG with a long period (no artificial repeats for codecs to find)
 let seed = 42;
 const rnd = () => {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed / 0x80000000;
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
 const cities = ['Berlin', 'Paris', 'London', 'Madrid', 'Rome', 'Vienna', 'Prague', 'Oslo',
   'Lisbon', 'Dublin', 'Warsaw', 'Athens', 'Zürich', 'København', 'Helsinki', 'Tallinn'];

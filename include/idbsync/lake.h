@@ -23,9 +23,13 @@ typedef struct lake_options {
 	const char *drill_url;         /* Apache Drill REST base URL for refreshes (NULL: none) */
 	const char *config_file;       /* optional JSON with per-store settings (partitioning, ...) */
 	void *reserved[8];             /* room for the implementation's further settings */
+	int64_t bucket_bytes;          /* target size of one current-state bucket file; 0: 128 MiB */
+	const char *drill_workspace;   /* Drill workspace the lake is mounted as; NULL: "dfs.lake" */
+	const char *partition[16];     /* "[DB/]STORE=FIELD": Hive-style partitioning of the state */
+	int n_partition;
 } lake_options;
 
-#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}}
+#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0}
 
 /* Parses one `idbsync serve` flag that belongs to the lake (--lake-profile, --flush-interval,
  * --on-flush, --drill-url, --lake-config, --lake-nested, ...). Returns 1 if it consumed flag
@@ -43,5 +47,20 @@ int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err);
 void lake_metrics(lake *l, ids_buf *out);
 /* Stops the thread (finishing a flush in progress) and frees. NULL is a no-op. */
 void lake_free(lake *l);
+
+/* ---- DDL (`idbsync ddl`) ---- */
+typedef struct lake_ddl_options {
+	const char *dir;               /* lake root (read-only: only the hidden metadata is read) */
+	const char *dialect;           /* hive | impala | drill | trino | spark */
+	const char *db;                /* NULL: every database */
+	const char *store;             /* NULL: every store (the store's real name or its table name) */
+	const char *location;          /* URI prefix the engine sees the lake at; NULL: file://<abs dir> */
+	const char *drill_workspace;   /* NULL: "dfs.lake" */
+} lake_ddl_options;
+
+/* Appends the statements for the tables found under o->dir: CREATE EXTERNAL TABLE (or views
+ * for Drill) for the current state, change log and conflicts, then the refresh statements an
+ * engine needs after new data lands. IDS_ENOTFOUND when no table matches. */
+int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err);
 
 #endif

@@ -49,9 +49,10 @@ typedef struct pq_write_options {
 	size_t row_group_bytes;  /* 0: 128 MiB of values (PLAIN size) per row group */
 	size_t stat_max_bytes;   /* 0: 64; longer min/max are truncated (or omitted) */
 	int page_crc;            /* write CRC32 of each page (default off) */
-	int threads;             /* 0 or 1: encode on the caller's thread; N > 1: N - 1 encoder
-				  * threads compress and dictionary-encode pages while the caller
-				  * keeps shredding rows (same bytes out either way) */
+	int threads;             /* 0 or 1: everything on the caller's thread; N > 1: N/2 encoder
+				  * threads dictionary-encode and compress pages while rows are
+				  * shredded, and pq_writer_write_ndjson shreds on N threads.
+				  * The file is the same whatever N. */
 	int file_mode;           /* 0: 0644 (before umask) */
 	const char *created_by;  /* NULL: "idbsync version 0.1.0 (build <date>)" */
 	const pq_kv *kv;         /* key_value_metadata, copied; may be NULL */
@@ -71,8 +72,9 @@ int pq_writer_new(pq_writer **out, const char *path, const pq_node *schema,
 		  const pq_write_options *opts, ids_error *err);
 
 /* Row API: one row as a JSON object. Keys not in the schema are ignored; missing keys are
- * null (an error for required fields). On error nothing of the row is kept (the writer
- * stays usable) and *err_off (if not NULL) gets the byte offset in json where it failed.
+ * null (an error for required fields); a duplicate key is an error. On error nothing of
+ * the row is kept (the writer stays usable) and *err_off (if not NULL) gets the byte
+ * offset in json where it failed. Not thread-safe: one writer, one caller at a time.
  * Conversions per column type:
  *   BOOLEAN true/false; INT32/INT64 integers (a number with a fraction must be integral),
  *   DATE {"$date":..} at midnight UTC, "YYYY-MM-DD" or days; TIMESTAMP/INT96 {"$date":..}
@@ -86,11 +88,24 @@ int pq_writer_write_json(pq_writer *w, const char *json, size_t len, size_t *err
 			 ids_error *err);
 
 /* Writes an NDJSON buffer (one object per line, blank lines skipped). Errors read
- * "<name>:<line>:<col>: <what>" (col counts bytes from 1). Faster than a loop over
- * pq_writer_write_json because a failed row is not rolled back: after an error the
- * writer can only be freed (which removes the temp file). */
+ * "<name>:<line>:<col>: <what>" (col counts bytes from 1). Runs on opts.threads threads:
+ * the buffer is cut into slices of whole lines (about 8 MiB, at most row_group_rows
+ * lines), shredded in parallel and committed in order; pages and row groups end at slice
+ * boundaries, so the file is the same for any thread count (row groups stay within
+ * row_group_rows but are not cut exactly there). A failed row is not rolled back: after an
+ * error the writer can only be freed (which removes the temp file). */
 int pq_writer_write_ndjson(pq_writer *w, const char *data, size_t len, const char *name,
 			   ids_error *err);
+
+/* Like pq_writer_write_ndjson for a schema inferred (pq_infer_schema) from only a prefix
+ * of data, by inf: every row must fit that schema exactly as inference over all rows
+ * would have typed it. The first value that would have changed the schema (a new field,
+ * a widening, a finer timestamp unit) stops the write with IDS_ECONFLICT; the caller then
+ * infers from all rows and writes again (the writer is spent either way on error). So a
+ * uniform input is read once more than its prefix, not twice, and the file is the same. */
+typedef struct pq_infer pq_infer;
+int pq_writer_write_ndjson_inferred(pq_writer *w, const char *data, size_t len,
+				    const char *name, const pq_infer *inf, ids_error *err);
 
 /* ---- column batch API ---- */
 
@@ -117,7 +132,9 @@ typedef struct pq_column_batch {
 	size_t n_values;
 } pq_column_batch;
 
-/* Appends to column col. Levels are validated (range, rep[0] handling, value count). */
+/* Appends to column col. A batch holds whole rows (rep[0] == 0). Levels are validated
+ * (ranges, a repeated entry's def level, the value count) so a caller bug cannot produce
+ * a file readers misread. Row-group limits are applied at pq_writer_end_rows. */
 int pq_writer_write_column(pq_writer *w, size_t col, const pq_column_batch *b, ids_error *err);
 /* Declares that n_rows complete rows were written to every column since the last call
  * (IDS_EINVAL if a column disagrees); may flush a row group. */
@@ -145,8 +162,6 @@ void pq_writer_free(pq_writer *w);
  *   they are and every other value is stored as its JSON text. A field that is only ever
  *   null, an empty object, or a list that is only ever empty becomes STRING (or a list of
  *   STRING). Every field is optional. */
-typedef struct pq_infer pq_infer;
-
 int pq_infer_new(pq_infer **out, ids_error *err);
 /* Adds one row (a JSON object); *err_off as for pq_writer_write_json. */
 int pq_infer_add_json(pq_infer *inf, const char *json, size_t len, size_t *err_off,

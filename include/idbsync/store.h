@@ -124,6 +124,28 @@ typedef struct store_change {
  * (after, if none). Runs on a read snapshot; safe concurrently with pushes. */
 int store_changes_scan(store *s, int64_t after, size_t max,
 		       int (*fn)(void *ctx, const store_change *c), void *ctx, int64_t *last, ids_error *err);
+/* The conflicts log (losing mutations with their winners) in id order, for the lake's
+ * S_conflicts tables; same contract as store_changes_scan. */
+typedef struct store_conflict {
+	int64_t id;                                /* conflicts.id, increasing */
+	const char *db, *store, *user, *client;
+	const uint8_t *key;
+	size_t key_len;
+	ids_op op;                                 /* the losing mutation's op */
+	const char *hlc;                           /* the losing mutation's stamp */
+	const char *value;                         /* its value (NULL for delete) */
+	size_t value_len;
+	int64_t mid;
+	const char *rule, *reason;
+	int64_t winner_seq;
+	const char *winner_hlc;
+	int64_t ts_ms;
+} store_conflict;
+
+int store_conflicts_scan(store *s, int64_t after, size_t max,
+			 int (*fn)(void *ctx, const store_conflict *c), void *ctx, int64_t *last,
+			 ids_error *err);
+
 /* Drops change-log entries with seq <= upto (the lake has them durably). */
 int store_changes_prune(store *s, int64_t upto, ids_error *err);
 

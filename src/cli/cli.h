@@ -5,5 +5,6 @@
 
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_ddl(int argc, char **argv);
 
 #endif

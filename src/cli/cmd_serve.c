@@ -16,14 +16,6 @@
 #include "idbsync/server.h"
 #include "idbsync/store.h"
 
-/* The lake writer is linked in when src/lake exists (weak: the server runs without it). */
-__attribute__((weak)) int lake_option(lake_options *o, const char *flag, const char *value, ids_error *err);
-__attribute__((weak)) const char *lake_usage(void);
-__attribute__((weak)) int lake_open(lake **out, store *st, const lake_options *o, ids_error *err);
-__attribute__((weak)) int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err);
-__attribute__((weak)) void lake_metrics(lake *l, ids_buf *out);
-__attribute__((weak)) void lake_free(lake *l);
-
 typedef struct rule_opt {
 	char db[IDS_DB_NAME_MAX + 1];
 	char store[IDS_NAME_MAX + 1];
@@ -76,8 +68,7 @@ static void serve_usage(FILE *f)
 		"  --inbox-settle MS        a file without _SUCCESS is complete once unchanged this long [3000]\n"
 		"  --max-upload BYTES       one import upload (POST /v1/admin/db/{db}/import) [4 GiB]\n"
 		"  --unsafe-no-fsync        do not fsync commits (benchmarks only: acked data may be lost)\n");
-	if (lake_usage)
-		fputs(lake_usage(), f);
+	fputs(lake_usage(), f);
 }
 
 static int set_rule(serve_cfg *c, const char *spec, const char *rule, const char *where)
@@ -239,7 +230,7 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 			/* both the query endpoint and the lake's refresh notifications use Drill */
 			snprintf(c->drill, sizeof c->drill, "%s", v);
 			ids_error err = IDS_ERROR_INIT;
-			if (lake_option && lake_option(&c->lo, a, v, &err) < 0) {
+			if (lake_option(&c->lo, a, v, &err) < 0) {
 				fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
 				return -1;
 			}
@@ -273,7 +264,7 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 		else if (!strcmp(a, "--conn-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.conn_timeout_s = (int)x; }
 		else {
 			ids_error err = IDS_ERROR_INIT;
-			int used = lake_option ? lake_option(&c->lo, a, v, &err) : 0;
+			int used = lake_option(&c->lo, a, v, &err);
 			if (used < 0) {
 				fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
 				return -1;
@@ -366,7 +357,7 @@ int cmd_serve(int argc, char **argv)
 		}
 	}
 	lake *lk = NULL;
-	if (!c.no_lake && lake_open) {
+	if (!c.no_lake) {
 		c.lo.dir = c.lake;
 		if (lake_open(&lk, st, &c.lo, &err)) {
 			fprintf(stderr, "idbsync serve: lake %s: %s\n", c.lake, err.msg);

@@ -4,12 +4,8 @@
 
 #include "cli.h"
 
-/* Parquet subcommands are linked in when their files exist (weak: the binary still builds
- * while the codec is being written). */
-__attribute__((weak)) int pq_cli_write(int argc, char **argv);
-__attribute__((weak)) int pq_cli_read(int argc, char **argv);
-/* `idbsync ddl` belongs to the lake writer (weak for the same reason). */
-__attribute__((weak)) int cmd_ddl(int argc, char **argv);
+#include "cmd_parquet_read.h"
+#include "cmd_parquet_write.h"
 
 #define IDS_VERSION "0.1.0"
 
@@ -41,16 +37,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "idbsync parquet: expected write, cat, schema or meta\n");
 			return 2;
 		}
-		if (!strcmp(argv[2], "write") && pq_cli_write)
+		if (!strcmp(argv[2], "write"))
 			return pq_cli_write(argc - 2, argv + 2);
-		if ((!strcmp(argv[2], "cat") || !strcmp(argv[2], "schema") || !strcmp(argv[2], "meta")) && pq_cli_read)
+		if (!strcmp(argv[2], "cat") || !strcmp(argv[2], "schema") || !strcmp(argv[2], "meta"))
 			return pq_cli_read(argc - 2, argv + 2);
-		fprintf(stderr, "idbsync parquet: unknown or unavailable subcommand '%s'\n", argv[2]);
+		fprintf(stderr, "idbsync parquet: unknown subcommand '%s' (write, cat, schema, meta)\n", argv[2]);
 		return 2;
 	}
 	if (!strcmp(cmd, "import"))
 		return cmd_import(argc - 1, argv + 1);
-	if (!strcmp(cmd, "ddl") && cmd_ddl)
+	if (!strcmp(cmd, "ddl"))
 		return cmd_ddl(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("idbsync %s\n", IDS_VERSION);

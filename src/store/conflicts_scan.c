@@ -1,29 +1,8 @@
 /* Read-side scan of the conflicts log for the lake writer (DIR/D/S_conflicts/): the losing
- * mutations in id order with their winners, on a read snapshot like the other scans. The
- * declaration lives in src/lake/lake_int.h until it moves into include/idbsync/store.h. */
+ * mutations in id order with their winners, on a read snapshot like the other scans. */
 #include "store_int.h"
 
 #include <string.h>
-
-typedef struct store_conflict {
-	int64_t id;
-	const char *db, *store, *user, *client;
-	const uint8_t *key;
-	size_t key_len;
-	ids_op op;
-	const char *hlc;
-	const char *value;
-	size_t value_len;
-	int64_t mid;
-	const char *rule, *reason;
-	int64_t winner_seq;
-	const char *winner_hlc;
-	int64_t ts_ms;
-} store_conflict;
-
-int store_conflicts_scan(store *s, int64_t after, size_t max,
-			 int (*fn)(void *ctx, const store_conflict *c), void *ctx, int64_t *last,
-			 ids_error *err);
 
 static const char *text_or_empty(sqlite3_stmt *q, int i)
 {

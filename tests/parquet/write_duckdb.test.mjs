@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -158,7 +158,10 @@ for (const profile of ['compat', 'modern']) {
         const name = `${profile} ${codec} v${pv} ${dict ? 'dict' : 'plain'}`;
         test(`write ${name}: DuckDB reads back every value`, async () => {
           const out = join(dir, `${profile}-${codec}-${pv}-${dict}.parquet`);
-          const small = codec === 'gzip' ? ['--row-group-rows', '37', '--page-size', '2000'] : [];
+          // small row groups and pages, and a tiny dictionary limit so chunks fall back to PLAIN
+          // part way (gzip); many slices and pages (zstd)
+          const small = codec === 'gzip' ? ['--row-group-rows', '37', '--page-size', '2000', '--dictionary-limit', '300']
+            : codec === 'zstd' ? ['--page-size', '500', '--row-group-rows', '120'] : [];
           const r = run(['--profile', profile, '--compression', codec, '--page-version', pv,
             ...(dict ? [] : ['--no-dictionary']), ...small, INPUT, out]);
           assert.equal(r.status, 0, r.stderr);
@@ -305,11 +308,26 @@ test('CLI: bad NDJSON names file:line:col, exits 1, leaves nothing', () => {
   assert.equal(r2.status, 1);
   assert.match(r2.stderr, /bad\.ndjson:2:6: field 'a': expected an integer/);
   assert.deepEqual(readdirSync(sub).sort(), ['bad.ndjson', 's.json']);
+  // stdin is spooled so the schema can be inferred from it
+  const ok = run(['-', out], ROWS.slice(0, 50).map(ser).join('\n'));
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.ok(existsSync(out));
+  rmSync(out);
   // stdin errors are named <stdin>
   const r3 = run(['-', out], '{"a":1}\n{');
   assert.equal(r3.status, 1);
   assert.match(r3.stderr, /<stdin>:2:2: expected a string key/);
   assert.ok(!existsSync(out));
+});
+
+test('CLI: the output does not depend on the thread count', () => {
+  const outs = [1, 2, 5].map((t) => {
+    const out = join(dir, `threads-${t}.parquet`);
+    const r = run(['--threads', String(t), '--row-group-rows', '50', '--page-size', '3000', INPUT, out]);
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(out);
+  });
+  assert.ok(outs[0].equals(outs[1]) && outs[0].equals(outs[2]));
 });
 
 test('CLI: usage errors exit 2', () => {
@@ -319,6 +337,12 @@ test('CLI: usage errors exit 2', () => {
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /usage: idbsync parquet write/);
   }
+  // OUT is renamed into place at the end: it must never replace a directory or device
+  const sub = mkdtempSync(join(dir, 'target-'));
+  const r = run([INPUT, sub]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /not a regular file/);
+  assert.deepEqual(readdirSync(sub), []);
   const missing = run([join(dir, 'does-not-exist.ndjson'), join(dir, 'x.parquet')]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /does-not-exist\.ndjson: No such file/);

@@ -413,6 +413,21 @@ static void test_schema_errors(void)
 	CHECK(pq_writer_new(&w, tmp_path("ci.parquet"), s, &o, &err) == 0);
 	pq_writer_free(w);   /* never closed: the temp file goes away */
 	CHECK(count_files() == 0);
+
+	/* the final rename must never replace something that is not a regular file */
+	char fifo[512], sub[512];
+	snprintf(fifo, sizeof fifo, "%s", tmp_path("fifo"));
+	snprintf(sub, sizeof sub, "%s", tmp_path("subdir"));
+	CHECK(mkfifo(fifo, 0600) == 0);
+	CHECK(pq_writer_new(&w, fifo, s, &o, &err) == IDS_EINVAL);
+	CHECK(strstr(err.msg, "not a regular file") != NULL);
+	CHECK(mkdir(sub, 0700) == 0);
+	CHECK(pq_writer_new(&w, sub, s, &o, &err) == IDS_EINVAL);
+	struct stat st;
+	CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+	unlink(fifo);
+	rmdir(sub);
+	CHECK(count_files() == 0);
 	pq_node_free(s);
 }
 
@@ -523,6 +538,44 @@ static void test_threads(void)
 	pq_node_free(s4);
 }
 
+/* Rows from the row API and from NDJSON, interleaved, keep their order. */
+static void test_mixed_apis(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = infer("{\"a\":1,\"l\":[\"x\"]}\n", PQ_PROFILE_MODERN, &err);
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.threads = 2;
+	pq_writer *w = NULL;
+	const char *path = tmp_path("mixed.parquet");
+	CHECK(s && pq_writer_new(&w, path, s, &o, &err) == 0);
+	if (!w)
+		return;
+	CHECK(pq_writer_write_json(w, "{\"a\":1,\"l\":[\"p\"]}", 19, NULL, &err) == 0);
+	CHECK(pq_writer_write_json(w, "{\"a\":2}", 7, NULL, &err) == 0);
+	const char *nd = "{\"a\":3,\"l\":[]}\n{\"a\":4,\"l\":[\"q\",null]}\n";
+	CHECK(pq_writer_write_ndjson(w, nd, strlen(nd), "nd", &err) == 0);
+	CHECK(pq_writer_write_json(w, "{\"a\":5}", 7, NULL, &err) == 0);
+	CHECK(pq_writer_num_rows(w) == 5);
+	CHECK(pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	pq_reader *rd;
+	ids_buf all = IDS_BUF_INIT, row = IDS_BUF_INIT;
+	CHECK(pq_reader_open(&rd, path, NULL, &err) == 0);
+	while (pq_reader_next_row_json(rd, &row, &err) == 1) {
+		ids_buf_append(&all, row.data, row.len);
+		ids_buf_putc(&all, '\n');
+		ids_buf_reset(&row);
+	}
+	const char *want = "{\"a\":1,\"l\":[\"p\"]}\n{\"a\":2,\"l\":null}\n{\"a\":3,\"l\":[]}\n"
+			   "{\"a\":4,\"l\":[\"q\",null]}\n{\"a\":5,\"l\":null}\n";
+	CHECK(all.data && !strcmp(all.data, want));
+	pq_reader_free(rd);
+	ids_buf_free(&all);
+	ids_buf_free(&row);
+	pq_node_free(s);
+	unlink(path);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pq_write_json.XXXXXX");
@@ -542,6 +595,7 @@ int main(void)
 	test_rollback();
 	test_schema_errors();
 	test_threads();
+	test_mixed_apis();
 	rmdir(tmpdir);
 	if (failures)
 		fprintf(stderr, "%d failures\n", failures);

@@ -2,6 +2,7 @@
  * as it goes (rules in include/idbsync/pq_write.h and docs/engines.md), and the tree then
  * becomes a pq_node schema for a profile. Uses the same streaming scanner as the writer. */
 #include "idbsync/pq_write.h"
+#include "infer_int.h"
 #include "pqj.h"
 
 #include <stdlib.h>
@@ -10,7 +11,11 @@
 #define INFER_MAX_DEPTH 16      /* deeper values are kept as JSON text */
 #define INFER_MAX_FIELDS 10000  /* per object, and nodes in total (x10) */
 
-enum { IT_NONE, IT_BOOL, IT_INT, IT_DOUBLE, IT_STRING, IT_TS, IT_BIN, IT_STRUCT, IT_LIST, IT_TEXT };
+enum {
+	IT_NONE = PQI_NONE, IT_BOOL = PQI_BOOL, IT_INT = PQI_INT, IT_DOUBLE = PQI_DOUBLE,
+	IT_STRING = PQI_STRING, IT_TS = PQI_TS, IT_BIN = PQI_BIN, IT_STRUCT = PQI_STRUCT,
+	IT_LIST = PQI_LIST, IT_TEXT = PQI_TEXT
+};
 
 typedef struct inode inode;
 
@@ -196,6 +201,7 @@ static int object(pq_infer *inf, inode *t, int depth)
 	int rc;
 	j->p++;
 	uint64_t stamp = ++inf->stamp;
+	t->hint = 0;   /* objects usually list their keys in the same order, from the first */
 	if (pqj_peek(j) == '}') {
 		j->p++;
 		return 0;
@@ -472,3 +478,21 @@ int pq_infer_schema(pq_node **out, const pq_infer *inf, pq_profile profile, ids_
 	*out = root;
 	return 0;
 }
+
+/* ---- read access for the shredder's strict mode ---- */
+
+const pqi_node *pqi_root(const pq_infer *inf) { return &inf->root; }
+
+const pqi_node *pqi_field(const pqi_node *n, const char *name, size_t len)
+{
+	if (!n || n->kind != IT_STRUCT)
+		return NULL;
+	long ix = find_field((inode *)n, name, len);
+	return ix < 0 ? NULL : n->f[ix].type;
+}
+
+const pqi_node *pqi_elem(const pqi_node *n) { return n && n->kind == IT_LIST ? n->elem : NULL; }
+
+int pqi_kind(const pqi_node *n) { return n ? n->kind : IT_NONE; }
+
+size_t pqi_nfields(const pqi_node *n) { return n && n->kind == IT_STRUCT ? n->n : 0; }

@@ -1,9 +1,8 @@
-/* NDJSON drivers: split a buffer into lines and hand each non-blank line to the writer's
- * row API or to inference, turning a failure into "<name>:<line>:<col>: <what>".
- * Inference can run over several threads, each on a slice that starts at a line start;
- * slices are merged in order, and the first failing slice's error wins. */
+/* NDJSON inference driver: split a buffer into lines and hand each non-blank line to
+ * inference, turning a failure into "<name>:<line>:<col>: <what>". Inference can run over
+ * several threads, each on a slice that starts at a line start; slices are merged in
+ * order, and the first failing slice's error wins. (Writing: ndjson_write.c.) */
 #include "idbsync/pq_write.h"
-#include "parquet/write/pqw.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -47,22 +46,9 @@ static int wrap(int rc, ids_error *err, const char *name, size_t line, size_t co
 	return ids_wrap(err, "%s:%zu: ", name ? name : "<input>", line);
 }
 
-static int write_row(void *ctx, const char *row, size_t len, size_t *err_off, ids_error *err)
-{
-	return pqw_write_row(ctx, row, len, 0, err_off, err);
-}
-
 static int infer_row(void *ctx, const char *row, size_t len, size_t *err_off, ids_error *err)
 {
 	return pq_infer_add_json(ctx, row, len, err_off, err);
-}
-
-int pq_writer_write_ndjson(pq_writer *w, const char *data, size_t len, const char *name,
-			   ids_error *err)
-{
-	size_t line, col;
-	int rc = each_line(data, len, write_row, w, err, &line, &col);
-	return rc ? wrap(rc, err, name, line, col) : 0;
 }
 
 int pq_infer_add_ndjson(pq_infer *inf, const char *data, size_t len, const char *name,

@@ -229,8 +229,13 @@ int pqj_string(pqj *j, int slot, const char **s, size_t *n)
 		while (e - p >= 8) {
 			uint64_t x;
 			memcpy(&x, p, 8);
-			if (special8(x))
+			uint64_t m = special8(x);
+			if (m) {
+				/* the lowest flagged byte is a real one (false positives only
+				 * appear above it), so jump straight to it */
+				p += __builtin_ctzll(m) >> 3;
 				break;
+			}
 			p += 8;
 		}
 		if (p >= e)
@@ -272,14 +277,12 @@ int pqj_number(pqj *j, pqj_num *out)
 	if (*p == '0') {
 		p++;
 	} else {
-		while (p < e && *p >= '0' && *p <= '9') {
-			unsigned d = (unsigned)(*p - '0');
-			if (v > (UINT64_MAX - d) / 10)
-				over = 1;
-			else
-				v = v * 10 + d;
-			p++;
-		}
+		/* 19 digits always fit in uint64 (and int64 needs no more): v is only
+		 * trusted when there are at most 19 */
+		const char *d0 = p;
+		while (p < e && (unsigned char)(*p - '0') < 10)
+			v = v * 10 + (unsigned)(*p++ - '0');
+		over = p - d0 > 19;
 	}
 	int is_int = 1;
 	if (p < e && *p == '.') {
@@ -287,7 +290,7 @@ int pqj_number(pqj *j, pqj_num *out)
 		p++;
 		if (p >= e || *p < '0' || *p > '9')
 			return pqj_fail(j, p, "expected digit after '.'");
-		while (p < e && *p >= '0' && *p <= '9')
+		while (p < e && (unsigned char)(*p - '0') < 10)
 			p++;
 	}
 	if (p < e && (*p == 'e' || *p == 'E')) {

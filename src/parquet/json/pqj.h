@@ -48,6 +48,8 @@ int pqj_fail(pqj *j, const char *at, const char *fmt, ...)
 static inline void pqj_ws(pqj *j)
 {
 	const char *p = j->p, *e = j->end;
+	if (p < e && (unsigned char)*p > ' ')
+		return;   /* compact JSON: nothing to skip */
 	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	j->p = p;

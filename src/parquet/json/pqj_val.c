@@ -64,8 +64,41 @@ int pqj_parse_date(const char *s, size_t n, int32_t *days)
 	return 0;
 }
 
+static inline int d2(const char *s, int *out)
+{
+	unsigned a = (unsigned)(s[0] - '0'), b = (unsigned)(s[1] - '0');
+	*out = (int)(a * 10 + b);
+	return a > 9 || b > 9;
+}
+
+/* The form writers emit ("2024-01-01T00:00:00.000Z"), without the general parser's loops. */
+static int iso_fast(const char *s, int64_t *secs, int32_t *nanos, int *digits)
+{
+	int y1, y2, mo, d, hh, mm, ss, ms1, ms2;
+	if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+	    s[19] != '.' || s[23] != 'Z')
+		return -1;
+	if (d2(s, &y1) | d2(s + 2, &y2) | d2(s + 5, &mo) | d2(s + 8, &d) | d2(s + 11, &hh) |
+	    d2(s + 14, &mm) | d2(s + 17, &ss) | d2(s + 20, &ms1) | d2(s + 21, &ms2))
+		return -1;
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int64_t y = y1 * 100 + y2;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || hh > 23 ||
+	    mm > 59 || ss > 59)
+		return -1;
+	int ms = ms1 * 10 + (s[22] - '0');
+	if ((unsigned)(s[22] - '0') > 9)
+		return -1;
+	*secs = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mm * 60 + ss;
+	*nanos = ms * 1000000;
+	*digits = ms == 0 ? 0 : ms % 10 ? 3 : ms % 100 ? 2 : 1;
+	return 0;
+}
+
 int pqj_parse_iso(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits)
 {
+	if (n == 24 && !iso_fast(s, secs, nanos, digits))
+		return 0;
 	int64_t days;
 	size_t i = parse_ymd(s, n, &days);
 	if (!i)

@@ -4,6 +4,7 @@
  * JSON value; struct keys are matched in the order they were last seen, so rows that
  * share a key order cost one string compare per field. */
 #include "shred.h"
+#include "infer_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,8 @@ static int leaf_conv(const pq_node *n, shn *x)
 		x->bits = l->kind == PQ_LT_INTEGER ? l->bit_width
 			  : ct == PQ_CT_INT_8 || ct == PQ_CT_UINT_8 ? 8
 			  : ct == PQ_CT_INT_16 || ct == PQ_CT_UINT_16 ? 16 : 32;
+		if (x->bits < 8 || x->bits > 32)
+			x->bits = 32;
 		return CV_I32;
 	case PQ_INT64:
 		if (dec)
@@ -116,7 +119,7 @@ static shn *build(pqw_shred *s, const pq_node *in, const pq_node *out, shn *pare
 	x->rep = (int16_t)(prep + (in->repetition == PQ_REPEATED));
 	x->first = *leaf;
 	if (kind == SH_LEAF) {
-		x->col = &s->w->cols[(*leaf)++];
+		x->col = &s->cols[(*leaf)++];
 		x->conv = leaf_conv(in, x);
 		if (x->conv < 0) {
 			ids_fail(err, IDS_EINVAL, "column '%s': type not supported by the row API",
@@ -178,12 +181,13 @@ static shn *build(pqw_shred *s, const pq_node *in, const pq_node *out, shn *pare
 	return x;
 }
 
-int pqw_shred_new(pqw_shred **out, pq_writer *w, ids_error *err)
+int pqw_shred_new(pqw_shred **out, pq_writer *w, pqw_col *cols, ids_error *err)
 {
 	pqw_shred *s = calloc(1, sizeof *s);
 	if (!s)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	s->w = w;
+	s->cols = cols ? cols : w->cols;
 	pqj_init(&s->j, err);
 	ids_buf_init(&s->tmp, 0);
 	size_t leaf = 0;
@@ -246,7 +250,7 @@ int shred_oom(pqw_shred *s, int rc)
 
 int shred_nulls(pqw_shred *s, const shn *x, int16_t def, int16_t rep)
 {
-	pqw_col *c = &s->w->cols[x->first];
+	pqw_col *c = &s->cols[x->first];
 	for (size_t i = 0; i < x->nleaves; i++)
 		if (pqw_put_null(c + i, def, rep))
 			return shred_oom(s, IDS_ENOMEM);
@@ -268,4 +272,34 @@ int pqw_shred_row(pqw_shred *s, const char *json, size_t len, size_t *err_off, i
 	if (rc && err_off)
 		*err_off = j->err_off;
 	return rc;
+}
+
+static void annotate(shn *x, const pqi_node *n)
+{
+	x->skind = pqi_kind(n);
+	if (x->skind == PQI_STRUCT && x->kind == SH_LEAF && pqi_nfields(n))
+		x->skind = PQI_TEXT;   /* cannot happen for an inferred schema; be safe */
+	x->sdigits = 9;
+	if (x->kind == SH_LEAF && x->conv == CV_TS)
+		x->sdigits = x->unit == PQ_MILLIS ? 3 : x->unit == PQ_MICROS ? 6 : 9;
+	if (x->kind == SH_STRUCT)
+		for (size_t i = 0; i < x->nkids; i++)
+			annotate(x->kids[i], pqi_field(n, x->kids[i]->name, x->kids[i]->name_len));
+	else if (x->kind == SH_LIST && x->elem)
+		annotate(x->elem, pqi_elem(n));
+}
+
+int pqw_shred_strict(pqw_shred *s, const pq_infer *inf)
+{
+	s->strict = 1;
+	annotate(s->root, pqi_root(inf));
+	return 0;
+}
+
+int shred_conflict(pqw_shred *s, const shn *x, const char *at, const char *what)
+{
+	shred_failf(s, x, at, "%s (the schema inferred from the first rows does not fit)", what);
+	if (s->j.err)
+		s->j.err->code = IDS_ECONFLICT;
+	return IDS_ECONFLICT;
 }

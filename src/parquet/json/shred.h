@@ -24,6 +24,9 @@ typedef struct shn {
 	int16_t def;             /* definition level when this node holds a value */
 	int16_t rep;             /* repetition level of this node */
 	size_t first, nleaves;   /* leaf columns under this node: cols[first .. first+nleaves) */
+	/* strict mode: what inference saw here (PQI_*), and the fraction digits the column
+	 * keeps without changing type (timestamps) */
+	int skind, sdigits;
 	/* leaf */
 	pqw_col *col;
 	int conv, bits, scale, prec, width;
@@ -40,11 +43,13 @@ typedef struct shn {
 
 struct pqw_shred {
 	pq_writer *w;
+	pqw_col *cols;           /* where leaves put values: the writer's, or a parser's own */
 	shn *root;
 	shn *all;                /* every node, for freeing */
 	pqj j;
 	ids_buf tmp;             /* decoded binary / converted values */
 	uint64_t stamp;
+	int strict;              /* refuse (IDS_ECONFLICT) what would change the inferred schema */
 };
 typedef struct pqw_shred pqw_shred;
 
@@ -55,6 +60,8 @@ int shred_failf(pqw_shred *s, const shn *x, const char *at, const char *fmt, ...
 #endif
 	;
 int shred_oom(pqw_shred *s, int rc);
+/* Strict mode: a value full inference would have typed differently. */
+int shred_conflict(pqw_shred *s, const shn *x, const char *at, const char *what);
 int shred_nulls(pqw_shred *s, const shn *x, int16_t def, int16_t rep);
 
 #endif

@@ -3,6 +3,7 @@
  * and nulls become null entries for every leaf below them. */
 #include "shred.h"
 #include "conv.h"
+#include "infer_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@ static int get_time(pqw_shred *s, shn *x, int64_t *secs, int32_t *nanos, int64_t
 	int rc, digits;
 	*is_raw = 0;
 	char c = *j->p;
+	if (s->strict && c != '{')
+		return shred_conflict(s, x, at, "a timestamp column got a plain value");
 	if (c == '{') {
 		if ((rc = expect_tag(s, x, PQJ_TAG_DATE, &v, &n, "{\"$date\":\"...\"}")))
 			return rc;
@@ -68,6 +71,8 @@ static int get_time(pqw_shred *s, shn *x, int64_t *secs, int32_t *nanos, int64_t
 	}
 	if (pqj_parse_iso(v, n, secs, nanos, &digits))
 		return shred_failf(s, x, at, "bad ISO-8601 date '%.*s'", (int)(n > 40 ? 40 : n), v);
+	if (s->strict && digits > x->sdigits)
+		return shred_conflict(s, x, at, "a timestamp needs a finer unit");
 	return 0;
 }
 
@@ -168,6 +173,8 @@ static int leaf_binary(pqw_shred *s, shn *x, int16_t rep)
 	size_t n;
 	int rc;
 	if (*j->p == '"') {
+		if (s->strict)
+			return shred_conflict(s, x, at, "a binary column got a string");
 		if ((rc = pqj_string(j, 0, &v, &n)))
 			return rc;
 		if (x->conv == CV_UUID) {
@@ -251,6 +258,8 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 		if ((rc = pqj_number(j, &num)))
 			return rc;
 		int64_t i = num.i;
+		if (s->strict && !num.fits)
+			return shred_conflict(s, x, at, "an integer column got another number");
 		if (!num.fits) {
 			double dv = num.is_int ? 0 : pqj_to_double(num.s, num.n);
 			if (num.is_int || dv != trunc(dv) || fabs(dv) >= 9007199254740992.0)
@@ -270,6 +279,14 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 		return 0;
 	}
 	case CV_STRING:
+		if (s->strict && x->skind != PQI_TEXT && (x->skind != PQI_STRING || c != '"')) {
+			/* only an empty object may repeat in a column inferred from {} */
+			const char *q = at + 1;
+			while (q < j->end && (*q == ' ' || *q == '\t' || *q == '\r'))
+				q++;
+			if (!(x->skind == PQI_STRUCT && c == '{' && q < j->end && *q == '}'))
+				return shred_conflict(s, x, at, "a value of another type");
+		}
 		if (c == '"') {
 			if ((rc = pqj_string(j, 0, &v, &n)))
 				return rc;
@@ -362,6 +379,7 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 		return shred_failf(s, x, j->p, "expected an object");
 	j->p++;
 	uint64_t stamp = ++s->stamp;
+	x->hint = 0;   /* objects usually list their keys in the same order, from the first */
 	if (pqj_peek(j) == '}') {
 		j->p++;
 	} else {
@@ -386,6 +404,8 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 				ix = find_kid(x, k, kn);
 			}
 			if (ix < 0) {
+				if (s->strict)
+					return shred_conflict(s, x, kat, "a new field");
 				if ((rc = pqj_skip(j, depth + 1)))
 					return rc;
 			} else {

@@ -64,8 +64,7 @@ static void *run(void *arg)
 			a->err = err;
 		}
 		a->queued_bytes -= bytes;
-		pg->next = pg->col->pool;
-		pg->col->pool = pg;
+		pqw_pool_put(a->w, pg->col, pg);
 		k->busy = 0;
 		pthread_cond_broadcast(&a->done);
 	}
@@ -101,9 +100,12 @@ int pqw_async_new(pq_writer *w, int threads, ids_error *err)
 	return 0;
 }
 
-int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err)
+int pqw_async_enqueue(pq_writer *w, pqw_col *c, pqw_page *job, ids_error *err)
 {
 	struct pqw_async *a = w->async;
+	job->col = c;
+	job->next = NULL;
+	worker *k = &a->wk[c->index % (size_t)a->n];
 	pthread_mutex_lock(&a->mu);
 	while (a->queued_bytes > QUEUE_MAX_BYTES && !a->rc)
 		pthread_cond_wait(&a->done, &a->mu);
@@ -112,22 +114,10 @@ int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err)
 		if (err)
 			*err = a->err;
 		pthread_mutex_unlock(&a->mu);
+		pqw_page_reset(job);
+		pqw_pool_put(w, c, job);
 		return rc;
 	}
-	pqw_page *job = c->pool;
-	if (job)
-		c->pool = job->next;
-	pthread_mutex_unlock(&a->mu);
-	if (!job && !(job = pqw_page_new(c)))
-		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	pqw_page fresh = *job;
-	*job = c->cur;
-	c->cur = fresh;
-	job->col = c;
-	job->next = NULL;
-
-	worker *k = &a->wk[c->index % (size_t)a->n];
-	pthread_mutex_lock(&a->mu);
 	if (k->tail)
 		k->tail->next = job;
 	else
@@ -137,6 +127,17 @@ int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err)
 	pthread_cond_broadcast(&a->work);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
+}
+
+int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err)
+{
+	pqw_page *job = pqw_pool_get(w, c);
+	if (!job)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	pqw_page fresh = *job;
+	*job = c->cur;
+	c->cur = fresh;
+	return pqw_async_enqueue(w, c, job, err);
 }
 
 int pqw_async_barrier(pq_writer *w, ids_error *err)
@@ -180,14 +181,6 @@ void pqw_async_free(pq_writer *w)
 			free(p);
 		}
 		pqw_scratch_free(&a->wk[i].sc);
-	}
-	for (size_t i = 0; i < w->ncols; i++) {
-		for (pqw_page *p = w->cols[i].pool, *nx; p; p = nx) {
-			nx = p->next;
-			pqw_page_free(p);
-			free(p);
-		}
-		w->cols[i].pool = NULL;
 	}
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->work);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_VALUE_BYTES ((size_t)1 << 30)
 #define MAX_PAGE_LEVELS ((size_t)1 << 24)
 
 int pqw_page_init(pqw_page *pg, const pqw_col *c)
@@ -44,6 +43,38 @@ void pqw_page_free(pqw_page *pg)
 	free(pg->rep);
 	ids_buf_free(&pg->vals);
 	pg->def = pg->rep = NULL;
+}
+
+pqw_page *pqw_pool_get(pq_writer *w, pqw_col *c)
+{
+	pthread_mutex_lock(&w->pool_mu);
+	pqw_page *pg = c->pool;
+	if (pg)
+		c->pool = pg->next;
+	pthread_mutex_unlock(&w->pool_mu);
+	return pg ? pg : pqw_page_new(c);
+}
+
+void pqw_pool_put(pq_writer *w, pqw_col *c, pqw_page *pg)
+{
+	pqw_page_reset(pg);
+	pthread_mutex_lock(&w->pool_mu);
+	pg->next = c->pool;
+	c->pool = pg;
+	pthread_mutex_unlock(&w->pool_mu);
+}
+
+int pqw_shadow_init(pqw_col *sh, const pqw_col *c)
+{
+	memset(sh, 0, sizeof *sh);
+	sh->leaf = c->leaf;
+	sh->index = c->index;
+	sh->type = c->type;
+	sh->width = c->width;
+	sh->max_def = c->max_def;
+	sh->max_rep = c->max_rep;
+	sh->order = c->order;
+	return pqw_page_init(&sh->cur, c);
 }
 
 void pqw_scratch_free(pqw_scratch *sc)
@@ -102,6 +133,11 @@ int pqw_col_init(pq_writer *w, pqw_col *c, const pq_node *leaf, char **path, siz
 void pqw_col_free(pqw_col *c)
 {
 	pqw_page_free(&c->cur);
+	for (pqw_page *p = c->pool, *nx; p; p = nx) {
+		nx = p->next;
+		pqw_page_free(p);
+		free(p);
+	}
 	ids_buf_free(&c->chunk);
 	pqw_dict_free(c->dict);
 	pqw_stats_free(&c->st);
@@ -129,26 +165,11 @@ int pqw_grow_levels(pqw_page *pg)
 	return 0;
 }
 
-int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void *p, size_t n)
+int pqw_grow_vals(pqw_col *c, size_t n)
 {
-	if (!c->width && n > MAX_VALUE_BYTES)
-		return IDS_ELIMIT;
-	if (pqw_put_levels(c, def, rep))
-		return IDS_ENOMEM;
 	ids_buf *v = &c->cur.vals;
-	if (c->width) {
-		if (ids_buf_append(v, p, (size_t)c->width))
-			return v->failed;
-	} else {
-		if (ids_buf_reserve(v, 4 + n))
-			return v->failed;
-		uint32_t l = (uint32_t)n;
-		memcpy(v->data + v->len, &l, 4);
-		if (n)
-			memcpy(v->data + v->len + 4, p, n);
-		v->len += 4 + n;
-	}
-	c->cur.n_vals++;
+	if (ids_buf_reserve(v, n))
+		return v->failed == IDS_ENOMEM ? IDS_ENOMEM : IDS_ELIMIT;
 	return 0;
 }
 

@@ -8,13 +8,52 @@
 #include "parquet/codec/pq_codec.h"
 #include "parquet/common/thrift.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+/* Distinct values expected among N draws, given d distinct among the first n: solve
+ * d = D (1 - e^(-n/D)) for the domain size D (coupon collector), then project to N. */
+static double project_distinct(double n, double d, double N)
+{
+	if (d >= n)
+		return N;   /* all distinct so far: assume they stay distinct */
+	double lo = d, hi = 1e15;
+	for (int i = 0; i < 200 && hi - lo > 0.5; i++) {
+		double mid = (lo + hi) / 2;
+		if (mid * -expm1(-n / mid) < d)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo * -expm1(-N / lo);
+}
+
+/* Whether a dictionary is worth keeping for the chunk, judged on its first page (n values,
+ * d distinct, plain bytes) and projected to the values a chunk may hold: many columns
+ * (zip codes, small enums) only pay off once their domain is mostly seen. */
+static int dict_pays(size_t n, uint32_t d, size_t dict_bytes, size_t plain, size_t dict_max,
+		     double chunk_values)
+{
+	if (!n || !d)
+		return 0;
+	double N = chunk_values > (double)n ? chunk_values : (double)n;
+	double pd = project_distinct((double)n, (double)d, N);
+	double dict = pd * ((double)dict_bytes / d);
+	double enc = N * pqw_bit_width((uint64_t)pd) / 8 + dict;
+	if (dict > (double)dict_max) {
+		/* it would overflow and fall back; keep it only if it pays before that */
+		int bw = pqw_bit_width(d);
+		return (n * (size_t)bw + 7) / 8 + dict_bytes < plain && dict_bytes <= dict_max;
+	}
+	return enc < N * ((double)plain / (double)n);
+}
+
 /* Dictionary-encodes the page into sc->idx. Returns 1 when the page is to be written with
  * dictionary indices, 0 when PLAIN. */
-static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err, int *rc)
+static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_values,
+		     ids_error *err, int *rc)
 {
 	*rc = 0;
 	if (c->dict_mode != PQW_DICT_ON || !pg->n_vals)
@@ -39,10 +78,9 @@ static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err, 
 	}
 	size_t dict_bytes = pqw_dict_plain(c->dict)->len;
 	if (c->dict_pages == 0) {
-		/* first page of the chunk: keep the dictionary only if it beats PLAIN */
-		int bw = pqw_bit_width(pqw_dict_count(c->dict));
-		size_t enc = (pg->n_vals * (size_t)bw + 7) / 8 + dict_bytes;
-		if (enc >= pg->vals.len || dict_bytes > c->dict_max) {
+		/* first page of the chunk: keep the dictionary if it is expected to beat PLAIN */
+		if (!dict_pays(pg->n_vals, pqw_dict_count(c->dict), dict_bytes, pg->vals.len,
+			       c->dict_max, chunk_values)) {
 			pqw_dict_clear(c->dict);
 			c->dict_mode = PQW_DICT_FELL_BACK;
 			return 0;
@@ -106,7 +144,7 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 	if (!pg->n_lv)
 		return 0;
 	int v2 = w->o.page_version == 2, rc;
-	int dict = dict_page(c, pg, sc, err, &rc);
+	int dict = dict_page(c, pg, sc, (double)w->o.row_group_rows, err, &rc);
 	if (rc)
 		return rc;
 	int64_t nulls = count_nulls(c, pg);

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+#include <string.h>
+
 #include "idbsync/buf.h"
 #include "idbsync/pq_write.h"
 
@@ -106,7 +109,7 @@ typedef struct pqw_col {
 	int pages_plain;
 	pqw_stats st;
 	int64_t rows;            /* rows since the last pq_writer_end_rows (batch API check) */
-	pqw_page *pool;          /* empty pages to swap in (async mode, under the queue lock) */
+	pqw_page *pool;          /* recycled empty pages (under the writer's pool_mu) */
 } pqw_col;
 
 struct pqw_shred;
@@ -130,15 +133,18 @@ struct pq_writer {
 	size_t n_rg;
 	pqw_scratch sc;          /* the caller's thread's encoder scratch */
 	struct pqw_async *async; /* encoder threads, when o.threads > 1 */
+	pthread_mutex_t pool_mu; /* guards every column's page pool */
 	pq_kv *kv_copy;          /* our copy of key_value_metadata */
 	char *created_by;
 	struct pqw_shred *shred; /* JSON row shredder, built on first use */
+	const pq_infer *strict;  /* set during pq_writer_write_ndjson_inferred */
 };
 
-/* Hot-path appends (column.c). Each adds one level entry (+ value). They fail only on
- * out of memory (IDS_ENOMEM) or a value over 1 GiB (IDS_ELIMIT). */
+/* Hot-path appends. Each adds one level entry (+ value). They fail only on out of
+ * memory (IDS_ENOMEM) or a value over 1 GiB (IDS_ELIMIT). pg->vals is a binary buffer
+ * here (not kept NUL-terminated). */
 int pqw_grow_levels(pqw_page *pg);
-int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void *p, size_t n);
+int pqw_grow_vals(pqw_col *c, size_t n);
 
 static inline int pqw_put_levels(pqw_col *c, int16_t def, int16_t rep)
 {
@@ -159,6 +165,54 @@ static inline int pqw_put_null(pqw_col *c, int16_t def, int16_t rep)
 	return pqw_put_levels(c, def, rep);
 }
 
+#define PQW_MAX_VALUE_BYTES ((size_t)1 << 30)
+
+static inline int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void *p, size_t n)
+{
+	size_t need = c->width ? (size_t)c->width : 4 + n;
+	if (!c->width && n > PQW_MAX_VALUE_BYTES)
+		return IDS_ELIMIT;
+	ids_buf *v = &c->cur.vals;
+	if (v->cap - v->len <= need) {
+		int rc = pqw_grow_vals(c, need);
+		if (rc)
+			return rc;
+	}
+	if (pqw_put_levels(c, def, rep))
+		return IDS_ENOMEM;
+	char *d = v->data + v->len;
+	switch (c->width) {
+	case 8: memcpy(d, p, 8); break;
+	case 4: memcpy(d, p, 4); break;
+	case 1: *d = *(const char *)p; break;
+	case 12: memcpy(d, p, 12); break;
+	case 0: {
+		uint32_t l = (uint32_t)n;
+		memcpy(d, &l, 4);
+		if (n)
+			memcpy(d + 4, p, n);
+		break;
+	}
+	default: memcpy(d, p, need); break;
+	}
+	v->len += need;
+	c->cur.n_vals++;
+	return 0;
+}
+
+/* Recycled empty pages of column c (thread-safe; pool_get allocates when empty and
+ * returns NULL only on out of memory). */
+pqw_page *pqw_pool_get(pq_writer *w, pqw_col *c);
+void pqw_pool_put(pq_writer *w, pqw_col *c, pqw_page *pg);
+/* Takes the filled pages of n rows (pages[i]: a list for column i, in order) at a row
+ * group boundary or inside one: cuts a row group first when the rows would pass
+ * row_group_rows or the group already holds row_group_bytes, then encodes or queues the
+ * pages. The NDJSON driver's way in; pages are taken even on failure. */
+int pqw_commit_pages(pq_writer *w, pqw_page **pages, size_t rows, size_t bytes,
+		     ids_error *err);
+/* Shadow columns for a parser thread: same leaf and levels as the writer's, staging only. */
+int pqw_shadow_init(pqw_col *sh, const pqw_col *c);
+
 /* Page buffers: an empty page with level arrays for column c (NULL on out of memory). */
 pqw_page *pqw_page_new(const pqw_col *c);
 int pqw_page_init(pqw_page *pg, const pqw_col *c);
@@ -174,6 +228,8 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
  * error an encoder hit. */
 int pqw_async_new(pq_writer *w, int threads, ids_error *err);
 int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err);
+/* Queues a filled page (taking it; it returns to c's pool once encoded). */
+int pqw_async_enqueue(pq_writer *w, pqw_col *c, pqw_page *pg, ids_error *err);
 int pqw_async_barrier(pq_writer *w, ids_error *err);
 void pqw_async_free(pq_writer *w);
 
@@ -209,9 +265,12 @@ int pqw_write_all(pq_writer *w, const void *p, size_t n, ids_error *err);
 int pqw_write_footer(pq_writer *w, ids_error *err);
 void pqw_write_schema(struct pq_tenc *e, const pq_node *root);
 
-/* JSON shredding (src/parquet/json/shred.c). */
-int pqw_shred_new(struct pqw_shred **out, pq_writer *w, ids_error *err);
+/* JSON shredding (src/parquet/json/shred.c). Values go to cols (one per leaf, NULL: the
+ * writer's own columns). */
+int pqw_shred_new(struct pqw_shred **out, pq_writer *w, pqw_col *cols, ids_error *err);
 void pqw_shred_free(struct pqw_shred *s);
+/* Strict mode for a schema inferred from a prefix (inf: that inference). */
+int pqw_shred_strict(struct pqw_shred *s, const pq_infer *inf);
 int pqw_shred_row(struct pqw_shred *s, const char *json, size_t len, size_t *err_off,
 		  ids_error *err);
 

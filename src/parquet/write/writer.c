@@ -137,11 +137,13 @@ int pq_writer_new(pq_writer **out, const char *path, const pq_node *schema,
 	if (!w)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	w->fd = -1;
+	pthread_mutex_init(&w->pool_mu, NULL);
 	pq_write_options defaults = PQ_WRITE_OPTIONS_INIT;
 	w->o = opts ? *opts : defaults;
 	resolve_options(&w->o);
 	w->codec = (pq_codec)w->o.codec;
 	if (!(w->created_by = strdup(w->o.created_by))) {
+		pthread_mutex_destroy(&w->pool_mu);
 		free(w);
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	}
@@ -185,8 +187,16 @@ int pq_writer_new(pq_writer **out, const char *path, const pq_node *schema,
 		goto fail;
 	}
 	ids_buf_init(&w->rg_meta, 0);
-	if (w->o.threads > 1 && (rc = pqw_async_new(w, w->o.threads - 1, err)))
+	/* half the threads encode, all of them parse (pq_writer_write_ndjson) */
+	if (w->o.threads > 1 && (rc = pqw_async_new(w, w->o.threads / 2, err)))
 		goto fail;
+	/* the file is renamed over path at the end: never let that replace a device, FIFO,
+	 * directory or symlink (writing to /dev/null as root must not remove /dev/null) */
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		rc = ids_fail(err, IDS_EINVAL, "%s: exists and is not a regular file", path);
+		goto fail;
+	}
 	size_t pl = strlen(path);
 	if (!(w->tmp = malloc(pl + 16))) {
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
@@ -260,6 +270,40 @@ static int flush_row_group(pq_writer *w, ids_error *err)
 	return 0;
 }
 
+int pqw_commit_pages(pq_writer *w, pqw_page **pages, size_t rows, size_t bytes,
+		     ids_error *err)
+{
+	int rc = 0;
+	if (w->state)
+		rc = ids_fail(err, IDS_EINVAL, "writer is closed or failed");
+	else if (w->rg_rows > 0 && (w->rg_rows + (int64_t)rows > w->o.row_group_rows ||
+				    w->rg_bytes >= w->o.row_group_bytes))
+		rc = flush_row_group(w, err);
+	for (size_t i = 0; i < w->ncols; i++) {
+		pqw_col *c = &w->cols[i];
+		for (pqw_page *pg = pages[i], *nx; pg; pg = nx) {
+			nx = pg->next;
+			if (rc) {
+				pqw_pool_put(w, c, pg);
+			} else if (w->async) {
+				rc = pqw_async_enqueue(w, c, pg, err);
+			} else {
+				rc = pqw_encode_page(w, c, pg, &w->sc, err);
+				pqw_pool_put(w, c, pg);
+			}
+		}
+		pages[i] = NULL;
+	}
+	if (rc) {
+		w->state = -1;
+		return rc;
+	}
+	w->rg_rows += (int64_t)rows;
+	w->total_rows += (int64_t)rows;
+	w->rg_bytes += bytes;
+	return 0;
+}
+
 void pqw_row_mark(pq_writer *w)
 {
 	for (size_t i = 0; i < w->ncols; i++) {
@@ -317,7 +361,7 @@ int pqw_write_row(pq_writer *w, const char *json, size_t len, int keep_going, si
 	if (w->state)
 		return ids_fail(err, IDS_EINVAL, "writer is closed or failed");
 	int rc;
-	if (!w->shred && (rc = pqw_shred_new(&w->shred, w, err)))
+	if (!w->shred && (rc = pqw_shred_new(&w->shred, w, NULL, err)))
 		return rc;
 	if (keep_going)
 		pqw_row_mark(w);
@@ -388,6 +432,9 @@ int pq_writer_close(pq_writer *w, ids_error *err)
 		if (close(fd))
 			rc = ids_fail(err, IDS_EIO, "%s: close failed: %s", w->path, strerror(errno));
 	}
+	struct stat st;
+	if (!rc && lstat(w->path, &st) == 0 && !S_ISREG(st.st_mode))
+		rc = ids_fail(err, IDS_EINVAL, "%s: exists and is not a regular file", w->path);
 	if (!rc && rename(w->tmp, w->path))
 		rc = ids_fail(err, IDS_EIO, "%s: rename failed: %s", w->path, strerror(errno));
 	if (rc) {
@@ -428,5 +475,6 @@ void pq_writer_free(pq_writer *w)
 	free(w->kv_copy);
 	free(w->path);
 	free(w->tmp);
+	pthread_mutex_destroy(&w->pool_mu);
 	free(w);
 }

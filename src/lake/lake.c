@@ -1,0 +1,491 @@
+/* The lake writer's life cycle: options, open (recovery of a crashed flush), the flush thread
+ * (every flush_interval_ms when the store head moved, or at once on lake_flush), durable
+ * progress in DIR/_idbsync/progress.json, pruning of the store's change log, and metrics.
+ * One flush = change log, conflicts, then the touched current-state buckets (lake_int.h). */
+#include "lake_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PRUNE_EVERY_MS 5000
+
+static int parse_ms(const char *v, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	double x = strtod(v, &end);
+	if (end == v || errno || x < 0)
+		return -1;
+	if (!strcmp(end, "s"))
+		x *= 1000;
+	else if (*end && strcmp(end, "ms"))
+		return -1;
+	*out = (int64_t)x;
+	return 0;
+}
+
+static int parse_bytes(const char *v, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (end == v || errno || x <= 0)
+		return -1;
+	if (!strcasecmp(end, "k") || !strcasecmp(end, "KiB")) x <<= 10;
+	else if (!strcasecmp(end, "m") || !strcasecmp(end, "MiB")) x <<= 20;
+	else if (!strcasecmp(end, "g") || !strcasecmp(end, "GiB")) x <<= 30;
+	else if (*end) return -1;
+	*out = x;
+	return 0;
+}
+
+int lake_option(lake_options *o, const char *flag, const char *value, ids_error *err)
+{
+	if (!strcmp(flag, "--lake-profile")) {
+		if (!strcmp(value, "compat")) o->profile = PQ_PROFILE_COMPAT;
+		else if (!strcmp(value, "modern")) o->profile = PQ_PROFILE_MODERN;
+		else return ids_fail(err, IDS_EINVAL, "expected compat or modern");
+	} else if (!strcmp(flag, "--flush-interval")) {
+		if (parse_ms(value, &o->flush_interval_ms) || o->flush_interval_ms < 1)
+			return ids_fail(err, IDS_EINVAL, "expected a duration like 1s, 250ms or 500 (ms)");
+	} else if (!strcmp(flag, "--on-flush")) {
+		o->on_flush = value;
+	} else if (!strcmp(flag, "--drill-url")) {
+		o->drill_url = value;
+	} else if (!strcmp(flag, "--drill-workspace")) {
+		o->drill_workspace = value;
+	} else if (!strcmp(flag, "--lake-config")) {
+		o->config_file = value;
+	} else if (!strcmp(flag, "--lake-nested")) {
+		if (!strcmp(value, "auto")) o->nested = 0;
+		else if (!strcmp(value, "struct")) o->nested = LK_NESTED_STRUCT;
+		else if (!strcmp(value, "json")) o->nested = LK_NESTED_JSON;
+		else return ids_fail(err, IDS_EINVAL, "expected auto, struct or json");
+	} else if (!strcmp(flag, "--lake-bucket-bytes")) {
+		if (parse_bytes(value, &o->bucket_bytes))
+			return ids_fail(err, IDS_EINVAL, "expected a size like 134217728, 128M or 64k");
+	} else if (!strcmp(flag, "--lake-partition")) {
+		if (!strchr(value, '=') || o->n_partition == (int)(sizeof o->partition / sizeof o->partition[0]))
+			return ids_fail(err, IDS_EINVAL, "expected [DB/]STORE=FIELD (at most 16)");
+		o->partition[o->n_partition++] = value;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+const char *lake_usage(void)
+{
+	return "lake (Parquet) options:\n"
+	       "  --lake-profile compat|modern  compat: Hive 2+/Impala 3+/Drill; modern: Trino/Spark/DuckDB [compat]\n"
+	       "  --flush-interval DUR      how often new changes land in the lake (1s, 250ms) [1s]\n"
+	       "  --lake-nested auto|struct|json  nested objects as STRUCT or JSON text [auto: by profile]\n"
+	       "  --lake-partition [DB/]STORE=FIELD  Hive-style partitioning of a store's current state\n"
+	       "  --lake-bucket-bytes SIZE  target size of one current-state file before doubling [128M]\n"
+	       "  --lake-config FILE        JSON: {\"stores\":{\"[db/]store\":{\"partition_by\":F,\"bucket_bytes\":N}}}\n"
+	       "  --on-flush 'COMMAND'      run after each flush per touched table (env IDBSYNC_TABLE, ...)\n"
+	       "  --drill-url URL           send REFRESH TABLE METADATA to Drill's REST API after flushes\n"
+	       "  --drill-workspace WS      the Drill workspace the lake is mounted as [dfs.lake]\n";
+}
+
+static int add_cfg(lake *l, const char *match, const char *part, int64_t bytes, ids_error *err)
+{
+	lk_store_cfg *c = realloc(l->cfg, (l->n_cfg + 1) * sizeof *c);
+	if (!c)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	l->cfg = c;
+	c[l->n_cfg].match = strdup(match);
+	c[l->n_cfg].partition_by = part ? strdup(part) : NULL;
+	c[l->n_cfg].bucket_bytes = bytes;
+	l->n_cfg++;
+	return 0;
+}
+
+static int load_config(lake *l, const char *path, ids_error *err)
+{
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	if (!j)
+		return ids_fail(err, IDS_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+	int rc = 0;
+	json_t *x;
+	if ((x = json_object_get(j, "profile")) && json_is_string(x))
+		l->profile = !strcmp(json_string_value(x), "modern") ? PQ_PROFILE_MODERN : PQ_PROFILE_COMPAT;
+	if ((x = json_object_get(j, "nested")) && json_is_string(x))
+		l->nested = !strcmp(json_string_value(x), "struct") ? LK_NESTED_STRUCT : LK_NESTED_JSON;
+	if ((x = json_object_get(j, "bucket_bytes")) && json_is_integer(x) && json_integer_value(x) > 0)
+		l->bucket_bytes = json_integer_value(x);
+	if ((x = json_object_get(j, "flush_interval_ms")) && json_is_integer(x) && json_integer_value(x) > 0)
+		l->o.flush_interval_ms = json_integer_value(x);
+	json_t *stores = json_object_get(j, "stores");
+	const char *k;
+	json_t *v;
+	json_object_foreach(stores, k, v)
+	{
+		json_t *p = json_object_get(v, "partition_by");
+		json_t *b = json_object_get(v, "bucket_bytes");
+		if ((p && !json_is_string(p)) || (b && !json_is_integer(b))) {
+			rc = ids_fail(err, IDS_EINVAL, "%s: stores.%s: partition_by must be a string, bucket_bytes an integer",
+				      path, k);
+			break;
+		}
+		if ((rc = add_cfg(l, k, p ? json_string_value(p) : NULL, b ? json_integer_value(b) : 0, err)))
+			break;
+	}
+	json_decref(j);
+	return rc;
+}
+
+static int read_progress(lake *l, int *fresh, ids_error *err)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
+	ids_buf b = IDS_BUF_INIT;
+	int rc = lk_read_file(p, &b, 1 << 20, err);
+	*fresh = rc == IDS_ENOTFOUND;
+	if (rc) {
+		ids_buf_free(&b);
+		return *fresh ? 0 : rc;
+	}
+	json_t *j = json_loadb(b.data, b.len, 0, NULL);
+	ids_buf_free(&b);
+	if (!j)
+		return ids_fail(err, IDS_ECORRUPT, "%s: not JSON", p);
+	l->changes_seq = json_integer_value(json_object_get(j, "changes_seq"));
+	l->conflicts_id = json_integer_value(json_object_get(j, "conflicts_id"));
+	const char *prof = json_string_value(json_object_get(j, "profile"));
+	int want = l->profile == PQ_PROFILE_MODERN;
+	if (prof && strcmp(prof, want ? "modern" : "compat"))
+		rc = ids_fail(err, IDS_EINVAL, "%s was written with --lake-profile %s; use it again or a new lake dir", l->dir,
+			      prof);
+	json_decref(j);
+	return rc;
+}
+
+static int write_progress(lake *l, int64_t changes, int64_t conflicts, ids_error *err)
+{
+	char p[4200], body[400];
+	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
+	int n = snprintf(body, sizeof body,
+			 "{\"format\":1,\"changes_seq\":%" PRId64 ",\"conflicts_id\":%" PRId64
+			 ",\"profile\":\"%s\",\"nested\":\"%s\",\"updated_ms\":%" PRId64 "}\n",
+			 changes, conflicts, l->profile == PQ_PROFILE_MODERN ? "modern" : "compat",
+			 l->nested == LK_NESTED_STRUCT ? "struct" : "json", lk_now_ms());
+	return lk_write_file(p, body, (size_t)n, err);
+}
+
+/* On a fresh lake every existing store is built from its rows (the change log may have been
+ * pruned by an earlier lake, so only rows are complete). */
+static int adopt_stores(lake *l, ids_error *err)
+{
+	ids_buf dbs = IDS_BUF_INIT, sts = IDS_BUF_INIT;
+	int rc = store_names_json(l->st, NULL, &dbs, err);
+	json_t *jd = rc ? NULL : json_loadb(dbs.data, dbs.len, 0, NULL);
+	size_t i;
+	json_t *d;
+	json_array_foreach(jd, i, d)
+	{
+		ids_buf_reset(&sts);
+		if (rc || (rc = store_names_json(l->st, json_string_value(d), &sts, err)))
+			break;
+		json_t *js = json_loadb(sts.data, sts.len, 0, NULL);
+		size_t k;
+		json_t *s;
+		json_array_foreach(js, k, s)
+		{
+			lk_table *t;
+			if (!rc && !(rc = lk_table_get(l, json_string_value(d), json_string_value(s), &t, err))) {
+				t->rebuild = 1;
+				t->touched = 1;
+			}
+		}
+		json_decref(js);
+	}
+	json_decref(jd);
+	ids_buf_free(&dbs);
+	ids_buf_free(&sts);
+	return rc;
+}
+
+static int flush_once(lake *l, int *more, ids_error *err)
+{
+	int64_t done = l->changes_seq, cdone = l->conflicts_id;
+	int rc = lk_log_flush(l, 0, &done, more, err);
+	if (!rc)
+		rc = lk_conflicts_flush(l, &cdone, err);
+	for (lk_table *t = l->tables; !rc && t; t = t->next) {
+		if (!t->touched && t->k >= 0 && t->dir_version == t->version && !t->rebuild && !t->grow)
+			continue;
+		if (!(rc = lk_state_flush(l, t, err)))
+			rc = lk_table_save(l, t, err);
+		if (!rc && t->touched)
+			lk_notify_table(l, t, "state", "", done);
+	}
+	if (!rc && (done != l->changes_seq || cdone != l->conflicts_id))
+		rc = write_progress(l, done, cdone, err);
+	if (rc)
+		return rc;
+	l->changes_seq = done;
+	l->conflicts_id = cdone;
+	for (lk_table *t = l->tables; t; t = t->next) {
+		t->touched = 0;
+		for (size_t i = 0; i < t->n_tkeys; i++)
+			free(t->tkeys[i]);
+		t->n_tkeys = 0;
+	}
+	return 0;
+}
+
+static void do_flush(lake *l)
+{
+	ids_error err = IDS_ERROR_INIT;
+	int64_t t0 = lk_now_ms();
+	int more = 1, rc = 0;
+	while (more && !rc)
+		rc = flush_once(l, &more, &err);
+	int64_t t1 = lk_now_ms();
+	atomic_fetch_add(&l->m_flush_us, (t1 - t0) * 1000);
+	if (rc) {
+		atomic_fetch_add(&l->m_flush_errors, 1);
+		fprintf(stderr, "idbsync: lake flush failed (will retry): %s\n", err.msg);
+		/* files past the recorded progress would be written again under other names */
+		lk_log_cleanup(l, NULL);
+		for (lk_table *t = l->tables; t; t = t->next)
+			t->k = -1; /* re-read the dir state */
+	} else {
+		atomic_fetch_add(&l->m_flushes, 1);
+		static __thread int64_t last_prune;
+		if (t1 - last_prune >= PRUNE_EVERY_MS) {
+			ids_error perr = IDS_ERROR_INIT;
+			if (store_changes_prune(l->st, l->changes_seq, &perr))
+				fprintf(stderr, "idbsync: lake: prune of the change log failed: %s\n", perr.msg);
+			last_prune = t1;
+		}
+	}
+	pthread_mutex_lock(&l->mu);
+	l->last_flush_ms = t1;
+	if (rc)
+		snprintf(l->last_err, sizeof l->last_err, "%s", err.msg);
+	else
+		l->last_err[0] = 0;
+	l->flushed = l->changes_seq;
+	pthread_cond_broadcast(&l->done);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void *flush_main(void *arg)
+{
+	lake *l = arg;
+	int failures = 0;
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop) {
+		int64_t now = lk_now_ms();
+		int64_t head = store_head(l->st);
+		/* flushes start at most every interval/2: a change is visible within the interval
+		 * (plus the flush itself) at half the files of flushing at the deadline's pace */
+		int64_t gap = l->o.flush_interval_ms / 2;
+		for (int i = 0; i < failures && gap < 30000; i++)
+			gap *= 2;
+		int due = now - l->last_flush_ms >= gap;
+		int pending = head > l->flushed || l->want > l->flushed;
+		if (pending && (due || (l->want > l->flushed && !failures))) {
+			pthread_mutex_unlock(&l->mu);
+			do_flush(l);
+			pthread_mutex_lock(&l->mu);
+			failures = l->last_err[0] ? failures + 1 : 0;
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000000L;  /* poll the head: cheap, and bounds the added latency */
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&l->wake, &l->mu, &ts);
+	}
+	pthread_mutex_unlock(&l->mu);
+	/* a clean shutdown leaves the lake current */
+	if (store_head(l->st) > l->flushed && !failures)
+		do_flush(l);
+	return NULL;
+}
+
+int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
+{
+	*out = NULL;
+	lake *l = calloc(1, sizeof *l);
+	if (!l)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	l->o = *o;
+	l->st = st;
+	l->dir = strdup(o->dir ? o->dir : "./lake");
+	l->profile = o->profile;
+	l->bucket_bytes = o->bucket_bytes > 0 ? o->bucket_bytes : (int64_t)128 << 20;
+	l->max_bucket_bits = LK_MAX_BUCKET_BITS;
+	l->drill_ws = strdup(o->drill_workspace ? o->drill_workspace : "dfs.lake");
+	if (l->o.flush_interval_ms <= 0)
+		l->o.flush_interval_ms = 1000;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->wake, NULL);
+	pthread_cond_init(&l->done, NULL);
+	pthread_mutex_init(&l->nmu, NULL);
+	pthread_cond_init(&l->nwake, NULL);
+	int rc = 0;
+	if (o->config_file)
+		rc = load_config(l, o->config_file, err);
+	l->nested = o->nested ? o->nested : l->nested;
+	if (!l->nested)
+		l->nested = l->profile == PQ_PROFILE_MODERN ? LK_NESTED_STRUCT : LK_NESTED_JSON;
+	for (int i = 0; !rc && i < o->n_partition; i++) {
+		char m[600];
+		const char *eq = strchr(o->partition[i], '=');
+		snprintf(m, sizeof m, "%.*s", (int)(eq - o->partition[i]), o->partition[i]);
+		rc = add_cfg(l, m, eq + 1, 0, err);
+	}
+	char meta[4200];
+	snprintf(meta, sizeof meta, "%s/_idbsync", l->dir);
+	if (!rc)
+		rc = lk_mkdirs(meta, err);
+	if (!rc) {
+		/* one writer per lake: a second server would interleave files */
+		char lock[4300];
+		snprintf(lock, sizeof lock, "%s/lock", meta);
+		int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+			if (fd >= 0)
+				close(fd);
+			rc = ids_fail(err, IDS_EIO, "%s is in use by another idbsync (lock %s)", l->dir, lock);
+		}
+		/* the descriptor stays open for the life of the process: the lock is ours */
+	}
+	int fresh = 0;
+	if (!rc)
+		rc = read_progress(l, &fresh, err);
+	if (!rc)
+		rc = lk_log_cleanup(l, err);
+	if (!rc && fresh)
+		rc = adopt_stores(l, err);
+	if (!rc && fresh)
+		rc = write_progress(l, 0, 0, err);
+	l->flushed = l->changes_seq;
+	if (!rc)
+		rc = lk_notify_start(l, err);
+	if (!rc) {
+		if (pthread_create(&l->thread, NULL, flush_main, l))
+			rc = ids_fail(err, IDS_EIO, "cannot start the lake flush thread");
+		else
+			l->started = 1;
+	}
+	if (rc) {
+		lake_free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err)
+{
+	if (!l)
+		return ids_fail(err, IDS_EINVAL, "the lake is off (--no-lake)");
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	int rc = 0;
+	pthread_mutex_lock(&l->mu);
+	if (upto > l->want)
+		l->want = upto;
+	pthread_cond_signal(&l->wake);
+	while (l->flushed < upto && !l->stop) {
+		if (pthread_cond_timedwait(&l->done, &l->mu, &dl) == ETIMEDOUT) {
+			rc = ids_fail(err, IDS_EIO, "the lake did not reach seq %" PRId64 " within %d ms (at %" PRId64 ")%s%s",
+				      upto, timeout_ms, l->flushed, l->last_err[0] ? "; last error: " : "", l->last_err);
+			break;
+		}
+	}
+	if (!rc && l->flushed < upto)
+		rc = ids_fail(err, IDS_EIO, "the lake is shutting down");
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+void lake_metrics(lake *l, ids_buf *out)
+{
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->mu);
+	int64_t flushed = l->flushed, last = l->last_flush_ms;
+	pthread_mutex_unlock(&l->mu);
+	pthread_mutex_lock(&l->nmu);
+	int pending = l->nq_len;
+	pthread_mutex_unlock(&l->nmu);
+	int64_t head = store_head(l->st);
+	ids_buf_printf(out,
+		       "# HELP idbsync_lake_flushes_total Completed lake flushes.\n# TYPE idbsync_lake_flushes_total counter\n"
+		       "idbsync_lake_flushes_total %lld\n"
+		       "# TYPE idbsync_lake_flush_errors_total counter\nidbsync_lake_flush_errors_total %lld\n"
+		       "# TYPE idbsync_lake_flush_seconds_total counter\nidbsync_lake_flush_seconds_total %.6f\n"
+		       "# HELP idbsync_lake_flushed_seq The lake reflects every change up to this seq.\n"
+		       "# TYPE idbsync_lake_flushed_seq gauge\nidbsync_lake_flushed_seq %" PRId64 "\n"
+		       "# TYPE idbsync_lake_lag_changes gauge\nidbsync_lake_lag_changes %" PRId64 "\n"
+		       "# TYPE idbsync_lake_last_flush_timestamp_seconds gauge\n"
+		       "idbsync_lake_last_flush_timestamp_seconds %.3f\n"
+		       "# TYPE idbsync_lake_files_written_total counter\nidbsync_lake_files_written_total %lld\n"
+		       "# TYPE idbsync_lake_rows_written_total counter\nidbsync_lake_rows_written_total %lld\n"
+		       "# TYPE idbsync_lake_log_rows_total counter\nidbsync_lake_log_rows_total %lld\n"
+		       "# TYPE idbsync_lake_table_rebuilds_total counter\nidbsync_lake_table_rebuilds_total %lld\n"
+		       "# TYPE idbsync_lake_compactions_total counter\nidbsync_lake_compactions_total %lld\n"
+		       "# HELP idbsync_lake_notify_total Engine notifications (--on-flush, --drill-url) by result.\n"
+		       "# TYPE idbsync_lake_notify_total counter\n"
+		       "idbsync_lake_notify_total{result=\"ok\"} %lld\nidbsync_lake_notify_total{result=\"failed\"} %lld\n"
+		       "idbsync_lake_notify_total{result=\"retried\"} %lld\nidbsync_lake_notify_total{result=\"dropped\"} %lld\n"
+		       "# TYPE idbsync_lake_notify_pending gauge\nidbsync_lake_notify_pending %d\n",
+		       (long long)atomic_load(&l->m_flushes), (long long)atomic_load(&l->m_flush_errors),
+		       (double)atomic_load(&l->m_flush_us) / 1e6, flushed, head > flushed ? head - flushed : 0,
+		       (double)last / 1000.0, (long long)atomic_load(&l->m_files), (long long)atomic_load(&l->m_rows),
+		       (long long)atomic_load(&l->m_log_rows), (long long)atomic_load(&l->m_rebuilds),
+		       (long long)atomic_load(&l->m_compactions), (long long)atomic_load(&l->m_notify_ok),
+		       (long long)atomic_load(&l->m_notify_fail), (long long)atomic_load(&l->m_notify_retries),
+		       (long long)atomic_load(&l->m_notify_dropped), pending);
+}
+
+void lake_free(lake *l)
+{
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->stop = 1;
+	pthread_cond_broadcast(&l->wake);
+	pthread_cond_broadcast(&l->done);
+	pthread_mutex_unlock(&l->mu);
+	if (l->started)
+		pthread_join(l->thread, NULL);
+	lk_notify_stop(l);
+	lk_tables_free(l);
+	for (size_t i = 0; i < l->n_cfg; i++) {
+		free(l->cfg[i].match);
+		free(l->cfg[i].partition_by);
+	}
+	free(l->cfg);
+	free(l->dir);
+	free(l->drill_ws);
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->wake);
+	pthread_cond_destroy(&l->done);
+	pthread_mutex_destroy(&l->nmu);
+	pthread_cond_destroy(&l->nwake);
+	free(l);
+}

@@ -1,0 +1,211 @@
+/* Private layout of the lake writer, shared by its files: the column type tree and table
+ * schemas (ltype.c, table.c), names and file-system helpers (names.c), the current-state
+ * bucket writer (state.c), the append-only logs (changelog.c), notifications (notify.c)
+ * and the flush loop (lake.c). Layout on disk: docs/lake-layout.md. */
+#ifndef LAKE_INT_H
+#define LAKE_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "idbsync/lake.h"
+#include "idbsync/pq.h"
+#include "idbsync/pq_write.h"
+#include "idbsync/store.h"
+
+struct lk_table;
+#define LK_DIRTY_BYTES 8192       /* one bit per 2^16 hash range */
+#define LK_MAX_BUCKET_BITS 16
+void lk_mark_dirty(struct lk_table *t, uint32_t hash);
+
+/* ---- column types ---- */
+typedef enum lk_kind {
+	LK_NULL = 0, LK_BOOL, LK_BIGINT, LK_DOUBLE, LK_STRING, LK_JSON, LK_BINARY, LK_TIMESTAMP,
+	LK_STRUCT, LK_LIST
+} lk_kind;
+
+typedef struct lk_type lk_type;
+typedef struct lk_col {
+	char *name;         /* sanitized column name */
+	char *field;        /* the value's field name it comes from */
+	lk_type *type;
+	int since;          /* schema version that added it */
+} lk_col;
+
+struct lk_type {
+	lk_kind kind;
+	lk_col *fields;     /* LK_STRUCT */
+	size_t n_fields;
+	lk_type *elem;      /* LK_LIST */
+};
+
+enum { LK_NESTED_STRUCT = 1, LK_NESTED_JSON = 2 };
+
+lk_type *lk_type_new(lk_kind k);
+void lk_type_free(lk_type *t);
+void lk_cols_free(lk_col *c, size_t n);
+const char *lk_kind_name(lk_kind k);
+/* Merges the type observed in v into the column list (adding fields, widening). Returns a bit
+ * set: 1 a column/field was added, 2 a type widened. */
+int lk_cols_observe(lk_col **cols, size_t *n, json_t *v, int nested, int version, const char *const *reserved);
+/* Converts one value to what the writer takes for a column of type t (new reference). */
+json_t *lk_convert(json_t *v, const lk_type *t);
+/* Schema JSON <-> columns. */
+json_t *lk_cols_to_json(const lk_col *c, size_t n);
+int lk_cols_from_json(lk_col **out, size_t *n, json_t *a, ids_error *err);
+/* A Parquet node for a column (name, type) under the profile. */
+pq_node *lk_type_node(const char *name, const lk_type *t, int profile);
+/* Unwraps {"$esc":{..}}; returns v itself when it is a plain object, else NULL. */
+json_t *lk_plain_object(json_t *v);
+
+/* ---- names and files (names.c) ---- */
+/* Lowercase identifier legal unquoted in Hive, Impala, Drill, Trino, Spark: [a-z][a-z0-9_]*,
+ * at most 100 bytes, not a reserved word. Written to out (>= 128 bytes). */
+void lk_sanitize(const char *in, char *out, size_t outsz);
+int lk_is_reserved(const char *s);
+/* Makes name unique among taken (NULL-terminated) by appending _2, _3, ... (in place). */
+void lk_unique(char *name, size_t sz, int (*taken)(void *ctx, const char *n), void *ctx);
+/* Hive partition-path escaping of a value (FileUtils.escapePathName). */
+void lk_hive_escape(const char *in, size_t n, ids_buf *out);
+int lk_mkdirs(const char *path, ids_error *err);
+int lk_fsync_dir(const char *path);
+int lk_write_file(const char *path, const char *data, size_t len, ids_error *err); /* atomic */
+int lk_read_file(const char *path, ids_buf *out, size_t max, ids_error *err);
+void lk_rm_rf(const char *path);
+int lk_exists(const char *path);
+int64_t lk_file_size(const char *path);
+/* rename(2) with RENAME_EXCHANGE; falls back to two renames when the fs lacks it. */
+int lk_exchange(const char *a, const char *b, ids_error *err);
+int64_t lk_now_ms(void);
+
+/* ---- tables ---- */
+typedef enum lk_kind_table { LK_T_STATE = 0, LK_T_CHANGES = 1, LK_T_CONFLICTS = 2 } lk_table_kind;
+
+typedef struct lk_table {
+	char *db, *store;            /* real names */
+	char table[128];             /* sanitized dir / table name */
+	char *part_field;            /* partition field of the current state, or NULL */
+	char part_col[128];          /* its column name */
+	int64_t bucket_bytes;        /* target size of one bucket file */
+	int version;                 /* schema version */
+	lk_col *cols;
+	size_t n_cols;
+	json_t *history;             /* array of schema events */
+	int dirty_schema;            /* schema file needs writing */
+	/* per flush */
+	int touched;
+	uint8_t *dirty;              /* bitmap over hash >> 16 (LK_DIRTY_BYTES), NULL: none */
+	int64_t dirty_n;
+	int k;                       /* bucket bits of the current-state dir */
+	int dir_version;             /* schema version the current-state dir was built with */
+	int rebuild;                 /* full rebuild needed */
+	int grow;                    /* next rebuild doubles the buckets */
+	char **tkeys;                /* touched (user \x1f key) strings, partitioned tables only */
+	size_t n_tkeys, cap_tkeys;
+	struct lk_table *next;
+} lk_table;
+
+typedef struct lk_store_cfg {
+	char *match;                 /* "db/store" or "store" */
+	char *partition_by;
+	int64_t bucket_bytes;
+} lk_store_cfg;
+
+typedef struct lk_notice {
+	char *table;                 /* db.table */
+	char *db, *tname, *kind;     /* kind: state | changes | conflicts */
+	char *partitions;            /* space separated relative dirs, may be empty */
+	int64_t seq;
+	int attempts;
+	int64_t next_ms;
+	struct lk_notice *next;
+} lk_notice;
+
+struct lake {
+	lake_options o;
+	char *dir;
+	store *st;
+	int profile, nested;
+	int64_t bucket_bytes;
+	int max_bucket_bits;
+	lk_store_cfg *cfg;
+	size_t n_cfg;
+	lk_table *tables;
+	char *drill_ws;              /* e.g. dfs.lake */
+
+	/* progress (durable in DIR/_idbsync/progress.json) */
+	int64_t changes_seq, conflicts_id;
+
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t wake, done;
+	int stop;
+	int64_t want;                /* flush requested up to */
+	int64_t flushed;             /* lake reflects every change <= flushed */
+	int64_t last_flush_ms;
+	char last_err[512];
+
+	/* notifications */
+	pthread_t nthread;
+	int nstarted;
+	pthread_mutex_t nmu;
+	pthread_cond_t nwake;
+	lk_notice *nq;
+	int nq_len;
+
+	/* metrics */
+	atomic_llong m_flushes, m_flush_errors, m_files, m_rows, m_bytes, m_flush_us, m_rebuilds;
+	atomic_llong m_log_rows, m_notify_ok, m_notify_fail, m_notify_retries, m_notify_dropped;
+	atomic_llong m_compactions;
+};
+
+/* table.c */
+typedef struct lk_sys {
+	const char *name;
+	lk_kind kind;
+} lk_sys;
+/* The system columns that lead every file of a table kind (users' columns follow). */
+const lk_sys *lk_system_cols(lk_table_kind k, size_t *n);
+extern const char *const lk_reserved_cols[];   /* NULL-terminated: system names and "dt" */
+int lk_table_get(lake *l, const char *db, const char *store_name, lk_table **out, ids_error *err);
+int lk_table_save(lake *l, lk_table *t, ids_error *err);
+void lk_tables_free(lake *l);
+/* Observes one value (JSON text) into the table schema; marks dirty_schema/rebuild. */
+int lk_table_observe(lake *l, lk_table *t, const char *value, size_t len, int64_t seq);
+int lk_table_observe_v(lake *l, lk_table *t, json_t *v, int64_t seq);
+/* Parses a stored value (NULL on bad JSON; big integers fall back to doubles). */
+json_t *lk_parse_value(const char *value, size_t len);
+/* Builds the writer schema for one of the three tables. */
+pq_node *lk_table_schema(lake *l, const lk_table *t, lk_table_kind kind);
+/* Appends the user columns of v (converted) to row. Skips the partition column for state. */
+void lk_table_fill(const lk_table *t, json_t *row, json_t *v, int skip_part);
+/* Path helpers. */
+void lk_table_dir(lake *l, const lk_table *t, const char *suffix, char *out, size_t sz);
+void lk_db_meta(lake *l, const char *db, char *out, size_t sz);
+/* Options for writers. */
+void lk_write_opts(lake *l, pq_write_options *o);
+/* Writes one row (json object) with the writer; counts metrics. */
+int lk_write_row(lake *l, pq_writer *w, json_t *row, ids_error *err);
+/* Key JSON text of a stored key. */
+int lk_key_json(const uint8_t *k, size_t n, ids_buf *out, ids_error *err);
+/* Partition value (escaped dir name component "col=value") of value v. */
+void lk_part_dir(const lk_table *t, json_t *v, ids_buf *out);
+
+/* state.c */
+int lk_state_flush(lake *l, lk_table *t, ids_error *err);
+int lk_state_read_meta(lake *l, lk_table *t);
+
+/* changelog.c */
+int lk_log_flush(lake *l, int64_t upto, int64_t *done, int *more, ids_error *err);
+int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err);
+int lk_log_cleanup(lake *l, ids_error *err);
+
+/* notify.c */
+int lk_notify_start(lake *l, ids_error *err);
+void lk_notify_stop(lake *l);
+void lk_notify_table(lake *l, lk_table *t, const char *kind, const char *partitions, int64_t seq);
+
+#endif

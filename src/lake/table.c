@@ -1,0 +1,374 @@
+/* Lake tables: one per (database, object store), named by a sanitized, collision-free
+ * identifier. Its schema (columns, field-name mapping, history) lives in the hidden metadata
+ * file DIR/D/_idbsync/<table>.json; this file loads and saves it, grows it from observed values
+ * and turns values into rows for the Parquet writer. */
+#include "lake_int.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idbsync/value.h"
+
+static const lk_sys sys_state[] = {
+	{"idb_key", LK_STRING}, {"idb_user", LK_STRING}, {"idb_seq", LK_BIGINT}, {"idb_hlc", LK_STRING},
+};
+static const lk_sys sys_changes[] = {
+	{"idb_seq", LK_BIGINT}, {"idb_op", LK_STRING}, {"idb_deleted", LK_BOOL}, {"idb_key", LK_STRING},
+	{"idb_user", LK_STRING}, {"idb_client", LK_STRING}, {"idb_mid", LK_BIGINT}, {"idb_hlc", LK_STRING},
+	{"idb_ts", LK_TIMESTAMP}, {"idb_origin", LK_STRING},
+};
+static const lk_sys sys_conflicts[] = {
+	{"idb_id", LK_BIGINT}, {"idb_key", LK_STRING}, {"idb_user", LK_STRING}, {"idb_client", LK_STRING},
+	{"idb_mid", LK_BIGINT}, {"idb_op", LK_STRING}, {"idb_hlc", LK_STRING}, {"idb_rule", LK_STRING},
+	{"idb_reason", LK_STRING}, {"idb_winner_seq", LK_BIGINT}, {"idb_winner_hlc", LK_STRING},
+	{"idb_ts", LK_TIMESTAMP},
+};
+
+const char *const lk_reserved_cols[] = {
+	"idb_key", "idb_user", "idb_seq", "idb_hlc", "idb_op", "idb_deleted", "idb_client", "idb_mid",
+	"idb_ts", "idb_origin", "idb_id", "idb_rule", "idb_reason", "idb_winner_seq", "idb_winner_hlc",
+	"dt", NULL,
+};
+
+const lk_sys *lk_system_cols(lk_table_kind k, size_t *n)
+{
+	if (k == LK_T_CHANGES) {
+		*n = sizeof sys_changes / sizeof sys_changes[0];
+		return sys_changes;
+	}
+	if (k == LK_T_CONFLICTS) {
+		*n = sizeof sys_conflicts / sizeof sys_conflicts[0];
+		return sys_conflicts;
+	}
+	*n = sizeof sys_state / sizeof sys_state[0];
+	return sys_state;
+}
+
+void lk_db_meta(lake *l, const char *db, char *out, size_t sz) { snprintf(out, sz, "%s/%s/_idbsync", l->dir, db); }
+
+void lk_table_dir(lake *l, const lk_table *t, const char *suffix, char *out, size_t sz)
+{
+	snprintf(out, sz, "%s/%s/%s%s", l->dir, t->db, t->table, suffix ? suffix : "");
+}
+
+static void table_free(lk_table *t)
+{
+	free(t->db);
+	free(t->store);
+	free(t->part_field);
+	lk_cols_free(t->cols, t->n_cols);
+	json_decref(t->history);
+	free(t->dirty);
+	for (size_t i = 0; i < t->n_tkeys; i++)
+		free(t->tkeys[i]);
+	free(t->tkeys);
+	free(t);
+}
+
+void lk_tables_free(lake *l)
+{
+	while (l->tables) {
+		lk_table *n = l->tables->next;
+		table_free(l->tables);
+		l->tables = n;
+	}
+}
+
+static int load_table(lake *l, const char *db, const char *path, ids_error *err)
+{
+	ids_buf b = IDS_BUF_INIT;
+	int rc = lk_read_file(path, &b, 64u << 20, err);
+	if (rc) {
+		ids_buf_free(&b);
+		return rc;
+	}
+	json_error_t je;
+	json_t *j = json_loadb(b.data, b.len, 0, &je);
+	ids_buf_free(&b);
+	if (!j)
+		return ids_fail(err, IDS_ECORRUPT, "%s:%d: %s", path, je.line, je.text);
+	lk_table *t = calloc(1, sizeof *t);
+	const char *store_name = json_string_value(json_object_get(j, "store"));
+	const char *table = json_string_value(json_object_get(j, "table"));
+	if (!t || !store_name || !table) {
+		free(t);
+		json_decref(j);
+		return ids_fail(err, IDS_ECORRUPT, "%s: \"store\" and \"table\" expected", path);
+	}
+	t->db = strdup(db);
+	t->store = strdup(store_name);
+	snprintf(t->table, sizeof t->table, "%s", table);
+	const char *pf = json_string_value(json_object_get(j, "partition_by"));
+	if (pf) {
+		t->part_field = strdup(pf);
+		snprintf(t->part_col, sizeof t->part_col, "%s",
+			 json_string_value(json_object_get(j, "partition_column")) ?: "part");
+	}
+	t->bucket_bytes = json_integer_value(json_object_get(j, "bucket_bytes"));
+	t->version = (int)json_integer_value(json_object_get(j, "version"));
+	t->history = json_incref(json_object_get(j, "history"));
+	if (!t->history)
+		t->history = json_array();
+	t->k = -1;
+	rc = lk_cols_from_json(&t->cols, &t->n_cols, json_object_get(j, "columns"), err);
+	json_decref(j);
+	if (rc) {
+		table_free(t);
+		return ids_wrap(err, "%s: ", path), rc;
+	}
+	t->next = l->tables;
+	l->tables = t;
+	return 0;
+}
+
+/* Loads every table of db once (the first time db is seen). */
+static int load_db(lake *l, const char *db, ids_error *err)
+{
+	for (lk_table *t = l->tables; t; t = t->next)
+		if (!strcmp(t->db, db))
+			return 0;
+	char dir[4096];
+	lk_db_meta(l, db, dir, sizeof dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	int rc = 0;
+	while (!rc && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n < 6 || strcmp(e->d_name + n - 5, ".json") || e->d_name[0] == '.')
+			continue;
+		char p[4400];
+		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+		rc = load_table(l, db, p, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+typedef struct tname_ctx {
+	lake *l;
+	const char *db;
+} tname_ctx;
+
+static int table_name_taken(void *ctx, const char *n)
+{
+	tname_ctx *c = ctx;
+	static const char *const sfx[] = {"", "_changes", "_conflicts"};
+	for (lk_table *t = c->l->tables; t; t = t->next) {
+		if (strcmp(t->db, c->db))
+			continue;
+		for (int i = 0; i < 3; i++)
+			for (int j = 0; j < 3; j++) {
+				char a[160], b[160];
+				snprintf(a, sizeof a, "%s%s", t->table, sfx[i]);
+				snprintf(b, sizeof b, "%s%s", n, sfx[j]);
+				if (!strcmp(a, b))
+					return 1;
+			}
+	}
+	return 0;
+}
+
+static const lk_store_cfg *store_cfg(lake *l, const char *db, const char *store_name)
+{
+	char full[400];
+	snprintf(full, sizeof full, "%s/%s", db, store_name);
+	for (size_t i = 0; i < l->n_cfg; i++)
+		if (!strcmp(l->cfg[i].match, full))
+			return &l->cfg[i];
+	for (size_t i = 0; i < l->n_cfg; i++)
+		if (!strcmp(l->cfg[i].match, store_name))
+			return &l->cfg[i];
+	return NULL;
+}
+
+int lk_table_get(lake *l, const char *db, const char *store_name, lk_table **out, ids_error *err)
+{
+	int rc = load_db(l, db, err);
+	if (rc)
+		return rc;
+	for (lk_table *t = l->tables; t; t = t->next)
+		if (!strcmp(t->db, db) && !strcmp(t->store, store_name)) {
+			*out = t;
+			return 0;
+		}
+	lk_table *t = calloc(1, sizeof *t);
+	if (!t)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	t->db = strdup(db);
+	t->store = strdup(store_name);
+	t->version = 1;
+	t->k = -1;
+	t->history = json_array();
+	lk_sanitize(store_name, t->table, sizeof t->table);
+	tname_ctx tc = {l, db};
+	lk_unique(t->table, sizeof t->table, table_name_taken, &tc);
+	const lk_store_cfg *c = store_cfg(l, db, store_name);
+	if (c && c->partition_by) {
+		t->part_field = strdup(c->partition_by);
+		lk_sanitize(c->partition_by, t->part_col, sizeof t->part_col);
+		if (!strncmp(t->part_col, "idb_", 4) || !strcmp(t->part_col, "dt"))
+			strcat(t->part_col, "_");
+		/* the field's column exists from the start, as STRING (its values are path text) */
+		t->cols = calloc(1, sizeof *t->cols);
+		t->cols[0].name = strdup(t->part_col);
+		t->cols[0].field = strdup(c->partition_by);
+		t->cols[0].type = lk_type_new(LK_STRING);
+		t->cols[0].since = 1;
+		t->n_cols = 1;
+	}
+	t->bucket_bytes = c && c->bucket_bytes ? c->bucket_bytes : 0;
+	json_array_append_new(t->history, json_pack("{sisIsssO}", "version", 1, "at_ms", (json_int_t)lk_now_ms(),
+						    "change", "create", "columns", lk_cols_to_json(t->cols, t->n_cols)));
+	t->dirty_schema = 1;
+	t->next = l->tables;
+	l->tables = t;
+	*out = t;
+	return 0;
+}
+
+int lk_table_save(lake *l, lk_table *t, ids_error *err)
+{
+	if (!t->dirty_schema)
+		return 0;
+	char dir[4096], path[4400];
+	lk_db_meta(l, t->db, dir, sizeof dir);
+	int rc = lk_mkdirs(dir, err);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof path, "%s/%s.json", dir, t->table);
+	json_t *j = json_pack("{sisssssssssssIsisosO}", "format", 1, "db", t->db, "store", t->store, "table", t->table,
+			      "profile", l->profile == PQ_PROFILE_MODERN ? "modern" : "compat", "nested",
+			      l->nested == LK_NESTED_STRUCT ? "struct" : "json", "bucket_bytes",
+			      (json_int_t)(t->bucket_bytes ? t->bucket_bytes : l->bucket_bytes), "version", t->version,
+			      "columns", lk_cols_to_json(t->cols, t->n_cols), "history", t->history);
+	if (!j)
+		return ids_fail(err, IDS_ENOMEM, "schema of %s: out of memory", t->table);
+	if (t->part_field) {
+		json_object_set_new(j, "partition_by", json_string(t->part_field));
+		json_object_set_new(j, "partition_column", json_string(t->part_col));
+	}
+	char *s = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (!s)
+		return ids_fail(err, IDS_ENOMEM, "schema of %s: out of memory", t->table);
+	rc = lk_write_file(path, s, strlen(s), err);
+	free(s);
+	if (!rc)
+		t->dirty_schema = 0;
+	return rc;
+}
+
+json_t *lk_parse_value(const char *value, size_t len)
+{
+	json_t *v = json_loadb(value, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	if (!v) /* an integer beyond int64: jansson rejects it, read numbers as doubles */
+		v = json_loadb(value, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
+	return v;
+}
+
+int lk_table_observe_v(lake *l, lk_table *t, json_t *v, int64_t seq)
+{
+	int r = lk_cols_observe(&t->cols, &t->n_cols, v, l->nested, t->version + 1, lk_reserved_cols);
+	if (r) {
+		t->version++;
+		t->dirty_schema = 1;
+		const char *what = r == 1 ? "add" : r == 2 ? "widen" : "add+widen";
+		json_array_append_new(t->history, json_pack("{sisIsIsssO}", "version", t->version, "seq", (json_int_t)seq,
+							    "at_ms", (json_int_t)lk_now_ms(), "change", what, "columns",
+							    lk_cols_to_json(t->cols, t->n_cols)));
+	}
+	return r;
+}
+
+int lk_table_observe(lake *l, lk_table *t, const char *value, size_t len, int64_t seq)
+{
+	if (!value)
+		return 0;
+	json_t *v = lk_parse_value(value, len);
+	if (!v)
+		return 0;
+	int r = lk_table_observe_v(l, t, v, seq);
+	json_decref(v);
+	return r;
+}
+
+pq_node *lk_table_schema(lake *l, const lk_table *t, lk_table_kind kind)
+{
+	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
+	size_t ns;
+	const lk_sys *sys = lk_system_cols(kind, &ns);
+	for (size_t i = 0; root && i < ns; i++) {
+		lk_type st = {sys[i].kind, NULL, 0, NULL};
+		if (pq_node_add(root, lk_type_node(sys[i].name, &st, l->profile))) {
+			pq_node_free(root);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; root && i < t->n_cols; i++) {
+		if (kind == LK_T_STATE && t->part_field && !strcmp(t->cols[i].field, t->part_field))
+			continue;
+		if (pq_node_add(root, lk_type_node(t->cols[i].name, t->cols[i].type, l->profile))) {
+			pq_node_free(root);
+			return NULL;
+		}
+	}
+	return root;
+}
+
+void lk_table_fill(const lk_table *t, json_t *row, json_t *v, int skip_part)
+{
+	json_t *obj = lk_plain_object(v);
+	for (size_t i = 0; i < t->n_cols; i++) {
+		const lk_col *c = &t->cols[i];
+		if (skip_part && t->part_field && !strcmp(c->field, t->part_field))
+			continue;
+		json_t *x = obj ? json_object_get(obj, c->field) : (!strcmp(c->field, "$value") ? v : NULL);
+		json_object_set_new(row, c->name, lk_convert(x, c->type));
+	}
+}
+
+void lk_write_opts(lake *l, pq_write_options *o)
+{
+	pq_write_options d = PQ_WRITE_OPTIONS_INIT;
+	*o = d;
+	o->profile = (pq_profile)l->profile;
+}
+
+int lk_write_row(lake *l, pq_writer *w, json_t *row, ids_error *err)
+{
+	char *s = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!s)
+		return ids_fail(err, IDS_ENOMEM, "row: out of memory");
+	size_t off = 0;
+	int rc = pq_writer_write_json(w, s, strlen(s), &off, err);
+	if (rc)
+		ids_wrap(err, "row %.200s: ", s);
+	free(s);
+	atomic_fetch_add(&l->m_rows, 1);
+	return rc;
+}
+
+int lk_key_json(const uint8_t *k, size_t n, ids_buf *out, ids_error *err)
+{
+	ids_buf_reset(out);
+	return ids_key_to_json(k, n, out, err);
+}
+
+void lk_part_dir(const lk_table *t, json_t *v, ids_buf *out)
+{
+	ids_buf_reset(out);
+	ids_buf_puts(out, t->part_col);
+	ids_buf_putc(out, '=');
+	json_t *obj = lk_plain_object(v);
+	json_t *x = obj ? json_object_get(obj, t->part_field) : NULL;
+	json_t *s = x ? lk_convert(x, NULL) : NULL;   /* the value's text */
+	if (!s || !json_is_string(s) || !json_string_length(s))
+		ids_buf_puts(out, "__HIVE_DEFAULT_PARTITION__");
+	else /* long values are cut so the directory name stays under NAME_MAX */
+		lk_hive_escape(json_string_value(s), json_string_length(s) > 60 ? 60 : json_string_length(s), out);
+	json_decref(s);
+}
