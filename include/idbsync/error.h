@@ -18,6 +18,7 @@
 #define IDS_ENOMEM    (-8)
 #define IDS_EGONE     (-9)  /* cursor older than the garbage-collection horizon */
 #define IDS_ENOSPC    (-10) /* disk full: retry once space returns */
+#define IDS_EBUSY     (-11) /* overloaded: retry shortly */
 
 typedef struct ids_error {
 	int code;

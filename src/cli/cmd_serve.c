@@ -58,6 +58,8 @@ static void serve_usage(FILE *f)
 		"  --tombstone-retention S  clients idle longer stop holding tombstones [2592000]\n"
 		"  --gc-interval S          tombstone collection period          [60]\n"
 		"  --conn-timeout S         idle connection timeout              [30]\n"
+		"  --max-conns-per-ip N     connections from one address (slowloris guard) [unlimited]\n"
+		"  --max-inflight BYTES     response bytes held for slow readers, all clients (503 beyond) [256 MiB]\n"
 		"  --static DIR             serve DIR/client and DIR/demo (the demo page)\n"
 		"  --drill-url URL          send /query to Apache Drill's REST API (and lake refreshes)\n"
 		"  --query-timeout MS       analytics query time limit           [5000]\n"
@@ -223,6 +225,8 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 		else if (!strcmp(a, "--config")) continue; /* loaded first */
 		else if (!strcmp(a, "--inbox-interval")) { if (num_arg(a, v, &x)) return -1; c->io.scan_interval_ms = x; }
 		else if (!strcmp(a, "--inbox-settle")) { if (num_arg(a, v, &x)) return -1; c->io.settle_ms = x; }
+		else if (!strcmp(a, "--max-inflight")) { if (num_arg(a, v, &x)) return -1; c->ho.max_inflight_bytes = (uint64_t)x; }
+		else if (!strcmp(a, "--max-conns-per-ip")) { if (num_arg(a, v, &x)) return -1; c->ho.max_conns_per_ip = (int)x; }
 		else if (!strcmp(a, "--max-upload")) { if (num_arg(a, v, &x)) return -1; c->ho.max_upload = (uint64_t)x; }
 		else if (!strcmp(a, "--query-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.query_timeout_ms = x; }
 		else if (!strcmp(a, "--query-max-rows")) { if (num_arg(a, v, &x)) return -1; c->ho.query_max_rows = x; }

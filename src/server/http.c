@@ -4,6 +4,7 @@
 #include <microhttpd.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,22 @@ static void add_common_headers(server *s, struct MHD_Response *r)
 	MHD_add_response_header(r, "Access-Control-Max-Age", "86400");
 }
 
+/* Response bodies wait in memory until a client reads them; a global budget keeps clients that
+ * stop reading from making the server hold gigabytes (each holds its buffer until timeout). */
+typedef struct inflight {
+	server *s;
+	size_t len;
+	char *body;
+} inflight;
+
+static void inflight_free(void *cls)
+{
+	inflight *f = cls;
+	atomic_fetch_sub(&f->s->inflight_bytes, (long long)f->len);
+	free(f->body);
+	free(f);
+}
+
 static enum MHD_Result send_resp(server *s, struct MHD_Connection *c, http_resp *resp, enum route_id rid)
 {
 	struct MHD_Response *r;
@@ -102,7 +119,24 @@ static enum MHD_Result send_resp(server *s, struct MHD_Connection *c, http_resp 
 	} else {
 		size_t len;
 		char *body = ids_buf_steal(&resp->body, &len);
-		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		long long before = atomic_fetch_add(&s->inflight_bytes, (long long)len);
+		/* one response always goes out, even if larger than the budget on its own */
+		if (len > 65536 && before > 0 && before + (long long)len > (long long)s->o.max_inflight_bytes) {
+			atomic_fetch_sub(&s->inflight_bytes, (long long)len);
+			free(body);
+			atomic_fetch_add(&s->busy_rejects, 1);
+			resp_error_status(resp, 503, "busy",
+					  "too many large responses waiting for slow clients; retry shortly (--max-inflight)");
+			return send_resp(s, c, resp, rid);
+		}
+		inflight *f = malloc(sizeof *f);
+		if (!f) {
+			atomic_fetch_sub(&s->inflight_bytes, (long long)len);
+			free(body);
+			return MHD_NO;
+		}
+		*f = (inflight){s, len, body};
+		r = MHD_create_response_from_buffer_with_free_callback_cls(len, body, inflight_free, f);
 	}
 	if (!r)
 		return MHD_NO;
@@ -276,6 +310,8 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 		free(s);
 		return rc;
 	}
+	/* one malloc arena per connection thread would keep freed memory from returning to the OS */
+	mallopt(M_ARENA_MAX, 4);
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			 MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
@@ -284,7 +320,8 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 				     (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
-				     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
+				     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				     (unsigned)o->max_conns_per_ip, MHD_OPTION_END);
 	if (!s->daemon) {
 		auth_free(s->auth);
 		free(s);

@@ -36,11 +36,14 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 		       "# TYPE idbsync_tombstones_collected_total counter\nidbsync_tombstones_collected_total %lld\n"
 		       "# TYPE idbsync_request_bytes_total counter\nidbsync_request_bytes_total %lld\n"
 		       "# TYPE idbsync_sse_clients gauge\nidbsync_sse_clients %d\n"
+		       "# TYPE idbsync_inflight_response_bytes gauge\nidbsync_inflight_response_bytes %lld\n"
+		       "# TYPE idbsync_busy_rejects_total counter\nidbsync_busy_rejects_total %lld\n"
 		       "# TYPE idbsync_head_seq gauge\nidbsync_head_seq %lld\n",
 		       (long long)atomic_load(&st->mutations_applied), (long long)atomic_load(&st->mutations_duplicate),
 		       (long long)atomic_load(&st->conflicts), (long long)atomic_load(&st->pushes),
 		       (long long)atomic_load(&st->pulls), (long long)atomic_load(&st->tombstones_collected),
 		       (long long)atomic_load(&s->bytes_in), atomic_load(&s->sse_clients),
+		       (long long)atomic_load(&s->inflight_bytes), (long long)atomic_load(&s->busy_rejects),
 		       (long long)store_head(s->st));
 	ids_buf_puts(o, "# HELP idbsync_commit_seconds Group commit duration (the fsync that makes pushes durable).\n"
 			"# TYPE idbsync_commit_seconds histogram\n");

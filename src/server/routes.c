@@ -15,6 +15,7 @@ int status_for(int code)
 	case IDS_EFORBIDDEN: return 403;
 	case IDS_EGONE: return 410;
 	case IDS_ENOSPC: return 507;
+	case IDS_EBUSY: return 503;
 	case IDS_ECORRUPT: return 500;
 	default: return 500;
 	}

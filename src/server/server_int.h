@@ -47,6 +47,8 @@ struct server {
 	atomic_llong requests[R_COUNT][6]; /* by route and status class 1xx..5xx (index 1-5) */
 	atomic_llong bytes_in;
 	atomic_int sse_clients;
+	atomic_llong inflight_bytes;       /* response bytes queued in memory, all connections */
+	atomic_llong busy_rejects;
 };
 
 const char *req_query(http_req *r, const char *name);

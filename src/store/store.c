@@ -96,7 +96,7 @@ static int open_conn(store *s, sqlite3 **out, int readonly, ids_error *err)
 	}
 	sqlite3_busy_timeout(*out, 10000);
 	sqlite3_extended_result_codes(*out, 1);
-	return store_exec(*out, readonly ? "PRAGMA cache_size=-16000;" : "PRAGMA cache_size=-65536;", err);
+	return store_exec(*out, readonly ? "PRAGMA cache_size=-8000;" : "PRAGMA cache_size=-65536;", err);
 }
 
 static int mkdirs(const char *dir, ids_error *err)

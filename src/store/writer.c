@@ -4,6 +4,7 @@
  * alone. */
 #include "store_int.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -168,6 +169,7 @@ void *store_writer_main(void *arg)
 			s->last_gc_ms = hlc_wall_ms();
 			store_flush_notes(s);
 			store_gc_run(s, NULL);
+			malloc_trim(0); /* hand memory freed by finished connections back to the OS */
 		}
 		pthread_mutex_lock(&s->mu);
 	}

@@ -46,6 +46,7 @@ const char *ids_code_name(int code)
 	case IDS_ENOMEM: return "out_of_memory";
 	case IDS_EGONE: return "cursor_expired";
 	case IDS_ENOSPC: return "disk_full";
+	case IDS_EBUSY: return "busy";
 	default: return "error";
 	}
 }
