@@ -1,14 +1,18 @@
 // Applies pulled changes (and conflict winners) to IndexedDB: chunks of rows per internal
 // transaction (never captured again), the pull cursor saved in the same transaction as the
 // rows, a yield to the event loop between chunks, and rows with a local edit still in the
-// outbox left alone (the server resolves them when that edit is pushed).
-import { OUTBOX, META, native } from './capture.js';
+// outbox left alone (the server resolves them when that edit is pushed). Each applied row's seq
+// is recorded in the BASE store in the same transaction: it is the `base` of the next local edit.
+import { OUTBOX, META, BASE, native } from './capture.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import { fromIdbError } from './errors.js';
 import { yieldToMain } from './events.js';
 import { done, itx, pendingIn } from './outbox.js';
 
 export const CHUNK = 1000;
+
+// Rules under which the server stores a winning write byte for byte (merge may combine fields).
+const plain = (rule) => rule === 'lww' || rule === 'client-wins' || rule === 'server-wins' || rule === 'lake-wins';
 
 function localStores(s) {
   const names = new Set();
@@ -35,7 +39,8 @@ function putRow(store, key, value) {
  */
 export async function applyChanges(s, changes, cursor, { seen = null, onChunk } = {}) {
   const names = localStores(s);
-  const scope = [...names, OUTBOX, META];
+  const hasBase = s.db.objectStoreNames.contains(BASE);
+  const scope = hasBase ? [...names, OUTBOX, META, BASE] : [...names, OUTBOX, META];
   let off = 0;
   do {
     const part = changes.slice(off, off + CHUNK);
@@ -46,6 +51,8 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk } 
     try {
       const { keys: pend } = await pendingIn(tx, true);
       const stores = new Map();
+      const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
+      const own = s.clientId ? s.clientId + '.' : null;
       for (const c of part) {
         if (c.hlc) s.clock.recv(c.hlc);
         if (!names.has(c.store)) continue;
@@ -57,6 +64,12 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk } 
           set.add(kj);
         }
         if (pend.has(c.store + '\0' + kj)) continue;
+        if (own && c.hlc && c.hlc.startsWith(own, 19) && plain(s.rules.get(c.store))) {
+          // Our own write coming back: under these rules the server kept it byte for byte, and
+          // the local row still holds it (a newer local edit would be pending). Only note its seq.
+          if (bases && typeof c.seq === 'number') native.put.call(bases, c.seq, c.store + '\0' + kj);
+          continue;
+        }
         let store = stores.get(c.store);
         if (!store) stores.set(c.store, (store = native.objectStore.call(tx, c.store)));
         try {
@@ -68,6 +81,7 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk } 
             putRow(store, key, value);
             applied.push({ store: c.store, op: 'put', key, value, seq: c.seq });
           }
+          if (bases && typeof c.seq === 'number') native.put.call(bases, c.seq, c.store + '\0' + kj);
         } catch (e) {
           s.reportError(fromIdbError(e, `applying ${c.store} ${c.key}`));
         }
@@ -91,8 +105,10 @@ export async function dropUnseen(s, seen) {
   const names = localStores(s);
   for (const name of names) {
     const set = seen.get(name) || new Set();
-    const tx = itx(s.db, [name, OUTBOX, META], 'readwrite');
+    const hasBase = s.db.objectStoreNames.contains(BASE);
+    const tx = itx(s.db, hasBase ? [name, OUTBOX, META, BASE] : [name, OUTBOX, META], 'readwrite');
     const { keys: pend } = await pendingIn(tx, true);
+    const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
     const store = native.objectStore.call(tx, name);
     const keys = await new Promise((res, rej) => {
       const r = store.getAllKeys();
@@ -102,7 +118,11 @@ export async function dropUnseen(s, seen) {
     const removed = [];
     for (const k of keys) {
       const kj = encodeKey(k);
-      if (!set.has(kj) && !pend.has(name + '\0' + kj)) { native.delete.call(store, k); removed.push({ store: name, op: 'delete', key: k }); }
+      if (!set.has(kj) && !pend.has(name + '\0' + kj)) {
+        native.delete.call(store, k);
+        if (bases) native.delete.call(bases, name + '\0' + kj);
+        removed.push({ store: name, op: 'delete', key: k });
+      }
     }
     await done(tx);
     if (removed.length) s.changed(removed);

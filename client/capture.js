@@ -7,6 +7,8 @@ import { encodeKey, encodeValue } from './codec.js';
 
 export const OUTBOX = '_idbsync_outbox';
 export const META = '_idbsync_meta';
+export const BASE = '_idbsync_base';          // "store\0keyJSON" -> server seq of the version last applied from a pull
+export const REJECTED = '_idbsync_rejected';  // mutations the server refused (400/413), with its error
 
 const dbs = new WeakMap();       // IDBDatabase -> controller {isSynced(name), clock, onCaptured(n), onTxError(e)}
 const internal = new WeakSet();  // transactions run by the client itself (pull/apply): never captured
@@ -20,11 +22,16 @@ export function unregisterDb(db) { dbs.delete(db); }
 /** Marks a transaction as the client's own: its writes are not captured (no echo). */
 export function markInternal(tx) { internal.add(tx); return tx; }
 
-/** Hybrid logical clock (docs/protocol.md): "<13-digit ms>-<4 hex counter>-<node>". */
+/**
+ * Hybrid logical clock (docs/protocol.md): "<13-digit ms>-<4 hex counter>-<node>". Physical time
+ * is Date.now() + offset, where offset (server `now` - local time, see adjust) keeps a client
+ * whose clock is minutes off within the server's skew bound.
+ */
 export class Clock {
-  constructor(node) { this.node = node; this.ms = 0; this.c = 0; this.prefix = ''; }
+  constructor(node) { this.node = node; this.ms = 0; this.c = 0; this.offset = 0; this.remote = 0; }
+  wall() { return Date.now() + this.offset; }
   now() {
-    const t = Date.now();
+    const t = Date.now() + this.offset;
     if (t > this.ms) { this.ms = t; this.c = 0; } else if (++this.c > 0xffff) { this.ms++; this.c = 0; }
     return stamp(this.ms, this.c, this.node);
   }
@@ -33,12 +40,26 @@ export class Clock {
     if (typeof h !== 'string' || h.length < 19) return;
     const ms = Number(h.slice(0, 13)), c = parseInt(h.slice(14, 18), 16);
     if (!(ms > 0) || !(c >= 0)) return;
-    const t = Date.now();
+    if (ms > this.remote) this.remote = ms;
+    const t = this.wall();
     if (ms > this.ms && ms > t) { this.ms = ms; this.c = c; }
     else if (ms === this.ms && c > this.c) this.c = c;
   }
+  /**
+   * Adopts a new offset (ms). Returns true when the clock had run ahead of the corrected time and
+   * was stepped back (to the corrected time, never below a stamp seen from the server): stamps
+   * taken before are then too far ahead and should be re-stamped.
+   */
+  adjust(offset) {
+    this.offset = offset;
+    const t = this.wall();
+    if (this.ms <= t + 1000) return false;
+    this.ms = Math.max(t, this.remote);
+    this.c = 0;
+    return true;
+  }
 }
-function stamp(ms, c, node) {
+export function stamp(ms, c, node) {
   return String(ms).padStart(13, '0') + '-' + c.toString(16).padStart(4, '0') + '-' + node;
 }
 

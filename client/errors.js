@@ -27,6 +27,14 @@ export class ServerError extends IdbsyncError { constructor(m, o) { super('serve
 export class ProtocolError extends IdbsyncError { constructor(m, o) { super('protocol', m, o); } }
 /** 4xx other than auth/410: the request itself is wrong (invalid value, too large, ...). */
 export class BadRequestError extends IdbsyncError { constructor(m, o) { super('bad_request', m, o); } }
+/**
+ * The server refused one mutation (400/413, 403 for a row that is not the caller's): it was moved
+ * out of the outbox to the rejected list (Synced.rejected()) so the others could sync.
+ * `mutation` is {id, store, key, op, value, hlc, error, at, rid}.
+ */
+export class RejectedError extends IdbsyncError {
+  constructor(m, o = {}) { super('rejected', m, o); this.mutation = o.mutation; }
+}
 /** The server could not be reached (offline, refused, reset). Retried with backoff. */
 export class NetworkError extends IdbsyncError { constructor(m, o) { super('network', m, o); } }
 /** A value IndexedDB accepts but the wire format cannot carry (Blob, File, ...). */

@@ -9,9 +9,11 @@ export interface SyncOptions {
   stores?: string[];
   /** Background sync in this tab (default true): live pull + push soon after each write. */
   background?: boolean;
-  /** Mutations per push request (default 500) and approximate bytes per push (default 1 MiB). */
+  /** Mutations per push request (default 2000) and approximate bytes per push (default 4 MiB). */
   batchSize?: number;
   batchBytes?: number;
+  /** Push requests in flight at once (default 3; answers are handled in order). */
+  pushWindow?: number;
   /** Rows per pull request (default 5000, server max 10000). */
   pullLimit?: number;
   /** Long-poll wait in seconds (default 25; the server closes idle connections after 30). */
@@ -76,6 +78,32 @@ export interface ConflictDetail {
   winner: { seq: number; op: 'put' | 'delete'; hlc: string; value?: unknown };
 }
 
+/** A mutation the server refused (400/413/403), moved out of the outbox. */
+export interface RejectedMutation {
+  /** The mutation id it was sent with. */
+  id: number;
+  store: string;
+  key: IDBValidKey;
+  op: 'put' | 'delete';
+  /** The value (put only). */
+  value?: unknown;
+  hlc: string;
+  /** The server's answer: its error code ("too_large", "invalid", "forbidden"), HTTP status, message. */
+  error: { code: string; status?: number; message: string };
+  /** Date.now() when it was set aside. */
+  at: number;
+  /** Its key in the rejected list (for clearRejected). */
+  rid: IDBValidKey;
+}
+
+export interface QueryResult {
+  columns: string[];
+  /** One array per row, values as the server sent them (JSON; nothing decoded). */
+  rows: unknown[][];
+  /** true when the server cut the result at its row limit. */
+  truncated?: boolean;
+}
+
 export interface SyncedEventMap {
   change: CustomEvent<{ changes: Change[]; remote?: boolean }>;
   conflict: CustomEvent<ConflictDetail>;
@@ -94,6 +122,16 @@ export declare class Synced extends EventTarget {
   sync(): Promise<SyncStatus>;
   /** Mutations not yet acknowledged by the server. */
   pending(): Promise<number>;
+  /**
+   * Read-only SQL on the server (POST /v1/db/{db}/query): each store is a view with a column per
+   * top-level field (plus _key, _seq, _hlc). Rejects with BadRequestError (invalid SQL, writes),
+   * AuthError, NetworkError, ServerError; TypeError for a non-string sql / non-array params.
+   */
+  query(sql: string, params?: unknown[]): Promise<QueryResult>;
+  /** Mutations the server refused, oldest first (each was also an `error` event with a RejectedError). */
+  rejected(): Promise<RejectedMutation[]>;
+  /** Forgets rejected mutations: the given ones, or all. */
+  clearRejected(entries?: RejectedMutation[]): Promise<void>;
   /** Starts / stops background sync in this tab (writes are captured either way). */
   start(): void;
   stop(): void;
@@ -115,6 +153,10 @@ export declare function createSyncStores(db: IDBDatabase): void;
 export declare const DEXIE_STORES: Readonly<Record<string, string>>;
 export declare const OUTBOX: '_idbsync_outbox';
 export declare const META: '_idbsync_meta';
+/** "store\0keyJSON" -> server seq of the version last applied from a pull (sent as `base`). */
+export declare const BASE: '_idbsync_base';
+/** Mutations the server refused. */
+export declare const REJECTED: '_idbsync_rejected';
 
 /** Tagged JSON (docs/protocol.md "Keys and values"). */
 export declare function encodeValue(value: unknown): string;
@@ -124,7 +166,7 @@ export declare function encodeKey(key: IDBValidKey): string;
 export declare function decodeKey(tagged: unknown): IDBValidKey;
 
 export type ErrorCode = 'quota' | 'auth' | 'server' | 'protocol' | 'bad_request' | 'network' | 'unsupported_value' |
-  'schema' | 'cursor_expired' | 'idb' | 'closed';
+  'schema' | 'cursor_expired' | 'idb' | 'closed' | 'rejected';
 export declare class IdbsyncError extends Error {
   readonly code: ErrorCode | string;
   /** HTTP status, when the error came from a response. */
@@ -142,3 +184,7 @@ export declare class NetworkError extends IdbsyncError {}
 export declare class UnsupportedValueError extends IdbsyncError {}
 export declare class SchemaError extends IdbsyncError {}
 export declare class CursorExpiredError extends IdbsyncError {}
+/** One mutation the server refused; it left the outbox (Synced.rejected() lists it). code 'rejected'. */
+export declare class RejectedError extends IdbsyncError {
+  readonly mutation: RejectedMutation;
+}

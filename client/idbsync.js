@@ -2,23 +2,29 @@
 // captures writes (capture.js), pushes the outbox exactly once (outbox.js, transport.js), pulls and
 // applies remote changes (apply.js), and coordinates tabs (tabs.js). See client/README.md.
 import { applyChanges, dropUnseen } from './apply.js';
-import { Clock, META, OUTBOX, registerDb, unregisterDb } from './capture.js';
+import { BASE, Clock, META, OUTBOX, REJECTED, native, registerDb, unregisterDb } from './capture.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
-import { AuthError, BadRequestError, CursorExpiredError, IdbsyncError, QuotaError, SchemaError, fromIdbError } from './errors.js';
+import { AuthError, BadRequestError, CursorExpiredError, IdbsyncError, QuotaError, RejectedError, SchemaError, fromIdbError } from './errors.js';
 import { emit, sleep } from './events.js';
-import { ackUpTo, createSyncStores, initMeta, getMeta, nextBatch, pendingCount, rebase } from './outbox.js';
+import {
+  ackUpTo, clearRejected, createSyncStores, done, getMeta, initMeta, itx, listRejected, nextBatch, pendingCount, rebase, rejectHead, restamp,
+} from './outbox.js';
 import { Tabs } from './tabs.js';
 import { Transport, backoff, retryable } from './transport.js';
 
 export * from './errors.js';
 export { createSyncStores, DEXIE_STORES } from './outbox.js';
 export { encodeValue, encodeKey, fromTagged as decodeValue, decodeKey, toTagged } from './codec.js';
-export { OUTBOX, META };
+export { OUTBOX, META, BASE, REJECTED };
 
 const DEFAULTS = {
-  background: true, batchSize: 500, batchBytes: 1 << 20, pullLimit: 5000, wait: 25,
+  background: true, batchSize: 2000, batchBytes: 4 << 20, pushWindow: 3, pullLimit: 5000, wait: 25,
   pushDelay: 30, retryMin: 250, retryMax: 30000,
 };
+// A measured clock offset below this is noise (network delay); the HLC absorbs it.
+const SKEW_TOLERANCE_MS = 1000;
+// Writes within this many ms share one status event / push wake-up.
+const CAPTURE_NOTIFY_MS = 10;
 
 /** The handle returned by openSynced/enableSync. An EventTarget: 'change', 'conflict', 'status', 'error'. */
 export class Synced extends EventTarget {
@@ -35,7 +41,10 @@ export class Synced extends EventTarget {
     this.ownsDb = ownsDb;
     const only = options.stores ? new Set(options.stores) : null;
     this.isSynced = only ? (n) => only.has(n) : (n) => !n.startsWith('_idbsync_');
-    this.transport = new Transport({ url: options.url, db: db.name, token: options.token, fetch: options.fetch });
+    this.transport = new Transport({
+      url: options.url, db: db.name, token: options.token, fetch: options.fetch,
+      onNow: (server, local) => this.adoptOffset(server - local),
+    });
     this.clock = new Clock('pending');
     this.rules = new Map();
     this.cache = new Map();
@@ -65,6 +74,8 @@ export class Synced extends EventTarget {
     const { client } = await initMeta(this.db);
     this.clientId = client;
     this.clock.node = `${client}.${this.tabs.id}`;
+    const off = await getMeta(this.db, 'clockOffset');
+    if (typeof off === 'number') this.clock.adjust(off);
     this.state.pending = await pendingCount(this.db);
     if (this.o.background) this.start();
     return this;
@@ -81,6 +92,29 @@ export class Synced extends EventTarget {
     });
     this.setState({ lastSync: Date.now(), error: null, online: true });
     return this.status;
+  }
+
+  /**
+   * Runs a read-only SQL query on the server (POST /v1/db/{db}/query); each store is a view with a
+   * column per top-level field. Resolves {columns, rows} with rows as arrays, values as the server
+   * sent them (nothing decoded).
+   */
+  async query(sql, params) {
+    this.assertOpen();
+    const r = await this.transport.query(sql, params);
+    const out = { columns: r.columns, rows: r.rows };
+    if (r.truncated !== undefined) out.truncated = r.truncated;
+    return out;
+  }
+
+  /** Mutations the server refused (400/413/403), removed from the outbox: [{id, store, key, op, value, hlc, error, at, rid}]. */
+  async rejected() {
+    return (await listRejected(this.db)).map(reviveRejected);
+  }
+
+  /** Forgets rejected mutations (all, or the given entries from rejected()). */
+  async clearRejected(entries) {
+    await clearRejected(this.db, entries ? entries.map((e) => e.rid) : undefined);
   }
 
   /** Number of captured mutations the server has not acknowledged yet. */
@@ -128,10 +162,19 @@ export class Synced extends EventTarget {
   wake() { const c = this.wakeCtl; this.wakeCtl = new AbortController(); c.abort(); }
 
   onCaptured(n) {
+    // Called per committed transaction: notify (status event, push timer or the leader tab) once
+    // per burst, not per transaction.
     this.state.pending += n;
-    this.setState({});
-    if (this.tabs.leader) this.schedulePush();
-    else this.tabs.post({ t: 'wrote', n });
+    this.capturedN = (this.capturedN || 0) + n;
+    if (this.capturedT) return;
+    this.capturedT = setTimeout(() => {
+      const k = this.capturedN;
+      this.capturedN = 0; this.capturedT = null;
+      if (this.closed) return;
+      this.setState({});
+      if (this.tabs.leader) this.schedulePush();
+      else this.tabs.post({ t: 'wrote', n: k });
+    }, CAPTURE_NOTIFY_MS);
   }
 
   schedulePush() {
@@ -144,6 +187,8 @@ export class Synced extends EventTarget {
     else if (m.t === 'change') { emit(this, 'change', { changes: m.changes.map(revive), remote: true }); }
     else if (m.t === 'conflict') { emit(this, 'conflict', m.detail); }
     else if (m.t === 'status') { Object.assign(this.state, m.state); emit(this, 'status', this.status); }
+    else if (m.t === 'clock') { this.clock.adjust(m.offset); }
+    else if (m.t === 'rejected') { emit(this, 'error', rejectedError(m.entry)); }
   }
 
   changed(changes) {
@@ -182,25 +227,112 @@ export class Synced extends EventTarget {
     this.setState({ leader: false });
   }
 
+  /**
+   * Pushes the outbox: up to pushWindow batches in flight, acknowledged in order. A batch the
+   * server refuses (400/413/403) is bisected down to the offending mutation, which moves to the
+   * REJECTED store (error event) so the rest can go. A 400 "ahead of the server clock" adopts
+   * the server's time and re-stamps the pending mutations once.
+   */
   async pushAll() {
-    const limits = { maxMutations: this.o.batchSize, maxBytes: this.o.batchBytes };
+    const normal = { maxMutations: this.o.batchSize, maxBytes: this.o.batchBytes };
+    if (this.needRestamp) { this.needRestamp = false; await restamp(this.db, this.clock, this.cache); }
+    // poison > 0: the first `poison` pending mutations hold one the server refuses; the next
+    // batch sends `split` of them (bisection, or the index the server's message names).
+    let poison = 0, split = 0, clockRetried = false;
     for (;;) {
-      const b = await nextBatch(this.db, this.clientId, limits, this.cache);
-      if (!b) break;
-      const res = await this.transport.push(b.body);
-      if (res.gap) {
-        if (typeof res.expected !== 'number' || res.expected >= b.first) throw new BadRequestError(`push: unexpected gap answer (expected ${res.expected}, sent from ${b.first})`);
-        await rebase(this.db, res.expected);
+      const r = poison
+        ? await this.pushRun({ maxMutations: split, maxBytes: Infinity }, 1, 1)
+        : await this.pushRun(normal, Math.max(1, this.o.pushWindow), Infinity);
+      if (r.again) continue;
+      if (!r.err) {
+        if (!poison || r.stopped || r.empty) break;
+        poison -= r.acked;
+        if (poison <= 0) poison = 0;
+        split = Math.ceil(poison / 2);
         continue;
       }
-      if (res.ack < b.first - 1) throw new BadRequestError(`push: server ack ${res.ack} is below our first id ${b.first}`);
-      if (res.conflicts.length) await this.conflicts(res.conflicts, b);
-      const dropped = await ackUpTo(this.db, Math.min(res.ack, b.last), this.cache);
-      this.setState({ pushed: this.state.pushed + dropped, pending: Math.max(0, this.state.pending - dropped) });
-      if (res.ack < b.last) break;   // server stopped early; retry later
+      const e = r.err, b = r.batch;
+      if (e.serverNow !== undefined && !clockRetried) {
+        clockRetried = true;
+        this.adoptOffset(e.serverNow - e.localNow, true);
+        await restamp(this.db, this.clock, this.cache);
+        continue;
+      }
+      if (!refused(e)) throw e;
+      const n = b.last - b.first + 1;
+      if (n === 1) {
+        const entry = await rejectHead(this.db, b.first, e, this.cache);
+        if (entry) {
+          this.reportError(rejectedError(entry));
+          this.tabs.post({ t: 'rejected', entry });
+        }
+        poison = 0; clockRetried = false;
+        continue;
+      }
+      const hint = /mutations\[(\d+)\]/.exec(e.message);
+      const i = hint ? Number(hint[1]) : -1;
+      if (i >= 0 && i < n) { poison = i + 1; split = i > 0 ? i : 1; }
+      else { poison = n; split = Math.ceil(n / 2); }
     }
     const n = await pendingCount(this.db);
     this.setState({ pending: n });
+  }
+
+  /**
+   * Sends batches from the outbox head, at most `window` in flight and `maxBatches` in all, and
+   * handles the answers in order. Returns {acked, empty} when done, {acked, stopped} when the server
+   * stopped early, {again} after a renumbering, {err, batch, acked} at the first failed batch
+   * (after every other request in flight has settled).
+   */
+  async pushRun(limits, window, maxBatches) {
+    const inflight = [];
+    const send = (b) => this.transport.push(b.body).then((res) => ({ res }), (err) => ({ err }));
+    let from = null, exhausted = false, sent = 0, acked = 0;
+    try {
+      for (;;) {
+        while (!exhausted && inflight.length < window && sent < maxBatches) {
+          const b = await nextBatch(this.db, this.clientId, limits, this.cache, from);
+          if (!b) { exhausted = true; break; }
+          from = b.next; sent++;
+          inflight.push({ b, p: send(b) });
+        }
+        if (!inflight.length) return { acked, empty: sent === 0 };
+        const { b, p } = inflight.shift();
+        let { res, err } = await p;
+        // Overtook its predecessor on the way to the server's queue: send it again, now in order.
+        if (res && res.gap && res.expected < b.first) ({ res, err } = await send(b));
+        if (err) return { err, batch: b, acked };
+        if (res.gap) {
+          if (typeof res.expected !== 'number' || res.expected >= b.first) throw new BadRequestError(`push: unexpected gap answer (expected ${res.expected}, sent from ${b.first})`);
+          await Promise.all(inflight.map((x) => x.p));
+          await rebase(this.db, res.expected);
+          this.cache.clear();
+          return { again: true };
+        }
+        if (res.ack < b.first - 1) throw new BadRequestError(`push: server ack ${res.ack} is below our first id ${b.first}`);
+        if (res.conflicts.length) await this.conflicts(res.conflicts, b);
+        const dropped = await ackUpTo(this.db, Math.min(res.ack, b.last), this.cache);
+        acked += dropped;
+        this.setState({ pushed: this.state.pushed + dropped, pending: Math.max(0, this.state.pending - dropped) });
+        if (res.ack < b.last) return { acked, stopped: true };   // server stopped early; retry later
+      }
+    } finally {
+      await Promise.all(inflight.map((x) => x.p));
+    }
+  }
+
+  /**
+   * A measured offset (server now - local now). Small ones are noise; a new one moves the HLC's
+   * physical time, is shared with the other tabs and kept in META. force: from a clock error.
+   */
+  adoptOffset(off, force = false) {
+    const target = Math.abs(off) < SKEW_TOLERANCE_MS ? 0 : Math.round(off);
+    if (!force && Math.abs(target - this.clock.offset) < SKEW_TOLERANCE_MS) return;
+    if (this.clock.adjust(target)) this.needRestamp = true;
+    this.tabs.post({ t: 'clock', offset: target });
+    const tx = itx(this.db, [META], 'readwrite');
+    native.put.call(native.objectStore.call(tx, META), target, 'clockOffset');
+    done(tx).catch(() => {});
   }
 
   async conflicts(list, b) {
@@ -218,7 +350,7 @@ export class Synced extends EventTarget {
       if (w.op) winners.push({ seq: w.seq, store: c.store, op: w.op, key: c.key, value: w.value, hlc: w.hlc });
     }
     // Adopt the winners now, once the losing mutations are acknowledged (so they no longer block the key).
-    this.afterAck = winners;
+    this.afterAck = this.afterAck ? this.afterAck.concat(winners) : winners;
   }
 
   async pullAll() {
@@ -232,6 +364,7 @@ export class Synced extends EventTarget {
     let pulled = 0;
     let total = null;
     if (since === 0) total = await this.estimateTotal();
+    else if (!this.rulesAt) await this.estimateTotal();   // once per session: the stores' conflict rules
     this.setState({ pulled: 0, total });
     for (;;) {
       let page;
@@ -263,6 +396,7 @@ export class Synced extends EventTarget {
     try {
       const stores = await this.transport.stores();
       let n = 0;
+      this.rulesAt = Date.now();
       for (const s of stores) { this.rules.set(s.name, s.conflict); if (this.isSynced(s.name)) n += (s.rows || 0) + (s.tombstones || 0); }
       return n;
     } catch (e) {
@@ -270,6 +404,25 @@ export class Synced extends EventTarget {
       return null;
     }
   }
+}
+
+/** True for a push answer that refuses the batch's content (the same batch would fail again). */
+function refused(e) {
+  return e instanceof BadRequestError && (e.status === 400 || e.status === 413) ||
+    (e instanceof AuthError && e.status === 403 && e.serverCode === 'forbidden');
+}
+
+function reviveRejected(x) {
+  const r = { ...x };
+  try { r.key = decodeKey(JSON.parse(x.key)); } catch { /* keep the JSON */ }
+  if (typeof x.value === 'string') { try { r.value = fromTagged(JSON.parse(x.value)); } catch { /* keep the JSON */ } }
+  return r;
+}
+
+function rejectedError(entry) {
+  const m = reviveRejected(entry);
+  return new RejectedError(`push: the server refused mutation ${entry.id} (${entry.store} ${entry.key}): ${entry.error.message}`,
+    { status: entry.error.status, serverCode: entry.error.code, mutation: m });
 }
 
 function wire(c) { return { store: c.store, op: c.op, key: encodeKey(c.key), seq: c.seq }; }

@@ -3,16 +3,20 @@
 // entry "base" = {idx, id} says that mutation #idx of the FIRST record has id `id`, and ids count
 // up from there in outbox order. Records are immutable and only appended, so a reload or crash
 // mid-push rebuilds the same ids and the server's idempotency (ids <= ack) absorbs the resend.
-import { OUTBOX, META, markInternal, native } from './capture.js';
+// The only rewrites are re-stamping (clock correction) and removing a mutation the server
+// rejected; both happen at the head, before its ids were ever applied by the server.
+import { OUTBOX, META, BASE, REJECTED, markInternal, native } from './capture.js';
 
 /** Creates the idbsync stores; call from an upgrade (versionchange) callback. */
 export function createSyncStores(db) {
   if (!db.objectStoreNames.contains(OUTBOX)) db.createObjectStore(OUTBOX, { autoIncrement: true });
   if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
+  if (!db.objectStoreNames.contains(BASE)) db.createObjectStore(BASE);
+  if (!db.objectStoreNames.contains(REJECTED)) db.createObjectStore(REJECTED, { autoIncrement: true });
 }
 
 /** Dexie schema fragment: db.version(n).stores({...yourStores, ...DEXIE_STORES}). */
-export const DEXIE_STORES = Object.freeze({ [OUTBOX]: '++', [META]: '' });
+export const DEXIE_STORES = Object.freeze({ [OUTBOX]: '++', [META]: '', [BASE]: '', [REJECTED]: '++' });
 
 export function req2p(req) {
   return new Promise((resolve, reject) => {
@@ -51,38 +55,85 @@ export async function getMeta(db, key) {
   return req2p(tx.objectStore(META).get(key));
 }
 
+const RECORDS_PER_READ = 64;
+
+function reqAll(reqs) {
+  return new Promise((resolve, reject) => {
+    let n = reqs.length;
+    if (!n) return resolve();
+    for (const r of reqs) {
+      r.onsuccess = () => { if (--n === 0) resolve(); };
+      r.onerror = () => reject(r.error);
+    }
+  });
+}
+
 /**
- * Reads the next push batch: up to maxMutations / ~maxBytes, from the outbox start.
- * cache (Map key -> m) avoids re-reading a large record for every batch.
- * Returns null when the outbox is empty, else {body, first, last, muts: [[s,k,h,v?], ...]}.
+ * Reads the push batch that starts at `from` ({key, idx, id}: outbox record key, mutation index in
+ * it, mutation id; null = the outbox head): up to maxMutations / ~maxBytes. Records are read
+ * RECORDS_PER_READ at a time and kept in cache (Map key -> m) until acknowledged. Each mutation
+ * carries the server seq last applied for its key (BASE store, looked up here, not at capture).
+ * Returns null when nothing is left, else {body, first, last, muts, next} (next: where the
+ * following batch starts).
  */
-export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 << 20 } = {}, cache = new Map()) {
-  const tx = itx(db, [OUTBOX, META], 'readonly');
-  const base = (await req2p(tx.objectStore(META).get('base'))) || { idx: 0, id: 1 };
-  const keys = await req2p(tx.objectStore(OUTBOX).getAllKeys(null, 64));
+export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 << 20 } = {}, cache = new Map(), from = null) {
+  const hasBase = db.objectStoreNames.contains(BASE);
+  const tx = itx(db, hasBase ? [OUTBOX, META, BASE] : [OUTBOX, META], 'readonly');
+  const out = tx.objectStore(OUTBOX);
+  let pos = from;
+  if (!pos) {
+    const base = (await req2p(tx.objectStore(META).get('base'))) || { idx: 0, id: 1 };
+    pos = { key: null, idx: base.idx, id: base.id };
+  }
+  const load = async (range) => {
+    const ks = await req2p(out.getAllKeys(range, RECORDS_PER_READ));
+    if (ks.length && !ks.every((k) => cache.has(k))) {
+      const vals = await req2p(out.getAll(IDBKeyRange.bound(ks[0], ks[ks.length - 1]), ks.length));
+      ks.forEach((k, i) => { if (!cache.has(k)) cache.set(k, vals[i] ? vals[i].m : []); });
+    }
+    return ks;
+  };
   const muts = [];
-  const parts = [];
-  let bytes = 0, id = base.id, skip = base.idx;
-  const head = `{"client":${JSON.stringify(client)},"mutations":[`;
-  outer: for (const key of keys) {
-    let m = cache.get(key);
-    if (!m) {
-      const rec = await req2p(tx.objectStore(OUTBOX).get(key));
-      m = rec ? rec.m : [];
-      cache.set(key, m);
+  let bytes = 0, id = pos.id, idx = pos.idx, key = pos.key;
+  let keys = [], ki = 0, range = key === null ? null : IDBKeyRange.lowerBound(key);
+  outer: for (;;) {
+    if (ki >= keys.length) {
+      keys = await load(range); ki = 0;
+      if (!keys.length) break;
+      range = IDBKeyRange.lowerBound(keys[keys.length - 1], true);
     }
-    for (let i = skip; i < m.length; i++) {
-      const e = m[i];
-      const p = e.length === 4
-        ? `{"id":${id},"store":${JSON.stringify(e[0])},"op":"put","key":${e[1]},"value":${e[3]},"hlc":"${e[2]}"}`
-        : `{"id":${id},"store":${JSON.stringify(e[0])},"op":"delete","key":${e[1]},"hlc":"${e[2]}"}`;
-      if (muts.length && (muts.length >= maxMutations || bytes + p.length > maxBytes)) break outer;
-      parts.push(p); muts.push(e); bytes += p.length + 1; id++;
+    const k = keys[ki++];
+    if (key !== null && k !== key) idx = 0;   // a later record (pos.idx applies to pos.key only)
+    key = k;
+    const m = cache.get(k);
+    for (; idx < m.length; idx++) {
+      const e = m[idx];
+      const len = e[0].length + e[1].length + (e.length === 4 ? e[3].length : 0) + 100;
+      if (muts.length && (muts.length >= maxMutations || bytes + len > maxBytes)) break outer;
+      muts.push(e); bytes += len; id++;
     }
-    skip = 0;
   }
   if (!muts.length) return null;
-  return { body: head + parts.join(',') + ']}', first: base.id, last: id - 1, muts };
+  let bases = null;
+  if (hasBase && (await req2p(tx.objectStore(BASE).count())) > 0) {
+    const bs = tx.objectStore(BASE);
+    const reqs = muts.map((e) => bs.get(e[0] + '\0' + e[1]));
+    await reqAll(reqs);
+    bases = reqs.map((r) => r.result);
+  }
+  const first = id - muts.length;
+  const parts = new Array(muts.length);
+  for (let i = 0; i < muts.length; i++) {
+    const e = muts[i];
+    const b = bases && typeof bases[i] === 'number' ? `,"base":${bases[i]}` : '';
+    parts[i] = e.length === 4
+      ? `{"id":${first + i},"store":${JSON.stringify(e[0])},"op":"put","key":${e[1]},"value":${e[3]},"hlc":"${e[2]}"${b}}`
+      : `{"id":${first + i},"store":${JSON.stringify(e[0])},"op":"delete","key":${e[1]},"hlc":"${e[2]}"${b}}`;
+  }
+  return {
+    body: `{"client":${JSON.stringify(client)},"mutations":[` + parts.join(',') + ']}',
+    first, last: id - 1, muts, next: { key, idx, id },
+  };
 }
 
 /** Drops every mutation with id <= ack (whole records deleted, base advanced), atomically. */
@@ -151,4 +202,85 @@ export async function pendingIn(tx, wantKeys) {
 export async function pendingCount(db) {
   const tx = itx(db, [OUTBOX, META], 'readonly');
   return (await pendingIn(tx, false)).count;
+}
+
+/**
+ * Removes the head mutation (id `id`, which the server refused) from the outbox and files it in
+ * the REJECTED store with the server's error, atomically. Later mutations move up one id (the
+ * server applied nothing from id on, so the numbering stays gap-free). Returns the entry.
+ */
+export async function rejectHead(db, id, error, cache = new Map()) {
+  const hasRej = db.objectStoreNames.contains(REJECTED);
+  const tx = itx(db, hasRej ? [OUTBOX, META, REJECTED] : [OUTBOX, META], 'readwrite');
+  const out = native.objectStore.call(tx, OUTBOX), meta = native.objectStore.call(tx, META);
+  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const keys = await req2p(out.getAllKeys(null, 1));
+  if (base.id !== id || !keys.length) { await done(tx); return null; }
+  const rec = await req2p(out.get(keys[0]));
+  const m = rec.m.slice();
+  const [e] = m.splice(base.idx, 1);
+  if (!e) { await done(tx); return null; }
+  cache.delete(keys[0]);
+  if (base.idx >= m.length) { native.delete.call(out, keys[0]); base.idx = 0; }
+  else native.put.call(out, { m }, keys[0]);
+  native.put.call(meta, base, 'base');
+  const entry = {
+    id, store: e[0], key: e[1], op: e.length === 4 ? 'put' : 'delete', hlc: e[2], value: e.length === 4 ? e[3] : undefined,
+    error: { code: error.serverCode || error.code, status: error.status, message: error.message }, at: Date.now(),
+  };
+  if (hasRej) native.add.call(native.objectStore.call(tx, REJECTED), entry);
+  else native.put.call(meta, entry, ['rejected', entry.at, id]);
+  await done(tx);
+  return entry;
+}
+
+/** Rejected mutations, oldest first (with their REJECTED-store key as `rid`). */
+export async function listRejected(db) {
+  if (!db.objectStoreNames.contains(REJECTED)) {
+    const tx = itx(db, [META], 'readonly');
+    const range = IDBKeyRange.bound(['rejected'], ['rejected', []]);
+    const [vals, keys] = await Promise.all([req2p(tx.objectStore(META).getAll(range)), req2p(tx.objectStore(META).getAllKeys(range))]);
+    return vals.map((v, i) => ({ ...v, rid: keys[i] }));
+  }
+  const tx = itx(db, [REJECTED], 'readonly');
+  const st = tx.objectStore(REJECTED);
+  const [vals, keys] = await Promise.all([req2p(st.getAll()), req2p(st.getAllKeys())]);
+  return vals.map((v, i) => ({ ...v, rid: keys[i] }));
+}
+
+/** Deletes rejected entries (all, or those whose rid is listed). */
+export async function clearRejected(db, rids) {
+  const hasRej = db.objectStoreNames.contains(REJECTED);
+  const tx = itx(db, [hasRej ? REJECTED : META], 'readwrite');
+  const st = native.objectStore.call(tx, hasRej ? REJECTED : META);
+  if (!rids) native.delete.call(st, hasRej ? IDBKeyRange.lowerBound(-Infinity) : IDBKeyRange.bound(['rejected'], ['rejected', []]));
+  else for (const r of rids) native.delete.call(st, r);
+  await done(tx);
+}
+
+/**
+ * After a clock correction: re-stamps, in outbox order, every pending mutation from the first
+ * one stamped ahead of the (corrected) clock on, so they stay in order and are never ahead of
+ * later writes. Returns how many were re-stamped.
+ */
+export async function restamp(db, clock, cache = new Map()) {
+  const tx = itx(db, [OUTBOX, META], 'readwrite');
+  const out = native.objectStore.call(tx, OUTBOX), meta = native.objectStore.call(tx, META);
+  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const [vals, keys] = await Promise.all([req2p(out.getAll()), req2p(out.getAllKeys())]);
+  const limit = clock.ms;
+  let on = false, n = 0;
+  vals.forEach((rec, ri) => {
+    let m = rec.m, changed = false;
+    for (let i = ri === 0 ? base.idx : 0; i < m.length; i++) {
+      if (!on && Number(m[i][2].slice(0, 13)) > limit) on = true;
+      if (!on) continue;
+      if (!changed) { m = m.map((e) => e.slice()); changed = true; }
+      m[i][2] = clock.now();
+      n++;
+    }
+    if (changed) { native.put.call(out, { m }, keys[ri]); cache.delete(keys[ri]); }
+  });
+  await done(tx);
+  return n;
 }

@@ -1,4 +1,6 @@
-// HTTP transport for the sync protocol (docs/protocol.md): push, pull (with long-poll), stores.
+// HTTP transport for the sync protocol (docs/protocol.md): push, pull (with long-poll), stores,
+// query. Reports the server clock (`now` of push/pull answers, or the time named in a 400 "ahead
+// of the server clock") to onNow so the HLC can be corrected.
 // Maps every failure to an IdbsyncError subclass; retry policy (exponential backoff + jitter)
 // lives here too so the sync loop stays readable.
 import { AuthError, BadRequestError, CursorExpiredError, IdbsyncError, NetworkError, ProtocolError, ServerError } from './errors.js';
@@ -9,6 +11,8 @@ export class Transport {
     this.base = String(o.url || location.origin).replace(/\/+$/, '') + '/v1/db/' + encodeURIComponent(o.db);
     this.token = o.token;
     this.fetch = o.fetch || globalThis.fetch.bind(globalThis);
+    /** (serverNowMs, localMsAtThatMoment) => void */
+    this.onNow = o.onNow || null;
   }
 
   async headers(json) {
@@ -23,6 +27,7 @@ export class Transport {
     const sigs = [AbortSignal.timeout(timeoutMs)];
     if (signal) sigs.push(signal);
     let res;
+    const t0 = Date.now();
     try {
       res = await this.fetch(this.base + path, { method, body, headers: await this.headers(body !== undefined), signal: AbortSignal.any(sigs), cache: 'no-store' });
     } catch (e) {
@@ -38,11 +43,20 @@ export class Transport {
     try { json = JSON.parse(text); } catch { json = undefined; }
     if (res.ok) {
       if (json === undefined || typeof json !== 'object') throw new ProtocolError(`${method} ${path}: expected JSON, got ${JSON.stringify(text.slice(0, 80))}`, { status: res.status });
+      // The server read its clock while answering: compare with the middle of the round trip.
+      if (this.onNow && typeof json.now === 'number') this.onNow(json.now, (t0 + Date.now()) / 2);
       return json;
     }
     const err = json && json.error ? json.error : {};
     const msg = `${method} ${path}: ${res.status} ${err.code || ''} ${err.message || text.slice(0, 200)}`.trim();
     const o = { status: res.status, serverCode: err.code };
+    const clock = res.status === 400 && typeof err.message === 'string' ? /ahead of the server clock \((\d+)\)/.exec(err.message) : null;
+    if (clock) {
+      const e = new BadRequestError(msg, o);
+      e.serverNow = Number(clock[1]);
+      e.localNow = (t0 + Date.now()) / 2;
+      throw e;
+    }
     if (res.status === 401 || res.status === 403) throw new AuthError(msg, o);
     if (res.status === 410) throw new CursorExpiredError(msg, o);
     if (res.status >= 500) throw new ServerError(msg, o);
@@ -64,6 +78,15 @@ export class Transport {
     if (client) q += `&client=${encodeURIComponent(client)}`;
     const r = await this.call('GET', q, undefined, { ...opts, timeoutMs: (wait + 30) * 1000 });
     if (!Array.isArray(r.changes) || typeof r.cursor !== 'number') throw new ProtocolError('pull: response lacks changes/cursor');
+    return r;
+  }
+
+  /** POST /query {sql, params} -> {columns, rows} (rows as arrays of JSON values, as sent). */
+  async query(sql, params, opts) {
+    if (typeof sql !== 'string') throw new TypeError('query: sql must be a string');
+    if (params !== undefined && params !== null && !Array.isArray(params)) throw new TypeError('query: params must be an array');
+    const r = await this.call('POST', '/query', JSON.stringify(params ? { sql, params } : { sql }), opts);
+    if (!Array.isArray(r.columns) || !Array.isArray(r.rows)) throw new ProtocolError('query: response lacks columns/rows');
     return r;
   }
 

@@ -25,9 +25,11 @@ typedef struct store_options {
 	int64_t gc_interval_ms;          /* how often tombstones are collected */
 	size_t group_max_mutations;      /* upper bound of one group commit */
 	ids_rule default_rule;
+	int64_t base_retention_ms;       /* change-log entries stay this long even after the lake has
+					  * them: the merge rule reads the version a client's base names */
 } store_options;
 
-#define STORE_OPTIONS_INIT {"./data", NULL, 300000, 1, 0, 30LL * 86400000, 60000, 50000, IDS_RULE_LWW}
+#define STORE_OPTIONS_INIT {"./data", NULL, 300000, 1, 0, 30LL * 86400000, 60000, 50000, IDS_RULE_LWW, 86400000LL}
 
 #define STORE_COMMIT_BUCKETS 12
 typedef struct store_stats {
@@ -146,7 +148,8 @@ int store_conflicts_scan(store *s, int64_t after, size_t max,
 			 int (*fn)(void *ctx, const store_conflict *c), void *ctx, int64_t *last,
 			 ids_error *err);
 
-/* Drops change-log entries with seq <= upto (the lake has them durably). */
+/* Drops change-log entries with seq <= upto (the lake has them durably) that are older than
+ * base_retention_ms (the three-way merge still needs recent versions). */
 int store_changes_prune(store *s, int64_t upto, ids_error *err);
 
 typedef struct store_row {

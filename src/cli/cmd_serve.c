@@ -57,6 +57,7 @@ static void serve_usage(FILE *f)
 		"  --node-id ID             the server's hlc node id             [random, persisted]\n"
 		"  --tombstone-retention S  clients idle longer stop holding tombstones [2592000]\n"
 		"  --gc-interval S          tombstone collection period          [60]\n"
+		"  --base-retention S       keep change-log versions this long for three-way merges [86400]\n"
 		"  --conn-timeout S         idle connection timeout              [30]\n"
 		"  --max-conns-per-ip N     connections from one address (slowloris guard) [unlimited]\n"
 		"  --max-inflight BYTES     response bytes held for slow readers, all clients (503 beyond) [256 MiB]\n"
@@ -264,6 +265,7 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 		else if (!strcmp(a, "--max-key")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_key = (size_t)x; }
 		else if (!strcmp(a, "--max-skew-ms")) { if (num_arg(a, v, &x)) return -1; c->so.max_skew_ms = x; }
 		else if (!strcmp(a, "--tombstone-retention")) { if (num_arg(a, v, &x)) return -1; c->so.tombstone_retention_ms = x * 1000; }
+		else if (!strcmp(a, "--base-retention")) { if (num_arg(a, v, &x)) return -1; c->so.base_retention_ms = x * 1000; }
 		else if (!strcmp(a, "--gc-interval")) { if (num_arg(a, v, &x)) return -1; c->so.gc_interval_ms = x * 1000; }
 		else if (!strcmp(a, "--conn-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.conn_timeout_s = (int)x; }
 		else {

@@ -218,8 +218,9 @@ int store_changes_prune(store *s, int64_t upto, ids_error *err)
 	}
 	sqlite3_busy_timeout(db, 30000);
 	sqlite3_stmt *q;
-	sqlite3_prepare_v2(db, "DELETE FROM changes WHERE seq<=?1", -1, &q, NULL);
+	sqlite3_prepare_v2(db, "DELETE FROM changes WHERE seq<=?1 AND ts<?2", -1, &q, NULL);
 	sqlite3_bind_int64(q, 1, upto);
+	sqlite3_bind_int64(q, 2, hlc_wall_ms() - s->o.base_retention_ms);
 	int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_sql_err(s, db, sqlite3_errcode(db), err, "prune changes");
 	sqlite3_finalize(q);
 	sqlite3_close(db);

@@ -1,0 +1,87 @@
+// `base`: the client sends, with each mutation, the server seq of the row version it last applied
+// from a pull. Under `merge` two browsers editing different fields of one object (each writing the
+// whole object) both keep their edits and a removed field is removed; under `server-wins` an edit
+// made on top of the current server version applies while one made on a stale copy loses.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, prepareContext, openPage, serverPull } from './lib/harness.mjs';
+
+// The server finds a base version in its change log; the lake prunes it only after
+// --base-retention, so bases stay available with the lake on (the default).
+const LAKE = process.env.IDBSYNC_BASE_NO_LAKE ? ['--no-lake'] : [];
+let srv, browser, A, B;
+before(async () => {
+  srv = await startServer({ args: ['--conflict', 'notes=merge', '--conflict', 'docs=server-wins', ...LAKE] });
+  browser = await launchBrowser();
+  A = await openPage(await prepareContext(await browser.newContext()), srv);
+  B = await openPage(await prepareContext(await browser.newContext()), srv);
+  for (const p of [A, B]) {
+    await p.evaluate(async () => {
+      window.conflicts = [];
+      window.s = await window.idbsync.openSynced('based', 1, {
+        url: location.origin, background: false,
+        upgrade(db) { db.createObjectStore('notes', { keyPath: 'id' }); db.createObjectStore('docs', { keyPath: 'id' }); },
+      });
+      window.s.addEventListener('conflict', (e) => window.conflicts.push(e.detail));
+      window.put = (store, v) => new Promise((res, rej) => {
+        const tx = window.s.db.transaction(store, 'readwrite');
+        tx.objectStore(store).put(v);
+        tx.oncomplete = res; tx.onabort = () => rej(tx.error);
+      });
+      window.get = (store, k) => new Promise((res) => { window.s.db.transaction(store).objectStore(store).get(k).onsuccess = (e) => res(e.target.result); });
+    });
+  }
+});
+after(async () => { await browser?.close(); await srv?.stop(); });
+
+const sync = (p) => p.evaluate(() => window.s.sync());
+const serverRow = async (store, key) => (await serverPull(srv, 'based')).find((c) => c.store === store && c.key === key);
+
+test('merge: two browsers edit different fields of one object; both edits and a field removal survive', async () => {
+  await A.evaluate(() => window.put('notes', { id: 1, title: 't0', body: 'b0', tag: 'x' }));
+  await sync(A);
+  await sync(B);
+  assert.deepEqual(await B.evaluate(() => window.get('notes', 1)), { id: 1, title: 't0', body: 'b0', tag: 'x' });
+  // Each writes the whole object it read, changing one field; B writes later (newer hlc).
+  await A.evaluate(() => window.put('notes', { id: 1, title: 'title by A', body: 'b0', tag: 'x' }));
+  await new Promise((r) => setTimeout(r, 10));
+  await B.evaluate(() => window.put('notes', { id: 1, title: 't0', body: 'body by B' }));   // also removes tag
+  await sync(A);
+  await sync(B);
+  await sync(A);
+  const want = { id: 1, title: 'title by A', body: 'body by B' };
+  assert.deepEqual((await serverRow('notes', 1)).value, want);
+  assert.deepEqual(await A.evaluate(() => window.get('notes', 1)), want);
+  assert.deepEqual(await B.evaluate(() => window.get('notes', 1)), want);
+  assert.equal((await A.evaluate(() => window.conflicts)).length, 0);
+  assert.equal((await B.evaluate(() => window.conflicts)).length, 0);
+});
+
+test('server-wins: an edit on top of the server version applies, an edit of a stale copy loses', async () => {
+  await A.evaluate(() => window.put('docs', { id: 1, v: 'from client' }));
+  await sync(A);
+  await sync(B);
+  // The lake (a server-side writer) changes the row.
+  const r = await fetch(`${srv.url}/v1/db/based/push`, {
+    method: 'POST',
+    body: JSON.stringify({ client: 'lake', origin: 'server', mutations: [{ id: 1, store: 'docs', op: 'put', key: 1, value: { id: 1, v: 'from lake' } }] }),
+  });
+  assert.equal(r.status, 200);
+  // B still holds the pre-lake copy: its edit was made without seeing the lake's change and loses.
+  await B.evaluate(() => window.put('docs', { id: 1, v: 'stale edit' }));
+  await sync(B);
+  const cb = await B.evaluate(() => window.conflicts);
+  assert.equal(cb.length, 1);
+  assert.equal(cb[0].rule, 'server-wins');
+  assert.equal((await serverRow('docs', 1)).value.v, 'from lake');
+  assert.equal((await B.evaluate(() => window.get('docs', 1))).v, 'from lake');
+  // A pulls the lake's version, then edits it: its base is the lake's seq, so the edit applies.
+  await sync(A);
+  assert.equal((await A.evaluate(() => window.get('docs', 1))).v, 'from lake');
+  await A.evaluate(() => window.put('docs', { id: 1, v: 'edited after the lake' }));
+  await sync(A);
+  assert.equal((await A.evaluate(() => window.conflicts)).length, 0, 'no conflict for an up-to-date edit');
+  assert.equal((await serverRow('docs', 1)).value.v, 'edited after the lake');
+  await sync(B);
+  assert.equal((await B.evaluate(() => window.get('docs', 1))).v, 'edited after the lake');
+});
