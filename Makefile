@@ -16,7 +16,9 @@ $(BUILD)/Makefile: CMakeLists.txt
 build: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j$(JOBS)
 
+# A short bounded libFuzzer run of every target comes first (ctest's summary stays last).
 test: setup build
+	FUZZ_SHORT_SECONDS=$${FUZZ_SHORT_SECONDS:-10} bash scripts/fuzz-short
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
 
 # Only the C unit tests and fuzz-corpus replays: fast inner loop.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # NDJSON <-> Parquet: idbsync vs DuckDB on the same generated 1M-row file (ints, doubles,
 # repeated strings, booleans, timestamps, a nested struct), same codec. Runs are
-# interleaved (so a busy machine hurts every tool alike) and the best wall time of RUNS
-# is kept. Prints time, output size and the ratio to DuckDB with one thread.
+# interleaved (so a busy machine hurts every tool alike) and the best wall time of RUNS is
+# kept, with that run's CPU time (user+sys, all threads). Prints both, the output size, and
+# the ratios to DuckDB with one thread.
 # usage: bench/parquet.sh [ROWS] [CODEC]     (env: IDBSYNC_BIN, RUNS, KEEP=1 keeps the files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,25 +17,31 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/pqbench.XXXXXX")
 
 node bench/parquet_gen.mjs "$ROWS" "$W/in.ndjson"
 
-declare -A BEST
-# runs a command once and keeps the best wall time (ms) under key $1 ("fail" if it fails)
+declare -A WALL CPU
+keep() {   # key wall_s cpu_s: keep the run with the best wall time
+  local ms
+  ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }')
+  if [ -z "${WALL[$1]:-}" ] || [ "$ms" -lt "${WALL[$1]}" ]; then
+    WALL[$1]=$ms
+    CPU[$1]=$(awk -v s="$3" 'BEGIN { printf "%d", s * 1000 }')
+  fi
+}
+# one run of a command (bash's time: real, user, sys)
 timed() {
-  local key=$1 t0 t1 t
+  local key=$1 out
   shift
-  [ "${BEST[$key]:-}" = fail ] && return
-  t0=$(date +%s%N)
-  if ! "$@" >/dev/null 2>"$W/err.$key"; then BEST[$key]=fail; return; fi
-  t1=$(date +%s%N)
-  t=$(( (t1 - t0) / 1000000 ))
-  if [ -z "${BEST[$key]:-}" ] || [ "$t" -lt "${BEST[$key]}" ]; then BEST[$key]=$t; fi
+  [ "${WALL[$key]:-}" = fail ] && return
+  out=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>"$W/err.$key"; } 2>&1 ) || { WALL[$key]=fail; return; }
+  set -- $out
+  keep "$key" "$1" "$(awk -v u="$2" -v s="$3" 'BEGIN { print u + s }')"
 }
 # DuckDB timings come from inside node (engine time, without node's start-up)
 duck() {
-  local key=$1 t
+  local key=$1 out
   shift
-  t=$(node bench/parquet_duck.mjs "$@" 1 2>"$W/err.$key") || { BEST[$key]=fail; return; }
-  t=$(awk -v s="$t" 'BEGIN { printf "%d", s * 1000 }')
-  if [ -z "${BEST[$key]:-}" ] || [ "$t" -lt "${BEST[$key]}" ]; then BEST[$key]=$t; fi
+  out=$(node bench/parquet_duck.mjs "$@" 1 2>"$W/err.$key") || { WALL[$key]=fail; return; }
+  set -- $out
+  keep "$key" "$1" "$2"
 }
 cat_out() { "$BIN" parquet cat "$1" > "$2"; }
 
@@ -50,22 +57,24 @@ for _ in $(seq "$RUNS"); do
   duck dr2 read 2 "$W/ours.parquet" "$W/duck2.json"
 done
 
-sec() { local v=${BEST[$1]:-fail}; [ "$v" = fail ] && echo n/a || printf '%d.%03d' $((v / 1000)) $((v % 1000)); }
+sec() { local v=$1; [ "$v" = fail ] && echo n/a || printf '%d.%03d' $((v / 1000)) $((v % 1000)); }
 size() { [ -f "$1" ] && stat -c %s "$1" || echo n/a; }
-ratio() {
-  local a=${BEST[$1]:-fail} b=${BEST[$2]:-fail}
-  if [ "$a" = fail ] || [ "$b" = fail ]; then echo n/a; else awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'; fi
+ratio() { if [ "$1" = fail ] || [ "$2" = fail ] || [ -z "$1" ] || [ -z "$2" ]; then echo n/a; else awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; fi; }
+row() { printf '%-19s %-26s %7s %6s %7s %6s %12s\n' "$@"; }
+line() {   # task tool key base file
+  local w=${WALL[$3]:-fail} c=${CPU[$3]:-fail}
+  [ "$w" = fail ] && c=fail
+  row "$1" "$2" "$(sec "$w")" "$(ratio "$w" "${WALL[$4]:-fail}")" "$(sec "$c")" "$(ratio "$c" "${CPU[$4]:-fail}")" "$(size "$5")"
 }
-row() { printf '%-19s %-27s %8s %12s %9s\n' "$@"; }
 
 echo
 echo "rows: $ROWS   input: $(size "$W/in.ndjson") bytes   codec: $CODEC   best of $RUNS, interleaved"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-row task tool "time s" "out bytes" "vs duck1"
-row "NDJSON -> Parquet" "idbsync (threads: CPUs)" "$(sec w)" "$(size "$W/ours.parquet")" "$(ratio w dw1)"
-row "NDJSON -> Parquet" "idbsync --threads 1" "$(sec w1)" "$(size "$W/ours1.parquet")" "$(ratio w1 dw1)"
-row "NDJSON -> Parquet" "duckdb threads=1" "$(sec dw1)" "$(size "$W/duck1.parquet")" 1.00
-row "NDJSON -> Parquet" "duckdb threads=2" "$(sec dw2)" "$(size "$W/duck2.parquet")" "$(ratio dw2 dw1)"
-row "Parquet -> NDJSON" "idbsync parquet cat" "$(sec r)" "$(size "$W/ours.json")" "$(ratio r dr1)"
-row "Parquet -> NDJSON" "duckdb threads=1" "$(sec dr1)" "$(size "$W/duck1.json")" 1.00
-row "Parquet -> NDJSON" "duckdb threads=2" "$(sec dr2)" "$(size "$W/duck2.json")" "$(ratio dr2 dr1)"
+row task tool "wall s" "ratio" "cpu s" "ratio" "out bytes"
+line "NDJSON -> Parquet" "idbsync (threads: CPUs)" w dw1 "$W/ours.parquet"
+line "NDJSON -> Parquet" "idbsync --threads 1" w1 dw1 "$W/ours1.parquet"
+line "NDJSON -> Parquet" "duckdb threads=1" dw1 dw1 "$W/duck1.parquet"
+line "NDJSON -> Parquet" "duckdb threads=2" dw2 dw1 "$W/duck2.parquet"
+line "Parquet -> NDJSON" "idbsync parquet cat" r dr1 "$W/ours.json"
+line "Parquet -> NDJSON" "duckdb threads=1" dr1 dr1 "$W/duck1.json"
+line "Parquet -> NDJSON" "duckdb threads=2" dr2 dr1 "$W/duck2.json"

@@ -100,9 +100,10 @@ int pq_writer_write_ndjson(pq_writer *w, const char *data, size_t len, const cha
 /* Like pq_writer_write_ndjson for a schema inferred (pq_infer_schema) from only a prefix
  * of data, by inf: every row must fit that schema exactly as inference over all rows
  * would have typed it. The first value that would have changed the schema (a new field,
- * a widening, a finer timestamp unit) stops the write with IDS_ECONFLICT; the caller then
- * infers from all rows and writes again (the writer is spent either way on error). So a
- * uniform input is read once more than its prefix, not twice, and the file is the same. */
+ * a widening, a finer timestamp unit) stops the write (IDS_ECONFLICT, or IDS_EINVAL for
+ * a value the column cannot take). On any failure the caller infers from all rows and
+ * writes again with a new writer; that pass reports the input's real errors. So a
+ * uniform input is read once plus its prefix, not twice, and the file is the same. */
 typedef struct pq_infer pq_infer;
 int pq_writer_write_ndjson_inferred(pq_writer *w, const char *data, size_t len,
 				    const char *name, const pq_infer *inf, ids_error *err);

@@ -19,8 +19,8 @@ static const char usage[] =
 	"  --compression none|snappy|gzip|zstd|lz4_raw   page codec (default: by profile)\n"
 	"  --profile compat|modern    compat: Hive/Impala/Drill (default); modern: zstd, INT64 ts\n"
 	"  --schema FILE              JSON schema file instead of inferring one\n"
-	"  --row-group-rows N         rows per row group (default 1000000)\n"
-	"  --row-group-bytes N        buffered bytes per row group (default 128 MiB)\n"
+	"  --row-group-rows N         at most N rows per row group (default 1000000)\n"
+	"  --row-group-bytes N        bytes of values per row group (default 128 MiB)\n"
 	"  --page-size N              bytes of values per data page (default 1 MiB)\n"
 	"  --page-version 1|2         data page version (default 1)\n"
 	"  --no-dictionary            PLAIN encoding only\n"
@@ -31,6 +31,7 @@ typedef struct input {
 	const char *data;
 	size_t len;
 	void *map;
+	size_t map_len;
 	int fd;
 } input;
 
@@ -81,7 +82,7 @@ static int open_input(input *in, const char *path)
 		fprintf(stderr, "idbsync parquet write: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	in->len = (size_t)st.st_size;
+	in->len = in->map_len = (size_t)st.st_size;
 	in->data = "";
 	if (in->len) {
 		in->map = mmap(NULL, in->len, PROT_READ, MAP_PRIVATE, in->fd, 0);
@@ -92,6 +93,10 @@ static int open_input(input *in, const char *path)
 		}
 		(void)madvise(in->map, in->len, MADV_SEQUENTIAL);
 		in->data = in->map;
+		if (in->len >= 3 && !memcmp(in->data, "\xEF\xBB\xBF", 3)) {
+			in->data += 3;   /* a UTF-8 byte order mark is not part of the first row */
+			in->len -= 3;
+		}
 	}
 	return 0;
 }
@@ -99,7 +104,7 @@ static int open_input(input *in, const char *path)
 static void close_input(input *in)
 {
 	if (in->map)
-		munmap(in->map, in->len);
+		munmap(in->map, in->map_len);
 	if (in->fd >= 0)
 		close(in->fd);
 }
@@ -135,6 +140,47 @@ static int read_file(const char *path, char **out, size_t *len)
 	*out = b;
 	*len = n;
 	return b ? 0 : -1;
+}
+
+#define PREFIX_BYTES ((size_t)8 << 20)
+
+/* The fast path for inputs bigger than PREFIX_BYTES: infer from the first lines, then write
+ * everything in one more pass, in strict mode. Returns 0 when the file is written, 1 when
+ * the prefix itself is bad (the message is printed), 2 when the caller must do the full
+ * two passes (the input is small, or some later row needs another schema; nothing is left
+ * at OUT). The result is the same file either way. */
+static int try_prefix(const input *in, const char *out_path, const char *name,
+		      const pq_write_options *o)
+{
+	if (in->len <= 2 * PREFIX_BYTES)
+		return 2;
+	const char *nl = memchr(in->data + PREFIX_BYTES, '\n', in->len - PREFIX_BYTES);
+	if (!nl)
+		return 2;
+	size_t pre = (size_t)(nl + 1 - in->data);
+	ids_error err = IDS_ERROR_INIT;
+	pq_infer *inf = NULL;
+	pq_node *schema = NULL;
+	pq_writer *w = NULL;
+	int r = 2;
+	if (pq_infer_new(&inf, &err))
+		goto out;
+	if (pq_infer_add_ndjson_threads(inf, in->data, pre, name, o->threads, &err)) {
+		fprintf(stderr, "idbsync parquet write: %s\n", err.msg);
+		r = 1;
+		goto out;
+	}
+	if (pq_infer_schema(&schema, inf, o->profile, &err) ||
+	    pq_writer_new(&w, out_path, schema, o, &err))
+		goto out;
+	if (!pq_writer_write_ndjson_inferred(w, in->data, in->len, name, inf, &err) &&
+	    !pq_writer_close(w, &err))
+		r = 0;
+out:
+	pq_writer_free(w);
+	pq_node_free(schema);
+	pq_infer_free(inf);
+	return r;
 }
 
 static int parse_size(const char *s, long long *out)
@@ -256,8 +302,15 @@ int pq_cli_write(int argc, char **argv)
 			goto done;
 		}
 	} else {
+		int r = try_prefix(&in, out_path, name, &o);
+		if (r == 0) {
+			rc = 0;
+			goto done;
+		}
+		if (r == 1)
+			goto done;   /* an error in the prefix: the full inference would report it too */
 		pq_infer *inf = NULL;
-		int r = pq_infer_new(&inf, &err);
+		r = pq_infer_new(&inf, &err);
 		if (!r)
 			r = pq_infer_add_ndjson_threads(inf, in.data, in.len, name, o.threads, &err);
 		if (!r)

@@ -330,6 +330,41 @@ test('CLI: the output does not depend on the thread count', () => {
   assert.ok(outs[0].equals(outs[1]) && outs[0].equals(outs[2]));
 });
 
+test('CLI: big inputs use the schema of the first rows only when every row fits it', async () => {
+  // > 16 MiB so the CLI infers from a prefix first; the late rows decide which path wins
+  const base = [];
+  for (let i = 0; i < 170000; i++) {
+    base.push(`{"id":${i},"name":"row number ${i % 1000}","v":${i % 7 === 0 ? 0.5 : 2},"t":{"$date":"2024-01-01T00:00:00.000Z"},"tags":["a","b"]}`);
+  }
+  const variants = {
+    uniform: [],
+    newField: ['{"id":-1,"late":{"x":true}}'],
+    widened: ['{"id":"not an int"}'],
+    finerTime: ['{"id":-2,"t":{"$date":"2024-01-01T00:00:00.000001Z"}}'],
+  };
+  for (const [name, tail] of Object.entries(variants)) {
+    const input = join(dir, `big-${name}.ndjson`);
+    writeFileSync(input, base.concat(tail).join('\n') + '\n');
+    const outs = [1, 2].map((t) => {
+      const out = join(dir, `big-${name}-${t}.parquet`);
+      const r = run(['--profile', 'modern', '--threads', String(t), input, out]);
+      assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+      return out;
+    });
+    assert.ok(readFileSync(outs[0]).equals(readFileSync(outs[1])), name);
+    const [agg] = await plain(`SELECT count(*) AS n FROM read_parquet('${outs[0]}')`);
+    assert.equal(Number(agg.n), base.length + tail.length);
+    const schema = Object.fromEntries((await plain(`SELECT * FROM parquet_schema('${outs[0]}')`)).map((e) => [e.name, e]));
+    if (name === 'newField') assert.ok(schema.late && schema.x, 'late field present');
+    if (name === 'widened') assert.equal(schema.id.converted_type, 'UTF8');
+    if (name === 'finerTime') assert.match(schema.t.logical_type, /NANOS/);
+    if (name === 'uniform') {
+      assert.equal(schema.id.type, 'INT64');
+      assert.match(schema.t.logical_type, /MICROS/);
+    }
+  }
+});
+
 test('CLI: usage errors exit 2', () => {
   for (const args of [[], ['only-one'], ['--compression', 'nope', 'a', 'b'], ['--page-version', '3', 'a', 'b'],
     ['--bogus', 'a', 'b'], ['--row-group-rows', '0', 'a', 'b'], ['a', 'b', 'c'], ['--profile']]) {

@@ -53,6 +53,7 @@ struct pqw_shred {
 };
 typedef struct pqw_shred pqw_shred;
 
+/* The value at the cursor (no leading whitespace) for node x. */
 int shred_content(pqw_shred *s, shn *x, int16_t rep, int depth);
 int shred_failf(pqw_shred *s, const shn *x, const char *at, const char *fmt, ...)
 #if defined(__GNUC__)

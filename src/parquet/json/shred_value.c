@@ -242,6 +242,30 @@ static int leaf_number(pqw_shred *s, shn *x, int16_t rep)
 	return 0;
 }
 
+/* Strict mode, a widened (JSON text) column: inference still checks a tagged value at
+ * the top of the field, so an invalid one must not pass here either. */
+static int text_tag_ok(pqw_shred *s, shn *x)
+{
+	pqj *j = &s->j;
+	const char *at = j->p, *v;
+	size_t n;
+	int tag = pqj_tagged(j, &v, &n), bad = 0;
+	j->p = at;
+	if (tag < 0)
+		return tag;
+	if (tag && v) {
+		int64_t secs;
+		int32_t nanos;
+		int digits;
+		double d;
+		ids_buf_reset(&s->tmp);
+		bad = tag == PQJ_TAG_DATE ? pqj_parse_iso(v, n, &secs, &nanos, &digits) != 0
+		    : tag == PQJ_TAG_BIN ? pqj_base64_decode(v, n, &s->tmp) != 0
+					 : pqj_special_double(v, n, &d) != 0;
+	}
+	return bad ? shred_conflict(s, x, at, "a malformed tagged value") : 0;
+}
+
 static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 {
 	pqj *j = &s->j;
@@ -279,6 +303,8 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 		return 0;
 	}
 	case CV_STRING:
+		if (s->strict && x->skind == PQI_TEXT && c == '{' && (rc = text_tag_ok(s, x)))
+			return rc;
 		if (s->strict && x->skind != PQI_TEXT && (x->skind != PQI_STRING || c != '"')) {
 			/* only an empty object may repeat in a column inferred from {} */
 			const char *q = at + 1;
@@ -349,6 +375,7 @@ static int field(pqw_shred *s, shn *x, int16_t pdef, int16_t rep, int depth)
 		return shred_nulls(s, x, pdef, rep);
 	}
 	for (int i = 0;; i++) {
+		pqj_ws(j);
 		if ((rc = shred_content(s, x, i ? x->rep : rep, depth + 1)))
 			return rc;
 		c = pqj_peek(j);
@@ -415,7 +442,6 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 					return shred_failf(s, kid, kat, "duplicate key");
 				x->seen[idx] = stamp;
 				x->hint = idx + 1;
-				pqj_ws(j);
 				if ((rc = field(s, kid, x->def, rep, depth + 1)))
 					return rc;
 			}
@@ -479,6 +505,7 @@ static int map(pqw_shred *s, shn *x, int16_t rep, int depth)
 	for (int i = 0;; i++) {
 		int16_t rr = i ? x->elem_rep : rep;
 		if (open == '[') {
+			pqj_ws(j);
 			if ((rc = shred_content(s, kv, rr, depth + 1)))
 				return rc;
 		} else {
@@ -512,7 +539,7 @@ int shred_content(pqw_shred *s, shn *x, int16_t rep, int depth)
 	pqj *j = &s->j;
 	if (depth > PQJ_MAX_DEPTH)
 		return pqj_fail(j, j->p, "nesting deeper than %d", PQJ_MAX_DEPTH);
-	pqj_ws(j);
+	/* callers have skipped whitespace (field() peeks; loops call pqj_ws) */
 	if (j->p >= j->end)
 		return pqj_fail(j, j->p, "unexpected end of input");
 	switch (x->kind) {
@@ -536,6 +563,8 @@ int shred_content(pqw_shred *s, shn *x, int16_t rep, int depth)
 	}
 	for (int i = 0;; i++) {
 		int16_t rr = i ? x->elem_rep : rep;
+		if (!x->three)
+			pqj_ws(j);
 		rc = x->three ? field(s, x->elem, (int16_t)(x->def + 1), rr, depth + 1)
 			      : shred_content(s, x->elem, rr, depth + 1);
 		if (rc)

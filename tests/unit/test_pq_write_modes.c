@@ -1,0 +1,378 @@
+/* Unit tests of the writer's modes: threads (parallel inference and shredding must not
+ * change one byte), the strict prefix-inference path (used only when it gives exactly the
+ * two-pass result), mixing the row API with NDJSON, and bare repeated fields. */
+#include "idbsync/pq_read.h"
+#include "idbsync/pq_write.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int failures;
+#define CHECK(c)                                                                  \
+	do {                                                                      \
+		if (!(c)) {                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+			failures++;                                               \
+		}                                                                 \
+	} while (0)
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name)
+{
+	static char p[512];
+	snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+	return p;
+}
+
+static size_t count_files(void)
+{
+	DIR *d = opendir(tmpdir);
+	size_t n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static const pq_node *child(const pq_node *n, const char *name)
+{
+	for (size_t i = 0; n && i < n->n_children; i++)
+		if (!strcmp(n->children[i]->name, name))
+			return n->children[i];
+	return NULL;
+}
+
+static pq_node *infer(const char *ndjson, pq_profile profile, ids_error *err)
+{
+	pq_infer *inf;
+	pq_node *s = NULL;
+	if (pq_infer_new(&inf, err))
+		return NULL;
+	if (!pq_infer_add_ndjson(inf, ndjson, strlen(ndjson), "in.ndjson", err))
+		pq_infer_schema(&s, inf, profile, err);
+	pq_infer_free(inf);
+	return s;
+}
+
+static int is_string(const pq_node *n)
+{
+	return n && n->type == PQ_BYTE_ARRAY && n->logical.kind == PQ_LT_STRING &&
+	       n->converted == PQ_CT_UTF8 && n->repetition == PQ_OPTIONAL;
+}
+
+static void tree_str(const pq_node *n, ids_buf *b)
+{
+	ids_buf_printf(b, "%s:%d:%d:%d:%d:%d(", n->name, (int)n->type, (int)n->repetition,
+		       (int)n->logical.kind, (int)n->logical.unit, (int)n->converted);
+	for (size_t i = 0; i < n->n_children; i++)
+		tree_str(n->children[i], b);
+	ids_buf_putc(b, ')');
+}
+
+static int read_all(const char *path, ids_buf *b)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	char tmp[65536];
+	size_t k;
+	while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
+		ids_buf_append(b, tmp, k);
+	fclose(f);
+	return 0;
+}
+
+/* Threads change neither the inferred schema, nor error positions, nor one output byte. */
+static void test_threads(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf in = IDS_BUF_INIT;
+	const size_t rows = 200000;
+	for (size_t i = 0; i < rows; i++) {
+		ids_buf_printf(&in, "{\"id\":%zu,\"v\":%s,\"w\":%s,\"s\":\"str-%zu\"", i,
+			       i < rows / 2 ? "1" : "2.5", i < rows - 10 ? "\"x\"" : "7", i % 777);
+		if (i > rows - 5)
+			ids_buf_printf(&in, ",\"late\":{\"t\":{\"$date\":\"2024-01-01T00:00:00.1234567Z\"}}");
+		if (i % 3 == 0)
+			ids_buf_printf(&in, ",\"l\":[%zu,null]", i);
+		ids_buf_puts(&in, "}\n");
+	}
+	CHECK(in.len > 8 << 20);
+	ids_buf t1 = IDS_BUF_INIT, t4 = IDS_BUF_INIT;
+	pq_node *s1 = NULL, *s4 = NULL;
+	pq_infer *inf;
+	pq_infer_new(&inf, &err);
+	CHECK(pq_infer_add_ndjson_threads(inf, in.data, in.len, "in", 1, &err) == 0);
+	pq_infer_schema(&s1, inf, PQ_PROFILE_MODERN, &err);
+	pq_infer_free(inf);
+	pq_infer_new(&inf, &err);
+	CHECK(pq_infer_add_ndjson_threads(inf, in.data, in.len, "in", 4, &err) == 0);
+	pq_infer_schema(&s4, inf, PQ_PROFILE_MODERN, &err);
+	pq_infer_free(inf);
+	CHECK(s1 && s4);
+	if (!s1 || !s4)
+		return;
+	tree_str(s1, &t1);
+	tree_str(s4, &t4);
+	CHECK(!strcmp(t1.data, t4.data));
+	CHECK(child(s1, "v")->type == PQ_DOUBLE && is_string(child(s1, "w")) &&
+	      child(child(s1, "late"), "t")->logical.unit == PQ_NANOS);
+
+	/* an error in the last slice names the global line */
+	ids_buf bad = IDS_BUF_INIT;
+	ids_buf_append(&bad, in.data, in.len);
+	ids_buf_puts(&bad, "{\"id\":1,}\n");
+	pq_infer_new(&inf, &err);
+	CHECK(pq_infer_add_ndjson_threads(inf, bad.data, bad.len, "in", 4, &err) == IDS_EINVAL);
+	char want[64];
+	snprintf(want, sizeof want, "in:%zu:9: expected a string key", rows + 1);
+	CHECK(!strcmp(err.msg, want));
+	pq_infer_free(inf);
+
+	ids_buf f1 = IDS_BUF_INIT, f4 = IDS_BUF_INIT;
+	for (int t = 1; t <= 4; t += 3) {
+		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+		o.profile = PQ_PROFILE_MODERN;
+		o.threads = t;
+		o.page_bytes = 30000;
+		o.row_group_rows = 50000;
+		o.dict_max_bytes = 20000;
+		pq_writer *w;
+		CHECK(pq_writer_new(&w, tmp_path("threads.parquet"), s1, &o, &err) == 0);
+		CHECK(pq_writer_write_ndjson(w, in.data, in.len, "in", &err) == 0);
+		CHECK(pq_writer_close(w, &err) == 0);
+		pq_writer_free(w);
+		CHECK(read_all(tmp_path("threads.parquet"), t == 1 ? &f1 : &f4) == 0);
+		unlink(tmp_path("threads.parquet"));
+	}
+	CHECK(f1.len > 0 && f1.len == f4.len && !memcmp(f1.data, f4.data, f1.len));
+
+	/* a threaded writer that fails mid-way leaves nothing behind */
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.threads = 3;
+	o.page_bytes = 10000;
+	pq_writer *w;
+	CHECK(pq_writer_new(&w, tmp_path("threads.parquet"), s1, &o, &err) == 0);
+	CHECK(pq_writer_write_ndjson(w, bad.data, bad.len, "in", &err) == IDS_EINVAL);
+	pq_writer_free(w);
+	CHECK(count_files() == 0);
+
+	ids_buf_free(&f1);
+	ids_buf_free(&f4);
+	ids_buf_free(&t1);
+	ids_buf_free(&t4);
+	ids_buf_free(&bad);
+	ids_buf_free(&in);
+	pq_node_free(s1);
+	pq_node_free(s4);
+}
+
+/* Bare repeated fields (no LIST annotation) take JSON arrays too. */
+static void test_bare_repeated(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
+	pq_node_add(root, pq_node_new_leaf("r", PQ_INT32, PQ_REPEATED));
+	pq_node *g = pq_node_new_group("g", PQ_REPEATED);
+	pq_node_add(g, pq_node_new_leaf("a", PQ_INT64, PQ_OPTIONAL));
+	pq_node_add(root, g);
+	const char *path = tmp_path("bare.parquet");
+	pq_writer *w = NULL;
+	CHECK(pq_writer_new(&w, path, root, NULL, &err) == 0);
+	const char *nd = "{\"r\":[ 1 , 2 ],\"g\":[ {\"a\":1} , {\"a\":null} ]}\n{\"r\":[]}\n{}\n";
+	CHECK(w && pq_writer_write_ndjson(w, nd, strlen(nd), "in", &err) == 0);
+	/* a bare repeated field cannot be null: null is written as empty */
+	CHECK(w && pq_writer_write_json(w, "{\"r\":null}", 10, NULL, &err) == 0);
+	CHECK(w && pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	pq_reader *rd;
+	ids_buf all = IDS_BUF_INIT, row = IDS_BUF_INIT;
+	CHECK(pq_reader_open(&rd, path, NULL, &err) == 0);
+	while (pq_reader_next_row_json(rd, &row, &err) == 1) {
+		ids_buf_append(&all, row.data, row.len);
+		ids_buf_putc(&all, '\n');
+		ids_buf_reset(&row);
+	}
+	const char *want = "{\"r\":[1,2],\"g\":[{\"a\":1},{\"a\":null}]}\n{\"r\":[],\"g\":[]}\n"
+			   "{\"r\":[],\"g\":[]}\n{\"r\":[],\"g\":[]}\n";
+	CHECK(all.data && !strcmp(all.data, want));
+	if (all.data && strcmp(all.data, want))
+		fprintf(stderr, "bare repeated:\n%s", all.data);
+	pq_reader_free(rd);
+	ids_buf_free(&all);
+	ids_buf_free(&row);
+	pq_node_free(root);
+	unlink(path);
+}
+
+/* Rows from the row API and from NDJSON, interleaved, keep their order. */
+static void test_mixed_apis(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = infer("{\"a\":1,\"l\":[\"x\"]}\n", PQ_PROFILE_MODERN, &err);
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.threads = 2;
+	pq_writer *w = NULL;
+	const char *path = tmp_path("mixed.parquet");
+	CHECK(s && pq_writer_new(&w, path, s, &o, &err) == 0);
+	if (!w)
+		return;
+	CHECK(pq_writer_write_json(w, "{\"a\":1,\"l\":[\"p\"]}", 19, NULL, &err) == 0);
+	CHECK(pq_writer_write_json(w, "{\"a\":2}", 7, NULL, &err) == 0);
+	const char *nd = "{\"a\":3,\"l\":[]}\n{\"a\":4,\"l\":[\"q\",null]}\n";
+	CHECK(pq_writer_write_ndjson(w, nd, strlen(nd), "nd", &err) == 0);
+	CHECK(pq_writer_write_json(w, "{\"a\":5}", 7, NULL, &err) == 0);
+	CHECK(pq_writer_num_rows(w) == 5);
+	CHECK(pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	pq_reader *rd;
+	ids_buf all = IDS_BUF_INIT, row = IDS_BUF_INIT;
+	CHECK(pq_reader_open(&rd, path, NULL, &err) == 0);
+	while (pq_reader_next_row_json(rd, &row, &err) == 1) {
+		ids_buf_append(&all, row.data, row.len);
+		ids_buf_putc(&all, '\n');
+		ids_buf_reset(&row);
+	}
+	const char *want = "{\"a\":1,\"l\":[\"p\"]}\n{\"a\":2,\"l\":null}\n{\"a\":3,\"l\":[]}\n"
+			   "{\"a\":4,\"l\":[\"q\",null]}\n{\"a\":5,\"l\":null}\n";
+	CHECK(all.data && !strcmp(all.data, want));
+	pq_reader_free(rd);
+	ids_buf_free(&all);
+	ids_buf_free(&row);
+	pq_node_free(s);
+	unlink(path);
+}
+
+/* Writes data with the schema inferred from its first `pre` bytes (strict mode); returns
+ * the rc and, on success, the file bytes in out. */
+static int write_prefixed(const char *data, size_t len, size_t pre, int threads, ids_buf *out)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_infer *inf;
+	pq_node *s = NULL;
+	pq_writer *w = NULL;
+	pq_infer_new(&inf, &err);
+	int rc = pq_infer_add_ndjson(inf, data, pre, "in", &err);
+	if (!rc)
+		rc = pq_infer_schema(&s, inf, PQ_PROFILE_MODERN, &err);
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.profile = PQ_PROFILE_MODERN;
+	o.threads = threads;
+	if (!rc)
+		rc = pq_writer_new(&w, tmp_path("pre.parquet"), s, &o, &err);
+	if (!rc)
+		rc = pq_writer_write_ndjson_inferred(w, data, len, "in", inf, &err);
+	if (!rc)
+		rc = pq_writer_close(w, &err);
+	pq_writer_free(w);
+	if (!rc)
+		read_all(tmp_path("pre.parquet"), out);
+	unlink(tmp_path("pre.parquet"));
+	pq_node_free(s);
+	pq_infer_free(inf);
+	return rc;
+}
+
+static int write_full(const char *data, size_t len, ids_buf *out)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = infer(data, PQ_PROFILE_MODERN, &err);
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.profile = PQ_PROFILE_MODERN;
+	pq_writer *w = NULL;
+	int rc = s ? pq_writer_new(&w, tmp_path("full.parquet"), s, &o, &err) : IDS_EINVAL;
+	if (!rc)
+		rc = pq_writer_write_ndjson(w, data, len, "in", &err);
+	if (!rc)
+		rc = pq_writer_close(w, &err);
+	pq_writer_free(w);
+	if (!rc)
+		read_all(tmp_path("full.parquet"), out);
+	unlink(tmp_path("full.parquet"));
+	pq_node_free(s);
+	return rc;
+}
+
+/* A schema inferred from a prefix is used only when the whole input fits it exactly. */
+static void test_prefix_inference(void)
+{
+	const char *head =
+		"{\"i\":1,\"d\":1.5,\"s\":\"a\",\"b\":true,\"t\":{\"$date\":\"2024-01-01T00:00:00.123Z\"},"
+		"\"bin\":{\"$bin\":\"AAE=\"},\"o\":{\"x\":1},\"l\":[1],\"n\":null,\"e\":{},\"el\":[],"
+		"\"w\":\"text\"}\n"
+		"{\"i\":2,\"d\":3,\"w\":7,\"l\":[]}\n";
+	struct { const char *tail; int fits; } cases[] = {
+		{"{\"i\":3,\"d\":-1,\"s\":\"z\",\"t\":{\"$date\":\"2024-01-02T00:00:00.123456Z\"},"
+		 "\"o\":{},\"e\":{},\"w\":[1,{\"q\":null}],\"el\":null,\"t\":null}\n", 0},   /* dup key */
+		{"{\"i\":3,\"d\":-1,\"s\":\"z\",\"t\":{\"$date\":\"2024-01-02T00:00:00.123456Z\"},"
+		 "\"o\":{},\"e\":{},\"w\":[1,{\"q\":null}],\"el\":null,\"bin\":{\"$bin\":\"\"}}\n", 1},
+		{"{\"i\":3,\"new\":1}\n", 0},
+		{"{\"o\":{\"y\":2}}\n", 0},
+		{"{\"i\":2.5}\n", 0},
+		{"{\"i\":5.0}\n", 0},
+		{"{\"i\":\"5\"}\n", 0},
+		{"{\"i\":18446744073709551616}\n", 0},
+		{"{\"s\":5}\n", 0},
+		{"{\"n\":1}\n", 0},
+		{"{\"e\":{\"k\":1}}\n", 0},
+		{"{\"e\":3}\n", 0},
+		{"{\"el\":[1]}\n", 0},
+		{"{\"t\":\"2024-01-01T00:00:00Z\"}\n", 0},
+		{"{\"t\":{\"$date\":\"2024-01-01T00:00:00.1234567Z\"}}\n", 0},
+		{"{\"bin\":\"AAE=\"}\n", 0},
+		{"{\"b\":1}\n", 0},
+		{"{\"l\":[1.5]}\n", 0},
+		{"{\"l\":5}\n", 0},
+		{"{\"d\":{\"$num\":\"NaN\"},\"w\":{\"$date\":\"2024-01-01\"}}\n", 1},
+		{"{\"w\":{\"$date\":\"x\"}}\n", 0},
+		{"{\"w\":{\"$bin\":\"!\"}}\n", 0},
+		{"\n{\"d\":1e400}\n", 1},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		ids_buf in = IDS_BUF_INIT, a = IDS_BUF_INIT, b = IDS_BUF_INIT, c = IDS_BUF_INIT;
+		ids_buf_puts(&in, head);
+		size_t pre = in.len;
+		ids_buf_puts(&in, cases[k].tail);
+		int full = write_full(in.data, in.len, &a);
+		int rc1 = write_prefixed(in.data, in.len, pre, 1, &b);
+		int rc2 = write_prefixed(in.data, in.len, pre, 3, &c);
+		if (cases[k].fits) {
+			CHECK(full == 0 && rc1 == 0 && rc2 == 0);
+			CHECK(a.len && a.len == b.len && !memcmp(a.data, b.data, a.len));
+			CHECK(b.len == c.len && !memcmp(b.data, c.data, b.len));
+		} else {
+			CHECK(rc1 != 0 && rc2 != 0);   /* the caller then does the full passes */
+		}
+		if ((cases[k].fits && (rc1 || full)) || (!cases[k].fits && !rc1))
+			fprintf(stderr, "prefix case %zu: full %d prefixed %d %d\n", k, full, rc1, rc2);
+		CHECK(count_files() == 0);
+		ids_buf_free(&in);
+		ids_buf_free(&a);
+		ids_buf_free(&b);
+		ids_buf_free(&c);
+	}
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pq_write_modes.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	test_threads();
+	test_mixed_apis();
+	test_bare_repeated();
+	test_prefix_inference();
+	rmdir(tmpdir);
+	if (failures)
+		fprintf(stderr, "%d failures\n", failures);
+	else
+		printf("test_pq_write_modes: ok\n");
+	return failures ? 1 : 0;
+}
