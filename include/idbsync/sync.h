@@ -46,6 +46,8 @@ typedef struct ids_mutation {
 	int has_hlc;
 	int64_t base;
 	int has_base;
+	const ids_json *json;    /* push bodies: the parsed body, and the value's token (else NULL) */
+	uint32_t vtok;
 } ids_mutation;
 
 typedef struct ids_batch {

@@ -99,6 +99,8 @@ static int parse_mutation(ids_batch *b, size_t t, size_t idx, pending *pd, const
 		if (f < 0)
 			return ids_fail(err, IDS_EINVAL, "%s.value: required for put", path);
 		const ids_jtok *vt = &j->tok[f];
+		m->json = j;
+		m->vtok = (uint32_t)f;
 		m->value = j->text + vt->start;
 		m->value_len = vt->end - vt->start;
 		if (m->value_len > lim->max_value)

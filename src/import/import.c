@@ -199,6 +199,49 @@ static int add_mutation(run *r, const char *user, ids_op op, const char *key, si
 	return 0;
 }
 
+/* JavaScript numbers hold integers exactly only up to 2^53: larger INT64/UINT64 values travel
+ * as {"$bigint":"digits"} (a BigInt in the browser) instead of silently rounding. */
+static int is_big_int(const char *p, size_t n)
+{
+	if (n < 16)
+		return 0;
+	int neg = p[0] == '-';
+	const char *d = p + neg;
+	size_t dn = n - (size_t)neg;
+	if (dn > 16)
+		return 1;
+	return strncmp(d, "9007199254740992", 16) > 0; /* 16 digits: compare with 2^53 */
+}
+
+static int widen_big_ints(ids_json *j, ids_buf *val)
+{
+	if (ids_json_parse(j, val->data, val->len, 0, 64, NULL))
+		return 0;
+	int any = 0;
+	for (size_t t = 0; t < j->ntok && !any; t++)
+		any = j->tok[t].type == IDS_JNUM && j->tok[t].is_int &&
+		      is_big_int(val->data + j->tok[t].start, j->tok[t].end - j->tok[t].start);
+	if (!any)
+		return 0;
+	ids_buf out = IDS_BUF_INIT;
+	size_t pos = 0;
+	for (size_t t = 0; t < j->ntok; t++) {
+		const ids_jtok *k = &j->tok[t];
+		if (k->type != IDS_JNUM || !k->is_int || !is_big_int(val->data + k->start, k->end - k->start))
+			continue;
+		ids_buf_append(&out, val->data + pos, k->start - pos);
+		ids_buf_puts(&out, "{\"$bigint\":\"");
+		ids_buf_append(&out, val->data + k->start, k->end - k->start);
+		ids_buf_puts(&out, "\"}");
+		pos = k->end;
+	}
+	ids_buf_append(&out, val->data + pos, val->len - pos);
+	ids_buf_reset(val);
+	ids_buf_append(val, out.data, out.len);
+	ids_buf_free(&out);
+	return out.failed;
+}
+
 /* One row: key, _op, owner, and the value (the row without _op). */
 static int import_row(run *r, const char *file, int64_t rowno, const char *row, size_t len, ids_json *j,
 		      ids_buf *val, ids_error *err)
@@ -250,6 +293,9 @@ static int import_row(run *r, const char *file, int64_t rowno, const char *row, 
 			t = j->tok[v].next;
 		}
 		ids_buf_putc(val, '}');
+		ids_json vj = IDS_JSON_INIT;
+		widen_big_ints(&vj, val);
+		ids_json_free(&vj);
 	}
 	rc = add_mutation(r, user, op, row + j->tok[k].start, j->tok[k].end - j->tok[k].start, val->data, val->len, err);
 	if (rc && err->code != IDS_ECONFLICT && err->code != IDS_EIO && err->code != IDS_ENOSPC)

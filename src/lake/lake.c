@@ -214,12 +214,25 @@ static int adopt_stores(lake *l, ids_error *err)
 	return rc;
 }
 
-static int flush_once(lake *l, int *more, ids_error *err)
+/* One round of the change log (at most BATCH_MAX changes): files are written, and the touched
+ * keys are remembered, but nothing becomes durable progress yet. */
+static int log_round(lake *l, int *more, ids_error *err)
 {
-	int64_t done = l->changes_seq, cdone = l->conflicts_id;
+	int64_t done = l->changes_seq;
 	int rc = lk_log_flush(l, 0, &done, more, err);
 	if (!rc)
-		rc = lk_conflicts_flush(l, &cdone, err);
+		l->changes_seq = done; /* in memory only: the next round starts here */
+	return rc;
+}
+
+/* Rebuilds the touched state buckets, then records progress. Progress never runs ahead of the
+ * state: after a crash, log files past it are removed and written again, and the buckets they
+ * touched are rebuilt. Doing this once per catch-up (not per round) keeps a big import from
+ * rewriting every bucket once per 100k changes. */
+static int state_and_progress(lake *l, int64_t durable, ids_error *err)
+{
+	int64_t done = l->changes_seq, cdone = l->conflicts_id;
+	int rc = lk_conflicts_flush(l, &cdone, err);
 	for (lk_table *t = l->tables; !rc && t; t = t->next) {
 		if (!t->touched && t->k >= 0 && t->dir_version == t->version && !t->rebuild && !t->grow)
 			continue;
@@ -228,11 +241,10 @@ static int flush_once(lake *l, int *more, ids_error *err)
 		if (!rc && t->touched)
 			lk_notify_table(l, t, "state", "", done);
 	}
-	if (!rc && (done != l->changes_seq || cdone != l->conflicts_id))
+	if (!rc && (done != durable || cdone != l->conflicts_id))
 		rc = write_progress(l, done, cdone, err);
 	if (rc)
 		return rc;
-	l->changes_seq = done;
 	l->conflicts_id = cdone;
 	for (lk_table *t = l->tables; t; t = t->next) {
 		t->touched = 0;
@@ -243,13 +255,25 @@ static int flush_once(lake *l, int *more, ids_error *err)
 	return 0;
 }
 
+#define ROUNDS_PER_STATE 10 /* bounds the work a crash in a long catch-up throws away */
+
 static void do_flush(lake *l)
 {
 	ids_error err = IDS_ERROR_INIT;
 	int64_t t0 = lk_now_ms();
-	int more = 1, rc = 0;
-	while (more && !rc)
-		rc = flush_once(l, &more, &err);
+	int more = 1, rc = 0, rounds = 0;
+	int64_t durable = l->changes_seq;
+	while (more && !rc) {
+		rc = log_round(l, &more, &err);
+		if (!rc && (!more || ++rounds >= ROUNDS_PER_STATE)) {
+			rc = state_and_progress(l, durable, &err);
+			if (!rc)
+				durable = l->changes_seq;
+			rounds = 0;
+		}
+	}
+	if (rc)
+		l->changes_seq = durable; /* back to what is recorded; cleanup removes the rest */
 	int64_t t1 = lk_now_ms();
 	atomic_fetch_add(&l->m_flush_us, (t1 - t0) * 1000);
 	if (rc) {
@@ -411,7 +435,9 @@ int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err)
 	pthread_cond_signal(&l->wake);
 	while (l->flushed < upto && !l->stop) {
 		if (pthread_cond_timedwait(&l->done, &l->mu, &dl) == ETIMEDOUT) {
-			rc = ids_fail(err, IDS_EIO, "the lake did not reach seq %" PRId64 " within %d ms (at %" PRId64 ")%s%s",
+			/* still catching up is not a failure: 503, call again (an error, if any, is named) */
+			rc = ids_fail(err, l->last_err[0] ? IDS_EIO : IDS_EBUSY,
+				      "the lake did not reach seq %" PRId64 " within %d ms (at %" PRId64 ")%s%s; call again",
 				      upto, timeout_ms, l->flushed, l->last_err[0] ? "; last error: " : "", l->last_err);
 			break;
 		}

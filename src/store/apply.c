@@ -312,6 +312,8 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 		sqlite3_bind_int64(q, 12, c->now);
 		if ((rc = step_done(s, q, err, "change log")))
 			goto out;
+		if (!d.deleted && (rc = store_fields_note(s, sid, m, err)))
+			goto out;
 		s->next_seq++;
 		res->applied++;
 		int was_live = cur.exists && !cur.deleted, was_tomb = cur.exists && cur.deleted;

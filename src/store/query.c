@@ -100,26 +100,12 @@ static int build_view(sqlite3 *db, const char *schema, int64_t sid, const char *
 		      ids_error *err)
 {
 	sqlite3_stmt *q;
-	/* per field: which JSON kinds occur ($date tags count apart from other objects) */
-	const char *sample =
-		"SELECT key, max(t='integer'), max(t='real'), max(t IN ('text','true','false')),"
-		" max(t IN ('object','array') AND NOT d), max(d), min(id) FROM ("
-		"  SELECT j.key AS key, j.type AS t, j.id AS id,"
-		"   CASE WHEN j.type='object' THEN json_extract(j.value,'$.\"$date\"') IS NOT NULL ELSE 0 END AS d"
-		"  FROM (SELECT value FROM data.rows WHERE sid=?1 AND deleted=0 AND json_valid(value)"
-		"   AND json_type(value)='object' ORDER BY seq DESC LIMIT 2000) r, json_each(r.value) j)"
-		" GROUP BY key ORDER BY min(id)";
-	ids_buf sq = IDS_BUF_INIT;
-	ids_buf_puts(&sq, sample);
-	char *at = strstr(sq.data, "data.rows");
-	ids_buf real = IDS_BUF_INIT;
-	ids_buf_append(&real, sq.data, (size_t)(at - sq.data));
-	ids_buf_printf(&real, "%s.rows%s", schema, at + strlen("data.rows"));
-	ids_buf_free(&sq);
-	int prc = sqlite3_prepare_v2(db, real.data, -1, &q, NULL);
-	ids_buf_free(&real);
+	/* every field the store's values ever had, with the kinds of value seen (fields.c) */
+	char sample[160];
+	snprintf(sample, sizeof sample, "SELECT name, kinds FROM %s.fields WHERE sid=?1 ORDER BY rowid", schema);
+	int prc = sqlite3_prepare_v2(db, sample, -1, &q, NULL);
 	if (prc != SQLITE_OK)
-		return ids_fail(err, IDS_EIO, "query: sampling %s: %s", name, sqlite3_errmsg(db));
+		return ids_fail(err, IDS_EIO, "query: fields of %s: %s", name, sqlite3_errmsg(db));
 	sqlite3_bind_int64(q, 1, sid);
 	ids_buf v = IDS_BUF_INIT;
 	ids_buf_puts(&v, "CREATE TEMP VIEW ");
@@ -130,8 +116,8 @@ static int build_view(sqlite3 *db, const char *schema, int64_t sid, const char *
 		const char *f = (const char *)sqlite3_column_text(q, 0);
 		if (!f || !f[0] || f[0] == '_')
 			continue; /* _key/_seq/_hlc are ours */
-		int is_int = sqlite3_column_int(q, 1), is_real = sqlite3_column_int(q, 2), is_text = sqlite3_column_int(q, 3),
-		    is_json = sqlite3_column_int(q, 4), is_date = sqlite3_column_int(q, 5);
+		int k = sqlite3_column_int(q, 1);
+		int is_int = k & 1, is_real = k & 2, is_text = k & (4 | 8), is_json = k & (16 | 32), is_date = k & 64;
 		ids_buf_puts(&v, ", ");
 		if (is_date && !is_int && !is_real && !is_text && !is_json) {
 			ids_buf_puts(&v, "json_extract(r.value, ");

@@ -38,6 +38,10 @@ static const char *const schema_v1 =
 	"CREATE TABLE IF NOT EXISTS conflicts(id INTEGER PRIMARY KEY, did INTEGER, sid INTEGER, uid INTEGER,"
 	" key BLOB, cid INTEGER, mid INTEGER, op INTEGER, hlc TEXT, value TEXT, rule TEXT, reason TEXT,"
 	" winner_seq INTEGER, winner_hlc TEXT, ts INTEGER);"
+	/* top-level fields seen per store and the kinds of their values (bits, see fields.c): the
+	 * analytics views get a column for every field, not only those of recent rows */
+	"CREATE TABLE IF NOT EXISTS fields(sid INTEGER NOT NULL, name TEXT NOT NULL, kinds INTEGER NOT NULL,"
+	" PRIMARY KEY(sid, name));"
 	"INSERT OR IGNORE INTO meta(k, v) VALUES('schema_version', 1);"
 	"INSERT OR IGNORE INTO meta(k, v) VALUES('head', 0);";
 
@@ -57,6 +61,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SET_CLIENT] = "UPDATE clients SET last_mid=?2, seen=?3 WHERE cid=?1",
 	[ST_STORE_COUNTS] = "UPDATE stores SET live=live+?2, tomb=tomb+?3 WHERE sid=?1",
 	[ST_BASE_VALUE] = "SELECT op, value FROM changes WHERE seq=?1 AND sid=?2 AND uid=?3 AND key=?4",
+	[ST_FIELD] = "INSERT INTO fields(sid, name, kinds) VALUES(?1, ?2, ?3) ON CONFLICT(sid, name) DO UPDATE SET"
+		     " kinds = kinds | excluded.kinds",
 };
 
 int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what)
@@ -256,6 +262,7 @@ void store_free(store *s)
 		free(s->rules[i].store);
 	}
 	free(s->rules);
+	store_fields_reset(s);
 	while (s->notes) {
 		pull_note *n = s->notes;
 		s->notes = n->next;

@@ -35,7 +35,7 @@ typedef struct pull_note {
 
 enum {
 	ST_GET_ROW, ST_GET_SHARED, ST_PUT_ROW, ST_ADD_CHANGE, ST_ADD_CONFLICT, ST_GET_CLIENT,
-	ST_SET_CLIENT, ST_STORE_COUNTS, ST_BASE_VALUE, ST_COUNT
+	ST_SET_CLIENT, ST_STORE_COUNTS, ST_BASE_VALUE, ST_FIELD, ST_COUNT
 };
 
 struct store {
@@ -67,6 +67,9 @@ struct store {
 	sqlite3 *readers[READERS];
 	int reader_busy[READERS];
 
+	struct field_seen **fields;       /* writer-only cache of the fields table (hash buckets) */
+	size_t n_field_buckets;
+
 	pthread_rwlock_t rules_lock;
 	rule_entry *rules;
 	size_t n_rules;
@@ -85,6 +88,10 @@ int store_store_id(store *s, int64_t did, const char *name, int64_t *sid, ids_er
 /* Applies one batch inside the writer's open transaction. */
 int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error *err);
 void *store_writer_main(void *arg);
+/* Records the top-level fields of a put's value (writer thread, inside its transaction). */
+int store_fields_note(store *s, int64_t sid, const ids_mutation *m, ids_error *err);
+/* Forgets the cache (after a failed commit, and at close). */
+void store_fields_reset(store *s);
 int store_gc_run(store *s, ids_error *err);
 void store_flush_notes(store *s);
 

@@ -70,6 +70,7 @@ static void run_group(store *s, push_job *jobs)
 		if (j->rc) {
 			store_exec(s->w, "ROLLBACK TO job", NULL);
 			s->next_seq = seq_before;
+			store_fields_reset(s);
 		}
 		store_exec(s->w, "RELEASE job", NULL);
 	}
@@ -92,6 +93,7 @@ static void run_group(store *s, push_job *jobs)
 	}
 	if (rc) {
 		s->next_seq = seq0;
+		store_fields_reset(s); /* the cache may name fields the rolled-back commit added */
 		for (push_job *j = jobs; j; j = j->next) {
 			if (!j->rc) {
 				j->rc = rc;
