@@ -43,7 +43,7 @@ soak: setup build
 	IDS_SOAK=1 bash -c 'cd $(BUILD) && ctest --output-on-failure -L faults $(CTEST_ARGS)'
 
 bench: setup build
-	bash bench/push.sh
+	bash bench/all.sh
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -99,11 +99,24 @@ int store_fields_note(store *s, int64_t sid, const ids_mutation *m, ids_error *e
 	if (j->tok[v].type == IDS_JOBJ) {
 		size_t t = v + 1;
 		ids_buf name = IDS_BUF_INIT;
+		char small[128];
 		for (uint32_t i = 0; i < j->tok[v].size && !rc; i++) {
-			ids_buf_reset(&name);
-			ids_json_unescape(j, t, &name);
-			if (name.len && !memchr(name.data, 0, name.len))
-				rc = note_one(s, sid, name.data, kind_of(j, t + 1), err);
+			const ids_jtok *kt = &j->tok[t];
+			size_t n = kt->end - kt->start - 2;
+			const char *nm = NULL;
+			/* the common case, a short name without escapes, costs no allocation */
+			if (!kt->escaped && n < sizeof small) {
+				memcpy(small, j->text + kt->start + 1, n);
+				small[n] = 0;
+				nm = n ? small : NULL;
+			} else {
+				ids_buf_reset(&name);
+				ids_json_unescape(j, t, &name);
+				if (name.len && !memchr(name.data, 0, name.len))
+					nm = name.data;
+			}
+			if (nm)
+				rc = note_one(s, sid, nm, kind_of(j, t + 1), err);
 			t = j->tok[t + 1].next;
 		}
 		ids_buf_free(&name);

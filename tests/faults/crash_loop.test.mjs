@@ -4,6 +4,9 @@
 // the server's ack per client lies between what the client saw acked and what it sent, and the
 // head never falls below a cursor served before the crash. Clients retry their unacked batch with
 // the same ids (idempotent), so every mutation ever sent ends up present exactly once.
+// The server writes its Parquet lake all along (the default): every 10 kills and at every full
+// check, the lake is flushed and read with DuckDB (checkLakeChangeLog): each change exactly once in
+// the change log, the current-state tables equal to the pull state.
 // Short form (make test): 50 kills. IDS_SOAK=1 (make soak): 1,000 kills. Every 50 kills the
 // clients move to a new database (the old one is verified in full), so pulls stay small while
 // the server's state keeps growing across the whole run.
@@ -12,24 +15,114 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startServer, pullAll, request, stores, sleep } from '../integration/lib/server.mjs';
 import { rng, postJson } from './lib/util.mjs';
+import { duck, globU, pullState } from '../lake/lib.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
 
 const SOAK = !!process.env.IDS_SOAK;
 const KILLS = Number(process.env.IDS_CRASH_KILLS || (SOAK ? 1000 : 50));
 const EPOCH = 50; // kills per database
 const CLIENTS = 16;
 const SEED = Number(process.env.IDS_SEED || 20240611);
+// kills between mid-run lake checks (each settle, every EPOCH kills and at the end, checks it too)
+const LAKE_EVERY = Number(process.env.IDS_LAKE_EVERY ?? 10);
 
 /**
- * Hook for the lake writer's change log (lands later): after each restart, check that every
- * acknowledged mutation reaches the lake's change log exactly once (no duplicates from
- * re-flushing after a crash, nothing that was never sent). Gets the server, the database and
- * the clients ({name, acked, sent, isMetaId(id)}; log keys are `${name}/${id}` in store `log`).
- * TODO(lake): flush via POST /v1/db/{db}/flush, read LAKE/<db>/log/ change-log Parquet files (see
- * tests/lake/lib.mjs) and compare with the clients like checkPull() does.
+ * The lake's view of a database after the crash loop (the server writes its lake all along, the
+ * default `--lake DIR`). Flushes (`POST /v1/db/{db}/flush`), then reads with DuckDB:
+ * - the change logs `LAKE/<db>/{log,meta}_changes/dt=DAY/part-A-B.parquet`: no seq twice (a re-flush
+ *   after a crash must not append a change again), every change is a mutation a client sent
+ *   (by idb_client/idb_mid, with its value), every acked mutation is there exactly once, and with
+ *   `final` (all batches settled) every sent one; the log ends at the flushed seq;
+ * - the current state `LAKE/<db>/{log,meta}/part-B.parquet`: the same keys, seqs and values as
+ *   the server's pull feed.
+ * Clients are paused while it runs, so the server is quiescent. Returns counts for diagnostics.
  */
-async function checkLakeChangeLog(/* srv, db, clients */) {
-  // intentionally empty until the lake writer is merged
+async function checkLakeChangeLog(srv, db, clients, { final = false } = {}) {
+  const t0 = Date.now();
+  const f = await request(`${srv.url}/v1/db/${db}/flush`, { method: 'POST' });
+  assert.equal(f.status, 200, `${db}: flush ${f.text}`);
+  const flushed = f.json.flushed;
+  lakeDuck ||= await duck();
+  const base = path.join(srv.lakeDir, db);
+  const byName = new Map(clients.map((c) => [c.name, c]));
+
+  // field -> column of each table, from the lake's own schema files (docs/lake-layout.md)
+  const schema = (t) => JSON.parse(fs.readFileSync(path.join(base, '_idbsync', `${t}.json`), 'utf8')).columns;
+  const valueOf = (row, cols) => {
+    const v = {};
+    for (const c of cols) {
+      if (row[c.name] === null || row[c.name] === undefined) continue;
+      v[c.field] = c.type === 'bigint' ? Number(row[c.name]) : row[c.name];
+    }
+    return v;
+  };
+
+  // ---- change log: exactly once, by seq and by (client, mutation id)
+  const seqs = new Set();
+  const mids = new Map(clients.map((c) => [c.name, new Set()]));
+  let changes = 0;
+  let maxSeq = 0;
+  for (const t of ['log', 'meta']) {
+    const cols = schema(t);
+    const rows = await lakeDuck.rows(`SELECT * EXCLUDE (dt) FROM ${globU(srv.lakeDir, db, `${t}_changes`)}`);
+    for (const r of rows) {
+      const seq = Number(r.idb_seq), mid = Number(r.idb_mid);
+      assert.ok(!seqs.has(seq), `${db}: lake change log holds seq ${seq} twice (${t}_changes)`);
+      seqs.add(seq);
+      if (seq > maxSeq) maxSeq = seq;
+      assert.equal(r.idb_op, 'put', `${db}: seq ${seq}: only puts were sent`);
+      assert.equal(r.idb_origin, 'client', `${db}: seq ${seq} origin`);
+      const cl = byName.get(r.idb_client);
+      assert.ok(cl, `${db}: seq ${seq}: client ${r.idb_client} never pushed`);
+      assert.ok(mid >= 1 && mid <= cl.sent, `${db}: seq ${seq}: ${cl.name} mutation ${mid} was never sent (sent up to ${cl.sent})`);
+      assert.ok(!mids.get(cl.name).has(mid), `${db}: ${cl.name} mutation ${mid} is twice in the lake change log`);
+      mids.get(cl.name).add(mid);
+      const key = JSON.parse(r.idb_key);
+      if (t === 'meta') {
+        assert.ok(cl.isMetaId(mid), `${db}: seq ${seq}: meta change from log mutation ${mid}`);
+        assert.equal(key, `${cl.name}/last`);
+        assert.deepEqual(valueOf(r, cols), { id: mid }, `${db}: seq ${seq}: meta value`);
+      } else {
+        assert.ok(!cl.isMetaId(mid), `${db}: seq ${seq}: log change from meta mutation ${mid}`);
+        assert.equal(key, `${cl.name}/${mid}`, `${db}: seq ${seq}: key`);
+        assert.deepEqual(valueOf(r, cols), { c: cl.name, id: mid, pad: 'p'.repeat(mid % 50) }, `${db}: seq ${seq}: value as sent`);
+      }
+      changes++;
+    }
+  }
+  assert.equal(maxSeq, flushed, `${db}: lake change log ends at the flushed seq`);
+  for (const cl of clients) {
+    const got = mids.get(cl.name);
+    const upTo = final ? cl.sent : cl.acked;
+    let missing = 0, first = 0;
+    for (let id = 1; id <= upTo; id++) if (!got.has(id)) { missing++; first ||= id; }
+    assert.equal(missing, 0, `${db}: ${cl.name}: ${missing} ${final ? 'sent' : 'acked'} mutations missing from the lake change log (first id ${first}, up to ${upTo})`);
+  }
+
+  // ---- current state: equal to the server's pull state (keys, seqs, values)
+  const want = await pullState(srv.url, db);
+  let stateRows = 0;
+  for (const t of ['log', 'meta']) {
+    const cols = schema(t);
+    const w = want.get(t) ?? new Map();
+    const rows = await lakeDuck.rows(`SELECT * FROM ${globU(srv.lakeDir, db, t)}`);
+    assert.equal(rows.length, w.size, `${db}: lake ${t} has ${rows.length} rows, the server ${w.size}`);
+    const keys = new Set();
+    for (const r of rows) {
+      assert.ok(!keys.has(r.idb_key), `${db}: lake ${t}: key ${r.idb_key} twice`);
+      keys.add(r.idb_key);
+      const s = w.get(r.idb_key);
+      assert.ok(s, `${db}: lake ${t}: key ${r.idb_key} is not live on the server`);
+      assert.equal(Number(r.idb_seq), s.seq, `${db}: lake ${t}: key ${r.idb_key} seq`);
+      assert.equal(r.idb_hlc, s.hlc, `${db}: lake ${t}: key ${r.idb_key} hlc`);
+      assert.deepEqual(valueOf(r, cols), s.value, `${db}: lake ${t}: key ${r.idb_key} value`);
+    }
+    stateRows += rows.length;
+  }
+  return { flushed, changes, stateRows, ms: Date.now() - t0 };
 }
+let lakeDuck = null;
 
 test(`crash loop: ${CLIENTS} clients, ${KILLS} kill -9s, acked data exactly once`, async (t) => {
   const rand = rng(SEED);
@@ -155,13 +248,18 @@ test(`crash loop: ${CLIENTS} clients, ${KILLS} kill -9s, acked data exactly once
     }
     const db = clients[0].db;
     await checkPull(url, db, { final: true });
-    await checkLakeChangeLog(srv, db, clients);
+    lakeLast = await checkLakeChangeLog(srv, db, clients, { final: true });
+    lakeChecks++;
+    lakeMs += lakeLast.ms;
     const st = await stores(url, db);
     const logRows = st.json.stores.find((s) => s.name === 'log')?.rows ?? 0;
     assert.equal(logRows, clients.reduce((a, c) => a + c.acked - c.metaIds.size, 0), `${db}: /stores row count`);
   }
 
   const loops = clients.map(clientLoop);
+  let lakeChecks = 0;
+  let lakeMs = 0;
+  let lakeLast = null;
   let maxHeadServed = 0;
   const restartMs = [];
   const t0 = Date.now();
@@ -190,7 +288,11 @@ test(`crash loop: ${CLIENTS} clients, ${KILLS} kill -9s, acked data exactly once
         assert.ok(a >= snap[i].acked && a <= snap[i].sent,
           `kill ${k}: ${clients[i].name} server ack ${a} outside [acked ${snap[i].acked}, sent ${snap[i].sent}]`);
       }
-      await checkLakeChangeLog(srv, db, clients);
+      // the lake mid-run too (a flush right after a crash must not re-append what was flushed)
+      if (LAKE_EVERY && (k + 1) % LAKE_EVERY === 0 && (k + 1) % EPOCH !== 0) {
+        lakeMs += (await checkLakeChangeLog(srv, db, clients)).ms;
+        lakeChecks++;
+      }
       if ((k + 1) % EPOCH === 0 && k + 1 < KILLS) {
         await settle(srv.url);
         for (const cl of clients) {
@@ -221,6 +323,8 @@ test(`crash loop: ${CLIENTS} clients, ${KILLS} kill -9s, acked data exactly once
   t.diagnostic(`${KILLS} kills in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${totalLog} log mutations acked; ` +
     `${clients.reduce((a, c) => a + c.pushes, 0)} pushes; ${totalRetries} batches retried after a crash; ` +
     `${totalDup} mutations answered as duplicates on retry (committed before the crash, ack lost); ` +
-    `restart p50 ${restartMs[restartMs.length >> 1]} ms, max ${restartMs[restartMs.length - 1]} ms`);
+    `restart p50 ${restartMs[restartMs.length >> 1]} ms, max ${restartMs[restartMs.length - 1]} ms; ` +
+    `lake checked ${lakeChecks} times (${(lakeMs / 1000).toFixed(1)} s), last: ${lakeLast.changes} changes exactly once up to seq ${lakeLast.flushed}, ` +
+    `${lakeLast.stateRows} state rows equal to the pull state`);
   await srv.stop();
 });
