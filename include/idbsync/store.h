@@ -27,9 +27,10 @@ typedef struct store_options {
 	ids_rule default_rule;
 	int64_t base_retention_ms;       /* change-log entries stay this long even after the lake has
 					  * them: the merge rule reads the version a client's base names */
+	int no_lake;                     /* nobody reads the change log: GC prunes it after base_retention */
 } store_options;
 
-#define STORE_OPTIONS_INIT {"./data", NULL, 300000, 1, 0, 30LL * 86400000, 60000, 50000, IDS_RULE_LWW, 86400000LL}
+#define STORE_OPTIONS_INIT {"./data", NULL, 300000, 1, 0, 30LL * 86400000, 60000, 50000, IDS_RULE_LWW, 86400000LL, 0}
 
 #define STORE_COMMIT_BUCKETS 12
 typedef struct store_stats {

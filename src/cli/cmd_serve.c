@@ -312,6 +312,7 @@ int cmd_serve(int argc, char **argv)
 	if (parse_args(&c, argc, argv))
 		return 2;
 	c.so.dir = c.data;
+	c.so.no_lake = c.no_lake;
 	c.so.node_id = c.node[0] ? c.node : NULL;
 	c.ho.listen = c.listen;
 	c.ho.lake = c.lake;

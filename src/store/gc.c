@@ -93,6 +93,14 @@ int store_gc_run(store *s, ids_error *err)
 		sqlite3_reset(cnt);
 		atomic_fetch_add(&s->stats.tombstones_collected, n);
 	}
+	if (s->o.no_lake) {
+		/* without a lake the change log only serves three-way merges: keep base_retention of it */
+		sqlite3_stmt *pr;
+		sqlite3_prepare_v2(s->w, "DELETE FROM changes WHERE ts<?1", -1, &pr, NULL);
+		sqlite3_bind_int64(pr, 1, now - s->o.base_retention_ms);
+		sqlite3_step(pr);
+		sqlite3_finalize(pr);
+	}
 	sqlite3_finalize(dbs);
 	sqlite3_finalize(hz);
 	sqlite3_finalize(mx);
