@@ -221,7 +221,7 @@ int lk_table_get(lake *l, const char *db, const char *store_name, lk_table **out
 		t->n_cols = 1;
 	}
 	t->bucket_bytes = c && c->bucket_bytes ? c->bucket_bytes : 0;
-	json_array_append_new(t->history, json_pack("{sisIsssO}", "version", 1, "at_ms", (json_int_t)lk_now_ms(),
+	json_array_append_new(t->history, json_pack("{sisIssso}", "version", 1, "at_ms", (json_int_t)lk_now_ms(),
 						    "change", "create", "columns", lk_cols_to_json(t->cols, t->n_cols)));
 	t->dirty_schema = 1;
 	t->next = l->tables;
@@ -277,7 +277,7 @@ int lk_table_observe_v(lake *l, lk_table *t, json_t *v, int64_t seq)
 		t->version++;
 		t->dirty_schema = 1;
 		const char *what = r == 1 ? "add" : r == 2 ? "widen" : "add+widen";
-		json_array_append_new(t->history, json_pack("{sisIsIsssO}", "version", t->version, "seq", (json_int_t)seq,
+		json_array_append_new(t->history, json_pack("{sisIsIssso}", "version", t->version, "seq", (json_int_t)seq,
 							    "at_ms", (json_int_t)lk_now_ms(), "change", what, "columns",
 							    lk_cols_to_json(t->cols, t->n_cols)));
 	}
