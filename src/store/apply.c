@@ -200,12 +200,10 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 
 	ids_row cur = {0};
 	char cur_hlc[HLC_STR_MAX] = "";
-	int64_t khash = store_key_hash(m->key, m->key_len);
 	sqlite3_stmt *g = s->st[ST_GET_ROW];
 	sqlite3_bind_int64(g, 1, sid);
 	sqlite3_bind_int64(g, 2, c->uid);
 	sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
-	sqlite3_bind_int64(g, 4, khash);
 	rc = sqlite3_step(g);
 	if (rc == SQLITE_ROW) {
 		cur.exists = 1;
@@ -226,7 +224,6 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 		sqlite3_stmt *q = s->st[ST_GET_SHARED];
 		sqlite3_bind_int64(q, 1, sid);
 		sqlite3_bind_blob(q, 2, m->key, (int)m->key_len, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, khash);
 		int shared = sqlite3_step(q) == SQLITE_ROW;
 		sqlite3_reset(q);
 		if (shared) {
@@ -289,7 +286,7 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 			sqlite3_bind_text(p, 10, d.meta.data, (int)d.meta.len, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(p, 10);
-		sqlite3_bind_int64(p, 11, khash);
+		sqlite3_bind_int64(p, 11, store_key_hash(m->key, m->key_len)); /* for the lake's bucket scans */
 		/* cur's column pointers die with the reset, and the merge buffers already copied them */
 		sqlite3_reset(g);
 		if ((rc = step_done(s, p, err, "write row")))

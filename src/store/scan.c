@@ -93,6 +93,17 @@ static void snapshot_end(store *s, sqlite3 *db, sqlite3_stmt *q)
 	store_reader_put(s, db);
 }
 
+/* Prepares sql on the snapshot with ?1 = database name and ?2 = store name bound. */
+static int prepare_store_sql(store *s, sqlite3 *db, const char *sql, const char *dbname, const char *store_name,
+			     sqlite3_stmt **q, ids_error *err, const char *what)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, q, NULL) != SQLITE_OK)
+		return store_sql_err(s, db, SQLITE_ERROR, err, what);
+	sqlite3_bind_text(*q, 1, dbname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(*q, 2, store_name, -1, SQLITE_STATIC);
+	return 0;
+}
+
 int store_rows_scan(store *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
 		    int (*fn)(void *ctx, const store_row *r), void *ctx, int64_t *head, ids_error *err)
 {
@@ -105,12 +116,8 @@ int store_rows_scan(store *s, const char *dbname, const char *store_name, uint32
 		"SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
 		" JOIN users u ON u.uid=r.uid WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did"
 		" WHERE d.name=?1 AND s.name=?2) AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0";
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		rc = store_sql_err(s, db, SQLITE_ERROR, err, "scan rows");
+	if ((rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "scan rows")))
 		goto out;
-	}
-	sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, store_name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, lo);
 	sqlite3_bind_int64(q, 4, hi);
 	int step;
@@ -148,12 +155,8 @@ int store_rows_get(store *s, const char *dbname, const char *store_name, const s
 		"SELECT r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
 		" WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 AND s.name=?2)"
 		" AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		rc = store_sql_err(s, db, SQLITE_ERROR, err, "row lookup");
+	if ((rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "row lookup")))
 		goto out;
-	}
-	sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, store_name, -1, SQLITE_STATIC);
 	for (size_t i = 0; i < n && !rc; i++) {
 		sqlite3_bind_text(q, 3, keys[i].user ? keys[i].user : "", -1, SQLITE_STATIC);
 		sqlite3_bind_blob(q, 4, keys[i].key, (int)keys[i].key_len, SQLITE_STATIC);

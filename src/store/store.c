@@ -47,8 +47,8 @@ static const char *const schema_v1 =
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta FROM rows WHERE sid=?1 AND uid=?2"
-		       " AND key=?3 AND khash=?4",
-	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND khash=?3 AND deleted=0",
+		       " AND key=?3",
+	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND deleted=0",
 	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
 		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
 		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"

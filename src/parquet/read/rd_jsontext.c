@@ -42,7 +42,6 @@ static size_t utf8_len(const uint8_t *s, size_t n)
 
 int rd_json_str(ids_buf *out, const uint8_t *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	int rc = ids_buf_reserve(out, n + 2);
 	if (rc)
 		return rc;
@@ -61,23 +60,8 @@ int rd_json_str(ids_buf *out, const uint8_t *s, size_t n)
 			break;
 		uint8_t c = s[i];
 		if (cls[c] == 1) {
-			char esc[6] = {'\\', 0};
-			size_t el = 2;
-			switch (c) {
-			case '"': esc[1] = '"'; break;
-			case '\\': esc[1] = '\\'; break;
-			case '\n': esc[1] = 'n'; break;
-			case '\r': esc[1] = 'r'; break;
-			case '\t': esc[1] = 't'; break;
-			case '\b': esc[1] = 'b'; break;
-			case '\f': esc[1] = 'f'; break;
-			default:
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 15];
-				el = 6;
-			}
-			ids_buf_append(out, esc, el);
+			/* control characters, '"' and '\\': the same set the shared escaper handles */
+			ids_buf_json_esc(out, (const char *)s + i, 1);
 			i++;
 			continue;
 		}
