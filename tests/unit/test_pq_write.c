@@ -12,23 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (!(c)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                               \
-		}                                                                 \
-	} while (0)
-
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-	static char p[512];
-	snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-	return p;
-}
+#include "pq_write_test.h"
 
 /* ---- an independent RLE/bit-packed hybrid decoder ---- */
 static size_t rle_decode(const uint8_t *p, size_t n, int bw, uint32_t *out, size_t want)

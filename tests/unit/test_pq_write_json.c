@@ -12,61 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (!(c)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                               \
-		}                                                                 \
-	} while (0)
-
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-	static char p[512];
-	snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-	return p;
-}
-
-static size_t count_files(void)
-{
-	DIR *d = opendir(tmpdir);
-	size_t n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static const pq_node *child(const pq_node *n, const char *name)
-{
-	for (size_t i = 0; n && i < n->n_children; i++)
-		if (!strcmp(n->children[i]->name, name))
-			return n->children[i];
-	return NULL;
-}
-
-static pq_node *infer(const char *ndjson, pq_profile profile, ids_error *err)
-{
-	pq_infer *inf;
-	pq_node *s = NULL;
-	if (pq_infer_new(&inf, err))
-		return NULL;
-	if (!pq_infer_add_ndjson(inf, ndjson, strlen(ndjson), "in.ndjson", err))
-		pq_infer_schema(&s, inf, profile, err);
-	pq_infer_free(inf);
-	return s;
-}
-
-static int is_string(const pq_node *n)
-{
-	return n && n->type == PQ_BYTE_ARRAY && n->logical.kind == PQ_LT_STRING &&
-	       n->converted == PQ_CT_UTF8 && n->repetition == PQ_OPTIONAL;
-}
+#include "pq_write_test.h"
 
 static void test_infer(void)
 {
