@@ -100,7 +100,8 @@ const timer = setInterval(async () => {
   sampling = true;
   const st = procStatus(server.pid);
   const lag = await metric('idbsync_lake_lag_changes');
-  if (st) samples.push({ t: (performance.now() - t0) / 1000, rssKb: st.rssKb, rows: done, lag, phase });
+  const logged = await metric('idbsync_lake_changes_seq');
+  if (st) samples.push({ t: (performance.now() - t0) / 1000, rssKb: st.rssKb, rows: done, lag, logged, phase });
   sampling = false;
 }, 1000);
 
@@ -121,7 +122,7 @@ await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
     if (done >= nextReport) {
       nextReport += progressEvery;
       const s = samples[samples.length - 1];
-      console.error(`ingest10m: ${done.toLocaleString('en-US')} rows, ${((performance.now() - t0) / 1000).toFixed(0)} s, RSS ${(s.rssKb / 1024).toFixed(1)} MB, lake lag ${s.lag}`);
+      console.error(`ingest10m: ${done.toLocaleString('en-US')} rows, ${((performance.now() - t0) / 1000).toFixed(0)} s, RSS ${(s.rssKb / 1024).toFixed(1)} MB, lake state lag ${s.lag}, change log at ${s.logged}`);
     }
   }
 }));
@@ -135,6 +136,7 @@ let flushSecs = null;
 let flushNote = 'not run';
 const lakeOn = doFlush && !extra.includes('--no-lake');
 const flushedEnd = await metric('idbsync_lake_flushed_seq');
+const loggedEnd = await metric('idbsync_lake_changes_seq');
 let flushedLast = flushedEnd;
 let waitSecs = 0;
 if (lakeOn) {
@@ -168,7 +170,7 @@ if (await Promise.race([exited.then(() => true), new Promise((r) => setTimeout((
 } else shutdown += ` in ${((performance.now() - s0) / 1000).toFixed(1)} s`;
 if (applied !== ROWS) { console.error(`ingest10m: server applied ${applied} mutations, expected ${ROWS}`); process.exit(1); }
 
-if (csv) fs.writeFileSync(csv, 't_s,rss_kb,rows,lake_lag,phase\n' + samples.map((s) => `${s.t.toFixed(1)},${s.rssKb},${s.rows},${s.lag ?? ''},${s.phase}`).join('\n') + '\n');
+if (csv) fs.writeFileSync(csv, 't_s,rss_kb,rows,lake_lag,lake_logged,phase\n' + samples.map((s) => `${s.t.toFixed(1)},${s.rssKb},${s.rows},${s.lag ?? ''},${s.logged ?? ''},${s.phase}`).join('\n') + '\n');
 
 // ---- report
 const ing = samples.filter((s) => s.phase === 'ingest');
@@ -188,8 +190,8 @@ console.log('| rows | seconds | rows/s | RSS start MB | at 10% | at 50% | at 90%
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 console.log(`| ${ROWS.toLocaleString('en-US')} | ${ingestSecs.toFixed(1)} | ${Math.round(rate).toLocaleString('en-US')} | ${mb(rss0)} | ${atRows(0.1)} | ${atRows(0.5)} | ` +
   `${atRows(0.9)} | ${mb(maxAll)} | ${mb(rssEndIngest)} | ${lakeOn ? mb(rssEnd) : 'n/a'} | ${growth >= 0 ? '+' : ''}${mb(growth)} MB | ${flat === null ? 'n/a (run too short)' : flat ? 'yes' : 'no'} |`);
-console.log(`lake at the end of the ingest: flushed up to seq ${flushedEnd ?? 'n/a'} of ${ROWS}; catch-up: ${flushNote}; ` +
+console.log(`lake at the end of the ingest: state up to seq ${flushedEnd ?? 'n/a'}, change log up to ${loggedEnd ?? 'n/a'} of ${ROWS}; catch-up: ${flushNote}; ` +
   `${shutdown}; on disk: data ${(dataBytes / 1e6).toFixed(0)} MB, lake ${(lakeBytes / 1e6).toFixed(0)} MB`);
 // one machine-readable line for bench/all.sh
 console.log(`INGEST rows=${ROWS} secs=${ingestSecs.toFixed(2)} rate=${Math.round(rate)} rss_start_mb=${mb(rss0)} rss_max_mb=${mb(maxAll)} ` +
-  `rss_end_mb=${mb(rssEndIngest)} rss_after_flush_mb=${lakeOn ? mb(rssEnd) : 'n/a'} lake_flushed_end=${flushedEnd} lake_flushed_last=${flushedLast} lake_wait_s=${waitSecs.toFixed(0)} lake_caught_up=${flushSecs !== null ? 1 : 0} rss_half1_max_mb=${mb(max1)} rss_half2_max_mb=${mb(max2)} flat=${flat === null ? 'na' : flat ? 1 : 0}`);
+  `rss_end_mb=${mb(rssEndIngest)} rss_after_flush_mb=${lakeOn ? mb(rssEnd) : 'n/a'} lake_flushed_end=${flushedEnd} lake_logged_end=${loggedEnd} lake_flushed_last=${flushedLast} lake_wait_s=${waitSecs.toFixed(0)} lake_caught_up=${flushSecs !== null ? 1 : 0} rss_half1_max_mb=${mb(max1)} rss_half2_max_mb=${mb(max2)} flat=${flat === null ? 'na' : flat ? 1 : 0}`);

@@ -97,6 +97,31 @@ static rec *push_rec(batch *b, const char *db, const char *store_name, int64_t s
 	return r;
 }
 
+/* Remembers that change c (key JSON text keyjson) touched t: its bucket becomes dirty and,
+ * for a partitioned table, the key is listed (state.c leaves it out of the first phase). */
+static int touch_key(lk_table *t, const store_change *c, const char *keyjson, ids_error *err)
+{
+	t->touched = 1;
+	lk_mark_dirty(t, store_key_hash(c->key, c->key_len));
+	if (!t->part_field)
+		return 0;
+	char *tk = NULL;
+	if (asprintf(&tk, "%s\x1f%s", c->user, keyjson) < 0)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	if (t->n_tkeys == t->cap_tkeys) {
+		size_t nc = t->cap_tkeys ? t->cap_tkeys * 2 : 256;
+		char **p = realloc(t->tkeys, nc * sizeof *p);
+		if (!p) {
+			free(tk);
+			return ids_fail(err, IDS_ENOMEM, "out of memory");
+		}
+		t->tkeys = p;
+		t->cap_tkeys = nc;
+	}
+	t->tkeys[t->n_tkeys++] = tk;
+	return 0;
+}
+
 static int on_change(void *ctx, const store_change *c)
 {
 	batch *b = ctx;
@@ -116,23 +141,8 @@ static int on_change(void *ctx, const store_change *c)
 	json_object_set_new(o, "idb_hlc", json_string(c->hlc));
 	json_object_set_new(o, "idb_ts", ts_json(c->ts_ms));
 	json_object_set_new(o, "idb_origin", json_string(c->origin == IDS_ORIGIN_SERVER ? "server" : "client"));
-	lk_mark_dirty(t, store_key_hash(c->key, c->key_len));
-	if (t->part_field) {
-		char *tk = NULL;
-		if (asprintf(&tk, "%s\x1f%s", c->user, b->key.data) < 0)
-			return b->rc = ids_fail(b->err, IDS_ENOMEM, "out of memory");
-		if (t->n_tkeys == t->cap_tkeys) {
-			size_t nc = t->cap_tkeys ? t->cap_tkeys * 2 : 256;
-			char **p = realloc(t->tkeys, nc * sizeof *p);
-			if (!p) {
-				free(tk);
-				return b->rc = ids_fail(b->err, IDS_ENOMEM, "out of memory");
-			}
-			t->tkeys = p;
-			t->cap_tkeys = nc;
-		}
-		t->tkeys[t->n_tkeys++] = tk;
-	}
+	if ((b->rc = touch_key(t, c, b->key.data, b->err)))
+		return b->rc;
 	return b->bytes > BATCH_BYTES ? 1 : 0;
 }
 
@@ -242,6 +252,13 @@ static int write_batch(lake *l, batch *b, lk_table_kind kind, ids_error *err)
 	return rc;
 }
 
+static void sort_tkeys(lake *l)
+{
+	for (lk_table *t = l->tables; t; t = t->next)
+		if (t->n_tkeys)
+			qsort(t->tkeys, t->n_tkeys, sizeof *t->tkeys, cmp_str);
+}
+
 int lk_log_flush(lake *l, int64_t upto, int64_t *done, int *more, ids_error *err)
 {
 	batch b = {.l = l, .err = err, .last = l->changes_seq};
@@ -254,12 +271,49 @@ int lk_log_flush(lake *l, int64_t upto, int64_t *done, int *more, ids_error *err
 		rc = 0;
 	if (!rc && b.n)
 		rc = write_batch(l, &b, LK_T_CHANGES, err);
-	for (lk_table *t = l->tables; t; t = t->next)
-		if (t->n_tkeys)
-			qsort(t->tkeys, t->n_tkeys, sizeof *t->tkeys, cmp_str);
+	sort_tkeys(l);
 	*done = b.last;
 	batch_free(&b);
 	(void)upto;
+	return rc;
+}
+
+typedef struct retouch {
+	lake *l;
+	int64_t upto;
+	ids_buf key;
+	ids_error *err;
+} retouch;
+
+static int on_retouch(void *ctx, const store_change *c)
+{
+	retouch *x = ctx;
+	if (c->seq > x->upto)
+		return 1;
+	lk_table *t;
+	int rc = lk_table_get(x->l, c->db, c->store, &t, x->err);
+	if (!rc)
+		rc = lk_key_json(c->key, c->key_len, &x->key, x->err);
+	return rc ? rc : touch_key(t, c, x->key.data, x->err);
+}
+
+int lk_log_retouch(lake *l, int64_t after, int64_t upto, ids_error *err)
+{
+	retouch x = {.l = l, .upto = upto, .err = err};
+	int rc = 0;
+	while (!rc && after < upto) {
+		int64_t last = after;
+		rc = store_changes_scan(l->st, after, BATCH_MAX, on_retouch, &x, &last, err);
+		if (rc == 1) {
+			rc = 0;   /* went past upto */
+			break;
+		}
+		if (last <= after)
+			break;    /* nothing more in the store */
+		after = last;
+	}
+	ids_buf_free(&x.key);
+	sort_tkeys(l);
 	return rc;
 }
 

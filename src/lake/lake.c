@@ -1,7 +1,8 @@
 /* The lake writer's life cycle: options, open (recovery of a crashed flush), the flush thread
  * (every flush_interval_ms when the store head moved, or at once on lake_flush), durable
  * progress in DIR/_idbsync/progress.json, pruning of the store's change log, and metrics.
- * One flush = change log, conflicts, then the touched current-state buckets (lake_int.h). */
+ * One flush = rounds of change log and conflicts, each recorded at once, and a pass over the
+ * touched current-state buckets whenever it is due (state_due). */
 #include "lake_int.h"
 
 #include <errno.h>
@@ -159,6 +160,10 @@ static int read_progress(lake *l, int *fresh, ids_error *err)
 	if (!j)
 		return ids_fail(err, IDS_ECORRUPT, "%s: not JSON", p);
 	l->changes_seq = json_integer_value(json_object_get(j, "changes_seq"));
+	json_t *ss = json_object_get(j, "state_seq");   /* absent before format 2: state == log */
+	l->state_seq = ss ? json_integer_value(ss) : l->changes_seq;
+	if (l->state_seq > l->changes_seq)
+		l->state_seq = l->changes_seq;
 	l->conflicts_id = json_integer_value(json_object_get(j, "conflicts_id"));
 	const char *prof = json_string_value(json_object_get(j, "profile"));
 	int want = l->profile == PQ_PROFILE_MODERN;
@@ -169,14 +174,14 @@ static int read_progress(lake *l, int *fresh, ids_error *err)
 	return rc;
 }
 
-static int write_progress(lake *l, int64_t changes, int64_t conflicts, ids_error *err)
+static int write_progress(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
 {
 	char p[4200], body[400];
 	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
 	int n = snprintf(body, sizeof body,
-			 "{\"format\":1,\"changes_seq\":%" PRId64 ",\"conflicts_id\":%" PRId64
+			 "{\"format\":2,\"changes_seq\":%" PRId64 ",\"state_seq\":%" PRId64 ",\"conflicts_id\":%" PRId64
 			 ",\"profile\":\"%s\",\"nested\":\"%s\",\"updated_ms\":%" PRId64 "}\n",
-			 changes, conflicts, l->profile == PQ_PROFILE_MODERN ? "modern" : "compat",
+			 changes, state, conflicts, l->profile == PQ_PROFILE_MODERN ? "modern" : "compat",
 			 l->nested == LK_NESTED_STRUCT ? "struct" : "json", lk_now_ms());
 	return lk_write_file(p, body, (size_t)n, err);
 }
@@ -214,66 +219,90 @@ static int adopt_stores(lake *l, ids_error *err)
 	return rc;
 }
 
-/* One round of the change log (at most BATCH_MAX changes): files are written, and the touched
- * keys are remembered, but nothing becomes durable progress yet. */
+/* One round: at most BATCH_MAX changes into the change log and the new conflicts, recorded as
+ * durable progress at once. The keys they touched are remembered for the next state pass;
+ * after a crash lk_log_retouch finds them again from state_seq. */
 static int log_round(lake *l, int *more, ids_error *err)
 {
-	int64_t done = l->changes_seq;
+	int64_t done = l->changes_seq, cdone = l->conflicts_id;
 	int rc = lk_log_flush(l, 0, &done, more, err);
 	if (!rc)
-		l->changes_seq = done; /* in memory only: the next round starts here */
+		rc = lk_conflicts_flush(l, &cdone, err);
+	if (!rc && (done != l->changes_seq || cdone != l->conflicts_id))
+		rc = write_progress(l, done, l->state_seq, cdone, err);
+	if (!rc) {
+		l->changes_seq = done;
+		l->conflicts_id = cdone;
+		pthread_mutex_lock(&l->mu);
+		l->log_flushed = done;
+		pthread_mutex_unlock(&l->mu);
+	}
 	return rc;
 }
 
-/* Rebuilds the touched state buckets, then records progress. Progress never runs ahead of the
- * state: after a crash, log files past it are removed and written again, and the buckets they
- * touched are rebuilt. Doing this once per catch-up (not per round) keeps a big import from
- * rewriting every bucket once per 100k changes. */
-static int state_and_progress(lake *l, int64_t durable, ids_error *err)
+static int state_needed(const lake *l)
 {
-	int64_t done = l->changes_seq, cdone = l->conflicts_id;
-	int rc = lk_conflicts_flush(l, &cdone, err);
+	for (const lk_table *t = l->tables; t; t = t->next)
+		if (t->touched || t->k < 0 || t->dir_version != t->version || t->rebuild || t->grow)
+			return 1;
+	return 0;
+}
+
+/* The state pass is due for a flush call that the change log has reached (or cannot get
+ * closer to), else when the last pass ended at least max(interval/2, its own duration) ago:
+ * rebuilding buckets never takes more than about half the time, so the change log keeps up
+ * with any ingest rate and the state follows as often as its size allows. */
+static int state_due(const lake *l, int more)
+{
+	if (l->state_seq >= l->changes_seq && !state_needed(l))
+		return 0;
+	if (l->want > l->state_seq && (l->changes_seq >= l->want || !more))
+		return 1;
+	int64_t gap = l->o.flush_interval_ms / 2;
+	if (l->state_cost_ms > gap)
+		gap = l->state_cost_ms;
+	return lk_now_ms() - l->state_end_ms >= gap;
+}
+
+/* Rebuilds the touched state buckets of every table, then records state_seq. */
+static int state_pass(lake *l, ids_error *err)
+{
+	int64_t t0 = lk_now_ms(), upto = l->changes_seq;
+	int rc = 0;
 	for (lk_table *t = l->tables; !rc && t; t = t->next) {
 		if (!t->touched && t->k >= 0 && t->dir_version == t->version && !t->rebuild && !t->grow)
 			continue;
 		if (!(rc = lk_state_flush(l, t, err)))
 			rc = lk_table_save(l, t, err);
 		if (!rc && t->touched)
-			lk_notify_table(l, t, "state", "", done);
+			lk_notify_table(l, t, "state", "", upto);
 	}
-	if (!rc && (done != durable || cdone != l->conflicts_id))
-		rc = write_progress(l, done, cdone, err);
+	if (!rc && upto != l->state_seq)
+		rc = write_progress(l, l->changes_seq, upto, l->conflicts_id, err);
 	if (rc)
 		return rc;
-	l->conflicts_id = cdone;
+	l->state_seq = upto;
 	for (lk_table *t = l->tables; t; t = t->next) {
 		t->touched = 0;
 		for (size_t i = 0; i < t->n_tkeys; i++)
 			free(t->tkeys[i]);
 		t->n_tkeys = 0;
 	}
+	l->state_end_ms = lk_now_ms();
+	l->state_cost_ms = l->state_end_ms - t0;
 	return 0;
 }
-
-#define ROUNDS_PER_STATE 10 /* bounds the work a crash in a long catch-up throws away */
 
 static void do_flush(lake *l)
 {
 	ids_error err = IDS_ERROR_INIT;
 	int64_t t0 = lk_now_ms();
-	int more = 1, rc = 0, rounds = 0;
-	int64_t durable = l->changes_seq;
+	int more = 1, rc = 0;
 	while (more && !rc) {
 		rc = log_round(l, &more, &err);
-		if (!rc && (!more || ++rounds >= ROUNDS_PER_STATE)) {
-			rc = state_and_progress(l, durable, &err);
-			if (!rc)
-				durable = l->changes_seq;
-			rounds = 0;
-		}
+		if (!rc && state_due(l, more))
+			rc = state_pass(l, &err);
 	}
-	if (rc)
-		l->changes_seq = durable; /* back to what is recorded; cleanup removes the rest */
 	int64_t t1 = lk_now_ms();
 	atomic_fetch_add(&l->m_flush_us, (t1 - t0) * 1000);
 	if (rc) {
@@ -288,7 +317,8 @@ static void do_flush(lake *l)
 		static __thread int64_t last_prune;
 		if (t1 - last_prune >= PRUNE_EVERY_MS) {
 			ids_error perr = IDS_ERROR_INIT;
-			if (store_changes_prune(l->st, l->changes_seq, &perr))
+			/* a crash before the next state pass needs the changes after state_seq */
+			if (store_changes_prune(l->st, l->state_seq, &perr))
 				fprintf(stderr, "idbsync: lake: prune of the change log failed: %s\n", perr.msg);
 			last_prune = t1;
 		}
@@ -299,7 +329,8 @@ static void do_flush(lake *l)
 		snprintf(l->last_err, sizeof l->last_err, "%s", err.msg);
 	else
 		l->last_err[0] = 0;
-	l->flushed = l->changes_seq;
+	l->flushed = l->state_seq;
+	l->log_flushed = l->changes_seq;
 	pthread_cond_broadcast(&l->done);
 	pthread_mutex_unlock(&l->mu);
 }
@@ -337,8 +368,10 @@ static void *flush_main(void *arg)
 	}
 	pthread_mutex_unlock(&l->mu);
 	/* a clean shutdown leaves the lake current */
-	if (store_head(l->st) > l->flushed && !failures)
+	if (store_head(l->st) > l->flushed && !failures) {
+		l->want = store_head(l->st);
 		do_flush(l);
+	}
 	return NULL;
 }
 
@@ -398,8 +431,11 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 	if (!rc && fresh)
 		rc = adopt_stores(l, err);
 	if (!rc && fresh)
-		rc = write_progress(l, 0, 0, err);
-	l->flushed = l->changes_seq;
+		rc = write_progress(l, 0, 0, 0, err);
+	if (!rc && l->state_seq < l->changes_seq)
+		rc = lk_log_retouch(l, l->state_seq, l->changes_seq, err);
+	l->flushed = l->state_seq;
+	l->log_flushed = l->changes_seq;
 	if (!rc)
 		rc = lk_notify_start(l, err);
 	if (!rc) {
@@ -453,7 +489,7 @@ void lake_metrics(lake *l, ids_buf *out)
 	if (!l)
 		return;
 	pthread_mutex_lock(&l->mu);
-	int64_t flushed = l->flushed, last = l->last_flush_ms;
+	int64_t flushed = l->flushed, logged = l->log_flushed, last = l->last_flush_ms;
 	pthread_mutex_unlock(&l->mu);
 	pthread_mutex_lock(&l->nmu);
 	int pending = l->nq_len;
@@ -467,6 +503,8 @@ void lake_metrics(lake *l, ids_buf *out)
 		       "# HELP idbsync_lake_flushed_seq The lake reflects every change up to this seq.\n"
 		       "# TYPE idbsync_lake_flushed_seq gauge\nidbsync_lake_flushed_seq %" PRId64 "\n"
 		       "# TYPE idbsync_lake_lag_changes gauge\nidbsync_lake_lag_changes %" PRId64 "\n"
+		       "# HELP idbsync_lake_changes_seq The change log holds every change up to this seq.\n"
+		       "# TYPE idbsync_lake_changes_seq gauge\nidbsync_lake_changes_seq %" PRId64 "\n"
 		       "# TYPE idbsync_lake_last_flush_timestamp_seconds gauge\n"
 		       "idbsync_lake_last_flush_timestamp_seconds %.3f\n"
 		       "# TYPE idbsync_lake_files_written_total counter\nidbsync_lake_files_written_total %lld\n"
@@ -480,7 +518,7 @@ void lake_metrics(lake *l, ids_buf *out)
 		       "idbsync_lake_notify_total{result=\"retried\"} %lld\nidbsync_lake_notify_total{result=\"dropped\"} %lld\n"
 		       "# TYPE idbsync_lake_notify_pending gauge\nidbsync_lake_notify_pending %d\n",
 		       (long long)atomic_load(&l->m_flushes), (long long)atomic_load(&l->m_flush_errors),
-		       (double)atomic_load(&l->m_flush_us) / 1e6, flushed, head > flushed ? head - flushed : 0,
+		       (double)atomic_load(&l->m_flush_us) / 1e6, flushed, head > flushed ? head - flushed : 0, logged,
 		       (double)last / 1000.0, (long long)atomic_load(&l->m_files), (long long)atomic_load(&l->m_rows),
 		       (long long)atomic_load(&l->m_log_rows), (long long)atomic_load(&l->m_rebuilds),
 		       (long long)atomic_load(&l->m_compactions), (long long)atomic_load(&l->m_notify_ok),

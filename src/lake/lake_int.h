@@ -135,8 +135,10 @@ struct lake {
 	lk_table *tables;
 	char *drill_ws;              /* e.g. dfs.lake */
 
-	/* progress (durable in DIR/_idbsync/progress.json) */
-	int64_t changes_seq, conflicts_id;
+	/* progress (durable in DIR/_idbsync/progress.json): the change log is written up to
+	 * changes_seq, the current state reflects every change <= state_seq (<= changes_seq) */
+	int64_t changes_seq, state_seq, conflicts_id;
+	int64_t state_end_ms, state_cost_ms;   /* the last state pass: when it ended, how long it took */
 
 	pthread_t thread;
 	int started;
@@ -144,7 +146,8 @@ struct lake {
 	pthread_cond_t wake, done;
 	int stop;
 	int64_t want;                /* flush requested up to */
-	int64_t flushed;             /* lake reflects every change <= flushed */
+	int64_t flushed;             /* lake reflects every change <= flushed (state_seq) */
+	int64_t log_flushed;         /* changes_seq, for the metrics thread */
 	int64_t last_flush_ms;
 	char last_err[512];
 
@@ -202,6 +205,9 @@ int lk_state_read_meta(lake *l, lk_table *t);
 int lk_log_flush(lake *l, int64_t upto, int64_t *done, int *more, ids_error *err);
 int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err);
 int lk_log_cleanup(lake *l, ids_error *err);
+/* Marks the buckets (and partitioned keys) of changes in (after, upto] as touched again: the
+ * recovery of state work that a crash lost after the change log was already recorded. */
+int lk_log_retouch(lake *l, int64_t after, int64_t upto, ids_error *err);
 
 /* notify.c */
 int lk_notify_start(lake *l, ids_error *err);

@@ -1,5 +1,6 @@
 /* The current state of a table: 2^k hash buckets part-<b>.parquet with stable names, each
- * rebuilt copy-on-write from store_rows_scan of its hash range and swapped in with rename().
+ * rebuilt copy-on-write from the store's rows and swapped in with rename(); the dirty buckets
+ * of a flush are written by one scan of the store (run_group).
  * A new schema version or a bucket past its target size rebuilds the whole table into a hidden
  * sibling directory that replaces the visible one with one RENAME_EXCHANGE. Partitioned
  * tables put part-<b> under <col>=<value>/ and swap in two phases (docs/lake-layout.md). */
@@ -13,6 +14,9 @@
 
 #define MAX_PARTS 4096
 #define SCHEMA_CHANGED 7001   /* internal: a row widened the schema mid-scan */
+#define GROUP_MAX 64          /* buckets written by one scan of the store */
+#define GROUP_BUFFER_BYTES ((size_t)256 << 20)  /* row-group budget of one group's writers */
+#define MIN_ROW_GROUP_BYTES ((size_t)8 << 20)
 
 void lk_mark_dirty(lk_table *t, uint32_t hash)
 {
@@ -218,61 +222,135 @@ static int keep_partitions(job *j, const char *dir)
 	return rc;
 }
 
-static int scan_bucket(job *j, int k)
+/* Runs the jobs of buckets[0..n) (bucket bits k) with one scan of the store: each row goes to
+ * the job of its bucket, rows of other buckets are skipped before they are parsed. One scan
+ * per group instead of one per bucket is what keeps a flush that touched every bucket linear
+ * in the store's size. */
+typedef struct group {
+	job *jobs;
+	int32_t *slot;           /* bucket -> index in jobs, or -1 */
+	int k;
+} group;
+
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* fsync of every partition dir the group renamed into, each once */
+static void sync_part_dirs(group *g, size_t n, const char *outdir)
 {
-	uint32_t lo = k ? j->b << (32 - k) : 0;
-	uint32_t hi = k ? (uint32_t)(((uint64_t)(j->b + 1) << (32 - k)) - 1) : 0xffffffffu;
-	int64_t head = 0;
-	return store_rows_scan(j->l->st, j->t->db, j->t->store, lo, hi, on_row, j, &head, j->err);
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += g->jobs[i].n_parts;
+	char **names = malloc((total + 1) * sizeof *names);
+	if (!names) {
+		lk_fsync_dir(outdir);
+		return;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t p = 0; p < g->jobs[i].n_parts; p++)
+			names[m++] = g->jobs[i].parts[p].part;
+	qsort(names, m, sizeof *names, cmp_cstr);
+	for (size_t i = 0; i < m; i++) {
+		if (i && !strcmp(names[i], names[i - 1]))
+			continue;
+		char d[4300];
+		snprintf(d, sizeof d, "%s/%s", outdir, names[i]);
+		lk_fsync_dir(d);
+	}
+	free(names);
 }
 
-/* Incremental: rewrite bucket b of the visible dir through the staging dir. */
-static int rewrite_bucket(lake *l, lk_table *t, uint32_t b, int64_t *max_size, ids_error *err)
+static int on_group_row(void *ctx, const store_row *r)
+{
+	group *g = ctx;
+	uint32_t b = g->k ? r->hash >> (32 - g->k) : 0;
+	int32_t s = g->slot[b];
+	return s < 0 ? 0 : on_row(&g->jobs[s], r);
+}
+
+static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const char *outdir,
+		     int staged, int64_t *max_size, ids_error *err)
 {
 	char dir[4096];
 	lk_table_dir(l, t, NULL, dir, sizeof dir);
-	job j = {.l = l, .t = t, .outdir = dir, .staged = 1, .b = b, .err = err};
-	lk_write_opts(l, &j.wo);
-	j.schema = lk_table_schema(l, t, LK_T_STATE);
-	int rc = j.schema ? 0 : ids_fail(err, IDS_ENOMEM, "schema: out of memory");
-	pw *x;
-	if (!rc && !t->part_field)
-		rc = get_part(&j, "", &x);   /* an empty bucket is an empty file */
-	if (!rc && t->part_field)
-		rc = keep_partitions(&j, dir);
+	group g = {.k = k};
+	g.jobs = calloc(n, sizeof *g.jobs);
+	g.slot = malloc(sizeof *g.slot << k);
+	int rc = g.jobs && g.slot ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
 	if (!rc)
-		rc = scan_bucket(&j, t->k);
-	for (size_t i = 0; !rc && i < j.n_parts; i++) {
-		rc = pq_writer_close(j.parts[i].full, err);
-		if (!rc && j.parts[i].minus)
-			rc = pq_writer_close(j.parts[i].minus, err);
+		memset(g.slot, 0xff, sizeof *g.slot << k);
+	/* every open writer holds a row group: bound their sum */
+	size_t rg = GROUP_BUFFER_BYTES / (n ? n : 1);
+	if (rg < MIN_ROW_GROUP_BYTES)
+		rg = MIN_ROW_GROUP_BYTES;
+	for (size_t i = 0; !rc && i < n; i++) {
+		job *j = &g.jobs[i];
+		*j = (job){.l = l, .t = t, .outdir = outdir, .staged = staged, .b = buckets[i], .err = err};
+		g.slot[buckets[i]] = (int32_t)i;
+		lk_write_opts(l, &j->wo);
+		j->wo.row_group_bytes = rg;
+		j->schema = lk_table_schema(l, t, LK_T_STATE);
+		pw *x;
+		if (!j->schema)
+			rc = ids_fail(err, IDS_ENOMEM, "schema: out of memory");
+		else if (!t->part_field)
+			rc = get_part(j, "", &x);   /* an empty bucket is an empty file */
+		else
+			rc = keep_partitions(j, dir);
 	}
-	/* phase 1: files without the touched keys, so a key that moved partitions is never in
-	 * two files at once; phase 2: the full files */
-	for (int phase = 1; !rc && phase <= 2; phase++) {
-		for (size_t i = 0; !rc && i < j.n_parts; i++) {
-			const char *src = phase == 1 ? j.parts[i].minus_stage : j.parts[i].full_stage;
-			if (!src[0])
-				continue;
-			if (rename(src, j.parts[i].final))
-				rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %m", src, j.parts[i].final);
-			int64_t sz = phase == 2 ? lk_file_size(j.parts[i].final) : 0;
+	if (!rc) {
+		uint32_t lo = k ? buckets[0] << (32 - k) : 0;
+		uint32_t hi = k ? (uint32_t)(((uint64_t)buckets[n - 1] + 1) << (32 - k)) - 1 : 0xffffffffu;
+		int64_t head = 0;
+		rc = store_rows_scan(l->st, t->db, t->store, lo, hi, on_group_row, &g, &head, err);
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		for (size_t p = 0; !rc && p < g.jobs[i].n_parts; p++) {
+			rc = pq_writer_close(g.jobs[i].parts[p].full, err);
+			if (!rc && g.jobs[i].parts[p].minus)
+				rc = pq_writer_close(g.jobs[i].parts[p].minus, err);
+			int64_t sz = !rc && !staged ? lk_file_size(g.jobs[i].parts[p].final) : 0;
 			if (sz > *max_size)
 				*max_size = sz;
 		}
-		for (size_t i = 0; !rc && i < j.n_parts; i++) {
-			char d[4300];
-			snprintf(d, sizeof d, "%s/%s", dir, j.parts[i].part);
-			lk_fsync_dir(d);
+	/* phase 1: files without the touched keys, so a key that moved partitions is never in
+	 * two files at once; phase 2: the full files */
+	for (int phase = 1; !rc && staged && phase <= 2; phase++) {
+		for (size_t i = 0; !rc && i < n; i++)
+			for (size_t p = 0; !rc && p < g.jobs[i].n_parts; p++) {
+				pw *x = &g.jobs[i].parts[p];
+				const char *src = phase == 1 ? x->minus_stage : x->full_stage;
+				if (!src[0])
+					continue;
+				if (rename(src, x->final))
+					rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %m", src, x->final);
+				int64_t sz = phase == 2 ? lk_file_size(x->final) : 0;
+				if (sz > *max_size)
+					*max_size = sz;
+			}
+		sync_part_dirs(&g, n, outdir);
+	}
+	for (size_t i = 0; g.jobs && i < n; i++) {
+		for (size_t p = 0; p < g.jobs[i].n_parts; p++) {
+			if (g.jobs[i].parts[p].full_stage[0])
+				unlink(g.jobs[i].parts[p].full_stage);
+			if (g.jobs[i].parts[p].minus_stage[0])
+				unlink(g.jobs[i].parts[p].minus_stage);
 		}
+		job_free(&g.jobs[i]);
 	}
-	for (size_t i = 0; i < j.n_parts; i++) {
-		if (j.parts[i].full_stage[0])
-			unlink(j.parts[i].full_stage);
-		if (j.parts[i].minus_stage[0])
-			unlink(j.parts[i].minus_stage);
-	}
-	job_free(&j);
+	free(g.jobs);
+	free(g.slot);
+	return rc;
+}
+
+/* Runs buckets[0..n) in groups of at most GROUP_MAX open buckets. */
+static int run_buckets(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const char *outdir,
+		       int staged, int64_t *max_size, ids_error *err)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i += GROUP_MAX)
+		rc = run_group(l, t, k, buckets + i, n - i < GROUP_MAX ? n - i : GROUP_MAX, outdir, staged, max_size, err);
 	return rc;
 }
 
@@ -284,25 +362,14 @@ static int rebuild(lake *l, lk_table *t, int k, int64_t *max_size, ids_error *er
 	snprintf(next, sizeof next, "%s/%s/.%s.next", l->dir, t->db, t->table);
 	lk_rm_rf(next);
 	int rc = lk_mkdirs(next, err);
-	for (uint32_t b = 0; !rc && b < (1u << k); b++) {
-		job j = {.l = l, .t = t, .outdir = next, .staged = 0, .b = b, .err = err};
-		lk_write_opts(l, &j.wo);
-		j.schema = lk_table_schema(l, t, LK_T_STATE);
-		pw *x;
-		if (!t->part_field)
-			rc = get_part(&j, "", &x);
-		else
-			rc = keep_partitions(&j, dir);
-		if (!rc)
-			rc = scan_bucket(&j, k);
-		for (size_t i = 0; !rc && i < j.n_parts; i++) {
-			rc = pq_writer_close(j.parts[i].full, err);
-			int64_t sz = rc ? 0 : lk_file_size(j.parts[i].final);
-			if (sz > *max_size)
-				*max_size = sz;
-		}
-		job_free(&j);
-	}
+	uint32_t *all = rc ? NULL : malloc(sizeof *all << k);
+	if (!rc && !all)
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+	for (uint32_t b = 0; all && b < (1u << k); b++)
+		all[b] = b;
+	if (!rc)
+		rc = run_buckets(l, t, k, all, (size_t)1 << k, next, 0, max_size, err);
+	free(all);
 	if (!rc) {
 		char meta[4300], body[100];
 		snprintf(meta, sizeof meta, "%s/_buckets", next);
@@ -355,9 +422,17 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 				k++;
 			rc = rebuild(l, t, k, &max_size, err);
 		} else {
-			for (uint32_t b = 0; !rc && b < (1u << t->k); b++)
+			uint32_t *dirty = malloc(sizeof *dirty << t->k);
+			size_t nd = 0;
+			if (!dirty)
+				return ids_fail(err, IDS_ENOMEM, "out of memory");
+			for (uint32_t b = 0; b < (1u << t->k); b++)
 				if (bucket_dirty(t, t->k, b))
-					rc = rewrite_bucket(l, t, b, &max_size, err);
+					dirty[nd++] = b;
+			char dir[4096];
+			lk_table_dir(l, t, NULL, dir, sizeof dir);
+			rc = run_buckets(l, t, t->k, dirty, nd, dir, 1, &max_size, err);
+			free(dirty);
 		}
 		if (rc == SCHEMA_CHANGED) {
 			t->rebuild = 1;   /* retry the whole table with the wider schema */
