@@ -1,8 +1,8 @@
-/* The append-only logs of a table: every applied change in DIR/D/<t>_changes/dt=YYYY-MM-DD/
- * and every losing mutation in DIR/D/<t>_conflicts/, as part-<first>-<last>.parquet named by
- * seq (or conflict id) range. Files are written in the hidden staging dir and renamed in; the
- * durable progress (lake.c) is recorded only after, and files past it are removed at start,
- * so a crash never leaves a change missing or doubled. */
+/* The append-only logs of a table: the conflicts (every losing mutation in DIR/D/<t>_conflicts/
+ * as part-<first>-<last>.parquet named by conflict id range), the bookkeeping of the keys the
+ * change log touched (for the state pass), and the cleanup of files past the recorded progress
+ * at start, so a crash never leaves a change missing or doubled. The change log files are
+ * written by logstream.c. Files are written in the hidden staging dir and renamed in. */
 #include "lake_int.h"
 
 #include <dirent.h>
@@ -19,9 +19,8 @@
 #define BATCH_BYTES ((size_t)64 << 20)
 
 typedef struct rec {
-	int64_t seq;                 /* change seq or conflict id */
+	int64_t seq;                 /* conflict id */
 	lk_table *t;
-	char dt[12];
 	json_t *row;                 /* system columns, then the value (json) under "\x01v" */
 	json_t *v;
 } rec;
@@ -47,14 +46,14 @@ static void batch_free(batch *b)
 	ids_buf_free(&b->key);
 }
 
-static json_t *ts_json(int64_t ms)
+json_t *lk_ts_json(int64_t ms)
 {
 	char iso[40];
 	ids_ms_to_iso((double)ms, iso);
 	return json_pack("{ss}", "$date", iso);
 }
 
-static void day_of(int64_t ms, char *out)
+void lk_day_of(int64_t ms, char *out)
 {
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
@@ -93,13 +92,12 @@ static rec *push_rec(batch *b, const char *db, const char *store_name, int64_t s
 		lk_table_observe_v(b->l, t, r->v, seq);
 	b->bytes += vlen + key_len + 200;
 	b->last = seq;
-	t->touched = 1;
 	return r;
 }
 
 /* Remembers that change c (key JSON text keyjson) touched t: its bucket becomes dirty and,
  * for a partitioned table, the key is listed (state.c leaves it out of the first phase). */
-static int touch_key(lk_table *t, const store_change *c, const char *keyjson, ids_error *err)
+int lk_log_touch_key(lk_table *t, const store_change *c, const char *keyjson, ids_error *err)
 {
 	t->touched = 1;
 	lk_mark_dirty(t, store_key_hash(c->key, c->key_len));
@@ -122,30 +120,6 @@ static int touch_key(lk_table *t, const store_change *c, const char *keyjson, id
 	return 0;
 }
 
-static int on_change(void *ctx, const store_change *c)
-{
-	batch *b = ctx;
-	rec *r = push_rec(b, c->db, c->store, c->seq, c->key, c->key_len, c->value, c->value_len);
-	if (!r)
-		return b->rc;
-	lk_table *t = r->t;
-	day_of(c->ts_ms, r->dt);
-	json_t *o = r->row;
-	json_object_set_new(o, "idb_seq", json_integer(c->seq));
-	json_object_set_new(o, "idb_op", json_string(c->op == IDS_OP_DELETE ? "delete" : "put"));
-	json_object_set_new(o, "idb_deleted", json_boolean(c->op == IDS_OP_DELETE));
-	json_object_set_new(o, "idb_key", json_stringn(b->key.data, b->key.len));
-	json_object_set_new(o, "idb_user", json_string(c->user));
-	json_object_set_new(o, "idb_client", json_string(c->client));
-	json_object_set_new(o, "idb_mid", json_integer(c->mid));
-	json_object_set_new(o, "idb_hlc", json_string(c->hlc));
-	json_object_set_new(o, "idb_ts", ts_json(c->ts_ms));
-	json_object_set_new(o, "idb_origin", json_string(c->origin == IDS_ORIGIN_SERVER ? "server" : "client"));
-	if ((b->rc = touch_key(t, c, b->key.data, b->err)))
-		return b->rc;
-	return b->bytes > BATCH_BYTES ? 1 : 0;
-}
-
 static int on_conflict(void *ctx, const store_conflict *c)
 {
 	batch *b = ctx;
@@ -164,7 +138,7 @@ static int on_conflict(void *ctx, const store_conflict *c)
 	json_object_set_new(o, "idb_reason", json_string(c->reason));
 	json_object_set_new(o, "idb_winner_seq", json_integer(c->winner_seq));
 	json_object_set_new(o, "idb_winner_hlc", json_string(c->winner_hlc));
-	json_object_set_new(o, "idb_ts", ts_json(c->ts_ms));
+	json_object_set_new(o, "idb_ts", lk_ts_json(c->ts_ms));
 	return b->bytes > BATCH_BYTES ? 1 : 0;
 }
 
@@ -173,26 +147,17 @@ static int cmp_rec(const void *a, const void *b)
 	const rec *x = a, *y = b;
 	if (x->t != y->t)
 		return x->t < y->t ? -1 : 1;
-	int c = strcmp(x->dt, y->dt);
-	if (c)
-		return c;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Writes r[0..n) (one table, one day) as one file: staging, then rename into dir. */
-static int write_group(lake *l, rec *r, size_t n, lk_table_kind kind, ids_error *err)
+/* Writes r[0..n) (one table) as one file: staging, then rename into dir. */
+static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 {
 	lk_table *t = r[0].t;
 	char dir[4300], stage[4300], final[4600];
-	if (kind == LK_T_CHANGES) {
-		char base[4096];
-		lk_table_dir(l, t, "_changes", base, sizeof base);
-		snprintf(dir, sizeof dir, "%s/dt=%s", base, r[0].dt);
-	} else {
-		lk_table_dir(l, t, "_conflicts", dir, sizeof dir);
-	}
+	lk_table_dir(l, t, "_conflicts", dir, sizeof dir);
 	int rc = lk_mkdirs(dir, err);
 	if (rc)
 		return rc;
@@ -202,9 +167,8 @@ static int write_group(lake *l, rec *r, size_t n, lk_table_kind kind, ids_error 
 	if ((rc = lk_mkdirs(stage, err)))
 		return rc;
 	char sp[4600];
-	snprintf(sp, sizeof sp, "%s/%s%s-%" PRId64 ".parquet", stage, t->table,
-		 kind == LK_T_CHANGES ? "_changes" : "_conflicts", r[0].seq);
-	pq_node *schema = lk_table_schema(l, t, kind);
+	snprintf(sp, sizeof sp, "%s/%s_conflicts-%" PRId64 ".parquet", stage, t->table, r[0].seq);
+	pq_node *schema = lk_table_schema(l, t, LK_T_CONFLICTS);
 	pq_write_options wo;
 	lk_write_opts(l, &wo);
 	pq_writer *w = NULL;
@@ -226,15 +190,11 @@ static int write_group(lake *l, rec *r, size_t n, lk_table_kind kind, ids_error 
 	lk_fsync_dir(dir);
 	atomic_fetch_add(&l->m_files, 1);
 	atomic_fetch_add(&l->m_log_rows, (long long)n);
-	/* tell the engines which partition got data */
-	char part[40];
-	snprintf(part, sizeof part, "dt=%s", r[0].dt);
-	lk_notify_table(l, t, kind == LK_T_CHANGES ? "changes" : "conflicts", kind == LK_T_CHANGES ? part : "",
-			r[n - 1].seq);
+	lk_notify_table(l, t, "conflicts", "", r[n - 1].seq);
 	return 0;
 }
 
-static int write_batch(lake *l, batch *b, lk_table_kind kind, ids_error *err)
+static int write_batch(lake *l, batch *b, ids_error *err)
 {
 	qsort(b->r, b->n, sizeof *b->r, cmp_rec);
 	int rc = 0;
@@ -244,38 +204,19 @@ static int write_batch(lake *l, batch *b, lk_table_kind kind, ids_error *err)
 			rc = lk_table_save(l, b->r[i].t, err);
 	size_t start = 0;
 	for (size_t i = 1; !rc && i <= b->n; i++) {
-		if (i < b->n && b->r[i].t == b->r[start].t && (kind != LK_T_CHANGES || !strcmp(b->r[i].dt, b->r[start].dt)))
+		if (i < b->n && b->r[i].t == b->r[start].t)
 			continue;
-		rc = write_group(l, b->r + start, i - start, kind, err);
+		rc = write_group(l, b->r + start, i - start, err);
 		start = i;
 	}
 	return rc;
 }
 
-static void sort_tkeys(lake *l)
+void lk_log_sort_touched(lake *l)
 {
 	for (lk_table *t = l->tables; t; t = t->next)
 		if (t->n_tkeys)
 			qsort(t->tkeys, t->n_tkeys, sizeof *t->tkeys, cmp_str);
-}
-
-int lk_log_flush(lake *l, int64_t upto, int64_t *done, int *more, ids_error *err)
-{
-	batch b = {.l = l, .err = err, .last = l->changes_seq};
-	int64_t last = 0;
-	*more = 0;
-	int rc = store_changes_scan(l->st, l->changes_seq, BATCH_MAX, on_change, &b, &last, err);
-	if (rc == 1 || (!rc && b.n == BATCH_MAX))
-		*more = 1;
-	if (rc == 1)
-		rc = 0;
-	if (!rc && b.n)
-		rc = write_batch(l, &b, LK_T_CHANGES, err);
-	sort_tkeys(l);
-	*done = b.last;
-	batch_free(&b);
-	(void)upto;
-	return rc;
 }
 
 typedef struct retouch {
@@ -294,7 +235,7 @@ static int on_retouch(void *ctx, const store_change *c)
 	int rc = lk_table_get(x->l, c->db, c->store, &t, x->err);
 	if (!rc)
 		rc = lk_key_json(c->key, c->key_len, &x->key, x->err);
-	return rc ? rc : touch_key(t, c, x->key.data, x->err);
+	return rc ? rc : lk_log_touch_key(t, c, x->key.data, x->err);
 }
 
 int lk_log_retouch(lake *l, int64_t after, int64_t upto, ids_error *err)
@@ -313,7 +254,7 @@ int lk_log_retouch(lake *l, int64_t after, int64_t upto, ids_error *err)
 		after = last;
 	}
 	ids_buf_free(&x.key);
-	sort_tkeys(l);
+	lk_log_sort_touched(l);
 	return rc;
 }
 
@@ -325,7 +266,7 @@ int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err)
 	if (rc == 1)
 		rc = 0;
 	if (!rc && b.n)
-		rc = write_batch(l, &b, LK_T_CONFLICTS, err);
+		rc = write_batch(l, &b, err);
 	*done = b.last;
 	batch_free(&b);
 	return rc;

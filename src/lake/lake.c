@@ -225,7 +225,7 @@ static int adopt_stores(lake *l, ids_error *err)
 static int log_round(lake *l, int *more, ids_error *err)
 {
 	int64_t done = l->changes_seq, cdone = l->conflicts_id;
-	int rc = lk_log_flush(l, 0, &done, more, err);
+	int rc = lk_log_flush(l, &done, more, err);
 	if (!rc)
 		rc = lk_conflicts_flush(l, &cdone, err);
 	if (!rc && (done != l->changes_seq || cdone != l->conflicts_id))
@@ -546,6 +546,7 @@ void lake_free(lake *l)
 	free(l->cfg);
 	free(l->dir);
 	free(l->drill_ws);
+	ids_buf_free(&l->row_buf);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->wake);
 	pthread_cond_destroy(&l->done);

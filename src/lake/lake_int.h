@@ -134,6 +134,7 @@ struct lake {
 	size_t n_cfg;
 	lk_table *tables;
 	char *drill_ws;              /* e.g. dfs.lake */
+	ids_buf row_buf;             /* lk_write_row's serialization buffer */
 
 	/* progress (durable in DIR/_idbsync/progress.json): the change log is written up to
 	 * changes_seq, the current state reflects every change <= state_seq (<= changes_seq) */
@@ -201,8 +202,15 @@ void lk_part_dir(const lk_table *t, json_t *v, ids_buf *out);
 int lk_state_flush(lake *l, lk_table *t, ids_error *err);
 int lk_state_read_meta(lake *l, lk_table *t);
 
+/* logstream.c: one round of the change log (at most 100k changes or 64 MiB) after
+ * l->changes_seq into files; *done: the last seq written, *more: the store has more. */
+int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err);
+
 /* changelog.c */
-int lk_log_flush(lake *l, int64_t upto, int64_t *done, int *more, ids_error *err);
+int lk_log_touch_key(lk_table *t, const store_change *c, const char *keyjson, ids_error *err);
+void lk_log_sort_touched(lake *l);   /* the touched keys sorted, for state.c's lookups */
+json_t *lk_ts_json(int64_t ms);      /* {"$date": ISO} */
+void lk_day_of(int64_t ms, char *out);   /* YYYY-MM-DD (UTC), out >= 12 bytes */
 int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err);
 int lk_log_cleanup(lake *l, ids_error *err);
 /* Marks the buckets (and partitioned keys) of changes in (after, upto] as touched again: the

@@ -1,0 +1,206 @@
+/* One round of the change log: the store's changes after changes_seq, in seq order, streamed
+ * into one open file per (table, day), each row built, written and freed at once. Holding a
+ * round's rows (100k parsed values) until the end made the allocator give its heap back and
+ * fault it in again every round: most of a round's time went to clearing fresh pages.
+ * A change that widens its table's schema closes that table's open file first, so every file
+ * has one schema, and the schema file names it before the file appears. Files are written in
+ * the hidden staging dir and renamed in as part-<first>-<last>.parquet (lake.c records the
+ * progress after; changelog.c removes files past it at start). */
+#include "lake_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ROUND_MAX 100000
+#define ROUND_BYTES ((size_t)64 << 20)
+#define OPEN_MAX 64              /* open files (tables x days) before all are finished */
+
+typedef struct lfile {
+	lk_table *t;
+	char dt[12];
+	int version;                 /* the table's schema version the file was opened with */
+	pq_writer *w;
+	int64_t first, last;
+	size_t n;
+	char stage[4600];
+} lfile;
+
+typedef struct round {
+	lake *l;
+	lfile f[OPEN_MAX];
+	size_t n_open, rows, bytes;
+	int64_t last;
+	lk_table *cache;
+	ids_buf key;
+	ids_error *err;
+	int rc;
+} round;
+
+static void drop(lfile *f)
+{
+	pq_writer_free(f->w);
+	if (f->stage[0])
+		unlink(f->stage);
+	memset(f, 0, sizeof *f);
+}
+
+/* Closes f and renames it into its dt= dir. */
+static int finish(lake *l, lfile *f, ids_error *err)
+{
+	char base[4096], dir[4300], final[4600];
+	lk_table_dir(l, f->t, "_changes", base, sizeof base);
+	snprintf(dir, sizeof dir, "%s/dt=%s", base, f->dt);
+	snprintf(final, sizeof final, "%s/part-%020" PRId64 "-%020" PRId64 ".parquet", dir, f->first, f->last);
+	int rc = pq_writer_close(f->w, err);
+	if (!rc)
+		rc = lk_mkdirs(dir, err);
+	if (!rc && rename(f->stage, final))
+		rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %m", f->stage, final);
+	if (rc) {
+		ids_wrap(err, "%s: ", final);
+		drop(f);
+		return rc;
+	}
+	f->stage[0] = 0;
+	lk_fsync_dir(dir);
+	atomic_fetch_add(&l->m_files, 1);
+	atomic_fetch_add(&l->m_log_rows, (long long)f->n);
+	char part[40];
+	snprintf(part, sizeof part, "dt=%s", f->dt);
+	lk_notify_table(l, f->t, "changes", part, f->last);
+	drop(f);
+	return 0;
+}
+
+static int finish_all(round *r)
+{
+	int rc = 0;
+	for (size_t i = 0; i < r->n_open; i++) {
+		if (!rc)
+			rc = finish(r->l, &r->f[i], r->err);
+		else
+			drop(&r->f[i]);
+	}
+	r->n_open = 0;
+	return rc;
+}
+
+/* The open file of (t, dt) at t's current schema version, opening one if needed. */
+static int file_for(round *r, lk_table *t, const char *dt, int64_t seq, lfile **out)
+{
+	for (size_t i = 0; i < r->n_open; i++) {
+		lfile *f = &r->f[i];
+		if (f->t != t || strcmp(f->dt, dt))
+			continue;
+		if (f->version == t->version) {
+			*out = f;
+			return 0;
+		}
+		int rc = finish(r->l, f, r->err);   /* the schema widened: a new file */
+		r->f[i] = r->f[--r->n_open];
+		if (rc)
+			return rc;
+		break;
+	}
+	int rc = r->n_open == OPEN_MAX ? finish_all(r) : 0;
+	if (rc)
+		return rc;
+	/* the schema file must name every column before a file has it */
+	if ((rc = lk_table_save(r->l, t, r->err)))
+		return rc;
+	lfile *f = &r->f[r->n_open];
+	memset(f, 0, sizeof *f);
+	char stage[4096];
+	lk_db_meta(r->l, t->db, stage, sizeof stage);
+	strcat(stage, "/tmp");
+	if ((rc = lk_mkdirs(stage, r->err)))
+		return rc;
+	snprintf(f->stage, sizeof f->stage, "%s/%s_changes-%" PRId64 ".parquet", stage, t->table, seq);
+	pq_node *schema = lk_table_schema(r->l, t, LK_T_CHANGES);
+	pq_write_options wo;
+	lk_write_opts(r->l, &wo);
+	rc = schema ? pq_writer_new(&f->w, f->stage, schema, &wo, r->err) : ids_fail(r->err, IDS_ENOMEM, "out of memory");
+	pq_node_free(schema);
+	if (rc) {
+		f->stage[0] = 0;
+		drop(f);
+		return rc;
+	}
+	f->t = t;
+	snprintf(f->dt, sizeof f->dt, "%s", dt);
+	f->version = t->version;
+	f->first = seq;
+	r->n_open++;
+	*out = f;
+	return 0;
+}
+
+static int on_change(void *ctx, const store_change *c)
+{
+	round *r = ctx;
+	lk_table *t = r->cache;
+	if (!t || strcmp(t->db, c->db) || strcmp(t->store, c->store)) {
+		if ((r->rc = lk_table_get(r->l, c->db, c->store, &t, r->err)))
+			return r->rc;
+		r->cache = t;
+	}
+	if ((r->rc = lk_key_json(c->key, c->key_len, &r->key, r->err)) ||
+	    (r->rc = lk_log_touch_key(t, c, r->key.data, r->err)))
+		return r->rc;
+	json_t *v = c->value ? lk_parse_value(c->value, c->value_len) : NULL;
+	if (v)
+		lk_table_observe_v(r->l, t, v, c->seq);
+	char dt[12];
+	lk_day_of(c->ts_ms, dt);
+	lfile *f;
+	if ((r->rc = file_for(r, t, dt, c->seq, &f))) {
+		json_decref(v);
+		return r->rc;
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "idb_seq", json_integer(c->seq));
+	json_object_set_new(o, "idb_op", json_string(c->op == IDS_OP_DELETE ? "delete" : "put"));
+	json_object_set_new(o, "idb_deleted", json_boolean(c->op == IDS_OP_DELETE));
+	json_object_set_new(o, "idb_key", json_stringn(r->key.data, r->key.len));
+	json_object_set_new(o, "idb_user", json_string(c->user));
+	json_object_set_new(o, "idb_client", json_string(c->client));
+	json_object_set_new(o, "idb_mid", json_integer(c->mid));
+	json_object_set_new(o, "idb_hlc", json_string(c->hlc));
+	json_object_set_new(o, "idb_ts", lk_ts_json(c->ts_ms));
+	json_object_set_new(o, "idb_origin", json_string(c->origin == IDS_ORIGIN_SERVER ? "server" : "client"));
+	lk_table_fill(t, o, v, 0);
+	r->rc = lk_write_row(r->l, f->w, o, r->err);
+	json_decref(o);
+	json_decref(v);
+	if (r->rc)
+		return r->rc;
+	f->last = c->seq;
+	f->n++;
+	r->last = c->seq;
+	r->rows++;
+	r->bytes += c->value_len + c->key_len + 200;
+	return r->bytes > ROUND_BYTES ? 1 : 0;
+}
+
+int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
+{
+	round r = {.l = l, .err = err, .last = l->changes_seq};
+	int64_t last = 0;
+	*more = 0;
+	int rc = store_changes_scan(l->st, l->changes_seq, ROUND_MAX, on_change, &r, &last, err);
+	if (rc == 1 || (!rc && r.rows == ROUND_MAX))
+		*more = 1;
+	if (rc == 1)
+		rc = 0;
+	if (!rc)
+		rc = finish_all(&r);
+	for (size_t i = 0; i < r.n_open; i++)
+		drop(&r.f[i]);
+	lk_log_sort_touched(l);
+	*done = r.last;
+	ids_buf_free(&r.key);
+	return rc;
+}
