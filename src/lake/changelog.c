@@ -292,10 +292,10 @@ static void clean_dir(const char *dir, int64_t keep_upto, int depth)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		const char *n = e->d_name;
-		if (n[0] == '.' || n[0] == '_')
-			continue;
 		char p[4400];
 		snprintf(p, sizeof p, "%s/%s", dir, n);
+		if (n[0] == '.' || n[0] == '_')
+			continue;
 		int64_t a;
 		if (depth == 0 && !strncmp(n, "dt=", 3))
 			clean_dir(p, keep_upto, 1);

@@ -303,6 +303,14 @@ static void do_flush(lake *l)
 		if (!rc && state_due(l, more))
 			rc = state_pass(l, &err);
 	}
+	if (!rc) {
+		ids_error cerr = IDS_ERROR_INIT;
+		/* a failed compaction leaves the small files as they are: syncing goes on */
+		if (lk_compact(l, 0, &cerr)) {
+			atomic_fetch_add(&l->m_flush_errors, 1);
+			fprintf(stderr, "idbsync: lake compaction failed (will retry): %s\n", cerr.msg);
+		}
+	}
 	int64_t t1 = lk_now_ms();
 	atomic_fetch_add(&l->m_flush_us, (t1 - t0) * 1000);
 	if (rc) {
@@ -355,6 +363,15 @@ static void *flush_main(void *arg)
 			do_flush(l);
 			pthread_mutex_lock(&l->mu);
 			failures = l->last_err[0] ? failures + 1 : 0;
+			continue;
+		}
+		if (!pending && !failures && lk_compact_wanted(l)) {
+			/* small files left when the writes stopped are merged while idle too */
+			pthread_mutex_unlock(&l->mu);
+			ids_error cerr = IDS_ERROR_INIT;
+			if (lk_compact(l, 0, &cerr))
+				fprintf(stderr, "idbsync: lake compaction failed (will retry): %s\n", cerr.msg);
+			pthread_mutex_lock(&l->mu);
 			continue;
 		}
 		struct timespec ts;

@@ -102,6 +102,7 @@ typedef struct lk_table {
 	int dir_version;             /* schema version the current-state dir was built with */
 	int rebuild;                 /* full rebuild needed */
 	int grow;                    /* next rebuild doubles the buckets */
+	int log_files;               /* change-log files written since the last compaction check */
 	char **tkeys;                /* touched (user \x1f key) strings, partitioned tables only */
 	size_t n_tkeys, cap_tkeys;
 	struct lk_table *next;
@@ -135,6 +136,7 @@ struct lake {
 	lk_table *tables;
 	char *drill_ws;              /* e.g. dfs.lake */
 	ids_buf row_buf;             /* lk_write_row's serialization buffer */
+	int64_t compact_ms;          /* the last compaction check */
 
 	/* progress (durable in DIR/_idbsync/progress.json): the change log is written up to
 	 * changes_seq, the current state reflects every change <= state_seq (<= changes_seq) */
@@ -205,6 +207,10 @@ int lk_state_read_meta(lake *l, lk_table *t);
 /* logstream.c: one round of the change log (at most 100k changes or 64 MiB) after
  * l->changes_seq into files; *done: the last seq written, *more: the store has more. */
 int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err);
+
+/* compact.c: merges the change log's small files (every 10 s at most, or now with force). */
+int lk_compact(lake *l, int force, ids_error *err);
+int lk_compact_wanted(const lake *l);   /* a check is due and some table has enough small files */
 
 /* changelog.c */
 int lk_log_touch_key(lk_table *t, const store_change *c, const char *keyjson, ids_error *err);

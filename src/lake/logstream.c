@@ -68,6 +68,7 @@ static int finish(lake *l, lfile *f, ids_error *err)
 	lk_fsync_dir(dir);
 	atomic_fetch_add(&l->m_files, 1);
 	atomic_fetch_add(&l->m_log_rows, (long long)f->n);
+	f->t->log_files++;
 	char part[40];
 	snprintf(part, sizeof part, "dt=%s", f->dt);
 	lk_notify_table(l, f->t, "changes", part, f->last);

@@ -1,0 +1,258 @@
+/* Compaction of the change log: a flush adds one small file per table and day, so a day
+ * directory that holds COMPACT_MIN files under the target size is rebuilt with each run of
+ * consecutive small files of one schema merged into one file (column chunks decoded and
+ * re-encoded as they are: no value goes through JSON, so every type keeps its exact bytes).
+ * Files that stay are hard links (the same inode: a reader that opened one keeps reading
+ * it). The new directory is built in the staging dir and exchanged with the visible one in one
+ * RENAME_EXCHANGE, so a listing sees either the old files or the merged ones, never both. */
+#include "lake_int.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "idbsync/pq_read.h"
+
+#define COMPACT_MIN 16
+#define COMPACT_CHECK_MS 10000   /* at most; 20 flush intervals when that is shorter */
+
+typedef struct lf {
+	char name[96];
+	int64_t first, last, size;
+	pq_node *schema;             /* small files: their schema (readers are opened one at a time) */
+	int out;                     /* index of the merged output, -1: kept as it is */
+} lf;
+
+static int cmp_lf(const void *a, const void *b)
+{
+	const lf *x = a, *y = b;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int same_node(const pq_node *a, const pq_node *b)
+{
+	if (strcmp(a->name, b->name) || a->type != b->type || a->repetition != b->repetition ||
+	    a->type_length != b->type_length || a->converted != b->converted || a->n_children != b->n_children ||
+	    a->logical.kind != b->logical.kind || a->logical.scale != b->logical.scale ||
+	    a->logical.precision != b->logical.precision || a->logical.utc != b->logical.utc ||
+	    a->logical.unit != b->logical.unit || a->logical.bit_width != b->logical.bit_width ||
+	    a->logical.is_signed != b->logical.is_signed)
+		return 0;
+	for (size_t i = 0; i < a->n_children; i++)
+		if (!same_node(a->children[i], b->children[i]))
+			return 0;
+	return 1;
+}
+
+/* Appends every row group of src to w (same schema). */
+static int copy_rows(pq_writer *w, pq_reader *src, ids_error *err)
+{
+	const pq_file_meta *m = pq_reader_meta(src);
+	int rc = 0;
+	for (size_t g = 0; !rc && g < m->n_row_groups; g++) {
+		for (size_t c = 0; !rc && c < m->n_columns; c++) {
+			pq_read_batch b;
+			if (!(rc = pq_reader_read_column(src, g, c, &b, err)))
+				rc = pq_writer_write_column(w, c, (const pq_column_batch *)&b, err);
+		}
+		if (!rc)
+			rc = pq_writer_end_rows(w, (size_t)m->row_groups[g].num_rows, err);
+	}
+	return rc;
+}
+
+static int read_schema(const char *dir, lf *f, ids_error *err)
+{
+	char p[4400];
+	snprintf(p, sizeof p, "%s/%s", dir, f->name);
+	pq_reader *r = NULL;
+	int rc = pq_reader_open(&r, p, NULL, err);
+	if (!rc && !(f->schema = pq_node_clone(pq_reader_schema(r))))
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+	pq_reader_free(r);
+	return rc;
+}
+
+static int list_dir(const char *dir, lf **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	size_t cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		long long a, b;
+		int end = 0;
+		if (sscanf(e->d_name, "part-%lld-%lld.parquet%n", &a, &b, &end) != 2 || !end || e->d_name[end] ||
+		    strlen(e->d_name) >= sizeof((lf *)0)->name)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			lf *p = realloc(*out, cap * sizeof *p);
+			if (!p)
+				break;
+			*out = p;
+		}
+		char p[4400];
+		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+		lf *f = &(*out)[(*n)++];
+		memset(f, 0, sizeof *f);
+		snprintf(f->name, sizeof f->name, "%s", e->d_name);
+		f->first = a;
+		f->last = b;
+		f->size = lk_file_size(p);
+		f->out = -1;
+	}
+	closedir(d);
+	if (*n)
+		qsort(*out, *n, sizeof **out, cmp_lf);
+	return 0;
+}
+
+/* Rebuilds dir (a dt= directory of t's change log) with its small files merged; *left gets
+ * the number of small files it holds afterwards. */
+static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, int *left, ids_error *err)
+{
+	lf *f;
+	size_t n, small = 0;
+	list_dir(dir, &f, &n);
+	for (size_t i = 0; i < n; i++)
+		small += f[i].size < target;
+	*left = (int)small;
+	if (small < COMPACT_MIN) {
+		free(f);
+		return 0;
+	}
+	int rc = 0;
+	/* runs: consecutive small files of one schema, up to the target size */
+	int outs = 0;
+	for (size_t i = 0; !rc && i < n; i++)
+		if (f[i].size < target)
+			rc = read_schema(dir, &f[i], err);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (f[i].size >= target || !f[i].schema)
+			continue;
+		size_t j = i;
+		int64_t sum = f[i].size;
+		while (j + 1 < n && f[j + 1].schema && sum + f[j + 1].size <= target &&
+		       same_node(f[i].schema, f[j + 1].schema))
+			sum += f[++j].size;
+		if (j > i) {
+			for (size_t k = i; k <= j; k++)
+				f[k].out = outs;
+			outs++;
+			*left -= (int)(j - i);
+		}
+		i = j;
+	}
+	/* built outside the table dir (DuckDB's ** lists hidden dirs too), in the staging dir
+	 * that a start empties */
+	char next[4300], p[4400], q[4500], meta[4096];
+	lk_db_meta(l, t->db, meta, sizeof meta);
+	snprintf(next, sizeof next, "%s/tmp/compact-%s-%s", meta, t->table, strrchr(dir, '/') + 4);
+	if (!rc && outs) {
+		lk_rm_rf(next);
+		rc = lk_mkdirs(next, err);
+	}
+	for (size_t i = 0; !rc && outs && i < n; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, f[i].name);
+		if (f[i].out < 0) {
+			snprintf(q, sizeof q, "%s/%s", next, f[i].name);
+			if (link(p, q))
+				rc = ids_fail(err, IDS_EIO, "link %s -> %s: %m", p, q);
+			continue;
+		}
+		size_t j = i;
+		while (j + 1 < n && f[j + 1].out == f[i].out)
+			j++;
+		snprintf(q, sizeof q, "%s/part-%020" PRId64 "-%020" PRId64 ".parquet", next, f[i].first, f[j].last);
+		pq_write_options wo;
+		lk_write_opts(l, &wo);
+		pq_writer *w = NULL;
+		rc = pq_writer_new(&w, q, f[i].schema, &wo, err);
+		for (size_t k = i; !rc && k <= j; k++) {
+			pq_reader *r = NULL;
+			snprintf(p, sizeof p, "%s/%s", dir, f[k].name);
+			if (!(rc = pq_reader_open(&r, p, NULL, err)))
+				rc = copy_rows(w, r, err);
+			pq_reader_free(r);
+		}
+		if (!rc)
+			rc = pq_writer_close(w, err);
+		pq_writer_free(w);
+		if (rc)
+			ids_wrap(err, "compacting %s into %s: ", dir, q);
+		else
+			atomic_fetch_add(&l->m_compactions, 1);
+		i = j;
+	}
+	for (size_t i = 0; i < n; i++)
+		pq_node_free(f[i].schema);
+	free(f);
+	if (!rc && outs) {
+		lk_fsync_dir(next);
+		if (!(rc = lk_exchange(next, dir, err)))
+			lk_fsync_dir(dir);
+	}
+	if (outs)
+		lk_rm_rf(next);   /* the old version after the exchange; open files stay readable */
+	return rc;
+}
+
+static int64_t check_every(const lake *l)
+{
+	return l->o.flush_interval_ms * 20 < COMPACT_CHECK_MS ? l->o.flush_interval_ms * 20 : COMPACT_CHECK_MS;
+}
+
+int lk_compact_wanted(const lake *l)
+{
+	if (lk_now_ms() - l->compact_ms < check_every(l))
+		return 0;
+	for (const lk_table *t = l->tables; t; t = t->next)
+		if (t->log_files >= COMPACT_MIN)
+			return 1;
+	return 0;
+}
+
+int lk_compact(lake *l, int force, ids_error *err)
+{
+	int64_t now = lk_now_ms();
+	if (!force && now - l->compact_ms < check_every(l))
+		return 0;
+	if (!l->compact_ms)
+		force = 1;   /* the first check after start looks at every table */
+	l->compact_ms = now;
+	int rc = 0;
+	for (lk_table *t = l->tables; !rc && t; t = t->next) {
+		if (!force && t->log_files < COMPACT_MIN)
+			continue;
+		char base[4096];
+		lk_table_dir(l, t, "_changes", base, sizeof base);
+		DIR *d = opendir(base);
+		if (!d)
+			continue;
+		struct dirent *e;
+		int64_t target = t->bucket_bytes ? t->bucket_bytes : l->bucket_bytes;
+		int most = 0;
+		while (!rc && (e = readdir(d))) {
+			if (strncmp(e->d_name, "dt=", 3))
+				continue;
+			char dir[4400];
+			int left = 0;
+			snprintf(dir, sizeof dir, "%s/%s", base, e->d_name);
+			rc = compact_dir(l, t, dir, target, &left, err);
+			if (left > most)
+				most = left;
+		}
+		closedir(d);
+		/* the next check looks again once as many new files could make a merge */
+		if (!rc)
+			t->log_files = most - (most < COMPACT_MIN ? most : 0);
+	}
+	return rc;
+}
