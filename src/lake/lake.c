@@ -290,6 +290,10 @@ static int state_pass(lake *l, ids_error *err)
 	}
 	l->state_end_ms = lk_now_ms();
 	l->state_cost_ms = l->state_end_ms - t0;
+	pthread_mutex_lock(&l->mu);   /* flush calls waiting for this pass return now */
+	l->flushed = upto;
+	pthread_cond_broadcast(&l->done);
+	pthread_mutex_unlock(&l->mu);
 	return 0;
 }
 
