@@ -300,6 +300,9 @@ static int state_pass(lake *l, ids_error *err)
 static void do_flush(lake *l)
 {
 	ids_error err = IDS_ERROR_INIT;
+	pthread_mutex_lock(&l->mu);
+	int64_t gen = ++l->gen_started;
+	pthread_mutex_unlock(&l->mu);
 	int64_t t0 = lk_now_ms();
 	int more = 1, rc = 0;
 	while (more && !rc) {
@@ -343,6 +346,8 @@ static void do_flush(lake *l)
 		l->last_err[0] = 0;
 	l->flushed = l->state_seq;
 	l->log_flushed = l->changes_seq;
+	if (!rc)
+		l->gen_done = gen;
 	pthread_cond_broadcast(&l->done);
 	pthread_mutex_unlock(&l->mu);
 }
@@ -361,8 +366,9 @@ static void *flush_main(void *arg)
 		for (int i = 0; i < failures && gap < 30000; i++)
 			gap *= 2;
 		int due = now - l->last_flush_ms >= gap;
-		int pending = head > l->flushed || l->want > l->flushed;
-		if (pending && (due || (l->want > l->flushed && !failures))) {
+		int asked = l->want > l->flushed || l->want_gen > l->gen_started;
+		int pending = head > l->flushed || asked;
+		if (pending && (due || (asked && !failures))) {
 			pthread_mutex_unlock(&l->mu);
 			do_flush(l);
 			pthread_mutex_lock(&l->mu);
@@ -489,8 +495,12 @@ int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err)
 	pthread_mutex_lock(&l->mu);
 	if (upto > l->want)
 		l->want = upto;
+	/* a flush that starts after this call: it also writes conflicts (which add no seq) */
+	int64_t gen = l->gen_started + 1;
+	if (gen > l->want_gen)
+		l->want_gen = gen;
 	pthread_cond_signal(&l->wake);
-	while (l->flushed < upto && !l->stop) {
+	while ((l->flushed < upto || l->gen_done < gen) && !l->stop) {
 		if (pthread_cond_timedwait(&l->done, &l->mu, &dl) == ETIMEDOUT) {
 			/* still catching up is not a failure: 503, call again (an error, if any, is named) */
 			rc = ids_fail(err, l->last_err[0] ? IDS_EIO : IDS_EBUSY,
@@ -499,7 +509,7 @@ int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err)
 			break;
 		}
 	}
-	if (!rc && l->flushed < upto)
+	if (!rc && (l->flushed < upto || l->gen_done < gen))
 		rc = ids_fail(err, IDS_EIO, "the lake is shutting down");
 	pthread_mutex_unlock(&l->mu);
 	return rc;

@@ -151,6 +151,7 @@ struct lake {
 	int64_t want;                /* flush requested up to */
 	int64_t flushed;             /* lake reflects every change <= flushed (state_seq) */
 	int64_t log_flushed;         /* changes_seq, for the metrics thread */
+	int64_t gen_started, gen_done, want_gen;   /* flushes started / completed / asked for */
 	int64_t last_flush_ms;
 	char last_err[512];
 

@@ -38,7 +38,7 @@ test('random load: state equals the pull feed, change log exact, reader never se
           // KNOWN ISSUE (see docs/lake-layout.md): DuckDB sometimes reads a bucket that was
           // swapped by rename() between its listing and its read as garbage ("don't know what
           // type", "TProtocolException"); counted and printed, strict with LAKE_STRICT_READS=1
-          if (/don't know what type|TProtocolException|Invalid Input Error: File/.test(e.message) && !process.env.LAKE_STRICT_READS) torn++;
+          if (/don't know what type|TProtocolException|invalid TType|Could not read enough bytes|likely corrupted|Invalid Input Error: File/.test(e.message) && !process.env.LAKE_STRICT_READS) torn++;
           else if (!/No files found/.test(e.message)) problems.push(`${t}: ${e.message}`);
         }
       }
