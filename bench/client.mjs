@@ -3,7 +3,10 @@
 // replicated by PouchDB (pouchdb-browser, IndexedDB adapter) to pouchdb-server. Prints tables.
 // usage: node bench/client.mjs [--bin build/idbsync] [--static DIR] [--sizes 10000,100000] [--push 100000]
 //                              [--reps 3] [--pouch 1|0] [--pouch-batch 1000] [--only capture|push]
+//                              [--baseline DIR]
 // --static DIR serves another copy of the client (DIR/client), e.g. an older one, for before/after.
+// --baseline DIR adds a column to the capture table: the client in DIR/client, run interleaved with
+// the current one in the same process (before/after under the same machine noise).
 // Pages are opened without Playwright request interception (it would proxy every request through
 // node and halve the throughput measured).
 import { spawn } from 'node:child_process';
@@ -23,6 +26,7 @@ const withPouch = args.pouch !== '0';
 const pouchBatch = Number(args['pouch-batch'] || 1000);
 const only = args.only || 'all';
 const staticArgs = args.static ? ['--static', args.static] : [];
+const baseline = args.baseline || null;
 
 const browser = await launchBrowser();
 
@@ -44,10 +48,12 @@ const median = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
 const captureRows = [];
 if (only === 'all' || only === 'capture') {
   const srv = await startServer({ args: staticArgs });
-  const { ctx, page } = await clientPage(srv);
-  await page.evaluate((src) => { window.record = new Function('i', 'return ' + src); }, RECORD);
+  const pages = [await clientPage(srv)];
+  const base = baseline ? await startServer({ args: ['--static', baseline] }) : null;
+  if (base) pages.push(await clientPage(base));
+  for (const { page } of pages) await page.evaluate((src) => { window.record = new Function('i', 'return ' + src); }, RECORD);
   // One run: n puts in transactions of txSize, into a fresh database, synced or not. Returns ms.
-  const run = (n, txSize, synced, name) => page.evaluate(async ({ n, txSize, synced, name }) => {
+  const run = (page, n, txSize, synced, name) => page.evaluate(async ({ n, txSize, synced, name }) => {
     const upgrade = (db) => db.createObjectStore('orders', { keyPath: 'id' });
     let db, s;
     if (synced) { s = await window.idbsync.openSynced(name, 1, { url: location.origin, background: false, upgrade }); db = s.db; }
@@ -68,16 +74,20 @@ if (only === 'all' || only === 'capture') {
   }, { n, txSize, synced, name });
   let k = 0;
   for (const [n, txSize] of [...sizes.map((n) => [n, 1000]), [2000, 1]]) {
-    const raw = [], cap = [];
-    for (let r = 0; r < reps; r++) {   // interleaved so machine noise hits both alike
-      raw.push(await run(n, txSize, false, 'raw' + k++));
-      cap.push(await run(n, txSize, true, 'cap' + k++));
+    const raw = [], cap = [], old = [];
+    for (let r = 0; r < reps; r++) {   // interleaved so machine noise hits all alike
+      raw.push(await run(pages[0].page, n, txSize, false, 'raw' + k++));
+      cap.push(await run(pages[0].page, n, txSize, true, 'cap' + k++));
+      if (base) old.push(await run(pages[1].page, n, txSize, true, 'old' + k++));
     }
     const a = median(raw), b = median(cap);
-    captureRows.push([`${n} puts, ${txSize}/tx`, a.toFixed(0), b.toFixed(0), (b / a).toFixed(2) + 'x']);
+    const row = [`${n} puts, ${txSize}/tx`, a.toFixed(0), b.toFixed(0), (b / a).toFixed(2) + 'x'];
+    if (base) { const c = median(old); row.push(c.toFixed(0), (c / a).toFixed(2) + 'x'); }
+    captureRows.push(row);
   }
-  await ctx.close();
+  for (const { ctx } of pages) await ctx.close();
   await srv.stop();
+  if (base) await base.stop();
 }
 
 // ------------------------------------------------------------------ idbsync push
@@ -225,8 +235,13 @@ await browser.close();
 const rate = (ms) => Math.round(pushN / ms * 1000);
 if (captureRows.length) {
   console.log('\nidbsync browser client: capture overhead (median of ' + reps + ', Chromium, same records)\n');
-  console.log('| workload | raw IndexedDB ms | with idbsync ms | ratio |');
-  console.log('|---|---:|---:|---:|');
+  if (baseline) {
+    console.log(`| workload | raw IndexedDB ms | with idbsync ms | ratio | baseline (${baseline}) ms | baseline ratio |`);
+    console.log('|---|---:|---:|---:|---:|---:|');
+  } else {
+    console.log('| workload | raw IndexedDB ms | with idbsync ms | ratio |');
+    console.log('|---|---:|---:|---:|');
+  }
   for (const r of captureRows) console.log(`| ${r.join(' | ')} |`);
 }
 if (push) {

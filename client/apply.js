@@ -16,6 +16,24 @@ export const CHUNK = 250;
 // Rules under which the server stores a winning write byte for byte (merge may combine fields).
 const plain = (rule) => rule === 'lww' || rule === 'client-wins' || rule === 'server-wins' || rule === 'lake-wins';
 
+/** True when pulled change c is exactly the acked mutation s.acked holds for its key. */
+function keptAsSent(s, c, kj) {
+  const m = s.acked && s.acked.get(c.store + '\0' + kj);
+  if (!m || m[2] !== c.hlc) return false;
+  if (c.op === 'delete') return m.length === 3;
+  return m.length === 4 && (plain(s.rules.get(c.store)) || sameJson(c.value, JSON.parse(m[3])));
+}
+
+/** JSON values equal as JSON (object key order ignored). */
+function sameJson(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson(a[k], b[k]));
+}
+
 function localStores(s) {
   const names = new Set();
   for (const n of s.db.objectStoreNames) if (s.isSynced(n)) names.add(n);
@@ -38,8 +56,9 @@ function putRow(store, key, value) {
  * Applies changes ([{seq, store, op, key, value, hlc}]) in chunks. cursor: stored after the last
  * chunk (null: leave the cursor alone, e.g. conflict winners). seen (Map store -> Set of key JSON)
  * collects keys during a resync. onChunk(appliedChanges, count) runs after each committed chunk.
+ * restore: write our own rows too (the local row no longer holds what we sent: a refused write).
  */
-export async function applyChanges(s, changes, cursor, { seen = null, onChunk } = {}) {
+export async function applyChanges(s, changes, cursor, { seen = null, onChunk, restore = false } = {}) {
   const names = localStores(s);
   const hasBase = s.db.objectStoreNames.contains(BASE);
   const scope = hasBase ? [...names, OUTBOX, META, BASE] : [...names, OUTBOX, META];
@@ -65,8 +84,16 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk } 
           if (!set) seen.set(c.store, (set = new Set()));
           set.add(kj);
         }
-        if (pend.has(c.store + '\0' + kj)) continue;
-        if (own && c.hlc && c.hlc.startsWith(own, 19) && plain(s.rules.get(c.store))) {
+        if (pend.has(c.store + '\0' + kj)) {
+          // Our acked write coming back while the key was edited again: if the server kept it as
+          // sent, it is the version that edit was made on, so it becomes the edit's base (else
+          // the edit would re-send our earlier fields as if they were new).
+          if (bases && typeof c.seq === 'number' && own && c.hlc && c.hlc.startsWith(own, 19) && keptAsSent(s, c, kj)) {
+            native.put.call(bases, c.seq, c.store + '\0' + kj);
+          }
+          continue;
+        }
+        if (!restore && own && c.hlc && c.hlc.startsWith(own, 19) && plain(s.rules.get(c.store))) {
           // Our own write coming back: under these rules the server kept it byte for byte, and
           // the local row still holds it (a newer local edit would be pending). Only note its seq.
           if (bases && typeof c.seq === 'number') native.put.call(bases, c.seq, c.store + '\0' + kj);

@@ -1,8 +1,8 @@
 // IndexedDB interception: patches IDBDatabase/IDBObjectStore/IDBCursor/IDBTransaction prototypes
 // so that every write to a synced store is recorded in the outbox store *inside the same
-// transaction*. Mutations of one transaction are collected in memory (value encoded at call
-// time) and written as ONE outbox record when the transaction's last captured request
-// succeeds, so the outbox costs one extra write per transaction, not per mutation.
+// transaction*. Mutations are collected in memory (value encoded at call time) and the app's
+// synchronous burst of writes becomes ONE outbox record, written in a microtask right behind
+// them, so the outbox costs one extra (pipelined) write per transaction, not per mutation.
 import { encodeKey, encodeValue } from './codec.js';
 
 export const OUTBOX = '_idbsync_outbox';
@@ -63,48 +63,136 @@ export function stamp(ms, c, node) {
   return String(ms).padStart(13, '0') + '-' + c.toString(16).padStart(4, '0') + '-' + node;
 }
 
+// Transactions whose outbox record is due at the end of the current microtask checkpoint.
+let due = [];
+function flushDue() {
+  const list = due;
+  due = [];
+  for (const st of list) st.flushReady();
+}
+
+/**
+ * Capture state of one app transaction. Most writes know their key at call time (keyPath or
+ * explicit key, point delete, cursor): their outbox record is written in a microtask right after
+ * the app's synchronous burst of requests, so it is pipelined with them instead of waiting a
+ * round trip for their results (a one-put transaction would otherwise run two round trips in a
+ * row). Writes whose key only the result tells (autoIncrement, range delete, clear) hold the
+ * group until their results arrive. Either way the record is a request of the app's transaction:
+ * it commits or aborts with the change.
+ */
 class TxState {
   constructor(tx, ctl) {
-    this.tx = tx; this.ctl = ctl; this.group = []; this.out = 0; this.commitWanted = false; this.flushed = 0;
+    this.tx = tx; this.ctl = ctl;
+    this.group = [];        // entries not yet in a record, in call order
+    this.waiting = 0;       // entries of group whose key comes from their request's result
+    this.queued = false;    // in `due`
+    this.last = null;       // the latest captured request
+    this.fixes = 0;         // record rewrites still to issue (see fail)
+    this.commitWanted = false; this.flushed = 0;
     tx.addEventListener('complete', () => { if (this.flushed) ctl.onCaptured(this.flushed); });
     tx.addEventListener('abort', () => { if (tx.error) ctl.onTxError(tx.error); });
   }
-  /** Adds an entry (in call order) and settles it when req completes. */
-  track(req, e, keyFromResult) {
+  /** Adds an entry whose key (e.k) is known; a failed request drops it again. */
+  ready(req, e) {
     this.group.push(e);
-    this.out++;
-    const onOk = () => {
+    this.last = req;
+    req.addEventListener('error', () => this.fail(e));
+    if (!this.queued) {
+      this.queued = true;
+      if (due.push(this) === 1) queueMicrotask(flushDue);
+    }
+  }
+  /** Adds an entry whose key(s) come from req's result. */
+  later(req, e, keyFromResult) {
+    this.group.push(e);
+    this.waiting++;
+    this.last = req;
+    req.addEventListener('success', () => {
       if (keyFromResult) {
         e.k = encodeKey(req.result);
         if (e.inject) e.v = injectKey(e.v, e.inject, req.result);
-      } else if (e.keys === null) {
+      } else {
         e.keys = req.result.map(encodeKey);
       }
       this.settle();
-    };
-    req.addEventListener('success', onOk);
+    });
     req.addEventListener('error', () => { e.void = true; this.settle(); });
   }
   settle() {
-    if (--this.out > 0) return;
-    this.flush();
-    if (this.commitWanted) { this.commitWanted = false; nat.commit.call(this.tx); }
+    if (--this.waiting > 0) return;
+    this.write();
+    this.tryCommit();
   }
-  flush() {
+  flushReady() {
+    this.queued = false;
+    if (this.waiting === 0) this.write();
+  }
+  write() {
     const g = this.group;
     if (!g.length) return;
     this.group = [];
-    const m = [];
-    for (const e of g) {
-      if (e.void) continue;
-      if (e.keys) { for (const k of e.keys) m.push([e.s, k, e.h]); }
-      else if (e.v === undefined) m.push([e.s, e.k, e.h]);
-      else m.push([e.s, e.k, e.h, e.v]);
-    }
+    const m = records(g);
     if (!m.length) return;
-    nat.add.call(nat.objectStore.call(this.tx, OUTBOX), { m });
+    let req;
+    try {
+      req = nat.add.call(nat.objectStore.call(this.tx, OUTBOX), { m });
+    } catch (err) {
+      // No record, no change: never let the app's writes commit uncaptured.
+      try { this.tx.abort(); } catch { /* already finished */ }
+      this.ctl.onTxError(err);
+      return;
+    }
+    const rec = { g, req, n: m.length, fixing: false };
+    for (const e of g) e.rec = rec;
     this.flushed += m.length;
   }
+  /**
+   * A captured request failed. If the app prevents the default, the transaction goes on without
+   * that write, so its mutation must leave the record too. The record's add was issued after the
+   * failed request, so its success (which gives the record key) has not fired yet.
+   */
+  fail(e) {
+    e.void = true;
+    const rec = e.rec;
+    if (!rec || rec.fixing) return;
+    rec.fixing = true;
+    this.fixes++;
+    rec.req.addEventListener('success', () => {
+      const out = nat.objectStore.call(this.tx, OUTBOX);
+      const m = records(rec.g);
+      this.flushed -= rec.n - m.length;
+      if (m.length) nat.put.call(out, { m }, rec.req.result);
+      else nat.delete.call(out, rec.req.result);
+      this.fixes--;
+      this.tryCommit();
+    });
+  }
+  /** An explicit commit() may reach IndexedDB once no captured request can still change the records. */
+  settled() { return !this.waiting && !this.fixes && (!this.last || this.last.readyState === 'done'); }
+  commit() {
+    if (this.settled()) { this.write(); return nat.commit.call(this.tx); }
+    this.commitWanted = true;
+    // Else the transaction commits by itself once idle; this only commits it early.
+    if (!this.waiting) this.last.addEventListener('success', () => this.tryCommit());
+  }
+  tryCommit() {
+    if (!this.commitWanted || !this.settled()) return;
+    this.commitWanted = false;
+    this.write();
+    nat.commit.call(this.tx);
+  }
+}
+
+/** The outbox mutations ([store, key, hlc, value?]) of a group's live entries. */
+function records(g) {
+  const m = [];
+  for (const e of g) {
+    if (e.void) continue;
+    if (e.keys) { for (const k of e.keys) m.push([e.s, k, e.h]); }
+    else if (e.v === undefined) m.push([e.s, e.k, e.h]);
+    else m.push([e.s, e.k, e.h, e.v]);
+  }
+  return m;
 }
 
 function injectKey(json, kp, key) {
@@ -125,6 +213,48 @@ function hasKeyPath(v, kp) {
   return t !== undefined;
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Evaluates a key path on a value the way IndexedDB does on its clone (own properties only). */
+function evalPath(v, path) {
+  if (typeof path !== 'string') {
+    const out = [];
+    for (const p of path) {
+      const k = evalPath(v, p);
+      if (k === undefined) return undefined;
+      out.push(k);
+    }
+    return out;
+  }
+  if (path === '') return v;
+  let t = v, at = 0;
+  for (;;) {
+    const dot = path.indexOf('.', at);
+    const p = dot < 0 ? (at ? path.slice(at) : path) : path.slice(at, dot);
+    if (t === null || typeof t !== 'object' || !hasOwn.call(t, p)) return undefined;
+    t = t[p];
+    if (dot < 0) return t;
+    at = dot + 1;
+  }
+}
+
+/**
+ * The encoded key a put/add will store, when it is known before the request completes, else
+ * null (then the request's result gives it). Rare key path cases (a string's length, ...) are null.
+ */
+function keyAtCall(i, value, args) {
+  let k;
+  if (i.path === null) {
+    if (args.length < 2 || args[1] === undefined) return null;
+    k = args[1];
+  } else {
+    k = evalPath(value, i.path);
+  }
+  if (typeof k === 'number' || typeof k === 'string') return encodeKey(k);
+  if (k === undefined || k === null) return null;
+  try { return encodeKey(k); } catch { return null; }
+}
+
 function txState(tx) {
   let st = txs.get(tx);
   if (st !== undefined) return st;
@@ -139,8 +269,9 @@ function info(store) {
   let i = infos.get(store);
   if (i !== undefined) return i;
   const st = txState(store.transaction);
+  const kpath = st && store.keyPath;
   i = st && st.ctl.isSynced(store.name)
-    ? { st, name: store.name, kp: typeof store.keyPath === 'string' && store.keyPath ? store.keyPath : null, auto: store.autoIncrement }
+    ? { st, name: store.name, path: kpath, kp: typeof kpath === 'string' && kpath ? kpath : null, auto: store.autoIncrement }
     : null;
   infos.set(store, i);
   return i;
@@ -186,9 +317,11 @@ function install() {
       if (!i) return native.apply(this, arguments);
       const v = encodeValue(value);             // snapshot at call time (the app may mutate value later)
       const req = native.apply(this, arguments);
-      const e = { s: i.name, k: null, h: i.st.ctl.clock.now(), v, inject: null, void: false };
+      const k = keyAtCall(i, value, arguments);
+      const e = { s: i.name, k, h: i.st.ctl.clock.now(), v, inject: null, void: false, rec: null };
+      if (k !== null) { i.st.ready(req, e); return req; }
       if (i.auto && i.kp && arguments.length < 2 && !hasKeyPath(value, i.kp)) e.inject = i.kp;
-      i.st.track(req, e, true);
+      i.st.later(req, e, true);
       return req;
     };
   }
@@ -201,11 +334,11 @@ function install() {
     if (query instanceof IDBKeyRange) {
       const kreq = nat.getAllKeys.call(this, query);   // runs before the delete: the keys it removes
       const req = nat.delete.call(this, query);
-      i.st.track(kreq, { s: i.name, keys: null, h: i.st.ctl.clock.now(), void: false }, false);
+      i.st.later(kreq, { s: i.name, keys: null, h: i.st.ctl.clock.now(), void: false, rec: null }, false);
       return req;
     }
     const req = nat.delete.call(this, query);
-    i.st.track(req, { s: i.name, k: encodeKey(query), h: i.st.ctl.clock.now(), v: undefined, void: false }, false);
+    i.st.ready(req, { s: i.name, k: encodeKey(query), h: i.st.ctl.clock.now(), v: undefined, void: false, rec: null });
     return req;
   };
 
@@ -214,7 +347,7 @@ function install() {
     if (!i) return nat.clear.apply(this, arguments);
     const kreq = nat.getAllKeys.call(this);
     const req = nat.clear.call(this);
-    i.st.track(kreq, { s: i.name, keys: null, h: i.st.ctl.clock.now(), void: false }, false);
+    i.st.later(kreq, { s: i.name, keys: null, h: i.st.ctl.clock.now(), void: false, rec: null }, false);
     return req;
   };
 
@@ -222,8 +355,8 @@ function install() {
     const i = info(storeOf(this));
     if (!i) return nat.update.apply(this, arguments);
     const v = encodeValue(value);
-    const req = nat.update.call(this, value);
-    i.st.track(req, { s: i.name, k: null, h: i.st.ctl.clock.now(), v, inject: null, void: false }, true);
+    const req = nat.update.call(this, value);   // the key is the cursor's (update may not change it)
+    i.st.ready(req, { s: i.name, k: encodeKey(this.primaryKey), h: i.st.ctl.clock.now(), v, inject: null, void: false, rec: null });
     return req;
   };
 
@@ -232,7 +365,7 @@ function install() {
     if (!i) return nat.cdelete.apply(this, arguments);
     const k = encodeKey(this.primaryKey);
     const req = nat.cdelete.call(this);
-    i.st.track(req, { s: i.name, k, h: i.st.ctl.clock.now(), v: undefined, void: false }, false);
+    i.st.ready(req, { s: i.name, k, h: i.st.ctl.clock.now(), v: undefined, void: false, rec: null });
     return req;
   };
 
@@ -245,13 +378,12 @@ function install() {
     },
   });
 
-  // An explicit commit() while captured requests are outstanding would leave no room for the
-  // outbox record: defer the native commit until the record is written.
+  // After an explicit commit() no request can be added: write the outbox record first, or, while a
+  // captured request is outstanding (its key or its failure still to come), defer the native commit.
   if (nat.commit) {
     T.commit = function () {
       const st = txs.get(this);
-      if (st && st.out > 0) { st.commitWanted = true; return; }
-      return nat.commit.call(this);
+      return st ? st.commit() : nat.commit.call(this);
     };
   }
 }

@@ -28,8 +28,9 @@ export class ProtocolError extends IdbsyncError { constructor(m, o) { super('pro
 /** 4xx other than auth/410: the request itself is wrong (invalid value, too large, ...). */
 export class BadRequestError extends IdbsyncError { constructor(m, o) { super('bad_request', m, o); } }
 /**
- * The server refused one mutation (400/413, 403 for a row that is not the caller's): it was moved
- * out of the outbox to the rejected list (Synced.rejected()) so the others could sync.
+ * The server refused one mutation (400/413, 403 for a server-owned store or a row that is not the
+ * caller's): it was moved out of the outbox to the rejected list (Synced.rejected()) so the others
+ * could sync; after a 403 the local row is put back to the server's version (revert.js).
  * `mutation` is {id, store, key, op, value, hlc, error, at, rid}.
  */
 export class RejectedError extends IdbsyncError {

@@ -68,14 +68,22 @@ export interface ConflictDetail {
   /** The losing mutation's id and op. */
   id: number;
   op: 'put' | 'delete';
-  rule: 'lww' | 'client-wins' | 'server-wins' | 'merge' | string;
+  /**
+   * The store's rule, or 'forbidden' for a write the server refused with 403 (a server-owned
+   * store, a shared row): the local row was put back to the server's version.
+   */
+  rule: 'lww' | 'client-wins' | 'server-wins' | 'merge' | 'forbidden' | string;
+  /** Why it lost (for 'forbidden': the server's message). */
   reason: string;
   /** merge: the fields that lost. */
   fields?: string[];
   /** The local change that lost. */
   local: { op: 'put' | 'delete'; value?: unknown } | null;
-  /** The version that won (the local copy converges to it). */
-  winner: { seq: number; op: 'put' | 'delete'; hlc: string; value?: unknown };
+  /**
+   * The version that won (the local copy converges to it). seq and hlc are absent only for a
+   * 'forbidden' write to a key the server has no row for: the local row was deleted.
+   */
+  winner: { seq?: number; op: 'put' | 'delete'; hlc?: string; value?: unknown };
 }
 
 /** A mutation the server refused (400/413/403), moved out of the outbox. */
@@ -184,7 +192,10 @@ export declare class NetworkError extends IdbsyncError {}
 export declare class UnsupportedValueError extends IdbsyncError {}
 export declare class SchemaError extends IdbsyncError {}
 export declare class CursorExpiredError extends IdbsyncError {}
-/** One mutation the server refused; it left the outbox (Synced.rejected() lists it). code 'rejected'. */
+/**
+ * One mutation the server refused; it left the outbox (Synced.rejected() lists it). code 'rejected'.
+ * After a 403 the local row is also put back to the server's version (a 'conflict' event follows).
+ */
 export declare class RejectedError extends IdbsyncError {
   readonly mutation: RejectedMutation;
 }

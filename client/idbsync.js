@@ -9,6 +9,7 @@ import { emit, sleep } from './events.js';
 import {
   ackUpTo, clearRejected, createSyncStores, done, getMeta, initMeta, itx, listRejected, nextBatch, pendingCount, rebase, rejectHead, restamp,
 } from './outbox.js';
+import { revertRefused } from './revert.js';
 import { Tabs } from './tabs.js';
 import { Transport, backoff, retryable } from './transport.js';
 
@@ -261,7 +262,8 @@ export class Synced extends EventTarget {
       if (!refused(e)) throw e;
       const n = b.last - b.first + 1;
       if (n === 1) {
-        const entry = await rejectHead(this.db, b.first, e, this.cache);
+        // 403: the server will never take this write, so the local row goes back to its version.
+        const entry = await rejectHead(this.db, b.first, e, this.cache, e.status === 403);
         if (entry) {
           this.reportError(rejectedError(entry));
           this.tabs.post({ t: 'rejected', entry });
@@ -269,8 +271,9 @@ export class Synced extends EventTarget {
         poison = 0; clockRetried = false;
         continue;
       }
-      const hint = /mutations\[(\d+)\]/.exec(e.message);
-      const i = hint ? Number(hint[1]) : -1;
+      // The server names the mutation: by index ("mutations[3].value: ...") or by id ("mutation 7: ...").
+      const hint = /mutations\[(\d+)\]/.exec(e.message), byId = /\bmutation (\d+):/.exec(e.message);
+      const i = hint ? Number(hint[1]) : byId ? Number(byId[1]) - b.first : -1;
       if (i >= 0 && i < n) { poison = i + 1; split = i > 0 ? i : 1; }
       else { poison = n; split = Math.ceil(n / 2); }
     }
@@ -311,6 +314,7 @@ export class Synced extends EventTarget {
         }
         if (res.ack < b.first - 1) throw new BadRequestError(`push: server ack ${res.ack} is below our first id ${b.first}`);
         if (res.conflicts.length) await this.conflicts(res.conflicts, b);
+        this.noteAcked(b, Math.min(res.ack, b.last), res.conflicts);
         const dropped = await ackUpTo(this.db, Math.min(res.ack, b.last), this.cache);
         acked += dropped;
         this.setState({ pushed: this.state.pushed + dropped, pending: Math.max(0, this.state.pending - dropped) });
@@ -318,6 +322,19 @@ export class Synced extends EventTarget {
       }
     } finally {
       await Promise.all(inflight.map((x) => x.p));
+    }
+  }
+
+  /**
+   * Remembers what the server took as sent (acked, no conflict), per key, until the next pull has
+   * returned it: a key edited again meanwhile then gets that version's seq as its base (apply.js).
+   */
+  noteAcked(b, ack, conflicts) {
+    const acked = this.acked || (this.acked = new Map());
+    for (let i = 0; i < b.muts.length && b.first + i <= ack; i++) acked.set(b.muts[i][0] + '\0' + b.muts[i][1], b.muts[i]);
+    for (const c of conflicts) {
+      const m = b.muts[c.id - b.first];
+      if (m) acked.delete(m[0] + '\0' + m[1]);
     }
   }
 
@@ -359,6 +376,7 @@ export class Synced extends EventTarget {
       this.afterAck = null;
       await applyChanges(this, w, null, { onChunk: (applied) => this.changed(applied) });
     }
+    await revertRefused(this);
     let since = (await getMeta(this.db, 'cursor')) || 0;
     let seen = null;
     let pulled = 0;
@@ -389,6 +407,7 @@ export class Synced extends EventTarget {
       if (!page.more) break;
     }
     if (seen) await dropUnseen(this, seen);
+    this.acked = null;   // the pull reached the head: every acked write has come back
     if (total !== null && pulled < total) this.setState({ total: pulled });
   }
 

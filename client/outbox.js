@@ -207,9 +207,11 @@ export async function pendingCount(db) {
 /**
  * Removes the head mutation (id `id`, which the server refused) from the outbox and files it in
  * the REJECTED store with the server's error, atomically. Later mutations move up one id (the
- * server applied nothing from id on, so the numbering stays gap-free). Returns the entry.
+ * server applied nothing from id on, so the numbering stays gap-free). revert: also leave a
+ * marker (META ["revert", store, keyJSON]) saying the local row must go back to the server's
+ * version (revert.js), in the same transaction, so a reload cannot lose it. Returns the entry.
  */
-export async function rejectHead(db, id, error, cache = new Map()) {
+export async function rejectHead(db, id, error, cache = new Map(), revert = false) {
   const hasRej = db.objectStoreNames.contains(REJECTED);
   const tx = itx(db, hasRej ? [OUTBOX, META, REJECTED] : [OUTBOX, META], 'readwrite');
   const out = native.objectStore.call(tx, OUTBOX), meta = native.objectStore.call(tx, META);
@@ -230,8 +232,25 @@ export async function rejectHead(db, id, error, cache = new Map()) {
   };
   if (hasRej) native.add.call(native.objectStore.call(tx, REJECTED), entry);
   else native.put.call(meta, entry, ['rejected', entry.at, id]);
+  if (revert) native.put.call(meta, entry, ['revert', entry.store, entry.key]);
   await done(tx);
   return entry;
+}
+
+const REVERTS = () => IDBKeyRange.bound(['revert'], ['revert', []]);
+
+/** Rows waiting to be reverted to the server's version: [{store, key (JSON), id, op, value, hlc, error}]. */
+export async function listReverts(db) {
+  const tx = itx(db, [META], 'readonly');
+  return req2p(tx.objectStore(META).getAll(REVERTS()));
+}
+
+/** Forgets revert markers (those of the given entries). */
+export async function dropReverts(db, entries) {
+  const tx = itx(db, [META], 'readwrite');
+  const meta = native.objectStore.call(tx, META);
+  for (const e of entries) native.delete.call(meta, ['revert', e.store, e.key]);
+  await done(tx);
 }
 
 /** Rejected mutations, oldest first (with their REJECTED-store key as `rid`). */

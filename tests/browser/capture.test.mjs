@@ -125,6 +125,75 @@ test('aborted transactions leave no outbox entry', async () => {
   assert.equal(r.pending, 1, 'only the committed add of id 9 is pending');
 });
 
+test('outbox record written behind the app\'s requests: handled errors, explicit commit(), any task', async () => {
+  const r = await page.evaluate(async () => {
+    const { openSynced } = window.idbsync;
+    const s = await openSynced('pipelined', 1, {
+      url: location.origin, background: false,
+      upgrade(db) { db.createObjectStore('orders', { keyPath: 'id' }); db.createObjectStore('auto', { autoIncrement: true }); },
+    });
+    const settle = (tx) => new Promise((res) => { tx.oncomplete = () => res('complete'); tx.onabort = () => res('abort'); });
+    const outbox = () => new Promise((res) => {
+      const tx = s.db.transaction('_idbsync_outbox');
+      tx.objectStore('_idbsync_outbox').getAll().onsuccess = (e) => res(e.target.result.map((x) => x.m.map((m) => m[1])));
+    });
+    const out = {};
+    await (async () => {   // a handled failure among written mutations: the record is rewritten without it
+      const tx = s.db.transaction('orders', 'readwrite');
+      const st = tx.objectStore('orders');
+      st.add({ id: 1 });
+      st.add({ id: 1 }).onerror = (e) => e.preventDefault();
+      st.put({ id: 2 });
+      out.a = await settle(tx);
+    })();
+    await (async () => {   // the only mutation fails (handled): no record is left
+      const tx = s.db.transaction('orders', 'readwrite');
+      tx.objectStore('orders').add({ id: 2 }).onerror = (e) => e.preventDefault();
+      out.b = await settle(tx);
+    })();
+    await (async () => {   // explicit commit() right after the writes, with a handled failure
+      const tx = s.db.transaction('orders', 'readwrite');
+      tx.objectStore('orders').put({ id: 3 });
+      tx.objectStore('orders').add({ id: 1 }).onerror = (e) => e.preventDefault();
+      tx.commit();
+      out.c = await settle(tx);
+    })();
+    await (async () => {   // commit() while an autoIncrement key is still to come, then a known key
+      const tx = s.db.transaction(['orders', 'auto'], 'readwrite');
+      tx.objectStore('auto').add('x');
+      tx.objectStore('orders').put({ id: 4 });
+      tx.commit();
+      out.d = await settle(tx);
+    })();
+    // writes from a timer task, from another request's success, and after an await (microtask)
+    await new Promise((res) => setTimeout(() => {
+      const tx = s.db.transaction('orders', 'readwrite');
+      tx.objectStore('orders').put({ id: 5 });
+      settle(tx).then((x) => { out.e = x; res(); });
+    }, 0));
+    await new Promise((res) => {
+      const tx = s.db.transaction('orders', 'readwrite');
+      tx.objectStore('orders').get(5).onsuccess = async () => {
+        tx.objectStore('orders').put({ id: 6 });
+        await Promise.resolve();
+        tx.objectStore('orders').put({ id: 7 });
+      };
+      settle(tx).then((x) => { out.f = x; res(); });
+    });
+    out.outbox = await outbox();
+    out.pending = await s.pending();
+    await s.sync();
+    s.close();
+    return out;
+  });
+  assert.deepEqual([r.a, r.b, r.c, r.d, r.e, r.f], Array(6).fill('complete'));
+  assert.deepEqual(r.outbox, [['1', '2'], ['3'], ['1', '4'], ['5'], ['6'], ['7']]);
+  assert.equal(r.pending, 8);
+  const orders = byKey(await serverPull(srv, 'pipelined'), 'orders');
+  assert.deepEqual([...orders.keys()].sort(), ['1', '2', '3', '4', '5', '6', '7']);
+  assert.equal(byKey(await serverPull(srv, 'pipelined'), 'auto').size, 1);
+});
+
 test('writes through idb (npm) reach the server exactly once', async () => {
   const before = await serverMetrics(srv);
   const r = await page.evaluate(async () => {

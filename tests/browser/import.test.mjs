@@ -3,7 +3,8 @@
 // with the native API, is compared with what DuckDB reads from the same file: same rows, same types
 // (numbers, booleans, strings, Date objects at the right instant, nested objects and arrays, nulls).
 // Then: --mode replace deletes rows in the browsers, --user-column gives each user only their rows,
-// and a --read-only store reaches browsers while their writes to it are refused and set aside.
+// and a --read-only store reaches browsers while their writes to it are refused, set aside, and
+// reverted locally to the server's version.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -36,6 +37,8 @@ before(async () => {
       });
       window.s.addEventListener('error', (e) => window.errors.push({ name: e.detail.name, code: e.detail.code,
         serverCode: e.detail.serverCode, status: e.detail.status, message: e.detail.message, mutation: e.detail.mutation }));
+      window.conflicts = [];
+      window.s.addEventListener('conflict', (e) => window.conflicts.push(e.detail));
       // Values as JSON with their JS types made explicit: only a real Date becomes {$D: ms}.
       window.tag = function tag(v) {
         if (v instanceof Date) return { $D: v.getTime() };
@@ -214,34 +217,53 @@ test('--user-column owner: two browsers logged in as different users each get on
   assert.deepEqual(await ids(B), (await wantFor('bob')).map((r) => r.id).filter((k) => k !== 'o1').sort());
 });
 
-test('--read-only prices: imported rows reach the browser; a local write is captured, refused (403) and set aside', async () => {
+test('--read-only prices: a local write is captured, refused (403), set aside, and the row reverts to the server version', async () => {
   const file = await writeParquet('prices.parquet', `SELECT 'p' || i AS id, (i * 0.5)::DOUBLE AS eur, 'EUR' AS cur FROM range(0, 5) t(i)`);
   await importFile('prices', file);
   await sync(A);
   const want = byId(await duckRows(`SELECT * FROM read_parquet('${file}') ORDER BY id`));
   assert.deepStrictEqual(byId(await A.evaluate(() => window.all('prices'))), want);
-  // two local writes: a new key and an edit of an imported row
+  // three local writes: a new key, an edit of an imported row, a delete of one
   const before = await A.evaluate(async () => {
     window.errors.length = 0;
+    window.conflicts.length = 0;
     await window.write('prices', [{ id: 'p-new', eur: 9, cur: 'EUR' }]);
     await window.write('prices', [{ id: 'p1', eur: 999, cur: 'EUR' }]);
+    await new Promise((res) => { const tx = window.s.db.transaction('prices', 'readwrite'); tx.objectStore('prices').delete('p3'); tx.oncomplete = res; });
     return window.s.pending();
   });
-  assert.equal(before, 2, 'both writes are captured in the outbox');
+  assert.equal(before, 3, 'the writes are captured in the outbox');
   const r = await A.evaluate(async () => {
     await window.s.sync();
     return { pending: await window.s.pending(), rejected: await window.s.rejected(), errors: window.errors,
+      conflicts: window.conflicts.map((c) => ({ ...c, local: window.tag(c.local), winner: window.tag(c.winner) })),
       rows: await window.all('prices') };
   });
   assert.equal(r.pending, 0, 'refused mutations do not block the outbox');
-  assert.deepEqual(r.rejected.map((m) => [m.store, m.key, m.op]).sort(), [['prices', 'p-new', 'put'], ['prices', 'p1', 'put']]);
-  assert.equal(r.errors.length, 2);
+  assert.deepEqual(r.rejected.map((m) => [m.store, m.key, m.op]).sort(), [['prices', 'p-new', 'put'], ['prices', 'p1', 'put'], ['prices', 'p3', 'delete']]);
+  assert.equal(r.errors.length, 3);
   for (const e of r.errors) {
     assert.equal(e.code, 'rejected');
     assert.equal(e.serverCode, 'forbidden');
     assert.equal(e.status, 403);
   }
   assert.match(r.errors.find((e) => e.mutation.key === 'p-new').message, /server-owned/);
+  // A's IndexedDB holds the server's version again: the edit and the delete are undone, the new key is gone
+  assert.deepStrictEqual(byId(r.rows), want);
+  const c = new Map(r.conflicts.map((x) => [x.key, x]));
+  assert.deepEqual([...c.keys()].sort(), ['p-new', 'p1', 'p3']);
+  for (const x of c.values()) { assert.equal(x.rule, 'forbidden'); assert.match(x.reason, /server-owned/); }
+  assert.deepEqual(c.get('p-new').winner, { op: 'delete' }, 'no such row on the server');
+  assert.deepEqual(c.get('p-new').local, { op: 'put', value: { id: 'p-new', eur: 9, cur: 'EUR' } });
+  assert.equal(c.get('p1').winner.op, 'put');
+  assert.equal(typeof c.get('p1').winner.seq, 'number');
+  assert.deepStrictEqual(c.get('p1').winner.value, want.find((x) => x.id === 'p1'));
+  assert.deepEqual(c.get('p1').local.value.eur, 999);
+  assert.equal(c.get('p3').local.op, 'delete');
+  assert.deepStrictEqual(c.get('p3').winner.value, want.find((x) => x.id === 'p3'));
+  // the revert was not captured (no echo) and is not repeated
+  const again = await A.evaluate(async () => { window.conflicts.length = 0; await window.s.sync(); return { pending: await window.s.pending(), conflicts: window.conflicts.length, errors: window.errors.length }; });
+  assert.deepEqual(again, { pending: 0, conflicts: 0, errors: 3 });
   // the server still holds exactly the imported rows
   const server = [];
   for (let since = 0; ;) {
@@ -254,11 +276,17 @@ test('--read-only prices: imported rows reach the browser; a local write is capt
   // other browsers see the server's version
   await sync(B);
   assert.deepStrictEqual(byId(await B.evaluate(() => window.all('prices'))), want);
-  // What A itself keeps: see README "Refused mutations" — the refused writes stay in A's IndexedDB
-  // (the client sets the mutation aside but does not restore the server's version).
-  const local = new Map(r.rows.map((x) => [x.id, x]));
-  assert.equal(local.get('p1').eur, 999);
-  assert.ok(local.has('p-new'));
+  // The server changes p2 after A pulled it, and A edits its stale copy: the change at A's base is
+  // gone from the (compacted) feed, so the revert scans the feed from there for the newer version.
+  await importFile('prices', await writeParquet('prices2.parquet', `SELECT 'p2' AS id, 7.5::DOUBLE AS eur, 'EUR' AS cur`));
+  const r2 = await A.evaluate(async () => {
+    window.conflicts.length = 0;
+    await window.write('prices', [{ id: 'p2', eur: -1, cur: 'EUR' }]);
+    await window.s.sync();
+    return { conflicts: window.conflicts.map((c) => [c.key, c.rule, c.winner.value.eur]), rows: await window.all('prices') };
+  });
+  assert.deepEqual(r2.conflicts, [['p2', 'forbidden', 7.5]]);
+  assert.equal(r2.rows.find((x) => x.id === 'p2').eur, 7.5);
 });
 
 // Regression: INT64/UINT64 values beyond ±2^53 once arrived as neighbouring doubles; the importer

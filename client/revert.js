@@ -1,0 +1,86 @@
+// Puts back the server's version of rows whose local write the server refused for good (403
+// `forbidden`: a server-owned store, a shared row). Without it the refused change would stay in
+// IndexedDB, different from every other copy, until the server changed that row. A 403 names no
+// winner, so the row is looked up in the pull feed, which is compacted (each key once, at the seq
+// of its latest change): at its `base` seq if it has not changed since, else by a scan. It is
+// applied like a pulled change (internal transaction, never captured: no echo), or deleted when
+// the server has no such row, and a `conflict` event tells the app.
+import { BASE } from './capture.js';
+import { applyChanges } from './apply.js';
+import { decodeKey, encodeKey, fromTagged } from './codec.js';
+import { CursorExpiredError } from './errors.js';
+import { emit } from './events.js';
+import { dropReverts, itx, listReverts, req2p } from './outbox.js';
+
+const EXACT_MAX = 16;
+const id = (store, keyJSON) => store + '\0' + keyJSON;
+const keyJSON = (tagged) => encodeKey(decodeKey(tagged));
+
+/** Reverts every row marked by rejectHead(…, revert); emits `conflict` for each row restored. */
+export async function revertRefused(s) {
+  const marks = await listReverts(s.db);
+  if (!marks.length) return;
+  const want = new Map();   // id -> {mark, base, found}
+  const bs = s.db.objectStoreNames.contains(BASE) ? itx(s.db, [BASE], 'readonly').objectStore(BASE) : null;
+  const bases = await Promise.all(marks.map((m) => (bs ? req2p(bs.get(id(m.store, m.key))) : undefined)));
+  marks.forEach((mark, i) => {
+    want.set(id(mark.store, mark.key), { mark, base: typeof bases[i] === 'number' ? bases[i] : null, found: null });
+  });
+  // Unchanged since we applied it: the feed's change right at `base` is still this key's. (One
+  // request per key: past a few keys, one scan costs less.) These pulls send no `client`: they
+  // must not count as this client's pull position (which decides tombstone collection).
+  let exact = 0;
+  for (const w of want.values()) {
+    if (w.base === null || ++exact > EXACT_MAX) continue;
+    let page;
+    try {
+      page = await s.transport.pull({ since: w.base - 1, limit: 1 });
+    } catch (e) {
+      if (e instanceof CursorExpiredError) continue;   // older than collected tombstones: the scan starts at 0
+      throw e;
+    }
+    const c = page.changes[0];
+    if (c && c.seq === w.base && c.store === w.mark.store && keyJSON(c.key) === w.mark.key) w.found = c;
+  }
+  // Otherwise its latest change is later than its base (or anywhere, without one): scan from there.
+  const rest = [...want.values()].filter((w) => !w.found);
+  if (rest.length) {
+    let since = rest.reduce((lo, w) => Math.min(lo, w.base === null ? 0 : w.base - 1), Infinity);
+    for (;;) {
+      let page;
+      try {
+        page = await s.transport.pull({ since, limit: s.o.pullLimit });
+      } catch (e) {
+        if (e instanceof CursorExpiredError && since > 0) { since = 0; continue; }
+        throw e;
+      }
+      for (const c of page.changes) {
+        const w = want.get(id(c.store, keyJSON(c.key)));
+        if (w) w.found = c;
+      }
+      since = page.cursor;
+      if (!page.more) break;
+    }
+  }
+  // Not in the feed: the server has no such row.
+  const changes = [...want.values()].map((w) => w.found || { store: w.mark.store, op: 'delete', key: JSON.parse(w.mark.key) });
+  const restored = [];
+  await applyChanges(s, changes, null, {
+    restore: true,
+    onChunk: (applied) => { restored.push(...applied); s.changed(applied); },
+  });
+  // A key edited again meanwhile was left alone: that edit is pending and is answered on its own.
+  await dropReverts(s.db, marks);
+  for (const a of restored) {
+    const w = want.get(id(a.store, encodeKey(a.key)));
+    if (!w) continue;
+    const m = w.mark, c = w.found;
+    const detail = {
+      store: m.store, key: a.key, id: m.id, op: m.op, rule: m.error.code, reason: m.error.message,
+      local: { op: m.op, value: m.value === undefined ? undefined : fromTagged(JSON.parse(m.value)) },
+      winner: c ? { seq: c.seq, op: c.op, hlc: c.hlc, value: a.value } : { op: 'delete' },
+    };
+    emit(s, 'conflict', detail);
+    s.tabs.post({ t: 'conflict', detail });
+  }
+}
