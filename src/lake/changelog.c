@@ -161,7 +161,7 @@ static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 	int rc = lk_mkdirs(dir, err);
 	if (rc)
 		return rc;
-	snprintf(final, sizeof final, "%s/part-%020" PRId64 "-%020" PRId64 ".parquet", dir, r[0].seq, r[n - 1].seq);
+	lk_log_path(final, sizeof final, dir, r[0].seq, r[n - 1].seq);
 	lk_db_meta(l, t->db, stage, sizeof stage);
 	strcat(stage, "/tmp");
 	if ((rc = lk_mkdirs(stage, err)))
@@ -272,13 +272,18 @@ int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err)
 	return rc;
 }
 
-/* part-<A>-<B>.parquet: 1 and A, else 0 */
-static int log_name(const char *n, int64_t *a)
+void lk_log_path(char *out, size_t sz, const char *dir, int64_t first, int64_t last)
+{
+	snprintf(out, sz, "%s/part-%020" PRId64 "-%020" PRId64 ".parquet", dir, first, last);
+}
+
+int lk_log_name(const char *n, int64_t *first, int64_t *last)
 {
 	long long x, y;
 	int end = 0;
 	if (sscanf(n, "part-%lld-%lld.parquet%n", &x, &y, &end) == 2 && end > 0 && n[end] == 0) {
-		*a = x;
+		*first = x;
+		*last = y;
 		return 1;
 	}
 	return 0;
@@ -296,10 +301,10 @@ static void clean_dir(const char *dir, int64_t keep_upto, int depth)
 		snprintf(p, sizeof p, "%s/%s", dir, n);
 		if (n[0] == '.' || n[0] == '_')
 			continue;
-		int64_t a;
+		int64_t a, b;
 		if (depth == 0 && !strncmp(n, "dt=", 3))
 			clean_dir(p, keep_upto, 1);
-		else if (log_name(n, &a) && a > keep_upto)
+		else if (lk_log_name(n, &a, &b) && a > keep_upto)
 			unlink(p);
 	}
 	closedir(d);

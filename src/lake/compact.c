@@ -8,7 +8,6 @@
 #include "lake_int.h"
 
 #include <dirent.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +85,8 @@ static int list_dir(const char *dir, lf **out, size_t *n)
 	size_t cap = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		long long a, b;
-		int end = 0;
-		if (sscanf(e->d_name, "part-%lld-%lld.parquet%n", &a, &b, &end) != 2 || !end || e->d_name[end] ||
-		    strlen(e->d_name) >= sizeof((lf *)0)->name)
+		int64_t a, b;
+		if (!lk_log_name(e->d_name, &a, &b) || strlen(e->d_name) >= sizeof((lf *)0)->name)
 			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -170,7 +167,7 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 		size_t j = i;
 		while (j + 1 < n && f[j + 1].out == f[i].out)
 			j++;
-		snprintf(q, sizeof q, "%s/part-%020" PRId64 "-%020" PRId64 ".parquet", next, f[i].first, f[j].last);
+		lk_log_path(q, sizeof q, next, f[i].first, f[j].last);
 		pq_write_options wo;
 		lk_write_opts(l, &wo);
 		pq_writer *w = NULL;
@@ -219,17 +216,16 @@ int lk_compact_wanted(const lake *l)
 	return 0;
 }
 
-int lk_compact(lake *l, int force, ids_error *err)
+int lk_compact(lake *l, ids_error *err)
 {
 	int64_t now = lk_now_ms();
-	if (!force && now - l->compact_ms < check_every(l))
+	if (now - l->compact_ms < check_every(l))
 		return 0;
-	if (!l->compact_ms)
-		force = 1;   /* the first check after start looks at every table */
+	int first = !l->compact_ms;   /* the first check after start looks at every table */
 	l->compact_ms = now;
 	int rc = 0;
 	for (lk_table *t = l->tables; !rc && t; t = t->next) {
-		if (!force && t->log_files < COMPACT_MIN)
+		if (!first && t->log_files < COMPACT_MIN)
 			continue;
 		char base[4096];
 		lk_table_dir(l, t, "_changes", base, sizeof base);

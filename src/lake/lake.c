@@ -240,10 +240,16 @@ static int log_round(lake *l, int *more, ids_error *err)
 	return rc;
 }
 
+/* t's current-state files miss a change, were never read, or need a whole rebuild */
+static int table_needs_state(const lk_table *t)
+{
+	return t->touched || t->k < 0 || t->dir_version != t->version || t->rebuild || t->grow;
+}
+
 static int state_needed(const lake *l)
 {
 	for (const lk_table *t = l->tables; t; t = t->next)
-		if (t->touched || t->k < 0 || t->dir_version != t->version || t->rebuild || t->grow)
+		if (table_needs_state(t))
 			return 1;
 	return 0;
 }
@@ -270,7 +276,7 @@ static int state_pass(lake *l, ids_error *err)
 	int64_t t0 = lk_now_ms(), upto = l->changes_seq;
 	int rc = 0;
 	for (lk_table *t = l->tables; !rc && t; t = t->next) {
-		if (!t->touched && t->k >= 0 && t->dir_version == t->version && !t->rebuild && !t->grow)
+		if (!table_needs_state(t))
 			continue;
 		if (!(rc = lk_state_flush(l, t, err)))
 			rc = lk_table_save(l, t, err);
@@ -297,6 +303,17 @@ static int state_pass(lake *l, ids_error *err)
 	return 0;
 }
 
+/* A failed compaction leaves the small files as they are (counted, logged, tried again at
+ * the next check): syncing goes on. */
+static void compact(lake *l)
+{
+	ids_error err = IDS_ERROR_INIT;
+	if (lk_compact(l, &err)) {
+		atomic_fetch_add(&l->m_flush_errors, 1);
+		fprintf(stderr, "idbsync: lake compaction failed (will retry): %s\n", err.msg);
+	}
+}
+
 static void do_flush(lake *l)
 {
 	ids_error err = IDS_ERROR_INIT;
@@ -310,14 +327,8 @@ static void do_flush(lake *l)
 		if (!rc && state_due(l, more))
 			rc = state_pass(l, &err);
 	}
-	if (!rc) {
-		ids_error cerr = IDS_ERROR_INIT;
-		/* a failed compaction leaves the small files as they are: syncing goes on */
-		if (lk_compact(l, 0, &cerr)) {
-			atomic_fetch_add(&l->m_flush_errors, 1);
-			fprintf(stderr, "idbsync: lake compaction failed (will retry): %s\n", cerr.msg);
-		}
-	}
+	if (!rc)
+		compact(l);
 	int64_t t1 = lk_now_ms();
 	atomic_fetch_add(&l->m_flush_us, (t1 - t0) * 1000);
 	if (rc) {
@@ -378,9 +389,7 @@ static void *flush_main(void *arg)
 		if (!pending && !failures && lk_compact_wanted(l)) {
 			/* small files left when the writes stopped are merged while idle too */
 			pthread_mutex_unlock(&l->mu);
-			ids_error cerr = IDS_ERROR_INIT;
-			if (lk_compact(l, 0, &cerr))
-				fprintf(stderr, "idbsync: lake compaction failed (will retry): %s\n", cerr.msg);
+			compact(l);
 			pthread_mutex_lock(&l->mu);
 			continue;
 		}

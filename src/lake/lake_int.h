@@ -209,8 +209,8 @@ int lk_state_read_meta(lake *l, lk_table *t);
  * l->changes_seq into files; *done: the last seq written, *more: the store has more. */
 int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err);
 
-/* compact.c: merges the change log's small files (every 10 s at most, or now with force). */
-int lk_compact(lake *l, int force, ids_error *err);
+/* compact.c: merges the change log's small files (a check every 10 s at most). */
+int lk_compact(lake *l, ids_error *err);
 int lk_compact_wanted(const lake *l);   /* a check is due and some table has enough small files */
 
 /* changelog.c */
@@ -220,6 +220,10 @@ json_t *lk_ts_json(int64_t ms);      /* {"$date": ISO} */
 void lk_day_of(int64_t ms, char *out);   /* YYYY-MM-DD (UTC), out >= 12 bytes */
 int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err);
 int lk_log_cleanup(lake *l, ids_error *err);
+/* Log files are dir/part-<first>-<last>.parquet (zero-padded, so names sort by seq). */
+void lk_log_path(char *out, size_t sz, const char *dir, int64_t first, int64_t last);
+/* Parses such a name: 1 and the range, else 0. */
+int lk_log_name(const char *n, int64_t *first, int64_t *last);
 /* Marks the buckets (and partitioned keys) of changes in (after, upto] as touched again: the
  * recovery of state work that a crash lost after the change log was already recorded. */
 int lk_log_retouch(lake *l, int64_t after, int64_t upto, ids_error *err);

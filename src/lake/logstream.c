@@ -53,7 +53,7 @@ static int finish(lake *l, lfile *f, ids_error *err)
 	char base[4096], dir[4300], final[4600];
 	lk_table_dir(l, f->t, "_changes", base, sizeof base);
 	snprintf(dir, sizeof dir, "%s/dt=%s", base, f->dt);
-	snprintf(final, sizeof final, "%s/part-%020" PRId64 "-%020" PRId64 ".parquet", dir, f->first, f->last);
+	lk_log_path(final, sizeof final, dir, f->first, f->last);
 	int rc = pq_writer_close(f->w, err);
 	if (!rc)
 		rc = lk_mkdirs(dir, err);
