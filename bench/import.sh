@@ -31,15 +31,7 @@ TICK=$(getconf CLK_TCK)
 
 node bench/import.mjs gen "$ROWS" "$W/in.parquet"
 
-declare -A WALL CPU
-keep() {   # key wall_s cpu_s: keep the run with the best wall time
-  local ms
-  ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }')
-  if [ -z "${WALL[$1]:-}" ] || [ "$ms" -lt "${WALL[$1]}" ]; then
-    WALL[$1]=$ms
-    CPU[$1]=$(awk -v s="$3" 'BEGIN { printf "%d", s * 1000 }')
-  fi
-}
+. bench/lib/best.sh   # keep KEY WALL_S CPU_S: the best run per key
 proc_cpu() { awk -v t="$TICK" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$1/stat"; }
 
 # start `idbsync serve` on a free port with fresh dirs; sets SRV_PID and URL

@@ -9,13 +9,13 @@
 // string templates so the generator costs little next to the server.
 // usage: node bench/ingest10m.mjs [--bin build/idbsync] [--rows 10000000] [--batch 500] [--clients 8]
 //                                 [--server-args '--no-lake'] [--csv FILE] [--no-flush] [--flush-timeout S]
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { procStatus } from '../tests/faults/lib/util.mjs';
+import { serveIdbsync } from './lib/serve.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -37,21 +37,7 @@ if (!(ROWS > 0 && BATCH > 0 && CLIENTS > 0)) {
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-ingest-'));
 const cleanup = () => { if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true }); };
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const p = spawn(bin, ['serve', '--data', path.join(dir, 'data'), '--lake', path.join(dir, 'lake'),
-      '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve({ p, port: Number(m[1]) });
-    });
-    p.once('exit', (c, s) => reject(new Error(`server exited ${c ?? s}`)));
-  });
-}
-
-const { p: server, port } = await startServer();
+const { p: server, port } = await serveIdbsync(bin, dir, extra);
 process.on('exit', () => { try { server.kill('SIGKILL'); } catch { /* gone */ } cleanup(); });
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
 const base = `http://127.0.0.1:${port}`;

@@ -17,15 +17,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/pqbench.XXXXXX")
 
 node bench/parquet_gen.mjs "$ROWS" "$W/in.ndjson"
 
-declare -A WALL CPU
-keep() {   # key wall_s cpu_s: keep the run with the best wall time
-  local ms
-  ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }')
-  if [ -z "${WALL[$1]:-}" ] || [ "$ms" -lt "${WALL[$1]}" ]; then
-    WALL[$1]=$ms
-    CPU[$1]=$(awk -v s="$3" 'BEGIN { printf "%d", s * 1000 }')
-  fi
-}
+. bench/lib/best.sh   # keep KEY WALL_S CPU_S: the best run per key
 # one run of a command (bash's time: real, user, sys)
 timed() {
   local key=$1 out

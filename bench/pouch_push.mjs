@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveIdbsync } from './lib/serve.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, arr) =>
@@ -85,17 +86,7 @@ function waitExit(p) {
 
 const peers = {
   async idbsync(dir, extra) {
-    const p = spawn(bin, ['serve', '--data', path.join(dir, 'data'), '--lake', path.join(dir, 'lake'),
-      '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const port = await new Promise((resolve, reject) => {
-      let out = '';
-      p.stdout.on('data', (d) => {
-        out += d;
-        const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-        if (m) resolve(Number(m[1]));
-      });
-      p.once('exit', (c) => reject(new Error('idbsync exited ' + c)));
-    });
+    const { p, port } = await serveIdbsync(bin, dir, extra);
     return {
       p, port,
       body: (c, docs) => JSON.stringify({ client: `bench-${c}`, mutations: docs.map((d) => ({ id: d.id, store: 'orders', op: 'put', key: d.key, value: d.value })) }),

@@ -2,11 +2,11 @@
 // `idbsync serve` (fsync on), keep-alive, one request in flight per client. Bodies are
 // serialized before the clock starts so the generator costs little CPU next to the server.
 // usage: node bench/push.mjs --bin build/idbsync [--total 400000] [--batch 500] [--clients 1,16]
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { serveIdbsync } from './lib/serve.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, arr) =>
   (v.startsWith('--') ? [...a, [v.slice(2), arr[i + 1]]] : a), []));
@@ -15,20 +15,6 @@ const total = Number(args.total || 400000);
 const batch = Number(args.batch || 500);
 const clientCounts = (args.clients || '1,16').split(',').map(Number);
 const extra = (args['server-args'] || '').split(' ').filter(Boolean);
-
-function startServer(dir) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(bin, ['serve', '--data', path.join(dir, 'data'), '--lake', path.join(dir, 'lake'),
-      '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve({ p, port: Number(m[1]) });
-    });
-    p.on('exit', (c) => reject(new Error('server exited ' + c)));
-  });
-}
 
 function makeBodies(client, n) {
   const bodies = [];
@@ -64,7 +50,7 @@ function post(agent, port, body) {
 
 async function run(clients) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-bench-'));
-  const { p, port } = await startServer(dir);
+  const { p, port } = await serveIdbsync(bin, dir, extra);
   const per = Math.ceil(total / clients);
   const bodies = Array.from({ length: clients }, (_, c) => makeBodies(c, per));
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });

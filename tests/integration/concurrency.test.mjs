@@ -4,17 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, pull, pullAll, push, pushOk, hlc, applyChanges, rowKey, metrics, metricValue } from './lib/server.mjs';
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../faults/lib/util.mjs';
 
 function snapshot(map) {
   return JSON.stringify([...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));

@@ -4,18 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, push, pull, pullAll, pushOk, stores, request, openEvents } from './lib/server.mjs';
-
-// Deterministic PRNG so failures reproduce.
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../faults/lib/util.mjs';
 
 /** The server's ack for a client, learned with an empty push (it applies nothing). */
 async function serverAck(url, db, client) {

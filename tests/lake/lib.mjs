@@ -103,12 +103,8 @@ export const glob = (lake, db, table) => `read_parquet('${lake}/${db}/${table}/*
 export const globU = (lake, db, table) =>
   `read_parquet('${lake}/${db}/${table}/**/*.parquet', hive_partitioning=true, union_by_name=true)`;
 
-/** A seeded PRNG so failures reproduce. */
-export function rng(seed) {
-  let s = seed >>> 0;
-  return () => { s = (s + 0x6D2B79F5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
+/** A seeded PRNG so failures reproduce (the one the fault suites use). */
+export { rng } from '../faults/lib/util.mjs';
 
 export function run(args, opts = {}) {
   return new Promise((resolve) => {
