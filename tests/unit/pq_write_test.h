@@ -1,5 +1,6 @@
 /* Helpers shared by the Parquet writer unit tests (test_pq_write*.c):
- * a failure counter with CHECK, a per-test temp directory, and schema lookups. */
+ * a failure counter with CHECK, a per-test temp directory, schema lookups, and reading a
+ * file's rows back as NDJSON. */
 #ifndef PQ_WRITE_TEST_H
 #define PQ_WRITE_TEST_H
 
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "idbsync/pq_read.h"
 #include "idbsync/pq_write.h"
 
 #define PQW_TEST_HELPER __attribute__((unused))
@@ -65,6 +67,26 @@ PQW_TEST_HELPER static int is_string(const pq_node *n)
 {
 	return n && n->type == PQ_BYTE_ARRAY && n->logical.kind == PQ_LT_STRING &&
 	       n->converted == PQ_CT_UTF8 && n->repetition == PQ_OPTIONAL;
+}
+
+/* Every remaining row of rd as NDJSON (one line per row; the caller frees it). A read error
+ * is printed and counted as a failure. */
+PQW_TEST_HELPER static char *rows_ndjson(pq_reader *rd)
+{
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf all = IDS_BUF_INIT, row = IDS_BUF_INIT;
+	int rc;
+	while ((rc = pq_reader_next_row_json(rd, &row, &err)) == 1) {
+		ids_buf_append(&all, row.data, row.len);
+		ids_buf_putc(&all, '\n');
+		ids_buf_reset(&row);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "reader: %s\n", err.msg);
+		failures++;
+	}
+	ids_buf_free(&row);
+	return ids_buf_steal(&all, NULL);
 }
 
 #endif

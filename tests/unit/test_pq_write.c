@@ -129,19 +129,7 @@ static char *read_rows(const char *path, const pq_file_meta **meta_out, pq_reade
 		return NULL;
 	}
 	*meta_out = pq_reader_meta(*rd);
-	ids_buf all = IDS_BUF_INIT, row = IDS_BUF_INIT;
-	int rc;
-	while ((rc = pq_reader_next_row_json(*rd, &row, &err)) == 1) {
-		ids_buf_append(&all, row.data, row.len);
-		ids_buf_putc(&all, '\n');
-		ids_buf_reset(&row);
-	}
-	if (rc < 0) {
-		fprintf(stderr, "reader: %s\n", err.msg);
-		failures++;
-	}
-	ids_buf_free(&row);
-	return ids_buf_steal(&all, NULL);
+	return rows_ndjson(*rd);
 }
 
 static int has_enc(const pq_chunk_meta *c, pq_encoding e)

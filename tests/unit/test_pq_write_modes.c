@@ -138,22 +138,16 @@ static void test_bare_repeated(void)
 	CHECK(w && pq_writer_write_json(w, "{\"r\":null}", 10, NULL, &err) == 0);
 	CHECK(w && pq_writer_close(w, &err) == 0);
 	pq_writer_free(w);
-	pq_reader *rd;
-	ids_buf all = IDS_BUF_INIT, row = IDS_BUF_INIT;
+	pq_reader *rd = NULL;
 	CHECK(pq_reader_open(&rd, path, NULL, &err) == 0);
-	while (pq_reader_next_row_json(rd, &row, &err) == 1) {
-		ids_buf_append(&all, row.data, row.len);
-		ids_buf_putc(&all, '\n');
-		ids_buf_reset(&row);
-	}
+	char *all = rd ? rows_ndjson(rd) : NULL;
 	const char *want = "{\"r\":[1,2],\"g\":[{\"a\":1},{\"a\":null}]}\n{\"r\":[],\"g\":[]}\n"
 			   "{\"r\":[],\"g\":[]}\n{\"r\":[],\"g\":[]}\n";
-	CHECK(all.data && !strcmp(all.data, want));
-	if (all.data && strcmp(all.data, want))
-		fprintf(stderr, "bare repeated:\n%s", all.data);
+	CHECK(all && !strcmp(all, want));
+	if (all && strcmp(all, want))
+		fprintf(stderr, "bare repeated:\n%s", all);
 	pq_reader_free(rd);
-	ids_buf_free(&all);
-	ids_buf_free(&row);
+	free(all);
 	pq_node_free(root);
 	unlink(path);
 }
@@ -178,20 +172,14 @@ static void test_mixed_apis(void)
 	CHECK(pq_writer_num_rows(w) == 5);
 	CHECK(pq_writer_close(w, &err) == 0);
 	pq_writer_free(w);
-	pq_reader *rd;
-	ids_buf all = IDS_BUF_INIT, row = IDS_BUF_INIT;
+	pq_reader *rd = NULL;
 	CHECK(pq_reader_open(&rd, path, NULL, &err) == 0);
-	while (pq_reader_next_row_json(rd, &row, &err) == 1) {
-		ids_buf_append(&all, row.data, row.len);
-		ids_buf_putc(&all, '\n');
-		ids_buf_reset(&row);
-	}
+	char *all = rd ? rows_ndjson(rd) : NULL;
 	const char *want = "{\"a\":1,\"l\":[\"p\"]}\n{\"a\":2,\"l\":null}\n{\"a\":3,\"l\":[]}\n"
 			   "{\"a\":4,\"l\":[\"q\",null]}\n{\"a\":5,\"l\":null}\n";
-	CHECK(all.data && !strcmp(all.data, want));
+	CHECK(all && !strcmp(all, want));
 	pq_reader_free(rd);
-	ids_buf_free(&all);
-	ids_buf_free(&row);
+	free(all);
 	pq_node_free(s);
 	unlink(path);
 }
