@@ -111,8 +111,16 @@ int ids_ms_to_iso(double msd, char *out)
 	civil_from_days(days, &y, &m, &d);
 	int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60), s = (int)(rem / 1000 % 60),
 	    f = (int)(rem % 1000);
-	if (y >= 0 && y <= 9999)
-		return snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d, h, mi, s, f);
+	if (y >= 0 && y <= 9999) {
+		/* by hand: snprintf was a tenth of the lake's change-log time (a timestamp per row) */
+		static const char f4[] = "0000-00-00T00:00:00.000Z";
+		memcpy(out, f4, sizeof f4);
+		int v[][3] = {{(int)y, 0, 4}, {(int)m, 5, 2}, {(int)d, 8, 2}, {h, 11, 2}, {mi, 14, 2}, {s, 17, 2}, {f, 20, 3}};
+		for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+			for (int k = v[i][2] - 1, x = v[i][0]; k >= 0; k--, x /= 10)
+				out[v[i][1] + k] = (char)('0' + x % 10);
+		return 24;
+	}
 	return snprintf(out, 32, "%c%06lld-%02u-%02uT%02d:%02d:%02d.%03dZ", y < 0 ? '-' : '+',
 			(long long)(y < 0 ? -y : y), m, d, h, mi, s, f);
 }

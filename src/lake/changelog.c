@@ -21,8 +21,9 @@
 typedef struct rec {
 	int64_t seq;                 /* conflict id */
 	lk_table *t;
-	json_t *row;                 /* system columns, then the value (json) under "\x01v" */
-	json_t *v;
+	char *sys;                   /* the row's system columns (JSON members, no braces) */
+	char *value;                 /* the losing value's JSON text, or NULL */
+	size_t vlen;
 } rec;
 
 typedef struct batch {
@@ -39,18 +40,11 @@ typedef struct batch {
 static void batch_free(batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		json_decref(b->r[i].row);
-		json_decref(b->r[i].v);
+		free(b->r[i].sys);
+		free(b->r[i].value);
 	}
 	free(b->r);
 	ids_buf_free(&b->key);
-}
-
-json_t *lk_ts_json(int64_t ms)
-{
-	char iso[40];
-	ids_ms_to_iso((double)ms, iso);
-	return json_pack("{ss}", "$date", iso);
 }
 
 void lk_day_of(int64_t ms, char *out)
@@ -86,10 +80,16 @@ static rec *push_rec(batch *b, const char *db, const char *store_name, int64_t s
 	memset(r, 0, sizeof *r);
 	r->seq = seq;
 	r->t = t;
-	r->row = json_object();
-	r->v = value ? lk_parse_value(value, vlen) : NULL;
-	if (r->v)
-		lk_table_observe_v(b->l, t, r->v, seq);
+	if (value && !lk_parse_value(&b->l->vjson, value, vlen)) {
+		lk_table_observe_v(b->l, t, &b->l->vjson, seq);
+		if (!(r->value = malloc(vlen + 1))) {
+			b->n--;
+			b->rc = ids_fail(b->err, IDS_ENOMEM, "out of memory");
+			return NULL;
+		}
+		memcpy(r->value, value, vlen);
+		r->vlen = vlen;
+	}
 	b->bytes += vlen + key_len + 200;
 	b->last = seq;
 	return r;
@@ -126,19 +126,22 @@ static int on_conflict(void *ctx, const store_conflict *c)
 	rec *r = push_rec(b, c->db, c->store, c->id, c->key, c->key_len, c->value, c->value_len);
 	if (!r)
 		return b->rc;
-	json_t *o = r->row;
-	json_object_set_new(o, "idb_id", json_integer(c->id));
-	json_object_set_new(o, "idb_key", json_stringn(b->key.data, b->key.len));
-	json_object_set_new(o, "idb_user", json_string(c->user));
-	json_object_set_new(o, "idb_client", json_string(c->client));
-	json_object_set_new(o, "idb_mid", json_integer(c->mid));
-	json_object_set_new(o, "idb_op", json_string(c->op == IDS_OP_DELETE ? "delete" : "put"));
-	json_object_set_new(o, "idb_hlc", json_string(c->hlc));
-	json_object_set_new(o, "idb_rule", json_string(c->rule));
-	json_object_set_new(o, "idb_reason", json_string(c->reason));
-	json_object_set_new(o, "idb_winner_seq", json_integer(c->winner_seq));
-	json_object_set_new(o, "idb_winner_hlc", json_string(c->winner_hlc));
-	json_object_set_new(o, "idb_ts", lk_ts_json(c->ts_ms));
+	const char *op = c->op == IDS_OP_DELETE ? "delete" : "put";
+	ids_buf *o = lk_row_start(b->l);
+	lk_row_i64(o, "idb_id", c->id);
+	lk_row_str(o, "idb_key", b->key.data, b->key.len);
+	lk_row_str(o, "idb_user", c->user, strlen(c->user));
+	lk_row_str(o, "idb_client", c->client, strlen(c->client));
+	lk_row_i64(o, "idb_mid", c->mid);
+	lk_row_str(o, "idb_op", op, strlen(op));
+	lk_row_str(o, "idb_hlc", c->hlc, strlen(c->hlc));
+	lk_row_str(o, "idb_rule", c->rule, strlen(c->rule));
+	lk_row_str(o, "idb_reason", c->reason, strlen(c->reason));
+	lk_row_i64(o, "idb_winner_seq", c->winner_seq);
+	lk_row_str(o, "idb_winner_hlc", c->winner_hlc, strlen(c->winner_hlc));
+	lk_row_ts(o, "idb_ts", c->ts_ms);
+	if (o->failed || !(r->sys = strndup(o->data + 1, o->len - 1)))
+		return b->rc = ids_fail(b->err, IDS_ENOMEM, "out of memory");
 	return b->bytes > BATCH_BYTES ? 1 : 0;
 }
 
@@ -174,8 +177,11 @@ static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 	pq_writer *w = NULL;
 	rc = schema ? pq_writer_new(&w, sp, schema, &wo, err) : ids_fail(err, IDS_ENOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < n; i++) {
-		lk_table_fill(t, r[i].row, r[i].v, 0);
-		rc = lk_write_row(l, w, r[i].row, err);
+		ids_buf *o = lk_row_start(l);
+		ids_buf_puts(o, r[i].sys);
+		int ok = r[i].value && !lk_parse_value(&l->vjson, r[i].value, r[i].vlen);
+		lk_row_fill(l, t, ok ? &l->vjson : NULL, 0);
+		rc = lk_write_row(l, w, err);
 	}
 	if (!rc)
 		rc = pq_writer_close(w, err);

@@ -587,6 +587,8 @@ void lake_free(lake *l)
 	free(l->dir);
 	free(l->drill_ws);
 	ids_buf_free(&l->row_buf);
+	ids_buf_free(&l->row_tmp);
+	ids_json_free(&l->vjson);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->wake);
 	pthread_cond_destroy(&l->done);

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "idbsync/json.h"
 #include "idbsync/lake.h"
 #include "idbsync/pq.h"
 #include "idbsync/pq_write.h"
@@ -30,6 +31,7 @@ typedef struct lk_type lk_type;
 typedef struct lk_col {
 	char *name;         /* sanitized column name */
 	char *field;        /* the value's field name it comes from */
+	size_t field_len;
 	lk_type *type;
 	int since;          /* schema version that added it */
 } lk_col;
@@ -47,18 +49,26 @@ lk_type *lk_type_new(lk_kind k);
 void lk_type_free(lk_type *t);
 void lk_cols_free(lk_col *c, size_t n);
 const char *lk_kind_name(lk_kind k);
-/* Merges the type observed in v into the column list (adding fields, widening). Returns a bit
+/* Values are tokens of the stored JSON text (j, token index v; -1: absent), lvalue.c.
+ * Merges the type observed in v into the column list (adding fields, widening). Returns a bit
  * set: 1 a column/field was added, 2 a type widened. */
-int lk_cols_observe(lk_col **cols, size_t *n, json_t *v, int nested, int version, const char *const *reserved);
-/* Converts one value to what the writer takes for a column of type t (new reference). */
-json_t *lk_convert(json_t *v, const lk_type *t);
+int lk_cols_observe(lk_col **cols, size_t *n, const ids_json *j, long v, int nested, int version,
+		    const char *const *reserved);
+/* Appends v converted for a column of type t (what the writer's JSON shredder takes); tmp is
+ * scratch. */
+void lk_emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_type *t);
+/* Appends ,"name":value for each column (the one whose field is skip left out) from value v. */
+void lk_emit_cols(ids_buf *b, ids_buf *tmp, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
+		  long v);
+/* The value's text (strings unescaped, tagged scalars their string, else JSON text). */
+void lk_text_of(const ids_json *j, long v, ids_buf *out);
 /* Schema JSON <-> columns. */
 json_t *lk_cols_to_json(const lk_col *c, size_t n);
 int lk_cols_from_json(lk_col **out, size_t *n, json_t *a, ids_error *err);
 /* A Parquet node for a column (name, type) under the profile. */
 pq_node *lk_type_node(const char *name, const lk_type *t, int profile);
-/* Unwraps {"$esc":{..}}; returns v itself when it is a plain object, else NULL. */
-json_t *lk_plain_object(json_t *v);
+/* Unwraps {"$esc":{..}}; returns v itself when it is a plain object, else -1. */
+long lk_plain_object(const ids_json *j, long v);
 
 /* ---- names and files (names.c) ---- */
 /* Lowercase identifier legal unquoted in Hive, Impala, Drill, Trino, Spark: [a-z][a-z0-9_]*,
@@ -135,7 +145,9 @@ struct lake {
 	size_t n_cfg;
 	lk_table *tables;
 	char *drill_ws;              /* e.g. dfs.lake */
-	ids_buf row_buf;             /* lk_write_row's serialization buffer */
+	/* the flush thread's row text (lk_row_*), its scratch, and the tokens of the value at hand */
+	ids_buf row_buf, row_tmp;
+	ids_json vjson;
 	int64_t compact_ms;          /* the last compaction check */
 
 	/* progress (durable in DIR/_idbsync/progress.json): the change log is written up to
@@ -180,26 +192,31 @@ extern const char *const lk_reserved_cols[];   /* NULL-terminated: system names 
 int lk_table_get(lake *l, const char *db, const char *store_name, lk_table **out, ids_error *err);
 int lk_table_save(lake *l, lk_table *t, ids_error *err);
 void lk_tables_free(lake *l);
-/* Observes one value (JSON text) into the table schema; marks dirty_schema/rebuild. */
-int lk_table_observe(lake *l, lk_table *t, const char *value, size_t len, int64_t seq);
-int lk_table_observe_v(lake *l, lk_table *t, json_t *v, int64_t seq);
-/* Parses a stored value (NULL on bad JSON; big integers fall back to doubles). */
-json_t *lk_parse_value(const char *value, size_t len);
+/* Observes a parsed value (its root token) into the table schema; marks dirty_schema. */
+int lk_table_observe_v(lake *l, lk_table *t, const ids_json *j, int64_t seq);
+/* Tokenizes a stored value into j (0, or non-zero on bad JSON). */
+int lk_parse_value(ids_json *j, const char *value, size_t len);
 /* Builds the writer schema for one of the three tables. */
 pq_node *lk_table_schema(lake *l, const lk_table *t, lk_table_kind kind);
-/* Appends the user columns of v (converted) to row. Skips the partition column for state. */
-void lk_table_fill(const lk_table *t, json_t *row, json_t *v, int skip_part);
+/* Row text for the writer, in l->row_buf: lk_row_start, the system columns (lk_row_i64/str/
+ * ts), then lk_row_fill adds the user columns of value j (NULL: none, all null; the partition
+ * column left out for the state) and closes the row. */
+ids_buf *lk_row_start(lake *l);
+void lk_row_i64(ids_buf *b, const char *name, int64_t v);
+void lk_row_str(ids_buf *b, const char *name, const char *s, size_t n);
+void lk_row_ts(ids_buf *b, const char *name, int64_t ms);   /* {"$date": ISO} */
+void lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part);
 /* Path helpers. */
 void lk_table_dir(lake *l, const lk_table *t, const char *suffix, char *out, size_t sz);
 void lk_db_meta(lake *l, const char *db, char *out, size_t sz);
 /* Options for writers. */
 void lk_write_opts(lake *l, pq_write_options *o);
-/* Writes one row (json object) with the writer; counts metrics. */
-int lk_write_row(lake *l, pq_writer *w, json_t *row, ids_error *err);
+/* Writes the row in l->row_buf with the writer; counts metrics. */
+int lk_write_row(lake *l, pq_writer *w, ids_error *err);
 /* Key JSON text of a stored key. */
 int lk_key_json(const uint8_t *k, size_t n, ids_buf *out, ids_error *err);
-/* Partition value (escaped dir name component "col=value") of value v. */
-void lk_part_dir(const lk_table *t, json_t *v, ids_buf *out);
+/* Partition value (escaped dir name component "col=value") of value j. */
+void lk_part_dir(const lk_table *t, const ids_json *j, ids_buf *out);
 
 /* state.c */
 int lk_state_flush(lake *l, lk_table *t, ids_error *err);
@@ -216,7 +233,6 @@ int lk_compact_wanted(const lake *l);   /* a check is due and some table has eno
 /* changelog.c */
 int lk_log_touch_key(lk_table *t, const store_change *c, const char *keyjson, ids_error *err);
 void lk_log_sort_touched(lake *l);   /* the touched keys sorted, for state.c's lookups */
-json_t *lk_ts_json(int64_t ms);      /* {"$date": ISO} */
 void lk_day_of(int64_t ms, char *out);   /* YYYY-MM-DD (UTC), out >= 12 bytes */
 int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err);
 int lk_log_cleanup(lake *l, ids_error *err);

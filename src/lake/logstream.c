@@ -151,31 +151,29 @@ static int on_change(void *ctx, const store_change *c)
 	if ((r->rc = lk_key_json(c->key, c->key_len, &r->key, r->err)) ||
 	    (r->rc = lk_log_touch_key(t, c, r->key.data, r->err)))
 		return r->rc;
-	json_t *v = c->value ? lk_parse_value(c->value, c->value_len) : NULL;
+	lake *l = r->l;
+	const ids_json *v = c->value && !lk_parse_value(&l->vjson, c->value, c->value_len) ? &l->vjson : NULL;
 	if (v)
-		lk_table_observe_v(r->l, t, v, c->seq);
+		lk_table_observe_v(l, t, v, c->seq);
 	char dt[12];
 	lk_day_of(c->ts_ms, dt);
 	lfile *f;
-	if ((r->rc = file_for(r, t, dt, c->seq, &f))) {
-		json_decref(v);
+	if ((r->rc = file_for(r, t, dt, c->seq, &f)))
 		return r->rc;
-	}
-	json_t *o = json_object();
-	json_object_set_new(o, "idb_seq", json_integer(c->seq));
-	json_object_set_new(o, "idb_op", json_string(c->op == IDS_OP_DELETE ? "delete" : "put"));
-	json_object_set_new(o, "idb_deleted", json_boolean(c->op == IDS_OP_DELETE));
-	json_object_set_new(o, "idb_key", json_stringn(r->key.data, r->key.len));
-	json_object_set_new(o, "idb_user", json_string(c->user));
-	json_object_set_new(o, "idb_client", json_string(c->client));
-	json_object_set_new(o, "idb_mid", json_integer(c->mid));
-	json_object_set_new(o, "idb_hlc", json_string(c->hlc));
-	json_object_set_new(o, "idb_ts", lk_ts_json(c->ts_ms));
-	json_object_set_new(o, "idb_origin", json_string(c->origin == IDS_ORIGIN_SERVER ? "server" : "client"));
-	lk_table_fill(t, o, v, 0);
-	r->rc = lk_write_row(r->l, f->w, o, r->err);
-	json_decref(o);
-	json_decref(v);
+	ids_buf *o = lk_row_start(l);
+	int del = c->op == IDS_OP_DELETE;
+	lk_row_i64(o, "idb_seq", c->seq);
+	lk_row_str(o, "idb_op", del ? "delete" : "put", del ? 6 : 3);
+	ids_buf_puts(o, del ? ",\"idb_deleted\":true" : ",\"idb_deleted\":false");
+	lk_row_str(o, "idb_key", r->key.data, r->key.len);
+	lk_row_str(o, "idb_user", c->user, strlen(c->user));
+	lk_row_str(o, "idb_client", c->client, strlen(c->client));
+	lk_row_i64(o, "idb_mid", c->mid);
+	lk_row_str(o, "idb_hlc", c->hlc, strlen(c->hlc));
+	lk_row_ts(o, "idb_ts", c->ts_ms);
+	lk_row_str(o, "idb_origin", c->origin == IDS_ORIGIN_SERVER ? "server" : "client", 6);
+	lk_row_fill(l, t, v, 0);
+	r->rc = lk_write_row(l, f->w, r->err);
 	if (r->rc)
 		return r->rc;
 	f->last = c->seq;

@@ -148,38 +148,33 @@ static int on_row(void *ctx, const store_row *r)
 {
 	job *j = ctx;
 	lk_table *t = j->t;
-	json_t *v = lk_parse_value(r->value, r->value_len);
-	if (!v)
+	lake *l = j->l;
+	const ids_json *v = &l->vjson;
+	if (lk_parse_value(&l->vjson, r->value, r->value_len))
 		return 0; /* the store validated it; nothing sensible to write */
-	if (lk_table_observe_v(j->l, t, v, r->seq)) {
-		json_decref(v);
+	if (lk_table_observe_v(l, t, v, r->seq))
 		return SCHEMA_CHANGED;
-	}
 	int rc = lk_key_json(r->key, r->key_len, &j->key, j->err);
-	if (rc) {
-		json_decref(v);
+	if (rc)
 		return rc;
-	}
 	pw *p = NULL;
 	if (t->part_field)
 		lk_part_dir(t, v, &j->pdir);
 	rc = get_part(j, t->part_field ? j->pdir.data : "", &p);
-	json_t *row = json_object();
-	json_object_set_new(row, "idb_key", json_stringn(j->key.data, j->key.len));
-	json_object_set_new(row, "idb_user", json_string(r->user));
-	json_object_set_new(row, "idb_seq", json_integer(r->seq));
-	json_object_set_new(row, "idb_hlc", json_string(r->hlc));
-	lk_table_fill(t, row, v, 1);
+	ids_buf *row = lk_row_start(l);
+	lk_row_str(row, "idb_key", j->key.data, j->key.len);
+	lk_row_str(row, "idb_user", r->user, strlen(r->user));
+	lk_row_i64(row, "idb_seq", r->seq);
+	lk_row_str(row, "idb_hlc", r->hlc, strlen(r->hlc));
+	lk_row_fill(l, t, v, 1);
 	if (!rc)
-		rc = lk_write_row(j->l, p->full, row, j->err);
+		rc = lk_write_row(l, p->full, j->err);
 	if (!rc && p->minus) {
 		char *tk = NULL;
 		if (asprintf(&tk, "%s\x1f%s", r->user, j->key.data) > 0 && !touched(t, tk))
-			rc = lk_write_row(j->l, p->minus, row, j->err);
+			rc = lk_write_row(l, p->minus, j->err);
 		free(tk);
 	}
-	json_decref(row);
-	json_decref(v);
 	return rc;
 }
 

@@ -218,6 +218,7 @@ int lk_table_get(lake *l, const char *db, const char *store_name, lk_table **out
 		t->cols = calloc(1, sizeof *t->cols);
 		t->cols[0].name = strdup(t->part_col);
 		t->cols[0].field = strdup(c->partition_by);
+		t->cols[0].field_len = strlen(c->partition_by);
 		t->cols[0].type = lk_type_new(LK_STRING);
 		t->cols[0].since = 1;
 		t->n_cols = 1;
@@ -264,17 +265,15 @@ int lk_table_save(lake *l, lk_table *t, ids_error *err)
 	return rc;
 }
 
-json_t *lk_parse_value(const char *value, size_t len)
+int lk_parse_value(ids_json *j, const char *value, size_t len)
 {
-	json_t *v = json_loadb(value, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-	if (!v) /* an integer beyond int64: jansson rejects it, read numbers as doubles */
-		v = json_loadb(value, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
-	return v;
+	/* the push path capped values at depth 64; imports stay within that too */
+	return ids_json_parse(j, value, len, 0, 128, NULL);
 }
 
-int lk_table_observe_v(lake *l, lk_table *t, json_t *v, int64_t seq)
+int lk_table_observe_v(lake *l, lk_table *t, const ids_json *j, int64_t seq)
 {
-	int r = lk_cols_observe(&t->cols, &t->n_cols, v, l->nested, t->version + 1, lk_reserved_cols);
+	int r = lk_cols_observe(&t->cols, &t->n_cols, j, 0, l->nested, t->version + 1, lk_reserved_cols);
 	if (r) {
 		t->version++;
 		t->dirty_schema = 1;
@@ -283,18 +282,6 @@ int lk_table_observe_v(lake *l, lk_table *t, json_t *v, int64_t seq)
 							    "at_ms", (json_int_t)lk_now_ms(), "change", what, "columns",
 							    lk_cols_to_json(t->cols, t->n_cols)));
 	}
-	return r;
-}
-
-int lk_table_observe(lake *l, lk_table *t, const char *value, size_t len, int64_t seq)
-{
-	if (!value)
-		return 0;
-	json_t *v = lk_parse_value(value, len);
-	if (!v)
-		return 0;
-	int r = lk_table_observe_v(l, t, v, seq);
-	json_decref(v);
 	return r;
 }
 
@@ -321,16 +308,48 @@ pq_node *lk_table_schema(lake *l, const lk_table *t, lk_table_kind kind)
 	return root;
 }
 
-void lk_table_fill(const lk_table *t, json_t *row, json_t *v, int skip_part)
+ids_buf *lk_row_start(lake *l)
 {
-	json_t *obj = lk_plain_object(v);
-	for (size_t i = 0; i < t->n_cols; i++) {
-		const lk_col *c = &t->cols[i];
-		if (skip_part && t->part_field && !strcmp(c->field, t->part_field))
-			continue;
-		json_t *x = obj ? json_object_get(obj, c->field) : (!strcmp(c->field, "$value") ? v : NULL);
-		json_object_set_new(row, c->name, lk_convert(x, c->type));
-	}
+	ids_buf *b = &l->row_buf;
+	ids_buf_reset(b);
+	ids_buf_putc(b, '{');
+	return b;
+}
+
+static void row_name(ids_buf *b, const char *name)
+{
+	if (b->len > 1)
+		ids_buf_putc(b, ',');
+	ids_buf_json_str(b, name, strlen(name));
+	ids_buf_putc(b, ':');
+}
+
+void lk_row_i64(ids_buf *b, const char *name, int64_t v)
+{
+	row_name(b, name);
+	ids_buf_i64(b, v);
+}
+
+void lk_row_str(ids_buf *b, const char *name, const char *s, size_t n)
+{
+	row_name(b, name);
+	ids_buf_json_str(b, s, n);
+}
+
+void lk_row_ts(ids_buf *b, const char *name, int64_t ms)
+{
+	char iso[40];
+	ids_ms_to_iso((double)ms, iso);
+	row_name(b, name);
+	ids_buf_puts(b, "{\"$date\":\"");
+	ids_buf_puts(b, iso);
+	ids_buf_puts(b, "\"}");
+}
+
+void lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part)
+{
+	lk_emit_cols(&l->row_buf, &l->row_tmp, t->cols, t->n_cols, skip_part ? t->part_field : NULL, j, j ? 0 : -1);
+	ids_buf_putc(&l->row_buf, '}');
 }
 
 void lk_write_opts(lake *l, pq_write_options *o)
@@ -340,70 +359,9 @@ void lk_write_opts(lake *l, pq_write_options *o)
 	o->profile = (pq_profile)l->profile;
 }
 
-/* JSON text of v: jansson's dump formats every number through snprintf, which was a third of
- * the change log's time. */
-static void dump(ids_buf *b, json_t *v)
+int lk_write_row(lake *l, pq_writer *w, ids_error *err)
 {
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
-		const char *k;
-		json_t *x;
-		int first = 1;
-		ids_buf_putc(b, '{');
-		json_object_foreach(v, k, x)
-		{
-			if (!first)
-				ids_buf_putc(b, ',');
-			first = 0;
-			ids_buf_json_str(b, k, strlen(k));
-			ids_buf_putc(b, ':');
-			dump(b, x);
-		}
-		ids_buf_putc(b, '}');
-		break;
-	}
-	case JSON_ARRAY: {
-		size_t i;
-		json_t *x;
-		ids_buf_putc(b, '[');
-		json_array_foreach(v, i, x)
-		{
-			if (i)
-				ids_buf_putc(b, ',');
-			dump(b, x);
-		}
-		ids_buf_putc(b, ']');
-		break;
-	}
-	case JSON_STRING:
-		ids_buf_json_str(b, json_string_value(v), json_string_length(v));
-		break;
-	case JSON_INTEGER:
-		ids_buf_i64(b, json_integer_value(v));
-		break;
-	case JSON_REAL: {
-		char d[40];
-		int n = ids_fmt_double(json_real_value(v), d);
-		ids_buf_append(b, d, (size_t)n);
-		break;
-	}
-	case JSON_TRUE:
-		ids_buf_puts(b, "true");
-		break;
-	case JSON_FALSE:
-		ids_buf_puts(b, "false");
-		break;
-	default:
-		ids_buf_puts(b, "null");
-	}
-}
-
-int lk_write_row(lake *l, pq_writer *w, json_t *row, ids_error *err)
-{
-	/* one buffer (only the flush thread writes): no allocation per row */
 	ids_buf *b = &l->row_buf;
-	ids_buf_reset(b);
-	dump(b, row);
 	if (b->failed)
 		return ids_fail(err, IDS_ENOMEM, "row: out of memory");
 	size_t off = 0;
@@ -420,17 +378,19 @@ int lk_key_json(const uint8_t *k, size_t n, ids_buf *out, ids_error *err)
 	return ids_key_to_json(k, n, out, err);
 }
 
-void lk_part_dir(const lk_table *t, json_t *v, ids_buf *out)
+void lk_part_dir(const lk_table *t, const ids_json *j, ids_buf *out)
 {
 	ids_buf_reset(out);
 	ids_buf_puts(out, t->part_col);
 	ids_buf_putc(out, '=');
-	json_t *obj = lk_plain_object(v);
-	json_t *x = obj ? json_object_get(obj, t->part_field) : NULL;
-	json_t *s = x ? lk_convert(x, NULL) : NULL;   /* the value's text */
-	if (!s || !json_is_string(s) || !json_string_length(s))
+	long obj = lk_plain_object(j, 0);
+	long x = obj >= 0 ? ids_json_get(j, (size_t)obj, t->part_field) : -1;
+	ids_buf s = IDS_BUF_INIT;   /* the value's text */
+	if (x >= 0 && j->tok[x].type != IDS_JNULL && !(j->tok[x].type == IDS_JOBJ && ids_json_get(j, (size_t)x, "$undefined") >= 0))
+		lk_text_of(j, x, &s);
+	if (!s.len)
 		ids_buf_puts(out, "__HIVE_DEFAULT_PARTITION__");
 	else /* long values are cut so the directory name stays under NAME_MAX */
-		lk_hive_escape(json_string_value(s), json_string_length(s) > 60 ? 60 : json_string_length(s), out);
-	json_decref(s);
+		lk_hive_escape(s.data, s.len > 60 ? 60 : s.len, out);
+	ids_buf_free(&s);
 }

@@ -18,9 +18,10 @@ static const char *kind_after(const char *const *values, size_t n)
 	lk_col *cols = NULL;
 	size_t nc = 0;
 	for (size_t i = 0; i < n; i++) {
-		json_t *v = json_loads(values[i], JSON_DECODE_ANY, NULL);
-		lk_cols_observe(&cols, &nc, v, LK_NESTED_STRUCT, 1, lk_reserved_cols);
-		json_decref(v);
+		ids_json j = IDS_JSON_INIT;
+		CHECK(!ids_json_parse(&j, values[i], strlen(values[i]), 0, 64, NULL));
+		lk_cols_observe(&cols, &nc, &j, 0, LK_NESTED_STRUCT, 1, lk_reserved_cols);
+		ids_json_free(&j);
 	}
 	static char buf[64];
 	snprintf(buf, sizeof buf, "%s", nc ? lk_kind_name(cols[0].type->kind) : "none");
@@ -62,16 +63,53 @@ int main(void)
 	/* a struct widened with a new field appends it */
 	lk_col *cols = NULL;
 	size_t nc = 0;
-	json_t *v1 = json_loads("{\"a\":{\"x\":1}}", 0, NULL), *v2 = json_loads("{\"a\":{\"y\":\"s\"},\"B\":1}", 0, NULL);
-	CHECK_EQ_INT(lk_cols_observe(&cols, &nc, v1, LK_NESTED_STRUCT, 1, lk_reserved_cols), 1);
-	CHECK_EQ_INT(lk_cols_observe(&cols, &nc, v2, LK_NESTED_STRUCT, 2, lk_reserved_cols), 1);
+	ids_json v1 = IDS_JSON_INIT, v2 = IDS_JSON_INIT;
+	const char *t1 = "{\"a\":{\"x\":1}}", *t2 = "{\"B\":1, \"a\":{\"y\":\"s\\u00e9\"}}";
+	CHECK(!ids_json_parse(&v1, t1, strlen(t1), 0, 64, NULL) && !ids_json_parse(&v2, t2, strlen(t2), 0, 64, NULL));
+	CHECK_EQ_INT(lk_cols_observe(&cols, &nc, &v1, 0, LK_NESTED_STRUCT, 1, lk_reserved_cols), 1);
+	CHECK_EQ_INT(lk_cols_observe(&cols, &nc, &v2, 0, LK_NESTED_STRUCT, 2, lk_reserved_cols), 1);
 	CHECK_EQ_INT((long long)nc, 2);
 	CHECK_EQ_STR(cols[1].name, "b");
 	CHECK_EQ_STR(cols[0].type->fields[1].name, "y");
-	json_t *row = lk_convert(v2, cols[0].type);
-	json_decref(row);
-	json_decref(v1);
-	json_decref(v2);
+	/* row text: columns in schema order whatever the key order, struct fields by name, strings as sent */
+	ids_buf row = IDS_BUF_INIT, tmp = IDS_BUF_INIT;
+	lk_emit_cols(&row, &tmp, cols, nc, NULL, &v2, 0);
+	CHECK_EQ_STR(row.data, ",\"a\":{\"x\":null,\"y\":\"s\\u00e9\"},\"b\":1");
+	ids_json_free(&v1);
+	ids_json_free(&v2);
+	lk_cols_free(cols, nc);
+
+	/* conversions into widened columns: numbers keep their text, other kinds become JSON text */
+	const char *mixed[] = {
+		"{\"n\":1,\"d\":1,\"s\":\"x\",\"t\":{\"$date\":\"2024-01-01T00:00:00.000Z\"},\"big\":1}",
+		"{\"n\":2.50,\"d\":123456789012345678901,\"s\":{\"k\":[1, 2.0e3,true]},\"t\":null,\"big\":99999999999999999999}",
+		"{\"n\":{\"$num\":\"NaN\"},\"s\":0.1,\"t\":{\"$undefined\":true},\"big\":{\"$esc\":{\"$x\":1}}}",
+	};
+	cols = NULL;
+	nc = 0;
+	ids_json jm[3] = {IDS_JSON_INIT, IDS_JSON_INIT, IDS_JSON_INIT};
+	for (int i = 0; i < 3; i++) {
+		CHECK(!ids_json_parse(&jm[i], mixed[i], strlen(mixed[i]), 0, 64, NULL));
+		lk_cols_observe(&cols, &nc, &jm[i], 0, LK_NESTED_JSON, 1, lk_reserved_cols);
+	}
+	CHECK_EQ_STR(lk_kind_name(cols[0].type->kind), "double");
+	CHECK_EQ_STR(lk_kind_name(cols[1].type->kind), "double");
+	CHECK_EQ_STR(lk_kind_name(cols[2].type->kind), "string");
+	CHECK_EQ_STR(lk_kind_name(cols[3].type->kind), "timestamp");
+	CHECK_EQ_STR(lk_kind_name(cols[4].type->kind), "string");
+	const char *want[] = {
+		",\"n\":1,\"d\":1,\"s\":\"x\",\"t\":{\"$date\":\"2024-01-01T00:00:00.000Z\"},\"big\":\"1\"",
+		",\"n\":2.50,\"d\":123456789012345678901,\"s\":\"{\\\"k\\\":[1,2.0e3,true]}\",\"t\":null,\"big\":\"99999999999999999999\"",
+		",\"n\":{\"$num\":\"NaN\"},\"d\":null,\"s\":\"0.1\",\"t\":null,\"big\":\"{\\\"$esc\\\":{\\\"$x\\\":1}}\"",
+	};
+	for (int i = 0; i < 3; i++) {
+		ids_buf_reset(&row);
+		lk_emit_cols(&row, &tmp, cols, nc, NULL, &jm[i], 0);
+		CHECK_EQ_STR(row.data, want[i]);
+		ids_json_free(&jm[i]);
+	}
+	ids_buf_free(&row);
+	ids_buf_free(&tmp);
 	lk_cols_free(cols, nc);
 	return test_report("test_lake");
 }

@@ -81,6 +81,19 @@ void pqw_dict_clear(pqw_dict *d)
 
 uint32_t pqw_dict_count(const pqw_dict *d) { return d->n; }
 
+size_t pqw_dict_value_offset(const pqw_dict *d, const uint8_t *vals, size_t len, size_t k)
+{
+	if (d->width)
+		return k * (size_t)d->width;
+	size_t o = 0;
+	for (size_t i = 0; i < k && o + 4 <= len; i++) {
+		uint32_t l;
+		memcpy(&l, vals + o, 4);
+		o += 4 + (size_t)l;
+	}
+	return o;
+}
+
 const ids_buf *pqw_dict_plain(const pqw_dict *d) { return &d->plain; }
 
 size_t pqw_dict_offset(const pqw_dict *d, uint32_t i)

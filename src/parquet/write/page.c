@@ -30,6 +30,8 @@ static double project_distinct(double n, double d, double N)
 	return lo * -expm1(-N / lo);
 }
 
+#define PROBE_VALUES 16384
+
 /* Whether a dictionary is worth keeping for the chunk, judged on its first page (n values,
  * d distinct, plain bytes) and projected to the values a chunk may hold: many columns
  * (zip codes, small enums) only pay off once their domain is mostly seen. */
@@ -71,11 +73,24 @@ static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_val
 		sc->hash = b;
 		sc->cap_idx = ncap;
 	}
-	if (pqw_dict_encode(c->dict, (const uint8_t *)pg->vals.data, pg->vals.len, pg->n_vals,
-			    sc->idx, sc->hash)) {
-		*rc = ids_fail(err, IDS_ENOMEM, "column '%s': out of memory", c->leaf->name);
-		return 0;
+	const uint8_t *vals = (const uint8_t *)pg->vals.data;
+	size_t done = 0;
+	if (c->dict_pages == 0 && pg->n_vals >= 2 * PROBE_VALUES) {
+		/* A chunk's first values all distinct (ids, timestamps, seqs): the dictionary would
+		 * not pay (dict_pays says so for any all-distinct sample), and building it for the
+		 * whole page was a sixth of the lake's time. */
+		if (pqw_dict_encode(c->dict, vals, pg->vals.len, PROBE_VALUES, sc->idx, sc->hash))
+			goto oom;
+		if (pqw_dict_count(c->dict) == PROBE_VALUES) {
+			pqw_dict_clear(c->dict);
+			c->dict_mode = PQW_DICT_FELL_BACK;
+			return 0;
+		}
+		done = PROBE_VALUES;
 	}
+	size_t off = done ? pqw_dict_value_offset(c->dict, vals, pg->vals.len, done) : 0;
+	if (pqw_dict_encode(c->dict, vals + off, pg->vals.len - off, pg->n_vals - done, sc->idx + done, sc->hash))
+		goto oom;
 	size_t dict_bytes = pqw_dict_plain(c->dict)->len;
 	if (c->dict_pages == 0) {
 		/* first page of the chunk: keep the dictionary if it is expected to beat PLAIN */
@@ -90,6 +105,9 @@ static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_val
 		c->dict_mode = PQW_DICT_FELL_BACK;
 	}
 	return 1;
+oom:
+	*rc = ids_fail(err, IDS_ENOMEM, "column '%s': out of memory", c->leaf->name);
+	return 0;
 }
 
 static pq_encoding dict_data_encoding(const pq_writer *w)

@@ -37,6 +37,8 @@ int64_t pqw_dict_put(pqw_dict *d, const void *p, size_t n);
 int pqw_dict_encode(pqw_dict *d, const uint8_t *vals, size_t len, size_t n, uint32_t *out,
 		    uint32_t *scratch);
 uint32_t pqw_dict_count(const pqw_dict *d);
+/* Byte offset of value k in a page's staged values (k <= the values there; len bounds it). */
+size_t pqw_dict_value_offset(const pqw_dict *d, const uint8_t *vals, size_t len, size_t k);
 /* PLAIN encoding of all entries, in index order (the dictionary page body). */
 const ids_buf *pqw_dict_plain(const pqw_dict *d);
 /* Byte offset of entry i in the PLAIN buffer (for BYTE_ARRAY: of its 4-byte length). */

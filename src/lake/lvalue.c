@@ -1,0 +1,406 @@
+/* Stored values against lake column types: type inference (observe) and conversion into the
+ * row text the Parquet writer shreds (emit). Both work on the zero-copy tokens of the stored
+ * JSON text: numbers and strings are copied as their original bytes, so no value is parsed
+ * into a tree or printed back (jansson parse + our dump were two thirds of the lake's time). */
+#include "lake_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TOK(j, t) (&(j)->tok[t])
+
+/* Raw bytes of token t: strings with their quotes and escapes, numbers as written. */
+static void put_raw(ids_buf *b, const ids_json *j, long t)
+{
+	ids_buf_append(b, j->text + TOK(j, t)->start, TOK(j, t)->end - TOK(j, t)->start);
+}
+
+/* Key token k equals s (n bytes). */
+static int key_eq(const ids_json *j, size_t k, const char *s, size_t n)
+{
+	const ids_jtok *t = TOK(j, k);
+	if (!t->escaped)
+		return t->end - t->start - 2 == n && !memcmp(j->text + t->start + 1, s, n);
+	return ids_json_streq(j, k, s);
+}
+
+/* The first character of key k after unescaping is '$'. */
+static int key_is_tag(const ids_json *j, size_t k)
+{
+	const char *s = j->text + TOK(j, k)->start + 1;
+	if (s[0] == '$')
+		return 1;
+	return TOK(j, k)->escaped && s[0] == '\\' && !strncmp(s, "\\u0024", 6);
+}
+
+static long get(const ids_json *j, long obj, const char *name) { return obj < 0 ? -1 : ids_json_get(j, (size_t)obj, name); }
+
+long lk_plain_object(const ids_json *j, long t)
+{
+	if (t < 0 || TOK(j, t)->type != IDS_JOBJ)
+		return -1;
+	if (TOK(j, t)->size == 1 && key_eq(j, (size_t)t + 1, "$esc", 4))
+		return TOK(j, t + 2)->type == IDS_JOBJ ? t + 2 : -1;
+	size_t k = (size_t)t + 1;
+	for (uint32_t i = 0; i < TOK(j, t)->size; i++, k = TOK(j, k + 1)->next)
+		if (key_is_tag(j, k))
+			return -1; /* a tagged value ($date, $bin, $map, ...) */
+	return t;
+}
+
+/* An integer token that fits int64 (longer ones are doubles, as JSON readers take them). */
+static int is_i64(const ids_json *j, long t)
+{
+	const ids_jtok *k = TOK(j, t);
+	if (k->type != IDS_JNUM || !k->is_int)
+		return 0;
+	if (k->end - k->start <= 18)
+		return 1;
+	int64_t x;
+	return !ids_json_i64(j, (size_t)t, &x);
+}
+
+static int is_str(const ids_json *j, long t) { return t >= 0 && TOK(j, t)->type == IDS_JSTR; }
+
+/* The kind a single value has on its own (containers: their own kind, contents aside). */
+static lk_kind value_kind(const ids_json *j, long t, int nested)
+{
+	switch (TOK(j, t)->type) {
+	case IDS_JNULL: return LK_NULL;
+	case IDS_JTRUE:
+	case IDS_JFALSE: return LK_BOOL;
+	case IDS_JNUM: return is_i64(j, t) ? LK_BIGINT : LK_DOUBLE;
+	case IDS_JSTR: return LK_STRING;
+	case IDS_JARR: return nested == LK_NESTED_STRUCT ? LK_LIST : LK_JSON;
+	default: break;
+	}
+	long o = lk_plain_object(j, t);
+	if (o >= 0)
+		return nested == LK_NESTED_STRUCT ? (TOK(j, o)->size ? LK_STRUCT : LK_NULL) : LK_JSON;
+	long x;
+	if ((x = get(j, t, "$date")) >= 0)
+		return is_str(j, x) ? LK_TIMESTAMP : LK_NULL;
+	if (get(j, t, "$num") >= 0)
+		return LK_DOUBLE;
+	if (get(j, t, "$bin") >= 0)
+		return LK_BINARY;
+	if (get(j, t, "$bigint") >= 0)
+		return LK_STRING;
+	if (get(j, t, "$undefined") >= 0)
+		return LK_NULL;
+	return LK_JSON; /* $map, $set, $regexp: their JSON text */
+}
+
+static int reserved_has(const char *const *reserved, const char *n)
+{
+	for (size_t i = 0; reserved && reserved[i]; i++)
+		if (!strcmp(reserved[i], n))
+			return 1;
+	return 0;
+}
+
+typedef struct taken_ctx {
+	lk_col *cols;
+	size_t n;
+	const char *const *reserved;
+} taken_ctx;
+
+static int name_taken(void *ctx, const char *n)
+{
+	taken_ctx *t = ctx;
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->cols[i].name, n))
+			return 1;
+	return reserved_has(t->reserved, n);
+}
+
+static int observe_type(lk_type **tp, const ids_json *j, long v, int nested, int version);
+
+static int add_col(lk_col **cols, size_t *n, const char *field, const ids_json *j, long v, int nested,
+		   int version, const char *const *reserved)
+{
+	lk_col *c = realloc(*cols, (*n + 1) * sizeof *c);
+	if (!c)
+		return 0;
+	*cols = c;
+	char name[128];
+	lk_sanitize(field, name, sizeof name);
+	taken_ctx tc = {*cols, *n, reserved};
+	lk_unique(name, sizeof name, name_taken, &tc);
+	lk_col *x = &c[*n];
+	memset(x, 0, sizeof *x);
+	x->name = strdup(name);
+	x->field = strdup(field);
+	x->field_len = strlen(field);
+	x->since = version;
+	(*n)++;
+	observe_type(&x->type, j, v, nested, version);
+	return 1;
+}
+
+static int observe_cols(lk_col **cols, size_t *n, const ids_json *j, long obj, int nested, int version,
+			const char *const *reserved);
+
+/* Merges value v into *tp. Returns the bit set of lk_cols_observe. */
+static int observe_type(lk_type **tp, const ids_json *j, long v, int nested, int version)
+{
+	lk_kind k = value_kind(j, v, nested);
+	if (k == LK_NULL)
+		return 0;
+	lk_type *t = *tp;
+	if (!t) {
+		*tp = t = lk_type_new(k);
+		if (!t)
+			return 0;
+		if (k == LK_STRUCT) {
+			observe_cols(&t->fields, &t->n_fields, j, lk_plain_object(j, v), nested, version, NULL);
+		} else if (k == LK_LIST) {
+			size_t e = (size_t)v + 1;
+			for (uint32_t i = 0; i < TOK(j, v)->size; i++, e = TOK(j, e)->next)
+				observe_type(&t->elem, j, (long)e, nested, version);
+		}
+		return 1;
+	}
+	if (t->kind == k) {
+		if (k == LK_STRUCT)
+			return observe_cols(&t->fields, &t->n_fields, j, lk_plain_object(j, v), nested, version, NULL);
+		if (k == LK_LIST) {
+			int r = 0;
+			size_t e = (size_t)v + 1;
+			for (uint32_t i = 0; i < TOK(j, v)->size; i++, e = TOK(j, e)->next) {
+				int had = t->elem != NULL;
+				int x = observe_type(&t->elem, j, (long)e, nested, version);
+				/* an element type appearing changes the physical type (string placeholder) */
+				r |= had ? x : (x ? 2 : 0);
+			}
+			return r;
+		}
+		return 0;
+	}
+	if (t->kind == LK_DOUBLE && k == LK_BIGINT)
+		return 0;
+	if ((t->kind == LK_STRING && k != LK_STRING) || (t->kind == LK_JSON && k == LK_JSON))
+		return 0; /* a string column holds anything as text */
+	lk_kind nk = (t->kind == LK_BIGINT && k == LK_DOUBLE) ? LK_DOUBLE : LK_STRING;
+	lk_cols_free(t->fields, t->n_fields);
+	t->fields = NULL;
+	t->n_fields = 0;
+	lk_type_free(t->elem);
+	t->elem = NULL;
+	t->kind = nk;
+	return 2;
+}
+
+/* The column of field key k: hint first (objects of one store mostly keep their key order),
+ * then a scan. -1 if none. */
+static long find_col(const lk_col *cols, size_t n, const ids_json *j, size_t k, size_t *hint)
+{
+	if (*hint < n && key_eq(j, k, cols[*hint].field, cols[*hint].field_len))
+		return (long)(*hint)++;
+	for (size_t i = 0; i < n; i++)
+		if (key_eq(j, k, cols[i].field, cols[i].field_len)) {
+			*hint = i + 1;
+			return (long)i;
+		}
+	return -1;
+}
+
+static int observe_cols(lk_col **cols, size_t *n, const ids_json *j, long obj, int nested, int version,
+			const char *const *reserved)
+{
+	int r = 0;
+	size_t k = (size_t)obj + 1, hint = 0;
+	ids_buf name = IDS_BUF_INIT;
+	for (uint32_t i = 0; i < TOK(j, obj)->size; i++, k = TOK(j, k + 1)->next) {
+		long c = find_col(*cols, *n, j, k, &hint);
+		if (c >= 0) {
+			r |= observe_type(&(*cols)[c].type, j, (long)k + 1, nested, version);
+		} else if (value_kind(j, (long)k + 1, nested) != LK_NULL) {
+			ids_buf_reset(&name);
+			if (ids_json_unescape(j, k, &name) || name.failed)
+				continue;
+			r |= add_col(cols, n, name.data ? name.data : "", j, (long)k + 1, nested, version, reserved);
+		}
+	}
+	ids_buf_free(&name);
+	return r;
+}
+
+int lk_cols_observe(lk_col **cols, size_t *n, const ids_json *j, long v, int nested, int version,
+		    const char *const *reserved)
+{
+	long obj = lk_plain_object(j, v);
+	if (obj >= 0)
+		return observe_cols(cols, n, j, obj, nested, version, reserved);
+	/* a value that is not an object: one column for the whole value */
+	if (value_kind(j, v, nested) == LK_NULL)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*cols)[i].field, "$value"))
+			return observe_type(&(*cols)[i].type, j, v, nested, version);
+	return add_col(cols, n, "$value", j, v, nested, version, reserved);
+}
+
+/* The single-string payload of a tagged scalar ({"$date":s}, {"$bigint":s}, {"$num":s}), or -1. */
+static long tagged_text(const ids_json *j, long v)
+{
+	if (TOK(j, v)->type != IDS_JOBJ || TOK(j, v)->size != 1)
+		return -1;
+	long x = v + 2;
+	if (!is_str(j, x))
+		return -1;
+	return key_eq(j, (size_t)v + 1, "$date", 5) || key_eq(j, (size_t)v + 1, "$bigint", 7) ||
+			       key_eq(j, (size_t)v + 1, "$num", 4)
+		       ? x
+		       : -1;
+}
+
+void lk_text_of(const ids_json *j, long v, ids_buf *out)
+{
+	long s = is_str(j, v) ? v : tagged_text(j, v);
+	if (s >= 0)
+		ids_json_unescape(j, (size_t)s, out);
+	else if (TOK(j, v)->type == IDS_JNUM)
+		put_raw(out, j, v);
+	else
+		ids_json_minify(j, (size_t)v, out);
+}
+
+/* v as a JSON string: strings as they are, anything else its JSON text quoted. */
+static void emit_text(ids_buf *b, ids_buf *tmp, const ids_json *j, long v)
+{
+	long s = is_str(j, v) ? v : tagged_text(j, v);
+	if (s >= 0) {
+		put_raw(b, j, s);
+		return;
+	}
+	ids_buf_putc(b, '"');
+	if (TOK(j, v)->type == IDS_JNUM || TOK(j, v)->type == IDS_JTRUE || TOK(j, v)->type == IDS_JFALSE) {
+		put_raw(b, j, v); /* no character of these needs escaping */
+	} else {
+		ids_buf_reset(tmp);
+		ids_json_minify(j, (size_t)v, tmp);
+		ids_buf_json_esc(b, tmp->data ? tmp->data : "", tmp->len);
+	}
+	ids_buf_putc(b, '"');
+}
+
+/* {"tag":<string token x>} */
+static void emit_tagged(ids_buf *b, const char *tag, const ids_json *j, long x)
+{
+	ids_buf_puts(b, tag);
+	put_raw(b, j, x);
+	ids_buf_putc(b, '}');
+}
+
+static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_type *t)
+{
+	lk_kind k = t ? t->kind : LK_STRING;
+	if (v < 0 || TOK(j, v)->type == IDS_JNULL || (TOK(j, v)->type == IDS_JOBJ && get(j, v, "$undefined") >= 0)) {
+		ids_buf_puts(b, "null");
+		return;
+	}
+	long x;
+	switch (k) {
+	case LK_NULL:
+	case LK_STRING:
+	case LK_JSON:
+		emit_text(b, tmp, j, v);
+		return;
+	case LK_BOOL:
+		if (TOK(j, v)->type == IDS_JTRUE || TOK(j, v)->type == IDS_JFALSE)
+			put_raw(b, j, v);
+		else
+			ids_buf_puts(b, "null");
+		return;
+	case LK_BIGINT:
+		if (is_i64(j, v))
+			put_raw(b, j, v);
+		else
+			ids_buf_puts(b, "null");
+		return;
+	case LK_DOUBLE:
+		if (TOK(j, v)->type == IDS_JNUM)
+			put_raw(b, j, v);
+		else if (is_str(j, x = get(j, v, "$num")))
+			emit_tagged(b, "{\"$num\":", j, x);
+		else
+			ids_buf_puts(b, "null");
+		return;
+	case LK_TIMESTAMP:
+		if (is_str(j, x = get(j, v, "$date")))
+			emit_tagged(b, "{\"$date\":", j, x);
+		else
+			ids_buf_puts(b, "null");
+		return;
+	case LK_BINARY:
+		if (is_str(j, x = get(j, v, "$bin")))
+			emit_tagged(b, "{\"$bin\":", j, x);
+		else
+			ids_buf_puts(b, "null");
+		return;
+	case LK_STRUCT: {
+		long obj = lk_plain_object(j, v);
+		if (obj < 0 || !t->n_fields) {
+			ids_buf_puts(b, "null");
+			return;
+		}
+		ids_buf_putc(b, '{');
+		for (size_t i = 0; i < t->n_fields; i++) {
+			if (i)
+				ids_buf_putc(b, ',');
+			ids_buf_json_str(b, t->fields[i].name, strlen(t->fields[i].name));
+			ids_buf_putc(b, ':');
+			emit(b, tmp, j, get(j, obj, t->fields[i].field), t->fields[i].type);
+		}
+		ids_buf_putc(b, '}');
+		return;
+	}
+	case LK_LIST: {
+		if (TOK(j, v)->type != IDS_JARR) {
+			ids_buf_puts(b, "null");
+			return;
+		}
+		ids_buf_putc(b, '[');
+		size_t e = (size_t)v + 1;
+		for (uint32_t i = 0; i < TOK(j, v)->size; i++, e = TOK(j, e)->next) {
+			if (i)
+				ids_buf_putc(b, ',');
+			emit(b, tmp, j, (long)e, t->elem);
+		}
+		ids_buf_putc(b, ']');
+		return;
+	}
+	}
+	ids_buf_puts(b, "null");
+}
+
+void lk_emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_type *t) { emit(b, tmp, j, v, t); }
+
+void lk_emit_cols(ids_buf *b, ids_buf *tmp, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
+		  long v)
+{
+	long obj = v >= 0 ? lk_plain_object(j, v) : -1;
+	/* the value's keys mostly come in column order: try the key after the last match first */
+	size_t end = obj >= 0 ? TOK(j, obj)->next : 0, kn = (size_t)obj + 1;
+	for (size_t i = 0; i < n; i++) {
+		const lk_col *c = &cols[i];
+		if (skip && !strcmp(c->field, skip))
+			continue;
+		long x = -1;
+		if (obj >= 0) {
+			if (kn < end && key_eq(j, kn, c->field, c->field_len))
+				x = (long)kn + 1;
+			else
+				x = get(j, obj, c->field);
+			if (x >= 0)
+				kn = TOK(j, x)->next;
+		} else if (v >= 0 && !strcmp(c->field, "$value")) {
+			x = v;
+		}
+		ids_buf_putc(b, ',');
+		ids_buf_json_str(b, c->name, strlen(c->name));
+		ids_buf_putc(b, ':');
+		emit(b, tmp, j, x, c->type);
+	}
+}
