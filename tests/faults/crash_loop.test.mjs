@@ -295,6 +295,7 @@ test(`crash loop: ${CLIENTS} clients, ${KILLS} kill -9s, acked data exactly once
       }
       if ((k + 1) % EPOCH === 0 && k + 1 < KILLS) {
         await settle(srv.url);
+        if (SOAK) console.log(`# ${k + 1} kills in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${db} verified`);
         for (const cl of clients) {
           Object.assign(cl, { db: `crash-${(k + 1) / EPOCH}`, nextId: 1, acked: 0, sent: 0, batch: null });
           cl.metaIds.clear();
