@@ -1,7 +1,7 @@
 // idbsync browser client, entry point: openSynced() / enableSync() return a Synced handle that
 // captures writes (capture.js), pushes the outbox exactly once (outbox.js, transport.js), pulls and
 // applies remote changes (apply.js), and coordinates tabs (tabs.js). See client/README.md.
-import { applyChanges, dropUnseen } from './apply.js';
+import { applyChanges, dropUnseen, keepBases } from './apply.js';
 import { BASE, Clock, META, OUTBOX, REJECTED, native, registerDb, unregisterDb } from './capture.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import { AuthError, BadRequestError, CursorExpiredError, IdbsyncError, QuotaError, RejectedError, SchemaError, fromIdbError } from './errors.js';
@@ -316,6 +316,7 @@ export class Synced extends EventTarget {
         if (res.conflicts.length) await this.conflicts(res.conflicts, b);
         this.noteAcked(b, Math.min(res.ack, b.last), res.conflicts);
         const dropped = await ackUpTo(this.db, Math.min(res.ack, b.last), this.cache);
+        await keepBases(this.db, b, res.kept, Math.min(res.ack, b.last));
         acked += dropped;
         this.setState({ pushed: this.state.pushed + dropped, pending: Math.max(0, this.state.pending - dropped) });
         if (res.ack < b.last) return { acked, stopped: true };   // server stopped early; retry later

@@ -69,6 +69,10 @@ typedef struct store_push_result {
 	int gap;              /* 1: stopped at a missing id */
 	size_t applied, duplicates, conflicts;
 	ids_buf conflicts_json; /* JSON array of lost mutations with their winners */
+	/* Mutations stored exactly as sent, as runs {first id, its seq, count} (ids and seqs both
+	 * consecutive): the client's next edit of such a key is made on that version (its base). */
+	struct store_kept_run { int64_t id, seq, n; } *kept;
+	size_t n_kept, cap_kept;
 } store_push_result;
 
 void store_push_result_init(store_push_result *r);

@@ -41,7 +41,11 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 			       (long long)hlc_wall_ms());
 		if (res.gap)
 			ids_buf_printf(o, "\"gap\":true,\"expected\":%lld,", (long long)res.expected);
-		ids_buf_puts(o, "\"conflicts\":");
+		ids_buf_puts(o, "\"kept\":[");
+		for (size_t i = 0; i < res.n_kept; i++)
+			ids_buf_printf(o, "%s[%lld,%lld,%lld]", i ? "," : "", (long long)res.kept[i].id,
+				       (long long)res.kept[i].seq, (long long)res.kept[i].n);
+		ids_buf_puts(o, "],\"conflicts\":");
 		if (res.conflicts_json.len)
 			ids_buf_append(o, res.conflicts_json.data, res.conflicts_json.len);
 		else

@@ -3,6 +3,7 @@
 #include "store_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t lookup_or_insert(store *s, const char *sel, const char *ins, int64_t a, const char *name,
@@ -178,6 +179,26 @@ static int log_conflict(store *s, ctx *c, int64_t sid, const ids_mutation *m, id
 	return step_done(s, q, err, "conflict log");
 }
 
+/* Extends the last run of kept mutations or starts one. */
+static int note_kept(store_push_result *r, int64_t id, int64_t seq, ids_error *err)
+{
+	struct store_kept_run *k = r->n_kept ? &r->kept[r->n_kept - 1] : NULL;
+	if (k && id == k->id + k->n && seq == k->seq + k->n) {
+		k->n++;
+		return 0;
+	}
+	if (r->n_kept == r->cap_kept) {
+		size_t nc = r->cap_kept ? r->cap_kept * 2 : 4;
+		struct store_kept_run *a = realloc(r->kept, nc * sizeof *a);
+		if (!a)
+			return ids_fail(err, IDS_ENOMEM, "out of memory");
+		r->kept = a;
+		r->cap_kept = nc;
+	}
+	r->kept[r->n_kept++] = (struct store_kept_run){id, seq, 1};
+	return 0;
+}
+
 static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation *m,
 		     store_push_result *res, ids_error *err)
 {
@@ -313,6 +334,10 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 			goto out;
 		s->next_seq++;
 		res->applied++;
+		if (!d.partial && d.deleted == (m->op == IDS_OP_DELETE) &&
+		    (!d.merged || d.deleted || (vlen == m->value_len && !memcmp(val, m->value, vlen))) &&
+		    (rc = note_kept(res, m->id, seq, err)))
+			goto out;
 		int was_live = cur.exists && !cur.deleted, was_tomb = cur.exists && cur.deleted;
 		sc->dlive[slot] += (!d.deleted) - was_live;
 		sc->dtomb[slot] += (d.deleted ? 1 : 0) - was_tomb;

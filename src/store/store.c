@@ -373,4 +373,8 @@ void store_push_result_init(store_push_result *r)
 	ids_buf_init(&r->conflicts_json, 0);
 }
 
-void store_push_result_free(store_push_result *r) { ids_buf_free(&r->conflicts_json); }
+void store_push_result_free(store_push_result *r)
+{
+	ids_buf_free(&r->conflicts_json);
+	free(r->kept);
+}

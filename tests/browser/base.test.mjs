@@ -90,47 +90,58 @@ test('server-wins: an edit on top of the server version applies, an edit of a st
 const pushOnly = (p) => p.evaluate(() => window.s.tabs.io(() => window.s.pushAll()));
 const pullOnly = (p) => p.evaluate(() => window.s.tabs.io(() => window.s.pullAll()));
 
-test('merge: A edits field a and pushes, edits field b before any pull; B edits field c: all three edits survive', async () => {
-  await A.evaluate(() => window.put('notes', { id: 2, a: 0, b: 0, c: 0 }));
+// Note `id` starts as {a:0, b:0, c:0}, known to both; `between` makes the edits; then both sync
+// until quiet, and the server and both browsers must hold `want` with no conflict reported.
+async function mergeCase(id, between, want) {
+  await A.evaluate((id) => window.put('notes', { id, a: 0, b: 0, c: 0 }), id);
   await sync(A);
   await sync(B);
-  await A.evaluate(() => { window.conflicts.length = 0; return window.put('notes', { id: 2, a: 1, b: 0, c: 0 }); });
-  await pushOnly(A);
-  await A.evaluate(() => window.put('notes', { id: 2, a: 1, b: 1, c: 0 }));
-  await B.evaluate(() => { window.conflicts.length = 0; return window.put('notes', { id: 2, a: 0, b: 0, c: 1 }); });
+  for (const p of [A, B]) await p.evaluate(() => { window.conflicts.length = 0; });
+  await between();
   await sync(B);
   await sync(A);
   await sync(B);
-  const want = { id: 2, a: 1, b: 1, c: 1 };
-  assert.deepEqual((await serverRow('notes', 2)).value, want);
-  assert.deepEqual(await A.evaluate(() => window.get('notes', 2)), want);
-  assert.deepEqual(await B.evaluate(() => window.get('notes', 2)), want);
+  want = { id, ...want };
+  assert.deepEqual((await serverRow('notes', id)).value, want);
+  assert.deepEqual(await A.evaluate((id) => window.get('notes', id), id), want);
+  assert.deepEqual(await B.evaluate((id) => window.get('notes', id), id), want);
   assert.equal((await A.evaluate(() => window.conflicts)).length, 0);
   assert.equal((await B.evaluate(() => window.conflicts)).length, 0);
-});
+}
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+test('merge: A edits field a and pushes, edits field b before any pull; B edits field c: all three edits survive', () =>
+  mergeCase(2, async () => {
+    await A.evaluate(() => window.put('notes', { id: 2, a: 1, b: 0, c: 0 }));
+    await pushOnly(A);
+    await A.evaluate(() => window.put('notes', { id: 2, a: 1, b: 1, c: 0 }));
+    await B.evaluate(() => window.put('notes', { id: 2, a: 0, b: 0, c: 1 }));
+  }, { a: 1, b: 1, c: 1 }));
 
 // A's own acked write comes back in a pull while A has edited the key again: that pulled seq is
 // the version A's new edit was made on, so it is the edit's base. With the older base the server
 // would take A's field a (unchanged by the new edit, but different from that base) as a new write
 // stamped after B's edit of a, and B's edit would be lost.
-test('merge: the base of an edit pending while its key\'s own acked write is pulled is that write\'s seq', async () => {
-  await A.evaluate(() => window.put('notes', { id: 3, a: 0, b: 0, c: 0 }));
-  await sync(A);
-  await sync(B);
-  await A.evaluate(() => { window.conflicts.length = 0; return window.put('notes', { id: 3, a: 1, b: 0, c: 0 }); });
-  await pushOnly(A);
-  await new Promise((r) => setTimeout(r, 10));
-  await B.evaluate(() => { window.conflicts.length = 0; return window.put('notes', { id: 3, a: 2, b: 0, c: 1 }); });   // after A's edit of a
-  await new Promise((r) => setTimeout(r, 10));
-  await A.evaluate(() => window.put('notes', { id: 3, a: 1, b: 1, c: 0 }));   // A edits b only (stamped after B's edit)
-  await pullOnly(A);   // A's own write (seq s1) comes back; the key is pending, so the row is left alone
-  await sync(B);
-  await sync(A);
-  await sync(B);
-  const want = { id: 3, a: 2, b: 1, c: 1 };
-  assert.deepEqual((await serverRow('notes', 3)).value, want);
-  assert.deepEqual(await A.evaluate(() => window.get('notes', 3)), want);
-  assert.deepEqual(await B.evaluate(() => window.get('notes', 3)), want);
-  assert.equal((await A.evaluate(() => window.conflicts)).length, 0);
-  assert.equal((await B.evaluate(() => window.conflicts)).length, 0);
-});
+test('merge: the base of an edit pending while its key\'s own acked write is pulled is that write\'s seq', () =>
+  mergeCase(3, async () => {
+    await A.evaluate(() => window.put('notes', { id: 3, a: 1, b: 0, c: 0 }));
+    await pushOnly(A);
+    await tick();
+    await B.evaluate(() => window.put('notes', { id: 3, a: 2, b: 0, c: 1 }));   // after A's edit of a
+    await tick();
+    await A.evaluate(() => window.put('notes', { id: 3, a: 1, b: 1, c: 0 }));   // A edits b only (stamped after B's edit)
+    await pullOnly(A);   // A's own write (seq s1) comes back; the key is pending, so the row is left alone
+  }, { a: 2, b: 1, c: 1 }));
+
+// The push answer lists the mutations stored as sent with their seqs ("kept"): an edit made right
+// after a push, before any pull, is based on that version (same failure as above without it).
+test('merge: an edit made after a push and before any pull is based on the acked write (push answer "kept")', () =>
+  mergeCase(4, async () => {
+    await A.evaluate(() => window.put('notes', { id: 4, a: 1, b: 0, c: 0 }));
+    await pushOnly(A);
+    await tick();
+    await B.evaluate(() => window.put('notes', { id: 4, a: 2, b: 0, c: 1 }));   // after A's edit of a
+    await sync(B);
+    await tick();
+    await A.evaluate(() => window.put('notes', { id: 4, a: 1, b: 1, c: 0 }));   // A edits b only, no pull since its push
+  }, { a: 2, b: 1, c: 1 }));

@@ -255,6 +255,26 @@ describe('idempotency and gaps', () => {
     assert.equal(otherDb.json.applied, 5);
   });
 
+  test('the answer lists the mutations stored as sent ("kept") as runs of [first id, its seq, count]', async () => {
+    const db = 'kept';
+    await pushOk(srv.url, db, 'w', [{ id: 1, store: 's', op: 'put', key: 'x', value: 'newer', hlc: hlc(Date.now() + 1000) }]);
+    const r = await pushOk(srv.url, db, 'k', [
+      { id: 1, store: 's', op: 'put', key: 'a', value: 1 },
+      { id: 2, store: 's', op: 'put', key: 'b', value: 2 },
+      { id: 3, store: 's', op: 'put', key: 'x', value: 'older', hlc: hlc(Date.now() - 1000) },   // loses (lww)
+      { id: 4, store: 's', op: 'delete', key: 'a' },
+      { id: 5, store: 's', op: 'put', key: 'c', value: 3 },
+    ]);
+    assert.equal(r.applied, 4);
+    assert.equal(r.conflicts.length, 1);
+    const seq = Object.fromEntries((await pullAll(srv.url, db)).changes.map((c) => [c.key, c.seq]));
+    assert.equal(seq.c, seq.a + 1, 'delete of a then put of c: consecutive seqs');
+    assert.deepEqual(r.kept, [[1, seq.b - 1, 2], [4, seq.a, 2]]);
+    // a retry: all duplicates, nothing kept anew
+    const again = await push(srv.url, db, { client: 'k', mutations: [{ id: 5, store: 's', op: 'put', key: 'c', value: 3 }] });
+    assert.deepEqual(again.json.kept, []);
+  });
+
   test('a gap stops processing and leaves the ack', async () => {
     const db = 'gap';
     await pushOk(srv.url, db, 'g', [1, 2, 3].map((id) => ({ id, store: 's', op: 'put', key: id, value: id })));
