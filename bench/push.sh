@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x build/idbsync ] || make build
-node bench/push.mjs --bin build/idbsync "$@"
+node bench/push.mjs --bin "${IDBSYNC_BIN:-build/idbsync}" "$@"

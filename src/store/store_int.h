@@ -67,6 +67,13 @@ struct store {
 	sqlite3 *readers[READERS];
 	int reader_busy[READERS];
 
+	sqlite3 *ck;                      /* the checkpoint thread's connection (checkpoint.c) */
+	pthread_t ckpt;
+	int ckpt_started;
+	pthread_mutex_t ckmu;
+	pthread_cond_t ckwake;
+	int ck_due, ck_stop;
+
 	struct field_seen **fields;       /* writer-only cache of the fields table (hash buckets) */
 	size_t n_field_buckets;
 
@@ -76,6 +83,9 @@ struct store {
 };
 
 int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what);
+/* checkpoint.c: takes ck (a read-write connection); stop joins the thread and closes it. */
+int store_ckpt_start(store *s, sqlite3 *ck, ids_error *err);
+void store_ckpt_stop(store *s);
 int store_exec(sqlite3 *db, const char *sql, ids_error *err);
 sqlite3 *store_reader_get(store *s);
 void store_reader_put(store *s, sqlite3 *db);
