@@ -1,10 +1,12 @@
 /* Compaction of the change log: a flush adds one small file per table and day, so a day
  * directory that holds COMPACT_MIN files under the target size is rebuilt with each run of
- * consecutive small files of one schema merged into one file (column chunks decoded and
+ * consecutive small files of one schema and one size tier merged into one file (column chunks decoded and
  * re-encoded as they are: no value goes through JSON, so every type keeps its exact bytes).
  * Files that stay are hard links (the same inode: a reader that opened one keeps reading
  * it). The new directory is built in the staging dir and exchanged with the visible one in one
- * RENAME_EXCHANGE, so a listing sees either the old files or the merged ones, never both. */
+ * RENAME_EXCHANGE, so a listing sees either the old files or the merged ones, never both.
+ * Size tiers (factors of 4 from 256 KiB) keep a day's growing merged file from being copied at
+ * every compaction: a byte is rewritten a few times per tier, not once per 16 flushes. */
 #include "lake_int.h"
 
 #include <dirent.h>
@@ -17,6 +19,14 @@
 
 #define COMPACT_MIN 16
 #define COMPACT_CHECK_MS 10000   /* at most; 20 flush intervals when that is shorter */
+
+static int tier(int64_t size)
+{
+	int t = 0;
+	for (int64_t s = 256 << 10; size >= s && t < 30; s *= 4)
+		t++;
+	return t;
+}
 
 typedef struct lf {
 	char name[96];
@@ -112,7 +122,8 @@ static int list_dir(const char *dir, lf **out, size_t *n)
 }
 
 /* Rebuilds dir (a dt= directory of t's change log) with its small files merged; *left gets
- * the number of small files it holds afterwards. */
+ * the number of small files it holds afterwards, or 0 when it holds enough but none could be
+ * merged (different schemas): those wait for COMPACT_MIN new files. */
 static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, int *left, ids_error *err)
 {
 	lf *f;
@@ -137,7 +148,7 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 		size_t j = i;
 		int64_t sum = f[i].size;
 		while (j + 1 < n && f[j + 1].schema && sum + f[j + 1].size <= target &&
-		       same_node(f[i].schema, f[j + 1].schema))
+		       tier(f[j + 1].size) == tier(f[i].size) && same_node(f[i].schema, f[j + 1].schema))
 			sum += f[++j].size;
 		if (j > i) {
 			for (size_t k = i; k <= j; k++)
@@ -198,6 +209,8 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 	}
 	if (outs)
 		lk_rm_rf(next);   /* the old version after the exchange; open files stay readable */
+	else
+		*left = 0;
 	return rc;
 }
 
@@ -246,9 +259,10 @@ int lk_compact(lake *l, ids_error *err)
 				most = left;
 		}
 		closedir(d);
-		/* the next check looks again once as many new files could make a merge */
+		/* the next check comes once the small files left and the new ones could make a merge
+		 * (merged files stay small until they reach the target, and merge again) */
 		if (!rc)
-			t->log_files = most - (most < COMPACT_MIN ? most : 0);
+			t->log_files = most;
 	}
 	return rc;
 }
