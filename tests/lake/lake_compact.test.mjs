@@ -93,3 +93,38 @@ test('small change-log files are merged, nothing lost or doubled', async () => {
   });
   await srv.stop();
 });
+
+// Size tiers: a file of a larger tier (>= 256 KiB) is not rewritten with the small ones that
+// follow it (else a day's merged file would be copied at every compaction).
+test('a larger file is left as it is (same inode) while the small files after it are merged', async () => {
+  const lake = tempDir(), data = tempDir();
+  const srv = await serve({ data, lake, args: ['--flush-interval', '20ms'] });
+  let id = 1;
+  const noise = (i) => Array.from({ length: 12 }, (_, k) => ((i * 2654435761 + k * 40503) >>> 0).toString(36)).join('');
+  const big = [];
+  for (let i = 0; i < 4000; i++) big.push({ id: id++, store: 'notes', op: 'put', key: i, value: { n: i, s: noise(i) } });
+  await push(srv.url, 'app', { client: 'c1', mutations: big });
+  await flush(srv.url, 'app');
+  const [dt] = fs.readdirSync(`${lake}/app/notes_changes`);
+  const dir = `${lake}/app/notes_changes/${dt}`;
+  const [bigName] = files(dir);
+  const { size, ino } = fs.statSync(`${dir}/${bigName}`);
+  assert.ok(size >= 256 * 1024, `the first file is ${size} bytes`);
+  for (let b = 0; b < 30; b++) {
+    await push(srv.url, 'app', { client: 'c1', mutations: [{ id: id++, store: 'notes', op: 'put', key: 10000 + b, value: { n: b, s: 'x' } }] });
+    await flush(srv.url, 'app');
+  }
+  const t0 = Date.now();
+  const merged = (names) => names.filter((n) => n !== bigName && /part-0*(\d+)-0*(\d+)/.exec(n).slice(1).reduce((a, b) => b - a) > 0);
+  while (!(files(dir).length < 16 && merged(files(dir)).length) && Date.now() - t0 < 15000) await new Promise((r) => setTimeout(r, 100));
+  const left = files(dir);
+  assert.ok(left.length < 16, `still ${left.length} files`);
+  assert.ok(merged(left).length > 0, `no small files were merged: ${left.join(' ')}`);
+  assert.ok(left.includes(bigName), 'the large file kept its name');
+  assert.equal(fs.statSync(`${dir}/${bigName}`).ino, ino, 'the large file was not rewritten');
+  const d = await duck();
+  const [r] = await d.rows(`SELECT count(*) n, count(DISTINCT idb_seq) s FROM ${globU(lake, 'app', 'notes_changes')}`);
+  assert.equal(Number(r.n), 4030);
+  assert.equal(Number(r.s), 4030);
+  await srv.stop();
+});
