@@ -54,7 +54,9 @@ int store_ckpt_start(store *s, sqlite3 *ck, ids_error *err)
 	s->ck = ck;
 	pthread_mutex_init(&s->ckmu, NULL);
 	pthread_cond_init(&s->ckwake, NULL);
-	int rc = store_exec(s->ck, s->o.durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;", err);
+	/* a checkpoint copies frames through its own buffer: no page cache needed */
+	int rc = store_exec(s->ck, s->o.durable ? "PRAGMA cache_size=-1024; PRAGMA synchronous=FULL;"
+						: "PRAGMA cache_size=-1024; PRAGMA synchronous=OFF;", err);
 	if (rc)
 		return rc;
 	if (pthread_create(&s->ckpt, NULL, ckpt_main, s))
