@@ -16,34 +16,6 @@ export const CHUNK = 250;
 // Rules under which the server stores a winning write byte for byte (merge may combine fields).
 const plain = (rule) => rule === 'lww' || rule === 'client-wins' || rule === 'server-wins' || rule === 'lake-wins';
 
-/**
- * The push answer's `kept` runs ([first id, its seq, count]; ids up to ack): those mutations of
- * batch b were stored exactly as sent, so the key's next local edit is made on that version and
- * its seq becomes the key's base at once, not only when a pull brings the write back (an edit
- * made before that pull would otherwise send the older base, and under `merge` re-send fields
- * of the acked write as new writes over other clients' later edits). A newer base stays.
- */
-export async function keepBases(db, b, kept, ack) {
-  if (!Array.isArray(kept) || !kept.length || !db.objectStoreNames.contains(BASE)) return;
-  const want = new Map();
-  for (const run of kept) {
-    const [id, seq, n] = Array.isArray(run) ? run : [];
-    if (![id, seq, n].every(Number.isSafeInteger)) continue;
-    for (let i = 0; i < n && id + i <= ack; i++) {
-      const m = b.muts[id + i - b.first];
-      if (m) want.set(m[0] + '\0' + m[1], seq + i);
-    }
-  }
-  if (!want.size) return;
-  const tx = itx(db, [BASE], 'readwrite');
-  const bs = native.objectStore.call(tx, BASE);
-  for (const [k, seq] of want) {
-    const r = bs.get(k);
-    r.onsuccess = () => { if (!(typeof r.result === 'number' && r.result >= seq)) native.put.call(bs, seq, k); };
-  }
-  await done(tx);
-}
-
 /** True when pulled change c is exactly the acked mutation s.acked holds for its key. */
 function keptAsSent(s, c, kj) {
   const m = s.acked && s.acked.get(c.store + '\0' + kj);

@@ -1,7 +1,7 @@
 // idbsync browser client, entry point: openSynced() / enableSync() return a Synced handle that
 // captures writes (capture.js), pushes the outbox exactly once (outbox.js, transport.js), pulls and
 // applies remote changes (apply.js), and coordinates tabs (tabs.js). See client/README.md.
-import { applyChanges, dropUnseen, keepBases } from './apply.js';
+import { applyChanges, dropUnseen } from './apply.js';
 import { BASE, Clock, META, OUTBOX, REJECTED, native, registerDb, unregisterDb } from './capture.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import { AuthError, BadRequestError, CursorExpiredError, IdbsyncError, QuotaError, RejectedError, SchemaError, fromIdbError } from './errors.js';
@@ -294,7 +294,7 @@ export class Synced extends EventTarget {
     try {
       for (;;) {
         while (!exhausted && inflight.length < window && sent < maxBatches) {
-          const b = await nextBatch(this.db, this.clientId, limits, this.cache, from);
+          const b = await nextBatch(this.db, this.clientId, limits, this.cache, from, this.kept);
           if (!b) { exhausted = true; break; }
           from = b.next; sent++;
           inflight.push({ b, p: send(b) });
@@ -314,9 +314,8 @@ export class Synced extends EventTarget {
         }
         if (res.ack < b.first - 1) throw new BadRequestError(`push: server ack ${res.ack} is below our first id ${b.first}`);
         if (res.conflicts.length) await this.conflicts(res.conflicts, b);
-        this.noteAcked(b, Math.min(res.ack, b.last), res.conflicts);
+        this.noteAcked(b, Math.min(res.ack, b.last), res.conflicts, res.kept);
         const dropped = await ackUpTo(this.db, Math.min(res.ack, b.last), this.cache);
-        await keepBases(this.db, b, res.kept, Math.min(res.ack, b.last));
         acked += dropped;
         this.setState({ pushed: this.state.pushed + dropped, pending: Math.max(0, this.state.pending - dropped) });
         if (res.ack < b.last) return { acked, stopped: true };   // server stopped early; retry later
@@ -329,13 +328,28 @@ export class Synced extends EventTarget {
   /**
    * Remembers what the server took as sent (acked, no conflict), per key, until the next pull has
    * returned it: a key edited again meanwhile then gets that version's seq as its base (apply.js).
+   * The push answer's `kept` runs ([first id, its seq, count]) give those seqs at once: an edit
+   * made before that pull is sent with it as its base (nextBatch), else it would carry the older
+   * base and, under `merge`, re-send the acked write's fields as new writes over other clients'
+   * later edits. Kept in memory only (a store write per ack halved the initial push's speed);
+   * after a reload the pull brings the same seqs back.
    */
-  noteAcked(b, ack, conflicts) {
+  noteAcked(b, ack, conflicts, kept) {
     const acked = this.acked || (this.acked = new Map());
     for (let i = 0; i < b.muts.length && b.first + i <= ack; i++) acked.set(b.muts[i][0] + '\0' + b.muts[i][1], b.muts[i]);
     for (const c of conflicts) {
       const m = b.muts[c.id - b.first];
       if (m) acked.delete(m[0] + '\0' + m[1]);
+    }
+    if (!Array.isArray(kept)) return;
+    const seqs = this.kept || (this.kept = new Map());
+    for (const run of kept) {
+      const [id, seq, n] = Array.isArray(run) ? run : [];
+      if (![id, seq, n].every(Number.isSafeInteger)) continue;
+      for (let i = 0; i < n && id + i <= ack; i++) {
+        const m = b.muts[id + i - b.first];
+        if (m) seqs.set(m[0] + '\0' + m[1], seq + i);
+      }
     }
   }
 
@@ -408,7 +422,7 @@ export class Synced extends EventTarget {
       if (!page.more) break;
     }
     if (seen) await dropUnseen(this, seen);
-    this.acked = null;   // the pull reached the head: every acked write has come back
+    this.acked = this.kept = null;   // the pull reached the head: every acked write has come back
     if (total !== null && pulled < total) this.setState({ total: pulled });
   }
 

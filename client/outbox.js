@@ -76,7 +76,7 @@ function reqAll(reqs) {
  * Returns null when nothing is left, else {body, first, last, muts, next} (next: where the
  * following batch starts).
  */
-export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 << 20 } = {}, cache = new Map(), from = null) {
+export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 << 20 } = {}, cache = new Map(), from = null, kept = null) {
   const hasBase = db.objectStoreNames.contains(BASE);
   const tx = itx(db, hasBase ? [OUTBOX, META, BASE] : [OUTBOX, META], 'readonly');
   const out = tx.objectStore(OUTBOX);
@@ -120,6 +120,13 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
     const reqs = muts.map((e) => bs.get(e[0] + '\0' + e[1]));
     await reqAll(reqs);
     bases = reqs.map((r) => r.result);
+  }
+  if (kept && kept.size) {   // seqs of acked writes not pulled back yet (Sync.noteAcked)
+    bases = bases || new Array(muts.length);
+    muts.forEach((e, i) => {
+      const k = kept.get(e[0] + '\0' + e[1]);
+      if (k !== undefined && !(typeof bases[i] === 'number' && bases[i] >= k)) bases[i] = k;
+    });
   }
   const first = id - muts.length;
   const parts = new Array(muts.length);
