@@ -54,10 +54,9 @@ const char *lk_kind_name(lk_kind k);
  * set: 1 a column/field was added, 2 a type widened. */
 int lk_cols_observe(lk_col **cols, size_t *n, const ids_json *j, long v, int nested, int version,
 		    const char *const *reserved);
-/* Appends v converted for a column of type t (what the writer's JSON shredder takes); tmp is
+/* Appends ,"name":value for each column (the one whose field is skip left out) from value v,
+ * each value converted for its column's type (what the writer's JSON shredder takes); tmp is
  * scratch. */
-void lk_emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_type *t);
-/* Appends ,"name":value for each column (the one whose field is skip left out) from value v. */
 void lk_emit_cols(ids_buf *b, ids_buf *tmp, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
 		  long v);
 /* The value's text (strings unescaped, tagged scalars their string, else JSON text). */

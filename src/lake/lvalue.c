@@ -375,8 +375,6 @@ static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_t
 	ids_buf_puts(b, "null");
 }
 
-void lk_emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_type *t) { emit(b, tmp, j, v, t); }
-
 void lk_emit_cols(ids_buf *b, ids_buf *tmp, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
 		  long v)
 {
