@@ -285,10 +285,17 @@ static void emit_text(ids_buf *b, ids_buf *tmp, const ids_json *j, long v)
 	ids_buf_putc(b, '"');
 }
 
-/* {"tag":<string token x>} */
-static void emit_tagged(ids_buf *b, const char *tag, const ids_json *j, long x)
+/* {"<tag>":"..."} when v is such a tagged value with a string, else null. */
+static void emit_tagged(ids_buf *b, const ids_json *j, long v, const char *tag)
 {
+	long x = get(j, v, tag);
+	if (!is_str(j, x)) {
+		ids_buf_puts(b, "null");
+		return;
+	}
+	ids_buf_puts(b, "{\"");
 	ids_buf_puts(b, tag);
+	ids_buf_puts(b, "\":");
 	put_raw(b, j, x);
 	ids_buf_putc(b, '}');
 }
@@ -300,7 +307,6 @@ static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_t
 		ids_buf_puts(b, "null");
 		return;
 	}
-	long x;
 	switch (k) {
 	case LK_NULL:
 	case LK_STRING:
@@ -322,22 +328,14 @@ static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_t
 	case LK_DOUBLE:
 		if (TOK(j, v)->type == IDS_JNUM)
 			put_raw(b, j, v);
-		else if (is_str(j, x = get(j, v, "$num")))
-			emit_tagged(b, "{\"$num\":", j, x);
 		else
-			ids_buf_puts(b, "null");
+			emit_tagged(b, j, v, "$num");
 		return;
 	case LK_TIMESTAMP:
-		if (is_str(j, x = get(j, v, "$date")))
-			emit_tagged(b, "{\"$date\":", j, x);
-		else
-			ids_buf_puts(b, "null");
+		emit_tagged(b, j, v, "$date");
 		return;
 	case LK_BINARY:
-		if (is_str(j, x = get(j, v, "$bin")))
-			emit_tagged(b, "{\"$bin\":", j, x);
-		else
-			ids_buf_puts(b, "null");
+		emit_tagged(b, j, v, "$bin");
 		return;
 	case LK_STRUCT: {
 		long obj = lk_plain_object(j, v);
