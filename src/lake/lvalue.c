@@ -62,7 +62,20 @@ static int is_i64(const ids_json *j, long t)
 
 static int is_str(const ids_json *j, long t) { return t >= 0 && TOK(j, t)->type == IDS_JSTR; }
 
-/* The kind a single value has on its own (containers: their own kind, contents aside). */
+static lk_kind value_kind(const ids_json *j, long t, int nested);
+
+/* Some field of plain object o has a value of a kind (a struct needs a field to exist). */
+static int any_field(const ids_json *j, long o, int nested)
+{
+	size_t k = (size_t)o + 1;
+	for (uint32_t i = 0; i < TOK(j, o)->size; i++, k = TOK(j, k + 1)->next)
+		if (value_kind(j, (long)k + 1, nested) != LK_NULL)
+			return 1;
+	return 0;
+}
+
+/* The kind a single value has on its own (containers: their own kind, contents aside; an
+ * object whose fields are all null is null, like a field that was only ever null). */
 static lk_kind value_kind(const ids_json *j, long t, int nested)
 {
 	switch (TOK(j, t)->type) {
@@ -76,7 +89,7 @@ static lk_kind value_kind(const ids_json *j, long t, int nested)
 	}
 	long o = lk_plain_object(j, t);
 	if (o >= 0)
-		return nested == LK_NESTED_STRUCT ? (TOK(j, o)->size ? LK_STRUCT : LK_NULL) : LK_JSON;
+		return nested == LK_NESTED_STRUCT ? (any_field(j, o, nested) ? LK_STRUCT : LK_NULL) : LK_JSON;
 	long x;
 	if ((x = get(j, t, "$date")) >= 0)
 		return is_str(j, x) ? LK_TIMESTAMP : LK_NULL;
