@@ -84,6 +84,10 @@ for (const profile of ['compat', 'modern']) {
     await put(6, 'My Orders', 4, { a: 'text', addr: { city: 'Rome', country: 'IT' } });
     // a conflict: an older hlc than the row's loses
     await put(7, 'orders', 'k1', { Region: 'ap', total: 1 }, '1000000000000-0000-c1');
+    // dates the push accepts in other forms than JS writes them (a date alone, no seconds, more
+    // fraction digits than a MICROS column holds: the fuzzer's finding) land as milliseconds
+    const forms = ['2024-05-06', '2024-05-06T07:08Z', '2024-05-06T07:08:09.0101234Z'];
+    for (let i = 0; i < forms.length; i++) await put(8 + i, 'dates', i, { d: { $date: forms[i] } });
     await flush(srv.url, 'shop');
 
     const meta = JSON.parse(fs.readFileSync(`${lake}/shop/_idbsync/my_orders.json`, 'utf8'));
@@ -171,6 +175,8 @@ for (const profile of ['compat', 'modern']) {
     const note = profile === 'modern' ? 'empty.note' : `json_extract_string(empty, '$.note')`;
     const em = await d.rows(`SELECT idb_key, ${note} AS n FROM ${glob(lake, 'shop', 'my_orders')} ORDER BY idb_key`);
     assert.deepEqual(em.map((r) => r.n), [null, 'later', null, null]);
+    const dates = await d.rows(`SELECT strftime(d, '%Y-%m-%dT%H:%M:%S.%g') d FROM ${glob(lake, 'shop', 'dates')} ORDER BY idb_key`);
+    assert.deepEqual(dates.map((r) => r.d), ['2024-05-06T00:00:00.000', '2024-05-06T07:08:00.000', '2024-05-06T07:08:09.010']);
     const m = await metrics(srv.url);
     assert.match(m, /idbsync_lake_flush_errors_total 0/);
     assert.match(m, /idbsync_lake_notify_total\{result="failed"\} [1-9]/);
