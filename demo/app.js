@@ -91,8 +91,12 @@ async function refreshServerRows() {
     const r = await fetch(`${location.origin}/v1/db/shop/stores`).then((x) => x.json());
     const st = (r.stores || []).find((x) => x.name === 'orders');
     $('server').textContent = st ? st.rows : 0;
+    // the lake's Parquet table (written within --flush-interval, 1 s by default)
+    const lk = await fetch(`${location.origin}/v1/db/shop/lake`);
+    const t = lk.ok ? ((await lk.json()).tables || []).find((x) => x.store === 'orders') : null;
+    $('lake').textContent = lk.ok ? (t ? t.rows : 0) : 'off';
   } catch { /* offline: keep the last number */ }
-  serverTimer = setTimeout(refreshServerRows, 5000);
+  serverTimer = setTimeout(refreshServerRows, 2000);
 }
 
 s.addEventListener('status', (e) => showStatus(e.detail));

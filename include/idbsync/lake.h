@@ -45,6 +45,9 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err);
 int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err);
 /* Appends Prometheus lines (idbsync_lake_*) to out. */
 void lake_metrics(lake *l, ids_buf *out);
+/* GET /v1/db/{db}/lake: {"tables":[{"store","table","rows","files","changes","change_files"}],
+ * "flushed"}: the rows an engine finds in each table's files right now (footers' counts). */
+int lake_db_stats(lake *l, const char *db, ids_buf *out, ids_error *err);
 /* Stops the thread (finishing a flush in progress) and frees. NULL is a no-op. */
 void lake_free(lake *l);
 

@@ -18,6 +18,8 @@ typedef struct server_hooks {
 	int (*flush)(void *ctx, const char *db, int64_t upto, ids_error *err);
 	/* Appends Prometheus lines to /metrics. */
 	void (*metrics)(void *ctx, ids_buf *out);
+	/* GET /v1/db/{db}/lake: appends the lake's tables of db as JSON. */
+	int (*lake_stats)(void *ctx, const char *db, ids_buf *out, ids_error *err);
 } server_hooks;
 
 typedef struct server_options {

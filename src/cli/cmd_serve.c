@@ -291,6 +291,11 @@ static int serve_flush(void *ctx, const char *db, int64_t upto, ids_error *err)
 
 static void serve_lake_metrics(void *ctx, ids_buf *out) { lake_metrics(ctx, out); }
 
+static int serve_lake_stats(void *ctx, const char *db, ids_buf *out, ids_error *err)
+{
+	return lake_db_stats(ctx, db, out, err);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static serve_cfg c;
@@ -375,6 +380,7 @@ int cmd_serve(int argc, char **argv)
 		c.ho.hooks.ctx = lk;
 		c.ho.hooks.flush = serve_flush;
 		c.ho.hooks.metrics = serve_lake_metrics;
+		c.ho.hooks.lake_stats = serve_lake_stats;
 	}
 	server *sv = NULL;
 	if (server_start(&sv, st, &c.ho, &err)) {

@@ -5,7 +5,7 @@
 #include "server_int.h"
 
 static const char *const route_names[R_COUNT] = {"healthz", "metrics", "push", "pull", "events",
-						  "stores", "gc", "static", "flush", "query", "import", "other"};
+						  "stores", "gc", "static", "flush", "query", "lake", "import", "other"};
 
 void route_health(server *s, http_req *req, http_resp *resp)
 {
@@ -83,6 +83,26 @@ void route_gc(server *s, http_req *req, http_resp *resp)
 	}
 	ids_buf_printf(&resp->body, "{\"collected\":%lld}",
 		       (long long)(atomic_load(&store_get_stats(s->st)->tombstones_collected) - before));
+	resp->status = 200;
+}
+
+void route_lake(server *s, http_req *req, http_resp *resp, const char *db)
+{
+	if (!s->o.hooks.lake_stats) {
+		resp_error_status(resp, 404, "not_found", "the lake writer is not enabled on this server");
+		return;
+	}
+	/* counts over every user's rows: with authentication on, only for admin tokens */
+	if (req->user[0] && !req->admin) {
+		resp_error_status(resp, 403, "forbidden", "lake statistics cover every user's rows: they need an admin token");
+		return;
+	}
+	ids_error err = IDS_ERROR_INIT;
+	int rc = s->o.hooks.lake_stats(s->o.hooks.ctx, db, &resp->body, &err);
+	if (rc) {
+		resp_error(resp, rc, err.msg);
+		return;
+	}
 	resp->status = 200;
 }
 

@@ -162,6 +162,7 @@ int route_dispatch(server *s, http_req *req, http_resp *resp, enum route_id *rid
 			{"stores", "GET", R_STORES, route_stores},
 			{"flush", "POST", R_FLUSH, route_flush},
 			{"query", "POST", R_QUERY, route_query},
+			{"lake", "GET", R_LAKE, route_lake},
 		};
 		for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 			if (strcmp(action, table[i].action))

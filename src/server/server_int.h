@@ -33,7 +33,7 @@ typedef struct http_resp {
 	void *stream_ctx;
 } http_resp;
 
-enum route_id { R_HEALTH, R_METRICS, R_PUSH, R_PULL, R_EVENTS, R_STORES, R_GC, R_STATIC, R_FLUSH, R_QUERY, R_IMPORT, R_OTHER, R_COUNT };
+enum route_id { R_HEALTH, R_METRICS, R_PUSH, R_PULL, R_EVENTS, R_STORES, R_GC, R_STATIC, R_FLUSH, R_QUERY, R_LAKE, R_IMPORT, R_OTHER, R_COUNT };
 
 typedef struct auth_table auth_table;
 
@@ -71,6 +71,7 @@ void route_health(server *s, http_req *req, http_resp *resp);
 void route_metrics(server *s, http_req *req, http_resp *resp);
 void route_gc(server *s, http_req *req, http_resp *resp);
 void route_flush(server *s, http_req *req, http_resp *resp, const char *db);
+void route_lake(server *s, http_req *req, http_resp *resp, const char *db);
 void route_query(server *s, http_req *req, http_resp *resp, const char *db);
 void route_import(server *s, http_req *req, http_resp *resp, const char *db);
 /* Runs sql on Apache Drill (REST) and appends our query response shape to out. */

@@ -1,5 +1,5 @@
-// The demo page served at / : add, edit and delete an order; the counters show local, pending and
-// server rows.
+// The demo page served at / : add, edit and delete an order; the counters show local, pending,
+// server rows and the rows of the lake's Parquet table (GET /v1/db/{db}/lake).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser } from './lib/harness.mjs';
@@ -19,6 +19,7 @@ test('demo: add, edit, delete an order; counters follow', async () => {
   await page.waitForFunction(() => document.getElementById('local').textContent === '1');
   await page.waitForFunction(() => document.getElementById('server').textContent === '1' && document.getElementById('pending').textContent === '0', null, { timeout: 15000 });
   assert.equal(await page.textContent('#online'), 'online');
+  await page.waitForFunction(() => document.getElementById('lake').textContent === '1', null, { timeout: 15000 });
   await page.click('button:has-text("Edit")');
   await page.fill('input[name=product]', 'Black tea');
   await page.click('#save');
@@ -28,6 +29,7 @@ test('demo: add, edit, delete an order; counters follow', async () => {
   assert.equal((await rows())[0].value.item, 'Black tea');
   await page.click('button:has-text("Delete")');
   await page.waitForFunction(() => document.getElementById('server').textContent === '0', null, { timeout: 15000 });
+  await page.waitForFunction(() => document.getElementById('lake').textContent === '0', null, { timeout: 15000 });
   assert.equal(await page.textContent('#last') === 'never', false);
   assert.deepEqual(errors, []);
 });

@@ -29,6 +29,15 @@ function assertUnauthorized(r, what) {
 }
 
 describe('admin role', () => {
+  test('lake statistics (counts over every user) need an admin token', async () => {
+    const user = await request(`${srv.url}/v1/db/adm/lake`, { headers: { authorization: `Bearer ${A}` } });
+    assert.equal(user.status, 403, user.text);
+    assert.equal(user.json.error.code, 'forbidden');
+    const ops = await request(`${srv.url}/v1/db/adm/lake`, { headers: { authorization: `Bearer ${ADM}` } });
+    assert.equal(ops.status, 200, ops.text);
+    assert.deepEqual(ops.json.tables, []);
+  });
+
   test('only tokens marked admin may call /v1/admin/gc', async () => {
     const user = await request(`${srv.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${A}` } });
     assert.equal(user.status, 403, user.text);

@@ -177,6 +177,11 @@ for (const profile of ['compat', 'modern']) {
     assert.deepEqual(em.map((r) => r.n), [null, 'later', null, null]);
     const dates = await d.rows(`SELECT strftime(d, '%Y-%m-%dT%H:%M:%S.%g') d FROM ${glob(lake, 'shop', 'dates')} ORDER BY idb_key`);
     assert.deepEqual(dates.map((r) => r.d), ['2024-05-06T00:00:00.000', '2024-05-06T07:08:00.000', '2024-05-06T07:08:09.010']);
+    // GET /lake: what an engine finds in each table's files (footers' row counts)
+    const stats = await fetch(`${srv.url}/v1/db/shop/lake`).then((r) => r.json());
+    const mo = stats.tables.find((t) => t.store === 'My Orders');
+    assert.deepEqual([mo.table, mo.rows, mo.changes], ['my_orders', 4, 4]);
+    assert.deepEqual(stats.tables.find((t) => t.store === 'dates').rows, 3);
     const m = await metrics(srv.url);
     assert.match(m, /idbsync_lake_flush_errors_total 0/);
     assert.match(m, /idbsync_lake_notify_total\{result="failed"\} [1-9]/);
