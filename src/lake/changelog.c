@@ -165,9 +165,7 @@ static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 	if (rc)
 		return rc;
 	lk_log_path(final, sizeof final, dir, r[0].seq, r[n - 1].seq);
-	lk_db_meta(l, t->db, stage, sizeof stage);
-	strcat(stage, "/tmp");
-	if ((rc = lk_mkdirs(stage, err)))
+	if ((rc = lk_stage_dir(l, t->db, stage, sizeof stage, err)))
 		return rc;
 	char sp[4600];
 	snprintf(sp, sizeof sp, "%s/%s_conflicts-%" PRId64 ".parquet", stage, t->table, r[0].seq);
@@ -303,10 +301,10 @@ static void clean_dir(const char *dir, int64_t keep_upto, int depth)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		const char *n = e->d_name;
-		char p[4400];
-		snprintf(p, sizeof p, "%s/%s", dir, n);
 		if (n[0] == '.' || n[0] == '_')
 			continue;
+		char p[4400];
+		snprintf(p, sizeof p, "%s/%s", dir, n);
 		int64_t a, b;
 		if (depth == 0 && !strncmp(n, "dt=", 3))
 			clean_dir(p, keep_upto, 1);

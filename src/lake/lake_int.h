@@ -59,6 +59,8 @@ int lk_cols_observe(lk_col **cols, size_t *n, const ids_json *j, long v, int nes
  * scratch. */
 void lk_emit_cols(ids_buf *b, ids_buf *tmp, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
 		  long v);
+/* v is written as null: absent (-1), null or {"$undefined":..}. */
+int lk_value_null(const ids_json *j, long v);
 /* The value's text (strings unescaped, tagged scalars their string, else JSON text). */
 void lk_text_of(const ids_json *j, long v, ids_buf *out);
 /* Schema JSON <-> columns. */
@@ -208,6 +210,8 @@ void lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part);
 /* Path helpers. */
 void lk_table_dir(lake *l, const lk_table *t, const char *suffix, char *out, size_t sz);
 void lk_db_meta(lake *l, const char *db, char *out, size_t sz);
+/* D/_idbsync/tmp, created: files are written there and renamed in (a start empties it). */
+int lk_stage_dir(lake *l, const char *db, char *out, size_t sz, ids_error *err);
 /* Options for writers. */
 void lk_write_opts(lake *l, pq_write_options *o);
 /* Writes the row in l->row_buf with the writer; counts metrics. */

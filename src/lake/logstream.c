@@ -115,9 +115,7 @@ static int file_for(round *r, lk_table *t, const char *dt, int64_t seq, lfile **
 	lfile *f = &r->f[r->n_open];
 	memset(f, 0, sizeof *f);
 	char stage[4096];
-	lk_db_meta(r->l, t->db, stage, sizeof stage);
-	strcat(stage, "/tmp");
-	if ((rc = lk_mkdirs(stage, r->err)))
+	if ((rc = lk_stage_dir(r->l, t->db, stage, sizeof stage, r->err)))
 		return rc;
 	snprintf(f->stage, sizeof f->stage, "%s/%s_changes-%" PRId64 ".parquet", stage, t->table, seq);
 	pq_node *schema = lk_table_schema(r->l, t, LK_T_CHANGES);

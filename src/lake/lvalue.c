@@ -336,10 +336,15 @@ static void emit_date(ids_buf *b, ids_buf *tmp, const ids_json *j, long v)
 	ids_buf_puts(b, "\"}");
 }
 
+int lk_value_null(const ids_json *j, long v)
+{
+	return v < 0 || TOK(j, v)->type == IDS_JNULL || (TOK(j, v)->type == IDS_JOBJ && get(j, v, "$undefined") >= 0);
+}
+
 static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_type *t)
 {
 	lk_kind k = t ? t->kind : LK_STRING;
-	if (v < 0 || TOK(j, v)->type == IDS_JNULL || (TOK(j, v)->type == IDS_JOBJ && get(j, v, "$undefined") >= 0)) {
+	if (lk_value_null(j, v)) {
 		ids_buf_puts(b, "null");
 		return;
 	}

@@ -400,9 +400,7 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 		lk_state_read_meta(l, t);
 	int64_t target = t->bucket_bytes ? t->bucket_bytes : l->bucket_bytes;
 	char stage[4096];
-	lk_db_meta(l, t->db, stage, sizeof stage);
-	strcat(stage, "/tmp");
-	int rc = lk_mkdirs(stage, err);
+	int rc = lk_stage_dir(l, t->db, stage, sizeof stage, err);
 	if (rc)
 		return rc;
 	for (int attempt = 0; attempt < 8; attempt++) {

@@ -50,6 +50,12 @@ const lk_sys *lk_system_cols(lk_table_kind k, size_t *n)
 
 void lk_db_meta(lake *l, const char *db, char *out, size_t sz) { snprintf(out, sz, "%s/%s/_idbsync", l->dir, db); }
 
+int lk_stage_dir(lake *l, const char *db, char *out, size_t sz, ids_error *err)
+{
+	snprintf(out, sz, "%s/%s/_idbsync/tmp", l->dir, db);
+	return lk_mkdirs(out, err);
+}
+
 void lk_table_dir(lake *l, const lk_table *t, const char *suffix, char *out, size_t sz)
 {
 	snprintf(out, sz, "%s/%s/%s%s", l->dir, t->db, t->table, suffix ? suffix : "");
@@ -386,7 +392,7 @@ void lk_part_dir(const lk_table *t, const ids_json *j, ids_buf *out)
 	long obj = lk_plain_object(j, 0);
 	long x = obj >= 0 ? ids_json_get(j, (size_t)obj, t->part_field) : -1;
 	ids_buf s = IDS_BUF_INIT;   /* the value's text */
-	if (x >= 0 && j->tok[x].type != IDS_JNULL && !(j->tok[x].type == IDS_JOBJ && ids_json_get(j, (size_t)x, "$undefined") >= 0))
+	if (!lk_value_null(j, x))
 		lk_text_of(j, x, &s);
 	if (!s.len)
 		ids_buf_puts(out, "__HIVE_DEFAULT_PARTITION__");
