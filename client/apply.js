@@ -17,8 +17,8 @@ export const CHUNK = 250;
 const plain = (rule) => rule === 'lww' || rule === 'client-wins' || rule === 'server-wins' || rule === 'lake-wins';
 
 /** True when pulled change c is exactly the acked mutation s.acked holds for its key. */
-function keptAsSent(s, c, kj) {
-  const m = s.acked && s.acked.get(c.store + '\0' + kj);
+function keptAsSent(s, c, bk) {
+  const m = s.acked && s.acked.get(bk);
   if (!m || m[2] !== c.hlc) return false;
   if (c.op === 'delete') return m.length === 3;
   return m.length === 4 && (plain(s.rules.get(c.store)) || sameJson(c.value, JSON.parse(m[3])));
@@ -79,24 +79,26 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk, r
         if (!names.has(c.store)) continue;
         const key = decodeKey(c.key);
         const kj = encodeKey(key);
+        const bk = c.store + '\0' + kj;   // the key's BASE / pending id
+        const mine = own && c.hlc && c.hlc.startsWith(own, 19);   // our own write coming back
         if (seen) {
           let set = seen.get(c.store);
           if (!set) seen.set(c.store, (set = new Set()));
           set.add(kj);
         }
-        if (pend.has(c.store + '\0' + kj)) {
+        if (pend.has(bk)) {
           // Our acked write coming back while the key was edited again: if the server kept it as
           // sent, it is the version that edit was made on, so it becomes the edit's base (else
           // the edit would re-send our earlier fields as if they were new).
-          if (bases && typeof c.seq === 'number' && own && c.hlc && c.hlc.startsWith(own, 19) && keptAsSent(s, c, kj)) {
-            native.put.call(bases, c.seq, c.store + '\0' + kj);
+          if (bases && typeof c.seq === 'number' && mine && keptAsSent(s, c, bk)) {
+            native.put.call(bases, c.seq, bk);
           }
           continue;
         }
-        if (!restore && own && c.hlc && c.hlc.startsWith(own, 19) && plain(s.rules.get(c.store))) {
+        if (!restore && mine && plain(s.rules.get(c.store))) {
           // Our own write coming back: under these rules the server kept it byte for byte, and
           // the local row still holds it (a newer local edit would be pending). Only note its seq.
-          if (bases && typeof c.seq === 'number') native.put.call(bases, c.seq, c.store + '\0' + kj);
+          if (bases && typeof c.seq === 'number') native.put.call(bases, c.seq, bk);
           continue;
         }
         let store = stores.get(c.store);
@@ -110,7 +112,7 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk, r
             putRow(store, key, value);
             applied.push({ store: c.store, op: 'put', key, value, seq: c.seq });
           }
-          if (bases && typeof c.seq === 'number') native.put.call(bases, c.seq, c.store + '\0' + kj);
+          if (bases && typeof c.seq === 'number') native.put.call(bases, c.seq, bk);
         } catch (e) {
           s.reportError(fromIdbError(e, `applying ${c.store} ${c.key}`));
         }
