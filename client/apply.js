@@ -87,12 +87,14 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk, r
           set.add(kj);
         }
         if (pend.has(bk)) {
-          // Our acked write coming back while the key was edited again: if the server kept it as
-          // sent, it is the version that edit was made on, so it becomes the edit's base (else
-          // the edit would re-send our earlier fields as if they were new).
-          if (bases && typeof c.seq === 'number' && mine && keptAsSent(s, c, bk)) {
-            native.put.call(bases, c.seq, bk);
-          }
+          // The key was edited again after our acked write: that write is the version the edit
+          // was made on, so its seq becomes the edit's base (else the edit would re-send our
+          // earlier fields as if they were new). The push answer gave it (s.kept), which must
+          // reach BASE now: this pull may bring another client's newer version instead, and it
+          // ends with s.kept forgotten. Without it, our write coming back kept as sent tells.
+          const k = s.kept && s.kept.get(bk);
+          if (bases && typeof k === 'number') native.put.call(bases, k, bk);
+          else if (bases && typeof c.seq === 'number' && mine && keptAsSent(s, c, bk)) native.put.call(bases, c.seq, bk);
           continue;
         }
         if (!restore && mine && plain(s.rules.get(c.store))) {
