@@ -5,14 +5,17 @@
  * thread, which runs PASSIVE checkpoints (they never block the writer or readers).
  * The WAL restarts from its beginning only after a checkpoint has copied all of it, which a
  * checkpoint running beside a busy writer never quite does (the WAL grew to 411 MB in an
- * 800k-mutation push). So past CKPT_INLINE frames the writer checkpoints once itself, in the
- * hook: the background thread has copied most frames by then, the rest is little. */
+ * 800k-mutation push). So at SQLite's own threshold (CKPT_INLINE) the writer checkpoints once
+ * itself, in the hook, as before: the background thread, woken from a quarter of that on, has
+ * copied most frames by then, so the rest is little. The WAL stays as large as it was with the
+ * automatic checkpoint; with a later inline threshold (4000 frames) it grew 4x, and on a nearly
+ * full disk the growing WAL took the space a freed file gave back (faults/disk_full, tmpfs). */
 #include "store_int.h"
 
 #include <stdio.h>
 
-#define CKPT_FRAMES 1000   /* SQLite's default autocheckpoint threshold */
-#define CKPT_INLINE 4000
+#define CKPT_FRAMES 250    /* the background thread starts copying */
+#define CKPT_INLINE 1000   /* SQLite's default autocheckpoint threshold */
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
@@ -76,8 +79,7 @@ void store_ckpt_stop(store *s)
 		pthread_mutex_unlock(&s->ckmu);
 		pthread_join(s->ckpt, NULL);
 		s->ckpt_started = 0;
-		sqlite3_wal_hook(s->w, NULL, NULL);
-		sqlite3_wal_autocheckpoint(s->w, CKPT_FRAMES);
+		sqlite3_wal_hook(s->w, NULL, NULL);   /* the hook's mutex goes away below */
 		pthread_cond_destroy(&s->ckwake);
 		pthread_mutex_destroy(&s->ckmu);
 	}
