@@ -57,7 +57,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	ids_json check = IDS_JSON_INIT;
 	for (size_t i = 0; i < n; i++) {
 		ids_buf_reset(&cols_txt);
-		lk_emit_cols(&cols_txt, &tmp, cols, nc, NULL, &j[i], 0);
+		lk_emit_ctx e = {.tmp = &tmp, .profile = profile};
+		lk_emit_cols(&cols_txt, &e, cols, nc, NULL, &j[i], 0);
 		ids_buf_reset(&row);
 		ids_buf_printf(&row, "{\"idb_seq\":%zu", i);
 		ids_buf_append(&row, cols_txt.data ? cols_txt.data : "", cols_txt.len);

@@ -27,9 +27,11 @@ typedef struct lake_options {
 	const char *drill_workspace;   /* Drill workspace the lake is mounted as; NULL: "dfs.lake" */
 	const char *partition[16];     /* "[DB/]STORE=FIELD": Hive-style partitioning of the state */
 	int n_partition;
+	int retry_max;                 /* attempts before a failure is quarantined; 0: 10 */
+	int64_t retry_base_ms;         /* the first retry's wait, doubled each time (to 5 min); 0: 1000 */
 } lake_options;
 
-#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0}
+#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0, 0, 0}
 
 /* Parses one `idbsync serve` flag that belongs to the lake (--lake-profile, --flush-interval,
  * --on-flush, --drill-url, --lake-config, --lake-nested, ...). Returns 1 if it consumed flag
@@ -41,14 +43,31 @@ const char *lake_usage(void);
 /* Opens (and recovers) the lake and starts its flush thread. st must outlive the lake. */
 int lake_open(lake **out, store *st, const lake_options *o, ids_error *err);
 /* Flushes until the lake reflects every change with seq <= upto (the store head at the time
- * of a POST /v1/db/{db}/flush), or timeout_ms passes (IDS_EIO). */
-int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err);
+ * of a POST /v1/db/{db}/flush), or timeout_ms passes (IDS_EIO). With db, a table or change of
+ * that database the lake holds (it failed and waits for a retry) is an IDS_EIO naming it. */
+int lake_flush(lake *l, const char *db, int64_t upto, int timeout_ms, ids_error *err);
 /* Appends Prometheus lines (idbsync_lake_*) to out. */
 void lake_metrics(lake *l, ids_buf *out);
+/* Appends the lake's health as a JSON object to out: {"flushed","head","last_error",
+ * "held":[tables],"quarantine":[changes]} (docs/lake-layout.md, "When a write fails").
+ * Returns 1 when something is held, quarantined or the last flush failed, else 0. */
+int lake_health(lake *l, ids_buf *out);
 /* GET /v1/db/{db}/lake: {"tables":[{"store","table","rows","files","changes","change_files"}],
  * "flushed"}: the rows an engine finds in each table's files right now (footers' counts). */
 int lake_db_stats(lake *l, const char *db, ids_buf *out, ids_error *err);
-/* Stops the thread (finishing a flush in progress) and frees. NULL is a no-op. */
+/* Begins shutdown without waiting: every lake_flush() caller returns at once (an HTTP
+ * server stopping waits for its handlers), and the flush thread ends its work within
+ * LAKE_STOP_BUDGET_MS, leaving durable progress for the next start. NULL is a no-op. */
+void lake_stop(lake *l);
+#define LAKE_STOP_BUDGET_MS 2000
+/* `idbsync lake quarantine`: appends {"held":[..],"quarantine":[..]} as recorded in DIR's
+ * progress.json (the tables and change-log rows the lake could not write, with their attempts
+ * and last error; docs/lake-layout.md). IDS_ENOTFOUND when DIR is not a lake. */
+int lake_quarantine_read(const char *dir, ids_buf *out, ids_error *err);
+/* Asks the server that holds DIR (or the next one to open it) to retry everything held now,
+ * quarantined or not: writes DIR/_idbsync/retry, removed once the outcome is recorded. */
+int lake_quarantine_retry(const char *dir, ids_error *err);
+/* lake_stop, waits for the flush thread, and frees. NULL is a no-op. */
 void lake_free(lake *l);
 
 /* ---- DDL (`idbsync ddl`) ---- */

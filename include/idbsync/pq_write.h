@@ -143,6 +143,9 @@ int pq_writer_end_rows(pq_writer *w, size_t n_rows, ids_error *err);
 
 /* Rows written so far. */
 int64_t pq_writer_num_rows(const pq_writer *w);
+/* 1 while rows can still be written: a row that pq_writer_write_json refused leaves the
+ * writer usable, an I/O error or a close does not. */
+int pq_writer_usable(const pq_writer *w);
 
 /* Flushes the last row group, writes the footer, fsyncs and renames the file into place.
  * On failure the temp file is removed. Either way, free the writer afterwards. */

@@ -20,6 +20,8 @@ typedef struct server_hooks {
 	void (*metrics)(void *ctx, ids_buf *out);
 	/* GET /v1/db/{db}/lake: appends the lake's tables of db as JSON. */
 	int (*lake_stats)(void *ctx, const char *db, ids_buf *out, ids_error *err);
+	/* GET /readyz: appends the lake's health as JSON; non-zero when it is not ready. */
+	int (*health)(void *ctx, ids_buf *out);
 } server_hooks;
 
 typedef struct server_options {

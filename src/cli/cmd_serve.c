@@ -286,7 +286,7 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 
 static int serve_flush(void *ctx, const char *db, int64_t upto, ids_error *err)
 {
-	return lake_flush(ctx, upto, 60000, err);
+	return lake_flush(ctx, db, upto, 60000, err);
 }
 
 static void serve_lake_metrics(void *ctx, ids_buf *out) { lake_metrics(ctx, out); }
@@ -295,6 +295,8 @@ static int serve_lake_stats(void *ctx, const char *db, ids_buf *out, ids_error *
 {
 	return lake_db_stats(ctx, db, out, err);
 }
+
+static int serve_health(void *ctx, ids_buf *out) { return lake_health(ctx, out); }
 
 int cmd_serve(int argc, char **argv)
 {
@@ -381,6 +383,7 @@ int cmd_serve(int argc, char **argv)
 		c.ho.hooks.flush = serve_flush;
 		c.ho.hooks.metrics = serve_lake_metrics;
 		c.ho.hooks.lake_stats = serve_lake_stats;
+		c.ho.hooks.health = serve_health;
 	}
 	server *sv = NULL;
 	if (server_start(&sv, st, &c.ho, &err)) {
@@ -399,6 +402,8 @@ int cmd_serve(int argc, char **argv)
 	int sig = 0;
 	sigwait(&set, &sig);
 	fprintf(stderr, "idbsync: signal %d, shutting down\n", sig);
+	/* the lake first: an HTTP handler waiting in lake_flush would hold server_stop */
+	lake_stop(lk);
 	server_stop(sv);
 	imp_inbox_free(inbox);
 	if (lk)

@@ -35,6 +35,8 @@ typedef struct batch {
 	ids_buf key;
 	ids_error *err;
 	int rc;
+	lk_table *only;              /* replay of a held table: its conflicts alone, */
+	int64_t upto;                /* up to this id */
 } batch;
 
 static void batch_free(batch *b)
@@ -123,6 +125,15 @@ int lk_log_touch_key(lk_table *t, const store_change *c, const char *keyjson, id
 static int on_conflict(void *ctx, const store_conflict *c)
 {
 	batch *b = ctx;
+	if (b->only && c->id > b->upto)
+		return 1;
+	lk_table *t = NULL;
+	if ((b->rc = lk_table_get(b->l, c->db, c->store, &t, b->err)))
+		return b->rc;
+	if (b->only ? t != b->only : t->conf_held && c->id >= t->conf_held) {
+		b->last = c->id;   /* a held table's conflicts wait for its replay */
+		return 0;
+	}
 	rec *r = push_rec(b, c->db, c->store, c->id, c->key, c->key_len, c->value, c->value_len);
 	if (!r)
 		return b->rc;
@@ -175,11 +186,21 @@ static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 	pq_writer *w = NULL;
 	rc = schema ? pq_writer_new(&w, sp, schema, &wo, err) : ids_fail(err, IDS_ENOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < n; i++) {
-		ids_buf *o = lk_row_start(l);
-		ids_buf_puts(o, r[i].sys);
 		int ok = r[i].value && !lk_parse_value(&l->vjson, r[i].value, r[i].vlen);
-		lk_row_fill(l, t, ok ? &l->vjson : NULL, 0);
-		rc = lk_write_row(l, w, err);
+		for (int pass = 0; pass < 2; pass++) {
+			ids_buf *o = lk_row_start(l);
+			ids_buf_puts(o, r[i].sys);
+			lk_row_fill(l, t, ok && !pass ? &l->vjson : NULL, 0);
+			rc = lk_write_row(l, w, err);
+			if (!rc || !pq_writer_usable(w) || !ok || pass)
+				break;
+			/* the losing value alone was refused: the conflict is kept without it */
+			atomic_fetch_add(&l->m_fallbacks[LK_FB_BAD_VALUE], 1);
+			fprintf(stderr, "idbsync: lake: %s/%s conflict %" PRId64 ": value left out: %s\n", t->db, t->store,
+				r[i].seq, err->msg);
+			ids_error clean = IDS_ERROR_INIT;
+			*err = clean;
+		}
 	}
 	if (!rc)
 		rc = pq_writer_close(w, err);
@@ -211,6 +232,13 @@ static int write_batch(lake *l, batch *b, ids_error *err)
 		if (i < b->n && b->r[i].t == b->r[start].t)
 			continue;
 		rc = write_group(l, b->r + start, i - start, err);
+		if (rc && !b->only) {
+			/* that table waits (hold.c retries it), the others go on */
+			lk_hold_table(l, b->r[start].t, LK_HOLD_CONF, b->r[start].seq, err);
+			ids_error clean = IDS_ERROR_INIT;
+			*err = clean;
+			rc = 0;
+		}
 		start = i;
 	}
 	return rc;
@@ -276,6 +304,25 @@ int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err)
 	return rc;
 }
 
+int lk_conflicts_replay(lake *l, lk_table *t, int64_t after, int64_t upto, ids_error *err)
+{
+	int rc = 0;
+	while (!rc && after < upto) {
+		batch b = {.l = l, .err = err, .last = after, .only = t, .upto = upto};
+		int64_t last = after;
+		rc = store_conflicts_scan(l->st, after, BATCH_MAX, on_conflict, &b, &last, err);
+		if (rc == 1)
+			rc = 0;
+		if (!rc && b.n)
+			rc = write_batch(l, &b, err);
+		batch_free(&b);
+		if (last <= after || last >= upto)
+			break;
+		after = last;
+	}
+	return rc;
+}
+
 void lk_log_path(char *out, size_t sz, const char *dir, int64_t first, int64_t last)
 {
 	snprintf(out, sz, "%s/part-%020" PRId64 "-%020" PRId64 ".parquet", dir, first, last);
@@ -293,7 +340,31 @@ int lk_log_name(const char *n, int64_t *first, int64_t *last)
 	return 0;
 }
 
-static void clean_dir(const char *dir, int64_t keep_upto, int depth)
+/* The loaded table of database db whose dir name is name[0..n), or NULL. */
+static lk_table *table_named(lake *l, const char *db, const char *name, size_t n)
+{
+	for (lk_table *t = l->tables; t; t = t->next)
+		if (!strcmp(t->db, db) && strlen(t->table) == n && !strncmp(t->table, name, n))
+			return t;
+	return NULL;
+}
+
+/* A file of a held table at or past the hold, or a quarantined change's own file, was
+ * written by a replay that was not recorded: the next replay writes it again. */
+static int unrecorded(lake *l, lk_table *t, int conflicts, int64_t a, int64_t b)
+{
+	if (!t)
+		return 0;
+	int64_t held = conflicts ? t->conf_held : t->log_held;
+	if (held && a >= held)
+		return 1;
+	for (lk_qchange *q = l->quarantine; !conflicts && q; q = q->next)
+		if (q->t == t && q->seq == a && a == b)
+			return 1;
+	return 0;
+}
+
+static void clean_files(lake *l, const char *dir, lk_table *t, int conflicts, int64_t keep_upto, int depth)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -307,12 +378,18 @@ static void clean_dir(const char *dir, int64_t keep_upto, int depth)
 		snprintf(p, sizeof p, "%s/%s", dir, n);
 		int64_t a, b;
 		if (depth == 0 && !strncmp(n, "dt=", 3))
-			clean_dir(p, keep_upto, 1);
-		else if (lk_log_name(n, &a, &b) && a > keep_upto)
+			clean_files(l, p, t, conflicts, keep_upto, 1);
+		else if (lk_log_name(n, &a, &b) && (a > keep_upto || unrecorded(l, t, conflicts, a, b)))
 			unlink(p);
 	}
 	closedir(d);
 	lk_fsync_dir(dir);
+}
+
+static void clean_dir(lake *l, const char *dir, const char *db, const char *tname, size_t n, int64_t keep_upto,
+		      int conflicts)
+{
+	clean_files(l, dir, table_named(l, db, tname, n), conflicts, keep_upto, conflicts);
 }
 
 int lk_log_cleanup(lake *l, ids_error *err)
@@ -343,9 +420,9 @@ int lk_log_cleanup(lake *l, ids_error *err)
 			/* which limit applies is told by the layout: change files sit under dt=,
 			 * conflict files at the top of the table dir */
 			if (n > 8 && !strcmp(t->d_name + n - 8, "_changes"))
-				clean_dir(p, l->changes_seq, 0);
+				clean_dir(l, p, e->d_name, t->d_name, n - 8, l->changes_seq, 0);
 			else if (n > 10 && !strcmp(t->d_name + n - 10, "_conflicts"))
-				clean_dir(p, l->conflicts_id, 1);
+				clean_dir(l, p, e->d_name, t->d_name, n - 10, l->conflicts_id, 1);
 		}
 		closedir(d);
 		char tmp[4300];

@@ -72,6 +72,15 @@ int lake_option(lake_options *o, const char *flag, const char *value, ids_error 
 	} else if (!strcmp(flag, "--lake-bucket-bytes")) {
 		if (parse_bytes(value, &o->bucket_bytes))
 			return ids_fail(err, IDS_EINVAL, "expected a size like 134217728, 128M or 64k");
+	} else if (!strcmp(flag, "--lake-retry-max")) {
+		char *end;
+		long n = strtol(value, &end, 10);
+		if (*end || end == value || n < 1 || n > 1000)
+			return ids_fail(err, IDS_EINVAL, "expected a number of attempts from 1 to 1000");
+		o->retry_max = (int)n;
+	} else if (!strcmp(flag, "--lake-retry-base")) {
+		if (parse_ms(value, &o->retry_base_ms) || o->retry_base_ms < 1)
+			return ids_fail(err, IDS_EINVAL, "expected a duration like 1s, 250ms or 500 (ms)");
 	} else if (!strcmp(flag, "--lake-partition")) {
 		if (!strchr(value, '=') || o->n_partition == (int)(sizeof o->partition / sizeof o->partition[0]))
 			return ids_fail(err, IDS_EINVAL, "expected [DB/]STORE=FIELD (at most 16)");
@@ -91,6 +100,8 @@ const char *lake_usage(void)
 	       "  --lake-partition [DB/]STORE=FIELD  Hive-style partitioning of a store's current state\n"
 	       "  --lake-bucket-bytes SIZE  target size of one current-state file before doubling [128M]\n"
 	       "  --lake-config FILE        JSON: {\"stores\":{\"[db/]store\":{\"partition_by\":F,\"bucket_bytes\":N}}}\n"
+	       "  --lake-retry-max N        attempts before a failing table or row is quarantined [10]\n"
+	       "  --lake-retry-base DUR     wait before the first retry, doubled each time up to 5 min [1s]\n"
 	       "  --on-flush 'COMMAND'      run after each flush per touched table (env IDBSYNC_TABLE, ...)\n"
 	       "  --drill-url URL           send REFRESH TABLE METADATA to Drill's REST API after flushes\n"
 	       "  --drill-workspace WS      the Drill workspace the lake is mounted as [dfs.lake]\n";
@@ -165,25 +176,43 @@ static int read_progress(lake *l, int *fresh, ids_error *err)
 	if (l->state_seq > l->changes_seq)
 		l->state_seq = l->changes_seq;
 	l->conflicts_id = json_integer_value(json_object_get(j, "conflicts_id"));
+	rc = lk_hold_from_json(l, j, err);
 	const char *prof = json_string_value(json_object_get(j, "profile"));
 	int want = l->profile == PQ_PROFILE_MODERN;
-	if (prof && strcmp(prof, want ? "modern" : "compat"))
+	if (!rc && prof && strcmp(prof, want ? "modern" : "compat"))
 		rc = ids_fail(err, IDS_EINVAL, "%s was written with --lake-profile %s; use it again or a new lake dir", l->dir,
 			      prof);
 	json_decref(j);
 	return rc;
 }
 
+/* Progress and the held tables and quarantined changes it goes with, in one atomic write:
+ * a change left out of the change log is never recorded as written without its entry. */
 static int write_progress(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
 {
-	char p[4200], body[400];
+	char p[4200];
 	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
-	int n = snprintf(body, sizeof body,
-			 "{\"format\":2,\"changes_seq\":%" PRId64 ",\"state_seq\":%" PRId64 ",\"conflicts_id\":%" PRId64
-			 ",\"profile\":\"%s\",\"nested\":\"%s\",\"updated_ms\":%" PRId64 "}\n",
-			 changes, state, conflicts, l->profile == PQ_PROFILE_MODERN ? "modern" : "compat",
-			 l->nested == LK_NESTED_STRUCT ? "struct" : "json", lk_now_ms());
-	return lk_write_file(p, body, (size_t)n, err);
+	json_t *j = lk_hold_to_json(l);
+	json_object_set_new(j, "format", json_integer(2));
+	json_object_set_new(j, "changes_seq", json_integer(changes));
+	json_object_set_new(j, "state_seq", json_integer(state));
+	json_object_set_new(j, "conflicts_id", json_integer(conflicts));
+	json_object_set_new(j, "profile", json_string(l->profile == PQ_PROFILE_MODERN ? "modern" : "compat"));
+	json_object_set_new(j, "nested", json_string(l->nested == LK_NESTED_STRUCT ? "struct" : "json"));
+	json_object_set_new(j, "updated_ms", json_integer(lk_now_ms()));
+	char *body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!body)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	size_t n = strlen(body);
+	body[n] = '\n';   /* json_dumps leaves room for its NUL: the newline takes it */
+	int rc = lk_write_file(p, body, n + 1, err);
+	free(body);
+	if (!rc && l->hold_changed) {
+		l->hold_changed = 0;
+		lk_hold_publish(l);
+	}
+	return rc;
 }
 
 /* On a fresh lake every existing store is built from its rows (the change log may have been
@@ -228,7 +257,7 @@ static int log_round(lake *l, int *more, ids_error *err)
 	int rc = lk_log_flush(l, &done, more, err);
 	if (!rc)
 		rc = lk_conflicts_flush(l, &cdone, err);
-	if (!rc && (done != l->changes_seq || cdone != l->conflicts_id))
+	if (!rc && (done != l->changes_seq || cdone != l->conflicts_id || l->hold_changed))
 		rc = write_progress(l, done, l->state_seq, cdone, err);
 	if (!rc) {
 		l->changes_seq = done;
@@ -276,19 +305,31 @@ static int state_pass(lake *l, ids_error *err)
 	int64_t t0 = lk_now_ms(), upto = l->changes_seq;
 	int rc = 0;
 	for (lk_table *t = l->tables; !rc && t; t = t->next) {
-		if (!table_needs_state(t))
-			continue;
+		if (!table_needs_state(t) || t->state_held)
+			continue;   /* a held table's state waits for its retry (hold.c) */
+		if (lk_out_of_time(l))
+			return ids_fail(err, IDS_EBUSY, "shutting down");
 		if (!(rc = lk_state_flush(l, t, err)))
 			rc = lk_table_save(l, t, err);
-		if (!rc && t->touched)
+		if (rc) {
+			/* this table's state stays as it was; the others go on */
+			lk_hold_table(l, t, LK_HOLD_STATE, 0, err);
+			ids_error clean = IDS_ERROR_INIT;
+			*err = clean;
+			rc = 0;
+			continue;
+		}
+		if (t->touched)
 			lk_notify_table(l, t, "state", "", upto);
 	}
-	if (!rc && upto != l->state_seq)
+	if (!rc && (upto != l->state_seq || l->hold_changed))
 		rc = write_progress(l, l->changes_seq, upto, l->conflicts_id, err);
 	if (rc)
 		return rc;
 	l->state_seq = upto;
 	for (lk_table *t = l->tables; t; t = t->next) {
+		if (t->state_held)
+			continue;   /* its touched keys and dirty buckets wait with it */
 		t->touched = 0;
 		for (size_t i = 0; i < t->n_tkeys; i++)
 			free(t->tkeys[i]);
@@ -322,12 +363,17 @@ static void do_flush(lake *l)
 	pthread_mutex_unlock(&l->mu);
 	int64_t t0 = lk_now_ms();
 	int more = 1, rc = 0;
-	while (more && !rc) {
+	int asked = lk_hold_check_request(l);   /* held tables and changes whose retry is due */
+	if (l->hold_changed || asked)
+		rc = write_progress(l, l->changes_seq, l->state_seq, l->conflicts_id, &err);
+	if (asked && !rc)
+		lk_hold_request_done(l);
+	while (more && !rc && !lk_out_of_time(l)) {
 		rc = log_round(l, &more, &err);
-		if (!rc && state_due(l, more))
+		if (!rc && state_due(l, more) && !lk_out_of_time(l))
 			rc = state_pass(l, &err);
 	}
-	if (!rc)
+	if (!rc && !atomic_load(&l->stop_by_ms))
 		compact(l);
 	int64_t t1 = lk_now_ms();
 	atomic_fetch_add(&l->m_flush_us, (t1 - t0) * 1000);
@@ -344,7 +390,8 @@ static void do_flush(lake *l)
 		if (t1 - last_prune >= PRUNE_EVERY_MS) {
 			ids_error perr = IDS_ERROR_INIT;
 			/* a crash before the next state pass needs the changes after state_seq */
-			if (store_changes_prune(l->st, l->state_seq, &perr))
+			int64_t floor = lk_hold_floor(l);
+			if (store_changes_prune(l->st, floor < l->state_seq ? floor : l->state_seq, &perr))
 				fprintf(stderr, "idbsync: lake: prune of the change log failed: %s\n", perr.msg);
 			last_prune = t1;
 		}
@@ -378,7 +425,7 @@ static void *flush_main(void *arg)
 			gap *= 2;
 		int due = now - l->last_flush_ms >= gap;
 		int asked = l->want > l->flushed || l->want_gen > l->gen_started;
-		int pending = head > l->flushed || asked;
+		int pending = head > l->flushed || asked || lk_hold_due(l);
 		if (pending && (due || (asked && !failures))) {
 			pthread_mutex_unlock(&l->mu);
 			do_flush(l);
@@ -424,6 +471,9 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 	l->bucket_bytes = o->bucket_bytes > 0 ? o->bucket_bytes : (int64_t)128 << 20;
 	l->max_bucket_bits = LK_MAX_BUCKET_BITS;
 	l->drill_ws = strdup(o->drill_workspace ? o->drill_workspace : "dfs.lake");
+	/* the tests' way to make the writer refuse a row, as a bug in a conversion would */
+	const char *refuse = getenv("IDBSYNC_TEST_LAKE_REFUSE");
+	l->refuse = refuse && *refuse ? strdup(refuse) : NULL;
 	if (l->o.flush_interval_ms <= 0)
 		l->o.flush_interval_ms = 1000;
 	pthread_mutex_init(&l->mu, NULL);
@@ -473,6 +523,8 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 	l->flushed = l->state_seq;
 	l->log_flushed = l->changes_seq;
 	if (!rc)
+		lk_hold_publish(l);
+	if (!rc)
 		rc = lk_notify_start(l, err);
 	if (!rc) {
 		if (pthread_create(&l->thread, NULL, flush_main, l))
@@ -488,7 +540,7 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 	return 0;
 }
 
-int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err)
+int lake_flush(lake *l, const char *db, int64_t upto, int timeout_ms, ids_error *err)
 {
 	if (!l)
 		return ids_fail(err, IDS_EINVAL, "the lake is off (--no-lake)");
@@ -520,6 +572,14 @@ int lake_flush(lake *l, int64_t upto, int timeout_ms, ids_error *err)
 	}
 	if (!rc && (l->flushed < upto || l->gen_done < gen))
 		rc = ids_fail(err, IDS_EIO, "the lake is shutting down");
+	size_t dn = db ? strlen(db) : 0;
+	for (const char *h = l->held_dbs; !rc && db && h && *h;) {
+		const char *nl = strchr(h, '\n');
+		if (!strncmp(h, db, dn) && h[dn] == '\t')
+			rc = ids_fail(err, IDS_EIO, "the lake wrote everything up to seq %" PRId64 " but %.*s (retried with backoff; GET /readyz lists what is held)",
+				      upto, (int)((nl ? nl : h + strlen(h)) - h - dn - 1), h + dn + 1);
+		h = nl ? nl + 1 : NULL;
+	}
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }
@@ -556,28 +616,84 @@ void lake_metrics(lake *l, ids_buf *out)
 		       "# TYPE idbsync_lake_notify_total counter\n"
 		       "idbsync_lake_notify_total{result=\"ok\"} %lld\nidbsync_lake_notify_total{result=\"failed\"} %lld\n"
 		       "idbsync_lake_notify_total{result=\"retried\"} %lld\nidbsync_lake_notify_total{result=\"dropped\"} %lld\n"
-		       "# TYPE idbsync_lake_notify_pending gauge\nidbsync_lake_notify_pending %d\n",
+		       "# TYPE idbsync_lake_notify_pending gauge\nidbsync_lake_notify_pending %d\n"
+		       "# HELP idbsync_lake_held_tables Tables whose change log, conflicts or state wait for a retry.\n"
+		       "# TYPE idbsync_lake_held_tables gauge\nidbsync_lake_held_tables %lld\n"
+		       "# HELP idbsync_lake_held_changes Change-log rows the writer refused, waiting for a retry.\n"
+		       "# TYPE idbsync_lake_held_changes gauge\nidbsync_lake_held_changes %lld\n"
+		       "# HELP idbsync_lake_quarantined Held tables and changes whose retries are spent.\n"
+		       "# TYPE idbsync_lake_quarantined gauge\nidbsync_lake_quarantined %lld\n"
+		       "# TYPE idbsync_lake_retries_total counter\nidbsync_lake_retries_total{result=\"ok\"} %lld\n"
+		       "idbsync_lake_retries_total{result=\"failed\"} %lld\n",
 		       (long long)atomic_load(&l->m_flushes), (long long)atomic_load(&l->m_flush_errors),
 		       (double)atomic_load(&l->m_flush_us) / 1e6, flushed, head > flushed ? head - flushed : 0, logged,
 		       (double)last / 1000.0, (long long)atomic_load(&l->m_files), (long long)atomic_load(&l->m_rows),
 		       (long long)atomic_load(&l->m_log_rows), (long long)atomic_load(&l->m_rebuilds),
 		       (long long)atomic_load(&l->m_compactions), (long long)atomic_load(&l->m_notify_ok),
 		       (long long)atomic_load(&l->m_notify_fail), (long long)atomic_load(&l->m_notify_retries),
-		       (long long)atomic_load(&l->m_notify_dropped), pending);
+		       (long long)atomic_load(&l->m_notify_dropped), pending, (long long)atomic_load(&l->m_held_tables),
+		       (long long)atomic_load(&l->m_held_changes), (long long)atomic_load(&l->m_quarantined),
+		       (long long)atomic_load(&l->m_retry_ok),
+		       (long long)(atomic_load(&l->m_retries) - atomic_load(&l->m_retry_ok)));
+	ids_buf_puts(out, "# HELP idbsync_lake_fallbacks_total Values written in a documented fallback form.\n"
+			  "# TYPE idbsync_lake_fallbacks_total counter\n");
+	for (int k = 0; k < LK_FB_N; k++)
+		ids_buf_printf(out, "idbsync_lake_fallbacks_total{kind=\"%s\"} %lld\n", lk_fallback_names[k],
+			       (long long)atomic_load(&l->m_fallbacks[k]));
+}
+
+int lake_health(lake *l, ids_buf *out)
+{
+	pthread_mutex_lock(&l->mu);
+	int64_t flushed = l->flushed, logged = l->log_flushed;
+	char last[sizeof l->last_err];
+	memcpy(last, l->last_err, sizeof last);
+	ids_buf_printf(out, "{\"flushed\":%" PRId64 ",\"changes\":%" PRId64 ",\"head\":%" PRId64 ",\"last_error\":", flushed,
+		       logged, store_head(l->st));
+	if (last[0])
+		ids_buf_json_str(out, last, strlen(last));
+	else
+		ids_buf_puts(out, "null");
+	const char *h = l->hold_json;
+	if (h && h[0] == '{' && strlen(h) > 2) {
+		ids_buf_putc(out, ',');
+		ids_buf_puts(out, h + 1);   /* its members: "held":[..],"quarantine":[..]} */
+	} else {
+		ids_buf_putc(out, '}');
+	}
+	pthread_mutex_unlock(&l->mu);
+	return last[0] || atomic_load(&l->m_held_tables) || atomic_load(&l->m_held_changes);
+}
+
+void lake_stop(lake *l)
+{
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->mu);
+	if (!l->stop) {
+		l->stop = 1;
+		atomic_store(&l->stop_by_ms, lk_now_ms() + LAKE_STOP_BUDGET_MS);
+	}
+	pthread_cond_broadcast(&l->wake);
+	pthread_cond_broadcast(&l->done);
+	pthread_mutex_unlock(&l->mu);
+}
+
+int lk_out_of_time(lake *l)
+{
+	int64_t by = atomic_load(&l->stop_by_ms);
+	return by && lk_now_ms() >= by;
 }
 
 void lake_free(lake *l)
 {
 	if (!l)
 		return;
-	pthread_mutex_lock(&l->mu);
-	l->stop = 1;
-	pthread_cond_broadcast(&l->wake);
-	pthread_cond_broadcast(&l->done);
-	pthread_mutex_unlock(&l->mu);
+	lake_stop(l);
 	if (l->started)
 		pthread_join(l->thread, NULL);
 	lk_notify_stop(l);
+	lk_hold_free(l);
 	lk_tables_free(l);
 	for (size_t i = 0; i < l->n_cfg; i++) {
 		free(l->cfg[i].match);
@@ -586,6 +702,7 @@ void lake_free(lake *l)
 	free(l->cfg);
 	free(l->dir);
 	free(l->drill_ws);
+	free(l->refuse);
 	ids_buf_free(&l->row_buf);
 	ids_buf_free(&l->row_tmp);
 	ids_json_free(&l->vjson);

@@ -54,10 +54,19 @@ const char *lk_kind_name(lk_kind k);
  * set: 1 a column/field was added, 2 a type widened. */
 int lk_cols_observe(lk_col **cols, size_t *n, const ids_json *j, long v, int nested, int version,
 		    const char *const *reserved);
+/* Values the writer's types cannot hold as they are get a documented fallback form
+ * (docs/lake-layout.md, "Fallbacks"); the conversion counts them here. */
+enum { LK_FB_SURROGATE = 0, LK_FB_DATE_RANGE, LK_FB_BAD_VALUE, LK_FB_N };
+typedef struct lk_emit_ctx {
+	ids_buf *tmp;                /* scratch */
+	int profile;                 /* pq_profile: the range of a TIMESTAMP column */
+	unsigned n[LK_FB_N];         /* fallbacks written, by kind (the caller resets them) */
+} lk_emit_ctx;
+extern const char *const lk_fallback_names[LK_FB_N];
 /* Appends ,"name":value for each column (the one whose field is skip left out) from value v,
- * each value converted for its column's type (what the writer's JSON shredder takes); tmp is
- * scratch. */
-void lk_emit_cols(ids_buf *b, ids_buf *tmp, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
+ * each value converted for its column's type (what the writer's JSON shredder takes). Every
+ * value the push accepts converts: what a type cannot hold takes its fallback, counted in e. */
+void lk_emit_cols(ids_buf *b, lk_emit_ctx *e, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
 		  long v);
 /* v is written as null: absent (-1), null or {"$undefined":..}. */
 int lk_value_null(const ids_json *j, long v);
@@ -94,6 +103,29 @@ int64_t lk_now_ms(void);
 /* ---- tables ---- */
 typedef enum lk_kind_table { LK_T_STATE = 0, LK_T_CHANGES = 1, LK_T_CONFLICTS = 2 } lk_table_kind;
 
+/* A failure the lake set aside, retried with backoff until it works or, after
+ * --lake-retry-max attempts, quarantined until `idbsync lake quarantine retry`. */
+typedef struct lk_failure {
+	int attempts;
+	int quarantined;
+	int64_t since_ms, next_ms;
+	char err[400];
+} lk_failure;
+
+/* A change-log row the writer refused: left out of its file, named in progress.json, and
+ * written as a file of its own (part-<seq>-<seq>) once a retry works. The store keeps the
+ * change until then (the prune floor). */
+typedef struct lk_qchange {
+	struct lk_table *t;
+	int64_t seq;
+	char *key;                   /* the key's JSON text */
+	int state;                   /* a current-state row instead: left out of its bucket file */
+	uint32_t hash;               /* state: the key's hash (its bucket) */
+	int pending;                 /* state: its bucket is being written again */
+	lk_failure fail;
+	struct lk_qchange *next;
+} lk_qchange;
+
 typedef struct lk_table {
 	char *db, *store;            /* real names */
 	char table[128];             /* sanitized dir / table name */
@@ -114,8 +146,14 @@ typedef struct lk_table {
 	int rebuild;                 /* full rebuild needed */
 	int grow;                    /* next rebuild doubles the buckets */
 	int log_files;               /* change-log files written since the last compaction check */
+	int64_t round_first;         /* its first change in the change-log round at hand */
 	char **tkeys;                /* touched (user \x1f key) strings, partitioned tables only */
 	size_t n_tkeys, cap_tkeys;
+	/* isolation (hold.c): a table whose files cannot be written is held, the rest go on */
+	int64_t log_held;            /* 0, or the first change seq its change log still misses */
+	int64_t conf_held;           /* 0, or the first conflict id its conflicts table misses */
+	int state_held;              /* its current-state pass failed: stale until a retry works */
+	lk_failure fail;             /* why, and when to try again (shared by the three) */
 	struct lk_table *next;
 } lk_table;
 
@@ -150,6 +188,9 @@ struct lake {
 	ids_buf row_buf, row_tmp;
 	ids_json vjson;
 	int64_t compact_ms;          /* the last compaction check */
+	lk_qchange *quarantine;      /* refused change-log rows (hold.c) */
+	int hold_changed;            /* held tables or the quarantine changed: write progress */
+	int64_t log_fail_ms;         /* the last failure logged (rate limit) */
 
 	/* progress (durable in DIR/_idbsync/progress.json): the change log is written up to
 	 * changes_seq, the current state reflects every change <= state_seq (<= changes_seq) */
@@ -161,12 +202,16 @@ struct lake {
 	pthread_mutex_t mu;
 	pthread_cond_t wake, done;
 	int stop;
+	atomic_llong stop_by_ms;     /* set by lake_stop: work past this time is left to the next start */
 	int64_t want;                /* flush requested up to */
 	int64_t flushed;             /* lake reflects every change <= flushed (state_seq) */
 	int64_t log_flushed;         /* changes_seq, for the metrics thread */
 	int64_t gen_started, gen_done, want_gen;   /* flushes started / completed / asked for */
 	int64_t last_flush_ms;
 	char last_err[512];
+	char *hold_json;             /* lk_hold_to_json as text, for readiness (under mu) */
+	char *refuse;                /* tests: rows with this text are refused (IDBSYNC_TEST_LAKE_REFUSE) */
+	char *held_dbs;              /* lines "db\twhat is held", for lake_flush (under mu) */
 
 	/* notifications */
 	pthread_t nthread;
@@ -180,6 +225,8 @@ struct lake {
 	atomic_llong m_flushes, m_flush_errors, m_files, m_rows, m_bytes, m_flush_us, m_rebuilds;
 	atomic_llong m_log_rows, m_notify_ok, m_notify_fail, m_notify_retries, m_notify_dropped;
 	atomic_llong m_compactions;
+	atomic_llong m_fallbacks[LK_FB_N];
+	atomic_llong m_retries, m_retry_ok, m_held_tables, m_held_changes, m_quarantined;
 };
 
 /* table.c */
@@ -206,7 +253,8 @@ ids_buf *lk_row_start(lake *l);
 void lk_row_i64(ids_buf *b, const char *name, int64_t v);
 void lk_row_str(ids_buf *b, const char *name, const char *s, size_t n);
 void lk_row_ts(ids_buf *b, const char *name, int64_t ms);   /* {"$date": ISO} */
-void lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part);
+/* Returns the bit set (1 << LK_FB_*) of the fallbacks the row took (counted in the metrics). */
+unsigned lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part);
 /* Path helpers. */
 void lk_table_dir(lake *l, const lk_table *t, const char *suffix, char *out, size_t sz);
 void lk_db_meta(lake *l, const char *db, char *out, size_t sz);
@@ -221,13 +269,58 @@ int lk_key_json(const uint8_t *k, size_t n, ids_buf *out, ids_error *err);
 /* Partition value (escaped dir name component "col=value") of value j. */
 void lk_part_dir(const lk_table *t, const ids_json *j, ids_buf *out);
 
+/* lake_stop was called and its time budget is spent: long work stops at its next step
+ * (durable progress stays where the last completed step left it). */
+int lk_out_of_time(lake *l);
+
+/* hold.c: isolation of failures. A table's failure holds only that table (and only the
+ * part that failed: change log, conflicts, or current state); a refused row holds only that
+ * change. Both are retried with backoff on the flush thread and recorded with the progress. */
+enum { LK_HOLD_LOG = 1, LK_HOLD_CONF = 2, LK_HOLD_STATE = 4 };
+/* Holds what of t: the change log from seq/conflict id `from` on, or the state pass. */
+void lk_hold_table(lake *l, lk_table *t, int what, int64_t from, const ids_error *why);
+/* Quarantines change c of t (its key's JSON text keyjson) the writer refused. */
+int lk_hold_change(lake *l, lk_table *t, const store_change *c, const char *keyjson, const ids_error *why);
+/* A current-state row the writer refused (left out of its bucket file; hold.c retries it by
+ * writing its bucket again). Around a state pass of t: _begin marks the entries whose bucket
+ * the pass writes (full: every one), _end drops those the pass wrote (or found deleted). */
+int lk_hold_state_row(lake *l, lk_table *t, const char *keyjson, uint32_t hash, int64_t seq, const ids_error *why);
+void lk_hold_state_begin(lake *l, lk_table *t, int full);
+void lk_hold_state_end(lake *l, lk_table *t);
+/* Change seq of t waits in the quarantine (a replay of its table passes it over). */
+int lk_hold_quarantined(const lake *l, const lk_table *t, int64_t seq);
+/* Retries what is due (or everything with force, for `quarantine retry`). */
+void lk_hold_retry(lake *l, int force);
+/* A retry is due, or asked for by `idbsync lake quarantine retry` (the file DIR/_idbsync/retry). */
+int lk_hold_due(lake *l);
+/* Takes up that request (then retries everything; returns 1) or retries what is due (0);
+ * lk_hold_request_done removes the request once the outcome is in progress.json. */
+int lk_hold_check_request(lake *l);
+void lk_hold_request_done(lake *l);
+/* The prune floor: the store must keep every change above the returned seq. */
+int64_t lk_hold_floor(const lake *l);
+/* progress.json's "held" and "quarantine" members, and back at start. */
+json_t *lk_hold_to_json(const lake *l);
+int lk_hold_from_json(lake *l, json_t *progress, ids_error *err);
+/* Publishes the counts (metrics) and the JSON (readiness) for other threads. */
+void lk_hold_publish(lake *l);
+void lk_hold_free(lake *l);
+
 /* state.c */
 int lk_state_flush(lake *l, lk_table *t, ids_error *err);
 int lk_state_read_meta(lake *l, lk_table *t);
+/* The key of this hash is in a bucket the next incremental pass writes (its slot is dirty). */
+int lk_state_slot_dirty(const lk_table *t, uint32_t hash);
 
 /* logstream.c: one round of the change log (at most 100k changes or 64 MiB) after
- * l->changes_seq into files; *done: the last seq written, *more: the store has more. */
+ * l->changes_seq into files; *done: the last seq written, *more: the store has more. Held
+ * tables are passed over; a row the writer refuses is quarantined (lk_hold_change), a table
+ * whose file fails is held (lk_hold_table): neither stops the round. */
 int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err);
+/* The change log of one table for changes in (after, upto]: the retry of a held table or of
+ * one quarantined change (single: that change alone, in a file of its own; fails if the
+ * writer refuses it). A failure of t is returned, not held. */
+int lk_log_replay(lake *l, lk_table *t, int64_t after, int64_t upto, int single, ids_error *err);
 
 /* compact.c: merges the change log's small files (a check every 10 s at most). */
 int lk_compact(lake *l, ids_error *err);
@@ -238,6 +331,8 @@ int lk_log_touch_key(lk_table *t, const store_change *c, const char *keyjson, id
 void lk_log_sort_touched(lake *l);   /* the touched keys sorted, for state.c's lookups */
 void lk_day_of(int64_t ms, char *out);   /* YYYY-MM-DD (UTC), out >= 12 bytes */
 int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err);
+/* The conflicts of held table t with ids in (after, upto] (hold.c's retry). */
+int lk_conflicts_replay(lake *l, lk_table *t, int64_t after, int64_t upto, ids_error *err);
 int lk_log_cleanup(lake *l, ids_error *err);
 /* Log files are dir/part-<first>-<last>.parquet (zero-padded, so names sort by seq). */
 void lk_log_path(char *out, size_t sz, const char *dir, int64_t first, int64_t last);

@@ -5,7 +5,10 @@
  * A change that widens its table's schema closes that table's open file first, so every file
  * has one schema, and the schema file names it before the file appears. Files are written in
  * the hidden staging dir and renamed in as part-<first>-<last>.parquet (lake.c records the
- * progress after; changelog.c removes files past it at start). */
+ * progress after; changelog.c removes files past it at start).
+ * Isolation: a row the writer refuses is quarantined and the round goes on; a table whose
+ * file cannot be written loses this round's files and is held (hold.c retries it through
+ * lk_log_replay), and the round goes on for every other table. */
 #include "lake_int.h"
 
 #include <inttypes.h>
@@ -28,15 +31,25 @@ typedef struct lfile {
 	char stage[4600];
 } lfile;
 
+typedef struct done_file {
+	lk_table *t;
+	char *path;
+} done_file;
+
 typedef struct round {
 	lake *l;
 	lfile f[OPEN_MAX];
-	size_t n_open, rows, bytes;
+	size_t n_open, rows, bytes, seen;
 	int64_t last;
 	lk_table *cache;
 	ids_buf key;
 	ids_error *err;
 	int rc;
+	done_file *done;             /* files renamed in this round (removed again if their table is held) */
+	size_t n_done;
+	lk_table *only;              /* replay: this table alone, */
+	int64_t upto;                /* up to this seq, */
+	int single;                  /* one change in a file of its own */
 } round;
 
 static void drop(lfile *f)
@@ -47,9 +60,14 @@ static void drop(lfile *f)
 	memset(f, 0, sizeof *f);
 }
 
-/* Closes f and renames it into its dt= dir. */
-static int finish(lake *l, lfile *f, ids_error *err)
+/* Closes f and renames it into its dt= dir (a file whose rows were all refused is dropped). */
+static int finish(round *r, lfile *f, ids_error *err)
 {
+	lake *l = r->l;
+	if (!f->n) {
+		drop(f);
+		return 0;
+	}
 	char base[4096], dir[4300], final[4600];
 	lk_table_dir(l, f->t, "_changes", base, sizeof base);
 	snprintf(dir, sizeof dir, "%s/dt=%s", base, f->dt);
@@ -66,6 +84,15 @@ static int finish(lake *l, lfile *f, ids_error *err)
 	}
 	f->stage[0] = 0;
 	lk_fsync_dir(dir);
+	{
+		done_file *d = realloc(r->done, (r->n_done + 1) * sizeof *d);
+		if (d) {
+			r->done = d;
+			d[r->n_done].t = f->t;
+			if ((d[r->n_done].path = strdup(final)))
+				r->n_done++;
+		}
+	}
 	atomic_fetch_add(&l->m_files, 1);
 	atomic_fetch_add(&l->m_log_rows, (long long)f->n);
 	f->t->log_files++;
@@ -76,17 +103,40 @@ static int finish(lake *l, lfile *f, ids_error *err)
 	return 0;
 }
 
+/* t cannot take this round's rows (the error is in r->err): in a replay that is the
+ * answer; otherwise t's files of this round go, t is held from its first change of the
+ * round, and the round goes on. */
+static int table_failed(round *r, lk_table *t, int64_t seq)
+{
+	if (r->only)
+		return r->rc ? r->rc : IDS_EIO;
+	int64_t from = t->round_first && t->round_first < seq ? t->round_first : seq;
+	for (size_t i = 0; i < r->n_open;)
+		if (r->f[i].t == t) {
+			drop(&r->f[i]);
+			r->f[i] = r->f[--r->n_open];
+		} else {
+			i++;
+		}
+	for (size_t i = 0; i < r->n_done; i++)
+		if (r->done[i].t == t)
+			unlink(r->done[i].path);
+	lk_hold_table(r->l, t, LK_HOLD_LOG, from, r->err);
+	ids_error clean = IDS_ERROR_INIT;
+	*r->err = clean;
+	return r->rc = 0;
+}
+
 static int finish_all(round *r)
 {
-	int rc = 0;
-	for (size_t i = 0; i < r->n_open; i++) {
-		if (!rc)
-			rc = finish(r->l, &r->f[i], r->err);
-		else
-			drop(&r->f[i]);
+	while (r->n_open) {
+		lfile f = r->f[--r->n_open];
+		lk_table *t = f.t;   /* finish drops f, also when it fails */
+		int64_t first = f.first;
+		if ((r->rc = finish(r, &f, r->err)) && table_failed(r, t, first))
+			return r->rc;
 	}
-	r->n_open = 0;
-	return rc;
+	return 0;
 }
 
 /* The open file of (t, dt) at t's current schema version, opening one if needed. */
@@ -100,10 +150,11 @@ static int file_for(round *r, lk_table *t, const char *dt, int64_t seq, lfile **
 			*out = f;
 			return 0;
 		}
-		int rc = finish(r->l, f, r->err);   /* the schema widened: a new file */
+		lfile old = *f;   /* the schema widened: a new file */
 		r->f[i] = r->f[--r->n_open];
+		int rc = finish(r, &old, r->err);
 		if (rc)
-			return rc;
+			return rc;   /* on_change holds t */
 		break;
 	}
 	int rc = r->n_open == OPEN_MAX ? finish_all(r) : 0;
@@ -140,24 +191,37 @@ static int file_for(round *r, lk_table *t, const char *dt, int64_t seq, lfile **
 static int on_change(void *ctx, const store_change *c)
 {
 	round *r = ctx;
+	if (r->only && c->seq > r->upto)
+		return 1;
+	r->seen++;
 	lk_table *t = r->cache;
 	if (!t || strcmp(t->db, c->db) || strcmp(t->store, c->store)) {
 		if ((r->rc = lk_table_get(r->l, c->db, c->store, &t, r->err)))
 			return r->rc;
 		r->cache = t;
 	}
+	if (r->only && t != r->only)
+		return 0;
 	if ((r->rc = lk_key_json(c->key, c->key_len, &r->key, r->err)) ||
 	    (r->rc = lk_log_touch_key(t, c, r->key.data, r->err)))
 		return r->rc;
+	if ((!r->only && t->log_held && c->seq >= t->log_held) || (!r->single && lk_hold_quarantined(r->l, t, c->seq))) {
+		r->last = c->seq;   /* a held table's changes wait for its replay, a quarantined one for its own */
+		return 0;
+	}
+	if (!t->round_first)
+		t->round_first = c->seq;
 	lake *l = r->l;
 	const ids_json *v = c->value && !lk_parse_value(&l->vjson, c->value, c->value_len) ? &l->vjson : NULL;
 	if (v)
 		lk_table_observe_v(l, t, v, c->seq);
+	if (c->value && !v)
+		atomic_fetch_add(&l->m_fallbacks[LK_FB_BAD_VALUE], 1);   /* the store validated it */
 	char dt[12];
 	lk_day_of(c->ts_ms, dt);
 	lfile *f;
 	if ((r->rc = file_for(r, t, dt, c->seq, &f)))
-		return r->rc;
+		return table_failed(r, t, c->seq);
 	ids_buf *o = lk_row_start(l);
 	int del = c->op == IDS_OP_DELETE;
 	lk_row_i64(o, "idb_seq", c->seq);
@@ -171,15 +235,42 @@ static int on_change(void *ctx, const store_change *c)
 	lk_row_ts(o, "idb_ts", c->ts_ms);
 	lk_row_str(o, "idb_origin", c->origin == IDS_ORIGIN_SERVER ? "server" : "client", 6);
 	lk_row_fill(l, t, v, 0);
-	r->rc = lk_write_row(l, f->w, r->err);
-	if (r->rc)
-		return r->rc;
+	if ((r->rc = lk_write_row(l, f->w, r->err))) {
+		if (!pq_writer_usable(f->w))
+			return table_failed(r, t, c->seq);
+		if (r->only && r->single)
+			return r->rc;
+		/* the writer refused this row alone: it waits in the quarantine */
+		if ((r->rc = lk_hold_change(l, t, c, r->key.data, r->err)))
+			return r->rc;
+		ids_error clean = IDS_ERROR_INIT;
+		*r->err = clean;
+		r->last = c->seq;
+		return 0;
+	}
+	if (!f->n)
+		f->first = c->seq;
 	f->last = c->seq;
 	f->n++;
 	r->last = c->seq;
 	r->rows++;
 	r->bytes += c->value_len + c->key_len + 200;
+	if (r->single)
+		return 1;
 	return r->bytes > ROUND_BYTES ? 1 : 0;
+}
+
+static void round_end(round *r)
+{
+	for (size_t i = 0; i < r->n_open; i++)
+		drop(&r->f[i]);
+	r->n_open = 0;
+	for (size_t i = 0; i < r->n_done; i++)
+		free(r->done[i].path);
+	free(r->done);
+	ids_buf_free(&r->key);
+	for (lk_table *t = r->l->tables; t; t = t->next)
+		t->round_first = 0;
 }
 
 int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
@@ -188,16 +279,38 @@ int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
 	int64_t last = 0;
 	*more = 0;
 	int rc = store_changes_scan(l->st, l->changes_seq, ROUND_MAX, on_change, &r, &last, err);
-	if (rc == 1 || (!rc && r.rows == ROUND_MAX))
+	if (rc == 1 || (!rc && r.seen == ROUND_MAX))
 		*more = 1;
 	if (rc == 1)
 		rc = 0;
 	if (!rc)
 		rc = finish_all(&r);
-	for (size_t i = 0; i < r.n_open; i++)
-		drop(&r.f[i]);
 	lk_log_sort_touched(l);
 	*done = r.last;
-	ids_buf_free(&r.key);
+	round_end(&r);
+	return rc;
+}
+
+int lk_log_replay(lake *l, lk_table *t, int64_t after, int64_t upto, int single, ids_error *err)
+{
+	int rc = 0;
+	while (!rc && after < upto) {
+		round r = {.l = l, .err = err, .last = after, .only = t, .upto = upto, .single = single};
+		int64_t last = after;
+		rc = store_changes_scan(l->st, after, single ? 1 : ROUND_MAX, on_change, &r, &last, err);
+		if (rc == 1)
+			rc = 0;
+		if (!rc)
+			rc = finish_all(&r);
+		if (rc)   /* nothing of a failed replay stays: the next one writes it all again */
+			for (size_t i = 0; i < r.n_done; i++)
+				unlink(r.done[i].path);
+		int end = last <= after || last >= upto || single;
+		after = last;
+		round_end(&r);
+		if (end)
+			break;
+	}
+	lk_log_sort_touched(l);
 	return rc;
 }

@@ -281,21 +281,68 @@ void lk_text_of(const ids_json *j, long v, ids_buf *out)
 		ids_json_minify(j, (size_t)v, out);
 }
 
-/* v as a JSON string: strings as they are, anything else its JSON text quoted. */
-static void emit_text(ids_buf *b, ids_buf *tmp, const ids_json *j, long v)
+/* String token t holds a \u escape of a UTF-16 surrogate without its partner. JavaScript
+ * strings (and so IndexedDB) hold those; UTF-8 text cannot. */
+static int lone_surrogate(const ids_json *j, long t)
+{
+	if (!TOK(j, t)->escaped)
+		return 0;
+	const char *s = j->text + TOK(j, t)->start + 1, *end = j->text + TOK(j, t)->end - 1;
+	int want_low = 0;   /* the escape before was a high surrogate */
+	for (const char *p = s; p < end; p++) {
+		if (*p != '\\')
+			continue;
+		if (p[1] != 'u') {
+			if (want_low)
+				return 1;
+			p++;
+			continue;
+		}
+		unsigned cp = 0;
+		for (int i = 2; i < 6; i++)
+			cp = cp * 16 + (unsigned)(p[i] <= '9' ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+		int high = cp >= 0xD800 && cp < 0xDC00, low = cp >= 0xDC00 && cp < 0xE000;
+		if ((want_low && !low) || (!want_low && low))
+			return 1;
+		want_low = high;
+		p += 5;
+		/* an unescaped character right after a high surrogate leaves it alone */
+		if (want_low && (p + 1 >= end || p[1] != '\\'))
+			return 1;
+	}
+	return want_low;
+}
+
+/* String token s as a JSON string the writer takes: as stored, or with each lone surrogate
+ * replaced by U+FFFD (what TextEncoder writes for it), counted. */
+static void put_str(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long s)
+{
+	if (!lone_surrogate(j, s)) {
+		put_raw(b, j, s);
+		return;
+	}
+	e->n[LK_FB_SURROGATE]++;
+	ids_buf_reset(e->tmp);
+	ids_json_unescape(j, (size_t)s, e->tmp); /* lone surrogates become U+FFFD */
+	ids_buf_json_str(b, e->tmp->data ? e->tmp->data : "", e->tmp->len);
+}
+
+/* v as a JSON string: strings as they are, anything else its JSON text quoted (a JSON text
+ * keeps its \u escapes, lone surrogates too: it is exact). */
+static void emit_text(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long v)
 {
 	long s = is_str(j, v) ? v : tagged_text(j, v);
 	if (s >= 0) {
-		put_raw(b, j, s);
+		put_str(b, e, j, s);
 		return;
 	}
 	ids_buf_putc(b, '"');
 	if (TOK(j, v)->type == IDS_JNUM || TOK(j, v)->type == IDS_JTRUE || TOK(j, v)->type == IDS_JFALSE) {
 		put_raw(b, j, v); /* no character of these needs escaping */
 	} else {
-		ids_buf_reset(tmp);
-		ids_json_minify(j, (size_t)v, tmp);
-		ids_buf_json_esc(b, tmp->data ? tmp->data : "", tmp->len);
+		ids_buf_reset(e->tmp);
+		ids_json_minify(j, (size_t)v, e->tmp);
+		ids_buf_json_esc(b, e->tmp->data ? e->tmp->data : "", e->tmp->len);
 	}
 	ids_buf_putc(b, '"');
 }
@@ -315,18 +362,27 @@ static void emit_tagged(ids_buf *b, const ids_json *j, long v, const char *tag)
 	ids_buf_putc(b, '}');
 }
 
+/* The earliest instant an INT96 timestamp holds: Julian day 0 (-4713-11-24), in ms. */
+#define INT96_MIN_MS (-2440588.0 * 86400000.0)
+
 /* {"$date":...} in the millisecond form the writer takes for every timestamp unit. The push
  * accepts any ISO-8601 UTC text (a date alone, 1 to 9 fraction digits); the fuzzer found that
  * "...00.00002020Z" made the writer refuse the row for a MICROS column, which failed every
- * flush. IndexedDB dates are milliseconds anyway. */
-static void emit_date(ids_buf *b, ids_buf *tmp, const ids_json *j, long v)
+ * flush. IndexedDB dates are milliseconds anyway. INT64 MICROS holds all of JavaScript's
+ * range (+-8.64e15 ms); INT96 (compat) starts at Julian day 0: earlier dates are null. */
+static void emit_date(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long v)
 {
 	long x = get(j, v, "$date");
 	double ms;
 	char iso[40];
-	ids_buf_reset(tmp);
-	if (!is_str(j, x) || ids_json_unescape(j, (size_t)x, tmp) || !tmp->data ||
-	    ids_iso_to_ms(tmp->data, tmp->len, &ms)) {
+	ids_buf_reset(e->tmp);
+	if (!is_str(j, x) || ids_json_unescape(j, (size_t)x, e->tmp) || !e->tmp->data ||
+	    ids_iso_to_ms(e->tmp->data, e->tmp->len, &ms)) {
+		ids_buf_puts(b, "null");
+		return;
+	}
+	if (e->profile == PQ_PROFILE_COMPAT && ms < INT96_MIN_MS) {
+		e->n[LK_FB_DATE_RANGE]++;
 		ids_buf_puts(b, "null");
 		return;
 	}
@@ -341,7 +397,7 @@ int lk_value_null(const ids_json *j, long v)
 	return v < 0 || TOK(j, v)->type == IDS_JNULL || (TOK(j, v)->type == IDS_JOBJ && get(j, v, "$undefined") >= 0);
 }
 
-static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_type *t)
+static void emit(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long v, const lk_type *t)
 {
 	lk_kind k = t ? t->kind : LK_STRING;
 	if (lk_value_null(j, v)) {
@@ -352,7 +408,7 @@ static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_t
 	case LK_NULL:
 	case LK_STRING:
 	case LK_JSON:
-		emit_text(b, tmp, j, v);
+		emit_text(b, e, j, v);
 		return;
 	case LK_BOOL:
 		if (TOK(j, v)->type == IDS_JTRUE || TOK(j, v)->type == IDS_JFALSE)
@@ -373,7 +429,7 @@ static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_t
 			emit_tagged(b, j, v, "$num");
 		return;
 	case LK_TIMESTAMP:
-		emit_date(b, tmp, j, v);
+		emit_date(b, e, j, v);
 		return;
 	case LK_BINARY:
 		emit_tagged(b, j, v, "$bin");
@@ -390,7 +446,7 @@ static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_t
 				ids_buf_putc(b, ',');
 			ids_buf_json_str(b, t->fields[i].name, strlen(t->fields[i].name));
 			ids_buf_putc(b, ':');
-			emit(b, tmp, j, get(j, obj, t->fields[i].field), t->fields[i].type);
+			emit(b, e, j, get(j, obj, t->fields[i].field), t->fields[i].type);
 		}
 		ids_buf_putc(b, '}');
 		return;
@@ -401,11 +457,11 @@ static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_t
 			return;
 		}
 		ids_buf_putc(b, '[');
-		size_t e = (size_t)v + 1;
-		for (uint32_t i = 0; i < TOK(j, v)->size; i++, e = TOK(j, e)->next) {
+		size_t x = (size_t)v + 1;
+		for (uint32_t i = 0; i < TOK(j, v)->size; i++, x = TOK(j, x)->next) {
 			if (i)
 				ids_buf_putc(b, ',');
-			emit(b, tmp, j, (long)e, t->elem);
+			emit(b, e, j, (long)x, t->elem);
 		}
 		ids_buf_putc(b, ']');
 		return;
@@ -414,7 +470,9 @@ static void emit(ids_buf *b, ids_buf *tmp, const ids_json *j, long v, const lk_t
 	ids_buf_puts(b, "null");
 }
 
-void lk_emit_cols(ids_buf *b, ids_buf *tmp, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
+const char *const lk_fallback_names[LK_FB_N] = {"lone_surrogate", "date_range", "bad_value"};
+
+void lk_emit_cols(ids_buf *b, lk_emit_ctx *e, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
 		  long v)
 {
 	long obj = v >= 0 ? lk_plain_object(j, v) : -1;
@@ -438,6 +496,6 @@ void lk_emit_cols(ids_buf *b, ids_buf *tmp, const lk_col *cols, size_t n, const 
 		ids_buf_putc(b, ',');
 		ids_buf_json_str(b, c->name, strlen(c->name));
 		ids_buf_putc(b, ':');
-		emit(b, tmp, j, x, c->type);
+		emit(b, e, j, x, c->type);
 	}
 }

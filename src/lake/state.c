@@ -27,6 +27,12 @@ void lk_mark_dirty(lk_table *t, uint32_t hash)
 	t->dirty_n++;
 }
 
+int lk_state_slot_dirty(const lk_table *t, uint32_t hash)
+{
+	uint32_t i = hash >> 16;
+	return t->dirty && (t->dirty[i >> 3] & (1u << (i & 7)));
+}
+
 static int bucket_dirty(const lk_table *t, int k, uint32_t b)
 {
 	if (!t->dirty)
@@ -167,8 +173,13 @@ static int on_row(void *ctx, const store_row *r)
 	lk_row_i64(row, "idb_seq", r->seq);
 	lk_row_str(row, "idb_hlc", r->hlc, strlen(r->hlc));
 	lk_row_fill(l, t, v, 1);
-	if (!rc)
-		rc = lk_write_row(l, p->full, j->err);
+	if (!rc && (rc = lk_write_row(l, p->full, j->err)) && pq_writer_usable(p->full)) {
+		/* this row alone was refused: the rest of the bucket is written, the row waits */
+		rc = lk_hold_state_row(l, t, j->key.data, r->hash, r->seq, j->err);
+		ids_error clean = IDS_ERROR_INIT;
+		*j->err = clean;
+		return rc;
+	}
 	if (!rc && p->minus) {
 		char *tk = NULL;
 		if (asprintf(&tk, "%s\x1f%s", r->user, j->key.data) > 0 && !touched(t, tk))
@@ -406,6 +417,7 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 	for (int attempt = 0; attempt < 8; attempt++) {
 		int64_t max_size = 0;
 		int full = t->k < 0 || t->dir_version != t->version || t->rebuild || t->grow;
+		lk_hold_state_begin(l, t, full);
 		/* the schema file must name every column before a file has it */
 		if ((rc = lk_table_save(l, t, err)))
 			return rc;
@@ -440,6 +452,8 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 	}
 	if (rc == SCHEMA_CHANGED)
 		rc = ids_fail(err, IDS_EIO, "table %s: schema kept changing during the rebuild", t->table);
+	if (!rc)
+		lk_hold_state_end(l, t);
 	if (!rc) {
 		free(t->dirty);
 		t->dirty = NULL;

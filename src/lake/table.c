@@ -352,10 +352,18 @@ void lk_row_ts(ids_buf *b, const char *name, int64_t ms)
 	ids_buf_puts(b, "\"}");
 }
 
-void lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part)
+unsigned lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part)
 {
-	lk_emit_cols(&l->row_buf, &l->row_tmp, t->cols, t->n_cols, skip_part ? t->part_field : NULL, j, j ? 0 : -1);
+	lk_emit_ctx e = {.tmp = &l->row_tmp, .profile = l->profile};
+	lk_emit_cols(&l->row_buf, &e, t->cols, t->n_cols, skip_part ? t->part_field : NULL, j, j ? 0 : -1);
 	ids_buf_putc(&l->row_buf, '}');
+	unsigned kinds = 0;
+	for (int k = 0; k < LK_FB_N; k++)
+		if (e.n[k]) {
+			atomic_fetch_add(&l->m_fallbacks[k], e.n[k]);
+			kinds |= 1u << k;
+		}
+	return kinds;
 }
 
 void lk_write_opts(lake *l, pq_write_options *o)
@@ -371,7 +379,11 @@ int lk_write_row(lake *l, pq_writer *w, ids_error *err)
 	if (b->failed)
 		return ids_fail(err, IDS_ENOMEM, "row: out of memory");
 	size_t off = 0;
-	int rc = pq_writer_write_json(w, b->data, b->len, &off, err);
+	int rc;
+	if (l->refuse && memmem(b->data, b->len, l->refuse, strlen(l->refuse)))
+		rc = ids_fail(err, IDS_EINVAL, "refused by IDBSYNC_TEST_LAKE_REFUSE");
+	else
+		rc = pq_writer_write_json(w, b->data, b->len, &off, err);
 	if (rc)
 		ids_wrap(err, "row %.*s: ", (int)(b->len < 200 ? b->len : 200), b->data);
 	atomic_fetch_add(&l->m_rows, 1);

@@ -1,4 +1,4 @@
-/* Operational routes: /healthz, /metrics (Prometheus text), the store list, and GC. */
+/* Operational routes: /healthz, /readyz, /metrics (Prometheus text), the store list, and GC. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +11,21 @@ void route_health(server *s, http_req *req, http_resp *resp)
 {
 	ids_buf_printf(&resp->body, "{\"ok\":true,\"head\":%lld}", (long long)store_head(s->st));
 	resp->status = 200;
+}
+
+/* Readiness: 503 while the lake holds a table or a change it could not write, or its last
+ * flush failed (the body names them); liveness is /healthz. */
+void route_ready(server *s, http_req *req, http_resp *resp)
+{
+	(void)req;
+	int bad = 0;
+	ids_buf_printf(&resp->body, "{\"head\":%lld,\"lake\":", (long long)store_head(s->st));
+	if (s->o.hooks.health)
+		bad = s->o.hooks.health(s->o.hooks.ctx, &resp->body);
+	else
+		ids_buf_puts(&resp->body, "null");
+	ids_buf_puts(&resp->body, bad ? ",\"ready\":false}" : ",\"ready\":true}");
+	resp->status = bad ? 503 : 200;
 }
 
 void route_metrics(server *s, http_req *req, http_resp *resp)

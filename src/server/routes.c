@@ -99,6 +99,11 @@ int route_dispatch(server *s, http_req *req, http_resp *resp, enum route_id *rid
 		route_health(s, req, resp);
 		return 0;
 	}
+	if (!strcmp(path, "/readyz")) {
+		*rid = R_HEALTH;
+		route_ready(s, req, resp);
+		return 0;
+	}
 	if (!strcmp(path, "/metrics")) {
 		*rid = R_METRICS;
 		route_metrics(s, req, resp);

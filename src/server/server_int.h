@@ -68,6 +68,7 @@ void route_pull(server *s, http_req *req, http_resp *resp, const char *db);
 void route_events(server *s, http_req *req, http_resp *resp, const char *db);
 void route_stores(server *s, http_req *req, http_resp *resp, const char *db);
 void route_health(server *s, http_req *req, http_resp *resp);
+void route_ready(server *s, http_req *req, http_resp *resp);
 void route_metrics(server *s, http_req *req, http_resp *resp);
 void route_gc(server *s, http_req *req, http_resp *resp);
 void route_flush(server *s, http_req *req, http_resp *resp, const char *db);

@@ -26,9 +26,9 @@ export function tempDir(prefix = 'idbsync-lk-') {
 }
 
 /** Starts a server; resolves {url, proc, stop(), kill(), stderr()}. */
-export async function serve({ data, lake, args = [] }) {
+export async function serve({ data, lake, args = [], env = {} }) {
   const argv = ['serve', '--data', data, '--lake', lake, '--listen', '127.0.0.1:0', ...args];
-  const proc = spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   live.add(proc);
   // a failed test must not hang on a live child: the exit handler above kills it
   proc.unref();

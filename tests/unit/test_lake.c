@@ -73,7 +73,8 @@ int main(void)
 	CHECK_EQ_STR(cols[0].type->fields[1].name, "y");
 	/* row text: columns in schema order whatever the key order, struct fields by name, strings as sent */
 	ids_buf row = IDS_BUF_INIT, tmp = IDS_BUF_INIT;
-	lk_emit_cols(&row, &tmp, cols, nc, NULL, &v2, 0);
+	lk_emit_ctx e = {.tmp = &tmp};
+	lk_emit_cols(&row, &e, cols, nc, NULL, &v2, 0);
 	CHECK_EQ_STR(row.data, ",\"a\":{\"x\":null,\"y\":\"s\\u00e9\"},\"b\":1");
 	ids_json_free(&v1);
 	ids_json_free(&v2);
@@ -104,7 +105,8 @@ int main(void)
 	};
 	for (int i = 0; i < 3; i++) {
 		ids_buf_reset(&row);
-		lk_emit_cols(&row, &tmp, cols, nc, NULL, &jm[i], 0);
+		lk_emit_ctx em = {.tmp = &tmp};
+		lk_emit_cols(&row, &em, cols, nc, NULL, &jm[i], 0);
 		CHECK_EQ_STR(row.data, want[i]);
 		ids_json_free(&jm[i]);
 	}

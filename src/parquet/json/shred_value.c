@@ -114,7 +114,10 @@ static int leaf_time(pqw_shred *s, shn *x, int16_t rep)
 		uint8_t b[12];
 		if (is_raw)
 			pqc_unit_to_secs(raw, PQ_NANOS, &secs, &nanos);
-		if (secs / 86400 + 2440588 < 0 || secs / 86400 + 2440588 > UINT32_MAX)
+		/* floor division: pqc_int96 takes the day before for a negative time of day, and
+		 * one second before Julian day 0 must not wrap to day 2^32-1 */
+		int64_t day = secs / 86400 - (secs % 86400 < 0);
+		if (day + 2440588 < 0 || day + 2440588 > UINT32_MAX)
 			return shred_failf(s, x, at, "timestamp out of range");
 		pqc_int96(secs, nanos, b);
 		PUT(x->col, x->def, rep, b, 12);

@@ -385,6 +385,8 @@ int pq_writer_write_json(pq_writer *w, const char *json, size_t len, size_t *err
 
 int64_t pq_writer_num_rows(const pq_writer *w) { return w->total_rows; }
 
+int pq_writer_usable(const pq_writer *w) { return w && !w->state; }
+
 size_t pq_writer_num_columns(const pq_writer *w) { return w->ncols; }
 
 const pq_node *pq_writer_column(const pq_writer *w, size_t i, int *max_def, int *max_rep)
