@@ -7,11 +7,19 @@
 #include <stdio.h>
 #include <string.h>
 
+static void usage_to(FILE *f)
+{
+	fputs("usage: idbsync parquet cat FILE [--no-verify-crc]\n"
+	      "       idbsync parquet schema FILE\n"
+	      "       idbsync parquet meta FILE [--json]\n"
+	      "  cat verifies page CRCs where the writer stored them and refuses a page whose CRC\n"
+	      "  does not match (the default; it names the page); --no-verify-crc reads past them,\n"
+	      "  as most other readers do by default.\n", f);
+}
+
 static int usage(void)
 {
-	fputs("usage: idbsync parquet cat FILE\n"
-	      "       idbsync parquet schema FILE\n"
-	      "       idbsync parquet meta FILE [--json]\n", stderr);
+	usage_to(stderr);
 	return 2;
 }
 
@@ -266,9 +274,16 @@ int pq_cli_read(int argc, char **argv)
 		return usage();
 	const char *cmd = argv[0], *path = NULL;
 	int json = 0;
+	pq_read_options ro = PQ_READ_OPTIONS_INIT;
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage_to(stdout);
+			return 0;
+		}
 		if (strcmp(argv[i], "--json") == 0 && strcmp(cmd, "meta") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--no-verify-crc") == 0 && strcmp(cmd, "cat") == 0)
+			ro.verify_crc = 0;
 		else if (argv[i][0] == '-' && argv[i][1])
 			return usage();
 		else if (path)
@@ -280,7 +295,7 @@ int pq_cli_read(int argc, char **argv)
 		return usage();
 	pq_reader *r;
 	ids_error err = IDS_ERROR_INIT;
-	if (pq_reader_open(&r, path, NULL, &err))
+	if (pq_reader_open(&r, path, &ro, &err))
 		return fail(cmd, &err);
 	int status = 0;
 	if (strcmp(cmd, "cat") == 0) {

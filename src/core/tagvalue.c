@@ -2,6 +2,7 @@
  * always be decoded back into the same JavaScript value by the client and typed by the lake. */
 #include "idbsync/value.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const typed_names[] = {
@@ -33,6 +34,72 @@ static int check_children(const ids_json *j, size_t t, const char *path, int dep
 
 static int str_is(const ids_json *j, size_t t) { return j->tok[t].type == IDS_JSTR; }
 
+typedef struct key_span {
+	const char *s;
+	size_t n;
+} key_span;
+
+static int cmp_span(const void *a, const void *b)
+{
+	const key_span *x = a, *y = b;
+	int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* An object with a key twice: JavaScript objects never have one, and JSON.parse (the browser)
+ * would keep the last where a reader of the first (the lake) keeps the first. Escaped keys
+ * are compared unescaped. */
+static int dup_key(const ids_json *j, size_t obj)
+{
+	uint32_t n = j->tok[obj].size;
+	if (n < 2)
+		return 0;
+	key_span stack[64], *k = n <= 64 ? stack : malloc(n * sizeof *k);
+	ids_buf esc = IDS_BUF_INIT;
+	size_t *at = NULL;
+	if (!k)
+		return 0;
+	size_t c = obj + 1, n_esc = 0;
+	for (uint32_t i = 0; i < n; i++, c = j->tok[c + 1].next)
+		n_esc += j->tok[c].escaped;
+	if (n_esc && !(at = malloc(n * sizeof *at))) {
+		if (k != stack)
+			free(k);
+		return 0;
+	}
+	c = obj + 1;
+	for (uint32_t i = 0; i < n; i++, c = j->tok[c + 1].next) {
+		const ids_jtok *t = &j->tok[c];
+		if (t->escaped) {
+			at[i] = esc.len;
+			ids_json_unescape(j, c, &esc);
+			k[i].s = NULL;
+			k[i].n = esc.len - at[i];
+		} else {
+			k[i].s = j->text + t->start + 1;
+			k[i].n = t->end - t->start - 2;
+		}
+	}
+	for (uint32_t i = 0; n_esc && i < n; i++)
+		if (!k[i].s)
+			k[i].s = esc.data + at[i];   /* the buffer has stopped moving */
+	int dup = 0;
+	if (n <= 16) {
+		for (uint32_t a = 0; !dup && a < n; a++)
+			for (uint32_t b = a + 1; !dup && b < n; b++)
+				dup = k[a].n == k[b].n && !memcmp(k[a].s, k[b].s, k[a].n);
+	} else {
+		qsort(k, n, sizeof *k, cmp_span);
+		for (uint32_t a = 1; !dup && a < n; a++)
+			dup = !cmp_span(&k[a - 1], &k[a]);
+	}
+	ids_buf_free(&esc);
+	free(at);
+	if (k != stack)
+		free(k);
+	return dup;
+}
+
 static int check_tag(const ids_json *j, size_t t, const char *path, int depth, ids_error *err)
 {
 	const ids_jtok *tk = &j->tok[t];
@@ -42,6 +109,8 @@ static int check_tag(const ids_json *j, size_t t, const char *path, int depth, i
 	if (ids_json_streq(j, k, "$esc")) {
 		if (tk->size != 1 || j->tok[v].type != IDS_JOBJ)
 			return bad(err, path, "$esc must be the only key and hold an object");
+		if (dup_key(j, v))
+			return bad(err, path, "an object has the same key twice (a JavaScript object cannot)");
 		return check_children(j, v, path, depth + 1, err);
 	}
 	if (ids_json_streq(j, k, "$date")) {
@@ -118,6 +187,8 @@ static int check(const ids_json *j, size_t t, const char *path, int depth, int p
 		return check_children(j, t, path, depth, err);
 	if (tk->type != IDS_JOBJ)
 		return 0;
+	if (dup_key(j, t))
+		return bad(err, path, "an object has the same key twice (a JavaScript object cannot)");
 	if (!plain) {
 		size_t c = t + 1;
 		for (uint32_t i = 0; i < tk->size; i++) {

@@ -95,6 +95,11 @@ const pushCases = [
   ['value bad $set', { client: 'c', mutations: [M({ value: { $set: {} } })] }, 400, 'invalid', /\$set/],
   ['value bad $regexp', { client: 'c', mutations: [M({ value: { $regexp: 1 } })] }, 400, 'invalid', /\$regexp/],
   ['value $esc not an object', { client: 'c', mutations: [M({ value: { $esc: 1 } })] }, 400, 'invalid', /\$esc/],
+  // no JavaScript object has a key twice; JSON.parse keeps the last, a reader of the first the first
+  ['value with a key twice', '{"client":"c","mutations":[{"id":1,"store":"s","op":"put","key":1,"value":{"a":{"x":1,"x":2}}}]}',
+    400, 'invalid', /mutations\[0\]\.value.*same key twice/],
+  ['value with a key twice, once escaped', '{"client":"c","mutations":[{"id":1,"store":"s","op":"put","key":1,"value":{"$esc":{"$a":1,"\\u0024a":2}}}]}',
+    400, 'invalid', /same key twice/],
   ['hlc not a string', { client: 'c', mutations: [M({ hlc: 12 })] }, 400, 'invalid', /mutations\[0\]\.hlc/],
   ['hlc malformed', { client: 'c', mutations: [M({ hlc: 'abc' })] }, 400, 'invalid', /mutations\[0\]\.hlc/],
   ['hlc bad node', { client: 'c', mutations: [M({ hlc: '1700000000000-0000-bad node' })] }, 400, 'invalid', /mutations\[0\]\.hlc/],

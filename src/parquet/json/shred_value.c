@@ -231,7 +231,7 @@ static int leaf_number(pqw_shred *s, shn *x, int16_t rep)
 			PUT(x->col, x->def, rep, &f, 4);
 			return 0;
 		}
-		d = num.fits && (num.i < 0 ? -num.i : num.i) <= (1LL << 53) ? (double)num.i
+		d = num.fits && num.i >= -(1LL << 53) && num.i <= (1LL << 53) ? (double)num.i
 									  : pqj_to_double(num.s, num.n);
 	} else {
 		return shred_failf(s, x, at, "expected a number");

@@ -216,6 +216,8 @@ static int inflate_page(rd_col *c, const uint8_t *cz, size_t csize, size_t usize
 		return rc;
 	if (!compressed || c->cm->codec == PQ_CODEC_UNCOMPRESSED)
 		memcpy(*keep + prefix, cz, usize);
+	else if (csize == 0 && usize == 0)
+		; /* a V2 page of nulls only: no values, and writers leave out the codec's frame too */
 	else if ((rc = pq_decompress(c->cm->codec, cz, csize, *keep + prefix, usize, err)))
 		return rc;
 	*out = *keep;
