@@ -3,18 +3,32 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all setup build test unit run asan fuzz soak bench clean
+# make run PORT=9090, or LISTEN=0.0.0.0:8080 (every interface: mind --auth)
+PORT ?= 8080
+LISTEN ?= 127.0.0.1:$(PORT)
+# make install PREFIX=/opt/idbsync DESTDIR=/tmp/pkg
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all setup setup-server build build-server test unit run install asan fuzz soak bench clean
 
 all: build
 
 setup:
 	@bash scripts/setup
 
+setup-server:
+	@bash scripts/setup --server
+
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
 build: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j$(JOBS)
+
+# The server binary alone (no tests, no fuzz targets): what make run and make install need.
+build-server: $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j$(JOBS) --target idbsync
 
 # A short bounded libFuzzer run of every target comes first (ctest's summary stays last).
 test: setup build
@@ -25,8 +39,21 @@ test: setup build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -R '^(unit|fuzz)/' $(CTEST_ARGS)
 
-run: setup build
-	./$(BUILD)/idbsync serve --data ./data --lake ./lake --listen 127.0.0.1:8080
+run: setup-server build-server
+	./$(BUILD)/idbsync serve --data ./data --lake ./lake --listen $(LISTEN)
+
+# PREFIX/bin/idbsync, PREFIX/share/idbsync/{client,demo} (the binary finds them there),
+# PREFIX/share/doc/idbsync (README, docs), and an example systemd unit.
+install: setup-server build-server
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/idbsync/client $(DESTDIR)$(PREFIX)/share/idbsync/demo \
+		$(DESTDIR)$(PREFIX)/share/doc/idbsync/docs $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 $(BUILD)/idbsync $(DESTDIR)$(PREFIX)/bin/idbsync
+	install -m 644 client/*.js client/*.ts client/README.md $(DESTDIR)$(PREFIX)/share/idbsync/client/
+	install -m 644 demo/* $(DESTDIR)$(PREFIX)/share/idbsync/demo/
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/idbsync/
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/idbsync/docs/
+	sed 's|@PREFIX@|$(PREFIX)|g' scripts/idbsync.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/idbsync.service
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/idbsync; example unit: $(PREFIX)/lib/systemd/system/idbsync.service"
 
 asan: setup
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIDS_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null

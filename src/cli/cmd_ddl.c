@@ -22,6 +22,15 @@ int cmd_ddl(int argc, char **argv)
 			ddl_usage(stdout);
 			return 0;
 		}
+		static const char *const known[] = {"--lake", "--dialect", "--db", "--store", "--location", "--drill-workspace", NULL};
+		int k = 0;
+		while (known[k] && strcmp(known[k], a))
+			k++;
+		if (!known[k]) {
+			fprintf(stderr, "idbsync ddl: unknown option %s\n", a);
+			ddl_usage(stderr);
+			return 2;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "idbsync ddl: %s needs a value\n", a);
 			ddl_usage(stderr);

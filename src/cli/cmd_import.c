@@ -192,6 +192,15 @@ int cmd_import(int argc, char **argv)
 		}
 		if (a[0] != '-' || !strcmp(a, "--"))
 			break;
+		static const char *const known[] = {"--db", "--store", "--key", "--user-column", "--client", "--data",
+						    "--server", "--token", "--mode", NULL};
+		int k = 0;
+		while (known[k] && strcmp(known[k], a))
+			k++;
+		if (!known[k]) {
+			fprintf(stderr, "idbsync import: unknown option %s (see --help)\n", a);
+			return 2;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "idbsync import: %s needs a value\n", a);
 			return 2;

@@ -211,7 +211,12 @@ int pq_cli_write(int argc, char **argv)
 		} else if (!strcmp(a, "--no-dictionary")) {
 			o.dictionary = 0;
 		} else if (a[0] == '-' && a[1] == '-' && !v) {
-			fprintf(stderr, "idbsync parquet write: %s needs a value\n%s", a, usage);
+			char pat[64];
+			snprintf(pat, sizeof pat, "  %s ", a);
+			if (strstr(usage, pat))
+				fprintf(stderr, "idbsync parquet write: %s needs a value\n%s", a, usage);
+			else
+				fprintf(stderr, "idbsync parquet write: unknown option %s\n%s", a, usage);
 			return 2;
 		} else if (!strcmp(a, "--compression")) {
 			pq_codec c;

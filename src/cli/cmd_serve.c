@@ -38,9 +38,7 @@ typedef struct serve_cfg {
 	char data[4096], lake[4096], listen[300], auth[4200], stat[4096], node[HLC_NODE_MAX + 1], drill[2048];
 } serve_cfg;
 
-static void serve_usage(FILE *f)
-{
-	fprintf(f,
+static const char serve_help[] =
 		"usage: idbsync serve [options]\n"
 		"  --data DIR               state directory (SQLite)            [./data]\n"
 		"  --lake DIR               Parquet lake directory              [./lake]\n"
@@ -70,8 +68,23 @@ static void serve_usage(FILE *f)
 		"  --inbox-interval MS      how often the inbox is scanned        [2000]\n"
 		"  --inbox-settle MS        a file without _SUCCESS is complete once unchanged this long [3000]\n"
 		"  --max-upload BYTES       one import upload (POST /v1/admin/db/{db}/import) [4 GiB]\n"
-		"  --unsafe-no-fsync        do not fsync commits (benchmarks only: acked data may be lost)\n");
+		"  --unsafe-no-fsync        do not fsync commits (benchmarks only: acked data may be lost)\n";
+
+static void serve_usage(FILE *f)
+{
+	fputs(serve_help, f);
 	fputs(lake_usage(), f);
+}
+
+/* flag is one of serve's (named in its help as "  FLAG ") or the lake's */
+static int flag_known(const char *flag)
+{
+	lake_options probe = LAKE_OPTIONS_INIT;
+	size_t n = strlen(flag);
+	for (const char *p = serve_help; (p = strstr(p, flag)); p += n)
+		if (p > serve_help && p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n'))
+			return 1;
+	return lake_option(&probe, flag, "1", NULL) != 0;
 }
 
 static int set_rule(serve_cfg *c, const char *spec, const char *rule, const char *where)
@@ -212,7 +225,10 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 			continue;
 		}
 		if (i + 1 >= argc) {
-			fprintf(stderr, "idbsync serve: %s needs a value (see --help)\n", a);
+			if (flag_known(a))
+				fprintf(stderr, "idbsync serve: %s needs a value (see --help)\n", a);
+			else
+				fprintf(stderr, "idbsync serve: unknown option %s (see --help)\n", a);
 			return -1;
 		}
 		const char *v = argv[++i];
@@ -298,6 +314,27 @@ static int serve_lake_stats(void *ctx, const char *db, ids_buf *out, ids_error *
 
 static int serve_health(void *ctx, ids_buf *out) { return lake_health(ctx, out); }
 
+/* BIN/../share/idbsync when it holds the client (an installed binary), found from
+ * /proc/self/exe so the prefix chosen at install time needs no rebuild. */
+static int share_dir(char *out, size_t n)
+{
+	char exe[4096];
+	ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (k <= 0)
+		return 0;
+	exe[k] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return 0;
+	*slash = 0;
+	struct stat st;
+	char probe[4300];
+	if ((size_t)snprintf(out, n, "%s/../share/idbsync", exe) >= n ||
+	    (size_t)snprintf(probe, sizeof probe, "%s/client/idbsync.js", out) >= sizeof probe)
+		return 0;
+	return !stat(probe, &st);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static serve_cfg c;
@@ -326,8 +363,11 @@ int cmd_serve(int argc, char **argv)
 	c.ho.auth = c.auth;
 	c.ho.drill_url = c.drill[0] ? c.drill : NULL;
 	c.so.auth = strcmp(c.auth, "none") != 0;
+	static char installed[4200];
 	if (c.stat[0]) {
 		c.ho.static_dir = c.stat;
+	} else if (share_dir(installed, sizeof installed)) {
+		c.ho.static_dir = installed;   /* `make install`: PREFIX/share/idbsync beside PREFIX/bin */
 	} else {
 #ifdef IDS_SOURCE_DIR
 		struct stat st;

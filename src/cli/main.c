@@ -34,8 +34,16 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "serve"))
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(cmd, "parquet")) {
+		if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h") || !strcmp(argv[2], "help"))) {
+			printf("usage: idbsync parquet write|cat|schema|meta ...\n"
+			       "  write [options] IN.ndjson|- OUT.parquet   NDJSON to Parquet (idbsync parquet write --help)\n"
+			       "  cat FILE [--no-verify-crc]                rows as NDJSON\n"
+			       "  schema FILE                               the schema tree\n"
+			       "  meta FILE [--json]                        row groups, chunks, encodings, statistics\n");
+			return 0;
+		}
 		if (argc < 3) {
-			fprintf(stderr, "idbsync parquet: expected write, cat, schema or meta\n");
+			fprintf(stderr, "idbsync parquet: expected write, cat, schema or meta (idbsync parquet --help)\n");
 			return 2;
 		}
 		if (!strcmp(argv[2], "write"))
@@ -52,8 +60,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "lake")) {
 		if (argc >= 3 && !strcmp(argv[2], "quarantine"))
 			return cmd_lake_quarantine(argc - 2, argv + 2);
-		fprintf(stderr, "idbsync lake: expected quarantine\n");
-		return 2;
+		int help = argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
+		fprintf(help ? stdout : stderr, "usage: idbsync lake quarantine list|retry --lake DIR   (idbsync lake quarantine --help)\n");
+		return help ? 0 : 2;
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("idbsync %s\n", IDS_VERSION);

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,7 +303,7 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 	s->st = st;
 	int rc = auth_load(&s->auth, o->auth ? o->auth : "none", err);
 	struct sockaddr_storage ss;
-	socklen_t sl;
+	socklen_t sl = 0;
 	if (!rc)
 		rc = parse_listen(o->listen, &ss, &sl, err);
 	if (rc) {
@@ -316,16 +317,32 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 			 MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-				     (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+	/* our own socket: a taken port is named with its errno (libmicrohttpd's own bind error
+	 * says "port 0" for an address given as a sockaddr) */
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one)) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024)) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		auth_free(s->auth);
+		free(s);
+		return ids_fail(err, IDS_EIO, "cannot listen on %s: %s%s", o->listen, strerror(e),
+				e == EADDRINUSE ? " (another server has that port: choose another with --listen, or PORT= with make run)"
+						: "");
+	}
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
 				     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 				     (unsigned)o->max_conns_per_ip, MHD_OPTION_END);
 	if (!s->daemon) {
+		close(fd);
 		auth_free(s->auth);
 		free(s);
-		return ids_fail(err, IDS_EIO, "cannot listen on %s (address in use or not permitted)", o->listen);
+		return ids_fail(err, IDS_EIO, "cannot serve on %s: libmicrohttpd did not start", o->listen);
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;

@@ -174,6 +174,7 @@ int store_open(store **out, const store_options *o, ids_error *err)
 			char pid[32] = "";
 			ssize_t n = pread(s->lock_fd, pid, sizeof pid - 1, 0);
 			pid[n > 0 ? n : 0] = 0;
+			pid[strcspn(pid, "\r\n")] = 0;   /* the file holds "PID\n" */
 			rc = ids_fail(err, IDS_EIO,
 				      "data directory %s is in use by another idbsync process (pid %s); stop it, or send "
 				      "the work to it (e.g. idbsync import --server URL)",
