@@ -100,6 +100,19 @@ int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *curso
 /* Current committed head seq, and a wait for it to pass `after` (returns 1 if it did, 0 on
  * timeout or shutdown). */
 int64_t store_head(store *s);
+
+/* The state's identity (16 hex digits): made with the state, new after store_restore. Pulls
+ * and pushes answer it; a client whose cursor belongs to another epoch must resync. */
+#define STORE_EPOCH_LEN 16
+const char *store_epoch(const store *s);
+/* `idbsync backup`: a consistent copy of the state in data_dir written to out_file (a SQLite
+ * file; an existing file is refused), online: a running server keeps serving (the copy is
+ * one read snapshot). *head gets the seq the copy holds. */
+int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_error *err);
+/* `idbsync restore`: replaces the state in data_dir (no server may hold it) by the backup
+ * file, checked first (integrity, idbsync schema), and gives it a new epoch. */
+int store_restore(const char *backup_file, const char *data_dir, char epoch_out[STORE_EPOCH_LEN + 1],
+		  int64_t *head, ids_error *err);
 int store_wait(store *s, int64_t after, int timeout_ms);
 /* Wakes every waiter (used at shutdown). */
 void store_wake_all(store *s);
@@ -149,6 +162,8 @@ typedef struct store_conflict {
 	int64_t ts_ms;
 } store_conflict;
 
+/* The highest conflict id (0: none). */
+int64_t store_conflicts_head(store *s);
 int store_conflicts_scan(store *s, int64_t after, size_t max,
 			 int (*fn)(void *ctx, const store_conflict *c), void *ctx, int64_t *last,
 			 ids_error *err);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "idbsync/import.h"
 #include "idbsync/lake.h"
+#include "idbsync/log.h"
 #include "idbsync/server.h"
 #include "idbsync/store.h"
 
@@ -36,6 +37,8 @@ typedef struct serve_cfg {
 	int n_rules;
 	/* strings owned here (config file values, flags) */
 	char data[4096], lake[4096], listen[300], auth[4200], stat[4096], node[HLC_NODE_MAX + 1], drill[2048];
+	ids_log_level log_level;
+	ids_log_format log_format;
 } serve_cfg;
 
 static const char serve_help[] =
@@ -43,7 +46,9 @@ static const char serve_help[] =
 		"  --data DIR               state directory (SQLite)            [./data]\n"
 		"  --lake DIR               Parquet lake directory              [./lake]\n"
 		"  --listen ADDR:PORT       address to listen on (port 0: any)  [127.0.0.1:8080]\n"
-		"  --config FILE            JSON config file (flags override it)\n"
+		"  --config FILE            JSON config file (flags override it; keys are these flags with '_')\n"
+		"  --log-level LEVEL        debug, info, warn, error or off       [info]\n"
+		"  --log-format FORMAT      text or json: one line per event (requests, pushes, lake) [text]\n"
 		"  --auth none|tokens:FILE  bearer tokens file: lines \"TOKEN USER\" [none]\n"
 		"  --conflict [DB/]STORE=RULE  rule for a store: lww, client-wins, server-wins (lake-wins), merge\n"
 		"  --default-conflict RULE  rule for stores not named            [lww]\n"
@@ -111,12 +116,183 @@ static int set_rule(serve_cfg *c, const char *spec, const char *rule, const char
 	return 0;
 }
 
+static int num_arg(const char *flag, const char *v, long long *out);
+
+/* One value flag (from argv or the config file, whose keys name the flags). */
+static int apply(serve_cfg *c, const char *a, const char *v)
+{
+	long long x = 0;
+	if (!strcmp(a, "--data")) snprintf(c->data, sizeof c->data, "%s", v);
+	else if (!strcmp(a, "--lake")) snprintf(c->lake, sizeof c->lake, "%s", v);
+	else if (!strcmp(a, "--listen")) snprintf(c->listen, sizeof c->listen, "%s", v);
+	else if (!strcmp(a, "--auth")) snprintf(c->auth, sizeof c->auth, "%s", v);
+	else if (!strcmp(a, "--static")) snprintf(c->stat, sizeof c->stat, "%s", v);
+	else if (!strcmp(a, "--node-id")) snprintf(c->node, sizeof c->node, "%s", v);
+	else if (!strcmp(a, "--config")) return 0; /* loaded first */
+	else if (!strcmp(a, "--log-level")) {
+		if (ids_log_level_parse(v, &c->log_level)) {
+			fprintf(stderr, "idbsync serve: --log-level: expected debug, info, warn, error or off, got \"%s\"\n", v);
+			return -1;
+		}
+	} else if (!strcmp(a, "--log-format")) {
+		if (ids_log_format_parse(v, &c->log_format)) {
+			fprintf(stderr, "idbsync serve: --log-format: expected text or json, got \"%s\"\n", v);
+			return -1;
+		}
+	}
+	else if (!strcmp(a, "--inbox-interval")) { if (num_arg(a, v, &x)) return -1; c->io.scan_interval_ms = x; }
+	else if (!strcmp(a, "--inbox-settle")) { if (num_arg(a, v, &x)) return -1; c->io.settle_ms = x; }
+	else if (!strcmp(a, "--max-inflight")) { if (num_arg(a, v, &x)) return -1; c->ho.max_inflight_bytes = (uint64_t)x; }
+	else if (!strcmp(a, "--max-conns-per-ip")) { if (num_arg(a, v, &x)) return -1; c->ho.max_conns_per_ip = (int)x; }
+	else if (!strcmp(a, "--max-upload")) { if (num_arg(a, v, &x)) return -1; c->ho.max_upload = (uint64_t)x; }
+	else if (!strcmp(a, "--query-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.query_timeout_ms = x; }
+	else if (!strcmp(a, "--query-max-rows")) { if (num_arg(a, v, &x)) return -1; c->ho.query_max_rows = x; }
+	else if (!strcmp(a, "--drill-url")) {
+		/* both the query endpoint and the lake's refresh notifications use Drill */
+		snprintf(c->drill, sizeof c->drill, "%s", v);
+		ids_error err = IDS_ERROR_INIT;
+		if (lake_option(&c->lo, a, v, &err) < 0) {
+			fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
+			return -1;
+		}
+	}
+	else if (!strcmp(a, "--conflict")) {
+		const char *eq = strchr(v, '=');
+		char spec[IDS_NAME_MAX + IDS_DB_NAME_MAX + 2];
+		if (!eq || (size_t)(eq - v) >= sizeof spec) {
+			fprintf(stderr, "idbsync serve: --conflict %s: expected [DB/]STORE=RULE\n", v);
+			return -1;
+		}
+		memcpy(spec, v, (size_t)(eq - v));
+		spec[eq - v] = 0;
+		if (set_rule(c, spec, eq + 1, "--conflict"))
+			return -1;
+	} else if (!strcmp(a, "--read-only")) {
+		if (set_rule(c, v, "lww", "--read-only"))
+			return -1;
+		c->rules[c->n_rules - 1].read_only = 1;
+	} else if (!strcmp(a, "--default-conflict")) {
+		if (ids_rule_parse(v, &c->so.default_rule)) {
+			fprintf(stderr, "idbsync serve: --default-conflict: unknown rule \"%s\"\n", v);
+			return -1;
+		}
+	} else if (!strcmp(a, "--max-body")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_body = (size_t)x; }
+	else if (!strcmp(a, "--max-value")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_value = (size_t)x; }
+	else if (!strcmp(a, "--max-key")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_key = (size_t)x; }
+	else if (!strcmp(a, "--max-skew-ms")) { if (num_arg(a, v, &x)) return -1; c->so.max_skew_ms = x; }
+	else if (!strcmp(a, "--tombstone-retention")) { if (num_arg(a, v, &x)) return -1; c->so.tombstone_retention_ms = x * 1000; }
+	else if (!strcmp(a, "--base-retention")) { if (num_arg(a, v, &x)) return -1; c->so.base_retention_ms = x * 1000; }
+	else if (!strcmp(a, "--gc-interval")) { if (num_arg(a, v, &x)) return -1; c->so.gc_interval_ms = x * 1000; }
+	else if (!strcmp(a, "--conn-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.conn_timeout_s = (int)x; }
+	else {
+		ids_error err = IDS_ERROR_INIT;
+		int used = lake_option(&c->lo, a, v, &err);
+		if (used < 0) {
+			fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
+			return -1;
+		}
+		if (used == 0) {
+			fprintf(stderr, "idbsync serve: unknown option %s (see --help)\n", a);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int apply_switch(serve_cfg *c, const char *a, int on)
+{
+	if (!strcmp(a, "--unsafe-no-fsync"))
+		c->so.durable = !on;
+	else if (!strcmp(a, "--no-lake"))
+		c->no_lake = on;
+	else if (!strcmp(a, "--no-inbox"))
+		c->no_inbox = on;
+	else
+		return 0;
+	return 1;
+}
+
+/* The ARG word after "  FLAG " in the help texts ("DIR", "BYTES", ...), or "" for a switch. */
+static void flag_arg(const char *flag, char *out, size_t n)
+{
+	out[0] = 0;
+	const char *texts[] = {serve_help, lake_usage()};
+	size_t fl = strlen(flag);
+	for (int t = 0; t < 2; t++)
+		for (const char *p = texts[t]; (p = strstr(p, flag)); p += fl)
+			if (p > texts[t] && p[-1] == ' ' && p[fl] == ' ' && p[fl + 1] != ' ') {
+				size_t k = strcspn(p + fl + 1, " \n");
+				snprintf(out, n, "%.*s", (int)k, p + fl + 1);
+				return;
+			}
+}
+
+/* Config keys are the flags' names with '_' ("max_body" is --max-body); a few older keys
+ * carry their unit. */
+static void config_flag(const char *key, char *flag, size_t n)
+{
+	static const char *const alias[][2] = {{"tombstone_retention_s", "--tombstone-retention"},
+					       {"base_retention_s", "--base-retention"}, {"gc_interval_s", "--gc-interval"},
+					       {"conn_timeout_s", "--conn-timeout"}};
+	for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+		if (!strcmp(key, alias[i][0])) {
+			snprintf(flag, n, "%s", alias[i][1]);
+			return;
+		}
+	snprintf(flag, n, "--%s", key);
+	for (char *p = flag + 2; *p; p++)
+		if (*p == '_')
+			*p = '-';
+}
+
+static int config_scalar(serve_cfg *c, const char *key, json_t *v, const char *where)
+{
+	char flag[128], arg[32], text[64];
+	config_flag(key, flag, sizeof flag);
+	if (apply_switch(c, flag, 0)) {
+		if (!json_is_boolean(v)) {
+			fprintf(stderr, "idbsync serve: %s: must be true or false\n", where);
+			return -1;
+		}
+		apply_switch(c, flag, json_is_true(v));
+		return 0;
+	}
+	if (!flag_known(flag) || !strcmp(flag, "--config")) {
+		fprintf(stderr, "idbsync serve: %s: unknown setting (the keys are the flags of idbsync serve --help, "
+				"with '_' for '-')\n", where);
+		return -1;
+	}
+	flag_arg(flag, arg, sizeof arg);
+	int numeric = !strcmp(arg, "BYTES") || !strcmp(arg, "MS") || !strcmp(arg, "S") || !strcmp(arg, "N");
+	int dur = !strcmp(arg, "DUR") || !strcmp(arg, "SIZE");
+	const char *val = NULL;
+	if (json_is_string(v) && (!numeric || dur))
+		val = json_string_value(v);
+	else if (json_is_integer(v) && (numeric || dur)) {
+		snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
+		val = text;
+	}
+	if (!val) {
+		fprintf(stderr, "idbsync serve: %s: must be %s (%s %s)\n", where,
+			numeric ? "a number" : dur ? "a number or a string" : "a string", flag, arg);
+		return -1;
+	}
+	/* the lake keeps pointers to its string settings: the value must outlive the JSON */
+	char *keep = strdup(val);
+	return keep ? apply(c, flag, keep) : -1;
+}
+
 static int load_config(serve_cfg *c, const char *path)
 {
 	json_error_t je;
 	json_t *root = json_load_file(path, 0, &je);
 	if (!root) {
 		fprintf(stderr, "idbsync serve: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		fprintf(stderr, "idbsync serve: %s: expected a JSON object of settings\n", path);
+		json_decref(root);
 		return -1;
 	}
 	int rc = 0;
@@ -126,40 +302,12 @@ static int load_config(serve_cfg *c, const char *path)
 	{
 		char where[600];
 		snprintf(where, sizeof where, "%s: field \"%s\"", path, k);
-		if (json_is_string(v)) {
-			const char *s = json_string_value(v);
-			if (!strcmp(k, "data")) snprintf(c->data, sizeof c->data, "%s", s);
-			else if (!strcmp(k, "lake")) snprintf(c->lake, sizeof c->lake, "%s", s);
-			else if (!strcmp(k, "listen")) snprintf(c->listen, sizeof c->listen, "%s", s);
-			else if (!strcmp(k, "auth")) snprintf(c->auth, sizeof c->auth, "%s", s);
-			else if (!strcmp(k, "static")) snprintf(c->stat, sizeof c->stat, "%s", s);
-			else if (!strcmp(k, "node_id")) snprintf(c->node, sizeof c->node, "%s", s);
-			else if (!strcmp(k, "default_conflict")) {
-				if (ids_rule_parse(s, &c->so.default_rule)) {
-					fprintf(stderr, "idbsync serve: %s: unknown rule \"%s\"\n", where, s);
-					rc = -1;
-				}
-			} else {
-				fprintf(stderr, "idbsync serve: %s: unknown setting\n", where);
+		if (!strcmp(k, "read_only")) {
+			if (!json_is_array(v)) {
+				fprintf(stderr, "idbsync serve: %s: must be an array of store names\n", where);
 				rc = -1;
+				continue;
 			}
-		} else if (json_is_integer(v)) {
-			long long x = json_integer_value(v);
-			if (x < 0) {
-				fprintf(stderr, "idbsync serve: %s: must not be negative\n", where);
-				rc = -1;
-			} else if (!strcmp(k, "max_body")) c->ho.limits.max_body = (size_t)x;
-			else if (!strcmp(k, "max_value")) c->ho.limits.max_value = (size_t)x;
-			else if (!strcmp(k, "max_key")) c->ho.limits.max_key = (size_t)x;
-			else if (!strcmp(k, "max_skew_ms")) c->so.max_skew_ms = x;
-			else if (!strcmp(k, "tombstone_retention_s")) c->so.tombstone_retention_ms = x * 1000;
-			else if (!strcmp(k, "gc_interval_s")) c->so.gc_interval_ms = x * 1000;
-			else if (!strcmp(k, "conn_timeout_s")) c->ho.conn_timeout_s = (int)x;
-			else {
-				fprintf(stderr, "idbsync serve: %s: unknown setting\n", where);
-				rc = -1;
-			}
-		} else if (json_is_array(v) && !strcmp(k, "read_only")) {
 			size_t i;
 			json_t *e;
 			json_array_foreach(v, i, e)
@@ -171,7 +319,12 @@ static int load_config(serve_cfg *c, const char *path)
 					c->rules[c->n_rules - 1].read_only = 1;
 				}
 			}
-		} else if (json_is_object(v) && !strcmp(k, "conflict")) {
+		} else if (!strcmp(k, "conflict")) {
+			if (!json_is_object(v)) {
+				fprintf(stderr, "idbsync serve: %s: must be an object {\"[db/]store\": \"rule\"}\n", where);
+				rc = -1;
+				continue;
+			}
 			const char *store;
 			json_t *rv;
 			json_object_foreach(v, store, rv)
@@ -182,8 +335,7 @@ static int load_config(serve_cfg *c, const char *path)
 					rc = -1;
 				}
 			}
-		} else {
-			fprintf(stderr, "idbsync serve: %s: unknown setting or wrong type\n", where);
+		} else if (config_scalar(c, k, v, where)) {
 			rc = -1;
 		}
 	}
@@ -212,18 +364,8 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 			serve_usage(stdout);
 			exit(0);
 		}
-		if (!strcmp(a, "--unsafe-no-fsync")) {
-			c->so.durable = 0;
+		if (apply_switch(c, a, 1))
 			continue;
-		}
-		if (!strcmp(a, "--no-lake")) {
-			c->no_lake = 1;
-			continue;
-		}
-		if (!strcmp(a, "--no-inbox")) {
-			c->no_inbox = 1;
-			continue;
-		}
 		if (i + 1 >= argc) {
 			if (flag_known(a))
 				fprintf(stderr, "idbsync serve: %s needs a value (see --help)\n", a);
@@ -231,71 +373,8 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 				fprintf(stderr, "idbsync serve: unknown option %s (see --help)\n", a);
 			return -1;
 		}
-		const char *v = argv[++i];
-		long long x = 0;
-		if (!strcmp(a, "--data")) snprintf(c->data, sizeof c->data, "%s", v);
-		else if (!strcmp(a, "--lake")) snprintf(c->lake, sizeof c->lake, "%s", v);
-		else if (!strcmp(a, "--listen")) snprintf(c->listen, sizeof c->listen, "%s", v);
-		else if (!strcmp(a, "--auth")) snprintf(c->auth, sizeof c->auth, "%s", v);
-		else if (!strcmp(a, "--static")) snprintf(c->stat, sizeof c->stat, "%s", v);
-		else if (!strcmp(a, "--node-id")) snprintf(c->node, sizeof c->node, "%s", v);
-		else if (!strcmp(a, "--config")) continue; /* loaded first */
-		else if (!strcmp(a, "--inbox-interval")) { if (num_arg(a, v, &x)) return -1; c->io.scan_interval_ms = x; }
-		else if (!strcmp(a, "--inbox-settle")) { if (num_arg(a, v, &x)) return -1; c->io.settle_ms = x; }
-		else if (!strcmp(a, "--max-inflight")) { if (num_arg(a, v, &x)) return -1; c->ho.max_inflight_bytes = (uint64_t)x; }
-		else if (!strcmp(a, "--max-conns-per-ip")) { if (num_arg(a, v, &x)) return -1; c->ho.max_conns_per_ip = (int)x; }
-		else if (!strcmp(a, "--max-upload")) { if (num_arg(a, v, &x)) return -1; c->ho.max_upload = (uint64_t)x; }
-		else if (!strcmp(a, "--query-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.query_timeout_ms = x; }
-		else if (!strcmp(a, "--query-max-rows")) { if (num_arg(a, v, &x)) return -1; c->ho.query_max_rows = x; }
-		else if (!strcmp(a, "--drill-url")) {
-			/* both the query endpoint and the lake's refresh notifications use Drill */
-			snprintf(c->drill, sizeof c->drill, "%s", v);
-			ids_error err = IDS_ERROR_INIT;
-			if (lake_option(&c->lo, a, v, &err) < 0) {
-				fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
-				return -1;
-			}
-		}
-		else if (!strcmp(a, "--conflict")) {
-			const char *eq = strchr(v, '=');
-			char spec[IDS_NAME_MAX + IDS_DB_NAME_MAX + 2];
-			if (!eq || (size_t)(eq - v) >= sizeof spec) {
-				fprintf(stderr, "idbsync serve: --conflict %s: expected [DB/]STORE=RULE\n", v);
-				return -1;
-			}
-			memcpy(spec, v, (size_t)(eq - v));
-			spec[eq - v] = 0;
-			if (set_rule(c, spec, eq + 1, "--conflict"))
-				return -1;
-		} else if (!strcmp(a, "--read-only")) {
-			if (set_rule(c, v, "lww", "--read-only"))
-				return -1;
-			c->rules[c->n_rules - 1].read_only = 1;
-		} else if (!strcmp(a, "--default-conflict")) {
-			if (ids_rule_parse(v, &c->so.default_rule)) {
-				fprintf(stderr, "idbsync serve: --default-conflict: unknown rule \"%s\"\n", v);
-				return -1;
-			}
-		} else if (!strcmp(a, "--max-body")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_body = (size_t)x; }
-		else if (!strcmp(a, "--max-value")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_value = (size_t)x; }
-		else if (!strcmp(a, "--max-key")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_key = (size_t)x; }
-		else if (!strcmp(a, "--max-skew-ms")) { if (num_arg(a, v, &x)) return -1; c->so.max_skew_ms = x; }
-		else if (!strcmp(a, "--tombstone-retention")) { if (num_arg(a, v, &x)) return -1; c->so.tombstone_retention_ms = x * 1000; }
-		else if (!strcmp(a, "--base-retention")) { if (num_arg(a, v, &x)) return -1; c->so.base_retention_ms = x * 1000; }
-		else if (!strcmp(a, "--gc-interval")) { if (num_arg(a, v, &x)) return -1; c->so.gc_interval_ms = x * 1000; }
-		else if (!strcmp(a, "--conn-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.conn_timeout_s = (int)x; }
-		else {
-			ids_error err = IDS_ERROR_INIT;
-			int used = lake_option(&c->lo, a, v, &err);
-			if (used < 0) {
-				fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
-				return -1;
-			}
-			if (used == 0) {
-				fprintf(stderr, "idbsync serve: unknown option %s (see --help)\n", a);
-				return -1;
-			}
-		}
+		if (apply(c, a, argv[++i]))
+			return -1;
 	}
 	return 0;
 }
@@ -350,11 +429,13 @@ int cmd_serve(int argc, char **argv)
 	snprintf(c.lake, sizeof c.lake, "./lake");
 	snprintf(c.listen, sizeof c.listen, "127.0.0.1:8080");
 	snprintf(c.auth, sizeof c.auth, "none");
+	c.log_level = IDS_LOG_INFO;
 	for (int i = 1; i + 1 < argc; i++)
 		if (!strcmp(argv[i], "--config") && load_config(&c, argv[i + 1]))
 			return 2;
 	if (parse_args(&c, argc, argv))
 		return 2;
+	ids_log_setup(c.log_level, c.log_format, 2);
 	c.so.dir = c.data;
 	c.so.no_lake = c.no_lake;
 	c.so.node_id = c.node[0] ? c.node : NULL;
@@ -441,7 +522,7 @@ int cmd_serve(int argc, char **argv)
 	fflush(stdout);
 	int sig = 0;
 	sigwait(&set, &sig);
-	fprintf(stderr, "idbsync: signal %d, shutting down\n", sig);
+	ids_logf(IDS_LOG_INFO, "shutdown", "signal %d: stopping (the lake records its progress within %d ms)", sig, LAKE_STOP_BUDGET_MS);
 	/* the lake first: an HTTP handler waiting in lake_flush would hold server_stop */
 	lake_stop(lk);
 	server_stop(sv);

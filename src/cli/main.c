@@ -19,8 +19,10 @@ static void usage(FILE *f)
 		   "  idbsync import --db D --store S [--key F] [--mode upsert|replace] (--data DIR | --server URL) FILE...\n"
 		   "  idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark [--db D] [--store S]\n"
 		   "  idbsync lake quarantine list|retry --lake DIR\n"
+		   "  idbsync backup --data DIR OUT.sqlite        (online)\n"
+		   "  idbsync restore --data DIR BACKUP.sqlite     (server stopped)\n"
 		   "  idbsync version\n\n"
-		   "Run 'idbsync serve --help' for the server's options.\n",
+		   "Every command answers --help ('idbsync serve --help' lists the server's options).\n",
 		IDS_VERSION);
 }
 
@@ -57,6 +59,8 @@ int main(int argc, char **argv)
 		return cmd_import(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ddl"))
 		return cmd_ddl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore"))
+		return cmd_backup(argc - 1, argv + 1);
 	if (!strcmp(cmd, "lake")) {
 		if (argc >= 3 && !strcmp(argv[2], "quarantine"))
 			return cmd_lake_quarantine(argc - 2, argv + 2);

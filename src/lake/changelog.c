@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "idbsync/log.h"
 #include "idbsync/value.h"
 
 #define BATCH_MAX 100000
@@ -196,8 +197,8 @@ static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 				break;
 			/* the losing value alone was refused: the conflict is kept without it */
 			atomic_fetch_add(&l->m_fallbacks[LK_FB_BAD_VALUE], 1);
-			fprintf(stderr, "idbsync: lake: %s/%s conflict %" PRId64 ": value left out: %s\n", t->db, t->store,
-				r[i].seq, err->msg);
+			ids_logf(IDS_LOG_WARN, "lake_fallback", "%s/%s conflict %" PRId64 ": value left out: %s", t->db, t->store,
+				 r[i].seq, err->msg);
 			ids_error clean = IDS_ERROR_INIT;
 			*err = clean;
 		}

@@ -7,6 +7,8 @@
  * table or a quarantined row still needs (lk_hold_floor bounds the change-log prune). */
 #include "lake_int.h"
 
+#include "idbsync/log.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,17 +43,25 @@ static void note(lake *l, lk_failure *f, const char *why)
 static void say(const lake *l, const lk_failure *f, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(const lake *l, const lk_failure *f, const char *fmt, ...)
 {
+	ids_logrec r;
+	if (!ids_log_begin(&r, f->quarantined ? IDS_LOG_ERROR : IDS_LOG_WARN, f->quarantined ? "lake_quarantined" : "lake_held"))
+		return;
 	char what[600];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	if (f->quarantined)
-		fprintf(stderr, "idbsync: lake: %s: %s; quarantined after %d attempts (idbsync lake quarantine retry --lake %s)\n",
-			what, f->err, f->attempts, l->dir);
-	else
-		fprintf(stderr, "idbsync: lake: %s: %s; retry %d of %d in %.1f s\n", what, f->err, f->attempts,
-			retry_max(l), (double)(f->next_ms - lk_now_ms()) / 1000.0);
+	ids_log_str(&r, "what", what);
+	ids_log_str(&r, "error", f->err);
+	ids_log_int(&r, "attempts", f->attempts);
+	if (f->quarantined) {
+		ids_log_str(&r, "msg", "quarantined: idbsync lake quarantine retry --lake DIR retries it");
+		ids_log_str(&r, "lake", l->dir);
+	} else {
+		ids_log_int(&r, "max_attempts", retry_max(l));
+		ids_log_num(&r, "retry_in_s", (double)(f->next_ms - lk_now_ms()) / 1000.0);
+	}
+	ids_log_end(&r);
 }
 
 static void recovered(lake *l, lk_failure *f, const char *what);
@@ -197,7 +207,12 @@ int64_t lk_hold_floor(const lake *l)
 
 static void recovered(lake *l, lk_failure *f, const char *what)
 {
-	fprintf(stderr, "idbsync: lake: %s: written after %d failed attempts\n", what, f->attempts);
+	ids_logrec r;
+	if (ids_log_begin(&r, IDS_LOG_INFO, "lake_recovered")) {
+		ids_log_str(&r, "what", what);
+		ids_log_int(&r, "failed_attempts", f->attempts);
+		ids_log_end(&r);
+	}
 	memset(f, 0, sizeof *f);
 	atomic_fetch_add(&l->m_retry_ok, 1);
 	l->hold_changed = 1;
@@ -301,7 +316,7 @@ int lk_hold_check_request(lake *l)
 	char *p = retry_path(l);
 	int asked = p && !access(p, F_OK);
 	if (asked)
-		fprintf(stderr, "idbsync: lake: retrying every held table and change (idbsync lake quarantine retry)\n");
+		ids_logf(IDS_LOG_INFO, "lake_retry", "retrying every held table and row (idbsync lake quarantine retry)");
 	lk_hold_retry(l, asked);
 	free(p);
 	return asked;

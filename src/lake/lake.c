@@ -5,6 +5,9 @@
  * touched current-state buckets whenever it is due (state_due). */
 #include "lake_int.h"
 
+#include "idbsync/log.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -177,6 +180,8 @@ static int read_progress(lake *l, int *fresh, ids_error *err)
 		l->state_seq = l->changes_seq;
 	l->conflicts_id = json_integer_value(json_object_get(j, "conflicts_id"));
 	rc = lk_hold_from_json(l, j, err);
+	const char *ep = json_string_value(json_object_get(j, "epoch"));
+	snprintf(l->epoch, sizeof l->epoch, "%s", ep ? ep : "");
 	const char *prof = json_string_value(json_object_get(j, "profile"));
 	int want = l->profile == PQ_PROFILE_MODERN;
 	if (!rc && prof && strcmp(prof, want ? "modern" : "compat"))
@@ -194,6 +199,7 @@ static int write_progress(lake *l, int64_t changes, int64_t state, int64_t confl
 	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
 	json_t *j = lk_hold_to_json(l);
 	json_object_set_new(j, "format", json_integer(2));
+	json_object_set_new(j, "epoch", json_string(store_epoch(l->st)));
 	json_object_set_new(j, "changes_seq", json_integer(changes));
 	json_object_set_new(j, "state_seq", json_integer(state));
 	json_object_set_new(j, "conflicts_id", json_integer(conflicts));
@@ -213,6 +219,90 @@ static int write_progress(lake *l, int64_t changes, int64_t state, int64_t confl
 		lk_hold_publish(l);
 	}
 	return rc;
+}
+
+/* Moves the change-log files (DIR/<db>/<t>_changes/dt=.../part-A-B) and conflict files with
+ * B above keep into DIR/_idbsync/orphaned/<epoch>/..., returning the lowest A moved (or
+ * INT64_MAX). */
+static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep_conf, int depth, const char *to)
+{
+	char dir[4400];
+	snprintf(dir, sizeof dir, "%s/%s", l->dir, rel);
+	DIR *d = opendir(dir);
+	if (!d)
+		return INT64_MAX;
+	int64_t low = INT64_MAX;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		if (n[0] == '.' || (n[0] == '_' && depth == 0))
+			continue;
+		char sub[4600];
+		snprintf(sub, sizeof sub, "%s/%s", rel, n);
+		int64_t a, b, x = INT64_MAX;
+		size_t len = strlen(n);
+		if (depth == 1 && len > 10 && !strcmp(n + len - 10, "_conflicts")) {
+			orphan_files(l, sub, keep_conf, keep_conf, 3, to);   /* conflict ids: no bearing on seqs */
+		} else if (depth == 0 || (depth == 1 && len > 8 && !strcmp(n + len - 8, "_changes")) ||
+			   (depth == 2 && !strncmp(n, "dt=", 3))) {
+			x = orphan_files(l, sub, keep, keep_conf, depth + 1, to);
+		} else if (depth >= 2 && lk_log_name(n, &a, &b) && b > keep) {
+			char from[4700], dst[4700], ddir[4700];
+			snprintf(from, sizeof from, "%s/%s", l->dir, sub);
+			snprintf(ddir, sizeof ddir, "%s/%s", to, rel);
+			snprintf(dst, sizeof dst, "%s/%s", ddir, n);
+			if (!lk_mkdirs(ddir, NULL) && !rename(from, dst))
+				x = a;
+		}
+		if (x < low)
+			low = x;
+	}
+	closedir(d);
+	return low;
+}
+
+static int adopt_stores(lake *l, ids_error *err);
+
+/* The state the lake was written from was replaced (idbsync restore gives it a new epoch):
+ * seqs above the restored head will be given again to other changes. The change-log and
+ * conflict files past the restored state move to DIR/_idbsync/orphaned/<old epoch>/ (hidden
+ * from engines, kept for the operator), progress goes back to what the restored state holds,
+ * and the current state is rebuilt from its rows. */
+static int rebase(lake *l, ids_error *err)
+{
+	int64_t head = store_head(l->st), chead = store_conflicts_head(l->st);
+	char to[4300];
+	snprintf(to, sizeof to, "%s/_idbsync/orphaned/%s", l->dir, l->epoch);
+	int64_t low = INT64_MAX;
+	DIR *root = opendir(l->dir);
+	struct dirent *e;
+	while (root && (e = readdir(root))) {
+		if (e->d_name[0] == '.' || e->d_name[0] == '_')
+			continue;
+		int64_t x = orphan_files(l, e->d_name, head, chead, 1, to);
+		if (x < low)
+			low = x;
+	}
+	if (root)
+		closedir(root);
+	int64_t changes = l->changes_seq < head ? l->changes_seq : head;
+	if (low != INT64_MAX && low - 1 < changes)
+		changes = low - 1;   /* a file that held both sides: its kept part is written again */
+	ids_logf(IDS_LOG_WARN, "lake_rebase",
+		 "the state was restored (epoch %s, was %s): lake progress %" PRId64 " -> %" PRId64
+		 "; files past it moved to %s; current state rebuilt",
+		 store_epoch(l->st), l->epoch, l->changes_seq, changes, to);
+	l->changes_seq = changes;
+	l->state_seq = changes;
+	if (l->conflicts_id > chead)
+		l->conflicts_id = chead;
+	lk_hold_free(l);   /* what was held belonged to the replaced state */
+	for (lk_table *t = l->tables; t; t = t->next) {
+		t->log_held = t->conf_held = 0;
+		t->state_held = 0;
+		memset(&t->fail, 0, sizeof t->fail);
+	}
+	return adopt_stores(l, err);
 }
 
 /* On a fresh lake every existing store is built from its rows (the change log may have been
@@ -351,7 +441,7 @@ static void compact(lake *l)
 	ids_error err = IDS_ERROR_INIT;
 	if (lk_compact(l, &err)) {
 		atomic_fetch_add(&l->m_flush_errors, 1);
-		fprintf(stderr, "idbsync: lake compaction failed (will retry): %s\n", err.msg);
+		ids_logf(IDS_LOG_WARN, "lake_compaction_failed", "will retry at the next check: %s", err.msg);
 	}
 }
 
@@ -379,20 +469,27 @@ static void do_flush(lake *l)
 	atomic_fetch_add(&l->m_flush_us, (t1 - t0) * 1000);
 	if (rc) {
 		atomic_fetch_add(&l->m_flush_errors, 1);
-		fprintf(stderr, "idbsync: lake flush failed (will retry): %s\n", err.msg);
+		ids_logf(IDS_LOG_ERROR, "lake_flush_failed", "will retry: %s", err.msg);
 		/* files past the recorded progress would be written again under other names */
 		lk_log_cleanup(l, NULL);
 		for (lk_table *t = l->tables; t; t = t->next)
 			t->k = -1; /* re-read the dir state */
 	} else {
 		atomic_fetch_add(&l->m_flushes, 1);
+		ids_logrec lr;
+		if (ids_log_begin(&lr, IDS_LOG_DEBUG, "lake_flush")) {
+			ids_log_int(&lr, "changes_seq", l->changes_seq);
+			ids_log_int(&lr, "state_seq", l->state_seq);
+			ids_log_int(&lr, "ms", t1 - t0);
+			ids_log_end(&lr);
+		}
 		static __thread int64_t last_prune;
 		if (t1 - last_prune >= PRUNE_EVERY_MS) {
 			ids_error perr = IDS_ERROR_INIT;
 			/* a crash before the next state pass needs the changes after state_seq */
 			int64_t floor = lk_hold_floor(l);
 			if (store_changes_prune(l->st, floor < l->state_seq ? floor : l->state_seq, &perr))
-				fprintf(stderr, "idbsync: lake: prune of the change log failed: %s\n", perr.msg);
+				ids_logf(IDS_LOG_WARN, "lake_prune_failed", "%s", perr.msg);
 			last_prune = t1;
 		}
 	}
@@ -512,10 +609,17 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 	int fresh = 0;
 	if (!rc)
 		rc = read_progress(l, &fresh, err);
+	int rebased = 0;
+	if (!rc && !fresh && l->epoch[0] && strcmp(l->epoch, store_epoch(l->st))) {
+		rc = rebase(l, err);
+		rebased = 1;
+	}
 	if (!rc)
 		rc = lk_log_cleanup(l, err);
 	if (!rc && fresh)
 		rc = adopt_stores(l, err);
+	if (!rc && rebased)
+		rc = write_progress(l, l->changes_seq, l->state_seq, l->conflicts_id, err);
 	if (!rc && fresh)
 		rc = write_progress(l, 0, 0, 0, err);
 	if (!rc && l->state_seq < l->changes_seq)

@@ -5,6 +5,8 @@
  * blocks syncing; outcomes are counted for /metrics. */
 #include "lake_int.h"
 
+#include "idbsync/log.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -226,7 +228,7 @@ static void *notify_main(void *arg)
 			continue;
 		}
 		atomic_fetch_add(&l->m_notify_fail, 1);
-		fprintf(stderr, "idbsync: lake: refresh of %s failed (attempt %d): %s\n", n->table, n->attempts + 1, msg);
+		ids_logf(IDS_LOG_WARN, "lake_notify_failed", "refresh of %s failed (attempt %d): %s", n->table, n->attempts + 1, msg);
 		if (++n->attempts >= MAX_ATTEMPTS || l->stop) {
 			atomic_fetch_add(&l->m_notify_dropped, 1);
 			notice_free(n);

@@ -11,14 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server_int.h"
+
+#include "idbsync/log.h"
 
 typedef struct conn {
 	ids_buf body;
 	int too_large;
 	int responded;
+	int logged;                 /* the request's log line is written */
+	size_t bytes_in;            /* the body's size (a handler may take the body) */
+	struct timespec t0;         /* the request's headers arrived */
 	struct MHD_Connection *c;
 	/* import uploads stream to a temp file instead of memory */
 	FILE *spool;
@@ -26,6 +32,45 @@ typedef struct conn {
 	uint64_t spooled;
 	int spool_failed;
 } conn;
+
+/* One line per request: method, path, status, bytes, duration, client, user, and for pushes
+ * the counts; errors (4xx warn, 5xx error) with their message. Health checks and metrics
+ * scrapes are debug. */
+void req_log_line(http_req *req, http_resp *resp)
+{
+	conn *cn = req->impl;
+	if (cn->logged)
+		return;
+	cn->logged = 1;
+	int status = resp->status ? resp->status : 200;
+	int quiet = !strcmp(req->path, "/healthz") || !strcmp(req->path, "/readyz") || !strcmp(req->path, "/metrics");
+	ids_log_level lvl = status >= 500 ? IDS_LOG_ERROR : status >= 400 ? IDS_LOG_WARN : quiet ? IDS_LOG_DEBUG : IDS_LOG_INFO;
+	ids_logrec r;
+	if (!ids_log_begin(&r, lvl, "request"))
+		return;
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - cn->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - cn->t0.tv_nsec) / 1e6;
+	ids_log_str(&r, "method", req->method);
+	ids_log_str(&r, "path", req->path);
+	ids_log_int(&r, "status", status);
+	ids_log_int(&r, "bytes_in", (long long)(cn->bytes_in ? cn->bytes_in : cn->spooled));
+	ids_log_int(&r, "bytes_out", resp->stream ? -1 : (long long)resp->body.len);
+	ids_log_num(&r, "ms", ms);
+	if (req->log_client)
+		ids_log_str(&r, "client", req->log_client);
+	if (req->user && req->user[0])
+		ids_log_str(&r, "user", req->user);
+	if (req->log_push) {
+		ids_log_int(&r, "mutations", req->log_mutations);
+		ids_log_int(&r, "applied", req->log_applied);
+		ids_log_int(&r, "duplicates", req->log_duplicates);
+		ids_log_int(&r, "conflicts", req->log_conflicts);
+	}
+	if (status >= 400 && resp->body.len)
+		ids_log_strn(&r, "error", resp->body.data, resp->body.len < 600 ? resp->body.len : 600);
+	ids_log_end(&r);
+}
 
 static int is_upload(const char *method, const char *url)
 {
@@ -161,6 +206,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!cn)
 			return MHD_NO;
 		cn->c = c;
+		clock_gettime(CLOCK_MONOTONIC, &cn->t0);
 		ids_buf_init(&cn->body, s->o.limits.max_body);
 		*con_cls = cn;
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -191,6 +237,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 					 s->o.limits.max_body);
 			resp_error(&resp, IDS_ELIMIT, msg);
 			cn->responded = 1;
+			http_req req = {.method = method, .path = url, .user = "", .impl = cn};
+			req_log_line(&req, &resp);
 			return send_resp(s, c, &resp, R_OTHER);
 		}
 		return MHD_YES;
@@ -217,6 +265,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	http_resp resp = {0};
 	ids_buf_init(&resp.body, 0);
 	enum route_id rid = R_OTHER;
+	http_req req = {.method = method, .path = url, .body = cn->body.data ? cn->body.data : "", .body_len = cn->body.len,
+			.user = "", .impl = cn};
+	cn->bytes_in = cn->body.len;
 	if (cn->too_large) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes (--max-body)",
@@ -225,7 +276,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	} else if (cn->spool_failed || (cn->spool && fflush(cn->spool))) {
 		resp_error_status(&resp, 507, "disk_full", "cannot store the upload in the data directory");
 	} else {
-		http_req req = {method, url, cn->body.data ? cn->body.data : "", cn->body.len, "", 0, cn, NULL};
 		if (cn->spool) {
 			fclose(cn->spool);
 			cn->spool = NULL;
@@ -233,6 +283,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		route_dispatch(s, &req, &resp, &rid);
 	}
+	req_log_line(&req, &resp);
 	enum MHD_Result ret = send_resp(s, c, &resp, rid);
 	ids_buf_free(&resp.body);
 	return ret;

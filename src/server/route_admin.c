@@ -9,7 +9,8 @@ static const char *const route_names[R_COUNT] = {"healthz", "metrics", "push", "
 
 void route_health(server *s, http_req *req, http_resp *resp)
 {
-	ids_buf_printf(&resp->body, "{\"ok\":true,\"head\":%lld}", (long long)store_head(s->st));
+	ids_buf_printf(&resp->body, "{\"ok\":true,\"head\":%lld,\"epoch\":\"%s\"}", (long long)store_head(s->st),
+		       store_epoch(s->st));
 	resp->status = 200;
 }
 

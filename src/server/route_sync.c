@@ -32,13 +32,19 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 	store_push_result res;
 	store_push_result_init(&res);
 	rc = store_push(s->st, b, &res, &err);
+	req->log_client = b->client;   /* valid until the line is written: the batch is freed after */
+	req->log_push = 1;
+	req->log_mutations = (long long)b->n;
+	req->log_applied = (long long)res.applied;
+	req->log_duplicates = (long long)res.duplicates;
+	req->log_conflicts = (long long)res.conflicts;
 	if (rc) {
 		resp_error(resp, rc, err.msg);
 	} else {
 		ids_buf *o = &resp->body;
-		ids_buf_printf(o, "{\"ack\":%lld,\"cursor\":%lld,\"applied\":%zu,\"duplicates\":%zu,\"now\":%lld,",
+		ids_buf_printf(o, "{\"ack\":%lld,\"cursor\":%lld,\"applied\":%zu,\"duplicates\":%zu,\"now\":%lld,\"epoch\":\"%s\",",
 			       (long long)res.ack, (long long)res.cursor, res.applied, res.duplicates,
-			       (long long)hlc_wall_ms());
+			       (long long)hlc_wall_ms(), store_epoch(s->st));
 		if (res.gap)
 			ids_buf_printf(o, "\"gap\":true,\"expected\":%lld,", (long long)res.expected);
 		ids_buf_puts(o, "\"kept\":[");
@@ -54,6 +60,7 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 		resp->status = 200;
 	}
 	store_push_result_free(&res);
+	req_log_line(req, resp);   /* before the batch (the client id) goes */
 	ids_batch_free(b);
 }
 
@@ -82,8 +89,33 @@ static int query_i64(http_req *req, const char *name, int64_t def, int64_t min, 
 static int client_param(http_req *req, http_resp *resp, const char **client)
 {
 	*client = req_query(req, "client");
+	req->log_client = *client;
 	if (*client && !ids_id_valid(*client, strlen(*client))) {
 		resp_error_status(resp, 400, "invalid", "query parameter client: 1-256 printable ASCII characters");
+		return -1;
+	}
+	return 0;
+}
+
+/* A cursor from another state (a restored or replaced server) is answered 409, never a
+ * silent wait for seqs that will not come: ?epoch= names the state the client synced with,
+ * and a cursor past the head cannot belong to this state. */
+static int state_check(server *s, http_req *req, http_resp *resp, int64_t since)
+{
+	const char *want = req_query(req, "epoch"), *have = store_epoch(s->st);
+	char msg[400];
+	if (want && *want && strcmp(want, have)) {
+		snprintf(msg, sizeof msg, "this server's state is epoch %s, not %.40s (it was restored or replaced): "
+					  "pull from since=0 and push what is not acknowledged", have, want);
+		resp_error_status(resp, 409, "epoch_changed", msg);
+		return -1;
+	}
+	int64_t head = store_head(s->st);
+	if (since > head) {
+		snprintf(msg, sizeof msg, "cursor %lld is past this server's head %lld (epoch %s): the state was restored "
+					  "or replaced; pull from since=0 and push what is not acknowledged",
+			 (long long)since, (long long)head, have);
+		resp_error_status(resp, 409, "cursor_ahead", msg);
 		return -1;
 	}
 	return 0;
@@ -95,7 +127,8 @@ void route_pull(server *s, http_req *req, http_resp *resp, const char *db)
 	const char *client;
 	if (query_i64(req, "since", 0, 0, INT64_MAX, &since, resp) ||
 	    query_i64(req, "limit", 1000, 1, 10000, &limit, resp) ||
-	    query_i64(req, "wait", 0, 0, s->o.max_wait_s, &wait, resp) || client_param(req, resp, &client))
+	    query_i64(req, "wait", 0, 0, s->o.max_wait_s, &wait, resp) || client_param(req, resp, &client) ||
+	    state_check(s, req, resp, since))
 		return;
 	store_pull_req pr = {db, req->user, client, since, (int)limit, 0};
 	ids_error err = IDS_ERROR_INIT;
@@ -116,6 +149,10 @@ void route_pull(server *s, http_req *req, http_resp *resp, const char *db)
 		/* nothing for this caller yet: wait for the next commit, then look again */
 		store_wait(s->st, head, (int)left);
 		pr.since = cursor;
+	}
+	if (resp->body.len && resp->body.data[resp->body.len - 1] == '}') {
+		resp->body.len--;   /* the state's identity closes the answer */
+		ids_buf_printf(&resp->body, ",\"epoch\":\"%s\"}", store_epoch(s->st));
 	}
 	resp->status = 200;
 }
@@ -212,6 +249,8 @@ void route_events(server *s, http_req *req, http_resp *resp, const char *db)
 	const char *last = req_header(req, "Last-Event-ID");
 	if (last && *last)
 		since = strtoll(last, NULL, 10);
+	if (state_check(s, req, resp, since))
+		return;
 	sse *x = calloc(1, sizeof *x);
 	if (!x) {
 		resp_error(resp, IDS_ENOMEM, "out of memory");

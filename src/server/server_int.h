@@ -18,6 +18,10 @@ typedef struct http_req {
 	int admin;                  /* may call the /v1/admin routes */
 	void *impl;                 /* http.c's connection state */
 	const char *body_file;      /* uploads (import): the body spooled to this file */
+	/* what the request log line adds for this request (handlers fill what they know) */
+	const char *log_client;
+	int log_push;               /* a push: the counts below are set */
+	long long log_mutations, log_applied, log_duplicates, log_conflicts;
 } http_req;
 
 /* Streaming responses (SSE): fill buf with up to max bytes; return bytes, 0 never, -1 to end. */
@@ -58,6 +62,9 @@ char *req_take_body(http_req *r, size_t *len);
 
 /* Writes {"error":{"code":..,"message":..}} with the HTTP status that fits the code. */
 void resp_error(http_resp *resp, int ids_code, const char *msg);
+/* Writes the request's log line now (a handler whose log fields die before it returns);
+ * otherwise http.c writes it after the handler. */
+void req_log_line(http_req *req, http_resp *resp);
 void resp_error_status(http_resp *resp, int status, const char *code, const char *msg);
 int status_for(int ids_code);
 

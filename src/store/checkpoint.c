@@ -12,6 +12,8 @@
  * full disk the growing WAL took the space a freed file gave back (faults/disk_full, tmpfs). */
 #include "store_int.h"
 
+#include "idbsync/log.h"
+
 #include <stdio.h>
 
 #define CKPT_FRAMES 250    /* the background thread starts copying */
@@ -45,7 +47,7 @@ static void *ckpt_main(void *arg)
 		int log = 0, done = 0;
 		int rc = sqlite3_wal_checkpoint_v2(s->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* e.g. disk full: the next commit wakes us again */
-			fprintf(stderr, "idbsync: WAL checkpoint: %s\n", sqlite3_errmsg(s->ck));
+			ids_logf(IDS_LOG_WARN, "checkpoint_failed", "WAL checkpoint: %s", sqlite3_errmsg(s->ck));
 		pthread_mutex_lock(&s->ckmu);
 	}
 	pthread_mutex_unlock(&s->ckmu);

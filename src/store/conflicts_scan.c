@@ -63,3 +63,16 @@ out:
 	store_reader_put(s, db);
 	return rc;
 }
+
+int64_t store_conflicts_head(store *s)
+{
+	sqlite3 *db = store_reader_get(s);
+	sqlite3_stmt *q = NULL;
+	int64_t head = 0;
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM conflicts", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		head = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	store_reader_put(s, db);
+	return head;
+}

@@ -145,6 +145,26 @@ static int load_node(store *s, char *node, ids_error *err)
 	return store_exec(s->w, sql, err);
 }
 
+/* The state's identity: made once with the state, replaced by a restore (backup.c), so a
+ * client holding a cursor of another state learns it must resync. */
+static int load_epoch(store *s, ids_error *err)
+{
+	sqlite3_stmt *q;
+	sqlite3_prepare_v2(s->w, "SELECT v FROM meta WHERE k='epoch'", -1, &q, NULL);
+	int found = sqlite3_step(q) == SQLITE_ROW;
+	if (found)
+		snprintf(s->epoch, sizeof s->epoch, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	if (found)
+		return 0;
+	store_new_epoch(s->epoch);
+	char sql[128];
+	snprintf(sql, sizeof sql, "INSERT INTO meta(k, v) VALUES('epoch', '%s')", s->epoch);
+	return store_exec(s->w, sql, err);
+}
+
+const char *store_epoch(const store *s) { return s->epoch; }
+
 int store_open(store **out, const store_options *o, ids_error *err)
 {
 	*out = NULL;
@@ -205,6 +225,8 @@ int store_open(store **out, const store_options *o, ids_error *err)
 	char node[HLC_NODE_MAX + 1];
 	if (!rc)
 		rc = load_node(s, node, err);
+	if (!rc)
+		rc = load_epoch(s, err);
 	if (!rc)
 		rc = hlc_clock_init(&s->clock, node, o->max_skew_ms, err);
 	if (!rc) {

@@ -41,6 +41,7 @@ enum {
 struct store {
 	store_options o;
 	char *dir;
+	char epoch[STORE_EPOCH_LEN + 1]; /* the state's identity (meta 'epoch') */
 	int lock_fd;                      /* flock on DIR/LOCK: one process per data dir */
 	hlc_clock clock;
 	store_stats stats;
@@ -104,5 +105,8 @@ int store_fields_note(store *s, int64_t sid, const ids_mutation *m, ids_error *e
 void store_fields_reset(store *s);
 int store_gc_run(store *s, ids_error *err);
 void store_flush_notes(store *s);
+
+/* 16 random hex digits (backup.c) */
+void store_new_epoch(char out[STORE_EPOCH_LEN + 1]);
 
 #endif
