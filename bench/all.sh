@@ -3,6 +3,7 @@
 # from the issues (`make bench`). Runs, in order, with their full output streamed:
 #   bench/parquet.sh      NDJSON <-> Parquet, idbsync vs DuckDB
 #   bench/pouch_push.mjs  durable push ingest vs pouchdb-server _bulk_docs (1 and 16 clients)
+#   bench/hostile.sh      normal push/pull latency beside 200 slow and hostile sockets
 #   bench/client.mjs      browser capture overhead; browser -> server vs PouchDB replication
 #   bench/lake.sh         push ack -> lake visibility (DuckDB polling), flush throughput
 #   bench/ingest10m.mjs   server RSS during a 10M-row ingest (8 clients, batches of 500)
@@ -90,6 +91,7 @@ bench parquet env RUNS="$PARQUET_RUNS" IDBSYNC_BIN="$IDBSYNC_BIN" bash bench/par
 bench push node bench/pouch_push.mjs --bin "$IDBSYNC_BIN" --total "$PUSH_TOTAL" --batch 500 --clients 1,16
 bench client node bench/client.mjs --bin "$IDBSYNC_BIN" --sizes "$CLIENT_SIZES" --push "$CLIENT_PUSH" --reps "$CLIENT_REPS"
 bench lake env N="$LAKE_N" BULK="$LAKE_BULK" sh bench/lake.sh "$IDBSYNC_BIN"
+bench hostile env IDBSYNC_BIN="$IDBSYNC_BIN" bash bench/hostile.sh
 bench ingest node bench/ingest10m.mjs --bin "$IDBSYNC_BIN" --rows "$INGEST_ROWS" --batch 500 --clients 8 --flush-timeout "${INGEST_FLUSH_TIMEOUT:-120}"
 fi
 

@@ -1,4 +1,4 @@
-/* `idbsync parquet cat FILE` (rows as NDJSON), `schema FILE` (the schema tree) and
+/* `idbsync parquet schema FILE` (the schema tree) and
  * `meta FILE [--json]` (row groups, column chunks, encodings, codecs, sizes, statistics),
  * all built on the public reader API in idbsync/pq_read.h. */
 #include "cli/cmd_parquet_read.h"
@@ -9,12 +9,9 @@
 
 static void usage_to(FILE *f)
 {
-	fputs("usage: idbsync parquet cat FILE [--no-verify-crc]\n"
-	      "       idbsync parquet schema FILE\n"
+	fputs("usage: idbsync parquet schema FILE\n"
 	      "       idbsync parquet meta FILE [--json]\n"
-	      "  cat verifies page CRCs where the writer stored them and refuses a page whose CRC\n"
-	      "  does not match (the default; it names the page); --no-verify-crc reads past them,\n"
-	      "  as most other readers do by default.\n", f);
+	      "  (rows: idbsync parquet cat --help)\n", f);
 }
 
 static int usage(void)
@@ -35,29 +32,6 @@ static int flush(ids_buf *b)
 		return -1;
 	ids_buf_reset(b);
 	return 0;
-}
-
-static int cmd_cat(pq_reader *r)
-{
-	ids_buf b = IDS_BUF_INIT;
-	ids_error err = IDS_ERROR_INIT;
-	int rc, status = 0;
-	while ((rc = pq_reader_next_row_json(r, &b, &err)) > 0) {
-		ids_buf_putc(&b, '\n');
-		if (b.len >= (1 << 20) && flush(&b)) {
-			fprintf(stderr, "idbsync parquet cat: write error on stdout\n");
-			status = 1;
-			break;
-		}
-	}
-	if (rc < 0)
-		status = fail("cat", &err);
-	if (flush(&b) || fflush(stdout)) {
-		fprintf(stderr, "idbsync parquet cat: write error on stdout\n");
-		status = 1;
-	}
-	ids_buf_free(&b);
-	return status;
 }
 
 static void logical_str(const pq_node *n, char *s, size_t cap)
@@ -282,8 +256,6 @@ int pq_cli_read(int argc, char **argv)
 		}
 		if (strcmp(argv[i], "--json") == 0 && strcmp(cmd, "meta") == 0)
 			json = 1;
-		else if (strcmp(argv[i], "--no-verify-crc") == 0 && strcmp(cmd, "cat") == 0)
-			ro.verify_crc = 0;
 		else if (argv[i][0] == '-' && argv[i][1])
 			return usage();
 		else if (path)
@@ -291,16 +263,14 @@ int pq_cli_read(int argc, char **argv)
 		else
 			path = argv[i];
 	}
-	if (!path || (strcmp(cmd, "cat") && strcmp(cmd, "schema") && strcmp(cmd, "meta")))
+	if (!path || (strcmp(cmd, "schema") && strcmp(cmd, "meta")))
 		return usage();
 	pq_reader *r;
 	ids_error err = IDS_ERROR_INIT;
 	if (pq_reader_open(&r, path, &ro, &err))
 		return fail(cmd, &err);
 	int status = 0;
-	if (strcmp(cmd, "cat") == 0) {
-		status = cmd_cat(r);
-	} else if (strcmp(cmd, "schema") == 0) {
+	if (strcmp(cmd, "schema") == 0) {
 		print_node(pq_reader_schema(r), 0);
 	} else {
 		ids_buf b = IDS_BUF_INIT;

@@ -15,9 +15,10 @@ static void usage(FILE *f)
 		   "usage:\n"
 		   "  idbsync serve [--data DIR] [--lake DIR] [--listen ADDR:PORT] [--config FILE] ...\n"
 		   "  idbsync parquet write [options] IN.ndjson|- OUT.parquet\n"
-		   "  idbsync parquet cat|schema|meta FILE\n"
+		   "  idbsync parquet cat|head [--limit N] [--columns a,b] [--format ndjson|csv] FILE|DIR...\n"
+		   "  idbsync parquet schema|meta FILE\n"
 		   "  idbsync import --db D --store S [--key F] [--mode upsert|replace] (--data DIR | --server URL) FILE...\n"
-		   "  idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark [--db D] [--store S]\n"
+		   "  idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark|duckdb [--db D] [--store S]\n"
 		   "  idbsync lake quarantine list|retry --lake DIR\n"
 		   "  idbsync backup --data DIR OUT.sqlite        (online)\n"
 		   "  idbsync restore --data DIR BACKUP.sqlite     (server stopped)\n"
@@ -37,9 +38,10 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(cmd, "parquet")) {
 		if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h") || !strcmp(argv[2], "help"))) {
-			printf("usage: idbsync parquet write|cat|schema|meta ...\n"
+			printf("usage: idbsync parquet write|cat|head|schema|meta ...\n"
 			       "  write [options] IN.ndjson|- OUT.parquet   NDJSON to Parquet (idbsync parquet write --help)\n"
-			       "  cat FILE [--no-verify-crc]                rows as NDJSON\n"
+			       "  cat FILE|DIR|GLOB... [--limit N] [--columns a,b] [--format ndjson|csv]  rows\n"
+			       "  head FILE...                              the first 10 rows\n"
 			       "  schema FILE                               the schema tree\n"
 			       "  meta FILE [--json]                        row groups, chunks, encodings, statistics\n");
 			return 0;
@@ -50,9 +52,11 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[2], "write"))
 			return pq_cli_write(argc - 2, argv + 2);
-		if (!strcmp(argv[2], "cat") || !strcmp(argv[2], "schema") || !strcmp(argv[2], "meta"))
+		if (!strcmp(argv[2], "cat") || !strcmp(argv[2], "head"))
+			return pq_cli_cat(argc - 2, argv + 2);
+		if (!strcmp(argv[2], "schema") || !strcmp(argv[2], "meta"))
 			return pq_cli_read(argc - 2, argv + 2);
-		fprintf(stderr, "idbsync parquet: unknown subcommand '%s' (write, cat, schema, meta)\n", argv[2]);
+		fprintf(stderr, "idbsync parquet: unknown subcommand '%s' (write, cat, head, schema, meta)\n", argv[2]);
 		return 2;
 	}
 	if (!strcmp(cmd, "import"))

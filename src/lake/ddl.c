@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum dialect { D_HIVE, D_IMPALA, D_DRILL, D_TRINO, D_SPARK } dialect;
+typedef enum dialect { D_HIVE, D_IMPALA, D_DRILL, D_TRINO, D_SPARK, D_DUCKDB } dialect;
 
 typedef struct ddl_table {
 	char *db, *store, *table, *part_col, *profile;
@@ -147,6 +147,14 @@ static void columns(ids_buf *o, dialect d, const ddl_table *t, lk_table_kind kin
 		ids_buf_printf(o, "  REGEXP_REPLACE(t.dir0, '^%s=', '') AS `%s`\n", part, part);
 }
 
+/* root/db/name exists (a table dir with files, or at least made) */
+static int lk_exists_under(const char *root, const char *db, const char *name)
+{
+	char p[PATH_MAX + 400];
+	snprintf(p, sizeof p, "%s/%s/%s", root, db, name);
+	return lk_exists(p);
+}
+
 static void one(ids_buf *o, dialect d, const ddl_table *t, lk_table_kind kind, const lake_ddl_options *opt,
 		const char *loc)
 {
@@ -195,6 +203,18 @@ static void one(ids_buf *o, dialect d, const ddl_table *t, lk_table_kind kind, c
 		columns(o, d, t, kind, profile, part);
 		ids_buf_printf(o, "FROM %s.`%s/%s` t;\n", ws, t->db, name);
 		break;
+	case D_DUCKDB:
+		/* read_parquet lists the files at every query: no refresh; union_by_name reads the
+		 * change log's files of older schema versions; partition values stay text, as in the
+		 * other dialects. A view is bound when made, so a table without files yet has none. */
+		if (!opt->location && !lk_exists_under(loc + 7, t->db, name)) {
+			ids_buf_printf(o, "-- no files yet: run this again after the first %s lands\n", what);
+			break;
+		}
+		ids_buf_printf(o, "CREATE OR REPLACE VIEW %s.%s AS SELECT * FROM read_parquet('%s/%s/%s/**/*.parquet',\n"
+				  "  hive_partitioning = %s, hive_types_autocast = false, union_by_name = true);\n",
+			       db, name, opt->location ? loc : loc + 7, t->db, name, part ? "true" : "false");
+		break;
 	}
 	ids_buf_putc(o, '\n');
 }
@@ -230,6 +250,8 @@ static void refresh(ids_buf *o, dialect d, const ddl_table *t, const lake_ddl_op
 		case D_DRILL:
 			ids_buf_printf(o, "REFRESH TABLE METADATA %s.`%s/%s%s`;\n", ws, t->db, n, s);
 			break;
+		case D_DUCKDB:
+			break;   /* read_parquet lists the files at every query */
 		}
 	}
 }
@@ -243,7 +265,8 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 	else if (!strcmp(dl, "drill")) d = D_DRILL;
 	else if (!strcmp(dl, "trino")) d = D_TRINO;
 	else if (!strcmp(dl, "spark")) d = D_SPARK;
-	else return ids_fail(err, IDS_EINVAL, "--dialect: expected hive, impala, drill, trino or spark, got \"%s\"", dl);
+	else if (!strcmp(dl, "duckdb")) d = D_DUCKDB;
+	else return ids_fail(err, IDS_EINVAL, "--dialect: expected hive, impala, drill, trino, spark or duckdb, got \"%s\"", dl);
 	char abs[PATH_MAX], loc[PATH_MAX + 16];
 	if (!realpath(o->dir, abs))
 		return ids_fail(err, IDS_ENOTFOUND, "lake %s: %m", o->dir);
@@ -318,6 +341,8 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 				lk_sanitize(ts[i].db, db, sizeof db);
 				if (d == D_TRINO)
 					ids_buf_printf(out, "CREATE SCHEMA IF NOT EXISTS hive.%s;\n\n", db);
+				else if (d == D_DUCKDB)
+					ids_buf_printf(out, "CREATE SCHEMA IF NOT EXISTS %s;\n\n", db);
 				else
 					ids_buf_printf(out, "CREATE DATABASE IF NOT EXISTS %s;\n\n", db);
 			}
