@@ -173,6 +173,20 @@ static int encode(const ids_json *j, size_t t, ids_buf *out, int depth, ids_erro
 		double v = ids_json_num(j, t);
 		if (!isfinite(v))
 			return ids_fail(err, IDS_EINVAL, "key number out of range");
+		/* an integer past 2^53 that no double holds exactly: a browser cannot have sent it
+		 * (JavaScript would have rounded it first), and keeping the rounded key would merge
+		 * distinct keys silently */
+		size_t n = tk->end - tk->start;
+		if (tk->is_int && fabs(v) >= 9007199254740992.0) {
+			char back[400];
+			int m = snprintf(back, sizeof back, "%.0f", v);   /* the double's exact integer value */
+			const char *txt = j->text + tk->start;
+			if ((size_t)m != n || memcmp(back, txt, n))
+				return ids_fail(err, IDS_EINVAL,
+						"key %.*s is past 2^53 and not exactly a JavaScript number (it would be %.40s): "
+						"send it as a string, or as the number JavaScript has",
+						(int)(n < 40 ? n : 40), txt, back);
+		}
 		return put_double(out, K_NUM, v);
 	}
 	case IDS_JSTR:

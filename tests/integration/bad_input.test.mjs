@@ -95,6 +95,9 @@ const pushCases = [
   ['value bad $set', { client: 'c', mutations: [M({ value: { $set: {} } })] }, 400, 'invalid', /\$set/],
   ['value bad $regexp', { client: 'c', mutations: [M({ value: { $regexp: 1 } })] }, 400, 'invalid', /\$regexp/],
   ['value $esc not an object', { client: 'c', mutations: [M({ value: { $esc: 1 } })] }, 400, 'invalid', /\$esc/],
+  // a browser cannot hold 2^53+1 as a number: storing it rounded would merge two keys silently
+  ['key integer past 2^53', '{"client":"c","mutations":[{"id":1,"store":"s","op":"put","key":9007199254740993,"value":1}]}',
+    400, 'invalid', /mutations\[0\]\.key: key 9007199254740993 is past 2\^53.*9007199254740992/],
   // no JavaScript object has a key twice; JSON.parse keeps the last, a reader of the first the first
   ['value with a key twice', '{"client":"c","mutations":[{"id":1,"store":"s","op":"put","key":1,"value":{"a":{"x":1,"x":2}}}]}',
     400, 'invalid', /mutations\[0\]\.value.*same key twice/],

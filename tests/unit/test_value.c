@@ -96,7 +96,7 @@ static const char *const ordered_keys[] = {
 	"1",
 	"1.0000000000000002",
 	"2",
-	"9007199254740993",
+	"9007199254740994",
 	"1e20",
 	"1.7976931348623157e308",
 	"{\"$num\":\"Infinity\"}",
@@ -226,7 +226,15 @@ static void key_canonical(void)
 	key_canonical_one("0.1", "0.1");
 	key_canonical_one("-2.5e-3", "-0.0025");
 	key_canonical_one("9007199254740991", "9007199254740991");
-	key_canonical_one("9007199254740993", "9007199254740992");
+	key_canonical_one("9007199254740994", "9007199254740994");
+	{
+		/* past 2^53, an integer no double holds is refused (it would merge with its neighbour) */
+		ids_buf e = IDS_BUF_INIT;
+		ids_error err = IDS_ERROR_INIT;
+		CHECK_EQ_INT(enc("9007199254740993", &e, &err), IDS_EINVAL);
+		CHECK(strstr(err.msg, "past 2^53") != NULL);
+		ids_buf_free(&e);
+	}
 	key_canonical_one("1e21", "1e+21");
 	key_canonical_one("1e300", "1e+300");
 	key_canonical_one("{\"$num\":\"Infinity\"}", "{\"$num\":\"Infinity\"}");
