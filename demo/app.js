@@ -20,12 +20,20 @@ function tx(mode, fn) {
   });
 }
 
+// Rows may come from anywhere (curl, an import, another app version): show any value.
+const text = (v) => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const time = (v) => { const d = v instanceof Date ? v : new Date(v); return v !== undefined && !isNaN(d) ? fmtTime(d) : ''; };
+function total(o) {
+  const t = Number(o.qty) * Number(o.price);
+  return Number.isFinite(t) ? t.toFixed(2) : '';
+}
+
 async function render() {
-  const orders = await tx('readonly', (st) => st.getAll());
-  orders.sort((a, b) => b.updated - a.updated);
+  const orders = (await tx('readonly', (st) => st.getAll())).map((o) => (o && typeof o === 'object' ? o : { item: o }));
+  orders.sort((a, b) => (Number(new Date(b.updated)) || 0) - (Number(new Date(a.updated)) || 0));
   $('rows').replaceChildren(...orders.map((o) => {
     const tr = document.createElement('tr');
-    const cells = [o.id.slice(0, 6), o.item, o.qty, (o.qty * o.price).toFixed(2), o.status, fmtTime(o.updated)];
+    const cells = [text(o.id).slice(0, 6), text(o.item), text(o.qty), total(o), text(o.status), time(o.updated)];
     cells.forEach((c, i) => {
       const td = document.createElement('td');
       if (i === 4) { const b = document.createElement('span'); b.className = 'pill ' + c; b.textContent = c; td.append(b); } else td.textContent = c;
