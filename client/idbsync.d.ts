@@ -46,6 +46,8 @@ export interface SyncStatus {
   error: { code: string; message: string; status?: number } | null;
   /** This tab runs the background sync (holds the Web Lock). */
   leader: boolean;
+  /** A push or pull is in flight right now. */
+  syncing: boolean;
   /** Date.now() of the last successful sync, or null. */
   lastSync: number | null;
 }
