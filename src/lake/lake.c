@@ -483,14 +483,13 @@ static void do_flush(lake *l)
 			ids_log_int(&lr, "ms", t1 - t0);
 			ids_log_end(&lr);
 		}
-		static __thread int64_t last_prune;
-		if (t1 - last_prune >= PRUNE_EVERY_MS) {
+		if (t1 - l->prune_ms >= PRUNE_EVERY_MS) {
 			ids_error perr = IDS_ERROR_INIT;
 			/* a crash before the next state pass needs the changes after state_seq */
 			int64_t floor = lk_hold_floor(l);
 			if (store_changes_prune(l->st, floor < l->state_seq ? floor : l->state_seq, &perr))
 				ids_logf(IDS_LOG_WARN, "lake_prune_failed", "%s", perr.msg);
-			last_prune = t1;
+			l->prune_ms = t1;
 		}
 	}
 	pthread_mutex_lock(&l->mu);

@@ -188,6 +188,7 @@ struct lake {
 	ids_buf row_buf, row_tmp;
 	ids_json vjson;
 	int64_t compact_ms;          /* the last compaction check */
+	int64_t prune_ms;            /* the last prune of the store's change log (flush thread) */
 	char epoch[40];              /* the store epoch progress.json was written for */
 	lk_qchange *quarantine;      /* refused change-log rows (hold.c) */
 	int hold_changed;            /* held tables or the quarantine changed: write progress */

@@ -31,7 +31,8 @@ typedef struct http_resp {
 	int status;
 	const char *ctype;
 	ids_buf body;
-	const char *file;           /* serve this file instead of body */
+	const char *file;           /* serve this file instead of body (often file_path below) */
+	char file_path[1100];       /* room for the path a handler builds: it lives until sent */
 	http_stream_fn stream;
 	void (*stream_free)(void *ctx);
 	void *stream_ctx;

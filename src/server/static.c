@@ -33,8 +33,11 @@ void route_static(server *s, http_req *req, http_resp *resp)
 		resp_error_status(resp, 404, "not_found", "file not found");
 		return;
 	}
-	static __thread char path[1024];
-	snprintf(path, sizeof path, "%s%s", s->o.static_dir, rel);
+	char *path = resp->file_path;   /* the response outlives this call until it is sent */
+	if ((size_t)snprintf(path, sizeof resp->file_path, "%s%s", s->o.static_dir, rel) >= sizeof resp->file_path) {
+		resp_error_status(resp, 404, "not_found", "file not found");
+		return;
+	}
 	struct stat stt;
 	if (stat(path, &stt) || !S_ISREG(stt.st_mode)) {
 		resp_error_status(resp, 404, "not_found", "file not found");
