@@ -78,6 +78,11 @@ struct store {
 	struct field_seen **fields;       /* writer-only cache of the fields table (hash buckets) */
 	size_t n_field_buckets;
 
+	/* tests only: the fault_countdown-th run of the commit-path step fault_step ("begin",
+	 * "savepoint", "rollback_to", "release", "head", "commit") fails (writer.c) */
+	const char *fault_step;
+	int fault_countdown;
+
 	pthread_rwlock_t rules_lock;
 	rule_entry *rules;
 	size_t n_rules;

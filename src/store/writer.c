@@ -53,48 +53,67 @@ static void record_commit(store *s, int64_t us)
 	atomic_fetch_add(&s->stats.commit_bucket[b], 1);
 }
 
+/* One statement of the commit path, checked; the tests' fault hook (store_int.h) can make
+ * the nth run of a named step fail, as a full disk or a broken file would. */
+static int step(store *s, const char *name, const char *sql, ids_error *err)
+{
+	if (s->fault_step && !strcmp(s->fault_step, name) && --s->fault_countdown == 0)
+		return ids_fail(err, IDS_EIO, "%s: injected failure (test)", name);
+	return store_exec(s->w, sql, err);
+}
+
+static int set_head(store *s, ids_error *err)
+{
+	if (s->fault_step && !strcmp(s->fault_step, "head") && --s->fault_countdown == 0)
+		return ids_fail(err, IDS_EIO, "head: injected failure (test)");
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->w, "UPDATE meta SET v=?1 WHERE k='head'", -1, &q, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(q, 1, s->next_seq - 1)) == SQLITE_OK)
+		rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : store_sql_err(s, s->w, rc, err, "update the head");
+}
+
+/* Every step is checked: a savepoint, rollback-to or release that fails leaves the transaction
+ * in a state nobody can vouch for, so the whole group is rolled back and every job of it gets
+ * the error (their pushers retry); nothing partial is ever committed. */
 static void run_group(store *s, push_job *jobs)
 {
 	ids_error err = IDS_ERROR_INIT;
 	int64_t seq0 = s->next_seq;
-	int rc = store_exec(s->w, "BEGIN IMMEDIATE", &err);
-	for (push_job *j = jobs; j; j = j->next) {
-		if (rc) {
-			j->rc = rc;
-			j->err = err;
-			continue;
-		}
+	int rc = step(s, "begin", "BEGIN IMMEDIATE", &err), open = !rc;
+	for (push_job *j = jobs; j && !rc; j = j->next) {
 		int64_t seq_before = s->next_seq;
-		store_exec(s->w, "SAVEPOINT job", NULL);
+		if ((rc = step(s, "savepoint", "SAVEPOINT job", &err)))
+			break;
 		j->rc = store_apply_batch(s, j->b, j->res, &j->err);
 		if (j->rc) {
-			store_exec(s->w, "ROLLBACK TO job", NULL);
+			/* this push alone is refused (403, ...): its writes go, the group's stay */
+			if ((rc = step(s, "rollback_to", "ROLLBACK TO job", &err)))
+				break;
 			s->next_seq = seq_before;
 			store_fields_reset(s);
 		}
-		store_exec(s->w, "RELEASE job", NULL);
+		rc = step(s, "release", "RELEASE job", &err);
 	}
-	if (!rc && s->next_seq != seq0) {
-		sqlite3_stmt *q;
-		sqlite3_prepare_v2(s->w, "UPDATE meta SET v=?1 WHERE k='head'", -1, &q, NULL);
-		sqlite3_bind_int64(q, 1, s->next_seq - 1);
-		sqlite3_step(q);
-		sqlite3_finalize(q);
-	}
+	if (!rc && s->next_seq != seq0)
+		rc = set_head(s, &err);
 	if (!rc) {
 		int64_t t0 = mono_us();
-		rc = store_exec(s->w, "COMMIT", &err);
+		rc = step(s, "commit", "COMMIT", &err);
 		record_commit(s, mono_us() - t0);
-		if (rc) {
+		if (rc && !s->fault_step)
 			store_sql_err(s, s->w, sqlite3_extended_errcode(s->w), &err, "commit");
-			rc = err.code;
-			store_exec(s->w, "ROLLBACK", NULL);
-		}
+		if (rc)
+			rc = err.code ? err.code : IDS_EIO;
 	}
 	if (rc) {
+		if (open)
+			store_exec(s->w, "ROLLBACK", NULL);
 		s->next_seq = seq0;
 		store_fields_reset(s); /* the cache may name fields the rolled-back commit added */
 		for (push_job *j = jobs; j; j = j->next) {
+			/* a push refused on its own keeps its own error; every other gets the group's */
 			if (!j->rc) {
 				j->rc = rc;
 				j->err = err;
