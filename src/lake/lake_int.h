@@ -68,6 +68,8 @@ extern const char *const lk_fallback_names[LK_FB_N];
  * value the push accepts converts: what a type cannot hold takes its fallback, counted in e. */
 void lk_emit_cols(ids_buf *b, lk_emit_ctx *e, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
 		  long v);
+/* The value token of field (len bytes, NUL allowed) in object obj, or -1. */
+long lk_get_field(const ids_json *j, long obj, const char *field, size_t len);
 /* v is written as null: absent (-1), null or {"$undefined":..}. */
 int lk_value_null(const ids_json *j, long v);
 /* The value's text (strings unescaped, tagged scalars their string, else JSON text). */

@@ -52,8 +52,12 @@ json_t *lk_cols_to_json(const lk_col *c, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{sssssosi}", "name", c[i].name, "field", c[i].field, "type",
-						   type_to_json(c[i].type), "since", c[i].since));
+	{
+		json_t *o = json_pack("{sssosi}", "name", c[i].name, "type", type_to_json(c[i].type), "since", c[i].since);
+		/* the field as its bytes: a JavaScript key may hold NUL */
+		json_object_set_new(o, "field", json_stringn(c[i].field, c[i].field_len));
+		json_array_append_new(a, o);
+	}
 	return a;
 }
 
@@ -98,8 +102,13 @@ int lk_cols_from_json(lk_col **out, size_t *n, json_t *a, ids_error *err)
 		if (!name || !field)
 			return ids_fail(err, IDS_ECORRUPT, "columns[%zu]: name and field expected", i);
 		c[i].name = strdup(name);
-		c[i].field = strdup(field);
-		c[i].field_len = strlen(field);
+		/* a field name may hold NUL (JavaScript keys can): its length is the JSON string's */
+		c[i].field_len = json_string_length(json_object_get(e, "field"));
+		c[i].field = malloc(c[i].field_len + 1);
+		if (c[i].field) {
+			memcpy(c[i].field, field, c[i].field_len);
+			c[i].field[c[i].field_len] = 0;
+		}
 		c[i].since = (int)json_integer_value(json_object_get(e, "since"));
 		(*n)++;
 		int rc = type_from_json(&c[i].type, json_object_get(e, "type"), err);

@@ -17,13 +17,16 @@ static void put_raw(ids_buf *b, const ids_json *j, long t)
 	ids_buf_append(b, j->text + TOK(j, t)->start, TOK(j, t)->end - TOK(j, t)->start);
 }
 
-/* Key token k equals s (n bytes). */
+/* Key token k equals s (n bytes, which may hold NUL). */
 static int key_eq(const ids_json *j, size_t k, const char *s, size_t n)
 {
 	const ids_jtok *t = TOK(j, k);
 	if (!t->escaped)
 		return t->end - t->start - 2 == n && !memcmp(j->text + t->start + 1, s, n);
-	return ids_json_streq(j, k, s);
+	ids_buf tmp = IDS_BUF_INIT;
+	int eq = !ids_json_unescape(j, k, &tmp) && tmp.len == n && (!n || !memcmp(tmp.data, s, n));
+	ids_buf_free(&tmp);
+	return eq;
 }
 
 /* The first character of key k after unescaping is '$'. */
@@ -36,6 +39,17 @@ static int key_is_tag(const ids_json *j, size_t k)
 }
 
 static long get(const ids_json *j, long obj, const char *name) { return obj < 0 ? -1 : ids_json_get(j, (size_t)obj, name); }
+
+long lk_get_field(const ids_json *j, long obj, const char *field, size_t len)
+{
+	if (obj < 0 || TOK(j, obj)->type != IDS_JOBJ)
+		return -1;
+	size_t k = (size_t)obj + 1;
+	for (uint32_t i = 0; i < TOK(j, obj)->size; i++, k = TOK(j, k + 1)->next)
+		if (key_eq(j, k, field, len))
+			return (long)k + 1;
+	return -1;
+}
 
 long lk_plain_object(const ids_json *j, long t)
 {
@@ -131,8 +145,8 @@ static int name_taken(void *ctx, const char *n)
 
 static int observe_type(lk_type **tp, const ids_json *j, long v, int nested, int version);
 
-static int add_col(lk_col **cols, size_t *n, const char *field, const ids_json *j, long v, int nested,
-		   int version, const char *const *reserved)
+static int add_col(lk_col **cols, size_t *n, const char *field, size_t field_len, const ids_json *j, long v,
+		   int nested, int version, const char *const *reserved)
 {
 	lk_col *c = realloc(*cols, (*n + 1) * sizeof *c);
 	if (!c)
@@ -145,8 +159,12 @@ static int add_col(lk_col **cols, size_t *n, const char *field, const ids_json *
 	lk_col *x = &c[*n];
 	memset(x, 0, sizeof *x);
 	x->name = strdup(name);
-	x->field = strdup(field);
-	x->field_len = strlen(field);
+	x->field = malloc(field_len + 1);   /* JavaScript keys may hold NUL: kept whole */
+	if (x->field) {
+		memcpy(x->field, field, field_len);
+		x->field[field_len] = 0;
+	}
+	x->field_len = field_len;
 	x->since = version;
 	(*n)++;
 	observe_type(&x->type, j, v, nested, version);
@@ -234,7 +252,7 @@ static int observe_cols(lk_col **cols, size_t *n, const ids_json *j, long obj, i
 			ids_buf_reset(&name);
 			if (ids_json_unescape(j, k, &name) || name.failed)
 				continue;
-			r |= add_col(cols, n, name.data ? name.data : "", j, (long)k + 1, nested, version, reserved);
+			r |= add_col(cols, n, name.data ? name.data : "", name.len, j, (long)k + 1, nested, version, reserved);
 		}
 	}
 	ids_buf_free(&name);
@@ -251,9 +269,9 @@ int lk_cols_observe(lk_col **cols, size_t *n, const ids_json *j, long v, int nes
 	if (value_kind(j, v, nested) == LK_NULL)
 		return 0;
 	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*cols)[i].field, "$value"))
+		if ((*cols)[i].field_len == 6 && !strcmp((*cols)[i].field, "$value"))
 			return observe_type(&(*cols)[i].type, j, v, nested, version);
-	return add_col(cols, n, "$value", j, v, nested, version, reserved);
+	return add_col(cols, n, "$value", 6, j, v, nested, version, reserved);
 }
 
 /* The single-string payload of a tagged scalar ({"$date":s}, {"$bigint":s}, {"$num":s}), or -1. */
@@ -446,7 +464,7 @@ static void emit(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long v, const lk
 				ids_buf_putc(b, ',');
 			ids_buf_json_str(b, t->fields[i].name, strlen(t->fields[i].name));
 			ids_buf_putc(b, ':');
-			emit(b, e, j, get(j, obj, t->fields[i].field), t->fields[i].type);
+			emit(b, e, j, lk_get_field(j, obj, t->fields[i].field, t->fields[i].field_len), t->fields[i].type);
 		}
 		ids_buf_putc(b, '}');
 		return;
@@ -487,10 +505,10 @@ void lk_emit_cols(ids_buf *b, lk_emit_ctx *e, const lk_col *cols, size_t n, cons
 			if (kn < end && key_eq(j, kn, c->field, c->field_len))
 				x = (long)kn + 1;
 			else
-				x = get(j, obj, c->field);
+				x = lk_get_field(j, obj, c->field, c->field_len);
 			if (x >= 0)
 				kn = TOK(j, x)->next;
-		} else if (v >= 0 && !strcmp(c->field, "$value")) {
+		} else if (v >= 0 && c->field_len == 6 && !strcmp(c->field, "$value")) {
 			x = v;
 		}
 		ids_buf_putc(b, ',');
