@@ -397,7 +397,9 @@ function install() {
     const ctl = dbs.get(this);
     if (ctl && mode !== undefined && `${mode}` === 'readwrite' && list.some((n) => ctl.isSynced(n))) {
       list.push(OUTBOX);
-      return arguments.length > 2 ? nat.transaction.call(this, list, mode, options) : nat.transaction.call(this, list, mode);
+      const tx = arguments.length > 2 ? nat.transaction.call(this, list, mode, options) : nat.transaction.call(this, list, mode);
+      txState(tx);   // now: its complete listener runs before any the app adds (which may close the database)
+      return tx;
     }
     return nat.transaction.apply(this, arguments);
   });

@@ -69,8 +69,12 @@ export class Synced extends EventTarget {
       onTxError: (e) => { if (e && e.name === 'QuotaExceededError') this.reportError(new QuotaError('a write was rejected: storage quota exceeded (nothing already captured is lost)', { cause: e })); },
       onClose: () => this.close(),
       rewrite: (fixes) => {
+        // Synchronously when the connection is there: the transaction starts before the app's own
+        // complete handler could close the database.
         const run = (idb) => rewriteRecords(idb, fixes, this.cache);
-        (this.idb ? run(this.idb) : this.conn().then(run)).catch((e) => this.reportError(fromIdbError(e, 'completing an outbox record')));
+        let p;
+        try { p = this.idb ? run(this.idb) : this.conn().then(run); } catch (e) { p = Promise.reject(e); }
+        p.catch((e) => this.reportError(fromIdbError(e, 'completing an outbox record')));
       },
     });
     this.onDbClose = () => this.close();   // closed by the browser (storage cleared, ...)

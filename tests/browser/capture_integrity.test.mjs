@@ -152,3 +152,26 @@ test('a connection the app closes stops syncing and releases the leader lock; re
   assert.equal(r.pending2, 0, 'and syncs');
   await until(async () => byKey(await serverPull(srv, 'closing'), 'a').has('"k"'), 5000, 'the write on the server');
 });
+
+test('commit() with a generated key still to come, the app closing the database in its complete handler: the record is completed', async () => {
+  const page = await fresh();
+  const r = await page.evaluate(async () => {
+    const db = await new Promise((res) => {
+      const q = indexedDB.open('late', 1);
+      q.onupgradeneeded = () => { window.idbsync.createSyncStores(q.result); q.result.createObjectStore('auto', { keyPath: 'n', autoIncrement: true }); };
+      q.onsuccess = () => res(q.result);
+    });
+    await window.idbsync.enableSync(db, { url: location.origin, background: false });
+    const tx = db.transaction('auto', 'readwrite');
+    const closed = new Promise((res) => { tx.oncomplete = () => { db.close(); res(); }; });
+    tx.objectStore('auto').add({ x: 1 });
+    tx.commit();
+    await closed;
+    await new Promise((res) => setTimeout(res, 100));
+    const db2 = await new Promise((res) => { const q = indexedDB.open('late'); q.onsuccess = () => res(q.result); });
+    const recs = await new Promise((res) => { db2.transaction('_idbsync_outbox').objectStore('_idbsync_outbox').getAll().onsuccess = (e) => res(e.target.result); });
+    db2.close();
+    return recs.map((x) => ({ open: !!x.open, m: x.m.map((m) => [m[0], m[1], m[3]]) }));
+  });
+  assert.deepEqual(r, [{ open: false, m: [['auto', '1', '{"x":1,"n":1}']] }]);
+});
