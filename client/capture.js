@@ -364,6 +364,7 @@ function notFound(what, msg) { return new DOMException(`Failed to execute '${wha
 
 /** WebIDL's (DOMString or sequence<DOMString>) conversion of transaction()'s storeNames. */
 function storeList(names) {
+  if (typeof names === 'string') return [names];
   if (names !== null && (typeof names === 'object' || typeof names === 'function') && typeof names[Symbol.iterator] === 'function') {
     return Array.from(names, (n) => `${n}`);
   }
@@ -398,7 +399,7 @@ function install() {
     if (ctl && mode !== undefined && `${mode}` === 'readwrite' && list.some((n) => ctl.isSynced(n))) {
       list.push(OUTBOX);
       const tx = arguments.length > 2 ? nat.transaction.call(this, list, mode, options) : nat.transaction.call(this, list, mode);
-      txState(tx);   // now: its complete listener runs before any the app adds (which may close the database)
+      txs.set(tx, new TxState(tx, ctl));   // now: its complete listener runs before any the app adds (which may close the database)
       return tx;
     }
     return nat.transaction.apply(this, arguments);
@@ -413,7 +414,7 @@ function install() {
 
   patch(T, 'objectStore', function (name) {
     const store = nat.objectStore.apply(this, arguments);
-    if (hidden.has(this.db) && isSyncStore(`${name}`)) {
+    if (isSyncStore(typeof name === 'string' ? name : `${name}`) && hidden.has(this.db)) {
       throw notFound('objectStore\' on \'IDBTransaction', 'The specified object store was not found.');
     }
     return store;
