@@ -205,6 +205,56 @@ test('request and transaction events, their order and errors: handled, unhandled
   });
 });
 
+test('more write paths: index cursors, prev cursors, abort() in a handler, exceptions in handlers, durability, key generator, transaction(db.objectStoreNames)', async () => {
+  await same(async (T) => {
+    const db = await T.open('paths', 1, (db) => {
+      const a = db.createObjectStore('a', { keyPath: 'id' });
+      a.createIndex('by_g', 'g');
+      db.createObjectStore('gen', { autoIncrement: true });
+    });
+    T.watchDb(db);
+    let tx = db.transaction(db.objectStoreNames, 'readwrite', { durability: 'relaxed' });
+    T.watchTx(tx, 'tx1');
+    T.push(Array.from(tx.objectStoreNames));
+    for (let i = 0; i < 6; i++) T.req(tx.objectStore('a').put({ id: i, g: i % 2 }), 'put' + i);
+    T.req(tx.objectStore('gen').add('x', 10), 'gen10');
+    T.req(tx.objectStore('gen').add('y'), 'gen-next');
+    T.req(tx.objectStore('gen').put('z', 3.5), 'gen3.5');
+    T.req(tx.objectStore('gen').add('w'), 'gen-next2');
+    T.push(await T.done(tx));
+    tx = db.transaction('a', 'readwrite');
+    T.watchTx(tx, 'tx2');
+    await new Promise((res) => {
+      T.req(tx.objectStore('a').index('by_g').openCursor(IDBKeyRange.only(1), 'prev'), 'icur').addEventListener('success', (e) => {
+        const c = e.target.result;
+        if (!c) return res();
+        if (c.primaryKey === 3) T.req(c.delete(), 'idel'); else T.req(c.update({ ...c.value, via: 'index' }), 'iupd');
+        c.continue();
+      });
+    });
+    T.push(await T.done(tx));
+    tx = db.transaction('a', 'readwrite');
+    T.watchTx(tx, 'tx3');
+    T.req(tx.objectStore('a').put({ id: 20 }), 'put20').addEventListener('success', () => tx.abort());
+    T.req(tx.objectStore('a').put({ id: 21 }), 'put21');
+    T.push(await T.done(tx));
+    window.onerror = () => true;
+    tx = db.transaction('a', 'readwrite');
+    T.watchTx(tx, 'tx4');
+    T.req(tx.objectStore('a').put({ id: 30 }), 'put30').addEventListener('success', () => { throw new Error('app bug'); });
+    T.req(tx.objectStore('a').put({ id: 31 }), 'put31');
+    T.push(await T.done(tx));
+    window.onerror = null;
+    tx = db.transaction('a', 'readwrite');
+    T.watchTx(tx, 'tx5');
+    T.req(tx.objectStore('a').delete(IDBKeyRange.bound(100, 200)), 'nothing');
+    T.req(tx.objectStore('a').delete(77), 'absent');
+    T.push(await T.done(tx));
+    T.push(await T.dump(db, ['a', 'gen']));
+    return T.list;
+  });
+});
+
 test('store names: the idbsync stores are invisible (db, transactions, versionchange, objectStore())', async () => {
   await same(async (T) => {
     const names = (l) => ({ arr: Array.from(l), len: l.length, item0: l.item(0), item9: l.item(9), c: l.contains('a'), tag: Object.prototype.toString.call(l), isList: l instanceof DOMStringList, keys: Object.keys(l) });
