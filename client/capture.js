@@ -436,7 +436,13 @@ function install() {
       const tx = i && this.transaction;
       if (!i || tx.readyState === 'done') return native.apply(this, arguments);
       if (cloning === tx) throw inactive(`${name}' on 'IDBObjectStore`);
-      const hasKey = arguments.length > 1;
+      const hasKey = arguments.length > 1 && key !== undefined;
+      if (hasKey ? i.path !== null : i.path === null && !i.auto) {
+        // IndexedDB throws DataError before it clones (a key for in-line keys, none for out-of-line ones).
+        const req = native.apply(this, arguments);
+        uncaptured(tx, i.st);
+        return req;
+      }
       const c = cloneFor(tx, value);
       const k = hasKey && key !== null && typeof key === 'object' ? cloneFor(tx, key) : key;
       if (c === NONE || k === NONE) {

@@ -365,10 +365,11 @@ test('generated keys are defined like IndexedDB does (no setters run); getters r
       db.createObjectStore('auto', { keyPath: 'id', autoIncrement: true });
       db.createObjectStore('deep', { keyPath: 'a.b.c', autoIncrement: true });
       db.createObjectStore('g', { keyPath: 'id' });
+      db.createObjectStore('o');
     });
     let setterCalls = 0;
     Object.defineProperty(Object.prototype, 'id', { configurable: true, set(v) { setterCalls++; }, get() { return undefined; } });
-    const tx = db.transaction(['auto', 'deep', 'g'], 'readwrite');
+    const tx = db.transaction(['auto', 'deep', 'g', 'o'], 'readwrite');
     try {
       T.req(tx.objectStore('auto').add({ v: 1 }), 'auto');
       T.req(tx.objectStore('deep').add({ v: 2 }), 'deep1');
@@ -379,9 +380,11 @@ test('generated keys are defined like IndexedDB does (no setters run); getters r
     T.req(g.put({ get id() { calls++; return n++; }, get v() { calls++; return { id: n }; } }), 'getter');
     T.req(g.put({ id: 10, get probe() { try { g.get(1); return 'request placed'; } catch (e) { return e.name; } } }), 'probe');
     T.req(g.put({ id: 11, get x() { try { g.put({ id: 12 }); return 'put placed'; } catch (e) { return e.name; } } }), 'probe2');
+    T.try('key for in-line keys', () => g.put({ get id() { calls += 100; return 13; } }, 13));
+    T.try('no key for out-of-line keys', () => tx.objectStore('o').put({ get v() { calls += 1000; return 1; } }));
     T.push(await T.done(tx));
     T.push(`setter calls: ${setterCalls}, getter calls: ${calls}`);
-    T.push(await T.dump(db, ['auto', 'deep', 'g']));
+    T.push(await T.dump(db, ['auto', 'deep', 'g', 'o']));
     return T.list;
   });
 });
