@@ -124,6 +124,7 @@ class TxState {
     this.waiting = 0;       // entries of group whose key comes from their request's result
     this.queued = false;    // in `due`
     this.committed = false; // commit() was called: no more requests
+    this.active = false;    // known to take requests in the current burst (see activeFor)
     this.recs = [];         // records written: {g, req, m, dirty}
     tx.addEventListener('complete', () => this.completed());
     tx.addEventListener('abort', () => { if (tx.error) ctl.onTxError(tx.error); });
@@ -196,6 +197,7 @@ class TxState {
   commit() {
     if (this.group.length) this.write(this.waiting > 0);
     this.committed = true;
+    this.active = false;
   }
   completed() {
     const fixes = [];
@@ -332,6 +334,25 @@ function cloneFor(tx, v) {
   try { return structuredClone(v); } catch { return NONE; } finally { cloning = outer; }
 }
 
+/**
+ * True when store's transaction takes requests now. IndexedDB checks that (active, not finished,
+ * store not deleted) before it clones, so we must too before our clone runs the value's getters.
+ * The probe is a put with NaN as key: past those checks it fails with DataError before cloning or
+ * placing a request. Known once per burst: the state holds until the current microtasks ran.
+ */
+function activeFor(st, store) {
+  if (st.active) return true;
+  try {
+    nat.put.call(store, undefined, NaN);
+  } catch (e) {
+    if (e.name !== 'DataError') return false;
+    st.active = true;
+    queueMicrotask(() => { st.active = false; });
+    return true;
+  }
+  return false;   // unreachable: NaN is never a key
+}
+
 /** A native write went through although we could not record it: it must not commit. */
 function uncaptured(tx, st) {
   try { tx.abort(); } catch { /* already finished */ }
@@ -433,8 +454,8 @@ function install() {
     const native = S[name];
     patch(S, name, function (value, key) {
       const i = arguments.length ? info(this) : null;
-      const tx = i && this.transaction;
-      if (!i || tx.readyState === 'done') return native.apply(this, arguments);
+      if (!i || !activeFor(i.st, this)) return native.apply(this, arguments);
+      const tx = i.st.tx;
       if (cloning === tx) throw inactive(`${name}' on 'IDBObjectStore`);
       const hasKey = arguments.length > 1 && key !== undefined;
       if (hasKey ? i.path !== null : i.path === null && !i.auto) {
@@ -494,8 +515,9 @@ function install() {
   });
 
   patch(C, 'update', function (value) {
-    const i = arguments.length ? info(storeOf(this)) : null;
-    if (!i) return nat.updateC.apply(this, arguments);
+    const store = arguments.length ? storeOf(this) : null;
+    const i = store && info(store);
+    if (!i || !activeFor(i.st, store)) return nat.updateC.apply(this, arguments);
     const tx = i.st.tx;
     if (cloning === tx) throw inactive('update\' on \'IDBCursor');
     const c = cloneFor(tx, value);

@@ -383,6 +383,13 @@ test('generated keys are defined like IndexedDB does (no setters run); getters r
     T.try('key for in-line keys', () => g.put({ get id() { calls += 100; return 13; } }, 13));
     T.try('no key for out-of-line keys', () => tx.objectStore('o').put({ get v() { calls += 1000; return 1; } }));
     T.push(await T.done(tx));
+    // A put in a later task: the transaction is inactive but not finished (it waits for a request).
+    const tx2 = db.transaction(['g', 'o'], 'readwrite');
+    tx2.objectStore('g').get(1);
+    await new Promise((r) => setTimeout(r, 0));
+    T.try('inactive put', () => tx2.objectStore('g').put({ get id() { calls += 10000; return 20; } }));
+    T.try('inactive add', () => tx2.objectStore('o').add({ get v() { calls += 10000; return 1; } }, 1));
+    T.push(await T.done(tx2));
     T.push(`setter calls: ${setterCalls}, getter calls: ${calls}`);
     T.push(await T.dump(db, ['auto', 'deep', 'g', 'o']));
     return T.list;
