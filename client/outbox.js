@@ -226,15 +226,19 @@ export async function ackUpTo(db, ack, cache = new Map()) {
 /**
  * Rewrites records of a committed transaction that capture.js could not finish inside it (after
  * an explicit commit(): keys still to come, a failure the app handled): fixes [{key, m}], an empty
- * m deletes the record.
+ * m deletes the record. A record no longer there was pushed and acknowledged meanwhile: it is not
+ * brought back (that would renumber every later mutation).
  */
 export function rewriteRecords(db, fixes, cache = new Map()) {
   const tx = itx(db, [OUTBOX], 'readwrite');
   const out = native.objectStore.call(tx, OUTBOX);
   for (const f of fixes) {
     cache.delete(f.key);
-    if (f.m.length) native.put.call(out, { m: f.m }, f.key);
-    else native.delete.call(out, f.key);
+    native.getKey.call(out, f.key).onsuccess = (e) => {
+      if (e.target.result === undefined) return;
+      if (f.m.length) native.put.call(out, { m: f.m }, f.key);
+      else native.delete.call(out, f.key);
+    };
   }
   return done(tx);
 }
@@ -368,7 +372,7 @@ export async function restamp(db, clock, cache = new Map()) {
       m[i][2] = clock.now();
       n++;
     }
-    if (changed) { native.put.call(out, { m }, keys[ri]); cache.delete(keys[ri]); }
+    if (changed) { native.put.call(out, { ...rec, m }, keys[ri]); cache.delete(keys[ri]); }   // an `open` record stays open
   });
   await done(tx);
   return n;
