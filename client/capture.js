@@ -441,6 +441,13 @@ function install() {
     return store;
   });
 
+  // After abort() the transaction takes no request: the next write must probe again (activeFor).
+  patch(T, 'abort', function () {
+    const st = txs.get(this);
+    if (st) st.active = false;
+    return nat.abort.apply(this, arguments);
+  });
+
   // After an explicit commit() no request can be added: the record of the burst so far goes first.
   if (T.commit) {
     patch(T, 'commit', function () {

@@ -324,7 +324,7 @@ test('error types, argument conversion and the replaced methods\' name/length', 
     T.push([
       P(IDBObjectStore, 'put'), P(IDBObjectStore, 'add'), P(IDBObjectStore, 'delete'), P(IDBObjectStore, 'clear'), P(IDBObjectStore, 'get'),
       P(IDBIndex, 'get'), P(IDBCursor, 'update'), P(IDBCursor, 'delete'), P(IDBCursor, 'continue'), P(IDBDatabase, 'transaction'),
-      P(IDBDatabase, 'close'), P(IDBTransaction, 'objectStore'), P(IDBTransaction, 'commit'), P(IDBTransaction, 'objectStoreNames'),
+      P(IDBDatabase, 'close'), P(IDBTransaction, 'objectStore'), P(IDBTransaction, 'commit'), P(IDBTransaction, 'abort'), P(IDBTransaction, 'objectStoreNames'),
       P(IDBDatabase, 'objectStoreNames'),
     ]);
     return T.list;
@@ -390,6 +390,12 @@ test('generated keys are defined like IndexedDB does (no setters run); getters r
     T.try('inactive put', () => tx2.objectStore('g').put({ get id() { calls += 10000; return 20; } }));
     T.try('inactive add', () => tx2.objectStore('o').add({ get v() { calls += 10000; return 1; } }, 1));
     T.push(await T.done(tx2));
+    const tx3 = db.transaction(['o'], 'readwrite');
+    const o3 = tx3.objectStore('o');
+    T.try('put before abort', () => o3.put(1, 1));
+    tx3.abort();
+    T.try('put after abort', () => o3.put({ get v() { calls += 100000; return 1; } }, 2));
+    T.push(await T.done(tx3));
     T.push(`setter calls: ${setterCalls}, getter calls: ${calls}`);
     T.push(await T.dump(db, ['auto', 'deep', 'g', 'o']));
     return T.list;
