@@ -130,10 +130,11 @@ test('a connection the app closes stops syncing and releases the leader lock; re
     const held = async () => (await navigator.locks.query()).held.map((l) => l.name).filter((n) => n.startsWith('idbsync:leader'));
     let db = await open();
     const s1 = await window.idbsync.enableSync(db, { url: location.origin });
-    for (let i = 0; i < 50 && !s1.isLeader; i++) await new Promise((r) => setTimeout(r, 20));
+    const wait = async (f) => { for (let i = 0; i < 200 && !(await f()); i++) await new Promise((r) => setTimeout(r, 25)); };
+    await wait(() => s1.isLeader);
     const before = await held();
     db.close();   // without s1.close()
-    await new Promise((r) => setTimeout(r, 100));
+    await wait(async () => (await held()).length === 0);
     const after = await held();
     db = await open();
     const s2 = await window.idbsync.enableSync(db, { url: location.origin });
@@ -167,9 +168,10 @@ test('commit() with a generated key still to come, the app closing the database 
     tx.objectStore('auto').add({ x: 1 });
     tx.commit();
     await closed;
-    await new Promise((res) => setTimeout(res, 100));
     const db2 = await new Promise((res) => { const q = indexedDB.open('late'); q.onsuccess = () => res(q.result); });
-    const recs = await new Promise((res) => { db2.transaction('_idbsync_outbox').objectStore('_idbsync_outbox').getAll().onsuccess = (e) => res(e.target.result); });
+    const read = () => new Promise((res) => { db2.transaction('_idbsync_outbox').objectStore('_idbsync_outbox').getAll().onsuccess = (e) => res(e.target.result); });
+    let recs = await read();
+    for (let i = 0; i < 100 && recs.some((x) => x.open); i++) { await new Promise((res) => setTimeout(res, 20)); recs = await read(); }
     db2.close();
     return recs.map((x) => ({ open: !!x.open, m: x.m.map((m) => [m[0], m[1], m[3]]) }));
   });

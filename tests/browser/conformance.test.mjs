@@ -92,14 +92,16 @@ function setup(mode) {
      */
     async check() {
       if (mode !== 'capture') return [];
-      await new Promise((r) => setTimeout(r, 50));   // records completed after an explicit commit()
       const diffs = [];
       for (const name of new Set(handles.filter((h) => h.checked !== false).map((h) => h.name))) {
         const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
         if (!db.objectStoreNames.contains('_idbsync_outbox')) { db.close(); continue; }   // deleted by the scenario
         const stores = Array.from(db.objectStoreNames).filter((n) => !n.startsWith('_idbsync_'));
         const stored = await T.dump(db, stores);
-        const recs = await new Promise((res) => { db.transaction('_idbsync_outbox').objectStore('_idbsync_outbox').getAll().onsuccess = (e) => res(e.target.result); });
+        const read = () => new Promise((res) => { db.transaction('_idbsync_outbox').objectStore('_idbsync_outbox').getAll().onsuccess = (e) => res(e.target.result); });
+        let recs = await read();
+        // A record left open by commit() is completed right after its transaction: give it time.
+        for (let i = 0; i < 100 && recs.some((r) => r.open); i++) { await new Promise((r) => setTimeout(r, 20)); recs = await read(); }
         db.close();
         const replay = {};
         for (const n of stores) replay[n] = new Map();
