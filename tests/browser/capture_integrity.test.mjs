@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, prepareContext, openPage, serverPull, until } from './lib/harness.mjs';
+import { duck, flush, globU } from '../lake/lib.mjs';
 
 let srv, browser;
 before(async () => {
@@ -63,6 +64,10 @@ test('Blob, File and FileList sync as binary with type and name, and come back a
   assert.deepEqual(docs.get('1').value.img, { $bin: 'iVBORw==', $type: 'Blob', $mime: 'image/png' });
   assert.deepEqual(docs.get('2').value.file, { $bin: 'aGVsbG8=', $type: 'File', $mime: 'text/plain', $name: 'hello.txt', $modified: 1000 });
   assert.equal(docs.get('3').value.list[0].$name, 'one.txt');
+  // In the lake the Blob and the File are binary columns holding their bytes.
+  await flush(srv.url, 'files');
+  const rows = await (await duck()).rows(`SELECT id, hex(img) AS img, hex(file) AS file FROM ${globU(srv.lakeDir, 'files', 'docs')} WHERE id < 3 ORDER BY id`);
+  assert.deepEqual(rows.map((x) => [x.img, x.file]), [['89504E47', null], [null, '68656C6C6F']]);
   const got = await b.evaluate(async () => {
     const s = await window.idbsync.openSynced('files', 1, { url: location.origin, background: false, upgrade(db) { db.createObjectStore('docs', { keyPath: 'id' }); } });
     await s.sync();
