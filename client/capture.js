@@ -460,10 +460,10 @@ function install() {
   function write(name) {
     const native = S[name];
     patch(S, name, function (value, key) {
+      if (cloning !== null && this.transaction === cloning) throw inactive(`${name}' on 'IDBObjectStore`);
       const i = arguments.length ? info(this) : null;
       if (!i || !activeFor(i.st, this)) return native.apply(this, arguments);
       const tx = i.st.tx;
-      if (cloning === tx) throw inactive(`${name}' on 'IDBObjectStore`);
       const hasKey = arguments.length > 1 && key !== undefined;
       if (hasKey ? i.path !== null : i.path === null && !i.auto) {
         // IndexedDB throws DataError before it clones (a key for in-line keys, none for out-of-line ones).
@@ -491,9 +491,9 @@ function install() {
 
   const setKeys = (e, keys) => { e.keys = keys.map(encodeKey); };
   patch(S, 'delete', function (query) {
+    if (cloning !== null && this.transaction === cloning) throw inactive('delete\' on \'IDBObjectStore');
     const i = arguments.length ? info(this) : null;
     if (!i) return nat.delete.apply(this, arguments);
-    if (cloning === this.transaction) throw inactive('delete\' on \'IDBObjectStore');
     if (Object.prototype.toString.call(query) === '[object IDBKeyRange]') {
       // getAllKeys validates the range as delete does and runs first: it yields the keys delete removes.
       const kreq = own(nat.getAllKeys.call(this, query));
@@ -512,9 +512,9 @@ function install() {
   });
 
   patch(S, 'clear', function () {
+    if (cloning !== null && this.transaction === cloning) throw inactive('clear\' on \'IDBObjectStore');
     const i = info(this);
     if (!i) return nat.clear.apply(this, arguments);
-    if (cloning === this.transaction) throw inactive('clear\' on \'IDBObjectStore');
     const kreq = own(nat.getAllKeys.call(this));
     const req = nat.clear.call(this);
     i.st.later(kreq, { s: i.name, k: null, keys: null, h: i.st.ctl.clock.now(), void: false, rec: null }, setKeys);
@@ -522,11 +522,11 @@ function install() {
   });
 
   patch(C, 'update', function (value) {
+    if (cloning !== null && storeOf(this).transaction === cloning) throw inactive('update\' on \'IDBCursor');
     const store = arguments.length ? storeOf(this) : null;
     const i = store && info(store);
     if (!i || !activeFor(i.st, store)) return nat.updateC.apply(this, arguments);
     const tx = i.st.tx;
-    if (cloning === tx) throw inactive('update\' on \'IDBCursor');
     const c = cloneFor(tx, value);
     if (c === NONE) {
       const req = nat.updateC.apply(this, arguments);
@@ -539,9 +539,9 @@ function install() {
   });
 
   patch(C, 'delete', function () {
+    if (cloning !== null && storeOf(this).transaction === cloning) throw inactive('delete\' on \'IDBCursor');
     const i = info(storeOf(this));
     if (!i) return nat.deleteC.apply(this, arguments);
-    if (cloning === i.st.tx) throw inactive('delete\' on \'IDBCursor');
     const req = nat.deleteC.call(this);
     i.st.ready(req, { s: i.name, k: encodeKey(this.primaryKey), h: i.st.ctl.clock.now(), c: NONE, t: null, void: false, rec: null });
     return req;

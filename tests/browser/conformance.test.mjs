@@ -24,7 +24,7 @@ function setup(mode) {
     mode, handles, list: [],
     push(x) { T.list.push(x); },
     /** Opens name at version; upgrade(db, tx) creates the app's stores. */
-    open(name, version, upgrade, { background = false, wait = true } = {}) {
+    open(name, version, upgrade, { background = false, wait = true, stores } = {}) {
       return new Promise((resolve, reject) => {
         const r = indexedDB.open(name, version);
         r.onupgradeneeded = (e) => {
@@ -34,7 +34,7 @@ function setup(mode) {
         r.onsuccess = async () => {
           const db = r.result;
           if (mode === 'capture') {
-            const p = enableSync(db, { url: location.origin, background }).then((s) => {
+            const p = enableSync(db, { url: location.origin, background, stores }).then((s) => {
               s.checked = !background;   // background sync empties the outbox: nothing to compare
               handles.push(s);
             });
@@ -96,7 +96,8 @@ function setup(mode) {
       for (const name of new Set(handles.filter((h) => h.checked !== false).map((h) => h.name))) {
         const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
         if (!db.objectStoreNames.contains('_idbsync_outbox')) { db.close(); continue; }   // deleted by the scenario
-        const stores = Array.from(db.objectStoreNames).filter((n) => !n.startsWith('_idbsync_'));
+        const synced = handles.find((h) => h.name === name).isSynced;
+        const stores = Array.from(db.objectStoreNames).filter(synced);
         const stored = await T.dump(db, stores);
         const read = () => new Promise((res) => { db.transaction('_idbsync_outbox').objectStore('_idbsync_outbox').getAll().onsuccess = (e) => res(e.target.result); });
         let recs = await read();
@@ -368,7 +369,8 @@ test('generated keys are defined like IndexedDB does (no setters run); getters r
       db.createObjectStore('deep', { keyPath: 'a.b.c', autoIncrement: true });
       db.createObjectStore('g', { keyPath: 'id' });
       db.createObjectStore('o');
-    });
+      db.createObjectStore('local');
+    }, { stores: ['auto', 'deep', 'g', 'o'] });
     let setterCalls = 0;
     Object.defineProperty(Object.prototype, 'id', { configurable: true, set(v) { setterCalls++; }, get() { return undefined; } });
     const tx = db.transaction(['auto', 'deep', 'g', 'o'], 'readwrite');
@@ -385,6 +387,10 @@ test('generated keys are defined like IndexedDB does (no setters run); getters r
     T.try('key for in-line keys', () => g.put({ get id() { calls += 100; return 13; } }, 13));
     T.try('no key for out-of-line keys', () => tx.objectStore('o').put({ get v() { calls += 1000; return 1; } }));
     T.push(await T.done(tx));
+    // A getter writing to a store that is not synced, in the transaction being cloned for.
+    const local = db.transaction(['g', 'local'], 'readwrite');
+    T.req(local.objectStore('g').put({ id: 14, get x() { try { local.objectStore('local').put(1, 1); return 'put placed'; } catch (e) { return e.name; } } }), 'probe3');
+    T.push(await T.done(local));
     // A put in a later task: the transaction is inactive but not finished (it waits for a request).
     const tx2 = db.transaction(['g', 'o'], 'readwrite');
     tx2.objectStore('g').get(1);
@@ -399,7 +405,7 @@ test('generated keys are defined like IndexedDB does (no setters run); getters r
     T.try('put after abort', () => o3.put({ get v() { calls += 100000; return 1; } }, 2));
     T.push(await T.done(tx3));
     T.push(`setter calls: ${setterCalls}, getter calls: ${calls}`);
-    T.push(await T.dump(db, ['auto', 'deep', 'g', 'o']));
+    T.push(await T.dump(db, ['auto', 'deep', 'g', 'o', 'local']));
     return T.list;
   });
 });
