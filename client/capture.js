@@ -451,8 +451,9 @@ function install() {
   // After an explicit commit() no request can be added: the record of the burst so far goes first.
   if (T.commit) {
     patch(T, 'commit', function () {
+      if (cloning === this) throw new DOMException('Failed to execute \'commit\' on \'IDBTransaction\': The transaction is not active.', 'InvalidStateError');
       const st = txs.get(this);
-      if (st && cloning !== this) st.commit();
+      if (st) st.commit();
       return nat.commit.apply(this, arguments);
     });
   }

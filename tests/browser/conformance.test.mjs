@@ -391,6 +391,9 @@ test('generated keys are defined like IndexedDB does (no setters run); getters r
     const local = db.transaction(['g', 'local'], 'readwrite');
     T.req(local.objectStore('g').put({ id: 14, get x() { try { local.objectStore('local').put(1, 1); return 'put placed'; } catch (e) { return e.name; } } }), 'probe3');
     T.push(await T.done(local));
+    const tc = db.transaction(['g'], 'readwrite');
+    T.req(tc.objectStore('g').put({ id: 15, get x() { try { tc.commit(); return 'committed'; } catch (e) { return e.name; } } }), 'probe4');
+    T.push(await T.done(tc));
     // A put in a later task: the transaction is inactive but not finished (it waits for a request).
     const tx2 = db.transaction(['g', 'o'], 'readwrite');
     tx2.objectStore('g').get(1);
