@@ -309,6 +309,7 @@ function txState(tx) {
 function info(store) {
   let i = infos.get(store);
   if (i !== undefined) return i;
+  if (Object.prototype.toString.call(store) !== '[object IDBObjectStore]') return null;   // IndexedDB throws TypeError
   const st = txState(store.transaction);
   const kpath = st && store.keyPath;
   i = st && st.ctl.isSynced(store.name)

@@ -302,6 +302,9 @@ test('error types, argument conversion and the replaced methods\' name/length', 
     T.try('put(key + keyPath)', () => a.put({ id: 1 }, 1));
     T.try('delete({})', () => a.delete({}));
     T.try('delete(NaN)', () => a.delete(NaN));
+    T.try('put on no store', () => IDBObjectStore.prototype.put.call({}, { id: 1 }));
+    T.try('delete on no store', () => IDBObjectStore.prototype.delete.call({ transaction: tx }, 1));
+    T.try('update on no cursor', () => IDBCursor.prototype.update.call({}, { id: 1 }));
     T.try('objectStore(1)', () => tx.objectStore(1));
     T.try('objectStore(nope)', () => tx.objectStore('nope'));
     T.try('transaction(1)', () => db.transaction(1));
