@@ -161,7 +161,11 @@ export declare class Synced extends EventTarget {
 
 /** Opens (creating or upgrading) an IndexedDB database and syncs it with the server's database `name`. */
 export declare function openSynced(name: string, version: number, options: OpenOptions): Promise<Synced>;
-/** Syncs a database the app opened itself; it must contain the idbsync stores (createSyncStores / DEXIE_STORES). */
+/**
+ * Syncs a database the app opened itself; it must contain the idbsync stores (createSyncStores /
+ * DEXIE_STORES). Rejects with code 'closed' when the app closes db before it resolved; closing db
+ * later closes the handle.
+ */
 export declare function enableSync(db: IDBDatabase, options: SyncOptions): Promise<Synced>;
 /**
  * Creates idbsync's stores; call first in your upgrade callback. They are hidden from db (and the
