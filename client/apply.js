@@ -36,7 +36,7 @@ function sameJson(a, b) {
 
 function localStores(s) {
   const names = new Set();
-  for (const n of s.db.objectStoreNames) if (s.isSynced(n)) names.add(n);
+  for (const n of s.idb.objectStoreNames) if (s.isSynced(n)) names.add(n);
   return names;
 }
 
@@ -60,14 +60,14 @@ function putRow(store, key, value) {
  */
 export async function applyChanges(s, changes, cursor, { seen = null, onChunk, restore = false } = {}) {
   const names = localStores(s);
-  const hasBase = s.db.objectStoreNames.contains(BASE);
+  const hasBase = s.idb.objectStoreNames.contains(BASE);
   const scope = hasBase ? [...names, OUTBOX, META, BASE] : [...names, OUTBOX, META];
   let off = 0;
   do {
     const part = changes.slice(off, off + CHUNK);
     off += CHUNK;
     const last = off >= changes.length;
-    const tx = itx(s.db, scope, 'readwrite');
+    const tx = itx(s.idb, scope, 'readwrite');
     const applied = [];
     try {
       const { keys: pend } = await pendingIn(tx, true);
@@ -138,8 +138,8 @@ export async function dropUnseen(s, seen) {
   const names = localStores(s);
   for (const name of names) {
     const set = seen.get(name) || new Set();
-    const hasBase = s.db.objectStoreNames.contains(BASE);
-    const tx = itx(s.db, hasBase ? [name, OUTBOX, META, BASE] : [name, OUTBOX, META], 'readwrite');
+    const hasBase = s.idb.objectStoreNames.contains(BASE);
+    const tx = itx(s.idb, hasBase ? [name, OUTBOX, META, BASE] : [name, OUTBOX, META], 'readwrite');
     const { keys: pend } = await pendingIn(tx, true);
     const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
     const store = native.objectStore.call(tx, name);

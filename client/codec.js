@@ -56,8 +56,41 @@ function encNumber(v) {
   return v;
 }
 
-/** JS value -> tagged JSON tree (plain objects/arrays/strings/numbers only). */
-export function toTagged(v, depth = 0, seen) {
+// Brand checks: they work on values from any realm (an iframe's Date is not `instanceof Date`) and
+// cannot be faked with Symbol.toStringTag. Each reads an internal slot through a built-in getter.
+const getter = (C, p) => C && Object.getOwnPropertyDescriptor(C.prototype, p).get;
+const BRANDS = {
+  date: Date.prototype.getTime, buffer: getter(ArrayBuffer, 'byteLength'), map: getter(Map, 'size'), set: getter(Set, 'size'),
+  regexp: getter(RegExp, 'source'), bool: Boolean.prototype.valueOf, num: Number.prototype.valueOf, str: String.prototype.valueOf,
+  bigint: BigInt.prototype.valueOf, blob: typeof Blob === 'function' ? getter(Blob, 'size') : null,
+  file: typeof File === 'function' ? getter(File, 'name') : null, files: typeof FileList === 'function' ? getter(FileList, 'length') : null,
+  image: typeof ImageData === 'function' ? getter(ImageData, 'width') : null,
+};
+const TAGS = {
+  '[object Date]': 'date', '[object ArrayBuffer]': 'buffer', '[object Map]': 'map', '[object Set]': 'set', '[object RegExp]': 'regexp',
+  '[object Boolean]': 'bool', '[object Number]': 'num', '[object String]': 'str', '[object BigInt]': 'bigint', '[object Blob]': 'blob',
+  '[object File]': 'file', '[object FileList]': 'files', '[object ImageData]': 'image',
+};
+const toStr = Object.prototype.toString;
+
+/** The built-in type of object v ('date', 'map', 'blob', ...; 'file' before 'blob'), or null for anything else. */
+export function brandOf(v) {
+  const b = TAGS[toStr.call(v)];
+  if (b === undefined) return null;
+  try { BRANDS[b].call(v); } catch { return null; }
+  return b;
+}
+
+/** Thrown by toTagged for a Blob whose bytes it was not given (they can only be read asynchronously). */
+export class BlobBytesNeeded extends UnsupportedValueError {
+  constructor() { super('Blob and File values are encoded asynchronously (encodeValueAsync): their bytes must be read first'); }
+}
+
+/**
+ * JS value -> tagged JSON tree (plain objects/arrays/strings/numbers only). bytes: Map Blob ->
+ * Uint8Array of its contents (encodeValueAsync reads them); without it a Blob throws BlobBytesNeeded.
+ */
+export function toTagged(v, depth = 0, seen, bytes) {
   switch (typeof v) {
     case 'string': case 'boolean': return v;
     case 'number': return encNumber(v);
@@ -67,7 +100,7 @@ export function toTagged(v, depth = 0, seen) {
       throw new DOMException(`${typeof v} could not be cloned`, 'DataCloneError');
   }
   if (v === null) return null;
-  if (depth > 64) throw new UnsupportedValueError('value nested deeper than 64 levels');
+  if (depth > 64) throw new UnsupportedValueError('value nested deeper than 64 levels (the server\'s JSON limit)');
   if (!seen) seen = new Set();
   if (seen.has(v)) throw new UnsupportedValueError('value has a cycle (the wire format is JSON)');
   seen.add(v);
@@ -75,31 +108,43 @@ export function toTagged(v, depth = 0, seen) {
     const d = depth + 1;
     if (Array.isArray(v)) {
       const out = new Array(v.length);
-      for (let i = 0; i < v.length; i++) out[i] = toTagged(v[i], d, seen);
+      for (let i = 0; i < v.length; i++) out[i] = toTagged(v[i], d, seen, bytes);
       return out;
     }
-    if (v instanceof Date) {
-      const t = v.getTime();
-      return { $date: t === t ? v.toISOString() : null };
-    }
-    if (v instanceof ArrayBuffer) return { $bin: b64(new Uint8Array(v)) };
     if (ArrayBuffer.isView(v)) {
-      const type = v.constructor && v.constructor.name;
+      const type = toStr.call(v).slice(8, -1);
       return { $bin: b64(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)), $type: TYPED.includes(type) ? type : 'Uint8Array' };
     }
-    if (v instanceof Map) return { $map: Array.from(v, ([k, x]) => [toTagged(k, d, seen), toTagged(x, d, seen)]) };
-    if (v instanceof Set) return { $set: Array.from(v, (x) => toTagged(x, d, seen)) };
-    if (v instanceof RegExp) return { $regexp: v.source, $flags: v.flags };
-    if (v instanceof Boolean || v instanceof Number || v instanceof String || v instanceof BigInt) return toTagged(v.valueOf(), depth, seen);
-    if ((typeof Blob === 'function' && v instanceof Blob) || (typeof FileList === 'function' && v instanceof FileList) ||
-        (typeof ImageData === 'function' && v instanceof ImageData) || (typeof CryptoKey === 'function' && v instanceof CryptoKey)) {
-      throw new UnsupportedValueError(`${v.constructor.name} values cannot be synced (store an ArrayBuffer instead)`);
+    switch (brandOf(v)) {
+      case 'date': { const t = v.getTime(); return { $date: t === t ? Date.prototype.toISOString.call(v) : null }; }
+      case 'buffer': return { $bin: b64(new Uint8Array(v)) };
+      case 'map': return { $map: Array.from(Map.prototype.entries.call(v), ([k, x]) => [toTagged(k, d, seen, bytes), toTagged(x, d, seen, bytes)]) };
+      case 'set': return { $set: Array.from(Set.prototype.values.call(v), (x) => toTagged(x, d, seen, bytes)) };
+      case 'regexp': return { $regexp: BRANDS.regexp.call(v), $flags: getter(RegExp, 'flags').call(v) };
+      case 'bool': return BRANDS.bool.call(v);
+      case 'num': return encNumber(BRANDS.num.call(v));
+      case 'str': return BRANDS.str.call(v);
+      case 'bigint': return { $bigint: BRANDS.bigint.call(v).toString() };
+      case 'file': case 'blob': {
+        const b = bytes && bytes.get(v);
+        if (!b) throw new BlobBytesNeeded();
+        const out = { $bin: b64(b), $type: 'Blob', $mime: v.type };
+        if (brandOf(v) === 'file') { out.$type = 'File'; out.$name = v.name; out.$modified = v.lastModified; }
+        return out;
+      }
+      // No tag of their own: a FileList arrives as an array of File, an ImageData as {data, width, height, colorSpace}.
+      case 'files': return Array.from(v, (f) => toTagged(f, d, seen, bytes));
+      case 'image': return { data: toTagged(v.data, d, seen, bytes), width: v.width, height: v.height, colorSpace: v.colorSpace };
+    }
+    const tag = toStr.call(v);
+    if (tag !== '[object Object]' && tag !== '[object Arguments]') {
+      throw new UnsupportedValueError(`${tag.slice(8, -1)} values cannot be synced (the wire format has no form for them)`);
     }
     let esc = false;
     const out = {};
     for (const k of Object.keys(v)) {
       if (k.charCodeAt(0) === 36) esc = true;
-      out[k] = toTagged(v[k], d, seen);
+      out[k] = toTagged(v[k], d, seen, bytes);
     }
     return esc ? { $esc: out } : out;
   } finally {
@@ -107,9 +152,45 @@ export function toTagged(v, depth = 0, seen) {
   }
 }
 
-/** JS value -> tagged JSON text. Throws UnsupportedValueError / DataCloneError. */
+/** JS value -> tagged JSON text. Throws UnsupportedValueError / DataCloneError, BlobBytesNeeded for a Blob. */
 export function encodeValue(v) {
   return plain(v, 0) ? JSON.stringify(v) : JSON.stringify(toTagged(v));
+}
+
+/** The Blobs and Files in v (a structured-clone result: plain data, no getters), in any order. */
+function blobsIn(v, out, depth) {
+  if (typeof v !== 'object' || v === null || depth > 64) return out;
+  const b = brandOf(v);
+  if (b === 'blob' || b === 'file') { out.add(v); return out; }
+  if (b === 'map') { for (const [k, x] of v) { blobsIn(k, out, depth + 1); blobsIn(x, out, depth + 1); } return out; }
+  if (b === 'set' || b === 'files') { for (const x of v) blobsIn(x, out, depth + 1); return out; }
+  if (b !== null || ArrayBuffer.isView(v)) return out;
+  for (const k of Object.keys(v)) blobsIn(v[k], out, depth + 1);
+  return out;
+}
+
+/** Bytes of Blob/File data in v. */
+export function blobBytes(v) {
+  let n = 0;
+  for (const b of blobsIn(v, new Set(), 0)) n += b.size;
+  return n;
+}
+
+/**
+ * Like encodeValue, for values holding Blobs/Files: reads their bytes first. Rejects with
+ * UnsupportedValueError (code 'too_large' in `reason`) when they add up to more than maxBytes.
+ */
+export async function encodeValueAsync(v, maxBytes = Infinity) {
+  const blobs = [...blobsIn(v, new Set(), 0)];
+  const size = blobs.reduce((n, b) => n + b.size, 0);
+  if (size > maxBytes) {
+    const e = new UnsupportedValueError(`value holds ${size} bytes of Blob/File data, more than the ${maxBytes} bytes a value may have (maxValueBytes)`);
+    e.reason = 'too_large';
+    throw e;
+  }
+  const bytes = new Map();
+  await Promise.all(blobs.map(async (b) => { bytes.set(b, new Uint8Array(await b.arrayBuffer())); }));
+  return JSON.stringify(toTagged(v, 0, undefined, bytes));
 }
 
 /** Tagged JSON tree (as parsed by JSON.parse) -> JS value. */
@@ -138,10 +219,12 @@ export function fromTagged(v) {
     case '$num': return Number(v.$num === '-0' ? -0 : v.$num);
     case '$undefined': return undefined;
     case '$bigint': return BigInt(v.$bigint);
-    case '$bin': case '$type': {
+    case '$bin': case '$type': case '$mime': case '$name': case '$modified': {
       const bytes = unb64(v.$bin);
       const type = v.$type;
       if (!type) return bytes.buffer;
+      if (type === 'Blob') return new Blob([bytes], { type: v.$mime || '' });
+      if (type === 'File') return new File([bytes], v.$name || '', { type: v.$mime || '', lastModified: v.$modified });
       if (type === 'DataView') return new DataView(bytes.buffer);
       const C = TYPED.includes(type) ? globalThis[type] : Uint8Array;
       return new C(bytes.buffer, 0, bytes.byteLength / C.BYTES_PER_ELEMENT);
@@ -178,9 +261,10 @@ function keyTree(k) {
   if (typeof k === 'number') return k === Infinity || k === -Infinity ? { $num: String(k) } : (k === 0 ? 0 : k);
   if (typeof k === 'string') return k;
   if (Array.isArray(k)) return k.map(keyTree);
-  if (k instanceof Date) return { $date: k.toISOString() };
-  if (k instanceof ArrayBuffer) return { $bin: b64(new Uint8Array(k)) };
   if (ArrayBuffer.isView(k)) return { $bin: b64(new Uint8Array(k.buffer, k.byteOffset, k.byteLength)) };
+  const b = brandOf(k);
+  if (b === 'date') return { $date: Date.prototype.toISOString.call(k) };
+  if (b === 'buffer') return { $bin: b64(new Uint8Array(k)) };
   throw new UnsupportedValueError(`not an IndexedDB key: ${Object.prototype.toString.call(k)}`);
 }
 

@@ -25,6 +25,11 @@ export interface SyncOptions {
   retryMax?: number;
   /** fetch implementation (default globalThis.fetch). */
   fetch?: typeof fetch;
+  /**
+   * Most bytes of Blob/File data one value may hold to be synced (default 8 MiB, the server's
+   * default --max-value); a larger one stays local and becomes a RejectedError (code too_large).
+   */
+  maxValueBytes?: number;
 }
 
 export interface OpenOptions extends SyncOptions {
@@ -98,7 +103,10 @@ export interface RejectedMutation {
   /** The value (put only). */
   value?: unknown;
   hlc: string;
-  /** The server's answer: its error code ("too_large", "invalid", "forbidden"), HTTP status, message. */
+  /**
+   * The server's answer: its error code ("too_large", "invalid", "forbidden"), HTTP status, message;
+   * or, for a value never sent, "unsupported_value" (the wire format cannot carry it) / "too_large" (maxValueBytes).
+   */
   error: { code: string; status?: number; message: string };
   /** Date.now() when it was set aside. */
   at: number;
@@ -122,7 +130,7 @@ export interface SyncedEventMap {
 }
 
 export declare class Synced extends EventTarget {
-  /** The native database; every write through it to a synced store is captured. */
+  /** The app's connection; every write through it to a synced store is captured. Closing it closes the handle. */
   readonly db: IDBDatabase;
   readonly name: string;
   readonly clientId: string;
@@ -155,10 +163,19 @@ export declare class Synced extends EventTarget {
 
 /** Opens (creating or upgrading) an IndexedDB database and syncs it with the server's database `name`. */
 export declare function openSynced(name: string, version: number, options: OpenOptions): Promise<Synced>;
-/** Syncs a database the app opened itself; it must contain the idbsync stores (createSyncStores / DEXIE_STORES). */
+/**
+ * Syncs a database the app opened itself; it must contain the idbsync stores (createSyncStores /
+ * DEXIE_STORES). Rejects with code 'closed' when the app closes db before it resolved; closing db
+ * later closes the handle.
+ */
 export declare function enableSync(db: IDBDatabase, options: SyncOptions): Promise<Synced>;
-/** Creates idbsync's outbox and meta stores; call inside your upgrade callback. */
+/**
+ * Creates idbsync's stores; call first in your upgrade callback. They are hidden from db (and the
+ * connection enableSync is given) from then on: objectStoreNames, transaction(), objectStore().
+ */
 export declare function createSyncStores(db: IDBDatabase): void;
+/** Patches the IndexedDB prototypes now (enableSync/createSyncStores do it too); call before the app's first write. */
+export declare function installCapture(): void;
 /** Dexie schema fragment: db.version(n).stores({ ...yours, ...DEXIE_STORES }). */
 export declare const DEXIE_STORES: Readonly<Record<string, string>>;
 export declare const OUTBOX: '_idbsync_outbox';
@@ -170,6 +187,8 @@ export declare const REJECTED: '_idbsync_rejected';
 
 /** Tagged JSON (docs/protocol.md "Keys and values"). */
 export declare function encodeValue(value: unknown): string;
+/** encodeValue for values holding Blob/File (their bytes are read first); rejects past maxBytes. */
+export declare function encodeValueAsync(value: unknown, maxBytes?: number): Promise<string>;
 export declare function toTagged(value: unknown): unknown;
 export declare function decodeValue(tagged: unknown): unknown;
 export declare function encodeKey(key: IDBValidKey): string;

@@ -2,12 +2,15 @@
 // captures writes (capture.js), pushes the outbox exactly once (outbox.js, transport.js), pulls and
 // applies remote changes (apply.js), and coordinates tabs (tabs.js). See client/README.md.
 import { applyChanges, dropUnseen } from './apply.js';
-import { BASE, Clock, META, OUTBOX, REJECTED, native, registerDb, unregisterDb } from './capture.js';
+import { BASE, Clock, META, OUTBOX, REJECTED, allStoreNames, installCapture, native, registerDb, unregisterDb } from './capture.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
-import { AuthError, BadRequestError, CursorExpiredError, IdbsyncError, QuotaError, RejectedError, SchemaError, fromIdbError } from './errors.js';
+import {
+  AuthError, BadRequestError, CursorExpiredError, IdbsyncError, QuotaError, RejectedError, SchemaError, UnsupportedValueError, fromIdbError,
+} from './errors.js';
 import { emit, sleep } from './events.js';
 import {
-  ackUpTo, clearRejected, createSyncStores, done, getMeta, initMeta, itx, listRejected, nextBatch, pendingCount, rebase, rejectHead, restamp,
+  ackUpTo, clearRejected, createSyncStores, done, getMeta, initMeta, isPut, itx, listRejected, nextBatch, pendingCount, rebase, rejectHead, restamp,
+  rewriteRecords,
 } from './outbox.js';
 import { revertRefused } from './revert.js';
 import { Tabs } from './tabs.js';
@@ -15,12 +18,12 @@ import { Transport, backoff, retryable } from './transport.js';
 
 export * from './errors.js';
 export { createSyncStores, DEXIE_STORES } from './outbox.js';
-export { encodeValue, encodeKey, fromTagged as decodeValue, decodeKey, toTagged } from './codec.js';
-export { OUTBOX, META, BASE, REJECTED };
+export { encodeValue, encodeValueAsync, encodeKey, fromTagged as decodeValue, decodeKey, toTagged } from './codec.js';
+export { OUTBOX, META, BASE, REJECTED, installCapture };
 
 const DEFAULTS = {
   background: true, batchSize: 2000, batchBytes: 4 << 20, pushWindow: 3, pullLimit: 5000, wait: 25,
-  pushDelay: 30, retryMin: 250, retryMax: 30000,
+  pushDelay: 30, retryMin: 250, retryMax: 30000, maxValueBytes: 8 << 20,
 };
 // A measured clock offset below this is noise (network delay); the HLC absorbs it.
 const SKEW_TOLERANCE_MS = 1000;
@@ -32,11 +35,13 @@ export class Synced extends EventTarget {
   constructor(db, options, ownsDb) {
     super();
     if (!options || !options.url) throw new SchemaError('idbsync: options.url (the idbsync server) is required');
-    if (!db.objectStoreNames.contains(OUTBOX) || !db.objectStoreNames.contains(META)) {
+    const names = allStoreNames(db);
+    if (!names.contains(OUTBOX) || !names.contains(META)) {
       throw new SchemaError(`idbsync: database "${db.name}" has no ${OUTBOX}/${META} stores; create them in your upgrade ` +
         `with createSyncStores(db) (Dexie: add ...DEXIE_STORES to your schema), or use openSynced()`);
     }
-    this.db = db;
+    this.db = db;      // the app's connection: its writes are captured
+    this.idb = null;   // idbsync's own connection (conn()): its transactions and their events stay away from the app's
     this.name = db.name;
     this.o = { ...DEFAULTS, ...options };
     this.ownsDb = ownsDb;
@@ -62,7 +67,18 @@ export class Synced extends EventTarget {
       clock: this.clock,
       onCaptured: (n) => this.onCaptured(n),
       onTxError: (e) => { if (e && e.name === 'QuotaExceededError') this.reportError(new QuotaError('a write was rejected: storage quota exceeded (nothing already captured is lost)', { cause: e })); },
+      onClose: () => this.close(),
+      rewrite: (fixes) => {
+        // Synchronously when the connection is there: the transaction starts before the app's own
+        // complete handler could close the database.
+        const run = (idb) => rewriteRecords(idb, fixes, this.cache);
+        let p;
+        try { p = this.idb ? run(this.idb) : this.conn().then(run); } catch (e) { p = Promise.reject(e); }
+        p.catch((e) => this.reportError(fromIdbError(e, 'completing an outbox record')));
+      },
     });
+    this.onDbClose = () => this.close();   // closed by the browser (storage cleared, ...)
+    db.addEventListener('close', this.onDbClose);
     this.onOnline = () => { this.setState({ online: true }); this.wake(); };
     this.onOffline = () => this.setState({ online: false });
     if (typeof window !== 'undefined') {
@@ -72,12 +88,13 @@ export class Synced extends EventTarget {
   }
 
   async init() {
-    const { client } = await initMeta(this.db);
+    const idb = await this.conn();
+    const { client } = await initMeta(idb);
     this.clientId = client;
     this.clock.node = `${client}.${this.tabs.id}`;
-    const off = await getMeta(this.db, 'clockOffset');
+    const off = await getMeta(idb, 'clockOffset');
     if (typeof off === 'number') this.clock.adjust(off);
-    this.state.pending = await pendingCount(this.db);
+    this.state.pending = await pendingCount(idb);
     if (this.o.background) this.start();
     return this;
   }
@@ -87,6 +104,7 @@ export class Synced extends EventTarget {
   /** Pushes everything pending, then pulls until up to date. Resolves with the status. */
   async sync() {
     this.assertOpen();
+    await this.conn();
     await this.tabs.io(async () => {
       await this.pushAll();
       await this.pullAll();
@@ -110,17 +128,17 @@ export class Synced extends EventTarget {
 
   /** Mutations the server refused (400/413/403), removed from the outbox: [{id, store, key, op, value, hlc, error, at, rid}]. */
   async rejected() {
-    return (await listRejected(this.db)).map(reviveRejected);
+    return (await listRejected(await this.conn())).map(reviveRejected);
   }
 
   /** Forgets rejected mutations (all, or the given entries from rejected()). */
   async clearRejected(entries) {
-    await clearRejected(this.db, entries ? entries.map((e) => e.rid) : undefined);
+    await clearRejected(await this.conn(), entries ? entries.map((e) => e.rid) : undefined);
   }
 
   /** Number of captured mutations the server has not acknowledged yet. */
   async pending() {
-    const n = await pendingCount(this.db);
+    const n = await pendingCount(await this.conn());
     this.setState({ pending: n });
     return n;
   }
@@ -136,6 +154,8 @@ export class Synced extends EventTarget {
     this.closed = true;
     this.tabs.close();
     unregisterDb(this.db);
+    this.db.removeEventListener('close', this.onDbClose);
+    if (this.idb) { this.idb.close(); this.idb = null; }
     if (typeof window !== 'undefined') {
       window.removeEventListener('online', this.onOnline);
       window.removeEventListener('offline', this.onOffline);
@@ -149,6 +169,27 @@ export class Synced extends EventTarget {
   // ------------------------------------------------------------------ internals
 
   assertOpen() { if (this.closed) throw new IdbsyncError('closed', 'idbsync: handle is closed'); }
+
+  /**
+   * idbsync's own connection to the database, opened on first use and again after it gave way to
+   * a version change: its transactions never keep the app's connection busy (its close() and the
+   * next open/deleteDatabase go through) and their events never reach the app's handlers.
+   */
+  async conn() {
+    if (this.idb) return this.idb;
+    if (!this.opening) {
+      this.opening = openInternal(this.name).then((idb) => {
+        this.opening = null;
+        if (this.closed) { idb.close(); throw new IdbsyncError('closed', 'idbsync: handle is closed'); }
+        const away = () => { idb.close(); if (this.idb === idb) this.idb = null; };
+        idb.onversionchange = away;
+        idb.onclose = away;
+        this.idb = idb;
+        return idb;
+      }, (e) => { this.opening = null; throw e; });
+    }
+    return this.opening;
+  }
 
   setState(p) {
     Object.assign(this.state, p);
@@ -205,13 +246,14 @@ export class Synced extends EventTarget {
     while (!signal.aborted && this.running && !this.closed) {
       const wake = this.wakeCtl.signal;
       try {
+        await this.conn();
         await this.tabs.io(async () => { await this.pushAll(); await this.pullAll(); });
         attempt = 0;
         this.setState({ online: true, error: null, lastSync: Date.now() });
         this.tabs.post({ t: 'status', state: { online: true, error: null, lastSync: this.state.lastSync, pending: this.state.pending } });
         if (signal.aborted || wake.aborted) continue;
         // Live: long-poll for anything newer than our cursor; a local write (wake) interrupts it.
-        const since = (await getMeta(this.db, 'cursor')) || 0;
+        const since = (await getMeta(this.idb, 'cursor')) || 0;
         const any = AbortSignal.any([signal, wake]);
         await this.transport.pull({ since, limit: 1, wait: this.o.wait, client: this.clientId }, { signal: any })
           .catch((e) => { if (!any.aborted) throw e; });
@@ -236,7 +278,7 @@ export class Synced extends EventTarget {
    */
   async pushAll() {
     const normal = { maxMutations: this.o.batchSize, maxBytes: this.o.batchBytes };
-    if (this.needRestamp) { this.needRestamp = false; await restamp(this.db, this.clock, this.cache); }
+    if (this.needRestamp) { this.needRestamp = false; await restamp(this.idb, this.clock, this.cache); }
     // poison > 0: the first `poison` pending mutations hold one the server refuses; the next
     // batch sends `split` of them (bisection, or the index the server's message names).
     let poison = 0, split = 0, clockRetried = false;
@@ -245,6 +287,18 @@ export class Synced extends EventTarget {
         ? await this.pushRun({ maxMutations: split, maxBytes: Infinity }, 1, 1)
         : await this.pushRun(normal, Math.max(1, this.o.pushWindow), Infinity);
       if (r.again) continue;
+      if (r.local) {
+        // A value the wire format cannot carry, or Blobs too large / unreadable: set aside like a refused one.
+        const err = new UnsupportedValueError(r.local.error);
+        if (r.local.reason) err.serverCode = r.local.reason;
+        const entry = await rejectHead(this.idb, r.local.id, err, this.cache);
+        if (entry) {
+          this.reportError(rejectedError(entry));
+          this.tabs.post({ t: 'rejected', entry });
+        }
+        poison = 0; clockRetried = false;
+        continue;
+      }
       if (!r.err) {
         if (!poison || r.stopped || r.empty) break;
         poison -= r.acked;
@@ -256,14 +310,14 @@ export class Synced extends EventTarget {
       if (e.serverNow !== undefined && !clockRetried) {
         clockRetried = true;
         this.adoptOffset(e.serverNow - e.localNow, true);
-        await restamp(this.db, this.clock, this.cache);
+        await restamp(this.idb, this.clock, this.cache);
         continue;
       }
       if (!refused(e)) throw e;
       const n = b.last - b.first + 1;
       if (n === 1) {
         // 403: the server will never take this write, so the local row goes back to its version.
-        const entry = await rejectHead(this.db, b.first, e, this.cache, e.status === 403);
+        const entry = await rejectHead(this.idb, b.first, e, this.cache, e.status === 403);
         if (entry) {
           this.reportError(rejectedError(entry));
           this.tabs.post({ t: 'rejected', entry });
@@ -277,7 +331,7 @@ export class Synced extends EventTarget {
       if (i >= 0 && i < n) { poison = i + 1; split = i > 0 ? i : 1; }
       else { poison = n; split = Math.ceil(n / 2); }
     }
-    const n = await pendingCount(this.db);
+    const n = await pendingCount(this.idb);
     this.setState({ pending: n });
   }
 
@@ -285,21 +339,29 @@ export class Synced extends EventTarget {
    * Sends batches from the outbox head, at most `window` in flight and `maxBatches` in all, and
    * handles the answers in order. Returns {acked, empty} when done, {acked, stopped} when the server
    * stopped early, {again} after a renumbering, {err, batch, acked} at the first failed batch
-   * (after every other request in flight has settled).
+   * (after every other request in flight has settled), {local, acked} when the head mutation cannot
+   * be sent (nextBatch).
    */
   async pushRun(limits, window, maxBatches) {
+    limits = { ...limits, maxValueBytes: this.o.maxValueBytes };
     const inflight = [];
     const send = (b) => this.transport.push(b.body).then((res) => ({ res }), (err) => ({ err }));
-    let from = null, exhausted = false, sent = 0, acked = 0;
+    let from = null, exhausted = false, sent = 0, acked = 0, unsendable = false;
     try {
       for (;;) {
         while (!exhausted && inflight.length < window && sent < maxBatches) {
-          const b = await nextBatch(this.db, this.clientId, limits, this.cache, from, this.kept);
+          const b = await nextBatch(this.idb, this.clientId, limits, this.cache, from, this.kept);
           if (!b) { exhausted = true; break; }
+          if (b.local) {
+            exhausted = true;
+            if (!inflight.length) return { local: b.local, acked };
+            unsendable = true;   // it reaches the head once the batches before it are acknowledged
+            break;
+          }
           from = b.next; sent++;
           inflight.push({ b, p: send(b) });
         }
-        if (!inflight.length) return { acked, empty: sent === 0 };
+        if (!inflight.length) return unsendable ? { acked, again: true } : { acked, empty: sent === 0 };
         const { b, p } = inflight.shift();
         let { res, err } = await p;
         // Overtook its predecessor on the way to the server's queue: send it again, now in order.
@@ -308,14 +370,14 @@ export class Synced extends EventTarget {
         if (res.gap) {
           if (typeof res.expected !== 'number' || res.expected >= b.first) throw new BadRequestError(`push: unexpected gap answer (expected ${res.expected}, sent from ${b.first})`);
           await Promise.all(inflight.map((x) => x.p));
-          await rebase(this.db, res.expected);
+          await rebase(this.idb, res.expected);
           this.cache.clear();
           return { again: true };
         }
         if (res.ack < b.first - 1) throw new BadRequestError(`push: server ack ${res.ack} is below our first id ${b.first}`);
         if (res.conflicts.length) await this.conflicts(res.conflicts, b);
         this.noteAcked(b, Math.min(res.ack, b.last), res.conflicts, res.kept);
-        const dropped = await ackUpTo(this.db, Math.min(res.ack, b.last), this.cache);
+        const dropped = await ackUpTo(this.idb, Math.min(res.ack, b.last), this.cache);
         acked += dropped;
         this.setState({ pushed: this.state.pushed + dropped, pending: Math.max(0, this.state.pending - dropped) });
         if (res.ack < b.last) return { acked, stopped: true };   // server stopped early; retry later
@@ -362,7 +424,8 @@ export class Synced extends EventTarget {
     if (!force && Math.abs(target - this.clock.offset) < SKEW_TOLERANCE_MS) return;
     if (this.clock.adjust(target)) this.needRestamp = true;
     this.tabs.post({ t: 'clock', offset: target });
-    const tx = itx(this.db, [META], 'readwrite');
+    if (!this.idb) return;
+    const tx = itx(this.idb, [META], 'readwrite');
     native.put.call(native.objectStore.call(tx, META), target, 'clockOffset');
     done(tx).catch(() => {});
   }
@@ -371,7 +434,7 @@ export class Synced extends EventTarget {
     const winners = [];
     for (const c of list) {
       const m = b.muts[c.id - b.first];
-      const local = m ? { op: m.length === 4 ? 'put' : 'delete', value: m.length === 4 ? fromTagged(JSON.parse(m[3])) : undefined } : null;
+      const local = m ? { op: isPut(m) ? 'put' : 'delete', value: isPut(m) ? fromTagged(JSON.parse(m[3])) : undefined } : null;
       const w = c.winner || {};
       const detail = {
         store: c.store, key: decodeKey(structuredClone(c.key)), id: c.id, op: c.op, rule: c.rule, reason: c.reason, fields: c.fields,
@@ -392,7 +455,7 @@ export class Synced extends EventTarget {
       await applyChanges(this, w, null, { onChunk: (applied) => this.changed(applied) });
     }
     await revertRefused(this);
-    let since = (await getMeta(this.db, 'cursor')) || 0;
+    let since = (await getMeta(this.idb, 'cursor')) || 0;
     let seen = null;
     let pulled = 0;
     let total = null;
@@ -462,14 +525,24 @@ function rejectedError(entry) {
 function wire(c) { return { store: c.store, op: c.op, key: encodeKey(c.key), seq: c.seq }; }
 function revive(c) { return { store: c.store, op: c.op, key: fromTagged(JSON.parse(c.key)), seq: c.seq, remote: true }; }
 
+/** idbsync's own connection: the database at its current version (never created or upgraded here). */
+function openInternal(name) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name);
+    req.onupgradeneeded = () => req.transaction.abort();   // deleted meanwhile: do not create it again
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(fromIdbError(req.error, `opening ${name}`));
+  });
+}
+
 function openDb(name, version, upgrade) {
   return new Promise((resolve, reject) => {
     const req = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
     req.onupgradeneeded = (ev) => {
       const db = req.result;
       try {
+        createSyncStores(db);   // first: the app's upgrade does not see them
         if (upgrade) upgrade(db, ev.oldVersion, ev.newVersion, req.transaction);
-        createSyncStores(db);
       } catch (e) {
         req.transaction.abort();
         reject(e);
@@ -489,7 +562,8 @@ function openDb(name, version, upgrade) {
  */
 export async function openSynced(name, version, options = {}) {
   const db = await openDb(name, version, options.upgrade);
-  if (!db.objectStoreNames.contains(OUTBOX) || !db.objectStoreNames.contains(META)) {
+  const names = allStoreNames(db);
+  if (!names.contains(OUTBOX) || !names.contains(META)) {
     db.close();
     throw new SchemaError(`idbsync: database "${name}" already exists at version ${db.version} without the idbsync stores; ` +
       `open it with a higher version so openSynced can add them`);

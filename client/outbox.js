@@ -5,15 +5,28 @@
 // mid-push rebuilds the same ids and the server's idempotency (ids <= ack) absorbs the resend.
 // The only rewrites are re-stamping (clock correction) and removing a mutation the server
 // rejected; both happen at the head, before its ids were ever applied by the server.
-import { OUTBOX, META, BASE, REJECTED, markInternal, native } from './capture.js';
+import { OUTBOX, META, BASE, REJECTED, allStoreNames, hideSyncStores, markInternal, native } from './capture.js';
+import { blobBytes, encodeValueAsync } from './codec.js';
 
-/** Creates the idbsync stores; call from an upgrade (versionchange) callback. */
+/** Creates the idbsync stores; call from an upgrade (versionchange) callback. They are hidden from db's objectStoreNames. */
 export function createSyncStores(db) {
-  if (!db.objectStoreNames.contains(OUTBOX)) db.createObjectStore(OUTBOX, { autoIncrement: true });
-  if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
-  if (!db.objectStoreNames.contains(BASE)) db.createObjectStore(BASE);
-  if (!db.objectStoreNames.contains(REJECTED)) db.createObjectStore(REJECTED, { autoIncrement: true });
+  const names = allStoreNames(db);
+  if (!names.contains(OUTBOX)) db.createObjectStore(OUTBOX, { autoIncrement: true });
+  if (!names.contains(META)) db.createObjectStore(META);
+  if (!names.contains(BASE)) db.createObjectStore(BASE);
+  if (!names.contains(REJECTED)) db.createObjectStore(REJECTED, { autoIncrement: true });
+  hideSyncStores(db);
 }
+
+/**
+ * Outbox entries (capture.js): [store, key, hlc] a delete; [store, key, hlc, valueJSON] a put;
+ * [store, key, hlc, {blob: value}] a put whose value holds Blobs (encoded when pushed);
+ * [store, key, hlc, {error}] a put the wire format cannot carry (rejected locally, never sent).
+ */
+export const isPut = (e) => e.length === 4;
+const unsendable = (e) => e.length === 4 && typeof e[3] === 'object' && e[3].error !== undefined;
+/** A record written with `open` is being completed by its tab (capture.js); after this long it is taken as it is. */
+const OPEN_STALE_MS = 10000;
 
 /** Dexie schema fragment: db.version(n).stores({...yourStores, ...DEXIE_STORES}). */
 export const DEXIE_STORES = Object.freeze({ [OUTBOX]: '++', [META]: '', [BASE]: '', [REJECTED]: '++' });
@@ -50,9 +63,13 @@ export async function initMeta(db) {
   return { client, cursor };
 }
 
+// Readers wait for their transaction to finish: idbsync's connection then closes at once when the
+// app's closes (a transaction still running would make the app's next open() fire `blocked`).
 export async function getMeta(db, key) {
   const tx = itx(db, [META], 'readonly');
-  return req2p(tx.objectStore(META).get(key));
+  const v = await req2p(tx.objectStore(META).get(key));
+  await done(tx);
+  return v;
 }
 
 const RECORDS_PER_READ = 64;
@@ -71,12 +88,14 @@ function reqAll(reqs) {
 /**
  * Reads the push batch that starts at `from` ({key, idx, id}: outbox record key, mutation index in
  * it, mutation id; null = the outbox head): up to maxMutations / ~maxBytes. Records are read
- * RECORDS_PER_READ at a time and kept in cache (Map key -> m) until acknowledged. Each mutation
- * carries the server seq last applied for its key (BASE store, looked up here, not at capture).
- * Returns null when nothing is left, else {body, first, last, muts, next} (next: where the
- * following batch starts).
+ * RECORDS_PER_READ at a time and kept in cache (Map key -> m) until acknowledged; a record still
+ * `open` ends the batch. Each mutation carries the server seq last applied for its key (BASE
+ * store, looked up here, not at capture). Values holding Blobs are encoded here (their bytes read,
+ * at most maxValueBytes). Returns null when nothing is left, {local: {id, error}} when the next
+ * mutation cannot be sent (to be rejected locally), else {body, first, last, muts, next} (next:
+ * where the following batch starts).
  */
-export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 << 20 } = {}, cache = new Map(), from = null, kept = null) {
+export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 << 20, maxValueBytes = 8 << 20 } = {}, cache = new Map(), from = null, kept = null) {
   const hasBase = db.objectStoreNames.contains(BASE);
   const tx = itx(db, hasBase ? [OUTBOX, META, BASE] : [OUTBOX, META], 'readonly');
   const out = tx.objectStore(OUTBOX);
@@ -89,11 +108,16 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
     const ks = await req2p(out.getAllKeys(range, RECORDS_PER_READ));
     if (ks.length && !ks.every((k) => cache.has(k))) {
       const vals = await req2p(out.getAll(IDBKeyRange.bound(ks[0], ks[ks.length - 1]), ks.length));
-      ks.forEach((k, i) => { if (!cache.has(k)) cache.set(k, vals[i] ? vals[i].m : []); });
+      for (let i = 0; i < ks.length; i++) {
+        const v = vals[i];
+        if (cache.has(ks[i])) continue;
+        if (v && v.open && Date.now() - v.open < OPEN_STALE_MS) return ks.slice(0, i);
+        cache.set(ks[i], v ? v.m : []);
+      }
     }
     return ks;
   };
-  const muts = [];
+  const muts = [], at = [];
   let bytes = 0, id = pos.id, idx = pos.idx, key = pos.key;
   let keys = [], ki = 0, range = key === null ? null : IDBKeyRange.lowerBound(key);
   outer: for (;;) {
@@ -108,12 +132,18 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
     const m = cache.get(k);
     for (; idx < m.length; idx++) {
       const e = m[idx];
-      const len = e[0].length + e[1].length + (e.length === 4 ? e[3].length : 0) + 100;
+      if (unsendable(e)) {
+        if (!muts.length) { await done(tx); return { local: { id, error: e[3].error } }; }
+        break outer;
+      }
+      const v = e[3];
+      const len = e[0].length + e[1].length + (v === undefined ? 0 : typeof v === 'string' ? v.length : blobBytes(v.blob) * 4 / 3) + 100;
       if (muts.length && (muts.length >= maxMutations || bytes + len > maxBytes)) break outer;
-      muts.push(e); bytes += len; id++;
+      muts.push(e); at.push({ key, idx, id }); bytes += len; id++;
     }
   }
   if (!muts.length) return null;
+  let next = { key, idx, id };
   let bases = null;
   if (hasBase && (await req2p(tx.objectStore(BASE).count())) > 0) {
     const bs = tx.objectStore(BASE);
@@ -121,6 +151,21 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
     await reqAll(reqs);
     bases = reqs.map((r) => r.result);
   }
+  // Values with Blobs: read now (the transaction may end meanwhile). One that cannot be read or is
+  // too large ends the batch, or is the local rejection when it comes first.
+  for (let i = 0; i < muts.length; i++) {
+    const e = muts[i];
+    if (!isPut(e) || typeof e[3] === 'string') continue;
+    try {
+      muts[i] = [e[0], e[1], e[2], await encodeValueAsync(e[3].blob, maxValueBytes)];
+    } catch (err) {
+      if (i === 0) return { local: { id: at[0].id, error: String(err && err.message || err), reason: err && err.reason } };
+      muts.length = i;
+      next = at[i];
+      break;
+    }
+  }
+  const first = at[0].id;
   if (kept && kept.size) {   // seqs of acked writes not pulled back yet (Sync.noteAcked)
     bases = bases || new Array(muts.length);
     muts.forEach((e, i) => {
@@ -128,18 +173,17 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
       if (k !== undefined && !(typeof bases[i] === 'number' && bases[i] >= k)) bases[i] = k;
     });
   }
-  const first = id - muts.length;
   const parts = new Array(muts.length);
   for (let i = 0; i < muts.length; i++) {
     const e = muts[i];
     const b = bases && typeof bases[i] === 'number' ? `,"base":${bases[i]}` : '';
-    parts[i] = e.length === 4
+    parts[i] = isPut(e)
       ? `{"id":${first + i},"store":${JSON.stringify(e[0])},"op":"put","key":${e[1]},"value":${e[3]},"hlc":"${e[2]}"${b}}`
       : `{"id":${first + i},"store":${JSON.stringify(e[0])},"op":"delete","key":${e[1]},"hlc":"${e[2]}"${b}}`;
   }
   return {
     body: `{"client":${JSON.stringify(client)},"mutations":[` + parts.join(',') + ']}',
-    first, last: id - 1, muts, next: { key, idx, id },
+    first, last: first + muts.length - 1, muts, next,
   };
 }
 
@@ -179,6 +223,26 @@ export async function ackUpTo(db, ack, cache = new Map()) {
   return dropped;
 }
 
+/**
+ * Rewrites records of a committed transaction that capture.js could not finish inside it (after
+ * an explicit commit(): keys still to come, a failure the app handled): fixes [{key, m}], an empty
+ * m deletes the record. A record no longer there was pushed and acknowledged meanwhile: it is not
+ * brought back (that would renumber every later mutation).
+ */
+export function rewriteRecords(db, fixes, cache = new Map()) {
+  const tx = itx(db, [OUTBOX], 'readwrite');
+  const out = native.objectStore.call(tx, OUTBOX);
+  for (const f of fixes) {
+    cache.delete(f.key);
+    native.getKey.call(out, f.key).onsuccess = (e) => {
+      if (e.target.result === undefined) return;
+      if (f.m.length) native.put.call(out, { m: f.m }, f.key);
+      else native.delete.call(out, f.key);
+    };
+  }
+  return done(tx);
+}
+
 /** After a gap answer: the server has applied nothing beyond expected-1, so renumber from there. */
 export async function rebase(db, expected) {
   const tx = itx(db, [META], 'readwrite');
@@ -208,7 +272,9 @@ export async function pendingIn(tx, wantKeys) {
 
 export async function pendingCount(db) {
   const tx = itx(db, [OUTBOX, META], 'readonly');
-  return (await pendingIn(tx, false)).count;
+  const { count } = await pendingIn(tx, false);
+  await done(tx);
+  return count;
 }
 
 /**
@@ -234,7 +300,8 @@ export async function rejectHead(db, id, error, cache = new Map(), revert = fals
   else native.put.call(out, { m }, keys[0]);
   native.put.call(meta, base, 'base');
   const entry = {
-    id, store: e[0], key: e[1], op: e.length === 4 ? 'put' : 'delete', hlc: e[2], value: e.length === 4 ? e[3] : undefined,
+    id, store: e[0], key: e[1], op: isPut(e) ? 'put' : 'delete', hlc: e[2],
+    value: !isPut(e) ? undefined : typeof e[3] === 'string' ? e[3] : e[3].blob,   // JSON, or the value itself (with its Blobs)
     error: { code: error.serverCode || error.code, status: error.status, message: error.message }, at: Date.now(),
   };
   if (hasRej) native.add.call(native.objectStore.call(tx, REJECTED), entry);
@@ -305,7 +372,7 @@ export async function restamp(db, clock, cache = new Map()) {
       m[i][2] = clock.now();
       n++;
     }
-    if (changed) { native.put.call(out, { m }, keys[ri]); cache.delete(keys[ri]); }
+    if (changed) { native.put.call(out, { ...rec, m }, keys[ri]); cache.delete(keys[ri]); }   // an `open` record stays open
   });
   await done(tx);
   return n;

@@ -18,10 +18,10 @@ const keyJSON = (tagged) => encodeKey(decodeKey(tagged));
 
 /** Reverts every row marked by rejectHead(…, revert); emits `conflict` for each row restored. */
 export async function revertRefused(s) {
-  const marks = await listReverts(s.db);
+  const marks = await listReverts(s.idb);
   if (!marks.length) return;
   const want = new Map();   // id -> {mark, base, found}
-  const bs = s.db.objectStoreNames.contains(BASE) ? itx(s.db, [BASE], 'readonly').objectStore(BASE) : null;
+  const bs = s.idb.objectStoreNames.contains(BASE) ? itx(s.idb, [BASE], 'readonly').objectStore(BASE) : null;
   const bases = await Promise.all(marks.map((m) => (bs ? req2p(bs.get(id(m.store, m.key))) : undefined)));
   marks.forEach((mark, i) => {
     want.set(id(mark.store, mark.key), { mark, base: typeof bases[i] === 'number' ? bases[i] : null, found: null });
@@ -70,7 +70,7 @@ export async function revertRefused(s) {
     onChunk: (applied) => { restored.push(...applied); s.changed(applied); },
   });
   // A key edited again meanwhile was left alone: that edit is pending and is answered on its own.
-  await dropReverts(s.db, marks);
+  await dropReverts(s.idb, marks);
   for (const a of restored) {
     const w = want.get(id(a.store, encodeKey(a.key)));
     if (!w) continue;

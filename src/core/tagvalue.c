@@ -137,15 +137,29 @@ static int check_tag(const ids_json *j, size_t t, const char *path, int depth, i
 		return ok ? 0 : bad(err, path, "$bigint must be a string of decimal digits");
 	}
 	if (ids_json_streq(j, k, "$bin")) {
-		if (!str_is(j, v) || j->tok[v].escaped || !(tk->size == 1 || tk->size == 2))
+		if (!str_is(j, v) || j->tok[v].escaped || tk->size < 1 || tk->size > 5)
 			return bad(err, path, "$bin must hold a base64 string (optionally with \"$type\")");
-		if (tk->size == 2) {
-			int ok = 0;
-			if (ids_json_streq(j, v + 1, "$type"))
+		if (tk->size >= 2) {
+			int ok = 0, blob = 0;
+			if (ids_json_streq(j, v + 1, "$type")) {
 				for (int i = 0; typed_names[i]; i++)
 					ok |= ids_json_streq(j, v + 2, typed_names[i]);
-			if (!ok)
-				return bad(err, path, "$type must name an ArrayBuffer view such as \"Uint8Array\"");
+				blob = ids_json_streq(j, v + 2, "Blob") ? 1 : ids_json_streq(j, v + 2, "File") ? 2 : 0;
+			}
+			if (!ok && !blob)
+				return bad(err, path, "$type must name an ArrayBuffer view such as \"Uint8Array\", or Blob / File");
+			if (!blob && tk->size != 2)
+				return bad(err, path, "$bin holds only \"$type\" besides the bytes");
+			/* A Blob keeps its MIME type ("$mime"), a File also "$name" and "$modified" (ms). */
+			size_t c = j->tok[v + 2].next;
+			for (uint32_t i = 2; i < tk->size; i++, c = j->tok[c + 1].next) {
+				int t = j->tok[c + 1].type;
+				if (!(ids_json_streq(j, c, "$mime") && t == IDS_JSTR) &&
+				    !(blob == 2 && ids_json_streq(j, c, "$name") && t == IDS_JSTR) &&
+				    !(blob == 2 && ids_json_streq(j, c, "$modified") && t == IDS_JNUM))
+					return bad(err, path, "a Blob's $bin holds \"$mime\" (string), a File's also \"$name\" (string) "
+							      "and \"$modified\" (number)");
+			}
 		}
 		ids_buf tmp = IDS_BUF_INIT;
 		int rc = ids_base64_decode(s, sn, &tmp);

@@ -134,7 +134,7 @@ test('outbox record written behind the app\'s requests: handled errors, explicit
     });
     const settle = (tx) => new Promise((res) => { tx.oncomplete = () => res('complete'); tx.onabort = () => res('abort'); });
     const outbox = () => new Promise((res) => {
-      const tx = s.db.transaction('_idbsync_outbox');
+      const tx = s.idb.transaction('_idbsync_outbox');
       tx.objectStore('_idbsync_outbox').getAll().onsuccess = (e) => res(e.target.result.map((x) => x.m.map((m) => m[1])));
     });
     const out = {};
@@ -151,7 +151,7 @@ test('outbox record written behind the app\'s requests: handled errors, explicit
       tx.objectStore('orders').add({ id: 2 }).onerror = (e) => e.preventDefault();
       out.b = await settle(tx);
     })();
-    await (async () => {   // explicit commit() right after the writes, with a handled failure
+    await (async () => {   // explicit commit() right after the writes, with a handled failure: Chromium aborts, with or without idbsync
       const tx = s.db.transaction('orders', 'readwrite');
       tx.objectStore('orders').put({ id: 3 });
       tx.objectStore('orders').add({ id: 1 }).onerror = (e) => e.preventDefault();
@@ -186,11 +186,11 @@ test('outbox record written behind the app\'s requests: handled errors, explicit
     s.close();
     return out;
   });
-  assert.deepEqual([r.a, r.b, r.c, r.d, r.e, r.f], Array(6).fill('complete'));
-  assert.deepEqual(r.outbox, [['1', '2'], ['3'], ['1', '4'], ['5'], ['6'], ['7']]);
-  assert.equal(r.pending, 8);
+  assert.deepEqual([r.a, r.b, r.c, r.d, r.e, r.f], ['complete', 'complete', 'abort', 'complete', 'complete', 'complete']);
+  assert.deepEqual(r.outbox, [['1', '2'], ['1', '4'], ['5'], ['6'], ['7']]);
+  assert.equal(r.pending, 7);
   const orders = byKey(await serverPull(srv, 'pipelined'), 'orders');
-  assert.deepEqual([...orders.keys()].sort(), ['1', '2', '3', '4', '5', '6', '7']);
+  assert.deepEqual([...orders.keys()].sort(), ['1', '2', '4', '5', '6', '7']);
   assert.equal(byKey(await serverPull(srv, 'pipelined'), 'auto').size, 1);
 });
 

@@ -90,7 +90,7 @@ const pushCases = [
   ['value $undefined false', { client: 'c', mutations: [M({ value: { $undefined: false } })] }, 400, 'invalid', /\$undefined/],
   ['value bad $bigint', { client: 'c', mutations: [M({ value: { $bigint: '12a' } })] }, 400, 'invalid', /\$bigint/],
   ['value bad $bin', { client: 'c', mutations: [M({ value: { $bin: '!!' } })] }, 400, 'invalid', /\$bin/],
-  ['value bad $type', { client: 'c', mutations: [M({ value: { $bin: 'AQ==', $type: 'Blob' } })] }, 400, 'invalid', /\$type/],
+  ['value bad $type', { client: 'c', mutations: [M({ value: { $bin: 'AQ==', $type: 'ImageBitmap' } })] }, 400, 'invalid', /\$type/],
   ['value bad $map', { client: 'c', mutations: [M({ value: { $map: 1 } })] }, 400, 'invalid', /\$map/],
   ['value bad $set', { client: 'c', mutations: [M({ value: { $set: {} } })] }, 400, 'invalid', /\$set/],
   ['value bad $regexp', { client: 'c', mutations: [M({ value: { $regexp: 1 } })] }, 400, 'invalid', /\$regexp/],
