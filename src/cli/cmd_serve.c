@@ -277,9 +277,7 @@ static int config_scalar(serve_cfg *c, const char *key, json_t *v, const char *w
 			numeric ? "a number" : dur ? "a number or a string" : "a string", flag, arg);
 		return -1;
 	}
-	/* the lake keeps pointers to its string settings: the value must outlive the JSON */
-	char *keep = strdup(val);
-	return keep ? apply(c, flag, keep) : -1;
+	return apply(c, flag, val);   /* the config stays loaded: the lake keeps pointers to its strings */
 }
 
 static int load_config(serve_cfg *c, const char *path)
@@ -339,7 +337,10 @@ static int load_config(serve_cfg *c, const char *path)
 			rc = -1;
 		}
 	}
-	json_decref(root);
+	/* kept for the life of the process: lake settings point into its strings */
+	static json_t *loaded;
+	json_decref(loaded);
+	loaded = root;
 	return rc;
 }
 
