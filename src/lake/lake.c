@@ -1,6 +1,6 @@
-/* The lake writer's life cycle: options, open (recovery of a crashed flush), the flush thread
- * (every flush_interval_ms when the store head moved, or at once on lake_flush), durable
- * progress in DIR/_idbsync/progress.json, pruning of the store's change log, and metrics.
+/* The lake writer's life cycle: open (recovery of a crashed flush), the flush thread (every
+ * flush_interval_ms when the store head moved, or at once on lake_flush), pruning of the
+ * store's change log, and shutdown. Options: options.c; progress: progress.c; metrics: stats.c.
  * One flush = rounds of change log and conflicts, each recorded at once, and a pass over the
  * touched current-state buckets whenever it is due (state_due). */
 #include "lake_int.h"
@@ -20,324 +20,6 @@
 
 #define PRUNE_EVERY_MS 5000
 
-static int parse_ms(const char *v, int64_t *out)
-{
-	char *end;
-	errno = 0;
-	double x = strtod(v, &end);
-	if (end == v || errno || x < 0)
-		return -1;
-	if (!strcmp(end, "s"))
-		x *= 1000;
-	else if (*end && strcmp(end, "ms"))
-		return -1;
-	*out = (int64_t)x;
-	return 0;
-}
-
-static int parse_bytes(const char *v, int64_t *out)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(v, &end, 10);
-	if (end == v || errno || x <= 0)
-		return -1;
-	if (!strcasecmp(end, "k") || !strcasecmp(end, "KiB")) x <<= 10;
-	else if (!strcasecmp(end, "m") || !strcasecmp(end, "MiB")) x <<= 20;
-	else if (!strcasecmp(end, "g") || !strcasecmp(end, "GiB")) x <<= 30;
-	else if (*end) return -1;
-	*out = x;
-	return 0;
-}
-
-int lake_option(lake_options *o, const char *flag, const char *value, ids_error *err)
-{
-	if (!strcmp(flag, "--lake-profile")) {
-		if (!strcmp(value, "compat")) o->profile = PQ_PROFILE_COMPAT;
-		else if (!strcmp(value, "modern")) o->profile = PQ_PROFILE_MODERN;
-		else return ids_fail(err, IDS_EINVAL, "expected compat or modern");
-	} else if (!strcmp(flag, "--flush-interval")) {
-		if (parse_ms(value, &o->flush_interval_ms) || o->flush_interval_ms < 1)
-			return ids_fail(err, IDS_EINVAL, "expected a duration like 1s, 250ms or 500 (ms)");
-	} else if (!strcmp(flag, "--on-flush")) {
-		o->on_flush = value;
-	} else if (!strcmp(flag, "--drill-url")) {
-		o->drill_url = value;
-	} else if (!strcmp(flag, "--drill-workspace")) {
-		o->drill_workspace = value;
-	} else if (!strcmp(flag, "--lake-config")) {
-		o->config_file = value;
-	} else if (!strcmp(flag, "--lake-nested")) {
-		if (!strcmp(value, "auto")) o->nested = 0;
-		else if (!strcmp(value, "struct")) o->nested = LK_NESTED_STRUCT;
-		else if (!strcmp(value, "json")) o->nested = LK_NESTED_JSON;
-		else return ids_fail(err, IDS_EINVAL, "expected auto, struct or json");
-	} else if (!strcmp(flag, "--lake-bucket-bytes")) {
-		if (parse_bytes(value, &o->bucket_bytes))
-			return ids_fail(err, IDS_EINVAL, "expected a size like 134217728, 128M or 64k");
-	} else if (!strcmp(flag, "--lake-retry-max")) {
-		char *end;
-		long n = strtol(value, &end, 10);
-		if (*end || end == value || n < 1 || n > 1000)
-			return ids_fail(err, IDS_EINVAL, "expected a number of attempts from 1 to 1000");
-		o->retry_max = (int)n;
-	} else if (!strcmp(flag, "--lake-retry-base")) {
-		if (parse_ms(value, &o->retry_base_ms) || o->retry_base_ms < 1)
-			return ids_fail(err, IDS_EINVAL, "expected a duration like 1s, 250ms or 500 (ms)");
-	} else if (!strcmp(flag, "--lake-partition")) {
-		if (!strchr(value, '=') || o->n_partition == (int)(sizeof o->partition / sizeof o->partition[0]))
-			return ids_fail(err, IDS_EINVAL, "expected [DB/]STORE=FIELD (at most 16)");
-		o->partition[o->n_partition++] = value;
-	} else {
-		return 0;
-	}
-	return 1;
-}
-
-const char *lake_usage(void)
-{
-	return "lake (Parquet) options:\n"
-	       "  --lake-profile compat|modern  compat: Hive 2+/Impala 3+/Drill; modern: Trino/Spark/DuckDB [compat]\n"
-	       "  --flush-interval DUR      how often new changes land in the lake (1s, 250ms) [1s]\n"
-	       "  --lake-nested auto|struct|json  nested objects as STRUCT or JSON text [auto: by profile]\n"
-	       "  --lake-partition [DB/]STORE=FIELD  Hive-style partitioning of a store's current state\n"
-	       "  --lake-bucket-bytes SIZE  target size of one current-state file before doubling [128M]\n"
-	       "  --lake-config FILE        JSON: {\"stores\":{\"[db/]store\":{\"partition_by\":F,\"bucket_bytes\":N}}}\n"
-	       "  --lake-retry-max N        attempts before a failing table or row is quarantined [10]\n"
-	       "  --lake-retry-base DUR     wait before the first retry, doubled each time up to 5 min [1s]\n"
-	       "  --on-flush 'COMMAND'      run after each flush per touched table (env IDBSYNC_TABLE, ...)\n"
-	       "  --drill-url URL           send REFRESH TABLE METADATA to Drill's REST API after flushes\n"
-	       "  --drill-workspace WS      the Drill workspace the lake is mounted as [dfs.lake]\n";
-}
-
-static int add_cfg(lake *l, const char *match, const char *part, int64_t bytes, ids_error *err)
-{
-	lk_store_cfg *c = realloc(l->cfg, (l->n_cfg + 1) * sizeof *c);
-	if (!c)
-		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	l->cfg = c;
-	c[l->n_cfg].match = strdup(match);
-	c[l->n_cfg].partition_by = part ? strdup(part) : NULL;
-	c[l->n_cfg].bucket_bytes = bytes;
-	l->n_cfg++;
-	return 0;
-}
-
-static int load_config(lake *l, const char *path, ids_error *err)
-{
-	json_error_t je;
-	json_t *j = json_load_file(path, 0, &je);
-	if (!j)
-		return ids_fail(err, IDS_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-	int rc = 0;
-	json_t *x;
-	if ((x = json_object_get(j, "profile")) && json_is_string(x))
-		l->profile = !strcmp(json_string_value(x), "modern") ? PQ_PROFILE_MODERN : PQ_PROFILE_COMPAT;
-	if ((x = json_object_get(j, "nested")) && json_is_string(x))
-		l->nested = !strcmp(json_string_value(x), "struct") ? LK_NESTED_STRUCT : LK_NESTED_JSON;
-	if ((x = json_object_get(j, "bucket_bytes")) && json_is_integer(x) && json_integer_value(x) > 0)
-		l->bucket_bytes = json_integer_value(x);
-	if ((x = json_object_get(j, "flush_interval_ms")) && json_is_integer(x) && json_integer_value(x) > 0)
-		l->o.flush_interval_ms = json_integer_value(x);
-	json_t *stores = json_object_get(j, "stores");
-	const char *k;
-	json_t *v;
-	json_object_foreach(stores, k, v)
-	{
-		json_t *p = json_object_get(v, "partition_by");
-		json_t *b = json_object_get(v, "bucket_bytes");
-		if ((p && !json_is_string(p)) || (b && !json_is_integer(b))) {
-			rc = ids_fail(err, IDS_EINVAL, "%s: stores.%s: partition_by must be a string, bucket_bytes an integer",
-				      path, k);
-			break;
-		}
-		if ((rc = add_cfg(l, k, p ? json_string_value(p) : NULL, b ? json_integer_value(b) : 0, err)))
-			break;
-	}
-	json_decref(j);
-	return rc;
-}
-
-static int read_progress(lake *l, int *fresh, ids_error *err)
-{
-	char p[4200];
-	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
-	ids_buf b = IDS_BUF_INIT;
-	int rc = lk_read_file(p, &b, 1 << 20, err);
-	*fresh = rc == IDS_ENOTFOUND;
-	if (rc) {
-		ids_buf_free(&b);
-		return *fresh ? 0 : rc;
-	}
-	json_t *j = json_loadb(b.data, b.len, 0, NULL);
-	ids_buf_free(&b);
-	if (!j)
-		return ids_fail(err, IDS_ECORRUPT, "%s: not JSON", p);
-	l->changes_seq = json_integer_value(json_object_get(j, "changes_seq"));
-	json_t *ss = json_object_get(j, "state_seq");   /* absent before format 2: state == log */
-	l->state_seq = ss ? json_integer_value(ss) : l->changes_seq;
-	if (l->state_seq > l->changes_seq)
-		l->state_seq = l->changes_seq;
-	l->conflicts_id = json_integer_value(json_object_get(j, "conflicts_id"));
-	rc = lk_hold_from_json(l, j, err);
-	const char *ep = json_string_value(json_object_get(j, "epoch"));
-	snprintf(l->epoch, sizeof l->epoch, "%s", ep ? ep : "");
-	const char *prof = json_string_value(json_object_get(j, "profile"));
-	int want = l->profile == PQ_PROFILE_MODERN;
-	if (!rc && prof && strcmp(prof, want ? "modern" : "compat"))
-		rc = ids_fail(err, IDS_EINVAL, "%s was written with --lake-profile %s; use it again or a new lake dir", l->dir,
-			      prof);
-	json_decref(j);
-	return rc;
-}
-
-/* Progress and the held tables and quarantined changes it goes with, in one atomic write:
- * a change left out of the change log is never recorded as written without its entry. */
-static int write_progress(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
-{
-	char p[4200];
-	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
-	json_t *j = lk_hold_to_json(l);
-	json_object_set_new(j, "format", json_integer(2));
-	json_object_set_new(j, "epoch", json_string(store_epoch(l->st)));
-	json_object_set_new(j, "changes_seq", json_integer(changes));
-	json_object_set_new(j, "state_seq", json_integer(state));
-	json_object_set_new(j, "conflicts_id", json_integer(conflicts));
-	json_object_set_new(j, "profile", json_string(l->profile == PQ_PROFILE_MODERN ? "modern" : "compat"));
-	json_object_set_new(j, "nested", json_string(l->nested == LK_NESTED_STRUCT ? "struct" : "json"));
-	json_object_set_new(j, "updated_ms", json_integer(lk_now_ms()));
-	char *body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	if (!body)
-		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	size_t n = strlen(body);
-	body[n] = '\n';   /* json_dumps leaves room for its NUL: the newline takes it */
-	int rc = lk_write_file(p, body, n + 1, err);
-	free(body);
-	if (!rc && l->hold_changed) {
-		l->hold_changed = 0;
-		lk_hold_publish(l);
-	}
-	return rc;
-}
-
-/* Moves the change-log files (DIR/<db>/<t>_changes/dt=.../part-A-B) and conflict files with
- * B above keep into DIR/_idbsync/orphaned/<epoch>/..., returning the lowest A moved (or
- * INT64_MAX). */
-static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep_conf, int depth, const char *to)
-{
-	char dir[4400];
-	snprintf(dir, sizeof dir, "%s/%s", l->dir, rel);
-	DIR *d = opendir(dir);
-	if (!d)
-		return INT64_MAX;
-	int64_t low = INT64_MAX;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		const char *n = e->d_name;
-		if (n[0] == '.' || (n[0] == '_' && depth == 0))
-			continue;
-		char sub[4600];
-		snprintf(sub, sizeof sub, "%s/%s", rel, n);
-		int64_t a, b, x = INT64_MAX;
-		size_t len = strlen(n);
-		if (depth == 1 && len > 10 && !strcmp(n + len - 10, "_conflicts")) {
-			orphan_files(l, sub, keep_conf, keep_conf, 3, to);   /* conflict ids: no bearing on seqs */
-		} else if (depth == 0 || (depth == 1 && len > 8 && !strcmp(n + len - 8, "_changes")) ||
-			   (depth == 2 && !strncmp(n, "dt=", 3))) {
-			x = orphan_files(l, sub, keep, keep_conf, depth + 1, to);
-		} else if (depth >= 2 && lk_log_name(n, &a, &b) && b > keep) {
-			char from[4700], dst[4700], ddir[4700];
-			snprintf(from, sizeof from, "%s/%s", l->dir, sub);
-			snprintf(ddir, sizeof ddir, "%s/%s", to, rel);
-			snprintf(dst, sizeof dst, "%s/%s", ddir, n);
-			if (!lk_mkdirs(ddir, NULL) && !rename(from, dst))
-				x = a;
-		}
-		if (x < low)
-			low = x;
-	}
-	closedir(d);
-	return low;
-}
-
-static int adopt_stores(lake *l, ids_error *err);
-
-/* The state the lake was written from was replaced (idbsync restore gives it a new epoch):
- * seqs above the restored head will be given again to other changes. The change-log and
- * conflict files past the restored state move to DIR/_idbsync/orphaned/<old epoch>/ (hidden
- * from engines, kept for the operator), progress goes back to what the restored state holds,
- * and the current state is rebuilt from its rows. */
-static int rebase(lake *l, ids_error *err)
-{
-	int64_t head = store_head(l->st), chead = store_conflicts_head(l->st);
-	char to[4300];
-	snprintf(to, sizeof to, "%s/_idbsync/orphaned/%s", l->dir, l->epoch);
-	int64_t low = INT64_MAX;
-	DIR *root = opendir(l->dir);
-	struct dirent *e;
-	while (root && (e = readdir(root))) {
-		if (e->d_name[0] == '.' || e->d_name[0] == '_')
-			continue;
-		int64_t x = orphan_files(l, e->d_name, head, chead, 1, to);
-		if (x < low)
-			low = x;
-	}
-	if (root)
-		closedir(root);
-	int64_t changes = l->changes_seq < head ? l->changes_seq : head;
-	if (low != INT64_MAX && low - 1 < changes)
-		changes = low - 1;   /* a file that held both sides: its kept part is written again */
-	ids_logf(IDS_LOG_WARN, "lake_rebase",
-		 "the state was restored (epoch %s, was %s): lake progress %" PRId64 " -> %" PRId64
-		 "; files past it moved to %s; current state rebuilt",
-		 store_epoch(l->st), l->epoch, l->changes_seq, changes, to);
-	l->changes_seq = changes;
-	l->state_seq = changes;
-	if (l->conflicts_id > chead)
-		l->conflicts_id = chead;
-	lk_hold_free(l);   /* what was held belonged to the replaced state */
-	for (lk_table *t = l->tables; t; t = t->next) {
-		t->log_held = t->conf_held = 0;
-		t->state_held = 0;
-		memset(&t->fail, 0, sizeof t->fail);
-	}
-	return adopt_stores(l, err);
-}
-
-/* On a fresh lake every existing store is built from its rows (the change log may have been
- * pruned by an earlier lake, so only rows are complete). */
-static int adopt_stores(lake *l, ids_error *err)
-{
-	ids_buf dbs = IDS_BUF_INIT, sts = IDS_BUF_INIT;
-	int rc = store_names_json(l->st, NULL, &dbs, err);
-	json_t *jd = rc ? NULL : json_loadb(dbs.data, dbs.len, 0, NULL);
-	size_t i;
-	json_t *d;
-	json_array_foreach(jd, i, d)
-	{
-		ids_buf_reset(&sts);
-		if (rc || (rc = store_names_json(l->st, json_string_value(d), &sts, err)))
-			break;
-		json_t *js = json_loadb(sts.data, sts.len, 0, NULL);
-		size_t k;
-		json_t *s;
-		json_array_foreach(js, k, s)
-		{
-			lk_table *t;
-			if (!rc && !(rc = lk_table_get(l, json_string_value(d), json_string_value(s), &t, err))) {
-				t->rebuild = 1;
-				t->touched = 1;
-			}
-		}
-		json_decref(js);
-	}
-	json_decref(jd);
-	ids_buf_free(&dbs);
-	ids_buf_free(&sts);
-	return rc;
-}
-
 /* One round: at most BATCH_MAX changes into the change log and the new conflicts, recorded as
  * durable progress at once. The keys they touched are remembered for the next state pass;
  * after a crash lk_log_retouch finds them again from state_seq. */
@@ -348,7 +30,7 @@ static int log_round(lake *l, int *more, ids_error *err)
 	if (!rc)
 		rc = lk_conflicts_flush(l, &cdone, err);
 	if (!rc && (done != l->changes_seq || cdone != l->conflicts_id || l->hold_changed))
-		rc = write_progress(l, done, l->state_seq, cdone, err);
+		rc = lk_progress_write(l, done, l->state_seq, cdone, err);
 	if (!rc) {
 		l->changes_seq = done;
 		l->conflicts_id = cdone;
@@ -413,7 +95,7 @@ static int state_pass(lake *l, ids_error *err)
 			lk_notify_table(l, t, "state", "", upto);
 	}
 	if (!rc && (upto != l->state_seq || l->hold_changed))
-		rc = write_progress(l, l->changes_seq, upto, l->conflicts_id, err);
+		rc = lk_progress_write(l, l->changes_seq, upto, l->conflicts_id, err);
 	if (rc)
 		return rc;
 	l->state_seq = upto;
@@ -455,7 +137,7 @@ static void do_flush(lake *l)
 	int more = 1, rc = 0;
 	int asked = lk_hold_check_request(l);   /* held tables and changes whose retry is due */
 	if (l->hold_changed || asked)
-		rc = write_progress(l, l->changes_seq, l->state_seq, l->conflicts_id, &err);
+		rc = lk_progress_write(l, l->changes_seq, l->state_seq, l->conflicts_id, &err);
 	if (asked && !rc)
 		lk_hold_request_done(l);
 	while (more && !rc && !lk_out_of_time(l)) {
@@ -579,7 +261,7 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 	pthread_cond_init(&l->nwake, NULL);
 	int rc = 0;
 	if (o->config_file)
-		rc = load_config(l, o->config_file, err);
+		rc = lk_config_load(l, o->config_file, err);
 	l->nested = o->nested ? o->nested : l->nested;
 	if (!l->nested)
 		l->nested = l->profile == PQ_PROFILE_MODERN ? LK_NESTED_STRUCT : LK_NESTED_JSON;
@@ -587,7 +269,7 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 		char m[600];
 		const char *eq = strchr(o->partition[i], '=');
 		snprintf(m, sizeof m, "%.*s", (int)(eq - o->partition[i]), o->partition[i]);
-		rc = add_cfg(l, m, eq + 1, 0, err);
+		rc = lk_config_add(l, m, eq + 1, 0, err);
 	}
 	char meta[4200];
 	snprintf(meta, sizeof meta, "%s/_idbsync", l->dir);
@@ -607,20 +289,20 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 	}
 	int fresh = 0;
 	if (!rc)
-		rc = read_progress(l, &fresh, err);
+		rc = lk_progress_read(l, &fresh, err);
 	int rebased = 0;
 	if (!rc && !fresh && l->epoch[0] && strcmp(l->epoch, store_epoch(l->st))) {
-		rc = rebase(l, err);
+		rc = lk_rebase(l, err);
 		rebased = 1;
 	}
 	if (!rc)
 		rc = lk_log_cleanup(l, err);
 	if (!rc && fresh)
-		rc = adopt_stores(l, err);
+		rc = lk_adopt_stores(l, err);
 	if (!rc && rebased)
-		rc = write_progress(l, l->changes_seq, l->state_seq, l->conflicts_id, err);
+		rc = lk_progress_write(l, l->changes_seq, l->state_seq, l->conflicts_id, err);
 	if (!rc && fresh)
-		rc = write_progress(l, 0, 0, 0, err);
+		rc = lk_progress_write(l, 0, 0, 0, err);
 	if (!rc && l->state_seq < l->changes_seq)
 		rc = lk_log_retouch(l, l->state_seq, l->changes_seq, err);
 	l->flushed = l->state_seq;
@@ -685,87 +367,6 @@ int lake_flush(lake *l, const char *db, int64_t upto, int timeout_ms, ids_error 
 	}
 	pthread_mutex_unlock(&l->mu);
 	return rc;
-}
-
-void lake_metrics(lake *l, ids_buf *out)
-{
-	if (!l)
-		return;
-	pthread_mutex_lock(&l->mu);
-	int64_t flushed = l->flushed, logged = l->log_flushed, last = l->last_flush_ms;
-	pthread_mutex_unlock(&l->mu);
-	pthread_mutex_lock(&l->nmu);
-	int pending = l->nq_len;
-	pthread_mutex_unlock(&l->nmu);
-	int64_t head = store_head(l->st);
-	ids_buf_printf(out,
-		       "# HELP idbsync_lake_flushes_total Completed lake flushes.\n# TYPE idbsync_lake_flushes_total counter\n"
-		       "idbsync_lake_flushes_total %lld\n"
-		       "# TYPE idbsync_lake_flush_errors_total counter\nidbsync_lake_flush_errors_total %lld\n"
-		       "# TYPE idbsync_lake_flush_seconds_total counter\nidbsync_lake_flush_seconds_total %.6f\n"
-		       "# HELP idbsync_lake_flushed_seq The lake reflects every change up to this seq.\n"
-		       "# TYPE idbsync_lake_flushed_seq gauge\nidbsync_lake_flushed_seq %" PRId64 "\n"
-		       "# TYPE idbsync_lake_lag_changes gauge\nidbsync_lake_lag_changes %" PRId64 "\n"
-		       "# HELP idbsync_lake_changes_seq The change log holds every change up to this seq.\n"
-		       "# TYPE idbsync_lake_changes_seq gauge\nidbsync_lake_changes_seq %" PRId64 "\n"
-		       "# TYPE idbsync_lake_last_flush_timestamp_seconds gauge\n"
-		       "idbsync_lake_last_flush_timestamp_seconds %.3f\n"
-		       "# TYPE idbsync_lake_files_written_total counter\nidbsync_lake_files_written_total %lld\n"
-		       "# TYPE idbsync_lake_rows_written_total counter\nidbsync_lake_rows_written_total %lld\n"
-		       "# TYPE idbsync_lake_log_rows_total counter\nidbsync_lake_log_rows_total %lld\n"
-		       "# TYPE idbsync_lake_table_rebuilds_total counter\nidbsync_lake_table_rebuilds_total %lld\n"
-		       "# TYPE idbsync_lake_compactions_total counter\nidbsync_lake_compactions_total %lld\n"
-		       "# HELP idbsync_lake_notify_total Engine notifications (--on-flush, --drill-url) by result.\n"
-		       "# TYPE idbsync_lake_notify_total counter\n"
-		       "idbsync_lake_notify_total{result=\"ok\"} %lld\nidbsync_lake_notify_total{result=\"failed\"} %lld\n"
-		       "idbsync_lake_notify_total{result=\"retried\"} %lld\nidbsync_lake_notify_total{result=\"dropped\"} %lld\n"
-		       "# TYPE idbsync_lake_notify_pending gauge\nidbsync_lake_notify_pending %d\n"
-		       "# HELP idbsync_lake_held_tables Tables whose change log, conflicts or state wait for a retry.\n"
-		       "# TYPE idbsync_lake_held_tables gauge\nidbsync_lake_held_tables %lld\n"
-		       "# HELP idbsync_lake_held_changes Change-log rows the writer refused, waiting for a retry.\n"
-		       "# TYPE idbsync_lake_held_changes gauge\nidbsync_lake_held_changes %lld\n"
-		       "# HELP idbsync_lake_quarantined Held tables and changes whose retries are spent.\n"
-		       "# TYPE idbsync_lake_quarantined gauge\nidbsync_lake_quarantined %lld\n"
-		       "# TYPE idbsync_lake_retries_total counter\nidbsync_lake_retries_total{result=\"ok\"} %lld\n"
-		       "idbsync_lake_retries_total{result=\"failed\"} %lld\n",
-		       (long long)atomic_load(&l->m_flushes), (long long)atomic_load(&l->m_flush_errors),
-		       (double)atomic_load(&l->m_flush_us) / 1e6, flushed, head > flushed ? head - flushed : 0, logged,
-		       (double)last / 1000.0, (long long)atomic_load(&l->m_files), (long long)atomic_load(&l->m_rows),
-		       (long long)atomic_load(&l->m_log_rows), (long long)atomic_load(&l->m_rebuilds),
-		       (long long)atomic_load(&l->m_compactions), (long long)atomic_load(&l->m_notify_ok),
-		       (long long)atomic_load(&l->m_notify_fail), (long long)atomic_load(&l->m_notify_retries),
-		       (long long)atomic_load(&l->m_notify_dropped), pending, (long long)atomic_load(&l->m_held_tables),
-		       (long long)atomic_load(&l->m_held_changes), (long long)atomic_load(&l->m_quarantined),
-		       (long long)atomic_load(&l->m_retry_ok),
-		       (long long)(atomic_load(&l->m_retries) - atomic_load(&l->m_retry_ok)));
-	ids_buf_puts(out, "# HELP idbsync_lake_fallbacks_total Values written in a documented fallback form.\n"
-			  "# TYPE idbsync_lake_fallbacks_total counter\n");
-	for (int k = 0; k < LK_FB_N; k++)
-		ids_buf_printf(out, "idbsync_lake_fallbacks_total{kind=\"%s\"} %lld\n", lk_fallback_names[k],
-			       (long long)atomic_load(&l->m_fallbacks[k]));
-}
-
-int lake_health(lake *l, ids_buf *out)
-{
-	pthread_mutex_lock(&l->mu);
-	int64_t flushed = l->flushed, logged = l->log_flushed;
-	char last[sizeof l->last_err];
-	memcpy(last, l->last_err, sizeof last);
-	ids_buf_printf(out, "{\"flushed\":%" PRId64 ",\"changes\":%" PRId64 ",\"head\":%" PRId64 ",\"last_error\":", flushed,
-		       logged, store_head(l->st));
-	if (last[0])
-		ids_buf_json_str(out, last, strlen(last));
-	else
-		ids_buf_puts(out, "null");
-	const char *h = l->hold_json;
-	if (h && h[0] == '{' && strlen(h) > 2) {
-		ids_buf_putc(out, ',');
-		ids_buf_puts(out, h + 1);   /* its members: "held":[..],"quarantine":[..]} */
-	} else {
-		ids_buf_putc(out, '}');
-	}
-	pthread_mutex_unlock(&l->mu);
-	return last[0] || atomic_load(&l->m_held_tables) || atomic_load(&l->m_held_changes);
 }
 
 void lake_stop(lake *l)

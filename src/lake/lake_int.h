@@ -277,6 +277,17 @@ void lk_part_dir(const lk_table *t, const ids_json *j, ids_buf *out);
  * (durable progress stays where the last completed step left it). */
 int lk_out_of_time(lake *l);
 
+/* options.c: a --lake-config file and one per-store setting ("[db/]store" match). */
+int lk_config_load(lake *l, const char *path, ids_error *err);
+int lk_config_add(lake *l, const char *match, const char *part, int64_t bytes, ids_error *err);
+/* progress.c: progress.json read at open (*fresh: no lake yet) and written after each step
+ * (with the held tables and rows); stores adopted by a fresh lake; the rebase onto a restored
+ * state (a new store epoch). */
+int lk_progress_read(lake *l, int *fresh, ids_error *err);
+int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err);
+int lk_adopt_stores(lake *l, ids_error *err);
+int lk_rebase(lake *l, ids_error *err);
+
 /* hold.c: isolation of failures. A table's failure holds only that table (and only the
  * part that failed: change log, conflicts, or current state); a refused row holds only that
  * change. Both are retried with backoff on the flush thread and recorded with the progress. */
