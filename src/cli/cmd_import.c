@@ -14,7 +14,6 @@
 
 #include "cli.h"
 #include "idbsync/import.h"
-#include "idbsync/pq_read.h"
 #include "idbsync/sync.h"
 
 static void import_usage(FILE *f)

@@ -64,7 +64,7 @@ static int decimal_text(const char *p, size_t n)
 
 /* INTERVAL (12 bytes: months, days, milliseconds, little-endian) as an ISO-8601 duration
  * "P1Y2M3DT4H5M6.789S" (Temporal.Duration.from reads it). DuckDB writes negative parts as
- * two's complement, so they are read as signed. */
+ * two's complement, so they are read as signed; each negative part has its own minus. */
 static int put_interval(ids_buf *val, const ids_json *j, size_t t, const char *row)
 {
 	long b = j->tok[t].type == IDS_JOBJ ? ids_json_get(j, t, "$bin") : -1;
