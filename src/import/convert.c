@@ -62,9 +62,9 @@ static int decimal_text(const char *p, size_t n)
 	return 1;
 }
 
-/* INTERVAL (12 bytes: months, days, milliseconds, little-endian) as an ISO-8601 duration
- * "P1Y2M3DT4H5M6.789S" (Temporal.Duration.from reads it). DuckDB writes negative parts as
- * two's complement, so they are read as signed; each negative part has its own minus. */
+/* INTERVAL (12 bytes: months, days, milliseconds, unsigned little-endian per the Parquet spec;
+ * DuckDB refuses to write negative intervals) as an ISO-8601 duration "P1Y2M3DT4H5M6.789S"
+ * (Temporal.Duration.from reads it). */
 static int put_interval(ids_buf *val, const ids_json *j, size_t t, const char *row)
 {
 	long b = j->tok[t].type == IDS_JOBJ ? ids_json_get(j, t, "$bin") : -1;
@@ -74,28 +74,27 @@ static int put_interval(ids_buf *val, const ids_json *j, size_t t, const char *r
 	int ok = !ids_base64_decode(row + j->tok[b].start + 1, j->tok[b].end - j->tok[b].start - 2, &raw) &&
 		 raw.len == 12;
 	if (ok) {
-		int32_t f[3];
+		uint32_t f[3];
 		for (int i = 0; i < 3; i++) {
 			const uint8_t *q = (const uint8_t *)raw.data + 4 * i;
-			f[i] = (int32_t)((uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24);
+			f[i] = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
 		}
-		int64_t ms = f[2], h = ms / 3600000, mi = ms / 60000 % 60, sec = ms / 1000 % 60, frac = ms % 1000;
+		uint32_t ms = f[2], h = ms / 3600000, mi = ms / 60000 % 60, sec = ms / 1000 % 60, frac = ms % 1000;
 		ids_buf_puts(val, "\"P");
 		if (f[0] / 12)
-			ids_buf_printf(val, "%dY", f[0] / 12);
+			ids_buf_printf(val, "%uY", f[0] / 12);
 		if (f[0] % 12)
-			ids_buf_printf(val, "%dM", f[0] % 12);
+			ids_buf_printf(val, "%uM", f[0] % 12);
 		if (f[1])
-			ids_buf_printf(val, "%dD", f[1]);
+			ids_buf_printf(val, "%uD", f[1]);
 		if (ms) {
 			ids_buf_putc(val, 'T');
 			if (h)
-				ids_buf_printf(val, "%lldH", (long long)h);
+				ids_buf_printf(val, "%uH", h);
 			if (mi)
-				ids_buf_printf(val, "%lldM", (long long)mi);
+				ids_buf_printf(val, "%uM", mi);
 			if (sec || frac)
-				ids_buf_printf(val, frac ? "%s%lld.%03lldS" : "%s%lldS", sec < 0 || frac < 0 ? "-" : "",
-					       (long long)(sec < 0 ? -sec : sec), (long long)(frac < 0 ? -frac : frac));
+				ids_buf_printf(val, frac ? "%u.%03uS" : "%uS", sec, frac);
 		} else if (!f[0] && !f[1]) {
 			ids_buf_puts(val, "T0S");
 		}

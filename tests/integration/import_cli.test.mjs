@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startServer, tempDir, pullAll, request, BIN, sleep } from './lib/server.mjs';
-import { writeParquet, run, byKey } from './lib/parquet.mjs';
+import { writeParquet, run, byKey, duckRows } from './lib/parquet.mjs';
 
 /** An HTTP server that only counts the requests it gets (to prove none was sent). */
 async function counter() {
@@ -160,6 +160,14 @@ describe('types from Parquet to IndexedDB (docs/types.md)', () => {
       assert.equal(nulls.iv, null);
       // a DECIMAL key is the same number as the value holds
       assert.deepEqual(byKey(changes, 'k').get('7'), { id: 7, x: 1 });
+      // and on to the lake as docs/types.md says (lake-layout.md's rules for the JSON values)
+      const f = await request(`${srv.url}/v1/db/ty/flush`, { method: 'POST' });
+      assert.equal(f.status, 200, f.text);
+      const cols = new Map((await duckRows(`DESCRIBE SELECT * FROM read_parquet('${srv.lakeDir}/ty/t/**/*.parquet', hive_partitioning=false)`))
+        .map((r) => [r[0], r[1]]));
+      assert.deepEqual(['d_small', 'd_wide', 'd_int', 'd_bigint', 'u', 't', 'iv'].map((c) => [c, cols.get(c)]), [
+        ['d_small', 'DOUBLE'], ['d_wide', 'VARCHAR'], ['d_int', 'BIGINT'], ['d_bigint', 'VARCHAR'], ['u', 'VARCHAR'],
+        ['t', 'VARCHAR'], ['iv', 'VARCHAR']]);
     } finally {
       await srv.stop();
     }

@@ -12,6 +12,12 @@ export async function writeParquet(file, sql) {
   await duck.run(`COPY (${sql}) TO '${file}' (FORMAT parquet)`);
 }
 
+/** The rows of a DuckDB query (values as @duckdb/node-api gives them). */
+export async function duckRows(sql) {
+  duck ??= await (await DuckDBInstance.create(':memory:')).connect();
+  return (await duck.runAndReadAll(sql)).getRows();
+}
+
 /** Runs `idbsync args...`: {code, out, err}. */
 export function run(args) {
   const r = spawnSync(BIN, args, { encoding: 'utf8' });
