@@ -13,7 +13,7 @@
 #include "idbsync/value.h"
 #include "import_int.h"
 
-/* ---- a set of (user, encoded key) for replace mode ---- */
+/* ---- a set of (user, encoded key): replace mode, and the count of repeated keys ---- */
 typedef struct kset {
 	uint64_t *hash;     /* 0 = empty */
 	char **item;        /* "user\0" + key bytes, length-prefixed below */
