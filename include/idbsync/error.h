@@ -19,6 +19,7 @@
 #define IDS_EGONE     (-9)  /* cursor older than the garbage-collection horizon */
 #define IDS_ENOSPC    (-10) /* disk full: retry once space returns */
 #define IDS_EBUSY     (-11) /* overloaded: retry shortly */
+#define IDS_ETIMEOUT  (-12) /* stopped by a time limit (a query ran too long) */
 
 typedef struct ids_error {
 	int code;

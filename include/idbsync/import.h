@@ -29,27 +29,40 @@ typedef struct imp_options {
 	/* progress callback: rows done so far, rows in all files (may be called often) */
 	void (*progress)(void *ctx, int64_t done, int64_t total);
 	void *progress_ctx;
+	/* what messages call files[i] (the user's own file names when the files are a server's
+	 * copies of an upload); NULL: the paths themselves */
+	const char *const *names;
+	/* read and convert everything, count, push nothing (st may then be NULL; replace mode
+	 * then does not compute what it would delete) */
+	int dry_run;
 } imp_options;
 
-#define IMP_OPTIONS_INIT {NULL, NULL, "id", IMP_UPSERT, NULL, NULL, 5000, NULL, NULL}
+#define IMP_OPTIONS_INIT {NULL, NULL, "id", IMP_UPSERT, NULL, NULL, 5000, NULL, NULL, NULL, 0}
 
 typedef struct imp_summary {
 	int64_t files, rows, puts, deletes;
 	int64_t replaced;           /* replace mode: rows deleted because absent from the files */
 	int64_t duplicates;         /* mutations already applied earlier under the same client */
 	int64_t conflicts;          /* mutations that lost to the store's conflict rule */
+	int64_t keys;               /* distinct (user, key) pairs in the input */
+	/* rows whose key an earlier row of the same import already had: the last row wins */
+	int64_t duplicate_keys;
+	char first_duplicate[200];  /* e.g. `key 7: a.parquet row 9` ("" when none) */
 } imp_summary;
 
 /* Imports files into the store (durably, through store_push). Fails without applying
  * anything of a batch whose row is malformed: the error names the file, row and field.
+ * Values follow docs/types.md: DECIMAL(p<=15) and DECIMAL(p,0) become numbers (integers
+ * beyond 2^53 {"$bigint":..}), wider decimals exact strings, INTERVAL an ISO-8601 duration.
  * Rows already committed in earlier batches stay (re-run to finish; ids make it idempotent). */
 int imp_files(store *st, const imp_options *o, const char *const *files, size_t n, imp_summary *sum,
 	      ids_error *err);
 
 /* The inbox: files engines write under LAKE/<db>/_inbox/<store>/ are imported once complete
  * (a _SUCCESS marker in that directory when present, otherwise a size and mtime unchanged
- * for settle_ms), then moved to _done/; unreadable files go to _rejected/ with
- * <file>.error.txt next to them. */
+ * for settle_ms), then moved to _done/; a file that cannot be imported goes alone to
+ * _rejected/ with <file>.error.txt (its own error) next to it, the others of its job are
+ * imported. */
 typedef struct imp_inbox imp_inbox;
 
 typedef struct imp_inbox_options {

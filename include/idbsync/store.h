@@ -211,7 +211,8 @@ int store_names_json(store *s, const char *db, ids_buf *out, ids_error *err);
  * it with a column per top-level field (typed from the stored values; dates as ISO-8601
  * text, nested objects/arrays as JSON text) plus _key (JSON), _seq and _hlc. With user set,
  * views hold only that user's and shared rows. Anything but a single SELECT, reading the raw
- * tables, or running past the limits fails with IDS_EINVAL (message says why). Appends
+ * tables, or running past the limits fails with IDS_EINVAL (message says why), except the
+ * time limit: IDS_ETIMEOUT. A store's boolean field selected as is answers true/false. Appends
  * {"columns":[...],"rows":[[...]],"truncated":bool} to out. params is a JSON array or NULL. */
 typedef struct store_query_limits {
 	int64_t timeout_ms;   /* default 5000 */
@@ -222,6 +223,12 @@ typedef struct store_query_limits {
 int store_query(store *s, const char *db, const char *user, const char *sql, size_t sql_len,
 		const char *params_json, size_t params_len, const store_query_limits *lim, ids_buf *out,
 		ids_error *err);
+
+/* The columns store_query's view of one store has, with their types ("integer", "real",
+ * "text", "boolean", "date" (ISO text), "json" (nested or mixed values as JSON text), "null"),
+ * from the store's field registry. Appends {"store":..,"columns":[{"name","type"}..]} to out;
+ * IDS_ENOTFOUND for a store the database does not have. */
+int store_query_columns(store *s, const char *db, const char *store_name, ids_buf *out, ids_error *err);
 
 /* Runs tombstone garbage collection now (normally periodic on the writer thread). */
 int store_gc_now(store *s, ids_error *err);

@@ -68,6 +68,8 @@ typedef struct ids_batch {
 int ids_db_name_valid(const char *s);
 /* Client and user ids: 1-256 printable ASCII bytes, no spaces. */
 int ids_id_valid(const char *s, size_t n);
+/* Object store names: 1-256 bytes, no control characters. */
+int ids_store_name_valid(const char *s, size_t n);
 
 /* Parses and fully validates a push body {"client":..,"mutations":[..]} (optionally
  * "origin":"server" and "user":".." for server-side writers; the caller decides whether the

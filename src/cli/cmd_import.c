@@ -1,7 +1,8 @@
 /* `idbsync import`: Parquet files → server-side changes of one store. With --data DIR the
  * import runs in this process on the state directory (the server must not be running on it);
  * with --server URL the files are uploaded to POST /v1/admin/db/{db}/import and imported there.
- * A progress bar goes to a terminal's stderr; a summary line ends the run. */
+ * A progress bar goes to a terminal's stderr (bytes while uploading, then rows as the server
+ * reports them); a summary line ends the run. --dry-run reads and converts here, sends nothing. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,46 +14,148 @@
 
 #include "cli.h"
 #include "idbsync/import.h"
+#include "idbsync/sync.h"
 
 static void import_usage(FILE *f)
 {
 	fprintf(f, "usage: idbsync import --db D --store S [--key FIELD] [--mode upsert|replace]\n"
-		   "                      [--user-column COL] [--client ID] (--data DIR | --server URL [--token T])\n"
-		   "                      FILE.parquet...\n"
+		   "                      [--user-column COL] [--client ID] [--dry-run]\n"
+		   "                      (--data DIR | --server URL [--token T]) FILE.parquet...\n"
 		   "  --key FIELD        the column holding the IndexedDB key        [id]\n"
 		   "  --mode replace     rows of the store absent from the files become deletes\n"
 		   "  --user-column COL  each row belongs to that user (reaches only their browsers)\n"
 		   "  --client ID        client id for the mutations: re-running with the same id and files\n"
 		   "                     applies nothing twice                         [a new id per run]\n"
+		   "  --dry-run          read and convert every row, report rows, keys, duplicate keys and\n"
+		   "                     errors; send and change nothing (no server or --data needed)\n"
+		   "  Types: see docs/types.md (decimals, UUID, TIME, INTERVAL, big integers).\n"
 		   "  An optional _op column (put|delete) carries deletes.\n");
 }
 
 static int tty;
 
-static void bar(void *ctx, int64_t done, int64_t total)
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void human_bytes(double b, char *out, size_t n)
+{
+	const char *u[] = {"B", "kB", "MB", "GB", "TB"};
+	int i = 0;
+	while (b >= 1000 && i < 4) {
+		b /= 1000;
+		i++;
+	}
+	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+/* One bar line, redrawn in place: what, a bar, percent, done/total, rate. */
+typedef struct bar_state {
+	double t0, last;
+	int64_t last_done;
+	int shown;
+} bar_state;
+
+static void draw(bar_state *b, const char *what, int64_t done, int64_t total, int bytes)
 {
 	if (!tty || total <= 0)
 		return;
-	int w = 40, fill = (int)(done * w / total);
-	fprintf(stderr, "\r  [%.*s%*s] %lld/%lld rows", fill, "########################################", w - fill, "",
-		(long long)done, (long long)total);
-	if (done >= total)
-		fputc('\n', stderr);
+	double t = now_s();
+	if (!b->t0)
+		b->t0 = t;
+	if ((done < total && t - b->last < 0.1) || (b->shown && done == b->last_done))
+		return;
+	b->last = t;
+	b->last_done = done;
+	b->shown = 1;
+	int w = 30, fill = (int)(done * w / total);
+	double el = t - b->t0, rate = el > 0 ? (double)done / el : 0;
+	char d[32], tt[32], r[32];
+	if (bytes) {
+		human_bytes((double)done, d, sizeof d);
+		human_bytes((double)total, tt, sizeof tt);
+		human_bytes(rate, r, sizeof r);
+		fprintf(stderr, "\r  %-9s [%.*s%*s] %3d%% %s/%s  %s/s   ", what, fill, "##############################", w - fill,
+			"", (int)(done * 100 / total), d, tt, r);
+	} else {
+		fprintf(stderr, "\r  %-9s [%.*s%*s] %3d%% %lld/%lld rows  %.0f rows/s   ", what, fill,
+			"##############################", w - fill, "", (int)(done * 100 / total), (long long)done,
+			(long long)total, rate);
+	}
 }
+
+static void bar_end(bar_state *b)
+{
+	if (tty && b->shown)
+		fputc('\n', stderr);
+	b->shown = 0;
+}
+
+static bar_state rows_bar;
+
+static void bar(void *ctx, int64_t done, int64_t total)
+{
+	draw(&rows_bar, ctx ? (const char *)ctx : "importing", done, total, 0);
+}
+
+typedef struct upload_state {
+	bar_state up, rows;
+	ids_buf resp;      /* the whole answer */
+	size_t scanned;    /* progress lines parsed up to here */
+} upload_state;
 
 static int progress_bytes(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
-	if (tty && ut > 0) {
-		int w = 40, fill = (int)(un * w / ut);
-		fprintf(stderr, "\r  upload [%.*s%*s] %lld/%lld bytes", fill, "########################################",
-			w - fill, "", (long long)un, (long long)ut);
-	}
+	upload_state *u = ctx;
+	if (ut > 0 && !u->rows.shown)
+		draw(&u->up, "uploading", (int64_t)un, (int64_t)ut, 1);
 	return 0;
 }
 
-static size_t collect(char *p, size_t sz, size_t n, void *arg)
+/* The server streams {"progress":{"rows":..,"total":..}} lines, then the result or error. */
+static size_t collect_lines(char *p, size_t sz, size_t n, void *arg)
 {
-	return ids_buf_append(arg, p, sz * n) ? 0 : sz * n;
+	upload_state *u = arg;
+	if (ids_buf_append(&u->resp, p, sz * n))
+		return 0;
+	char *nl;
+	while ((nl = memchr(u->resp.data + u->scanned, '\n', u->resp.len - u->scanned))) {
+		json_t *j = json_loadb(u->resp.data + u->scanned, (size_t)(nl - (u->resp.data + u->scanned)), 0, NULL);
+		json_t *pr = json_object_get(j, "progress");
+		if (pr) {
+			if (u->up.shown) {
+				draw(&u->up, "uploading", 1, 1, 0);
+				bar_end(&u->up);
+			}
+			draw(&u->rows, "importing", (int64_t)json_integer_value(json_object_get(pr, "rows")),
+			     (int64_t)json_integer_value(json_object_get(pr, "total")), 0);
+		}
+		json_decref(j);
+		u->scanned = (size_t)(nl - u->resp.data) + 1;
+	}
+	return sz * n;
+}
+
+/* The summary line, and the duplicate keys when there were any. */
+static void print_summary(const char *verb, const imp_options *o, json_int_t rows, json_int_t files, json_int_t puts,
+			  json_int_t deletes, json_int_t replaced, json_int_t already, json_int_t conflicts, json_int_t keys,
+			  json_int_t dups, const char *first_dup)
+{
+	if (o->dry_run)
+		printf("%s %lld rows from %lld file(s) into %s/%s: %lld puts, %lld deletes, %lld keys, %lld duplicate keys\n",
+		       verb, (long long)rows, (long long)files, o->db, o->store, (long long)puts, (long long)deletes,
+		       (long long)keys, (long long)dups);
+	else
+		printf("%s %lld rows from %lld file(s) into %s/%s: %lld puts, %lld deletes, %lld replaced, "
+		       "%lld already applied, %lld lost to conflict rules, %lld keys, %lld duplicate keys\n",
+		       verb, (long long)rows, (long long)files, o->db, o->store, (long long)puts, (long long)deletes,
+		       (long long)replaced, (long long)already, (long long)conflicts, (long long)keys, (long long)dups);
+	if (dups > 0)
+		fprintf(stderr, "idbsync import: warning: %lld row(s) repeat a key of an earlier row (the last row wins); "
+				"first: %s\n", (long long)dups, first_dup ? first_dup : "?");
 }
 
 /* Several files travel as one bundle so a replace sees all of them. */
@@ -101,12 +204,22 @@ static int upload(const char *server, const char *token, const imp_options *o, c
 	char *es = curl_easy_escape(c, o->store, 0), *ek = curl_easy_escape(c, o->key_field, 0),
 	     *eu = o->user_column ? curl_easy_escape(c, o->user_column, 0) : NULL, *ec = curl_easy_escape(c, o->client, 0);
 	char url[8192];
-	snprintf(url, sizeof url, "%s/v1/admin/db/%s/import?store=%s&key=%s&mode=%s&client=%s%s%s", server, o->db, es,
-		 ek, o->mode == IMP_REPLACE ? "replace" : "upsert", ec, eu ? "&user_column=" : "", eu ? eu : "");
+	snprintf(url, sizeof url, "%s/v1/admin/db/%s/import?store=%s&key=%s&mode=%s&client=%s%s%s&progress=1", server,
+		 o->db, es, ek, o->mode == IMP_REPLACE ? "replace" : "upsert", ec, eu ? "&user_column=" : "", eu ? eu : "");
 	curl_free(es);
 	curl_free(ek);
 	curl_free(eu);
 	curl_free(ec);
+	/* the server's messages name the files as typed here, not its copy of the upload */
+	json_t *names = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(names, json_string(files[i]));
+	char *names_txt = json_dumps(names, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(names);
+	char names_hdr[4200] = "";
+	if (names_txt && strlen(names_txt) < 4000)
+		snprintf(names_hdr, sizeof names_hdr, "X-Idbsync-Files: %s", names_txt);
+	free(names_txt);
 	int rc = 1;
 	/* the client id makes a retried upload harmless: the server skips what it applied */
 	for (int attempt = 1; attempt <= 3; attempt++) {
@@ -118,13 +231,16 @@ static int upload(const char *server, const char *token, const imp_options *o, c
 				fclose(f);
 			break;
 		}
-		ids_buf resp = IDS_BUF_INIT;
+		upload_state u = {0};
+		ids_buf_init(&u.resp, 0);
 		struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
 		char auth[1024];
 		if (token) {
 			snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
 			h = curl_slist_append(h, auth);
 		}
+		if (names_hdr[0])
+			h = curl_slist_append(h, names_hdr);
 		curl_easy_reset(c);
 		curl_easy_setopt(c, CURLOPT_URL, url);
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
@@ -132,44 +248,56 @@ static int upload(const char *server, const char *token, const imp_options *o, c
 		curl_easy_setopt(c, CURLOPT_READDATA, f);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_lines);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &u);
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_bytes);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &u);
 		CURLcode cc = curl_easy_perform(c);
 		long status = 0;
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		curl_slist_free_all(h);
 		fclose(f);
-		if (tty)
-			fputc('\n', stderr);
-		if (cc != CURLE_OK) {
-			fprintf(stderr, "idbsync import: %s: %s%s\n", server, curl_easy_strerror(cc),
-				attempt < 3 ? " (retrying)" : "");
-			ids_buf_free(&resp);
+		bar_end(&u.up);
+		bar_end(&u.rows);
+		if (cc != CURLE_OK && cc != CURLE_WRITE_ERROR) {
+			/* nothing to retry when the server cannot be reached at all */
+			int retry = attempt < 3 && cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_COULDNT_CONNECT &&
+				    cc != CURLE_URL_MALFORMAT && cc != CURLE_UNSUPPORTED_PROTOCOL;
+			fprintf(stderr, "idbsync import: %s: %s%s\n", server, curl_easy_strerror(cc), retry ? " (retrying)" : "");
+			ids_buf_free(&u.resp);
+			if (!retry)
+				break;
 			sleep((unsigned)attempt);
 			continue;
 		}
-		json_t *j = json_loadb(resp.data ? resp.data : "", resp.len, 0, NULL);
-		if (status == 200 && j) {
-			printf("imported %lld rows from %lld file(s) into %s/%s: %lld puts, %lld deletes, %lld replaced, "
-			       "%lld already applied, %lld lost to conflict rules\n",
-			       (long long)json_integer_value(json_object_get(j, "rows")),
-			       (long long)json_integer_value(json_object_get(j, "files")), o->db, o->store,
-			       (long long)json_integer_value(json_object_get(j, "puts")),
-			       (long long)json_integer_value(json_object_get(j, "deletes")),
-			       (long long)json_integer_value(json_object_get(j, "replaced")),
-			       (long long)json_integer_value(json_object_get(j, "duplicates")),
-			       (long long)json_integer_value(json_object_get(j, "conflicts")));
+		/* the last line is the answer (a plain JSON body from servers without progress) */
+		size_t last = u.resp.len;
+		while (last > 0 && u.resp.data[last - 1] == '\n')
+			last--;
+		size_t from = last;
+		while (from > 0 && u.resp.data[from - 1] != '\n')
+			from--;
+		json_t *j = json_loadb(u.resp.data ? u.resp.data + from : "", last - from, 0, NULL);
+		json_t *res = json_object_get(j, "result");
+		if (!res && status == 200 && json_object_get(j, "rows"))
+			res = j;
+		if (status == 200 && res) {
+#define F(name) json_integer_value(json_object_get(res, name))
+			print_summary("imported", o, F("rows"), F("files"), F("puts"), F("deletes"), F("replaced"),
+				      F("duplicates"), F("conflicts"), F("keys"), F("duplicate_keys"),
+				      json_string_value(json_object_get(res, "first_duplicate")));
+#undef F
 			rc = 0;
 		} else {
-			json_t *m = j ? json_object_get(json_object_get(j, "error"), "message") : NULL;
-			fprintf(stderr, "idbsync import: server answered %ld: %s\n", status,
-				m ? json_string_value(m) : (resp.data ? resp.data : ""));
-			rc = status >= 500 ? 1 : 1;
+			json_t *e = json_object_get(j, "error");
+			json_t *m = json_object_get(e, "message"), *st2 = json_object_get(e, "status");
+			fprintf(stderr, "idbsync import: server answered %ld: %s\n",
+				st2 ? (long)json_integer_value(st2) : status,
+				m ? json_string_value(m) : (u.resp.data ? u.resp.data : ""));
 		}
 		json_decref(j);
-		ids_buf_free(&resp);
+		ids_buf_free(&u.resp);
 		break;
 	}
 	curl_easy_cleanup(c);
@@ -183,7 +311,7 @@ int cmd_import(int argc, char **argv)
 	imp_options o = IMP_OPTIONS_INIT;
 	const char *data = NULL, *server = NULL, *token = getenv("IDBSYNC_TOKEN");
 	char client[128];
-	int i = 1;
+	int i = 1, dry_run = 0;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -192,6 +320,10 @@ int cmd_import(int argc, char **argv)
 		}
 		if (a[0] != '-' || !strcmp(a, "--"))
 			break;
+		if (!strcmp(a, "--dry-run")) {
+			dry_run = 1;
+			continue;
+		}
 		static const char *const known[] = {"--db", "--store", "--key", "--user-column", "--client", "--data",
 						    "--server", "--token", "--mode", NULL};
 		int k = 0;
@@ -228,9 +360,23 @@ int cmd_import(int argc, char **argv)
 	}
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
-	if (!o.db || !o.store || i >= argc || (!data == !server)) {
+	if (!o.db || !o.store || i >= argc || (!dry_run && !data == !server) || (data && server)) {
 		fprintf(stderr, "idbsync import: need --db, --store, one of --data or --server, and at least one file\n");
 		import_usage(stderr);
+		return 2;
+	}
+	/* the server's own rules, checked before anything is read or sent */
+	if (!ids_db_name_valid(o.db)) {
+		fprintf(stderr, "idbsync import: --db %s: a database name is 1-64 characters of [A-Za-z0-9_.-], not "
+				"starting with '.' or '_'\n", o.db);
+		return 2;
+	}
+	if (!ids_store_name_valid(o.store, strlen(o.store))) {
+		fprintf(stderr, "idbsync import: --store: an object store name is 1-256 bytes without control characters\n");
+		return 2;
+	}
+	if (o.client && !ids_id_valid(o.client, strlen(o.client))) {
+		fprintf(stderr, "idbsync import: --client %s: 1-256 printable ASCII characters, no spaces\n", o.client);
 		return 2;
 	}
 	if (!o.client) {
@@ -240,28 +386,42 @@ int cmd_import(int argc, char **argv)
 		o.client = client;
 	}
 	tty = isatty(2);
+	ids_error err = IDS_ERROR_INIT;
+	imp_summary sum;
+	o.progress = bar;
+	if (dry_run) {
+		o.dry_run = 1;
+		o.progress_ctx = (void *)"checking";
+		int rc = imp_files(NULL, &o, (const char *const *)(argv + i), (size_t)(argc - i), &sum, &err);
+		bar_end(&rows_bar);
+		if (rc) {
+			fprintf(stderr, "idbsync import: %s\n", err.msg);
+			return 1;
+		}
+		print_summary("dry run: would import", &o, sum.rows, sum.files, sum.puts, sum.deletes, 0, 0, 0, sum.keys,
+			      sum.duplicate_keys, sum.first_duplicate);
+		printf("nothing was sent%s\n", o.mode == IMP_REPLACE ? " (replace mode: the rows it would delete are "
+									   "known only to the server)" : "");
+		return 0;
+	}
 	if (server)
 		return upload(server, token, &o, argv + i, argc - i);
 
 	store_options so = STORE_OPTIONS_INIT;
 	so.dir = data;
 	store *st;
-	ids_error err = IDS_ERROR_INIT;
 	if (store_open(&st, &so, &err)) {
 		fprintf(stderr, "idbsync import: %s\n", err.msg);
 		return 1;
 	}
-	o.progress = bar;
-	imp_summary sum;
 	int rc = imp_files(st, &o, (const char *const *)(argv + i), (size_t)(argc - i), &sum, &err);
 	store_free(st);
+	bar_end(&rows_bar);
 	if (rc) {
-		fprintf(stderr, "\nidbsync import: %s\n", err.msg);
+		fprintf(stderr, "idbsync import: %s\n", err.msg);
 		return 1;
 	}
-	printf("imported %lld rows from %lld file(s) into %s/%s: %lld puts, %lld deletes, %lld replaced, "
-	       "%lld already applied, %lld lost to conflict rules\n",
-	       (long long)sum.rows, (long long)sum.files, o.db, o.store, (long long)sum.puts, (long long)sum.deletes,
-	       (long long)sum.replaced, (long long)sum.duplicates, (long long)sum.conflicts);
+	print_summary("imported", &o, sum.rows, sum.files, sum.puts, sum.deletes, sum.replaced, sum.duplicates,
+		      sum.conflicts, sum.keys, sum.duplicate_keys, sum.first_duplicate);
 	return 0;
 }

@@ -32,7 +32,7 @@ int ids_id_valid(const char *s, size_t n)
 	return 1;
 }
 
-static int store_name_valid(const char *s, size_t n)
+int ids_store_name_valid(const char *s, size_t n)
 {
 	if (n == 0 || n > IDS_NAME_MAX)
 		return 0;
@@ -68,7 +68,7 @@ static int parse_mutation(ids_batch *b, size_t t, size_t idx, pending *pd, const
 		return ids_fail(err, IDS_EINVAL, "%s.store: required, a string", path);
 	pd->store_off = b->arena.len;
 	if (ids_json_unescape(j, (size_t)f, &b->arena) ||
-	    !store_name_valid(b->arena.data + pd->store_off, b->arena.len - pd->store_off) ||
+	    !ids_store_name_valid(b->arena.data + pd->store_off, b->arena.len - pd->store_off) ||
 	    memchr(b->arena.data + pd->store_off, 0, b->arena.len - pd->store_off))
 		return ids_fail(err, IDS_EINVAL, "%s.store: 1-%d bytes without control characters", path,
 				IDS_NAME_MAX);

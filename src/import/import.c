@@ -1,6 +1,8 @@
 /* Parquet rows → server-side mutations of one store, pushed in group-committed batches.
  * Ids are positions (per user) in the input under one client id, so re-running the same input
- * is idempotent; replace mode then deletes live rows the input did not mention. */
+ * is idempotent; replace mode then deletes live rows the input did not mention. Values take
+ * the reader's JSON conventions, with the import's own choices of docs/types.md on top
+ * (decimals as numbers where exact, intervals as ISO-8601 durations). */
 #include "idbsync/import.h"
 
 #include <stdio.h>
@@ -9,8 +11,9 @@
 
 #include "idbsync/pq_read.h"
 #include "idbsync/value.h"
+#include "import_int.h"
 
-/* ---- a set of (user, encoded key) for replace mode ---- */
+/* ---- a set of (user, encoded key): replace mode, and the count of repeated keys ---- */
 typedef struct kset {
 	uint64_t *hash;     /* 0 = empty */
 	char **item;        /* "user\0" + key bytes, length-prefixed below */
@@ -63,6 +66,7 @@ static int kset_find(const kset *s, const char *p, size_t n, uint64_t h)
 	return 0;
 }
 
+/* 0: added, 1: already there, IDS_ENOMEM */
 static int kset_add(kset *s, const char *user, const uint8_t *key, size_t klen)
 {
 	size_t ul = strlen(user), n = ul + 1 + klen;
@@ -74,7 +78,7 @@ static int kset_add(kset *s, const char *user, const uint8_t *key, size_t klen)
 	uint64_t h = hash_bytes(p, n);
 	if (kset_find(s, p, n, h)) {
 		free(p);
-		return 0;
+		return 1;
 	}
 	if ((s->n + 1) * 2 > s->cap && kset_grow(s)) {
 		free(p);
@@ -116,6 +120,9 @@ typedef struct run {
 	imp_summary *sum;
 	kset keys;
 	int64_t done, total;
+	const char *fname;     /* the current file as messages call it */
+	int64_t rowno;
+	imp_convs conv;        /* the current file's top-level columns that need converting */
 } run;
 
 static ubatch *user_slot(run *r, const char *user, ids_error *err)
@@ -138,6 +145,12 @@ static int push_one(run *r, ubatch *u, ids_error *err)
 {
 	if (!u->b || !u->b->n)
 		return 0;
+	if (r->o->dry_run) {
+		r->done += (int64_t)u->b->n;
+		ids_batch_free(u->b);
+		u->b = NULL;
+		return 0;
+	}
 	store_push_result res;
 	store_push_result_init(&res);
 	int rc = store_push(r->st, u->b, &res, err);
@@ -189,57 +202,19 @@ static int add_mutation(run *r, const char *user, ids_op op, const char *key, si
 		r->sum->puts++;
 	else
 		r->sum->deletes++;
-	if (r->o->mode == IMP_REPLACE) {
-		const ids_mutation *m = &u->b->m[u->b->n - 1];
-		if (kset_add(&r->keys, user, m->key, m->key_len))
-			return ids_fail(err, IDS_ENOMEM, "out of memory");
+	/* every key, for replace mode and to count the rows a later row of the input overrides */
+	const ids_mutation *m = &u->b->m[u->b->n - 1];
+	int seen = kset_add(&r->keys, user, m->key, m->key_len);
+	if (seen < 0)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	if (seen && r->fname) {
+		if (!r->sum->duplicate_keys++)
+			snprintf(r->sum->first_duplicate, sizeof r->sum->first_duplicate, "key %.*s%s: %s row %lld",
+				 klen > 60 ? 60 : (int)klen, key, klen > 60 ? "..." : "", r->fname, (long long)r->rowno);
 	}
 	if (++r->pending >= r->o->batch_rows)
 		return flush_all(r, err);
 	return 0;
-}
-
-/* JavaScript numbers hold integers exactly only up to 2^53: larger INT64/UINT64 values travel
- * as {"$bigint":"digits"} (a BigInt in the browser) instead of silently rounding. */
-static int is_big_int(const char *p, size_t n)
-{
-	if (n < 16)
-		return 0;
-	int neg = p[0] == '-';
-	const char *d = p + neg;
-	size_t dn = n - (size_t)neg;
-	if (dn > 16)
-		return 1;
-	return strncmp(d, "9007199254740992", 16) > 0; /* 16 digits: compare with 2^53 */
-}
-
-static int widen_big_ints(ids_json *j, ids_buf *val)
-{
-	if (ids_json_parse(j, val->data, val->len, 0, 64, NULL))
-		return 0;
-	int any = 0;
-	for (size_t t = 0; t < j->ntok && !any; t++)
-		any = j->tok[t].type == IDS_JNUM && j->tok[t].is_int &&
-		      is_big_int(val->data + j->tok[t].start, j->tok[t].end - j->tok[t].start);
-	if (!any)
-		return 0;
-	ids_buf out = IDS_BUF_INIT;
-	size_t pos = 0;
-	for (size_t t = 0; t < j->ntok; t++) {
-		const ids_jtok *k = &j->tok[t];
-		if (k->type != IDS_JNUM || !k->is_int || !is_big_int(val->data + k->start, k->end - k->start))
-			continue;
-		ids_buf_append(&out, val->data + pos, k->start - pos);
-		ids_buf_puts(&out, "{\"$bigint\":\"");
-		ids_buf_append(&out, val->data + k->start, k->end - k->start);
-		ids_buf_puts(&out, "\"}");
-		pos = k->end;
-	}
-	ids_buf_append(&out, val->data + pos, val->len - pos);
-	ids_buf_reset(val);
-	ids_buf_append(val, out.data, out.len);
-	ids_buf_free(&out);
-	return out.failed;
 }
 
 /* One row: key, _op, owner, and the value (the row without _op). */
@@ -288,16 +263,20 @@ static int import_row(run *r, const char *file, int64_t rowno, const char *row, 
 				if (!first)
 					ids_buf_putc(val, ',');
 				first = 0;
-				ids_buf_append(val, row + j->tok[t].start, j->tok[v].end - j->tok[t].start);
+				ids_buf_append(val, row + j->tok[t].start, j->tok[v].start - j->tok[t].start);
+				imp_convs_put(&r->conv, j, t, v, row, val);
 			}
 			t = j->tok[v].next;
 		}
 		ids_buf_putc(val, '}');
 		ids_json vj = IDS_JSON_INIT;
-		widen_big_ints(&vj, val);
+		imp_widen_big_ints(&vj, val);
 		ids_json_free(&vj);
 	}
-	rc = add_mutation(r, user, op, row + j->tok[k].start, j->tok[k].end - j->tok[k].start, val->data, val->len, err);
+	const char *kp;
+	size_t kl;
+	imp_convs_key(&r->conv, kf, j, (size_t)k, row, &kp, &kl);
+	rc = add_mutation(r, user, op, kp, kl, val->data, val->len, err);
 	if (rc && err->code != IDS_ECONFLICT && err->code != IDS_EIO && err->code != IDS_ENOSPC)
 		return ids_wrap(err, "%s: row %lld: ", file, (long long)rowno);
 	return rc;
@@ -367,14 +346,70 @@ static int replace_absent(run *r, int64_t before, ids_error *err)
 	return rc;
 }
 
+/* Messages from the reader name the path it opened: put the user's name for it instead. */
+static int rename_in_msg(ids_error *err, const char *path, const char *name, int rc)
+{
+	if (!err || path == name || !strcmp(path, name))
+		return rc;
+	char out[sizeof err->msg];
+	size_t o = 0, pl = strlen(path);
+	for (const char *p = err->msg; *p && o + 1 < sizeof out;) {
+		if (!strncmp(p, path, pl)) {
+			o += (size_t)snprintf(out + o, sizeof out - o, "%s", name);
+			if (o >= sizeof out)
+				o = sizeof out - 1;
+			p += pl;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = 0;
+	memcpy(err->msg, out, o + 1);
+	return rc;
+}
+
+/* Per file: the key column must exist (else list the columns there are), and which
+ * top-level columns get the conversions of docs/types.md. */
+static int prepare_file(run *r, pq_reader *pr, ids_error *err)
+{
+	const pq_node *root = pq_reader_schema(pr);
+	const char *kf = r->o->key_field ? r->o->key_field : "id";
+	if (imp_convs_plan(&r->conv, root))
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	int has_key = 0;
+	for (size_t i = 0; i < root->n_children; i++)
+		has_key |= !strcmp(root->children[i]->name, kf);
+	if (!has_key) {
+		char cols[300];
+		size_t o = 0;
+		cols[0] = 0;
+		for (size_t i = 0; i < root->n_children && o + 1 < sizeof cols; i++) {
+			int w = snprintf(cols + o, sizeof cols - o, "%s%s", i ? ", " : "", root->children[i]->name);
+			o = w < 0 || (size_t)w >= sizeof cols - o ? sizeof cols : o + (size_t)w;
+		}
+		if (o >= sizeof cols)
+			memcpy(cols + sizeof cols - 5, "...", 4);
+		return ids_fail(err, IDS_EINVAL,
+				"%s: no column \"%s\" to take the key from; the file has the columns %s (choose the key "
+				"column with --key COLUMN, or \"key\" in the inbox's _import.json)",
+				r->fname, kf, root->n_children ? cols : "(none)");
+	}
+	return 0;
+}
+
 int imp_files(store *st, const imp_options *o, const char *const *files, size_t n, imp_summary *sum,
 	      ids_error *err)
 {
 	memset(sum, 0, sizeof *sum);
 	if (!o->db || !ids_db_name_valid(o->db))
-		return ids_fail(err, IDS_EINVAL, "--db: a database name of [A-Za-z0-9_.-] is required");
-	if (!o->store || !o->store[0])
-		return ids_fail(err, IDS_EINVAL, "--store: the object store to import into is required");
+		return ids_fail(err, IDS_EINVAL,
+				"--db: a database name of 1-64 characters of [A-Za-z0-9_.-], not starting with '.' or '_', "
+				"is required");
+	if (!o->store || !ids_store_name_valid(o->store, strlen(o->store)))
+		return ids_fail(err, IDS_EINVAL,
+				"--store: the object store to import into is required (1-256 bytes, no control characters)");
+	if (!st && !o->dry_run)
+		return ids_fail(err, IDS_EINVAL, "import: no store to import into");
 	run r = {0};
 	r.st = st;
 	r.o = o;
@@ -390,48 +425,58 @@ int imp_files(store *st, const imp_options *o, const char *const *files, size_t 
 		eff.batch_rows = 5000;
 	r.o = &eff;
 	int rc = 0;
-	/* rows of all files, for progress; also fails early on unreadable files */
+	/* rows of all files, for progress; also fails early on unreadable files and missing keys */
 	for (size_t i = 0; i < n && !rc; i++) {
 		pq_reader *pr;
-		rc = pq_reader_open(&pr, files[i], NULL, err);
+		r.fname = o->names && o->names[i] ? o->names[i] : files[i];
+		rc = rename_in_msg(err, files[i], r.fname, pq_reader_open(&pr, files[i], NULL, err));
 		if (!rc) {
 			r.total += pq_reader_num_rows(pr);
+			rc = prepare_file(&r, pr, err);
 			pq_reader_free(pr);
 		}
 	}
-	int64_t before = store_head(st);
+	int64_t before = st ? store_head(st) : 0;
 	ids_buf row = IDS_BUF_INIT, val = IDS_BUF_INIT;
 	ids_json j = IDS_JSON_INIT;
 	for (size_t i = 0; i < n && !rc; i++) {
 		pq_reader *pr;
-		if ((rc = pq_reader_open(&pr, files[i], NULL, err)))
+		r.fname = o->names && o->names[i] ? o->names[i] : files[i];
+		if ((rc = rename_in_msg(err, files[i], r.fname, pq_reader_open(&pr, files[i], NULL, err))))
 			break;
-		int64_t rowno = 0;
+		if ((rc = prepare_file(&r, pr, err))) {
+			pq_reader_free(pr);
+			break;
+		}
+		r.rowno = 0;
 		for (;;) {
 			ids_buf_reset(&row);
 			int got = pq_reader_next_row_json(pr, &row, err);
 			if (got < 0) {
-				rc = got;
+				rc = rename_in_msg(err, files[i], r.fname, got);
 				break;
 			}
 			if (got == 0)
 				break;
-			rowno++;
+			r.rowno++;
 			sum->rows++;
-			if ((rc = import_row(&r, files[i], rowno, row.data, row.len, &j, &val, err)))
+			if ((rc = import_row(&r, r.fname, r.rowno, row.data, row.len, &j, &val, err)))
 				break;
 		}
 		pq_reader_free(pr);
 		sum->files++;
 	}
+	r.fname = NULL;
 	if (!rc)
 		rc = flush_all(&r, err);
-	if (!rc && o->mode == IMP_REPLACE)
+	sum->keys = (int64_t)r.keys.n;
+	if (!rc && o->mode == IMP_REPLACE && !o->dry_run)
 		rc = replace_absent(&r, before, err);
 	ids_buf_free(&row);
 	ids_buf_free(&val);
 	ids_json_free(&j);
 	kset_free(&r.keys);
+	imp_convs_free(&r.conv);
 	while (r.users) {
 		ubatch *u = r.users;
 		r.users = u->next;

@@ -1,6 +1,6 @@
 /* The inbox: engines drop Parquet under LAKE/<db>/_inbox/<store>/ (Hive INSERT OVERWRITE
  * DIRECTORY, Spark, DuckDB COPY). A scan imports each complete job once and moves its files to
- * _done/ (or _rejected/ with an error report). Exactly-once across crashes comes from the
+ * _done/; a file that cannot be imported goes alone to _rejected/ with its own error report. Exactly-once across crashes comes from the
  * client id: it is derived from the files' names, sizes and mtimes, so a job interrupted by a
  * kill is re-imported under the same id and the server skips what it already applied.
  * Optional _inbox/<store>/_import.json: {"key":"id","mode":"upsert|replace","user_column":"u"}. */
@@ -118,6 +118,39 @@ typedef struct job {
 	size_t n;
 } job;
 
+static uint64_t ident_hash(uint64_t h, const char *dir, const char *name)
+{
+	char path[4200], ident[4400];
+	struct stat st = {0};
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	stat(path, &st);
+	int il = snprintf(ident, sizeof ident, "%s|%lld|%lld;", name, (long long)st.st_size, (long long)mtime_ns(&st));
+	for (int i = 0; i < il && i < (int)sizeof ident; i++)
+		h = (h ^ (unsigned char)ident[i]) * 1099511628211ULL;
+	return h;
+}
+
+static int transient(int code) { return code == IDS_EIO || code == IDS_ENOSPC || code == IDS_ENOMEM; }
+
+/* Moves one file to _rejected/ with <file>.error.txt holding its own error. */
+static void reject(imp_inbox *ib, const char *dir, const char *db, const char *store_name, const char *name,
+		   const char *msg)
+{
+	char dest[4400], src[4200];
+	snprintf(src, sizeof src, "%s/%s", dir, name);
+	if (move_to(dir, "_rejected", name, dest, sizeof dest) == 0) {
+		char rep[4500];
+		snprintf(rep, sizeof rep, "%s.error.txt", dest);
+		FILE *f = fopen(rep, "w");
+		if (f) {
+			fprintf(f, "idbsync could not import %s into %s/%s:\n%s\n", name, db, store_name, msg);
+			fclose(f);
+		}
+	}
+	forget(ib, src);
+	fprintf(stderr, "idbsync: inbox %s/%s: rejected %s: %s\n", db, store_name, name, msg);
+}
+
 /* Imports the complete files of one store directory; returns how many were handled. */
 static int scan_store(imp_inbox *ib, const char *db, const char *store_name, const char *dir, ids_error *err)
 {
@@ -130,7 +163,6 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 	int marker = stat(success, &sst) == 0;
 	job jb = {0};
 	struct dirent *e;
-	uint64_t idh = 1469598103934665603ULL;
 	while ((e = readdir(d))) {
 		if (hidden(e->d_name))
 			continue;
@@ -145,17 +177,18 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 		if (!nn)
 			break;
 		jb.names = nn;
-		jb.names[jb.n++] = strdup(e->d_name);
-		char ident[4400];
-		int il = snprintf(ident, sizeof ident, "%s|%lld|%lld;", e->d_name, (long long)st.st_size, (long long)mtime_ns(&st));
-		for (int i = 0; i < il; i++)
-			idh = (idh ^ (unsigned char)ident[i]) * 1099511628211ULL;
+		if (!(jb.names[jb.n] = strdup(e->d_name)))
+			break;
+		jb.n++;
 	}
 	closedir(d);
-	int handled = 0;
+	int handled = 0, retry = 0;
 	/* without a marker each file is its own job; with one, the files form one job */
 	size_t groups = marker ? (jb.n ? 1 : 0) : jb.n;
-	for (size_t g = 0; g < groups; g++) {
+	char (*pbuf)[4200] = jb.n ? calloc(jb.n, sizeof *pbuf) : NULL;
+	const char **paths = jb.n ? calloc(jb.n, sizeof *paths) : NULL;
+	const char **names = jb.n ? calloc(jb.n, sizeof *names) : NULL;
+	for (size_t g = 0; g < groups && pbuf && paths && names; g++) {
 		size_t first = marker ? 0 : g, count = marker ? jb.n : 1;
 		imp_options o = IMP_OPTIONS_INIT;
 		char key[256], user_col[256], client[IDS_NAME_MAX + 1];
@@ -163,69 +196,72 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 		o.store = store_name;
 		o.key_field = ib->key_field;
 		load_settings(dir, &o, key, user_col, sizeof key);
-		uint64_t h = idh;
-		if (!marker) {
-			h = 1469598103934665603ULL;
-			char path[4200];
-			struct stat st;
-			snprintf(path, sizeof path, "%s/%s", dir, jb.names[g]);
-			stat(path, &st);
-			char ident[4400];
-			int il = snprintf(ident, sizeof ident, "%s|%lld|%lld;", jb.names[g], (long long)st.st_size,
-					  (long long)mtime_ns(&st));
-			for (int i = 0; i < il; i++)
-				h = (h ^ (unsigned char)ident[i]) * 1099511628211ULL;
+		/* a job of several files: each is checked alone first, so a bad one is rejected with
+		 * its own error and the others still go in */
+		size_t good = 0;
+		uint64_t h = 1469598103934665603ULL;
+		for (size_t i = 0; i < count && !retry; i++) {
+			const char *name = jb.names[first + i];
+			snprintf(pbuf[good], sizeof pbuf[good], "%s/%s", dir, name);
+			if (count > 1) {
+				imp_options dry = o;
+				imp_summary dsum;
+				ids_error derr = IDS_ERROR_INIT;
+				const char *p1 = pbuf[good];
+				dry.dry_run = 1;
+				dry.names = &name;
+				if (imp_files(NULL, &dry, &p1, 1, &dsum, &derr)) {
+					if (transient(derr.code)) {
+						retry = 1;
+						if (err)
+							*err = derr;
+						fprintf(stderr, "idbsync: inbox %s/%s: will retry: %s\n", db, store_name, derr.msg);
+					} else {
+						reject(ib, dir, db, store_name, name, derr.msg);
+						handled++;
+					}
+					continue;
+				}
+			}
+			paths[good] = pbuf[good];
+			names[good] = name;
+			h = ident_hash(h, dir, name);
+			good++;
 		}
+		if (retry)
+			break;
+		if (!good)
+			continue;
+		/* the client id comes from the files that go in: the same after a crash */
 		snprintf(client, sizeof client, "inbox-%016llx", (unsigned long long)h);
 		o.client = client;
-		const char **paths = calloc(count, sizeof *paths);
-		char (*pbuf)[4200] = calloc(count, sizeof *pbuf);
-		if (!paths || !pbuf) {
-			free(paths);
-			free(pbuf);
-			break;
-		}
-		for (size_t i = 0; i < count; i++) {
-			snprintf(pbuf[i], sizeof pbuf[i], "%s/%s", dir, jb.names[first + i]);
-			paths[i] = pbuf[i];
-		}
+		o.names = names;
 		imp_summary sum;
 		ids_error ierr = IDS_ERROR_INIT;
-		int rc = imp_files(ib->st, &o, paths, count, &sum, &ierr);
+		int rc = imp_files(ib->st, &o, paths, good, &sum, &ierr);
 		char dest[4400];
 		if (!rc) {
-			for (size_t i = 0; i < count; i++) {
-				move_to(dir, "_done", jb.names[first + i], dest, sizeof dest);
-				forget(ib, pbuf[i]);
+			for (size_t i = 0; i < good; i++) {
+				move_to(dir, "_done", names[i], dest, sizeof dest);
+				forget(ib, paths[i]);
 			}
-			fprintf(stderr, "idbsync: inbox %s/%s: imported %lld rows from %zu file(s)\n", db, store_name,
-				(long long)sum.rows, count);
-			handled += (int)count;
-		} else if (ierr.code == IDS_EIO || ierr.code == IDS_ENOSPC || ierr.code == IDS_ENOMEM) {
-			/* transient: leave the files and try again next scan */
+			fprintf(stderr, "idbsync: inbox %s/%s: imported %lld rows from %zu file(s)%s\n", db, store_name,
+				(long long)sum.rows, good, sum.duplicate_keys ? " (some keys repeated: the last row won)" : "");
+			handled += (int)good;
+		} else if (transient(ierr.code)) {
+			/* leave the files and try again next scan */
 			fprintf(stderr, "idbsync: inbox %s/%s: will retry: %s\n", db, store_name, ierr.msg);
 			if (err)
 				*err = ierr;
 		} else {
-			for (size_t i = 0; i < count; i++) {
-				if (move_to(dir, "_rejected", jb.names[first + i], dest, sizeof dest) == 0) {
-					char rep[4500];
-					snprintf(rep, sizeof rep, "%s.error.txt", dest);
-					FILE *f = fopen(rep, "w");
-					if (f) {
-						fprintf(f, "idbsync could not import %s into %s/%s:\n%s\n", jb.names[first + i], db,
-							store_name, ierr.msg);
-						fclose(f);
-					}
-				}
-				forget(ib, pbuf[i]);
-			}
-			fprintf(stderr, "idbsync: inbox %s/%s: rejected %zu file(s): %s\n", db, store_name, count, ierr.msg);
-			handled += (int)count;
+			for (size_t i = 0; i < good; i++)
+				reject(ib, dir, db, store_name, names[i], ierr.msg);
+			handled += (int)good;
 		}
-		free(paths);
-		free(pbuf);
 	}
+	free(pbuf);
+	free(paths);
+	free(names);
 	if (marker && handled == (int)jb.n && jb.n) {
 		char dest[4400], stamped[64];
 		snprintf(stamped, sizeof stamped, "_SUCCESS");

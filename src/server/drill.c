@@ -135,7 +135,7 @@ int drill_query(const char *url, const char *db, const char *sql, const char *pa
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
 	if (cc != CURLE_OK) {
-		rc = ids_fail(err, cc == CURLE_OPERATION_TIMEDOUT ? IDS_EINVAL : IDS_EIO, "drill %s: %s", url,
+		rc = ids_fail(err, cc == CURLE_OPERATION_TIMEDOUT ? IDS_ETIMEOUT : IDS_EIO, "drill %s: %s", url,
 			      curl_easy_strerror(cc));
 		goto done;
 	}

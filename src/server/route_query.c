@@ -1,6 +1,8 @@
 /* POST /v1/db/{db}/query {"sql":..,"params":[..]}: analytics over the synced data. The
  * embedded engine (SQLite views over the current state, store_query) answers by default;
- * with --drill-url the query goes to Apache Drill's REST API and comes back in our shape. */
+ * with --drill-url the query goes to Apache Drill's REST API and comes back in our shape.
+ * {"describe":"STORE"} instead of sql lists the columns (and types) a query sees for a store.
+ * A query stopped by the time limit is 422 {"error":{"code":"timeout"}}. */
 #include <string.h>
 
 #include "idbsync/json.h"
@@ -14,9 +16,30 @@ void route_query(server *s, http_req *req, http_resp *resp, const char *db)
 	int rc = ids_json_parse(&j, req->body, req->body_len, 100000, 16, &err);
 	if (!rc && j.tok[0].type != IDS_JOBJ)
 		rc = ids_fail(&err, IDS_EINVAL, "body must be a JSON object {\"sql\":..,\"params\":[..]}");
+	long fc = rc ? -1 : ids_json_get(&j, 0, "describe");
+	if (!rc && fc >= 0) {
+		ids_buf name = IDS_BUF_INIT;
+		if (j.tok[fc].type != IDS_JSTR)
+			rc = ids_fail(&err, IDS_EINVAL, "describe: the name of a store, a string");
+		if (!rc)
+			rc = ids_json_unescape(&j, (size_t)fc, &name);
+		if (!rc && s->o.drill_url && s->o.drill_url[0] && req->user[0] && !req->admin)
+			rc = ids_fail(&err, IDS_EFORBIDDEN, "queries go to Apache Drill: only admin tokens may query");
+		/* the same columns a query's view has (for every user: a view's columns do not
+		 * depend on whose rows it holds) */
+		if (!rc)
+			rc = store_query_columns(s->st, db, name.data ? name.data : "", &resp->body, &err);
+		ids_buf_free(&name);
+		ids_json_free(&j);
+		if (rc)
+			resp_error(resp, rc, err.msg);
+		else
+			resp->status = 200;
+		return;
+	}
 	long fs = rc ? -1 : ids_json_get(&j, 0, "sql");
 	if (!rc && (fs < 0 || j.tok[fs].type != IDS_JSTR))
-		rc = ids_fail(&err, IDS_EINVAL, "sql: required, a string");
+		rc = ids_fail(&err, IDS_EINVAL, "sql: required, a string (or \"describe\": a store's name)");
 	if (!rc)
 		rc = ids_json_unescape(&j, (size_t)fs, &sql);
 	long fp = rc ? -1 : ids_json_get(&j, 0, "params");
@@ -39,7 +62,9 @@ void route_query(server *s, http_req *req, http_resp *resp, const char *db)
 					 &resp->body, &err);
 		}
 	}
-	if (rc)
+	if (rc == IDS_ETIMEOUT)
+		resp_error_status(resp, 422, ids_code_name(rc), err.msg); /* not worth retrying as is */
+	else if (rc)
 		resp_error(resp, rc, err.msg);
 	else
 		resp->status = 200;

@@ -40,7 +40,32 @@ typedef struct qctx {
 	int building;        /* views are being created: allow it */
 	int64_t deadline;
 	char schema[40];     /* the data file's random schema name */
+	ids_buf bools;       /* "store\0field\0" of each field whose values are all booleans */
+	ids_buf others;      /* "store\0field\0" of every other field */
 } qctx;
+
+/* The kinds of value a field has had (fields.c) as the column type the views give it. */
+enum { K_INT = 1, K_REAL = 2, K_TEXT = 4, K_BOOL = 8, K_OBJECT = 16, K_ARRAY = 32, K_DATE = 64, K_NULL = 128 };
+typedef enum col_type { C_TEXT, C_INTEGER, C_REAL, C_BOOLEAN, C_DATE, C_JSON, C_NULL } col_type;
+static const char *const col_type_names[] = {"text", "integer", "real", "boolean", "date", "json", "null"};
+
+static col_type type_of_kinds(int k)
+{
+	k &= ~K_NULL;
+	if (!k)
+		return C_NULL;
+	if (k == K_DATE)
+		return C_DATE; /* ISO-8601 text */
+	if (k & (K_OBJECT | K_ARRAY | K_DATE))
+		return C_JSON; /* nested values (or mixed kinds with dates) as JSON text */
+	if (k == K_BOOL)
+		return C_BOOLEAN; /* 1/0 in SQL, true/false in the answer */
+	if ((k & K_REAL) && !(k & (K_TEXT | K_BOOL)))
+		return C_REAL;
+	if (k == K_INT)
+		return C_INTEGER;
+	return C_TEXT;
+}
 
 static int authorize(void *arg, int action, const char *a, const char *b, const char *dbname, const char *view)
 {
@@ -96,9 +121,10 @@ static void quote_json_path(ids_buf *o, const char *field, const char *suffix)
 }
 
 /* Field names and a type per field, from a sample of the store's newest rows. */
-static int build_view(sqlite3 *db, const char *schema, int64_t sid, const char *name, int64_t uid, int scoped,
+static int build_view(sqlite3 *db, qctx *qc, int64_t sid, const char *name, int64_t uid, int scoped,
 		      ids_error *err)
 {
+	const char *schema = qc->schema;
 	sqlite3_stmt *q;
 	/* every field the store's values ever had, with the kinds of value seen (fields.c) */
 	char sample[160];
@@ -116,14 +142,16 @@ static int build_view(sqlite3 *db, const char *schema, int64_t sid, const char *
 		const char *f = (const char *)sqlite3_column_text(q, 0);
 		if (!f || !f[0] || f[0] == '_')
 			continue; /* _key/_seq/_hlc are ours */
-		int k = sqlite3_column_int(q, 1);
-		int is_int = k & 1, is_real = k & 2, is_text = k & (4 | 8), is_json = k & (16 | 32), is_date = k & 64;
+		col_type ct = type_of_kinds(sqlite3_column_int(q, 1));
 		ids_buf_puts(&v, ", ");
-		if (is_date && !is_int && !is_real && !is_text && !is_json) {
+		ids_buf *list = ct == C_BOOLEAN ? &qc->bools : &qc->others;
+		ids_buf_append(list, name, strlen(name) + 1);
+		ids_buf_append(list, f, strlen(f) + 1);
+		if (ct == C_DATE) {
 			ids_buf_puts(&v, "json_extract(r.value, ");
 			quote_json_path(&v, f, ".\"$date\"");
 			ids_buf_puts(&v, ")");
-		} else if (is_json || is_date) {
+		} else if (ct == C_JSON) {
 			/* nested values (or mixed kinds) as JSON text */
 			ids_buf_puts(&v, "CASE WHEN json_type(r.value, ");
 			quote_json_path(&v, f, "");
@@ -132,7 +160,7 @@ static int build_view(sqlite3 *db, const char *schema, int64_t sid, const char *
 			ids_buf_puts(&v, ") ELSE json_extract(r.value, ");
 			quote_json_path(&v, f, "");
 			ids_buf_puts(&v, ") END");
-		} else if (is_real && !is_text) {
+		} else if (ct == C_REAL) {
 			ids_buf_puts(&v, "CAST(json_extract(r.value, ");
 			quote_json_path(&v, f, "");
 			ids_buf_puts(&v, ") AS REAL)");
@@ -161,6 +189,50 @@ static int build_view(sqlite3 *db, const char *schema, int64_t sid, const char *
 	sqlite3_free(msg);
 	ids_buf_free(&v);
 	return rc;
+}
+
+/* Whether (store, field) is listed; store NULL: any store. */
+static int listed(const ids_buf *l, const char *store_name, size_t slen, const char *field)
+{
+	for (size_t p = 0; p < l->len;) {
+		const char *st = l->data + p, *f = st + strlen(st) + 1;
+		if ((!store_name || (strlen(st) == slen && !memcmp(st, store_name, slen))) && !strcmp(f, field))
+			return 1;
+		p = (size_t)(f + strlen(f) + 1 - l->data);
+	}
+	return 0;
+}
+
+static int is_store(const qctx *qc, const char *name, size_t n)
+{
+	for (int k = 0; k < 2; k++) {
+		const ids_buf *l = k ? &qc->others : &qc->bools;
+		for (size_t p = 0; p < l->len;) {
+			const char *st = l->data + p, *f = st + strlen(st) + 1;
+			if (strlen(st) == n && !memcmp(st, name, n))
+				return 1;
+			p = (size_t)(f + strlen(f) + 1 - l->data);
+		}
+	}
+	return 0;
+}
+
+/* A full column name "X.field" is a boolean column when X is a store whose field is boolean,
+ * or X is an alias (of a table, a subquery, a CTE) and the field is boolean in every store
+ * that has it. */
+static int bool_column(const qctx *qc, const char *name)
+{
+	for (const char *dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.')) {
+		size_t n = (size_t)(dot - name);
+		const char *field = dot + 1;
+		if (is_store(qc, name, n)) {
+			if (listed(&qc->bools, name, n, field))
+				return 1;
+		} else if (listed(&qc->bools, NULL, 0, field) && !listed(&qc->others, NULL, 0, field)) {
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static int bind_params(sqlite3_stmt *st, const char *params, size_t len, ids_error *err)
@@ -203,10 +275,17 @@ static int bind_params(sqlite3_stmt *st, const char *params, size_t len, ids_err
 	return rc;
 }
 
-static void put_value(ids_buf *o, sqlite3_stmt *st, int c)
+static void put_value(ids_buf *o, sqlite3_stmt *st, int c, int is_bool)
 {
 	switch (sqlite3_column_type(st, c)) {
-	case SQLITE_INTEGER: ids_buf_i64(o, sqlite3_column_int64(st, c)); break;
+	case SQLITE_INTEGER: {
+		int64_t x = sqlite3_column_int64(st, c);
+		if (is_bool && (x == 0 || x == 1))
+			ids_buf_puts(o, x ? "true" : "false");
+		else
+			ids_buf_i64(o, x);
+		break;
+	}
 	case SQLITE_FLOAT: {
 		double d = sqlite3_column_double(st, c);
 		char tmp[40];
@@ -252,7 +331,8 @@ int store_query(store *s, const char *dbname, const char *user, const char *sql,
 	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL, *q = NULL;
-	qctx qc = {1, mono_ms() + lim.timeout_ms, {0}};
+	qctx qc = {1, mono_ms() + lim.timeout_ms, {0}, IDS_BUF_INIT, IDS_BUF_INIT};
+	unsigned char *bool_col = NULL;
 	int rc = 0;
 	/* The data file is attached under a random schema name behind an empty in-memory main
 	 * database: SQL can only reach it through the views, even where no column is read
@@ -313,7 +393,7 @@ int store_query(store *s, const char *dbname, const char *user, const char *sql,
 	sqlite3_prepare_v2(db, sql_buf, -1, &q, NULL);
 	sqlite3_bind_int64(q, 1, did);
 	while (!rc && sqlite3_step(q) == SQLITE_ROW)
-		rc = build_view(db, qc.schema, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1), uid,
+		rc = build_view(db, &qc, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1), uid,
 				scoped, err);
 	sqlite3_finalize(q);
 	q = NULL;
@@ -342,6 +422,26 @@ int store_query(store *s, const char *dbname, const char *user, const char *sql,
 	q = NULL;
 	if (rc)
 		goto out;
+	/* Which answer columns are a store's boolean field as it is (also through *, a table alias
+	 * or a join): SQLite has no boolean type, but with full column names such a column is
+	 * called "store.field" (or "alias.field") while an expression or an AS name keeps its own. */
+	int ncol0 = 0;
+	if (qc.bools.len) {
+		sqlite3_exec(db, "PRAGMA full_column_names=1; PRAGMA short_column_names=0", NULL, NULL, NULL);
+		qc.building = 0;
+		sqlite3_stmt *probe = NULL;
+		if (sqlite3_prepare_v2(db, sql, (int)sql_len, &probe, NULL) == SQLITE_OK && probe) {
+			ncol0 = sqlite3_column_count(probe);
+			bool_col = calloc((size_t)ncol0 + 1, 1);
+			for (int c = 0; bool_col && c < ncol0; c++) {
+				const char *nm = sqlite3_column_name(probe, c);
+				bool_col[c] = nm && bool_column(&qc, nm);
+			}
+		}
+		sqlite3_finalize(probe);
+		qc.building = 1;
+		sqlite3_exec(db, "PRAGMA full_column_names=0; PRAGMA short_column_names=1", NULL, NULL, NULL);
+	}
 	qc.building = 0;
 	const char *tail = NULL;
 	if (sqlite3_prepare_v2(db, sql, (int)sql_len, &st, &tail) != SQLITE_OK || !st) {
@@ -379,13 +479,13 @@ int store_query(store *s, const char *dbname, const char *user, const char *sql,
 		for (int c = 0; c < ncol; c++) {
 			if (c)
 				ids_buf_putc(out, ',');
-			put_value(out, st, c);
+			put_value(out, st, c, bool_col && c < ncol0 && bool_col[c]);
 		}
 		ids_buf_putc(out, ']');
 		n++;
 	}
 	if (step == SQLITE_INTERRUPT || (step != SQLITE_DONE && step != SQLITE_ROW && mono_ms() > qc.deadline)) {
-		rc = ids_fail(err, IDS_EINVAL, "query: stopped after the time limit of %lld ms", (long long)lim.timeout_ms);
+		rc = ids_fail(err, IDS_ETIMEOUT, "query: stopped after the time limit of %lld ms", (long long)lim.timeout_ms);
 		goto out;
 	}
 	if (step != SQLITE_DONE && step != SQLITE_ROW) {
@@ -396,11 +496,62 @@ int store_query(store *s, const char *dbname, const char *user, const char *sql,
 	if (out->failed)
 		rc = ids_fail(err, out->failed, "query: response too large");
 out:
+	free(bool_col);
+	ids_buf_free(&qc.bools);
+	ids_buf_free(&qc.others);
 	sqlite3_finalize(st);
 	sqlite3_finalize(q);
 	if (db) {
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 		sqlite3_close(db);
 	}
+	return rc;
+}
+
+int store_query_columns(store *s, const char *dbname, const char *store_name, ids_buf *out, ids_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rc = ids_fail(err, IDS_EIO, "query: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 2000);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT s.sid, f.name, f.kinds FROM dbs d JOIN stores s ON s.did = d.did "
+			       "LEFT JOIN fields f ON f.sid = s.sid WHERE d.name = ?1 AND s.name = ?2 ORDER BY f.rowid",
+			       -1, &q, NULL) != SQLITE_OK) {
+		rc = ids_fail(err, IDS_EIO, "query: columns: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, store_name, -1, SQLITE_STATIC);
+	ids_buf_puts(out, "{\"store\":");
+	ids_buf_json_str(out, store_name, strlen(store_name));
+	ids_buf_puts(out, ",\"columns\":[{\"name\":\"_key\",\"type\":\"json\"},{\"name\":\"_seq\",\"type\":\"integer\"},"
+			  "{\"name\":\"_hlc\",\"type\":\"text\"}");
+	int found = 0, step;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		found = 1;
+		const char *f = (const char *)sqlite3_column_text(q, 1);
+		if (!f || !f[0] || f[0] == '_')
+			continue; /* as the view: _key/_seq/_hlc are ours */
+		ids_buf_puts(out, ",{\"name\":");
+		ids_buf_json_str(out, f, strlen(f));
+		ids_buf_printf(out, ",\"type\":\"%s\"}", col_type_names[type_of_kinds(sqlite3_column_int(q, 2))]);
+	}
+	if (step != SQLITE_DONE)
+		rc = ids_fail(err, IDS_EIO, "query: columns of \"%s\": %s", store_name, sqlite3_errmsg(db));
+	else if (!found)
+		rc = ids_fail(err, IDS_ENOTFOUND, "no store \"%s\" in database \"%s\"", store_name, dbname);
+	ids_buf_puts(out, "]}");
+	if (!rc && out->failed)
+		rc = ids_fail(err, out->failed, "query: response too large");
+out:
+	sqlite3_finalize(q);
+	sqlite3_close(db);
 	return rc;
 }

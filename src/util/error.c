@@ -47,6 +47,7 @@ const char *ids_code_name(int code)
 	case IDS_EGONE: return "cursor_expired";
 	case IDS_ENOSPC: return "disk_full";
 	case IDS_EBUSY: return "busy";
+	case IDS_ETIMEOUT: return "timeout";
 	default: return "error";
 	}
 }

@@ -64,7 +64,8 @@ describe('embedded engine', () => {
     assert.equal(r.json.truncated, true);
     const t0 = Date.now();
     const slow = await query(srv.url, 'shop', { sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c' });
-    assert.equal(slow.status, 400);
+    assert.equal(slow.status, 422, slow.text);
+    assert.equal(slow.json.error.code, 'timeout', 'a time-limit stop has its own code');
     assert.match(slow.json.error.message, /time limit/);
     assert.ok(Date.now() - t0 < 10000);
   });
@@ -88,6 +89,48 @@ describe('embedded engine', () => {
       assert.match(r.json.error.message, re);
     });
   }
+
+  test('booleans come back as true/false (bare columns, *, joins); expressions stay SQL integers', async () => {
+    const r = await push(srv.url, 'bools', { client: 'b', mutations: [
+      { id: 1, store: 'tasks', op: 'put', key: 1, value: { title: 'a', done: true, n: 1 } },
+      { id: 2, store: 'tasks', op: 'put', key: 2, value: { title: 'b', done: false, n: 0 } },
+      { id: 3, store: 'tasks', op: 'put', key: 3, value: { title: 'c', n: 1 } }] });
+    assert.equal(r.status, 200, r.text);
+    let q = await query(srv.url, 'bools', { sql: 'SELECT title, done, n FROM tasks ORDER BY title' });
+    assert.equal(q.status, 200, q.text);
+    assert.deepEqual(q.json.rows, [['a', true, 1], ['b', false, 0], ['c', null, 1]], 'numbers 1/0 stay numbers');
+    q = await query(srv.url, 'bools', { sql: 'SELECT * FROM tasks t JOIN tasks u ON t._key = u._key WHERE t.done ORDER BY t.title' });
+    assert.deepEqual(q.json.rows.map((row) => row.filter((x) => typeof x === 'boolean')), [[true, true]]);
+    q = await query(srv.url, 'bools', { sql: 'SELECT count(*) AS done, sum(done) AS s FROM tasks WHERE done = true' });
+    assert.deepEqual(q.json.rows, [[1, 1]], 'aggregates are numbers');
+    // a field named like a boolean one but holding numbers in another store stays a number
+    assert.equal((await push(srv.url, 'bools', { client: 'b', mutations: [
+      { id: 4, store: 'counts', op: 'put', key: 1, value: { done: 1 } }] })).status, 200);
+    q = await query(srv.url, 'bools', { sql: 'SELECT x.done FROM counts x JOIN tasks t ON t._key = x._key' });
+    assert.deepEqual(q.json.rows, [[1]]);
+    q = await query(srv.url, 'bools', { sql: 'SELECT t.done FROM counts x JOIN tasks t ON t._key = x._key' });
+    assert.deepEqual(q.json.rows, [[true]]);
+  });
+
+  test('{"describe": store} lists a store\'s columns and their types', async () => {
+    let r = await query(srv.url, 'shop', { describe: 'orders' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.store, 'orders');
+    assert.deepEqual(r.json.columns, [
+      { name: '_key', type: 'json' }, { name: '_seq', type: 'integer' }, { name: '_hlc', type: 'text' },
+      { name: 'item', type: 'text' }, { name: 'qty', type: 'integer' }, { name: 'price', type: 'real' },
+      { name: 'at', type: 'date' }, { name: 'tags', type: 'json' }, { name: 'nested', type: 'json' }]);
+    // the same names as the query's columns
+    const all = await query(srv.url, 'shop', { sql: 'SELECT * FROM orders LIMIT 0' });
+    assert.deepEqual(r.json.columns.map((c) => c.name), all.json.columns);
+    r = await query(srv.url, 'bools', { describe: 'tasks' });
+    assert.deepEqual(r.json.columns.find((c) => c.name === 'done'), { name: 'done', type: 'boolean' });
+    r = await query(srv.url, 'shop', { describe: 'nope' });
+    assert.equal(r.status, 404);
+    assert.match(r.json.error.message, /no store "nope"/);
+    r = await query(srv.url, 'shop', { describe: 1 });
+    assert.equal(r.status, 400);
+  });
 
   test('bad bodies and params', async () => {
     for (const [body, re] of [[{}, /sql/], [{ sql: 1 }, /sql/], [{ sql: 'SELECT ?', params: {} }, /array/],
@@ -122,6 +165,11 @@ describe('per-user scoping', () => {
         assert.match(raw.json.error.message, /no such table/);
       }
       assert.equal((await query(srv.url, 'd', { sql: 'SELECT 1' })).status, 401);
+      // listing columns needs a token like a query does
+      assert.equal((await query(srv.url, 'd', { describe: 'notes' })).status, 401);
+      const cols = await query(srv.url, 'd', { describe: 'notes' }, 'tb');
+      assert.equal(cols.status, 200, cols.text);
+      assert.deepEqual(cols.json.columns.map((c) => c.name), ['_key', '_seq', '_hlc', 'v']);
     } finally {
       await srv.stop();
     }

@@ -80,7 +80,7 @@ function questions(p) {
       "SELECT count(*), sum(qty) FROM O WHERE customer IN ('東京商事', 'O''Brien') AND status <> 'cancelled'"],
     ['LIKE on non-ASCII', "SELECT count(*) FROM orders WHERE customer LIKE '%ø%'", "SELECT count(*) FROM O WHERE customer LIKE '%ø%'"],
     ['booleans', 'SELECT paid, count(*), round(sum(total), 2) FROM orders GROUP BY paid ORDER BY paid',
-      'SELECT paid::INT, count(*), round(sum(total), 2) FROM O GROUP BY paid ORDER BY paid'],
+      'SELECT paid, count(*), round(sum(total), 2) FROM O GROUP BY paid ORDER BY paid'],
     ['per month', 'SELECT substr(at, 1, 7) m, count(*), sum(qty) FROM orders GROUP BY m ORDER BY m',
       "SELECT strftime({at}, '%Y-%m') m, count(*), sum(qty) FROM O GROUP BY m ORDER BY m"],
     ['date range filter', "SELECT count(*), round(sum(total), 2) FROM orders WHERE at >= '2024-03-01' AND at < '2024-04-15T12:00:00'",
@@ -105,10 +105,10 @@ function questions(p) {
   ];
 }
 
-// DuckDB values as /query returns them: integers and doubles as numbers, booleans as 0/1.
+// DuckDB values as /query returns them: integers and doubles as numbers, a boolean column as
+// true/false (docs/protocol.md "Analytics queries").
 function norm(v) {
   if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'boolean') return v ? 1 : 0;
   if (v !== null && typeof v === 'object') return String(v);
   return v;
 }
