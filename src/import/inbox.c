@@ -5,6 +5,7 @@
  * kill is re-imported under the same id and the server skips what it already applied.
  * Optional _inbox/<store>/_import.json: {"key":"id","mode":"upsert|replace","user_column":"u"}. */
 #include "idbsync/import.h"
+#include "idbsync/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -148,7 +149,7 @@ static void reject(imp_inbox *ib, const char *dir, const char *db, const char *s
 		}
 	}
 	forget(ib, src);
-	fprintf(stderr, "idbsync: inbox %s/%s: rejected %s: %s\n", db, store_name, name, msg);
+	ids_logf(IDS_LOG_WARN, "inbox_rejected", "%s/%s: %s moved to _rejected/: %s", db, store_name, name, msg);
 }
 
 /* Imports the complete files of one store directory; returns how many were handled. */
@@ -215,7 +216,7 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 						retry = 1;
 						if (err)
 							*err = derr;
-						fprintf(stderr, "idbsync: inbox %s/%s: will retry: %s\n", db, store_name, derr.msg);
+						ids_logf(IDS_LOG_WARN, "inbox_retry", "%s/%s: will retry: %s", db, store_name, derr.msg);
 					} else {
 						reject(ib, dir, db, store_name, name, derr.msg);
 						handled++;
@@ -245,12 +246,19 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 				move_to(dir, "_done", names[i], dest, sizeof dest);
 				forget(ib, paths[i]);
 			}
-			fprintf(stderr, "idbsync: inbox %s/%s: imported %lld rows from %zu file(s)%s\n", db, store_name,
-				(long long)sum.rows, good, sum.duplicate_keys ? " (some keys repeated: the last row won)" : "");
+			ids_logrec lr;
+			if (ids_log_begin(&lr, IDS_LOG_INFO, "inbox_imported")) {
+				ids_log_str(&lr, "db", db);
+				ids_log_str(&lr, "store", store_name);
+				ids_log_int(&lr, "rows", (long long)sum.rows);
+				ids_log_int(&lr, "files", (long long)good);
+				ids_log_int(&lr, "duplicate_keys", (long long)sum.duplicate_keys);
+				ids_log_end(&lr);
+			}
 			handled += (int)good;
 		} else if (transient(ierr.code)) {
 			/* leave the files and try again next scan */
-			fprintf(stderr, "idbsync: inbox %s/%s: will retry: %s\n", db, store_name, ierr.msg);
+			ids_logf(IDS_LOG_WARN, "inbox_retry", "%s/%s: will retry: %s", db, store_name, ierr.msg);
 			if (err)
 				*err = ierr;
 		} else {
