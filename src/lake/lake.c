@@ -3,6 +3,7 @@
  * progress in DIR/_idbsync/progress.json, pruning of the store's change log, and metrics.
  * One flush = rounds of change log and conflicts, each recorded at once, and a pass over the
  * touched current-state buckets whenever it is due (state_due). */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include <errno.h>
@@ -81,6 +82,10 @@ int lake_option(lake_options *o, const char *flag, const char *value, ids_error 
 	} else if (!strcmp(flag, "--lake-retry-base")) {
 		if (parse_ms(value, &o->retry_base_ms) || o->retry_base_ms < 1)
 			return ids_fail(err, IDS_EINVAL, "expected a duration like 1s, 250ms or 500 (ms)");
+	} else if (!strcmp(flag, "--lake-format")) {
+		if (!strcmp(value, "hive")) o->format = LK_FORMAT_HIVE;
+		else if (!strcmp(value, "iceberg")) o->format = LK_FORMAT_ICEBERG;
+		else return ids_fail(err, IDS_EINVAL, "expected hive or iceberg");
 	} else if (!strcmp(flag, "--lake-partition")) {
 		if (!strchr(value, '=') || o->n_partition == (int)(sizeof o->partition / sizeof o->partition[0]))
 			return ids_fail(err, IDS_EINVAL, "expected [DB/]STORE=FIELD (at most 16)");
@@ -95,6 +100,7 @@ const char *lake_usage(void)
 {
 	return "lake (Parquet) options:\n"
 	       "  --lake-profile compat|modern  compat: Hive 2+/Impala 3+/Drill; modern: Trino/Spark/DuckDB [compat]\n"
+	       "  --lake-format hive|iceberg  iceberg: also Apache Iceberg v2 tables in DIR/_iceberg [hive]\n"
 	       "  --flush-interval DUR      how often new changes land in the lake (1s, 250ms) [1s]\n"
 	       "  --lake-nested auto|struct|json  nested objects as STRUCT or JSON text [auto: by profile]\n"
 	       "  --lake-partition [DB/]STORE=FIELD  Hive-style partitioning of a store's current state\n"
@@ -182,6 +188,12 @@ static int read_progress(lake *l, int *fresh, ids_error *err)
 	if (!rc && prof && strcmp(prof, want ? "modern" : "compat"))
 		rc = ids_fail(err, IDS_EINVAL, "%s was written with --lake-profile %s; use it again or a new lake dir", l->dir,
 			      prof);
+	/* Iceberg tables must hold every change from the start: no switching of an existing lake */
+	const char *fmt = json_string_value(json_object_get(j, "lake_format"));
+	const char *want_fmt = l->o.format == LK_FORMAT_ICEBERG ? "iceberg" : "hive";
+	if (!rc && strcmp(fmt ? fmt : "hive", want_fmt))
+		rc = ids_fail(err, IDS_EINVAL, "%s was written with --lake-format %s; use it again or a new lake dir", l->dir,
+			      fmt ? fmt : "hive");
 	json_decref(j);
 	return rc;
 }
@@ -192,7 +204,13 @@ static int write_progress(lake *l, int64_t changes, int64_t state, int64_t confl
 {
 	char p[4200];
 	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
+	/* the Iceberg tables commit first: everything progress.json records is in them */
+	int rc = lk_ice_commit(l, changes, state, conflicts, err);
+	if (rc)
+		return rc;
 	json_t *j = lk_hold_to_json(l);
+	if (l->ice)
+		json_object_set_new(j, "lake_format", json_string("iceberg"));
 	json_object_set_new(j, "format", json_integer(2));
 	json_object_set_new(j, "changes_seq", json_integer(changes));
 	json_object_set_new(j, "state_seq", json_integer(state));
@@ -206,7 +224,7 @@ static int write_progress(lake *l, int64_t changes, int64_t state, int64_t confl
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	size_t n = strlen(body);
 	body[n] = '\n';   /* json_dumps leaves room for its NUL: the newline takes it */
-	int rc = lk_write_file(p, body, n + 1, err);
+	rc = lk_write_file(p, body, n + 1, err);
 	free(body);
 	if (!rc && l->hold_changed) {
 		l->hold_changed = 0;
@@ -513,7 +531,9 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 	if (!rc)
 		rc = read_progress(l, &fresh, err);
 	if (!rc)
-		rc = lk_log_cleanup(l, err);
+		rc = lk_ice_open(l, err);
+	if (!rc)
+		rc = lk_log_cleanup(l, err);   /* also takes unrecorded files back out of Iceberg */
 	if (!rc && fresh)
 		rc = adopt_stores(l, err);
 	if (!rc && fresh)
@@ -694,6 +714,7 @@ void lake_free(lake *l)
 		pthread_join(l->thread, NULL);
 	lk_notify_stop(l);
 	lk_hold_free(l);
+	lk_ice_free(l);
 	lk_tables_free(l);
 	for (size_t i = 0; i < l->n_cfg; i++) {
 		free(l->cfg[i].match);

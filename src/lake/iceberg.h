@@ -1,0 +1,87 @@
+/* Private interface of the Iceberg side of the lake (--lake-format iceberg): every table of the
+ * plain layout is also an Apache Iceberg v2 table under DIR/_iceberg/D/<table>/ whose data
+ * files are hard links of the plain layout's files, committed once per flush through a
+ * file-system catalog (metadata/vN.metadata.json + version-hint.text). iceberg.c keeps the
+ * tables and commits, iceberg_avro.c writes and reads manifests and manifest lists.
+ * Layout and guarantees: docs/iceberg.md. */
+#ifndef LAKE_ICEBERG_H
+#define LAKE_ICEBERG_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lake_int.h"
+
+enum { LK_FORMAT_HIVE = 0, LK_FORMAT_ICEBERG = 1 };
+
+/* ---- lake hooks (no-ops unless the lake's format is iceberg) ---- */
+/* At lake_open, after the progress is read: loads the Iceberg tables found under
+ * DIR/_iceberg (the reconcile with the progress runs in lk_log_cleanup, right after). */
+int lk_ice_open(lake *l, ids_error *err);
+void lk_ice_free(lake *l);
+/* Sets the Iceberg field id of every node of a table schema built by lk_table_schema (ids
+ * are per store, shared by its three tables, stable across schema versions; a column whose
+ * type changes in a way Iceberg cannot promote gets a new id). */
+void lk_ice_field_ids(lake *l, const lk_table *t, pq_node *root);
+/* A change-log (dt: its day) or conflicts (dt NULL) file was renamed into the plain layout;
+ * the next commit adds it. */
+void lk_ice_add_file(lake *l, lk_table *t, lk_table_kind kind, const char *path, const char *dt, int64_t first,
+		     int64_t last, int64_t rows);
+/* t's current-state pass wrote its buckets: the next commit replaces the changed files. */
+void lk_ice_state_written(lake *l, lk_table *t);
+/* Commits one snapshot per Iceberg table with pending work; called by write_progress before
+ * progress.json records changes/state/conflicts, so every recorded change is in Iceberg. */
+int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err);
+/* Removes from every Iceberg table the files past the recorded progress (a crash or a failed
+ * flush between the Iceberg commit and progress.json) and forgets pending files. */
+void lk_ice_reconcile(lake *l);
+
+/* ---- Avro files (iceberg_avro.c) ---- */
+typedef struct ice_file {
+	char *path;                  /* Iceberg data file: absolute path (written as a file:// URI) */
+	int status;                  /* manifest entry status: 0 existing, 1 added, 2 deleted */
+	int64_t rows, size;
+	int64_t snap;                /* snapshot that added it */
+	int64_t seq, fseq;           /* data and file sequence numbers (0: inherit, new) */
+	int32_t day;                 /* change log: day(idb_ts) partition value */
+	int64_t first, last;         /* change log / conflicts: seq or id range (from the name) */
+	dev_t dev;                   /* current state: the inode, to find changed buckets */
+	ino_t ino;
+} ice_file;
+
+typedef struct ice_mf {
+	char *path;
+	int64_t len, seq, min_seq, snap;
+	int32_t added, existing, deleted;
+	int64_t arows, erows, drows;
+	int has_bounds;              /* partition summary of day(idb_ts) */
+	int32_t lo, hi;
+} ice_mf;
+
+/* What a manifest needs besides its entries (Avro key-value metadata). */
+typedef struct ice_mf_meta {
+	const char *schema_json;     /* table schema */
+	int schema_id;
+	int partitioned;             /* day(idb_ts) spec, else unpartitioned */
+	int sort_order_id;           /* written for data files (0: unsorted) */
+	int seq_field_id;            /* column whose [first,last] bounds are written (0: none) */
+} ice_mf_meta;
+
+/* Writes a manifest with files[0..n) (their status, seqs as given; seq 0 is written as
+ * null: inherited) to path (created, never overwritten) and fills *out (its manifest-list
+ * entry: counts, bounds; out->seq/snap are the caller's). */
+int ice_write_manifest(const char *path, const ice_file *files, size_t n, const ice_mf_meta *m, int64_t snap,
+		       ice_mf *out, ids_error *err);
+int ice_write_manifest_list(const char *path, const ice_mf *mfs, size_t n, int64_t snap, int64_t parent,
+			    int64_t seq, ids_error *err);
+/* Reads a manifest list / the live (status != 2) entries of a manifest; arrays grow by
+ * realloc, the caller frees them (ice_files_free / ice_mfs_free). */
+int ice_read_manifest_list(const char *path, ice_mf **mfs, size_t *n, ids_error *err);
+int ice_read_manifest(const char *path, int64_t mf_seq, ice_file **files, size_t *n, ids_error *err);
+void ice_files_free(ice_file *f, size_t n);
+void ice_mfs_free(ice_mf *m, size_t n);
+/* Creates path with data (fsynced) through a temp file and link(2): fails with
+ * IDS_ECONFLICT if path exists. The commit primitive of the file-system catalog. */
+int ice_create_file(const char *path, const void *data, size_t len, ids_error *err);
+
+#endif
