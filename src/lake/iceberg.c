@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,6 +57,18 @@ struct lk_ice {
 };
 
 /* ---- small helpers ---- */
+/* The crash tests' kill -9 at an exact step: IDBSYNC_TEST_ICEBERG_KILL=<step>:<n> kills the
+ * process at the n-th time it reaches step (list: manifest list written, metadata not; meta:
+ * vN.metadata.json created, hint not; commit: every table committed, progress.json not). */
+static void test_kill(const char *step)
+{
+	static int count;
+	const char *v = getenv("IDBSYNC_TEST_ICEBERG_KILL");
+	size_t n = strlen(step);
+	if (v && !strncmp(v, step, n) && v[n] == ':' && ++count == atoi(v + n + 1))
+		raise(SIGKILL);
+}
+
 static int64_t rand63(void)
 {
 	uint64_t r = 0;
@@ -677,6 +690,8 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	snprintf(lpath, sizeof lpath, "%s/snap-%" PRId64 "-1-%s.avro", mdir, snap, uuid);
 	if (!rc)
 		rc = ice_write_manifest_list(lpath, list, n_list, snap, parent, seq, err);
+	if (!rc)
+		test_kill("list");
 
 	/* the metadata file: the commit */
 	int64_t now = lk_now_ms(), before = (int64_t)json_integer_value(json_object_get(meta, "last-updated-ms"));
@@ -727,6 +742,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	free(body);
 	free(schema_text);
 	if (!rc) {
+		test_kill("meta");
 		/* the hint is only a hint: readers also look for v<N+1> (the commit is that file) */
 		char hint[4700], num[24];
 		snprintf(hint, sizeof hint, "%s/version-hint.text", mdir);
@@ -985,5 +1001,7 @@ int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, id
 		if (!rc && e->k[LK_T_STATE].state_dirty && !e->t->state_held)
 			rc = commit_state(l, e, state, err);
 	}
+	if (!rc)
+		test_kill("commit");
 	return rc;
 }

@@ -9,6 +9,9 @@ prints JSON for tests/lake/iceberg*.test.mjs.
       scans both tables' newest committed metadata in a loop while the server writes and prints
       {"scans", "errors":[..], "dups", "gaps", "backwards", "max_seq"}: the change log must hold
       every seq 1..max exactly once (one store), the state each key once.
+  iceberg_read.py versions TABLE_DIR
+      opens every metadata/vN.metadata.json and scans its current snapshot:
+      {"versions": n, "errors": [..]} (each version a reader may have found must be readable).
 The newest metadata is found as the Hadoop catalog does: the highest metadata/vN.metadata.json.
 """
 import base64
@@ -95,6 +98,19 @@ def loop(seconds, changes_dir, state_dir):
     print(json.dumps(out))
 
 
+def versions(table_dir):
+    out = {"versions": 0, "errors": []}
+    for n in sorted(os.listdir(os.path.join(table_dir, "metadata"))):
+        if not re.fullmatch(r"v(\d+)\.metadata\.json", n):
+            continue
+        out["versions"] += 1
+        try:
+            StaticTable.from_metadata(os.path.join(table_dir, "metadata", n)).scan().to_arrow()
+        except Exception as e:
+            out["errors"].append(f"{n}: {type(e).__name__}: {e}"[:300])
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "scan":
         res = []
@@ -102,6 +118,8 @@ if __name__ == "__main__":
             d, _, seq = a.partition("@")
             res.append(scan(d, int(seq) if seq else None))
         print(json.dumps(res))
+    elif sys.argv[1] == "versions":
+        versions(sys.argv[2])
     elif sys.argv[1] == "loop":
         loop(float(sys.argv[2]), sys.argv[3], sys.argv[4])
     else:
