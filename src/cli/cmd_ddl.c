@@ -8,7 +8,7 @@
 
 static void ddl_usage(FILE *f)
 {
-	fprintf(f, "usage: idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark [--db D] [--store S]\n"
+	fprintf(f, "usage: idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark|duckdb [--db D] [--store S]\n"
 		   "                   [--location URI-PREFIX] [--drill-workspace dfs.lake]\n"
 		   "  --location  where the engine sees DIR (hdfs://nn/lake, s3a://bucket/lake) [file://DIR]\n");
 }

@@ -36,6 +36,11 @@ int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, id
  * flush between the Iceberg commit and progress.json) and forgets pending files. */
 void lk_ice_reconcile(lake *l);
 
+/* `idbsync ddl` (iceberg_ddl.c): the lake at abs has Iceberg tables and the dialect attaches
+ * them (duckdb, spark, trino, hive, impala); lk_ice_ddl prints the statements. */
+int lk_ice_ddl_applies(const char *abs, const char *dialect);
+int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err);
+
 /* ---- Avro files (iceberg_avro.c) ---- */
 typedef struct ice_file {
 	char *path;                  /* Iceberg data file: absolute path (written as a file:// URI) */

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { serve, push, flush, tempDir } from './lib.mjs';
+import { serve, push, flush, tempDir, run } from './lib.mjs';
 import { py, pullChanges, stateOf } from './iceberg_lib.mjs';
 
 const iso = (d) => new Date(d).toISOString();
@@ -102,6 +102,16 @@ for (const profile of ['compat', 'modern']) {
     assert.equal(conf.rows.length, 1);
     assert.equal(conf.rows[0].idb_key, '2');
     assert.equal(conf.rows[0].s, 'loser');
+    // idbsync ddl attaches the Iceberg tables
+    const duck = await run(['ddl', '--lake', lake, '--dialect', 'duckdb']);
+    assert.equal(duck.code, 0, duck.err);
+    assert.match(duck.out, new RegExp(`CREATE OR REPLACE VIEW app_docs_changes AS SELECT \\* FROM iceberg_scan\\('${root}/docs_changes'\\);`));
+    const spark = await run(['ddl', '--lake', lake, '--dialect', 'spark', '--store', 'notes']);
+    assert.match(spark.out, /spark\.sql\.catalog\.idbsync\.type=hadoop/);
+    assert.match(spark.out, /idbsync\.`app`\.notes_changes/);
+    assert.doesNotMatch(spark.out, /docs/);
+    const hive = await run(['ddl', '--lake', lake, '--dialect', 'hive', '--db', 'app']);
+    assert.match(hive.out, /STORED BY ICEBERG LOCATION 'file:\/\/.*\/_iceberg\/app\/docs_conflicts'/);
     // the plain layout is still there beside it
     assert.ok(fs.existsSync(`${lake}/app/docs/part-0.parquet`));
     await srv.stop();
