@@ -70,3 +70,22 @@ test('kill -9 at random moments of ingest, restart, converge', async () => {
   }
   await check(lake, data);
 });
+
+test('a row the writer refuses waits alone and reaches the Iceberg change log and state once', async () => {
+  const lake = tempDir(), data = tempDir();
+  const put = (id, key, v) => ({ id, store: 's', op: 'put', key, value: { v } });
+  let srv = await serve({ data, lake, args: ARGS, env: { IDBSYNC_TEST_LAKE_REFUSE: 'poison' } });
+  await push(srv.url, 'a', { client: 'c1', mutations: [put(1, 1, 'ok1'), put(2, 2, 'poison'), put(3, 3, 'ok3')] });
+  await assert.rejects(flush(srv.url, 'a'), /key 2 seq 2/);
+  const root = `${lake}/_iceberg/a`;
+  const vals = async () => (await py('scan', `${root}/s_changes`, `${root}/s`)).map((t) => t.rows.map((x) => x.v).sort());
+  assert.deepEqual(await vals(), [['ok1', 'ok3'], ['ok1', 'ok3']]);
+  await push(srv.url, 'a', { client: 'c1', mutations: [put(4, 4, 'ok4')] });
+  await srv.kill();
+  srv = await serve({ data, lake, args: ARGS });   // a writer that takes it
+  for (let i = 0; i < 50; i++) {
+    try { await flush(srv.url, 'a'); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  assert.deepEqual(await vals(), [['ok1', 'ok3', 'ok4', 'poison'], ['ok1', 'ok3', 'ok4', 'poison']]);
+  await srv.stop();
+});
