@@ -751,9 +751,10 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		/* the in-memory view follows the commit */
 		size_t w = 0;
 		for (size_t i = 0; i < x->n_files; i++) {
-			if (del && del[i])
+			if (del && del[i]) {
 				free(x->files[i].path);
-			else
+				free(x->files[i].m);
+			} else
 				x->files[w++] = x->files[i];
 		}
 		x->n_files = w;
@@ -766,6 +767,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 				nf[w + i].seq = nf[w + i].fseq = seq;
 				nf[w + i].snap = snap;
 				add[i].path = NULL;   /* moved */
+				add[i].m = NULL;
 			}
 			x->n_files = w + n_add;
 		}
@@ -815,7 +817,10 @@ static int link_pending(ice_tbl *x, int k, ice_file **out, size_t *n_out, ids_er
 		}
 		ice_file *f = &(*out)[(*n_out)++];
 		*f = *p;
+		f->m = NULL;
 		f->path = strdup(dst);
+		if ((rc = ice_file_metrics(dst, f, err)))
+			break;
 		f->size = st.st_size;
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
@@ -899,13 +904,10 @@ static int commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err)
 			}
 			add = a;
 		}
-		ice_file *f = &add[n_add];
+		ice_file *f = &add[n_add++];   /* counted at once: freed with the others */
 		memset(f, 0, sizeof *f);
-		pq_reader *r = NULL;
-		if ((rc = pq_reader_open(&r, src, NULL, err)))
+		if ((rc = ice_file_metrics(src, f, err)))
 			break;
-		f->rows = pq_reader_num_rows(r);
-		pq_reader_free(r);
 		char dst[4900];
 		snprintf(dst, sizeof dst, "%s/part-%05u-%08x.parquet", ddir, b, (unsigned)(rand63() & 0xffffffff));
 		if (link(src, dst)) {
@@ -916,7 +918,6 @@ static int commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err)
 		f->size = st.st_size;
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
-		n_add++;
 	}
 	closedir(d);
 	if (!rc)

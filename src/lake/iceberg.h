@@ -42,6 +42,17 @@ int lk_ice_ddl_applies(const char *abs, const char *dialect);
 int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err);
 
 /* ---- Avro files (iceberg_avro.c) ---- */
+/* Column metrics of a data file (from its Parquet footer): value and null counts, bounds in
+ * Iceberg's single-value serialization (at most 16 bytes; a longer string keeps a prefix as
+ * its lower bound and no upper bound). */
+#define ICE_BOUND_MAX 16
+typedef struct ice_metric {
+	int32_t id;
+	int64_t values, nulls;       /* nulls -1: unknown */
+	uint8_t lo_len, hi_len;      /* 0: no bound */
+	uint8_t lo[ICE_BOUND_MAX], hi[ICE_BOUND_MAX];
+} ice_metric;
+
 typedef struct ice_file {
 	char *path;                  /* Iceberg data file: absolute path (written as a file:// URI) */
 	int status;                  /* manifest entry status: 0 existing, 1 added, 2 deleted */
@@ -52,6 +63,8 @@ typedef struct ice_file {
 	int64_t first, last;         /* change log / conflicts: seq or id range (from the name) */
 	dev_t dev;                   /* current state: the inode, to find changed buckets */
 	ino_t ino;
+	ice_metric *m;               /* column metrics (owned), NULL: none known */
+	size_t n_m;
 } ice_file;
 
 typedef struct ice_mf {
@@ -84,6 +97,9 @@ int ice_write_manifest_list(const char *path, const ice_mf *mfs, size_t n, int64
 int ice_read_manifest_list(const char *path, ice_mf **mfs, size_t *n, ids_error *err);
 int ice_read_manifest(const char *path, int64_t mf_seq, ice_file **files, size_t *n, ids_error *err);
 void ice_files_free(ice_file *f, size_t n);
+/* Fills f->m from the Parquet footer of path (top-level primitive columns with a field id)
+ * and f->rows. */
+int ice_file_metrics(const char *path, ice_file *f, ids_error *err);
 void ice_mfs_free(ice_mf *m, size_t n);
 /* Creates path with data (fsynced) through a temp file and link(2): fails with
  * IDS_ECONFLICT if path exists. The commit primitive of the file-system catalog. */

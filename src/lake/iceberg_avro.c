@@ -53,6 +53,12 @@ static const char MANIFEST_SCHEMA_FMT[] =
 	"{\"name\":\"partition\",\"type\":{\"type\":\"record\",\"name\":\"r102\",\"fields\":[%s]},\"field-id\":102},"
 	"{\"name\":\"record_count\",\"type\":\"long\",\"field-id\":103},"
 	"{\"name\":\"file_size_in_bytes\",\"type\":\"long\",\"field-id\":104},"
+	"{\"name\":\"value_counts\",\"type\":[\"null\",{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"k119_v120\","
+	"\"fields\":[{\"name\":\"key\",\"type\":\"int\",\"field-id\":119},{\"name\":\"value\",\"type\":\"long\",\"field-id\":120}]},"
+	"\"logicalType\":\"map\"}],\"default\":null,\"field-id\":109},"
+	"{\"name\":\"null_value_counts\",\"type\":[\"null\",{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"k121_v122\","
+	"\"fields\":[{\"name\":\"key\",\"type\":\"int\",\"field-id\":121},{\"name\":\"value\",\"type\":\"long\",\"field-id\":122}]},"
+	"\"logicalType\":\"map\"}],\"default\":null,\"field-id\":110},"
 	"{\"name\":\"lower_bounds\",\"type\":[\"null\",{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"k126_v127\","
 	"\"fields\":[{\"name\":\"key\",\"type\":\"int\",\"field-id\":126},{\"name\":\"value\",\"type\":\"bytes\",\"field-id\":127}]},"
 	"\"logicalType\":\"map\"}],\"default\":null,\"field-id\":125},"
@@ -272,20 +278,50 @@ static void le32(char *o, int32_t v)
 		o[i] = (char)(((uint32_t)v >> (8 * i)) & 0xff);
 }
 
-/* map<int, binary> as an array of key/value records with one entry */
-static void set_bound(avro_value_t *rec, const char *name, int key, int64_t v)
+/* One key/value record appended to a map<int, T> stored as an array. */
+static int map_entry(avro_value_t *arr, int key, avro_value_t *val)
 {
-	avro_value_t arr, el, k, val;
-	if (opt_branch(rec, name, key > 0, &arr))
+	avro_value_t el, k;
+	if (avro_value_append(arr, &el, NULL) || avro_value_get_by_name(&el, "key", &k, NULL) ||
+	    avro_value_get_by_name(&el, "value", val, NULL))
+		return -1;
+	return avro_value_set_int(&k, key);
+}
+
+/* value_counts (nulls 0) or null_value_counts (1) from the file's metrics */
+static void set_counts(avro_value_t *rec, const char *name, const ice_file *f, int nulls)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->n_m; i++)
+		n += !nulls || f->m[i].nulls >= 0;
+	avro_value_t arr, v;
+	if (opt_branch(rec, name, n > 0, &arr))
 		return;
-	if (avro_value_append(&arr, &el, NULL))
+	for (size_t i = 0; i < f->n_m; i++)
+		if ((!nulls || f->m[i].nulls >= 0) && !map_entry(&arr, f->m[i].id, &v))
+			avro_value_set_long(&v, nulls ? f->m[i].nulls : f->m[i].values);
+}
+
+/* lower_bounds / upper_bounds; without metrics the seq or id range of a log file (field key) */
+static void set_bounds(avro_value_t *rec, const char *name, const ice_file *f, int upper, int key)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->n_m; i++)
+		n += (upper ? f->m[i].hi_len : f->m[i].lo_len) > 0;
+	int range = !f->n_m && key > 0 && f->last >= f->first && f->last > 0;
+	avro_value_t arr, v;
+	if (opt_branch(rec, name, n > 0 || range, &arr))
 		return;
-	char b[8];
-	le64(b, v);
-	if (!avro_value_get_by_name(&el, "key", &k, NULL))
-		avro_value_set_int(&k, key);
-	if (!avro_value_get_by_name(&el, "value", &val, NULL))
-		avro_value_set_bytes(&val, b, 8);
+	for (size_t i = 0; i < f->n_m; i++) {
+		size_t len = upper ? f->m[i].hi_len : f->m[i].lo_len;
+		if (len && !map_entry(&arr, f->m[i].id, &v))
+			avro_value_set_bytes(&v, (void *)(upper ? f->m[i].hi : f->m[i].lo), len);
+	}
+	if (range && !map_entry(&arr, key, &v)) {
+		char b[8];
+		le64(b, upper ? f->last : f->first);
+		avro_value_set_bytes(&v, b, 8);
+	}
 }
 
 int ice_write_manifest(const char *path, const ice_file *files, size_t n, const ice_mf_meta *m, int64_t snap,
@@ -322,9 +358,10 @@ int ice_write_manifest(const char *path, const ice_file *files, size_t n, const 
 			avro_value_set_int(&b, f->day);
 		set_long(&df, "record_count", f->rows);
 		set_long(&df, "file_size_in_bytes", f->size);
-		int bounds = m->seq_field_id > 0 && f->last >= f->first && f->last > 0;
-		set_bound(&df, "lower_bounds", bounds ? m->seq_field_id : 0, f->first);
-		set_bound(&df, "upper_bounds", bounds ? m->seq_field_id : 0, f->last);
+		set_counts(&df, "value_counts", f, 0);
+		set_counts(&df, "null_value_counts", f, 1);
+		set_bounds(&df, "lower_bounds", f, 0, m->seq_field_id);
+		set_bounds(&df, "upper_bounds", f, 1, m->seq_field_id);
 		avro_value_t so;
 		if (!opt_branch(&df, "sort_order_id", 1, &so))
 			avro_value_set_int(&so, m->sort_order_id);
@@ -538,6 +575,55 @@ int ice_read_manifest_list(const char *path, ice_mf **mfs, size_t *n, ids_error 
 	return read_records(path, on_mf, &c, err);
 }
 
+static ice_metric *metric_of(ice_file *x, int32_t id)
+{
+	for (size_t i = 0; i < x->n_m; i++)
+		if (x->m[i].id == id)
+			return &x->m[i];
+	ice_metric *m = realloc(x->m, (x->n_m + 1) * sizeof *m);
+	if (!m)
+		return NULL;
+	x->m = m;
+	memset(&m[x->n_m], 0, sizeof *m);
+	m[x->n_m].id = id;
+	m[x->n_m].nulls = -1;
+	return &m[x->n_m++];
+}
+
+/* The metrics maps of a manifest entry back into x->m (what written manifests said stays said
+ * when a later commit rewrites them). which: 0 values, 1 nulls, 2 lower, 3 upper. */
+static void read_metrics(avro_value_t *df, ice_file *x)
+{
+	static const char *const names[4] = {"value_counts", "null_value_counts", "lower_bounds", "upper_bounds"};
+	for (int which = 0; which < 4; which++) {
+		avro_value_t arr, el, k, val;
+		size_t n = 0;
+		if (get_field(df, names[which], &arr) || avro_value_get_size(&arr, &n))
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			int32_t id;
+			if (avro_value_get_by_index(&arr, i, &el, NULL) || avro_value_get_by_name(&el, "key", &k, NULL) ||
+			    avro_value_get_int(&k, &id) || avro_value_get_by_name(&el, "value", &val, NULL))
+				continue;
+			ice_metric *m = metric_of(x, id);
+			const void *p;
+			size_t len;
+			int64_t l;
+			if (!m)
+				return;
+			if (which < 2 && !avro_value_get_long(&val, &l)) {
+				if (which)
+					m->nulls = l;
+				else
+					m->values = l;
+			} else if (which >= 2 && !avro_value_get_bytes(&val, &p, &len) && len <= ICE_BOUND_MAX) {
+				memcpy(which == 2 ? m->lo : m->hi, p, len);
+				*(which == 2 ? &m->lo_len : &m->hi_len) = (uint8_t)len;
+			}
+		}
+	}
+}
+
 static int on_entry(void *ctx, avro_value_t *v, ids_error *err)
 {
 	mf_ctx *c = ctx;
@@ -567,6 +653,7 @@ static int on_entry(void *ctx, avro_value_t *v, ids_error *err)
 	x->size = get_long(&df, "file_size_in_bytes", 0);
 	if (!avro_value_get_by_name(&df, "partition", &part, NULL))
 		x->day = (int32_t)get_long(&part, "idb_ts_day", 0);
+	read_metrics(&df, x);
 	const char *base = strrchr(x->path, '/');
 	long long a1, b1;
 	x->first = x->last = 0;
@@ -585,8 +672,10 @@ int ice_read_manifest(const char *path, int64_t mf_seq, ice_file **files, size_t
 
 void ice_files_free(ice_file *f, size_t n)
 {
-	for (size_t i = 0; f && i < n; i++)
+	for (size_t i = 0; f && i < n; i++) {
 		free(f[i].path);
+		free(f[i].m);
+	}
 	free(f);
 }
 

@@ -1,10 +1,12 @@
 """Reads idbsync's Iceberg tables with pyiceberg (an independent Iceberg implementation) and
 prints JSON for tests/lake/iceberg*.test.mjs.
 
-  iceberg_read.py scan TABLE_DIR[@AS_OF_SEQ] ...
+  iceberg_read.py scan TABLE_DIR[@AS_OF_SEQ][#ROW_FILTER] ...
       one {"snapshots":[{"id","seq","op","parent"}], "snapshot": id, "schema", "rows":[...]}
       per argument, for the current snapshot, or the newest one whose summary idbsync.seq
-      <= AS_OF_SEQ (time travel); one process for all (pyiceberg's import takes seconds).
+      <= AS_OF_SEQ (time travel), with "files": the data files the scan planned (a ROW_FILTER
+      such as "idb_seq <= 5" prunes by the manifests' metrics); one process for all
+      (pyiceberg's import takes seconds).
   iceberg_read.py loop SECONDS CHANGES_DIR STATE_DIR
       scans both tables' newest committed metadata in a loop while the server writes and prints
       {"scans", "errors":[..], "dups", "gaps", "backwards", "max_seq"}: the change log must hold
@@ -50,20 +52,22 @@ def snap_seq(s):
     return int(s.summary.additional_properties.get("idbsync.seq", "-1"))
 
 
-def scan(table_dir, as_of=None):
+def scan(table_dir, as_of=None, row_filter=None):
     tab = StaticTable.from_metadata(latest(table_dir))
     snaps = tab.metadata.snapshots
     sid = tab.metadata.current_snapshot_id
     if as_of is not None:
         older = [s for s in snaps if snap_seq(s) <= as_of]
         sid = max(older, key=lambda s: s.sequence_number).snapshot_id if older else None
-    rows = [] if sid is None else tab.scan(snapshot_id=sid).to_arrow().to_pylist()
+    sc = None if sid is None else tab.scan(snapshot_id=sid, **({"row_filter": row_filter} if row_filter else {}))
+    rows = [] if sc is None else sc.to_arrow().to_pylist()
     return {
         "snapshots": [{"id": s.snapshot_id, "seq": snap_seq(s), "op": s.summary.operation.value,
                        "parent": s.parent_snapshot_id} for s in snaps],
         "snapshot": sid,
         "schema": [f.name for f in tab.schema().fields],
         "rows": plain(rows),
+        "files": 0 if sc is None else len(list(sc.plan_files())),
     }
 
 
@@ -115,8 +119,9 @@ if __name__ == "__main__":
     if sys.argv[1] == "scan":
         res = []
         for a in sys.argv[2:]:
+            a, _, flt = a.partition("#")
             d, _, seq = a.partition("@")
-            res.append(scan(d, int(seq) if seq else None))
+            res.append(scan(d, int(seq) if seq else None, flt or None))
         print(json.dumps(res))
     elif sys.argv[1] == "versions":
         versions(sys.argv[2])

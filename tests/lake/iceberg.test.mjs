@@ -102,6 +102,14 @@ for (const profile of ['compat', 'modern']) {
     assert.equal(conf.rows.length, 1);
     assert.equal(conf.rows[0].idb_key, '2');
     assert.equal(conf.rows[0].s, 'loser');
+    // the manifests' column metrics prune: the first flush's file alone holds seqs <= f1, one
+    // state file holds the docs key "3" (bounds of idb_key), and the rows are still right
+    const [early, one, none] = await py('scan', `${root}/docs_changes#idb_seq <= ${f1}`, `${root}/docs#idb_key == '3'`,
+      `${root}/docs#n > 1000`);
+    assert.equal(early.files, 1);
+    assert.deepEqual(early.rows.map((r) => r.idb_seq).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1));
+    assert.equal(one.rows.length, 0, 'key 3 was deleted');
+    assert.equal(none.files, 0, 'n > 1000: pruned by its upper bound');
     // idbsync ddl attaches the Iceberg tables
     const duck = await run(['ddl', '--lake', lake, '--dialect', 'duckdb']);
     assert.equal(duck.code, 0, duck.err);
