@@ -1,8 +1,9 @@
 /* Private interface of the Iceberg side of the lake (--lake-format iceberg): every table of the
  * plain layout is also an Apache Iceberg v2 table under DIR/_iceberg/D/<table>/ whose data
  * files are hard links of the plain layout's files, committed once per flush through a
- * file-system catalog (metadata/vN.metadata.json + version-hint.text). iceberg.c keeps the
- * tables and commits, iceberg_avro.c writes and reads manifests and manifest lists.
+ * file-system catalog (metadata/vN.metadata.json + version-hint.text). iceberg.c loads the
+ * tables and takes the lake's hooks, iceberg_schema.c field ids and schemas, iceberg_commit.c
+ * the snapshots, iceberg_avro.c manifests and manifest lists, iceberg_metrics.c column metrics.
  * Layout and guarantees: docs/iceberg.md. */
 #ifndef LAKE_ICEBERG_H
 #define LAKE_ICEBERG_H
@@ -84,6 +85,60 @@ typedef struct ice_mf_meta {
 	int sort_order_id;           /* written for data files (0: unsorted) */
 	int seq_field_id;            /* column whose [first,last] bounds are written (0: none) */
 } ice_mf_meta;
+
+/* ---- the lake's Iceberg tables (iceberg.c) ---- */
+#define ICE_FIRST_USER_ID 100   /* ids below are the system columns' (lk_reserved_cols index + 1) */
+
+typedef struct ice_tbl {
+	char loc[4400];              /* absolute table dir */
+	json_t *meta;                /* current metadata (NULL: the table has no snapshot yet) */
+	int version;                 /* N of metadata/vN.metadata.json */
+	ice_file *files;             /* live files of the current snapshot */
+	size_t n_files;
+	ice_mf *mfs;                 /* its manifest list */
+	size_t n_mfs;
+	ice_file *pend;              /* plain-layout files to add at the next commit */
+	size_t n_pend;
+	int state_dirty;
+	int reconcile;               /* a reconcile failed: retried before the next commit */
+} ice_tbl;
+
+typedef struct ice_ent {
+	lk_table *t;
+	json_t *ids;                 /* "path:type" -> field id */
+	int next_id;
+	ice_tbl k[3];
+	struct ice_ent *next;
+} ice_ent;
+
+struct lk_ice {
+	char root[4200];             /* absolute DIR/_iceberg */
+	ice_ent *ents;
+};
+
+/* The three tables of t (loaded at first use). */
+int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err);
+extern const char *const ice_kind_name[3];
+
+/* ---- field ids and schemas (iceberg_schema.c) ---- */
+/* The ids of meta's current schema back into e (at load). */
+void ice_learn_schema(ice_ent *e, json_t *meta);
+/* The current schema's fields of table kind k as Iceberg JSON (new reference). */
+json_t *ice_schema_fields(lake *l, ice_ent *e, int k, ids_error *err);
+int ice_max_id(json_t *fields);
+/* The element of array member `list` of meta whose member `key` is id, or NULL. */
+json_t *ice_find_by_id(json_t *meta, const char *list, const char *key, json_int_t id);
+json_t *ice_current_schema(json_t *meta);
+
+/* ---- commits (iceberg_commit.c) ---- */
+/* The state of t passed: its table's changed bucket files replace the old ones. */
+int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err);
+/* Pending change-log / conflicts files of table kind k appended. */
+int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflicts, ids_error *err);
+/* Files of table kind k past the recorded progress removed (a "delete" snapshot). */
+int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
+/* IDBSYNC_TEST_ICEBERG_KILL (tests): kill -9 at the n-th time step is reached. */
+void ice_test_kill(const char *step);
 
 /* Writes a manifest with files[0..n) (their status, seqs as given; seq 0 is written as
  * null: inherited) to path (created, never overwritten) and fills *out (its manifest-list
