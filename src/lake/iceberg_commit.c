@@ -130,7 +130,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	json_t *cur = ice_current_schema(meta);
 	int schema_id = (int)json_integer_value(json_object_get(meta, "current-schema-id"));
 	if (!cur || !json_equal(json_object_get(cur, "fields"), fields)) {
-		schema_id = cur ? 0 : 0;
+		schema_id = 0;   /* the next free one */
 		size_t i;
 		json_t *s;
 		json_array_foreach(json_object_get(meta, "schemas"), i, s)
@@ -143,8 +143,9 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	int lastcol = (int)json_integer_value(json_object_get(meta, "last-column-id"));
 	if (ice_max_id(fields) > lastcol)
 		json_object_set_new(meta, "last-column-id", json_integer(ice_max_id(fields)));
-	char *schema_text = json_dumps(json_pack("{sssiso}", "type", "struct", "schema-id", schema_id, "fields", fields),
-				       JSON_COMPACT);
+	json_t *schema = json_pack("{sssiso}", "type", "struct", "schema-id", schema_id, "fields", fields);   /* takes fields */
+	char *schema_text = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
+	json_decref(schema);
 	if (!schema_text) {
 		json_decref(meta);
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
