@@ -520,6 +520,7 @@ static int read_records(const char *path, rec_fn fn, void *ctx, ids_error *err)
 	}
 	if (cls)
 		avro_value_iface_decref(cls);
+	avro_schema_decref(ws);   /* the getter returns a new reference */
 	avro_file_reader_close(r);
 	return rc;
 }
