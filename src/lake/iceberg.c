@@ -76,7 +76,7 @@ static int latest_version(const char *loc)
 	return best;
 }
 
-static const char *strip_uri(const char *s) { return s && !strncmp(s, "file://", 7) ? s + 7 : s; }
+const char *ice_strip_uri(const char *s) { return s && !strncmp(s, "file://", 7) ? s + 7 : s; }
 
 static int load_tbl(ice_ent *e, int k, ids_error *err)
 {
@@ -96,11 +96,13 @@ static int load_tbl(ice_ent *e, int k, ids_error *err)
 		e->next_id = (int)last + 1;
 	json_t *cur = json_object_get(x->meta, "current-snapshot-id");
 	json_t *snap = cur && json_integer_value(cur) > 0 ? ice_find_by_id(x->meta, "snapshots", "snapshot-id", json_integer_value(cur)) : NULL;
-	const char *ml = strip_uri(json_string_value(json_object_get(snap, "manifest-list")));
+	const char *ml = ice_strip_uri(json_string_value(json_object_get(snap, "manifest-list")));
 	if (ml)
 		rc = ice_read_manifest_list(ml, &x->mfs, &x->n_mfs, err);
 	for (size_t i = 0; !rc && i < x->n_mfs; i++)
-		rc = ice_read_manifest(x->mfs[i].path, x->mfs[i].seq, &x->files, &x->n_files, err);
+		rc = ice_read_manifest(x->mfs[i].path, x->mfs[i].seq, 0, &x->files, &x->n_files, err);
+	if (!rc)
+		rc = ice_load_grave(x, err);
 	for (size_t i = 0; !rc && i < x->n_files; i++) {
 		struct stat st;
 		if (!stat(x->files[i].path, &st)) {
@@ -198,6 +200,7 @@ void lk_ice_free(lake *l)
 			json_decref(e->k[k].meta);
 			ice_files_free(e->k[k].files, e->k[k].n_files);
 			ice_files_free(e->k[k].pend, e->k[k].n_pend);
+			ice_files_free(e->k[k].grave, e->k[k].n_grave);
 			ice_mfs_free(e->k[k].mfs, e->k[k].n_mfs);
 		}
 		free(e);

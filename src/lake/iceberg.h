@@ -97,6 +97,9 @@ typedef struct ice_tbl {
 	size_t n_files;
 	ice_mf *mfs;                 /* its manifest list */
 	size_t n_mfs;
+	ice_file *grave;             /* files removed from the table (seq: the snapshot that removed
+				      * them), unlinked once every snapshot before it expired */
+	size_t n_grave;
 	ice_file *pend;              /* plain-layout files to add at the next commit */
 	size_t n_pend;
 	int state_dirty;
@@ -137,6 +140,17 @@ int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err);
 int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflicts, ids_error *err);
 /* Files of table kind k past the recorded progress removed (a "delete" snapshot). */
 int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
+/* ---- snapshot expiry (iceberg_expire.c) ---- */
+/* Before a commit writes meta (its new snapshot new_snap, parent kept): drops the snapshots
+ * older than the lake's --iceberg-keep (in batches of 16) from meta and returns them (NULL:
+ * none). After the commit: ice_expire_files unlinks what only they referenced. */
+json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent);
+void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired);
+/* At load: the files that retained snapshots removed (the graveyard). */
+int ice_load_grave(ice_tbl *x, ids_error *err);
+/* "file:///a" -> "/a" */
+const char *ice_strip_uri(const char *s);
+
 /* IDBSYNC_TEST_ICEBERG_KILL (tests): kill -9 at the n-th time step is reached. */
 void ice_test_kill(const char *step);
 
@@ -147,10 +161,10 @@ int ice_write_manifest(const char *path, const ice_file *files, size_t n, const 
 		       ice_mf *out, ids_error *err);
 int ice_write_manifest_list(const char *path, const ice_mf *mfs, size_t n, int64_t snap, int64_t parent,
 			    int64_t seq, ids_error *err);
-/* Reads a manifest list / the live (status != 2) entries of a manifest; arrays grow by
- * realloc, the caller frees them (ice_files_free / ice_mfs_free). */
+/* Reads a manifest list / the live entries of a manifest (deleted: its DELETED entries
+ * instead); arrays grow by realloc, the caller frees them (ice_files_free / ice_mfs_free). */
 int ice_read_manifest_list(const char *path, ice_mf **mfs, size_t *n, ids_error *err);
-int ice_read_manifest(const char *path, int64_t mf_seq, ice_file **files, size_t *n, ids_error *err);
+int ice_read_manifest(const char *path, int64_t mf_seq, int deleted, ice_file **files, size_t *n, ids_error *err);
 void ice_files_free(ice_file *f, size_t n);
 /* Fills f->m from the Parquet footer of path (top-level primitive columns with a field id)
  * and f->rows. */

@@ -530,6 +530,7 @@ typedef struct mf_ctx {
 	size_t *n;
 	ice_file **files;
 	int64_t mf_seq;
+	int deleted;                 /* the DELETED entries instead of the live ones */
 } mf_ctx;
 
 static int on_mf(void *ctx, avro_value_t *v, ids_error *err)
@@ -629,7 +630,7 @@ static int on_entry(void *ctx, avro_value_t *v, ids_error *err)
 {
 	mf_ctx *c = ctx;
 	int status = (int)get_long(v, "status", 0);
-	if (status == 2)
+	if ((status == 2) != c->deleted)
 		return 0;
 	avro_value_t df, f, part;
 	const char *s = NULL;
@@ -665,9 +666,9 @@ static int on_entry(void *ctx, avro_value_t *v, ids_error *err)
 	return 0;
 }
 
-int ice_read_manifest(const char *path, int64_t mf_seq, ice_file **files, size_t *n, ids_error *err)
+int ice_read_manifest(const char *path, int64_t mf_seq, int deleted, ice_file **files, size_t *n, ids_error *err)
 {
-	mf_ctx c = {.files = files, .n = n, .mf_seq = mf_seq};
+	mf_ctx c = {.files = files, .n = n, .mf_seq = mf_seq, .deleted = deleted};
 	return read_records(path, on_entry, &c, err);
 }
 

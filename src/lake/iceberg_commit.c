@@ -257,6 +257,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	json_object_set_new(meta, "last-updated-ms", json_integer(now));
 	json_object_set_new(meta, "current-snapshot-id", json_integer(snap));
 	json_object_set_new(meta, "refs", json_pack("{s{sIss}}", "main", "snapshot-id", (json_int_t)snap, "type", "branch"));
+	json_t *expired = rc ? NULL : ice_expire_snapshots(l, meta, now, snap, parent);
 	char *body = rc ? NULL : json_dumps(meta, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	if (!rc && !body)
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
@@ -277,8 +278,18 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		size_t w = 0;
 		for (size_t i = 0; i < x->n_files; i++) {
 			if (del && del[i]) {
-				free(x->files[i].path);
+				/* removed: unlinked once no kept snapshot has it */
 				free(x->files[i].m);
+				x->files[i].m = NULL;
+				x->files[i].n_m = 0;
+				ice_file *g = realloc(x->grave, (x->n_grave + 1) * sizeof *g);
+				if (g) {
+					x->grave = g;
+					g[x->n_grave] = x->files[i];
+					g[x->n_grave++].seq = seq;
+				} else {
+					free(x->files[i].path);   /* an orphan then */
+				}
 			} else
 				x->files[w++] = x->files[i];
 		}
@@ -304,11 +315,14 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		x->meta = meta;
 		meta = NULL;
 		x->version++;
+		if (expired)
+			ice_expire_files(x, x->meta, expired);
 	} else {
 		ids_wrap(err, "iceberg commit of %s: ", x->loc);
 	}
 	ice_mfs_free(list, n_list);
 	json_decref(meta);
+	json_decref(expired);
 	return rc;
 }
 

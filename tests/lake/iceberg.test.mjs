@@ -128,7 +128,9 @@ for (const profile of ['compat', 'modern']) {
 
 test('a pyiceberg reader in a loop during ingest: no error, duplicate or gap', async () => {
   const lake = tempDir(), data = tempDir();
-  const srv = await serve({ data, lake, args: ['--lake-format', 'iceberg', '--flush-interval', '50ms', '--lake-bucket-bytes', '8k'] });
+  // snapshots expire after 1 s: the reader's snapshot may lose its files right after it
+  const srv = await serve({ data, lake, args: ['--lake-format', 'iceberg', '--flush-interval', '50ms', '--lake-bucket-bytes', '8k',
+    '--iceberg-keep', '1s'] });
   const root = `${lake}/_iceberg/app`;
   const reader = py('loop', 6, `${root}/items_changes`, `${root}/items`);
   let id = 1;
@@ -151,7 +153,14 @@ test('a pyiceberg reader in a loop during ingest: no error, duplicate or gap', a
   assert.equal(res.backwards, 0, 'a scan older than the one before');
   assert.equal(res.state_dups, 0, 'state scans with a key twice');
   assert.ok(res.scans > 5, `only ${res.scans} scans`);
-  const [log] = await py('scan', `${root}/items_changes`);
+  const [log, st] = await py('scan', `${root}/items_changes`, `${root}/items`);
   assert.equal(log.rows.length, flushed);
+  // expiry: old snapshots left the metadata, the state files only they had left the disk
+  const files = fs.readdirSync(`${root}/items/data`).length;
+  const lists = fs.readdirSync(`${root}/items/metadata`).filter((n) => n.startsWith('snap-')).length;
+  console.log(`state: ${st.snapshots.length} snapshots kept, ${lists} manifest lists, ${files} data files; change log: ${log.snapshots.length} snapshots; reader: ${res.scans} scans`);
+  assert.ok(st.snapshots.length < 40, `${st.snapshots.length} state snapshots kept`);
+  assert.equal(lists, st.snapshots.length, 'manifest lists of expired snapshots removed');
+  assert.ok(files < 200, `${files} state data files on disk`);
   await srv.stop();
 });

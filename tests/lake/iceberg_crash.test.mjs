@@ -48,6 +48,7 @@ for (const step of ['list', 'meta', 'commit']) {
     const lake = tempDir(), data = tempDir();
     const r = rng(11), id = { n: 1 };
     const srv = await serve({ data, lake, args: ARGS, env: { IDBSYNC_TEST_ICEBERG_KILL: `${step}:4` } });
+    srv.proc.ref();   // its exit is what this test waits for: keep the event loop on it
     await Promise.race([ingest(srv, r, id, 40), srv.exited]);
     const { sig } = await srv.exited;   // the step was reached: the process killed itself
     assert.equal(sig, 'SIGKILL');
