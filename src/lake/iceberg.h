@@ -3,7 +3,8 @@
  * files are hard links of the plain layout's files, committed once per flush through a
  * file-system catalog (metadata/vN.metadata.json + version-hint.text). iceberg.c loads the
  * tables and takes the lake's hooks, iceberg_schema.c field ids and schemas, iceberg_commit.c
- * the snapshots, iceberg_avro.c manifests and manifest lists, iceberg_metrics.c column metrics.
+ * the snapshots, iceberg_avro.c / iceberg_avro_read.c manifests and manifest lists, iceberg_metrics.c
+ * column metrics, iceberg_expire.c snapshot expiry.
  * Layout and guarantees: docs/iceberg.md. */
 #ifndef LAKE_ICEBERG_H
 #define LAKE_ICEBERG_H
@@ -42,7 +43,7 @@ void lk_ice_reconcile(lake *l);
 int lk_ice_ddl_applies(const char *abs, const char *dialect);
 int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err);
 
-/* ---- Avro files (iceberg_avro.c) ---- */
+/* ---- Avro files (iceberg_avro.c writes, iceberg_avro_read.c reads) ---- */
 /* Column metrics of a data file (from its Parquet footer): value and null counts, bounds in
  * Iceberg's single-value serialization (at most 16 bytes; a longer string keeps a prefix as
  * its lower bound and no upper bound). */
