@@ -123,6 +123,8 @@ for (const profile of ['compat', 'modern']) {
     // the plain layout is still there beside it
     assert.ok(fs.existsSync(`${lake}/app/docs/part-0.parquet`));
     await srv.stop();
+    // the lake stays an Iceberg lake: opening it as a plain one would leave Iceberg behind
+    await assert.rejects(serve({ data, lake, args: ['--lake-profile', profile] }), /written with --lake-format iceberg/);
   });
 }
 

@@ -9,16 +9,21 @@ import { py, pullChanges, stateOf } from './iceberg_lib.mjs';
 
 const ARGS = ['--lake-format', 'iceberg', '--flush-interval', '30ms', '--lake-bucket-bytes', '16k'];
 
+function batch(r, id, n) {
+  const muts = [];
+  for (let j = 0; j < n; j++) {
+    const key = Math.floor(r() * 800);
+    muts.push(r() < 0.15 ? { id: id.n++, store: 'docs', op: 'delete', key }
+      : { id: id.n++, store: 'docs', op: 'put', key, value: { v: Math.floor(r() * 1e6), s: 'x'.repeat(Math.floor(r() * 40)) } });
+  }
+  return { client: 'crashy', mutations: muts };
+}
+
+/** Concurrent pushes, some of them cut off by the kill (their failure is expected). */
 async function ingest(srv, r, id, batches) {
   const pushes = [];
   for (let b = 0; b < batches; b++) {
-    const muts = [];
-    for (let j = 0; j < 100; j++) {
-      const key = Math.floor(r() * 800);
-      muts.push(r() < 0.15 ? { id: id.n++, store: 'docs', op: 'delete', key }
-        : { id: id.n++, store: 'docs', op: 'put', key, value: { v: Math.floor(r() * 1e6), s: 'x'.repeat(Math.floor(r() * 40)) } });
-    }
-    pushes.push(push(srv.url, 'app', { client: 'crashy', mutations: muts }).catch(() => null));
+    pushes.push(push(srv.url, 'app', batch(r, id, 100)).catch(() => null));
     await new Promise((res) => setTimeout(res, 15));
   }
   return Promise.all(pushes);
@@ -49,8 +54,16 @@ for (const step of ['list', 'meta', 'commit']) {
     const r = rng(11), id = { n: 1 };
     const srv = await serve({ data, lake, args: ARGS, env: { IDBSYNC_TEST_ICEBERG_KILL: `${step}:4` } });
     srv.proc.ref();   // its exit is what this test waits for: keep the event loop on it
-    await Promise.race([ingest(srv, r, id, 40), srv.exited]);
-    const { sig } = await srv.exited;   // the step was reached: the process killed itself
+    let alive = true;
+    srv.exited.then(() => { alive = false; });
+    const errors = [];
+    // pushes until the server reaches the step and kills itself (each flush commits)
+    for (let b = 0; alive && b < 400; b++) {
+      try { await push(srv.url, 'app', batch(r, id, 50)); } catch (e) { if (alive) errors.push(e.message); }
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    assert.equal(alive, false, `the server did not reach "${step}"; push errors: ${errors.slice(0, 3).join('; ')}`);
+    const { sig } = await srv.exited;
     assert.equal(sig, 'SIGKILL');
     const log = await check(lake, data);
     if (step === 'commit') {
