@@ -64,6 +64,22 @@ static void assign(ice_ent *e, pq_node *n, const char *prefix, int top)
 }
 
 /* The ids of an Iceberg schema's fields back into the map (at load). */
+/* "n__long": a column kept under its old id after its type changed. Sanitized names have no
+ * "__" except before a uniqueness number ("order__2": a reserved word made unique), so a type
+ * name after the last "__" marks a retired column. */
+static int retired(const char *name)
+{
+	static const char *const types[] = {"boolean", "int", "long", "float", "double", "string", "binary",
+					    "timestamptz", "struct", "list", NULL};
+	const char *u = NULL;
+	for (const char *p = strstr(name, "__"); p; p = strstr(p + 1, "__"))
+		u = p;
+	for (int i = 0; u && types[i]; i++)
+		if (!strcmp(u + 2, types[i]))
+			return 1;
+	return 0;
+}
+
 static void learn_ids(ice_ent *e, json_t *fields, const char *prefix, int top);
 
 static void learn_type(ice_ent *e, json_t *type, const char *path)
@@ -96,7 +112,7 @@ static void learn_ids(ice_ent *e, json_t *fields, const char *prefix, int top)
 		const char *name = json_string_value(json_object_get(f, "name"));
 		json_t *type = json_object_get(f, "type");
 		int id = (int)json_integer_value(json_object_get(f, "id"));
-		if (!name || (top && sys_id(name)) || strstr(name, "__"))
+		if (!name || (top && sys_id(name)) || retired(name))
 			continue;   /* system columns have fixed ids; "a__long" is a retired column */
 		const char *tn = json_is_string(type) ? json_string_value(type) : json_string_value(json_object_get(type, "type"));
 		char key[1200], path[1100];
@@ -209,7 +225,7 @@ json_t *ice_schema_fields(lake *l, ice_ent *e, int k, ids_error *err)
 			continue;
 		json_t *c = json_deep_copy(f);
 		const char *name = json_string_value(json_object_get(f, "name"));
-		if (name && !strstr(name, "__")) {
+		if (name && !retired(name)) {
 			json_t *ty = json_object_get(f, "type");
 			const char *tn = json_is_string(ty) ? json_string_value(ty) : json_string_value(json_object_get(ty, "type"));
 			char nn[300];
