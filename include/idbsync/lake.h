@@ -29,9 +29,13 @@ typedef struct lake_options {
 	int n_partition;
 	int retry_max;                 /* attempts before a failure is quarantined; 0: 10 */
 	int64_t retry_base_ms;         /* the first retry's wait, doubled each time (to 5 min); 0: 1000 */
+	int format;                    /* 0: plain Hive-style layout; 1: also Apache Iceberg tables
+					* (docs/iceberg.md) */
+	int64_t iceberg_keep_ms;       /* Iceberg snapshots younger than this are kept; 0: 10 min;
+					* -1: all (no expiry) */
 } lake_options;
 
-#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0, 0, 0}
+#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0, 0, 0, 0, 0}
 
 /* Parses one `idbsync serve` flag that belongs to the lake (--lake-profile, --flush-interval,
  * --on-flush, --drill-url, --lake-config, --lake-nested, ...). Returns 1 if it consumed flag

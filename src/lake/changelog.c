@@ -3,6 +3,7 @@
  * change log touched (for the state pass), and the cleanup of files past the recorded progress
  * at start, so a crash never leaves a change missing or doubled. The change log files are
  * written by logstream.c. Files are written in the hidden staging dir and renamed in. */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include <dirent.h>
@@ -214,6 +215,7 @@ static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 		return ids_wrap(err, "%s: ", final), rc;
 	}
 	lk_fsync_dir(dir);
+	lk_ice_add_file(l, t, LK_T_CONFLICTS, final, NULL, r[0].seq, r[n - 1].seq, (int64_t)n);
 	atomic_fetch_add(&l->m_files, 1);
 	atomic_fetch_add(&l->m_log_rows, (long long)n);
 	lk_notify_table(l, t, "conflicts", "", r[n - 1].seq);
@@ -352,7 +354,7 @@ static lk_table *table_named(lake *l, const char *db, const char *name, size_t n
 
 /* A file of a held table at or past the hold, or a quarantined change's own file, was
  * written by a replay that was not recorded: the next replay writes it again. */
-static int unrecorded(lake *l, lk_table *t, int conflicts, int64_t a, int64_t b)
+int lk_log_unrecorded(lake *l, lk_table *t, int conflicts, int64_t a, int64_t b)
 {
 	if (!t)
 		return 0;
@@ -380,7 +382,7 @@ static void clean_files(lake *l, const char *dir, lk_table *t, int conflicts, in
 		int64_t a, b;
 		if (depth == 0 && !strncmp(n, "dt=", 3))
 			clean_files(l, p, t, conflicts, keep_upto, 1);
-		else if (lk_log_name(n, &a, &b) && (a > keep_upto || unrecorded(l, t, conflicts, a, b)))
+		else if (lk_log_name(n, &a, &b) && (a > keep_upto || lk_log_unrecorded(l, t, conflicts, a, b)))
 			unlink(p);
 	}
 	closedir(d);
@@ -431,6 +433,7 @@ int lk_log_cleanup(lake *l, ids_error *err)
 		lk_rm_rf(tmp);
 	}
 	closedir(root);
+	lk_ice_reconcile(l);   /* the Iceberg tables too */
 	(void)err;
 	return 0;
 }

@@ -2,6 +2,7 @@
  * Impala and Spark, Hive-connector tables for Trino, views plus the dfs workspace for Drill,
  * and the refresh each engine needs after new data lands. Reads only the hidden metadata
  * (DIR/D/_idbsync/<table>.json), so columns, types and order are exactly those of the files. */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include <dirent.h>
@@ -260,6 +261,9 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 {
 	dialect d;
 	const char *dl = o->dialect ? o->dialect : "";
+	char abs[PATH_MAX], loc[PATH_MAX + 16];
+	if (o->dir && realpath(o->dir, abs) && lk_ice_ddl_applies(abs, dl))
+		return lk_ice_ddl(out, o, abs, err);   /* --lake-format iceberg: attach those */
 	if (!strcmp(dl, "hive")) d = D_HIVE;
 	else if (!strcmp(dl, "impala")) d = D_IMPALA;
 	else if (!strcmp(dl, "drill")) d = D_DRILL;
@@ -267,7 +271,6 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 	else if (!strcmp(dl, "spark")) d = D_SPARK;
 	else if (!strcmp(dl, "duckdb")) d = D_DUCKDB;
 	else return ids_fail(err, IDS_EINVAL, "--dialect: expected hive, impala, drill, trino, spark or duckdb, got \"%s\"", dl);
-	char abs[PATH_MAX], loc[PATH_MAX + 16];
 	if (!realpath(o->dir, abs))
 		return ids_fail(err, IDS_ENOTFOUND, "lake %s: %m", o->dir);
 	if (o->location) {

@@ -3,6 +3,7 @@
  * store's change log, and shutdown. Options: options.c; progress: progress.c; metrics: stats.c.
  * One flush = rounds of change log and conflicts, each recorded at once, and a pass over the
  * touched current-state buckets whenever it is due (state_due). */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include "idbsync/log.h"
@@ -296,7 +297,9 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 		rebased = 1;
 	}
 	if (!rc)
-		rc = lk_log_cleanup(l, err);
+		rc = lk_ice_open(l, err);
+	if (!rc)
+		rc = lk_log_cleanup(l, err);   /* also takes unrecorded files back out of Iceberg */
 	if (!rc && fresh)
 		rc = lk_adopt_stores(l, err);
 	if (!rc && rebased)
@@ -398,6 +401,7 @@ void lake_free(lake *l)
 		pthread_join(l->thread, NULL);
 	lk_notify_stop(l);
 	lk_hold_free(l);
+	lk_ice_free(l);
 	lk_tables_free(l);
 	for (size_t i = 0; i < l->n_cfg; i++) {
 		free(l->cfg[i].match);

@@ -193,6 +193,7 @@ struct lake {
 	int64_t prune_ms;            /* the last prune of the store's change log (flush thread) */
 	char epoch[40];              /* the store epoch progress.json was written for */
 	lk_qchange *quarantine;      /* refused change-log rows (hold.c) */
+	struct lk_ice *ice;          /* --lake-format iceberg: the Iceberg tables (iceberg.c), else NULL */
 	int hold_changed;            /* held tables or the quarantine changed: write progress */
 	int64_t log_fail_ms;         /* the last failure logged (rate limit) */
 
@@ -349,6 +350,10 @@ int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err);
 /* The conflicts of held table t with ids in (after, upto] (hold.c's retry). */
 int lk_conflicts_replay(lake *l, lk_table *t, int64_t after, int64_t upto, ids_error *err);
 int lk_log_cleanup(lake *l, ids_error *err);
+/* A file of t's change log (conflicts: 1) with range [a, b] that progress.json does not record
+ * although it is not past the progress mark: its table is held from there, or it is a
+ * quarantined change's own file. */
+int lk_log_unrecorded(lake *l, lk_table *t, int conflicts, int64_t a, int64_t b);
 /* Log files are dir/part-<first>-<last>.parquet (zero-padded, so names sort by seq). */
 void lk_log_path(char *out, size_t sz, const char *dir, int64_t first, int64_t last);
 /* Parses such a name: 1 and the range, else 0. */

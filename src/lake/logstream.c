@@ -9,6 +9,7 @@
  * Isolation: a row the writer refuses is quarantined and the round goes on; a table whose
  * file cannot be written loses this round's files and is held (hold.c retries it through
  * lk_log_replay), and the round goes on for every other table. */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include <inttypes.h>
@@ -84,6 +85,7 @@ static int finish(round *r, lfile *f, ids_error *err)
 	}
 	f->stage[0] = 0;
 	lk_fsync_dir(dir);
+	lk_ice_add_file(l, f->t, LK_T_CHANGES, final, f->dt, f->first, f->last, (int64_t)f->n);
 	{
 		done_file *d = realloc(r->done, (r->n_done + 1) * sizeof *d);
 		if (d) {

@@ -72,6 +72,15 @@ int lake_option(lake_options *o, const char *flag, const char *value, ids_error 
 	} else if (!strcmp(flag, "--lake-retry-base")) {
 		if (parse_ms(value, &o->retry_base_ms) || o->retry_base_ms < 1)
 			return ids_fail(err, IDS_EINVAL, "expected a duration like 1s, 250ms or 500 (ms)");
+	} else if (!strcmp(flag, "--lake-format")) {
+		if (!strcmp(value, "hive")) o->format = LK_FORMAT_HIVE;
+		else if (!strcmp(value, "iceberg")) o->format = LK_FORMAT_ICEBERG;
+		else return ids_fail(err, IDS_EINVAL, "expected hive or iceberg");
+	} else if (!strcmp(flag, "--iceberg-keep")) {
+		if (parse_ms(value, &o->iceberg_keep_ms))
+			return ids_fail(err, IDS_EINVAL, "expected a duration like 10min as 600s, or 0 (keep every snapshot)");
+		if (!o->iceberg_keep_ms)
+			o->iceberg_keep_ms = -1;
 	} else if (!strcmp(flag, "--lake-partition")) {
 		if (!strchr(value, '=') || o->n_partition == (int)(sizeof o->partition / sizeof o->partition[0]))
 			return ids_fail(err, IDS_EINVAL, "expected [DB/]STORE=FIELD (at most 16)");
@@ -86,6 +95,8 @@ const char *lake_usage(void)
 {
 	return "lake (Parquet) options:\n"
 	       "  --lake-profile compat|modern  compat: Hive 2+/Impala 3+/Drill; modern: Trino/Spark/DuckDB [compat]\n"
+	       "  --lake-format hive|iceberg  iceberg: also Apache Iceberg v2 tables in DIR/_iceberg [hive]\n"
+	       "  --iceberg-keep DUR        Iceberg snapshots kept for time travel and running queries; 0: all [600s]\n"
 	       "  --flush-interval DUR      how often new changes land in the lake (1s, 250ms) [1s]\n"
 	       "  --lake-nested auto|struct|json  nested objects as STRUCT or JSON text [auto: by profile]\n"
 	       "  --lake-partition [DB/]STORE=FIELD  Hive-style partitioning of a store's current state\n"

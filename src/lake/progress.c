@@ -1,6 +1,7 @@
 /* Durable progress (DIR/_idbsync/progress.json: how far the change log, the state and the
  * conflicts are written, with the held tables and rows in the same atomic write), the adoption
  * of stores a fresh lake finds, and the rebase after the state was restored (a new epoch). */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include "idbsync/log.h"
@@ -40,6 +41,12 @@ int lk_progress_read(lake *l, int *fresh, ids_error *err)
 	if (!rc && prof && strcmp(prof, want ? "modern" : "compat"))
 		rc = ids_fail(err, IDS_EINVAL, "%s was written with --lake-profile %s; use it again or a new lake dir", l->dir,
 			      prof);
+	/* Iceberg tables must hold every change from the start: no switching of an existing lake */
+	const char *fmt = json_string_value(json_object_get(j, "lake_format"));
+	const char *want_fmt = l->o.format == LK_FORMAT_ICEBERG ? "iceberg" : "hive";
+	if (!rc && strcmp(fmt ? fmt : "hive", want_fmt))
+		rc = ids_fail(err, IDS_EINVAL, "%s was written with --lake-format %s; use it again or a new lake dir", l->dir,
+			      fmt ? fmt : "hive");
 	json_decref(j);
 	return rc;
 }
@@ -50,7 +57,13 @@ int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts
 {
 	char p[4200];
 	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
+	/* the Iceberg tables commit first: everything progress.json records is in them */
+	int rc = lk_ice_commit(l, changes, state, conflicts, err);
+	if (rc)
+		return rc;
 	json_t *j = lk_hold_to_json(l);
+	if (l->ice)
+		json_object_set_new(j, "lake_format", json_string("iceberg"));
 	json_object_set_new(j, "format", json_integer(2));
 	json_object_set_new(j, "epoch", json_string(store_epoch(l->st)));
 	json_object_set_new(j, "changes_seq", json_integer(changes));
@@ -65,7 +78,7 @@ int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	size_t n = strlen(body);
 	body[n] = '\n';   /* json_dumps leaves room for its NUL: the newline takes it */
-	int rc = lk_write_file(p, body, n + 1, err);
+	rc = lk_write_file(p, body, n + 1, err);
 	free(body);
 	if (!rc && l->hold_changed) {
 		l->hold_changed = 0;

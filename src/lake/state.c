@@ -4,6 +4,7 @@
  * A new schema version or a bucket past its target size rebuilds the whole table into a hidden
  * sibling directory that replaces the visible one with one RENAME_EXCHANGE. Partitioned
  * tables put part-<b> under <col>=<value>/ and swap in two phases (docs/lake-layout.md). */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include <dirent.h>
@@ -452,8 +453,10 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 	}
 	if (rc == SCHEMA_CHANGED)
 		rc = ids_fail(err, IDS_EIO, "table %s: schema kept changing during the rebuild", t->table);
-	if (!rc)
+	if (!rc) {
 		lk_hold_state_end(l, t);
+		lk_ice_state_written(l, t);
+	}
 	if (!rc) {
 		free(t->dirty);
 		t->dirty = NULL;

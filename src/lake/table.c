@@ -2,6 +2,7 @@
  * identifier. Its schema (columns, field-name mapping, history) lives in the hidden metadata
  * file DIR/D/_idbsync/<table>.json; this file loads and saves it, grows it from observed values
  * and turns values into rows for the Parquet writer. */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include "idbsync/json.h"
@@ -294,11 +295,13 @@ int lk_table_observe_v(lake *l, lk_table *t, const ids_json *j, int64_t seq)
 pq_node *lk_table_schema(lake *l, const lk_table *t, lk_table_kind kind)
 {
 	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
+	/* Iceberg stores timestamps as INT64 micros (UTC) whatever the profile */
+	int profile = l->ice ? PQ_PROFILE_MODERN : l->profile;
 	size_t ns;
 	const lk_sys *sys = lk_system_cols(kind, &ns);
 	for (size_t i = 0; root && i < ns; i++) {
 		lk_type st = {sys[i].kind, NULL, 0, NULL};
-		if (pq_node_add(root, lk_type_node(sys[i].name, &st, l->profile))) {
+		if (pq_node_add(root, lk_type_node(sys[i].name, &st, profile))) {
 			pq_node_free(root);
 			return NULL;
 		}
@@ -306,11 +309,12 @@ pq_node *lk_table_schema(lake *l, const lk_table *t, lk_table_kind kind)
 	for (size_t i = 0; root && i < t->n_cols; i++) {
 		if (kind == LK_T_STATE && t->part_field && !strcmp(t->cols[i].field, t->part_field))
 			continue;
-		if (pq_node_add(root, lk_type_node(t->cols[i].name, t->cols[i].type, l->profile))) {
+		if (pq_node_add(root, lk_type_node(t->cols[i].name, t->cols[i].type, profile))) {
 			pq_node_free(root);
 			return NULL;
 		}
 	}
+	lk_ice_field_ids(l, t, root);
 	return root;
 }
 
@@ -354,7 +358,7 @@ void lk_row_ts(ids_buf *b, const char *name, int64_t ms)
 
 unsigned lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part)
 {
-	lk_emit_ctx e = {.tmp = &l->row_tmp, .profile = l->profile};
+	lk_emit_ctx e = {.tmp = &l->row_tmp, .profile = l->ice ? PQ_PROFILE_MODERN : l->profile};
 	lk_emit_cols(&l->row_buf, &e, t->cols, t->n_cols, skip_part ? t->part_field : NULL, j, j ? 0 : -1);
 	ids_buf_putc(&l->row_buf, '}');
 	unsigned kinds = 0;

@@ -1,0 +1,283 @@
+/* The lake's tables as Apache Iceberg v2 tables (--lake-format iceberg): DIR/_iceberg/D/<table>/
+ * with data/ (hard links of the plain layout's immutable files, so the Parquet bytes are the
+ * writer's own) and metadata/ (manifests, manifest lists, vN.metadata.json, version-hint.text).
+ * One snapshot per table per flush, committed before progress.json records the flush, so every
+ * recorded change is in Iceberg; a commit that progress.json did not record is taken back out
+ * at start (lk_ice_reconcile). Here: loading the tables at start and the lake's hooks; field
+ * ids and schemas in iceberg_schema.c, commits in iceberg_commit.c, manifests (Avro) in
+ * iceberg_avro.c, column metrics in iceberg_metrics.c. Layout and guarantees: docs/iceberg.md. */
+#include "iceberg.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+
+static const char *const kind_suffix[3] = {"", "_changes", "_conflicts"};
+const char *const ice_kind_name[3] = {"state", "changes", "conflicts"};
+
+static int days_of(const char *dt)
+{
+	int y, m, d;
+	if (!dt || sscanf(dt, "%d-%d-%d", &y, &m, &d) != 3)
+		return 0;
+	/* days from civil (Howard Hinnant) */
+	y -= m <= 2;
+	int era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (unsigned)(m + (m > 2 ? -3 : 9)) + 2) / 5 + (unsigned)d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int)doe - 719468;
+}
+
+static ice_ent *ent_find(lake *l, const lk_table *t)
+{
+	for (ice_ent *e = l->ice ? l->ice->ents : NULL; e; e = e->next)
+		if (e->t == t)
+			return e;
+	return NULL;
+}
+
+/* ---- loading ---- */
+static int read_json(const char *path, json_t **out, ids_error *err)
+{
+	ids_buf b = IDS_BUF_INIT;
+	int rc = lk_read_file(path, &b, 256u << 20, err);
+	if (!rc) {
+		json_error_t je;
+		*out = json_loadb(b.data, b.len, 0, &je);
+		if (!*out)
+			rc = ids_fail(err, IDS_ECORRUPT, "%s:%d: %s", path, je.line, je.text);
+	}
+	ids_buf_free(&b);
+	return rc;
+}
+
+static int latest_version(const char *loc)
+{
+	char dir[4500];
+	snprintf(dir, sizeof dir, "%s/metadata", loc);
+	DIR *d = opendir(dir);
+	int best = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		int v, end = 0;
+		if (sscanf(de->d_name, "v%d.metadata.json%n", &v, &end) == 1 && end > 0 && !de->d_name[end] && v > best)
+			best = v;
+	}
+	if (d)
+		closedir(d);
+	return best;
+}
+
+const char *ice_strip_uri(const char *s) { return s && !strncmp(s, "file://", 7) ? s + 7 : s; }
+
+static int load_tbl(ice_ent *e, int k, ids_error *err)
+{
+	ice_tbl *x = &e->k[k];
+	int v = latest_version(x->loc);
+	if (!v)
+		return 0;
+	char p[4600];
+	snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", x->loc, v);
+	int rc = read_json(p, &x->meta, err);
+	if (rc)
+		return rc;
+	x->version = v;
+	ice_learn_schema(e, x->meta);
+	json_int_t last = json_integer_value(json_object_get(x->meta, "last-column-id"));
+	if (last >= e->next_id)
+		e->next_id = (int)last + 1;
+	json_t *cur = json_object_get(x->meta, "current-snapshot-id");
+	json_t *snap = cur && json_integer_value(cur) > 0 ? ice_find_by_id(x->meta, "snapshots", "snapshot-id", json_integer_value(cur)) : NULL;
+	const char *ml = ice_strip_uri(json_string_value(json_object_get(snap, "manifest-list")));
+	if (ml)
+		rc = ice_read_manifest_list(ml, &x->mfs, &x->n_mfs, err);
+	for (size_t i = 0; !rc && i < x->n_mfs; i++)
+		rc = ice_read_manifest(x->mfs[i].path, x->mfs[i].seq, 0, &x->files, &x->n_files, err);
+	if (!rc)
+		rc = ice_load_grave(x, err);
+	for (size_t i = 0; !rc && i < x->n_files; i++) {
+		struct stat st;
+		if (!stat(x->files[i].path, &st)) {
+			x->files[i].dev = st.st_dev;
+			x->files[i].ino = st.st_ino;
+		}
+	}
+	return rc ? ids_wrap(err, "iceberg table %s: ", x->loc), rc : 0;
+}
+
+int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err)
+{
+	if ((*out = ent_find(l, t)))
+		return 0;
+	ice_ent *e = calloc(1, sizeof *e);
+	if (!e || !(e->ids = json_object()))
+		return free(e), ids_fail(err, IDS_ENOMEM, "out of memory");
+	e->t = t;
+	e->next_id = ICE_FIRST_USER_ID;
+	int rc = 0;
+	for (int k = 0; k < 3; k++) {
+		snprintf(e->k[k].loc, sizeof e->k[k].loc, "%s/%s/%s%s", l->ice->root, t->db, t->table, kind_suffix[k]);
+		if (!rc)
+			rc = load_tbl(e, k, err);
+	}
+	e->next = l->ice->ents;
+	l->ice->ents = e;   /* kept even on error: lk_ice_free frees it */
+	*out = e;
+	return rc;
+}
+
+int lk_ice_open(lake *l, ids_error *err)
+{
+	if (l->o.format != LK_FORMAT_ICEBERG)
+		return 0;
+	for (size_t i = 0; i < l->n_cfg; i++)
+		if (l->cfg[i].partition_by)
+			return ids_fail(err, IDS_EINVAL, "--lake-format iceberg does not support a partitioned current state yet "
+					"(%s=%s): see docs/iceberg.md", l->cfg[i].match, l->cfg[i].partition_by);
+	if (!(l->ice = calloc(1, sizeof *l->ice)))
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	char abs[PATH_MAX];
+	if (!realpath(l->dir, abs))
+		return ids_fail(err, IDS_EIO, "%s: %s", l->dir, strerror(errno));
+	snprintf(l->ice->root, sizeof l->ice->root, "%s/_iceberg", abs);
+	int rc = lk_mkdirs(l->ice->root, err);
+	/* every table found, so the reconcile with the progress sees all of them */
+	DIR *r = rc ? NULL : opendir(l->ice->root);
+	struct dirent *d;
+	while (!rc && r && (d = readdir(r))) {
+		if (d->d_name[0] == '.' || d->d_name[0] == '_')
+			continue;
+		char db[4500];
+		snprintf(db, sizeof db, "%s/%s", l->ice->root, d->d_name);
+		DIR *s = opendir(db);
+		struct dirent *td;
+		while (!rc && s && (td = readdir(s))) {
+			if (td->d_name[0] == '.')
+				continue;
+			char loc[4800], p[5000];
+			snprintf(loc, sizeof loc, "%s/%s", db, td->d_name);
+			int v = latest_version(loc);
+			if (!v)
+				continue;
+			snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", loc, v);
+			json_t *m = NULL;
+			if ((rc = read_json(p, &m, err)))
+				break;
+			json_t *props = json_object_get(m, "properties");
+			const char *dbn = json_string_value(json_object_get(props, "idbsync.db"));
+			const char *st = json_string_value(json_object_get(props, "idbsync.store"));
+			lk_table *t;
+			ice_ent *e;
+			if (dbn && st && !(rc = lk_table_get(l, dbn, st, &t, err)))
+				rc = ice_ent_get(l, t, &e, err);
+			json_decref(m);
+		}
+		if (s)
+			closedir(s);
+	}
+	if (r)
+		closedir(r);
+	return rc;
+}
+
+void lk_ice_free(lake *l)
+{
+	if (!l->ice)
+		return;
+	while (l->ice->ents) {
+		ice_ent *e = l->ice->ents;
+		l->ice->ents = e->next;
+		json_decref(e->ids);
+		for (int k = 0; k < 3; k++) {
+			json_decref(e->k[k].meta);
+			ice_files_free(e->k[k].files, e->k[k].n_files);
+			ice_files_free(e->k[k].pend, e->k[k].n_pend);
+			ice_files_free(e->k[k].grave, e->k[k].n_grave);
+			ice_mfs_free(e->k[k].mfs, e->k[k].n_mfs);
+		}
+		free(e);
+	}
+	free(l->ice);
+	l->ice = NULL;
+}
+
+/* ---- hooks ---- */
+void lk_ice_add_file(lake *l, lk_table *t, lk_table_kind kind, const char *path, const char *dt, int64_t first,
+		     int64_t last, int64_t rows)
+{
+	ice_ent *e;
+	ids_error err = IDS_ERROR_INIT;
+	if (!l->ice || ice_ent_get(l, t, &e, &err))
+		return;   /* a load error comes back at the commit */
+	ice_tbl *x = &e->k[kind];
+	for (size_t i = 0; i < x->n_pend; i++)
+		if (!strcmp(x->pend[i].path, path)) {   /* written again (a replay): once */
+			x->pend[i].rows = rows;
+			return;
+		}
+	ice_file *a = realloc(x->pend, (x->n_pend + 1) * sizeof *a);
+	if (!a)
+		return;
+	x->pend = a;
+	ice_file *f = &a[x->n_pend];
+	memset(f, 0, sizeof *f);
+	if (!(f->path = strdup(path)))
+		return;
+	x->n_pend++;
+	f->status = 1;
+	f->rows = rows;
+	f->first = first;
+	f->last = last;
+	f->day = days_of(dt);
+}
+
+void lk_ice_state_written(lake *l, lk_table *t)
+{
+	ice_ent *e;
+	ids_error err = IDS_ERROR_INIT;
+	if (l->ice && !ice_ent_get(l, t, &e, &err))
+		e->k[LK_T_STATE].state_dirty = 1;
+}
+
+void lk_ice_reconcile(lake *l)
+{
+	if (!l->ice)
+		return;
+	for (ice_ent *e = l->ice->ents; e; e = e->next)
+		for (int k = LK_T_CHANGES; k <= LK_T_CONFLICTS; k++) {
+			ids_error err = IDS_ERROR_INIT;
+			if (ice_reconcile_tbl(l, e, k, &err))
+				fprintf(stderr, "idbsync: lake: iceberg reconcile failed (retried before the next commit): %s\n",
+					err.msg);
+		}
+}
+
+int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
+{
+	if (!l->ice)
+		return 0;
+	int rc = 0;
+	for (ice_ent *e = l->ice->ents; !rc && e; e = e->next)
+		for (int k = LK_T_CHANGES; !rc && k <= LK_T_CONFLICTS; k++)
+			if (e->k[k].reconcile)
+				rc = ice_reconcile_tbl(l, e, k, err);
+	for (ice_ent *e = l->ice->ents; !rc && e; e = e->next) {
+		if (e->k[LK_T_CHANGES].n_pend)
+			rc = ice_commit_log(l, e, LK_T_CHANGES, changes, conflicts, err);
+		if (!rc && e->k[LK_T_CONFLICTS].n_pend)
+			rc = ice_commit_log(l, e, LK_T_CONFLICTS, changes, conflicts, err);
+		if (!rc && e->k[LK_T_STATE].state_dirty && !e->t->state_held)
+			rc = ice_commit_state(l, e, state, err);
+	}
+	if (!rc)
+		ice_test_kill("commit");
+	return rc;
+}

@@ -1,0 +1,178 @@
+/* Private interface of the Iceberg side of the lake (--lake-format iceberg): every table of the
+ * plain layout is also an Apache Iceberg v2 table under DIR/_iceberg/D/<table>/ whose data
+ * files are hard links of the plain layout's files, committed once per flush through a
+ * file-system catalog (metadata/vN.metadata.json + version-hint.text). iceberg.c loads the
+ * tables and takes the lake's hooks, iceberg_schema.c field ids and schemas, iceberg_commit.c
+ * the snapshots, iceberg_avro.c / iceberg_avro_read.c manifests and manifest lists, iceberg_metrics.c
+ * column metrics, iceberg_expire.c snapshot expiry.
+ * Layout and guarantees: docs/iceberg.md. */
+#ifndef LAKE_ICEBERG_H
+#define LAKE_ICEBERG_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lake_int.h"
+
+enum { LK_FORMAT_HIVE = 0, LK_FORMAT_ICEBERG = 1 };
+
+/* ---- lake hooks (no-ops unless the lake's format is iceberg) ---- */
+/* At lake_open, after the progress is read: loads the Iceberg tables found under
+ * DIR/_iceberg (the reconcile with the progress runs in lk_log_cleanup, right after). */
+int lk_ice_open(lake *l, ids_error *err);
+void lk_ice_free(lake *l);
+/* Sets the Iceberg field id of every node of a table schema built by lk_table_schema (ids
+ * are per store, shared by its three tables, stable across schema versions; a column whose
+ * type changes in a way Iceberg cannot promote gets a new id). */
+void lk_ice_field_ids(lake *l, const lk_table *t, pq_node *root);
+/* A change-log (dt: its day) or conflicts (dt NULL) file was renamed into the plain layout;
+ * the next commit adds it. */
+void lk_ice_add_file(lake *l, lk_table *t, lk_table_kind kind, const char *path, const char *dt, int64_t first,
+		     int64_t last, int64_t rows);
+/* t's current-state pass wrote its buckets: the next commit replaces the changed files. */
+void lk_ice_state_written(lake *l, lk_table *t);
+/* Commits one snapshot per Iceberg table with pending work; called by write_progress before
+ * progress.json records changes/state/conflicts, so every recorded change is in Iceberg. */
+int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err);
+/* Removes from every Iceberg table the files past the recorded progress (a crash or a failed
+ * flush between the Iceberg commit and progress.json) and forgets pending files. */
+void lk_ice_reconcile(lake *l);
+
+/* `idbsync ddl` (iceberg_ddl.c): the lake at abs has Iceberg tables and the dialect attaches
+ * them (duckdb, spark, trino, hive, impala); lk_ice_ddl prints the statements. */
+int lk_ice_ddl_applies(const char *abs, const char *dialect);
+int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err);
+
+/* ---- Avro files (iceberg_avro.c writes, iceberg_avro_read.c reads) ---- */
+/* Column metrics of a data file (from its Parquet footer): value and null counts, bounds in
+ * Iceberg's single-value serialization (at most 16 bytes; a longer string keeps a prefix as
+ * its lower bound and no upper bound). */
+#define ICE_BOUND_MAX 16
+typedef struct ice_metric {
+	int32_t id;
+	int64_t values, nulls;       /* nulls -1: unknown */
+	uint8_t lo_len, hi_len;      /* 0: no bound */
+	uint8_t lo[ICE_BOUND_MAX], hi[ICE_BOUND_MAX];
+} ice_metric;
+
+typedef struct ice_file {
+	char *path;                  /* Iceberg data file: absolute path (written as a file:// URI) */
+	int status;                  /* manifest entry status: 0 existing, 1 added, 2 deleted */
+	int64_t rows, size;
+	int64_t snap;                /* snapshot that added it */
+	int64_t seq, fseq;           /* data and file sequence numbers (0: inherit, new) */
+	int32_t day;                 /* change log: day(idb_ts) partition value */
+	int64_t first, last;         /* change log / conflicts: seq or id range (from the name) */
+	dev_t dev;                   /* current state: the inode, to find changed buckets */
+	ino_t ino;
+	ice_metric *m;               /* column metrics (owned), NULL: none known */
+	size_t n_m;
+} ice_file;
+
+typedef struct ice_mf {
+	char *path;
+	int64_t len, seq, min_seq, snap;
+	int32_t added, existing, deleted;
+	int64_t arows, erows, drows;
+	int has_bounds;              /* partition summary of day(idb_ts) */
+	int32_t lo, hi;
+} ice_mf;
+
+/* What a manifest needs besides its entries (Avro key-value metadata). */
+typedef struct ice_mf_meta {
+	const char *schema_json;     /* table schema */
+	int schema_id;
+	int partitioned;             /* day(idb_ts) spec, else unpartitioned */
+	int sort_order_id;           /* written for data files (0: unsorted) */
+	int seq_field_id;            /* column whose [first,last] bounds are written (0: none) */
+} ice_mf_meta;
+
+/* ---- the lake's Iceberg tables (iceberg.c) ---- */
+#define ICE_FIRST_USER_ID 100   /* ids below are the system columns' (lk_reserved_cols index + 1) */
+
+typedef struct ice_tbl {
+	char loc[4400];              /* absolute table dir */
+	json_t *meta;                /* current metadata (NULL: the table has no snapshot yet) */
+	int version;                 /* N of metadata/vN.metadata.json */
+	ice_file *files;             /* live files of the current snapshot */
+	size_t n_files;
+	ice_mf *mfs;                 /* its manifest list */
+	size_t n_mfs;
+	ice_file *grave;             /* files removed from the table (seq: the snapshot that removed
+				      * them), unlinked once every snapshot before it expired */
+	size_t n_grave;
+	ice_file *pend;              /* plain-layout files to add at the next commit */
+	size_t n_pend;
+	int state_dirty;
+	int reconcile;               /* a reconcile failed: retried before the next commit */
+} ice_tbl;
+
+typedef struct ice_ent {
+	lk_table *t;
+	json_t *ids;                 /* "path:type" -> field id */
+	int next_id;
+	ice_tbl k[3];
+	struct ice_ent *next;
+} ice_ent;
+
+struct lk_ice {
+	char root[4200];             /* absolute DIR/_iceberg */
+	ice_ent *ents;
+};
+
+/* The three tables of t (loaded at first use). */
+int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err);
+extern const char *const ice_kind_name[3];
+
+/* ---- field ids and schemas (iceberg_schema.c) ---- */
+/* The ids of meta's current schema back into e (at load). */
+void ice_learn_schema(ice_ent *e, json_t *meta);
+/* The current schema's fields of table kind k as Iceberg JSON (new reference). */
+json_t *ice_schema_fields(lake *l, ice_ent *e, int k, ids_error *err);
+int ice_max_id(json_t *fields);
+/* The element of array member `list` of meta whose member `key` is id, or NULL. */
+json_t *ice_find_by_id(json_t *meta, const char *list, const char *key, json_int_t id);
+json_t *ice_current_schema(json_t *meta);
+
+/* ---- commits (iceberg_commit.c) ---- */
+/* The state of t passed: its table's changed bucket files replace the old ones. */
+int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err);
+/* Pending change-log / conflicts files of table kind k appended. */
+int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflicts, ids_error *err);
+/* Files of table kind k past the recorded progress removed (a "delete" snapshot). */
+int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
+/* ---- snapshot expiry (iceberg_expire.c) ---- */
+/* Before a commit writes meta (its new snapshot new_snap, parent kept): drops the snapshots
+ * older than the lake's --iceberg-keep (in batches of 16) from meta and returns them (NULL:
+ * none). After the commit: ice_expire_files unlinks what only they referenced. */
+json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent);
+void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired);
+/* At load: the files that retained snapshots removed (the graveyard). */
+int ice_load_grave(ice_tbl *x, ids_error *err);
+/* "file:///a" -> "/a" */
+const char *ice_strip_uri(const char *s);
+
+/* IDBSYNC_TEST_ICEBERG_KILL (tests): kill -9 at the n-th time step is reached. */
+void ice_test_kill(const char *step);
+
+/* Writes a manifest with files[0..n) (their status, seqs as given; seq 0 is written as
+ * null: inherited) to path (created, never overwritten) and fills *out (its manifest-list
+ * entry: counts, bounds; out->seq/snap are the caller's). */
+int ice_write_manifest(const char *path, const ice_file *files, size_t n, const ice_mf_meta *m, int64_t snap,
+		       ice_mf *out, ids_error *err);
+int ice_write_manifest_list(const char *path, const ice_mf *mfs, size_t n, int64_t snap, int64_t parent,
+			    int64_t seq, ids_error *err);
+/* Reads a manifest list / the live entries of a manifest (deleted: its DELETED entries
+ * instead); arrays grow by realloc, the caller frees them (ice_files_free / ice_mfs_free). */
+int ice_read_manifest_list(const char *path, ice_mf **mfs, size_t *n, ids_error *err);
+int ice_read_manifest(const char *path, int64_t mf_seq, int deleted, ice_file **files, size_t *n, ids_error *err);
+void ice_files_free(ice_file *f, size_t n);
+/* Fills f->m from the Parquet footer of path (top-level primitive columns with a field id)
+ * and f->rows. */
+int ice_file_metrics(const char *path, ice_file *f, ids_error *err);
+void ice_mfs_free(ice_mf *m, size_t n);
+/* Creates path with data (fsynced) through a temp file and link(2): fails with
+ * IDS_ECONFLICT if path exists. The commit primitive of the file-system catalog. */
+int ice_create_file(const char *path, const void *data, size_t len, ids_error *err);
+
+#endif

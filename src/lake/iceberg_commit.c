@@ -1,0 +1,512 @@
+/* Iceberg commits: one snapshot of one table (manifest, manifest list, then the next
+ * metadata/vN.metadata.json created with link(2), the commit, then version-hint.text), the
+ * appends of the change log and conflicts, the copy-on-write replace of the current state's
+ * changed buckets, and the "delete" snapshot that takes files past the recorded progress back
+ * out after a crash. docs/iceberg.md, "Commit and crash safety". */
+#include "iceberg.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FAST_APPEND_MAX 64      /* manifests in a list before an append rewrites them into one */
+#define ID_SEQ 3                /* idb_seq */
+#define ID_ID 11                /* idb_id */
+
+/* The crash tests' kill -9 at an exact step: IDBSYNC_TEST_ICEBERG_KILL=<step>:<n> kills the
+ * process at the n-th time it reaches step (list: manifest list written, metadata not; meta:
+ * vN.metadata.json created, hint not; commit: every table committed, progress.json not). */
+void ice_test_kill(const char *step)
+{
+	static int count;
+	const char *v = getenv("IDBSYNC_TEST_ICEBERG_KILL");
+	size_t n = strlen(step);
+	if (v && !strncmp(v, step, n) && v[n] == ':' && ++count == atoi(v + n + 1))
+		raise(SIGKILL);
+}
+
+static int64_t rand63(void)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+		r = ((uint64_t)rand() << 32) ^ (uint64_t)rand() ^ (uint64_t)lk_now_ms();
+	r &= INT64_MAX;
+	return r ? (int64_t)r : 1;
+}
+
+static void uuid4(char out[37])
+{
+	uint8_t b[16];
+	for (int i = 0; i < 2; i++) {
+		int64_t r = rand63();
+		memcpy(b + 8 * i, &r, 8);
+	}
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+		 b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* ---- commit ---- */
+static json_t *new_metadata(lake *l, ice_ent *e, int k)
+{
+	char uuid[37], loc[4500];
+	uuid4(uuid);
+	snprintf(loc, sizeof loc, "file://%s", e->k[k].loc);
+	json_t *spec = json_pack("{sis[]}", "spec-id", 0, "fields");
+	if (k == LK_T_CHANGES)
+		json_array_append_new(json_object_get(spec, "fields"),
+				      json_pack("{sisissss}", "source-id", 9, "field-id", 1000, "name", "idb_ts_day",
+						"transform", "day"));
+	int sort_col = k == LK_T_CHANGES ? ID_SEQ : k == LK_T_CONFLICTS ? ID_ID : 0;
+	json_t *orders = json_pack("[{sis[]}]", "order-id", 0, "fields");
+	if (sort_col)
+		json_array_append_new(orders, json_pack("{sis[{sssissss}]}", "order-id", 1, "fields", "transform", "identity",
+							"source-id", sort_col, "direction", "asc", "null-order",
+							"nulls-first"));
+	json_t *m = json_object();
+	json_object_set_new(m, "format-version", json_integer(2));
+	json_object_set_new(m, "table-uuid", json_string(uuid));
+	json_object_set_new(m, "location", json_string(loc));
+	json_object_set_new(m, "last-sequence-number", json_integer(0));
+	json_object_set_new(m, "last-updated-ms", json_integer(lk_now_ms()));
+	json_object_set_new(m, "last-column-id", json_integer(0));
+	json_object_set_new(m, "current-schema-id", json_integer(-1));
+	json_object_set_new(m, "schemas", json_array());
+	json_object_set_new(m, "default-spec-id", json_integer(0));
+	json_object_set_new(m, "partition-specs", json_pack("[o]", spec));
+	json_object_set_new(m, "last-partition-id", json_integer(k == LK_T_CHANGES ? 1000 : 999));
+	json_object_set_new(m, "sort-orders", orders);
+	json_object_set_new(m, "default-sort-order-id", json_integer(sort_col ? 1 : 0));
+	json_object_set_new(m, "properties",
+			    json_pack("{ssssssss}", "idbsync.db", e->t->db, "idbsync.store", e->t->store, "idbsync.kind",
+				      ice_kind_name[k], "write.parquet.compression-codec",
+				      l->profile == PQ_PROFILE_MODERN ? "zstd" : "snappy"));
+	json_object_set_new(m, "refs", json_object());
+	json_object_set_new(m, "snapshots", json_array());
+	json_object_set_new(m, "snapshot-log", json_array());
+	json_object_set_new(m, "metadata-log", json_array());
+	return m;
+}
+
+static int mkdir_in(const char *loc, const char *sub, char *out, size_t sz, ids_error *err)
+{
+	snprintf(out, sz, "%s/%s", loc, sub);
+	return lk_mkdirs(out, err);
+}
+
+static void summary_add(json_t *s, const char *k, int64_t v)
+{
+	char b[24];
+	snprintf(b, sizeof b, "%" PRId64, v);
+	json_object_set_new(s, k, json_string(b));
+}
+
+/* One snapshot of table kind k: add[0..n_add) (status 1, paths in the table's data dir, sizes
+ * known) are added, the live files whose del[i] is set are removed. */
+static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, const uint8_t *del, const char *op,
+		      int64_t seq_mark, json_t *extra, ids_error *err)
+{
+	ice_tbl *x = &e->k[k];
+	char mdir[4600];
+	int rc = mkdir_in(x->loc, "metadata", mdir, sizeof mdir, err);
+	if (rc)
+		return rc;
+	json_t *meta = x->meta ? json_deep_copy(x->meta) : new_metadata(l, e, k);
+	json_t *fields = meta ? ice_schema_fields(l, e, k, err) : NULL;
+	if (!meta || !fields) {
+		json_decref(meta);
+		json_decref(fields);
+		return err->code ? err->code : ids_fail(err, IDS_ENOMEM, "out of memory");
+	}
+	/* a new schema when the columns changed */
+	json_t *cur = ice_current_schema(meta);
+	int schema_id = (int)json_integer_value(json_object_get(meta, "current-schema-id"));
+	if (!cur || !json_equal(json_object_get(cur, "fields"), fields)) {
+		schema_id = 0;   /* the next free one */
+		size_t i;
+		json_t *s;
+		json_array_foreach(json_object_get(meta, "schemas"), i, s)
+			if (json_integer_value(json_object_get(s, "schema-id")) >= schema_id)
+				schema_id = (int)json_integer_value(json_object_get(s, "schema-id")) + 1;
+		json_array_append_new(json_object_get(meta, "schemas"),
+				      json_pack("{sssiso}", "type", "struct", "schema-id", schema_id, "fields", json_incref(fields)));
+		json_object_set_new(meta, "current-schema-id", json_integer(schema_id));
+	}
+	int lastcol = (int)json_integer_value(json_object_get(meta, "last-column-id"));
+	if (ice_max_id(fields) > lastcol)
+		json_object_set_new(meta, "last-column-id", json_integer(ice_max_id(fields)));
+	json_t *schema = json_pack("{sssiso}", "type", "struct", "schema-id", schema_id, "fields", fields);   /* takes fields */
+	char *schema_text = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
+	json_decref(schema);
+	if (!schema_text) {
+		json_decref(meta);
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	}
+
+	int64_t snap = rand63(), seq = (int64_t)json_integer_value(json_object_get(meta, "last-sequence-number")) + 1;
+	json_t *pcur = json_object_get(meta, "current-snapshot-id");
+	int64_t parent = pcur && json_integer_value(pcur) > 0 ? (int64_t)json_integer_value(pcur) : 0;
+	size_t n_del = 0, n_keep = 0;
+	int64_t del_rows = 0, keep_rows = 0, add_rows = 0;
+	for (size_t i = 0; i < x->n_files; i++) {
+		if (del && del[i]) {
+			n_del++;
+			del_rows += x->files[i].rows;
+		} else {
+			n_keep++;
+			keep_rows += x->files[i].rows;
+		}
+	}
+	for (size_t i = 0; i < n_add; i++)
+		add_rows += add[i].rows;
+	ice_mf_meta mm = {.schema_json = schema_text, .schema_id = schema_id, .partitioned = k == LK_T_CHANGES,
+			  .sort_order_id = k == LK_T_STATE ? 0 : 1, .seq_field_id = k == LK_T_CHANGES ? ID_SEQ : k == LK_T_CONFLICTS ? ID_ID : 0};
+	/* fast append: the old manifests as they are plus one with the new files; anything
+	 * removed (or too many manifests): one manifest with every live and removed file */
+	int fast = !n_del && x->n_mfs < FAST_APPEND_MAX;
+	size_t n_list = fast ? x->n_mfs : 0;
+	ice_mf *list = calloc(n_list + 1, sizeof *list);
+	ice_file *ents = NULL;
+	size_t n_ents = 0;
+	if (!list)
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < n_list; i++) {
+		list[i] = x->mfs[i];
+		list[i].path = strdup(x->mfs[i].path);
+	}
+	if (!rc && (n_add || !fast)) {
+		ents = calloc(n_add + (fast ? 0 : x->n_files) + 1, sizeof *ents);
+		if (!ents)
+			rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+		for (size_t i = 0; !rc && !fast && i < x->n_files; i++) {
+			ents[n_ents] = x->files[i];
+			ents[n_ents++].status = del && del[i] ? 2 : 0;
+		}
+		for (size_t i = 0; !rc && i < n_add; i++) {
+			ents[n_ents] = add[i];
+			ents[n_ents].status = 1;
+			ents[n_ents].seq = ents[n_ents].fseq = 0;
+			ents[n_ents++].snap = snap;
+		}
+	}
+	char uuid[37], mpath[4800], lpath[4800];
+	uuid4(uuid);
+	if (!rc && n_ents) {
+		snprintf(mpath, sizeof mpath, "%s/%s-m0.avro", mdir, uuid);
+		ice_mf *m = &list[n_list];
+		rc = ice_write_manifest(mpath, ents, n_ents, &mm, snap, m, err);
+		if (!rc) {
+			m->path = strdup(mpath);
+			m->seq = seq;
+			if (!m->min_seq || m->min_seq > seq)
+				m->min_seq = seq;
+			n_list++;
+		}
+	}
+	free(ents);
+	snprintf(lpath, sizeof lpath, "%s/snap-%" PRId64 "-1-%s.avro", mdir, snap, uuid);
+	if (!rc)
+		rc = ice_write_manifest_list(lpath, list, n_list, snap, parent, seq, err);
+	if (!rc)
+		ice_test_kill("list");
+
+	/* the metadata file: the commit */
+	int64_t now = lk_now_ms(), before = (int64_t)json_integer_value(json_object_get(meta, "last-updated-ms"));
+	if (now < before)
+		now = before;
+	json_t *summary = json_pack("{ss}", "operation", op);
+	summary_add(summary, "added-data-files", (int64_t)n_add);
+	summary_add(summary, "added-records", add_rows);
+	if (n_del) {
+		summary_add(summary, "deleted-data-files", (int64_t)n_del);
+		summary_add(summary, "deleted-records", del_rows);
+	}
+	summary_add(summary, "total-data-files", (int64_t)(n_keep + n_add));
+	summary_add(summary, "total-records", keep_rows + add_rows);
+	summary_add(summary, "total-delete-files", 0);
+	summary_add(summary, "total-position-deletes", 0);
+	summary_add(summary, "total-equality-deletes", 0);
+	summary_add(summary, "idbsync.seq", seq_mark);
+	if (extra)
+		json_object_update(summary, extra);
+	char luri[4900];
+	snprintf(luri, sizeof luri, "file://%s", lpath);
+	json_t *s = json_pack("{sIsIsIsssosi}", "snapshot-id", (json_int_t)snap, "sequence-number", (json_int_t)seq,
+			      "timestamp-ms", (json_int_t)now, "manifest-list", luri, "summary", summary, "schema-id",
+			      schema_id);
+	if (parent)
+		json_object_set_new(s, "parent-snapshot-id", json_integer(parent));
+	json_array_append_new(json_object_get(meta, "snapshots"), s);
+	json_array_append_new(json_object_get(meta, "snapshot-log"),
+			      json_pack("{sIsI}", "timestamp-ms", (json_int_t)now, "snapshot-id", (json_int_t)snap));
+	if (x->version) {
+		char prev[4900];
+		snprintf(prev, sizeof prev, "file://%s/v%d.metadata.json", mdir, x->version);
+		json_array_append_new(json_object_get(meta, "metadata-log"),
+				      json_pack("{sIss}", "timestamp-ms", (json_int_t)before, "metadata-file", prev));
+	}
+	json_object_set_new(meta, "last-sequence-number", json_integer(seq));
+	json_object_set_new(meta, "last-updated-ms", json_integer(now));
+	json_object_set_new(meta, "current-snapshot-id", json_integer(snap));
+	json_object_set_new(meta, "refs", json_pack("{s{sIss}}", "main", "snapshot-id", (json_int_t)snap, "type", "branch"));
+	json_t *expired = rc ? NULL : ice_expire_snapshots(l, meta, now, snap, parent);
+	char *body = rc ? NULL : json_dumps(meta, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (!rc && !body)
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+	char vpath[4800];
+	snprintf(vpath, sizeof vpath, "%s/v%d.metadata.json", mdir, x->version + 1);
+	if (!rc)
+		rc = ice_create_file(vpath, body, strlen(body), err);
+	free(body);
+	free(schema_text);
+	if (!rc) {
+		ice_test_kill("meta");
+		/* the hint is only a hint: readers also look for v<N+1> (the commit is that file) */
+		char hint[4700], num[24];
+		snprintf(hint, sizeof hint, "%s/version-hint.text", mdir);
+		int n = snprintf(num, sizeof num, "%d", x->version + 1);
+		lk_write_file(hint, num, (size_t)n, NULL);
+		/* the in-memory view follows the commit */
+		size_t w = 0;
+		for (size_t i = 0; i < x->n_files; i++) {
+			if (del && del[i]) {
+				/* removed: unlinked once no kept snapshot has it */
+				free(x->files[i].m);
+				x->files[i].m = NULL;
+				x->files[i].n_m = 0;
+				ice_file *g = realloc(x->grave, (x->n_grave + 1) * sizeof *g);
+				if (g) {
+					x->grave = g;
+					g[x->n_grave] = x->files[i];
+					g[x->n_grave++].seq = seq;
+				} else {
+					free(x->files[i].path);   /* an orphan then */
+				}
+			} else
+				x->files[w++] = x->files[i];
+		}
+		x->n_files = w;
+		ice_file *nf = realloc(x->files, (w + n_add + 1) * sizeof *nf);
+		if (nf) {
+			x->files = nf;
+			for (size_t i = 0; i < n_add; i++) {
+				nf[w + i] = add[i];
+				nf[w + i].status = 0;
+				nf[w + i].seq = nf[w + i].fseq = seq;
+				nf[w + i].snap = snap;
+				add[i].path = NULL;   /* moved */
+				add[i].m = NULL;
+			}
+			x->n_files = w + n_add;
+		}
+		ice_mfs_free(x->mfs, x->n_mfs);
+		x->mfs = list;
+		x->n_mfs = n_list;
+		list = NULL;
+		json_decref(x->meta);
+		x->meta = meta;
+		meta = NULL;
+		x->version++;
+		if (expired)
+			ice_expire_files(x, x->meta, expired);
+	} else {
+		ids_wrap(err, "iceberg commit of %s: ", x->loc);
+	}
+	ice_mfs_free(list, n_list);
+	json_decref(meta);
+	json_decref(expired);
+	return rc;
+}
+
+/* Links pending plain-layout files into the table's data dir (a file its table's hold
+ * already removed again is skipped). */
+static int link_pending(ice_tbl *x, int k, ice_file **out, size_t *n_out, ids_error *err)
+{
+	*out = calloc(x->n_pend + 1, sizeof **out);
+	*n_out = 0;
+	if (!*out)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	int rc = 0;
+	for (size_t i = 0; !rc && i < x->n_pend; i++) {
+		ice_file *p = &x->pend[i];
+		struct stat st;
+		if (stat(p->path, &st))
+			continue;
+		char dir[4700], dst[4900], day[40] = "";
+		if (k == LK_T_CHANGES) {
+			const char *dt = strstr(p->path, "/dt=");
+			snprintf(day, sizeof day, "/idb_ts_day=%.10s", dt ? dt + 4 : "null");
+		}
+		snprintf(dir, sizeof dir, "%s/data%s", x->loc, day);
+		if ((rc = lk_mkdirs(dir, err)))
+			break;
+		snprintf(dst, sizeof dst, "%s/part-%020" PRId64 "-%020" PRId64 "-%08x.parquet", dir, p->first, p->last,
+			 (unsigned)(rand63() & 0xffffffff));
+		if (link(p->path, dst)) {
+			rc = ids_fail(err, IDS_EIO, "link %s -> %s: %s", p->path, dst, strerror(errno));
+			break;
+		}
+		ice_file *f = &(*out)[(*n_out)++];
+		*f = *p;
+		f->m = NULL;
+		f->path = strdup(dst);
+		if ((rc = ice_file_metrics(dst, f, err)))
+			break;
+		f->size = st.st_size;
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
+		lk_fsync_dir(dir);
+	}
+	return rc;
+}
+
+static void pend_clear(ice_tbl *x)
+{
+	ice_files_free(x->pend, x->n_pend);
+	x->pend = NULL;
+	x->n_pend = 0;
+}
+
+int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflicts, ids_error *err)
+{
+	ice_tbl *x = &e->k[k];
+	ice_file *add = NULL;
+	size_t n = 0;
+	int rc = link_pending(x, k, &add, &n, err);
+	json_t *extra = json_object();
+	if (k == LK_T_CONFLICTS)
+		summary_add(extra, "idbsync.conflict-id", conflicts);
+	if (k == LK_T_CHANGES && e->t->log_held)
+		summary_add(extra, "idbsync.held-from", e->t->log_held);
+	if (!rc && n)
+		rc = commit_tbl(l, e, k, add, n, NULL, "append", changes, extra, err);
+	if (rc)   /* the links are orphans: nothing refers to them */
+		for (size_t i = 0; i < n; i++)
+			if (add[i].path)
+				unlink(add[i].path);
+	json_decref(extra);
+	ice_files_free(add, n);
+	if (!rc)
+		pend_clear(x);
+	return rc;
+}
+
+/* The current state: the bucket files whose inode the snapshot does not have are added, the
+ * snapshot's files whose inode left the plain layout are removed, in one snapshot. */
+int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err)
+{
+	ice_tbl *x = &e->k[LK_T_STATE];
+	char dir[4300];
+	lk_table_dir(l, e->t, NULL, dir, sizeof dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return ids_fail(err, IDS_EIO, "%s: %s", dir, strerror(errno));
+	uint8_t *keep = calloc(x->n_files + 1, 1);
+	ice_file *add = NULL;
+	size_t n_add = 0, cap = 0;
+	int rc = keep ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
+	char ddir[4600];
+	if (!rc)
+		rc = mkdir_in(x->loc, "data", ddir, sizeof ddir, err);
+	struct dirent *de;
+	while (!rc && (de = readdir(d))) {
+		unsigned b;
+		int end = 0;
+		if (sscanf(de->d_name, "part-%u.parquet%n", &b, &end) != 1 || !end || de->d_name[end])
+			continue;
+		char src[4600];
+		snprintf(src, sizeof src, "%s/%s", dir, de->d_name);
+		struct stat st;
+		if (stat(src, &st))
+			continue;
+		int found = 0;
+		for (size_t i = 0; i < x->n_files; i++)
+			if (x->files[i].ino == st.st_ino && x->files[i].dev == st.st_dev) {
+				keep[i] = found = 1;
+			}
+		if (found)
+			continue;
+		if (n_add == cap) {
+			cap = cap ? cap * 2 : 16;
+			ice_file *a = realloc(add, cap * sizeof *a);
+			if (!a) {
+				rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+				break;
+			}
+			add = a;
+		}
+		ice_file *f = &add[n_add++];   /* counted at once: freed with the others */
+		memset(f, 0, sizeof *f);
+		if ((rc = ice_file_metrics(src, f, err)))
+			break;
+		char dst[4900];
+		snprintf(dst, sizeof dst, "%s/part-%05u-%08x.parquet", ddir, b, (unsigned)(rand63() & 0xffffffff));
+		if (link(src, dst)) {
+			rc = ids_fail(err, IDS_EIO, "link %s -> %s: %s", src, dst, strerror(errno));
+			break;
+		}
+		f->path = strdup(dst);
+		f->size = st.st_size;
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
+	}
+	closedir(d);
+	if (!rc)
+		lk_fsync_dir(ddir);
+	size_t n_del = 0;
+	for (size_t i = 0; keep && i < x->n_files; i++)
+		n_del += !keep[i];
+	for (size_t i = 0; keep && i < x->n_files; i++)
+		keep[i] = !keep[i];   /* now: removed */
+	if (!rc && (n_add || n_del || !x->meta))
+		rc = commit_tbl(l, e, LK_T_STATE, add, n_add, keep, n_del ? "overwrite" : "append", state, NULL, err);
+	if (rc)
+		for (size_t i = 0; i < n_add; i++)
+			if (add[i].path)
+				unlink(add[i].path);
+	ice_files_free(add, n_add);
+	free(keep);
+	if (!rc)
+		x->state_dirty = 0;
+	return rc;
+}
+
+/* Files of change log / conflicts table k past what progress.json records. */
+int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err)
+{
+	ice_tbl *x = &e->k[k];
+	pend_clear(x);
+	uint8_t *del = calloc(x->n_files + 1, 1);
+	if (!del)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	size_t n = 0;
+	int64_t mark = k == LK_T_CHANGES ? l->changes_seq : l->conflicts_id;
+	for (size_t i = 0; i < x->n_files; i++) {
+		ice_file *f = &x->files[i];
+		if (f->first > mark || lk_log_unrecorded(l, e->t, k == LK_T_CONFLICTS, f->first, f->last)) {
+			del[i] = 1;
+			n++;
+		}
+	}
+	int rc = 0;
+	if (n) {
+		json_t *extra = json_pack("{ss}", "idbsync.recovered", "true");
+		rc = commit_tbl(l, e, k, NULL, 0, del, "delete", k == LK_T_CHANGES ? l->changes_seq : l->changes_seq, extra,
+				err);
+		json_decref(extra);
+		if (!rc)
+			fprintf(stderr, "idbsync: lake: iceberg %s: took back %zu file(s) past the recorded progress\n",
+				x->loc, n);
+	}
+	free(del);
+	x->reconcile = rc != 0;
+	return rc;
+}

@@ -1,0 +1,144 @@
+/* `idbsync ddl` for a lake written with --lake-format iceberg: how each engine attaches the
+ * Iceberg tables of DIR/_iceberg (a Hadoop/file-system catalog: warehouse DIR/_iceberg,
+ * namespace = database, table = table dir). Engines that track the newest metadata themselves
+ * (Spark's hadoop catalog, Hive 4 and Impala location-based tables, DuckDB's iceberg_scan
+ * through version-hint.text) see every commit; Trino registers one metadata file and needs
+ * the registration renewed. docs/iceberg.md. */
+#include "iceberg.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int lk_ice_ddl_applies(const char *abs, const char *dialect)
+{
+	char p[PATH_MAX + 20];
+	snprintf(p, sizeof p, "%s/_iceberg", abs);
+	if (!dialect || !lk_exists(p))
+		return 0;
+	return !strcmp(dialect, "duckdb") || !strcmp(dialect, "spark") || !strcmp(dialect, "trino") ||
+	       !strcmp(dialect, "hive") || !strcmp(dialect, "impala");
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void attach(ids_buf *o, const char *d, const char *db, const char *t, const char *loc)
+{
+	char sdb[128];
+	lk_sanitize(db, sdb, sizeof sdb);
+	if (!strcmp(d, "duckdb"))
+		ids_buf_printf(o, "CREATE OR REPLACE VIEW %s_%s AS SELECT * FROM iceberg_scan('%s');\n", sdb, t, loc);
+	else if (!strcmp(d, "spark"))
+		ids_buf_printf(o, "SELECT count(*) FROM idbsync.`%s`.%s;\n", db, t);
+	else if (!strcmp(d, "trino"))
+		ids_buf_printf(o, "CALL iceberg.system.register_table(schema_name => '%s', table_name => '%s', table_location => '%s');\n",
+			       sdb, t, loc);
+	else if (!strcmp(d, "hive"))
+		ids_buf_printf(o, "CREATE EXTERNAL TABLE IF NOT EXISTS %s.%s STORED BY ICEBERG LOCATION '%s'\n"
+				  "  TBLPROPERTIES ('iceberg.catalog'='location_based_table');\n", sdb, t, loc);
+	else
+		ids_buf_printf(o, "CREATE EXTERNAL TABLE IF NOT EXISTS %s.%s STORED AS ICEBERG LOCATION '%s'\n"
+				  "  TBLPROPERTIES ('iceberg.catalog'='hadoop.tables');\n", sdb, t, loc);
+}
+
+int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err)
+{
+	const char *d = o->dialect;
+	char root[PATH_MAX + 20], wh[PATH_MAX + 40];
+	snprintf(root, sizeof root, "%s/_iceberg", abs);
+	if (o->location)
+		snprintf(wh, sizeof wh, "%s/_iceberg", o->location);
+	else
+		snprintf(wh, sizeof wh, "file://%s", root);
+	ids_buf_printf(out, "-- idbsync lake %s (Apache Iceberg v2, file-system catalog at %s), dialect %s\n", abs, wh, d);
+	if (!strcmp(d, "duckdb"))
+		ids_buf_puts(out, "INSTALL iceberg; LOAD iceberg;\n"
+				  "-- iceberg_scan(dir) follows metadata/version-hint.text: every query sees the newest snapshot.\n"
+				  "-- Time travel: iceberg_scan(dir, snapshot_from_id => <id>) (ids and idbsync.seq: iceberg_snapshots(dir)).\n");
+	else if (!strcmp(d, "spark"))
+		ids_buf_printf(out, "-- spark-sql --packages org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.9.2 \\\n"
+				    "--   --conf spark.sql.catalog.idbsync=org.apache.iceberg.spark.SparkCatalog \\\n"
+				    "--   --conf spark.sql.catalog.idbsync.type=hadoop --conf spark.sql.catalog.idbsync.warehouse=%s\n"
+				    "-- Every query sees the newest snapshot. Time travel: SELECT * FROM idbsync.<db>.<table> VERSION AS OF <snapshot-id>;\n"
+				    "-- snapshots with their idbsync.seq: SELECT snapshot_id, summary['idbsync.seq'] FROM idbsync.<db>.<table>.snapshots;\n",
+			       wh);
+	else if (!strcmp(d, "trino"))
+		ids_buf_puts(out, "-- etc/catalog/iceberg.properties: connector.name=iceberg, iceberg.catalog.type=hive_metastore,\n"
+				  "-- hive.metastore=file, hive.metastore.catalog.dir=<dir>, iceberg.register-table-procedure.enabled=true,\n"
+				  "-- fs.native-local.enabled=true, local.location=/ (file:// paths).\n"
+				  "-- register_table pins the newest metadata file at that moment: to see later flushes run\n"
+				  "-- CALL iceberg.system.unregister_table(...) and register_table again (idbsync's REST catalog is not done yet).\n");
+	else if (!strcmp(d, "hive"))
+		ids_buf_puts(out, "-- Hive 4: location-based tables read metadata/version-hint.text (every query sees the newest snapshot).\n");
+	else
+		ids_buf_puts(out, "-- Impala 4: hadoop.tables; run REFRESH <table> to see newer snapshots.\n");
+	DIR *r = opendir(root);
+	if (!r)
+		return ids_fail(err, IDS_ENOTFOUND, "%s: %s", root, strerror(errno));
+	char **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(r))) {
+		if (e->d_name[0] == '.' || (o->db && strcmp(o->db, e->d_name)))
+			continue;
+		char dbdir[PATH_MAX + 300];
+		snprintf(dbdir, sizeof dbdir, "%s/%s", root, e->d_name);
+		DIR *s = opendir(dbdir);
+		struct dirent *t;
+		while (!rc && s && (t = readdir(s))) {
+			if (t->d_name[0] == '.')
+				continue;
+			size_t tl = strlen(t->d_name), sl = o->store ? strlen(o->store) : 0;
+			if (o->store && (tl < sl || strncmp(t->d_name, o->store, sl) ||
+					 (t->d_name[sl] && strcmp(t->d_name + sl, "_changes") && strcmp(t->d_name + sl, "_conflicts"))))
+				continue;
+			char **x = realloc(names, (n + 1) * sizeof *x);
+			if (!x || asprintf(&x[n], "%s/%s", e->d_name, t->d_name) < 0) {
+				free(x ? x : names);
+				names = NULL;
+				n = 0;
+				rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+				break;
+			}
+			names = x;
+			n++;
+		}
+		if (s)
+			closedir(s);
+	}
+	closedir(r);
+	if (!rc && !n)
+		rc = ids_fail(err, IDS_ENOTFOUND, "no Iceberg tables under %s", root);
+	if (!rc) {
+		qsort(names, n, sizeof *names, cmp_str);
+		char last[300] = "";
+		int duck = !strcmp(d, "duckdb");
+		for (size_t i = 0; i < n; i++) {
+			char *slash = strchr(names[i], '/');
+			*slash = 0;
+			if (strcmp(last, names[i]) && !duck && strcmp(d, "spark")) {
+				char sdb[128];
+				lk_sanitize(names[i], sdb, sizeof sdb);
+				if (!strcmp(d, "trino"))
+					ids_buf_printf(out, "\nCREATE SCHEMA IF NOT EXISTS iceberg.%s;\n", sdb);
+				else
+					ids_buf_printf(out, "\nCREATE DATABASE IF NOT EXISTS %s;\n", sdb);
+			}
+			snprintf(last, sizeof last, "%s", names[i]);
+			char loc[PATH_MAX * 2];   /* DuckDB takes a plain path, the others a URI */
+			snprintf(loc, sizeof loc, "%s/%s/%s", duck && !o->location ? root : wh, names[i], slash + 1);
+			attach(out, d, names[i], slash + 1, loc);
+			*slash = '/';
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (!rc && out->failed)
+		rc = ids_fail(err, IDS_ENOMEM, "DDL: out of memory");
+	return rc;
+}

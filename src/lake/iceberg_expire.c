@@ -1,0 +1,175 @@
+/* Snapshot expiry of the Iceberg tables (--iceberg-keep, default 10 minutes): a commit drops
+ * the snapshots older than that from the metadata it writes (16 at a time, never the current
+ * one or its parent), and once that metadata is committed unlinks what only they referenced:
+ * their manifest lists, the manifests no kept snapshot lists, the data files removed from the
+ * table at or before the oldest kept snapshot (the graveyard), and the metadata versions older
+ * than the metadata log. A crash in between leaves orphan files, never a missing one. docs/iceberg.md, "Snapshot expiry". */
+#include "iceberg.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXPIRE_BATCH 16
+#define DEFAULT_KEEP_MS ((int64_t)10 * 60 * 1000)
+
+static int expirable(json_t *s, int64_t cutoff, int64_t new_snap, int64_t parent)
+{
+	json_int_t id = json_integer_value(json_object_get(s, "snapshot-id"));
+	return id != new_snap && id != parent && json_integer_value(json_object_get(s, "timestamp-ms")) < cutoff;
+}
+
+json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent)
+{
+	int64_t keep = l->o.iceberg_keep_ms ? l->o.iceberg_keep_ms : DEFAULT_KEEP_MS;
+	if (keep < 0)
+		return NULL;
+	int64_t cutoff = now - keep;
+	json_t *snaps = json_object_get(meta, "snapshots");
+	size_t i, n = 0;
+	json_t *s;
+	json_array_foreach(snaps, i, s)
+		n += expirable(s, cutoff, new_snap, parent);
+	if (n < EXPIRE_BATCH)
+		return NULL;
+	json_t *kept = json_array(), *gone = json_array();
+	json_array_foreach(snaps, i, s)
+		json_array_append(expirable(s, cutoff, new_snap, parent) ? gone : kept, s);
+	json_object_set_new(meta, "snapshots", kept);
+	/* the snapshot log keeps only the entries after the last expired snapshot */
+	json_t *log = json_object_get(meta, "snapshot-log"), *nlog = json_array(), *e;
+	size_t from = 0, j;
+	json_array_foreach(log, i, e)
+	{
+		json_int_t id = json_integer_value(json_object_get(e, "snapshot-id"));
+		json_array_foreach(gone, j, s)
+			if (json_integer_value(json_object_get(s, "snapshot-id")) == id)
+				from = i + 1;
+	}
+	json_array_foreach(log, i, e)
+		if (i >= from)
+			json_array_append(nlog, e);
+	json_object_set_new(meta, "snapshot-log", nlog);
+	/* and the metadata log the versions of the kept time */
+	json_t *mlog = json_object_get(meta, "metadata-log"), *nm = json_array();
+	json_array_foreach(mlog, i, e)
+		if (json_integer_value(json_object_get(e, "timestamp-ms")) >= cutoff)
+			json_array_append(nm, e);
+	json_object_set_new(meta, "metadata-log", nm);
+	return gone;
+}
+
+static int listed(const ice_mf *m, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(m[i].path, path))
+			return 1;
+	return 0;
+}
+
+void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired)
+{
+	/* the oldest kept snapshot: everything a kept snapshot lists is in its list or newer */
+	json_t *oldest = NULL, *s;
+	size_t i;
+	json_array_foreach(json_object_get(meta, "snapshots"), i, s)
+		if (!oldest || json_integer_value(json_object_get(s, "sequence-number")) <
+				       json_integer_value(json_object_get(oldest, "sequence-number")))
+			oldest = s;
+	if (!oldest)
+		return;
+	int64_t floor = (int64_t)json_integer_value(json_object_get(oldest, "sequence-number"));
+	ice_mf *keep = NULL;
+	size_t n_keep = 0;
+	ids_error err = IDS_ERROR_INIT;
+	const char *kl = ice_strip_uri(json_string_value(json_object_get(oldest, "manifest-list")));
+	if (!kl || ice_read_manifest_list(kl, &keep, &n_keep, &err)) {
+		ice_mfs_free(keep, n_keep);
+		return;   /* unsure what is kept: nothing is removed (orphans at worst) */
+	}
+	json_array_foreach(expired, i, s)
+	{
+		const char *ml = ice_strip_uri(json_string_value(json_object_get(s, "manifest-list")));
+		ice_mf *mfs = NULL;
+		size_t n = 0;
+		ids_error e2 = IDS_ERROR_INIT;
+		if (!ml || ice_read_manifest_list(ml, &mfs, &n, &e2)) {
+			ice_mfs_free(mfs, n);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++)
+			if (!listed(keep, n_keep, mfs[k].path))
+				unlink(mfs[k].path);
+		ice_mfs_free(mfs, n);
+		unlink(ml);
+	}
+	ice_mfs_free(keep, n_keep);
+	/* a file removed at snapshot seq D is in the snapshots before D only */
+	size_t w = 0;
+	for (size_t k = 0; k < x->n_grave; k++) {
+		if (x->grave[k].seq <= floor) {
+			unlink(x->grave[k].path);
+			free(x->grave[k].path);
+			free(x->grave[k].m);
+		} else {
+			x->grave[w++] = x->grave[k];
+		}
+	}
+	x->n_grave = w;
+	/* metadata versions before the oldest one the log keeps (readers open the newest) */
+	int lowest = x->version;
+	json_t *e;
+	json_array_foreach(json_object_get(meta, "metadata-log"), i, e)
+	{
+		const char *f = json_string_value(json_object_get(e, "metadata-file"));
+		const char *b = f ? strrchr(f, '/') : NULL;
+		int v;
+		if (b && sscanf(b, "/v%d.metadata.json", &v) == 1 && v < lowest)
+			lowest = v;
+	}
+	char dir[4500];
+	snprintf(dir, sizeof dir, "%s/metadata", x->loc);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		int v, end = 0;
+		if (sscanf(de->d_name, "v%d.metadata.json%n", &v, &end) == 1 && end > 0 && !de->d_name[end] && v < lowest) {
+			char p[4800];
+			snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+			unlink(p);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+int ice_load_grave(ice_tbl *x, ids_error *err)
+{
+	json_t *s;
+	size_t i;
+	int rc = 0;
+	json_array_foreach(json_object_get(x->meta, "snapshots"), i, s)
+	{
+		const char *ml = ice_strip_uri(json_string_value(json_object_get(s, "manifest-list")));
+		int64_t id = (int64_t)json_integer_value(json_object_get(s, "snapshot-id"));
+		int64_t seq = (int64_t)json_integer_value(json_object_get(s, "sequence-number"));
+		ice_mf *mfs = NULL;
+		size_t n = 0;
+		if (ml && (rc = ice_read_manifest_list(ml, &mfs, &n, err)))
+			break;
+		for (size_t k = 0; !rc && k < n; k++) {
+			if (mfs[k].snap != id)
+				continue;   /* written by an earlier snapshot: its removals are that one's */
+			size_t before = x->n_grave;
+			rc = ice_read_manifest(mfs[k].path, seq, 1, &x->grave, &x->n_grave, err);
+			for (size_t g = before; g < x->n_grave; g++)
+				x->grave[g].seq = seq;
+		}
+		ice_mfs_free(mfs, n);
+		if (rc)
+			break;
+	}
+	return rc;
+}

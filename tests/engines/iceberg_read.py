@@ -1,0 +1,131 @@
+"""Reads idbsync's Iceberg tables with pyiceberg (an independent Iceberg implementation) and
+prints JSON for tests/lake/iceberg*.test.mjs.
+
+  iceberg_read.py scan TABLE_DIR[@AS_OF_SEQ][#ROW_FILTER] ...
+      one {"snapshots":[{"id","seq","op","parent"}], "snapshot": id, "schema", "rows":[...]}
+      per argument, for the current snapshot, or the newest one whose summary idbsync.seq
+      <= AS_OF_SEQ (time travel), with "files": the data files the scan planned (a ROW_FILTER
+      such as "idb_seq <= 5" prunes by the manifests' metrics); one process for all
+      (pyiceberg's import takes seconds).
+  iceberg_read.py loop SECONDS CHANGES_DIR STATE_DIR
+      scans both tables' newest committed metadata in a loop while the server writes and prints
+      {"scans", "errors":[..], "dups", "gaps", "backwards", "max_seq"}: the change log must hold
+      every seq 1..max exactly once (one store), the state each key once.
+  iceberg_read.py versions TABLE_DIR
+      opens every metadata/vN.metadata.json and scans its current snapshot:
+      {"versions": n, "errors": [..]} (each version a reader may have found must be readable).
+The newest metadata is found as the Hadoop catalog does: the highest metadata/vN.metadata.json.
+"""
+import base64
+import datetime
+import json
+import os
+import re
+import sys
+import time
+
+from pyiceberg.table import StaticTable
+
+
+def latest(table_dir):
+    best = 0
+    for n in os.listdir(os.path.join(table_dir, "metadata")):
+        m = re.fullmatch(r"v(\d+)\.metadata\.json", n)
+        if m:
+            best = max(best, int(m.group(1)))
+    return os.path.join(table_dir, "metadata", f"v{best}.metadata.json")
+
+
+def plain(v):
+    if isinstance(v, (datetime.datetime, datetime.date)):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return {"$bin": base64.b64encode(v).decode()}
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [plain(x) for x in v]
+    return v
+
+
+def snap_seq(s):
+    return int(s.summary.additional_properties.get("idbsync.seq", "-1"))
+
+
+def scan(table_dir, as_of=None, row_filter=None):
+    tab = StaticTable.from_metadata(latest(table_dir))
+    snaps = tab.metadata.snapshots
+    sid = tab.metadata.current_snapshot_id
+    if as_of is not None:
+        older = [s for s in snaps if snap_seq(s) <= as_of]
+        sid = max(older, key=lambda s: s.sequence_number).snapshot_id if older else None
+    sc = None if sid is None else tab.scan(snapshot_id=sid, **({"row_filter": row_filter} if row_filter else {}))
+    rows = [] if sc is None else sc.to_arrow().to_pylist()
+    return {
+        "snapshots": [{"id": s.snapshot_id, "seq": snap_seq(s), "op": s.summary.operation.value,
+                       "parent": s.parent_snapshot_id} for s in snaps],
+        "snapshot": sid,
+        "schema": [f.name for f in tab.schema().fields],
+        "rows": plain(rows),
+        "files": 0 if sc is None else len(list(sc.plan_files())),
+    }
+
+
+def loop(seconds, changes_dir, state_dir):
+    out = {"scans": 0, "errors": [], "dups": 0, "gaps": 0, "backwards": 0, "max_seq": 0, "state_dups": 0}
+    end = time.time() + seconds
+    last = 0
+    while time.time() < end:
+        try:
+            if not os.path.isdir(os.path.join(changes_dir, "metadata")):
+                time.sleep(0.05)
+                continue
+            seqs = StaticTable.from_metadata(latest(changes_dir)).scan(selected_fields=("idb_seq",)).to_arrow()
+            seqs = seqs.column("idb_seq").to_pylist()
+            if len(seqs) != len(set(seqs)):
+                out["dups"] += 1
+            hi = max(seqs) if seqs else 0
+            if set(seqs) != set(range(1, hi + 1)):
+                out["gaps"] += 1
+            if hi < last:
+                out["backwards"] += 1
+            last = max(last, hi)
+            if os.path.isdir(os.path.join(state_dir, "metadata")):
+                st = StaticTable.from_metadata(latest(state_dir)).scan(selected_fields=("idb_user", "idb_key")).to_arrow()
+                keys = list(zip(st.column("idb_user").to_pylist(), st.column("idb_key").to_pylist()))
+                if len(keys) != len(set(keys)):
+                    out["state_dups"] += 1
+            out["scans"] += 1
+        except Exception as e:  # every failure counts: the test expects none
+            out["errors"].append(f"{type(e).__name__}: {e}"[:300])
+    out["max_seq"] = last
+    print(json.dumps(out))
+
+
+def versions(table_dir):
+    out = {"versions": 0, "errors": []}
+    for n in sorted(os.listdir(os.path.join(table_dir, "metadata"))):
+        if not re.fullmatch(r"v(\d+)\.metadata\.json", n):
+            continue
+        out["versions"] += 1
+        try:
+            StaticTable.from_metadata(os.path.join(table_dir, "metadata", n)).scan().to_arrow()
+        except Exception as e:
+            out["errors"].append(f"{n}: {type(e).__name__}: {e}"[:300])
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "scan":
+        res = []
+        for a in sys.argv[2:]:
+            a, _, flt = a.partition("#")
+            d, _, seq = a.partition("@")
+            res.append(scan(d, int(seq) if seq else None, flt or None))
+        print(json.dumps(res))
+    elif sys.argv[1] == "versions":
+        versions(sys.argv[2])
+    elif sys.argv[1] == "loop":
+        loop(float(sys.argv[2]), sys.argv[3], sys.argv[4])
+    else:
+        sys.exit("usage: iceberg_read.py scan DIR[@SEQ]... | loop SECONDS CHANGES_DIR STATE_DIR")
