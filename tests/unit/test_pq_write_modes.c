@@ -120,6 +120,34 @@ static void test_threads(void)
 	pq_node_free(s4);
 }
 
+/* A page spans NDJSON slices (the input is cut into ~8 MiB slices for the parser threads):
+ * a column whose page never fills has one data page, with any thread count. */
+static void test_pages_span_slices(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf in = IDS_BUF_INIT;
+	const size_t rows = 150000;
+	for (size_t i = 0; i < rows; i++)
+		ids_buf_printf(&in, "{\"b\":%s,\"pad\":\"%060zu\"}\n", i % 3 ? "true" : "false", i);
+	CHECK(in.len > 8 << 20);
+	pq_node *s = infer("{\"b\":true,\"pad\":\"x\"}\n", PQ_PROFILE_COMPAT, &err);
+	for (int t = 1; s && t <= 2; t++) {
+		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+		o.threads = t;
+		pq_writer *w;
+		CHECK(pq_writer_new(&w, tmp_path("span.parquet"), s, &o, &err) == 0);
+		CHECK(pq_writer_write_ndjson(w, in.data, in.len, "in", &err) == 0);
+		CHECK(pq_writer_close(w, &err) == 0);
+		pq_writer_free(w);
+		int dict = -1;
+		CHECK(data_pages(tmp_path("span.parquet"), 0, 0, &dict) == 1 && dict == 0);
+		CHECK(data_pages(tmp_path("span.parquet"), 0, 1, &dict) > 8);
+		unlink(tmp_path("span.parquet"));
+	}
+	pq_node_free(s);
+	ids_buf_free(&in);
+}
+
 /* Bare repeated fields (no LIST annotation) take JSON arrays too. */
 static void test_bare_repeated(void)
 {
@@ -301,6 +329,7 @@ int main(void)
 		return 1;
 	test_threads();
 	test_mixed_apis();
+	test_pages_span_slices();
 	test_bare_repeated();
 	test_prefix_inference();
 	rmdir(tmpdir);
