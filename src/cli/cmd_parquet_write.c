@@ -24,6 +24,8 @@ static const char usage[] =
 	"  --page-size N              bytes of values per data page (default 1 MiB)\n"
 	"  --page-version 1|2         data page version (default 1)\n"
 	"  --no-dictionary            PLAIN encoding only\n"
+	"  --no-infer-times           keep ISO-8601 date/timestamp strings as STRING (by default\n"
+	"                             \"YYYY-MM-DD\" infers DATE, an instant with a zone TIMESTAMP)\n"
 	"  --dictionary-limit N       dictionary bytes before falling back to PLAIN (1 MiB)\n"
 	"  --threads N                threads for inference and page encoding (default: CPUs, max 4)\n";
 
@@ -150,7 +152,7 @@ static int read_file(const char *path, char **out, size_t *len)
  * two passes (the input is small, or some later row needs another schema; nothing is left
  * at OUT). The result is the same file either way. */
 static int try_prefix(const input *in, const char *out_path, const char *name,
-		      const pq_write_options *o)
+		      const pq_write_options *o, int times)
 {
 	if (in->len <= 2 * PREFIX_BYTES)
 		return 2;
@@ -165,6 +167,7 @@ static int try_prefix(const input *in, const char *out_path, const char *name,
 	int r = 2;
 	if (pq_infer_new(&inf, &err))
 		goto out;
+	pq_infer_text_times(inf, times);
 	if (pq_infer_add_ndjson_threads(inf, in->data, pre, name, o->threads, &err)) {
 		fprintf(stderr, "idbsync parquet write: %s\n", err.msg);
 		r = 1;
@@ -200,7 +203,7 @@ int pq_cli_write(int argc, char **argv)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	o.threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
 	const char *schema_path = NULL, *pos[2];
-	int npos = 0;
+	int npos = 0, times = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -210,6 +213,8 @@ int pq_cli_write(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--no-dictionary")) {
 			o.dictionary = 0;
+		} else if (!strcmp(a, "--no-infer-times")) {
+			times = 0;
 		} else if (a[0] == '-' && a[1] == '-' && !v) {
 			fprintf(stderr, "idbsync parquet write: %s needs a value\n%s", a, usage);
 			return 2;
@@ -302,7 +307,7 @@ int pq_cli_write(int argc, char **argv)
 			goto done;
 		}
 	} else {
-		int r = try_prefix(&in, out_path, name, &o);
+		int r = try_prefix(&in, out_path, name, &o, times);
 		if (r == 0) {
 			rc = 0;
 			goto done;
@@ -311,8 +316,10 @@ int pq_cli_write(int argc, char **argv)
 			goto done;   /* an error in the prefix: the full inference would report it too */
 		pq_infer *inf = NULL;
 		r = pq_infer_new(&inf, &err);
-		if (!r)
+		if (!r) {
+			pq_infer_text_times(inf, times);
 			r = pq_infer_add_ndjson_threads(inf, in.data, in.len, name, o.threads, &err);
+		}
 		if (!r)
 			r = pq_infer_schema(&schema, inf, o.profile, &err);
 		pq_infer_free(inf);

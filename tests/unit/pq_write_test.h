@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "idbsync/pq_read.h"
@@ -88,6 +89,25 @@ PQW_TEST_HELPER static char *rows_ndjson(pq_reader *rd)
 	}
 	ids_buf_free(&row);
 	return ids_buf_steal(&all, NULL);
+}
+
+/* Checks that the file at path reads back as the NDJSON want (prints what it got if not). */
+#define EXPECT_ROWS(path, want) expect_rows(path, want, __FILE__, __LINE__)
+PQW_TEST_HELPER static void expect_rows(const char *path, const char *want, const char *file,
+					int line)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_reader *rd = NULL;
+	char *all = NULL;
+	if (pq_reader_open(&rd, path, NULL, &err) == 0)
+		all = rows_ndjson(rd);
+	if (!all || strcmp(all, want)) {
+		fprintf(stderr, "%s:%d: rows of %s differ: %s\n%s", file, line, path,
+			rd ? "got" : err.msg, all ? all : "\n");
+		failures++;
+	}
+	free(all);
+	pq_reader_free(rd);
 }
 
 /* Data pages (and, through *dict, dictionary pages) of column col in row group rg of the

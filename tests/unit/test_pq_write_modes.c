@@ -268,7 +268,7 @@ static void test_prefix_inference(void)
 	const char *head =
 		"{\"i\":1,\"d\":1.5,\"s\":\"a\",\"b\":true,\"t\":{\"$date\":\"2024-01-01T00:00:00.123Z\"},"
 		"\"bin\":{\"$bin\":\"AAE=\"},\"o\":{\"x\":1},\"l\":[1],\"n\":null,\"e\":{},\"el\":[],"
-		"\"w\":\"text\"}\n"
+		"\"w\":\"text\",\"it\":\"2024-01-01T00:00:00.5+01:00\",\"dt\":\"2024-01-01\"}\n"
 		"{\"i\":2,\"d\":3,\"w\":7,\"l\":[]}\n";
 	struct { const char *tail; int fits; } cases[] = {
 		{"{\"i\":3,\"d\":-1,\"s\":\"z\",\"t\":{\"$date\":\"2024-01-02T00:00:00.123456Z\"},"
@@ -296,6 +296,15 @@ static void test_prefix_inference(void)
 		{"{\"w\":{\"$date\":\"x\"}}\n", 0},
 		{"{\"w\":{\"$bin\":\"!\"}}\n", 0},
 		{"\n{\"d\":1e400}\n", 1},
+		/* ISO text inferred as TIMESTAMP / DATE */
+		{"{\"it\":\"2024-01-02 10:00:00.25Z\",\"dt\":\"2024-12-31\"}\n", 1},
+		{"{\"it\":null,\"dt\":null}\n", 1},
+		{"{\"it\":\"2024-01-02T00:00:00\"}\n", 0},        /* no zone: text */
+		{"{\"it\":\"2024-01-02T00:00:00.1234567Z\"}\n", 0},   /* a finer unit */
+		{"{\"it\":{\"$date\":\"2024-01-01T00:00:00Z\"}}\n", 0},
+		{"{\"dt\":\"2024-01-02T00:00:00Z\"}\n", 0},
+		{"{\"dt\":\"2024-02-30\"}\n", 0},
+		{"{\"dt\":5}\n", 0},
 	};
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		ids_buf in = IDS_BUF_INIT, a = IDS_BUF_INIT, b = IDS_BUF_INIT, c = IDS_BUF_INIT;
