@@ -76,14 +76,22 @@ static void test_rle_bytes(void)
 	CHECK(b.len == 3 && (uint8_t)b.data[0] == 0x05 && (uint8_t)b.data[1] == 0x07 &&
 	      b.data[2] == 0);
 
-	/* a literal group then a long run: the run stays RLE */
+	/* a literal group then a run of 40 (80 bits): the run stays RLE */
 	ids_buf_reset(&b);
-	int16_t lr[24] = {2, 1, 2, 1, 2, 1, 2, 1};
-	for (int i = 8; i < 24; i++)
+	int16_t lr[48] = {2, 1, 2, 1, 2, 1, 2, 1};
+	for (int i = 8; i < 48; i++)
 		lr[i] = 3;
-	pqw_rle_u16(&b, lr, 24, 2);
-	CHECK(b.len == 1 + 2 + 2 && (uint8_t)b.data[0] == 0x03 && (uint8_t)b.data[3] == 32 &&
+	pqw_rle_u16(&b, lr, 48, 2);
+	CHECK(b.len == 1 + 2 + 2 && (uint8_t)b.data[0] == 0x03 && (uint8_t)b.data[3] == 80 &&
 	      b.data[4] == 3);
+
+	/* between literals a run shorter than 64 bits is bit-packed with them */
+	ids_buf_reset(&b);
+	int16_t sp[32] = {1, 0, 1};
+	sp[31] = 1;
+	pqw_rle_u16(&b, sp, 32, 1);
+	CHECK(b.len == 1 + 4 && (uint8_t)b.data[0] == 0x09 && (uint8_t)b.data[1] == 0x05 &&
+	      !b.data[2] && !b.data[3] && (uint8_t)b.data[4] == 0x80);
 
 	ids_buf_reset(&b);
 	uint8_t bools[10] = {1, 0, 1, 1, 0, 0, 0, 1, 1, 0};
