@@ -157,6 +157,33 @@ static pq_node *one_col(pq_type t, pq_logical_kind lk)
 	return root;
 }
 
+/* Renumbering keeps every value findable under its new index, for both entry layouts. */
+static void test_dict_reorder(void)
+{
+	pqw_dict *d = pqw_dict_new(PQ_BYTE_ARRAY, 0);
+	CHECK(d && pqw_dict_put(d, "a", 1) == 0 && pqw_dict_put(d, "bb", 2) == 1 &&
+	      pqw_dict_put(d, "ccc", 3) == 2);
+	const uint32_t order[3] = {2, 0, 1};
+	CHECK(d && pqw_dict_reorder(d, order) == 0);
+	CHECK(d && pqw_dict_put(d, "ccc", 3) == 0 && pqw_dict_put(d, "a", 1) == 1 &&
+	      pqw_dict_put(d, "bb", 2) == 2 && pqw_dict_put(d, "d", 1) == 3);
+	const ids_buf *pl = d ? pqw_dict_plain(d) : NULL;
+	CHECK(pl && pl->len == 4 * 4 + 7 && !memcmp(pl->data, "\3\0\0\0ccc\1\0\0\0a\2\0\0\0bb", 15) &&
+	      pqw_dict_offset(d, 2) == 12 && pqw_dict_offset(d, 3) == 18);
+	pqw_dict_free(d);
+	d = pqw_dict_new(PQ_INT64, 8);
+	for (int64_t v = 0; d && v < 5; v++)
+		CHECK(pqw_dict_put(d, &v, 8) == v);
+	const uint32_t rev[5] = {4, 3, 2, 1, 0};
+	CHECK(d && pqw_dict_reorder(d, rev) == 0);
+	for (int64_t v = 0; d && v < 5; v++) {
+		int64_t at;
+		memcpy(&at, pqw_dict_plain(d)->data + (4 - v) * 8, 8);
+		CHECK(pqw_dict_put(d, &v, 8) == 4 - v && at == v);
+	}
+	pqw_dict_free(d);
+}
+
 static void test_dict_fallback(void)
 {
 	ids_error err = IDS_ERROR_INIT;
@@ -363,6 +390,7 @@ int main(void)
 		return 1;
 	test_rle_bytes();
 	test_rle_roundtrip();
+	test_dict_reorder();
 	test_dict_fallback();
 	test_string_stats();
 	test_float_stats();

@@ -52,6 +52,47 @@ static int dict_pays(size_t n, uint32_t d, size_t dict_bytes, size_t plain, size
 	return enc < N * ((double)plain / (double)n);
 }
 
+static int desc_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Renumbers the dictionary by how often the chunk's first page uses each entry, most used
+ * first, and the page's indices with it. Frequent values then have small indices whose
+ * high bits are zero, which the page codec squeezes better than first-seen order: on
+ * DuckDB's files (first-seen order per row group) the same qty column varied 59.8k-68.2k B
+ * per 122,880 values with zstd. Later pages append new values at the end as before. */
+static int dict_by_frequency(pqw_dict *d, uint32_t *idx, size_t n)
+{
+	uint32_t nd = pqw_dict_count(d);
+	if (nd < 2)
+		return 0;
+	uint64_t *key = calloc(nd, sizeof *key);
+	uint32_t *order = malloc(nd * sizeof *order);
+	int rc = -1;
+	if (!key || !order)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		key[idx[i]] += (uint64_t)1 << 32;
+	for (uint32_t e = 0; e < nd; e++)
+		key[e] |= UINT32_MAX - e;   /* ties: first seen first */
+	qsort(key, nd, sizeof *key, desc_u64);
+	for (uint32_t k = 0; k < nd; k++)
+		order[k] = UINT32_MAX - (uint32_t)key[k];
+	if (pqw_dict_reorder(d, order))
+		goto out;
+	for (uint32_t k = 0; k < nd; k++)   /* key becomes old index -> new index */
+		key[order[k]] = k;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (uint32_t)key[idx[i]];
+	rc = 0;
+out:
+	free(key);
+	free(order);
+	return rc;
+}
+
 /* Dictionary-encodes the page into sc->idx. Returns 1 when the page is to be written with
  * dictionary indices, 0 when PLAIN. */
 static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_values,
@@ -102,6 +143,8 @@ static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_val
 			c->dict_mode = PQW_DICT_FELL_BACK;
 			return 0;
 		}
+		if (dict_by_frequency(c->dict, sc->idx, pg->n_vals))
+			goto oom;
 	} else if (dict_bytes > c->dict_max) {
 		/* this page still refers to the dictionary; the rest of the chunk is PLAIN */
 		c->dict_mode = PQW_DICT_FELL_BACK;

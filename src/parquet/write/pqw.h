@@ -39,6 +39,9 @@ int pqw_dict_encode(pqw_dict *d, const uint8_t *vals, size_t len, size_t n, uint
 uint32_t pqw_dict_count(const pqw_dict *d);
 /* Byte offset of value k in a page's staged values (k <= the values there; len bounds it). */
 size_t pqw_dict_value_offset(const pqw_dict *d, const uint8_t *vals, size_t len, size_t k);
+/* Renumbers the entries: entry order[k] becomes entry k (order is a permutation of
+ * 0..count-1). -1 on out of memory (d unchanged). */
+int pqw_dict_reorder(pqw_dict *d, const uint32_t *order);
 /* PLAIN encoding of all entries, in index order (the dictionary page body). */
 const ids_buf *pqw_dict_plain(const pqw_dict *d);
 /* Byte offset of entry i in the PLAIN buffer (for BYTE_ARRAY: of its 4-byte length). */
