@@ -17,6 +17,7 @@
 static const char usage[] =
 	"usage: idbsync parquet write [options] IN.ndjson|- OUT.parquet\n"
 	"  --compression none|snappy|gzip|zstd|lz4_raw   page codec (default: by profile)\n"
+	"  --compression-level N      codec level (default: the codec's own, zstd 3, gzip 6)\n"
 	"  --profile compat|modern    compat: Hive/Impala/Drill (default); modern: zstd, INT64 ts\n"
 	"  --schema FILE              JSON schema file instead of inferring one\n"
 	"  --row-group-rows N         at most N rows per row group (default 1000000)\n"
@@ -248,7 +249,7 @@ int pq_cli_write(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--row-group-rows") || !strcmp(a, "--row-group-bytes") ||
 			   !strcmp(a, "--page-size") || !strcmp(a, "--dictionary-limit") ||
-			   !strcmp(a, "--threads")) {
+			   !strcmp(a, "--threads") || !strcmp(a, "--compression-level")) {
 			if (parse_size(v, &n)) {
 				fprintf(stderr, "idbsync parquet write: %s needs a positive number\n%s", a,
 					usage);
@@ -262,6 +263,8 @@ int pq_cli_write(int argc, char **argv)
 				o.page_bytes = (size_t)n;
 			else if (!strcmp(a, "--threads"))
 				o.threads = n > 64 ? 64 : (int)n;
+			else if (!strcmp(a, "--compression-level"))
+				o.codec_level = n > 22 ? 22 : (int)n;
 			else
 				o.dict_max_bytes = (size_t)n;
 			i++;
