@@ -52,44 +52,48 @@ static int dict_pays(size_t n, uint32_t d, size_t dict_bytes, size_t plain, size
 	return enc < N * ((double)plain / (double)n);
 }
 
-static int desc_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
 /* Renumbers the dictionary by how often the chunk's first page uses each entry, most used
- * first, and the page's indices with it. Frequent values then have small indices whose
- * high bits are zero, which the page codec squeezes better than first-seen order: on
- * DuckDB's files (first-seen order per row group) the same qty column varied 59.8k-68.2k B
- * per 122,880 values with zstd. Later pages append new values at the end as before. */
+ * first (ties: first seen first), and the page's indices with it. Frequent values then
+ * have small indices whose high bits are zero, which the page codec squeezes better than
+ * first-seen order: on DuckDB's files (first-seen order per row group) the same qty column
+ * varied 59.8k-68.2k B per 122,880 values with zstd. A counting sort (counts are at most
+ * n): qsort over the 90,000 zip codes was a fifth of a write's instructions. Later pages
+ * append new values at the end as before. */
 static int dict_by_frequency(pqw_dict *d, uint32_t *idx, size_t n)
 {
-	uint32_t nd = pqw_dict_count(d);
+	uint32_t nd = pqw_dict_count(d), maxc = 0;
 	if (nd < 2)
 		return 0;
-	uint64_t *key = calloc(nd, sizeof *key);
-	uint32_t *order = malloc(nd * sizeof *order);
+	uint32_t *cnt = calloc(nd, sizeof *cnt), *order = malloc(nd * sizeof *order), *start = NULL;
 	int rc = -1;
-	if (!key || !order)
+	if (!cnt || !order)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		key[idx[i]] += (uint64_t)1 << 32;
+		cnt[idx[i]]++;
 	for (uint32_t e = 0; e < nd; e++)
-		key[e] |= UINT32_MAX - e;   /* ties: first seen first */
-	qsort(key, nd, sizeof *key, desc_u64);
-	for (uint32_t k = 0; k < nd; k++)
-		order[k] = UINT32_MAX - (uint32_t)key[k];
+		maxc = cnt[e] > maxc ? cnt[e] : maxc;
+	if (!(start = calloc((size_t)maxc + 2, sizeof *start)))
+		goto out;
+	for (uint32_t e = 0; e < nd; e++)   /* start[c]: entries used more than c times */
+		start[cnt[e]]++;
+	for (uint32_t c = maxc, sum = 0; c != UINT32_MAX; c--) {
+		uint32_t k = start[c];
+		start[c] = sum;
+		sum += k;
+	}
+	for (uint32_t e = 0; e < nd; e++)
+		order[start[cnt[e]]++] = e;
 	if (pqw_dict_reorder(d, order))
 		goto out;
-	for (uint32_t k = 0; k < nd; k++)   /* key becomes old index -> new index */
-		key[order[k]] = k;
+	for (uint32_t k = 0; k < nd; k++)   /* cnt becomes old index -> new index */
+		cnt[order[k]] = k;
 	for (size_t i = 0; i < n; i++)
-		idx[i] = (uint32_t)key[idx[i]];
+		idx[i] = cnt[idx[i]];
 	rc = 0;
 out:
-	free(key);
+	free(cnt);
 	free(order);
+	free(start);
 	return rc;
 }
 
