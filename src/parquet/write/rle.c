@@ -135,7 +135,13 @@ static void add_run(rle *r, uint32_t v, size_t count)
 		size_t j = i + 1;                                      \
 		while (j < n && (uint32_t)vals[j] == v)                \
 			j++;                                           \
-		add_run(&r, v, j - i);                                 \
+		if (j - i < 8 && r.nl + (j - i) < LIT_MAX) {           \
+			/* the common literal case, without a call */   \
+			for (; i < j; i++)                             \
+				r.lit[r.nl++] = v;                     \
+		} else {                                               \
+			add_run(&r, v, j - i);                         \
+		}                                                      \
 		i = j;                                                 \
 	}                                                             \
 	flush_lit(&r);
