@@ -211,7 +211,11 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 	if (!pg->n_lv)
 		return 0;
 	int v2 = w->o.page_version == 2, rc;
-	int dict = dict_page(c, pg, sc, (double)w->o.row_group_rows, err, &rc);
+	/* values a chunk may hold: a row group's rows times this page's values per row (a
+	 * sparse column holds far fewer values than rows, and projecting its distinct values
+	 * to a million made a dictionary look like it pays where PLAIN is smaller) */
+	double per_row = pg->rows ? (double)pg->n_vals / (double)pg->rows : 1.0;
+	int dict = dict_page(c, pg, sc, (double)w->o.row_group_rows * per_row, err, &rc);
 	if (rc)
 		return rc;
 	int64_t nulls = count_nulls(c, pg);
