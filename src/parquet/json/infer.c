@@ -277,7 +277,9 @@ static int value(pq_infer *inf, inode *t, int depth)
 			merge(t, IT_STRING);
 			return 0;
 		}
-		int digits, iso = pqj_iso_text(s, n, &digits);
+		int64_t secs;
+		int32_t nanos;
+		int digits, iso = pqj_iso_text(s, n, &secs, &nanos, &digits);
 		if (merge(t, iso == PQJ_ISO_INSTANT ? IT_TS_STR : iso == PQJ_ISO_DATE ? IT_DATE_STR
 										 : IT_STRING) &&
 		    t->kind == IT_TS_STR && digits > t->ts_digits)

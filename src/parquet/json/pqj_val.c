@@ -159,17 +159,20 @@ int pqj_parse_iso(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *d
 	return 0;
 }
 
-int pqj_iso_text(const char *s, size_t n, int *digits)
+int pqj_iso_text(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits)
 {
 	int32_t days;
-	int64_t secs;
-	int32_t nanos;
 	*digits = 0;
 	/* cheap shape test first: most strings are not dates */
 	if (n < 10 || n > 40 || s[4] != '-' || s[7] != '-' || (unsigned)(s[0] - '0') > 9)
 		return PQJ_ISO_NONE;
-	if (n == 10)
-		return pqj_parse_date(s, n, &days) ? PQJ_ISO_NONE : PQJ_ISO_DATE;
+	if (n == 10) {
+		if (pqj_parse_date(s, n, &days))
+			return PQJ_ISO_NONE;
+		*secs = (int64_t)days * 86400;
+		*nanos = 0;
+		return PQJ_ISO_DATE;
+	}
 	if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
 		return PQJ_ISO_NONE;
 	/* an instant needs its zone: without one the text names no point in time */
@@ -177,7 +180,7 @@ int pqj_iso_text(const char *s, size_t n, int *digits)
 	int zoned = z == 'Z' || z == 'z' || (n >= 16 + 6 && (s[n - 6] == '+' || s[n - 6] == '-') &&
 					    s[n - 3] == ':') ||
 		    (n >= 16 + 5 && (s[n - 5] == '+' || s[n - 5] == '-'));
-	if (!zoned || pqj_parse_iso(s, n, &secs, &nanos, digits))
+	if (!zoned || pqj_parse_iso(s, n, secs, nanos, digits))
 		return PQJ_ISO_NONE;
 	return PQJ_ISO_INSTANT;
 }
