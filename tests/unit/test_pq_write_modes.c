@@ -120,6 +120,32 @@ static void test_threads(void)
 	pq_node_free(s4);
 }
 
+/* Threaded inference keeps the caller's choice about ISO-8601 strings in every slice. */
+static void test_threads_text_times(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf in = IDS_BUF_INIT;
+	/* t only in the later slices, so the first slice's own tree cannot decide it */
+	for (size_t i = 0; in.len < (9 << 20); i++) {
+		if (in.len < (5 << 20))
+			ids_buf_printf(&in, "{\"pad\":\"%040zu\"}\n", i);
+		else
+			ids_buf_printf(&in, "{\"t\":\"2024-01-01T00:00:%02zuZ\",\"pad\":\"%040zu\"}\n", i % 60, i);
+	}
+	for (int on = 0; on < 2; on++) {
+		pq_infer *inf;
+		pq_node *s = NULL;
+		CHECK(pq_infer_new(&inf, &err) == 0);
+		pq_infer_text_times(inf, on);
+		CHECK(pq_infer_add_ndjson_threads(inf, in.data, in.len, "in", 4, &err) == 0);
+		CHECK(pq_infer_schema(&s, inf, PQ_PROFILE_MODERN, &err) == 0);
+		CHECK(s && (on ? child(s, "t")->logical.kind == PQ_LT_TIMESTAMP : is_string(child(s, "t"))));
+		pq_node_free(s);
+		pq_infer_free(inf);
+	}
+	ids_buf_free(&in);
+}
+
 /* A page spans NDJSON slices (the input is cut into ~8 MiB slices for the parser threads):
  * a column whose page never fills has one data page, with any thread count. */
 static void test_pages_span_slices(void)
@@ -339,6 +365,7 @@ int main(void)
 	test_threads();
 	test_mixed_apis();
 	test_pages_span_slices();
+	test_threads_text_times();
 	test_bare_repeated();
 	test_prefix_inference();
 	rmdir(tmpdir);
