@@ -157,7 +157,8 @@ void pq_writer_free(pq_writer *w);
  * Rules, applied per field across all rows:
  *   integer -> INT64; other number or {"$num":..} -> DOUBLE (INT64 widens to DOUBLE when
  *   a non-integer or an integer beyond int64 appears); true/false -> BOOLEAN;
- *   string -> STRING; {"$date":..} -> TIMESTAMP (UTC; compat: INT96, modern: INT64 micros,
+ *   string -> STRING (ISO-8601 dates / instants: see pq_infer_text_times);
+ *   {"$date":..} -> TIMESTAMP (UTC; compat: INT96, modern: INT64 micros,
  *   or nanos if some value has sub-microsecond digits); {"$bin":..} -> BYTE_ARRAY;
  *   other object -> struct (fields united across rows, in first-seen order);
  *   array -> 3-level LIST whose element follows the same rules; null/missing -> null.
@@ -167,6 +168,13 @@ void pq_writer_free(pq_writer *w);
  *   null, an empty object, or a list that is only ever empty becomes STRING (or a list of
  *   STRING). Every field is optional. */
 int pq_infer_new(pq_infer **out, ids_error *err);
+/* ISO-8601 strings as DATE / TIMESTAMP (on by default, as DuckDB's and pyarrow's JSON
+ * readers do): a field whose strings are all "YYYY-MM-DD" becomes DATE (INT32); one whose
+ * strings are all instants with a zone ("2024-05-28T00:22:11.954Z", "...+02:00") becomes
+ * a TIMESTAMP like {"$date":..} (UTC, exact: the unit keeps every fraction digit). A local
+ * time without a zone, or any other string in the field, keeps it STRING. Set before
+ * adding rows. */
+void pq_infer_text_times(pq_infer *inf, int on);
 /* Adds one row (a JSON object); *err_off as for pq_writer_write_json. */
 int pq_infer_add_json(pq_infer *inf, const char *json, size_t len, size_t *err_off,
 		      ids_error *err);

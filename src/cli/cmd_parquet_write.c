@@ -17,6 +17,7 @@
 static const char usage[] =
 	"usage: idbsync parquet write [options] IN.ndjson|- OUT.parquet\n"
 	"  --compression none|snappy|gzip|zstd|lz4_raw   page codec (default: by profile)\n"
+	"  --compression-level N      codec level (default: the codec's own, zstd 3, gzip 6)\n"
 	"  --profile compat|modern    compat: Hive/Impala/Drill (default); modern: zstd, INT64 ts\n"
 	"  --schema FILE              JSON schema file instead of inferring one\n"
 	"  --row-group-rows N         at most N rows per row group (default 1000000)\n"
@@ -24,6 +25,8 @@ static const char usage[] =
 	"  --page-size N              bytes of values per data page (default 1 MiB)\n"
 	"  --page-version 1|2         data page version (default 1)\n"
 	"  --no-dictionary            PLAIN encoding only\n"
+	"  --no-infer-times           keep ISO-8601 date/timestamp strings as STRING (by default\n"
+	"                             \"YYYY-MM-DD\" infers DATE, an instant with a zone TIMESTAMP)\n"
 	"  --dictionary-limit N       dictionary bytes before falling back to PLAIN (1 MiB)\n"
 	"  --threads N                threads for inference and page encoding (default: CPUs, max 4)\n";
 
@@ -150,7 +153,7 @@ static int read_file(const char *path, char **out, size_t *len)
  * two passes (the input is small, or some later row needs another schema; nothing is left
  * at OUT). The result is the same file either way. */
 static int try_prefix(const input *in, const char *out_path, const char *name,
-		      const pq_write_options *o)
+		      const pq_write_options *o, int times)
 {
 	if (in->len <= 2 * PREFIX_BYTES)
 		return 2;
@@ -165,6 +168,7 @@ static int try_prefix(const input *in, const char *out_path, const char *name,
 	int r = 2;
 	if (pq_infer_new(&inf, &err))
 		goto out;
+	pq_infer_text_times(inf, times);
 	if (pq_infer_add_ndjson_threads(inf, in->data, pre, name, o->threads, &err)) {
 		fprintf(stderr, "idbsync parquet write: %s\n", err.msg);
 		r = 1;
@@ -200,7 +204,7 @@ int pq_cli_write(int argc, char **argv)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	o.threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
 	const char *schema_path = NULL, *pos[2];
-	int npos = 0;
+	int npos = 0, times = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -210,6 +214,8 @@ int pq_cli_write(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--no-dictionary")) {
 			o.dictionary = 0;
+		} else if (!strcmp(a, "--no-infer-times")) {
+			times = 0;
 		} else if (a[0] == '-' && a[1] == '-' && !v) {
 			char pat[64];
 			snprintf(pat, sizeof pat, "  %s ", a);
@@ -248,7 +254,7 @@ int pq_cli_write(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--row-group-rows") || !strcmp(a, "--row-group-bytes") ||
 			   !strcmp(a, "--page-size") || !strcmp(a, "--dictionary-limit") ||
-			   !strcmp(a, "--threads")) {
+			   !strcmp(a, "--threads") || !strcmp(a, "--compression-level")) {
 			if (parse_size(v, &n)) {
 				fprintf(stderr, "idbsync parquet write: %s needs a positive number\n%s", a,
 					usage);
@@ -262,6 +268,8 @@ int pq_cli_write(int argc, char **argv)
 				o.page_bytes = (size_t)n;
 			else if (!strcmp(a, "--threads"))
 				o.threads = n > 64 ? 64 : (int)n;
+			else if (!strcmp(a, "--compression-level"))
+				o.codec_level = n > 22 ? 22 : (int)n;
 			else
 				o.dict_max_bytes = (size_t)n;
 			i++;
@@ -307,7 +315,7 @@ int pq_cli_write(int argc, char **argv)
 			goto done;
 		}
 	} else {
-		int r = try_prefix(&in, out_path, name, &o);
+		int r = try_prefix(&in, out_path, name, &o, times);
 		if (r == 0) {
 			rc = 0;
 			goto done;
@@ -316,8 +324,10 @@ int pq_cli_write(int argc, char **argv)
 			goto done;   /* an error in the prefix: the full inference would report it too */
 		pq_infer *inf = NULL;
 		r = pq_infer_new(&inf, &err);
-		if (!r)
+		if (!r) {
+			pq_infer_text_times(inf, times);
 			r = pq_infer_add_ndjson_threads(inf, in.data, in.len, name, o.threads, &err);
+		}
 		if (!r)
 			r = pq_infer_schema(&schema, inf, o.profile, &err);
 		pq_infer_free(inf);

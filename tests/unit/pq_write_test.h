@@ -6,10 +6,12 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "idbsync/pq_read.h"
 #include "idbsync/pq_write.h"
+#include "parquet/common/thrift.h"
 
 #define PQW_TEST_HELPER __attribute__((unused))
 
@@ -87,6 +89,67 @@ PQW_TEST_HELPER static char *rows_ndjson(pq_reader *rd)
 	}
 	ids_buf_free(&row);
 	return ids_buf_steal(&all, NULL);
+}
+
+/* Checks that the file at path reads back as the NDJSON want (prints what it got if not). */
+#define EXPECT_ROWS(path, want) expect_rows(path, want, __FILE__, __LINE__)
+PQW_TEST_HELPER static void expect_rows(const char *path, const char *want, const char *file,
+					int line)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_reader *rd = NULL;
+	char *all = NULL;
+	if (pq_reader_open(&rd, path, NULL, &err) == 0)
+		all = rows_ndjson(rd);
+	if (!all || strcmp(all, want)) {
+		fprintf(stderr, "%s:%d: rows of %s differ: %s\n%s", file, line, path,
+			rd ? "got" : err.msg, all ? all : "\n");
+		failures++;
+	}
+	free(all);
+	pq_reader_free(rd);
+}
+
+/* Data pages (and, through *dict, dictionary pages) of column col in row group rg of the
+ * file at path, from its page headers; -1 when the file cannot be read. */
+PQW_TEST_HELPER static int data_pages(const char *path, size_t rg, size_t col, int *dict)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_reader *rd;
+	if (pq_reader_open(&rd, path, NULL, &err))
+		return -1;
+	const pq_chunk_meta *c = &pq_reader_meta(rd)->row_groups[rg].chunks[col];
+	int64_t at = c->dictionary_page_offset >= 0 ? c->dictionary_page_offset : c->data_page_offset;
+	int64_t end = at + c->total_compressed_size;
+	pq_reader_free(rd);
+	FILE *f = fopen(path, "rb");
+	uint8_t *b = malloc((size_t)(end - at));
+	int n = -1;
+	if (f && b && !fseek(f, (long)at, SEEK_SET) && fread(b, 1, (size_t)(end - at), f) == (size_t)(end - at)) {
+		n = *dict = 0;
+		for (size_t off = 0; off < (size_t)(end - at);) {
+			pq_tdec d;
+			pq_tdec_init(&d, b + off, (size_t)(end - at) - off, &err);
+			int16_t id;
+			int type;
+			int32_t v, kind = -1, comp = 0;
+			pq_tdec_struct_begin(&d);
+			while (pq_tdec_field(&d, &id, &type) == 1) {
+				if ((id == 1 || id == 3) && pq_tdec_expect_i32(&d, type, &v) == 1)
+					*(id == 1 ? &kind : &comp) = v;
+				else if (id != 1 && id != 3)
+					pq_tdec_skip(&d, type);
+			}
+			if (kind < 0 || comp < 0)
+				return n = -1;
+			*(kind == PQ_PAGE_DICTIONARY ? dict : &n) += 1;
+			off += pq_tdec_pos(&d) + (size_t)comp;
+		}
+	}
+	if (f)
+		fclose(f);
+	free(b);
+	return n;
 }
 
 #endif

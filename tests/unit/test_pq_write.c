@@ -76,14 +76,22 @@ static void test_rle_bytes(void)
 	CHECK(b.len == 3 && (uint8_t)b.data[0] == 0x05 && (uint8_t)b.data[1] == 0x07 &&
 	      b.data[2] == 0);
 
-	/* a literal group then a long run: the run stays RLE */
+	/* a literal group then a run of 40 (80 bits): the run stays RLE */
 	ids_buf_reset(&b);
-	int16_t lr[24] = {2, 1, 2, 1, 2, 1, 2, 1};
-	for (int i = 8; i < 24; i++)
+	int16_t lr[48] = {2, 1, 2, 1, 2, 1, 2, 1};
+	for (int i = 8; i < 48; i++)
 		lr[i] = 3;
-	pqw_rle_u16(&b, lr, 24, 2);
-	CHECK(b.len == 1 + 2 + 2 && (uint8_t)b.data[0] == 0x03 && (uint8_t)b.data[3] == 32 &&
+	pqw_rle_u16(&b, lr, 48, 2);
+	CHECK(b.len == 1 + 2 + 2 && (uint8_t)b.data[0] == 0x03 && (uint8_t)b.data[3] == 80 &&
 	      b.data[4] == 3);
+
+	/* between literals a run shorter than 64 bits is bit-packed with them */
+	ids_buf_reset(&b);
+	int16_t sp[32] = {1, 0, 1};
+	sp[31] = 1;
+	pqw_rle_u16(&b, sp, 32, 1);
+	CHECK(b.len == 1 + 4 && (uint8_t)b.data[0] == 0x09 && (uint8_t)b.data[1] == 0x05 &&
+	      !b.data[2] && !b.data[3] && (uint8_t)b.data[4] == 0x80);
 
 	ids_buf_reset(&b);
 	uint8_t bools[10] = {1, 0, 1, 1, 0, 0, 0, 1, 1, 0};
@@ -147,6 +155,33 @@ static pq_node *one_col(pq_type t, pq_logical_kind lk)
 	c->logical.kind = lk;
 	pq_node_add(root, c);
 	return root;
+}
+
+/* Renumbering keeps every value findable under its new index, for both entry layouts. */
+static void test_dict_reorder(void)
+{
+	pqw_dict *d = pqw_dict_new(PQ_BYTE_ARRAY, 0);
+	CHECK(d && pqw_dict_put(d, "a", 1) == 0 && pqw_dict_put(d, "bb", 2) == 1 &&
+	      pqw_dict_put(d, "ccc", 3) == 2);
+	const uint32_t order[3] = {2, 0, 1};
+	CHECK(d && pqw_dict_reorder(d, order) == 0);
+	CHECK(d && pqw_dict_put(d, "ccc", 3) == 0 && pqw_dict_put(d, "a", 1) == 1 &&
+	      pqw_dict_put(d, "bb", 2) == 2 && pqw_dict_put(d, "d", 1) == 3);
+	const ids_buf *pl = d ? pqw_dict_plain(d) : NULL;
+	CHECK(pl && pl->len == 4 * 4 + 7 && !memcmp(pl->data, "\3\0\0\0ccc\1\0\0\0a\2\0\0\0bb", 15) &&
+	      pqw_dict_offset(d, 2) == 12 && pqw_dict_offset(d, 3) == 18);
+	pqw_dict_free(d);
+	d = pqw_dict_new(PQ_INT64, 8);
+	for (int64_t v = 0; d && v < 5; v++)
+		CHECK(pqw_dict_put(d, &v, 8) == v);
+	const uint32_t rev[5] = {4, 3, 2, 1, 0};
+	CHECK(d && pqw_dict_reorder(d, rev) == 0);
+	for (int64_t v = 0; d && v < 5; v++) {
+		int64_t at;
+		memcpy(&at, pqw_dict_plain(d)->data + (4 - v) * 8, 8);
+		CHECK(pqw_dict_put(d, &v, 8) == 4 - v && at == v);
+	}
+	pqw_dict_free(d);
 }
 
 static void test_dict_fallback(void)
@@ -355,6 +390,7 @@ int main(void)
 		return 1;
 	test_rle_bytes();
 	test_rle_roundtrip();
+	test_dict_reorder();
 	test_dict_fallback();
 	test_string_stats();
 	test_float_stats();

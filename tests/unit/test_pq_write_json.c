@@ -106,6 +106,62 @@ static void test_infer(void)
 	CHECK(!s && err.code == IDS_EINVAL);
 }
 
+/* ISO-8601 strings: DATE and TIMESTAMP columns that give back the same day and instant,
+ * STRING when any value is not one, or without a zone, or with the option off. */
+static void test_text_times(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	const char *in =
+		"{\"d\":\"2024-02-29\",\"t\":\"2024-05-28T00:22:11.954Z\",\"o\":\"2024-05-28 02:22:11.123456789+02:00\","
+		"\"l\":\"2024-05-28T00:22:11\",\"m\":\"2024-05-28\",\"x\":\"2024-05-28T00:22:11Z\",\"c\":\"2024-05-28T01:22:11+0100\"}\n"
+		"{\"d\":null,\"t\":\"1969-12-31T23:59:59.999999Z\",\"o\":null,\"l\":null,"
+		"\"m\":\"2024-05-28T00:22:11Z\",\"x\":\"soon\"}\n";
+	for (int profile = 0; profile < 2; profile++) {
+		pq_profile p = profile ? PQ_PROFILE_MODERN : PQ_PROFILE_COMPAT;
+		pq_node *s = infer(in, p, &err);
+		CHECK(s != NULL);
+		if (!s)
+			return;
+		const pq_node *d = child(s, "d"), *t = child(s, "t"), *o = child(s, "o");
+		CHECK(d->type == PQ_INT32 && d->logical.kind == PQ_LT_DATE && d->converted == PQ_CT_DATE);
+		if (p == PQ_PROFILE_COMPAT) {
+			CHECK(t->type == PQ_INT96 && o->type == PQ_INT96);
+		} else {
+			CHECK(t->type == PQ_INT64 && t->logical.kind == PQ_LT_TIMESTAMP && t->logical.utc &&
+			      t->logical.unit == PQ_MICROS);
+			CHECK(o->logical.unit == PQ_NANOS);   /* every digit kept */
+		}
+		CHECK(child(s, "c")->type == (p == PQ_PROFILE_COMPAT ? PQ_INT96 : PQ_INT64));
+		CHECK(is_string(child(s, "l")));   /* no zone: no instant */
+		CHECK(is_string(child(s, "m")));   /* a date and an instant */
+		CHECK(is_string(child(s, "x")));   /* an instant and other text */
+		pq_writer *w = NULL;
+		const char *path = tmp_path("times.parquet");
+		CHECK(pq_writer_new(&w, path, s, NULL, &err) == 0);
+		CHECK(w && pq_writer_write_ndjson(w, in, strlen(in), "in", &err) == 0);
+		CHECK(w && pq_writer_close(w, &err) == 0);
+		pq_writer_free(w);
+		EXPECT_ROWS(path,
+			"{\"d\":{\"$date\":\"2024-02-29T00:00:00.000Z\"},\"t\":{\"$date\":\"2024-05-28T00:22:11.954Z\"},"
+			"\"o\":{\"$date\":\"2024-05-28T00:22:11.123456789Z\"},\"l\":\"2024-05-28T00:22:11\","
+			"\"m\":\"2024-05-28\",\"x\":\"2024-05-28T00:22:11Z\",\"c\":{\"$date\":\"2024-05-28T00:22:11.000Z\"}}\n"
+			"{\"d\":null,\"t\":{\"$date\":\"1969-12-31T23:59:59.999999Z\"},\"o\":null,\"l\":null,"
+			"\"m\":\"2024-05-28T00:22:11Z\",\"x\":\"soon\",\"c\":null}\n");
+		unlink(path);
+		pq_node_free(s);
+	}
+	/* off: every string stays a string */
+	pq_infer *inf;
+	pq_node *s = NULL;
+	CHECK(pq_infer_new(&inf, &err) == 0);
+	pq_infer_text_times(inf, 0);
+	CHECK(pq_infer_add_ndjson(inf, in, strlen(in), "in", &err) == 0);
+	CHECK(pq_infer_schema(&s, inf, PQ_PROFILE_MODERN, &err) == 0);
+	CHECK(s && is_string(child(s, "d")) && is_string(child(s, "t")) && is_string(child(s, "o")));
+	pq_node_free(s);
+	pq_infer_free(inf);
+}
+
 static void expect_err(const char *ndjson, const char *want)
 {
 	ids_error err = IDS_ERROR_INIT;
@@ -383,6 +439,7 @@ int main(void)
 	if (!mkdtemp(tmpdir))
 		return 1;
 	test_infer();
+	test_text_times();
 	test_errors();
 	for (int p = 0; p < 2; p++)
 		for (int v = 1; v <= 2; v++) {

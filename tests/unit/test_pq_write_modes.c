@@ -120,6 +120,60 @@ static void test_threads(void)
 	pq_node_free(s4);
 }
 
+/* Threaded inference keeps the caller's choice about ISO-8601 strings in every slice. */
+static void test_threads_text_times(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf in = IDS_BUF_INIT;
+	/* t only in the later slices, so the first slice's own tree cannot decide it */
+	for (size_t i = 0; in.len < (9 << 20); i++) {
+		if (in.len < (5 << 20))
+			ids_buf_printf(&in, "{\"pad\":\"%040zu\"}\n", i);
+		else
+			ids_buf_printf(&in, "{\"t\":\"2024-01-01T00:00:%02zuZ\",\"pad\":\"%040zu\"}\n", i % 60, i);
+	}
+	for (int on = 0; on < 2; on++) {
+		pq_infer *inf;
+		pq_node *s = NULL;
+		CHECK(pq_infer_new(&inf, &err) == 0);
+		pq_infer_text_times(inf, on);
+		CHECK(pq_infer_add_ndjson_threads(inf, in.data, in.len, "in", 4, &err) == 0);
+		CHECK(pq_infer_schema(&s, inf, PQ_PROFILE_MODERN, &err) == 0);
+		CHECK(s && (on ? child(s, "t")->logical.kind == PQ_LT_TIMESTAMP : is_string(child(s, "t"))));
+		pq_node_free(s);
+		pq_infer_free(inf);
+	}
+	ids_buf_free(&in);
+}
+
+/* A page spans NDJSON slices (the input is cut into ~8 MiB slices for the parser threads):
+ * a column whose page never fills has one data page, with any thread count. */
+static void test_pages_span_slices(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf in = IDS_BUF_INIT;
+	const size_t rows = 150000;
+	for (size_t i = 0; i < rows; i++)
+		ids_buf_printf(&in, "{\"b\":%s,\"pad\":\"%060zu\"}\n", i % 3 ? "true" : "false", i);
+	CHECK(in.len > 8 << 20);
+	pq_node *s = infer("{\"b\":true,\"pad\":\"x\"}\n", PQ_PROFILE_COMPAT, &err);
+	for (int t = 1; s && t <= 2; t++) {
+		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+		o.threads = t;
+		pq_writer *w;
+		CHECK(pq_writer_new(&w, tmp_path("span.parquet"), s, &o, &err) == 0);
+		CHECK(pq_writer_write_ndjson(w, in.data, in.len, "in", &err) == 0);
+		CHECK(pq_writer_close(w, &err) == 0);
+		pq_writer_free(w);
+		int dict = -1;
+		CHECK(data_pages(tmp_path("span.parquet"), 0, 0, &dict) == 1 && dict == 0);
+		CHECK(data_pages(tmp_path("span.parquet"), 0, 1, &dict) > 8);
+		unlink(tmp_path("span.parquet"));
+	}
+	pq_node_free(s);
+	ids_buf_free(&in);
+}
+
 /* Bare repeated fields (no LIST annotation) take JSON arrays too. */
 static void test_bare_repeated(void)
 {
@@ -240,7 +294,7 @@ static void test_prefix_inference(void)
 	const char *head =
 		"{\"i\":1,\"d\":1.5,\"s\":\"a\",\"b\":true,\"t\":{\"$date\":\"2024-01-01T00:00:00.123Z\"},"
 		"\"bin\":{\"$bin\":\"AAE=\"},\"o\":{\"x\":1},\"l\":[1],\"n\":null,\"e\":{},\"el\":[],"
-		"\"w\":\"text\"}\n"
+		"\"w\":\"text\",\"it\":\"2024-01-01T00:00:00.5+01:00\",\"dt\":\"2024-01-01\"}\n"
 		"{\"i\":2,\"d\":3,\"w\":7,\"l\":[]}\n";
 	struct { const char *tail; int fits; } cases[] = {
 		{"{\"i\":3,\"d\":-1,\"s\":\"z\",\"t\":{\"$date\":\"2024-01-02T00:00:00.123456Z\"},"
@@ -268,6 +322,15 @@ static void test_prefix_inference(void)
 		{"{\"w\":{\"$date\":\"x\"}}\n", 0},
 		{"{\"w\":{\"$bin\":\"!\"}}\n", 0},
 		{"\n{\"d\":1e400}\n", 1},
+		/* ISO text inferred as TIMESTAMP / DATE */
+		{"{\"it\":\"2024-01-02 10:00:00.25Z\",\"dt\":\"2024-12-31\"}\n", 1},
+		{"{\"it\":null,\"dt\":null}\n", 1},
+		{"{\"it\":\"2024-01-02T00:00:00\"}\n", 0},        /* no zone: text */
+		{"{\"it\":\"2024-01-02T00:00:00.1234567Z\"}\n", 0},   /* a finer unit */
+		{"{\"it\":{\"$date\":\"2024-01-01T00:00:00Z\"}}\n", 0},
+		{"{\"dt\":\"2024-01-02T00:00:00Z\"}\n", 0},
+		{"{\"dt\":\"2024-02-30\"}\n", 0},
+		{"{\"dt\":5}\n", 0},
 	};
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		ids_buf in = IDS_BUF_INIT, a = IDS_BUF_INIT, b = IDS_BUF_INIT, c = IDS_BUF_INIT;
@@ -301,6 +364,8 @@ int main(void)
 		return 1;
 	test_threads();
 	test_mixed_apis();
+	test_pages_span_slices();
+	test_threads_text_times();
 	test_bare_repeated();
 	test_prefix_inference();
 	rmdir(tmpdir);

@@ -14,7 +14,7 @@
 enum {
 	IT_NONE = PQI_NONE, IT_BOOL = PQI_BOOL, IT_INT = PQI_INT, IT_DOUBLE = PQI_DOUBLE,
 	IT_STRING = PQI_STRING, IT_TS = PQI_TS, IT_BIN = PQI_BIN, IT_STRUCT = PQI_STRUCT,
-	IT_LIST = PQI_LIST, IT_TEXT = PQI_TEXT
+	IT_LIST = PQI_LIST, IT_TEXT = PQI_TEXT, IT_TS_STR = PQI_TS_TEXT, IT_DATE_STR = PQI_DATE_TEXT
 };
 
 typedef struct inode inode;
@@ -44,6 +44,7 @@ struct pq_infer {
 	uint64_t stamp;
 	size_t nodes;
 	int64_t rows;
+	int no_text_times;      /* ISO-8601 strings stay strings */
 };
 
 static void inode_clear(inode *t)
@@ -175,6 +176,8 @@ static long add_field(pq_infer *inf, inode *t, const char *k, size_t kn)
 	return (long)t->n - 1;
 }
 
+static int is_str(int k) { return k == IT_STRING || k == IT_TS_STR || k == IT_DATE_STR; }
+
 /* Folds kind k into t; returns 1 if t can still track the value's content. */
 static int merge(inode *t, int k)
 {
@@ -186,6 +189,12 @@ static int merge(inode *t, int k)
 	}
 	if ((t->kind == IT_INT && k == IT_DOUBLE) || (t->kind == IT_DOUBLE && k == IT_INT)) {
 		t->kind = IT_DOUBLE;
+		return 1;
+	}
+	if (is_str(t->kind) && is_str(k)) {
+		/* dates and instants mixed, or with other text: all of it stays text */
+		t->kind = IT_STRING;
+		t->ts_digits = 0;
 		return 1;
 	}
 	inode_clear(t);
@@ -264,7 +273,17 @@ static int value(pq_infer *inf, inode *t, int depth)
 	case '"':
 		if ((rc = pqj_string(j, 0, &s, &n)))
 			return rc;
-		merge(t, IT_STRING);
+		if (t->kind == IT_STRING || t->kind == IT_TEXT || inf->no_text_times) {
+			merge(t, IT_STRING);
+			return 0;
+		}
+		int64_t secs;
+		int32_t nanos;
+		int digits, iso = pqj_iso_text(s, n, &secs, &nanos, &digits);
+		if (merge(t, iso == PQJ_ISO_INSTANT ? IT_TS_STR : iso == PQJ_ISO_DATE ? IT_DATE_STR
+										 : IT_STRING) &&
+		    t->kind == IT_TS_STR && digits > t->ts_digits)
+			t->ts_digits = digits;
 		return 0;
 	case '[':
 		if (depth >= INFER_MAX_DEPTH)
@@ -366,7 +385,7 @@ static int merge_tree(pq_infer *inf, inode *dst, const inode *src)
 		return 0;
 	if (!merge(dst, src->kind))
 		return 0;
-	if (src->kind == IT_TS && src->ts_digits > dst->ts_digits)
+	if (dst->kind == src->kind && src->ts_digits > dst->ts_digits)
 		dst->ts_digits = src->ts_digits;
 	if (src->kind == IT_LIST && src->elem) {
 		if (!dst->elem && !(dst->elem = calloc(1, sizeof *dst->elem)))
@@ -417,7 +436,14 @@ static pq_node *to_node(const char *name, const inode *t, pq_profile profile)
 	case IT_INT: return pq_node_new_leaf(name, PQ_INT64, PQ_OPTIONAL);
 	case IT_DOUBLE: return pq_node_new_leaf(name, PQ_DOUBLE, PQ_OPTIONAL);
 	case IT_BIN: return pq_node_new_leaf(name, PQ_BYTE_ARRAY, PQ_OPTIONAL);
+	case IT_DATE_STR:
+		if ((n = pq_node_new_leaf(name, PQ_INT32, PQ_OPTIONAL))) {
+			n->logical.kind = PQ_LT_DATE;
+			n->converted = PQ_CT_DATE;
+		}
+		return n;
 	case IT_TS:
+	case IT_TS_STR:
 		if (profile == PQ_PROFILE_COMPAT)
 			return pq_node_new_leaf(name, PQ_INT96, PQ_OPTIONAL);
 		if ((n = pq_node_new_leaf(name, PQ_INT64, PQ_OPTIONAL))) {
@@ -482,6 +508,10 @@ int pq_infer_schema(pq_node **out, const pq_infer *inf, pq_profile profile, ids_
 /* ---- read access for the shredder's strict mode ---- */
 
 const pqi_node *pqi_root(const pq_infer *inf) { return &inf->root; }
+
+void pq_infer_text_times(pq_infer *inf, int on) { inf->no_text_times = !on; }
+
+int pqi_text_times(const pq_infer *inf) { return !inf->no_text_times; }
 
 const pqi_node *pqi_field(const pqi_node *n, const char *name, size_t len)
 {

@@ -3,6 +3,7 @@
  * several threads, each on a slice that starts at a line start; slices are merged in
  * order, and the first failing slice's error wins. (Writing: ndjson_write.c.) */
 #include "idbsync/pq_write.h"
+#include "infer_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -111,9 +112,11 @@ int pq_infer_add_ndjson_threads(pq_infer *inf, const char *data, size_t len, con
 	}
 	/* slice 0 goes straight into inf; the others into their own trees, merged after */
 	sl[0].inf = inf;
-	for (int i = 1; i < n; i++)
+	for (int i = 1; i < n; i++) {
 		if ((rc = pq_infer_new(&sl[i].inf, err)))
 			goto done;
+		pq_infer_text_times(sl[i].inf, pqi_text_times(inf));
+	}
 	for (int i = 1; i < n; i++)
 		sl[i].started = !pthread_create(&sl[i].th, NULL, infer_slice, &sl[i]);
 	infer_slice(&sl[0]);

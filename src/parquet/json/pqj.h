@@ -142,6 +142,13 @@ int pqj_tagged(pqj *j, const char **s, size_t *n);
  * "+YYYYYY"/"-YYYYYY") into seconds since the epoch and nanoseconds [0, 1e9); *digits gets
  * the number of fraction digits that are significant (trailing zeros dropped). */
 int pqj_parse_iso(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits);
+/* What a JSON string's text is, for inference: PQJ_ISO_DATE for exactly "YYYY-MM-DD";
+ * PQJ_ISO_INSTANT for "YYYY-MM-DD[T| ]HH:MM[:SS[.f{1,9}]]" with a zone (Z, +HH:MM, +HHMM),
+ * with the instant and *digits as pqj_parse_iso gives them (a date: its midnight UTC);
+ * PQJ_ISO_NONE for anything else (a local time without a zone names no instant, so it
+ * stays a string). */
+enum { PQJ_ISO_NONE = 0, PQJ_ISO_DATE = 1, PQJ_ISO_INSTANT = 2 };
+int pqj_iso_text(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits);
 /* Parses "YYYY-MM-DD" into days since the epoch. */
 int pqj_parse_date(const char *s, size_t n, int32_t *days);
 /* Standard base64 (padding optional, no whitespace) appended to out. */

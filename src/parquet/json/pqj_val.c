@@ -159,6 +159,32 @@ int pqj_parse_iso(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *d
 	return 0;
 }
 
+int pqj_iso_text(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits)
+{
+	int32_t days;
+	*digits = 0;
+	/* cheap shape test first: most strings are not dates */
+	if (n < 10 || n > 40 || s[4] != '-' || s[7] != '-' || (unsigned)(s[0] - '0') > 9)
+		return PQJ_ISO_NONE;
+	if (n == 10) {
+		if (pqj_parse_date(s, n, &days))
+			return PQJ_ISO_NONE;
+		*secs = (int64_t)days * 86400;
+		*nanos = 0;
+		return PQJ_ISO_DATE;
+	}
+	if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
+		return PQJ_ISO_NONE;
+	/* an instant needs its zone: without one the text names no point in time */
+	char z = s[n - 1];
+	int zoned = z == 'Z' || z == 'z' || (n >= 16 + 6 && (s[n - 6] == '+' || s[n - 6] == '-') &&
+					    s[n - 3] == ':') ||
+		    (n >= 16 + 5 && (s[n - 5] == '+' || s[n - 5] == '-'));
+	if (!zoned || pqj_parse_iso(s, n, secs, nanos, digits))
+		return PQJ_ISO_NONE;
+	return PQJ_ISO_INSTANT;
+}
+
 static const int8_t b64[256] = {
 	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
 	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,

@@ -49,14 +49,22 @@ static int get_time(pqw_shred *s, shn *x, int64_t *secs, int32_t *nanos, int64_t
 	int rc, digits;
 	*is_raw = 0;
 	char c = *j->p;
-	if (s->strict && c != '{')
-		return shred_conflict(s, x, at, "a timestamp column got a plain value");
+	/* strict: the value must be of the kind inference saw ({"$date":..} or ISO text) */
+	if (s->strict && c != (x->skind == PQI_TS ? '{' : '"'))
+		return shred_conflict(s, x, at, "a time column got another kind of value");
 	if (c == '{') {
 		if ((rc = expect_tag(s, x, PQJ_TAG_DATE, &v, &n, "{\"$date\":\"...\"}")))
 			return rc;
 	} else if (c == '"') {
 		if ((rc = pqj_string(j, 0, &v, &n)))
 			return rc;
+		if (s->strict) {
+			/* text of the kind inference saw, parsed once */
+			if (pqj_iso_text(v, n, secs, nanos, &digits) !=
+			    (x->skind == PQI_DATE_TEXT ? PQJ_ISO_DATE : PQJ_ISO_INSTANT))
+				return shred_conflict(s, x, at, "a time column got other text");
+			goto parsed;
+		}
 	} else if (c == '-' || (c >= '0' && c <= '9')) {
 		pqj_num num;
 		if ((rc = pqj_number(j, &num)))
@@ -71,6 +79,7 @@ static int get_time(pqw_shred *s, shn *x, int64_t *secs, int32_t *nanos, int64_t
 	}
 	if (pqj_parse_iso(v, n, secs, nanos, &digits))
 		return shred_failf(s, x, at, "bad ISO-8601 date '%.*s'", (int)(n > 40 ? 40 : n), v);
+parsed:
 	if (s->strict && digits > x->sdigits)
 		return shred_conflict(s, x, at, "a timestamp needs a finer unit");
 	return 0;

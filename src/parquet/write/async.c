@@ -100,7 +100,7 @@ int pqw_async_new(pq_writer *w, int threads, ids_error *err)
 	return 0;
 }
 
-int pqw_async_enqueue(pq_writer *w, pqw_col *c, pqw_page *job, ids_error *err)
+static int enqueue(pq_writer *w, pqw_col *c, pqw_page *job, ids_error *err)
 {
 	struct pqw_async *a = w->async;
 	job->col = c;
@@ -137,7 +137,7 @@ int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err)
 	pqw_page fresh = *job;
 	*job = c->cur;
 	c->cur = fresh;
-	return pqw_async_enqueue(w, c, job, err);
+	return enqueue(w, c, job, err);
 }
 
 int pqw_async_barrier(pq_writer *w, ids_error *err)

@@ -146,23 +146,30 @@ void pqw_col_free(pqw_col *c)
 	free(c->path);
 }
 
-int pqw_grow_levels(pqw_page *pg)
+/* Level arrays of pg with room for cap entries. */
+static int levels_reserve(pqw_page *pg, size_t cap)
 {
-	size_t ncap = pg->cap_lv * 2;
+	if (cap <= pg->cap_lv)
+		return 0;
 	if (pg->def) {
-		int16_t *p = realloc(pg->def, ncap * sizeof *p);
+		int16_t *p = realloc(pg->def, cap * sizeof *p);
 		if (!p)
 			return IDS_ENOMEM;
 		pg->def = p;
 	}
 	if (pg->rep) {
-		int16_t *p = realloc(pg->rep, ncap * sizeof *p);
+		int16_t *p = realloc(pg->rep, cap * sizeof *p);
 		if (!p)
 			return IDS_ENOMEM;
 		pg->rep = p;
 	}
-	pg->cap_lv = ncap;
+	pg->cap_lv = cap;
 	return 0;
+}
+
+int pqw_grow_levels(pqw_page *pg)
+{
+	return levels_reserve(pg, pg->cap_lv * 2);
 }
 
 int pqw_grow_vals(pqw_col *c, size_t n)
@@ -183,12 +190,36 @@ size_t pqw_staged_bytes(const pqw_col *c)
 	return pg->n_lv / 4 + pg->vals.len;
 }
 
-int pqw_flush_page(pq_writer *w, pqw_col *c, ids_error *err)
+int pqw_submit_page(pq_writer *w, pqw_col *c, ids_error *err)
 {
 	if (!c->cur.n_lv)
 		return 0;
-	w->rg_bytes += pqw_staged_bytes(c);
 	if (w->async)
 		return pqw_async_submit(w, c, err);
 	return pqw_encode_page(w, c, &c->cur, &w->sc, err);
+}
+
+int pqw_flush_page(pq_writer *w, pqw_col *c, ids_error *err)
+{
+	w->rg_bytes += pqw_staged_bytes(c);
+	return pqw_submit_page(w, c, err);
+}
+
+int pqw_page_append(pqw_page *dst, const pqw_page *src)
+{
+	size_t cap = dst->cap_lv;
+	while (cap < dst->n_lv + src->n_lv)
+		cap *= 2;
+	if (levels_reserve(dst, cap))
+		return IDS_ENOMEM;
+	if (dst->def)
+		memcpy(dst->def + dst->n_lv, src->def, src->n_lv * sizeof *src->def);
+	if (dst->rep)
+		memcpy(dst->rep + dst->n_lv, src->rep, src->n_lv * sizeof *src->rep);
+	if (ids_buf_append(&dst->vals, src->vals.data, src->vals.len))
+		return dst->vals.failed == IDS_ENOMEM ? IDS_ENOMEM : IDS_ELIMIT;
+	dst->n_lv += src->n_lv;
+	dst->rows += src->rows;
+	dst->n_vals += src->n_vals;
+	return 0;
 }

@@ -101,6 +101,43 @@ size_t pqw_dict_offset(const pqw_dict *d, uint32_t i)
 	return d->width ? (size_t)i * (size_t)d->width : d->offs[i];
 }
 
+int pqw_dict_reorder(pqw_dict *d, const uint32_t *order)
+{
+	uint32_t *pos = malloc((size_t)d->n * sizeof *pos + 1);
+	uint32_t *noffs = d->width ? NULL : malloc((size_t)d->cap * sizeof *noffs + 1);
+	ids_buf np;
+	ids_buf_init(&np, 0);
+	if (!pos || (!d->width && !noffs) || ids_buf_reserve(&np, d->plain.len)) {
+		free(pos);
+		free(noffs);
+		ids_buf_free(&np);
+		return -1;
+	}
+	for (uint32_t k = 0; k < d->n; k++) {
+		uint32_t i = order[k];
+		pos[i] = k;
+		if (d->width) {
+			ids_buf_append(&np, d->plain.data + (size_t)i * (size_t)d->width, (size_t)d->width);
+		} else {
+			uint32_t l;
+			memcpy(&l, d->plain.data + d->offs[i], 4);
+			noffs[k] = (uint32_t)np.len;
+			ids_buf_append(&np, d->plain.data + d->offs[i], 4 + (size_t)l);
+		}
+	}
+	for (size_t s = 0; s <= d->mask; s++)
+		if (d->slots[s].idx)
+			d->slots[s].idx = pos[d->slots[s].idx - 1] + 1;
+	ids_buf_free(&d->plain);
+	d->plain = np;
+	if (!d->width) {
+		free(d->offs);
+		d->offs = noffs;
+	}
+	free(pos);
+	return 0;
+}
+
 static int rehash(pqw_dict *d)
 {
 	size_t nmask = d->mask * 2 + 1;

@@ -52,6 +52,51 @@ static int dict_pays(size_t n, uint32_t d, size_t dict_bytes, size_t plain, size
 	return enc < N * ((double)plain / (double)n);
 }
 
+/* Renumbers the dictionary by how often the chunk's first page uses each entry, most used
+ * first (ties: first seen first), and the page's indices with it. Frequent values then
+ * have small indices whose high bits are zero, which the page codec squeezes better than
+ * first-seen order: on DuckDB's files (first-seen order per row group) the same qty column
+ * varied 59.8k-68.2k B per 122,880 values with zstd. A counting sort (counts are at most
+ * n): qsort over the 90,000 zip codes was a fifth of a write's instructions. Later pages
+ * append new values at the end as before. */
+static int dict_by_frequency(pqw_dict *d, uint32_t *idx, size_t n)
+{
+	uint32_t nd = pqw_dict_count(d), maxc = 0;
+	if (nd < 2)
+		return 0;
+	uint32_t *cnt = calloc(nd, sizeof *cnt), *order = malloc(nd * sizeof *order), *start = NULL;
+	int rc = -1;
+	if (!cnt || !order)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		cnt[idx[i]]++;
+	for (uint32_t e = 0; e < nd; e++)
+		maxc = cnt[e] > maxc ? cnt[e] : maxc;
+	if (!(start = calloc((size_t)maxc + 2, sizeof *start)))
+		goto out;
+	for (uint32_t e = 0; e < nd; e++)   /* start[c]: entries used more than c times */
+		start[cnt[e]]++;
+	for (uint32_t c = maxc, sum = 0; c != UINT32_MAX; c--) {
+		uint32_t k = start[c];
+		start[c] = sum;
+		sum += k;
+	}
+	for (uint32_t e = 0; e < nd; e++)
+		order[start[cnt[e]]++] = e;
+	if (pqw_dict_reorder(d, order))
+		goto out;
+	for (uint32_t k = 0; k < nd; k++)   /* cnt becomes old index -> new index */
+		cnt[order[k]] = k;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = cnt[idx[i]];
+	rc = 0;
+out:
+	free(cnt);
+	free(order);
+	free(start);
+	return rc;
+}
+
 /* Dictionary-encodes the page into sc->idx. Returns 1 when the page is to be written with
  * dictionary indices, 0 when PLAIN. */
 static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_values,
@@ -102,6 +147,8 @@ static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_val
 			c->dict_mode = PQW_DICT_FELL_BACK;
 			return 0;
 		}
+		if (dict_by_frequency(c->dict, sc->idx, pg->n_vals))
+			goto oom;
 	} else if (dict_bytes > c->dict_max) {
 		/* this page still refers to the dictionary; the rest of the chunk is PLAIN */
 		c->dict_mode = PQW_DICT_FELL_BACK;
@@ -164,7 +211,11 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 	if (!pg->n_lv)
 		return 0;
 	int v2 = w->o.page_version == 2, rc;
-	int dict = dict_page(c, pg, sc, (double)w->o.row_group_rows, err, &rc);
+	/* values a chunk may hold: a row group's rows times this page's values per row (a
+	 * sparse column holds far fewer values than rows, and projecting its distinct values
+	 * to a million made a dictionary look like it pays where PLAIN is smaller) */
+	double per_row = pg->rows ? (double)pg->n_vals / (double)pg->rows : 1.0;
+	int dict = dict_page(c, pg, sc, (double)w->o.row_group_rows * per_row, err, &rc);
 	if (rc)
 		return rc;
 	int64_t nulls = count_nulls(c, pg);

@@ -39,6 +39,9 @@ int pqw_dict_encode(pqw_dict *d, const uint8_t *vals, size_t len, size_t n, uint
 uint32_t pqw_dict_count(const pqw_dict *d);
 /* Byte offset of value k in a page's staged values (k <= the values there; len bounds it). */
 size_t pqw_dict_value_offset(const pqw_dict *d, const uint8_t *vals, size_t len, size_t k);
+/* Renumbers the entries: entry order[k] becomes entry k (order is a permutation of
+ * 0..count-1). -1 on out of memory (d unchanged). */
+int pqw_dict_reorder(pqw_dict *d, const uint32_t *order);
 /* PLAIN encoding of all entries, in index order (the dictionary page body). */
 const ids_buf *pqw_dict_plain(const pqw_dict *d);
 /* Byte offset of entry i in the PLAIN buffer (for BYTE_ARRAY: of its 4-byte length). */
@@ -230,8 +233,6 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
  * error an encoder hit. */
 int pqw_async_new(pq_writer *w, int threads, ids_error *err);
 int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err);
-/* Queues a filled page (taking it; it returns to c's pool once encoded). */
-int pqw_async_enqueue(pq_writer *w, pqw_col *c, pqw_page *pg, ids_error *err);
 int pqw_async_barrier(pq_writer *w, ids_error *err);
 void pqw_async_free(pq_writer *w);
 
@@ -249,8 +250,13 @@ int pqw_rows_done(pq_writer *w, size_t n, ids_error *err);
 int pqw_col_init(pq_writer *w, pqw_col *c, const pq_node *leaf, char **path, size_t path_len,
 		 int16_t max_def, int16_t max_rep);
 void pqw_col_free(pqw_col *c);
-/* Finishes the staged page: encodes it now, or queues it for the column's encoder. */
+/* Finishes the staged page: encodes it now, or queues it for the column's encoder.
+ * flush also counts its bytes into the row group's; submit does not (the NDJSON commit
+ * counted them per slice). */
 int pqw_flush_page(pq_writer *w, pqw_col *c, ids_error *err);
+int pqw_submit_page(pq_writer *w, pqw_col *c, ids_error *err);
+/* Appends src's levels and values to dst (IDS_ENOMEM / IDS_ELIMIT). */
+int pqw_page_append(pqw_page *dst, const pqw_page *src);
 /* PLAIN bytes staged in the current page (page and row-group size decisions). */
 size_t pqw_staged_bytes(const pqw_col *c);
 /* Writes the chunk (dictionary page + data pages) at the file's end and its ColumnChunk

@@ -1,7 +1,8 @@
 /* RLE / bit-packed hybrid encoder (Parquet Encodings.md) for definition and repetition
- * levels and dictionary indices, and PLAIN boolean bit packing. Runs of 8+ equal values
- * become RLE runs; everything else is bit-packed in groups of 8 (at most 63 groups per
- * literal run, the limit older readers assume). */
+ * levels and dictionary indices, and PLAIN boolean bit packing. Runs of equal values
+ * that would take 8+ bytes bit-packed (and are 8+ values long) become RLE runs; everything
+ * else is bit-packed in groups of 8 (at most 63 groups per literal run, the limit older
+ * readers assume). */
 #include "pqw.h"
 
 #include <string.h>
@@ -85,9 +86,22 @@ static void add_lit(rle *r, uint32_t v, size_t count)
 	}
 }
 
+/* A run of 8+ equal values goes RLE, except inside a literal run, where it must take 8
+ * bytes or more bit-packed: there it also splits the literal run (one more header) and its
+ * header and value bytes break the packed stream a compressor sees. With runs of 8 (the
+ * old rule) the sparse def levels of a wide table (0/1, bit width 1, zeros in runs of ~10)
+ * were 10% larger than plain bit-packing and compressed worse: 11,367,564 -> 10,791,104 B
+ * zstd on the 300k-row wide bench data. */
+#define RLE_MIN_BITS 64
+
+static int short_run(const rle *r, size_t count)
+{
+	return count < 8 || (r->nl && count * (size_t)r->bw < RLE_MIN_BITS);
+}
+
 static void add_run(rle *r, uint32_t v, size_t count)
 {
-	if (count < 8) {
+	if (short_run(r, count)) {
 		add_lit(r, v, count);
 		return;
 	}
@@ -96,7 +110,7 @@ static void add_run(rle *r, uint32_t v, size_t count)
 		size_t pad = 8 - r->nl % 8;
 		add_lit(r, v, pad);
 		count -= pad;
-		if (count < 8) {
+		if (short_run(r, count)) {
 			add_lit(r, v, count);
 			return;
 		}
@@ -121,7 +135,13 @@ static void add_run(rle *r, uint32_t v, size_t count)
 		size_t j = i + 1;                                      \
 		while (j < n && (uint32_t)vals[j] == v)                \
 			j++;                                           \
-		add_run(&r, v, j - i);                                 \
+		if (j - i < 8 && r.nl + (j - i) < LIT_MAX) {           \
+			/* the common literal case, without a call */   \
+			for (; i < j; i++)                             \
+				r.lit[r.nl++] = v;                     \
+		} else {                                               \
+			add_run(&r, v, j - i);                         \
+		}                                                      \
 		i = j;                                                 \
 	}                                                             \
 	flush_lit(&r);
