@@ -59,9 +59,7 @@ static long new_tok(parser *p, ids_jtype type)
 		j->cap = nc;
 	}
 	ids_jtok *t = &j->tok[j->ntok];
-	memset(t, 0, sizeof *t);
-	t->type = (uint8_t)type;
-	t->start = (uint32_t)p->pos;
+	*t = (ids_jtok){.type = (uint8_t)type, .start = (uint32_t)p->pos};
 	return (long)j->ntok++;
 }
 
@@ -295,6 +293,18 @@ int ids_json_parse(ids_json *j, const char *text, size_t len, size_t max_tokens,
 	j->len = len;
 	j->ntok = 0;
 	parser p = {j, text, len, 0, max_tokens ? max_tokens : SIZE_MAX, max_depth ? max_depth : 64, err};
+	/* JSON averages under one token per 8 bytes: sized once, the array is rarely
+	 * copied as it grows (capped by max_tokens, so a body cannot reserve more than it may use) */
+	size_t want = len / 8 + 16;
+	if (want > p.max_tokens)
+		want = p.max_tokens;
+	if (want > j->cap) {
+		ids_jtok *t = realloc(j->tok, want * sizeof *t);
+		if (t) {
+			j->tok = t;
+			j->cap = want;
+		}
+	}
 	int rc = parse_value(&p, 0);
 	if (rc)
 		return rc;
@@ -436,8 +446,17 @@ int ids_json_i64(const ids_json *j, size_t t, int64_t *out)
 	const ids_jtok *tk = &j->tok[t];
 	if (tk->type != IDS_JNUM || !tk->is_int)
 		return IDS_EINVAL;
-	char tmp[32];
 	size_t n = tk->end - tk->start;
+	const char *s = j->text + tk->start;
+	if (n <= 18) { /* up to 18 digits (or '-' and 17) cannot overflow */
+		int neg = s[0] == '-';
+		int64_t v = 0;
+		for (size_t i = (size_t)neg; i < n; i++)
+			v = v * 10 + (s[i] - '0');
+		*out = neg ? -v : v;
+		return 0;
+	}
+	char tmp[32];
 	if (n >= sizeof tmp)
 		return IDS_EINVAL;
 	memcpy(tmp, j->text + tk->start, n);
