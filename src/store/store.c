@@ -145,8 +145,18 @@ static int load_node(store *s, char *node, ids_error *err)
 	return store_exec(s->w, sql, err);
 }
 
+/* This SQLite build has no lookaside allocator (OMIT_LOOKASIDE), so every statement step
+ * mallocs its cursors and records; with the default memory statistics each of those takes a
+ * process-wide mutex. Nothing here reads the statistics. Must precede sqlite3_initialize. */
+static void sqlite_global_config(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(store **out, const store_options *o, ids_error *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sqlite_global_config);
 	*out = NULL;
 	store *s = calloc(1, sizeof *s);
 	if (!s)
