@@ -3,8 +3,11 @@
 // mutations (the documents of bench/push.mjs, --batch per request, --clients in parallel) and
 // dumps. Prints Ir per mutation overall and per thread; the dump (callgrind.out.*) is left in
 // --out for callgrind_annotate.
+// With --update the measured push writes keys that exist (pushed first, unmeasured, by another
+// client), so every mutation replaces a row instead of adding one.
 // usage: node bench/push_callgrind.mjs [--bin build/idbsync] [--total 20000] [--batch 500]
-//                                       [--clients 1] [--out /tmp/push-cg] [--server-args "--no-lake"]
+//                                       [--clients 1] [--update] [--out /tmp/push-cg]
+//                                       [--server-args "--no-lake --no-inbox"]
 import { spawn, execFileSync } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
@@ -12,7 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { orderBodies, postPush as post } from './lib/orders.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, arr) =>
+const update = process.argv.includes('--update');
+const args = Object.fromEntries(process.argv.slice(2).filter((v) => v !== '--update').reduce((a, v, i, arr) =>
   (v.startsWith('--') ? [...a, [v.slice(2), arr[i + 1]]] : a), []));
 const bin = path.resolve(args.bin || 'build/idbsync');
 const total = Number(args.total || 20000);
@@ -36,8 +40,10 @@ const port = await new Promise((resolve, reject) => {
 });
 const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
 const per = Math.ceil(total / clients);
-const warm = Array.from({ length: clients }, (_, c) => orderBodies(c, batch, batch, 1));
-const bodies = Array.from({ length: clients }, (_, c) => orderBodies(c, per, batch, batch + 1));
+const warm = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1, `seed-${c}`)
+  : orderBodies(c, batch, batch, 1)));
+const bodies = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1)
+  : orderBodies(c, per, batch, batch + 1)));
 await Promise.all(warm.map(async (l) => { for (const b of l) await post(agent, port, b); }));
 execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
 await Promise.all(bodies.map(async (l) => { for (const b of l) await post(agent, port, b); }));
@@ -57,6 +63,6 @@ for (const f of files) {
   sum += ir;
   rows.push([f, ir]);
 }
-console.log(`${total} mutations, batches of ${batch}, ${clients} client(s), server ${extra.join(' ')}`);
+console.log(`${total} mutations${update ? ' (updates of existing keys)' : ''}, batches of ${batch}, ${clients} client(s), server ${extra.join(' ')}`);
 for (const [f, ir] of rows) if (ir) console.log(`  ${f}: ${Math.round(ir / total).toLocaleString('en-US')} Ir/mutation`);
 console.log(`total: ${Math.round(sum / total).toLocaleString('en-US')} Ir/mutation (${sum.toLocaleString('en-US')} Ir)`);

@@ -1,7 +1,8 @@
 // The push benchmarks' documents: orders-like mutations ({id, store:'orders', op:'put', key, value}
 import http from 'node:http';
-// with ~150-byte values), cut into push bodies of `batch` mutations; ids start at `first`.
-export function orderBodies(client, n, batch, first = 1) {
+// with ~150-byte values), cut into push bodies of `batch` mutations; ids start at `first`, keys
+// are `${client}-${id}`, the pushing client is `name`.
+export function orderBodies(client, n, batch, first = 1, name = `bench-${client}`) {
   const bodies = [];
   let id = first;
   for (let done = 0; done < n; done += batch) {
@@ -11,7 +12,7 @@ export function orderBodies(client, n, batch, first = 1) {
         value: { id: `${client}-${id}`, customer: `customer ${id % 977}`, total: (id * 7.31) % 1000,
           items: id % 9, status: ['new', 'paid', 'shipped'][id % 3], note: 'x'.repeat(40) } });
     }
-    bodies.push(JSON.stringify({ client: `bench-${client}`, mutations: muts }));
+    bodies.push(JSON.stringify({ client: name, mutations: muts }));
   }
   return bodies;
 }

@@ -432,6 +432,56 @@ static void lww_conflicts(store *s)
 	CHECK_HAS(err.msg, "ahead");
 }
 
+/* New keys are inserted before their row is read (apply.c insert_first); a push mixing them
+ * with keys that exist, including losers, gives the same answer as reading every row first. */
+static void new_and_existing_keys(store *s)
+{
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf body = IDS_BUF_INIT;
+	ids_buf_puts(&body, "{\"client\":\"A\",\"mutations\":[");
+	for (int i = 0; i < 60; i++)
+		ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":\"e%d\",\"value\":%d,"
+			       "\"hlc\":\"%s\"}", i ? "," : "", i + 1, i, i, hlc_at(2000, i, "A"));
+	ids_buf_puts(&body, "]}");
+	CHECK_EQ_INT(push(s, "db3b", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 60);
+	store_push_result_free(&r);
+	/* B: every third mutation an older write to an existing key (loses), every third a newer
+	 * one (wins), the others new keys, one of them twice (the second finds the first) */
+	ids_buf_reset(&body);
+	ids_buf_puts(&body, "{\"client\":\"B\",\"mutations\":[");
+	for (int i = 0; i < 60; i++) {
+		char key[16];
+		int at = i % 3 == 0 ? 1000 : 3000;
+		if (i % 3 == 2)
+			snprintf(key, sizeof key, "n%d", i == 59 ? 2 : i);
+		else
+			snprintf(key, sizeof key, "e%d", i);
+		ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s\",\"op\":\"%s\",\"key\":\"%s\"%s,\"hlc\":\"%s\"}",
+			       i ? "," : "", i + 1, i == 31 ? "delete" : "put", key, i == 31 ? "" : ",\"value\":\"B\"",
+			       hlc_at(at, i, "B"));
+	}
+	ids_buf_puts(&body, "]}");
+	CHECK_EQ_INT(push(s, "db3b", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(r.conflicts, 20);
+	CHECK_EQ_INT(r.applied, 40);
+	CHECK_EQ_INT(r.ack, 60);
+	store_push_result_free(&r);
+	pulled *p = pull(s, "db3b", "", NULL, 0, 0);
+	CHECK(find_key(p, "\"e0\"") && !strcmp(find_key(p, "\"e0\"")->value, "0"));
+	CHECK(find_key(p, "\"e1\"") && !strcmp(find_key(p, "\"e1\"")->value, "\"B\""));
+	CHECK(find_key(p, "\"e31\"") && find_key(p, "\"e31\"")->del);
+	CHECK(find_key(p, "\"n5\"") && !strcmp(find_key(p, "\"n5\"")->value, "\"B\""));
+	CHECK(find_key(p, "\"n2\"") && !strcmp(find_key(p, "\"n2\"")->value, "\"B\""));
+	/* 60 e-keys (one deleted) + 19 distinct n-keys */
+	ids_buf out = IDS_BUF_INIT;
+	CHECK_EQ_INT(store_list_json(s, "db3b", "", &out, &err), 0);
+	CHECK_HAS(out.data, "\"rows\":78,\"tombstones\":1");
+	ids_buf_free(&out);
+	ids_buf_free(&body);
+}
+
 static void server_wins(store *s)
 {
 	store_push_result r;
@@ -913,6 +963,7 @@ int main(void)
 		push_pull(s);
 		idempotency_and_gaps(s);
 		lww_conflicts(s);
+		new_and_existing_keys(s);
 		server_wins(s);
 		merge_rule(s);
 		user_scoping(s);
