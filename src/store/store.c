@@ -68,6 +68,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 		     " kinds = kinds | excluded.kinds",
 };
 
+/* ST_ADD_CHANGE's insert for `rows` rows at once: row r's parameter k is number r*12+k. */
+static char *changes_insert_sql(int rows)
+{
+	const char *one = stmt_sql[ST_ADD_CHANGE];
+	const char *values = strstr(one, " VALUES(");
+	ids_buf b = IDS_BUF_INIT;
+	ids_buf_append(&b, one, (size_t)(values - one));
+	ids_buf_puts(&b, " VALUES");
+	for (int r = 0; r < rows; r++)
+		ids_buf_puts(&b, r ? ",(?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)");
+	return b.failed ? (ids_buf_free(&b), NULL) : ids_buf_steal(&b, NULL);
+}
+
 int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what)
 {
 	int code = IDS_EIO;
@@ -211,9 +224,14 @@ int store_open(store **out, const store_options *o, ids_error *err)
 		rc = store_exec(s->w, o->durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;", err);
 	if (!rc)
 		rc = store_exec(s->w, schema_v1, err);
-	for (int i = 0; !rc && i < ST_COUNT; i++)
-		if (sqlite3_prepare_v3(s->w, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK)
+	for (int i = 0; !rc && i < ST_COUNT; i++) {
+		char *gen = i == ST_ADD_CHANGES_8 ? changes_insert_sql(8) :
+			    i == ST_ADD_CHANGES_32 ? changes_insert_sql(32) : NULL;
+		if (sqlite3_prepare_v3(s->w, gen ? gen : stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+		    SQLITE_OK)
 			rc = store_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");
+		free(gen);
+	}
 	char node[HLC_NODE_MAX + 1];
 	if (!rc)
 		rc = load_node(s, node, err);
