@@ -110,7 +110,18 @@ static int parse_string(parser *p)
 	size_t i = p->pos + 1;
 	int escaped = 0;
 	for (;;) {
-		/* fast path over plain ASCII */
+		/* fast path over plain ASCII, 8 bytes at a time: a word holding no byte >= 0x80, < 0x20,
+		 * '"' or '\\' is skipped whole (the first byte of each kind is detected exactly; later
+		 * ones may be flagged falsely, which only sends the word to the byte loop) */
+		while (i + 8 <= p->n) {
+			uint64_t x;
+			memcpy(&x, s + i, 8);
+			const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+			uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+			if ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+				break;
+			i += 8;
+		}
 		while (i < p->n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
 			i++;
 		if (i >= p->n)
