@@ -166,8 +166,8 @@ typedef struct ctx {
 	int64_t now;
 	ids_origin origin;
 	int skip_insert_first; /* mutations left before trying the insert-first path again */
-	/* change-log rows are inserted 32 (or 8) per statement: one statement's fixed cost
-	 * (cursor, VDBE start and halt: ~2.5k instructions) per row was a tenth of the push */
+	/* change-log rows are inserted 32 (or 8) per statement: a statement per row cost 1.1k
+	 * instructions more per row (cursor, VDBE start and halt) */
 	change_row pend[CHANGE_ROWS];
 	int n_pend;
 } ctx;
