@@ -5,7 +5,9 @@
 // sync:false), so idbsync is also run with --unsafe-no-fsync for a like-for-like column.
 //
 // usage: node bench/pouch_push.mjs [--bin build/idbsync] [--total 100000] [--batch 500] [--clients 1,16]
-//                                  [--repeat N] [--pouchdb-server PATH]
+//                                  [--repeat N] [--pouchdb-server PATH] [--before OLD_BINARY]
+// --before adds rows for an older idbsync binary (durable), run in the same minutes, so a
+// change is compared with the same peer and machine load.
 // pouchdb-server is found in ./node_modules/.bin, $POUCHDB_SERVER_DIR/node_modules/.bin, or
 // /tmp/idbsync-pouch/node_modules/.bin; install it with `npm install --no-save pouchdb-server`
 // (or `npm install --prefix /tmp/idbsync-pouch pouchdb-server` to leave ./node_modules alone).
@@ -26,6 +28,7 @@ const total = Number(args.total || 100000);
 const batch = Number(args.batch || 500);
 const clientCounts = (args.clients || '1,16').split(',').map(Number);
 const repeat = Number(args.repeat || 1); // best of N runs (shared, noisy machines)
+const before = args.before && path.resolve(args.before);
 
 function findPouch() {
   const cands = [args['pouchdb-server'], path.join(ROOT, 'node_modules/.bin/pouchdb-server'),
@@ -85,8 +88,8 @@ function waitExit(p) {
 }
 
 const peers = {
-  async idbsync(dir, extra) {
-    const { p, port } = await serveIdbsync(bin, dir, extra);
+  async idbsync(dir, extra, exe = bin) {
+    const { p, port } = await serveIdbsync(exe, dir, extra);
     return {
       p, port,
       body: (c, docs) => JSON.stringify({ client: `bench-${c}`, mutations: docs.map((d) => ({ id: d.id, store: 'orders', op: 'put', key: d.key, value: d.value })) }),
@@ -161,16 +164,20 @@ if (!pouchExe) {
 }
 const pouchVersion = JSON.parse(fs.readFileSync(path.join(path.dirname(fs.realpathSync(pouchExe)), '../package.json'), 'utf8')).version;
 console.log(`push ingest: ${total} documents, batches of ${batch} (${os.cpus().length} cores, ${os.cpus()[0].model}); ` +
-  `pouchdb-server ${pouchVersion} (LevelDOWN, writes not fsynced), idbsync ${bin.startsWith(ROOT) ? path.relative(ROOT, bin) : bin}${repeat > 1 ? `, best of ${repeat}` : ''}`);
+  `pouchdb-server ${pouchVersion} (LevelDOWN, writes not fsynced), idbsync ${bin.startsWith(ROOT) ? path.relative(ROOT, bin) : bin}` +
+  `${before ? ` (before: ${before})` : ''}${repeat > 1 ? `, best of ${repeat}` : ''}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 console.log('| clients | peer | durable | seconds | docs/s | request p50 ms | request p99 ms | idbsync / peer |');
 console.log('|---:|---|---|---:|---:|---:|---:|---:|');
 for (const c of clientCounts) {
+  const old = before && await run('idbsync before', (d) => peers.idbsync(d, [], before), c);
   const fsyncd = await run('idbsync', (d) => peers.idbsync(d, []), c);
   const nofsync = await run('idbsync --unsafe-no-fsync', (d) => peers.idbsync(d, ['--unsafe-no-fsync']), c);
   const pouch = await run('pouchdb-server', (d) => peers.pouchdb(d), c);
   const row = (r, durable, ratio) => console.log(`| ${c} | ${r.name} | ${durable} | ${r.secs.toFixed(2)} | ` +
     `${Math.round(r.rate).toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${ratio} |`);
+  if (old) row(old, 'fsync per commit', `${(old.rate / pouch.rate).toFixed(2)}x`);
   row(fsyncd, 'fsync per commit', `${(fsyncd.rate / pouch.rate).toFixed(2)}x`);
   row(nofsync, 'no fsync', `${(nofsync.rate / pouch.rate).toFixed(2)}x`);
   row(pouch, 'no fsync (LevelDB log)', '1.00x');
 }
+console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serveIdbsync } from './lib/serve.mjs';
+import { orderBodies, postPush } from './lib/orders.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, arr) =>
   (v.startsWith('--') ? [...a, [v.slice(2), arr[i + 1]]] : a), []));
@@ -16,43 +17,17 @@ const batch = Number(args.batch || 500);
 const clientCounts = (args.clients || '1,16').split(',').map(Number);
 const extra = (args['server-args'] || '').split(' ').filter(Boolean);
 
-function makeBodies(client, n) {
-  const bodies = [];
-  let id = 1;
-  for (let done = 0; done < n; done += batch) {
-    const muts = [];
-    for (let i = 0; i < batch && done + i < n; i++, id++) {
-      muts.push({ id, store: 'orders', op: 'put', key: `${client}-${id}`,
-        value: { id: `${client}-${id}`, customer: `customer ${id % 977}`, total: (id * 7.31) % 1000,
-          items: id % 9, status: ['new', 'paid', 'shipped'][id % 3], note: 'x'.repeat(40) } });
-    }
-    bodies.push(JSON.stringify({ client: `bench-${client}`, mutations: muts }));
-  }
-  return bodies;
-}
-
-function post(agent, port, body) {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/db/bench/push', agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`push ${res.statusCode}: ${data}`));
-        resolve(Number(process.hrtime.bigint() - t0) / 1e6);
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+async function post(agent, port, body) {
+  const t0 = process.hrtime.bigint();
+  await postPush(agent, port, body);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
 async function run(clients) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-bench-'));
   const { p, port } = await serveIdbsync(bin, dir, extra);
   const per = Math.ceil(total / clients);
-  const bodies = Array.from({ length: clients }, (_, c) => makeBodies(c, per));
+  const bodies = Array.from({ length: clients }, (_, c) => orderBodies(c, per, batch));
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const lat = [];
   const t0 = process.hrtime.bigint();

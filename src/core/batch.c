@@ -45,88 +45,140 @@ int ids_store_name_valid(const char *s, size_t n)
 /* Mutations keep offsets into the arena while it grows; pointers are fixed at the end. */
 typedef struct pending {
 	size_t store_off, key_off;
+	size_t store_tok;
 } pending;
+
+/* The fields of a mutation object, found in one pass over its keys (the first of a repeated
+ * key counts, as with ids_json_get). */
+enum { F_ID, F_STORE, F_OP, F_KEY, F_VALUE, F_HLC, F_BASE, F_COUNT };
+
+static int field_of(const ids_json *j, size_t k)
+{
+	static const char *const names[F_COUNT] = {"id", "store", "op", "key", "value", "hlc", "base"};
+	const ids_jtok *kt = &j->tok[k];
+	if (kt->escaped) {
+		for (int i = 0; i < F_COUNT; i++)
+			if (ids_json_streq(j, k, names[i]))
+				return i;
+		return -1;
+	}
+	const char *s = j->text + kt->start + 1;
+	switch (kt->end - kt->start - 2) {
+	case 2:
+		return s[0] == 'i' && s[1] == 'd' ? F_ID : s[0] == 'o' && s[1] == 'p' ? F_OP : -1;
+	case 3:
+		return !memcmp(s, "key", 3) ? F_KEY : !memcmp(s, "hlc", 3) ? F_HLC : -1;
+	case 4:
+		return !memcmp(s, "base", 4) ? F_BASE : -1;
+	case 5:
+		return !memcmp(s, "store", 5) ? F_STORE : !memcmp(s, "value", 5) ? F_VALUE : -1;
+	}
+	return -1;
+}
+
+/* Error paths name the mutation ("mutations[3].key: ..."); the name is only formatted then. */
+#define MPATH "mutations[%zu]"
 
 static int parse_mutation(ids_batch *b, size_t t, size_t idx, pending *pd, const ids_limits *lim,
 			  hlc_clock *clock, ids_error *err)
 {
 	const ids_json *j = &b->json;
 	ids_mutation *m = &b->m[idx];
-	char path[64];
-	snprintf(path, sizeof path, "mutations[%zu]", idx);
 	if (j->tok[t].type != IDS_JOBJ)
-		return ids_fail(err, IDS_EINVAL, "%s: must be an object", path);
-	long f = ids_json_get(j, t, "id");
+		return ids_fail(err, IDS_EINVAL, MPATH ": must be an object", idx);
+	long fl[F_COUNT];
+	for (int i = 0; i < F_COUNT; i++)
+		fl[i] = -1;
+	size_t k = t + 1;
+	for (uint32_t i = 0; i < j->tok[t].size; i++, k = j->tok[k + 1].next) {
+		int w = field_of(j, k);
+		if (w >= 0 && fl[w] < 0)
+			fl[w] = (long)k + 1;
+	}
+	long f = fl[F_ID];
 	if (f < 0 || ids_json_i64(j, (size_t)f, &m->id) || m->id < 1)
-		return ids_fail(err, IDS_EINVAL, "%s.id: required, an integer >= 1", path);
+		return ids_fail(err, IDS_EINVAL, MPATH ".id: required, an integer >= 1", idx);
 	if (idx > 0 && m->id <= b->m[idx - 1].id)
-		return ids_fail(err, IDS_EINVAL, "%s.id: ids must be strictly increasing (%lld after %lld)", path,
+		return ids_fail(err, IDS_EINVAL, MPATH ".id: ids must be strictly increasing (%lld after %lld)", idx,
 				(long long)m->id, (long long)b->m[idx - 1].id);
 
-	f = ids_json_get(j, t, "store");
+	f = fl[F_STORE];
 	if (f < 0 || j->tok[f].type != IDS_JSTR)
-		return ids_fail(err, IDS_EINVAL, "%s.store: required, a string", path);
-	pd->store_off = b->arena.len;
-	if (ids_json_unescape(j, (size_t)f, &b->arena) ||
-	    !ids_store_name_valid(b->arena.data + pd->store_off, b->arena.len - pd->store_off) ||
-	    memchr(b->arena.data + pd->store_off, 0, b->arena.len - pd->store_off))
-		return ids_fail(err, IDS_EINVAL, "%s.store: 1-%d bytes without control characters", path,
-				IDS_NAME_MAX);
-	ids_buf_putc(&b->arena, 0);
+		return ids_fail(err, IDS_EINVAL, MPATH ".store: required, a string", idx);
+	/* batches write to one or two stores: the same token text as the previous mutation's
+	 * shares its checked copy in the arena */
+	const ids_jtok *st = &j->tok[f];
+	const ids_jtok *pst = idx > 0 ? &j->tok[pd[-1].store_tok] : NULL;
+	if (pst && pst->end - pst->start == st->end - st->start &&
+	    !memcmp(j->text + pst->start, j->text + st->start, st->end - st->start)) {
+		pd->store_off = pd[-1].store_off;
+	} else {
+		pd->store_off = b->arena.len;
+		if (ids_json_unescape(j, (size_t)f, &b->arena) ||
+		    !ids_store_name_valid(b->arena.data + pd->store_off, b->arena.len - pd->store_off) ||
+		    memchr(b->arena.data + pd->store_off, 0, b->arena.len - pd->store_off))
+			return ids_fail(err, IDS_EINVAL, MPATH ".store: 1-%d bytes without control characters", idx,
+					IDS_NAME_MAX);
+		ids_buf_putc(&b->arena, 0);
+	}
+	pd->store_tok = (size_t)f;
 
-	f = ids_json_get(j, t, "op");
+	f = fl[F_OP];
 	if (f >= 0 && ids_json_streq(j, (size_t)f, "put"))
 		m->op = IDS_OP_PUT;
 	else if (f >= 0 && ids_json_streq(j, (size_t)f, "delete"))
 		m->op = IDS_OP_DELETE;
 	else
-		return ids_fail(err, IDS_EINVAL, "%s.op: must be \"put\" or \"delete\"", path);
+		return ids_fail(err, IDS_EINVAL, MPATH ".op: must be \"put\" or \"delete\"", idx);
 
-	f = ids_json_get(j, t, "key");
+	f = fl[F_KEY];
 	if (f < 0)
-		return ids_fail(err, IDS_EINVAL, "%s.key: required", path);
+		return ids_fail(err, IDS_EINVAL, MPATH ".key: required", idx);
 	pd->key_off = b->arena.len;
 	int rc = ids_key_encode(j, (size_t)f, &b->arena, err);
 	if (rc)
-		return ids_wrap(err, "%s.key: ", path);
+		return ids_wrap(err, MPATH ".key: ", idx);
 	m->key_len = b->arena.len - pd->key_off;
 	if (m->key_len > lim->max_key)
-		return ids_fail(err, IDS_ELIMIT, "%s.key: %zu bytes encoded, the limit is %zu", path, m->key_len,
+		return ids_fail(err, IDS_ELIMIT, MPATH ".key: %zu bytes encoded, the limit is %zu", idx, m->key_len,
 				lim->max_key);
 
-	f = ids_json_get(j, t, "value");
+	f = fl[F_VALUE];
 	if (m->op == IDS_OP_PUT) {
 		if (f < 0)
-			return ids_fail(err, IDS_EINVAL, "%s.value: required for put", path);
+			return ids_fail(err, IDS_EINVAL, MPATH ".value: required for put", idx);
 		const ids_jtok *vt = &j->tok[f];
 		m->json = j;
 		m->vtok = (uint32_t)f;
 		m->value = j->text + vt->start;
 		m->value_len = vt->end - vt->start;
 		if (m->value_len > lim->max_value)
-			return ids_fail(err, IDS_ELIMIT, "%s.value: %zu bytes, the limit is %zu", path, m->value_len,
+			return ids_fail(err, IDS_ELIMIT, MPATH ".value: %zu bytes, the limit is %zu", idx, m->value_len,
 					lim->max_value);
-		char vpath[80];
-		snprintf(vpath, sizeof vpath, "%s.value", path);
-		if ((rc = ids_value_check(j, (size_t)f, vpath, err)))
-			return rc;
+		if (ids_value_check(j, (size_t)f, "", NULL)) {
+			/* checked again only to name the place in the message */
+			char vpath[80];
+			snprintf(vpath, sizeof vpath, MPATH ".value", idx);
+			if ((rc = ids_value_check(j, (size_t)f, vpath, err)))
+				return rc;
+		}
 	} else if (f >= 0 && j->tok[f].type != IDS_JNULL) {
-		return ids_fail(err, IDS_EINVAL, "%s.value: must be absent for delete", path);
+		return ids_fail(err, IDS_EINVAL, MPATH ".value: must be absent for delete", idx);
 	}
 
-	f = ids_json_get(j, t, "hlc");
+	f = fl[F_HLC];
 	if (f >= 0 && j->tok[f].type != IDS_JNULL) {
 		if (j->tok[f].type != IDS_JSTR || j->tok[f].escaped)
-			return ids_fail(err, IDS_EINVAL, "%s.hlc: must be a string", path);
+			return ids_fail(err, IDS_EINVAL, MPATH ".hlc: must be a string", idx);
 		if (hlc_parse(&m->hlc, j->text + j->tok[f].start + 1, j->tok[f].end - j->tok[f].start - 2, err) ||
 		    (clock && hlc_clock_check(clock, &m->hlc, err)))
-			return ids_wrap(err, "%s.", path);
+			return ids_wrap(err, MPATH ".", idx);
 		m->has_hlc = 1;
 	}
-	f = ids_json_get(j, t, "base");
+	f = fl[F_BASE];
 	if (f >= 0 && j->tok[f].type != IDS_JNULL) {
 		if (ids_json_i64(j, (size_t)f, &m->base) || m->base < 0)
-			return ids_fail(err, IDS_EINVAL, "%s.base: must be an integer >= 0 (a server seq)", path);
+			return ids_fail(err, IDS_EINVAL, MPATH ".base: must be an integer >= 0 (a server seq)", idx);
 		m->has_base = 1;
 	}
 	return 0;

@@ -88,6 +88,14 @@ static int put_string(const ids_json *j, size_t t, ids_buf *out)
 	const ids_jtok *tk = &j->tok[t];
 	const char *s = j->text + tk->start + 1;
 	size_t n = tk->end - tk->start - 2;
+	if (!tk->escaped) {
+		/* plain ASCII (the usual key) is its own code units */
+		size_t i = 0;
+		while (i < n && (unsigned char)s[i] < 0x80)
+			i++;
+		if (i == n)
+			return put_bytes(out, K_STR, (const uint8_t *)s, n);
+	}
 	ids_buf tmp = IDS_BUF_INIT;
 	ids_buf_reserve(&tmp, n + 4);
 	uint8_t o[3];

@@ -1,5 +1,6 @@
 /* The lake's options: the `idbsync serve` flags it owns (lake_option, lake_usage) and the
  * per-store settings file (--lake-config), read into the lake at open. */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include <errno.h>

@@ -27,6 +27,7 @@ static uint32_t fhash(int64_t sid, const char *name)
 
 void store_fields_reset(store *s)
 {
+	s->shape_len = 0;
 	if (!s->fields)
 		return;
 	for (size_t i = 0; i < FIELD_BUCKETS; i++) {
@@ -97,7 +98,26 @@ int store_fields_note(store *s, int64_t sid, const ids_mutation *m, ids_error *e
 	}
 	int rc = 0;
 	if (j->tok[v].type == IDS_JOBJ) {
+		/* most values of a store have the fields of the one before, in the same order: their
+		 * names as sent and kinds, compared with the last value's, skip the lookups */
+		char shape[sizeof s->shape];
+		size_t sl = 0;
 		size_t t = v + 1;
+		for (uint32_t i = 0; i < j->tok[v].size && sl != SIZE_MAX; i++, t = j->tok[t + 1].next) {
+			size_t n = j->tok[t].end - j->tok[t].start;
+			if (sl + n + 1 > sizeof shape) {
+				sl = SIZE_MAX;
+				break;
+			}
+			memcpy(shape + sl, j->text + j->tok[t].start, n);
+			shape[sl + n] = (char)kind_of(j, t + 1);
+			sl += n + 1;
+		}
+		if (sl != SIZE_MAX && s->shape_len == sl && s->shape_sid == sid && !memcmp(s->shape, shape, sl)) {
+			ids_json_free(&own);
+			return 0;
+		}
+		t = v + 1;
 		ids_buf name = IDS_BUF_INIT;
 		char small[128];
 		for (uint32_t i = 0; i < j->tok[v].size && !rc; i++) {
@@ -120,6 +140,11 @@ int store_fields_note(store *s, int64_t sid, const ids_mutation *m, ids_error *e
 			t = j->tok[t + 1].next;
 		}
 		ids_buf_free(&name);
+		if (!rc && sl != SIZE_MAX && sl) {
+			memcpy(s->shape, shape, sl);
+			s->shape_len = sl;
+			s->shape_sid = sid;
+		}
 	}
 	ids_json_free(&own);
 	return rc;

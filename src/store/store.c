@@ -53,6 +53,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
 		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"
 		       " value=excluded.value, meta=excluded.meta",
+	/* a new key's row: the push tries this first and reads the row only if it exists */
+	[ST_INSERT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
+			  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO NOTHING",
 	[ST_ADD_CHANGE] = "INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid, origin, ts)"
 			  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
 	[ST_ADD_CONFLICT] = "INSERT INTO conflicts(did, sid, uid, key, cid, mid, op, hlc, value, rule, reason,"
@@ -64,6 +67,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FIELD] = "INSERT INTO fields(sid, name, kinds) VALUES(?1, ?2, ?3) ON CONFLICT(sid, name) DO UPDATE SET"
 		     " kinds = kinds | excluded.kinds",
 };
+
+/* ST_ADD_CHANGE's insert for `rows` rows at once: row r's parameter k is number r*12+k. */
+static char *changes_insert_sql(int rows)
+{
+	const char *one = stmt_sql[ST_ADD_CHANGE];
+	const char *values = strstr(one, " VALUES(");
+	ids_buf b = IDS_BUF_INIT;
+	ids_buf_append(&b, one, (size_t)(values - one));
+	ids_buf_puts(&b, " VALUES");
+	for (int r = 0; r < rows; r++)
+		ids_buf_puts(&b, r ? ",(?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)");
+	return b.failed ? (ids_buf_free(&b), NULL) : ids_buf_steal(&b, NULL);
+}
 
 int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what)
 {
@@ -165,8 +181,18 @@ static int load_epoch(store *s, ids_error *err)
 
 const char *store_epoch(const store *s) { return s->epoch; }
 
+/* This SQLite build has no lookaside allocator (OMIT_LOOKASIDE), so every statement step
+ * mallocs its cursors and records; with the default memory statistics each of those takes a
+ * process-wide mutex. Nothing here reads the statistics. Must precede sqlite3_initialize. */
+static void sqlite_global_config(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(store **out, const store_options *o, ids_error *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sqlite_global_config);
 	*out = NULL;
 	store *s = calloc(1, sizeof *s);
 	if (!s)
@@ -219,9 +245,14 @@ int store_open(store **out, const store_options *o, ids_error *err)
 		rc = store_exec(s->w, o->durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;", err);
 	if (!rc)
 		rc = store_exec(s->w, schema_v1, err);
-	for (int i = 0; !rc && i < ST_COUNT; i++)
-		if (sqlite3_prepare_v3(s->w, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK)
+	for (int i = 0; !rc && i < ST_COUNT; i++) {
+		char *gen = i == ST_ADD_CHANGES_8 ? changes_insert_sql(8) :
+			    i == ST_ADD_CHANGES_32 ? changes_insert_sql(32) : NULL;
+		if (sqlite3_prepare_v3(s->w, gen ? gen : stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+		    SQLITE_OK)
 			rc = store_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");
+		free(gen);
+	}
 	char node[HLC_NODE_MAX + 1];
 	if (!rc)
 		rc = load_node(s, node, err);

@@ -35,7 +35,9 @@ typedef struct pull_note {
 
 enum {
 	ST_GET_ROW, ST_GET_SHARED, ST_PUT_ROW, ST_ADD_CHANGE, ST_ADD_CONFLICT, ST_GET_CLIENT,
-	ST_SET_CLIENT, ST_STORE_COUNTS, ST_BASE_VALUE, ST_FIELD, ST_COUNT
+	ST_SET_CLIENT, ST_STORE_COUNTS, ST_BASE_VALUE, ST_FIELD, ST_INSERT_ROW,
+	ST_ADD_CHANGES_8, ST_ADD_CHANGES_32, /* ST_ADD_CHANGE for 8 and 32 rows in one statement */
+	ST_COUNT
 };
 
 struct store {
@@ -77,6 +79,9 @@ struct store {
 
 	struct field_seen **fields;       /* writer-only cache of the fields table (hash buckets) */
 	size_t n_field_buckets;
+	int64_t shape_sid;                /* the last noted value's store and its field names and */
+	size_t shape_len;                 /* kinds: a value of the same shape adds nothing */
+	char shape[256];
 
 	/* tests only: the fault_countdown-th run of the commit-path step fault_step ("begin",
 	 * "savepoint", "rollback_to", "release", "head", "commit") fails (writer.c) */

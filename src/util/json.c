@@ -59,9 +59,7 @@ static long new_tok(parser *p, ids_jtype type)
 		j->cap = nc;
 	}
 	ids_jtok *t = &j->tok[j->ntok];
-	memset(t, 0, sizeof *t);
-	t->type = (uint8_t)type;
-	t->start = (uint32_t)p->pos;
+	*t = (ids_jtok){.type = (uint8_t)type, .start = (uint32_t)p->pos};
 	return (long)j->ntok++;
 }
 
@@ -103,6 +101,26 @@ static int hexval(char c)
 	return -1;
 }
 
+/* Bytes the string scanner must look at: controls, '"', '\\' and all of non-ASCII. */
+static const uint8_t stop_byte[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 static int parse_string(parser *p)
 {
 	long t = new_tok(p, IDS_JSTR);
@@ -112,8 +130,19 @@ static int parse_string(parser *p)
 	size_t i = p->pos + 1;
 	int escaped = 0;
 	for (;;) {
-		/* fast path over plain ASCII */
-		while (i < p->n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		/* fast path over plain ASCII, 8 bytes at a time: a word holding no byte >= 0x80, < 0x20,
+		 * '"' or '\\' is skipped whole (the first byte of each kind is detected exactly; later
+		 * ones may be flagged falsely, which only sends the word to the byte loop) */
+		while (i + 8 <= p->n) {
+			uint64_t x;
+			memcpy(&x, s + i, 8);
+			const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+			uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+			if ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+				break;
+			i += 8;
+		}
+		while (i < p->n && !stop_byte[s[i]])
 			i++;
 		if (i >= p->n)
 			return fail_at(p, p->pos, "unterminated string");
@@ -295,6 +324,18 @@ int ids_json_parse(ids_json *j, const char *text, size_t len, size_t max_tokens,
 	j->len = len;
 	j->ntok = 0;
 	parser p = {j, text, len, 0, max_tokens ? max_tokens : SIZE_MAX, max_depth ? max_depth : 64, err};
+	/* JSON averages under one token per 8 bytes: sized once, the array is rarely
+	 * copied as it grows (capped by max_tokens, so a body cannot reserve more than it may use) */
+	size_t want = len / 8 + 16;
+	if (want > p.max_tokens)
+		want = p.max_tokens;
+	if (want > j->cap) {
+		ids_jtok *t = realloc(j->tok, want * sizeof *t);
+		if (t) {
+			j->tok = t;
+			j->cap = want;
+		}
+	}
 	int rc = parse_value(&p, 0);
 	if (rc)
 		return rc;
@@ -436,8 +477,17 @@ int ids_json_i64(const ids_json *j, size_t t, int64_t *out)
 	const ids_jtok *tk = &j->tok[t];
 	if (tk->type != IDS_JNUM || !tk->is_int)
 		return IDS_EINVAL;
-	char tmp[32];
 	size_t n = tk->end - tk->start;
+	const char *s = j->text + tk->start;
+	if (n <= 18) { /* up to 18 digits (or '-' and 17) cannot overflow */
+		int neg = s[0] == '-';
+		int64_t v = 0;
+		for (size_t i = (size_t)neg; i < n; i++)
+			v = v * 10 + (s[i] - '0');
+		*out = neg ? -v : v;
+		return 0;
+	}
+	char tmp[32];
 	if (n >= sizeof tmp)
 		return IDS_EINVAL;
 	memcpy(tmp, j->text + tk->start, n);

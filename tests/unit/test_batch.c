@@ -87,6 +87,27 @@ static void valid_body(void)
 	CHECK(m[3].value_len == 3 && memcmp(m[3].value, "\"x\"", 3) == 0);
 	ids_batch_free(b);
 
+	/* field names are found escaped too, the first of a repeated field counts (as before the
+	 * one-pass lookup), and mutations naming the same store share one copy of its name */
+	const char *esc =
+		"{\"client\":\"c\",\"mutations\":["
+		"{\"\\u0069d\":1,\"id\":7,\"st\\u006fre\":\"s\",\"op\":\"put\",\"key\":\"ab\",\"value\":1,\"value\":2},"
+		"{\"id\":2,\"store\":\"s\",\"\\u006fp\":\"delete\",\"key\":\"\u00e9\\u0000\"},"
+		"{\"id\":3,\"store\":\"s\",\"op\":\"put\",\"key\":\"ab\",\"value\":3}]}";
+	if (CHECK_EQ_INT(parse(&b, esc, &err), 0)) {
+		CHECK_EQ_INT(b->m[0].id, 1);
+		CHECK(b->m[0].value_len == 1 && b->m[0].value[0] == '1');
+		CHECK(b->m[0].key_len == 4 && !memcmp(b->m[0].key, "\x30" "ab\0", 4));
+		CHECK_EQ_INT(b->m[1].op, IDS_OP_DELETE);
+		/* U+00E9 as its UTF-16 unit in UTF-8 layout, then the escaped NUL */
+		CHECK(b->m[1].key_len == 6 && !memcmp(b->m[1].key, "\x30\xc3\xa9\0\xff\0", 6));
+		CHECK(b->m[0].store == b->m[1].store && b->m[1].store == b->m[2].store);
+		CHECK_EQ_STR(b->m[2].store, "s");
+		ids_batch_free(b);
+	} else {
+		fprintf(stderr, "  %s\n", err.msg);
+	}
+
 	/* an empty push is legal */
 	CHECK_EQ_INT(parse(&b, "{\"client\":\"c\",\"mutations\":[]}", &err), 0);
 	CHECK_EQ_INT(b ? b->n : 99, 0);

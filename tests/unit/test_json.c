@@ -203,6 +203,44 @@ static void utf8(void)
 	ids_json_free(&j);
 }
 
+/* The string scanner skips 8 plain bytes at a time: a byte that needs a look (quote,
+ * backslash, control, non-ASCII) at any position of a word, after any run, is still seen. */
+static void string_words(void)
+{
+	static const char *const odd[] = {"\"", "\\n", "\x01", "\x1f", "\xc3\xa9", "\xff", "\x7f", " "};
+	static const int ok[] = {1, 1, 0, 0, 1, 0, 1, 1}; /* '"' ends the string early: still valid */
+	int bad = 0;
+	for (int len = 0; len < 24; len++)
+		for (int at = 0; at <= len; at++)
+			for (size_t k = 0; k < sizeof ok / sizeof ok[0]; k++) {
+				char doc[64];
+				int n = 0;
+				doc[n++] = '"';
+				for (int i = 0; i < len; i++) {
+					if (i == at) {
+						memcpy(doc + n, odd[k], strlen(odd[k]));
+						n += (int)strlen(odd[k]);
+					}
+					doc[n++] = 'a';
+				}
+				if (at == len) {
+					memcpy(doc + n, odd[k], strlen(odd[k]));
+					n += (int)strlen(odd[k]);
+				}
+				doc[n++] = '"';
+				ids_json j = IDS_JSON_INIT;
+				int rc = ids_json_parse(&j, doc, (size_t)n, 0, 0, NULL);
+				if (k == 0) /* a quote inside ends the string: what follows is trailing data */
+					bad += rc != IDS_EINVAL;
+				else if (ok[k])
+					bad += rc != 0 || j.tok[0].end != (uint32_t)n || j.tok[0].escaped != (k == 1);
+				else
+					bad += rc != IDS_EINVAL;
+				ids_json_free(&j);
+			}
+	CHECK_EQ_INT(bad, 0);
+}
+
 static void unescape_one(const char *json, const char *want, size_t want_len)
 {
 	ids_json j = IDS_JSON_INIT;
@@ -466,6 +504,7 @@ int main(void)
 	invalid_documents();
 	caps();
 	utf8();
+	string_words();
 	escapes();
 	accessors();
 	minify();

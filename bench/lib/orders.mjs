@@ -1,0 +1,32 @@
+// The push benchmarks' documents: orders-like mutations ({id, store:'orders', op:'put', key, value}
+import http from 'node:http';
+// with ~150-byte values), cut into push bodies of `batch` mutations; ids start at `first`, keys
+// are `${client}-${id}`, the pushing client is `name`.
+export function orderBodies(client, n, batch, first = 1, name = `bench-${client}`) {
+  const bodies = [];
+  let id = first;
+  for (let done = 0; done < n; done += batch) {
+    const muts = [];
+    for (let i = 0; i < batch && done + i < n; i++, id++) {
+      muts.push({ id, store: 'orders', op: 'put', key: `${client}-${id}`,
+        value: { id: `${client}-${id}`, customer: `customer ${id % 977}`, total: (id * 7.31) % 1000,
+          items: id % 9, status: ['new', 'paid', 'shipped'][id % 3], note: 'x'.repeat(40) } });
+    }
+    bodies.push(JSON.stringify({ client: name, mutations: muts }));
+  }
+  return bodies;
+}
+
+/** POSTs one push body; resolves with the response text, rejects on a status other than 200. */
+export function postPush(agent, port, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/db/bench/push', agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let data = '';
+      res.on('data', (d) => (data += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(data) : reject(new Error(`push ${res.statusCode}: ${data}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -1,0 +1,68 @@
+// Instruction counts per pushed mutation, which machine load does not move: runs `idbsync serve`
+// under valgrind's callgrind, pushes a warm-up batch, zeroes the counters, pushes --total
+// mutations (the documents of bench/push.mjs, --batch per request, --clients in parallel) and
+// dumps. Prints Ir per mutation overall and per thread; the dump (callgrind.out.*) is left in
+// --out for callgrind_annotate.
+// With --update the measured push writes keys that exist (pushed first, unmeasured, by another
+// client), so every mutation replaces a row instead of adding one.
+// usage: node bench/push_callgrind.mjs [--bin build/idbsync] [--total 20000] [--batch 500]
+//                                       [--clients 1] [--update] [--out /tmp/push-cg]
+//                                       [--server-args "--no-lake --no-inbox"]
+import { spawn, execFileSync } from 'node:child_process';
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { orderBodies, postPush as post } from './lib/orders.mjs';
+
+const update = process.argv.includes('--update');
+const args = Object.fromEntries(process.argv.slice(2).filter((v) => v !== '--update').reduce((a, v, i, arr) =>
+  (v.startsWith('--') ? [...a, [v.slice(2), arr[i + 1]]] : a), []));
+const bin = path.resolve(args.bin || 'build/idbsync');
+const total = Number(args.total || 20000);
+const batch = Number(args.batch || 500);
+const clients = Number(args.clients || 1);
+const out = path.resolve(args.out || '/tmp/push-cg');
+const extra = (args['server-args'] ?? '--no-lake --no-inbox').split(' ').filter(Boolean);
+
+fs.rmSync(out, { recursive: true, force: true });
+fs.mkdirSync(out, { recursive: true });
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-cg-'));
+const p = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}/callgrind.out`,
+  bin, 'serve', '--data', path.join(dir, 'data'), '--lake', path.join(dir, 'lake'), '--listen', '127.0.0.1:0', ...extra],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+let stderr = '';
+p.stderr.on('data', (d) => (stderr += d));
+const port = await new Promise((resolve, reject) => {
+  let o = '';
+  p.stdout.on('data', (d) => { o += d; const m = o.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/); if (m) resolve(Number(m[1])); });
+  p.once('exit', (c) => reject(new Error(`server exited ${c}: ${stderr}`)));
+});
+const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+const per = Math.ceil(total / clients);
+const warm = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1, `seed-${c}`)
+  : orderBodies(c, batch, batch, 1)));
+const bodies = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1)
+  : orderBodies(c, per, batch, batch + 1)));
+await Promise.all(warm.map(async (l) => { for (const b of l) await post(agent, port, b); }));
+execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
+await Promise.all(bodies.map(async (l) => { for (const b of l) await post(agent, port, b); }));
+execFileSync('callgrind_control', ['-d', String(p.pid)], { stdio: 'ignore' });
+agent.destroy();
+p.kill('SIGTERM');
+await new Promise((r) => p.once('exit', r));
+fs.rmSync(dir, { recursive: true, force: true });
+// per-thread dumps: callgrind.out.PID.1-01 ...; keep the ones of the -d dump (part 1)
+const files = fs.readdirSync(out).filter((f) => /\.1-\d+$/.test(f)).sort();
+let sum = 0;
+const rows = [];
+for (const f of files) {
+  const txt = fs.readFileSync(path.join(out, f), 'utf8');
+  const m = txt.match(/^summary: (\d+)/m) || txt.match(/^totals: (\d+)/m);
+  const ir = m ? Number(m[1]) : 0;
+  sum += ir;
+  rows.push([f, ir]);
+}
+console.log(`${total} mutations${update ? ' (updates of existing keys)' : ''}, batches of ${batch}, ${clients} client(s), server ${extra.join(' ')}`);
+for (const [f, ir] of rows) if (ir) console.log(`  ${f}: ${Math.round(ir / total).toLocaleString('en-US')} Ir/mutation`);
+console.log(`total: ${Math.round(sum / total).toLocaleString('en-US')} Ir/mutation (${sum.toLocaleString('en-US')} Ir)`);
