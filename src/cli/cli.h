@@ -6,5 +6,6 @@
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_ddl(int argc, char **argv);
+int cmd_lake(int argc, char **argv);
 
 #endif

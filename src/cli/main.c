@@ -18,6 +18,7 @@ static void usage(FILE *f)
 		   "  idbsync parquet cat|schema|meta FILE\n"
 		   "  idbsync import --db D --store S [--key F] [--mode upsert|replace] (--data DIR | --server URL) FILE...\n"
 		   "  idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark [--db D] [--store S]\n"
+		   "  idbsync lake check [--profile impala4|compat] DIR|FILE...\n"
 		   "  idbsync version\n\n"
 		   "Run 'idbsync serve --help' for the server's options.\n",
 		IDS_VERSION);
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 		return cmd_import(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ddl"))
 		return cmd_ddl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "lake"))
+		return cmd_lake(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("idbsync %s\n", IDS_VERSION);
 		return 0;
