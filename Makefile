@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all setup build test unit run asan fuzz soak bench clean
+.PHONY: all setup build test test-fast unit run asan fuzz soak bench clean
 
 all: build
 
@@ -20,6 +20,10 @@ build: $(BUILD)/Makefile
 test: setup build
 	FUZZ_SHORT_SECONDS=$${FUZZ_SHORT_SECONDS:-10} bash scripts/fuzz-short
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+# Everything but the real engines (label engines, tests/engines/): the inner loop.
+test-fast: setup build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE engines $(CTEST_ARGS)
 
 # Only the C unit tests and fuzz-corpus replays: fast inner loop.
 unit: build
