@@ -163,8 +163,8 @@ def round1():
         elif k % 4 == 2:
             v["maybe"] = f"present {k}"  # else missing
         items.append(("put", k if k % 3 else f"key-{k}-ключ", v))
-    events = [("put", f"e{k}", {"region": ["eu", "us-east", "ap/x ü", None][k % 4], "v": k, "tag": f"t{k}"})
-              for k in range(10)]
+    regions = ["eu", "us-east", "ap/x ü", None, "q:'\\%#=?*[]{}^\"", ""]
+    events = [("put", f"e{k}", {"region": regions[k % len(regions)], "v": k, "tag": f"t{k}"}) for k in range(12)]
     return {"items": items, "events": events}
 
 
@@ -442,13 +442,13 @@ def lake_check(lake, profile):
     return r.returncode, r.stdout + r.stderr
 
 
-FEATURES = {"obj": "nested", "arr": "nested", "at_": "timestamps", "bin": "binary", "big": "big integers",
+FEATURES = {"idb_ts": "timestamps", "obj": "nested", "arr": "nested", "at_": "timestamps", "bin": "binary", "big": "big integers",
             "bigtag": "big integers", "added": "evolution", "w": "evolution", "region": "partitions"}
 
 
 def feature_of(problem, table_feature):
     m = re.search(r"column (\w+)", problem)
-    return FEATURES.get(m.group(1), table_feature) if m else table_feature
+    return FEATURES.get(m.group(1), table_feature) if m and "unreadable" not in problem else table_feature
 
 
 class Matrix:
@@ -472,7 +472,7 @@ class Matrix:
                 found.setdefault(feature_of(p, tf), []).append(p)
         for f in features:
             self.cell(profile, f, "ok" if f not in found else "FAIL: " + found[f][0][:160])
-        return [p for ps in found.values() for p in ps]
+        return [(f, p) for f, ps in found.items() for p in ps]
 
 
 def main_guard(fn):

@@ -66,7 +66,7 @@ def run():
             rc, out = H.lake_check(s.lake, "compat" if profile == "compat" else "impala4")
             m.cell(profile, "idbsync lake check", "ok" if rc == 0 else "FAIL: " + out[:300])
             assert rc == 0, out
-            assert not problems, "\n".join(problems[:40])
+            assert not problems, "\n".join(p for _, p in problems[:40])
         finally:
             s.cleanup()
 
