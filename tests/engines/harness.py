@@ -486,3 +486,133 @@ def main_guard(fn):
         print(f"0 passed, 1 failed ({time.time() - t0:.1f}s)", flush=True)
         sys.exit(1)
     print(f"1 passed, 0 failed ({time.time() - t0:.1f}s)", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# A reader querying in a loop while the server ingests and flushes.
+
+def concurrent_reads(server, read_state, seconds=10, db="app", store="live", keys=150, batch=40, seeded=None):
+    """Pushes puts and deletes to `store` for `seconds` (the server flushes every 200 ms) while
+    read_state() -> [(idb_key, idb_seq, n)] runs in a loop on this thread. Returns a dict:
+    queries, errors (with the first messages), duplicates (a key twice in one answer) and wrong
+    rows (an (idb_key, idb_seq, n) that was never pushed)."""
+    import random
+    import threading
+    rnd = random.Random(7)
+    pushed = dict(seeded or {})      # seq -> (key_json, n)
+    stop = threading.Event()
+    errors_push = []
+
+    def writer():
+        mid, n = 1, 0
+        while not stop.is_set():
+            muts = []
+            for _ in range(batch):
+                k = rnd.randrange(keys)
+                n += 1
+                if rnd.random() < 0.15:
+                    muts.append({"id": mid, "store": store, "op": "delete", "key": k})
+                else:
+                    muts.append({"id": mid, "store": store, "op": "put", "key": k,
+                                 "value": {"n": n, "s": f"v{n} ✓", "d": n / 3}})
+                mid += 1
+            try:
+                r = server.push(db, "concurrent-writer", muts)
+            except Exception as e:  # noqa: BLE001
+                errors_push.append(str(e))
+                return
+            by_id = {m["id"]: m for m in muts}
+            for first, seq, count in r["kept"]:
+                for i in range(count):
+                    m = by_id[first + i]
+                    if m["op"] == "put":
+                        pushed[seq + i] = (canon(m["key"]), m["value"]["n"])
+            time.sleep(0.05)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    res = {"queries": 0, "errors": 0, "error_samples": [], "duplicates": 0, "wrong": 0, "wrong_samples": []}
+    later = []
+    deadline = time.time() + seconds
+    time.sleep(1.0)   # the table exists after the first flush
+    while time.time() < deadline:
+        try:
+            rows = read_state()
+        except Exception as e:  # noqa: BLE001 - every failed read is counted
+            res["errors"] += 1
+            if len(res["error_samples"]) < 3:
+                res["error_samples"].append(str(e).splitlines()[0][:200] if str(e) else repr(e))
+            continue
+        res["queries"] += 1
+        seen = set()
+        for key, seq, n in rows:
+            if key in seen:
+                res["duplicates"] += 1
+            seen.add(key)
+            if pushed.get(int(seq)) != (key, int(n)):
+                later.append((key, int(seq), int(n)))   # the writer may not have recorded it yet
+    stop.set()
+    t.join(30)
+    assert not errors_push, errors_push
+    for key, seq, n in later:
+        if pushed.get(seq) != (key, n):
+            res["wrong"] += 1
+            if len(res["wrong_samples"]) < 3:
+                res["wrong_samples"].append((key, seq, n, pushed.get(seq)))
+    return res
+
+
+def concurrency_cell(res):
+    s = f"{res['queries']} queries: {res['errors']} errors, {res['duplicates']} duplicates, {res['wrong']} wrong rows"
+    if res["error_samples"]:
+        s += f" (e.g. {res['error_samples'][0][:100]})"
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# The other direction: an engine writes Parquet into LAKE/<db>/_inbox/<store>/ and the rows
+# reach the server's pull feed (what a browser applies to IndexedDB) with their types.
+
+def expected_import_rows():
+    """Rows every engine writes (as it can): id, a big integer, a double, a boolean, a unicode
+    string, a timestamp (ms, UTC), binary, a decimal(12,2)."""
+    base = dt.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=dt.timezone.utc)
+    return [{"id": i, "big": (2 ** 62 + i) * (-1 if i % 2 else 1), "d": i / 8, "ok": i % 2 == 0,
+             "s": f"import {i} ✓ 🎉", "at": base + dt.timedelta(days=i), "bin": bytes([i, 0, 255]),
+             "dec": f"{i * 1000 + 0.25:.2f}"} for i in range(1, 6)]
+
+
+def wait_import(server, db, store, n, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        live = server.pull(db).get(store, {})
+        if len(live) >= n:
+            return live
+        time.sleep(0.5)
+    inbox = os.path.join(server.lake, db, "_inbox", store)
+    listing = []
+    for root, _, files in os.walk(inbox):
+        listing += [os.path.relpath(os.path.join(root, f), inbox) for f in files]
+    raise AssertionError(f"{store}: {len(server.pull(db).get(store, {}))} of {n} rows imported after {timeout}s; "
+                         f"inbox: {listing}; server log {server.errlog}")
+
+
+def compare_import(live, rows, fields=("big", "d", "ok", "s", "at", "bin", "dec")):
+    """Problems between the pull feed (live) and the rows written (expected_import_rows())."""
+    problems = []
+    by_key = {json.loads(k): e["value"] for k, e in live.items()}
+    for r in rows:
+        v = by_key.get(r["id"])
+        if v is None:
+            problems.append(f"id {r['id']} not imported")
+            continue
+        for f in fields:
+            want = r[f]
+            if isinstance(want, dt.datetime):
+                want = ("ts", ms(want))
+            got = unjson(v.get(f))
+            if f == "dec" and isinstance(got, (int, float)):
+                got = f"{got:.2f}"
+            if not same(got, want):
+                problems.append(f"id {r['id']} column {f}: browser gets {v.get(f)!r}, written {r[f]!r}")
+    return problems

@@ -128,6 +128,14 @@ def run():
                 if not ok:
                     failures.append(f"{profile}: refresh notifications: {sent} ok, {failed} failed; "
                                     f"server log {s.errlog}: {open(s.errlog).read()[-1500:]}")
+                # a reader in a loop while the server ingests and flushes
+                def read_live():
+                    r, _, _ = drill.rows("SELECT idb_key, idb_seq, n FROM dfs.lake.`app/live`")
+                    return [(x["idb_key"], x["idb_seq"], x["n"]) for x in r]
+                c = H.concurrent_reads(s, read_live)
+                m.cell(profile, "reads during ingest", H.concurrency_cell(c))
+                if c["duplicates"] or c["wrong"]:
+                    failures.append(f"{profile}: reads during ingest: {c}")
                 # the change logs last, items' last of all: the modern one makes Drill fail (see
                 # KNOWN), at times by an OutOfMemoryError that ends the Drillbit
                 for store, feature in (("events", "partitions"), ("items", "changes")):

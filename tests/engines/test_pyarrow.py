@@ -63,6 +63,35 @@ def run():
                 via_ds = dataset_rows(os.path.join(s.lake, "app", meta["table"]))
                 assert len(via_ds) == len(state), (len(via_ds), len(state))
             problems = m.record(profile, results)
+            live_dir = os.path.join(s.lake, "app", "live")
+
+            def read_live():
+                return [(r["idb_key"], r["idb_seq"], r["n"]) for r in read_dir(live_dir)]
+            c = H.concurrent_reads(s, read_live)
+            m.cell(profile, "reads during ingest", H.concurrency_cell(c))
+            assert c["duplicates"] == 0 and c["wrong"] == 0, c
+            # the other direction: a Parquet file written by Arrow in the inbox reaches the pull feed
+            rows = H.expected_import_rows()
+            inbox = os.path.join(s.lake, "app", "_inbox", "from_arrow")
+            os.makedirs(inbox)
+            with open(os.path.join(inbox, "_import.json"), "w") as f:
+                f.write('{"key":"id"}')
+            import decimal
+            t = pa.table({
+                "id": pa.array([r["id"] for r in rows], pa.int64()),
+                "big": pa.array([r["big"] for r in rows], pa.int64()),
+                "d": pa.array([r["d"] for r in rows], pa.float64()),
+                "ok": pa.array([r["ok"] for r in rows], pa.bool_()),
+                "s": pa.array([r["s"] for r in rows], pa.string()),
+                "at": pa.array([r["at"] for r in rows], pa.timestamp("ms", tz="UTC")),
+                "bin": pa.array([r["bin"] for r in rows], pa.binary()),
+                "dec": pa.array([decimal.Decimal(r["dec"]) for r in rows], pa.decimal128(12, 2)),
+            })
+            pq.write_table(t, os.path.join(inbox, "part-0.parquet"))
+            open(os.path.join(inbox, "_SUCCESS"), "w").close()
+            probs = H.compare_import(H.wait_import(s, "app", "from_arrow", len(rows)), rows)
+            m.cell(profile, "reverse: pq.write_table -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
+            assert not probs, probs
             rc, out = H.lake_check(s.lake, "compat" if profile == "compat" else "impala4")
             m.cell(profile, "idbsync lake check", "ok" if rc == 0 else "FAIL: " + out[:300])
             assert rc == 0, out
