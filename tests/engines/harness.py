@@ -541,9 +541,10 @@ def concurrent_reads(server, read_state, seconds=10, db="app", store="live", key
         except Exception as e:  # noqa: BLE001 - every failed read is counted
             res["errors"] += 1
             if len(res["error_samples"]) < 3:
-                res["error_samples"].append(str(e).splitlines()[0][:200] if str(e) else repr(e))
+                res["error_samples"].append(short_error(e))
             continue
         res["queries"] += 1
+        res["rows"] = res.get("rows", 0) + len(rows)
         seen = set()
         for key, seq, n in rows:
             if key in seen:
@@ -554,6 +555,9 @@ def concurrent_reads(server, read_state, seconds=10, db="app", store="live", key
     stop.set()
     t.join(30)
     assert not errors_push, errors_push
+    if not res.get("rows"):
+        res["wrong"] += 1
+        res["wrong_samples"].append("no query returned a row: the reader does not see the table")
     for key, seq, n in later:
         if pushed.get(seq) != (key, n):
             res["wrong"] += 1
@@ -562,10 +566,21 @@ def concurrent_reads(server, read_state, seconds=10, db="app", store="live", key
     return res
 
 
+def short_error(e):
+    """The line of an engine's error that says what went wrong (a JVM's root cause)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    caused = [ln for ln in lines if ln.startswith("Caused by:")]
+    if caused:
+        return caused[-1][:200]
+    exc = [ln for ln in lines if "Exception:" in ln or "Error:" in ln]
+    return (exc or lines or [repr(e)])[0][:200]
+
+
 def concurrency_cell(res):
-    s = f"{res['queries']} queries: {res['errors']} errors, {res['duplicates']} duplicates, {res['wrong']} wrong rows"
+    s = (f"{res['queries']} queries ({res.get('rows', 0)} rows): {res['errors']} errors, {res['duplicates']} duplicates, "
+         f"{res['wrong']} wrong rows")
     if res["error_samples"]:
-        s += f" (e.g. {res['error_samples'][0][:100]})"
+        s += f" (e.g. {res['error_samples'][0][:140]})"
     return s
 
 
