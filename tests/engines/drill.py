@@ -105,9 +105,20 @@ class Drill:
         except ValueError:
             raise DrillError(f"{code}: {text[:500]!r}")
         if code != 200 or j.get("queryState") not in (None, "COMPLETED") or "errorMessage" in j:
-            msg = j.get("errorMessage") or f"query {j.get('queryState')} without a message (see {self.logfile})"
+            msg = j.get("errorMessage") or self.profile_error(j.get("queryId")) or \
+                f"query {j.get('queryState')} without a message (see {self.logfile})"
             raise DrillError(f"Drill refused: {sql[:200]}...: {msg}"[:3000])
         return j
+
+    def profile_error(self, query_id):
+        """The error of a failed query from its profile (REST answers some failures without one)."""
+        if not query_id:
+            return None
+        try:
+            code, text = self.rest("GET", f"/profiles/{query_id}.json", timeout=30)
+            return json.loads(text).get("error", "").strip().splitlines()[0][:1000] if code == 200 else None
+        except (OSError, ValueError, IndexError):
+            return None
 
     def rows(self, sql, options=None):
         j = self.query(sql, options)

@@ -71,6 +71,27 @@ def run():
                             probs = [f"{name}: unreadable: {e}"]
                         results.append((f, probs))
 
+                # the other direction: CREATE TABLE AS into the inbox reaches the pull feed
+                if profile == "compat":
+                    want = H.expected_import_rows()
+                    inbox = os.path.join(os.path.realpath(s.lake), "app", "_inbox", "from_trino")
+                    values = ", ".join(
+                        f"(BIGINT '{r['id']}', BIGINT '{r['big']}', DOUBLE '{r['d']!r}', {str(r['ok']).upper()}, "
+                        f"'{r['s']}', TIMESTAMP '{r['at'].strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}', X'{r['bin'].hex()}', "
+                        f"DECIMAL '{r['dec']}')" for r in want)
+                    try:
+                        trino.query("DROP TABLE IF EXISTS hive.app.from_trino")
+                        trino.query(f"CREATE TABLE hive.app.from_trino WITH (external_location = 'local://{inbox}', "
+                                    f"format = 'PARQUET') AS SELECT * FROM (VALUES {values}) "
+                                    "AS t(id, big, d, ok, s, \"at\", bin, \"dec\")")
+                        with open(os.path.join(inbox, "_import.json"), "w") as f:
+                            f.write('{"key":"id"}')
+                        probs = H.compare_import(H.wait_import(s, "app", "from_trino", len(want)), want)
+                    except (T.TrinoError, AssertionError, OSError) as e:
+                        probs = [f"reverse: {e}"]
+                    m.cell(profile, "reverse: CREATE TABLE AS -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0][:200])
+                    failures += probs
+
                 def read_live():
                     try:
                         trino.query("CALL hive.system.flush_metadata_cache()")
