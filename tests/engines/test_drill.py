@@ -176,6 +176,19 @@ def run():
                                                    "defaultInputFormat": "parquet",
                                                    "allowAccessOutsideWorkspace": False}})
 
+                    # a widened column read directly, without Drill's metadata cache (no REFRESH)
+                    d2 = H.Dataset(s2).run()
+                    want_w = {e["seq"]: (None if e["op"] == "delete" or (e["value"] or {}).get("w") is None
+                                         else float(e["value"]["w"])) for e in d2.log if e["store"] == "items"}
+                    try:
+                        r, _, _ = drill.rows("SELECT idb_seq, w FROM dfs.live.`app/items_changes`")
+                        bad = [(x["idb_seq"], x["w"], want_w.get(x["idb_seq"])) for x in r
+                               if x["w"] != want_w.get(x["idb_seq"])]
+                        res = "ok" if not bad and len(r) == len(want_w) else f"FAIL: {len(bad)} wrong values, e.g. {bad[:2]}"
+                    except D.DrillError as e:
+                        res = f"FAIL: {e}"[:200]
+                    m.cell(profile, "evolution: widened column queried directly, no metadata cache", res)
+
                     def read_live():
                         r, _, _ = drill.rows("SELECT idb_key, idb_seq, n FROM dfs.live.`app/live`")
                         return [(x["idb_key"], x["idb_seq"], x["n"]) for x in r]

@@ -96,7 +96,7 @@ def workaround_widened(spark, m, profile, name, meta, data, live):
         probs = H.compare_changes("spark", meta, data.log, live, rows(spark, name))
         res = "ok" if not probs else "FAIL: " + probs[0][:120]
     except Exception as e:  # noqa: BLE001
-        res = "FAIL: " + (str(e).splitlines() or [repr(e)])[0][:160]
+        res = "FAIL: " + H.short_error(e)[:160]
     finally:
         spark.conf.set("spark.sql.parquet.enableVectorizedReader", "true")
     m.cell(profile, "spark: changes after a widening, enableVectorizedReader=false", res)

@@ -79,6 +79,17 @@ class Trino:
             raise RuntimeError(f"Trino {VERSION} did not start within 300 s; its log: {self.logfile}")
         if self.proc.poll() is not None:
             raise RuntimeError(f"Trino {VERSION} exited ({self.proc.returncode}) while starting; its log: {self.logfile}")
+        # /v1/info says "starting": false before the node is active for scheduling: wait until a
+        # query runs (else NO_NODES_AVAILABLE)
+        while True:
+            try:
+                self.query("SELECT 1")
+                break
+            except TrinoError as e:
+                if "NO_NODES_AVAILABLE" not in str(e) or time.time() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"Trino {VERSION} started but cannot run a query: {e}; its log: {self.logfile}")
+                time.sleep(1)
         self.startup_s = time.time() - t0
         H.log(f"Trino {VERSION} started in {self.startup_s:.1f}s on {self.url} (log {self.logfile})")
 
