@@ -17,6 +17,14 @@ ADD_OPENS = ["java.base/java.lang", "java.base/java.util", "java.base/sun.nio.ch
              "java.base/java.nio", "java.security.jgss/sun.security.krb5"]
 
 
+# Calcite (Drill's SQL parser) encodes string literals in ISO-8859-1 unless told otherwise: a
+# literal outside Latin-1 (an emoji in a --drill-url query parameter) fails with "Failed to
+# encode ... in character set 'ISO-8859-1'". docs/engines.md recommends these for any Drill
+# behind idbsync serve --drill-url (DRILL_JAVA_OPTS in drill-env.sh); the test runs with them.
+UNICODE_SQL = ["-Dsaffron.default.charset=UTF-16LE", "-Dsaffron.default.nationalcharset=UTF-16LE",
+               "-Dsaffron.default.collation.name=UTF-16LE$en_US"]
+
+
 class DrillError(Exception):
     pass
 
@@ -48,6 +56,7 @@ class Drill:
         java = os.environ.get("IDBSYNC_DRILL_JAVA", "java")
         argv = [java, "-Xms256m", "-Xmx2g", "-XX:MaxDirectMemorySize=1g", "-XX:+UseSerialGC",
                 "-Djava.net.preferIPv4Stack=true", f"-Dlogback.configurationFile={os.path.join(HERE, 'drill', 'logback.xml')}"]
+        argv += UNICODE_SQL + os.environ.get("IDBSYNC_DRILL_JVM_OPTS", "").split()
         for m in ADD_OPENS:
             argv += ["--add-opens", f"{m}=ALL-UNNAMED"]
         argv += ["-cp", self.cp, os.path.join(HERE, "drill", "DrillLauncher.java")]

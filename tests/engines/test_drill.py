@@ -127,10 +127,10 @@ def run():
                                     {"sql": "SELECT idb_key FROM dfs.tmp.`app_items` WHERE name = ?",
                                      "params": [live["items"][k]["value"]["name"]]})
                 uni_ok = code == 200 and H.json.loads(text)["rows"] == [[k]]
-                m.cell(profile, "query API via --drill-url, a non-Latin-1 parameter",
+                m.cell(profile, "query API via --drill-url, a non-Latin-1 parameter (Drill with saffron.default.charset=UTF-16LE)",
                        "ok" if uni_ok else f"FAIL: {code} {text[:150]!r}")
                 if not uni_ok:
-                    H.log(f"known: Drill's SQL literals are ISO-8859-1 (Calcite's default charset): {text[:300]!r}")
+                    failures.append(f"{profile}: a non-Latin-1 parameter through --drill-url: {code} {text[:300]!r}")
                 # the refresh notifications of every flush: sent and accepted
                 deadline = time.time() + 60
                 while time.time() < deadline and metric(s.url, "idbsync_lake_notify_pending") > 0:
@@ -167,6 +167,11 @@ def run():
                     probs = H.compare_import(H.wait_import(s, "app", "from_drill", len(want)), want)
                     m.cell(profile, "reverse: CREATE TABLE AS (dfs.tmp, moved into the inbox) -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
                     failures += probs
+                # Impala's reader rules over the lake this engine read (and wrote into)
+                rc, out = H.lake_check(s.lake, "compat" if profile == "compat" else "impala4")
+                m.cell(profile, "idbsync lake check", "ok" if rc == 0 else "FAIL: " + out[:200])
+                if rc:
+                    failures.append(f"{profile}: idbsync lake check: {out[:2000]}")
                 # a reader in a loop while a server ingests and flushes every 200 ms: a server of its
                 # own without --drill-url, as the refresh after every flush rewrites Drill's metadata
                 # cache under the running queries (measured: most of them fail then)

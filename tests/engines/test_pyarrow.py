@@ -92,6 +92,16 @@ def run():
             probs = H.compare_import(H.wait_import(s, "app", "from_arrow", len(rows)), rows)
             m.cell(profile, "reverse: pq.write_table -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
             assert not probs, probs
+            # ... and the imported rows (a decimal, a 2^62 integer) back in the lake
+            s.flush("app")
+            live = s.pull("app")
+            meta = H.table_meta(s.lake, "app", "from_arrow")
+            probs = H.compare_state("pyarrow", meta, live["from_arrow"],
+                                    read_dir(os.path.join(s.lake, "app", meta["table"])))
+            types = {c["field"]: c["type"] for c in meta["columns"]}
+            m.cell(profile, "imported decimals and big integers in the lake",
+                   (f"ok (dec {types.get('dec')}, big {types.get('big')})" if not probs else "FAIL: " + probs[0][:200]))
+            assert not probs, probs
             rc, out = H.lake_check(s.lake, "compat" if profile == "compat" else "impala4")
             m.cell(profile, "idbsync lake check", "ok" if rc == 0 else "FAIL: " + out[:300])
             assert rc == 0, out

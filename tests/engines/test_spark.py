@@ -172,6 +172,11 @@ def run():
                     probs = H.compare_import(H.wait_import(s, "app", "from_spark", len(want)), want)
                     m.cell(profile, "reverse: df.write.parquet -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
                     failures += probs
+                # Impala's reader rules over the lake this engine read (and wrote into)
+                rc, out = H.lake_check(s.lake, "compat" if profile == "compat" else "impala4")
+                m.cell(profile, "idbsync lake check", "ok" if rc == 0 else "FAIL: " + out[:200])
+                if rc:
+                    failures.append(f"{profile}: idbsync lake check: {out[:2000]}")
                 # a reader in a loop while the server ingests and flushes
                 live_dir = os.path.join(s.lake, "app", "live")
 

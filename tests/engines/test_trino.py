@@ -92,6 +92,11 @@ def run():
                     m.cell(profile, "reverse: CREATE TABLE AS -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0][:200])
                     failures += probs
 
+                # Impala's reader rules over the lake this engine read (and wrote into)
+                rc, out = H.lake_check(s.lake, "compat" if profile == "compat" else "impala4")
+                m.cell(profile, "idbsync lake check", "ok" if rc == 0 else "FAIL: " + out[:200])
+                if rc:
+                    failures.append(f"{profile}: idbsync lake check: {out[:2000]}")
                 def read_live():
                     try:
                         trino.query("CALL hive.system.flush_metadata_cache()")
