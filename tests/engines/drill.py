@@ -79,8 +79,9 @@ class Drill:
                 break
         if not ready:
             self.stop()
-            raise RuntimeError(f"Apache Drill did not start within 240 s (exit {self.proc.poll()}); "
-                               f"its log: {self.logfile}")
+            rc = self.proc.poll()
+            why = f"exited with {rc}" if rc is not None else "no DRILL READY within 240 s"
+            raise RuntimeError(f"Apache Drill did not start ({why}); its log: {self.logfile}")
         # keep draining its output into the log
         import threading
         threading.Thread(target=self._drain, daemon=True).start()

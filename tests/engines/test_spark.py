@@ -38,8 +38,14 @@ def known(reader, feature, problem):
     return None
 
 
+LOGS = os.path.join(H.CACHE, "logs")
+LOG = os.path.join(LOGS, "spark.log")
+
+
 def session(tmp):
     wh = os.path.join(tmp, "warehouse")
+    os.makedirs(LOGS, exist_ok=True)
+    log4j = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spark-log4j2.properties")
     return (SparkSession.builder.master("local[2]").appName("idbsync-engines")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
@@ -48,7 +54,8 @@ def session(tmp):
             .config("spark.driver.memory", "1g")
             .config("spark.sql.shuffle.partitions", "2")
             .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.driver.extraJavaOptions", f"-Duser.timezone=UTC -Dderby.system.home={tmp}")
+            .config("spark.driver.extraJavaOptions", f"-Duser.timezone=UTC -Dderby.system.home={tmp} "
+                    f"-Dlog4j2.configurationFile=file:{log4j} -Didbsync.spark.log={LOG}")
             .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
             .config("spark.sql.warehouse.dir", wh)
             .config("spark.hadoop.javax.jdo.option.ConnectionURL",
@@ -109,8 +116,12 @@ def rows(spark, table):
 def run():
     tmp = tempfile.mkdtemp(prefix="idbsync-spark-")
     t0 = time.time()
-    spark = session(tmp)
-    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        spark = session(tmp)
+    except Exception as e:  # noqa: BLE001 - name the engine and its log
+        raise RuntimeError(f"Apache Spark (pyspark {pyspark.__version__}) did not start: {H.short_error(e)}; "
+                           f"its log: {LOG}") from e
+    H.log(f"Apache Spark {pyspark.__version__} started in {time.time() - t0:.1f}s (log {LOG})")
     m = H.Matrix(f"Apache Spark {pyspark.__version__}")
     m.cell("-", "startup seconds", f"{time.time() - t0:.0f}")
     failures = []
@@ -185,11 +196,7 @@ def run():
                         return []
                     return [(r.idb_key, r.idb_seq, r.n) for r in
                             spark.read.parquet(live_dir).select("idb_key", "idb_seq", "n").collect()]
-                spark.sparkContext.setLogLevel("OFF")   # the failed reads are counted, not logged
-                try:
-                    c = H.concurrent_reads(s, read_live)
-                finally:
-                    spark.sparkContext.setLogLevel("ERROR")
+                c = H.concurrent_reads(s, read_live)
                 m.cell(profile, "reads during ingest", H.concurrency_cell(c))
                 if c["duplicates"] or c["wrong"]:
                     failures.append(f"{profile}: reads during ingest: {c}")
