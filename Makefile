@@ -10,7 +10,7 @@ LISTEN ?= 127.0.0.1:$(PORT)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all setup setup-server build build-server test unit run install asan fuzz soak bench clean
+.PHONY: all setup setup-server build build-server test test-fast unit run install asan fuzz soak bench clean
 
 all: build
 
@@ -34,6 +34,10 @@ build-server: $(BUILD)/Makefile
 test: setup build
 	FUZZ_SHORT_SECONDS=$${FUZZ_SHORT_SECONDS:-10} bash scripts/fuzz-short
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+# Everything but the real engines (label engines, tests/engines/): the inner loop.
+test-fast: setup build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE engines $(CTEST_ARGS)
 
 # Only the C unit tests and fuzz-corpus replays: fast inner loop.
 unit: build

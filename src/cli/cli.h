@@ -6,7 +6,8 @@
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_ddl(int argc, char **argv);
-int cmd_lake_quarantine(int argc, char **argv);
-int cmd_backup(int argc, char **argv);   /* argv[0] is "backup" or "restore" */   /* argv[0] is "quarantine" */
+int cmd_lake(int argc, char **argv);   /* argv[0] is "lake": check (cmd_lake.c), quarantine */
+int cmd_lake_quarantine(int argc, char **argv);   /* argv[0] is "quarantine" */
+int cmd_backup(int argc, char **argv);   /* argv[0] is "backup" or "restore" */
 
 #endif

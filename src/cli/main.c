@@ -19,6 +19,7 @@ static void usage(FILE *f)
 		   "  idbsync parquet schema|meta FILE\n"
 		   "  idbsync import --db D --store S [--key F] [--mode upsert|replace] (--data DIR | --server URL) FILE...\n"
 		   "  idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark|duckdb [--db D] [--store S]\n"
+		   "  idbsync lake check [--profile impala4|compat] DIR|FILE...   (Impala's reader rules)\n"
 		   "  idbsync lake quarantine list|retry --lake DIR\n"
 		   "  idbsync backup --data DIR OUT.sqlite        (online)\n"
 		   "  idbsync restore --data DIR BACKUP.sqlite     (server stopped)\n"
@@ -65,13 +66,8 @@ int main(int argc, char **argv)
 		return cmd_ddl(argc - 1, argv + 1);
 	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore"))
 		return cmd_backup(argc - 1, argv + 1);
-	if (!strcmp(cmd, "lake")) {
-		if (argc >= 3 && !strcmp(argv[2], "quarantine"))
-			return cmd_lake_quarantine(argc - 2, argv + 2);
-		int help = argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
-		fprintf(help ? stdout : stderr, "usage: idbsync lake quarantine list|retry --lake DIR   (idbsync lake quarantine --help)\n");
-		return help ? 0 : 2;
-	}
+	if (!strcmp(cmd, "lake"))
+		return cmd_lake(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("idbsync %s\n", IDS_VERSION);
 		return 0;

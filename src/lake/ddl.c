@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef enum dialect { D_HIVE, D_IMPALA, D_DRILL, D_TRINO, D_SPARK, D_DUCKDB } dialect;
 
@@ -99,6 +100,28 @@ static int cmp_table(const void *a, const void *b)
 	return c ? c : strcmp(x->table, y->table);
 }
 
+/* Drill shows a Hive partition directory as dir0 = "<col>=<value escaped>": strip the name and,
+ * for a state table's partition column, undo lk_hive_escape (printable characters, %25 last)
+ * and map Hive's null partition to NULL, as Hive does. */
+static void drill_part(ids_buf *o, const char *col, int unescape)
+{
+	static const char esc[] = "\"#'*/:=?\\{[]^";
+	size_t n = unescape ? strlen(esc) + 1 : 0;
+	ids_buf_puts(o, unescape ? "  NULLIF(" : "  ");
+	for (size_t i = 0; i < n; i++)
+		ids_buf_puts(o, "REGEXP_REPLACE(");
+	ids_buf_printf(o, "REGEXP_REPLACE(t.dir0, '^%s=', '')", col);
+	for (size_t i = 0; i < n; i++) {
+		char c = i < n - 1 ? esc[i] : '%';
+		/* SQL doubles a quote; Java's replacement syntax needs a backslash doubled */
+		ids_buf_printf(o, ", '%%%02X', '%s')", (unsigned char)c,
+			       c == '\'' ? "''" : c == '\\' ? "\\\\" : (char[]){c, 0});
+	}
+	if (unescape)
+		ids_buf_puts(o, ", '__HIVE_DEFAULT_PARTITION__')");
+	ids_buf_printf(o, " AS `%s`\n", col);
+}
+
 /* One table of a kind: its columns (system first, then the user's) in file order. */
 static void columns(ids_buf *o, dialect d, const ddl_table *t, lk_table_kind kind, int profile, const char *part)
 {
@@ -145,7 +168,15 @@ static void columns(ids_buf *o, dialect d, const ddl_table *t, lk_table_kind kin
 	if (part_inline)
 		ids_buf_printf(o, "  %s %s\n", part, d == D_TRINO ? "VARCHAR" : "STRING");
 	if (d == D_DRILL && part)
-		ids_buf_printf(o, "  REGEXP_REPLACE(t.dir0, '^%s=', '') AS `%s`\n", part, part);
+		drill_part(o, part, kind == LK_T_STATE);
+}
+
+static int table_dir_exists(const char *abs, const char *db, const char *name)
+{
+	char p[PATH_MAX + 400];
+	snprintf(p, sizeof p, "%s/%s/%s", abs, db, name);
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* root/db/name exists (a table dir with files, or at least made) */
@@ -157,7 +188,7 @@ static int lk_exists_under(const char *root, const char *db, const char *name)
 }
 
 static void one(ids_buf *o, dialect d, const ddl_table *t, lk_table_kind kind, const lake_ddl_options *opt,
-		const char *loc)
+		const char *loc, const char *abs)
 {
 	static const char *const sfx[] = {"", "_changes", "_conflicts"};
 	char db[128], name[200];
@@ -200,6 +231,12 @@ static void one(ids_buf *o, dialect d, const ddl_table *t, lk_table_kind kind, c
 		ids_buf_puts(o, ");\n");
 		break;
 	case D_DRILL:
+		if (!table_dir_exists(abs, t->db, name)) {
+			/* Drill refuses a view over a directory that does not exist (yet) */
+			ids_buf_printf(o, "-- no directory %s/%s yet (nothing written): run idbsync ddl again once it exists\n\n",
+				       t->db, name);
+			return;
+		}
 		ids_buf_printf(o, "CREATE OR REPLACE VIEW dfs.tmp.`%s_%s` AS SELECT\n", db, name);
 		columns(o, d, t, kind, profile, part);
 		ids_buf_printf(o, "FROM %s.`%s/%s` t;\n", ws, t->db, name);
@@ -220,7 +257,7 @@ static void one(ids_buf *o, dialect d, const ddl_table *t, lk_table_kind kind, c
 	ids_buf_putc(o, '\n');
 }
 
-static void refresh(ids_buf *o, dialect d, const ddl_table *t, const lake_ddl_options *opt)
+static void refresh(ids_buf *o, dialect d, const ddl_table *t, const lake_ddl_options *opt, const char *abs)
 {
 	static const char *const sfx[] = {"", "_changes", "_conflicts"};
 	char db[128];
@@ -248,11 +285,15 @@ static void refresh(ids_buf *o, dialect d, const ddl_table *t, const lake_ddl_op
 			if (parted)
 				ids_buf_printf(o, "CALL hive.system.sync_partition_metadata('%s', '%s%s', 'FULL');\n", db, n, s);
 			break;
-		case D_DRILL:
-			ids_buf_printf(o, "REFRESH TABLE METADATA %s.`%s/%s%s`;\n", ws, t->db, n, s);
+		case D_DRILL: {
+			char tn[300];
+			snprintf(tn, sizeof tn, "%s%s", n, s);
+			if (table_dir_exists(abs, t->db, tn))
+				ids_buf_printf(o, "REFRESH TABLE METADATA %s.`%s/%s`;\n", ws, t->db, tn);
 			break;
 		case D_DUCKDB:
 			break;   /* read_parquet lists the files at every query */
+		}
 		}
 	}
 }
@@ -279,7 +320,10 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 		while (n > 1 && loc[n - 1] == '/')
 			loc[--n] = 0;
 	} else {
-		snprintf(loc, sizeof loc, "file://%s", abs);
+		/* Trino reads local paths through its native local file system (local://, with
+		 * fs.native-local.enabled=true and local.location=/); over file:// Trino 476 finds
+		 * no files and returns no rows, without an error (measured, tests/engines/test_trino.py) */
+		snprintf(loc, sizeof loc, "%s://%s", d == D_TRINO ? "local" : "file", abs);
 	}
 	ddl_table *ts = NULL;
 	size_t nt = 0;
@@ -326,6 +370,9 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 	if (!rc) {
 		qsort(ts, nt, sizeof *ts, cmp_table);
 		ids_buf_printf(out, "-- idbsync lake %s, dialect %s\n", abs, dl);
+		if (d == D_TRINO && !o->location)
+			ids_buf_puts(out, "-- Trino: a Hive catalog with fs.native-local.enabled=true and local.location=/ reads these\n"
+					  "-- local:// locations (over file:// it finds no rows); --location for HDFS or S3\n");
 		if (d == D_DRILL) {
 			ids_buf_printf(out,
 				       "-- Drill: add this workspace to the dfs storage plugin (Storage > dfs > Update):\n"
@@ -333,8 +380,11 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 				       " \"defaultInputFormat\": \"parquet\", \"allowAccessOutsideWorkspace\": false}}\n",
 				       strchr(o->drill_workspace ? o->drill_workspace : "dfs.lake", '.') + 1,
 				       o->location ? loc : abs);
+			/* SYSTEM, not SESSION: every REST query (idbsync serve --drill-url's too) runs in a
+			 * session of its own, and the views below need it wherever they are queried from. */
 			if (!strcmp(ts[0].profile, "compat"))
-				ids_buf_puts(out, "ALTER SESSION SET `store.parquet.reader.int96_as_timestamp` = true;\n");
+				ids_buf_puts(out, "-- compat lakes store timestamps as INT96; the views and REST queries need:\n"
+						  "ALTER SYSTEM SET `store.parquet.reader.int96_as_timestamp` = true;\n");
 		}
 		ids_buf_putc(out, '\n');
 		const char *last_db = "";
@@ -351,11 +401,11 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 			}
 			last_db = ts[i].db;
 			for (int k = 0; k < 3; k++)
-				one(out, d, &ts[i], (lk_table_kind)k, o, loc);
+				one(out, d, &ts[i], (lk_table_kind)k, o, loc, abs);
 		}
 		ids_buf_puts(out, "-- after new data lands (idbsync serve --on-flush can run these):\n");
 		for (size_t i = 0; i < nt; i++)
-			refresh(out, d, &ts[i], o);
+			refresh(out, d, &ts[i], o, abs);
 	}
 	for (size_t i = 0; i < nt; i++)
 		table_free(&ts[i]);

@@ -1,0 +1,634 @@
+"""The engine suite's shared half: starts a real `idbsync serve` on 127.0.0.1 with a temp lake,
+pushes values of every type the lake maps (unicode and emoji, integers past 2^53, doubles,
+booleans, nulls and missing fields, dates, binary, nested objects and arrays, a column added
+later, a widening, deletes; one store partitioned), flushes, and gives the server's own answer
+(the pull feed, and the pushed mutations with the seqs the server gave them) so each engine test
+can compare every row and column it reads with it. Standard library only: every engine's venv
+or JVM test can import it.
+"""
+import base64
+import datetime as dt
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SRC = os.environ.get("IDBSYNC_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+BIN = os.environ.get("IDBSYNC_BIN") or os.path.join(SRC, "build", "idbsync")
+CACHE = os.environ.get("IDBSYNC_ENGINES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "idbsync-engines")
+KEEP = os.environ.get("IDBSYNC_KEEP_TMP")
+
+
+def log(*a):
+    print("#", *a, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def http(method, url, body=None, timeout=120, headers=None):
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"content-type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def post_json(url, body=None, timeout=120):
+    code, text = http("POST", url, body if body is not None else b"", timeout)
+    if code != 200:
+        raise AssertionError(f"POST {url}: {code} {text[:2000]!r}")
+    return json.loads(text)
+
+
+class Server:
+    """A real `idbsync serve` on 127.0.0.1:<free port> with a temp data dir and lake."""
+
+    def __init__(self, profile, args=(), tmp=None):
+        self.tmp = tmp or tempfile.mkdtemp(prefix=f"idbsync-eng-{profile}-")
+        self.lake = os.path.join(self.tmp, "lake")
+        self.data = os.path.join(self.tmp, "data")
+        self.profile = profile
+        self.errlog = os.path.join(self.tmp, "server.log")
+        argv = [BIN, "serve", "--data", self.data, "--lake", self.lake, "--listen", "127.0.0.1:0",
+                "--lake-profile", profile, "--flush-interval", "200ms", *args]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=open(self.errlog, "wb"), text=True)
+        deadline = time.time() + 20
+        self.url = None
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"listening on (http://127\.0\.0\.1:\d+) ", line)
+            if m:
+                self.url = m.group(1)
+                break
+        if not self.url:
+            self.stop()
+            raise RuntimeError(f"idbsync serve did not start; see {self.errlog}:\n" + open(self.errlog).read()[-3000:])
+
+    def push(self, db, client, mutations):
+        return post_json(f"{self.url}/v1/db/{db}/push", {"client": client, "mutations": mutations})
+
+    def flush(self, db):
+        return post_json(f"{self.url}/v1/db/{db}/flush")
+
+    def pull(self, db):
+        """Live state: {store: {key_json: {"seq", "hlc", "value", "key"}}}."""
+        state, since = {}, 0
+        while True:
+            code, text = http("GET", f"{self.url}/v1/db/{db}/pull?since={since}&limit=10000")
+            assert code == 200, text
+            p = json.loads(text)
+            for c in p["changes"]:
+                m = state.setdefault(c["store"], {})
+                k = canon(c["key"])
+                if c["op"] == "delete":
+                    m.pop(k, None)
+                else:
+                    m[k] = {"seq": c["seq"], "hlc": c["hlc"], "value": c.get("value"), "key": c["key"]}
+            since = p["cursor"]
+            if not p.get("more"):
+                return state
+
+    def ddl(self, dialect, *args):
+        r = subprocess.run([BIN, "ddl", "--lake", self.lake, "--dialect", dialect, *args],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        if not KEEP:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def canon(v):
+    """The lake's idb_key: the key as canonical JSON text (no spaces)."""
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The data set: every type, in two rounds so a column is added and another widened in between.
+
+BIG = 9007199254740993          # 2^53 + 1: a double cannot hold it
+EMOJI = "Grüße, 世界 🎉👩‍👩‍👧 \u00e9\u0301 \"q\" \\ \n tab\t"
+
+
+def round1():
+    items = []
+    for k in range(12):
+        v = {
+            "n": k * 1000003 - 5,
+            "big": BIG + k if k % 2 else -(BIG + k),
+            "bigtag": {"$bigint": str(2 ** 70 + k)},
+            "d": k / 7 if k != 5 else -0.5,
+            "ok": k % 3 == 0,
+            "name": f"{EMOJI} #{k}",
+            "at": {"$date": dt.datetime(2024, 2, 29, 23, 59, 59, 123000, tzinfo=dt.timezone.utc)
+                   .__add__(dt.timedelta(days=k * 400 - 3000)).isoformat(timespec="milliseconds")
+                   .replace("+00:00", "Z")},
+            "bin": {"$bin": base64.b64encode(bytes([0, 255, k, 10, 13, 0x80])).decode()},
+            "obj": {"a": k, "s": f"s{k} ✓", "inner": {"deep": k % 2 == 0}},
+            "arr": [k, k + 1, k * 2],
+            "w": k,                      # widened to DOUBLE in round 2
+        }
+        if k % 4 == 1:
+            v["maybe"] = None            # explicit null
+        elif k % 4 == 2:
+            v["maybe"] = f"present {k}"  # else missing
+        items.append(("put", k if k % 3 else f"key-{k}-ключ", v))
+    regions = ["eu", "us-east", "ap/x ü", None, "q:'\\%#=?*[]{}^\"", ""]
+    events = [("put", f"e{k}", {"region": regions[k % len(regions)], "v": k, "tag": f"t{k}"}) for k in range(12)]
+    return {"items": items, "events": events}
+
+
+def round2():
+    items = [
+        ("put", 1, {"n": 1, "w": 2.5, "added": "new column ✨", "name": "updated 🙂", "ok": False,
+                    "arr": [], "obj": {"a": -1, "s": "", "inner": {"deep": True}}}),
+        ("put", 100, {"n": -(2 ** 63), "w": 1e300, "added": "max", "big": 2 ** 63 - 1, "d": -1.5e-300}),
+        ("delete", 2, None),
+        ("delete", "key-3-ключ", None),
+    ]
+    events = [("put", "e1", {"region": "eu", "v": 100, "tag": "moved"}), ("delete", "e2", None)]
+    return {"items": items, "events": events}
+
+
+class Dataset:
+    """Pushes the data set and records every applied mutation with its seq."""
+
+    def __init__(self, server, db="app", client="engines-1"):
+        self.s, self.db, self.client = server, db, client
+        self.next_id = 1
+        self.log = []    # [{"seq", "store", "op", "key", "value"}]
+
+    def push_round(self, rnd):
+        muts = []
+        for store, ops in rnd.items():
+            for op, key, value in ops:
+                m = {"id": self.next_id, "store": store, "op": op, "key": key}
+                if op == "put":
+                    m["value"] = value
+                muts.append(m)
+                self.next_id += 1
+        r = self.s.push(self.db, self.client, muts)
+        by_id = {m["id"]: m for m in muts}
+        for first, seq, count in r["kept"]:
+            for i in range(count):
+                m = by_id[first + i]
+                self.log.append({"seq": seq + i, "store": m["store"], "op": m["op"], "key": m["key"],
+                                 "value": m.get("value")})
+        assert len(self.log) == self.next_id - 1, f"every mutation kept: {r}"
+
+    def run(self):
+        self.push_round(round1())
+        self.s.flush(self.db)
+        self.push_round(round2())
+        self.s.flush(self.db)
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# What an engine should return, from the lake's metadata and the server's values.
+
+def table_meta(lake, db, store):
+    with open(os.path.join(lake, db, "_idbsync", f"{store}.json")) as f:
+        return json.load(f)
+
+
+def parse_date(s):
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def ms(t):
+    """A timestamp (aware, naive UTC, pandas, or epoch number) -> epoch milliseconds."""
+    if t is None:
+        return None
+    if hasattr(t, "to_pydatetime"):
+        t = t.to_pydatetime()
+    if isinstance(t, dt.datetime):
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.timezone.utc)
+        return round(t.timestamp() * 1000)
+    if isinstance(t, str):
+        return ms(parse_date(t.replace(" ", "T") + ("" if re.search(r"Z|[+-]\d\d:?\d\d$", t) else "Z")))
+    return int(t)
+
+
+def unjson(v):
+    """Tagged JSON value -> plain comparable Python (dates -> ("ts", ms), binary -> bytes)."""
+    if isinstance(v, dict):
+        if len(v) == 1:
+            (k, x), = v.items()
+            if k == "$date":
+                return ("ts", ms(parse_date(x)))
+            if k == "$bin":
+                return base64.b64decode(x)
+            if k == "$bigint":
+                return int(x)
+        return {k: unjson(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [unjson(x) for x in v]
+    return v
+
+
+def expect_value(ctype, v):
+    """The value a correct engine returns for JSON value v in a column of lake type ctype,
+    normalized as norm() normalizes what the engine returns."""
+    if v is None:
+        return None
+    if isinstance(ctype, dict) and "struct" in ctype:
+        if not isinstance(v, dict):
+            return None
+        out = {f["name"]: expect_value(f["type"], v.get(f["field"])) for f in ctype["struct"]}
+        return None if all(x is None for x in out.values()) else out
+    if isinstance(ctype, dict) and "list" in ctype:
+        return [expect_value(ctype["list"], x) for x in v]
+    if ctype == "bigint":
+        return int(v)
+    if ctype == "double":
+        if isinstance(v, dict) and "$num" in v:
+            return float(v["$num"])
+        return float(v)
+    if ctype == "boolean":
+        return bool(v)
+    if ctype == "timestamp":
+        return ("ts", ms(parse_date(v["$date"])))
+    if ctype == "binary":
+        return base64.b64decode(v["$bin"])
+    if ctype == "json":
+        return ("json", unjson(v))
+    if ctype == "string":
+        if isinstance(v, str):
+            return v
+        if isinstance(v, dict) and "$bigint" in v:
+            return v["$bigint"]
+        return ("json", unjson(v))
+    raise AssertionError(f"unknown column type {ctype}")
+
+
+def norm(ctype, v):
+    """Normalizes an engine's value of a column of lake type ctype."""
+    if v is None:
+        return None
+    if isinstance(ctype, dict) and "struct" in ctype:
+        if isinstance(v, str):
+            v = json.loads(v)
+        if isinstance(v, (list, tuple)) and not isinstance(v, dict):
+            v = {f["name"]: x for f, x in zip(ctype["struct"], v)}
+        if hasattr(v, "asDict"):
+            v = v.asDict()
+        out = {f["name"]: norm(f["type"], v.get(f["name"])) for f in ctype["struct"]}
+        return None if all(x is None for x in out.values()) else out
+    if isinstance(ctype, dict) and "list" in ctype:
+        if isinstance(v, str):
+            v = json.loads(v)
+        return [norm(ctype["list"], x) for x in v]
+    if ctype == "bigint":
+        return int(v)
+    if ctype == "double":
+        return float(v)
+    if ctype == "boolean":
+        return bool(v)
+    if ctype == "timestamp":
+        return ("ts", ms(v))
+    if ctype == "binary":
+        if isinstance(v, str):
+            return base64.b64decode(v)
+        return bytes(v)
+    if ctype == "json":
+        return ("json", unjson(json.loads(v)))
+    if ctype == "string":
+        if isinstance(v, (bytes, bytearray)):
+            v = v.decode()
+        return v
+    raise AssertionError(f"unknown column type {ctype}")
+
+
+def columns(meta, kind):
+    """[(name, lake type, field or None)] of a table kind, in file order (system columns first)."""
+    sys_cols = {
+        "state": [("idb_key", "string"), ("idb_user", "string"), ("idb_seq", "bigint"), ("idb_hlc", "string")],
+        "changes": [("idb_seq", "bigint"), ("idb_op", "string"), ("idb_deleted", "boolean"), ("idb_key", "string"),
+                    ("idb_user", "string"), ("idb_client", "string"), ("idb_mid", "bigint"), ("idb_hlc", "string"),
+                    ("idb_ts", "timestamp"), ("idb_origin", "string")],
+    }[kind]
+    out = [(n, t, None) for n, t in sys_cols]
+    for c in meta["columns"]:
+        if kind == "state" and c["field"] == meta.get("partition_by"):
+            continue
+        out.append((c["name"], c["type"], c["field"]))
+    return out
+
+
+def expected_state(meta, live):
+    """{idb_key: {column: value}} of the current state table."""
+    rows = {}
+    for k, e in live.items():
+        v = e["value"] if isinstance(e["value"], dict) else {"$value": e["value"]}
+        r = {"idb_key": k, "idb_user": "", "idb_seq": e["seq"], "idb_hlc": e["hlc"]}
+        for name, ctype, f in columns(meta, "state")[4:]:
+            r[name] = expect_value(ctype, v.get(f))
+        if meta.get("partition_column"):
+            pv = v.get(meta["partition_by"])
+            r[meta["partition_column"]] = pv if pv not in (None, "") else "__HIVE_DEFAULT_PARTITION__"
+        rows[k] = r
+    return rows
+
+
+def compare_state(engine, meta, live, got_rows, skip=()):
+    """got_rows: [{column: raw engine value}]. Every row and every column must match."""
+    want = expected_state(meta, live)
+    cols = [c for c in columns(meta, "state") if c[0] not in skip]
+    problems = []
+    seen = set()
+    for raw in got_rows:
+        k = raw["idb_key"]
+        if k in seen:
+            problems.append(f"duplicate key {k}")
+        seen.add(k)
+        w = want.get(k)
+        if w is None:
+            problems.append(f"key {k} is not live on the server")
+            continue
+        for name, ctype, _ in cols:
+            g = norm(ctype, raw.get(name))
+            if not same(g, w[name]):
+                problems.append(f"key {k} column {name} ({ctype}): engine {g!r} != server {w[name]!r}")
+        pc = meta.get("partition_column")
+        if pc and pc not in skip and pc in raw and raw[pc] != w[pc]:
+            if not (raw[pc] in (None, "__HIVE_DEFAULT_PARTITION__") and w[pc] == "__HIVE_DEFAULT_PARTITION__"):
+                problems.append(f"key {k} column {pc}: engine {raw[pc]!r} != {w[pc]!r}")
+    for k in want:
+        if k not in seen:
+            problems.append(f"key {k} missing")
+    return problems
+
+
+def compare_changes(engine, meta, log, live, got_rows, skip=()):
+    """The change log: one row per applied mutation (seq, op, key); rows whose seq is the
+    live version of a key equal the pull feed in every column."""
+    mine = {e["seq"]: e for e in log if e["store"] == meta["store"]}
+    live_by_seq = {e["seq"]: (k, e) for k, e in live.items()}
+    cols = [c for c in columns(meta, "changes") if c[0] not in skip]
+    problems, seen = [], set()
+    for raw in got_rows:
+        s = int(raw["idb_seq"])
+        if s in seen:
+            problems.append(f"seq {s} twice")
+        seen.add(s)
+        m = mine.get(s)
+        if not m:
+            problems.append(f"seq {s} was not pushed")
+            continue
+        if raw["idb_op"] != m["op"] or raw["idb_key"] != canon(m["key"]):
+            problems.append(f"seq {s}: op/key {raw['idb_op']} {raw['idb_key']} != {m['op']} {canon(m['key'])}")
+        if bool(raw["idb_deleted"]) != (m["op"] == "delete"):
+            problems.append(f"seq {s}: idb_deleted {raw['idb_deleted']}")
+        v = m["value"] if isinstance(m["value"], dict) or m["value"] is None else {"$value": m["value"]}
+        for name, ctype, f in cols:
+            if f is None:
+                continue
+            g = norm(ctype, raw.get(name))
+            w = expect_value(ctype, (v or {}).get(f)) if m["op"] == "put" else None
+            if not same(g, w):
+                problems.append(f"seq {s} column {name} ({ctype}): engine {g!r} != pushed {w!r}")
+        if s in live_by_seq and raw.get("idb_hlc") != live_by_seq[s][1]["hlc"]:
+            problems.append(f"seq {s}: idb_hlc {raw.get('idb_hlc')} != pull feed {live_by_seq[s][1]['hlc']}")
+    for s in mine:
+        if s not in seen:
+            problems.append(f"seq {s} missing")
+    return problems
+
+
+def same(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def lake_check(lake, profile):
+    r = subprocess.run([BIN, "lake", "check", "--profile", profile, lake], capture_output=True, text=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+FEATURES = {"idb_ts": "timestamps", "obj": "nested", "arr": "nested", "at_": "timestamps", "bin": "binary", "big": "big integers",
+            "bigtag": "big integers", "added": "evolution", "w": "evolution", "region": "partitions"}
+
+
+def feature_of(problem, table_feature):
+    m = re.search(r"column (\w+)", problem)
+    return FEATURES.get(m.group(1), table_feature) if m and "unreadable" not in problem else table_feature
+
+
+class Matrix:
+    """Cells of docs/engines.md's matrix, printed as `# matrix engine|profile|feature|result`
+    lines (tests/engines/matrix.py collects them)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.cells = []
+
+    def cell(self, profile, feature, result):
+        self.cells.append((profile, feature, result))
+        print(f"# matrix {self.engine}|{profile}|{feature}|{result}", flush=True)
+
+    def record(self, profile, problems_by_table, features=("state", "changes", "partitions", "evolution", "nested",
+                                                             "timestamps", "binary", "big integers")):
+        """problems_by_table: [(table feature, [problem])]; one cell per feature, ok or the first problem."""
+        found = {}
+        for tf, probs in problems_by_table:
+            for p in probs:
+                found.setdefault(feature_of(p, tf), []).append(p)
+        for f in features:
+            self.cell(profile, f, "ok" if f not in found else "FAIL: " + found[f][0][:160])
+        return [(f, p) for f, ps in found.items() for p in ps]
+
+
+def main_guard(fn):
+    """Runs fn(), prints the plain closing line ctest and CI read, exits 0/1."""
+    t0 = time.time()
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - a test reports every failure the same way
+        import traceback
+        traceback.print_exc()
+        print(f"0 passed, 1 failed ({time.time() - t0:.1f}s)", flush=True)
+        sys.exit(1)
+    print(f"1 passed, 0 failed ({time.time() - t0:.1f}s)", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# A reader querying in a loop while the server ingests and flushes.
+
+def concurrent_reads(server, read_state, seconds=10, db="app", store="live", keys=150, batch=40, seeded=None):
+    """Pushes puts and deletes to `store` for `seconds` (the server flushes every 200 ms) while
+    read_state() -> [(idb_key, idb_seq, n)] runs in a loop on this thread. Returns a dict:
+    queries, errors (with the first messages), duplicates (a key twice in one answer) and wrong
+    rows (an (idb_key, idb_seq, n) that was never pushed)."""
+    import random
+    import threading
+    rnd = random.Random(7)
+    pushed = dict(seeded or {})      # seq -> (key_json, n)
+    stop = threading.Event()
+    errors_push = []
+
+    def writer():
+        mid, n = 1, 0
+        while not stop.is_set():
+            muts = []
+            for _ in range(batch):
+                k = rnd.randrange(keys)
+                n += 1
+                if rnd.random() < 0.15:
+                    muts.append({"id": mid, "store": store, "op": "delete", "key": k})
+                else:
+                    muts.append({"id": mid, "store": store, "op": "put", "key": k,
+                                 "value": {"n": n, "s": f"v{n} ✓", "d": n / 3}})
+                mid += 1
+            try:
+                r = server.push(db, "concurrent-writer", muts)
+            except Exception as e:  # noqa: BLE001
+                errors_push.append(str(e))
+                return
+            by_id = {m["id"]: m for m in muts}
+            for first, seq, count in r["kept"]:
+                for i in range(count):
+                    m = by_id[first + i]
+                    if m["op"] == "put":
+                        pushed[seq + i] = (canon(m["key"]), m["value"]["n"])
+            time.sleep(0.05)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    res = {"queries": 0, "errors": 0, "error_samples": [], "duplicates": 0, "wrong": 0, "wrong_samples": []}
+    later = []
+    deadline = time.time() + seconds
+    time.sleep(1.0)   # the table exists after the first flush
+    while time.time() < deadline:
+        try:
+            rows = read_state()
+        except Exception as e:  # noqa: BLE001 - every failed read is counted
+            res["errors"] += 1
+            if len(res["error_samples"]) < 3:
+                res["error_samples"].append(short_error(e))
+            continue
+        res["queries"] += 1
+        res["rows"] = res.get("rows", 0) + len(rows)
+        seen = set()
+        for key, seq, n in rows:
+            if key in seen:
+                res["duplicates"] += 1
+            seen.add(key)
+            if pushed.get(int(seq)) != (key, int(n)):
+                later.append((key, int(seq), int(n)))   # the writer may not have recorded it yet
+    stop.set()
+    t.join(30)
+    assert not errors_push, errors_push
+    if res["queries"] and not res.get("rows"):
+        # queries that succeed but never see a row: the reader does not see the table at all
+        res["wrong"] += 1
+        res["wrong_samples"].append("no query returned a row: the reader does not see the table")
+    for key, seq, n in later:
+        if pushed.get(seq) != (key, n):
+            res["wrong"] += 1
+            if len(res["wrong_samples"]) < 3:
+                res["wrong_samples"].append((key, seq, n, pushed.get(seq)))
+    return res
+
+
+def short_error(e):
+    """The line of an engine's error that says what went wrong (a JVM's root cause)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    caused = [ln for ln in lines if ln.startswith("Caused by:")]
+    if caused:
+        return caused[-1][:200]
+    exc = [ln for ln in lines if "Exception:" in ln or "Error:" in ln]
+    return (exc or lines or [repr(e)])[0][:200]
+
+
+def concurrency_cell(res):
+    s = (f"{res['queries']} queries ({res.get('rows', 0)} rows): {res['errors']} errors, {res['duplicates']} duplicates, "
+         f"{res['wrong']} wrong rows")
+    if res["error_samples"]:
+        s += f" (e.g. {res['error_samples'][0][:140]})"
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# The other direction: an engine writes Parquet into LAKE/<db>/_inbox/<store>/ and the rows
+# reach the server's pull feed (what a browser applies to IndexedDB) with their types.
+
+def expected_import_rows():
+    """Rows every engine writes (as it can): id, a big integer, a double, a boolean, a unicode
+    string, a timestamp (ms, UTC), binary, a decimal(12,2)."""
+    base = dt.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=dt.timezone.utc)
+    return [{"id": i, "big": (2 ** 62 + i) * (-1 if i % 2 else 1), "d": i / 8, "ok": i % 2 == 0,
+             "s": f"import {i} ✓ 🎉", "at": base + dt.timedelta(days=i), "bin": bytes([i, 0, 255]),
+             "dec": f"{i * 1000 + 0.25:.2f}"} for i in range(1, 6)]
+
+
+def wait_import(server, db, store, n, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        live = server.pull(db).get(store, {})
+        if len(live) >= n:
+            return live
+        time.sleep(0.5)
+    inbox = os.path.join(server.lake, db, "_inbox", store)
+    listing = []
+    for root, _, files in os.walk(inbox):
+        listing += [os.path.relpath(os.path.join(root, f), inbox) for f in files]
+    raise AssertionError(f"{store}: {len(server.pull(db).get(store, {}))} of {n} rows imported after {timeout}s; "
+                         f"inbox: {listing}; server log {server.errlog}")
+
+
+def compare_import(live, rows, fields=("big", "d", "ok", "s", "at", "bin", "dec")):
+    """Problems between the pull feed (live) and the rows written (expected_import_rows())."""
+    problems = []
+    by_key = {json.loads(k): e["value"] for k, e in live.items()}
+    for r in rows:
+        v = by_key.get(r["id"])
+        if v is None:
+            problems.append(f"id {r['id']} not imported")
+            continue
+        for f in fields:
+            want = r[f]
+            if isinstance(want, dt.datetime):
+                want = ("ts", ms(want))
+            got = unjson(v.get(f))
+            if f == "dec" and isinstance(got, (int, float)):
+                got = f"{got:.2f}"
+            if not same(got, want):
+                problems.append(f"id {r['id']} column {f}: browser gets {v.get(f)!r}, written {r[f]!r}")
+    return problems
