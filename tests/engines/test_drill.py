@@ -82,7 +82,10 @@ def run():
         m.cell("-", "startup seconds", f"{drill.startup_s:.0f}")
         views = os.path.join(tmp, "views")
         for profile in ("compat", "modern"):
-            s = H.Server(profile, ["--lake-partition", "app/events=region", "--drill-url", drill.url])
+            # a minute for a query through Drill (5 s by default): a cold Drill on a loaded 2-core
+            # machine took longer than that for its first query of a view
+            s = H.Server(profile, ["--lake-partition", "app/events=region", "--drill-url", drill.url,
+                                   "--query-timeout", "60000"])
             try:
                 # the workspace first (as the DDL prints it), so the refresh notifications of the
                 # very first flush reach a Drill that knows dfs.lake
