@@ -375,6 +375,9 @@ void lk_write_opts(lake *l, pq_write_options *o)
 	pq_write_options d = PQ_WRITE_OPTIONS_INIT;
 	*o = d;
 	o->profile = (pq_profile)l->profile;
+	/* every page carries its CRC32: readers that verify (pyarrow with page checksums, our own
+	 * reader) catch a torn or corrupted page instead of decoding garbage */
+	o->page_crc = 1;
 }
 
 int lk_write_row(lake *l, pq_writer *w, ids_error *err)
