@@ -30,7 +30,9 @@ export async function startServer({ args = [], port = 0 } = {}) {
   const root = tempDir();
   const srv = { dataDir: path.join(root, 'data'), lakeDir: path.join(root, 'lake'), port, url: '', proc: null, stderr: '' };
   srv.launch = async () => {
-    const argv = ['serve', '--data', srv.dataDir, '--lake', srv.lakeDir, '--listen', `127.0.0.1:${srv.port}`, ...args];
+    // IDBSYNC_STATIC=DIR serves DIR/client instead of the tree's (a test run against an older client).
+    const st = process.env.IDBSYNC_STATIC ? ['--static', process.env.IDBSYNC_STATIC] : [];
+    const argv = ['serve', '--data', srv.dataDir, '--lake', srv.lakeDir, '--listen', `127.0.0.1:${srv.port}`, ...st, ...args];
     const proc = spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(proc);
     srv.proc = proc;
@@ -93,15 +95,18 @@ export async function prepareContext(context) {
   return context;
 }
 
-/** A page on the server origin with the client module imported as window.idbsync. */
-export async function openPage(context, srv) {
+/**
+ * A page on the server origin with the client module imported as window.idbsync (module: another
+ * module instead, e.g. '/client/codec.js' for a page whose IndexedDB is not patched; null: none).
+ */
+export async function openPage(context, srv, { module = '/client/idbsync.js' } = {}) {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('[pageerror]', e.message));
   page.on('console', (m) => {
     if ((m.type() === 'error' || m.type() === 'warning') && !/Failed to load resource/.test(m.text())) console.error('[console]', m.text());
   });
   await page.goto(`${srv.url}/test/blank.html`);
-  await page.evaluate(async () => { window.idbsync = await import('/client/idbsync.js'); });
+  if (module) await page.evaluate(async (m) => { window.idbsync = await import(m); }, module);
   return page;
 }
 
