@@ -6,24 +6,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { startServer, launchBrowser, tempDir, SRC } from './lib/harness.mjs';
+import { startServer, launchBrowser, tempDir, SRC, serveDir } from './lib/harness.mjs';
 
 let srv, browser, site;
 before(async () => { srv = await startServer(); browser = await launchBrowser(); });
 after(async () => { await browser?.close(); await srv?.stop(); site?.close(); });
-
-function serveDir(dir) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript' };
-  const s = http.createServer((req, res) => {
-    const p = path.join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    const f = fs.existsSync(p) && fs.statSync(p).isFile() ? p : path.join(dir, 'index.html');
-    res.writeHead(200, { 'content-type': types[path.extname(f)] || 'application/octet-stream' });
-    res.end(fs.readFileSync(f));
-  });
-  return new Promise((r) => s.listen(0, '127.0.0.1', () => r(s)));
-}
 
 test('useSyncStatus re-renders a React component on status changes', async (t) => {
   const app = path.join(tempDir(), 'app');
