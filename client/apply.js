@@ -152,6 +152,7 @@ export async function dropUnseen(s, seen, only = null) {
     const { keys: pend } = await pendingIn(tx, true);
     const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
     const store = native.objectStore.call(tx, name);
+    if (!s.indexes.has(name)) s.indexes.set(name, Array.from(store.indexNames));
     const keys = await new Promise((res, rej) => {
       const r = store.getAllKeys();
       r.onsuccess = () => res(r.result);

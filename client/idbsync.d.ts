@@ -31,12 +31,9 @@ export interface SyncOptions {
    */
   maxValueBytes?: number;
   /**
-   * Dexie (the class): applied remote changes are signalled with
-   * `dexie.on('storagemutated').fire(parts)`, so liveQuery / useLiveQuery re-run. Without it
-   * (and without a global Dexie) the client dispatches the `x-storagemutated-1` DOM event that
-   * every Dexie >= 3.2 in the window listens to. false: signal nothing.
+   * Applied remote changes are signalled to Dexie (default true) with the `x-storagemutated-1`
+   * DOM event every Dexie >= 3.2 in the window listens to, so liveQuery / useLiveQuery re-run.
    */
-  dexie?: { on(event: 'storagemutated'): { fire(parts: unknown): void } };
   signalDexie?: boolean;
 }
 

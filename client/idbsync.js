@@ -284,16 +284,15 @@ export class Synced extends EventTarget {
   }
 
   /**
-   * Tells Dexie (liveQuery, useLiveQuery) that rows changed: through options.dexie (or a global
-   * Dexie) `Dexie.on('storagemutated').fire(parts)`, else the DOM event every Dexie >= 3.2 in this
-   * window listens to ('x-storagemutated-1'), so no reference to Dexie is needed.
+   * Tells Dexie (liveQuery, useLiveQuery) that rows changed, with the DOM event every Dexie >= 3.2
+   * in this window listens to ('x-storagemutated-1', how Dexie instances tell each other): it fires
+   * Dexie's `storagemutated` and re-runs the queries its cache holds. `Dexie.on('storagemutated')
+   * .fire(parts)` alone does not re-run Dexie 4's cached liveQueries. No reference to Dexie needed.
    */
   signalDexie(parts) {
-    if (this.o.signalDexie === false) return;
+    if (this.o.signalDexie === false || typeof dispatchEvent !== 'function') return;
     try {
-      const D = this.o.dexie || globalThis.Dexie;
-      if (D && typeof D.on === 'function') D.on('storagemutated').fire(parts);
-      else if (typeof dispatchEvent === 'function') dispatchEvent(new CustomEvent('x-storagemutated-1', { detail: parts }));
+      dispatchEvent(new CustomEvent('x-storagemutated-1', { detail: parts }));
     } catch (e) {
       setTimeout(() => { throw e; });
     }

@@ -117,10 +117,11 @@ test('a store added in a later app version receives the rows that existed before
 
 test('Dexie liveQuery sees a row pushed by another client', async () => {
   const { context, page } = await freshPage();
-  await page.evaluate(async () => {
+  const db = 'live';
+  await page.evaluate(async (db) => {
     const { default: Dexie, liveQuery } = await import('/vendor/dexie.mjs');
     const { enableSync, DEXIE_STORES } = await import('/client/idbsync.js');
-    const dx = new Dexie('live');
+    const dx = new Dexie(db);
     dx.version(1).stores({ items: 'id, done', ...DEXIE_STORES });
     await dx.open();
     window.s = await enableSync(dx.backendDB(), { url: location.origin });
@@ -128,9 +129,9 @@ test('Dexie liveQuery sees a row pushed by another client', async () => {
     liveQuery(() => dx.items.toArray()).subscribe((v) => { window.all = v; });
     liveQuery(() => dx.items.where('done').equals(0).toArray()).subscribe((v) => { window.undone = v; });
     await dx.items.put({ id: 1, title: 'mine', done: 1 });
-  });
+  }, db);
   await until(() => page.evaluate(() => window.all && window.all.length === 1), 5000, 'the first liveQuery result');
-  await seed('live', 'items', [{ id: 2, title: 'from another client', done: 0 }]);
+  await seed(db, 'items', [{ id: 2, title: 'from another client', done: 0 }]);
   await until(() => page.evaluate(() => window.all.length === 2 && window.undone && window.undone.length === 1), 10000,
     'liveQuery results with the synced row');
   assert.deepEqual(await page.evaluate(() => window.undone), [{ id: 2, title: 'from another client', done: 0 }]);
