@@ -48,7 +48,7 @@ test('Dexie as docs/getting-started.md shows it: its writes reach the server', a
   const row = await until(async () => (await serverPull(srv, 'todos')).find((c) => c.store === 'items' && c.key === 3), 10000,
     'the Dexie write on the server');
   assert.deepEqual(row.value, { id: 3, title: 'with Dexie' });
-  assert.equal(await page.evaluate(() => window.s.pending()), 0);
+  await until(() => page.evaluate(async () => (await window.s.pending()) === 0), 5000, 'the outbox acknowledged');   // the ack lands after the server has the row
   await context.close();
 });
 
