@@ -1,18 +1,18 @@
 // idbsync browser client, entry point: openSynced() / enableSync() return a Synced handle that
 // captures writes (capture.js), pushes the outbox exactly once (outbox.js, transport.js), pulls and
 // applies remote changes (apply.js), and coordinates tabs (tabs.js). See client/README.md.
-import { applyChanges, dropUnseen, localStores } from './apply.js';
+import { localStores } from './apply.js';
 import { BASE, Clock, META, OUTBOX, REJECTED, allStoreNames, installCapture, native, openedAfterInstall, registerDb, unregisterDb } from './capture.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import {
-  AuthError, BadRequestError, CursorExpiredError, IdbsyncError, QuotaError, RejectedError, SchemaError, StateChangedError, UnsupportedValueError, fromIdbError,
+  AuthError, BadRequestError, IdbsyncError, QuotaError, RejectedError, SchemaError, StateChangedError, UnsupportedValueError, fromIdbError,
 } from './errors.js';
 import { emit, sleep } from './events.js';
 import {
   ackUpTo, clearRejected, createSyncStores, done, getMeta, initMeta, isPut, itx, listRejected, nextBatch, pendingCount, rebase, rejectHead, restamp,
   rewriteRecords,
 } from './outbox.js';
-import { revertRefused } from './revert.js';
+import { pullAll as pullFeed, refill } from './pull.js';
 import { Tabs } from './tabs.js';
 import { Transport, backoff, retryable } from './transport.js';
 
@@ -132,7 +132,7 @@ export class Synced extends EventTarget {
     await this.tabs.io(async () => {
       await this.pushAll();
       if (storeName === undefined) await this.pullAll({ full: true });
-      else { await this.refill(new Set([storeName]), Infinity, true); await this.pullAll(); }
+      else { await refill(this, new Set([storeName]), Infinity, true); await this.pullAll(); }
     });
     this.setState({ lastSync: Date.now(), error: null, online: true });
     return this.status;
@@ -525,119 +525,8 @@ export class Synced extends EventTarget {
     this.afterAck = this.afterAck ? this.afterAck.concat(winners) : winners;
   }
 
-  /**
-   * Pulls from the cursor to the head. full: from 0, then local rows the server did not return are
-   * deleted (also after a 410, and after a 409: the server's state is another one than the
-   * cursor's, reset or restored from a backup, which also emits `reset`). First, synced stores the
-   * cursor did not cover (added by an upgrade) get the rows before it (refill). Returns true when
-   * the server's state changed (the caller pushes the unpushed writes again).
-   */
-  async pullAll({ full = false } = {}) {
-    if (this.afterAck && this.afterAck.length) {
-      const w = this.afterAck;
-      this.afterAck = null;
-      await applyChanges(this, w, null, { onChunk: (applied) => this.changed(applied) });
-    }
-    await revertRefused(this);
-    let since = full ? 0 : (await getMeta(this.idb, 'cursor')) || 0;
-    let seen = full ? new Map() : null;
-    let pulled = 0;
-    let total = null;
-    let reset = null;
-    if (since > 0) await this.backfill(since);
-    if (since === 0) total = await this.estimateTotal();
-    else if (!this.rulesAt) await this.estimateTotal();   // once per session: the stores' conflict rules
-    this.setState({ pulled: 0, total });
-    for (;;) {
-      let page;
-      try {
-        page = await this.transport.pull({ since, limit: this.o.pullLimit, client: this.clientId, epoch: this.epoch });
-      } catch (e) {
-        if (e instanceof StateChangedError && since > 0) {
-          reset = { from: this.epoch, to: null, reason: e.serverCode, at: Date.now() };
-          this.acked = this.kept = null;
-          since = 0; seen = new Map(); pulled = 0; total = await this.estimateTotal();
-          this.setState({ pulled: 0, total });
-          continue;
-        }
-        if (!(e instanceof CursorExpiredError) || since === 0) throw e;
-        // Tombstones we never saw were collected: full resync, then drop rows the server no longer has.
-        since = 0; seen = new Map(); pulled = 0; total = await this.estimateTotal();
-        this.setState({ pulled: 0, total });
-        continue;
-      }
-      const epoch = typeof page.epoch === 'string' ? page.epoch : null;
-      await applyChanges(this, page.changes, page.cursor, {
-        seen, epoch,
-        onChunk: (applied, n) => {
-          pulled += n;
-          this.setState({ pulled, total: total === null ? null : Math.max(total, pulled) });
-          this.changed(applied);
-        },
-      });
-      since = page.cursor;
-      if (epoch && epoch !== this.epoch) { this.epoch = epoch; this.setState({ epoch }); }
-      if (!page.more) break;
-    }
-    if (seen) await dropUnseen(this, seen);
-    this.acked = this.kept = null;   // the pull reached the head: every acked write has come back
-    if (total !== null && pulled < total) this.setState({ total: pulled });
-    if (!reset) return false;
-    reset.to = this.epoch;
-    this.setState({ reset });
-    emit(this, 'reset', reset);
-    this.tabs.post({ t: 'reset', detail: reset });
-    return true;
-  }
-
-  /**
-   * Synced stores this browser has that the cursor did not cover (META 'stores': the stores the
-   * pulls up to the cursor were applied to) get the rows before the cursor: a store added in a
-   * later app version receives the rows that existed before it.
-   */
-  async backfill(cursor) {
-    const known = await getMeta(this.idb, 'stores');
-    const local = localStores(this);
-    if (!Array.isArray(known)) return;   // a cursor saved by an older client: taken as covering every store
-    const fresh = new Set([...local].filter((n) => !known.includes(n)));
-    if (fresh.size) await this.refill(fresh, cursor, false);
-  }
-
-  /**
-   * Pulls the feed from 0 and applies the changes of `only` (a Set of store names) alone, up to
-   * `upTo` (or the head), without moving the cursor; drop: then deletes their local rows the server
-   * did not return. Records the stores as covered.
-   */
-  async refill(only, upTo, drop) {
-    let since = 0;
-    const seen = drop ? new Map() : null;
-    for (;;) {
-      const page = await this.transport.pull({ since, limit: this.o.pullLimit, client: this.clientId });
-      await applyChanges(this, page.changes, null, { seen, only, onChunk: (applied) => this.changed(applied) });
-      since = page.cursor;
-      if (!page.more || since >= upTo) break;
-    }
-    if (seen) await dropUnseen(this, seen, only);
-    const known = await getMeta(this.idb, 'stores');
-    if (Array.isArray(known)) {
-      const tx = itx(this.idb, [META], 'readwrite');
-      native.put.call(native.objectStore.call(tx, META), [...new Set([...known, ...only])], 'stores');
-      await done(tx);
-    }
-  }
-
-  async estimateTotal() {
-    try {
-      const stores = await this.transport.stores();
-      let n = 0;
-      this.rulesAt = Date.now();
-      for (const s of stores) { this.rules.set(s.name, s.conflict); if (this.isSynced(s.name)) n += (s.rows || 0) + (s.tombstones || 0); }
-      return n;
-    } catch (e) {
-      if (e instanceof AuthError) throw e;
-      return null;
-    }
-  }
+  /** See pull.js: returns true when the server's state changed (the unpushed writes go again). */
+  pullAll(o) { return pullFeed(this, o); }
 }
 
 /** True for a push answer that refuses the batch's content (the same batch would fail again). */
