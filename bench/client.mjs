@@ -3,7 +3,10 @@
 // replicated by PouchDB (pouchdb-browser, IndexedDB adapter) to pouchdb-server. Prints tables.
 // usage: node bench/client.mjs [--bin build/idbsync] [--static DIR] [--sizes 10000,100000] [--push 100000]
 //                              [--reps 3] [--pouch 1|0] [--pouch-batch 1000] [--only capture|push]
-//                              [--baseline DIR]
+//                              [--baseline DIR] [--initial 1000000]
+// --only initial: a fresh browser's first sync of --initial rows (orders-like, ~150 bytes) seeded on
+// the server, next to raw IndexedDB storing the same rows with the best of several batch sizes
+// (issue 15's target: at most 1.5x), with the longest main-thread task and the progress events.
 // --static DIR serves another copy of the client (DIR/client), e.g. an older one, for before/after.
 // --baseline DIR adds a column to the capture table: the client in DIR/client, run interleaved with
 // the current one in the same process (before/after under the same machine noise).
@@ -224,6 +227,65 @@ async function pouchPush() {
   }
 }
 
+// ------------------------------------------------------------------ initial sync of a big store
+const initialN = Number(args.initial || 1000000);
+let initial = null;
+async function initialSync() {
+  const srv = await startServer({ args: [...staticArgs, '--unsafe-no-fsync', '--no-lake'] });
+  const record = new Function('i', 'return ' + RECORD);
+  const t0 = Date.now();
+  for (let b = 0, id = 0; b < initialN; b += 5000) {
+    const mutations = [];
+    for (let i = b; i < Math.min(initialN, b + 5000); i++) mutations.push({ id: ++id, store: 'orders', op: 'put', key: i, value: record(i) });
+    const r = await fetch(`${srv.url}/v1/db/initbench/push`, { method: 'POST', body: JSON.stringify({ client: 'seed', mutations }) }).then((x) => x.json());
+    if (r.ack !== id) throw new Error('seeding: ' + JSON.stringify(r).slice(0, 200));
+  }
+  const seedMs = Date.now() - t0;
+  const { ctx, page } = await clientPage(srv);
+  // Raw IndexedDB: the same rows, generated in the page, best of these transaction sizes.
+  const raw = {};
+  for (const per of [1000, 10000, 50000]) {
+    raw[per] = await page.evaluate(async ({ N, src, per }) => {
+      const record = new Function('i', 'return ' + src);
+      const name = 'raw' + per;
+      const db = await new Promise((res, rej) => { const r = indexedDB.open(name, 1); r.onupgradeneeded = () => r.result.createObjectStore('orders', { keyPath: 'id' }); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+      const t = performance.now();
+      for (let b = 0; b < N; b += per) {
+        await new Promise((res, rej) => {
+          const tx = db.transaction('orders', 'readwrite', { durability: 'relaxed' });
+          const st = tx.objectStore('orders');
+          for (let i = b; i < Math.min(N, b + per); i++) st.put(record(i));
+          tx.oncomplete = res; tx.onabort = () => rej(tx.error);
+        });
+      }
+      const ms = performance.now() - t;
+      db.close();
+      await new Promise((res) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = res; });
+      return ms;
+    }, { N: initialN, src: RECORD, per });
+  }
+  const r = await page.evaluate(async ({ N }) => {
+    let longest = 0, longTasks = 0, progress = 0;
+    const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) { longTasks++; longest = Math.max(longest, e.duration); } });
+    obs.observe({ type: 'longtask', buffered: false });
+    const t = performance.now();
+    const s = await window.idbsync.openSynced('initbench', 1, { url: location.origin, background: false, upgrade: (db) => db.createObjectStore('orders', { keyPath: 'id' }) });
+    s.addEventListener('status', (e) => { if (e.detail.pulled) progress++; });
+    await s.sync();
+    const ms = performance.now() - t;
+    const count = await new Promise((res) => { s.db.transaction('orders').objectStore('orders').count().onsuccess = (e) => res(e.target.result); });
+    const heap = performance.memory ? Math.round(performance.memory.usedJSHeapSize / 1048576) : null;
+    obs.disconnect();
+    s.close();
+    return { ms, count, longest, longTasks, progress, heap };
+  }, { N: initialN });
+  await ctx.close();
+  await srv.stop();
+  if (r.count !== initialN) throw new Error(`initial sync: ${r.count} of ${initialN} rows`);
+  return { ...r, raw, seedMs };
+}
+if (only === 'initial') initial = await initialSync();
+
 let push = null, pushNoSync = null, pouch = null, pouchError = null;
 if (only === 'all' || only === 'push') {
   push = await idbsyncPush([]);
@@ -233,6 +295,15 @@ if (only === 'all' || only === 'push') {
 await browser.close();
 
 const rate = (ms) => Math.round(pushN / ms * 1000);
+if (initial) {
+  const best = Math.min(...Object.values(initial.raw));
+  console.log(`\nInitial sync of ${initialN} rows into a fresh browser (Chromium), server seeded in ${initial.seedMs} ms\n`);
+  console.log('| what | ms | rows/s | vs best raw |');
+  console.log('|---|---:|---:|---:|');
+  for (const [per, ms] of Object.entries(initial.raw)) console.log(`| raw IndexedDB, ${per} puts per transaction (relaxed) | ${ms.toFixed(0)} | ${Math.round(initialN / ms * 1000)} | ${(ms / best).toFixed(2)}x |`);
+  console.log(`| idbsync openSynced + sync() (pull + apply) | ${initial.ms.toFixed(0)} | ${Math.round(initialN / initial.ms * 1000)} | ${(initial.ms / best).toFixed(2)}x |`);
+  console.log(`\nlong tasks during the sync: ${initial.longTasks}, longest ${initial.longest.toFixed(0)} ms; status events with progress: ${initial.progress}; JS heap after: ${initial.heap} MiB`);
+}
 if (captureRows.length) {
   console.log('\nidbsync browser client: capture overhead (median of ' + reps + ', Chromium, same records)\n');
   if (baseline) {

@@ -34,9 +34,10 @@ function sameJson(a, b) {
   return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson(a[k], b[k]));
 }
 
-function localStores(s) {
+/** The synced stores this browser has (only: limited to those). */
+export function localStores(s, only = null) {
   const names = new Set();
-  for (const n of s.idb.objectStoreNames) if (s.isSynced(n)) names.add(n);
+  for (const n of s.idb.objectStoreNames) if (s.isSynced(n) && (!only || only.has(n))) names.add(n);
   return names;
 }
 
@@ -57,9 +58,11 @@ function putRow(store, key, value) {
  * chunk (null: leave the cursor alone, e.g. conflict winners). seen (Map store -> Set of key JSON)
  * collects keys during a resync. onChunk(appliedChanges, count) runs after each committed chunk.
  * restore: write our own rows too (the local row no longer holds what we sent: a refused write).
+ * only (Set): apply changes of these stores alone (a backfill). With the cursor, META also gets
+ * `epoch` (the server state the cursor belongs to) and `stores` (the stores it covers).
  */
-export async function applyChanges(s, changes, cursor, { seen = null, onChunk, restore = false } = {}) {
-  const names = localStores(s);
+export async function applyChanges(s, changes, cursor, { seen = null, onChunk, restore = false, only = null, epoch = null } = {}) {
+  const names = localStores(s, only);
   const hasBase = s.idb.objectStoreNames.contains(BASE);
   const scope = hasBase ? [...names, OUTBOX, META, BASE] : [...names, OUTBOX, META];
   let off = 0;
@@ -104,7 +107,10 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk, r
           continue;
         }
         let store = stores.get(c.store);
-        if (!store) stores.set(c.store, (store = native.objectStore.call(tx, c.store)));
+        if (!store) {
+          stores.set(c.store, (store = native.objectStore.call(tx, c.store)));
+          if (!s.indexes.has(c.store)) s.indexes.set(c.store, Array.from(store.indexNames));
+        }
         try {
           if (c.op === 'delete') {
             native.delete.call(store, key);
@@ -121,7 +127,10 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk, r
       }
       if (cursor !== null) {
         const at = last ? cursor : (part.length ? part[part.length - 1].seq : cursor);
-        native.put.call(native.objectStore.call(tx, META), at, 'cursor');
+        const meta = native.objectStore.call(tx, META);
+        native.put.call(meta, at, 'cursor');
+        native.put.call(meta, [...names], 'stores');
+        if (epoch) native.put.call(meta, epoch, 'epoch');
       }
       await done(tx);
     } catch (e) {
@@ -133,9 +142,9 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk, r
   } while (off < changes.length);
 }
 
-/** After a resync from 0: deletes local rows the server did not return (unless edited locally). */
-export async function dropUnseen(s, seen) {
-  const names = localStores(s);
+/** After a resync from 0: deletes local rows the server did not return (unless edited locally). only: these stores alone. */
+export async function dropUnseen(s, seen, only = null) {
+  const names = localStores(s, only);
   for (const name of names) {
     const set = seen.get(name) || new Set();
     const hasBase = s.idb.objectStoreNames.contains(BASE);
@@ -143,6 +152,7 @@ export async function dropUnseen(s, seen) {
     const { keys: pend } = await pendingIn(tx, true);
     const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
     const store = native.objectStore.call(tx, name);
+    if (!s.indexes.has(name)) s.indexes.set(name, Array.from(store.indexNames));
     const keys = await new Promise((res, rej) => {
       const r = store.getAllKeys();
       r.onsuccess = () => res(r.result);

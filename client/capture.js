@@ -21,8 +21,16 @@ const internal = new WeakSet();  // transactions run by the client itself (pull/
 const txs = new WeakMap();       // IDBTransaction -> TxState | null
 const infos = new WeakMap();     // IDBObjectStore -> {st, name, path, kp, auto} | null
 
+const opened = new WeakSet();  // connections opened after install(): no library can hold their unpatched methods
+
 /** Starts capturing writes on db (an app connection). ctl.isSynced(storeName) decides which stores are captured. */
 export function registerDb(db, ctl) { install(); dbs.set(db, ctl); hidden.add(db); }
+/**
+ * True when db was opened after the prototypes were patched. A connection opened before may be
+ * held by a library that kept IndexedDB's own methods (Dexie binds `transaction` at open()):
+ * its writes would never be captured.
+ */
+export function openedAfterInstall(db) { return opened.has(connectionOf(db)); }
 export function unregisterDb(db) { dbs.delete(db); }
 /** Hides the idbsync stores of db from the app (objectStoreNames, transaction(), objectStore()). */
 export function hideSyncStores(db) { hidden.add(connectionOf(db)); }
@@ -399,6 +407,15 @@ function install() {
   if (installed) return;
   installed = true;
   const D = IDBDatabase.prototype, S = IDBObjectStore.prototype, I = IDBIndex.prototype, C = IDBCursor.prototype, T = IDBTransaction.prototype;
+  // Remember every connection opened from now on (openedAfterInstall), also the one an upgrade sees.
+  const F = IDBFactory.prototype;
+  patch(F, 'open', function () {
+    const req = nat.open.apply(this, arguments);
+    const note = () => { try { opened.add(req.result); } catch { /* no result */ } };
+    req.addEventListener('upgradeneeded', note);
+    req.addEventListener('success', note);
+    return req;
+  });
   nat.storeNames = patchGetter(T, 'objectStoreNames', (get) => function () {
     const list = get.call(this);
     return hidden.has(this.db) ? hideSync(list) : list;
@@ -564,6 +581,10 @@ function install() {
   }
   for (const n of ['continue', 'advance', 'continuePrimaryKey']) guard(C, n, (c) => storeOf(c).transaction, 'IDBCursor');
 }
+
+// Installed when the module is loaded, before the app (or Dexie, which keeps a reference to the
+// connection's `transaction` at open()) can open a database: writes through any library are seen.
+if (typeof IDBDatabase !== 'undefined' && typeof IDBFactory !== 'undefined') install();
 
 // A DOMStringList without the idbsync stores: DOMStringList cannot be constructed, so this is an
 // object whose prototype inherits from DOMStringList.prototype with its own item/contains/length.

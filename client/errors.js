@@ -45,6 +45,13 @@ export class SchemaError extends IdbsyncError { constructor(m, o) { super('schem
 /** 410: the pull cursor is older than collected tombstones; the client resyncs from 0 by itself. */
 export class CursorExpiredError extends IdbsyncError { constructor(m, o) { super('cursor_expired', m, o); } }
 
+/**
+ * 409: the server's state is not the one the pull cursor belongs to (`serverCode` `epoch_changed`:
+ * reset or restored from a backup; `cursor_ahead`: the cursor is past its head). The client resyncs
+ * from 0 by itself, keeping its unpushed writes, and emits `reset`.
+ */
+export class StateChangedError extends IdbsyncError { constructor(m, o) { super('state_changed', m, o); } }
+
 /** Wraps a DOMException from IndexedDB into an IdbsyncError (QuotaError when it is one). */
 export function fromIdbError(e, what) {
   if (e instanceof IdbsyncError) return e;

@@ -30,6 +30,11 @@ export interface SyncOptions {
    * default --max-value); a larger one stays local and becomes a RejectedError (code too_large).
    */
   maxValueBytes?: number;
+  /**
+   * Applied remote changes are signalled to Dexie (default true) with the `x-storagemutated-1`
+   * DOM event every Dexie >= 3.2 in the window listens to, so liveQuery / useLiveQuery re-run.
+   */
+  signalDexie?: boolean;
 }
 
 export interface OpenOptions extends SyncOptions {
@@ -38,7 +43,11 @@ export interface OpenOptions extends SyncOptions {
 }
 
 export interface SyncStatus {
-  /** false after a failed request (offline, server down) until one succeeds. */
+  /**
+   * false while the browser is offline (navigator.onLine; no requests then, sync resumes on its
+   * `online` event) and after a request that could not reach the server, until one succeeds.
+   * Being offline is no `error` event.
+   */
   online: boolean;
   /** Mutations not yet acknowledged by the server. */
   pending: number;
@@ -55,6 +64,25 @@ export interface SyncStatus {
   syncing: boolean;
   /** Date.now() of the last successful sync, or null. */
   lastSync: number | null;
+  /** The server state (its epoch, from `GET /healthz`) the pull cursor belongs to; null before the first pull. */
+  epoch: string | null;
+  /** The last time the server's state changed under this client (see the `reset` event), or null. */
+  reset: ResetDetail | null;
+}
+
+/**
+ * The server's state is not the one the client synced with (restored from a backup, replaced):
+ * the client pulled everything again from 0, kept its unpushed writes and pushed them, and deleted
+ * local rows the server no longer has.
+ */
+export interface ResetDetail {
+  /** The epoch the client had, and the server's. */
+  from: string | null;
+  to: string | null;
+  /** 'epoch_changed' (another state) or 'cursor_ahead' (the cursor is past the server's head). */
+  reason: string;
+  /** Date.now() when it was detected. */
+  at: number;
 }
 
 export interface Change {
@@ -127,6 +155,7 @@ export interface SyncedEventMap {
   conflict: CustomEvent<ConflictDetail>;
   status: CustomEvent<SyncStatus>;
   error: CustomEvent<IdbsyncError>;
+  reset: CustomEvent<ResetDetail>;
 }
 
 export declare class Synced extends EventTarget {
@@ -140,6 +169,13 @@ export declare class Synced extends EventTarget {
   sync(): Promise<SyncStatus>;
   /** Mutations not yet acknowledged by the server. */
   pending(): Promise<number>;
+  /**
+   * Pulls again from the start of the server's feed, keeping (and pushing) the unpushed writes.
+   * Without a store: the whole database (cursor back to 0; local rows the server does not have are
+   * deleted). With one: that store alone (its rows the server does not have are deleted; the
+   * cursor stays). Rejects with SchemaError for a store that is not synced here.
+   */
+  resync(storeName?: string): Promise<SyncStatus>;
   /**
    * Read-only SQL on the server (POST /v1/db/{db}/query): each store is a view with a column per
    * top-level field (plus _key, _seq, _hlc). Rejects with BadRequestError (invalid SQL, writes),
@@ -166,7 +202,8 @@ export declare function openSynced(name: string, version: number, options: OpenO
 /**
  * Syncs a database the app opened itself; it must contain the idbsync stores (createSyncStores /
  * DEXIE_STORES). Rejects with code 'closed' when the app closes db before it resolved; closing db
- * later closes the handle.
+ * later closes the handle. Throws a SchemaError for a connection opened before idbsync was loaded
+ * (a library such as Dexie may hold IndexedDB's own methods: its writes could not be captured).
  */
 export declare function enableSync(db: IDBDatabase, options: SyncOptions): Promise<Synced>;
 /**
@@ -174,7 +211,7 @@ export declare function enableSync(db: IDBDatabase, options: SyncOptions): Promi
  * connection enableSync is given) from then on: objectStoreNames, transaction(), objectStore().
  */
 export declare function createSyncStores(db: IDBDatabase): void;
-/** Patches the IndexedDB prototypes now (enableSync/createSyncStores do it too); call before the app's first write. */
+/** Patches the IndexedDB prototypes (done when the module is loaded; kept for older code). */
 export declare function installCapture(): void;
 /** Dexie schema fragment: db.version(n).stores({ ...yours, ...DEXIE_STORES }). */
 export declare const DEXIE_STORES: Readonly<Record<string, string>>;
@@ -195,7 +232,7 @@ export declare function encodeKey(key: IDBValidKey): string;
 export declare function decodeKey(tagged: unknown): IDBValidKey;
 
 export type ErrorCode = 'quota' | 'auth' | 'server' | 'protocol' | 'bad_request' | 'network' | 'unsupported_value' |
-  'schema' | 'cursor_expired' | 'idb' | 'closed' | 'rejected';
+  'schema' | 'cursor_expired' | 'state_changed' | 'idb' | 'closed' | 'rejected';
 export declare class IdbsyncError extends Error {
   readonly code: ErrorCode | string;
   /** HTTP status, when the error came from a response. */
@@ -213,6 +250,8 @@ export declare class NetworkError extends IdbsyncError {}
 export declare class UnsupportedValueError extends IdbsyncError {}
 export declare class SchemaError extends IdbsyncError {}
 export declare class CursorExpiredError extends IdbsyncError {}
+/** 409 epoch_changed / cursor_ahead: handled internally by a resync (`reset` event). */
+export declare class StateChangedError extends IdbsyncError {}
 /**
  * One mutation the server refused; it left the outbox (Synced.rejected() lists it). code 'rejected'.
  * After a 403 the local row is also put back to the server's version (a 'conflict' event follows).

@@ -1,18 +1,18 @@
 // idbsync browser client, entry point: openSynced() / enableSync() return a Synced handle that
 // captures writes (capture.js), pushes the outbox exactly once (outbox.js, transport.js), pulls and
 // applies remote changes (apply.js), and coordinates tabs (tabs.js). See client/README.md.
-import { applyChanges, dropUnseen } from './apply.js';
-import { BASE, Clock, META, OUTBOX, REJECTED, allStoreNames, installCapture, native, registerDb, unregisterDb } from './capture.js';
+import { localStores } from './apply.js';
+import { BASE, Clock, META, OUTBOX, REJECTED, allStoreNames, installCapture, native, openedAfterInstall, registerDb, unregisterDb } from './capture.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import {
-  AuthError, BadRequestError, CursorExpiredError, IdbsyncError, QuotaError, RejectedError, SchemaError, UnsupportedValueError, fromIdbError,
+  AuthError, BadRequestError, IdbsyncError, QuotaError, RejectedError, SchemaError, StateChangedError, UnsupportedValueError, fromIdbError,
 } from './errors.js';
 import { emit, sleep } from './events.js';
 import {
   ackUpTo, clearRejected, createSyncStores, done, getMeta, initMeta, isPut, itx, listRejected, nextBatch, pendingCount, rebase, rejectHead, restamp,
   rewriteRecords,
 } from './outbox.js';
-import { revertRefused } from './revert.js';
+import { pullAll as pullFeed, refill } from './pull.js';
 import { Tabs } from './tabs.js';
 import { Transport, backoff, retryable } from './transport.js';
 
@@ -30,7 +30,7 @@ const SKEW_TOLERANCE_MS = 1000;
 // Writes within this many ms share one status event / push wake-up.
 const CAPTURE_NOTIFY_MS = 10;
 
-/** The handle returned by openSynced/enableSync. An EventTarget: 'change', 'conflict', 'status', 'error'. */
+/** The handle returned by openSynced/enableSync. An EventTarget: 'change', 'conflict', 'status', 'error', 'reset'. */
 export class Synced extends EventTarget {
   constructor(db, options, ownsDb) {
     super();
@@ -39,6 +39,10 @@ export class Synced extends EventTarget {
     if (!names.contains(OUTBOX) || !names.contains(META)) {
       throw new SchemaError(`idbsync: database "${db.name}" has no ${OUTBOX}/${META} stores; create them in your upgrade ` +
         `with createSyncStores(db) (Dexie: add ...DEXIE_STORES to your schema), or use openSynced()`);
+    }
+    if (!ownsDb && !openedAfterInstall(db)) {
+      throw new SchemaError(`idbsync: database "${db.name}" was opened before idbsync was loaded, so its writes cannot be captured ` +
+        `(Dexie keeps IndexedDB's transaction() from open()): import idbsync before the database is opened, then enableSync`);
     }
     this.db = db;      // the app's connection: its writes are captured
     this.idb = null;   // idbsync's own connection (conn()): its transactions and their events stay away from the app's
@@ -54,7 +58,9 @@ export class Synced extends EventTarget {
     this.clock = new Clock('pending');
     this.rules = new Map();
     this.cache = new Map();
-    this.state = { online: typeof navigator === 'undefined' ? true : navigator.onLine, pending: 0, pushed: 0, pulled: 0, total: null, error: null, leader: false, lastSync: null, syncing: false };
+    this.indexes = new Map();   // store -> its index names (Dexie's change signal)
+    this.epoch = null;          // the server state our cursor belongs to (META 'epoch')
+    this.state = { online: !offline(), pending: 0, pushed: 0, pulled: 0, total: null, error: null, leader: false, lastSync: null, syncing: false, epoch: null, reset: null };
     this.wakeCtl = new AbortController();
     this.pushTimer = null;
     this.closed = false;
@@ -94,6 +100,8 @@ export class Synced extends EventTarget {
     this.clock.node = `${client}.${this.tabs.id}`;
     const off = await getMeta(idb, 'clockOffset');
     if (typeof off === 'number') this.clock.adjust(off);
+    this.epoch = (await getMeta(idb, 'epoch')) || null;
+    this.state.epoch = this.epoch;
     this.state.pending = await pendingCount(idb);
     if (this.o.background) this.start();
     return this;
@@ -105,9 +113,26 @@ export class Synced extends EventTarget {
   async sync() {
     this.assertOpen();
     await this.conn();
+    await this.tabs.io(() => this.round());
+    this.setState({ lastSync: Date.now(), error: null, online: true });
+    return this.status;
+  }
+
+  /**
+   * Pulls everything again, keeping the unpushed writes (pushed first and after): the whole
+   * database (cursor back to 0, local rows the server does not have are deleted), or one store
+   * (its rows from the start of the feed, the cursor stays). Resolves with the status.
+   */
+  async resync(storeName) {
+    this.assertOpen();
+    await this.conn();
+    if (storeName !== undefined && !localStores(this).has(storeName)) {
+      throw new SchemaError(`idbsync: resync: "${storeName}" is not a synced store of database "${this.name}"`);
+    }
     await this.tabs.io(async () => {
       await this.pushAll();
-      await this.pullAll();
+      if (storeName === undefined) await this.pullAll({ full: true });
+      else { await refill(this, new Set([storeName]), Infinity, true); await this.pullAll(); }
     });
     this.setState({ lastSync: Date.now(), error: null, online: true });
     return this.status;
@@ -226,7 +251,8 @@ export class Synced extends EventTarget {
 
   onTabMessage(m) {
     if (m.t === 'wrote') { if (this.tabs.leader) this.schedulePush(); this.pending().catch(() => {}); }
-    else if (m.t === 'change') { emit(this, 'change', { changes: m.changes.map(revive), remote: true }); }
+    else if (m.t === 'change') { if (m.parts) this.signalDexie(m.parts); emit(this, 'change', { changes: m.changes.map(revive), remote: true }); }
+    else if (m.t === 'reset') { emit(this, 'reset', m.detail); }
     else if (m.t === 'conflict') { emit(this, 'conflict', m.detail); }
     else if (m.t === 'status') { Object.assign(this.state, m.state); emit(this, 'status', this.status); }
     else if (m.t === 'clock') { this.clock.adjust(m.offset); }
@@ -235,8 +261,47 @@ export class Synced extends EventTarget {
 
   changed(changes) {
     if (!changes.length) return;
+    const parts = this.dexieParts(changes);
+    this.signalDexie(parts);
     emit(this, 'change', { changes });
-    this.tabs.post({ t: 'change', changes: changes.map(wire) });
+    this.tabs.post({ t: 'change', changes: changes.map(wire), parts });
+  }
+
+  /**
+   * Dexie's observability set for applied remote changes: every index of each store touched, its
+   * whole range (liveQuery re-runs the queries that read these stores).
+   */
+  dexieParts(changes) {
+    const all = () => ({ d: 1, from: -Infinity, to: [[]] });   // Dexie's RangeSet(-Infinity, maxKey) as plain data
+    const parts = {};
+    for (const st of new Set(changes.map((c) => c.store))) {
+      const base = `idb://${this.name}/${st}/`;
+      parts[base] = all();
+      parts[base + ':dels'] = all();
+      for (const ix of this.indexes.get(st) || []) parts[base + ix] = all();
+    }
+    return parts;
+  }
+
+  /**
+   * Tells Dexie (liveQuery, useLiveQuery) that rows changed, with the DOM event every Dexie >= 3.2
+   * in this window listens to ('x-storagemutated-1', how Dexie instances tell each other): it fires
+   * Dexie's `storagemutated` and re-runs the queries its cache holds. `Dexie.on('storagemutated')
+   * .fire(parts)` alone does not re-run Dexie 4's cached liveQueries. No reference to Dexie needed.
+   */
+  signalDexie(parts) {
+    if (this.o.signalDexie === false || typeof dispatchEvent !== 'function') return;
+    try {
+      dispatchEvent(new CustomEvent('x-storagemutated-1', { detail: parts }));
+    } catch (e) {
+      setTimeout(() => { throw e; });
+    }
+  }
+
+  /** A push + pull round; after a reset of the server's state, the unpushed writes go again. */
+  async round() {
+    await this.pushAll();
+    if (await this.pullAll()) { await this.pushAll(); await this.pullAll(); }
   }
 
   /** Background loop while this tab is the leader. */
@@ -245,9 +310,15 @@ export class Synced extends EventTarget {
     let attempt = 0;
     while (!signal.aborted && this.running && !this.closed) {
       const wake = this.wakeCtl.signal;
+      if (offline()) {
+        // The browser knows it has no network: no requests until its `online` event (wake()).
+        if (this.state.online) this.setState({ online: false });
+        await sleep(this.o.retryMax, AbortSignal.any([signal, wake]));
+        continue;
+      }
       try {
         await this.conn();
-        await this.tabs.io(async () => { await this.pushAll(); await this.pullAll(); });
+        await this.tabs.io(() => this.round());
         attempt = 0;
         this.setState({ online: true, error: null, lastSync: Date.now() });
         this.tabs.post({ t: 'status', state: { online: true, error: null, lastSync: this.state.lastSync, pending: this.state.pending } });
@@ -255,13 +326,19 @@ export class Synced extends EventTarget {
         // Live: long-poll for anything newer than our cursor; a local write (wake) interrupts it.
         const since = (await getMeta(this.idb, 'cursor')) || 0;
         const any = AbortSignal.any([signal, wake]);
-        await this.transport.pull({ since, limit: 1, wait: this.o.wait, client: this.clientId }, { signal: any })
+        await this.transport.pull({ since, limit: 1, wait: this.o.wait, client: this.clientId, epoch: this.epoch }, { signal: any })
           .catch((e) => { if (!any.aborted) throw e; });
       } catch (e) {
         if (signal.aborted) break;
         const err = e instanceof IdbsyncError ? e : fromIdbError(e, 'sync');
-        if (err.code === 'network') this.setState({ online: false });
-        this.reportError(err);
+        if (err instanceof StateChangedError) { attempt = 0; continue; }   // the long-poll saw it: the next round resyncs
+        if (err.code === 'network') {
+          // Offline is a status, not an error event: online false (error says why when the browser thinks it is online).
+          this.setState({ online: false, error: offline() ? null : { code: err.code, message: err.message, status: err.status } });
+          if (offline()) continue;
+        } else {
+          this.reportError(err);
+        }
         const delay = retryable(err) ? backoff(attempt++, { min: this.o.retryMin, max: this.o.retryMax })
           : Math.max(this.o.retryMax, 30000);   // auth / bad request: wait for the app (start(), online, a write)
         await sleep(delay, AbortSignal.any([signal, this.wakeCtl.signal]));
@@ -448,59 +525,8 @@ export class Synced extends EventTarget {
     this.afterAck = this.afterAck ? this.afterAck.concat(winners) : winners;
   }
 
-  async pullAll() {
-    if (this.afterAck && this.afterAck.length) {
-      const w = this.afterAck;
-      this.afterAck = null;
-      await applyChanges(this, w, null, { onChunk: (applied) => this.changed(applied) });
-    }
-    await revertRefused(this);
-    let since = (await getMeta(this.idb, 'cursor')) || 0;
-    let seen = null;
-    let pulled = 0;
-    let total = null;
-    if (since === 0) total = await this.estimateTotal();
-    else if (!this.rulesAt) await this.estimateTotal();   // once per session: the stores' conflict rules
-    this.setState({ pulled: 0, total });
-    for (;;) {
-      let page;
-      try {
-        page = await this.transport.pull({ since, limit: this.o.pullLimit, client: this.clientId });
-      } catch (e) {
-        if (!(e instanceof CursorExpiredError) || since === 0) throw e;
-        // Tombstones we never saw were collected: full resync, then drop rows the server no longer has.
-        since = 0; seen = new Map(); pulled = 0; total = await this.estimateTotal();
-        this.setState({ pulled: 0, total });
-        continue;
-      }
-      await applyChanges(this, page.changes, page.cursor, {
-        seen,
-        onChunk: (applied, n) => {
-          pulled += n;
-          this.setState({ pulled, total: total === null ? null : Math.max(total, pulled) });
-          this.changed(applied);
-        },
-      });
-      since = page.cursor;
-      if (!page.more) break;
-    }
-    if (seen) await dropUnseen(this, seen);
-    this.acked = this.kept = null;   // the pull reached the head: every acked write has come back
-    if (total !== null && pulled < total) this.setState({ total: pulled });
-  }
-
-  async estimateTotal() {
-    try {
-      const stores = await this.transport.stores();
-      let n = 0;
-      this.rulesAt = Date.now();
-      for (const s of stores) { this.rules.set(s.name, s.conflict); if (this.isSynced(s.name)) n += (s.rows || 0) + (s.tombstones || 0); }
-      return n;
-    } catch (e) {
-      if (e instanceof AuthError) throw e;
-      return null;
-    }
-  }
+  /** See pull.js: returns true when the server's state changed (the unpushed writes go again). */
+  pullAll(o) { return pullFeed(this, o); }
 }
 
 /** True for a push answer that refuses the batch's content (the same batch would fail again). */
@@ -521,6 +547,9 @@ function rejectedError(entry) {
   return new RejectedError(`push: the server refused mutation ${entry.id} (${entry.store} ${entry.key}): ${entry.error.message}`,
     { status: entry.error.status, serverCode: entry.error.code, mutation: m });
 }
+
+/** True when the browser says it has no network (navigator.onLine false). */
+function offline() { return typeof navigator !== 'undefined' && navigator.onLine === false; }
 
 function wire(c) { return { store: c.store, op: c.op, key: encodeKey(c.key), seq: c.seq }; }
 function revive(c) { return { store: c.store, op: c.op, key: fromTagged(JSON.parse(c.key)), seq: c.seq, remote: true }; }

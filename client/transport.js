@@ -3,7 +3,7 @@
 // of the server clock") to onNow so the HLC can be corrected.
 // Maps every failure to an IdbsyncError subclass; retry policy (exponential backoff + jitter)
 // lives here too so the sync loop stays readable.
-import { AuthError, BadRequestError, CursorExpiredError, IdbsyncError, NetworkError, ProtocolError, ServerError } from './errors.js';
+import { AuthError, BadRequestError, CursorExpiredError, IdbsyncError, NetworkError, ProtocolError, ServerError, StateChangedError } from './errors.js';
 
 export class Transport {
   /** @param {{url: string, db: string, token?: string|(() => string|Promise<string>), fetch?: typeof fetch}} o */
@@ -59,6 +59,7 @@ export class Transport {
     }
     if (res.status === 401 || res.status === 403) throw new AuthError(msg, o);
     if (res.status === 410) throw new CursorExpiredError(msg, o);
+    if (res.status === 409 && (err.code === 'epoch_changed' || err.code === 'cursor_ahead')) throw new StateChangedError(msg, o);
     if (res.status >= 500) throw new ServerError(msg, o);
     if (res.status >= 400 && json === undefined) throw new ProtocolError(msg, o);
     throw new BadRequestError(msg, o);
@@ -71,9 +72,10 @@ export class Transport {
     return r;
   }
 
-  /** GET /pull. */
-  async pull({ since = 0, limit = 1000, wait = 0, client }, opts = {}) {
+  /** GET /pull. epoch: the server state `since` belongs to (a 409 StateChangedError when it is another). */
+  async pull({ since = 0, limit = 1000, wait = 0, client, epoch }, opts = {}) {
     let q = `/pull?since=${since}&limit=${limit}`;
+    if (epoch && since > 0) q += `&epoch=${encodeURIComponent(epoch)}`;
     if (wait) q += `&wait=${wait}`;
     if (client) q += `&client=${encodeURIComponent(client)}`;
     const r = await this.call('GET', q, undefined, { ...opts, timeoutMs: (wait + 30) * 1000 });

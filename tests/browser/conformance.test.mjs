@@ -137,7 +137,8 @@ async function both(fn, arg) {
   const out = {};
   for (const mode of ['plain', 'capture']) {
     const context = await prepareContext(await browser.newContext());
-    const page = await openPage(context, srv);
+    // Plain: IndexedDB unpatched (the client patches it when loaded), only the codec for the checks.
+    const page = await openPage(context, srv, { module: mode === 'plain' ? '/client/codec.js' : '/client/idbsync.js' });
     await page.evaluate(setup, mode);
     await page.evaluate(`window.scenario = ${fn.toString()}`);
     out[mode] = await page.evaluate((a) => window.scenario(window.T, a), arg);

@@ -5,9 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { startServer, launchBrowser, tempDir, SRC, serverPull, until } from './lib/harness.mjs';
+import { startServer, launchBrowser, tempDir, SRC, serverPull, until, serveDir } from './lib/harness.mjs';
 
 let srv, browser, site;
 before(async () => { srv = await startServer(); browser = await launchBrowser(); });
@@ -17,18 +16,6 @@ function sh(cmd, args, cwd) {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 240000 });
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
   return r.stdout;
-}
-
-/** A static file server for the built app, on 127.0.0.1 (its own origin, like a real app). */
-function serveDir(dir) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
-  const s = http.createServer((req, res) => {
-    const p = path.join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    const f = fs.existsSync(p) && fs.statSync(p).isFile() ? p : path.join(dir, 'index.html');
-    res.writeHead(200, { 'content-type': types[path.extname(f)] || 'application/octet-stream' });
-    res.end(fs.readFileSync(f));
-  });
-  return new Promise((r) => s.listen(0, '127.0.0.1', () => r(s)));
 }
 
 test('npm pack of client/ installs into a fresh Vite app that syncs in Chromium', async () => {

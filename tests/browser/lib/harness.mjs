@@ -4,6 +4,7 @@
 // page.route, /client/* comes from the server (the source tree).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -30,7 +31,9 @@ export async function startServer({ args = [], port = 0 } = {}) {
   const root = tempDir();
   const srv = { dataDir: path.join(root, 'data'), lakeDir: path.join(root, 'lake'), port, url: '', proc: null, stderr: '' };
   srv.launch = async () => {
-    const argv = ['serve', '--data', srv.dataDir, '--lake', srv.lakeDir, '--listen', `127.0.0.1:${srv.port}`, ...args];
+    // IDBSYNC_STATIC=DIR serves DIR/client instead of the tree's (a test run against an older client).
+    const st = process.env.IDBSYNC_STATIC ? ['--static', process.env.IDBSYNC_STATIC] : [];
+    const argv = ['serve', '--data', srv.dataDir, '--lake', srv.lakeDir, '--listen', `127.0.0.1:${srv.port}`, ...st, ...args];
     const proc = spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(proc);
     srv.proc = proc;
@@ -93,15 +96,18 @@ export async function prepareContext(context) {
   return context;
 }
 
-/** A page on the server origin with the client module imported as window.idbsync. */
-export async function openPage(context, srv) {
+/**
+ * A page on the server origin with the client module imported as window.idbsync (module: another
+ * module instead, e.g. '/client/codec.js' for a page whose IndexedDB is not patched; null: none).
+ */
+export async function openPage(context, srv, { module = '/client/idbsync.js' } = {}) {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('[pageerror]', e.message));
   page.on('console', (m) => {
     if ((m.type() === 'error' || m.type() === 'warning') && !/Failed to load resource/.test(m.text())) console.error('[console]', m.text());
   });
   await page.goto(`${srv.url}/test/blank.html`);
-  await page.evaluate(async () => { window.idbsync = await import('/client/idbsync.js'); });
+  if (module) await page.evaluate(async (m) => { window.idbsync = await import(m); }, module);
   return page;
 }
 
@@ -114,4 +120,16 @@ export async function until(fn, ms = 15000, what = 'condition') {
     if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A static file server for the built app, on 127.0.0.1 (its own origin, like a real app). */
+export function serveDir(dir) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
+  const s = http.createServer((req, res) => {
+    const p = path.join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    const f = fs.existsSync(p) && fs.statSync(p).isFile() ? p : path.join(dir, 'index.html');
+    res.writeHead(200, { 'content-type': types[path.extname(f)] || 'application/octet-stream' });
+    res.end(fs.readFileSync(f));
+  });
+  return new Promise((r) => s.listen(0, '127.0.0.1', () => r(s)));
 }
