@@ -103,7 +103,8 @@ function fromDuck(v) {
   if (v instanceof D.DuckDBTimestampMillisecondsValue) return { $D: Number(v.millis) };
   if (v instanceof D.DuckDBStructValue) return Object.fromEntries(Object.entries(v.entries).map(([k, x]) => [k, fromDuck(x)]));
   if (v instanceof D.DuckDBListValue) return v.items.map(fromDuck);
-  if (v instanceof D.DuckDBDecimalValue) return v.toString();
+  // docs/types.md: a DECIMAL of up to 15 digits arrives as a number (a double holds it exactly)
+  if (v instanceof D.DuckDBDecimalValue) return v.width <= 15 ? Number(v.toString()) : v.toString();
   throw new Error(`no mapping for DuckDB value ${v.constructor.name}`);
 }
 
