@@ -105,6 +105,7 @@ typedef struct upload_state {
 	bar_state up, rows;
 	ids_buf resp;      /* the whole answer */
 	size_t scanned;    /* progress lines parsed up to here */
+	int64_t total;     /* rows, as the last progress line said */
 } upload_state;
 
 static int progress_bytes(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -130,8 +131,11 @@ static size_t collect_lines(char *p, size_t sz, size_t n, void *arg)
 				draw(&u->up, "uploading", 1, 1, 0);
 				bar_end(&u->up);
 			}
-			draw(&u->rows, "importing", (int64_t)json_integer_value(json_object_get(pr, "rows")),
-			     (int64_t)json_integer_value(json_object_get(pr, "total")), 0);
+			u->total = (int64_t)json_integer_value(json_object_get(pr, "total"));
+			draw(&u->rows, "importing", (int64_t)json_integer_value(json_object_get(pr, "rows")), u->total, 0);
+		} else if (json_object_get(j, "result") && u->rows.shown) {
+			/* the import ended between two progress lines: the bar still ends full */
+			draw(&u->rows, "importing", u->total, u->total, 0);
 		}
 		json_decref(j);
 		u->scanned = (size_t)(nl - u->resp.data) + 1;
