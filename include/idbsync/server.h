@@ -42,11 +42,12 @@ typedef struct server_options {
 	uint64_t max_upload;         /* bytes of one import upload */
 	uint64_t max_inflight_bytes; /* response bytes held for all clients at once (503 beyond) */
 	int max_conns_per_ip;        /* 0: unlimited */
+	int workers;                 /* threads running request handlers; waiting requests hold none */
 } server_options;
 
 #define SERVER_OPTIONS_INIT \
-	{"127.0.0.1:8080", "./lake", "none", NULL, NULL, IDS_LIMITS_INIT, 30, 4096, 60, {0}, NULL, 5000, 10000, NULL, \
-	 (uint64_t)4 << 30, (uint64_t)256 << 20, 0}
+	{"127.0.0.1:8080", "./lake", "none", NULL, NULL, IDS_LIMITS_INIT, 30, 16384, 60, {0}, NULL, 5000, 10000, NULL, \
+	 (uint64_t)4 << 30, (uint64_t)256 << 20, 0, 8}
 
 /* Starts listening; the store stays the caller's and must outlive the server. */
 int server_start(server **out, store *st, const server_options *o, ids_error *err);

@@ -83,6 +83,15 @@ void store_push_result_free(store_push_result *r);
  * Errors: IDS_EFORBIDDEN (row of another user), IDS_ENOSPC (disk full), IDS_EIO. */
 int store_push(store *s, ids_batch *b, store_push_result *res, ids_error *err);
 
+/* store_push without holding the caller's thread: the batch joins the next group commit and
+ * done(ctx, rc, err) is called on the writer thread once that commit is durable (rc 0) or
+ * failed (err says why). b and res stay the caller's and must live until done is called;
+ * done must not block (it hands the result to whoever answers the client). Returns 0 when
+ * queued, or an error (shutting down) and then done is never called. */
+typedef void (*store_push_done_fn)(void *ctx, int rc, const ids_error *err);
+int store_push_async(store *s, ids_batch *b, store_push_result *res, store_push_done_fn done, void *ctx,
+		     ids_error *err);
+
 typedef struct store_pull_req {
 	const char *db;
 	const char *user;     /* "" when auth is off */

@@ -63,6 +63,8 @@ static const char serve_help[] =
 		"  --base-retention S       keep change-log versions this long for three-way merges [86400]\n"
 		"  --conn-timeout S         idle connection timeout              [30]\n"
 		"  --max-conns-per-ip N     connections from one address (slowloris guard) [unlimited]\n"
+		"  --max-connections N      open connections at once (live clients hold one each) [16384]\n"
+		"  --workers N              threads running requests; waiting long-polls and streams hold none [8]\n"
 		"  --max-inflight BYTES     response bytes held for slow readers, all clients (503 beyond) [256 MiB]\n"
 		"  --static DIR             serve DIR/client and DIR/demo (the demo page)\n"
 		"  --drill-url URL          send /query to Apache Drill's REST API (and lake refreshes)\n"
@@ -144,6 +146,8 @@ static int apply(serve_cfg *c, const char *a, const char *v)
 	else if (!strcmp(a, "--inbox-settle")) { if (num_arg(a, v, &x)) return -1; c->io.settle_ms = x; }
 	else if (!strcmp(a, "--max-inflight")) { if (num_arg(a, v, &x)) return -1; c->ho.max_inflight_bytes = (uint64_t)x; }
 	else if (!strcmp(a, "--max-conns-per-ip")) { if (num_arg(a, v, &x)) return -1; c->ho.max_conns_per_ip = (int)x; }
+	else if (!strcmp(a, "--max-connections")) { if (num_arg(a, v, &x)) return -1; c->ho.max_connections = (int)x; }
+	else if (!strcmp(a, "--workers")) { if (num_arg(a, v, &x)) return -1; c->ho.workers = (int)x; }
 	else if (!strcmp(a, "--max-upload")) { if (num_arg(a, v, &x)) return -1; c->ho.max_upload = (uint64_t)x; }
 	else if (!strcmp(a, "--query-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.query_timeout_ms = x; }
 	else if (!strcmp(a, "--query-max-rows")) { if (num_arg(a, v, &x)) return -1; c->ho.query_max_rows = x; }

@@ -15,6 +15,10 @@ typedef struct push_job {
 	int rc;
 	int done;
 	struct push_job *next;
+	/* store_push_async: the job is heap-allocated and done_fn is called instead of waking a
+	 * waiting pusher */
+	store_push_done_fn done_fn;
+	void *done_ctx;
 } push_job;
 
 typedef struct rule_entry {

@@ -16,22 +16,49 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Queues job for the writer; the caller holds mu. */
+static int enqueue(store *s, push_job *job, ids_error *err)
+{
+	if (s->stop)
+		return ids_fail(err, IDS_EIO, "server is shutting down");
+	if (s->queue_tail)
+		s->queue_tail->next = job;
+	else
+		s->queue = job;
+	s->queue_tail = job;
+	pthread_cond_signal(&s->work);
+	return 0;
+}
+
+int store_push_async(store *s, ids_batch *b, store_push_result *res, store_push_done_fn done, void *ctx,
+		     ids_error *err)
+{
+	push_job *job = calloc(1, sizeof *job);
+	if (!job)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	job->b = b;
+	job->res = res;
+	job->done_fn = done;
+	job->done_ctx = ctx;
+	pthread_mutex_lock(&s->mu);
+	int rc = enqueue(s, job, err);
+	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		free(job);
+	return rc;
+}
+
 int store_push(store *s, ids_batch *b, store_push_result *res, ids_error *err)
 {
 	push_job job = {0};
 	job.b = b;
 	job.res = res;
 	pthread_mutex_lock(&s->mu);
-	if (s->stop) {
+	int rc = enqueue(s, &job, err);
+	if (rc) {
 		pthread_mutex_unlock(&s->mu);
-		return ids_fail(err, IDS_EIO, "server is shutting down");
+		return rc;
 	}
-	if (s->queue_tail)
-		s->queue_tail->next = &job;
-	else
-		s->queue = &job;
-	s->queue_tail = &job;
-	pthread_cond_signal(&s->work);
 	while (!job.done)
 		pthread_cond_wait(&s->done, &s->mu);
 	pthread_mutex_unlock(&s->mu);
@@ -131,14 +158,27 @@ static void run_group(store *s, push_job *jobs)
 			atomic_fetch_add(&s->stats.conflicts, (long long)j->res->conflicts);
 		}
 	}
-	/* jobs live on their pushers' stacks: detach the list before waking them */
+	/* jobs live on their pushers' stacks: detach the list before waking them; asynchronous
+	 * ones are the writer's to finish, after the lock */
+	push_job *async = NULL;
 	for (push_job *j = jobs, *next; j; j = next) {
 		next = j->next;
-		j->done = 1;
+		if (j->done_fn) {
+			j->next = async;
+			async = j;
+		} else {
+			j->done = 1;
+		}
 	}
 	pthread_cond_broadcast(&s->done);
 	pthread_cond_broadcast(&s->changed);
 	pthread_mutex_unlock(&s->mu);
+	for (push_job *j = async, *next; j; j = next) {
+		next = j->next;
+		atomic_fetch_add(&s->stats.pushes, 1);
+		j->done_fn(j->done_ctx, j->rc, &j->err);
+		free(j);
+	}
 }
 
 void *store_writer_main(void *arg)
