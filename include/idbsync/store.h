@@ -123,6 +123,10 @@ int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_
 int store_restore(const char *backup_file, const char *data_dir, char epoch_out[STORE_EPOCH_LEN + 1],
 		  int64_t *head, ids_error *err);
 int store_wait(store *s, int64_t after, int timeout_ms);
+/* A seq at or above database db's latest change and at most the head: a waiter of db that has
+ * seen everything up to seq `after` has nothing new while this is <= after (so a change in
+ * one database does not wake the live clients of every other). */
+int64_t store_db_head(store *s, const char *db);
 /* Wakes every waiter (used at shutdown). */
 void store_wake_all(store *s);
 

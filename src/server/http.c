@@ -139,7 +139,7 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		atomic_fetch_add(&cn->s->suspended, 1);
 		MHD_suspend_connection(cn->c);
 		cn->pk.reason = PARK_NONE;
-		workers_submit(cn->pk.pool, &cn->pk.t);
+		workers_submit(cn->pk.pool, &cn->pk.t, 1); /* a waiter, like the woken ones */
 	}
 	return n;
 }
@@ -269,6 +269,7 @@ static void conn_step(task *t)
 		resp->park = 0;
 		cn->pk.after = resp->park_after;
 		cn->pk.until_ms = resp->park_until_ms;
+		cn->pk.db = resp->park_db;
 		cn->pk.pool = s->fast;
 		parking_add(s->park, &cn->pk);
 		return;
@@ -289,7 +290,7 @@ void req_wake(http_req *req)
 {
 	conn *cn = req->impl;
 	cn->pk.reason = PARK_DONE;
-	workers_submit(cn->pk.pool, &cn->pk.t);
+	workers_submit(cn->pk.pool, &cn->pk.t, 0);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -391,7 +392,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		/* the handler runs on a worker; this thread goes back to the other sockets */
 		atomic_fetch_add(&s->suspended, 1);
 		MHD_suspend_connection(c);
-		workers_submit(route_slow(url) ? s->slow : s->fast, &cn->pk.t);
+		workers_submit(route_slow(url) ? s->slow : s->fast, &cn->pk.t, 0);
 		return MHD_YES;
 	}
 	req_log_line(&cn->req, &cn->resp);

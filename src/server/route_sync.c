@@ -214,6 +214,7 @@ static int pull_once(server *s, http_resp *resp, store_pull_req *pr, int64_t dea
 	resp->park = 1;
 	resp->park_after = head;
 	resp->park_until_ms = deadline;
+	resp->park_db = pr->db;
 	return 0;
 }
 
@@ -252,6 +253,7 @@ void route_pull(server *s, http_req *req, http_resp *resp, const char *db)
 	snprintf(w->client, sizeof w->client, "%s", client ? client : "");
 	w->pr = pr;
 	w->pr.db = w->db;
+	resp->park_db = w->db;  /* pull_once pointed it at the request's copy */
 	w->pr.user = w->user;
 	w->pr.client = client ? w->client : NULL;
 	w->deadline = deadline;
@@ -269,6 +271,7 @@ typedef struct sse {
 	ids_buf pending;            /* what the event thread sends next (filled on a worker) */
 	size_t off;
 	int ended;                  /* end the stream once pending is sent */
+	int64_t idle_after;         /* the frame in pending holds every change up to this (-1: maybe not) */
 } sse;
 
 /* SSE frames must not contain raw newlines; in our JSON they can only be insignificant
@@ -313,6 +316,15 @@ static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
 		ids_buf_puts(&x->pending, ": keepalive\n\n");
 		return;
 	}
+	if (reason == PARK_NONE && x->idle_after >= 0) {
+		/* the frame just sent left nothing behind: wait for the next change without a look */
+		resp->park = 1;
+		resp->park_after = x->idle_after;
+		resp->park_until_ms = hlc_wall_ms() + 15000;
+		resp->park_db = x->db;
+		x->idle_after = -1;
+		return;
+	}
 	ids_buf body = IDS_BUF_INIT;
 	ids_error err = IDS_ERROR_INIT;
 	store_pull_req pr = {x->db, x->user, x->client[0] ? x->client : NULL, x->cursor, 500, 4u << 20};
@@ -329,10 +341,16 @@ static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
 		x->ended = 1; /* end after sending the error */
 	} else if (count > 0) {
 		frame(x, "changes", body.data, body.len, cursor);
+		/* the answer's tail, after the changes array, says whether the pull left some behind */
+		static const char all[] = "\"more\":false,";
+		const char *end = memrchr(body.data, ']', body.len);
+		size_t tail = end ? body.len - (size_t)(end - body.data) : 0;
+		x->idle_after = end && memmem(end, tail, all, sizeof all - 1) ? head : -1;
 	} else {
 		resp->park = 1;
 		resp->park_after = head;
 		resp->park_until_ms = hlc_wall_ms() + 15000;
+		resp->park_db = x->db;
 	}
 	if (!rc)
 		x->cursor = cursor;
@@ -368,6 +386,7 @@ void route_events(server *s, http_req *req, http_resp *resp, const char *db)
 	snprintf(x->user, sizeof x->user, "%s", req->user);
 	snprintf(x->client, sizeof x->client, "%s", client ? client : "");
 	x->cursor = since;
+	x->idle_after = -1;
 	ids_buf_init(&x->pending, 64u << 20);
 	ids_buf_puts(&x->pending, "retry: 2000\n\n");
 	atomic_fetch_add(&s->sse_clients, 1);

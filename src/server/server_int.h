@@ -56,6 +56,7 @@ struct http_resp {
 	 *         req_wake(req) (a push's group commit). */
 	int park;
 	int64_t park_after, park_until_ms;
+	const char *park_db;        /* lives as long as cont_ctx */
 	void (*start)(server *s, http_req *req, http_resp *resp);
 	http_cont_fn cont;
 	void *cont_ctx;
@@ -73,7 +74,8 @@ typedef struct task {
 } task;
 typedef struct workers workers;
 int workers_start(workers **out, int n, ids_error *err);
-void workers_submit(workers *w, task *t);
+/* later: behind every task submitted without it (woken waiters yield to new requests) */
+void workers_submit(workers *w, task *t, int later);
 /* Runs what is queued, then joins the threads. NULL is a no-op. */
 void workers_stop(workers *w);
 
@@ -82,9 +84,12 @@ typedef struct parked {
 	task t;                     /* submitted to pool when woken, with reason set */
 	workers *pool;
 	int fd;                     /* the client's socket, watched for a hang-up (-1: none) */
+	const char *db;             /* wake on this database's changes (NULL: any change) */
 	int64_t after, until_ms;
 	int reason;
-	int on;                     /* in the list (park.c's lock) */
+	int on;                     /* parked (park.c's lock) */
+	size_t slot;                /* in the deadline heap (SIZE_MAX: none) */
+	struct park_group *group;
 	struct parked *prev, *next;
 } parked;
 typedef struct parking parking;

@@ -1,5 +1,5 @@
 /* The request workers: a fixed number of threads that run request handlers and their
- * continuations in arrival order. libmicrohttpd's event threads only move bytes and hand
+ * continuations in arrival order (woken waiters after everything else). libmicrohttpd's event threads only move bytes and hand
  * work here, so a slow handler never stalls the sockets, and a connection that waits (a
  * long-poll, an SSE stream, a push in a group commit) holds no thread at all (park.c). */
 #include <pthread.h>
@@ -10,7 +10,7 @@
 struct workers {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	task *head, *tail;
+	task *head[2], *tail[2];    /* [0] first: new requests and finished pushes; [1] woken waiters */
 	int stop;
 	int n;
 	pthread_t th[];
@@ -21,14 +21,15 @@ static void *run(void *arg)
 	workers *w = arg;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->head && !w->stop)
+		while (!w->head[0] && !w->head[1] && !w->stop)
 			pthread_cond_wait(&w->cv, &w->mu);
-		task *t = w->head;
+		int q = w->head[0] ? 0 : 1;
+		task *t = w->head[q];
 		if (!t)
 			break; /* stopping and nothing left */
-		w->head = t->next;
-		if (!w->head)
-			w->tail = NULL;
+		w->head[q] = t->next;
+		if (!w->head[q])
+			w->tail[q] = NULL;
 		pthread_mutex_unlock(&w->mu);
 		t->next = NULL;
 		t->fn(t);
@@ -63,15 +64,15 @@ int workers_start(workers **out, int n, ids_error *err)
 	return 0;
 }
 
-void workers_submit(workers *w, task *t)
+void workers_submit(workers *w, task *t, int later)
 {
 	t->next = NULL;
 	pthread_mutex_lock(&w->mu);
-	if (w->tail)
-		w->tail->next = t;
+	if (w->tail[later])
+		w->tail[later]->next = t;
 	else
-		w->head = t;
-	w->tail = t;
+		w->head[later] = t;
+	w->tail[later] = t;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }

@@ -101,6 +101,48 @@ static int set_head(store *s, ids_error *err)
 	return rc == SQLITE_DONE ? 0 : store_sql_err(s, s->w, rc, err, "update the head");
 }
 
+static unsigned db_bucket(const char *db)
+{
+	unsigned h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)db; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % DB_HEAD_BUCKETS;
+}
+
+/* Under mu. Out of memory leaves the db unnoted: store_db_head then answers the head. */
+static void note_db_head(store *s, const char *db, int64_t seq)
+{
+	db_head **b = &s->db_heads[db_bucket(db)];
+	for (db_head *d = *b; d; d = d->next)
+		if (!strcmp(d->name, db)) {
+			d->seq = seq;
+			return;
+		}
+	size_t n = strlen(db) + 1;
+	db_head *d = malloc(sizeof *d + n);
+	if (!d) {
+		s->open_head = seq; /* conservative: every unnoted db may have changed up to here */
+		return;
+	}
+	memcpy(d->name, db, n);
+	d->seq = seq;
+	d->next = *b;
+	*b = d;
+}
+
+int64_t store_db_head(store *s, const char *db)
+{
+	pthread_mutex_lock(&s->mu);
+	int64_t h = s->open_head;
+	for (db_head *d = s->db_heads[db_bucket(db)]; d; d = d->next)
+		if (!strcmp(d->name, db)) {
+			h = d->seq;
+			break;
+		}
+	pthread_mutex_unlock(&s->mu);
+	return h;
+}
+
 /* Every step is checked: a savepoint, rollback-to or release that fails leaves the transaction
  * in a state nobody can vouch for, so the whole group is rolled back and every job of it gets
  * the error (their pushers retry); nothing partial is ever committed. */
@@ -114,6 +156,7 @@ static void run_group(store *s, push_job *jobs)
 		if ((rc = step(s, "savepoint", "SAVEPOINT job", &err)))
 			break;
 		j->rc = store_apply_batch(s, j->b, j->res, &j->err);
+		j->last_seq = s->next_seq != seq_before ? s->next_seq - 1 : 0;
 		if (j->rc) {
 			/* this push alone is refused (403, ...): its writes go, the group's stay */
 			if ((rc = step(s, "rollback_to", "ROLLBACK TO job", &err)))
@@ -151,6 +194,8 @@ static void run_group(store *s, push_job *jobs)
 	if (!rc)
 		s->head = s->next_seq - 1;
 	for (push_job *j = jobs; j; j = j->next) {
+		if (!j->rc && j->last_seq)
+			note_db_head(s, j->b->db, j->last_seq);
 		if (!j->rc) {
 			j->res->cursor = s->head;
 			atomic_fetch_add(&s->stats.mutations_applied, (long long)j->res->applied);
