@@ -146,8 +146,16 @@ static int apply(serve_cfg *c, const char *a, const char *v)
 	else if (!strcmp(a, "--inbox-settle")) { if (num_arg(a, v, &x)) return -1; c->io.settle_ms = x; }
 	else if (!strcmp(a, "--max-inflight")) { if (num_arg(a, v, &x)) return -1; c->ho.max_inflight_bytes = (uint64_t)x; }
 	else if (!strcmp(a, "--max-conns-per-ip")) { if (num_arg(a, v, &x)) return -1; c->ho.max_conns_per_ip = (int)x; }
-	else if (!strcmp(a, "--max-connections")) { if (num_arg(a, v, &x)) return -1; c->ho.max_connections = (int)x; }
-	else if (!strcmp(a, "--workers")) { if (num_arg(a, v, &x)) return -1; c->ho.workers = (int)x; }
+	else if (!strcmp(a, "--max-connections") || !strcmp(a, "--workers")) {
+		if (num_arg(a, v, &x))
+			return -1;
+		long long max = a[2] == 'w' ? 1024 : 1000000;
+		if (x < 1 || x > max) {
+			fprintf(stderr, "idbsync serve: %s: expected 1 to %lld, got \"%s\"\n", a, max, v);
+			return -1;
+		}
+		*(a[2] == 'w' ? &c->ho.workers : &c->ho.max_connections) = (int)x;
+	}
 	else if (!strcmp(a, "--max-upload")) { if (num_arg(a, v, &x)) return -1; c->ho.max_upload = (uint64_t)x; }
 	else if (!strcmp(a, "--query-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.query_timeout_ms = x; }
 	else if (!strcmp(a, "--query-max-rows")) { if (num_arg(a, v, &x)) return -1; c->ho.query_max_rows = x; }

@@ -139,7 +139,7 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		atomic_fetch_add(&cn->s->suspended, 1);
 		MHD_suspend_connection(cn->c);
 		cn->pk.reason = PARK_NONE;
-		workers_submit(cn->pk.pool, &cn->pk.t, 1); /* a waiter, like the woken ones */
+		workers_submit(cn->pk.pool, &cn->pk.t, LANE_WOKEN); /* a waiter, like the woken ones */
 	}
 	return n;
 }
@@ -290,7 +290,7 @@ void req_wake(http_req *req)
 {
 	conn *cn = req->impl;
 	cn->pk.reason = PARK_DONE;
-	workers_submit(cn->pk.pool, &cn->pk.t, 0);
+	workers_submit(cn->pk.pool, &cn->pk.t, LANE_PUSH);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -392,7 +392,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		/* the handler runs on a worker; this thread goes back to the other sockets */
 		atomic_fetch_add(&s->suspended, 1);
 		MHD_suspend_connection(c);
-		workers_submit(route_slow(url) ? s->slow : s->fast, &cn->pk.t, 0);
+		size_t n = strlen(url);
+		int push = !strcmp(method, "POST") && n > 5 && !strcmp(url + n - 5, "/push");
+		workers_submit(route_slow(url) ? s->slow : s->fast, &cn->pk.t, push ? LANE_PUSH : LANE_NEW);
 		return MHD_YES;
 	}
 	req_log_line(&cn->req, &cn->resp);

@@ -233,7 +233,7 @@ static void *waker_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		for (parked *e = woken, *next; e; e = next) {
 			next = e->next;
-			workers_submit(e->pool, &e->t, 1);
+			workers_submit(e->pool, &e->t, LANE_WOKEN);
 		}
 		if (stopped)
 			break;
@@ -281,7 +281,7 @@ void parking_add(parking *p, parked *e)
 	if (r) {
 		pthread_mutex_unlock(&p->mu);
 		e->reason = r;
-		workers_submit(e->pool, &e->t, 1);
+		workers_submit(e->pool, &e->t, LANE_WOKEN);
 		return;
 	}
 	e->group = g;

@@ -74,8 +74,9 @@ typedef struct task {
 } task;
 typedef struct workers workers;
 int workers_start(workers **out, int n, ids_error *err);
-/* later: behind every task submitted without it (woken waiters yield to new requests) */
-void workers_submit(workers *w, task *t, int later);
+/* Lanes, served in this order: */
+enum { LANE_PUSH, LANE_NEW, LANE_WOKEN, LANES };
+void workers_submit(workers *w, task *t, int lane);
 /* Runs what is queued, then joins the threads. NULL is a no-op. */
 void workers_stop(workers *w);
 

@@ -1,5 +1,8 @@
 /* The request workers: a fixed number of threads that run request handlers and their
- * continuations in arrival order (woken waiters after everything else). libmicrohttpd's event threads only move bytes and hand
+ * continuations in arrival order within three lanes: pushes first (a push is short: parse,
+ * then it waits in the group commit without a worker), then other new requests, then woken
+ * waiters. So neither a wave of ten thousand woken long-polls nor a burst of large pulls puts
+ * a push's answer at the back of the queue. libmicrohttpd's event threads only move bytes and hand
  * work here, so a slow handler never stalls the sockets, and a connection that waits (a
  * long-poll, an SSE stream, a push in a group commit) holds no thread at all (park.c). */
 #include <pthread.h>
@@ -10,7 +13,7 @@
 struct workers {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	task *head[2], *tail[2];    /* [0] first: new requests and finished pushes; [1] woken waiters */
+	task *head[LANES], *tail[LANES]; /* lane 0 first (see workers_submit) */
 	int stop;
 	int n;
 	pthread_t th[];
@@ -21,12 +24,16 @@ static void *run(void *arg)
 	workers *w = arg;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->head[0] && !w->head[1] && !w->stop)
+		int q = 0;
+		while (q < LANES && !w->head[q])
+			q++;
+		if (q == LANES && !w->stop) {
 			pthread_cond_wait(&w->cv, &w->mu);
-		int q = w->head[0] ? 0 : 1;
-		task *t = w->head[q];
-		if (!t)
+			continue;
+		}
+		if (q == LANES)
 			break; /* stopping and nothing left */
+		task *t = w->head[q];
 		w->head[q] = t->next;
 		if (!w->head[q])
 			w->tail[q] = NULL;
@@ -64,15 +71,15 @@ int workers_start(workers **out, int n, ids_error *err)
 	return 0;
 }
 
-void workers_submit(workers *w, task *t, int later)
+void workers_submit(workers *w, task *t, int lane)
 {
 	t->next = NULL;
 	pthread_mutex_lock(&w->mu);
-	if (w->tail[later])
-		w->tail[later]->next = t;
+	if (w->tail[lane])
+		w->tail[lane]->next = t;
 	else
-		w->head[later] = t;
-	w->tail[later] = t;
+		w->head[lane] = t;
+	w->tail[lane] = t;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
