@@ -32,7 +32,7 @@ if (arg('pusher')) {
       body: { client: `other-${process.pid}`, mutations: [{ id: ++id, store: 's', op: 'put', key: id % 50, value: { id } }] } })
       .catch((e) => ({ status: 0, error: e.code || e.message }));
     process.stdout.write(`${JSON.stringify({ at: t0, ms: now() - t0, status: r.status, error: r.error })}\n`);
-    if (r.error) await sleep(100); /* refused (a server at its connection limit): try again */
+    if (r.error) await new Promise((res) => setTimeout(res, 100)); /* refused (a server at its connection limit): try again */
   }
   process.exit(0);
 }
