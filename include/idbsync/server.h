@@ -47,7 +47,7 @@ typedef struct server_options {
 
 #define SERVER_OPTIONS_INIT \
 	{"127.0.0.1:8080", "./lake", "none", NULL, NULL, IDS_LIMITS_INIT, 30, 16384, 60, {0}, NULL, 5000, 10000, NULL, \
-	 (uint64_t)4 << 30, (uint64_t)256 << 20, 0, 8}
+	 (uint64_t)4 << 30, (uint64_t)256 << 20, 0, 32}
 
 /* Starts listening; the store stays the caller's and must outlive the server. */
 int server_start(server **out, store *st, const server_options *o, ids_error *err);

@@ -64,7 +64,7 @@ static const char serve_help[] =
 		"  --conn-timeout S         idle connection timeout              [30]\n"
 		"  --max-conns-per-ip N     connections from one address (slowloris guard) [unlimited]\n"
 		"  --max-connections N      open connections at once (live clients hold one each) [16384]\n"
-		"  --workers N              threads running requests; waiting long-polls and streams hold none [8]\n"
+		"  --workers N              threads running requests; waiting long-polls and streams hold none [32]\n"
 		"  --max-inflight BYTES     response bytes held for slow readers, all clients (503 beyond) [256 MiB]\n"
 		"  --static DIR             serve DIR/client and DIR/demo (the demo page)\n"
 		"  --drill-url URL          send /query to Apache Drill's REST API (and lake refreshes)\n"
