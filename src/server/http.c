@@ -281,8 +281,12 @@ static void conn_step(task *t)
 		start(s, &cn->req, resp); /* may finish (and resume) at once on another thread */
 		return;
 	}
-	if (!cn->sent)
+	if (!cn->sent) {
+		/* the log line here: a write to a slow stderr pipe may block, and the event thread
+		 * serves every socket */
+		req_log_line(&cn->req, resp);
 		cn->ready = 1;
+	}
 	conn_resume(cn);
 }
 
@@ -364,9 +368,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (cn->gone)
 		return MHD_NO; /* the client left while its request waited */
 	if (cn->ready) {
-		/* back from a worker with the answer */
+		/* back from a worker with the answer (and its log line written) */
 		cn->ready = 0;
-		req_log_line(&cn->req, &cn->resp);
 		return send_resp(s, cn, &cn->resp, cn->rid);
 	}
 	if (cn->responded)
