@@ -15,13 +15,17 @@ need=$(( ${1:-10000} + 200 ))
   { echo "bench/live.sh: ulimit -n $(ulimit -n) < $need; raise the hard limit (e.g. LimitNOFILE)" >&2; exit 1; }
 if [ -z "${BASE_BIN:-}" ]; then
   ref=${BASE_REF:-main}
-  base=${TMPDIR:-/tmp}/idbsync-live-base-$(git rev-parse --short "$ref")
-  if [ ! -x "$base/build/idbsync" ]; then
-    git worktree add --detach "$base" "$ref" >/dev/null
-    cmake -S "$base" -B "$base/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$base/build" -j2 --target idbsync >/dev/null
+  BASE_BIN=${TMPDIR:-/tmp}/idbsync-live-base-$(git rev-parse --short "$ref")
+  if [ ! -x "$BASE_BIN" ]; then
+    # a throwaway worktree: built, its binary kept, the worktree removed again
+    wt=$(mktemp -d)
+    git worktree add --detach "$wt/src" "$ref" >/dev/null
+    cmake -S "$wt/src" -B "$wt/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$wt/build" -j2 --target idbsync >/dev/null
+    cp "$wt/build/idbsync" "$BASE_BIN"
+    git worktree remove --force "$wt/src"
+    rm -rf "$wt"
   fi
-  BASE_BIN=$base/build/idbsync
 fi
 out=$(mktemp)
 for n in "${@:-10000}"; do
