@@ -1,6 +1,6 @@
-/* Helpers shared by the Parquet writer unit tests (test_pq_write*.c):
- * a failure counter with CHECK, a per-test temp directory, schema lookups, and reading a
- * file's rows back as NDJSON. */
+/* Helpers shared by the Parquet writer unit tests (test_pq_write*.c), over test_util.h's
+ * assertions: a per-test temp directory, schema lookups, and reading a file's rows back as
+ * NDJSON. */
 #ifndef PQ_WRITE_TEST_H
 #define PQ_WRITE_TEST_H
 
@@ -12,17 +12,9 @@
 #include "idbsync/pq_read.h"
 #include "idbsync/pq_write.h"
 #include "parquet/common/thrift.h"
+#include "test_util.h"
 
 #define PQW_TEST_HELPER __attribute__((unused))
-
-PQW_TEST_HELPER static int failures;
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (!(c)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                               \
-		}                                                                 \
-	} while (0)
 
 PQW_TEST_HELPER static char tmpdir[256];
 
@@ -84,8 +76,7 @@ PQW_TEST_HELPER static char *rows_ndjson(pq_reader *rd)
 		ids_buf_reset(&row);
 	}
 	if (rc < 0) {
-		fprintf(stderr, "reader: %s\n", err.msg);
-		failures++;
+		TEST_FAIL("reader: %s", err.msg);
 	}
 	ids_buf_free(&row);
 	return ids_buf_steal(&all, NULL);
@@ -101,11 +92,10 @@ PQW_TEST_HELPER static void expect_rows(const char *path, const char *want, cons
 	char *all = NULL;
 	if (pq_reader_open(&rd, path, NULL, &err) == 0)
 		all = rows_ndjson(rd);
-	if (!all || strcmp(all, want)) {
-		fprintf(stderr, "%s:%d: rows of %s differ: %s\n%s", file, line, path,
-			rd ? "got" : err.msg, all ? all : "\n");
-		failures++;
-	}
+	if (!all || strcmp(all, want))
+		test_fail(file, line, "rows of %s differ: %s\n%s", path, rd ? "got" : err.msg, all ? all : "");
+	else
+		test_passed++;
 	free(all);
 	pq_reader_free(rd);
 }
