@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { startServer, pushOk, request, sleep } from '../integration/lib/server.mjs';
+import { startServer, pushOk, request, sleep } from '../lib/server.mjs';
 import { httpRequest, procStatus, percentile, waitFor, rng } from './lib/util.mjs';
 
 const SOAK = !!process.env.IDS_SOAK;
