@@ -1,6 +1,7 @@
-/* Helpers shared by the Parquet writer unit tests (test_pq_write*.c), over test_util.h's
- * assertions: a per-test temp directory, schema lookups, and reading a file's rows back as
- * NDJSON. */
+/* Helpers shared by the unit tests that write or read Parquet (test_pq_write*.c, the
+ * importer's and the import route's), over test_util.h's assertions: a per-test temp
+ * directory, a file written from a schema and NDJSON rows, schema lookups, and reading a
+ * file's rows back as NDJSON. */
 #ifndef PQ_WRITE_TEST_H
 #define PQ_WRITE_TEST_H
 
@@ -55,6 +56,34 @@ PQW_TEST_HELPER static pq_node *infer(const char *ndjson, pq_profile profile, id
 		pq_infer_schema(&s, inf, profile, err);
 	pq_infer_free(inf);
 	return s;
+}
+
+/* Writes the NDJSON rows under schema (pq_schema_from_json's format, modern profile) to path;
+ * the top-level column interval_col (if not NULL) becomes INTERVAL (FIXED_LEN_BYTE_ARRAY(12)),
+ * which the schema format has no word for. 0, or -1 after counting a failure. */
+PQW_TEST_HELPER static int write_parquet_file(const char *path, const char *schema, const char *ndjson,
+					      const char *interval_col)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = NULL;
+	pq_writer *w = NULL;
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.profile = PQ_PROFILE_MODERN;
+	int rc = pq_schema_from_json(&s, schema, strlen(schema), PQ_PROFILE_MODERN, &err);
+	for (size_t i = 0; !rc && interval_col && i < s->n_children; i++)
+		if (!strcmp(s->children[i]->name, interval_col))
+			s->children[i]->converted = PQ_CT_INTERVAL;
+	if (!rc)
+		rc = pq_writer_new(&w, path, s, &o, &err);
+	if (!rc)
+		rc = pq_writer_write_ndjson(w, ndjson, strlen(ndjson), path, &err);
+	if (!rc)
+		rc = pq_writer_close(w, &err);
+	if (rc)
+		TEST_FAIL("writing %s: %s", path, err.msg);
+	pq_writer_free(w);
+	pq_node_free(s);
+	return rc ? -1 : 0;
 }
 
 PQW_TEST_HELPER static int is_string(const pq_node *n)

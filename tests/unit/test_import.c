@@ -10,10 +10,9 @@
 
 #include "idbsync/import.h"
 #include "idbsync/json.h"
-#include "idbsync/pq_write.h"
 #include "idbsync/store.h"
 
-#include "test_util.h"
+#include "pq_write_test.h"
 
 static char root[256];
 
@@ -27,32 +26,12 @@ static const char *at(const char *name)
 	return p[i];
 }
 
-/* Writes the NDJSON rows under schema (pq_schema_from_json's format) to ROOT/name; the
- * columns named in interval_cols become INTERVAL (FIXED_LEN_BYTE_ARRAY(12)), which the
- * schema format has no word for. */
+/* ROOT/name, written from schema and NDJSON rows (write_parquet_file). */
 static const char *write_parquet(const char *name, const char *schema, const char *ndjson,
 				 const char *interval_col)
 {
-	ids_error err = IDS_ERROR_INIT;
-	pq_node *s = NULL;
-	pq_writer *w = NULL;
-	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
-	o.profile = PQ_PROFILE_MODERN;
 	const char *path = at(name);
-	int rc = pq_schema_from_json(&s, schema, strlen(schema), PQ_PROFILE_MODERN, &err);
-	for (size_t i = 0; !rc && interval_col && i < s->n_children; i++)
-		if (!strcmp(s->children[i]->name, interval_col))
-			s->children[i]->converted = PQ_CT_INTERVAL;
-	if (!rc)
-		rc = pq_writer_new(&w, path, s, &o, &err);
-	if (!rc)
-		rc = pq_writer_write_ndjson(w, ndjson, strlen(ndjson), name, &err);
-	if (!rc)
-		rc = pq_writer_close(w, &err);
-	if (rc)
-		TEST_FAIL("writing %s: %s", name, err.msg);
-	pq_writer_free(w);
-	pq_node_free(s);
+	write_parquet_file(path, schema, ndjson, interval_col);
 	return path;
 }
 
