@@ -30,24 +30,45 @@ export async function request(url, { method = 'GET', body, token, headers = {}, 
   return { status: res.status, headers: res.headers, text, json };
 }
 
-/** The same as request() over a new connection that is closed afterwards (node:http). */
+/** The same as request() over a new connection that is closed afterwards. */
 function requestFresh(url, method, body, headers) {
+  return httpRequest(false, url, { method, body, headers: { ...headers, connection: 'close' }, timeoutMs: 0 });
+}
+
+/**
+ * One HTTP request over `agent` (an http.Agent; false for a fresh connection).
+ * body: object (JSON), string/Buffer, or undefined. Resolves {status, headers, text, json, ms};
+ * rejects on socket errors (connection refused/reset) and after timeoutMs (0: no limit).
+ */
+export function httpRequest(agent, url, { method = 'GET', body, headers = {}, timeoutMs = 30000 } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: { ...headers, connection: 'close' }, agent: false }, (res) => {
+    const b = body === undefined ? undefined
+      : (typeof body === 'string' || body instanceof Uint8Array) ? body : JSON.stringify(body);
+    const h = { ...headers };
+    if (b !== undefined) {
+      h['content-type'] ||= 'application/json';
+      h['content-length'] = Buffer.byteLength(b);
+    }
+    const t0 = process.hrtime.bigint();
+    const req = http.request(url, { method, agent, headers: h }, (res) => {
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode, headers: new Headers(Object.entries(res.headers).map(([k, v]) => [k, String(v)])), text, json });
+        const headers = new Headers(Object.entries(res.headers).map(([k, v]) => [k, String(v)]));
+        resolve({ status: res.statusCode, headers, text, json, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
       });
       res.on('error', reject);
     });
+    if (timeoutMs) req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
-    req.end(body);
+    req.end(b);
   });
 }
+
+export const postJson = (agent, url, body, opts = {}) => httpRequest(agent, url, { method: 'POST', body, ...opts });
 
 /** POST /v1/db/{db}/push. */
 export function push(url, db, body, token, opts = {}) {
