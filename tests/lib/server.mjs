@@ -53,7 +53,7 @@ const LISTEN_RE = /^idbsync: listening on (http:\/\/127\.0\.0\.1:(\d+)) \(/;
 // handler above kills it); waiting for its exit refs it again.
 function spawnServer(srv, args) {
   const argv = ['serve', '--data', srv.dataDir, '--lake', srv.lakeDir, '--listen', `127.0.0.1:${srv.listenPort}`, ...args];
-  const proc = spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...srv.env } });
+  const proc = spawn(srv.bin, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...srv.env } });
   live.add(proc);
   let stderr = '';
   proc.stderr.setEncoding('utf8');
@@ -103,6 +103,7 @@ function ref(proc) {
  * @param {string} [o.dataDir] state dir (a temp dir by default)
  * @param {string} [o.lakeDir] lake dir (a temp dir by default)
  * @param {object} [o.env] extra environment variables for the server
+ * @param {string} [o.bin] another idbsync binary (a benchmark comparing builds; default BIN)
  * @param {import('node:test').TestContext} [o.t] kills the server (and removes the temp dirs
  *   the harness made) when that test or suite ends
  * @param {number} [o.port] listen on this port (0: a free one)
@@ -113,7 +114,7 @@ function ref(proc) {
  * @returns the server: {url, port, proc, dataDir, lakeDir, args, running, exited, stderr(),
  *   stop(), kill9(), restart({extraArgs, args, kill9})}
  */
-export async function startServer({ args = [], dataDir, lakeDir, env = {}, t, port = 0, keepPort = false,
+export async function startServer({ args = [], dataDir, lakeDir, env = {}, t, port = 0, keepPort = false, bin = BIN,
   startTimeoutMs = 60000, freshConnections } = {}) {
   // A server that closes idle connections quickly (--conn-timeout) races with the client's
   // keep-alive reuse ("other side closed"): talk to it with one connection per request.
@@ -121,7 +122,7 @@ export async function startServer({ args = [], dataDir, lakeDir, env = {}, t, po
   const root = (!dataDir || !lakeDir) ? tempDir('idbsync-srv-') : null;
   let cur = null; // the running process (spawnServer's answer)
   const srv = {
-    url: '', port, listenPort: port, proc: null, args, env, startTimeoutMs,
+    url: '', port, listenPort: port, proc: null, args, env, bin, startTimeoutMs,
     dataDir: dataDir || path.join(root, 'data'),
     lakeDir: lakeDir || path.join(root, 'lake'),
     stderr() { return cur ? cur.stderr() : ''; },
