@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { startServer, pushOk, pullAll, request, cli, cliSync, SRC, BIN } from '../lib/server.mjs';
+import { startServer, pushOk, pullAll, request, cli, cliSync, tempDir, SRC, BIN } from '../lib/server.mjs';
 
 test('kill -9 and restart on the same dirs and port keep what was acked', async (t) => {
   const srv = await startServer({ t, keepPort: true, args: ['--no-lake'] });
@@ -53,15 +53,18 @@ test('cli and cliSync run the binary to completion', async () => {
 });
 
 test('run as a program: serves until stdin closes (for non-Node suites)', async () => {
-  const p = spawn(process.execPath, [path.join(SRC, 'tests/lib/server.mjs'), '--no-lake'],
+  const data = path.join(tempDir(), 'mine');
+  const p = spawn(process.execPath, [path.join(SRC, 'tests/lib/server.mjs'), '--no-lake', '--data', data],
     { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, IDBSYNC_BIN: BIN } });
   const line = await new Promise((resolve) => readline.createInterface({ input: p.stdout }).once('line', resolve));
   const info = JSON.parse(line);
   assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal(info.dataDir, data);
   assert.equal((await request(`${info.url}/healthz`)).status, 200);
   const exited = new Promise((resolve) => p.once('exit', resolve));
   p.stdin.end();
   assert.equal(await exited, 0);
   assert.throws(() => process.kill(info.pid, 0), /ESRCH/, 'the server is gone');
-  if (!process.env.IDBSYNC_KEEP_TMP) assert.ok(!fs.existsSync(info.dataDir), 'its temp dirs are gone');
+  assert.ok(fs.existsSync(path.join(data, 'idbsync.db')) || fs.readdirSync(data).length > 0, 'the given data dir is kept');
+  if (!process.env.IDBSYNC_KEEP_TMP) assert.ok(!fs.existsSync(path.dirname(info.lakeDir)), 'the temp dirs it made are gone');
 });

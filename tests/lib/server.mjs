@@ -6,8 +6,8 @@
 // here, so a test needs one import.
 //
 // Run directly (`node tests/lib/server.mjs [serve flags]`) it starts one server, prints
-// {"url","port","pid","dataDir","lakeDir"} as one JSON line and stops it (and removes its temp
-// dirs) when its stdin closes: a non-Node test (tests/engines) gets the same lifecycle.
+// {"url","port","pid","dataDir","lakeDir"} as one JSON line and stops it (and removes the temp
+// dirs it made) when its stdin closes: a non-Node test (tests/engines) gets the same lifecycle.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -205,7 +205,13 @@ export function cliSync(args, opts = {}) {
 // ---------------------------------------------------------------- run as a program
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const srv = await startServer({ args: process.argv.slice(2) });
+  // --data DIR / --lake DIR name the dirs (kept); without them the harness makes temp ones
+  const args = process.argv.slice(2), dirs = {};
+  for (const [flag, key] of [['--data', 'dataDir'], ['--lake', 'lakeDir']]) {
+    const i = args.indexOf(flag);
+    if (i >= 0) [, dirs[key]] = args.splice(i, 2);
+  }
+  const srv = await startServer({ args, ...dirs });
   process.stdout.write(JSON.stringify({ url: srv.url, port: srv.port, pid: srv.proc.pid,
     dataDir: srv.dataDir, lakeDir: srv.lakeDir }) + '\n');
   const done = async () => { await srv.stop(); process.exit(0); };
