@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { BIN, SRC, startServer, tempDir, push, request } from './lib/server.mjs';
+import { BIN, SRC, startServer, tempDir, push, request } from '../lib/server.mjs';
 
 function run(args, opts = {}) {
   const r = spawnSync(args[0] === 'make' ? 'make' : BIN, args[0] === 'make' ? args.slice(1) : args,
