@@ -319,7 +319,7 @@ static int value(pq_infer *inf, inode *t, int depth)
 			int64_t secs;
 			int32_t nanos;
 			int digits = 0;
-			if (s && pqj_parse_iso(s, n, &secs, &nanos, &digits))
+			if (s && ids_iso_parse(s, n, 0, &secs, &nanos, &digits))
 				return pqj_fail(j, at, "bad ISO-8601 date in $date");
 			if (merge(t, IT_TS) && digits > t->ts_digits)
 				t->ts_digits = digits;
@@ -327,7 +327,7 @@ static int value(pq_infer *inf, inode *t, int depth)
 		}
 		if (tag == PQJ_TAG_BIN) {
 			ids_buf_reset(&inf->bin);
-			if (s && pqj_base64_decode(s, n, &inf->bin))
+			if (s && ids_base64_decode_opt(s, n, IDS_B64_PAD_OPTIONAL, &inf->bin))
 				return pqj_fail(j, at, "bad base64 in $bin");
 			merge(t, IT_BIN);
 			return 0;

@@ -12,6 +12,8 @@
 
 #include "idbsync/buf.h"
 #include "idbsync/error.h"
+#include "idbsync/json.h"
+#include "idbsync/value.h"
 
 #define PQJ_MAX_DEPTH 128
 
@@ -127,9 +129,6 @@ int pqj_literal(pqj *j, int *val);
 /* Converts a validated JSON number text to the nearest double (correctly rounded). */
 double pqj_to_double(const char *s, size_t n);
 
-/* Checks UTF-8 validity of p[0..n) (no overlongs, no surrogates, <= U+10FFFF). */
-int pqj_utf8_ok(const uint8_t *p, size_t n);
-
 /* A tagged value {"$date":"..."} / {"$bin":"..."} / {"$num":"..."}: if the cursor is at
  * '{' and the object is exactly one such pair, consumes it and returns the tag
  * (PQJ_TAG_*), with the string in *s, *n (*s = NULL for a null payload, e.g. the Invalid
@@ -138,21 +137,13 @@ int pqj_utf8_ok(const uint8_t *p, size_t n);
 enum { PQJ_TAG_NONE = 0, PQJ_TAG_DATE = 1, PQJ_TAG_BIN = 2, PQJ_TAG_NUM = 3 };
 int pqj_tagged(pqj *j, const char **s, size_t *n);
 
-/* Parses ISO-8601 "YYYY-MM-DD[THH:MM[:SS[.f{1,9}]]][Z|+HH:MM|-HH:MM]" (years may be
- * "+YYYYYY"/"-YYYYYY") into seconds since the epoch and nanoseconds [0, 1e9); *digits gets
- * the number of fraction digits that are significant (trailing zeros dropped). */
-int pqj_parse_iso(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits);
 /* What a JSON string's text is, for inference: PQJ_ISO_DATE for exactly "YYYY-MM-DD";
  * PQJ_ISO_INSTANT for "YYYY-MM-DD[T| ]HH:MM[:SS[.f{1,9}]]" with a zone (Z, +HH:MM, +HHMM),
- * with the instant and *digits as pqj_parse_iso gives them (a date: its midnight UTC);
+ * with the instant and *digits as ids_iso_parse gives them (a date: its midnight UTC);
  * PQJ_ISO_NONE for anything else (a local time without a zone names no instant, so it
  * stays a string). */
 enum { PQJ_ISO_NONE = 0, PQJ_ISO_DATE = 1, PQJ_ISO_INSTANT = 2 };
 int pqj_iso_text(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits);
-/* Parses "YYYY-MM-DD" into days since the epoch. */
-int pqj_parse_date(const char *s, size_t n, int32_t *days);
-/* Standard base64 (padding optional, no whitespace) appended to out. */
-int pqj_base64_decode(const char *s, size_t n, ids_buf *out);
 /* $num strings: "NaN", "Infinity", "-Infinity", "-0". */
 int pqj_special_double(const char *s, size_t n, double *out);
 

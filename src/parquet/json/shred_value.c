@@ -77,7 +77,7 @@ static int get_time(pqw_shred *s, shn *x, int64_t *secs, int32_t *nanos, int64_t
 	} else {
 		return shred_failf(s, x, at, "expected {\"$date\":\"...\"}");
 	}
-	if (pqj_parse_iso(v, n, secs, nanos, &digits))
+	if (ids_iso_parse(v, n, 0, secs, nanos, &digits))
 		return shred_failf(s, x, at, "bad ISO-8601 date '%.*s'", (int)(n > 40 ? 40 : n), v);
 parsed:
 	if (s->strict && digits > x->sdigits)
@@ -204,7 +204,7 @@ static int leaf_binary(pqw_shred *s, shn *x, int16_t rep)
 	if ((rc = expect_tag(s, x, PQJ_TAG_BIN, &v, &n, "{\"$bin\":\"<base64>\"}")))
 		return rc == 1 ? tag_null(s, x, rep, at) : rc;
 	ids_buf_reset(&s->tmp);
-	if (pqj_base64_decode(v, n, &s->tmp))
+	if (ids_base64_decode_opt(v, n, IDS_B64_PAD_OPTIONAL, &s->tmp))
 		return shred_failf(s, x, at, "bad base64 in $bin");
 	if ((x->conv == CV_FLBA || x->conv == CV_UUID) && (int)s->tmp.len != x->width)
 		return shred_failf(s, x, at, "expected %d bytes, got %zu", x->width, s->tmp.len);
@@ -271,8 +271,8 @@ static int text_tag_ok(pqw_shred *s, shn *x)
 		int digits;
 		double d;
 		ids_buf_reset(&s->tmp);
-		bad = tag == PQJ_TAG_DATE ? pqj_parse_iso(v, n, &secs, &nanos, &digits) != 0
-		    : tag == PQJ_TAG_BIN ? pqj_base64_decode(v, n, &s->tmp) != 0
+		bad = tag == PQJ_TAG_DATE ? ids_iso_parse(v, n, 0, &secs, &nanos, &digits) != 0
+		    : tag == PQJ_TAG_BIN ? ids_base64_decode_opt(v, n, IDS_B64_PAD_OPTIONAL, &s->tmp) != 0
 					 : pqj_special_double(v, n, &d) != 0;
 	}
 	return bad ? shred_conflict(s, x, at, "a malformed tagged value") : 0;
