@@ -87,6 +87,9 @@ const char *ids_jlex_why(const ids_jlex *x, char *buf, size_t n);
 enum { IDS_UNESC_FFFD = 0, IDS_UNESC_WTF8, IDS_UNESC_STRICT };
 long ids_json_unescape_text(const char *s, size_t n, int policy, ids_buf *out, const char **bad);
 
+/* Numbers (util/number.c). A validated JSON number's text as the nearest double (correctly
+ * rounded, any length). */
+double ids_json_to_double(const char *s, size_t n);
 /* Formats a double with the fewest digits that read back as the same value ("1", "0.1",
  * "1e+21"). Non-finite values are the caller's problem. Returns the length written to out (>= 32 bytes). */
 int ids_fmt_double(double v, char *out);

@@ -58,6 +58,12 @@ int ids_iso_format(int64_t secs, uint32_t nanos, int digits, char *out);
 /* JS Date.toISOString() form of unix ms; out must hold 32 bytes. Returns length. */
 int ids_ms_to_iso(double ms, char *out);
 
+/* $num's text (util/number.c): "NaN", "Infinity", "-Infinity" or "-0" as the double it
+ * names; IDS_EINVAL for anything else. */
+int ids_num_special(const char *s, size_t n, double *out);
+/* The same for string token t of j (unescaped first); IDS_EINVAL if t is not one. */
+int ids_json_num_special(const ids_json *j, size_t t, double *out);
+
 /* Base64 (util/base64.c), standard alphabet; every byte string has one encoding (non-zero
  * leftover bits are refused). decode: the wire form, padded; IDS_B64_PAD_OPTIONAL also takes
  * it without the padding (NDJSON files). IDS_EINVAL on bad input, IDS_ELIMIT past out's cap. */

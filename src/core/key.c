@@ -174,12 +174,9 @@ static int encode(const ids_json *j, size_t t, ids_buf *out, int depth, ids_erro
 				return put_double(out, K_DATE, ms);
 			}
 			if (ids_json_streq(j, k, "$num") && tk->size == 1) {
-				if (ids_json_streq(j, v, "Infinity"))
-					return put_double(out, K_NUM, INFINITY);
-				if (ids_json_streq(j, v, "-Infinity"))
-					return put_double(out, K_NUM, -INFINITY);
-				if (ids_json_streq(j, v, "-0"))
-					return put_double(out, K_NUM, 0);
+				double d;
+				if (!ids_json_num_special(j, v, &d) && d == d)
+					return put_double(out, K_NUM, d == 0 ? 0 : d);   /* -0 is the key 0 */
 				return ids_fail(err, IDS_EINVAL, "key: NaN is not a valid IndexedDB key");
 			}
 			if (ids_json_streq(j, k, "$bin") && j->tok[v].type == IDS_JSTR &&

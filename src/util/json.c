@@ -307,13 +307,7 @@ int ids_json_i64(const ids_json *j, size_t t, int64_t *out)
 double ids_json_num(const ids_json *j, size_t t)
 {
 	const ids_jtok *tk = &j->tok[t];
-	char tmp[400];
-	size_t n = tk->end - tk->start;
-	if (n >= sizeof tmp)
-		n = sizeof tmp - 1;
-	memcpy(tmp, j->text + tk->start, n);
-	tmp[n] = 0;
-	return strtod(tmp, NULL);
+	return ids_json_to_double(j->text + tk->start, tk->end - tk->start);
 }
 
 int ids_json_minify(const ids_json *j, size_t t, ids_buf *out)
@@ -342,17 +336,4 @@ int ids_json_minify(const ids_json *j, size_t t, ids_buf *out)
 	}
 	out->data[out->len] = 0;
 	return 0;
-}
-
-int ids_fmt_double(double v, char *out)
-{
-	int n = 0;
-	/* 15 digits suffice to start for normal numbers; subnormals can need as few as 1 */
-	int first = (v != 0 && fabs(v) < 2.2250738585072014e-308) ? 1 : 15;
-	for (int prec = first; prec <= 17; prec++) {
-		n = snprintf(out, 32, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
-			break;
-	}
-	return n;
 }

@@ -101,6 +101,50 @@ int pqj_literal(pqj *j, int *val)
 	return 0;
 }
 
+int pqj_row_begin(pqj *j, const char *text, size_t len, ids_error *err)
+{
+	j->err = err;
+	pqj_reset(j, text, len);
+	if (pqj_peek(j) != '{')
+		return pqj_fail(j, j->p, j->p >= j->end ? "empty row" : "a row must be a JSON object");
+	return 0;
+}
+
+int pqj_row_end(pqj *j, int rc, size_t *err_off)
+{
+	if (!rc && pqj_peek(j))
+		rc = pqj_fail(j, j->p, "unexpected data after the row's object");
+	if (rc && err_off)
+		*err_off = j->err_off;
+	return rc;
+}
+
+int pqj_obj_key(pqj *j, const pqj_key *hint, const char **k, size_t *kn, int *hit)
+{
+	int rc;
+	if (pqj_peek(j) != '"')
+		return pqj_fail(j, j->p, "expected a string key");
+	*hit = hint && pqj_key_is(j->p, j->end, hint);
+	if (*hit) {
+		j->p += hint->len + 2;
+		*k = hint->name;
+		*kn = hint->len;
+	} else if ((rc = pqj_string(j, 1, k, kn))) {
+		return rc;
+	}
+	return pqj_expect(j, ':', "':'");
+}
+
+int pqj_next(pqj *j, char close)
+{
+	char c = pqj_peek(j);
+	if (c == ',' || c == close) {
+		j->p++;
+		return c == ',';
+	}
+	return pqj_fail(j, j->p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
 int pqj_skip(pqj *j, int depth)
 {
 	char c = pqj_peek(j);
@@ -128,16 +172,8 @@ int pqj_skip(pqj *j, int depth)
 			}
 			if ((rc = pqj_skip(j, depth + 1)))
 				return rc;
-			char d = pqj_peek(j);
-			if (d == ',') {
-				j->p++;
-				continue;
-			}
-			if (d == (c == '{' ? '}' : ']')) {
-				j->p++;
-				return 0;
-			}
-			return pqj_fail(j, j->p, c == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+			if ((rc = pqj_next(j, c == '{' ? '}' : ']')) <= 0)
+				return rc;
 		}
 	case 't':
 	case 'f':
@@ -150,68 +186,6 @@ int pqj_skip(pqj *j, int depth)
 		}
 		return pqj_fail(j, j->p, j->p >= j->end ? "unexpected end of input" : "expected a value");
 	}
-}
-
-static const double pow10_tab[23] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-double pqj_to_double(const char *s, size_t n)
-{
-	/* Clinger's fast path: an exact mantissa below 2^53 times an exact power of ten
-	 * is correctly rounded by one IEEE operation; everything else goes to strtod. */
-	const char *p = s, *e = s + n;
-	int neg = 0;
-	if (p < e && *p == '-') {
-		neg = 1;
-		p++;
-	}
-	uint64_t m = 0;
-	int digits = 0, exp10 = 0;
-	for (; p < e && *p >= '0' && *p <= '9'; p++) {
-		if (m || *p != '0')
-			digits++;
-		m = m * 10 + (uint64_t)(*p - '0');
-		if (digits > 15)
-			goto slow;
-	}
-	if (p < e && *p == '.') {
-		for (p++; p < e && *p >= '0' && *p <= '9'; p++) {
-			if (m || *p != '0')
-				digits++;
-			m = m * 10 + (uint64_t)(*p - '0');
-			exp10--;
-			if (digits > 15)
-				goto slow;
-		}
-	}
-	if (p < e && (*p == 'e' || *p == 'E')) {
-		p++;
-		int eneg = 0, ev = 0;
-		if (p < e && (*p == '+' || *p == '-'))
-			eneg = *p++ == '-';
-		for (; p < e && *p >= '0' && *p <= '9'; p++) {
-			ev = ev * 10 + (*p - '0');
-			if (ev > 10000)
-				goto slow;
-		}
-		exp10 += eneg ? -ev : ev;
-	}
-	if (exp10 >= -22 && exp10 <= 22) {
-		double d = (double)m;
-		d = exp10 < 0 ? d / pow10_tab[-exp10] : d * pow10_tab[exp10];
-		return neg ? -d : d;
-	}
-slow:;
-	char tmp[128], *buf = tmp;
-	if (n >= sizeof tmp && !(buf = malloc(n + 1)))
-		return NAN;
-	memcpy(buf, s, n);
-	buf[n] = 0;
-	double d = strtod(buf, NULL);
-	if (buf != tmp)
-		free(buf);
-	return d;
 }
 
 int pqj_tagged(pqj *j, const char **s, size_t *n)
@@ -285,17 +259,3 @@ int pqj_tagged(pqj *j, const char **s, size_t *n)
 	return tag;
 }
 
-int pqj_special_double(const char *s, size_t n, double *out)
-{
-	if (n == 3 && !memcmp(s, "NaN", 3))
-		*out = NAN;
-	else if (n == 8 && !memcmp(s, "Infinity", 8))
-		*out = INFINITY;
-	else if (n == 9 && !memcmp(s, "-Infinity", 9))
-		*out = -INFINITY;
-	else if (n == 2 && !memcmp(s, "-0", 2))
-		*out = -0.0;
-	else
-		return IDS_EINVAL;
-	return 0;
-}

@@ -40,6 +40,12 @@ void pqj_init(pqj *j, ids_error *err);
 void pqj_reset(pqj *j, const char *text, size_t len);
 void pqj_free(pqj *j);
 
+/* A row, one JSON object: pqj_row_begin points j at text (failures into err) and checks
+ * that an object starts there (0, or the failure); pqj_row_end takes the result of reading
+ * it, checks that nothing follows, and on failure sets *err_off (when not NULL). */
+int pqj_row_begin(pqj *j, const char *text, size_t len, ids_error *err);
+int pqj_row_end(pqj *j, int rc, size_t *err_off);
+
 /* Records a failure at `at` and returns IDS_EINVAL. */
 int pqj_fail(pqj *j, const char *at, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -116,6 +122,14 @@ static inline int pqj_key_is(const char *at, const char *end, const pqj_key *k)
 	return at[1 + k->len] == '"' && !memcmp(at + 1, k->name, k->len);
 }
 
+/* Walking an object: after its '{' (and pqj_peek said it is not '}'), pqj_obj_key reads
+ * one key and its ':' into *k, *kn (slot 1). hint is the key expected next (NULL: none):
+ * when it stands there byte for byte it is taken without a scan and *hit is 1. After the
+ * member's value, pqj_next(j, '}') consumes ',' (returns 1: another member) or the '}' (0);
+ * the same for an array's elements with ']'. */
+int pqj_obj_key(pqj *j, const pqj_key *hint, const char **k, size_t *kn, int *hit);
+int pqj_next(pqj *j, char close);
+
 /* Cursor at '"': scans the string, returns its decoded UTF-8 contents in *s, *n (pointing
  * into the text when it has no escapes, else into a scratch buffer: slot 0 or 1). */
 int pqj_string(pqj *j, int slot, const char **s, size_t *n);
@@ -125,9 +139,6 @@ int pqj_number(pqj *j, pqj_num *out);
 int pqj_skip(pqj *j, int depth);
 /* Cursor at 't', 'f' or 'n': consumes the literal; *val = 1 true, 0 false, -1 null. */
 int pqj_literal(pqj *j, int *val);
-
-/* Converts a validated JSON number text to the nearest double (correctly rounded). */
-double pqj_to_double(const char *s, size_t n);
 
 /* A tagged value {"$date":"..."} / {"$bin":"..."} / {"$num":"..."}: if the cursor is at
  * '{' and the object is exactly one such pair, consumes it and returns the tag
@@ -144,7 +155,5 @@ int pqj_tagged(pqj *j, const char **s, size_t *n);
  * stays a string). */
 enum { PQJ_ISO_NONE = 0, PQJ_ISO_DATE = 1, PQJ_ISO_INSTANT = 2 };
 int pqj_iso_text(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits);
-/* $num strings: "NaN", "Infinity", "-Infinity", "-0". */
-int pqj_special_double(const char *s, size_t n, double *out);
 
 #endif
