@@ -119,32 +119,6 @@ int pqj_row_end(pqj *j, int rc, size_t *err_off)
 	return rc;
 }
 
-int pqj_obj_key(pqj *j, const pqj_key *hint, const char **k, size_t *kn, int *hit)
-{
-	int rc;
-	if (pqj_peek(j) != '"')
-		return pqj_fail(j, j->p, "expected a string key");
-	*hit = hint && pqj_key_is(j->p, j->end, hint);
-	if (*hit) {
-		j->p += hint->len + 2;
-		*k = hint->name;
-		*kn = hint->len;
-	} else if ((rc = pqj_string(j, 1, k, kn))) {
-		return rc;
-	}
-	return pqj_expect(j, ':', "':'");
-}
-
-int pqj_next(pqj *j, char close)
-{
-	char c = pqj_peek(j);
-	if (c == ',' || c == close) {
-		j->p++;
-		return c == ',';
-	}
-	return pqj_fail(j, j->p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
-}
-
 int pqj_skip(pqj *j, int depth)
 {
 	char c = pqj_peek(j);

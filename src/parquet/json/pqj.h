@@ -122,17 +122,43 @@ static inline int pqj_key_is(const char *at, const char *end, const pqj_key *k)
 	return at[1 + k->len] == '"' && !memcmp(at + 1, k->name, k->len);
 }
 
+/* Cursor at '"': scans the string, returns its decoded UTF-8 contents in *s, *n (pointing
+ * into the text when it has no escapes, else into a scratch buffer: slot 0 or 1). */
+int pqj_string(pqj *j, int slot, const char **s, size_t *n);
+
 /* Walking an object: after its '{' (and pqj_peek said it is not '}'), pqj_obj_key reads
  * one key and its ':' into *k, *kn (slot 1). hint is the key expected next (NULL: none):
  * when it stands there byte for byte it is taken without a scan and *hit is 1. After the
  * member's value, pqj_next(j, '}') consumes ',' (returns 1: another member) or the '}' (0);
- * the same for an array's elements with ']'. */
-int pqj_obj_key(pqj *j, const pqj_key *hint, const char **k, size_t *kn, int *hit);
-int pqj_next(pqj *j, char close);
+ * the same for an array's elements with ']'.
+ * (Inline: they run once per key and per element of every row.) */
+static inline int pqj_obj_key(pqj *j, const pqj_key *hint, const char **k, size_t *kn, int *hit)
+{
+	int rc;
+	*hit = 0;
+	if (pqj_peek(j) != '"')
+		return pqj_fail(j, j->p, "expected a string key");
+	*hit = hint && pqj_key_is(j->p, j->end, hint);
+	if (*hit) {
+		j->p += hint->len + 2;
+		*k = hint->name;
+		*kn = hint->len;
+	} else if ((rc = pqj_string(j, 1, k, kn))) {
+		return rc;
+	}
+	return pqj_expect(j, ':', "':'");
+}
 
-/* Cursor at '"': scans the string, returns its decoded UTF-8 contents in *s, *n (pointing
- * into the text when it has no escapes, else into a scratch buffer: slot 0 or 1). */
-int pqj_string(pqj *j, int slot, const char **s, size_t *n);
+static inline int pqj_next(pqj *j, char close)
+{
+	char c = pqj_peek(j);
+	if (c == ',' || c == close) {
+		j->p++;
+		return c == ',';
+	}
+	return pqj_fail(j, j->p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
 /* Cursor at a number's first character: scans and validates it. */
 int pqj_number(pqj *j, pqj_num *out);
 /* Skips any value (validating it); depth counts enclosing containers. */
