@@ -46,12 +46,10 @@ static void say(const lake *l, const lk_failure *f, const char *fmt, ...)
 	ids_logrec r;
 	if (!ids_log_begin(&r, f->quarantined ? IDS_LOG_ERROR : IDS_LOG_WARN, f->quarantined ? "lake_quarantined" : "lake_held"))
 		return;
-	char what[600];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
+	ids_logv(&r, "what", fmt, ap);
 	va_end(ap);
-	ids_log_str(&r, "what", what);
 	ids_log_str(&r, "error", f->err);
 	ids_log_int(&r, "attempts", f->attempts);
 	if (f->quarantined) {
