@@ -56,7 +56,8 @@ void lk_day_of(int64_t ms, char *out)
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&s, &tm);
-	snprintf(out, 12, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	if (!strftime(out, 12, "%Y-%m-%d", &tm))   /* a year past 9999: not a clock we keep */
+		memcpy(out, "9999-12-31", 11);
 }
 
 static rec *push_rec(batch *b, const char *db, const char *store_name, int64_t seq, const uint8_t *key,

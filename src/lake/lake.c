@@ -240,6 +240,8 @@ static void *flush_main(void *arg)
 int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 {
 	*out = NULL;
+	if (ids_path_room(o->dir ? o->dir : "./lake", LAKE_PATH_ROOM, "lake", err))
+		return IDS_ELIMIT;
 	lake *l = calloc(1, sizeof *l);
 	if (!l)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");

@@ -13,6 +13,7 @@
 #include "idbsync/json.h"
 #include "idbsync/lake.h"
 #include "idbsync/pq.h"
+#include "idbsync/path.h"
 #include "idbsync/pq_write.h"
 #include "idbsync/store.h"
 
@@ -43,7 +44,7 @@ struct lk_type {
 	lk_type *elem;      /* LK_LIST */
 };
 
-enum { LK_NESTED_STRUCT = 1, LK_NESTED_JSON = 2 };
+enum { LK_NESTED_STRUCT = LAKE_NESTED_STRUCT, LK_NESTED_JSON = LAKE_NESTED_JSON };
 
 lk_type *lk_type_new(lk_kind k);
 void lk_type_free(lk_type *t);

@@ -177,10 +177,10 @@ static int drill_refresh(lake *l, const lk_notice *n, char *msg, size_t msz)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	int rc = 0;
 	if (cc != CURLE_OK) {
-		snprintf(msg, msz, "%s: %s", url, curl_easy_strerror(cc));
+		snprintf(msg, msz, "%.300s: %s", url, curl_easy_strerror(cc));
 		rc = -1;
 	} else if (code != 200 || (resp.data && strstr(resp.data, "\"errorMessage\""))) {
-		snprintf(msg, msz, "%s: HTTP %ld: %.200s", url, code, resp.data ? resp.data : "");
+		snprintf(msg, msz, "%.200s: HTTP %ld: %.200s", url, code, resp.data ? resp.data : "");
 		rc = -1;
 	}
 	ids_buf_free(&resp);

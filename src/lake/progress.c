@@ -103,8 +103,9 @@ static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep
 		const char *n = e->d_name;
 		if (n[0] == '.' || (n[0] == '_' && depth == 0))
 			continue;
-		char sub[4600];
-		snprintf(sub, sizeof sub, "%s/%s", rel, n);
+		char sub[IDS_PATH_MAX + 1];
+		if (ids_path(sub, sizeof sub, NULL, "%s/%s", rel, n))
+			continue;   /* not a name the lake wrote */
 		int64_t a, b, x = INT64_MAX;
 		size_t len = strlen(n);
 		if (depth == 1 && len > 10 && !strcmp(n + len - 10, "_conflicts")) {
@@ -113,11 +114,10 @@ static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep
 			   (depth == 2 && !strncmp(n, "dt=", 3))) {
 			x = orphan_files(l, sub, keep, keep_conf, depth + 1, to);
 		} else if (depth >= 2 && lk_log_name(n, &a, &b) && b > keep) {
-			char from[4700], dst[4700], ddir[4700];
-			snprintf(from, sizeof from, "%s/%s", l->dir, sub);
-			snprintf(ddir, sizeof ddir, "%s/%s", to, rel);
-			snprintf(dst, sizeof dst, "%s/%s", ddir, n);
-			if (!lk_mkdirs(ddir, NULL) && !rename(from, dst))
+			char from[IDS_PATH_MAX + 1], dst[IDS_PATH_MAX + 1], ddir[IDS_PATH_MAX + 1];
+			if (!ids_path(from, sizeof from, NULL, "%s/%s", l->dir, sub) &&
+			    !ids_path(ddir, sizeof ddir, NULL, "%s/%s", to, rel) &&
+			    !ids_path(dst, sizeof dst, NULL, "%s/%s", ddir, n) && !lk_mkdirs(ddir, NULL) && !rename(from, dst))
 				x = a;
 		}
 		if (x < low)
