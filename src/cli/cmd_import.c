@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "idbsync/path.h"
 #include "cli.h"
 #include "idbsync/import.h"
 #include "idbsync/sync.h"
@@ -165,7 +166,11 @@ static void print_summary(const char *verb, const imp_options *o, json_int_t row
 /* Several files travel as one bundle so a replace sees all of them. */
 static int make_bundle(char *const *files, int n, char *path, size_t pathlen)
 {
-	snprintf(path, pathlen, "%s/idbsync-bundle-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ids_error err = IDS_ERROR_INIT;
+	if (ids_path(path, pathlen, &err, "%s/idbsync-bundle-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp")) {
+		fprintf(stderr, "idbsync import: TMPDIR: %s\n", err.msg);
+		return -1;
+	}
 	int fd = mkstemp(path);
 	FILE *o = fd >= 0 ? fdopen(fd, "wb") : NULL;
 	if (!o)
@@ -197,7 +202,7 @@ static int make_bundle(char *const *files, int n, char *path, size_t pathlen)
 
 static int upload(const char *server, const char *token, const imp_options *o, char *const *files, int n)
 {
-	char bundle[4200] = "";
+	char bundle[IDS_PATH_MAX + 1] = "";
 	const char *body = files[0];
 	if (n > 1) {
 		if (make_bundle(files, n, bundle, sizeof bundle))

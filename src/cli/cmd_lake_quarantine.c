@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "idbsync/path.h"
 #include "cli.h"
 #include "idbsync/lake.h"
 
@@ -154,8 +155,11 @@ int cmd_lake_quarantine(int argc, char **argv)
 		fprintf(stderr, "idbsync lake quarantine retry: %s\n", err.msg);
 		return 1;
 	}
-	char req[4200];
-	snprintf(req, sizeof req, "%s/_idbsync/retry", dir);
+	char req[IDS_PATH_MAX + 1];
+	if (ids_path(req, sizeof req, &err, "%s/_idbsync/retry", dir)) {
+		fprintf(stderr, "idbsync lake quarantine retry: %s\n", err.msg);
+		return 1;
+	}
 	for (double t = 0; t < wait_s && !access(req, F_OK); t += 0.1)
 		usleep(100000);
 	if (!access(req, F_OK)) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "idbsync/path.h"
 #include "cli/cmd_parquet_read.h"
 #include "idbsync/json.h"
 #include "idbsync/pq_read.h"
@@ -61,8 +62,8 @@ static int list_dir(const char *dir, char ***v, size_t *n)
 	closedir(d);
 	qsort(names, k, sizeof *names, cmp_str);
 	for (size_t i = 0; i < k; i++) {
-		char p[4600];
-		snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+		char p[IDS_PATH_MAX + 1];
+		ids_path(p, sizeof p, NULL, "%s/%s", dir, names[i]);
 		struct stat st;
 		size_t l = strlen(p);
 		if (!stat(p, &st) && S_ISDIR(st.st_mode))

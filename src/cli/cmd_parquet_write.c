@@ -1,6 +1,7 @@
 /* `idbsync parquet write [options] IN.ndjson|- OUT.parquet`: infers a schema in a first
  * pass (or reads --schema), then streams the rows into the writer. The input is mapped,
  * not read into memory; stdin is spooled to an unlinked temp file so it can be read twice. */
+#include "idbsync/path.h"
 #include "cmd_parquet_write.h"
 
 #include "idbsync/pq_write.h"
@@ -41,8 +42,12 @@ typedef struct input {
 static int spool_stdin(void)
 {
 	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	snprintf(path, sizeof path, "%s/idbsync-stdin-XXXXXX", dir && *dir ? dir : "/tmp");
+	char path[IDS_PATH_MAX + 1];
+	ids_error err = IDS_ERROR_INIT;
+	if (ids_path(path, sizeof path, &err, "%s/idbsync-stdin-XXXXXX", dir && *dir ? dir : "/tmp")) {
+		fprintf(stderr, "idbsync parquet write: TMPDIR: %s\n", err.msg);
+		return -1;
+	}
 	int fd = mkstemp(path);
 	if (fd < 0)
 		return -1;

@@ -147,6 +147,8 @@ typedef struct lk_table {
 	int k;                       /* bucket bits of the current-state dir */
 	int dir_version;             /* schema version the current-state dir was built with */
 	int rebuild;                 /* full rebuild needed */
+	int widened;                 /* a row widened the schema mid-scan: the scan stopped (IDS_ECONFLICT)
+				 * and the table is rebuilt with the wider schema */
 	int grow;                    /* next rebuild doubles the buckets */
 	int log_files;               /* change-log files written since the last compaction check */
 	int64_t round_first;         /* its first change in the change-log round at hand */

@@ -14,8 +14,8 @@
 
 int lk_progress_read(lake *l, int *fresh, ids_error *err)
 {
-	char p[4200];
-	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
+	char p[IDS_PATH_MAX + 1];
+	ids_path(p, sizeof p, NULL, "%s/_idbsync/progress.json", l->dir);
 	ids_buf b = IDS_BUF_INIT;
 	int rc = lk_read_file(p, &b, 1 << 20, err);
 	*fresh = rc == IDS_ENOTFOUND;
@@ -55,8 +55,8 @@ int lk_progress_read(lake *l, int *fresh, ids_error *err)
  * a change left out of the change log is never recorded as written without its entry. */
 int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
 {
-	char p[4200];
-	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
+	char p[IDS_PATH_MAX + 1];
+	ids_path(p, sizeof p, NULL, "%s/_idbsync/progress.json", l->dir);
 	/* the Iceberg tables commit first: everything progress.json records is in them */
 	int rc = lk_ice_commit(l, changes, state, conflicts, err);
 	if (rc)
@@ -92,8 +92,8 @@ int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts
  * INT64_MAX). */
 static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep_conf, int depth, const char *to)
 {
-	char dir[4400];
-	snprintf(dir, sizeof dir, "%s/%s", l->dir, rel);
+	char dir[IDS_PATH_MAX + 1];
+	ids_path(dir, sizeof dir, NULL, "%s/%s", l->dir, rel);
 	DIR *d = opendir(dir);
 	if (!d)
 		return INT64_MAX;
@@ -136,8 +136,8 @@ static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep
 int lk_rebase(lake *l, ids_error *err)
 {
 	int64_t head = store_head(l->st), chead = store_conflicts_head(l->st);
-	char to[4300];
-	snprintf(to, sizeof to, "%s/_idbsync/orphaned/%s", l->dir, l->epoch);
+	char to[IDS_PATH_MAX + 1];
+	ids_path(to, sizeof to, NULL, "%s/_idbsync/orphaned/%s", l->dir, l->epoch);
 	int64_t low = INT64_MAX;
 	DIR *root = opendir(l->dir);
 	struct dirent *e;
