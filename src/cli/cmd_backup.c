@@ -2,58 +2,70 @@
  * `idbsync restore --data DIR BACKUP` (the server stopped): store_backup / store_restore. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "idbsync/store.h"
+#include "opts.h"
 
-static void usage(FILE *f, const char *cmd)
-{
-	if (!strcmp(cmd, "backup"))
-		fprintf(f, "usage: idbsync backup --data DIR OUT.sqlite\n"
-			   "  a consistent copy of the sync state in DIR (one SQLite file), taken while a server\n"
-			   "  keeps serving; OUT must not exist. The lake is not part of it: the lake is written\n"
-			   "  again from the state where it has to be.\n");
-	else
-		fprintf(f, "usage: idbsync restore --data DIR BACKUP.sqlite\n"
-			   "  replaces the state in DIR by the backup (stop the server first). The restored state\n"
-			   "  gets a new epoch: clients holding cursors of the old one are told (409) and resync,\n"
-			   "  and the lake moves what the backup lacks to LAKE/_idbsync/orphaned/<old epoch>/.\n");
-}
+typedef struct backup_cfg {
+	const char *data;
+} backup_cfg;
+
+static const cli_opt backup_opts[] = {
+	{.flag = "--data", .arg = "DIR", .def = "./data", .help = "the state directory", .type = CLI_STR,
+	 CLI_FIELD(backup_cfg, data)},
+	{0},
+};
+
+static const cli_cmd backup_cmd = {
+	.name = "backup",
+	.usage = "usage: idbsync backup --data DIR OUT.sqlite\n"
+		 "  a consistent copy of the sync state in DIR (one SQLite file), taken while a server\n"
+		 "  keeps serving; OUT must not exist. The lake is not part of it: the lake is written\n"
+		 "  again from the state where it has to be.\n",
+	.opts = backup_opts,
+	.flags_anywhere = 1,
+};
+
+static const cli_cmd restore_cmd = {
+	.name = "restore",
+	.usage = "usage: idbsync restore --data DIR BACKUP.sqlite\n"
+		 "  replaces the state in DIR by the backup (stop the server first). The restored state\n"
+		 "  gets a new epoch: clients holding cursors of the old one are told (409) and resync,\n"
+		 "  and the lake moves what the backup lacks to LAKE/_idbsync/orphaned/<old epoch>/.\n",
+	.opts = backup_opts,
+	.flags_anywhere = 1,
+};
 
 int cmd_backup(int argc, char **argv)
 {
-	const char *cmd = argv[0], *data = "./data", *file = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout, cmd);
-			return 0;
-		}
-		if (!strcmp(a, "--data")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "idbsync %s: --data needs a value\n", cmd);
-				return 2;
-			}
-			data = argv[++i];
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "idbsync %s: unknown option %s\n", cmd, a);
-			usage(stderr, cmd);
-			return 2;
-		} else if (file) {
-			fprintf(stderr, "idbsync %s: one file, not '%s' and '%s'\n", cmd, file, a);
-			return 2;
-		} else {
-			file = a;
-		}
+	const cli_cmd *c = strcmp(argv[0], "backup") ? &restore_cmd : &backup_cmd;
+	backup_cfg cfg = {.data = "./data"};
+	if (cli_wants_help(argc, argv)) {
+		cli_help(c, stdout);
+		return 0;
 	}
-	if (!file) {
-		usage(stderr, cmd);
+	char **pos = calloc((size_t)argc, sizeof *pos);
+	int npos = 0;
+	if (!pos || cli_parse(c, &cfg, argc, argv, pos, &npos)) {
+		free(pos);
 		return 2;
 	}
+	const char *data = cfg.data, *file = pos[0];
+	if (npos != 1) {
+		if (npos > 1)
+			fprintf(stderr, "idbsync %s: one file, not '%s' and '%s'\n", c->name, pos[0], pos[1]);
+		else
+			cli_help(c, stderr);
+		free(pos);
+		return 2;
+	}
+	free(pos);   /* file points into argv */
 	ids_error err = IDS_ERROR_INIT;
 	int64_t head = 0;
-	if (!strcmp(cmd, "backup")) {
+	if (c == &backup_cmd) {
 		if (store_backup(data, file, &head, &err)) {
 			fprintf(stderr, "idbsync backup: %s\n", err.msg);
 			return 1;

@@ -8,19 +8,48 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "idbsync/path.h"
 #include "cli.h"
 #include "idbsync/lake.h"
+#include "idbsync/path.h"
+#include "opts.h"
 
-static void q_usage(FILE *f)
+typedef struct q_cfg {
+	const char *dir;
+	int as_json;
+	double wait_s;
+} q_cfg;
+
+static int parse_wait(void *cfg, const char *v, ids_error *err)
 {
-	fprintf(f, "usage: idbsync lake quarantine list  --lake DIR [--json]\n"
-		   "       idbsync lake quarantine retry --lake DIR [--wait SECONDS]\n"
-		   "  list   the tables and changes the lake holds because writing them failed: retried\n"
-		   "         with backoff, quarantined once --lake-retry-max attempts are spent\n"
-		   "  retry  retries all of them now, quarantined or not; waits (default 30 s) for the\n"
-		   "         server holding the lake to record the outcome, then lists what is still held\n");
+	char *end;
+	double x = strtod(v, &end);
+	if (end == v || *end || !(x >= 0))
+		return ids_fail(err, IDS_EINVAL, "expected seconds, got '%s'", v);
+	((q_cfg *)cfg)->wait_s = x;
+	return 0;
 }
+
+/* Every flag of `idbsync lake quarantine` (help, parsing: src/cli/opts.c). */
+static const cli_opt q_opts[] = {
+	{.flag = "--lake", .arg = "DIR", .def = "./lake", .help = "the lake", .type = CLI_STR, CLI_FIELD(q_cfg, dir)},
+	{.flag = "--json", .help = "list: the held tables and rows as JSON", .type = CLI_SWITCH, CLI_FIELD(q_cfg, as_json)},
+	{.flag = "--wait", .arg = "SECONDS", .def = "30", .help = "retry: how long to wait for a server to record the outcome",
+	 .type = CLI_CUSTOM, .parse = parse_wait},
+	{0},
+};
+
+static const cli_cmd q_cmd = {
+	.name = "lake quarantine",
+	.usage = "usage: idbsync lake quarantine list  --lake DIR [--json]\n"
+		 "       idbsync lake quarantine retry --lake DIR [--wait SECONDS]\n"
+		 "  list   the tables and changes the lake holds because writing them failed: retried\n"
+		 "         with backoff, quarantined once --lake-retry-max attempts are spent\n"
+		 "  retry  retries all of them now, quarantined or not; waits for the server holding\n"
+		 "         the lake to record the outcome, then lists what is still held\n",
+	.opts = q_opts,
+};
+
+static void q_usage(FILE *f) { cli_help(&q_cmd, f); }
 
 static void when(long long ms, char *out, size_t n)
 {
@@ -48,7 +77,7 @@ static void print_failure(json_t *x)
 	printf("    error: %s\n", json_string_value(json_object_get(x, "error")) ?: "");
 }
 
-/* Prints the list; returns how many things are held, or -1 on error. */
+/* Prints the list; returns how many things are held, or a negative IDS_E* code (printed). */
 static int list(const char *dir, int as_json)
 {
 	ids_buf b = IDS_BUF_INIT;
@@ -56,7 +85,7 @@ static int list(const char *dir, int as_json)
 	if (lake_quarantine_read(dir, &b, &err)) {
 		fprintf(stderr, "idbsync lake quarantine: %s\n", err.msg);
 		ids_buf_free(&b);
-		return -1;
+		return err.code;
 	}
 	json_t *j = json_loadb(b.data, b.len, 0, NULL);
 	if (as_json)
@@ -103,9 +132,7 @@ static int list(const char *dir, int as_json)
 
 int cmd_lake_quarantine(int argc, char **argv)
 {
-	const char *dir = "./lake", *sub = argc > 1 ? argv[1] : NULL;
-	int as_json = 0;
-	double wait_s = 30;
+	const char *sub = argc > 1 ? argv[1] : NULL;
 	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
 		q_usage(sub ? stdout : stderr);
 		return sub ? 0 : 2;
@@ -115,34 +142,17 @@ int cmd_lake_quarantine(int argc, char **argv)
 		q_usage(stderr);
 		return 2;
 	}
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			q_usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--json")) {
-			as_json = 1;
-			continue;
-		}
-		if (strcmp(a, "--lake") && strcmp(a, "--wait")) {
-			fprintf(stderr, "idbsync lake quarantine: unknown option %s\n", a);
-			q_usage(stderr);
-			return 2;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "idbsync lake quarantine: %s needs a value\n", a);
-			return 2;
-		}
-		const char *v = argv[++i];
-		char *end;
-		if (!strcmp(a, "--lake"))
-			dir = v;
-		else if ((wait_s = strtod(v, &end)) < 0 || *end || end == v) {
-			fprintf(stderr, "idbsync lake quarantine: --wait: expected seconds, got '%s'\n", v);
-			return 2;
-		}
+	if (cli_wants_help(argc - 1, argv + 1)) {
+		q_usage(stdout);
+		return 0;
 	}
+	q_cfg c = {.dir = "./lake", .wait_s = 30};
+	int npos = 0;
+	if (cli_parse(&q_cmd, &c, argc - 1, argv + 1, NULL, &npos))
+		return 2;
+	const char *dir = c.dir;
+	int as_json = c.as_json;
+	double wait_s = c.wait_s;
 	if (!strcmp(sub, "list"))
 		return list(dir, as_json) < 0 ? 1 : 0;
 	ids_error err = IDS_ERROR_INIT;

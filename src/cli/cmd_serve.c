@@ -246,13 +246,8 @@ int cmd_serve(int argc, char **argv)
 		cli_help(&serve_cmd, stdout);
 		return 0;
 	}
-	char **pos = calloc((size_t)argc, sizeof *pos);
 	int npos = 0;
-	int bad = !pos || cli_parse(&serve_cmd, &c, argc, argv, pos, &npos);
-	if (!bad && npos)
-		fprintf(stderr, "idbsync serve: unexpected argument '%s' (serve takes options only; see --help)\n", pos[0]);
-	free(pos);
-	if (bad || npos)
+	if (cli_parse(&serve_cmd, &c, argc, argv, NULL, &npos))
 		return 2;
 	ids_log_setup((ids_log_level)c.log_level, (ids_log_format)c.log_format, 2);
 	ids_error err = IDS_ERROR_INIT;

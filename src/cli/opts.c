@@ -18,6 +18,34 @@ void cli_opt_key(const cli_opt *o, char *out, size_t n)
 			*p = '_';
 }
 
+#define HELP_COL 29     /* where the help text starts */
+#define HELP_WIDTH 100  /* lines are wrapped before this column */
+
+/* text (and " [def]") from column col, wrapped at spaces, continuation lines at HELP_COL */
+static void help_text(FILE *f, int col, const char *text, const char *def)
+{
+	char all[1024];
+	snprintf(all, sizeof all, "%s%s%s%s", text, def ? " [" : "", def ? def : "", def ? "]" : "");
+	const char *p = all;
+	while (*p) {
+		size_t room = col < HELP_WIDTH - 20 ? (size_t)(HELP_WIDTH - col) : 20, n = strlen(p);
+		if (n > room) {
+			n = room;
+			while (n > 0 && p[n] != ' ')
+				n--;
+			if (!n)
+				n = strcspn(p, " ");
+		}
+		fprintf(f, "%.*s\n", (int)n, p);
+		p += n;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			fprintf(f, "%*s", HELP_COL, "");
+		col = HELP_COL;
+	}
+}
+
 void cli_help(const cli_cmd *c, FILE *f)
 {
 	fputs(c->usage, f);
@@ -27,10 +55,8 @@ void cli_help(const cli_cmd *c, FILE *f)
 		char left[128];
 		snprintf(left, sizeof left, "%s%s%s", o->flag, o->arg ? " " : "", o->arg ? o->arg : "");
 		/* a long flag keeps two spaces before its help, so the columns stay readable */
-		fprintf(f, "  %-26s%s%s", left, strlen(left) < 26 ? " " : "  ", o->help);
-		if (o->def)
-			fprintf(f, " [%s]", o->def);
-		fputc('\n', f);
+		int col = fprintf(f, "  %-*s%s", HELP_COL - 3, left, strlen(left) < HELP_COL - 3 ? " " : "  ");
+		help_text(f, col, o->help, o->def);
 	}
 	if (c->footer)
 		fputs(c->footer, f);
@@ -267,7 +293,7 @@ static int load_config(const cli_cmd *c, void *cfg, const char *path)
 	return rc;
 }
 
-int cli_parse(const cli_cmd *c, void *cfg, int argc, char **argv, char **pos, int *npos)
+static int parse(const cli_cmd *c, void *cfg, int argc, char **argv, char **pos, int *npos)
 {
 	*npos = 0;
 	for (int i = 1; i + 1 < argc && strcmp(argv[i], "--"); i++) {
@@ -283,6 +309,11 @@ int cli_parse(const cli_cmd *c, void *cfg, int argc, char **argv, char **pos, in
 			continue;
 		}
 		if (!flags || a[0] != '-' || !a[1]) {
+			if (!pos) {
+				fprintf(stderr, "idbsync %s: unexpected argument '%s' (%s takes options only; see --help)\n",
+					c->name, a, c->name);
+				return IDS_EINVAL;
+			}
 			pos[(*npos)++] = argv[i];
 			if (!c->flags_anywhere)
 				flags = 0;
@@ -305,4 +336,12 @@ int cli_parse(const cli_cmd *c, void *cfg, int argc, char **argv, char **pos, in
 			return IDS_EINVAL;
 	}
 	return 0;
+}
+
+int cli_parse(const cli_cmd *c, void *cfg, int argc, char **argv, char **pos, int *npos)
+{
+	int rc = parse(c, cfg, argc, argv, pos, npos);
+	if (rc && c->help_on_error)
+		cli_help(c, stderr);
+	return rc;
 }

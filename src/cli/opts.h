@@ -50,6 +50,7 @@ typedef struct cli_cmd {
 	const char *footer;    /* help's last lines (NULL: none) */
 	const cli_opt *opts;   /* ends with an entry whose flag is NULL */
 	int flags_anywhere;    /* 1: flags may follow positional arguments */
+	int help_on_error;     /* 1: a usage error is followed by the help on stderr */
 } cli_cmd;
 
 /* The table's off and size for member M of settings struct S. */
@@ -60,7 +61,8 @@ void cli_help(const cli_cmd *c, FILE *f);
 /* 1 when argv asks for help (--help or -h before any "--"). */
 int cli_wants_help(int argc, char **argv);
 /* Reads every --config FILE, then the flags of argv[1..] (flags win), into cfg. Positional
- * arguments are collected in pos (argc entries at most), their count in *npos. On a bad flag,
+ * arguments are collected in pos (argc entries at most), their count in *npos; with pos NULL
+ * the command takes none and one is an error. On a bad flag,
  * value, key or file prints every error it finds to stderr ("idbsync CMD: ...", naming the
  * file, line, key and expected type) and returns IDS_EINVAL; the caller exits 2. Strings of
  * config files stay valid for the life of the process. */

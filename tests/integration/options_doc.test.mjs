@@ -13,7 +13,8 @@ function helpOptions() {
   const r = spawnSync(BIN, ['serve', '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const opts = new Map();
-  for (const line of r.stdout.split('\n')) {
+  // a long help text goes on over indented lines: join them to their option's line
+  for (const line of r.stdout.replace(/\n {29}(?=\S)/g, ' ').split('\n')) {
     const m = /^ {2}(--[a-z0-9-]+)(?: (\S+))? +(.*?)(?: \[([^\]]*)\])?$/.exec(line);
     if (m) opts.set(m[1], { arg: m[2] || '', def: m[4] || '' });
   }
