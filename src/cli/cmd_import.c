@@ -4,6 +4,7 @@
  * A progress bar goes to a terminal's stderr (bytes while uploading, then rows as the server
  * reports them); a summary line ends the run. --dry-run reads and converts here, sends nothing. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,18 +194,22 @@ static void print_summary(const char *verb, const imp_options *o, json_int_t row
 				"first: %s\n", (long long)dups, first_dup ? first_dup : "?");
 }
 
-/* Several files travel as one bundle so a replace sees all of them. */
+/* Several files travel as one bundle so a replace sees all of them. 0 or an IDS_E* code (printed). */
 static int make_bundle(char *const *files, int n, char *path, size_t pathlen)
 {
 	ids_error err = IDS_ERROR_INIT;
 	if (ids_path(path, pathlen, &err, "%s/idbsync-bundle-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp")) {
 		fprintf(stderr, "idbsync import: TMPDIR: %s\n", err.msg);
-		return -1;
+		return err.code;
 	}
 	int fd = mkstemp(path);
 	FILE *o = fd >= 0 ? fdopen(fd, "wb") : NULL;
-	if (!o)
-		return -1;
+	if (!o) {
+		fprintf(stderr, "idbsync import: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return IDS_EIO;
+	}
 	fwrite("IDSBUNDL", 1, 8, o);
 	for (int i = 0; i < n; i++) {
 		FILE *f = fopen(files[i], "rb");
@@ -215,7 +220,7 @@ static int make_bundle(char *const *files, int n, char *path, size_t pathlen)
 				fclose(f);
 			fclose(o);
 			unlink(path);
-			return -1;
+			return IDS_EIO;
 		}
 		unsigned char len[8];
 		for (int k = 0; k < 8; k++)
@@ -227,7 +232,12 @@ static int make_bundle(char *const *files, int n, char *path, size_t pathlen)
 			fwrite(buf, 1, r, o);
 		fclose(f);
 	}
-	return fclose(o) ? -1 : 0;
+	if (fclose(o)) {
+		fprintf(stderr, "idbsync import: %s: %s\n", path, strerror(errno));
+		unlink(path);
+		return IDS_EIO;
+	}
+	return 0;
 }
 
 static int upload(const char *server, const char *token, const imp_options *o, char *const *files, int n)

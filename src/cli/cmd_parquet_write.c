@@ -82,9 +82,8 @@ static int spool_stdin(void)
 {
 	const char *dir = getenv("TMPDIR");
 	char path[IDS_PATH_MAX + 1];
-	ids_error err = IDS_ERROR_INIT;
-	if (ids_path(path, sizeof path, &err, "%s/idbsync-stdin-XXXXXX", dir && *dir ? dir : "/tmp")) {
-		fprintf(stderr, "idbsync parquet write: TMPDIR: %s\n", err.msg);
+	if (ids_path(path, sizeof path, NULL, "%s/idbsync-stdin-XXXXXX", dir && *dir ? dir : "/tmp")) {
+		errno = ENAMETOOLONG;   /* a descriptor or -1 with errno, as open(2) */
 		return -1;
 	}
 	int fd = mkstemp(path);
