@@ -11,6 +11,7 @@
 
 typedef struct backup_cfg {
 	const char *data;
+	const struct cli_cmd *cmd;   /* backup or restore */
 } backup_cfg;
 
 static const cli_opt backup_opts[] = {
@@ -39,30 +40,17 @@ static const cli_cmd restore_cmd = {
 	.flags_anywhere = 1,
 };
 
-int cmd_backup(int argc, char **argv)
+static int backup_run(void *cfg, char **args, int nargs)
 {
-	const cli_cmd *c = strcmp(argv[0], "backup") ? &restore_cmd : &backup_cmd;
-	backup_cfg cfg = {.data = "./data"};
-	if (cli_wants_help(argc, argv)) {
-		cli_help(c, stdout);
-		return 0;
-	}
-	char **pos = calloc((size_t)argc, sizeof *pos);
-	int npos = 0;
-	if (!pos || cli_parse(c, &cfg, argc, argv, pos, &npos)) {
-		free(pos);
-		return 2;
-	}
-	const char *data = cfg.data, *file = pos[0];
-	if (npos != 1) {
-		if (npos > 1)
-			fprintf(stderr, "idbsync %s: one file, not '%s' and '%s'\n", c->name, pos[0], pos[1]);
+	const cli_cmd *c = ((backup_cfg *)cfg)->cmd;
+	if (nargs != 1) {
+		if (nargs > 1)
+			fprintf(stderr, "idbsync %s: one file, not '%s' and '%s'\n", c->name, args[0], args[1]);
 		else
 			cli_help(c, stderr);
-		free(pos);
 		return 2;
 	}
-	free(pos);   /* file points into argv */
+	const char *data = ((backup_cfg *)cfg)->data, *file = args[0];
 	ids_error err = IDS_ERROR_INIT;
 	int64_t head = 0;
 	if (c == &backup_cmd) {
@@ -80,4 +68,10 @@ int cmd_backup(int argc, char **argv)
 	}
 	printf("restored %s into %s (up to seq %" PRId64 "), new epoch %s\n", file, data, head, epoch);
 	return 0;
+}
+
+int cmd_backup(int argc, char **argv)
+{
+	backup_cfg cfg = {.data = "./data", .cmd = strcmp(argv[0], "backup") ? &restore_cmd : &backup_cmd};
+	return cli_main(cfg.cmd, &cfg, argc, argv, backup_run);
 }

@@ -29,18 +29,12 @@ static const cli_cmd ddl_cmd = {
 	.usage = "usage: idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark|duckdb [options]\n",
 	.opts = ddl_opts,
 	.help_on_error = 1,
+	.no_args = 1,
 };
 
-int cmd_ddl(int argc, char **argv)
+static int ddl_run(void *cfg, char **args, int nargs)
 {
-	lake_ddl_options o = {.dir = "./lake"};
-	if (cli_wants_help(argc, argv)) {
-		cli_help(&ddl_cmd, stdout);
-		return 0;
-	}
-	int npos = 0;
-	if (cli_parse(&ddl_cmd, &o, argc, argv, NULL, &npos))
-		return 2;
+	const lake_ddl_options o = *(lake_ddl_options *)cfg;
 	if (!o.dialect) {
 		fprintf(stderr, "idbsync ddl: --dialect is required\n");
 		cli_help(&ddl_cmd, stderr);
@@ -57,4 +51,10 @@ int cmd_ddl(int argc, char **argv)
 	fwrite(out.data, 1, out.len, stdout);
 	ids_buf_free(&out);
 	return 0;
+}
+
+int cmd_ddl(int argc, char **argv)
+{
+	lake_ddl_options o = {.dir = "./lake"};
+	return cli_main(&ddl_cmd, &o, argc, argv, ddl_run);
 }

@@ -355,8 +355,9 @@ static int upload(const char *server, const char *token, const imp_options *o, c
 	return rc;
 }
 
-static int import_run(const import_cfg *c, char **files, int nfiles)
+static int import_run(void *cfg, char **files, int nfiles)
 {
+	const import_cfg *c = cfg;
 	imp_options o = c->o;
 	const char *data = c->data, *server = c->server, *token = c->token;
 	int dry_run = c->dry_run;
@@ -430,13 +431,5 @@ static int import_run(const import_cfg *c, char **files, int nfiles)
 int cmd_import(int argc, char **argv)
 {
 	import_cfg c = {.o = IMP_OPTIONS_INIT, .token = getenv("IDBSYNC_TOKEN")};
-	if (cli_wants_help(argc, argv)) {
-		cli_help(&import_cmd, stdout);
-		return 0;
-	}
-	char **files = calloc((size_t)argc, sizeof *files);
-	int nfiles = 0;
-	int rc = !files || cli_parse(&import_cmd, &c, argc, argv, files, &nfiles) ? 2 : import_run(&c, files, nfiles);
-	free(files);
-	return rc;
+	return cli_main(&import_cmd, &c, argc, argv, import_run);
 }

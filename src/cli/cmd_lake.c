@@ -8,6 +8,8 @@
 #include "idbsync/lake_check.h"
 #include "opts.h"
 
+static void rules_help(FILE *f);
+
 static const cli_choice profiles[] = {{"impala4", LAKE_CHECK_IMPALA4}, {"compat", LAKE_CHECK_COMPAT}, {NULL, 0}};
 
 /* Every flag of `idbsync lake check` (help, parsing: src/cli/opts.c). */
@@ -31,11 +33,11 @@ static const cli_cmd check_cmd = {
 	.opts = check_opts,
 	.flags_anywhere = 1,
 	.help_on_error = 1,
+	.help_extra = rules_help,
 };
 
-static void lake_usage(FILE *f)
+static void rules_help(FILE *f)
 {
-	cli_help(&check_cmd, f);
 	fprintf(f, "  rules:");
 	for (const char *const *r = lake_check_rules; *r; r++)
 		fprintf(f, " %s", *r);
@@ -48,23 +50,12 @@ static void print_violation(void *ctx, const char *file, const char *column, con
 	printf("%s: %s: %s: %s\n", file, column[0] ? column : "-", rule, msg);
 }
 
-static int lake_check(int argc, char **argv)
+static int check_run(void *cfg, char **paths, int n)
 {
-	lake_check_options o = LAKE_CHECK_OPTIONS_INIT;
-	if (cli_wants_help(argc, argv)) {
-		lake_usage(stdout);
-		return 0;
-	}
-	char **paths = calloc((size_t)argc, sizeof *paths);
-	int n = 0;
-	if (!paths || cli_parse(&check_cmd, &o, argc, argv, paths, &n)) {
-		free(paths);
-		return 2;
-	}
+	const lake_check_options o = *(lake_check_options *)cfg;
 	if (!n) {
 		fprintf(stderr, "idbsync lake check: expected a lake directory or a Parquet file\n");
-		lake_usage(stderr);
-		free(paths);
+		cli_help(&check_cmd, stderr);
 		return 2;
 	}
 	lake_check_stats st = {0, 0, 0};
@@ -76,12 +67,17 @@ static int lake_check(int argc, char **argv)
 			rc = 2;
 		}
 	}
-	free(paths);
 	fflush(stdout);
 	fprintf(stderr, "idbsync lake check: %lld files, %lld violations in %lld files (profile %s)\n",
 		(long long)st.files, (long long)st.violations, (long long)st.files_failed,
 		o.profile == LAKE_CHECK_COMPAT ? "compat" : "impala4");
 	return rc ? rc : st.violations ? 1 : 0;
+}
+
+static int lake_check(int argc, char **argv)
+{
+	lake_check_options o = LAKE_CHECK_OPTIONS_INIT;
+	return cli_main(&check_cmd, &o, argc, argv, check_run);
 }
 
 int cmd_lake(int argc, char **argv)
@@ -90,11 +86,11 @@ int cmd_lake(int argc, char **argv)
 		return cmd_lake_quarantine(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "check")) {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-			lake_usage(stdout);
+			cli_help(&check_cmd, stdout);
 			return 0;
 		}
 		fprintf(stderr, "idbsync lake: expected 'check' or 'quarantine'\n");
-		lake_usage(stderr);
+		cli_help(&check_cmd, stderr);
 		return 2;
 	}
 	return lake_check(argc - 1, argv + 1);

@@ -14,6 +14,7 @@
 #include "opts.h"
 
 typedef struct q_cfg {
+	const char *sub;   /* list or retry */
 	const char *dir;
 	int as_json;
 	double wait_s;
@@ -47,6 +48,7 @@ static const cli_cmd q_cmd = {
 		 "  retry  retries all of them now, quarantined or not; waits for the server holding\n"
 		 "         the lake to record the outcome, then lists what is still held\n",
 	.opts = q_opts,
+	.no_args = 1,
 };
 
 static void q_usage(FILE *f) { cli_help(&q_cmd, f); }
@@ -130,30 +132,13 @@ static int list(const char *dir, int as_json)
 	return n;
 }
 
-int cmd_lake_quarantine(int argc, char **argv)
+static int q_run(void *cfg, char **args, int nargs)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
-		q_usage(sub ? stdout : stderr);
-		return sub ? 0 : 2;
-	}
-	if (strcmp(sub, "list") && strcmp(sub, "retry")) {
-		fprintf(stderr, "idbsync lake quarantine: unknown subcommand '%s' (list, retry)\n", sub);
-		q_usage(stderr);
-		return 2;
-	}
-	if (cli_wants_help(argc - 1, argv + 1)) {
-		q_usage(stdout);
-		return 0;
-	}
-	q_cfg c = {.dir = "./lake", .wait_s = 30};
-	int npos = 0;
-	if (cli_parse(&q_cmd, &c, argc - 1, argv + 1, NULL, &npos))
-		return 2;
-	const char *dir = c.dir;
-	int as_json = c.as_json;
-	double wait_s = c.wait_s;
-	if (!strcmp(sub, "list"))
+	const q_cfg *c = cfg;
+	const char *dir = c->dir;
+	int as_json = c->as_json;
+	double wait_s = c->wait_s;
+	if (!strcmp(c->sub, "list"))
 		return list(dir, as_json) < 0 ? 1 : 0;
 	ids_error err = IDS_ERROR_INIT;
 	ids_buf b = IDS_BUF_INIT;
@@ -179,4 +164,20 @@ int cmd_lake_quarantine(int argc, char **argv)
 	printf("retried; what is still held:\n");
 	int n = list(dir, as_json);
 	return n < 0 ? 1 : n > 0 ? 3 : 0;
+}
+
+int cmd_lake_quarantine(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+		q_usage(sub ? stdout : stderr);
+		return sub ? 0 : 2;
+	}
+	if (strcmp(sub, "list") && strcmp(sub, "retry")) {
+		fprintf(stderr, "idbsync lake quarantine: unknown subcommand '%s' (list, retry)\n", sub);
+		q_usage(stderr);
+		return 2;
+	}
+	q_cfg c = {.sub = sub, .dir = "./lake", .wait_s = 30};
+	return cli_main(&q_cmd, &c, argc - 1, argv + 1, q_run);
 }

@@ -22,6 +22,7 @@ typedef struct cat_opts {
 	pq_read_options ro;
 	int header_done;
 	int no_verify_crc;        /* --no-verify-crc */
+	const struct cli_cmd *cmd;   /* cat or head */
 } cat_opts;
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -237,25 +238,10 @@ static int cat_file(const char *path, cat_opts *o, ids_buf *out)
 	return status;
 }
 
-int pq_cli_cat(int argc, char **argv)
+static int cat_run(void *cfg, char **args, int nargs)
 {
-	cat_opts o = {.limit = !strcmp(argv[0], "head") ? 10 : -1};
-	pq_read_options ro = PQ_READ_OPTIONS_INIT;
-	o.ro = ro;
-	const cli_cmd *cmd = strcmp(argv[0], "head") ? &cat_cmd : &head_cmd;
-	if (cli_wants_help(argc, argv)) {
-		cli_help(cmd, stdout);
-		return 0;
-	}
-	char **args = calloc((size_t)argc, sizeof *args);
-	int nargs = 0;
-	if (!args || cli_parse(cmd, &o, argc, argv, args, &nargs)) {
-		free(args);
-		for (size_t i = 0; i < o.n_cols; i++)
-			free(o.cols[i]);
-		free(o.cols);
-		return 2;
-	}
+	cat_opts o = *(cat_opts *)cfg;
+	const cli_cmd *cmd = o.cmd;
 	o.ro.verify_crc = !o.no_verify_crc;
 	char **files = NULL;
 	size_t nf = 0;
@@ -273,9 +259,8 @@ int pq_cli_cat(int argc, char **argv)
 			add_path(&files, &nf, v);   /* a missing file is named when it is opened */
 		}
 	}
-	free(args);
 	if (!nf) {
-		fprintf(stderr, "idbsync parquet %s: no Parquet file given (or none found)\n", argv[0]);
+		fprintf(stderr, "idbsync %s: no Parquet file given (or none found)\n", cmd->name);
 		cli_help(cmd, stderr);
 		return 2;
 	}
@@ -284,15 +269,23 @@ int pq_cli_cat(int argc, char **argv)
 	for (size_t i = 0; i < nf && !status && o.limit != 0; i++)
 		status = cat_file(files[i], &o, &out);
 	if ((out.len && fwrite(out.data, 1, out.len, stdout) != out.len) || fflush(stdout)) {
-		fprintf(stderr, "idbsync parquet %s: write error on stdout\n", argv[0]);
+		fprintf(stderr, "idbsync %s: write error on stdout\n", cmd->name);
 		status = 1;
 	}
 	ids_buf_free(&out);
 	for (size_t i = 0; i < nf; i++)
 		free(files[i]);
 	free(files);
-	for (size_t i = 0; i < o.n_cols; i++)
+	return status;
+}
+
+int pq_cli_cat(int argc, char **argv)
+{
+	int head = !strcmp(argv[0], "head");
+	cat_opts o = {.limit = head ? 10 : -1, .ro = PQ_READ_OPTIONS_INIT, .cmd = head ? &head_cmd : &cat_cmd};
+	int rc = cli_main(o.cmd, &o, argc, argv, cat_run);
+	for (size_t i = 0; i < o.n_cols; i++)   /* --columns, kept in o by the parse */
 		free(o.cols[i]);
 	free(o.cols);
-	return status;
+	return rc;
 }

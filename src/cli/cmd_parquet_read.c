@@ -12,6 +12,7 @@
 
 typedef struct read_cfg {
 	int json;
+	const struct cli_cmd *cmd;   /* schema or meta */
 } read_cfg;
 
 static const cli_opt schema_opts[] = {{0}};
@@ -248,26 +249,16 @@ static void meta_text(const char *path, const pq_file_meta *m, ids_buf *b)
 	}
 }
 
-int pq_cli_read(int argc, char **argv)
+static int read_run(void *cfg, char **args, int nargs)
 {
-	const char *cmd = argv[0];
-	const cli_cmd *c = strcmp(cmd, "meta") ? &schema_cmd : &meta_cmd;
-	if (cli_wants_help(argc, argv)) {
-		cli_help(c, stdout);
-		return 0;
-	}
-	read_cfg cfg = {0};
-	char **pos = calloc((size_t)argc, sizeof *pos);
-	int npos = 0;
-	int bad = !pos || cli_parse(c, &cfg, argc, argv, pos, &npos);
-	const char *path = pos && npos == 1 ? pos[0] : NULL;
-	free(pos);
-	if (bad || !path) {
-		if (!bad)
-			fprintf(stderr, "idbsync %s: expected one file, got %d (see --help)\n", c->name, npos);
+	const read_cfg c = *(read_cfg *)cfg;
+	const char *cmd = c.cmd == &meta_cmd ? "meta" : "schema";
+	if (nargs != 1) {
+		fprintf(stderr, "idbsync %s: expected one file, got %d (see --help)\n", c.cmd->name, nargs);
 		return 2;
 	}
-	int json = cfg.json;
+	const char *path = args[0];
+	int json = c.json;
 	pq_read_options ro = PQ_READ_OPTIONS_INIT;
 	pq_reader *r;
 	ids_error err = IDS_ERROR_INIT;
@@ -288,4 +279,10 @@ int pq_cli_read(int argc, char **argv)
 	}
 	pq_reader_free(r);
 	return status;
+}
+
+int pq_cli_read(int argc, char **argv)
+{
+	read_cfg c = {.cmd = strcmp(argv[0], "meta") ? &schema_cmd : &meta_cmd};
+	return cli_main(c.cmd, &c, argc, argv, read_run);
 }

@@ -230,28 +230,16 @@ out:
 	return r;
 }
 
-int pq_cli_write(int argc, char **argv)
+static int write_run(void *cfg, char **args, int nargs)
 {
-	write_cfg c = {.o = PQ_WRITE_OPTIONS_INIT};
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	c.o.threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
-	if (cli_wants_help(argc, argv)) {
-		cli_help(&write_cmd, stdout);
-		return 0;
-	}
-	char **pos = calloc((size_t)argc, sizeof *pos);
-	int npos = 0;
-	int bad = !pos || cli_parse(&write_cmd, &c, argc, argv, pos, &npos);
-	if (bad || npos != 2) {
-		if (!bad && npos > 2)
+	const write_cfg c = *(write_cfg *)cfg;
+	if (nargs != 2) {
+		if (nargs > 2)
 			fprintf(stderr, "idbsync parquet write: too many arguments\n");
-		if (!bad)
-			cli_help(&write_cmd, stderr);
-		free(pos);
+		cli_help(&write_cmd, stderr);
 		return 2;
 	}
-	const char *in_path = pos[0], *out_path = pos[1];   /* argv's */
-	free(pos);
+	const char *in_path = args[0], *out_path = args[1];   /* argv's */
 	pq_write_options o = c.o;
 	if (c.no_dictionary)
 		o.dictionary = 0;
@@ -317,4 +305,12 @@ done:
 	pq_node_free(schema);
 	close_input(&in);
 	return rc;
+}
+
+int pq_cli_write(int argc, char **argv)
+{
+	write_cfg c = {.o = PQ_WRITE_OPTIONS_INIT};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	c.o.threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+	return cli_main(&write_cmd, &c, argc, argv, write_run);
 }

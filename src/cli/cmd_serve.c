@@ -190,6 +190,7 @@ static const cli_cmd serve_cmd = {
 	.name = "serve",
 	.usage = "usage: idbsync serve [options]\n",
 	.opts = serve_opts,
+	.no_args = 1,
 };
 
 static int serve_flush(void *ctx, const char *db, int64_t upto, ids_error *err)
@@ -227,56 +228,38 @@ static int share_dir(char *out, size_t n)
 	return !stat(probe, &st);
 }
 
-int cmd_serve(int argc, char **argv)
+/* After the flags: the store, the lake, the inbox and the server, until a signal. */
+static int serve_run(void *cfg, char **args, int nargs)
 {
-	static serve_cfg c;
-	c = (serve_cfg){
-		.so = STORE_OPTIONS_INIT,
-		.ho = SERVER_OPTIONS_INIT,
-		.lo = LAKE_OPTIONS_INIT,
-		.io = IMP_INBOX_OPTIONS_INIT,
-		.data = "./data",
-		.lake = "./lake",
-		.listen = "127.0.0.1:8080",
-		.auth = "none",
-		.log_level = IDS_LOG_INFO,
-		.log_format = IDS_LOG_TEXT,
-	};
-	if (cli_wants_help(argc, argv)) {
-		cli_help(&serve_cmd, stdout);
-		return 0;
-	}
-	int npos = 0;
-	if (cli_parse(&serve_cmd, &c, argc, argv, NULL, &npos))
-		return 2;
-	ids_log_setup((ids_log_level)c.log_level, (ids_log_format)c.log_format, 2);
+	serve_cfg *c = cfg;
+	ids_log_setup((ids_log_level)c->log_level, (ids_log_format)c->log_format, 2);
 	ids_error err = IDS_ERROR_INIT;
 	/* refused here, naming the flag, rather than by a cut name later: the longest names beneath
 	 * them are LAKE/<db>/<table>_changes/dt=.../part-....parquet.tmp and DATA/<db>.sqlite-wal */
-	if (ids_path_room(c.data, SERVE_DATA_PATH_ROOM, "--data", &err) ||
-	    ids_path_room(c.lake, LAKE_PATH_ROOM, "--lake", &err)) {
+	if (ids_path_room(c->data, SERVE_DATA_PATH_ROOM, "--data", &err) ||
+	    ids_path_room(c->lake, LAKE_PATH_ROOM, "--lake", &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		return 2;
 	}
-	c.so.dir = c.data;
-	c.so.no_lake = c.no_lake;
-	c.so.durable = !c.no_fsync;
-	c.so.node_id = c.node;
-	c.ho.listen = c.listen;
-	c.ho.auth = c.auth;
-	c.ho.drill_url = c.drill;
-	c.lo.drill_url = c.drill;   /* both the query endpoint and the lake's refreshes use Drill */
-	c.so.auth = strcmp(c.auth, "none") != 0;
+	c->so.dir = c->data;
+	c->so.no_lake = c->no_lake;
+	c->so.durable = !c->no_fsync;
+	c->so.node_id = c->node;
+	c->ho.listen = c->listen;
+	c->ho.auth = c->auth;
+	c->ho.drill_url = c->drill;
+	c->lo.drill_url = c->drill;   /* both the query endpoint and the lake's refreshes use Drill */
+	c->so.auth = strcmp(c->auth, "none") != 0;
 	static char installed[IDS_PATH_MAX + 1];
-	if (c.stat) {
-		c.ho.static_dir = c.stat;
+	if (c->stat) {
+		c->ho.static_dir = c->stat;
 	} else if (share_dir(installed, sizeof installed)) {
-		c.ho.static_dir = installed;   /* `make install`: PREFIX/share/idbsync beside PREFIX/bin */
+		c->ho.static_dir = installed;   /* `make install`: PREFIX/share/idbsync beside PREFIX/bin */
 	} else {
 #ifdef IDS_SOURCE_DIR
 		struct stat st;
 		if (!stat(IDS_SOURCE_DIR "/client", &st))
-			c.ho.static_dir = IDS_SOURCE_DIR;
+			c->ho.static_dir = IDS_SOURCE_DIR;
 #endif
 	}
 
@@ -289,51 +272,51 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	store *st = NULL;
-	if (store_open(&st, &c.so, &err)) {
+	if (store_open(&st, &c->so, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		return 1;
 	}
-	for (int i = 0; i < c.n_rules; i++) {
-		const char *rdb = c.rules[i].has_db ? c.rules[i].db : NULL;
-		if (c.rules[i].read_only)
-			store_set_read_only(st, rdb, c.rules[i].store);
+	for (int i = 0; i < c->n_rules; i++) {
+		const char *rdb = c->rules[i].has_db ? c->rules[i].db : NULL;
+		if (c->rules[i].read_only)
+			store_set_read_only(st, rdb, c->rules[i].store);
 		else
-			store_set_rule(st, rdb, c.rules[i].store, c.rules[i].rule);
+			store_set_rule(st, rdb, c->rules[i].store, c->rules[i].rule);
 	}
 	/* import uploads are spooled next to the state, on the same disk */
-	if (ids_path(c.spool, sizeof c.spool, &err, "%s/tmp", c.data)) {
+	if (ids_path(c->spool, sizeof c->spool, &err, "%s/tmp", c->data)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		store_free(st);
 		return 1;
 	}
-	mkdir(c.spool, 0700);
-	c.ho.spool_dir = c.spool;
+	mkdir(c->spool, 0700);
+	c->ho.spool_dir = c->spool;
 	imp_inbox *inbox = NULL;
-	if (!c.no_inbox) {
-		c.io.lake_dir = c.lake;
-		if (imp_inbox_start(&inbox, st, &c.io, &err)) {
+	if (!c->no_inbox) {
+		c->io.lake_dir = c->lake;
+		if (imp_inbox_start(&inbox, st, &c->io, &err)) {
 			fprintf(stderr, "idbsync serve: inbox: %s\n", err.msg);
 			store_free(st);
 			return 1;
 		}
 	}
 	lake *lk = NULL;
-	if (!c.no_lake) {
-		c.lo.dir = c.lake;
-		if (lake_open(&lk, st, &c.lo, &err)) {
-			fprintf(stderr, "idbsync serve: lake %s: %s\n", c.lake, err.msg);
+	if (!c->no_lake) {
+		c->lo.dir = c->lake;
+		if (lake_open(&lk, st, &c->lo, &err)) {
+			fprintf(stderr, "idbsync serve: lake %s: %s\n", c->lake, err.msg);
 			imp_inbox_free(inbox);
 			store_free(st);
 			return 1;
 		}
-		c.ho.hooks.ctx = lk;
-		c.ho.hooks.flush = serve_flush;
-		c.ho.hooks.metrics = serve_lake_metrics;
-		c.ho.hooks.lake_stats = serve_lake_stats;
-		c.ho.hooks.health = serve_health;
+		c->ho.hooks.ctx = lk;
+		c->ho.hooks.flush = serve_flush;
+		c->ho.hooks.metrics = serve_lake_metrics;
+		c->ho.hooks.lake_stats = serve_lake_stats;
+		c->ho.hooks.health = serve_health;
 	}
 	server *sv = NULL;
-	if (server_start(&sv, st, &c.ho, &err)) {
+	if (server_start(&sv, st, &c->ho, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		if (lk)
 			lake_free(lk);
@@ -341,10 +324,10 @@ int cmd_serve(int argc, char **argv)
 		store_free(st);
 		return 1;
 	}
-	const char *host = c.listen;
+	const char *host = c->listen;
 	const char *colon = strrchr(host, ':');
 	printf("idbsync: listening on http://%.*s:%d (data %s, lake %s, auth %s)\n", (int)(colon - host), host,
-	       server_port(sv), c.data, c.lake, c.auth);
+	       server_port(sv), c->data, c->lake, c->auth);
 	fflush(stdout);
 	int sig = 0;
 	sigwait(&set, &sig);
@@ -357,4 +340,22 @@ int cmd_serve(int argc, char **argv)
 		lake_free(lk);
 	store_free(st);
 	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static serve_cfg c;   /* the settings outlive this frame: threads read their strings */
+	c = (serve_cfg){
+		.so = STORE_OPTIONS_INIT,
+		.ho = SERVER_OPTIONS_INIT,
+		.lo = LAKE_OPTIONS_INIT,
+		.io = IMP_INBOX_OPTIONS_INIT,
+		.data = "./data",
+		.lake = "./lake",
+		.listen = "127.0.0.1:8080",
+		.auth = "none",
+		.log_level = IDS_LOG_INFO,
+		.log_format = IDS_LOG_TEXT,
+	};
+	return cli_main(&serve_cmd, &c, argc, argv, serve_run);
 }

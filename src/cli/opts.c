@@ -10,7 +10,8 @@
 
 #include "idbsync/config.h"
 
-void cli_opt_key(const cli_opt *o, char *out, size_t n)
+/* The config key of o ("max_body" for --max-body) into out. */
+static void opt_key(const cli_opt *o, char *out, size_t n)
 {
 	snprintf(out, n, "%s", o->key ? o->key : o->flag + 2);
 	for (char *p = out; *p; p++)
@@ -60,9 +61,11 @@ void cli_help(const cli_cmd *c, FILE *f)
 	}
 	if (c->footer)
 		fputs(c->footer, f);
+	if (c->help_extra)
+		c->help_extra(f);
 }
 
-int cli_wants_help(int argc, char **argv)
+static int wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
@@ -82,7 +85,7 @@ static const cli_opt *find_key(const cli_cmd *c, const char *key)
 {
 	char k[128];
 	for (const cli_opt *o = c->opts; o->flag; o++) {
-		cli_opt_key(o, k, sizeof k);
+		opt_key(o, k, sizeof k);
 		if (o->type != CLI_CONFIG && !strcmp(k, key))
 			return o;
 		/* a key named for its unit ("gc_interval_s") also answers to the flag's plain name */
@@ -338,10 +341,27 @@ static int parse(const cli_cmd *c, void *cfg, int argc, char **argv, char **pos,
 	return 0;
 }
 
-int cli_parse(const cli_cmd *c, void *cfg, int argc, char **argv, char **pos, int *npos)
+static int parse_or_help(const cli_cmd *c, void *cfg, int argc, char **argv, char **pos, int *npos)
 {
 	int rc = parse(c, cfg, argc, argv, pos, npos);
 	if (rc && c->help_on_error)
 		cli_help(c, stderr);
+	return rc;
+}
+
+int cli_main(const cli_cmd *c, void *cfg, int argc, char **argv, int (*run)(void *cfg, char **args, int nargs))
+{
+	if (wants_help(argc, argv)) {
+		cli_help(c, stdout);
+		return 0;
+	}
+	char **args = c->no_args ? NULL : calloc((size_t)argc, sizeof *args);
+	int nargs = 0;
+	if (!c->no_args && !args) {
+		fprintf(stderr, "idbsync %s: out of memory\n", c->name);
+		return 1;
+	}
+	int rc = parse_or_help(c, cfg, argc, argv, args, &nargs) ? 2 : run(cfg, args, nargs);
+	free(args);
 	return rc;
 }

@@ -51,6 +51,8 @@ typedef struct cli_cmd {
 	const cli_opt *opts;   /* ends with an entry whose flag is NULL */
 	int flags_anywhere;    /* 1: flags may follow positional arguments */
 	int help_on_error;     /* 1: a usage error is followed by the help on stderr */
+	int no_args;           /* 1: the command takes flags only; an argument is a usage error */
+	void (*help_extra)(FILE *f);   /* prints more help after the footer (NULL: none) */
 } cli_cmd;
 
 /* The table's off and size for member M of settings struct S. */
@@ -58,16 +60,12 @@ typedef struct cli_cmd {
 
 /* Prints the generated help: usage, then one line per entry "  --flag ARG  help [default]". */
 void cli_help(const cli_cmd *c, FILE *f);
-/* 1 when argv asks for help (--help or -h before any "--"). */
-int cli_wants_help(int argc, char **argv);
-/* Reads every --config FILE, then the flags of argv[1..] (flags win), into cfg. Positional
- * arguments are collected in pos (argc entries at most), their count in *npos; with pos NULL
- * the command takes none and one is an error. On a bad flag,
- * value, key or file prints every error it finds to stderr ("idbsync CMD: ...", naming the
- * file, line, key and expected type) and returns IDS_EINVAL; the caller exits 2. Strings of
- * config files stay valid for the life of the process. */
-int cli_parse(const cli_cmd *c, void *cfg, int argc, char **argv, char **pos, int *npos);
-/* The config key of o ("max_body" for --max-body) into out. */
-void cli_opt_key(const cli_opt *o, char *out, size_t n);
+/* A command's whole front. With --help or -h (before any "--") prints the help to stdout and
+ * returns 0. Otherwise reads every --config FILE, then the flags of argv[1..] (flags win), into
+ * cfg, and returns run(cfg, args, nargs) with the positional arguments (pointing into argv;
+ * none for a no_args command). A bad flag, value, key or file is printed to stderr
+ * ("idbsync CMD: ...", naming the file, line, key and expected type; every one found) and
+ * returns 2. Strings of config files stay valid for the life of the process. */
+int cli_main(const cli_cmd *c, void *cfg, int argc, char **argv, int (*run)(void *cfg, char **args, int nargs));
 
 #endif
