@@ -330,9 +330,10 @@ void lk_hold_request_done(lake *l)
 
 int lake_quarantine_read(const char *dir, ids_buf *out, ids_error *err)
 {
-	char p[4200];
-	if ((size_t)snprintf(p, sizeof p, "%s/_idbsync/progress.json", dir) >= sizeof p)
-		return ids_fail(err, IDS_EINVAL, "%s: path too long", dir);
+	char p[IDS_PATH_MAX + 1];
+	int prc = ids_path(p, sizeof p, err, "%s/_idbsync/progress.json", dir);
+	if (prc)
+		return prc;
 	json_error_t je;
 	json_t *j = json_load_file(p, 0, &je);
 	if (!j)
@@ -354,9 +355,10 @@ int lake_quarantine_read(const char *dir, ids_buf *out, ids_error *err)
 
 int lake_quarantine_retry(const char *dir, ids_error *err)
 {
-	char p[4200];
-	if ((size_t)snprintf(p, sizeof p, "%s/_idbsync/retry", dir) >= sizeof p)
-		return ids_fail(err, IDS_EINVAL, "%s: path too long", dir);
+	char p[IDS_PATH_MAX + 1];
+	int prc = ids_path(p, sizeof p, err, "%s/_idbsync/retry", dir);
+	if (prc)
+		return prc;
 	return lk_write_file(p, "retry\n", 6, err);
 }
 
