@@ -16,7 +16,7 @@
 #include "idbsync/pq_write.h"
 #include "idbsync/sync.h"
 #include "idbsync/value.h"
-#include "lake/lake_int.h"
+#include "lake_common.h"
 
 #define MAX_ROWS 12
 
@@ -335,36 +335,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 			abort();   /* the push stored it: it is JSON */
 		lk_cols_observe(&cols, &nc, &j[i], 0, nested, (int)i + 1, lk_reserved_cols);
 	}
-	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
-	pq_node_add(root, pq_node_new_leaf("idb_seq", PQ_INT64, PQ_REQUIRED));
-	for (size_t i = 0; i < nc; i++)
-		if (pq_node_add(root, lk_type_node(cols[i].name, cols[i].type, profile))) {
-			fprintf(stderr, "schema refused column %s\n", cols[i].name);
-			abort();
-		}
 	char path[64];
 	snprintf(path, sizeof path, "/dev/shm/fz-lakeflush-%d.parquet", getpid());
-	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
-	o.profile = (pq_profile)profile;
-	o.page_bytes = 128;
-	o.row_group_rows = 4;
-	pq_writer *w = NULL;
-	if (pq_writer_new(&w, path, root, &o, &err)) {
-		fprintf(stderr, "writer: %s\n", err.msg);
-		abort();
-	}
+	pq_node *root = NULL;
+	pq_writer *w = fz_lake_writer(path, cols, nc, profile, 128, 4, &root);
 	ids_buf row[MAX_ROWS], tmp = IDS_BUF_INIT, s1 = IDS_BUF_INIT, s2 = IDS_BUF_INIT;
 	for (size_t i = 0; i < b->n; i++) {
 		row[i] = (ids_buf)IDS_BUF_INIT;
-		ids_buf_printf(&row[i], "{\"idb_seq\":%zu", i);
-		lk_emit_ctx e = {.tmp = &tmp, .profile = profile};
-		lk_emit_cols(&row[i], &e, cols, nc, NULL, &j[i], 0);
-		ids_buf_putc(&row[i], '}');
-		size_t off = 0;
-		if (pq_writer_write_json(w, row[i].data, row[i].len, &off, &err)) {
-			fprintf(stderr, "writer refused a converted row (%s): %.*s\n", err.msg, (int)row[i].len, row[i].data);
-			abort();
-		}
+		fz_lake_put_row(w, &row[i], i, cols, nc, &j[i], profile, &tmp);
 	}
 	if (pq_writer_close(w, &err)) {
 		fprintf(stderr, "close: %s\n", err.msg);

@@ -30,7 +30,10 @@ typedef struct store_options {
 	int no_lake;                     /* nobody reads the change log: GC prunes it after base_retention */
 } store_options;
 
-#define STORE_OPTIONS_INIT {"./data", NULL, 300000, 1, 0, 30LL * 86400000, 60000, 50000, IDS_RULE_LWW, 86400000LL, 0}
+#define STORE_OPTIONS_INIT                                                                             \
+	{.dir = "./data", .max_skew_ms = 300000, .durable = 1, .tombstone_retention_ms = 30LL * 86400000,  \
+	 .gc_interval_ms = 60000, .group_max_mutations = 50000, .default_rule = IDS_RULE_LWW,               \
+	 .base_retention_ms = 86400000LL}
 
 #define STORE_COMMIT_BUCKETS 12
 typedef struct store_stats {

@@ -14,7 +14,7 @@
 
 #include "lake_int.h"
 
-enum { LK_FORMAT_HIVE = 0, LK_FORMAT_ICEBERG = 1 };
+enum { LK_FORMAT_HIVE = LAKE_FORMAT_HIVE, LK_FORMAT_ICEBERG = LAKE_FORMAT_ICEBERG };
 
 /* ---- lake hooks (no-ops unless the lake's format is iceberg) ---- */
 /* At lake_open, after the progress is read: loads the Iceberg tables found under

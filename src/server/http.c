@@ -154,7 +154,7 @@ static void stream_free_cb(void *cls)
 
 static void add_common_headers(server *s, struct MHD_Response *r)
 {
-	MHD_add_response_header(r, "Access-Control-Allow-Origin", s->o.cors_origin ? s->o.cors_origin : "*");
+	MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
 	MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
 	MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
 	MHD_add_response_header(r, "Access-Control-Max-Age", "86400");

@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { startServer, pushOk, request, sleep } from '../integration/lib/server.mjs';
-import { httpRequest, procStatus, percentile, waitFor, rng } from './lib/util.mjs';
+import { startServer, pushOk, request, sleep, httpRequest } from '../lib/server.mjs';
+import { procStatus, percentile, waitFor, rng } from './lib/util.mjs';
 
 const SOAK = !!process.env.IDS_SOAK;
 // >1 under valgrind/ASan (scripts/valgrind-integration sets it): stretches time limits, not counts

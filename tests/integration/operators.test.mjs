@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { BIN, SRC, startServer, tempDir, push, request } from './lib/server.mjs';
+import { BIN, SRC, startServer, tempDir, push, request } from '../lib/server.mjs';
 
 function run(args, opts = {}) {
   const r = spawnSync(args[0] === 'make' ? 'make' : BIN, args[0] === 'make' ? args.slice(1) : args,
@@ -36,7 +36,7 @@ test('every command answers --help with exit 0 and names an unknown option as su
   for (const [flag, v] of [['--workers', '0'], ['--workers', '5000'], ['--max-connections', '0']]) {
     const r = run(['serve', flag, v]);
     assert.equal(r.code, 2, `${flag} ${v}`);
-    assert.match(r.err, new RegExp(`${flag}: expected 1 to \\d+, got "${v}"`), r.err);
+    assert.match(r.err, new RegExp(`${flag}: expected an integer from 1 to \\d+, got "${v}"`), r.err);
   }
 });
 

@@ -5,7 +5,6 @@
 #include "idbsync/store.h"
 #include "idbsync/value.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -18,11 +17,6 @@
 /* ---- helpers ---- */
 
 static char tmproot[256];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
 
 static void make_dir(char *out, size_t n, const char *name)
 {
@@ -1005,11 +999,8 @@ static void concurrent(const char *dir)
 
 int main(void)
 {
-	snprintf(tmproot, sizeof tmproot, "%s/ids_test_store_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(tmproot)) {
-		perror("mkdtemp");
+	if (test_mkdtemp(tmproot, sizeof tmproot, "ids_test_store"))
 		return 1;
-	}
 	char dir[512];
 
 	make_dir(dir, sizeof dir, "main/nested"); /* created with parents */
@@ -1046,6 +1037,6 @@ int main(void)
 	CHECK(bad == NULL);
 	CHECK(err.msg[0] != 0);
 
-	nftw(tmproot, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(tmproot);
 	return test_report("test_store");
 }
