@@ -33,9 +33,11 @@ typedef struct lake_options {
 					* (docs/iceberg.md) */
 	int64_t iceberg_keep_ms;       /* Iceberg snapshots younger than this are kept; 0: 10 min;
 					* -1: all (no expiry) */
+	const char *iceberg_rest;      /* base URL of an Iceberg REST catalog that the tables are
+					* committed through (NULL: the file-system catalog) */
 } lake_options;
 
-#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0, 0, 0, 0, 0}
+#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0, 0, 0, 0, 0, NULL}
 
 /* Parses one `idbsync serve` flag that belongs to the lake (--lake-profile, --flush-interval,
  * --on-flush, --drill-url, --lake-config, --lake-nested, ...). Returns 1 if it consumed flag

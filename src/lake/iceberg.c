@@ -78,24 +78,39 @@ static int latest_version(const char *loc)
 
 const char *ice_strip_uri(const char *s) { return s && !strncmp(s, "file://", 7) ? s + 7 : s; }
 
-static int load_tbl(ice_ent *e, int k, ids_error *err)
+int64_t ice_main_snapshot(json_t *meta)
+{
+	json_t *r = json_object_get(json_object_get(json_object_get(meta, "refs"), "main"), "snapshot-id");
+	if (!r)
+		r = json_object_get(meta, "current-snapshot-id");
+	return r && json_integer_value(r) > 0 ? (int64_t)json_integer_value(r) : 0;
+}
+
+/* The table's current metadata from its catalog: the newest vN.metadata.json, or the REST
+ * catalog's answer. */
+static int load_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 {
 	ice_tbl *x = &e->k[k];
-	int v = latest_version(x->loc);
-	if (!v)
-		return 0;
-	char p[4600];
-	snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", x->loc, v);
-	int rc = read_json(p, &x->meta, err);
-	if (rc)
-		return rc;
-	x->version = v;
+	int rc;
+	if (l->o.iceberg_rest) {
+		if ((rc = ice_rest_load(l, e, k, &x->meta, err)) || !x->meta)
+			return rc;
+	} else {
+		int v = latest_version(x->loc);
+		if (!v)
+			return 0;
+		char p[4600];
+		snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", x->loc, v);
+		if ((rc = read_json(p, &x->meta, err)))
+			return rc;
+		x->version = v;
+	}
 	ice_learn_schema(e, x->meta);
 	json_int_t last = json_integer_value(json_object_get(x->meta, "last-column-id"));
 	if (last >= e->next_id)
 		e->next_id = (int)last + 1;
-	json_t *cur = json_object_get(x->meta, "current-snapshot-id");
-	json_t *snap = cur && json_integer_value(cur) > 0 ? ice_find_by_id(x->meta, "snapshots", "snapshot-id", json_integer_value(cur)) : NULL;
+	int64_t cur = ice_main_snapshot(x->meta);
+	json_t *snap = cur ? ice_find_by_id(x->meta, "snapshots", "snapshot-id", cur) : NULL;
 	const char *ml = ice_strip_uri(json_string_value(json_object_get(snap, "manifest-list")));
 	if (ml)
 		rc = ice_read_manifest_list(ml, &x->mfs, &x->n_mfs, err);
@@ -126,7 +141,7 @@ int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err)
 	for (int k = 0; k < 3; k++) {
 		snprintf(e->k[k].loc, sizeof e->k[k].loc, "%s/%s/%s%s", l->ice->root, t->db, t->table, kind_suffix[k]);
 		if (!rc)
-			rc = load_tbl(e, k, err);
+			rc = load_tbl(l, e, k, err);
 	}
 	e->next = l->ice->ents;
 	l->ice->ents = e;   /* kept even on error: lk_ice_free frees it */
@@ -134,8 +149,45 @@ int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err)
 	return rc;
 }
 
+static void tbl_clear(ice_tbl *x)
+{
+	json_decref(x->meta);
+	x->meta = NULL;
+	ice_files_free(x->files, x->n_files);
+	ice_files_free(x->grave, x->n_grave);
+	ice_mfs_free(x->mfs, x->n_mfs);
+	x->files = x->grave = NULL;
+	x->mfs = NULL;
+	x->n_files = x->n_grave = x->n_mfs = 0;
+	x->version = 0;
+}
+
+int ice_tbl_reload(lake *l, ice_ent *e, int k, ids_error *err)
+{
+	tbl_clear(&e->k[k]);
+	return load_tbl(l, e, k, err);
+}
+
+/* A table the REST catalog lists: the lake's if its properties say so. */
+static void found_rest(lake *l, json_t *meta, void *ctx)
+{
+	int *rc = ctx;
+	json_t *props = json_object_get(meta, "properties");
+	const char *dbn = json_string_value(json_object_get(props, "idbsync.db"));
+	const char *st = json_string_value(json_object_get(props, "idbsync.store"));
+	lk_table *t;
+	ice_ent *e;
+	ids_error err = IDS_ERROR_INIT;
+	if (!*rc && dbn && st && !lk_table_get(l, dbn, st, &t, &err) && ice_ent_get(l, t, &e, &err)) {
+		fprintf(stderr, "idbsync: lake: iceberg: %s\n", err.msg);
+		*rc = err.code;
+	}
+}
+
 int lk_ice_open(lake *l, ids_error *err)
 {
+	if (l->o.iceberg_rest && l->o.format != LK_FORMAT_ICEBERG)
+		return ids_fail(err, IDS_EINVAL, "--iceberg-rest needs --lake-format iceberg");
 	if (l->o.format != LK_FORMAT_ICEBERG)
 		return 0;
 	for (size_t i = 0; i < l->n_cfg; i++)
@@ -150,6 +202,12 @@ int lk_ice_open(lake *l, ids_error *err)
 	snprintf(l->ice->root, sizeof l->ice->root, "%s/_iceberg", abs);
 	int rc = lk_mkdirs(l->ice->root, err);
 	/* every table found, so the reconcile with the progress sees all of them */
+	if (!rc && l->o.iceberg_rest) {
+		int found = 0;
+		if (!(rc = ice_rest_open(l, err)) && !(rc = ice_rest_list(l, found_rest, &found, err)) && found)
+			rc = ids_fail(err, found, "iceberg rest catalog %s: a table of the lake did not load", l->o.iceberg_rest);
+		return rc;
+	}
 	DIR *r = rc ? NULL : opendir(l->ice->root);
 	struct dirent *d;
 	while (!rc && r && (d = readdir(r))) {
@@ -197,11 +255,8 @@ void lk_ice_free(lake *l)
 		l->ice->ents = e->next;
 		json_decref(e->ids);
 		for (int k = 0; k < 3; k++) {
-			json_decref(e->k[k].meta);
-			ice_files_free(e->k[k].files, e->k[k].n_files);
+			tbl_clear(&e->k[k]);
 			ice_files_free(e->k[k].pend, e->k[k].n_pend);
-			ice_files_free(e->k[k].grave, e->k[k].n_grave);
-			ice_mfs_free(e->k[k].mfs, e->k[k].n_mfs);
 		}
 		free(e);
 	}
@@ -260,6 +315,23 @@ void lk_ice_reconcile(lake *l)
 		}
 }
 
+/* One table's commit. Through a REST catalog a conflict (another writer committed since the
+ * table was read; commit_tbl has re-read it) builds the commit again on what the catalog has. */
+#define REST_ATTEMPTS 5
+static int commit_kind(lake *l, ice_ent *e, int k, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
+{
+	int rc = 0;
+	for (int a = 1; a <= REST_ATTEMPTS; a++) {
+		rc = k == LK_T_STATE ? ice_commit_state(l, e, state, err) : ice_commit_log(l, e, k, changes, conflicts, err);
+		if (rc != IDS_ECONFLICT || !l->o.iceberg_rest || a == REST_ATTEMPTS)
+			break;
+		fprintf(stderr, "idbsync: lake: iceberg rest: commit conflict on %s (attempt %d), re-read, retrying: %s\n",
+			e->k[k].loc, a, err->msg);
+		*err = (ids_error)IDS_ERROR_INIT;
+	}
+	return rc;
+}
+
 int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
 {
 	if (!l->ice)
@@ -271,11 +343,11 @@ int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, id
 				rc = ice_reconcile_tbl(l, e, k, err);
 	for (ice_ent *e = l->ice->ents; !rc && e; e = e->next) {
 		if (e->k[LK_T_CHANGES].n_pend)
-			rc = ice_commit_log(l, e, LK_T_CHANGES, changes, conflicts, err);
+			rc = commit_kind(l, e, LK_T_CHANGES, changes, state, conflicts, err);
 		if (!rc && e->k[LK_T_CONFLICTS].n_pend)
-			rc = ice_commit_log(l, e, LK_T_CONFLICTS, changes, conflicts, err);
+			rc = commit_kind(l, e, LK_T_CONFLICTS, changes, state, conflicts, err);
 		if (!rc && e->k[LK_T_STATE].state_dirty && !e->t->state_held)
-			rc = ice_commit_state(l, e, state, err);
+			rc = commit_kind(l, e, LK_T_STATE, changes, state, conflicts, err);
 	}
 	if (!rc)
 		ice_test_kill("commit");

@@ -105,6 +105,7 @@ typedef struct ice_tbl {
 	size_t n_pend;
 	int state_dirty;
 	int reconcile;               /* a reconcile failed: retried before the next commit */
+	int reload;                  /* --iceberg-rest: re-read from the catalog before the next commit */
 } ice_tbl;
 
 typedef struct ice_ent {
@@ -117,12 +118,35 @@ typedef struct ice_ent {
 
 struct lk_ice {
 	char root[4200];             /* absolute DIR/_iceberg */
+	char prefix[512];            /* --iceberg-rest: the catalog's path prefix ("" or "p/") */
 	ice_ent *ents;
 };
 
 /* The three tables of t (loaded at first use). */
 int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err);
 extern const char *const ice_kind_name[3];
+
+/* Re-reads table kind k of e from its catalog (its pending files stay): after a REST commit
+ * failed, so the next attempt is built on what the catalog has. */
+int ice_tbl_reload(lake *l, ice_ent *e, int k, ids_error *err);
+/* The snapshot the main branch of meta points at (0: none). */
+int64_t ice_main_snapshot(json_t *meta);
+
+/* ---- the REST catalog client (iceberg_rest.c; --iceberg-rest) ---- */
+/* GET /v1/config: the catalog answers, its prefix is taken. */
+int ice_rest_open(lake *l, ids_error *err);
+/* Calls each with the metadata of every table of every single-level namespace. */
+int ice_rest_list(lake *l, void (*each)(lake *l, json_t *meta, void *ctx), void *ctx, ids_error *err);
+/* The catalog's metadata of table kind k of e (*meta NULL: no such table yet). */
+int ice_rest_load(lake *l, ice_ent *e, int k, json_t **meta, ids_error *err);
+/* Creates the namespace (if needed) and the table with want's location, partition spec, sort
+ * order and properties (fields: the lake's schema, whose system columns fix the ids);
+ * *meta: the catalog's metadata (new reference). An existing table is loaded instead. */
+int ice_rest_create(lake *l, ice_ent *e, int k, json_t *want, json_t *fields, json_t **meta, ids_error *err);
+/* Commits the updates that turn base (the catalog's metadata) into next (schemas and snapshots
+ * added, snapshots removed, main moved), asserting base's uuid and main snapshot. IDS_ECONFLICT
+ * (HTTP 409): another writer moved the table. *meta: the committed metadata (new reference). */
+int ice_rest_commit(lake *l, ice_ent *e, int k, json_t *base, json_t *next, json_t **meta, ids_error *err);
 
 /* ---- field ids and schemas (iceberg_schema.c) ---- */
 /* The ids of meta's current schema back into e (at load). */

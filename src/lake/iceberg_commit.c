@@ -109,6 +109,53 @@ static void summary_add(json_t *s, const char *k, int64_t v)
 	json_object_set_new(s, k, json_string(b));
 }
 
+/* The file-system catalog's commit: v<N+1>.metadata.json created (never replacing one), then
+ * the hint (only a hint: readers also look for v<N+1>). */
+static int fs_commit(ice_tbl *x, const char *mdir, json_t *meta, ids_error *err)
+{
+	char *body = json_dumps(meta, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (!body)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	char vpath[4800];
+	snprintf(vpath, sizeof vpath, "%s/v%d.metadata.json", mdir, x->version + 1);
+	int rc = ice_create_file(vpath, body, strlen(body), err);
+	free(body);
+	if (!rc) {
+		char hint[4700], num[24];
+		snprintf(hint, sizeof hint, "%s/version-hint.text", mdir);
+		int n = snprintf(num, sizeof num, "%d", x->version + 1);
+		lk_write_file(hint, num, (size_t)n, NULL);
+	}
+	return rc;
+}
+
+/* The REST catalog's commit of *meta (the catalog's answer replaces it). When it fails the
+ * table is re-read: if the catalog has the snapshot after all (an answer lost), that is the
+ * commit (*reloaded: x already shows it); else the error, IDS_ECONFLICT when another writer
+ * moved the table, and the caller builds the commit again on the re-read table. */
+static int rest_commit(lake *l, ice_ent *e, int k, json_t **meta, int64_t snap, int *reloaded, ids_error *err)
+{
+	ice_tbl *x = &e->k[k];
+	json_t *got = NULL;
+	int rc = ice_rest_commit(l, e, k, x->meta, *meta, &got, err);
+	if (!rc) {
+		json_decref(*meta);
+		*meta = got;
+		return 0;
+	}
+	ids_error e2 = IDS_ERROR_INIT;
+	if (ice_tbl_reload(l, e, k, &e2)) {
+		x->reload = 1;   /* read again before the next commit */
+		return rc;
+	}
+	if (ice_main_snapshot(x->meta) == snap) {
+		*err = (ids_error)IDS_ERROR_INIT;
+		*reloaded = 1;
+		return 0;
+	}
+	return rc;
+}
+
 /* One snapshot of table kind k: add[0..n_add) (status 1, paths in the table's data dir, sizes
  * known) are added, the live files whose del[i] is set are removed. */
 static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, const uint8_t *del, const char *op,
@@ -119,25 +166,45 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	int rc = mkdir_in(x->loc, "metadata", mdir, sizeof mdir, err);
 	if (rc)
 		return rc;
-	json_t *meta = x->meta ? json_deep_copy(x->meta) : new_metadata(l, e, k);
-	json_t *fields = meta ? ice_schema_fields(l, e, k, err) : NULL;
+	if (x->reload && (rc = ice_tbl_reload(l, e, k, err)))
+		return rc;
+	x->reload = 0;
+	json_t *fields = ice_schema_fields(l, e, k, err);
+	if (fields && !x->meta && l->o.iceberg_rest) {   /* the catalog creates the table */
+		json_t *want = new_metadata(l, e, k);
+		rc = want ? ice_rest_create(l, e, k, want, fields, &x->meta, err) : ids_fail(err, IDS_ENOMEM, "out of memory");
+		json_decref(want);
+		if (!rc && ice_main_snapshot(x->meta))   /* it existed: its files too */
+			rc = ice_tbl_reload(l, e, k, err);
+	}
+	json_t *meta = rc || !fields ? NULL : x->meta ? json_deep_copy(x->meta) : new_metadata(l, e, k);
 	if (!meta || !fields) {
 		json_decref(meta);
 		json_decref(fields);
 		return err->code ? err->code : ids_fail(err, IDS_ENOMEM, "out of memory");
 	}
-	/* a new schema when the columns changed */
+	/* a new schema when the columns changed (an equal older one is made current again, as
+	 * Iceberg's own writers do) */
 	json_t *cur = ice_current_schema(meta);
 	int schema_id = (int)json_integer_value(json_object_get(meta, "current-schema-id"));
 	if (!cur || !json_equal(json_object_get(cur, "fields"), fields)) {
 		schema_id = 0;   /* the next free one */
+		int same = -1;
 		size_t i;
 		json_t *s;
-		json_array_foreach(json_object_get(meta, "schemas"), i, s)
-			if (json_integer_value(json_object_get(s, "schema-id")) >= schema_id)
-				schema_id = (int)json_integer_value(json_object_get(s, "schema-id")) + 1;
-		json_array_append_new(json_object_get(meta, "schemas"),
-				      json_pack("{sssiso}", "type", "struct", "schema-id", schema_id, "fields", json_incref(fields)));
+		json_array_foreach(json_object_get(meta, "schemas"), i, s) {
+			int sid = (int)json_integer_value(json_object_get(s, "schema-id"));
+			if (sid >= schema_id)
+				schema_id = sid + 1;
+			if (json_equal(json_object_get(s, "fields"), fields))
+				same = sid;
+		}
+		if (same >= 0)
+			schema_id = same;
+		else
+			json_array_append_new(json_object_get(meta, "schemas"),
+					      json_pack("{sssiso}", "type", "struct", "schema-id", schema_id, "fields",
+							json_incref(fields)));
 		json_object_set_new(meta, "current-schema-id", json_integer(schema_id));
 	}
 	int lastcol = (int)json_integer_value(json_object_get(meta, "last-column-id"));
@@ -258,22 +325,18 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	json_object_set_new(meta, "current-snapshot-id", json_integer(snap));
 	json_object_set_new(meta, "refs", json_pack("{s{sIss}}", "main", "snapshot-id", (json_int_t)snap, "type", "branch"));
 	json_t *expired = rc ? NULL : ice_expire_snapshots(l, meta, now, snap, parent);
-	char *body = rc ? NULL : json_dumps(meta, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	if (!rc && !body)
-		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
-	char vpath[4800];
-	snprintf(vpath, sizeof vpath, "%s/v%d.metadata.json", mdir, x->version + 1);
-	if (!rc)
-		rc = ice_create_file(vpath, body, strlen(body), err);
-	free(body);
+	int reloaded = 0;
+	if (!rc && l->o.iceberg_rest)
+		rc = rest_commit(l, e, k, &meta, snap, &reloaded, err);
+	else if (!rc)
+		rc = fs_commit(x, mdir, meta, err);
 	free(schema_text);
-	if (!rc) {
+	if (!rc && reloaded) {
 		ice_test_kill("meta");
-		/* the hint is only a hint: readers also look for v<N+1> (the commit is that file) */
-		char hint[4700], num[24];
-		snprintf(hint, sizeof hint, "%s/version-hint.text", mdir);
-		int n = snprintf(num, sizeof num, "%d", x->version + 1);
-		lk_write_file(hint, num, (size_t)n, NULL);
+		if (expired)
+			ice_expire_files(x, x->meta, expired);
+	} else if (!rc) {
+		ice_test_kill("meta");
 		/* the in-memory view follows the commit */
 		size_t w = 0;
 		for (size_t i = 0; i < x->n_files; i++) {
@@ -314,7 +377,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		json_decref(x->meta);
 		x->meta = meta;
 		meta = NULL;
-		x->version++;
+		x->version += !l->o.iceberg_rest;   /* the file-system catalog's vN */
 		if (expired)
 			ice_expire_files(x, x->meta, expired);
 	} else {

@@ -82,6 +82,10 @@ int lake_option(lake_options *o, const char *flag, const char *value, ids_error 
 			return ids_fail(err, IDS_EINVAL, "expected a duration like 10min as 600s, or 0 (keep every snapshot)");
 		if (!o->iceberg_keep_ms)
 			o->iceberg_keep_ms = -1;
+	} else if (!strcmp(flag, "--iceberg-rest")) {
+		if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
+			return ids_fail(err, IDS_EINVAL, "expected the catalog's base URL, like http://127.0.0.1:8181");
+		o->iceberg_rest = value;
 	} else if (!strcmp(flag, "--lake-partition")) {
 		if (!strchr(value, '=') || o->n_partition == (int)(sizeof o->partition / sizeof o->partition[0]))
 			return ids_fail(err, IDS_EINVAL, "expected [DB/]STORE=FIELD (at most 16)");
@@ -97,6 +101,7 @@ const char *lake_usage(void)
 	return "lake (Parquet) options:\n"
 	       "  --lake-profile compat|modern  compat: Hive 2+/Impala 3+/Drill; modern: Trino/Spark/DuckDB [compat]\n"
 	       "  --lake-format hive|iceberg  iceberg: also Apache Iceberg v2 tables in DIR/_iceberg [hive]\n"
+	       "  --iceberg-rest URL        commit the Iceberg tables through this REST catalog [file-system catalog]\n"
 	       "  --iceberg-keep DUR        Iceberg snapshots kept for time travel and running queries; 0: all [600s]\n"
 	       "  --flush-interval DUR      how often new changes land in the lake (1s, 250ms) [1s]\n"
 	       "  --lake-nested auto|struct|json  nested objects as STRUCT or JSON text [auto: by profile]\n"
