@@ -35,9 +35,13 @@ typedef struct lake_options {
 					* -1: all (no expiry) */
 	const char *iceberg_rest;      /* base URL of an Iceberg REST catalog that the tables are
 					* committed through (NULL: the file-system catalog) */
+	const char *iceberg_warehouse; /* s3://bucket/prefix: the Iceberg files also go to S3
+					* (needs iceberg_rest); NULL: DIR/_iceberg only */
+	const char *s3_endpoint;       /* http(s)://host:port of the S3 service */
+	const char *s3_region;         /* NULL: us-east-1 */
 } lake_options;
 
-#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0, 0, 0, 0, 0, NULL}
+#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL}
 
 /* Parses one `idbsync serve` flag that belongs to the lake (--lake-profile, --flush-interval,
  * --on-flush, --drill-url, --lake-config, --lake-nested, ...). Returns 1 if it consumed flag

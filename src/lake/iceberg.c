@@ -76,7 +76,6 @@ static int latest_version(const char *loc)
 	return best;
 }
 
-const char *ice_strip_uri(const char *s) { return s && !strncmp(s, "file://", 7) ? s + 7 : s; }
 
 int64_t ice_main_snapshot(json_t *meta)
 {
@@ -111,13 +110,14 @@ static int load_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 		e->next_id = (int)last + 1;
 	int64_t cur = ice_main_snapshot(x->meta);
 	json_t *snap = cur ? ice_find_by_id(x->meta, "snapshots", "snapshot-id", cur) : NULL;
-	const char *ml = ice_strip_uri(json_string_value(json_object_get(snap, "manifest-list")));
+	char buf[4600];
+	const char *ml = ice_path(l->ice, json_string_value(json_object_get(snap, "manifest-list")), buf, sizeof buf);
 	if (ml)
-		rc = ice_read_manifest_list(ml, &x->mfs, &x->n_mfs, err);
+		rc = ice_read_manifest_list(l->ice, ml, &x->mfs, &x->n_mfs, err);
 	for (size_t i = 0; !rc && i < x->n_mfs; i++)
-		rc = ice_read_manifest(x->mfs[i].path, x->mfs[i].seq, 0, &x->files, &x->n_files, err);
+		rc = ice_read_manifest(l->ice, x->mfs[i].path, x->mfs[i].seq, 0, &x->files, &x->n_files, err);
 	if (!rc)
-		rc = ice_load_grave(x, err);
+		rc = ice_load_grave(l->ice, x, err);
 	for (size_t i = 0; !rc && i < x->n_files; i++) {
 		struct stat st;
 		if (!stat(x->files[i].path, &st)) {
@@ -186,8 +186,11 @@ static void found_rest(lake *l, json_t *meta, void *ctx)
 
 int lk_ice_open(lake *l, ids_error *err)
 {
-	if (l->o.iceberg_rest && l->o.format != LK_FORMAT_ICEBERG)
-		return ids_fail(err, IDS_EINVAL, "--iceberg-rest needs --lake-format iceberg");
+	if ((l->o.iceberg_rest || l->o.iceberg_warehouse) && l->o.format != LK_FORMAT_ICEBERG)
+		return ids_fail(err, IDS_EINVAL, "--iceberg-rest and --iceberg-warehouse need --lake-format iceberg");
+	if (l->o.iceberg_warehouse && !l->o.iceberg_rest)
+		return ids_fail(err, IDS_EINVAL, "--iceberg-warehouse needs --iceberg-rest: S3 has no atomic rename, so a "
+				"catalog's pointer must be the commit");
 	if (l->o.format != LK_FORMAT_ICEBERG)
 		return 0;
 	for (size_t i = 0; i < l->n_cfg; i++)
@@ -201,6 +204,13 @@ int lk_ice_open(lake *l, ids_error *err)
 		return ids_fail(err, IDS_EIO, "%s: %s", l->dir, strerror(errno));
 	snprintf(l->ice->root, sizeof l->ice->root, "%s/_iceberg", abs);
 	int rc = lk_mkdirs(l->ice->root, err);
+	if (!rc && l->o.iceberg_warehouse) {
+		s3_options so = {.endpoint = l->o.s3_endpoint, .region = l->o.s3_region};
+		if (!(rc = s3_open(&l->ice->s3, l->o.iceberg_warehouse, &so, err)))
+			rc = s3_uri(l->ice->s3, "", l->ice->s3_base, sizeof l->ice->s3_base, err);
+		if (rc)
+			return ids_wrap(err, "--iceberg-warehouse: "), rc;
+	}
 	/* every table found, so the reconcile with the progress sees all of them */
 	if (!rc && l->o.iceberg_rest) {
 		int found = 0;
@@ -260,6 +270,7 @@ void lk_ice_free(lake *l)
 		}
 		free(e);
 	}
+	s3_free(l->ice->s3);
 	free(l->ice);
 	l->ice = NULL;
 }

@@ -12,7 +12,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "idbsync/s3.h"
 #include "lake_int.h"
+
+typedef struct lk_ice lk_ice;
 
 enum { LK_FORMAT_HIVE = 0, LK_FORMAT_ICEBERG = 1 };
 
@@ -85,6 +88,7 @@ typedef struct ice_mf_meta {
 	int partitioned;             /* day(idb_ts) spec, else unpartitioned */
 	int sort_order_id;           /* written for data files (0: unsorted) */
 	int seq_field_id;            /* column whose [first,last] bounds are written (0: none) */
+	const struct lk_ice *ice;    /* the URIs of the data files */
 } ice_mf_meta;
 
 /* ---- the lake's Iceberg tables (iceberg.c) ---- */
@@ -119,6 +123,8 @@ typedef struct ice_ent {
 struct lk_ice {
 	char root[4200];             /* absolute DIR/_iceberg */
 	char prefix[512];            /* --iceberg-rest: the catalog's path prefix ("" or "p/") */
+	s3 *s3;                      /* --iceberg-warehouse s3://...: root is its local mirror */
+	char s3_base[1400];          /* "s3://bucket/prefix/": the URI of root's files */
 	ice_ent *ents;
 };
 
@@ -170,11 +176,22 @@ int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
  * older than the lake's --iceberg-keep (in batches of 16) from meta and returns them (NULL:
  * none). After the commit: ice_expire_files unlinks what only they referenced. */
 json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent);
-void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired);
+void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired);
 /* At load: the files that retained snapshots removed (the graveyard). */
-int ice_load_grave(ice_tbl *x, ids_error *err);
-/* "file:///a" -> "/a" */
-const char *ice_strip_uri(const char *s);
+int ice_load_grave(lk_ice *ice, ice_tbl *x, ids_error *err);
+/* ---- the warehouse's files (iceberg_store.c): local, or S3 with a local mirror ---- */
+/* The URI that metadata and manifests name for path (a file under ice->root): file://path,
+ * or the s3:// URI of its key. -1 if it does not fit. */
+int ice_uri(const lk_ice *ice, const char *path, char *out, size_t size);
+/* The local (mirror) path of a URI that ice_uri made (or Hadoop's file:/a); any other string
+ * is returned as it is. May return buf. */
+const char *ice_path(const lk_ice *ice, const char *uri, char *buf, size_t size);
+/* S3 warehouse: PUTs the mirror's file path to its key (before a commit names it); else 0. */
+int ice_publish(lk_ice *ice, const char *path, ids_error *err);
+/* S3 warehouse: a file the mirror lacks is fetched from its key; else 0. */
+int ice_fetch(lk_ice *ice, const char *path, ids_error *err);
+/* Removes a file of the warehouse (the mirror's and the S3 object). */
+void ice_remove(lk_ice *ice, const char *path);
 
 /* IDBSYNC_TEST_ICEBERG_KILL (tests): kill -9 at the n-th time step is reached. */
 void ice_test_kill(const char *step);
@@ -184,12 +201,13 @@ void ice_test_kill(const char *step);
  * entry: counts, bounds; out->seq/snap are the caller's). */
 int ice_write_manifest(const char *path, const ice_file *files, size_t n, const ice_mf_meta *m, int64_t snap,
 		       ice_mf *out, ids_error *err);
-int ice_write_manifest_list(const char *path, const ice_mf *mfs, size_t n, int64_t snap, int64_t parent,
-			    int64_t seq, ids_error *err);
+int ice_write_manifest_list(const lk_ice *ice, const char *path, const ice_mf *mfs, size_t n, int64_t snap,
+			    int64_t parent, int64_t seq, ids_error *err);
 /* Reads a manifest list / the live entries of a manifest (deleted: its DELETED entries
  * instead); arrays grow by realloc, the caller frees them (ice_files_free / ice_mfs_free). */
-int ice_read_manifest_list(const char *path, ice_mf **mfs, size_t *n, ids_error *err);
-int ice_read_manifest(const char *path, int64_t mf_seq, int deleted, ice_file **files, size_t *n, ids_error *err);
+int ice_read_manifest_list(lk_ice *ice, const char *path, ice_mf **mfs, size_t *n, ids_error *err);
+int ice_read_manifest(lk_ice *ice, const char *path, int64_t mf_seq, int deleted, ice_file **files, size_t *n,
+		      ids_error *err);
 void ice_files_free(ice_file *f, size_t n);
 /* Fills f->m from the Parquet footer of path (top-level primitive columns with a field id)
  * and f->rows. */

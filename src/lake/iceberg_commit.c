@@ -59,7 +59,8 @@ static json_t *new_metadata(lake *l, ice_ent *e, int k)
 {
 	char uuid[37], loc[4500];
 	uuid4(uuid);
-	snprintf(loc, sizeof loc, "file://%s", e->k[k].loc);
+	if (ice_uri(l->ice, e->k[k].loc, loc, sizeof loc))
+		return NULL;
 	json_t *spec = json_pack("{sis[]}", "spec-id", 0, "fields");
 	if (k == LK_T_CHANGES)
 		json_array_append_new(json_object_get(spec, "fields"),
@@ -235,7 +236,8 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	for (size_t i = 0; i < n_add; i++)
 		add_rows += add[i].rows;
 	ice_mf_meta mm = {.schema_json = schema_text, .schema_id = schema_id, .partitioned = k == LK_T_CHANGES,
-			  .sort_order_id = k == LK_T_STATE ? 0 : 1, .seq_field_id = k == LK_T_CHANGES ? ID_SEQ : k == LK_T_CONFLICTS ? ID_ID : 0};
+			  .sort_order_id = k == LK_T_STATE ? 0 : 1, .seq_field_id = k == LK_T_CHANGES ? ID_SEQ : k == LK_T_CONFLICTS ? ID_ID : 0,
+			  .ice = l->ice};
 	/* fast append: the old manifests as they are plus one with the new files; anything
 	 * removed (or too many manifests): one manifest with every live and removed file */
 	int fast = !n_del && x->n_mfs < FAST_APPEND_MAX;
@@ -270,6 +272,8 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		snprintf(mpath, sizeof mpath, "%s/%s-m0.avro", mdir, uuid);
 		ice_mf *m = &list[n_list];
 		rc = ice_write_manifest(mpath, ents, n_ents, &mm, snap, m, err);
+		if (!rc)
+			rc = ice_publish(l->ice, mpath, err);
 		if (!rc) {
 			m->path = strdup(mpath);
 			m->seq = seq;
@@ -281,7 +285,9 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	free(ents);
 	snprintf(lpath, sizeof lpath, "%s/snap-%" PRId64 "-1-%s.avro", mdir, snap, uuid);
 	if (!rc)
-		rc = ice_write_manifest_list(lpath, list, n_list, snap, parent, seq, err);
+		rc = ice_write_manifest_list(l->ice, lpath, list, n_list, snap, parent, seq, err);
+	if (!rc)
+		rc = ice_publish(l->ice, lpath, err);
 	if (!rc)
 		ice_test_kill("list");
 
@@ -305,7 +311,8 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	if (extra)
 		json_object_update(summary, extra);
 	char luri[4900];
-	snprintf(luri, sizeof luri, "file://%s", lpath);
+	if (!rc && ice_uri(l->ice, lpath, luri, sizeof luri))
+		rc = ids_fail(err, IDS_ELIMIT, "%s: path too long", lpath);
 	json_t *s = json_pack("{sIsIsIsssosi}", "snapshot-id", (json_int_t)snap, "sequence-number", (json_int_t)seq,
 			      "timestamp-ms", (json_int_t)now, "manifest-list", luri, "summary", summary, "schema-id",
 			      schema_id);
@@ -334,7 +341,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	if (!rc && reloaded) {
 		ice_test_kill("meta");
 		if (expired)
-			ice_expire_files(x, x->meta, expired);
+			ice_expire_files(l->ice, x, x->meta, expired);
 	} else if (!rc) {
 		ice_test_kill("meta");
 		/* the in-memory view follows the commit */
@@ -379,7 +386,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		meta = NULL;
 		x->version += !l->o.iceberg_rest;   /* the file-system catalog's vN */
 		if (expired)
-			ice_expire_files(x, x->meta, expired);
+			ice_expire_files(l->ice, x, x->meta, expired);
 	} else {
 		ids_wrap(err, "iceberg commit of %s: ", x->loc);
 	}
@@ -391,7 +398,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 
 /* Links pending plain-layout files into the table's data dir (a file its table's hold
  * already removed again is skipped). */
-static int link_pending(ice_tbl *x, int k, ice_file **out, size_t *n_out, ids_error *err)
+static int link_pending(lake *l, ice_tbl *x, int k, ice_file **out, size_t *n_out, ids_error *err)
 {
 	*out = calloc(x->n_pend + 1, sizeof **out);
 	*n_out = 0;
@@ -421,7 +428,7 @@ static int link_pending(ice_tbl *x, int k, ice_file **out, size_t *n_out, ids_er
 		*f = *p;
 		f->m = NULL;
 		f->path = strdup(dst);
-		if ((rc = ice_file_metrics(dst, f, err)))
+		if ((rc = ice_file_metrics(dst, f, err)) || (rc = ice_publish(l->ice, dst, err)))
 			break;
 		f->size = st.st_size;
 		f->dev = st.st_dev;
@@ -443,7 +450,7 @@ int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflict
 	ice_tbl *x = &e->k[k];
 	ice_file *add = NULL;
 	size_t n = 0;
-	int rc = link_pending(x, k, &add, &n, err);
+	int rc = link_pending(l, x, k, &add, &n, err);
 	json_t *extra = json_object();
 	if (k == LK_T_CONFLICTS)
 		summary_add(extra, "idbsync.conflict-id", conflicts);
@@ -454,7 +461,7 @@ int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflict
 	if (rc)   /* the links are orphans: nothing refers to them */
 		for (size_t i = 0; i < n; i++)
 			if (add[i].path)
-				unlink(add[i].path);
+				ice_remove(l->ice, add[i].path);
 	json_decref(extra);
 	ice_files_free(add, n);
 	if (!rc)
@@ -520,6 +527,8 @@ int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err)
 		f->size = st.st_size;
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
+		if ((rc = ice_publish(l->ice, dst, err)))
+			break;
 	}
 	closedir(d);
 	if (!rc)
@@ -534,7 +543,7 @@ int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err)
 	if (rc)
 		for (size_t i = 0; i < n_add; i++)
 			if (add[i].path)
-				unlink(add[i].path);
+				ice_remove(l->ice, add[i].path);
 	ice_files_free(add, n_add);
 	free(keep);
 	if (!rc)

@@ -69,7 +69,7 @@ static int listed(const ice_mf *m, size_t n, const char *path)
 	return 0;
 }
 
-void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired)
+void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired)
 {
 	/* the oldest kept snapshot: everything a kept snapshot lists is in its list or newer */
 	json_t *oldest = NULL, *s;
@@ -84,33 +84,34 @@ void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired)
 	ice_mf *keep = NULL;
 	size_t n_keep = 0;
 	ids_error err = IDS_ERROR_INIT;
-	const char *kl = ice_strip_uri(json_string_value(json_object_get(oldest, "manifest-list")));
-	if (!kl || ice_read_manifest_list(kl, &keep, &n_keep, &err)) {
+	char kbuf[4600], mbuf[4600];
+	const char *kl = ice_path(ice, json_string_value(json_object_get(oldest, "manifest-list")), kbuf, sizeof kbuf);
+	if (!kl || ice_read_manifest_list(ice, kl, &keep, &n_keep, &err)) {
 		ice_mfs_free(keep, n_keep);
 		return;   /* unsure what is kept: nothing is removed (orphans at worst) */
 	}
 	json_array_foreach(expired, i, s)
 	{
-		const char *ml = ice_strip_uri(json_string_value(json_object_get(s, "manifest-list")));
+		const char *ml = ice_path(ice, json_string_value(json_object_get(s, "manifest-list")), mbuf, sizeof mbuf);
 		ice_mf *mfs = NULL;
 		size_t n = 0;
 		ids_error e2 = IDS_ERROR_INIT;
-		if (!ml || ice_read_manifest_list(ml, &mfs, &n, &e2)) {
+		if (!ml || ice_read_manifest_list(ice, ml, &mfs, &n, &e2)) {
 			ice_mfs_free(mfs, n);
 			continue;
 		}
 		for (size_t k = 0; k < n; k++)
 			if (!listed(keep, n_keep, mfs[k].path))
-				unlink(mfs[k].path);
+				ice_remove(ice, mfs[k].path);
 		ice_mfs_free(mfs, n);
-		unlink(ml);
+		ice_remove(ice, ml);
 	}
 	ice_mfs_free(keep, n_keep);
 	/* a file removed at snapshot seq D is in the snapshots before D only */
 	size_t w = 0;
 	for (size_t k = 0; k < x->n_grave; k++) {
 		if (x->grave[k].seq <= floor) {
-			unlink(x->grave[k].path);
+			ice_remove(ice, x->grave[k].path);
 			free(x->grave[k].path);
 			free(x->grave[k].m);
 		} else {
@@ -145,25 +146,26 @@ void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired)
 		closedir(d);
 }
 
-int ice_load_grave(ice_tbl *x, ids_error *err)
+int ice_load_grave(lk_ice *ice, ice_tbl *x, ids_error *err)
 {
 	json_t *s;
 	size_t i;
 	int rc = 0;
 	json_array_foreach(json_object_get(x->meta, "snapshots"), i, s)
 	{
-		const char *ml = ice_strip_uri(json_string_value(json_object_get(s, "manifest-list")));
+		char buf[4600];
+		const char *ml = ice_path(ice, json_string_value(json_object_get(s, "manifest-list")), buf, sizeof buf);
 		int64_t id = (int64_t)json_integer_value(json_object_get(s, "snapshot-id"));
 		int64_t seq = (int64_t)json_integer_value(json_object_get(s, "sequence-number"));
 		ice_mf *mfs = NULL;
 		size_t n = 0;
-		if (ml && (rc = ice_read_manifest_list(ml, &mfs, &n, err)))
+		if (ml && (rc = ice_read_manifest_list(ice, ml, &mfs, &n, err)))
 			break;
 		for (size_t k = 0; !rc && k < n; k++) {
 			if (mfs[k].snap != id)
 				continue;   /* written by an earlier snapshot: its removals are that one's */
 			size_t before = x->n_grave;
-			rc = ice_read_manifest(mfs[k].path, seq, 1, &x->grave, &x->n_grave, err);
+			rc = ice_read_manifest(ice, mfs[k].path, seq, 1, &x->grave, &x->n_grave, err);
 			for (size_t g = before; g < x->n_grave; g++)
 				x->grave[g].seq = seq;
 		}

@@ -86,6 +86,16 @@ int lake_option(lake_options *o, const char *flag, const char *value, ids_error 
 		if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
 			return ids_fail(err, IDS_EINVAL, "expected the catalog's base URL, like http://127.0.0.1:8181");
 		o->iceberg_rest = value;
+	} else if (!strcmp(flag, "--iceberg-warehouse")) {
+		if (strncmp(value, "s3://", 5) || !value[5] || value[5] == '/')
+			return ids_fail(err, IDS_EINVAL, "expected s3://bucket[/prefix]");
+		o->iceberg_warehouse = value;
+	} else if (!strcmp(flag, "--s3-endpoint")) {
+		if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
+			return ids_fail(err, IDS_EINVAL, "expected the S3 service's URL, like http://127.0.0.1:7070");
+		o->s3_endpoint = value;
+	} else if (!strcmp(flag, "--s3-region")) {
+		o->s3_region = value;
 	} else if (!strcmp(flag, "--lake-partition")) {
 		if (!strchr(value, '=') || o->n_partition == (int)(sizeof o->partition / sizeof o->partition[0]))
 			return ids_fail(err, IDS_EINVAL, "expected [DB/]STORE=FIELD (at most 16)");
@@ -102,6 +112,9 @@ const char *lake_usage(void)
 	       "  --lake-profile compat|modern  compat: Hive 2+/Impala 3+/Drill; modern: Trino/Spark/DuckDB [compat]\n"
 	       "  --lake-format hive|iceberg  iceberg: also Apache Iceberg v2 tables in DIR/_iceberg [hive]\n"
 	       "  --iceberg-rest URL        commit the Iceberg tables through this REST catalog [file-system catalog]\n"
+	       "  --iceberg-warehouse s3://BUCKET/PREFIX  the Iceberg files also on S3 (needs --iceberg-rest)\n"
+	       "  --s3-endpoint URL         the S3 service (credentials: $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY)\n"
+	       "  --s3-region REGION        S3 signing region [us-east-1]\n"
 	       "  --iceberg-keep DUR        Iceberg snapshots kept for time travel and running queries; 0: all [600s]\n"
 	       "  --flush-interval DUR      how often new changes land in the lake (1s, 250ms) [1s]\n"
 	       "  --lake-nested auto|struct|json  nested objects as STRUCT or JSON text [auto: by profile]\n"

@@ -2,8 +2,9 @@
 // own server side (RESTCatalogAdapter + RESTCatalogServlet from the iceberg-open-api 1.10.0 jar,
 // the one the apache/iceberg-rest-fixture image runs) over a JdbcCatalog in a SQLite file, bound
 // to 127.0.0.1 on a free port. Iceberg's RESTCatalogServer binds every interface, hence this.
-//   java -cp iceberg-open-api-1.10.0.jar IcebergRestCatalog.java WAREHOUSE SQLITE_FILE
-// prints "listening PORT" once it serves.
+//   java -cp iceberg-open-api-1.10.0.jar IcebergRestCatalog.java WAREHOUSE SQLITE_FILE [KEY=VALUE...]
+// (KEY=VALUE: more catalog properties, e.g. io-impl=org.apache.iceberg.aws.s3.S3FileIO and
+// s3.endpoint=... for a warehouse on S3) prints "listening PORT" once it serves.
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
@@ -25,6 +26,10 @@ public class IcebergRestCatalog {
     p.put(CatalogProperties.URI, "jdbc:sqlite:" + args[1]);
     p.put("jdbc.schema-version", "V1");
     p.put(CatalogProperties.WAREHOUSE_LOCATION, args[0]);
+    for (int i = 2; i < args.length; i++) {
+      int eq = args[i].indexOf('=');
+      p.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+    }
     Catalog catalog = CatalogUtil.buildIcebergCatalog("idbsync_test", p, new Configuration());
     ServletContextHandler ctx = new ServletContextHandler(ServletContextHandler.NO_SESSIONS);
     ctx.addServlet(new ServletHolder(new RESTCatalogServlet(new RESTCatalogAdapter(catalog))), "/*");

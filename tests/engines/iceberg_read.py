@@ -58,7 +58,9 @@ def snap_seq(s):
 
 def rest_table(uri, ident):
     from pyiceberg.catalog import load_catalog
-    return load_catalog("rest", type="rest", uri=uri).load_table(ident)
+    # ICEBERG_READ_PROPS: more catalog properties as JSON (s3.endpoint, s3.access-key-id, ...)
+    props = json.loads(os.environ.get("ICEBERG_READ_PROPS", "{}"))
+    return load_catalog("rest", type="rest", uri=uri, **props).load_table(ident)
 
 
 def open_table(spec):

@@ -88,5 +88,16 @@ test('--iceberg-rest: a bad URL or an unreachable catalog is a clear error', asy
   // without --lake-format iceberg it means nothing: refused
   const plain = await run(['serve', '--data', data, '--lake', lake, '--iceberg-rest', 'http://127.0.0.1:9']);
   assert.notEqual(plain.code, 0);
-  assert.match(plain.err, /--iceberg-rest needs --lake-format iceberg/);
+  assert.match(plain.err, /--iceberg-rest and --iceberg-warehouse need --lake-format iceberg/);
+  // an S3 warehouse: only through a catalog, and only with credentials
+  const ice = ['serve', '--data', data, '--lake', lake, '--lake-format', 'iceberg', '--iceberg-warehouse', 's3://b/p'];
+  const norest = await run(ice);
+  assert.notEqual(norest.code, 0);
+  assert.match(norest.err, /--iceberg-warehouse needs --iceberg-rest/);
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
+  const nokey = await run([...ice, '--iceberg-rest', 'http://127.0.0.1:9', '--s3-endpoint', 'http://127.0.0.1:9'], { env });
+  assert.notEqual(nokey.code, 0);
+  assert.match(nokey.err, /s3:\/\/b\/p: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+  const badwh = await run([...ice.slice(0, -1), 'b/p']);
+  assert.match(badwh.err, /--iceberg-warehouse.*expected s3:\/\/bucket\[\/prefix\]/);
 });
