@@ -184,6 +184,15 @@ static void found_rest(lake *l, json_t *meta, void *ctx)
 	}
 }
 
+/* At start, before any commit of ours: what crashes and interrupted expiry left behind. */
+static int remove_orphans(lake *l)
+{
+	for (ice_ent *e = l->ice->ents; e; e = e->next)
+		for (int k = 0; k < 3; k++)
+			ice_remove_orphans(l, &e->k[k]);
+	return 0;
+}
+
 int lk_ice_open(lake *l, ids_error *err)
 {
 	if ((l->o.iceberg_rest || l->o.iceberg_warehouse) && l->o.format != LK_FORMAT_ICEBERG)
@@ -216,7 +225,7 @@ int lk_ice_open(lake *l, ids_error *err)
 		int found = 0;
 		if (!(rc = ice_rest_open(l, err)) && !(rc = ice_rest_list(l, found_rest, &found, err)) && found)
 			rc = ids_fail(err, found, "iceberg rest catalog %s: a table of the lake did not load", l->o.iceberg_rest);
-		return rc;
+		return rc ? rc : remove_orphans(l);
 	}
 	DIR *r = rc ? NULL : opendir(l->ice->root);
 	struct dirent *d;
@@ -253,7 +262,7 @@ int lk_ice_open(lake *l, ids_error *err)
 	}
 	if (r)
 		closedir(r);
-	return rc;
+	return rc ? rc : remove_orphans(l);
 }
 
 void lk_ice_free(lake *l)

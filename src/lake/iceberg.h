@@ -177,6 +177,11 @@ int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
  * none). After the commit: ice_expire_files unlinks what only they referenced. */
 json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent);
 void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired);
+/* At start: removes the data files and manifests (lists) under the table's dir that no snapshot
+ * of its metadata names and that are older than --iceberg-keep (10 min when 0 or keep-all), so
+ * another writer's commit in progress keeps its files (a crashed commit's leftovers, expiry
+ * interrupted). Nothing when a manifest cannot be read. */
+void ice_remove_orphans(lake *l, ice_tbl *x);
 /* At load: the files that retained snapshots removed (the graveyard). */
 int ice_load_grave(lk_ice *ice, ice_tbl *x, ids_error *err);
 /* ---- the warehouse's files (iceberg_store.c): local, or S3 with a local mirror ---- */

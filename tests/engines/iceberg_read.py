@@ -15,6 +15,9 @@ prints JSON for tests/lake/iceberg*.test.mjs.
       has it (load_table; the catalog's current metadata).
   iceberg_read.py append URI NS.TABLE JSON_ROWS
       appends rows to a table through the REST catalog (another writer's commit).
+  iceberg_read.py refs TABLE_DIR
+      {"refs": [paths]}: every manifest list, manifest and data file (deleted entries too) that
+      a snapshot of the newest metadata names.
   iceberg_read.py versions TABLE_DIR
       opens every metadata/vN.metadata.json and scans its current snapshot:
       {"versions": n, "errors": [..]} (each version a reader may have found must be readable).
@@ -127,6 +130,19 @@ def loop(seconds, changes_dir, state_dir):
     print(json.dumps(out))
 
 
+def refs(table_dir):
+    tab = open_table(table_dir)
+    out = set()
+    strip = lambda p: p[7:] if p.startswith("file://") else p  # noqa: E731
+    for s in tab.metadata.snapshots:
+        out.add(strip(s.manifest_list))
+        for m in s.manifests(tab.io):
+            out.add(strip(m.manifest_path))
+            for e in m.fetch_manifest_entry(tab.io, discard_deleted=False):
+                out.add(strip(e.data_file.file_path))
+    print(json.dumps({"refs": sorted(out)}))
+
+
 def versions(table_dir):
     out = {"versions": 0, "errors": []}
     for n in sorted(os.listdir(os.path.join(table_dir, "metadata"))):
@@ -150,6 +166,8 @@ if __name__ == "__main__":
         print(json.dumps(res))
     elif sys.argv[1] == "append":
         append(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "refs":
+        refs(sys.argv[2])
     elif sys.argv[1] == "versions":
         versions(sys.argv[2])
     elif sys.argv[1] == "loop":
