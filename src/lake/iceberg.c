@@ -276,6 +276,7 @@ void lk_ice_free(lake *l)
 		for (int k = 0; k < 3; k++) {
 			tbl_clear(&e->k[k]);
 			ice_files_free(e->k[k].pend, e->k[k].n_pend);
+			ice_files_free(e->k[k].merged, e->k[k].n_merged);
 		}
 		free(e);
 	}
@@ -285,33 +286,46 @@ void lk_ice_free(lake *l)
 }
 
 /* ---- hooks ---- */
-void lk_ice_add_file(lake *l, lk_table *t, lk_table_kind kind, const char *path, const char *dt, int64_t first,
-		     int64_t last, int64_t rows)
+/* Adds a plain-layout file to a list of files to commit (once: a replay updates its rows). */
+static void file_add(ice_file **list, size_t *n, const char *path, const char *dt, int64_t first, int64_t last,
+		     int64_t rows)
 {
-	ice_ent *e;
-	ids_error err = IDS_ERROR_INIT;
-	if (!l->ice || ice_ent_get(l, t, &e, &err))
-		return;   /* a load error comes back at the commit */
-	ice_tbl *x = &e->k[kind];
-	for (size_t i = 0; i < x->n_pend; i++)
-		if (!strcmp(x->pend[i].path, path)) {   /* written again (a replay): once */
-			x->pend[i].rows = rows;
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*list)[i].path, path)) {
+			(*list)[i].rows = rows;
 			return;
 		}
-	ice_file *a = realloc(x->pend, (x->n_pend + 1) * sizeof *a);
+	ice_file *a = realloc(*list, (*n + 1) * sizeof *a);
 	if (!a)
 		return;
-	x->pend = a;
-	ice_file *f = &a[x->n_pend];
+	*list = a;
+	ice_file *f = &a[*n];
 	memset(f, 0, sizeof *f);
 	if (!(f->path = strdup(path)))
 		return;
-	x->n_pend++;
+	(*n)++;
 	f->status = 1;
 	f->rows = rows;
 	f->first = first;
 	f->last = last;
 	f->day = days_of(dt);
+}
+
+void lk_ice_add_file(lake *l, lk_table *t, lk_table_kind kind, const char *path, const char *dt, int64_t first,
+		     int64_t last, int64_t rows)
+{
+	ice_ent *e;
+	ids_error err = IDS_ERROR_INIT;
+	if (l->ice && !ice_ent_get(l, t, &e, &err))   /* a load error comes back at the commit */
+		file_add(&e->k[kind].pend, &e->k[kind].n_pend, path, dt, first, last, rows);
+}
+
+void lk_ice_compacted(lake *l, lk_table *t, const char *path, const char *dt, int64_t first, int64_t last)
+{
+	ice_ent *e;
+	ids_error err = IDS_ERROR_INIT;
+	if (l->ice && !ice_ent_get(l, t, &e, &err))   /* rows: from its footer at the commit */
+		file_add(&e->k[LK_T_CHANGES].merged, &e->k[LK_T_CHANGES].n_merged, path, dt, first, last, 0);
 }
 
 void lk_ice_state_written(lake *l, lk_table *t)
@@ -362,6 +376,12 @@ int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, id
 			if (e->k[k].reconcile)
 				rc = ice_reconcile_tbl(l, e, k, err);
 	for (ice_ent *e = l->ice->ents; !rc && e; e = e->next) {
+		if (e->k[LK_T_CHANGES].n_merged && !e->t->log_held) {
+			ids_error cerr = IDS_ERROR_INIT;   /* optional: a failure leaves the small files */
+			if (ice_commit_compaction(l, e, &cerr))
+				fprintf(stderr, "idbsync: lake: iceberg compaction of %s left out: %s\n", e->k[LK_T_CHANGES].loc,
+					cerr.msg);
+		}
 		if (e->k[LK_T_CHANGES].n_pend)
 			rc = commit_kind(l, e, LK_T_CHANGES, changes, state, conflicts, err);
 		if (!rc && e->k[LK_T_CONFLICTS].n_pend)

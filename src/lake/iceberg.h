@@ -32,6 +32,10 @@ void lk_ice_field_ids(lake *l, const lk_table *t, pq_node *root);
  * the next commit adds it. */
 void lk_ice_add_file(lake *l, lk_table *t, lk_table_kind kind, const char *path, const char *dt, int64_t first,
 		     int64_t last, int64_t rows);
+/* The plain layout's compaction merged t's change-log files of day dt with seqs first..last
+ * into path: the next commit replaces the Iceberg files of that range with it (a "replace"
+ * snapshot), when their rows add up to the merged file's. */
+void lk_ice_compacted(lake *l, lk_table *t, const char *path, const char *dt, int64_t first, int64_t last);
 /* t's current-state pass wrote its buckets: the next commit replaces the changed files. */
 void lk_ice_state_written(lake *l, lk_table *t);
 /* Commits one snapshot per Iceberg table with pending work; called by write_progress before
@@ -107,6 +111,8 @@ typedef struct ice_tbl {
 	size_t n_grave;
 	ice_file *pend;              /* plain-layout files to add at the next commit */
 	size_t n_pend;
+	ice_file *merged;            /* change log: merged plain-layout files to swap in (compaction) */
+	size_t n_merged;
 	int state_dirty;
 	int reconcile;               /* a reconcile failed: retried before the next commit */
 	int reload;                  /* --iceberg-rest: re-read from the catalog before the next commit */
@@ -169,6 +175,9 @@ json_t *ice_current_schema(json_t *meta);
 int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err);
 /* Pending change-log / conflicts files of table kind k appended. */
 int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflicts, ids_error *err);
+/* The change log's merged files replace the files they were merged from (a "replace"
+ * snapshot); a merged file whose rows do not equal theirs is left out. */
+int ice_commit_compaction(lake *l, ice_ent *e, ids_error *err);
 /* Files of table kind k past the recorded progress removed (a "delete" snapshot). */
 int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
 /* ---- snapshot expiry (iceberg_expire.c) ---- */

@@ -396,17 +396,18 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	return rc;
 }
 
-/* Links pending plain-layout files into the table's data dir (a file its table's hold
+/* Links plain-layout files src[0..n) into the table's data dir (a file its table's hold
  * already removed again is skipped). */
-static int link_pending(lake *l, ice_tbl *x, int k, ice_file **out, size_t *n_out, ids_error *err)
+static int link_files(lake *l, ice_tbl *x, int k, const ice_file *src, size_t n, ice_file **out, size_t *n_out,
+		      ids_error *err)
 {
-	*out = calloc(x->n_pend + 1, sizeof **out);
+	*out = calloc(n + 1, sizeof **out);
 	*n_out = 0;
 	if (!*out)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	int rc = 0;
-	for (size_t i = 0; !rc && i < x->n_pend; i++) {
-		ice_file *p = &x->pend[i];
+	for (size_t i = 0; !rc && i < n; i++) {
+		const ice_file *p = &src[i];
 		struct stat st;
 		if (stat(p->path, &st))
 			continue;
@@ -450,7 +451,7 @@ int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflict
 	ice_tbl *x = &e->k[k];
 	ice_file *add = NULL;
 	size_t n = 0;
-	int rc = link_pending(l, x, k, &add, &n, err);
+	int rc = link_files(l, x, k, x->pend, x->n_pend, &add, &n, err);
 	json_t *extra = json_object();
 	if (k == LK_T_CONFLICTS)
 		summary_add(extra, "idbsync.conflict-id", conflicts);
@@ -466,6 +467,53 @@ int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflict
 	ice_files_free(add, n);
 	if (!rc)
 		pend_clear(x);
+	return rc;
+}
+
+int ice_commit_compaction(lake *l, ice_ent *e, ids_error *err)
+{
+	ice_tbl *x = &e->k[LK_T_CHANGES];
+	ice_file *add = NULL;
+	size_t n = 0, kept = 0;
+	int rc = link_files(l, x, LK_T_CHANGES, x->merged, x->n_merged, &add, &n, err);
+	uint8_t *del = calloc(x->n_files + 1, 1), *mine = calloc(x->n_files + 1, 1);
+	if (!rc && (!del || !mine))
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+	if (rc)
+		kept = n;   /* every link goes again */
+	for (size_t i = 0; !rc && i < n; i++) {
+		/* the live files of its day within its seqs: they must hold exactly its rows */
+		int64_t rows = 0;
+		size_t cnt = 0;
+		for (size_t j = 0; j < x->n_files; j++) {
+			const ice_file *f = &x->files[j];
+			mine[j] = !del[j] && f->day == add[i].day && f->first >= add[i].first && f->last <= add[i].last &&
+				  f->last > 0;
+			rows += mine[j] ? f->rows : 0;
+			cnt += mine[j];
+		}
+		if (cnt < 2 || rows != add[i].rows) {   /* not what Iceberg has: leave it */
+			ice_remove(l->ice, add[i].path);
+			free(add[i].path);
+			free(add[i].m);
+			continue;
+		}
+		for (size_t j = 0; j < x->n_files; j++)
+			del[j] |= mine[j];
+		add[kept++] = add[i];
+	}
+	if (!rc && kept)
+		rc = commit_tbl(l, e, LK_T_CHANGES, add, kept, del, "replace", l->changes_seq, NULL, err);
+	if (rc)
+		for (size_t i = 0; i < kept; i++)
+			if (add[i].path)
+				ice_remove(l->ice, add[i].path);
+	ice_files_free(add, kept);
+	free(del);
+	free(mine);
+	ice_files_free(x->merged, x->n_merged);   /* tried once: a failure leaves the small files */
+	x->merged = NULL;
+	x->n_merged = 0;
 	return rc;
 }
 
