@@ -228,7 +228,9 @@ int ice_rest_create(lake *l, ice_ent *e, int k, json_t *want, json_t *fields, js
 				 json_array_get(json_object_get(want, "partition-specs"), 0), "write-order", order,
 				 "stage-create", 0, "properties", props);
 	snprintf(p, sizeof p, "namespaces/%s/tables", ns);
-	if (!rc && body)
+	if (!rc && !body)
+		rc = ids_fail(err, IDS_ENOMEM, "iceberg rest: cannot build the create request of %s", e->k[k].loc);
+	if (!rc)
 		rc = call(l, "POST", p, body, &code, &r, err);
 	json_decref(body);
 	if (rc == IDS_ECONFLICT) {   /* created meanwhile (a previous run's lost answer): load it */
@@ -296,7 +298,8 @@ int ice_rest_commit(lake *l, ice_ent *e, int k, json_t *base, json_t *next, json
 	char p[2000];
 	long code;
 	json_t *r = NULL;
-	int rc = tbl_path(e, k, p, sizeof p, err);
+	int rc = body ? tbl_path(e, k, p, sizeof p, err)
+		      : ids_fail(err, IDS_ENOMEM, "iceberg rest: cannot build the commit of %s", e->k[k].loc);
 	if (!rc)
 		rc = call(l, "POST", p, body, &code, &r, err);
 	json_decref(body);
