@@ -37,6 +37,12 @@ typedef struct lake_options {
 					* also Apache Iceberg tables (docs/iceberg.md) */
 	int64_t iceberg_keep_ms;       /* Iceberg snapshots younger than this are kept; 0: 10 min;
 					* -1: all (no expiry) */
+	const char *iceberg_rest;      /* base URL of an Iceberg REST catalog that the tables are
+					* committed through (NULL: the file-system catalog) */
+	const char *iceberg_warehouse; /* s3://bucket/prefix: the Iceberg files also go to S3
+					* (needs iceberg_rest); NULL: DIR/_iceberg only */
+	const char *s3_endpoint;       /* http(s)://host:port of the S3 service */
+	const char *s3_region;         /* NULL: us-east-1 */
 } lake_options;
 
 #define LAKE_OPTIONS_INIT {.dir = "./lake", .flush_interval_ms = 1000}

@@ -104,6 +104,32 @@ static int parse_iceberg_keep(void *cfg, const char *v, ids_error *err)
 	return 0;
 }
 
+static int parse_url(const char *v, const char **out, const char *what, ids_error *err)
+{
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+		return ids_fail(err, IDS_EINVAL, "expected %s, like http://127.0.0.1:8181", what);
+	*out = v;
+	return 0;
+}
+
+static int parse_iceberg_rest(void *cfg, const char *v, ids_error *err)
+{
+	return parse_url(v, &((serve_cfg *)cfg)->lo.iceberg_rest, "the catalog's base URL", err);
+}
+
+static int parse_s3_endpoint(void *cfg, const char *v, ids_error *err)
+{
+	return parse_url(v, &((serve_cfg *)cfg)->lo.s3_endpoint, "the S3 service's URL", err);
+}
+
+static int parse_warehouse(void *cfg, const char *v, ids_error *err)
+{
+	if (strncmp(v, "s3://", 5) || !v[5] || v[5] == '/')
+		return ids_fail(err, IDS_EINVAL, "expected s3://bucket[/prefix]");
+	((serve_cfg *)cfg)->lo.iceberg_warehouse = v;
+	return 0;
+}
+
 static const cli_choice log_levels[] = {{"debug", IDS_LOG_DEBUG}, {"info", IDS_LOG_INFO}, {"warn", IDS_LOG_WARN},
 					{"error", IDS_LOG_ERROR}, {"off", IDS_LOG_OFF}, {NULL, 0}};
 static const cli_choice log_formats[] = {{"text", IDS_LOG_TEXT}, {"json", IDS_LOG_JSON}, {NULL, 0}};
@@ -172,6 +198,13 @@ static const cli_opt serve_opts[] = {
 	ENUM("--lake-format", "hive|iceberg", "hive", lo.format, formats, "iceberg: also Apache Iceberg v2 tables in DIR/_iceberg"),
 	CUSTOM("--iceberg-keep", "DUR", "600s", parse_iceberg_keep, 0,
 	       "Iceberg snapshots kept for time travel and running queries; 0: all"),
+	CUSTOM("--iceberg-rest", "URL", NULL, parse_iceberg_rest, 0,
+	       "commit the Iceberg tables through this REST catalog (not given: the file-system catalog)"),
+	CUSTOM("--iceberg-warehouse", "s3://BUCKET/PREFIX", NULL, parse_warehouse, 0,
+	       "the Iceberg files also on S3 (needs --iceberg-rest)"),
+	CUSTOM("--s3-endpoint", "URL", NULL, parse_s3_endpoint, 0,
+	       "the S3 service (credentials: $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY)"),
+	STR("--s3-region", "REGION", "us-east-1", lo.s3_region, "S3 signing region"),
 	{.flag = "--flush-interval", .arg = "DUR", .def = "1s", .help = "how often new changes land in the lake (1s, 250ms)",
 	 .type = CLI_DUR, F(lo.flush_interval_ms), .min = 1},
 	ENUM("--lake-nested", "auto|struct|json", "auto: by profile", lo.nested, nesteds, "nested objects as STRUCT or JSON text"),

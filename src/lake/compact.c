@@ -7,6 +7,7 @@
  * RENAME_EXCHANGE, so a listing sees either the old files or the merged ones, never both.
  * Size tiers (factors of 4 from 256 KiB) keep a day's growing merged file from being copied at
  * every compaction: a byte is rewritten a few times per tier, not once per 16 flushes. */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include <dirent.h>
@@ -141,6 +142,9 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 	int rc = 0;
 	/* runs: consecutive small files of one schema, up to the target size */
 	int outs = 0;
+	int64_t (*range)[2] = calloc(n + 1, sizeof *range);   /* each output's seqs */
+	if (!range)
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < n; i++)
 		if (f[i].size < target)
 			rc = read_schema(dir, &f[i], err);
@@ -155,6 +159,8 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 		if (j > i) {
 			for (size_t k = i; k <= j; k++)
 				f[k].out = outs;
+			range[outs][0] = f[i].first;
+			range[outs][1] = f[j].last;
 			outs++;
 			*left -= (int)(j - i);
 		}
@@ -210,7 +216,12 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 		lk_fsync_dir(next);
 		if (!(rc = lk_exchange(next, dir, err)))
 			lk_fsync_dir(dir);
+		for (int o = 0; !rc && o < outs; o++) {   /* the Iceberg change log follows */
+			lk_log_path(q, sizeof q, dir, range[o][0], range[o][1]);
+			lk_ice_compacted(l, t, q, strrchr(dir, '/') + 4, range[o][0], range[o][1]);
+		}
 	}
+	free(range);
 	if (outs && next[0])
 		lk_rm_rf(next);   /* the old version after the exchange; open files stay readable */
 	else
