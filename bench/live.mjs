@@ -111,6 +111,7 @@ await sleep(3000);
 const closedEarly = clients.filter(({ kind, c }) => kind !== 'failed' && c.sock.destroyed).length;
 // the change
 const cpu0 = cpuSeconds();
+const clientCpu0 = process.cpuUsage();
 const tPush = now();
 const r = await httpRequest(false, `${srv.url}/v1/db/${DB}/push`, { method: 'POST', timeoutMs: 120000,
   body: { client: 'writer', mutations: [{ id: 1, store: 's', op: 'put', key: 'wave', value: 'w' }] } })
@@ -130,6 +131,8 @@ const arrivals = await Promise.all(clients.map(async ({ kind, c }) => {
 }));
 const tWaveEnd = now();
 const waveCpu = cpuSeconds() - cpu0;
+const clientCpu = process.cpuUsage(clientCpu0);
+const waveWallMs = tWaveEnd - tPush;
 await sleep(1000);
 const otherLat = await other.stop();
 clearInterval(sampler);
@@ -143,6 +146,10 @@ const result = {
   closedEarly,
   delivered: delivered.length,
   waveCpuS: waveCpu,
+  // this process (the clients) over the same span: when it nears the wall time, the clients'
+  // own event loop, not the server, sets the arrival times
+  clientCpuS: (clientCpu.user + clientCpu.system) / 1e6,
+  waveWallMs,
   latency: stats(delivered),
   otherFailed: otherLat.failed,
   other: {

@@ -36,13 +36,13 @@ done
 BASE_BIN=$BASE_BIN node -e '
 const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
 const f = (x, k) => x ? x[k].toFixed(k === "n" ? 0 : 1) : "-";
-console.log("| server | clients (SSE/long-poll) | closed by the server before the change | the change: push | reached | change p50 / p99 / max ms | server CPU s for the fan-out | RSS held / peak MB | threads held | other push p50 / p99 ms (n): alone | held | fan-out | other pushes refused | load |");
+console.log("| server | clients (SSE/long-poll) | closed by the server before the change | the change: push | reached | change p50 / p99 / max ms | server / client CPU s for the fan-out (wall s) | RSS held / peak MB | threads held | other push p50 / p99 ms (n): alone | held | fan-out | other pushes refused | load |");
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
   const name = r.bin === process.env.BASE_BIN ? "base (thread per connection)" : "this tree (event-driven)";
   const l = r.latency;
   const o = (x) => x ? `${x.p50.toFixed(1)} / ${x.p99.toFixed(1)} (${x.n})` : "-";
-  console.log(`| ${name} | ${r.clients} (${r.sse}/${r.polls}) | ${r.closedEarly + r.connectFailed} | ${r.pushStatus === 200 ? `${r.pushMs.toFixed(0)} ms` : r.pushStatus} | ${r.delivered} | ${l ? `${l.p50.toFixed(0)} / ${l.p99.toFixed(0)} / ${l.max.toFixed(0)}` : "-"} | ${r.waveCpuS.toFixed(2)} | ` +
+  console.log(`| ${name} | ${r.clients} (${r.sse}/${r.polls}) | ${r.closedEarly + r.connectFailed} | ${r.pushStatus === 200 ? `${r.pushMs.toFixed(0)} ms` : r.pushStatus} | ${r.delivered} | ${l ? `${l.p50.toFixed(0)} / ${l.p99.toFixed(0)} / ${l.max.toFixed(0)}` : "-"} | ${r.waveCpuS.toFixed(2)} / ${r.clientCpuS.toFixed(2)} (${(r.waveWallMs / 1000).toFixed(1)}) | ` +
     `${(r.server.held.rssKb / 1024).toFixed(0)} / ${(r.server.peakRssKb / 1024).toFixed(0)} | ${r.server.held.threads} | ${o(r.other.alone)} | ${o(r.other.held)} | ${o(r.other.wave)} | ${r.otherFailed} | ${r.load.split(" ")[0]} |`);
 }
 ' "$out"
