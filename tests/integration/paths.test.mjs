@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, startServer, tempDir, pushOk, request } from './lib/server.mjs';
+import { BIN, startServer, tempDir, pushOk, request } from '../lib/server.mjs';
 
 /** A directory name of about `bytes` bytes under base, in 200-byte components. */
 function longDir(base, bytes, ch = 'x') {
