@@ -252,7 +252,12 @@ export class Synced extends EventTarget {
   onTabMessage(m) {
     if (m.t === 'wrote') { if (this.tabs.leader) this.schedulePush(); this.pending().catch(() => {}); }
     else if (m.t === 'change') { if (m.parts) this.signalDexie(m.parts); emit(this, 'change', { changes: m.changes.map(revive), remote: true }); }
-    else if (m.t === 'reset') { emit(this, 'reset', m.detail); }
+    else if (m.t === 'reset') {
+      // The leader resynced with another server state: this tab's cursor (META) is that state's now.
+      this.epoch = m.detail.to; this.acked = this.kept = null;
+      this.setState({ epoch: m.detail.to, reset: m.detail });
+      emit(this, 'reset', m.detail);
+    }
     else if (m.t === 'conflict') { emit(this, 'conflict', m.detail); }
     else if (m.t === 'status') { Object.assign(this.state, m.state); emit(this, 'status', this.status); }
     else if (m.t === 'clock') { this.clock.adjust(m.offset); }
@@ -570,7 +575,7 @@ function openDb(name, version, upgrade) {
     req.onupgradeneeded = (ev) => {
       const db = req.result;
       try {
-        createSyncStores(db);   // first: the app's upgrade does not see them
+        createSyncStores(db, req.transaction);   // first: the app's upgrade does not see them
         if (upgrade) upgrade(db, ev.oldVersion, ev.newVersion, req.transaction);
       } catch (e) {
         req.transaction.abort();

@@ -6,14 +6,20 @@
 // The only rewrites are re-stamping (clock correction) and removing a mutation the server
 // rejected; both happen at the head, before its ids were ever applied by the server.
 import { OUTBOX, META, BASE, REJECTED, allStoreNames, hideSyncStores, markInternal, native } from './capture.js';
+import { baseId, ensureBaseIndex, readBases } from './base.js';
 import { blobBytes, encodeValueAsync } from './codec.js';
 
-/** Creates the idbsync stores; call from an upgrade (versionchange) callback. They are hidden from db's objectStoreNames. */
-export function createSyncStores(db) {
+/**
+ * Creates the idbsync stores; call from an upgrade (versionchange) callback. They are hidden from
+ * db's objectStoreNames. tx (the upgrade transaction): also gives a BASE store made by an older
+ * client its index (base.js), which makes big pulls faster.
+ */
+export function createSyncStores(db, tx) {
   const names = allStoreNames(db);
   if (!names.contains(OUTBOX)) db.createObjectStore(OUTBOX, { autoIncrement: true });
   if (!names.contains(META)) db.createObjectStore(META);
-  if (!names.contains(BASE)) db.createObjectStore(BASE);
+  if (!names.contains(BASE)) ensureBaseIndex(db.createObjectStore(BASE));
+  else if (tx) ensureBaseIndex(tx.objectStore(BASE));
   if (!names.contains(REJECTED)) db.createObjectStore(REJECTED, { autoIncrement: true });
   hideSyncStores(db);
 }
@@ -43,8 +49,9 @@ export function done(tx) {
     tx.onabort = tx.onerror = () => reject(tx.error || new DOMException('transaction aborted', 'AbortError'));
   });
 }
-export function itx(db, stores, mode) {
-  return markInternal(mode === 'readwrite' ? db.transaction(stores, mode, { durability: 'default' }) : db.transaction(stores, mode));
+/** An internal transaction (never captured); durability 'relaxed' only where a lost commit is pulled again. */
+export function itx(db, stores, mode, durability = 'default') {
+  return markInternal(mode === 'readwrite' ? db.transaction(stores, mode, { durability }) : db.transaction(stores, mode));
 }
 
 function randomId(prefix) {
@@ -73,17 +80,6 @@ export async function getMeta(db, key) {
 }
 
 const RECORDS_PER_READ = 64;
-
-function reqAll(reqs) {
-  return new Promise((resolve, reject) => {
-    let n = reqs.length;
-    if (!n) return resolve();
-    for (const r of reqs) {
-      r.onsuccess = () => { if (--n === 0) resolve(); };
-      r.onerror = () => reject(r.error);
-    }
-  });
-}
 
 /**
  * Reads the push batch that starts at `from` ({key, idx, id}: outbox record key, mutation index in
@@ -145,11 +141,8 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
   if (!muts.length) return null;
   let next = { key, idx, id };
   let bases = null;
-  if (hasBase && (await req2p(tx.objectStore(BASE).count())) > 0) {
-    const bs = tx.objectStore(BASE);
-    const reqs = muts.map((e) => bs.get(e[0] + '\0' + e[1]));
-    await reqAll(reqs);
-    bases = reqs.map((r) => r.result);
+  if (hasBase && (await req2p(tx.objectStore(BASE).getAllKeys(null, 1))).length) {
+    bases = await readBases(tx.objectStore(BASE), muts.map((e) => baseId(e[0], e[1])));
   }
   // Values with Blobs: read now (the transaction may end meanwhile). One that cannot be read or is
   // too large ends the batch, or is the local rejection when it comes first.

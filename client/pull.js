@@ -3,7 +3,7 @@
 // cursor did not cover (added by a later app version) and resync(store). Functions of the Synced
 // handle `s` (idbsync.js), which runs them inside its io lock.
 import { applyChanges, dropUnseen, localStores } from './apply.js';
-import { META, native } from './capture.js';
+import { BASE, META, native } from './capture.js';
 import { AuthError, CursorExpiredError, StateChangedError } from './errors.js';
 import { emit } from './events.js';
 import { done, getMeta, itx } from './outbox.js';
@@ -24,6 +24,9 @@ export async function pullAll(s, { full = false } = {}) {
   }
   await revertRefused(s);
   let since = full ? 0 : (await getMeta(s.idb, 'cursor')) || 0;
+  // The state the cursor belongs to, as stored with it: another tab may have moved both.
+  const held = await getMeta(s.idb, 'epoch');
+  if (held && held !== s.epoch) { s.epoch = held; s.setState({ epoch: held }); }
   let seen = full ? new Map() : null;
   let pulled = 0;
   let total = null;
@@ -32,25 +35,36 @@ export async function pullAll(s, { full = false } = {}) {
   if (since === 0) total = await estimateTotal(s);
   else if (!s.rulesAt) await estimateTotal(s);   // once per session: the stores' conflict rules
   s.setState({ pulled: 0, total });
+  // The next page is fetched (and parsed) while this one is written to IndexedDB.
+  const fetchPage = (since, epoch = s.epoch) => {
+    const p = s.transport.pull({ since, limit: s.o.pullLimit, client: s.clientId, epoch });
+    p.catch(() => {});   // awaited below, or dropped with a failed apply
+    return p;
+  };
+  let next = fetchPage(since);
   for (;;) {
     let page;
     try {
-      page = await s.transport.pull({ since, limit: s.o.pullLimit, client: s.clientId, epoch: s.epoch });
+      page = await next;
     } catch (e) {
       if (e instanceof StateChangedError && since > 0) {
         reset = { from: s.epoch, to: null, reason: e.serverCode, at: Date.now() };
         s.acked = s.kept = null;
+        await clearBases(s.idb);   // seqs of another server state: no base of theirs means anything here
         since = 0; seen = new Map(); pulled = 0; total = await estimateTotal(s);
         s.setState({ pulled: 0, total });
+        next = fetchPage(since);
         continue;
       }
       if (!(e instanceof CursorExpiredError) || since === 0) throw e;
       // Tombstones we never saw were collected: full resync, then drop rows the server no longer has.
       since = 0; seen = new Map(); pulled = 0; total = await estimateTotal(s);
       s.setState({ pulled: 0, total });
+      next = fetchPage(since);
       continue;
     }
     const epoch = typeof page.epoch === 'string' ? page.epoch : null;
+    if (page.more) next = fetchPage(page.cursor, epoch || s.epoch);   // the page's epoch: its cursor belongs to it
     await applyChanges(s, page.changes, page.cursor, {
       seen, epoch,
       onChunk: (applied, n) => {
@@ -122,4 +136,12 @@ export async function estimateTotal(s) {
     if (e instanceof AuthError) throw e;
     return null;
   }
+}
+
+/** Empties the BASE store (base.js): after a reset, the seqs it holds belong to another server state. */
+async function clearBases(idb) {
+  if (!idb.objectStoreNames.contains(BASE)) return;
+  const tx = itx(idb, [BASE], 'readwrite');
+  native.objectStore.call(tx, BASE).clear();
+  await done(tx);
 }

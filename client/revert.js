@@ -7,13 +7,13 @@
 // the server has no such row, and a `conflict` event tells the app.
 import { BASE } from './capture.js';
 import { applyChanges } from './apply.js';
+import { baseId, readBases } from './base.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import { CursorExpiredError } from './errors.js';
 import { emit } from './events.js';
-import { dropReverts, itx, listReverts, req2p } from './outbox.js';
+import { dropReverts, itx, listReverts } from './outbox.js';
 
 const EXACT_MAX = 16;
-const id = (store, keyJSON) => store + '\0' + keyJSON;
 const keyJSON = (tagged) => encodeKey(decodeKey(tagged));
 
 /** Reverts every row marked by rejectHead(…, revert); emits `conflict` for each row restored. */
@@ -22,9 +22,9 @@ export async function revertRefused(s) {
   if (!marks.length) return;
   const want = new Map();   // id -> {mark, base, found}
   const bs = s.idb.objectStoreNames.contains(BASE) ? itx(s.idb, [BASE], 'readonly').objectStore(BASE) : null;
-  const bases = await Promise.all(marks.map((m) => (bs ? req2p(bs.get(id(m.store, m.key))) : undefined)));
+  const bases = bs ? await readBases(bs, marks.map((m) => baseId(m.store, m.key))) : [];
   marks.forEach((mark, i) => {
-    want.set(id(mark.store, mark.key), { mark, base: typeof bases[i] === 'number' ? bases[i] : null, found: null });
+    want.set(baseId(mark.store, mark.key), { mark, base: typeof bases[i] === 'number' ? bases[i] : null, found: null });
   });
   // Unchanged since we applied it: the feed's change right at `base` is still this key's. (One
   // request per key: past a few keys, one scan costs less.) These pulls send no `client`: they
@@ -55,7 +55,7 @@ export async function revertRefused(s) {
         throw e;
       }
       for (const c of page.changes) {
-        const w = want.get(id(c.store, keyJSON(c.key)));
+        const w = want.get(baseId(c.store, keyJSON(c.key)));
         if (w) w.found = c;
       }
       since = page.cursor;
@@ -72,7 +72,7 @@ export async function revertRefused(s) {
   // A key edited again meanwhile was left alone: that edit is pending and is answered on its own.
   await dropReverts(s.idb, marks);
   for (const a of restored) {
-    const w = want.get(id(a.store, encodeKey(a.key)));
+    const w = want.get(baseId(a.store, encodeKey(a.key)));
     if (!w) continue;
     const m = w.mark, c = w.found;
     const detail = {
