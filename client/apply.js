@@ -4,6 +4,7 @@
 // outbox left alone (the server resolves them when that edit is pushed). Each applied row's seq
 // is recorded in the BASE store in the same transaction: it is the `base` of the next local edit.
 import { OUTBOX, META, BASE, native } from './capture.js';
+import { plain } from './acks.js';
 import { baseId, dropBases, writeBases } from './base.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import { fromIdbError } from './errors.js';
@@ -13,34 +14,6 @@ import { done, itx, pendingIn } from './outbox.js';
 // of at most SLICE_MS of main-thread time (no long task, whatever the load).
 export const PART = 5000;
 const SLICE_MS = 8;
-
-// Rules under which the server stores a winning write byte for byte (merge may combine fields).
-const plain = (rule) => rule === 'lww' || rule === 'client-wins' || rule === 'server-wins' || rule === 'lake-wins';
-
-/** True when pulled change c is exactly the acked mutation s.acked holds for its key. */
-function keptAsSent(s, c, bk) {
-  const m = s.acked && s.acked.get(bk);
-  if (!m || m[2] !== c.hlc) return false;
-  if (c.op === 'delete') return m.length === 3;
-  return m.length === 4 && (plain(s.rules.get(c.store)) || sameJson(c.value, JSON.parse(m[3])));
-}
-
-/** JSON values equal as JSON (object key order ignored). */
-function sameJson(a, b) {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson(a[k], b[k]));
-}
-
-/** The synced stores this browser has (only: limited to those). */
-export function localStores(s, only = null) {
-  const names = new Set();
-  for (const n of s.idb.objectStoreNames) if (s.isSynced(n) && (!only || only.has(n))) names.add(n);
-  return names;
-}
 
 function putRow(store, key, value) {
   const kp = store.keyPath;
@@ -62,10 +35,12 @@ function putRow(store, key, value) {
  * restore: write our own rows too (the local row no longer holds what we sent: a refused write).
  * only (Set): apply changes of these stores alone (a backfill). With the cursor, META also gets
  * `epoch` (the server state the cursor belongs to) and `stores` (the stores it covers).
+ * r: the Replica (replica.js); acks: the push's memory (acks.js), null for none; onError(err)
+ * gets a row IndexedDB refused (the others are applied).
  */
-export async function applyChanges(s, changes, cursor, { seen = null, onChunk, restore = false, only = null, epoch = null } = {}) {
-  const names = localStores(s, only);
-  const hasBase = s.idb.objectStoreNames.contains(BASE);
+export async function applyChanges(r, acks, changes, cursor, { seen = null, onChunk, onError, restore = false, only = null, epoch = null } = {}) {
+  const names = r.stores(only);
+  const hasBase = r.idb.objectStoreNames.contains(BASE);
   const scope = hasBase ? [...names, OUTBOX, META, BASE] : [...names, OUTBOX, META];
   let off = 0;
   do {
@@ -74,14 +49,14 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk, r
     const last = off >= changes.length;
     // Relaxed: rows and cursor commit together or not at all; a crash may only lose what the
     // next pull brings again (the app's own writes never go through these transactions).
-    const tx = itx(s.idb, scope, 'readwrite', 'relaxed');
+    const tx = itx(r.idb, scope, 'readwrite', 'relaxed');
     const finished = done(tx);
     const applied = [];
     try {
       const { keys: pend } = await pendingIn(tx, true);
       await new Promise((resolve, reject) => {
         finished.catch(reject);
-        const run = slices(s, tx, part, { names, pend, seen, restore, hasBase, applied });
+        const run = slices(r, acks, tx, part, { names, pend, seen, restore, hasBase, applied, onError });
         const step = () => {
           try {
             const r = run();
@@ -116,10 +91,10 @@ export async function applyChanges(s, changes, cursor, { seen = null, onChunk, r
  * succeeds, which keeps the transaction alive while the event loop runs in between: a big
  * transaction without a long task), or null when every row was issued.
  */
-function slices(s, tx, part, { names, pend, seen, restore, hasBase, applied }) {
+function slices(r, acks, tx, part, { names, pend, seen, restore, hasBase, applied, onError }) {
   const stores = new Map();
   const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
-  const own = s.clientId ? s.clientId + '.' : null;
+  const own = r.clientId ? r.clientId + '.' : null;
   let i = 0;
   return () => {
     if (i >= part.length) return null;
@@ -129,7 +104,7 @@ function slices(s, tx, part, { names, pend, seen, restore, hasBase, applied }) {
     for (; i < part.length; i++) {
       if ((i & 63) === 63 && performance.now() - t0 > SLICE_MS) break;
       const c = part[i];
-      if (c.hlc) s.clock.recv(c.hlc);
+      if (c.hlc) r.clock.recv(c.hlc);
       if (!names.has(c.store)) continue;
       const key = decodeKey(c.key);
       const kj = encodeKey(key);
@@ -143,15 +118,15 @@ function slices(s, tx, part, { names, pend, seen, restore, hasBase, applied }) {
       if (pend.has(bk)) {
         // The key was edited again after our acked write: that write is the version the edit
         // was made on, so its seq becomes the edit's base (else the edit would re-send our
-        // earlier fields as if they were new). The push answer gave it (s.kept), which must
+        // earlier fields as if they were new). The push answer gave it (acks), which must
         // reach BASE now: this pull may bring another client's newer version instead, and it
-        // ends with s.kept forgotten. Without it, our write coming back kept as sent tells.
-        const k = s.kept && s.kept.get(bk);
+        // ends with acks forgotten. Without it, our write coming back kept as sent tells.
+        const k = acks && acks.keptSeq(bk);
         if (bases && typeof k === 'number') baseEntries.push([bk, k]);
-        else if (bases && typeof c.seq === 'number' && mine && keptAsSent(s, c, bk)) baseEntries.push([bk, c.seq]);
+        else if (bases && typeof c.seq === 'number' && mine && acks && acks.keptAsSent(c, bk, r.rules.get(c.store))) baseEntries.push([bk, c.seq]);
         continue;
       }
-      if (!restore && mine && plain(s.rules.get(c.store))) {
+      if (!restore && mine && plain(r.rules.get(c.store))) {
         // Our own write coming back: under these rules the server kept it byte for byte, and
         // the local row still holds it (a newer local edit would be pending). Only note its seq.
         if (bases && typeof c.seq === 'number') baseEntries.push([bk, c.seq]);
@@ -160,7 +135,7 @@ function slices(s, tx, part, { names, pend, seen, restore, hasBase, applied }) {
       let store = stores.get(c.store);
       if (!store) {
         stores.set(c.store, (store = native.objectStore.call(tx, c.store)));
-        if (!s.indexes.has(c.store)) s.indexes.set(c.store, Array.from(store.indexNames));
+        if (!r.indexes.has(c.store)) r.indexes.set(c.store, Array.from(store.indexNames));
       }
       try {
         let r;
@@ -175,7 +150,7 @@ function slices(s, tx, part, { names, pend, seen, restore, hasBase, applied }) {
         if (!first) first = r;
         if (bases && typeof c.seq === 'number') baseEntries.push([bk, c.seq]);
       } catch (e) {
-        s.reportError(fromIdbError(e, `applying ${c.store} ${c.key}`));
+        if (onError) onError(fromIdbError(e, `applying ${c.store} ${c.key}`));
       }
     }
     const b = bases ? writeBases(bases, baseEntries) : null;
@@ -186,17 +161,20 @@ function slices(s, tx, part, { names, pend, seen, restore, hasBase, applied }) {
   };
 }
 
-/** After a resync from 0: deletes local rows the server did not return (unless edited locally). only: these stores alone. */
-export async function dropUnseen(s, seen, only = null) {
-  const names = localStores(s, only);
+/**
+ * After a resync from 0: deletes local rows the server did not return (unless edited locally).
+ * only: these stores alone. onChanged(removed) gets each store's removed rows.
+ */
+export async function dropUnseen(r, seen, only = null, onChanged = null) {
+  const names = r.stores(only);
   for (const name of names) {
     const set = seen.get(name) || new Set();
-    const hasBase = s.idb.objectStoreNames.contains(BASE);
-    const tx = itx(s.idb, hasBase ? [name, OUTBOX, META, BASE] : [name, OUTBOX, META], 'readwrite');
+    const hasBase = r.idb.objectStoreNames.contains(BASE);
+    const tx = itx(r.idb, hasBase ? [name, OUTBOX, META, BASE] : [name, OUTBOX, META], 'readwrite');
     const { keys: pend } = await pendingIn(tx, true);
     const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
     const store = native.objectStore.call(tx, name);
-    if (!s.indexes.has(name)) s.indexes.set(name, Array.from(store.indexNames));
+    if (!r.indexes.has(name)) r.indexes.set(name, Array.from(store.indexNames));
     const keys = await new Promise((res, rej) => {
       const r = store.getAllKeys();
       r.onsuccess = () => res(r.result);
@@ -213,6 +191,6 @@ export async function dropUnseen(s, seen, only = null) {
     }
     if (bases) await dropBases(bases, gone);
     await done(tx);
-    if (removed.length) s.changed(removed);
+    if (removed.length && onChanged) onChanged(removed);
   }
 }

@@ -8,6 +8,7 @@
 import { OUTBOX, META, BASE, REJECTED, allStoreNames, hideSyncStores, markInternal, native } from './capture.js';
 import { baseId, ensureBaseIndex, readBases } from './base.js';
 import { blobBytes, encodeValueAsync } from './codec.js';
+import { FIRST_BASE, ackRecord, pendingOf, pushBody } from './ledger.js';
 
 /**
  * Creates the idbsync stores; call from an upgrade (versionchange) callback. They are hidden from
@@ -97,7 +98,7 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
   const out = tx.objectStore(OUTBOX);
   let pos = from;
   if (!pos) {
-    const base = (await req2p(tx.objectStore(META).get('base'))) || { idx: 0, id: 1 };
+    const base = (await req2p(tx.objectStore(META).get('base'))) || { ...FIRST_BASE };
     pos = { key: null, idx: base.idx, id: base.id };
   }
   const load = async (range) => {
@@ -166,25 +167,14 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
       if (k !== undefined && !(typeof bases[i] === 'number' && bases[i] >= k)) bases[i] = k;
     });
   }
-  const parts = new Array(muts.length);
-  for (let i = 0; i < muts.length; i++) {
-    const e = muts[i];
-    const b = bases && typeof bases[i] === 'number' ? `,"base":${bases[i]}` : '';
-    parts[i] = isPut(e)
-      ? `{"id":${first + i},"store":${JSON.stringify(e[0])},"op":"put","key":${e[1]},"value":${e[3]},"hlc":"${e[2]}"${b}}`
-      : `{"id":${first + i},"store":${JSON.stringify(e[0])},"op":"delete","key":${e[1]},"hlc":"${e[2]}"${b}}`;
-  }
-  return {
-    body: `{"client":${JSON.stringify(client)},"mutations":[` + parts.join(',') + ']}',
-    first, last: first + muts.length - 1, muts, next,
-  };
+  return { body: pushBody(client, first, muts, bases), first, last: first + muts.length - 1, muts, next };
 }
 
 /** Drops every mutation with id <= ack (whole records deleted, base advanced), atomically. */
 export async function ackUpTo(db, ack, cache = new Map()) {
   const tx = itx(db, [OUTBOX, META], 'readwrite');
   const out = native.objectStore.call(tx, OUTBOX), meta = native.objectStore.call(tx, META);
-  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(meta.get('base'))) || { ...FIRST_BASE };
   if (ack < base.id) { await done(tx); return 0; }
   let dropped = 0;
   for (;;) {
@@ -194,18 +184,13 @@ export async function ackUpTo(db, ack, cache = new Map()) {
     for (const key of keys) {
       let m = cache.get(key);
       if (!m) m = ((await req2p(out.get(key))) || { m: [] }).m;
-      const remaining = m.length - base.idx;
-      if (base.id + remaining - 1 <= ack) {
-        native.delete.call(out, key);
-        cache.delete(key);
-        base.id += remaining; base.idx = 0; dropped += remaining; progressed = true;
-        if (base.id > ack) break;
-      } else {
-        const n = ack - base.id + 1;
-        base.idx += n; base.id += n; dropped += n;
-        progressed = false;
-        break;
-      }
+      const r = ackRecord(base, m.length, ack);
+      dropped += r.dropped;
+      progressed = r.whole;
+      if (!r.whole) break;
+      native.delete.call(out, key);
+      cache.delete(key);
+      if (base.id > ack) break;
     }
     if (!progressed || base.id > ack) break;
   }
@@ -240,7 +225,7 @@ export function rewriteRecords(db, fixes, cache = new Map()) {
 export async function rebase(db, expected) {
   const tx = itx(db, [META], 'readwrite');
   const meta = native.objectStore.call(tx, META);
-  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(meta.get('base'))) || { ...FIRST_BASE };
   base.id = expected;
   native.put.call(meta, base, 'base');
   await done(tx);
@@ -251,16 +236,9 @@ export async function pendingIn(tx, wantKeys) {
   const out = tx.objectStore(OUTBOX);
   const n = await req2p(out.count());
   if (!n) return { count: 0, keys: wantKeys ? new Set() : null };
-  const base = (await req2p(tx.objectStore(META).get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(tx.objectStore(META).get('base'))) || { ...FIRST_BASE };
   const recs = await req2p(out.getAll());
-  let count = 0;
-  const keys = wantKeys ? new Set() : null;
-  recs.forEach((r, ri) => {
-    const from = ri === 0 ? base.idx : 0;
-    count += r.m.length - from;
-    if (keys) for (let i = from; i < r.m.length; i++) keys.add(r.m[i][0] + '\0' + r.m[i][1]);
-  });
-  return { count, keys };
+  return pendingOf(base, recs.map((r) => r.m), wantKeys);
 }
 
 export async function pendingCount(db) {
@@ -281,7 +259,7 @@ export async function rejectHead(db, id, error, cache = new Map(), revert = fals
   const hasRej = db.objectStoreNames.contains(REJECTED);
   const tx = itx(db, hasRej ? [OUTBOX, META, REJECTED] : [OUTBOX, META], 'readwrite');
   const out = native.objectStore.call(tx, OUTBOX), meta = native.objectStore.call(tx, META);
-  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(meta.get('base'))) || { ...FIRST_BASE };
   const keys = await req2p(out.getAllKeys(null, 1));
   if (base.id !== id || !keys.length) { await done(tx); return null; }
   const rec = await req2p(out.get(keys[0]));
@@ -352,7 +330,7 @@ export async function clearRejected(db, rids) {
 export async function restamp(db, clock, cache = new Map()) {
   const tx = itx(db, [OUTBOX, META], 'readwrite');
   const out = native.objectStore.call(tx, OUTBOX), meta = native.objectStore.call(tx, META);
-  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(meta.get('base'))) || { ...FIRST_BASE };
   const [vals, keys] = await Promise.all([req2p(out.getAll()), req2p(out.getAllKeys())]);
   const limit = clock.ms;
   let on = false, n = 0;
