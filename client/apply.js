@@ -13,7 +13,7 @@ import { done, itx, pendingIn } from './outbox.js';
 // One transaction per pulled page (pullLimit rows): fewer commits; its rows are issued in slices
 // of at most SLICE_MS of main-thread time (no long task, whatever the load).
 export const PART = 5000;
-const SLICE_MS = 8;
+const SLICE_MS = 4;
 
 function putRow(store, key, value) {
   const kp = store.keyPath;
