@@ -13,6 +13,8 @@ import { native } from './capture.js';
 export const BASE_INDEX = 'k';
 /** Fewer entries than this in a slice are written one key per entry (no record to outlive them). */
 const BULK_MIN = 64;
+/** More ids than this are dropped by one scan of the bulk records. */
+const SCAN_OVER = 256;
 const SESSION = Math.random().toString(36).slice(2, 10);
 let serial = 0;
 
@@ -63,10 +65,11 @@ export async function readBases(bs, ids) {
 
 /** Forgets the bases of ids (their rows are gone): their own entries and their pairs in bulk records. */
 export async function dropBases(bs, ids) {
-  const ix = bs.indexNames.contains(BASE_INDEX) ? bs.index(BASE_INDEX) : null;
+  for (const id of ids) native.delete.call(bs, id);
+  if (!bs.indexNames.contains(BASE_INDEX) || !ids.length) return;
+  if (ids.length > SCAN_OVER) return dropByScan(bs, new Set(ids));
+  const ix = bs.index(BASE_INDEX);
   for (const id of ids) {
-    native.delete.call(bs, id);
-    if (!ix) continue;
     for (;;) {   // one record at a time: each update changes what the index finds next
       const c = await request(ix.openCursor(IDBKeyRange.bound([id], [id, []])));
       if (!c) break;
@@ -74,4 +77,20 @@ export async function dropBases(bs, ids) {
       if (rest.length) c.update({ [BASE_INDEX]: rest }); else c.delete();
     }
   }
+}
+
+/** Many ids: one pass over the bulk records instead of an index lookup per id. */
+function dropByScan(bs, gone) {
+  return new Promise((resolve, reject) => {
+    const r = bs.openCursor(IDBKeyRange.lowerBound([]));
+    r.onerror = () => reject(r.error);
+    r.onsuccess = () => {
+      const c = r.result;
+      if (!c) return resolve();
+      const pairs = c.value[BASE_INDEX];
+      const rest = pairs.filter((e) => !gone.has(e[0]));
+      if (rest.length !== pairs.length) { if (rest.length) c.update({ [BASE_INDEX]: rest }); else c.delete(); }
+      c.continue();
+    };
+  });
 }

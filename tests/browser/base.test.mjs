@@ -213,9 +213,17 @@ test('base.js: the highest seq of a key wins over single and bulk entries; dropp
     await run('readwrite', (bs) => dropBases(bs, ['s\x0060', 's\x0010']));
     const after = await run('readonly', (bs) => readBases(bs, ids));
     const records = await run('readonly', (bs) => new Promise((res) => { bs.count().onsuccess = (e) => res(e.target.result); }));
+    // More than 256 ids at once: dropped by one scan of the bulk records.
+    const t = Array.from({ length: 300 }, (_, i) => ['t\0' + i, 100 + i]);
+    await run('readwrite', (bs) => { writeBases(bs, t.slice(0, 150)); writeBases(bs, t.slice(150)); });
+    await run('readwrite', (bs) => dropBases(bs, t.slice(10).map((e) => e[0])));
+    const scanned = await run('readonly', (bs) => readBases(bs, ['t\x000', 't\x009', 't\x0010', 't\x00299', 's\x00120']));
+    const left = await run('readonly', (bs) => new Promise((res) => { bs.count().onsuccess = (e) => res(e.target.result); }));
     db.close();
-    return { before, after, records };
+    return { before, after, records, scanned, left };
   });
+  assert.deepEqual(r.scanned, [100, 109, undefined, undefined, 5070]);
+  assert.equal(r.left, 4, 'the record left with no pair is deleted');
   assert.deepEqual(r.before, [1000, 1010, 9000, 5070, undefined]);
   assert.deepEqual(r.after, [1000, undefined, undefined, 5070, undefined]);
   assert.equal(r.records, 3, 'two bulk records and one single entry left');
