@@ -11,8 +11,8 @@ import { native } from './capture.js';
 
 /** The multiEntry index of bulk records; databases created by older clients lack it (one key per entry then). */
 export const BASE_INDEX = 'k';
-/** Fewer entries than this in a slice are written one key per entry (no record to outlive them). */
-const BULK_MIN = 64;
+/** Fewer entries than this (live changes, a page's last rows) are written one key per entry. */
+const BULK_MIN = 32;
 /** More ids than this are dropped by one scan of the bulk records. */
 const SCAN_OVER = 256;
 const SESSION = Math.random().toString(36).slice(2, 10);

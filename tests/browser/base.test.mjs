@@ -176,7 +176,8 @@ test('merge: bases recorded in bulk by a big pull are exact (300 rows pulled, bo
       tx.objectStore('_idbsync_base').getAll(IDBKeyRange.lowerBound([])).onsuccess = (e) => { q.result.close(); res(e.target.result.reduce((n, r) => n + r.k.length, 0)); };
     };
   }));
-  assert.ok(bulk >= N, `B holds the seqs of the ${N} pulled rows in bulk records (${bulk})`);
+  // Slices have at least 64 rows; only the page's last one may be too small for a record.
+  assert.ok(bulk >= N - 64, `B holds the seqs of the ${N} pulled rows in bulk records (${bulk})`);
   for (const p of [A, B]) await p.evaluate(() => { window.conflicts.length = 0; });
   const id = 1000 + 250;
   await A.evaluate((id) => window.put('notes', { id, a: 1, b: 0, c: 0 }), id);
