@@ -7,7 +7,7 @@ prints JSON for tests/lake/iceberg*.test.mjs.
       <= AS_OF_SEQ (time travel), with "files": the data files the scan planned (a ROW_FILTER
       such as "idb_seq <= 5" prunes by the manifests' metrics); one process for all
       (pyiceberg's import takes seconds).
-  iceberg_read.py loop SECONDS CHANGES_DIR STATE_DIR
+  iceberg_read.py loop SECONDS CHANGES_DIR STATE_DIR   (at least SECONDS and 6 scans)
       scans both tables' newest committed metadata in a loop while the server writes and prints
       {"scans", "errors":[..], "dups", "gaps", "backwards", "max_seq"}: the change log must hold
       every seq 1..max exactly once (one store), the state each key once.
@@ -101,9 +101,11 @@ def scan(table_dir, as_of=None, row_filter=None):
 
 def loop(seconds, changes_dir, state_dir):
     out = {"scans": 0, "errors": [], "dups": 0, "gaps": 0, "backwards": 0, "max_seq": 0, "state_dups": 0}
+    # At least SECONDS and at least 6 scans (a loaded machine may need longer for 6; capped at 5 min):
+    # the test keeps writing until this loop ends, so every scan races the writer.
     end = time.time() + seconds
     last = 0
-    while time.time() < end:
+    while time.time() < end or (out["scans"] < 6 and time.time() < end + 300):
         try:
             if not os.path.isdir(os.path.join(changes_dir, "metadata")):
                 time.sleep(0.05)
