@@ -409,6 +409,10 @@ static int import_run(void *cfg, char **files, int nfiles)
 	if (server)
 			return upload(server, token, &o, files, nfiles);
 
+	if (ids_path_room(data, CLI_DATA_PATH_ROOM, "--data", &err)) {
+		fprintf(stderr, "idbsync import: %s\n", err.msg);
+		return 2;
+	}
 	store_options so = STORE_OPTIONS_INIT;
 	so.dir = data;
 	store *st;
