@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "idbsync/path.h"
 #include "idbsync/store.h"
 #include "opts.h"
 
@@ -52,6 +53,10 @@ static int backup_run(void *cfg, char **args, int nargs)
 	}
 	const char *data = ((backup_cfg *)cfg)->data, *file = args[0];
 	ids_error err = IDS_ERROR_INIT;
+	if (ids_path_room(data, CLI_DATA_PATH_ROOM, "--data", &err)) {
+		fprintf(stderr, "idbsync %s: %s\n", c->name, err.msg);
+		return 2;
+	}
 	int64_t head = 0;
 	if (c == &backup_cmd) {
 		if (store_backup(data, file, &head, &err)) {

@@ -253,12 +253,21 @@ static int upload(const char *server, const char *token, const imp_options *o, c
 	char *es = curl_easy_escape(c, o->store, 0), *ek = curl_easy_escape(c, o->key_field, 0),
 	     *eu = o->user_column ? curl_easy_escape(c, o->user_column, 0) : NULL, *ec = curl_easy_escape(c, o->client, 0);
 	char url[8192];
-	snprintf(url, sizeof url, "%s/v1/admin/db/%s/import?store=%s&key=%s&mode=%s&client=%s%s%s&progress=1", server,
-		 o->db, es, ek, o->mode == IMP_REPLACE ? "replace" : "upsert", ec, eu ? "&user_column=" : "", eu ? eu : "");
+	int ul = snprintf(url, sizeof url, "%s/v1/admin/db/%s/import?store=%s&key=%s&mode=%s&client=%s%s%s&progress=1",
+			  server, o->db, es, ek, o->mode == IMP_REPLACE ? "replace" : "upsert", ec,
+			  eu ? "&user_column=" : "", eu ? eu : "");
 	curl_free(es);
 	curl_free(ek);
 	curl_free(eu);
 	curl_free(ec);
+	if (ul < 0 || (size_t)ul >= sizeof url) {   /* a cut URL would import with other settings */
+		fprintf(stderr, "idbsync import: the upload URL for --server %.100s is longer than %zu bytes\n", server,
+			sizeof url - 1);
+		curl_easy_cleanup(c);
+		if (bundle[0])
+			unlink(bundle);
+		return 1;
+	}
 	/* the server's messages name the files as typed here, not its copy of the upload */
 	json_t *names = json_array();
 	for (int i = 0; i < n; i++)
@@ -409,6 +418,10 @@ static int import_run(void *cfg, char **files, int nfiles)
 	if (server)
 			return upload(server, token, &o, files, nfiles);
 
+	if (ids_path_room(data, CLI_DATA_PATH_ROOM, "--data", &err)) {
+		fprintf(stderr, "idbsync import: %s\n", err.msg);
+		return 2;
+	}
 	store_options so = STORE_OPTIONS_INIT;
 	so.dir = data;
 	store *st;

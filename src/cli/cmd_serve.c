@@ -19,10 +19,6 @@
 #include "idbsync/store.h"
 #include "opts.h"
 
-/* Bytes kept free under --data for the names the state builds beneath it (a database name is at
- * most IDS_DB_NAME_MAX bytes, plus "-wal", "tmp/import-...", ...). */
-#define SERVE_DATA_PATH_ROOM 600
-
 typedef struct rule_opt {
 	char db[IDS_DB_NAME_MAX + 1];
 	char store[IDS_NAME_MAX + 1];
@@ -273,7 +269,7 @@ static int serve_run(void *cfg, char **args, int nargs)
 	ids_error err = IDS_ERROR_INIT;
 	/* refused here, naming the flag, rather than by a cut name later: the longest names beneath
 	 * them are LAKE/<db>/<table>_changes/dt=.../part-....parquet.tmp and DATA/<db>.sqlite-wal */
-	if (ids_path_room(c->data, SERVE_DATA_PATH_ROOM, "--data", &err) ||
+	if (ids_path_room(c->data, CLI_DATA_PATH_ROOM, "--data", &err) ||
 	    ids_path_room(c->lake, LAKE_PATH_ROOM, "--lake", &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		return 2;

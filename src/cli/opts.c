@@ -101,12 +101,15 @@ static const cli_opt *find_key(const cli_cmd *c, const char *key)
 	return NULL;
 }
 
+/* Integer fields are 32 or 64 bits (the table's CLI_FIELD gives the size). */
 static void put_int(void *field, size_t size, int64_t v)
 {
 	if (size == sizeof(int32_t))
 		*(int32_t *)field = (int32_t)v;
-	else
+	else if (size == sizeof(int64_t))
 		*(int64_t *)field = v;
+	else
+		abort();   /* a table entry for a field of another size: our bug, caught by any test */
 }
 
 static int range_fail(const cli_opt *o, const char *v, ids_error *err, const char *what)

@@ -50,3 +50,14 @@ test('a long lake directory within the limit holds the lake', async (t) => {
   const files = fs.readdirSync(path.join(lake, 'deep'), { recursive: true }).filter((n) => n.endsWith('.parquet'));
   assert.ok(files.length > 0, 'the flush wrote Parquet under the long directory');
 });
+
+test('import --data and backup/restore --data refuse an over-long directory the same way', () => {
+  const dir = tempDir();
+  const long = longDir(dir, 4000);
+  for (const args of [['import', '--db', 'a', '--store', 's', '--data', long, path.join(dir, 'x.parquet')],
+    ['backup', '--data', long, path.join(dir, 'out.sqlite')], ['restore', '--data', long, path.join(dir, 'b.sqlite')]]) {
+    const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 2, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`idbsync ${args[0]}: --data: the directory name is \\d+ bytes`));
+  }
+});
