@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "idbsync/log.h"
 
 
 
@@ -179,7 +180,7 @@ static void found_rest(lake *l, json_t *meta, void *ctx)
 	ice_ent *e;
 	ids_error err = IDS_ERROR_INIT;
 	if (!*rc && dbn && st && !lk_table_get(l, dbn, st, &t, &err) && ice_ent_get(l, t, &e, &err)) {
-		fprintf(stderr, "idbsync: lake: iceberg: %s\n", err.msg);
+		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg: %s", err.msg);
 		*rc = err.code;
 	}
 }
@@ -344,7 +345,7 @@ void lk_ice_reconcile(lake *l)
 		for (int k = LK_T_CHANGES; k <= LK_T_CONFLICTS; k++) {
 			ids_error err = IDS_ERROR_INIT;
 			if (ice_reconcile_tbl(l, e, k, &err))
-				fprintf(stderr, "idbsync: lake: iceberg reconcile failed (retried before the next commit): %s\n",
+				ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg reconcile failed (retried before the next commit): %s",
 					err.msg);
 		}
 }
@@ -359,7 +360,7 @@ static int commit_kind(lake *l, ice_ent *e, int k, int64_t changes, int64_t stat
 		rc = k == LK_T_STATE ? ice_commit_state(l, e, state, err) : ice_commit_log(l, e, k, changes, conflicts, err);
 		if (rc != IDS_ECONFLICT || !l->o.iceberg_rest || a == REST_ATTEMPTS)
 			break;
-		fprintf(stderr, "idbsync: lake: iceberg rest: commit conflict on %s (attempt %d), re-read, retrying: %s\n",
+		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg rest: commit conflict on %s (attempt %d), re-read, retrying: %s",
 			e->k[k].loc, a, err->msg);
 		*err = (ids_error)IDS_ERROR_INIT;
 	}
@@ -379,7 +380,7 @@ int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, id
 		if (e->k[LK_T_CHANGES].n_merged && !e->t->log_held) {
 			ids_error cerr = IDS_ERROR_INIT;   /* optional: a failure leaves the small files */
 			if (ice_commit_compaction(l, e, &cerr))
-				fprintf(stderr, "idbsync: lake: iceberg compaction of %s left out: %s\n", e->k[LK_T_CHANGES].loc,
+				ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg compaction of %s left out: %s", e->k[LK_T_CHANGES].loc,
 					cerr.msg);
 		}
 		if (e->k[LK_T_CHANGES].n_pend)

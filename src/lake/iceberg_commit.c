@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "idbsync/log.h"
 
 #define FAST_APPEND_MAX 64      /* manifests in a list before an append rewrites them into one */
 #define ID_SEQ 3                /* idb_seq */
@@ -623,7 +624,7 @@ int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 				err);
 		json_decref(extra);
 		if (!rc)
-			fprintf(stderr, "idbsync: lake: iceberg %s: took back %zu file(s) past the recorded progress\n",
+			ids_logf(IDS_LOG_INFO, "lake_iceberg", "iceberg %s: took back %zu file(s) past the recorded progress",
 				x->loc, n);
 	}
 	free(del);

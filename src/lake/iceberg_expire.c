@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "idbsync/log.h"
 
 #define EXPIRE_BATCH 16
 #define DEFAULT_KEEP_MS ((int64_t)10 * 60 * 1000)
@@ -263,6 +264,6 @@ void ice_remove_orphans(lake *l, ice_tbl *x)
 	snprintf(dir, sizeof dir, "%s/metadata", x->loc);
 	n += sweep(l->ice, dir, ".avro", set, cutoff);
 	if (n)
-		fprintf(stderr, "idbsync: lake: iceberg %s: removed %zu orphan file(s)\n", x->loc, n);
+		ids_logf(IDS_LOG_INFO, "lake_iceberg", "iceberg %s: removed %zu orphan file(s)", x->loc, n);
 	json_decref(set);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "idbsync/log.h"
 
 /* path relative to the mirror root, or NULL when path is not under it */
 static const char *rel_of(const lk_ice *ice, const char *path)
@@ -78,7 +79,7 @@ void ice_remove(lk_ice *ice, const char *path)
 	const char *rel = ice && ice->s3 ? rel_of(ice, path) : NULL;
 	ids_error err = IDS_ERROR_INIT;
 	if (rel && s3_delete(ice->s3, rel, &err))
-		fprintf(stderr, "idbsync: lake: iceberg: %s (an orphan on S3)\n", err.msg);
+		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg: %s (an orphan on S3)", err.msg);
 	if (unlink(path) && errno != ENOENT)
-		fprintf(stderr, "idbsync: lake: iceberg: unlink %s: %s\n", path, strerror(errno));
+		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg: unlink %s: %s", path, strerror(errno));
 }
