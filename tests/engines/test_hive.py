@@ -6,6 +6,7 @@ the row-mode ParquetRecordReaderWrapper) and the same SELECT * and an aggregate 
 (the VectorizedParquetRecordReader; EXPLAIN VECTORIZATION must say so). Then Hive writes a table
 into the inbox (INSERT OVERWRITE TABLE ... STORED AS PARQUET) and its rows reach the pull feed."""
 import os
+import shutil
 import sys
 import tempfile
 
@@ -164,6 +165,8 @@ def run():
                 s.cleanup()
     finally:
         hive.stop()
+        if not H.KEEP:
+            shutil.rmtree(tmp, ignore_errors=True)
     assert not failures, "\n".join(failures[:40])
 
 

@@ -13,6 +13,7 @@ import decimal
 import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -201,6 +202,7 @@ def write_spark(out, data):
         spark.createDataFrame(vals, schema).coalesce(1).write.mode("overwrite").parquet("file://" + out)
     finally:
         spark.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     return [f.name for f in schema.fields]
 
 
