@@ -153,19 +153,6 @@ class Drill:
                 self.proc.wait()
 
 
-def statements(ddl):
-    """The SQL statements of `idbsync ddl` output, as printed (comments dropped)."""
-    out, cur = [], []
-    for line in ddl.splitlines():
-        if line.startswith("--") or not line.strip():
-            continue
-        cur.append(line)
-        if line.rstrip().endswith(";"):
-            out.append("\n".join(cur).rstrip().rstrip(";"))
-            cur = []
-    return out
-
-
 def workspace_from_ddl(ddl):
     """The dfs workspace JSON the Drill DDL prints in its comment."""
     for line in ddl.splitlines():

@@ -475,6 +475,82 @@ class Matrix:
         return [(f, p) for f, ps in found.items() for p in ps]
 
 
+def statements(ddl):
+    """The SQL statements of `idbsync ddl` output, as printed (comments and blank lines dropped)."""
+    out, cur = [], []
+    for line in ddl.splitlines():
+        if line.startswith("--") or not line.strip():
+            continue
+        cur.append(line)
+        if line.rstrip().endswith(";"):
+            out.append("\n".join(cur).rstrip().rstrip(";"))
+            cur = []
+    return out
+
+
+def run_ddl(m, profile, ddl, execute, errors=(Exception,), label="DDL as printed", before=None):
+    """Runs every statement of `idbsync ddl` output as printed with execute(statement) (after
+    before(statement), when given: an engine's DROP of a table the previous profile created);
+    records the label's cell; returns the refusals as failure lines."""
+    failures = []
+    for st in statements(ddl):
+        try:
+            if before:
+                before(st)
+            execute(st)
+        except errors as e:
+            failures.append(f"{profile}: DDL refused: {st[:100]}...: {str(e)[:300]}")
+    m.cell(profile, label, "ok" if not failures else "FAIL: " + failures[0][:200])
+    return failures
+
+
+# The tables every engine test reads: (store, feature of its state table, of its change log).
+TABLES = (("items", "state", "changes"), ("events", "partitions", "partitions"))
+
+
+def compare_tables(server, data, live, read, errors=(Exception,), refused=None, kinds=("state", "changes")):
+    """Reads each table of TABLES with read(meta, kind) -> [{column: raw value}] and compares it
+    with the server's pull feed (state) or pushed mutations (change log). A read that raises one
+    of errors becomes the table's problem (refused(name, meta, e) -> [problem], when given).
+    Returns [(feature, [problem])] for Matrix.record / settle."""
+    results = []
+    for store, feature, cfeature in TABLES:
+        meta = table_meta(server.lake, data.db, store)
+        for kind in kinds:
+            f = feature if kind == "state" else cfeature
+            name = meta["table"] + ("_changes" if kind == "changes" else "")
+            try:
+                got = read(meta, kind)
+                probs = (compare_state("", meta, live.get(store, {}), got) if kind == "state" else
+                         compare_changes("", meta, data.log, live.get(store, {}), got))
+            except errors as e:
+                probs = refused(name, meta, e) if refused else [f"{name}: unreadable: {short_error(e)}"]
+            results.append((f, probs))
+    return results
+
+
+def settle(m, profile, results, known, what):
+    """Records one cell per feature (Matrix.record) and returns the problems that are failures:
+    those no entry of known, [(profile or None, feature or None, regex, why)], explains (an
+    engine's measured limitation, documented in docs/engines.md; the log names it)."""
+    failures = []
+    for f, p in m.record(profile, results):
+        why = next((w for kp, kf, pat, w in known if kp in (None, profile) and kf in (None, f) and re.search(pat, p)),
+                   None)
+        if why:
+            log(f"known {what} limitation ({why}): {p[:300]}")
+        else:
+            failures.append(f"{profile}: {p}")
+    return failures
+
+
+def check_lake(m, server, profile):
+    """Impala's reader rules (idbsync lake check) over a lake an engine read and wrote into."""
+    rc, out = lake_check(server.lake, "compat" if profile == "compat" else "impala4")
+    m.cell(profile, "idbsync lake check", "ok" if rc == 0 else "FAIL: " + out[:200])
+    return [f"{profile}: idbsync lake check: {out[:2000]}"] if rc else []
+
+
 def main_guard(fn):
     """Runs fn(), prints the plain closing line ctest and CI read, exits 0/1."""
     t0 = time.time()

@@ -5,7 +5,6 @@ returns every row and column of the current state and the change log as the serv
 End to end with --drill-url: POST /v1/db/{db}/query is answered by Drill over the lake, and the
 server's refresh notifications after each flush are accepted by Drill."""
 import os
-import re
 import sys
 import tempfile
 import time
@@ -27,14 +26,6 @@ KNOWN = [
     ("modern", "nested", r"engine \[\] != (server|pushed) None",
      "a null or missing array reads as [] (Drill's repeated types have no NULL)"),
 ]
-
-
-def known(profile, feature, problem):
-    import re as _re
-    for p, f, pattern, why in KNOWN:
-        if p == profile and f == feature and _re.search(pattern, problem):
-            return why
-    return None
 
 
 def view_rows(drill, name):
@@ -99,15 +90,9 @@ def run():
                 ws = D.workspace_from_ddl(ddl)
                 assert ws["lake"]["location"] == os.path.realpath(s.lake), ws
                 drill.add_workspaces(ws)
-                refresh_ok = True
-                for st in D.statements(ddl):
-                    try:
-                        drill.query(st)
-                    except D.DrillError as e:
-                        failures.append(f"{profile}: DDL statement refused: {e}")
-                        if st.startswith("REFRESH"):
-                            refresh_ok = False
-                m.cell(profile, "DDL as printed", "ok" if not failures else "FAIL: " + failures[-1][:160])
+                ddl_failures = H.run_ddl(m, profile, ddl, drill.query, (D.DrillError,))
+                refresh_ok = not any(": DDL refused: REFRESH" in f for f in ddl_failures)
+                failures += ddl_failures
                 results = []
                 for store, feature in (("items", "state"), ("events", "partitions")):
                     meta = H.table_meta(s.lake, "app", store)
@@ -170,11 +155,7 @@ def run():
                     probs = H.compare_import(H.wait_import(s, "app", "from_drill", len(want)), want)
                     m.cell(profile, "reverse: CREATE TABLE AS (dfs.tmp, moved into the inbox) -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
                     failures += probs
-                # Impala's reader rules over the lake this engine read (and wrote into)
-                rc, out = H.lake_check(s.lake, "compat" if profile == "compat" else "impala4")
-                m.cell(profile, "idbsync lake check", "ok" if rc == 0 else "FAIL: " + out[:200])
-                if rc:
-                    failures.append(f"{profile}: idbsync lake check: {out[:2000]}")
+                failures += H.check_lake(m, s, profile)
                 # a reader in a loop while a server ingests and flushes every 200 ms: a server of its
                 # own without --drill-url, as the refresh after every flush rewrites Drill's metadata
                 # cache under the running queries (measured: most of them fail then)
@@ -216,12 +197,7 @@ def run():
                                                                    typed(rows, types))))
                     except (D.DrillError, OSError) as e:
                         results.append((feature, [f"{meta['table']}_changes: {e}"]))
-                for f, p in m.record(profile, results):
-                    why = known(profile, f, p)
-                    if why:
-                        H.log(f"known Drill limitation ({why}): {p[:300]}")
-                    else:
-                        failures.append(f"{profile}: {p}")
+                failures += H.settle(m, profile, results, KNOWN, "Drill")
             finally:
                 s.cleanup()
     finally:

@@ -18,24 +18,17 @@ import harness as H  # noqa: E402
 import pyspark  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
 
-# Measured by this test, documented in docs/engines.md; a listed cell may fail without failing
-# the test (the log says so when it passes).
-KNOWN = [
-    ("spark", None, r"PARQUET_COLUMN_DATA_TYPE_MISMATCH",
-     "Spark's reader refuses the change log once a column was widened (INT64 in older files, DOUBLE in the "
-     "table): the whole table fails; read older days as BIGINT in a view of their own, or keep field types stable"),
-    ("hive-serde", None, r"TimestampWritable",
-     "modern profile: Hive 2.3 reads timestamps only as INT96, not INT64 TIMESTAMP(MICROS), so no table with a "
-     "timestamp (every change log: idb_ts) can be read: use compat for Hive"),
-]
-
-
-def known(reader, feature, problem):
-    import re
-    for r, f, pattern, why in KNOWN:
-        if r == reader and f in (None, feature) and re.search(pattern, problem):
-            return why
-    return None
+# Measured by this test, documented in docs/engines.md, per reader; a listed cell may fail
+# without failing the test (the log says so). (profile or None, feature or None, regex, why)
+KNOWN = {
+    "spark": [(None, None, r"PARQUET_COLUMN_DATA_TYPE_MISMATCH",
+               "Spark's reader refuses the change log once a column was widened (INT64 in older files, DOUBLE in "
+               "the table): the whole table fails; read older days as BIGINT in a view of their own, or keep field "
+               "types stable")],
+    "hive-serde": [(None, None, r"TimestampWritable",
+                    "modern profile: Hive 2.3 reads timestamps only as INT96, not INT64 TIMESTAMP(MICROS), so no table "
+                    "with a timestamp (every change log: idb_ts) can be read: use compat for Hive")],
+}
 
 
 LOGS = os.path.join(H.CACHE, "logs")
@@ -61,18 +54,6 @@ def session(tmp):
             .config("spark.hadoop.javax.jdo.option.ConnectionURL",
                     f"jdbc:derby:;databaseName={os.path.join(tmp, 'metastore_db')};create=true")
             .enableHiveSupport().getOrCreate())
-
-
-def statements(ddl):
-    out, cur = [], []
-    for line in ddl.splitlines():
-        if line.startswith("--") or not line.strip():
-            continue
-        cur.append(line)
-        if line.rstrip().endswith(";"):
-            out.append("\n".join(cur).rstrip().rstrip(";"))
-            cur = []
-    return out
 
 
 def refusal(name, meta, e):
@@ -134,35 +115,16 @@ def run():
                 for reader, dialect in (("spark", "spark"), ("hive-serde", "hive")):
                     spark.conf.set("spark.sql.hive.convertMetastoreParquet", "true" if reader == "spark" else "false")
                     spark.sql("DROP DATABASE IF EXISTS app CASCADE")
-                    ddl_errors = []
-                    for st in statements(s.ddl(dialect)):
-                        try:
-                            spark.sql(st)
-                        except Exception as e:  # noqa: BLE001 - every refusal is a finding
-                            ddl_errors.append(f"{st[:80]}...: {str(e)[:300]}")
-                    m.cell(f"{profile}", f"{reader}: DDL as printed", "ok" if not ddl_errors else "FAIL: " + ddl_errors[0])
-                    failures += [f"{profile} {reader}: DDL refused: {e}" for e in ddl_errors]
-                    results = []
-                    for store, feature, cfeature in (("items", "state", "changes"), ("events", "partitions", "partitions")):
-                        meta = H.table_meta(s.lake, "app", store)
-                        for kind, f in (("state", feature), ("changes", cfeature)):
-                            name = f"app.{meta['table']}" + ("_changes" if kind == "changes" else "")
-                            try:
-                                got = rows(spark, name)
-                                probs = (H.compare_state(reader, meta, live.get(store, {}), got) if kind == "state" else
-                                         H.compare_changes(reader, meta, data.log, live.get(store, {}), got))
-                            except Exception as e:  # noqa: BLE001
-                                probs = refusal(name, meta, e)
-                                if reader == "spark" and "PARQUET_COLUMN_DATA_TYPE_MISMATCH" in str(e):
-                                    workaround_widened(spark, m, profile, name, meta, data, live.get(store, {}))
-                            results.append((f, probs))
-                    sub = H.Matrix(f"{m.engine} {reader}")
-                    for f, p in sub.record(profile, results):
-                        why = known(reader, f, p)
-                        if why:
-                            H.log(f"known {reader} limitation ({why}): {p[:300]}")
-                        else:
-                            failures.append(f"{profile} {reader}: {p}")
+                    failures += H.run_ddl(m, profile, s.ddl(dialect), spark.sql, label=f"{reader}: DDL as printed")
+
+                    def refused(name, meta, e, reader=reader):
+                        if reader == "spark" and "PARQUET_COLUMN_DATA_TYPE_MISMATCH" in str(e):
+                            workaround_widened(spark, m, profile, name, meta, data, live.get(meta["store"], {}))
+                        return refusal(name, meta, e)
+                    results = H.compare_tables(s, data, live, lambda meta, kind: rows(
+                        spark, f"app.{meta['table']}" + ("_changes" if kind == "changes" else "")), refused=refused)
+                    failures += [f"{reader}: {p}" for p in
+                                 H.settle(H.Matrix(f"{m.engine} {reader}"), profile, results, KNOWN[reader], reader)]
                 # the other direction: df.write.parquet into the inbox reaches the pull feed
                 if profile == "compat":
                     import decimal
@@ -183,11 +145,7 @@ def run():
                     probs = H.compare_import(H.wait_import(s, "app", "from_spark", len(want)), want)
                     m.cell(profile, "reverse: df.write.parquet -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
                     failures += probs
-                # Impala's reader rules over the lake this engine read (and wrote into)
-                rc, out = H.lake_check(s.lake, "compat" if profile == "compat" else "impala4")
-                m.cell(profile, "idbsync lake check", "ok" if rc == 0 else "FAIL: " + out[:200])
-                if rc:
-                    failures.append(f"{profile}: idbsync lake check: {out[:2000]}")
+                failures += H.check_lake(m, s, profile)
                 # a reader in a loop while the server ingests and flushes
                 live_dir = os.path.join(s.lake, "app", "live")
 
