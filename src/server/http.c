@@ -10,6 +10,7 @@
 #include <malloc.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,15 @@ static void conn_resume(conn *cn)
 	MHD_resume_connection(cn->c);
 }
 
+/* A client that closed its socket while its request waited in a queue (not parked, so the
+ * waker's EPOLLRDHUP did not see it): its page is not worth building. Only a hang-up counts;
+ * unread bytes (a pipelined request) do not. */
+static int hung_up(int fd)
+{
+	struct pollfd p = {fd, POLLRDHUP, 0};
+	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* One step of a request on a worker: the handler, or the continuation it left (after a
  * wake-up, a push's commit, or a stream that ran dry). Ends by parking the request, by
  * starting its outside work, or by resuming its connection. */
@@ -258,7 +268,7 @@ static void conn_step(task *t)
 	if (!cn->dispatched) {
 		cn->dispatched = 1;
 		route_dispatch(s, &cn->req, resp, &cn->rid);
-	} else if (cn->pk.reason == PARK_GONE) {
+	} else if (cn->pk.reason == PARK_GONE || (cn->pk.reason == PARK_NONE && !resp->stream && hung_up(cn->pk.fd))) {
 		cn->gone = 1;
 		conn_resume(cn);
 		return;
@@ -272,6 +282,13 @@ static void conn_step(task *t)
 		cn->pk.db = resp->park_db;
 		cn->pk.pool = s->fast;
 		parking_add(s->park, &cn->pk);
+		return;
+	}
+	if (resp->bulk) {
+		/* a large page: built on the bulk workers, after the quick requests (route_sync.c) */
+		resp->bulk = 0;
+		cn->pk.reason = PARK_NONE;
+		workers_submit(s->bulk, &cn->pk.t, LANE_NEW);
 		return;
 	}
 	if (resp->start) {
@@ -469,12 +486,20 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
  * behind them. */
 #define EVENT_THREADS 2
 #define SLOW_WORKERS 4
+/* Large pull pages (a page past route_sync.c's first look) are built here, at most this many
+ * at once: each holds a read connection and a core while it builds, and 30 stalled clients
+ * asking for 16 MiB each once held every request worker (waiting for the store's 8 read
+ * connections) while a 409 that needs no store at all waited 1.1 s for a worker. Four leaves
+ * half the read connections to quick pulls, SSE frames and the lake; on 2 cores more
+ * concurrent builds add no throughput. */
+#define BULK_WORKERS 4
 
 static void start_failed(server *s)
 {
 	parking_stop(s->park);
 	workers_stop(s->fast);
 	workers_stop(s->slow);
+	workers_stop(s->bulk);
 	parking_free(s->park);
 	auth_free(s->auth);
 	free(s);
@@ -510,9 +535,11 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (!rc)
-		rc = workers_start(&s->fast, o->workers, err);
+		rc = workers_start(&s->fast, o->workers, 1, err);
 	if (!rc)
-		rc = workers_start(&s->slow, SLOW_WORKERS, err);
+		rc = workers_start(&s->slow, SLOW_WORKERS, 0, err);
+	if (!rc)
+		rc = workers_start(&s->bulk, BULK_WORKERS, 0, err);
 	if (!rc)
 		rc = parking_start(&s->park, st, err);
 	if (rc) {
@@ -570,6 +597,7 @@ void server_stop(server *s)
 		close(lfd);
 	workers_stop(s->fast);
 	workers_stop(s->slow);
+	workers_stop(s->bulk);
 	parking_free(s->park);
 	auth_free(s->auth);
 	free(s);

@@ -179,6 +179,25 @@ static int state_check(server *s, http_req *req, http_resp *resp, int64_t since)
 	return 0;
 }
 
+/* A pull's first look builds at most this much on the request workers. A page that would be
+ * larger (a first sync, a client far behind: up to 16 MiB) is built again on the bulk workers
+ * (resp->bulk, BULK_WORKERS in http.c), a few at a time. Measured: 30 stalled clients each
+ * asking for a 16 MiB page held all 31 request workers, 8 building and the rest waiting for
+ * one of the store's 8 read connections, for seconds; a pull that needed no page at all waited
+ * 1.1 s for a worker and pushes' commits shared 2 cores with 8 builds. The first look's part
+ * is dropped, not continued, so the big page still comes from one snapshot (each key once, at
+ * its latest state); it costs ~2% of a full page. */
+#define FIRST_LOOK_BYTES (256u << 10)
+
+/* Whether a pull's answer says it holds everything up to its cursor ("more":false in the tail
+ * after the changes array). */
+static int page_complete(const char *body, size_t len)
+{
+	static const char all[] = "\"more\":false,";
+	const char *end = len ? memrchr(body, ']', len) : NULL;
+	return end && memmem(end, len - (size_t)(end - body), all, sizeof all - 1);
+}
+
 /* A long-poll between two looks at the store: its own copies of what the request named. */
 typedef struct pull_wait {
 	char db[IDS_DB_NAME_MAX + 1];
@@ -186,20 +205,31 @@ typedef struct pull_wait {
 	char client[IDS_NAME_MAX + 1];
 	store_pull_req pr;
 	int64_t deadline;
+	int big;                    /* the next look is the full page, on the bulk workers */
 } pull_wait;
 
 /* One look: answers (changes, the deadline passed, shutdown, an error) and returns 1, or
- * parks the request until the head passes what this look saw and returns 0. */
-static int pull_once(server *s, http_resp *resp, store_pull_req *pr, int64_t deadline)
+ * returns 0 having parked the request until the head passes what this look saw, or (a first
+ * look that found a large page) having sent it to the bulk workers. */
+static int pull_once(server *s, http_resp *resp, store_pull_req *pr, int64_t deadline, int first_look)
 {
 	ids_error err = IDS_ERROR_INIT;
 	int64_t cursor, head = store_head(s->st);
 	int count;
 	ids_buf_reset(&resp->body);
-	int rc = store_pull(s->st, pr, &resp->body, &cursor, &count, &err);
+	store_pull_req look = *pr;
+	if (first_look)
+		look.max_bytes = FIRST_LOOK_BYTES;
+	int rc = store_pull(s->st, &look, &resp->body, &cursor, &count, &err);
 	if (rc) {
 		resp_error(resp, rc, err.msg);
 		return 1;
+	}
+	/* stopped by the byte cap, not by the row limit: a large page */
+	if (first_look && count > 0 && count < pr->limit && !page_complete(resp->body.data, resp->body.len)) {
+		ids_buf_reset(&resp->body);
+		resp->bulk = 1;
+		return 0;
 	}
 	if (count > 0 || hlc_wall_ms() >= deadline || atomic_load(&s->stopping)) {
 		if (resp->body.len && resp->body.data[resp->body.len - 1] == '}') {
@@ -221,11 +251,15 @@ static int pull_once(server *s, http_resp *resp, store_pull_req *pr, int64_t dea
 static void pull_again(server *s, http_req *req, http_resp *resp, int reason)
 {
 	pull_wait *w = resp->cont_ctx;
-	if (pull_once(s, resp, &w->pr, w->deadline)) {
+	int big = w->big;
+	w->big = 0;
+	if (pull_once(s, resp, &w->pr, w->deadline, !big)) {
 		free(w);
 		resp->cont = NULL;
 		resp->cont_ctx = NULL;
 		resp->cont_free = NULL;
+	} else {
+		w->big = resp->bulk;
 	}
 }
 
@@ -240,11 +274,12 @@ void route_pull(server *s, http_req *req, http_resp *resp, const char *db)
 		return;
 	store_pull_req pr = {db, req->user, client, since, (int)limit, 0};
 	int64_t deadline = hlc_wall_ms() + wait * 1000;
-	if (pull_once(s, resp, &pr, deadline))
+	if (pull_once(s, resp, &pr, deadline, 1))
 		return;
 	pull_wait *w = calloc(1, sizeof *w);
 	if (!w) {
 		resp->park = 0;
+		resp->bulk = 0;
 		resp_error(resp, IDS_ENOMEM, "out of memory");
 		return;
 	}
@@ -257,6 +292,7 @@ void route_pull(server *s, http_req *req, http_resp *resp, const char *db)
 	w->pr.user = w->user;
 	w->pr.client = client ? w->client : NULL;
 	w->deadline = deadline;
+	w->big = resp->bulk;
 	resp->cont = pull_again;
 	resp->cont_ctx = w;
 	resp->cont_free = free;
@@ -342,10 +378,7 @@ static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
 	} else if (count > 0) {
 		frame(x, "changes", body.data, body.len, cursor);
 		/* the answer's tail, after the changes array, says whether the pull left some behind */
-		static const char all[] = "\"more\":false,";
-		const char *end = memrchr(body.data, ']', body.len);
-		size_t tail = end ? body.len - (size_t)(end - body.data) : 0;
-		x->idle_after = end && memmem(end, tail, all, sizeof all - 1) ? head : -1;
+		x->idle_after = page_complete(body.data, body.len) ? head : -1;
 	} else {
 		resp->park = 1;
 		resp->park_after = head;

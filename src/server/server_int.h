@@ -58,6 +58,8 @@ struct http_resp {
 	int64_t park_after, park_until_ms;
 	const char *park_db;        /* lives as long as cont_ctx */
 	void (*start)(server *s, http_req *req, http_resp *resp);
+	/* bulk: run cont on the bulk workers (a large pull page: see route_sync.c) */
+	int bulk;
 	http_cont_fn cont;
 	void *cont_ctx;
 	void (*cont_free)(void *ctx);   /* frees cont_ctx if the connection ends first */
@@ -73,7 +75,8 @@ typedef struct task {
 	struct task *next;
 } task;
 typedef struct workers workers;
-int workers_start(workers **out, int n, ids_error *err);
+/* keep_for_push: one of the n takes LANE_PUSH only (the request pool; the others get no pushes). */
+int workers_start(workers **out, int n, int keep_for_push, ids_error *err);
 /* Lanes, served in this order: */
 enum { LANE_PUSH, LANE_NEW, LANE_WOKEN, LANES };
 void workers_submit(workers *w, task *t, int lane);
@@ -117,6 +120,7 @@ struct server {
 	atomic_llong busy_rejects;
 	workers *fast;                     /* request handlers */
 	workers *slow;                     /* handlers that may block for long: flush, query, import, gc */
+	workers *bulk;                     /* large pull pages (resp->bulk), a few at a time */
 	parking *park;
 	atomic_int suspended;              /* connections handed to a worker or parked */
 };

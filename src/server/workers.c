@@ -57,7 +57,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int workers_start(workers **out, int n, ids_error *err)
+int workers_start(workers **out, int n, int keep_for_push, ids_error *err)
 {
 	*out = NULL;
 	if (n < 1)
@@ -72,7 +72,7 @@ int workers_start(workers **out, int n, ids_error *err)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 1u << 20);
 	for (; w->n < n; w->n++) {
-		w->th[w->n] = (worker){w, n > 1 && w->n == 0, 0};
+		w->th[w->n] = (worker){w, keep_for_push && n > 1 && w->n == 0, 0};
 		if (pthread_create(&w->th[w->n].th, &attr, run, &w->th[w->n]))
 			break;
 	}
