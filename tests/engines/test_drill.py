@@ -12,6 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
 import drill as D  # noqa: E402
+import drill_missing_column as R  # noqa: E402
 
 VERSION = "Apache Drill 1.22.0"
 
@@ -22,7 +23,9 @@ KNOWN = [
      "reading a change log whose files differ in schema (a column added later) while projecting a struct "
      "column fails; the error varies from run to run: 'Current context not Array but Object', "
      "NegativeArraySizeException, a truncated REST answer, an OutOfMemoryError that ends the Drillbit "
-     "(with 1 and 2 GiB of heap)"),
+     "(with 1 and 2 GiB of heap). Drill's defect, reproduced on two small files by drill_missing_column.py: "
+     "a column missing from the file Drill scans first is filled as INT and the later files' values are read "
+     "through it; the views' CASTs cure flat columns, not a struct projected whole"),
     ("modern", "nested", r"engine \[\] != (server|pushed) None",
      "a null or missing array reads as [] (Drill's repeated types have no NULL)"),
 ]
@@ -71,6 +74,9 @@ def run():
     failures = []
     try:
         m.cell("-", "startup seconds", f"{drill.startup_s:.0f}")
+        # the smallest files that show why the modern change log fails below (see KNOWN): Drill's
+        # current wrong answers are asserted, so a Drill that reads them right fails here
+        failures += R.run(drill, tmp)
         views = os.path.join(tmp, "views")
         for profile in ("compat", "modern"):
             # a minute for a query through Drill (5 s by default): a cold Drill on a loaded 2-core
