@@ -383,6 +383,10 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 			if (!strcmp(ts[0].profile, "compat"))
 				ids_buf_puts(out, "-- compat lakes store timestamps as INT96; the views and REST queries need:\n"
 						  "ALTER SYSTEM SET `store.parquet.reader.int96_as_timestamp` = true;\n");
+			else   /* tests/engines/drill_missing_column.py keeps the defect's reproduction */
+				ids_buf_puts(out, "-- modern lake: Drill 1.22 misreads a whole struct column (t.obj) of a file scanned after\n"
+						  "-- one that lacks a column (docs/engines.md, Drill item 5): select its fields (t.obj.a)\n"
+						  "-- or write the lake with --lake-profile compat for Drill\n");
 		}
 		ids_buf_putc(out, '\n');
 		const char *last_db = "";
