@@ -36,7 +36,7 @@ typedef struct serve_cfg {
 	rule_opt rules[256];
 	int n_rules;
 	/* strings owned here (config file values, flags) */
-	char data[4096], lake[4096], listen[300], auth[4200], stat[4096], node[HLC_NODE_MAX + 1], drill[2048];
+	char data[4096], state[4096], lake[4096], listen[300], auth[4200], stat[4096], node[HLC_NODE_MAX + 1], drill[2048];
 	ids_log_level log_level;
 	ids_log_format log_format;
 } serve_cfg;
@@ -44,6 +44,7 @@ typedef struct serve_cfg {
 static const char serve_help[] =
 		"usage: idbsync serve [options]\n"
 		"  --data DIR               state directory (SQLite)            [./data]\n"
+		"  --state URL              keep the state in PostgreSQL (postgres://...), shared by several servers\n"
 		"  --lake DIR               Parquet lake directory              [./lake]\n"
 		"  --listen ADDR:PORT       address to listen on (port 0: any)  [127.0.0.1:8080]\n"
 		"  --config FILE            JSON config file (flags override it; keys are these flags with '_')\n"
@@ -123,6 +124,13 @@ static int apply(serve_cfg *c, const char *a, const char *v)
 {
 	long long x = 0;
 	if (!strcmp(a, "--data")) snprintf(c->data, sizeof c->data, "%s", v);
+	else if (!strcmp(a, "--state")) {
+		if (!store_state_is_postgres(v)) {
+			fprintf(stderr, "idbsync serve: --state: expected a postgres://... or postgresql://... URI, got \"%s\"\n", v);
+			return -1;
+		}
+		snprintf(c->state, sizeof c->state, "%s", v);
+	}
 	else if (!strcmp(a, "--lake")) snprintf(c->lake, sizeof c->lake, "%s", v);
 	else if (!strcmp(a, "--listen")) snprintf(c->listen, sizeof c->listen, "%s", v);
 	else if (!strcmp(a, "--auth")) snprintf(c->auth, sizeof c->auth, "%s", v);
@@ -438,6 +446,7 @@ int cmd_serve(int argc, char **argv)
 		return 2;
 	ids_log_setup(c.log_level, c.log_format, 2);
 	c.so.dir = c.data;
+	c.so.state = c.state[0] ? c.state : NULL;
 	c.so.no_lake = c.no_lake;
 	c.so.node_id = c.node[0] ? c.node : NULL;
 	c.ho.listen = c.listen;
