@@ -16,6 +16,7 @@
 #include "idbsync/log.h"
 #include "idbsync/server.h"
 #include "idbsync/store.h"
+#include "serve_lease.h"
 
 typedef struct rule_opt {
 	char db[IDS_DB_NAME_MAX + 1];
@@ -388,20 +389,6 @@ static int parse_args(serve_cfg *c, int argc, char **argv)
 	return 0;
 }
 
-static int serve_flush(void *ctx, const char *db, int64_t upto, ids_error *err)
-{
-	return lake_flush(ctx, db, upto, 60000, err);
-}
-
-static void serve_lake_metrics(void *ctx, ids_buf *out) { lake_metrics(ctx, out); }
-
-static int serve_lake_stats(void *ctx, const char *db, ids_buf *out, ids_error *err)
-{
-	return lake_db_stats(ctx, db, out, err);
-}
-
-static int serve_health(void *ctx, ids_buf *out) { return lake_health(ctx, out); }
-
 /* BIN/../share/idbsync when it holds the client (an installed binary), found from
  * /proc/self/exe so the prefix chosen at install time needs no rebuild. */
 static int share_dir(char *out, size_t n)
@@ -492,36 +479,21 @@ int cmd_serve(int argc, char **argv)
 	snprintf(c.spool, sizeof c.spool, "%s/tmp", c.data);
 	mkdir(c.spool, 0700);
 	c.ho.spool_dir = c.spool;
-	imp_inbox *inbox = NULL;
-	if (!c.no_inbox) {
-		c.io.lake_dir = c.lake;
-		if (imp_inbox_start(&inbox, st, &c.io, &err)) {
-			fprintf(stderr, "idbsync serve: inbox: %s\n", err.msg);
-			store_free(st);
-			return 1;
-		}
-	}
-	lake *lk = NULL;
-	if (!c.no_lake) {
-		c.lo.dir = c.lake;
-		if (lake_open(&lk, st, &c.lo, &err)) {
-			fprintf(stderr, "idbsync serve: lake %s: %s\n", c.lake, err.msg);
-			imp_inbox_free(inbox);
-			store_free(st);
-			return 1;
-		}
-		c.ho.hooks.ctx = lk;
-		c.ho.hooks.flush = serve_flush;
-		c.ho.hooks.metrics = serve_lake_metrics;
-		c.ho.hooks.lake_stats = serve_lake_stats;
-		c.ho.hooks.health = serve_health;
+	/* the lake writer and the inbox: this process's own with SQLite; with PostgreSQL one
+	 * server at a time runs each, by lease (serve_lease.c) */
+	c.io.lake_dir = c.lake;
+	c.lo.dir = c.lake;
+	serve_lease *ls = NULL;
+	if (serve_lease_start(&ls, st, c.so.state != NULL, c.no_lake ? NULL : &c.lo, c.no_inbox ? NULL : &c.io,
+			      &c.ho.hooks, &err)) {
+		fprintf(stderr, "idbsync serve: %s\n", err.msg);
+		store_free(st);
+		return 1;
 	}
 	server *sv = NULL;
 	if (server_start(&sv, st, &c.ho, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
-		if (lk)
-			lake_free(lk);
-		imp_inbox_free(inbox);
+		serve_lease_free(ls);
 		store_free(st);
 		return 1;
 	}
@@ -534,11 +506,9 @@ int cmd_serve(int argc, char **argv)
 	sigwait(&set, &sig);
 	ids_logf(IDS_LOG_INFO, "shutdown", "signal %d: stopping (the lake records its progress within %d ms)", sig, LAKE_STOP_BUDGET_MS);
 	/* the lake first: an HTTP handler waiting in lake_flush would hold server_stop */
-	lake_stop(lk);
+	serve_lease_stop(ls);
 	server_stop(sv);
-	imp_inbox_free(inbox);
-	if (lk)
-		lake_free(lk);
+	serve_lease_free(ls);
 	store_free(st);
 	return 0;
 }

@@ -167,6 +167,28 @@ static int64_t read_head(store *s, PGconn *c, ids_error *err)
 	return h;
 }
 
+/* The state's epoch (meta 'epoch') into s->epoch; "" when the schema is not there yet. */
+static int read_epoch(store *s, ids_error *err)
+{
+	s->epoch[0] = 0;
+	/* two statements: a query naming meta would fail to parse before it exists */
+	PGresult *r = pg_run(s, s->pg->w, "read the schema", "SELECT to_regclass('meta') IS NOT NULL", 0, NULL, NULL,
+			     NULL, err);
+	if (!r)
+		return IDS_EIO;
+	int exists = PQntuples(r) && !strcmp(PQgetvalue(r, 0, 0), "t");
+	PQclear(r);
+	if (!exists)
+		return 0;
+	r = pg_run(s, s->pg->w, "read the schema", "SELECT v FROM meta WHERE k='epoch'", 0, NULL, NULL, NULL, err);
+	if (!r)
+		return IDS_EIO;
+	if (PQntuples(r))
+		snprintf(s->epoch, sizeof s->epoch, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
 static int listener_stopping(store *s)
 {
 	pthread_mutex_lock(&s->mu);
@@ -252,28 +274,32 @@ int store_pg_open(store *s, ids_error *err)
 	const char *delay = getenv("IDBSYNC_TEST_COMMIT_DELAY_MS");
 	pg->commit_delay_ms = delay ? strtoll(delay, NULL, 10) : 0;
 	int rc = pg_connect(s, &pg->w, err);
-	if (!rc)
+	if (!rc && !(rc = read_epoch(s, err)) && !s->epoch[0]) {
+		/* the first server creates the schema, under a lock so that servers starting
+		 * together do not race; later ones find it and take no lock at all (DDL, even
+		 * IF NOT EXISTS, would wait behind running groups) */
 		rc = pg_exec(s, pg->w, "create the schema", "BEGIN", err);
-	if (!rc)
-		rc = pg_exec(s, pg->w, "create the schema", "SELECT pg_advisory_xact_lock(7453, 1)", err);
-	if (!rc)
-		rc = pg_exec(s, pg->w, "create the schema", pg_schema, err);
-	if (!rc) {
-		/* the state's identity, made by whichever server created the schema */
-		char epoch[STORE_EPOCH_LEN + 1];
-		store_new_epoch(epoch);
-		const char *v[] = {epoch};
-		PGresult *r = pg_run(s, pg->w, "epoch",
-				     "INSERT INTO meta(k, v) VALUES('epoch', $1) ON CONFLICT(k) DO UPDATE SET v=meta.v RETURNING v",
-				     1, v, NULL, NULL, err);
-		if (!r)
-			rc = IDS_EIO;
-		else
-			snprintf(s->epoch, sizeof s->epoch, "%s", PQgetvalue(r, 0, 0));
-		PQclear(r);
+		if (!rc)
+			rc = pg_exec(s, pg->w, "create the schema", "SELECT pg_advisory_xact_lock(7453, 1)", err);
+		if (!rc)
+			rc = pg_exec(s, pg->w, "create the schema", pg_schema, err);
+		if (!rc) {
+			/* the state's identity, made once */
+			char epoch[STORE_EPOCH_LEN + 1];
+			store_new_epoch(epoch);
+			const char *v[] = {epoch};
+			PGresult *r = pg_run(s, pg->w, "epoch", "INSERT INTO meta(k, v) VALUES('epoch', $1) ON CONFLICT DO NOTHING",
+					     1, v, NULL, NULL, err);
+			rc = r ? 0 : IDS_EIO;
+			PQclear(r);
+		}
+		if (!rc)
+			rc = pg_exec(s, pg->w, "create the schema", "COMMIT", err);
+		else if (PQstatus(pg->w) == CONNECTION_OK)
+			pg_exec(s, pg->w, "rollback", "ROLLBACK", NULL);
+		if (!rc && !(rc = read_epoch(s, err)) && !s->epoch[0])
+			rc = ids_fail(err, IDS_ECORRUPT, "PostgreSQL (--state): the schema has no epoch after creating it");
 	}
-	if (!rc)
-		rc = pg_exec(s, pg->w, "create the schema", "COMMIT", err);
 	if (!rc && (s->head = read_head(s, pg->w, err)) < 0)
 		rc = IDS_EIO;
 	char node[HLC_NODE_MAX + 1];

@@ -8,11 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 
 const running = new Set();
+const made = new Set(); // every cluster's dir, removed at exit
 process.on('exit', () => {
   for (const pg of running) {
     try { pg.kill9(); } catch { /* gone */ }
-    if (!process.env.IDBSYNC_KEEP_TMP) fs.rmSync(pg.dir, { recursive: true, force: true });
   }
+  if (!process.env.IDBSYNC_KEEP_TMP) for (const d of made) fs.rmSync(d, { recursive: true, force: true });
 });
 
 /** The directory of initdb/pg_ctl: PATH, else the newest /usr/lib/postgresql/N/bin. */
@@ -55,6 +56,7 @@ function children(pid) {
 export async function startPostgres({ t } = {}) {
   const bin = binDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-pg-'));
+  made.add(dir);
   const data = path.join(dir, 'data');
   if (asRoot) execFileSync('chown', ['postgres:postgres', dir]);
   fs.chmodSync(dir, 0o755);
