@@ -27,7 +27,7 @@ static const char *const pg_schema =
 	"CREATE TABLE IF NOT EXISTS rows(sid bigint NOT NULL, uid bigint NOT NULL, key bytea NOT NULL,"
 	" did bigint NOT NULL, seq bigint NOT NULL, hlc text NOT NULL, deleted int NOT NULL,"
 	" origin int NOT NULL, value text, meta text, khash bigint NOT NULL, PRIMARY KEY(sid, uid, key));"
-	"CREATE INDEX IF NOT EXISTS rows_pull ON rows(did, uid, seq);"
+	"CREATE INDEX IF NOT EXISTS rows_pull ON rows(did, seq);" /* pulls: in seq order, uid filtered */
 	"CREATE TABLE IF NOT EXISTS changes(seq bigint PRIMARY KEY, did bigint NOT NULL, sid bigint NOT NULL,"
 	" uid bigint NOT NULL, key bytea NOT NULL, op int NOT NULL, hlc text NOT NULL, value text,"
 	" cid bigint NOT NULL, mid bigint NOT NULL, origin int NOT NULL, ts bigint NOT NULL);"

@@ -120,26 +120,19 @@ static int write_applied(store *s, const ids_batch *b, pctx *c, const char *ssid
 	snprintf(del, sizeof del, "%d", d->deleted);
 	snprintf(org, sizeof org, "%d", (int)b->origin);
 	snprintf(op, sizeof op, "%d", d->deleted ? IDS_OP_DELETE : IDS_OP_PUT);
-	const char *rv[] = {ssid, c->suid, (const char *)m->key, c->sdid, sseq, h, del, org, val,
-			    d->merged ? d->meta.data : NULL, hash};
-	int rl[11] = {0, 0, (int)m->key_len, 0, 0, 0, 0, 0, (int)vlen, d->merged ? (int)d->meta.len : 0};
-	int rb[11] = {0, 0, 1, 0, 0, 0, 0, 0, 1, 1};
+	/* the row and its change-log entry in one statement: one round trip per mutation less */
+	const char *v[] = {ssid, c->suid, (const char *)m->key, c->sdid, sseq, h, del, org, val,
+			   d->merged ? d->meta.data : NULL, hash, op, c->scid, mid, c->snow};
+	int l[15] = {0, 0, (int)m->key_len, 0, 0, 0, 0, 0, (int)vlen, d->merged ? (int)d->meta.len : 0};
+	int bin[15] = {0, 0, 1, 0, 0, 0, 0, 0, 1, 1};
 	PGresult *r = pg_run(s, s->pg->w, "write row",
-			     "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
+			     "WITH w AS (INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
 			     " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
 			     " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"
-			     " value=excluded.value, meta=excluded.meta",
-			     11, rv, rl, rb, err);
-	if (!r)
-		return IDS_EIO;
-	PQclear(r);
-	const char *cv[] = {sseq, c->sdid, ssid, c->suid, (const char *)m->key, op, h, val, c->scid, mid, org, c->snow};
-	int cl[12] = {0, 0, 0, 0, (int)m->key_len, 0, 0, (int)vlen};
-	int cb[12] = {0, 0, 0, 0, 1, 0, 0, 1};
-	r = pg_run(s, s->pg->w, "change log",
-		   "INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid, origin, ts)"
-		   " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
-		   12, cv, cl, cb, err);
+			     " value=excluded.value, meta=excluded.meta)"
+			     " INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid, origin, ts)"
+			     " VALUES($5,$4,$1,$2,$3,$12,$6,$9,$13,$14,$8,$15)",
+			     15, v, l, bin, err);
 	PQclear(r);
 	return r ? 0 : IDS_EIO;
 }

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startPostgres } from './lib/pg.mjs';
 import { BIN } from '../integration/lib/server.mjs';
@@ -27,3 +28,18 @@ for (const name of ['test_store', 'test_store_multi']) {
     assert.match(r.stdout + r.stderr, /passed, 0 failed/);
   });
 }
+
+test('--state: a URI that is not PostgreSQL, and a PostgreSQL that is not there, are clear errors', async () => {
+  const bad = spawnSync(BIN, ['serve', '--state', 'mysql://x/y', '--listen', '127.0.0.1:0'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--state: expected a postgres:\/\/\.\.\. or postgresql:\/\/\.\.\. URI, got "mysql:\/\/x\/y"/);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-nopg-'));
+  try {
+    const gone = spawnSync(BIN, ['serve', '--state', `postgresql:///x?host=${encodeURIComponent(tmp)}`, '--data',
+      path.join(tmp, 'data'), '--lake', path.join(tmp, 'lake'), '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(gone.status, 1);
+    assert.match(gone.stderr, /cannot connect to PostgreSQL \(--state\)/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
