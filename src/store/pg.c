@@ -64,9 +64,13 @@ int pg_connect(store *s, PGconn **c, ids_error *err)
 		return rc;
 	}
 	PQsetNoticeProcessor(*c, notice_quiet, NULL); /* "relation already exists, skipping" */
-	/* acks wait for the commit's WAL flush (durable), unless --unsafe-no-fsync */
+	/* acks wait for the commit's WAL flush (durable), unless --unsafe-no-fsync. No bitmap scans:
+	 * with statistics not yet gathered on a growing table, the planner picks one for a pull and
+	 * sorts every row after the cursor where the (did, seq) index stops after one page. */
 	return pg_exec(s, *c, "session settings",
-		       s->o.durable ? "SET synchronous_commit=on" : "SET synchronous_commit=off", err);
+		       s->o.durable ? "SET synchronous_commit=on; SET enable_bitmapscan=off"
+				    : "SET synchronous_commit=off; SET enable_bitmapscan=off",
+		       err);
 }
 
 PGresult *pg_run(store *s, PGconn *c, const char *what, const char *sql, int n, const char *const *vals,

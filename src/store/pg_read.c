@@ -1,5 +1,5 @@
-/* Reading the PostgreSQL state: pulls and the lake's scans, each on one REPEATABLE READ
- * snapshot of a read connection. Because seqs commit in order (pg_push.c), a snapshot holds
+/* Reading the PostgreSQL state: pulls and the lake's scans, each on one snapshot of a read
+ * connection (one statement, or a REPEATABLE READ transaction). Because seqs commit in order (pg_push.c), a snapshot holds
  * exactly the seqs up to the head it reads, so its head is a cursor that skips nothing. */
 #include "pg_int.h"
 
@@ -38,10 +38,20 @@ static void snapshot_end(store *s, PGconn *c)
 	pg_reader_put(s, c);
 }
 
+/* A pull is one statement, so one snapshot (and one round trip): the head, the db's tombstone
+ * horizon and the page of rows, the head and horizon repeated on every row (a row of NULLs when
+ * the page is empty). */
+static const char pull_sql[] =
+	"SELECT h.v::bigint, coalesce(d.gc_floor, 0), r.seq, s.name, r.key, r.deleted, r.value, r.hlc"
+	" FROM meta h LEFT JOIN dbs d ON d.name=$1"
+	" LEFT JOIN LATERAL (SELECT seq, sid, key, deleted, value, hlc FROM rows WHERE did=d.did"
+	"  AND uid IN (0, coalesce((SELECT uid FROM users WHERE name=$2 AND $2<>''), 0)) AND seq>$3"
+	"  ORDER BY seq LIMIT $4) r ON true"
+	" LEFT JOIN stores s ON s.sid=r.sid WHERE h.k='head' ORDER BY r.seq";
+
 int store_pg_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count, ids_error *err)
 {
-	int64_t head = 0;
-	PGconn *c = snapshot_begin(s, &head, err);
+	PGconn *c = pg_reader_get(s, err);
 	if (!c)
 		return IDS_EIO;
 	int rc = 0, n = 0, more = 0;
@@ -51,13 +61,12 @@ int store_pg_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cu
 	snprintf(since, sizeof since, "%lld", (long long)req->since);
 	snprintf(lim, sizeof lim, "%d", limit + 1);
 	const char *v[] = {req->db, req->user, since, lim};
-	PGresult *d = pg_run(s, c, "pull", "SELECT did, gc_floor FROM dbs WHERE name=$1", 1, v, NULL, NULL, err);
-	PGresult *q = NULL;
-	if (!d) {
-		rc = IDS_EIO;
+	PGresult *q = pg_run(s, c, "pull", pull_sql, 4, v, NULL, NULL, err);
+	if (!q || !PQntuples(q)) {
+		rc = q ? ids_fail(err, IDS_ECORRUPT, "PostgreSQL (--state): the state has no head") : IDS_EIO;
 		goto out;
 	}
-	int64_t floor = PQntuples(d) ? pg_i64(d, 0, 1) : 0;
+	int64_t head = pg_i64(q, 0, 0), floor = pg_i64(q, 0, 1);
 	if (req->since > 0 && req->since < floor) {
 		rc = ids_fail(err, IDS_EGONE,
 			      "cursor %lld is older than the tombstone horizon %lld: deletions were collected; "
@@ -67,33 +76,22 @@ int store_pg_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cu
 	}
 	ids_buf_puts(out, "{\"changes\":[");
 	size_t start = out->len, max_bytes = req->max_bytes ? req->max_bytes : (16u << 20);
-	/* the user's own rows and the shared ones (uid 0), merged by seq; an unknown user sees the
-	 * shared rows only */
-	q = pg_run(s, c, "pull",
-		   "SELECT r.seq, s.name, r.key, r.deleted, r.value, r.hlc FROM rows r JOIN stores s ON s.sid=r.sid"
-		   " JOIN dbs d ON d.did=r.did WHERE d.name=$1 AND r.uid IN (0, coalesce((SELECT uid FROM users WHERE"
-		   " name=$2 AND $2<>''), 0)) AND r.seq>$3 ORDER BY r.seq LIMIT $4",
-		   4, v, NULL, NULL, err);
-	if (!q) {
-		rc = IDS_EIO;
-		goto out;
-	}
-	for (int i = 0; i < PQntuples(q); i++) {
+	for (int i = 0; i < PQntuples(q) && !PQgetisnull(q, i, 2); i++) {
 		if (n == limit || (n > 0 && out->len - start > max_bytes)) {
 			more = 1;
 			break;
 		}
 		size_t klen = 0;
-		uint8_t *key = pg_bytes(q, i, 2, &klen);
+		uint8_t *key = pg_bytes(q, i, 4, &klen);
 		if (!key) {
 			rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 			goto out;
 		}
-		store_emit_change(out, n == 0, pg_i64(q, i, 0), PQgetvalue(q, i, 1), (size_t)PQgetlength(q, i, 1), key,
-				  klen, (int)pg_i64(q, i, 3), PQgetvalue(q, i, 4), (size_t)PQgetlength(q, i, 4),
-				  PQgetvalue(q, i, 5), (size_t)PQgetlength(q, i, 5));
+		store_emit_change(out, n == 0, pg_i64(q, i, 2), PQgetvalue(q, i, 3), (size_t)PQgetlength(q, i, 3), key,
+				  klen, (int)pg_i64(q, i, 5), PQgetvalue(q, i, 6), (size_t)PQgetlength(q, i, 6),
+				  PQgetvalue(q, i, 7), (size_t)PQgetlength(q, i, 7));
 		PQfreemem(key);
-		cur = pg_i64(q, i, 0);
+		cur = pg_i64(q, i, 2);
 		n++;
 	}
 	/* nothing more to send: the snapshot's head covers every seq at or below it */
@@ -104,9 +102,8 @@ int store_pg_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cu
 	if (out->failed)
 		rc = ids_fail(err, out->failed, "pull response too large");
 out:
-	PQclear(d);
 	PQclear(q);
-	snapshot_end(s, c);
+	pg_reader_put(s, c);
 	if (!rc) {
 		store_note_pull(s, req);
 		atomic_fetch_add(&s->stats.pulls, 1);
