@@ -107,6 +107,10 @@ int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *curso
 /* Current committed head seq, and a wait for it to pass `after` (returns 1 if it did, 0 on
  * timeout or shutdown). */
 int64_t store_head(store *s);
+/* The committed head read from the state itself: with PostgreSQL, servers learn of each other's
+ * commits a moment later (NOTIFY), so a cursor another server handed out, or a flush that must
+ * cover every acked push, asks for this (one query; it also moves store_head). SQLite: store_head. */
+int64_t store_head_fresh(store *s);
 
 /* The state's identity (16 hex digits): made with the state, new after store_restore. Pulls
  * and pushes answer it; a client whose cursor belongs to another epoch must resync. */

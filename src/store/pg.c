@@ -193,6 +193,17 @@ static int read_epoch(store *s, ids_error *err)
 	return 0;
 }
 
+int64_t store_pg_head_fresh(store *s)
+{
+	PGconn *c = pg_reader_get(s, NULL);
+	int64_t h = c ? read_head(s, c, NULL) : -1;
+	if (c)
+		pg_reader_put(s, c);
+	if (h >= 0)
+		head_seen(s, h);
+	return store_head(s);
+}
+
 static int listener_stopping(store *s)
 {
 	pthread_mutex_lock(&s->mu);

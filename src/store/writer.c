@@ -217,6 +217,11 @@ int64_t store_head(store *s)
 	return h;
 }
 
+int64_t store_head_fresh(store *s)
+{
+	return s->pg ? store_pg_head_fresh(s) : store_head(s);
+}
+
 int store_wait(store *s, int64_t after, int timeout_ms)
 {
 	struct timespec ts;

@@ -21,16 +21,20 @@ test('a push to one server wakes long-polls and SSE streams on the others', { ti
   for (let i = 2; i <= 4; i++) {
     await pushOk(a.url, 'live', 'w', [{ id: i, store: 's', op: 'put', key: `k${i}`, value: i }]);
   }
+  // a cursor handed out by a is good on c at once (never "cursor_ahead" for want of a NOTIFY)
+  const pushed = await pushOk(a.url, 'live', 'w', [{ id: 5, store: 's', op: 'put', key: 'k5', value: 5 }]);
+  const onC = await request(`${c.url}/v1/db/live/pull?since=${pushed.cursor}`, { fresh: true });
+  assert.equal(onC.status, 200, onC.text);
   const r = await polled;
   assert.equal(r.status, 200);
   assert.ok(r.json.changes.length >= 1, `the long-poll on b returned changes: ${r.text}`);
   assert.equal(r.json.changes[0].key, 'k2');
 
   const keys = [];
-  while (keys.length < 3) {
+  while (keys.length < 4) {
     const f = await events.next(60000);
     assert.ok(f, `the stream on c ended or went quiet after ${keys.join(',')}`);
     for (const ch of f.json?.changes ?? []) keys.push(ch.key);
   }
-  assert.deepEqual(keys, ['k2', 'k3', 'k4']);
+  assert.deepEqual(keys, ['k2', 'k3', 'k4', 'k5']);
 });

@@ -60,6 +60,9 @@ static void retried_elsewhere(void)
 	CHECK_EQ_INT(r.ack, 5);
 	int64_t c0 = r.cursor;
 	store_push_result_free(&r);
+	/* another server asked at once (before any NOTIFY) knows the head from the state */
+	CHECK(store_head_fresh(s[1]) >= c0);
+	CHECK(store_head(s[1]) >= c0);
 	/* the answer was lost: the client retries on another server */
 	CHECK_EQ_INT(push(s[1], "m", "", b15, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 0);
