@@ -12,7 +12,7 @@
 void store_flush_notes(store *s)
 {
 	if (s->pg)
-		return; /* PostgreSQL: tombstones are kept (no GC there yet, docs/scaling.md) */
+		return; /* PostgreSQL: no notes, tombstones are kept (no GC there yet, docs/scaling.md) */
 	pthread_mutex_lock(&s->mu);
 	pull_note *list = s->notes;
 	s->notes = NULL;

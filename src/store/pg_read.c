@@ -105,7 +105,8 @@ out:
 	PQclear(q);
 	pg_reader_put(s, c);
 	if (!rc) {
-		store_note_pull(s, req);
+		/* no store_note_pull: its notes feed tombstone GC, which PostgreSQL does not run yet
+		 * (gc.c would never drain them) */
 		atomic_fetch_add(&s->stats.pulls, 1);
 		*cursor = cur;
 		*count = n;
