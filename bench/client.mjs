@@ -6,7 +6,8 @@
 //                              [--baseline DIR] [--initial 1000000]
 // --only initial: a fresh browser's first sync of --initial rows (orders-like, ~150 bytes) seeded on
 // the server, next to raw IndexedDB storing the same rows with the best of several batch sizes
-// (issue 15's target: at most 1.5x), with the longest main-thread task and the progress events.
+// (issue 15's target: at most 1.5x), with the longest main-thread task and the progress events, and a
+// control: how many 4 ms tasks of the same page become long tasks at the current load.
 // --static DIR serves another copy of the client (DIR/client), e.g. an older one, for before/after.
 // --baseline DIR adds a column to the capture table: the client in DIR/client, run interleaved with
 // the current one in the same process (before/after under the same machine noise).
@@ -264,6 +265,21 @@ async function initialSync() {
       return ms;
     }, { N: initialN, src: RECORD, per });
   }
+  // Control: the same page running nothing but 4 ms tasks for 10 s. On a loaded machine the OS
+  // deschedules the main thread mid-task, so even these become "long tasks": count them too.
+  const control = await page.evaluate(() => new Promise((resolve) => {
+    let n = 0, longest = 0;
+    const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) { n++; longest = Math.max(longest, e.duration); } });
+    obs.observe({ type: 'longtask' });
+    const end = performance.now() + 10000;
+    const tick = () => {
+      const t = performance.now();
+      while (performance.now() - t < 4) { /* busy */ }
+      if (performance.now() < end) setTimeout(tick, 0);
+      else setTimeout(() => { obs.disconnect(); resolve({ n, longest, tasks: Math.round(10000 / 4) }); }, 100);
+    };
+    tick();
+  }));
   const r = await page.evaluate(async ({ N }) => {
     let longest = 0, longTasks = 0, progress = 0;
     const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) { longTasks++; longest = Math.max(longest, e.duration); } });
@@ -282,7 +298,7 @@ async function initialSync() {
   await ctx.close();
   await srv.stop();
   if (r.count !== initialN) throw new Error(`initial sync: ${r.count} of ${initialN} rows`);
-  return { ...r, raw, seedMs };
+  return { ...r, raw, seedMs, control };
 }
 if (only === 'initial') initial = await initialSync();
 
@@ -303,6 +319,7 @@ if (initial) {
   for (const [per, ms] of Object.entries(initial.raw)) console.log(`| raw IndexedDB, ${per} puts per transaction (relaxed) | ${ms.toFixed(0)} | ${Math.round(initialN / ms * 1000)} | ${(ms / best).toFixed(2)}x |`);
   console.log(`| idbsync openSynced + sync() (pull + apply) | ${initial.ms.toFixed(0)} | ${Math.round(initialN / initial.ms * 1000)} | ${(initial.ms / best).toFixed(2)}x |`);
   console.log(`\nlong tasks during the sync: ${initial.longTasks}, longest ${initial.longest.toFixed(0)} ms; status events with progress: ${initial.progress}; JS heap after: ${initial.heap} MiB`);
+  console.log(`control, 10 s of 4 ms tasks in the same page before the sync: ${initial.control.n} long tasks, longest ${initial.control.longest.toFixed(0)} ms (load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} at the end)`);
 }
 if (captureRows.length) {
   console.log('\nidbsync browser client: capture overhead (median of ' + reps + ', Chromium, same records)\n');

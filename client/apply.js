@@ -4,42 +4,16 @@
 // outbox left alone (the server resolves them when that edit is pushed). Each applied row's seq
 // is recorded in the BASE store in the same transaction: it is the `base` of the next local edit.
 import { OUTBOX, META, BASE, native } from './capture.js';
+import { plain } from './acks.js';
+import { baseId, dropBases, writeBases } from './base.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import { fromIdbError } from './errors.js';
-import { yieldToMain } from './events.js';
 import { done, itx, pendingIn } from './outbox.js';
 
-// 250 rows keep each synchronous stretch (decode, two puts per row) well under the 100 ms
-// long-task budget even on a loaded 2-core machine; 1000 reached 470 ms there.
-export const CHUNK = 250;
-
-// Rules under which the server stores a winning write byte for byte (merge may combine fields).
-const plain = (rule) => rule === 'lww' || rule === 'client-wins' || rule === 'server-wins' || rule === 'lake-wins';
-
-/** True when pulled change c is exactly the acked mutation s.acked holds for its key. */
-function keptAsSent(s, c, bk) {
-  const m = s.acked && s.acked.get(bk);
-  if (!m || m[2] !== c.hlc) return false;
-  if (c.op === 'delete') return m.length === 3;
-  return m.length === 4 && (plain(s.rules.get(c.store)) || sameJson(c.value, JSON.parse(m[3])));
-}
-
-/** JSON values equal as JSON (object key order ignored). */
-function sameJson(a, b) {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson(a[k], b[k]));
-}
-
-/** The synced stores this browser has (only: limited to those). */
-export function localStores(s, only = null) {
-  const names = new Set();
-  for (const n of s.idb.objectStoreNames) if (s.isSynced(n) && (!only || only.has(n))) names.add(n);
-  return names;
-}
+// One transaction per pulled page (pullLimit rows): fewer commits; its rows are issued in slices
+// of at most SLICE_MS of main-thread time (no long task, whatever the load).
+export const PART = 5000;
+const SLICE_MS = 4;
 
 function putRow(store, key, value) {
   const kp = store.keyPath;
@@ -54,120 +28,170 @@ function putRow(store, key, value) {
 }
 
 /**
- * Applies changes ([{seq, store, op, key, value, hlc}]) in chunks. cursor: stored after the last
- * chunk (null: leave the cursor alone, e.g. conflict winners). seen (Map store -> Set of key JSON)
- * collects keys during a resync. onChunk(appliedChanges, count) runs after each committed chunk.
+ * Applies changes ([{seq, store, op, key, value, hlc}]) in parts of up to PART rows, each in one
+ * internal transaction. cursor: stored with the last part (null: leave the cursor alone, e.g.
+ * conflict winners). seen (Map store -> Set of key JSON) collects keys during a resync.
+ * onChunk(appliedChanges, count) runs after each committed part.
  * restore: write our own rows too (the local row no longer holds what we sent: a refused write).
  * only (Set): apply changes of these stores alone (a backfill). With the cursor, META also gets
  * `epoch` (the server state the cursor belongs to) and `stores` (the stores it covers).
+ * r: the Replica (replica.js); acks: the push's memory (acks.js), null for none; onError(err)
+ * gets a row IndexedDB refused (the others are applied).
  */
-export async function applyChanges(s, changes, cursor, { seen = null, onChunk, restore = false, only = null, epoch = null } = {}) {
-  const names = localStores(s, only);
-  const hasBase = s.idb.objectStoreNames.contains(BASE);
+export async function applyChanges(r, acks, changes, cursor, { seen = null, onChunk, onError, restore = false, only = null, epoch = null } = {}) {
+  const names = r.stores(only);
+  const hasBase = r.idb.objectStoreNames.contains(BASE);
   const scope = hasBase ? [...names, OUTBOX, META, BASE] : [...names, OUTBOX, META];
   let off = 0;
   do {
-    const part = changes.slice(off, off + CHUNK);
-    off += CHUNK;
+    const part = off === 0 && changes.length <= PART ? changes : changes.slice(off, off + PART);
+    off += PART;
     const last = off >= changes.length;
-    const tx = itx(s.idb, scope, 'readwrite');
+    // Relaxed: rows and cursor commit together or not at all; a crash may only lose what the
+    // next pull brings again (the app's own writes never go through these transactions).
+    const tx = itx(r.idb, scope, 'readwrite', 'relaxed');
+    const finished = done(tx);
     const applied = [];
     try {
       const { keys: pend } = await pendingIn(tx, true);
-      const stores = new Map();
-      const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
-      const own = s.clientId ? s.clientId + '.' : null;
-      for (const c of part) {
-        if (c.hlc) s.clock.recv(c.hlc);
-        if (!names.has(c.store)) continue;
-        const key = decodeKey(c.key);
-        const kj = encodeKey(key);
-        const bk = c.store + '\0' + kj;   // the key's BASE / pending id
-        const mine = own && c.hlc && c.hlc.startsWith(own, 19);   // our own write coming back
-        if (seen) {
-          let set = seen.get(c.store);
-          if (!set) seen.set(c.store, (set = new Set()));
-          set.add(kj);
-        }
-        if (pend.has(bk)) {
-          // The key was edited again after our acked write: that write is the version the edit
-          // was made on, so its seq becomes the edit's base (else the edit would re-send our
-          // earlier fields as if they were new). The push answer gave it (s.kept), which must
-          // reach BASE now: this pull may bring another client's newer version instead, and it
-          // ends with s.kept forgotten. Without it, our write coming back kept as sent tells.
-          const k = s.kept && s.kept.get(bk);
-          if (bases && typeof k === 'number') native.put.call(bases, k, bk);
-          else if (bases && typeof c.seq === 'number' && mine && keptAsSent(s, c, bk)) native.put.call(bases, c.seq, bk);
-          continue;
-        }
-        if (!restore && mine && plain(s.rules.get(c.store))) {
-          // Our own write coming back: under these rules the server kept it byte for byte, and
-          // the local row still holds it (a newer local edit would be pending). Only note its seq.
-          if (bases && typeof c.seq === 'number') native.put.call(bases, c.seq, bk);
-          continue;
-        }
-        let store = stores.get(c.store);
-        if (!store) {
-          stores.set(c.store, (store = native.objectStore.call(tx, c.store)));
-          if (!s.indexes.has(c.store)) s.indexes.set(c.store, Array.from(store.indexNames));
-        }
-        try {
-          if (c.op === 'delete') {
-            native.delete.call(store, key);
-            applied.push({ store: c.store, op: 'delete', key, seq: c.seq });
-          } else {
-            const value = fromTagged(c.value);
-            putRow(store, key, value);
-            applied.push({ store: c.store, op: 'put', key, value, seq: c.seq });
-          }
-          if (bases && typeof c.seq === 'number') native.put.call(bases, c.seq, bk);
-        } catch (e) {
-          s.reportError(fromIdbError(e, `applying ${c.store} ${c.key}`));
-        }
-      }
-      if (cursor !== null) {
-        const at = last ? cursor : (part.length ? part[part.length - 1].seq : cursor);
-        const meta = native.objectStore.call(tx, META);
-        native.put.call(meta, at, 'cursor');
-        native.put.call(meta, [...names], 'stores');
-        if (epoch) native.put.call(meta, epoch, 'epoch');
-      }
-      await done(tx);
+      await new Promise((resolve, reject) => {
+        finished.catch(reject);
+        const run = slices(r, acks, tx, part, { names, pend, seen, restore, hasBase, applied, onError });
+        const step = () => {
+          try {
+            const r = run();
+            if (r === null) {
+              if (cursor !== null) {
+                const at = last ? cursor : (part.length ? part[part.length - 1].seq : cursor);
+                const meta = native.objectStore.call(tx, META);
+                native.put.call(meta, at, 'cursor');
+                native.put.call(meta, [...names], 'stores');
+                if (epoch) native.put.call(meta, epoch, 'epoch');
+              }
+              resolve();
+            } else {
+              r.addEventListener('success', step, { once: true });
+            }
+          } catch (e) { reject(e); }
+        };
+        step();
+      });
+      await finished;
     } catch (e) {
       try { tx.abort(); } catch { /* already finished */ }
       throw fromIdbError(e, 'applying pulled changes');
     }
     if (onChunk) onChunk(applied, part.length);
-    if (!last) await yieldToMain();
   } while (off < changes.length);
 }
 
-/** After a resync from 0: deletes local rows the server did not return (unless edited locally). only: these stores alone. */
-export async function dropUnseen(s, seen, only = null) {
-  const names = localStores(s, only);
+/**
+ * The rows of one part, issued a slice at a time inside transaction tx: each call issues rows
+ * for at most SLICE_MS and returns a request of that slice (the next slice is issued when it
+ * succeeds, which keeps the transaction alive while the event loop runs in between: a big
+ * transaction without a long task), or null when every row was issued.
+ */
+function slices(r, acks, tx, part, { names, pend, seen, restore, hasBase, applied, onError }) {
+  const stores = new Map();
+  const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
+  const own = r.clientId ? r.clientId + '.' : null;
+  let i = 0;
+  return () => {
+    if (i >= part.length) return null;
+    const t0 = performance.now();
+    const baseEntries = [];
+    let first = null;
+    // At least 64 rows a slice, whatever the load: their BASE pairs then share one record.
+    for (let n = 1; i < part.length; i++, n++) {
+      if ((n & 63) === 0 && performance.now() - t0 > SLICE_MS) break;
+      const c = part[i];
+      if (c.hlc) r.clock.recv(c.hlc);
+      if (!names.has(c.store)) continue;
+      const key = decodeKey(c.key);
+      const kj = encodeKey(key);
+      const bk = baseId(c.store, kj);
+      const mine = own && c.hlc && c.hlc.startsWith(own, 19);   // our own write coming back
+      if (seen) {
+        let set = seen.get(c.store);
+        if (!set) seen.set(c.store, (set = new Set()));
+        set.add(kj);
+      }
+      if (pend.has(bk)) {
+        // The key was edited again after our acked write: that write is the version the edit
+        // was made on, so its seq becomes the edit's base (else the edit would re-send our
+        // earlier fields as if they were new). The push answer gave it (acks), which must
+        // reach BASE now: this pull may bring another client's newer version instead, and it
+        // ends with acks forgotten. Without it, our write coming back kept as sent tells.
+        const k = acks && acks.keptSeq(bk);
+        if (bases && typeof k === 'number') baseEntries.push([bk, k]);
+        else if (bases && typeof c.seq === 'number' && mine && acks && acks.keptAsSent(c, bk, r.rules.get(c.store))) baseEntries.push([bk, c.seq]);
+        continue;
+      }
+      if (!restore && mine && plain(r.rules.get(c.store))) {
+        // Our own write coming back: under these rules the server kept it byte for byte, and
+        // the local row still holds it (a newer local edit would be pending). Only note its seq.
+        if (bases && typeof c.seq === 'number') baseEntries.push([bk, c.seq]);
+        continue;
+      }
+      let store = stores.get(c.store);
+      if (!store) {
+        stores.set(c.store, (store = native.objectStore.call(tx, c.store)));
+        if (!r.indexes.has(c.store)) r.indexes.set(c.store, Array.from(store.indexNames));
+      }
+      try {
+        let r;
+        if (c.op === 'delete') {
+          r = native.delete.call(store, key);
+          applied.push({ store: c.store, op: 'delete', key, seq: c.seq });
+        } else {
+          const value = fromTagged(c.value);
+          r = putRow(store, key, value);
+          applied.push({ store: c.store, op: 'put', key, value, seq: c.seq });
+        }
+        if (!first) first = r;
+        if (bases && typeof c.seq === 'number') baseEntries.push([bk, c.seq]);
+      } catch (e) {
+        if (onError) onError(fromIdbError(e, `applying ${c.store} ${c.key}`));
+      }
+    }
+    const b = bases ? writeBases(bases, baseEntries) : null;
+    if (i >= part.length) return null;
+    // The first request of the slice: the next slice is issued while the rest of this one is
+    // still being written (the backend never runs dry), yet at most about two are queued.
+    return first || b || native.get.call(native.objectStore.call(tx, META), 'cursor');
+  };
+}
+
+/**
+ * After a resync from 0: deletes local rows the server did not return (unless edited locally).
+ * only: these stores alone. onChanged(removed) gets each store's removed rows.
+ */
+export async function dropUnseen(r, seen, only = null, onChanged = null) {
+  const names = r.stores(only);
   for (const name of names) {
     const set = seen.get(name) || new Set();
-    const hasBase = s.idb.objectStoreNames.contains(BASE);
-    const tx = itx(s.idb, hasBase ? [name, OUTBOX, META, BASE] : [name, OUTBOX, META], 'readwrite');
+    const hasBase = r.idb.objectStoreNames.contains(BASE);
+    const tx = itx(r.idb, hasBase ? [name, OUTBOX, META, BASE] : [name, OUTBOX, META], 'readwrite');
     const { keys: pend } = await pendingIn(tx, true);
     const bases = hasBase ? native.objectStore.call(tx, BASE) : null;
     const store = native.objectStore.call(tx, name);
-    if (!s.indexes.has(name)) s.indexes.set(name, Array.from(store.indexNames));
+    if (!r.indexes.has(name)) r.indexes.set(name, Array.from(store.indexNames));
     const keys = await new Promise((res, rej) => {
       const r = store.getAllKeys();
       r.onsuccess = () => res(r.result);
       r.onerror = () => rej(r.error);
     });
-    const removed = [];
+    const removed = [], gone = [];
     for (const k of keys) {
-      const kj = encodeKey(k);
-      if (!set.has(kj) && !pend.has(name + '\0' + kj)) {
+      const id = baseId(name, encodeKey(k));
+      if (!set.has(id.slice(name.length + 1)) && !pend.has(id)) {
         native.delete.call(store, k);
-        if (bases) native.delete.call(bases, name + '\0' + kj);
+        gone.push(id);
         removed.push({ store: name, op: 'delete', key: k });
       }
     }
+    if (bases) await dropBases(bases, gone);
     await done(tx);
-    if (removed.length) s.changed(removed);
+    if (removed.length && onChanged) onChanged(removed);
   }
 }

@@ -19,9 +19,3 @@ export function sleep(ms, signal) {
     if (signal) signal.addEventListener('abort', done, { once: true });
   });
 }
-
-/** Yields to the event loop so a long job does not become a long task (scheduler.yield when present). */
-export function yieldToMain() {
-  if (globalThis.scheduler && typeof globalThis.scheduler.yield === 'function') return globalThis.scheduler.yield();
-  return new Promise((r) => setTimeout(r, 0));
-}

@@ -209,8 +209,10 @@ export declare function enableSync(db: IDBDatabase, options: SyncOptions): Promi
 /**
  * Creates idbsync's stores; call first in your upgrade callback. They are hidden from db (and the
  * connection enableSync is given) from then on: objectStoreNames, transaction(), objectStore().
+ * tx (the upgrade transaction) also upgrades stores made by an older idbsync (the index that
+ * makes big pulls faster).
  */
-export declare function createSyncStores(db: IDBDatabase): void;
+export declare function createSyncStores(db: IDBDatabase, tx?: IDBTransaction): void;
 /** Patches the IndexedDB prototypes (done when the module is loaded; kept for older code). */
 export declare function installCapture(): void;
 /** Dexie schema fragment: db.version(n).stores({ ...yours, ...DEXIE_STORES }). */

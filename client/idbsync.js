@@ -1,8 +1,10 @@
 // idbsync browser client, entry point: openSynced() / enableSync() return a Synced handle that
 // captures writes (capture.js), pushes the outbox exactly once (outbox.js, transport.js), pulls and
 // applies remote changes (apply.js), and coordinates tabs (tabs.js). See client/README.md.
-import { localStores } from './apply.js';
-import { BASE, Clock, META, OUTBOX, REJECTED, allStoreNames, installCapture, native, openedAfterInstall, registerDb, unregisterDb } from './capture.js';
+import { Acks } from './acks.js';
+import { BASE, META, OUTBOX, REJECTED, allStoreNames, installCapture, native, openedAfterInstall, registerDb, unregisterDb } from './capture.js';
+import { Clock } from './clock.js';
+import { Replica } from './replica.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import {
   AuthError, BadRequestError, IdbsyncError, QuotaError, RejectedError, SchemaError, StateChangedError, UnsupportedValueError, fromIdbError,
@@ -45,24 +47,28 @@ export class Synced extends EventTarget {
         `(Dexie keeps IndexedDB's transaction() from open()): import idbsync before the database is opened, then enableSync`);
     }
     this.db = db;      // the app's connection: its writes are captured
-    this.idb = null;   // idbsync's own connection (conn()): its transactions and their events stay away from the app's
     this.name = db.name;
     this.o = { ...DEFAULTS, ...options };
     this.ownsDb = ownsDb;
     const only = options.stores ? new Set(options.stores) : null;
     this.isSynced = only ? (n) => only.has(n) : (n) => !n.startsWith('_idbsync_');
+    // The local copy (idbsync's own connection, client id, clock, rules, epoch): what apply, pull
+    // and revert work on; its transactions and their events stay away from the app's.
+    this.local = new Replica(db.name, this.isSynced, new Clock('pending'));
+    this.acks = new Acks();     // pushed writes the server kept, until the pull brings them back
+    this.afterAck = [];         // conflict winners to apply once their losers are acknowledged
+    this.cache = new Map();     // outbox records read for pushing (outbox.js), until acknowledged
+    this.needRestamp = false;   // the clock was stepped back: pending stamps are re-stamped before the next push
     this.transport = new Transport({
       url: options.url, db: db.name, token: options.token, fetch: options.fetch,
       onNow: (server, local) => this.adoptOffset(server - local),
     });
-    this.clock = new Clock('pending');
-    this.rules = new Map();
-    this.cache = new Map();
-    this.indexes = new Map();   // store -> its index names (Dexie's change signal)
-    this.epoch = null;          // the server state our cursor belongs to (META 'epoch')
     this.state = { online: !offline(), pending: 0, pushed: 0, pulled: 0, total: null, error: null, leader: false, lastSync: null, syncing: false, epoch: null, reset: null };
     this.wakeCtl = new AbortController();
     this.pushTimer = null;
+    this.capturedN = 0;         // writes captured since the last notification (onCaptured)
+    this.capturedT = null;
+    this.running = false;
     this.closed = false;
     this.tabs = new Tabs(db.name, {
       onLead: (signal) => this.lead(signal),
@@ -70,7 +76,7 @@ export class Synced extends EventTarget {
     });
     registerDb(db, {
       isSynced: this.isSynced,
-      clock: this.clock,
+      clock: this.local.clock,
       onCaptured: (n) => this.onCaptured(n),
       onTxError: (e) => { if (e && e.name === 'QuotaExceededError') this.reportError(new QuotaError('a write was rejected: storage quota exceeded (nothing already captured is lost)', { cause: e })); },
       onClose: () => this.close(),
@@ -79,7 +85,7 @@ export class Synced extends EventTarget {
         // complete handler could close the database.
         const run = (idb) => rewriteRecords(idb, fixes, this.cache);
         let p;
-        try { p = this.idb ? run(this.idb) : this.conn().then(run); } catch (e) { p = Promise.reject(e); }
+        try { p = this.local.idb ? run(this.local.idb) : this.local.conn().then(run); } catch (e) { p = Promise.reject(e); }
         p.catch((e) => this.reportError(fromIdbError(e, 'completing an outbox record')));
       },
     });
@@ -94,14 +100,15 @@ export class Synced extends EventTarget {
   }
 
   async init() {
-    const idb = await this.conn();
+    const local = this.local;
+    const idb = await local.conn();
     const { client } = await initMeta(idb);
-    this.clientId = client;
-    this.clock.node = `${client}.${this.tabs.id}`;
+    local.clientId = client;
+    local.clock.node = `${client}.${this.tabs.id}`;
     const off = await getMeta(idb, 'clockOffset');
-    if (typeof off === 'number') this.clock.adjust(off);
-    this.epoch = (await getMeta(idb, 'epoch')) || null;
-    this.state.epoch = this.epoch;
+    if (typeof off === 'number') local.clock.adjust(off);
+    local.epoch = (await getMeta(idb, 'epoch')) || null;
+    this.state.epoch = local.epoch;
     this.state.pending = await pendingCount(idb);
     if (this.o.background) this.start();
     return this;
@@ -112,7 +119,7 @@ export class Synced extends EventTarget {
   /** Pushes everything pending, then pulls until up to date. Resolves with the status. */
   async sync() {
     this.assertOpen();
-    await this.conn();
+    await this.local.conn();
     await this.tabs.io(() => this.round());
     this.setState({ lastSync: Date.now(), error: null, online: true });
     return this.status;
@@ -125,8 +132,8 @@ export class Synced extends EventTarget {
    */
   async resync(storeName) {
     this.assertOpen();
-    await this.conn();
-    if (storeName !== undefined && !localStores(this).has(storeName)) {
+    await this.local.conn();
+    if (storeName !== undefined && !this.local.stores().has(storeName)) {
       throw new SchemaError(`idbsync: resync: "${storeName}" is not a synced store of database "${this.name}"`);
     }
     await this.tabs.io(async () => {
@@ -153,17 +160,17 @@ export class Synced extends EventTarget {
 
   /** Mutations the server refused (400/413/403), removed from the outbox: [{id, store, key, op, value, hlc, error, at, rid}]. */
   async rejected() {
-    return (await listRejected(await this.conn())).map(reviveRejected);
+    return (await listRejected(await this.local.conn())).map(reviveRejected);
   }
 
   /** Forgets rejected mutations (all, or the given entries from rejected()). */
   async clearRejected(entries) {
-    await clearRejected(await this.conn(), entries ? entries.map((e) => e.rid) : undefined);
+    await clearRejected(await this.local.conn(), entries ? entries.map((e) => e.rid) : undefined);
   }
 
   /** Number of captured mutations the server has not acknowledged yet. */
   async pending() {
-    const n = await pendingCount(await this.conn());
+    const n = await pendingCount(await this.local.conn());
     this.setState({ pending: n });
     return n;
   }
@@ -180,7 +187,7 @@ export class Synced extends EventTarget {
     this.tabs.close();
     unregisterDb(this.db);
     this.db.removeEventListener('close', this.onDbClose);
-    if (this.idb) { this.idb.close(); this.idb = null; }
+    this.local.close();
     if (typeof window !== 'undefined') {
       window.removeEventListener('online', this.onOnline);
       window.removeEventListener('offline', this.onOffline);
@@ -194,27 +201,6 @@ export class Synced extends EventTarget {
   // ------------------------------------------------------------------ internals
 
   assertOpen() { if (this.closed) throw new IdbsyncError('closed', 'idbsync: handle is closed'); }
-
-  /**
-   * idbsync's own connection to the database, opened on first use and again after it gave way to
-   * a version change: its transactions never keep the app's connection busy (its close() and the
-   * next open/deleteDatabase go through) and their events never reach the app's handlers.
-   */
-  async conn() {
-    if (this.idb) return this.idb;
-    if (!this.opening) {
-      this.opening = openInternal(this.name).then((idb) => {
-        this.opening = null;
-        if (this.closed) { idb.close(); throw new IdbsyncError('closed', 'idbsync: handle is closed'); }
-        const away = () => { idb.close(); if (this.idb === idb) this.idb = null; };
-        idb.onversionchange = away;
-        idb.onclose = away;
-        this.idb = idb;
-        return idb;
-      }, (e) => { this.opening = null; throw e; });
-    }
-    return this.opening;
-  }
 
   setState(p) {
     Object.assign(this.state, p);
@@ -232,7 +218,7 @@ export class Synced extends EventTarget {
     // Called per committed transaction: notify (status event, push timer or the leader tab) once
     // per burst, not per transaction.
     this.state.pending += n;
-    this.capturedN = (this.capturedN || 0) + n;
+    this.capturedN += n;
     if (this.capturedT) return;
     this.capturedT = setTimeout(() => {
       const k = this.capturedN;
@@ -252,10 +238,15 @@ export class Synced extends EventTarget {
   onTabMessage(m) {
     if (m.t === 'wrote') { if (this.tabs.leader) this.schedulePush(); this.pending().catch(() => {}); }
     else if (m.t === 'change') { if (m.parts) this.signalDexie(m.parts); emit(this, 'change', { changes: m.changes.map(revive), remote: true }); }
-    else if (m.t === 'reset') { emit(this, 'reset', m.detail); }
+    else if (m.t === 'reset') {
+      // The leader resynced with another server state: this tab's cursor (META) is that state's now.
+      this.local.epoch = m.detail.to; this.acks.clear();
+      this.setState({ epoch: m.detail.to, reset: m.detail });
+      emit(this, 'reset', m.detail);
+    }
     else if (m.t === 'conflict') { emit(this, 'conflict', m.detail); }
     else if (m.t === 'status') { Object.assign(this.state, m.state); emit(this, 'status', this.status); }
-    else if (m.t === 'clock') { this.clock.adjust(m.offset); }
+    else if (m.t === 'clock') { this.local.clock.adjust(m.offset); }
     else if (m.t === 'rejected') { emit(this, 'error', rejectedError(m.entry)); }
   }
 
@@ -278,7 +269,7 @@ export class Synced extends EventTarget {
       const base = `idb://${this.name}/${st}/`;
       parts[base] = all();
       parts[base + ':dels'] = all();
-      for (const ix of this.indexes.get(st) || []) parts[base + ix] = all();
+      for (const ix of this.local.indexes.get(st) || []) parts[base + ix] = all();
     }
     return parts;
   }
@@ -317,16 +308,16 @@ export class Synced extends EventTarget {
         continue;
       }
       try {
-        await this.conn();
+        await this.local.conn();
         await this.tabs.io(() => this.round());
         attempt = 0;
         this.setState({ online: true, error: null, lastSync: Date.now() });
         this.tabs.post({ t: 'status', state: { online: true, error: null, lastSync: this.state.lastSync, pending: this.state.pending } });
         if (signal.aborted || wake.aborted) continue;
         // Live: long-poll for anything newer than our cursor; a local write (wake) interrupts it.
-        const since = (await getMeta(this.idb, 'cursor')) || 0;
+        const since = (await getMeta(this.local.idb, 'cursor')) || 0;
         const any = AbortSignal.any([signal, wake]);
-        await this.transport.pull({ since, limit: 1, wait: this.o.wait, client: this.clientId, epoch: this.epoch }, { signal: any })
+        await this.transport.pull({ since, limit: 1, wait: this.o.wait, client: this.local.clientId, epoch: this.local.epoch }, { signal: any })
           .catch((e) => { if (!any.aborted) throw e; });
       } catch (e) {
         if (signal.aborted) break;
@@ -355,7 +346,7 @@ export class Synced extends EventTarget {
    */
   async pushAll() {
     const normal = { maxMutations: this.o.batchSize, maxBytes: this.o.batchBytes };
-    if (this.needRestamp) { this.needRestamp = false; await restamp(this.idb, this.clock, this.cache); }
+    if (this.needRestamp) { this.needRestamp = false; await restamp(this.local.idb, this.local.clock, this.cache); }
     // poison > 0: the first `poison` pending mutations hold one the server refuses; the next
     // batch sends `split` of them (bisection, or the index the server's message names).
     let poison = 0, split = 0, clockRetried = false;
@@ -368,7 +359,7 @@ export class Synced extends EventTarget {
         // A value the wire format cannot carry, or Blobs too large / unreadable: set aside like a refused one.
         const err = new UnsupportedValueError(r.local.error);
         if (r.local.reason) err.serverCode = r.local.reason;
-        const entry = await rejectHead(this.idb, r.local.id, err, this.cache);
+        const entry = await rejectHead(this.local.idb, r.local.id, err, this.cache);
         if (entry) {
           this.reportError(rejectedError(entry));
           this.tabs.post({ t: 'rejected', entry });
@@ -387,14 +378,14 @@ export class Synced extends EventTarget {
       if (e.serverNow !== undefined && !clockRetried) {
         clockRetried = true;
         this.adoptOffset(e.serverNow - e.localNow, true);
-        await restamp(this.idb, this.clock, this.cache);
+        await restamp(this.local.idb, this.local.clock, this.cache);
         continue;
       }
       if (!refused(e)) throw e;
       const n = b.last - b.first + 1;
       if (n === 1) {
         // 403: the server will never take this write, so the local row goes back to its version.
-        const entry = await rejectHead(this.idb, b.first, e, this.cache, e.status === 403);
+        const entry = await rejectHead(this.local.idb, b.first, e, this.cache, e.status === 403);
         if (entry) {
           this.reportError(rejectedError(entry));
           this.tabs.post({ t: 'rejected', entry });
@@ -408,7 +399,7 @@ export class Synced extends EventTarget {
       if (i >= 0 && i < n) { poison = i + 1; split = i > 0 ? i : 1; }
       else { poison = n; split = Math.ceil(n / 2); }
     }
-    const n = await pendingCount(this.idb);
+    const n = await pendingCount(this.local.idb);
     this.setState({ pending: n });
   }
 
@@ -427,7 +418,7 @@ export class Synced extends EventTarget {
     try {
       for (;;) {
         while (!exhausted && inflight.length < window && sent < maxBatches) {
-          const b = await nextBatch(this.idb, this.clientId, limits, this.cache, from, this.kept);
+          const b = await nextBatch(this.local.idb, this.local.clientId, limits, this.cache, from, this.acks.kept);
           if (!b) { exhausted = true; break; }
           if (b.local) {
             exhausted = true;
@@ -447,14 +438,14 @@ export class Synced extends EventTarget {
         if (res.gap) {
           if (typeof res.expected !== 'number' || res.expected >= b.first) throw new BadRequestError(`push: unexpected gap answer (expected ${res.expected}, sent from ${b.first})`);
           await Promise.all(inflight.map((x) => x.p));
-          await rebase(this.idb, res.expected);
+          await rebase(this.local.idb, res.expected);
           this.cache.clear();
           return { again: true };
         }
         if (res.ack < b.first - 1) throw new BadRequestError(`push: server ack ${res.ack} is below our first id ${b.first}`);
         if (res.conflicts.length) await this.conflicts(res.conflicts, b);
-        this.noteAcked(b, Math.min(res.ack, b.last), res.conflicts, res.kept);
-        const dropped = await ackUpTo(this.idb, Math.min(res.ack, b.last), this.cache);
+        this.acks.note(b, Math.min(res.ack, b.last), res.conflicts, res.kept);
+        const dropped = await ackUpTo(this.local.idb, Math.min(res.ack, b.last), this.cache);
         acked += dropped;
         this.setState({ pushed: this.state.pushed + dropped, pending: Math.max(0, this.state.pending - dropped) });
         if (res.ack < b.last) return { acked, stopped: true };   // server stopped early; retry later
@@ -465,44 +456,16 @@ export class Synced extends EventTarget {
   }
 
   /**
-   * Remembers what the server took as sent (acked, no conflict), per key, until the next pull has
-   * returned it: a key edited again meanwhile then gets that version's seq as its base (apply.js).
-   * The push answer's `kept` runs ([first id, its seq, count]) give those seqs at once: an edit
-   * made before that pull is sent with it as its base (nextBatch), else it would carry the older
-   * base and, under `merge`, re-send the acked write's fields as new writes over other clients'
-   * later edits. Kept in memory only (a store write per ack halved the initial push's speed);
-   * after a reload the pull brings the same seqs back.
-   */
-  noteAcked(b, ack, conflicts, kept) {
-    const acked = this.acked || (this.acked = new Map());
-    for (let i = 0; i < b.muts.length && b.first + i <= ack; i++) acked.set(b.muts[i][0] + '\0' + b.muts[i][1], b.muts[i]);
-    for (const c of conflicts) {
-      const m = b.muts[c.id - b.first];
-      if (m) acked.delete(m[0] + '\0' + m[1]);
-    }
-    if (!Array.isArray(kept)) return;
-    const seqs = this.kept || (this.kept = new Map());
-    for (const run of kept) {
-      const [id, seq, n] = Array.isArray(run) ? run : [];
-      if (![id, seq, n].every(Number.isSafeInteger)) continue;
-      for (let i = 0; i < n && id + i <= ack; i++) {
-        const m = b.muts[id + i - b.first];
-        if (m) seqs.set(m[0] + '\0' + m[1], seq + i);
-      }
-    }
-  }
-
-  /**
    * A measured offset (server now - local now). Small ones are noise; a new one moves the HLC's
    * physical time, is shared with the other tabs and kept in META. force: from a clock error.
    */
   adoptOffset(off, force = false) {
     const target = Math.abs(off) < SKEW_TOLERANCE_MS ? 0 : Math.round(off);
-    if (!force && Math.abs(target - this.clock.offset) < SKEW_TOLERANCE_MS) return;
-    if (this.clock.adjust(target)) this.needRestamp = true;
+    if (!force && Math.abs(target - this.local.clock.offset) < SKEW_TOLERANCE_MS) return;
+    if (this.local.clock.adjust(target)) this.needRestamp = true;
     this.tabs.post({ t: 'clock', offset: target });
-    if (!this.idb) return;
-    const tx = itx(this.idb, [META], 'readwrite');
+    if (!this.local.idb) return;
+    const tx = itx(this.local.idb, [META], 'readwrite');
     native.put.call(native.objectStore.call(tx, META), target, 'clockOffset');
     done(tx).catch(() => {});
   }
@@ -522,7 +485,7 @@ export class Synced extends EventTarget {
       if (w.op) winners.push({ seq: w.seq, store: c.store, op: w.op, key: c.key, value: w.value, hlc: w.hlc });
     }
     // Adopt the winners now, once the losing mutations are acknowledged (so they no longer block the key).
-    this.afterAck = this.afterAck ? this.afterAck.concat(winners) : winners;
+    this.afterAck.push(...winners);
   }
 
   /** See pull.js: returns true when the server's state changed (the unpushed writes go again). */
@@ -554,23 +517,13 @@ function offline() { return typeof navigator !== 'undefined' && navigator.onLine
 function wire(c) { return { store: c.store, op: c.op, key: encodeKey(c.key), seq: c.seq }; }
 function revive(c) { return { store: c.store, op: c.op, key: fromTagged(JSON.parse(c.key)), seq: c.seq, remote: true }; }
 
-/** idbsync's own connection: the database at its current version (never created or upgraded here). */
-function openInternal(name) {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(name);
-    req.onupgradeneeded = () => req.transaction.abort();   // deleted meanwhile: do not create it again
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(fromIdbError(req.error, `opening ${name}`));
-  });
-}
-
 function openDb(name, version, upgrade) {
   return new Promise((resolve, reject) => {
     const req = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
     req.onupgradeneeded = (ev) => {
       const db = req.result;
       try {
-        createSyncStores(db);   // first: the app's upgrade does not see them
+        createSyncStores(db, req.transaction);   // first: the app's upgrade does not see them
         if (upgrade) upgrade(db, ev.oldVersion, ev.newVersion, req.transaction);
       } catch (e) {
         req.transaction.abort();

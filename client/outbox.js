@@ -6,14 +6,21 @@
 // The only rewrites are re-stamping (clock correction) and removing a mutation the server
 // rejected; both happen at the head, before its ids were ever applied by the server.
 import { OUTBOX, META, BASE, REJECTED, allStoreNames, hideSyncStores, markInternal, native } from './capture.js';
+import { baseId, ensureBaseIndex, readBases } from './base.js';
 import { blobBytes, encodeValueAsync } from './codec.js';
+import { FIRST_BASE, ackRecord, pendingOf, pushBody } from './ledger.js';
 
-/** Creates the idbsync stores; call from an upgrade (versionchange) callback. They are hidden from db's objectStoreNames. */
-export function createSyncStores(db) {
+/**
+ * Creates the idbsync stores; call from an upgrade (versionchange) callback. They are hidden from
+ * db's objectStoreNames. tx (the upgrade transaction): also gives a BASE store made by an older
+ * client its index (base.js), which makes big pulls faster.
+ */
+export function createSyncStores(db, tx) {
   const names = allStoreNames(db);
   if (!names.contains(OUTBOX)) db.createObjectStore(OUTBOX, { autoIncrement: true });
   if (!names.contains(META)) db.createObjectStore(META);
-  if (!names.contains(BASE)) db.createObjectStore(BASE);
+  if (!names.contains(BASE)) ensureBaseIndex(db.createObjectStore(BASE));
+  else if (tx) ensureBaseIndex(tx.objectStore(BASE));
   if (!names.contains(REJECTED)) db.createObjectStore(REJECTED, { autoIncrement: true });
   hideSyncStores(db);
 }
@@ -43,8 +50,9 @@ export function done(tx) {
     tx.onabort = tx.onerror = () => reject(tx.error || new DOMException('transaction aborted', 'AbortError'));
   });
 }
-export function itx(db, stores, mode) {
-  return markInternal(mode === 'readwrite' ? db.transaction(stores, mode, { durability: 'default' }) : db.transaction(stores, mode));
+/** An internal transaction (never captured); durability 'relaxed' only where a lost commit is pulled again. */
+export function itx(db, stores, mode, durability = 'default') {
+  return markInternal(mode === 'readwrite' ? db.transaction(stores, mode, { durability }) : db.transaction(stores, mode));
 }
 
 function randomId(prefix) {
@@ -74,17 +82,6 @@ export async function getMeta(db, key) {
 
 const RECORDS_PER_READ = 64;
 
-function reqAll(reqs) {
-  return new Promise((resolve, reject) => {
-    let n = reqs.length;
-    if (!n) return resolve();
-    for (const r of reqs) {
-      r.onsuccess = () => { if (--n === 0) resolve(); };
-      r.onerror = () => reject(r.error);
-    }
-  });
-}
-
 /**
  * Reads the push batch that starts at `from` ({key, idx, id}: outbox record key, mutation index in
  * it, mutation id; null = the outbox head): up to maxMutations / ~maxBytes. Records are read
@@ -101,7 +98,7 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
   const out = tx.objectStore(OUTBOX);
   let pos = from;
   if (!pos) {
-    const base = (await req2p(tx.objectStore(META).get('base'))) || { idx: 0, id: 1 };
+    const base = (await req2p(tx.objectStore(META).get('base'))) || { ...FIRST_BASE };
     pos = { key: null, idx: base.idx, id: base.id };
   }
   const load = async (range) => {
@@ -145,11 +142,8 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
   if (!muts.length) return null;
   let next = { key, idx, id };
   let bases = null;
-  if (hasBase && (await req2p(tx.objectStore(BASE).count())) > 0) {
-    const bs = tx.objectStore(BASE);
-    const reqs = muts.map((e) => bs.get(e[0] + '\0' + e[1]));
-    await reqAll(reqs);
-    bases = reqs.map((r) => r.result);
+  if (hasBase && (await req2p(tx.objectStore(BASE).getAllKeys(null, 1))).length) {
+    bases = await readBases(tx.objectStore(BASE), muts.map((e) => baseId(e[0], e[1])));
   }
   // Values with Blobs: read now (the transaction may end meanwhile). One that cannot be read or is
   // too large ends the batch, or is the local rejection when it comes first.
@@ -173,25 +167,14 @@ export async function nextBatch(db, client, { maxMutations = 500, maxBytes = 1 <
       if (k !== undefined && !(typeof bases[i] === 'number' && bases[i] >= k)) bases[i] = k;
     });
   }
-  const parts = new Array(muts.length);
-  for (let i = 0; i < muts.length; i++) {
-    const e = muts[i];
-    const b = bases && typeof bases[i] === 'number' ? `,"base":${bases[i]}` : '';
-    parts[i] = isPut(e)
-      ? `{"id":${first + i},"store":${JSON.stringify(e[0])},"op":"put","key":${e[1]},"value":${e[3]},"hlc":"${e[2]}"${b}}`
-      : `{"id":${first + i},"store":${JSON.stringify(e[0])},"op":"delete","key":${e[1]},"hlc":"${e[2]}"${b}}`;
-  }
-  return {
-    body: `{"client":${JSON.stringify(client)},"mutations":[` + parts.join(',') + ']}',
-    first, last: first + muts.length - 1, muts, next,
-  };
+  return { body: pushBody(client, first, muts, bases), first, last: first + muts.length - 1, muts, next };
 }
 
 /** Drops every mutation with id <= ack (whole records deleted, base advanced), atomically. */
 export async function ackUpTo(db, ack, cache = new Map()) {
   const tx = itx(db, [OUTBOX, META], 'readwrite');
   const out = native.objectStore.call(tx, OUTBOX), meta = native.objectStore.call(tx, META);
-  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(meta.get('base'))) || { ...FIRST_BASE };
   if (ack < base.id) { await done(tx); return 0; }
   let dropped = 0;
   for (;;) {
@@ -201,18 +184,13 @@ export async function ackUpTo(db, ack, cache = new Map()) {
     for (const key of keys) {
       let m = cache.get(key);
       if (!m) m = ((await req2p(out.get(key))) || { m: [] }).m;
-      const remaining = m.length - base.idx;
-      if (base.id + remaining - 1 <= ack) {
-        native.delete.call(out, key);
-        cache.delete(key);
-        base.id += remaining; base.idx = 0; dropped += remaining; progressed = true;
-        if (base.id > ack) break;
-      } else {
-        const n = ack - base.id + 1;
-        base.idx += n; base.id += n; dropped += n;
-        progressed = false;
-        break;
-      }
+      const r = ackRecord(base, m.length, ack);
+      dropped += r.dropped;
+      progressed = r.whole;
+      if (!r.whole) break;
+      native.delete.call(out, key);
+      cache.delete(key);
+      if (base.id > ack) break;
     }
     if (!progressed || base.id > ack) break;
   }
@@ -247,7 +225,7 @@ export function rewriteRecords(db, fixes, cache = new Map()) {
 export async function rebase(db, expected) {
   const tx = itx(db, [META], 'readwrite');
   const meta = native.objectStore.call(tx, META);
-  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(meta.get('base'))) || { ...FIRST_BASE };
   base.id = expected;
   native.put.call(meta, base, 'base');
   await done(tx);
@@ -258,16 +236,9 @@ export async function pendingIn(tx, wantKeys) {
   const out = tx.objectStore(OUTBOX);
   const n = await req2p(out.count());
   if (!n) return { count: 0, keys: wantKeys ? new Set() : null };
-  const base = (await req2p(tx.objectStore(META).get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(tx.objectStore(META).get('base'))) || { ...FIRST_BASE };
   const recs = await req2p(out.getAll());
-  let count = 0;
-  const keys = wantKeys ? new Set() : null;
-  recs.forEach((r, ri) => {
-    const from = ri === 0 ? base.idx : 0;
-    count += r.m.length - from;
-    if (keys) for (let i = from; i < r.m.length; i++) keys.add(r.m[i][0] + '\0' + r.m[i][1]);
-  });
-  return { count, keys };
+  return pendingOf(base, recs.map((r) => r.m), wantKeys);
 }
 
 export async function pendingCount(db) {
@@ -288,7 +259,7 @@ export async function rejectHead(db, id, error, cache = new Map(), revert = fals
   const hasRej = db.objectStoreNames.contains(REJECTED);
   const tx = itx(db, hasRej ? [OUTBOX, META, REJECTED] : [OUTBOX, META], 'readwrite');
   const out = native.objectStore.call(tx, OUTBOX), meta = native.objectStore.call(tx, META);
-  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(meta.get('base'))) || { ...FIRST_BASE };
   const keys = await req2p(out.getAllKeys(null, 1));
   if (base.id !== id || !keys.length) { await done(tx); return null; }
   const rec = await req2p(out.get(keys[0]));
@@ -359,7 +330,7 @@ export async function clearRejected(db, rids) {
 export async function restamp(db, clock, cache = new Map()) {
   const tx = itx(db, [OUTBOX, META], 'readwrite');
   const out = native.objectStore.call(tx, OUTBOX), meta = native.objectStore.call(tx, META);
-  const base = (await req2p(meta.get('base'))) || { idx: 0, id: 1 };
+  const base = (await req2p(meta.get('base'))) || { ...FIRST_BASE };
   const [vals, keys] = await Promise.all([req2p(out.getAll()), req2p(out.getAllKeys())]);
   const limit = clock.ms;
   let on = false, n = 0;

@@ -7,24 +7,27 @@
 // the server has no such row, and a `conflict` event tells the app.
 import { BASE } from './capture.js';
 import { applyChanges } from './apply.js';
+import { baseId, readBases } from './base.js';
 import { decodeKey, encodeKey, fromTagged } from './codec.js';
 import { CursorExpiredError } from './errors.js';
-import { emit } from './events.js';
-import { dropReverts, itx, listReverts, req2p } from './outbox.js';
+import { dropReverts, itx, listReverts } from './outbox.js';
 
 const EXACT_MAX = 16;
-const id = (store, keyJSON) => store + '\0' + keyJSON;
 const keyJSON = (tagged) => encodeKey(decodeKey(tagged));
 
-/** Reverts every row marked by rejectHead(…, revert); emits `conflict` for each row restored. */
-export async function revertRefused(s) {
-  const marks = await listReverts(s.idb);
+/**
+ * Reverts every row marked by rejectHead(…, revert) in the Replica r (acks: the push's memory,
+ * acks.js): the rows are read from the feed with transport (pages of pullLimit), onApplied(changes) gets the rows restored, and
+ * onConflict(detail) a `conflict` detail for each.
+ */
+export async function revertRefused(r, { acks, transport, pullLimit, onApplied, onConflict }) {
+  const marks = await listReverts(r.idb);
   if (!marks.length) return;
   const want = new Map();   // id -> {mark, base, found}
-  const bs = s.idb.objectStoreNames.contains(BASE) ? itx(s.idb, [BASE], 'readonly').objectStore(BASE) : null;
-  const bases = await Promise.all(marks.map((m) => (bs ? req2p(bs.get(id(m.store, m.key))) : undefined)));
+  const bs = r.idb.objectStoreNames.contains(BASE) ? itx(r.idb, [BASE], 'readonly').objectStore(BASE) : null;
+  const bases = bs ? await readBases(bs, marks.map((m) => baseId(m.store, m.key))) : [];
   marks.forEach((mark, i) => {
-    want.set(id(mark.store, mark.key), { mark, base: typeof bases[i] === 'number' ? bases[i] : null, found: null });
+    want.set(baseId(mark.store, mark.key), { mark, base: typeof bases[i] === 'number' ? bases[i] : null, found: null });
   });
   // Unchanged since we applied it: the feed's change right at `base` is still this key's. (One
   // request per key: past a few keys, one scan costs less.) These pulls send no `client`: they
@@ -34,7 +37,7 @@ export async function revertRefused(s) {
     if (w.base === null || ++exact > EXACT_MAX) continue;
     let page;
     try {
-      page = await s.transport.pull({ since: w.base - 1, limit: 1 });
+      page = await transport.pull({ since: w.base - 1, limit: 1 });
     } catch (e) {
       if (e instanceof CursorExpiredError) continue;   // older than collected tombstones: the scan starts at 0
       throw e;
@@ -49,13 +52,13 @@ export async function revertRefused(s) {
     for (;;) {
       let page;
       try {
-        page = await s.transport.pull({ since, limit: s.o.pullLimit });
+        page = await transport.pull({ since, limit: pullLimit });
       } catch (e) {
         if (e instanceof CursorExpiredError && since > 0) { since = 0; continue; }
         throw e;
       }
       for (const c of page.changes) {
-        const w = want.get(id(c.store, keyJSON(c.key)));
+        const w = want.get(baseId(c.store, keyJSON(c.key)));
         if (w) w.found = c;
       }
       since = page.cursor;
@@ -65,14 +68,14 @@ export async function revertRefused(s) {
   // Not in the feed: the server has no such row.
   const changes = [...want.values()].map((w) => w.found || { store: w.mark.store, op: 'delete', key: JSON.parse(w.mark.key) });
   const restored = [];
-  await applyChanges(s, changes, null, {
+  await applyChanges(r, acks, changes, null, {
     restore: true,
-    onChunk: (applied) => { restored.push(...applied); s.changed(applied); },
+    onChunk: (applied) => { restored.push(...applied); onApplied(applied); },
   });
   // A key edited again meanwhile was left alone: that edit is pending and is answered on its own.
-  await dropReverts(s.idb, marks);
+  await dropReverts(r.idb, marks);
   for (const a of restored) {
-    const w = want.get(id(a.store, encodeKey(a.key)));
+    const w = want.get(baseId(a.store, encodeKey(a.key)));
     if (!w) continue;
     const m = w.mark, c = w.found;
     const detail = {
@@ -80,7 +83,6 @@ export async function revertRefused(s) {
       local: { op: m.op, value: m.value === undefined ? undefined : fromTagged(JSON.parse(m.value)) },
       winner: c ? { seq: c.seq, op: c.op, hlc: c.hlc, value: a.value } : { op: 'delete' },
     };
-    emit(s, 'conflict', detail);
-    s.tabs.post({ t: 'conflict', detail });
+    onConflict(detail);
   }
 }

@@ -16,7 +16,7 @@
 #include "idbsync/pq_write.h"
 #include "idbsync/sync.h"
 #include "idbsync/value.h"
-#include "lake/lake_int.h"
+#include "lake_common.h"
 
 #define MAX_ROWS 12
 
@@ -150,22 +150,14 @@ static int str_of(const ids_json *j, long t, ids_buf *out)
 	return T(j, t)->type != IDS_JSTR || ids_json_unescape(j, (size_t)t, out);
 }
 
-static double num_of(const ids_json *j, long t)
+/* {"$num": s}'s double: the specials as util reads them (anything else as strtod reads it) */
+static double special(const ids_json *j, long x, ids_buf *s)
 {
-	char tmp[400];
-	size_t n = T(j, t)->end - T(j, t)->start;
-	if (n >= sizeof tmp)
-		n = sizeof tmp - 1;
-	memcpy(tmp, j->text + T(j, t)->start, n);
-	tmp[n] = 0;
-	return strtod(tmp, NULL);
-}
-
-static double special(const ids_buf *s)
-{
-	const char *t = s->data ? s->data : "";
-	return !strcmp(t, "NaN") ? NAN : !strcmp(t, "Infinity") ? INFINITY : !strcmp(t, "-Infinity") ? -INFINITY
-	       : !strcmp(t, "-0") ? -0.0 : strtod(t, NULL);
+	double d;
+	if (!ids_json_num_special(j, (size_t)x, &d))
+		return d;
+	str_of(j, x, s);
+	return strtod(s->data ? s->data : "", NULL);
 }
 
 /* A tagged scalar's text ({"$date": s}, {"$bin": s}, {"$num": s}), or -1. */
@@ -200,10 +192,10 @@ static int same_scalar_tag(const ids_json *a, long ta, const ids_json *b, long t
 		return ok;
 	}
 	/* special doubles: {"$num":"NaN"} on either side, -0 as a number or tagged */
-	double v1 = (x = tag(a, ta, "$num")) >= 0 ? (str_of(a, x, s1), special(s1))
-						   : T(a, ta)->type == IDS_JNUM ? num_of(a, ta) : NAN;
-	double v2 = (y = tag(b, tb, "$num")) >= 0 ? (str_of(b, y, s2), special(s2))
-						   : T(b, tb)->type == IDS_JNUM ? num_of(b, tb) : NAN;
+	double v1 = (x = tag(a, ta, "$num")) >= 0 ? special(a, x, s1)
+						   : T(a, ta)->type == IDS_JNUM ? ids_json_num(a, (size_t)ta) : NAN;
+	double v2 = (y = tag(b, tb, "$num")) >= 0 ? special(b, y, s2)
+						   : T(b, tb)->type == IDS_JNUM ? ids_json_num(b, (size_t)tb) : NAN;
 	if (x < 0 && y < 0)
 		return -1;   /* not tagged scalars */
 	return (isnan(v1) && isnan(v2)) || (v1 == v2 && signbit(v1) == signbit(v2));
@@ -225,7 +217,7 @@ static int same(const ids_json *a, long ta, const ids_json *b, long tb, ids_buf 
 	case IDS_JFALSE: return 1;
 	case IDS_JNUM: {
 		/* "-0" written as an integer is INT64 0 (the client sends -0 as {"$num":"-0"}) */
-		double v1 = num_of(a, ta), v2 = num_of(b, tb);
+		double v1 = ids_json_num(a, (size_t)ta), v2 = ids_json_num(b, (size_t)tb);
 		return v1 == v2 && (signbit(v1) == signbit(v2) || (x->is_int && v1 == 0));
 	}
 	case IDS_JSTR:
@@ -335,36 +327,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 			abort();   /* the push stored it: it is JSON */
 		lk_cols_observe(&cols, &nc, &j[i], 0, nested, (int)i + 1, lk_reserved_cols);
 	}
-	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
-	pq_node_add(root, pq_node_new_leaf("idb_seq", PQ_INT64, PQ_REQUIRED));
-	for (size_t i = 0; i < nc; i++)
-		if (pq_node_add(root, lk_type_node(cols[i].name, cols[i].type, profile))) {
-			fprintf(stderr, "schema refused column %s\n", cols[i].name);
-			abort();
-		}
 	char path[64];
 	snprintf(path, sizeof path, "/dev/shm/fz-lakeflush-%d.parquet", getpid());
-	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
-	o.profile = (pq_profile)profile;
-	o.page_bytes = 128;
-	o.row_group_rows = 4;
-	pq_writer *w = NULL;
-	if (pq_writer_new(&w, path, root, &o, &err)) {
-		fprintf(stderr, "writer: %s\n", err.msg);
-		abort();
-	}
+	pq_node *root = NULL;
+	pq_writer *w = fz_lake_writer(path, cols, nc, profile, 128, 4, &root);
 	ids_buf row[MAX_ROWS], tmp = IDS_BUF_INIT, s1 = IDS_BUF_INIT, s2 = IDS_BUF_INIT;
 	for (size_t i = 0; i < b->n; i++) {
 		row[i] = (ids_buf)IDS_BUF_INIT;
-		ids_buf_printf(&row[i], "{\"idb_seq\":%zu", i);
-		lk_emit_ctx e = {.tmp = &tmp, .profile = profile};
-		lk_emit_cols(&row[i], &e, cols, nc, NULL, &j[i], 0);
-		ids_buf_putc(&row[i], '}');
-		size_t off = 0;
-		if (pq_writer_write_json(w, row[i].data, row[i].len, &off, &err)) {
-			fprintf(stderr, "writer refused a converted row (%s): %.*s\n", err.msg, (int)row[i].len, row[i].data);
-			abort();
-		}
+		fz_lake_put_row(w, &row[i], i, cols, nc, &j[i], profile, &tmp);
 	}
 	if (pq_writer_close(w, &err)) {
 		fprintf(stderr, "close: %s\n", err.msg);

@@ -9,9 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "idbsync/pq_write.h"
 #include "idbsync/value.h"
-#include "lake/lake_int.h"
+#include "lake_common.h"
 
 #define MAX_LINES 64
 
@@ -36,43 +35,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		}
 		at = end + 1;
 	}
-	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
-	pq_node_add(root, pq_node_new_leaf("idb_seq", PQ_INT64, PQ_REQUIRED));
-	for (size_t i = 0; i < nc; i++)
-		if (pq_node_add(root, lk_type_node(cols[i].name, cols[i].type, profile)))
-			abort();
 	char path[64];
 	snprintf(path, sizeof path, "/dev/shm/fz-lake-%d.parquet", getpid());
-	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
-	o.profile = (pq_profile)profile;
-	o.page_bytes = 256;
-	o.row_group_rows = 5;
-	pq_writer *w = NULL;
+	pq_node *root = NULL;
+	pq_writer *w = fz_lake_writer(path, cols, nc, profile, 256, 5, &root);
+	ids_buf tmp = IDS_BUF_INIT, row = IDS_BUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		fz_lake_put_row(w, &row, i, cols, nc, &j[i], profile, &tmp);
 	ids_error err = IDS_ERROR_INIT;
-	if (pq_writer_new(&w, path, root, &o, &err)) {
-		fprintf(stderr, "writer: %s\n", err.msg);
-		abort();
-	}
-	ids_buf cols_txt = IDS_BUF_INIT, tmp = IDS_BUF_INIT, row = IDS_BUF_INIT;
-	ids_json check = IDS_JSON_INIT;
-	for (size_t i = 0; i < n; i++) {
-		ids_buf_reset(&cols_txt);
-		lk_emit_ctx e = {.tmp = &tmp, .profile = profile};
-		lk_emit_cols(&cols_txt, &e, cols, nc, NULL, &j[i], 0);
-		ids_buf_reset(&row);
-		ids_buf_printf(&row, "{\"idb_seq\":%zu", i);
-		ids_buf_append(&row, cols_txt.data ? cols_txt.data : "", cols_txt.len);
-		ids_buf_putc(&row, '}');
-		if (ids_json_parse(&check, row.data, row.len, 0, 200, &err)) {
-			fprintf(stderr, "row text is not JSON (%s): %.*s\n", err.msg, (int)row.len, row.data);
-			abort();
-		}
-		size_t off = 0;
-		if (pq_writer_write_json(w, row.data, row.len, &off, &err)) {
-			fprintf(stderr, "writer refused a converted row (%s): %.*s\n", err.msg, (int)row.len, row.data);
-			abort();
-		}
-	}
 	if (pq_writer_close(w, &err)) {
 		fprintf(stderr, "close: %s\n", err.msg);
 		abort();
@@ -82,8 +52,6 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	unlink(path);
 	for (size_t i = 0; i < n; i++)
 		ids_json_free(&j[i]);
-	ids_json_free(&check);
-	ids_buf_free(&cols_txt);
 	ids_buf_free(&tmp);
 	ids_buf_free(&row);
 	lk_cols_free(cols, nc);

@@ -37,7 +37,7 @@ typedef struct imp_options {
 	int dry_run;
 } imp_options;
 
-#define IMP_OPTIONS_INIT {NULL, NULL, "id", IMP_UPSERT, NULL, NULL, 5000, NULL, NULL, NULL, 0}
+#define IMP_OPTIONS_INIT {.key_field = "id", .mode = IMP_UPSERT, .batch_rows = 5000}
 
 typedef struct imp_summary {
 	int64_t files, rows, puts, deletes;
@@ -72,8 +72,11 @@ typedef struct imp_inbox_options {
 	const char *key_field;      /* default "id" */
 } imp_inbox_options;
 
-#define IMP_INBOX_OPTIONS_INIT {"./lake", 2000, 3000, "id"}
+#define IMP_INBOX_OPTIONS_INIT {.lake_dir = "./lake", .scan_interval_ms = 2000, .settle_ms = 3000, .key_field = "id"}
 
+/* Bytes the inbox needs beneath lake_dir for the names it builds (imp_inbox_start refuses a
+ * longer lake_dir with IDS_ELIMIT). */
+#define IMP_INBOX_PATH_ROOM 700
 int imp_inbox_start(imp_inbox **out, store *st, const imp_inbox_options *o, ids_error *err);
 /* Runs one scan now (tests, and the thread's loop). Returns files imported or rejected. */
 int imp_inbox_scan(imp_inbox *ib, ids_error *err);

@@ -57,6 +57,39 @@ double ids_json_num(const ids_json *j, size_t t);
 /* Appends token t's subtree with insignificant whitespace removed. */
 int ids_json_minify(const ids_json *j, size_t t, ids_buf *out);
 
+/* ---- the lexer under both tokenizers (this one and the Parquet writer's streaming scanner):
+ * one definition of a JSON string and number (util/jsonlex.c) ---- */
+enum {
+	IDS_JLEX_UNTERMINATED = 1, IDS_JLEX_CONTROL, IDS_JLEX_UTF8, IDS_JLEX_ESCAPE, IDS_JLEX_UESCAPE,
+	IDS_JLEX_NUMBER, IDS_JLEX_FRACTION, IDS_JLEX_EXPONENT
+};
+typedef struct ids_jlex {
+	const char *end;     /* string: its closing quote; number: one past its last byte */
+	const char *bad;     /* on failure: the offending byte (NULL: the string never ends) */
+	int err;             /* 0 or IDS_JLEX_* */
+	int escaped;         /* string: holds a backslash escape */
+	int is_int;          /* number: no fraction, no exponent */
+	int fits;            /* number: is_int and within int64, in i */
+	int64_t i;
+} ids_jlex;
+/* Scans a string whose opening quote is just before p: checks its escapes and UTF-8 (no raw
+ * control characters). 0, or the IDS_JLEX_* code (also in x->err). */
+int ids_jlex_string(const char *p, const char *end, ids_jlex *x);
+/* Scans a number (RFC 8259 grammar) starting at p. */
+int ids_jlex_number(const char *p, const char *end, ids_jlex *x);
+/* What x->err means, for a message ("bad escape '\q'"); buf (>= 32 bytes) may hold it. */
+const char *ids_jlex_why(const ids_jlex *x, char *buf, size_t n);
+/* Appends the UTF-8 of a scanned string's text s[0..n) (between its quotes). A \u surrogate
+ * pair is one code point; a lone surrogate (JavaScript strings hold them, UTF-8 cannot) is
+ * U+FFFD with IDS_UNESC_FFFD, kept in UTF-8's bit layout with IDS_UNESC_WTF8 (the key
+ * encoding keeps every JS string whole), refused with IDS_UNESC_STRICT (returns -1, *bad at
+ * its escape). Returns the number of lone surrogates met. */
+enum { IDS_UNESC_FFFD = 0, IDS_UNESC_WTF8, IDS_UNESC_STRICT };
+long ids_json_unescape_text(const char *s, size_t n, int policy, ids_buf *out, const char **bad);
+
+/* Numbers (util/number.c). A validated JSON number's text as the nearest double (correctly
+ * rounded, any length). */
+double ids_json_to_double(const char *s, size_t n);
 /* Formats a double with the fewest digits that read back as the same value ("1", "0.1",
  * "1e+21"). Non-finite values are the caller's problem. Returns the length written to out (>= 32 bytes). */
 int ids_fmt_double(double v, char *out);

@@ -14,35 +14,42 @@
 
 typedef struct lake lake;
 
+/* How nested objects land in Parquet (--lake-nested), and the table formats (--lake-format). */
+enum { LAKE_NESTED_AUTO = 0, LAKE_NESTED_STRUCT = 1, LAKE_NESTED_JSON = 2 };
+enum { LAKE_FORMAT_HIVE = 0, LAKE_FORMAT_ICEBERG = 1 };
+
+/* The lake's settings (the `idbsync serve` flags of its part of the help: src/cli/cmd_serve.c). */
 typedef struct lake_options {
 	const char *dir;               /* lake root */
 	int profile;                   /* pq_profile: 0 compat (default), 1 modern */
 	int64_t flush_interval_ms;     /* default 1000 */
-	int nested;                    /* 0 auto (modern: STRUCT, compat: JSON strings), 1 struct, 2 json */
+	int nested;                    /* LAKE_NESTED_*: auto is STRUCT for modern, JSON strings for compat */
 	const char *on_flush;          /* shell command run after each flush (NULL: none) */
 	const char *drill_url;         /* Apache Drill REST base URL for refreshes (NULL: none) */
 	const char *config_file;       /* optional JSON with per-store settings (partitioning, ...) */
-	void *reserved[8];             /* room for the implementation's further settings */
 	int64_t bucket_bytes;          /* target size of one current-state bucket file; 0: 128 MiB */
 	const char *drill_workspace;   /* Drill workspace the lake is mounted as; NULL: "dfs.lake" */
 	const char *partition[16];     /* "[DB/]STORE=FIELD": Hive-style partitioning of the state */
 	int n_partition;
 	int retry_max;                 /* attempts before a failure is quarantined; 0: 10 */
 	int64_t retry_base_ms;         /* the first retry's wait, doubled each time (to 5 min); 0: 1000 */
-	int format;                    /* 0: plain Hive-style layout; 1: also Apache Iceberg tables
-					* (docs/iceberg.md) */
+	int format;                    /* LAKE_FORMAT_HIVE: plain Hive-style layout; LAKE_FORMAT_ICEBERG:
+					* also Apache Iceberg tables (docs/iceberg.md) */
 	int64_t iceberg_keep_ms;       /* Iceberg snapshots younger than this are kept; 0: 10 min;
 					* -1: all (no expiry) */
+	const char *iceberg_rest;      /* base URL of an Iceberg REST catalog that the tables are
+					* committed through (NULL: the file-system catalog) */
+	const char *iceberg_warehouse; /* s3://bucket/prefix: the Iceberg files also go to S3
+					* (needs iceberg_rest); NULL: DIR/_iceberg only */
+	const char *s3_endpoint;       /* http(s)://host:port of the S3 service */
+	const char *s3_region;         /* NULL: us-east-1 */
 } lake_options;
 
-#define LAKE_OPTIONS_INIT {"./lake", 0, 1000, 0, NULL, NULL, NULL, {0}, 0, NULL, {0}, 0, 0, 0, 0, 0}
+#define LAKE_OPTIONS_INIT {.dir = "./lake", .flush_interval_ms = 1000}
 
-/* Parses one `idbsync serve` flag that belongs to the lake (--lake-profile, --flush-interval,
- * --on-flush, --drill-url, --lake-config, --lake-nested, ...). Returns 1 if it consumed flag
- * and value, 0 if flag is not a lake flag, or a negative IDS_E* code with err filled. */
-int lake_option(lake_options *o, const char *flag, const char *value, ids_error *err);
-/* Usage lines for the lake flags (appended to `idbsync serve --help`). */
-const char *lake_usage(void);
+/* Bytes the lake needs beneath its directory for the names it builds (tables, partitions,
+ * dt= directories, temporary files); lake_open refuses a longer dir with IDS_ELIMIT. */
+#define LAKE_PATH_ROOM 1200
 
 /* Opens (and recovers) the lake and starts its flush thread. st must outlive the lake. */
 int lake_open(lake **out, store *st, const lake_options *o, ids_error *err);

@@ -53,7 +53,7 @@ typedef struct lake_check_options {
 	int max_per_file;        /* violations reported per file before "... more" (0: 20) */
 } lake_check_options;
 
-#define LAKE_CHECK_OPTIONS_INIT {LAKE_CHECK_IMPALA4, 0}
+#define LAKE_CHECK_OPTIONS_INIT {.profile = LAKE_CHECK_IMPALA4}
 
 /* Called once per violation; the strings are borrowed for the call. */
 typedef void (*lake_check_report)(void *ctx, const char *file, const char *column, const char *rule,

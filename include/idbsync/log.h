@@ -33,6 +33,12 @@ void ids_log_strn(ids_logrec *r, const char *key, const char *v, size_t n);
 void ids_log_int(ids_logrec *r, const char *key, long long v);
 void ids_log_num(ids_logrec *r, const char *key, double v);
 void ids_log_end(ids_logrec *r);
+/* Field key, formatted printf-style from ap (for callers with their own variadic helper). */
+void ids_logv(ids_logrec *r, const char *key, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 0)))
+#endif
+	;
 
 /* An event with one field, msg, formatted printf-style. */
 void ids_logf(ids_log_level l, const char *event, const char *fmt, ...)

@@ -34,7 +34,9 @@ typedef struct pq_read_options {
 	int verify_crc;          /* check page CRCs when present */
 } pq_read_options;
 
-#define PQ_READ_OPTIONS_INIT {(size_t)256 << 20, (size_t)1 << 24, (size_t)64 << 20, (size_t)256 << 20, 1}
+#define PQ_READ_OPTIONS_INIT                                                                        \
+	{.max_page_size = (size_t)256 << 20, .max_page_values = (size_t)1 << 24,                       \
+	 .max_footer_size = (size_t)64 << 20, .max_row_json = (size_t)256 << 20, .verify_crc = 1}
 
 /* Byte string pointing into reader-owned memory (same layout as pq_bytes in pq_write.h). */
 typedef struct pq_rbytes {

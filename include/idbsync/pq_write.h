@@ -59,8 +59,7 @@ typedef struct pq_write_options {
 	size_t n_kv;
 } pq_write_options;
 
-#define PQ_WRITE_OPTIONS_INIT \
-	{ PQ_PROFILE_COMPAT, -1, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0 }
+#define PQ_WRITE_OPTIONS_INIT {.profile = PQ_PROFILE_COMPAT, .codec = -1, .dictionary = -1}
 
 typedef struct pq_writer pq_writer;
 

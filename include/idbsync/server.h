@@ -26,10 +26,8 @@ typedef struct server_hooks {
 
 typedef struct server_options {
 	const char *listen;          /* "127.0.0.1:8080", "[::1]:8080"; port 0 picks a free one */
-	const char *lake;            /* lake directory (used by the lake writer) */
 	const char *auth;            /* "none" or "tokens:FILE" */
 	const char *static_dir;      /* served at /client/ and / (demo); NULL: none */
-	const char *cors_origin;     /* Access-Control-Allow-Origin value; NULL: "*" */
 	ids_limits limits;
 	int conn_timeout_s;          /* idle connection timeout (slow or stalled clients) */
 	int max_connections;
@@ -42,11 +40,13 @@ typedef struct server_options {
 	uint64_t max_upload;         /* bytes of one import upload */
 	uint64_t max_inflight_bytes; /* response bytes held for all clients at once (503 beyond) */
 	int max_conns_per_ip;        /* 0: unlimited */
+	int workers;                 /* threads running request handlers; waiting requests hold none */
 } server_options;
 
-#define SERVER_OPTIONS_INIT \
-	{"127.0.0.1:8080", "./lake", "none", NULL, NULL, IDS_LIMITS_INIT, 30, 4096, 60, {0}, NULL, 5000, 10000, NULL, \
-	 (uint64_t)4 << 30, (uint64_t)256 << 20, 0}
+#define SERVER_OPTIONS_INIT                                                                              \
+	{.listen = "127.0.0.1:8080", .auth = "none", .limits = IDS_LIMITS_INIT, .conn_timeout_s = 30,       \
+	 .max_connections = 16384, .max_wait_s = 60, .query_timeout_ms = 5000, .query_max_rows = 10000,      \
+	 .max_upload = (uint64_t)4 << 30, .max_inflight_bytes = (uint64_t)256 << 20, .workers = 32}
 
 /* Starts listening; the store stays the caller's and must outlive the server. */
 int server_start(server **out, store *st, const server_options *o, ids_error *err);

@@ -34,7 +34,10 @@ typedef struct store_options {
 					  * "postgresql://...": PostgreSQL (libpq URI), several servers may share it */
 } store_options;
 
-#define STORE_OPTIONS_INIT {"./data", NULL, 300000, 1, 0, 30LL * 86400000, 60000, 50000, IDS_RULE_LWW, 86400000LL, 0, NULL}
+#define STORE_OPTIONS_INIT                                                                             \
+	{.dir = "./data", .max_skew_ms = 300000, .durable = 1, .tombstone_retention_ms = 30LL * 86400000,  \
+	 .gc_interval_ms = 60000, .group_max_mutations = 50000, .default_rule = IDS_RULE_LWW,               \
+	 .base_retention_ms = 86400000LL}
 
 /* 1 when state names PostgreSQL (a postgres:// or postgresql:// URI). */
 int store_state_is_postgres(const char *state);
@@ -90,6 +93,15 @@ void store_push_result_free(store_push_result *r);
  * Errors: IDS_EFORBIDDEN (row of another user), IDS_ENOSPC (disk full), IDS_EIO. */
 int store_push(store *s, ids_batch *b, store_push_result *res, ids_error *err);
 
+/* store_push without holding the caller's thread: the batch joins the next group commit and
+ * done(ctx, rc, err) is called on the writer thread once that commit is durable (rc 0) or
+ * failed (err says why). b and res stay the caller's and must live until done is called;
+ * done must not block (it hands the result to whoever answers the client). Returns 0 when
+ * queued, or an error (shutting down) and then done is never called. */
+typedef void (*store_push_done_fn)(void *ctx, int rc, const ids_error *err);
+int store_push_async(store *s, ids_batch *b, store_push_result *res, store_push_done_fn done, void *ctx,
+		     ids_error *err);
+
 typedef struct store_pull_req {
 	const char *db;
 	const char *user;     /* "" when auth is off */
@@ -125,6 +137,10 @@ int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_
 int store_restore(const char *backup_file, const char *data_dir, char epoch_out[STORE_EPOCH_LEN + 1],
 		  int64_t *head, ids_error *err);
 int store_wait(store *s, int64_t after, int timeout_ms);
+/* A seq at or above database db's latest change and at most the head: a waiter of db that has
+ * seen everything up to seq `after` has nothing new while this is <= after (so a change in
+ * one database does not wake the live clients of every other). */
+int64_t store_db_head(store *s, const char *db);
 /* Wakes every waiter (used at shutdown). */
 void store_wake_all(store *s);
 

@@ -32,7 +32,7 @@ typedef struct ids_limits {
 	size_t max_mutations;    /* per push */
 } ids_limits;
 
-#define IDS_LIMITS_INIT {32u << 20, 4096, 8u << 20, 100000}
+#define IDS_LIMITS_INIT {.max_body = 32u << 20, .max_key = 4096, .max_value = 8u << 20, .max_mutations = 100000}
 
 typedef struct ids_mutation {
 	int64_t id;

@@ -3,6 +3,11 @@
 #ifndef IDS_CLI_H
 #define IDS_CLI_H
 
+/* Bytes kept free under a --data directory for the names the state builds beneath it
+ * (idbsync.sqlite-wal, LOCK, tmp/import-...): every command that takes --data refuses a longer
+ * one with an error naming the flag (ids_path_room), rather than the state acting on a cut name. */
+#define CLI_DATA_PATH_ROOM 600
+
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_ddl(int argc, char **argv);

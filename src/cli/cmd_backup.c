@@ -2,58 +2,63 @@
  * `idbsync restore --data DIR BACKUP` (the server stopped): store_backup / store_restore. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "idbsync/path.h"
 #include "idbsync/store.h"
+#include "opts.h"
 
-static void usage(FILE *f, const char *cmd)
-{
-	if (!strcmp(cmd, "backup"))
-		fprintf(f, "usage: idbsync backup --data DIR OUT.sqlite\n"
-			   "  a consistent copy of the sync state in DIR (one SQLite file), taken while a server\n"
-			   "  keeps serving; OUT must not exist. The lake is not part of it: the lake is written\n"
-			   "  again from the state where it has to be.\n");
-	else
-		fprintf(f, "usage: idbsync restore --data DIR BACKUP.sqlite\n"
-			   "  replaces the state in DIR by the backup (stop the server first). The restored state\n"
-			   "  gets a new epoch: clients holding cursors of the old one are told (409) and resync,\n"
-			   "  and the lake moves what the backup lacks to LAKE/_idbsync/orphaned/<old epoch>/.\n");
-}
+typedef struct backup_cfg {
+	const char *data;
+	const struct cli_cmd *cmd;   /* backup or restore */
+} backup_cfg;
 
-int cmd_backup(int argc, char **argv)
+static const cli_opt backup_opts[] = {
+	{.flag = "--data", .arg = "DIR", .def = "./data", .help = "the state directory", .type = CLI_STR,
+	 CLI_FIELD(backup_cfg, data)},
+	{0},
+};
+
+static const cli_cmd backup_cmd = {
+	.name = "backup",
+	.usage = "usage: idbsync backup --data DIR OUT.sqlite\n"
+		 "  a consistent copy of the sync state in DIR (one SQLite file), taken while a server\n"
+		 "  keeps serving; OUT must not exist. The lake is not part of it: the lake is written\n"
+		 "  again from the state where it has to be.\n",
+	.opts = backup_opts,
+	.flags_anywhere = 1,
+};
+
+static const cli_cmd restore_cmd = {
+	.name = "restore",
+	.usage = "usage: idbsync restore --data DIR BACKUP.sqlite\n"
+		 "  replaces the state in DIR by the backup (stop the server first). The restored state\n"
+		 "  gets a new epoch: clients holding cursors of the old one are told (409) and resync,\n"
+		 "  and the lake moves what the backup lacks to LAKE/_idbsync/orphaned/<old epoch>/.\n",
+	.opts = backup_opts,
+	.flags_anywhere = 1,
+};
+
+static int backup_run(void *cfg, char **args, int nargs)
 {
-	const char *cmd = argv[0], *data = "./data", *file = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout, cmd);
-			return 0;
-		}
-		if (!strcmp(a, "--data")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "idbsync %s: --data needs a value\n", cmd);
-				return 2;
-			}
-			data = argv[++i];
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "idbsync %s: unknown option %s\n", cmd, a);
-			usage(stderr, cmd);
-			return 2;
-		} else if (file) {
-			fprintf(stderr, "idbsync %s: one file, not '%s' and '%s'\n", cmd, file, a);
-			return 2;
-		} else {
-			file = a;
-		}
-	}
-	if (!file) {
-		usage(stderr, cmd);
+	const cli_cmd *c = ((backup_cfg *)cfg)->cmd;
+	if (nargs != 1) {
+		if (nargs > 1)
+			fprintf(stderr, "idbsync %s: one file, not '%s' and '%s'\n", c->name, args[0], args[1]);
+		else
+			cli_help(c, stderr);
 		return 2;
 	}
+	const char *data = ((backup_cfg *)cfg)->data, *file = args[0];
 	ids_error err = IDS_ERROR_INIT;
+	if (ids_path_room(data, CLI_DATA_PATH_ROOM, "--data", &err)) {
+		fprintf(stderr, "idbsync %s: %s\n", c->name, err.msg);
+		return 2;
+	}
 	int64_t head = 0;
-	if (!strcmp(cmd, "backup")) {
+	if (c == &backup_cmd) {
 		if (store_backup(data, file, &head, &err)) {
 			fprintf(stderr, "idbsync backup: %s\n", err.msg);
 			return 1;
@@ -68,4 +73,10 @@ int cmd_backup(int argc, char **argv)
 	}
 	printf("restored %s into %s (up to seq %" PRId64 "), new epoch %s\n", file, data, head, epoch);
 	return 0;
+}
+
+int cmd_backup(int argc, char **argv)
+{
+	backup_cfg cfg = {.data = "./data", .cmd = strcmp(argv[0], "backup") ? &restore_cmd : &backup_cmd};
+	return cli_main(cfg.cmd, &cfg, argc, argv, backup_run);
 }

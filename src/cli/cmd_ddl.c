@@ -5,53 +5,39 @@
 
 #include "cli.h"
 #include "idbsync/lake.h"
+#include "opts.h"
 
-static void ddl_usage(FILE *f)
-{
-	fprintf(f, "usage: idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark|duckdb [--db D] [--store S]\n"
-		   "                   [--location URI-PREFIX] [--drill-workspace dfs.lake]\n"
-		   "  --location  where the engine sees DIR (hdfs://nn/lake, s3a://bucket/lake) [file://DIR]\n");
-}
+#define F(m) CLI_FIELD(lake_ddl_options, m)
 
-int cmd_ddl(int argc, char **argv)
+/* Every flag of `idbsync ddl` (help, parsing: src/cli/opts.c). */
+static const cli_opt ddl_opts[] = {
+	{.flag = "--lake", .arg = "DIR", .def = "./lake", .help = "the lake (only its hidden metadata is read)", .type = CLI_STR,
+	 F(dir)},
+	{.flag = "--dialect", .arg = "ENGINE", .help = "hive, impala, drill, trino, spark or duckdb (required)", .type = CLI_STR,
+	 F(dialect)},
+	{.flag = "--db", .arg = "D", .help = "only this database", .type = CLI_STR, F(db)},
+	{.flag = "--store", .arg = "S", .help = "only this store (its name or its table's)", .type = CLI_STR, F(store)},
+	{.flag = "--location", .arg = "URI-PREFIX", .def = "file://DIR",
+	 .help = "where the engine sees DIR (hdfs://nn/lake, s3a://bucket/lake)", .type = CLI_STR, F(location)},
+	{.flag = "--drill-workspace", .arg = "WS", .def = "dfs.lake", .help = "the Drill workspace the lake is mounted as",
+	 .type = CLI_STR, F(drill_workspace)},
+	{0},
+};
+
+static const cli_cmd ddl_cmd = {
+	.name = "ddl",
+	.usage = "usage: idbsync ddl --lake DIR --dialect hive|impala|drill|trino|spark|duckdb [options]\n",
+	.opts = ddl_opts,
+	.help_on_error = 1,
+	.no_args = 1,
+};
+
+static int ddl_run(void *cfg, char **args, int nargs)
 {
-	lake_ddl_options o = {"./lake", NULL, NULL, NULL, NULL, NULL};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			ddl_usage(stdout);
-			return 0;
-		}
-		static const char *const known[] = {"--lake", "--dialect", "--db", "--store", "--location", "--drill-workspace", NULL};
-		int k = 0;
-		while (known[k] && strcmp(known[k], a))
-			k++;
-		if (!known[k]) {
-			fprintf(stderr, "idbsync ddl: unknown option %s\n", a);
-			ddl_usage(stderr);
-			return 2;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "idbsync ddl: %s needs a value\n", a);
-			ddl_usage(stderr);
-			return 2;
-		}
-		const char *v = argv[++i];
-		if (!strcmp(a, "--lake")) o.dir = v;
-		else if (!strcmp(a, "--dialect")) o.dialect = v;
-		else if (!strcmp(a, "--db")) o.db = v;
-		else if (!strcmp(a, "--store")) o.store = v;
-		else if (!strcmp(a, "--location")) o.location = v;
-		else if (!strcmp(a, "--drill-workspace")) o.drill_workspace = v;
-		else {
-			fprintf(stderr, "idbsync ddl: unknown option %s\n", a);
-			ddl_usage(stderr);
-			return 2;
-		}
-	}
+	const lake_ddl_options o = *(lake_ddl_options *)cfg;
 	if (!o.dialect) {
 		fprintf(stderr, "idbsync ddl: --dialect is required\n");
-		ddl_usage(stderr);
+		cli_help(&ddl_cmd, stderr);
 		return 2;
 	}
 	ids_buf out = IDS_BUF_INIT;
@@ -65,4 +51,10 @@ int cmd_ddl(int argc, char **argv)
 	fwrite(out.data, 1, out.len, stdout);
 	ids_buf_free(&out);
 	return 0;
+}
+
+int cmd_ddl(int argc, char **argv)
+{
+	lake_ddl_options o = {.dir = "./lake"};
+	return cli_main(&ddl_cmd, &o, argc, argv, ddl_run);
 }

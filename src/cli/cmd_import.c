@@ -4,6 +4,7 @@
  * A progress bar goes to a terminal's stderr (bytes while uploading, then rows as the server
  * reports them); a summary line ends the run. --dry-run reads and converts here, sends nothing. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,23 +15,54 @@
 
 #include "cli.h"
 #include "idbsync/import.h"
+#include "idbsync/path.h"
 #include "idbsync/sync.h"
+#include "opts.h"
 
-static void import_usage(FILE *f)
-{
-	fprintf(f, "usage: idbsync import --db D --store S [--key FIELD] [--mode upsert|replace]\n"
-		   "                      [--user-column COL] [--client ID] [--dry-run]\n"
-		   "                      (--data DIR | --server URL [--token T]) FILE.parquet...\n"
-		   "  --key FIELD        the column holding the IndexedDB key        [id]\n"
-		   "  --mode replace     rows of the store absent from the files become deletes\n"
-		   "  --user-column COL  each row belongs to that user (reaches only their browsers)\n"
-		   "  --client ID        client id for the mutations: re-running with the same id and files\n"
-		   "                     applies nothing twice                         [a new id per run]\n"
-		   "  --dry-run          read and convert every row, report rows, keys, duplicate keys and\n"
-		   "                     errors; send and change nothing (no server or --data needed)\n"
-		   "  Types: see docs/types.md (decimals, UUID, TIME, INTERVAL, big integers).\n"
-		   "  An optional _op column (put|delete) carries deletes.\n");
-}
+/* What `idbsync import` is told: imp_options plus where the changes go. */
+typedef struct import_cfg {
+	imp_options o;
+	const char *data, *server, *token;
+	int dry_run;
+} import_cfg;
+
+static const cli_choice modes[] = {{"upsert", IMP_UPSERT}, {"replace", IMP_REPLACE}, {NULL, 0}};
+
+#define F(m) CLI_FIELD(import_cfg, m)
+/* Every flag of `idbsync import` (help, parsing: src/cli/opts.c). */
+static const cli_opt import_opts[] = {
+	{.flag = "--db", .arg = "D", .help = "the database (required)", .type = CLI_STR, F(o.db)},
+	{.flag = "--store", .arg = "S", .help = "the object store (required)", .type = CLI_STR, F(o.store)},
+	{.flag = "--key", .arg = "FIELD", .def = "id", .help = "the column holding the IndexedDB key", .type = CLI_STR,
+	 F(o.key_field)},
+	{.flag = "--mode", .arg = "upsert|replace", .def = "upsert",
+	 .help = "replace: rows of the store absent from the files become deletes", .type = CLI_ENUM, F(o.mode),
+	 .choices = modes},
+	{.flag = "--user-column", .arg = "COL", .help = "each row belongs to that user (reaches only their browsers)",
+	 .type = CLI_STR, F(o.user_column)},
+	{.flag = "--client", .arg = "ID", .def = "a new id per run",
+	 .help = "client id for the mutations: re-running with the same id and files applies nothing twice",
+	 .type = CLI_STR, F(o.client)},
+	{.flag = "--dry-run", .help = "read and convert every row, report rows, keys, duplicate keys and errors; send "
+				      "and change nothing (no server or --data needed)", .type = CLI_SWITCH, F(dry_run)},
+	{.flag = "--data", .arg = "DIR", .help = "import here, into the state directory (no server running on it)",
+	 .type = CLI_STR, F(data)},
+	{.flag = "--server", .arg = "URL", .help = "upload to a running server (POST /v1/admin/db/{db}/import)",
+	 .type = CLI_STR, F(server)},
+	{.flag = "--token", .arg = "T", .def = "$IDBSYNC_TOKEN", .help = "the admin's bearer token for --server",
+	 .type = CLI_STR, F(token)},
+	{0},
+};
+
+#undef F
+
+static const cli_cmd import_cmd = {
+	.name = "import",
+	.usage = "usage: idbsync import --db D --store S [options] (--data DIR | --server URL [--token T]) FILE.parquet...\n",
+	.footer = "  Types: see docs/types.md (decimals, UUID, TIME, INTERVAL, big integers).\n"
+		  "  An optional _op column (put|delete) carries deletes.\n",
+	.opts = import_opts,
+};
 
 static int tty;
 
@@ -162,14 +194,22 @@ static void print_summary(const char *verb, const imp_options *o, json_int_t row
 				"first: %s\n", (long long)dups, first_dup ? first_dup : "?");
 }
 
-/* Several files travel as one bundle so a replace sees all of them. */
+/* Several files travel as one bundle so a replace sees all of them. 0 or an IDS_E* code (printed). */
 static int make_bundle(char *const *files, int n, char *path, size_t pathlen)
 {
-	snprintf(path, pathlen, "%s/idbsync-bundle-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ids_error err = IDS_ERROR_INIT;
+	if (ids_path(path, pathlen, &err, "%s/idbsync-bundle-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp")) {
+		fprintf(stderr, "idbsync import: TMPDIR: %s\n", err.msg);
+		return err.code;
+	}
 	int fd = mkstemp(path);
 	FILE *o = fd >= 0 ? fdopen(fd, "wb") : NULL;
-	if (!o)
-		return -1;
+	if (!o) {
+		fprintf(stderr, "idbsync import: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return IDS_EIO;
+	}
 	fwrite("IDSBUNDL", 1, 8, o);
 	for (int i = 0; i < n; i++) {
 		FILE *f = fopen(files[i], "rb");
@@ -180,7 +220,7 @@ static int make_bundle(char *const *files, int n, char *path, size_t pathlen)
 				fclose(f);
 			fclose(o);
 			unlink(path);
-			return -1;
+			return IDS_EIO;
 		}
 		unsigned char len[8];
 		for (int k = 0; k < 8; k++)
@@ -192,12 +232,17 @@ static int make_bundle(char *const *files, int n, char *path, size_t pathlen)
 			fwrite(buf, 1, r, o);
 		fclose(f);
 	}
-	return fclose(o) ? -1 : 0;
+	if (fclose(o)) {
+		fprintf(stderr, "idbsync import: %s: %s\n", path, strerror(errno));
+		unlink(path);
+		return IDS_EIO;
+	}
+	return 0;
 }
 
 static int upload(const char *server, const char *token, const imp_options *o, char *const *files, int n)
 {
-	char bundle[4200] = "";
+	char bundle[IDS_PATH_MAX + 1] = "";
 	const char *body = files[0];
 	if (n > 1) {
 		if (make_bundle(files, n, bundle, sizeof bundle))
@@ -208,12 +253,21 @@ static int upload(const char *server, const char *token, const imp_options *o, c
 	char *es = curl_easy_escape(c, o->store, 0), *ek = curl_easy_escape(c, o->key_field, 0),
 	     *eu = o->user_column ? curl_easy_escape(c, o->user_column, 0) : NULL, *ec = curl_easy_escape(c, o->client, 0);
 	char url[8192];
-	snprintf(url, sizeof url, "%s/v1/admin/db/%s/import?store=%s&key=%s&mode=%s&client=%s%s%s&progress=1", server,
-		 o->db, es, ek, o->mode == IMP_REPLACE ? "replace" : "upsert", ec, eu ? "&user_column=" : "", eu ? eu : "");
+	int ul = snprintf(url, sizeof url, "%s/v1/admin/db/%s/import?store=%s&key=%s&mode=%s&client=%s%s%s&progress=1",
+			  server, o->db, es, ek, o->mode == IMP_REPLACE ? "replace" : "upsert", ec,
+			  eu ? "&user_column=" : "", eu ? eu : "");
 	curl_free(es);
 	curl_free(ek);
 	curl_free(eu);
 	curl_free(ec);
+	if (ul < 0 || (size_t)ul >= sizeof url) {   /* a cut URL would import with other settings */
+		fprintf(stderr, "idbsync import: the upload URL for --server %.100s is longer than %zu bytes\n", server,
+			sizeof url - 1);
+		curl_easy_cleanup(c);
+		if (bundle[0])
+			unlink(bundle);
+		return 1;
+	}
 	/* the server's messages name the files as typed here, not its copy of the upload */
 	json_t *names = json_array();
 	for (int i = 0; i < n; i++)
@@ -310,63 +364,16 @@ static int upload(const char *server, const char *token, const imp_options *o, c
 	return rc;
 }
 
-int cmd_import(int argc, char **argv)
+static int import_run(void *cfg, char **files, int nfiles)
 {
-	imp_options o = IMP_OPTIONS_INIT;
-	const char *data = NULL, *server = NULL, *token = getenv("IDBSYNC_TOKEN");
+	const import_cfg *c = cfg;
+	imp_options o = c->o;
+	const char *data = c->data, *server = c->server, *token = c->token;
+	int dry_run = c->dry_run;
 	char client[128];
-	int i = 1, dry_run = 0;
-	for (; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			import_usage(stdout);
-			return 0;
-		}
-		if (a[0] != '-' || !strcmp(a, "--"))
-			break;
-		if (!strcmp(a, "--dry-run")) {
-			dry_run = 1;
-			continue;
-		}
-		static const char *const known[] = {"--db", "--store", "--key", "--user-column", "--client", "--data",
-						    "--server", "--token", "--mode", NULL};
-		int k = 0;
-		while (known[k] && strcmp(known[k], a))
-			k++;
-		if (!known[k]) {
-			fprintf(stderr, "idbsync import: unknown option %s (see --help)\n", a);
-			return 2;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "idbsync import: %s needs a value\n", a);
-			return 2;
-		}
-		const char *v = argv[++i];
-		if (!strcmp(a, "--db")) o.db = v;
-		else if (!strcmp(a, "--store")) o.store = v;
-		else if (!strcmp(a, "--key")) o.key_field = v;
-		else if (!strcmp(a, "--user-column")) o.user_column = v;
-		else if (!strcmp(a, "--client")) o.client = v;
-		else if (!strcmp(a, "--data")) data = v;
-		else if (!strcmp(a, "--server")) server = v;
-		else if (!strcmp(a, "--token")) token = v;
-		else if (!strcmp(a, "--mode")) {
-			if (!strcmp(v, "replace")) o.mode = IMP_REPLACE;
-			else if (strcmp(v, "upsert")) {
-				fprintf(stderr, "idbsync import: --mode must be upsert or replace\n");
-				return 2;
-			}
-		} else {
-			fprintf(stderr, "idbsync import: unknown option %s\n", a);
-			import_usage(stderr);
-			return 2;
-		}
-	}
-	if (i < argc && !strcmp(argv[i], "--"))
-		i++;
-	if (!o.db || !o.store || i >= argc || (!dry_run && !data == !server) || (data && server)) {
+	if (!o.db || !o.store || !nfiles || (!dry_run && !data == !server) || (data && server)) {
 		fprintf(stderr, "idbsync import: need --db, --store, one of --data or --server, and at least one file\n");
-		import_usage(stderr);
+		cli_help(&import_cmd, stderr);
 		return 2;
 	}
 	/* the server's own rules, checked before anything is read or sent */
@@ -396,7 +403,7 @@ int cmd_import(int argc, char **argv)
 	if (dry_run) {
 		o.dry_run = 1;
 		o.progress_ctx = (void *)"checking";
-		int rc = imp_files(NULL, &o, (const char *const *)(argv + i), (size_t)(argc - i), &sum, &err);
+		int rc = imp_files(NULL, &o, (const char *const *)files, (size_t)nfiles, &sum, &err);
 		bar_end(&rows_bar);
 		if (rc) {
 			fprintf(stderr, "idbsync import: %s\n", err.msg);
@@ -409,8 +416,12 @@ int cmd_import(int argc, char **argv)
 		return 0;
 	}
 	if (server)
-		return upload(server, token, &o, argv + i, argc - i);
+			return upload(server, token, &o, files, nfiles);
 
+	if (ids_path_room(data, CLI_DATA_PATH_ROOM, "--data", &err)) {
+		fprintf(stderr, "idbsync import: %s\n", err.msg);
+		return 2;
+	}
 	store_options so = STORE_OPTIONS_INIT;
 	so.dir = data;
 	store *st;
@@ -418,7 +429,7 @@ int cmd_import(int argc, char **argv)
 		fprintf(stderr, "idbsync import: %s\n", err.msg);
 		return 1;
 	}
-	int rc = imp_files(st, &o, (const char *const *)(argv + i), (size_t)(argc - i), &sum, &err);
+	int rc = imp_files(st, &o, (const char *const *)files, (size_t)nfiles, &sum, &err);
 	store_free(st);
 	bar_end(&rows_bar);
 	if (rc) {
@@ -428,4 +439,10 @@ int cmd_import(int argc, char **argv)
 	print_summary("imported", &o, sum.rows, sum.files, sum.puts, sum.deletes, sum.replaced, sum.duplicates,
 		      sum.conflicts, sum.keys, sum.duplicate_keys, sum.first_duplicate);
 	return 0;
+}
+
+int cmd_import(int argc, char **argv)
+{
+	import_cfg c = {.o = IMP_OPTIONS_INIT, .token = getenv("IDBSYNC_TOKEN")};
+	return cli_main(&import_cmd, &c, argc, argv, import_run);
 }

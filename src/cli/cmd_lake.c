@@ -6,18 +6,39 @@
 
 #include "cli.h"
 #include "idbsync/lake_check.h"
+#include "opts.h"
 
-static void lake_usage(FILE *f)
+static void rules_help(FILE *f);
+
+static const cli_choice profiles[] = {{"impala4", LAKE_CHECK_IMPALA4}, {"compat", LAKE_CHECK_COMPAT}, {NULL, 0}};
+
+/* Every flag of `idbsync lake check` (help, parsing: src/cli/opts.c). */
+static const cli_opt check_opts[] = {
+	{.flag = "--profile", .arg = "impala4|compat", .def = "impala4",
+	 .help = "impala4: the current Impala 4.x reader; compat: also what Impala 3.x refuses (zstd/lz4, "
+		 "RLE_DICTIONARY, DataPage V2, INT64 UTC timestamps), the target of --lake-profile compat",
+	 .type = CLI_ENUM, CLI_FIELD(lake_check_options, profile), .choices = profiles},
+	{.flag = "--max-per-file", .arg = "N", .def = "20", .help = "violations reported per file before \"... more\"",
+	 .type = CLI_INT, CLI_FIELD(lake_check_options, max_per_file)},
+	{0},
+};
+
+static const cli_cmd check_cmd = {
+	.name = "lake check",
+	.usage = "usage: idbsync lake check [--profile impala4|compat] [--max-per-file N] DIR|FILE...\n"
+		 "       idbsync lake quarantine list|retry --lake DIR   (idbsync lake quarantine --help)\n"
+		 "  Applies the checks Apache Impala's Parquet reader makes to every *.parquet file under\n"
+		 "  DIR (names starting with '_' or '.' are skipped, as engines do) and prints\n"
+		 "  FILE: COLUMN: RULE: MESSAGE per violation; exit 1 when there is one.\n",
+	.opts = check_opts,
+	.flags_anywhere = 1,
+	.help_on_error = 1,
+	.help_extra = rules_help,
+};
+
+static void rules_help(FILE *f)
 {
-	fprintf(f, "usage: idbsync lake check [--profile impala4|compat] [--max-per-file N] DIR|FILE...\n"
-		   "       idbsync lake quarantine list|retry --lake DIR   (idbsync lake quarantine --help)\n"
-		   "  Applies the checks Apache Impala's Parquet reader makes to every *.parquet file under\n"
-		   "  DIR (names starting with '_' or '.' are skipped, as engines do) and prints\n"
-		   "  FILE: COLUMN: RULE: MESSAGE per violation; exit 1 when there is one.\n"
-		   "  --profile impala4  the current Impala 4.x reader (default)\n"
-		   "  --profile compat   also what Impala 3.x refuses (zstd/lz4, RLE_DICTIONARY, DataPage V2,\n"
-		   "                     INT64 UTC timestamps): the target of --lake-profile compat\n"
-		   "  rules:");
+	fprintf(f, "  rules:");
 	for (const char *const *r = lake_check_rules; *r; r++)
 		fprintf(f, " %s", *r);
 	fprintf(f, "\n  (each is described in include/idbsync/lake_check.h and docs/engines.md)\n");
@@ -29,57 +50,19 @@ static void print_violation(void *ctx, const char *file, const char *column, con
 	printf("%s: %s: %s: %s\n", file, column[0] ? column : "-", rule, msg);
 }
 
-static int lake_check(int argc, char **argv)
+static int check_run(void *cfg, char **paths, int n)
 {
-	lake_check_options o = LAKE_CHECK_OPTIONS_INIT;
-	int first = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			lake_usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--profile") || !strcmp(a, "--max-per-file")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "idbsync lake check: %s needs a value\n", a);
-				return 2;
-			}
-			const char *v = argv[++i];
-			if (!strcmp(a, "--max-per-file")) {
-				o.max_per_file = atoi(v);
-			} else if (!strcmp(v, "compat")) {
-				o.profile = LAKE_CHECK_COMPAT;
-			} else if (!strcmp(v, "impala4")) {
-				o.profile = LAKE_CHECK_IMPALA4;
-			} else {
-				fprintf(stderr, "idbsync lake check: --profile: expected impala4 or compat, got \"%s\"\n", v);
-				return 2;
-			}
-			continue;
-		}
-		if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "idbsync lake check: unknown option %s\n", a);
-			lake_usage(stderr);
-			return 2;
-		}
-		if (!first)
-			first = i;
-	}
-	if (!first) {
+	const lake_check_options o = *(lake_check_options *)cfg;
+	if (!n) {
 		fprintf(stderr, "idbsync lake check: expected a lake directory or a Parquet file\n");
-		lake_usage(stderr);
+		cli_help(&check_cmd, stderr);
 		return 2;
 	}
 	lake_check_stats st = {0, 0, 0};
 	int rc = 0;
-	for (int i = first; i < argc; i++) {
-		if (argv[i][0] == '-' && argv[i][1]) {
-			if (!strcmp(argv[i], "--profile") || !strcmp(argv[i], "--max-per-file"))
-				i++;
-			continue;
-		}
+	for (int i = 0; i < n; i++) {
 		ids_error err = IDS_ERROR_INIT;
-		if (lake_check_path(argv[i], &o, print_violation, NULL, &st, &err)) {
+		if (lake_check_path(paths[i], &o, print_violation, NULL, &st, &err)) {
 			fprintf(stderr, "idbsync lake check: %s\n", err.msg);
 			rc = 2;
 		}
@@ -91,17 +74,23 @@ static int lake_check(int argc, char **argv)
 	return rc ? rc : st.violations ? 1 : 0;
 }
 
+static int lake_check(int argc, char **argv)
+{
+	lake_check_options o = LAKE_CHECK_OPTIONS_INIT;
+	return cli_main(&check_cmd, &o, argc, argv, check_run);
+}
+
 int cmd_lake(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "quarantine"))
 		return cmd_lake_quarantine(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "check")) {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-			lake_usage(stdout);
+			cli_help(&check_cmd, stdout);
 			return 0;
 		}
 		fprintf(stderr, "idbsync lake: expected 'check' or 'quarantine'\n");
-		lake_usage(stderr);
+		cli_help(&check_cmd, stderr);
 		return 2;
 	}
 	return lake_check(argc - 1, argv + 1);

@@ -10,16 +10,48 @@
 
 #include "cli.h"
 #include "idbsync/lake.h"
+#include "idbsync/path.h"
+#include "opts.h"
 
-static void q_usage(FILE *f)
+typedef struct q_cfg {
+	const char *sub;   /* list or retry */
+	const char *dir;
+	int as_json;
+	double wait_s;
+} q_cfg;
+
+static int parse_wait(void *cfg, const char *v, ids_error *err)
 {
-	fprintf(f, "usage: idbsync lake quarantine list  --lake DIR [--json]\n"
-		   "       idbsync lake quarantine retry --lake DIR [--wait SECONDS]\n"
-		   "  list   the tables and changes the lake holds because writing them failed: retried\n"
-		   "         with backoff, quarantined once --lake-retry-max attempts are spent\n"
-		   "  retry  retries all of them now, quarantined or not; waits (default 30 s) for the\n"
-		   "         server holding the lake to record the outcome, then lists what is still held\n");
+	char *end;
+	double x = strtod(v, &end);
+	if (end == v || *end || !(x >= 0))
+		return ids_fail(err, IDS_EINVAL, "expected seconds, got '%s'", v);
+	((q_cfg *)cfg)->wait_s = x;
+	return 0;
 }
+
+/* Every flag of `idbsync lake quarantine` (help, parsing: src/cli/opts.c). */
+static const cli_opt q_opts[] = {
+	{.flag = "--lake", .arg = "DIR", .def = "./lake", .help = "the lake", .type = CLI_STR, CLI_FIELD(q_cfg, dir)},
+	{.flag = "--json", .help = "list: the held tables and rows as JSON", .type = CLI_SWITCH, CLI_FIELD(q_cfg, as_json)},
+	{.flag = "--wait", .arg = "SECONDS", .def = "30", .help = "retry: how long to wait for a server to record the outcome",
+	 .type = CLI_CUSTOM, .parse = parse_wait},
+	{0},
+};
+
+static const cli_cmd q_cmd = {
+	.name = "lake quarantine",
+	.usage = "usage: idbsync lake quarantine list  --lake DIR [--json]\n"
+		 "       idbsync lake quarantine retry --lake DIR [--wait SECONDS]\n"
+		 "  list   the tables and changes the lake holds because writing them failed: retried\n"
+		 "         with backoff, quarantined once --lake-retry-max attempts are spent\n"
+		 "  retry  retries all of them now, quarantined or not; waits for the server holding\n"
+		 "         the lake to record the outcome, then lists what is still held\n",
+	.opts = q_opts,
+	.no_args = 1,
+};
+
+static void q_usage(FILE *f) { cli_help(&q_cmd, f); }
 
 static void when(long long ms, char *out, size_t n)
 {
@@ -47,7 +79,7 @@ static void print_failure(json_t *x)
 	printf("    error: %s\n", json_string_value(json_object_get(x, "error")) ?: "");
 }
 
-/* Prints the list; returns how many things are held, or -1 on error. */
+/* Prints the list; returns how many things are held, or a negative IDS_E* code (printed). */
 static int list(const char *dir, int as_json)
 {
 	ids_buf b = IDS_BUF_INIT;
@@ -55,7 +87,7 @@ static int list(const char *dir, int as_json)
 	if (lake_quarantine_read(dir, &b, &err)) {
 		fprintf(stderr, "idbsync lake quarantine: %s\n", err.msg);
 		ids_buf_free(&b);
-		return -1;
+		return err.code;
 	}
 	json_t *j = json_loadb(b.data, b.len, 0, NULL);
 	if (as_json)
@@ -100,49 +132,13 @@ static int list(const char *dir, int as_json)
 	return n;
 }
 
-int cmd_lake_quarantine(int argc, char **argv)
+static int q_run(void *cfg, char **args, int nargs)
 {
-	const char *dir = "./lake", *sub = argc > 1 ? argv[1] : NULL;
-	int as_json = 0;
-	double wait_s = 30;
-	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
-		q_usage(sub ? stdout : stderr);
-		return sub ? 0 : 2;
-	}
-	if (strcmp(sub, "list") && strcmp(sub, "retry")) {
-		fprintf(stderr, "idbsync lake quarantine: unknown subcommand '%s' (list, retry)\n", sub);
-		q_usage(stderr);
-		return 2;
-	}
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			q_usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--json")) {
-			as_json = 1;
-			continue;
-		}
-		if (strcmp(a, "--lake") && strcmp(a, "--wait")) {
-			fprintf(stderr, "idbsync lake quarantine: unknown option %s\n", a);
-			q_usage(stderr);
-			return 2;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "idbsync lake quarantine: %s needs a value\n", a);
-			return 2;
-		}
-		const char *v = argv[++i];
-		char *end;
-		if (!strcmp(a, "--lake"))
-			dir = v;
-		else if ((wait_s = strtod(v, &end)) < 0 || *end || end == v) {
-			fprintf(stderr, "idbsync lake quarantine: --wait: expected seconds, got '%s'\n", v);
-			return 2;
-		}
-	}
-	if (!strcmp(sub, "list"))
+	const q_cfg *c = cfg;
+	const char *dir = c->dir;
+	int as_json = c->as_json;
+	double wait_s = c->wait_s;
+	if (!strcmp(c->sub, "list"))
 		return list(dir, as_json) < 0 ? 1 : 0;
 	ids_error err = IDS_ERROR_INIT;
 	ids_buf b = IDS_BUF_INIT;
@@ -154,8 +150,11 @@ int cmd_lake_quarantine(int argc, char **argv)
 		fprintf(stderr, "idbsync lake quarantine retry: %s\n", err.msg);
 		return 1;
 	}
-	char req[4200];
-	snprintf(req, sizeof req, "%s/_idbsync/retry", dir);
+	char req[IDS_PATH_MAX + 1];
+	if (ids_path(req, sizeof req, &err, "%s/_idbsync/retry", dir)) {
+		fprintf(stderr, "idbsync lake quarantine retry: %s\n", err.msg);
+		return 1;
+	}
 	for (double t = 0; t < wait_s && !access(req, F_OK); t += 0.1)
 		usleep(100000);
 	if (!access(req, F_OK)) {
@@ -165,4 +164,20 @@ int cmd_lake_quarantine(int argc, char **argv)
 	printf("retried; what is still held:\n");
 	int n = list(dir, as_json);
 	return n < 0 ? 1 : n > 0 ? 3 : 0;
+}
+
+int cmd_lake_quarantine(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+		q_usage(sub ? stdout : stderr);
+		return sub ? 0 : 2;
+	}
+	if (strcmp(sub, "list") && strcmp(sub, "retry")) {
+		fprintf(stderr, "idbsync lake quarantine: unknown subcommand '%s' (list, retry)\n", sub);
+		q_usage(stderr);
+		return 2;
+	}
+	q_cfg c = {.sub = sub, .dir = "./lake", .wait_s = 30};
+	return cli_main(&q_cmd, &c, argc - 1, argv + 1, q_run);
 }

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "idbsync/path.h"
 #include "cli/cmd_parquet_read.h"
 #include "idbsync/json.h"
 #include "idbsync/pq_read.h"
+#include "opts.h"
 
 typedef struct cat_opts {
 	long long limit;          /* -1: all */
@@ -19,21 +21,9 @@ typedef struct cat_opts {
 	int csv;
 	pq_read_options ro;
 	int header_done;
+	int no_verify_crc;        /* --no-verify-crc */
+	const struct cli_cmd *cmd;   /* cat or head */
 } cat_opts;
-
-static void cat_usage(FILE *f)
-{
-	fputs("usage: idbsync parquet cat [options] FILE|DIR|'GLOB'...\n"
-	      "       idbsync parquet head [options] FILE...   (cat --limit 10)\n"
-	      "  --limit N            stop after N rows (over all files)\n"
-	      "  --columns a,b        these top-level columns, in this order\n"
-	      "  --format ndjson|csv  NDJSON (tagged values as idbsync pulls them) or CSV with a header\n"
-	      "                       (dates as ISO text, binary as base64, nested values as JSON) [ndjson]\n"
-	      "  --no-verify-crc      read past a page whose CRC does not match (verifying is the default;\n"
-	      "                       most other readers do not verify)\n"
-	      "  A directory is read as engines list it: its *.parquet files, recursively, in name order,\n"
-	      "  skipping names that start with '_' or '.'.\n", f);
-}
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -46,6 +36,44 @@ static int add_path(char ***v, size_t *n, const char *p)
 	(*n)++;
 	return 0;
 }
+
+static int parse_columns(void *cfg, const char *v, ids_error *err)
+{
+	cat_opts *o = cfg;
+	char *list = strdup(v), *save = NULL;
+	if (!list)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save))
+		add_path(&o->cols, &o->n_cols, c);
+	free(list);
+	return 0;
+}
+
+static const cli_choice formats[] = {{"ndjson", 0}, {"csv", 1}, {NULL, 0}};
+
+/* Every flag of `idbsync parquet cat|head` (help, parsing: src/cli/opts.c). */
+static const cli_opt cat_flags[] = {
+	{.flag = "--limit", .arg = "N", .help = "stop after N rows (over all files)", .type = CLI_INT,
+	 CLI_FIELD(cat_opts, limit)},
+	{.flag = "--columns", .arg = "a,b", .help = "these top-level columns, in this order", .type = CLI_CUSTOM,
+	 .parse = parse_columns},
+	{.flag = "--format", .arg = "ndjson|csv", .def = "ndjson",
+	 .help = "NDJSON (tagged values as idbsync pulls them) or CSV with a header (dates as ISO text, binary "
+		 "as base64, nested values as JSON)", .type = CLI_ENUM, CLI_FIELD(cat_opts, csv), .choices = formats},
+	{.flag = "--no-verify-crc", .help = "read past a page whose CRC does not match (verifying is the default; most "
+					    "other readers do not verify)", .type = CLI_SWITCH,
+	 CLI_FIELD(cat_opts, no_verify_crc)},
+	{0},
+};
+
+#define CAT_USAGE "usage: idbsync parquet cat [options] FILE|DIR|'GLOB'...\n" \
+		  "       idbsync parquet head [options] FILE...   (cat --limit 10)\n"
+#define CAT_FOOTER "  A directory is read as engines list it: its *.parquet files, recursively, in name order,\n" \
+		   "  skipping names that start with '_' or '.'.\n"
+static const cli_cmd cat_cmd = {.name = "parquet cat", .usage = CAT_USAGE, .footer = CAT_FOOTER, .opts = cat_flags,
+				.flags_anywhere = 1};
+static const cli_cmd head_cmd = {.name = "parquet head", .usage = CAT_USAGE, .footer = CAT_FOOTER, .opts = cat_flags,
+				 .flags_anywhere = 1};
 
 static int list_dir(const char *dir, char ***v, size_t *n)
 {
@@ -61,8 +89,8 @@ static int list_dir(const char *dir, char ***v, size_t *n)
 	closedir(d);
 	qsort(names, k, sizeof *names, cmp_str);
 	for (size_t i = 0; i < k; i++) {
-		char p[4600];
-		snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+		char p[IDS_PATH_MAX + 1];
+		ids_path(p, sizeof p, NULL, "%s/%s", dir, names[i]);
 		struct stat st;
 		size_t l = strlen(p);
 		if (!stat(p, &st) && S_ISDIR(st.st_mode))
@@ -210,69 +238,30 @@ static int cat_file(const char *path, cat_opts *o, ids_buf *out)
 	return status;
 }
 
-int pq_cli_cat(int argc, char **argv)
+static int cat_run(void *cfg, char **args, int nargs)
 {
-	cat_opts o = {.limit = !strcmp(argv[0], "head") ? 10 : -1};
-	pq_read_options ro = PQ_READ_OPTIONS_INIT;
-	o.ro = ro;
+	cat_opts o = *(cat_opts *)cfg;
+	const cli_cmd *cmd = o.cmd;
+	o.ro.verify_crc = !o.no_verify_crc;
 	char **files = NULL;
 	size_t nf = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			cat_usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--no-verify-crc")) {
-			o.ro.verify_crc = 0;
-			continue;
-		}
-		int known = !strcmp(a, "--limit") || !strcmp(a, "--columns") || !strcmp(a, "--format");
-		if (a[0] == '-' && a[1] && !known) {
-			fprintf(stderr, "idbsync parquet %s: unknown option %s\n", argv[0], a);
-			cat_usage(stderr);
-			return 2;
-		}
-		if (known && i + 1 >= argc) {
-			fprintf(stderr, "idbsync parquet %s: %s needs a value\n", argv[0], a);
-			return 2;
-		}
-		const char *v = known ? argv[++i] : a;
-		char *end;
-		if (!strcmp(a, "--limit")) {
-			o.limit = strtoll(v, &end, 10);
-			if (*end || end == v || o.limit < 0) {
-				fprintf(stderr, "idbsync parquet %s: --limit: expected a number of rows, got '%s'\n", argv[0], v);
-				return 2;
-			}
-		} else if (!strcmp(a, "--columns")) {
-			char *list = strdup(v), *save = NULL;
-			for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save))
-				add_path(&o.cols, &o.n_cols, c);
-			free(list);
-		} else if (!strcmp(a, "--format")) {
-			if (strcmp(v, "ndjson") && strcmp(v, "csv")) {
-				fprintf(stderr, "idbsync parquet %s: --format: expected ndjson or csv, got '%s'\n", argv[0], v);
-				return 2;
-			}
-			o.csv = !strcmp(v, "csv");
+	for (int i = 0; i < nargs; i++) {
+		const char *v = args[i];
+		struct stat st;
+		glob_t g;
+		if (!stat(v, &st) && S_ISDIR(st.st_mode)) {
+			list_dir(v, &files, &nf);
+		} else if (strpbrk(v, "*?[") && !glob(v, 0, NULL, &g)) {
+			for (size_t k = 0; k < g.gl_pathc; k++)
+				add_path(&files, &nf, g.gl_pathv[k]);
+			globfree(&g);
 		} else {
-			struct stat st;
-			glob_t g;
-			if (!stat(v, &st) && S_ISDIR(st.st_mode)) {
-				list_dir(v, &files, &nf);
-			} else if (strpbrk(v, "*?[") && !glob(v, 0, NULL, &g)) {
-				for (size_t k = 0; k < g.gl_pathc; k++)
-					add_path(&files, &nf, g.gl_pathv[k]);
-				globfree(&g);
-			} else {
-				add_path(&files, &nf, v);   /* a missing file is named when it is opened */
-			}
+			add_path(&files, &nf, v);   /* a missing file is named when it is opened */
 		}
 	}
 	if (!nf) {
-		fprintf(stderr, "idbsync parquet %s: no Parquet file given (or none found)\n", argv[0]);
-		cat_usage(stderr);
+		fprintf(stderr, "idbsync %s: no Parquet file given (or none found)\n", cmd->name);
+		cli_help(cmd, stderr);
 		return 2;
 	}
 	ids_buf out = IDS_BUF_INIT;
@@ -280,15 +269,23 @@ int pq_cli_cat(int argc, char **argv)
 	for (size_t i = 0; i < nf && !status && o.limit != 0; i++)
 		status = cat_file(files[i], &o, &out);
 	if ((out.len && fwrite(out.data, 1, out.len, stdout) != out.len) || fflush(stdout)) {
-		fprintf(stderr, "idbsync parquet %s: write error on stdout\n", argv[0]);
+		fprintf(stderr, "idbsync %s: write error on stdout\n", cmd->name);
 		status = 1;
 	}
 	ids_buf_free(&out);
 	for (size_t i = 0; i < nf; i++)
 		free(files[i]);
 	free(files);
-	for (size_t i = 0; i < o.n_cols; i++)
+	return status;
+}
+
+int pq_cli_cat(int argc, char **argv)
+{
+	int head = !strcmp(argv[0], "head");
+	cat_opts o = {.limit = head ? 10 : -1, .ro = PQ_READ_OPTIONS_INIT, .cmd = head ? &head_cmd : &cat_cmd};
+	int rc = cli_main(o.cmd, &o, argc, argv, cat_run);
+	for (size_t i = 0; i < o.n_cols; i++)   /* --columns, kept in o by the parse */
 		free(o.cols[i]);
 	free(o.cols);
-	return status;
+	return rc;
 }

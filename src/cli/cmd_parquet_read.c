@@ -5,20 +5,27 @@
 #include "idbsync/pq_read.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static void usage_to(FILE *f)
-{
-	fputs("usage: idbsync parquet schema FILE\n"
-	      "       idbsync parquet meta FILE [--json]\n"
-	      "  (rows: idbsync parquet cat --help)\n", f);
-}
+#include "opts.h"
 
-static int usage(void)
-{
-	usage_to(stderr);
-	return 2;
-}
+typedef struct read_cfg {
+	int json;
+	const struct cli_cmd *cmd;   /* schema or meta */
+} read_cfg;
+
+static const cli_opt schema_opts[] = {{0}};
+static const cli_opt meta_opts[] = {
+	{.flag = "--json", .help = "the footer as JSON", .type = CLI_SWITCH, CLI_FIELD(read_cfg, json)},
+	{0},
+};
+#define READ_USAGE "usage: idbsync parquet schema FILE\n" \
+		   "       idbsync parquet meta FILE [--json]\n" \
+		   "  (rows: idbsync parquet cat --help)\n"
+static const cli_cmd schema_cmd = {.name = "parquet schema", .usage = READ_USAGE, .opts = schema_opts,
+				   .flags_anywhere = 1};
+static const cli_cmd meta_cmd = {.name = "parquet meta", .usage = READ_USAGE, .opts = meta_opts, .flags_anywhere = 1};
 
 static int fail(const char *cmd, const ids_error *err)
 {
@@ -242,29 +249,17 @@ static void meta_text(const char *path, const pq_file_meta *m, ids_buf *b)
 	}
 }
 
-int pq_cli_read(int argc, char **argv)
+static int read_run(void *cfg, char **args, int nargs)
 {
-	if (argc < 2)
-		return usage();
-	const char *cmd = argv[0], *path = NULL;
-	int json = 0;
-	pq_read_options ro = PQ_READ_OPTIONS_INIT;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage_to(stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--json") == 0 && strcmp(cmd, "meta") == 0)
-			json = 1;
-		else if (argv[i][0] == '-' && argv[i][1])
-			return usage();
-		else if (path)
-			return usage();
-		else
-			path = argv[i];
+	const read_cfg c = *(read_cfg *)cfg;
+	const char *cmd = c.cmd == &meta_cmd ? "meta" : "schema";
+	if (nargs != 1) {
+		fprintf(stderr, "idbsync %s: expected one file, got %d (see --help)\n", c.cmd->name, nargs);
+		return 2;
 	}
-	if (!path || (strcmp(cmd, "schema") && strcmp(cmd, "meta")))
-		return usage();
+	const char *path = args[0];
+	int json = c.json;
+	pq_read_options ro = PQ_READ_OPTIONS_INIT;
 	pq_reader *r;
 	ids_error err = IDS_ERROR_INIT;
 	if (pq_reader_open(&r, path, &ro, &err))
@@ -284,4 +279,10 @@ int pq_cli_read(int argc, char **argv)
 	}
 	pq_reader_free(r);
 	return status;
+}
+
+int pq_cli_read(int argc, char **argv)
+{
+	read_cfg c = {.cmd = strcmp(argv[0], "meta") ? &schema_cmd : &meta_cmd};
+	return cli_main(c.cmd, &c, argc, argv, read_run);
 }

@@ -1,6 +1,8 @@
 /* `idbsync parquet write [options] IN.ndjson|- OUT.parquet`: infers a schema in a first
  * pass (or reads --schema), then streams the rows into the writer. The input is mapped,
  * not read into memory; stdin is spooled to an unlinked temp file so it can be read twice. */
+#include "idbsync/path.h"
+#include "opts.h"
 #include "cmd_parquet_write.h"
 
 #include "idbsync/pq_write.h"
@@ -14,21 +16,59 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char usage[] =
-	"usage: idbsync parquet write [options] IN.ndjson|- OUT.parquet\n"
-	"  --compression none|snappy|gzip|zstd|lz4_raw   page codec (default: by profile)\n"
-	"  --compression-level N      codec level (default: the codec's own, zstd 3, gzip 6)\n"
-	"  --profile compat|modern    compat: Hive/Impala/Drill (default); modern: zstd, INT64 ts\n"
-	"  --schema FILE              JSON schema file instead of inferring one\n"
-	"  --row-group-rows N         at most N rows per row group (default 1000000)\n"
-	"  --row-group-bytes N        bytes of values per row group (default 128 MiB)\n"
-	"  --page-size N              bytes of values per data page (default 1 MiB)\n"
-	"  --page-version 1|2         data page version (default 1)\n"
-	"  --no-dictionary            PLAIN encoding only\n"
-	"  --no-infer-times           keep ISO-8601 date/timestamp strings as STRING (by default\n"
-	"                             \"YYYY-MM-DD\" infers DATE, an instant with a zone TIMESTAMP)\n"
-	"  --dictionary-limit N       dictionary bytes before falling back to PLAIN (1 MiB)\n"
-	"  --threads N                threads for inference and page encoding (default: CPUs, max 4)\n";
+/* What `idbsync parquet write` is told: the writer's options and the command's own. */
+typedef struct write_cfg {
+	pq_write_options o;
+	const char *schema_path;
+	int no_dictionary, no_infer_times;
+} write_cfg;
+
+static int parse_codec(void *cfg, const char *v, ids_error *err)
+{
+	pq_codec c;
+	if (pq_codec_parse(v, &c))
+		return ids_fail(err, IDS_EINVAL, "unknown codec '%s' (none, snappy, gzip, zstd, lz4_raw)", v);
+	((write_cfg *)cfg)->o.codec = c;
+	return 0;
+}
+
+static const cli_choice profiles[] = {{"compat", PQ_PROFILE_COMPAT}, {"modern", PQ_PROFILE_MODERN}, {NULL, 0}};
+static const cli_choice page_versions[] = {{"1", 1}, {"2", 2}, {NULL, 0}};
+
+#define F(m) CLI_FIELD(write_cfg, m)
+#define POSITIVE(fl, d, m, mx, h) {.flag = fl, .arg = "N", .def = d, .help = h, .type = CLI_INT, F(m), .min = 1, .max = mx}
+/* Every flag of `idbsync parquet write` (help, parsing: src/cli/opts.c). */
+static const cli_opt write_opts[] = {
+	{.flag = "--compression", .arg = "none|snappy|gzip|zstd|lz4_raw", .def = "by profile", .help = "page codec",
+	 .type = CLI_CUSTOM, .parse = parse_codec},
+	POSITIVE("--compression-level", "the codec's own, zstd 3, gzip 6", o.codec_level, 22, "codec level"),
+	{.flag = "--profile", .arg = "compat|modern", .def = "compat",
+	 .help = "compat: Hive/Impala/Drill; modern: zstd, INT64 timestamps", .type = CLI_ENUM, F(o.profile),
+	 .choices = profiles},
+	{.flag = "--schema", .arg = "FILE", .help = "JSON schema file instead of inferring one", .type = CLI_STR,
+	 F(schema_path)},
+	POSITIVE("--row-group-rows", "1000000", o.row_group_rows, 0, "at most N rows per row group"),
+	POSITIVE("--row-group-bytes", "128 MiB", o.row_group_bytes, 0, "bytes of values per row group"),
+	POSITIVE("--page-size", "1 MiB", o.page_bytes, 0, "bytes of values per data page"),
+	{.flag = "--page-version", .arg = "1|2", .def = "1", .help = "data page version", .type = CLI_ENUM,
+	 F(o.page_version), .choices = page_versions},
+	{.flag = "--no-dictionary", .help = "PLAIN encoding only", .type = CLI_SWITCH, F(no_dictionary)},
+	{.flag = "--no-infer-times", .help = "keep ISO-8601 date/timestamp strings as STRING (by default \"YYYY-MM-DD\" "
+					     "infers DATE, an instant with a zone TIMESTAMP)", .type = CLI_SWITCH,
+	 F(no_infer_times)},
+	POSITIVE("--dictionary-limit", "1 MiB", o.dict_max_bytes, 0, "dictionary bytes before falling back to PLAIN"),
+	POSITIVE("--threads", "CPUs, at most 4", o.threads, 64, "threads for inference and page encoding"),
+	{0},
+};
+#undef F
+
+static const cli_cmd write_cmd = {
+	.name = "parquet write",
+	.usage = "usage: idbsync parquet write [options] IN.ndjson|- OUT.parquet\n",
+	.opts = write_opts,
+	.flags_anywhere = 1,
+	.help_on_error = 1,
+};
 
 typedef struct input {
 	const char *data;
@@ -41,8 +81,11 @@ typedef struct input {
 static int spool_stdin(void)
 {
 	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	snprintf(path, sizeof path, "%s/idbsync-stdin-XXXXXX", dir && *dir ? dir : "/tmp");
+	char path[IDS_PATH_MAX + 1];
+	if (ids_path(path, sizeof path, NULL, "%s/idbsync-stdin-XXXXXX", dir && *dir ? dir : "/tmp")) {
+		errno = ENAMETOOLONG;   /* a descriptor or -1 with errno, as open(2) */
+		return -1;
+	}
 	int fd = mkstemp(path);
 	if (fd < 0)
 		return -1;
@@ -187,110 +230,25 @@ out:
 	return r;
 }
 
-static int parse_size(const char *s, long long *out)
+static int write_run(void *cfg, char **args, int nargs)
 {
-	char *e;
-	errno = 0;
-	long long v = strtoll(s, &e, 10);
-	if (errno || e == s || *e || v <= 0)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int pq_cli_write(int argc, char **argv)
-{
-	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	o.threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
-	const char *schema_path = NULL, *pos[2];
-	int npos = 0, times = 1;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		long long n;
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if (!strcmp(a, "--no-dictionary")) {
-			o.dictionary = 0;
-		} else if (!strcmp(a, "--no-infer-times")) {
-			times = 0;
-		} else if (a[0] == '-' && a[1] == '-' && !v) {
-			char pat[64];
-			snprintf(pat, sizeof pat, "  %s ", a);
-			if (strstr(usage, pat))
-				fprintf(stderr, "idbsync parquet write: %s needs a value\n%s", a, usage);
-			else
-				fprintf(stderr, "idbsync parquet write: unknown option %s\n%s", a, usage);
-			return 2;
-		} else if (!strcmp(a, "--compression")) {
-			pq_codec c;
-			if (pq_codec_parse(v, &c)) {
-				fprintf(stderr, "idbsync parquet write: unknown codec '%s'\n%s", v, usage);
-				return 2;
-			}
-			o.codec = c;
-			i++;
-		} else if (!strcmp(a, "--profile")) {
-			if (!strcmp(v, "compat"))
-				o.profile = PQ_PROFILE_COMPAT;
-			else if (!strcmp(v, "modern"))
-				o.profile = PQ_PROFILE_MODERN;
-			else {
-				fprintf(stderr, "idbsync parquet write: unknown profile '%s'\n%s", v, usage);
-				return 2;
-			}
-			i++;
-		} else if (!strcmp(a, "--schema")) {
-			schema_path = v;
-			i++;
-		} else if (!strcmp(a, "--page-version")) {
-			if (strcmp(v, "1") && strcmp(v, "2")) {
-				fprintf(stderr, "idbsync parquet write: --page-version is 1 or 2\n%s", usage);
-				return 2;
-			}
-			o.page_version = v[0] - '0';
-			i++;
-		} else if (!strcmp(a, "--row-group-rows") || !strcmp(a, "--row-group-bytes") ||
-			   !strcmp(a, "--page-size") || !strcmp(a, "--dictionary-limit") ||
-			   !strcmp(a, "--threads") || !strcmp(a, "--compression-level")) {
-			if (parse_size(v, &n)) {
-				fprintf(stderr, "idbsync parquet write: %s needs a positive number\n%s", a,
-					usage);
-				return 2;
-			}
-			if (!strcmp(a, "--row-group-rows"))
-				o.row_group_rows = n;
-			else if (!strcmp(a, "--row-group-bytes"))
-				o.row_group_bytes = (size_t)n;
-			else if (!strcmp(a, "--page-size"))
-				o.page_bytes = (size_t)n;
-			else if (!strcmp(a, "--threads"))
-				o.threads = n > 64 ? 64 : (int)n;
-			else if (!strcmp(a, "--compression-level"))
-				o.codec_level = n > 22 ? 22 : (int)n;
-			else
-				o.dict_max_bytes = (size_t)n;
-			i++;
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "idbsync parquet write: unknown option %s\n%s", a, usage);
-			return 2;
-		} else if (npos < 2) {
-			pos[npos++] = a;
-		} else {
-			fprintf(stderr, "idbsync parquet write: too many arguments\n%s", usage);
-			return 2;
-		}
-	}
-	if (npos != 2) {
-		fputs(usage, stderr);
+	const write_cfg c = *(write_cfg *)cfg;
+	if (nargs != 2) {
+		if (nargs > 2)
+			fprintf(stderr, "idbsync parquet write: too many arguments\n");
+		cli_help(&write_cmd, stderr);
 		return 2;
 	}
-	const char *in_path = pos[0], *out_path = pos[1];
+	const char *in_path = args[0], *out_path = args[1];   /* argv's */
+	pq_write_options o = c.o;
+	if (c.no_dictionary)
+		o.dictionary = 0;
+	const char *schema_path = c.schema_path;
+	int times = !c.no_infer_times;
 	if (!strcmp(out_path, "-")) {
 		/* the file is renamed into place when complete, which a pipe cannot do */
-		fprintf(stderr, "idbsync parquet write: OUT must be a file path\n%s", usage);
+		fprintf(stderr, "idbsync parquet write: OUT must be a file path\n");
+		cli_help(&write_cmd, stderr);
 		return 2;
 	}
 	const char *name = strcmp(in_path, "-") ? in_path : "<stdin>";
@@ -347,4 +305,12 @@ done:
 	pq_node_free(schema);
 	close_input(&in);
 	return rc;
+}
+
+int pq_cli_write(int argc, char **argv)
+{
+	write_cfg c = {.o = PQ_WRITE_OPTIONS_INIT};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	c.o.threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+	return cli_main(&write_cmd, &c, argc, argv, write_run);
 }

@@ -1,8 +1,6 @@
-/* `idbsync serve`: options from a JSON config file and flags (flags win), then the store and
- * the HTTP server, until SIGINT/SIGTERM. Zero configuration works: ./data, ./lake,
- * 127.0.0.1:8080. */
-#include <errno.h>
-#include <jansson.h>
+/* `idbsync serve`: options from a JSON config file and flags (flags win; both from the one
+ * table serve_opts), then the store, the lake and the HTTP server, until SIGINT/SIGTERM. Zero
+ * configuration works: ./data, ./lake, 127.0.0.1:8080. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +9,15 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "idbsync/config.h"
 #include "idbsync/import.h"
 #include "idbsync/lake.h"
 #include "idbsync/log.h"
+#include "idbsync/path.h"
+#include "idbsync/pq_write.h"
 #include "idbsync/server.h"
 #include "idbsync/store.h"
+#include "opts.h"
 #include "serve_lease.h"
 
 typedef struct rule_opt {
@@ -30,370 +32,215 @@ typedef struct serve_cfg {
 	store_options so;
 	server_options ho;
 	lake_options lo;
-	int no_lake;
 	imp_inbox_options io;
-	int no_inbox;
-	char spool[4200];
+	/* strings point into argv or a config file, both alive for the process */
+	const char *data, *state, *lake, *listen, *auth, *stat, *node, *drill;
+	int no_lake, no_inbox, no_fsync;
+	int log_level, log_format;   /* ids_log_level, ids_log_format */
 	rule_opt rules[256];
 	int n_rules;
-	/* strings owned here (config file values, flags) */
-	char data[4096], state[4096], lake[4096], listen[300], auth[4200], stat[4096], node[HLC_NODE_MAX + 1], drill[2048];
-	ids_log_level log_level;
-	ids_log_format log_format;
+	char spool[IDS_PATH_MAX + 1];
 } serve_cfg;
 
-static const char serve_help[] =
-		"usage: idbsync serve [options]\n"
-		"  --data DIR               state directory (SQLite)            [./data]\n"
-		"  --state URL              keep the state in PostgreSQL (postgres://...), shared by several servers\n"
-		"  --lake DIR               Parquet lake directory              [./lake]\n"
-		"  --listen ADDR:PORT       address to listen on (port 0: any)  [127.0.0.1:8080]\n"
-		"  --config FILE            JSON config file (flags override it; keys are these flags with '_')\n"
-		"  --log-level LEVEL        debug, info, warn, error or off       [info]\n"
-		"  --log-format FORMAT      text or json: one line per event (requests, pushes, lake) [text]\n"
-		"  --auth none|tokens:FILE  bearer tokens file: lines \"TOKEN USER\" [none]\n"
-		"  --conflict [DB/]STORE=RULE  rule for a store: lww, client-wins, server-wins (lake-wins), merge\n"
-		"  --default-conflict RULE  rule for stores not named            [lww]\n"
-		"  --read-only [DB/]STORE   server-owned store: clients receive it, their writes get 403\n"
-		"  --max-body BYTES         request body limit                   [33554432]\n"
-		"  --max-value BYTES        one value's JSON limit               [8388608]\n"
-		"  --max-key BYTES          one encoded key's limit              [4096]\n"
-		"  --max-skew-ms MS         how far ahead a client hlc may be    [300000]\n"
-		"  --node-id ID             the server's hlc node id             [random, persisted]\n"
-		"  --tombstone-retention S  clients idle longer stop holding tombstones [2592000]\n"
-		"  --gc-interval S          tombstone collection period          [60]\n"
-		"  --base-retention S       keep change-log versions this long for three-way merges [86400]\n"
-		"  --conn-timeout S         idle connection timeout              [30]\n"
-		"  --max-conns-per-ip N     connections from one address (slowloris guard) [unlimited]\n"
-		"  --max-inflight BYTES     response bytes held for slow readers, all clients (503 beyond) [256 MiB]\n"
-		"  --static DIR             serve DIR/client and DIR/demo (the demo page)\n"
-		"  --drill-url URL          send /query to Apache Drill's REST API (and lake refreshes)\n"
-		"  --query-timeout MS       analytics query time limit           [5000]\n"
-		"  --query-max-rows N       analytics query row limit            [10000]\n"
-		"  --no-lake                do not write the Parquet lake\n"
-		"  --no-inbox               do not import Parquet dropped under LAKE/<db>/_inbox/<store>/\n"
-		"  --inbox-interval MS      how often the inbox is scanned        [2000]\n"
-		"  --inbox-settle MS        a file without _SUCCESS is complete once unchanged this long [3000]\n"
-		"  --max-upload BYTES       one import upload (POST /v1/admin/db/{db}/import) [4 GiB]\n"
-		"  --unsafe-no-fsync        do not fsync commits (benchmarks only: acked data may be lost)\n";
-
-static void serve_usage(FILE *f)
+static int add_rule(serve_cfg *c, const char *spec, const char *rule, int read_only, ids_error *err)
 {
-	fputs(serve_help, f);
-	fputs(lake_usage(), f);
-}
-
-/* flag is one of serve's (named in its help as "  FLAG ") or the lake's */
-static int flag_known(const char *flag)
-{
-	lake_options probe = LAKE_OPTIONS_INIT;
-	size_t n = strlen(flag);
-	for (const char *p = serve_help; (p = strstr(p, flag)); p += n)
-		if (p > serve_help && p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n'))
-			return 1;
-	return lake_option(&probe, flag, "1", NULL) != 0;
-}
-
-static int set_rule(serve_cfg *c, const char *spec, const char *rule, const char *where)
-{
-	if (c->n_rules == (int)(sizeof c->rules / sizeof c->rules[0])) {
-		fprintf(stderr, "idbsync serve: %s: too many conflict rules\n", where);
-		return -1;
-	}
-	rule_opt *r = &c->rules[c->n_rules];
-	memset(r, 0, sizeof *r);
-	if (ids_rule_parse(rule, &r->rule)) {
-		fprintf(stderr, "idbsync serve: %s: unknown conflict rule \"%s\" (lww, client-wins, server-wins, merge)\n",
-			where, rule);
-		return -1;
-	}
+	if (c->n_rules == (int)(sizeof c->rules / sizeof c->rules[0]))
+		return ids_fail(err, IDS_ELIMIT, "too many conflict rules (at most %zu)", sizeof c->rules / sizeof c->rules[0]);
+	rule_opt r = {.read_only = read_only};
+	if (ids_rule_parse(rule, &r.rule))
+		return ids_fail(err, IDS_EINVAL, "unknown conflict rule \"%s\" (lww, client-wins, server-wins, merge)", rule);
 	const char *slash = strchr(spec, '/');
 	if (slash && (size_t)(slash - spec) <= IDS_DB_NAME_MAX) {
-		memcpy(r->db, spec, (size_t)(slash - spec));
-		r->has_db = 1;
+		memcpy(r.db, spec, (size_t)(slash - spec));
+		r.has_db = 1;
 		spec = slash + 1;
 	}
-	snprintf(r->store, sizeof r->store, "%s", spec);
-	c->n_rules++;
+	if (!*spec || strlen(spec) > IDS_NAME_MAX)
+		return ids_fail(err, IDS_EINVAL, "expected a store name of 1 to %d bytes", IDS_NAME_MAX);
+	memcpy(r.store, spec, strlen(spec) + 1);
+	c->rules[c->n_rules++] = r;
 	return 0;
 }
 
-static int num_arg(const char *flag, const char *v, long long *out);
-
-/* One value flag (from argv or the config file, whose keys name the flags). */
-static int apply(serve_cfg *c, const char *a, const char *v)
+static int parse_conflict(void *cfg, const char *v, ids_error *err)
 {
-	long long x = 0;
-	if (!strcmp(a, "--data")) snprintf(c->data, sizeof c->data, "%s", v);
-	else if (!strcmp(a, "--state")) {
-		if (!store_state_is_postgres(v)) {
-			fprintf(stderr, "idbsync serve: --state: expected a postgres://... or postgresql://... URI, got \"%s\"\n", v);
-			return -1;
-		}
-		snprintf(c->state, sizeof c->state, "%s", v);
-	}
-	else if (!strcmp(a, "--lake")) snprintf(c->lake, sizeof c->lake, "%s", v);
-	else if (!strcmp(a, "--listen")) snprintf(c->listen, sizeof c->listen, "%s", v);
-	else if (!strcmp(a, "--auth")) snprintf(c->auth, sizeof c->auth, "%s", v);
-	else if (!strcmp(a, "--static")) snprintf(c->stat, sizeof c->stat, "%s", v);
-	else if (!strcmp(a, "--node-id")) snprintf(c->node, sizeof c->node, "%s", v);
-	else if (!strcmp(a, "--config")) return 0; /* loaded first */
-	else if (!strcmp(a, "--log-level")) {
-		if (ids_log_level_parse(v, &c->log_level)) {
-			fprintf(stderr, "idbsync serve: --log-level: expected debug, info, warn, error or off, got \"%s\"\n", v);
-			return -1;
-		}
-	} else if (!strcmp(a, "--log-format")) {
-		if (ids_log_format_parse(v, &c->log_format)) {
-			fprintf(stderr, "idbsync serve: --log-format: expected text or json, got \"%s\"\n", v);
-			return -1;
-		}
-	}
-	else if (!strcmp(a, "--inbox-interval")) { if (num_arg(a, v, &x)) return -1; c->io.scan_interval_ms = x; }
-	else if (!strcmp(a, "--inbox-settle")) { if (num_arg(a, v, &x)) return -1; c->io.settle_ms = x; }
-	else if (!strcmp(a, "--max-inflight")) { if (num_arg(a, v, &x)) return -1; c->ho.max_inflight_bytes = (uint64_t)x; }
-	else if (!strcmp(a, "--max-conns-per-ip")) { if (num_arg(a, v, &x)) return -1; c->ho.max_conns_per_ip = (int)x; }
-	else if (!strcmp(a, "--max-upload")) { if (num_arg(a, v, &x)) return -1; c->ho.max_upload = (uint64_t)x; }
-	else if (!strcmp(a, "--query-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.query_timeout_ms = x; }
-	else if (!strcmp(a, "--query-max-rows")) { if (num_arg(a, v, &x)) return -1; c->ho.query_max_rows = x; }
-	else if (!strcmp(a, "--drill-url")) {
-		/* both the query endpoint and the lake's refresh notifications use Drill */
-		snprintf(c->drill, sizeof c->drill, "%s", v);
-		ids_error err = IDS_ERROR_INIT;
-		if (lake_option(&c->lo, a, v, &err) < 0) {
-			fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
-			return -1;
-		}
-	}
-	else if (!strcmp(a, "--conflict")) {
-		const char *eq = strchr(v, '=');
-		char spec[IDS_NAME_MAX + IDS_DB_NAME_MAX + 2];
-		if (!eq || (size_t)(eq - v) >= sizeof spec) {
-			fprintf(stderr, "idbsync serve: --conflict %s: expected [DB/]STORE=RULE\n", v);
-			return -1;
-		}
-		memcpy(spec, v, (size_t)(eq - v));
-		spec[eq - v] = 0;
-		if (set_rule(c, spec, eq + 1, "--conflict"))
-			return -1;
-	} else if (!strcmp(a, "--read-only")) {
-		if (set_rule(c, v, "lww", "--read-only"))
-			return -1;
-		c->rules[c->n_rules - 1].read_only = 1;
-	} else if (!strcmp(a, "--default-conflict")) {
-		if (ids_rule_parse(v, &c->so.default_rule)) {
-			fprintf(stderr, "idbsync serve: --default-conflict: unknown rule \"%s\"\n", v);
-			return -1;
-		}
-	} else if (!strcmp(a, "--max-body")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_body = (size_t)x; }
-	else if (!strcmp(a, "--max-value")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_value = (size_t)x; }
-	else if (!strcmp(a, "--max-key")) { if (num_arg(a, v, &x)) return -1; c->ho.limits.max_key = (size_t)x; }
-	else if (!strcmp(a, "--max-skew-ms")) { if (num_arg(a, v, &x)) return -1; c->so.max_skew_ms = x; }
-	else if (!strcmp(a, "--tombstone-retention")) { if (num_arg(a, v, &x)) return -1; c->so.tombstone_retention_ms = x * 1000; }
-	else if (!strcmp(a, "--base-retention")) { if (num_arg(a, v, &x)) return -1; c->so.base_retention_ms = x * 1000; }
-	else if (!strcmp(a, "--gc-interval")) { if (num_arg(a, v, &x)) return -1; c->so.gc_interval_ms = x * 1000; }
-	else if (!strcmp(a, "--conn-timeout")) { if (num_arg(a, v, &x)) return -1; c->ho.conn_timeout_s = (int)x; }
-	else {
-		ids_error err = IDS_ERROR_INIT;
-		int used = lake_option(&c->lo, a, v, &err);
-		if (used < 0) {
-			fprintf(stderr, "idbsync serve: %s %s: %s\n", a, v, err.msg);
-			return -1;
-		}
-		if (used == 0) {
-			fprintf(stderr, "idbsync serve: unknown option %s (see --help)\n", a);
-			return -1;
-		}
-	}
+	const char *eq = strchr(v, '=');
+	char spec[IDS_NAME_MAX + IDS_DB_NAME_MAX + 2];
+	if (!eq || (size_t)(eq - v) >= sizeof spec)
+		return ids_fail(err, IDS_EINVAL, "expected [DB/]STORE=RULE, got \"%s\"", v);
+	memcpy(spec, v, (size_t)(eq - v));
+	spec[eq - v] = 0;
+	return add_rule(cfg, spec, eq + 1, 0, err);
+}
+
+static int parse_read_only(void *cfg, const char *v, ids_error *err) { return add_rule(cfg, v, "lww", 1, err); }
+
+static int parse_state(void *cfg, const char *v, ids_error *err)
+{
+	if (!store_state_is_postgres(v))
+		return ids_fail(err, IDS_EINVAL, "expected a postgres://... or postgresql://... URI, got \"%s\"", v);
+	((serve_cfg *)cfg)->state = v;
 	return 0;
 }
 
-static int apply_switch(serve_cfg *c, const char *a, int on)
+static int parse_default_rule(void *cfg, const char *v, ids_error *err)
 {
-	if (!strcmp(a, "--unsafe-no-fsync"))
-		c->so.durable = !on;
-	else if (!strcmp(a, "--no-lake"))
-		c->no_lake = on;
-	else if (!strcmp(a, "--no-inbox"))
-		c->no_inbox = on;
-	else
-		return 0;
-	return 1;
-}
-
-/* The ARG word after "  FLAG " in the help texts ("DIR", "BYTES", ...), or "" for a switch. */
-static void flag_arg(const char *flag, char *out, size_t n)
-{
-	out[0] = 0;
-	const char *texts[] = {serve_help, lake_usage()};
-	size_t fl = strlen(flag);
-	for (int t = 0; t < 2; t++)
-		for (const char *p = texts[t]; (p = strstr(p, flag)); p += fl)
-			if (p > texts[t] && p[-1] == ' ' && p[fl] == ' ' && p[fl + 1] != ' ') {
-				size_t k = strcspn(p + fl + 1, " \n");
-				snprintf(out, n, "%.*s", (int)k, p + fl + 1);
-				return;
-			}
-}
-
-/* Config keys are the flags' names with '_' ("max_body" is --max-body); a few older keys
- * carry their unit. */
-static void config_flag(const char *key, char *flag, size_t n)
-{
-	static const char *const alias[][2] = {{"tombstone_retention_s", "--tombstone-retention"},
-					       {"base_retention_s", "--base-retention"}, {"gc_interval_s", "--gc-interval"},
-					       {"conn_timeout_s", "--conn-timeout"}};
-	for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
-		if (!strcmp(key, alias[i][0])) {
-			snprintf(flag, n, "%s", alias[i][1]);
-			return;
-		}
-	snprintf(flag, n, "--%s", key);
-	for (char *p = flag + 2; *p; p++)
-		if (*p == '_')
-			*p = '-';
-}
-
-static int config_scalar(serve_cfg *c, const char *key, json_t *v, const char *where)
-{
-	char flag[128], arg[32], text[64];
-	config_flag(key, flag, sizeof flag);
-	if (apply_switch(c, flag, 0)) {
-		if (!json_is_boolean(v)) {
-			fprintf(stderr, "idbsync serve: %s: must be true or false\n", where);
-			return -1;
-		}
-		apply_switch(c, flag, json_is_true(v));
-		return 0;
-	}
-	if (!flag_known(flag) || !strcmp(flag, "--config")) {
-		fprintf(stderr, "idbsync serve: %s: unknown setting (the keys are the flags of idbsync serve --help, "
-				"with '_' for '-')\n", where);
-		return -1;
-	}
-	flag_arg(flag, arg, sizeof arg);
-	int numeric = !strcmp(arg, "BYTES") || !strcmp(arg, "MS") || !strcmp(arg, "S") || !strcmp(arg, "N");
-	int dur = !strcmp(arg, "DUR") || !strcmp(arg, "SIZE");
-	const char *val = NULL;
-	if (json_is_string(v) && (!numeric || dur))
-		val = json_string_value(v);
-	else if (json_is_integer(v) && (numeric || dur)) {
-		snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
-		val = text;
-	}
-	if (!val) {
-		fprintf(stderr, "idbsync serve: %s: must be %s (%s %s)\n", where,
-			numeric ? "a number" : dur ? "a number or a string" : "a string", flag, arg);
-		return -1;
-	}
-	return apply(c, flag, val);   /* the config stays loaded: the lake keeps pointers to its strings */
-}
-
-static int load_config(serve_cfg *c, const char *path)
-{
-	json_error_t je;
-	json_t *root = json_load_file(path, 0, &je);
-	if (!root) {
-		fprintf(stderr, "idbsync serve: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
-		return -1;
-	}
-	if (!json_is_object(root)) {
-		fprintf(stderr, "idbsync serve: %s: expected a JSON object of settings\n", path);
-		json_decref(root);
-		return -1;
-	}
-	int rc = 0;
-	const char *k;
-	json_t *v;
-	json_object_foreach(root, k, v)
-	{
-		char where[600];
-		snprintf(where, sizeof where, "%s: field \"%s\"", path, k);
-		if (!strcmp(k, "read_only")) {
-			if (!json_is_array(v)) {
-				fprintf(stderr, "idbsync serve: %s: must be an array of store names\n", where);
-				rc = -1;
-				continue;
-			}
-			size_t i;
-			json_t *e;
-			json_array_foreach(v, i, e)
-			{
-				if (!json_is_string(e) || set_rule(c, json_string_value(e), "lww", where)) {
-					fprintf(stderr, "idbsync serve: %s[%zu]: must be a store name\n", where, i);
-					rc = -1;
-				} else {
-					c->rules[c->n_rules - 1].read_only = 1;
-				}
-			}
-		} else if (!strcmp(k, "conflict")) {
-			if (!json_is_object(v)) {
-				fprintf(stderr, "idbsync serve: %s: must be an object {\"[db/]store\": \"rule\"}\n", where);
-				rc = -1;
-				continue;
-			}
-			const char *store;
-			json_t *rv;
-			json_object_foreach(v, store, rv)
-			{
-				if (!json_is_string(rv) || set_rule(c, store, json_string_value(rv), where)) {
-					if (!json_is_string(rv))
-						fprintf(stderr, "idbsync serve: %s.%s: must be a rule name string\n", where, store);
-					rc = -1;
-				}
-			}
-		} else if (config_scalar(c, k, v, where)) {
-			rc = -1;
-		}
-	}
-	/* kept for the life of the process: lake settings point into its strings */
-	static json_t *loaded;
-	json_decref(loaded);
-	loaded = root;
-	return rc;
-}
-
-static int num_arg(const char *flag, const char *v, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(v, &end, 10);
-	if (!*v || *end || errno || x < 0) {
-		fprintf(stderr, "idbsync serve: %s: expected a non-negative integer, got \"%s\"\n", flag, v);
-		return -1;
-	}
-	*out = x;
+	if (ids_rule_parse(v, &((serve_cfg *)cfg)->so.default_rule))
+		return ids_fail(err, IDS_EINVAL, "unknown rule \"%s\" (lww, client-wins, server-wins, merge)", v);
 	return 0;
 }
 
-static int parse_args(serve_cfg *c, int argc, char **argv)
+static int parse_partition(void *cfg, const char *v, ids_error *err)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			serve_usage(stdout);
-			exit(0);
-		}
-		if (apply_switch(c, a, 1))
-			continue;
-		if (i + 1 >= argc) {
-			if (flag_known(a))
-				fprintf(stderr, "idbsync serve: %s needs a value (see --help)\n", a);
-			else
-				fprintf(stderr, "idbsync serve: unknown option %s (see --help)\n", a);
-			return -1;
-		}
-		if (apply(c, a, argv[++i]))
-			return -1;
-	}
+	lake_options *o = &((serve_cfg *)cfg)->lo;
+	if (!strchr(v, '=') || o->n_partition == (int)(sizeof o->partition / sizeof o->partition[0]))
+		return ids_fail(err, IDS_EINVAL, "expected [DB/]STORE=FIELD (at most 16)");
+	o->partition[o->n_partition++] = v;
 	return 0;
 }
+
+static int parse_iceberg_keep(void *cfg, const char *v, ids_error *err)
+{
+	lake_options *o = &((serve_cfg *)cfg)->lo;
+	if (ids_parse_duration_ms(v, &o->iceberg_keep_ms))
+		return ids_fail(err, IDS_EINVAL, "expected a duration like 10min as 600s, or 0 (keep every snapshot)");
+	if (!o->iceberg_keep_ms)
+		o->iceberg_keep_ms = -1;
+	return 0;
+}
+
+static int parse_url(const char *v, const char **out, const char *what, ids_error *err)
+{
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+		return ids_fail(err, IDS_EINVAL, "expected %s, like http://127.0.0.1:8181", what);
+	*out = v;
+	return 0;
+}
+
+static int parse_iceberg_rest(void *cfg, const char *v, ids_error *err)
+{
+	return parse_url(v, &((serve_cfg *)cfg)->lo.iceberg_rest, "the catalog's base URL", err);
+}
+
+static int parse_s3_endpoint(void *cfg, const char *v, ids_error *err)
+{
+	return parse_url(v, &((serve_cfg *)cfg)->lo.s3_endpoint, "the S3 service's URL", err);
+}
+
+static int parse_warehouse(void *cfg, const char *v, ids_error *err)
+{
+	if (strncmp(v, "s3://", 5) || !v[5] || v[5] == '/')
+		return ids_fail(err, IDS_EINVAL, "expected s3://bucket[/prefix]");
+	((serve_cfg *)cfg)->lo.iceberg_warehouse = v;
+	return 0;
+}
+
+static const cli_choice log_levels[] = {{"debug", IDS_LOG_DEBUG}, {"info", IDS_LOG_INFO}, {"warn", IDS_LOG_WARN},
+					{"error", IDS_LOG_ERROR}, {"off", IDS_LOG_OFF}, {NULL, 0}};
+static const cli_choice log_formats[] = {{"text", IDS_LOG_TEXT}, {"json", IDS_LOG_JSON}, {NULL, 0}};
+static const cli_choice profiles[] = {{"compat", PQ_PROFILE_COMPAT}, {"modern", PQ_PROFILE_MODERN}, {NULL, 0}};
+static const cli_choice formats[] = {{"hive", LAKE_FORMAT_HIVE}, {"iceberg", LAKE_FORMAT_ICEBERG}, {NULL, 0}};
+static const cli_choice nesteds[] = {{"auto", LAKE_NESTED_AUTO}, {"struct", LAKE_NESTED_STRUCT}, {"json", LAKE_NESTED_JSON},
+				     {NULL, 0}};
+
+#define F(m) CLI_FIELD(serve_cfg, m)
+#define STR(fl, a, d, m, h) {.flag = fl, .arg = a, .def = d, .help = h, .type = CLI_STR, F(m)}
+#define NUM(fl, a, d, m, h) {.flag = fl, .arg = a, .def = d, .help = h, .type = CLI_INT, F(m)}
+#define SECS(fl, k, d, m, h) {.flag = fl, .arg = "S", .def = d, .help = h, .type = CLI_INT, F(m), .scale = 1000, .key = k}
+#define SWITCH(fl, m, h) {.flag = fl, .help = h, .type = CLI_SWITCH, F(m)}
+#define ENUM(fl, a, d, m, ch, h) {.flag = fl, .arg = a, .def = d, .help = h, .type = CLI_ENUM, F(m), .choices = ch}
+#define CUSTOM(fl, a, d, fn, rep, h) {.flag = fl, .arg = a, .def = d, .help = h, .type = CLI_CUSTOM, .parse = fn, .flags = rep}
+
+/* Every setting of `idbsync serve`: flag, value, default, field, help. A config key is the
+ * flag with '_' for '-' (the older unit-named keys are given). README's table follows it
+ * (tests/integration/options_doc.test.mjs holds the two together). */
+static const cli_opt serve_opts[] = {
+	STR("--data", "DIR", "./data", data, "state directory (SQLite)"),
+	CUSTOM("--state", "URL", NULL, parse_state, 0, "keep the state in PostgreSQL (postgres://...), shared by several servers"),
+	STR("--lake", "DIR", "./lake", lake, "Parquet lake directory"),
+	STR("--listen", "ADDR:PORT", "127.0.0.1:8080", listen, "address to listen on (port 0: any)"),
+	{.flag = "--config", .arg = "FILE", .help = "JSON config file (flags override it; keys are these flags with '_')",
+	 .type = CLI_CONFIG},
+	ENUM("--log-level", "LEVEL", "info", log_level, log_levels, "debug, info, warn, error or off"),
+	ENUM("--log-format", "FORMAT", "text", log_format, log_formats, "text or json: one line per event (requests, pushes, lake)"),
+	STR("--auth", "none|tokens:FILE", "none", auth, "bearer tokens file: lines \"TOKEN USER\""),
+	CUSTOM("--conflict", "[DB/]STORE=RULE", NULL, parse_conflict, CLI_REPEAT,
+	       "rule for a store: lww, client-wins, server-wins (lake-wins), merge"),
+	CUSTOM("--default-conflict", "RULE", "lww", parse_default_rule, 0, "rule for stores not named"),
+	CUSTOM("--read-only", "[DB/]STORE", NULL, parse_read_only, CLI_REPEAT,
+	       "server-owned store: clients receive it, their writes get 403"),
+	NUM("--max-body", "BYTES", "33554432", ho.limits.max_body, "request body limit"),
+	NUM("--max-value", "BYTES", "8388608", ho.limits.max_value, "one value's JSON limit"),
+	NUM("--max-key", "BYTES", "4096", ho.limits.max_key, "one encoded key's limit"),
+	NUM("--max-skew-ms", "MS", "300000", so.max_skew_ms, "how far ahead a client hlc may be"),
+	STR("--node-id", "ID", "random, persisted", node, "the server's hlc node id"),
+	SECS("--tombstone-retention", "tombstone_retention_s", "2592000", so.tombstone_retention_ms,
+	     "clients idle longer stop holding tombstones"),
+	SECS("--gc-interval", "gc_interval_s", "60", so.gc_interval_ms, "tombstone collection period"),
+	SECS("--base-retention", "base_retention_s", "86400", so.base_retention_ms,
+	     "keep change-log versions this long for three-way merges"),
+	{.flag = "--conn-timeout", .arg = "S", .def = "30", .help = "idle connection timeout", .type = CLI_INT,
+	 F(ho.conn_timeout_s), .key = "conn_timeout_s"},
+	NUM("--max-conns-per-ip", "N", "unlimited", ho.max_conns_per_ip, "connections from one address (slowloris guard)"),
+	{.flag = "--max-connections", .arg = "N", .def = "16384", .help = "open connections at once (live clients hold one each)",
+	 .type = CLI_INT, F(ho.max_connections), .min = 1, .max = 1000000},
+	{.flag = "--workers", .arg = "N", .def = "32", .help = "threads running requests; waiting long-polls and streams hold none",
+	 .type = CLI_INT, F(ho.workers), .min = 1, .max = 1024},
+	NUM("--max-inflight", "BYTES", "256 MiB", ho.max_inflight_bytes,
+	    "response bytes held for slow readers, all clients (503 beyond)"),
+	STR("--static", "DIR", NULL, stat, "serve DIR/client and DIR/demo (the demo page)"),
+	STR("--drill-url", "URL", NULL, drill, "send /query to Apache Drill's REST API (and lake refreshes)"),
+	NUM("--query-timeout", "MS", "5000", ho.query_timeout_ms, "analytics query time limit"),
+	NUM("--query-max-rows", "N", "10000", ho.query_max_rows, "analytics query row limit"),
+	SWITCH("--no-lake", no_lake, "do not write the Parquet lake"),
+	SWITCH("--no-inbox", no_inbox, "do not import Parquet dropped under LAKE/<db>/_inbox/<store>/"),
+	NUM("--inbox-interval", "MS", "2000", io.scan_interval_ms, "how often the inbox is scanned"),
+	NUM("--inbox-settle", "MS", "3000", io.settle_ms, "a file without _SUCCESS is complete once unchanged this long"),
+	NUM("--max-upload", "BYTES", "4 GiB", ho.max_upload, "one import upload (POST /v1/admin/db/{db}/import)"),
+	SWITCH("--unsafe-no-fsync", no_fsync, "do not fsync commits (benchmarks only: acked data may be lost)"),
+	{.flag = "--lake-profile", .arg = "compat|modern", .def = "compat", .type = CLI_ENUM, F(lo.profile),
+	 .help = "compat: Hive 2+/Impala 3+/Drill; modern: Trino/Spark/DuckDB", .choices = profiles,
+	 .section = "lake (Parquet) options:"},
+	ENUM("--lake-format", "hive|iceberg", "hive", lo.format, formats, "iceberg: also Apache Iceberg v2 tables in DIR/_iceberg"),
+	CUSTOM("--iceberg-keep", "DUR", "600s", parse_iceberg_keep, 0,
+	       "Iceberg snapshots kept for time travel and running queries; 0: all"),
+	CUSTOM("--iceberg-rest", "URL", NULL, parse_iceberg_rest, 0,
+	       "commit the Iceberg tables through this REST catalog (not given: the file-system catalog)"),
+	CUSTOM("--iceberg-warehouse", "s3://BUCKET/PREFIX", NULL, parse_warehouse, 0,
+	       "the Iceberg files also on S3 (needs --iceberg-rest)"),
+	CUSTOM("--s3-endpoint", "URL", NULL, parse_s3_endpoint, 0,
+	       "the S3 service (credentials: $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY)"),
+	STR("--s3-region", "REGION", "us-east-1", lo.s3_region, "S3 signing region"),
+	{.flag = "--flush-interval", .arg = "DUR", .def = "1s", .help = "how often new changes land in the lake (1s, 250ms)",
+	 .type = CLI_DUR, F(lo.flush_interval_ms), .min = 1},
+	ENUM("--lake-nested", "auto|struct|json", "auto: by profile", lo.nested, nesteds, "nested objects as STRUCT or JSON text"),
+	CUSTOM("--lake-partition", "[DB/]STORE=FIELD", NULL, parse_partition, CLI_REPEAT,
+	       "Hive-style partitioning of a store's current state"),
+	{.flag = "--lake-bucket-bytes", .arg = "SIZE", .def = "128M", .help = "target size of one current-state file before doubling",
+	 .type = CLI_SIZE, F(lo.bucket_bytes), .min = 1},
+	STR("--lake-config", "FILE", NULL, lo.config_file,
+	    "JSON: {\"stores\":{\"[db/]store\":{\"partition_by\":F,\"bucket_bytes\":N}}} (docs/lake-layout.md)"),
+	{.flag = "--lake-retry-max", .arg = "N", .def = "10", .help = "attempts before a failing table or row is quarantined",
+	 .type = CLI_INT, F(lo.retry_max), .min = 1, .max = 1000},
+	{.flag = "--lake-retry-base", .arg = "DUR", .def = "1s", .help = "wait before the first retry, doubled each time up to 5 min",
+	 .type = CLI_DUR, F(lo.retry_base_ms), .min = 1},
+	STR("--on-flush", "'COMMAND'", NULL, lo.on_flush, "run after each flush per touched table (env IDBSYNC_TABLE, ...)"),
+	STR("--drill-workspace", "WS", "dfs.lake", lo.drill_workspace, "the Drill workspace the lake is mounted as"),
+	{0},
+};
+
+static const cli_cmd serve_cmd = {
+	.name = "serve",
+	.usage = "usage: idbsync serve [options]\n",
+	.opts = serve_opts,
+	.no_args = 1,
+};
 
 /* BIN/../share/idbsync when it holds the client (an installed binary), found from
  * /proc/self/exe so the prefix chosen at install time needs no rebuild. */
 static int share_dir(char *out, size_t n)
 {
-	char exe[4096];
+	char exe[IDS_PATH_MAX + 1];
 	ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (k <= 0)
 		return 0;
@@ -403,54 +250,46 @@ static int share_dir(char *out, size_t n)
 		return 0;
 	*slash = 0;
 	struct stat st;
-	char probe[4300];
-	if ((size_t)snprintf(out, n, "%s/../share/idbsync", exe) >= n ||
-	    (size_t)snprintf(probe, sizeof probe, "%s/client/idbsync.js", out) >= sizeof probe)
+	char probe[IDS_PATH_MAX + 1];
+	if (ids_path(out, n, NULL, "%s/../share/idbsync", exe) ||
+	    ids_path(probe, sizeof probe, NULL, "%s/client/idbsync.js", out))
 		return 0;
 	return !stat(probe, &st);
 }
 
-int cmd_serve(int argc, char **argv)
+/* After the flags: the store, the lake, the inbox and the server, until a signal. */
+static int serve_run(void *cfg, char **args, int nargs)
 {
-	static serve_cfg c;
-	store_options so = STORE_OPTIONS_INIT;
-	server_options ho = SERVER_OPTIONS_INIT;
-	lake_options lo = LAKE_OPTIONS_INIT;
-	imp_inbox_options io = IMP_INBOX_OPTIONS_INIT;
-	c.so = so;
-	c.ho = ho;
-	c.lo = lo;
-	c.io = io;
-	snprintf(c.data, sizeof c.data, "./data");
-	snprintf(c.lake, sizeof c.lake, "./lake");
-	snprintf(c.listen, sizeof c.listen, "127.0.0.1:8080");
-	snprintf(c.auth, sizeof c.auth, "none");
-	c.log_level = IDS_LOG_INFO;
-	for (int i = 1; i + 1 < argc; i++)
-		if (!strcmp(argv[i], "--config") && load_config(&c, argv[i + 1]))
-			return 2;
-	if (parse_args(&c, argc, argv))
+	serve_cfg *c = cfg;
+	ids_log_setup((ids_log_level)c->log_level, (ids_log_format)c->log_format, 2);
+	ids_error err = IDS_ERROR_INIT;
+	/* refused here, naming the flag, rather than by a cut name later: the longest names beneath
+	 * them are LAKE/<db>/<table>_changes/dt=.../part-....parquet.tmp and DATA/<db>.sqlite-wal */
+	if (ids_path_room(c->data, CLI_DATA_PATH_ROOM, "--data", &err) ||
+	    ids_path_room(c->lake, LAKE_PATH_ROOM, "--lake", &err)) {
+		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		return 2;
-	ids_log_setup(c.log_level, c.log_format, 2);
-	c.so.dir = c.data;
-	c.so.state = c.state[0] ? c.state : NULL;
-	c.so.no_lake = c.no_lake;
-	c.so.node_id = c.node[0] ? c.node : NULL;
-	c.ho.listen = c.listen;
-	c.ho.lake = c.lake;
-	c.ho.auth = c.auth;
-	c.ho.drill_url = c.drill[0] ? c.drill : NULL;
-	c.so.auth = strcmp(c.auth, "none") != 0;
-	static char installed[4200];
-	if (c.stat[0]) {
-		c.ho.static_dir = c.stat;
+	}
+	c->so.dir = c->data;
+	c->so.state = c->state;
+	c->so.no_lake = c->no_lake;
+	c->so.durable = !c->no_fsync;
+	c->so.node_id = c->node;
+	c->ho.listen = c->listen;
+	c->ho.auth = c->auth;
+	c->ho.drill_url = c->drill;
+	c->lo.drill_url = c->drill;   /* both the query endpoint and the lake's refreshes use Drill */
+	c->so.auth = strcmp(c->auth, "none") != 0;
+	static char installed[IDS_PATH_MAX + 1];
+	if (c->stat) {
+		c->ho.static_dir = c->stat;
 	} else if (share_dir(installed, sizeof installed)) {
-		c.ho.static_dir = installed;   /* `make install`: PREFIX/share/idbsync beside PREFIX/bin */
+		c->ho.static_dir = installed;   /* `make install`: PREFIX/share/idbsync beside PREFIX/bin */
 	} else {
 #ifdef IDS_SOURCE_DIR
 		struct stat st;
 		if (!stat(IDS_SOURCE_DIR "/client", &st))
-			c.ho.static_dir = IDS_SOURCE_DIR;
+			c->ho.static_dir = IDS_SOURCE_DIR;
 #endif
 	}
 
@@ -462,45 +301,48 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ids_error err = IDS_ERROR_INIT;
 	store *st = NULL;
-	if (store_open(&st, &c.so, &err)) {
+	if (store_open(&st, &c->so, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		return 1;
 	}
-	for (int i = 0; i < c.n_rules; i++) {
-		const char *rdb = c.rules[i].has_db ? c.rules[i].db : NULL;
-		if (c.rules[i].read_only)
-			store_set_read_only(st, rdb, c.rules[i].store);
+	for (int i = 0; i < c->n_rules; i++) {
+		const char *rdb = c->rules[i].has_db ? c->rules[i].db : NULL;
+		if (c->rules[i].read_only)
+			store_set_read_only(st, rdb, c->rules[i].store);
 		else
-			store_set_rule(st, rdb, c.rules[i].store, c.rules[i].rule);
+			store_set_rule(st, rdb, c->rules[i].store, c->rules[i].rule);
 	}
 	/* import uploads are spooled next to the state, on the same disk */
-	snprintf(c.spool, sizeof c.spool, "%s/tmp", c.data);
-	mkdir(c.spool, 0700);
-	c.ho.spool_dir = c.spool;
+	if (ids_path(c->spool, sizeof c->spool, &err, "%s/tmp", c->data)) {
+		fprintf(stderr, "idbsync serve: %s\n", err.msg);
+		store_free(st);
+		return 1;
+	}
+	mkdir(c->spool, 0700);
+	c->ho.spool_dir = c->spool;
 	/* the lake writer and the inbox: this process's own with SQLite; with PostgreSQL one
 	 * server at a time runs each, by lease (serve_lease.c) */
-	c.io.lake_dir = c.lake;
-	c.lo.dir = c.lake;
+	c->io.lake_dir = c->lake;
+	c->lo.dir = c->lake;
 	serve_lease *ls = NULL;
-	if (serve_lease_start(&ls, st, c.so.state != NULL, c.no_lake ? NULL : &c.lo, c.no_inbox ? NULL : &c.io,
-			      &c.ho.hooks, &err)) {
+	if (serve_lease_start(&ls, st, c->state != NULL, c->no_lake ? NULL : &c->lo, c->no_inbox ? NULL : &c->io,
+			      &c->ho.hooks, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		store_free(st);
 		return 1;
 	}
 	server *sv = NULL;
-	if (server_start(&sv, st, &c.ho, &err)) {
+	if (server_start(&sv, st, &c->ho, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		serve_lease_free(ls);
 		store_free(st);
 		return 1;
 	}
-	const char *host = c.listen;
+	const char *host = c->listen;
 	const char *colon = strrchr(host, ':');
 	printf("idbsync: listening on http://%.*s:%d (data %s, lake %s, auth %s)\n", (int)(colon - host), host,
-	       server_port(sv), c.data, c.lake, c.auth);
+	       server_port(sv), c->data, c->lake, c->auth);
 	fflush(stdout);
 	int sig = 0;
 	sigwait(&set, &sig);
@@ -511,4 +353,22 @@ int cmd_serve(int argc, char **argv)
 	serve_lease_free(ls);
 	store_free(st);
 	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static serve_cfg c;   /* the settings outlive this frame: threads read their strings */
+	c = (serve_cfg){
+		.so = STORE_OPTIONS_INIT,
+		.ho = SERVER_OPTIONS_INIT,
+		.lo = LAKE_OPTIONS_INIT,
+		.io = IMP_INBOX_OPTIONS_INIT,
+		.data = "./data",
+		.lake = "./lake",
+		.listen = "127.0.0.1:8080",
+		.auth = "none",
+		.log_level = IDS_LOG_INFO,
+		.log_format = IDS_LOG_TEXT,
+	};
+	return cli_main(&serve_cmd, &c, argc, argv, serve_run);
 }

@@ -42,47 +42,6 @@ static int put_bytes(ids_buf *out, uint8_t type, const uint8_t *p, size_t n)
  * surrogates. So string keys are stored as their UTF-16 code units, each written in UTF-8's
  * bit layout (CESU-8): byte order then equals IndexedDB order, every JS string round-trips,
  * and ASCII stays one byte. */
-static size_t put_unit(uint8_t *o, uint32_t u)
-{
-	if (u < 0x80) {
-		o[0] = (uint8_t)u;
-		return 1;
-	}
-	if (u < 0x800) {
-		o[0] = (uint8_t)(0xC0 | (u >> 6));
-		o[1] = (uint8_t)(0x80 | (u & 0x3F));
-		return 2;
-	}
-	o[0] = (uint8_t)(0xE0 | (u >> 12));
-	o[1] = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
-	o[2] = (uint8_t)(0x80 | (u & 0x3F));
-	return 3;
-}
-
-/* Reads a 1-4 byte UTF-8-layout sequence; returns its length, 0 if malformed. */
-static size_t get_u8(const uint8_t *p, size_t n, uint32_t *v)
-{
-	uint8_t c = p[0];
-	size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-	if (!len || len > n)
-		return 0;
-	uint32_t x = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
-	for (size_t k = 1; k < len; k++) {
-		if ((p[k] & 0xC0) != 0x80)
-			return 0;
-		x = x << 6 | (p[k] & 0x3Fu);
-	}
-	*v = x;
-	return len;
-}
-
-static int hexd(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 0;
-}
-
-/* Converts a JSON string token (escapes included) straight to code units, so lone
- * surrogates written as \ud800 survive. */
 static int put_string(const ids_json *j, size_t t, ids_buf *out)
 {
 	const ids_jtok *tk = &j->tok[t];
@@ -96,38 +55,36 @@ static int put_string(const ids_json *j, size_t t, ids_buf *out)
 		if (i == n)
 			return put_bytes(out, K_STR, (const uint8_t *)s, n);
 	}
-	ids_buf tmp = IDS_BUF_INIT;
-	ids_buf_reserve(&tmp, n + 4);
-	uint8_t o[3];
+	/* the text with escapes decoded, lone surrogates (\ud800) kept in UTF-8's layout */
+	ids_buf txt = IDS_BUF_INIT, units = IDS_BUF_INIT;
+	const char *p = s;
+	if (tk->escaped) {
+		ids_json_unescape_text(s, n, IDS_UNESC_WTF8, &txt, NULL);
+		p = txt.data ? txt.data : "";
+		n = txt.len;
+	}
+	ids_buf_reserve(&units, n + 4);
+	char o[4];
+	int rc = 0;
 	for (size_t i = 0; i < n;) {
 		uint32_t u;
-		if (s[i] == '\\') {
-			char e = s[i + 1];
-			if (e == 'u') {
-				u = (uint32_t)(hexd(s[i + 2]) << 12 | hexd(s[i + 3]) << 8 | hexd(s[i + 4]) << 4 | hexd(s[i + 5]));
-				i += 6;
-			} else {
-				u = e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : (uint32_t)e;
-				i += 2;
-			}
-			ids_buf_append(&tmp, o, put_unit(o, u));
-			continue;
-		}
-		size_t l = get_u8((const uint8_t *)s + i, n - i, &u);
+		size_t l = ids_utf8_get((const uint8_t *)p + i, n - i, &u);
 		if (!l) { /* the JSON scanner only lets valid UTF-8 through */
-			ids_buf_free(&tmp);
-			return IDS_EINVAL;
+			rc = IDS_EINVAL;
+			break;
 		}
 		i += l;
 		if (u >= 0x10000) {
 			u -= 0x10000;
-			ids_buf_append(&tmp, o, put_unit(o, 0xD800 + (u >> 10)));
+			ids_buf_append(&units, o, ids_utf8_put(o, 0xD800 + (u >> 10)));
 			u = 0xDC00 + (u & 0x3FF);
 		}
-		ids_buf_append(&tmp, o, put_unit(o, u));
+		ids_buf_append(&units, o, ids_utf8_put(o, u));
 	}
-	int rc = put_bytes(out, K_STR, (const uint8_t *)(tmp.data ? tmp.data : ""), tmp.len);
-	ids_buf_free(&tmp);
+	if (!rc)
+		rc = put_bytes(out, K_STR, (const uint8_t *)(units.data ? units.data : ""), units.len);
+	ids_buf_free(&txt);
+	ids_buf_free(&units);
 	return rc;
 }
 
@@ -139,14 +96,14 @@ static int units_to_json(const uint8_t *p, size_t n, ids_buf *out)
 	ids_buf_putc(out, '"');
 	for (size_t i = 0; i < n;) {
 		uint32_t u, lo = 0;
-		size_t l = get_u8(p + i, n - i, &u);
+		size_t l = ids_utf8_get(p + i, n - i, &u);
 		if (!l || l == 4) {
 			rc = IDS_ECORRUPT;
 			break;
 		}
 		i += l;
 		size_t l2 = 0;
-		if (u >= 0xD800 && u < 0xDC00 && i < n && (l2 = get_u8(p + i, n - i, &lo)) && lo >= 0xDC00 && lo < 0xE000) {
+		if (u >= 0xD800 && u < 0xDC00 && i < n && (l2 = ids_utf8_get(p + i, n - i, &lo)) && lo >= 0xDC00 && lo < 0xE000) {
 			i += l2;
 			u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
 		} else if (u >= 0xD800 && u < 0xE000) {
@@ -156,11 +113,7 @@ static int units_to_json(const uint8_t *p, size_t n, ids_buf *out)
 			continue;
 		}
 		char b[4];
-		size_t bl;
-		if (u < 0x80) { b[0] = (char)u; bl = 1; }
-		else if (u < 0x800) { b[0] = (char)(0xC0 | (u >> 6)); b[1] = (char)(0x80 | (u & 0x3F)); bl = 2; }
-		else if (u < 0x10000) { b[0] = (char)(0xE0 | (u >> 12)); b[1] = (char)(0x80 | ((u >> 6) & 0x3F)); b[2] = (char)(0x80 | (u & 0x3F)); bl = 3; }
-		else { b[0] = (char)(0xF0 | (u >> 18)); b[1] = (char)(0x80 | ((u >> 12) & 0x3F)); b[2] = (char)(0x80 | ((u >> 6) & 0x3F)); b[3] = (char)(0x80 | (u & 0x3F)); bl = 4; }
+		size_t bl = ids_utf8_put(b, u);
 		ids_buf_append(&run, b, bl);
 	}
 	if (!rc) {
@@ -221,12 +174,9 @@ static int encode(const ids_json *j, size_t t, ids_buf *out, int depth, ids_erro
 				return put_double(out, K_DATE, ms);
 			}
 			if (ids_json_streq(j, k, "$num") && tk->size == 1) {
-				if (ids_json_streq(j, v, "Infinity"))
-					return put_double(out, K_NUM, INFINITY);
-				if (ids_json_streq(j, v, "-Infinity"))
-					return put_double(out, K_NUM, -INFINITY);
-				if (ids_json_streq(j, v, "-0"))
-					return put_double(out, K_NUM, 0);
+				double d;
+				if (!ids_json_num_special(j, v, &d) && d == d)
+					return put_double(out, K_NUM, d == 0 ? 0 : d);   /* -0 is the key 0 */
 				return ids_fail(err, IDS_EINVAL, "key: NaN is not a valid IndexedDB key");
 			}
 			if (ids_json_streq(j, k, "$bin") && j->tok[v].type == IDS_JSTR &&

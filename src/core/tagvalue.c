@@ -120,8 +120,8 @@ static int check_tag(const ids_json *j, size_t t, const char *path, int depth, i
 		return 0;
 	}
 	if (ids_json_streq(j, k, "$num")) {
-		if (tk->size != 1 || !(ids_json_streq(j, v, "NaN") || ids_json_streq(j, v, "Infinity") ||
-				       ids_json_streq(j, v, "-Infinity") || ids_json_streq(j, v, "-0")))
+		double d;
+		if (tk->size != 1 || ids_json_num_special(j, v, &d))
 			return bad(err, path, "$num must be \"NaN\", \"Infinity\", \"-Infinity\" or \"-0\"");
 		return 0;
 	}

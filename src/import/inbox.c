@@ -6,6 +6,7 @@
  * Optional _inbox/<store>/_import.json: {"key":"id","mode":"upsert|replace","user_column":"u"}. */
 #include "idbsync/import.h"
 #include "idbsync/log.h"
+#include "idbsync/path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -82,22 +83,26 @@ static void forget(imp_inbox *ib, const char *path)
 	}
 }
 
-static int move_to(const char *dir, const char *sub, const char *name, char *dest, size_t destlen)
+/* dir/name → dir/sub/name (dest, IDS_PATH_MAX + 1 bytes); 0 or an IDS_E* code. */
+static int move_to(const char *dir, const char *sub, const char *name, char *dest)
 {
-	char d[4200], src[4200];
-	snprintf(d, sizeof d, "%s/%s", dir, sub);
-	if (mkdir(d, 0755) && errno != EEXIST)
-		return -1;
-	snprintf(src, sizeof src, "%s/%s", dir, name);
-	snprintf(dest, destlen, "%s/%s", d, name);
-	return rename(src, dest);
+	char d[IDS_PATH_MAX + 1], src[IDS_PATH_MAX + 1];
+	int rc = ids_path(d, sizeof d, NULL, "%s/%s", dir, sub);
+	if (!rc)
+		rc = ids_path(src, sizeof src, NULL, "%s/%s", dir, name);
+	if (!rc)
+		rc = ids_path(dest, IDS_PATH_MAX + 1, NULL, "%s/%s", d, name);
+	if (rc)
+		return rc;
+	if ((mkdir(d, 0755) && errno != EEXIST) || rename(src, dest))
+		return IDS_EIO;
+	return 0;
 }
 
 static void load_settings(const char *dir, imp_options *o, char *key, char *user_col, size_t len)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/_import.json", dir);
-	json_t *j = json_load_file(path, 0, NULL);
+	char path[IDS_PATH_MAX + 1];
+	json_t *j = ids_path(path, sizeof path, NULL, "%s/_import.json", dir) ? NULL : json_load_file(path, 0, NULL);
 	if (!j)
 		return;
 	json_t *v;
@@ -121,10 +126,10 @@ typedef struct job {
 
 static uint64_t ident_hash(uint64_t h, const char *dir, const char *name)
 {
-	char path[4200], ident[4400];
+	char path[IDS_PATH_MAX + 1], ident[IDS_PATH_MAX + 100];
 	struct stat st = {0};
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	stat(path, &st);
+	if (!ids_path(path, sizeof path, NULL, "%s/%s", dir, name))
+		stat(path, &st);
 	int il = snprintf(ident, sizeof ident, "%s|%lld|%lld;", name, (long long)st.st_size, (long long)mtime_ns(&st));
 	for (int i = 0; i < il && i < (int)sizeof ident; i++)
 		h = (h ^ (unsigned char)ident[i]) * 1099511628211ULL;
@@ -137,11 +142,10 @@ static int transient(int code) { return code == IDS_EIO || code == IDS_ENOSPC ||
 static void reject(imp_inbox *ib, const char *dir, const char *db, const char *store_name, const char *name,
 		   const char *msg)
 {
-	char dest[4400], src[4200];
-	snprintf(src, sizeof src, "%s/%s", dir, name);
-	if (move_to(dir, "_rejected", name, dest, sizeof dest) == 0) {
-		char rep[4500];
-		snprintf(rep, sizeof rep, "%s.error.txt", dest);
+	char dest[IDS_PATH_MAX + 1], src[IDS_PATH_MAX + 1], rep[IDS_PATH_MAX + 1];
+	if (ids_path(src, sizeof src, NULL, "%s/%s", dir, name))
+		return;   /* scan_store lists only names that fit */
+	if (move_to(dir, "_rejected", name, dest) == 0 && !ids_path(rep, sizeof rep, NULL, "%s.error.txt", dest)) {
 		FILE *f = fopen(rep, "w");
 		if (f) {
 			fprintf(f, "idbsync could not import %s into %s/%s:\n%s\n", name, db, store_name, msg);
@@ -158,19 +162,21 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 	DIR *d = opendir(dir);
 	if (!d)
 		return 0;
-	char success[4200];
-	snprintf(success, sizeof success, "%s/_SUCCESS", dir);
+	char success[IDS_PATH_MAX + 1];
 	struct stat sst;
-	int marker = stat(success, &sst) == 0;
+	int marker = !ids_path(success, sizeof success, NULL, "%s/_SUCCESS", dir) && stat(success, &sst) == 0;
 	job jb = {0};
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (hidden(e->d_name))
 			continue;
-		char path[4200];
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		/* a name too long for its destinations is left where it is (the start-up check on the
+		 * lake directory leaves room for every name a file system allows) */
+		char path[IDS_PATH_MAX + 1], longest[IDS_PATH_MAX + 1];
 		struct stat st;
-		if (stat(path, &st) || !S_ISREG(st.st_mode))
+		if (ids_path(path, sizeof path, NULL, "%s/%s", dir, e->d_name) ||
+		    ids_path(longest, sizeof longest, NULL, "%s/_rejected/%s.error.txt", dir, e->d_name) ||
+		    stat(path, &st) || !S_ISREG(st.st_mode))
 			continue;
 		if (!marker && !settled(ib, path, &st))
 			continue;
@@ -186,7 +192,7 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 	int handled = 0, retry = 0;
 	/* without a marker each file is its own job; with one, the files form one job */
 	size_t groups = marker ? (jb.n ? 1 : 0) : jb.n;
-	char (*pbuf)[4200] = jb.n ? calloc(jb.n, sizeof *pbuf) : NULL;
+	char (*pbuf)[IDS_PATH_MAX + 1] = jb.n ? calloc(jb.n, sizeof *pbuf) : NULL;
 	const char **paths = jb.n ? calloc(jb.n, sizeof *paths) : NULL;
 	const char **names = jb.n ? calloc(jb.n, sizeof *names) : NULL;
 	for (size_t g = 0; g < groups && pbuf && paths && names; g++) {
@@ -203,7 +209,7 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 		uint64_t h = 1469598103934665603ULL;
 		for (size_t i = 0; i < count && !retry; i++) {
 			const char *name = jb.names[first + i];
-			snprintf(pbuf[good], sizeof pbuf[good], "%s/%s", dir, name);
+			ids_path(pbuf[good], sizeof pbuf[good], NULL, "%s/%s", dir, name);   /* fits: listed above */
 			if (count > 1) {
 				imp_options dry = o;
 				imp_summary dsum;
@@ -240,10 +246,10 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 		imp_summary sum;
 		ids_error ierr = IDS_ERROR_INIT;
 		int rc = imp_files(ib->st, &o, paths, good, &sum, &ierr);
-		char dest[4400];
+		char dest[IDS_PATH_MAX + 1];
 		if (!rc) {
 			for (size_t i = 0; i < good; i++) {
-				move_to(dir, "_done", names[i], dest, sizeof dest);
+				move_to(dir, "_done", names[i], dest);
 				forget(ib, paths[i]);
 			}
 			ids_logrec lr;
@@ -271,13 +277,10 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 	free(paths);
 	free(names);
 	if (marker && handled == (int)jb.n && jb.n) {
-		char dest[4400], stamped[64];
-		snprintf(stamped, sizeof stamped, "_SUCCESS");
-		if (move_to(dir, "_done", stamped, dest, sizeof dest) == 0) {
-			char renamed[4500];
-			snprintf(renamed, sizeof renamed, "%s-%lld", dest, (long long)hlc_wall_ms());
+		char dest[IDS_PATH_MAX + 1], renamed[IDS_PATH_MAX + 1];
+		if (move_to(dir, "_done", "_SUCCESS", dest) == 0 &&
+		    !ids_path(renamed, sizeof renamed, NULL, "%s-%lld", dest, (long long)hlc_wall_ms()))
 			rename(dest, renamed);
-		}
 	}
 	for (size_t i = 0; i < jb.n; i++)
 		free(jb.names[i]);
@@ -295,19 +298,17 @@ int imp_inbox_scan(imp_inbox *ib, ids_error *err)
 	while ((db = readdir(lake))) {
 		if (hidden(db->d_name) || !ids_db_name_valid(db->d_name))
 			continue;
-		char inbox[4200];
-		snprintf(inbox, sizeof inbox, "%s/%s/_inbox", ib->lake, db->d_name);
-		DIR *in = opendir(inbox);
+		char inbox[IDS_PATH_MAX + 1];
+		DIR *in = ids_path(inbox, sizeof inbox, NULL, "%s/%s/_inbox", ib->lake, db->d_name) ? NULL : opendir(inbox);
 		if (!in)
 			continue;
 		struct dirent *s;
 		while ((s = readdir(in))) {
 			if (hidden(s->d_name))
 				continue;
-			char dir[4400];
-			snprintf(dir, sizeof dir, "%s/%s", inbox, s->d_name);
+			char dir[IDS_PATH_MAX + 1];
 			struct stat st;
-			if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+			if (ids_path(dir, sizeof dir, NULL, "%s/%s", inbox, s->d_name) || stat(dir, &st) || !S_ISDIR(st.st_mode))
 				continue;
 			total += scan_store(ib, db->d_name, s->d_name, dir, err);
 		}
@@ -342,6 +343,9 @@ static void *inbox_main(void *arg)
 
 int imp_inbox_start(imp_inbox **out, store *st, const imp_inbox_options *o, ids_error *err)
 {
+	/* LAKE/<db>/_inbox/<store>/_rejected/<file>.error.txt: names a file system allows */
+	if (ids_path_room(o->lake_dir, IMP_INBOX_PATH_ROOM, "inbox", err))
+		return err ? err->code : IDS_ELIMIT;
 	imp_inbox *ib = calloc(1, sizeof *ib);
 	if (!ib)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");

@@ -56,7 +56,8 @@ void lk_day_of(int64_t ms, char *out)
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&s, &tm);
-	snprintf(out, 12, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	if (!strftime(out, 12, "%Y-%m-%d", &tm))   /* a year past 9999: not a clock we keep */
+		memcpy(out, "9999-12-31", 11);
 }
 
 static rec *push_rec(batch *b, const char *db, const char *store_name, int64_t seq, const uint8_t *key,
@@ -172,7 +173,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 {
 	lk_table *t = r[0].t;
-	char dir[4300], stage[4300], final[4600];
+	char dir[IDS_PATH_MAX + 1], stage[IDS_PATH_MAX + 1], final[IDS_PATH_MAX + 1];
 	lk_table_dir(l, t, "_conflicts", dir, sizeof dir);
 	int rc = lk_mkdirs(dir, err);
 	if (rc)
@@ -180,8 +181,9 @@ static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 	lk_log_path(final, sizeof final, dir, r[0].seq, r[n - 1].seq);
 	if ((rc = lk_stage_dir(l, t->db, stage, sizeof stage, err)))
 		return rc;
-	char sp[4600];
-	snprintf(sp, sizeof sp, "%s/%s_conflicts-%" PRId64 ".parquet", stage, t->table, r[0].seq);
+	char sp[IDS_PATH_MAX + 1];
+	if ((rc = ids_path(sp, sizeof sp, err, "%s/%s_conflicts-%" PRId64 ".parquet", stage, t->table, r[0].seq)))
+		return rc;
 	pq_node *schema = lk_table_schema(l, t, LK_T_CONFLICTS);
 	pq_write_options wo;
 	lk_write_opts(l, &wo);
@@ -328,7 +330,7 @@ int lk_conflicts_replay(lake *l, lk_table *t, int64_t after, int64_t upto, ids_e
 
 void lk_log_path(char *out, size_t sz, const char *dir, int64_t first, int64_t last)
 {
-	snprintf(out, sz, "%s/part-%020" PRId64 "-%020" PRId64 ".parquet", dir, first, last);
+	ids_path(out, sz, NULL, "%s/part-%020" PRId64 "-%020" PRId64 ".parquet", dir, first, last);
 }
 
 int lk_log_name(const char *n, int64_t *first, int64_t *last)
@@ -377,8 +379,8 @@ static void clean_files(lake *l, const char *dir, lk_table *t, int conflicts, in
 		const char *n = e->d_name;
 		if (n[0] == '.' || n[0] == '_')
 			continue;
-		char p[4400];
-		snprintf(p, sizeof p, "%s/%s", dir, n);
+		char p[IDS_PATH_MAX + 1];
+		ids_path(p, sizeof p, NULL, "%s/%s", dir, n);
 		int64_t a, b;
 		if (depth == 0 && !strncmp(n, "dt=", 3))
 			clean_files(l, p, t, conflicts, keep_upto, 1);
@@ -404,15 +406,15 @@ int lk_log_cleanup(lake *l, ids_error *err)
 	while ((e = readdir(root))) {
 		if (e->d_name[0] == '.' || e->d_name[0] == '_')
 			continue;
-		char db[4200];
-		snprintf(db, sizeof db, "%s/%s", l->dir, e->d_name);
+		char db[IDS_PATH_MAX + 1];
+		ids_path(db, sizeof db, NULL, "%s/%s", l->dir, e->d_name);
 		DIR *d = opendir(db);
 		if (!d)
 			continue;
 		struct dirent *t;
 		while ((t = readdir(d))) {
-			char p[4500];
-			snprintf(p, sizeof p, "%s/%s", db, t->d_name);
+			char p[IDS_PATH_MAX + 1];
+			ids_path(p, sizeof p, NULL, "%s/%s", db, t->d_name);
 			if (t->d_name[0] == '.' && strcmp(t->d_name, ".") && strcmp(t->d_name, "..")) {
 				lk_rm_rf(p);   /* a rebuild that did not finish */
 				continue;
@@ -428,8 +430,8 @@ int lk_log_cleanup(lake *l, ids_error *err)
 				clean_dir(l, p, e->d_name, t->d_name, n - 10, l->conflicts_id, 1);
 		}
 		closedir(d);
-		char tmp[4300];
-		snprintf(tmp, sizeof tmp, "%s/_idbsync/tmp", db);
+		char tmp[IDS_PATH_MAX + 1];
+		ids_path(tmp, sizeof tmp, NULL, "%s/_idbsync/tmp", db);
 		lk_rm_rf(tmp);
 	}
 	closedir(root);

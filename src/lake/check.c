@@ -3,6 +3,7 @@
  * by-position column order against the lake's metadata, partition columns); the page-level rules
  * (page headers, dictionaries, levels, encoding_stats, page index, timestamp range) are in
  * check_pages.c. The file is decoded with the project's reader (pq_reader_open_mem over a map). */
+#include "idbsync/path.h"
 #include "check_int.h"
 
 #include <dirent.h>
@@ -80,8 +81,8 @@ static size_t lake_columns(const char *td, char ***names)
 		return 0;
 	*s = 0;
 	const char *tname = s + 1;
-	char meta[PATH_MAX + 16];
-	snprintf(meta, sizeof meta, "%s/_idbsync", db);
+	char meta[IDS_PATH_MAX + 1];
+	ids_path(meta, sizeof meta, NULL, "%s/_idbsync", db);
 	DIR *d = opendir(meta);
 	if (!d)
 		return 0;
@@ -91,8 +92,8 @@ static size_t lake_columns(const char *td, char ***names)
 		size_t len = strlen(e->d_name);
 		if (e->d_name[0] == '.' || len < 6 || strcmp(e->d_name + len - 5, ".json"))
 			continue;
-		char p[PATH_MAX + 300];
-		snprintf(p, sizeof p, "%s/%s", meta, e->d_name);
+		char p[IDS_PATH_MAX + 1];
+		ids_path(p, sizeof p, NULL, "%s/%s", meta, e->d_name);
 		json_t *j = json_load_file(p, 0, NULL);
 		const char *t = j ? json_string_value(json_object_get(j, "table")) : NULL;
 		size_t tl = t ? strlen(t) : 0;
@@ -432,8 +433,9 @@ static int walk(ck_walk *w, const char *path, int top, ids_error *err)
 		qsort(names, n, sizeof *names, cmp_str);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
-		char p[PATH_MAX];
-		snprintf(p, sizeof p, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", names[i]);
+		char p[IDS_PATH_MAX + 1];
+		if (!rc)
+			rc = ids_path(p, sizeof p, err, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", names[i]);
 		if (!rc)
 			rc = walk(w, p, 0, err);
 		free(names[i]);

@@ -3,6 +3,7 @@
  * encoding_stats and the page index layout from the footer fields pq_file_meta does not keep,
  * and the range of every timestamp value (decoded with pq_reader_read_column). */
 #include "check_int.h"
+#include "idbsync/value.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,22 +312,11 @@ void ck_page_index(ck_file *f, size_t rg)
 
 /* ---- timestamps: 1400-01-01 .. 9999-12-31 (Impala's TimestampValue range) ---- */
 
-/* Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int64_t floordiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 void ck_timestamps(ck_file *f)
 {
-	const int64_t lo = days_from_civil(1400, 1, 1), hi = days_from_civil(9999, 12, 31);
+	const int64_t lo = ids_days_from_civil(1400, 1, 1), hi = ids_days_from_civil(9999, 12, 31);
 	const int64_t julian_epoch = 2440588;   /* Julian day number of 1970-01-01 */
 	for (size_t c = 0; c < f->meta->n_columns; c++) {
 		const pq_node *n = f->meta->columns[c].node;

@@ -7,6 +7,7 @@
  * RENAME_EXCHANGE, so a listing sees either the old files or the merged ones, never both.
  * Size tiers (factors of 4 from 256 KiB) keep a day's growing merged file from being copied at
  * every compaction: a byte is rewritten a few times per tier, not once per 16 flushes. */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include <dirent.h>
@@ -75,10 +76,11 @@ static int copy_rows(pq_writer *w, pq_reader *src, ids_error *err)
 
 static int read_schema(const char *dir, lf *f, ids_error *err)
 {
-	char p[4400];
-	snprintf(p, sizeof p, "%s/%s", dir, f->name);
+	char p[IDS_PATH_MAX + 1];
 	pq_reader *r = NULL;
-	int rc = pq_reader_open(&r, p, NULL, err);
+	int rc = ids_path(p, sizeof p, err, "%s/%s", dir, f->name);
+	if (!rc)
+		rc = pq_reader_open(&r, p, NULL, err);
 	if (!rc && !(f->schema = pq_node_clone(pq_reader_schema(r))))
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 	pq_reader_free(r);
@@ -105,8 +107,9 @@ static int list_dir(const char *dir, lf **out, size_t *n)
 				break;
 			*out = p;
 		}
-		char p[4400];
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+		char p[IDS_PATH_MAX + 1];
+		if (ids_path(p, sizeof p, NULL, "%s/%s", dir, e->d_name))
+			continue;
 		lf *f = &(*out)[(*n)++];
 		memset(f, 0, sizeof *f);
 		snprintf(f->name, sizeof f->name, "%s", e->d_name);
@@ -139,6 +142,9 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 	int rc = 0;
 	/* runs: consecutive small files of one schema, up to the target size */
 	int outs = 0;
+	int64_t (*range)[2] = calloc(n + 1, sizeof *range);   /* each output's seqs */
+	if (!range)
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < n; i++)
 		if (f[i].size < target)
 			rc = read_schema(dir, &f[i], err);
@@ -153,6 +159,8 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 		if (j > i) {
 			for (size_t k = i; k <= j; k++)
 				f[k].out = outs;
+			range[outs][0] = f[i].first;
+			range[outs][1] = f[j].last;
 			outs++;
 			*left -= (int)(j - i);
 		}
@@ -160,18 +168,21 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 	}
 	/* built outside the table dir (DuckDB's ** lists hidden dirs too), in the staging dir
 	 * that a start empties */
-	char next[4300], p[4400], q[4500], meta[4096];
+	char next[IDS_PATH_MAX + 1] = "", p[IDS_PATH_MAX + 1], q[IDS_PATH_MAX + 1], meta[IDS_PATH_MAX + 1];
 	lk_db_meta(l, t->db, meta, sizeof meta);
-	snprintf(next, sizeof next, "%s/tmp/compact-%s-%s", meta, t->table, strrchr(dir, '/') + 4);
+	if (outs) {
+		int prc = ids_path(next, sizeof next, err, "%s/tmp/compact-%s-%s", meta, t->table, strrchr(dir, '/') + 4);
+		rc = rc ? rc : prc;
+	}
 	if (!rc && outs) {
 		lk_rm_rf(next);
 		rc = lk_mkdirs(next, err);
 	}
 	for (size_t i = 0; !rc && outs && i < n; i++) {
-		snprintf(p, sizeof p, "%s/%s", dir, f[i].name);
+		if ((rc = ids_path(p, sizeof p, err, "%s/%s", dir, f[i].name)))
+			break;
 		if (f[i].out < 0) {
-			snprintf(q, sizeof q, "%s/%s", next, f[i].name);
-			if (link(p, q))
+			if (!(rc = ids_path(q, sizeof q, err, "%s/%s", next, f[i].name)) && link(p, q))
 				rc = ids_fail(err, IDS_EIO, "link %s -> %s: %m", p, q);
 			continue;
 		}
@@ -185,8 +196,7 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 		rc = pq_writer_new(&w, q, f[i].schema, &wo, err);
 		for (size_t k = i; !rc && k <= j; k++) {
 			pq_reader *r = NULL;
-			snprintf(p, sizeof p, "%s/%s", dir, f[k].name);
-			if (!(rc = pq_reader_open(&r, p, NULL, err)))
+			if (!(rc = ids_path(p, sizeof p, err, "%s/%s", dir, f[k].name)) && !(rc = pq_reader_open(&r, p, NULL, err)))
 				rc = copy_rows(w, r, err);
 			pq_reader_free(r);
 		}
@@ -206,8 +216,13 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 		lk_fsync_dir(next);
 		if (!(rc = lk_exchange(next, dir, err)))
 			lk_fsync_dir(dir);
+		for (int o = 0; !rc && o < outs; o++) {   /* the Iceberg change log follows */
+			lk_log_path(q, sizeof q, dir, range[o][0], range[o][1]);
+			lk_ice_compacted(l, t, q, strrchr(dir, '/') + 4, range[o][0], range[o][1]);
+		}
 	}
-	if (outs)
+	free(range);
+	if (outs && next[0])
 		lk_rm_rf(next);   /* the old version after the exchange; open files stay readable */
 	else
 		*left = 0;
@@ -251,10 +266,10 @@ int lk_compact(lake *l, ids_error *err)
 		while (!rc && (e = readdir(d))) {
 			if (strncmp(e->d_name, "dt=", 3))
 				continue;
-			char dir[4400];
+			char dir[IDS_PATH_MAX + 1];
 			int left = 0;
-			snprintf(dir, sizeof dir, "%s/%s", base, e->d_name);
-			rc = compact_dir(l, t, dir, target, &left, err);
+			if (!(rc = ids_path(dir, sizeof dir, err, "%s/%s", base, e->d_name)))
+				rc = compact_dir(l, t, dir, target, &left, err);
 			if (left > most)
 				most = left;
 		}

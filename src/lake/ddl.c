@@ -173,8 +173,8 @@ static void columns(ids_buf *o, dialect d, const ddl_table *t, lk_table_kind kin
 
 static int table_dir_exists(const char *abs, const char *db, const char *name)
 {
-	char p[PATH_MAX + 400];
-	snprintf(p, sizeof p, "%s/%s/%s", abs, db, name);
+	char p[IDS_PATH_MAX + 1];
+	ids_path(p, sizeof p, NULL, "%s/%s/%s", abs, db, name);
 	struct stat st;
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
@@ -182,8 +182,8 @@ static int table_dir_exists(const char *abs, const char *db, const char *name)
 /* root/db/name exists (a table dir with files, or at least made) */
 static int lk_exists_under(const char *root, const char *db, const char *name)
 {
-	char p[PATH_MAX + 400];
-	snprintf(p, sizeof p, "%s/%s/%s", root, db, name);
+	char p[IDS_PATH_MAX + 1];
+	ids_path(p, sizeof p, NULL, "%s/%s/%s", root, db, name);
 	return lk_exists(p);
 }
 
@@ -333,18 +333,16 @@ int lake_ddl(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 	while (!rc && root && (e = readdir(root))) {
 		if (e->d_name[0] == '.' || e->d_name[0] == '_' || (o->db && strcmp(o->db, e->d_name)))
 			continue;
-		char meta[PATH_MAX + 300];
-		snprintf(meta, sizeof meta, "%s/%s/_idbsync", abs, e->d_name);
-		DIR *md = opendir(meta);
+		char meta[IDS_PATH_MAX + 1];
+		DIR *md = ids_path(meta, sizeof meta, NULL, "%s/%s/_idbsync", abs, e->d_name) ? NULL : opendir(meta);
 		struct dirent *f;
 		while (!rc && md && (f = readdir(md))) {
 			size_t n = strlen(f->d_name);
 			if (f->d_name[0] == '.' || n < 6 || strcmp(f->d_name + n - 5, ".json"))
 				continue;
-			char p[PATH_MAX + 600];
-			snprintf(p, sizeof p, "%s/%s", meta, f->d_name);
+			char p[IDS_PATH_MAX + 1];
 			ddl_table t;
-			if ((rc = load(p, e->d_name, &t, err)))
+			if ((rc = ids_path(p, sizeof p, err, "%s/%s", meta, f->d_name)) || (rc = load(p, e->d_name, &t, err)))
 				break;
 			if (o->store && strcmp(o->store, t.store) && strcmp(o->store, t.table)) {
 				table_free(&t);

@@ -46,12 +46,10 @@ static void say(const lake *l, const lk_failure *f, const char *fmt, ...)
 	ids_logrec r;
 	if (!ids_log_begin(&r, f->quarantined ? IDS_LOG_ERROR : IDS_LOG_WARN, f->quarantined ? "lake_quarantined" : "lake_held"))
 		return;
-	char what[600];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
+	ids_logv(&r, "what", fmt, ap);
 	va_end(ap);
-	ids_log_str(&r, "what", what);
 	ids_log_str(&r, "error", f->err);
 	ids_log_int(&r, "attempts", f->attempts);
 	if (f->quarantined) {
@@ -332,9 +330,10 @@ void lk_hold_request_done(lake *l)
 
 int lake_quarantine_read(const char *dir, ids_buf *out, ids_error *err)
 {
-	char p[4200];
-	if ((size_t)snprintf(p, sizeof p, "%s/_idbsync/progress.json", dir) >= sizeof p)
-		return ids_fail(err, IDS_EINVAL, "%s: path too long", dir);
+	char p[IDS_PATH_MAX + 1];
+	int prc = ids_path(p, sizeof p, err, "%s/_idbsync/progress.json", dir);
+	if (prc)
+		return prc;
 	json_error_t je;
 	json_t *j = json_load_file(p, 0, &je);
 	if (!j)
@@ -356,9 +355,10 @@ int lake_quarantine_read(const char *dir, ids_buf *out, ids_error *err)
 
 int lake_quarantine_retry(const char *dir, ids_error *err)
 {
-	char p[4200];
-	if ((size_t)snprintf(p, sizeof p, "%s/_idbsync/retry", dir) >= sizeof p)
-		return ids_fail(err, IDS_EINVAL, "%s: path too long", dir);
+	char p[IDS_PATH_MAX + 1];
+	int prc = ids_path(p, sizeof p, err, "%s/_idbsync/retry", dir);
+	if (prc)
+		return prc;
 	return lk_write_file(p, "retry\n", 6, err);
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "idbsync/log.h"
 
 
 
@@ -76,33 +77,48 @@ static int latest_version(const char *loc)
 	return best;
 }
 
-const char *ice_strip_uri(const char *s) { return s && !strncmp(s, "file://", 7) ? s + 7 : s; }
 
-static int load_tbl(ice_ent *e, int k, ids_error *err)
+int64_t ice_main_snapshot(json_t *meta)
+{
+	json_t *r = json_object_get(json_object_get(json_object_get(meta, "refs"), "main"), "snapshot-id");
+	if (!r)
+		r = json_object_get(meta, "current-snapshot-id");
+	return r && json_integer_value(r) > 0 ? (int64_t)json_integer_value(r) : 0;
+}
+
+/* The table's current metadata from its catalog: the newest vN.metadata.json, or the REST
+ * catalog's answer. */
+static int load_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 {
 	ice_tbl *x = &e->k[k];
-	int v = latest_version(x->loc);
-	if (!v)
-		return 0;
-	char p[4600];
-	snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", x->loc, v);
-	int rc = read_json(p, &x->meta, err);
-	if (rc)
-		return rc;
-	x->version = v;
+	int rc;
+	if (l->o.iceberg_rest) {
+		if ((rc = ice_rest_load(l, e, k, &x->meta, err)) || !x->meta)
+			return rc;
+	} else {
+		int v = latest_version(x->loc);
+		if (!v)
+			return 0;
+		char p[4600];
+		snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", x->loc, v);
+		if ((rc = read_json(p, &x->meta, err)))
+			return rc;
+		x->version = v;
+	}
 	ice_learn_schema(e, x->meta);
 	json_int_t last = json_integer_value(json_object_get(x->meta, "last-column-id"));
 	if (last >= e->next_id)
 		e->next_id = (int)last + 1;
-	json_t *cur = json_object_get(x->meta, "current-snapshot-id");
-	json_t *snap = cur && json_integer_value(cur) > 0 ? ice_find_by_id(x->meta, "snapshots", "snapshot-id", json_integer_value(cur)) : NULL;
-	const char *ml = ice_strip_uri(json_string_value(json_object_get(snap, "manifest-list")));
+	int64_t cur = ice_main_snapshot(x->meta);
+	json_t *snap = cur ? ice_find_by_id(x->meta, "snapshots", "snapshot-id", cur) : NULL;
+	char buf[4600];
+	const char *ml = ice_path(l->ice, json_string_value(json_object_get(snap, "manifest-list")), buf, sizeof buf);
 	if (ml)
-		rc = ice_read_manifest_list(ml, &x->mfs, &x->n_mfs, err);
+		rc = ice_read_manifest_list(l->ice, ml, &x->mfs, &x->n_mfs, err);
 	for (size_t i = 0; !rc && i < x->n_mfs; i++)
-		rc = ice_read_manifest(x->mfs[i].path, x->mfs[i].seq, 0, &x->files, &x->n_files, err);
+		rc = ice_read_manifest(l->ice, x->mfs[i].path, x->mfs[i].seq, 0, &x->files, &x->n_files, err);
 	if (!rc)
-		rc = ice_load_grave(x, err);
+		rc = ice_load_grave(l->ice, x, err);
 	for (size_t i = 0; !rc && i < x->n_files; i++) {
 		struct stat st;
 		if (!stat(x->files[i].path, &st)) {
@@ -126,7 +142,7 @@ int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err)
 	for (int k = 0; k < 3; k++) {
 		snprintf(e->k[k].loc, sizeof e->k[k].loc, "%s/%s/%s%s", l->ice->root, t->db, t->table, kind_suffix[k]);
 		if (!rc)
-			rc = load_tbl(e, k, err);
+			rc = load_tbl(l, e, k, err);
 	}
 	e->next = l->ice->ents;
 	l->ice->ents = e;   /* kept even on error: lk_ice_free frees it */
@@ -134,8 +150,57 @@ int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err)
 	return rc;
 }
 
+static void tbl_clear(ice_tbl *x)
+{
+	json_decref(x->meta);
+	x->meta = NULL;
+	ice_files_free(x->files, x->n_files);
+	ice_files_free(x->grave, x->n_grave);
+	ice_mfs_free(x->mfs, x->n_mfs);
+	x->files = x->grave = NULL;
+	x->mfs = NULL;
+	x->n_files = x->n_grave = x->n_mfs = 0;
+	x->version = 0;
+}
+
+int ice_tbl_reload(lake *l, ice_ent *e, int k, ids_error *err)
+{
+	tbl_clear(&e->k[k]);
+	return load_tbl(l, e, k, err);
+}
+
+/* A table the REST catalog lists: the lake's if its properties say so. */
+static void found_rest(lake *l, json_t *meta, void *ctx)
+{
+	int *rc = ctx;
+	json_t *props = json_object_get(meta, "properties");
+	const char *dbn = json_string_value(json_object_get(props, "idbsync.db"));
+	const char *st = json_string_value(json_object_get(props, "idbsync.store"));
+	lk_table *t;
+	ice_ent *e;
+	ids_error err = IDS_ERROR_INIT;
+	if (!*rc && dbn && st && !lk_table_get(l, dbn, st, &t, &err) && ice_ent_get(l, t, &e, &err)) {
+		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg: %s", err.msg);
+		*rc = err.code;
+	}
+}
+
+/* At start, before any commit of ours: what crashes and interrupted expiry left behind. */
+static int remove_orphans(lake *l)
+{
+	for (ice_ent *e = l->ice->ents; e; e = e->next)
+		for (int k = 0; k < 3; k++)
+			ice_remove_orphans(l, &e->k[k]);
+	return 0;
+}
+
 int lk_ice_open(lake *l, ids_error *err)
 {
+	if ((l->o.iceberg_rest || l->o.iceberg_warehouse) && l->o.format != LK_FORMAT_ICEBERG)
+		return ids_fail(err, IDS_EINVAL, "--iceberg-rest and --iceberg-warehouse need --lake-format iceberg");
+	if (l->o.iceberg_warehouse && !l->o.iceberg_rest)
+		return ids_fail(err, IDS_EINVAL, "--iceberg-warehouse needs --iceberg-rest: S3 has no atomic rename, so a "
+				"catalog's pointer must be the commit");
 	if (l->o.format != LK_FORMAT_ICEBERG)
 		return 0;
 	for (size_t i = 0; i < l->n_cfg; i++)
@@ -149,7 +214,20 @@ int lk_ice_open(lake *l, ids_error *err)
 		return ids_fail(err, IDS_EIO, "%s: %s", l->dir, strerror(errno));
 	snprintf(l->ice->root, sizeof l->ice->root, "%s/_iceberg", abs);
 	int rc = lk_mkdirs(l->ice->root, err);
+	if (!rc && l->o.iceberg_warehouse) {
+		s3_options so = {.endpoint = l->o.s3_endpoint, .region = l->o.s3_region};
+		if (!(rc = s3_open(&l->ice->s3, l->o.iceberg_warehouse, &so, err)))
+			rc = s3_uri(l->ice->s3, "", l->ice->s3_base, sizeof l->ice->s3_base, err);
+		if (rc)
+			return ids_wrap(err, "--iceberg-warehouse: "), rc;
+	}
 	/* every table found, so the reconcile with the progress sees all of them */
+	if (!rc && l->o.iceberg_rest) {
+		int found = 0;
+		if (!(rc = ice_rest_open(l, err)) && !(rc = ice_rest_list(l, found_rest, &found, err)) && found)
+			rc = ids_fail(err, found, "iceberg rest catalog %s: a table of the lake did not load", l->o.iceberg_rest);
+		return rc ? rc : remove_orphans(l);
+	}
 	DIR *r = rc ? NULL : opendir(l->ice->root);
 	struct dirent *d;
 	while (!rc && r && (d = readdir(r))) {
@@ -185,7 +263,7 @@ int lk_ice_open(lake *l, ids_error *err)
 	}
 	if (r)
 		closedir(r);
-	return rc;
+	return rc ? rc : remove_orphans(l);
 }
 
 void lk_ice_free(lake *l)
@@ -197,46 +275,58 @@ void lk_ice_free(lake *l)
 		l->ice->ents = e->next;
 		json_decref(e->ids);
 		for (int k = 0; k < 3; k++) {
-			json_decref(e->k[k].meta);
-			ice_files_free(e->k[k].files, e->k[k].n_files);
+			tbl_clear(&e->k[k]);
 			ice_files_free(e->k[k].pend, e->k[k].n_pend);
-			ice_files_free(e->k[k].grave, e->k[k].n_grave);
-			ice_mfs_free(e->k[k].mfs, e->k[k].n_mfs);
+			ice_files_free(e->k[k].merged, e->k[k].n_merged);
 		}
 		free(e);
 	}
+	s3_free(l->ice->s3);
 	free(l->ice);
 	l->ice = NULL;
 }
 
 /* ---- hooks ---- */
-void lk_ice_add_file(lake *l, lk_table *t, lk_table_kind kind, const char *path, const char *dt, int64_t first,
-		     int64_t last, int64_t rows)
+/* Adds a plain-layout file to a list of files to commit (once: a replay updates its rows). */
+static void file_add(ice_file **list, size_t *n, const char *path, const char *dt, int64_t first, int64_t last,
+		     int64_t rows)
 {
-	ice_ent *e;
-	ids_error err = IDS_ERROR_INIT;
-	if (!l->ice || ice_ent_get(l, t, &e, &err))
-		return;   /* a load error comes back at the commit */
-	ice_tbl *x = &e->k[kind];
-	for (size_t i = 0; i < x->n_pend; i++)
-		if (!strcmp(x->pend[i].path, path)) {   /* written again (a replay): once */
-			x->pend[i].rows = rows;
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*list)[i].path, path)) {
+			(*list)[i].rows = rows;
 			return;
 		}
-	ice_file *a = realloc(x->pend, (x->n_pend + 1) * sizeof *a);
+	ice_file *a = realloc(*list, (*n + 1) * sizeof *a);
 	if (!a)
 		return;
-	x->pend = a;
-	ice_file *f = &a[x->n_pend];
+	*list = a;
+	ice_file *f = &a[*n];
 	memset(f, 0, sizeof *f);
 	if (!(f->path = strdup(path)))
 		return;
-	x->n_pend++;
+	(*n)++;
 	f->status = 1;
 	f->rows = rows;
 	f->first = first;
 	f->last = last;
 	f->day = days_of(dt);
+}
+
+void lk_ice_add_file(lake *l, lk_table *t, lk_table_kind kind, const char *path, const char *dt, int64_t first,
+		     int64_t last, int64_t rows)
+{
+	ice_ent *e;
+	ids_error err = IDS_ERROR_INIT;
+	if (l->ice && !ice_ent_get(l, t, &e, &err))   /* a load error comes back at the commit */
+		file_add(&e->k[kind].pend, &e->k[kind].n_pend, path, dt, first, last, rows);
+}
+
+void lk_ice_compacted(lake *l, lk_table *t, const char *path, const char *dt, int64_t first, int64_t last)
+{
+	ice_ent *e;
+	ids_error err = IDS_ERROR_INIT;
+	if (l->ice && !ice_ent_get(l, t, &e, &err))   /* rows: from its footer at the commit */
+		file_add(&e->k[LK_T_CHANGES].merged, &e->k[LK_T_CHANGES].n_merged, path, dt, first, last, 0);
 }
 
 void lk_ice_state_written(lake *l, lk_table *t)
@@ -255,9 +345,26 @@ void lk_ice_reconcile(lake *l)
 		for (int k = LK_T_CHANGES; k <= LK_T_CONFLICTS; k++) {
 			ids_error err = IDS_ERROR_INIT;
 			if (ice_reconcile_tbl(l, e, k, &err))
-				fprintf(stderr, "idbsync: lake: iceberg reconcile failed (retried before the next commit): %s\n",
+				ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg reconcile failed (retried before the next commit): %s",
 					err.msg);
 		}
+}
+
+/* One table's commit. Through a REST catalog a conflict (another writer committed since the
+ * table was read; commit_tbl has re-read it) builds the commit again on what the catalog has. */
+#define REST_ATTEMPTS 5
+static int commit_kind(lake *l, ice_ent *e, int k, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
+{
+	int rc = 0;
+	for (int a = 1; a <= REST_ATTEMPTS; a++) {
+		rc = k == LK_T_STATE ? ice_commit_state(l, e, state, err) : ice_commit_log(l, e, k, changes, conflicts, err);
+		if (rc != IDS_ECONFLICT || !l->o.iceberg_rest || a == REST_ATTEMPTS)
+			break;
+		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg rest: commit conflict on %s (attempt %d), re-read, retrying: %s",
+			e->k[k].loc, a, err->msg);
+		*err = (ids_error)IDS_ERROR_INIT;
+	}
+	return rc;
 }
 
 int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
@@ -270,12 +377,18 @@ int lk_ice_commit(lake *l, int64_t changes, int64_t state, int64_t conflicts, id
 			if (e->k[k].reconcile)
 				rc = ice_reconcile_tbl(l, e, k, err);
 	for (ice_ent *e = l->ice->ents; !rc && e; e = e->next) {
+		if (e->k[LK_T_CHANGES].n_merged && !e->t->log_held) {
+			ids_error cerr = IDS_ERROR_INIT;   /* optional: a failure leaves the small files */
+			if (ice_commit_compaction(l, e, &cerr))
+				ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg compaction of %s left out: %s", e->k[LK_T_CHANGES].loc,
+					cerr.msg);
+		}
 		if (e->k[LK_T_CHANGES].n_pend)
-			rc = ice_commit_log(l, e, LK_T_CHANGES, changes, conflicts, err);
+			rc = commit_kind(l, e, LK_T_CHANGES, changes, state, conflicts, err);
 		if (!rc && e->k[LK_T_CONFLICTS].n_pend)
-			rc = ice_commit_log(l, e, LK_T_CONFLICTS, changes, conflicts, err);
+			rc = commit_kind(l, e, LK_T_CONFLICTS, changes, state, conflicts, err);
 		if (!rc && e->k[LK_T_STATE].state_dirty && !e->t->state_held)
-			rc = ice_commit_state(l, e, state, err);
+			rc = commit_kind(l, e, LK_T_STATE, changes, state, conflicts, err);
 	}
 	if (!rc)
 		ice_test_kill("commit");

@@ -12,9 +12,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "idbsync/s3.h"
 #include "lake_int.h"
 
-enum { LK_FORMAT_HIVE = 0, LK_FORMAT_ICEBERG = 1 };
+typedef struct lk_ice lk_ice;
+
+enum { LK_FORMAT_HIVE = LAKE_FORMAT_HIVE, LK_FORMAT_ICEBERG = LAKE_FORMAT_ICEBERG };
 
 /* ---- lake hooks (no-ops unless the lake's format is iceberg) ---- */
 /* At lake_open, after the progress is read: loads the Iceberg tables found under
@@ -29,6 +32,10 @@ void lk_ice_field_ids(lake *l, const lk_table *t, pq_node *root);
  * the next commit adds it. */
 void lk_ice_add_file(lake *l, lk_table *t, lk_table_kind kind, const char *path, const char *dt, int64_t first,
 		     int64_t last, int64_t rows);
+/* The plain layout's compaction merged t's change-log files of day dt with seqs first..last
+ * into path: the next commit replaces the Iceberg files of that range with it (a "replace"
+ * snapshot), when their rows add up to the merged file's. */
+void lk_ice_compacted(lake *l, lk_table *t, const char *path, const char *dt, int64_t first, int64_t last);
 /* t's current-state pass wrote its buckets: the next commit replaces the changed files. */
 void lk_ice_state_written(lake *l, lk_table *t);
 /* Commits one snapshot per Iceberg table with pending work; called by write_progress before
@@ -85,6 +92,7 @@ typedef struct ice_mf_meta {
 	int partitioned;             /* day(idb_ts) spec, else unpartitioned */
 	int sort_order_id;           /* written for data files (0: unsorted) */
 	int seq_field_id;            /* column whose [first,last] bounds are written (0: none) */
+	const struct lk_ice *ice;    /* the URIs of the data files */
 } ice_mf_meta;
 
 /* ---- the lake's Iceberg tables (iceberg.c) ---- */
@@ -103,8 +111,11 @@ typedef struct ice_tbl {
 	size_t n_grave;
 	ice_file *pend;              /* plain-layout files to add at the next commit */
 	size_t n_pend;
+	ice_file *merged;            /* change log: merged plain-layout files to swap in (compaction) */
+	size_t n_merged;
 	int state_dirty;
 	int reconcile;               /* a reconcile failed: retried before the next commit */
+	int reload;                  /* --iceberg-rest: re-read from the catalog before the next commit */
 } ice_tbl;
 
 typedef struct ice_ent {
@@ -117,12 +128,37 @@ typedef struct ice_ent {
 
 struct lk_ice {
 	char root[4200];             /* absolute DIR/_iceberg */
+	char prefix[512];            /* --iceberg-rest: the catalog's path prefix ("" or "p/") */
+	s3 *s3;                      /* --iceberg-warehouse s3://...: root is its local mirror */
+	char s3_base[1400];          /* "s3://bucket/prefix/": the URI of root's files */
 	ice_ent *ents;
 };
 
 /* The three tables of t (loaded at first use). */
 int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err);
 extern const char *const ice_kind_name[3];
+
+/* Re-reads table kind k of e from its catalog (its pending files stay): after a REST commit
+ * failed, so the next attempt is built on what the catalog has. */
+int ice_tbl_reload(lake *l, ice_ent *e, int k, ids_error *err);
+/* The snapshot the main branch of meta points at (0: none). */
+int64_t ice_main_snapshot(json_t *meta);
+
+/* ---- the REST catalog client (iceberg_rest.c; --iceberg-rest) ---- */
+/* GET /v1/config: the catalog answers, its prefix is taken. */
+int ice_rest_open(lake *l, ids_error *err);
+/* Calls each with the metadata of every table of every single-level namespace. */
+int ice_rest_list(lake *l, void (*each)(lake *l, json_t *meta, void *ctx), void *ctx, ids_error *err);
+/* The catalog's metadata of table kind k of e (*meta NULL: no such table yet). */
+int ice_rest_load(lake *l, ice_ent *e, int k, json_t **meta, ids_error *err);
+/* Creates the namespace (if needed) and the table with want's location, partition spec, sort
+ * order and properties (fields: the lake's schema, whose system columns fix the ids);
+ * *meta: the catalog's metadata (new reference). An existing table is loaded instead. */
+int ice_rest_create(lake *l, ice_ent *e, int k, json_t *want, json_t *fields, json_t **meta, ids_error *err);
+/* Commits the updates that turn base (the catalog's metadata) into next (schemas and snapshots
+ * added, snapshots removed, main moved), asserting base's uuid and main snapshot. IDS_ECONFLICT
+ * (HTTP 409): another writer moved the table. *meta: the committed metadata (new reference). */
+int ice_rest_commit(lake *l, ice_ent *e, int k, json_t *base, json_t *next, json_t **meta, ids_error *err);
 
 /* ---- field ids and schemas (iceberg_schema.c) ---- */
 /* The ids of meta's current schema back into e (at load). */
@@ -139,6 +175,9 @@ json_t *ice_current_schema(json_t *meta);
 int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err);
 /* Pending change-log / conflicts files of table kind k appended. */
 int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflicts, ids_error *err);
+/* The change log's merged files replace the files they were merged from (a "replace"
+ * snapshot); a merged file whose rows do not equal theirs is left out. */
+int ice_commit_compaction(lake *l, ice_ent *e, ids_error *err);
 /* Files of table kind k past the recorded progress removed (a "delete" snapshot). */
 int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
 /* ---- snapshot expiry (iceberg_expire.c) ---- */
@@ -146,11 +185,27 @@ int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
  * older than the lake's --iceberg-keep (in batches of 16) from meta and returns them (NULL:
  * none). After the commit: ice_expire_files unlinks what only they referenced. */
 json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent);
-void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired);
+void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired);
+/* At start: removes the data files and manifests (lists) under the table's dir that no snapshot
+ * of its metadata names and that are older than --iceberg-keep (10 min when 0 or keep-all), so
+ * another writer's commit in progress keeps its files (a crashed commit's leftovers, expiry
+ * interrupted). Nothing when a manifest cannot be read. */
+void ice_remove_orphans(lake *l, ice_tbl *x);
 /* At load: the files that retained snapshots removed (the graveyard). */
-int ice_load_grave(ice_tbl *x, ids_error *err);
-/* "file:///a" -> "/a" */
-const char *ice_strip_uri(const char *s);
+int ice_load_grave(lk_ice *ice, ice_tbl *x, ids_error *err);
+/* ---- the warehouse's files (iceberg_store.c): local, or S3 with a local mirror ---- */
+/* The URI that metadata and manifests name for path (a file under ice->root): file://path,
+ * or the s3:// URI of its key. -1 if it does not fit. */
+int ice_uri(const lk_ice *ice, const char *path, char *out, size_t size);
+/* The local (mirror) path of a URI that ice_uri made (or Hadoop's file:/a); any other string
+ * is returned as it is. May return buf. */
+const char *ice_path(const lk_ice *ice, const char *uri, char *buf, size_t size);
+/* S3 warehouse: PUTs the mirror's file path to its key (before a commit names it); else 0. */
+int ice_publish(lk_ice *ice, const char *path, ids_error *err);
+/* S3 warehouse: a file the mirror lacks is fetched from its key; else 0. */
+int ice_fetch(lk_ice *ice, const char *path, ids_error *err);
+/* Removes a file of the warehouse (the mirror's and the S3 object). */
+void ice_remove(lk_ice *ice, const char *path);
 
 /* IDBSYNC_TEST_ICEBERG_KILL (tests): kill -9 at the n-th time step is reached. */
 void ice_test_kill(const char *step);
@@ -160,12 +215,13 @@ void ice_test_kill(const char *step);
  * entry: counts, bounds; out->seq/snap are the caller's). */
 int ice_write_manifest(const char *path, const ice_file *files, size_t n, const ice_mf_meta *m, int64_t snap,
 		       ice_mf *out, ids_error *err);
-int ice_write_manifest_list(const char *path, const ice_mf *mfs, size_t n, int64_t snap, int64_t parent,
-			    int64_t seq, ids_error *err);
+int ice_write_manifest_list(const lk_ice *ice, const char *path, const ice_mf *mfs, size_t n, int64_t snap,
+			    int64_t parent, int64_t seq, ids_error *err);
 /* Reads a manifest list / the live entries of a manifest (deleted: its DELETED entries
  * instead); arrays grow by realloc, the caller frees them (ice_files_free / ice_mfs_free). */
-int ice_read_manifest_list(const char *path, ice_mf **mfs, size_t *n, ids_error *err);
-int ice_read_manifest(const char *path, int64_t mf_seq, int deleted, ice_file **files, size_t *n, ids_error *err);
+int ice_read_manifest_list(lk_ice *ice, const char *path, ice_mf **mfs, size_t *n, ids_error *err);
+int ice_read_manifest(lk_ice *ice, const char *path, int64_t mf_seq, int deleted, ice_file **files, size_t *n,
+		      ids_error *err);
 void ice_files_free(ice_file *f, size_t n);
 /* Fills f->m from the Parquet footer of path (top-level primitive columns with a field id)
  * and f->rows. */

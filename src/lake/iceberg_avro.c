@@ -349,8 +349,11 @@ int ice_write_manifest(const char *path, const ice_file *files, size_t n, const 
 			break;
 		}
 		set_int(&df, "content", 0);
-		char uri[4200];
-		snprintf(uri, sizeof uri, "file://%s", f->path);
+		char uri[4600];
+		if (ice_uri(m->ice, f->path, uri, sizeof uri)) {
+			rc = ids_fail(err, IDS_ELIMIT, "%s: path too long", f->path);
+			break;
+		}
 		set_string(&df, "file_path", uri);
 		set_string(&df, "file_format", "PARQUET");
 		if (m->partitioned && !avro_value_get_by_name(&df, "partition", &part, NULL) &&
@@ -405,16 +408,19 @@ int ice_write_manifest(const char *path, const ice_file *files, size_t n, const 
 	return rc;
 }
 
-int ice_write_manifest_list(const char *path, const ice_mf *mfs, size_t n, int64_t snap, int64_t parent,
-			    int64_t seq, ids_error *err)
+int ice_write_manifest_list(const lk_ice *ice, const char *path, const ice_mf *mfs, size_t n, int64_t snap,
+			    int64_t parent, int64_t seq, ids_error *err)
 {
 	avro_out o;
 	int rc = out_init(&o, MANIFEST_LIST_SCHEMA, err);
 	for (size_t i = 0; !rc && i < n; i++) {
 		const ice_mf *m = &mfs[i];
 		avro_value_t *v = &o.v, arr, el, b;
-		char uri[4200];
-		snprintf(uri, sizeof uri, "file://%s", m->path);
+		char uri[4600];
+		if (ice_uri(ice, m->path, uri, sizeof uri)) {
+			rc = ids_fail(err, IDS_ELIMIT, "%s: path too long", m->path);
+			break;
+		}
 		set_string(v, "manifest_path", uri);
 		set_long(v, "manifest_length", m->len);
 		set_int(v, "partition_spec_id", 0);

@@ -84,6 +84,7 @@ typedef struct mf_ctx {
 	ice_file **files;
 	int64_t mf_seq;
 	int deleted;                 /* the DELETED entries instead of the live ones */
+	lk_ice *ice;                 /* URIs -> mirror paths */
 } mf_ctx;
 
 static int on_mf(void *ctx, avro_value_t *v, ids_error *err)
@@ -98,8 +99,9 @@ static int on_mf(void *ctx, avro_value_t *v, ids_error *err)
 	avro_value_t f;
 	const char *s = NULL;
 	size_t sn;
+	char pbuf[4600];
 	if (get_field(v, "manifest_path", &f) || avro_value_get_string(&f, &s, &sn) ||
-	    !(m->path = strdup(strncmp(s, "file://", 7) ? s : s + 7)))
+	    !(m->path = strdup(ice_path(c->ice, s, pbuf, sizeof pbuf))))
 		return ids_fail(err, IDS_ECORRUPT, "manifest list: no manifest_path");
 	(*c->n)++;
 	m->len = get_long(v, "manifest_length", 0);
@@ -124,10 +126,11 @@ static int on_mf(void *ctx, avro_value_t *v, ids_error *err)
 	return 0;
 }
 
-int ice_read_manifest_list(const char *path, ice_mf **mfs, size_t *n, ids_error *err)
+int ice_read_manifest_list(lk_ice *ice, const char *path, ice_mf **mfs, size_t *n, ids_error *err)
 {
-	mf_ctx c = {.mfs = mfs, .n = n};
-	return read_records(path, on_mf, &c, err);
+	mf_ctx c = {.mfs = mfs, .n = n, .ice = ice};
+	int rc = ice_fetch(ice, path, err);
+	return rc ? rc : read_records(path, on_mf, &c, err);
 }
 
 static ice_metric *metric_of(ice_file *x, int32_t id)
@@ -197,7 +200,8 @@ static int on_entry(void *ctx, avro_value_t *v, ids_error *err)
 	*c->files = a;
 	ice_file *x = &a[*c->n];
 	memset(x, 0, sizeof *x);
-	if (!(x->path = strdup(strncmp(s, "file://", 7) ? s : s + 7)))
+	char pbuf[4600];
+	if (!(x->path = strdup(ice_path(c->ice, s, pbuf, sizeof pbuf))))
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	(*c->n)++;
 	x->status = 0;
@@ -219,10 +223,12 @@ static int on_entry(void *ctx, avro_value_t *v, ids_error *err)
 	return 0;
 }
 
-int ice_read_manifest(const char *path, int64_t mf_seq, int deleted, ice_file **files, size_t *n, ids_error *err)
+int ice_read_manifest(lk_ice *ice, const char *path, int64_t mf_seq, int deleted, ice_file **files, size_t *n,
+		      ids_error *err)
 {
-	mf_ctx c = {.files = files, .n = n, .mf_seq = mf_seq, .deleted = deleted};
-	return read_records(path, on_entry, &c, err);
+	mf_ctx c = {.files = files, .n = n, .mf_seq = mf_seq, .deleted = deleted, .ice = ice};
+	int rc = ice_fetch(ice, path, err);
+	return rc ? rc : read_records(path, on_entry, &c, err);
 }
 
 void ice_files_free(ice_file *f, size_t n)

@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "idbsync/log.h"
 
 #define FAST_APPEND_MAX 64      /* manifests in a list before an append rewrites them into one */
 #define ID_SEQ 3                /* idb_seq */
@@ -59,7 +60,8 @@ static json_t *new_metadata(lake *l, ice_ent *e, int k)
 {
 	char uuid[37], loc[4500];
 	uuid4(uuid);
-	snprintf(loc, sizeof loc, "file://%s", e->k[k].loc);
+	if (ice_uri(l->ice, e->k[k].loc, loc, sizeof loc))
+		return NULL;
 	json_t *spec = json_pack("{sis[]}", "spec-id", 0, "fields");
 	if (k == LK_T_CHANGES)
 		json_array_append_new(json_object_get(spec, "fields"),
@@ -109,6 +111,53 @@ static void summary_add(json_t *s, const char *k, int64_t v)
 	json_object_set_new(s, k, json_string(b));
 }
 
+/* The file-system catalog's commit: v<N+1>.metadata.json created (never replacing one), then
+ * the hint (only a hint: readers also look for v<N+1>). */
+static int fs_commit(ice_tbl *x, const char *mdir, json_t *meta, ids_error *err)
+{
+	char *body = json_dumps(meta, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (!body)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	char vpath[4800];
+	snprintf(vpath, sizeof vpath, "%s/v%d.metadata.json", mdir, x->version + 1);
+	int rc = ice_create_file(vpath, body, strlen(body), err);
+	free(body);
+	if (!rc) {
+		char hint[4700], num[24];
+		snprintf(hint, sizeof hint, "%s/version-hint.text", mdir);
+		int n = snprintf(num, sizeof num, "%d", x->version + 1);
+		lk_write_file(hint, num, (size_t)n, NULL);
+	}
+	return rc;
+}
+
+/* The REST catalog's commit of *meta (the catalog's answer replaces it). When it fails the
+ * table is re-read: if the catalog has the snapshot after all (an answer lost), that is the
+ * commit (*reloaded: x already shows it); else the error, IDS_ECONFLICT when another writer
+ * moved the table, and the caller builds the commit again on the re-read table. */
+static int rest_commit(lake *l, ice_ent *e, int k, json_t **meta, int64_t snap, int *reloaded, ids_error *err)
+{
+	ice_tbl *x = &e->k[k];
+	json_t *got = NULL;
+	int rc = ice_rest_commit(l, e, k, x->meta, *meta, &got, err);
+	if (!rc) {
+		json_decref(*meta);
+		*meta = got;
+		return 0;
+	}
+	ids_error e2 = IDS_ERROR_INIT;
+	if (ice_tbl_reload(l, e, k, &e2)) {
+		x->reload = 1;   /* read again before the next commit */
+		return rc;
+	}
+	if (ice_main_snapshot(x->meta) == snap) {
+		*err = (ids_error)IDS_ERROR_INIT;
+		*reloaded = 1;
+		return 0;
+	}
+	return rc;
+}
+
 /* One snapshot of table kind k: add[0..n_add) (status 1, paths in the table's data dir, sizes
  * known) are added, the live files whose del[i] is set are removed. */
 static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, const uint8_t *del, const char *op,
@@ -119,25 +168,45 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	int rc = mkdir_in(x->loc, "metadata", mdir, sizeof mdir, err);
 	if (rc)
 		return rc;
-	json_t *meta = x->meta ? json_deep_copy(x->meta) : new_metadata(l, e, k);
-	json_t *fields = meta ? ice_schema_fields(l, e, k, err) : NULL;
+	if (x->reload && (rc = ice_tbl_reload(l, e, k, err)))
+		return rc;
+	x->reload = 0;
+	json_t *fields = ice_schema_fields(l, e, k, err);
+	if (fields && !x->meta && l->o.iceberg_rest) {   /* the catalog creates the table */
+		json_t *want = new_metadata(l, e, k);
+		rc = want ? ice_rest_create(l, e, k, want, fields, &x->meta, err) : ids_fail(err, IDS_ENOMEM, "out of memory");
+		json_decref(want);
+		if (!rc && ice_main_snapshot(x->meta))   /* it existed: its files too */
+			rc = ice_tbl_reload(l, e, k, err);
+	}
+	json_t *meta = rc || !fields ? NULL : x->meta ? json_deep_copy(x->meta) : new_metadata(l, e, k);
 	if (!meta || !fields) {
 		json_decref(meta);
 		json_decref(fields);
 		return err->code ? err->code : ids_fail(err, IDS_ENOMEM, "out of memory");
 	}
-	/* a new schema when the columns changed */
+	/* a new schema when the columns changed (an equal older one is made current again, as
+	 * Iceberg's own writers do) */
 	json_t *cur = ice_current_schema(meta);
 	int schema_id = (int)json_integer_value(json_object_get(meta, "current-schema-id"));
 	if (!cur || !json_equal(json_object_get(cur, "fields"), fields)) {
 		schema_id = 0;   /* the next free one */
+		int same = -1;
 		size_t i;
 		json_t *s;
-		json_array_foreach(json_object_get(meta, "schemas"), i, s)
-			if (json_integer_value(json_object_get(s, "schema-id")) >= schema_id)
-				schema_id = (int)json_integer_value(json_object_get(s, "schema-id")) + 1;
-		json_array_append_new(json_object_get(meta, "schemas"),
-				      json_pack("{sssiso}", "type", "struct", "schema-id", schema_id, "fields", json_incref(fields)));
+		json_array_foreach(json_object_get(meta, "schemas"), i, s) {
+			int sid = (int)json_integer_value(json_object_get(s, "schema-id"));
+			if (sid >= schema_id)
+				schema_id = sid + 1;
+			if (json_equal(json_object_get(s, "fields"), fields))
+				same = sid;
+		}
+		if (same >= 0)
+			schema_id = same;
+		else
+			json_array_append_new(json_object_get(meta, "schemas"),
+					      json_pack("{sssiso}", "type", "struct", "schema-id", schema_id, "fields",
+							json_incref(fields)));
 		json_object_set_new(meta, "current-schema-id", json_integer(schema_id));
 	}
 	int lastcol = (int)json_integer_value(json_object_get(meta, "last-column-id"));
@@ -168,7 +237,8 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	for (size_t i = 0; i < n_add; i++)
 		add_rows += add[i].rows;
 	ice_mf_meta mm = {.schema_json = schema_text, .schema_id = schema_id, .partitioned = k == LK_T_CHANGES,
-			  .sort_order_id = k == LK_T_STATE ? 0 : 1, .seq_field_id = k == LK_T_CHANGES ? ID_SEQ : k == LK_T_CONFLICTS ? ID_ID : 0};
+			  .sort_order_id = k == LK_T_STATE ? 0 : 1, .seq_field_id = k == LK_T_CHANGES ? ID_SEQ : k == LK_T_CONFLICTS ? ID_ID : 0,
+			  .ice = l->ice};
 	/* fast append: the old manifests as they are plus one with the new files; anything
 	 * removed (or too many manifests): one manifest with every live and removed file */
 	int fast = !n_del && x->n_mfs < FAST_APPEND_MAX;
@@ -203,6 +273,8 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		snprintf(mpath, sizeof mpath, "%s/%s-m0.avro", mdir, uuid);
 		ice_mf *m = &list[n_list];
 		rc = ice_write_manifest(mpath, ents, n_ents, &mm, snap, m, err);
+		if (!rc)
+			rc = ice_publish(l->ice, mpath, err);
 		if (!rc) {
 			m->path = strdup(mpath);
 			m->seq = seq;
@@ -214,7 +286,9 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	free(ents);
 	snprintf(lpath, sizeof lpath, "%s/snap-%" PRId64 "-1-%s.avro", mdir, snap, uuid);
 	if (!rc)
-		rc = ice_write_manifest_list(lpath, list, n_list, snap, parent, seq, err);
+		rc = ice_write_manifest_list(l->ice, lpath, list, n_list, snap, parent, seq, err);
+	if (!rc)
+		rc = ice_publish(l->ice, lpath, err);
 	if (!rc)
 		ice_test_kill("list");
 
@@ -238,7 +312,8 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	if (extra)
 		json_object_update(summary, extra);
 	char luri[4900];
-	snprintf(luri, sizeof luri, "file://%s", lpath);
+	if (!rc && ice_uri(l->ice, lpath, luri, sizeof luri))
+		rc = ids_fail(err, IDS_ELIMIT, "%s: path too long", lpath);
 	json_t *s = json_pack("{sIsIsIsssosi}", "snapshot-id", (json_int_t)snap, "sequence-number", (json_int_t)seq,
 			      "timestamp-ms", (json_int_t)now, "manifest-list", luri, "summary", summary, "schema-id",
 			      schema_id);
@@ -258,22 +333,18 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	json_object_set_new(meta, "current-snapshot-id", json_integer(snap));
 	json_object_set_new(meta, "refs", json_pack("{s{sIss}}", "main", "snapshot-id", (json_int_t)snap, "type", "branch"));
 	json_t *expired = rc ? NULL : ice_expire_snapshots(l, meta, now, snap, parent);
-	char *body = rc ? NULL : json_dumps(meta, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	if (!rc && !body)
-		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
-	char vpath[4800];
-	snprintf(vpath, sizeof vpath, "%s/v%d.metadata.json", mdir, x->version + 1);
-	if (!rc)
-		rc = ice_create_file(vpath, body, strlen(body), err);
-	free(body);
+	int reloaded = 0;
+	if (!rc && l->o.iceberg_rest)
+		rc = rest_commit(l, e, k, &meta, snap, &reloaded, err);
+	else if (!rc)
+		rc = fs_commit(x, mdir, meta, err);
 	free(schema_text);
-	if (!rc) {
+	if (!rc && reloaded) {
 		ice_test_kill("meta");
-		/* the hint is only a hint: readers also look for v<N+1> (the commit is that file) */
-		char hint[4700], num[24];
-		snprintf(hint, sizeof hint, "%s/version-hint.text", mdir);
-		int n = snprintf(num, sizeof num, "%d", x->version + 1);
-		lk_write_file(hint, num, (size_t)n, NULL);
+		if (expired)
+			ice_expire_files(l->ice, x, x->meta, expired);
+	} else if (!rc) {
+		ice_test_kill("meta");
 		/* the in-memory view follows the commit */
 		size_t w = 0;
 		for (size_t i = 0; i < x->n_files; i++) {
@@ -314,9 +385,9 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		json_decref(x->meta);
 		x->meta = meta;
 		meta = NULL;
-		x->version++;
+		x->version += !l->o.iceberg_rest;   /* the file-system catalog's vN */
 		if (expired)
-			ice_expire_files(x, x->meta, expired);
+			ice_expire_files(l->ice, x, x->meta, expired);
 	} else {
 		ids_wrap(err, "iceberg commit of %s: ", x->loc);
 	}
@@ -326,17 +397,18 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	return rc;
 }
 
-/* Links pending plain-layout files into the table's data dir (a file its table's hold
+/* Links plain-layout files src[0..n) into the table's data dir (a file its table's hold
  * already removed again is skipped). */
-static int link_pending(ice_tbl *x, int k, ice_file **out, size_t *n_out, ids_error *err)
+static int link_files(lake *l, ice_tbl *x, int k, const ice_file *src, size_t n, ice_file **out, size_t *n_out,
+		      ids_error *err)
 {
-	*out = calloc(x->n_pend + 1, sizeof **out);
+	*out = calloc(n + 1, sizeof **out);
 	*n_out = 0;
 	if (!*out)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	int rc = 0;
-	for (size_t i = 0; !rc && i < x->n_pend; i++) {
-		ice_file *p = &x->pend[i];
+	for (size_t i = 0; !rc && i < n; i++) {
+		const ice_file *p = &src[i];
 		struct stat st;
 		if (stat(p->path, &st))
 			continue;
@@ -358,7 +430,7 @@ static int link_pending(ice_tbl *x, int k, ice_file **out, size_t *n_out, ids_er
 		*f = *p;
 		f->m = NULL;
 		f->path = strdup(dst);
-		if ((rc = ice_file_metrics(dst, f, err)))
+		if ((rc = ice_file_metrics(dst, f, err)) || (rc = ice_publish(l->ice, dst, err)))
 			break;
 		f->size = st.st_size;
 		f->dev = st.st_dev;
@@ -380,7 +452,7 @@ int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflict
 	ice_tbl *x = &e->k[k];
 	ice_file *add = NULL;
 	size_t n = 0;
-	int rc = link_pending(x, k, &add, &n, err);
+	int rc = link_files(l, x, k, x->pend, x->n_pend, &add, &n, err);
 	json_t *extra = json_object();
 	if (k == LK_T_CONFLICTS)
 		summary_add(extra, "idbsync.conflict-id", conflicts);
@@ -391,11 +463,58 @@ int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflict
 	if (rc)   /* the links are orphans: nothing refers to them */
 		for (size_t i = 0; i < n; i++)
 			if (add[i].path)
-				unlink(add[i].path);
+				ice_remove(l->ice, add[i].path);
 	json_decref(extra);
 	ice_files_free(add, n);
 	if (!rc)
 		pend_clear(x);
+	return rc;
+}
+
+int ice_commit_compaction(lake *l, ice_ent *e, ids_error *err)
+{
+	ice_tbl *x = &e->k[LK_T_CHANGES];
+	ice_file *add = NULL;
+	size_t n = 0, kept = 0;
+	int rc = link_files(l, x, LK_T_CHANGES, x->merged, x->n_merged, &add, &n, err);
+	uint8_t *del = calloc(x->n_files + 1, 1), *mine = calloc(x->n_files + 1, 1);
+	if (!rc && (!del || !mine))
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+	if (rc)
+		kept = n;   /* every link goes again */
+	for (size_t i = 0; !rc && i < n; i++) {
+		/* the live files of its day within its seqs: they must hold exactly its rows */
+		int64_t rows = 0;
+		size_t cnt = 0;
+		for (size_t j = 0; j < x->n_files; j++) {
+			const ice_file *f = &x->files[j];
+			mine[j] = !del[j] && f->day == add[i].day && f->first >= add[i].first && f->last <= add[i].last &&
+				  f->last > 0;
+			rows += mine[j] ? f->rows : 0;
+			cnt += mine[j];
+		}
+		if (cnt < 2 || rows != add[i].rows) {   /* not what Iceberg has: leave it */
+			ice_remove(l->ice, add[i].path);
+			free(add[i].path);
+			free(add[i].m);
+			continue;
+		}
+		for (size_t j = 0; j < x->n_files; j++)
+			del[j] |= mine[j];
+		add[kept++] = add[i];
+	}
+	if (!rc && kept)
+		rc = commit_tbl(l, e, LK_T_CHANGES, add, kept, del, "replace", l->changes_seq, NULL, err);
+	if (rc)
+		for (size_t i = 0; i < kept; i++)
+			if (add[i].path)
+				ice_remove(l->ice, add[i].path);
+	ice_files_free(add, kept);
+	free(del);
+	free(mine);
+	ice_files_free(x->merged, x->n_merged);   /* tried once: a failure leaves the small files */
+	x->merged = NULL;
+	x->n_merged = 0;
 	return rc;
 }
 
@@ -457,6 +576,8 @@ int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err)
 		f->size = st.st_size;
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
+		if ((rc = ice_publish(l->ice, dst, err)))
+			break;
 	}
 	closedir(d);
 	if (!rc)
@@ -471,7 +592,7 @@ int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err)
 	if (rc)
 		for (size_t i = 0; i < n_add; i++)
 			if (add[i].path)
-				unlink(add[i].path);
+				ice_remove(l->ice, add[i].path);
 	ice_files_free(add, n_add);
 	free(keep);
 	if (!rc)
@@ -503,7 +624,7 @@ int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 				err);
 		json_decref(extra);
 		if (!rc)
-			fprintf(stderr, "idbsync: lake: iceberg %s: took back %zu file(s) past the recorded progress\n",
+			ids_logf(IDS_LOG_INFO, "lake_iceberg", "iceberg %s: took back %zu file(s) past the recorded progress",
 				x->loc, n);
 	}
 	free(del);

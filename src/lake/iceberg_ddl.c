@@ -59,7 +59,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				  "-- iceberg_scan(dir) follows metadata/version-hint.text: every query sees the newest snapshot.\n"
 				  "-- Time travel: iceberg_scan(dir, snapshot_from_id => <id>) (ids and idbsync.seq: iceberg_snapshots(dir)).\n");
 	else if (!strcmp(d, "spark"))
-		ids_buf_printf(out, "-- spark-sql --packages org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.9.2 \\\n"
+		ids_buf_printf(out, "-- spark-sql --packages org.apache.iceberg:iceberg-spark-runtime-4.0_2.13:1.10.0 \\\n"
 				    "--   --conf spark.sql.catalog.idbsync=org.apache.iceberg.spark.SparkCatalog \\\n"
 				    "--   --conf spark.sql.catalog.idbsync.type=hadoop --conf spark.sql.catalog.idbsync.warehouse=%s\n"
 				    "-- Every query sees the newest snapshot. Time travel: SELECT * FROM idbsync.<db>.<table> VERSION AS OF <snapshot-id>;\n"
@@ -70,7 +70,8 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				  "-- hive.metastore=file, hive.metastore.catalog.dir=<dir>, iceberg.register-table-procedure.enabled=true,\n"
 				  "-- fs.native-local.enabled=true, local.location=/ (file:// paths).\n"
 				  "-- register_table pins the newest metadata file at that moment: to see later flushes run\n"
-				  "-- CALL iceberg.system.unregister_table(...) and register_table again (idbsync's REST catalog is not done yet).\n");
+				  "-- CALL iceberg.system.unregister_table(...) and register_table again, or run the server with\n"
+				  "-- --iceberg-rest URL and attach Trino to that catalog (iceberg.catalog.type=rest).\n");
 	else if (!strcmp(d, "hive"))
 		ids_buf_puts(out, "-- Hive 4: location-based tables read metadata/version-hint.text (every query sees the newest snapshot).\n");
 	else

@@ -3,14 +3,19 @@
  * one or its parent), and once that metadata is committed unlinks what only they referenced:
  * their manifest lists, the manifests no kept snapshot lists, the data files removed from the
  * table at or before the oldest kept snapshot (the graveyard), and the metadata versions older
- * than the metadata log. A crash in between leaves orphan files, never a missing one. docs/iceberg.md, "Snapshot expiry". */
+ * than the metadata log. A crash in between leaves orphan files, never a missing one; those (and
+ * the files of a commit a crash interrupted) are removed at start once older than the window:
+ * ice_remove_orphans. docs/iceberg.md, "Snapshot expiry" and "Orphan files". */
 #include "iceberg.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include "idbsync/log.h"
 
 #define EXPIRE_BATCH 16
 #define DEFAULT_KEEP_MS ((int64_t)10 * 60 * 1000)
@@ -69,7 +74,7 @@ static int listed(const ice_mf *m, size_t n, const char *path)
 	return 0;
 }
 
-void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired)
+void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired)
 {
 	/* the oldest kept snapshot: everything a kept snapshot lists is in its list or newer */
 	json_t *oldest = NULL, *s;
@@ -84,33 +89,34 @@ void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired)
 	ice_mf *keep = NULL;
 	size_t n_keep = 0;
 	ids_error err = IDS_ERROR_INIT;
-	const char *kl = ice_strip_uri(json_string_value(json_object_get(oldest, "manifest-list")));
-	if (!kl || ice_read_manifest_list(kl, &keep, &n_keep, &err)) {
+	char kbuf[4600], mbuf[4600];
+	const char *kl = ice_path(ice, json_string_value(json_object_get(oldest, "manifest-list")), kbuf, sizeof kbuf);
+	if (!kl || ice_read_manifest_list(ice, kl, &keep, &n_keep, &err)) {
 		ice_mfs_free(keep, n_keep);
 		return;   /* unsure what is kept: nothing is removed (orphans at worst) */
 	}
 	json_array_foreach(expired, i, s)
 	{
-		const char *ml = ice_strip_uri(json_string_value(json_object_get(s, "manifest-list")));
+		const char *ml = ice_path(ice, json_string_value(json_object_get(s, "manifest-list")), mbuf, sizeof mbuf);
 		ice_mf *mfs = NULL;
 		size_t n = 0;
 		ids_error e2 = IDS_ERROR_INIT;
-		if (!ml || ice_read_manifest_list(ml, &mfs, &n, &e2)) {
+		if (!ml || ice_read_manifest_list(ice, ml, &mfs, &n, &e2)) {
 			ice_mfs_free(mfs, n);
 			continue;
 		}
 		for (size_t k = 0; k < n; k++)
 			if (!listed(keep, n_keep, mfs[k].path))
-				unlink(mfs[k].path);
+				ice_remove(ice, mfs[k].path);
 		ice_mfs_free(mfs, n);
-		unlink(ml);
+		ice_remove(ice, ml);
 	}
 	ice_mfs_free(keep, n_keep);
 	/* a file removed at snapshot seq D is in the snapshots before D only */
 	size_t w = 0;
 	for (size_t k = 0; k < x->n_grave; k++) {
 		if (x->grave[k].seq <= floor) {
-			unlink(x->grave[k].path);
+			ice_remove(ice, x->grave[k].path);
 			free(x->grave[k].path);
 			free(x->grave[k].m);
 		} else {
@@ -145,25 +151,26 @@ void ice_expire_files(ice_tbl *x, json_t *meta, json_t *expired)
 		closedir(d);
 }
 
-int ice_load_grave(ice_tbl *x, ids_error *err)
+int ice_load_grave(lk_ice *ice, ice_tbl *x, ids_error *err)
 {
 	json_t *s;
 	size_t i;
 	int rc = 0;
 	json_array_foreach(json_object_get(x->meta, "snapshots"), i, s)
 	{
-		const char *ml = ice_strip_uri(json_string_value(json_object_get(s, "manifest-list")));
+		char buf[4600];
+		const char *ml = ice_path(ice, json_string_value(json_object_get(s, "manifest-list")), buf, sizeof buf);
 		int64_t id = (int64_t)json_integer_value(json_object_get(s, "snapshot-id"));
 		int64_t seq = (int64_t)json_integer_value(json_object_get(s, "sequence-number"));
 		ice_mf *mfs = NULL;
 		size_t n = 0;
-		if (ml && (rc = ice_read_manifest_list(ml, &mfs, &n, err)))
+		if (ml && (rc = ice_read_manifest_list(ice, ml, &mfs, &n, err)))
 			break;
 		for (size_t k = 0; !rc && k < n; k++) {
 			if (mfs[k].snap != id)
 				continue;   /* written by an earlier snapshot: its removals are that one's */
 			size_t before = x->n_grave;
-			rc = ice_read_manifest(mfs[k].path, seq, 1, &x->grave, &x->n_grave, err);
+			rc = ice_read_manifest(ice, mfs[k].path, seq, 1, &x->grave, &x->n_grave, err);
 			for (size_t g = before; g < x->n_grave; g++)
 				x->grave[g].seq = seq;
 		}
@@ -172,4 +179,91 @@ int ice_load_grave(ice_tbl *x, ids_error *err)
 			break;
 	}
 	return rc;
+}
+
+/* ---- orphan files ---- */
+/* Every manifest list, manifest and data file that a snapshot of meta names (removed entries
+ * too: an older snapshot still reads them) into set. -1 if any of them cannot be read. */
+static int referenced(lk_ice *ice, json_t *meta, json_t *set)
+{
+	json_t *s;
+	size_t i;
+	json_array_foreach(json_object_get(meta, "snapshots"), i, s)
+	{
+		char buf[4600];
+		const char *ml = ice_path(ice, json_string_value(json_object_get(s, "manifest-list")), buf, sizeof buf);
+		ice_mf *mfs = NULL;
+		size_t n = 0;
+		ids_error err = IDS_ERROR_INIT;
+		if (!ml || ice_read_manifest_list(ice, ml, &mfs, &n, &err))
+			return ice_mfs_free(mfs, n), -1;
+		json_object_set_new(set, ml, json_true());
+		int rc = 0;
+		for (size_t k = 0; !rc && k < n; k++) {
+			json_object_set_new(set, mfs[k].path, json_true());
+			for (int del = 0; !rc && del < 2; del++) {
+				ice_file *f = NULL;
+				size_t nf = 0;
+				rc = ice_read_manifest(ice, mfs[k].path, 0, del, &f, &nf, &err);
+				for (size_t j = 0; j < nf; j++)
+					json_object_set_new(set, f[j].path, json_true());
+				ice_files_free(f, nf);
+			}
+		}
+		ice_mfs_free(mfs, n);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+/* Removes the files under dir (recursively) that set does not name, ending in suffix, last
+ * changed before cutoff. Returns how many. */
+static size_t sweep(lk_ice *ice, const char *dir, const char *suffix, json_t *set, time_t cutoff)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0, sl = strlen(suffix);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char p[4800];
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		struct stat st;
+		if (lstat(p, &st))
+			continue;
+		size_t nl = strlen(de->d_name);
+		if (S_ISDIR(st.st_mode))
+			n += sweep(ice, p, suffix, set, cutoff);
+		else if (nl > sl && !strcmp(de->d_name + nl - sl, suffix) && !json_object_get(set, p) && st.st_mtime < cutoff) {
+			ice_remove(ice, p);
+			n++;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+void ice_remove_orphans(lake *l, ice_tbl *x)
+{
+	if (!x->meta)
+		return;
+	int64_t keep = l->o.iceberg_keep_ms > 0 ? l->o.iceberg_keep_ms : DEFAULT_KEEP_MS;
+	json_t *set = json_object();
+	if (!set || referenced(l->ice, x->meta, set)) {
+		json_decref(set);
+		return;   /* unsure what is referenced: nothing is removed */
+	}
+	for (size_t i = 0; i < x->n_grave; i++)   /* unlinked by expiry, in its time */
+		json_object_set_new(set, x->grave[i].path, json_true());
+	time_t cutoff = time(NULL) - (time_t)(keep / 1000);
+	char dir[4500];
+	snprintf(dir, sizeof dir, "%s/data", x->loc);
+	size_t n = sweep(l->ice, dir, ".parquet", set, cutoff);
+	snprintf(dir, sizeof dir, "%s/metadata", x->loc);
+	n += sweep(l->ice, dir, ".avro", set, cutoff);
+	if (n)
+		ids_logf(IDS_LOG_INFO, "lake_iceberg", "iceberg %s: removed %zu orphan file(s)", x->loc, n);
+	json_decref(set);
 }

@@ -217,6 +217,8 @@ json_t *ice_schema_fields(lake *l, ice_ent *e, int k, ids_error *err)
 	json_array_foreach(json_object_get(prev, "fields"), i, f)
 	{
 		json_int_t id = json_integer_value(json_object_get(f, "id"));
+		if (id < ICE_FIRST_USER_ID)
+			continue;   /* system columns: fixed ids and types, never retired */
 		int found = 0;
 		json_array_foreach(fields, j, g)
 			if (json_integer_value(json_object_get(g, "id")) == id)

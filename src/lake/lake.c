@@ -240,6 +240,8 @@ static void *flush_main(void *arg)
 int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 {
 	*out = NULL;
+	if (ids_path_room(o->dir ? o->dir : "./lake", LAKE_PATH_ROOM, "lake", err))
+		return IDS_ELIMIT;
 	lake *l = calloc(1, sizeof *l);
 	if (!l)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
@@ -273,16 +275,17 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 		snprintf(m, sizeof m, "%.*s", (int)(eq - o->partition[i]), o->partition[i]);
 		rc = lk_config_add(l, m, eq + 1, 0, err);
 	}
-	char meta[4200];
-	snprintf(meta, sizeof meta, "%s/_idbsync", l->dir);
+	char meta[IDS_PATH_MAX + 1];
+	if (!rc)
+		rc = ids_path(meta, sizeof meta, err, "%s/_idbsync", l->dir);
 	if (!rc)
 		rc = lk_mkdirs(meta, err);
 	if (!rc) {
 		/* one writer per lake: a second server would interleave files */
-		char lock[4300];
-		snprintf(lock, sizeof lock, "%s/lock", meta);
-		int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		char lock[IDS_PATH_MAX + 1];
+		rc = ids_path(lock, sizeof lock, err, "%s/lock", meta);
+		int fd = rc ? -1 : open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (!rc && (fd < 0 || flock(fd, LOCK_EX | LOCK_NB))) {
 			if (fd >= 0)
 				close(fd);
 			rc = ids_fail(err, IDS_EIO, "%s is in use by another idbsync (lock %s)", l->dir, lock);

@@ -13,6 +13,7 @@
 #include "idbsync/json.h"
 #include "idbsync/lake.h"
 #include "idbsync/pq.h"
+#include "idbsync/path.h"
 #include "idbsync/pq_write.h"
 #include "idbsync/store.h"
 
@@ -43,7 +44,7 @@ struct lk_type {
 	lk_type *elem;      /* LK_LIST */
 };
 
-enum { LK_NESTED_STRUCT = 1, LK_NESTED_JSON = 2 };
+enum { LK_NESTED_STRUCT = LAKE_NESTED_STRUCT, LK_NESTED_JSON = LAKE_NESTED_JSON };
 
 lk_type *lk_type_new(lk_kind k);
 void lk_type_free(lk_type *t);
@@ -146,6 +147,8 @@ typedef struct lk_table {
 	int k;                       /* bucket bits of the current-state dir */
 	int dir_version;             /* schema version the current-state dir was built with */
 	int rebuild;                 /* full rebuild needed */
+	int widened;                 /* a row widened the schema mid-scan: the scan stopped (IDS_ECONFLICT)
+				 * and the table is rebuilt with the wider schema */
 	int grow;                    /* next rebuild doubles the buckets */
 	int log_files;               /* change-log files written since the last compaction check */
 	int64_t round_first;         /* its first change in the change-log round at hand */

@@ -29,7 +29,7 @@ typedef struct lfile {
 	pq_writer *w;
 	int64_t first, last;
 	size_t n;
-	char stage[4600];
+	char stage[IDS_PATH_MAX + 1];
 } lfile;
 
 typedef struct done_file {
@@ -69,11 +69,12 @@ static int finish(round *r, lfile *f, ids_error *err)
 		drop(f);
 		return 0;
 	}
-	char base[4096], dir[4300], final[4600];
+	char base[IDS_PATH_MAX + 1], dir[IDS_PATH_MAX + 1], final[IDS_PATH_MAX + 1];
 	lk_table_dir(l, f->t, "_changes", base, sizeof base);
-	snprintf(dir, sizeof dir, "%s/dt=%s", base, f->dt);
-	lk_log_path(final, sizeof final, dir, f->first, f->last);
 	int rc = pq_writer_close(f->w, err);
+	if (!rc)
+		rc = ids_path(dir, sizeof dir, err, "%s/dt=%s", base, f->dt);
+	lk_log_path(final, sizeof final, dir, f->first, f->last);
 	if (!rc)
 		rc = lk_mkdirs(dir, err);
 	if (!rc && rename(f->stage, final))
@@ -167,10 +168,11 @@ static int file_for(round *r, lk_table *t, const char *dt, int64_t seq, lfile **
 		return rc;
 	lfile *f = &r->f[r->n_open];
 	memset(f, 0, sizeof *f);
-	char stage[4096];
+	char stage[IDS_PATH_MAX + 1];
 	if ((rc = lk_stage_dir(r->l, t->db, stage, sizeof stage, r->err)))
 		return rc;
-	snprintf(f->stage, sizeof f->stage, "%s/%s_changes-%" PRId64 ".parquet", stage, t->table, seq);
+	if ((rc = ids_path(f->stage, sizeof f->stage, r->err, "%s/%s_changes-%" PRId64 ".parquet", stage, t->table, seq)))
+		return rc;
 	pq_node *schema = lk_table_schema(r->l, t, LK_T_CHANGES);
 	pq_write_options wo;
 	lk_write_opts(r->l, &wo);

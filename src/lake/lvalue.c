@@ -299,49 +299,22 @@ void lk_text_of(const ids_json *j, long v, ids_buf *out)
 		ids_json_minify(j, (size_t)v, out);
 }
 
-/* String token t holds a \u escape of a UTF-16 surrogate without its partner. JavaScript
- * strings (and so IndexedDB) hold those; UTF-8 text cannot. */
-static int lone_surrogate(const ids_json *j, long t)
-{
-	if (!TOK(j, t)->escaped)
-		return 0;
-	const char *s = j->text + TOK(j, t)->start + 1, *end = j->text + TOK(j, t)->end - 1;
-	int want_low = 0;   /* the escape before was a high surrogate */
-	for (const char *p = s; p < end; p++) {
-		if (*p != '\\')
-			continue;
-		if (p[1] != 'u') {
-			if (want_low)
-				return 1;
-			p++;
-			continue;
-		}
-		unsigned cp = 0;
-		for (int i = 2; i < 6; i++)
-			cp = cp * 16 + (unsigned)(p[i] <= '9' ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
-		int high = cp >= 0xD800 && cp < 0xDC00, low = cp >= 0xDC00 && cp < 0xE000;
-		if ((want_low && !low) || (!want_low && low))
-			return 1;
-		want_low = high;
-		p += 5;
-		/* an unescaped character right after a high surrogate leaves it alone */
-		if (want_low && (p + 1 >= end || p[1] != '\\'))
-			return 1;
-	}
-	return want_low;
-}
-
 /* String token s as a JSON string the writer takes: as stored, or with each lone surrogate
- * replaced by U+FFFD (what TextEncoder writes for it), counted. */
+ * (JavaScript strings, and so IndexedDB, hold them; UTF-8 text cannot) replaced by U+FFFD
+ * (what TextEncoder writes for it), counted. */
 static void put_str(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long s)
 {
-	if (!lone_surrogate(j, s)) {
+	const ids_jtok *t = TOK(j, s);
+	if (!t->escaped) {
+		put_raw(b, j, s);
+		return;
+	}
+	ids_buf_reset(e->tmp);
+	if (!ids_json_unescape_text(j->text + t->start + 1, t->end - t->start - 2, IDS_UNESC_FFFD, e->tmp, NULL)) {
 		put_raw(b, j, s);
 		return;
 	}
 	e->n[LK_FB_SURROGATE]++;
-	ids_buf_reset(e->tmp);
-	ids_json_unescape(j, (size_t)s, e->tmp); /* lone surrogates become U+FFFD */
 	ids_buf_json_str(b, e->tmp->data ? e->tmp->data : "", e->tmp->len);
 }
 

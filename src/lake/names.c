@@ -108,7 +108,7 @@ void lk_hive_escape(const char *in, size_t n, ids_buf *out)
 
 int lk_mkdirs(const char *path, ids_error *err)
 {
-	char tmp[4096];
+	char tmp[IDS_PATH_MAX + 1];
 	if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
 		return ids_fail(err, IDS_ELIMIT, "path too long: %s", path);
 	for (char *p = tmp + 1; *p; p++) {
@@ -146,8 +146,8 @@ static void parent_of(const char *path, char *out, size_t sz)
 
 int lk_write_file(const char *path, const char *data, size_t len, ids_error *err)
 {
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
+	char tmp[IDS_PATH_MAX + 1];
+	ids_path(tmp, sizeof tmp, NULL, "%s.tmp-%d", path, (int)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return ids_fail(err, IDS_EIO, "create %s: %s", tmp, strerror(errno));
@@ -172,7 +172,7 @@ int lk_write_file(const char *path, const char *data, size_t len, ids_error *err
 		unlink(tmp);
 		return ids_fail(err, IDS_EIO, "rename %s: %s", path, strerror(errno));
 	}
-	char dir[4096];
+	char dir[IDS_PATH_MAX + 1];
 	parent_of(path, dir, sizeof dir);
 	lk_fsync_dir(dir);
 	return 0;
@@ -213,8 +213,8 @@ void lk_rm_rf(const char *path)
 			while ((e = readdir(d))) {
 				if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 					continue;
-				char sub[4096];
-				snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+				char sub[IDS_PATH_MAX + 1];
+				ids_path(sub, sizeof sub, NULL, "%s/%s", path, e->d_name);
 				lk_rm_rf(sub);
 			}
 			closedir(d);
@@ -244,8 +244,8 @@ int lk_exchange(const char *a, const char *b, ids_error *err)
 	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
 		return ids_fail(err, IDS_EIO, "exchange %s and %s: %s", a, b, strerror(errno));
 	/* No RENAME_EXCHANGE on this file system: b is briefly missing (documented caveat). */
-	char side[4200];
-	snprintf(side, sizeof side, "%s.xchg", a);
+	char side[IDS_PATH_MAX + 1];
+	ids_path(side, sizeof side, NULL, "%s.xchg", a);
 	if (rename(b, side) || rename(a, b) || rename(side, a))
 		return ids_fail(err, IDS_EIO, "swap %s and %s: %s", a, b, strerror(errno));
 	return 0;

@@ -78,14 +78,14 @@ void lk_notify_table(lake *l, lk_table *t, const char *kind, const char *partiti
 	pthread_mutex_unlock(&l->nmu);
 }
 
-static int run_command(lake *l, const lk_notice *n, char *msg, size_t msz)
+static int run_command(lake *l, const lk_notice *n, ids_error *err)
 {
 	size_t ne = 0;
 	while (environ[ne])
 		ne++;
 	char **env = calloc(ne + 8, sizeof *env);
 	if (!env)
-		return -1;
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	memcpy(env, environ, ne * sizeof *env);
 	char *own[7] = {0};
 	if (asprintf(&own[0], "IDBSYNC_LAKE=%s", l->dir) < 0) own[0] = NULL;
@@ -115,8 +115,7 @@ static int run_command(lake *l, const lk_notice *n, char *msg, size_t msz)
 		free(own[i]);
 	free(env);
 	if (rc) {
-		snprintf(msg, msz, "cannot run /bin/sh: %s", strerror(rc));
-		return -1;
+		return ids_fail(err, IDS_EIO, "cannot run /bin/sh: %s", strerror(rc));
 	}
 	int status = 0;
 	for (int waited = 0;; waited += 50) {
@@ -124,22 +123,19 @@ static int run_command(lake *l, const lk_notice *n, char *msg, size_t msz)
 		if (r == pid)
 			break;
 		if (r < 0) {
-			snprintf(msg, msz, "waitpid: %s", strerror(errno));
-			return -1;
+			return ids_fail(err, IDS_EIO, "waitpid: %s", strerror(errno));
 		}
 		if (waited >= CMD_TIMEOUT_MS) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			snprintf(msg, msz, "timed out after %d s", CMD_TIMEOUT_MS / 1000);
-			return -1;
+			return ids_fail(err, IDS_EIO, "timed out after %d s", CMD_TIMEOUT_MS / 1000);
 		}
 		struct timespec ts = {0, 50 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	snprintf(msg, msz, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-	return -1;
+	return ids_fail(err, IDS_EIO, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
 static size_t sink(char *p, size_t sz, size_t n, void *ctx)
@@ -149,16 +145,17 @@ static size_t sink(char *p, size_t sz, size_t n, void *ctx)
 	return sz * n;
 }
 
-static int drill_refresh(lake *l, const lk_notice *n, char *msg, size_t msz)
+static int drill_refresh(lake *l, const lk_notice *n, ids_error *err)
 {
-	CURL *c = curl_easy_init();
-	if (!c) {
-		snprintf(msg, msz, "curl init failed");
-		return -1;
-	}
+	/* a cut URL or statement would refresh the wrong thing: refuse instead */
 	char url[2048], q[1200];
-	snprintf(url, sizeof url, "%s/query.json", l->o.drill_url);
-	snprintf(q, sizeof q, "REFRESH TABLE METADATA %s.`%s/%s`", l->drill_ws, n->db, n->tname);
+	if ((size_t)snprintf(url, sizeof url, "%s/query.json", l->o.drill_url) >= sizeof url)
+		return ids_fail(err, IDS_ELIMIT, "--drill-url is longer than %zu bytes", sizeof url - 12);
+	if ((size_t)snprintf(q, sizeof q, "REFRESH TABLE METADATA %s.`%s/%s`", l->drill_ws, n->db, n->tname) >= sizeof q)
+		return ids_fail(err, IDS_ELIMIT, "REFRESH statement for %s longer than %zu bytes", n->tname, sizeof q);
+	CURL *c = curl_easy_init();
+	if (!c)
+		return ids_fail(err, IDS_ENOMEM, "curl init failed");
 	json_t *body = json_pack("{ssss}", "queryType", "SQL", "query", q);
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
@@ -177,11 +174,9 @@ static int drill_refresh(lake *l, const lk_notice *n, char *msg, size_t msz)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	int rc = 0;
 	if (cc != CURLE_OK) {
-		snprintf(msg, msz, "%s: %s", url, curl_easy_strerror(cc));
-		rc = -1;
+		rc = ids_fail(err, IDS_EIO, "%.300s: %s", url, curl_easy_strerror(cc));
 	} else if (code != 200 || (resp.data && strstr(resp.data, "\"errorMessage\""))) {
-		snprintf(msg, msz, "%s: HTTP %ld: %.200s", url, code, resp.data ? resp.data : "");
-		rc = -1;
+		rc = ids_fail(err, IDS_EIO, "%.200s: HTTP %ld: %.200s", url, code, resp.data ? resp.data : "");
 	}
 	ids_buf_free(&resp);
 	curl_slist_free_all(h);
@@ -215,12 +210,12 @@ static void *notify_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&l->nmu);
-		char msg[512] = "";
+		ids_error err = IDS_ERROR_INIT;
 		int rc = 0;
 		if (l->o.on_flush)
-			rc = run_command(l, n, msg, sizeof msg);
+			rc = run_command(l, n, &err);
 		if (!rc && l->o.drill_url)
-			rc = drill_refresh(l, n, msg, sizeof msg);
+			rc = drill_refresh(l, n, &err);
 		pthread_mutex_lock(&l->nmu);
 		if (!rc) {
 			atomic_fetch_add(&l->m_notify_ok, 1);
@@ -228,7 +223,7 @@ static void *notify_main(void *arg)
 			continue;
 		}
 		atomic_fetch_add(&l->m_notify_fail, 1);
-		ids_logf(IDS_LOG_WARN, "lake_notify_failed", "refresh of %s failed (attempt %d): %s", n->table, n->attempts + 1, msg);
+		ids_logf(IDS_LOG_WARN, "lake_notify_failed", "refresh of %s failed (attempt %d): %s", n->table, n->attempts + 1, err.msg);
 		if (++n->attempts >= MAX_ATTEMPTS || l->stop) {
 			atomic_fetch_add(&l->m_notify_dropped, 1);
 			notice_free(n);

@@ -14,8 +14,8 @@
 
 int lk_progress_read(lake *l, int *fresh, ids_error *err)
 {
-	char p[4200];
-	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
+	char p[IDS_PATH_MAX + 1];
+	ids_path(p, sizeof p, NULL, "%s/_idbsync/progress.json", l->dir);
 	ids_buf b = IDS_BUF_INIT;
 	int rc = lk_read_file(p, &b, 1 << 20, err);
 	*fresh = rc == IDS_ENOTFOUND;
@@ -55,8 +55,8 @@ int lk_progress_read(lake *l, int *fresh, ids_error *err)
  * a change left out of the change log is never recorded as written without its entry. */
 int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
 {
-	char p[4200];
-	snprintf(p, sizeof p, "%s/_idbsync/progress.json", l->dir);
+	char p[IDS_PATH_MAX + 1];
+	ids_path(p, sizeof p, NULL, "%s/_idbsync/progress.json", l->dir);
 	/* the Iceberg tables commit first: everything progress.json records is in them */
 	int rc = lk_ice_commit(l, changes, state, conflicts, err);
 	if (rc)
@@ -92,8 +92,8 @@ int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts
  * INT64_MAX). */
 static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep_conf, int depth, const char *to)
 {
-	char dir[4400];
-	snprintf(dir, sizeof dir, "%s/%s", l->dir, rel);
+	char dir[IDS_PATH_MAX + 1];
+	ids_path(dir, sizeof dir, NULL, "%s/%s", l->dir, rel);
 	DIR *d = opendir(dir);
 	if (!d)
 		return INT64_MAX;
@@ -103,8 +103,9 @@ static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep
 		const char *n = e->d_name;
 		if (n[0] == '.' || (n[0] == '_' && depth == 0))
 			continue;
-		char sub[4600];
-		snprintf(sub, sizeof sub, "%s/%s", rel, n);
+		char sub[IDS_PATH_MAX + 1];
+		if (ids_path(sub, sizeof sub, NULL, "%s/%s", rel, n))
+			continue;   /* not a name the lake wrote */
 		int64_t a, b, x = INT64_MAX;
 		size_t len = strlen(n);
 		if (depth == 1 && len > 10 && !strcmp(n + len - 10, "_conflicts")) {
@@ -113,11 +114,10 @@ static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep
 			   (depth == 2 && !strncmp(n, "dt=", 3))) {
 			x = orphan_files(l, sub, keep, keep_conf, depth + 1, to);
 		} else if (depth >= 2 && lk_log_name(n, &a, &b) && b > keep) {
-			char from[4700], dst[4700], ddir[4700];
-			snprintf(from, sizeof from, "%s/%s", l->dir, sub);
-			snprintf(ddir, sizeof ddir, "%s/%s", to, rel);
-			snprintf(dst, sizeof dst, "%s/%s", ddir, n);
-			if (!lk_mkdirs(ddir, NULL) && !rename(from, dst))
+			char from[IDS_PATH_MAX + 1], dst[IDS_PATH_MAX + 1], ddir[IDS_PATH_MAX + 1];
+			if (!ids_path(from, sizeof from, NULL, "%s/%s", l->dir, sub) &&
+			    !ids_path(ddir, sizeof ddir, NULL, "%s/%s", to, rel) &&
+			    !ids_path(dst, sizeof dst, NULL, "%s/%s", ddir, n) && !lk_mkdirs(ddir, NULL) && !rename(from, dst))
 				x = a;
 		}
 		if (x < low)
@@ -136,8 +136,8 @@ static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep
 int lk_rebase(lake *l, ids_error *err)
 {
 	int64_t head = store_head(l->st), chead = store_conflicts_head(l->st);
-	char to[4300];
-	snprintf(to, sizeof to, "%s/_idbsync/orphaned/%s", l->dir, l->epoch);
+	char to[IDS_PATH_MAX + 1];
+	ids_path(to, sizeof to, NULL, "%s/_idbsync/orphaned/%s", l->dir, l->epoch);
 	int64_t low = INT64_MAX;
 	DIR *root = opendir(l->dir);
 	struct dirent *e;

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #define MAX_PARTS 4096
-#define SCHEMA_CHANGED 7001   /* internal: a row widened the schema mid-scan */
 #define GROUP_MAX 64          /* buckets written by one scan of the store */
 #define GROUP_BUFFER_BYTES ((size_t)256 << 20)  /* row-group budget of one group's writers */
 #define MIN_ROW_GROUP_BYTES ((size_t)8 << 20)
@@ -47,9 +46,9 @@ static int bucket_dirty(const lk_table *t, int k, uint32_t b)
 
 int lk_state_read_meta(lake *l, lk_table *t)
 {
-	char dir[4096], p[4200];
+	char dir[IDS_PATH_MAX + 1], p[IDS_PATH_MAX + 1];
 	lk_table_dir(l, t, NULL, dir, sizeof dir);
-	snprintf(p, sizeof p, "%s/_buckets", dir);
+	ids_path(p, sizeof p, NULL, "%s/_buckets", dir);
 	ids_buf b = IDS_BUF_INIT;
 	t->k = -1;
 	t->dir_version = -1;
@@ -68,7 +67,7 @@ int lk_state_read_meta(lake *l, lk_table *t)
 typedef struct pw {
 	char *part;              /* "" or "col=value" */
 	pq_writer *full, *minus; /* minus: phase 1 (touched keys left out); NULL if not needed */
-	char full_stage[4300], minus_stage[4300], final[4300];
+	char full_stage[IDS_PATH_MAX + 1], minus_stage[IDS_PATH_MAX + 1], final[IDS_PATH_MAX + 1];
 } pw;
 
 typedef struct job {
@@ -110,27 +109,27 @@ static int get_part(job *j, const char *part, pw **out)
 	pw *x = &p[j->n_parts++];
 	memset(x, 0, sizeof *x);
 	x->part = strdup(part);
-	char stage[4096], sub[4200];
+	char stage[IDS_PATH_MAX + 1], sub[IDS_PATH_MAX + 1];
 	lk_db_meta(j->l, j->t->db, stage, sizeof stage);
-	snprintf(sub, sizeof sub, "%s/%s", j->outdir, part);
-	if (part[0]) {
-		int rc = lk_mkdirs(sub, j->err);
-		if (rc)
-			return rc;
-	}
-	snprintf(x->final, sizeof x->final, "%s/part-%u.parquet", sub, j->b);
+	int rc = ids_path(sub, sizeof sub, j->err, "%s/%s", j->outdir, part);
+	if (!rc && part[0])
+		rc = lk_mkdirs(sub, j->err);
+	if (!rc)
+		rc = ids_path(x->final, sizeof x->final, j->err, "%s/part-%u.parquet", sub, j->b);
+	if (rc)
+		return rc;
 	*out = x;
-	int rc;
 	if (!j->staged)
 		return open_writer(j, &x->full, x->final);
-	snprintf(x->full_stage, sizeof x->full_stage, "%s/tmp/%s-%zu-%u.full.parquet", stage, j->t->table, j->n_parts,
-		 j->b);
-	if ((rc = open_writer(j, &x->full, x->full_stage)))
+	if ((rc = ids_path(x->full_stage, sizeof x->full_stage, j->err, "%s/tmp/%s-%zu-%u.full.parquet", stage,
+			   j->t->table, j->n_parts, j->b)) ||
+	    (rc = open_writer(j, &x->full, x->full_stage)))
 		return rc;
 	if (part[0] && lk_exists(x->final)) {
-		snprintf(x->minus_stage, sizeof x->minus_stage, "%s/tmp/%s-%zu-%u.minus.parquet", stage, j->t->table,
-			 j->n_parts, j->b);
-		rc = open_writer(j, &x->minus, x->minus_stage);
+		rc = ids_path(x->minus_stage, sizeof x->minus_stage, j->err, "%s/tmp/%s-%zu-%u.minus.parquet", stage,
+			      j->t->table, j->n_parts, j->b);
+		if (!rc)
+			rc = open_writer(j, &x->minus, x->minus_stage);
 	}
 	return rc;
 }
@@ -159,8 +158,10 @@ static int on_row(void *ctx, const store_row *r)
 	const ids_json *v = &l->vjson;
 	if (lk_parse_value(&l->vjson, r->value, r->value_len))
 		return 0; /* the store validated it; nothing sensible to write */
-	if (lk_table_observe_v(l, t, v, r->seq))
-		return SCHEMA_CHANGED;
+	if (lk_table_observe_v(l, t, v, r->seq)) {
+		t->widened = 1;   /* stops the scan; lk_state_flush rebuilds with the wider schema */
+		return ids_fail(j->err, IDS_ECONFLICT, "table %s: a row widened the schema during the scan", t->table);
+	}
 	int rc = lk_key_json(r->key, r->key_len, &j->key, j->err);
 	if (rc)
 		return rc;
@@ -218,8 +219,9 @@ static int keep_partitions(job *j, const char *dir)
 	while (!rc && (e = readdir(d))) {
 		if (e->d_name[0] == '.' || e->d_name[0] == '_' || !strchr(e->d_name, '='))
 			continue;
-		char p[4400];
-		snprintf(p, sizeof p, "%s/%s/part-%u.parquet", dir, e->d_name, j->b);
+		char p[IDS_PATH_MAX + 1];
+		if (ids_path(p, sizeof p, NULL, "%s/%s/part-%u.parquet", dir, e->d_name, j->b))
+			continue;   /* not a directory the lake made */
 		if (lk_exists(p)) {
 			pw *x;
 			rc = get_part(j, e->d_name, &x);
@@ -260,8 +262,8 @@ static void sync_part_dirs(group *g, size_t n, const char *outdir)
 	for (size_t i = 0; i < m; i++) {
 		if (i && !strcmp(names[i], names[i - 1]))
 			continue;
-		char d[4300];
-		snprintf(d, sizeof d, "%s/%s", outdir, names[i]);
+		char d[IDS_PATH_MAX + 1];
+		ids_path(d, sizeof d, NULL, "%s/%s", outdir, names[i]);
 		lk_fsync_dir(d);
 	}
 	free(names);
@@ -278,7 +280,7 @@ static int on_group_row(void *ctx, const store_row *r)
 static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const char *outdir,
 		     int staged, int64_t *max_size, ids_error *err)
 {
-	char dir[4096];
+	char dir[IDS_PATH_MAX + 1];
 	lk_table_dir(l, t, NULL, dir, sizeof dir);
 	group g = {.k = k};
 	g.jobs = calloc(n, sizeof *g.jobs);
@@ -364,11 +366,13 @@ static int run_buckets(lake *l, lk_table *t, int k, const uint32_t *buckets, siz
 /* Whole table into DIR/D/.<table>.next, then exchanged with the visible dir. */
 static int rebuild(lake *l, lk_table *t, int k, int64_t *max_size, ids_error *err)
 {
-	char dir[4096], next[4200];
+	char dir[IDS_PATH_MAX + 1], next[IDS_PATH_MAX + 1];
 	lk_table_dir(l, t, NULL, dir, sizeof dir);
-	snprintf(next, sizeof next, "%s/%s/.%s.next", l->dir, t->db, t->table);
+	int rc = ids_path(next, sizeof next, err, "%s/%s/.%s.next", l->dir, t->db, t->table);
+	if (rc)
+		return rc;
 	lk_rm_rf(next);
-	int rc = lk_mkdirs(next, err);
+	rc = lk_mkdirs(next, err);
 	uint32_t *all = rc ? NULL : malloc(sizeof *all << k);
 	if (!rc && !all)
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
@@ -378,10 +382,10 @@ static int rebuild(lake *l, lk_table *t, int k, int64_t *max_size, ids_error *er
 		rc = run_buckets(l, t, k, all, (size_t)1 << k, next, 0, max_size, err);
 	free(all);
 	if (!rc) {
-		char meta[4300], body[100];
-		snprintf(meta, sizeof meta, "%s/_buckets", next);
+		char meta[IDS_PATH_MAX + 1], body[100];
 		int n = snprintf(body, sizeof body, "{\"k\":%d,\"version\":%d}\n", k, t->version);
-		rc = lk_write_file(meta, body, (size_t)n, err);
+		if (!(rc = ids_path(meta, sizeof meta, err, "%s/_buckets", next)))
+			rc = lk_write_file(meta, body, (size_t)n, err);
 	}
 	if (!rc) {
 		lk_fsync_dir(next);
@@ -392,11 +396,11 @@ static int rebuild(lake *l, lk_table *t, int k, int64_t *max_size, ids_error *er
 		} else if (rename(next, dir)) {
 			rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %m", next, dir);
 		}
-		char dbdir[4096];
-		snprintf(dbdir, sizeof dbdir, "%s/%s", l->dir, t->db);
+		char dbdir[IDS_PATH_MAX + 1];
+		ids_path(dbdir, sizeof dbdir, NULL, "%s/%s", l->dir, t->db);
 		lk_fsync_dir(dbdir);
 	}
-	if (rc && rc != SCHEMA_CHANGED)
+	if (rc && !t->widened)
 		lk_rm_rf(next);
 	if (!rc) {
 		t->k = k;
@@ -411,7 +415,7 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 	if (t->k < 0)
 		lk_state_read_meta(l, t);
 	int64_t target = t->bucket_bytes ? t->bucket_bytes : l->bucket_bytes;
-	char stage[4096];
+	char stage[IDS_PATH_MAX + 1];
 	int rc = lk_stage_dir(l, t->db, stage, sizeof stage, err);
 	if (rc)
 		return rc;
@@ -435,12 +439,13 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 			for (uint32_t b = 0; b < (1u << t->k); b++)
 				if (bucket_dirty(t, t->k, b))
 					dirty[nd++] = b;
-			char dir[4096];
+			char dir[IDS_PATH_MAX + 1];
 			lk_table_dir(l, t, NULL, dir, sizeof dir);
 			rc = run_buckets(l, t, t->k, dirty, nd, dir, 1, &max_size, err);
 			free(dirty);
 		}
-		if (rc == SCHEMA_CHANGED) {
+		if (rc && t->widened) {
+			t->widened = 0;
 			t->rebuild = 1;   /* retry the whole table with the wider schema */
 			continue;
 		}
@@ -451,7 +456,7 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 		if (!t->grow || attempt >= 1)
 			break;
 	}
-	if (rc == SCHEMA_CHANGED)
+	if (rc)   /* only a widened schema leaves the loop with an error: every attempt widened it */
 		rc = ids_fail(err, IDS_EIO, "table %s: schema kept changing during the rebuild", t->table);
 	if (!rc) {
 		lk_hold_state_end(l, t);

@@ -22,8 +22,8 @@ static void count_dir(const char *dir, int depth, int64_t *rows, int64_t *files)
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || e->d_name[0] == '_')
 			continue;
-		char p[4400];
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+		char p[IDS_PATH_MAX + 1];
+		ids_path(p, sizeof p, NULL, "%s/%s", dir, e->d_name);
 		size_t n = strlen(e->d_name);
 		struct stat st;
 		if (stat(p, &st))
@@ -45,7 +45,7 @@ static void count_dir(const char *dir, int depth, int64_t *rows, int64_t *files)
 
 int lake_db_stats(lake *l, const char *db, ids_buf *out, ids_error *err)
 {
-	char meta[4096];
+	char meta[IDS_PATH_MAX + 1];
 	lk_db_meta(l, db, meta, sizeof meta);
 	ids_buf_puts(out, "{\"tables\":[");
 	DIR *d = opendir(meta);
@@ -55,17 +55,17 @@ int lake_db_stats(lake *l, const char *db, ids_buf *out, ids_error *err)
 		size_t n = strlen(e->d_name);
 		if (n < 6 || strcmp(e->d_name + n - 5, ".json"))
 			continue;
-		char p[4400];
-		snprintf(p, sizeof p, "%s/%s", meta, e->d_name);
+		char p[IDS_PATH_MAX + 1];
+		ids_path(p, sizeof p, NULL, "%s/%s", meta, e->d_name);
 		json_t *j = json_load_file(p, 0, NULL);
 		const char *store = json_string_value(json_object_get(j, "store"));
 		const char *table = json_string_value(json_object_get(j, "table"));
 		if (store && table) {
 			int64_t rows = 0, files = 0, crows = 0, cfiles = 0;
-			char dir[4400];
-			snprintf(dir, sizeof dir, "%s/%s/%s", l->dir, db, table);
+			char dir[IDS_PATH_MAX + 1];
+			ids_path(dir, sizeof dir, NULL, "%s/%s/%s", l->dir, db, table);
 			count_dir(dir, 0, &rows, &files);
-			snprintf(dir, sizeof dir, "%s/%s/%s_changes", l->dir, db, table);
+			ids_path(dir, sizeof dir, NULL, "%s/%s/%s_changes", l->dir, db, table);
 			count_dir(dir, 0, &crows, &cfiles);
 			ids_buf_puts(out, first ? "" : ",");
 			first = 0;

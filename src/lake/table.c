@@ -49,17 +49,17 @@ const lk_sys *lk_system_cols(lk_table_kind k, size_t *n)
 	return sys_state;
 }
 
-void lk_db_meta(lake *l, const char *db, char *out, size_t sz) { snprintf(out, sz, "%s/%s/_idbsync", l->dir, db); }
+void lk_db_meta(lake *l, const char *db, char *out, size_t sz) { ids_path(out, sz, NULL, "%s/%s/_idbsync", l->dir, db); }
 
 int lk_stage_dir(lake *l, const char *db, char *out, size_t sz, ids_error *err)
 {
-	snprintf(out, sz, "%s/%s/_idbsync/tmp", l->dir, db);
+	ids_path(out, sz, NULL, "%s/%s/_idbsync/tmp", l->dir, db);
 	return lk_mkdirs(out, err);
 }
 
 void lk_table_dir(lake *l, const lk_table *t, const char *suffix, char *out, size_t sz)
 {
-	snprintf(out, sz, "%s/%s/%s%s", l->dir, t->db, t->table, suffix ? suffix : "");
+	ids_path(out, sz, NULL, "%s/%s/%s%s", l->dir, t->db, t->table, suffix ? suffix : "");
 }
 
 static void table_free(lk_table *t)
@@ -138,7 +138,7 @@ static int load_db(lake *l, const char *db, ids_error *err)
 	for (lk_table *t = l->tables; t; t = t->next)
 		if (!strcmp(t->db, db))
 			return 0;
-	char dir[4096];
+	char dir[IDS_PATH_MAX + 1];
 	lk_db_meta(l, db, dir, sizeof dir);
 	DIR *d = opendir(dir);
 	if (!d)
@@ -149,8 +149,8 @@ static int load_db(lake *l, const char *db, ids_error *err)
 		size_t n = strlen(e->d_name);
 		if (n < 6 || strcmp(e->d_name + n - 5, ".json") || e->d_name[0] == '.')
 			continue;
-		char p[4400];
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+		char p[IDS_PATH_MAX + 1];
+		ids_path(p, sizeof p, NULL, "%s/%s", dir, e->d_name);
 		rc = load_table(l, db, p, err);
 	}
 	closedir(d);
@@ -244,12 +244,12 @@ int lk_table_save(lake *l, lk_table *t, ids_error *err)
 {
 	if (!t->dirty_schema)
 		return 0;
-	char dir[4096], path[4400];
+	char dir[IDS_PATH_MAX + 1], path[IDS_PATH_MAX + 1];
 	lk_db_meta(l, t->db, dir, sizeof dir);
 	int rc = lk_mkdirs(dir, err);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof path, "%s/%s.json", dir, t->table);
+	ids_path(path, sizeof path, NULL, "%s/%s.json", dir, t->table);
 	json_t *j = json_pack("{sisssssssssssIsisosO}", "format", 1, "db", t->db, "store", t->store, "table", t->table,
 			      "profile", l->profile == PQ_PROFILE_MODERN ? "modern" : "compat", "nested",
 			      l->nested == LK_NESTED_STRUCT ? "struct" : "json", "bucket_bytes",

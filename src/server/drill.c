@@ -118,7 +118,10 @@ int drill_query(const char *url, const char *db, const char *sql, const char *pa
 	ids_buf_json_str(&body, q.data ? q.data : "", q.len);
 	ids_buf_putc(&body, '}');
 	char endpoint[2048];
-	snprintf(endpoint, sizeof endpoint, "%s/query.json", url);
+	if ((size_t)snprintf(endpoint, sizeof endpoint, "%s/query.json", url) >= sizeof endpoint) {
+		rc = ids_fail(err, IDS_ELIMIT, "--drill-url is longer than %zu bytes", sizeof endpoint - 12);
+		goto done;   /* a cut URL would ask some other server */
+	}
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, endpoint);

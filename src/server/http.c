@@ -1,15 +1,20 @@
-/* libmicrohttpd glue — the only file that includes microhttpd.h. One thread per connection
- * (pushes block until their group commit is durable; long-polls and SSE block on the store's
- * condition variable), request bodies capped at --max-body, idle connections timed out. */
+/* libmicrohttpd glue — the only file that includes microhttpd.h. libmicrohttpd's event
+ * threads (epoll) only read requests and write responses; every request is suspended and
+ * handed to the request workers (workers.c), and a request that must wait — a long-poll, an
+ * SSE stream with nothing new, a push until its group commit is durable — holds no thread
+ * (park.c, store_push_async) until it is resumed. Request bodies are capped at --max-body,
+ * idle connections timed out. */
 #include <microhttpd.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,9 +24,19 @@
 #include "idbsync/log.h"
 
 typedef struct conn {
+	server *s;
 	ids_buf body;
 	int too_large;
 	int responded;
+	/* the request while it is away from the event thread: its worker steps and its answer */
+	http_req req;
+	http_resp resp;
+	enum route_id rid;
+	parked pk;                  /* pk.t runs conn_step on a worker */
+	int dispatched;             /* route_dispatch ran; later steps run resp.cont */
+	int ready;                  /* resp is the answer: queue it when resumed */
+	int sent;                   /* the answer (or a stream's headers) is queued */
+	int gone;                   /* the client hung up while parked: close */
 	int logged;                 /* the request's log line is written */
 	size_t bytes_in;            /* the body's size (a handler may take the body) */
 	struct timespec t0;         /* the request's headers arrived */
@@ -99,24 +114,47 @@ char *req_take_body(http_req *r, size_t *len)
 	return b;
 }
 
+/* A stream's response outlives its connection's state (libmicrohttpd frees it later), so its
+ * callback argument is its own. */
+typedef struct strm {
+	conn *cn;
+	http_stream_fn fn;
+	void (*fn_free)(void *ctx);
+	void *ctx;
+} strm;
+
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	http_resp *resp = cls;
-	ssize_t n = resp->stream(resp->stream_ctx, buf, max);
-	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+	strm *st = cls;
+	conn *cn = st->cn;
+	if (cn->gone)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	ssize_t n = st->fn(st->ctx, buf, max);
+	if (n < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n == 0) {
+		if (atomic_load(&cn->s->stopping))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		/* nothing to send: the stream's cont makes more on a worker (it may park) */
+		atomic_fetch_add(&cn->s->suspended, 1);
+		MHD_suspend_connection(cn->c);
+		cn->pk.reason = PARK_NONE;
+		workers_submit(cn->pk.pool, &cn->pk.t, LANE_WOKEN); /* a waiter, like the woken ones */
+	}
+	return n;
 }
 
 static void stream_free_cb(void *cls)
 {
-	http_resp *resp = cls;
-	if (resp->stream_free)
-		resp->stream_free(resp->stream_ctx);
-	free(resp);
+	strm *st = cls;
+	if (st->fn_free)
+		st->fn_free(st->ctx);
+	free(st);
 }
 
 static void add_common_headers(server *s, struct MHD_Response *r)
 {
-	MHD_add_response_header(r, "Access-Control-Allow-Origin", s->o.cors_origin ? s->o.cors_origin : "*");
+	MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
 	MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
 	MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
 	MHD_add_response_header(r, "Access-Control-Max-Age", "86400");
@@ -138,23 +176,29 @@ static void inflight_free(void *cls)
 	free(f);
 }
 
-static enum MHD_Result send_resp(server *s, struct MHD_Connection *c, http_resp *resp, enum route_id rid)
+static enum MHD_Result send_resp(server *s, conn *cn, http_resp *resp, enum route_id rid)
 {
+	struct MHD_Connection *c = cn->c;
 	struct MHD_Response *r;
 	int status = resp->status ? resp->status : 200;
+	cn->sent = 1;
 	if (resp->stream) {
-		http_resp *heap = malloc(sizeof *heap);
-		if (!heap)
+		strm *st = malloc(sizeof *st);
+		if (!st) {
+			if (resp->stream_free)
+				resp->stream_free(resp->stream_ctx);
 			return MHD_NO;
-		*heap = *resp;
-		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_cb, heap, stream_free_cb);
+		}
+		*st = (strm){cn, resp->stream, resp->stream_free, resp->stream_ctx};
+		resp->stream_free = NULL; /* the response's now */
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_cb, st, stream_free_cb);
 		MHD_add_response_header(r, "Cache-Control", "no-cache");
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
 	} else if (resp->file) {
 		FILE *f = fopen(resp->file, "rb");
 		if (!f) {
 			resp_error_status(resp, 404, "not_found", "file not found");
-			return send_resp(s, c, resp, rid);
+			return send_resp(s, cn, resp, rid);
 		}
 		fseek(f, 0, SEEK_END);
 		long size = ftell(f);
@@ -173,7 +217,7 @@ static enum MHD_Result send_resp(server *s, struct MHD_Connection *c, http_resp 
 			atomic_fetch_add(&s->busy_rejects, 1);
 			resp_error_status(resp, 503, "busy",
 					  "too many large responses waiting for slow clients; retry shortly (--max-inflight)");
-			return send_resp(s, c, resp, rid);
+			return send_resp(s, cn, resp, rid);
 		}
 		inflight *f = malloc(sizeof *f);
 		if (!f) {
@@ -196,6 +240,63 @@ static enum MHD_Result send_resp(server *s, struct MHD_Connection *c, http_resp 
 	return ret;
 }
 
+/* Gives a request back to libmicrohttpd's event thread (which queues cn->resp if ready). */
+static void conn_resume(conn *cn)
+{
+	atomic_fetch_sub(&cn->s->suspended, 1);
+	MHD_resume_connection(cn->c);
+}
+
+/* One step of a request on a worker: the handler, or the continuation it left (after a
+ * wake-up, a push's commit, or a stream that ran dry). Ends by parking the request, by
+ * starting its outside work, or by resuming its connection. */
+static void conn_step(task *t)
+{
+	conn *cn = (conn *)((char *)t - offsetof(conn, pk.t));
+	server *s = cn->s;
+	http_resp *resp = &cn->resp;
+	if (!cn->dispatched) {
+		cn->dispatched = 1;
+		route_dispatch(s, &cn->req, resp, &cn->rid);
+	} else if (cn->pk.reason == PARK_GONE) {
+		cn->gone = 1;
+		conn_resume(cn);
+		return;
+	} else if (resp->cont) {
+		resp->cont(s, &cn->req, resp, cn->pk.reason);
+	}
+	if (resp->park) {
+		resp->park = 0;
+		cn->pk.after = resp->park_after;
+		cn->pk.until_ms = resp->park_until_ms;
+		cn->pk.db = resp->park_db;
+		cn->pk.pool = s->fast;
+		parking_add(s->park, &cn->pk);
+		return;
+	}
+	if (resp->start) {
+		void (*start)(server *, http_req *, http_resp *) = resp->start;
+		resp->start = NULL;
+		cn->pk.pool = s->fast;
+		start(s, &cn->req, resp); /* may finish (and resume) at once on another thread */
+		return;
+	}
+	if (!cn->sent) {
+		/* the log line here: a write to a slow stderr pipe may block, and the event thread
+		 * serves every socket */
+		req_log_line(&cn->req, resp);
+		cn->ready = 1;
+	}
+	conn_resume(cn);
+}
+
+void req_wake(http_req *req)
+{
+	conn *cn = req->impl;
+	cn->pk.reason = PARK_DONE;
+	workers_submit(cn->pk.pool, &cn->pk.t, LANE_PUSH);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -205,7 +306,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		cn = calloc(1, sizeof *cn);
 		if (!cn)
 			return MHD_NO;
+		cn->s = s;
 		cn->c = c;
+		cn->pk.t.fn = conn_step;
+		cn->pk.pool = s->fast;
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		cn->pk.fd = ci ? ci->connect_fd : -1;
+		cn->req = (http_req){.method = method, .path = url, .user = "", .impl = cn};
+		ids_buf_init(&cn->resp.body, 0);
 		clock_gettime(CLOCK_MONOTONIC, &cn->t0);
 		ids_buf_init(&cn->body, s->o.limits.max_body);
 		*con_cls = cn;
@@ -227,7 +335,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			cn->too_large = 1;
 		/* refuse an oversized body before reading it */
 		if (cn->too_large) {
-			http_resp resp = {0};
 			char msg[128];
 			if (cn->spool || cn->spool_failed)
 				snprintf(msg, sizeof msg, "upload is larger than the limit of %llu bytes (--max-upload)",
@@ -235,11 +342,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			else
 				snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes (--max-body)",
 					 s->o.limits.max_body);
-			resp_error(&resp, IDS_ELIMIT, msg);
+			resp_error(&cn->resp, IDS_ELIMIT, msg);
 			cn->responded = 1;
-			http_req req = {.method = method, .path = url, .user = "", .impl = cn};
-			req_log_line(&req, &resp);
-			return send_resp(s, c, &resp, R_OTHER);
+			req_log_line(&cn->req, &cn->resp);
+			return send_resp(s, cn, &cn->resp, R_OTHER);
 		}
 		return MHD_YES;
 	}
@@ -259,34 +365,43 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (cn->gone)
+		return MHD_NO; /* the client left while its request waited */
+	if (cn->ready) {
+		/* back from a worker with the answer (and its log line written) */
+		cn->ready = 0;
+		return send_resp(s, cn, &cn->resp, cn->rid);
+	}
 	if (cn->responded)
 		return MHD_YES;
 	cn->responded = 1;
-	http_resp resp = {0};
-	ids_buf_init(&resp.body, 0);
-	enum route_id rid = R_OTHER;
-	http_req req = {.method = method, .path = url, .body = cn->body.data ? cn->body.data : "", .body_len = cn->body.len,
-			.user = "", .impl = cn};
+	cn->rid = R_OTHER;
+	cn->req.body = cn->body.data ? cn->body.data : "";
+	cn->req.body_len = cn->body.len;
 	cn->bytes_in = cn->body.len;
 	if (cn->too_large) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes (--max-body)",
 			 s->o.limits.max_body);
-		resp_error(&resp, IDS_ELIMIT, msg);
+		resp_error(&cn->resp, IDS_ELIMIT, msg);
 	} else if (cn->spool_failed || (cn->spool && fflush(cn->spool))) {
-		resp_error_status(&resp, 507, "disk_full", "cannot store the upload in the data directory");
+		resp_error_status(&cn->resp, 507, "disk_full", "cannot store the upload in the data directory");
 	} else {
 		if (cn->spool) {
 			fclose(cn->spool);
 			cn->spool = NULL;
-			req.body_file = cn->spool_path;
+			cn->req.body_file = cn->spool_path;
 		}
-		route_dispatch(s, &req, &resp, &rid);
+		/* the handler runs on a worker; this thread goes back to the other sockets */
+		atomic_fetch_add(&s->suspended, 1);
+		MHD_suspend_connection(c);
+		size_t n = strlen(url);
+		int push = !strcmp(method, "POST") && n > 5 && !strcmp(url + n - 5, "/push");
+		workers_submit(route_slow(url) ? s->slow : s->fast, &cn->pk.t, push ? LANE_PUSH : LANE_NEW);
+		return MHD_YES;
 	}
-	req_log_line(&req, &resp);
-	enum MHD_Result ret = send_resp(s, c, &resp, rid);
-	ids_buf_free(&resp.body);
-	return ret;
+	req_log_line(&cn->req, &cn->resp);
+	return send_resp(s, cn, &cn->resp, cn->rid);
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
@@ -298,6 +413,11 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 		fclose(cn->spool);
 	if (cn->spool_path[0])
 		unlink(cn->spool_path);
+	if (cn->resp.cont_free && cn->resp.cont_ctx)
+		cn->resp.cont_free(cn->resp.cont_ctx);
+	if (cn->resp.stream_free)
+		cn->resp.stream_free(cn->resp.stream_ctx);
+	ids_buf_free(&cn->resp.body);
 	ids_buf_free(&cn->body);
 	free(cn);
 	*con_cls = NULL;
@@ -344,6 +464,22 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 	return 0;
 }
 
+/* Threads of libmicrohttpd's event loop (epoll): they only move bytes. Handlers that may block
+ * for long (flush, query, import, gc) get their own few workers so sync traffic never queues
+ * behind them. */
+#define EVENT_THREADS 2
+#define SLOW_WORKERS 4
+
+static void start_failed(server *s)
+{
+	parking_stop(s->park);
+	workers_stop(s->fast);
+	workers_stop(s->slow);
+	parking_free(s->park);
+	auth_free(s->auth);
+	free(s);
+}
+
 int server_start(server **out, store *st, const server_options *o, ids_error *err)
 {
 	*out = NULL;
@@ -362,12 +498,27 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 		free(s);
 		return rc;
 	}
-	/* one malloc arena per connection thread would keep freed memory from returning to the OS */
+	/* the workers share a few malloc arenas, so freed memory returns to the OS */
 	mallopt(M_ARENA_MAX, 4);
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-			 MHD_USE_ERROR_LOG;
+	/* every live client is an open socket: take all the descriptors the hard limit allows */
+	struct rlimit nofile;
+	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (!rc)
+		rc = workers_start(&s->fast, o->workers, err);
+	if (!rc)
+		rc = workers_start(&s->slow, SLOW_WORKERS, err);
+	if (!rc)
+		rc = parking_start(&s->park, st, err);
+	if (rc) {
+		start_failed(s);
+		return rc;
+	}
 	/* our own socket: a taken port is named with its errno (libmicrohttpd's own bind error
 	 * says "port 0" for an address given as a sockaddr) */
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
@@ -377,8 +528,7 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		auth_free(s->auth);
-		free(s);
+		start_failed(s);
 		return ids_fail(err, IDS_EIO, "cannot listen on %s: %s%s", o->listen, strerror(e),
 				e == EADDRINUSE ? " (another server has that port: choose another with --listen, or PORT= with make run)"
 						: "");
@@ -387,12 +537,11 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 				     MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
-				     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				     (unsigned)o->max_conns_per_ip, MHD_OPTION_END);
+				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)EVENT_THREADS,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_conns_per_ip, MHD_OPTION_END);
 	if (!s->daemon) {
 		close(fd);
-		auth_free(s->auth);
-		free(s);
+		start_failed(s);
 		return ids_fail(err, IDS_EIO, "cannot serve on %s: libmicrohttpd did not start", o->listen);
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -408,8 +557,20 @@ void server_stop(server *s)
 	if (!s)
 		return;
 	atomic_store(&s->stopping, 1);
+	int lfd = MHD_quiesce_daemon(s->daemon); /* no new connections */
 	store_wake_all(s->st);
+	/* every parked request answers (an empty pull, the end of a stream); libmicrohttpd must
+	 * not be stopped while a connection is suspended, so wait for them to come back (a
+	 * handler stuck in the lake or Drill gets 10 s) */
+	parking_stop(s->park);
+	for (int i = 0; i < 1000 && atomic_load(&s->suspended) > 0; i++)
+		usleep(10000);
 	MHD_stop_daemon(s->daemon);
+	if (lfd >= 0)
+		close(lfd);
+	workers_stop(s->fast);
+	workers_stop(s->slow);
+	parking_free(s->park);
 	auth_free(s->auth);
 	free(s);
 }

@@ -61,6 +61,11 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 		       (long long)atomic_load(&s->bytes_in), atomic_load(&s->sse_clients),
 		       (long long)atomic_load(&s->inflight_bytes), (long long)atomic_load(&s->busy_rejects),
 		       (long long)store_head(s->st));
+	ids_buf_printf(o, "# HELP idbsync_waiting_requests Long-polls and SSE streams parked until a change (they hold no thread).\n"
+			  "# TYPE idbsync_waiting_requests gauge\nidbsync_waiting_requests %d\n"
+			  "# HELP idbsync_busy_requests Requests handed to a worker or waiting (parked, or a push in its group commit).\n"
+			  "# TYPE idbsync_busy_requests gauge\nidbsync_busy_requests %d\n",
+		       parking_count(s->park), atomic_load(&s->suspended));
 	ids_buf_puts(o, "# HELP idbsync_commit_seconds Group commit duration (the fsync that makes pushes durable).\n"
 			"# TYPE idbsync_commit_seconds histogram\n");
 	long long cum = 0;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "idbsync/path.h"
 #include "idbsync/import.h"
 #include "server_int.h"
 
@@ -40,9 +41,8 @@ static int split_bundle(const char *path, char ***out, size_t *n, ids_error *err
 		uint64_t len = 0;
 		for (int i = 0; i < 8; i++)
 			len = len << 8 | lenb[i];
-		char tmpl[4200];
-		snprintf(tmpl, sizeof tmpl, "%s-part%zu", path, *n);
-		FILE *o = fopen(tmpl, "wb");
+		char tmpl[IDS_PATH_MAX + 1];
+		FILE *o = ids_path(tmpl, sizeof tmpl, NULL, "%s-part%zu", path, *n) ? NULL : fopen(tmpl, "wb");
 		char **grown = realloc(*out, (*n + 1) * sizeof **out);
 		if (!o || !grown) {
 			if (o)
@@ -281,9 +281,8 @@ void route_import(server *s, http_req *req, http_resp *resp, const char *db)
 	if (!rc && jb->n == 1 && !strcmp(jb->files[0], req->body_file)) {
 		/* http.c removes the spool file when the response ends: a streaming import keeps
 		 * its own link to it */
-		char own[4300];
-		snprintf(own, sizeof own, "%s-import", req->body_file);
-		if (link(req->body_file, own) == 0) {
+		char own[IDS_PATH_MAX + 1];
+		if (!ids_path(own, sizeof own, NULL, "%s-import", req->body_file) && link(req->body_file, own) == 0) {
 			free(jb->files[0]);
 			jb->files[0] = strdup(own);
 			jb->own_first = 1;

@@ -1,11 +1,89 @@
-/* Sync routes: push (validate whole batch, then block until durable), pull (with optional
- * long-poll) and the Server-Sent Events stream for live clients. */
+/* Sync routes: push (validate the whole batch, then answer when its group commit is durable),
+ * pull (with optional long-poll) and the Server-Sent Events stream for live clients. None of
+ * them holds a thread while it waits: they park (park.c) or hand work on (resp->start). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server_int.h"
+
+/* A push between its check and its answer: the batch waits in the store's group commit
+ * (store_push_async) while no thread waits for it. */
+typedef struct push_op {
+	ids_batch *b;
+	store_push_result res;
+	int rc;
+	ids_error err;
+	http_req *req;
+} push_op;
+
+static void push_op_free(void *ctx)
+{
+	push_op *op = ctx;
+	store_push_result_free(&op->res);
+	ids_batch_free(op->b);
+	free(op);
+}
+
+/* the writer thread, after the commit */
+static void push_committed(void *ctx, int rc, const ids_error *err)
+{
+	push_op *op = ctx;
+	op->rc = rc;
+	if (rc)
+		op->err = *err;
+	req_wake(op->req);
+}
+
+static void push_start(server *s, http_req *req, http_resp *resp)
+{
+	push_op *op = resp->cont_ctx;
+	int rc = store_push_async(s->st, op->b, &op->res, push_committed, op, &op->err);
+	if (rc) {
+		op->rc = rc;
+		req_wake(req);
+	}
+}
+
+static void push_answer(server *s, http_req *req, http_resp *resp, int reason)
+{
+	push_op *op = resp->cont_ctx;
+	store_push_result *res = &op->res;
+	ids_batch *b = op->b;
+	req->log_client = b->client;   /* valid until the line is written: the batch is freed after */
+	req->log_push = 1;
+	req->log_mutations = (long long)b->n;
+	req->log_applied = (long long)res->applied;
+	req->log_duplicates = (long long)res->duplicates;
+	req->log_conflicts = (long long)res->conflicts;
+	if (op->rc) {
+		resp_error(resp, op->rc, op->err.msg);
+	} else {
+		ids_buf *o = &resp->body;
+		ids_buf_printf(o, "{\"ack\":%lld,\"cursor\":%lld,\"applied\":%zu,\"duplicates\":%zu,\"now\":%lld,\"epoch\":\"%s\",",
+			       (long long)res->ack, (long long)res->cursor, res->applied, res->duplicates,
+			       (long long)hlc_wall_ms(), store_epoch(s->st));
+		if (res->gap)
+			ids_buf_printf(o, "\"gap\":true,\"expected\":%lld,", (long long)res->expected);
+		ids_buf_puts(o, "\"kept\":[");
+		for (size_t i = 0; i < res->n_kept; i++)
+			ids_buf_printf(o, "%s[%lld,%lld,%lld]", i ? "," : "", (long long)res->kept[i].id,
+				       (long long)res->kept[i].seq, (long long)res->kept[i].n);
+		ids_buf_puts(o, "],\"conflicts\":");
+		if (res->conflicts_json.len)
+			ids_buf_append(o, res->conflicts_json.data, res->conflicts_json.len);
+		else
+			ids_buf_puts(o, "[]");
+		ids_buf_putc(o, '}');
+		resp->status = 200;
+	}
+	req_log_line(req, resp);   /* before the batch (the client id) goes */
+	push_op_free(op);
+	resp->cont = NULL;
+	resp->cont_ctx = NULL;
+	resp->cont_free = NULL;
+}
 
 void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 {
@@ -29,39 +107,19 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 	} else {
 		snprintf(b->user, sizeof b->user, "%s", req->user);
 	}
-	store_push_result res;
-	store_push_result_init(&res);
-	rc = store_push(s->st, b, &res, &err);
-	req->log_client = b->client;   /* valid until the line is written: the batch is freed after */
-	req->log_push = 1;
-	req->log_mutations = (long long)b->n;
-	req->log_applied = (long long)res.applied;
-	req->log_duplicates = (long long)res.duplicates;
-	req->log_conflicts = (long long)res.conflicts;
-	if (rc) {
-		resp_error(resp, rc, err.msg);
-	} else {
-		ids_buf *o = &resp->body;
-		ids_buf_printf(o, "{\"ack\":%lld,\"cursor\":%lld,\"applied\":%zu,\"duplicates\":%zu,\"now\":%lld,\"epoch\":\"%s\",",
-			       (long long)res.ack, (long long)res.cursor, res.applied, res.duplicates,
-			       (long long)hlc_wall_ms(), store_epoch(s->st));
-		if (res.gap)
-			ids_buf_printf(o, "\"gap\":true,\"expected\":%lld,", (long long)res.expected);
-		ids_buf_puts(o, "\"kept\":[");
-		for (size_t i = 0; i < res.n_kept; i++)
-			ids_buf_printf(o, "%s[%lld,%lld,%lld]", i ? "," : "", (long long)res.kept[i].id,
-				       (long long)res.kept[i].seq, (long long)res.kept[i].n);
-		ids_buf_puts(o, "],\"conflicts\":");
-		if (res.conflicts_json.len)
-			ids_buf_append(o, res.conflicts_json.data, res.conflicts_json.len);
-		else
-			ids_buf_puts(o, "[]");
-		ids_buf_putc(o, '}');
-		resp->status = 200;
+	push_op *op = calloc(1, sizeof *op);
+	if (!op) {
+		ids_batch_free(b);
+		resp_error(resp, IDS_ENOMEM, "out of memory");
+		return;
 	}
-	store_push_result_free(&res);
-	req_log_line(req, resp);   /* before the batch (the client id) goes */
-	ids_batch_free(b);
+	op->b = b;
+	op->req = req;
+	store_push_result_init(&op->res);
+	resp->cont_ctx = op;
+	resp->cont_free = push_op_free;
+	resp->cont = push_answer;
+	resp->start = push_start;
 }
 
 static int query_i64(http_req *req, const char *name, int64_t def, int64_t min, int64_t max, int64_t *out,
@@ -123,6 +181,56 @@ static int state_check(server *s, http_req *req, http_resp *resp, int64_t since)
 	return 0;
 }
 
+/* A long-poll between two looks at the store: its own copies of what the request named. */
+typedef struct pull_wait {
+	char db[IDS_DB_NAME_MAX + 1];
+	char user[IDS_NAME_MAX + 1];
+	char client[IDS_NAME_MAX + 1];
+	store_pull_req pr;
+	int64_t deadline;
+} pull_wait;
+
+/* One look: answers (changes, the deadline passed, shutdown, an error) and returns 1, or
+ * parks the request until the head passes what this look saw and returns 0. */
+static int pull_once(server *s, http_resp *resp, store_pull_req *pr, int64_t deadline)
+{
+	ids_error err = IDS_ERROR_INIT;
+	int64_t cursor, head = store_head(s->st);
+	int count;
+	ids_buf_reset(&resp->body);
+	int rc = store_pull(s->st, pr, &resp->body, &cursor, &count, &err);
+	if (rc) {
+		resp_error(resp, rc, err.msg);
+		return 1;
+	}
+	if (count > 0 || hlc_wall_ms() >= deadline || atomic_load(&s->stopping)) {
+		if (resp->body.len && resp->body.data[resp->body.len - 1] == '}') {
+			resp->body.len--;   /* the state's identity closes the answer */
+			ids_buf_printf(&resp->body, ",\"epoch\":\"%s\"}", store_epoch(s->st));
+		}
+		resp->status = 200;
+		return 1;
+	}
+	/* nothing for this caller yet: look again after the next commit */
+	pr->since = cursor;
+	resp->park = 1;
+	resp->park_after = head;
+	resp->park_until_ms = deadline;
+	resp->park_db = pr->db;
+	return 0;
+}
+
+static void pull_again(server *s, http_req *req, http_resp *resp, int reason)
+{
+	pull_wait *w = resp->cont_ctx;
+	if (pull_once(s, resp, &w->pr, w->deadline)) {
+		free(w);
+		resp->cont = NULL;
+		resp->cont_ctx = NULL;
+		resp->cont_free = NULL;
+	}
+}
+
 void route_pull(server *s, http_req *req, http_resp *resp, const char *db)
 {
 	int64_t since, limit, wait;
@@ -133,30 +241,27 @@ void route_pull(server *s, http_req *req, http_resp *resp, const char *db)
 	    state_check(s, req, resp, since))
 		return;
 	store_pull_req pr = {db, req->user, client, since, (int)limit, 0};
-	ids_error err = IDS_ERROR_INIT;
 	int64_t deadline = hlc_wall_ms() + wait * 1000;
-	for (;;) {
-		int64_t cursor;
-		int count;
-		int64_t head = store_head(s->st);
-		ids_buf_reset(&resp->body);
-		int rc = store_pull(s->st, &pr, &resp->body, &cursor, &count, &err);
-		if (rc) {
-			resp_error(resp, rc, err.msg);
-			return;
-		}
-		int64_t left = deadline - hlc_wall_ms();
-		if (count > 0 || left <= 0 || atomic_load(&s->stopping))
-			break;
-		/* nothing for this caller yet: wait for the next commit, then look again */
-		store_wait(s->st, head, (int)left);
-		pr.since = cursor;
+	if (pull_once(s, resp, &pr, deadline))
+		return;
+	pull_wait *w = calloc(1, sizeof *w);
+	if (!w) {
+		resp->park = 0;
+		resp_error(resp, IDS_ENOMEM, "out of memory");
+		return;
 	}
-	if (resp->body.len && resp->body.data[resp->body.len - 1] == '}') {
-		resp->body.len--;   /* the state's identity closes the answer */
-		ids_buf_printf(&resp->body, ",\"epoch\":\"%s\"}", store_epoch(s->st));
-	}
-	resp->status = 200;
+	snprintf(w->db, sizeof w->db, "%s", db);
+	snprintf(w->user, sizeof w->user, "%s", req->user);
+	snprintf(w->client, sizeof w->client, "%s", client ? client : "");
+	w->pr = pr;
+	w->pr.db = w->db;
+	resp->park_db = w->db;  /* pull_once pointed it at the request's copy */
+	w->pr.user = w->user;
+	w->pr.client = client ? w->client : NULL;
+	w->deadline = deadline;
+	resp->cont = pull_again;
+	resp->cont_ctx = w;
+	resp->cont_free = free;
 }
 
 typedef struct sse {
@@ -165,9 +270,10 @@ typedef struct sse {
 	char user[IDS_NAME_MAX + 1];
 	char client[IDS_NAME_MAX + 1];
 	int64_t cursor;
-	ids_buf pending;
+	ids_buf pending;            /* what the event thread sends next (filled on a worker) */
 	size_t off;
-	int started;
+	int ended;                  /* end the stream once pending is sent */
+	int64_t idle_after;         /* the frame in pending holds every change up to this (-1: maybe not) */
 } sse;
 
 /* SSE frames must not contain raw newlines; in our JSON they can only be insignificant
@@ -183,55 +289,74 @@ static void frame(sse *x, const char *event, const char *data, size_t n, int64_t
 	ids_buf_puts(&x->pending, "\n\n");
 }
 
+/* libmicrohttpd's event thread: only copies what sse_fill prepared */
 static ssize_t sse_read(void *ctx, char *buf, size_t max)
 {
 	sse *x = ctx;
-	if (x->started >= 2 && x->off >= x->pending.len)
-		return -1; /* the error frame went out: end the stream */
-	while (x->off >= x->pending.len) {
-		ids_buf_reset(&x->pending);
-		x->off = 0;
-		if (atomic_load(&x->s->stopping))
-			return -1;
-		if (!x->started) {
-			x->started = 1;
-			ids_buf_puts(&x->pending, "retry: 2000\n\n");
-			break;
-		}
-		ids_buf body = IDS_BUF_INIT;
-		ids_error err = IDS_ERROR_INIT;
-		store_pull_req pr = {x->db, x->user, x->client[0] ? x->client : NULL, x->cursor, 500, 4u << 20};
-		int64_t cursor, head = store_head(x->s->st);
-		int count;
-		int rc = store_pull(x->s->st, &pr, &body, &cursor, &count, &err);
-		if (rc) {
-			ids_buf e = IDS_BUF_INIT;
-			ids_buf_printf(&e, "{\"error\":{\"code\":\"%s\",\"message\":", ids_code_name(rc));
-			ids_buf_json_str(&e, err.msg, strlen(err.msg));
-			ids_buf_puts(&e, "}}");
-			frame(x, "error", e.data, e.len, x->cursor);
-			ids_buf_free(&e);
-			ids_buf_free(&body);
-			x->started = 2; /* end after sending the error */
-			break;
-		}
-		if (count > 0)
-			frame(x, "changes", body.data, body.len, cursor);
-		x->cursor = cursor;
-		ids_buf_free(&body);
-		if (count > 0)
-			break;
-		if (!store_wait(x->s->st, head, 15000) && !atomic_load(&x->s->stopping)) {
-			ids_buf_puts(&x->pending, ": keepalive\n\n");
-			break;
-		}
-	}
 	size_t n = x->pending.len - x->off;
+	if (!n)
+		return x->ended ? -1 : 0;
 	if (n > max)
 		n = max;
 	memcpy(buf, x->pending.data + x->off, n);
 	x->off += n;
 	return (ssize_t)n;
+}
+
+/* A worker, when the stream ran dry: the next frame, a keep-alive after 15 s of nothing, or
+ * a park until the next commit. */
+static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
+{
+	sse *x = resp->cont_ctx;
+	ids_buf_reset(&x->pending);
+	x->off = 0;
+	if (atomic_load(&s->stopping) || reason == PARK_STOP) {
+		x->ended = 1;
+		return;
+	}
+	if (reason == PARK_TIME) {
+		ids_buf_puts(&x->pending, ": keepalive\n\n");
+		return;
+	}
+	if (reason == PARK_NONE && x->idle_after >= 0) {
+		/* the frame just sent left nothing behind: wait for the next change without a look */
+		resp->park = 1;
+		resp->park_after = x->idle_after;
+		resp->park_until_ms = hlc_wall_ms() + 15000;
+		resp->park_db = x->db;
+		x->idle_after = -1;
+		return;
+	}
+	ids_buf body = IDS_BUF_INIT;
+	ids_error err = IDS_ERROR_INIT;
+	store_pull_req pr = {x->db, x->user, x->client[0] ? x->client : NULL, x->cursor, 500, 4u << 20};
+	int64_t cursor, head = store_head(s->st);
+	int count;
+	int rc = store_pull(s->st, &pr, &body, &cursor, &count, &err);
+	if (rc) {
+		ids_buf e = IDS_BUF_INIT;
+		ids_buf_printf(&e, "{\"error\":{\"code\":\"%s\",\"message\":", ids_code_name(rc));
+		ids_buf_json_str(&e, err.msg, strlen(err.msg));
+		ids_buf_puts(&e, "}}");
+		frame(x, "error", e.data, e.len, x->cursor);
+		ids_buf_free(&e);
+		x->ended = 1; /* end after sending the error */
+	} else if (count > 0) {
+		frame(x, "changes", body.data, body.len, cursor);
+		/* the answer's tail, after the changes array, says whether the pull left some behind */
+		static const char all[] = "\"more\":false,";
+		const char *end = memrchr(body.data, ']', body.len);
+		size_t tail = end ? body.len - (size_t)(end - body.data) : 0;
+		x->idle_after = end && memmem(end, tail, all, sizeof all - 1) ? head : -1;
+	} else {
+		resp->park = 1;
+		resp->park_after = head;
+		resp->park_until_ms = hlc_wall_ms() + 15000;
+		resp->park_db = x->db;
+	}
+	if (!rc)
+		x->cursor = cursor;
+	ids_buf_free(&body);
 }
 
 static void sse_free(void *ctx)
@@ -263,11 +388,15 @@ void route_events(server *s, http_req *req, http_resp *resp, const char *db)
 	snprintf(x->user, sizeof x->user, "%s", req->user);
 	snprintf(x->client, sizeof x->client, "%s", client ? client : "");
 	x->cursor = since;
+	x->idle_after = -1;
 	ids_buf_init(&x->pending, 64u << 20);
+	ids_buf_puts(&x->pending, "retry: 2000\n\n");
 	atomic_fetch_add(&s->sse_clients, 1);
 	resp->status = 200;
 	resp->ctype = "text/event-stream";
 	resp->stream = sse_read;
 	resp->stream_free = sse_free;
 	resp->stream_ctx = x;
+	resp->cont = sse_fill;
+	resp->cont_ctx = x;  /* the stream's: freed by stream_free */
 }

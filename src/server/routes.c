@@ -55,6 +55,19 @@ static const char *db_route(const char *path, char *db, size_t dblen)
 	return slash + 1;
 }
 
+int route_slow(const char *path)
+{
+	static const char *const slow[] = {"flush", "query", "lake"};
+	char db[512];
+	const char *action = db_route(path, db, sizeof db);
+	if (!strncmp(path, "/v1/admin/", 10))
+		return 1; /* imports and gc */
+	for (size_t i = 0; action && i < sizeof slow / sizeof slow[0]; i++)
+		if (!strcmp(action, slow[i]))
+			return 1;
+	return 0;
+}
+
 static int authenticate(server *s, http_req *req, http_resp *resp)
 {
 	if (!auth_enabled(s->auth))

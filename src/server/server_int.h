@@ -4,12 +4,13 @@
 #define SERVER_INT_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "idbsync/buf.h"
 #include "idbsync/server.h"
 
-typedef struct http_req {
+struct http_req {
 	const char *method;
 	const char *path;
 	const char *body;           /* NUL-terminated; handlers may take it with req_take_body */
@@ -22,12 +23,24 @@ typedef struct http_req {
 	const char *log_client;
 	int log_push;               /* a push: the counts below are set */
 	long long log_mutations, log_applied, log_duplicates, log_conflicts;
-} http_req;
+};
 
-/* Streaming responses (SSE): fill buf with up to max bytes; return bytes, 0 never, -1 to end. */
+/* Streaming responses (SSE): fill buf with up to max bytes; return bytes, -1 to end, or 0
+ * when nothing is ready: then the response's cont runs on a worker to make some (it may
+ * park). Runs on libmicrohttpd's event thread: it must not block. */
 typedef ssize_t (*http_stream_fn)(void *ctx, char *buf, size_t max);
 
-typedef struct http_resp {
+/* Why a continuation runs (park.c): */
+enum { PARK_NONE, PARK_HEAD /* the store's head passed park_after */, PARK_TIME /* park_until_ms */,
+       PARK_GONE /* the client hung up: the continuation is not run */, PARK_STOP /* shutdown */,
+       PARK_DONE /* req_wake: what resp->start began has finished */ };
+
+typedef struct http_req http_req;
+typedef struct http_resp http_resp;
+/* A continuation: the rest of a request that could not be answered at once. */
+typedef void (*http_cont_fn)(server *s, http_req *req, http_resp *resp, int reason);
+
+struct http_resp {
 	int status;
 	const char *ctype;
 	ids_buf body;
@@ -36,11 +49,59 @@ typedef struct http_resp {
 	http_stream_fn stream;
 	void (*stream_free)(void *ctx);
 	void *stream_ctx;
-} http_resp;
+	/* A handler (or continuation) that cannot answer yet returns with one of these set and
+	 * holds no thread meanwhile; cont then runs on a worker with the reason:
+	 *  park: wait until the store's head passes park_after or park_until_ms (0: none) comes;
+	 *  start: called last, with nothing touched after it; it begins work that ends in
+	 *         req_wake(req) (a push's group commit). */
+	int park;
+	int64_t park_after, park_until_ms;
+	const char *park_db;        /* lives as long as cont_ctx */
+	void (*start)(server *s, http_req *req, http_resp *resp);
+	http_cont_fn cont;
+	void *cont_ctx;
+	void (*cont_free)(void *ctx);   /* frees cont_ctx if the connection ends first */
+};
 
 enum route_id { R_HEALTH, R_METRICS, R_PUSH, R_PULL, R_EVENTS, R_STORES, R_GC, R_STATIC, R_FLUSH, R_QUERY, R_LAKE, R_IMPORT, R_OTHER, R_COUNT };
 
 typedef struct auth_table auth_table;
+
+/* workers.c: a fixed pool of threads running tasks in arrival order. */
+typedef struct task {
+	void (*fn)(struct task *t);
+	struct task *next;
+} task;
+typedef struct workers workers;
+int workers_start(workers **out, int n, ids_error *err);
+/* Lanes, served in this order: */
+enum { LANE_PUSH, LANE_NEW, LANE_WOKEN, LANES };
+void workers_submit(workers *w, task *t, int lane);
+/* Runs what is queued, then joins the threads. NULL is a no-op. */
+void workers_stop(workers *w);
+
+/* park.c: requests waiting for the store's head, a deadline or their client's hang-up. */
+typedef struct parked {
+	task t;                     /* submitted to pool when woken, with reason set */
+	workers *pool;
+	int fd;                     /* the client's socket, watched for a hang-up (-1: none) */
+	const char *db;             /* wake on this database's changes (NULL: any change) */
+	int64_t after, until_ms;
+	int reason;
+	int on;                     /* parked (park.c's lock) */
+	size_t slot;                /* in the deadline heap (SIZE_MAX: none) */
+	struct park_group *group;
+	struct parked *prev, *next;
+} parked;
+typedef struct parking parking;
+int parking_start(parking **out, store *st, ids_error *err);
+/* Parks e, or submits it at once when the head already passed e->after or parking stopped. */
+void parking_add(parking *p, parked *e);
+int parking_count(parking *p);
+/* Wakes every parked request (PARK_STOP) and joins the threads; later adds are submitted at
+ * once. parking_free after the workers are stopped. */
+void parking_stop(parking *p);
+void parking_free(parking *p);
 
 struct server {
 	server_options o;
@@ -54,7 +115,16 @@ struct server {
 	atomic_int sse_clients;
 	atomic_llong inflight_bytes;       /* response bytes queued in memory, all connections */
 	atomic_llong busy_rejects;
+	workers *fast;                     /* request handlers */
+	workers *slow;                     /* handlers that may block for long: flush, query, import, gc */
+	parking *park;
+	atomic_int suspended;              /* connections handed to a worker or parked */
 };
+
+/* Wakes a request whose resp->start began work elsewhere: its cont runs with PARK_DONE. */
+void req_wake(http_req *req);
+/* Handlers for this path may block for long (they run on the slow workers). */
+int route_slow(const char *path);
 
 const char *req_query(http_req *r, const char *name);
 const char *req_header(http_req *r, const char *name);

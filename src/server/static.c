@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "idbsync/path.h"
 #include "server_int.h"
 
 static const char *mime(const char *path)
@@ -34,7 +35,7 @@ void route_static(server *s, http_req *req, http_resp *resp)
 		return;
 	}
 	char *path = resp->file_path;   /* the response outlives this call until it is sent */
-	if ((size_t)snprintf(path, sizeof resp->file_path, "%s%s", s->o.static_dir, rel) >= sizeof resp->file_path) {
+	if (ids_path(path, sizeof resp->file_path, NULL, "%s%s", s->o.static_dir, rel)) {
 		resp_error_status(resp, 404, "not_found", "file not found");
 		return;
 	}

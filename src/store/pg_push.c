@@ -347,6 +347,7 @@ void store_pg_run_group(store *s, push_job *jobs)
 		if ((rc = pg_exec(s, pg->w, "savepoint", "SAVEPOINT job", &err)))
 			break;
 		j->rc = apply_batch(s, j->b, j->res, &j->err);
+		j->last_seq = !j->rc && s->next_seq != before ? s->next_seq - 1 : 0;
 		if (j->rc) {
 			/* this push alone is refused (403, ...): its writes go, the group's stay */
 			if ((rc = pg_exec(s, pg->w, "rollback to savepoint", "ROLLBACK TO job", &err)))

@@ -268,6 +268,7 @@ static int open_sqlite(store *s, const store_options *o, ids_error *err)
 			s->head = sqlite3_column_int64(q, 0);
 		sqlite3_finalize(q);
 		s->next_seq = s->head + 1;
+		s->open_head = s->head;
 		/* the clock must never stamp below what is already stored */
 		sqlite3_prepare_v2(s->w, "SELECT max(hlc) FROM rows", -1, &q, NULL);
 		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT) {
@@ -356,6 +357,11 @@ void store_free(store *s)
 		free(n->key);
 		free(n);
 	}
+	for (int b = 0; b < DB_HEAD_BUCKETS; b++)
+		for (db_head *d = s->db_heads[b], *next; d; d = next) {
+			next = d->next;
+			free(d);
+		}
 	hlc_clock_destroy(&s->clock);
 	if (s->lock_fd > 0)
 		close(s->lock_fd); /* releases the flock */

@@ -15,7 +15,20 @@ typedef struct push_job {
 	int rc;
 	int done;
 	struct push_job *next;
+	/* store_push_async: the job is heap-allocated and done_fn is called instead of waking a
+	 * waiting pusher */
+	store_push_done_fn done_fn;
+	void *done_ctx;
+	int64_t last_seq;           /* the job's last change (0: none), for store_db_head */
 } push_job;
+
+/* The seq of each database's latest change since the store opened (store_db_head). */
+typedef struct db_head {
+	struct db_head *next;
+	int64_t seq;
+	char name[];
+} db_head;
+#define DB_HEAD_BUCKETS 256
 
 typedef struct rule_entry {
 	char *db;      /* NULL: any */
@@ -65,6 +78,8 @@ struct store {
 	int stop;
 	int closing;                      /* waiters should return: shutting down */
 	int64_t head;
+	int64_t open_head;                /* the head when the store opened */
+	db_head *db_heads[DB_HEAD_BUCKETS]; /* guarded by mu */
 	int64_t last_gc_ms;
 	pull_note *notes;
 

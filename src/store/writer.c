@@ -16,22 +16,49 @@ int64_t store_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Queues job for the writer; the caller holds mu. */
+static int enqueue(store *s, push_job *job, ids_error *err)
+{
+	if (s->stop)
+		return ids_fail(err, IDS_EIO, "server is shutting down");
+	if (s->queue_tail)
+		s->queue_tail->next = job;
+	else
+		s->queue = job;
+	s->queue_tail = job;
+	pthread_cond_signal(&s->work);
+	return 0;
+}
+
+int store_push_async(store *s, ids_batch *b, store_push_result *res, store_push_done_fn done, void *ctx,
+		     ids_error *err)
+{
+	push_job *job = calloc(1, sizeof *job);
+	if (!job)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	job->b = b;
+	job->res = res;
+	job->done_fn = done;
+	job->done_ctx = ctx;
+	pthread_mutex_lock(&s->mu);
+	int rc = enqueue(s, job, err);
+	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		free(job);
+	return rc;
+}
+
 int store_push(store *s, ids_batch *b, store_push_result *res, ids_error *err)
 {
 	push_job job = {0};
 	job.b = b;
 	job.res = res;
 	pthread_mutex_lock(&s->mu);
-	if (s->stop) {
+	int rc = enqueue(s, &job, err);
+	if (rc) {
 		pthread_mutex_unlock(&s->mu);
-		return ids_fail(err, IDS_EIO, "server is shutting down");
+		return rc;
 	}
-	if (s->queue_tail)
-		s->queue_tail->next = &job;
-	else
-		s->queue = &job;
-	s->queue_tail = &job;
-	pthread_cond_signal(&s->work);
 	while (!job.done)
 		pthread_cond_wait(&s->done, &s->mu);
 	pthread_mutex_unlock(&s->mu);
@@ -74,6 +101,50 @@ static int set_head(store *s, ids_error *err)
 	return rc == SQLITE_DONE ? 0 : store_sql_err(s, s->w, rc, err, "update the head");
 }
 
+static unsigned db_bucket(const char *db)
+{
+	unsigned h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)db; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % DB_HEAD_BUCKETS;
+}
+
+/* Under mu. Out of memory leaves the db unnoted: store_db_head then answers the head. */
+static void note_db_head(store *s, const char *db, int64_t seq)
+{
+	db_head **b = &s->db_heads[db_bucket(db)];
+	for (db_head *d = *b; d; d = d->next)
+		if (!strcmp(d->name, db)) {
+			d->seq = seq;
+			return;
+		}
+	size_t n = strlen(db) + 1;
+	db_head *d = malloc(sizeof *d + n);
+	if (!d) {
+		s->open_head = seq; /* conservative: every unnoted db may have changed up to here */
+		return;
+	}
+	memcpy(d->name, db, n);
+	d->seq = seq;
+	d->next = *b;
+	*b = d;
+}
+
+int64_t store_db_head(store *s, const char *db)
+{
+	pthread_mutex_lock(&s->mu);
+	/* PostgreSQL: other servers' commits come as one head (NOTIFY), not per database, so every
+	 * database may have changed up to it (parked requests re-pull, a one-statement pull) */
+	int64_t h = s->pg ? s->head : s->open_head;
+	for (db_head *d = s->db_heads[db_bucket(db)]; d; d = d->next)
+		if (!strcmp(d->name, db)) {
+			h = d->seq;
+			break;
+		}
+	pthread_mutex_unlock(&s->mu);
+	return h;
+}
+
 /* Every step is checked: a savepoint, rollback-to or release that fails leaves the transaction
  * in a state nobody can vouch for, so the whole group is rolled back and every job of it gets
  * the error (their pushers retry); nothing partial is ever committed. */
@@ -87,6 +158,7 @@ static void run_group(store *s, push_job *jobs)
 		if ((rc = step(s, "savepoint", "SAVEPOINT job", &err)))
 			break;
 		j->rc = store_apply_batch(s, j->b, j->res, &j->err);
+		j->last_seq = s->next_seq != seq_before ? s->next_seq - 1 : 0;
 		if (j->rc) {
 			/* this push alone is refused (403, ...): its writes go, the group's stay */
 			if ((rc = step(s, "rollback_to", "ROLLBACK TO job", &err)))
@@ -132,6 +204,8 @@ void store_group_done(store *s, push_job *jobs, int64_t new_head, int rc, const 
 	if (!rc && new_head > s->head)
 		s->head = new_head;
 	for (push_job *j = jobs; j; j = j->next) {
+		if (!j->rc && j->last_seq)
+			note_db_head(s, j->b->db, j->last_seq);
 		if (!j->rc) {
 			/* this commit's head: a later one of another server must not skip changes between */
 			j->res->cursor = new_head;
@@ -140,14 +214,27 @@ void store_group_done(store *s, push_job *jobs, int64_t new_head, int rc, const 
 			atomic_fetch_add(&s->stats.conflicts, (long long)j->res->conflicts);
 		}
 	}
-	/* jobs live on their pushers' stacks: detach the list before waking them */
+	/* jobs live on their pushers' stacks: detach the list before waking them; asynchronous
+	 * ones are the writer's to finish, after the lock */
+	push_job *async = NULL;
 	for (push_job *j = jobs, *next; j; j = next) {
 		next = j->next;
-		j->done = 1;
+		if (j->done_fn) {
+			j->next = async;
+			async = j;
+		} else {
+			j->done = 1;
+		}
 	}
 	pthread_cond_broadcast(&s->done);
 	pthread_cond_broadcast(&s->changed);
 	pthread_mutex_unlock(&s->mu);
+	for (push_job *j = async, *next; j; j = next) {
+		next = j->next;
+		atomic_fetch_add(&s->stats.pushes, 1);
+		j->done_fn(j->done_ctx, j->rc, &j->err);
+		free(j);
+	}
 }
 
 void *store_writer_main(void *arg)

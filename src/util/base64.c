@@ -1,4 +1,5 @@
-/* Standard base64 (RFC 4648, padded): binary keys and values travel as {"$bin":"..."}. */
+/* Standard base64 (RFC 4648), once: binary keys and values travel as {"$bin":"..."} (padded);
+ * NDJSON files for the Parquet writer may leave the padding out. */
 #include "idbsync/value.h"
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -29,37 +30,56 @@ int ids_base64_encode(const uint8_t *p, size_t n, ids_buf *out)
 	return 0;
 }
 
-static int val(char c)
+/* 1 + the 6-bit value of each base64 character, 0 for anything else */
+static const int8_t b64val[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+	['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+	['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
+	['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
+	['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
+	['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
+	['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64};
+
+int ids_base64_decode_opt(const char *s, size_t n, int flags, ids_buf *out)
 {
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '+') return 62;
-	if (c == '/') return 63;
-	return -1;
+	size_t pad = 0;
+	while (n && s[n - 1] == '=' && (pad < 2 || (flags & IDS_B64_PAD_OPTIONAL))) {
+		n--;
+		pad++;
+	}
+	/* the wire form is whole padded quads; files may leave the padding out. A last group of
+	 * one character holds no whole byte either way */
+	if (n % 4 == 1 || (!(flags & IDS_B64_PAD_OPTIONAL) && (n + pad) % 4))
+		return IDS_EINVAL;
+	int rc = ids_buf_reserve(out, n / 4 * 3 + n % 4 * 3 / 4);
+	if (rc)
+		return rc;
+	uint8_t *o = (uint8_t *)out->data + out->len;
+	uint32_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		int v = b64val[(uint8_t)s[i]];
+		if (!v)
+			return IDS_EINVAL;
+		acc = (acc << 6) | (uint32_t)(v - 1);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			*o++ = (uint8_t)(acc >> bits);
+		}
+	}
+	/* leftover bits must be zero: every byte string has one encoding, so the push check, the
+	 * lake and the Parquet writer agree on what a $bin holds */
+	if (acc & ((1u << bits) - 1))
+		return IDS_EINVAL;
+	out->len = (size_t)((char *)o - out->data);
+	out->data[out->len] = 0;
+	return 0;
 }
 
 int ids_base64_decode(const char *s, size_t n, ids_buf *out)
 {
-	if (n % 4)
-		return IDS_EINVAL;
-	int rc = ids_buf_reserve(out, n / 4 * 3);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i += 4) {
-		int a = val(s[i]), b = val(s[i + 1]), c = s[i + 2] == '=' ? -2 : val(s[i + 2]),
-		    d = s[i + 3] == '=' ? -2 : val(s[i + 3]);
-		int last = i + 4 == n;
-		if (a < 0 || b < 0 || c == -1 || d == -1 || (!last && (c < 0 || d < 0)) || (c == -2 && d != -2))
-			return IDS_EINVAL;
-		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)(c < 0 ? 0 : c) << 6 |
-			     (uint32_t)(d < 0 ? 0 : d);
-		out->data[out->len++] = (char)(v >> 16);
-		if (c >= 0)
-			out->data[out->len++] = (char)(v >> 8);
-		if (d >= 0)
-			out->data[out->len++] = (char)v;
-	}
-	out->data[out->len] = 0;
-	return 0;
+	return ids_base64_decode_opt(s, n, 0, out);
 }

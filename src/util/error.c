@@ -22,13 +22,18 @@ int ids_wrap(ids_error *err, const char *fmt, ...)
 {
 	if (!err)
 		return IDS_EINVAL;
-	char prefix[256], old[sizeof err->msg];
+	char prefix[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
-	memcpy(old, err->msg, sizeof old);
-	snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+	/* messages are capped by design: the end of a long one gives way to the context */
+	size_t pl = strlen(prefix), ol = strnlen(err->msg, sizeof err->msg - 1);
+	if (pl + ol > sizeof err->msg - 1)
+		ol = sizeof err->msg - 1 - pl;
+	memmove(err->msg + pl, err->msg, ol);
+	memcpy(err->msg, prefix, pl);
+	err->msg[pl + ol] = 0;
 	return err->code;
 }
 

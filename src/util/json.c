@@ -63,120 +63,18 @@ static long new_tok(parser *p, ids_jtype type)
 	return (long)j->ntok++;
 }
 
-/* Validates one UTF-8 sequence starting at s[i]; returns its length or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t i, size_t n)
-{
-	unsigned char c = s[i];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	unsigned min;
-	unsigned cp;
-	if ((c & 0xE0) == 0xC0) {
-		len = 2; cp = c & 0x1F; min = 0x80;
-	} else if ((c & 0xF0) == 0xE0) {
-		len = 3; cp = c & 0x0F; min = 0x800;
-	} else if ((c & 0xF8) == 0xF0) {
-		len = 4; cp = c & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (i + len > n)
-		return 0;
-	for (size_t k = 1; k < len; k++) {
-		if ((s[i + k] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i + k] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
-/* Bytes the string scanner must look at: controls, '"', '\\' and all of non-ASCII. */
-static const uint8_t stop_byte[256] = {
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-};
-
 static int parse_string(parser *p)
 {
 	long t = new_tok(p, IDS_JSTR);
 	if (t < 0)
 		return p->err ? p->err->code : IDS_EINVAL;
-	const unsigned char *s = (const unsigned char *)p->s;
-	size_t i = p->pos + 1;
-	int escaped = 0;
-	for (;;) {
-		/* fast path over plain ASCII, 8 bytes at a time: a word holding no byte >= 0x80, < 0x20,
-		 * '"' or '\\' is skipped whole (the first byte of each kind is detected exactly; later
-		 * ones may be flagged falsely, which only sends the word to the byte loop) */
-		while (i + 8 <= p->n) {
-			uint64_t x;
-			memcpy(&x, s + i, 8);
-			const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-			uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-			if ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
-				break;
-			i += 8;
-		}
-		while (i < p->n && !stop_byte[s[i]])
-			i++;
-		if (i >= p->n)
-			return fail_at(p, p->pos, "unterminated string");
-		unsigned char c = s[i];
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			return fail_at(p, i, "control character in string (must be escaped)");
-		if (c == '\\') {
-			escaped = 1;
-			if (i + 1 >= p->n)
-				return fail_at(p, i, "unterminated escape");
-			char e = (char)s[i + 1];
-			if (e == 'u') {
-				if (i + 6 > p->n)
-					return fail_at(p, i, "truncated \\u escape");
-				for (int k = 2; k < 6; k++)
-					if (hexval((char)s[i + k]) < 0)
-						return fail_at(p, i, "bad \\u escape");
-				i += 6;
-			} else if (strchr("\"\\/bfnrt", e) && e) {
-				i += 2;
-			} else {
-				return fail_at(p, i, "unknown escape");
-			}
-			continue;
-		}
-		size_t l = utf8_len(s, i, p->n);
-		if (!l)
-			return fail_at(p, i, "invalid UTF-8 in string");
-		i += l;
-	}
+	ids_jlex x;
+	char why[40];
+	if (ids_jlex_string(p->s + p->pos + 1, p->s + p->n, &x))
+		return fail_at(p, x.bad ? (size_t)(x.bad - p->s) : p->pos, ids_jlex_why(&x, why, sizeof why));
+	size_t i = (size_t)(x.end - p->s);
 	ids_jtok *tk = &p->j->tok[t];
-	tk->escaped = (uint8_t)escaped;
+	tk->escaped = (uint8_t)x.escaped;
 	tk->end = (uint32_t)(i + 1);
 	tk->next = (uint32_t)p->j->ntok;
 	p->pos = i + 1;
@@ -188,42 +86,15 @@ static int parse_number(parser *p)
 	long t = new_tok(p, IDS_JNUM);
 	if (t < 0)
 		return p->err ? p->err->code : IDS_EINVAL;
-	size_t i = p->pos;
-	const char *s = p->s;
-	int is_int = 1;
-	if (i < p->n && s[i] == '-')
-		i++;
-	if (i >= p->n || s[i] < '0' || s[i] > '9')
-		return fail_at(p, p->pos, "bad number");
-	if (s[i] == '0') {
-		i++;
-	} else {
-		while (i < p->n && s[i] >= '0' && s[i] <= '9')
-			i++;
-	}
-	if (i < p->n && s[i] == '.') {
-		is_int = 0;
-		i++;
-		if (i >= p->n || s[i] < '0' || s[i] > '9')
-			return fail_at(p, i, "bad number: digit expected after '.'");
-		while (i < p->n && s[i] >= '0' && s[i] <= '9')
-			i++;
-	}
-	if (i < p->n && (s[i] == 'e' || s[i] == 'E')) {
-		is_int = 0;
-		i++;
-		if (i < p->n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		if (i >= p->n || s[i] < '0' || s[i] > '9')
-			return fail_at(p, i, "bad number: digit expected in exponent");
-		while (i < p->n && s[i] >= '0' && s[i] <= '9')
-			i++;
-	}
+	ids_jlex x;
+	char why[40];
+	if (ids_jlex_number(p->s + p->pos, p->s + p->n, &x))
+		return fail_at(p, (size_t)(x.bad - p->s), ids_jlex_why(&x, why, sizeof why));
 	ids_jtok *tk = &p->j->tok[t];
-	tk->is_int = (uint8_t)is_int;
-	tk->end = (uint32_t)i;
+	tk->is_int = (uint8_t)x.is_int;
+	tk->end = (uint32_t)(x.end - p->s);
 	tk->next = (uint32_t)p->j->ntok;
-	p->pos = i;
+	p->pos = tk->end;
 	return 0;
 }
 
@@ -364,35 +235,6 @@ long ids_json_get(const ids_json *j, size_t obj, const char *name)
 	return -1;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
-static unsigned hex4(const char *s)
-{
-	return (unsigned)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
-}
-
 int ids_json_unescape(const ids_json *j, size_t t, ids_buf *out)
 {
 	const ids_jtok *tk = &j->tok[t];
@@ -400,46 +242,8 @@ int ids_json_unescape(const ids_json *j, size_t t, ids_buf *out)
 	size_t n = tk->end - tk->start - 2;
 	if (!tk->escaped)
 		return ids_buf_append(out, s, n);
-	/* no up-front reserve: the unescaped text is shorter, and a capped buffer must only
-	 * count what is really stored */
-	for (size_t i = 0; i < n;) {
-		if (s[i] != '\\') {
-			size_t r = i;
-			while (r < n && s[r] != '\\')
-				r++;
-			ids_buf_append(out, s + i, r - i);
-			i = r;
-			continue;
-		}
-		char e = s[i + 1], c;
-		char tmp[4];
-		switch (e) {
-		case 'b': c = '\b'; break;
-		case 'f': c = '\f'; break;
-		case 'n': c = '\n'; break;
-		case 'r': c = '\r'; break;
-		case 't': c = '\t'; break;
-		case 'u': {
-			unsigned cp = hex4(s + i + 2);
-			i += 6;
-			if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u') {
-				unsigned lo = hex4(s + i + 2);
-				if (lo >= 0xDC00 && lo < 0xE000) {
-					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-					i += 6;
-				}
-			}
-			/* lone surrogates become U+FFFD so the output is always valid UTF-8 */
-			if (cp >= 0xD800 && cp < 0xE000)
-				cp = 0xFFFD;
-			ids_buf_append(out, tmp, put_utf8(tmp, cp));
-			continue;
-		}
-		default: c = e; break;
-		}
-		ids_buf_putc(out, c);
-		i += 2;
-	}
+	/* lone surrogates become U+FFFD so the output is always valid UTF-8 */
+	ids_json_unescape_text(s, n, IDS_UNESC_FFFD, out, NULL);
 	return out->failed;
 }
 
@@ -503,13 +307,7 @@ int ids_json_i64(const ids_json *j, size_t t, int64_t *out)
 double ids_json_num(const ids_json *j, size_t t)
 {
 	const ids_jtok *tk = &j->tok[t];
-	char tmp[400];
-	size_t n = tk->end - tk->start;
-	if (n >= sizeof tmp)
-		n = sizeof tmp - 1;
-	memcpy(tmp, j->text + tk->start, n);
-	tmp[n] = 0;
-	return strtod(tmp, NULL);
+	return ids_json_to_double(j->text + tk->start, tk->end - tk->start);
 }
 
 int ids_json_minify(const ids_json *j, size_t t, ids_buf *out)
@@ -538,17 +336,4 @@ int ids_json_minify(const ids_json *j, size_t t, ids_buf *out)
 	}
 	out->data[out->len] = 0;
 	return 0;
-}
-
-int ids_fmt_double(double v, char *out)
-{
-	int n = 0;
-	/* 15 digits suffice to start for normal numbers; subnormals can need as few as 1 */
-	int first = (v != 0 && fabs(v) < 2.2250738585072014e-308) ? 1 : 15;
-	for (int prec = first; prec <= 17; prec++) {
-		n = snprintf(out, 32, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
-			break;
-	}
-	return n;
 }

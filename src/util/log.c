@@ -163,16 +163,23 @@ void ids_log_end(ids_logrec *r)
 	r->on = 0;
 }
 
+void ids_logv(ids_logrec *r, const char *key, const char *fmt, va_list ap)
+{
+	if (!r->on)
+		return;
+	char v[2048];   /* a longer field is cut: a log line is not a place for megabytes */
+	vsnprintf(v, sizeof v, fmt, ap);
+	ids_log_str(r, key, v);
+}
+
 void ids_logf(ids_log_level l, const char *event, const char *fmt, ...)
 {
 	ids_logrec r;
 	if (!ids_log_begin(&r, l, event))
 		return;
-	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	ids_logv(&r, "msg", fmt, ap);
 	va_end(ap);
-	ids_log_str(&r, "msg", msg);
 	ids_log_end(&r);
 }

@@ -157,3 +157,75 @@ test('merge: an edit made after a push and before any pull is based on the acked
 // ... and that base reaches BASE in the pull, which then forgets the push answer's seqs.
 test('merge: the base from the push answer survives a pull that brings another client\'s newer version of the key', () =>
   editAfterPush(5, true));
+
+// A pull of many rows records their seqs in bulk (base.js: a record per slice of rows, found by an
+// index) instead of one BASE entry per row: the bases sent must be the same exact seqs.
+test('merge: bases recorded in bulk by a big pull are exact (300 rows pulled, both edits of one row survive)', async () => {
+  const N = 300;
+  await A.evaluate((N) => new Promise((res, rej) => {
+    const tx = window.s.db.transaction('notes', 'readwrite');
+    for (let i = 0; i < N; i++) tx.objectStore('notes').put({ id: 1000 + i, a: 0, b: 0, c: 0 });
+    tx.oncomplete = res; tx.onabort = () => rej(tx.error);
+  }), N);
+  await sync(A);
+  await sync(B);
+  const bulk = await B.evaluate(() => new Promise((res) => {
+    const q = indexedDB.open('based');
+    q.onsuccess = () => {
+      const tx = q.result.transaction('_idbsync_base');
+      tx.objectStore('_idbsync_base').getAll(IDBKeyRange.lowerBound([])).onsuccess = (e) => { q.result.close(); res(e.target.result.reduce((n, r) => n + r.k.length, 0)); };
+    };
+  }));
+  // Slices have at least 64 rows; only the page's last one may be too small for a record.
+  assert.ok(bulk >= N - 64, `B holds the seqs of the ${N} pulled rows in bulk records (${bulk})`);
+  for (const p of [A, B]) await p.evaluate(() => { window.conflicts.length = 0; });
+  const id = 1000 + 250;
+  await A.evaluate((id) => window.put('notes', { id, a: 1, b: 0, c: 0 }), id);
+  await sync(A);
+  await tick();
+  await B.evaluate((id) => window.put('notes', { id, a: 0, b: 0, c: 1 }), id);   // later, from its pulled copy
+  await sync(B);
+  await sync(A);
+  const want = { id, a: 1, b: 0, c: 1 };
+  assert.deepEqual((await serverRow('notes', id)).value, want, 'B\'s unchanged field a is no write: its base is exact');
+  assert.deepEqual(await A.evaluate((id) => window.get('notes', id), id), want);
+  assert.deepEqual(await B.evaluate((id) => window.get('notes', id), id), want);
+  assert.equal((await B.evaluate(() => window.conflicts)).length, 0);
+});
+
+test('base.js: the highest seq of a key wins over single and bulk entries; dropped keys have no base', async () => {
+  const r = await A.evaluate(async () => {
+    const { writeBases, readBases, dropBases, ensureBaseIndex } = await import('/client/base.js');
+    const db = await new Promise((res, rej) => {
+      const q = indexedDB.open('basejs', 1);
+      q.onupgradeneeded = () => ensureBaseIndex(q.result.createObjectStore('b'));
+      q.onsuccess = () => res(q.result); q.onerror = () => rej(q.error);
+    });
+    const run = (mode, fn) => new Promise((res, rej) => {
+      const tx = db.transaction('b', mode);
+      let out;
+      Promise.resolve(fn(tx.objectStore('b'))).then((v) => { out = v; }, rej);
+      tx.oncomplete = () => res(out); tx.onabort = () => rej(tx.error);
+    });
+    const many = (from, seq) => Array.from({ length: 100 }, (_, i) => ['s\0' + (from + i), seq + i]);
+    await run('readwrite', (bs) => { writeBases(bs, many(0, 1000)); writeBases(bs, many(50, 5000)); writeBases(bs, [['s\x000', 7], ['s\x0060', 9000]]); });
+    const ids = ['s\x000', 's\x0010', 's\x0060', 's\x00120', 's\x00999'];
+    const before = await run('readonly', (bs) => readBases(bs, ids));
+    await run('readwrite', (bs) => dropBases(bs, ['s\x0060', 's\x0010']));
+    const after = await run('readonly', (bs) => readBases(bs, ids));
+    const records = await run('readonly', (bs) => new Promise((res) => { bs.count().onsuccess = (e) => res(e.target.result); }));
+    // More than 256 ids at once: dropped by one scan of the bulk records.
+    const t = Array.from({ length: 300 }, (_, i) => ['t\0' + i, 100 + i]);
+    await run('readwrite', (bs) => { writeBases(bs, t.slice(0, 150)); writeBases(bs, t.slice(150)); });
+    await run('readwrite', (bs) => dropBases(bs, t.slice(10).map((e) => e[0])));
+    const scanned = await run('readonly', (bs) => readBases(bs, ['t\x000', 't\x009', 't\x0010', 't\x00299', 's\x00120']));
+    const left = await run('readonly', (bs) => new Promise((res) => { bs.count().onsuccess = (e) => res(e.target.result); }));
+    db.close();
+    return { before, after, records, scanned, left };
+  });
+  assert.deepEqual(r.scanned, [100, 109, undefined, undefined, 5070]);
+  assert.equal(r.left, 4, 'the record left with no pair is deleted');
+  assert.deepEqual(r.before, [1000, 1010, 9000, 5070, undefined]);
+  assert.deepEqual(r.after, [1000, undefined, undefined, 5070, undefined]);
+  assert.equal(r.records, 3, 'two bulk records and one single entry left');
+});

@@ -134,7 +134,7 @@ test('outbox record written behind the app\'s requests: handled errors, explicit
     });
     const settle = (tx) => new Promise((res) => { tx.oncomplete = () => res('complete'); tx.onabort = () => res('abort'); });
     const outbox = () => new Promise((res) => {
-      const tx = s.idb.transaction('_idbsync_outbox');
+      const tx = s.local.idb.transaction('_idbsync_outbox');
       tx.objectStore('_idbsync_outbox').getAll().onsuccess = (e) => res(e.target.result.map((x) => x.m.map((m) => m[1])));
     });
     const out = {};

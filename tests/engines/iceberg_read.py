@@ -7,10 +7,17 @@ prints JSON for tests/lake/iceberg*.test.mjs.
       <= AS_OF_SEQ (time travel), with "files": the data files the scan planned (a ROW_FILTER
       such as "idb_seq <= 5" prunes by the manifests' metrics); one process for all
       (pyiceberg's import takes seconds).
-  iceberg_read.py loop SECONDS CHANGES_DIR STATE_DIR
+  iceberg_read.py loop SECONDS CHANGES_DIR STATE_DIR   (at least SECONDS and 6 scans)
       scans both tables' newest committed metadata in a loop while the server writes and prints
       {"scans", "errors":[..], "dups", "gaps", "backwards", "max_seq"}: the change log must hold
       every seq 1..max exactly once (one store), the state each key once.
+      TABLE_DIR may also be rest+URI/NS.TABLE: the table as the Iceberg REST catalog at URI
+      has it (load_table; the catalog's current metadata).
+  iceberg_read.py append URI NS.TABLE JSON_ROWS
+      appends rows to a table through the REST catalog (another writer's commit).
+  iceberg_read.py refs TABLE_DIR
+      {"refs": [paths]}: every manifest list, manifest and data file (deleted entries too) that
+      a snapshot of the newest metadata names.
   iceberg_read.py versions TABLE_DIR
       opens every metadata/vN.metadata.json and scans its current snapshot:
       {"versions": n, "errors": [..]} (each version a reader may have found must be readable).
@@ -52,8 +59,29 @@ def snap_seq(s):
     return int(s.summary.additional_properties.get("idbsync.seq", "-1"))
 
 
+def rest_table(uri, ident):
+    from pyiceberg.catalog import load_catalog
+    # ICEBERG_READ_PROPS: more catalog properties as JSON (s3.endpoint, s3.access-key-id, ...)
+    props = json.loads(os.environ.get("ICEBERG_READ_PROPS", "{}"))
+    return load_catalog("rest", type="rest", uri=uri, **props).load_table(ident)
+
+
+def open_table(spec):
+    if spec.startswith("rest+"):
+        uri, _, ident = spec[5:].rpartition("/")
+        return rest_table(uri, ident)
+    return StaticTable.from_metadata(latest(spec))
+
+
+def append(uri, ident, rows):
+    import pyarrow as pa
+    tab = rest_table(uri, ident)
+    tab.append(pa.Table.from_pylist(json.loads(rows), schema=tab.schema().as_arrow()))
+    print(json.dumps({"snapshot": tab.refresh().metadata.current_snapshot_id}))
+
+
 def scan(table_dir, as_of=None, row_filter=None):
-    tab = StaticTable.from_metadata(latest(table_dir))
+    tab = open_table(table_dir)
     snaps = tab.metadata.snapshots
     sid = tab.metadata.current_snapshot_id
     if as_of is not None:
@@ -73,9 +101,11 @@ def scan(table_dir, as_of=None, row_filter=None):
 
 def loop(seconds, changes_dir, state_dir):
     out = {"scans": 0, "errors": [], "dups": 0, "gaps": 0, "backwards": 0, "max_seq": 0, "state_dups": 0}
+    # At least SECONDS and at least 6 scans (a loaded machine may need longer for 6; capped at 5 min):
+    # the test keeps writing until this loop ends, so every scan races the writer.
     end = time.time() + seconds
     last = 0
-    while time.time() < end:
+    while time.time() < end or (out["scans"] < 6 and time.time() < end + 300):
         try:
             if not os.path.isdir(os.path.join(changes_dir, "metadata")):
                 time.sleep(0.05)
@@ -102,6 +132,19 @@ def loop(seconds, changes_dir, state_dir):
     print(json.dumps(out))
 
 
+def refs(table_dir):
+    tab = open_table(table_dir)
+    out = set()
+    strip = lambda p: p[7:] if p.startswith("file://") else p  # noqa: E731
+    for s in tab.metadata.snapshots:
+        out.add(strip(s.manifest_list))
+        for m in s.manifests(tab.io):
+            out.add(strip(m.manifest_path))
+            for e in m.fetch_manifest_entry(tab.io, discard_deleted=False):
+                out.add(strip(e.data_file.file_path))
+    print(json.dumps({"refs": sorted(out)}))
+
+
 def versions(table_dir):
     out = {"versions": 0, "errors": []}
     for n in sorted(os.listdir(os.path.join(table_dir, "metadata"))):
@@ -123,6 +166,10 @@ if __name__ == "__main__":
             d, _, seq = a.partition("@")
             res.append(scan(d, int(seq) if seq else None, flt or None))
         print(json.dumps(res))
+    elif sys.argv[1] == "append":
+        append(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "refs":
+        refs(sys.argv[2])
     elif sys.argv[1] == "versions":
         versions(sys.argv[2])
     elif sys.argv[1] == "loop":

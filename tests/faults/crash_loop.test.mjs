@@ -13,8 +13,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startServer, pullAll, request, stores, sleep } from '../integration/lib/server.mjs';
-import { rng, postJson } from './lib/util.mjs';
+import { startServer, pullAll, request, stores, sleep, postJson } from '../lib/server.mjs';
+import { rng } from './lib/util.mjs';
 import { duck, globU, pullState } from '../lake/lib.mjs';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -9,9 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
-import { startServer, pullAll, request, tempDir } from '../integration/lib/server.mjs';
+import { startServer, pullAll, request, tempDir, postJson } from '../lib/server.mjs';
 import { mountSmallFs, availBytes, writeFiller } from './lib/smallfs.mjs';
-import { postJson } from './lib/util.mjs';
 
 const DB = 'full';
 const CLIENTS = 4;

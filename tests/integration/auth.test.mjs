@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   startServer, tempDir, push, pull, pullAll, stores, request, openEvents, sleep, metrics, metricValue,
-} from './lib/server.mjs';
+} from '../lib/server.mjs';
 
 const A = 'tok-alice-0123456789';
 const B = 'tok-bob-9876543210';

@@ -8,7 +8,7 @@ import net from 'node:net';
 import http from 'node:http';
 import {
   startServer, push, pull, pullAll, pushOk, stores, request, hlc, metrics, metricValue, openEvents, sleep,
-} from './lib/server.mjs';
+} from '../lib/server.mjs';
 
 const DB = 'bad';
 let srv;

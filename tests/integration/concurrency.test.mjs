@@ -3,7 +3,7 @@
 // holds the write with the greatest hlc.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, pull, pullAll, push, pushOk, hlc, applyChanges, rowKey, metrics, metricValue } from './lib/server.mjs';
+import { startServer, pull, pullAll, push, pushOk, hlc, applyChanges, rowKey, metrics, metricValue } from '../lib/server.mjs';
 import { rng } from '../faults/lib/util.mjs';
 
 function snapshot(map) {

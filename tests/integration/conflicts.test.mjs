@@ -3,7 +3,7 @@
 // scoped to one store (and one database).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, push, pull, pullAll, stores, hlc, metrics, metricValue } from './lib/server.mjs';
+import { startServer, push, pull, pullAll, stores, hlc, metrics, metricValue } from '../lib/server.mjs';
 
 const T = Date.now() - 200000; // all explicit stamps are in the (recent) past
 const H = (dt, node = 'n') => hlc(T + dt, 0, node);

@@ -3,7 +3,7 @@
 // twice, and keeps each client's mutation-id sequence.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, push, pull, pullAll, pushOk, stores, request, openEvents } from './lib/server.mjs';
+import { startServer, push, pull, pullAll, pushOk, stores, request, openEvents } from '../lib/server.mjs';
 import { rng } from '../faults/lib/util.mjs';
 
 /** The server's ack for a client, learned with an empty push (it applies nothing). */

@@ -4,7 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, tempDir, pullAll, push, sleep } from './lib/server.mjs';
+import { startServer, tempDir, pullAll, push, sleep } from '../lib/server.mjs';
 import { writeParquet, run, byKey } from './lib/parquet.mjs';
 
 describe('idbsync import --server', () => {

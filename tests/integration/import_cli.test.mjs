@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startServer, tempDir, pullAll, request, BIN, sleep } from './lib/server.mjs';
+import { startServer, tempDir, pullAll, request, BIN, sleep } from '../lib/server.mjs';
 import { writeParquet, run, byKey, duckRows } from './lib/parquet.mjs';
 
 /** An HTTP server that only counts the requests it gets (to prove none was sent). */

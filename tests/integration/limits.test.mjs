@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startServer, push, pull, metrics, metricValue, sleep } from './lib/server.mjs';
+import { startServer, push, pull, metrics, metricValue, sleep } from '../lib/server.mjs';
 
 describe('in-flight response budget', () => {
   test('stalled readers cannot make the server hold unbounded memory', async () => {

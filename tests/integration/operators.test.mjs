@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { BIN, SRC, startServer, tempDir, push, request } from './lib/server.mjs';
+import { BIN, SRC, startServer, tempDir, push, request } from '../lib/server.mjs';
 
 function run(args, opts = {}) {
   const r = spawnSync(args[0] === 'make' ? 'make' : BIN, args[0] === 'make' ? args.slice(1) : args,
@@ -33,6 +33,11 @@ test('every command answers --help with exit 0 and names an unknown option as su
     assert.match(u.err, /unknown option --frobnicate/, `${c.join(' ')}: ${u.err}`);
   }
   assert.match(run(['serve', '--data']).err, /--data needs a value/);
+  for (const [flag, v] of [['--workers', '0'], ['--workers', '5000'], ['--max-connections', '0']]) {
+    const r = run(['serve', flag, v]);
+    assert.equal(r.code, 2, `${flag} ${v}`);
+    assert.match(r.err, new RegExp(`${flag}: expected an integer from 1 to \\d+, got "${v}"`), r.err);
+  }
 });
 
 test('config files: every flag is a key, wrong types and unknown keys are named', () => {

@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, push, pull, pullAll, pushOk, stores, hlc, metrics, metricValue, openEvents, request, sleep,
-} from './lib/server.mjs';
+} from '../lib/server.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });

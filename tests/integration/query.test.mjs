@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
-import { startServer, tempDir, push, request } from './lib/server.mjs';
+import { startServer, tempDir, push, request } from '../lib/server.mjs';
 
 const query = (url, db, body, token) => request(`${url}/v1/db/${db}/query`, { method: 'POST', body, token });
 

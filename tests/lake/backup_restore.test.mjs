@@ -6,14 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, push, flush, duck, glob, tempDir, run, pullState } from './lib.mjs';
+import { startServer } from '../lib/server.mjs';
+import { push, flush, duck, glob, tempDir, run, pullState } from './lib.mjs';
 
 const put = (id, key, v) => ({ id, store: 'orders', op: 'put', key, value: { v } });
 
 test('backup under live pushes, restore, new epoch, clients told, lake rebased', async () => {
   const dir = tempDir();
   const data = path.join(dir, 'data'), lake = path.join(dir, 'lake'), file = path.join(dir, 'backup.sqlite');
-  let s = await serve({ data, lake });
+  let s = await startServer({ dataDir: data, lakeDir: lake });
   let id = 0;
   const epoch0 = (await (await fetch(`${s.url}/healthz`)).json()).epoch;
   assert.match(epoch0, /^[0-9a-f]{16}$/);
@@ -44,7 +45,7 @@ test('backup under live pushes, restore, new epoch, clients told, lake rebased',
 
   const r = await run(['restore', '--data', data, file]);
   assert.equal(r.code, 0, r.err);
-  s = await serve({ data, lake });
+  s = await startServer({ dataDir: data, lakeDir: lake });
   try {
     const h = await (await fetch(`${s.url}/healthz`)).json();
     assert.notEqual(h.epoch, epoch0, 'a restored state has a new epoch');

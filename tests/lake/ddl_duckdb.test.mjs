@@ -4,12 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { serve, push, flush, duck, tempDir, run } from './lib.mjs';
+import { startServer } from '../lib/server.mjs';
+import { push, flush, duck, tempDir, run } from './lib.mjs';
 
 test('the DuckDB DDL runs as printed and returns the server\'s rows', async () => {
   const dir = tempDir();
   const lake = path.join(dir, 'lake');
-  const s = await serve({ data: path.join(dir, 'data'), lake, args: ['--lake-partition', 'shop/orders=city'] });
+  const s = await startServer({ dataDir: path.join(dir, 'data'), lakeDir: lake, args: ['--lake-partition', 'shop/orders=city'] });
   try {
     await push(s.url, 'shop', { client: 'c1', mutations: [
       { id: 1, store: 'orders', op: 'put', key: 1, value: { city: 'Oslo', qty: 1 } },

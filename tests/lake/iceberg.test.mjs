@@ -136,8 +136,9 @@ test('a pyiceberg reader in a loop during ingest: no error, duplicate or gap', a
   const root = `${lake}/_iceberg/app`;
   const reader = py('loop', 6, `${root}/items_changes`, `${root}/items`);
   let id = 1;
-  const t0 = Date.now();
-  while (Date.now() - t0 < 5000) {
+  let readerDone = false;
+  reader.then(() => { readerDone = true; }, () => { readerDone = true; });
+  while (!readerDone) {   // written to until the reader has scanned enough: no scan count left to luck
     const muts = [];
     for (let j = 0; j < 50; j++) {
       const key = Math.floor(Math.random() * 500);

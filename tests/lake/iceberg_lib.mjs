@@ -1,6 +1,9 @@
 // Helpers of the Iceberg tests: pyiceberg (tests/engines/iceberg_read.py in the venv that
 // tests/engines/pyiceberg_env.sh creates once) and the pull feed as state.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import readline from 'node:readline';
 import path from 'node:path';
 import { SRC } from './lib.mjs';
 
@@ -8,8 +11,13 @@ const PY = execFileSync(path.join(SRC, 'tests/engines/pyiceberg_env.sh'), { enco
 const READ = path.join(SRC, 'tests/engines/iceberg_read.py');
 
 export function py(...args) {
+  return pyEnv({}, ...args);
+}
+
+/** py() with more environment (ICEBERG_READ_PROPS: the REST catalog's client properties). */
+export function pyEnv(env, ...args) {
   return new Promise((resolve, reject) => {
-    execFile(PY, [READ, ...args.map(String)], { maxBuffer: 256 << 20 }, (e, out, err) => {
+    execFile(PY, [READ, ...args.map(String)], { maxBuffer: 256 << 20, env: { ...process.env, ...env } }, (e, out, err) => {
       if (e) reject(new Error(`iceberg_read.py ${args.join(' ')}: ${err || e.message}`));
       else resolve(JSON.parse(out));
     });
@@ -41,3 +49,64 @@ export function stateOf(changes, upto = Infinity) {
   return m;
 }
 
+
+function unref(proc) {
+  proc.unref();
+  proc.stdout.unref();
+  proc.stderr.unref();
+}
+
+/** Starts Apache Iceberg's own REST catalog server (tests/engines/IcebergRestCatalog.java over
+ * the jar tests/engines/iceberg_rest_env.sh fetches once) on 127.0.0.1 with its SQLite file in
+ * dir (props: more catalog properties, warehouse: its location if not dir); resolves
+ * {uri, stop()}. Stopped at exit too. */
+export async function restCatalog(dir, props = {}) {
+  const jar = execFileSync(path.join(SRC, 'tests/engines/iceberg_rest_env.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const proc = spawn('java', ['-Xmx512m', '-cp', jar, path.join(SRC, 'tests/engines/IcebergRestCatalog.java'),
+    props.warehouse || dir, path.join(dir, 'catalog.db'), ...Object.entries(props).filter(([k]) => k !== 'warehouse').map(([k, v]) => `${k}=${v}`)],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const kill = () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } };
+  process.on('exit', kill);
+  unref(proc);   // a failed test must not hang on it
+  let err = '';
+  proc.stderr.on('data', (d) => { err = (err + d).slice(-20000); });
+  const exited = new Promise((r) => proc.once('exit', r));
+  const port = await new Promise((resolve, reject) => {
+    // the JVM compiles the launcher and starts Jetty: tens of seconds on a loaded machine
+    const t = setTimeout(() => reject(new Error(`the REST catalog did not start in 5 min: ${err}`)), 300000);
+    readline.createInterface({ input: proc.stdout }).on('line', (l) => {
+      const m = /^listening (\d+)$/.exec(l);
+      if (m) { clearTimeout(t); resolve(m[1]); }
+    });
+    exited.then((code) => reject(new Error(`the REST catalog exited ${code}: ${err}`)));
+  });
+  return { uri: `http://127.0.0.1:${port}`, stop: async () => { proc.ref(); kill(); await exited; }, stderr: () => err };
+}
+
+/** Starts versitygw (tests/engines/versitygw_env.sh builds it once) serving dir on 127.0.0.1 with
+ * a bucket `lake`; resolves {endpoint, bucket, dir, access, secret, stop()}. */
+export async function s3Server(dir) {
+  const bin = execFileSync(path.join(SRC, 'tests/engines/versitygw_env.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  fs.mkdirSync(path.join(dir, 'lake'), { recursive: true });
+  const port = await new Promise((resolve) => {   // a free port, handed to versitygw
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+  const access = 'idbsynctest', secret = 'idbsynctestsecret';
+  const proc = spawn(bin, ['--access', access, '--secret', secret, '--port', `127.0.0.1:${port}`, 'posix', '--nometa', dir],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const kill = () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } };
+  process.on('exit', kill);
+  unref(proc);
+  let err = '';
+  proc.stderr.on('data', (d) => { err = (err + d).slice(-20000); });
+  proc.stdout.on('data', () => {});
+  const exited = new Promise((r) => proc.once('exit', r));
+  let up = false;
+  exited.then(() => { if (!up) up = null; });
+  const endpoint = `http://127.0.0.1:${port}`;
+  while (!up) {   // serving once an unsigned request gets an S3 answer
+    if (up === null) throw new Error(`versitygw exited: ${err}`);
+    try { await fetch(`${endpoint}/lake`); up = true; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  return { endpoint, bucket: 'lake', dir, access, secret, stop: async () => { proc.ref(); kill(); await exited; } };
+}

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, push, flush, tempDir, run } from './lib.mjs';
+import { startServer } from '../lib/server.mjs';
+import { push, flush, tempDir, run } from './lib.mjs';
 import { decodeStruct, encodeStruct, field, setField, parseParquet, writeParquet, columnMeta, columnChunk } from './thrift.mjs';
 
 async function check(target, profile) {
@@ -69,7 +70,7 @@ const ROWS = Array.from({ length: 40 }, (_, i) => ({ id: i, s: 'v' + (i % 3), b:
 test('lakes the server writes: compat passes --profile compat; modern passes impala4 and fails compat', async () => {
   for (const profile of ['compat', 'modern']) {
     const lake = tempDir(), data = tempDir();
-    const srv = await serve({ data, lake, args: ['--lake-profile', profile, '--lake-partition', 'app/events=region'] });
+    const srv = await startServer({ dataDir: data, lakeDir: lake, args: ['--lake-profile', profile, '--lake-partition', 'app/events=region'] });
     try {
       const muts = [];
       let id = 1;

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { serve, push, flush, duck, globU, tempDir, metrics } from './lib.mjs';
+import { startServer } from '../lib/server.mjs';
+import { push, flush, duck, globU, tempDir, metrics } from './lib.mjs';
 
 const files = (dir) => fs.readdirSync(dir).filter((n) => n.endsWith('.parquet'));
 const dayFiles = (lake) => fs.readdirSync(`${lake}/app/notes_changes`).filter((n) => n.startsWith('dt='))
@@ -14,7 +15,7 @@ const dayFiles = (lake) => fs.readdirSync(`${lake}/app/notes_changes`).filter((n
 
 test('small change-log files are merged, nothing lost or doubled', async () => {
   const lake = tempDir(), data = tempDir();
-  const srv = await serve({ data, lake, args: ['--flush-interval', '20ms'] });
+  const srv = await startServer({ dataDir: data, lakeDir: lake, args: ['--flush-interval', '20ms'] });
   const d = await duck();
   const want = new Map();   // seq -> value
   let id = 1;
@@ -100,7 +101,7 @@ test('small change-log files are merged, nothing lost or doubled', async () => {
 // follow it (else a day's merged file would be copied at every compaction).
 test('a larger file is left as it is (same inode) while the small files after it are merged', async () => {
   const lake = tempDir(), data = tempDir();
-  const srv = await serve({ data, lake, args: ['--flush-interval', '20ms'] });
+  const srv = await startServer({ dataDir: data, lakeDir: lake, args: ['--flush-interval', '20ms'] });
   let id = 1;
   const noise = (i) => Array.from({ length: 12 }, (_, k) => ((i * 2654435761 + k * 40503) >>> 0).toString(36)).join('');
   const big = [];

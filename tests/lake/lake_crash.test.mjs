@@ -4,15 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { serve, push, flush, pullState, duck, glob, globU, tempDir, rng } from './lib.mjs';
+import { startServer } from '../lib/server.mjs';
+import { push, flush, pullState, duck, glob, globU, tempDir, rng } from './lib.mjs';
 
 test('kill -9 mid-flush, restart, converge', async () => {
   const lake = tempDir(), data = tempDir();
   const args = ['--flush-interval', '50ms', '--lake-bucket-bytes', '16k'];
   const r = rng(7);
   let id = 1;
+  const srv = await startServer({ dataDir: data, lakeDir: lake, args });
   for (let cycle = 0; cycle < 4; cycle++) {
-    const srv = await serve({ data, lake, args });
+    if (cycle) await srv.restart();
     const pushes = [];
     for (let b = 0; b < 10; b++) {
       const muts = [];
@@ -26,9 +28,9 @@ test('kill -9 mid-flush, restart, converge', async () => {
     await Promise.all(pushes);
     // die somewhere inside the flushes that are now running
     await new Promise((res) => setTimeout(res, 5 + Math.floor(r() * 60)));
-    await srv.kill();
+    await srv.kill9();
   }
-  const srv = await serve({ data, lake, args });
+  await srv.restart();
   const { flushed } = await flush(srv.url, 'app');
   const d = await duck();
   const want = (await pullState(srv.url, 'app')).get('docs');
@@ -54,7 +56,7 @@ test('kill -9 mid-flush, restart, converge', async () => {
 test('kill -9 after the change log was recorded and before the state pass', async () => {
   const lake = tempDir(), data = tempDir();
   const args = ['--flush-interval', '20ms'];
-  const srv = await serve({ data, lake, args });
+  const srv = await startServer({ dataDir: data, lakeDir: lake, args });
   const big = 'y'.repeat(300);
   let id = 1;
   for (let b = 0; b < 10; b++) {   // a state pass of a few MB: a window the poll below sees
@@ -78,11 +80,11 @@ test('kill -9 after the change log was recorded and before the state pass', asyn
     }
   }
   assert.ok(caught, 'never saw the change log ahead of the state');
-  await srv.kill();
+  await srv.kill9();
   const p = JSON.parse(fs.readFileSync(prog, 'utf8'));
   assert.ok(p.state_seq <= p.changes_seq);
 
-  const again = await serve({ data, lake, args });
+  const again = await srv.restart();
   await flush(again.url, 'app');
   const d = await duck();
   const want = (await pullState(again.url, 'app')).get('docs');

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, push, flush, duck, glob, tempDir, run, metrics } from './lib.mjs';
+import { startServer } from '../lib/server.mjs';
+import { push, flush, duck, glob, tempDir, run, metrics } from './lib.mjs';
 
 const put = (id, store, key, value) => ({ id, store, op: 'put', key, value });
 
@@ -39,7 +40,7 @@ for (const profile of ['compat', 'modern']) {
   test(`${profile}: values at the edges of what a browser holds flush, with their documented fallbacks`, async () => {
     const dir = tempDir();
     const lake = path.join(dir, 'lake');
-    const s = await serve({ data: path.join(dir, 'data'), lake, args: ['--lake-profile', profile] });
+    const s = await startServer({ dataDir: path.join(dir, 'data'), lakeDir: lake, args: ['--lake-profile', profile] });
     try {
       // JSON.stringify writes lone surrogates as \ud800 escapes, as the client does
       await push(s.url, 'a', { client: 'c1', mutations: [
@@ -87,7 +88,7 @@ test('a table whose files fail is held; the other tables and databases go on; re
   fs.mkdirSync(path.join(lake, 'a'), { recursive: true });
   fs.writeFileSync(path.join(lake, 'a', 's_changes'), 'in the way');
   const args = ['--lake-retry-max', '3', '--lake-retry-base', '100ms'];
-  let s = await serve({ data, lake, args });
+  let s = await startServer({ dataDir: data, lakeDir: lake, args });
   try {
     await push(s.url, 'a', { client: 'c1', mutations: [put(1, 's', 1, { v: 1 }), put(2, 't', 1, { v: 2 }), put(3, 's', 2, { v: 3 })] });
     await push(s.url, 'b', { client: 'c2', mutations: [put(1, 'u', 1, { v: 4 })] });
@@ -115,8 +116,8 @@ test('a table whose files fail is held; the other tables and databases go on; re
     assert.match(list.out, /QUARANTINED after 3 attempts/);
     // held changes survive kill -9: the store keeps them, the lake knows where to resume
     await push(s.url, 'a', { client: 'c1', mutations: [put(4, 's', 3, { v: 5 })] });
-    await s.kill();
-    s = await serve({ data, lake, args });
+    await s.kill9();
+    s = await startServer({ dataDir: data, lakeDir: lake, args });
     r = await ready(s.url);
     assert.equal(r.body.lake.held[0].quarantined, true, 'still quarantined after a restart');
     // the operator fixes the cause and asks for a retry
@@ -137,7 +138,7 @@ test('a table whose files fail is held; the other tables and databases go on; re
 test('a row the writer refuses waits alone; a restart that can write it does, once', async () => {
   const dir = tempDir();
   const lake = path.join(dir, 'lake'), data = path.join(dir, 'data');
-  let s = await serve({ data, lake, env: { IDBSYNC_TEST_LAKE_REFUSE: 'poison' } });
+  let s = await startServer({ dataDir: data, lakeDir: lake, env: { IDBSYNC_TEST_LAKE_REFUSE: 'poison' } });
   try {
     await push(s.url, 'a', { client: 'c1', mutations: [put(1, 's', 1, { v: 'ok1' }), put(2, 's', 2, { v: 'poison' }), put(3, 's', 3, { v: 'ok3' })] });
     const fa = await postStatus(`${s.url}/v1/db/a/flush`);
@@ -157,7 +158,7 @@ test('a row the writer refuses waits alone; a restart that can write it does, on
     // more pushes keep flowing while the row waits
     await push(s.url, 'a', { client: 'c1', mutations: [put(4, 's', 4, { v: 'ok4' })] });
     await s.stop();
-    s = await serve({ data, lake });   // a fixed writer
+    s = await startServer({ dataDir: data, lakeDir: lake });   // a fixed writer
     await flush(s.url, 'a');
     await until('the held row', async () => (await ready(s.url)).status === 200);
     assert.deepEqual(await vals('s_changes'), ['ok1', 'ok3', 'ok4', 'poison']);
@@ -175,7 +176,7 @@ test('shutdown with a failing lake and a flush waiting takes under 5 s', async (
   fs.mkdirSync(path.join(lake, 'a'), { recursive: true });
   fs.writeFileSync(path.join(lake, 'a', 's_changes'), 'in the way');
   fs.writeFileSync(path.join(lake, 'a', 's'), 'in the way');
-  const s = await serve({ data: path.join(dir, 'data'), lake, env: { IDBSYNC_TEST_LAKE_REFUSE: 'poison' } });
+  const s = await startServer({ dataDir: path.join(dir, 'data'), lakeDir: lake, env: { IDBSYNC_TEST_LAKE_REFUSE: 'poison' } });
   await push(s.url, 'a', { client: 'c1', mutations: [put(1, 's', 1, { v: 1 }), put(2, 't', 1, { v: 'poison' })] });
   const waiting = fetch(`${s.url}/v1/db/a/flush`, { method: 'POST' }).catch(() => null);
   await new Promise((r) => setTimeout(r, 500));

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { serve, push, flush, duck, glob, globU, tempDir, run, metrics } from './lib.mjs';
+import { startServer } from '../lib/server.mjs';
+import { push, flush, duck, glob, globU, tempDir, run, metrics } from './lib.mjs';
 
 const TYPE = { // DDL type -> DuckDB type of the column read from the file
   BOOLEAN: 'BOOLEAN', BIGINT: 'BIGINT', DOUBLE: 'DOUBLE', STRING: 'VARCHAR', VARCHAR: 'VARCHAR',
@@ -63,7 +64,7 @@ for (const profile of ['compat', 'modern']) {
     tsType = profile === 'modern' ? 'TIMESTAMP WITH TIME ZONE' : 'TIMESTAMP';
     const lake = tempDir(), data = tempDir();
     const log = `${tempDir()}/notify.log`;
-    const srv = await serve({ data, lake, args: ['--lake-profile', profile, '--flush-interval', '100ms',
+    const srv = await startServer({ dataDir: data, lakeDir: lake, args: ['--lake-profile', profile, '--flush-interval', '100ms',
       '--on-flush', `echo "$IDBSYNC_DB.$IDBSYNC_TABLE [$IDBSYNC_PARTITIONS] $IDBSYNC_KIND" >> ${log}`,
       '--drill-url', 'http://127.0.0.1:9', '--lake-partition', 'shop/orders=Region'] });
     const d = await duck();

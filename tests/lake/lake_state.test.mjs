@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { serve, push, flush, pullState, duck, glob, globU, tempDir, rng, metrics } from './lib.mjs';
+import { startServer } from '../lib/server.mjs';
+import { push, flush, pullState, duck, glob, globU, tempDir, rng, metrics } from './lib.mjs';
 
 const CLIENTS = 4, ROUNDS = 30, PER = 40, KEYS = 700;
 
@@ -20,7 +21,7 @@ function value(r, i) {
 
 test('random load: state equals the pull feed, change log exact, reader never sees duplicates', async () => {
   const lake = tempDir(), data = tempDir();
-  const srv = await serve({ data, lake, args: ['--flush-interval', '200ms', '--lake-bucket-bytes', '8k',
+  const srv = await startServer({ dataDir: data, lakeDir: lake, args: ['--flush-interval', '200ms', '--lake-bucket-bytes', '8k',
     '--lake-partition', 'app/events=region'] });
   const d = await duck();
   let stop = false, queries = 0, torn = 0;

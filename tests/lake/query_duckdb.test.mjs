@@ -7,7 +7,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, post, push, flush, tempDir, rng } from './lib.mjs';
+import { startServer } from '../lib/server.mjs';
+import { post, push, flush, tempDir, rng } from './lib.mjs';
 import { createRequire } from 'node:module';
 import { SRC } from './lib.mjs';
 // joins over views run unindexed: give sanitizer builds (IDS_TIME_SCALE) room
@@ -119,7 +120,7 @@ for (const profile of ['compat', 'modern']) {
     before(async () => {
       const dir = tempDir();
       lake = path.join(dir, 'lake');
-      srv = await serve({ data: path.join(dir, 'data'), lake, args: ['--lake-profile', profile, '--flush-interval', '60s', '--no-inbox', ...QT] });
+      srv = await startServer({ dataDir: path.join(dir, 'data'), lakeDir: lake, args: ['--lake-profile', profile, '--flush-interval', '60s', '--no-inbox', ...QT] });
       for (const b of seed()) await push(srv.url, DB, b);
       await flush(srv.url, DB);
       conn = await (await DuckDBInstance.create(':memory:', { threads: '1' })).connect();
@@ -170,7 +171,7 @@ describe('a field only older rows have', () => {
   test('is queryable in /query as in the lake', async () => {
     const dir = tempDir();
     const lake = path.join(dir, 'lake');
-    const srv = await serve({ data: path.join(dir, 'data'), lake, args: ['--flush-interval', '60s', '--no-inbox', ...QT] });
+    const srv = await startServer({ dataDir: path.join(dir, 'data'), lakeDir: lake, args: ['--flush-interval', '60s', '--no-inbox', ...QT] });
     try {
       const muts = [];
       for (let i = 1; i <= 2500; i++) muts.push({ id: i, store: 'events', op: 'put', key: i, value: i <= 100 ? { n: i, coupon: 'C' + (i % 7) } : { n: i } });

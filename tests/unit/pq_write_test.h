@@ -1,5 +1,6 @@
-/* Helpers shared by the Parquet writer unit tests (test_pq_write*.c):
- * a failure counter with CHECK, a per-test temp directory, schema lookups, and reading a
+/* Helpers shared by the unit tests that write or read Parquet (test_pq_write*.c, the
+ * importer's and the import route's), over test_util.h's assertions: a per-test temp
+ * directory, a file written from a schema and NDJSON rows, schema lookups, and reading a
  * file's rows back as NDJSON. */
 #ifndef PQ_WRITE_TEST_H
 #define PQ_WRITE_TEST_H
@@ -12,17 +13,9 @@
 #include "idbsync/pq_read.h"
 #include "idbsync/pq_write.h"
 #include "parquet/common/thrift.h"
+#include "test_util.h"
 
 #define PQW_TEST_HELPER __attribute__((unused))
-
-PQW_TEST_HELPER static int failures;
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (!(c)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                               \
-		}                                                                 \
-	} while (0)
 
 PQW_TEST_HELPER static char tmpdir[256];
 
@@ -65,6 +58,34 @@ PQW_TEST_HELPER static pq_node *infer(const char *ndjson, pq_profile profile, id
 	return s;
 }
 
+/* Writes the NDJSON rows under schema (pq_schema_from_json's format, modern profile) to path;
+ * the top-level column interval_col (if not NULL) becomes INTERVAL (FIXED_LEN_BYTE_ARRAY(12)),
+ * which the schema format has no word for. 0, or -1 after counting a failure. */
+PQW_TEST_HELPER static int write_parquet_file(const char *path, const char *schema, const char *ndjson,
+					      const char *interval_col)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = NULL;
+	pq_writer *w = NULL;
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.profile = PQ_PROFILE_MODERN;
+	int rc = pq_schema_from_json(&s, schema, strlen(schema), PQ_PROFILE_MODERN, &err);
+	for (size_t i = 0; !rc && interval_col && i < s->n_children; i++)
+		if (!strcmp(s->children[i]->name, interval_col))
+			s->children[i]->converted = PQ_CT_INTERVAL;
+	if (!rc)
+		rc = pq_writer_new(&w, path, s, &o, &err);
+	if (!rc)
+		rc = pq_writer_write_ndjson(w, ndjson, strlen(ndjson), path, &err);
+	if (!rc)
+		rc = pq_writer_close(w, &err);
+	if (rc)
+		TEST_FAIL("writing %s: %s", path, err.msg);
+	pq_writer_free(w);
+	pq_node_free(s);
+	return rc ? -1 : 0;
+}
+
 PQW_TEST_HELPER static int is_string(const pq_node *n)
 {
 	return n && n->type == PQ_BYTE_ARRAY && n->logical.kind == PQ_LT_STRING &&
@@ -84,8 +105,7 @@ PQW_TEST_HELPER static char *rows_ndjson(pq_reader *rd)
 		ids_buf_reset(&row);
 	}
 	if (rc < 0) {
-		fprintf(stderr, "reader: %s\n", err.msg);
-		failures++;
+		TEST_FAIL("reader: %s", err.msg);
 	}
 	ids_buf_free(&row);
 	return ids_buf_steal(&all, NULL);
@@ -101,11 +121,10 @@ PQW_TEST_HELPER static void expect_rows(const char *path, const char *want, cons
 	char *all = NULL;
 	if (pq_reader_open(&rd, path, NULL, &err) == 0)
 		all = rows_ndjson(rd);
-	if (!all || strcmp(all, want)) {
-		fprintf(stderr, "%s:%d: rows of %s differ: %s\n%s", file, line, path,
-			rd ? "got" : err.msg, all ? all : "\n");
-		failures++;
-	}
+	if (!all || strcmp(all, want))
+		test_fail(file, line, "rows of %s differ: %s\n%s", path, rd ? "got" : err.msg, all ? all : "");
+	else
+		test_passed++;
 	free(all);
 	pq_reader_free(rd);
 }

@@ -9,7 +9,6 @@
 #include "idbsync/store.h"
 #include "idbsync/value.h"
 
-#include <ftw.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,11 +17,6 @@
 #include "test_util.h"
 
 static char tmproot[256];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
 
 static void make_dir(char *out, size_t n, const char *name)
 {
@@ -73,7 +67,7 @@ static void state_for(const char *dir, char *state, size_t n)
 		return;
 	char name[200];
 	const char *rel = strncmp(dir, tmproot, strlen(tmproot)) ? dir : dir + strlen(tmproot) + 1;
-	snprintf(name, sizeof name, "t_%s", rel);
+	snprintf(name, sizeof name, "t_%.60s", rel); /* PostgreSQL names: 63 bytes */
 	for (char *p = name; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
 			*p = '_';

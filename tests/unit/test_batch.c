@@ -126,7 +126,7 @@ static void valid_body(void)
 	/* pointers into the arena stay valid after it grew */
 	int bad = 0;
 	for (size_t i = 0; b && i < b->n; i++) {
-		char k[16];
+		char k[24];
 		snprintf(k, sizeof k, "%zu", i + 1);
 		bad += strcmp(b->m[i].store, "s") != 0 || !key_is(&b->m[i], k) || b->m[i].id != (int64_t)i + 1;
 	}

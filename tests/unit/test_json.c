@@ -3,6 +3,7 @@
  * UTF-8 validation, unescaping (incl. surrogate pairs), the accessors, minify, and the
  * shortest round-trip double formatter. */
 #include "idbsync/json.h"
+#include "idbsync/value.h"
 
 #include <float.h>
 #include <math.h>
@@ -498,6 +499,52 @@ static void fmt_double(void)
 	CHECK_EQ_INT(rt_fail, 0);
 }
 
+/* Numbers have one converter (util/number.c): the token array, the Parquet scanner and the key
+ * encoding all read number text through it, at any length, and the $num specials through
+ * ids_num_special. */
+static void numbers(void)
+{
+	CHECK(ids_json_to_double("0.1", 3) == 0.1);
+	CHECK(ids_json_to_double("-2.5e-3", 7) == -2.5e-3);
+	CHECK(ids_json_to_double("9007199254740993", 16) == 9007199254740992.0);   /* rounds to even */
+	CHECK(ids_json_to_double("1e400", 5) == INFINITY);
+	/* longer than the 399 bytes the token array's strtod copy once kept: 0.(398 zeros)1e400
+	 * is 10, its cut prefix 0 */
+	ids_buf t = IDS_BUF_INIT;
+	ids_buf_puts(&t, "{\"n\":0.");
+	for (int i = 0; i < 398; i++)
+		ids_buf_putc(&t, '0');
+	ids_buf_puts(&t, "1e400}");
+	ids_json j = IDS_JSON_INIT;
+	ids_error err = IDS_ERROR_INIT;
+	if (CHECK_EQ_INT(ids_json_parse(&j, t.data, t.len, 0, 0, &err), 0)) {
+		CHECK(ids_json_num(&j, 2) == 10.0);
+		CHECK(ids_json_to_double(t.data + 5, t.len - 6) == 10.0);
+	}
+	ids_buf_free(&t);
+
+	double d = 0;
+	CHECK_EQ_INT(ids_num_special("NaN", 3, &d), 0);
+	CHECK(d != d);
+	CHECK_EQ_INT(ids_num_special("-Infinity", 9, &d), 0);
+	CHECK(d == -INFINITY);
+	CHECK_EQ_INT(ids_num_special("-0", 2, &d), 0);
+	CHECK(d == 0 && signbit(d));
+	CHECK_EQ_INT(ids_num_special("Inf", 3, &d), IDS_EINVAL);
+	CHECK_EQ_INT(ids_num_special("nan", 3, &d), IDS_EINVAL);
+	/* a token is read unescaped, as the push check always has */
+	const char *doc = "[\"\\u004eaN\",\"Infinity\",1,\"-Infinityy\"]";
+	if (CHECK_EQ_INT(ids_json_parse(&j, doc, strlen(doc), 0, 0, &err), 0)) {
+		CHECK_EQ_INT(ids_json_num_special(&j, 1, &d), 0);
+		CHECK(d != d);
+		CHECK_EQ_INT(ids_json_num_special(&j, 2, &d), 0);
+		CHECK(d == INFINITY);
+		CHECK_EQ_INT(ids_json_num_special(&j, 3, &d), IDS_EINVAL);
+		CHECK_EQ_INT(ids_json_num_special(&j, 4, &d), IDS_EINVAL);
+	}
+	ids_json_free(&j);
+}
+
 int main(void)
 {
 	token_layout();
@@ -509,5 +556,6 @@ int main(void)
 	accessors();
 	minify();
 	fmt_double();
+	numbers();
 	return test_report("test_json");
 }

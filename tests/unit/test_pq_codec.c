@@ -8,8 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
-static int failures;
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); failures++; } } while (0)
+#include "test_util.h"
 
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {
@@ -196,9 +195,5 @@ int main(void)
 	pq_node_free(NULL);
 	pq_codec_thread_cleanup();
 
-	if (failures)
-		fprintf(stderr, "%d failures\n", failures);
-	else
-		printf("test_pq_codec: ok\n");
-	return failures ? 1 : 0;
+	return test_report("test_pq_codec");
 }

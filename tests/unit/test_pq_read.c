@@ -10,8 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-static int failures;
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); failures++; } } while (0)
+#include "test_util.h"
 
 /* ---- a tiny DELTA_BINARY_PACKED encoder, only for building test input ---- */
 static void uv(ids_buf *b, uint64_t v)
@@ -387,9 +386,5 @@ int main(void)
 	test_plain_bss();
 	test_golden();
 	pq_codec_thread_cleanup();
-	if (failures)
-		fprintf(stderr, "%d failures\n", failures);
-	else
-		printf("test_pq_read: ok\n");
-	return failures ? 1 : 0;
+	return test_report("test_pq_read");
 }

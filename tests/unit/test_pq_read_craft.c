@@ -12,8 +12,7 @@
 #include <string.h>
 #include <zlib.h>
 
-static int failures;
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); failures++; } } while (0)
+#include "test_util.h"
 
 typedef struct selem {
 	const char *name;
@@ -502,9 +501,5 @@ int main(void)
 	test_converted_map();
 	test_v2_empty_int96_range();
 	pq_codec_thread_cleanup();
-	if (failures)
-		fprintf(stderr, "%d failures\n", failures);
-	else
-		printf("test_pq_read_craft: ok\n");
-	return failures ? 1 : 0;
+	return test_report("test_pq_read_craft");
 }

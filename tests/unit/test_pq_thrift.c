@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); failures++; } } while (0)
+#include "test_util.h"
 
 static void known_bytes(void)
 {
@@ -217,9 +216,5 @@ int main(void)
 	known_bytes();
 	roundtrip_wide();
 	hostile();
-	if (failures)
-		fprintf(stderr, "%d failures\n", failures);
-	else
-		printf("test_pq_thrift: ok\n");
-	return failures ? 1 : 0;
+	return test_report("test_pq_thrift");
 }

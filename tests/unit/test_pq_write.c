@@ -132,8 +132,7 @@ static char *read_rows(const char *path, const pq_file_meta **meta_out, pq_reade
 {
 	ids_error err = IDS_ERROR_INIT;
 	if (pq_reader_open(rd, path, NULL, &err)) {
-		fprintf(stderr, "reader: %s\n", err.msg);
-		failures++;
+		TEST_FAIL("reader: %s", err.msg);
 		return NULL;
 	}
 	*meta_out = pq_reader_meta(*rd);
@@ -385,8 +384,7 @@ static void test_batch_api(void)
 
 int main(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pq_write.XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (test_mkdtemp(tmpdir, sizeof tmpdir, "test_pq_write"))
 		return 1;
 	test_rle_bytes();
 	test_rle_roundtrip();
@@ -396,9 +394,5 @@ int main(void)
 	test_float_stats();
 	test_batch_api();
 	rmdir(tmpdir);
-	if (failures)
-		fprintf(stderr, "%d failures\n", failures);
-	else
-		printf("test_pq_write: ok\n");
-	return failures ? 1 : 0;
+	return test_report("test_pq_write");
 }

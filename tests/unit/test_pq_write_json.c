@@ -170,8 +170,7 @@ static void expect_err(const char *ndjson, const char *want)
 	int rc = pq_infer_add_ndjson(inf, ndjson, strlen(ndjson), "in.ndjson", &err);
 	CHECK(rc == IDS_EINVAL);
 	if (strcmp(err.msg, want)) {
-		fprintf(stderr, "want '%s'\n got '%s'\n", want, err.msg);
-		failures++;
+		TEST_FAIL("want '%s'\n got '%s'", want, err.msg);
 	}
 	pq_infer_free(inf);
 }
@@ -271,16 +270,14 @@ static void test_roundtrip(pq_profile profile, int page_version, pq_codec codec)
 	for (size_t i = 0; i < n; i++) {
 		size_t off = 0;
 		if (pq_writer_write_json(w, rows[i][0], strlen(rows[i][0]), &off, &err)) {
-			fprintf(stderr, "row %zu at %zu: %s\n", i, off, err.msg);
-			failures++;
+			TEST_FAIL("row %zu at %zu: %s", i, off, err.msg);
 		}
 	}
 	CHECK(pq_writer_close(w, &err) == 0);
 	pq_writer_free(w);
 	pq_reader *rd;
 	if (pq_reader_open(&rd, path, NULL, &err)) {
-		fprintf(stderr, "reader: %s\n", err.msg);
-		failures++;
+		TEST_FAIL("reader: %s", err.msg);
 		pq_node_free(s);
 		return;
 	}
@@ -290,9 +287,8 @@ static void test_roundtrip(pq_profile profile, int page_version, pq_codec codec)
 		int rc = pq_reader_next_row_json(rd, &row, &err);
 		CHECK(rc == 1);
 		if (rc != 1 || strcmp(row.data, rows[i][1])) {
-			fprintf(stderr, "profile %d v%d codec %d row %zu\n want %s\n got  %s\n", profile,
+			TEST_FAIL("profile %d v%d codec %d row %zu\n want %s\n got  %s", profile,
 				page_version, codec, i, rows[i][1], rc == 1 ? row.data : err.msg);
-			failures++;
 		}
 	}
 	ids_buf_free(&row);
@@ -315,8 +311,7 @@ static void write_err(const char *row, const char *want)
 	int rc = pq_writer_write_ndjson(w, in.data, in.len, "in.ndjson", &err);
 	CHECK(rc == IDS_EINVAL);
 	if (strcmp(err.msg, want)) {
-		fprintf(stderr, "want '%s'\n got '%s'\n", want, err.msg);
-		failures++;
+		TEST_FAIL("want '%s'\n got '%s'", want, err.msg);
 	}
 	CHECK(pq_writer_close(w, &err) != 0);   /* poisoned: nothing gets renamed into place */
 	pq_writer_free(w);
@@ -400,8 +395,7 @@ static void test_schema_errors(void)
 		CHECK(pq_schema_from_json(&s, bad[i][0], strlen(bad[i][0]), PQ_PROFILE_MODERN, &err) ==
 		      IDS_EINVAL);
 		if (strcmp(err.msg, bad[i][1])) {
-			fprintf(stderr, "want '%s'\n got '%s'\n", bad[i][1], err.msg);
-			failures++;
+			TEST_FAIL("want '%s'\n got '%s'", bad[i][1], err.msg);
 		}
 	}
 	/* names that collide once lowercased are refused in the compat profile only */
@@ -435,8 +429,7 @@ static void test_schema_errors(void)
 
 int main(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pq_write_json.XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (test_mkdtemp(tmpdir, sizeof tmpdir, "test_pq_write_json"))
 		return 1;
 	test_infer();
 	test_text_times();
@@ -453,9 +446,5 @@ int main(void)
 	test_rollback();
 	test_schema_errors();
 	rmdir(tmpdir);
-	if (failures)
-		fprintf(stderr, "%d failures\n", failures);
-	else
-		printf("test_pq_write_json: ok\n");
-	return failures ? 1 : 0;
+	return test_report("test_pq_write_json");
 }

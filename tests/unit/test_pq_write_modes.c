@@ -359,8 +359,7 @@ static void test_prefix_inference(void)
 
 int main(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pq_write_modes.XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (test_mkdtemp(tmpdir, sizeof tmpdir, "test_pq_write_modes"))
 		return 1;
 	test_threads();
 	test_mixed_apis();
@@ -369,9 +368,5 @@ int main(void)
 	test_bare_repeated();
 	test_prefix_inference();
 	rmdir(tmpdir);
-	if (failures)
-		fprintf(stderr, "%d failures\n", failures);
-	else
-		printf("test_pq_write_modes: ok\n");
-	return failures ? 1 : 0;
+	return test_report("test_pq_write_modes");
 }

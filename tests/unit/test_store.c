@@ -838,11 +838,8 @@ static void concurrent(const char *dir)
 
 int main(void)
 {
-	snprintf(tmproot, sizeof tmproot, "%s/ids_test_store_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(tmproot)) {
-		perror("mkdtemp");
+	if (test_mkdtemp(tmproot, sizeof tmproot, "ids_test_store"))
 		return 1;
-	}
 	char dir[512];
 
 	make_dir(dir, sizeof dir, "main/nested"); /* created with parents */
@@ -881,6 +878,6 @@ int main(void)
 	CHECK(bad == NULL);
 	CHECK(err.msg[0] != 0);
 
-	nftw(tmproot, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(tmproot);
 	return test_report("test_store");
 }

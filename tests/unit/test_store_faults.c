@@ -5,7 +5,6 @@
 #include "idbsync/store.h"
 #include "store/store_int.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +12,6 @@
 #include <unistd.h>
 
 #include "test_util.h"
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) { return remove(p); }
 
 static int push(store *s, const char *body, store_push_result *res, ids_error *err)
 {
@@ -153,8 +150,8 @@ static void group(const char *dir)
 
 int main(void)
 {
-	char root[] = "/tmp/idbsync-faults-XXXXXX";
-	if (!mkdtemp(root))
+	char root[256];
+	if (test_mkdtemp(root, sizeof root, "idbsync-faults"))
 		return 1;
 	const char *steps[] = {"begin", "savepoint", "rollback_to", "release", "head", "commit"};
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
@@ -165,6 +162,6 @@ int main(void)
 	char gdir[300];
 	snprintf(gdir, sizeof gdir, "%s/group", root);
 	group(gdir);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(root);
 	return test_report("test_store_faults");
 }

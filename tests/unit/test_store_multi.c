@@ -332,15 +332,12 @@ int main(void)
 		printf("test_store_multi: skipped (IDBSYNC_TEST_PG is not set; tests/pg/store.test.mjs sets it)\n");
 		return 77;
 	}
-	snprintf(tmproot, sizeof tmproot, "%s/ids_test_store_multi_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(tmproot)) {
-		perror("mkdtemp");
+	if (test_mkdtemp(tmproot, sizeof tmproot, "ids_test_store_multi"))
 		return 1;
-	}
 	retried_elsewhere();
 	spread();
 	wake_across();
 	leases();
-	nftw(tmproot, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(tmproot);
 	return test_report("test_store_multi");
 }

@@ -661,7 +661,7 @@ static void gmtime_iso(int64_t ms, char *out)
 		snprintf(out, 40, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", y, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 			 tm.tm_min, tm.tm_sec, frac);
 	else
-		snprintf(out, 40, "%c%06lld-%02d-%02dT%02d:%02d:%02d.%03dZ", y < 0 ? '-' : '+', y < 0 ? -y : y,
+		snprintf(out, 40, "%c%06d-%02d-%02dT%02d:%02d:%02d.%03dZ", y < 0 ? '-' : '+', (int)((y < 0 ? -y : y) % 1000000),
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 

@@ -5,18 +5,44 @@
 
 #include <brotli/decode.h>
 #include <lz4.h>
+#include <pthread.h>
 #include <lz4frame.h>
 #include <snappy-c.h>
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
 
-static _Thread_local ZSTD_DCtx *tls_dctx;
+/* One zstd context per thread, kept between pages (creating one costs more than a small
+ * page). A thread-specific key, not a plain thread-local: its destructor frees the context
+ * when the thread exits, so a server thread that read a zstd file (an import upload on a
+ * connection thread) does not leak it whether or not it calls the cleanup below. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+static int dctx_key_ok;
+
+static void free_dctx(void *p) { ZSTD_freeDCtx(p); }
+static void make_dctx_key(void) { dctx_key_ok = pthread_key_create(&dctx_key, free_dctx) == 0; }
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+	pthread_once(&dctx_once, make_dctx_key);
+	if (!dctx_key_ok)
+		return NULL;
+	ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+	if (!d && (d = ZSTD_createDCtx()) && pthread_setspecific(dctx_key, d)) {
+		ZSTD_freeDCtx(d);
+		d = NULL;
+	}
+	return d;
+}
 
 void pq_decompress_thread_cleanup(void)
 {
-	ZSTD_freeDCtx(tls_dctx);
-	tls_dctx = NULL;
+	pthread_once(&dctx_once, make_dctx_key);
+	if (!dctx_key_ok)
+		return;
+	ZSTD_freeDCtx(pthread_getspecific(dctx_key));
+	pthread_setspecific(dctx_key, NULL);
 }
 
 static int short_output(ids_error *err, const char *codec, size_t got, size_t want)
@@ -185,9 +211,10 @@ int pq_decompress(pq_codec codec, const uint8_t *in, size_t n, uint8_t *out, siz
 	case PQ_CODEC_GZIP:
 		return gzip_decompress(in, n, out, out_len, err);
 	case PQ_CODEC_ZSTD: {
-		if (!tls_dctx && !(tls_dctx = ZSTD_createDCtx()))
+		ZSTD_DCtx *dctx = thread_dctx();
+		if (!dctx)
 			return ids_fail(err, IDS_ENOMEM, "zstd: cannot create context");
-		size_t d = ZSTD_decompressDCtx(tls_dctx, out, out_len, in, n);
+		size_t d = ZSTD_decompressDCtx(dctx, out, out_len, in, n);
 		if (ZSTD_isError(d))
 			return ids_fail(err, IDS_ECORRUPT, "zstd: %s (page header says %zu bytes)",
 					ZSTD_getErrorName(d), out_len);

@@ -216,24 +216,14 @@ static int object(pq_infer *inf, inode *t, int depth)
 		return 0;
 	}
 	for (;;) {
-		if (pqj_peek(j) != '"')
-			return pqj_fail(j, j->p, "expected a string key");
+		pqj_ws(j);
 		const char *k, *at = j->p;
 		size_t kn;
-		long ix;
+		int hit;
 		ifield *hf = t->hint < t->n ? &t->f[t->hint] : NULL;
-		if (hf && pqj_key_is(at, j->end, &hf->key)) {
-			j->p = at + hf->len + 2;   /* the expected key, byte for byte */
-			ix = (long)t->hint;
-			k = hf->name;
-			kn = hf->len;
-			if ((rc = pqj_expect(j, ':', "':'")))
-				return rc;
-		} else {
-			if ((rc = pqj_string(j, 1, &k, &kn)) || (rc = pqj_expect(j, ':', "':'")))
-				return rc;
-			ix = find_field(t, k, kn);
-		}
+		if ((rc = pqj_obj_key(j, hf ? &hf->key : NULL, &k, &kn, &hit)))
+			return rc;
+		long ix = hit ? (long)t->hint : find_field(t, k, kn);
 		if (ix < 0 && (ix = add_field(inf, t, k, kn)) < 0)
 			return ix == -2 ? pqj_fail(j, at, "more than %d fields; use a schema file",
 						   INFER_MAX_FIELDS)
@@ -245,12 +235,8 @@ static int object(pq_infer *inf, inode *t, int depth)
 		t->hint = (size_t)ix + 1;
 		if ((rc = value(inf, f->type, depth + 1)))
 			return rc;
-		char c = pqj_peek(j);
-		j->p++;
-		if (c == '}')
-			return 0;
-		if (c != ',')
-			return pqj_fail(j, j->p - 1, "expected ',' or '}'");
+		if ((rc = pqj_next(j, '}')) <= 0)
+			return rc;
 	}
 }
 
@@ -302,12 +288,8 @@ static int value(pq_infer *inf, inode *t, int depth)
 				return pqj_fail(j, j->p, "internal: list lost its element");
 			if ((rc = value(inf, t->elem, depth + 1)))
 				return rc;
-			c = pqj_peek(j);
-			j->p++;
-			if (c == ']')
-				return 0;
-			if (c != ',')
-				return pqj_fail(j, j->p - 1, "expected ',' or ']'");
+			if ((rc = pqj_next(j, ']')) <= 0)
+				return rc;
 		}
 	case '{': {
 		const char *at = j->p;
@@ -319,7 +301,7 @@ static int value(pq_infer *inf, inode *t, int depth)
 			int64_t secs;
 			int32_t nanos;
 			int digits = 0;
-			if (s && pqj_parse_iso(s, n, &secs, &nanos, &digits))
+			if (s && ids_iso_parse(s, n, 0, &secs, &nanos, &digits))
 				return pqj_fail(j, at, "bad ISO-8601 date in $date");
 			if (merge(t, IT_TS) && digits > t->ts_digits)
 				t->ts_digits = digits;
@@ -327,14 +309,14 @@ static int value(pq_infer *inf, inode *t, int depth)
 		}
 		if (tag == PQJ_TAG_BIN) {
 			ids_buf_reset(&inf->bin);
-			if (s && pqj_base64_decode(s, n, &inf->bin))
+			if (s && ids_base64_decode_opt(s, n, IDS_B64_PAD_OPTIONAL, &inf->bin))
 				return pqj_fail(j, at, "bad base64 in $bin");
 			merge(t, IT_BIN);
 			return 0;
 		}
 		if (tag == PQJ_TAG_NUM) {
 			double d;
-			if (s && pqj_special_double(s, n, &d))
+			if (s && ids_num_special(s, n, &d))
 				return pqj_fail(j, at, "bad $num value (NaN, Infinity, -Infinity or -0)");
 			merge(t, IT_DOUBLE);
 			return 0;
@@ -360,18 +342,8 @@ static int value(pq_infer *inf, inode *t, int depth)
 int pq_infer_add_json(pq_infer *inf, const char *json, size_t len, size_t *err_off,
 		      ids_error *err)
 {
-	pqj *j = &inf->j;
-	j->err = err;
-	pqj_reset(j, json, len);
-	int rc;
-	if (pqj_peek(j) != '{')
-		rc = pqj_fail(j, j->p, j->p >= j->end ? "empty row" : "a row must be a JSON object");
-	else
-		rc = object(inf, &inf->root, 0);
-	if (!rc && pqj_peek(j))
-		rc = pqj_fail(j, j->p, "unexpected data after the row's object");
-	if (rc && err_off)
-		*err_off = j->err_off;
+	int rc = pqj_row_begin(&inf->j, json, len, err);
+	rc = pqj_row_end(&inf->j, rc ? rc : object(inf, &inf->root, 0), err_off);
 	if (!rc)
 		inf->rows++;
 	return rc;

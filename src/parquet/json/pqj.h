@@ -12,6 +12,8 @@
 
 #include "idbsync/buf.h"
 #include "idbsync/error.h"
+#include "idbsync/json.h"
+#include "idbsync/value.h"
 
 #define PQJ_MAX_DEPTH 128
 
@@ -37,6 +39,12 @@ typedef struct pqj_num {
 void pqj_init(pqj *j, ids_error *err);
 void pqj_reset(pqj *j, const char *text, size_t len);
 void pqj_free(pqj *j);
+
+/* A row, one JSON object: pqj_row_begin points j at text (failures into err) and checks
+ * that an object starts there (0, or the failure); pqj_row_end takes the result of reading
+ * it, checks that nothing follows, and on failure sets *err_off (when not NULL). */
+int pqj_row_begin(pqj *j, const char *text, size_t len, ids_error *err);
+int pqj_row_end(pqj *j, int rc, size_t *err_off);
 
 /* Records a failure at `at` and returns IDS_EINVAL. */
 int pqj_fail(pqj *j, const char *at, const char *fmt, ...)
@@ -117,18 +125,46 @@ static inline int pqj_key_is(const char *at, const char *end, const pqj_key *k)
 /* Cursor at '"': scans the string, returns its decoded UTF-8 contents in *s, *n (pointing
  * into the text when it has no escapes, else into a scratch buffer: slot 0 or 1). */
 int pqj_string(pqj *j, int slot, const char **s, size_t *n);
+
+/* Walking an object: after its '{' (and pqj_peek said it is not '}'), pqj_obj_key reads
+ * one key and its ':' into *k, *kn (slot 1). hint is the key expected next (NULL: none):
+ * when it stands there byte for byte it is taken without a scan and *hit is 1. After the
+ * member's value, pqj_next(j, '}') consumes ',' (returns 1: another member) or the '}' (0);
+ * the same for an array's elements with ']'.
+ * (Inline: they run once per key and per element of every row.) */
+static inline int pqj_obj_key(pqj *j, const pqj_key *hint, const char **k, size_t *kn, int *hit)
+{
+	int rc;
+	*hit = 0;
+	if (pqj_peek(j) != '"')
+		return pqj_fail(j, j->p, "expected a string key");
+	*hit = hint && pqj_key_is(j->p, j->end, hint);
+	if (*hit) {
+		j->p += hint->len + 2;
+		*k = hint->name;
+		*kn = hint->len;
+	} else if ((rc = pqj_string(j, 1, k, kn))) {
+		return rc;
+	}
+	return pqj_expect(j, ':', "':'");
+}
+
+static inline int pqj_next(pqj *j, char close)
+{
+	char c = pqj_peek(j);
+	if (c == ',' || c == close) {
+		j->p++;
+		return c == ',';
+	}
+	return pqj_fail(j, j->p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
 /* Cursor at a number's first character: scans and validates it. */
 int pqj_number(pqj *j, pqj_num *out);
 /* Skips any value (validating it); depth counts enclosing containers. */
 int pqj_skip(pqj *j, int depth);
 /* Cursor at 't', 'f' or 'n': consumes the literal; *val = 1 true, 0 false, -1 null. */
 int pqj_literal(pqj *j, int *val);
-
-/* Converts a validated JSON number text to the nearest double (correctly rounded). */
-double pqj_to_double(const char *s, size_t n);
-
-/* Checks UTF-8 validity of p[0..n) (no overlongs, no surrogates, <= U+10FFFF). */
-int pqj_utf8_ok(const uint8_t *p, size_t n);
 
 /* A tagged value {"$date":"..."} / {"$bin":"..."} / {"$num":"..."}: if the cursor is at
  * '{' and the object is exactly one such pair, consumes it and returns the tag
@@ -138,22 +174,12 @@ int pqj_utf8_ok(const uint8_t *p, size_t n);
 enum { PQJ_TAG_NONE = 0, PQJ_TAG_DATE = 1, PQJ_TAG_BIN = 2, PQJ_TAG_NUM = 3 };
 int pqj_tagged(pqj *j, const char **s, size_t *n);
 
-/* Parses ISO-8601 "YYYY-MM-DD[THH:MM[:SS[.f{1,9}]]][Z|+HH:MM|-HH:MM]" (years may be
- * "+YYYYYY"/"-YYYYYY") into seconds since the epoch and nanoseconds [0, 1e9); *digits gets
- * the number of fraction digits that are significant (trailing zeros dropped). */
-int pqj_parse_iso(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits);
 /* What a JSON string's text is, for inference: PQJ_ISO_DATE for exactly "YYYY-MM-DD";
  * PQJ_ISO_INSTANT for "YYYY-MM-DD[T| ]HH:MM[:SS[.f{1,9}]]" with a zone (Z, +HH:MM, +HHMM),
- * with the instant and *digits as pqj_parse_iso gives them (a date: its midnight UTC);
+ * with the instant and *digits as ids_iso_parse gives them (a date: its midnight UTC);
  * PQJ_ISO_NONE for anything else (a local time without a zone names no instant, so it
  * stays a string). */
 enum { PQJ_ISO_NONE = 0, PQJ_ISO_DATE = 1, PQJ_ISO_INSTANT = 2 };
 int pqj_iso_text(const char *s, size_t n, int64_t *secs, int32_t *nanos, int *digits);
-/* Parses "YYYY-MM-DD" into days since the epoch. */
-int pqj_parse_date(const char *s, size_t n, int32_t *days);
-/* Standard base64 (padding optional, no whitespace) appended to out. */
-int pqj_base64_decode(const char *s, size_t n, ids_buf *out);
-/* $num strings: "NaN", "Infinity", "-Infinity", "-0". */
-int pqj_special_double(const char *s, size_t n, double *out);
 
 #endif

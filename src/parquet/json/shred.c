@@ -259,19 +259,8 @@ int shred_nulls(pqw_shred *s, const shn *x, int16_t def, int16_t rep)
 
 int pqw_shred_row(pqw_shred *s, const char *json, size_t len, size_t *err_off, ids_error *err)
 {
-	pqj *j = &s->j;
-	j->err = err;
-	pqj_reset(j, json, len);
-	int rc;
-	if (pqj_peek(j) != '{')
-		rc = pqj_fail(j, j->p, j->p >= j->end ? "empty row" : "a row must be a JSON object");
-	else
-		rc = shred_content(s, s->root, 0, 0);
-	if (!rc && pqj_peek(j))
-		rc = pqj_fail(j, j->p, "unexpected data after the row's object");
-	if (rc && err_off)
-		*err_off = j->err_off;
-	return rc;
+	int rc = pqj_row_begin(&s->j, json, len, err);
+	return pqj_row_end(&s->j, rc ? rc : shred_content(s, s->root, 0, 0), err_off);
 }
 
 static void annotate(shn *x, const pqi_node *n)

@@ -77,7 +77,7 @@ static int get_time(pqw_shred *s, shn *x, int64_t *secs, int32_t *nanos, int64_t
 	} else {
 		return shred_failf(s, x, at, "expected {\"$date\":\"...\"}");
 	}
-	if (pqj_parse_iso(v, n, secs, nanos, &digits))
+	if (ids_iso_parse(v, n, 0, secs, nanos, &digits))
 		return shred_failf(s, x, at, "bad ISO-8601 date '%.*s'", (int)(n > 40 ? 40 : n), v);
 parsed:
 	if (s->strict && digits > x->sdigits)
@@ -204,7 +204,7 @@ static int leaf_binary(pqw_shred *s, shn *x, int16_t rep)
 	if ((rc = expect_tag(s, x, PQJ_TAG_BIN, &v, &n, "{\"$bin\":\"<base64>\"}")))
 		return rc == 1 ? tag_null(s, x, rep, at) : rc;
 	ids_buf_reset(&s->tmp);
-	if (pqj_base64_decode(v, n, &s->tmp))
+	if (ids_base64_decode_opt(v, n, IDS_B64_PAD_OPTIONAL, &s->tmp))
 		return shred_failf(s, x, at, "bad base64 in $bin");
 	if ((x->conv == CV_FLBA || x->conv == CV_UUID) && (int)s->tmp.len != x->width)
 		return shred_failf(s, x, at, "expected %d bytes, got %zu", x->width, s->tmp.len);
@@ -224,7 +224,7 @@ static int leaf_number(pqw_shred *s, shn *x, int16_t rep)
 		size_t n;
 		if ((rc = expect_tag(s, x, PQJ_TAG_NUM, &v, &n, "a number")))
 			return rc == 1 ? tag_null(s, x, rep, at) : rc;
-		if (pqj_special_double(v, n, &d))
+		if (ids_num_special(v, n, &d))
 			return shred_failf(s, x, at, "bad $num value");
 	} else if (c == '-' || (c >= '0' && c <= '9')) {
 		pqj_num num;
@@ -241,7 +241,7 @@ static int leaf_number(pqw_shred *s, shn *x, int16_t rep)
 			return 0;
 		}
 		d = num.fits && num.i >= -(1LL << 53) && num.i <= (1LL << 53) ? (double)num.i
-									  : pqj_to_double(num.s, num.n);
+									  : ids_json_to_double(num.s, num.n);
 	} else {
 		return shred_failf(s, x, at, "expected a number");
 	}
@@ -271,9 +271,9 @@ static int text_tag_ok(pqw_shred *s, shn *x)
 		int digits;
 		double d;
 		ids_buf_reset(&s->tmp);
-		bad = tag == PQJ_TAG_DATE ? pqj_parse_iso(v, n, &secs, &nanos, &digits) != 0
-		    : tag == PQJ_TAG_BIN ? pqj_base64_decode(v, n, &s->tmp) != 0
-					 : pqj_special_double(v, n, &d) != 0;
+		bad = tag == PQJ_TAG_DATE ? ids_iso_parse(v, n, 0, &secs, &nanos, &digits) != 0
+		    : tag == PQJ_TAG_BIN ? ids_base64_decode_opt(v, n, IDS_B64_PAD_OPTIONAL, &s->tmp) != 0
+					 : ids_num_special(v, n, &d) != 0;
 	}
 	return bad ? shred_conflict(s, x, at, "a malformed tagged value") : 0;
 }
@@ -297,7 +297,7 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 		if (s->strict && !num.fits)
 			return shred_conflict(s, x, at, "an integer column got another number");
 		if (!num.fits) {
-			double dv = num.is_int ? 0 : pqj_to_double(num.s, num.n);
+			double dv = num.is_int ? 0 : ids_json_to_double(num.s, num.n);
 			if (num.is_int || dv != trunc(dv) || fabs(dv) >= 9007199254740992.0)
 				return shred_failf(s, x, at, num.is_int ? "integer out of range"
 								       : "expected an integer");
@@ -390,12 +390,8 @@ static int field(pqw_shred *s, shn *x, int16_t pdef, int16_t rep, int depth)
 		pqj_ws(j);
 		if ((rc = shred_content(s, x, i ? x->rep : rep, depth + 1)))
 			return rc;
-		c = pqj_peek(j);
-		j->p++;
-		if (c == ']')
-			return 0;
-		if (c != ',')
-			return pqj_fail(j, j->p - 1, "expected ',' or ']'");
+		if ((rc = pqj_next(j, ']')) <= 0)
+			return rc;
 	}
 }
 
@@ -422,26 +418,15 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 	if (pqj_peek(j) == '}') {
 		j->p++;
 	} else {
-		for (;;) {
-			if (pqj_peek(j) != '"')
-				return pqj_fail(j, j->p, "expected a string key");
+		do {
+			pqj_ws(j);
 			const char *k, *kat = j->p;
 			size_t kn;
-			long ix;
+			int hit;
 			shn *hk = x->hint < x->nkids ? x->kids[x->hint] : NULL;
-			if (hk && pqj_key_is(kat, j->end, &hk->key)) {
-				/* the expected key, byte for byte: no need to scan it */
-				j->p = kat + hk->name_len + 2;
-				ix = (long)x->hint;
-				k = hk->name;
-				kn = hk->name_len;
-				if ((rc = pqj_expect(j, ':', "':'")))
-					return rc;
-			} else {
-				if ((rc = pqj_string(j, 1, &k, &kn)) || (rc = pqj_expect(j, ':', "':'")))
-					return rc;
-				ix = find_kid(x, k, kn);
-			}
+			if ((rc = pqj_obj_key(j, hk ? &hk->key : NULL, &k, &kn, &hit)))
+				return rc;
+			long ix = hit ? (long)x->hint : find_kid(x, k, kn);
 			if (ix < 0) {
 				if (s->strict)
 					return shred_conflict(s, x, kat, "a new field");
@@ -457,13 +442,9 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 				if ((rc = field(s, kid, x->def, rep, depth + 1)))
 					return rc;
 			}
-			char c = pqj_peek(j);
-			j->p++;
-			if (c == '}')
-				break;
-			if (c != ',')
-				return pqj_fail(j, j->p - 1, "expected ',' or '}'");
-		}
+		} while ((rc = pqj_next(j, '}')) > 0);
+		if (rc)
+			return rc;
 	}
 	for (size_t i = 0; i < x->nkids; i++) {
 		if (x->seen[i] == stamp)
@@ -536,13 +517,8 @@ static int map(pqw_shred *s, shn *x, int16_t rep, int depth)
 				return rc;
 			}
 		}
-		char c = pqj_peek(j);
-		j->p++;
-		if (c == close)
-			return 0;
-		if (c != ',')
-			return pqj_fail(j, j->p - 1, open == '{' ? "expected ',' or '}'"
-							   : "expected ',' or ']'");
+		if ((rc = pqj_next(j, close)) <= 0)
+			return rc;
 	}
 }
 
@@ -581,11 +557,7 @@ int shred_content(pqw_shred *s, shn *x, int16_t rep, int depth)
 			      : shred_content(s, x->elem, rr, depth + 1);
 		if (rc)
 			return rc;
-		char c = pqj_peek(j);
-		j->p++;
-		if (c == ']')
-			return 0;
-		if (c != ',')
-			return pqj_fail(j, j->p - 1, "expected ',' or ']'");
+		if ((rc = pqj_next(j, ']')) <= 0)
+			return rc;
 	}
 }

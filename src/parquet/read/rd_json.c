@@ -153,72 +153,15 @@ static int put_double(ids_buf *out, double v, int is_float)
 	return rd_put(out, tmp, (size_t)n);
 }
 
-/* days since 1970-01-01 -> civil date (H. Hinnant's algorithm) */
-static void civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	uint64_t doe = (uint64_t)(z - era * 146097);
-	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t yy = (int64_t)yoe + era * 400;
-	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	uint64_t mp = (5 * doy + 2) / 153;
-	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yy + (*m <= 2);
-}
-
-static inline void two(char *p, unsigned v)
-{
-	p[0] = (char)('0' + v / 10);
-	p[1] = (char)('0' + v % 10);
-}
-
 /* {"$date":"YYYY-MM-DDTHH:MM:SS.fffZ"}; frac_ns in [0, 1e9) prints 3, 6 or 9 digits */
 static int put_date(ids_buf *out, int64_t secs, uint32_t frac_ns)
 {
-	int64_t days = secs >= 0 ? secs / 86400 : -((-(secs + 1)) / 86400) - 1;
-	int64_t rem = secs - days * 86400;
-	int64_t y;
-	unsigned mo, d;
-	civil(days, &y, &mo, &d);
-	char buf[64], *p = buf;
-	memcpy(p, "{\"$date\":\"", 10);
-	p += 10;
-	if (y >= 0 && y <= 9999) {
-		two(p, (unsigned)(y / 100));
-		two(p + 2, (unsigned)(y % 100));
-		p += 4;
-	} else {
-		*p++ = y < 0 ? '-' : '+';
-		char tmp[24], *e = tmp + sizeof tmp, *s = u64_digits(e, y < 0 ? 0 - (uint64_t)y : (uint64_t)y);
-		for (ptrdiff_t pad = 6 - (e - s); pad > 0; pad--)
-			*p++ = '0';
-		memcpy(p, s, (size_t)(e - s));
-		p += e - s;
-	}
-	*p++ = '-';
-	two(p, mo);
-	p[2] = '-';
-	two(p + 3, d);
-	p[5] = 'T';
-	two(p + 6, (unsigned)(rem / 3600));
-	p[8] = ':';
-	two(p + 9, (unsigned)(rem / 60 % 60));
-	p[11] = ':';
-	two(p + 12, (unsigned)(rem % 60));
-	p[14] = '.';
-	p += 15;
+	char buf[64];
+	memcpy(buf, "{\"$date\":\"", 10);
 	int digits = frac_ns % 1000000 == 0 ? 3 : frac_ns % 1000 == 0 ? 6 : 9;
-	uint32_t f = digits == 3 ? frac_ns / 1000000 : digits == 6 ? frac_ns / 1000 : frac_ns;
-	for (int i = digits - 1; i >= 0; i--) {
-		p[i] = (char)('0' + f % 10);
-		f /= 10;
-	}
-	p += digits;
-	memcpy(p, "Z\"}", 3);
-	p += 3;
-	return rd_put(out, buf, (size_t)(p - buf));
+	size_t n = 10 + (size_t)ids_iso_format(secs, frac_ns, digits, buf + 10);
+	memcpy(buf + n, "\"}", 2);
+	return rd_put(out, buf, n + 2);
 }
 
 static int put_ts(ids_buf *out, int64_t v, pq_time_unit unit)

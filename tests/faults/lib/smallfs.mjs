@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempDir } from '../../integration/lib/server.mjs';
+import { tempDir } from '../../lib/server.mjs';
 
 function run(cmd, args) {
   try {

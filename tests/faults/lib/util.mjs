@@ -1,6 +1,6 @@
 // Helpers shared by the fault suites (tests/faults) and bench/load.mjs: a seeded PRNG, HTTP
-// over an explicit keep-alive agent, /proc sampling of the server process, percentiles.
-import http from 'node:http';
+// over an explicit keep-alive agent (tests/lib/http.mjs's), /proc sampling of the server
+// process, percentiles.
 import fs from 'node:fs';
 
 /** Deterministic PRNG (mulberry32) so failures reproduce with the same seed. */
@@ -15,39 +15,8 @@ export function rng(seed) {
   };
 }
 
-/**
- * One HTTP request over `agent` (an http.Agent; false for a fresh connection).
- * body: object (JSON), string/Buffer, or undefined. Resolves {status, text, json, ms};
- * rejects on socket errors (connection refused/reset) and after timeoutMs.
- */
-export function httpRequest(agent, url, { method = 'GET', body, headers = {}, timeoutMs = 30000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const b = body === undefined ? undefined
-      : (typeof body === 'string' || body instanceof Uint8Array) ? body : JSON.stringify(body);
-    const h = { ...headers };
-    if (b !== undefined) {
-      h['content-type'] ||= 'application/json';
-      h['content-length'] = Buffer.byteLength(b);
-    }
-    const t0 = process.hrtime.bigint();
-    const req = http.request(url, { method, agent, headers: h }, (res) => {
-      const chunks = [];
-      res.on('data', (d) => chunks.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode, text, json, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(b);
-  });
-}
-
-export const postJson = (agent, url, body, opts = {}) => httpRequest(agent, url, { method: 'POST', body, ...opts });
+// HTTP over an explicit agent lives with the other HTTP helpers (one home).
+export { httpRequest, postJson } from '../../lib/http.mjs';
 
 /** Fields of /proc/<pid>/status: {rssKb, threads, fds}; null when the process is gone. */
 export function procStatus(pid) {

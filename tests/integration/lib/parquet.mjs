@@ -1,8 +1,7 @@
 // Helpers for the lake → browser tests: Parquet written by a real DuckDB, the idbsync CLI run
-// to completion, and the rows of a store from a pull.
-import { spawnSync } from 'node:child_process';
+// to completion (the harness's cliSync), and the rows of a store from a pull.
 import { DuckDBInstance } from '@duckdb/node-api';
-import { BIN } from './server.mjs';
+export { cliSync as run } from '../../lib/server.mjs';
 
 let duck;
 
@@ -16,12 +15,6 @@ export async function writeParquet(file, sql) {
 export async function duckRows(sql) {
   duck ??= await (await DuckDBInstance.create(':memory:')).connect();
   return (await duck.runAndReadAll(sql)).getRows();
-}
-
-/** Runs `idbsync args...`: {code, out, err}. */
-export function run(args) {
-  const r = spawnSync(BIN, args, { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 /** The live values of one store from pulled changes, by JSON key. */

@@ -1,0 +1,218 @@
+/* The S3 client of include/idbsync/s3.h: one libcurl request per call, path-style URL
+ * <endpoint>/<bucket>/<prefix><key>, signed by sigv4.c. A non-2xx answer becomes an error
+ * carrying S3's own <Code> and <Message>. */
+#include "idbsync/s3.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sigv4.h"
+
+#define S3_OBJECT_MAX ((size_t)5 << 30)   /* a single PUT's limit */
+#define S3_ERROR_MAX (64u << 10)
+
+struct s3 {
+	char endpoint[1024];   /* without a trailing '/' */
+	char host[512];        /* host[:port] as signed and sent */
+	char bucket[256];
+	char prefix[1024];     /* "" or "a/b/" */
+	char region[64];
+	char access[256], secret[256];
+};
+
+int s3_open(s3 **out, const char *url, const s3_options *o, ids_error *err)
+{
+	*out = NULL;
+	if (!url || strncmp(url, "s3://", 5) || !url[5] || url[5] == '/')
+		return ids_fail(err, IDS_EINVAL, "%s: expected s3://bucket[/prefix]", url ? url : "(null)");
+	const char *ep = o ? o->endpoint : NULL;
+	if (!ep || (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)))
+		return ids_fail(err, IDS_EINVAL, "%s: an S3 endpoint URL (http://host:port) is required", url);
+	const char *ak = o->access_key ? o->access_key : getenv("AWS_ACCESS_KEY_ID");
+	const char *sk = o->secret_key ? o->secret_key : getenv("AWS_SECRET_ACCESS_KEY");
+	if (!ak || !*ak || !sk || !*sk)
+		return ids_fail(err, IDS_EINVAL, "%s: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", url);
+	s3 *c = calloc(1, sizeof *c);
+	if (!c)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	const char *b = url + 5, *slash = strchr(b, '/');
+	size_t bl = slash ? (size_t)(slash - b) : strlen(b);
+	const char *hs = strstr(ep, "://") + 3;
+	size_t hl = strcspn(hs, "/");
+	size_t el = strlen(ep);
+	while (el && ep[el - 1] == '/')
+		el--;
+	if (bl >= sizeof c->bucket || hl >= sizeof c->host || el >= sizeof c->endpoint ||
+	    (slash && strlen(slash + 1) + 2 >= sizeof c->prefix) || strlen(ak) >= sizeof c->access ||
+	    strlen(sk) >= sizeof c->secret) {
+		free(c);
+		return ids_fail(err, IDS_ELIMIT, "%s: bucket, prefix, endpoint or key too long", url);
+	}
+	memcpy(c->bucket, b, bl);
+	memcpy(c->host, hs, hl);
+	memcpy(c->endpoint, ep, el);
+	if (slash && slash[1]) {
+		snprintf(c->prefix, sizeof c->prefix, "%s", slash + 1);
+		size_t pl = strlen(c->prefix);
+		while (pl && c->prefix[pl - 1] == '/')
+			c->prefix[--pl] = 0;
+		if (pl)
+			strcat(c->prefix, "/");
+	}
+	snprintf(c->region, sizeof c->region, "%s", o->region && *o->region ? o->region : "us-east-1");
+	snprintf(c->access, sizeof c->access, "%s", ak);
+	snprintf(c->secret, sizeof c->secret, "%s", sk);
+	*out = c;
+	return 0;
+}
+
+void s3_free(s3 *c) { free(c); }
+
+int s3_uri(const s3 *c, const char *key, char *out, size_t size, ids_error *err)
+{
+	int n = snprintf(out, size, "s3://%s/%s%s", c->bucket, c->prefix, key);
+	return n < 0 || (size_t)n >= size ? ids_fail(err, IDS_ELIMIT, "s3://%s/%s%s: too long", c->bucket, c->prefix, key) : 0;
+}
+
+static size_t sink(char *p, size_t sz, size_t n, void *ctx)
+{
+	return ids_buf_append(ctx, p, sz * n) ? 0 : sz * n;
+}
+
+/* The text of <tag> in an S3 error document, or "". */
+static void xml_tag(const char *doc, const char *tag, char *out, size_t size)
+{
+	char open[64];
+	snprintf(open, sizeof open, "<%s>", tag);
+	const char *a = doc ? strstr(doc, open) : NULL;
+	const char *b = a ? strchr(a + strlen(open), '<') : NULL;
+	size_t n = a && b ? (size_t)(b - a - strlen(open)) : 0;
+	if (n >= size)
+		n = size - 1;
+	if (n)
+		memcpy(out, a + strlen(open), n);
+	out[n] = 0;
+}
+
+/* One signed request on key (NULL: the bucket itself). */
+static int request(s3 *c, const char *method, const char *key, const void *body, size_t len, ids_buf *out, long *code,
+		   ids_error *err)
+{
+	char path[4096], enc[4096 * 3], uri[4096 * 3 + 300], url[4096 * 3 + 1400];
+	snprintf(path, sizeof path, "%s%s%s", c->bucket, key ? "/" : "", key ? c->prefix : "");
+	if (key && strlen(path) + strlen(key) + 1 < sizeof path)
+		strcat(path, key);
+	if (s3_uri_encode(path, 1, enc, sizeof enc))
+		return ids_fail(err, IDS_ELIMIT, "s3 key too long: %s", key ? key : c->bucket);
+	snprintf(uri, sizeof uri, "/%s", enc);
+	snprintf(url, sizeof url, "%s%s", c->endpoint, uri);
+	char date[17], hash[65], auth[1024];
+	if (s3_sign(method, c->host, uri, body, len, c->region, c->access, c->secret, time(NULL), date, hash, auth, sizeof auth))
+		return ids_fail(err, IDS_EINVAL, "s3: cannot sign the request for %s", url);
+	char h1[600], h2[100], h3[100], h4[1100];
+	snprintf(h1, sizeof h1, "Host: %s", c->host);
+	snprintf(h2, sizeof h2, "x-amz-date: %s", date);
+	snprintf(h3, sizeof h3, "x-amz-content-sha256: %s", hash);
+	snprintf(h4, sizeof h4, "Authorization: %s", auth);
+	struct curl_slist *h = NULL;
+	h = curl_slist_append(h, h1);
+	h = curl_slist_append(h, h2);
+	h = curl_slist_append(h, h3);
+	h = curl_slist_append(h, h4);
+	h = curl_slist_append(h, "Expect:");   /* no 100-continue round trip */
+	if (!strcmp(method, "PUT"))
+		h = curl_slist_append(h, "Content-Type: application/octet-stream");
+	CURL *cu = curl_easy_init();
+	if (!cu) {
+		curl_slist_free_all(h);
+		return ids_fail(err, IDS_ENOMEM, "curl init failed");
+	}
+	ids_buf ebuf;
+	ids_buf_init(&ebuf, S3_ERROR_MAX);
+	curl_easy_setopt(cu, CURLOPT_URL, url);
+	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled transfer ends, a long one does not */
+	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, 60L);
+	if (!strcmp(method, "PUT")) {
+		curl_easy_setopt(cu, CURLOPT_POST, 1L);
+		curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else if (strcmp(method, "GET")) {
+		curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, method);
+	}
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, sink);
+	CURLcode cc;
+	*code = 0;
+	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &ebuf);
+	cc = curl_easy_perform(cu);
+	curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, code);
+	int rc = 0;
+	if (cc != CURLE_OK) {
+		rc = ids_fail(err, IDS_EIO, "%s %s: %s", method, url, curl_easy_strerror(cc));
+	} else if (*code < 200 || *code > 299) {
+		char scode[128], msg[512];
+		xml_tag(ebuf.data, "Code", scode, sizeof scode);
+		xml_tag(ebuf.data, "Message", msg, sizeof msg);
+		rc = ids_fail(err, *code == 404 ? IDS_ENOTFOUND : *code == 409 ? IDS_ECONFLICT : IDS_EIO, "%s %s: HTTP %ld %s %s",
+			      method, url, *code, scode, msg);
+	} else if (out && ebuf.len && ids_buf_append(out, ebuf.data, ebuf.len)) {
+		rc = ids_fail(err, IDS_ELIMIT, "%s %s: the object is larger than %zu bytes", method, url, out->max);
+	} else if (ebuf.failed) {
+		rc = ids_fail(err, IDS_ELIMIT, "%s %s: answer too large", method, url);
+	}
+	ids_buf_free(&ebuf);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(cu);
+	return rc;
+}
+
+int s3_put(s3 *c, const char *key, const void *data, size_t len, ids_error *err)
+{
+	long code;
+	if (len > S3_OBJECT_MAX)
+		return ids_fail(err, IDS_ELIMIT, "s3: %s: %zu bytes, more than one PUT takes", key, len);
+	return request(c, "PUT", key, data, len, NULL, &code, err);
+}
+
+int s3_put_file(s3 *c, const char *key, const char *path, ids_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return ids_fail(err, IDS_EIO, "%s: cannot open", path);
+	ids_buf b;
+	ids_buf_init(&b, S3_OBJECT_MAX);
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		if (ids_buf_append(&b, chunk, n))
+			break;
+	int bad = ferror(f) || b.failed;
+	fclose(f);
+	int rc = bad ? ids_fail(err, IDS_EIO, "%s: read failed or larger than one PUT takes", path)
+		     : s3_put(c, key, b.data, b.len, err);
+	ids_buf_free(&b);
+	return rc;
+}
+
+int s3_get(s3 *c, const char *key, ids_buf *out, ids_error *err)
+{
+	long code;
+	return request(c, "GET", key, NULL, 0, out, &code, err);
+}
+
+int s3_delete(s3 *c, const char *key, ids_error *err)
+{
+	long code;
+	int rc = request(c, "DELETE", key, NULL, 0, NULL, &code, err);
+	if (rc == IDS_ENOTFOUND) {
+		*err = (ids_error)IDS_ERROR_INIT;
+		rc = 0;
+	}
+	return rc;
+}

@@ -1,0 +1,218 @@
+/* The JSON lexer, once: strings (escapes and UTF-8 checked, 8 bytes at a time over plain
+ * ASCII), numbers, and the unescaping of string text. Both tokenizers stand on it: the token
+ * array of push bodies and stored values (json.c) and the Parquet writer's streaming scanner
+ * (parquet/json/pqj.c); the Parquet reader's JSON check uses the token array. */
+#include "idbsync/json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "idbsync/value.h"
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Nonzero when some byte of x is '"', '\\', < 0x20 or >= 0x80; the lowest flagged byte is a
+ * real one (false positives only appear above it). */
+static inline uint64_t special8(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+	uint64_t t = ((q - ONES) & ~q) | ((b - ONES) & ~b) | (x - ONES * 0x20) | x;
+	return t & HIGHS;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+static int jfail(ids_jlex *x, const char *at, int code)
+{
+	x->bad = at;
+	x->err = code;
+	return code;
+}
+
+int ids_jlex_string(const char *p, const char *end, ids_jlex *x)
+{
+	x->escaped = 0;
+	x->err = 0;
+	for (;;) {
+		while (end - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			uint64_t m = special8(w);
+			if (m) {
+				p += __builtin_ctzll(m) >> 3;
+				break;
+			}
+			p += 8;
+		}
+		while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p >= end)
+			return jfail(x, NULL, IDS_JLEX_UNTERMINATED);
+		unsigned char c = (unsigned char)*p;
+		if (c == '"') {
+			x->end = p;
+			return 0;
+		}
+		if (c < 0x20)
+			return jfail(x, p, IDS_JLEX_CONTROL);
+		if (c == '\\') {
+			x->escaped = 1;
+			if (end - p < 2)
+				return jfail(x, NULL, IDS_JLEX_UNTERMINATED);
+			char e = p[1];
+			if (e == 'u') {
+				if (end - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 || hexval(p[4]) < 0 || hexval(p[5]) < 0)
+					return jfail(x, p, IDS_JLEX_UESCAPE);
+				p += 6;
+			} else if (e && strchr("\"\\/bfnrt", e)) {
+				p += 2;
+			} else {
+				return jfail(x, p, IDS_JLEX_ESCAPE);
+			}
+			continue;
+		}
+		size_t k = ids_utf8_len((const uint8_t *)p, (size_t)(end - p));
+		if (!k)
+			return jfail(x, p, IDS_JLEX_UTF8);
+		p += k;
+	}
+}
+
+int ids_jlex_number(const char *s, const char *end, ids_jlex *x)
+{
+	const char *p = s;
+	int neg = 0;
+	x->err = 0;
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p >= end || *p < '0' || *p > '9')
+		return jfail(x, s, IDS_JLEX_NUMBER);
+	uint64_t v = 0;
+	int over = 0;
+	if (*p == '0') {
+		p++;
+	} else {
+		/* 19 digits always fit in uint64 (and int64 needs no more): v is only trusted when
+		 * there are at most 19 */
+		const char *d0 = p;
+		while (p < end && (unsigned char)(*p - '0') < 10)
+			v = v * 10 + (unsigned)(*p++ - '0');
+		over = p - d0 > 19;
+	}
+	int is_int = 1;
+	if (p < end && *p == '.') {
+		is_int = 0;
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return jfail(x, p, IDS_JLEX_FRACTION);
+		while (p < end && (unsigned char)(*p - '0') < 10)
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		is_int = 0;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return jfail(x, p, IDS_JLEX_EXPONENT);
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	x->end = p;
+	x->is_int = is_int;
+	x->fits = 0;
+	if (is_int && !over) {
+		if (!neg && v <= (uint64_t)INT64_MAX) {
+			x->fits = 1;
+			x->i = (int64_t)v;
+		} else if (neg && v <= (uint64_t)INT64_MAX + 1) {
+			x->fits = 1;
+			x->i = (int64_t)(0 - v);
+		}
+	}
+	return 0;
+}
+
+const char *ids_jlex_why(const ids_jlex *x, char *buf, size_t n)
+{
+	switch (x->err) {
+	case IDS_JLEX_UNTERMINATED: return "unterminated string";
+	case IDS_JLEX_CONTROL: return "control character in string (must be escaped)";
+	case IDS_JLEX_UTF8: return "invalid UTF-8 in string";
+	case IDS_JLEX_UESCAPE: return "bad \\u escape";
+	case IDS_JLEX_ESCAPE:
+		snprintf(buf, n, "bad escape '\\%c'", x->bad[1] >= 0x20 && x->bad[1] < 0x7f ? x->bad[1] : '?');
+		return buf;
+	case IDS_JLEX_NUMBER: return "invalid number";
+	case IDS_JLEX_FRACTION: return "expected digit after '.'";
+	case IDS_JLEX_EXPONENT: return "expected digit in exponent";
+	default: return "invalid JSON";
+	}
+}
+
+static unsigned hex4(const char *s)
+{
+	return (unsigned)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
+}
+
+long ids_json_unescape_text(const char *s, size_t n, int policy, ids_buf *out, const char **bad)
+{
+	long lone = 0;
+	/* no up-front reserve: the unescaped text is shorter, and a capped buffer must only count
+	 * what is really stored */
+	for (size_t i = 0; i < n;) {
+		if (s[i] != '\\') {
+			const char *r = memchr(s + i, '\\', n - i);
+			size_t e = r ? (size_t)(r - s) : n;
+			ids_buf_append(out, s + i, e - i);
+			i = e;
+			continue;
+		}
+		char e = s[i + 1], c, tmp[4];
+		switch (e) {
+		case 'b': c = '\b'; break;
+		case 'f': c = '\f'; break;
+		case 'n': c = '\n'; break;
+		case 'r': c = '\r'; break;
+		case 't': c = '\t'; break;
+		case 'u': {
+			size_t at = i;
+			unsigned cp = hex4(s + i + 2);
+			i += 6;
+			if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u') {
+				unsigned lo = hex4(s + i + 2);
+				if (lo >= 0xDC00 && lo < 0xE000) {
+					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+					i += 6;
+				}
+			}
+			if (cp >= 0xD800 && cp < 0xE000) {
+				/* a lone surrogate: JavaScript strings hold them, UTF-8 text cannot */
+				lone++;
+				if (policy == IDS_UNESC_STRICT) {
+					if (bad)
+						*bad = s + at;
+					return -1;
+				}
+				if (policy == IDS_UNESC_FFFD)
+					cp = 0xFFFD;
+			}
+			ids_buf_append(out, tmp, ids_utf8_put(tmp, cp));
+			continue;
+		}
+		default: c = e; break;
+		}
+		ids_buf_putc(out, c);
+		i += 2;
+	}
+	return lone;
+}
