@@ -1,7 +1,9 @@
-/* The state store: SQLite (WAL) holding rows (current state incl. tombstones), the change
- * log the lake writer reads, clients' acknowledged mutation ids, and the conflicts log.
- * One writer thread applies pushes with group commit (many pushes, one fsync); pulls read
- * from a pool of read connections concurrently. */
+/* The state store: rows (current state incl. tombstones), the change log the lake writer
+ * reads, clients' acknowledged mutation ids, and the conflicts log. Two backends behind this
+ * one interface: SQLite (WAL) in a data directory, the zero-configuration default, owned by one
+ * process; or PostgreSQL (store_options.state = "postgres://..."), shared by several servers
+ * (docs/scaling.md). Either way one writer thread per process applies pushes with group commit
+ * (many pushes, one fsync); pulls read from a pool of read connections concurrently. */
 #ifndef IDBSYNC_STORE_H
 #define IDBSYNC_STORE_H
 
@@ -28,12 +30,17 @@ typedef struct store_options {
 	int64_t base_retention_ms;       /* change-log entries stay this long even after the lake has
 					  * them: the merge rule reads the version a client's base names */
 	int no_lake;                     /* nobody reads the change log: GC prunes it after base_retention */
+	const char *state;               /* NULL or "": SQLite in dir; "postgres://..." or
+					  * "postgresql://...": PostgreSQL (libpq URI), several servers may share it */
 } store_options;
 
 #define STORE_OPTIONS_INIT                                                                             \
 	{.dir = "./data", .max_skew_ms = 300000, .durable = 1, .tombstone_retention_ms = 30LL * 86400000,  \
 	 .gc_interval_ms = 60000, .group_max_mutations = 50000, .default_rule = IDS_RULE_LWW,               \
 	 .base_retention_ms = 86400000LL}
+
+/* 1 when state names PostgreSQL (a postgres:// or postgresql:// URI). */
+int store_state_is_postgres(const char *state);
 
 #define STORE_COMMIT_BUCKETS 12
 typedef struct store_stats {
@@ -112,6 +119,10 @@ int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *curso
 /* Current committed head seq, and a wait for it to pass `after` (returns 1 if it did, 0 on
  * timeout or shutdown). */
 int64_t store_head(store *s);
+/* The committed head read from the state itself: with PostgreSQL, servers learn of each other's
+ * commits a moment later (NOTIFY), so a cursor another server handed out, or a flush that must
+ * cover every acked push, asks for this (one query; it also moves store_head). SQLite: store_head. */
+int64_t store_head_fresh(store *s);
 
 /* The state's identity (16 hex digits): made with the state, new after store_restore. Pulls
  * and pushes answer it; a client whose cursor belongs to another epoch must resync. */
@@ -245,6 +256,14 @@ int store_query(store *s, const char *db, const char *user, const char *sql, siz
  * from the store's field registry. Appends {"store":..,"columns":[{"name","type"}..]} to out;
  * IDS_ENOTFOUND for a store the database does not have. */
 int store_query_columns(store *s, const char *db, const char *store_name, ids_buf *out, ids_error *err);
+
+/* ---- several servers on one state (PostgreSQL) ----
+ * A lease among the servers sharing the state: at most one holds `name` ("lake", "inbox") at a
+ * time. *held gets 1 while this process holds it. The PostgreSQL backend keeps it as a session
+ * advisory lock on a connection of its own, so a server that dies (or loses its connection)
+ * frees it at once for the next caller; SQLite has one process per state, which always holds
+ * it. Call it again to take over a free lease or to learn that it was lost. */
+int store_lease(store *s, const char *name, int *held, ids_error *err);
 
 /* Runs tombstone garbage collection now (normally periodic on the writer thread). */
 int store_gc_now(store *s, ids_error *err);

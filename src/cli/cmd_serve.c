@@ -18,6 +18,7 @@
 #include "idbsync/server.h"
 #include "idbsync/store.h"
 #include "opts.h"
+#include "serve_lease.h"
 
 typedef struct rule_opt {
 	char db[IDS_DB_NAME_MAX + 1];
@@ -33,7 +34,7 @@ typedef struct serve_cfg {
 	lake_options lo;
 	imp_inbox_options io;
 	/* strings point into argv or a config file, both alive for the process */
-	const char *data, *lake, *listen, *auth, *stat, *node, *drill;
+	const char *data, *state, *lake, *listen, *auth, *stat, *node, *drill;
 	int no_lake, no_inbox, no_fsync;
 	int log_level, log_format;   /* ids_log_level, ids_log_format */
 	rule_opt rules[256];
@@ -73,6 +74,14 @@ static int parse_conflict(void *cfg, const char *v, ids_error *err)
 }
 
 static int parse_read_only(void *cfg, const char *v, ids_error *err) { return add_rule(cfg, v, "lww", 1, err); }
+
+static int parse_state(void *cfg, const char *v, ids_error *err)
+{
+	if (!store_state_is_postgres(v))
+		return ids_fail(err, IDS_EINVAL, "expected a postgres://... or postgresql://... URI, got \"%s\"", v);
+	((serve_cfg *)cfg)->state = v;
+	return 0;
+}
 
 static int parse_default_rule(void *cfg, const char *v, ids_error *err)
 {
@@ -147,6 +156,7 @@ static const cli_choice nesteds[] = {{"auto", LAKE_NESTED_AUTO}, {"struct", LAKE
  * (tests/integration/options_doc.test.mjs holds the two together). */
 static const cli_opt serve_opts[] = {
 	STR("--data", "DIR", "./data", data, "state directory (SQLite)"),
+	CUSTOM("--state", "URL", NULL, parse_state, 0, "keep the state in PostgreSQL (postgres://...), shared by several servers"),
 	STR("--lake", "DIR", "./lake", lake, "Parquet lake directory"),
 	STR("--listen", "ADDR:PORT", "127.0.0.1:8080", listen, "address to listen on (port 0: any)"),
 	{.flag = "--config", .arg = "FILE", .help = "JSON config file (flags override it; keys are these flags with '_')",
@@ -226,20 +236,6 @@ static const cli_cmd serve_cmd = {
 	.no_args = 1,
 };
 
-static int serve_flush(void *ctx, const char *db, int64_t upto, ids_error *err)
-{
-	return lake_flush(ctx, db, upto, 60000, err);
-}
-
-static void serve_lake_metrics(void *ctx, ids_buf *out) { lake_metrics(ctx, out); }
-
-static int serve_lake_stats(void *ctx, const char *db, ids_buf *out, ids_error *err)
-{
-	return lake_db_stats(ctx, db, out, err);
-}
-
-static int serve_health(void *ctx, ids_buf *out) { return lake_health(ctx, out); }
-
 /* BIN/../share/idbsync when it holds the client (an installed binary), found from
  * /proc/self/exe so the prefix chosen at install time needs no rebuild. */
 static int share_dir(char *out, size_t n)
@@ -275,6 +271,7 @@ static int serve_run(void *cfg, char **args, int nargs)
 		return 2;
 	}
 	c->so.dir = c->data;
+	c->so.state = c->state;
 	c->so.no_lake = c->no_lake;
 	c->so.durable = !c->no_fsync;
 	c->so.node_id = c->node;
@@ -324,36 +321,21 @@ static int serve_run(void *cfg, char **args, int nargs)
 	}
 	mkdir(c->spool, 0700);
 	c->ho.spool_dir = c->spool;
-	imp_inbox *inbox = NULL;
-	if (!c->no_inbox) {
-		c->io.lake_dir = c->lake;
-		if (imp_inbox_start(&inbox, st, &c->io, &err)) {
-			fprintf(stderr, "idbsync serve: inbox: %s\n", err.msg);
-			store_free(st);
-			return 1;
-		}
-	}
-	lake *lk = NULL;
-	if (!c->no_lake) {
-		c->lo.dir = c->lake;
-		if (lake_open(&lk, st, &c->lo, &err)) {
-			fprintf(stderr, "idbsync serve: lake %s: %s\n", c->lake, err.msg);
-			imp_inbox_free(inbox);
-			store_free(st);
-			return 1;
-		}
-		c->ho.hooks.ctx = lk;
-		c->ho.hooks.flush = serve_flush;
-		c->ho.hooks.metrics = serve_lake_metrics;
-		c->ho.hooks.lake_stats = serve_lake_stats;
-		c->ho.hooks.health = serve_health;
+	/* the lake writer and the inbox: this process's own with SQLite; with PostgreSQL one
+	 * server at a time runs each, by lease (serve_lease.c) */
+	c->io.lake_dir = c->lake;
+	c->lo.dir = c->lake;
+	serve_lease *ls = NULL;
+	if (serve_lease_start(&ls, st, c->state != NULL, c->no_lake ? NULL : &c->lo, c->no_inbox ? NULL : &c->io,
+			      &c->ho.hooks, &err)) {
+		fprintf(stderr, "idbsync serve: %s\n", err.msg);
+		store_free(st);
+		return 1;
 	}
 	server *sv = NULL;
 	if (server_start(&sv, st, &c->ho, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
-		if (lk)
-			lake_free(lk);
-		imp_inbox_free(inbox);
+		serve_lease_free(ls);
 		store_free(st);
 		return 1;
 	}
@@ -366,11 +348,9 @@ static int serve_run(void *cfg, char **args, int nargs)
 	sigwait(&set, &sig);
 	ids_logf(IDS_LOG_INFO, "shutdown", "signal %d: stopping (the lake records its progress within %d ms)", sig, LAKE_STOP_BUDGET_MS);
 	/* the lake first: an HTTP handler waiting in lake_flush would hold server_stop */
-	lake_stop(lk);
+	serve_lease_stop(ls);
 	server_stop(sv);
-	imp_inbox_free(inbox);
-	if (lk)
-		lake_free(lk);
+	serve_lease_free(ls);
 	store_free(st);
 	return 0;
 }

@@ -247,6 +247,7 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	l->o = *o;
 	l->st = st;
+	l->lock_fd = -1;
 	l->dir = strdup(o->dir ? o->dir : "./lake");
 	l->profile = o->profile;
 	l->bucket_bytes = o->bucket_bytes > 0 ? o->bucket_bytes : (int64_t)128 << 20;
@@ -288,8 +289,11 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 			if (fd >= 0)
 				close(fd);
 			rc = ids_fail(err, IDS_EIO, "%s is in use by another idbsync (lock %s)", l->dir, lock);
+		} else {
+			/* held until lake_free: a server that loses the lake lease hands the lake on
+			 * (src/cli/serve_lease.c) */
+			l->lock_fd = fd;
 		}
-		/* the descriptor stays open for the life of the process: the lock is ours */
 	}
 	int fresh = 0;
 	if (!rc)
@@ -422,5 +426,7 @@ void lake_free(lake *l)
 	pthread_cond_destroy(&l->done);
 	pthread_mutex_destroy(&l->nmu);
 	pthread_cond_destroy(&l->nwake);
+	if (l->lock_fd >= 0)
+		close(l->lock_fd); /* last: everything above may still write the lake */
 	free(l);
 }

@@ -207,6 +207,7 @@ struct lake {
 
 	pthread_t thread;
 	int started;
+	int lock_fd;            /* flock on _idbsync/lock, held until lake_free (-1: none) */
 	pthread_mutex_t mu;
 	pthread_cond_t wake, done;
 	int stop;

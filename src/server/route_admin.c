@@ -134,7 +134,7 @@ void route_flush(server *s, http_req *req, http_resp *resp, const char *db)
 		return;
 	}
 	ids_error err = IDS_ERROR_INIT;
-	int64_t upto = store_head(s->st);
+	int64_t upto = store_head_fresh(s->st); /* every push acked before, by any server */
 	int rc = s->o.hooks.flush(s->o.hooks.ctx, db, upto, &err);
 	if (rc) {
 		resp_error(resp, rc, err.msg);

@@ -169,6 +169,8 @@ static int state_check(server *s, http_req *req, http_resp *resp, int64_t since)
 		return -1;
 	}
 	int64_t head = store_head(s->st);
+	if (since > head) /* another server's commit may not have reached this one yet */
+		head = store_head_fresh(s->st);
 	if (since > head) {
 		snprintf(msg, sizeof msg, "cursor %lld is past this server's head %lld (epoch %s): the state was restored "
 					  "or replaced; pull from since=0 and push what is not acknowledged",

@@ -123,9 +123,8 @@ static int sid_for(store *s, ids_batch *b, int64_t did, sid_cache *c, const char
 	return 0;
 }
 
-static void conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, const char *reason,
-			  int64_t wseq, int wdel, const char *whlc, const char *wval, size_t wlen,
-			  const ids_buf *lost)
+void store_conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
+			 int wdel, const char *whlc, const char *wval, size_t wlen, const ids_buf *lost)
 {
 	ids_buf_putc(o, o->len ? ',' : '[');
 	ids_buf_printf(o, "{\"id\":%lld,\"store\":", (long long)m->id);
@@ -247,7 +246,7 @@ static int log_conflict(store *s, ctx *c, int64_t sid, const ids_mutation *m, id
 }
 
 /* Extends the last run of kept mutations or starts one. */
-static int note_kept(store_push_result *r, int64_t id, int64_t seq, ids_error *err)
+int store_note_kept(store_push_result *r, int64_t id, int64_t seq, ids_error *err)
 {
 	struct store_kept_run *k = r->n_kept ? &r->kept[r->n_kept - 1] : NULL;
 	if (k && id == k->id + k->n && seq == k->seq + k->n) {
@@ -444,19 +443,19 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 		res->applied++;
 		if (!d.partial && d.deleted == (m->op == IDS_OP_DELETE) &&
 		    (!d.merged || d.deleted || (vlen == m->value_len && !memcmp(val, m->value, vlen))) &&
-		    (rc = note_kept(res, m->id, seq, err)))
+		    (rc = store_note_kept(res, m->id, seq, err)))
 			goto out;
 		int was_live = cur.exists && !cur.deleted, was_tomb = cur.exists && cur.deleted;
 		sc->dlive[slot] += (!d.deleted) - was_live;
 		sc->dtomb[slot] += (d.deleted ? 1 : 0) - was_tomb;
 		if (d.partial) {
 			const char *reason = "some fields have newer versions (per-field merge)";
-			conflict_json(&res->conflicts_json, m, rule, reason, seq, d.deleted, h, val, vlen, &d.lost);
+			store_conflict_json(&res->conflicts_json, m, rule, reason, seq, d.deleted, h, val, vlen, &d.lost);
 			res->conflicts++;
 			rc = log_conflict(s, c, sid, m, rule, reason, seq, h, err);
 		}
 	} else if (d.outcome == IDS_LOSE) {
-		conflict_json(&res->conflicts_json, m, rule, d.reason, cur.seq, cur.deleted, cur_hlc, cur.value,
+		store_conflict_json(&res->conflicts_json, m, rule, d.reason, cur.seq, cur.deleted, cur_hlc, cur.value,
 			      cur.value_len, &d.lost);
 		sqlite3_reset(g);
 		res->conflicts++;

@@ -14,6 +14,8 @@ int store_conflicts_scan(store *s, int64_t after, size_t max,
 			 int (*fn)(void *ctx, const store_conflict *c), void *ctx, int64_t *last,
 			 ids_error *err)
 {
+	if (s->pg)
+		return store_pg_conflicts_scan(s, after, max, fn, ctx, last, err);
 	sqlite3 *db = store_reader_get(s);
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
@@ -66,6 +68,8 @@ out:
 
 int64_t store_conflicts_head(store *s)
 {
+	if (s->pg)
+		return store_pg_conflicts_head(s);
 	sqlite3 *db = store_reader_get(s);
 	sqlite3_stmt *q = NULL;
 	int64_t head = 0;

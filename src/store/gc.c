@@ -11,6 +11,8 @@
  * path, so progress is batched here on the writer thread instead of writing per pull. */
 void store_flush_notes(store *s)
 {
+	if (s->pg)
+		return; /* PostgreSQL: no notes, tombstones are kept (no GC there yet, docs/scaling.md) */
 	pthread_mutex_lock(&s->mu);
 	pull_note *list = s->notes;
 	s->notes = NULL;
@@ -46,6 +48,8 @@ void store_flush_notes(store *s)
 
 int store_gc_run(store *s, ids_error *err)
 {
+	if (s->pg)
+		return 0;
 	int64_t now = hlc_wall_ms();
 	int rc = store_exec(s->w, "BEGIN IMMEDIATE", err);
 	if (rc)

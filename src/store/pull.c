@@ -26,28 +26,36 @@ static int64_t lookup(sqlite3 *db, const char *sql, const char *name, int64_t *e
 	return v;
 }
 
-static void emit_row(sqlite3_stmt *q, ids_buf *out, int first)
+void store_emit_change(ids_buf *out, int first, int64_t seq, const char *store_name, size_t store_len,
+		       const uint8_t *key, size_t key_len, int deleted, const char *value, size_t value_len,
+		       const char *hlc, size_t hlc_len)
 {
 	if (!first)
 		ids_buf_putc(out, ',');
-	ids_buf_printf(out, "{\"seq\":%lld,\"store\":", (long long)sqlite3_column_int64(q, 0));
-	const char *store = (const char *)sqlite3_column_text(q, 1);
-	ids_buf_json_str(out, store, (size_t)sqlite3_column_bytes(q, 1));
-	ids_buf_puts(out, ",\"op\":");
-	int del = sqlite3_column_int(q, 3);
-	ids_buf_puts(out, del ? "\"delete\"" : "\"put\"");
+	ids_buf_printf(out, "{\"seq\":%lld,\"store\":", (long long)seq);
+	ids_buf_json_str(out, store_name, store_len);
+	ids_buf_puts(out, deleted ? ",\"op\":\"delete\"" : ",\"op\":\"put\"");
 	ids_buf_puts(out, ",\"key\":");
-	ids_key_to_json(sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2), out, NULL);
-	if (!del) {
+	ids_key_to_json(key, key_len, out, NULL);
+	if (!deleted) {
 		ids_buf_puts(out, ",\"value\":");
-		ids_buf_append(out, sqlite3_column_text(q, 4), (size_t)sqlite3_column_bytes(q, 4));
+		ids_buf_append(out, value, value_len);
 	}
 	ids_buf_puts(out, ",\"hlc\":\"");
-	ids_buf_append(out, sqlite3_column_text(q, 5), (size_t)sqlite3_column_bytes(q, 5));
+	ids_buf_append(out, hlc, hlc_len);
 	ids_buf_puts(out, "\"}");
 }
 
-static void note_pull(store *s, const store_pull_req *req)
+static void emit_row(sqlite3_stmt *q, ids_buf *out, int first)
+{
+	store_emit_change(out, first, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
+			  (size_t)sqlite3_column_bytes(q, 1), sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2),
+			  sqlite3_column_int(q, 3), (const char *)sqlite3_column_text(q, 4),
+			  (size_t)sqlite3_column_bytes(q, 4), (const char *)sqlite3_column_text(q, 5),
+			  (size_t)sqlite3_column_bytes(q, 5));
+}
+
+void store_note_pull(store *s, const store_pull_req *req)
 {
 	if (!req->client || !*req->client)
 		return;
@@ -82,6 +90,8 @@ static void note_pull(store *s, const store_pull_req *req)
 int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 	       ids_error *err)
 {
+	if (s->pg)
+		return store_pg_pull(s, req, out, cursor, count, err);
 	sqlite3 *db = store_reader_get(s);
 	int rc = 0, n = 0, more = 0;
 	int64_t cur = req->since, head = 0;
@@ -156,7 +166,7 @@ out:
 	store_exec(db, "COMMIT", NULL);
 	store_reader_put(s, db);
 	if (!rc) {
-		note_pull(s, req);
+		store_note_pull(s, req);
 		atomic_fetch_add(&s->stats.pulls, 1);
 		*cursor = cur;
 		*count = n;
@@ -166,6 +176,8 @@ out:
 
 int store_list_json(store *s, const char *dbname, const char *user, ids_buf *out, ids_error *err)
 {
+	if (s->pg)
+		return store_pg_list_json(s, dbname, user, out, err);
 	sqlite3 *db = store_reader_get(s);
 	int64_t did = lookup(db, "SELECT did, gc_floor FROM dbs WHERE name=?1", dbname, NULL);
 	int64_t uid = user[0] ? lookup(db, "SELECT uid FROM users WHERE name=?1", user, NULL) : 0;

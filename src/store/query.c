@@ -321,6 +321,9 @@ int store_query(store *s, const char *dbname, const char *user, const char *sql,
 		const char *params, size_t params_len, const store_query_limits *lim_in, ids_buf *out,
 		ids_error *err)
 {
+	if (s->pg)
+		return ids_fail(err, IDS_EINVAL, "analytics queries (/query) run on the SQLite state only; with --state "
+				"postgres://... query PostgreSQL itself or the lake");
 	store_query_limits lim = {5000, 10000, 32u << 20};
 	if (lim_in) {
 		if (lim_in->timeout_ms > 0) lim.timeout_ms = lim_in->timeout_ms;
@@ -510,6 +513,9 @@ out:
 
 int store_query_columns(store *s, const char *dbname, const char *store_name, ids_buf *out, ids_error *err)
 {
+	if (s->pg)
+		return ids_fail(err, IDS_EINVAL, "analytics queries (/query) run on the SQLite state only; with --state "
+				"postgres://... query PostgreSQL itself or the lake");
 	char path[4096];
 	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
 	sqlite3 *db = NULL;

@@ -25,6 +25,8 @@ uint32_t store_key_hash(const uint8_t *key, size_t len)
 int store_changes_scan(store *s, int64_t after, size_t max,
 		       int (*fn)(void *ctx, const store_change *c), void *ctx, int64_t *last, ids_error *err)
 {
+	if (s->pg)
+		return store_pg_changes_scan(s, after, max, fn, ctx, last, err);
 	sqlite3 *db = store_reader_get(s);
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
@@ -107,6 +109,8 @@ static int prepare_store_sql(store *s, sqlite3 *db, const char *sql, const char 
 int store_rows_scan(store *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
 		    int (*fn)(void *ctx, const store_row *r), void *ctx, int64_t *head, ids_error *err)
 {
+	if (s->pg)
+		return store_pg_rows_scan(s, dbname, store_name, lo, hi, fn, ctx, head, err);
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
 	sqlite3 *db = snapshot_begin(s, head, err);
@@ -146,6 +150,8 @@ int store_rows_get(store *s, const char *dbname, const char *store_name, const s
 		   int (*fn)(void *ctx, size_t i, int found, const store_row *r), void *ctx, int64_t *head,
 		   ids_error *err)
 {
+	if (s->pg)
+		return store_pg_rows_get(s, dbname, store_name, keys, n, fn, ctx, head, err);
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
 	sqlite3 *db = snapshot_begin(s, head, err);
@@ -183,6 +189,8 @@ out:
 
 int store_names_json(store *s, const char *dbname, ids_buf *out, ids_error *err)
 {
+	if (s->pg)
+		return store_pg_names_json(s, dbname, out, err);
 	sqlite3 *db = store_reader_get(s);
 	sqlite3_stmt *q = NULL;
 	const char *sql = dbname ? "SELECT s.name FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 ORDER BY 1"
@@ -212,6 +220,8 @@ int store_names_json(store *s, const char *dbname, ids_buf *out, ids_error *err)
  * lock (busy_timeout), and pruning only deletes rows the writer never reads again. */
 int store_changes_prune(store *s, int64_t upto, ids_error *err)
 {
+	if (s->pg)
+		return store_pg_changes_prune(s, upto, err);
 	char path[4096];
 	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
 	sqlite3 *db = NULL;

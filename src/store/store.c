@@ -181,6 +181,19 @@ static int load_epoch(store *s, ids_error *err)
 
 const char *store_epoch(const store *s) { return s->epoch; }
 
+int store_state_is_postgres(const char *state)
+{
+	return state && (!strncmp(state, "postgres://", 11) || !strncmp(state, "postgresql://", 13));
+}
+
+int store_lease(store *s, const char *name, int *held, ids_error *err)
+{
+	if (s->pg)
+		return store_pg_lease(s, name, held, err);
+	*held = 1; /* SQLite: this process alone holds the state (DIR/LOCK) */
+	return 0;
+}
+
 /* This SQLite build has no lookaside allocator (OMIT_LOOKASIDE), so every statement step
  * mallocs its cursors and records; with the default memory statistics each of those takes a
  * process-wide mutex. Nothing here reads the statistics. Must precede sqlite3_initialize. */
@@ -189,26 +202,12 @@ static void sqlite_global_config(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-int store_open(store **out, const store_options *o, ids_error *err)
+/* The SQLite backend: the data dir's lock, connections, pragmas, schema, ids and the
+ * checkpoint thread. */
+static int open_sqlite(store *s, const store_options *o, ids_error *err)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, sqlite_global_config);
-	*out = NULL;
-	store *s = calloc(1, sizeof *s);
-	if (!s)
-		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	s->o = *o;
-	s->lock_fd = -1;
-	s->dir = strdup(o->dir);
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->work, NULL);
-	pthread_cond_init(&s->done, NULL);
-	pthread_cond_init(&s->changed, NULL);
-	pthread_mutex_init(&s->rmu, NULL);
-	pthread_cond_init(&s->rfree, NULL);
-	pthread_rwlock_init(&s->rules_lock, NULL);
-	int rc = mkdirs(o->dir, err);
-	if (!rc) {
+	int rc = 0;
+	{
 		/* One process owns a data dir: the writer keeps the next seq in memory, so a second
 		 * writer on the same SQLite file would collide. */
 		char lock[4200];
@@ -287,6 +286,30 @@ int store_open(store **out, const store_options *o, ids_error *err)
 		sqlite3_close(ck);
 	else if (!rc)
 		rc = store_ckpt_start(s, ck, err);
+	return rc;
+}
+
+int store_open(store **out, const store_options *o, ids_error *err)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sqlite_global_config);
+	*out = NULL;
+	store *s = calloc(1, sizeof *s);
+	if (!s)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	s->o = *o;
+	s->lock_fd = -1;
+	s->dir = strdup(o->dir);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->done, NULL);
+	pthread_cond_init(&s->changed, NULL);
+	pthread_mutex_init(&s->rmu, NULL);
+	pthread_cond_init(&s->rfree, NULL);
+	pthread_rwlock_init(&s->rules_lock, NULL);
+	int rc = mkdirs(o->dir, err); /* with PostgreSQL too: uploads are spooled there */
+	if (!rc)
+		rc = store_state_is_postgres(o->state) ? store_pg_open(s, err) : open_sqlite(s, o, err);
 	if (!rc) {
 		s->last_gc_ms = hlc_wall_ms();
 		if (pthread_create(&s->writer, NULL, store_writer_main, s))
@@ -314,6 +337,7 @@ void store_free(store *s)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->writer, NULL);
 	}
+	store_pg_close(s);
 	store_ckpt_stop(s);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);

@@ -53,8 +53,11 @@ enum {
 	ST_COUNT
 };
 
+struct store_pg; /* pg.c: the PostgreSQL backend's connections and threads */
+
 struct store {
 	store_options o;
+	struct store_pg *pg;              /* NULL: the SQLite backend; else every public call goes to pg*.c */
 	char *dir;
 	char epoch[STORE_EPOCH_LEN + 1]; /* the state's identity (meta 'epoch') */
 	int lock_fd;                      /* flock on DIR/LOCK: one process per data dir */
@@ -107,6 +110,43 @@ struct store {
 	rule_entry *rules;
 	size_t n_rules;
 };
+
+/* writer.c: publishes a finished group (head, stats) and wakes its pushers and the waiters;
+ * both backends' group commits end here. rc/err: the group's failure, if any. */
+void store_group_done(store *s, push_job *jobs, int64_t new_head, int rc, const ids_error *err);
+void store_record_commit(store *s, int64_t us);
+int64_t store_mono_us(void);
+/* apply.c: the push answer's pieces, shared by both backends' apply */
+void store_conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
+			 int wdel, const char *whlc, const char *wval, size_t wlen, const ids_buf *lost);
+int store_note_kept(store_push_result *r, int64_t id, int64_t seq, ids_error *err);
+/* pull.c: one change of a pull answer (both backends) */
+void store_emit_change(ids_buf *out, int first, int64_t seq, const char *store_name, size_t store_len,
+		       const uint8_t *key, size_t key_len, int deleted, const char *value, size_t value_len,
+		       const char *hlc, size_t hlc_len);
+void store_note_pull(store *s, const store_pull_req *req);
+
+/* The PostgreSQL backend (pg.c: connections, schema, NOTIFY listener, leases; pg_push.c: group
+ * commit and apply; pg_read.c: pulls and the lake's scans). */
+int store_pg_open(store *s, ids_error *err);
+void store_pg_close(store *s);
+void store_pg_run_group(store *s, push_job *jobs);
+int store_pg_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count, ids_error *err);
+int store_pg_list_json(store *s, const char *db, const char *user, ids_buf *out, ids_error *err);
+int store_pg_names_json(store *s, const char *db, ids_buf *out, ids_error *err);
+int store_pg_changes_scan(store *s, int64_t after, size_t max, int (*fn)(void *ctx, const store_change *c),
+			  void *ctx, int64_t *last, ids_error *err);
+int store_pg_changes_prune(store *s, int64_t upto, ids_error *err);
+int64_t store_pg_conflicts_head(store *s);
+int store_pg_conflicts_scan(store *s, int64_t after, size_t max, int (*fn)(void *ctx, const store_conflict *c),
+			    void *ctx, int64_t *last, ids_error *err);
+int store_pg_rows_scan(store *s, const char *db, const char *store_name, uint32_t lo, uint32_t hi,
+		       int (*fn)(void *ctx, const store_row *r), void *ctx, int64_t *head, ids_error *err);
+int store_pg_rows_get(store *s, const char *db, const char *store_name, const store_key_ref *keys, size_t n,
+		      int (*fn)(void *ctx, size_t i, int found, const store_row *r), void *ctx, int64_t *head,
+		      ids_error *err);
+int store_pg_lease(store *s, const char *name, int *held, ids_error *err);
+int64_t store_pg_head_fresh(store *s);
 
 int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what);
 /* checkpoint.c: takes ck (a read-write connection); stop joins the thread and closes it. */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-static int64_t mono_us(void)
+int64_t store_mono_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -69,7 +69,7 @@ int store_push(store *s, ids_batch *b, store_push_result *res, ids_error *err)
 	return job.rc;
 }
 
-static void record_commit(store *s, int64_t us)
+void store_record_commit(store *s, int64_t us)
 {
 	atomic_fetch_add(&s->stats.commits, 1);
 	atomic_fetch_add(&s->stats.commit_us_sum, us);
@@ -133,7 +133,9 @@ static void note_db_head(store *s, const char *db, int64_t seq)
 int64_t store_db_head(store *s, const char *db)
 {
 	pthread_mutex_lock(&s->mu);
-	int64_t h = s->open_head;
+	/* PostgreSQL: other servers' commits come as one head (NOTIFY), not per database, so every
+	 * database may have changed up to it (parked requests re-pull, a one-statement pull) */
+	int64_t h = s->pg ? s->head : s->open_head;
 	for (db_head *d = s->db_heads[db_bucket(db)]; d; d = d->next)
 		if (!strcmp(d->name, db)) {
 			h = d->seq;
@@ -169,9 +171,9 @@ static void run_group(store *s, push_job *jobs)
 	if (!rc && s->next_seq != seq0)
 		rc = set_head(s, &err);
 	if (!rc) {
-		int64_t t0 = mono_us();
+		int64_t t0 = store_mono_us();
 		rc = step(s, "commit", "COMMIT", &err);
-		record_commit(s, mono_us() - t0);
+		store_record_commit(s, store_mono_us() - t0);
 		if (rc && !s->fault_step)
 			store_sql_err(s, s->w, sqlite3_extended_errcode(s->w), &err, "commit");
 		if (rc)
@@ -182,22 +184,31 @@ static void run_group(store *s, push_job *jobs)
 			store_exec(s->w, "ROLLBACK", NULL);
 		s->next_seq = seq0;
 		store_fields_reset(s); /* the cache may name fields the rolled-back commit added */
+	}
+	store_group_done(s, jobs, s->next_seq - 1, rc, &err);
+}
+
+void store_group_done(store *s, push_job *jobs, int64_t new_head, int rc, const ids_error *err)
+{
+	if (rc) {
 		for (push_job *j = jobs; j; j = j->next) {
 			/* a push refused on its own keeps its own error; every other gets the group's */
 			if (!j->rc) {
 				j->rc = rc;
-				j->err = err;
+				j->err = *err;
 			}
 		}
 	}
 	pthread_mutex_lock(&s->mu);
-	if (!rc)
-		s->head = s->next_seq - 1;
+	/* other servers' commits may have moved the head further already (PostgreSQL) */
+	if (!rc && new_head > s->head)
+		s->head = new_head;
 	for (push_job *j = jobs; j; j = j->next) {
 		if (!j->rc && j->last_seq)
 			note_db_head(s, j->b->db, j->last_seq);
 		if (!j->rc) {
-			j->res->cursor = s->head;
+			/* this commit's head: a later one of another server must not skip changes between */
+			j->res->cursor = new_head;
 			atomic_fetch_add(&s->stats.mutations_applied, (long long)j->res->applied);
 			atomic_fetch_add(&s->stats.mutations_duplicate, (long long)j->res->duplicates);
 			atomic_fetch_add(&s->stats.conflicts, (long long)j->res->conflicts);
@@ -269,9 +280,11 @@ void *store_writer_main(void *arg)
 			tail->next = NULL;
 		}
 		pthread_mutex_unlock(&s->mu);
-		if (head)
+		if (head && s->pg)
+			store_pg_run_group(s, head);
+		else if (head)
 			run_group(s, head);
-		if (hlc_wall_ms() - s->last_gc_ms >= s->o.gc_interval_ms) {
+		if (!s->pg && hlc_wall_ms() - s->last_gc_ms >= s->o.gc_interval_ms) {
 			s->last_gc_ms = hlc_wall_ms();
 			store_flush_notes(s);
 			store_gc_run(s, NULL);
@@ -289,6 +302,11 @@ int64_t store_head(store *s)
 	int64_t h = s->head;
 	pthread_mutex_unlock(&s->mu);
 	return h;
+}
+
+int64_t store_head_fresh(store *s)
+{
+	return s->pg ? store_pg_head_fresh(s) : store_head(s);
 }
 
 int store_wait(store *s, int64_t after, int timeout_ms)

@@ -1,0 +1,343 @@
+/* Several stores on one PostgreSQL database, as several idbsync servers run: a batch retried on
+ * another server is acknowledged and never applied twice; pushes spread over every server with
+ * forced commit delays while pullers on every server follow their cursors in small pages, and
+ * each puller sees every seq exactly once (a cursor never skips a change committed late); a
+ * commit on one server wakes a waiter on another (NOTIFY); leases are held by one server at a
+ * time and pass on when the holder goes. Needs IDBSYNC_TEST_PG (tests/pg/store.test.mjs); without
+ * it the test is skipped (exit 77). */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "store_test.h"
+
+enum { SERVERS = 3 };
+
+static void open_all(store **s, const char *name)
+{
+	char dir[600];
+	for (int i = 0; i < SERVERS; i++) {
+		/* one database (named after the first dir), a data dir each (node id, spool) */
+		char state[1024];
+		make_dir(dir, sizeof dir, name);
+		state_for(dir, state, sizeof state);
+		char own[700];
+		snprintf(own, sizeof own, "%s-%d", dir, i);
+		store_options o = STORE_OPTIONS_INIT;
+		o.dir = own;
+		o.state = state;
+		o.durable = 1;
+		ids_error err = IDS_ERROR_INIT;
+		s[i] = NULL;
+		if (!CHECK_EQ_INT(store_open(&s[i], &o, &err), 0))
+			fprintf(stderr, "  store_open(%s): %s\n", state, err.msg);
+	}
+}
+
+static void free_all(store **s)
+{
+	for (int i = 0; i < SERVERS; i++)
+		store_free(s[i]);
+}
+
+static void retried_elsewhere(void)
+{
+	store *s[SERVERS];
+	open_all(s, "once");
+	if (!s[0] || !s[1] || !s[2]) {
+		free_all(s);
+		return;
+	}
+	const char *b15 = "{\"client\":\"x\",\"mutations\":["
+			  "{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":1},"
+			  "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":2,\"value\":2},"
+			  "{\"id\":3,\"store\":\"s\",\"op\":\"put\",\"key\":3,\"value\":3},"
+			  "{\"id\":4,\"store\":\"s\",\"op\":\"put\",\"key\":4,\"value\":4},"
+			  "{\"id\":5,\"store\":\"s\",\"op\":\"put\",\"key\":5,\"value\":5}]}";
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	CHECK_EQ_INT(push(s[0], "m", "", b15, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 5);
+	CHECK_EQ_INT(r.ack, 5);
+	int64_t c0 = r.cursor;
+	store_push_result_free(&r);
+	/* another server asked at once (before any NOTIFY) knows the head from the state */
+	CHECK(store_head_fresh(s[1]) >= c0);
+	CHECK(store_head(s[1]) >= c0);
+	/* the answer was lost: the client retries on another server */
+	CHECK_EQ_INT(push(s[1], "m", "", b15, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 0);
+	CHECK_EQ_INT(r.duplicates, 5);
+	CHECK_EQ_INT(r.ack, 5);
+	store_push_result_free(&r);
+	/* overlapping retry on a third: only the new ids apply, after the others' seqs */
+	CHECK_EQ_INT(pushf(s[2], "m", "", &r, &err,
+			   "{\"client\":\"x\",\"mutations\":["
+			   "{\"id\":4,\"store\":\"s\",\"op\":\"put\",\"key\":4,\"value\":4},"
+			   "{\"id\":5,\"store\":\"s\",\"op\":\"put\",\"key\":5,\"value\":5},"
+			   "{\"id\":6,\"store\":\"s\",\"op\":\"put\",\"key\":6,\"value\":6}]}"),
+		     0);
+	CHECK_EQ_INT(r.duplicates, 2);
+	CHECK_EQ_INT(r.applied, 1);
+	CHECK_EQ_INT(r.ack, 6);
+	CHECK_EQ_INT(r.cursor, c0 + 1);
+	store_push_result_free(&r);
+	/* a gap is refused on any server: id 8 before 7 */
+	CHECK_EQ_INT(pushf(s[1], "m", "", &r, &err,
+			   "{\"client\":\"x\",\"mutations\":[{\"id\":8,\"store\":\"s\",\"op\":\"put\",\"key\":8,\"value\":8}]}"),
+		     0);
+	CHECK_EQ_INT(r.gap, 1);
+	CHECK_EQ_INT(r.applied, 0);
+	CHECK_EQ_INT(r.expected, 7);
+	store_push_result_free(&r);
+	for (int i = 0; i < SERVERS; i++) {
+		pulled *p = pull(s[i], "m", "", NULL, 0, 0);
+		CHECK_EQ_INT(p->rc, 0);
+		CHECK_EQ_INT(p->count, 6);
+		CHECK_EQ_INT(p->cursor, c0 + 1);
+	}
+	free_all(s);
+}
+
+/* ---- many pushers and pullers on every server, commits delayed ---- */
+
+enum { PUSHERS = 6, BATCHES = 15, PER = 4, TOTAL = PUSHERS * BATCHES * PER };
+
+typedef struct shared {
+	store *s[SERVERS];
+	atomic_int pushers_left;
+} shared;
+
+typedef struct pusher {
+	shared *sh;
+	int idx, errors, dup_errors;
+} pusher;
+
+/* Each batch goes to one server, then again (as a retry whose answer was lost) to the next:
+ * the retry must be all duplicates. */
+static void *push_main(void *arg)
+{
+	pusher *a = arg;
+	int id = 1;
+	for (int bi = 0; bi < BATCHES; bi++) {
+		char body[2048];
+		size_t n = (size_t)snprintf(body, sizeof body, "{\"client\":\"p%d\",\"mutations\":[", a->idx);
+		for (int k = 0; k < PER; k++, id++)
+			n += (size_t)snprintf(body + n, sizeof body - n,
+					      "%s{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":\"p%d-%d\",\"value\":%d}",
+					      k ? "," : "", id, a->idx, id, id);
+		snprintf(body + n, sizeof body - n, "]}");
+		store *first = a->sh->s[(a->idx + bi) % SERVERS], *again = a->sh->s[(a->idx + bi + 1) % SERVERS];
+		store_push_result r;
+		ids_error err = IDS_ERROR_INIT;
+		if (push(first, "c", "", body, &r, &err) || r.ack != id - 1 || r.applied != PER)
+			a->errors++;
+		store_push_result_free(&r);
+		if (push(again, "c", "", body, &r, &err) || r.ack != id - 1 || r.applied || r.duplicates != PER)
+			a->dup_errors++;
+		store_push_result_free(&r);
+	}
+	atomic_fetch_sub(&a->sh->pushers_left, 1);
+	return NULL;
+}
+
+typedef struct puller {
+	shared *sh;
+	int idx;
+	int seen_twice, out_of_order, pulls, errors;
+	char have[TOTAL + 1];
+} puller;
+
+/* Follows its server's cursor in pages of 3 until the pushers are done and it has caught up. */
+static void *pull_main(void *arg)
+{
+	puller *a = arg;
+	store *s = a->sh->s[a->idx];
+	int64_t since = 0;
+	for (;;) {
+		int done = atomic_load(&a->sh->pushers_left) == 0;
+		store_pull_req req = {.db = "c", .user = "", .since = since, .limit = 3};
+		ids_buf out = IDS_BUF_INIT;
+		ids_error err = IDS_ERROR_INIT;
+		int64_t cur = 0;
+		int cnt = 0;
+		if (store_pull(s, &req, &out, &cur, &cnt, &err)) {
+			a->errors++;
+			ids_buf_free(&out);
+			break;
+		}
+		a->pulls++;
+		ids_json j = IDS_JSON_INIT;
+		if (!ids_json_parse(&j, out.data, out.len, 0, 0, &err)) {
+			long ch = ids_json_get(&j, 0, "changes");
+			size_t t = (size_t)ch + 1;
+			int64_t prev = since;
+			for (uint32_t i = 0; ch > 0 && i < j.tok[ch].size; i++, t = j.tok[t].next) {
+				int64_t seq = 0;
+				ids_json_i64(&j, (size_t)ids_json_get(&j, t, "seq"), &seq);
+				if (seq <= prev)
+					a->out_of_order++;
+				prev = seq;
+				if (seq >= 1 && seq <= TOTAL) {
+					if (a->have[seq])
+						a->seen_twice++;
+					a->have[seq] = 1;
+				}
+			}
+			ids_json_free(&j);
+		} else {
+			a->errors++;
+		}
+		ids_buf_free(&out);
+		if (cur < since)
+			a->out_of_order++;
+		since = cur;
+		if (done && cnt == 0 && since >= TOTAL)
+			break;
+		if (cnt == 0)
+			store_wait(s, since, 200); /* the long-poll's way: woken by any server's commit */
+	}
+	return NULL;
+}
+
+static void spread(void)
+{
+	/* every group holds the commit order for 3 ms: pulls run while commits are pending */
+	setenv("IDBSYNC_TEST_COMMIT_DELAY_MS", "3", 1);
+	shared sh;
+	open_all(sh.s, "spread");
+	unsetenv("IDBSYNC_TEST_COMMIT_DELAY_MS");
+	if (!sh.s[0] || !sh.s[1] || !sh.s[2]) {
+		free_all(sh.s);
+		return;
+	}
+	atomic_init(&sh.pushers_left, PUSHERS);
+	static pusher pu[PUSHERS];
+	static puller pl[SERVERS];
+	pthread_t pt[PUSHERS], lt[SERVERS];
+	for (int i = 0; i < SERVERS; i++) {
+		memset(&pl[i], 0, sizeof pl[i]);
+		pl[i].sh = &sh;
+		pl[i].idx = i;
+		pthread_create(&lt[i], NULL, pull_main, &pl[i]);
+	}
+	for (int i = 0; i < PUSHERS; i++) {
+		pu[i] = (pusher){&sh, i, 0, 0};
+		pthread_create(&pt[i], NULL, push_main, &pu[i]);
+	}
+	int errors = 0, dup_errors = 0;
+	for (int i = 0; i < PUSHERS; i++) {
+		pthread_join(pt[i], NULL);
+		errors += pu[i].errors;
+		dup_errors += pu[i].dup_errors;
+	}
+	CHECK_EQ_INT(errors, 0);
+	CHECK_EQ_INT(dup_errors, 0);
+	for (int i = 0; i < SERVERS; i++) {
+		pthread_join(lt[i], NULL);
+		int missing = 0;
+		for (int q = 1; q <= TOTAL; q++)
+			missing += !pl[i].have[q];
+		if (!CHECK_EQ_INT(missing, 0))
+			fprintf(stderr, "  puller on server %d skipped %d of %d changes\n", i, missing, TOTAL);
+		CHECK_EQ_INT(pl[i].seen_twice, 0);
+		CHECK_EQ_INT(pl[i].out_of_order, 0);
+		CHECK_EQ_INT(pl[i].errors, 0);
+		CHECK(pl[i].pulls > 1);
+	}
+	/* every server agrees on the head, and the change log has each change once */
+	for (int i = 0; i < SERVERS; i++) {
+		pulled *p = pull(sh.s[i], "c", "", NULL, TOTAL - 5, 0);
+		CHECK_EQ_INT(p->rc, 0);
+		CHECK_EQ_INT(p->count, 5);
+		CHECK_EQ_INT(p->cursor, TOTAL);
+	}
+	free_all(sh.s);
+}
+
+typedef struct waiter {
+	store *s;
+	int64_t after;
+	int moved;
+} waiter;
+
+static void *wait_main(void *arg)
+{
+	waiter *w = arg;
+	w->moved = store_wait(w->s, w->after, 30000);
+	return NULL;
+}
+
+/* A long-poll on one server wakes for a commit on another (LISTEN/NOTIFY, pg.c). */
+static void wake_across(void)
+{
+	store *s[SERVERS];
+	open_all(s, "wake");
+	if (!s[0] || !s[1] || !s[2]) {
+		free_all(s);
+		return;
+	}
+	waiter w = {s[1], store_head(s[1]), -1};
+	pthread_t t;
+	pthread_create(&t, NULL, wait_main, &w);
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	CHECK_EQ_INT(push(s[0], "w", "", "{\"client\":\"w\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":1}]}",
+			  &r, &err),
+		     0);
+	store_push_result_free(&r);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(w.moved, 1);
+	CHECK(store_head(s[1]) >= w.after + 1);
+	free_all(s);
+}
+
+/* One holder per lease name; the next server takes it once the holder is gone. */
+static void leases(void)
+{
+	store *s[SERVERS];
+	open_all(s, "lease");
+	if (!s[0] || !s[1] || !s[2]) {
+		free_all(s);
+		return;
+	}
+	ids_error err = IDS_ERROR_INIT;
+	int held = -1;
+	CHECK_EQ_INT(store_lease(s[0], "lake", &held, &err), 0);
+	CHECK_EQ_INT(held, 1);
+	CHECK_EQ_INT(store_lease(s[0], "lake", &held, &err), 0); /* asking again keeps it */
+	CHECK_EQ_INT(held, 1);
+	CHECK_EQ_INT(store_lease(s[1], "lake", &held, &err), 0);
+	CHECK_EQ_INT(held, 0);
+	CHECK_EQ_INT(store_lease(s[1], "inbox", &held, &err), 0); /* another name, another lease */
+	CHECK_EQ_INT(held, 1);
+	CHECK_EQ_INT(store_lease(s[2], "inbox", &held, &err), 0);
+	CHECK_EQ_INT(held, 0);
+	store_free(s[0]); /* the holder goes: its session ends and PostgreSQL frees the lock */
+	s[0] = NULL;
+	held = 0;
+	for (int i = 0; i < 300 && !held; i++) {
+		CHECK_EQ_INT(store_lease(s[2], "lake", &held, &err), 0);
+		if (!held)
+			usleep(20000);
+	}
+	CHECK_EQ_INT(held, 1);
+	CHECK_EQ_INT(store_lease(s[1], "lake", &held, &err), 0);
+	CHECK_EQ_INT(held, 0);
+	free_all(s);
+}
+
+int main(void)
+{
+	if (!pg_template()) {
+		printf("test_store_multi: skipped (IDBSYNC_TEST_PG is not set; tests/pg/store.test.mjs sets it)\n");
+		return 77;
+	}
+	if (test_mkdtemp(tmproot, sizeof tmproot, "ids_test_store_multi"))
+		return 1;
+	retried_elsewhere();
+	spread();
+	wake_across();
+	leases();
+	test_rmtree(tmproot);
+	return test_report("test_store_multi");
+}
