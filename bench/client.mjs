@@ -22,7 +22,7 @@ import readline from 'node:readline';
 import { startServer, launchBrowser, tempDir, SRC } from '../tests/browser/lib/harness.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, arr) => (v.startsWith('--') ? [...a, [v.slice(2), arr[i + 1]]] : a), []));
-if (args.bin) process.env.IDBSYNC_BIN = args.bin;
+const bin = args.bin ? path.resolve(args.bin) : undefined; // undefined: the harness's BIN
 const sizes = (args.sizes || '10000,100000').split(',').map(Number);
 const pushN = Number(args.push || 100000);
 const reps = Number(args.reps || 3);
@@ -51,9 +51,9 @@ const RECORD = `({ id: i, customer: 'customer ' + (i % 977), total: (i * 7.31) %
 const median = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
 const captureRows = [];
 if (only === 'all' || only === 'capture') {
-  const srv = await startServer({ args: staticArgs });
+  const srv = await startServer({ bin, args: staticArgs });
   const pages = [await clientPage(srv)];
-  const base = baseline ? await startServer({ args: ['--static', baseline] }) : null;
+  const base = baseline ? await startServer({ bin, args: ['--static', baseline] }) : null;
   if (base) pages.push(await clientPage(base));
   for (const { page } of pages) await page.evaluate((src) => { window.record = new Function('i', 'return ' + src); }, RECORD);
   // One run: n puts in transactions of txSize, into a fresh database, synced or not. Returns ms.
@@ -98,7 +98,7 @@ if (only === 'all' || only === 'capture') {
 // Writes N records (1000 per transaction), then times the push alone (outbox -> server, each
 // batch durable) and the pull that follows (the server returns our own rows with their seq).
 async function idbsyncPush(serverArgs, options = {}) {
-  const srv = await startServer({ args: [...staticArgs, ...serverArgs] });
+  const srv = await startServer({ bin, args: [...staticArgs, ...serverArgs] });
   const { ctx, page } = await clientPage(srv);
   const r = await page.evaluate(async ({ N, src, options }) => {
     const record = new Function('i', 'return ' + src);
@@ -232,7 +232,7 @@ async function pouchPush() {
 const initialN = Number(args.initial || 1000000);
 let initial = null;
 async function initialSync() {
-  const srv = await startServer({ args: [...staticArgs, '--unsafe-no-fsync', '--no-lake'] });
+  const srv = await startServer({ bin, args: [...staticArgs, '--unsafe-no-fsync', '--no-lake'] });
   const record = new Function('i', 'return ' + RECORD);
   const t0 = Date.now();
   for (let b = 0, id = 0; b < initialN; b += 5000) {

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { procStatus } from '../tests/faults/lib/util.mjs';
-import { serveIdbsync } from './lib/serve.mjs';
+import { startServer } from '../tests/lib/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -37,8 +37,10 @@ if (!(ROWS > 0 && BATCH > 0 && CLIENTS > 0)) {
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-ingest-'));
 const cleanup = () => { if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true }); };
 
-const { p: server, port } = await serveIdbsync(bin, dir, extra);
-process.on('exit', () => { try { server.kill('SIGKILL'); } catch { /* gone */ } cleanup(); });
+// the harness kills the server at exit (before this handler removes its dirs)
+const srv = await startServer({ bin, args: extra, dataDir: path.join(dir, 'data'), lakeDir: path.join(dir, 'lake') });
+const { proc: server, port } = srv;
+process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
 const base = `http://127.0.0.1:${port}`;
 
@@ -147,7 +149,7 @@ const dataBytes = du(path.join(dir, 'data')), lakeBytes = du(path.join(dir, 'lak
 // a clean shutdown flushes the lake backlog first: give it 30 s, then SIGKILL (the data is durable)
 let shutdown = 'clean shutdown';
 const s0 = performance.now();
-const exited = new Promise((r) => server.once('exit', r));
+const exited = srv.exited;
 server.kill('SIGTERM');
 if (await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 30000))]) === false) {
   shutdown = 'SIGTERM did not finish within 30 s (the shutdown flushes the lake backlog): killed';

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveIdbsync } from './lib/serve.mjs';
+import { startServer } from '../tests/lib/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, arr) =>
@@ -89,9 +89,10 @@ function waitExit(p) {
 
 const peers = {
   async idbsync(dir, extra, exe = bin) {
-    const { p, port } = await serveIdbsync(exe, dir, extra);
+    const srv = await startServer({ bin: exe, args: extra, dataDir: path.join(dir, 'data'), lakeDir: path.join(dir, 'lake') });
+    const { port } = srv;
     return {
-      p, port,
+      port, stop: () => srv.stop(),
       body: (c, docs) => JSON.stringify({ client: `bench-${c}`, mutations: docs.map((d) => ({ id: d.id, store: 'orders', op: 'put', key: d.key, value: d.value })) }),
       send: (agent, body) => post(agent, port, '/v1/db/bench/push', body, 200, (j) => (j.applied + j.duplicates > 0 ? null : 'nothing applied')),
       async count() {
@@ -115,7 +116,7 @@ const peers = {
     const put = await fetch(`http://127.0.0.1:${port}/bench`, { method: 'PUT' });
     if (!put.ok) throw new Error(`PUT /bench: ${put.status}`);
     return {
-      p, port,
+      port, stop: () => { p.kill('SIGTERM'); return waitExit(p); },
       body: (c, docs) => JSON.stringify({ docs: docs.map((d) => ({ _id: d.key, ...d.value })) }),
       send: (agent, body) => post(agent, port, '/bench/_bulk_docs', body, 201,
         (arr) => (Array.isArray(arr) && arr.every((r) => r.ok) ? null : `not all ok: ${JSON.stringify(arr.find((r) => !r.ok))}`)),
@@ -150,8 +151,7 @@ async function runOnce(name, start, clients) {
     lat.sort((a, b) => a - b);
     return { name, clients, docs: per * clients, secs, rate: (per * clients) / secs, p50: lat[lat.length >> 1], p99: lat[Math.floor(lat.length * 0.99)] };
   } finally {
-    peer.p.kill('SIGTERM');
-    await waitExit(peer.p);
+    await peer.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -6,7 +6,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { serveIdbsync } from './lib/serve.mjs';
+import { startServer } from '../tests/lib/server.mjs';
 import { orderBodies, postPush } from './lib/orders.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, arr) =>
@@ -25,7 +25,8 @@ async function post(agent, port, body) {
 
 async function run(clients) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-bench-'));
-  const { p, port } = await serveIdbsync(bin, dir, extra);
+  const srv = await startServer({ bin, args: extra, dataDir: path.join(dir, 'data'), lakeDir: path.join(dir, 'lake') });
+  const { port } = srv;
   const per = Math.ceil(total / clients);
   const bodies = Array.from({ length: clients }, (_, c) => orderBodies(c, per, batch));
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
@@ -37,8 +38,7 @@ async function run(clients) {
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const commits = Number(metrics.match(/idbsync_commit_seconds_count (\d+)/)[1]);
   const applied = Number(metrics.match(/idbsync_mutations_applied_total (\d+)/)[1]);
-  p.kill('SIGTERM');
-  await new Promise((r) => p.on('exit', r));
+  await srv.stop();
   fs.rmSync(dir, { recursive: true, force: true });
   if (applied !== per * clients) throw new Error(`applied ${applied}, expected ${per * clients}`);
   return { clients, muts: per * clients, secs, rate: (per * clients) / secs, p50: lat[lat.length >> 1],

@@ -49,7 +49,7 @@ test('restored from a backup: the browser resyncs, keeps and pushes its unpushed
 
   await srv.stop();
   cli(['restore', '--data', srv.dataDir, backup]);
-  await srv.launch();   // same data dir, same port: the page's origin
+  await srv.restart();   // same data dir, same port: the page's origin
   // Another browser writes to the restored state, so its head passes A's cursor again: only the
   // epoch tells A that its cursor means nothing here.
   const B = await page();

@@ -49,7 +49,7 @@ test('server killed with kill -9 mid-push and restarted: nothing lost, nothing d
   const pendingWhileDown = await page.evaluate(() => window.s.pending());
   assert.ok(pendingWhileDown > 0, 'still pending while the server is down');
   await new Promise((r) => setTimeout(r, 300));
-  await srv.launch();                 // same data dir, same port
+  await srv.restart();                 // same data dir, same port
   await until(() => page.evaluate(async () => (await window.s.pending()) === 0), 30000, 'outbox drained');
   assert.equal(await rows('crash'), 20000);
   assert.equal((await head()) - h0, 20000, 'each mutation applied exactly once (one seq each)');

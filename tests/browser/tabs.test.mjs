@@ -41,7 +41,7 @@ test('a new server state: the leader resets, the follower adopts it and its own 
   // and another client writes to it.
   await srv.stop();
   fs.rmSync(srv.dataDir, { recursive: true, force: true });
-  await srv.launch();
+  await srv.restart();
   await seed('tabreset', [{ id: 7, v: 'new state' }]);
 
   await until(() => follower.evaluate(() => window.resets.length === 1), 15000, 'the follower told of the reset');

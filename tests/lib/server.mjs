@@ -1,7 +1,8 @@
 // The one harness that starts and stops `idbsync serve` for the Node suites (integration/,
-// lake/, faults/; browser/ and bench/ can use it too): a free port on 127.0.0.1, temp data and
-// lake dirs, stop or kill -9 and restart on the same dirs, the CLI run to completion, and every
-// server killed and temp dir removed when the test (given t) or the test process ends.
+// lake/, faults/, browser/ through browser/lib/harness.mjs) and the benchmarks in bench/: a
+// free port on 127.0.0.1, temp data and lake dirs, stop or kill -9 and restart on the same
+// dirs, the CLI run to completion, and every server killed and temp dir removed when the test
+// (given t) or the test process ends.
 // Only node built-ins. The sync-protocol HTTP helpers live in ./http.mjs and are re-exported
 // here, so a test needs one import.
 //

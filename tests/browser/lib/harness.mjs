@@ -1,74 +1,33 @@
-// Browser test harness: a real `idbsync serve` per test file (temp dirs, 127.0.0.1, port 0 or a
-// fixed port for restarts) and Debian's chromium through playwright-core. Pages are opened on the
-// server's own origin; /test/blank.html and /vendor/* (idb, dexie from node_modules) are served by
-// page.route, /client/* comes from the server (the source tree).
-import { spawn } from 'node:child_process';
+// Browser test harness: Debian's chromium through playwright-core and pages on the server's own
+// origin; the server itself comes from the one harness (../../lib/server.mjs), restarted on the
+// port its first start got, so a page keeps its origin. /test/blank.html and /vendor/* (idb,
+// dexie from node_modules) are served by page.route, /client/* comes from the server (the tree).
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { chromium } from 'playwright-core';
+import { startServer as startIdbsync, pullAll, metrics, metricValue, SRC } from '../../lib/server.mjs';
 
-export const SRC = process.env.IDBSYNC_SRC || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
-export const BIN = process.env.IDBSYNC_BIN || path.join(SRC, 'build/idbsync');
+export { tempDir, BIN, SRC } from '../../lib/server.mjs';
 
-const live = new Set();
-const dirs = new Set();
-process.on('exit', () => {
-  for (const p of live) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
-  for (const d of dirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ } }
-});
-
-export function tempDir() {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-br-'));
-  dirs.add(d);
-  return d;
-}
-
-/** Starts the server; returns {url, port, kill9(), stop(), restart()}. */
-export async function startServer({ args = [], port = 0 } = {}) {
-  const root = tempDir();
-  const srv = { dataDir: path.join(root, 'data'), lakeDir: path.join(root, 'lake'), port, url: '', proc: null, stderr: '' };
-  srv.launch = async () => {
-    // IDBSYNC_STATIC=DIR serves DIR/client instead of the tree's (a test run against an older client).
-    const st = process.env.IDBSYNC_STATIC ? ['--static', process.env.IDBSYNC_STATIC] : [];
-    const argv = ['serve', '--data', srv.dataDir, '--lake', srv.lakeDir, '--listen', `127.0.0.1:${srv.port}`, ...st, ...args];
-    const proc = spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(proc);
-    srv.proc = proc;
-    proc.stderr.on('data', (d) => { srv.stderr = (srv.stderr + d).slice(-20000); });
-    srv.exited = new Promise((r) => proc.once('exit', () => { live.delete(proc); r(); }));
-    await new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('server did not start: ' + srv.stderr)), 15000);
-      readline.createInterface({ input: proc.stdout }).on('line', (l) => {
-        const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(l);
-        if (m) { clearTimeout(t); srv.url = m[1]; srv.port = Number(m[2]); resolve(); }
-      });
-      proc.once('exit', (c) => { clearTimeout(t); reject(new Error(`server exited ${c}: ${srv.stderr}`)); });
-    });
-  };
-  srv.kill9 = async () => { if (srv.proc && srv.proc.exitCode === null) { srv.proc.kill('SIGKILL'); await srv.exited; } };
-  srv.stop = async () => { if (srv.proc && srv.proc.exitCode === null) { srv.proc.kill('SIGTERM'); await srv.exited; } };
-  srv.restart = async () => { await srv.stop(); await srv.launch(); };
-  await srv.launch();
-  return srv;
+/**
+ * Starts `idbsync serve` through the one harness with restarts on the same port (srv.restart()
+ * after stop() or kill9()). IDBSYNC_STATIC=DIR serves DIR/client instead of the tree's (a test
+ * run against an older client). Other options (bin, env, t, ...) go to the harness as they are.
+ */
+export function startServer({ args = [], ...opts } = {}) {
+  const st = process.env.IDBSYNC_STATIC ? ['--static', process.env.IDBSYNC_STATIC] : [];
+  return startIdbsync({ port: 0, ...opts, args: [...st, ...args], keepPort: true });
 }
 
 /** Pulls every change of db from the server (follows more:true). */
 export async function serverPull(srv, db, since = 0) {
-  const all = [];
-  for (;;) {
-    const r = await fetch(`${srv.url}/v1/db/${db}/pull?since=${since}&limit=10000`).then((x) => x.json());
-    all.push(...r.changes);
-    since = r.cursor;
-    if (!r.more) return all;
-  }
+  return (await pullAll(srv.url, db, { since, limit: 10000 })).changes;
 }
 
 export async function serverMetrics(srv) {
-  const t = await fetch(`${srv.url}/metrics`).then((r) => r.text());
-  const get = (name) => { const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(t); return m ? Number(m[1]) : 0; };
+  const t = await metrics(srv.url);
+  const get = (name) => metricValue(t, name) ?? 0;
   return { applied: get('idbsync_mutations_applied_total'), duplicates: get('idbsync_mutations_duplicate_total'), conflicts: get('idbsync_conflicts_total') };
 }
 
