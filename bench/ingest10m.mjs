@@ -81,7 +81,7 @@ let done = 0;
 let phase = 'ingest';
 const t0 = performance.now();
 const rss0 = procStatus(server.pid).rssKb;
-samples.push({ t: 0, rssKb: rss0, rows: 0, lag: 0, phase: 'idle' });
+samples.push({ t: 0, rssKb: rss0, rows: 0, lag: 0, logged: 0, phase: 'idle' });
 let sampling = false;
 const timer = setInterval(async () => {
   if (sampling) return;
