@@ -5,6 +5,7 @@
  * epoch, so clients holding cursors of the old state resync instead of waiting for seqs that
  * will never come. */
 #include "store_int.h"
+#include "idbsync/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +25,7 @@ void store_new_epoch(char out[STORE_EPOCH_LEN + 1])
 
 static int db_path(const char *dir, char *out, size_t n, ids_error *err)
 {
-	if ((size_t)snprintf(out, n, "%s/idbsync.sqlite", dir) >= n)
-		return ids_fail(err, IDS_EINVAL, "%s: path too long", dir);
-	return 0;
+	return ids_path(out, n, err, "%s/idbsync.sqlite", dir);
 }
 
 static int sql_fail(sqlite3 *db, ids_error *err, const char *what, const char *path)
@@ -57,13 +56,14 @@ int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_
 	if (access(src_path, F_OK))
 		return ids_fail(err, IDS_ENOTFOUND, "%s: no idbsync state here (expected %s)", data_dir, src_path);
 	/* the copy is written beside its name and renamed: a failed backup leaves no half file */
+	char tmp[IDS_PATH_MAX + 1];
+	if (ids_path(tmp, sizeof tmp, err, "%s.partial", out_file))
+		return err->code;
 	int fd = open(out_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ids_fail(err, errno == EEXIST ? IDS_EINVAL : IDS_EIO, "%s: %s%s", out_file, strerror(errno),
 				errno == EEXIST ? " (a backup never overwrites a file)" : "");
 	close(fd);
-	char tmp[4300];
-	snprintf(tmp, sizeof tmp, "%s.partial", out_file);
 	unlink(tmp);
 	sqlite3 *src = NULL, *dst = NULL;
 	if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
@@ -147,21 +147,22 @@ int store_restore(const char *backup_file, const char *data_dir, char epoch_out[
 		  ids_error *err)
 {
 	int rc = check_backup(backup_file, head, err);
-	char dbp[4200], lock[4200], tmp[4300];
+	char dbp[IDS_PATH_MAX + 1], lock[IDS_PATH_MAX + 1], tmp[IDS_PATH_MAX + 1];
 	if (!rc)
 		rc = db_path(data_dir, dbp, sizeof dbp, err);
 	if (rc)
 		return rc;
 	if (mkdir(data_dir, 0755) && errno != EEXIST)
 		return ids_fail(err, IDS_EIO, "cannot create %s: %s", data_dir, strerror(errno));
-	snprintf(lock, sizeof lock, "%s/LOCK", data_dir);
+	if ((rc = ids_path(lock, sizeof lock, err, "%s/LOCK", data_dir)) ||
+	    (rc = ids_path(tmp, sizeof tmp, err, "%s.restore", dbp)))
+		return rc;
 	int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB)) {
 		if (lfd >= 0)
 			close(lfd);
 		return ids_fail(err, IDS_EIO, "%s is in use by a running idbsync: stop it first, restore, then start it", data_dir);
 	}
-	snprintf(tmp, sizeof tmp, "%s.restore", dbp);
 	rc = copy_file(backup_file, tmp, err);
 	sqlite3 *db = NULL;
 	if (!rc && sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
@@ -179,9 +180,10 @@ int store_restore(const char *backup_file, const char *data_dir, char epoch_out[
 	}
 	sqlite3_close(db);
 	/* the old WAL belongs to the old database: it must not be replayed into the new one */
-	char side[4300];
+	char side[IDS_PATH_MAX + 1];
 	for (int i = 0; !rc && i < 2; i++) {
-		snprintf(side, sizeof side, "%s%s", dbp, i ? "-shm" : "-wal");
+		if ((rc = ids_path(side, sizeof side, err, "%s%s", dbp, i ? "-shm" : "-wal")))
+			break;
 		if (unlink(side) && errno != ENOENT)
 			rc = ids_fail(err, IDS_EIO, "remove %s: %s", side, strerror(errno));
 	}

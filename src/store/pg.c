@@ -3,6 +3,7 @@
  * of this server's long-polls, and leases (session advisory locks). Several idbsync servers
  * share one database; docs/scaling.md says why their pushes and pulls stay exact. */
 #include "pg_int.h"
+#include "idbsync/path.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -255,8 +256,9 @@ static int load_node(store *s, char *node, ids_error *err)
 		snprintf(node, HLC_NODE_MAX + 1, "%s", s->o.node_id);
 		return 0;
 	}
-	char path[4200];
-	snprintf(path, sizeof path, "%s/node", s->dir);
+	char path[IDS_PATH_MAX + 1];
+	if (ids_path(path, sizeof path, err, "%s/node", s->dir))
+		return err->code;
 	FILE *f = fopen(path, "r");
 	if (f) {
 		int ok = fgets(node, HLC_NODE_MAX + 1, f) != NULL;

@@ -3,6 +3,7 @@
  * expose each store as a typed table, an authorizer that allows only reads through those
  * views, and a progress handler that enforces the time limit. */
 #include "store_int.h"
+#include "idbsync/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,8 +331,9 @@ int store_query(store *s, const char *dbname, const char *user, const char *sql,
 		if (lim_in->max_rows > 0) lim.max_rows = lim_in->max_rows;
 		if (lim_in->max_bytes > 0) lim.max_bytes = lim_in->max_bytes;
 	}
-	char path[4096];
-	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
+	char path[IDS_PATH_MAX + 1];
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+		return err->code;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL, *q = NULL;
 	qctx qc = {1, mono_ms() + lim.timeout_ms, {0}, IDS_BUF_INIT, IDS_BUF_INIT};
@@ -516,8 +518,9 @@ int store_query_columns(store *s, const char *dbname, const char *store_name, id
 	if (s->pg)
 		return ids_fail(err, IDS_EINVAL, "analytics queries (/query) run on the SQLite state only; with --state "
 				"postgres://... query PostgreSQL itself or the lake");
-	char path[4096];
-	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
+	char path[IDS_PATH_MAX + 1];
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+		return err->code;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *q = NULL;
 	int rc = 0;

@@ -2,6 +2,7 @@
  * store by key-hash range (one lake bucket). Both read a snapshot, so they never block or
  * observe a half-applied push. */
 #include "store_int.h"
+#include "idbsync/path.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -222,8 +223,9 @@ int store_changes_prune(store *s, int64_t upto, ids_error *err)
 {
 	if (s->pg)
 		return store_pg_changes_prune(s, upto, err);
-	char path[4096];
-	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
+	char path[IDS_PATH_MAX + 1];
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+		return err->code;
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		sqlite3_close(db);

@@ -1,6 +1,7 @@
 /* Opening the store: directory, SQLite connections and pragmas, schema migrations, the
  * conflict-rule table, and the read-connection pool. */
 #include "store_int.h"
+#include "idbsync/path.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -106,8 +107,9 @@ int store_exec(sqlite3 *db, const char *sql, ids_error *err)
 
 static int open_conn(store *s, sqlite3 **out, int readonly, ids_error *err)
 {
-	char path[4096];
-	snprintf(path, sizeof path, "%s/idbsync.sqlite", s->dir);
+	char path[IDS_PATH_MAX + 1];
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+		return err->code;
 	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	int rc = sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -210,12 +212,12 @@ static int open_sqlite(store *s, const store_options *o, ids_error *err)
 	{
 		/* One process owns a data dir: the writer keeps the next seq in memory, so a second
 		 * writer on the same SQLite file would collide. */
-		char lock[4200];
-		snprintf(lock, sizeof lock, "%s/LOCK", o->dir);
-		s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (s->lock_fd < 0) {
+		char lock[IDS_PATH_MAX + 1];
+		s->lock_fd = -1;
+		rc = ids_path(lock, sizeof lock, err, "%s/LOCK", o->dir);
+		if (!rc && (s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
 			rc = ids_fail(err, IDS_EIO, "cannot create %s: %s", lock, strerror(errno));
-		} else if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+		} else if (!rc && flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
 			char pid[32] = "";
 			ssize_t n = pread(s->lock_fd, pid, sizeof pid - 1, 0);
 			pid[n > 0 ? n : 0] = 0;
@@ -226,7 +228,7 @@ static int open_sqlite(store *s, const store_options *o, ids_error *err)
 				      o->dir, pid[0] ? pid : "?");
 			close(s->lock_fd);
 			s->lock_fd = -1;
-		} else {
+		} else if (!rc) {
 			char pid[32];
 			int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 			if (ftruncate(s->lock_fd, 0) == 0 && pwrite(s->lock_fd, pid, (size_t)n, 0) < 0)
