@@ -240,6 +240,11 @@ static int serve_lake_stats(void *ctx, const char *db, ids_buf *out, ids_error *
 
 static int serve_health(void *ctx, ids_buf *out) { return lake_health(ctx, out); }
 
+static int serve_iceberg(void *ctx, const char *ns, const char *table, ids_buf *loc, ids_buf *out, ids_error *err)
+{
+	return lake_iceberg_read(ctx, ns, table, loc, out, err);
+}
+
 /* BIN/../share/idbsync when it holds the client (an installed binary), found from
  * /proc/self/exe so the prefix chosen at install time needs no rebuild. */
 static int share_dir(char *out, size_t n)
@@ -347,6 +352,7 @@ static int serve_run(void *cfg, char **args, int nargs)
 		c->ho.hooks.metrics = serve_lake_metrics;
 		c->ho.hooks.lake_stats = serve_lake_stats;
 		c->ho.hooks.health = serve_health;
+		c->ho.hooks.iceberg = serve_iceberg;
 	}
 	server *sv = NULL;
 	if (server_start(&sv, st, &c->ho, &err)) {
