@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, push, flush, tempDir } from './lib.mjs';
+import { serve, push, flush, tempDir, run } from './lib.mjs';
 import { py, pyEnv, pullChanges, stateOf } from './iceberg_lib.mjs';
 
 const seqs = (rows) => rows.map((r) => r.idb_seq).sort((a, b) => a - b);
@@ -90,6 +90,9 @@ test('pyiceberg reads the lake through the catalog idbsync serves; 404, 405, aut
   r = await fetch(`${uri}/v1/namespaces/app/tables/docs`, { method: 'DELETE' });
   assert.equal(r.status, 405);
   await srv.stop();
+  // idbsync ddl points Spark and Trino at the served catalog
+  assert.match((await run(['ddl', '--lake', lake, '--dialect', 'trino'])).out, /iceberg\.rest-catalog\.uri=http:\/\/<server>\/iceberg/);
+  assert.match((await run(['ddl', '--lake', lake, '--dialect', 'spark'])).out, /spark\.sql\.catalog\.idbsync\.uri=http:\/\/<server>\/iceberg/);
 
   // with tokens: 401 without one, 403 for a user's, an admin's reads the tables
   const tokens = path.join(tempDir(), 'tokens');
