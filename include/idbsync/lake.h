@@ -66,6 +66,13 @@ int lake_health(lake *l, ids_buf *out);
 /* GET /v1/db/{db}/lake: {"tables":[{"store","table","rows","files","changes","change_files"}],
  * "flushed"}: the rows an engine finds in each table's files right now (footers' counts). */
 int lake_db_stats(lake *l, const char *db, ids_buf *out, ids_error *err);
+/* The Iceberg catalog the server serves (GET /iceberg/v1/..., docs/iceberg.md): the committed
+ * tables of the file-system catalog under DIR/_iceberg, read from disk (safe from any thread).
+ * db NULL: appends the namespaces (databases) to out, sorted, one a line; table NULL: the
+ * tables of db that have a committed version, likewise; else the current committed
+ * metadata JSON of db.table to out and its URI to loc. IDS_ENOTFOUND: no such namespace or
+ * table, or no catalog to serve (not --lake-format iceberg, or tables in --iceberg-rest). */
+int lake_iceberg_read(lake *l, const char *db, const char *table, ids_buf *loc, ids_buf *out, ids_error *err);
 /* Begins shutdown without waiting: every lake_flush() caller returns at once (an HTTP
  * server stopping waits for its handlers), and the flush thread ends its work within
  * LAKE_STOP_BUDGET_MS, leaving durable progress for the next start. NULL is a no-op. */

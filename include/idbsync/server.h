@@ -22,6 +22,9 @@ typedef struct server_hooks {
 	int (*lake_stats)(void *ctx, const char *db, ids_buf *out, ids_error *err);
 	/* GET /readyz: appends the lake's health as JSON; non-zero when it is not ready. */
 	int (*health)(void *ctx, ids_buf *out);
+	/* GET /iceberg/v1/...: the lake's committed Iceberg tables, as lake_iceberg_read
+	 * (ns NULL: namespaces one a line; table NULL: tables of ns; else loc and metadata JSON). */
+	int (*iceberg)(void *ctx, const char *ns, const char *table, ids_buf *loc, ids_buf *out, ids_error *err);
 } server_hooks;
 
 typedef struct server_options {

@@ -60,6 +60,15 @@ static int hook_stats(void *ctx, const char *db, ids_buf *out, ids_error *err)
 	return rc;
 }
 
+static int hook_iceberg(void *ctx, const char *ns, const char *table, ids_buf *loc, ids_buf *out, ids_error *err)
+{
+	serve_lease *ls = ctx;
+	pthread_rwlock_rdlock(&ls->rw);
+	int rc = ls->lk ? lake_iceberg_read(ls->lk, ns, table, loc, out, err) : ids_fail(err, IDS_EBUSY, "%s", not_writer);
+	pthread_rwlock_unlock(&ls->rw);
+	return rc;
+}
+
 /* A server that does not write the lake is ready: it syncs, and the writer reports the lake. */
 static int hook_health(void *ctx, ids_buf *out)
 {
@@ -191,6 +200,7 @@ int serve_lease_start(serve_lease **out, store *st, int shared, const lake_optio
 		hooks->metrics = hook_metrics;
 		hooks->lake_stats = hook_stats;
 		hooks->health = hook_health;
+		hooks->iceberg = hook_iceberg;
 	}
 	*out = ls;
 	return 0;

@@ -63,15 +63,20 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				    "--   --conf spark.sql.catalog.idbsync=org.apache.iceberg.spark.SparkCatalog \\\n"
 				    "--   --conf spark.sql.catalog.idbsync.type=hadoop --conf spark.sql.catalog.idbsync.warehouse=%s\n"
 				    "-- Every query sees the newest snapshot. Time travel: SELECT * FROM idbsync.<db>.<table> VERSION AS OF <snapshot-id>;\n"
-				    "-- snapshots with their idbsync.seq: SELECT snapshot_id, summary['idbsync.seq'] FROM idbsync.<db>.<table>.snapshots;\n",
+				    "-- snapshots with their idbsync.seq: SELECT snapshot_id, summary['idbsync.seq'] FROM idbsync.<db>.<table>.snapshots;\n"
+				    "-- Or the REST catalog the running server serves (no path to the lake needed in the config):\n"
+				    "--   spark.sql.catalog.idbsync.type=rest, spark.sql.catalog.idbsync.uri=http://<server>/iceberg\n"
+				    "--   (with --auth: spark.sql.catalog.idbsync.token=<admin token>).\n",
 			       wh);
 	else if (!strcmp(d, "trino"))
 		ids_buf_puts(out, "-- etc/catalog/iceberg.properties: connector.name=iceberg, iceberg.catalog.type=hive_metastore,\n"
 				  "-- hive.metastore=file, hive.metastore.catalog.dir=<dir>, iceberg.register-table-procedure.enabled=true,\n"
 				  "-- fs.native-local.enabled=true, local.location=/ (file:// paths).\n"
 				  "-- register_table pins the newest metadata file at that moment: to see later flushes run\n"
-				  "-- CALL iceberg.system.unregister_table(...) and register_table again, or run the server with\n"
-				  "-- --iceberg-rest URL and attach Trino to that catalog (iceberg.catalog.type=rest).\n");
+				  "-- CALL iceberg.system.unregister_table(...) and register_table again, or attach Trino to the\n"
+				  "-- REST catalog the running server serves, which always names the newest snapshot:\n"
+				  "--   iceberg.catalog.type=rest, iceberg.rest-catalog.uri=http://<server>/iceberg (with --auth:\n"
+				  "--   iceberg.rest-catalog.security=OAUTH2, iceberg.rest-catalog.oauth2.token=<admin token>).\n");
 	else if (!strcmp(d, "hive"))
 		ids_buf_puts(out, "-- Hive 4: location-based tables read metadata/version-hint.text (every query sees the newest snapshot).\n");
 	else

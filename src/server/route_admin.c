@@ -5,7 +5,7 @@
 #include "server_int.h"
 
 static const char *const route_names[R_COUNT] = {"healthz", "metrics", "push", "pull", "events",
-						  "stores", "gc", "static", "flush", "query", "lake", "import", "other"};
+						  "stores", "gc", "static", "flush", "query", "lake", "import", "iceberg", "other"};
 
 void route_health(server *s, http_req *req, http_resp *resp)
 {

@@ -60,8 +60,8 @@ int route_slow(const char *path)
 	static const char *const slow[] = {"flush", "query", "lake"};
 	char db[512];
 	const char *action = db_route(path, db, sizeof db);
-	if (!strncmp(path, "/v1/admin/", 10))
-		return 1; /* imports and gc */
+	if (!strncmp(path, "/v1/admin/", 10) || !strncmp(path, "/iceberg/", 9))
+		return 1; /* imports and gc; catalog reads (a metadata file can be megabytes) */
 	for (size_t i = 0; action && i < sizeof slow / sizeof slow[0]; i++)
 		if (!strcmp(action, slow[i]))
 			return 1;
@@ -161,6 +161,14 @@ int route_dispatch(server *s, http_req *req, http_resp *resp, enum route_id *rid
 			wrong_method(resp, "POST");
 		else
 			route_gc(s, req, resp);
+		return 0;
+	}
+	if (!strncmp(path, "/iceberg/v1/", 12)) {
+		*rid = R_ICEBERG;
+		if (authenticate(s, req, resp))
+			resp_iceberg_error(resp, 401, "NotAuthorizedException", "a valid bearer token is needed (Authorization: Bearer <token>)");
+		else
+			route_iceberg(s, req, resp, path + 12);
 		return 0;
 	}
 	if ((action = db_route(path, db, sizeof db))) {

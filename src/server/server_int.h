@@ -65,7 +65,7 @@ struct http_resp {
 	void (*cont_free)(void *ctx);   /* frees cont_ctx if the connection ends first */
 };
 
-enum route_id { R_HEALTH, R_METRICS, R_PUSH, R_PULL, R_EVENTS, R_STORES, R_GC, R_STATIC, R_FLUSH, R_QUERY, R_LAKE, R_IMPORT, R_OTHER, R_COUNT };
+enum route_id { R_HEALTH, R_METRICS, R_PUSH, R_PULL, R_EVENTS, R_STORES, R_GC, R_STATIC, R_FLUSH, R_QUERY, R_LAKE, R_IMPORT, R_ICEBERG, R_OTHER, R_COUNT };
 
 typedef struct auth_table auth_table;
 
@@ -157,6 +157,10 @@ void route_flush(server *s, http_req *req, http_resp *resp, const char *db);
 void route_lake(server *s, http_req *req, http_resp *resp, const char *db);
 void route_query(server *s, http_req *req, http_resp *resp, const char *db);
 void route_import(server *s, http_req *req, http_resp *resp, const char *db);
+/* The Iceberg REST spec's error: {"error":{"message","type","code":status}}. */
+void resp_iceberg_error(http_resp *resp, int status, const char *type, const char *msg);
+/* /iceberg/v1/<sub>: the read side of an Iceberg REST catalog (route_iceberg.c). */
+void route_iceberg(server *s, http_req *req, http_resp *resp, const char *sub);
 /* Runs sql on Apache Drill (REST) and appends our query response shape to out. */
 int drill_query(const char *url, const char *db, const char *sql, const char *params, size_t plen,
 		int64_t timeout_ms, ids_buf *out, ids_error *err);

@@ -15,6 +15,9 @@ prints JSON for tests/lake/iceberg*.test.mjs.
       has it (load_table; the catalog's current metadata).
   iceberg_read.py append URI NS.TABLE JSON_ROWS
       appends rows to a table through the REST catalog (another writer's commit).
+  iceberg_read.py catalog URI
+      {"namespaces": [..], "tables": {ns: [names]}, "write": "ExceptionType: message"}: what
+      the REST catalog at URI lists, and what a create_namespace attempt raised (null: none).
   iceberg_read.py refs TABLE_DIR
       {"refs": [paths]}: every manifest list, manifest and data file (deleted entries too) that
       a snapshot of the newest metadata names.
@@ -71,6 +74,20 @@ def open_table(spec):
         uri, _, ident = spec[5:].rpartition("/")
         return rest_table(uri, ident)
     return StaticTable.from_metadata(latest(spec))
+
+
+def catalog(uri):
+    from pyiceberg.catalog import load_catalog
+    props = json.loads(os.environ.get("ICEBERG_READ_PROPS", "{}"))
+    cat = load_catalog("rest", type="rest", uri=uri, **props)
+    out = {"namespaces": [".".join(ns) for ns in cat.list_namespaces()], "tables": {}, "write": None}
+    for ns in out["namespaces"]:
+        out["tables"][ns] = sorted(".".join(t[len(ns.split(".")):]) for t in cat.list_tables(ns))
+    try:
+        cat.create_namespace("idbsync_test_new")
+    except Exception as e:
+        out["write"] = f"{type(e).__name__}: {e}"[:300]
+    print(json.dumps(out))
 
 
 def append(uri, ident, rows):
@@ -168,6 +185,8 @@ if __name__ == "__main__":
         print(json.dumps(res))
     elif sys.argv[1] == "append":
         append(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "catalog":
+        catalog(sys.argv[2])
     elif sys.argv[1] == "refs":
         refs(sys.argv[2])
     elif sys.argv[1] == "versions":

@@ -1,7 +1,7 @@
 /* Unit tests for the other route handlers (route_admin.c, route_query.c, route_import.c,
  * static.c and the route table) over a thin in-process server whose lake is a fake behind
  * server_hooks: /healthz, /readyz, /metrics, flush, lake, GC, analytics queries, the import
- * upload, static files, CORS preflights and unknown routes; each route's success and each
+ * upload, static files, CORS preflights, unknown routes and the Iceberg catalog's read side; each route's success and each
  * 4xx docs/protocol.md gives it, with and without authentication and without a lake. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +47,69 @@ static int fake_health(void *ctx, ids_buf *out)
 {
 	ids_buf_puts(out, lake.unhealthy ? "{\"held\":[\"shop.orders\"]}" : "{\"held\":[]}");
 	return lake.unhealthy;
+}
+
+/* The lake's Iceberg catalog: namespace shop with tables orders and orders_changes. */
+static int fake_iceberg(void *ctx, const char *ns, const char *table, ids_buf *loc, ids_buf *out, ids_error *err)
+{
+	if (!ns) {
+		ids_buf_puts(out, "crm\nshop\n");
+		return 0;
+	}
+	if (strcmp(ns, "shop"))
+		return ids_fail(err, IDS_ENOTFOUND, "no namespace %s", ns);
+	if (!table) {
+		ids_buf_puts(out, "orders\norders_changes\n");
+		return 0;
+	}
+	if (strcmp(table, "orders"))
+		return ids_fail(err, IDS_ENOTFOUND, "no table %s.%s", ns, table);
+	ids_buf_puts(loc, "file:///lake/_iceberg/shop/orders/metadata/v3.metadata.json");
+	ids_buf_puts(out, "{\"format-version\":2}");
+	return 0;
+}
+
+static void iceberg_catalog(void)
+{
+	rt_resp r = {0};
+	rt_get(&r, &full, "/iceberg/v1/config", NULL);
+	CHECK_OK(&r, 200, "{\"defaults\":{},\"overrides\":{},\"endpoints\":[\"GET /v1/namespaces\",");
+	rt_get(&r, &full, "/iceberg/v1/namespaces", NULL);
+	CHECK_OK(&r, 200, "{\"namespaces\":[[\"crm\"],[\"shop\"]]}");
+	rt_get(&r, &full, "/iceberg/v1/namespaces?parent=shop", NULL);
+	CHECK_OK(&r, 200, "{\"namespaces\":[]}");
+	rt_get(&r, &full, "/iceberg/v1/namespaces/shop", NULL);
+	CHECK_OK(&r, 200, "{\"namespace\":[\"shop\"],\"properties\":{}}");
+	rt_get(&r, &full, "/iceberg/v1/namespaces/shop/tables", NULL);
+	CHECK_OK(&r, 200, "{\"identifiers\":[{\"namespace\":[\"shop\"],\"name\":\"orders\"},"
+			  "{\"namespace\":[\"shop\"],\"name\":\"orders_changes\"}]}");
+	rt_get(&r, &full, "/iceberg/v1/namespaces/shop/tables/orders", NULL);
+	CHECK_OK(&r, 200, "{\"metadata-location\":\"file:///lake/_iceberg/shop/orders/metadata/v3.metadata.json\","
+			  "\"metadata\":{\"format-version\":2},\"config\":{}}");
+	rt_call(&r, &full, "HEAD", "/iceberg/v1/namespaces/shop/tables/orders", NULL, 0, NULL);
+	CHECK_EQ_INT(r.status, 204);
+	rt_get(&r, &full, "/iceberg/v1/namespaces/shop/tables/nope", NULL);
+	CHECK_OK(&r, 404, "{\"error\":{\"message\":\"no table shop.nope\",\"type\":\"NoSuchTableException\",\"code\":404}}");
+	rt_get(&r, &full, "/iceberg/v1/namespaces/other/tables", NULL);
+	CHECK_OK(&r, 404, "\"type\":\"NoSuchNamespaceException\",\"code\":404}}");
+	rt_get(&r, &full, "/iceberg/v1/namespaces/.x/tables", NULL);
+	CHECK_OK(&r, 404, "\"type\":\"NoSuchNamespaceException\"");
+	rt_get(&r, &full, "/iceberg/v1/tables", NULL);
+	CHECK_OK(&r, 404, "\"type\":\"NotFoundException\"");
+	rt_call(&r, &full, "POST", "/iceberg/v1/namespaces", "{\"namespace\":[\"x\"]}", 19, NULL);
+	CHECK_OK(&r, 405, "\"type\":\"NotAllowedException\",\"code\":405}}");
+	rt_call(&r, &full, "DELETE", "/iceberg/v1/namespaces/shop/tables/orders", NULL, 0, NULL);
+	CHECK_OK(&r, 405, "read-only");
+	/* no lake: 404; with tokens: 401 without one, 403 for a user's, 200 for an admin's */
+	rt_get(&r, &bare, "/iceberg/v1/namespaces", NULL);
+	CHECK_OK(&r, 404, "\"type\":\"NotFoundException\"");
+	rt_get(&r, &authd, "/iceberg/v1/config", NULL);
+	CHECK_OK(&r, 401, "\"type\":\"NotAuthorizedException\",\"code\":401}}");
+	rt_get(&r, &authd, "/iceberg/v1/namespaces", "ta");
+	CHECK_OK(&r, 403, "\"type\":\"ForbiddenException\",\"code\":403}}");
+	rt_get(&r, &authd, "/iceberg/v1/namespaces", "tadm");
+	CHECK_OK(&r, 200, "{\"namespaces\":[[\"crm\"],[\"shop\"]]}");
+	ids_buf_free(&r.body);
 }
 
 static void health_ready_metrics(void)
@@ -294,7 +357,7 @@ int main(void)
 	snprintf(spec, sizeof spec, "tokens:%s/tokens", root);
 
 	server_options o = SERVER_OPTIONS_INIT;
-	o.hooks = (server_hooks){NULL, fake_flush, fake_metrics, fake_stats, fake_health};
+	o.hooks = (server_hooks){NULL, fake_flush, fake_metrics, fake_stats, fake_health, fake_iceberg};
 	o.static_dir = stat_dir;
 	o.spool_dir = spool;
 	o.query_timeout_ms = 2000;
@@ -303,6 +366,7 @@ int main(void)
 	server_options a = SERVER_OPTIONS_INIT;
 	a.auth = spec;
 	a.hooks.lake_stats = fake_stats;
+	a.hooks.iceberg = fake_iceberg;
 	snprintf(dir, sizeof dir, "%s/full", root);
 	int ok = rt_start(&full, dir, 0, &o) == 0;
 	snprintf(dir, sizeof dir, "%s/bare", root);
@@ -316,6 +380,7 @@ int main(void)
 		query();
 		import();
 		static_files();
+		iceberg_catalog();
 	}
 	rt_stop(&authd);
 	rt_stop(&bare);

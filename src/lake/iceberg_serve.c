@@ -1,0 +1,154 @@
+/* The read side of the Iceberg REST catalog that the server answers at /iceberg/v1/ (through
+ * server_hooks; route_iceberg.c builds the REST bodies): the namespaces, tables and committed
+ * metadata of the file-system catalog under DIR/_iceberg, read from disk on every request, so
+ * it needs no lock with the flush thread. Only committed files are read: the version
+ * version-hint.text names, or a later vN.metadata.json (each is created whole by link(2), the
+ * commit; docs/iceberg.md, "Commit and crash safety"). docs/iceberg.md, "The served catalog". */
+#include "iceberg.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A name the catalog may join into a path: no separator, not "." / ".." / hidden. */
+static int name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= 255 && s[0] != '.' && s[0] != '_' && !strpbrk(s, "/\n");
+}
+
+/* N of the newest committed metadata of the table at loc, or 0 when it has none yet. */
+static int committed_version(const char *loc)
+{
+	char p[4600];
+	int v = 0;
+	snprintf(p, sizeof p, "%s/metadata/version-hint.text", loc);
+	FILE *f = fopen(p, "r");
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1 || v < 0)
+			v = 0;
+		fclose(f);
+	}
+	/* the hint is written after the commit: a newer version may exist (readers probe on) */
+	for (;;) {
+		struct stat st;
+		snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", loc, v + 1);
+		if (stat(p, &st))
+			break;
+		v++;
+	}
+	if (v > 0)
+		return v;
+	/* no hint (a crash between the first commit and its hint): the newest vN there is */
+	snprintf(p, sizeof p, "%s/metadata", loc);
+	DIR *d = opendir(p);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		int n, end = 0;
+		if (sscanf(de->d_name, "v%d.metadata.json%n", &n, &end) == 1 && end > 0 && !de->d_name[end] && n > v)
+			v = n;
+	}
+	if (d)
+		closedir(d);
+	return v;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Appends the names of the directories under dir (tables: only those with a committed
+ * version), sorted, one a line. */
+static int list_dir(const char *dir, int tables, ids_buf *out, ids_error *err)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return ids_fail(err, errno == ENOENT ? IDS_ENOTFOUND : IDS_EIO, "%s: %s", dir, strerror(errno));
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d))) {
+		char p[4600];
+		struct stat st;
+		if (!name_ok(de->d_name) || snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= (int)sizeof p ||
+		    stat(p, &st) || !S_ISDIR(st.st_mode) || (tables && !committed_version(p)))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nn = realloc(names, cap * sizeof *names);
+			if (!nn) {
+				rc = ids_fail(err, IDS_ELIMIT, "out of memory listing %s", dir);
+				break;
+			}
+			names = nn;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			rc = ids_fail(err, IDS_ELIMIT, "out of memory listing %s", dir);
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (!rc) {
+		qsort(names, n, sizeof *names, cmp_name); /* a stable answer whatever the directory order */
+		for (size_t i = 0; i < n; i++)
+			ids_buf_printf(out, "%s\n", names[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+int lake_iceberg_read(lake *l, const char *db, const char *table, ids_buf *loc, ids_buf *out, ids_error *err)
+{
+	if (!l->ice)
+		return ids_fail(err, IDS_ENOTFOUND, "the lake writes no Iceberg tables (--lake-format iceberg)");
+	if (l->o.iceberg_rest)
+		return ids_fail(err, IDS_ENOTFOUND,
+				"the lake's Iceberg tables are in the REST catalog at %s: attach engines there",
+				l->o.iceberg_rest);
+	const char *root = l->ice->root; /* set at lake_open, never changed */
+	if (!db)
+		return list_dir(root, 0, out, err);
+	if (!name_ok(db))
+		return ids_fail(err, IDS_ENOTFOUND, "no namespace %s", db);
+	char dir[4600];
+	if (ids_path(dir, sizeof dir, err, "%s/%s", root, db))
+		return err->code;
+	if (!table) {
+		int rc = list_dir(dir, 1, out, err);
+		if (rc == IDS_ENOTFOUND)
+			ids_fail(err, IDS_ENOTFOUND, "no namespace %s", db);
+		return rc;
+	}
+	char tdir[4600], meta[4700], uri[4800];
+	if (!name_ok(table) || ids_path(tdir, sizeof tdir, err, "%s/%s", dir, table))
+		return ids_fail(err, IDS_ENOTFOUND, "no table %s.%s", db, table);
+	/* a version can be expired between finding and reading it (another commit): try again */
+	for (int attempt = 0;; attempt++) {
+		int v = committed_version(tdir);
+		if (!v)
+			return ids_fail(err, IDS_ENOTFOUND, "no table %s.%s", db, table);
+		if (ids_path(meta, sizeof meta, err, "%s/metadata/v%d.metadata.json", tdir, v) ||
+		    ice_uri(l->ice, meta, uri, sizeof uri))
+			return ids_fail(err, IDS_ELIMIT, "path of table %s.%s too long", db, table);
+		size_t mark = out->len;
+		int rc = lk_read_file(meta, out, 256u << 20, err);
+		if (rc == IDS_ENOTFOUND && attempt < 3) {
+			out->len = mark;
+			continue;
+		}
+		if (rc)
+			return rc;
+		json_error_t je;
+		json_t *j = json_loadb(out->data + mark, out->len - mark, 0, &je);
+		if (!j)
+			return ids_fail(err, IDS_ECORRUPT, "%s:%d: %s", meta, je.line, je.text);
+		json_decref(j);
+		ids_buf_puts(loc, uri);
+		return 0;
+	}
+}
