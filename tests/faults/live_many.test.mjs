@@ -5,6 +5,7 @@
 // descriptors drop). How fast: bench/live.sh (10,000 clients); this test asserts outcomes only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { startServer, pushOk, request, metrics, metricValue } from '../integration/lib/server.mjs';
 import { procStatus, waitFor } from './lib/util.mjs';
 import { openLongPoll, openSse, openMany } from './lib/live.mjs';
@@ -23,6 +24,9 @@ async function head(url) {
 }
 
 test(`${N} long-polls and ${N} SSE streams wait without a thread each; a push reaches all`, async (t) => {
+  const nofile = execFileSync('sh', ['-c', 'ulimit -n']).toString().trim();
+  assert.ok(nofile === 'unlimited' || Number(nofile) >= N + 256,
+    `ulimit -n ${nofile} is too low for ${N} sockets (ctest raises it to the hard limit: raise that)`);
   const srv = await startServer({ t, args: ['--no-lake'] });
   const pid = srv.proc.pid;
   await pushOk(srv.url, DB, 'seed', [{ id: 1, store: 's', op: 'put', key: 'seed', value: 1 }]);
