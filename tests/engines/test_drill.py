@@ -161,6 +161,9 @@ def run():
                     probs = H.compare_import(H.wait_import(s, "app", "from_drill", len(want)), want)
                     m.cell(profile, "reverse: CREATE TABLE AS (dfs.tmp, moved into the inbox) -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
                     failures += probs
+                    if not probs:
+                        failures += H.to_browser(m, profile, "reverse: CREATE TABLE AS -> inbox -> Chromium IndexedDB, "
+                                                 "value and JS type", s, "from_drill", want)
                 failures += H.check_lake(m, s, profile)
                 # a reader in a loop while a server ingests and flushes every 200 ms: a server of its
                 # own without --drill-url, as the refresh after every flush rewrites Drill's metadata
