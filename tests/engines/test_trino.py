@@ -63,6 +63,9 @@ def run():
                         probs = [f"reverse: {e}"]
                     m.cell(profile, "reverse: CREATE TABLE AS -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0][:200])
                     failures += probs
+                    if not probs:
+                        failures += H.to_browser(m, profile, "reverse: CREATE TABLE AS -> inbox -> Chromium IndexedDB, "
+                                                 "value and JS type", s, "from_trino", want)
 
                 failures += H.check_lake(m, s, profile)
                 def read_live():
