@@ -119,6 +119,9 @@ def reverse(hive, s, m, profile):
         probs = [f"reverse: {e}"[:2000]]
     m.cell(profile, "reverse: INSERT OVERWRITE TABLE ... STORED AS PARQUET -> inbox -> pull feed",
            "ok" if not probs else "FAIL: " + probs[0][:200])
+    if not probs:
+        probs = H.to_browser(m, profile, "reverse: INSERT OVERWRITE TABLE ... STORED AS PARQUET -> inbox -> "
+                             "Chromium IndexedDB, value and JS type", s, "from_hive", want)
     return probs
 
 
