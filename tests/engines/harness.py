@@ -643,6 +643,21 @@ def concurrent_reads(server, read_state, seconds=10, db="app", store="live", key
     return res
 
 
+def live_table(server, dialect, execute, before=None, db="app"):
+    """Gives the store concurrent_reads writes a table before the loop starts: pushes one row to
+    `live`, flushes, and runs the statements of `idbsync ddl --dialect X --store live` that name
+    it, as printed (before(statement) first, when given). Returns the seeded {seq: (key, n)}."""
+    r = server.push(db, "concurrent-writer-0", [{"id": 1, "store": "live", "op": "put", "key": -1,
+                                                 "value": {"n": 0, "s": "", "d": 0.5}}])
+    server.flush(db)
+    for st in statements(server.ddl(dialect, "--store", "live")):
+        if "live" in st:
+            if before:
+                before(st)
+            execute(st)
+    return {r["kept"][0][1]: ("-1", 0)}
+
+
 def short_error(e):
     """The line of an engine's error that says what went wrong (a JVM's root cause)."""
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]

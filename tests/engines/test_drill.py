@@ -3,7 +3,8 @@ server, both profiles: the dfs workspace and every statement of `idbsync ddl --d
 as printed (ALTER SESSION, CREATE OR REPLACE VIEW, REFRESH TABLE METADATA), then each view
 returns every row and column of the current state and the change log as the server has them.
 End to end with --drill-url: POST /v1/db/{db}/query is answered by Drill over the lake, and the
-server's refresh notifications after each flush are accepted by Drill."""
+server's refresh notifications after each flush are accepted by Drill. Drill's CREATE TABLE AS,
+moved into the inbox, reaches the pull feed and a real Chromium's IndexedDB with its JS types."""
 import os
 import sys
 import tempfile
