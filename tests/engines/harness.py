@@ -643,6 +643,21 @@ def concurrent_reads(server, read_state, seconds=10, db="app", store="live", key
     return res
 
 
+def live_table(server, dialect, execute, before=None, db="app"):
+    """Gives the store concurrent_reads writes a table before the loop starts: pushes one row to
+    `live`, flushes, and runs the statements of `idbsync ddl --dialect X --store live` that name
+    it, as printed (before(statement) first, when given). Returns the seeded {seq: (key, n)}."""
+    r = server.push(db, "concurrent-writer-0", [{"id": 1, "store": "live", "op": "put", "key": -1,
+                                                 "value": {"n": 0, "s": "", "d": 0.5}}])
+    server.flush(db)
+    for st in statements(server.ddl(dialect, "--store", "live")):
+        if "live" in st:
+            if before:
+                before(st)
+            execute(st)
+    return {r["kept"][0][1]: ("-1", 0)}
+
+
 def short_error(e):
     """The line of an engine's error that says what went wrong (a JVM's root cause)."""
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
@@ -708,3 +723,76 @@ def compare_import(live, rows, fields=("big", "d", "ok", "s", "at", "bin", "dec"
             if not same(got, want):
                 problems.append(f"id {r['id']} column {f}: browser gets {v.get(f)!r}, written {r[f]!r}")
     return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# ... and on into a real browser: Chromium syncs the server and IndexedDB holds the rows.
+
+def browser_rows(server, stores, db="app"):
+    """Opens a real Chromium on the server's origin (tests/engines/idb_dump.mjs), syncs db with
+    one object store per name in stores, and returns {store: [row]} with every JS value tagged
+    by its type: Date {"$D": ms}, BigInt {"$B": digits}, ArrayBuffer {"$AB": base64},
+    NaN/±Infinity/-0 {"$N": text}."""
+    r = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "idb_dump.mjs"),
+                        server.url, db, *stores],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "IDBSYNC_BIN": BIN})
+    assert r.returncode == 0, f"idb_dump.mjs failed ({r.returncode}): {r.stderr[-3000:]}"
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def browser_form(f, v):
+    """What IndexedDB holds for field f of expected_import_rows() (docs/types.md, Parquet ->
+    IndexedDB): integers as numbers, a BigInt beyond 2^53, a Date, an ArrayBuffer, and the
+    DECIMAL(12,2) (p <= 15) as a number."""
+    if v is None:
+        return None
+    if f in ("id", "big"):
+        return v if -2 ** 53 <= v <= 2 ** 53 else {"$B": str(v)}
+    if f == "at":
+        return {"$D": ms(v)}
+    if f == "bin":
+        return {"$AB": base64.b64encode(v).decode()}
+    if f == "dec":
+        return float(v)
+    return v
+
+
+def same_js(got, want):
+    """Equal values of the same JS type (a JSON number is the same number whether int or float)."""
+    num = (int, float)
+    if isinstance(got, num) and isinstance(want, num) and not isinstance(got, bool) and not isinstance(want, bool):
+        return got == want
+    return type(got) is type(want) and got == want
+
+
+def compare_browser(got_rows, rows, forms=None, fields=("id", "big", "d", "ok", "s", "at", "bin", "dec")):
+    """Problems between the rows a real Chromium's IndexedDB holds (browser_rows) and the rows an
+    engine wrote (expected_import_rows()), value and JS type. forms: {field: fn(row) -> tagged
+    value} for a field an engine writes otherwise (each documented where the test passes it)."""
+    problems = []
+    by_id = {g.get("id"): g for g in got_rows}
+    for r in rows:
+        g = by_id.get(r["id"])
+        if g is None:
+            problems.append(f"id {r['id']} not in IndexedDB")
+            continue
+        for f in fields:
+            want = (forms or {}).get(f, lambda x: browser_form(f, x[f]))(r)
+            if f not in g:
+                problems.append(f"id {r['id']} field {f}: missing in IndexedDB (want {want!r})")
+            elif not same_js(g[f], want):
+                problems.append(f"id {r['id']} field {f}: IndexedDB holds {g[f]!r}, want {want!r} (written {r[f]!r})")
+    if len(got_rows) != len(rows):
+        problems.append(f"{len(got_rows)} rows in IndexedDB, {len(rows)} written")
+    return problems
+
+
+def to_browser(m, profile, label, server, store, rows, forms=None):
+    """After an engine's write-back reached the pull feed: the same rows in a real Chromium's
+    IndexedDB, value by value with their JS types; records the label's cell, returns problems."""
+    try:
+        probs = [f"{store} in IndexedDB: {p}" for p in compare_browser(browser_rows(server, [store])[store], rows, forms)]
+    except (AssertionError, OSError, subprocess.TimeoutExpired, ValueError) as e:
+        probs = [f"{store} in IndexedDB: {e}"[:2000]]
+    m.cell(profile, label, "ok" if not probs else "FAIL: " + probs[0][:200])
+    return probs

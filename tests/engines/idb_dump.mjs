@@ -1,8 +1,9 @@
 // What a real Chromium's IndexedDB holds after the browser client syncs, for the engine suite's
-// reverse-direction test (test_to_browser.py): opens a page on the server's origin with the client
-// (tests/browser/lib/harness.mjs), opens DB with one object store per STORE (keyPath 'id'),
-// syncs, and prints every row of every store as one JSON object on stdout, each JS value tagged
-// with its type so Python can compare types, not just JSON text:
+// reverse-direction tests (harness.py browser_rows: test_to_browser and the Drill, Trino and Hive
+// tests): opens a page on the server's origin with the client (tests/browser/lib/harness.mjs),
+// opens DB with one object store per STORE (keyPath 'id'), syncs, and prints every row of every
+// store as one JSON object on stdout, each JS value tagged with its type so Python can compare
+// types, not just JSON text:
 //   Date -> {"$D": ms}, BigInt -> {"$B": "digits"}, ArrayBuffer -> {"$AB": base64},
 //   NaN/±Infinity/-0 -> {"$N": "NaN"|"Infinity"|"-Infinity"|"-0"}, undefined -> {"$U": true},
 //   any other non-plain object -> {"$C": constructor name}.

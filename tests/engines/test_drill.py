@@ -3,7 +3,8 @@ server, both profiles: the dfs workspace and every statement of `idbsync ddl --d
 as printed (ALTER SESSION, CREATE OR REPLACE VIEW, REFRESH TABLE METADATA), then each view
 returns every row and column of the current state and the change log as the server has them.
 End to end with --drill-url: POST /v1/db/{db}/query is answered by Drill over the lake, and the
-server's refresh notifications after each flush are accepted by Drill."""
+server's refresh notifications after each flush are accepted by Drill. Drill's CREATE TABLE AS,
+moved into the inbox, reaches the pull feed and a real Chromium's IndexedDB with its JS types."""
 import os
 import sys
 import tempfile
@@ -161,6 +162,9 @@ def run():
                     probs = H.compare_import(H.wait_import(s, "app", "from_drill", len(want)), want)
                     m.cell(profile, "reverse: CREATE TABLE AS (dfs.tmp, moved into the inbox) -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
                     failures += probs
+                    if not probs:
+                        failures += H.to_browser(m, profile, "reverse: CREATE TABLE AS -> inbox -> Chromium IndexedDB, "
+                                                 "value and JS type", s, "from_drill", want)
                 failures += H.check_lake(m, s, profile)
                 # a reader in a loop while a server ingests and flushes every 200 ms: a server of its
                 # own without --drill-url, as the refresh after every flush rewrites Drill's metadata

@@ -4,7 +4,9 @@ mode, Java 17) reads the lake of a real server, both profiles: every statement o
 of the current state and the change log as the server has them: a plain SELECT * (a fetch task:
 the row-mode ParquetRecordReaderWrapper) and the same SELECT * and an aggregate as MapReduce jobs
 (the VectorizedParquetRecordReader; EXPLAIN VECTORIZATION must say so). Then Hive writes a table
-into the inbox (INSERT OVERWRITE TABLE ... STORED AS PARQUET) and its rows reach the pull feed."""
+into the inbox (INSERT OVERWRITE TABLE ... STORED AS PARQUET) and its rows reach the pull feed and
+a real Chromium's IndexedDB with their JS types; and a row-reader query runs in a loop while the
+server ingests and flushes."""
 import os
 import shutil
 import sys
@@ -119,7 +121,23 @@ def reverse(hive, s, m, profile):
         probs = [f"reverse: {e}"[:2000]]
     m.cell(profile, "reverse: INSERT OVERWRITE TABLE ... STORED AS PARQUET -> inbox -> pull feed",
            "ok" if not probs else "FAIL: " + probs[0][:200])
+    if not probs:
+        probs = H.to_browser(m, profile, "reverse: INSERT OVERWRITE TABLE ... STORED AS PARQUET -> inbox -> "
+                             "Chromium IndexedDB, value and JS type", s, "from_hive", want)
     return probs
+
+
+def reads_during_ingest(hive, s, m, profile):
+    """A row-reader query (a fetch task) in a loop while the server ingests and flushes every
+    200 ms: errors, duplicates and wrong rows (harness.concurrent_reads)."""
+    hive.query("SET hive.fetch.task.conversion=more")
+    seeded = H.live_table(s, "hive", hive.query)
+
+    def read_live():
+        return [(x["idb_key"], x["idb_seq"], x["n"]) for x in hive.rows("SELECT idb_key, idb_seq, n FROM app.live")]
+    c = H.concurrent_reads(s, read_live, seeded=seeded)
+    m.cell(profile, "reads during ingest", H.concurrency_cell(c))
+    return [f"{profile}: reads during ingest: {c}"] if c["duplicates"] or c["wrong"] else []
 
 
 def run():
@@ -161,6 +179,7 @@ def run():
                     hive.query("SET hive.fetch.task.conversion=more")
                     failures += reverse(hive, s, m, profile)
                 failures += H.check_lake(m, s, profile)
+                failures += reads_during_ingest(hive, s, m, profile)
             finally:
                 s.cleanup()
     finally:

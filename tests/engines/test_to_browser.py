@@ -15,7 +15,6 @@ import math
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,6 @@ import harness as H  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 D = decimal.Decimal
 UTC = dt.timezone.utc
 BIG = 2 ** 53
@@ -120,9 +118,7 @@ def expected(col, v):
 def same(col, got, want):
     if isinstance(want, tuple) and want[0] == "f32":   # FLOAT: the same float32, however printed
         return isinstance(got, (int, float)) and struct.pack("<f", got) == struct.pack("<f", want[1])
-    return got == want and type(got) is type(want) or (
-        isinstance(got, (int, float)) and isinstance(want, (int, float)) and not isinstance(got, bool)
-        and not isinstance(want, bool) and got == want)
+    return H.same_js(got, want)
 
 
 def compare(store, got_rows, written, cols):
@@ -219,13 +215,6 @@ def drop_in(server, store, build):
     return res
 
 
-def dump(server, stores):
-    r = subprocess.run(["node", os.path.join(HERE, "idb_dump.mjs"), server.url, "app", *stores],
-                       capture_output=True, text=True, timeout=600, env={**os.environ, "IDBSYNC_BIN": H.BIN})
-    assert r.returncode == 0, f"idb_dump.mjs failed ({r.returncode}): {r.stderr[-3000:]}"
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def run():
     data = rows()
     m = H.Matrix("Chromium IndexedDB")
@@ -237,7 +226,7 @@ def run():
         spark_cols = drop_in(s, "from_spark", lambda d: write_spark(d, data))
         H.wait_import(s, "app", "from_pyarrow", len(data) + len(extra), timeout=120)
         H.wait_import(s, "app", "from_spark", len(data), timeout=120)
-        got = dump(s, ["from_pyarrow", "from_spark"])
+        got = H.browser_rows(s, ["from_pyarrow", "from_spark"])
         for store in got:   # the typed forms really arrived (not, say, every value as text)
             text = json.dumps(got[store])
             assert all(t in text for t in ('"$B"', '"$D"', '"$AB"', '"$N"')), f"{store}: {text[:2000]}"

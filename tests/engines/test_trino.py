@@ -1,7 +1,9 @@
 """Trino (single node, Java 25, Hive connector over a file metastore) reads the lake of a real
 server, both profiles: every statement of `idbsync ddl --dialect trino` runs as printed (schema,
 external tables, sync_partition_metadata), then every row and column of the current state and
-the change log must equal the server's pull feed and pushed mutations."""
+the change log must equal the server's pull feed and pushed mutations. Trino then writes a table
+into the inbox (CREATE TABLE AS) whose rows reach the pull feed and a real Chromium's IndexedDB
+with their JS types."""
 import os
 import re
 import sys
@@ -63,6 +65,9 @@ def run():
                         probs = [f"reverse: {e}"]
                     m.cell(profile, "reverse: CREATE TABLE AS -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0][:200])
                     failures += probs
+                    if not probs:
+                        failures += H.to_browser(m, profile, "reverse: CREATE TABLE AS -> inbox -> Chromium IndexedDB, "
+                                                 "value and JS type", s, "from_trino", want)
 
                 failures += H.check_lake(m, s, profile)
                 def read_live():
@@ -74,16 +79,7 @@ def run():
                             return []
                         raise
                     return [(x["idb_key"], x["idb_seq"], x["n"]) for x in r]
-                # the live table is created from the DDL once it exists
-                r = s.push("app", "concurrent-writer-0", [{"id": 1, "store": "live", "op": "put", "key": -1,
-                                                            "value": {"n": 0, "s": "", "d": 0.5}}])
-                seeded = {r["kept"][0][1]: ("-1", 0)}
-                s.flush("app")
-                for st in H.statements(s.ddl("trino", "--store", "live")):
-                    if "live" in st:
-                        drop(st)
-                        trino.query(st)
-                c = H.concurrent_reads(s, read_live, seeded=seeded)
+                c = H.concurrent_reads(s, read_live, seeded=H.live_table(s, "trino", trino.query, drop))
                 m.cell(profile, "reads during ingest", H.concurrency_cell(c))
                 if c["duplicates"] or c["wrong"]:
                     failures.append(f"{profile}: reads during ingest: {c}")
