@@ -96,7 +96,20 @@ class Trino:
         H.log(f"Trino {VERSION} started in {self.startup_s:.1f}s on {self.url} (log {self.logfile})")
 
     def query(self, sql, timeout=300):
-        """All rows of sql as (columns, rows); raises TrinoError with Trino's message."""
+        """All rows of sql as (columns, rows); raises TrinoError with Trino's message. A query
+        refused with NO_NODES_AVAILABLE never ran (scheduling found no active worker: under load
+        the node can drop out of the active set for a moment, and SELECT 1 at start-up proves only
+        the coordinator); it is sent again for up to 120 s."""
+        deadline = time.time() + 120
+        while True:
+            try:
+                return self._query(sql, timeout)
+            except TrinoError as e:
+                if "NO_NODES_AVAILABLE" not in str(e) or time.time() > deadline:
+                    raise
+                time.sleep(1)
+
+    def _query(self, sql, timeout):
         req = urllib.request.Request(self.url + "/v1/statement", data=sql.encode(), method="POST",
                                      headers={"X-Trino-User": "idbsync", "X-Trino-Time-Zone": "UTC"})
         with urllib.request.urlopen(req, timeout=timeout) as r:
