@@ -3,7 +3,14 @@
  * commit order of every server, so seqs become visible in order (a pull's snapshot holds every
  * seq up to its head, docs/scaling.md) and a client's last acknowledged id is read and written
  * by one writer at a time (a retried batch reaching another server is a duplicate, never
- * applied twice). Pushes are answered only after COMMIT returned (synchronous_commit=on). */
+ * applied twice). Pushes are answered only after COMMIT returned (synchronous_commit=on).
+ * Round trips do not grow with a push's size: its keys' current rows are read in one statement
+ * (unnest of binary arrays), conflicts are decided in C, and its rows and change-log entries are
+ * written in one more; a push is cut into several such segments only where a key repeats (the
+ * later mutation must see the earlier one's row) or more than 8 stores are touched.
+ * Every read happens after the head lock, none before: a row read before it could be changed by
+ * another server's group committing in between (its decision would rest on a stale row), and a
+ * client's last_mid read before it would let a retried batch be applied twice. */
 #include "pg_int.h"
 
 #include <stdio.h>
@@ -33,34 +40,53 @@ static int one_id(store *s, const char *what, const char *sql, int n, const char
 	return 0;
 }
 
-/* Names get their ids on first use; the head lock makes the insert-or-select race-free. */
-static int name_id(store *s, const char *table, const char *idcol, const char *name, int64_t *out, ids_error *err)
-{
-	char sql[300];
-	snprintf(sql, sizeof sql,
-		 "WITH i AS (INSERT INTO %s(name) VALUES($1) ON CONFLICT DO NOTHING RETURNING %s)"
-		 " SELECT %s FROM i UNION ALL SELECT %s FROM %s WHERE name=$1",
-		 table, idcol, idcol, idcol, table);
-	const char *v[] = {name};
-	return one_id(s, table, sql, 1, v, NULL, NULL, out, err);
-}
+/* A push's database, user and client ids (each created on first use) and the client's last
+ * acknowledged id, in one statement. Each insert-or-select is race-free because the head lock is
+ * held: no other group can be between its insert and its commit. A row this statement inserts is
+ * not in its own snapshot, so each name comes from exactly one side of its UNION ALL. */
+static const char *const ids_sql =
+	"WITH di AS (INSERT INTO dbs(name) VALUES($1::text) ON CONFLICT DO NOTHING RETURNING did),"
+	" d AS (SELECT did FROM di UNION ALL SELECT did FROM dbs WHERE name=$1::text),"
+	" ui AS (INSERT INTO users(name) VALUES($2::text) ON CONFLICT DO NOTHING RETURNING uid),"
+	" u AS (SELECT uid FROM ui UNION ALL SELECT uid FROM users WHERE name=$2::text),"
+	" ci AS (INSERT INTO clients(did, uid, name, seen) SELECT d.did, u.uid, $3::text, $4::bigint FROM d, u"
+	" ON CONFLICT DO NOTHING RETURNING did, uid, cid, last_mid)"
+	" SELECT did, uid, cid, last_mid FROM ci UNION ALL SELECT c.did, c.uid, c.cid, c.last_mid"
+	" FROM clients c, d, u WHERE c.did=d.did AND c.uid=u.uid AND c.name=$3::text";
 
-static int flush_counts(store *s, pctx *c, ids_error *err)
+/* The stores' live/tombstone count deltas gathered so far, and with ack (not NULL) the client's
+ * new last acknowledged id, in one statement. */
+static int flush_counts(store *s, pctx *c, const char *ack, ids_error *err)
 {
+	ids_buf sid = IDS_BUF_INIT, dl = IDS_BUF_INIT, dt = IDS_BUF_INIT;
+	ids_buf_putc(&sid, '{'), ids_buf_putc(&dl, '{'), ids_buf_putc(&dt, '{');
+	int n = 0;
 	for (int i = 0; i < c->n_st; i++) {
 		if (!c->st[i].dlive && !c->st[i].dtomb)
 			continue;
-		char a[24], b[24], d[24];
-		i64s(a, c->st[i].sid), i64s(b, c->st[i].dlive), i64s(d, c->st[i].dtomb);
-		const char *v[] = {a, b, d};
-		PGresult *r = pg_run(s, s->pg->w, "store counts", "UPDATE stores SET live=live+$2, tomb=tomb+$3 WHERE sid=$1",
-				     3, v, NULL, NULL, err);
-		if (!r)
-			return IDS_EIO;
-		PQclear(r);
-		c->st[i].dlive = c->st[i].dtomb = 0;
+		ids_buf_printf(&sid, "%s%lld", n ? "," : "", (long long)c->st[i].sid);
+		ids_buf_printf(&dl, "%s%lld", n ? "," : "", (long long)c->st[i].dlive);
+		ids_buf_printf(&dt, "%s%lld", n ? "," : "", (long long)c->st[i].dtomb);
+		n++;
 	}
-	return 0;
+	ids_buf_putc(&sid, '}'), ids_buf_putc(&dl, '}'), ids_buf_putc(&dt, '}');
+	int rc = 0;
+	if (sid.failed || dl.failed || dt.failed)
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+	else if (n || ack) {
+		const char *v[] = {sid.data, dl.data, dt.data, ack ? c->scid : NULL, ack, c->snow};
+		PGresult *r = pg_run(s, s->pg->w, "store counts and client progress",
+				     "WITH u AS (UPDATE stores t SET live=t.live+x.dl, tomb=t.tomb+x.dt"
+				     " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x(sid, dl, dt) WHERE t.sid=x.sid)"
+				     " UPDATE clients SET last_mid=$5::bigint, seen=$6::bigint WHERE cid=$4::bigint",
+				     6, v, NULL, NULL, err);
+		rc = r ? 0 : IDS_EIO;
+		PQclear(r);
+	}
+	ids_buf_free(&sid), ids_buf_free(&dl), ids_buf_free(&dt);
+	for (int i = 0; i < c->n_st && !rc; i++)
+		c->st[i].dlive = c->st[i].dtomb = 0;
+	return rc;
 }
 
 static int store_slot(store *s, const ids_batch *b, pctx *c, const char *name, int *slot, ids_error *err)
@@ -72,7 +98,7 @@ static int store_slot(store *s, const ids_batch *b, pctx *c, const char *name, i
 		}
 	int rc;
 	if (c->n_st == 8) {
-		if ((rc = flush_counts(s, c, err)))
+		if ((rc = flush_counts(s, c, NULL, err)))
 			return rc;
 		c->n_st = 0;
 	}
@@ -238,16 +264,8 @@ static int decide_one(store *s, ids_batch *b, pctx *c, seg *g, int slot, ids_mut
 	i64s(ssid, c->st[slot].sid);
 	ids_rule rule = c->st[slot].rule;
 	int rc = 0;
-	if (shared) {
-		ids_buf k = IDS_BUF_INIT;
-		ids_key_to_json(m->key, m->key_len, &k, NULL);
-		rc = ids_fail(err, IDS_EFORBIDDEN,
-			      "mutation %lld: store \"%s\" key %s belongs to another owner (shared row); "
-			      "user \"%s\" may not change it",
-			      (long long)m->id, m->store, k.data ? k.data : "?", b->user);
-		ids_buf_free(&k);
-		return rc;
-	}
+	if (shared)
+		return store_refuse_shared(b, m, err);
 	PGresult *base = NULL;
 	if (rule == IDS_RULE_MERGE && m->has_base && cur->exists) {
 		/* rare (per-field merge with a base): one round trip of its own */
@@ -423,17 +441,8 @@ static int apply_mutations(store *s, ids_batch *b, pctx *c, seg *g, size_t na, s
 			g->slot[q] = slot;
 			if (!seg_add(g, b, c, p, q))
 				break;
-			if (b->origin == IDS_ORIGIN_CLIENT && c->st[slot].ro)
-				return ids_fail(err, IDS_EFORBIDDEN,
-						"mutation %lld: store \"%s\" is server-owned (read-only for clients); nothing of "
-						"this push was applied",
-						(long long)m->id, m->store);
-			if (!m->has_hlc) {
-				hlc_clock_now(&s->clock, &m->hlc);
-				m->has_hlc = 1;
-			} else {
-				hlc_clock_observe(&s->clock, &m->hlc);
-			}
+			if ((rc = store_admit_mutation(s, b, c->st[slot].ro, m, err)))
+				return rc;
 		}
 		rc = run_segment(s, b, c, g, p, q, res, err);
 		p = q;
@@ -448,25 +457,20 @@ static int apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error
 	memset(&c, 0, sizeof c);
 	c.now = hlc_wall_ms();
 	i64s(c.snow, c.now);
-	int rc = name_id(s, "dbs", "did", b->db, &c.did, err);
-	if (!rc)
-		rc = name_id(s, "users", "uid", b->user, &c.uid, err);
-	i64s(c.sdid, c.did), i64s(c.suid, c.uid);
-	PGresult *r = NULL;
-	if (!rc) {
-		const char *v[] = {c.sdid, c.suid, b->client, c.snow};
-		r = pg_run(s, s->pg->w, "client",
-			   "WITH i AS (INSERT INTO clients(did, uid, name, seen) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING"
-			   " RETURNING cid, last_mid) SELECT cid, last_mid FROM i UNION ALL"
-			   " SELECT cid, last_mid FROM clients WHERE did=$1 AND uid=$2 AND name=$3",
-			   4, v, NULL, NULL, err);
-		rc = r ? 0 : IDS_EIO;
+	const char *v[] = {b->db, b->user, b->client, c.snow};
+	PGresult *r = pg_run(s, s->pg->w, "client", ids_sql, 4, v, NULL, NULL, err);
+	if (!r)
+		return IDS_EIO;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return ids_fail(err, IDS_EIO, "PostgreSQL: client: no ids for database \"%s\", client \"%s\"", b->db,
+				b->client);
 	}
-	if (rc)
-		return rc;
-	c.cid = pg_i64(r, 0, 0);
-	int64_t ack = pg_i64(r, 0, 1);
+	c.did = pg_i64(r, 0, 0), c.uid = pg_i64(r, 0, 1), c.cid = pg_i64(r, 0, 2);
+	int64_t ack = pg_i64(r, 0, 3);
 	PQclear(r);
+	i64s(c.sdid, c.did), i64s(c.suid, c.uid);
+	int rc = 0;
 	i64s(c.scid, c.cid);
 	/* which mutations apply: ids up to the client's last acknowledged one are duplicates, the
 	 * rest must follow it without a gap */
@@ -496,16 +500,10 @@ static int apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error
 	if (!rc)
 		rc = apply_mutations(s, b, &c, &g, na, res, err);
 	free(g.ix), free(g.slot), free(g.set);
-	if (!rc)
-		rc = flush_counts(s, &c, err);
 	if (!rc) {
 		char sa[24];
 		i64s(sa, ack);
-		const char *v[] = {c.scid, sa, c.snow};
-		r = pg_run(s, s->pg->w, "client progress", "UPDATE clients SET last_mid=$2, seen=$3 WHERE cid=$1", 3, v,
-			   NULL, NULL, err);
-		rc = r ? 0 : IDS_EIO;
-		PQclear(r);
+		rc = flush_counts(s, &c, sa, err);
 	}
 	if (res->conflicts_json.len)
 		ids_buf_putc(&res->conflicts_json, ']');
@@ -531,19 +529,19 @@ void store_pg_run_group(store *s, push_job *jobs)
 		struct timespec ts = {pg->commit_delay_ms / 1000, (long)(pg->commit_delay_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 	}
+	/* each push in a savepoint of its own; ending one and opening the next is one round trip */
+	if (!rc && jobs)
+		rc = pg_exec(s, pg->w, "savepoint", "SAVEPOINT job", &err);
 	for (push_job *j = jobs; j && !rc; j = j->next) {
 		int64_t before = s->next_seq;
-		if ((rc = pg_exec(s, pg->w, "savepoint", "SAVEPOINT job", &err)))
-			break;
 		j->rc = apply_batch(s, j->b, j->res, &j->err);
 		j->last_seq = !j->rc && s->next_seq != before ? s->next_seq - 1 : 0;
-		if (j->rc) {
-			/* this push alone is refused (403, ...): its writes go, the group's stay */
-			if ((rc = pg_exec(s, pg->w, "rollback to savepoint", "ROLLBACK TO job", &err)))
-				break;
-			s->next_seq = before;
-		}
-		rc = pg_exec(s, pg->w, "release savepoint", "RELEASE job", &err);
+		if (j->rc)
+			s->next_seq = before; /* this push alone is refused (403, ...): its writes go, the group's stay */
+		rc = pg_exec(s, pg->w, "savepoint",
+			     j->rc ? (j->next ? "ROLLBACK TO job; RELEASE job; SAVEPOINT job" : "ROLLBACK TO job; RELEASE job")
+				   : (j->next ? "RELEASE job; SAVEPOINT job" : "RELEASE job"),
+			     &err);
 	}
 	int64_t new_head = s->next_seq - 1;
 	if (!rc && new_head != head) {

@@ -321,14 +321,14 @@ static void new_and_existing_keys(store *s)
  * segments that each read and write their keys in one statement (pg_push.c). */
 static void many_stores(store *s)
 {
+	/* 24 puts to key "k" of st0..st11 (each store twice), then a delete in st3 */
+	ids_buf body = IDS_BUF_INIT;
+	for (int i = 0; i < 25; i++)
+		ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"st%d\",\"op\":\"%s\",\"key\":\"k\"%s%.0d}%s",
+			       i ? "," : "{\"client\":\"M\",\"mutations\":[", i + 1, i < 24 ? i % 12 : 3,
+			       i < 24 ? "put" : "delete", i < 24 ? ",\"value\":" : "", i < 24 ? i + 1 : 0, i < 24 ? "" : "]}");
 	store_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	ids_buf body = IDS_BUF_INIT;
-	ids_buf_puts(&body, "{\"client\":\"M\",\"mutations\":[");
-	for (int i = 0; i < 24; i++)
-		ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"st%d\",\"op\":\"put\",\"key\":\"k\",\"value\":%d}",
-			       i ? "," : "", i + 1, i % 12, i);
-	ids_buf_printf(&body, ",{\"id\":25,\"store\":\"st3\",\"op\":\"delete\",\"key\":\"k\"}]}");
 	CHECK_EQ_INT(push(s, "db3m", "", body.data, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 25);
 	CHECK_EQ_INT(r.ack, 25);
