@@ -150,6 +150,7 @@ static void be32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24), p[1] = (ui
 static void parr_init(parr *a, uint32_t oid)
 {
 	memset(a, 0, sizeof *a);
+	ids_buf_init(&a->b, (size_t)1 << 30); /* PostgreSQL's limit for one value */
 	a->oid = oid;
 	uint8_t hdr[20] = {0};
 	ids_buf_append(&a->b, hdr, sizeof hdr); /* ndim, has-null, element type, length, lower bound */
@@ -173,11 +174,11 @@ static void parr_i64(parr *a, int64_t v)
 	parr_bytes(a, x, 8);
 }
 
-/* The finished array as a binary parameter; IDS_ENOMEM when a buffer could not grow. */
+/* The finished array as a binary parameter; IDS_ELIMIT when its buffer could not grow. */
 static int parr_done(parr *a, const char **val, int *len, ids_error *err)
 {
 	if (a->b.failed)
-		return ids_fail(err, IDS_ENOMEM, "PostgreSQL: out of memory building a statement's array");
+		return ids_fail(err, IDS_ELIMIT, "PostgreSQL: a statement's array would pass 1 GiB (or memory ran out)");
 	uint8_t *h = (uint8_t *)a->b.data;
 	be32(h, 1), be32(h + 4, (uint32_t)a->nulls), be32(h + 8, a->oid), be32(h + 12, a->n), be32(h + 16, 1);
 	*val = a->b.data;
