@@ -7,7 +7,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { serveIdbsync } from './lib/serve.mjs';
+import { startServer } from '../tests/lib/server.mjs';
 import { orderBodies, postPush } from './lib/orders.mjs';
 import { startPostgres } from '../tests/pg/lib/pg.mjs';
 
@@ -31,7 +31,8 @@ function getPull(agent, port, since) {
 async function run(label, servers, stateArgs) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-bench-'));
   const procs = [];
-  for (let i = 0; i < servers; i++) procs.push(await serveIdbsync(bin, path.join(dir, `s${i}`), ['--no-lake', '--log-level', 'warn', ...stateArgs]));
+  for (let i = 0; i < servers; i++) procs.push(await startServer({ bin, dataDir: path.join(dir, `s${i}`, 'data'), lakeDir: path.join(dir, `s${i}`, 'lake'),
+    args: ['--no-lake', '--log-level', 'warn', ...stateArgs] }));
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS * 2 });
   const per = Math.ceil(total / CLIENTS);
   const bodies = Array.from({ length: CLIENTS }, (_, c) => orderBodies(c, per, batch));
@@ -51,10 +52,7 @@ async function run(label, servers, stateArgs) {
   }));
   const pullSecs = Number(process.hrtime.bigint() - t0) / 1e9;
   agent.destroy();
-  for (const { p } of procs) {
-    p.kill('SIGTERM');
-    await new Promise((r) => p.on('exit', r));
-  }
+  for (const srv of procs) await srv.stop();
   fs.rmSync(dir, { recursive: true, force: true });
   return { label, servers, muts: per * CLIENTS, pushRate: (per * CLIENTS) / pushSecs, pullRate: pulls / pullSecs };
 }

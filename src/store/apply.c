@@ -245,6 +245,34 @@ static int log_conflict(store *s, ctx *c, int64_t sid, const ids_mutation *m, id
 	return step_done(s, q, err, "conflict log");
 }
 
+int store_admit_mutation(store *s, const ids_batch *b, int read_only, ids_mutation *m, ids_error *err)
+{
+	if (b->origin == IDS_ORIGIN_CLIENT && read_only)
+		return ids_fail(err, IDS_EFORBIDDEN,
+				"mutation %lld: store \"%s\" is server-owned (read-only for clients); nothing of this push "
+				"was applied",
+				(long long)m->id, m->store);
+	if (!m->has_hlc) {
+		hlc_clock_now(&s->clock, &m->hlc);
+		m->has_hlc = 1;
+	} else {
+		hlc_clock_observe(&s->clock, &m->hlc);
+	}
+	return 0;
+}
+
+int store_refuse_shared(const ids_batch *b, const ids_mutation *m, ids_error *err)
+{
+	ids_buf k = IDS_BUF_INIT;
+	ids_key_to_json(m->key, m->key_len, &k, NULL);
+	int rc = ids_fail(err, IDS_EFORBIDDEN,
+			  "mutation %lld: store \"%s\" key %s belongs to another owner (shared row); "
+			  "user \"%s\" may not change it",
+			  (long long)m->id, m->store, k.data ? k.data : "?", b->user);
+	ids_buf_free(&k);
+	return rc;
+}
+
 /* Extends the last run of kept mutations or starts one. */
 int store_note_kept(store_push_result *r, int64_t id, int64_t seq, ids_error *err)
 {
@@ -342,17 +370,8 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 		return rc;
 	int64_t sid = sc->sid[slot];
 	ids_rule rule = sc->rule[slot];
-	if (b->origin == IDS_ORIGIN_CLIENT && sc->ro[slot])
-		return ids_fail(err, IDS_EFORBIDDEN,
-				"mutation %lld: store \"%s\" is server-owned (read-only for clients); nothing of this push "
-				"was applied",
-				(long long)m->id, m->store);
-	if (!m->has_hlc) {
-		hlc_clock_now(&s->clock, &m->hlc);
-		m->has_hlc = 1;
-	} else {
-		hlc_clock_observe(&s->clock, &m->hlc);
-	}
+	if ((rc = store_admit_mutation(s, b, sc->ro[slot], m, err)))
+		return rc;
 
 	ids_row cur = {0};
 	char cur_hlc[HLC_STR_MAX] = "";
@@ -387,13 +406,7 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 		}
 		rc = 0;
 		if (!cur.exists && c->uid != 0 && shared_row(s, sid, m)) {
-			ids_buf k = IDS_BUF_INIT;
-			ids_key_to_json(m->key, m->key_len, &k, NULL);
-			rc = ids_fail(err, IDS_EFORBIDDEN,
-				      "mutation %lld: store \"%s\" key %s belongs to another owner (shared row); "
-				      "user \"%s\" may not change it",
-				      (long long)m->id, m->store, k.data ? k.data : "?", b->user);
-			ids_buf_free(&k);
+			rc = store_refuse_shared(b, m, err);
 			goto out;
 		}
 		if (rule == IDS_RULE_MERGE && m->has_base && cur.exists) {

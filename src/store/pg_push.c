@@ -3,7 +3,14 @@
  * commit order of every server, so seqs become visible in order (a pull's snapshot holds every
  * seq up to its head, docs/scaling.md) and a client's last acknowledged id is read and written
  * by one writer at a time (a retried batch reaching another server is a duplicate, never
- * applied twice). Pushes are answered only after COMMIT returned (synchronous_commit=on). */
+ * applied twice). Pushes are answered only after COMMIT returned (synchronous_commit=on).
+ * Round trips do not grow with a push's size: its keys' current rows are read in one statement
+ * (unnest of binary arrays), conflicts are decided in C, and its rows and change-log entries are
+ * written in one more; a push is cut into several such segments only where a key repeats (the
+ * later mutation must see the earlier one's row) or more than 8 stores are touched.
+ * Every read happens after the head lock, none before: a row read before it could be changed by
+ * another server's group committing in between (its decision would rest on a stale row), and a
+ * client's last_mid read before it would let a retried batch be applied twice. */
 #include "pg_int.h"
 
 #include <stdio.h>
@@ -33,34 +40,53 @@ static int one_id(store *s, const char *what, const char *sql, int n, const char
 	return 0;
 }
 
-/* Names get their ids on first use; the head lock makes the insert-or-select race-free. */
-static int name_id(store *s, const char *table, const char *idcol, const char *name, int64_t *out, ids_error *err)
-{
-	char sql[300];
-	snprintf(sql, sizeof sql,
-		 "WITH i AS (INSERT INTO %s(name) VALUES($1) ON CONFLICT DO NOTHING RETURNING %s)"
-		 " SELECT %s FROM i UNION ALL SELECT %s FROM %s WHERE name=$1",
-		 table, idcol, idcol, idcol, table);
-	const char *v[] = {name};
-	return one_id(s, table, sql, 1, v, NULL, NULL, out, err);
-}
+/* A push's database, user and client ids (each created on first use) and the client's last
+ * acknowledged id, in one statement. Each insert-or-select is race-free because the head lock is
+ * held: no other group can be between its insert and its commit. A row this statement inserts is
+ * not in its own snapshot, so each name comes from exactly one side of its UNION ALL. */
+static const char *const ids_sql =
+	"WITH di AS (INSERT INTO dbs(name) VALUES($1::text) ON CONFLICT DO NOTHING RETURNING did),"
+	" d AS (SELECT did FROM di UNION ALL SELECT did FROM dbs WHERE name=$1::text),"
+	" ui AS (INSERT INTO users(name) VALUES($2::text) ON CONFLICT DO NOTHING RETURNING uid),"
+	" u AS (SELECT uid FROM ui UNION ALL SELECT uid FROM users WHERE name=$2::text),"
+	" ci AS (INSERT INTO clients(did, uid, name, seen) SELECT d.did, u.uid, $3::text, $4::bigint FROM d, u"
+	" ON CONFLICT DO NOTHING RETURNING did, uid, cid, last_mid)"
+	" SELECT did, uid, cid, last_mid FROM ci UNION ALL SELECT c.did, c.uid, c.cid, c.last_mid"
+	" FROM clients c, d, u WHERE c.did=d.did AND c.uid=u.uid AND c.name=$3::text";
 
-static int flush_counts(store *s, pctx *c, ids_error *err)
+/* The stores' live/tombstone count deltas gathered so far, and with ack (not NULL) the client's
+ * new last acknowledged id, in one statement. */
+static int flush_counts(store *s, pctx *c, const char *ack, ids_error *err)
 {
+	ids_buf sid = IDS_BUF_INIT, dl = IDS_BUF_INIT, dt = IDS_BUF_INIT;
+	ids_buf_putc(&sid, '{'), ids_buf_putc(&dl, '{'), ids_buf_putc(&dt, '{');
+	int n = 0;
 	for (int i = 0; i < c->n_st; i++) {
 		if (!c->st[i].dlive && !c->st[i].dtomb)
 			continue;
-		char a[24], b[24], d[24];
-		i64s(a, c->st[i].sid), i64s(b, c->st[i].dlive), i64s(d, c->st[i].dtomb);
-		const char *v[] = {a, b, d};
-		PGresult *r = pg_run(s, s->pg->w, "store counts", "UPDATE stores SET live=live+$2, tomb=tomb+$3 WHERE sid=$1",
-				     3, v, NULL, NULL, err);
-		if (!r)
-			return IDS_EIO;
-		PQclear(r);
-		c->st[i].dlive = c->st[i].dtomb = 0;
+		ids_buf_printf(&sid, "%s%lld", n ? "," : "", (long long)c->st[i].sid);
+		ids_buf_printf(&dl, "%s%lld", n ? "," : "", (long long)c->st[i].dlive);
+		ids_buf_printf(&dt, "%s%lld", n ? "," : "", (long long)c->st[i].dtomb);
+		n++;
 	}
-	return 0;
+	ids_buf_putc(&sid, '}'), ids_buf_putc(&dl, '}'), ids_buf_putc(&dt, '}');
+	int rc = 0;
+	if (sid.failed || dl.failed || dt.failed)
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+	else if (n || ack) {
+		const char *v[] = {sid.data, dl.data, dt.data, ack ? c->scid : NULL, ack, c->snow};
+		PGresult *r = pg_run(s, s->pg->w, "store counts and client progress",
+				     "WITH u AS (UPDATE stores t SET live=t.live+x.dl, tomb=t.tomb+x.dt"
+				     " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x(sid, dl, dt) WHERE t.sid=x.sid)"
+				     " UPDATE clients SET last_mid=$5::bigint, seen=$6::bigint WHERE cid=$4::bigint",
+				     6, v, NULL, NULL, err);
+		rc = r ? 0 : IDS_EIO;
+		PQclear(r);
+	}
+	ids_buf_free(&sid), ids_buf_free(&dl), ids_buf_free(&dt);
+	for (int i = 0; i < c->n_st && !rc; i++)
+		c->st[i].dlive = c->st[i].dtomb = 0;
+	return rc;
 }
 
 static int store_slot(store *s, const ids_batch *b, pctx *c, const char *name, int *slot, ids_error *err)
@@ -72,7 +98,7 @@ static int store_slot(store *s, const ids_batch *b, pctx *c, const char *name, i
 		}
 	int rc;
 	if (c->n_st == 8) {
-		if ((rc = flush_counts(s, c, err)))
+		if ((rc = flush_counts(s, c, NULL, err)))
 			return rc;
 		c->n_st = 0;
 	}
@@ -111,138 +137,183 @@ static int log_conflict(store *s, pctx *c, const char *ssid, const ids_mutation 
 	return r ? 0 : IDS_EIO;
 }
 
-/* The row, the change-log entry (seq) and the answer's bookkeeping of one applied mutation. */
-static int write_applied(store *s, const ids_batch *b, pctx *c, const char *ssid, const ids_mutation *m,
-			 const ids_decision *d, int64_t seq, const char *h, const char *val, size_t vlen, ids_error *err)
+/* A one-dimensional PostgreSQL array in binary form (array_send's layout), so that a segment's
+ * keys and rows travel as a few parameters of one statement whatever the segment's size. */
+typedef struct parr {
+	ids_buf b;
+	uint32_t oid, n;
+	int nulls;
+} parr;
+
+static void be32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v; }
+
+static void parr_init(parr *a, uint32_t oid)
 {
-	char sseq[24], del[4], org[4], hash[24], op[4], mid[24];
-	i64s(sseq, seq), i64s(hash, store_key_hash(m->key, m->key_len)), i64s(mid, m->id);
-	snprintf(del, sizeof del, "%d", d->deleted);
-	snprintf(org, sizeof org, "%d", (int)b->origin);
-	snprintf(op, sizeof op, "%d", d->deleted ? IDS_OP_DELETE : IDS_OP_PUT);
-	/* the row and its change-log entry in one statement: one round trip per mutation less */
-	const char *v[] = {ssid, c->suid, (const char *)m->key, c->sdid, sseq, h, del, org, val,
-			   d->merged ? d->meta.data : NULL, hash, op, c->scid, mid, c->snow};
-	int l[15] = {0, 0, (int)m->key_len, 0, 0, 0, 0, 0, (int)vlen, d->merged ? (int)d->meta.len : 0};
-	int bin[15] = {0, 0, 1, 0, 0, 0, 0, 0, 1, 1};
-	PGresult *r = pg_run(s, s->pg->w, "write row",
-			     "WITH w AS (INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
-			     " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
-			     " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"
-			     " value=excluded.value, meta=excluded.meta)"
-			     " INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid, origin, ts)"
-			     " VALUES($5,$4,$1,$2,$3,$12,$6,$9,$13,$14,$8,$15)",
-			     15, v, l, bin, err);
-	PQclear(r);
-	return r ? 0 : IDS_EIO;
+	memset(a, 0, sizeof *a);
+	ids_buf_init(&a->b, (size_t)1 << 30); /* PostgreSQL's limit for one value */
+	a->oid = oid;
+	uint8_t hdr[20] = {0};
+	ids_buf_append(&a->b, hdr, sizeof hdr); /* ndim, has-null, element type, length, lower bound */
 }
 
-static int apply_one(store *s, ids_batch *b, pctx *c, ids_mutation *m, store_push_result *res, ids_error *err)
+static void parr_bytes(parr *a, const void *p, size_t n)
 {
-	int slot, rc = store_slot(s, b, c, m->store, &slot, err);
-	if (rc)
-		return rc;
+	uint8_t l[4];
+	be32(l, p ? (uint32_t)n : 0xffffffffu);
+	ids_buf_append(&a->b, l, 4);
+	if (p)
+		ids_buf_append(&a->b, p, n);
+	a->nulls |= !p;
+	a->n++;
+}
+
+static void parr_i64(parr *a, int64_t v)
+{
+	uint8_t x[8];
+	be32(x, (uint32_t)((uint64_t)v >> 32)), be32(x + 4, (uint32_t)v);
+	parr_bytes(a, x, 8);
+}
+
+/* The finished array as a binary parameter; IDS_ELIMIT when its buffer could not grow. */
+static int parr_done(parr *a, const char **val, int *len, ids_error *err)
+{
+	if (a->b.failed)
+		return ids_fail(err, IDS_ELIMIT, "PostgreSQL: a statement's array would pass 1 GiB (or memory ran out)");
+	uint8_t *h = (uint8_t *)a->b.data;
+	be32(h, 1), be32(h + 4, (uint32_t)a->nulls), be32(h + 8, a->oid), be32(h + 12, a->n), be32(h + 16, 1);
+	*val = a->b.data;
+	*len = (int)a->b.len;
+	return 0;
+}
+
+#define OID_INT8 20
+#define OID_BYTEA 17
+#define OID_TEXT 25
+
+/* A segment's current rows, one statement for all its keys. LATERAL keeps each lookup an index
+ * probe on rows' primary key whatever the planner guesses for the array's size. The last column
+ * is set when the row is absent and a shared row (uid 0) holds the key: a user may not create
+ * its own over it. */
+static const char *const read_rows_sql =
+	"SELECT k.i, r.seq, r.hlc, r.deleted, r.origin, r.value, r.meta,"
+	" r.seq IS NULL AND $3::bigint<>0 AND EXISTS(SELECT 1 FROM rows x WHERE x.sid=k.sid AND x.uid=0"
+	" AND x.key=k.key AND x.deleted=0)"
+	" FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS k(sid, key, i)"
+	" LEFT JOIN LATERAL (SELECT seq, hlc, deleted, origin, value, meta FROM rows"
+	" WHERE sid=k.sid AND uid=$3::bigint AND key=k.key) r ON true";
+
+/* A segment's applied rows and change-log entries, one statement (keys are unique in a segment,
+ * so no row is hit twice by the ON CONFLICT). */
+static const char *const write_rows_sql =
+	"WITH d AS (SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::text[], $5::bigint[],"
+	" $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])"
+	" AS d(sid, key, seq, hlc, deleted, value, meta, khash, op, mid)),"
+	" w AS (INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
+	" SELECT sid, $11::bigint, key, $12::bigint, seq, hlc, deleted, $13::int, value, meta, khash FROM d"
+	" ON CONFLICT(sid, uid, key) DO UPDATE SET seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted,"
+	" origin=excluded.origin, value=excluded.value, meta=excluded.meta)"
+	" INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid, origin, ts)"
+	" SELECT seq, $12::bigint, sid, $11::bigint, key, op, hlc, value, $14::bigint, mid, $13::int, $15::bigint FROM d";
+
+enum { W_SID, W_KEY, W_SEQ, W_HLC, W_DEL, W_VAL, W_META, W_HASH, W_OP, W_MID, W_N };
+
+typedef struct seg {
+	size_t *ix;      /* the batch's mutations to apply, in order */
+	int *slot;       /* their store cache slot (valid for the segment being built) */
+	size_t *set;     /* open-addressing set of (sid, key) in the segment: 1 + index into ix */
+	size_t mask;
+	parr w[W_N];
+	size_t nw;
+} seg;
+
+static uint64_t key_slot(int64_t sid, const ids_mutation *m)
+{
+	return ((uint64_t)store_key_hash(m->key, m->key_len) << 16) ^ (uint64_t)sid * 0x9e3779b97f4a7c15ull;
+}
+
+/* Adds (sid, key) of ix[q] to the segment starting at p; 0 when the segment already has it.
+ * Entries of earlier segments (index below p) count as free. */
+static int seg_add(seg *g, const ids_batch *b, const pctx *c, size_t p, size_t q)
+{
+	const ids_mutation *m = &b->m[g->ix[q]];
+	int64_t sid = c->st[g->slot[q]].sid;
+	for (size_t h = key_slot(sid, m) & g->mask;; h = (h + 1) & g->mask) {
+		size_t e = g->set[h];
+		if (!e || e - 1 < p) {
+			g->set[h] = q + 1;
+			return 1;
+		}
+		const ids_mutation *o = &b->m[g->ix[e - 1]];
+		if (c->st[g->slot[e - 1]].sid == sid && o->key_len == m->key_len && !memcmp(o->key, m->key, m->key_len))
+			return 0;
+	}
+}
+
+static int cached_slot(const pctx *c, const char *name)
+{
+	for (int i = 0; i < c->n_st; i++)
+		if (!strcmp(c->st[i].name, name))
+			return i;
+	return -1;
+}
+
+/* Decides one mutation against its current row (cur; the segment's read) and queues its write. */
+static int decide_one(store *s, ids_batch *b, pctx *c, seg *g, int slot, ids_mutation *m, ids_row *cur,
+		      const char *cur_hlc, int shared, store_push_result *res, ids_error *err)
+{
 	char ssid[24];
 	i64s(ssid, c->st[slot].sid);
 	ids_rule rule = c->st[slot].rule;
-	if (b->origin == IDS_ORIGIN_CLIENT && c->st[slot].ro)
-		return ids_fail(err, IDS_EFORBIDDEN,
-				"mutation %lld: store \"%s\" is server-owned (read-only for clients); nothing of this push "
-				"was applied",
-				(long long)m->id, m->store);
-	if (!m->has_hlc) {
-		hlc_clock_now(&s->clock, &m->hlc);
-		m->has_hlc = 1;
-	} else {
-		hlc_clock_observe(&s->clock, &m->hlc);
-	}
-	const char *kv[] = {ssid, c->suid, (const char *)m->key};
-	int kl[3] = {0, 0, (int)m->key_len}, kb[3] = {0, 0, 1};
-	PGresult *row = pg_run(s, s->pg->w, "read row",
-			       "SELECT seq, hlc, deleted, origin, value, meta FROM rows WHERE sid=$1 AND uid=$2 AND key=$3",
-			       3, kv, kl, kb, err);
-	if (!row)
-		return IDS_EIO;
+	int rc = 0;
+	if (shared)
+		return store_refuse_shared(b, m, err);
 	PGresult *base = NULL;
-	ids_row cur = {0};
-	char cur_hlc[HLC_STR_MAX] = "";
-	if (PQntuples(row)) {
-		cur.exists = 1;
-		cur.seq = pg_i64(row, 0, 0);
-		snprintf(cur_hlc, sizeof cur_hlc, "%s", PQgetvalue(row, 0, 1));
-		hlc_parse(&cur.hlc, cur_hlc, strlen(cur_hlc), NULL);
-		cur.deleted = (int)pg_i64(row, 0, 2);
-		cur.origin = (ids_origin)pg_i64(row, 0, 3);
-		if (!PQgetisnull(row, 0, 4)) {
-			cur.value = PQgetvalue(row, 0, 4);
-			cur.value_len = (size_t)PQgetlength(row, 0, 4);
-		}
-		if (!PQgetisnull(row, 0, 5)) {
-			cur.meta = PQgetvalue(row, 0, 5);
-			cur.meta_len = (size_t)PQgetlength(row, 0, 5);
-		}
-	}
-	ids_decision d;
-	ids_decision_init(&d);
-	int64_t seq = s->next_seq;
-	char h[HLC_STR_MAX];
-	if (!cur.exists && c->uid != 0) {
-		/* a shared row (uid 0) with this key: a user may not create its own over it */
-		const char *sv[] = {ssid, (const char *)m->key};
-		int sl[2] = {0, (int)m->key_len}, sb[2] = {0, 1};
-		PGresult *sh = pg_run(s, s->pg->w, "read shared row",
-				      "SELECT 1 FROM rows WHERE sid=$1 AND uid=0 AND key=$2 AND deleted=0", 2, sv, sl, sb, err);
-		int shared = sh && PQntuples(sh);
-		PQclear(sh);
-		if (!sh) {
-			rc = IDS_EIO;
-			goto out;
-		}
-		if (shared) {
-			ids_buf k = IDS_BUF_INIT;
-			ids_key_to_json(m->key, m->key_len, &k, NULL);
-			rc = ids_fail(err, IDS_EFORBIDDEN,
-				      "mutation %lld: store \"%s\" key %s belongs to another owner (shared row); "
-				      "user \"%s\" may not change it",
-				      (long long)m->id, m->store, k.data ? k.data : "?", b->user);
-			ids_buf_free(&k);
-			goto out;
-		}
-	}
-	if (rule == IDS_RULE_MERGE && m->has_base && cur.exists) {
+	if (rule == IDS_RULE_MERGE && m->has_base && cur->exists) {
+		/* rare (per-field merge with a base): one round trip of its own */
 		char bs[24];
 		i64s(bs, m->base);
 		const char *bv[] = {bs, ssid, c->suid, (const char *)m->key};
 		int bl[4] = {0, 0, 0, (int)m->key_len}, bb[4] = {0, 0, 0, 1};
 		base = pg_run(s, s->pg->w, "read base", "SELECT op, value FROM changes WHERE seq=$1 AND sid=$2 AND uid=$3 AND key=$4",
 			      4, bv, bl, bb, err);
-		if (!base) {
-			rc = IDS_EIO;
-			goto out;
-		}
+		if (!base)
+			return IDS_EIO;
 		if (PQntuples(base)) {
-			cur.has_base_value = 1;
+			cur->has_base_value = 1;
 			if (pg_i64(base, 0, 0) == IDS_OP_PUT) {
-				cur.base_value = PQgetvalue(base, 0, 1);
-				cur.base_len = (size_t)PQgetlength(base, 0, 1);
+				cur->base_value = PQgetvalue(base, 0, 1);
+				cur->base_len = (size_t)PQgetlength(base, 0, 1);
 			}
 		}
 	}
-	if ((rc = ids_conflict_decide(rule, &cur, m, b->origin, seq, &d, err)))
+	ids_decision d;
+	ids_decision_init(&d);
+	int64_t seq = s->next_seq;
+	char h[HLC_STR_MAX];
+	if ((rc = ids_conflict_decide(rule, cur, m, b->origin, seq, &d, err)))
 		goto out;
 	if (d.outcome == IDS_APPLY) {
 		const char *val = d.deleted ? NULL : d.merged ? d.value.data : m->value;
 		size_t vlen = d.deleted ? 0 : d.merged ? d.value.len : m->value_len;
 		hlc_format(&d.hlc, h);
-		if ((rc = write_applied(s, b, c, ssid, m, &d, seq, h, val, vlen, err)))
-			goto out;
+		parr_i64(&g->w[W_SID], c->st[slot].sid);
+		parr_bytes(&g->w[W_KEY], m->key, m->key_len);
+		parr_i64(&g->w[W_SEQ], seq);
+		parr_bytes(&g->w[W_HLC], h, strlen(h));
+		parr_i64(&g->w[W_DEL], d.deleted);
+		parr_bytes(&g->w[W_VAL], val, vlen);
+		parr_bytes(&g->w[W_META], d.merged && d.meta.data ? d.meta.data : NULL, d.merged ? d.meta.len : 0);
+		parr_i64(&g->w[W_HASH], store_key_hash(m->key, m->key_len));
+		parr_i64(&g->w[W_OP], d.deleted ? IDS_OP_DELETE : IDS_OP_PUT);
+		parr_i64(&g->w[W_MID], m->id);
+		g->nw++;
 		s->next_seq++;
 		res->applied++;
 		if (!d.partial && d.deleted == (m->op == IDS_OP_DELETE) &&
 		    (!d.merged || d.deleted || (vlen == m->value_len && !memcmp(val, m->value, vlen))) &&
 		    (rc = store_note_kept(res, m->id, seq, err)))
 			goto out;
-		int was_live = cur.exists && !cur.deleted, was_tomb = cur.exists && cur.deleted;
+		int was_live = cur->exists && !cur->deleted, was_tomb = cur->exists && cur->deleted;
 		c->st[slot].dlive += (!d.deleted) - was_live;
 		c->st[slot].dtomb += (d.deleted ? 1 : 0) - was_tomb;
 		if (d.partial) {
@@ -252,17 +323,131 @@ static int apply_one(store *s, ids_batch *b, pctx *c, ids_mutation *m, store_pus
 			rc = log_conflict(s, c, ssid, m, rule, reason, seq, h, err);
 		}
 	} else if (d.outcome == IDS_LOSE) {
-		store_conflict_json(&res->conflicts_json, m, rule, d.reason, cur.seq, cur.deleted, cur_hlc, cur.value,
-				    cur.value_len, &d.lost);
+		store_conflict_json(&res->conflicts_json, m, rule, d.reason, cur->seq, cur->deleted, cur_hlc, cur->value,
+				    cur->value_len, &d.lost);
 		res->conflicts++;
-		rc = log_conflict(s, c, ssid, m, rule, d.reason, cur.seq, cur_hlc, err);
+		rc = log_conflict(s, c, ssid, m, rule, d.reason, cur->seq, cur_hlc, err);
 	} else {
 		res->duplicates++;
 	}
 out:
 	PQclear(base);
-	PQclear(row);
 	ids_decision_free(&d);
+	return rc;
+}
+
+/* Mutations ix[p..e) of one segment: one statement reads all their rows, C decides each in
+ * order as before, one statement writes the applied rows and change-log entries. */
+static int run_segment(store *s, ids_batch *b, pctx *c, seg *g, size_t p, size_t e, store_push_result *res,
+		       ids_error *err)
+{
+	parr sids, keys;
+	parr_init(&sids, OID_INT8), parr_init(&keys, OID_BYTEA);
+	for (size_t q = p; q < e; q++) {
+		const ids_mutation *m = &b->m[g->ix[q]];
+		parr_i64(&sids, c->st[g->slot[q]].sid);
+		parr_bytes(&keys, m->key, m->key_len);
+	}
+	const char *rv[3] = {NULL, NULL, c->suid};
+	int rl[3] = {0, 0, 0}, rb[3] = {1, 1, 0};
+	int rc = parr_done(&sids, &rv[0], &rl[0], err);
+	if (!rc)
+		rc = parr_done(&keys, &rv[1], &rl[1], err);
+	PGresult *r = rc ? NULL : pg_run(s, s->pg->w, "read rows", read_rows_sql, 3, rv, rl, rb, err);
+	ids_buf_free(&sids.b), ids_buf_free(&keys.b);
+	if (rc)
+		return rc;
+	if (!r)
+		return IDS_EIO;
+	size_t n = e - p;
+	int *row = malloc(n * sizeof *row);
+	if (!row) {
+		PQclear(r);
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		row[i] = -1;
+	for (int t = 0; t < PQntuples(r); t++) {
+		int64_t i = pg_i64(r, t, 0) - 1;
+		if (i >= 0 && (size_t)i < n)
+			row[i] = t;
+	}
+	g->nw = 0;
+	for (int k = 0; k < W_N; k++)
+		parr_init(&g->w[k], k == W_KEY ? OID_BYTEA : k == W_HLC || k == W_VAL || k == W_META ? OID_TEXT : OID_INT8);
+	for (size_t i = 0; i < n && !rc; i++) {
+		int t = row[i];
+		if (t < 0) {
+			rc = ids_fail(err, IDS_EIO, "PostgreSQL: read rows: a key's answer is missing");
+			break;
+		}
+		ids_row cur = {0};
+		char cur_hlc[HLC_STR_MAX] = "";
+		if (!PQgetisnull(r, t, 1)) {
+			cur.exists = 1;
+			cur.seq = pg_i64(r, t, 1);
+			snprintf(cur_hlc, sizeof cur_hlc, "%s", PQgetvalue(r, t, 2));
+			hlc_parse(&cur.hlc, cur_hlc, strlen(cur_hlc), NULL);
+			cur.deleted = (int)pg_i64(r, t, 3);
+			cur.origin = (ids_origin)pg_i64(r, t, 4);
+			if (!PQgetisnull(r, t, 5)) {
+				cur.value = PQgetvalue(r, t, 5);
+				cur.value_len = (size_t)PQgetlength(r, t, 5);
+			}
+			if (!PQgetisnull(r, t, 6)) {
+				cur.meta = PQgetvalue(r, t, 6);
+				cur.meta_len = (size_t)PQgetlength(r, t, 6);
+			}
+		}
+		int shared = PQgetvalue(r, t, 7)[0] == 't';
+		rc = decide_one(s, b, c, g, g->slot[p + i], &b->m[g->ix[p + i]], &cur, cur_hlc, shared, res, err);
+	}
+	free(row);
+	PQclear(r);
+	if (!rc && g->nw) {
+		const char *v[15];
+		int l[15] = {0}, bin[15] = {0};
+		for (int k = 0; k < W_N && !rc; k++) {
+			bin[k] = 1;
+			rc = parr_done(&g->w[k], &v[k], &l[k], err);
+		}
+		char org[4];
+		snprintf(org, sizeof org, "%d", (int)b->origin);
+		v[10] = c->suid, v[11] = c->sdid, v[12] = org, v[13] = c->scid, v[14] = c->snow;
+		PGresult *w = rc ? NULL : pg_run(s, s->pg->w, "write rows", write_rows_sql, 15, v, l, bin, err);
+		if (!rc && !w)
+			rc = IDS_EIO;
+		PQclear(w);
+	}
+	for (int k = 0; k < W_N; k++)
+		ids_buf_free(&g->w[k].b);
+	return rc;
+}
+
+/* The mutations ix[0..na) of one push, in segments: a segment ends before a key it already has
+ * (the later mutation must see the earlier one's row) and before a store that would evict the
+ * store cache (its slots must stay valid until the segment is written). */
+static int apply_mutations(store *s, ids_batch *b, pctx *c, seg *g, size_t na, store_push_result *res, ids_error *err)
+{
+	int rc = 0;
+	for (size_t p = 0; p < na && !rc;) {
+		size_t q = p;
+		for (; q < na; q++) {
+			ids_mutation *m = &b->m[g->ix[q]];
+			int slot = cached_slot(c, m->store);
+			if (slot < 0 && c->n_st == 8 && q > p)
+				break;
+			if (slot < 0 && (rc = store_slot(s, b, c, m->store, &slot, err)))
+				return rc;
+			g->slot[q] = slot;
+			if (!seg_add(g, b, c, p, q))
+				break;
+			if ((rc = store_admit_mutation(s, b, c->st[slot].ro, m, err)))
+				return rc;
+		}
+		rc = run_segment(s, b, c, g, p, q, res, err);
+		p = q;
+	}
 	return rc;
 }
 
@@ -273,50 +458,53 @@ static int apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error
 	memset(&c, 0, sizeof c);
 	c.now = hlc_wall_ms();
 	i64s(c.snow, c.now);
-	int rc = name_id(s, "dbs", "did", b->db, &c.did, err);
-	if (!rc)
-		rc = name_id(s, "users", "uid", b->user, &c.uid, err);
-	i64s(c.sdid, c.did), i64s(c.suid, c.uid);
-	PGresult *r = NULL;
-	if (!rc) {
-		const char *v[] = {c.sdid, c.suid, b->client, c.snow};
-		r = pg_run(s, s->pg->w, "client",
-			   "WITH i AS (INSERT INTO clients(did, uid, name, seen) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING"
-			   " RETURNING cid, last_mid) SELECT cid, last_mid FROM i UNION ALL"
-			   " SELECT cid, last_mid FROM clients WHERE did=$1 AND uid=$2 AND name=$3",
-			   4, v, NULL, NULL, err);
-		rc = r ? 0 : IDS_EIO;
+	const char *v[] = {b->db, b->user, b->client, c.snow};
+	PGresult *r = pg_run(s, s->pg->w, "client", ids_sql, 4, v, NULL, NULL, err);
+	if (!r)
+		return IDS_EIO;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return ids_fail(err, IDS_EIO, "PostgreSQL: client: no ids for database \"%s\", client \"%s\"", b->db,
+				b->client);
 	}
-	if (rc)
-		return rc;
-	c.cid = pg_i64(r, 0, 0);
-	int64_t ack = pg_i64(r, 0, 1);
+	c.did = pg_i64(r, 0, 0), c.uid = pg_i64(r, 0, 1), c.cid = pg_i64(r, 0, 2);
+	int64_t ack = pg_i64(r, 0, 3);
 	PQclear(r);
+	i64s(c.sdid, c.did), i64s(c.suid, c.uid);
+	int rc = 0;
 	i64s(c.scid, c.cid);
+	/* which mutations apply: ids up to the client's last acknowledged one are duplicates, the
+	 * rest must follow it without a gap */
+	seg g;
+	memset(&g, 0, sizeof g);
+	size_t na = 0, cap = 16;
+	while (cap < 2 * b->n)
+		cap <<= 1;
+	g.ix = malloc((b->n ? b->n : 1) * sizeof *g.ix);
+	g.slot = malloc((b->n ? b->n : 1) * sizeof *g.slot);
+	g.set = calloc(cap, sizeof *g.set);
+	g.mask = cap - 1;
+	if (!g.ix || !g.slot || !g.set)
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->n && !rc; i++) {
-		ids_mutation *m = &b->m[i];
-		if (m->id <= ack) {
+		if (b->m[i].id <= ack) {
 			res->duplicates++;
 			continue;
 		}
-		if (m->id != ack + 1) {
+		if (b->m[i].id != ack + 1) {
 			res->gap = 1;
 			break;
 		}
-		rc = apply_one(s, b, &c, m, res, err);
-		if (!rc)
-			ack = m->id;
+		g.ix[na++] = i;
+		ack = b->m[i].id;
 	}
 	if (!rc)
-		rc = flush_counts(s, &c, err);
+		rc = apply_mutations(s, b, &c, &g, na, res, err);
+	free(g.ix), free(g.slot), free(g.set);
 	if (!rc) {
 		char sa[24];
 		i64s(sa, ack);
-		const char *v[] = {c.scid, sa, c.snow};
-		r = pg_run(s, s->pg->w, "client progress", "UPDATE clients SET last_mid=$2, seen=$3 WHERE cid=$1", 3, v,
-			   NULL, NULL, err);
-		rc = r ? 0 : IDS_EIO;
-		PQclear(r);
+		rc = flush_counts(s, &c, sa, err);
 	}
 	if (res->conflicts_json.len)
 		ids_buf_putc(&res->conflicts_json, ']');
@@ -342,19 +530,19 @@ void store_pg_run_group(store *s, push_job *jobs)
 		struct timespec ts = {pg->commit_delay_ms / 1000, (long)(pg->commit_delay_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 	}
+	/* each push in a savepoint of its own; ending one and opening the next is one round trip */
+	if (!rc && jobs)
+		rc = pg_exec(s, pg->w, "savepoint", "SAVEPOINT job", &err);
 	for (push_job *j = jobs; j && !rc; j = j->next) {
 		int64_t before = s->next_seq;
-		if ((rc = pg_exec(s, pg->w, "savepoint", "SAVEPOINT job", &err)))
-			break;
 		j->rc = apply_batch(s, j->b, j->res, &j->err);
 		j->last_seq = !j->rc && s->next_seq != before ? s->next_seq - 1 : 0;
-		if (j->rc) {
-			/* this push alone is refused (403, ...): its writes go, the group's stay */
-			if ((rc = pg_exec(s, pg->w, "rollback to savepoint", "ROLLBACK TO job", &err)))
-				break;
-			s->next_seq = before;
-		}
-		rc = pg_exec(s, pg->w, "release savepoint", "RELEASE job", &err);
+		if (j->rc)
+			s->next_seq = before; /* this push alone is refused (403, ...): its writes go, the group's stay */
+		rc = pg_exec(s, pg->w, "savepoint",
+			     j->rc ? (j->next ? "ROLLBACK TO job; RELEASE job; SAVEPOINT job" : "ROLLBACK TO job; RELEASE job")
+				   : (j->next ? "RELEASE job; SAVEPOINT job" : "RELEASE job"),
+			     &err);
 	}
 	int64_t new_head = s->next_seq - 1;
 	if (!rc && new_head != head) {

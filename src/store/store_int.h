@@ -120,6 +120,11 @@ int64_t store_mono_us(void);
 void store_conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
 			 int wdel, const char *whlc, const char *wval, size_t wlen, const ids_buf *lost);
 int store_note_kept(store_push_result *r, int64_t id, int64_t seq, ids_error *err);
+/* A mutation's admission, before its row is read: refuses a client's write to a server-owned
+ * store (IDS_EFORBIDDEN, nothing of the push applies) and stamps or observes its HLC. */
+int store_admit_mutation(store *s, const ids_batch *b, int read_only, ids_mutation *m, ids_error *err);
+/* The refusal (IDS_EFORBIDDEN) of a user's mutation to a key a shared row (uid 0) holds. */
+int store_refuse_shared(const ids_batch *b, const ids_mutation *m, ids_error *err);
 /* pull.c: one change of a pull answer (both backends) */
 void store_emit_change(ids_buf *out, int first, int64_t seq, const char *store_name, size_t store_len,
 		       const uint8_t *key, size_t key_len, int deleted, const char *value, size_t value_len,

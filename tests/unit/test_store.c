@@ -316,6 +316,33 @@ static void new_and_existing_keys(store *s)
 	ids_buf_free(&body);
 }
 
+/* One push over more stores than a group keeps at hand, the same key in each (different rows)
+ * and twice in one store (the second sees the first): with PostgreSQL such a push is split into
+ * segments that each read and write their keys in one statement (pg_push.c). */
+static void many_stores(store *s)
+{
+	/* 24 puts to key "k" of st0..st11 (each store twice), then a delete in st3 */
+	ids_buf body = IDS_BUF_INIT;
+	for (int i = 0; i < 25; i++)
+		ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"st%d\",\"op\":\"%s\",\"key\":\"k\"%s%.0d}%s",
+			       i ? "," : "{\"client\":\"M\",\"mutations\":[", i + 1, i < 24 ? i % 12 : 3,
+			       i < 24 ? "put" : "delete", i < 24 ? ",\"value\":" : "", i < 24 ? i + 1 : 0, i < 24 ? "" : "]}");
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	CHECK_EQ_INT(push(s, "db3m", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 25);
+	CHECK_EQ_INT(r.ack, 25);
+	store_push_result_free(&r);
+	ids_buf out = IDS_BUF_INIT;
+	CHECK_EQ_INT(store_list_json(s, "db3m", "", &out, &err), 0);
+	CHECK_HAS(out.data, "\"name\":\"st5\",\"rows\":1,\"tombstones\":0");
+	CHECK_HAS(out.data, "\"name\":\"st3\",\"rows\":0,\"tombstones\":1");
+	ids_buf_free(&out);
+	pulled *p = pull(s, "db3m", "", NULL, 0, 0);
+	CHECK_EQ_INT(p->parsed, 12);
+	ids_buf_free(&body);
+}
+
 /* The field registry (fields.c) skips values shaped like the one before; a new kind, a new
  * field or another store is still recorded, and a rolled-back push leaves nothing behind. */
 static void field_registry(const char *dir)
@@ -849,6 +876,7 @@ int main(void)
 		idempotency_and_gaps(s);
 		lww_conflicts(s);
 		new_and_existing_keys(s);
+		many_stores(s);
 		server_wins(s);
 		merge_rule(s);
 		user_scoping(s);
