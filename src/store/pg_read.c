@@ -67,13 +67,8 @@ int store_pg_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cu
 		goto out;
 	}
 	int64_t head = pg_i64(q, 0, 0), floor = pg_i64(q, 0, 1);
-	if (req->since > 0 && req->since < floor) {
-		rc = ids_fail(err, IDS_EGONE,
-			      "cursor %lld is older than the tombstone horizon %lld: deletions were collected; "
-			      "resync from since=0 and drop local rows the server does not return",
-			      (long long)req->since, (long long)floor);
+	if ((rc = store_pull_horizon(req->since, floor, err)))
 		goto out;
-	}
 	ids_buf_puts(out, "{\"changes\":[");
 	size_t start = out->len, max_bytes = req->max_bytes ? req->max_bytes : (16u << 20);
 	for (int i = 0; i < PQntuples(q) && !PQgetisnull(q, i, 2); i++) {

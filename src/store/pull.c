@@ -10,6 +10,18 @@ static const char *const pull_sql =
 	"SELECT r.seq, s.name, r.key, r.deleted, r.value, r.hlc FROM rows r JOIN stores s ON s.sid=r.sid"
 	" WHERE r.did=?1 AND r.uid=?2 AND r.seq>?3 ORDER BY r.seq LIMIT ?4";
 
+/* A cursor below the tombstone horizon would miss collected deletions: both backends answer
+ * it the same way (410). */
+int store_pull_horizon(int64_t since, int64_t floor, ids_error *err)
+{
+	if (since > 0 && since < floor)
+		return ids_fail(err, IDS_EGONE,
+				"cursor %lld is older than the tombstone horizon %lld: deletions were collected; "
+				"resync from since=0 and drop local rows the server does not return",
+				(long long)since, (long long)floor);
+	return 0;
+}
+
 static int64_t lookup(sqlite3 *db, const char *sql, const char *name, int64_t *extra)
 {
 	sqlite3_stmt *q;
@@ -109,13 +121,8 @@ int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *curso
 	int64_t floor = 0;
 	int64_t did = lookup(db, "SELECT did, gc_floor FROM dbs WHERE name=?1", req->db, &floor);
 	int64_t uid = req->user[0] ? lookup(db, "SELECT uid FROM users WHERE name=?1", req->user, NULL) : 0;
-	if (req->since > 0 && req->since < floor) {
-		rc = ids_fail(err, IDS_EGONE,
-			      "cursor %lld is older than the tombstone horizon %lld: deletions were collected; "
-			      "resync from since=0 and drop local rows the server does not return",
-			      (long long)req->since, (long long)floor);
+	if ((rc = store_pull_horizon(req->since, floor, err)))
 		goto out;
-	}
 	ids_buf_puts(out, "{\"changes\":[");
 	size_t start = out->len, max_bytes = req->max_bytes ? req->max_bytes : (16u << 20);
 	if (did >= 0) {

@@ -179,4 +179,7 @@ void store_flush_notes(store *s);
 /* 16 random hex digits (backup.c) */
 void store_new_epoch(char out[STORE_EPOCH_LEN + 1]);
 
+/* IDS_EGONE when a pull cursor lies below the tombstone horizon floor (pull.c). */
+int store_pull_horizon(int64_t since, int64_t floor, ids_error *err);
+
 #endif
