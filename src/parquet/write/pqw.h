@@ -94,7 +94,7 @@ typedef struct pqw_col {
 	const pq_node *leaf;     /* in the writer's schema copy (output names) */
 	char **path;             /* path_in_schema */
 	size_t path_len;
-	size_t index;            /* column number (selects the encoder thread) */
+	size_t index;            /* column number (its queue among the encoder threads) */
 	pq_type type;
 	int32_t width;           /* bytes per fixed-size value (bool 1, INT96 12); 0 BYTE_ARRAY */
 	int16_t max_def, max_rep;
@@ -228,7 +228,7 @@ void pqw_scratch_free(pqw_scratch *sc);
 /* Encodes one staged page into c->chunk (the encoder side; pg is reset afterwards). */
 int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err);
 
-/* Encoder threads (async.c). submit hands c->cur to the column's thread and gives c a
+/* Encoder threads (async.c). submit queues c->cur for the encoders and gives c a
  * fresh page; barrier waits until every queued page is encoded. Both return the first
  * error an encoder hit. */
 int pqw_async_new(pq_writer *w, int threads, ids_error *err);
