@@ -88,15 +88,30 @@ int workers_start(workers **out, int n, int keep_for_push, ids_error *err)
 void workers_submit(workers *w, task *t, int lane)
 {
 	t->next = NULL;
+	workers_submit_list(w, t, lane);
+}
+
+void workers_submit_list(workers *w, task *first, int lane)
+{
+	if (!first)
+		return;
+	task *last = first;
+	int n = 1;
+	for (; last->next; last = last->next)
+		n++;
 	pthread_mutex_lock(&w->mu);
 	if (w->tail[lane])
-		w->tail[lane]->next = t;
+		w->tail[lane]->next = first;
 	else
-		w->head[lane] = t;
-	w->tail[lane] = t;
+		w->head[lane] = first;
+	w->tail[lane] = last;
 	if (lane == LANE_PUSH)
 		pthread_cond_signal(&w->cv_push);
-	pthread_cond_signal(&w->cv);
+	/* a signal per task would wake (and switch to) a thread per task for a wave of thousands */
+	if (n > 1)
+		pthread_cond_broadcast(&w->cv);
+	else
+		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
 

@@ -99,8 +99,26 @@ void store_note_pull(store *s, const store_pull_req *req)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void store_pull_done(store *s, const store_pull_req *req)
+{
+	/* PostgreSQL: no notes, they feed tombstone GC, which it does not run yet (gc.c would never
+	 * drain them) */
+	if (!s->pg)
+		store_note_pull(s, req);
+	atomic_fetch_add(&s->stats.pulls, 1);
+}
+
 int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 	       ids_error *err)
+{
+	int rc = store_pull_look(s, req, out, cursor, count, err);
+	if (!rc)
+		store_pull_done(s, req);
+	return rc;
+}
+
+int store_pull_look(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+		    ids_error *err)
 {
 	if (s->pg)
 		return store_pg_pull(s, req, out, cursor, count, err);
@@ -173,8 +191,6 @@ out:
 	store_exec(db, "COMMIT", NULL);
 	store_reader_put(s, db);
 	if (!rc) {
-		store_note_pull(s, req);
-		atomic_fetch_add(&s->stats.pulls, 1);
 		*cursor = cur;
 		*count = n;
 	}
