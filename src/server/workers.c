@@ -10,6 +10,13 @@
 
 #include "server_int.h"
 
+/* A worker takes up to this many woken waiters at once (each a short step: a shared page, a
+ * park, a resume), and at most WOKEN_WORKERS workers run woken waiters at a time. A fan-out is
+ * CPU work on a machine of 2 cores: 32 workers running it only added runnable threads that the
+ * threads of a push (event thread, worker, writer) had to wait behind at every hand-off. */
+#define WOKEN_BATCH 16
+#define WOKEN_WORKERS 4
+
 typedef struct worker {
 	struct workers *w;
 	int first_lane_only;        /* kept for pushes: a burst of slow pulls never holds them all */
@@ -22,6 +29,7 @@ struct workers {
 	pthread_cond_t cv_push;     /* the push-only worker waits here */
 	task *head[LANES], *tail[LANES]; /* lane 0 first (see workers_submit) */
 	int stop;
+	int woken_on;               /* workers running woken waiters (at most WOKEN_WORKERS) */
 	int n;
 	worker th[];
 };
@@ -33,25 +41,40 @@ static void *run(void *arg)
 	int lanes = k->first_lane_only ? 1 : LANES;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		int q = 0;
-		while (q < lanes && !w->head[q])
-			q++;
-		if (q == lanes)
-			q = LANES; /* nothing this worker may take */
-		if (q == LANES && !w->stop) {
+		int q = 0, left = 0;
+		for (; q < lanes; q++) {
+			left |= w->head[q] != NULL;
+			if (w->head[q] && (q != LANE_WOKEN || w->woken_on < WOKEN_WORKERS))
+				break;
+		}
+		if (q == lanes && (!w->stop || left || w->woken_on)) {
 			pthread_cond_wait(k->first_lane_only ? &w->cv_push : &w->cv, &w->mu);
 			continue;
 		}
-		if (q == LANES)
-			break; /* stopping and nothing left */
-		task *t = w->head[q];
-		w->head[q] = t->next;
+		if (q == lanes) {
+			pthread_cond_broadcast(&w->cv); /* stopping and nothing left: the others may end too */
+			break;
+		}
+		int woken = q == LANE_WOKEN;
+		w->woken_on += woken;
+		/* woken waiters a few at a time: a wave of thousands costs a lock per few, not per one */
+		task *t = w->head[q], *last = t;
+		for (int n = 1; q == LANE_WOKEN && n < WOKEN_BATCH && last->next; n++)
+			last = last->next;
+		w->head[q] = last->next;
 		if (!w->head[q])
 			w->tail[q] = NULL;
+		last->next = NULL;
 		pthread_mutex_unlock(&w->mu);
-		t->next = NULL;
-		t->fn(t);
+		while (t) {
+			task *next = t->next;
+			t->next = NULL;
+			t->fn(t);
+			t = next;
+		}
 		pthread_mutex_lock(&w->mu);
+		if (woken && --w->woken_on == 0 && w->stop)
+			pthread_cond_broadcast(&w->cv);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -107,10 +130,12 @@ void workers_submit_list(workers *w, task *first, int lane)
 	w->tail[lane] = last;
 	if (lane == LANE_PUSH)
 		pthread_cond_signal(&w->cv_push);
-	/* a signal per task would wake (and switch to) a thread per task for a wave of thousands */
-	if (n > 1)
-		pthread_cond_broadcast(&w->cv);
-	else
+	/* as many workers as there are batches to take (run): waking all of them for a wave of
+	 * thousands only had them switch in to fight over this lock */
+	int wake = lane == LANE_WOKEN ? (n + WOKEN_BATCH - 1) / WOKEN_BATCH : n;
+	if (lane == LANE_WOKEN && wake > WOKEN_WORKERS)
+		wake = WOKEN_WORKERS;
+	for (int i = 0; i < wake && i < w->n; i++)
 		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
