@@ -122,8 +122,10 @@ char *req_take_body(http_req *r, size_t *len)
  * the event thread's next pass; resuming a whole fan-out at once made one pass write thousands
  * of answers while a push that arrived meanwhile waited behind them (p99 0.8-6 s during a
  * 10,000-client fan-out). With the window, the event threads go back to epoll after at most
- * this many, and a push's own resume (not paced) is served in the pass after it. */
-#define PACE_WINDOW 256
+ * this many, and a push's own resume (not paced) is served in the pass after it. Smaller is not
+ * free: every pass that resumes anything walks libmicrohttpd's list of suspended connections
+ * (all the parked ones). */
+#define PACE_WINDOW 128
 
 static void conn_resume(conn *cn);
 
@@ -194,7 +196,7 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		atomic_fetch_add(&cn->s->suspended, 1);
 		MHD_suspend_connection(cn->c);
 		cn->pk.reason = PARK_NONE;
-		workers_submit(cn->pk.pool, &cn->pk.t, LANE_WOKEN); /* a waiter, like the woken ones */
+		workers_submit(cn->s->live, &cn->pk.t, LANE_WOKEN); /* a waiter, like the woken ones */
 	}
 	return n;
 }
@@ -347,7 +349,7 @@ static void conn_step(task *t)
 		cn->pk.after = resp->park_after;
 		cn->pk.until_ms = resp->park_until_ms;
 		cn->pk.db = resp->park_db;
-		cn->pk.pool = s->fast;
+		cn->pk.pool = s->live;
 		parking_add(s->park, &cn->pk);
 		return;
 	}
@@ -566,11 +568,20 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
  * half the read connections to quick pulls, SSE frames and the lake; on 2 cores more
  * concurrent builds add no throughput. */
 #define BULK_WORKERS 4
+/* Woken waiters (a fan-out: a shared page, a park, a resume each) run on these, at a lower
+ * priority than the threads a push passes through (event threads, request workers, the store's
+ * writer). A fan-out is CPU work and the machine has 2 cores: 32 workers on it only added
+ * runnable threads that each hand-off of a push waited behind (measured: a push's answer took up
+ * to 0.5 s inside the server during a 10,000-client fan-out). Niceness is per thread on Linux;
+ * raising it needs no privilege. */
+#define LIVE_WORKERS 4
+#define LIVE_NICE 5
 
 static void start_failed(server *s)
 {
 	parking_stop(s->park);
 	workers_stop(s->fast);
+	workers_stop(s->live);
 	workers_stop(s->slow);
 	workers_stop(s->bulk);
 	parking_free(s->park);
@@ -612,11 +623,13 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (!rc)
-		rc = workers_start(&s->fast, o->workers, 1, err);
+		rc = workers_start(&s->fast, o->workers, 1, 0, err);
 	if (!rc)
-		rc = workers_start(&s->slow, SLOW_WORKERS, 0, err);
+		rc = workers_start(&s->slow, SLOW_WORKERS, 0, 0, err);
 	if (!rc)
-		rc = workers_start(&s->bulk, BULK_WORKERS, 0, err);
+		rc = workers_start(&s->bulk, BULK_WORKERS, 0, 0, err);
+	if (!rc)
+		rc = workers_start(&s->live, LIVE_WORKERS, 0, LIVE_NICE, err);
 	if (!rc)
 		rc = parking_start(&s->park, st, err);
 	if (!rc && fanout_new(&s->fan))
@@ -675,6 +688,7 @@ void server_stop(server *s)
 	if (lfd >= 0)
 		close(lfd);
 	workers_stop(s->fast);
+	workers_stop(s->live);
 	workers_stop(s->slow);
 	workers_stop(s->bulk);
 	parking_free(s->park);

@@ -119,8 +119,9 @@ typedef struct task {
 	struct task *next;
 } task;
 typedef struct workers workers;
-/* keep_for_push: one of the n takes LANE_PUSH only (the request pool; the others get no pushes). */
-int workers_start(workers **out, int n, int keep_for_push, ids_error *err);
+/* keep_for_push: one of the n takes LANE_PUSH only (the request pool; the others get no pushes).
+ * nice: the threads' niceness (0: the process's; higher runs them after the others). */
+int workers_start(workers **out, int n, int keep_for_push, int nice, ids_error *err);
 /* Lanes, served in this order: */
 enum { LANE_PUSH, LANE_NEW, LANE_WOKEN, LANES };
 void workers_submit(workers *w, task *t, int lane);
@@ -167,6 +168,7 @@ struct server {
 	workers *fast;                     /* request handlers */
 	workers *slow;                     /* handlers that may block for long: flush, query, import, gc */
 	workers *bulk;                     /* large pull pages (resp->bulk), a few at a time */
+	workers *live;                     /* woken waiters (parked requests, streams run dry) */
 	parking *park;
 	atomic_int suspended;              /* connections handed to a worker or parked */
 	fanout *fan;                       /* pages shared among woken waiters */

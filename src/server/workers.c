@@ -7,15 +7,15 @@
  * long-poll, an SSE stream, a push in a group commit) holds no thread at all (park.c). */
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "server_int.h"
 
 /* A worker takes up to this many woken waiters at once (each a short step: a shared page, a
- * park, a resume), and at most WOKEN_WORKERS workers run woken waiters at a time. A fan-out is
- * CPU work on a machine of 2 cores: 32 workers running it only added runnable threads that the
- * threads of a push (event thread, worker, writer) had to wait behind at every hand-off. */
+ * park, a resume): a wave of thousands costs a lock per few, not per one. */
 #define WOKEN_BATCH 16
-#define WOKEN_WORKERS 4
 
 typedef struct worker {
 	struct workers *w;
@@ -29,7 +29,7 @@ struct workers {
 	pthread_cond_t cv_push;     /* the push-only worker waits here */
 	task *head[LANES], *tail[LANES]; /* lane 0 first (see workers_submit) */
 	int stop;
-	int woken_on;               /* workers running woken waiters (at most WOKEN_WORKERS) */
+	int nice;
 	int n;
 	worker th[];
 };
@@ -38,25 +38,22 @@ static void *run(void *arg)
 {
 	worker *k = arg;
 	workers *w = k->w;
+	if (w->nice) /* this thread only (Linux: niceness is per thread) */
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), w->nice);
 	int lanes = k->first_lane_only ? 1 : LANES;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		int q = 0, left = 0;
-		for (; q < lanes; q++) {
-			left |= w->head[q] != NULL;
-			if (w->head[q] && (q != LANE_WOKEN || w->woken_on < WOKEN_WORKERS))
-				break;
-		}
-		if (q == lanes && (!w->stop || left || w->woken_on)) {
+		int q = 0;
+		while (q < lanes && !w->head[q])
+			q++;
+		if (q == lanes)
+			q = LANES; /* nothing this worker may take */
+		if (q == LANES && !w->stop) {
 			pthread_cond_wait(k->first_lane_only ? &w->cv_push : &w->cv, &w->mu);
 			continue;
 		}
-		if (q == lanes) {
-			pthread_cond_broadcast(&w->cv); /* stopping and nothing left: the others may end too */
-			break;
-		}
-		int woken = q == LANE_WOKEN;
-		w->woken_on += woken;
+		if (q == LANES)
+			break; /* stopping and nothing left */
 		/* woken waiters a few at a time: a wave of thousands costs a lock per few, not per one */
 		task *t = w->head[q], *last = t;
 		for (int n = 1; q == LANE_WOKEN && n < WOKEN_BATCH && last->next; n++)
@@ -73,14 +70,12 @@ static void *run(void *arg)
 			t = next;
 		}
 		pthread_mutex_lock(&w->mu);
-		if (woken && --w->woken_on == 0 && w->stop)
-			pthread_cond_broadcast(&w->cv);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
 
-int workers_start(workers **out, int n, int keep_for_push, ids_error *err)
+int workers_start(workers **out, int n, int keep_for_push, int nice, ids_error *err)
 {
 	*out = NULL;
 	if (n < 1)
@@ -91,6 +86,7 @@ int workers_start(workers **out, int n, int keep_for_push, ids_error *err)
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	pthread_cond_init(&w->cv_push, NULL);
+	w->nice = nice;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 1u << 20);
@@ -133,8 +129,6 @@ void workers_submit_list(workers *w, task *first, int lane)
 	/* as many workers as there are batches to take (run): waking all of them for a wave of
 	 * thousands only had them switch in to fight over this lock */
 	int wake = lane == LANE_WOKEN ? (n + WOKEN_BATCH - 1) / WOKEN_BATCH : n;
-	if (lane == LANE_WOKEN && wake > WOKEN_WORKERS)
-		wake = WOKEN_WORKERS;
 	for (int i = 0; i < wake && i < w->n; i++)
 		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
