@@ -115,6 +115,14 @@ typedef struct store_pull_req {
  * and *cursor the cursor. IDS_EGONE when since predates collected tombstones. */
 int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 	       ids_error *err);
+/* store_pull without its bookkeeping, for a look that may not be answered (a long-poll that
+ * finds nothing) or whose page is shared among waiters (the server's fan-out): the caller calls
+ * store_pull_done once for each pull it answers. */
+int store_pull_look(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+		    ids_error *err);
+/* A pull answered to req->client: counts it (store_get_stats' pulls) and notes the client's
+ * progress (req->since) for tombstone collection. */
+void store_pull_done(store *s, const store_pull_req *req);
 
 /* Current committed head seq, and a wait for it to pass `after` (returns 1 if it did, 0 on
  * timeout or shutdown). */

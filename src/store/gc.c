@@ -16,6 +16,7 @@ void store_flush_notes(store *s)
 	pthread_mutex_lock(&s->mu);
 	pull_note *list = s->notes;
 	s->notes = NULL;
+	memset(s->note_index, 0, sizeof s->note_index);
 	pthread_mutex_unlock(&s->mu);
 	if (!list)
 		return;

@@ -100,9 +100,7 @@ out:
 	PQclear(q);
 	pg_reader_put(s, c);
 	if (!rc) {
-		/* no store_note_pull: its notes feed tombstone GC, which PostgreSQL does not run yet
-		 * (gc.c would never drain them) */
-		atomic_fetch_add(&s->stats.pulls, 1);
+		/* counted by store_pull (store_pull_done) */
 		*cursor = cur;
 		*count = n;
 	}

@@ -72,10 +72,18 @@ void store_note_pull(store *s, const store_pull_req *req)
 	if (!req->client || !*req->client)
 		return;
 	size_t kl = strlen(req->db) + strlen(req->user) + strlen(req->client) + 3;
+	unsigned h = 2166136261u; /* FNV-1a over the three names */
+	for (const char *part[3] = {req->db, req->user, req->client}, **p = part; p < part + 3; p++)
+		for (const unsigned char *c = (const unsigned char *)*p;; c++) {
+			h = (h ^ *c) * 16777619u;
+			if (!*c)
+				break;
+		}
+	pull_note **bucket = &s->note_index[h % NOTE_BUCKETS];
 	pthread_mutex_lock(&s->mu);
-	pull_note *n = s->notes;
-	for (; n; n = n->next)
-		if (!strcmp(n->db, req->db) && !strcmp(n->user, req->user) && !strcmp(n->client, req->client))
+	pull_note *n = *bucket;
+	for (; n; n = n->hnext)
+		if (!strcmp(n->client, req->client) && !strcmp(n->db, req->db) && !strcmp(n->user, req->user))
 			break;
 	if (!n && (n = calloc(1, sizeof *n)) && (n->key = malloc(kl))) {
 		/* one allocation holds the three names */
@@ -87,6 +95,8 @@ void store_note_pull(store *s, const store_pull_req *req)
 		strcpy(n->client, req->client);
 		n->next = s->notes;
 		s->notes = n;
+		n->hnext = *bucket;
+		*bucket = n;
 	} else if (n && !n->key) {
 		free(n);
 		n = NULL;
@@ -99,8 +109,26 @@ void store_note_pull(store *s, const store_pull_req *req)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void store_pull_done(store *s, const store_pull_req *req)
+{
+	/* PostgreSQL: no notes, they feed tombstone GC, which it does not run yet (gc.c would never
+	 * drain them) */
+	if (!s->pg)
+		store_note_pull(s, req);
+	atomic_fetch_add(&s->stats.pulls, 1);
+}
+
 int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 	       ids_error *err)
+{
+	int rc = store_pull_look(s, req, out, cursor, count, err);
+	if (!rc)
+		store_pull_done(s, req);
+	return rc;
+}
+
+int store_pull_look(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+		    ids_error *err)
 {
 	if (s->pg)
 		return store_pg_pull(s, req, out, cursor, count, err);
@@ -173,8 +201,6 @@ out:
 	store_exec(db, "COMMIT", NULL);
 	store_reader_put(s, db);
 	if (!rc) {
-		store_note_pull(s, req);
-		atomic_fetch_add(&s->stats.pulls, 1);
 		*cursor = cur;
 		*count = n;
 	}
