@@ -772,40 +772,20 @@ typedef struct pusher {
 static void *push_thread(void *arg)
 {
 	pusher *a = arg;
-	int id = 1;
+	char client[16], st[16];
+	snprintf(client, sizeof client, "t%d", a->idx);
+	snprintf(st, sizeof st, "s%d", a->idx % 3);
+	ids_buf body = IDS_BUF_INIT;
 	for (int bi = 0; bi < a->batches; bi++) {
-		ids_buf body = IDS_BUF_INIT;
-		ids_buf_printf(&body, "{\"client\":\"t%d\",\"mutations\":[", a->idx);
-		for (int k = 0; k < a->per; k++, id++)
-			ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s%d\",\"op\":\"put\",\"key\":\"t%d-%d\",\"value\":%d}",
-				       k ? "," : "", id, a->idx % 3, a->idx, id, id);
-		ids_buf_puts(&body, "]}");
-		size_t len = body.len;
-		ids_batch *b = NULL;
-		ids_limits lim = IDS_LIMITS_INIT;
+		int64_t last = nth_batch(&body, client, bi, a->per, st);
 		ids_error err = IDS_ERROR_INIT;
 		store_push_result r;
-		store_push_result_init(&r);
-		if (ids_batch_parse(&b, "cdb", ids_buf_steal(&body, NULL), len, &lim, store_clock(a->s), &err) ||
-		    store_push(a->s, b, &r, &err) || r.ack != id - 1)
+		if (push(a->s, "cdb", "", body.data, &r, &err) || r.ack != last)
 			a->errors++;
 		a->applied += r.applied;
-		ids_batch_free(b);
 		store_push_result_free(&r);
 	}
-	return NULL;
-}
-
-typedef struct waiter {
-	store *s;
-	int64_t after;
-	int moved;
-} waiter;
-
-static void *wait_thread(void *arg)
-{
-	waiter *w = arg;
-	w->moved = store_wait(w->s, w->after, 20000);
+	ids_buf_free(&body);
 	return NULL;
 }
 
@@ -816,7 +796,7 @@ static void concurrent(const char *dir)
 		return;
 	enum { T = 8, BATCHES = 40, PER = 10 };
 	/* a waiter wakes up on the first commit */
-	waiter w = {s, store_head(s), -1};
+	waiter w = {s, store_head(s), 20000, -1};
 	pthread_t wt;
 	pthread_create(&wt, NULL, wait_thread, &w);
 	pusher args[T];

@@ -14,22 +14,13 @@ enum { SERVERS = 3 };
 
 static void open_all(store **s, const char *name)
 {
-	char dir[600];
+	char dir[600], state[1024], own[700];
+	make_dir(dir, sizeof dir, name);
+	state_for(dir, state, sizeof state);
+	/* one database (named after the first dir), a data dir each (node id, spool) */
 	for (int i = 0; i < SERVERS; i++) {
-		/* one database (named after the first dir), a data dir each (node id, spool) */
-		char state[1024];
-		make_dir(dir, sizeof dir, name);
-		state_for(dir, state, sizeof state);
-		char own[700];
 		snprintf(own, sizeof own, "%s-%d", dir, i);
-		store_options o = STORE_OPTIONS_INIT;
-		o.dir = own;
-		o.state = state;
-		o.durable = 1;
-		ids_error err = IDS_ERROR_INIT;
-		s[i] = NULL;
-		if (!CHECK_EQ_INT(store_open(&s[i], &o, &err), 0))
-			fprintf(stderr, "  store_open(%s): %s\n", state, err.msg);
+		s[i] = open_state(own, state, 1);
 	}
 }
 
@@ -117,25 +108,22 @@ typedef struct pusher {
 static void *push_main(void *arg)
 {
 	pusher *a = arg;
-	int id = 1;
+	char client[16];
+	snprintf(client, sizeof client, "p%d", a->idx);
+	ids_buf body = IDS_BUF_INIT;
 	for (int bi = 0; bi < BATCHES; bi++) {
-		char body[2048];
-		size_t n = (size_t)snprintf(body, sizeof body, "{\"client\":\"p%d\",\"mutations\":[", a->idx);
-		for (int k = 0; k < PER; k++, id++)
-			n += (size_t)snprintf(body + n, sizeof body - n,
-					      "%s{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":\"p%d-%d\",\"value\":%d}",
-					      k ? "," : "", id, a->idx, id, id);
-		snprintf(body + n, sizeof body - n, "]}");
+		int64_t last = nth_batch(&body, client, bi, PER, "s");
 		store *first = a->sh->s[(a->idx + bi) % SERVERS], *again = a->sh->s[(a->idx + bi + 1) % SERVERS];
 		store_push_result r;
 		ids_error err = IDS_ERROR_INIT;
-		if (push(first, "c", "", body, &r, &err) || r.ack != id - 1 || r.applied != PER)
+		if (push(first, "c", "", body.data, &r, &err) || r.ack != last || r.applied != PER)
 			a->errors++;
 		store_push_result_free(&r);
-		if (push(again, "c", "", body, &r, &err) || r.ack != id - 1 || r.applied || r.duplicates != PER)
+		if (push(again, "c", "", body.data, &r, &err) || r.ack != last || r.applied || r.duplicates != PER)
 			a->dup_errors++;
 		store_push_result_free(&r);
 	}
+	ids_buf_free(&body);
 	atomic_fetch_sub(&a->sh->pushers_left, 1);
 	return NULL;
 }
@@ -254,19 +242,6 @@ static void spread(void)
 	free_all(sh.s);
 }
 
-typedef struct waiter {
-	store *s;
-	int64_t after;
-	int moved;
-} waiter;
-
-static void *wait_main(void *arg)
-{
-	waiter *w = arg;
-	w->moved = store_wait(w->s, w->after, 30000);
-	return NULL;
-}
-
 /* A long-poll on one server wakes for a commit on another (LISTEN/NOTIFY, pg.c). */
 static void wake_across(void)
 {
@@ -276,9 +251,9 @@ static void wake_across(void)
 		free_all(s);
 		return;
 	}
-	waiter w = {s[1], store_head(s[1]), -1};
+	waiter w = {s[1], store_head(s[1]), 30000, -1};
 	pthread_t t;
-	pthread_create(&t, NULL, wait_main, &w);
+	pthread_create(&t, NULL, wait_thread, &w);
 	store_push_result r;
 	ids_error err = IDS_ERROR_INIT;
 	CHECK_EQ_INT(push(s[0], "w", "", "{\"client\":\"w\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":1}]}",
