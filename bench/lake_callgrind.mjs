@@ -3,7 +3,7 @@
 // bench/lake_catchup.mjs), zeroes the counters, times nothing, runs one POST /flush (change
 // log + current state from scratch) and dumps. Prints Ir per change for the flush thread
 // and for all threads; the dumps (callgrind.out.*) stay in --out for callgrind_annotate.
-// usage: node bench/lake_callgrind.mjs [--bin build/idbsync] [--n 20000] [--out /tmp/lake-cg]
+// usage: node bench/lake_callgrind.mjs [--bin build/idbsync] [--n 10000] [--out /tmp/lake-cg]
 //                                      [--server-args "--lake-profile modern"]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +14,7 @@ import { serveUnderCallgrind, dumpTotals } from './lib/callgrind.mjs';
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, arr) =>
   (v.startsWith('--') ? [...a, [v.slice(2), arr[i + 1]]] : a), []));
 const bin = path.resolve(args.bin || 'build/idbsync');
-const N = Number(args.n || 20000);
+const N = Number(args.n || 10000);
 const out = path.resolve(args.out || '/tmp/lake-cg');
 const extra = (args['server-args'] ?? '').split(' ').filter(Boolean);
 
@@ -24,17 +24,23 @@ const data = tempDir(), lake = tempDir();
 const { p, port } = await serveUnderCallgrind(bin, ['serve', '--data', data, '--lake', lake, '--listen', '127.0.0.1:0',
   '--flush-interval', '100000s', ...extra], out);
 const url = `http://127.0.0.1:${port}`;
-let id = 1;
-for (let b = 0; b < N / 1000; b++) {
-  const muts = [];
-  for (let j = 0; j < 1000; j++) { const i = b * 1000 + j; muts.push({ id: id++, store: 'orders', op: 'put', key: i, value: { id: i, customer: 'customer ' + (i % 977), total: (i * 7.31) % 1000, items: i % 9, status: ['new', 'paid', 'shipped'][i % 3], when: { $date: new Date(1.7e12 + i * 1000).toISOString() } } }); }
-  await push(url, 'app', { client: 'c', mutations: muts });
+try {
+  let id = 1;
+  for (let b = 0; b < N / 1000; b++) {
+    const muts = [];
+    for (let j = 0; j < 1000; j++) { const i = b * 1000 + j; muts.push({ id: id++, store: 'orders', op: 'put', key: i, value: { id: i, customer: 'customer ' + (i % 977), total: (i * 7.31) % 1000, items: i % 9, status: ['new', 'paid', 'shipped'][i % 3], when: { $date: new Date(1.7e12 + i * 1000).toISOString() } } }); }
+    await push(url, 'app', { client: 'c', mutations: muts });
+  }
+  execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
+  // under valgrind a flush can outlast the server's 60 s wait: it answers 503, call again
+  for (;;) {
+    try { await flush(url, 'app'); break; } catch (e) { if (!/ 503 /.test(e.message)) throw e; }
+  }
+  execFileSync('callgrind_control', ['-d', String(p.pid)], { stdio: 'ignore' });
+} finally {
+  p.kill('SIGTERM');
+  await new Promise((r) => p.once('exit', r));
 }
-execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
-await flush(url, 'app');
-execFileSync('callgrind_control', ['-d', String(p.pid)], { stdio: 'ignore' });
-p.kill('SIGTERM');
-await new Promise((r) => p.once('exit', r));
 fs.rmSync(data, { recursive: true, force: true });
 fs.rmSync(lake, { recursive: true, force: true });
 const irs = dumpTotals(out).map(([, ir]) => ir);

@@ -42,9 +42,21 @@ static int put_nulls(put_ctx *x, const lk_type *t, int def, int rep)
 	return 0;
 }
 
-static int put(put_ctx *x, int def, int rep, const void *p, size_t n)
+/* The leaf at hand has the physical type (and, for byte arrays, the string-ness) the
+ * column type gives it: a writer opened with another schema version than the table's
+ * refuses the row (then the text path decides) instead of taking bits of another type. */
+static int leaf_is(put_ctx *x, pq_type type, int str)
 {
-	return pq_writer_put(x->w, x->col++, def, rep, p, n, x->err);
+	const pq_node *n = pq_writer_column(x->w, x->col, NULL, NULL);
+	if (n && n->type == type && (type != PQ_BYTE_ARRAY || (n->logical.kind == PQ_LT_STRING) == str))
+		return 0;
+	return ids_fail(x->err, IDS_EINVAL, "column %zu does not have the table's type", x->col);
+}
+
+static int put_as(put_ctx *x, pq_type type, int str, int def, int rep, const void *p, size_t n)
+{
+	int rc = leaf_is(x, type, str);
+	return rc ? rc : pq_writer_put(x->w, x->col++, def, rep, p, n, x->err);
 }
 
 /* String token s's UTF-8 (lone surrogates as U+FFFD, counted, as put_str does in the text). */
@@ -52,14 +64,14 @@ static int put_string(put_ctx *x, const ids_json *j, long s, int def, int rep)
 {
 	const ids_jtok *t = TOK(j, s);
 	if (!t->escaped)
-		return put(x, def, rep, j->text + t->start + 1, t->end - t->start - 2);
+		return put_as(x, PQ_BYTE_ARRAY, 1, def, rep, j->text + t->start + 1, t->end - t->start - 2);
 	ids_buf *b = x->e->tmp;
 	ids_buf_reset(b);
 	if (ids_json_unescape_text(j->text + t->start + 1, t->end - t->start - 2, IDS_UNESC_FFFD, b, NULL))
 		x->e->n[LK_FB_SURROGATE]++;
 	if (b->failed)
 		return ids_fail(x->err, IDS_ENOMEM, "out of memory");
-	return put(x, def, rep, b->data ? b->data : "", b->len);
+	return put_as(x, PQ_BYTE_ARRAY, 1, def, rep, b->data ? b->data : "", b->len);
 }
 
 /* A string column: strings as they are, tagged scalars their string, anything else its JSON text. */
@@ -70,13 +82,13 @@ static int put_text(put_ctx *x, const ids_json *j, long v, int def, int rep)
 		return put_string(x, j, s, def, rep);
 	const ids_jtok *t = TOK(j, v);
 	if (t->type == IDS_JNUM || t->type == IDS_JTRUE || t->type == IDS_JFALSE)
-		return put(x, def, rep, j->text + t->start, t->end - t->start);
+		return put_as(x, PQ_BYTE_ARRAY, 1, def, rep, j->text + t->start, t->end - t->start);
 	ids_buf *b = x->e->tmp;
 	ids_buf_reset(b);
 	ids_json_minify(j, (size_t)v, b);
 	if (b->failed)
 		return ids_fail(x->err, IDS_ENOMEM, "out of memory");
-	return put(x, def, rep, b->data ? b->data : "", b->len);
+	return put_as(x, PQ_BYTE_ARRAY, 1, def, rep, b->data ? b->data : "", b->len);
 }
 
 /* The string of {"<tag>": s} unescaped strictly (as the shredder reads it) into e->tmp:
@@ -105,14 +117,14 @@ static int put_double(put_ctx *x, const ids_json *j, long v, int def, int rep)
 			return ids_fail(x->err, IDS_EINVAL, "bad number");
 		d = lx.fits && lx.i >= -(1LL << 53) && lx.i <= (1LL << 53) ? (double)lx.i
 									 : ids_json_to_double(p, t->end - t->start);
-		return put(x, def, rep, &d, 8);
+		return put_as(x, PQ_DOUBLE, 0, def, rep, &d, 8);
 	}
 	int rc = tag_string(x, j, v, "$num");
 	if (rc)
 		return rc == 1 ? put_nulls(x, NULL, def - 1, rep) : rc;
 	if (ids_num_special(x->e->tmp->data ? x->e->tmp->data : "", x->e->tmp->len, &d))
 		return ids_fail(x->err, IDS_EINVAL, "bad $num value");
-	return put(x, def, rep, &d, 8);
+	return put_as(x, PQ_DOUBLE, 0, def, rep, &d, 8);
 }
 
 static int put_binary(put_ctx *x, const ids_json *j, long v, int def, int rep)
@@ -124,7 +136,7 @@ static int put_binary(put_ctx *x, const ids_json *j, long v, int def, int rep)
 	ids_buf_reset(b);
 	if (ids_base64_decode_opt(x->e->tmp->data ? x->e->tmp->data : "", x->e->tmp->len, IDS_B64_PAD_OPTIONAL, b))
 		return ids_fail(x->err, IDS_EINVAL, "bad base64 in $bin");
-	return put(x, def, rep, b->data ? b->data : "", b->len);
+	return put_as(x, PQ_BYTE_ARRAY, 0, def, rep, b->data ? b->data : "", b->len);
 }
 
 /* The earliest instant an INT96 timestamp holds: Julian day 0 (-4713-11-24), in ms. */
@@ -171,13 +183,13 @@ static int put_value(put_ctx *x, const lk_type *t, const ids_json *j, long v, in
 		uint8_t b = tk->type == IDS_JTRUE;
 		if (tk->type != IDS_JTRUE && tk->type != IDS_JFALSE)
 			return put_nulls(x, t, def - 1, rep);
-		return put(x, def, rep, &b, 1);
+		return put_as(x, PQ_BOOLEAN, 0, def, rep, &b, 1);
 	}
 	case LK_BIGINT: {
 		int64_t i;
 		if (!lk_is_i64(j, v) || ids_json_i64(j, (size_t)v, &i))
 			return put_nulls(x, t, def - 1, rep);
-		return put(x, def, rep, &i, 8);
+		return put_as(x, PQ_INT64, 0, def, rep, &i, 8);
 	}
 	case LK_DOUBLE:
 		return put_double(x, j, v, def, rep);

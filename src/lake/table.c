@@ -502,6 +502,8 @@ int lk_write_row(lake *l, pq_writer *w, ids_error *err)
 		if (r->t)
 			rc = lk_put_cols(w, &col, &e, r->t->cols, r->t->n_cols, r->skip_part ? r->t->part_field : NULL, r->j,
 					 r->j ? 0 : -1, err);
+		if (!rc && col != pq_writer_num_columns(w))
+			rc = ids_fail(err, IDS_EINVAL, "%zu columns for a file of %zu", col, pq_writer_num_columns(w));
 		if (!rc)
 			rc = pq_writer_row_end(w, err);
 	}
