@@ -1,12 +1,15 @@
 /* Parquet writer: a schema (pq_node tree) and rows in, one Parquet file out.
  *
- * Two ways to feed data:
+ * Three ways to feed data:
  *  - the row API, pq_writer_write_json(): one row as JSON text in idbsync's value
  *    conventions ({"$date":..} timestamps/dates, {"$bin":..} binary, {"$num":"NaN"} etc.,
  *    64-bit integers as plain JSON integers, decimals as "123.45" strings or numbers,
  *    UUIDs as canonical strings), shredded straight into the columns without a DOM;
  *  - the column batch API, pq_writer_write_column() + pq_writer_end_rows(): values and
- *    definition/repetition levels per leaf column, for callers that already hold columns.
+ *    definition/repetition levels per leaf column, for callers that already hold columns;
+ *  - the row-at-a-time API, pq_writer_row_begin() / pq_writer_put() / pq_writer_row_end():
+ *    one row's leaf values with their levels, for callers that walk their own values (the
+ *    lake, from a stored value's tokens) and would otherwise print JSON for the shredder.
  * Memory is bounded by one row group (its encoded, compressed pages) whatever the file size.
  * The file is written to "<path>.tmp-XXXXXX" and renamed over <path> by pq_writer_close()
  * after fsync, so a reader never sees a half-written file and an error leaves nothing behind.
