@@ -420,6 +420,8 @@ void lake_free(lake *l)
 	free(l->refuse);
 	ids_buf_free(&l->row_buf);
 	ids_buf_free(&l->row_tmp);
+	ids_buf_free(&l->row_bin);
+	ids_buf_free(&l->row.arena);
 	ids_json_free(&l->vjson);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->wake);

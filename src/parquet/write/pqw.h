@@ -143,6 +143,9 @@ struct pq_writer {
 	char *created_by;
 	struct pqw_shred *shred; /* JSON row shredder, built on first use */
 	const pq_infer *strict;  /* set during pq_writer_write_ndjson_inferred */
+	int in_row;              /* row API: between pq_writer_row_begin and _end/_cancel */
+	int16_t *rep_need;       /* row API: per column, the def level each rep level needs
+				  * (ncols x (PQW_MAX_DEPTH + 1)), built on first use */
 };
 
 /* Hot-path appends. Each adds one level entry (+ value). They fail only on out of
@@ -240,6 +243,10 @@ void pqw_async_free(pq_writer *w);
  * mark per column per row); otherwise a failure poisons the writer. */
 int pqw_write_row(pq_writer *w, const char *json, size_t len, int keep_going, size_t *err_off,
 		  ids_error *err);
+
+/* Definition level at which the r-th repeated ancestor (1-based) of column c is present:
+ * the least def of an entry with rep r (batch.c). */
+int pqw_rep_def(const pq_writer *w, const pqw_col *c, int r);
 
 /* Row boundaries for the row API: marks each column, or rolls back to the marks. */
 void pqw_row_mark(pq_writer *w);

@@ -495,6 +495,7 @@ void pq_writer_free(pq_writer *w)
 		free((char *)w->kv_copy[i].value);
 	}
 	free(w->kv_copy);
+	free(w->rep_need);
 	free(w->path);
 	free(w->tmp);
 	pthread_mutex_destroy(&w->pool_mu);
