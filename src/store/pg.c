@@ -116,6 +116,52 @@ uint8_t *pg_bytes(const PGresult *r, int row, int col, size_t *len)
 	return PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
 }
 
+static int rows_next(store_rowsrc *r, ids_error *err)
+{
+	(void)err;
+	pg_rows *p = (pg_rows *)r;
+	PQfreemem(p->blob);
+	p->blob = NULL;
+	p->row++;
+	return p->row < PQntuples(p->r) && !PQgetisnull(p->r, p->row, p->col0);
+}
+
+static int64_t rows_i64(store_rowsrc *r, int col)
+{
+	pg_rows *p = (pg_rows *)r;
+	return pg_i64(p->r, p->row, p->col0 + col);
+}
+
+static const char *rows_text(store_rowsrc *r, int col, size_t *len)
+{
+	pg_rows *p = (pg_rows *)r;
+	*len = 0;
+	if (PQgetisnull(p->r, p->row, p->col0 + col))
+		return NULL;
+	*len = (size_t)PQgetlength(p->r, p->row, p->col0 + col);
+	return PQgetvalue(p->r, p->row, p->col0 + col);
+}
+
+static int rows_blob(store_rowsrc *r, int col, const uint8_t **out, size_t *len, ids_error *err)
+{
+	pg_rows *p = (pg_rows *)r;
+	PQfreemem(p->blob);
+	p->blob = pg_bytes(p->r, p->row, p->col0 + col, len);
+	*out = p->blob;
+	return p->blob ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
+}
+
+void pg_rows_init(pg_rows *r, const PGresult *q, int col0)
+{
+	*r = (pg_rows){{rows_next, rows_i64, rows_text, rows_blob}, q, -1, col0, NULL};
+}
+
+void pg_rows_free(pg_rows *r)
+{
+	PQfreemem(r->blob);
+	r->blob = NULL;
+}
+
 PGconn *pg_reader_get(store *s, ids_error *err)
 {
 	struct store_pg *pg = s->pg;

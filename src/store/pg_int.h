@@ -39,4 +39,16 @@ void pg_reader_put(store *s, PGconn *c);
 /* The bytea column as bytes (PQunescapeBytea; the caller PQfreemem()s it). */
 uint8_t *pg_bytes(const PGresult *r, int row, int col, size_t *len);
 
+/* A result as a row source (store_rowsrc): its columns counted from col0; it ends at the last
+ * row or at a row whose column col0 is NULL (an outer join's empty side). row: the current row
+ * (-1 before the first next(); may be set to read a given row). pg_rows_free after use. */
+typedef struct pg_rows {
+	store_rowsrc src;
+	const PGresult *r;
+	int row, col0;
+	uint8_t *blob;
+} pg_rows;
+void pg_rows_init(pg_rows *r, const PGresult *q, int col0);
+void pg_rows_free(pg_rows *r);
+
 #endif

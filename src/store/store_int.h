@@ -131,6 +131,82 @@ void store_emit_change(ids_buf *out, int first, int64_t seq, const char *store_n
 		       const char *hlc, size_t hlc_len);
 void store_note_pull(store *s, const store_pull_req *req);
 
+/* A row source: the rows of one backend's answer (a SQLite statement, a PostgreSQL result) read
+ * column by column, so that what is read from a row lives in one place for both backends
+ * (rowsrc.c). next: 1 a row, 0 the end, < 0 an error (err filled). text: NULL for SQL NULL.
+ * blob: the bytes stay valid until the next row; 0 or IDS_ENOMEM. */
+typedef struct store_rowsrc {
+	int (*next)(struct store_rowsrc *r, ids_error *err);
+	int64_t (*i64)(struct store_rowsrc *r, int col);
+	const char *(*text)(struct store_rowsrc *r, int col, size_t *len);
+	int (*blob)(struct store_rowsrc *r, int col, const uint8_t **p, size_t *len, ids_error *err);
+} store_rowsrc;
+
+/* The SQLite statement q as a row source (what names it in errors). */
+typedef struct store_sqlite_rows {
+	store_rowsrc src;
+	store *s;
+	sqlite3_stmt *q;
+	const char *what;
+} store_sqlite_rows;
+void store_sqlite_rows_init(store_sqlite_rows *r, store *s, sqlite3_stmt *q, const char *what);
+
+/* The change log and the conflicts log share their first columns and joins; each backend runs
+ * this SQL with its own placeholders (P1 the id to read after, P2 the row limit). */
+#define STORE_LOG_COLS(ID) \
+	"SELECT c." ID ", d.name, s.name, u.name, coalesce(cl.name, ''), c.key, c.op, c.hlc, c.value, c.mid"
+#define STORE_LOG_FROM(TABLE, ID, P1, P2)                                                                    \
+	" FROM " TABLE " c JOIN dbs d ON d.did=c.did JOIN stores s ON s.sid=c.sid JOIN users u ON u.uid=c.uid" \
+	" LEFT JOIN clients cl ON cl.cid=c.cid WHERE c." ID ">" P1 " ORDER BY c." ID " LIMIT " P2
+#define STORE_CHANGES_SQL(P1, P2) STORE_LOG_COLS("seq") ", c.origin, c.ts" STORE_LOG_FROM("changes", "seq", P1, P2)
+#define STORE_CONFLICTS_SQL(P1, P2)                                                                    \
+	STORE_LOG_COLS("id") ", c.rule, c.reason, c.winner_seq, c.winner_hlc, c.ts"                    \
+		STORE_LOG_FROM("conflicts", "id", P1, P2)
+/* The rows of STORE_CHANGES_SQL / STORE_CONFLICTS_SQL to fn, the contract of store_changes_scan
+ * and store_conflicts_scan (*last: the last id passed). */
+int store_scan_changes(store_rowsrc *r, int (*fn)(void *ctx, const store_change *c), void *ctx, int64_t *last,
+		       ids_error *err);
+int store_scan_conflicts(store_rowsrc *r, int (*fn)(void *ctx, const store_conflict *c), void *ctx,
+			 int64_t *last, ids_error *err);
+
+/* scan.c: the SQLite scan of either log (the other callback NULL) */
+int store_sqlite_scan_log(store *s, const char *what, const char *sql, int64_t after, size_t max,
+			  int (*change)(void *ctx, const store_change *c),
+			  int (*conflict)(void *ctx, const store_conflict *c), void *ctx, int64_t *last, ids_error *err);
+
+/* A pull's answer from rows (seq, store name, key, deleted, value, hlc) in seq order on one
+ * snapshot whose head is head and whose database's tombstone horizon is floor: IDS_EGONE for a
+ * cursor below the horizon, else the page (at most req->limit changes, about req->max_bytes)
+ * and the cursor (docs/scaling.md says why head is a safe one); notes the pull (GC) and counts
+ * it. Both backends' store_pull end here. */
+int store_pull_page(store *s, store_rowsrc *r, const store_pull_req *req, int64_t head, int64_t floor,
+		    ids_buf *out, int64_t *cursor, int *count, ids_error *err);
+
+/* A key's current row (seq, hlc, deleted, origin, value, meta from column col on) into cur;
+ * its stamp's text into cur_hlc (cur->hlc is parsed from it). */
+void store_read_cur(store_rowsrc *r, int col, ids_row *cur, char cur_hlc[HLC_STR_MAX]);
+
+/* What a backend does with a decided mutation: writes the applied row with its change-log
+ * entry (val NULL: a tombstone), or logs a conflict (the losing mutation and its winner). */
+typedef struct store_apply_io {
+	int (*write)(void *ctx, const ids_mutation *m, int64_t seq, const char *hlc, const ids_decision *d,
+		     const char *val, size_t vlen, ids_error *err);
+	int (*conflict)(void *ctx, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
+			const char *whlc, ids_error *err);
+	void *ctx;
+} store_apply_io;
+/* Acts on the decision d of mutation m (seq: the seq it takes if applied; cur: the row it was
+ * decided against): an applied one is written (io->write) and takes s->next_seq, a lost one is
+ * logged (io->conflict), both answered in res; *dlive and *dtomb get the store's count deltas.
+ * Both backends' apply end here (apply.c, pg_push.c). */
+int store_apply_decided(store *s, const store_apply_io *io, ids_rule rule, const ids_mutation *m,
+			const ids_row *cur, const char *cur_hlc, int64_t seq, const ids_decision *d, int64_t *dlive,
+			int64_t *dtomb, store_push_result *res, ids_error *err);
+/* The mutations of b a client's last acknowledged id ack lets apply: duplicates (ids at or below
+ * it) are counted in res, a gap stops the scan (res->gap). fn gets each one in order; its
+ * failure stops the scan. *ack gets the new last id; the answer's fields are set. */
+int store_apply_ids(ids_batch *b, int64_t *ack, store_push_result *res, int (*fn)(void *ctx, size_t i), void *ctx);
+
 /* The PostgreSQL backend (pg.c: connections, schema, NOTIFY listener, leases; pg_push.c: group
  * commit and apply; pg_read.c: pulls and the lake's scans). */
 int store_pg_open(store *s, ids_error *err);
