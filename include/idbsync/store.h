@@ -136,6 +136,14 @@ int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_
  * file, checked first (integrity, idbsync schema), and gives it a new epoch. */
 int store_restore(const char *backup_file, const char *data_dir, char epoch_out[STORE_EPOCH_LEN + 1],
 		  int64_t *head, ids_error *err);
+/* The same two with the state in PostgreSQL (state: its postgres:// URI). A backup is Debian's
+ * pg_dump of that database (custom format, run on a snapshot exported here, so *head is exactly
+ * what it holds) while the servers keep serving; IDS_ENOTFOUND when pg_dump is not installed. A
+ * restore checks the file (pg_restore --list), refuses (IDS_EBUSY) while a server is connected
+ * to the database, replaces the tables in one transaction (pg_restore) and sets a new epoch. */
+int store_pg_backup(const char *state, const char *out_file, int64_t *head, ids_error *err);
+int store_pg_restore(const char *backup_file, const char *state, char epoch_out[STORE_EPOCH_LEN + 1],
+		     int64_t *head, ids_error *err);
 int store_wait(store *s, int64_t after, int timeout_ms);
 /* A seq at or above database db's latest change and at most the head: a waiter of db that has
  * seen everything up to seq `after` has nothing new while this is <= after (so a change in

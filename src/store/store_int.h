@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "idbsync/store.h"
+#include "idbsync/path.h"
 #include "idbsync/value.h"
 
 typedef struct push_job {
@@ -254,6 +255,10 @@ void store_fields_reset(store *s);
 int store_gc_run(store *s, ids_error *err);
 void store_flush_notes(store *s);
 
+/* backup.c: claims out_file (never overwritten) and names the copy's temp file beside it; then
+ * (rc: the copy's outcome) the copy is fsynced and renamed over out_file, or both removed. */
+int store_backup_claim(const char *out_file, char tmp[IDS_PATH_MAX + 1], ids_error *err);
+int store_backup_finish(int rc, const char *tmp, const char *out_file, ids_error *err);
 /* 16 random hex digits (backup.c) */
 void store_new_epoch(char out[STORE_EPOCH_LEN + 1]);
 
