@@ -259,8 +259,8 @@ static int listener_stopping(store *s)
 	return stop;
 }
 
-/* Every commit NOTIFYs idbsync_head with its head (pg_push.c); this thread wakes this server's
- * waiters for commits made by any server. After a reconnect it reads the head once, which
+/* Every commit NOTIFYs idbsync_head (pg_push.c); this thread reads the head then and wakes this
+ * server's waiters for commits made by any server. After a reconnect it reads the head once, which
  * covers notifications sent while it was away. */
 static void *listener_main(void *arg)
 {
@@ -285,11 +285,17 @@ static void *listener_main(void *arg)
 			listening = 0;
 			continue;
 		}
+		/* the payload is not trusted (any session may NOTIFY, a /query too): a notification
+		 * only says to read the committed head */
 		PGnotify *n;
+		int notified = 0;
 		while ((n = PQnotifies(pg->listen))) {
-			head_seen(s, strtoll(n->extra, NULL, 10));
+			notified = 1;
 			PQfreemem(n);
 		}
+		int64_t h = notified ? read_head(s, pg->listen, NULL) : -1;
+		if (h >= 0)
+			head_seen(s, h);
 	}
 	return NULL;
 }

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "idbsync/store.h"
+#include "idbsync/json.h"
 #include "idbsync/path.h"
 #include "idbsync/value.h"
 
@@ -254,6 +255,23 @@ int store_fields_note(store *s, int64_t sid, const ids_mutation *m, ids_error *e
 void store_fields_reset(store *s);
 int store_gc_run(store *s, ids_error *err);
 void store_flush_notes(store *s);
+
+/* query.c: the column type a view gives a field whose values had these kinds (fields.c's
+ * K_* bits), and the answer of store_query_columns built from the fields and their kinds. */
+typedef enum store_col_type { C_TEXT, C_INTEGER, C_REAL, C_BOOLEAN, C_DATE, C_JSON, C_NULL } store_col_type;
+store_col_type store_col_type_of(int kinds);
+void store_columns_begin(ids_buf *out, const char *store_name);
+void store_columns_add(ids_buf *out, const char *field, int kinds);
+/* s between q quotes, q doubled inside (an SQL identifier with '"', a literal with '\''). */
+void store_sql_quote(ids_buf *o, const char *s, char q);
+/* A query's params (a JSON array; expect >= 0: the SQL's placeholder count, checked) to fn one
+ * by one: its JSON type and its text (a string unescaped, other values as written). */
+int store_query_params(const char *params, size_t len, int expect,
+		       int (*fn)(void *ctx, int i, ids_jtype type, const char *text, size_t n), void *ctx, ids_error *err);
+/* pg_query.c: store_query and store_query_columns on PostgreSQL (lim: filled in) */
+int store_pg_query(store *s, const char *db, const char *user, const char *sql, size_t sql_len, const char *params,
+		   size_t params_len, const store_query_limits *lim, ids_buf *out, ids_error *err);
+int store_pg_query_columns(store *s, const char *db, const char *store_name, ids_buf *out, ids_error *err);
 
 /* backup.c: claims out_file (never overwritten) and names the copy's temp file beside it; then
  * (rc: the copy's outcome) the copy is fsynced and renamed over out_file, or both removed. */
