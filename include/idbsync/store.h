@@ -272,6 +272,15 @@ int store_query_columns(store *s, const char *db, const char *store_name, ids_bu
  * frees it at once for the next caller; SQLite has one process per state, which always holds
  * it. Call it again to take over a free lease or to learn that it was lost. */
 int store_lease(store *s, const char *name, int *held, ids_error *err);
+/* A commit fenced by lease name (the lake's flush commit): begin returns 0 only while this
+ * process still holds the lease as it took it last (the lease's generation in the state,
+ * counted up by every new holder, is still its own, and its session still holds the lock),
+ * and until store_lease_fence_end no other server can take the lease over; else IDS_EBUSY
+ * (another server took it, or the state cannot be reached to prove it) and the caller must
+ * not commit. Call end after the commit (also a failed one), only after a begin that returned
+ * 0. One fence at a time per store. SQLite: always 0. */
+int store_lease_fence_begin(store *s, const char *name, ids_error *err);
+void store_lease_fence_end(store *s);
 
 /* Runs tombstone garbage collection now (normally periodic on the writer thread). */
 int store_gc_now(store *s, ids_error *err);

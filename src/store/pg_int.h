@@ -19,6 +19,10 @@ struct store_pg {
 	int listener_started;
 	pthread_mutex_t lease_mu;     /* guards lease (store_pg_lease is called from several threads) */
 	PGconn *lease;                /* holds the session advisory locks of the leases */
+	/* the generation of each lease this process took last (meta 'lease:NAME', counted up by
+	 * every taker): a commit is fenced by it (store_lease_fence_begin); -1: not known */
+	struct { char name[16]; int64_t gen; } gens[4];
+	int n_gens;
 	int64_t commit_delay_ms;      /* tests: IDBSYNC_TEST_COMMIT_DELAY_MS, a pause while holding the head lock */
 };
 

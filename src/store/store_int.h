@@ -229,6 +229,8 @@ int store_pg_rows_get(store *s, const char *db, const char *store_name, const st
 		      int (*fn)(void *ctx, size_t i, int found, const store_row *r), void *ctx, int64_t *head,
 		      ids_error *err);
 int store_pg_lease(store *s, const char *name, int *held, ids_error *err);
+int store_pg_lease_fence_begin(store *s, const char *name, ids_error *err);
+void store_pg_lease_fence_end(store *s);
 /* pg_gc.c: tombstone collection with this server's noted pull progress (gc.c's rule) */
 int store_pg_gc(store *s, ids_error *err);
 int64_t store_pg_head_fresh(store *s);
