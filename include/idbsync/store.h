@@ -144,6 +144,14 @@ int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_
  * file, checked first (integrity, idbsync schema), and gives it a new epoch. */
 int store_restore(const char *backup_file, const char *data_dir, char epoch_out[STORE_EPOCH_LEN + 1],
 		  int64_t *head, ids_error *err);
+/* The same two with the state in PostgreSQL (state: its postgres:// URI). A backup is Debian's
+ * pg_dump of that database (custom format, run on a snapshot exported here, so *head is exactly
+ * what it holds) while the servers keep serving; IDS_ENOTFOUND when pg_dump is not installed. A
+ * restore checks the file (pg_restore --list), refuses (IDS_EBUSY) while a server is connected
+ * to the database, replaces the tables in one transaction (pg_restore) and sets a new epoch. */
+int store_pg_backup(const char *state, const char *out_file, int64_t *head, ids_error *err);
+int store_pg_restore(const char *backup_file, const char *state, char epoch_out[STORE_EPOCH_LEN + 1],
+		     int64_t *head, ids_error *err);
 int store_wait(store *s, int64_t after, int timeout_ms);
 /* A seq at or above database db's latest change and at most the head: a waiter of db that has
  * seen everything up to seq `after` has nothing new while this is <= after (so a change in
@@ -272,6 +280,15 @@ int store_query_columns(store *s, const char *db, const char *store_name, ids_bu
  * frees it at once for the next caller; SQLite has one process per state, which always holds
  * it. Call it again to take over a free lease or to learn that it was lost. */
 int store_lease(store *s, const char *name, int *held, ids_error *err);
+/* A commit fenced by lease name (the lake's flush commit): begin returns 0 only while this
+ * process still holds the lease as it took it last (the lease's generation in the state,
+ * counted up by every new holder, is still its own, and its session still holds the lock),
+ * and until store_lease_fence_end no other server can take the lease over; else IDS_EBUSY
+ * (another server took it, or the state cannot be reached to prove it) and the caller must
+ * not commit. Call end after the commit (also a failed one), only after a begin that returned
+ * 0. One fence at a time per store. SQLite: always 0. */
+int store_lease_fence_begin(store *s, const char *name, ids_error *err);
+void store_lease_fence_end(store *s);
 
 /* Runs tombstone garbage collection now (normally periodic on the writer thread). */
 int store_gc_now(store *s, ids_error *err);

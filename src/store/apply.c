@@ -362,6 +362,44 @@ static int insert_first(store *s, ids_batch *b, ctx *c, int64_t sid, ids_rule ru
 	return 0;
 }
 
+/* store_apply_decided's writes on SQLite (store_apply_io) */
+typedef struct wctx {
+	store *s;
+	const ids_batch *b;
+	ctx *c;
+	int64_t sid;
+	sqlite3_stmt *g;   /* the current row's read: reset before writing, its columns die then */
+	int written;       /* insert_first wrote the row already */
+} wctx;
+
+static int sql_write(void *arg, const ids_mutation *m, int64_t seq, const char *h, const ids_decision *d,
+		     const char *val, size_t vlen, ids_error *err)
+{
+	wctx *w = arg;
+	store *s = w->s;
+	int rc;
+	if (!w->written) {
+		sqlite3_stmt *p = s->st[ST_PUT_ROW];
+		bind_row(p, w->c, w->sid, w->b, m, seq, h, d, val, vlen);
+		/* cur's column pointers die with the reset, and the merge buffers already copied them */
+		sqlite3_reset(w->g);
+		if ((rc = step_done(s, p, err, "write row")))
+			return rc;
+	}
+	if ((rc = add_change(s, w->c, seq, w->sid, m, d->deleted, h, val, vlen, err)) ||
+	    (d->merged && (rc = flush_changes(s, w->c, err))))
+		return rc;
+	return d->deleted ? 0 : store_fields_note(s, w->sid, m, err);
+}
+
+static int sql_conflict(void *arg, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
+			const char *whlc, ids_error *err)
+{
+	wctx *w = arg;
+	sqlite3_reset(w->g);
+	return log_conflict(w->s, w->c, w->sid, m, rule, reason, wseq, whlc, err);
+}
+
 static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation *m,
 		     store_push_result *res, ids_error *err)
 {
@@ -388,22 +426,12 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 		sqlite3_bind_int64(g, 1, sid);
 		sqlite3_bind_int64(g, 2, c->uid);
 		sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
-		rc = sqlite3_step(g);
-		if (rc == SQLITE_ROW) {
-			cur.exists = 1;
-			cur.seq = sqlite3_column_int64(g, 0);
-			snprintf(cur_hlc, sizeof cur_hlc, "%s", (const char *)sqlite3_column_text(g, 1));
-			hlc_parse(&cur.hlc, cur_hlc, strlen(cur_hlc), NULL);
-			cur.deleted = sqlite3_column_int(g, 2);
-			cur.origin = (ids_origin)sqlite3_column_int(g, 3);
-			cur.value = (const char *)sqlite3_column_text(g, 4);
-			cur.value_len = (size_t)sqlite3_column_bytes(g, 4);
-			cur.meta = (const char *)sqlite3_column_text(g, 5);
-			cur.meta_len = (size_t)sqlite3_column_bytes(g, 5);
-		} else if (rc != SQLITE_DONE) {
-			rc = store_sql_err(s, s->w, rc, err, "read row");
+		store_sqlite_rows rows;
+		store_sqlite_rows_init(&rows, s, g, "read row");
+		if ((rc = rows.src.next(&rows.src, err)) < 0)
 			goto out;
-		}
+		if (rc == 1)
+			store_read_cur(&rows.src, 0, &cur, cur_hlc);
 		rc = 0;
 		if (!cur.exists && c->uid != 0 && shared_row(s, sid, m)) {
 			rc = store_refuse_shared(b, m, err);
@@ -433,54 +461,28 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 		if (rc)
 			goto out;
 	}
-	if (d.outcome == IDS_APPLY) {
-		const char *val = d.merged ? (d.deleted ? NULL : d.value.data) : m->value;
-		size_t vlen = d.merged ? d.value.len : m->value_len;
-		if (d.deleted)
-			val = NULL;
-		if (!written) {
-			hlc_format(&d.hlc, h);
-			sqlite3_stmt *p = s->st[ST_PUT_ROW];
-			bind_row(p, c, sid, b, m, seq, h, &d, val, vlen);
-			/* cur's column pointers die with the reset, and the merge buffers already copied them */
-			sqlite3_reset(g);
-			if ((rc = step_done(s, p, err, "write row")))
-				goto out;
-		}
-		if ((rc = add_change(s, c, seq, sid, m, d.deleted, h, val, vlen, err)) ||
-		    (d.merged && (rc = flush_changes(s, c, err))))
-			goto out;
-		if (!d.deleted && (rc = store_fields_note(s, sid, m, err)))
-			goto out;
-		s->next_seq++;
-		res->applied++;
-		if (!d.partial && d.deleted == (m->op == IDS_OP_DELETE) &&
-		    (!d.merged || d.deleted || (vlen == m->value_len && !memcmp(val, m->value, vlen))) &&
-		    (rc = store_note_kept(res, m->id, seq, err)))
-			goto out;
-		int was_live = cur.exists && !cur.deleted, was_tomb = cur.exists && cur.deleted;
-		sc->dlive[slot] += (!d.deleted) - was_live;
-		sc->dtomb[slot] += (d.deleted ? 1 : 0) - was_tomb;
-		if (d.partial) {
-			const char *reason = "some fields have newer versions (per-field merge)";
-			store_conflict_json(&res->conflicts_json, m, rule, reason, seq, d.deleted, h, val, vlen, &d.lost);
-			res->conflicts++;
-			rc = log_conflict(s, c, sid, m, rule, reason, seq, h, err);
-		}
-	} else if (d.outcome == IDS_LOSE) {
-		store_conflict_json(&res->conflicts_json, m, rule, d.reason, cur.seq, cur.deleted, cur_hlc, cur.value,
-			      cur.value_len, &d.lost);
-		sqlite3_reset(g);
-		res->conflicts++;
-		rc = log_conflict(s, c, sid, m, rule, d.reason, cur.seq, cur_hlc, err);
-	} else {
-		sqlite3_reset(g);
-		res->duplicates++;
-	}
+	wctx w = {s, b, c, sid, g, written};
+	store_apply_io io = {sql_write, sql_conflict, &w};
+	rc = store_apply_decided(s, &io, rule, m, &cur, cur_hlc, seq, &d, &sc->dlive[slot], &sc->dtomb[slot], res, err);
 out:
 	sqlite3_reset(g);
 	ids_decision_free(&d);
 	return rc;
+}
+
+typedef struct batch_ctx {
+	store *s;
+	ids_batch *b;
+	ctx *c;
+	sid_cache *sc;
+	store_push_result *res;
+	ids_error *err;
+} batch_ctx;
+
+static int apply_at(void *arg, size_t i)
+{
+	batch_ctx *x = arg;
+	return apply_one(x->s, x->b, x->c, x->sc, &x->b->m[i], x->res, x->err);
 }
 
 static int get_client(store *s, ctx *c, const char *name, int64_t *last_mid, ids_error *err)
@@ -531,20 +533,8 @@ int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error 
 		return rc;
 	sid_cache sc = {0};
 	int64_t ack = last_mid;
-	for (size_t i = 0; i < b->n && !rc; i++) {
-		ids_mutation *m = &b->m[i];
-		if (m->id <= ack) {
-			res->duplicates++;
-			continue;
-		}
-		if (m->id != ack + 1) {
-			res->gap = 1;
-			break;
-		}
-		rc = apply_one(s, b, &c, &sc, m, res, err);
-		if (!rc)
-			ack = m->id;
-	}
+	batch_ctx bc = {s, b, &c, &sc, res, err};
+	rc = store_apply_ids(b, &ack, res, apply_at, &bc);
 	if (!rc)
 		rc = flush_changes(s, &c, err);
 	if (!rc)

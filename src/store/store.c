@@ -196,6 +196,17 @@ int store_lease(store *s, const char *name, int *held, ids_error *err)
 	return 0;
 }
 
+int store_lease_fence_begin(store *s, const char *name, ids_error *err)
+{
+	return s->pg ? store_pg_lease_fence_begin(s, name, err) : 0;
+}
+
+void store_lease_fence_end(store *s)
+{
+	if (s->pg)
+		store_pg_lease_fence_end(s);
+}
+
 /* This SQLite build has no lookaside allocator (OMIT_LOOKASIDE), so every statement step
  * mallocs its cursors and records; with the default memory statistics each of those takes a
  * process-wide mutex. Nothing here reads the statistics. Must precede sqlite3_initialize. */

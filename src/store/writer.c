@@ -284,7 +284,7 @@ void *store_writer_main(void *arg)
 			store_pg_run_group(s, head);
 		else if (head)
 			run_group(s, head);
-		if (!s->pg && hlc_wall_ms() - s->last_gc_ms >= s->o.gc_interval_ms) {
+		if (hlc_wall_ms() - s->last_gc_ms >= s->o.gc_interval_ms) {
 			s->last_gc_ms = hlc_wall_ms();
 			store_flush_notes(s);
 			store_gc_run(s, NULL);

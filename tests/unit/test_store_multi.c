@@ -266,19 +266,42 @@ static void wake_across(void)
 	free_all(s);
 }
 
-/* One holder per lease name; the next server takes it once the holder is gone. */
-static void leases(void)
+/* Asks for the lease until s holds it (its holder's session is going away): 1 when it does. */
+static int take_lease(store *s, const char *name)
 {
-	store *s[SERVERS];
-	open_all(s, "lease");
+	ids_error err = IDS_ERROR_INIT;
+	int held = 0;
+	for (int i = 0; i < 300 && !held; i++) {
+		CHECK_EQ_INT(store_lease(s, name, &held, &err), 0);
+		if (!held)
+			usleep(20000);
+	}
+	return held;
+}
+
+/* All three stores open on one database, and s[0] holding the lake lease; 0 if not. */
+static int open_with_lake(store **s, const char *name)
+{
+	open_all(s, name);
 	if (!s[0] || !s[1] || !s[2]) {
 		free_all(s);
-		return;
+		return 0;
 	}
 	ids_error err = IDS_ERROR_INIT;
 	int held = -1;
 	CHECK_EQ_INT(store_lease(s[0], "lake", &held, &err), 0);
 	CHECK_EQ_INT(held, 1);
+	return 1;
+}
+
+/* One holder per lease name; the next server takes it once the holder is gone. */
+static void leases(void)
+{
+	store *s[SERVERS];
+	if (!open_with_lake(s, "lease"))
+		return;
+	ids_error err = IDS_ERROR_INIT;
+	int held = -1;
 	CHECK_EQ_INT(store_lease(s[0], "lake", &held, &err), 0); /* asking again keeps it */
 	CHECK_EQ_INT(held, 1);
 	CHECK_EQ_INT(store_lease(s[1], "lake", &held, &err), 0);
@@ -289,15 +312,58 @@ static void leases(void)
 	CHECK_EQ_INT(held, 0);
 	store_free(s[0]); /* the holder goes: its session ends and PostgreSQL frees the lock */
 	s[0] = NULL;
-	held = 0;
-	for (int i = 0; i < 300 && !held; i++) {
-		CHECK_EQ_INT(store_lease(s[2], "lake", &held, &err), 0);
-		if (!held)
-			usleep(20000);
-	}
-	CHECK_EQ_INT(held, 1);
+	CHECK_EQ_INT(take_lease(s[2], "lake"), 1);
 	CHECK_EQ_INT(store_lease(s[1], "lake", &held, &err), 0);
 	CHECK_EQ_INT(held, 0);
+	free_all(s);
+}
+
+/* Lake commits are fenced by the lease: a holder whose lease session died (cut off from the
+ * database, still running) commits nothing once another server took the lease, nor while it
+ * cannot prove it holds it; every new holder counts the lease's generation up. */
+static void fence(void)
+{
+	store *s[SERVERS];
+	if (!open_with_lake(s, "fence"))
+		return;
+	ids_error err = IDS_ERROR_INIT;
+	int held = -1;
+	CHECK_EQ_INT(store_lease_fence_begin(s[0], "lake", &err), 0);
+	store_lease_fence_end(s[0]);
+	CHECK_EQ_INT(store_lease_fence_begin(s[1], "lake", &err), IDS_EBUSY); /* never held it */
+	CHECK_HAS(err.msg, "lake lease is no longer this server's");
+
+	/* s[0]'s lease session is cut while it is inside a fenced commit (the commit's transaction
+	 * dies with it); s[0] goes on running without noticing */
+	char dir[600], state[1024], uri[1024];
+	make_dir(dir, sizeof dir, "fence");
+	state_for(dir, state, sizeof state);
+	snprintf(uri, sizeof uri, "%s", state);
+	CHECK_EQ_INT(store_lease_fence_begin(s[0], "lake", &err), 0);
+	PGconn *c = PQconnectdb(uri);
+	char kill[200];
+	snprintf(kill, sizeof kill,
+		 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND classid=7453 AND objid=%u",
+		 store_key_hash((const uint8_t *)"lake", 4) & 0x7fffffffu);
+	PGresult *r = PQexec(c, kill);
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+	PQclear(r);
+	store_lease_fence_end(s[0]); /* its COMMIT fails: the session is gone */
+	CHECK_EQ_INT(take_lease(s[1], "lake"), 1);
+	/* s[0] has not noticed (no lease check since): its next commit is refused */
+	CHECK_EQ_INT(store_lease_fence_begin(s[0], "lake", &err), IDS_EBUSY);
+	CHECK_EQ_INT(store_lease_fence_begin(s[1], "lake", &err), 0);
+	store_lease_fence_end(s[1]);
+	/* and s[0] learns it lost the lease; s[1] keeps it */
+	CHECK_EQ_INT(store_lease(s[0], "lake", &held, &err), 0);
+	CHECK_EQ_INT(held, 0);
+	CHECK_EQ_INT(store_lease_fence_begin(s[0], "lake", &err), IDS_EBUSY);
+	CHECK_EQ_INT(store_lease_fence_begin(s[1], "lake", &err), 0);
+	store_lease_fence_end(s[1]);
+	r = PQexec(c, "SELECT v FROM meta WHERE k='lease:lake'");
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "2"));
+	PQclear(r);
+	PQfinish(c);
 	free_all(s);
 }
 
@@ -313,6 +379,7 @@ int main(void)
 	spread();
 	wake_across();
 	leases();
+	fence();
 	test_rmtree(tmproot);
 	return test_report("test_store_multi");
 }
