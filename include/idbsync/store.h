@@ -131,6 +131,10 @@ int64_t store_head(store *s);
  * commits a moment later (NOTIFY), so a cursor another server handed out, or a flush that must
  * cover every acked push, asks for this (one query; it also moves store_head). SQLite: store_head. */
 int64_t store_head_fresh(store *s);
+/* Moves whenever a page read before may differ from one read now at the same head: a tombstone
+ * collection here, or (PostgreSQL) any notification from another server, whose collections do
+ * not move the head. Pages shared among pulls are keyed by it as well as by the head. */
+int64_t store_read_gen(store *s);
 
 /* The state's identity (16 hex digits): made with the state, new after store_restore. Pulls
  * and pushes answer it; a client whose cursor belongs to another epoch must resync. */

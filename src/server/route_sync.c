@@ -246,7 +246,7 @@ static int look(server *s, const store_pull_req *pr, int kind, size_t max_bytes,
 		return page_build(out, store_head(s->st), build, &c, err);
 	}
 	page_key k = {kind, l.db, l.user, l.since, l.limit, l.max_bytes,
-		      (long long)atomic_load(&store_get_stats(s->st)->tombstones_collected)};
+		      (long long)store_read_gen(s->st)};
 	return fanout_page(s->fan, &k, store_head(s->st), build, &c, out, err);
 }
 

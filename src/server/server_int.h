@@ -61,7 +61,7 @@ typedef struct page_key {
 	int64_t since;
 	int limit;
 	size_t max_bytes;
-	long long gen;              /* tombstones collected so far: a collection may turn a page into a 410 */
+	long long gen;              /* store_read_gen: a collection may turn a page into a 410 */
 } page_key;
 /* Builds a page into out and fills m (m->head is set); returns 0 or an ids error. */
 typedef int (*page_build_fn)(void *ctx, ids_buf *out, page_meta *m, ids_error *err);

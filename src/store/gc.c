@@ -98,6 +98,7 @@ int store_gc_run(store *s, ids_error *err)
 		sqlite3_step(cnt);
 		sqlite3_reset(cnt);
 		atomic_fetch_add(&s->stats.tombstones_collected, n);
+		atomic_fetch_add(&s->read_gen, 1);
 	}
 	if (s->o.no_lake) {
 		/* without a lake the change log only serves three-way merges: keep base_retention of it */

@@ -293,6 +293,8 @@ static void *listener_main(void *arg)
 			notified = 1;
 			PQfreemem(n);
 		}
+		if (notified)
+			atomic_fetch_add(&s->read_gen, 1);   /* another server's GC does not move the head */
 		int64_t h = notified ? read_head(s, pg->listen, NULL) : -1;
 		if (h >= 0)
 			head_seen(s, h);

@@ -117,14 +117,22 @@ int store_pg_gc(store *s, ids_error *err)
 		PQclear(r = pg_run(s, pg->w, "gc: prune changes", "DELETE FROM changes WHERE ts<$1", 1, v, NULL, NULL, err));
 		rc = r ? 0 : IDS_EIO;
 	}
+	/* the other servers' shared pages may hold what this removed: their listeners move
+	 * their read generation on this (delivered at the commit) */
+	if (!rc && collected)
+		rc = pg_exec(s, pg->w, "gc: notify", "NOTIFY idbsync_head", err);
 	if (!rc) {
 		rc = pg_exec(s, pg->w, "gc: commit", "COMMIT", err);
 		open = 0;
 	}
 	if (rc && open && PQstatus(pg->w) == CONNECTION_OK)
 		pg_exec(s, pg->w, "rollback", "ROLLBACK", NULL);
-	if (!rc)
+	if (!rc) {
 		atomic_fetch_add(&s->stats.tombstones_collected, collected);
+		/* every run, not only one that collected: another server's collection may have
+		 * committed just before, and its NOTIFY can reach the listener after this returns */
+		atomic_fetch_add(&s->read_gen, 1);
+	}
 	for (int k = 0; k < 5; k++)
 		ids_buf_free(&a[k]);
 	return rc;

@@ -70,6 +70,7 @@ struct store {
 	int lock_fd;                      /* flock on DIR/LOCK: one process per data dir */
 	hlc_clock clock;
 	store_stats stats;
+	atomic_llong read_gen;  /* store_read_gen */
 
 	sqlite3 *w;                       /* the writer connection; only the writer thread uses it */
 	sqlite3_stmt *st[ST_COUNT];

@@ -304,6 +304,11 @@ int64_t store_head(store *s)
 	return h;
 }
 
+int64_t store_read_gen(store *s)
+{
+	return atomic_load(&s->read_gen);
+}
+
 int64_t store_head_fresh(store *s)
 {
 	return s->pg ? store_pg_head_fresh(s) : store_head(s);
