@@ -204,6 +204,8 @@ static const cli_opt serve_opts[] = {
 	ENUM("--lake-format", "hive|iceberg", "hive", lo.format, formats, "iceberg: also Apache Iceberg v2 tables in DIR/_iceberg"),
 	CUSTOM("--iceberg-keep", "DUR", "600s", parse_iceberg_keep, 0,
 	       "Iceberg snapshots kept for time travel and running queries; 0: all"),
+	{.flag = "--iceberg-keep-snapshots", .arg = "N", .def = "0", .type = CLI_INT, F(lo.iceberg_keep_snapshots),
+	 .min = 0, .max = 1000000000, .help = "and at most the newest N snapshots of a table (0: no limit)"},
 	CUSTOM("--iceberg-rest", "URL", NULL, parse_iceberg_rest, 0,
 	       "commit the Iceberg tables through this REST catalog (not given: the file-system catalog)"),
 	CUSTOM("--iceberg-warehouse", "s3://BUCKET/PREFIX", NULL, parse_warehouse, 0,

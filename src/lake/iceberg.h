@@ -182,10 +182,18 @@ int ice_commit_compaction(lake *l, ice_ent *e, ids_error *err);
 int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
 /* ---- snapshot expiry (iceberg_expire.c) ---- */
 /* Before a commit writes meta (its new snapshot new_snap, parent kept): drops the snapshots
- * older than the lake's --iceberg-keep (in batches of 16) from meta and returns them (NULL:
+ * older than the lake's --iceberg-keep or beyond its --iceberg-keep-snapshots (in batches of 16) from meta and returns them (NULL:
  * none). After the commit: ice_expire_files unlinks what only they referenced. */
 json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent);
 void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired);
+/* The file-system catalog: unlinks the metadata versions older than every version meta's
+ * metadata log keeps (and than current, meta's own N): no reader is sent to them any more,
+ * and their snapshots' files may be gone next. */
+void ice_drop_old_versions(const ice_tbl *x, json_t *meta, int current);
+/* Metadata versions a metadata log keeps (Iceberg's write.metadata.previous-versions-max
+ * default): without it, and with no expiry, every version stayed on disk, and each holds
+ * every snapshot: bytes on disk grew with the square of the flushes. */
+#define ICE_PREV_VERSIONS_MAX 100
 /* At start: removes the data files and manifests (lists) under the table's dir that no snapshot
  * of its metadata names and that are older than --iceberg-keep (10 min when 0 or keep-all), so
  * another writer's commit in progress keeps its files (a crashed commit's leftovers, expiry
