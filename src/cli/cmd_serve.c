@@ -209,7 +209,7 @@ static const cli_opt serve_opts[] = {
 	CUSTOM("--iceberg-rest", "URL", NULL, parse_iceberg_rest, 0,
 	       "commit the Iceberg tables through this REST catalog (not given: the file-system catalog)"),
 	CUSTOM("--iceberg-warehouse", "s3://BUCKET/PREFIX", NULL, parse_warehouse, 0,
-	       "the Iceberg files also on S3 (needs --iceberg-rest)"),
+	       "the Iceberg files also on S3 (the catalog: the state, or --iceberg-rest)"),
 	CUSTOM("--s3-endpoint", "URL", NULL, parse_s3_endpoint, 0,
 	       "the S3 service (credentials: $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY)"),
 	STR("--s3-region", "REGION", "us-east-1", lo.s3_region, "S3 signing region"),

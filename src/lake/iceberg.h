@@ -116,6 +116,7 @@ typedef struct ice_tbl {
 	int state_dirty;
 	int reconcile;               /* a reconcile failed: retried before the next commit */
 	int reload;                  /* --iceberg-rest: re-read from the catalog before the next commit */
+	char *uri;                   /* the catalog in the state: the current metadata file's URI */
 } ice_tbl;
 
 typedef struct ice_ent {
@@ -160,6 +161,24 @@ int ice_rest_create(lake *l, ice_ent *e, int k, json_t *want, json_t *fields, js
  * (HTTP 409): another writer moved the table. *meta: the committed metadata (new reference). */
 int ice_rest_commit(lake *l, ice_ent *e, int k, json_t *base, json_t *next, json_t **meta, ids_error *err);
 
+/* ---- the catalog in the state (iceberg_cat.c; an S3 warehouse without --iceberg-rest) ---- */
+/* 1 when the tables are committed through the state's catalog. */
+int ice_cat_mode(const lake *l);
+/* N of a metadata file named v<N>-<uuid>.metadata.json (0: another name). */
+int ice_cat_version(const char *uri);
+/* Appends the bytes of the warehouse file at uri (fetched into the mirror if it lacks it). */
+int ice_cat_read(lk_ice *ice, const char *uri, ids_buf *out, ids_error *err);
+/* x's committed metadata as the state names it (*meta NULL: no table yet); sets x->uri and
+ * x->version. */
+int ice_cat_load(lake *l, ice_tbl *x, json_t **meta, ids_error *err);
+/* The commit: meta written as metadata/v<N+1>-<uuid>.metadata.json, uploaded, then the state's
+ * row moved from x->uri to it (IDS_ECONFLICT: it no longer names x->uri). */
+int ice_cat_commit(lake *l, ice_tbl *x, const char *mdir, const char *uuid, json_t *meta, ids_error *err);
+/* lake_iceberg_read from the state's rows. */
+int ice_cat_serve(lake *l, const char *db, const char *table, ids_buf *loc, ids_buf *out, ids_error *err);
+/* At start: loads every table the state's catalog names. */
+int ice_cat_open(lake *l, ids_error *err);
+
 /* ---- field ids and schemas (iceberg_schema.c) ---- */
 /* The ids of meta's current schema back into e (at load). */
 void ice_learn_schema(ice_ent *e, json_t *meta);
@@ -186,10 +205,10 @@ int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
  * none). After the commit: ice_expire_files unlinks what only they referenced. */
 json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent);
 void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired);
-/* The file-system catalog: unlinks the metadata versions older than every version meta's
+/* The file-system catalog and the state's: removes the metadata versions older than every version meta's
  * metadata log keeps (and than current, meta's own N): no reader is sent to them any more,
  * and their snapshots' files may be gone next. */
-void ice_drop_old_versions(const ice_tbl *x, json_t *meta, int current);
+void ice_drop_old_versions(lk_ice *ice, const ice_tbl *x, json_t *meta, int current);
 /* Metadata versions a metadata log keeps (Iceberg's write.metadata.previous-versions-max
  * default): without it, and with no expiry, every version stayed on disk, and each holds
  * every snapshot: bytes on disk grew with the square of the flushes. */

@@ -331,7 +331,10 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 			      json_pack("{sIsI}", "timestamp-ms", (json_int_t)now, "snapshot-id", (json_int_t)snap));
 	if (x->version) {
 		char prev[4900];
-		snprintf(prev, sizeof prev, "file://%s/v%d.metadata.json", mdir, x->version);
+		if (x->uri)   /* the state's catalog: the file it names */
+			snprintf(prev, sizeof prev, "%s", x->uri);
+		else
+			snprintf(prev, sizeof prev, "file://%s/v%d.metadata.json", mdir, x->version);
 		json_array_append_new(json_object_get(meta, "metadata-log"),
 				      json_pack("{sIss}", "timestamp-ms", (json_int_t)before, "metadata-file", prev));
 	}
@@ -347,6 +350,8 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	int reloaded = 0;
 	if (!rc && l->o.iceberg_rest)
 		rc = rest_commit(l, e, k, &meta, snap, &reloaded, err);
+	else if (!rc && ice_cat_mode(l))
+		rc = ice_cat_commit(l, x, mdir, uuid, meta, err);
 	else if (!rc)
 		rc = fs_commit(x, mdir, meta, err);
 	free(schema_text);
@@ -403,7 +408,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		if (expired)
 			ice_expire_files(l->ice, x, x->meta, expired);
 		else if (trimmed && x->version)
-			ice_drop_old_versions(x, x->meta, x->version);
+			ice_drop_old_versions(l->ice, x, x->meta, x->version);
 	} else {
 		ids_wrap(err, "iceberg commit of %s: ", x->loc);
 	}

@@ -99,7 +99,7 @@ static int listed(const ice_mf *m, size_t n, const char *path)
 	return 0;
 }
 
-void ice_drop_old_versions(const ice_tbl *x, json_t *meta, int current)
+void ice_drop_old_versions(lk_ice *ice, const ice_tbl *x, json_t *meta, int current)
 {
 	int lowest = current;
 	json_t *e;
@@ -108,8 +108,8 @@ void ice_drop_old_versions(const ice_tbl *x, json_t *meta, int current)
 	{
 		const char *f = json_string_value(json_object_get(e, "metadata-file"));
 		const char *b = f ? strrchr(f, '/') : NULL;
-		int v;
-		if (b && sscanf(b, "/v%d.metadata.json", &v) == 1 && v < lowest)
+		int v = 0;
+		if (b && sscanf(b, "/v%d", &v) == 1 && v > 0 && v < lowest)
 			lowest = v;
 	}
 	char dir[4500];
@@ -117,11 +117,14 @@ void ice_drop_old_versions(const ice_tbl *x, json_t *meta, int current)
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
-		int v, end = 0;
-		if (sscanf(de->d_name, "v%d.metadata.json%n", &v, &end) == 1 && end > 0 && !de->d_name[end] && v < lowest) {
+		/* vN.metadata.json, or v<N>-<uuid>.metadata.json (the state's catalog) */
+		int v = 0;
+		size_t nl = strlen(de->d_name);
+		if (sscanf(de->d_name, "v%d", &v) == 1 && v > 0 && v < lowest && nl > 14 &&
+		    !strcmp(de->d_name + nl - 14, ".metadata.json")) {
 			char p[4800];
 			snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-			unlink(p);
+			ice_remove(ice, p);
 		}
 	}
 	if (d)
@@ -144,7 +147,7 @@ void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired)
 	 * lists and manifests, then the data files */
 	ice_test_kill("expire");
 	if (x->version)
-		ice_drop_old_versions(x, meta, x->version);
+		ice_drop_old_versions(ice, x, meta, x->version);
 	ice_test_kill("expire-meta");
 	int64_t floor = (int64_t)json_integer_value(json_object_get(oldest, "sequence-number"));
 	ice_mf *keep = NULL;
@@ -288,7 +291,7 @@ void ice_remove_orphans(lake *l, ice_tbl *x)
 	if (!x->meta)
 		return;
 	if (x->version)   /* an expiry cut off before it got to them: they name what goes next */
-		ice_drop_old_versions(x, x->meta, x->version);
+		ice_drop_old_versions(l->ice, x, x->meta, x->version);
 	int64_t keep = l->o.iceberg_keep_ms > 0 ? l->o.iceberg_keep_ms : DEFAULT_KEEP_MS;
 	json_t *set = json_object();
 	if (!set || referenced(l->ice, x->meta, set)) {
@@ -303,6 +306,19 @@ void ice_remove_orphans(lake *l, ice_tbl *x)
 	size_t n = sweep(l->ice, dir, ".parquet", set, cutoff);
 	snprintf(dir, sizeof dir, "%s/metadata", x->loc);
 	n += sweep(l->ice, dir, ".avro", set, cutoff);
+	if (x->uri) {   /* the state's catalog: a metadata file of a commit the state did not take */
+		char buf[4800];
+		json_t *e;
+		size_t i;
+		json_object_set_new(set, ice_path(l->ice, x->uri, buf, sizeof buf), json_true());
+		json_array_foreach(json_object_get(x->meta, "metadata-log"), i, e)
+		{
+			const char *p = ice_path(l->ice, json_string_value(json_object_get(e, "metadata-file")), buf, sizeof buf);
+			if (p)
+				json_object_set_new(set, p, json_true());
+		}
+		n += sweep(l->ice, dir, ".metadata.json", set, cutoff);
+	}
 	if (n)
 		ids_logf(IDS_LOG_INFO, "lake_iceberg", "iceberg %s: removed %zu orphan file(s)", x->loc, n);
 	json_decref(set);

@@ -50,6 +50,15 @@ export function stateOf(changes, upto = Infinity) {
   return m;
 }
 
+export const seqs = (rows) => rows.map((r) => r.idb_seq).sort((a, b) => a - b);
+export const upto = (n) => Array.from({ length: n }, (_, i) => i + 1);
+
+/** Every file under dir, recursively. */
+export function walk(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)]);
+}
+
 /** Restarts a killed server (args) on lake and data, flushes, and checks with pyiceberg: every
  * change of store app/docs in the change log exactly once, the state equal to the pull feed,
  * every metadata version on disk opens and scans. Resolves the change log's scan. */
