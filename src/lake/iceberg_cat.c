@@ -88,19 +88,28 @@ int ice_cat_commit(lake *l, ice_tbl *x, const char *mdir, const char *uuid, json
 	if (!rc)
 		ice_test_kill("cat-put");   /* the metadata is on S3, the state does not name it */
 	cat_names(l->ice, x->loc, ns, sizeof ns, &name);
-	if (!rc && (rc = store_ice_swap(l->st, ns, name, x->uri, uri, err))) {
-		/* an answer lost after the commit: the row names our file after all */
+	if (rc) {
+		ice_remove(l->ice, path);   /* no row can name it yet */
+		return rc;
+	}
+	if ((rc = store_ice_swap(l->st, ns, name, x->uri, uri, err))) {
+		/* an answer lost after the commit: the row names our file after all. When the row
+		 * cannot be read the file stays (an orphan at worst: never a row naming a removed
+		 * file), and the table is read again before the next commit. */
 		ids_buf now = IDS_BUF_INIT;
 		ids_error e2 = IDS_ERROR_INIT;
-		if (!store_ice_get(l->st, ns, name, &now, &e2) && !strcmp(now.data, uri)) {
+		int got = store_ice_get(l->st, ns, name, &now, &e2);
+		if (!got && !strcmp(now.data, uri)) {
 			*err = (ids_error)IDS_ERROR_INIT;
 			rc = 0;
+		} else if (!got) {
+			ice_remove(l->ice, path);   /* the row names another file: nobody reads this one */
 		}
+		if (rc)
+			x->reload = 1;
 		ids_buf_free(&now);
-	}
-	if (rc) {
-		ice_remove(l->ice, path);   /* no row names it: nobody reads it */
-		return rc;
+		if (rc)
+			return rc;
 	}
 	free(x->uri);
 	x->uri = strdup(uri);
