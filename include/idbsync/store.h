@@ -294,6 +294,17 @@ int store_lease(store *s, const char *name, int *held, ids_error *err);
 int store_lease_fence_begin(store *s, const char *name, ids_error *err);
 void store_lease_fence_end(store *s);
 
+/* ---- the Iceberg catalog in the state (src/store/icecat.c) ----
+ * The current metadata location of each Iceberg table of the lake when its files are on S3
+ * without an external catalog (docs/iceberg.md): the row is the commit point. Safe from any
+ * thread. store_ice_get appends the location of ns.name to loc (IDS_ENOTFOUND: no such row).
+ * store_ice_swap sets it to loc if it is expect (NULL: creates it if absent), atomically;
+ * IDS_ECONFLICT if not. store_ice_list appends the namespaces (ns NULL) or the tables of ns,
+ * sorted, one a line. */
+int store_ice_get(store *s, const char *ns, const char *name, ids_buf *loc, ids_error *err);
+int store_ice_swap(store *s, const char *ns, const char *name, const char *expect, const char *loc, ids_error *err);
+int store_ice_list(store *s, const char *ns, ids_buf *out, ids_error *err);
+
 /* Runs tombstone garbage collection now (normally periodic on the writer thread). */
 int store_gc_now(store *s, ids_error *err);
 

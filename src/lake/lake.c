@@ -240,6 +240,12 @@ static void *flush_main(void *arg)
 int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 {
 	*out = NULL;
+	/* the plain layout commits by rename(2), which object storage does not have */
+	if (o->dir && strstr(o->dir, "://"))
+		return ids_fail(err, IDS_EINVAL,
+				"--lake must name a local (or mounted) directory: the plain layout swaps files by "
+				"rename, which object storage has not. For S3 use --lake DIR --lake-format iceberg "
+				"--iceberg-warehouse s3://BUCKET/PREFIX (docs/iceberg.md)");
 	if (ids_path_room(o->dir ? o->dir : "./lake", LAKE_PATH_ROOM, "lake", err))
 		return IDS_ELIMIT;
 	lake *l = calloc(1, sizeof *l);

@@ -123,6 +123,11 @@ static int open_conn(store *s, sqlite3 **out, int readonly, ids_error *err)
 	return store_exec(*out, readonly ? "PRAGMA cache_size=-8000;" : "PRAGMA cache_size=-65536;", err);
 }
 
+int store_conn_open(store *s, sqlite3 **out, int readonly, ids_error *err)
+{
+	return open_conn(s, out, readonly, err);
+}
+
 static int mkdirs(const char *dir, ids_error *err)
 {
 	char tmp[4096];

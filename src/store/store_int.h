@@ -247,6 +247,9 @@ int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *wha
 int store_ckpt_start(store *s, sqlite3 *ck, ids_error *err);
 void store_ckpt_stop(store *s);
 int store_exec(sqlite3 *db, const char *sql, ids_error *err);
+/* Another connection to the SQLite state (the writer's settings, busy timeout; readonly: a
+ * reader's), for a caller that needs one of its own; sqlite3_close() it. */
+int store_conn_open(store *s, sqlite3 **out, int readonly, ids_error *err);
 sqlite3 *store_reader_get(store *s);
 void store_reader_put(store *s, sqlite3 *db);
 
