@@ -25,11 +25,13 @@ int lk_ice_ddl_applies(const char *abs, const char *dialect)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void attach(ids_buf *o, const char *d, const char *db, const char *t, const char *loc)
+static void attach(ids_buf *o, const char *d, int rest, const char *db, const char *t, const char *loc)
 {
 	char sdb[128];
 	lk_sanitize(db, sdb, sizeof sdb);
-	if (!strcmp(d, "duckdb"))
+	if (rest)   /* the served catalog names the tables: a query proves each one loads */
+		ids_buf_printf(o, "SELECT count(*) FROM idbsync.\"%s\".\"%s\";\n", db, t);
+	else if (!strcmp(d, "duckdb"))
 		ids_buf_printf(o, "CREATE OR REPLACE VIEW %s_%s AS SELECT * FROM iceberg_scan('%s');\n", sdb, t, loc);
 	else if (!strcmp(d, "spark"))
 		ids_buf_printf(o, "SELECT count(*) FROM idbsync.`%s`.%s;\n", db, t);
@@ -44,9 +46,40 @@ static void attach(ids_buf *o, const char *d, const char *db, const char *t, con
 				  "  TBLPROPERTIES ('iceberg.catalog'='hadoop.tables');\n", sdb, t, loc);
 }
 
+/* Trino attached to the REST catalog a running server serves (docs/iceberg.md, "The served
+ * catalog"): one CREATE CATALOG (Trino's dynamic catalog management) that sees every flush. */
+static int trino_rest(ids_buf *out, const lake_ddl_options *o, ids_error *err)
+{
+	const char *u = o->catalog_uri, *tok = o->catalog_token;
+	if ((strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) || strpbrk(u, "'\"\\ \n"))
+		return ids_fail(err, IDS_EINVAL, "--catalog-uri %s: expected http(s)://HOST:PORT/iceberg", u);
+	if (tok && strpbrk(tok, "'\"\\\n"))
+		return ids_fail(err, IDS_EINVAL, "$IDBSYNC_ICEBERG_TOKEN: a token with a quote or backslash cannot be printed");
+	ids_buf_puts(out, "-- Trino (435+) with its Iceberg connector (plugin io.trino:trino-iceberg), catalog.management=dynamic\n"
+			  "-- in etc/config.properties; or the WITH properties, unquoted, in etc/catalog/idbsync.properties.\n"
+			  "-- The served catalog always names the newest committed snapshot: every query sees the latest flush.\n"
+			  "-- Data files are file:// paths: Trino's workers must see the lake at the same path.\n"
+			  "-- Time travel: SELECT * FROM idbsync.<db>.<table> FOR VERSION AS OF <snapshot_id>;\n"
+			  "-- snapshots with their sync seq: SELECT snapshot_id, summary['idbsync.seq'] FROM idbsync.<db>.\"<table>$snapshots\";\n");
+	ids_buf_printf(out, "CREATE CATALOG idbsync USING iceberg WITH (\n"
+			    "  \"iceberg.catalog.type\" = 'rest',\n"
+			    "  \"iceberg.rest-catalog.uri\" = '%s',\n", u);
+	if (tok)
+		ids_buf_printf(out, "  \"iceberg.rest-catalog.security\" = 'OAUTH2',\n"
+				    "  \"iceberg.rest-catalog.oauth2.token\" = '%s',\n", tok);
+	else
+		ids_buf_puts(out, "  -- with --auth tokens:FILE: \"iceberg.rest-catalog.security\" = 'OAUTH2',\n"
+				  "  -- \"iceberg.rest-catalog.oauth2.token\" = '<admin token>' (set $IDBSYNC_ICEBERG_TOKEN to print it)\n");
+	ids_buf_puts(out, "  \"fs.native-local.enabled\" = 'true',\n"
+			  "  \"local.location\" = '/'\n"
+			  ");\n");
+	return 0;
+}
+
 int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err)
 {
 	const char *d = o->dialect;
+	int rest = o->catalog_uri && !strcmp(d, "trino");
 	char root[PATH_MAX + 20], wh[PATH_MAX + 40];
 	snprintf(root, sizeof root, "%s/_iceberg", abs);
 	if (o->location)
@@ -68,15 +101,18 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				    "--   spark.sql.catalog.idbsync.type=rest, spark.sql.catalog.idbsync.uri=http://<server>/iceberg\n"
 				    "--   (with --auth: spark.sql.catalog.idbsync.token=<admin token>).\n",
 			       wh);
-	else if (!strcmp(d, "trino"))
+	else if (rest) {
+		int rc = trino_rest(out, o, err);
+		if (rc)
+			return rc;
+	} else if (!strcmp(d, "trino"))
 		ids_buf_puts(out, "-- etc/catalog/iceberg.properties: connector.name=iceberg, iceberg.catalog.type=hive_metastore,\n"
 				  "-- hive.metastore=file, hive.metastore.catalog.dir=<dir>, iceberg.register-table-procedure.enabled=true,\n"
 				  "-- fs.native-local.enabled=true, local.location=/ (file:// paths).\n"
 				  "-- register_table pins the newest metadata file at that moment: to see later flushes run\n"
 				  "-- CALL iceberg.system.unregister_table(...) and register_table again, or attach Trino to the\n"
 				  "-- REST catalog the running server serves, which always names the newest snapshot:\n"
-				  "--   iceberg.catalog.type=rest, iceberg.rest-catalog.uri=http://<server>/iceberg (with --auth:\n"
-				  "--   iceberg.rest-catalog.security=OAUTH2, iceberg.rest-catalog.oauth2.token=<admin token>).\n");
+				  "--   idbsync ddl --dialect trino --catalog-uri http://<server>/iceberg prints its CREATE CATALOG.\n");
 	else if (!strcmp(d, "hive"))
 		ids_buf_puts(out, "-- Hive 4: location-based tables read metadata/version-hint.text (every query sees the newest snapshot).\n");
 	else
@@ -126,7 +162,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 		for (size_t i = 0; i < n; i++) {
 			char *slash = strchr(names[i], '/');
 			*slash = 0;
-			if (strcmp(last, names[i]) && !duck && strcmp(d, "spark")) {
+			if (strcmp(last, names[i]) && !duck && !rest && strcmp(d, "spark")) {
 				char sdb[128];
 				lk_sanitize(names[i], sdb, sizeof sdb);
 				if (!strcmp(d, "trino"))
@@ -137,7 +173,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 			snprintf(last, sizeof last, "%s", names[i]);
 			char loc[PATH_MAX * 2];   /* DuckDB takes a plain path, the others a URI */
 			snprintf(loc, sizeof loc, "%s/%s/%s", duck && !o->location ? root : wh, names[i], slash + 1);
-			attach(out, d, names[i], slash + 1, loc);
+			attach(out, d, rest, names[i], slash + 1, loc);
 			*slash = '/';
 		}
 	}
