@@ -3,7 +3,8 @@
  * namespace = database, table = table dir). Engines that track the newest metadata themselves
  * (Spark's hadoop catalog, Hive 4 and Impala location-based tables, DuckDB's iceberg_scan
  * through version-hint.text) see every commit; Trino registers one metadata file and needs
- * the registration renewed. docs/iceberg.md. */
+ * the registration renewed. With --catalog-uri, Trino and DuckDB attach to the REST catalog the
+ * running server serves instead, which always names the newest commit. docs/iceberg.md. */
 #include "iceberg.h"
 
 #include <dirent.h>
@@ -46,15 +47,22 @@ static void attach(ids_buf *o, const char *d, int rest, const char *db, const ch
 				  "  TBLPROPERTIES ('iceberg.catalog'='hadoop.tables');\n", sdb, t, loc);
 }
 
-/* Trino attached to the REST catalog a running server serves (docs/iceberg.md, "The served
- * catalog"): one CREATE CATALOG (Trino's dynamic catalog management) that sees every flush. */
-static int trino_rest(ids_buf *out, const lake_ddl_options *o, ids_error *err)
+/* The URI and token go into SQL string literals as printed: refuse what would need escaping. */
+static int rest_check(const lake_ddl_options *o, ids_error *err)
 {
 	const char *u = o->catalog_uri, *tok = o->catalog_token;
 	if ((strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) || strpbrk(u, "'\"\\ \n"))
 		return ids_fail(err, IDS_EINVAL, "--catalog-uri %s: expected http(s)://HOST:PORT/iceberg", u);
 	if (tok && strpbrk(tok, "'\"\\\n"))
 		return ids_fail(err, IDS_EINVAL, "$IDBSYNC_ICEBERG_TOKEN: a token with a quote or backslash cannot be printed");
+	return 0;
+}
+
+/* Trino attached to the REST catalog a running server serves (docs/iceberg.md, "The served
+ * catalog"): one CREATE CATALOG (Trino's dynamic catalog management) that sees every flush. */
+static void trino_rest(ids_buf *out, const lake_ddl_options *o)
+{
+	const char *u = o->catalog_uri, *tok = o->catalog_token;
 	ids_buf_puts(out, "-- Trino (435+) with its Iceberg connector (plugin io.trino:trino-iceberg), catalog.management=dynamic\n"
 			  "-- in etc/config.properties; or the WITH properties, unquoted, in etc/catalog/idbsync.properties.\n"
 			  "-- The served catalog always names the newest committed snapshot: every query sees the latest flush.\n"
@@ -73,13 +81,31 @@ static int trino_rest(ids_buf *out, const lake_ddl_options *o, ids_error *err)
 	ids_buf_puts(out, "  \"fs.native-local.enabled\" = 'true',\n"
 			  "  \"local.location\" = '/'\n"
 			  ");\n");
-	return 0;
+}
+
+/* DuckDB's iceberg extension attached to the same catalog (ATTACH ... TYPE iceberg). */
+static void duckdb_rest(ids_buf *out, const lake_ddl_options *o)
+{
+	const char *u = o->catalog_uri, *tok = o->catalog_token;
+	ids_buf_puts(out, "-- DuckDB (1.4+) with its iceberg and httpfs extensions, attached to the REST catalog the running\n"
+			  "-- server serves: every query sees the newest snapshot. Data files are file:// paths.\n"
+			  "-- Time travel: SELECT * FROM idbsync.<db>.<table> AT (VERSION => <snapshot_id>);\n"
+			  "INSTALL iceberg; LOAD iceberg; INSTALL httpfs; LOAD httpfs;\n");
+	if (tok)
+		ids_buf_printf(out, "CREATE OR REPLACE SECRET idbsync_catalog (TYPE iceberg, TOKEN '%s');\n"
+				    "ATTACH 'idbsync' AS idbsync (TYPE iceberg, ENDPOINT '%s', SECRET idbsync_catalog);\n", tok, u);
+	else
+		ids_buf_printf(out, "-- with --auth tokens:FILE: CREATE SECRET idbsync_catalog (TYPE iceberg, TOKEN '<admin token>')\n"
+				    "-- and SECRET idbsync_catalog instead of AUTHORIZATION_TYPE (set $IDBSYNC_ICEBERG_TOKEN to print it)\n"
+				    "ATTACH 'idbsync' AS idbsync (TYPE iceberg, ENDPOINT '%s', AUTHORIZATION_TYPE 'none');\n", u);
 }
 
 int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err)
 {
 	const char *d = o->dialect;
-	int rest = o->catalog_uri && !strcmp(d, "trino");
+	int rest = o->catalog_uri && (!strcmp(d, "trino") || !strcmp(d, "duckdb"));
+	if (rest && rest_check(o, err))
+		return err->code;
 	char root[PATH_MAX + 20], wh[PATH_MAX + 40];
 	snprintf(root, sizeof root, "%s/_iceberg", abs);
 	if (o->location)
@@ -87,7 +113,11 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 	else
 		snprintf(wh, sizeof wh, "file://%s", root);
 	ids_buf_printf(out, "-- idbsync lake %s (Apache Iceberg v2, file-system catalog at %s), dialect %s\n", abs, wh, d);
-	if (!strcmp(d, "duckdb"))
+	if (rest && !strcmp(d, "duckdb"))
+		duckdb_rest(out, o);
+	else if (rest)
+		trino_rest(out, o);
+	else if (!strcmp(d, "duckdb"))
 		ids_buf_puts(out, "INSTALL iceberg; LOAD iceberg;\n"
 				  "-- iceberg_scan(dir) follows metadata/version-hint.text: every query sees the newest snapshot.\n"
 				  "-- Time travel: iceberg_scan(dir, snapshot_from_id => <id>) (ids and idbsync.seq: iceberg_snapshots(dir)).\n");
@@ -101,11 +131,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				    "--   spark.sql.catalog.idbsync.type=rest, spark.sql.catalog.idbsync.uri=http://<server>/iceberg\n"
 				    "--   (with --auth: spark.sql.catalog.idbsync.token=<admin token>).\n",
 			       wh);
-	else if (rest) {
-		int rc = trino_rest(out, o, err);
-		if (rc)
-			return rc;
-	} else if (!strcmp(d, "trino"))
+	else if (!strcmp(d, "trino"))
 		ids_buf_puts(out, "-- etc/catalog/iceberg.properties: connector.name=iceberg, iceberg.catalog.type=hive_metastore,\n"
 				  "-- hive.metastore=file, hive.metastore.catalog.dir=<dir>, iceberg.register-table-procedure.enabled=true,\n"
 				  "-- fs.native-local.enabled=true, local.location=/ (file:// paths).\n"

@@ -62,6 +62,7 @@ class Server:
 
     def __init__(self, profile, args=(), tmp=None, token=None):
         """token: sent as a bearer token with every request (a server with --auth tokens:FILE)."""
+        self.token, self.user = token, ""
         self.headers = {"authorization": f"Bearer {token}"} if token else None
         self.tmp = tmp or tempfile.mkdtemp(prefix=f"idbsync-eng-{profile}-")
         self.lake = os.path.join(self.tmp, "lake")
@@ -128,6 +129,17 @@ class Server:
         self.stop()
         if not KEEP:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def admin_server(profile, args=(), token="engines-admin-token", user="ops"):
+    """A Server with --auth tokens:FILE whose one token is an admin's (the served Iceberg
+    catalog needs one); requests carry it, and the rows it pushes have idb_user `user`."""
+    tmp = tempfile.mkdtemp(prefix=f"idbsync-eng-{profile}-")
+    with open(os.path.join(tmp, "tokens"), "w") as f:
+        f.write(f"{token} {user} admin\n")
+    s = Server(profile, [*args, "--auth", f"tokens:{os.path.join(tmp, 'tokens')}"], tmp=tmp, token=token)
+    s.user = user
+    return s
 
 
 def canon(v):
@@ -358,6 +370,17 @@ def merge_widened(row):
         if m and row.get(m.group(1)) is None and row[k] is not None:
             row[m.group(1)] = row[k]
     return row
+
+
+def iceberg_rows(rows, user=""):
+    """Rows an engine read from an Iceberg table as the comparisons expect them: a widened column
+    merged (merge_widened), and idb_user, which must be `user` (the pushing token's), blanked
+    like the empty user of --auth none that expected_state assumes."""
+    for r in rows:
+        if r.get("idb_user") == user:
+            r["idb_user"] = ""
+        merge_widened(r)
+    return rows
 
 
 def state_at(log, store, seq):

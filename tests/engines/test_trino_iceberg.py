@@ -28,23 +28,18 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
 import trino as T  # noqa: E402
 
-TOKEN = "trino-admin-token"
 ROUNDS = int(os.environ.get("IDBSYNC_TRINO_LOOP_ROUNDS", "50"))
 
 
 def plain(rows, types, user=""):
     """Trino's REST values as the harness compares them: a timestamp with time zone without its
-    zone name (always UTC here), a widened column merged. user: the pushing token's user, which
-    every row's idb_user must be (the harness expects the empty user of --auth none)."""
+    zone name (always UTC here); H.iceberg_rows."""
     tz = [c for c, t in types.items() if t.startswith("timestamp") and "with time zone" in t]
     for r in rows:
-        if r.get("idb_user") == user:
-            r["idb_user"] = ""
         for c in tz:
             if isinstance(r.get(c), str):
                 r[c] = re.sub(r" UTC$", "Z", r[c])
-        H.merge_widened(r)
-    return rows
+    return H.iceberg_rows(rows, user)
 
 
 def snapshots_of(trino, catalog, db, table):
@@ -56,19 +51,14 @@ def snapshots_of(trino, catalog, db, table):
 
 def check_profile(trino, m, profile):
     auth = profile == "compat"
-    tmp = tempfile.mkdtemp(prefix=f"idbsync-trino-ice-{profile}-")
     args = ["--lake-format", "iceberg"]
-    if auth:
-        with open(os.path.join(tmp, "tokens"), "w") as f:
-            f.write(f"{TOKEN} ops admin\n")
-        args += ["--auth", f"tokens:{os.path.join(tmp, 'tokens')}"]
-    s = H.Server(profile, args, tmp=tmp, token=TOKEN if auth else None)
+    s = H.admin_server(profile, args) if auth else H.Server(profile, args)
     failures = []
     try:
         data = H.Dataset(s).run()
         live = s.pull("app")
-        ddl = s.ddl("trino", "--catalog-uri", f"{s.url}/iceberg", env={"IDBSYNC_ICEBERG_TOKEN": TOKEN} if auth else {})
-        if auth and f"'{TOKEN}'" not in ddl:
+        ddl = s.ddl("trino", "--catalog-uri", f"{s.url}/iceberg", env={"IDBSYNC_ICEBERG_TOKEN": s.token} if auth else {})
+        if auth and f"'{s.token}'" not in ddl:
             failures.append(f"{profile}: the DDL does not carry the admin token:\n{ddl}")
 
         def drop(st):   # a second profile: the same catalog name, another server
@@ -78,7 +68,7 @@ def check_profile(trino, m, profile):
                               before=drop)
         results = H.compare_tables(s, data, live, lambda meta, kind: plain(*trino.dicts(
             f"SELECT * FROM idbsync.app.{meta['table']}" + ("_changes" if kind == "changes" else "")),
-            user="ops" if auth else ""), (T.TrinoError,))
+            user=s.user), (T.TrinoError,))
         failures += [f"{profile}: {p}" for _, p in m.record(profile, results)]
         # time travel: the state snapshot of the first flush, by its idbsync.seq
         old = [sid for sid, seq in snapshots_of(trino, "idbsync", "app", "items") if seq <= data.first_flush]

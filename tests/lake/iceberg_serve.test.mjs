@@ -98,6 +98,10 @@ test('pyiceberg reads the lake through the catalog idbsync serves; 404, 405, aut
   assert.match(tr.out, /CREATE CATALOG idbsync USING iceberg WITH \(\n {2}"iceberg\.catalog\.type" = 'rest',\n {2}"iceberg\.rest-catalog\.uri" = 'http:\/\/127\.0\.0\.1:9\/iceberg',/);
   assert.match(tr.out, /SELECT count\(\*\) FROM idbsync\."crm"\."leads";/);
   assert.doesNotMatch(tr.out, /register_table|CREATE SCHEMA/);
+  // DuckDB's ATTACH to the same catalog, the token in a secret (run by tests/engines/test_duckdb_iceberg.py)
+  const du = await run(['ddl', '--lake', lake, '--dialect', 'duckdb', '--catalog-uri', 'http://127.0.0.1:9/iceberg'],
+    { env: { ...process.env, IDBSYNC_ICEBERG_TOKEN: 'admintok' } });
+  assert.match(du.out, /CREATE OR REPLACE SECRET idbsync_catalog \(TYPE iceberg, TOKEN 'admintok'\);\nATTACH 'idbsync' AS idbsync \(TYPE iceberg, ENDPOINT 'http:\/\/127\.0\.0\.1:9\/iceberg', SECRET idbsync_catalog\);/);
   const bad = await run(['ddl', '--lake', lake, '--dialect', 'trino', '--catalog-uri', "http://x/'; DROP"]);
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /--catalog-uri/);
