@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -290,6 +291,8 @@ def run():
         failures += loop(trino, m)
     finally:
         trino.stop()
+        if not H.KEEP:
+            shutil.rmtree(tmp, ignore_errors=True)
     assert not failures, "\n".join(failures[:40])
 
 
