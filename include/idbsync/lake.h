@@ -98,6 +98,10 @@ typedef struct lake_ddl_options {
 	const char *store;             /* NULL: every store (the store's real name or its table name) */
 	const char *location;          /* URI prefix the engine sees the lake at; NULL: file://<abs dir> */
 	const char *drill_workspace;   /* NULL: "dfs.lake" */
+	const char *catalog_uri;       /* iceberg lake: the REST catalog engines attach to (the running
+	                                * server's http://HOST:PORT/iceberg); NULL: the file-system catalog */
+	const char *catalog_token;     /* with catalog_uri: the bearer (admin) token, printed into the
+	                                * statement; NULL: none (a server with --auth none) */
 } lake_ddl_options;
 
 /* Appends the statements for the tables found under o->dir: CREATE EXTERNAL TABLE (or views

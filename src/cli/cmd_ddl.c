@@ -1,6 +1,7 @@
 /* `idbsync ddl`: prints the engine DDL for the tables of a lake (lake_ddl in src/lake/ddl.c),
  * from its hidden metadata only, so it runs anywhere the lake directory is readable. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -21,6 +22,10 @@ static const cli_opt ddl_opts[] = {
 	 .help = "where the engine sees DIR (hdfs://nn/lake, s3a://bucket/lake)", .type = CLI_STR, F(location)},
 	{.flag = "--drill-workspace", .arg = "WS", .def = "dfs.lake", .help = "the Drill workspace the lake is mounted as",
 	 .type = CLI_STR, F(drill_workspace)},
+	{.flag = "--catalog-uri", .arg = "URL",
+	 .help = "iceberg lake, trino or duckdb: attach to this REST catalog (the server's http://HOST:PORT/iceberg; "
+		 "the token from $IDBSYNC_ICEBERG_TOKEN)",
+	 .type = CLI_STR, F(catalog_uri)},
 	{0},
 };
 
@@ -40,9 +45,13 @@ static int ddl_run(void *cfg, char **args, int nargs)
 		cli_help(&ddl_cmd, stderr);
 		return 2;
 	}
+	lake_ddl_options oo = o;
+	const char *tok = getenv("IDBSYNC_ICEBERG_TOKEN");   /* never a flag: it would show in ps */
+	if (oo.catalog_uri && tok && *tok)
+		oo.catalog_token = tok;
 	ids_buf out = IDS_BUF_INIT;
 	ids_error err = IDS_ERROR_INIT;
-	int rc = lake_ddl(&out, &o, &err);
+	int rc = lake_ddl(&out, &oo, &err);
 	if (rc) {
 		fprintf(stderr, "idbsync ddl: %s\n", err.msg);
 		ids_buf_free(&out);

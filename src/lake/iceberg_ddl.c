@@ -3,7 +3,8 @@
  * namespace = database, table = table dir). Engines that track the newest metadata themselves
  * (Spark's hadoop catalog, Hive 4 and Impala location-based tables, DuckDB's iceberg_scan
  * through version-hint.text) see every commit; Trino registers one metadata file and needs
- * the registration renewed. docs/iceberg.md. */
+ * the registration renewed. With --catalog-uri, Trino and DuckDB attach to the REST catalog the
+ * running server serves instead, which always names the newest commit. docs/iceberg.md. */
 #include "iceberg.h"
 
 #include <dirent.h>
@@ -25,11 +26,13 @@ int lk_ice_ddl_applies(const char *abs, const char *dialect)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void attach(ids_buf *o, const char *d, const char *db, const char *t, const char *loc)
+static void attach(ids_buf *o, const char *d, int rest, const char *db, const char *t, const char *loc)
 {
 	char sdb[128];
 	lk_sanitize(db, sdb, sizeof sdb);
-	if (!strcmp(d, "duckdb"))
+	if (rest)   /* the served catalog names the tables: a query proves each one loads */
+		ids_buf_printf(o, "SELECT count(*) FROM idbsync.\"%s\".\"%s\";\n", db, t);
+	else if (!strcmp(d, "duckdb"))
 		ids_buf_printf(o, "CREATE OR REPLACE VIEW %s_%s AS SELECT * FROM iceberg_scan('%s');\n", sdb, t, loc);
 	else if (!strcmp(d, "spark"))
 		ids_buf_printf(o, "SELECT count(*) FROM idbsync.`%s`.%s;\n", db, t);
@@ -44,9 +47,65 @@ static void attach(ids_buf *o, const char *d, const char *db, const char *t, con
 				  "  TBLPROPERTIES ('iceberg.catalog'='hadoop.tables');\n", sdb, t, loc);
 }
 
+/* The URI and token go into SQL string literals as printed: refuse what would need escaping. */
+static int rest_check(const lake_ddl_options *o, ids_error *err)
+{
+	const char *u = o->catalog_uri, *tok = o->catalog_token;
+	if ((strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) || strpbrk(u, "'\"\\ \n"))
+		return ids_fail(err, IDS_EINVAL, "--catalog-uri %s: expected http(s)://HOST:PORT/iceberg", u);
+	if (tok && strpbrk(tok, "'\"\\\n"))
+		return ids_fail(err, IDS_EINVAL, "$IDBSYNC_ICEBERG_TOKEN: a token with a quote or backslash cannot be printed");
+	return 0;
+}
+
+/* Trino attached to the REST catalog a running server serves (docs/iceberg.md, "The served
+ * catalog"): one CREATE CATALOG (Trino's dynamic catalog management) that sees every flush. */
+static void trino_rest(ids_buf *out, const lake_ddl_options *o)
+{
+	const char *u = o->catalog_uri, *tok = o->catalog_token;
+	ids_buf_puts(out, "-- Trino (435+) with its Iceberg connector (plugin io.trino:trino-iceberg), catalog.management=dynamic\n"
+			  "-- in etc/config.properties; or the WITH properties, unquoted, in etc/catalog/idbsync.properties.\n"
+			  "-- The served catalog always names the newest committed snapshot: every query sees the latest flush.\n"
+			  "-- Data files are file:// paths: Trino's workers must see the lake at the same path.\n"
+			  "-- Time travel: SELECT * FROM idbsync.<db>.<table> FOR VERSION AS OF <snapshot_id>;\n"
+			  "-- snapshots with their sync seq: SELECT snapshot_id, summary['idbsync.seq'] FROM idbsync.<db>.\"<table>$snapshots\";\n");
+	ids_buf_printf(out, "CREATE CATALOG idbsync USING iceberg WITH (\n"
+			    "  \"iceberg.catalog.type\" = 'rest',\n"
+			    "  \"iceberg.rest-catalog.uri\" = '%s',\n", u);
+	if (tok)
+		ids_buf_printf(out, "  \"iceberg.rest-catalog.security\" = 'OAUTH2',\n"
+				    "  \"iceberg.rest-catalog.oauth2.token\" = '%s',\n", tok);
+	else
+		ids_buf_puts(out, "  -- with --auth tokens:FILE: \"iceberg.rest-catalog.security\" = 'OAUTH2',\n"
+				  "  -- \"iceberg.rest-catalog.oauth2.token\" = '<admin token>' (set $IDBSYNC_ICEBERG_TOKEN to print it)\n");
+	ids_buf_puts(out, "  \"fs.native-local.enabled\" = 'true',\n"
+			  "  \"local.location\" = '/'\n"
+			  ");\n");
+}
+
+/* DuckDB's iceberg extension attached to the same catalog (ATTACH ... TYPE iceberg). */
+static void duckdb_rest(ids_buf *out, const lake_ddl_options *o)
+{
+	const char *u = o->catalog_uri, *tok = o->catalog_token;
+	ids_buf_puts(out, "-- DuckDB (1.4+) with its iceberg and httpfs extensions, attached to the REST catalog the running\n"
+			  "-- server serves: every query sees the newest snapshot. Data files are file:// paths.\n"
+			  "-- Time travel: SELECT * FROM idbsync.<db>.<table> AT (VERSION => <snapshot_id>);\n"
+			  "INSTALL iceberg; LOAD iceberg; INSTALL httpfs; LOAD httpfs;\n");
+	if (tok)
+		ids_buf_printf(out, "CREATE OR REPLACE SECRET idbsync_catalog (TYPE iceberg, TOKEN '%s');\n"
+				    "ATTACH 'idbsync' AS idbsync (TYPE iceberg, ENDPOINT '%s', SECRET idbsync_catalog);\n", tok, u);
+	else
+		ids_buf_printf(out, "-- with --auth tokens:FILE: CREATE SECRET idbsync_catalog (TYPE iceberg, TOKEN '<admin token>')\n"
+				    "-- and SECRET idbsync_catalog instead of AUTHORIZATION_TYPE (set $IDBSYNC_ICEBERG_TOKEN to print it)\n"
+				    "ATTACH 'idbsync' AS idbsync (TYPE iceberg, ENDPOINT '%s', AUTHORIZATION_TYPE 'none');\n", u);
+}
+
 int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err)
 {
 	const char *d = o->dialect;
+	int rest = o->catalog_uri && (!strcmp(d, "trino") || !strcmp(d, "duckdb"));
+	if (rest && rest_check(o, err))
+		return err->code;
 	char root[PATH_MAX + 20], wh[PATH_MAX + 40];
 	snprintf(root, sizeof root, "%s/_iceberg", abs);
 	if (o->location)
@@ -54,7 +113,11 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 	else
 		snprintf(wh, sizeof wh, "file://%s", root);
 	ids_buf_printf(out, "-- idbsync lake %s (Apache Iceberg v2, file-system catalog at %s), dialect %s\n", abs, wh, d);
-	if (!strcmp(d, "duckdb"))
+	if (rest && !strcmp(d, "duckdb"))
+		duckdb_rest(out, o);
+	else if (rest)
+		trino_rest(out, o);
+	else if (!strcmp(d, "duckdb"))
 		ids_buf_puts(out, "INSTALL iceberg; LOAD iceberg;\n"
 				  "-- iceberg_scan(dir) follows metadata/version-hint.text: every query sees the newest snapshot.\n"
 				  "-- Time travel: iceberg_scan(dir, snapshot_from_id => <id>) (ids and idbsync.seq: iceberg_snapshots(dir)).\n");
@@ -75,8 +138,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				  "-- register_table pins the newest metadata file at that moment: to see later flushes run\n"
 				  "-- CALL iceberg.system.unregister_table(...) and register_table again, or attach Trino to the\n"
 				  "-- REST catalog the running server serves, which always names the newest snapshot:\n"
-				  "--   iceberg.catalog.type=rest, iceberg.rest-catalog.uri=http://<server>/iceberg (with --auth:\n"
-				  "--   iceberg.rest-catalog.security=OAUTH2, iceberg.rest-catalog.oauth2.token=<admin token>).\n");
+				  "--   idbsync ddl --dialect trino --catalog-uri http://<server>/iceberg prints its CREATE CATALOG.\n");
 	else if (!strcmp(d, "hive"))
 		ids_buf_puts(out, "-- Hive 4: location-based tables read metadata/version-hint.text (every query sees the newest snapshot).\n");
 	else
@@ -126,7 +188,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 		for (size_t i = 0; i < n; i++) {
 			char *slash = strchr(names[i], '/');
 			*slash = 0;
-			if (strcmp(last, names[i]) && !duck && strcmp(d, "spark")) {
+			if (strcmp(last, names[i]) && !duck && !rest && strcmp(d, "spark")) {
 				char sdb[128];
 				lk_sanitize(names[i], sdb, sizeof sdb);
 				if (!strcmp(d, "trino"))
@@ -137,7 +199,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 			snprintf(last, sizeof last, "%s", names[i]);
 			char loc[PATH_MAX * 2];   /* DuckDB takes a plain path, the others a URI */
 			snprintf(loc, sizeof loc, "%s/%s/%s", duck && !o->location ? root : wh, names[i], slash + 1);
-			attach(out, d, names[i], slash + 1, loc);
+			attach(out, d, rest, names[i], slash + 1, loc);
 			*slash = '/';
 		}
 	}

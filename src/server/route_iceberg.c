@@ -29,14 +29,17 @@ static void ice_fail(http_resp *resp, int code, const char *what, const ids_erro
 		resp_iceberg_error(resp, status_for(code), "ServerErrorException", err->msg);
 }
 
-/* The endpoints this catalog answers (ConfigResponse "endpoints": clients call no others). */
+/* The endpoints this catalog answers (ConfigResponse "endpoints": clients call no others). They
+ * are written as the spec's path templates, "{prefix}" included although this catalog has no
+ * prefix: Iceberg's Java client (Trino, Spark) compares them as strings with its own templates
+ * and refuses a call whose template is not listed ("Server does not support endpoint"). */
 static const char *const endpoints[] = {
-	"GET /v1/namespaces",
-	"GET /v1/namespaces/{namespace}",
-	"HEAD /v1/namespaces/{namespace}",
-	"GET /v1/namespaces/{namespace}/tables",
-	"GET /v1/namespaces/{namespace}/tables/{table}",
-	"HEAD /v1/namespaces/{namespace}/tables/{table}",
+	"GET /v1/{prefix}/namespaces",
+	"GET /v1/{prefix}/namespaces/{namespace}",
+	"HEAD /v1/{prefix}/namespaces/{namespace}",
+	"GET /v1/{prefix}/namespaces/{namespace}/tables",
+	"GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+	"HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 };
 
 static void config(http_resp *resp)

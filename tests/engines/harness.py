@@ -50,8 +50,8 @@ def http(method, url, body=None, timeout=120, headers=None):
         return e.code, e.read()
 
 
-def post_json(url, body=None, timeout=120):
-    code, text = http("POST", url, body if body is not None else b"", timeout)
+def post_json(url, body=None, timeout=120, headers=None):
+    code, text = http("POST", url, body if body is not None else b"", timeout, headers)
     if code != 200:
         raise AssertionError(f"POST {url}: {code} {text[:2000]!r}")
     return json.loads(text)
@@ -60,7 +60,10 @@ def post_json(url, body=None, timeout=120):
 class Server:
     """A real `idbsync serve` on 127.0.0.1:<free port> with a temp data dir and lake."""
 
-    def __init__(self, profile, args=(), tmp=None):
+    def __init__(self, profile, args=(), tmp=None, token=None):
+        """token: sent as a bearer token with every request (a server with --auth tokens:FILE)."""
+        self.token, self.user = token, ""
+        self.headers = {"authorization": f"Bearer {token}"} if token else None
         self.tmp = tmp or tempfile.mkdtemp(prefix=f"idbsync-eng-{profile}-")
         self.lake = os.path.join(self.tmp, "lake")
         self.data = os.path.join(self.tmp, "data")
@@ -84,16 +87,16 @@ class Server:
             raise RuntimeError(f"idbsync serve did not start; see {self.errlog}:\n" + open(self.errlog).read()[-3000:])
 
     def push(self, db, client, mutations):
-        return post_json(f"{self.url}/v1/db/{db}/push", {"client": client, "mutations": mutations})
+        return post_json(f"{self.url}/v1/db/{db}/push", {"client": client, "mutations": mutations}, headers=self.headers)
 
     def flush(self, db):
-        return post_json(f"{self.url}/v1/db/{db}/flush")
+        return post_json(f"{self.url}/v1/db/{db}/flush", headers=self.headers)
 
     def pull(self, db):
         """Live state: {store: {key_json: {"seq", "hlc", "value", "key"}}}."""
         state, since = {}, 0
         while True:
-            code, text = http("GET", f"{self.url}/v1/db/{db}/pull?since={since}&limit=10000")
+            code, text = http("GET", f"{self.url}/v1/db/{db}/pull?since={since}&limit=10000", headers=self.headers)
             assert code == 200, text
             p = json.loads(text)
             for c in p["changes"]:
@@ -107,9 +110,9 @@ class Server:
             if not p.get("more"):
                 return state
 
-    def ddl(self, dialect, *args):
+    def ddl(self, dialect, *args, env=None):
         r = subprocess.run([BIN, "ddl", "--lake", self.lake, "--dialect", dialect, *args],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, env={**os.environ, **(env or {})})
         assert r.returncode == 0, r.stderr
         return r.stdout
 
@@ -170,6 +173,17 @@ def check_profiles(body, stop, **kw):
     finally:
         stop()
     assert not failures, "\n".join(failures[:40])
+
+
+def admin_server(profile, args=(), token="engines-admin-token", user="ops"):
+    """A Server with --auth tokens:FILE whose one token is an admin's (the served Iceberg
+    catalog needs one); requests carry it, and the rows it pushes have idb_user `user`."""
+    tmp = tempfile.mkdtemp(prefix=f"idbsync-eng-{profile}-")
+    with open(os.path.join(tmp, "tokens"), "w") as f:
+        f.write(f"{token} {user} admin\n")
+    s = Server(profile, [*args, "--auth", f"tokens:{os.path.join(tmp, 'tokens')}"], tmp=tmp, token=token)
+    s.user = user
+    return s
 
 
 def canon(v):
@@ -251,8 +265,9 @@ class Dataset:
         assert len(self.log) == self.next_id - 1, f"every mutation kept: {r}"
 
     def run(self):
+        """Both rounds, each flushed; first_flush: the seq the first flush reached (time travel)."""
         self.push_round(round1())
-        self.s.flush(self.db)
+        self.first_flush = self.s.flush(self.db)["flushed"]
         self.push_round(round2())
         self.s.flush(self.db)
         return self
@@ -389,6 +404,50 @@ def columns(meta, kind):
             continue
         out.append((c["name"], c["type"], c["field"]))
     return out
+
+
+def merge_widened(row):
+    """An Iceberg table's row with a widened column read as coalesce(w, w__<oldtype>): the older
+    values keep their old field id under that name (docs/iceberg.md, "Schema evolution")."""
+    for k in list(row):
+        m = re.fullmatch(r"(.+)__(long|double|string|boolean|binary|timestamptz)", k)
+        if m and row.get(m.group(1)) is None and row[k] is not None:
+            row[m.group(1)] = row[k]
+    return row
+
+
+def iceberg_rows(rows, user=""):
+    """Rows an engine read from an Iceberg table as the comparisons expect them: a widened column
+    merged (merge_widened), and idb_user, which must be `user` (the pushing token's), blanked
+    like the empty user of --auth none that expected_state assumes."""
+    for r in rows:
+        if r.get("idb_user") == user:
+            r["idb_user"] = ""
+        merge_widened(r)
+    return rows
+
+
+def state_at(log, store, seq):
+    """{idb_key: idb_seq} of the store's live keys after every logged change <= seq."""
+    out = {}
+    for e in sorted(log, key=lambda e: e["seq"]):
+        if e["store"] == store and e["seq"] <= seq:
+            if e["op"] == "delete":
+                out.pop(canon(e["key"]), None)
+            else:
+                out[canon(e["key"])] = e["seq"]
+    return out
+
+
+def time_travel(m, profile, label, data, seq, got, store="items"):
+    """Records the label's cell: got ({idb_key: idb_seq} an engine read from the snapshot whose
+    idbsync.seq is seq, None when it found none) must be the store's state at seq. Returns the
+    failure lines."""
+    want = state_at(data.log, store, seq)
+    got = {k: int(v) for k, v in got.items()} if got is not None else None
+    res = "ok" if got == want else f"FAIL: as of seq {seq}: {sorted(got.items()) if got else got} != {sorted(want.items())}"
+    m.cell(profile, label, res[:200])
+    return [] if res == "ok" else [f"{profile}: {label}: {res}"]
 
 
 def expected_state(meta, live):

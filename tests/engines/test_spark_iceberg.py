@@ -64,12 +64,7 @@ def rows(spark, table, version=None):
     v = f" VERSION AS OF {version}" if version else ""
     out = []
     for r in spark.sql(f"SELECT * FROM {table}{v}").collect():
-        d = r.asDict(recursive=True)
-        for k in list(d):   # a widened column: its older values under <name>__<type>
-            m = re.fullmatch(r"(.+)__(long|double|string|boolean|binary|timestamptz)", k)
-            if m and d.get(m.group(1)) is None and d[k] is not None:
-                d[m.group(1)] = d[k]
-        out.append(d)
+        out.append(H.merge_widened(r.asDict(recursive=True)))
     return out
 
 
@@ -78,11 +73,8 @@ def check_profile(spark, m, profile, rest_uri):
     s = H.Server(profile, args)
     failures = []
     try:
-        data = H.Dataset(s)
-        data.push_round(H.round1())
-        f1 = s.flush("app")["flushed"]
-        data.push_round(H.round2())
-        s.flush("app")
+        data = H.Dataset(s).run()
+        f1 = data.first_flush
         live = s.pull("app")
         if rest_uri:
             cat = "rest"
@@ -118,15 +110,8 @@ def check_profile(spark, m, profile, rest_uri):
         snaps = spark.sql(f"SELECT snapshot_id, CAST(summary['idbsync.seq'] AS BIGINT) AS seq FROM {cat}.app.items.snapshots "
                           f"ORDER BY committed_at").collect()
         old = [r.snapshot_id for r in snaps if r.seq is not None and r.seq <= f1]
-        want = {}
-        for e in data.log:
-            if e["store"] == "items" and e["seq"] <= f1:
-                want[H.canon(e["key"])] = e["seq"]
-        got = {r["idb_key"]: r["idb_seq"] for r in rows(spark, f"{cat}.app.items", old[-1])} if old else None
-        res = "ok" if got == want else f"FAIL: as of seq {f1}: {sorted(got.items()) if got else got} != {sorted(want.items())}"
-        m.cell(profile, f"{cat}: time travel VERSION AS OF", res[:200])
-        if res != "ok":
-            failures.append(f"{profile} {cat}: time travel: {res}")
+        failures += H.time_travel(m, profile, f"{cat}: time travel VERSION AS OF", data, f1, {
+            r["idb_key"]: r["idb_seq"] for r in rows(spark, f"{cat}.app.items", old[-1])} if old else None)
     finally:
         s.cleanup()
     return failures

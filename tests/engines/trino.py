@@ -26,7 +26,9 @@ class TrinoError(Exception):
 
 
 class Trino:
-    def __init__(self, tmp, home):
+    def __init__(self, tmp, home, dynamic=False):
+        """dynamic: catalog.management=dynamic, so CREATE CATALOG / DROP CATALOG run (the
+        Iceberg catalog `idbsync ddl --dialect trino --catalog-uri` prints)."""
         self.home = home
         self.tmp = tmp
         logs = os.path.join(H.CACHE, "logs")
@@ -42,7 +44,7 @@ class Trino:
             f.write("coordinator=true\nnode-scheduler.include-coordinator=true\n"
                     f"http-server.http.port={self.port}\ndiscovery.uri={self.url}\n"
                     "query.max-memory=1GB\nquery.max-memory-per-node=512MB\n"
-                    "catalog.management=static\n")
+                    f"catalog.management={'dynamic' if dynamic else 'static'}\n")
         with open(os.path.join(etc, "catalog", "hive.properties"), "w") as f:
             f.write("connector.name=hive\nhive.metastore=file\n"
                     f"hive.metastore.catalog.dir=local://{self.metastore}\n"
@@ -50,7 +52,7 @@ class Trino:
                     "hive.non-managed-table-writes-enabled=true\n"
                     "hive.timestamp-precision=MILLISECONDS\n")
         with open(os.path.join(etc, "log.properties"), "w") as f:
-            f.write("io.trino=WARN\nio.trino.server.Server=INFO\n")
+            f.write("io.trino=WARN\nio.trino.server.Server=INFO\norg.apache.iceberg=WARN\n")
         argv = [java25(), "-Xmx2G", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", "-Djdk.attach.allowAttachSelf=true",
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UnlockDiagnosticVMOptions",
                 "-Dnode.environment=test", f"-Dnode.data-dir={os.path.join(tmp, 'data')}",

@@ -62,7 +62,8 @@ test('pyiceberg reads the lake through the catalog idbsync serves; 404, 405, aut
   assert.deepEqual(lt.metadata, JSON.parse(fs.readFileSync(path.join(mdir, `v${newest}.metadata.json`), 'utf8')));
   assert.deepEqual(lt.config, {});
   const cfg = await (await fetch(`${uri}/v1/config`)).json();
-  assert.ok(cfg.endpoints.includes('GET /v1/namespaces/{namespace}/tables/{table}'));
+  // the spec's templates, as Iceberg's Java client (Trino, Spark) compares them
+  assert.ok(cfg.endpoints.includes('GET /v1/{prefix}/namespaces/{namespace}/tables/{table}'));
   const head = await fetch(`${uri}/v1/namespaces/app/tables/docs`, { method: 'HEAD' });
   assert.equal(head.status, 204);
 
@@ -91,7 +92,19 @@ test('pyiceberg reads the lake through the catalog idbsync serves; 404, 405, aut
   assert.equal(r.status, 405);
   await srv.stop();
   // idbsync ddl points Spark and Trino at the served catalog
-  assert.match((await run(['ddl', '--lake', lake, '--dialect', 'trino'])).out, /iceberg\.rest-catalog\.uri=http:\/\/<server>\/iceberg/);
+  assert.match((await run(['ddl', '--lake', lake, '--dialect', 'trino'])).out, /--dialect trino --catalog-uri http:\/\/<server>\/iceberg/);
+  // with --catalog-uri: Trino's CREATE CATALOG for the served catalog (run by tests/engines/test_trino_iceberg.py)
+  const tr = await run(['ddl', '--lake', lake, '--dialect', 'trino', '--catalog-uri', 'http://127.0.0.1:9/iceberg']);
+  assert.match(tr.out, /CREATE CATALOG idbsync USING iceberg WITH \(\n {2}"iceberg\.catalog\.type" = 'rest',\n {2}"iceberg\.rest-catalog\.uri" = 'http:\/\/127\.0\.0\.1:9\/iceberg',/);
+  assert.match(tr.out, /SELECT count\(\*\) FROM idbsync\."crm"\."leads";/);
+  assert.doesNotMatch(tr.out, /register_table|CREATE SCHEMA/);
+  // DuckDB's ATTACH to the same catalog, the token in a secret (run by tests/engines/test_duckdb_iceberg.py)
+  const du = await run(['ddl', '--lake', lake, '--dialect', 'duckdb', '--catalog-uri', 'http://127.0.0.1:9/iceberg'],
+    { env: { ...process.env, IDBSYNC_ICEBERG_TOKEN: 'admintok' } });
+  assert.match(du.out, /CREATE OR REPLACE SECRET idbsync_catalog \(TYPE iceberg, TOKEN 'admintok'\);\nATTACH 'idbsync' AS idbsync \(TYPE iceberg, ENDPOINT 'http:\/\/127\.0\.0\.1:9\/iceberg', SECRET idbsync_catalog\);/);
+  const bad = await run(['ddl', '--lake', lake, '--dialect', 'trino', '--catalog-uri', "http://x/'; DROP"]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /--catalog-uri/);
   assert.match((await run(['ddl', '--lake', lake, '--dialect', 'spark'])).out, /spark\.sql\.catalog\.idbsync\.uri=http:\/\/<server>\/iceberg/);
 
   // with tokens: 401 without one, 403 for a user's, an admin's reads the tables

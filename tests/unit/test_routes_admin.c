@@ -73,7 +73,7 @@ static void iceberg_catalog(void)
 {
 	rt_resp r = {0};
 	rt_get(&r, &full, "/iceberg/v1/config", NULL);
-	CHECK_OK(&r, 200, "{\"defaults\":{},\"overrides\":{},\"endpoints\":[\"GET /v1/namespaces\",");
+	CHECK_OK(&r, 200, "{\"defaults\":{},\"overrides\":{},\"endpoints\":[\"GET /v1/{prefix}/namespaces\",");
 	rt_get(&r, &full, "/iceberg/v1/namespaces", NULL);
 	CHECK_OK(&r, 200, "{\"namespaces\":[[\"crm\"],[\"shop\"]]}");
 	rt_get(&r, &full, "/iceberg/v1/namespaces?parent=shop", NULL);

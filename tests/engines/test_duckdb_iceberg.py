@@ -1,0 +1,100 @@
+"""DuckDB 1.5.5 (@duckdb/node-api) with its iceberg extension reads the Iceberg tables of a real
+server (--lake-format iceberg), both profiles, two ways, each with the statements `idbsync ddl`
+prints, run as printed: `--dialect duckdb` (INSTALL iceberg; LOAD iceberg; a view per table over
+iceberg_scan(dir), which follows metadata/version-hint.text) and `--dialect duckdb --catalog-uri`
+(ATTACH ... TYPE iceberg to the REST catalog the server serves; compat with --auth tokens and the
+admin token in a DuckDB secret). Every row and column of both stores' state and change log must
+equal the pull feed and the pushed mutations, and time travel to the state snapshot whose
+idbsync.seq is the first flush's (iceberg_scan(dir, snapshot_from_id =>), AT (VERSION =>))
+returns that flush's state. DuckDB downloads extensions from its own site, which this machine
+cannot reach: tests/engines/run installs the signed extension files from PyPI
+(duckdb-extension-iceberg, -avro, -httpfs) and DuckDB from npm at the same release
+(tests/engines/duckdb_iceberg.mjs runs the queries)."""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness as H  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VERSION = "1.5.5"
+
+
+def duckdb(statements, queries):
+    r = subprocess.run(["node", os.path.join(HERE, "duckdb_iceberg.mjs")], capture_output=True, text=True,
+                       input=json.dumps({"statements": statements, "queries": queries}), timeout=600)
+    if r.returncode:
+        raise RuntimeError(f"DuckDB: {r.stderr.strip()[-1500:]}")
+    return json.loads(r.stdout)
+
+
+def snapshots(lake, db, table):
+    """[(snapshot id, idbsync.seq)] of the table's newest committed metadata, oldest first."""
+    meta = os.path.join(lake, "_iceberg", db, table, "metadata")
+    with open(os.path.join(meta, "version-hint.text")) as f:
+        v = int(f.read().strip())
+    while os.path.exists(os.path.join(meta, f"v{v + 1}.metadata.json")):
+        v += 1
+    with open(os.path.join(meta, f"v{v}.metadata.json")) as f:
+        m = json.load(f)
+    return [(s["snapshot-id"], int(s["summary"]["idbsync.seq"])) for s in
+            sorted(m["snapshots"], key=lambda s: s["sequence-number"]) if "idbsync.seq" in s["summary"]]
+
+
+def check_profile(m, mr, profile):
+    """m: the matrix of the file-system reading (iceberg_scan views), mr: of the served REST
+    catalog (ATTACH); compat with --auth tokens (the admin token in a DuckDB secret)."""
+    auth = profile == "compat"
+    args = ["--lake-format", "iceberg"]
+    s = H.admin_server(profile, args) if auth else H.Server(profile, args)
+    failures = []
+    try:
+        data = H.Dataset(s).run()
+        f1 = data.first_flush
+        live = s.pull("app")
+        ddl = H.statements(s.ddl("duckdb")) + H.statements(s.ddl(
+            "duckdb", "--catalog-uri", f"{s.url}/iceberg", env={"IDBSYNC_ICEBERG_TOKEN": s.token} if auth else {}))
+        # every table through its view and through the catalog, and time travel to the first
+        # flush's state snapshot both ways
+        queries = {}
+        for store, _, _ in H.TABLES:
+            meta = H.table_meta(s.lake, "app", store)
+            for kind in ("state", "changes"):
+                name = meta["table"] + ("_changes" if kind == "changes" else "")
+                queries[name] = f"SELECT * FROM app_{name}"
+                queries["rest " + name] = f"SELECT * FROM idbsync.app.{name}"
+        old = [sid for sid, seq in snapshots(s.lake, "app", "items") if seq <= f1]
+        items_dir = os.path.join(os.path.realpath(s.lake), "_iceberg", "app", "items")
+        if old:
+            queries["travel"] = f"SELECT idb_key, idb_seq FROM iceberg_scan('{items_dir}', snapshot_from_id => {old[-1]})"
+            queries["rest travel"] = f"SELECT idb_key, idb_seq FROM idbsync.app.items AT (VERSION => {old[-1]})"
+        try:
+            got = duckdb(ddl, queries)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            m.cell(profile, "DDL as printed", "FAIL: " + str(e)[:200])
+            return [f"{profile}: {e}"]
+        for mx, pre, label in ((m, "", "iceberg_scan views"), (mr, "rest ", "ATTACH (TYPE iceberg)")):
+            mx.cell(profile, f"DDL as printed ({label})", "ok")
+            results = H.compare_tables(s, data, live, lambda meta, kind: H.iceberg_rows(got[
+                pre + meta["table"] + ("_changes" if kind == "changes" else "")], s.user))
+            failures += [f"{profile} {label}: {p}" for _, p in mx.record(profile, results)]
+            failures += H.time_travel(mx, profile, "time travel " + ("AT (VERSION =>)" if pre else "snapshot_from_id"),
+                                      data, f1, {r["idb_key"]: r["idb_seq"] for r in got[pre + "travel"]} if old else None)
+    finally:
+        s.cleanup()
+    return failures
+
+
+def run():
+    m = H.Matrix(f"DuckDB {VERSION} + iceberg, iceberg_scan")
+    mr = H.Matrix(f"DuckDB {VERSION} + iceberg, served REST catalog")
+    failures = []
+    for profile in ("compat", "modern"):
+        failures += check_profile(m, mr, profile)
+    assert not failures, "\n".join(failures[:40])
+
+
+if __name__ == "__main__":
+    H.main_guard(run)
