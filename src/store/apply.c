@@ -1,5 +1,6 @@
 /* Applying one push batch inside the writer's transaction: idempotency by client mutation id,
- * gap detection, user scoping, the conflict rule, and the row / change-log / conflict writes. */
+ * gap detection, user scoping, the conflict rule, and the row / change-log / conflict writes.
+ * New keys' rows and change-log rows are written in runs of up to 32 per statement. */
 #include "store_int.h"
 
 #include <stdio.h>
@@ -96,57 +97,6 @@ static int flush_counts(store *s, sid_cache *c, ids_error *err)
 	return 0;
 }
 
-static int sid_for(store *s, ids_batch *b, int64_t did, sid_cache *c, const char *name, int *slot,
-		   ids_error *err)
-{
-	for (int i = 0; i < c->n; i++)
-		if (c->name[i] == name || !strcmp(c->name[i], name)) {
-			*slot = i;
-			return 0;
-		}
-	if (c->n == 8) {
-		int rc = flush_counts(s, c, err);
-		if (rc)
-			return rc;
-		c->n = 0;
-	}
-	int i = c->n;
-	int rc = store_store_id(s, did, name, &c->sid[i], err);
-	if (rc)
-		return rc;
-	c->n++;
-	c->name[i] = name;
-	c->rule[i] = store_rule(s, b->db, name);
-	c->ro[i] = store_is_read_only(s, b->db, name);
-	c->dlive[i] = c->dtomb[i] = 0;
-	*slot = i;
-	return 0;
-}
-
-void store_conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
-			 int wdel, const char *whlc, const char *wval, size_t wlen, const ids_buf *lost)
-{
-	ids_buf_putc(o, o->len ? ',' : '[');
-	ids_buf_printf(o, "{\"id\":%lld,\"store\":", (long long)m->id);
-	ids_buf_json_str(o, m->store, strlen(m->store));
-	ids_buf_puts(o, ",\"key\":");
-	ids_key_to_json(m->key, m->key_len, o, NULL);
-	ids_buf_printf(o, ",\"op\":\"%s\",\"rule\":\"%s\",\"reason\":", m->op == IDS_OP_PUT ? "put" : "delete",
-		       ids_rule_name(rule));
-	ids_buf_json_str(o, reason, strlen(reason));
-	if (lost && lost->len) {
-		ids_buf_puts(o, ",\"fields\":");
-		ids_buf_append(o, lost->data, lost->len);
-	}
-	ids_buf_printf(o, ",\"winner\":{\"seq\":%lld,\"op\":\"%s\",\"hlc\":\"%s\"", (long long)wseq,
-		       wdel ? "delete" : "put", whlc);
-	if (!wdel && wval) {
-		ids_buf_puts(o, ",\"value\":");
-		ids_buf_append(o, wval, wlen);
-	}
-	ids_buf_puts(o, "}}");
-}
-
 /* A change-log row waiting for its multi-row insert; key and value point into the batch. */
 typedef struct change_row {
 	int64_t seq, sid, mid;
@@ -158,36 +108,50 @@ typedef struct change_row {
 	char h[HLC_STR_MAX];
 } change_row;
 
+/* A new key's row waiting for its multi-row insert (flush_fresh); the mutation lives in the batch. */
+typedef struct fresh_row {
+	ids_mutation *m;
+	int slot;
+	int deleted;
+	char h[HLC_STR_MAX];
+} fresh_row;
+
+/* change-log rows and new keys' rows are inserted 32 (or 8) per statement: a statement per
+ * row cost 1.1k (change log) and ~3k (row) instructions more per row: cursors, VDBE start
+ * and halt (store.c: multi_insert_sql) */
 #define CHANGE_ROWS 32
+#define FRESH_ROWS 32
+#define BACKOFF_MIN 16
+#define BACKOFF_MAX 1024
 
 typedef struct ctx {
 	int64_t did, uid, cid;
 	int64_t now;
 	ids_origin origin;
+	ids_batch *b;
+	sid_cache *sc;
+	store_push_result *res;
 	int skip_insert_first; /* mutations left before trying the insert-first path again */
-	/* change-log rows are inserted 32 (or 8) per statement: a statement per row cost 1.1k
-	 * instructions more per row (cursor, VDBE start and halt) */
+	int backoff;           /* the next skip_insert_first: doubles per miss, reset by a hit */
 	change_row pend[CHANGE_ROWS];
 	int n_pend;
+	fresh_row fresh[FRESH_ROWS];
+	int n_fresh;
 } ctx;
 
-static void bind_change(sqlite3_stmt *q, int at, const ctx *c, const change_row *r)
+/* change log: ?1..?5 are did, uid, cid, origin, ts; a row's own 7 follow (store.c) */
+static void bind_change(sqlite3_stmt *q, int at, const change_row *r)
 {
 	sqlite3_bind_int64(q, at + 1, r->seq);
-	sqlite3_bind_int64(q, at + 2, c->did);
-	sqlite3_bind_int64(q, at + 3, r->sid);
-	sqlite3_bind_int64(q, at + 4, c->uid);
-	sqlite3_bind_blob(q, at + 5, r->key, (int)r->key_len, SQLITE_STATIC);
-	sqlite3_bind_int(q, at + 6, r->deleted ? IDS_OP_DELETE : IDS_OP_PUT);
-	sqlite3_bind_text(q, at + 7, r->h, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, at + 2, r->sid);
+	sqlite3_bind_blob(q, at + 3, r->key, (int)r->key_len, SQLITE_STATIC);
+	sqlite3_bind_int(q, at + 4, r->deleted ? IDS_OP_DELETE : IDS_OP_PUT);
+	sqlite3_bind_text(q, at + 5, r->h, -1, SQLITE_STATIC);
 	if (r->val)
-		sqlite3_bind_text(q, at + 8, r->val, (int)r->vlen, SQLITE_STATIC);
+		sqlite3_bind_text(q, at + 6, r->val, (int)r->vlen, SQLITE_STATIC);
 	else
-		sqlite3_bind_null(q, at + 8);
-	sqlite3_bind_int64(q, at + 9, c->cid);
-	sqlite3_bind_int64(q, at + 10, r->mid);
-	sqlite3_bind_int(q, at + 11, c->origin);
-	sqlite3_bind_int64(q, at + 12, c->now);
+		sqlite3_bind_null(q, at + 6);
+	sqlite3_bind_int64(q, at + 7, r->mid);
 }
 
 /* Writes the waiting change-log rows, in seq order. Must run before anything reads the
@@ -199,8 +163,13 @@ static int flush_changes(store *s, ctx *c, ids_error *err)
 		int left = c->n_pend - done;
 		int rows = left >= 32 ? 32 : left >= 8 ? 8 : 1;
 		sqlite3_stmt *q = s->st[rows == 32 ? ST_ADD_CHANGES_32 : rows == 8 ? ST_ADD_CHANGES_8 : ST_ADD_CHANGE];
+		sqlite3_bind_int64(q, 1, c->did);
+		sqlite3_bind_int64(q, 2, c->uid);
+		sqlite3_bind_int64(q, 3, c->cid);
+		sqlite3_bind_int(q, 4, c->origin);
+		sqlite3_bind_int64(q, 5, c->now);
 		for (int r = 0; r < rows; r++)
-			bind_change(q, r * 12, c, &c->pend[done + r]);
+			bind_change(q, 5 + r * 7, &c->pend[done + r]);
 		rc = step_done(s, q, err, "change log");
 		done += rows;
 	}
@@ -245,54 +214,6 @@ static int log_conflict(store *s, ctx *c, int64_t sid, const ids_mutation *m, id
 	return step_done(s, q, err, "conflict log");
 }
 
-int store_admit_mutation(store *s, const ids_batch *b, int read_only, ids_mutation *m, ids_error *err)
-{
-	if (b->origin == IDS_ORIGIN_CLIENT && read_only)
-		return ids_fail(err, IDS_EFORBIDDEN,
-				"mutation %lld: store \"%s\" is server-owned (read-only for clients); nothing of this push "
-				"was applied",
-				(long long)m->id, m->store);
-	if (!m->has_hlc) {
-		hlc_clock_now(&s->clock, &m->hlc);
-		m->has_hlc = 1;
-	} else {
-		hlc_clock_observe(&s->clock, &m->hlc);
-	}
-	return 0;
-}
-
-int store_refuse_shared(const ids_batch *b, const ids_mutation *m, ids_error *err)
-{
-	ids_buf k = IDS_BUF_INIT;
-	ids_key_to_json(m->key, m->key_len, &k, NULL);
-	int rc = ids_fail(err, IDS_EFORBIDDEN,
-			  "mutation %lld: store \"%s\" key %s belongs to another owner (shared row); "
-			  "user \"%s\" may not change it",
-			  (long long)m->id, m->store, k.data ? k.data : "?", b->user);
-	ids_buf_free(&k);
-	return rc;
-}
-
-/* Extends the last run of kept mutations or starts one. */
-int store_note_kept(store_push_result *r, int64_t id, int64_t seq, ids_error *err)
-{
-	struct store_kept_run *k = r->n_kept ? &r->kept[r->n_kept - 1] : NULL;
-	if (k && id == k->id + k->n && seq == k->seq + k->n) {
-		k->n++;
-		return 0;
-	}
-	if (r->n_kept == r->cap_kept) {
-		size_t nc = r->cap_kept ? r->cap_kept * 2 : 4;
-		struct store_kept_run *a = realloc(r->kept, nc * sizeof *a);
-		if (!a)
-			return ids_fail(err, IDS_ENOMEM, "out of memory");
-		r->kept = a;
-		r->cap_kept = nc;
-	}
-	r->kept[r->n_kept++] = (struct store_kept_run){id, seq, 1};
-	return 0;
-}
-
 /* Binds a row's columns (ST_PUT_ROW and ST_INSERT_ROW share them). */
 static void bind_row(sqlite3_stmt *p, ctx *c, int64_t sid, const ids_batch *b, const ids_mutation *m,
 		     int64_t seq, const char *h, const ids_decision *d, const char *val, size_t vlen)
@@ -327,50 +248,176 @@ static int shared_row(store *s, int64_t sid, const ids_mutation *m)
 	return shared;
 }
 
-/* Most pushed keys are new. For them every rule but merge decides "apply as sent" without a
- * current row, so the row is inserted straight away (ON CONFLICT DO NOTHING) and read only if
- * the insert finds the key taken: one index search and one statement per new key fewer. After
- * a miss the next 16 mutations take the read-first path, so pushes of updates pay for one
- * failed insert in 17. Returns 1 with d decided and the row written, 0 to read the row first. */
-static int insert_first(store *s, ids_batch *b, ctx *c, int64_t sid, ids_rule rule, ids_mutation *m,
-			int64_t seq, char *h, ids_decision *d, int *rc, ids_error *err)
+static int flush_fresh(store *s, ctx *c, ids_error *err);
+
+static int sid_for(store *s, ctx *c, const char *name, int *slot, ids_error *err)
 {
-	static const ids_row none = {0};
-	if (rule == IDS_RULE_MERGE || c->skip_insert_first > 0) {
-		c->skip_insert_first -= c->skip_insert_first > 0;
-		return 0;
+	sid_cache *sc = c->sc;
+	for (int i = 0; i < sc->n; i++)
+		if (sc->name[i] == name || !strcmp(sc->name[i], name)) {
+			*slot = i;
+			return 0;
+		}
+	if (sc->n == 8) {
+		/* the waiting new rows refer to their store by slot */
+		int rc = flush_fresh(s, c, err);
+		if (!rc)
+			rc = flush_counts(s, sc, err);
+		if (rc)
+			return rc;
+		sc->n = 0;
 	}
-	if (c->uid != 0 && shared_row(s, sid, m))
-		return 0; /* the read-first path answers 403 */
-	if ((*rc = ids_conflict_decide(rule, &none, m, b->origin, seq, d, err)))
-		return 1;
-	if (d->outcome != IDS_APPLY || d->merged || d->partial) {
-		ids_decision_free(d);
-		ids_decision_init(d);
-		return 0;
-	}
-	hlc_format(&d->hlc, h);
-	sqlite3_stmt *p = s->st[ST_INSERT_ROW];
-	bind_row(p, c, sid, b, m, seq, h, d, d->deleted ? NULL : m->value, m->value_len);
-	if ((*rc = step_done(s, p, err, "write row")))
-		return 1;
-	if (sqlite3_changes(s->w) == 1)
-		return 1;
-	c->skip_insert_first = 16;
-	ids_decision_free(d);
-	ids_decision_init(d);
+	int i = sc->n;
+	int rc = store_store_id(s, c->did, name, &sc->sid[i], err);
+	if (rc)
+		return rc;
+	sc->n++;
+	sc->name[i] = name;
+	sc->rule[i] = store_rule(s, c->b->db, name);
+	sc->ro[i] = store_is_read_only(s, c->b->db, name);
+	sc->dlive[i] = sc->dtomb[i] = 0;
+	*slot = i;
 	return 0;
 }
 
-static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation *m,
-		     store_push_result *res, ids_error *err)
+/* What follows a mutation's row write: its change-log row, the field registry, the store's
+ * counts and the push's result. cur is the row it replaced (exists=0: none). */
+static int finish_apply(store *s, ctx *c, int slot, ids_rule rule, ids_mutation *m, int64_t seq, const char *h,
+			const ids_decision *d, const char *val, size_t vlen, const ids_row *cur, ids_error *err)
 {
-	int slot, rc = sid_for(s, b, c->did, sc, m->store, &slot, err);
+	sid_cache *sc = c->sc;
+	store_push_result *res = c->res;
+	int64_t sid = sc->sid[slot];
+	int rc;
+	if ((rc = add_change(s, c, seq, sid, m, d->deleted, h, val, vlen, err)) ||
+	    (d->merged && (rc = flush_changes(s, c, err))))
+		return rc;
+	if (!d->deleted && (rc = store_fields_note(s, sid, m, err)))
+		return rc;
+	s->next_seq++;
+	res->applied++;
+	if (!d->partial && d->deleted == (m->op == IDS_OP_DELETE) &&
+	    (!d->merged || d->deleted || (vlen == m->value_len && !memcmp(val, m->value, vlen))) &&
+	    (rc = store_note_kept(res, m->id, seq, err)))
+		return rc;
+	int was_live = cur->exists && !cur->deleted, was_tomb = cur->exists && cur->deleted;
+	sc->dlive[slot] += (!d->deleted) - was_live;
+	sc->dtomb[slot] += (d->deleted ? 1 : 0) - was_tomb;
+	if (d->partial) {
+		const char *reason = "some fields have newer versions (per-field merge)";
+		store_conflict_json(&res->conflicts_json, m, rule, reason, seq, d->deleted, h, val, vlen, &d->lost);
+		res->conflicts++;
+		rc = log_conflict(s, c, sid, m, rule, reason, seq, h, err);
+	}
+	return rc;
+}
+
+/* Most pushed keys are new. For them every rule but merge decides "apply as sent" without a
+ * current row, so such a mutation is decided straight away and its row waits for a
+ * multi-row insert (flush_fresh) instead of being read first: one index search and one
+ * statement per new key fewer. Returns 1 if m is queued (or *rc is set), 0 to read its row. */
+static int queue_fresh(store *s, ctx *c, int slot, ids_rule rule, ids_mutation *m, int *rc, ids_error *err)
+{
+	static const ids_row none = {0};
+	if (c->uid != 0 && shared_row(s, c->sc->sid[slot], m))
+		return 0; /* the read-first path answers 403 */
+	ids_decision d;
+	ids_decision_init(&d);
+	*rc = ids_conflict_decide(rule, &none, m, c->origin, s->next_seq + c->n_fresh, &d, err);
+	int queued = !*rc && d.outcome == IDS_APPLY && !d.merged && !d.partial;
+	if (queued) {
+		fresh_row *f = &c->fresh[c->n_fresh++];
+		f->m = m;
+		f->slot = slot;
+		f->deleted = d.deleted;
+		hlc_format(&d.hlc, f->h);
+	}
+	ids_decision_free(&d);
+	if (queued && c->n_fresh == FRESH_ROWS)
+		*rc = flush_fresh(s, c, err);
+	return queued || *rc;
+}
+
+static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_error *err);
+
+/* Inserts the waiting new keys' rows, 32, 8 or 1 per statement, and finishes their mutations.
+ * A key that exists after all (a row of an earlier push, or a key twice in the batch) fails
+ * its statement with a constraint error, and SQLite undoes that statement alone: the
+ * mutations from there on then take the read-first path, in order, and the next `backoff`
+ * mutations skip the insert-first path (pushes of updates pay for one failed statement per
+ * 16..1024 mutations). */
+static int flush_fresh(store *s, ctx *c, ids_error *err)
+{
+	int n = c->n_fresh, done = 0, rc = 0;
+	c->n_fresh = 0;
+	while (!rc && done < n) {
+		int left = n - done, rows = left >= 32 ? 32 : left >= 8 ? 8 : 1;
+		sqlite3_stmt *q = s->st[rows == 32 ? ST_NEW_ROWS_32 : rows == 8 ? ST_NEW_ROWS_8 : ST_NEW_ROWS_1];
+		/* ?1..?3 are uid, did, origin; a row's own 7 follow (store.c) */
+		sqlite3_bind_int64(q, 1, c->uid);
+		sqlite3_bind_int64(q, 2, c->did);
+		sqlite3_bind_int(q, 3, c->origin);
+		for (int r = 0; r < rows; r++) {
+			const fresh_row *f = &c->fresh[done + r];
+			const ids_mutation *m = f->m;
+			int at = 3 + r * 7;
+			sqlite3_bind_int64(q, at + 1, c->sc->sid[f->slot]);
+			sqlite3_bind_blob(q, at + 2, m->key, (int)m->key_len, SQLITE_STATIC);
+			sqlite3_bind_int64(q, at + 3, s->next_seq + r);
+			sqlite3_bind_text(q, at + 4, f->h, -1, SQLITE_STATIC);
+			sqlite3_bind_int(q, at + 5, f->deleted);
+			if (f->deleted)
+				sqlite3_bind_null(q, at + 6);
+			else
+				sqlite3_bind_text(q, at + 6, m->value, (int)m->value_len, SQLITE_STATIC);
+			sqlite3_bind_int64(q, at + 7, store_key_hash(m->key, m->key_len)); /* the lake's buckets */
+		}
+		int src = sqlite3_step(q);
+		sqlite3_reset(q);
+		if ((src & 0xff) == SQLITE_CONSTRAINT) {
+			c->skip_insert_first = c->backoff;
+			c->backoff = c->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : c->backoff * 2;
+			for (int r = done; !rc && r < n; r++)
+				rc = apply_one(s, c, c->fresh[r].m, 1, err);
+			return rc;
+		}
+		if (src != SQLITE_DONE)
+			return store_sql_err(s, s->w, src, err, "write row");
+		c->backoff = BACKOFF_MIN;
+		static const ids_row none = {0};
+		for (int r = 0; !rc && r < rows; r++) {
+			fresh_row *f = &c->fresh[done + r];
+			ids_decision d;
+			ids_decision_init(&d);
+			d.outcome = IDS_APPLY;
+			d.deleted = f->deleted;
+			rc = finish_apply(s, c, f->slot, c->sc->rule[f->slot], f->m, s->next_seq, f->h, &d,
+					  f->deleted ? NULL : f->m->value, f->m->value_len, &none, err);
+		}
+		done += rows;
+	}
+	return rc;
+}
+
+/* Applies one mutation, or queues it for flush_fresh; read_first: its row is read first. */
+static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_error *err)
+{
+	int slot, rc = sid_for(s, c, m->store, &slot, err);
 	if (rc)
 		return rc;
-	int64_t sid = sc->sid[slot];
-	ids_rule rule = sc->rule[slot];
-	if ((rc = store_admit_mutation(s, b, sc->ro[slot], m, err)))
+	ids_batch *b = c->b;
+	int64_t sid = c->sc->sid[slot];
+	ids_rule rule = c->sc->rule[slot];
+	if ((rc = store_admit_mutation(s, b, c->sc->ro[slot], m, err)))
+		return rc;
+	if (!read_first && rule != IDS_RULE_MERGE) {
+		if (c->skip_insert_first > 0)
+			c->skip_insert_first--;
+		else if (queue_fresh(s, c, slot, rule, m, &rc, err))
+			return rc;
+	}
+	/* the rows waiting for their insert go first: this mutation may read one of them */
+	if ((rc = flush_fresh(s, c, err)))
 		return rc;
 
 	ids_row cur = {0};
@@ -381,101 +428,74 @@ static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation
 	char h[HLC_STR_MAX];
 	ids_decision d;
 	ids_decision_init(&d);
-	int written = insert_first(s, b, c, sid, rule, m, seq, h, &d, &rc, err);
+	sqlite3_bind_int64(g, 1, sid);
+	sqlite3_bind_int64(g, 2, c->uid);
+	sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
+	rc = sqlite3_step(g);
+	if (rc == SQLITE_ROW) {
+		cur.exists = 1;
+		cur.seq = sqlite3_column_int64(g, 0);
+		snprintf(cur_hlc, sizeof cur_hlc, "%s", (const char *)sqlite3_column_text(g, 1));
+		hlc_parse(&cur.hlc, cur_hlc, strlen(cur_hlc), NULL);
+		cur.deleted = sqlite3_column_int(g, 2);
+		cur.origin = (ids_origin)sqlite3_column_int(g, 3);
+		cur.value = (const char *)sqlite3_column_text(g, 4);
+		cur.value_len = (size_t)sqlite3_column_bytes(g, 4);
+		cur.meta = (const char *)sqlite3_column_text(g, 5);
+		cur.meta_len = (size_t)sqlite3_column_bytes(g, 5);
+	} else if (rc != SQLITE_DONE) {
+		rc = store_sql_err(s, s->w, rc, err, "read row");
+		goto out;
+	}
+	rc = 0;
+	if (!cur.exists && c->uid != 0 && shared_row(s, sid, m)) {
+		rc = store_refuse_shared(b, m, err);
+		goto out;
+	}
+	if (rule == IDS_RULE_MERGE && m->has_base && cur.exists) {
+		if ((rc = flush_changes(s, c, err)))
+			goto out;
+		bq = s->st[ST_BASE_VALUE];
+		sqlite3_bind_int64(bq, 1, m->base);
+		sqlite3_bind_int64(bq, 2, sid);
+		sqlite3_bind_int64(bq, 3, c->uid);
+		sqlite3_bind_blob(bq, 4, m->key, (int)m->key_len, SQLITE_STATIC);
+		if (sqlite3_step(bq) == SQLITE_ROW) {
+			cur.has_base_value = 1;
+			if (sqlite3_column_int(bq, 0) == IDS_OP_PUT) {
+				cur.base_value = (const char *)sqlite3_column_text(bq, 1);
+				cur.base_len = (size_t)sqlite3_column_bytes(bq, 1);
+			}
+		}
+	}
+	rc = ids_conflict_decide(rule, &cur, m, b->origin, seq, &d, err);
+	if (bq)
+		sqlite3_reset(bq);
 	if (rc)
 		goto out;
-	if (!written) {
-		sqlite3_bind_int64(g, 1, sid);
-		sqlite3_bind_int64(g, 2, c->uid);
-		sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
-		rc = sqlite3_step(g);
-		if (rc == SQLITE_ROW) {
-			cur.exists = 1;
-			cur.seq = sqlite3_column_int64(g, 0);
-			snprintf(cur_hlc, sizeof cur_hlc, "%s", (const char *)sqlite3_column_text(g, 1));
-			hlc_parse(&cur.hlc, cur_hlc, strlen(cur_hlc), NULL);
-			cur.deleted = sqlite3_column_int(g, 2);
-			cur.origin = (ids_origin)sqlite3_column_int(g, 3);
-			cur.value = (const char *)sqlite3_column_text(g, 4);
-			cur.value_len = (size_t)sqlite3_column_bytes(g, 4);
-			cur.meta = (const char *)sqlite3_column_text(g, 5);
-			cur.meta_len = (size_t)sqlite3_column_bytes(g, 5);
-		} else if (rc != SQLITE_DONE) {
-			rc = store_sql_err(s, s->w, rc, err, "read row");
-			goto out;
-		}
-		rc = 0;
-		if (!cur.exists && c->uid != 0 && shared_row(s, sid, m)) {
-			rc = store_refuse_shared(b, m, err);
-			goto out;
-		}
-		if (rule == IDS_RULE_MERGE && m->has_base && cur.exists) {
-			if ((rc = flush_changes(s, c, err))) {
-				sqlite3_reset(g);
-				goto out;
-			}
-			bq = s->st[ST_BASE_VALUE];
-			sqlite3_bind_int64(bq, 1, m->base);
-			sqlite3_bind_int64(bq, 2, sid);
-			sqlite3_bind_int64(bq, 3, c->uid);
-			sqlite3_bind_blob(bq, 4, m->key, (int)m->key_len, SQLITE_STATIC);
-			if (sqlite3_step(bq) == SQLITE_ROW) {
-				cur.has_base_value = 1;
-				if (sqlite3_column_int(bq, 0) == IDS_OP_PUT) {
-					cur.base_value = (const char *)sqlite3_column_text(bq, 1);
-					cur.base_len = (size_t)sqlite3_column_bytes(bq, 1);
-				}
-			}
-		}
-		rc = ids_conflict_decide(rule, &cur, m, b->origin, seq, &d, err);
-		if (bq)
-			sqlite3_reset(bq);
-		if (rc)
-			goto out;
-	}
 	if (d.outcome == IDS_APPLY) {
 		const char *val = d.merged ? (d.deleted ? NULL : d.value.data) : m->value;
 		size_t vlen = d.merged ? d.value.len : m->value_len;
 		if (d.deleted)
 			val = NULL;
-		if (!written) {
-			hlc_format(&d.hlc, h);
-			sqlite3_stmt *p = s->st[ST_PUT_ROW];
-			bind_row(p, c, sid, b, m, seq, h, &d, val, vlen);
-			/* cur's column pointers die with the reset, and the merge buffers already copied them */
-			sqlite3_reset(g);
-			if ((rc = step_done(s, p, err, "write row")))
-				goto out;
-		}
-		if ((rc = add_change(s, c, seq, sid, m, d.deleted, h, val, vlen, err)) ||
-		    (d.merged && (rc = flush_changes(s, c, err))))
-			goto out;
-		if (!d.deleted && (rc = store_fields_note(s, sid, m, err)))
-			goto out;
-		s->next_seq++;
-		res->applied++;
-		if (!d.partial && d.deleted == (m->op == IDS_OP_DELETE) &&
-		    (!d.merged || d.deleted || (vlen == m->value_len && !memcmp(val, m->value, vlen))) &&
-		    (rc = store_note_kept(res, m->id, seq, err)))
-			goto out;
-		int was_live = cur.exists && !cur.deleted, was_tomb = cur.exists && cur.deleted;
-		sc->dlive[slot] += (!d.deleted) - was_live;
-		sc->dtomb[slot] += (d.deleted ? 1 : 0) - was_tomb;
-		if (d.partial) {
-			const char *reason = "some fields have newer versions (per-field merge)";
-			store_conflict_json(&res->conflicts_json, m, rule, reason, seq, d.deleted, h, val, vlen, &d.lost);
-			res->conflicts++;
-			rc = log_conflict(s, c, sid, m, rule, reason, seq, h, err);
-		}
-	} else if (d.outcome == IDS_LOSE) {
-		store_conflict_json(&res->conflicts_json, m, rule, d.reason, cur.seq, cur.deleted, cur_hlc, cur.value,
-			      cur.value_len, &d.lost);
+		hlc_format(&d.hlc, h);
+		sqlite3_stmt *p = s->st[ST_PUT_ROW];
+		bind_row(p, c, sid, b, m, seq, h, &d, val, vlen);
+		/* cur's column pointers die with the reset, and the merge buffers already copied them;
+		 * only its exists/deleted flags are read below */
 		sqlite3_reset(g);
-		res->conflicts++;
+		if ((rc = step_done(s, p, err, "write row")))
+			goto out;
+		rc = finish_apply(s, c, slot, rule, m, seq, h, &d, val, vlen, &cur, err);
+	} else if (d.outcome == IDS_LOSE) {
+		store_conflict_json(&c->res->conflicts_json, m, rule, d.reason, cur.seq, cur.deleted, cur_hlc,
+				    cur.value, cur.value_len, &d.lost);
+		sqlite3_reset(g);
+		c->res->conflicts++;
 		rc = log_conflict(s, c, sid, m, rule, d.reason, cur.seq, cur_hlc, err);
 	} else {
 		sqlite3_reset(g);
-		res->duplicates++;
+		c->res->duplicates++;
 	}
 out:
 	sqlite3_reset(g);
@@ -518,7 +538,8 @@ int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error 
 {
 	ctx c;
 	c.did = c.uid = c.cid = 0;
-	c.skip_insert_first = c.n_pend = 0;
+	c.skip_insert_first = c.n_pend = c.n_fresh = 0;
+	c.backoff = BACKOFF_MIN;
 	c.origin = b->origin;
 	c.now = hlc_wall_ms();
 	int rc = store_db_id(s, b->db, &c.did, err);
@@ -530,6 +551,9 @@ int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error 
 	if (rc)
 		return rc;
 	sid_cache sc = {0};
+	c.b = b;
+	c.sc = &sc;
+	c.res = res;
 	int64_t ack = last_mid;
 	for (size_t i = 0; i < b->n && !rc; i++) {
 		ids_mutation *m = &b->m[i];
@@ -541,10 +565,12 @@ int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error 
 			res->gap = 1;
 			break;
 		}
-		rc = apply_one(s, b, &c, &sc, m, res, err);
+		rc = apply_one(s, &c, m, 0, err);
 		if (!rc)
 			ack = m->id;
 	}
+	if (!rc)
+		rc = flush_fresh(s, &c, err);
 	if (!rc)
 		rc = flush_changes(s, &c, err);
 	if (!rc)

@@ -54,11 +54,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
 		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"
 		       " value=excluded.value, meta=excluded.meta",
-	/* a new key's row: the push tries this first and reads the row only if it exists */
-	[ST_INSERT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
-			  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO NOTHING",
-	[ST_ADD_CHANGE] = "INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid, origin, ts)"
-			  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+	/* the change log's and new keys' inserts are made by multi_insert_sql (see there) */
 	[ST_ADD_CONFLICT] = "INSERT INTO conflicts(did, sid, uid, key, cid, mid, op, hlc, value, rule, reason,"
 			    " winner_seq, winner_hlc, ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
 	[ST_GET_CLIENT] = "SELECT cid, last_mid FROM clients WHERE did=?1 AND uid=?2 AND name=?3",
@@ -69,17 +65,51 @@ static const char *const stmt_sql[ST_COUNT] = {
 		     " kinds = kinds | excluded.kinds",
 };
 
-/* ST_ADD_CHANGE's insert for `rows` rows at once: row r's parameter k is number r*12+k. */
-static char *changes_insert_sql(int rows)
+/* The change log's rows and new keys' rows are inserted several per statement (1, 8 or 32):
+ * a statement per row cost ~1.1k instructions more per row for the change log and ~3k for the
+ * row (cursors opened, the VDBE started and halted). Parameters equal for a whole push are
+ * numbered ?1..?N and bound once per statement run; '#' in a row's template is that row's next
+ * parameter, numbered after them. */
+static const char *const change_cols = "INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid,"
+				       " origin, ts) VALUES";
+static const char *const change_row = "(#,?1,#,?2,#,#,#,#,?3,#,?4,?5)"; /* did uid cid origin ts */
+static const char *const new_row_cols = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value,"
+					" meta, khash) VALUES";
+static const char *const new_row_row = "(#,?1,#,?2,#,#,#,?3,#,NULL,#)"; /* uid did origin */
+
+static char *multi_insert_sql(const char *cols, const char *row, int rows)
 {
-	const char *one = stmt_sql[ST_ADD_CHANGE];
-	const char *values = strstr(one, " VALUES(");
+	int consts = 0;
+	for (const char *p = row; *p; p++) {
+		if (*p == '?' && p[1] - '0' > consts)
+			consts = p[1] - '0';
+	}
 	ids_buf b = IDS_BUF_INIT;
-	ids_buf_append(&b, one, (size_t)(values - one));
-	ids_buf_puts(&b, " VALUES");
-	for (int r = 0; r < rows; r++)
-		ids_buf_puts(&b, r ? ",(?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)");
+	ids_buf_puts(&b, cols);
+	for (int r = 0, n = consts + 1; r < rows; r++) {
+		if (r)
+			ids_buf_putc(&b, ',');
+		for (const char *p = row; *p; p++) {
+			if (*p == '#')
+				ids_buf_printf(&b, "?%d", n++);
+			else
+				ids_buf_putc(&b, *p);
+		}
+	}
 	return b.failed ? (ids_buf_free(&b), NULL) : ids_buf_steal(&b, NULL);
+}
+
+static char *generated_sql(int i)
+{
+	switch (i) {
+	case ST_ADD_CHANGE: return multi_insert_sql(change_cols, change_row, 1);
+	case ST_ADD_CHANGES_8: return multi_insert_sql(change_cols, change_row, 8);
+	case ST_ADD_CHANGES_32: return multi_insert_sql(change_cols, change_row, 32);
+	case ST_NEW_ROWS_1: return multi_insert_sql(new_row_cols, new_row_row, 1);
+	case ST_NEW_ROWS_8: return multi_insert_sql(new_row_cols, new_row_row, 8);
+	case ST_NEW_ROWS_32: return multi_insert_sql(new_row_cols, new_row_row, 32);
+	default: return NULL;
+	}
 }
 
 int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what)
@@ -247,8 +277,7 @@ static int open_sqlite(store *s, const store_options *o, ids_error *err)
 	if (!rc)
 		rc = store_exec(s->w, schema_v1, err);
 	for (int i = 0; !rc && i < ST_COUNT; i++) {
-		char *gen = i == ST_ADD_CHANGES_8 ? changes_insert_sql(8) :
-			    i == ST_ADD_CHANGES_32 ? changes_insert_sql(32) : NULL;
+		char *gen = generated_sql(i);
 		if (sqlite3_prepare_v3(s->w, gen ? gen : stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
 		    SQLITE_OK)
 			rc = store_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");
