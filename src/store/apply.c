@@ -7,60 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t lookup_or_insert(store *s, const char *sel, const char *ins, int64_t a, const char *name,
-				int *rc_out, ids_error *err)
-{
-	sqlite3_stmt *q;
-	int64_t id = -1;
-	for (int pass = 0; pass < 2 && id < 0; pass++) {
-		if (sqlite3_prepare_v2(s->w, pass ? ins : sel, -1, &q, NULL) != SQLITE_OK) {
-			*rc_out = store_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");
-			return -1;
-		}
-		int i = 1;
-		if (a >= 0)
-			sqlite3_bind_int64(q, i++, a);
-		sqlite3_bind_text(q, i, name, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(q);
-		if (!pass && rc == SQLITE_ROW)
-			id = sqlite3_column_int64(q, 0);
-		else if (pass && rc == SQLITE_DONE)
-			id = sqlite3_last_insert_rowid(s->w);
-		else if (pass) {
-			*rc_out = store_sql_err(s, s->w, rc, err, "insert");
-			sqlite3_finalize(q);
-			return -1;
-		}
-		sqlite3_finalize(q);
-	}
-	*rc_out = 0;
-	return id;
-}
-
-int store_db_id(store *s, const char *name, int64_t *did, ids_error *err)
-{
-	int rc;
-	*did = lookup_or_insert(s, "SELECT did FROM dbs WHERE name=?1", "INSERT INTO dbs(name) VALUES(?1)", -1,
-				name, &rc, err);
-	return rc;
-}
-
-int store_user_id(store *s, const char *name, int64_t *uid, ids_error *err)
-{
-	int rc;
-	*uid = lookup_or_insert(s, "SELECT uid FROM users WHERE name=?1", "INSERT INTO users(name) VALUES(?1)",
-				-1, name, &rc, err);
-	return rc;
-}
-
-int store_store_id(store *s, int64_t did, const char *name, int64_t *sid, ids_error *err)
-{
-	int rc;
-	*sid = lookup_or_insert(s, "SELECT sid FROM stores WHERE did=?1 AND name=?2",
-				"INSERT INTO stores(did, name) VALUES(?1, ?2)", did, name, &rc, err);
-	return rc;
-}
-
 static int step_done(store *s, sqlite3_stmt *q, ids_error *err, const char *what)
 {
 	int rc = sqlite3_step(q);
@@ -135,23 +81,40 @@ typedef struct ctx {
 	int backoff;           /* the next skip_insert_first: doubles per miss, reset by a hit */
 	change_row pend[CHANGE_ROWS];
 	int n_pend;
+	int64_t tail; /* the change log's largest seq, -1: not known (tail_is) */
 	fresh_row fresh[FRESH_ROWS];
 	int n_fresh;
 } ctx;
 
-/* change log: ?1..?5 are did, uid, cid, origin, ts; a row's own 7 follow (store.c) */
-static void bind_change(sqlite3_stmt *q, int at, const change_row *r)
+/* change log: ?1..?5 are did, uid, cid, origin, ts; a row's own 7 follow (store.c), or 6
+ * without its seq (the ..R statements: the seq is the next rowid) */
+static void bind_change(sqlite3_stmt *q, int at, const change_row *r, int with_seq)
 {
-	sqlite3_bind_int64(q, at + 1, r->seq);
-	sqlite3_bind_int64(q, at + 2, r->sid);
-	sqlite3_bind_blob(q, at + 3, r->key, (int)r->key_len, SQLITE_STATIC);
-	sqlite3_bind_int(q, at + 4, r->deleted ? IDS_OP_DELETE : IDS_OP_PUT);
-	sqlite3_bind_text(q, at + 5, r->h, -1, SQLITE_STATIC);
+	if (with_seq)
+		sqlite3_bind_int64(q, ++at, r->seq);
+	sqlite3_bind_int64(q, at + 1, r->sid);
+	sqlite3_bind_blob(q, at + 2, r->key, (int)r->key_len, SQLITE_STATIC);
+	sqlite3_bind_int(q, at + 3, r->deleted ? IDS_OP_DELETE : IDS_OP_PUT);
+	sqlite3_bind_text(q, at + 4, r->h, -1, SQLITE_STATIC);
 	if (r->val)
-		sqlite3_bind_text(q, at + 6, r->val, (int)r->vlen, SQLITE_STATIC);
+		sqlite3_bind_text(q, at + 5, r->val, (int)r->vlen, SQLITE_STATIC);
 	else
-		sqlite3_bind_null(q, at + 6);
-	sqlite3_bind_int64(q, at + 7, r->mid);
+		sqlite3_bind_null(q, at + 5);
+	sqlite3_bind_int64(q, at + 6, r->mid);
+}
+
+/* Whether the change log's largest seq is `seq`, so rows inserted without a seq get seq+1,
+ * seq+2, ...: the log is pruned by age (gc.c, scan.c), which may take its newest rows too.
+ * c->tail caches the answer within the batch (only this batch writes the log meanwhile). */
+static int tail_is(store *s, ctx *c, int64_t seq)
+{
+	if (c->tail < 0) {
+		sqlite3_stmt *q = s->st[ST_CHANGES_TAIL];
+		if (sqlite3_step(q) == SQLITE_ROW)
+			c->tail = sqlite3_column_int64(q, 0); /* NULL (empty log) reads as 0 */
+		sqlite3_reset(q);
+	}
+	return c->tail == seq;
 }
 
 /* Writes the waiting change-log rows, in seq order. Must run before anything reads the
@@ -162,15 +125,24 @@ static int flush_changes(store *s, ctx *c, ids_error *err)
 	while (!rc && done < c->n_pend) {
 		int left = c->n_pend - done;
 		int rows = left >= 32 ? 32 : left >= 8 ? 8 : 1;
-		sqlite3_stmt *q = s->st[rows == 32 ? ST_ADD_CHANGES_32 : rows == 8 ? ST_ADD_CHANGES_8 : ST_ADD_CHANGE];
+		const change_row *first = &c->pend[done];
+		int next_rowid = rows > 1 && first[rows - 1].seq == first->seq + rows - 1 && tail_is(s, c, first->seq - 1);
+		for (int r = 1; next_rowid && r < rows; r++)
+			next_rowid = first[r].seq == first[r - 1].seq + 1;
+		sqlite3_stmt *q = s->st[rows == 32 ? (next_rowid ? ST_ADD_CHANGES_32R : ST_ADD_CHANGES_32) :
+				     rows == 8 ? (next_rowid ? ST_ADD_CHANGES_8R : ST_ADD_CHANGES_8) : ST_ADD_CHANGE];
 		sqlite3_bind_int64(q, 1, c->did);
 		sqlite3_bind_int64(q, 2, c->uid);
 		sqlite3_bind_int64(q, 3, c->cid);
 		sqlite3_bind_int(q, 4, c->origin);
 		sqlite3_bind_int64(q, 5, c->now);
 		for (int r = 0; r < rows; r++)
-			bind_change(q, 5 + r * 7, &c->pend[done + r]);
+			bind_change(q, 5 + r * (next_rowid ? 6 : 7), &first[r], !next_rowid);
 		rc = step_done(s, q, err, "change log");
+		if (!rc && next_rowid && sqlite3_last_insert_rowid(s->w) != first[rows - 1].seq)
+			rc = ids_fail(err, IDS_ECORRUPT, "change log: seq %lld written as %lld (data dir %s)",
+				      (long long)first[rows - 1].seq, (long long)sqlite3_last_insert_rowid(s->w), s->dir);
+		c->tail = rc ? -1 : first[rows - 1].seq;
 		done += rows;
 	}
 	c->n_pend = 0;
@@ -540,6 +512,7 @@ int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error 
 	c.did = c.uid = c.cid = 0;
 	c.skip_insert_first = c.n_pend = c.n_fresh = 0;
 	c.backoff = BACKOFF_MIN;
+	c.tail = -1;
 	c.origin = b->origin;
 	c.now = hlc_wall_ms();
 	int rc = store_db_id(s, b->db, &c.did, err);

@@ -61,6 +61,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SET_CLIENT] = "UPDATE clients SET last_mid=?2, seen=?3 WHERE cid=?1",
 	[ST_STORE_COUNTS] = "UPDATE stores SET live=live+?2, tomb=tomb+?3 WHERE sid=?1",
 	[ST_BASE_VALUE] = "SELECT op, value FROM changes WHERE seq=?1 AND sid=?2 AND uid=?3 AND key=?4",
+	[ST_CHANGES_TAIL] = "SELECT max(seq) FROM changes",
 	[ST_FIELD] = "INSERT INTO fields(sid, name, kinds) VALUES(?1, ?2, ?3) ON CONFLICT(sid, name) DO UPDATE SET"
 		     " kinds = kinds | excluded.kinds",
 };
@@ -73,6 +74,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 static const char *const change_cols = "INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid,"
 				       " origin, ts) VALUES";
 static const char *const change_row = "(#,?1,#,?2,#,#,#,#,?3,#,?4,?5)"; /* did uid cid origin ts */
+/* Without seq, SQLite gives each row the largest rowid + 1, found by walking the table's right
+ * edge; an explicit seq is looked up from the root first (~1k instructions a row). apply.c uses
+ * these only when that next rowid is the seq the row must have. */
+static const char *const change_cols_r = "INSERT INTO changes(did, sid, uid, key, op, hlc, value, cid, mid,"
+					 " origin, ts) VALUES";
+static const char *const change_row_r = "(?1,#,?2,#,#,#,#,?3,#,?4,?5)";
 static const char *const new_row_cols = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value,"
 					" meta, khash) VALUES";
 static const char *const new_row_row = "(#,?1,#,?2,#,#,#,?3,#,NULL,#)"; /* uid did origin */
@@ -105,6 +112,8 @@ static char *generated_sql(int i)
 	case ST_ADD_CHANGE: return multi_insert_sql(change_cols, change_row, 1);
 	case ST_ADD_CHANGES_8: return multi_insert_sql(change_cols, change_row, 8);
 	case ST_ADD_CHANGES_32: return multi_insert_sql(change_cols, change_row, 32);
+	case ST_ADD_CHANGES_8R: return multi_insert_sql(change_cols_r, change_row_r, 8);
+	case ST_ADD_CHANGES_32R: return multi_insert_sql(change_cols_r, change_row_r, 32);
 	case ST_NEW_ROWS_1: return multi_insert_sql(new_row_cols, new_row_row, 1);
 	case ST_NEW_ROWS_8: return multi_insert_sql(new_row_cols, new_row_row, 8);
 	case ST_NEW_ROWS_32: return multi_insert_sql(new_row_cols, new_row_row, 32);
