@@ -186,7 +186,20 @@ static int log_conflict(store *s, ctx *c, int64_t sid, const ids_mutation *m, id
 	return step_done(s, q, err, "conflict log");
 }
 
-/* Binds a row's columns (ST_PUT_ROW and ST_INSERT_ROW share them). */
+/* Binds a row's value (NULL: a tombstone) at `at` and its per-field stamps (merge) after it. */
+static void bind_value_meta(sqlite3_stmt *p, int at, const ids_decision *d, const char *val, size_t vlen)
+{
+	if (val)
+		sqlite3_bind_text(p, at, val, (int)vlen, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(p, at);
+	if (d->merged)
+		sqlite3_bind_text(p, at + 1, d->meta.data, (int)d->meta.len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(p, at + 1);
+}
+
+/* Binds a new row's columns (ST_PUT_ROW). */
 static void bind_row(sqlite3_stmt *p, ctx *c, int64_t sid, const ids_batch *b, const ids_mutation *m,
 		     int64_t seq, const char *h, const ids_decision *d, const char *val, size_t vlen)
 {
@@ -198,15 +211,20 @@ static void bind_row(sqlite3_stmt *p, ctx *c, int64_t sid, const ids_batch *b, c
 	sqlite3_bind_text(p, 6, h, -1, SQLITE_STATIC);
 	sqlite3_bind_int(p, 7, d->deleted);
 	sqlite3_bind_int(p, 8, b->origin);
-	if (val)
-		sqlite3_bind_text(p, 9, val, (int)vlen, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(p, 9);
-	if (d->merged)
-		sqlite3_bind_text(p, 10, d->meta.data, (int)d->meta.len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(p, 10);
+	bind_value_meta(p, 9, d, val, vlen);
 	sqlite3_bind_int64(p, 11, store_key_hash(m->key, m->key_len)); /* for the lake's bucket scans */
+}
+
+/* Binds an existing row's new state (ST_SET_ROW). */
+static void bind_set_row(sqlite3_stmt *p, int64_t rowid, int64_t seq, const char *h, const ids_decision *d,
+			 ids_origin origin, const char *val, size_t vlen)
+{
+	sqlite3_bind_int64(p, 1, rowid);
+	sqlite3_bind_int64(p, 2, seq);
+	sqlite3_bind_text(p, 3, h, -1, SQLITE_STATIC);
+	sqlite3_bind_int(p, 4, d->deleted);
+	sqlite3_bind_int(p, 5, origin);
+	bind_value_meta(p, 6, d, val, vlen);
 }
 
 /* A shared row (uid 0) with this key: a user may not create its own over it. */
@@ -396,7 +414,7 @@ static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_erro
 	char cur_hlc[HLC_STR_MAX] = "";
 	sqlite3_stmt *g = s->st[ST_GET_ROW];
 	sqlite3_stmt *bq = NULL;
-	int64_t seq = s->next_seq;
+	int64_t seq = s->next_seq, rowid = 0;
 	char h[HLC_STR_MAX];
 	ids_decision d;
 	ids_decision_init(&d);
@@ -415,6 +433,7 @@ static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_erro
 		cur.value_len = (size_t)sqlite3_column_bytes(g, 4);
 		cur.meta = (const char *)sqlite3_column_text(g, 5);
 		cur.meta_len = (size_t)sqlite3_column_bytes(g, 5);
+		rowid = sqlite3_column_int64(g, 6);
 	} else if (rc != SQLITE_DONE) {
 		rc = store_sql_err(s, s->w, rc, err, "read row");
 		goto out;
@@ -451,8 +470,11 @@ static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_erro
 		if (d.deleted)
 			val = NULL;
 		hlc_format(&d.hlc, h);
-		sqlite3_stmt *p = s->st[ST_PUT_ROW];
-		bind_row(p, c, sid, b, m, seq, h, &d, val, vlen);
+		sqlite3_stmt *p = s->st[cur.exists ? ST_SET_ROW : ST_PUT_ROW];
+		if (cur.exists)
+			bind_set_row(p, rowid, seq, h, &d, b->origin, val, vlen);
+		else
+			bind_row(p, c, sid, b, m, seq, h, &d, val, vlen);
 		/* cur's column pointers die with the reset, and the merge buffers already copied them;
 		 * only its exists/deleted flags are read below */
 		sqlite3_reset(g);

@@ -47,8 +47,11 @@ static const char *const schema_v1 =
 	"INSERT OR IGNORE INTO meta(k, v) VALUES('head', 0);";
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta FROM rows WHERE sid=?1 AND uid=?2"
+	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta, rowid FROM rows WHERE sid=?1 AND uid=?2"
 		       " AND key=?3",
+	/* a row that was just read (ST_GET_ROW) is written by its rowid: the key's index is not
+	 * searched again (the upsert searched it for its conflict check) */
+	[ST_SET_ROW] = "UPDATE rows SET seq=?2, hlc=?3, deleted=?4, origin=?5, value=?6, meta=?7 WHERE rowid=?1",
 	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND deleted=0",
 	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
 		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
