@@ -331,11 +331,11 @@ static int queue_fresh(store *s, ctx *c, int slot, ids_rule rule, ids_mutation *
 static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_error *err);
 
 /* Inserts the waiting new keys' rows, 32, 8 or 1 per statement, and finishes their mutations.
- * A key that exists after all (a row of an earlier push, or a key twice in the batch) fails
- * its statement with a constraint error, and SQLite undoes that statement alone: the
- * mutations from there on then take the read-first path, in order, and the next `backoff`
- * mutations skip the insert-first path (pushes of updates pay for one failed statement per
- * 16..1024 mutations). */
+ * A key that exists after all (a row of an earlier push, or a key twice in the batch) stops
+ * its statement with a constraint error (INSERT OR FAIL: the rows before it stay, and need no
+ * statement journal, which copied every page the statement touched): the mutations from
+ * there on take the read-first path, in order, and the next `backoff` mutations skip the
+ * insert-first path (pushes of updates pay for one failed statement per 16..1024 mutations). */
 static int flush_fresh(store *s, ctx *c, ids_error *err)
 {
 	int n = c->n_fresh, done = 0, rc = 0;
@@ -362,20 +362,14 @@ static int flush_fresh(store *s, ctx *c, ids_error *err)
 				sqlite3_bind_text(q, at + 6, m->value, (int)m->value_len, SQLITE_STATIC);
 			sqlite3_bind_int64(q, at + 7, store_key_hash(m->key, m->key_len)); /* the lake's buckets */
 		}
+		/* OR FAIL: the rows before a conflicting one stay in, and sqlite3_changes counts them */
 		int src = sqlite3_step(q);
+		int went = src == SQLITE_DONE ? rows : (src & 0xff) == SQLITE_CONSTRAINT ? sqlite3_changes(s->w) : -1;
 		sqlite3_reset(q);
-		if ((src & 0xff) == SQLITE_CONSTRAINT) {
-			c->skip_insert_first = c->backoff;
-			c->backoff = c->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : c->backoff * 2;
-			for (int r = done; !rc && r < n; r++)
-				rc = apply_one(s, c, c->fresh[r].m, 1, err);
-			return rc;
-		}
-		if (src != SQLITE_DONE)
+		if (went < 0 || went > rows || (went == rows && src != SQLITE_DONE))
 			return store_sql_err(s, s->w, src, err, "write row");
-		c->backoff = BACKOFF_MIN;
 		static const ids_row none = {0};
-		for (int r = 0; !rc && r < rows; r++) {
+		for (int r = 0; !rc && r < went; r++) {
 			fresh_row *f = &c->fresh[done + r];
 			ids_decision d;
 			ids_decision_init(&d);
@@ -384,6 +378,14 @@ static int flush_fresh(store *s, ctx *c, ids_error *err)
 			rc = finish_apply(s, c, f->slot, c->sc->rule[f->slot], f->m, s->next_seq, f->h, &d,
 					  f->deleted ? NULL : f->m->value, f->m->value_len, &none, err);
 		}
+		if (!rc && went < rows) {
+			c->skip_insert_first = c->backoff;
+			c->backoff = c->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : c->backoff * 2;
+			for (int r = done + went; !rc && r < n; r++)
+				rc = apply_one(s, c, c->fresh[r].m, 1, err);
+			return rc;
+		}
+		c->backoff = BACKOFF_MIN;
 		done += rows;
 	}
 	return rc;

@@ -74,16 +74,16 @@ static const char *const stmt_sql[ST_COUNT] = {
  * row (cursors opened, the VDBE started and halted). Parameters equal for a whole push are
  * numbered ?1..?N and bound once per statement run; '#' in a row's template is that row's next
  * parameter, numbered after them. */
-static const char *const change_cols = "INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid,"
+static const char *const change_cols = "INSERT OR FAIL INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid,"
 				       " origin, ts) VALUES";
 static const char *const change_row = "(#,?1,#,?2,#,#,#,#,?3,#,?4,?5)"; /* did uid cid origin ts */
 /* Without seq, SQLite gives each row the largest rowid + 1, found by walking the table's right
  * edge; an explicit seq is looked up from the root first (~1k instructions a row). apply.c uses
  * these only when that next rowid is the seq the row must have. */
-static const char *const change_cols_r = "INSERT INTO changes(did, sid, uid, key, op, hlc, value, cid, mid,"
+static const char *const change_cols_r = "INSERT OR FAIL INTO changes(did, sid, uid, key, op, hlc, value, cid, mid,"
 					 " origin, ts) VALUES";
 static const char *const change_row_r = "(?1,#,?2,#,#,#,#,?3,#,?4,?5)";
-static const char *const new_row_cols = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value,"
+static const char *const new_row_cols = "INSERT OR FAIL INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value,"
 					" meta, khash) VALUES";
 static const char *const new_row_row = "(#,?1,#,?2,#,#,#,?3,#,NULL,#)"; /* uid did origin */
 
