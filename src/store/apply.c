@@ -23,6 +23,7 @@ typedef struct sid_cache {
 	ids_rule rule[8];
 	int ro[8];
 	int64_t dlive[8], dtomb[8];
+	int shared[8]; /* the store has live shared rows (uid 0): 1 yes, 0 no, -1 not asked yet */
 	int n;
 } sid_cache;
 
@@ -227,11 +228,21 @@ static void bind_set_row(sqlite3_stmt *p, int64_t rowid, int64_t seq, const char
 	bind_value_meta(p, 6, d, val, vlen);
 }
 
-/* A shared row (uid 0) with this key: a user may not create its own over it. */
-static int shared_row(store *s, int64_t sid, const ids_mutation *m)
+/* A shared row (uid 0) with this key: a user may not create its own over it. Most stores
+ * have no shared row at all, which is asked once per batch and store (a user's push creates
+ * none) instead of once per mutation. */
+static int shared_row(store *s, sid_cache *sc, int slot, const ids_mutation *m)
 {
+	if (sc->shared[slot] < 0) {
+		sqlite3_stmt *q = s->st[ST_ANY_SHARED];
+		sqlite3_bind_int64(q, 1, sc->sid[slot]);
+		sc->shared[slot] = sqlite3_step(q) == SQLITE_ROW;
+		sqlite3_reset(q);
+	}
+	if (!sc->shared[slot])
+		return 0;
 	sqlite3_stmt *q = s->st[ST_GET_SHARED];
-	sqlite3_bind_int64(q, 1, sid);
+	sqlite3_bind_int64(q, 1, sc->sid[slot]);
 	sqlite3_bind_blob(q, 2, m->key, (int)m->key_len, SQLITE_STATIC);
 	int shared = sqlite3_step(q) == SQLITE_ROW;
 	sqlite3_reset(q);
@@ -266,6 +277,7 @@ static int sid_for(store *s, ctx *c, const char *name, int *slot, ids_error *err
 	sc->rule[i] = store_rule(s, c->b->db, name);
 	sc->ro[i] = store_is_read_only(s, c->b->db, name);
 	sc->dlive[i] = sc->dtomb[i] = 0;
+	sc->shared[i] = -1;
 	*slot = i;
 	return 0;
 }
@@ -309,7 +321,7 @@ static int finish_apply(store *s, ctx *c, int slot, ids_rule rule, ids_mutation 
 static int queue_fresh(store *s, ctx *c, int slot, ids_rule rule, ids_mutation *m, int *rc, ids_error *err)
 {
 	static const ids_row none = {0};
-	if (c->uid != 0 && shared_row(s, c->sc->sid[slot], m))
+	if (c->uid != 0 && shared_row(s, c->sc, slot, m))
 		return 0; /* the read-first path answers 403 */
 	ids_decision d;
 	ids_decision_init(&d);
@@ -441,7 +453,7 @@ static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_erro
 		goto out;
 	}
 	rc = 0;
-	if (!cur.exists && c->uid != 0 && shared_row(s, sid, m)) {
+	if (!cur.exists && c->uid != 0 && shared_row(s, c->sc, slot, m)) {
 		rc = store_refuse_shared(b, m, err);
 		goto out;
 	}

@@ -53,6 +53,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * searched again (the upsert searched it for its conflict check) */
 	[ST_SET_ROW] = "UPDATE rows SET seq=?2, hlc=?3, deleted=?4, origin=?5, value=?6, meta=?7 WHERE rowid=?1",
 	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND deleted=0",
+	[ST_ANY_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND deleted=0 LIMIT 1",
 	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
 		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
 		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"

@@ -52,7 +52,7 @@ enum {
 	ST_ADD_CHANGES_8, ST_ADD_CHANGES_32, /* ST_ADD_CHANGE for 8 and 32 rows in one statement */
 	ST_NEW_ROWS_1, ST_NEW_ROWS_8, ST_NEW_ROWS_32, /* new keys' rows, 1, 8 or 32 per statement */
 	ST_ADD_CHANGES_8R, ST_ADD_CHANGES_32R, /* the same, each row's seq the next rowid */
-	ST_CHANGES_TAIL, ST_SET_ROW,
+	ST_CHANGES_TAIL, ST_SET_ROW, ST_ANY_SHARED,
 	ST_COUNT
 };
 
