@@ -2,15 +2,16 @@
 // flush) against a fresh server each, timing the flush call (p50/p99), then the size of the
 // Iceberg metadata the rounds left. Four setups in one run: the plain layout, Iceberg with the
 // file-system catalog, Iceberg committed through a REST catalog (Iceberg's own server on
-// 127.0.0.1), and the same with the warehouse on S3 (versitygw on 127.0.0.1).
-// Usage: node bench/iceberg_flush.mjs [rounds=300] [batch=100] [setups=hive,iceberg,rest,s3]
+// 127.0.0.1), the same with the warehouse on S3 (versitygw on 127.0.0.1), and S3 with idbsync's
+// own catalog in its state (s3cat: no REST catalog).
+// Usage: node bench/iceberg_flush.mjs [rounds=300] [batch=100] [setups=hive,iceberg,rest,s3,s3cat]
 import fs from 'node:fs';
 import path from 'node:path';
 import { serve, push, flush, tempDir } from '../tests/lake/lib.mjs';
 import { restCatalog, s3Server } from '../tests/lake/iceberg_lib.mjs';
 
 const rounds = Number(process.argv[2] || 300), batch = Number(process.argv[3] || 100);
-const setups = (process.argv[4] || 'hive,iceberg,rest,s3').split(',');
+const setups = (process.argv[4] || 'hive,iceberg,rest,s3,s3cat').split(',');
 
 function du(dir) {
   let n = 0;
@@ -35,7 +36,11 @@ for (const setup of setups) {
   const lake = tempDir(), data = tempDir();
   const args = ['--lake-format', setup === 'hive' ? 'hive' : 'iceberg', '--flush-interval', '1s'];
   let cat = null, s3 = null, env = {};
-  if (setup === 'rest' || setup === 's3') {
+  if (setup === 's3cat') {
+    s3 = await s3Server(tempDir('idbsync-s3-'));
+    args.push('--iceberg-warehouse', 's3://lake/idbsync', '--s3-endpoint', s3.endpoint);
+    env = { AWS_ACCESS_KEY_ID: s3.access, AWS_SECRET_ACCESS_KEY: s3.secret };
+  } else if (setup === 'rest' || setup === 's3') {
     const props = {};
     if (setup === 's3') {
       s3 = await s3Server(tempDir('idbsync-s3-'));

@@ -5,8 +5,11 @@
 // (held) and while the change fans out (wave), next to the same pusher with no live clients
 // (alone), from a process of its own. The server's RSS, threads and fds are sampled from /proc
 // every 100 ms; the CPU it spent from the push to the last delivery is read from /proc too.
-// usage: node bench/live.mjs [--bin build/idbsync] [--clients 10000] [--sse 0.5] [--json]
+// usage: node bench/live.mjs [--bin build/idbsync] [--clients 10000] [--sse 0.5] [--servers N] [--json]
 // bench/live.sh runs it for this tree's binary and a base binary in the same run.
+// --servers N: N servers on one PostgreSQL state (a real one, tests/pg/lib), the clients spread
+// over them in turn, the change pushed to the first: delivery to every server's clients goes
+// through PostgreSQL's NOTIFY (src/store/pg.c). CPU, RSS and threads are the first server's.
 import { performance } from 'node:perf_hooks';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,13 +42,24 @@ if (arg('pusher')) {
 
 const CLIENTS = Number(arg('clients', 10000));
 const SSE_SHARE = Number(arg('sse', 0.5));
+const SERVERS = Number(arg('servers', 0)); // 0: one server on SQLite
 const { startServer, pushOk, request, sleep, BIN } = await import('../tests/integration/lib/server.mjs');
 
 const DB = 'live';
 const help = execFileSync(BIN, ['serve', '--help']).toString();
 // older servers have no --max-connections (their limit is 4096)
 const args = ['--no-lake', '--no-inbox', ...(help.includes('--max-connections') ? ['--max-connections', String(CLIENTS + 1000)] : [])];
-const srv = await startServer({ args });
+let pg = null;
+let servers;
+if (SERVERS > 0) {
+  const { startPostgres } = await import('../tests/pg/lib/pg.mjs');
+  const { startServers } = await import('../tests/pg/lib/cluster.mjs');
+  pg = await startPostgres();
+  ({ servers } = await startServers(pg, SERVERS, { args: [...args, '--log-level', 'warn'] }));
+} else {
+  servers = [await startServer({ args })];
+}
+const srv = servers[0];
 const pid = srv.proc.pid;
 const samples = [];
 const sampler = setInterval(() => { const s = procStatus(pid); if (s) samples.push(s); }, 100);
@@ -86,11 +100,12 @@ const nSse = Math.round(CLIENTS * SSE_SHARE);
 const tOpen = performance.now();
 const clients = await openMany(CLIENTS, async (i) => {
   const localAddress = `127.0.0.${2 + (i % 8)}`;
+  const on = i % servers.length;
   try {
-    return i < nSse ? { kind: 'sse', c: await openSse(srv.port, DB, since, { localAddress }) }
-      : { kind: 'poll', c: await openLongPoll(srv.port, DB, since, { client: `lp${i}`, localAddress, wait: 60 }) };
+    return i < nSse ? { kind: 'sse', on, c: await openSse(servers[on].port, DB, since, { localAddress }) }
+      : { kind: 'poll', on, c: await openLongPoll(servers[on].port, DB, since, { client: `lp${i}`, localAddress, wait: 60 }) };
   } catch (e) {
-    return { kind: 'failed', error: e.code || e.message };
+    return { kind: 'failed', on, error: e.code || e.message };
   }
 }, 500);
 const openMs = performance.now() - tOpen;
@@ -137,6 +152,8 @@ await sleep(1000);
 const otherLat = await other.stop();
 clearInterval(sampler);
 const delivered = arrivals.filter((x) => x !== null);
+// by server (with --servers: the first took the push; the others learn of it through PostgreSQL)
+const perServer = servers.map((_, k) => stats(arrivals.filter((x, i) => x !== null && clients[i].on === k)));
 const result = {
   bin: BIN,
   clients: CLIENTS, sse: nSse, polls: CLIENTS - nSse,
@@ -151,6 +168,9 @@ const result = {
   clientCpuS: (clientCpu.user + clientCpu.system) / 1e6,
   waveWallMs,
   latency: stats(delivered),
+  servers: servers.length,
+  state: pg ? 'postgres' : 'sqlite',
+  perServer,
   otherFailed: otherLat.failed,
   other: {
     alone: stats(aloneLat),
@@ -161,7 +181,8 @@ const result = {
   load: execFileSync('cat', ['/proc/loadavg']).toString().trim(),
 };
 for (const { c } of clients) c?.sock.destroy();
-await srv.stop();
+for (const x of servers) await x.stop();
+pg?.stop();
 if (process.argv.includes('--json')) console.log(JSON.stringify(result));
 else console.log(JSON.stringify(result, null, 2));
 process.exit(0);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 10,000 live clients (half long-polls, half SSE streams) on one server, this tree's binary next
-# to a base binary in the same run (by default main's, built from a git worktree: the
-# thread-per-connection server before issue #17). One change reaches every client; another
+# to a base binary in the same run (by default main's, built from a git worktree; BASE_REF picks
+# another ref, e.g. the thread-per-connection server before issue #17). One change reaches every client; another
 # client's pushes are timed alone, with the clients held, and during the fan-out.
 # usage: bench/live.sh [CLIENTS...]          (default: 10000)
 #   BASE_BIN=path   use this binary as the base instead of building BASE_REF (default main)
@@ -33,13 +33,13 @@ for n in "${@:-10000}"; do
     node bench/live.mjs --bin "$bin" --clients "$n" --json >>"$out"
   done
 done
-BASE_BIN=$BASE_BIN node -e '
+BASE_BIN=$BASE_BIN BASE_NAME="base (${BASE_REF:-main})" node -e '
 const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
 const f = (x, k) => x ? x[k].toFixed(k === "n" ? 0 : 1) : "-";
 console.log("| server | clients (SSE/long-poll) | closed by the server before the change | the change: push | reached | change p50 / p99 / max ms | server / client CPU s for the fan-out (wall s) | RSS held / peak MB | threads held | other push p50 / p99 ms (n): alone | held | fan-out | other pushes refused | load |");
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
-  const name = r.bin === process.env.BASE_BIN ? "base (thread per connection)" : "this tree (event-driven)";
+  const name = r.bin === process.env.BASE_BIN ? process.env.BASE_NAME : "this tree";
   const l = r.latency;
   const o = (x) => x ? `${x.p50.toFixed(1)} / ${x.p99.toFixed(1)} (${x.n})` : "-";
   console.log(`| ${name} | ${r.clients} (${r.sse}/${r.polls}) | ${r.closedEarly + r.connectFailed} | ${r.pushStatus === 200 ? `${r.pushMs.toFixed(0)} ms` : r.pushStatus} | ${r.delivered} | ${l ? `${l.p50.toFixed(0)} / ${l.p99.toFixed(0)} / ${l.max.toFixed(0)}` : "-"} | ${r.waveCpuS.toFixed(2)} / ${r.clientCpuS.toFixed(2)} (${(r.waveWallMs / 1000).toFixed(1)}) | ` +

@@ -9,12 +9,13 @@
 // usage: node bench/push_callgrind.mjs [--bin build/idbsync] [--total 20000] [--batch 500]
 //                                       [--clients 1] [--update] [--user NAME] [--out /tmp/push-cg]
 //                                       [--server-args "--no-lake --no-inbox"]
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { orderBodies, postPush as post } from './lib/orders.mjs';
+import { serveUnderCallgrind, dumpTotals } from './lib/callgrind.mjs';
 
 const update = process.argv.includes('--update');
 const args = Object.fromEntries(process.argv.slice(2).filter((v) => v !== '--update').reduce((a, v, i, arr) =>
@@ -34,16 +35,8 @@ if (args.user) {
   fs.writeFileSync(path.join(dir, 'tokens'), `${token} ${args.user}\n`);
   extra.push('--auth', `tokens:${path.join(dir, 'tokens')}`);
 }
-const p = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}/callgrind.out`,
-  bin, 'serve', '--data', path.join(dir, 'data'), '--lake', path.join(dir, 'lake'), '--listen', '127.0.0.1:0', ...extra],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-let stderr = '';
-p.stderr.on('data', (d) => (stderr += d));
-const port = await new Promise((resolve, reject) => {
-  let o = '';
-  p.stdout.on('data', (d) => { o += d; const m = o.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/); if (m) resolve(Number(m[1])); });
-  p.once('exit', (c) => reject(new Error(`server exited ${c}: ${stderr}`)));
-});
+const { p, port } = await serveUnderCallgrind(bin, ['serve', '--data', path.join(dir, 'data'), '--lake', path.join(dir, 'lake'),
+  '--listen', '127.0.0.1:0', ...extra], out);
 const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
 const per = Math.ceil(total / clients);
 const warm = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1, `seed-${c}`)
@@ -58,17 +51,8 @@ agent.destroy();
 p.kill('SIGTERM');
 await new Promise((r) => p.once('exit', r));
 fs.rmSync(dir, { recursive: true, force: true });
-// per-thread dumps: callgrind.out.PID.1-01 ...; keep the ones of the -d dump (part 1)
-const files = fs.readdirSync(out).filter((f) => /\.1-\d+$/.test(f)).sort();
-let sum = 0;
-const rows = [];
-for (const f of files) {
-  const txt = fs.readFileSync(path.join(out, f), 'utf8');
-  const m = txt.match(/^summary: (\d+)/m) || txt.match(/^totals: (\d+)/m);
-  const ir = m ? Number(m[1]) : 0;
-  sum += ir;
-  rows.push([f, ir]);
-}
-console.log(`${total} mutations${update ? ' (updates of existing keys)' : ''}${args.user ? ` as user ${args.user}` : ''}, batches of ${batch}, ${clients} client(s), server ${extra.join(' ')}`);
+const rows = dumpTotals(out);
+const sum = rows.reduce((a, [, ir]) => a + ir, 0);
+console.log(`${total} mutations${update ? ' (updates of existing keys)' : ''}, batches of ${batch}, ${clients} client(s), server ${extra.join(' ')}`);
 for (const [f, ir] of rows) if (ir) console.log(`  ${f}: ${Math.round(ir / total).toLocaleString('en-US')} Ir/mutation`);
 console.log(`total: ${Math.round(sum / total).toLocaleString('en-US')} Ir/mutation (${sum.toLocaleString('en-US')} Ir)`);

@@ -74,6 +74,18 @@ export class Synced extends EventTarget {
       onLead: (signal) => this.lead(signal),
       onMessage: (m) => this.onTabMessage(m),
     });
+    // All the pull (pull.js) may use of this handle.
+    this.pullIO = {
+      acks: this.acks,
+      transport: this.transport,
+      pullLimit: this.o.pullLimit,
+      takeAfterAck: () => this.afterAck.splice(0),
+      onChanged: (applied) => this.changed(applied),
+      onError: (e) => this.reportError(e),
+      onState: (patch) => this.setState(patch),
+      onConflict: (detail) => { emit(this, 'conflict', detail); this.tabs.post({ t: 'conflict', detail }); },
+      onReset: (detail) => { emit(this, 'reset', detail); this.tabs.post({ t: 'reset', detail }); },
+    };
     registerDb(db, {
       isSynced: this.isSynced,
       clock: this.local.clock,
@@ -139,7 +151,7 @@ export class Synced extends EventTarget {
     await this.tabs.io(async () => {
       await this.pushAll();
       if (storeName === undefined) await this.pullAll({ full: true });
-      else { await refill(this, new Set([storeName]), Infinity, true); await this.pullAll(); }
+      else { await refill(this.local, this.pullIO, new Set([storeName]), Infinity, true); await this.pullAll(); }
     });
     this.setState({ lastSync: Date.now(), error: null, online: true });
     return this.status;
@@ -489,7 +501,7 @@ export class Synced extends EventTarget {
   }
 
   /** See pull.js: returns true when the server's state changed (the unpushed writes go again). */
-  pullAll(o) { return pullFeed(this, o); }
+  pullAll(o) { return pullFeed(this.local, this.pullIO, o); }
 }
 
 /** True for a push answer that refuses the batch's content (the same batch would fail again). */

@@ -8,7 +8,7 @@
 import { OUTBOX, META, BASE, REJECTED, allStoreNames, hideSyncStores, markInternal, native } from './capture.js';
 import { baseId, ensureBaseIndex, readBases } from './base.js';
 import { blobBytes, encodeValueAsync } from './codec.js';
-import { FIRST_BASE, ackRecord, pendingOf, pushBody } from './ledger.js';
+import { FIRST_BASE, ackRecord, pendingOf, pushBody } from './bookkeeping.js';
 
 /**
  * Creates the idbsync stores; call from an upgrade (versionchange) callback. They are hidden from

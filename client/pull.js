@@ -1,13 +1,28 @@
 // Pull: from the cursor to the head in pages, applied in chunks (apply.js); a full resync from 0
 // after a 410 or when the server's state (epoch) is another one (409); backfills of stores the
-// cursor did not cover (added by a later app version) and resync(store). Functions of the Synced
-// handle `s` (idbsync.js), which runs them inside its io lock.
+// cursor did not cover (added by a later app version) and resync(store). They work on the Replica
+// `r` and a PullIO (below), never on the whole Synced handle, which builds its PullIO once and
+// runs these inside its io lock. The bookkeeping (cursor, restarts, progress) is pullrun.js.
 import { applyChanges, dropUnseen } from './apply.js';
 import { BASE, META, native } from './capture.js';
-import { AuthError, CursorExpiredError, StateChangedError } from './errors.js';
-import { emit } from './events.js';
+import { AuthError } from './errors.js';
 import { done, getMeta, itx } from './outbox.js';
+import { PullRun, freshStores, storeTotals } from './pullrun.js';
 import { revertRefused } from './revert.js';
+
+/**
+ * What a pull needs besides the Replica.
+ * @typedef {object} PullIO
+ * @property {import('./acks.js').Acks} acks the push's memory of acked writes (cleared at the head)
+ * @property {{pull: Function, stores: Function}} transport GET /pull and GET /stores (transport.js)
+ * @property {number} pullLimit rows per page
+ * @property {() => object[]} takeAfterAck conflict winners waiting for their losers' acks (drained)
+ * @property {(applied: object[]) => void} onChanged rows applied (change events, Dexie, other tabs)
+ * @property {(e: Error) => void} onError an error that does not stop the pull (a row not applied)
+ * @property {(patch: object) => void} onState status fields (pulled, total, epoch, reset)
+ * @property {(detail: object) => void} onConflict a refused local write was put back (revert.js)
+ * @property {(detail: object) => void} onReset the server's state changed (`reset` event)
+ */
 
 /**
  * Pulls from the cursor to the head. full: from 0, then local rows the server did not return are
@@ -16,80 +31,59 @@ import { revertRefused } from './revert.js';
  * cursor did not cover (added by an upgrade) get the rows before it (refill). Returns true when
  * the server's state changed (the caller pushes the unpushed writes again).
  */
-export async function pullAll(s, { full = false } = {}) {
-  const r = s.local, acks = s.acks;
-  const onChunk = (applied) => s.changed(applied), onError = (e) => s.reportError(e);
-  if (s.afterAck.length) {
-    const w = s.afterAck;
-    s.afterAck = [];
-    await applyChanges(r, acks, w, null, { onChunk, onError });
-  }
-  await revertRefused(r, {
-    acks, transport: s.transport, pullLimit: s.o.pullLimit, onApplied: onChunk,
-    onConflict: (detail) => { emit(s, 'conflict', detail); s.tabs.post({ t: 'conflict', detail }); },
-  });
-  let since = full ? 0 : (await getMeta(r.idb, 'cursor')) || 0;
+export async function pullAll(r, io, { full = false } = {}) {
+  const { acks, transport, pullLimit, onState } = io;
+  const onChunk = (applied) => io.onChanged(applied), onError = (e) => io.onError(e);
+  const waiting = io.takeAfterAck();
+  if (waiting.length) await applyChanges(r, acks, waiting, null, { onChunk, onError });
+  await revertRefused(r, { acks, transport, pullLimit, onApplied: onChunk, onConflict: io.onConflict });
+  const run = new PullRun(full ? 0 : (await getMeta(r.idb, 'cursor')) || 0, full);
   // The state the cursor belongs to, as stored with it: another tab may have moved both.
   const held = await getMeta(r.idb, 'epoch');
-  if (held && held !== r.epoch) { r.epoch = held; s.setState({ epoch: held }); }
-  let seen = full ? new Map() : null;
-  let pulled = 0;
-  let total = null;
-  let reset = null;
-  if (since > 0) await backfill(s, since);
-  if (since === 0) total = await estimateTotal(s);
-  else if (!r.rulesAt) await estimateTotal(s);   // once per session: the stores' conflict rules
-  s.setState({ pulled: 0, total });
+  if (held && held !== r.epoch) { r.epoch = held; onState({ epoch: held }); }
+  if (run.since > 0) await backfill(r, io, run.since);
+  if (run.since === 0) run.total = await estimateTotal(r, io);
+  else if (!r.rulesAt) await estimateTotal(r, io);   // once per session: the stores' conflict rules
+  onState({ pulled: 0, total: run.total });
   // The next page is fetched (and parsed) while this one is written to IndexedDB.
   const fetchPage = (since, epoch = r.epoch) => {
-    const p = s.transport.pull({ since, limit: s.o.pullLimit, client: r.clientId, epoch });
+    const p = transport.pull({ since, limit: pullLimit, client: r.clientId, epoch });
     p.catch(() => {});   // awaited below, or dropped with a failed apply
     return p;
   };
-  let next = fetchPage(since);
+  let next = fetchPage(run.since);
   for (;;) {
     let page;
     try {
       page = await next;
     } catch (e) {
-      if (e instanceof StateChangedError && since > 0) {
-        reset = { from: r.epoch, to: null, reason: e.serverCode, at: Date.now() };
+      if (run.failed(e, r.epoch) === 'reset') {
         acks.clear();
         await clearBases(r.idb);   // seqs of another server state: no base of theirs means anything here
-        since = 0; seen = new Map(); pulled = 0; total = await estimateTotal(s);
-        s.setState({ pulled: 0, total });
-        next = fetchPage(since);
-        continue;
       }
-      if (!(e instanceof CursorExpiredError) || since === 0) throw e;
-      // Tombstones we never saw were collected: full resync, then drop rows the server no longer has.
-      since = 0; seen = new Map(); pulled = 0; total = await estimateTotal(s);
-      s.setState({ pulled: 0, total });
-      next = fetchPage(since);
+      run.total = await estimateTotal(r, io);
+      onState({ pulled: 0, total: run.total });
+      next = fetchPage(run.since);
       continue;
     }
-    const epoch = typeof page.epoch === 'string' ? page.epoch : null;
-    if (page.more) next = fetchPage(page.cursor, epoch || r.epoch);   // the page's epoch: its cursor belongs to it
+    const { epoch, next: nextEpoch } = PullRun.pageEpoch(page, r.epoch);
+    if (page.more) next = fetchPage(page.cursor, nextEpoch);
     await applyChanges(r, acks, page.changes, page.cursor, {
-      seen, epoch, onError,
-      onChunk: (applied, n) => {
-        pulled += n;
-        s.setState({ pulled, total: total === null ? null : Math.max(total, pulled) });
-        s.changed(applied);
-      },
+      seen: run.seen, epoch, onError,
+      onChunk: (applied, n) => { onState(run.progress(n)); io.onChanged(applied); },
     });
-    since = page.cursor;
-    if (epoch && epoch !== r.epoch) { r.epoch = epoch; s.setState({ epoch }); }
+    run.since = page.cursor;
+    if (epoch && epoch !== r.epoch) { r.epoch = epoch; onState({ epoch }); }
     if (!page.more) break;
   }
-  if (seen) await dropUnseen(r, seen, null, onChunk);
+  if (run.seen) await dropUnseen(r, run.seen, null, onChunk);
   acks.clear();   // the pull reached the head: every acked write has come back
-  if (total !== null && pulled < total) s.setState({ total: pulled });
-  if (!reset) return false;
-  reset.to = r.epoch;
-  s.setState({ reset });
-  emit(s, 'reset', reset);
-  s.tabs.post({ t: 'reset', detail: reset });
+  const total = run.finalTotal();
+  if (total !== undefined) onState({ total });
+  if (!run.reset) return false;
+  run.reset.to = r.epoch;
+  onState({ reset: run.reset });
+  io.onReset(run.reset);
   return true;
 }
 
@@ -98,12 +92,9 @@ export async function pullAll(s, { full = false } = {}) {
  * pulls up to the cursor were applied to) get the rows before the cursor: a store added in a
  * later app version receives the rows that existed before it.
  */
-export async function backfill(s, cursor) {
-  const known = await getMeta(s.local.idb, 'stores');
-  const local = s.local.stores();
-  if (!Array.isArray(known)) return;   // a cursor saved by an older client: taken as covering every store
-  const fresh = new Set([...local].filter((n) => !known.includes(n)));
-  if (fresh.size) await refill(s, fresh, cursor, false);
+export async function backfill(r, io, cursor) {
+  const fresh = freshStores(await getMeta(r.idb, 'stores'), r.stores());
+  if (fresh.size) await refill(r, io, fresh, cursor, false);
 }
 
 /**
@@ -111,33 +102,31 @@ export async function backfill(s, cursor) {
  * `upTo` (or the head), without moving the cursor; drop: then deletes their local rows the server
  * did not return. Records the stores as covered.
  */
-export async function refill(s, only, upTo, drop) {
-  const onChunk = (applied) => s.changed(applied);
+export async function refill(r, io, only, upTo, drop) {
+  const onChunk = (applied) => io.onChanged(applied), onError = (e) => io.onError(e);
   let since = 0;
   const seen = drop ? new Map() : null;
   for (;;) {
-    const page = await s.transport.pull({ since, limit: s.o.pullLimit, client: s.local.clientId });
-    await applyChanges(s.local, s.acks, page.changes, null, { seen, only, onChunk, onError: (e) => s.reportError(e) });
+    const page = await io.transport.pull({ since, limit: io.pullLimit, client: r.clientId });
+    await applyChanges(r, io.acks, page.changes, null, { seen, only, onChunk, onError });
     since = page.cursor;
     if (!page.more || since >= upTo) break;
   }
-  if (seen) await dropUnseen(s.local, seen, only, onChunk);
-  const known = await getMeta(s.local.idb, 'stores');
+  if (seen) await dropUnseen(r, seen, only, onChunk);
+  const known = await getMeta(r.idb, 'stores');
   if (Array.isArray(known)) {
-    const tx = itx(s.local.idb, [META], 'readwrite');
+    const tx = itx(r.idb, [META], 'readwrite');
     native.put.call(native.objectStore.call(tx, META), [...new Set([...known, ...only])], 'stores');
     await done(tx);
   }
 }
 
 /** Rows and tombstones of the synced stores on the server (null: unknown); notes each store's conflict rule. */
-export async function estimateTotal(s) {
+export async function estimateTotal(r, io) {
   try {
-    const stores = await s.transport.stores();
-    let n = 0;
-    s.local.rulesAt = Date.now();
-    for (const st of stores) { s.local.rules.set(st.name, st.conflict); if (s.isSynced(st.name)) n += (st.rows || 0) + (st.tombstones || 0); }
-    return n;
+    const stores = await io.transport.stores();
+    r.rulesAt = Date.now();
+    return storeTotals(stores, r.isSynced, r.rules);
   } catch (e) {
     if (e instanceof AuthError) throw e;
     return null;

@@ -37,6 +37,8 @@ typedef struct lake_options {
 					* also Apache Iceberg tables (docs/iceberg.md) */
 	int64_t iceberg_keep_ms;       /* Iceberg snapshots younger than this are kept; 0: 10 min;
 					* -1: all (no expiry) */
+	int64_t iceberg_keep_snapshots; /* and at most the newest N of them (at least the current
+					 * snapshot and its parent); 0: no such limit */
 	const char *iceberg_rest;      /* base URL of an Iceberg REST catalog that the tables are
 					* committed through (NULL: the file-system catalog) */
 	const char *iceberg_warehouse; /* s3://bucket/prefix: the Iceberg files also go to S3

@@ -1,12 +1,15 @@
 /* Parquet writer: a schema (pq_node tree) and rows in, one Parquet file out.
  *
- * Two ways to feed data:
+ * Three ways to feed data:
  *  - the row API, pq_writer_write_json(): one row as JSON text in idbsync's value
  *    conventions ({"$date":..} timestamps/dates, {"$bin":..} binary, {"$num":"NaN"} etc.,
  *    64-bit integers as plain JSON integers, decimals as "123.45" strings or numbers,
  *    UUIDs as canonical strings), shredded straight into the columns without a DOM;
  *  - the column batch API, pq_writer_write_column() + pq_writer_end_rows(): values and
- *    definition/repetition levels per leaf column, for callers that already hold columns.
+ *    definition/repetition levels per leaf column, for callers that already hold columns;
+ *  - the row-at-a-time API, pq_writer_row_begin() / pq_writer_put() / pq_writer_row_end():
+ *    one row's leaf values with their levels, for callers that walk their own values (the
+ *    lake, from a stored value's tokens) and would otherwise print JSON for the shredder.
  * Memory is bounded by one row group (its encoded, compressed pages) whatever the file size.
  * The file is written to "<path>.tmp-XXXXXX" and renamed over <path> by pq_writer_close()
  * after fsync, so a reader never sees a half-written file and an error leaves nothing behind.
@@ -139,6 +142,37 @@ int pq_writer_write_column(pq_writer *w, size_t col, const pq_column_batch *b, i
 /* Declares that n_rows complete rows were written to every column since the last call
  * (IDS_EINVAL if a column disagrees); may flush a row group. */
 int pq_writer_end_rows(pq_writer *w, size_t n_rows, ids_error *err);
+
+/* ---- row-at-a-time API ----
+ * For callers that walk their own values and know the schema (the lake feeds each stored
+ * value's tokens straight into the columns, with no JSON row text in between). A row is
+ * pq_writer_row_begin, then every leaf column's level entries in Dremel order through
+ * pq_writer_put (columns in any order, each column's entries in order), then
+ * pq_writer_row_end. Values are physical values as in pq_column_batch (BOOLEAN one byte
+ * 0/1, INT64 8 bytes LE, INT96 12 bytes, BYTE_ARRAY any bytes, ...): conversions are the
+ * caller's (pq_instant_value for timestamps). Not thread-safe, like the rest. */
+
+/* Starts a row (IDS_EINVAL if the writer is closed or failed). */
+int pq_writer_row_begin(pq_writer *w, ids_error *err);
+/* One level entry of column col: value/len when def == the column's max definition level,
+ * value NULL for a null or an empty list at level def. Levels are checked (ranges, a
+ * repeated entry's def, a fixed-size value's length): IDS_EINVAL names the column. Also
+ * IDS_ENOMEM, or IDS_ELIMIT for a value over 1 GiB. After any error the row is still open:
+ * cancel it (the writer stays usable). */
+int pq_writer_put(pq_writer *w, size_t col, int def, int rep, const void *value, size_t len,
+		  ids_error *err);
+/* Ends the row: every column must have got exactly one entry with rep 0 (else IDS_EINVAL
+ * naming the column, the row still open). May flush pages and a row group; an I/O error
+ * there fails the writer, as with the other APIs. */
+int pq_writer_row_end(pq_writer *w, ids_error *err);
+/* Drops what the open row put (nothing of it is written). */
+void pq_writer_row_cancel(pq_writer *w);
+/* An instant (seconds since the epoch, nanoseconds [0, 1e9)) as the physical value of
+ * timestamp leaf n (INT96; INT64 TIMESTAMP in its unit), the conversion the JSON path
+ * applies to {"$date":..}: out (12 bytes) gets *len bytes. IDS_EINVAL "timestamp out of
+ * range" / "timestamp has more precision than the column's unit", or for another type. */
+int pq_instant_value(uint8_t out[12], size_t *len, const pq_node *n, int64_t secs, int32_t nanos,
+		     ids_error *err);
 
 /* Rows written so far. */
 int64_t pq_writer_num_rows(const pq_writer *w);

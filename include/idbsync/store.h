@@ -115,6 +115,14 @@ typedef struct store_pull_req {
  * and *cursor the cursor. IDS_EGONE when since predates collected tombstones. */
 int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 	       ids_error *err);
+/* store_pull without its bookkeeping, for a look that may not be answered (a long-poll that
+ * finds nothing) or whose page is shared among waiters (the server's fan-out): the caller calls
+ * store_pull_done once for each pull it answers. */
+int store_pull_look(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+		    ids_error *err);
+/* A pull answered to req->client: counts it (store_get_stats' pulls) and notes the client's
+ * progress (req->since) for tombstone collection. */
+void store_pull_done(store *s, const store_pull_req *req);
 
 /* Current committed head seq, and a wait for it to pass `after` (returns 1 if it did, 0 on
  * timeout or shutdown). */
@@ -123,6 +131,10 @@ int64_t store_head(store *s);
  * commits a moment later (NOTIFY), so a cursor another server handed out, or a flush that must
  * cover every acked push, asks for this (one query; it also moves store_head). SQLite: store_head. */
 int64_t store_head_fresh(store *s);
+/* Moves whenever a page read before may differ from one read now at the same head: a tombstone
+ * collection here, or (PostgreSQL) any notification from another server, whose collections do
+ * not move the head. Pages shared among pulls are keyed by it as well as by the head. */
+int64_t store_read_gen(store *s);
 
 /* The state's identity (16 hex digits): made with the state, new after store_restore. Pulls
  * and pushes answer it; a client whose cursor belongs to another epoch must resync. */
@@ -136,6 +148,14 @@ int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_
  * file, checked first (integrity, idbsync schema), and gives it a new epoch. */
 int store_restore(const char *backup_file, const char *data_dir, char epoch_out[STORE_EPOCH_LEN + 1],
 		  int64_t *head, ids_error *err);
+/* The same two with the state in PostgreSQL (state: its postgres:// URI). A backup is Debian's
+ * pg_dump of that database (custom format, run on a snapshot exported here, so *head is exactly
+ * what it holds) while the servers keep serving; IDS_ENOTFOUND when pg_dump is not installed. A
+ * restore checks the file (pg_restore --list), refuses (IDS_EBUSY) while a server is connected
+ * to the database, replaces the tables in one transaction (pg_restore) and sets a new epoch. */
+int store_pg_backup(const char *state, const char *out_file, int64_t *head, ids_error *err);
+int store_pg_restore(const char *backup_file, const char *state, char epoch_out[STORE_EPOCH_LEN + 1],
+		     int64_t *head, ids_error *err);
 int store_wait(store *s, int64_t after, int timeout_ms);
 /* A seq at or above database db's latest change and at most the head: a waiter of db that has
  * seen everything up to seq `after` has nothing new while this is <= after (so a change in
@@ -264,6 +284,26 @@ int store_query_columns(store *s, const char *db, const char *store_name, ids_bu
  * frees it at once for the next caller; SQLite has one process per state, which always holds
  * it. Call it again to take over a free lease or to learn that it was lost. */
 int store_lease(store *s, const char *name, int *held, ids_error *err);
+/* A commit fenced by lease name (the lake's flush commit): begin returns 0 only while this
+ * process still holds the lease as it took it last (the lease's generation in the state,
+ * counted up by every new holder, is still its own, and its session still holds the lock),
+ * and until store_lease_fence_end no other server can take the lease over; else IDS_EBUSY
+ * (another server took it, or the state cannot be reached to prove it) and the caller must
+ * not commit. Call end after the commit (also a failed one), only after a begin that returned
+ * 0. One fence at a time per store. SQLite: always 0. */
+int store_lease_fence_begin(store *s, const char *name, ids_error *err);
+void store_lease_fence_end(store *s);
+
+/* ---- the Iceberg catalog in the state (src/store/icecat.c) ----
+ * The current metadata location of each Iceberg table of the lake when its files are on S3
+ * without an external catalog (docs/iceberg.md): the row is the commit point. Safe from any
+ * thread. store_ice_get appends the location of ns.name to loc (IDS_ENOTFOUND: no such row).
+ * store_ice_swap sets it to loc if it is expect (NULL: creates it if absent), atomically;
+ * IDS_ECONFLICT if not. store_ice_list appends the namespaces (ns NULL) or the tables of ns,
+ * sorted, one a line. */
+int store_ice_get(store *s, const char *ns, const char *name, ids_buf *loc, ids_error *err);
+int store_ice_swap(store *s, const char *ns, const char *name, const char *expect, const char *loc, ids_error *err);
+int store_ice_list(store *s, const char *ns, ids_buf *out, ids_error *err);
 
 /* Runs tombstone garbage collection now (normally periodic on the writer thread). */
 int store_gc_now(store *s, ids_error *err);

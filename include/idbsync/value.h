@@ -57,6 +57,8 @@ int ids_iso_to_ms(const char *s, size_t n, double *ms);
 int ids_iso_format(int64_t secs, uint32_t nanos, int digits, char *out);
 /* JS Date.toISOString() form of unix ms; out must hold 32 bytes. Returns length. */
 int ids_ms_to_iso(double ms, char *out);
+/* Unix ms as seconds (floored) and nanoseconds [0, 1e9): the instant ids_ms_to_iso prints. */
+void ids_ms_split(int64_t ms, int64_t *secs, int32_t *nanos);
 
 /* $num's text (util/number.c): "NaN", "Infinity", "-Infinity" or "-0" as the double it
  * names; IDS_EINVAL for anything else. */

@@ -225,11 +225,10 @@ static int put_num(ids_buf *out, double v)
 {
 	if (isinf(v))
 		return ids_buf_puts(out, v > 0 ? "{\"$num\":\"Infinity\"}" : "{\"$num\":\"-Infinity\"}");
-	char tmp[40];
 	if (v == floor(v) && fabs(v) < 9007199254740992.0)
-		snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-	else
-		ids_fmt_double(v, tmp);
+		return ids_buf_i64(out, (int64_t)v);   /* not snprintf: a lake row formats one per key */
+	char tmp[40];
+	ids_fmt_double(v, tmp);
 	return ids_buf_puts(out, tmp);
 }
 

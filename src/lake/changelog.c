@@ -23,7 +23,7 @@
 typedef struct rec {
 	int64_t seq;                 /* conflict id */
 	lk_table *t;
-	char *sys;                   /* the row's system columns (JSON members, no braces) */
+	lk_row *sys;                 /* the row's system columns (lk_row_copy) */
 	char *value;                 /* the losing value's JSON text, or NULL */
 	size_t vlen;
 } rec;
@@ -44,7 +44,7 @@ typedef struct batch {
 static void batch_free(batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		free(b->r[i].sys);
+		lk_row_free_copy(b->r[i].sys);
 		free(b->r[i].value);
 	}
 	free(b->r);
@@ -141,7 +141,7 @@ static int on_conflict(void *ctx, const store_conflict *c)
 	if (!r)
 		return b->rc;
 	const char *op = c->op == IDS_OP_DELETE ? "delete" : "put";
-	ids_buf *o = lk_row_start(b->l);
+	lk_row *o = lk_row_start(b->l);
 	lk_row_i64(o, "idb_id", c->id);
 	lk_row_str(o, "idb_key", b->key.data, b->key.len);
 	lk_row_str(o, "idb_user", c->user, strlen(c->user));
@@ -154,7 +154,7 @@ static int on_conflict(void *ctx, const store_conflict *c)
 	lk_row_i64(o, "idb_winner_seq", c->winner_seq);
 	lk_row_str(o, "idb_winner_hlc", c->winner_hlc, strlen(c->winner_hlc));
 	lk_row_ts(o, "idb_ts", c->ts_ms);
-	if (o->failed || !(r->sys = strndup(o->data + 1, o->len - 1)))
+	if (!(r->sys = lk_row_copy(o)))
 		return b->rc = ids_fail(b->err, IDS_ENOMEM, "out of memory");
 	return b->bytes > BATCH_BYTES ? 1 : 0;
 }
@@ -192,8 +192,7 @@ static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 	for (size_t i = 0; !rc && i < n; i++) {
 		int ok = r[i].value && !lk_parse_value(&l->vjson, r[i].value, r[i].vlen);
 		for (int pass = 0; pass < 2; pass++) {
-			ids_buf *o = lk_row_start(l);
-			ids_buf_puts(o, r[i].sys);
+			lk_row_restore(l, r[i].sys);
 			lk_row_fill(l, t, ok && !pass ? &l->vjson : NULL, 0);
 			rc = lk_write_row(l, w, err);
 			if (!rc || !pq_writer_usable(w) || !ok || pass)

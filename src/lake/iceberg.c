@@ -95,6 +95,9 @@ static int load_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 	if (l->o.iceberg_rest) {
 		if ((rc = ice_rest_load(l, e, k, &x->meta, err)) || !x->meta)
 			return rc;
+	} else if (ice_cat_mode(l)) {
+		if ((rc = ice_cat_load(l, x, &x->meta, err)) || !x->meta)
+			return rc ? ids_wrap(err, "iceberg table %s: ", x->loc), rc : 0;
 	} else {
 		int v = latest_version(x->loc);
 		if (!v)
@@ -159,6 +162,8 @@ static void tbl_clear(ice_tbl *x)
 	ice_mfs_free(x->mfs, x->n_mfs);
 	x->files = x->grave = NULL;
 	x->mfs = NULL;
+	free(x->uri);
+	x->uri = NULL;
 	x->n_files = x->n_grave = x->n_mfs = 0;
 	x->version = 0;
 }
@@ -198,9 +203,6 @@ int lk_ice_open(lake *l, ids_error *err)
 {
 	if ((l->o.iceberg_rest || l->o.iceberg_warehouse) && l->o.format != LK_FORMAT_ICEBERG)
 		return ids_fail(err, IDS_EINVAL, "--iceberg-rest and --iceberg-warehouse need --lake-format iceberg");
-	if (l->o.iceberg_warehouse && !l->o.iceberg_rest)
-		return ids_fail(err, IDS_EINVAL, "--iceberg-warehouse needs --iceberg-rest: S3 has no atomic rename, so a "
-				"catalog's pointer must be the commit");
 	if (l->o.format != LK_FORMAT_ICEBERG)
 		return 0;
 	for (size_t i = 0; i < l->n_cfg; i++)
@@ -228,6 +230,8 @@ int lk_ice_open(lake *l, ids_error *err)
 			rc = ids_fail(err, found, "iceberg rest catalog %s: a table of the lake did not load", l->o.iceberg_rest);
 		return rc ? rc : remove_orphans(l);
 	}
+	if (!rc && ice_cat_mode(l))
+		return (rc = ice_cat_open(l, err)) ? rc : remove_orphans(l);
 	DIR *r = rc ? NULL : opendir(l->ice->root);
 	struct dirent *d;
 	while (!rc && r && (d = readdir(r))) {

@@ -116,6 +116,7 @@ typedef struct ice_tbl {
 	int state_dirty;
 	int reconcile;               /* a reconcile failed: retried before the next commit */
 	int reload;                  /* --iceberg-rest: re-read from the catalog before the next commit */
+	char *uri;                   /* the catalog in the state: the current metadata file's URI */
 } ice_tbl;
 
 typedef struct ice_ent {
@@ -160,6 +161,24 @@ int ice_rest_create(lake *l, ice_ent *e, int k, json_t *want, json_t *fields, js
  * (HTTP 409): another writer moved the table. *meta: the committed metadata (new reference). */
 int ice_rest_commit(lake *l, ice_ent *e, int k, json_t *base, json_t *next, json_t **meta, ids_error *err);
 
+/* ---- the catalog in the state (iceberg_cat.c; an S3 warehouse without --iceberg-rest) ---- */
+/* 1 when the tables are committed through the state's catalog. */
+int ice_cat_mode(const lake *l);
+/* N of a metadata file named v<N>-<uuid>.metadata.json (0: another name). */
+int ice_cat_version(const char *uri);
+/* Appends the bytes of the warehouse file at uri (fetched into the mirror if it lacks it). */
+int ice_cat_read(lk_ice *ice, const char *uri, ids_buf *out, ids_error *err);
+/* x's committed metadata as the state names it (*meta NULL: no table yet); sets x->uri and
+ * x->version. */
+int ice_cat_load(lake *l, ice_tbl *x, json_t **meta, ids_error *err);
+/* The commit: meta written as metadata/v<N+1>-<uuid>.metadata.json, uploaded, then the state's
+ * row moved from x->uri to it (IDS_ECONFLICT: it no longer names x->uri). */
+int ice_cat_commit(lake *l, ice_tbl *x, const char *mdir, const char *uuid, json_t *meta, ids_error *err);
+/* lake_iceberg_read from the state's rows. */
+int ice_cat_serve(lake *l, const char *db, const char *table, ids_buf *loc, ids_buf *out, ids_error *err);
+/* At start: loads every table the state's catalog names. */
+int ice_cat_open(lake *l, ids_error *err);
+
 /* ---- field ids and schemas (iceberg_schema.c) ---- */
 /* The ids of meta's current schema back into e (at load). */
 void ice_learn_schema(ice_ent *e, json_t *meta);
@@ -182,10 +201,18 @@ int ice_commit_compaction(lake *l, ice_ent *e, ids_error *err);
 int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err);
 /* ---- snapshot expiry (iceberg_expire.c) ---- */
 /* Before a commit writes meta (its new snapshot new_snap, parent kept): drops the snapshots
- * older than the lake's --iceberg-keep (in batches of 16) from meta and returns them (NULL:
+ * older than the lake's --iceberg-keep or beyond its --iceberg-keep-snapshots (in batches of 16) from meta and returns them (NULL:
  * none). After the commit: ice_expire_files unlinks what only they referenced. */
 json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent);
 void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired);
+/* The file-system catalog and the state's: removes the metadata versions older than every version meta's
+ * metadata log keeps (and than current, meta's own N): no reader is sent to them any more,
+ * and their snapshots' files may be gone next. */
+void ice_drop_old_versions(lk_ice *ice, const ice_tbl *x, json_t *meta, int current);
+/* Metadata versions a metadata log keeps (Iceberg's write.metadata.previous-versions-max
+ * default): without it, and with no expiry, every version stayed on disk, and each holds
+ * every snapshot: bytes on disk grew with the square of the flushes. */
+#define ICE_PREV_VERSIONS_MAX 100
 /* At start: removes the data files and manifests (lists) under the table's dir that no snapshot
  * of its metadata names and that are older than --iceberg-keep (10 min when 0 or keep-all), so
  * another writer's commit in progress keeps its files (a crashed commit's leftovers, expiry

@@ -23,7 +23,10 @@
 
 /* The crash tests' kill -9 at an exact step: IDBSYNC_TEST_ICEBERG_KILL=<step>:<n> kills the
  * process at the n-th time it reaches step (list: manifest list written, metadata not; meta:
- * vN.metadata.json created, hint not; commit: every table committed, progress.json not). */
+ * vN.metadata.json created, hint not; <op>-list, <op>-meta: the same in a commit of that
+ * operation, e.g. replace-list; compact-link: a compaction's merged file linked in, its commit
+ * not begun; commit: every table committed, progress.json not; expire, expire-meta,
+ * expire-lists, expire-data: the steps of an expiry, iceberg_expire.c). */
 void ice_test_kill(const char *step)
 {
 	static int count;
@@ -289,8 +292,12 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		rc = ice_write_manifest_list(l->ice, lpath, list, n_list, snap, parent, seq, err);
 	if (!rc)
 		rc = ice_publish(l->ice, lpath, err);
-	if (!rc)
+	char step[32];
+	snprintf(step, sizeof step, "%s-list", op);
+	if (!rc) {
 		ice_test_kill("list");
+		ice_test_kill(step);   /* e.g. replace-list: a compaction's commit */
+	}
 
 	/* the metadata file: the commit */
 	int64_t now = lk_now_ms(), before = (int64_t)json_integer_value(json_object_get(meta, "last-updated-ms"));
@@ -324,10 +331,17 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 			      json_pack("{sIsI}", "timestamp-ms", (json_int_t)now, "snapshot-id", (json_int_t)snap));
 	if (x->version) {
 		char prev[4900];
-		snprintf(prev, sizeof prev, "file://%s/v%d.metadata.json", mdir, x->version);
+		if (x->uri)   /* the state's catalog: the file it names */
+			snprintf(prev, sizeof prev, "%s", x->uri);
+		else
+			snprintf(prev, sizeof prev, "file://%s/v%d.metadata.json", mdir, x->version);
 		json_array_append_new(json_object_get(meta, "metadata-log"),
 				      json_pack("{sIss}", "timestamp-ms", (json_int_t)before, "metadata-file", prev));
 	}
+	json_t *mlog = json_object_get(meta, "metadata-log");
+	int trimmed = json_array_size(mlog) > ICE_PREV_VERSIONS_MAX;
+	while (json_array_size(mlog) > ICE_PREV_VERSIONS_MAX)
+		json_array_remove(mlog, 0);
 	json_object_set_new(meta, "last-sequence-number", json_integer(seq));
 	json_object_set_new(meta, "last-updated-ms", json_integer(now));
 	json_object_set_new(meta, "current-snapshot-id", json_integer(snap));
@@ -336,9 +350,14 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	int reloaded = 0;
 	if (!rc && l->o.iceberg_rest)
 		rc = rest_commit(l, e, k, &meta, snap, &reloaded, err);
+	else if (!rc && ice_cat_mode(l))
+		rc = ice_cat_commit(l, x, mdir, uuid, meta, err);
 	else if (!rc)
 		rc = fs_commit(x, mdir, meta, err);
 	free(schema_text);
+	snprintf(step, sizeof step, "%s-meta", op);
+	if (!rc)
+		ice_test_kill(step);
 	if (!rc && reloaded) {
 		ice_test_kill("meta");
 		if (expired)
@@ -388,6 +407,8 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		x->version += !l->o.iceberg_rest;   /* the file-system catalog's vN */
 		if (expired)
 			ice_expire_files(l->ice, x, x->meta, expired);
+		else if (trimmed && x->version)
+			ice_drop_old_versions(l->ice, x, x->meta, x->version);
 	} else {
 		ids_wrap(err, "iceberg commit of %s: ", x->loc);
 	}
@@ -477,6 +498,8 @@ int ice_commit_compaction(lake *l, ice_ent *e, ids_error *err)
 	ice_file *add = NULL;
 	size_t n = 0, kept = 0;
 	int rc = link_files(l, x, LK_T_CHANGES, x->merged, x->n_merged, &add, &n, err);
+	if (!rc && n)
+		ice_test_kill("compact-link");
 	uint8_t *del = calloc(x->n_files + 1, 1), *mine = calloc(x->n_files + 1, 1);
 	if (!rc && (!del || !mine))
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");

@@ -1,9 +1,9 @@
-/* Snapshot expiry of the Iceberg tables (--iceberg-keep, default 10 minutes): a commit drops
- * the snapshots older than that from the metadata it writes (16 at a time, never the current
- * one or its parent), and once that metadata is committed unlinks what only they referenced:
- * their manifest lists, the manifests no kept snapshot lists, the data files removed from the
- * table at or before the oldest kept snapshot (the graveyard), and the metadata versions older
- * than the metadata log. A crash in between leaves orphan files, never a missing one; those (and
+/* Snapshot expiry of the Iceberg tables (--iceberg-keep, default 10 minutes, and
+ * --iceberg-keep-snapshots N): a commit drops the snapshots older than that or beyond the newest
+ * N from the metadata it writes (16 at a time, never the current one or its parent), and once
+ * that metadata is committed unlinks what only they referenced: the metadata versions older
+ * than the metadata log, their manifest lists, the manifests no kept snapshot lists, the data
+ * files removed from the table at or before the oldest kept snapshot (the graveyard). A crash in between leaves orphan files, never a missing one; those (and
  * the files of a commit a crash interrupted) are removed at start once older than the window:
  * ice_remove_orphans. docs/iceberg.md, "Snapshot expiry" and "Orphan files". */
 #include "iceberg.h"
@@ -20,28 +20,51 @@
 #define EXPIRE_BATCH 16
 #define DEFAULT_KEEP_MS ((int64_t)10 * 60 * 1000)
 
-static int expirable(json_t *s, int64_t cutoff, int64_t new_snap, int64_t parent)
+/* Whether snapshot s goes: older than the age limit (cutoff), or not among the newest keep_n
+ * (rank: how many snapshots are newer); never the new snapshot or its parent. */
+static int expirable(json_t *s, int64_t cutoff, size_t rank, int64_t keep_n, int64_t new_snap, int64_t parent)
 {
 	json_int_t id = json_integer_value(json_object_get(s, "snapshot-id"));
-	return id != new_snap && id != parent && json_integer_value(json_object_get(s, "timestamp-ms")) < cutoff;
+	if (id == new_snap || id == parent)
+		return 0;
+	return json_integer_value(json_object_get(s, "timestamp-ms")) < cutoff || (keep_n > 0 && (int64_t)rank >= keep_n);
+}
+
+/* How many snapshots of snaps have a higher sequence number than s. */
+static size_t newer(json_t *snaps, json_t *s)
+{
+	json_int_t q = json_integer_value(json_object_get(s, "sequence-number"));
+	json_t *o;
+	size_t i, n = 0;
+	json_array_foreach(snaps, i, o)
+		n += json_integer_value(json_object_get(o, "sequence-number")) > q;
+	return n;
 }
 
 json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_snap, int64_t parent)
 {
 	int64_t keep = l->o.iceberg_keep_ms ? l->o.iceberg_keep_ms : DEFAULT_KEEP_MS;
-	if (keep < 0)
+	int64_t keep_n = l->o.iceberg_keep_snapshots;
+	if (keep < 0 && keep_n <= 0)
 		return NULL;
-	int64_t cutoff = now - keep;
+	int64_t cutoff = keep < 0 ? INT64_MIN : now - keep;
 	json_t *snaps = json_object_get(meta, "snapshots");
 	size_t i, n = 0;
 	json_t *s;
 	json_array_foreach(snaps, i, s)
-		n += expirable(s, cutoff, new_snap, parent);
+		n += expirable(s, cutoff, newer(snaps, s), keep_n, new_snap, parent);
 	if (n < EXPIRE_BATCH)
 		return NULL;
 	json_t *kept = json_array(), *gone = json_array();
+	json_int_t last_gone = INT64_MIN;   /* the newest timestamp that goes */
 	json_array_foreach(snaps, i, s)
-		json_array_append(expirable(s, cutoff, new_snap, parent) ? gone : kept, s);
+	{
+		int go = expirable(s, cutoff, newer(snaps, s), keep_n, new_snap, parent);
+		json_array_append(go ? gone : kept, s);
+		json_int_t ts = json_integer_value(json_object_get(s, "timestamp-ms"));
+		if (go && ts > last_gone)
+			last_gone = ts;
+	}
 	json_object_set_new(meta, "snapshots", kept);
 	/* the snapshot log keeps only the entries after the last expired snapshot */
 	json_t *log = json_object_get(meta, "snapshot-log"), *nlog = json_array(), *e;
@@ -57,10 +80,12 @@ json_t *ice_expire_snapshots(lake *l, json_t *meta, int64_t now, int64_t new_sna
 		if (i >= from)
 			json_array_append(nlog, e);
 	json_object_set_new(meta, "snapshot-log", nlog);
-	/* and the metadata log the versions of the kept time */
+	/* and the metadata log the versions written after the newest expired snapshot: a version
+	 * whose current snapshot goes (committed at its timestamp) leaves the log, and its file
+	 * the disk, before the snapshot's files do */
 	json_t *mlog = json_object_get(meta, "metadata-log"), *nm = json_array();
 	json_array_foreach(mlog, i, e)
-		if (json_integer_value(json_object_get(e, "timestamp-ms")) >= cutoff)
+		if (json_integer_value(json_object_get(e, "timestamp-ms")) > last_gone)
 			json_array_append(nm, e);
 	json_object_set_new(meta, "metadata-log", nm);
 	return gone;
@@ -74,6 +99,38 @@ static int listed(const ice_mf *m, size_t n, const char *path)
 	return 0;
 }
 
+void ice_drop_old_versions(lk_ice *ice, const ice_tbl *x, json_t *meta, int current)
+{
+	int lowest = current;
+	json_t *e;
+	size_t i;
+	json_array_foreach(json_object_get(meta, "metadata-log"), i, e)
+	{
+		const char *f = json_string_value(json_object_get(e, "metadata-file"));
+		const char *b = f ? strrchr(f, '/') : NULL;
+		int v = 0;
+		if (b && sscanf(b, "/v%d", &v) == 1 && v > 0 && v < lowest)
+			lowest = v;
+	}
+	char dir[4500];
+	snprintf(dir, sizeof dir, "%s/metadata", x->loc);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		/* vN.metadata.json, or v<N>-<uuid>.metadata.json (the state's catalog) */
+		int v = 0;
+		size_t nl = strlen(de->d_name);
+		if (sscanf(de->d_name, "v%d", &v) == 1 && v > 0 && v < lowest && nl > 14 &&
+		    !strcmp(de->d_name + nl - 14, ".metadata.json")) {
+			char p[4800];
+			snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+			ice_remove(ice, p);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired)
 {
 	/* the oldest kept snapshot: everything a kept snapshot lists is in its list or newer */
@@ -85,6 +142,13 @@ void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired)
 			oldest = s;
 	if (!oldest)
 		return;
+	/* in this order, so a kill -9 between any two steps leaves only metadata versions whose
+	 * files all exist: the versions that named the expired snapshots, then their manifest
+	 * lists and manifests, then the data files */
+	ice_test_kill("expire");
+	if (x->version)
+		ice_drop_old_versions(ice, x, meta, x->version);
+	ice_test_kill("expire-meta");
 	int64_t floor = (int64_t)json_integer_value(json_object_get(oldest, "sequence-number"));
 	ice_mf *keep = NULL;
 	size_t n_keep = 0;
@@ -112,11 +176,13 @@ void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired)
 		ice_remove(ice, ml);
 	}
 	ice_mfs_free(keep, n_keep);
+	ice_test_kill("expire-lists");
 	/* a file removed at snapshot seq D is in the snapshots before D only */
 	size_t w = 0;
 	for (size_t k = 0; k < x->n_grave; k++) {
 		if (x->grave[k].seq <= floor) {
 			ice_remove(ice, x->grave[k].path);
+			ice_test_kill("expire-data");
 			free(x->grave[k].path);
 			free(x->grave[k].m);
 		} else {
@@ -124,31 +190,6 @@ void ice_expire_files(lk_ice *ice, ice_tbl *x, json_t *meta, json_t *expired)
 		}
 	}
 	x->n_grave = w;
-	/* metadata versions before the oldest one the log keeps (readers open the newest) */
-	int lowest = x->version;
-	json_t *e;
-	json_array_foreach(json_object_get(meta, "metadata-log"), i, e)
-	{
-		const char *f = json_string_value(json_object_get(e, "metadata-file"));
-		const char *b = f ? strrchr(f, '/') : NULL;
-		int v;
-		if (b && sscanf(b, "/v%d.metadata.json", &v) == 1 && v < lowest)
-			lowest = v;
-	}
-	char dir[4500];
-	snprintf(dir, sizeof dir, "%s/metadata", x->loc);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		int v, end = 0;
-		if (sscanf(de->d_name, "v%d.metadata.json%n", &v, &end) == 1 && end > 0 && !de->d_name[end] && v < lowest) {
-			char p[4800];
-			snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-			unlink(p);
-		}
-	}
-	if (d)
-		closedir(d);
 }
 
 int ice_load_grave(lk_ice *ice, ice_tbl *x, ids_error *err)
@@ -249,6 +290,8 @@ void ice_remove_orphans(lake *l, ice_tbl *x)
 {
 	if (!x->meta)
 		return;
+	if (x->version)   /* an expiry cut off before it got to them: they name what goes next */
+		ice_drop_old_versions(l->ice, x, x->meta, x->version);
 	int64_t keep = l->o.iceberg_keep_ms > 0 ? l->o.iceberg_keep_ms : DEFAULT_KEEP_MS;
 	json_t *set = json_object();
 	if (!set || referenced(l->ice, x->meta, set)) {
@@ -263,6 +306,19 @@ void ice_remove_orphans(lake *l, ice_tbl *x)
 	size_t n = sweep(l->ice, dir, ".parquet", set, cutoff);
 	snprintf(dir, sizeof dir, "%s/metadata", x->loc);
 	n += sweep(l->ice, dir, ".avro", set, cutoff);
+	if (x->uri) {   /* the state's catalog: a metadata file of a commit the state did not take */
+		char buf[4800];
+		json_t *e;
+		size_t i;
+		json_object_set_new(set, ice_path(l->ice, x->uri, buf, sizeof buf), json_true());
+		json_array_foreach(json_object_get(x->meta, "metadata-log"), i, e)
+		{
+			const char *p = ice_path(l->ice, json_string_value(json_object_get(e, "metadata-file")), buf, sizeof buf);
+			if (p)
+				json_object_set_new(set, p, json_true());
+		}
+		n += sweep(l->ice, dir, ".metadata.json", set, cutoff);
+	}
 	if (n)
 		ids_logf(IDS_LOG_INFO, "lake_iceberg", "iceberg %s: removed %zu orphan file(s)", x->loc, n);
 	json_decref(set);

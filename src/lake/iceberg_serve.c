@@ -110,6 +110,11 @@ int lake_iceberg_read(lake *l, const char *db, const char *table, ids_buf *loc, 
 		return ids_fail(err, IDS_ENOTFOUND,
 				"the lake's Iceberg tables are in the REST catalog at %s: attach engines there",
 				l->o.iceberg_rest);
+	if (ice_cat_mode(l)) {
+		if ((db && !name_ok(db)) || (table && !name_ok(table)))
+			return ids_fail(err, IDS_ENOTFOUND, "no %s %s", table ? "table" : "namespace", table ? table : db);
+		return ice_cat_serve(l, db, table, loc, out, err);
+	}
 	const char *root = l->ice->root; /* set at lake_open, never changed */
 	if (!db)
 		return list_dir(root, 0, out, err);

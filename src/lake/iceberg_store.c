@@ -51,6 +51,8 @@ int ice_publish(lk_ice *ice, const char *path, ids_error *err)
 	if (!rel)
 		return ids_fail(err, IDS_EINVAL, "%s: not in the warehouse mirror %s", path, ice->root);
 	int rc = s3_put_file(ice->s3, rel, path, err);
+	if (!rc)
+		ice_test_kill("put");   /* between two uploads of a commit */
 	return rc ? ids_wrap(err, "iceberg warehouse upload: "), rc : 0;
 }
 

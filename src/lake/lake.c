@@ -240,6 +240,12 @@ static void *flush_main(void *arg)
 int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 {
 	*out = NULL;
+	/* the plain layout commits by rename(2), which object storage does not have */
+	if (o->dir && strstr(o->dir, "://"))
+		return ids_fail(err, IDS_EINVAL,
+				"--lake must name a local (or mounted) directory: the plain layout swaps files by "
+				"rename, which object storage has not. For S3 use --lake DIR --lake-format iceberg "
+				"--iceberg-warehouse s3://BUCKET/PREFIX (docs/iceberg.md)");
 	if (ids_path_room(o->dir ? o->dir : "./lake", LAKE_PATH_ROOM, "lake", err))
 		return IDS_ELIMIT;
 	lake *l = calloc(1, sizeof *l);
@@ -420,6 +426,8 @@ void lake_free(lake *l)
 	free(l->refuse);
 	ids_buf_free(&l->row_buf);
 	ids_buf_free(&l->row_tmp);
+	ids_buf_free(&l->row_bin);
+	ids_buf_free(&l->row.arena);
 	ids_json_free(&l->vjson);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->wake);

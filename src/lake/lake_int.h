@@ -60,6 +60,7 @@ int lk_cols_observe(lk_col **cols, size_t *n, const ids_json *j, long v, int nes
 enum { LK_FB_SURROGATE = 0, LK_FB_DATE_RANGE, LK_FB_BAD_VALUE, LK_FB_N };
 typedef struct lk_emit_ctx {
 	ids_buf *tmp;                /* scratch */
+	ids_buf *bin;                /* scratch for decoded $bin (the direct path, lk_put_cols) */
 	int profile;                 /* pq_profile: the range of a TIMESTAMP column */
 	unsigned n[LK_FB_N];         /* fallbacks written, by kind (the caller resets them) */
 } lk_emit_ctx;
@@ -69,6 +70,30 @@ extern const char *const lk_fallback_names[LK_FB_N];
  * value the push accepts converts: what a type cannot hold takes its fallback, counted in e. */
 void lk_emit_cols(ids_buf *b, lk_emit_ctx *e, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
 		  long v);
+/* The direct path (lput.c): the same columns of value v put straight into w's leaf columns
+ * from *col on (advanced past them), each value converted as lk_emit_cols writes it and the
+ * writer's JSON shredder reads it (same fallbacks, counted in e), with no row text between.
+ * 0, the writer's error, or IDS_EINVAL for a value its column cannot take (where the text
+ * path is refused too: a bad $num or $bin). The caller owns the row (begin/end/cancel). */
+int lk_put_cols(pq_writer *w, size_t *col, lk_emit_ctx *e, const lk_col *cols, size_t n, const char *skip,
+		const ids_json *j, long v, ids_error *err);
+/* Unix ms into timestamp column col (present, def 1, rep 0) as {"$date":..} of it would be. */
+int lk_put_ms(pq_writer *w, size_t col, int def, int rep, int64_t ms, ids_error *err);
+/* An integer token that fits int64; the single-string payload of {"$date"|"$bigint"|"$num":s}
+ * (or -1). */
+int lk_is_i64(const ids_json *j, long t);
+long lk_tagged_text(const ids_json *j, long v);
+/* The columns' values of one stored value v (-1: none), in column order: lk_cols_value
+ * gives column c's value token (-1: absent; -2: c is the skipped column). Keys are tried in
+ * column order first (values of one store mostly keep it). */
+typedef struct lk_cols_cur {
+	const ids_json *j;
+	long v, obj;
+	size_t end, kn;
+	const char *skip;
+} lk_cols_cur;
+void lk_cols_begin(lk_cols_cur *k, const ids_json *j, long v, const char *skip);
+long lk_cols_value(lk_cols_cur *k, const lk_col *c);
 /* The value token of field (len bytes, NUL allowed) in object obj, or -1. */
 long lk_get_field(const ids_json *j, long obj, const char *field, size_t len);
 /* v is written as null: absent (-1), null or {"$undefined":..}. */
@@ -178,6 +203,24 @@ typedef struct lk_notice {
 	struct lk_notice *next;
 } lk_notice;
 
+enum { LK_SV_I64 = 0, LK_SV_STR, LK_SV_TS, LK_SV_BOOL };
+#define LK_MAX_SYS 16
+typedef struct lk_sysv {
+	const char *name;            /* a literal */
+	int kind;                    /* LK_SV_* */
+	int64_t i;                   /* I64, TS (ms), BOOL */
+	size_t off, len;             /* STR: bytes in the row's arena */
+} lk_sysv;
+typedef struct lk_row {
+	lk_sysv sys[LK_MAX_SYS];
+	size_t n_sys;
+	ids_buf arena;               /* the system strings' bytes */
+	const lk_table *t;
+	const ids_json *j;
+	int skip_part;
+	int counted;                 /* its fallbacks are in the metrics */
+} lk_row;
+
 struct lake {
 	lake_options o;
 	char *dir;
@@ -189,8 +232,9 @@ struct lake {
 	size_t n_cfg;
 	lk_table *tables;
 	char *drill_ws;              /* e.g. dfs.lake */
-	/* the flush thread's row text (lk_row_*), its scratch, and the tokens of the value at hand */
-	ids_buf row_buf, row_tmp;
+	/* the flush thread's row (lk_row_*), its scratch, and the tokens of the value at hand */
+	lk_row row;
+	ids_buf row_buf, row_tmp, row_bin;
 	ids_json vjson;
 	int64_t compact_ms;          /* the last compaction check */
 	int64_t prune_ms;            /* the last prune of the store's change log (flush thread) */
@@ -255,15 +299,22 @@ int lk_table_observe_v(lake *l, lk_table *t, const ids_json *j, int64_t seq);
 int lk_parse_value(ids_json *j, const char *value, size_t len);
 /* Builds the writer schema for one of the three tables. */
 pq_node *lk_table_schema(lake *l, const lk_table *t, lk_table_kind kind);
-/* Row text for the writer, in l->row_buf: lk_row_start, the system columns (lk_row_i64/str/
- * ts), then lk_row_fill adds the user columns of value j (NULL: none, all null; the partition
- * column left out for the state) and closes the row. */
-ids_buf *lk_row_start(lake *l);
-void lk_row_i64(ids_buf *b, const char *name, int64_t v);
-void lk_row_str(ids_buf *b, const char *name, const char *s, size_t n);
-void lk_row_ts(ids_buf *b, const char *name, int64_t ms);   /* {"$date": ISO} */
-/* Returns the bit set (1 << LK_FB_*) of the fallbacks the row took (counted in the metrics). */
-unsigned lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part);
+/* The row at hand (l->row): lk_row_start, the system columns in the schema's order
+ * (lk_row_i64/str/ts/bool), then lk_row_fill names the stored value whose user columns
+ * follow (j NULL: all null; skip_part: the partition column left out, for the state).
+ * lk_write_row puts it straight into a writer's columns, as often as needed. */
+lk_row *lk_row_start(lake *l);
+void lk_row_i64(lk_row *r, const char *name, int64_t v);
+void lk_row_str(lk_row *r, const char *name, const char *s, size_t n);
+void lk_row_ts(lk_row *r, const char *name, int64_t ms);
+void lk_row_bool(lk_row *r, const char *name, int v);
+void lk_row_fill(lake *l, const lk_table *t, const ids_json *j, int skip_part);
+/* A copy of r's system columns (freed with lk_row_free_copy), and back into l->row. */
+lk_row *lk_row_copy(const lk_row *r);
+void lk_row_restore(lake *l, const lk_row *saved);
+void lk_row_free_copy(lk_row *r);
+/* The row as the JSON text the writer's row API reads (errors quote it; tests compare). */
+void lk_row_text(lake *l, ids_buf *out);
 /* Path helpers. */
 void lk_table_dir(lake *l, const lk_table *t, const char *suffix, char *out, size_t sz);
 void lk_db_meta(lake *l, const char *db, char *out, size_t sz);
@@ -271,7 +322,7 @@ void lk_db_meta(lake *l, const char *db, char *out, size_t sz);
 int lk_stage_dir(lake *l, const char *db, char *out, size_t sz, ids_error *err);
 /* Options for writers. */
 void lk_write_opts(lake *l, pq_write_options *o);
-/* Writes the row in l->row_buf with the writer; counts metrics. */
+/* Writes l->row with w (its fallbacks counted once); a refusal's message quotes the row. */
 int lk_write_row(lake *l, pq_writer *w, ids_error *err);
 /* Key JSON text of a stored key. */
 int lk_key_json(const uint8_t *k, size_t n, ids_buf *out, ids_error *err);

@@ -226,11 +226,11 @@ static int on_change(void *ctx, const store_change *c)
 	lfile *f;
 	if ((r->rc = file_for(r, t, dt, c->seq, &f)))
 		return table_failed(r, t, c->seq);
-	ids_buf *o = lk_row_start(l);
+	lk_row *o = lk_row_start(l);
 	int del = c->op == IDS_OP_DELETE;
 	lk_row_i64(o, "idb_seq", c->seq);
 	lk_row_str(o, "idb_op", del ? "delete" : "put", del ? 6 : 3);
-	ids_buf_puts(o, del ? ",\"idb_deleted\":true" : ",\"idb_deleted\":false");
+	lk_row_bool(o, "idb_deleted", del);
 	lk_row_str(o, "idb_key", r->key.data, r->key.len);
 	lk_row_str(o, "idb_user", c->user, strlen(c->user));
 	lk_row_str(o, "idb_client", c->client, strlen(c->client));

@@ -65,7 +65,7 @@ long lk_plain_object(const ids_json *j, long t)
 }
 
 /* An integer token that fits int64 (longer ones are doubles, as JSON readers take them). */
-static int is_i64(const ids_json *j, long t)
+int lk_is_i64(const ids_json *j, long t)
 {
 	const ids_jtok *k = TOK(j, t);
 	if (k->type != IDS_JNUM || !k->is_int)
@@ -98,7 +98,7 @@ static lk_kind value_kind(const ids_json *j, long t, int nested)
 	case IDS_JNULL: return LK_NULL;
 	case IDS_JTRUE:
 	case IDS_JFALSE: return LK_BOOL;
-	case IDS_JNUM: return is_i64(j, t) ? LK_BIGINT : LK_DOUBLE;
+	case IDS_JNUM: return lk_is_i64(j, t) ? LK_BIGINT : LK_DOUBLE;
 	case IDS_JSTR: return LK_STRING;
 	case IDS_JARR: return nested == LK_NESTED_STRUCT ? LK_LIST : LK_JSON;
 	default: break;
@@ -275,7 +275,7 @@ int lk_cols_observe(lk_col **cols, size_t *n, const ids_json *j, long v, int nes
 }
 
 /* The single-string payload of a tagged scalar ({"$date":s}, {"$bigint":s}, {"$num":s}), or -1. */
-static long tagged_text(const ids_json *j, long v)
+long lk_tagged_text(const ids_json *j, long v)
 {
 	if (TOK(j, v)->type != IDS_JOBJ || TOK(j, v)->size != 1)
 		return -1;
@@ -290,7 +290,7 @@ static long tagged_text(const ids_json *j, long v)
 
 void lk_text_of(const ids_json *j, long v, ids_buf *out)
 {
-	long s = is_str(j, v) ? v : tagged_text(j, v);
+	long s = is_str(j, v) ? v : lk_tagged_text(j, v);
 	if (s >= 0)
 		ids_json_unescape(j, (size_t)s, out);
 	else if (TOK(j, v)->type == IDS_JNUM)
@@ -322,7 +322,7 @@ static void put_str(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long s)
  * keeps its \u escapes, lone surrogates too: it is exact). */
 static void emit_text(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long v)
 {
-	long s = is_str(j, v) ? v : tagged_text(j, v);
+	long s = is_str(j, v) ? v : lk_tagged_text(j, v);
 	if (s >= 0) {
 		put_str(b, e, j, s);
 		return;
@@ -408,7 +408,7 @@ static void emit(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long v, const lk
 			ids_buf_puts(b, "null");
 		return;
 	case LK_BIGINT:
-		if (is_i64(j, v))
+		if (lk_is_i64(j, v))
 			put_raw(b, j, v);
 		else
 			ids_buf_puts(b, "null");
@@ -461,32 +461,48 @@ static void emit(ids_buf *b, lk_emit_ctx *e, const ids_json *j, long v, const lk
 	ids_buf_puts(b, "null");
 }
 
+void lk_cols_begin(lk_cols_cur *k, const ids_json *j, long v, const char *skip)
+{
+	k->j = j;
+	k->v = v;
+	k->obj = v >= 0 ? lk_plain_object(j, v) : -1;
+	k->end = k->obj >= 0 ? TOK(j, k->obj)->next : 0;
+	k->kn = (size_t)k->obj + 1;
+	k->skip = skip;
+}
+
+long lk_cols_value(lk_cols_cur *k, const lk_col *c)
+{
+	const ids_json *j = k->j;
+	if (k->skip && !strcmp(c->field, k->skip))
+		return -2;
+	if (k->obj < 0)
+		return k->v >= 0 && c->field_len == 6 && !strcmp(c->field, "$value") ? k->v : -1;
+	/* the value's keys mostly come in column order: try the key after the last match first */
+	long x;
+	if (k->kn < k->end && key_eq(j, k->kn, c->field, c->field_len))
+		x = (long)k->kn + 1;
+	else
+		x = lk_get_field(j, k->obj, c->field, c->field_len);
+	if (x >= 0)
+		k->kn = TOK(j, x)->next;
+	return x;
+}
+
 const char *const lk_fallback_names[LK_FB_N] = {"lone_surrogate", "date_range", "bad_value"};
 
 void lk_emit_cols(ids_buf *b, lk_emit_ctx *e, const lk_col *cols, size_t n, const char *skip, const ids_json *j,
 		  long v)
 {
-	long obj = v >= 0 ? lk_plain_object(j, v) : -1;
-	/* the value's keys mostly come in column order: try the key after the last match first */
-	size_t end = obj >= 0 ? TOK(j, obj)->next : 0, kn = (size_t)obj + 1;
+	lk_cols_cur k;
+	lk_cols_begin(&k, j, v, skip);
 	for (size_t i = 0; i < n; i++) {
-		const lk_col *c = &cols[i];
-		if (skip && !strcmp(c->field, skip))
+		long x = lk_cols_value(&k, &cols[i]);
+		if (x == -2)
 			continue;
-		long x = -1;
-		if (obj >= 0) {
-			if (kn < end && key_eq(j, kn, c->field, c->field_len))
-				x = (long)kn + 1;
-			else
-				x = lk_get_field(j, obj, c->field, c->field_len);
-			if (x >= 0)
-				kn = TOK(j, x)->next;
-		} else if (v >= 0 && c->field_len == 6 && !strcmp(c->field, "$value")) {
-			x = v;
-		}
 		ids_buf_putc(b, ',');
-		ids_buf_json_str(b, c->name, strlen(c->name));
+		ids_buf_json_str(b, cols[i].name, strlen(cols[i].name));
 		ids_buf_putc(b, ':');
-		emit(b, e, j, x, c->type);
+		emit(b, e, j, x, cols[i].type);
 	}
 }

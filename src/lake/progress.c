@@ -53,7 +53,21 @@ int lk_progress_read(lake *l, int *fresh, ids_error *err)
 
 /* Progress and the held tables and quarantined changes it goes with, in one atomic write:
  * a change left out of the change log is never recorded as written without its entry. */
+static int progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err);
+
+/* A commit of the lake, fenced by the lake lease (docs/scaling.md): a server that lost the lease
+ * without noticing yet commits nothing, and no other server takes the lease over meanwhile. */
 int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
+{
+	int rc = store_lease_fence_begin(l->st, "lake", err);
+	if (rc)
+		return rc;
+	rc = progress_write(l, changes, state, conflicts, err);
+	store_lease_fence_end(l->st);
+	return rc;
+}
+
+static int progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
 {
 	char p[IDS_PATH_MAX + 1];
 	ids_path(p, sizeof p, NULL, "%s/_idbsync/progress.json", l->dir);

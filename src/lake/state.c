@@ -169,7 +169,7 @@ static int on_row(void *ctx, const store_row *r)
 	if (t->part_field)
 		lk_part_dir(t, v, &j->pdir);
 	rc = get_part(j, t->part_field ? j->pdir.data : "", &p);
-	ids_buf *row = lk_row_start(l);
+	lk_row *row = lk_row_start(l);
 	lk_row_str(row, "idb_key", j->key.data, j->key.len);
 	lk_row_str(row, "idb_user", r->user, strlen(r->user));
 	lk_row_i64(row, "idb_seq", r->seq);

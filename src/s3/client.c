@@ -4,6 +4,7 @@
 #include "idbsync/s3.h"
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,23 @@ static void xml_tag(const char *doc, const char *tag, char *out, size_t size)
 	out[n] = 0;
 }
 
+/* Tests (IDBSYNC_TEST_S3_KILL=put-body:<n>): kill -9 while the body of the n-th PUT of at
+ * least 1 MiB is being sent, once its first bytes left: a server restart mid-upload. */
+static int kill_midput(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)ctx, (void)dltotal, (void)dlnow;
+	if (ulnow > 0 && ulnow < ultotal)
+		raise(SIGKILL);
+	return 0;
+}
+
+static int test_kill_due(size_t len)
+{
+	static int count;
+	const char *v = getenv("IDBSYNC_TEST_S3_KILL");
+	return v && !strncmp(v, "put-body:", 9) && len >= (1u << 20) && ++count == atoi(v + 9);
+}
+
 /* One signed request on key (NULL: the bucket itself). */
 static int request(s3 *c, const char *method, const char *key, const void *body, size_t len, ids_buf *out, long *code,
 		   ids_error *err)
@@ -143,6 +161,10 @@ static int request(s3 *c, const char *method, const char *key, const void *body,
 		curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, "PUT");
 		curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body ? body : "");
 		curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		if (test_kill_due(len)) {
+			curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, kill_midput);
+			curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
+		}
 	} else if (strcmp(method, "GET")) {
 		curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, method);
 	}

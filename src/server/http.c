@@ -39,6 +39,9 @@ typedef struct conn {
 	int sent;                   /* the answer (or a stream's headers) is queued */
 	int gone;                   /* the client hung up while parked: close */
 	int logged;                 /* the request's log line is written */
+	int woken;                  /* this step follows a wake-up from parking: its answer is paced */
+	atomic_int paced;           /* holds one of the pace window's places (see pace_resume) */
+	struct conn *pace_next;
 	size_t bytes_in;            /* the body's size (a handler may take the body) */
 	struct timespec t0;         /* the request's headers arrived */
 	struct MHD_Connection *c;
@@ -71,7 +74,7 @@ void req_log_line(http_req *req, http_resp *resp)
 	ids_log_str(&r, "path", req->path);
 	ids_log_int(&r, "status", status);
 	ids_log_int(&r, "bytes_in", (long long)(cn->bytes_in ? cn->bytes_in : cn->spooled));
-	ids_log_int(&r, "bytes_out", resp->stream ? -1 : (long long)resp->body.len);
+	ids_log_int(&r, "bytes_out", resp->stream ? -1 : resp->page ? (long long)resp->page->len : (long long)resp->body.len);
 	ids_log_num(&r, "ms", ms);
 	if (req->log_client)
 		ids_log_str(&r, "client", req->log_client);
@@ -115,6 +118,58 @@ char *req_take_body(http_req *r, size_t *len)
 	return b;
 }
 
+/* Woken waiters are resumed at most PACE_WINDOW at a time. A resumed connection is served in
+ * the event thread's next pass; resuming a whole fan-out at once made one pass write thousands
+ * of answers while a push that arrived meanwhile waited behind them (p99 0.8-6 s during a
+ * 10,000-client fan-out). With the window, the event threads go back to epoll after at most
+ * this many, and a push's own resume (not paced) is served in the pass after it. Smaller is not
+ * free: every pass that resumes anything walks libmicrohttpd's list of suspended connections
+ * (all the parked ones). */
+#define PACE_WINDOW 128
+
+static void conn_resume(conn *cn);
+
+static void pace_resume(conn *cn)
+{
+	server *s = cn->s;
+	pthread_mutex_lock(&s->pace_mu);
+	if (s->pace_out >= PACE_WINDOW) {
+		cn->pace_next = NULL;
+		if (s->pace_tail)
+			s->pace_tail->pace_next = cn;
+		else
+			s->pace_head = cn;
+		s->pace_tail = cn;
+		pthread_mutex_unlock(&s->pace_mu);
+		return;
+	}
+	s->pace_out++;
+	atomic_store(&cn->paced, 1);
+	pthread_mutex_unlock(&s->pace_mu);
+	conn_resume(cn);
+}
+
+/* An event thread took a paced connection's answer (or it closed): its place goes to the next. */
+static void pace_done(conn *cn)
+{
+	if (!atomic_exchange(&cn->paced, 0))
+		return;
+	server *s = cn->s;
+	pthread_mutex_lock(&s->pace_mu);
+	conn *next = s->pace_head;
+	if (next) {
+		s->pace_head = next->pace_next;
+		if (!s->pace_head)
+			s->pace_tail = NULL;
+		atomic_store(&next->paced, 1); /* takes the place over */
+	} else {
+		s->pace_out--;
+	}
+	pthread_mutex_unlock(&s->pace_mu);
+	if (next)
+		conn_resume(next);
+}
+
 /* A stream's response outlives its connection's state (libmicrohttpd frees it later), so its
  * callback argument is its own. */
 typedef struct strm {
@@ -128,6 +183,7 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	strm *st = cls;
 	conn *cn = st->cn;
+	pace_done(cn);
 	if (cn->gone)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	ssize_t n = st->fn(st->ctx, buf, max);
@@ -140,7 +196,7 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		atomic_fetch_add(&cn->s->suspended, 1);
 		MHD_suspend_connection(cn->c);
 		cn->pk.reason = PARK_NONE;
-		workers_submit(cn->pk.pool, &cn->pk.t, LANE_WOKEN); /* a waiter, like the woken ones */
+		workers_submit(cn->s->live, &cn->pk.t, LANE_WOKEN); /* a waiter, like the woken ones */
 	}
 	return n;
 }
@@ -167,6 +223,7 @@ typedef struct inflight {
 	server *s;
 	size_t len;
 	char *body;
+	page *page;                 /* or a shared page */
 } inflight;
 
 static void inflight_free(void *cls)
@@ -174,7 +231,19 @@ static void inflight_free(void *cls)
 	inflight *f = cls;
 	atomic_fetch_sub(&f->s->inflight_bytes, (long long)f->len);
 	free(f->body);
+	page_unref(f->page);
 	free(f);
+}
+
+int resp_over_budget(server *s, http_resp *resp, size_t min_len)
+{
+	long long held = atomic_load(&s->inflight_bytes);
+	/* one response always goes out, even if larger than the budget on its own */
+	if (held <= 0 || held + (long long)min_len + 1 <= (long long)s->o.max_inflight_bytes)
+		return 0;
+	atomic_fetch_add(&s->busy_rejects, 1);
+	resp_error_status(resp, 503, "busy", "too many large responses waiting for slow clients; retry shortly (--max-inflight)");
+	return 1;
 }
 
 static enum MHD_Result send_resp(server *s, conn *cn, http_resp *resp, enum route_id rid)
@@ -208,26 +277,23 @@ static enum MHD_Result send_resp(server *s, conn *cn, http_resp *resp, enum rout
 		r = MHD_create_response_from_fd((uint64_t)size, fd);
 		MHD_add_response_header(r, "Cache-Control", "no-cache");
 	} else {
-		size_t len;
-		char *body = ids_buf_steal(&resp->body, &len);
-		long long before = atomic_fetch_add(&s->inflight_bytes, (long long)len);
-		/* one response always goes out, even if larger than the budget on its own */
-		if (len > 65536 && before > 0 && before + (long long)len > (long long)s->o.max_inflight_bytes) {
-			atomic_fetch_sub(&s->inflight_bytes, (long long)len);
-			free(body);
-			atomic_fetch_add(&s->busy_rejects, 1);
-			resp_error_status(resp, 503, "busy",
-					  "too many large responses waiting for slow clients; retry shortly (--max-inflight)");
+		/* a shared page counts for each response that holds it: the budget stays an upper bound */
+		size_t len = resp->page ? resp->page->len : resp->body.len;
+		if (len > 65536 && resp_over_budget(s, resp, len - 1)) {
+			page_unref(resp->page);
+			resp->page = NULL;
 			return send_resp(s, cn, resp, rid);
 		}
 		inflight *f = malloc(sizeof *f);
-		if (!f) {
-			atomic_fetch_sub(&s->inflight_bytes, (long long)len);
-			free(body);
+		if (!f)
 			return MHD_NO;
-		}
-		*f = (inflight){s, len, body};
-		r = MHD_create_response_from_buffer_with_free_callback_cls(len, body, inflight_free, f);
+		*f = (inflight){s, len, NULL, resp->page};
+		resp->page = NULL; /* the response's now */
+		if (!f->page)
+			f->body = ids_buf_steal(&resp->body, &len);
+		atomic_fetch_add(&s->inflight_bytes, (long long)len);
+		r = MHD_create_response_from_buffer_with_free_callback_cls(len, f->page ? f->page->data : f->body,
+									   inflight_free, f);
 	}
 	if (!r)
 		return MHD_NO;
@@ -265,6 +331,9 @@ static void conn_step(task *t)
 	conn *cn = (conn *)((char *)t - offsetof(conn, pk.t));
 	server *s = cn->s;
 	http_resp *resp = &cn->resp;
+	/* an answer to a wake-up (a commit, a deadline, a stream's next frame) is one of many:
+	 * paced; a push's (PARK_DONE) and a new request's are not */
+	cn->woken = cn->dispatched && cn->pk.reason != PARK_DONE;
 	if (!cn->dispatched) {
 		cn->dispatched = 1;
 		route_dispatch(s, &cn->req, resp, &cn->rid);
@@ -280,7 +349,7 @@ static void conn_step(task *t)
 		cn->pk.after = resp->park_after;
 		cn->pk.until_ms = resp->park_until_ms;
 		cn->pk.db = resp->park_db;
-		cn->pk.pool = s->fast;
+		cn->pk.pool = s->live;
 		parking_add(s->park, &cn->pk);
 		return;
 	}
@@ -304,7 +373,10 @@ static void conn_step(task *t)
 		req_log_line(&cn->req, resp);
 		cn->ready = 1;
 	}
-	conn_resume(cn);
+	if (cn->woken)
+		pace_resume(cn);
+	else
+		conn_resume(cn);
 }
 
 void req_wake(http_req *req)
@@ -387,6 +459,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (cn->ready) {
 		/* back from a worker with the answer (and its log line written) */
 		cn->ready = 0;
+		pace_done(cn);
 		return send_resp(s, cn, &cn->resp, cn->rid);
 	}
 	if (cn->responded)
@@ -434,6 +507,8 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 		cn->resp.cont_free(cn->resp.cont_ctx);
 	if (cn->resp.stream_free)
 		cn->resp.stream_free(cn->resp.stream_ctx);
+	pace_done(cn);
+	page_unref(cn->resp.page);
 	ids_buf_free(&cn->resp.body);
 	ids_buf_free(&cn->body);
 	free(cn);
@@ -493,14 +568,25 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
  * half the read connections to quick pulls, SSE frames and the lake; on 2 cores more
  * concurrent builds add no throughput. */
 #define BULK_WORKERS 4
+/* Woken waiters (a fan-out: a shared page, a park, a resume each) run on these, at a lower
+ * priority than the threads a push passes through (event threads, request workers, the store's
+ * writer). A fan-out is CPU work and the machine has 2 cores: 32 workers on it only added
+ * runnable threads that each hand-off of a push waited behind (measured: a push's answer took up
+ * to 0.5 s inside the server during a 10,000-client fan-out). Niceness is per thread on Linux;
+ * raising it needs no privilege. */
+#define LIVE_WORKERS 4
+#define LIVE_NICE 5
 
 static void start_failed(server *s)
 {
 	parking_stop(s->park);
 	workers_stop(s->fast);
+	workers_stop(s->live);
 	workers_stop(s->slow);
 	workers_stop(s->bulk);
 	parking_free(s->park);
+	fanout_free(s->fan);
+	pthread_mutex_destroy(&s->pace_mu);
 	auth_free(s->auth);
 	free(s);
 }
@@ -513,6 +599,7 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	s->o = *o;
 	s->st = st;
+	pthread_mutex_init(&s->pace_mu, NULL);
 	int rc = auth_load(&s->auth, o->auth ? o->auth : "none", err);
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
@@ -520,6 +607,7 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 		rc = parse_listen(o->listen, &ss, &sl, err);
 	if (rc) {
 		auth_free(s->auth);
+		pthread_mutex_destroy(&s->pace_mu);
 		free(s);
 		return rc;
 	}
@@ -535,13 +623,17 @@ int server_start(server **out, store *st, const server_options *o, ids_error *er
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (!rc)
-		rc = workers_start(&s->fast, o->workers, 1, err);
+		rc = workers_start(&s->fast, o->workers, 1, 0, err);
 	if (!rc)
-		rc = workers_start(&s->slow, SLOW_WORKERS, 0, err);
+		rc = workers_start(&s->slow, SLOW_WORKERS, 0, 0, err);
 	if (!rc)
-		rc = workers_start(&s->bulk, BULK_WORKERS, 0, err);
+		rc = workers_start(&s->bulk, BULK_WORKERS, 0, 0, err);
+	if (!rc)
+		rc = workers_start(&s->live, LIVE_WORKERS, 0, LIVE_NICE, err);
 	if (!rc)
 		rc = parking_start(&s->park, st, err);
+	if (!rc && fanout_new(&s->fan))
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 	if (rc) {
 		start_failed(s);
 		return rc;
@@ -596,9 +688,12 @@ void server_stop(server *s)
 	if (lfd >= 0)
 		close(lfd);
 	workers_stop(s->fast);
+	workers_stop(s->live);
 	workers_stop(s->slow);
 	workers_stop(s->bulk);
 	parking_free(s->park);
+	fanout_free(s->fan);
+	pthread_mutex_destroy(&s->pace_mu);
 	auth_free(s->auth);
 	free(s);
 }

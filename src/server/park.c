@@ -231,9 +231,22 @@ static void *waker_main(void *arg)
 		}
 		int stopped = p->stopped;
 		pthread_mutex_unlock(&p->mu);
-		for (parked *e = woken, *next; e; e = next) {
-			next = e->next;
-			workers_submit(e->pool, &e->t, LANE_WOKEN);
+		/* in batches per pool: one lock and one wake-up for a wave, not one per waiter; woken
+		 * in the order they parked (the list is newest first) */
+		while (woken) {
+			workers *pool = woken->pool;
+			task *chain = NULL;
+			for (parked **pp = &woken; *pp;) {
+				parked *e = *pp;
+				if (e->pool != pool) {
+					pp = &e->next;
+					continue;
+				}
+				*pp = e->next;
+				e->t.next = chain;
+				chain = &e->t;
+			}
+			workers_submit_list(pool, chain, LANE_WOKEN);
 		}
 		if (stopped)
 			break;

@@ -66,6 +66,15 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 			  "# HELP idbsync_busy_requests Requests handed to a worker or waiting (parked, or a push in its group commit).\n"
 			  "# TYPE idbsync_busy_requests gauge\nidbsync_busy_requests %d\n",
 		       parking_count(s->park), atomic_load(&s->suspended));
+	long long builds, shared;
+	fanout_counts(s->fan, &builds, &shared);
+	ids_buf_printf(o, "# HELP idbsync_live_pages_built_total Pull pages and SSE frames built from the store.\n"
+			  "# TYPE idbsync_live_pages_built_total counter\nidbsync_live_pages_built_total %lld\n"
+			  "# HELP idbsync_live_pages_shared_total Answers that shared a page another waiter built.\n"
+			  "# TYPE idbsync_live_pages_shared_total counter\nidbsync_live_pages_shared_total %lld\n"
+			  "# HELP idbsync_bulk_pages_total Large pull pages and SSE frames built on the bulk workers.\n"
+			  "# TYPE idbsync_bulk_pages_total counter\nidbsync_bulk_pages_total %lld\n",
+		       builds, shared, (long long)atomic_load(&s->bulk_builds));
 	ids_buf_puts(o, "# HELP idbsync_commit_seconds Group commit duration (the fsync that makes pushes durable).\n"
 			"# TYPE idbsync_commit_seconds histogram\n");
 	long long cum = 0;

@@ -210,43 +210,81 @@ typedef struct pull_wait {
 	int big;                    /* the next look is the full page, on the bulk workers */
 } pull_wait;
 
+typedef struct build_ctx {
+	server *s;
+	const store_pull_req *pr;
+} build_ctx;
+
+/* A pull's page, built once for every waiter at the same cursor (fanout.c): the store's answer
+ * closed by the state's identity. */
+static int pull_build(void *ctx, ids_buf *out, page_meta *m, ids_error *err)
+{
+	build_ctx *c = ctx;
+	int rc = store_pull_look(c->s->st, c->pr, out, &m->cursor, &m->count, err);
+	if (rc)
+		return rc;
+	m->complete = page_complete(out->data, out->len);
+	if (out->len && out->data[out->len - 1] == '}') {
+		out->len--;
+		ids_buf_printf(out, ",\"epoch\":\"%s\"}", store_epoch(c->s->st));
+	}
+	return out->failed ? ids_fail(err, out->failed, "pull response too large") : 0;
+}
+
+/* The page for a look at pr, shared with other callers at the same cursor; max_bytes
+ * overrides pr's. A large page (bulk: on the bulk workers) is the caller's own: it is a first
+ * sync or a client far behind, rarely at another's cursor, and a kept 16 MiB page would stay
+ * in memory until the next commit. */
+static int look(server *s, const store_pull_req *pr, int kind, size_t max_bytes, int bulk, page_build_fn build,
+		page **out, ids_error *err)
+{
+	store_pull_req l = *pr;
+	l.max_bytes = max_bytes;
+	build_ctx c = {s, &l};
+	if (bulk) {
+		atomic_fetch_add(&s->bulk_builds, 1);
+		return page_build(out, store_head(s->st), build, &c, err);
+	}
+	page_key k = {kind, l.db, l.user, l.since, l.limit, l.max_bytes,
+		      (long long)store_read_gen(s->st)};
+	return fanout_page(s->fan, &k, store_head(s->st), build, &c, out, err);
+}
+
 /* One look: answers (changes, the deadline passed, shutdown, an error) and returns 1, or
  * returns 0 having parked the request until the head passes what this look saw, or (a first
  * look that found a large page) having sent it to the bulk workers. */
 static int pull_once(server *s, http_resp *resp, store_pull_req *pr, int64_t deadline, int first_look)
 {
 	ids_error err = IDS_ERROR_INIT;
-	int64_t cursor, head = store_head(s->st);
-	int count;
+	page *pg;
 	ids_buf_reset(&resp->body);
-	store_pull_req look = *pr;
-	if (first_look)
-		look.max_bytes = FIRST_LOOK_BYTES;
-	int rc = store_pull(s->st, &look, &resp->body, &cursor, &count, &err);
+	if (!first_look && resp_over_budget(s, resp, FIRST_LOOK_BYTES))
+		return 1; /* a large page that --max-inflight would refuse: refused before it is built */
+	int rc = look(s, pr, PAGE_PULL, first_look ? FIRST_LOOK_BYTES : pr->max_bytes, !first_look, pull_build, &pg,
+		      &err);
 	if (rc) {
 		resp_error(resp, rc, err.msg);
 		return 1;
 	}
 	/* stopped by the byte cap, not by the row limit: a large page */
-	if (first_look && count > 0 && count < pr->limit && !page_complete(resp->body.data, resp->body.len)) {
-		ids_buf_reset(&resp->body);
+	if (first_look && pg->m.count > 0 && pg->m.count < pr->limit && !pg->m.complete) {
+		page_unref(pg);
 		resp->bulk = 1;
 		return 0;
 	}
-	if (count > 0 || hlc_wall_ms() >= deadline || atomic_load(&s->stopping)) {
-		if (resp->body.len && resp->body.data[resp->body.len - 1] == '}') {
-			resp->body.len--;   /* the state's identity closes the answer */
-			ids_buf_printf(&resp->body, ",\"epoch\":\"%s\"}", store_epoch(s->st));
-		}
+	if (pg->m.count > 0 || hlc_wall_ms() >= deadline || atomic_load(&s->stopping)) {
+		store_pull_done(s->st, pr); /* once per answer, however many looks it took */
+		resp->page = pg;
 		resp->status = 200;
 		return 1;
 	}
 	/* nothing for this caller yet: look again after the next commit */
-	pr->since = cursor;
+	pr->since = pg->m.cursor;
 	resp->park = 1;
-	resp->park_after = head;
+	resp->park_after = pg->m.head;
 	resp->park_until_ms = deadline;
 	resp->park_db = pr->db;
+	page_unref(pg);
 	return 0;
 }
 
@@ -307,37 +345,62 @@ typedef struct sse {
 	char client[IDS_NAME_MAX + 1];
 	int64_t cursor;
 	ids_buf pending;            /* what the event thread sends next (filled on a worker) */
-	size_t off;
+	page *frame;                /* or a frame shared with the other streams at the same cursor */
+	size_t off;                 /* sent of pending or frame */
 	int ended;                  /* end the stream once pending is sent */
+	int big;                    /* the next frame is built on the bulk workers */
 	int64_t idle_after;         /* the frame in pending holds every change up to this (-1: maybe not) */
 } sse;
 
 /* SSE frames must not contain raw newlines; in our JSON they can only be insignificant
  * whitespace (inside strings they are escaped), so they become spaces. */
-static void frame(sse *x, const char *event, const char *data, size_t n, int64_t id)
+static void frame(ids_buf *out, const char *event, const char *data, size_t n, int64_t id)
 {
-	ids_buf_printf(&x->pending, "id: %lld\nevent: %s\ndata: ", (long long)id, event);
-	size_t start = x->pending.len;
-	ids_buf_append(&x->pending, data, n);
-	for (size_t i = start; i < x->pending.len; i++)
-		if (x->pending.data[i] == '\n' || x->pending.data[i] == '\r')
-			x->pending.data[i] = ' ';
-	ids_buf_puts(&x->pending, "\n\n");
+	ids_buf_printf(out, "id: %lld\nevent: %s\ndata: ", (long long)id, event);
+	size_t start = out->len;
+	ids_buf_append(out, data, n);
+	for (size_t i = start; i < out->len; i++)
+		if (out->data[i] == '\n' || out->data[i] == '\r')
+			out->data[i] = ' ';
+	ids_buf_puts(out, "\n\n");
+}
+
+/* A stream's next frame, built once for every stream at the same cursor (fanout.c); a page
+ * with no changes is an empty page (the stream parks). */
+static int sse_build(void *ctx, ids_buf *out, page_meta *m, ids_error *err)
+{
+	build_ctx *c = ctx;
+	ids_buf body = IDS_BUF_INIT;
+	int rc = store_pull_look(c->s->st, c->pr, &body, &m->cursor, &m->count, err);
+	if (!rc && m->count > 0) {
+		m->complete = page_complete(body.data, body.len);
+		frame(out, "changes", body.data, body.len, m->cursor);
+		if (out->failed)
+			rc = ids_fail(err, out->failed, "SSE frame too large");
+	}
+	ids_buf_free(&body);
+	return rc;
 }
 
 /* libmicrohttpd's event thread: only copies what sse_fill prepared */
 static ssize_t sse_read(void *ctx, char *buf, size_t max)
 {
 	sse *x = ctx;
-	size_t n = x->pending.len - x->off;
+	const char *src = x->frame ? x->frame->data : x->pending.data;
+	size_t n = (x->frame ? x->frame->len : x->pending.len) - x->off;
 	if (!n)
 		return x->ended ? -1 : 0;
 	if (n > max)
 		n = max;
-	memcpy(buf, x->pending.data + x->off, n);
+	memcpy(buf, src + x->off, n);
 	x->off += n;
 	return (ssize_t)n;
 }
+
+/* Like a pull's first look (FIRST_LOOK_BYTES): a frame of up to 4 MiB is built on the bulk
+ * workers, so a stream far behind does not hold a request worker (and a store reader) while
+ * pushes and quick pulls wait. */
+#define SSE_FRAME_BYTES (4u << 20)
 
 /* A worker, when the stream ran dry: the next frame, a keep-alive after 15 s of nothing, or
  * a park until the next commit. */
@@ -345,7 +408,11 @@ static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
 {
 	sse *x = resp->cont_ctx;
 	ids_buf_reset(&x->pending);
+	page_unref(x->frame);
+	x->frame = NULL;
 	x->off = 0;
+	int big = x->big;
+	x->big = 0;
 	if (atomic_load(&s->stopping) || reason == PARK_STOP) {
 		x->ended = 1;
 		return;
@@ -354,7 +421,7 @@ static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
 		ids_buf_puts(&x->pending, ": keepalive\n\n");
 		return;
 	}
-	if (reason == PARK_NONE && x->idle_after >= 0) {
+	if (reason == PARK_NONE && x->idle_after >= 0 && !big) {
 		/* the frame just sent left nothing behind: wait for the next change without a look */
 		resp->park = 1;
 		resp->park_after = x->idle_after;
@@ -363,33 +430,41 @@ static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
 		x->idle_after = -1;
 		return;
 	}
-	ids_buf body = IDS_BUF_INIT;
 	ids_error err = IDS_ERROR_INIT;
-	store_pull_req pr = {x->db, x->user, x->client[0] ? x->client : NULL, x->cursor, 500, 4u << 20};
-	int64_t cursor, head = store_head(s->st);
-	int count;
-	int rc = store_pull(s->st, &pr, &body, &cursor, &count, &err);
+	store_pull_req pr = {x->db, x->user, x->client[0] ? x->client : NULL, x->cursor, 500, SSE_FRAME_BYTES};
+	page *pg;
+	int rc = look(s, &pr, PAGE_SSE, big ? SSE_FRAME_BYTES : FIRST_LOOK_BYTES, big, sse_build, &pg, &err);
 	if (rc) {
 		ids_buf e = IDS_BUF_INIT;
 		ids_buf_printf(&e, "{\"error\":{\"code\":\"%s\",\"message\":", ids_code_name(rc));
 		ids_buf_json_str(&e, err.msg, strlen(err.msg));
 		ids_buf_puts(&e, "}}");
-		frame(x, "error", e.data, e.len, x->cursor);
+		frame(&x->pending, "error", e.data, e.len, x->cursor);
 		ids_buf_free(&e);
 		x->ended = 1; /* end after sending the error */
-	} else if (count > 0) {
-		frame(x, "changes", body.data, body.len, cursor);
-		/* the answer's tail, after the changes array, says whether the pull left some behind */
-		x->idle_after = page_complete(body.data, body.len) ? head : -1;
+		return;
+	}
+	if (!big && pg->m.count > 0 && pg->m.count < pr.limit && !pg->m.complete) {
+		/* stopped by the first look's byte cap: the whole frame comes from the bulk workers */
+		page_unref(pg);
+		x->big = 1;
+		resp->bulk = 1;
+		return;
+	}
+	if (pg->m.count > 0) {
+		store_pull_done(s->st, &pr);
+		x->frame = pg;
+		/* the frame says whether the pull left some changes behind */
+		x->idle_after = pg->m.complete ? pg->m.head : -1;
 	} else {
 		resp->park = 1;
-		resp->park_after = head;
+		resp->park_after = pg->m.head;
 		resp->park_until_ms = hlc_wall_ms() + 15000;
 		resp->park_db = x->db;
 	}
-	if (!rc)
-		x->cursor = cursor;
-	ids_buf_free(&body);
+	x->cursor = pg->m.cursor;
+	if (pg != x->frame)
+		page_unref(pg);
 }
 
 static void sse_free(void *ctx)
@@ -397,6 +472,7 @@ static void sse_free(void *ctx)
 	sse *x = ctx;
 	atomic_fetch_sub(&x->s->sse_clients, 1);
 	ids_buf_free(&x->pending);
+	page_unref(x->frame);
 	free(x);
 }
 

@@ -27,6 +27,8 @@ void resp_error_status(http_resp *resp, int status, const char *code, const char
 	resp->ctype = "application/json";
 	resp->stream = NULL;
 	resp->file = NULL;
+	page_unref(resp->page);
+	resp->page = NULL;
 	ids_buf_reset(&resp->body);
 	ids_buf_puts(&resp->body, "{\"error\":{\"code\":");
 	ids_buf_json_str(&resp->body, code, strlen(code));

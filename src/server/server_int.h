@@ -3,6 +3,7 @@
 #ifndef SERVER_INT_H
 #define SERVER_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,6 +36,48 @@ enum { PARK_NONE, PARK_HEAD /* the store's head passed park_after */, PARK_TIME 
        PARK_GONE /* the client hung up: the continuation is not run */, PARK_STOP /* shutdown */,
        PARK_DONE /* req_wake: what resp->start began has finished */ };
 
+/* fanout.c: a response body shared, by reference, among the waiters it answers. */
+typedef struct page_meta {
+	int64_t head;               /* the store head read before the build (the snapshot holds at least it) */
+	int64_t cursor;
+	int count;                  /* changes in the page */
+	int complete;               /* holds every change up to its cursor ("more":false) */
+} page_meta;
+typedef struct page {
+	atomic_int refs;
+	page_meta m;
+	size_t len;
+	char data[];
+} page;
+page *page_ref(page *p);
+void page_unref(page *p);       /* NULL is a no-op */
+
+enum { PAGE_PULL, PAGE_SSE };
+/* What makes two waiters' answers the same bytes (the client is not part of it: it only
+ * changes the bookkeeping, store_pull_done). */
+typedef struct page_key {
+	int kind;
+	const char *db, *user;
+	int64_t since;
+	int limit;
+	size_t max_bytes;
+	long long gen;              /* store_read_gen: a collection may turn a page into a 410 */
+} page_key;
+/* Builds a page into out and fills m (m->head is set); returns 0 or an ids error. */
+typedef int (*page_build_fn)(void *ctx, ids_buf *out, page_meta *m, ids_error *err);
+typedef struct fanout fanout;
+int fanout_new(fanout **out);
+void fanout_free(fanout *f);
+/* The page for k as of a store head of at least head: a shared one if some caller built it
+ * (or is building it: then this waits for it), else built here with build(ctx) and offered to
+ * later callers. *out is a reference (page_unref). Errors are not shared. */
+int fanout_page(fanout *f, const page_key *k, int64_t head, page_build_fn build, void *ctx, page **out,
+		ids_error *err);
+/* A page of one's own (not shared): built with build(ctx) as fanout_page would. */
+int page_build(page **out, int64_t head, page_build_fn build, void *ctx, ids_error *err);
+/* Pages built and pages shared since the start (the /metrics counters). */
+void fanout_counts(fanout *f, long long *builds, long long *shared);
+
 typedef struct http_req http_req;
 typedef struct http_resp http_resp;
 /* A continuation: the rest of a request that could not be answered at once. */
@@ -44,6 +87,7 @@ struct http_resp {
 	int status;
 	const char *ctype;
 	ids_buf body;
+	page *page;                 /* the body, shared with other waiters (instead of body; a reference) */
 	const char *file;           /* serve this file instead of body (often file_path below) */
 	char file_path[1100];       /* room for the path a handler builds: it lives until sent */
 	http_stream_fn stream;
@@ -75,11 +119,14 @@ typedef struct task {
 	struct task *next;
 } task;
 typedef struct workers workers;
-/* keep_for_push: one of the n takes LANE_PUSH only (the request pool; the others get no pushes). */
-int workers_start(workers **out, int n, int keep_for_push, ids_error *err);
+/* keep_for_push: one of the n takes LANE_PUSH only (the request pool; the others get no pushes).
+ * nice: the threads' niceness (0: the process's; higher runs them after the others). */
+int workers_start(workers **out, int n, int keep_for_push, int nice, ids_error *err);
 /* Lanes, served in this order: */
 enum { LANE_PUSH, LANE_NEW, LANE_WOKEN, LANES };
 void workers_submit(workers *w, task *t, int lane);
+/* Queues the tasks chained through next, first to last, with one lock and one wake-up. */
+void workers_submit_list(workers *w, task *first, int lane);
 /* Runs what is queued, then joins the threads. NULL is a no-op. */
 void workers_stop(workers *w);
 
@@ -121,9 +168,22 @@ struct server {
 	workers *fast;                     /* request handlers */
 	workers *slow;                     /* handlers that may block for long: flush, query, import, gc */
 	workers *bulk;                     /* large pull pages (resp->bulk), a few at a time */
+	workers *live;                     /* woken waiters (parked requests, streams run dry) */
 	parking *park;
 	atomic_int suspended;              /* connections handed to a worker or parked */
+	fanout *fan;                       /* pages shared among woken waiters */
+	atomic_llong bulk_builds;          /* pages built on the bulk workers */
+	/* Woken waiters go back to the event threads at most PACE_WINDOW at a time (http.c), so a
+	 * push's answer never queues behind a whole fan-out's writes. */
+	pthread_mutex_t pace_mu;
+	int pace_out;                      /* resumed, not yet taken by an event thread */
+	struct conn *pace_head, *pace_tail;
 };
+
+/* A large response (more than min_len bytes) would pass --max-inflight: answers 503 busy
+ * (counted) and returns 1. Called before building one, so a refused page costs nothing, and
+ * again when queueing it. */
+int resp_over_budget(server *s, http_resp *resp, size_t min_len);
 
 /* Wakes a request whose resp->start began work elsewhere: its cont runs with PARK_DONE. */
 void req_wake(http_req *req);

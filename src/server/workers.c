@@ -7,8 +7,15 @@
  * long-poll, an SSE stream, a push in a group commit) holds no thread at all (park.c). */
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "server_int.h"
+
+/* A worker takes up to this many woken waiters at once (each a short step: a shared page, a
+ * park, a resume): a wave of thousands costs a lock per few, not per one. */
+#define WOKEN_BATCH 16
 
 typedef struct worker {
 	struct workers *w;
@@ -22,6 +29,7 @@ struct workers {
 	pthread_cond_t cv_push;     /* the push-only worker waits here */
 	task *head[LANES], *tail[LANES]; /* lane 0 first (see workers_submit) */
 	int stop;
+	int nice;
 	int n;
 	worker th[];
 };
@@ -30,6 +38,8 @@ static void *run(void *arg)
 {
 	worker *k = arg;
 	workers *w = k->w;
+	if (w->nice) /* this thread only (Linux: niceness is per thread) */
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), w->nice);
 	int lanes = k->first_lane_only ? 1 : LANES;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -44,20 +54,28 @@ static void *run(void *arg)
 		}
 		if (q == LANES)
 			break; /* stopping and nothing left */
-		task *t = w->head[q];
-		w->head[q] = t->next;
+		/* woken waiters a few at a time: a wave of thousands costs a lock per few, not per one */
+		task *t = w->head[q], *last = t;
+		for (int n = 1; q == LANE_WOKEN && n < WOKEN_BATCH && last->next; n++)
+			last = last->next;
+		w->head[q] = last->next;
 		if (!w->head[q])
 			w->tail[q] = NULL;
+		last->next = NULL;
 		pthread_mutex_unlock(&w->mu);
-		t->next = NULL;
-		t->fn(t);
+		while (t) {
+			task *next = t->next;
+			t->next = NULL;
+			t->fn(t);
+			t = next;
+		}
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
 
-int workers_start(workers **out, int n, int keep_for_push, ids_error *err)
+int workers_start(workers **out, int n, int keep_for_push, int nice, ids_error *err)
 {
 	*out = NULL;
 	if (n < 1)
@@ -68,6 +86,7 @@ int workers_start(workers **out, int n, int keep_for_push, ids_error *err)
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	pthread_cond_init(&w->cv_push, NULL);
+	w->nice = nice;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 1u << 20);
@@ -88,15 +107,30 @@ int workers_start(workers **out, int n, int keep_for_push, ids_error *err)
 void workers_submit(workers *w, task *t, int lane)
 {
 	t->next = NULL;
+	workers_submit_list(w, t, lane);
+}
+
+void workers_submit_list(workers *w, task *first, int lane)
+{
+	if (!first)
+		return;
+	task *last = first;
+	int n = 1;
+	for (; last->next; last = last->next)
+		n++;
 	pthread_mutex_lock(&w->mu);
 	if (w->tail[lane])
-		w->tail[lane]->next = t;
+		w->tail[lane]->next = first;
 	else
-		w->head[lane] = t;
-	w->tail[lane] = t;
+		w->head[lane] = first;
+	w->tail[lane] = last;
 	if (lane == LANE_PUSH)
 		pthread_cond_signal(&w->cv_push);
-	pthread_cond_signal(&w->cv);
+	/* as many workers as there are batches to take (run): waking all of them for a wave of
+	 * thousands only had them switch in to fight over this lock */
+	int wake = lane == LANE_WOKEN ? (n + WOKEN_BATCH - 1) / WOKEN_BATCH : n;
+	for (int i = 0; i < wake && i < w->n; i++)
+		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
 

@@ -60,6 +60,7 @@ typedef struct fresh_row {
 	ids_mutation *m;
 	int slot;
 	int deleted;
+	hlc_stamp hlc;
 	char h[HLC_STR_MAX];
 } fresh_row;
 
@@ -282,36 +283,48 @@ static int sid_for(store *s, ctx *c, const char *name, int *slot, ids_error *err
 	return 0;
 }
 
-/* What follows a mutation's row write: its change-log row, the field registry, the store's
- * counts and the push's result. cur is the row it replaced (exists=0: none). */
-static int finish_apply(store *s, ctx *c, int slot, ids_rule rule, ids_mutation *m, int64_t seq, const char *h,
-			const ids_decision *d, const char *val, size_t vlen, const ids_row *cur, ids_error *err)
+/* store_apply_decided's writes on SQLite (store_apply_io) */
+typedef struct wctx {
+	store *s;
+	ctx *c;
+	int64_t sid;
+	sqlite3_stmt *g; /* the current row's read (NULL: none): reset before writing, its columns die then */
+	int exists;      /* the key has a row, rowid: ST_SET_ROW; else ST_PUT_ROW */
+	int64_t rowid;
+	int written;     /* flush_fresh wrote the row already */
+} wctx;
+
+static int sql_write(void *arg, const ids_mutation *m, int64_t seq, const char *h, const ids_decision *d,
+		     const char *val, size_t vlen, ids_error *err)
 {
-	sid_cache *sc = c->sc;
-	store_push_result *res = c->res;
-	int64_t sid = sc->sid[slot];
+	wctx *w = arg;
+	store *s = w->s;
 	int rc;
-	if ((rc = add_change(s, c, seq, sid, m, d->deleted, h, val, vlen, err)) ||
-	    (d->merged && (rc = flush_changes(s, c, err))))
-		return rc;
-	if (!d->deleted && (rc = store_fields_note(s, sid, m, err)))
-		return rc;
-	s->next_seq++;
-	res->applied++;
-	if (!d->partial && d->deleted == (m->op == IDS_OP_DELETE) &&
-	    (!d->merged || d->deleted || (vlen == m->value_len && !memcmp(val, m->value, vlen))) &&
-	    (rc = store_note_kept(res, m->id, seq, err)))
-		return rc;
-	int was_live = cur->exists && !cur->deleted, was_tomb = cur->exists && cur->deleted;
-	sc->dlive[slot] += (!d->deleted) - was_live;
-	sc->dtomb[slot] += (d->deleted ? 1 : 0) - was_tomb;
-	if (d->partial) {
-		const char *reason = "some fields have newer versions (per-field merge)";
-		store_conflict_json(&res->conflicts_json, m, rule, reason, seq, d->deleted, h, val, vlen, &d->lost);
-		res->conflicts++;
-		rc = log_conflict(s, c, sid, m, rule, reason, seq, h, err);
+	if (!w->written) {
+		sqlite3_stmt *p = s->st[w->exists ? ST_SET_ROW : ST_PUT_ROW];
+		if (w->exists)
+			bind_set_row(p, w->rowid, seq, h, d, w->c->origin, val, vlen);
+		else
+			bind_row(p, w->c, w->sid, w->c->b, m, seq, h, d, val, vlen);
+		/* cur's column pointers die with the reset, and the merge buffers already copied them */
+		if (w->g)
+			sqlite3_reset(w->g);
+		if ((rc = step_done(s, p, err, "write row")))
+			return rc;
 	}
-	return rc;
+	if ((rc = add_change(s, w->c, seq, w->sid, m, d->deleted, h, val, vlen, err)) ||
+	    (d->merged && (rc = flush_changes(s, w->c, err))))
+		return rc;
+	return d->deleted ? 0 : store_fields_note(s, w->sid, m, err);
+}
+
+static int sql_conflict(void *arg, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
+			const char *whlc, ids_error *err)
+{
+	wctx *w = arg;
+	if (w->g)
+		sqlite3_reset(w->g);
+	return log_conflict(w->s, w->c, w->sid, m, rule, reason, wseq, whlc, err);
 }
 
 /* Most pushed keys are new. For them every rule but merge decides "apply as sent" without a
@@ -332,6 +345,7 @@ static int queue_fresh(store *s, ctx *c, int slot, ids_rule rule, ids_mutation *
 		f->m = m;
 		f->slot = slot;
 		f->deleted = d.deleted;
+		f->hlc = d.hlc;
 		hlc_format(&d.hlc, f->h);
 	}
 	ids_decision_free(&d);
@@ -387,8 +401,11 @@ static int flush_fresh(store *s, ctx *c, ids_error *err)
 			ids_decision_init(&d);
 			d.outcome = IDS_APPLY;
 			d.deleted = f->deleted;
-			rc = finish_apply(s, c, f->slot, c->sc->rule[f->slot], f->m, s->next_seq, f->h, &d,
-					  f->deleted ? NULL : f->m->value, f->m->value_len, &none, err);
+			d.hlc = f->hlc;
+			wctx w = {s, c, c->sc->sid[f->slot], NULL, 0, 0, 1};
+			store_apply_io io = {sql_write, sql_conflict, &w};
+			rc = store_apply_decided(s, &io, c->sc->rule[f->slot], f->m, &none, "", s->next_seq, &d,
+						 &c->sc->dlive[f->slot], &c->sc->dtomb[f->slot], c->res, err);
 		}
 		if (!rc && went < rows) {
 			c->skip_insert_first = c->backoff;
@@ -429,28 +446,18 @@ static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_erro
 	sqlite3_stmt *g = s->st[ST_GET_ROW];
 	sqlite3_stmt *bq = NULL;
 	int64_t seq = s->next_seq, rowid = 0;
-	char h[HLC_STR_MAX];
 	ids_decision d;
 	ids_decision_init(&d);
 	sqlite3_bind_int64(g, 1, sid);
 	sqlite3_bind_int64(g, 2, c->uid);
 	sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
-	rc = sqlite3_step(g);
-	if (rc == SQLITE_ROW) {
-		cur.exists = 1;
-		cur.seq = sqlite3_column_int64(g, 0);
-		snprintf(cur_hlc, sizeof cur_hlc, "%s", (const char *)sqlite3_column_text(g, 1));
-		hlc_parse(&cur.hlc, cur_hlc, strlen(cur_hlc), NULL);
-		cur.deleted = sqlite3_column_int(g, 2);
-		cur.origin = (ids_origin)sqlite3_column_int(g, 3);
-		cur.value = (const char *)sqlite3_column_text(g, 4);
-		cur.value_len = (size_t)sqlite3_column_bytes(g, 4);
-		cur.meta = (const char *)sqlite3_column_text(g, 5);
-		cur.meta_len = (size_t)sqlite3_column_bytes(g, 5);
-		rowid = sqlite3_column_int64(g, 6);
-	} else if (rc != SQLITE_DONE) {
-		rc = store_sql_err(s, s->w, rc, err, "read row");
+	store_sqlite_rows rows;
+	store_sqlite_rows_init(&rows, s, g, "read row");
+	if ((rc = rows.src.next(&rows.src, err)) < 0)
 		goto out;
+	if (rc == 1) {
+		store_read_cur(&rows.src, 0, &cur, cur_hlc);
+		rowid = sqlite3_column_int64(g, 6);
 	}
 	rc = 0;
 	if (!cur.exists && c->uid != 0 && shared_row(s, c->sc, slot, m)) {
@@ -478,37 +485,26 @@ static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_erro
 		sqlite3_reset(bq);
 	if (rc)
 		goto out;
-	if (d.outcome == IDS_APPLY) {
-		const char *val = d.merged ? (d.deleted ? NULL : d.value.data) : m->value;
-		size_t vlen = d.merged ? d.value.len : m->value_len;
-		if (d.deleted)
-			val = NULL;
-		hlc_format(&d.hlc, h);
-		sqlite3_stmt *p = s->st[cur.exists ? ST_SET_ROW : ST_PUT_ROW];
-		if (cur.exists)
-			bind_set_row(p, rowid, seq, h, &d, b->origin, val, vlen);
-		else
-			bind_row(p, c, sid, b, m, seq, h, &d, val, vlen);
-		/* cur's column pointers die with the reset, and the merge buffers already copied them;
-		 * only its exists/deleted flags are read below */
-		sqlite3_reset(g);
-		if ((rc = step_done(s, p, err, "write row")))
-			goto out;
-		rc = finish_apply(s, c, slot, rule, m, seq, h, &d, val, vlen, &cur, err);
-	} else if (d.outcome == IDS_LOSE) {
-		store_conflict_json(&c->res->conflicts_json, m, rule, d.reason, cur.seq, cur.deleted, cur_hlc,
-				    cur.value, cur.value_len, &d.lost);
-		sqlite3_reset(g);
-		c->res->conflicts++;
-		rc = log_conflict(s, c, sid, m, rule, d.reason, cur.seq, cur_hlc, err);
-	} else {
-		sqlite3_reset(g);
-		c->res->duplicates++;
-	}
+	wctx w = {s, c, sid, g, cur.exists, rowid, 0};
+	store_apply_io io = {sql_write, sql_conflict, &w};
+	rc = store_apply_decided(s, &io, rule, m, &cur, cur_hlc, seq, &d, &c->sc->dlive[slot], &c->sc->dtomb[slot], c->res,
+				 err);
 out:
 	sqlite3_reset(g);
 	ids_decision_free(&d);
 	return rc;
+}
+
+typedef struct batch_ctx {
+	store *s;
+	ctx *c;
+	ids_error *err;
+} batch_ctx;
+
+static int apply_at(void *arg, size_t i)
+{
+	batch_ctx *x = arg;
+	return apply_one(x->s, x->c, &x->c->b->m[i], 0, x->err);
 }
 
 static int get_client(store *s, ctx *c, const char *name, int64_t *last_mid, ids_error *err)
@@ -564,20 +560,8 @@ int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error 
 	c.sc = &sc;
 	c.res = res;
 	int64_t ack = last_mid;
-	for (size_t i = 0; i < b->n && !rc; i++) {
-		ids_mutation *m = &b->m[i];
-		if (m->id <= ack) {
-			res->duplicates++;
-			continue;
-		}
-		if (m->id != ack + 1) {
-			res->gap = 1;
-			break;
-		}
-		rc = apply_one(s, &c, m, 0, err);
-		if (!rc)
-			ack = m->id;
-	}
+	batch_ctx bc = {s, &c, err};
+	rc = store_apply_ids(b, &ack, res, apply_at, &bc);
 	if (!rc)
 		rc = flush_fresh(s, &c, err);
 	if (!rc)

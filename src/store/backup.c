@@ -47,6 +47,39 @@ static int read_head(sqlite3 *db, int64_t *head)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* The copy is written beside its name and renamed: a failed backup leaves no half file, and
+ * out_file is claimed first (O_EXCL) so that a backup never overwrites one. */
+int store_backup_claim(const char *out_file, char tmp[IDS_PATH_MAX + 1], ids_error *err)
+{
+	if (ids_path(tmp, IDS_PATH_MAX + 1, err, "%s.partial", out_file))
+		return err->code;
+	int fd = open(out_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ids_fail(err, errno == EEXIST ? IDS_EINVAL : IDS_EIO, "%s: %s%s", out_file, strerror(errno),
+				errno == EEXIST ? " (a backup never overwrites a file)" : "");
+	close(fd);
+	unlink(tmp);
+	return 0;
+}
+
+int store_backup_finish(int rc, const char *tmp, const char *out_file, ids_error *err)
+{
+	if (!rc) {
+		int f = open(tmp, O_RDONLY | O_CLOEXEC);
+		if (f < 0 || fsync(f))
+			rc = ids_fail(err, IDS_EIO, "fsync %s: %s", tmp, strerror(errno));
+		if (f >= 0)
+			close(f);
+	}
+	if (!rc && rename(tmp, out_file))
+		rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %s", tmp, out_file, strerror(errno));
+	if (rc) {
+		unlink(tmp);
+		unlink(out_file);
+	}
+	return rc;
+}
+
 int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_error *err)
 {
 	char src_path[4200];
@@ -55,16 +88,9 @@ int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_
 		return rc;
 	if (access(src_path, F_OK))
 		return ids_fail(err, IDS_ENOTFOUND, "%s: no idbsync state here (expected %s)", data_dir, src_path);
-	/* the copy is written beside its name and renamed: a failed backup leaves no half file */
 	char tmp[IDS_PATH_MAX + 1];
-	if (ids_path(tmp, sizeof tmp, err, "%s.partial", out_file))
-		return err->code;
-	int fd = open(out_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return ids_fail(err, errno == EEXIST ? IDS_EINVAL : IDS_EIO, "%s: %s%s", out_file, strerror(errno),
-				errno == EEXIST ? " (a backup never overwrites a file)" : "");
-	close(fd);
-	unlink(tmp);
+	if ((rc = store_backup_claim(out_file, tmp, err)))
+		return rc;
 	sqlite3 *src = NULL, *dst = NULL;
 	if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		rc = sql_fail(src, err, "open", src_path);
@@ -89,20 +115,7 @@ int store_backup(const char *data_dir, const char *out_file, int64_t *head, ids_
 		rc = sql_fail(dst, err, "finish", tmp);
 	sqlite3_close(src);
 	sqlite3_close(dst);
-	if (!rc) {
-		int f = open(tmp, O_RDONLY | O_CLOEXEC);
-		if (f < 0 || fsync(f))
-			rc = ids_fail(err, IDS_EIO, "fsync %s: %s", tmp, strerror(errno));
-		if (f >= 0)
-			close(f);
-	}
-	if (!rc && rename(tmp, out_file))
-		rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %s", tmp, out_file, strerror(errno));
-	if (rc) {
-		unlink(tmp);
-		unlink(out_file);
-	}
-	return rc;
+	return store_backup_finish(rc, tmp, out_file, err);
 }
 
 static int check_backup(const char *file, int64_t *head, ids_error *err)

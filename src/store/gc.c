@@ -1,7 +1,8 @@
 /* Tombstone garbage collection. Rule: a tombstone (a deleted row) is removed once every
  * client of its database seen within the retention window has pulled past its seq. The
  * database's gc_floor then records the highest removed seq; a pull from a cursor below it
- * gets 410 (cursor_expired) because deletions it needs are gone, and the client resyncs. */
+ * gets 410 (cursor_expired) because deletions it needs are gone, and the client resyncs.
+ * PostgreSQL: the same rule in pg_gc.c. */
 #include "store_int.h"
 
 #include <stdlib.h>
@@ -12,10 +13,11 @@
 void store_flush_notes(store *s)
 {
 	if (s->pg)
-		return; /* PostgreSQL: no notes, tombstones are kept (no GC there yet, docs/scaling.md) */
+		return; /* PostgreSQL: written by store_pg_gc, in its transaction */
 	pthread_mutex_lock(&s->mu);
 	pull_note *list = s->notes;
 	s->notes = NULL;
+	memset(s->note_index, 0, sizeof s->note_index);
 	pthread_mutex_unlock(&s->mu);
 	if (!list)
 		return;
@@ -49,7 +51,7 @@ void store_flush_notes(store *s)
 int store_gc_run(store *s, ids_error *err)
 {
 	if (s->pg)
-		return 0;
+		return store_pg_gc(s, err);
 	int64_t now = hlc_wall_ms();
 	int rc = store_exec(s->w, "BEGIN IMMEDIATE", err);
 	if (rc)
@@ -96,6 +98,7 @@ int store_gc_run(store *s, ids_error *err)
 		sqlite3_step(cnt);
 		sqlite3_reset(cnt);
 		atomic_fetch_add(&s->stats.tombstones_collected, n);
+		atomic_fetch_add(&s->read_gen, 1);
 	}
 	if (s->o.no_lake) {
 		/* without a lake the change log only serves three-way merges: keep base_retention of it */

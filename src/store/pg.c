@@ -116,6 +116,52 @@ uint8_t *pg_bytes(const PGresult *r, int row, int col, size_t *len)
 	return PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
 }
 
+static int rows_next(store_rowsrc *r, ids_error *err)
+{
+	(void)err;
+	pg_rows *p = (pg_rows *)r;
+	PQfreemem(p->blob);
+	p->blob = NULL;
+	p->row++;
+	return p->row < PQntuples(p->r) && !PQgetisnull(p->r, p->row, p->col0);
+}
+
+static int64_t rows_i64(store_rowsrc *r, int col)
+{
+	pg_rows *p = (pg_rows *)r;
+	return pg_i64(p->r, p->row, p->col0 + col);
+}
+
+static const char *rows_text(store_rowsrc *r, int col, size_t *len)
+{
+	pg_rows *p = (pg_rows *)r;
+	*len = 0;
+	if (PQgetisnull(p->r, p->row, p->col0 + col))
+		return NULL;
+	*len = (size_t)PQgetlength(p->r, p->row, p->col0 + col);
+	return PQgetvalue(p->r, p->row, p->col0 + col);
+}
+
+static int rows_blob(store_rowsrc *r, int col, const uint8_t **out, size_t *len, ids_error *err)
+{
+	pg_rows *p = (pg_rows *)r;
+	PQfreemem(p->blob);
+	p->blob = pg_bytes(p->r, p->row, p->col0 + col, len);
+	*out = p->blob;
+	return p->blob ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
+}
+
+void pg_rows_init(pg_rows *r, const PGresult *q, int col0)
+{
+	*r = (pg_rows){{rows_next, rows_i64, rows_text, rows_blob}, q, -1, col0, NULL};
+}
+
+void pg_rows_free(pg_rows *r)
+{
+	PQfreemem(r->blob);
+	r->blob = NULL;
+}
+
 PGconn *pg_reader_get(store *s, ids_error *err)
 {
 	struct store_pg *pg = s->pg;
@@ -213,8 +259,8 @@ static int listener_stopping(store *s)
 	return stop;
 }
 
-/* Every commit NOTIFYs idbsync_head with its head (pg_push.c); this thread wakes this server's
- * waiters for commits made by any server. After a reconnect it reads the head once, which
+/* Every commit NOTIFYs idbsync_head (pg_push.c); this thread reads the head then and wakes this
+ * server's waiters for commits made by any server. After a reconnect it reads the head once, which
  * covers notifications sent while it was away. */
 static void *listener_main(void *arg)
 {
@@ -239,11 +285,19 @@ static void *listener_main(void *arg)
 			listening = 0;
 			continue;
 		}
+		/* the payload is not trusted (any session may NOTIFY, a /query too): a notification
+		 * only says to read the committed head */
 		PGnotify *n;
+		int notified = 0;
 		while ((n = PQnotifies(pg->listen))) {
-			head_seen(s, strtoll(n->extra, NULL, 10));
+			notified = 1;
 			PQfreemem(n);
 		}
+		if (notified)
+			atomic_fetch_add(&s->read_gen, 1);   /* another server's GC does not move the head */
+		int64_t h = notified ? read_head(s, pg->listen, NULL) : -1;
+		if (h >= 0)
+			head_seen(s, h);
 	}
 	return NULL;
 }
@@ -367,18 +421,34 @@ void store_pg_close(store *s)
 	s->pg = NULL;
 }
 
+/* The generation slot of lease name (pg->lease_mu held). */
+static int64_t *lease_gen(struct store_pg *pg, const char *name)
+{
+	for (int i = 0; i < pg->n_gens; i++)
+		if (!strcmp(pg->gens[i].name, name))
+			return &pg->gens[i].gen;
+	if (pg->n_gens == (int)(sizeof pg->gens / sizeof *pg->gens) || strlen(name) >= sizeof pg->gens[0].name)
+		return NULL;
+	snprintf(pg->gens[pg->n_gens].name, sizeof pg->gens[0].name, "%s", name);
+	pg->gens[pg->n_gens].gen = -1;
+	return &pg->gens[pg->n_gens++].gen;
+}
+
 /* A session advisory lock (7453, hash of the name) on the lease connection: PostgreSQL frees it
  * the moment that session ends, which is what makes failover fast and safe. Held already is
- * checked in pg_locks (taking it again would stack the lock). */
+ * checked in pg_locks (taking it again would stack the lock). Who takes it counts the lease's
+ * generation up (meta 'lease:NAME'), waiting for a fenced commit of the previous holder to end. */
 int store_pg_lease(store *s, const char *name, int *held, ids_error *err)
 {
 	struct store_pg *pg = s->pg;
 	uint32_t h = store_key_hash((const uint8_t *)name, strlen(name)) & 0x7fffffff;
-	char key[16];
+	char key[16], k[40];
 	snprintf(key, sizeof key, "%u", h);
-	const char *v[] = {key};
+	snprintf(k, sizeof k, "lease:%s", name);
+	const char *v[] = {key}, *kv[] = {k};
 	*held = 0;
 	pthread_mutex_lock(&pg->lease_mu);
+	int64_t *gen = lease_gen(pg, name);
 	int rc = pg_connect(s, &pg->lease, err);
 	if (!rc) {
 		PGresult *r = pg_run(s, pg->lease, "lease",
@@ -391,6 +461,66 @@ int store_pg_lease(store *s, const char *name, int *held, ids_error *err)
 			*held = !strcmp(PQgetvalue(r, 0, 0), "t");
 		PQclear(r);
 	}
+	if (!*held && gen)
+		*gen = -1;
+	if (!rc && *held && gen && *gen < 0) {
+		/* taken now (or its generation is not known yet): the next generation is this holder's */
+		PGresult *r = pg_run(s, pg->lease, "lease generation",
+				     "INSERT INTO meta(k, v) VALUES($1, '1') ON CONFLICT(k) DO UPDATE"
+				     " SET v=(meta.v::bigint + 1)::text RETURNING v::bigint",
+				     1, kv, NULL, NULL, err);
+		if (r && PQntuples(r))
+			*gen = pg_i64(r, 0, 0);
+		else
+			rc = IDS_EIO;
+		PQclear(r);
+	}
 	pthread_mutex_unlock(&pg->lease_mu);
 	return rc;
+}
+
+int store_pg_lease_fence_begin(store *s, const char *name, ids_error *err)
+{
+	struct store_pg *pg = s->pg;
+	uint32_t h = store_key_hash((const uint8_t *)name, strlen(name)) & 0x7fffffff;
+	char key[16], k[40], g[24];
+	pthread_mutex_lock(&pg->lease_mu);
+	int64_t *gen = lease_gen(pg, name);
+	snprintf(key, sizeof key, "%u", h);
+	snprintf(k, sizeof k, "lease:%s", name);
+	snprintf(g, sizeof g, "%lld", (long long)(gen ? *gen : -1));
+	const char *v[] = {k, g, key};
+	/* a lease session that died and reconnected holds nothing: it cannot pass */
+	int rc = !gen || *gen < 0 ? IDS_EBUSY : pg_connect(s, &pg->lease, err);
+	if (!rc)
+		rc = pg_exec(s, pg->lease, "lease fence", "BEGIN", err);
+	if (!rc) {
+		/* the row lock makes a new holder's count-up wait for this commit to end */
+		PGresult *r = pg_run(s, pg->lease, "lease fence",
+				     "SELECT m.v::bigint=$2::bigint AND EXISTS(SELECT 1 FROM pg_locks WHERE locktype='advisory'"
+				     " AND pid=pg_backend_pid() AND classid=7453 AND objid=$3::bigint AND objsubid=2)"
+				     " FROM meta m WHERE m.k=$1 FOR UPDATE OF m",
+				     3, v, NULL, NULL, err);
+		rc = !r ? IDS_EIO : PQntuples(r) && !strcmp(PQgetvalue(r, 0, 0), "t") ? 0 : IDS_EBUSY;
+		PQclear(r);
+		if (rc)
+			pg_exec(s, pg->lease, "lease fence", "ROLLBACK", NULL);
+	}
+	if (rc) {
+		if (gen)
+			*gen = -1;
+		pthread_mutex_unlock(&pg->lease_mu);
+		return ids_fail(err, IDS_EBUSY,
+				"the %s lease is no longer this server's (another server took it over, or the state "
+				"cannot be reached to prove it): nothing committed",
+				name);
+	}
+	return 0; /* lease_mu stays held to store_pg_lease_fence_end */
+}
+
+void store_pg_lease_fence_end(store *s)
+{
+	struct store_pg *pg = s->pg;
+	pg_exec(s, pg->lease, "lease fence", "COMMIT", NULL);
+	pthread_mutex_unlock(&pg->lease_mu);
 }

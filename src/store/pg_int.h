@@ -19,6 +19,10 @@ struct store_pg {
 	int listener_started;
 	pthread_mutex_t lease_mu;     /* guards lease (store_pg_lease is called from several threads) */
 	PGconn *lease;                /* holds the session advisory locks of the leases */
+	/* the generation of each lease this process took last (meta 'lease:NAME', counted up by
+	 * every taker): a commit is fenced by it (store_lease_fence_begin); -1: not known */
+	struct { char name[16]; int64_t gen; } gens[4];
+	int n_gens;
 	int64_t commit_delay_ms;      /* tests: IDBSYNC_TEST_COMMIT_DELAY_MS, a pause while holding the head lock */
 };
 
@@ -38,5 +42,17 @@ PGconn *pg_reader_get(store *s, ids_error *err);
 void pg_reader_put(store *s, PGconn *c);
 /* The bytea column as bytes (PQunescapeBytea; the caller PQfreemem()s it). */
 uint8_t *pg_bytes(const PGresult *r, int row, int col, size_t *len);
+
+/* A result as a row source (store_rowsrc): its columns counted from col0; it ends at the last
+ * row or at a row whose column col0 is NULL (an outer join's empty side). row: the current row
+ * (-1 before the first next(); may be set to read a given row). pg_rows_free after use. */
+typedef struct pg_rows {
+	store_rowsrc src;
+	const PGresult *r;
+	int row, col0;
+	uint8_t *blob;
+} pg_rows;
+void pg_rows_init(pg_rows *r, const PGresult *q, int col0);
+void pg_rows_free(pg_rows *r);
 
 #endif

@@ -257,6 +257,44 @@ static int cached_slot(const pctx *c, const char *name)
 	return -1;
 }
 
+/* store_apply_decided's writes on PostgreSQL (store_apply_io): an applied row joins the
+ * segment's write statement, a conflict is logged at once. */
+typedef struct wctx {
+	store *s;
+	pctx *c;
+	seg *g;
+	int slot;
+} wctx;
+
+static int pg_write(void *arg, const ids_mutation *m, int64_t seq, const char *h, const ids_decision *d,
+		    const char *val, size_t vlen, ids_error *err)
+{
+	(void)err;
+	wctx *w = arg;
+	seg *g = w->g;
+	parr_i64(&g->w[W_SID], w->c->st[w->slot].sid);
+	parr_bytes(&g->w[W_KEY], m->key, m->key_len);
+	parr_i64(&g->w[W_SEQ], seq);
+	parr_bytes(&g->w[W_HLC], h, strlen(h));
+	parr_i64(&g->w[W_DEL], d->deleted);
+	parr_bytes(&g->w[W_VAL], val, vlen);
+	parr_bytes(&g->w[W_META], d->merged && d->meta.data ? d->meta.data : NULL, d->merged ? d->meta.len : 0);
+	parr_i64(&g->w[W_HASH], store_key_hash(m->key, m->key_len));
+	parr_i64(&g->w[W_OP], d->deleted ? IDS_OP_DELETE : IDS_OP_PUT);
+	parr_i64(&g->w[W_MID], m->id);
+	g->nw++;
+	return 0;
+}
+
+static int pg_conflict(void *arg, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
+		       const char *whlc, ids_error *err)
+{
+	wctx *w = arg;
+	char ssid[24];
+	i64s(ssid, w->c->st[w->slot].sid);
+	return log_conflict(w->s, w->c, ssid, m, rule, reason, wseq, whlc, err);
+}
+
 /* Decides one mutation against its current row (cur; the segment's read) and queues its write. */
 static int decide_one(store *s, ids_batch *b, pctx *c, seg *g, int slot, ids_mutation *m, ids_row *cur,
 		      const char *cur_hlc, int shared, store_push_result *res, ids_error *err)
@@ -289,48 +327,11 @@ static int decide_one(store *s, ids_batch *b, pctx *c, seg *g, int slot, ids_mut
 	ids_decision d;
 	ids_decision_init(&d);
 	int64_t seq = s->next_seq;
-	char h[HLC_STR_MAX];
-	if ((rc = ids_conflict_decide(rule, cur, m, b->origin, seq, &d, err)))
-		goto out;
-	if (d.outcome == IDS_APPLY) {
-		const char *val = d.deleted ? NULL : d.merged ? d.value.data : m->value;
-		size_t vlen = d.deleted ? 0 : d.merged ? d.value.len : m->value_len;
-		hlc_format(&d.hlc, h);
-		parr_i64(&g->w[W_SID], c->st[slot].sid);
-		parr_bytes(&g->w[W_KEY], m->key, m->key_len);
-		parr_i64(&g->w[W_SEQ], seq);
-		parr_bytes(&g->w[W_HLC], h, strlen(h));
-		parr_i64(&g->w[W_DEL], d.deleted);
-		parr_bytes(&g->w[W_VAL], val, vlen);
-		parr_bytes(&g->w[W_META], d.merged && d.meta.data ? d.meta.data : NULL, d.merged ? d.meta.len : 0);
-		parr_i64(&g->w[W_HASH], store_key_hash(m->key, m->key_len));
-		parr_i64(&g->w[W_OP], d.deleted ? IDS_OP_DELETE : IDS_OP_PUT);
-		parr_i64(&g->w[W_MID], m->id);
-		g->nw++;
-		s->next_seq++;
-		res->applied++;
-		if (!d.partial && d.deleted == (m->op == IDS_OP_DELETE) &&
-		    (!d.merged || d.deleted || (vlen == m->value_len && !memcmp(val, m->value, vlen))) &&
-		    (rc = store_note_kept(res, m->id, seq, err)))
-			goto out;
-		int was_live = cur->exists && !cur->deleted, was_tomb = cur->exists && cur->deleted;
-		c->st[slot].dlive += (!d.deleted) - was_live;
-		c->st[slot].dtomb += (d.deleted ? 1 : 0) - was_tomb;
-		if (d.partial) {
-			const char *reason = "some fields have newer versions (per-field merge)";
-			store_conflict_json(&res->conflicts_json, m, rule, reason, seq, d.deleted, h, val, vlen, &d.lost);
-			res->conflicts++;
-			rc = log_conflict(s, c, ssid, m, rule, reason, seq, h, err);
-		}
-	} else if (d.outcome == IDS_LOSE) {
-		store_conflict_json(&res->conflicts_json, m, rule, d.reason, cur->seq, cur->deleted, cur_hlc, cur->value,
-				    cur->value_len, &d.lost);
-		res->conflicts++;
-		rc = log_conflict(s, c, ssid, m, rule, d.reason, cur->seq, cur_hlc, err);
-	} else {
-		res->duplicates++;
-	}
-out:
+	wctx w = {s, c, g, slot};
+	store_apply_io io = {pg_write, pg_conflict, &w};
+	if (!(rc = ids_conflict_decide(rule, cur, m, b->origin, seq, &d, err)))
+		rc = store_apply_decided(s, &io, rule, m, cur, cur_hlc, seq, &d, &c->st[slot].dlive, &c->st[slot].dtomb, res,
+					 err);
 	PQclear(base);
 	ids_decision_free(&d);
 	return rc;
@@ -384,20 +385,10 @@ static int run_segment(store *s, ids_batch *b, pctx *c, seg *g, size_t p, size_t
 		ids_row cur = {0};
 		char cur_hlc[HLC_STR_MAX] = "";
 		if (!PQgetisnull(r, t, 1)) {
-			cur.exists = 1;
-			cur.seq = pg_i64(r, t, 1);
-			snprintf(cur_hlc, sizeof cur_hlc, "%s", PQgetvalue(r, t, 2));
-			hlc_parse(&cur.hlc, cur_hlc, strlen(cur_hlc), NULL);
-			cur.deleted = (int)pg_i64(r, t, 3);
-			cur.origin = (ids_origin)pg_i64(r, t, 4);
-			if (!PQgetisnull(r, t, 5)) {
-				cur.value = PQgetvalue(r, t, 5);
-				cur.value_len = (size_t)PQgetlength(r, t, 5);
-			}
-			if (!PQgetisnull(r, t, 6)) {
-				cur.meta = PQgetvalue(r, t, 6);
-				cur.meta_len = (size_t)PQgetlength(r, t, 6);
-			}
+			pg_rows rows;
+			pg_rows_init(&rows, r, 0);
+			rows.row = t;
+			store_read_cur(&rows.src, 1, &cur, cur_hlc);
 		}
 		int shared = PQgetvalue(r, t, 7)[0] == 't';
 		rc = decide_one(s, b, c, g, g->slot[p + i], &b->m[g->ix[p + i]], &cur, cur_hlc, shared, res, err);
@@ -451,6 +442,19 @@ static int apply_mutations(store *s, ids_batch *b, pctx *c, seg *g, size_t na, s
 	return rc;
 }
 
+/* The mutations that apply, gathered before any is applied (store_apply_ids) */
+typedef struct ids_seen {
+	seg *g;
+	size_t n;
+} ids_seen;
+
+static int take_id(void *arg, size_t i)
+{
+	ids_seen *x = arg;
+	x->g->ix[x->n++] = i;
+	return 0;
+}
+
 /* One push inside the group's transaction: the same contract as store_apply_batch (apply.c). */
 static int apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error *err)
 {
@@ -486,20 +490,12 @@ static int apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error
 	g.mask = cap - 1;
 	if (!g.ix || !g.slot || !g.set)
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
-	for (size_t i = 0; i < b->n && !rc; i++) {
-		if (b->m[i].id <= ack) {
-			res->duplicates++;
-			continue;
-		}
-		if (b->m[i].id != ack + 1) {
-			res->gap = 1;
-			break;
-		}
-		g.ix[na++] = i;
-		ack = b->m[i].id;
-	}
-	if (!rc)
+	if (!rc) {
+		ids_seen seen = {&g, 0};
+		store_apply_ids(b, &ack, res, take_id, &seen);
+		na = seen.n;
 		rc = apply_mutations(s, b, &c, &g, na, res, err);
+	}
 	free(g.ix), free(g.slot), free(g.set);
 	if (!rc) {
 		char sa[24];

@@ -54,58 +54,22 @@ int store_pg_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cu
 	PGconn *c = pg_reader_get(s, err);
 	if (!c)
 		return IDS_EIO;
-	int rc = 0, n = 0, more = 0;
-	int64_t cur = req->since;
-	int limit = req->limit > 0 ? req->limit : 1000;
+	int rc = 0;
 	char since[24], lim[24];
 	snprintf(since, sizeof since, "%lld", (long long)req->since);
-	snprintf(lim, sizeof lim, "%d", limit + 1);
+	snprintf(lim, sizeof lim, "%d", (req->limit > 0 ? req->limit : 1000) + 1);
 	const char *v[] = {req->db, req->user, since, lim};
 	PGresult *q = pg_run(s, c, "pull", pull_sql, 4, v, NULL, NULL, err);
 	if (!q || !PQntuples(q)) {
 		rc = q ? ids_fail(err, IDS_ECORRUPT, "PostgreSQL (--state): the state has no head") : IDS_EIO;
-		goto out;
+	} else {
+		pg_rows rows;
+		pg_rows_init(&rows, q, 2);
+		rc = store_pull_page(&rows.src, req, pg_i64(q, 0, 0), pg_i64(q, 0, 1), out, cursor, count, err);
+		pg_rows_free(&rows);
 	}
-	int64_t head = pg_i64(q, 0, 0), floor = pg_i64(q, 0, 1);
-	if ((rc = store_pull_horizon(req->since, floor, err)))
-		goto out;
-	ids_buf_puts(out, "{\"changes\":[");
-	size_t start = out->len, max_bytes = req->max_bytes ? req->max_bytes : (16u << 20);
-	for (int i = 0; i < PQntuples(q) && !PQgetisnull(q, i, 2); i++) {
-		if (n == limit || (n > 0 && out->len - start > max_bytes)) {
-			more = 1;
-			break;
-		}
-		size_t klen = 0;
-		uint8_t *key = pg_bytes(q, i, 4, &klen);
-		if (!key) {
-			rc = ids_fail(err, IDS_ENOMEM, "out of memory");
-			goto out;
-		}
-		store_emit_change(out, n == 0, pg_i64(q, i, 2), PQgetvalue(q, i, 3), (size_t)PQgetlength(q, i, 3), key,
-				  klen, (int)pg_i64(q, i, 5), PQgetvalue(q, i, 6), (size_t)PQgetlength(q, i, 6),
-				  PQgetvalue(q, i, 7), (size_t)PQgetlength(q, i, 7));
-		PQfreemem(key);
-		cur = pg_i64(q, i, 2);
-		n++;
-	}
-	/* nothing more to send: the snapshot's head covers every seq at or below it */
-	if (!more && head > cur)
-		cur = head;
-	ids_buf_printf(out, "],\"cursor\":%lld,\"more\":%s,\"now\":%lld}", (long long)cur, more ? "true" : "false",
-		       (long long)hlc_wall_ms());
-	if (out->failed)
-		rc = ids_fail(err, out->failed, "pull response too large");
-out:
 	PQclear(q);
 	pg_reader_put(s, c);
-	if (!rc) {
-		/* no store_note_pull: its notes feed tombstone GC, which PostgreSQL does not run yet
-		 * (gc.c would never drain them) */
-		atomic_fetch_add(&s->stats.pulls, 1);
-		*cursor = cur;
-		*count = n;
-	}
 	return rc;
 }
 
@@ -166,8 +130,11 @@ int store_pg_names_json(store *s, const char *dbname, ids_buf *out, ids_error *e
 
 static const char *text_at(const PGresult *r, int i, int col) { return PQgetvalue(r, i, col); }
 
-int store_pg_changes_scan(store *s, int64_t after, size_t max, int (*fn)(void *ctx, const store_change *c),
-			  void *ctx, int64_t *last, ids_error *err)
+/* A scan of the change log (change set) or of the conflicts log (STORE_CHANGES_SQL,
+ * STORE_CONFLICTS_SQL). */
+static int scan_log(store *s, const char *what, const char *sql, int64_t after, size_t max,
+		    int (*change)(void *ctx, const store_change *c), int (*conflict)(void *ctx, const store_conflict *c),
+		    void *ctx, int64_t *last, ids_error *err)
 {
 	*last = after;
 	PGconn *c = pg_reader_get(s, err);
@@ -177,43 +144,24 @@ int store_pg_changes_scan(store *s, int64_t after, size_t max, int (*fn)(void *c
 	snprintf(a, sizeof a, "%lld", (long long)after);
 	snprintf(m, sizeof m, "%zu", max);
 	const char *v[] = {a, m};
-	PGresult *q = pg_run(s, c, "scan changes",
-			     "SELECT c.seq, d.name, s.name, u.name, coalesce(cl.name, ''), c.key, c.op, c.hlc, c.value, c.mid,"
-			     " c.origin, c.ts FROM changes c JOIN dbs d ON d.did=c.did JOIN stores s ON s.sid=c.sid"
-			     " JOIN users u ON u.uid=c.uid LEFT JOIN clients cl ON cl.cid=c.cid"
-			     " WHERE c.seq>$1 ORDER BY c.seq LIMIT $2",
-			     2, v, NULL, NULL, err);
-	int rc = q ? 0 : IDS_EIO;
-	for (int i = 0; q && i < PQntuples(q) && !rc; i++) {
-		store_change ch = {0};
-		ch.seq = pg_i64(q, i, 0);
-		ch.db = text_at(q, i, 1);
-		ch.store = text_at(q, i, 2);
-		ch.user = text_at(q, i, 3);
-		ch.client = text_at(q, i, 4);
-		uint8_t *key = pg_bytes(q, i, 5, &ch.key_len);
-		if (!key) {
-			rc = ids_fail(err, IDS_ENOMEM, "out of memory");
-			break;
-		}
-		ch.key = key;
-		ch.op = (ids_op)pg_i64(q, i, 6);
-		ch.hlc = text_at(q, i, 7);
-		if (!PQgetisnull(q, i, 8)) {
-			ch.value = PQgetvalue(q, i, 8);
-			ch.value_len = (size_t)PQgetlength(q, i, 8);
-		}
-		ch.mid = pg_i64(q, i, 9);
-		ch.origin = (ids_origin)pg_i64(q, i, 10);
-		ch.ts_ms = pg_i64(q, i, 11);
-		rc = fn(ctx, &ch);
-		PQfreemem(key);
-		if (!rc)
-			*last = ch.seq;
+	PGresult *q = pg_run(s, c, what, sql, 2, v, NULL, NULL, err);
+	int rc = IDS_EIO;
+	if (q) {
+		pg_rows rows;
+		pg_rows_init(&rows, q, 0);
+		rc = change ? store_scan_changes(&rows.src, change, ctx, last, err)
+			    : store_scan_conflicts(&rows.src, conflict, ctx, last, err);
+		pg_rows_free(&rows);
 	}
 	PQclear(q);
 	pg_reader_put(s, c);
 	return rc;
+}
+
+int store_pg_changes_scan(store *s, int64_t after, size_t max, int (*fn)(void *ctx, const store_change *c),
+			  void *ctx, int64_t *last, ids_error *err)
+{
+	return scan_log(s, "scan changes", STORE_CHANGES_SQL("$1", "$2"), after, max, fn, NULL, ctx, last, err);
 }
 
 int store_pg_changes_prune(store *s, int64_t upto, ids_error *err)
@@ -246,55 +194,7 @@ int64_t store_pg_conflicts_head(store *s)
 int store_pg_conflicts_scan(store *s, int64_t after, size_t max, int (*fn)(void *ctx, const store_conflict *c),
 			    void *ctx, int64_t *last, ids_error *err)
 {
-	*last = after;
-	PGconn *c = pg_reader_get(s, err);
-	if (!c)
-		return IDS_EIO;
-	char a[24], m[24];
-	snprintf(a, sizeof a, "%lld", (long long)after);
-	snprintf(m, sizeof m, "%zu", max);
-	const char *v[] = {a, m};
-	PGresult *q = pg_run(s, c, "scan conflicts",
-			     "SELECT c.id, d.name, s.name, u.name, coalesce(cl.name, ''), c.key, c.op, c.hlc, c.value, c.mid,"
-			     " c.rule, c.reason, c.winner_seq, c.winner_hlc, c.ts FROM conflicts c JOIN dbs d ON d.did=c.did"
-			     " JOIN stores s ON s.sid=c.sid JOIN users u ON u.uid=c.uid LEFT JOIN clients cl ON cl.cid=c.cid"
-			     " WHERE c.id>$1 ORDER BY c.id LIMIT $2",
-			     2, v, NULL, NULL, err);
-	int rc = q ? 0 : IDS_EIO;
-	for (int i = 0; q && i < PQntuples(q) && !rc; i++) {
-		store_conflict cf;
-		memset(&cf, 0, sizeof cf);
-		cf.id = pg_i64(q, i, 0);
-		cf.db = text_at(q, i, 1);
-		cf.store = text_at(q, i, 2);
-		cf.user = text_at(q, i, 3);
-		cf.client = text_at(q, i, 4);
-		uint8_t *key = pg_bytes(q, i, 5, &cf.key_len);
-		if (!key) {
-			rc = ids_fail(err, IDS_ENOMEM, "out of memory");
-			break;
-		}
-		cf.key = key;
-		cf.op = (ids_op)pg_i64(q, i, 6);
-		cf.hlc = text_at(q, i, 7);
-		if (!PQgetisnull(q, i, 8)) {
-			cf.value = PQgetvalue(q, i, 8);
-			cf.value_len = (size_t)PQgetlength(q, i, 8);
-		}
-		cf.mid = pg_i64(q, i, 9);
-		cf.rule = text_at(q, i, 10);
-		cf.reason = text_at(q, i, 11);
-		cf.winner_seq = pg_i64(q, i, 12);
-		cf.winner_hlc = text_at(q, i, 13);
-		cf.ts_ms = pg_i64(q, i, 14);
-		rc = fn(ctx, &cf);
-		PQfreemem(key);
-		if (!rc)
-			*last = cf.id;
-	}
-	PQclear(q);
-	pg_reader_put(s, c);
-	return rc;
+	return scan_log(s, "scan conflicts", STORE_CONFLICTS_SQL("$1", "$2"), after, max, NULL, fn, ctx, last, err);
 }
 
 int store_pg_rows_scan(store *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,

@@ -22,20 +22,45 @@ int store_pull_horizon(int64_t since, int64_t floor, ids_error *err)
 	return 0;
 }
 
-static int64_t lookup(sqlite3 *db, const char *sql, const char *name, int64_t *extra)
+/* The id (and with extra, the second column) of the row named name: 0, IDS_ENOTFOUND when there
+ * is none, or an error (the query failed) with err filled. */
+static int lookup(store *s, sqlite3 *db, const char *sql, const char *name, int64_t *id, int64_t *extra,
+		  ids_error *err)
 {
 	sqlite3_stmt *q;
-	int64_t v = -1;
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-		return -1;
+		return store_sql_err(s, db, SQLITE_ERROR, err, "look up a name");
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		v = sqlite3_column_int64(q, 0);
+	int step = sqlite3_step(q), rc = IDS_ENOTFOUND;
+	if (step == SQLITE_ROW) {
+		*id = sqlite3_column_int64(q, 0);
 		if (extra)
 			*extra = sqlite3_column_int64(q, 1);
+		rc = 0;
+	} else if (step != SQLITE_DONE) {
+		rc = store_sql_err(s, db, step, err, "look up a name");
 	}
 	sqlite3_finalize(q);
-	return v;
+	return rc;
+}
+
+/* A database's id and tombstone horizon, and a user's id (0 without auth; -1 unknown: it has
+ * only the shared rows). did -1: the database has no rows yet. */
+static int pull_ids(store *s, sqlite3 *db, const char *dbname, const char *user, int64_t *did, int64_t *floor,
+		    int64_t *uid, ids_error *err)
+{
+	*did = *uid = -1;
+	*floor = 0;
+	int rc = lookup(s, db, "SELECT did, gc_floor FROM dbs WHERE name=?1", dbname, did, floor, err);
+	if (rc && rc != IDS_ENOTFOUND)
+		return rc;
+	*uid = 0;
+	if (user[0] && (rc = lookup(s, db, "SELECT uid FROM users WHERE name=?1", user, uid, NULL, err))) {
+		*uid = -1;
+		if (rc != IDS_ENOTFOUND)
+			return rc;
+	}
+	return 0;
 }
 
 void store_emit_change(ids_buf *out, int first, int64_t seq, const char *store_name, size_t store_len,
@@ -58,13 +83,47 @@ void store_emit_change(ids_buf *out, int first, int64_t seq, const char *store_n
 	ids_buf_puts(out, "\"}");
 }
 
-static void emit_row(sqlite3_stmt *q, ids_buf *out, int first)
+/* A pull's rows on SQLite: the user's rows and the shared ones (uid 0), two index scans
+ * merged by seq (one scan with uid IN (..) would read every row after the cursor and sort). */
+typedef struct pull_rows {
+	store_rowsrc src;
+	store_sqlite_rows q[2];
+	int nq, have[2], pick, started;
+} pull_rows;
+
+static int pull_next(store_rowsrc *r, ids_error *err)
 {
-	store_emit_change(out, first, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
-			  (size_t)sqlite3_column_bytes(q, 1), sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2),
-			  sqlite3_column_int(q, 3), (const char *)sqlite3_column_text(q, 4),
-			  (size_t)sqlite3_column_bytes(q, 4), (const char *)sqlite3_column_text(q, 5),
-			  (size_t)sqlite3_column_bytes(q, 5));
+	pull_rows *p = (pull_rows *)r;
+	for (int i = 0; i < p->nq; i++) {
+		if (p->started && i != p->pick)
+			continue;
+		p->have[i] = p->q[i].src.next(&p->q[i].src, err);
+		if (p->have[i] < 0)
+			return p->have[i];
+	}
+	p->started = 1;
+	if (!p->have[0] && !p->have[1])
+		return 0;
+	p->pick = !p->have[0] || (p->have[1] && sqlite3_column_int64(p->q[1].q, 0) < sqlite3_column_int64(p->q[0].q, 0));
+	return 1;
+}
+
+static int64_t pull_i64(store_rowsrc *r, int col)
+{
+	pull_rows *p = (pull_rows *)r;
+	return p->q[p->pick].src.i64(&p->q[p->pick].src, col);
+}
+
+static const char *pull_text(store_rowsrc *r, int col, size_t *len)
+{
+	pull_rows *p = (pull_rows *)r;
+	return p->q[p->pick].src.text(&p->q[p->pick].src, col, len);
+}
+
+static int pull_blob(store_rowsrc *r, int col, const uint8_t **out, size_t *len, ids_error *err)
+{
+	pull_rows *p = (pull_rows *)r;
+	return p->q[p->pick].src.blob(&p->q[p->pick].src, col, out, len, err);
 }
 
 void store_note_pull(store *s, const store_pull_req *req)
@@ -72,10 +131,18 @@ void store_note_pull(store *s, const store_pull_req *req)
 	if (!req->client || !*req->client)
 		return;
 	size_t kl = strlen(req->db) + strlen(req->user) + strlen(req->client) + 3;
+	unsigned h = 2166136261u; /* FNV-1a over the three names */
+	for (const char *part[3] = {req->db, req->user, req->client}, **p = part; p < part + 3; p++)
+		for (const unsigned char *c = (const unsigned char *)*p;; c++) {
+			h = (h ^ *c) * 16777619u;
+			if (!*c)
+				break;
+		}
+	pull_note **bucket = &s->note_index[h % NOTE_BUCKETS];
 	pthread_mutex_lock(&s->mu);
-	pull_note *n = s->notes;
-	for (; n; n = n->next)
-		if (!strcmp(n->db, req->db) && !strcmp(n->user, req->user) && !strcmp(n->client, req->client))
+	pull_note *n = *bucket;
+	for (; n; n = n->hnext)
+		if (!strcmp(n->client, req->client) && !strcmp(n->db, req->db) && !strcmp(n->user, req->user))
 			break;
 	if (!n && (n = calloc(1, sizeof *n)) && (n->key = malloc(kl))) {
 		/* one allocation holds the three names */
@@ -87,6 +154,8 @@ void store_note_pull(store *s, const store_pull_req *req)
 		strcpy(n->client, req->client);
 		n->next = s->notes;
 		s->notes = n;
+		n->hnext = *bucket;
+		*bucket = n;
 	} else if (n && !n->key) {
 		free(n);
 		n = NULL;
@@ -99,16 +168,29 @@ void store_note_pull(store *s, const store_pull_req *req)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void store_pull_done(store *s, const store_pull_req *req)
+{
+	store_note_pull(s, req);   /* feeds tombstone GC, on either backend */
+	atomic_fetch_add(&s->stats.pulls, 1);
+}
+
 int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 	       ids_error *err)
+{
+	int rc = store_pull_look(s, req, out, cursor, count, err);
+	if (!rc)
+		store_pull_done(s, req);
+	return rc;
+}
+
+int store_pull_look(store *s, const store_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+		    ids_error *err)
 {
 	if (s->pg)
 		return store_pg_pull(s, req, out, cursor, count, err);
 	sqlite3 *db = store_reader_get(s);
-	int rc = 0, n = 0, more = 0;
-	int64_t cur = req->since, head = 0;
-	int limit = req->limit > 0 ? req->limit : 1000;
-	sqlite3_stmt *q[2] = {NULL, NULL};
+	int64_t head = 0, did, floor, uid;
+	pull_rows rows = {.src = {pull_next, pull_i64, pull_text, pull_blob}};
 	if (store_exec(db, "BEGIN", err)) {
 		store_reader_put(s, db);
 		return IDS_EIO;
@@ -118,66 +200,27 @@ int store_pull(store *s, const store_pull_req *req, ids_buf *out, int64_t *curso
 	if (sqlite3_step(h) == SQLITE_ROW)
 		head = sqlite3_column_int64(h, 0);
 	sqlite3_finalize(h);
-	int64_t floor = 0;
-	int64_t did = lookup(db, "SELECT did, gc_floor FROM dbs WHERE name=?1", req->db, &floor);
-	int64_t uid = req->user[0] ? lookup(db, "SELECT uid FROM users WHERE name=?1", req->user, NULL) : 0;
-	if ((rc = store_pull_horizon(req->since, floor, err)))
-		goto out;
-	ids_buf_puts(out, "{\"changes\":[");
-	size_t start = out->len, max_bytes = req->max_bytes ? req->max_bytes : (16u << 20);
-	if (did >= 0) {
-		int nq = 0;
-		int64_t uids[2] = {uid, 0};
-		int nu = uid > 0 ? 2 : (uid == 0 ? 1 : 0);
-		if (uid < 0 && req->user[0]) {
-			uids[0] = 0; /* unknown user: only shared rows */
-			nu = 1;
+	int rc = pull_ids(s, db, req->db, req->user, &did, &floor, &uid, err);
+	int64_t uids[2] = {uid < 0 ? 0 : uid, 0}; /* an unknown user: only shared rows */
+	int nu = did < 0 ? 0 : uid > 0 ? 2 : 1;
+	for (int i = 0; i < nu && !rc; i++) {
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(db, pull_sql, -1, &q, NULL) != SQLITE_OK) {
+			rc = store_sql_err(s, db, SQLITE_ERROR, err, "pull");
+			break;
 		}
-		for (int i = 0; i < nu; i++) {
-			if (sqlite3_prepare_v2(db, pull_sql, -1, &q[i], NULL) != SQLITE_OK) {
-				rc = store_sql_err(s, db, SQLITE_ERROR, err, "pull");
-				goto out;
-			}
-			sqlite3_bind_int64(q[i], 1, did);
-			sqlite3_bind_int64(q[i], 2, uids[i]);
-			sqlite3_bind_int64(q[i], 3, req->since);
-			sqlite3_bind_int(q[i], 4, limit + 1);
-			nq++;
-		}
-		int have[2] = {0, 0};
-		for (int i = 0; i < nq; i++)
-			have[i] = sqlite3_step(q[i]) == SQLITE_ROW;
-		while (have[0] || have[1]) {
-			int pick = !have[0] || (have[1] && sqlite3_column_int64(q[1], 0) < sqlite3_column_int64(q[0], 0));
-			if (n == limit || (n > 0 && out->len - start > max_bytes)) {
-				more = 1;
-				break;
-			}
-			emit_row(q[pick], out, n == 0);
-			cur = sqlite3_column_int64(q[pick], 0);
-			n++;
-			have[pick] = sqlite3_step(q[pick]) == SQLITE_ROW;
-		}
+		sqlite3_bind_int64(q, 1, did);
+		sqlite3_bind_int64(q, 2, uids[i]);
+		sqlite3_bind_int64(q, 3, req->since);
+		sqlite3_bind_int(q, 4, (req->limit > 0 ? req->limit : 1000) + 1);
+		store_sqlite_rows_init(&rows.q[rows.nq++], s, q, "pull");
 	}
-	/* With nothing more to send, the snapshot's head is a safe cursor: every later commit
-	 * gets a larger seq. */
-	if (!more && head > cur)
-		cur = head;
-	ids_buf_printf(out, "],\"cursor\":%lld,\"more\":%s,\"now\":%lld}", (long long)cur, more ? "true" : "false",
-		       (long long)hlc_wall_ms());
-	if (out->failed)
-		rc = ids_fail(err, out->failed, "pull response too large");
-out:
-	sqlite3_finalize(q[0]);
-	sqlite3_finalize(q[1]);
+	if (!rc)
+		rc = store_pull_page(&rows.src, req, head, floor, out, cursor, count, err);
+	for (int i = 0; i < rows.nq; i++)
+		sqlite3_finalize(rows.q[i].q);
 	store_exec(db, "COMMIT", NULL);
 	store_reader_put(s, db);
-	if (!rc) {
-		store_note_pull(s, req);
-		atomic_fetch_add(&s->stats.pulls, 1);
-		*cursor = cur;
-		*count = n;
-	}
 	return rc;
 }
 
@@ -186,11 +229,12 @@ int store_list_json(store *s, const char *dbname, const char *user, ids_buf *out
 	if (s->pg)
 		return store_pg_list_json(s, dbname, user, out, err);
 	sqlite3 *db = store_reader_get(s);
-	int64_t did = lookup(db, "SELECT did, gc_floor FROM dbs WHERE name=?1", dbname, NULL);
-	int64_t uid = user[0] ? lookup(db, "SELECT uid FROM users WHERE name=?1", user, NULL) : 0;
-	ids_buf_puts(out, "{\"stores\":[");
+	int64_t did, floor, uid;
 	sqlite3_stmt *q = NULL;
-	int rc = 0;
+	int rc = pull_ids(s, db, dbname, user, &did, &floor, &uid, err);
+	if (rc)
+		goto out;
+	ids_buf_puts(out, "{\"stores\":[");
 	/* per-user counts come from the pull index (did, uid, ...): only the caller's rows are read */
 	const char *sql = user[0]
 		? "SELECT s.name, coalesce(c.live, 0), coalesce(c.tomb, 0) FROM stores s LEFT JOIN"

@@ -5,6 +5,7 @@
 #include "store_int.h"
 #include "idbsync/path.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,24 @@ typedef struct qctx {
 
 /* The kinds of value a field has had (fields.c) as the column type the views give it. */
 enum { K_INT = 1, K_REAL = 2, K_TEXT = 4, K_BOOL = 8, K_OBJECT = 16, K_ARRAY = 32, K_DATE = 64, K_NULL = 128 };
-typedef enum col_type { C_TEXT, C_INTEGER, C_REAL, C_BOOLEAN, C_DATE, C_JSON, C_NULL } col_type;
 static const char *const col_type_names[] = {"text", "integer", "real", "boolean", "date", "json", "null"};
 
-static col_type type_of_kinds(int k)
+void store_columns_begin(ids_buf *out, const char *store_name)
+{
+	ids_buf_puts(out, "{\"store\":");
+	ids_buf_json_str(out, store_name, strlen(store_name));
+	ids_buf_puts(out, ",\"columns\":[{\"name\":\"_key\",\"type\":\"json\"},{\"name\":\"_seq\",\"type\":\"integer\"},"
+			  "{\"name\":\"_hlc\",\"type\":\"text\"}");
+}
+
+void store_columns_add(ids_buf *out, const char *field, int kinds)
+{
+	ids_buf_puts(out, ",{\"name\":");
+	ids_buf_json_str(out, field, strlen(field));
+	ids_buf_printf(out, ",\"type\":\"%s\"}", col_type_names[store_col_type_of(kinds)]);
+}
+
+store_col_type store_col_type_of(int k)
 {
 	k &= ~K_NULL;
 	if (!k)
@@ -94,16 +109,18 @@ static int progress(void *arg)
 	return mono_ms() > q->deadline;
 }
 
-static void quote_ident(ids_buf *o, const char *s)
+void store_sql_quote(ids_buf *o, const char *s, char q)
 {
-	ids_buf_putc(o, '"');
+	ids_buf_putc(o, q);
 	for (; *s; s++) {
-		if (*s == '"')
-			ids_buf_putc(o, '"');
+		if (*s == q)
+			ids_buf_putc(o, q);
 		ids_buf_putc(o, *s);
 	}
-	ids_buf_putc(o, '"');
+	ids_buf_putc(o, q);
 }
+
+static void quote_ident(ids_buf *o, const char *s) { store_sql_quote(o, s, '"'); }
 
 static void quote_json_path(ids_buf *o, const char *field, const char *suffix)
 {
@@ -143,7 +160,7 @@ static int build_view(sqlite3 *db, qctx *qc, int64_t sid, const char *name, int6
 		const char *f = (const char *)sqlite3_column_text(q, 0);
 		if (!f || !f[0] || f[0] == '_')
 			continue; /* _key/_seq/_hlc are ours */
-		col_type ct = type_of_kinds(sqlite3_column_int(q, 1));
+		store_col_type ct = store_col_type_of(sqlite3_column_int(q, 1));
 		ids_buf_puts(&v, ", ");
 		ids_buf *list = ct == C_BOOLEAN ? &qc->bools : &qc->others;
 		ids_buf_append(list, name, strlen(name) + 1);
@@ -236,44 +253,66 @@ static int bool_column(const qctx *qc, const char *name)
 	return 0;
 }
 
-static int bind_params(sqlite3_stmt *st, const char *params, size_t len, ids_error *err)
+int store_query_params(const char *params, size_t len, int expect,
+		       int (*fn)(void *ctx, int i, ids_jtype type, const char *text, size_t n), void *ctx, ids_error *err)
 {
 	if (!params || !len)
-		return 0;
+		return expect > 0 ? ids_fail(err, IDS_EINVAL, "params has 0 values, the SQL has %d placeholders", expect) : 0;
 	ids_json j = IDS_JSON_INIT;
 	int rc = ids_json_parse(&j, params, len, 100000, 8, err);
 	if (!rc && j.tok[0].type != IDS_JARR)
 		rc = ids_fail(err, IDS_EINVAL, "params must be a JSON array");
-	if (!rc && (int)j.tok[0].size != sqlite3_bind_parameter_count(st))
-		rc = ids_fail(err, IDS_EINVAL, "params has %u values, the SQL has %d placeholders", j.tok[0].size,
-			      sqlite3_bind_parameter_count(st));
+	if (!rc && expect >= 0 && (int)j.tok[0].size != expect)
+		rc = ids_fail(err, IDS_EINVAL, "params has %u values, the SQL has %d placeholders", j.tok[0].size, expect);
+	ids_buf b = IDS_BUF_INIT;
 	size_t t = 1;
 	for (uint32_t i = 0; !rc && i < j.tok[0].size; i++, t = j.tok[t].next) {
-		int idx = (int)i + 1;
-		switch (j.tok[t].type) {
-		case IDS_JNUM: {
-			int64_t x;
-			if (!ids_json_i64(&j, t, &x))
-				sqlite3_bind_int64(st, idx, x);
-			else
-				sqlite3_bind_double(st, idx, ids_json_num(&j, t));
-			break;
-		}
-		case IDS_JSTR: {
-			ids_buf b = IDS_BUF_INIT;
+		ids_jtype ty = j.tok[t].type;
+		b.len = 0;
+		if (ty == IDS_JSTR)
 			ids_json_unescape(&j, t, &b);
-			sqlite3_bind_text(st, idx, b.data ? b.data : "", (int)b.len, SQLITE_TRANSIENT);
-			ids_buf_free(&b);
-			break;
-		}
-		case IDS_JTRUE: sqlite3_bind_int(st, idx, 1); break;
-		case IDS_JFALSE: sqlite3_bind_int(st, idx, 0); break;
-		case IDS_JNULL: sqlite3_bind_null(st, idx); break;
-		default: rc = ids_fail(err, IDS_EINVAL, "params[%u]: only numbers, strings, booleans and null bind", i);
-		}
+		else if (ty == IDS_JNUM || ty == IDS_JTRUE || ty == IDS_JFALSE || ty == IDS_JNULL)
+			ids_buf_append(&b, j.text + j.tok[t].start, j.tok[t].end - j.tok[t].start);
+		else
+			rc = ids_fail(err, IDS_EINVAL, "params[%u]: only numbers, strings, booleans and null bind", i);
+		if (!rc && b.failed)
+			rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+		if (!rc)
+			rc = fn(ctx, (int)i, ty, b.data ? b.data : "", b.len);
 	}
+	ids_buf_free(&b);
 	ids_json_free(&j);
 	return rc;
+}
+
+static int bind_one(void *ctx, int i, ids_jtype type, const char *text, size_t n)
+{
+	sqlite3_stmt *st = ctx;
+	int idx = i + 1;
+	switch (type) {
+	case IDS_JNUM: {
+		char *end;
+		errno = 0;
+		long long x = strtoll(text, &end, 10);
+		if (end == text + n && !errno)
+			sqlite3_bind_int64(st, idx, x);
+		else
+			sqlite3_bind_double(st, idx, strtod(text, NULL));
+		break;
+	}
+	case IDS_JSTR: sqlite3_bind_text(st, idx, text, (int)n, SQLITE_TRANSIENT); break;
+	case IDS_JTRUE: sqlite3_bind_int(st, idx, 1); break;
+	case IDS_JFALSE: sqlite3_bind_int(st, idx, 0); break;
+	default: sqlite3_bind_null(st, idx);
+	}
+	return 0;
+}
+
+static int bind_params(sqlite3_stmt *st, const char *params, size_t len, ids_error *err)
+{
+	if (!params || !len)
+		return 0;
+	return store_query_params(params, len, sqlite3_bind_parameter_count(st), bind_one, st, err);
 }
 
 static void put_value(ids_buf *o, sqlite3_stmt *st, int c, int is_bool)
@@ -322,15 +361,14 @@ int store_query(store *s, const char *dbname, const char *user, const char *sql,
 		const char *params, size_t params_len, const store_query_limits *lim_in, ids_buf *out,
 		ids_error *err)
 {
-	if (s->pg)
-		return ids_fail(err, IDS_EINVAL, "analytics queries (/query) run on the SQLite state only; with --state "
-				"postgres://... query PostgreSQL itself or the lake");
 	store_query_limits lim = {5000, 10000, 32u << 20};
 	if (lim_in) {
 		if (lim_in->timeout_ms > 0) lim.timeout_ms = lim_in->timeout_ms;
 		if (lim_in->max_rows > 0) lim.max_rows = lim_in->max_rows;
 		if (lim_in->max_bytes > 0) lim.max_bytes = lim_in->max_bytes;
 	}
+	if (s->pg)
+		return store_pg_query(s, dbname, user, sql, sql_len, params, params_len, &lim, out, err);
 	char path[IDS_PATH_MAX + 1];
 	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
 		return err->code;
@@ -516,8 +554,7 @@ out:
 int store_query_columns(store *s, const char *dbname, const char *store_name, ids_buf *out, ids_error *err)
 {
 	if (s->pg)
-		return ids_fail(err, IDS_EINVAL, "analytics queries (/query) run on the SQLite state only; with --state "
-				"postgres://... query PostgreSQL itself or the lake");
+		return store_pg_query_columns(s, dbname, store_name, out, err);
 	char path[IDS_PATH_MAX + 1];
 	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
 		return err->code;
@@ -538,19 +575,14 @@ int store_query_columns(store *s, const char *dbname, const char *store_name, id
 	}
 	sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, store_name, -1, SQLITE_STATIC);
-	ids_buf_puts(out, "{\"store\":");
-	ids_buf_json_str(out, store_name, strlen(store_name));
-	ids_buf_puts(out, ",\"columns\":[{\"name\":\"_key\",\"type\":\"json\"},{\"name\":\"_seq\",\"type\":\"integer\"},"
-			  "{\"name\":\"_hlc\",\"type\":\"text\"}");
+	store_columns_begin(out, store_name);
 	int found = 0, step;
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		found = 1;
 		const char *f = (const char *)sqlite3_column_text(q, 1);
 		if (!f || !f[0] || f[0] == '_')
 			continue; /* as the view: _key/_seq/_hlc are ours */
-		ids_buf_puts(out, ",{\"name\":");
-		ids_buf_json_str(out, f, strlen(f));
-		ids_buf_printf(out, ",\"type\":\"%s\"}", col_type_names[type_of_kinds(sqlite3_column_int(q, 2))]);
+		store_columns_add(out, f, sqlite3_column_int(q, 2));
 	}
 	if (step != SQLITE_DONE)
 		rc = ids_fail(err, IDS_EIO, "query: columns of \"%s\": %s", store_name, sqlite3_errmsg(db));

@@ -28,47 +28,28 @@ int store_changes_scan(store *s, int64_t after, size_t max,
 {
 	if (s->pg)
 		return store_pg_changes_scan(s, after, max, fn, ctx, last, err);
+	return store_sqlite_scan_log(s, "scan changes", STORE_CHANGES_SQL("?1", "?2"), after, max, fn, NULL, ctx, last,
+				     err);
+}
+
+int store_sqlite_scan_log(store *s, const char *what, const char *sql, int64_t after, size_t max,
+			  int (*change)(void *ctx, const store_change *c),
+			  int (*conflict)(void *ctx, const store_conflict *c), void *ctx, int64_t *last, ids_error *err)
+{
 	sqlite3 *db = store_reader_get(s);
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
 	*last = after;
-	const char *sql =
-		"SELECT c.seq, d.name, s.name, u.name, coalesce(cl.name, ''), c.key, c.op, c.hlc, c.value, c.mid,"
-		" c.origin, c.ts FROM changes c JOIN dbs d ON d.did=c.did JOIN stores s ON s.sid=c.sid"
-		" JOIN users u ON u.uid=c.uid LEFT JOIN clients cl ON cl.cid=c.cid"
-		" WHERE c.seq>?1 ORDER BY c.seq LIMIT ?2";
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		rc = store_sql_err(s, db, SQLITE_ERROR, err, "scan changes");
-		goto out;
+		rc = store_sql_err(s, db, SQLITE_ERROR, err, what);
+	} else {
+		sqlite3_bind_int64(q, 1, after);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+		store_sqlite_rows rows;
+		store_sqlite_rows_init(&rows, s, q, what);
+		rc = change ? store_scan_changes(&rows.src, change, ctx, last, err)
+			    : store_scan_conflicts(&rows.src, conflict, ctx, last, err);
 	}
-	sqlite3_bind_int64(q, 1, after);
-	sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
-	int step;
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		store_change c = {0};
-		c.seq = sqlite3_column_int64(q, 0);
-		c.db = (const char *)sqlite3_column_text(q, 1);
-		c.store = (const char *)sqlite3_column_text(q, 2);
-		c.user = (const char *)sqlite3_column_text(q, 3);
-		c.client = (const char *)sqlite3_column_text(q, 4);
-		c.key = sqlite3_column_blob(q, 5);
-		c.key_len = (size_t)sqlite3_column_bytes(q, 5);
-		c.op = (ids_op)sqlite3_column_int(q, 6);
-		c.hlc = (const char *)sqlite3_column_text(q, 7);
-		if (sqlite3_column_type(q, 8) != SQLITE_NULL) {
-			c.value = (const char *)sqlite3_column_text(q, 8);
-			c.value_len = (size_t)sqlite3_column_bytes(q, 8);
-		}
-		c.mid = sqlite3_column_int64(q, 9);
-		c.origin = (ids_origin)sqlite3_column_int(q, 10);
-		c.ts_ms = sqlite3_column_int64(q, 11);
-		if ((rc = fn(ctx, &c)))
-			break;
-		*last = c.seq;
-	}
-	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
-		rc = store_sql_err(s, db, step, err, "scan changes");
-out:
 	sqlite3_finalize(q);
 	store_reader_put(s, db);
 	return rc;

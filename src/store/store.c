@@ -166,6 +166,11 @@ static int open_conn(store *s, sqlite3 **out, int readonly, ids_error *err)
 	return store_exec(*out, readonly ? "PRAGMA cache_size=-8000;" : "PRAGMA cache_size=-65536;", err);
 }
 
+int store_conn_open(store *s, sqlite3 **out, int readonly, ids_error *err)
+{
+	return open_conn(s, out, readonly, err);
+}
+
 static int mkdirs(const char *dir, ids_error *err)
 {
 	char tmp[4096];
@@ -237,6 +242,17 @@ int store_lease(store *s, const char *name, int *held, ids_error *err)
 		return store_pg_lease(s, name, held, err);
 	*held = 1; /* SQLite: this process alone holds the state (DIR/LOCK) */
 	return 0;
+}
+
+int store_lease_fence_begin(store *s, const char *name, ids_error *err)
+{
+	return s->pg ? store_pg_lease_fence_begin(s, name, err) : 0;
+}
+
+void store_lease_fence_end(store *s)
+{
+	if (s->pg)
+		store_pg_lease_fence_end(s);
 }
 
 /* This SQLite build has no lookaside allocator (OMIT_LOOKASIDE), so every statement step

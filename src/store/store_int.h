@@ -6,6 +6,8 @@
 #include <sqlite3.h>
 
 #include "idbsync/store.h"
+#include "idbsync/json.h"
+#include "idbsync/path.h"
 #include "idbsync/value.h"
 
 typedef struct push_job {
@@ -42,7 +44,12 @@ typedef struct pull_note {
 	char *db, *user, *client;
 	int64_t since, seen;
 	struct pull_note *next;
+	struct pull_note *hnext;       /* in note_index's bucket */
 } pull_note;
+/* The notes by (db, user, client): a fan-out answers thousands of clients, each noted once per
+ * answer; a scan of the list per note cost O(clients) under mu each (1,500 string compares per
+ * note at 3,000 long-polls). */
+#define NOTE_BUCKETS 4096
 
 #define READERS 8
 
@@ -66,6 +73,7 @@ struct store {
 	int lock_fd;                      /* flock on DIR/LOCK: one process per data dir */
 	hlc_clock clock;
 	store_stats stats;
+	atomic_llong read_gen;  /* store_read_gen */
 
 	sqlite3 *w;                       /* the writer connection; only the writer thread uses it */
 	sqlite3_stmt *st[ST_COUNT];
@@ -85,6 +93,7 @@ struct store {
 	db_head *db_heads[DB_HEAD_BUCKETS]; /* guarded by mu */
 	int64_t last_gc_ms;
 	pull_note *notes;
+	pull_note *note_index[NOTE_BUCKETS]; /* the same notes, hashed; both guarded by mu */
 
 	pthread_mutex_t rmu;              /* read connection pool */
 	pthread_cond_t rfree;
@@ -134,6 +143,82 @@ void store_emit_change(ids_buf *out, int first, int64_t seq, const char *store_n
 		       const char *hlc, size_t hlc_len);
 void store_note_pull(store *s, const store_pull_req *req);
 
+/* A row source: the rows of one backend's answer (a SQLite statement, a PostgreSQL result) read
+ * column by column, so that what is read from a row lives in one place for both backends
+ * (rowsrc.c). next: 1 a row, 0 the end, < 0 an error (err filled). text: NULL for SQL NULL.
+ * blob: the bytes stay valid until the next row; 0 or IDS_ENOMEM. */
+typedef struct store_rowsrc {
+	int (*next)(struct store_rowsrc *r, ids_error *err);
+	int64_t (*i64)(struct store_rowsrc *r, int col);
+	const char *(*text)(struct store_rowsrc *r, int col, size_t *len);
+	int (*blob)(struct store_rowsrc *r, int col, const uint8_t **p, size_t *len, ids_error *err);
+} store_rowsrc;
+
+/* The SQLite statement q as a row source (what names it in errors). */
+typedef struct store_sqlite_rows {
+	store_rowsrc src;
+	store *s;
+	sqlite3_stmt *q;
+	const char *what;
+} store_sqlite_rows;
+void store_sqlite_rows_init(store_sqlite_rows *r, store *s, sqlite3_stmt *q, const char *what);
+
+/* The change log and the conflicts log share their first columns and joins; each backend runs
+ * this SQL with its own placeholders (P1 the id to read after, P2 the row limit). */
+#define STORE_LOG_COLS(ID) \
+	"SELECT c." ID ", d.name, s.name, u.name, coalesce(cl.name, ''), c.key, c.op, c.hlc, c.value, c.mid"
+#define STORE_LOG_FROM(TABLE, ID, P1, P2)                                                                    \
+	" FROM " TABLE " c JOIN dbs d ON d.did=c.did JOIN stores s ON s.sid=c.sid JOIN users u ON u.uid=c.uid" \
+	" LEFT JOIN clients cl ON cl.cid=c.cid WHERE c." ID ">" P1 " ORDER BY c." ID " LIMIT " P2
+#define STORE_CHANGES_SQL(P1, P2) STORE_LOG_COLS("seq") ", c.origin, c.ts" STORE_LOG_FROM("changes", "seq", P1, P2)
+#define STORE_CONFLICTS_SQL(P1, P2)                                                                    \
+	STORE_LOG_COLS("id") ", c.rule, c.reason, c.winner_seq, c.winner_hlc, c.ts"                    \
+		STORE_LOG_FROM("conflicts", "id", P1, P2)
+/* The rows of STORE_CHANGES_SQL / STORE_CONFLICTS_SQL to fn, the contract of store_changes_scan
+ * and store_conflicts_scan (*last: the last id passed). */
+int store_scan_changes(store_rowsrc *r, int (*fn)(void *ctx, const store_change *c), void *ctx, int64_t *last,
+		       ids_error *err);
+int store_scan_conflicts(store_rowsrc *r, int (*fn)(void *ctx, const store_conflict *c), void *ctx,
+			 int64_t *last, ids_error *err);
+
+/* scan.c: the SQLite scan of either log (the other callback NULL) */
+int store_sqlite_scan_log(store *s, const char *what, const char *sql, int64_t after, size_t max,
+			  int (*change)(void *ctx, const store_change *c),
+			  int (*conflict)(void *ctx, const store_conflict *c), void *ctx, int64_t *last, ids_error *err);
+
+/* A pull's answer from rows (seq, store name, key, deleted, value, hlc) in seq order on one
+ * snapshot whose head is head and whose database's tombstone horizon is floor: IDS_EGONE for a
+ * cursor below the horizon, else the page (at most req->limit changes, about req->max_bytes)
+ * and the cursor (docs/scaling.md says why head is a safe one). Both backends' pulls end here;
+ * the caller notes (GC) and counts the answer once with store_pull_done. */
+int store_pull_page(store_rowsrc *r, const store_pull_req *req, int64_t head, int64_t floor,
+		    ids_buf *out, int64_t *cursor, int *count, ids_error *err);
+
+/* A key's current row (seq, hlc, deleted, origin, value, meta from column col on) into cur;
+ * its stamp's text into cur_hlc (cur->hlc is parsed from it). */
+void store_read_cur(store_rowsrc *r, int col, ids_row *cur, char cur_hlc[HLC_STR_MAX]);
+
+/* What a backend does with a decided mutation: writes the applied row with its change-log
+ * entry (val NULL: a tombstone), or logs a conflict (the losing mutation and its winner). */
+typedef struct store_apply_io {
+	int (*write)(void *ctx, const ids_mutation *m, int64_t seq, const char *hlc, const ids_decision *d,
+		     const char *val, size_t vlen, ids_error *err);
+	int (*conflict)(void *ctx, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
+			const char *whlc, ids_error *err);
+	void *ctx;
+} store_apply_io;
+/* Acts on the decision d of mutation m (seq: the seq it takes if applied; cur: the row it was
+ * decided against): an applied one is written (io->write) and takes s->next_seq, a lost one is
+ * logged (io->conflict), both answered in res; *dlive and *dtomb get the store's count deltas.
+ * Both backends' apply end here (apply.c, pg_push.c). */
+int store_apply_decided(store *s, const store_apply_io *io, ids_rule rule, const ids_mutation *m,
+			const ids_row *cur, const char *cur_hlc, int64_t seq, const ids_decision *d, int64_t *dlive,
+			int64_t *dtomb, store_push_result *res, ids_error *err);
+/* The mutations of b a client's last acknowledged id ack lets apply: duplicates (ids at or below
+ * it) are counted in res, a gap stops the scan (res->gap). fn gets each one in order; its
+ * failure stops the scan. *ack gets the new last id; the answer's fields are set. */
+int store_apply_ids(ids_batch *b, int64_t *ack, store_push_result *res, int (*fn)(void *ctx, size_t i), void *ctx);
+
 /* The PostgreSQL backend (pg.c: connections, schema, NOTIFY listener, leases; pg_push.c: group
  * commit and apply; pg_read.c: pulls and the lake's scans). */
 int store_pg_open(store *s, ids_error *err);
@@ -154,6 +239,10 @@ int store_pg_rows_get(store *s, const char *db, const char *store_name, const st
 		      int (*fn)(void *ctx, size_t i, int found, const store_row *r), void *ctx, int64_t *head,
 		      ids_error *err);
 int store_pg_lease(store *s, const char *name, int *held, ids_error *err);
+int store_pg_lease_fence_begin(store *s, const char *name, ids_error *err);
+void store_pg_lease_fence_end(store *s);
+/* pg_gc.c: tombstone collection with this server's noted pull progress (gc.c's rule) */
+int store_pg_gc(store *s, ids_error *err);
 int64_t store_pg_head_fresh(store *s);
 
 int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what);
@@ -161,6 +250,9 @@ int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *wha
 int store_ckpt_start(store *s, sqlite3 *ck, ids_error *err);
 void store_ckpt_stop(store *s);
 int store_exec(sqlite3 *db, const char *sql, ids_error *err);
+/* Another connection to the SQLite state (the writer's settings, busy timeout; readonly: a
+ * reader's), for a caller that needs one of its own; sqlite3_close() it. */
+int store_conn_open(store *s, sqlite3 **out, int readonly, ids_error *err);
 sqlite3 *store_reader_get(store *s);
 void store_reader_put(store *s, sqlite3 *db);
 
@@ -179,6 +271,27 @@ void store_fields_reset(store *s);
 int store_gc_run(store *s, ids_error *err);
 void store_flush_notes(store *s);
 
+/* query.c: the column type a view gives a field whose values had these kinds (fields.c's
+ * K_* bits), and the answer of store_query_columns built from the fields and their kinds. */
+typedef enum store_col_type { C_TEXT, C_INTEGER, C_REAL, C_BOOLEAN, C_DATE, C_JSON, C_NULL } store_col_type;
+store_col_type store_col_type_of(int kinds);
+void store_columns_begin(ids_buf *out, const char *store_name);
+void store_columns_add(ids_buf *out, const char *field, int kinds);
+/* s between q quotes, q doubled inside (an SQL identifier with '"', a literal with '\''). */
+void store_sql_quote(ids_buf *o, const char *s, char q);
+/* A query's params (a JSON array; expect >= 0: the SQL's placeholder count, checked) to fn one
+ * by one: its JSON type and its text (a string unescaped, other values as written). */
+int store_query_params(const char *params, size_t len, int expect,
+		       int (*fn)(void *ctx, int i, ids_jtype type, const char *text, size_t n), void *ctx, ids_error *err);
+/* pg_query.c: store_query and store_query_columns on PostgreSQL (lim: filled in) */
+int store_pg_query(store *s, const char *db, const char *user, const char *sql, size_t sql_len, const char *params,
+		   size_t params_len, const store_query_limits *lim, ids_buf *out, ids_error *err);
+int store_pg_query_columns(store *s, const char *db, const char *store_name, ids_buf *out, ids_error *err);
+
+/* backup.c: claims out_file (never overwritten) and names the copy's temp file beside it; then
+ * (rc: the copy's outcome) the copy is fsynced and renamed over out_file, or both removed. */
+int store_backup_claim(const char *out_file, char tmp[IDS_PATH_MAX + 1], ids_error *err);
+int store_backup_finish(int rc, const char *tmp, const char *out_file, ids_error *err);
 /* 16 random hex digits (backup.c) */
 void store_new_epoch(char out[STORE_EPOCH_LEN + 1]);
 

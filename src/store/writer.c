@@ -284,7 +284,7 @@ void *store_writer_main(void *arg)
 			store_pg_run_group(s, head);
 		else if (head)
 			run_group(s, head);
-		if (!s->pg && hlc_wall_ms() - s->last_gc_ms >= s->o.gc_interval_ms) {
+		if (hlc_wall_ms() - s->last_gc_ms >= s->o.gc_interval_ms) {
 			s->last_gc_ms = hlc_wall_ms();
 			store_flush_notes(s);
 			store_gc_run(s, NULL);
@@ -302,6 +302,11 @@ int64_t store_head(store *s)
 	int64_t h = s->head;
 	pthread_mutex_unlock(&s->mu);
 	return h;
+}
+
+int64_t store_read_gen(store *s)
+{
+	return atomic_load(&s->read_gen);
 }
 
 int64_t store_head_fresh(store *s)

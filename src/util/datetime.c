@@ -252,9 +252,16 @@ int ids_iso_format(int64_t secs, uint32_t nanos, int digits, char *out)
 	return (int)(p - out);
 }
 
+void ids_ms_split(int64_t ms, int64_t *secs, int32_t *nanos)
+{
+	*secs = ms >= 0 ? ms / 1000 : -((-(ms + 1)) / 1000) - 1;
+	*nanos = (int32_t)(ms - *secs * 1000) * 1000000;
+}
+
 int ids_ms_to_iso(double msd, char *out)
 {
-	int64_t ms = (int64_t)msd;
-	int64_t secs = ms >= 0 ? ms / 1000 : -((-(ms + 1)) / 1000) - 1;
-	return ids_iso_format(secs, (uint32_t)(ms - secs * 1000) * 1000000u, 3, out);
+	int64_t secs;
+	int32_t nanos;
+	ids_ms_split((int64_t)msd, &secs, &nanos);
+	return ids_iso_format(secs, (uint32_t)nanos, 3, out);
 }

@@ -144,13 +144,7 @@ class Drill:
         assert code == 200 and b"success" in text.lower(), text
 
     def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-                self.proc.wait(60)
-            except (subprocess.TimeoutExpired, OSError):
-                self.proc.kill()
-                self.proc.wait()
+        H.end_process(self.proc, close_stdin=True)
 
 
 def workspace_from_ddl(ddl):

@@ -114,18 +114,62 @@ class Server:
         return r.stdout
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc, wait=30)
 
     def cleanup(self):
         self.stop()
         if not KEEP:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def end_process(proc, wait=60, close_stdin=False):
+    """Ends a process the suite started: closes its stdin (a launcher that reads statements there
+    and exits at their end) or sends SIGTERM, waits up to `wait` s, then kills it."""
+    if proc.poll() is not None:
+        return
+    try:
+        if close_stdin:
+            proc.stdin.close()
+        else:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(wait)
+    except (subprocess.TimeoutExpired, OSError):
+        proc.kill()
+        proc.wait()
+
+
+# The partitioned store every engine test's server has: `events` by its region field.
+PARTITIONED = ("--lake-partition", "app/events=region")
+
+
+def each_profile(body, args=PARTITIONED, profiles=("compat", "modern"), ready=None):
+    """The engine tests' setup, once per profile: a real server (Server(profile, args)) with the
+    data set pushed and flushed (Dataset.run), then body(profile, server, data, live) with live
+    the pull feed (Server.pull) -> [failure line]; the server is stopped and its temp dir removed
+    after each profile, whatever body raised. ready(profile, server), when given, runs before
+    the data set is pushed (an engine that must know the lake before the first flush's refresh
+    notification). Returns the failure lines of every profile."""
+    failures = []
+    for profile in profiles:
+        s = Server(profile, list(args))
+        try:
+            if ready:
+                ready(profile, s)
+            data = Dataset(s).run()
+            failures += body(profile, s, data, s.pull(data.db)) or []
+        finally:
+            s.cleanup()
+    return failures
+
+
+def check_profiles(body, stop, **kw):
+    """each_profile(body, **kw) over an engine that is already running, then stop() (the engine's
+    end), whatever happened; raises AssertionError naming the failures (the first 40)."""
+    try:
+        failures = each_profile(body, **kw)
+    finally:
+        stop()
+    assert not failures, "\n".join(failures[:40])
 
 
 def canon(v):
@@ -668,6 +712,14 @@ def short_error(e):
     return (exc or lines or [repr(e)])[0][:200]
 
 
+def record_reads(m, profile, res):
+    """Records a concurrent_reads result as the profile's "reads during ingest" cell; returns a
+    failure line when a read saw a duplicate key or a row that was never pushed (errors are
+    counted in the cell: the plain layout's documented rate, docs/lake-layout.md)."""
+    m.cell(profile, "reads during ingest", concurrency_cell(res))
+    return [f"{profile}: reads during ingest: {res}"] if res["duplicates"] or res["wrong"] else []
+
+
 def concurrency_cell(res):
     s = (f"{res['queries']} queries ({res.get('rows', 0)} rows): {res['errors']} errors, {res['duplicates']} duplicates, "
          f"{res['wrong']} wrong rows")
@@ -704,15 +756,35 @@ def wait_import(server, db, store, n, timeout=60):
                          f"inbox: {listing}; server log {server.errlog}")
 
 
+def import_dir(server, out, store, rows, db="app"):
+    """Moves a table dir an engine wrote beside the lake (out) into LAKE/db/_inbox/store whole,
+    with an _import.json keyed by id: the inbox sees the job's files together (written straight
+    into the inbox, a file can be picked up while the engine still writes it). Waits for the
+    rows in the pull feed; returns compare_import's problems."""
+    with open(os.path.join(out, "_import.json"), "w") as f:
+        f.write('{"key":"id"}')
+    inbox = os.path.join(os.path.realpath(server.lake), db, "_inbox", store)
+    os.makedirs(os.path.dirname(inbox), exist_ok=True)
+    os.rename(out, inbox)
+    return compare_import(wait_import(server, db, store, len(rows)), rows)
+
+
+def matched(rows, by_id, problems, missing):
+    """Yields (written row, the row read back with its id) for each of rows; a row not read back
+    adds the problem "id N <missing>"."""
+    for r in rows:
+        g = by_id.get(r["id"])
+        if g is None:
+            problems.append(f"id {r['id']} {missing}")
+        else:
+            yield r, g
+
+
 def compare_import(live, rows, fields=("big", "d", "ok", "s", "at", "bin", "dec")):
     """Problems between the pull feed (live) and the rows written (expected_import_rows())."""
     problems = []
     by_key = {json.loads(k): e["value"] for k, e in live.items()}
-    for r in rows:
-        v = by_key.get(r["id"])
-        if v is None:
-            problems.append(f"id {r['id']} not imported")
-            continue
+    for r, v in matched(rows, by_key, problems, "not imported"):
         for f in fields:
             want = r[f]
             if isinstance(want, dt.datetime):
@@ -770,12 +842,7 @@ def compare_browser(got_rows, rows, forms=None, fields=("id", "big", "d", "ok", 
     engine wrote (expected_import_rows()), value and JS type. forms: {field: fn(row) -> tagged
     value} for a field an engine writes otherwise (each documented where the test passes it)."""
     problems = []
-    by_id = {g.get("id"): g for g in got_rows}
-    for r in rows:
-        g = by_id.get(r["id"])
-        if g is None:
-            problems.append(f"id {r['id']} not in IndexedDB")
-            continue
+    for r, g in matched(rows, {g.get("id"): g for g in got_rows}, problems, "not in IndexedDB"):
         for f in fields:
             want = (forms or {}).get(f, lambda x: browser_form(f, x[f]))(r)
             if f not in g:

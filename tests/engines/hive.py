@@ -40,7 +40,8 @@ class Hive:
                 f"-Dderby.stream.error.file={os.path.join(tmp, 'derby.log')}"]
         for m in ADD_OPENS:
             argv += ["--add-opens", f"{m}=ALL-UNNAMED"]
-        argv += ["-cp", open(cp_file).read().strip(), os.path.join(HERE, "hive", "HiveLauncher.java"), tmp]
+        argv += ["-cp", open(cp_file).read().strip(), os.path.join(HERE, "hive", "HiveLauncher.java"), tmp,
+                 os.path.join(HERE, "hive", "hive-site.xml")]
         argv += [f"{k}={v}" for k, v in (settings or {}).items()]
         self.log = open(self.logfile, "wb")
         t0 = time.time()
@@ -90,10 +91,4 @@ class Hive:
         return self.query(sql)[1]
 
     def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-                self.proc.wait(60)
-            except (subprocess.TimeoutExpired, OSError):
-                self.proc.kill()
-                self.proc.wait()
+        H.end_process(self.proc, close_stdin=True)

@@ -20,7 +20,11 @@ prints JSON for tests/lake/iceberg*.test.mjs.
       the REST catalog at URI lists, and what a create_namespace attempt raised (null: none).
   iceberg_read.py refs TABLE_DIR
       {"refs": [paths]}: every manifest list, manifest and data file (deleted entries too) that
-      a snapshot of the newest metadata names.
+      a snapshot of the newest metadata names; "snapshots": how many it keeps, "errors": those
+      whose scan failed (each kept snapshot is read).
+  iceberg_read.py size TABLE_DIR
+      {"json","list","manifests","n_manifests","snapshots","disk","disk_files"}: bytes of the
+      metadata the current snapshot needs, and of metadata/ on disk.
   iceberg_read.py versions TABLE_DIR
       opens every metadata/vN.metadata.json and scans its current snapshot:
       {"versions": n, "errors": [..]} (each version a reader may have found must be readable).
@@ -159,7 +163,32 @@ def refs(table_dir):
             out.add(strip(m.manifest_path))
             for e in m.fetch_manifest_entry(tab.io, discard_deleted=False):
                 out.add(strip(e.data_file.file_path))
-    print(json.dumps({"refs": sorted(out)}))
+    # every kept snapshot must read (time travel to any of them)
+    errors = []
+    for s in tab.metadata.snapshots:
+        try:
+            tab.scan(snapshot_id=s.snapshot_id).to_arrow()
+        except Exception as e:
+            errors.append(f"snapshot {s.snapshot_id}: {type(e).__name__}: {e}"[:300])
+    print(json.dumps({"refs": sorted(out), "snapshots": len(tab.metadata.snapshots), "errors": errors}))
+
+
+def size(table_dir):
+    """Bytes of metadata the current snapshot needs (its metadata JSON, manifest list and the
+    manifests that list names) and of everything under metadata/ on disk."""
+    tab = open_table(table_dir)
+    md = os.path.join(table_dir, "metadata")
+    strip = lambda p: p[7:] if p.startswith("file://") else p  # noqa: E731
+    cur = tab.current_snapshot()
+    need = {"json": os.path.getsize(latest(table_dir)), "list": 0, "manifests": 0, "n_manifests": 0}
+    if cur is not None:
+        need["list"] = os.path.getsize(strip(cur.manifest_list))
+        for m in cur.manifests(tab.io):
+            need["manifests"] += os.path.getsize(strip(m.manifest_path))
+            need["n_manifests"] += 1
+    disk = sum(os.path.getsize(os.path.join(md, n)) for n in os.listdir(md))
+    print(json.dumps({**need, "snapshots": len(tab.metadata.snapshots), "disk": disk,
+                      "disk_files": len(os.listdir(md))}))
 
 
 def versions(table_dir):
@@ -189,6 +218,8 @@ if __name__ == "__main__":
         catalog(sys.argv[2])
     elif sys.argv[1] == "refs":
         refs(sys.argv[2])
+    elif sys.argv[1] == "size":
+        size(sys.argv[2])
     elif sys.argv[1] == "versions":
         versions(sys.argv[2])
     elif sys.argv[1] == "loop":

@@ -96,7 +96,6 @@ def change_values(meta, data):
 def reverse(hive, s, m, profile):
     """INSERT OVERWRITE TABLE ... STORED AS PARQUET into the inbox -> the pull feed."""
     want = H.expected_import_rows()
-    inbox = os.path.join(os.path.realpath(s.lake), "app", "_inbox", "from_hive")
     rows = " UNION ALL ".join(
         f"SELECT CAST({r['id']} AS BIGINT), CAST({r['big']} AS BIGINT), CAST({r['d']!r} AS DOUBLE), "
         f"{str(r['ok']).upper()}, '{r['s']}', "
@@ -112,11 +111,7 @@ def reverse(hive, s, m, profile):
         hive.query("CREATE EXTERNAL TABLE hive_out.from_hive (id BIGINT, big BIGINT, d DOUBLE, ok BOOLEAN, s STRING, "
                    f"`at` TIMESTAMP, bin BINARY, `dec` DECIMAL(12,2)) STORED AS PARQUET LOCATION 'file://{out}'")
         hive.query(f"INSERT OVERWRITE TABLE hive_out.from_hive {rows}")
-        with open(os.path.join(out, "_import.json"), "w") as f:
-            f.write('{"key":"id"}')
-        os.makedirs(os.path.dirname(inbox), exist_ok=True)
-        os.rename(out, inbox)
-        probs = H.compare_import(H.wait_import(s, "app", "from_hive", len(want)), want)
+        probs = H.import_dir(s, out, "from_hive", want)
     except (HV.HiveError, AssertionError, OSError) as e:
         probs = [f"reverse: {e}"[:2000]]
     m.cell(profile, "reverse: INSERT OVERWRITE TABLE ... STORED AS PARQUET -> inbox -> pull feed",
@@ -135,9 +130,7 @@ def reads_during_ingest(hive, s, m, profile):
 
     def read_live():
         return [(x["idb_key"], x["idb_seq"], x["n"]) for x in hive.rows("SELECT idb_key, idb_seq, n FROM app.live")]
-    c = H.concurrent_reads(s, read_live, seeded=seeded)
-    m.cell(profile, "reads during ingest", H.concurrency_cell(c))
-    return [f"{profile}: reads during ingest: {c}"] if c["duplicates"] or c["wrong"] else []
+    return H.record_reads(m, profile, H.concurrent_reads(s, read_live, seeded=seeded))
 
 
 def run():
@@ -145,48 +138,42 @@ def run():
     hive = HV.Hive(tmp)
     m = H.Matrix(ENGINE)
     m.cell("-", "startup seconds", f"{hive.startup_s:.0f}")
-    failures = []
-    try:
-        for profile in ("compat", "modern"):
-            s = H.Server(profile, ["--lake-partition", "app/events=region"])
-            try:
-                data = H.Dataset(s).run()
-                live = s.pull("app")
-                hive.query("DROP DATABASE IF EXISTS app CASCADE")
-                failures += H.run_ddl(m, profile, s.ddl("hive"), hive.query, (HV.HiveError,))
 
-                def read(meta, kind):
-                    return hive.rows(f"SELECT * FROM app.{meta['table']}" + ("_changes" if kind == "changes" else ""))
-                for label, setup in readers(hive, m, profile, s.lake):
-                    setup()
-                    results = H.compare_tables(s, data, live, read, (HV.HiveError,))
-                    if label.startswith("vectorized"):
-                        agg = []
-                        for store, feature, cfeature in H.TABLES:
-                            meta = H.table_meta(s.lake, "app", store)
-                            want = list(H.expected_state(meta, live.get(store, {})).values())
-                            try:
-                                agg.append((feature, aggregate(hive, meta, "state", want)))
-                                agg.append((cfeature, aggregate(hive, meta, "changes", change_values(meta, data))))
-                            except HV.HiveError as e:
-                                agg.append((feature, [f"{meta['table']} aggregate: unreadable: {H.short_error(e)}"]))
-                        first = next((p for _, ps in agg for p in ps), None)
-                        m.cell(profile, "aggregate: count(*), count(col) of every column", "ok" if not first else
-                               "FAIL: " + first[:200])
-                        results += agg
-                    failures += H.settle(H.Matrix(f"{ENGINE} {label}"), profile, results, KNOWN, "Hive")
-                if profile == "compat":
-                    hive.query("SET hive.fetch.task.conversion=more")
-                    failures += reverse(hive, s, m, profile)
-                failures += H.check_lake(m, s, profile)
-                failures += reads_during_ingest(hive, s, m, profile)
-            finally:
-                s.cleanup()
-    finally:
+    def one(profile, s, data, live):
+        hive.query("DROP DATABASE IF EXISTS app CASCADE")
+        failures = H.run_ddl(m, profile, s.ddl("hive"), hive.query, (HV.HiveError,))
+
+        def read(meta, kind):
+            return hive.rows(f"SELECT * FROM app.{meta['table']}" + ("_changes" if kind == "changes" else ""))
+        for label, setup in readers(hive, m, profile, s.lake):
+            setup()
+            results = H.compare_tables(s, data, live, read, (HV.HiveError,))
+            if label.startswith("vectorized"):
+                agg = []
+                for store, feature, cfeature in H.TABLES:
+                    meta = H.table_meta(s.lake, "app", store)
+                    want = list(H.expected_state(meta, live.get(store, {})).values())
+                    try:
+                        agg.append((feature, aggregate(hive, meta, "state", want)))
+                        agg.append((cfeature, aggregate(hive, meta, "changes", change_values(meta, data))))
+                    except HV.HiveError as e:
+                        agg.append((feature, [f"{meta['table']} aggregate: unreadable: {H.short_error(e)}"]))
+                first = next((p for _, ps in agg for p in ps), None)
+                m.cell(profile, "aggregate: count(*), count(col) of every column", "ok" if not first else
+                       "FAIL: " + first[:200])
+                results += agg
+            failures += H.settle(H.Matrix(f"{ENGINE} {label}"), profile, results, KNOWN, "Hive")
+        if profile == "compat":
+            hive.query("SET hive.fetch.task.conversion=more")
+            failures += reverse(hive, s, m, profile)
+        failures += H.check_lake(m, s, profile)
+        return failures + reads_during_ingest(hive, s, m, profile)
+
+    def stop():
         hive.stop()
         if not H.KEEP:
             shutil.rmtree(tmp, ignore_errors=True)
-    assert not failures, "\n".join(failures[:40])
+    H.check_profiles(one, stop)
 
 
 if __name__ == "__main__":

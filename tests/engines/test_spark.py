@@ -14,9 +14,9 @@ os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"   # no other address, not even in nam
 time.tzset()
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
+import spark as SP  # noqa: E402
 
 import pyspark  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
 
 # Measured by this test, documented in docs/engines.md, per reader; a listed cell may fail
 # without failing the test (the log says so). (profile or None, feature or None, regex, why)
@@ -31,24 +31,12 @@ KNOWN = {
 }
 
 
-LOGS = os.path.join(H.CACHE, "logs")
-LOG = os.path.join(LOGS, "spark.log")
+LOG = os.path.join(SP.LOGS, "spark.log")
 
 
 def session(tmp):
     wh = os.path.join(tmp, "warehouse")
-    os.makedirs(LOGS, exist_ok=True)
-    log4j = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spark-log4j2.properties")
-    return (SparkSession.builder.master("local[2]").appName("idbsync-engines")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.memory", "1g")
-            .config("spark.sql.shuffle.partitions", "2")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.driver.extraJavaOptions", f"-Duser.timezone=UTC -Dderby.system.home={tmp} "
-                    f"-Dlog4j2.configurationFile=file:{log4j} -Didbsync.spark.log={LOG}")
+    return (SP.builder("idbsync-engines", LOG, f"-Dderby.system.home={tmp}")
             .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
             .config("spark.sql.warehouse.dir", wh)
             .config("spark.hadoop.javax.jdo.option.ConnectionURL",
@@ -105,64 +93,53 @@ def run():
     H.log(f"Apache Spark {pyspark.__version__} started in {time.time() - t0:.1f}s (log {LOG})")
     m = H.Matrix(f"Apache Spark {pyspark.__version__}")
     m.cell("-", "startup seconds", f"{time.time() - t0:.0f}")
-    failures = []
-    try:
-        for profile in ("compat", "modern"):
-            s = H.Server(profile, ["--lake-partition", "app/events=region"])
-            try:
-                data = H.Dataset(s).run()
-                live = s.pull("app")
-                for reader, dialect in (("spark", "spark"), ("hive-serde", "hive")):
-                    spark.conf.set("spark.sql.hive.convertMetastoreParquet", "true" if reader == "spark" else "false")
-                    spark.sql("DROP DATABASE IF EXISTS app CASCADE")
-                    failures += H.run_ddl(m, profile, s.ddl(dialect), spark.sql, label=f"{reader}: DDL as printed")
 
-                    def refused(name, meta, e, reader=reader):
-                        if reader == "spark" and "PARQUET_COLUMN_DATA_TYPE_MISMATCH" in str(e):
-                            workaround_widened(spark, m, profile, name, meta, data, live.get(meta["store"], {}))
-                        return refusal(name, meta, e)
-                    results = H.compare_tables(s, data, live, lambda meta, kind: rows(
-                        spark, f"app.{meta['table']}" + ("_changes" if kind == "changes" else "")), refused=refused)
-                    failures += [f"{reader}: {p}" for p in
-                                 H.settle(H.Matrix(f"{m.engine} {reader}"), profile, results, KNOWN[reader], reader)]
-                # the other direction: df.write.parquet into the inbox reaches the pull feed
-                if profile == "compat":
-                    import decimal
-                    from pyspark.sql import types as ST
-                    want = H.expected_import_rows()
-                    inbox = os.path.join(s.lake, "app", "_inbox", "from_spark")
-                    os.makedirs(inbox)
-                    with open(os.path.join(inbox, "_import.json"), "w") as f:
-                        f.write('{"key":"id"}')
-                    schema = ST.StructType([
-                        ST.StructField("id", ST.LongType()), ST.StructField("big", ST.LongType()),
-                        ST.StructField("d", ST.DoubleType()), ST.StructField("ok", ST.BooleanType()),
-                        ST.StructField("s", ST.StringType()), ST.StructField("at", ST.TimestampType()),
-                        ST.StructField("bin", ST.BinaryType()), ST.StructField("dec", ST.DecimalType(12, 2))])
-                    df = spark.createDataFrame([(r["id"], r["big"], r["d"], r["ok"], r["s"], r["at"], bytearray(r["bin"]),
-                                                 decimal.Decimal(r["dec"])) for r in want], schema)
-                    df.coalesce(1).write.mode("append").parquet(inbox)
-                    probs = H.compare_import(H.wait_import(s, "app", "from_spark", len(want)), want)
-                    m.cell(profile, "reverse: df.write.parquet -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
-                    failures += probs
-                failures += H.check_lake(m, s, profile)
-                # a reader in a loop while the server ingests and flushes
-                live_dir = os.path.join(s.lake, "app", "live")
+    def one(profile, s, data, live):
+        failures = []
+        for reader, dialect in (("spark", "spark"), ("hive-serde", "hive")):
+            spark.conf.set("spark.sql.hive.convertMetastoreParquet", "true" if reader == "spark" else "false")
+            spark.sql("DROP DATABASE IF EXISTS app CASCADE")
+            failures += H.run_ddl(m, profile, s.ddl(dialect), spark.sql, label=f"{reader}: DDL as printed")
 
-                def read_live():
-                    if not os.path.isdir(live_dir):
-                        return []
-                    return [(r.idb_key, r.idb_seq, r.n) for r in
-                            spark.read.parquet(live_dir).select("idb_key", "idb_seq", "n").collect()]
-                c = H.concurrent_reads(s, read_live)
-                m.cell(profile, "reads during ingest", H.concurrency_cell(c))
-                if c["duplicates"] or c["wrong"]:
-                    failures.append(f"{profile}: reads during ingest: {c}")
-            finally:
-                s.cleanup()
-    finally:
-        spark.stop()
-    assert not failures, "\n".join(failures[:40])
+            def refused(name, meta, e, reader=reader):
+                if reader == "spark" and "PARQUET_COLUMN_DATA_TYPE_MISMATCH" in str(e):
+                    workaround_widened(spark, m, profile, name, meta, data, live.get(meta["store"], {}))
+                return refusal(name, meta, e)
+            results = H.compare_tables(s, data, live, lambda meta, kind: rows(
+                spark, f"app.{meta['table']}" + ("_changes" if kind == "changes" else "")), refused=refused)
+            failures += [f"{reader}: {p}" for p in
+                         H.settle(H.Matrix(f"{m.engine} {reader}"), profile, results, KNOWN[reader], reader)]
+        # the other direction: df.write.parquet into the inbox reaches the pull feed
+        if profile == "compat":
+            import decimal
+            from pyspark.sql import types as ST
+            want = H.expected_import_rows()
+            inbox = os.path.join(s.lake, "app", "_inbox", "from_spark")
+            os.makedirs(inbox)
+            with open(os.path.join(inbox, "_import.json"), "w") as f:
+                f.write('{"key":"id"}')
+            schema = ST.StructType([
+                ST.StructField("id", ST.LongType()), ST.StructField("big", ST.LongType()),
+                ST.StructField("d", ST.DoubleType()), ST.StructField("ok", ST.BooleanType()),
+                ST.StructField("s", ST.StringType()), ST.StructField("at", ST.TimestampType()),
+                ST.StructField("bin", ST.BinaryType()), ST.StructField("dec", ST.DecimalType(12, 2))])
+            df = spark.createDataFrame([(r["id"], r["big"], r["d"], r["ok"], r["s"], r["at"], bytearray(r["bin"]),
+                                         decimal.Decimal(r["dec"])) for r in want], schema)
+            df.coalesce(1).write.mode("append").parquet(inbox)
+            probs = H.compare_import(H.wait_import(s, "app", "from_spark", len(want)), want)
+            m.cell(profile, "reverse: df.write.parquet -> inbox -> pull feed", "ok" if not probs else "FAIL: " + probs[0])
+            failures += probs
+        failures += H.check_lake(m, s, profile)
+        # a reader in a loop while the server ingests and flushes
+        live_dir = os.path.join(s.lake, "app", "live")
+
+        def read_live():
+            if not os.path.isdir(live_dir):
+                return []
+            return [(r.idb_key, r.idb_seq, r.n) for r in
+                    spark.read.parquet(live_dir).select("idb_key", "idb_seq", "n").collect()]
+        return failures + H.record_reads(m, profile, H.concurrent_reads(s, read_live))
+    H.check_profiles(one, spark.stop)
 
 
 if __name__ == "__main__":

@@ -19,31 +19,19 @@ os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 time.tzset()
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
+import spark as SP  # noqa: E402
 
 import pyspark  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
 
-LOGS = os.path.join(H.CACHE, "logs")
-LOG = os.path.join(LOGS, "spark-iceberg.log")
+LOG = os.path.join(SP.LOGS, "spark-iceberg.log")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def session(tmp, rest_uri, warehouse):
     with open(os.environ["IDBSYNC_ENGINE_CLASSPATH"]) as f:
         jars = f.read().strip().replace(":", ",")
-    os.makedirs(LOGS, exist_ok=True)
-    log4j = os.path.join(HERE, "spark-log4j2.properties")
-    b = (SparkSession.builder.master("local[2]").appName("idbsync-engines-iceberg")
+    b = (SP.builder("idbsync-engines-iceberg", LOG)
          .config("spark.jars", jars)
-         .config("spark.ui.enabled", "false")
-         .config("spark.ui.showConsoleProgress", "false")
-         .config("spark.driver.host", "127.0.0.1")
-         .config("spark.driver.bindAddress", "127.0.0.1")
-         .config("spark.driver.memory", "1g")
-         .config("spark.sql.shuffle.partitions", "2")
-         .config("spark.sql.session.timeZone", "UTC")
-         .config("spark.driver.extraJavaOptions", f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{log4j} "
-                 f"-Didbsync.spark.log={LOG}")
          .config("spark.sql.warehouse.dir", os.path.join(tmp, "warehouse"))
          .config("spark.sql.catalog.rest", "org.apache.iceberg.spark.SparkCatalog")
          .config("spark.sql.catalog.rest.type", "rest")

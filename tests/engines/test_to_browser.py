@@ -123,12 +123,7 @@ def same(col, got, want):
 
 def compare(store, got_rows, written, cols):
     problems = []
-    by_id = {r["id"]: r for r in got_rows}
-    for r in written:
-        g = by_id.get(r["id"])
-        if g is None:
-            problems.append(f"{store}: id {r['id']} not in IndexedDB")
-            continue
+    for r, g in H.matched(written, {r["id"]: r for r in got_rows}, problems, f"not in {store} in IndexedDB"):
         for c in cols:
             w = expected(c, r[c])
             if c not in g:

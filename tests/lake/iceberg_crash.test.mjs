@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, push, flush, tempDir, rng } from './lib.mjs';
-import { py, pullChanges, stateOf } from './iceberg_lib.mjs';
+import { py, checkRestart } from './iceberg_lib.mjs';
 
 const ARGS = ['--lake-format', 'iceberg', '--flush-interval', '30ms', '--lake-bucket-bytes', '16k'];
 
@@ -29,25 +29,6 @@ async function ingest(srv, r, id, batches) {
   return Promise.all(pushes);
 }
 
-async function check(lake, data) {
-  const srv = await serve({ data, lake, args: ARGS });
-  const { flushed } = await flush(srv.url, 'app');
-  const want = stateOf(await pullChanges(srv.url, 'app')).get('docs');
-  const root = `${lake}/_iceberg/app`;
-  const [st, log] = await py('scan', `${root}/docs`, `${root}/docs_changes`);
-  const seqs = log.rows.map((x) => x.idb_seq).sort((a, b) => a - b);
-  assert.equal(new Set(seqs).size, seqs.length, 'a change twice in the change log');
-  assert.deepEqual(seqs, Array.from({ length: flushed }, (_, i) => i + 1), 'a change missing from the change log');
-  assert.equal(st.rows.length, want.size);
-  for (const row of st.rows) assert.equal(row.idb_seq, want.get(row.idb_key)?.seq, `key ${row.idb_key}`);
-  for (const t of ['docs', 'docs_changes']) {
-    const v = await py('versions', `${root}/${t}`);
-    assert.deepEqual(v.errors, [], `${t}: unreadable metadata versions`);
-  }
-  await srv.stop();
-  return log;
-}
-
 for (const step of ['list', 'meta', 'commit']) {
   test(`kill -9 at the iceberg step "${step}", restart, every change once`, async () => {
     const lake = tempDir(), data = tempDir();
@@ -65,7 +46,7 @@ for (const step of ['list', 'meta', 'commit']) {
     assert.equal(alive, false, `the server did not reach "${step}"; push errors: ${errors.slice(0, 3).join('; ')}`);
     const { sig } = await srv.exited;
     assert.equal(sig, 'SIGKILL');
-    const log = await check(lake, data);
+    const log = await checkRestart(lake, data, ARGS);
     if (step === 'commit') {
       // Iceberg had that flush, progress.json did not: the restart took it back out first
       assert.ok(log.snapshots.some((s) => s.op === 'delete'), 'no recovery snapshot');
@@ -82,7 +63,7 @@ test('kill -9 at random moments of ingest, restart, converge', async () => {
     await new Promise((res) => setTimeout(res, 5 + Math.floor(r() * 60)));
     await srv.kill();
   }
-  await check(lake, data);
+  await checkRestart(lake, data, ARGS);
 });
 
 test('a row the writer refuses waits alone and reaches the Iceberg change log and state once', async () => {

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import readline from 'node:readline';
 import path from 'node:path';
-import { SRC } from './lib.mjs';
+import assert from 'node:assert/strict';
+import { SRC, serve, flush } from './lib.mjs';
 
 const PY = execFileSync(path.join(SRC, 'tests/engines/pyiceberg_env.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 const READ = path.join(SRC, 'tests/engines/iceberg_read.py');
@@ -49,6 +50,36 @@ export function stateOf(changes, upto = Infinity) {
   return m;
 }
 
+export const seqs = (rows) => rows.map((r) => r.idb_seq).sort((a, b) => a - b);
+export const upto = (n) => Array.from({ length: n }, (_, i) => i + 1);
+
+/** Every file under dir, recursively. */
+export function walk(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)]);
+}
+
+/** Restarts a killed server (args) on lake and data, flushes, and checks with pyiceberg: every
+ * change of store app/docs in the change log exactly once, the state equal to the pull feed,
+ * every metadata version on disk opens and scans. Resolves the change log's scan. */
+export async function checkRestart(lake, data, args) {
+  const srv = await serve({ data, lake, args });
+  const { flushed } = await flush(srv.url, 'app');
+  const want = stateOf(await pullChanges(srv.url, 'app')).get('docs');
+  const root = `${lake}/_iceberg/app`;
+  const [st, log] = await py('scan', `${root}/docs`, `${root}/docs_changes`);
+  const seqs = log.rows.map((x) => x.idb_seq).sort((a, b) => a - b);
+  assert.equal(new Set(seqs).size, seqs.length, 'a change twice in the change log');
+  assert.deepEqual(seqs, Array.from({ length: flushed }, (_, i) => i + 1), 'a change missing from the change log');
+  assert.equal(st.rows.length, want.size);
+  for (const row of st.rows) assert.equal(row.idb_seq, want.get(row.idb_key)?.seq, `key ${row.idb_key}`);
+  for (const t of ['docs', 'docs_changes']) {
+    const v = await py('versions', `${root}/${t}`);
+    assert.deepEqual(v.errors, [], `${t}: unreadable metadata versions`);
+  }
+  await srv.stop();
+  return log;
+}
 
 function unref(proc) {
   proc.unref();

@@ -10,15 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serve, push, flush, tempDir } from './lib.mjs';
-import { pyEnv, pullChanges, stateOf, restCatalog, s3Server } from './iceberg_lib.mjs';
-
-const seqs = (rows) => rows.map((r) => r.idb_seq).sort((a, b) => a - b);
-const upto = (n) => Array.from({ length: n }, (_, i) => i + 1);
-
-function walk(dir) {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)]);
-}
+import { pyEnv, pullChanges, stateOf, restCatalog, s3Server, seqs, upto, walk } from './iceberg_lib.mjs';
 
 test('Iceberg tables on S3 through a REST catalog: pyiceberg reads them; kill -9 mid-commit; a lost mirror', async () => {
   const lake = tempDir(), data = tempDir(), cdir = tempDir('idbsync-cat-'), sdir = tempDir('idbsync-s3-');

@@ -13,7 +13,7 @@ import { BIN } from '../integration/lib/server.mjs';
 
 const dir = path.dirname(BIN); // the unit test executables sit beside the binary
 
-for (const name of ['test_store', 'test_store_multi']) {
+for (const name of ['test_store', 'test_store_multi', 'test_store_icecat']) {
   test(`${name} on PostgreSQL`, { timeout: 600000 }, async (t) => {
     const pg = await startPostgres({ t });
     const exe = path.join(dir, name);

@@ -1,7 +1,8 @@
 /* The state store's test helpers, shared by test_store.c (the suite both backends pass) and
  * test_store_multi.c (several stores on one PostgreSQL): pushes from JSON bodies, pulls parsed
- * back, and open_dir(), which opens the SQLite state in a temp dir or, when IDBSYNC_TEST_PG names a
- * PostgreSQL (tests/pg/store.test.mjs starts one), a fresh database named after that dir.
+ * back, the pushers' batches and a waiter thread, and open_dir(), which opens the SQLite state in a
+ * temp dir or, when IDBSYNC_TEST_PG names a PostgreSQL (tests/pg/store.test.mjs starts one), a
+ * fresh database named after that dir (open_state: several data dirs on one state).
  * Header-only: one test executable per .c file. */
 #ifndef IDS_STORE_TEST_H
 #define IDS_STORE_TEST_H
@@ -75,19 +76,25 @@ static void state_for(const char *dir, char *state, size_t n)
 		pg_uri(state, n, name);
 }
 
-static inline store *open_dir(const char *dir, int durable)
+/* Opens the state `state` (NULL: SQLite in dir) with dir as its data dir. */
+static inline store *open_state(const char *dir, const char *state, int durable)
 {
 	store_options o = STORE_OPTIONS_INIT;
-	char state[1024];
-	state_for(dir, state, sizeof state);
 	o.dir = dir;
-	o.state = state[0] ? state : NULL;
+	o.state = state && state[0] ? state : NULL;
 	o.durable = durable;
 	store *s = NULL;
 	ids_error err = IDS_ERROR_INIT;
 	if (!CHECK_EQ_INT(store_open(&s, &o, &err), 0))
 		fprintf(stderr, "  store_open(%s): %s\n", o.state ? o.state : dir, err.msg);
 	return s;
+}
+
+static inline store *open_dir(const char *dir, int durable)
+{
+	char state[1024];
+	state_for(dir, state, sizeof state);
+	return open_state(dir, state, durable);
 }
 
 /* Parses body as a client push (with the store's clock for the skew check) and pushes it as
@@ -121,6 +128,36 @@ static int pushf(store *s, const char *db, const char *user, store_push_result *
 	vsnprintf(body, sizeof body, fmt, ap);
 	va_end(ap);
 	return push(s, db, user, body, res, err);
+}
+
+/* Batch bi (from 0) of a pusher that sends batches of `per` puts to store_name as `client`: its
+ * body into body (reset first), ids counting on from the batch before, key "<client>-<id>" and
+ * value <id>. Returns the batch's last id (the ack it expects). */
+static inline int64_t nth_batch(ids_buf *body, const char *client, int bi, int per, const char *store_name)
+{
+	int first = 1 + bi * per;
+	ids_buf_reset(body);
+	ids_buf_printf(body, "{\"client\":\"%s\",\"mutations\":[", client);
+	for (int id = first; id < first + per; id++)
+		ids_buf_printf(body, "%s{\"id\":%d,\"store\":\"%s\",\"op\":\"put\",\"key\":\"%s-%d\",\"value\":%d}",
+			       id > first ? "," : "", id, store_name, client, id, id);
+	ids_buf_puts(body, "]}");
+	return first + per - 1;
+}
+
+/* A thread waiting (store_wait) for the head to pass `after`: moved gets its answer. */
+typedef struct waiter {
+	store *s;
+	int64_t after;
+	int timeout_ms;
+	int moved;
+} waiter;
+
+static inline void *wait_thread(void *arg)
+{
+	waiter *w = arg;
+	w->moved = store_wait(w->s, w->after, w->timeout_ms);
+	return NULL;
 }
 
 typedef struct change {

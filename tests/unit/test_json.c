@@ -545,8 +545,23 @@ static void numbers(void)
 	ids_json_free(&j);
 }
 
+/* ids_buf_i64 (formatted by hand) across the whole int64 range. */
+static void buf_i64(void)
+{
+	const int64_t v[] = {0, -1, 7, 42, -1000000007, INT64_MAX, INT64_MIN};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "%lld", (long long)v[i]);
+		ids_buf b = IDS_BUF_INIT;
+		ids_buf_i64(&b, v[i]);
+		CHECK(b.len == strlen(want) && !memcmp(b.data, want, b.len));
+		ids_buf_free(&b);
+	}
+}
+
 int main(void)
 {
+	buf_i64();
 	token_layout();
 	invalid_documents();
 	caps();

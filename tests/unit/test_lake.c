@@ -2,9 +2,52 @@
  * inference and the widening rules (docs/lake-layout.md "Schema"). */
 #include <jansson.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "lake/lake_int.h"
 #include "test_util.h"
+
+/* The direct path refuses (IDS_EINVAL, nothing put) a value whose column widened after the
+ * writer's schema was built, rather than putting a double's bits into the INT64 column. */
+static void direct_wrong_schema(void)
+{
+	ids_json v1 = IDS_JSON_INIT, v2 = IDS_JSON_INIT;
+	CHECK(ids_json_parse(&v1, "{\"a\":1}", 7, 0, 8, NULL) == 0);
+	CHECK(ids_json_parse(&v2, "{\"a\":1.5}", 9, 0, 8, NULL) == 0);
+	lk_col *cols = NULL;
+	size_t nc = 0;
+	lk_cols_observe(&cols, &nc, &v1, 0, LK_NESTED_STRUCT, 1, lk_reserved_cols);
+	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
+	pq_node_add(root, lk_type_node(cols[0].name, cols[0].type, PQ_PROFILE_COMPAT));
+	char path[] = "/tmp/test_lake_direct_XXXXXX";
+	int fd = mkstemp(path);
+	if (fd >= 0)
+		close(fd);
+	pq_writer *w = NULL;
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	ids_error err = IDS_ERROR_INIT;
+	CHECK(pq_writer_new(&w, path, root, &o, &err) == 0);
+	ids_buf tmp = IDS_BUF_INIT, bin = IDS_BUF_INIT;
+	lk_emit_ctx e = {.tmp = &tmp, .bin = &bin};
+	size_t col = 0;
+	CHECK(w && pq_writer_row_begin(w, &err) == 0 && lk_put_cols(w, &col, &e, cols, nc, NULL, &v1, 0, &err) == 0 &&
+	      pq_writer_row_end(w, &err) == 0);
+	CHECK_EQ_INT(lk_cols_observe(&cols, &nc, &v2, 0, LK_NESTED_STRUCT, 2, lk_reserved_cols), 2);   /* widened */
+	col = 0;
+	CHECK(w && pq_writer_row_begin(w, &err) == 0);
+	CHECK(w && lk_put_cols(w, &col, &e, cols, nc, NULL, &v2, 0, &err) == IDS_EINVAL);
+	CHECK_HAS(err.msg, "does not have the table's type");
+	pq_writer_row_cancel(w);
+	CHECK(w && pq_writer_num_rows(w) == 1 && pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	unlink(path);
+	pq_node_free(root);
+	ids_buf_free(&tmp);
+	ids_buf_free(&bin);
+	ids_json_free(&v1);
+	ids_json_free(&v2);
+	lk_cols_free(cols, nc);
+}
 
 static const char *san(const char *in)
 {
@@ -113,5 +156,6 @@ int main(void)
 	ids_buf_free(&row);
 	ids_buf_free(&tmp);
 	lk_cols_free(cols, nc);
+	direct_wrong_schema();
 	return test_report("test_lake");
 }

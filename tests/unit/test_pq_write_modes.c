@@ -357,12 +357,103 @@ static void test_prefix_inference(void)
 	}
 }
 
+/* The row-at-a-time API (pq_writer_put) writes the same file as the JSON row API for the
+ * same rows, and refuses levels that do not fit the schema without spoiling the writer. */
+static int put_rows(pq_writer *w, ids_error *err)
+{
+	int64_t one = 1, two = 2, three = 3;
+	double x = 1.5;
+	uint8_t ts[12];
+	size_t tn = 0;
+	int rc = pq_instant_value(ts, &tn, pq_writer_column(w, 4, NULL, NULL), 1704067200, 0, err);
+	/* {"id":1,"s":"hi","l":[1,null,3],"st":{"x":1.5,"t":{"$date":"2024-01-01T00:00:00.000Z"}}} */
+	if (rc || (rc = pq_writer_row_begin(w, err)) || (rc = pq_writer_put(w, 0, 0, 0, &one, 8, err)) ||
+	    (rc = pq_writer_put(w, 1, 1, 0, "hi", 2, err)) || (rc = pq_writer_put(w, 2, 3, 0, &one, 8, err)) ||
+	    (rc = pq_writer_put(w, 2, 2, 1, NULL, 0, err)) || (rc = pq_writer_put(w, 2, 3, 1, &three, 8, err)) ||
+	    (rc = pq_writer_put(w, 3, 2, 0, &x, 8, err)) || (rc = pq_writer_put(w, 4, 2, 0, ts, tn, err)) ||
+	    (rc = pq_writer_row_end(w, err)))
+		return rc;
+	/* {"id":2,"s":null,"l":[],"st":null} */
+	if ((rc = pq_writer_row_begin(w, err)) || (rc = pq_writer_put(w, 0, 0, 0, &two, 8, err)) ||
+	    (rc = pq_writer_put(w, 1, 0, 0, NULL, 0, err)) || (rc = pq_writer_put(w, 2, 1, 0, NULL, 0, err)) ||
+	    (rc = pq_writer_put(w, 3, 0, 0, NULL, 0, err)) || (rc = pq_writer_put(w, 4, 0, 0, NULL, 0, err)) ||
+	    (rc = pq_writer_row_end(w, err)))
+		return rc;
+	/* a row with every kind of mistake, cancelled: nothing of it is written */
+	CHECK(pq_writer_put(w, 0, 0, 0, &three, 8, err) == IDS_EINVAL);   /* outside a row */
+	CHECK(pq_writer_row_begin(w, err) == 0);
+	CHECK(pq_writer_put(w, 9, 0, 0, NULL, 0, err) == IDS_EINVAL);
+	CHECK(pq_writer_put(w, 2, 3, 1, &three, 8, err) == IDS_EINVAL);   /* rep 1 first */
+	CHECK(pq_writer_put(w, 1, 0, 0, "x", 1, err) == IDS_EINVAL);      /* a value in a null */
+	CHECK(pq_writer_put(w, 0, 0, 0, &three, 4, err) == IDS_EINVAL);   /* 4 bytes for INT64 */
+	CHECK(pq_writer_put(w, 0, 0, 0, &three, 8, err) == 0);
+	CHECK(pq_writer_put(w, 0, 0, 0, &three, 8, err) == IDS_EINVAL);   /* a second row start */
+	CHECK(pq_writer_put(w, 2, 3, 0, &one, 8, err) == 0);
+	CHECK(pq_writer_put(w, 2, 0, 1, NULL, 0, err) == IDS_EINVAL);     /* rep 1 needs def >= 2 */
+	CHECK(pq_writer_row_end(w, err) == IDS_EINVAL);                   /* columns 1, 3, 4 missing */
+	CHECK_HAS(err->msg, "'s' got no entry");
+	pq_writer_row_cancel(w);
+	CHECK(pq_writer_num_rows(w) == 2);
+	/* {"id":3} */
+	if ((rc = pq_writer_row_begin(w, err)) || (rc = pq_writer_put(w, 0, 0, 0, &three, 8, err)) ||
+	    (rc = pq_writer_put(w, 1, 0, 0, NULL, 0, err)) || (rc = pq_writer_put(w, 2, 0, 0, NULL, 0, err)) ||
+	    (rc = pq_writer_put(w, 3, 0, 0, NULL, 0, err)) || (rc = pq_writer_put(w, 4, 0, 0, NULL, 0, err)))
+		return rc;
+	return pq_writer_row_end(w, err);
+}
+
+static void test_row_put(void)
+{
+	const char *schema = "{\"fields\":[{\"name\":\"id\",\"type\":\"int64\",\"required\":true},"
+			     "{\"name\":\"s\",\"type\":\"string\"},"
+			     "{\"name\":\"l\",\"type\":\"list\",\"element\":{\"type\":\"int64\"}},"
+			     "{\"name\":\"st\",\"type\":\"struct\",\"fields\":[{\"name\":\"x\",\"type\":\"double\"},"
+			     "{\"name\":\"t\",\"type\":\"timestamp\",\"unit\":\"micros\"}]}]}";
+	const char *rows[] = {"{\"id\":1,\"s\":\"hi\",\"l\":[1,null,3],\"st\":{\"x\":1.5,\"t\":{\"$date\":"
+			      "\"2024-01-01T00:00:00.000Z\"}}}",
+			      "{\"id\":2,\"s\":null,\"l\":[],\"st\":null}", "{\"id\":3}"};
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = NULL;
+	CHECK(pq_schema_from_json(&s, schema, strlen(schema), PQ_PROFILE_MODERN, &err) == 0);
+	ids_buf a = IDS_BUF_INIT, b = IDS_BUF_INIT;
+	for (int api = 0; s && api < 2; api++) {
+		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+		o.profile = PQ_PROFILE_MODERN;
+		const char *path = tmp_path(api ? "put.parquet" : "json.parquet");
+		pq_writer *w = NULL;
+		CHECK(pq_writer_new(&w, path, s, &o, &err) == 0);
+		if (!w)
+			break;
+		int rc = 0;
+		for (int i = 0; !api && !rc && i < 3; i++)
+			rc = pq_writer_write_json(w, rows[i], strlen(rows[i]), NULL, &err);
+		if (api)
+			rc = put_rows(w, &err);
+		CHECK(rc == 0);
+		if (rc)
+			fprintf(stderr, "row_put: %s\n", err.msg);
+		CHECK(pq_writer_close(w, &err) == 0);
+		pq_writer_free(w);
+		CHECK(read_all(path, api ? &b : &a) == 0);
+		if (api)
+			EXPECT_ROWS(path, "{\"id\":1,\"s\":\"hi\",\"l\":[1,null,3],\"st\":{\"x\":1.5,\"t\":{\"$date\":"
+					  "\"2024-01-01T00:00:00.000Z\"}}}\n{\"id\":2,\"s\":null,\"l\":[],\"st\":null}\n"
+					  "{\"id\":3,\"s\":null,\"l\":null,\"st\":null}\n");
+		unlink(path);
+	}
+	CHECK(a.len && a.len == b.len && !memcmp(a.data, b.data, a.len));   /* the same file */
+	ids_buf_free(&a);
+	ids_buf_free(&b);
+	pq_node_free(s);
+}
+
 int main(void)
 {
 	if (test_mkdtemp(tmpdir, sizeof tmpdir, "test_pq_write_modes"))
 		return 1;
 	test_threads();
 	test_mixed_apis();
+	test_row_put();
 	test_pages_span_slices();
 	test_threads_text_times();
 	test_bare_repeated();

@@ -14,22 +14,13 @@ enum { SERVERS = 3 };
 
 static void open_all(store **s, const char *name)
 {
-	char dir[600];
+	char dir[600], state[1024], own[700];
+	make_dir(dir, sizeof dir, name);
+	state_for(dir, state, sizeof state);
+	/* one database (named after the first dir), a data dir each (node id, spool) */
 	for (int i = 0; i < SERVERS; i++) {
-		/* one database (named after the first dir), a data dir each (node id, spool) */
-		char state[1024];
-		make_dir(dir, sizeof dir, name);
-		state_for(dir, state, sizeof state);
-		char own[700];
 		snprintf(own, sizeof own, "%s-%d", dir, i);
-		store_options o = STORE_OPTIONS_INIT;
-		o.dir = own;
-		o.state = state;
-		o.durable = 1;
-		ids_error err = IDS_ERROR_INIT;
-		s[i] = NULL;
-		if (!CHECK_EQ_INT(store_open(&s[i], &o, &err), 0))
-			fprintf(stderr, "  store_open(%s): %s\n", state, err.msg);
+		s[i] = open_state(own, state, 1);
 	}
 }
 
@@ -117,25 +108,22 @@ typedef struct pusher {
 static void *push_main(void *arg)
 {
 	pusher *a = arg;
-	int id = 1;
+	char client[16];
+	snprintf(client, sizeof client, "p%d", a->idx);
+	ids_buf body = IDS_BUF_INIT;
 	for (int bi = 0; bi < BATCHES; bi++) {
-		char body[2048];
-		size_t n = (size_t)snprintf(body, sizeof body, "{\"client\":\"p%d\",\"mutations\":[", a->idx);
-		for (int k = 0; k < PER; k++, id++)
-			n += (size_t)snprintf(body + n, sizeof body - n,
-					      "%s{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":\"p%d-%d\",\"value\":%d}",
-					      k ? "," : "", id, a->idx, id, id);
-		snprintf(body + n, sizeof body - n, "]}");
+		int64_t last = nth_batch(&body, client, bi, PER, "s");
 		store *first = a->sh->s[(a->idx + bi) % SERVERS], *again = a->sh->s[(a->idx + bi + 1) % SERVERS];
 		store_push_result r;
 		ids_error err = IDS_ERROR_INIT;
-		if (push(first, "c", "", body, &r, &err) || r.ack != id - 1 || r.applied != PER)
+		if (push(first, "c", "", body.data, &r, &err) || r.ack != last || r.applied != PER)
 			a->errors++;
 		store_push_result_free(&r);
-		if (push(again, "c", "", body, &r, &err) || r.ack != id - 1 || r.applied || r.duplicates != PER)
+		if (push(again, "c", "", body.data, &r, &err) || r.ack != last || r.applied || r.duplicates != PER)
 			a->dup_errors++;
 		store_push_result_free(&r);
 	}
+	ids_buf_free(&body);
 	atomic_fetch_sub(&a->sh->pushers_left, 1);
 	return NULL;
 }
@@ -254,19 +242,6 @@ static void spread(void)
 	free_all(sh.s);
 }
 
-typedef struct waiter {
-	store *s;
-	int64_t after;
-	int moved;
-} waiter;
-
-static void *wait_main(void *arg)
-{
-	waiter *w = arg;
-	w->moved = store_wait(w->s, w->after, 30000);
-	return NULL;
-}
-
 /* A long-poll on one server wakes for a commit on another (LISTEN/NOTIFY, pg.c). */
 static void wake_across(void)
 {
@@ -276,9 +251,9 @@ static void wake_across(void)
 		free_all(s);
 		return;
 	}
-	waiter w = {s[1], store_head(s[1]), -1};
+	waiter w = {s[1], store_head(s[1]), 30000, -1};
 	pthread_t t;
-	pthread_create(&t, NULL, wait_main, &w);
+	pthread_create(&t, NULL, wait_thread, &w);
 	store_push_result r;
 	ids_error err = IDS_ERROR_INIT;
 	CHECK_EQ_INT(push(s[0], "w", "", "{\"client\":\"w\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":1}]}",
@@ -291,19 +266,42 @@ static void wake_across(void)
 	free_all(s);
 }
 
-/* One holder per lease name; the next server takes it once the holder is gone. */
-static void leases(void)
+/* Asks for the lease until s holds it (its holder's session is going away): 1 when it does. */
+static int take_lease(store *s, const char *name)
 {
-	store *s[SERVERS];
-	open_all(s, "lease");
+	ids_error err = IDS_ERROR_INIT;
+	int held = 0;
+	for (int i = 0; i < 300 && !held; i++) {
+		CHECK_EQ_INT(store_lease(s, name, &held, &err), 0);
+		if (!held)
+			usleep(20000);
+	}
+	return held;
+}
+
+/* All three stores open on one database, and s[0] holding the lake lease; 0 if not. */
+static int open_with_lake(store **s, const char *name)
+{
+	open_all(s, name);
 	if (!s[0] || !s[1] || !s[2]) {
 		free_all(s);
-		return;
+		return 0;
 	}
 	ids_error err = IDS_ERROR_INIT;
 	int held = -1;
 	CHECK_EQ_INT(store_lease(s[0], "lake", &held, &err), 0);
 	CHECK_EQ_INT(held, 1);
+	return 1;
+}
+
+/* One holder per lease name; the next server takes it once the holder is gone. */
+static void leases(void)
+{
+	store *s[SERVERS];
+	if (!open_with_lake(s, "lease"))
+		return;
+	ids_error err = IDS_ERROR_INIT;
+	int held = -1;
 	CHECK_EQ_INT(store_lease(s[0], "lake", &held, &err), 0); /* asking again keeps it */
 	CHECK_EQ_INT(held, 1);
 	CHECK_EQ_INT(store_lease(s[1], "lake", &held, &err), 0);
@@ -314,15 +312,58 @@ static void leases(void)
 	CHECK_EQ_INT(held, 0);
 	store_free(s[0]); /* the holder goes: its session ends and PostgreSQL frees the lock */
 	s[0] = NULL;
-	held = 0;
-	for (int i = 0; i < 300 && !held; i++) {
-		CHECK_EQ_INT(store_lease(s[2], "lake", &held, &err), 0);
-		if (!held)
-			usleep(20000);
-	}
-	CHECK_EQ_INT(held, 1);
+	CHECK_EQ_INT(take_lease(s[2], "lake"), 1);
 	CHECK_EQ_INT(store_lease(s[1], "lake", &held, &err), 0);
 	CHECK_EQ_INT(held, 0);
+	free_all(s);
+}
+
+/* Lake commits are fenced by the lease: a holder whose lease session died (cut off from the
+ * database, still running) commits nothing once another server took the lease, nor while it
+ * cannot prove it holds it; every new holder counts the lease's generation up. */
+static void fence(void)
+{
+	store *s[SERVERS];
+	if (!open_with_lake(s, "fence"))
+		return;
+	ids_error err = IDS_ERROR_INIT;
+	int held = -1;
+	CHECK_EQ_INT(store_lease_fence_begin(s[0], "lake", &err), 0);
+	store_lease_fence_end(s[0]);
+	CHECK_EQ_INT(store_lease_fence_begin(s[1], "lake", &err), IDS_EBUSY); /* never held it */
+	CHECK_HAS(err.msg, "lake lease is no longer this server's");
+
+	/* s[0]'s lease session is cut while it is inside a fenced commit (the commit's transaction
+	 * dies with it); s[0] goes on running without noticing */
+	char dir[600], state[1024], uri[1024];
+	make_dir(dir, sizeof dir, "fence");
+	state_for(dir, state, sizeof state);
+	snprintf(uri, sizeof uri, "%s", state);
+	CHECK_EQ_INT(store_lease_fence_begin(s[0], "lake", &err), 0);
+	PGconn *c = PQconnectdb(uri);
+	char kill[200];
+	snprintf(kill, sizeof kill,
+		 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND classid=7453 AND objid=%u",
+		 store_key_hash((const uint8_t *)"lake", 4) & 0x7fffffffu);
+	PGresult *r = PQexec(c, kill);
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+	PQclear(r);
+	store_lease_fence_end(s[0]); /* its COMMIT fails: the session is gone */
+	CHECK_EQ_INT(take_lease(s[1], "lake"), 1);
+	/* s[0] has not noticed (no lease check since): its next commit is refused */
+	CHECK_EQ_INT(store_lease_fence_begin(s[0], "lake", &err), IDS_EBUSY);
+	CHECK_EQ_INT(store_lease_fence_begin(s[1], "lake", &err), 0);
+	store_lease_fence_end(s[1]);
+	/* and s[0] learns it lost the lease; s[1] keeps it */
+	CHECK_EQ_INT(store_lease(s[0], "lake", &held, &err), 0);
+	CHECK_EQ_INT(held, 0);
+	CHECK_EQ_INT(store_lease_fence_begin(s[0], "lake", &err), IDS_EBUSY);
+	CHECK_EQ_INT(store_lease_fence_begin(s[1], "lake", &err), 0);
+	store_lease_fence_end(s[1]);
+	r = PQexec(c, "SELECT v FROM meta WHERE k='lease:lake'");
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "2"));
+	PQclear(r);
+	PQfinish(c);
 	free_all(s);
 }
 
@@ -338,6 +379,7 @@ int main(void)
 	spread();
 	wake_across();
 	leases();
+	fence();
 	test_rmtree(tmproot);
 	return test_report("test_store_multi");
 }

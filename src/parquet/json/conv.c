@@ -3,6 +3,8 @@
  * a unit (refusing to drop precision) and INT96. */
 #include "conv.h"
 
+#include "idbsync/pq_write.h"
+
 #include <string.h>
 
 int pqc_decimal(const char *s, size_t n, int scale, int precision, __int128 *out,
@@ -173,5 +175,51 @@ int pqc_unit_to_secs(int64_t v, pq_time_unit unit, int64_t *secs, int32_t *nanos
 	}
 	*secs = q;
 	*nanos = (int32_t)(r * (1000000000 / per_sec[unit]));
+	return 0;
+}
+
+int pqc_instant(int int96, pq_time_unit unit, int64_t secs, int32_t nanos, uint8_t out[12], size_t *len,
+		const char **why)
+{
+	if (int96) {
+		/* floor division: pqc_int96 takes the day before for a negative time of day, and
+		 * one second before Julian day 0 must not wrap to day 2^32-1 */
+		int64_t day = secs / 86400 - (secs % 86400 < 0);
+		if (day + 2440588 < 0 || day + 2440588 > UINT32_MAX) {
+			*why = "timestamp out of range";
+			return -2;
+		}
+		pqc_int96(secs, nanos, out);
+		*len = 12;
+		return 0;
+	}
+	int64_t v;
+	int rc = pqc_ts_unit(secs, nanos, unit, &v);
+	if (rc) {
+		*why = rc == -1 ? "timestamp has more precision than the column's unit" : "timestamp out of range";
+		return rc;
+	}
+	memcpy(out, &v, 8);
+	*len = 8;
+	return 0;
+}
+
+int pq_instant_value(uint8_t out[12], size_t *len, const pq_node *n, int64_t secs, int32_t nanos,
+		     ids_error *err)
+{
+	pq_time_unit unit = PQ_MICROS;
+	int int96 = n->type == PQ_INT96;
+	if (!int96) {
+		if (n->type == PQ_INT64 && n->logical.kind == PQ_LT_TIMESTAMP)
+			unit = n->logical.unit;
+		else if (n->type == PQ_INT64 && (n->converted == PQ_CT_TIMESTAMP_MILLIS ||
+						 n->converted == PQ_CT_TIMESTAMP_MICROS))
+			unit = n->converted == PQ_CT_TIMESTAMP_MILLIS ? PQ_MILLIS : PQ_MICROS;
+		else
+			return ids_fail(err, IDS_EINVAL, "column '%s' is not a timestamp", n->name);
+	}
+	const char *why = NULL;
+	if (pqc_instant(int96, unit, secs, nanos, out, len, &why))
+		return ids_fail(err, IDS_EINVAL, "column '%s': %s", n->name, why);
 	return 0;
 }

@@ -21,5 +21,10 @@ int pqc_ts_unit(int64_t secs, int32_t nanos, pq_time_unit unit, int64_t *out);
 int pqc_unit_to_secs(int64_t v, pq_time_unit unit, int64_t *secs, int32_t *nanos);
 /* INT96 timestamp: LE nanoseconds of the day, then LE Julian day number. */
 void pqc_int96(int64_t secs, int32_t nanos, uint8_t out[12]);
+/* An instant as an INT96 (int96 != 0) or an INT64 count of unit into out (*len bytes):
+ * 0, or non-zero with *why ("timestamp out of range", or precision lost). The one
+ * conversion behind the shredder's {"$date":..} and pq_instant_value. */
+int pqc_instant(int int96, pq_time_unit unit, int64_t secs, int32_t nanos, uint8_t out[12], size_t *len,
+		const char **why);
 
 #endif

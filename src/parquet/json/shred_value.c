@@ -88,7 +88,7 @@ parsed:
 static int leaf_time(pqw_shred *s, shn *x, int16_t rep)
 {
 	const char *at = s->j.p;
-	int64_t secs = 0, raw = 0, v;
+	int64_t secs = 0, raw = 0;
 	int32_t nanos = 0;
 	int is_raw, rc;
 	if ((rc = get_time(s, x, &secs, &nanos, &raw, &is_raw)))
@@ -112,27 +112,22 @@ static int leaf_time(pqw_shred *s, shn *x, int16_t rep)
 	}
 	case CV_TS:
 		if (is_raw) {
-			v = raw;
-		} else if ((rc = pqc_ts_unit(secs, nanos, x->unit, &v))) {
-			return shred_failf(s, x, at, rc == -1 ? "timestamp has more precision than the "
-					   "column's unit" : "timestamp out of range");
+			PUT(x->col, x->def, rep, &raw, 8);
+			return 0;
 		}
-		PUT(x->col, x->def, rep, &v, 8);
-		return 0;
-	default: {   /* INT96 */
-		uint8_t b[12];
+		break;
+	default:   /* INT96 */
 		if (is_raw)
 			pqc_unit_to_secs(raw, PQ_NANOS, &secs, &nanos);
-		/* floor division: pqc_int96 takes the day before for a negative time of day, and
-		 * one second before Julian day 0 must not wrap to day 2^32-1 */
-		int64_t day = secs / 86400 - (secs % 86400 < 0);
-		if (day + 2440588 < 0 || day + 2440588 > UINT32_MAX)
-			return shred_failf(s, x, at, "timestamp out of range");
-		pqc_int96(secs, nanos, b);
-		PUT(x->col, x->def, rep, b, 12);
-		return 0;
+		break;
 	}
-	}
+	uint8_t b[12];
+	size_t bn;
+	const char *why;
+	if (pqc_instant(x->conv == CV_INT96, x->unit, secs, nanos, b, &bn, &why))
+		return shred_failf(s, x, at, "%s", why);
+	PUT(x->col, x->def, rep, b, bn);
+	return 0;
 }
 
 static int leaf_decimal(pqw_shred *s, shn *x, int16_t rep)

@@ -1,9 +1,13 @@
-/* Encoder threads: while the caller's thread parses and shreds rows, finished pages are
- * dictionary-encoded, RLE-encoded and compressed by N worker threads. Each column is
- * bound to one worker (column index mod N), so a column's pages are encoded in order and
- * its dictionary and chunk are only ever touched by one thread; the output is byte for
- * byte what the single-threaded writer produces. The queue is capped in bytes, so memory
- * stays bounded when the workers fall behind. */
+/* Encoder threads: while the caller's threads parse and shred rows, finished pages are
+ * dictionary-encoded, RLE-encoded and compressed by N worker threads. A column's pages
+ * wait in the column's own queue, in order; a worker takes the first column on the ready
+ * list that no other worker holds, encodes one page and puts the column back at the end of
+ * the list if more pages wait. So a column's pages are encoded in order and its dictionary
+ * and chunk are touched by one thread at a time — the output is byte for byte what the
+ * single-threaded writer produces — while the work spreads over every worker whatever the
+ * columns' sizes (binding columns to workers left one worker compressing the big columns
+ * while the other idled: gzip got no faster with a second thread). The queue is capped in
+ * bytes, so memory stays bounded when the workers fall behind. */
 #include "pqw.h"
 #include "parquet/codec/pq_codec.h"
 
@@ -16,15 +20,24 @@
 typedef struct worker {
 	pthread_t th;
 	struct pqw_async *a;
-	pqw_page *head, *tail;
-	int busy, started;
+	int started;
 	pqw_scratch sc;
 } worker;
+
+typedef struct colq {
+	pqw_page *head, *tail;   /* pages waiting, oldest first */
+	int held;                /* a worker is encoding one of its pages */
+	int listed;              /* on the ready list */
+	size_t next;             /* ready list link (column index + 1; 0 ends it) */
+} colq;
 
 struct pqw_async {
 	pq_writer *w;
 	worker *wk;
 	int n;
+	colq *q;                 /* per column */
+	size_t ready_head, ready_tail;   /* column index + 1; 0: empty */
+	size_t pending;          /* pages queued or being encoded */
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
 	size_t queued_bytes;
@@ -35,21 +48,42 @@ struct pqw_async {
 
 static size_t page_bytes(const pqw_page *pg) { return pg->vals.len + pg->n_lv * 4 + 64; }
 
+/* Under a->mu: column i has pages and no holder, and is not yet listed. */
+static void list_ready(struct pqw_async *a, size_t i)
+{
+	colq *q = &a->q[i];
+	if (q->listed || q->held || !q->head)
+		return;
+	q->listed = 1;
+	q->next = 0;
+	if (a->ready_tail)
+		a->q[a->ready_tail - 1].next = i + 1;
+	else
+		a->ready_head = i + 1;
+	a->ready_tail = i + 1;
+}
+
 static void *run(void *arg)
 {
 	worker *k = arg;
 	struct pqw_async *a = k->a;
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
-		while (!k->head && !a->stop)
+		while (!a->ready_head && !a->stop)
 			pthread_cond_wait(&a->work, &a->mu);
-		if (!k->head)
+		if (!a->ready_head)
 			break;
-		pqw_page *pg = k->head;
-		k->head = pg->next;
-		if (!k->head)
-			k->tail = NULL;
-		k->busy = 1;
+		size_t i = a->ready_head - 1;
+		colq *q = &a->q[i];
+		a->ready_head = q->next;
+		if (!a->ready_head)
+			a->ready_tail = 0;
+		q->listed = 0;
+		q->held = 1;
+		pqw_page *pg = q->head;
+		q->head = pg->next;
+		if (!q->head)
+			q->tail = NULL;
 		int failed = a->rc;
 		pthread_mutex_unlock(&a->mu);
 
@@ -64,8 +98,12 @@ static void *run(void *arg)
 			a->err = err;
 		}
 		a->queued_bytes -= bytes;
+		a->pending--;
 		pqw_pool_put(a->w, pg->col, pg);
-		k->busy = 0;
+		q->held = 0;
+		list_ready(a, i);
+		if (a->ready_head)
+			pthread_cond_signal(&a->work);
 		pthread_cond_broadcast(&a->done);
 	}
 	pthread_mutex_unlock(&a->mu);
@@ -81,7 +119,10 @@ int pqw_async_new(pq_writer *w, int threads, ids_error *err)
 	a->w = w;
 	a->n = threads;
 	a->wk = calloc((size_t)threads, sizeof *a->wk);
-	if (!a->wk) {
+	a->q = calloc(w->ncols ? w->ncols : 1, sizeof *a->q);
+	if (!a->wk || !a->q) {
+		free(a->wk);
+		free(a->q);
 		free(a);
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	}
@@ -105,7 +146,7 @@ static int enqueue(pq_writer *w, pqw_col *c, pqw_page *job, ids_error *err)
 	struct pqw_async *a = w->async;
 	job->col = c;
 	job->next = NULL;
-	worker *k = &a->wk[c->index % (size_t)a->n];
+	colq *q = &a->q[c->index];
 	pthread_mutex_lock(&a->mu);
 	while (a->queued_bytes > QUEUE_MAX_BYTES && !a->rc)
 		pthread_cond_wait(&a->done, &a->mu);
@@ -118,17 +159,18 @@ static int enqueue(pq_writer *w, pqw_col *c, pqw_page *job, ids_error *err)
 		pqw_pool_put(w, c, job);
 		return rc;
 	}
-	if (k->tail)
-		k->tail->next = job;
+	if (q->tail)
+		q->tail->next = job;
 	else
-		k->head = job;
-	k->tail = job;
+		q->head = job;
+	q->tail = job;
 	a->queued_bytes += page_bytes(job);
-	pthread_cond_broadcast(&a->work);
+	a->pending++;
+	list_ready(a, c->index);
+	pthread_cond_signal(&a->work);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
 }
-
 int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err)
 {
 	pqw_page *job = pqw_pool_get(w, c);
@@ -146,14 +188,8 @@ int pqw_async_barrier(pq_writer *w, ids_error *err)
 	if (!a)
 		return 0;
 	pthread_mutex_lock(&a->mu);
-	for (;;) {
-		int pending = 0;
-		for (int i = 0; i < a->n; i++)
-			pending |= a->wk[i].head != NULL || a->wk[i].busy;
-		if (!pending)
-			break;
+	while (a->pending)
 		pthread_cond_wait(&a->done, &a->mu);
-	}
 	int rc = a->rc;
 	if (rc && err)
 		*err = a->err;
@@ -174,18 +210,19 @@ void pqw_async_free(pq_writer *w)
 	for (int i = 0; i < a->n; i++)
 		if (a->wk[i].started)
 			pthread_join(a->wk[i].th, NULL);
-	for (int i = 0; i < a->n; i++) {
-		for (pqw_page *p = a->wk[i].head, *nx; p; p = nx) {
+	for (size_t i = 0; i < a->w->ncols; i++)
+		for (pqw_page *p = a->q[i].head, *nx; p; p = nx) {
 			nx = p->next;
 			pqw_page_free(p);
 			free(p);
 		}
+	for (int i = 0; i < a->n; i++)
 		pqw_scratch_free(&a->wk[i].sc);
-	}
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->work);
 	pthread_cond_destroy(&a->done);
 	free(a->wk);
+	free(a->q);
 	free(a);
 	w->async = NULL;
 }

@@ -5,8 +5,7 @@
 
 #include <string.h>
 
-/* Definition level at which the r-th repeated ancestor (1-based) of column c is present. */
-static int rep_def(const pq_writer *w, const pqw_col *c, int r)
+int pqw_rep_def(const pq_writer *w, const pqw_col *c, int r)
 {
 	const pq_node *n = w->schema;
 	int def = 0, rep = 0;
@@ -45,7 +44,7 @@ int pq_writer_write_column(pq_writer *w, size_t col, const pq_column_batch *b, i
 				name);
 	int16_t need[PQW_MAX_DEPTH + 1];
 	for (int r = 1; r <= c->max_rep; r++)
-		need[r] = (int16_t)rep_def(w, c, r);
+		need[r] = (int16_t)pqw_rep_def(w, c, r);
 	size_t nv = 0, rows = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		int16_t d = c->max_def ? b->def[i] : 0, r = c->max_rep ? b->rep[i] : 0;

@@ -94,7 +94,7 @@ typedef struct pqw_col {
 	const pq_node *leaf;     /* in the writer's schema copy (output names) */
 	char **path;             /* path_in_schema */
 	size_t path_len;
-	size_t index;            /* column number (selects the encoder thread) */
+	size_t index;            /* column number (its queue among the encoder threads) */
 	pq_type type;
 	int32_t width;           /* bytes per fixed-size value (bool 1, INT96 12); 0 BYTE_ARRAY */
 	int16_t max_def, max_rep;
@@ -143,6 +143,9 @@ struct pq_writer {
 	char *created_by;
 	struct pqw_shred *shred; /* JSON row shredder, built on first use */
 	const pq_infer *strict;  /* set during pq_writer_write_ndjson_inferred */
+	int in_row;              /* row API: between pq_writer_row_begin and _end/_cancel */
+	int16_t *rep_need;       /* row API: per column, the def level each rep level needs
+				  * (ncols x (PQW_MAX_DEPTH + 1)), built on first use */
 };
 
 /* Hot-path appends. Each adds one level entry (+ value). They fail only on out of
@@ -228,7 +231,7 @@ void pqw_scratch_free(pqw_scratch *sc);
 /* Encodes one staged page into c->chunk (the encoder side; pg is reset afterwards). */
 int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err);
 
-/* Encoder threads (async.c). submit hands c->cur to the column's thread and gives c a
+/* Encoder threads (async.c). submit queues c->cur for the encoders and gives c a
  * fresh page; barrier waits until every queued page is encoded. Both return the first
  * error an encoder hit. */
 int pqw_async_new(pq_writer *w, int threads, ids_error *err);
@@ -240,6 +243,10 @@ void pqw_async_free(pq_writer *w);
  * mark per column per row); otherwise a failure poisons the writer. */
 int pqw_write_row(pq_writer *w, const char *json, size_t len, int keep_going, size_t *err_off,
 		  ids_error *err);
+
+/* Definition level at which the r-th repeated ancestor (1-based) of column c is present:
+ * the least def of an entry with rep r (batch.c). */
+int pqw_rep_def(const pq_writer *w, const pqw_col *c, int r);
 
 /* Row boundaries for the row API: marks each column, or rolls back to the marks. */
 void pqw_row_mark(pq_writer *w);

@@ -187,8 +187,10 @@ int pq_writer_new(pq_writer **out, const char *path, const pq_node *schema,
 		goto fail;
 	}
 	ids_buf_init(&w->rg_meta, 0);
-	/* half the threads encode, all of them parse (pq_writer_write_ndjson) */
-	if (w->o.threads > 1 && (rc = pqw_async_new(w, w->o.threads / 2, err)))
+	/* as many encoders as threads, and as many parsers (pq_writer_write_ndjson): when the
+	 * codec is cheap the parsers keep the cores busy and the encoders wait; when it is
+	 * dear (gzip, brotli) the parsers block on the full queue and the encoders have them */
+	if (w->o.threads > 1 && (rc = pqw_async_new(w, w->o.threads, err)))
 		goto fail;
 	/* the file is renamed over path at the end: never let that replace a device, FIFO,
 	 * directory or symlink (writing to /dev/null as root must not remove /dev/null) */
@@ -493,6 +495,7 @@ void pq_writer_free(pq_writer *w)
 		free((char *)w->kv_copy[i].value);
 	}
 	free(w->kv_copy);
+	free(w->rep_need);
 	free(w->path);
 	free(w->tmp);
 	pthread_mutex_destroy(&w->pool_mu);

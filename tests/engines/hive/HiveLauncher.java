@@ -5,7 +5,7 @@
 // the harness sends a statement as base64 of its UTF-8 text; the answer is one JSON line
 // {"ok":true,"columns":[[name,type]..],"rows":[row..]} (each row one JSON object, as Hive's
 // JsonSerDe writes it) or {"ok":false,"error":".."}. Hive's own console output goes to stderr.
-// usage: java ... HiveLauncher.java TMPDIR [key=value ...]   (extra HiveConf settings)
+// usage: java ... HiveLauncher.java TMPDIR hive-site.xml [key=value ...]   (extra HiveConf settings)
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.FileOutputStream;
@@ -15,7 +15,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.hive.conf.HiveConf;
 import org.apache.hadoop.hive.metastore.api.FieldSchema;
 import org.apache.hadoop.hive.metastore.api.Schema;
@@ -31,37 +34,14 @@ public class HiveLauncher {
     System.setOut(System.err);
     String tmp = new File(args[0]).getAbsolutePath();
     HiveConf conf = new HiveConf(SessionState.class);
-    conf.set("fs.defaultFS", "file:///");
-    conf.set("javax.jdo.option.ConnectionURL", "jdbc:derby:;databaseName=" + tmp + "/metastore_db;create=true");
-    conf.set("datanucleus.schema.autoCreateAll", "true");
-    conf.set("datanucleus.schema.autoCreateTables", "true");
-    conf.set("hive.metastore.schema.verification", "false");
-    conf.set("metastore.schema.verification", "false");
-    conf.set("hive.metastore.warehouse.dir", tmp + "/warehouse");
-    conf.set("metastore.warehouse.dir", tmp + "/warehouse");
-    conf.set("hive.metastore.warehouse.external.dir", tmp + "/warehouse-external");
-    conf.set("hive.exec.scratchdir", tmp + "/scratch");
-    conf.set("hive.exec.local.scratchdir", tmp + "/local-scratch");
-    conf.set("hive.downloaded.resources.dir", tmp + "/resources");
-    conf.set("hive.querylog.location", tmp + "/querylog");
-    conf.set("hadoop.tmp.dir", tmp + "/hadoop");
-    conf.set("mapreduce.framework.name", "local");
-    conf.set("mapreduce.jobtracker.staging.root.dir", tmp + "/staging");
-    conf.set("hive.execution.engine", "mr");
-    conf.set("hive.exec.submitviachild", "false");
-    conf.set("hive.exec.mode.local.auto", "false");
-    conf.set("hive.support.concurrency", "false");
-    conf.set("hive.stats.autogather", "false");
-    conf.set("hive.stats.column.autogather", "false");
-    conf.set("hive.server2.enable.doAs", "false");
-    conf.set("hive.metastore.event.db.notification.api.auth", "false");
-    conf.set("hive.txn.manager", "org.apache.hadoop.hive.ql.lockmgr.DummyTxnManager");
-    conf.set("hive.compactor.initiator.on", "false");
-    conf.set("metastore.housekeeping.threads.on", "false");
-    conf.set("hive.local.time.zone", "UTC");
-    // rows as JSON objects (strings escaped, nested values as JSON) instead of tab-separated text
-    conf.set("hive.fetch.output.serde", "org.apache.hadoop.hive.serde2.JsonSerDe");
-    for (int i = 1; i < args.length; i++) {
+    // hive-site.xml beside this file: the settings of an embedded Hive, ${idbsync.tmp} standing
+    // for TMPDIR (replaced here, so whatever copies the settings sees plain paths)
+    Configuration site = new Configuration(false);
+    site.addResource(new Path(new File(args[1]).getAbsolutePath()));
+    for (Map.Entry<String, String> e : site) {
+      conf.set(e.getKey(), e.getValue().replace("${idbsync.tmp}", tmp));
+    }
+    for (int i = 2; i < args.length; i++) {
       int eq = args[i].indexOf('=');
       conf.set(args[i].substring(0, eq), args[i].substring(eq + 1));
     }

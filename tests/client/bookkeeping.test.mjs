@@ -1,8 +1,8 @@
-// The outbox's pure bookkeeping in Node (client/ledger.js: ids over records, acks, pending, the
+// The outbox's pure bookkeeping in Node (client/bookkeeping.js: ids over records, acks, pending, the
 // push body) and the push's memory of acked writes (client/acks.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FIRST_BASE, ackRecord, pendingOf, pushBody } from '../../client/ledger.js';
+import { FIRST_BASE, ackRecord, pendingOf, pushBody } from '../../client/bookkeeping.js';
 import { Acks, plain, sameJson } from '../../client/acks.js';
 
 const put = (k, v, h = 'h') => ['s', JSON.stringify(k), h, JSON.stringify(v)];
