@@ -5,8 +5,9 @@
 // --out for callgrind_annotate.
 // With --update the measured push writes keys that exist (pushed first, unmeasured, by another
 // client), so every mutation replaces a row instead of adding one.
+// With --user the server runs with --auth and every push is that user's (rows scoped to it).
 // usage: node bench/push_callgrind.mjs [--bin build/idbsync] [--total 20000] [--batch 500]
-//                                       [--clients 1] [--update] [--out /tmp/push-cg]
+//                                       [--clients 1] [--update] [--user NAME] [--out /tmp/push-cg]
 //                                       [--server-args "--no-lake --no-inbox"]
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
@@ -29,6 +30,11 @@ const extra = (args['server-args'] ?? '--no-lake --no-inbox').split(' ').filter(
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idbsync-cg-'));
+const token = args.user ? 'bench-token' : undefined;
+if (args.user) {
+  fs.writeFileSync(path.join(dir, 'tokens'), `${token} ${args.user}\n`);
+  extra.push('--auth', `tokens:${path.join(dir, 'tokens')}`);
+}
 const { p, port } = await serveUnderCallgrind(bin, ['serve', '--data', path.join(dir, 'data'), '--lake', path.join(dir, 'lake'),
   '--listen', '127.0.0.1:0', ...extra], out);
 const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
@@ -37,9 +43,9 @@ const warm = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, 
   : orderBodies(c, batch, batch, 1)));
 const bodies = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1)
   : orderBodies(c, per, batch, batch + 1)));
-await Promise.all(warm.map(async (l) => { for (const b of l) await post(agent, port, b); }));
+await Promise.all(warm.map(async (l) => { for (const b of l) await post(agent, port, b, token); }));
 execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
-await Promise.all(bodies.map(async (l) => { for (const b of l) await post(agent, port, b); }));
+await Promise.all(bodies.map(async (l) => { for (const b of l) await post(agent, port, b, token); }));
 execFileSync('callgrind_control', ['-d', String(p.pid)], { stdio: 'ignore' });
 agent.destroy();
 p.kill('SIGTERM');

@@ -17,11 +17,14 @@ export function orderBodies(client, n, batch, first = 1, name = `bench-${client}
   return bodies;
 }
 
-/** POSTs one push body; resolves with the response text, rejects on a status other than 200. */
-export function postPush(agent, port, body) {
+/** POSTs one push body (as the user of bearer `token`, if given); resolves with the response
+ * text, rejects on a status other than 200. */
+export function postPush(agent, port, body, token) {
   return new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    if (token) headers.authorization = `Bearer ${token}`;
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/db/bench/push', agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      headers }, (res) => {
       let data = '';
       res.on('data', (d) => (data += d));
       res.on('end', () => (res.statusCode === 200 ? resolve(data) : reject(new Error(`push ${res.statusCode}: ${data}`))));

@@ -1,64 +1,11 @@
 /* Applying one push batch inside the writer's transaction: idempotency by client mutation id,
- * gap detection, user scoping, the conflict rule, and the row / change-log / conflict writes. */
+ * gap detection, user scoping, the conflict rule, and the row / change-log / conflict writes.
+ * New keys' rows and change-log rows are written in runs of up to 32 per statement. */
 #include "store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int64_t lookup_or_insert(store *s, const char *sel, const char *ins, int64_t a, const char *name,
-				int *rc_out, ids_error *err)
-{
-	sqlite3_stmt *q;
-	int64_t id = -1;
-	for (int pass = 0; pass < 2 && id < 0; pass++) {
-		if (sqlite3_prepare_v2(s->w, pass ? ins : sel, -1, &q, NULL) != SQLITE_OK) {
-			*rc_out = store_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");
-			return -1;
-		}
-		int i = 1;
-		if (a >= 0)
-			sqlite3_bind_int64(q, i++, a);
-		sqlite3_bind_text(q, i, name, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(q);
-		if (!pass && rc == SQLITE_ROW)
-			id = sqlite3_column_int64(q, 0);
-		else if (pass && rc == SQLITE_DONE)
-			id = sqlite3_last_insert_rowid(s->w);
-		else if (pass) {
-			*rc_out = store_sql_err(s, s->w, rc, err, "insert");
-			sqlite3_finalize(q);
-			return -1;
-		}
-		sqlite3_finalize(q);
-	}
-	*rc_out = 0;
-	return id;
-}
-
-int store_db_id(store *s, const char *name, int64_t *did, ids_error *err)
-{
-	int rc;
-	*did = lookup_or_insert(s, "SELECT did FROM dbs WHERE name=?1", "INSERT INTO dbs(name) VALUES(?1)", -1,
-				name, &rc, err);
-	return rc;
-}
-
-int store_user_id(store *s, const char *name, int64_t *uid, ids_error *err)
-{
-	int rc;
-	*uid = lookup_or_insert(s, "SELECT uid FROM users WHERE name=?1", "INSERT INTO users(name) VALUES(?1)",
-				-1, name, &rc, err);
-	return rc;
-}
-
-int store_store_id(store *s, int64_t did, const char *name, int64_t *sid, ids_error *err)
-{
-	int rc;
-	*sid = lookup_or_insert(s, "SELECT sid FROM stores WHERE did=?1 AND name=?2",
-				"INSERT INTO stores(did, name) VALUES(?1, ?2)", did, name, &rc, err);
-	return rc;
-}
 
 static int step_done(store *s, sqlite3_stmt *q, ids_error *err, const char *what)
 {
@@ -76,6 +23,7 @@ typedef struct sid_cache {
 	ids_rule rule[8];
 	int ro[8];
 	int64_t dlive[8], dtomb[8];
+	int shared[8]; /* the store has live shared rows (uid 0): 1 yes, 0 no, -1 not asked yet */
 	int n;
 } sid_cache;
 
@@ -96,57 +44,6 @@ static int flush_counts(store *s, sid_cache *c, ids_error *err)
 	return 0;
 }
 
-static int sid_for(store *s, ids_batch *b, int64_t did, sid_cache *c, const char *name, int *slot,
-		   ids_error *err)
-{
-	for (int i = 0; i < c->n; i++)
-		if (c->name[i] == name || !strcmp(c->name[i], name)) {
-			*slot = i;
-			return 0;
-		}
-	if (c->n == 8) {
-		int rc = flush_counts(s, c, err);
-		if (rc)
-			return rc;
-		c->n = 0;
-	}
-	int i = c->n;
-	int rc = store_store_id(s, did, name, &c->sid[i], err);
-	if (rc)
-		return rc;
-	c->n++;
-	c->name[i] = name;
-	c->rule[i] = store_rule(s, b->db, name);
-	c->ro[i] = store_is_read_only(s, b->db, name);
-	c->dlive[i] = c->dtomb[i] = 0;
-	*slot = i;
-	return 0;
-}
-
-void store_conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
-			 int wdel, const char *whlc, const char *wval, size_t wlen, const ids_buf *lost)
-{
-	ids_buf_putc(o, o->len ? ',' : '[');
-	ids_buf_printf(o, "{\"id\":%lld,\"store\":", (long long)m->id);
-	ids_buf_json_str(o, m->store, strlen(m->store));
-	ids_buf_puts(o, ",\"key\":");
-	ids_key_to_json(m->key, m->key_len, o, NULL);
-	ids_buf_printf(o, ",\"op\":\"%s\",\"rule\":\"%s\",\"reason\":", m->op == IDS_OP_PUT ? "put" : "delete",
-		       ids_rule_name(rule));
-	ids_buf_json_str(o, reason, strlen(reason));
-	if (lost && lost->len) {
-		ids_buf_puts(o, ",\"fields\":");
-		ids_buf_append(o, lost->data, lost->len);
-	}
-	ids_buf_printf(o, ",\"winner\":{\"seq\":%lld,\"op\":\"%s\",\"hlc\":\"%s\"", (long long)wseq,
-		       wdel ? "delete" : "put", whlc);
-	if (!wdel && wval) {
-		ids_buf_puts(o, ",\"value\":");
-		ids_buf_append(o, wval, wlen);
-	}
-	ids_buf_puts(o, "}}");
-}
-
 /* A change-log row waiting for its multi-row insert; key and value point into the batch. */
 typedef struct change_row {
 	int64_t seq, sid, mid;
@@ -158,36 +55,68 @@ typedef struct change_row {
 	char h[HLC_STR_MAX];
 } change_row;
 
+/* A new key's row waiting for its multi-row insert (flush_fresh); the mutation lives in the batch. */
+typedef struct fresh_row {
+	ids_mutation *m;
+	int slot;
+	int deleted;
+	hlc_stamp hlc;
+	char h[HLC_STR_MAX];
+} fresh_row;
+
+/* change-log rows and new keys' rows are inserted 32 (or 8) per statement: a statement per
+ * row cost 1.1k (change log) and ~3k (row) instructions more per row: cursors, VDBE start
+ * and halt (store.c: multi_insert_sql) */
 #define CHANGE_ROWS 32
+#define FRESH_ROWS 32
+#define BACKOFF_MIN 16
+#define BACKOFF_MAX 1024
 
 typedef struct ctx {
 	int64_t did, uid, cid;
 	int64_t now;
 	ids_origin origin;
+	ids_batch *b;
+	sid_cache *sc;
+	store_push_result *res;
 	int skip_insert_first; /* mutations left before trying the insert-first path again */
-	/* change-log rows are inserted 32 (or 8) per statement: a statement per row cost 1.1k
-	 * instructions more per row (cursor, VDBE start and halt) */
+	int backoff;           /* the next skip_insert_first: doubles per miss, reset by a hit */
 	change_row pend[CHANGE_ROWS];
 	int n_pend;
+	int64_t tail; /* the change log's largest seq, -1: not known (tail_is) */
+	fresh_row fresh[FRESH_ROWS];
+	int n_fresh;
 } ctx;
 
-static void bind_change(sqlite3_stmt *q, int at, const ctx *c, const change_row *r)
+/* change log: ?1..?5 are did, uid, cid, origin, ts; a row's own 7 follow (store.c), or 6
+ * without its seq (the ..R statements: the seq is the next rowid) */
+static void bind_change(sqlite3_stmt *q, int at, const change_row *r, int with_seq)
 {
-	sqlite3_bind_int64(q, at + 1, r->seq);
-	sqlite3_bind_int64(q, at + 2, c->did);
-	sqlite3_bind_int64(q, at + 3, r->sid);
-	sqlite3_bind_int64(q, at + 4, c->uid);
-	sqlite3_bind_blob(q, at + 5, r->key, (int)r->key_len, SQLITE_STATIC);
-	sqlite3_bind_int(q, at + 6, r->deleted ? IDS_OP_DELETE : IDS_OP_PUT);
-	sqlite3_bind_text(q, at + 7, r->h, -1, SQLITE_STATIC);
+	if (with_seq)
+		sqlite3_bind_int64(q, ++at, r->seq);
+	sqlite3_bind_int64(q, at + 1, r->sid);
+	sqlite3_bind_blob(q, at + 2, r->key, (int)r->key_len, SQLITE_STATIC);
+	sqlite3_bind_int(q, at + 3, r->deleted ? IDS_OP_DELETE : IDS_OP_PUT);
+	sqlite3_bind_text(q, at + 4, r->h, -1, SQLITE_STATIC);
 	if (r->val)
-		sqlite3_bind_text(q, at + 8, r->val, (int)r->vlen, SQLITE_STATIC);
+		sqlite3_bind_text(q, at + 5, r->val, (int)r->vlen, SQLITE_STATIC);
 	else
-		sqlite3_bind_null(q, at + 8);
-	sqlite3_bind_int64(q, at + 9, c->cid);
-	sqlite3_bind_int64(q, at + 10, r->mid);
-	sqlite3_bind_int(q, at + 11, c->origin);
-	sqlite3_bind_int64(q, at + 12, c->now);
+		sqlite3_bind_null(q, at + 5);
+	sqlite3_bind_int64(q, at + 6, r->mid);
+}
+
+/* Whether the change log's largest seq is `seq`, so rows inserted without a seq get seq+1,
+ * seq+2, ...: the log is pruned by age (gc.c, scan.c), which may take its newest rows too.
+ * c->tail caches the answer within the batch (only this batch writes the log meanwhile). */
+static int tail_is(store *s, ctx *c, int64_t seq)
+{
+	if (c->tail < 0) {
+		sqlite3_stmt *q = s->st[ST_CHANGES_TAIL];
+		if (sqlite3_step(q) == SQLITE_ROW)
+			c->tail = sqlite3_column_int64(q, 0); /* NULL (empty log) reads as 0 */
+		sqlite3_reset(q);
+	}
+	return c->tail == seq;
 }
 
 /* Writes the waiting change-log rows, in seq order. Must run before anything reads the
@@ -198,10 +127,24 @@ static int flush_changes(store *s, ctx *c, ids_error *err)
 	while (!rc && done < c->n_pend) {
 		int left = c->n_pend - done;
 		int rows = left >= 32 ? 32 : left >= 8 ? 8 : 1;
-		sqlite3_stmt *q = s->st[rows == 32 ? ST_ADD_CHANGES_32 : rows == 8 ? ST_ADD_CHANGES_8 : ST_ADD_CHANGE];
+		const change_row *first = &c->pend[done];
+		int next_rowid = rows > 1 && first[rows - 1].seq == first->seq + rows - 1 && tail_is(s, c, first->seq - 1);
+		for (int r = 1; next_rowid && r < rows; r++)
+			next_rowid = first[r].seq == first[r - 1].seq + 1;
+		sqlite3_stmt *q = s->st[rows == 32 ? (next_rowid ? ST_ADD_CHANGES_32R : ST_ADD_CHANGES_32) :
+				     rows == 8 ? (next_rowid ? ST_ADD_CHANGES_8R : ST_ADD_CHANGES_8) : ST_ADD_CHANGE];
+		sqlite3_bind_int64(q, 1, c->did);
+		sqlite3_bind_int64(q, 2, c->uid);
+		sqlite3_bind_int64(q, 3, c->cid);
+		sqlite3_bind_int(q, 4, c->origin);
+		sqlite3_bind_int64(q, 5, c->now);
 		for (int r = 0; r < rows; r++)
-			bind_change(q, r * 12, c, &c->pend[done + r]);
+			bind_change(q, 5 + r * (next_rowid ? 6 : 7), &first[r], !next_rowid);
 		rc = step_done(s, q, err, "change log");
+		if (!rc && next_rowid && sqlite3_last_insert_rowid(s->w) != first[rows - 1].seq)
+			rc = ids_fail(err, IDS_ECORRUPT, "change log: seq %lld written as %lld (data dir %s)",
+				      (long long)first[rows - 1].seq, (long long)sqlite3_last_insert_rowid(s->w), s->dir);
+		c->tail = rc ? -1 : first[rows - 1].seq;
 		done += rows;
 	}
 	c->n_pend = 0;
@@ -245,55 +188,20 @@ static int log_conflict(store *s, ctx *c, int64_t sid, const ids_mutation *m, id
 	return step_done(s, q, err, "conflict log");
 }
 
-int store_admit_mutation(store *s, const ids_batch *b, int read_only, ids_mutation *m, ids_error *err)
+/* Binds a row's value (NULL: a tombstone) at `at` and its per-field stamps (merge) after it. */
+static void bind_value_meta(sqlite3_stmt *p, int at, const ids_decision *d, const char *val, size_t vlen)
 {
-	if (b->origin == IDS_ORIGIN_CLIENT && read_only)
-		return ids_fail(err, IDS_EFORBIDDEN,
-				"mutation %lld: store \"%s\" is server-owned (read-only for clients); nothing of this push "
-				"was applied",
-				(long long)m->id, m->store);
-	if (!m->has_hlc) {
-		hlc_clock_now(&s->clock, &m->hlc);
-		m->has_hlc = 1;
-	} else {
-		hlc_clock_observe(&s->clock, &m->hlc);
-	}
-	return 0;
+	if (val)
+		sqlite3_bind_text(p, at, val, (int)vlen, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(p, at);
+	if (d->merged)
+		sqlite3_bind_text(p, at + 1, d->meta.data, (int)d->meta.len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(p, at + 1);
 }
 
-int store_refuse_shared(const ids_batch *b, const ids_mutation *m, ids_error *err)
-{
-	ids_buf k = IDS_BUF_INIT;
-	ids_key_to_json(m->key, m->key_len, &k, NULL);
-	int rc = ids_fail(err, IDS_EFORBIDDEN,
-			  "mutation %lld: store \"%s\" key %s belongs to another owner (shared row); "
-			  "user \"%s\" may not change it",
-			  (long long)m->id, m->store, k.data ? k.data : "?", b->user);
-	ids_buf_free(&k);
-	return rc;
-}
-
-/* Extends the last run of kept mutations or starts one. */
-int store_note_kept(store_push_result *r, int64_t id, int64_t seq, ids_error *err)
-{
-	struct store_kept_run *k = r->n_kept ? &r->kept[r->n_kept - 1] : NULL;
-	if (k && id == k->id + k->n && seq == k->seq + k->n) {
-		k->n++;
-		return 0;
-	}
-	if (r->n_kept == r->cap_kept) {
-		size_t nc = r->cap_kept ? r->cap_kept * 2 : 4;
-		struct store_kept_run *a = realloc(r->kept, nc * sizeof *a);
-		if (!a)
-			return ids_fail(err, IDS_ENOMEM, "out of memory");
-		r->kept = a;
-		r->cap_kept = nc;
-	}
-	r->kept[r->n_kept++] = (struct store_kept_run){id, seq, 1};
-	return 0;
-}
-
-/* Binds a row's columns (ST_PUT_ROW and ST_INSERT_ROW share them). */
+/* Binds a new row's columns (ST_PUT_ROW). */
 static void bind_row(sqlite3_stmt *p, ctx *c, int64_t sid, const ids_batch *b, const ids_mutation *m,
 		     int64_t seq, const char *h, const ids_decision *d, const char *val, size_t vlen)
 {
@@ -305,71 +213,85 @@ static void bind_row(sqlite3_stmt *p, ctx *c, int64_t sid, const ids_batch *b, c
 	sqlite3_bind_text(p, 6, h, -1, SQLITE_STATIC);
 	sqlite3_bind_int(p, 7, d->deleted);
 	sqlite3_bind_int(p, 8, b->origin);
-	if (val)
-		sqlite3_bind_text(p, 9, val, (int)vlen, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(p, 9);
-	if (d->merged)
-		sqlite3_bind_text(p, 10, d->meta.data, (int)d->meta.len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(p, 10);
+	bind_value_meta(p, 9, d, val, vlen);
 	sqlite3_bind_int64(p, 11, store_key_hash(m->key, m->key_len)); /* for the lake's bucket scans */
 }
 
-/* A shared row (uid 0) with this key: a user may not create its own over it. */
-static int shared_row(store *s, int64_t sid, const ids_mutation *m)
+/* Binds an existing row's new state (ST_SET_ROW). */
+static void bind_set_row(sqlite3_stmt *p, int64_t rowid, int64_t seq, const char *h, const ids_decision *d,
+			 ids_origin origin, const char *val, size_t vlen)
 {
+	sqlite3_bind_int64(p, 1, rowid);
+	sqlite3_bind_int64(p, 2, seq);
+	sqlite3_bind_text(p, 3, h, -1, SQLITE_STATIC);
+	sqlite3_bind_int(p, 4, d->deleted);
+	sqlite3_bind_int(p, 5, origin);
+	bind_value_meta(p, 6, d, val, vlen);
+}
+
+/* A shared row (uid 0) with this key: a user may not create its own over it. Most stores
+ * have no shared row at all, which is asked once per batch and store (a user's push creates
+ * none) instead of once per mutation. */
+static int shared_row(store *s, sid_cache *sc, int slot, const ids_mutation *m)
+{
+	if (sc->shared[slot] < 0) {
+		sqlite3_stmt *q = s->st[ST_ANY_SHARED];
+		sqlite3_bind_int64(q, 1, sc->sid[slot]);
+		sc->shared[slot] = sqlite3_step(q) == SQLITE_ROW;
+		sqlite3_reset(q);
+	}
+	if (!sc->shared[slot])
+		return 0;
 	sqlite3_stmt *q = s->st[ST_GET_SHARED];
-	sqlite3_bind_int64(q, 1, sid);
+	sqlite3_bind_int64(q, 1, sc->sid[slot]);
 	sqlite3_bind_blob(q, 2, m->key, (int)m->key_len, SQLITE_STATIC);
 	int shared = sqlite3_step(q) == SQLITE_ROW;
 	sqlite3_reset(q);
 	return shared;
 }
 
-/* Most pushed keys are new. For them every rule but merge decides "apply as sent" without a
- * current row, so the row is inserted straight away (ON CONFLICT DO NOTHING) and read only if
- * the insert finds the key taken: one index search and one statement per new key fewer. After
- * a miss the next 16 mutations take the read-first path, so pushes of updates pay for one
- * failed insert in 17. Returns 1 with d decided and the row written, 0 to read the row first. */
-static int insert_first(store *s, ids_batch *b, ctx *c, int64_t sid, ids_rule rule, ids_mutation *m,
-			int64_t seq, char *h, ids_decision *d, int *rc, ids_error *err)
+static int flush_fresh(store *s, ctx *c, ids_error *err);
+
+static int sid_for(store *s, ctx *c, const char *name, int *slot, ids_error *err)
 {
-	static const ids_row none = {0};
-	if (rule == IDS_RULE_MERGE || c->skip_insert_first > 0) {
-		c->skip_insert_first -= c->skip_insert_first > 0;
-		return 0;
+	sid_cache *sc = c->sc;
+	for (int i = 0; i < sc->n; i++)
+		if (sc->name[i] == name || !strcmp(sc->name[i], name)) {
+			*slot = i;
+			return 0;
+		}
+	if (sc->n == 8) {
+		/* the waiting new rows refer to their store by slot */
+		int rc = flush_fresh(s, c, err);
+		if (!rc)
+			rc = flush_counts(s, sc, err);
+		if (rc)
+			return rc;
+		sc->n = 0;
 	}
-	if (c->uid != 0 && shared_row(s, sid, m))
-		return 0; /* the read-first path answers 403 */
-	if ((*rc = ids_conflict_decide(rule, &none, m, b->origin, seq, d, err)))
-		return 1;
-	if (d->outcome != IDS_APPLY || d->merged || d->partial) {
-		ids_decision_free(d);
-		ids_decision_init(d);
-		return 0;
-	}
-	hlc_format(&d->hlc, h);
-	sqlite3_stmt *p = s->st[ST_INSERT_ROW];
-	bind_row(p, c, sid, b, m, seq, h, d, d->deleted ? NULL : m->value, m->value_len);
-	if ((*rc = step_done(s, p, err, "write row")))
-		return 1;
-	if (sqlite3_changes(s->w) == 1)
-		return 1;
-	c->skip_insert_first = 16;
-	ids_decision_free(d);
-	ids_decision_init(d);
+	int i = sc->n;
+	int rc = store_store_id(s, c->did, name, &sc->sid[i], err);
+	if (rc)
+		return rc;
+	sc->n++;
+	sc->name[i] = name;
+	sc->rule[i] = store_rule(s, c->b->db, name);
+	sc->ro[i] = store_is_read_only(s, c->b->db, name);
+	sc->dlive[i] = sc->dtomb[i] = 0;
+	sc->shared[i] = -1;
+	*slot = i;
 	return 0;
 }
 
 /* store_apply_decided's writes on SQLite (store_apply_io) */
 typedef struct wctx {
 	store *s;
-	const ids_batch *b;
 	ctx *c;
 	int64_t sid;
-	sqlite3_stmt *g;   /* the current row's read: reset before writing, its columns die then */
-	int written;       /* insert_first wrote the row already */
+	sqlite3_stmt *g; /* the current row's read (NULL: none): reset before writing, its columns die then */
+	int exists;      /* the key has a row, rowid: ST_SET_ROW; else ST_PUT_ROW */
+	int64_t rowid;
+	int written;     /* flush_fresh wrote the row already */
 } wctx;
 
 static int sql_write(void *arg, const ids_mutation *m, int64_t seq, const char *h, const ids_decision *d,
@@ -379,10 +301,14 @@ static int sql_write(void *arg, const ids_mutation *m, int64_t seq, const char *
 	store *s = w->s;
 	int rc;
 	if (!w->written) {
-		sqlite3_stmt *p = s->st[ST_PUT_ROW];
-		bind_row(p, w->c, w->sid, w->b, m, seq, h, d, val, vlen);
+		sqlite3_stmt *p = s->st[w->exists ? ST_SET_ROW : ST_PUT_ROW];
+		if (w->exists)
+			bind_set_row(p, w->rowid, seq, h, d, w->c->origin, val, vlen);
+		else
+			bind_row(p, w->c, w->sid, w->c->b, m, seq, h, d, val, vlen);
 		/* cur's column pointers die with the reset, and the merge buffers already copied them */
-		sqlite3_reset(w->g);
+		if (w->g)
+			sqlite3_reset(w->g);
 		if ((rc = step_done(s, p, err, "write row")))
 			return rc;
 	}
@@ -396,74 +322,173 @@ static int sql_conflict(void *arg, const ids_mutation *m, ids_rule rule, const c
 			const char *whlc, ids_error *err)
 {
 	wctx *w = arg;
-	sqlite3_reset(w->g);
+	if (w->g)
+		sqlite3_reset(w->g);
 	return log_conflict(w->s, w->c, w->sid, m, rule, reason, wseq, whlc, err);
 }
 
-static int apply_one(store *s, ids_batch *b, ctx *c, sid_cache *sc, ids_mutation *m,
-		     store_push_result *res, ids_error *err)
+/* Most pushed keys are new. For them every rule but merge decides "apply as sent" without a
+ * current row, so such a mutation is decided straight away and its row waits for a
+ * multi-row insert (flush_fresh) instead of being read first: one index search and one
+ * statement per new key fewer. Returns 1 if m is queued (or *rc is set), 0 to read its row. */
+static int queue_fresh(store *s, ctx *c, int slot, ids_rule rule, ids_mutation *m, int *rc, ids_error *err)
 {
-	int slot, rc = sid_for(s, b, c->did, sc, m->store, &slot, err);
+	static const ids_row none = {0};
+	if (c->uid != 0 && shared_row(s, c->sc, slot, m))
+		return 0; /* the read-first path answers 403 */
+	ids_decision d;
+	ids_decision_init(&d);
+	*rc = ids_conflict_decide(rule, &none, m, c->origin, s->next_seq + c->n_fresh, &d, err);
+	int queued = !*rc && d.outcome == IDS_APPLY && !d.merged && !d.partial;
+	if (queued) {
+		fresh_row *f = &c->fresh[c->n_fresh++];
+		f->m = m;
+		f->slot = slot;
+		f->deleted = d.deleted;
+		f->hlc = d.hlc;
+		hlc_format(&d.hlc, f->h);
+	}
+	ids_decision_free(&d);
+	if (queued && c->n_fresh == FRESH_ROWS)
+		*rc = flush_fresh(s, c, err);
+	return queued || *rc;
+}
+
+static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_error *err);
+
+/* Inserts the waiting new keys' rows, 32, 8 or 1 per statement, and finishes their mutations.
+ * A key that exists after all (a row of an earlier push, or a key twice in the batch) stops
+ * its statement with a constraint error (INSERT OR FAIL: the rows before it stay, and need no
+ * statement journal, which copied every page the statement touched): the mutations from
+ * there on take the read-first path, in order, and the next `backoff` mutations skip the
+ * insert-first path (pushes of updates pay for one failed statement per 16..1024 mutations). */
+static int flush_fresh(store *s, ctx *c, ids_error *err)
+{
+	int n = c->n_fresh, done = 0, rc = 0;
+	c->n_fresh = 0;
+	while (!rc && done < n) {
+		int left = n - done, rows = left >= 32 ? 32 : left >= 8 ? 8 : 1;
+		sqlite3_stmt *q = s->st[rows == 32 ? ST_NEW_ROWS_32 : rows == 8 ? ST_NEW_ROWS_8 : ST_NEW_ROWS_1];
+		/* ?1..?3 are uid, did, origin; a row's own 7 follow (store.c) */
+		sqlite3_bind_int64(q, 1, c->uid);
+		sqlite3_bind_int64(q, 2, c->did);
+		sqlite3_bind_int(q, 3, c->origin);
+		for (int r = 0; r < rows; r++) {
+			const fresh_row *f = &c->fresh[done + r];
+			const ids_mutation *m = f->m;
+			int at = 3 + r * 7;
+			sqlite3_bind_int64(q, at + 1, c->sc->sid[f->slot]);
+			sqlite3_bind_blob(q, at + 2, m->key, (int)m->key_len, SQLITE_STATIC);
+			sqlite3_bind_int64(q, at + 3, s->next_seq + r);
+			sqlite3_bind_text(q, at + 4, f->h, -1, SQLITE_STATIC);
+			sqlite3_bind_int(q, at + 5, f->deleted);
+			if (f->deleted)
+				sqlite3_bind_null(q, at + 6);
+			else
+				sqlite3_bind_text(q, at + 6, m->value, (int)m->value_len, SQLITE_STATIC);
+			sqlite3_bind_int64(q, at + 7, store_key_hash(m->key, m->key_len)); /* the lake's buckets */
+		}
+		/* OR FAIL: the rows before a conflicting one stay in, and sqlite3_changes counts them */
+		int src = sqlite3_step(q);
+		int went = src == SQLITE_DONE ? rows : (src & 0xff) == SQLITE_CONSTRAINT ? sqlite3_changes(s->w) : -1;
+		sqlite3_reset(q);
+		if (went < 0 || went > rows || (went == rows && src != SQLITE_DONE))
+			return store_sql_err(s, s->w, src, err, "write row");
+		static const ids_row none = {0};
+		for (int r = 0; !rc && r < went; r++) {
+			fresh_row *f = &c->fresh[done + r];
+			ids_decision d;
+			ids_decision_init(&d);
+			d.outcome = IDS_APPLY;
+			d.deleted = f->deleted;
+			d.hlc = f->hlc;
+			wctx w = {s, c, c->sc->sid[f->slot], NULL, 0, 0, 1};
+			store_apply_io io = {sql_write, sql_conflict, &w};
+			rc = store_apply_decided(s, &io, c->sc->rule[f->slot], f->m, &none, "", s->next_seq, &d,
+						 &c->sc->dlive[f->slot], &c->sc->dtomb[f->slot], c->res, err);
+		}
+		if (!rc && went < rows) {
+			c->skip_insert_first = c->backoff;
+			c->backoff = c->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : c->backoff * 2;
+			for (int r = done + went; !rc && r < n; r++)
+				rc = apply_one(s, c, c->fresh[r].m, 1, err);
+			return rc;
+		}
+		c->backoff = BACKOFF_MIN;
+		done += rows;
+	}
+	return rc;
+}
+
+/* Applies one mutation, or queues it for flush_fresh; read_first: its row is read first. */
+static int apply_one(store *s, ctx *c, ids_mutation *m, int read_first, ids_error *err)
+{
+	int slot, rc = sid_for(s, c, m->store, &slot, err);
 	if (rc)
 		return rc;
-	int64_t sid = sc->sid[slot];
-	ids_rule rule = sc->rule[slot];
-	if ((rc = store_admit_mutation(s, b, sc->ro[slot], m, err)))
+	ids_batch *b = c->b;
+	int64_t sid = c->sc->sid[slot];
+	ids_rule rule = c->sc->rule[slot];
+	if ((rc = store_admit_mutation(s, b, c->sc->ro[slot], m, err)))
+		return rc;
+	if (!read_first && rule != IDS_RULE_MERGE) {
+		if (c->skip_insert_first > 0)
+			c->skip_insert_first--;
+		else if (queue_fresh(s, c, slot, rule, m, &rc, err))
+			return rc;
+	}
+	/* the rows waiting for their insert go first: this mutation may read one of them */
+	if ((rc = flush_fresh(s, c, err)))
 		return rc;
 
 	ids_row cur = {0};
 	char cur_hlc[HLC_STR_MAX] = "";
 	sqlite3_stmt *g = s->st[ST_GET_ROW];
 	sqlite3_stmt *bq = NULL;
-	int64_t seq = s->next_seq;
-	char h[HLC_STR_MAX];
+	int64_t seq = s->next_seq, rowid = 0;
 	ids_decision d;
 	ids_decision_init(&d);
-	int written = insert_first(s, b, c, sid, rule, m, seq, h, &d, &rc, err);
+	sqlite3_bind_int64(g, 1, sid);
+	sqlite3_bind_int64(g, 2, c->uid);
+	sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
+	store_sqlite_rows rows;
+	store_sqlite_rows_init(&rows, s, g, "read row");
+	if ((rc = rows.src.next(&rows.src, err)) < 0)
+		goto out;
+	if (rc == 1) {
+		store_read_cur(&rows.src, 0, &cur, cur_hlc);
+		rowid = sqlite3_column_int64(g, 6);
+	}
+	rc = 0;
+	if (!cur.exists && c->uid != 0 && shared_row(s, c->sc, slot, m)) {
+		rc = store_refuse_shared(b, m, err);
+		goto out;
+	}
+	if (rule == IDS_RULE_MERGE && m->has_base && cur.exists) {
+		if ((rc = flush_changes(s, c, err)))
+			goto out;
+		bq = s->st[ST_BASE_VALUE];
+		sqlite3_bind_int64(bq, 1, m->base);
+		sqlite3_bind_int64(bq, 2, sid);
+		sqlite3_bind_int64(bq, 3, c->uid);
+		sqlite3_bind_blob(bq, 4, m->key, (int)m->key_len, SQLITE_STATIC);
+		if (sqlite3_step(bq) == SQLITE_ROW) {
+			cur.has_base_value = 1;
+			if (sqlite3_column_int(bq, 0) == IDS_OP_PUT) {
+				cur.base_value = (const char *)sqlite3_column_text(bq, 1);
+				cur.base_len = (size_t)sqlite3_column_bytes(bq, 1);
+			}
+		}
+	}
+	rc = ids_conflict_decide(rule, &cur, m, b->origin, seq, &d, err);
+	if (bq)
+		sqlite3_reset(bq);
 	if (rc)
 		goto out;
-	if (!written) {
-		sqlite3_bind_int64(g, 1, sid);
-		sqlite3_bind_int64(g, 2, c->uid);
-		sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
-		store_sqlite_rows rows;
-		store_sqlite_rows_init(&rows, s, g, "read row");
-		if ((rc = rows.src.next(&rows.src, err)) < 0)
-			goto out;
-		if (rc == 1)
-			store_read_cur(&rows.src, 0, &cur, cur_hlc);
-		rc = 0;
-		if (!cur.exists && c->uid != 0 && shared_row(s, sid, m)) {
-			rc = store_refuse_shared(b, m, err);
-			goto out;
-		}
-		if (rule == IDS_RULE_MERGE && m->has_base && cur.exists) {
-			if ((rc = flush_changes(s, c, err))) {
-				sqlite3_reset(g);
-				goto out;
-			}
-			bq = s->st[ST_BASE_VALUE];
-			sqlite3_bind_int64(bq, 1, m->base);
-			sqlite3_bind_int64(bq, 2, sid);
-			sqlite3_bind_int64(bq, 3, c->uid);
-			sqlite3_bind_blob(bq, 4, m->key, (int)m->key_len, SQLITE_STATIC);
-			if (sqlite3_step(bq) == SQLITE_ROW) {
-				cur.has_base_value = 1;
-				if (sqlite3_column_int(bq, 0) == IDS_OP_PUT) {
-					cur.base_value = (const char *)sqlite3_column_text(bq, 1);
-					cur.base_len = (size_t)sqlite3_column_bytes(bq, 1);
-				}
-			}
-		}
-		rc = ids_conflict_decide(rule, &cur, m, b->origin, seq, &d, err);
-		if (bq)
-			sqlite3_reset(bq);
-		if (rc)
-			goto out;
-	}
-	wctx w = {s, b, c, sid, g, written};
+	wctx w = {s, c, sid, g, cur.exists, rowid, 0};
 	store_apply_io io = {sql_write, sql_conflict, &w};
-	rc = store_apply_decided(s, &io, rule, m, &cur, cur_hlc, seq, &d, &sc->dlive[slot], &sc->dtomb[slot], res, err);
+	rc = store_apply_decided(s, &io, rule, m, &cur, cur_hlc, seq, &d, &c->sc->dlive[slot], &c->sc->dtomb[slot], c->res,
+				 err);
 out:
 	sqlite3_reset(g);
 	ids_decision_free(&d);
@@ -472,17 +497,14 @@ out:
 
 typedef struct batch_ctx {
 	store *s;
-	ids_batch *b;
 	ctx *c;
-	sid_cache *sc;
-	store_push_result *res;
 	ids_error *err;
 } batch_ctx;
 
 static int apply_at(void *arg, size_t i)
 {
 	batch_ctx *x = arg;
-	return apply_one(x->s, x->b, x->c, x->sc, &x->b->m[i], x->res, x->err);
+	return apply_one(x->s, x->c, &x->c->b->m[i], 0, x->err);
 }
 
 static int get_client(store *s, ctx *c, const char *name, int64_t *last_mid, ids_error *err)
@@ -520,7 +542,9 @@ int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error 
 {
 	ctx c;
 	c.did = c.uid = c.cid = 0;
-	c.skip_insert_first = c.n_pend = 0;
+	c.skip_insert_first = c.n_pend = c.n_fresh = 0;
+	c.backoff = BACKOFF_MIN;
+	c.tail = -1;
 	c.origin = b->origin;
 	c.now = hlc_wall_ms();
 	int rc = store_db_id(s, b->db, &c.did, err);
@@ -532,9 +556,14 @@ int store_apply_batch(store *s, ids_batch *b, store_push_result *res, ids_error 
 	if (rc)
 		return rc;
 	sid_cache sc = {0};
+	c.b = b;
+	c.sc = &sc;
+	c.res = res;
 	int64_t ack = last_mid;
-	batch_ctx bc = {s, b, &c, &sc, res, err};
+	batch_ctx bc = {s, &c, err};
 	rc = store_apply_ids(b, &ack, res, apply_at, &bc);
+	if (!rc)
+		rc = flush_fresh(s, &c, err);
 	if (!rc)
 		rc = flush_changes(s, &c, err);
 	if (!rc)

@@ -47,39 +47,82 @@ static const char *const schema_v1 =
 	"INSERT OR IGNORE INTO meta(k, v) VALUES('head', 0);";
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta FROM rows WHERE sid=?1 AND uid=?2"
+	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta, rowid FROM rows WHERE sid=?1 AND uid=?2"
 		       " AND key=?3",
+	/* a row that was just read (ST_GET_ROW) is written by its rowid: the key's index is not
+	 * searched again (the upsert searched it for its conflict check) */
+	[ST_SET_ROW] = "UPDATE rows SET seq=?2, hlc=?3, deleted=?4, origin=?5, value=?6, meta=?7 WHERE rowid=?1",
 	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND deleted=0",
+	[ST_ANY_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND deleted=0 LIMIT 1",
 	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
 		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
 		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"
 		       " value=excluded.value, meta=excluded.meta",
-	/* a new key's row: the push tries this first and reads the row only if it exists */
-	[ST_INSERT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
-			  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO NOTHING",
-	[ST_ADD_CHANGE] = "INSERT INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid, origin, ts)"
-			  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+	/* the change log's and new keys' inserts are made by multi_insert_sql (see there) */
 	[ST_ADD_CONFLICT] = "INSERT INTO conflicts(did, sid, uid, key, cid, mid, op, hlc, value, rule, reason,"
 			    " winner_seq, winner_hlc, ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
 	[ST_GET_CLIENT] = "SELECT cid, last_mid FROM clients WHERE did=?1 AND uid=?2 AND name=?3",
 	[ST_SET_CLIENT] = "UPDATE clients SET last_mid=?2, seen=?3 WHERE cid=?1",
 	[ST_STORE_COUNTS] = "UPDATE stores SET live=live+?2, tomb=tomb+?3 WHERE sid=?1",
 	[ST_BASE_VALUE] = "SELECT op, value FROM changes WHERE seq=?1 AND sid=?2 AND uid=?3 AND key=?4",
+	[ST_CHANGES_TAIL] = "SELECT max(seq) FROM changes",
 	[ST_FIELD] = "INSERT INTO fields(sid, name, kinds) VALUES(?1, ?2, ?3) ON CONFLICT(sid, name) DO UPDATE SET"
 		     " kinds = kinds | excluded.kinds",
 };
 
-/* ST_ADD_CHANGE's insert for `rows` rows at once: row r's parameter k is number r*12+k. */
-static char *changes_insert_sql(int rows)
+/* The change log's rows and new keys' rows are inserted several per statement (1, 8 or 32):
+ * a statement per row cost ~1.1k instructions more per row for the change log and ~3k for the
+ * row (cursors opened, the VDBE started and halted). Parameters equal for a whole push are
+ * numbered ?1..?N and bound once per statement run; '#' in a row's template is that row's next
+ * parameter, numbered after them. */
+static const char *const change_cols = "INSERT OR FAIL INTO changes(seq, did, sid, uid, key, op, hlc, value, cid, mid,"
+				       " origin, ts) VALUES";
+static const char *const change_row = "(#,?1,#,?2,#,#,#,#,?3,#,?4,?5)"; /* did uid cid origin ts */
+/* Without seq, SQLite gives each row the largest rowid + 1, found by walking the table's right
+ * edge; an explicit seq is looked up from the root first (~1k instructions a row). apply.c uses
+ * these only when that next rowid is the seq the row must have. */
+static const char *const change_cols_r = "INSERT OR FAIL INTO changes(did, sid, uid, key, op, hlc, value, cid, mid,"
+					 " origin, ts) VALUES";
+static const char *const change_row_r = "(?1,#,?2,#,#,#,#,?3,#,?4,?5)";
+static const char *const new_row_cols = "INSERT OR FAIL INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value,"
+					" meta, khash) VALUES";
+static const char *const new_row_row = "(#,?1,#,?2,#,#,#,?3,#,NULL,#)"; /* uid did origin */
+
+static char *multi_insert_sql(const char *cols, const char *row, int rows)
 {
-	const char *one = stmt_sql[ST_ADD_CHANGE];
-	const char *values = strstr(one, " VALUES(");
+	int consts = 0;
+	for (const char *p = row; *p; p++) {
+		if (*p == '?' && p[1] - '0' > consts)
+			consts = p[1] - '0';
+	}
 	ids_buf b = IDS_BUF_INIT;
-	ids_buf_append(&b, one, (size_t)(values - one));
-	ids_buf_puts(&b, " VALUES");
-	for (int r = 0; r < rows; r++)
-		ids_buf_puts(&b, r ? ",(?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)");
+	ids_buf_puts(&b, cols);
+	for (int r = 0, n = consts + 1; r < rows; r++) {
+		if (r)
+			ids_buf_putc(&b, ',');
+		for (const char *p = row; *p; p++) {
+			if (*p == '#')
+				ids_buf_printf(&b, "?%d", n++);
+			else
+				ids_buf_putc(&b, *p);
+		}
+	}
 	return b.failed ? (ids_buf_free(&b), NULL) : ids_buf_steal(&b, NULL);
+}
+
+static char *generated_sql(int i)
+{
+	switch (i) {
+	case ST_ADD_CHANGE: return multi_insert_sql(change_cols, change_row, 1);
+	case ST_ADD_CHANGES_8: return multi_insert_sql(change_cols, change_row, 8);
+	case ST_ADD_CHANGES_32: return multi_insert_sql(change_cols, change_row, 32);
+	case ST_ADD_CHANGES_8R: return multi_insert_sql(change_cols_r, change_row_r, 8);
+	case ST_ADD_CHANGES_32R: return multi_insert_sql(change_cols_r, change_row_r, 32);
+	case ST_NEW_ROWS_1: return multi_insert_sql(new_row_cols, new_row_row, 1);
+	case ST_NEW_ROWS_8: return multi_insert_sql(new_row_cols, new_row_row, 8);
+	case ST_NEW_ROWS_32: return multi_insert_sql(new_row_cols, new_row_row, 32);
+	default: return NULL;
+	}
 }
 
 int store_sql_err(store *s, sqlite3 *db, int rc, ids_error *err, const char *what)
@@ -263,8 +306,7 @@ static int open_sqlite(store *s, const store_options *o, ids_error *err)
 	if (!rc)
 		rc = store_exec(s->w, schema_v1, err);
 	for (int i = 0; !rc && i < ST_COUNT; i++) {
-		char *gen = i == ST_ADD_CHANGES_8 ? changes_insert_sql(8) :
-			    i == ST_ADD_CHANGES_32 ? changes_insert_sql(32) : NULL;
+		char *gen = generated_sql(i);
 		if (sqlite3_prepare_v3(s->w, gen ? gen : stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
 		    SQLITE_OK)
 			rc = store_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");

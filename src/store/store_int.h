@@ -55,8 +55,11 @@ typedef struct pull_note {
 
 enum {
 	ST_GET_ROW, ST_GET_SHARED, ST_PUT_ROW, ST_ADD_CHANGE, ST_ADD_CONFLICT, ST_GET_CLIENT,
-	ST_SET_CLIENT, ST_STORE_COUNTS, ST_BASE_VALUE, ST_FIELD, ST_INSERT_ROW,
+	ST_SET_CLIENT, ST_STORE_COUNTS, ST_BASE_VALUE, ST_FIELD,
 	ST_ADD_CHANGES_8, ST_ADD_CHANGES_32, /* ST_ADD_CHANGE for 8 and 32 rows in one statement */
+	ST_NEW_ROWS_1, ST_NEW_ROWS_8, ST_NEW_ROWS_32, /* new keys' rows, 1, 8 or 32 per statement */
+	ST_ADD_CHANGES_8R, ST_ADD_CHANGES_32R, /* the same, each row's seq the next rowid */
+	ST_CHANGES_TAIL, ST_SET_ROW, ST_ANY_SHARED,
 	ST_COUNT
 };
 

@@ -255,8 +255,14 @@ static inline const char *hlc_at(int64_t offset_ms, int ctr, const char *node)
 	static char buf[8][HLC_STR_MAX];
 	static int i;
 	char *b = buf[i++ % 8];
+	/* one base for the whole run: stamps compare by their offsets alone, however long the
+	 * pushes between them take (a loaded machine took > 300 ms between two, and a stamp meant
+	 * to be older came out newer) */
+	static int64_t base;
+	if (!base)
+		base = hlc_wall_ms() - 60000;
 	hlc_stamp st;
-	st.ms = hlc_wall_ms() - 60000 + offset_ms;
+	st.ms = base + offset_ms;
 	st.counter = (uint32_t)ctr;
 	snprintf(st.node, sizeof st.node, "%s", node);
 	hlc_format(&st, b);

@@ -316,6 +316,70 @@ static void new_and_existing_keys(store *s)
 	ids_buf_free(&body);
 }
 
+/* New keys' rows are inserted 32, 8 or 1 per statement; a run holding a key that exists (a row
+ * of an earlier push, or a key twice in the run) is undone by SQLite and taken again row by row.
+ * Whatever the runs, every applied mutation gets the next seq (no gap, none twice) and the
+ * rows end as if each mutation had been applied alone. */
+static void new_rows_in_runs(store *s)
+{
+	store_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf body = IDS_BUF_INIT;
+	int64_t head0 = store_head(s);
+	ids_buf_puts(&body, "{\"client\":\"R\",\"mutations\":[");
+	for (int i = 0; i < 110; i++)
+		ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":\"a%d\",\"value\":%d}", i ? "," : "",
+			       i + 1, i, i);
+	ids_buf_puts(&body, "]}");
+	CHECK_EQ_INT(push(s, "db3r", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 110); /* runs of 32, 32, 32, 8, then 1 by 1 */
+	CHECK_EQ_INT(store_head(s), head0 + 110);
+	store_push_result_free(&r);
+	/* 141 mutations: the first run of 32 all new; #45 an existing key (its run is taken again
+	 * row by row, then 16 mutations read first); #100 and #105 the same new key, in one run
+	 * with #90, a delete of a key never written; the rest new keys */
+	ids_buf_reset(&body);
+	ids_buf_puts(&body, "{\"client\":\"S\",\"mutations\":[");
+	for (int i = 0; i < 141; i++) {
+		char key[16];
+		snprintf(key, sizeof key, i == 45 ? "a5" : i == 105 ? "b100" : "b%d", i);
+		ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s\",\"op\":\"%s\",\"key\":\"%s\"", i ? "," : "", i + 1,
+			       i == 90 ? "delete" : "put", key);
+		if (i != 90)
+			ids_buf_printf(&body, ",\"value\":\"S%d\"", i);
+		ids_buf_putc(&body, '}');
+	}
+	ids_buf_puts(&body, "]}");
+	CHECK_EQ_INT(push(s, "db3r", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(r.applied, 141);
+	CHECK_EQ_INT(r.conflicts, 0);
+	CHECK_EQ_INT(r.ack, 141);
+	CHECK_EQ_INT(store_head(s), head0 + 251);
+	store_push_result_free(&r);
+	/* the same push again: all duplicates, nothing written */
+	CHECK_EQ_INT(push(s, "db3r", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(r.duplicates, 141);
+	CHECK_EQ_INT(store_head(s), head0 + 251);
+	store_push_result_free(&r);
+	pulled *p = pull(s, "db3r", "", NULL, 0, 0);
+	CHECK_EQ_INT(p->count, 110 + 139); /* a0..a109, b0..b140 less b45 and b105 */
+	CHECK(find_key(p, "\"a5\"") && !strcmp(find_key(p, "\"a5\"")->value, "\"S45\""));
+	CHECK(find_key(p, "\"b100\"") && !strcmp(find_key(p, "\"b100\"")->value, "\"S105\""));
+	CHECK(find_key(p, "\"b90\"") && find_key(p, "\"b90\"")->del);
+	CHECK(find_key(p, "\"b140\"") && !strcmp(find_key(p, "\"b140\"")->value, "\"S140\""));
+	/* seqs strictly increasing in the feed, the last one the head: none lost, none twice */
+	int ordered = 1;
+	for (int i = 1; i < p->count; i++)
+		ordered &= p->c[i].seq > p->c[i - 1].seq;
+	CHECK(ordered);
+	CHECK_EQ_INT(p->c[p->count - 1].seq, head0 + 251);
+	ids_buf out = IDS_BUF_INIT;
+	CHECK_EQ_INT(store_list_json(s, "db3r", "", &out, &err), 0);
+	CHECK_HAS(out.data, "\"rows\":248,\"tombstones\":1");
+	ids_buf_free(&out);
+	ids_buf_free(&body);
+}
+
 /* One push over more stores than a group keeps at hand, the same key in each (different rows)
  * and twice in one store (the second sees the first): with PostgreSQL such a push is split into
  * segments that each read and write their keys in one statement (pg_push.c). */
@@ -607,6 +671,69 @@ static void user_scoping(store *s)
 	ids_buf_free(&out);
 }
 
+/* Change-log rows go in without their seq (the next rowid) only while the log's largest seq is
+ * the one before: after GC has pruned the whole log (no lake: base_retention), seqs keep
+ * following the head, and the log reads back each mutation at its seq. */
+typedef struct seen_changes {
+	int n, ordered;
+	int64_t first, last;
+	char first_key[32];
+} seen_changes;
+
+static int see_change(void *ctx, const store_change *c)
+{
+	seen_changes *v = ctx;
+	if (!v->n++) {
+		v->first = c->seq;
+		ids_buf k = IDS_BUF_INIT;
+		ids_key_to_json(c->key, c->key_len, &k, NULL);
+		snprintf(v->first_key, sizeof v->first_key, "%s", k.data ? k.data : "");
+		ids_buf_free(&k);
+	} else if (c->seq != v->last + 1) {
+		v->ordered = 0;
+	}
+	v->last = c->seq;
+	return 0;
+}
+
+static void change_log_tail(const char *dir)
+{
+	store_options o = STORE_OPTIONS_INIT;
+	o.dir = dir;
+	o.no_lake = 1;
+	o.base_retention_ms = -60000; /* GC prunes every change-log row */
+	store *s = NULL;
+	ids_error err = IDS_ERROR_INIT;
+	if (!CHECK_EQ_INT(store_open(&s, &o, &err), 0))
+		return;
+	ids_buf body = IDS_BUF_INIT;
+	for (int round = 0; round < 3; round++) {
+		ids_buf_reset(&body);
+		ids_buf_puts(&body, "{\"client\":\"T\",\"mutations\":[");
+		for (int i = 0; i < 40; i++)
+			ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":\"k%d\",\"value\":1}",
+				       i ? "," : "", round * 40 + i + 1, round * 40 + i);
+		ids_buf_puts(&body, "]}");
+		store_push_result r;
+		CHECK_EQ_INT(push(s, "tail", "", body.data, &r, &err), 0);
+		CHECK_EQ_INT(r.applied, 40);
+		store_push_result_free(&r);
+		if (round == 0)
+			CHECK_EQ_INT(store_gc_now(s, &err), 0);
+	}
+	CHECK_EQ_INT(store_head(s), 120);
+	seen_changes v = {.ordered = 1};
+	int64_t last = 0;
+	CHECK_EQ_INT(store_changes_scan(s, 0, 1000, see_change, &v, &last, &err), 0);
+	CHECK_EQ_INT(v.n, 80);
+	CHECK_EQ_INT(v.first, 41);
+	CHECK_EQ_INT(v.last, 120);
+	CHECK(v.ordered);
+	CHECK_EQ_STR(v.first_key, "\"k40\"");
+	ids_buf_free(&body);
+	store_free(s);
+}
+
 static void gc(const char *dir)
 {
 	store *s = open_dir(dir, 0);
@@ -856,6 +983,7 @@ int main(void)
 		idempotency_and_gaps(s);
 		lww_conflicts(s);
 		new_and_existing_keys(s);
+		new_rows_in_runs(s);
 		many_stores(s);
 		server_wins(s);
 		merge_rule(s);
@@ -867,6 +995,8 @@ int main(void)
 	if (!pg_template()) { /* SQLite only (store.h: analytics views) */
 		make_dir(dir, sizeof dir, "fields");
 		field_registry(dir);
+		make_dir(dir, sizeof dir, "tail");
+		change_log_tail(dir);
 	}
 	make_dir(dir, sizeof dir, "gc");
 	gc(dir);
