@@ -9,7 +9,7 @@
 // bench/live.sh runs it for this tree's binary and a base binary in the same run.
 // --servers N: N servers on one PostgreSQL state (a real one, tests/pg/lib), the clients spread
 // over them in turn, the change pushed to the first: delivery to every server's clients goes
-// through PostgreSQL's NOTIFY (src/store/pg.c). CPU, RSS and threads are the first server's.
+// through PostgreSQL's NOTIFY (src/ledger/pg.c). CPU, RSS and threads are the first server's.
 import { performance } from 'node:perf_hooks';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';

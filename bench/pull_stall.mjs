@@ -1,6 +1,6 @@
 // K stalled 16 MiB pulls (sent, never read), then quick requests, timed: a pull past the head
-// (answered 409 without reading the store: it only needs a worker), a pull of what is new
-// since the seeding (reads the store: a worker and a read connection) and a push; --rounds
+// (answered 409 without reading the ledger: it only needs a worker), a pull of what is new
+// since the seeding (reads the ledger: a worker and a read connection) and a push; --rounds
 // rounds (3). Shows how a burst of large pages delays quick requests (docs/benchmarks.md, "Why
 // a pull once stalled 1.8 s"). usage: node bench/pull_stall.mjs [--bin build/idbsync] [--k 30]
 // [--rounds 3]

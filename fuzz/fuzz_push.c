@@ -1,5 +1,5 @@
 /* Fuzz target: push bodies (JSON scanner, key encoding, tagged values, batch validation) —
- * everything the server runs on a request body before the store sees it. */
+ * everything the server runs on a request body before the ledger sees it. */
 #include <stdlib.h>
 #include <string.h>
 

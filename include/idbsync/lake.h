@@ -2,7 +2,7 @@
  * directory — current state (DIR/D/S/), append-only change log (DIR/D/S_changes/dt=.../) and
  * conflicts (DIR/D/S_conflicts/) — with atomic visibility, crash safety and schema evolution.
  * Layout and guarantees: docs/lake-layout.md. A background thread flushes every
- * flush_interval_ms when the store's head moved; lake_flush() forces one and waits. */
+ * flush_interval_ms when the ledger's head moved; lake_flush() forces one and waits. */
 #ifndef IDBSYNC_LAKE_H
 #define IDBSYNC_LAKE_H
 
@@ -10,7 +10,7 @@
 
 #include "idbsync/buf.h"
 #include "idbsync/error.h"
-#include "idbsync/store.h"
+#include "idbsync/ledger.h"
 
 typedef struct lake lake;
 
@@ -54,8 +54,8 @@ typedef struct lake_options {
 #define LAKE_PATH_ROOM 1200
 
 /* Opens (and recovers) the lake and starts its flush thread. st must outlive the lake. */
-int lake_open(lake **out, store *st, const lake_options *o, ids_error *err);
-/* Flushes until the lake reflects every change with seq <= upto (the store head at the time
+int lake_open(lake **out, ledger *st, const lake_options *o, ids_error *err);
+/* Flushes until the lake reflects every change with seq <= upto (the ledger head at the time
  * of a POST /v1/db/{db}/flush), or timeout_ms passes (IDS_EIO). With db, a table or change of
  * that database the lake holds (it failed and waits for a retry) is an IDS_EIO naming it. */
 int lake_flush(lake *l, const char *db, int64_t upto, int timeout_ms, ids_error *err);

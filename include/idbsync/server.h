@@ -1,4 +1,4 @@
-/* The sync server: HTTP API over the store (see docs/protocol.md). */
+/* The sync server: HTTP API over the ledger (see docs/protocol.md). */
 #ifndef IDBSYNC_SERVER_H
 #define IDBSYNC_SERVER_H
 
@@ -6,7 +6,7 @@
 
 #include "idbsync/buf.h"
 #include "idbsync/error.h"
-#include "idbsync/store.h"
+#include "idbsync/ledger.h"
 #include "idbsync/sync.h"
 
 typedef struct server server;
@@ -51,8 +51,8 @@ typedef struct server_options {
 	 .max_connections = 16384, .max_wait_s = 60, .query_timeout_ms = 5000, .query_max_rows = 10000,      \
 	 .max_upload = (uint64_t)4 << 30, .max_inflight_bytes = (uint64_t)256 << 20, .workers = 32}
 
-/* Starts listening; the store stays the caller's and must outlive the server. */
-int server_start(server **out, store *st, const server_options *o, ids_error *err);
+/* Starts listening; the ledger stays the caller's and must outlive the server. */
+int server_start(server **out, ledger *st, const server_options *o, ids_error *err);
 /* The bound port (useful with port 0). */
 int server_port(server *s);
 /* Stops accepting, ends long-polls and streams, joins threads. NULL is a no-op. */

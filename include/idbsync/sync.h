@@ -1,4 +1,4 @@
-/* The sync data model shared by the server, the store and the importers: a push batch of
+/* The sync data model shared by the server, the ledger and the importers: a push batch of
  * client mutations, conflict rules, and the limits that bound everything from outside. */
 #ifndef IDBSYNC_SYNC_H
 #define IDBSYNC_SYNC_H

@@ -1,6 +1,6 @@
 /* `idbsync backup --data DIR OUT` (online: a running server goes on serving) and
- * `idbsync restore --data DIR BACKUP` (the server stopped): store_backup / store_restore, or
- * with --state postgres://... store_pg_backup / store_pg_restore. */
+ * `idbsync restore --data DIR BACKUP` (the server stopped): ledger_backup / ledger_restore, or
+ * with --state postgres://... ledger_pg_backup / ledger_pg_restore. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "idbsync/path.h"
-#include "idbsync/store.h"
+#include "idbsync/ledger.h"
 #include "opts.h"
 
 typedef struct backup_cfg {
@@ -19,7 +19,7 @@ typedef struct backup_cfg {
 
 static int parse_state(void *cfg, const char *v, ids_error *err)
 {
-	if (!store_state_is_postgres(v))
+	if (!ledger_state_is_postgres(v))
 		return ids_fail(err, IDS_EINVAL, "expected a postgres://... or postgresql://... URI, got \"%s\"", v);
 	((backup_cfg *)cfg)->state = v;
 	return 0;
@@ -76,15 +76,15 @@ static int backup_run(void *cfg, char **args, int nargs)
 	int64_t head = 0;
 	const char *state = ((backup_cfg *)cfg)->state, *from = state ? state : data;
 	if (c == &backup_cmd) {
-		if (state ? store_pg_backup(state, file, &head, &err) : store_backup(data, file, &head, &err)) {
+		if (state ? ledger_pg_backup(state, file, &head, &err) : ledger_backup(data, file, &head, &err)) {
 			fprintf(stderr, "idbsync backup: %s\n", err.msg);
 			return 1;
 		}
 		printf("backed up %s to %s (up to seq %" PRId64 ")\n", from, file, head);
 		return 0;
 	}
-	char epoch[STORE_EPOCH_LEN + 1];
-	if (state ? store_pg_restore(file, state, epoch, &head, &err) : store_restore(file, data, epoch, &head, &err)) {
+	char epoch[LEDGER_EPOCH_LEN + 1];
+	if (state ? ledger_pg_restore(file, state, epoch, &head, &err) : ledger_restore(file, data, epoch, &head, &err)) {
 		fprintf(stderr, "idbsync restore: %s\n", err.msg);
 		return 1;
 	}

@@ -422,15 +422,15 @@ static int import_run(void *cfg, char **files, int nfiles)
 		fprintf(stderr, "idbsync import: %s\n", err.msg);
 		return 2;
 	}
-	store_options so = STORE_OPTIONS_INIT;
+	ledger_options so = LEDGER_OPTIONS_INIT;
 	so.dir = data;
-	store *st;
-	if (store_open(&st, &so, &err)) {
+	ledger *st;
+	if (ledger_open(&st, &so, &err)) {
 		fprintf(stderr, "idbsync import: %s\n", err.msg);
 		return 1;
 	}
 	int rc = imp_files(st, &o, (const char *const *)files, (size_t)nfiles, &sum, &err);
-	store_free(st);
+	ledger_free(st);
 	bar_end(&rows_bar);
 	if (rc) {
 		fprintf(stderr, "idbsync import: %s\n", err.msg);

@@ -1,5 +1,5 @@
 /* `idbsync serve`: options from a JSON config file and flags (flags win; both from the one
- * table serve_opts), then the store, the lake and the HTTP server, until SIGINT/SIGTERM. Zero
+ * table serve_opts), then the ledger, the lake and the HTTP server, until SIGINT/SIGTERM. Zero
  * configuration works: ./data, ./lake, 127.0.0.1:8080. */
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 #include "idbsync/path.h"
 #include "idbsync/pq_write.h"
 #include "idbsync/server.h"
-#include "idbsync/store.h"
+#include "idbsync/ledger.h"
 #include "opts.h"
 #include "serve_lease.h"
 
@@ -29,7 +29,7 @@ typedef struct rule_opt {
 } rule_opt;
 
 typedef struct serve_cfg {
-	store_options so;
+	ledger_options so;
 	server_options ho;
 	lake_options lo;
 	imp_inbox_options io;
@@ -77,7 +77,7 @@ static int parse_read_only(void *cfg, const char *v, ids_error *err) { return ad
 
 static int parse_state(void *cfg, const char *v, ids_error *err)
 {
-	if (!store_state_is_postgres(v))
+	if (!ledger_state_is_postgres(v))
 		return ids_fail(err, IDS_EINVAL, "expected a postgres://... or postgresql://... URI, got \"%s\"", v);
 	((serve_cfg *)cfg)->state = v;
 	return 0;
@@ -259,7 +259,7 @@ static int share_dir(char *out, size_t n)
 	return !stat(probe, &st);
 }
 
-/* After the flags: the store, the lake, the inbox and the server, until a signal. */
+/* After the flags: the ledger, the lake, the inbox and the server, until a signal. */
 static int serve_run(void *cfg, char **args, int nargs)
 {
 	serve_cfg *c = cfg;
@@ -303,22 +303,22 @@ static int serve_run(void *cfg, char **args, int nargs)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	store *st = NULL;
-	if (store_open(&st, &c->so, &err)) {
+	ledger *st = NULL;
+	if (ledger_open(&st, &c->so, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		return 1;
 	}
 	for (int i = 0; i < c->n_rules; i++) {
 		const char *rdb = c->rules[i].has_db ? c->rules[i].db : NULL;
 		if (c->rules[i].read_only)
-			store_set_read_only(st, rdb, c->rules[i].store);
+			ledger_set_read_only(st, rdb, c->rules[i].store);
 		else
-			store_set_rule(st, rdb, c->rules[i].store, c->rules[i].rule);
+			ledger_set_rule(st, rdb, c->rules[i].store, c->rules[i].rule);
 	}
 	/* import uploads are spooled next to the state, on the same disk */
 	if (ids_path(c->spool, sizeof c->spool, &err, "%s/tmp", c->data)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
-		store_free(st);
+		ledger_free(st);
 		return 1;
 	}
 	mkdir(c->spool, 0700);
@@ -331,14 +331,14 @@ static int serve_run(void *cfg, char **args, int nargs)
 	if (serve_lease_start(&ls, st, c->state != NULL, c->no_lake ? NULL : &c->lo, c->no_inbox ? NULL : &c->io,
 			      &c->ho.hooks, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
-		store_free(st);
+		ledger_free(st);
 		return 1;
 	}
 	server *sv = NULL;
 	if (server_start(&sv, st, &c->ho, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		serve_lease_free(ls);
-		store_free(st);
+		ledger_free(st);
 		return 1;
 	}
 	const char *host = c->listen;
@@ -353,7 +353,7 @@ static int serve_run(void *cfg, char **args, int nargs)
 	serve_lease_stop(ls);
 	server_stop(sv);
 	serve_lease_free(ls);
-	store_free(st);
+	ledger_free(st);
 	return 0;
 }
 
@@ -361,7 +361,7 @@ int cmd_serve(int argc, char **argv)
 {
 	static serve_cfg c;   /* the settings outlive this frame: threads read their strings */
 	c = (serve_cfg){
-		.so = STORE_OPTIONS_INIT,
+		.so = LEDGER_OPTIONS_INIT,
 		.ho = SERVER_OPTIONS_INIT,
 		.lo = LAKE_OPTIONS_INIT,
 		.io = IMP_INBOX_OPTIONS_INIT,

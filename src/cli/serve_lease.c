@@ -14,7 +14,7 @@
 #include "idbsync/log.h"
 
 struct serve_lease {
-	store *st;
+	ledger *st;
 	const lake_options *lo;
 	const imp_inbox_options *io;
 	int shared;               /* PostgreSQL: other servers may hold the leases */
@@ -91,7 +91,7 @@ static int check(serve_lease *ls, ids_error *first_err)
 	if (ls->lo) {
 		int held = 0;
 		ids_error err = IDS_ERROR_INIT;
-		if (store_lease(ls->st, "lake", &held, &err))
+		if (ledger_lease(ls->st, "lake", &held, &err))
 			ids_logf(IDS_LOG_WARN, "lake_lease", "cannot check the lake lease: %s", err.msg);
 		if (held && !ls->lk) {
 			lake *lk = NULL;
@@ -121,7 +121,7 @@ static int check(serve_lease *ls, ids_error *first_err)
 	if (ls->io && !rc) {
 		int held = 0;
 		ids_error err = IDS_ERROR_INIT;
-		if (store_lease(ls->st, "inbox", &held, &err))
+		if (ledger_lease(ls->st, "inbox", &held, &err))
 			ids_logf(IDS_LOG_WARN, "inbox_lease", "cannot check the inbox lease: %s", err.msg);
 		if (held && !ls->inbox) {
 			if ((rc = imp_inbox_start(&ls->inbox, ls->st, ls->io, &err))) {
@@ -163,7 +163,7 @@ static void *lease_main(void *arg)
 	return NULL;
 }
 
-int serve_lease_start(serve_lease **out, store *st, int shared, const lake_options *lo,
+int serve_lease_start(serve_lease **out, ledger *st, int shared, const lake_options *lo,
 		      const imp_inbox_options *io, server_hooks *hooks, ids_error *err)
 {
 	*out = NULL;

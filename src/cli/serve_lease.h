@@ -1,6 +1,6 @@
 /* The lake writer and the inbox of `idbsync serve`, run by one server at a time when several
  * share a PostgreSQL state (docs/scaling.md): each is opened while this server holds its lease
- * (store_lease "lake" / "inbox") and closed when the lease is lost; another server takes over
+ * (ledger_lease "lake" / "inbox") and closed when the lease is lost; another server takes over
  * within a lease period. With the SQLite state the process always holds both, and they open at
  * start as they always did. */
 #ifndef IDS_SERVE_LEASE_H
@@ -9,7 +9,7 @@
 #include "idbsync/import.h"
 #include "idbsync/lake.h"
 #include "idbsync/server.h"
-#include "idbsync/store.h"
+#include "idbsync/ledger.h"
 
 /* How often a server checks its leases (and a free one is taken): the failover time. */
 #define SERVE_LEASE_PERIOD_MS 1000
@@ -22,7 +22,7 @@ typedef struct serve_lease serve_lease;
  * returned unless shared, where it is logged and retried each period, as later takeovers are. *hooks
  * gets the server's lake hooks (flush, metrics, stats, health), which answer 503 on a server
  * that does not hold the lake lease. */
-int serve_lease_start(serve_lease **out, store *st, int shared, const lake_options *lo,
+int serve_lease_start(serve_lease **out, ledger *st, int shared, const lake_options *lo,
 		      const imp_inbox_options *io, server_hooks *hooks, ids_error *err);
 /* Wakes everything waiting on the lake (lake_stop): call before stopping the HTTP server. */
 void serve_lease_stop(serve_lease *ls);

@@ -1,4 +1,4 @@
-/* Push batch parsing: the whole body is validated before the store sees it, so a bad
+/* Push batch parsing: the whole body is validated before the ledger sees it, so a bad
  * mutation anywhere rejects the batch with nothing applied. Values stay as spans of the
  * body (no re-serialization); keys are canonicalized. */
 #include "idbsync/sync.h"

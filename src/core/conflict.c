@@ -1,5 +1,5 @@
 /* Conflict rules: given a row's current state and an incoming mutation, decide what wins.
- * Pure functions (no I/O) so every rule is unit-tested on its own; the store calls them
+ * Pure functions (no I/O) so every rule is unit-tested on its own; the ledger calls them
  * inside its write transaction. The merge rule keeps a stamp per top-level field. */
 #include "idbsync/sync.h"
 

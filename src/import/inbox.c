@@ -27,7 +27,7 @@ typedef struct seen {
 } seen;
 
 struct imp_inbox {
-	store *st;
+	ledger *st;
 	imp_inbox_options o;
 	char *lake;
 	char *key_field;
@@ -341,7 +341,7 @@ static void *inbox_main(void *arg)
 	return NULL;
 }
 
-int imp_inbox_start(imp_inbox **out, store *st, const imp_inbox_options *o, ids_error *err)
+int imp_inbox_start(imp_inbox **out, ledger *st, const imp_inbox_options *o, ids_error *err)
 {
 	/* LAKE/<db>/_inbox/<store>/_rejected/<file>.error.txt: names a file system allows */
 	if (ids_path_room(o->lake_dir, IMP_INBOX_PATH_ROOM, "inbox", err))

@@ -102,10 +102,10 @@ static rec *push_rec(batch *b, const char *db, const char *store_name, int64_t s
 
 /* Remembers that change c (key JSON text keyjson) touched t: its bucket becomes dirty and,
  * for a partitioned table, the key is listed (state.c leaves it out of the first phase). */
-int lk_log_touch_key(lk_table *t, const store_change *c, const char *keyjson, ids_error *err)
+int lk_log_touch_key(lk_table *t, const ledger_change *c, const char *keyjson, ids_error *err)
 {
 	t->touched = 1;
-	lk_mark_dirty(t, store_key_hash(c->key, c->key_len));
+	lk_mark_dirty(t, ledger_key_hash(c->key, c->key_len));
 	if (!t->part_field)
 		return 0;
 	char *tk = NULL;
@@ -125,7 +125,7 @@ int lk_log_touch_key(lk_table *t, const store_change *c, const char *keyjson, id
 	return 0;
 }
 
-static int on_conflict(void *ctx, const store_conflict *c)
+static int on_conflict(void *ctx, const ledger_conflict *c)
 {
 	batch *b = ctx;
 	if (b->only && c->id > b->upto)
@@ -262,7 +262,7 @@ typedef struct retouch {
 	ids_error *err;
 } retouch;
 
-static int on_retouch(void *ctx, const store_change *c)
+static int on_retouch(void *ctx, const ledger_change *c)
 {
 	retouch *x = ctx;
 	if (c->seq > x->upto)
@@ -280,13 +280,13 @@ int lk_log_retouch(lake *l, int64_t after, int64_t upto, ids_error *err)
 	int rc = 0;
 	while (!rc && after < upto) {
 		int64_t last = after;
-		rc = store_changes_scan(l->st, after, BATCH_MAX, on_retouch, &x, &last, err);
+		rc = ledger_changes_scan(l->st, after, BATCH_MAX, on_retouch, &x, &last, err);
 		if (rc == 1) {
 			rc = 0;   /* went past upto */
 			break;
 		}
 		if (last <= after)
-			break;    /* nothing more in the store */
+			break;    /* nothing more in the ledger */
 		after = last;
 	}
 	ids_buf_free(&x.key);
@@ -298,7 +298,7 @@ int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err)
 {
 	batch b = {.l = l, .err = err, .last = l->conflicts_id};
 	int64_t last = 0;
-	int rc = store_conflicts_scan(l->st, l->conflicts_id, BATCH_MAX, on_conflict, &b, &last, err);
+	int rc = ledger_conflicts_scan(l->st, l->conflicts_id, BATCH_MAX, on_conflict, &b, &last, err);
 	if (rc == 1)
 		rc = 0;
 	if (!rc && b.n)
@@ -314,7 +314,7 @@ int lk_conflicts_replay(lake *l, lk_table *t, int64_t after, int64_t upto, ids_e
 	while (!rc && after < upto) {
 		batch b = {.l = l, .err = err, .last = after, .only = t, .upto = upto};
 		int64_t last = after;
-		rc = store_conflicts_scan(l->st, after, BATCH_MAX, on_conflict, &b, &last, err);
+		rc = ledger_conflicts_scan(l->st, after, BATCH_MAX, on_conflict, &b, &last, err);
 		if (rc == 1)
 			rc = 0;
 		if (!rc && b.n)

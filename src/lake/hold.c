@@ -3,7 +3,7 @@
  * conflicts or current state) and a change-log row the writer refuses is quarantined; both
  * are retried with exponential backoff on the flush thread, and after --lake-retry-max
  * attempts wait for `idbsync lake quarantine retry`. They are recorded in progress.json with
- * the progress they go with (one atomic write), and the store keeps every change a held
+ * the progress they go with (one atomic write), and the ledger keeps every change a held
  * table or a quarantined row still needs (lk_hold_floor bounds the change-log prune). */
 #include "lake_int.h"
 
@@ -125,7 +125,7 @@ int lk_hold_quarantined(const lake *l, const lk_table *t, int64_t seq)
 	return l->quarantine && find_change(l, t, seq);
 }
 
-int lk_hold_change(lake *l, lk_table *t, const store_change *c, const char *keyjson, const ids_error *why)
+int lk_hold_change(lake *l, lk_table *t, const ledger_change *c, const char *keyjson, const ids_error *why)
 {
 	if (find_change(l, t, c->seq))
 		return 0;

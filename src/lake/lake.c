@@ -1,6 +1,6 @@
 /* The lake writer's life cycle: open (recovery of a crashed flush), the flush thread (every
- * flush_interval_ms when the store head moved, or at once on lake_flush), pruning of the
- * store's change log, and shutdown. Options: options.c; progress: progress.c; metrics: stats.c.
+ * flush_interval_ms when the ledger head moved, or at once on lake_flush), pruning of the
+ * ledger's change log, and shutdown. Options: options.c; progress: progress.c; metrics: stats.c.
  * One flush = rounds of change log and conflicts, each recorded at once, and a pass over the
  * touched current-state buckets whenever it is due (state_due). */
 #include "iceberg.h"
@@ -170,7 +170,7 @@ static void do_flush(lake *l)
 			ids_error perr = IDS_ERROR_INIT;
 			/* a crash before the next state pass needs the changes after state_seq */
 			int64_t floor = lk_hold_floor(l);
-			if (store_changes_prune(l->st, floor < l->state_seq ? floor : l->state_seq, &perr))
+			if (ledger_changes_prune(l->st, floor < l->state_seq ? floor : l->state_seq, &perr))
 				ids_logf(IDS_LOG_WARN, "lake_prune_failed", "%s", perr.msg);
 			l->prune_ms = t1;
 		}
@@ -196,7 +196,7 @@ static void *flush_main(void *arg)
 	pthread_mutex_lock(&l->mu);
 	while (!l->stop) {
 		int64_t now = lk_now_ms();
-		int64_t head = store_head(l->st);
+		int64_t head = ledger_head(l->st);
 		/* flushes start at most every interval/2: a change is visible within the interval
 		 * (plus the flush itself) at half the files of flushing at the deadline's pace */
 		int64_t gap = l->o.flush_interval_ms / 2;
@@ -230,14 +230,14 @@ static void *flush_main(void *arg)
 	}
 	pthread_mutex_unlock(&l->mu);
 	/* a clean shutdown leaves the lake current */
-	if (store_head(l->st) > l->flushed && !failures) {
-		l->want = store_head(l->st);
+	if (ledger_head(l->st) > l->flushed && !failures) {
+		l->want = ledger_head(l->st);
 		do_flush(l);
 	}
 	return NULL;
 }
 
-int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
+int lake_open(lake **out, ledger *st, const lake_options *o, ids_error *err)
 {
 	*out = NULL;
 	/* the plain layout commits by rename(2), which object storage does not have */
@@ -305,7 +305,7 @@ int lake_open(lake **out, store *st, const lake_options *o, ids_error *err)
 	if (!rc)
 		rc = lk_progress_read(l, &fresh, err);
 	int rebased = 0;
-	if (!rc && !fresh && l->epoch[0] && strcmp(l->epoch, store_epoch(l->st))) {
+	if (!rc && !fresh && l->epoch[0] && strcmp(l->epoch, ledger_epoch(l->st))) {
 		rc = lk_rebase(l, err);
 		rebased = 1;
 	}

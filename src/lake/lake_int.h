@@ -15,7 +15,7 @@
 #include "idbsync/pq.h"
 #include "idbsync/path.h"
 #include "idbsync/pq_write.h"
-#include "idbsync/store.h"
+#include "idbsync/ledger.h"
 
 struct lk_table;
 #define LK_DIRTY_BYTES 8192       /* one bit per 2^16 hash range */
@@ -141,7 +141,7 @@ typedef struct lk_failure {
 } lk_failure;
 
 /* A change-log row the writer refused: left out of its file, named in progress.json, and
- * written as a file of its own (part-<seq>-<seq>) once a retry works. The store keeps the
+ * written as a file of its own (part-<seq>-<seq>) once a retry works. The ledger keeps the
  * change until then (the prune floor). */
 typedef struct lk_qchange {
 	struct lk_table *t;
@@ -224,7 +224,7 @@ typedef struct lk_row {
 struct lake {
 	lake_options o;
 	char *dir;
-	store *st;
+	ledger *st;
 	int profile, nested;
 	int64_t bucket_bytes;
 	int max_bucket_bits;
@@ -237,8 +237,8 @@ struct lake {
 	ids_buf row_buf, row_tmp, row_bin;
 	ids_json vjson;
 	int64_t compact_ms;          /* the last compaction check */
-	int64_t prune_ms;            /* the last prune of the store's change log (flush thread) */
-	char epoch[40];              /* the store epoch progress.json was written for */
+	int64_t prune_ms;            /* the last prune of the ledger's change log (flush thread) */
+	char epoch[40];              /* the ledger epoch progress.json was written for */
 	lk_qchange *quarantine;      /* refused change-log rows (hold.c) */
 	struct lk_ice *ice;          /* --lake-format iceberg: the Iceberg tables (iceberg.c), else NULL */
 	int hold_changed;            /* held tables or the quarantine changed: write progress */
@@ -338,7 +338,7 @@ int lk_config_load(lake *l, const char *path, ids_error *err);
 int lk_config_add(lake *l, const char *match, const char *part, int64_t bytes, ids_error *err);
 /* progress.c: progress.json read at open (*fresh: no lake yet) and written after each step
  * (with the held tables and rows); stores adopted by a fresh lake; the rebase onto a restored
- * state (a new store epoch). */
+ * state (a new ledger epoch). */
 int lk_progress_read(lake *l, int *fresh, ids_error *err);
 int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err);
 int lk_adopt_stores(lake *l, ids_error *err);
@@ -351,7 +351,7 @@ enum { LK_HOLD_LOG = 1, LK_HOLD_CONF = 2, LK_HOLD_STATE = 4 };
 /* Holds what of t: the change log from seq/conflict id `from` on, or the state pass. */
 void lk_hold_table(lake *l, lk_table *t, int what, int64_t from, const ids_error *why);
 /* Quarantines change c of t (its key's JSON text keyjson) the writer refused. */
-int lk_hold_change(lake *l, lk_table *t, const store_change *c, const char *keyjson, const ids_error *why);
+int lk_hold_change(lake *l, lk_table *t, const ledger_change *c, const char *keyjson, const ids_error *why);
 /* A current-state row the writer refused (left out of its bucket file; hold.c retries it by
  * writing its bucket again). Around a state pass of t: _begin marks the entries whose bucket
  * the pass writes (full: every one), _end drops those the pass wrote (or found deleted). */
@@ -368,7 +368,7 @@ int lk_hold_due(lake *l);
  * lk_hold_request_done removes the request once the outcome is in progress.json. */
 int lk_hold_check_request(lake *l);
 void lk_hold_request_done(lake *l);
-/* The prune floor: the store must keep every change above the returned seq. */
+/* The prune floor: the ledger must keep every change above the returned seq. */
 int64_t lk_hold_floor(const lake *l);
 /* progress.json's "held" and "quarantine" members, and back at start. */
 json_t *lk_hold_to_json(const lake *l);
@@ -384,7 +384,7 @@ int lk_state_read_meta(lake *l, lk_table *t);
 int lk_state_slot_dirty(const lk_table *t, uint32_t hash);
 
 /* logstream.c: one round of the change log (at most 100k changes or 64 MiB) after
- * l->changes_seq into files; *done: the last seq written, *more: the store has more. Held
+ * l->changes_seq into files; *done: the last seq written, *more: the ledger has more. Held
  * tables are passed over; a row the writer refuses is quarantined (lk_hold_change), a table
  * whose file fails is held (lk_hold_table): neither stops the round. */
 int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err);
@@ -398,7 +398,7 @@ int lk_compact(lake *l, ids_error *err);
 int lk_compact_wanted(const lake *l);   /* a check is due and some table has enough small files */
 
 /* changelog.c */
-int lk_log_touch_key(lk_table *t, const store_change *c, const char *keyjson, ids_error *err);
+int lk_log_touch_key(lk_table *t, const ledger_change *c, const char *keyjson, ids_error *err);
 void lk_log_sort_touched(lake *l);   /* the touched keys sorted, for state.c's lookups */
 void lk_day_of(int64_t ms, char *out);   /* YYYY-MM-DD (UTC), out >= 12 bytes */
 int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err);

@@ -1,4 +1,4 @@
-/* One round of the change log: the store's changes after changes_seq, in seq order, streamed
+/* One round of the change log: the ledger's changes after changes_seq, in seq order, streamed
  * into one open file per (table, day), each row built, written and freed at once. Holding a
  * round's rows (100k parsed values) until the end made the allocator give its heap back and
  * fault it in again every round: most of a round's time went to clearing fresh pages.
@@ -192,7 +192,7 @@ static int file_for(round *r, lk_table *t, const char *dt, int64_t seq, lfile **
 	return 0;
 }
 
-static int on_change(void *ctx, const store_change *c)
+static int on_change(void *ctx, const ledger_change *c)
 {
 	round *r = ctx;
 	if (r->only && c->seq > r->upto)
@@ -220,7 +220,7 @@ static int on_change(void *ctx, const store_change *c)
 	if (v)
 		lk_table_observe_v(l, t, v, c->seq);
 	if (c->value && !v)
-		atomic_fetch_add(&l->m_fallbacks[LK_FB_BAD_VALUE], 1);   /* the store validated it */
+		atomic_fetch_add(&l->m_fallbacks[LK_FB_BAD_VALUE], 1);   /* the ledger validated it */
 	char dt[12];
 	lk_day_of(c->ts_ms, dt);
 	lfile *f;
@@ -282,7 +282,7 @@ int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
 	round r = {.l = l, .err = err, .last = l->changes_seq};
 	int64_t last = 0;
 	*more = 0;
-	int rc = store_changes_scan(l->st, l->changes_seq, ROUND_MAX, on_change, &r, &last, err);
+	int rc = ledger_changes_scan(l->st, l->changes_seq, ROUND_MAX, on_change, &r, &last, err);
 	if (rc == 1 || (!rc && r.seen == ROUND_MAX))
 		*more = 1;
 	if (rc == 1)
@@ -301,7 +301,7 @@ int lk_log_replay(lake *l, lk_table *t, int64_t after, int64_t upto, int single,
 	while (!rc && after < upto) {
 		round r = {.l = l, .err = err, .last = after, .only = t, .upto = upto, .single = single};
 		int64_t last = after;
-		rc = store_changes_scan(l->st, after, single ? 1 : ROUND_MAX, on_change, &r, &last, err);
+		rc = ledger_changes_scan(l->st, after, single ? 1 : ROUND_MAX, on_change, &r, &last, err);
 		if (rc == 1)
 			rc = 0;
 		if (!rc)

@@ -1,6 +1,6 @@
 /* The current state of a table: 2^k hash buckets part-<b>.parquet with stable names, each
- * rebuilt copy-on-write from the store's rows and swapped in with rename(); the dirty buckets
- * of a flush are written by one scan of the store (run_group).
+ * rebuilt copy-on-write from the ledger's rows and swapped in with rename(); the dirty buckets
+ * of a flush are written by one scan of the ledger (run_group).
  * A new schema version or a bucket past its target size rebuilds the whole table into a hidden
  * sibling directory that replaces the visible one with one RENAME_EXCHANGE. Partitioned
  * tables put part-<b> under <col>=<value>/ and swap in two phases (docs/lake-layout.md). */
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define MAX_PARTS 4096
-#define GROUP_MAX 64          /* buckets written by one scan of the store */
+#define GROUP_MAX 64          /* buckets written by one scan of the ledger */
 #define GROUP_BUFFER_BYTES ((size_t)256 << 20)  /* row-group budget of one group's writers */
 #define MIN_ROW_GROUP_BYTES ((size_t)8 << 20)
 
@@ -150,14 +150,14 @@ static int touched(const lk_table *t, const char *k)
 	return 0;
 }
 
-static int on_row(void *ctx, const store_row *r)
+static int on_row(void *ctx, const ledger_row *r)
 {
 	job *j = ctx;
 	lk_table *t = j->t;
 	lake *l = j->l;
 	const ids_json *v = &l->vjson;
 	if (lk_parse_value(&l->vjson, r->value, r->value_len))
-		return 0; /* the store validated it; nothing sensible to write */
+		return 0; /* the ledger validated it; nothing sensible to write */
 	if (lk_table_observe_v(l, t, v, r->seq)) {
 		t->widened = 1;   /* stops the scan; lk_state_flush rebuilds with the wider schema */
 		return ids_fail(j->err, IDS_ECONFLICT, "table %s: a row widened the schema during the scan", t->table);
@@ -231,10 +231,10 @@ static int keep_partitions(job *j, const char *dir)
 	return rc;
 }
 
-/* Runs the jobs of buckets[0..n) (bucket bits k) with one scan of the store: each row goes to
+/* Runs the jobs of buckets[0..n) (bucket bits k) with one scan of the ledger: each row goes to
  * the job of its bucket, rows of other buckets are skipped before they are parsed. One scan
  * per group instead of one per bucket is what keeps a flush that touched every bucket linear
- * in the store's size. */
+ * in the ledger's size. */
 typedef struct group {
 	job *jobs;
 	int32_t *slot;           /* bucket -> index in jobs, or -1 */
@@ -269,7 +269,7 @@ static void sync_part_dirs(group *g, size_t n, const char *outdir)
 	free(names);
 }
 
-static int on_group_row(void *ctx, const store_row *r)
+static int on_group_row(void *ctx, const ledger_row *r)
 {
 	group *g = ctx;
 	uint32_t b = g->k ? r->hash >> (32 - g->k) : 0;
@@ -311,7 +311,7 @@ static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_
 		uint32_t lo = k ? buckets[0] << (32 - k) : 0;
 		uint32_t hi = k ? (uint32_t)(((uint64_t)buckets[n - 1] + 1) << (32 - k)) - 1 : 0xffffffffu;
 		int64_t head = 0;
-		rc = store_rows_scan(l->st, t->db, t->store, lo, hi, on_group_row, &g, &head, err);
+		rc = ledger_rows_scan(l->st, t->db, t->store, lo, hi, on_group_row, &g, &head, err);
 	}
 	for (size_t i = 0; !rc && i < n; i++)
 		for (size_t p = 0; !rc && p < g.jobs[i].n_parts; p++) {

@@ -17,7 +17,7 @@
 typedef struct entry {
 	struct entry *next;
 	page_key k;                 /* db and user point into names */
-	int64_t head;               /* the store head read before the build: serves callers that saw no later one */
+	int64_t head;               /* the ledger head read before the build: serves callers that saw no later one */
 	page *pg;                   /* NULL while building */
 	int failed;                 /* the build failed: waiters build their own */
 	int waiting;                /* callers sleeping on built for this entry */

@@ -2,7 +2,7 @@
  * threads (epoll) only read requests and write responses; every request is suspended and
  * handed to the request workers (workers.c), and a request that must wait — a long-poll, an
  * SSE stream with nothing new, a push until its group commit is durable — holds no thread
- * (park.c, store_push_async) until it is resumed. Request bodies are capped at --max-body,
+ * (park.c, ledger_push_async) until it is resumed. Request bodies are capped at --max-body,
  * idle connections timed out. */
 #include <microhttpd.h>
 #include <arpa/inet.h>
@@ -563,13 +563,13 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 #define SLOW_WORKERS 4
 /* Large pull pages (a page past route_sync.c's first look) are built here, at most this many
  * at once: each holds a read connection and a core while it builds, and 30 stalled clients
- * asking for 16 MiB each once held every request worker (waiting for the store's 8 read
+ * asking for 16 MiB each once held every request worker (waiting for the ledger's 8 read
  * connections) while a 409 that needs no store at all waited 1.1 s for a worker. Four leaves
  * half the read connections to quick pulls, SSE frames and the lake; on 2 cores more
  * concurrent builds add no throughput. */
 #define BULK_WORKERS 4
 /* Woken waiters (a fan-out: a shared page, a park, a resume each) run on these, at a lower
- * priority than the threads a push passes through (event threads, request workers, the store's
+ * priority than the threads a push passes through (event threads, request workers, the ledger's
  * writer). A fan-out is CPU work and the machine has 2 cores: 32 workers on it only added
  * runnable threads that each hand-off of a push waited behind (measured: a push's answer took up
  * to 0.5 s inside the server during a 10,000-client fan-out). Niceness is per thread on Linux;
@@ -591,7 +591,7 @@ static void start_failed(server *s)
 	free(s);
 }
 
-int server_start(server **out, store *st, const server_options *o, ids_error *err)
+int server_start(server **out, ledger *st, const server_options *o, ids_error *err)
 {
 	*out = NULL;
 	server *s = calloc(1, sizeof *s);
@@ -677,7 +677,7 @@ void server_stop(server *s)
 		return;
 	atomic_store(&s->stopping, 1);
 	int lfd = MHD_quiesce_daemon(s->daemon); /* no new connections */
-	store_wake_all(s->st);
+	ledger_wake_all(s->st);
 	/* every parked request answers (an empty pull, the end of a stream); libmicrohttpd must
 	 * not be stopped while a connection is suspended, so wait for them to come back (a
 	 * handler stuck in the lake or Drill gets 10 s) */

@@ -1,9 +1,9 @@
 /* Where waiting requests wait without a thread: long-polls and SSE streams with nothing to
  * send are parked here (their connection suspended in libmicrohttpd) until their database
- * has a change past what they have seen (store_db_head), their deadline comes, their client
+ * has a change past what they have seen (ledger_db_head), their deadline comes, their client
  * hangs up, or the server stops; then they go back to the request workers, behind fresh
  * requests (a wave of ten thousand woken clients must not delay a push's answer). Two threads serve every parked request:
- * the watcher follows the store's head (store_wait, so any backend's notion of "changed"
+ * the watcher follows the ledger's head (ledger_wait, so any backend's notion of "changed"
  * works) and the waker sleeps in epoll on the parked sockets (EPOLLRDHUP: the client left)
  * and an eventfd (the head moved, an earlier deadline, stop). */
 #include <errno.h>
@@ -28,14 +28,14 @@ typedef struct park_group {
 #define GROUP_BUCKETS 256
 
 struct parking {
-	store *st;
+	ledger *st;
 	pthread_mutex_t mu;          /* groups, heap, n, stopped */
 	park_group *groups[GROUP_BUCKETS];
 	parked **heap;               /* parked requests with a deadline, earliest first */
 	size_t n_heap, cap_heap;
 	int n;
 	int stopped;
-	atomic_llong head;           /* the store head the watcher saw last */
+	atomic_llong head;           /* the ledger head the watcher saw last */
 	atomic_int stop_watch;
 	int ep, efd;
 	pthread_t waker, watcher;
@@ -127,11 +127,11 @@ static park_group *group_of(parking *p, const char *db, int create)
 	return g;
 }
 
-/* The last change that concerns the group's requests. Called under mu: park mu, then store mu
+/* The last change that concerns the group's requests. Called under mu: park mu, then ledger mu
  * (never the reverse). */
 static int64_t group_head(parking *p, const park_group *g)
 {
-	return g->db[0] ? store_db_head(p->st, g->db) : atomic_load(&p->head);
+	return g->db[0] ? ledger_db_head(p->st, g->db) : atomic_load(&p->head);
 }
 
 static void unlink_entry(parking *p, parked *e)
@@ -155,11 +155,11 @@ static void unlink_entry(parking *p, parked *e)
 static void *watcher_main(void *arg)
 {
 	parking *p = arg;
-	int64_t h = store_head(p->st);
+	int64_t h = ledger_head(p->st);
 	atomic_store(&p->head, h);
 	while (!atomic_load(&p->stop_watch)) {
-		store_wait(p->st, h, 500);
-		int64_t now = store_head(p->st);
+		ledger_wait(p->st, h, 500);
+		int64_t now = ledger_head(p->st);
 		if (now != h) {
 			h = now;
 			atomic_store(&p->head, h);
@@ -254,7 +254,7 @@ static void *waker_main(void *arg)
 	return NULL;
 }
 
-int parking_start(parking **out, store *st, ids_error *err)
+int parking_start(parking **out, ledger *st, ids_error *err)
 {
 	*out = NULL;
 	parking *p = calloc(1, sizeof *p);
@@ -271,7 +271,7 @@ int parking_start(parking **out, store *st, ids_error *err)
 		parking_free(p);
 		return ids_fail(err, IDS_EIO, "cannot set up the wait queue for long-polls: %s", strerror(e));
 	}
-	atomic_store(&p->head, store_head(st));
+	atomic_store(&p->head, ledger_head(st));
 	p->watcher_on = !pthread_create(&p->watcher, NULL, watcher_main, p);
 	p->waker_on = p->watcher_on && !pthread_create(&p->waker, NULL, waker_main, p);
 	if (!p->waker_on) {
@@ -332,7 +332,7 @@ void parking_stop(parking *p)
 	pthread_mutex_unlock(&p->mu);
 	atomic_store(&p->stop_watch, 1);
 	if (p->watcher_on) {
-		store_wake_all(p->st);
+		ledger_wake_all(p->st);
 		pthread_join(p->watcher, NULL);
 	}
 	if (p->waker_on) {

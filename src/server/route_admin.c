@@ -9,8 +9,8 @@ static const char *const route_names[R_COUNT] = {"healthz", "metrics", "push", "
 
 void route_health(server *s, http_req *req, http_resp *resp)
 {
-	ids_buf_printf(&resp->body, "{\"ok\":true,\"head\":%lld,\"epoch\":\"%s\"}", (long long)store_head(s->st),
-		       store_epoch(s->st));
+	ids_buf_printf(&resp->body, "{\"ok\":true,\"head\":%lld,\"epoch\":\"%s\"}", (long long)ledger_head(s->st),
+		       ledger_epoch(s->st));
 	resp->status = 200;
 }
 
@@ -20,7 +20,7 @@ void route_ready(server *s, http_req *req, http_resp *resp)
 {
 	(void)req;
 	int bad = 0;
-	ids_buf_printf(&resp->body, "{\"head\":%lld,\"lake\":", (long long)store_head(s->st));
+	ids_buf_printf(&resp->body, "{\"head\":%lld,\"lake\":", (long long)ledger_head(s->st));
 	if (s->o.hooks.health)
 		bad = s->o.hooks.health(s->o.hooks.ctx, &resp->body);
 	else
@@ -31,7 +31,7 @@ void route_ready(server *s, http_req *req, http_resp *resp)
 
 void route_metrics(server *s, http_req *req, http_resp *resp)
 {
-	const store_stats *st = store_get_stats(s->st);
+	const ledger_stats *st = ledger_get_stats(s->st);
 	ids_buf *o = &resp->body;
 	resp->ctype = "text/plain; version=0.0.4";
 	ids_buf_puts(o, "# HELP idbsync_http_requests_total HTTP requests by route and status class.\n"
@@ -60,7 +60,7 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 		       (long long)atomic_load(&st->pulls), (long long)atomic_load(&st->tombstones_collected),
 		       (long long)atomic_load(&s->bytes_in), atomic_load(&s->sse_clients),
 		       (long long)atomic_load(&s->inflight_bytes), (long long)atomic_load(&s->busy_rejects),
-		       (long long)store_head(s->st));
+		       (long long)ledger_head(s->st));
 	ids_buf_printf(o, "# HELP idbsync_waiting_requests Long-polls and SSE streams parked until a change (they hold no thread).\n"
 			  "# TYPE idbsync_waiting_requests gauge\nidbsync_waiting_requests %d\n"
 			  "# HELP idbsync_busy_requests Requests handed to a worker or waiting (parked, or a push in its group commit).\n"
@@ -68,7 +68,7 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 		       parking_count(s->park), atomic_load(&s->suspended));
 	long long builds, shared;
 	fanout_counts(s->fan, &builds, &shared);
-	ids_buf_printf(o, "# HELP idbsync_live_pages_built_total Pull pages and SSE frames built from the store.\n"
+	ids_buf_printf(o, "# HELP idbsync_live_pages_built_total Pull pages and SSE frames built from the ledger.\n"
 			  "# TYPE idbsync_live_pages_built_total counter\nidbsync_live_pages_built_total %lld\n"
 			  "# HELP idbsync_live_pages_shared_total Answers that shared a page another waiter built.\n"
 			  "# TYPE idbsync_live_pages_shared_total counter\nidbsync_live_pages_shared_total %lld\n"
@@ -78,10 +78,10 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 	ids_buf_puts(o, "# HELP idbsync_commit_seconds Group commit duration (the fsync that makes pushes durable).\n"
 			"# TYPE idbsync_commit_seconds histogram\n");
 	long long cum = 0;
-	for (int b = 0; b < STORE_COMMIT_BUCKETS; b++) {
+	for (int b = 0; b < LEDGER_COMMIT_BUCKETS; b++) {
 		cum += atomic_load(&st->commit_bucket[b]);
-		if (b < STORE_COMMIT_BUCKETS - 1)
-			ids_buf_printf(o, "idbsync_commit_seconds_bucket{le=\"%g\"} %lld\n", store_commit_bounds[b], cum);
+		if (b < LEDGER_COMMIT_BUCKETS - 1)
+			ids_buf_printf(o, "idbsync_commit_seconds_bucket{le=\"%g\"} %lld\n", ledger_commit_bounds[b], cum);
 		else
 			ids_buf_printf(o, "idbsync_commit_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
 	}
@@ -95,7 +95,7 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 void route_stores(server *s, http_req *req, http_resp *resp, const char *db)
 {
 	ids_error err = IDS_ERROR_INIT;
-	int rc = store_list_json(s->st, db, req->user, &resp->body, &err);
+	int rc = ledger_list_json(s->st, db, req->user, &resp->body, &err);
 	if (rc)
 		resp_error(resp, rc, err.msg);
 	else
@@ -105,14 +105,14 @@ void route_stores(server *s, http_req *req, http_resp *resp, const char *db)
 void route_gc(server *s, http_req *req, http_resp *resp)
 {
 	ids_error err = IDS_ERROR_INIT;
-	long long before = atomic_load(&store_get_stats(s->st)->tombstones_collected);
-	int rc = store_gc_now(s->st, &err);
+	long long before = atomic_load(&ledger_get_stats(s->st)->tombstones_collected);
+	int rc = ledger_gc_now(s->st, &err);
 	if (rc) {
 		resp_error(resp, rc, err.msg);
 		return;
 	}
 	ids_buf_printf(&resp->body, "{\"collected\":%lld}",
-		       (long long)(atomic_load(&store_get_stats(s->st)->tombstones_collected) - before));
+		       (long long)(atomic_load(&ledger_get_stats(s->st)->tombstones_collected) - before));
 	resp->status = 200;
 }
 
@@ -143,7 +143,7 @@ void route_flush(server *s, http_req *req, http_resp *resp, const char *db)
 		return;
 	}
 	ids_error err = IDS_ERROR_INIT;
-	int64_t upto = store_head_fresh(s->st); /* every push acked before, by any server */
+	int64_t upto = ledger_head_fresh(s->st); /* every push acked before, by any server */
 	int rc = s->o.hooks.flush(s->o.hooks.ctx, db, upto, &err);
 	if (rc) {
 		resp_error(resp, rc, err.msg);

@@ -180,7 +180,7 @@ static void *job_main(void *arg)
 	jb->rc = rc;
 	jb->err = err;
 	jb->sum = sum;
-	jb->cursor = store_head(jb->s->st);
+	jb->cursor = ledger_head(jb->s->st);
 	jb->finished = 1;
 	pthread_cond_broadcast(&jb->cv);
 	pthread_mutex_unlock(&jb->mu);
@@ -312,6 +312,6 @@ void route_import(server *s, http_req *req, http_resp *resp, const char *db)
 		resp_error(resp, rc == IDS_ECORRUPT ? IDS_EINVAL : rc, err.msg);
 		return;
 	}
-	summary_json(&resp->body, &sum, store_head(s->st));
+	summary_json(&resp->body, &sum, ledger_head(s->st));
 	resp->status = 200;
 }

@@ -1,5 +1,5 @@
 /* POST /v1/db/{db}/query {"sql":..,"params":[..]}: analytics over the synced data. The
- * embedded engine (SQLite views over the current state, store_query) answers by default;
+ * embedded engine (SQLite views over the current state, ledger_query) answers by default;
  * with --drill-url the query goes to Apache Drill's REST API and comes back in our shape.
  * {"describe":"STORE"} instead of sql lists the columns (and types) a query sees for a store.
  * A query stopped by the time limit is 422 {"error":{"code":"timeout"}}. */
@@ -28,7 +28,7 @@ void route_query(server *s, http_req *req, http_resp *resp, const char *db)
 		/* the same columns a query's view has (for every user: a view's columns do not
 		 * depend on whose rows it holds) */
 		if (!rc)
-			rc = store_query_columns(s->st, db, name.data ? name.data : "", &resp->body, &err);
+			rc = ledger_query_columns(s->st, db, name.data ? name.data : "", &resp->body, &err);
 		ids_buf_free(&name);
 		ids_json_free(&j);
 		if (rc)
@@ -57,8 +57,8 @@ void route_query(server *s, http_req *req, http_resp *resp, const char *db)
 			rc = drill_query(s->o.drill_url, db, sql.data ? sql.data : "", params, plen, s->o.query_timeout_ms,
 					 &resp->body, &err);
 		else {
-			store_query_limits lim = {s->o.query_timeout_ms, s->o.query_max_rows, 0};
-			rc = store_query(s->st, db, req->user, sql.data ? sql.data : "", sql.len, params, plen, &lim,
+			ledger_query_limits lim = {s->o.query_timeout_ms, s->o.query_max_rows, 0};
+			rc = ledger_query(s->st, db, req->user, sql.data ? sql.data : "", sql.len, params, plen, &lim,
 					 &resp->body, &err);
 		}
 	}

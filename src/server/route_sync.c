@@ -8,11 +8,11 @@
 
 #include "server_int.h"
 
-/* A push between its check and its answer: the batch waits in the store's group commit
- * (store_push_async) while no thread waits for it. */
+/* A push between its check and its answer: the batch waits in the ledger's group commit
+ * (ledger_push_async) while no thread waits for it. */
 typedef struct push_op {
 	ids_batch *b;
-	store_push_result res;
+	ledger_push_result res;
 	int rc;
 	ids_error err;
 	http_req *req;
@@ -21,7 +21,7 @@ typedef struct push_op {
 static void push_op_free(void *ctx)
 {
 	push_op *op = ctx;
-	store_push_result_free(&op->res);
+	ledger_push_result_free(&op->res);
 	ids_batch_free(op->b);
 	free(op);
 }
@@ -39,7 +39,7 @@ static void push_committed(void *ctx, int rc, const ids_error *err)
 static void push_start(server *s, http_req *req, http_resp *resp)
 {
 	push_op *op = resp->cont_ctx;
-	int rc = store_push_async(s->st, op->b, &op->res, push_committed, op, &op->err);
+	int rc = ledger_push_async(s->st, op->b, &op->res, push_committed, op, &op->err);
 	if (rc) {
 		op->rc = rc;
 		req_wake(req);
@@ -49,7 +49,7 @@ static void push_start(server *s, http_req *req, http_resp *resp)
 static void push_answer(server *s, http_req *req, http_resp *resp, int reason)
 {
 	push_op *op = resp->cont_ctx;
-	store_push_result *res = &op->res;
+	ledger_push_result *res = &op->res;
 	ids_batch *b = op->b;
 	req->log_client = b->client;   /* valid until the line is written: the batch is freed after */
 	req->log_push = 1;
@@ -63,7 +63,7 @@ static void push_answer(server *s, http_req *req, http_resp *resp, int reason)
 		ids_buf *o = &resp->body;
 		ids_buf_printf(o, "{\"ack\":%lld,\"cursor\":%lld,\"applied\":%zu,\"duplicates\":%zu,\"now\":%lld,\"epoch\":\"%s\",",
 			       (long long)res->ack, (long long)res->cursor, res->applied, res->duplicates,
-			       (long long)hlc_wall_ms(), store_epoch(s->st));
+			       (long long)hlc_wall_ms(), ledger_epoch(s->st));
 		if (res->gap)
 			ids_buf_printf(o, "\"gap\":true,\"expected\":%lld,", (long long)res->expected);
 		ids_buf_puts(o, "\"kept\":[");
@@ -91,7 +91,7 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 	size_t len;
 	char *body = req_take_body(req, &len);
 	ids_batch *b = NULL;
-	int rc = ids_batch_parse(&b, db, body, len, &s->o.limits, store_clock(s->st), &err);
+	int rc = ids_batch_parse(&b, db, body, len, &s->o.limits, ledger_clock(s->st), &err);
 	if (rc) {
 		resp_error(resp, rc, err.msg);
 		return;
@@ -115,7 +115,7 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 	}
 	op->b = b;
 	op->req = req;
-	store_push_result_init(&op->res);
+	ledger_push_result_init(&op->res);
 	resp->cont_ctx = op;
 	resp->cont_free = push_op_free;
 	resp->cont = push_answer;
@@ -160,7 +160,7 @@ static int client_param(http_req *req, http_resp *resp, const char **client)
  * and a cursor past the head cannot belong to this state. */
 static int state_check(server *s, http_req *req, http_resp *resp, int64_t since)
 {
-	const char *want = req_query(req, "epoch"), *have = store_epoch(s->st);
+	const char *want = req_query(req, "epoch"), *have = ledger_epoch(s->st);
 	char msg[400];
 	if (want && *want && strcmp(want, have)) {
 		snprintf(msg, sizeof msg, "this server's state is epoch %s, not %.40s (it was restored or replaced): "
@@ -168,9 +168,9 @@ static int state_check(server *s, http_req *req, http_resp *resp, int64_t since)
 		resp_error_status(resp, 409, "epoch_changed", msg);
 		return -1;
 	}
-	int64_t head = store_head(s->st);
+	int64_t head = ledger_head(s->st);
 	if (since > head) /* another server's commit may not have reached this one yet */
-		head = store_head_fresh(s->st);
+		head = ledger_head_fresh(s->st);
 	if (since > head) {
 		snprintf(msg, sizeof msg, "cursor %lld is past this server's head %lld (epoch %s): the state was restored "
 					  "or replaced; pull from since=0 and push what is not acknowledged",
@@ -185,7 +185,7 @@ static int state_check(server *s, http_req *req, http_resp *resp, int64_t since)
  * larger (a first sync, a client far behind: up to 16 MiB) is built again on the bulk workers
  * (resp->bulk, BULK_WORKERS in http.c), a few at a time. Measured: 30 stalled clients each
  * asking for a 16 MiB page held all 31 request workers, 8 building and the rest waiting for
- * one of the store's 8 read connections, for seconds; a pull that needed no page at all waited
+ * one of the ledger's 8 read connections, for seconds; a pull that needed no page at all waited
  * 1.1 s for a worker and pushes' commits shared 2 cores with 8 builds. The first look's part
  * is dropped, not continued, so the big page still comes from one snapshot (each key once, at
  * its latest state); it costs ~2% of a full page. */
@@ -200,33 +200,33 @@ static int page_complete(const char *body, size_t len)
 	return end && memmem(end, len - (size_t)(end - body), all, sizeof all - 1);
 }
 
-/* A long-poll between two looks at the store: its own copies of what the request named. */
+/* A long-poll between two looks at the ledger: its own copies of what the request named. */
 typedef struct pull_wait {
 	char db[IDS_DB_NAME_MAX + 1];
 	char user[IDS_NAME_MAX + 1];
 	char client[IDS_NAME_MAX + 1];
-	store_pull_req pr;
+	ledger_pull_req pr;
 	int64_t deadline;
 	int big;                    /* the next look is the full page, on the bulk workers */
 } pull_wait;
 
 typedef struct build_ctx {
 	server *s;
-	const store_pull_req *pr;
+	const ledger_pull_req *pr;
 } build_ctx;
 
-/* A pull's page, built once for every waiter at the same cursor (fanout.c): the store's answer
+/* A pull's page, built once for every waiter at the same cursor (fanout.c): the ledger's answer
  * closed by the state's identity. */
 static int pull_build(void *ctx, ids_buf *out, page_meta *m, ids_error *err)
 {
 	build_ctx *c = ctx;
-	int rc = store_pull_look(c->s->st, c->pr, out, &m->cursor, &m->count, err);
+	int rc = ledger_pull_look(c->s->st, c->pr, out, &m->cursor, &m->count, err);
 	if (rc)
 		return rc;
 	m->complete = page_complete(out->data, out->len);
 	if (out->len && out->data[out->len - 1] == '}') {
 		out->len--;
-		ids_buf_printf(out, ",\"epoch\":\"%s\"}", store_epoch(c->s->st));
+		ids_buf_printf(out, ",\"epoch\":\"%s\"}", ledger_epoch(c->s->st));
 	}
 	return out->failed ? ids_fail(err, out->failed, "pull response too large") : 0;
 }
@@ -235,25 +235,25 @@ static int pull_build(void *ctx, ids_buf *out, page_meta *m, ids_error *err)
  * overrides pr's. A large page (bulk: on the bulk workers) is the caller's own: it is a first
  * sync or a client far behind, rarely at another's cursor, and a kept 16 MiB page would stay
  * in memory until the next commit. */
-static int look(server *s, const store_pull_req *pr, int kind, size_t max_bytes, int bulk, page_build_fn build,
+static int look(server *s, const ledger_pull_req *pr, int kind, size_t max_bytes, int bulk, page_build_fn build,
 		page **out, ids_error *err)
 {
-	store_pull_req l = *pr;
+	ledger_pull_req l = *pr;
 	l.max_bytes = max_bytes;
 	build_ctx c = {s, &l};
 	if (bulk) {
 		atomic_fetch_add(&s->bulk_builds, 1);
-		return page_build(out, store_head(s->st), build, &c, err);
+		return page_build(out, ledger_head(s->st), build, &c, err);
 	}
 	page_key k = {kind, l.db, l.user, l.since, l.limit, l.max_bytes,
-		      (long long)store_read_gen(s->st)};
-	return fanout_page(s->fan, &k, store_head(s->st), build, &c, out, err);
+		      (long long)ledger_read_gen(s->st)};
+	return fanout_page(s->fan, &k, ledger_head(s->st), build, &c, out, err);
 }
 
 /* One look: answers (changes, the deadline passed, shutdown, an error) and returns 1, or
  * returns 0 having parked the request until the head passes what this look saw, or (a first
  * look that found a large page) having sent it to the bulk workers. */
-static int pull_once(server *s, http_resp *resp, store_pull_req *pr, int64_t deadline, int first_look)
+static int pull_once(server *s, http_resp *resp, ledger_pull_req *pr, int64_t deadline, int first_look)
 {
 	ids_error err = IDS_ERROR_INIT;
 	page *pg;
@@ -273,7 +273,7 @@ static int pull_once(server *s, http_resp *resp, store_pull_req *pr, int64_t dea
 		return 0;
 	}
 	if (pg->m.count > 0 || hlc_wall_ms() >= deadline || atomic_load(&s->stopping)) {
-		store_pull_done(s->st, pr); /* once per answer, however many looks it took */
+		ledger_pull_done(s->st, pr); /* once per answer, however many looks it took */
 		resp->page = pg;
 		resp->status = 200;
 		return 1;
@@ -312,7 +312,7 @@ void route_pull(server *s, http_req *req, http_resp *resp, const char *db)
 	    query_i64(req, "wait", 0, 0, s->o.max_wait_s, &wait, resp) || client_param(req, resp, &client) ||
 	    state_check(s, req, resp, since))
 		return;
-	store_pull_req pr = {db, req->user, client, since, (int)limit, 0};
+	ledger_pull_req pr = {db, req->user, client, since, (int)limit, 0};
 	int64_t deadline = hlc_wall_ms() + wait * 1000;
 	if (pull_once(s, resp, &pr, deadline, 1))
 		return;
@@ -371,7 +371,7 @@ static int sse_build(void *ctx, ids_buf *out, page_meta *m, ids_error *err)
 {
 	build_ctx *c = ctx;
 	ids_buf body = IDS_BUF_INIT;
-	int rc = store_pull_look(c->s->st, c->pr, &body, &m->cursor, &m->count, err);
+	int rc = ledger_pull_look(c->s->st, c->pr, &body, &m->cursor, &m->count, err);
 	if (!rc && m->count > 0) {
 		m->complete = page_complete(body.data, body.len);
 		frame(out, "changes", body.data, body.len, m->cursor);
@@ -431,7 +431,7 @@ static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
 		return;
 	}
 	ids_error err = IDS_ERROR_INIT;
-	store_pull_req pr = {x->db, x->user, x->client[0] ? x->client : NULL, x->cursor, 500, SSE_FRAME_BYTES};
+	ledger_pull_req pr = {x->db, x->user, x->client[0] ? x->client : NULL, x->cursor, 500, SSE_FRAME_BYTES};
 	page *pg;
 	int rc = look(s, &pr, PAGE_SSE, big ? SSE_FRAME_BYTES : FIRST_LOOK_BYTES, big, sse_build, &pg, &err);
 	if (rc) {
@@ -452,7 +452,7 @@ static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
 		return;
 	}
 	if (pg->m.count > 0) {
-		store_pull_done(s->st, &pr);
+		ledger_pull_done(s->st, &pr);
 		x->frame = pg;
 		/* the frame says whether the pull left some changes behind */
 		x->idle_after = pg->m.complete ? pg->m.head : -1;

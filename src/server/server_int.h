@@ -32,13 +32,13 @@ struct http_req {
 typedef ssize_t (*http_stream_fn)(void *ctx, char *buf, size_t max);
 
 /* Why a continuation runs (park.c): */
-enum { PARK_NONE, PARK_HEAD /* the store's head passed park_after */, PARK_TIME /* park_until_ms */,
+enum { PARK_NONE, PARK_HEAD /* the ledger's head passed park_after */, PARK_TIME /* park_until_ms */,
        PARK_GONE /* the client hung up: the continuation is not run */, PARK_STOP /* shutdown */,
        PARK_DONE /* req_wake: what resp->start began has finished */ };
 
 /* fanout.c: a response body shared, by reference, among the waiters it answers. */
 typedef struct page_meta {
-	int64_t head;               /* the store head read before the build (the snapshot holds at least it) */
+	int64_t head;               /* the ledger head read before the build (the snapshot holds at least it) */
 	int64_t cursor;
 	int count;                  /* changes in the page */
 	int complete;               /* holds every change up to its cursor ("more":false) */
@@ -54,21 +54,21 @@ void page_unref(page *p);       /* NULL is a no-op */
 
 enum { PAGE_PULL, PAGE_SSE };
 /* What makes two waiters' answers the same bytes (the client is not part of it: it only
- * changes the bookkeeping, store_pull_done). */
+ * changes the bookkeeping, ledger_pull_done). */
 typedef struct page_key {
 	int kind;
 	const char *db, *user;
 	int64_t since;
 	int limit;
 	size_t max_bytes;
-	long long gen;              /* store_read_gen: a collection may turn a page into a 410 */
+	long long gen;              /* ledger_read_gen: a collection may turn a page into a 410 */
 } page_key;
 /* Builds a page into out and fills m (m->head is set); returns 0 or an ids error. */
 typedef int (*page_build_fn)(void *ctx, ids_buf *out, page_meta *m, ids_error *err);
 typedef struct fanout fanout;
 int fanout_new(fanout **out);
 void fanout_free(fanout *f);
-/* The page for k as of a store head of at least head: a shared one if some caller built it
+/* The page for k as of a ledger head of at least head: a shared one if some caller built it
  * (or is building it: then this waits for it), else built here with build(ctx) and offered to
  * later callers. *out is a reference (page_unref). Errors are not shared. */
 int fanout_page(fanout *f, const page_key *k, int64_t head, page_build_fn build, void *ctx, page **out,
@@ -95,7 +95,7 @@ struct http_resp {
 	void *stream_ctx;
 	/* A handler (or continuation) that cannot answer yet returns with one of these set and
 	 * holds no thread meanwhile; cont then runs on a worker with the reason:
-	 *  park: wait until the store's head passes park_after or park_until_ms (0: none) comes;
+	 *  park: wait until the ledger's head passes park_after or park_until_ms (0: none) comes;
 	 *  start: called last, with nothing touched after it; it begins work that ends in
 	 *         req_wake(req) (a push's group commit). */
 	int park;
@@ -130,7 +130,7 @@ void workers_submit_list(workers *w, task *first, int lane);
 /* Runs what is queued, then joins the threads. NULL is a no-op. */
 void workers_stop(workers *w);
 
-/* park.c: requests waiting for the store's head, a deadline or their client's hang-up. */
+/* park.c: requests waiting for the ledger's head, a deadline or their client's hang-up. */
 typedef struct parked {
 	task t;                     /* submitted to pool when woken, with reason set */
 	workers *pool;
@@ -144,7 +144,7 @@ typedef struct parked {
 	struct parked *prev, *next;
 } parked;
 typedef struct parking parking;
-int parking_start(parking **out, store *st, ids_error *err);
+int parking_start(parking **out, ledger *st, ids_error *err);
 /* Parks e, or submits it at once when the head already passed e->after or parking stopped. */
 void parking_add(parking *p, parked *e);
 int parking_count(parking *p);
@@ -155,7 +155,7 @@ void parking_free(parking *p);
 
 struct server {
 	server_options o;
-	store *st;
+	ledger *st;
 	auth_table *auth;
 	void *daemon;
 	int port;

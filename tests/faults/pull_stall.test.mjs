@@ -1,5 +1,5 @@
 // Quick requests are not held behind large pull pages built for clients that do not read them:
-// with K stalled 16 MiB pulls outstanding, a small pull (it reads the store) and a push are
+// with K stalled 16 MiB pulls outstanding, a small pull (it reads the ledger) and a push are
 // answered while most of the large pages are still unanswered. An ordering, not a latency: the
 // server builds large pages a few at a time on their own workers (src/server/route_sync.c,
 // FIRST_LOOK_BYTES), so quick requests overtake them however loaded the machine is. The times

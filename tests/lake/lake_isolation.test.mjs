@@ -114,7 +114,7 @@ test('a table whose files fail is held; the other tables and databases go on; re
     assert.equal(list.code, 0, list.err);
     assert.match(list.out, /a\/s \(table s\): change log from seq 1;/);
     assert.match(list.out, /QUARANTINED after 3 attempts/);
-    // held changes survive kill -9: the store keeps them, the lake knows where to resume
+    // held changes survive kill -9: the ledger keeps them, the lake knows where to resume
     await push(s.url, 'a', { client: 'c1', mutations: [put(4, 's', 3, { v: 5 })] });
     await s.kill9();
     s = await startServer({ dataDir: data, lakeDir: lake, args });

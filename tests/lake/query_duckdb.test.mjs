@@ -166,7 +166,7 @@ for (const profile of ['compat', 'modern']) {
 }
 
 // Regression: the /query views once took their columns from the newest 2000 rows only; they now
-// come from the store's field registry, so a field only older rows have is a column too.
+// come from the ledger's field registry, so a field only older rows have is a column too.
 describe('a field only older rows have', () => {
   test('is queryable in /query as in the lake', async () => {
     const dir = tempDir();

@@ -1,4 +1,4 @@
-// `idbsync backup` / `restore --state postgres://...` on a real PostgreSQL (src/store/pg_backup.c):
+// `idbsync backup` / `restore --state postgres://...` on a real PostgreSQL (src/ledger/pg_backup.c):
 // a backup taken while two servers serve holds exactly the state at the head it reports; a
 // restore refuses while a server is connected and refuses a file that is not a backup; the
 // restored state is the backup's, with a new epoch (clients of the old one get 409 and resync),

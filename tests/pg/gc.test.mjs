@@ -1,4 +1,4 @@
-// Tombstone collection with the state on PostgreSQL and two servers (src/store/pg_gc.c): the pull
+// Tombstone collection with the state on PostgreSQL and two servers (src/ledger/pg_gc.c): the pull
 // progress each server noted counts wherever it was noted, collections run one at a time (the
 // head lock), a cursor below the collected horizon gets 410 from either server, and no live row
 // or change a client has not taken yet is lost.

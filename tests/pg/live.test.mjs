@@ -1,6 +1,6 @@
 // Live pulls across servers on one PostgreSQL: a long-poll held by one server and an SSE stream
 // on another both receive a change pushed to a third (each commit NOTIFYs; every server's
-// listener wakes its waiters, src/store/pg.c).
+// listener wakes its waiters, src/ledger/pg.c).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPostgres } from './lib/pg.mjs';

@@ -1,4 +1,4 @@
-// POST /v1/db/{db}/query with the state in PostgreSQL (src/store/pg_query.c): the stores as
+// POST /v1/db/{db}/query with the state in PostgreSQL (src/ledger/pg_query.c): the stores as
 // typed views run by PostgreSQL, per-user scoping, read-only, the raw tables out of reach, the
 // row and time limits (also when the query lifts statement_timeout itself), on two servers.
 // The SQL is PostgreSQL's ($1 parameters); docs/scaling.md lists what differs from SQLite.

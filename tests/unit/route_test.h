@@ -13,23 +13,23 @@
 
 #include "idbsync/log.h"
 #include "idbsync/server.h"
-#include "idbsync/store.h"
+#include "idbsync/ledger.h"
 #include "test_util.h"
 
 #define RT_HELPER __attribute__((unused))
 
 typedef struct rt_server {
-	store *st;
+	ledger *st;
 	server *srv;
 	char url[64];
 } rt_server;
 
-/* Opens a store in dir (auth: rows scoped per user) and starts a server over it with o
+/* Opens a ledger in dir (auth: rows scoped per user) and starts a server over it with o
  * (listen is forced to 127.0.0.1:0). 0 on success. */
 RT_HELPER static int rt_start(rt_server *r, const char *dir, int auth, server_options *o)
 {
 	ids_error err = IDS_ERROR_INIT;
-	store_options so = STORE_OPTIONS_INIT;
+	ledger_options so = LEDGER_OPTIONS_INIT;
 	so.dir = dir;
 	so.durable = 0;
 	so.auth = auth;
@@ -37,7 +37,7 @@ RT_HELPER static int rt_start(rt_server *r, const char *dir, int auth, server_op
 	o->listen = "127.0.0.1:0";
 	/* a request line per call would bury the failures, which print the answer themselves */
 	ids_log_setup(IDS_LOG_OFF, IDS_LOG_TEXT, 2);
-	if (store_open(&r->st, &so, &err) || server_start(&r->srv, r->st, o, &err)) {
+	if (ledger_open(&r->st, &so, &err) || server_start(&r->srv, r->st, o, &err)) {
 		TEST_FAIL("starting a server on %s: %s", dir, err.msg);
 		return -1;
 	}
@@ -48,7 +48,7 @@ RT_HELPER static int rt_start(rt_server *r, const char *dir, int auth, server_op
 RT_HELPER static void rt_stop(rt_server *r)
 {
 	server_stop(r->srv);
-	store_free(r->st);
+	ledger_free(r->st);
 	r->srv = NULL;
 	r->st = NULL;
 }

@@ -77,7 +77,7 @@ static void valid_body(void)
 	CHECK_EQ_INT(m[1].has_hlc, 0);
 	CHECK_EQ_INT(m[1].has_base, 0);
 	CHECK(key_is(&m[1], "\"k\""));
-	CHECK_EQ_INT(m[2].id, 5); /* gaps between ids are the store's business */
+	CHECK_EQ_INT(m[2].id, 5); /* gaps between ids are the ledger's business */
 	CHECK_EQ_STR(m[2].store, "s2");
 	CHECK(m[2].value_len == 8 && memcmp(m[2].value, "[1,2 ,3]", 8) == 0);
 	CHECK(key_is(&m[2], "[1,\"a\"]"));

@@ -581,7 +581,7 @@ static void merge_fallbacks(void)
 /* Regression (fixed; src/core/conflict.c merge): re-deciding the exact mutation that wrote
 			 * the row (same hlc) returns IDS_LOSE with reason "every field it writes has a
 			 * newer version" instead of IDS_SAME like the other rules; the fields are equal,
-			 * not newer, and the store would log a spurious conflict. */
+			 * not newer, and the ledger would log a spurious conflict. */
 	char meta[128];
 	snprintf(meta, sizeof meta, "{\"f\":{\"a\":[\"%s\",2]}}", hs(h2));
 	ids_row same = row(2, h2, IDS_ORIGIN_CLIENT, "{\"a\":1}", meta);

@@ -10,7 +10,7 @@
 
 #include "idbsync/import.h"
 #include "idbsync/json.h"
-#include "idbsync/store.h"
+#include "idbsync/ledger.h"
 
 #include "pq_write_test.h"
 
@@ -44,22 +44,22 @@ static void write_bytes(const char *name, const void *p, size_t n)
 		fclose(f);
 }
 
-static store *open_store(const char *name)
+static ledger *open_ledger(const char *name)
 {
-	store_options o = STORE_OPTIONS_INIT;
+	ledger_options o = LEDGER_OPTIONS_INIT;
 	o.dir = at(name);
 	o.durable = 0;
-	store *s = NULL;
+	ledger *s = NULL;
 	ids_error err = IDS_ERROR_INIT;
-	if (!CHECK_EQ_INT(store_open(&s, &o, &err), 0))
-		TEST_FAIL("store_open: %s", err.msg);
+	if (!CHECK_EQ_INT(ledger_open(&s, &o, &err), 0))
+		TEST_FAIL("ledger_open: %s", err.msg);
 	return s;
 }
 
 /* Imports files into db "shop", store st_name (key "id" unless key is given), under a client
  * id of its own: mutation ids are (file, row) positions, so two imports under one client id
  * would be the same mutations. */
-static int import(store *s, const char *st_name, const char *key, const char *const *files, size_t n,
+static int import(ledger *s, const char *st_name, const char *key, const char *const *files, size_t n,
 		  imp_summary *sum, ids_error *err)
 {
 	static int calls;
@@ -75,15 +75,15 @@ static int import(store *s, const char *st_name, const char *key, const char *co
 }
 
 /* The live rows of one store as "key=value" lines in pull order (the caller frees). */
-static char *rows_of(store *s, const char *user, const char *st_name)
+static char *rows_of(ledger *s, const char *user, const char *st_name)
 {
 	ids_buf out = IDS_BUF_INIT, page = IDS_BUF_INIT;
 	ids_error err = IDS_ERROR_INIT;
-	store_pull_req pr = {"shop", user, NULL, 0, 10000, 0};
+	ledger_pull_req pr = {"shop", user, NULL, 0, 10000, 0};
 	int64_t cursor;
 	int count;
 	ids_json j = IDS_JSON_INIT;
-	if (store_pull(s, &pr, &page, &cursor, &count, &err) ||
+	if (ledger_pull(s, &pr, &page, &cursor, &count, &err) ||
 	    ids_json_parse(&j, page.data, page.len, 0, 64, &err)) {
 		TEST_FAIL("pull: %s", err.msg);
 		goto done;
@@ -107,7 +107,7 @@ done:
 	return ids_buf_steal(&out, NULL);
 }
 
-static void check_rows(store *s, const char *user, const char *st_name, const char *want, int line)
+static void check_rows(ledger *s, const char *user, const char *st_name, const char *want, int line)
 {
 	char *got = rows_of(s, user, st_name);
 	if (strcmp(got, want))
@@ -119,7 +119,7 @@ static void check_rows(store *s, const char *user, const char *st_name, const ch
 #define CHECK_ROWS(s, user, st_name, want) check_rows(s, user, st_name, want, __LINE__)
 
 /* One row per Parquet type the importer meets, and what docs/types.md says it becomes. */
-static void conversions(store *s)
+static void conversions(ledger *s)
 {
 	static const char schema[] =
 		"{\"fields\":[{\"name\":\"id\",\"type\":\"int64\",\"required\":true},"
@@ -184,7 +184,7 @@ static const char plain[] = "{\"fields\":[{\"name\":\"id\",\"type\":\"int64\"},{
 
 /* Rows of one import with a key an earlier row had: the last wins, each is counted, the first
  * is named with the file's given name and its row. */
-static void duplicates(store *s)
+static void duplicates(ledger *s)
 {
 	const char *files[2];
 	files[0] = write_parquet("d1.parquet", plain, "{\"id\":1,\"v\":\"a\"}\n{\"id\":2,\"v\":\"b\"}\n{\"id\":1,\"v\":\"c\"}\n", NULL);
@@ -208,24 +208,24 @@ static void duplicates(store *s)
 		   "3={\"id\":3,\"v\":\"e\",\"owner\":null}\n");
 
 	/* the same files under the same client again: every mutation is a duplicate, none applies */
-	int64_t head = store_head(s);
+	int64_t head = ledger_head(s);
 	if (!CHECK_EQ_INT(imp_files(s, &o, files, 2, &sum, &err), 0))
 		TEST_FAIL("re-import: %s", err.msg);
 	CHECK_EQ_INT(sum.duplicates, 5);
-	CHECK_EQ_INT(store_head(s), head);
+	CHECK_EQ_INT(ledger_head(s), head);
 
-	/* a dry run counts the same without a store */
+	/* a dry run counts the same without a ledger */
 	o.dry_run = 1;
 	o.client = "unit-dry";
 	CHECK_EQ_INT(imp_files(NULL, &o, files, 2, &sum, &err), 0);
 	CHECK_EQ_INT(sum.rows, 5);
 	CHECK_EQ_INT(sum.duplicate_keys, 2);
 	CHECK_EQ_STR(sum.first_duplicate, "key 1: first.parquet row 3");
-	CHECK_EQ_INT(store_head(s), head);
+	CHECK_EQ_INT(ledger_head(s), head);
 }
 
 /* _op deletes, replace mode deleting what the files do not mention, and user-owned rows. */
-static void ops_replace_users(store *s)
+static void ops_replace_users(ledger *s)
 {
 	const char *f = write_parquet("base.parquet", plain,
 				      "{\"id\":1,\"v\":\"a\"}\n{\"id\":2,\"v\":\"b\"}\n{\"id\":3,\"v\":\"c\"}\n", NULL);
@@ -267,11 +267,11 @@ static void ops_replace_users(store *s)
 }
 
 /* Every refusal names what is wrong, and nothing of the import is applied. */
-static void errors(store *s)
+static void errors(ledger *s)
 {
 	imp_summary sum;
 	ids_error err = IDS_ERROR_INIT;
-	int64_t head = store_head(s);
+	int64_t head = ledger_head(s);
 
 	/* no key column: the message lists the columns the file has */
 	const char *f = write_parquet("nokey.parquet", "{\"fields\":[{\"name\":\"sku\",\"type\":\"string\"},"
@@ -281,14 +281,14 @@ static void errors(store *s)
 	CHECK_HAS(err.msg, "--key COLUMN");
 	/* and with --key naming a column it has, the same file imports */
 	CHECK_EQ_INT(import(s, "e", "sku", &f, 1, &sum, &err), 0);
-	CHECK_EQ_INT(store_head(s), head + 1);
-	head = store_head(s);
+	CHECK_EQ_INT(ledger_head(s), head + 1);
+	head = ledger_head(s);
 
 	/* a second file without the key fails the whole import before anything is pushed */
 	const char *two[2] = {write_parquet("ok.parquet", plain, "{\"id\":9,\"v\":\"x\"}\n", NULL), f};
 	CHECK_EQ_INT(import(s, "e", NULL, two, 2, &sum, &err), IDS_EINVAL);
 	CHECK_HAS(err.msg, "nokey.parquet: no column \"id\"");
-	CHECK_EQ_INT(store_head(s), head);
+	CHECK_EQ_INT(ledger_head(s), head);
 
 	/* bad rows: file, row and field named; the batch they are in is not applied */
 	f = write_parquet("badop.parquet", plain, "{\"id\":1,\"v\":\"a\"}\n{\"id\":2,\"_op\":\"upsert\"}\n", NULL);
@@ -304,7 +304,7 @@ static void errors(store *s)
 	o.user_column = "owner";
 	CHECK_EQ_INT(imp_files(s, &o, &f, 1, &sum, &err), IDS_EINVAL);
 	CHECK_HAS(err.msg, "baduser.parquet: row 1: column owner is not a valid user id");
-	CHECK_EQ_INT(store_head(s), head);
+	CHECK_EQ_INT(ledger_head(s), head);
 
 	/* files that are not Parquet: missing, empty, junk, cut short; named by their given name */
 	const char *missing = at("no-such.parquet");
@@ -333,7 +333,7 @@ static void errors(store *s)
 		if (strstr(err.msg, root))
 			TEST_FAIL("%s: the message shows the server's path: %s", bad[i], err.msg);
 	}
-	CHECK_EQ_INT(store_head(s), head);
+	CHECK_EQ_INT(ledger_head(s), head);
 
 	/* the options themselves */
 	o = (imp_options)IMP_OPTIONS_INIT;
@@ -349,21 +349,21 @@ static void errors(store *s)
 	CHECK_HAS(err.msg, "--store");
 	o.store = "e";
 	CHECK_EQ_INT(imp_files(NULL, &o, &f, 1, &sum, &err), IDS_EINVAL);
-	CHECK_EQ_INT(store_head(s), head);
+	CHECK_EQ_INT(ledger_head(s), head);
 }
 
 int main(void)
 {
 	if (test_mkdtemp(root, sizeof root, "ids_test_import"))
 		return 1;
-	store *s = open_store("data");
+	ledger *s = open_ledger("data");
 	if (s) {
 		conversions(s);
 		duplicates(s);
 		ops_replace_users(s);
 		errors(s);
 	}
-	store_free(s);
+	ledger_free(s);
 	test_rmtree(root);
 	return test_report("test_import");
 }

@@ -1,0 +1,224 @@
+/* Read-side scans for the lake writer: the change log in seq order, and the live rows of one
+ * store by key-hash range (one lake bucket). Both read a snapshot, so they never block or
+ * observe a half-applied push. */
+#include "ledger_int.h"
+#include "idbsync/path.h"
+
+#include <stdio.h>
+#include <string.h>
+
+uint32_t ledger_key_hash(const uint8_t *key, size_t len)
+{
+	/* FNV-1a, then a murmur finalizer so nearby keys spread over all buckets */
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++) {
+		h ^= key[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+int ledger_changes_scan(ledger *s, int64_t after, size_t max,
+		       int (*fn)(void *ctx, const ledger_change *c), void *ctx, int64_t *last, ids_error *err)
+{
+	if (s->pg)
+		return ledger_pg_changes_scan(s, after, max, fn, ctx, last, err);
+	return ledger_sqlite_scan_log(s, "scan changes", LEDGER_CHANGES_SQL("?1", "?2"), after, max, fn, NULL, ctx, last,
+				     err);
+}
+
+int ledger_sqlite_scan_log(ledger *s, const char *what, const char *sql, int64_t after, size_t max,
+			  int (*change)(void *ctx, const ledger_change *c),
+			  int (*conflict)(void *ctx, const ledger_conflict *c), void *ctx, int64_t *last, ids_error *err)
+{
+	sqlite3 *db = ledger_reader_get(s);
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	*last = after;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, what);
+	} else {
+		sqlite3_bind_int64(q, 1, after);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+		ledger_sqlite_rows rows;
+		ledger_sqlite_rows_init(&rows, s, q, what);
+		rc = change ? ledger_scan_changes(&rows.src, change, ctx, last, err)
+			    : ledger_scan_conflicts(&rows.src, conflict, ctx, last, err);
+	}
+	sqlite3_finalize(q);
+	ledger_reader_put(s, db);
+	return rc;
+}
+
+/* A read connection inside a transaction (one snapshot), and that snapshot's head seq. */
+static sqlite3 *snapshot_begin(ledger *s, int64_t *head, ids_error *err)
+{
+	sqlite3 *db = ledger_reader_get(s);
+	if (ledger_exec(db, "BEGIN", err)) {
+		ledger_reader_put(s, db);
+		return NULL;
+	}
+	sqlite3_stmt *h = NULL;
+	sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='head'", -1, &h, NULL);
+	*head = sqlite3_step(h) == SQLITE_ROW ? sqlite3_column_int64(h, 0) : 0;
+	sqlite3_finalize(h);
+	return db;
+}
+
+static void snapshot_end(ledger *s, sqlite3 *db, sqlite3_stmt *q)
+{
+	sqlite3_finalize(q);
+	ledger_exec(db, "COMMIT", NULL);
+	ledger_reader_put(s, db);
+}
+
+/* Prepares sql on the snapshot with ?1 = database name and ?2 = store name bound. */
+static int prepare_store_sql(ledger *s, sqlite3 *db, const char *sql, const char *dbname, const char *store_name,
+			     sqlite3_stmt **q, ids_error *err, const char *what)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, q, NULL) != SQLITE_OK)
+		return ledger_sql_err(s, db, SQLITE_ERROR, err, what);
+	sqlite3_bind_text(*q, 1, dbname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(*q, 2, store_name, -1, SQLITE_STATIC);
+	return 0;
+}
+
+int ledger_rows_scan(ledger *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
+		    int (*fn)(void *ctx, const ledger_row *r), void *ctx, int64_t *head, ids_error *err)
+{
+	if (s->pg)
+		return ledger_pg_rows_scan(s, dbname, store_name, lo, hi, fn, ctx, head, err);
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	sqlite3 *db = snapshot_begin(s, head, err);
+	if (!db)
+		return IDS_EIO;
+	const char *sql =
+		"SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
+		" JOIN users u ON u.uid=r.uid WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did"
+		" WHERE d.name=?1 AND s.name=?2) AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0";
+	if ((rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "scan rows")))
+		goto out;
+	sqlite3_bind_int64(q, 3, lo);
+	sqlite3_bind_int64(q, 4, hi);
+	int step;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		ledger_row r = {0};
+		r.user = (const char *)sqlite3_column_text(q, 0);
+		r.key = sqlite3_column_blob(q, 1);
+		r.key_len = (size_t)sqlite3_column_bytes(q, 1);
+		r.hash = (uint32_t)sqlite3_column_int64(q, 2);
+		r.seq = sqlite3_column_int64(q, 3);
+		r.hlc = (const char *)sqlite3_column_text(q, 4);
+		r.value = (const char *)sqlite3_column_text(q, 5);
+		r.value_len = (size_t)sqlite3_column_bytes(q, 5);
+		r.origin = (ids_origin)sqlite3_column_int(q, 6);
+		if ((rc = fn(ctx, &r)))
+			break;
+	}
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = ledger_sql_err(s, db, step, err, "scan rows");
+out:
+	snapshot_end(s, db, q);
+	return rc;
+}
+
+int ledger_rows_get(ledger *s, const char *dbname, const char *store_name, const ledger_key_ref *keys, size_t n,
+		   int (*fn)(void *ctx, size_t i, int found, const ledger_row *r), void *ctx, int64_t *head,
+		   ids_error *err)
+{
+	if (s->pg)
+		return ledger_pg_rows_get(s, dbname, store_name, keys, n, fn, ctx, head, err);
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	sqlite3 *db = snapshot_begin(s, head, err);
+	if (!db)
+		return IDS_EIO;
+	const char *sql =
+		"SELECT r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
+		" WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 AND s.name=?2)"
+		" AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
+	if ((rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "row lookup")))
+		goto out;
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_bind_text(q, 3, keys[i].user ? keys[i].user : "", -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 4, keys[i].key, (int)keys[i].key_len, SQLITE_STATIC);
+		ledger_row r = {0};
+		int found = sqlite3_step(q) == SQLITE_ROW;
+		r.user = keys[i].user ? keys[i].user : "";
+		r.key = keys[i].key;
+		r.key_len = keys[i].key_len;
+		if (found) {
+			r.hash = (uint32_t)sqlite3_column_int64(q, 0);
+			r.seq = sqlite3_column_int64(q, 1);
+			r.hlc = (const char *)sqlite3_column_text(q, 2);
+			r.value = (const char *)sqlite3_column_text(q, 3);
+			r.value_len = (size_t)sqlite3_column_bytes(q, 3);
+			r.origin = (ids_origin)sqlite3_column_int(q, 4);
+		}
+		rc = fn(ctx, i, found, &r);
+		sqlite3_reset(q);
+	}
+out:
+	snapshot_end(s, db, q);
+	return rc;
+}
+
+int ledger_names_json(ledger *s, const char *dbname, ids_buf *out, ids_error *err)
+{
+	if (s->pg)
+		return ledger_pg_names_json(s, dbname, out, err);
+	sqlite3 *db = ledger_reader_get(s);
+	sqlite3_stmt *q = NULL;
+	const char *sql = dbname ? "SELECT s.name FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 ORDER BY 1"
+				 : "SELECT name FROM dbs ORDER BY 1";
+	int rc = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "names");
+	} else {
+		if (dbname)
+			sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
+		ids_buf_putc(out, '[');
+		int first = 1;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			if (!first)
+				ids_buf_putc(out, ',');
+			first = 0;
+			ids_buf_json_str(out, (const char *)sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
+		}
+		ids_buf_putc(out, ']');
+	}
+	sqlite3_finalize(q);
+	ledger_reader_put(s, db);
+	return rc;
+}
+
+/* Runs on the caller's thread with its own connection: the writer serializes through SQLite's
+ * lock (busy_timeout), and pruning only deletes rows the writer never reads again. */
+int ledger_changes_prune(ledger *s, int64_t upto, ids_error *err)
+{
+	if (s->pg)
+		return ledger_pg_changes_prune(s, upto, err);
+	char path[IDS_PATH_MAX + 1];
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+		return err->code;
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return ids_fail(err, IDS_EIO, "cannot open %s", path);
+	}
+	sqlite3_busy_timeout(db, 30000);
+	sqlite3_stmt *q;
+	sqlite3_prepare_v2(db, "DELETE FROM changes WHERE seq<=?1 AND ts<?2", -1, &q, NULL);
+	sqlite3_bind_int64(q, 1, upto);
+	sqlite3_bind_int64(q, 2, hlc_wall_ms() - s->o.base_retention_ms);
+	int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(s, db, sqlite3_errcode(db), err, "prune changes");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return rc;
+}
