@@ -54,7 +54,7 @@ pqw_dict *pqw_dict_new(pq_type type, int width)
 	d->width = type == PQ_BYTE_ARRAY ? 0 : width;
 	ids_buf_init(&d->plain, 0);
 	d->mask = 1023;
-	d->slots = calloc(d->mask + 1, sizeof *d->slots);
+	d->slots = pqw_zalloc(d->mask + 1, sizeof *d->slots);
 	if (!d->slots) {
 		free(d);
 		return NULL;
@@ -141,7 +141,7 @@ int pqw_dict_reorder(pqw_dict *d, const uint32_t *order)
 static int rehash(pqw_dict *d)
 {
 	size_t nmask = d->mask * 2 + 1;
-	slot *ns = calloc(nmask + 1, sizeof *ns);
+	slot *ns = pqw_zalloc(nmask + 1, sizeof *ns);
 	if (!ns)
 		return -1;
 	for (size_t i = 0; i <= d->mask; i++) {

@@ -64,7 +64,7 @@ static int dict_by_frequency(pqw_dict *d, uint32_t *idx, size_t n)
 	uint32_t nd = pqw_dict_count(d), maxc = 0;
 	if (nd < 2)
 		return 0;
-	uint32_t *cnt = calloc(nd, sizeof *cnt), *order = malloc(nd * sizeof *order), *start = NULL;
+	uint32_t *cnt = pqw_zalloc(nd, sizeof *cnt), *order = malloc(nd * sizeof *order), *start = NULL;
 	int rc = -1;
 	if (!cnt || !order)
 		goto out;
@@ -72,7 +72,7 @@ static int dict_by_frequency(pqw_dict *d, uint32_t *idx, size_t n)
 		cnt[idx[i]]++;
 	for (uint32_t e = 0; e < nd; e++)
 		maxc = cnt[e] > maxc ? cnt[e] : maxc;
-	if (!(start = calloc((size_t)maxc + 2, sizeof *start)))
+	if (!(start = pqw_zalloc((size_t)maxc + 2, sizeof *start)))
 		goto out;
 	for (uint32_t e = 0; e < nd; e++)   /* start[c]: entries used more than c times */
 		start[cnt[e]]++;

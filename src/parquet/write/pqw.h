@@ -210,6 +210,13 @@ static inline int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void
 
 /* Recycled empty pages of column c (thread-safe; pool_get allocates when empty and
  * returns NULL only on out of memory). */
+/* n zeroed elements of size bytes (NULL on overflow or no memory), for tables that are read
+ * before they are written (hash slots, counters). Not calloc: a large calloc maps the shared
+ * zero page, the first read maps it and the first write then takes a copy-on-write fault whose
+ * TLB flush interrupts every other thread of the process (10% of the CPU of `parquet write
+ * --threads 2` went to those flushes); zeroing here faults each page in for writing
+ * (explicit_bzero: compilers turn malloc + memset(0) back into calloc). */
+void *pqw_zalloc(size_t n, size_t size);
 pqw_page *pqw_pool_get(pq_writer *w, pqw_col *c);
 void pqw_pool_put(pq_writer *w, pqw_col *c, pqw_page *pg);
 /* Takes the filled pages of n rows (pages[i]: a list for column i, in order) at a row

@@ -501,3 +501,13 @@ void pq_writer_free(pq_writer *w)
 	pthread_mutex_destroy(&w->pool_mu);
 	free(w);
 }
+
+void *pqw_zalloc(size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	void *t = malloc(n * size);
+	if (t)
+		explicit_bzero(t, n * size);
+	return t;
+}
