@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,7 +75,8 @@ void req_log_line(http_req *req, http_resp *resp)
 	ids_log_str(&r, "path", req->path);
 	ids_log_int(&r, "status", status);
 	ids_log_int(&r, "bytes_in", (long long)(cn->bytes_in ? cn->bytes_in : cn->spooled));
-	ids_log_int(&r, "bytes_out", resp->stream ? -1 : resp->page ? (long long)resp->page->len : (long long)resp->body.len);
+	ids_log_int(&r, "bytes_out", resp->stream ? -1 : resp->file ? resp->file_bytes
+				      : resp->page ? (long long)resp->page->len : (long long)resp->body.len);
 	ids_log_num(&r, "ms", ms);
 	if (req->log_client)
 		ids_log_str(&r, "client", req->log_client);
@@ -265,16 +267,20 @@ static enum MHD_Result send_resp(server *s, conn *cn, http_resp *resp, enum rout
 		MHD_add_response_header(r, "Cache-Control", "no-cache");
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
 	} else if (resp->file) {
-		FILE *f = fopen(resp->file, "rb");
-		if (!f) {
+		/* one open, sized by fstat: a file replaced between a size check and a second open
+		 * would be sent with the other file's length (or as fd -1 if it vanished) */
+		int fd = open(resp->file, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+			if (fd >= 0)
+				close(fd);
+			resp->file = NULL;
 			resp_error_status(resp, 404, "not_found", "file not found");
 			return send_resp(s, cn, resp, rid);
 		}
-		fseek(f, 0, SEEK_END);
-		long size = ftell(f);
-		fclose(f);
-		int fd = open(resp->file, 0);
-		r = MHD_create_response_from_fd((uint64_t)size, fd);
+		r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+		if (!r)
+			close(fd);
 		MHD_add_response_header(r, "Cache-Control", "no-cache");
 	} else {
 		/* a shared page counts for each response that holds it: the budget stays an upper bound */

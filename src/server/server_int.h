@@ -90,6 +90,7 @@ struct http_resp {
 	page *page;                 /* the body, shared with other waiters (instead of body; a reference) */
 	const char *file;           /* serve this file instead of body (often file_path below) */
 	char file_path[1100];       /* room for the path a handler builds: it lives until sent */
+	long long file_bytes;       /* the file's size when the handler found it (the request log) */
 	http_stream_fn stream;
 	void (*stream_free)(void *ctx);
 	void *stream_ctx;

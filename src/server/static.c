@@ -45,6 +45,7 @@ void route_static(server *s, http_req *req, http_resp *resp)
 		return;
 	}
 	resp->file = path;
+	resp->file_bytes = (long long)stt.st_size;   /* for the request log, written before the send */
 	resp->ctype = mime(path);
 	resp->status = 200;
 }

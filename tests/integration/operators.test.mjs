@@ -61,6 +61,7 @@ test('structured logs: a line per request with the push counts, errors naming th
   await push(srv.url, 'logs', { client: 'c-log', mutations: [{ id: 1, store: 's', op: 'put', key: 1, value: { a: 1 } }] });
   await push(srv.url, 'logs', { client: 'c-log', mutations: [{ id: 2, store: 's', op: 'put', key: 'k'.repeat(100), value: 1 }] });
   await request(`${srv.url}/healthz`);
+  const page = await request(`${srv.url}/`);
   await srv.stop();
   const lines = srv.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   const reqs = lines.filter((l) => l.event === 'request');
@@ -75,6 +76,11 @@ test('structured logs: a line per request with the push counts, errors naming th
   assert.equal(bad.level, 'warn');
   assert.match(bad.error, /mutations\[0\]\.key/);
   assert.ok(!reqs.some((l) => l.path === '/healthz'), 'health checks are debug');
+  // a static file is logged with its size (it is sent from its file descriptor)
+  const demo = reqs.find((l) => l.path === '/' && l.status === 200);
+  assert.ok(demo, 'GET / is logged');
+  assert.equal(demo.bytes_out, Buffer.byteLength(page.text));
+  assert.ok(demo.bytes_out > 0);
   assert.ok(lines.some((l) => l.event === 'shutdown'));
 });
 
