@@ -583,9 +583,10 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 #define LIVE_WORKERS 4
 #define LIVE_NICE 5
 
-static void start_failed(server *s)
+/* The end of both a failed start and server_stop, once no connection is left: the pools, then
+ * what their tasks used. */
+static void release(server *s)
 {
-	parking_stop(s->park);
 	workers_stop(s->fast);
 	workers_stop(s->live);
 	workers_stop(s->slow);
@@ -595,6 +596,12 @@ static void start_failed(server *s)
 	pthread_mutex_destroy(&s->pace_mu);
 	auth_free(s->auth);
 	free(s);
+}
+
+static void start_failed(server *s)
+{
+	parking_stop(s->park);
+	release(s);
 }
 
 int server_start(server **out, ledger *st, const server_options *o, ids_error *err)
@@ -693,13 +700,5 @@ void server_stop(server *s)
 	MHD_stop_daemon(s->daemon);
 	if (lfd >= 0)
 		close(lfd);
-	workers_stop(s->fast);
-	workers_stop(s->live);
-	workers_stop(s->slow);
-	workers_stop(s->bulk);
-	parking_free(s->park);
-	fanout_free(s->fan);
-	pthread_mutex_destroy(&s->pace_mu);
-	auth_free(s->auth);
-	free(s);
+	release(s);
 }
