@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
 import { startServer, tempDir, push, request } from '../lib/server.mjs';
+import { seedMutations, expectedByItem } from '../lib/query_seed.mjs';
 
 const query = (url, db, body, token) => request(`${url}/v1/db/${db}/query`, { method: 'POST', body, token });
 
@@ -14,16 +15,7 @@ describe('embedded engine', () => {
   let srv;
   before(async () => {
     srv = await startServer({ args: ['--query-timeout', '1500', '--query-max-rows', '50'] });
-    const muts = [];
-    for (let i = 1; i <= 120; i++) {
-      muts.push({ id: i, store: 'orders', op: 'put', key: i, value: {
-        item: ['tea', 'cake', 'jam'][i % 3], qty: i % 5, price: i % 2 ? 1.5 : 2,
-        at: { $date: new Date(Date.UTC(2024, i % 12, 1)).toISOString() }, tags: i % 4 ? ['x'] : [],
-        nested: { a: i } } });
-    }
-    muts.push({ id: 121, store: 'orders', op: 'delete', key: 120 });
-    muts.push({ id: 122, store: 'line items', op: 'put', key: [1, 'a'], value: { sku: 'T-1', "it's": 1 } });
-    const r = await push(srv.url, 'shop', { client: 'seed', mutations: muts });
+    const r = await push(srv.url, 'shop', { client: 'seed', mutations: seedMutations() });
     assert.equal(r.status, 200, r.text);
   });
   after(() => srv.stop());
@@ -32,16 +24,9 @@ describe('embedded engine', () => {
     const r = await query(srv.url, 'shop', { sql: 'SELECT item, count(*) n, sum(qty) q, round(sum(qty*price),2) v FROM orders GROUP BY item ORDER BY item' });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.columns, ['item', 'n', 'q', 'v']);
-    // recompute from the seed (keys 1..119 are live)
-    const exp = new Map();
-    for (let i = 1; i <= 119; i++) {
-      const it = ['tea', 'cake', 'jam'][i % 3];
-      const e = exp.get(it) ?? { n: 0, q: 0, v: 0 };
-      e.n++; e.q += i % 5; e.v += (i % 5) * (i % 2 ? 1.5 : 2);
-      exp.set(it, e);
-    }
+    // recomputed from the seed (keys 1..119 are live)
     const got = Object.fromEntries(r.json.rows.map(([it, n, q, v]) => [it, { n, q, v }]));
-    for (const [it, e] of exp) assert.deepEqual(got[it], { n: e.n, q: e.q, v: Math.round(e.v * 100) / 100 }, it);
+    for (const [it, e] of expectedByItem()) assert.deepEqual(got[it], e, it);
     const p = await query(srv.url, 'shop', { sql: 'SELECT count(*) FROM orders WHERE qty >= ? AND item = ?', params: [3, 'jam'] });
     let n = 0;
     for (let i = 1; i <= 119; i++) if (i % 5 >= 3 && i % 3 === 2) n++;
