@@ -53,6 +53,8 @@ static inline uint32_t rd_le32(const uint8_t *p)
 }
 static inline int rd_bit_width(uint32_t max) { int w = 0; while (max) { w++; max >>= 1; } return w; }
 size_t rd_elem_size(pq_type t, int32_t type_length);
+/* Grows *pp (realloc) to at least need bytes, doubling; *cap tracks its size. */
+int rd_grow(void *pp, size_t *cap, size_t need, ids_error *err);
 
 /* RLE/bit-packed hybrid: n values of bit width bw (0..32) from p[0..len). */
 int rd_rle_i16(const uint8_t *p, size_t len, int bw, size_t n, int16_t *out, ids_error *err);

@@ -33,8 +33,9 @@ int rd_src_read(const rd_src *s, uint64_t off, size_t n, uint8_t *buf, const uin
 	return 0;
 }
 
-static int grow(void **p, size_t *cap, size_t need, ids_error *err)
+int rd_grow(void *pp, size_t *cap, size_t need, ids_error *err)
 {
+	void **p = pp;
 	if (need <= *cap)
 		return 0;
 	size_t nc = *cap ? *cap : 4096;
@@ -212,7 +213,7 @@ static int inflate_page(rd_col *c, const uint8_t *cz, size_t csize, size_t usize
 			return 0;
 		}
 	}
-	if ((rc = grow((void **)keep, keep_cap, prefix + usize + 8, err)))
+	if ((rc = rd_grow(keep, keep_cap, prefix + usize + 8, err)))
 		return rc;
 	if (!compressed || c->cm->codec == PQ_CODEC_UNCOMPRESSED)
 		memcpy(*keep + prefix, cz, usize);

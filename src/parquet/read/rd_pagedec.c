@@ -5,22 +5,6 @@
 
 #include <stdlib.h>
 
-static int grow(void *pp, size_t *cap, size_t need, ids_error *err)
-{
-	void **p = pp;
-	if (need <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap : 1024;
-	while (nc < need)
-		nc = nc > SIZE_MAX / 2 ? need : nc * 2;
-	void *q = realloc(*p, nc);
-	if (!q)
-		return ids_fail(err, IDS_ENOMEM, "out of memory (%zu bytes)", nc);
-	*p = q;
-	*cap = nc;
-	return 0;
-}
-
 /* One level stream. V1 RLE streams carry a 4-byte length; V2 streams are given their length. */
 static int levels(const uint8_t *data, size_t len, size_t *pos, int enc, int max, int v2,
 		  size_t v2len, size_t n, int16_t *out, const char *what, ids_error *err)
@@ -68,7 +52,7 @@ static int dict_values(rd_col *c, const uint8_t *p, size_t len, size_t nv, ids_e
 	int bw = p[0];
 	if (bw > 32)
 		return ids_fail(err, IDS_ECORRUPT, "dictionary indices: bit width %d", bw);
-	int rc = grow(&c->idx, &c->idx_cap, nv * sizeof(uint32_t), err);
+	int rc = rd_grow(&c->idx, &c->idx_cap, nv * sizeof(uint32_t), err);
 	if (rc || (rc = rd_rle_u32(p + 1, len - 1, bw, nv, c->idx, err)))
 		return rc ? ids_wrap(err, "dictionary indices: ") : rc;
 	const uint32_t *idx = c->idx;
@@ -118,7 +102,7 @@ static int values(rd_col *c, int enc, const uint8_t *p, size_t len, size_t nv, i
 			break;
 		if (len < 4 || rd_le32(p) > len - 4)
 			return ids_fail(err, IDS_ECORRUPT, "RLE booleans: bad length prefix");
-		if ((rc = grow(&c->idx, &c->idx_cap, nv * sizeof(uint32_t) + 4, err)) ||
+		if ((rc = rd_grow(&c->idx, &c->idx_cap, nv * sizeof(uint32_t) + 4, err)) ||
 		    (rc = rd_rle_u32(p + 4, rd_le32(p), 1, nv, c->idx, err)))
 			return rc;
 		for (size_t i = 0; i < nv; i++)
@@ -171,9 +155,9 @@ int rd_decode_data_page(rd_col *c, int v2, size_t n, int enc, int def_enc, int r
 	int rc;
 	c->n = c->i = c->nv = c->vi = 0;
 	if (d->max_rep > 0 || d->max_def > 0) {
-		if ((rc = grow(&c->rep, &c->lvl_cap, n * sizeof(int16_t) + 2, err)))
+		if ((rc = rd_grow(&c->rep, &c->lvl_cap, n * sizeof(int16_t) + 2, err)))
 			return rc;
-		if ((rc = grow(&c->def, &c->def_cap, n * sizeof(int16_t) + 2, err)))
+		if ((rc = rd_grow(&c->def, &c->def_cap, n * sizeof(int16_t) + 2, err)))
 			return rc;
 	}
 	if (v2 && rl + dl > len)
@@ -199,7 +183,7 @@ int rd_decode_data_page(rd_col *c, int v2, size_t n, int enc, int def_enc, int r
 	if (d->max_rep > 0 && n > 0 && c->values_read == 0 && c->rep[0] != 0)
 		return ids_fail(err, IDS_ECORRUPT, "first repetition level of the column chunk is %d, not 0",
 				c->rep[0]);
-	if ((rc = grow(&c->vals, &c->vals_cap, nv * c->elem + 16, err)))
+	if ((rc = rd_grow(&c->vals, &c->vals_cap, nv * c->elem + 16, err)))
 		return rc;
 	if ((rc = values(c, enc, data + pos, len - pos, nv, err)))
 		return rc;

@@ -260,22 +260,6 @@ fail:
 	return rc;
 }
 
-static int bgrow(void *pp, size_t *cap, size_t need, ids_error *err)
-{
-	void **p = pp;
-	if (need <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap : 4096;
-	while (nc < need)
-		nc = nc > SIZE_MAX / 2 ? need : nc * 2;
-	void *q = realloc(*p, nc);
-	if (!q)
-		return ids_fail(err, IDS_ENOMEM, "out of memory (%zu bytes)", nc);
-	*p = q;
-	*cap = nc;
-	return 0;
-}
-
 int pq_reader_read_column(pq_reader *r, size_t rg, size_t col, pq_read_batch *out, ids_error *err)
 {
 	memset(out, 0, sizeof *out);
@@ -290,9 +274,9 @@ int pq_reader_read_column(pq_reader *r, size_t rg, size_t col, pq_read_batch *ou
 	size_t n = 0, nv = 0, nbytes = 0;
 	int is_ba = c.desc->node->type == PQ_BYTE_ARRAY;
 	while ((rc = rd_col_next_page(&c, err)) > 0) {
-		if ((c.desc->max_def && (rc = bgrow(&r->bdef, &r->bdef_cap, (n + c.n) * 2, err))) ||
-		    (c.desc->max_rep && (rc = bgrow(&r->brep, &r->brep_cap, (n + c.n) * 2, err))) ||
-		    (rc = bgrow(&r->bvals, &r->bvals_cap, (nv + c.nv) * c.elem + 1, err)))
+		if ((c.desc->max_def && (rc = rd_grow(&r->bdef, &r->bdef_cap, (n + c.n) * 2, err))) ||
+		    (c.desc->max_rep && (rc = rd_grow(&r->brep, &r->brep_cap, (n + c.n) * 2, err))) ||
+		    (rc = rd_grow(&r->bvals, &r->bvals_cap, (nv + c.nv) * c.elem + 1, err)))
 			break;
 		if (c.desc->max_def)
 			memcpy(r->bdef + n, c.def, c.n * 2);
@@ -302,7 +286,7 @@ int pq_reader_read_column(pq_reader *r, size_t rg, size_t col, pq_read_batch *ou
 			/* page buffers are reused, so copy the bytes; store offsets until the end */
 			pq_rbytes *src = (pq_rbytes *)c.vals, *dst = (pq_rbytes *)r->bvals + nv;
 			for (size_t i = 0; i < c.nv; i++) {
-				if ((rc = bgrow(&r->bbytes, &r->bbytes_cap, nbytes + src[i].len + 1, err)))
+				if ((rc = rd_grow(&r->bbytes, &r->bbytes_cap, nbytes + src[i].len + 1, err)))
 					break;
 				memcpy(r->bbytes + nbytes, src[i].ptr, src[i].len);
 				dst[i].ptr = (const uint8_t *)(uintptr_t)nbytes;
