@@ -138,6 +138,14 @@ static void quote_json_path(ids_buf *o, const char *field, const char *suffix)
 	ids_buf_putc(o, '\'');
 }
 
+/* json_extract(r.value, '$."f"<sub>') */
+static void put_extract(ids_buf *v, const char *f, const char *sub)
+{
+	ids_buf_puts(v, "json_extract(r.value, ");
+	quote_json_path(v, f, sub);
+	ids_buf_puts(v, ")");
+}
+
 /* Field names and a type per field, from a sample of the store's newest rows. */
 static int build_view(sqlite3 *db, qctx *qc, int64_t sid, const char *name, int64_t uid, int scoped,
 		      ids_error *err)
@@ -166,26 +174,22 @@ static int build_view(sqlite3 *db, qctx *qc, int64_t sid, const char *name, int6
 		ids_buf_append(list, name, strlen(name) + 1);
 		ids_buf_append(list, f, strlen(f) + 1);
 		if (ct == C_DATE) {
-			ids_buf_puts(&v, "json_extract(r.value, ");
-			quote_json_path(&v, f, ".\"$date\"");
-			ids_buf_puts(&v, ")");
+			put_extract(&v, f, ".\"$date\"");
 		} else if (ct == C_JSON) {
 			/* nested values (or mixed kinds) as JSON text */
 			ids_buf_puts(&v, "CASE WHEN json_type(r.value, ");
 			quote_json_path(&v, f, "");
-			ids_buf_puts(&v, ") IN ('object','array') THEN json_extract(r.value, ");
-			quote_json_path(&v, f, "");
-			ids_buf_puts(&v, ") ELSE json_extract(r.value, ");
-			quote_json_path(&v, f, "");
-			ids_buf_puts(&v, ") END");
+			ids_buf_puts(&v, ") IN ('object','array') THEN ");
+			put_extract(&v, f, "");
+			ids_buf_puts(&v, " ELSE ");
+			put_extract(&v, f, "");
+			ids_buf_puts(&v, " END");
 		} else if (ct == C_REAL) {
-			ids_buf_puts(&v, "CAST(json_extract(r.value, ");
-			quote_json_path(&v, f, "");
-			ids_buf_puts(&v, ") AS REAL)");
+			ids_buf_puts(&v, "CAST(");
+			put_extract(&v, f, "");
+			ids_buf_puts(&v, " AS REAL)");
 		} else {
-			ids_buf_puts(&v, "json_extract(r.value, ");
-			quote_json_path(&v, f, "");
-			ids_buf_puts(&v, ")");
+			put_extract(&v, f, "");
 		}
 		ids_buf_puts(&v, " AS ");
 		quote_ident(&v, f);
