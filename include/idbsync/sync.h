@@ -102,14 +102,18 @@ void ids_batch_free(ids_batch *b);
 int ids_batch_stream_begin(ids_batch **out, const char *db, char *body, size_t len, const ids_limits *lim,
 			   hlc_clock *clock);
 /* Parses the mutations, making each one visible to ids_batch_wait as its group of 16 is
- * checked; ends the stream (ids_batch_stream_end stops waiting). Run once, by the thread that
- * began the stream; after it returns that thread must not touch b (the applier may free it). */
+ * checked, until the stream ends (the applier may parse some groups itself meanwhile). Run
+ * once, by the thread that began the stream; after it returns that thread must not touch b
+ * (the applier may free it). */
 void ids_batch_stream_run(ids_batch *b);
-/* 1 when mutation i exists, waiting for it to be parsed if needed; 0 past the last published
- * one once the stream ended (well or not). Without a stream: i < b->n. */
+/* 1 when mutation i exists, waiting for it to be parsed if needed — or parsing its group on
+ * the calling thread when the parser's thread is not at it (it lost its core: on a loaded
+ * machine the two threads often share one); 0 past the last published one once the stream
+ * ended (well or not). Without a stream: i < b->n. */
 int ids_batch_wait(ids_batch *b, size_t i);
-/* Waits until the stream ended: 0 when every mutation was valid (b->n is then their number),
- * else IDS_EINVAL. 0 at once for a batch that was not streamed. */
+/* Waits until the stream ended (parsing what is left if nobody is at it) and
+ * ids_batch_stream_run has returned: 0 when every mutation was valid (b->n is then their
+ * number), else IDS_EINVAL. 0 at once for a batch that was not streamed. */
 int ids_batch_stream_end(ids_batch *b, ids_error *err);
 /* The body of a streamed batch, taken back (the batch is then only fit for ids_batch_free). */
 char *ids_batch_take_body(ids_batch *b, size_t *len);

@@ -1,7 +1,9 @@
 /* A push body parsed while the writer applies it. With one client a push is a chain — receive,
  * parse, apply, commit, answer — and parsing was a fifth of its CPU on the thread before the
  * writer's: here the receiving thread checks the mutations 16 at a time and the writer applies
- * each group as soon as it is published, inside the push's savepoint. The same checks as a
+ * each group as soon as it is published, inside the push's savepoint (and parses the next group
+ * itself when the receiving thread is not at it: on a loaded machine both often share one
+ * core, and the writer then waited for a parser that was not running). The same checks as a
  * whole parse (batch_int.h) decide; anything they would refuse, or any body of another shape,
  * fails the stream and the caller parses the body whole, so the answers never differ. */
 #include "batch_int.h"
@@ -25,9 +27,14 @@ struct ids_batch_stream {
 	pthread_cond_t cv;
 	atomic_size_t ready;  /* mutations published: b->m[0..ready) are complete */
 	int state;            /* under mu: 0 parsing, 1 every mutation valid, -1 failed */
-	size_t count;         /* the parser's; read by others once state != 0 */
+	int parsing;          /* under mu: a thread holds the parse (the fields below) */
+	int worker_out;       /* under mu: ids_batch_stream_run has returned */
+	size_t count;         /* the published count; read by others once state != 0 */
+	size_t ppos, parsed;  /* the parse's: where it is, mutations complete */
+	int array_end;        /* the parse's: past the array's ']' */
+	size_t last_ntok, last_arena; /* the parse's: the previous group's sizes */
 	size_t cap;           /* b->m's size: the array never moves while the writer reads it */
-	size_t len, pos;      /* the body's length; where the mutations array's elements start */
+	size_t len;           /* the body's */
 	size_t max_tokens;    /* as ids_batch_parse's whole parse */
 	size_t tokens;        /* used so far: the envelope's, the array's, each chunk's */
 	int seen_origin, seen_user;
@@ -111,7 +118,11 @@ int ids_batch_stream_begin(ids_batch **out, const char *db, char *body, size_t l
 			if (p >= len || body[p] != '[')
 				goto no; /* the whole parse names what is wrong */
 			j->tok[0].size = pairs;
-			st->pos = p + 1;
+			st->ppos = skip_ws(body, len, p + 1);
+			if (st->ppos < len && body[st->ppos] == ']') {
+				st->ppos++;
+				st->array_end = 1;
+			}
 			break;
 		}
 		if (ids_json_parse_at(j, body, len, &p, 1, st->max_tokens - 1, MAX_DEPTH, NULL))
@@ -142,16 +153,6 @@ no:
 	return 1;
 }
 
-static void publish(struct ids_batch_stream *st, size_t count, int state)
-{
-	pthread_mutex_lock(&st->mu);
-	atomic_store_explicit(&st->ready, count, memory_order_release);
-	st->count = count;
-	st->state = state;
-	pthread_cond_broadcast(&st->cv);
-	pthread_mutex_unlock(&st->mu);
-}
-
 /* One group of up to GROUP mutations into a new chunk; *end set at the array's ']'. */
 static int parse_group(ids_batch *b, size_t *pos, size_t *count, int *end)
 {
@@ -160,6 +161,12 @@ static int parse_group(ids_batch *b, size_t *pos, size_t *count, int *end)
 	if (!c)
 		return -1;
 	ids_buf_init(&c->arena, 0);
+	/* sized like the previous group (a group's arrays grown from empty cost ~700 Ir per
+	 * mutation in reallocations) */
+	size_t want = st->last_ntok + st->last_ntok / 4 + 64;
+	c->json.tok = malloc(want * sizeof *c->json.tok);
+	c->json.cap = c->json.tok ? want : 0;
+	ids_buf_reserve(&c->arena, st->last_arena + st->last_arena / 4 + 256);
 	*st->tail = c; /* freed with the stream, published or not */
 	st->tail = &c->next;
 	pending pd[GROUP];
@@ -196,6 +203,8 @@ static int parse_group(ids_batch *b, size_t *pos, size_t *count, int *end)
 		b->m[first + i].key = (const uint8_t *)c->arena.data + pd[i].key_off;
 	}
 	st->tokens += c->json.ntok;
+	st->last_ntok = c->json.ntok;
+	st->last_arena = c->arena.len;
 	*pos = p;
 	return 0;
 }
@@ -223,25 +232,50 @@ static int parse_rest(ids_batch *b, size_t p)
 	return skip_ws(b->body, st->len, p + 1) == st->len ? 0 : -1;
 }
 
+/* One piece of the parse, by the thread that holds it (st->parsing): the next group of
+ * mutations, and after the last one what follows the array. Publishes it and gives the parse
+ * back; returns with mu held. */
+static void parse_next(ids_batch *b)
+{
+	struct ids_batch_stream *st = b->stream;
+	size_t done = st->parsed;
+	int state = 0;
+	if (!st->array_end && parse_group(b, &st->ppos, &st->parsed, &st->array_end)) {
+		state = -1;
+		st->parsed = done; /* the failed group's mutations are not complete */
+	}
+	if (!state && st->array_end)
+		state = parse_rest(b, st->ppos) ? -1 : 1;
+	pthread_mutex_lock(&st->mu);
+	atomic_store_explicit(&st->ready, st->parsed, memory_order_release);
+	st->count = st->parsed;
+	st->state = state;
+	st->parsing = 0;
+	pthread_cond_broadcast(&st->cv);
+}
+
+/* Under mu: takes the parse if nobody has it and it is not over, runs one piece; 1 if it did. */
+static int help(ids_batch *b)
+{
+	struct ids_batch_stream *st = b->stream;
+	if (st->state || st->parsing)
+		return 0;
+	st->parsing = 1;
+	pthread_mutex_unlock(&st->mu);
+	parse_next(b);
+	return 1;
+}
+
 void ids_batch_stream_run(ids_batch *b)
 {
 	struct ids_batch_stream *st = b->stream;
-	size_t p = skip_ws(b->body, st->len, st->pos), count = 0;
-	int end = 0;
-	if (p < st->len && b->body[p] == ']') {
-		p++;
-		end = 1;
-	}
-	while (!end) {
-		size_t done = count;
-		if (parse_group(b, &p, &count, &end)) {
-			publish(st, done, -1); /* the failed group's mutations are not complete */
-			return;
-		}
-		if (!end)
-			publish(st, count, 0);
-	}
-	publish(st, count, parse_rest(b, p) ? -1 : 1);
+	pthread_mutex_lock(&st->mu);
+	while (!st->state)
+		if (!help(b))
+			pthread_cond_wait(&st->cv, &st->mu); /* the writer parses a group meanwhile */
+	st->worker_out = 1;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
 }
 
 int ids_batch_wait(ids_batch *b, size_t i)
@@ -251,9 +285,11 @@ int ids_batch_wait(ids_batch *b, size_t i)
 		return i < b->n;
 	if (i < atomic_load_explicit(&st->ready, memory_order_acquire))
 		return 1;
+	/* not parsed yet: parse it here if the parser is not at it (it lost its core, say) */
 	pthread_mutex_lock(&st->mu);
 	while (i >= atomic_load_explicit(&st->ready, memory_order_relaxed) && !st->state)
-		pthread_cond_wait(&st->cv, &st->mu);
+		if (!help(b))
+			pthread_cond_wait(&st->cv, &st->mu);
 	int has = i < atomic_load_explicit(&st->ready, memory_order_relaxed);
 	pthread_mutex_unlock(&st->mu);
 	return has;
@@ -264,9 +300,11 @@ int ids_batch_stream_end(ids_batch *b, ids_error *err)
 	struct ids_batch_stream *st = b->stream;
 	if (!st)
 		return 0;
+	/* the batch may be freed once this returns: the parser's thread must be out of it too */
 	pthread_mutex_lock(&st->mu);
-	while (!st->state)
-		pthread_cond_wait(&st->cv, &st->mu);
+	while (!st->state || !st->worker_out)
+		if (!help(b))
+			pthread_cond_wait(&st->cv, &st->mu);
 	int state = st->state;
 	size_t count = st->count;
 	pthread_mutex_unlock(&st->mu);
