@@ -41,6 +41,12 @@ typedef struct ids_json {
 int ids_json_parse(ids_json *j, const char *text, size_t len, size_t max_tokens, int max_depth,
 		   ids_error *err);
 void ids_json_free(ids_json *j);
+/* Tokenizes the one value at text[*pos] (after whitespace), nested `depth` levels deep in a
+ * larger text, and appends its tokens to j (j->ntok is not reset; capped at max_tokens in j);
+ * *pos ends one past the value. Lets a caller walk a large document a piece at a time
+ * (ids_batch_stream_run): offsets are into text, as with ids_json_parse. */
+int ids_json_parse_at(ids_json *j, const char *text, size_t len, size_t *pos, int depth, size_t max_tokens,
+		      int max_depth, ids_error *err);
 
 /* In object token obj, finds key `name`; returns the value token index or -1. */
 long ids_json_get(const ids_json *j, size_t obj, const char *name);

@@ -39,6 +39,9 @@ typedef struct ledger_options {
 	 .gc_interval_ms = 60000, .group_max_mutations = 50000, .default_rule = IDS_RULE_LWW,               \
 	 .base_retention_ms = 86400000LL}
 
+/* CLOCK_MONOTONIC in microseconds (stage timings). */
+int64_t ledger_mono_us(void);
+
 /* 1 when state names PostgreSQL (a postgres:// or postgresql:// URI). */
 int ledger_state_is_postgres(const char *state);
 
@@ -53,6 +56,10 @@ typedef struct ledger_stats {
 	atomic_llong commit_bucket[LEDGER_COMMIT_BUCKETS]; /* cumulative-able counts per bound */
 	atomic_llong tombstones_collected;
 	atomic_llong pulls;
+	/* microseconds summed over pushes: queued until the writer took them; the writer's group
+	 * before its commit (a streamed push's wait for its parser included) */
+	atomic_llong push_queue_us, push_apply_us;
+	atomic_llong pushes_streamed;       /* queued while still parsed (ids_batch_stream_begin) */
 } ledger_stats;
 extern const double ledger_commit_bounds[LEDGER_COMMIT_BUCKETS - 1]; /* seconds; last bucket is +Inf */
 
@@ -98,6 +105,10 @@ int ledger_push(ledger *s, ids_batch *b, ledger_push_result *res, ids_error *err
  * failed (err says why). b and res stay the caller's and must live until done is called;
  * done must not block (it hands the result to whoever answers the client). Returns 0 when
  * queued, or an error (shutting down) and then done is never called. */
+/* Whether a push queued now would be applied at once: SQLite, nothing queued or being applied.
+ * Then a push may be queued while it is still parsed (ids_batch_stream_begin): the writer waits
+ * for each of its mutations, which only pays while it has nothing else to do. */
+int ledger_push_idle(ledger *s);
 typedef void (*ledger_push_done_fn)(void *ctx, int rc, const ids_error *err);
 int ledger_push_async(ledger *s, ids_batch *b, ledger_push_result *res, ledger_push_done_fn done, void *ctx,
 		     ids_error *err);

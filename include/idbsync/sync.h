@@ -61,6 +61,7 @@ typedef struct ids_batch {
 	char *body;
 	ids_json json;
 	ids_buf arena;
+	struct ids_batch_stream *stream; /* ids_batch_stream_begin: mutations still being parsed */
 } ids_batch;
 
 /* Valid database names: 1-64 of [A-Za-z0-9_.-], not starting with '.' or '_' (those are
@@ -86,6 +87,36 @@ int ids_batch_new(ids_batch **out, const char *db, const char *client, const cha
 int ids_batch_add(ids_batch *b, int64_t id, const char *store, ids_op op, const char *key_json,
 		  size_t key_len, const char *value_json, size_t value_len, const ids_limits *lim, ids_error *err);
 void ids_batch_free(ids_batch *b);
+
+/* A push parsed while it is applied (one client's push: the writer starts on the first
+ * mutations while the thread that received the body checks the rest). The batch is all or
+ * nothing as with ids_batch_parse: whoever applies it must call ids_batch_stream_end before
+ * keeping anything, and a failed stream means "parse the body whole" (ids_batch_parse gives
+ * the answer, the same as without streaming).
+ *
+ * ids_batch_stream_begin reads the body up to the start of its "mutations" array ("client",
+ * "origin", "user" come first, as every client sends them) and returns 0 with a batch whose
+ * envelope is set and whose mutations are not parsed yet; the batch owns body. It returns 1,
+ * leaving body the caller's, when the body is not of that shape or not valid there: then
+ * ids_batch_parse it. */
+int ids_batch_stream_begin(ids_batch **out, const char *db, char *body, size_t len, const ids_limits *lim,
+			   hlc_clock *clock);
+/* Parses the mutations, making each one visible to ids_batch_wait as its group of 16 is
+ * checked, until the stream ends (the applier may parse some groups itself meanwhile). Run
+ * once, by the thread that began the stream; after it returns that thread must not touch b
+ * (the applier may free it). */
+void ids_batch_stream_run(ids_batch *b);
+/* 1 when mutation i exists, waiting for it to be parsed if needed — or parsing its group on
+ * the calling thread when the parser's thread is not at it (it lost its core: on a loaded
+ * machine the two threads often share one); 0 past the last published one once the stream
+ * ended (well or not). Without a stream: i < b->n. */
+int ids_batch_wait(ids_batch *b, size_t i);
+/* Waits until the stream ended (parsing what is left if nobody is at it) and
+ * ids_batch_stream_run has returned: 0 when every mutation was valid (b->n is then their
+ * number), else IDS_EINVAL. 0 at once for a batch that was not streamed. */
+int ids_batch_stream_end(ids_batch *b, ids_error *err);
+/* The body of a streamed batch, taken back (the batch is then only fit for ids_batch_free). */
+char *ids_batch_take_body(ids_batch *b, size_t *len);
 
 const char *ids_rule_name(ids_rule r);
 int ids_rule_parse(const char *s, ids_rule *out);

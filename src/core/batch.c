@@ -1,7 +1,8 @@
 /* Push batch parsing: the whole body is validated before the ledger sees it, so a bad
  * mutation anywhere rejects the batch with nothing applied. Values stay as spans of the
  * body (no re-serialization); keys are canonicalized. */
-#include "idbsync/sync.h"
+#include "batch_int.h"
+
 #include "idbsync/value.h"
 
 #include <stdio.h>
@@ -42,12 +43,6 @@ int ids_store_name_valid(const char *s, size_t n)
 	return 1;
 }
 
-/* Mutations keep offsets into the arena while it grows; pointers are fixed at the end. */
-typedef struct pending {
-	size_t store_off, key_off;
-	size_t store_tok;
-} pending;
-
 /* The fields of a mutation object, found in one pass over its keys (the first of a repeated
  * key counts, as with ids_json_get). */
 enum { F_ID, F_STORE, F_OP, F_KEY, F_VALUE, F_HLC, F_BASE, F_COUNT };
@@ -79,10 +74,9 @@ static int field_of(const ids_json *j, size_t k)
 /* Error paths name the mutation ("mutations[3].key: ..."); the name is only formatted then. */
 #define MPATH "mutations[%zu]"
 
-static int parse_mutation(ids_batch *b, size_t t, size_t idx, pending *pd, const ids_limits *lim,
-			  hlc_clock *clock, ids_error *err)
+int ids_batch_parse_mutation(ids_batch *b, const ids_json *j, ids_buf *arena, size_t t, size_t idx, pending *pd,
+			     const pending *prev, const ids_limits *lim, hlc_clock *clock, ids_error *err)
 {
-	const ids_json *j = &b->json;
 	ids_mutation *m = &b->m[idx];
 	if (j->tok[t].type != IDS_JOBJ)
 		return ids_fail(err, IDS_EINVAL, MPATH ": must be an object", idx);
@@ -108,18 +102,18 @@ static int parse_mutation(ids_batch *b, size_t t, size_t idx, pending *pd, const
 	/* batches write to one or two stores: the same token text as the previous mutation's
 	 * shares its checked copy in the arena */
 	const ids_jtok *st = &j->tok[f];
-	const ids_jtok *pst = idx > 0 ? &j->tok[pd[-1].store_tok] : NULL;
+	const ids_jtok *pst = prev ? &j->tok[prev->store_tok] : NULL;
 	if (pst && pst->end - pst->start == st->end - st->start &&
 	    !memcmp(j->text + pst->start, j->text + st->start, st->end - st->start)) {
-		pd->store_off = pd[-1].store_off;
+		pd->store_off = prev->store_off;
 	} else {
-		pd->store_off = b->arena.len;
-		if (ids_json_unescape(j, (size_t)f, &b->arena) ||
-		    !ids_store_name_valid(b->arena.data + pd->store_off, b->arena.len - pd->store_off) ||
-		    memchr(b->arena.data + pd->store_off, 0, b->arena.len - pd->store_off))
+		pd->store_off = arena->len;
+		if (ids_json_unescape(j, (size_t)f, arena) ||
+		    !ids_store_name_valid(arena->data + pd->store_off, arena->len - pd->store_off) ||
+		    memchr(arena->data + pd->store_off, 0, arena->len - pd->store_off))
 			return ids_fail(err, IDS_EINVAL, MPATH ".store: 1-%d bytes without control characters", idx,
 					IDS_NAME_MAX);
-		ids_buf_putc(&b->arena, 0);
+		ids_buf_putc(arena, 0);
 	}
 	pd->store_tok = (size_t)f;
 
@@ -134,11 +128,11 @@ static int parse_mutation(ids_batch *b, size_t t, size_t idx, pending *pd, const
 	f = fl[F_KEY];
 	if (f < 0)
 		return ids_fail(err, IDS_EINVAL, MPATH ".key: required", idx);
-	pd->key_off = b->arena.len;
-	int rc = ids_key_encode(j, (size_t)f, &b->arena, err);
+	pd->key_off = arena->len;
+	int rc = ids_key_encode(j, (size_t)f, arena, err);
 	if (rc)
 		return ids_wrap(err, MPATH ".key: ", idx);
-	m->key_len = b->arena.len - pd->key_off;
+	m->key_len = arena->len - pd->key_off;
 	if (m->key_len > lim->max_key)
 		return ids_fail(err, IDS_ELIMIT, MPATH ".key: %zu bytes encoded, the limit is %zu", idx, m->key_len,
 				lim->max_key);
@@ -184,7 +178,33 @@ static int parse_mutation(ids_batch *b, size_t t, size_t idx, pending *pd, const
 	return 0;
 }
 
-static int batch_alloc(ids_batch **out, const char *db, ids_error *err)
+int ids_batch_envelope(ids_batch *b, ids_error *err)
+{
+	const ids_json *j = &b->json;
+	long f = ids_json_get(j, 0, "client");
+	if (f < 0 || j->tok[f].type != IDS_JSTR || ids_json_strcpy(j, (size_t)f, b->client, sizeof b->client) ||
+	    !ids_id_valid(b->client, strlen(b->client)))
+		return ids_fail(err, IDS_EINVAL, "client: required, 1-%d printable ASCII characters without spaces",
+				IDS_NAME_MAX);
+	/* server-side writers (importers, admin tools) mark their batches; the route checks rights */
+	long og = ids_json_get(j, 0, "origin");
+	if (og >= 0 && ids_json_streq(j, (size_t)og, "server"))
+		b->origin = IDS_ORIGIN_SERVER;
+	else if (og >= 0 && !ids_json_streq(j, (size_t)og, "client"))
+		return ids_fail(err, IDS_EINVAL, "origin: must be \"client\" or \"server\"");
+	long us = ids_json_get(j, 0, "user");
+	if (us >= 0) {
+		if (b->origin != IDS_ORIGIN_SERVER)
+			return ids_fail(err, IDS_EINVAL, "user: only server-origin pushes name the owning user");
+		if (j->tok[us].type != IDS_JSTR || ids_json_strcpy(j, (size_t)us, b->user, sizeof b->user) ||
+		    (b->user[0] && !ids_id_valid(b->user, strlen(b->user))))
+			return ids_fail(err, IDS_EINVAL,
+					"user: a user id (printable ASCII without spaces), or \"\" for shared rows");
+	}
+	return 0;
+}
+
+int ids_batch_alloc(ids_batch **out, const char *db, ids_error *err)
 {
 	ids_batch *b = calloc(1, sizeof *b);
 	if (!b)
@@ -204,7 +224,7 @@ int ids_batch_parse(ids_batch **out, const char *db, char *body, size_t len, con
 {
 	*out = NULL;
 	ids_batch *b;
-	int rc = batch_alloc(&b, db, err);
+	int rc = ids_batch_alloc(&b, db, err);
 	if (rc) {
 		free(body);
 		return rc;
@@ -220,33 +240,8 @@ int ids_batch_parse(ids_batch **out, const char *db, char *body, size_t len, con
 		rc = ids_fail(err, IDS_EINVAL, "body must be a JSON object");
 		goto fail;
 	}
-	long f = ids_json_get(j, 0, "client");
-	if (f < 0 || j->tok[f].type != IDS_JSTR || ids_json_strcpy(j, (size_t)f, b->client, sizeof b->client) ||
-	    !ids_id_valid(b->client, strlen(b->client))) {
-		rc = ids_fail(err, IDS_EINVAL, "client: required, 1-%d printable ASCII characters without spaces",
-			      IDS_NAME_MAX);
+	if ((rc = ids_batch_envelope(b, err)))
 		goto fail;
-	}
-	/* server-side writers (importers, admin tools) mark their batches; the route checks rights */
-	long og = ids_json_get(j, 0, "origin");
-	if (og >= 0 && ids_json_streq(j, (size_t)og, "server")) {
-		b->origin = IDS_ORIGIN_SERVER;
-	} else if (og >= 0 && !ids_json_streq(j, (size_t)og, "client")) {
-		rc = ids_fail(err, IDS_EINVAL, "origin: must be \"client\" or \"server\"");
-		goto fail;
-	}
-	long us = ids_json_get(j, 0, "user");
-	if (us >= 0) {
-		if (b->origin != IDS_ORIGIN_SERVER) {
-			rc = ids_fail(err, IDS_EINVAL, "user: only server-origin pushes name the owning user");
-			goto fail;
-		}
-		if (j->tok[us].type != IDS_JSTR || ids_json_strcpy(j, (size_t)us, b->user, sizeof b->user) ||
-		    (b->user[0] && !ids_id_valid(b->user, strlen(b->user)))) {
-			rc = ids_fail(err, IDS_EINVAL, "user: a user id (printable ASCII without spaces), or \"\" for shared rows");
-			goto fail;
-		}
-	}
 	long ms = ids_json_get(j, 0, "mutations");
 	if (ms < 0 || j->tok[ms].type != IDS_JARR) {
 		rc = ids_fail(err, IDS_EINVAL, "mutations: required, an array");
@@ -266,7 +261,8 @@ int ids_batch_parse(ids_batch **out, const char *db, char *body, size_t len, con
 	ids_buf_init(&b->arena, 0);
 	size_t t = (size_t)ms + 1;
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = parse_mutation(b, t, i, &pd[i], lim, clock, err)))
+		if ((rc = ids_batch_parse_mutation(b, j, &b->arena, t, i, &pd[i], i ? &pd[i - 1] : NULL, lim, clock,
+						   err)))
 			goto fail;
 		t = j->tok[t].next;
 	}
@@ -292,7 +288,7 @@ int ids_batch_new(ids_batch **out, const char *db, const char *client, const cha
 		  ids_origin origin, ids_error *err)
 {
 	ids_batch *b;
-	int rc = batch_alloc(&b, db, err);
+	int rc = ids_batch_alloc(&b, db, err);
 	if (rc)
 		return rc;
 	snprintf(b->client, sizeof b->client, "%s", client);
@@ -364,9 +360,10 @@ void ids_batch_free(ids_batch *b)
 {
 	if (!b)
 		return;
-	if (!b->body) /* built with ids_batch_add: each mutation owns one block */
+	if (!b->body && !b->stream) /* built with ids_batch_add: each mutation owns one block */
 		for (size_t i = 0; i < b->n; i++)
 			free((void *)b->m[i].store);
+	ids_batch_stream_free(b->stream);
 	free(b->m);
 	free(b->body);
 	ids_json_free(&b->json);

@@ -562,6 +562,13 @@ int ledger_apply_batch(ledger *s, ids_batch *b, ledger_push_result *res, ids_err
 	int64_t ack = last_mid;
 	batch_ctx bc = {s, &c, err};
 	rc = ledger_apply_ids(b, &ack, res, apply_at, &bc);
+	/* a push parsed while it is applied (ids_batch_stream_begin) keeps nothing unless every
+	 * mutation of it was valid: then its route parses it whole and says why */
+	ids_error serr = IDS_ERROR_INIT;
+	if (ids_batch_stream_end(b, &serr)) {
+		*err = serr;
+		return serr.code;
+	}
 	if (!rc)
 		rc = flush_fresh(s, &c, err);
 	if (!rc)

@@ -9,7 +9,7 @@
 int ledger_apply_ids(ids_batch *b, int64_t *ack, ledger_push_result *res, int (*fn)(void *ctx, size_t i), void *ctx)
 {
 	int rc = 0;
-	for (size_t i = 0; i < b->n && !rc; i++) {
+	for (size_t i = 0; !rc && ids_batch_wait(b, i); i++) {
 		ids_mutation *m = &b->m[i];
 		if (m->id <= *ack) {
 			res->duplicates++;

@@ -22,6 +22,7 @@ typedef struct push_job {
 	ledger_push_done_fn done_fn;
 	void *done_ctx;
 	int64_t last_seq;           /* the job's last change (0: none), for ledger_db_head */
+	int64_t t_queued;           /* ledger_mono_us when queued */
 } push_job;
 
 /* The seq of each database's latest change since the ledger opened (ledger_db_head). */
@@ -86,6 +87,7 @@ struct ledger {
 	pthread_cond_t done;              /* pushers wait for their job */
 	pthread_cond_t changed;           /* pullers wait for head to move */
 	push_job *queue, *queue_tail;
+	int writing;                      /* the writer is applying a group (ledger_push_idle) */
 	int stop;
 	int closing;                      /* waiters should return: shutting down */
 	int64_t head;
@@ -127,7 +129,6 @@ struct ledger {
  * both backends' group commits end here. rc/err: the group's failure, if any. */
 void ledger_group_done(ledger *s, push_job *jobs, int64_t new_head, int rc, const ids_error *err);
 void ledger_record_commit(ledger *s, int64_t us);
-int64_t ledger_mono_us(void);
 /* apply.c: the push answer's pieces, shared by both backends' apply */
 void ledger_conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
 			 int wdel, const char *whlc, const char *wval, size_t wlen, const ids_buf *lost);

@@ -21,6 +21,9 @@ static int enqueue(ledger *s, push_job *job, ids_error *err)
 {
 	if (s->stop)
 		return ids_fail(err, IDS_EIO, "server is shutting down");
+	job->t_queued = ledger_mono_us();
+	if (job->b && job->b->stream)
+		atomic_fetch_add(&s->stats.pushes_streamed, 1);
 	if (s->queue_tail)
 		s->queue_tail->next = job;
 	else
@@ -151,7 +154,9 @@ int64_t ledger_db_head(ledger *s, const char *db)
 static void run_group(ledger *s, push_job *jobs)
 {
 	ids_error err = IDS_ERROR_INIT;
-	int64_t seq0 = s->next_seq;
+	int64_t seq0 = s->next_seq, t_start = ledger_mono_us();
+	for (push_job *j = jobs; j; j = j->next)
+		atomic_fetch_add(&s->stats.push_queue_us, t_start - j->t_queued);
 	int rc = step(s, "begin", "BEGIN IMMEDIATE", &err), open = !rc;
 	for (push_job *j = jobs; j && !rc; j = j->next) {
 		int64_t seq_before = s->next_seq;
@@ -172,6 +177,7 @@ static void run_group(ledger *s, push_job *jobs)
 		rc = set_head(s, &err);
 	if (!rc) {
 		int64_t t0 = ledger_mono_us();
+		atomic_fetch_add(&s->stats.push_apply_us, t0 - t_start);
 		rc = step(s, "commit", "COMMIT", &err);
 		ledger_record_commit(s, ledger_mono_us() - t0);
 		if (rc && !s->fault_step)
@@ -190,6 +196,11 @@ static void run_group(ledger *s, push_job *jobs)
 
 void ledger_group_done(ledger *s, push_job *jobs, int64_t new_head, int rc, const ids_error *err)
 {
+	/* a push still being parsed (a group that failed before applying it) is not answered
+	 * while its parser reads the batch */
+	for (push_job *j = jobs; j; j = j->next)
+		if (j->b)
+			ids_batch_stream_end(j->b, NULL);
 	if (rc) {
 		for (push_job *j = jobs; j; j = j->next) {
 			/* a push refused on its own keeps its own error; every other gets the group's */
@@ -200,6 +211,7 @@ void ledger_group_done(ledger *s, push_job *jobs, int64_t new_head, int rc, cons
 		}
 	}
 	pthread_mutex_lock(&s->mu);
+	s->writing = 0; /* the pushers answered now may send their next push before this thread sleeps */
 	/* other servers' commits may have moved the head further already (PostgreSQL) */
 	if (!rc && new_head > s->head)
 		s->head = new_head;
@@ -273,6 +285,7 @@ void *ledger_writer_main(void *arg)
 			tail = tail->next;
 			muts += tail->b->n;
 		}
+		s->writing = 1;
 		if (head) {
 			s->queue = tail->next;
 			if (!s->queue)
@@ -291,9 +304,20 @@ void *ledger_writer_main(void *arg)
 			malloc_trim(0); /* hand memory freed by finished connections back to the OS */
 		}
 		pthread_mutex_lock(&s->mu);
+		s->writing = 0;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
+}
+
+int ledger_push_idle(ledger *s)
+{
+	if (s->pg)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	int idle = !s->queue && !s->writing && !s->stop;
+	pthread_mutex_unlock(&s->mu);
+	return idle;
 }
 
 int64_t ledger_head(ledger *s)

@@ -45,6 +45,8 @@ typedef struct conn {
 	struct conn *pace_next;
 	size_t bytes_in;            /* the body's size (a handler may take the body) */
 	struct timespec t0;         /* the request's headers arrived */
+	int push;                   /* POST .../push: its transport stages are timed (/metrics) */
+	int64_t t_stage;            /* a push: when its body was whole, then when its answer was ready */
 	struct MHD_Connection *c;
 	/* import uploads stream to a temp file instead of memory */
 	FILE *spool;
@@ -342,6 +344,8 @@ static void conn_step(task *t)
 	cn->woken = cn->dispatched && cn->pk.reason != PARK_DONE;
 	if (!cn->dispatched) {
 		cn->dispatched = 1;
+		if (cn->push)
+			atomic_fetch_add(&s->push_dispatch_us, ledger_mono_us() - cn->t_stage);
 		route_dispatch(s, &cn->req, resp, &cn->rid);
 	} else if (cn->pk.reason == PARK_GONE || (cn->pk.reason == PARK_NONE && !resp->stream && hung_up(cn->pk.fd))) {
 		cn->gone = 1;
@@ -378,6 +382,8 @@ static void conn_step(task *t)
 		 * serves every socket */
 		req_log_line(&cn->req, resp);
 		cn->ready = 1;
+		if (cn->push)
+			cn->t_stage = ledger_mono_us();
 	}
 	if (cn->woken)
 		pace_resume(cn);
@@ -493,6 +499,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		MHD_suspend_connection(c);
 		size_t n = strlen(url);
 		int push = !strcmp(method, "POST") && n > 5 && !strcmp(url + n - 5, "/push");
+		if (push) {
+			cn->push = 1;
+			cn->t_stage = ledger_mono_us();
+			atomic_fetch_add(&s->push_recv_us, cn->t_stage - ((int64_t)cn->t0.tv_sec * 1000000 + cn->t0.tv_nsec / 1000));
+		}
 		workers_submit(route_slow(url) ? s->slow : s->fast, &cn->pk.t, push ? LANE_PUSH : LANE_NEW);
 		return MHD_YES;
 	}
@@ -505,6 +516,8 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 	conn *cn = *con_cls;
 	if (!cn)
 		return;
+	if (cn->push && cn->ready == 0 && cn->sent)
+		atomic_fetch_add(&cn->s->push_send_us, ledger_mono_us() - cn->t_stage);
 	if (cn->spool)
 		fclose(cn->spool);
 	if (cn->spool_path[0])
@@ -612,6 +625,8 @@ int server_start(server **out, ledger *st, const server_options *o, ids_error *e
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	s->o = *o;
 	s->st = st;
+	const char *ps = getenv("IDBSYNC_PUSH_STREAM");
+	s->push_stream = !ps || strcmp(ps, "0");
 	pthread_mutex_init(&s->pace_mu, NULL);
 	int rc = auth_load(&s->auth, o->auth ? o->auth : "none", err);
 	struct sockaddr_storage ss;

@@ -75,6 +75,26 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 			  "# HELP idbsync_bulk_pages_total Large pull pages and SSE frames built on the bulk workers.\n"
 			  "# TYPE idbsync_bulk_pages_total counter\nidbsync_bulk_pages_total %lld\n",
 		       builds, shared, (long long)atomic_load(&s->bulk_builds));
+	ids_buf_printf(o, "# HELP idbsync_push_stage_seconds_total Time pushes spent per stage, summed: parse (checking the "
+			  "body; a streamed push's beside the writer's apply), queue (waiting for the writer), apply (the "
+			  "writer's statements before the commit), wake (from the commit to the thread that answers); "
+			  "for the transport: receive (the headers to the whole body), dispatch (to a request worker), send (the "
+			  "answer ready to sent).\n"
+			  "# TYPE idbsync_push_stage_seconds_total counter\n"
+			  "idbsync_push_stage_seconds_total{stage=\"parse\"} %.6f\n"
+			  "idbsync_push_stage_seconds_total{stage=\"queue\"} %.6f\n"
+			  "idbsync_push_stage_seconds_total{stage=\"apply\"} %.6f\n"
+			  "idbsync_push_stage_seconds_total{stage=\"wake\"} %.6f\n"
+			  "idbsync_push_stage_seconds_total{stage=\"receive\"} %.6f\n"
+			  "idbsync_push_stage_seconds_total{stage=\"dispatch\"} %.6f\n"
+			  "idbsync_push_stage_seconds_total{stage=\"send\"} %.6f\n"
+			  "# HELP idbsync_pushes_streamed_total Pushes queued for the writer while still being parsed.\n"
+			  "# TYPE idbsync_pushes_streamed_total counter\nidbsync_pushes_streamed_total %lld\n",
+		       (double)atomic_load(&s->push_parse_us) / 1e6, (double)atomic_load(&st->push_queue_us) / 1e6,
+		       (double)atomic_load(&st->push_apply_us) / 1e6, (double)atomic_load(&s->push_wake_us) / 1e6,
+		       (double)atomic_load(&s->push_recv_us) / 1e6, (double)atomic_load(&s->push_dispatch_us) / 1e6,
+		       (double)atomic_load(&s->push_send_us) / 1e6,
+		       (long long)atomic_load(&st->pushes_streamed));
 	ids_buf_puts(o, "# HELP idbsync_commit_seconds Group commit duration (the fsync that makes pushes durable).\n"
 			"# TYPE idbsync_commit_seconds histogram\n");
 	long long cum = 0;

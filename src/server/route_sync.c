@@ -16,6 +16,7 @@ typedef struct push_op {
 	int rc;
 	ids_error err;
 	http_req *req;
+	int64_t t_done;     /* the commit's end (ledger_mono_us): the wake-up's cost to the answer */
 } push_op;
 
 static void push_op_free(void *ctx)
@@ -33,6 +34,7 @@ static void push_committed(void *ctx, int rc, const ids_error *err)
 	op->rc = rc;
 	if (rc)
 		op->err = *err;
+	op->t_done = ledger_mono_us();
 	req_wake(op->req);
 }
 
@@ -46,11 +48,69 @@ static void push_start(server *s, http_req *req, http_resp *resp)
 	}
 }
 
+/* A streamed push: queued first, then parsed here while the writer applies it. Once the
+ * stream has ended the writer may answer and free everything: op is not touched after. */
+static void push_stream_start(server *s, http_req *req, http_resp *resp)
+{
+	push_op *op = resp->cont_ctx;
+	ids_batch *b = op->b;
+	int rc = ledger_push_async(s->st, b, &op->res, push_committed, op, &op->err);
+	int64_t t0 = ledger_mono_us();
+	ids_batch_stream_run(b);
+	atomic_fetch_add(&s->push_parse_us, ledger_mono_us() - t0);
+	if (rc) {
+		op->rc = rc;
+		req_wake(req);
+	}
+}
+
+static int push_checked(server *s, http_req *req, http_resp *resp, ids_batch *b);
+
+/* A streamed push whose stream failed (a bad mutation, a body of another shape) kept nothing:
+ * parsed whole, it gets the answer it would have had without streaming, or is pushed again. */
+static int push_reparse(server *s, http_req *req, http_resp *resp, push_op *op)
+{
+	char db[sizeof op->b->db];
+	size_t len;
+	memcpy(db, op->b->db, sizeof db);
+	char *body = ids_batch_take_body(op->b, &len);
+	ids_batch_free(op->b);
+	op->b = NULL;
+	ledger_push_result_free(&op->res);
+	ledger_push_result_init(&op->res);
+	op->rc = 0;
+	op->err = (ids_error)IDS_ERROR_INIT;
+	ids_batch *b = NULL;
+	int rc = ids_batch_parse(&b, db, body, len, &s->o.limits, ledger_clock(s->st), &op->err);
+	if (rc) {
+		resp_error(resp, rc, op->err.msg);
+		return -1;
+	}
+	if (push_checked(s, req, resp, b))
+		return -1;
+	op->b = b;
+	resp->start = push_start;
+	return 0;
+}
+
 static void push_answer(server *s, http_req *req, http_resp *resp, int reason)
 {
 	push_op *op = resp->cont_ctx;
+	if (op->t_done)
+		atomic_fetch_add(&s->push_wake_us, ledger_mono_us() - op->t_done);
+	op->t_done = 0;
+	if (op->rc && op->b->stream && ids_batch_stream_end(op->b, NULL) && !push_reparse(s, req, resp, op))
+		return; /* queued again */
 	ledger_push_result *res = &op->res;
 	ids_batch *b = op->b;
+	if (!b) { /* refused when parsed whole: resp holds the error */
+		req_log_line(req, resp);
+		push_op_free(op);
+		resp->cont = NULL;
+		resp->cont_ctx = NULL;
+		resp->cont_free = NULL;
+		return;
+	}
 	req->log_client = b->client;   /* valid until the line is written: the batch is freed after */
 	req->log_push = 1;
 	req->log_mutations = (long long)b->n;
@@ -85,28 +145,41 @@ static void push_answer(server *s, http_req *req, http_resp *resp, int reason)
 	resp->cont_free = NULL;
 }
 
-void route_push(server *s, http_req *req, http_resp *resp, const char *db)
+/* Who may push what: 0, or the answer is in resp (and b freed). */
+static int push_checked(server *s, http_req *req, http_resp *resp, ids_batch *b)
 {
-	ids_error err = IDS_ERROR_INIT;
-	size_t len;
-	char *body = req_take_body(req, &len);
-	ids_batch *b = NULL;
-	int rc = ids_batch_parse(&b, db, body, len, &s->o.limits, ledger_clock(s->st), &err);
-	if (rc) {
-		resp_error(resp, rc, err.msg);
-		return;
-	}
 	if (b->origin == IDS_ORIGIN_SERVER) {
 		/* server-side changes (lake imports) beat stale client edits under server-wins, so
 		 * only trusted callers may make them; their rows are shared unless "user" is given */
 		if (req->user[0] && !req->admin) {
 			resp_error_status(resp, 403, "forbidden", "origin \"server\" pushes need an admin token");
 			ids_batch_free(b);
-			return;
+			return -1;
 		}
 	} else {
 		snprintf(b->user, sizeof b->user, "%s", req->user);
 	}
+	return 0;
+}
+
+void route_push(server *s, http_req *req, http_resp *resp, const char *db)
+{
+	ids_error err = IDS_ERROR_INIT;
+	size_t len;
+	char *body = req_take_body(req, &len);
+	ids_batch *b = NULL;
+	int64_t t0 = ledger_mono_us();
+	/* with the writer idle (one client) the push is applied while it is parsed */
+	int streamed = s->push_stream && ledger_push_idle(s->st) &&
+		       !ids_batch_stream_begin(&b, db, body, len, &s->o.limits, ledger_clock(s->st));
+	int rc = streamed ? 0 : ids_batch_parse(&b, db, body, len, &s->o.limits, ledger_clock(s->st), &err);
+	atomic_fetch_add(&s->push_parse_us, ledger_mono_us() - t0);
+	if (rc) {
+		resp_error(resp, rc, err.msg);
+		return;
+	}
+	if (push_checked(s, req, resp, b))
+		return;
 	push_op *op = calloc(1, sizeof *op);
 	if (!op) {
 		ids_batch_free(b);
@@ -119,7 +192,7 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 	resp->cont_ctx = op;
 	resp->cont_free = push_op_free;
 	resp->cont = push_answer;
-	resp->start = push_start;
+	resp->start = streamed ? push_stream_start : push_start;
 }
 
 static int query_i64(http_req *req, const char *name, int64_t def, int64_t min, int64_t max, int64_t *out,

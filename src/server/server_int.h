@@ -166,6 +166,9 @@ struct server {
 	atomic_int sse_clients;
 	atomic_llong inflight_bytes;       /* response bytes queued in memory, all connections */
 	atomic_llong busy_rejects;
+	int push_stream; /* route_push may stream (IDBSYNC_PUSH_STREAM=0 turns it off, to compare) */
+	atomic_llong push_parse_us, push_wake_us;
+	atomic_llong push_recv_us, push_dispatch_us, push_send_us; /* http.c: the same for the transport */ /* route_sync.c: stage times summed (/metrics) */
 	workers *fast;                     /* request handlers */
 	workers *slow;                     /* handlers that may block for long: flush, query, import, gc */
 	workers *bulk;                     /* large pull pages (resp->bulk), a few at a time */

@@ -216,6 +216,19 @@ int ids_json_parse(ids_json *j, const char *text, size_t len, size_t max_tokens,
 	return 0;
 }
 
+int ids_json_parse_at(ids_json *j, const char *text, size_t len, size_t *pos, int depth, size_t max_tokens,
+		      int max_depth, ids_error *err)
+{
+	if (len > UINT32_MAX - 1)
+		return ids_fail(err, IDS_ELIMIT, "JSON text over 4 GiB");
+	j->text = text;
+	j->len = len;
+	parser p = {j, text, len, *pos, max_tokens, max_depth ? max_depth : 64, err};
+	int rc = parse_value(&p, depth);
+	*pos = p.pos;
+	return rc;
+}
+
 void ids_json_free(ids_json *j)
 {
 	free(j->tok);

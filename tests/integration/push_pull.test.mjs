@@ -312,6 +312,43 @@ describe('idempotency and gaps', () => {
     assert.equal(fill.json.ack, 6);
     assert.ok(!('gap' in fill.json));
   });
+
+  // One client's push is applied while it is still being checked (core/batch_stream.c): a
+  // bad mutation after hundreds of good ones must still keep nothing, with the whole parse's
+  // message, and bodies of other shapes must get their usual answers.
+  test('a push checked while it is applied keeps nothing when a late mutation is bad', async () => {
+    const db = 'streamed';
+    const before = metricValue(await metrics(srv.url), 'idbsync_pushes_streamed_total');
+    const muts = (n, bad) => Array.from({ length: n }, (_, i) => ({
+      id: i + 1, store: 's', op: 'put', key: `k${i}`, value: i === bad ? { $nope: 1 } : { i },
+    }));
+    const r = await push(srv.url, db, { client: 's1', mutations: muts(500, 470) });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error.message, /^mutations\[470\]\.value: unknown tag/);
+    const truncated = JSON.stringify({ client: 's1', mutations: muts(300, -1) }).slice(0, -2);
+    const t = await request(`${srv.url}/v1/db/${db}/push`, { method: 'POST', body: truncated });
+    assert.equal(t.status, 400);
+    assert.match(t.json.error.message, /^invalid JSON at byte/);
+    assert.deepEqual((await pullAll(srv.url, db)).changes, [], 'nothing of either push was kept');
+    // the same client then pushes the batch whole, and a retry of it is all duplicates
+    const ok = await pushOk(srv.url, db, 's1', muts(500, -1));
+    assert.equal(ok.applied, 500);
+    assert.equal((await pushOk(srv.url, db, 's1', muts(500, -1))).duplicates, 500);
+    assert.equal((await pullAll(srv.url, db)).changes.length, 500);
+    // a member after the mutations that is not origin/user is fine; origin after them needs the whole parse
+    const late = await request(`${srv.url}/v1/db/${db}/push`, {
+      method: 'POST', body: JSON.stringify({ client: 's2', mutations: muts(20, -1), note: [1, 2] }),
+    });
+    assert.equal(late.status, 200);
+    assert.equal(late.json.applied, 20);
+    const origin = await request(`${srv.url}/v1/db/${db}/push`, {
+      method: 'POST', body: JSON.stringify({ client: 's3', mutations: muts(20, -1), origin: 'sideways' }),
+    });
+    assert.equal(origin.status, 400);
+    assert.match(origin.json.error.message, /^origin: must be/);
+    const after = metricValue(await metrics(srv.url), 'idbsync_pushes_streamed_total');
+    assert.ok(after - before >= 5, `pushes went the streamed way (${after - before})`);
+  });
 });
 
 describe('live updates', () => {
