@@ -2,6 +2,7 @@
  * <endpoint>/<bucket>/<prefix><key>, signed by sigv4.c. A non-2xx answer becomes an error
  * carrying S3's own <Code> and <Message>. */
 #include "idbsync/s3.h"
+#include "idbsync/log.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sigv4.h"
 
@@ -115,6 +117,31 @@ static int test_kill_due(size_t len)
 	return v && !strncmp(v, "put-body:", 9) && len >= (1u << 20) && ++count == atoi(v + 9);
 }
 
+/* Tests (IDBSYNC_TEST_S3_STALL=put-body:<n>:<file>): the n-th PUT of at least 1 MiB, once its
+ * first bytes left, waits while <file> exists (at most 5 min), logging that it does: the test
+ * kills or restarts the S3 *server* in that window, a restart mid-upload at a known moment. */
+static const char *test_stall_file(size_t len)
+{
+	static int count;
+	const char *v = getenv("IDBSYNC_TEST_S3_STALL");
+	const char *f = v && !strncmp(v, "put-body:", 9) ? strchr(v + 9, ':') : NULL;
+	return f && len >= (1u << 20) && ++count == atoi(v + 9) ? f + 1 : NULL;
+}
+
+static int stall_midput(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow;
+	const char **file = ctx;
+	if (*file && ulnow > 0 && ulnow < ultotal) {
+		ids_logf(IDS_LOG_WARN, "s3_test_stall", "PUT stalled after %lld of %lld bytes while %s exists",
+			 (long long)ulnow, (long long)ultotal, *file);
+		for (int i = 0; i < 6000 && access(*file, F_OK) == 0; i++)
+			usleep(50000);
+		*file = NULL;   /* once */
+	}
+	return 0;
+}
+
 /* One signed request on key (NULL: the bucket itself). */
 static int request(s3 *c, const char *method, const char *key, const void *body, size_t len, ids_buf *out, long *code,
 		   ids_error *err)
@@ -150,6 +177,7 @@ static int request(s3 *c, const char *method, const char *key, const void *body,
 	}
 	ids_buf ebuf;
 	ids_buf_init(&ebuf, S3_ERROR_MAX);
+	const char *stall = NULL;
 	curl_easy_setopt(cu, CURLOPT_URL, url);
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
@@ -163,6 +191,10 @@ static int request(s3 *c, const char *method, const char *key, const void *body,
 		curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 		if (test_kill_due(len)) {
 			curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, kill_midput);
+			curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
+		} else if ((stall = test_stall_file(len))) {
+			curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, stall_midput);
+			curl_easy_setopt(cu, CURLOPT_XFERINFODATA, &stall);
 			curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
 		}
 	} else if (strcmp(method, "GET")) {
