@@ -233,6 +233,12 @@ int ice_publish(lk_ice *ice, const char *path, ids_error *err);
 int ice_fetch(lk_ice *ice, const char *path, ids_error *err);
 /* Removes a file of the warehouse (the mirror's and the S3 object). */
 void ice_remove(lk_ice *ice, const char *path);
+/* S3 warehouse: removes the objects under the mirror dir's key prefix (listed, every page)
+ * whose key ends in one of suffixes (NULL-terminated), whose mirror path set does not name,
+ * last modified before cutoff (an object of unknown age stays). Objects the mirror never had
+ * (a lost mirror, a crash between a PUT and the mirror's bookkeeping) are found too. Returns
+ * how many; a listing that fails is logged and removes nothing more. */
+size_t ice_sweep_s3(lk_ice *ice, const char *dir, const char *const *suffixes, json_t *set, time_t cutoff);
 
 /* IDBSYNC_TEST_ICEBERG_KILL (tests): kill -9 at the n-th time step is reached. */
 void ice_test_kill(const char *step);
