@@ -445,6 +445,11 @@ int ice_write_manifest(const char *path, const ice_file *files, size_t n, const 
 		avro_value_t *v = &o.v, df;
 		uint8_t pv[ICE_PART_MAX];
 		size_t pn = pt->transform ? part_value(pt, f, pv) : 0;
+		if (pt->transform && strcmp(pt->transform, "day") && !f->pset) {
+			/* our own bug: an identity entry without a value would claim one it lacks */
+			rc = ids_fail(err, IDS_ECORRUPT, "%s: no %s value for partition spec %d", f->path, pt->name, (int)pt->spec_id);
+			break;
+		}
 		set_int(v, "status", f->status);
 		/* added files inherit their sequence numbers from the manifest list */
 		int inherit = f->status == 1 && !f->seq;
