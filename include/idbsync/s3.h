@@ -1,11 +1,13 @@
-/* A small S3 client: single-request PUT, GET and DELETE of objects under one bucket and key
- * prefix, path-style URLs, requests signed with AWS Signature Version 4 (OpenSSL HMAC-SHA256,
- * libcurl for HTTP). Enough for the lake's Iceberg warehouse on S3-compatible storage
- * (docs/iceberg.md, "S3"); no multipart upload, so one object is at most 5 GiB. */
+/* A small S3 client: single-request PUT, GET and DELETE of objects and their listing (paged
+ * ListObjectsV2) under one bucket and key prefix, path-style URLs, requests signed with AWS
+ * Signature Version 4 (OpenSSL HMAC-SHA256, libcurl for HTTP). Enough for the lake's Iceberg
+ * warehouse on S3-compatible storage (docs/iceberg.md, "S3"); no multipart upload, so one
+ * object is at most 5 GiB. */
 #ifndef IDBSYNC_S3_H
 #define IDBSYNC_S3_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "idbsync/buf.h"
 #include "idbsync/error.h"
@@ -37,5 +39,14 @@ int s3_put_file(s3 *c, const char *key, const char *path, ids_error *err);
 int s3_get(s3 *c, const char *key, ids_buf *out, ids_error *err);
 /* Removes the object (absent already: 0, as S3 answers). */
 int s3_delete(s3 *c, const char *key, ids_error *err);
+
+/* Called with each object: its key (relative to the client's prefix, as the other calls take
+ * it), size and last-modified time (seconds since the epoch, 0: unknown); non-zero stops the
+ * listing and is returned. */
+typedef int (*s3_list_fn)(void *ctx, const char *key, int64_t size, int64_t mtime);
+/* Lists the objects whose key starts with prefix (relative to the client's prefix) with
+ * ListObjectsV2, max_keys a page (<= 0: 1000, S3's maximum), following continuation tokens
+ * until the last page. */
+int s3_list(s3 *c, const char *prefix, int max_keys, s3_list_fn each, void *ctx, ids_error *err);
 
 #endif

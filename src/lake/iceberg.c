@@ -118,8 +118,12 @@ static int load_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 	const char *ml = ice_path(l->ice, json_string_value(json_object_get(snap, "manifest-list")), buf, sizeof buf);
 	if (ml)
 		rc = ice_read_manifest_list(l->ice, ml, &x->mfs, &x->n_mfs, err);
-	for (size_t i = 0; !rc && i < x->n_mfs; i++)
+	for (size_t i = 0; !rc && i < x->n_mfs; i++) {
+		size_t from = x->n_files;
 		rc = ice_read_manifest(l->ice, x->mfs[i].path, x->mfs[i].seq, 0, &x->files, &x->n_files, err);
+		for (size_t j = from; j < x->n_files; j++)
+			x->files[j].spec = x->mfs[i].spec;   /* a later rewrite keeps each entry's spec */
+	}
 	if (!rc)
 		rc = ice_load_grave(l->ice, x, err);
 	for (size_t i = 0; !rc && i < x->n_files; i++) {
@@ -205,10 +209,6 @@ int lk_ice_open(lake *l, ids_error *err)
 		return ids_fail(err, IDS_EINVAL, "--iceberg-rest and --iceberg-warehouse need --lake-format iceberg");
 	if (l->o.format != LK_FORMAT_ICEBERG)
 		return 0;
-	for (size_t i = 0; i < l->n_cfg; i++)
-		if (l->cfg[i].partition_by)
-			return ids_fail(err, IDS_EINVAL, "--lake-format iceberg does not support a partitioned current state yet "
-					"(%s=%s): see docs/iceberg.md", l->cfg[i].match, l->cfg[i].partition_by);
 	if (!(l->ice = calloc(1, sizeof *l->ice)))
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	char abs[PATH_MAX];

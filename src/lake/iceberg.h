@@ -3,7 +3,7 @@
  * files are hard links of the plain layout's files, committed once per flush through a
  * file-system catalog (metadata/vN.metadata.json + version-hint.text). iceberg.c loads the
  * tables and takes the lake's hooks, iceberg_schema.c field ids and schemas, iceberg_commit.c
- * the snapshots, iceberg_avro.c / iceberg_avro_read.c manifests and manifest lists, iceberg_metrics.c
+ * the snapshots (iceberg_state.c the current state's, with its partition spec), iceberg_avro.c / iceberg_avro_read.c manifests and manifest lists, iceberg_metrics.c
  * column metrics, iceberg_expire.c snapshot expiry.
  * Layout and guarantees: docs/iceberg.md. */
 #ifndef LAKE_ICEBERG_H
@@ -62,6 +62,9 @@ typedef struct ice_metric {
 	uint8_t lo[ICE_BOUND_MAX], hi[ICE_BOUND_MAX];
 } ice_metric;
 
+#define ICE_PART_MAX 64         /* a longer identity partition value: the file is left unpartitioned */
+#define ICE_SPEC_PART (-1)
+
 typedef struct ice_file {
 	char *path;                  /* Iceberg data file: absolute path (written as a file:// URI) */
 	int status;                  /* manifest entry status: 0 existing, 1 added, 2 deleted */
@@ -74,6 +77,11 @@ typedef struct ice_file {
 	ino_t ino;
 	ice_metric *m;               /* column metrics (owned), NULL: none known */
 	size_t n_m;
+	int32_t spec;                /* partition spec of its manifest entry (ICE_SPEC_PART: the
+				      * state's identity spec if pset, else the unpartitioned 0) */
+	uint8_t pset, pnull, plen;   /* state of a partitioned store: the partition column holds one
+				      * value in the whole file (pset): null, or pval[0..plen) */
+	uint8_t pval[ICE_PART_MAX];  /* in Iceberg's single-value serialization */
 } ice_file;
 
 typedef struct ice_mf {
@@ -81,15 +89,32 @@ typedef struct ice_mf {
 	int64_t len, seq, min_seq, snap;
 	int32_t added, existing, deleted;
 	int64_t arows, erows, drows;
-	int has_bounds;              /* partition summary of day(idb_ts) */
-	int32_t lo, hi;
+	int32_t spec;                /* its partition spec */
+	int has_bounds;              /* a partition summary of its spec's one field: */
+	uint8_t pnull, pvals;        /* a null value / a value in the entries, */
+	uint8_t lo_len, hi_len;      /* and the bounds of the values (single-value serialized) */
+	uint8_t lo[ICE_PART_MAX], hi[ICE_PART_MAX];
 } ice_mf;
+
+/* A partition spec of at most one field (the change log's day(idb_ts), the state's identity of
+ * the store's partition field); transform NULL: unpartitioned. */
+typedef struct ice_part {
+	int32_t spec_id, field_id, source_id;
+	char name[256];
+	const char *transform;       /* "day" or "identity" */
+	const char *type;            /* Iceberg type of the partition value: "date", "long", "double",
+				      * "boolean", "string", "binary", "timestamptz" */
+} ice_part;
+
+/* The partition spec spec_id of meta into *out (its source column's type from the schemas);
+ * -1 if meta has no such spec or its field is not one these tables write. */
+int ice_part_of(json_t *meta, int32_t spec_id, ice_part *out);
 
 /* What a manifest needs besides its entries (Avro key-value metadata). */
 typedef struct ice_mf_meta {
 	const char *schema_json;     /* table schema */
 	int schema_id;
-	int partitioned;             /* day(idb_ts) spec, else unpartitioned */
+	ice_part part;               /* the spec of every entry */
 	int sort_order_id;           /* written for data files (0: unsorted) */
 	int seq_field_id;            /* column whose [first,last] bounds are written (0: none) */
 	const struct lk_ice *ice;    /* the URIs of the data files */
@@ -189,7 +214,18 @@ int ice_max_id(json_t *fields);
 json_t *ice_find_by_id(json_t *meta, const char *list, const char *key, json_int_t id);
 json_t *ice_current_schema(json_t *meta);
 
-/* ---- commits (iceberg_commit.c) ---- */
+/* ---- commits (iceberg_commit.c; the state's: iceberg_state.c) ---- */
+/* One snapshot of table kind k: add[0..n_add) (paths in the table's data dir, sizes known)
+ * added, the live files whose del[i] is set removed; op the summary's operation, seq_mark its
+ * idbsync.seq, extra more summary entries (or NULL). On success the added files move into the
+ * table (their paths and metrics taken). */
+int ice_commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, const uint8_t *del, const char *op,
+		   int64_t seq_mark, json_t *extra, ids_error *err);
+/* The state of a partitioned store: the spec identity(<partition column>) of meta (fields: the
+ * schema being committed), added (and made the default) if the column's current id has none;
+ * 0 (unpartitioned) when the column is not a primitive one, or with --iceberg-rest (whose
+ * commits add no specs). */
+int32_t ice_state_spec(lake *l, ice_ent *e, json_t *meta, json_t *fields);
 /* The state of t passed: its table's changed bucket files replace the old ones. */
 int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err);
 /* Pending change-log / conflicts files of table kind k appended. */
@@ -233,6 +269,12 @@ int ice_publish(lk_ice *ice, const char *path, ids_error *err);
 int ice_fetch(lk_ice *ice, const char *path, ids_error *err);
 /* Removes a file of the warehouse (the mirror's and the S3 object). */
 void ice_remove(lk_ice *ice, const char *path);
+/* S3 warehouse: removes the objects under the mirror dir's key prefix (listed, every page)
+ * whose key ends in one of suffixes (NULL-terminated), whose mirror path set does not name,
+ * last modified before cutoff (an object of unknown age stays). Objects the mirror never had
+ * (a lost mirror, a crash between a PUT and the mirror's bookkeeping) are found too. Returns
+ * how many; a listing that fails is logged and removes nothing more. */
+size_t ice_sweep_s3(lk_ice *ice, const char *dir, const char *const *suffixes, json_t *set, time_t cutoff);
 
 /* IDBSYNC_TEST_ICEBERG_KILL (tests): kill -9 at the n-th time step is reached. */
 void ice_test_kill(const char *step);
@@ -251,8 +293,12 @@ int ice_read_manifest(lk_ice *ice, const char *path, int64_t mf_seq, int deleted
 		      ids_error *err);
 void ice_files_free(ice_file *f, size_t n);
 /* Fills f->m from the Parquet footer of path (top-level primitive columns with a field id)
- * and f->rows. */
-int ice_file_metrics(const char *path, ice_file *f, ids_error *err);
+ * and f->rows; with part (a top-level column name) also f->pset/pnull/pval when that column
+ * holds one value (or only nulls) in the whole file, as its statistics show exactly. */
+int ice_file_metrics(const char *path, const char *part, ice_file *f, ids_error *err);
+/* <0, 0, >0 as single-value serialized a < b for an Iceberg primitive type (strings and
+ * binary unsigned bytewise, as Iceberg orders them). */
+int ice_value_cmp(const char *type, const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 void ice_mfs_free(ice_mf *m, size_t n);
 /* Creates path with data (fsynced) through a temp file and link(2): fails with
  * IDS_ECONFLICT if path exists. The commit primitive of the file-system catalog. */

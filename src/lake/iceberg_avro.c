@@ -68,9 +68,37 @@ static const char MANIFEST_SCHEMA_FMT[] =
 	"{\"name\":\"sort_order_id\",\"type\":[\"null\",\"int\"],\"default\":null,\"field-id\":140}"
 	"]},\"field-id\":2}]}";
 
-static const char DAY_PARTITION_FIELD[] =
-	"{\"name\":\"idb_ts_day\",\"type\":[\"null\",{\"type\":\"int\",\"logicalType\":\"date\"}],\"default\":null,"
-	"\"field-id\":1000}";
+/* The Avro type of a partition value of Iceberg type t. */
+static const char *avro_type_of(const char *t)
+{
+	return !strcmp(t, "date")          ? "{\"type\":\"int\",\"logicalType\":\"date\"}"
+	       : !strcmp(t, "long")        ? "\"long\""
+	       : !strcmp(t, "double")      ? "\"double\""
+	       : !strcmp(t, "boolean")     ? "\"boolean\""
+	       : !strcmp(t, "string")      ? "\"string\""
+	       : !strcmp(t, "timestamptz") ? "{\"type\":\"long\",\"logicalType\":\"timestamp-micros\",\"adjust-to-utc\":true}"
+					   : "\"bytes\"";
+}
+
+/* The partition record's field of spec p ("" unpartitioned). Its Avro name must be a valid
+ * one (readers match the field by its field-id): the partition name if it is, else p<id>. */
+static void part_field_json(const ice_part *p, char *out, size_t size)
+{
+	if (!p->transform) {
+		*out = 0;
+		return;
+	}
+	int ok = p->name[0] && !(p->name[0] >= '0' && p->name[0] <= '9');
+	for (const char *c = p->name; *c; c++)
+		ok &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_';
+	char name[300];
+	if (ok)
+		snprintf(name, sizeof name, "%s", p->name);
+	else
+		snprintf(name, sizeof name, "p%d", (int)p->field_id);
+	snprintf(out, size, "{\"name\":\"%s\",\"type\":[\"null\",%s],\"default\":null,\"field-id\":%d}", name,
+		 avro_type_of(p->type), (int)p->field_id);
+}
 
 /* ---- container framing ---- */
 static void put_long(ids_buf *b, int64_t v)
@@ -324,20 +352,104 @@ static void set_bounds(avro_value_t *rec, const char *name, const ice_file *f, i
 	}
 }
 
+/* A file's partition value under spec p in single-value serialization (0: null). */
+static size_t part_value(const ice_part *p, const ice_file *f, uint8_t *out)
+{
+	if (!strcmp(p->transform, "day")) {
+		le32((char *)out, f->day);
+		return 4;
+	}
+	if (f->pnull)
+		return 0;
+	memcpy(out, f->pval, f->plen);
+	return f->plen ? f->plen : (size_t)-1;   /* an empty string: a value of length 0 */
+}
+
+/* Sets the partition record's field to the value (n bytes; (size_t)-1: empty, 0: null). */
+static void set_part(avro_value_t *df, const ice_part *p, const uint8_t *v, size_t n)
+{
+	avro_value_t part, b, f;
+	if (avro_value_get_by_name(df, "partition", &part, NULL) || avro_value_get_by_index(&part, 0, &f, NULL) ||
+	    avro_value_set_branch(&f, n ? 1 : 0, &b))
+		return;
+	if (!n) {
+		avro_value_set_null(&b);
+		return;
+	}
+	if (n == (size_t)-1)
+		n = 0;
+	const char *t = p->type;
+	uint64_t u = 0;
+	for (size_t i = 0; i < 8 && i < n; i++)
+		u |= (uint64_t)v[i] << (8 * i);
+	if (!strcmp(t, "date"))
+		avro_value_set_int(&b, (int32_t)(uint32_t)u);
+	else if (!strcmp(t, "long") || !strcmp(t, "timestamptz"))
+		avro_value_set_long(&b, (int64_t)u);
+	else if (!strcmp(t, "double")) {
+		double d;
+		memcpy(&d, &u, sizeof d);
+		avro_value_set_double(&b, d);
+	} else if (!strcmp(t, "boolean"))
+		avro_value_set_boolean(&b, n && v[0]);
+	else if (!strcmp(t, "string")) {
+		char *z = malloc(n + 1);
+		if (z) {
+			memcpy(z, v, n);
+			z[n] = 0;
+			avro_value_set_string_len(&b, z, n + 1);
+			free(z);
+		}
+	} else
+		avro_value_set_bytes(&b, (void *)v, n);
+}
+
+/* The manifest-list summary of the partition values (bounds, nulls). */
+static void summary_add(ice_mf *out, const ice_part *p, const uint8_t *v, size_t n)
+{
+	out->has_bounds = 1;
+	if (!n) {
+		out->pnull = 1;
+		return;
+	}
+	if (n == (size_t)-1)
+		n = 0;
+	int first = !out->pvals;
+	out->pvals = 1;
+	if (first || ice_value_cmp(p->type, v, n, out->lo, out->lo_len) < 0) {
+		memcpy(out->lo, v, n);
+		out->lo_len = (uint8_t)n;
+	}
+	if (first || ice_value_cmp(p->type, v, n, out->hi, out->hi_len) > 0) {
+		memcpy(out->hi, v, n);
+		out->hi_len = (uint8_t)n;
+	}
+}
+
 int ice_write_manifest(const char *path, const ice_file *files, size_t n, const ice_mf_meta *m, int64_t snap,
 		       ice_mf *out, ids_error *err)
 {
-	size_t sl = sizeof MANIFEST_SCHEMA_FMT + sizeof DAY_PARTITION_FIELD;
+	char pf[600];
+	const ice_part *pt = &m->part;
+	part_field_json(pt, pf, sizeof pf);
+	size_t sl = sizeof MANIFEST_SCHEMA_FMT + strlen(pf);
 	char *schema = malloc(sl);
 	if (!schema)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	snprintf(schema, sl, MANIFEST_SCHEMA_FMT, m->partitioned ? DAY_PARTITION_FIELD : "");
+	snprintf(schema, sl, MANIFEST_SCHEMA_FMT, pf);
 	avro_out o;
 	int rc = out_init(&o, schema, err);
 	memset(out, 0, sizeof *out);
 	for (size_t i = 0; !rc && i < n; i++) {
 		const ice_file *f = &files[i];
-		avro_value_t *v = &o.v, df, part, b;
+		avro_value_t *v = &o.v, df;
+		uint8_t pv[ICE_PART_MAX];
+		size_t pn = pt->transform ? part_value(pt, f, pv) : 0;
+		if (pt->transform && strcmp(pt->transform, "day") && !f->pset) {
+			/* our own bug: an identity entry without a value would claim one it lacks */
+			rc = ids_fail(err, IDS_ECORRUPT, "%s: no %s value for partition spec %d", f->path, pt->name, (int)pt->spec_id);
+			break;
+		}
 		set_int(v, "status", f->status);
 		/* added files inherit their sequence numbers from the manifest list */
 		int inherit = f->status == 1 && !f->seq;
@@ -356,9 +468,8 @@ int ice_write_manifest(const char *path, const ice_file *files, size_t n, const 
 		}
 		set_string(&df, "file_path", uri);
 		set_string(&df, "file_format", "PARQUET");
-		if (m->partitioned && !avro_value_get_by_name(&df, "partition", &part, NULL) &&
-		    !opt_branch(&part, "idb_ts_day", 1, &b))
-			avro_value_set_int(&b, f->day);
+		if (pt->transform)
+			set_part(&df, pt, pv, pn);
 		set_long(&df, "record_count", f->rows);
 		set_long(&df, "file_size_in_bytes", f->size);
 		set_counts(&df, "value_counts", f, 0);
@@ -383,19 +494,21 @@ int ice_write_manifest(const char *path, const ice_file *files, size_t n, const 
 		}
 		if (f->status != 2 && (out->min_seq == 0 || dseq < out->min_seq))
 			out->min_seq = dseq;
-		if (m->partitioned) {
-			if (!out->has_bounds || f->day < out->lo)
-				out->lo = f->day;
-			if (!out->has_bounds || f->day > out->hi)
-				out->hi = f->day;
-			out->has_bounds = 1;
-		}
+		if (pt->transform && f->status != 2)
+			summary_add(out, pt, pv, pn);
 	}
-	char sid[24], spec[200];
+	char sid[24], spec[800], specid[24];
 	snprintf(sid, sizeof sid, "%d", m->schema_id);
-	snprintf(spec, sizeof spec, "%s",
-		 m->partitioned ? "[{\"source-id\":9,\"field-id\":1000,\"name\":\"idb_ts_day\",\"transform\":\"day\"}]" : "[]");
-	const char *kv[] = {"schema", m->schema_json, "schema-id", sid, "partition-spec", spec, "partition-spec-id", "0",
+	snprintf(specid, sizeof specid, "%d", (int)pt->spec_id);
+	json_t *sj = json_array();
+	if (pt->transform)
+		json_array_append_new(sj, json_pack("{sisisssss}", "source-id", (int)pt->source_id, "field-id", (int)pt->field_id,
+						    "name", pt->name, "transform", pt->transform));
+	char *st = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+	snprintf(spec, sizeof spec, "%s", st ? st : "[]");
+	free(st);
+	json_decref(sj);
+	const char *kv[] = {"schema", m->schema_json, "schema-id", sid, "partition-spec", spec, "partition-spec-id", specid,
 			    "format-version", "2", "content", "data", NULL};
 	if (!rc)
 		rc = out_file(&o, path, schema, kv, err);
@@ -404,6 +517,7 @@ int ice_write_manifest(const char *path, const ice_file *files, size_t n, const 
 	if (!rc) {
 		out->len = lk_file_size(path);
 		out->snap = snap;
+		out->spec = pt->spec_id;
 	}
 	return rc;
 }
@@ -423,7 +537,7 @@ int ice_write_manifest_list(const lk_ice *ice, const char *path, const ice_mf *m
 		}
 		set_string(v, "manifest_path", uri);
 		set_long(v, "manifest_length", m->len);
-		set_int(v, "partition_spec_id", 0);
+		set_int(v, "partition_spec_id", m->spec);
 		set_int(v, "content", 0);
 		set_long(v, "sequence_number", m->seq);
 		set_long(v, "min_sequence_number", m->min_seq);
@@ -436,16 +550,14 @@ int ice_write_manifest_list(const lk_ice *ice, const char *path, const ice_mf *m
 		set_long(v, "deleted_rows_count", m->drows);
 		if (!opt_branch(v, "partitions", m->has_bounds, &arr) && !avro_value_append(&arr, &el, NULL)) {
 			avro_value_t f;
-			char lo[4], hi[4];
-			le32(lo, m->lo);
-			le32(hi, m->hi);
+			int vals = m->pvals;
 			if (!avro_value_get_by_name(&el, "contains_null", &f, NULL))
-				avro_value_set_boolean(&f, 0);
+				avro_value_set_boolean(&f, m->pnull);
 			opt_branch(&el, "contains_nan", 0, &b);
-			if (!opt_branch(&el, "lower_bound", 1, &b))
-				avro_value_set_bytes(&b, lo, 4);
-			if (!opt_branch(&el, "upper_bound", 1, &b))
-				avro_value_set_bytes(&b, hi, 4);
+			if (!opt_branch(&el, "lower_bound", vals, &b))
+				avro_value_set_bytes(&b, (void *)m->lo, m->lo_len);
+			if (!opt_branch(&el, "upper_bound", vals, &b))
+				avro_value_set_bytes(&b, (void *)m->hi, m->hi_len);
 		}
 		rc = out_record(&o, err);
 	}

@@ -39,17 +39,87 @@ static int64_t get_long(avro_value_t *rec, const char *name, int64_t dflt)
 	return dflt;
 }
 
-static int32_t bytes_le32(avro_value_t *rec, const char *name, int *ok)
+/* An optional bytes field into out: 1 present, 0 absent, -1 longer than ICE_PART_MAX. */
+static int get_bytes(avro_value_t *rec, const char *name, uint8_t *out, uint8_t *len)
 {
 	avro_value_t f;
 	const void *p;
 	size_t n;
-	*ok = 0;
-	if (get_field(rec, name, &f) || avro_value_get_bytes(&f, &p, &n) || n != 4)
+	if (get_field(rec, name, &f) || avro_value_get_bytes(&f, &p, &n))
 		return 0;
-	const uint8_t *u = p;
-	*ok = 1;
-	return (int32_t)((uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24);
+	if (n > ICE_PART_MAX)
+		return -1;
+	memcpy(out, p, n);
+	*len = (uint8_t)n;
+	return 1;
+}
+
+/* The first field of a partition record as single-value serialized bytes: x->day for a date,
+ * x->pset/pnull/pval for an identity value. */
+static void read_part(avro_value_t *part, ice_file *x)
+{
+	avro_value_t f, b;
+	size_t cnt = 0;
+	if (avro_value_get_size(part, &cnt) || !cnt || avro_value_get_by_index(part, 0, &f, NULL))
+		return;
+	if (avro_value_get_type(&f) == AVRO_UNION) {
+		if (avro_value_get_current_branch(&f, &b))
+			return;
+		f = b;
+	}
+	uint64_t u = 0;
+	int32_t i32;
+	int64_t i64;
+	double d;
+	int bo;
+	const void *p;
+	size_t n;
+	x->pset = 1;
+	switch (avro_value_get_type(&f)) {
+	case AVRO_NULL:
+		x->pnull = 1;
+		return;
+	case AVRO_INT32:
+		if (!avro_value_get_int(&f, &i32))
+			x->day = i32;
+		x->pset = 0;
+		return;
+	case AVRO_INT64:
+		if (avro_value_get_long(&f, &i64))
+			break;
+		u = (uint64_t)i64;
+		goto fixed;
+	case AVRO_DOUBLE:
+		if (avro_value_get_double(&f, &d))
+			break;
+		memcpy(&u, &d, sizeof u);
+	fixed:
+		for (int k = 0; k < 8; k++)
+			x->pval[k] = (uint8_t)(u >> (8 * k));
+		x->plen = 8;
+		return;
+	case AVRO_BOOLEAN:
+		if (avro_value_get_boolean(&f, &bo))
+			break;
+		x->pval[0] = bo ? 1 : 0;
+		x->plen = 1;
+		return;
+	case AVRO_STRING:
+		if (avro_value_get_string(&f, (const char **)&p, &n) || !n || n - 1 > ICE_PART_MAX)
+			break;
+		memcpy(x->pval, p, n - 1);   /* n counts the NUL */
+		x->plen = (uint8_t)(n - 1);
+		return;
+	case AVRO_BYTES:
+		if (avro_value_get_bytes(&f, &p, &n) || n > ICE_PART_MAX)
+			break;
+		memcpy(x->pval, p, n);
+		x->plen = (uint8_t)n;
+		return;
+	default:
+		break;
+	}
+	x->pset = 0;
 }
 
 typedef int (*rec_fn)(void *ctx, avro_value_t *v, ids_error *err);
@@ -118,11 +188,17 @@ static int on_mf(void *ctx, avro_value_t *v, ids_error *err)
 	size_t cnt = 0;
 	if (!get_field(v, "partitions", &arr) && !avro_value_get_size(&arr, &cnt) && cnt &&
 	    !avro_value_get_by_index(&arr, 0, &el, NULL)) {
-		int ok1, ok2;
-		m->lo = bytes_le32(&el, "lower_bound", &ok1);
-		m->hi = bytes_le32(&el, "upper_bound", &ok2);
-		m->has_bounds = ok1 && ok2;
+		avro_value_t cn;
+		int bv = 1;
+		if (!get_field(&el, "contains_null", &cn))
+			avro_value_get_boolean(&cn, &bv);
+		m->pnull = bv != 0;
+		int lo = get_bytes(&el, "lower_bound", m->lo, &m->lo_len), hi = get_bytes(&el, "upper_bound", m->hi, &m->hi_len);
+		m->pvals = lo > 0;
+		/* a bound we cannot keep: no summary rather than a wrong one */
+		m->has_bounds = lo >= 0 && hi >= 0 && lo == hi;
 	}
+	m->spec = (int32_t)get_long(v, "partition_spec_id", 0);
 	return 0;
 }
 
@@ -211,7 +287,7 @@ static int on_entry(void *ctx, avro_value_t *v, ids_error *err)
 	x->rows = get_long(&df, "record_count", 0);
 	x->size = get_long(&df, "file_size_in_bytes", 0);
 	if (!avro_value_get_by_name(&df, "partition", &part, NULL))
-		x->day = (int32_t)get_long(&part, "idb_ts_day", 0);
+		read_part(&part, x);
 	read_metrics(&df, x);
 	const char *base = strrchr(x->path, '/');
 	long long a1, b1;

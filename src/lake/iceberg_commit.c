@@ -1,7 +1,7 @@
 /* Iceberg commits: one snapshot of one table (manifest, manifest list, then the next
  * metadata/vN.metadata.json created with link(2), the commit, then version-hint.text), the
- * appends of the change log and conflicts, the copy-on-write replace of the current state's
- * changed buckets, and the "delete" snapshot that takes files past the recorded progress back
+ * appends of the change log and conflicts (the current state's commit: iceberg_state.c),
+ * and the "delete" snapshot that takes files past the recorded progress back
  * out after a crash. docs/iceberg.md, "Commit and crash safety". */
 #include "iceberg.h"
 
@@ -161,10 +161,8 @@ static int rest_commit(lake *l, ice_ent *e, int k, json_t **meta, int64_t snap, 
 	return rc;
 }
 
-/* One snapshot of table kind k: add[0..n_add) (status 1, paths in the table's data dir, sizes
- * known) are added, the live files whose del[i] is set are removed. */
-static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, const uint8_t *del, const char *op,
-		      int64_t seq_mark, json_t *extra, ids_error *err)
+int ice_commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, const uint8_t *del, const char *op,
+		   int64_t seq_mark, json_t *extra, ids_error *err)
 {
 	ice_tbl *x = &e->k[k];
 	char mdir[4600];
@@ -215,6 +213,12 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	int lastcol = (int)json_integer_value(json_object_get(meta, "last-column-id"));
 	if (ice_max_id(fields) > lastcol)
 		json_object_set_new(meta, "last-column-id", json_integer(ice_max_id(fields)));
+	/* the state of a partitioned store: a file whose partition column holds one value gets
+	 * the identity spec, any other the unpartitioned one (spec 0) */
+	int32_t pspec = k == LK_T_STATE && e->t->part_field ? ice_state_spec(l, e, meta, fields) : 0;
+	for (size_t i = 0; i < n_add; i++)
+		if (add[i].spec == ICE_SPEC_PART)
+			add[i].spec = add[i].pset ? pspec : 0;
 	json_t *schema = json_pack("{sssiso}", "type", "struct", "schema-id", schema_id, "fields", fields);   /* takes fields */
 	char *schema_text = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
 	json_decref(schema);
@@ -239,14 +243,14 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	}
 	for (size_t i = 0; i < n_add; i++)
 		add_rows += add[i].rows;
-	ice_mf_meta mm = {.schema_json = schema_text, .schema_id = schema_id, .partitioned = k == LK_T_CHANGES,
+	ice_mf_meta mm = {.schema_json = schema_text, .schema_id = schema_id,
 			  .sort_order_id = k == LK_T_STATE ? 0 : 1, .seq_field_id = k == LK_T_CHANGES ? ID_SEQ : k == LK_T_CONFLICTS ? ID_ID : 0,
 			  .ice = l->ice};
 	/* fast append: the old manifests as they are plus one with the new files; anything
 	 * removed (or too many manifests): one manifest with every live and removed file */
 	int fast = !n_del && x->n_mfs < FAST_APPEND_MAX;
 	size_t n_list = fast ? x->n_mfs : 0;
-	ice_mf *list = calloc(n_list + 1, sizeof *list);
+	ice_mf *list = calloc(n_list + n_add + (fast ? 0 : x->n_files) + 1, sizeof *list);   /* one per spec */
 	ice_file *ents = NULL;
 	size_t n_ents = 0;
 	if (!list)
@@ -272,10 +276,27 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 	}
 	char uuid[37], mpath[4800], lpath[4800];
 	uuid4(uuid);
-	if (!rc && n_ents) {
-		snprintf(mpath, sizeof mpath, "%s/%s-m0.avro", mdir, uuid);
+	/* a manifest per partition spec of the entries (one but for a partitioned state) */
+	ice_file *grp = !rc && n_ents ? calloc(n_ents, sizeof *grp) : NULL;
+	if (!rc && n_ents && !grp)
+		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+	for (size_t g = 0, done = 0; !rc && done < n_ents; g++) {
+		int32_t spec = INT32_MAX;
+		for (size_t i = 0; i < n_ents; i++)   /* the smallest spec not written yet */
+			if (ents[i].spec < spec && (!g || ents[i].spec > mm.part.spec_id))
+				spec = ents[i].spec;
+		size_t n_grp = 0;
+		for (size_t i = 0; i < n_ents; i++)
+			if (ents[i].spec == spec)
+				grp[n_grp++] = ents[i];
+		done += n_grp;
+		if (ice_part_of(meta, spec, &mm.part)) {
+			rc = ids_fail(err, IDS_ECORRUPT, "%s: partition spec %d: not one this writer knows", x->loc, (int)spec);
+			break;
+		}
+		snprintf(mpath, sizeof mpath, "%s/%s-m%zu.avro", mdir, uuid, g);
 		ice_mf *m = &list[n_list];
-		rc = ice_write_manifest(mpath, ents, n_ents, &mm, snap, m, err);
+		rc = ice_write_manifest(mpath, grp, n_grp, &mm, snap, m, err);
 		if (!rc)
 			rc = ice_publish(l->ice, mpath, err);
 		if (!rc) {
@@ -286,6 +307,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 			n_list++;
 		}
 	}
+	free(grp);
 	free(ents);
 	snprintf(lpath, sizeof lpath, "%s/snap-%" PRId64 "-1-%s.avro", mdir, snap, uuid);
 	if (!rc)
@@ -451,7 +473,7 @@ static int link_files(lake *l, ice_tbl *x, int k, const ice_file *src, size_t n,
 		*f = *p;
 		f->m = NULL;
 		f->path = strdup(dst);
-		if ((rc = ice_file_metrics(dst, f, err)) || (rc = ice_publish(l->ice, dst, err)))
+		if ((rc = ice_file_metrics(dst, NULL, f, err)) || (rc = ice_publish(l->ice, dst, err)))
 			break;
 		f->size = st.st_size;
 		f->dev = st.st_dev;
@@ -480,7 +502,7 @@ int ice_commit_log(lake *l, ice_ent *e, int k, int64_t changes, int64_t conflict
 	if (k == LK_T_CHANGES && e->t->log_held)
 		summary_add(extra, "idbsync.held-from", e->t->log_held);
 	if (!rc && n)
-		rc = commit_tbl(l, e, k, add, n, NULL, "append", changes, extra, err);
+		rc = ice_commit_tbl(l, e, k, add, n, NULL, "append", changes, extra, err);
 	if (rc)   /* the links are orphans: nothing refers to them */
 		for (size_t i = 0; i < n; i++)
 			if (add[i].path)
@@ -527,7 +549,7 @@ int ice_commit_compaction(lake *l, ice_ent *e, ids_error *err)
 		add[kept++] = add[i];
 	}
 	if (!rc && kept)
-		rc = commit_tbl(l, e, LK_T_CHANGES, add, kept, del, "replace", l->changes_seq, NULL, err);
+		rc = ice_commit_tbl(l, e, LK_T_CHANGES, add, kept, del, "replace", l->changes_seq, NULL, err);
 	if (rc)
 		for (size_t i = 0; i < kept; i++)
 			if (add[i].path)
@@ -543,86 +565,6 @@ int ice_commit_compaction(lake *l, ice_ent *e, ids_error *err)
 
 /* The current state: the bucket files whose inode the snapshot does not have are added, the
  * snapshot's files whose inode left the plain layout are removed, in one snapshot. */
-int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err)
-{
-	ice_tbl *x = &e->k[LK_T_STATE];
-	char dir[4300];
-	lk_table_dir(l, e->t, NULL, dir, sizeof dir);
-	DIR *d = opendir(dir);
-	if (!d)
-		return ids_fail(err, IDS_EIO, "%s: %s", dir, strerror(errno));
-	uint8_t *keep = calloc(x->n_files + 1, 1);
-	ice_file *add = NULL;
-	size_t n_add = 0, cap = 0;
-	int rc = keep ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
-	char ddir[4600];
-	if (!rc)
-		rc = mkdir_in(x->loc, "data", ddir, sizeof ddir, err);
-	struct dirent *de;
-	while (!rc && (de = readdir(d))) {
-		unsigned b;
-		int end = 0;
-		if (sscanf(de->d_name, "part-%u.parquet%n", &b, &end) != 1 || !end || de->d_name[end])
-			continue;
-		char src[4600];
-		snprintf(src, sizeof src, "%s/%s", dir, de->d_name);
-		struct stat st;
-		if (stat(src, &st))
-			continue;
-		int found = 0;
-		for (size_t i = 0; i < x->n_files; i++)
-			if (x->files[i].ino == st.st_ino && x->files[i].dev == st.st_dev) {
-				keep[i] = found = 1;
-			}
-		if (found)
-			continue;
-		if (n_add == cap) {
-			cap = cap ? cap * 2 : 16;
-			ice_file *a = realloc(add, cap * sizeof *a);
-			if (!a) {
-				rc = ids_fail(err, IDS_ENOMEM, "out of memory");
-				break;
-			}
-			add = a;
-		}
-		ice_file *f = &add[n_add++];   /* counted at once: freed with the others */
-		memset(f, 0, sizeof *f);
-		if ((rc = ice_file_metrics(src, f, err)))
-			break;
-		char dst[4900];
-		snprintf(dst, sizeof dst, "%s/part-%05u-%08x.parquet", ddir, b, (unsigned)(rand63() & 0xffffffff));
-		if (link(src, dst)) {
-			rc = ids_fail(err, IDS_EIO, "link %s -> %s: %s", src, dst, strerror(errno));
-			break;
-		}
-		f->path = strdup(dst);
-		f->size = st.st_size;
-		f->dev = st.st_dev;
-		f->ino = st.st_ino;
-		if ((rc = ice_publish(l->ice, dst, err)))
-			break;
-	}
-	closedir(d);
-	if (!rc)
-		lk_fsync_dir(ddir);
-	size_t n_del = 0;
-	for (size_t i = 0; keep && i < x->n_files; i++)
-		n_del += !keep[i];
-	for (size_t i = 0; keep && i < x->n_files; i++)
-		keep[i] = !keep[i];   /* now: removed */
-	if (!rc && (n_add || n_del || !x->meta))
-		rc = commit_tbl(l, e, LK_T_STATE, add, n_add, keep, n_del ? "overwrite" : "append", state, NULL, err);
-	if (rc)
-		for (size_t i = 0; i < n_add; i++)
-			if (add[i].path)
-				ice_remove(l->ice, add[i].path);
-	ice_files_free(add, n_add);
-	free(keep);
-	if (!rc)
-		x->state_dirty = 0;
-	return rc;
-}
-
 /* Files of change log / conflicts table k past what progress.json records. */
 int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 {
@@ -643,7 +585,7 @@ int ice_reconcile_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 	int rc = 0;
 	if (n) {
 		json_t *extra = json_pack("{ss}", "idbsync.recovered", "true");
-		rc = commit_tbl(l, e, k, NULL, 0, del, "delete", k == LK_T_CHANGES ? l->changes_seq : l->changes_seq, extra,
+		rc = ice_commit_tbl(l, e, k, NULL, 0, del, "delete", k == LK_T_CHANGES ? l->changes_seq : l->changes_seq, extra,
 				err);
 		json_decref(extra);
 		if (!rc)

@@ -319,6 +319,14 @@ void ice_remove_orphans(lake *l, ice_tbl *x)
 		}
 		n += sweep(l->ice, dir, ".metadata.json", set, cutoff);
 	}
+	if (l->ice->s3) {   /* what S3 holds that the mirror does not know (a lost mirror) */
+		static const char *const data_sfx[] = {".parquet", NULL}, *const meta_sfx[] = {".avro", NULL},
+					 *const cat_sfx[] = {".avro", ".metadata.json", NULL};
+		snprintf(dir, sizeof dir, "%s/data", x->loc);
+		n += ice_sweep_s3(l->ice, dir, data_sfx, set, cutoff);
+		snprintf(dir, sizeof dir, "%s/metadata", x->loc);
+		n += ice_sweep_s3(l->ice, dir, x->uri ? cat_sfx : meta_sfx, set, cutoff);
+	}
 	if (n)
 		ids_logf(IDS_LOG_INFO, "lake_iceberg", "iceberg %s: removed %zu orphan file(s)", x->loc, n);
 	json_decref(set);

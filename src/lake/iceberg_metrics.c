@@ -81,7 +81,40 @@ static void set_bound(uint8_t *dst, uint8_t *len, pq_type t, const uint8_t *p, u
 	*len = (uint8_t)k;
 }
 
-int ice_file_metrics(const char *path, ice_file *f, ids_error *err)
+int ice_value_cmp(const char *type, const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	pq_type t = !strcmp(type, "long") || !strcmp(type, "timestamptz") ? PQ_INT64
+		    : !strcmp(type, "double")                             ? PQ_DOUBLE
+		    : !strcmp(type, "boolean")                            ? PQ_BOOLEAN
+									  : PQ_BYTE_ARRAY;
+	if (t != PQ_BYTE_ARRAY && (an < (t == PQ_BOOLEAN ? 1u : 8u) || bn < (t == PQ_BOOLEAN ? 1u : 8u)))
+		return an < bn ? -1 : an > bn;
+	return cmp(t, a, (uint32_t)an, b, (uint32_t)bn);
+}
+
+/* The identity partition value of column x of a file: one value in every row (min == max in
+ * every row group: a cut byte-array bound never equals its bumped maximum, so equal bounds are
+ * exact), or only nulls. */
+static void part_value(ice_file *f, const ice_metric *x, pq_type t, const uint8_t *lo, uint32_t lon, const uint8_t *hi,
+		       uint32_t hin, int bounds)
+{
+	if (x->nulls >= 0 && x->nulls == f->rows) {
+		f->pset = f->pnull = 1;
+		return;
+	}
+	if (x->nulls != 0 || !bounds || !lo || !hi || lon != hin || memcmp(lo, hi, lon) || lon > ICE_PART_MAX)
+		return;
+	if (t == PQ_BOOLEAN) {
+		f->pval[0] = lo[0] ? 1 : 0;
+		f->plen = 1;
+	} else {
+		memcpy(f->pval, lo, lon);
+		f->plen = (uint8_t)lon;
+	}
+	f->pset = 1;
+}
+
+int ice_file_metrics(const char *path, const char *part, ice_file *f, ids_error *err)
 {
 	pq_reader *r = NULL;
 	int rc = pq_reader_open(&r, path, NULL, err);
@@ -132,6 +165,10 @@ int ice_file_metrics(const char *path, ice_file *f, ids_error *err)
 		if (bounds && lo && hi) {
 			set_bound(x->lo, &x->lo_len, t, lo, lon, 0, utf8);
 			set_bound(x->hi, &x->hi_len, t, hi, hin, 1, utf8);
+		}
+		if (part && !strcmp(m->columns[c].path, part)) {
+			f->rows = m->num_rows;
+			part_value(f, x, t, lo, lon, hi, hin, bounds);
 		}
 	}
 	f->rows = m->num_rows;

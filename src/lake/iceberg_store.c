@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "idbsync/log.h"
@@ -84,4 +85,43 @@ void ice_remove(lk_ice *ice, const char *path)
 		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg: %s (an orphan on S3)", err.msg);
 	if (unlink(path) && errno != ENOENT)
 		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg: unlink %s: %s", path, strerror(errno));
+}
+
+typedef struct sweep_ctx {
+	lk_ice *ice;
+	json_t *set;
+	const char *const *suffixes;
+	time_t cutoff;
+	size_t n;
+} sweep_ctx;
+
+static int sweep_object(void *ctx, const char *key, int64_t size, int64_t mtime)
+{
+	(void)size;
+	sweep_ctx *c = ctx;
+	size_t kl = strlen(key);
+	int match = 0;
+	for (const char *const *sf = c->suffixes; *sf; sf++)
+		match |= kl > strlen(*sf) && !strcmp(key + kl - strlen(*sf), *sf);
+	char path[4800];
+	int n = snprintf(path, sizeof path, "%s/%s", c->ice->root, key);
+	/* an object of unknown age is kept: it may be a commit in progress */
+	if (!match || n < 0 || (size_t)n >= sizeof path || json_object_get(c->set, path) || !mtime || mtime >= c->cutoff)
+		return 0;
+	ice_remove(c->ice, path);
+	c->n++;
+	return 0;
+}
+
+size_t ice_sweep_s3(lk_ice *ice, const char *dir, const char *const *suffixes, json_t *set, time_t cutoff)
+{
+	const char *rel = ice->s3 ? rel_of(ice, dir) : NULL;
+	char prefix[4700];
+	if (!rel || snprintf(prefix, sizeof prefix, "%s/", rel) >= (int)sizeof prefix)
+		return 0;
+	sweep_ctx c = {.ice = ice, .set = set, .suffixes = suffixes, .cutoff = cutoff};
+	ids_error err = IDS_ERROR_INIT;
+	if (s3_list(ice->s3, prefix, 0, sweep_object, &c, &err))
+		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg: orphans on S3 under %s: %s", prefix, err.msg);
+	return c.n;
 }

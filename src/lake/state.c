@@ -174,7 +174,7 @@ static int on_row(void *ctx, const ledger_row *r)
 	lk_row_str(row, "idb_user", r->user, strlen(r->user));
 	lk_row_i64(row, "idb_seq", r->seq);
 	lk_row_str(row, "idb_hlc", r->hlc, strlen(r->hlc));
-	lk_row_fill(l, t, v, 1);
+	lk_row_fill(l, t, v, !l->ice);   /* Iceberg's files hold the partition column (table.c) */
 	if (!rc && (rc = lk_write_row(l, p->full, j->err)) && pq_writer_usable(p->full)) {
 		/* this row alone was refused: the rest of the bucket is written, the row waits */
 		rc = lk_hold_state_row(l, t, j->key.data, r->hash, r->seq, j->err);

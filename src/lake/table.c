@@ -307,7 +307,8 @@ pq_node *lk_table_schema(lake *l, const lk_table *t, lk_table_kind kind)
 		}
 	}
 	for (size_t i = 0; root && i < t->n_cols; i++) {
-		if (kind == LK_T_STATE && t->part_field && !strcmp(t->cols[i].field, t->part_field))
+		/* the partition column comes from the path, but an Iceberg data file needs it */
+		if (kind == LK_T_STATE && t->part_field && !l->ice && !strcmp(t->cols[i].field, t->part_field))
 			continue;
 		if (pq_node_add(root, lk_type_node(t->cols[i].name, t->cols[i].type, profile))) {
 			pq_node_free(root);

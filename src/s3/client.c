@@ -2,6 +2,7 @@
  * <endpoint>/<bucket>/<prefix><key>, signed by sigv4.c. A non-2xx answer becomes an error
  * carrying S3's own <Code> and <Message>. */
 #include "idbsync/s3.h"
+#include "idbsync/log.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -9,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sigv4.h"
 
 #define S3_OBJECT_MAX ((size_t)5 << 30)   /* a single PUT's limit */
 #define S3_ERROR_MAX (64u << 10)
+#define S3_LIST_PAGE_MAX (16u << 20)   /* one ListObjectsV2 page: 1000 keys of at most 1 KiB, and more */
 
 struct s3 {
 	char endpoint[1024];   /* without a trailing '/' */
@@ -115,9 +118,35 @@ static int test_kill_due(size_t len)
 	return v && !strncmp(v, "put-body:", 9) && len >= (1u << 20) && ++count == atoi(v + 9);
 }
 
-/* One signed request on key (NULL: the bucket itself). */
-static int request(s3 *c, const char *method, const char *key, const void *body, size_t len, ids_buf *out, long *code,
-		   ids_error *err)
+/* Tests (IDBSYNC_TEST_S3_STALL=put-body:<n>:<file>): the n-th PUT of at least 1 MiB, once its
+ * first bytes left, waits while <file> exists (at most 5 min), logging that it does: the test
+ * kills or restarts the S3 *server* in that window, a restart mid-upload at a known moment. */
+static const char *test_stall_file(size_t len)
+{
+	static int count;
+	const char *v = getenv("IDBSYNC_TEST_S3_STALL");
+	const char *f = v && !strncmp(v, "put-body:", 9) ? strchr(v + 9, ':') : NULL;
+	return f && len >= (1u << 20) && ++count == atoi(v + 9) ? f + 1 : NULL;
+}
+
+static int stall_midput(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow;
+	const char **file = ctx;
+	if (*file && ulnow > 0 && ulnow < ultotal) {
+		ids_logf(IDS_LOG_WARN, "s3_test_stall", "PUT stalled after %lld of %lld bytes while %s exists",
+			 (long long)ulnow, (long long)ultotal, *file);
+		for (int i = 0; i < 6000 && access(*file, F_OK) == 0; i++)
+			usleep(50000);
+		*file = NULL;   /* once */
+	}
+	return 0;
+}
+
+/* One signed request on key (NULL: the bucket itself) with query (NULL or a canonical query
+ * string, see sigv4.h). */
+static int request(s3 *c, const char *method, const char *key, const char *query, const void *body, size_t len,
+		   ids_buf *out, long *code, ids_error *err)
 {
 	char path[4096], enc[4096 * 3], uri[4096 * 3 + 300], url[4096 * 3 + 1400];
 	snprintf(path, sizeof path, "%s%s%s", c->bucket, key ? "/" : "", key ? c->prefix : "");
@@ -126,9 +155,12 @@ static int request(s3 *c, const char *method, const char *key, const void *body,
 	if (s3_uri_encode(path, 1, enc, sizeof enc))
 		return ids_fail(err, IDS_ELIMIT, "s3 key too long: %s", key ? key : c->bucket);
 	snprintf(uri, sizeof uri, "/%s", enc);
-	snprintf(url, sizeof url, "%s%s", c->endpoint, uri);
+	int un = snprintf(url, sizeof url, "%s%s%s%s", c->endpoint, uri, query ? "?" : "", query ? query : "");
+	if (un < 0 || (size_t)un >= sizeof url)
+		return ids_fail(err, IDS_ELIMIT, "s3 request too long: %s", uri);
 	char date[17], hash[65], auth[1024];
-	if (s3_sign(method, c->host, uri, body, len, c->region, c->access, c->secret, time(NULL), date, hash, auth, sizeof auth))
+	if (s3_sign(method, c->host, uri, query ? query : "", body, len, c->region, c->access, c->secret, time(NULL), date,
+		    hash, auth, sizeof auth))
 		return ids_fail(err, IDS_EINVAL, "s3: cannot sign the request for %s", url);
 	char h1[600], h2[100], h3[100], h4[1100];
 	snprintf(h1, sizeof h1, "Host: %s", c->host);
@@ -148,8 +180,9 @@ static int request(s3 *c, const char *method, const char *key, const void *body,
 		curl_slist_free_all(h);
 		return ids_fail(err, IDS_ENOMEM, "curl init failed");
 	}
-	ids_buf ebuf;
-	ids_buf_init(&ebuf, S3_ERROR_MAX);
+	ids_buf ebuf;   /* the answer: an error document, or what out takes (its cap) */
+	ids_buf_init(&ebuf, out ? out->max : S3_ERROR_MAX);
+	const char *stall = NULL;
 	curl_easy_setopt(cu, CURLOPT_URL, url);
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
@@ -163,6 +196,10 @@ static int request(s3 *c, const char *method, const char *key, const void *body,
 		curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 		if (test_kill_due(len)) {
 			curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, kill_midput);
+			curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
+		} else if ((stall = test_stall_file(len))) {
+			curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, stall_midput);
+			curl_easy_setopt(cu, CURLOPT_XFERINFODATA, &stall);
 			curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
 		}
 	} else if (strcmp(method, "GET")) {
@@ -199,7 +236,7 @@ int s3_put(s3 *c, const char *key, const void *data, size_t len, ids_error *err)
 	long code;
 	if (len > S3_OBJECT_MAX)
 		return ids_fail(err, IDS_ELIMIT, "s3: %s: %zu bytes, more than one PUT takes", key, len);
-	return request(c, "PUT", key, data, len, NULL, &code, err);
+	return request(c, "PUT", key, NULL, data, len, NULL, &code, err);
 }
 
 int s3_put_file(s3 *c, const char *key, const char *path, ids_error *err)
@@ -225,16 +262,107 @@ int s3_put_file(s3 *c, const char *key, const char *path, ids_error *err)
 int s3_get(s3 *c, const char *key, ids_buf *out, ids_error *err)
 {
 	long code;
-	return request(c, "GET", key, NULL, 0, out, &code, err);
+	return request(c, "GET", key, NULL, NULL, 0, out, &code, err);
 }
 
 int s3_delete(s3 *c, const char *key, ids_error *err)
 {
 	long code;
-	int rc = request(c, "DELETE", key, NULL, 0, NULL, &code, err);
+	int rc = request(c, "DELETE", key, NULL, NULL, 0, NULL, &code, err);
 	if (rc == IDS_ENOTFOUND) {
 		*err = (ids_error)IDS_ERROR_INIT;
 		rc = 0;
+	}
+	return rc;
+}
+
+/* Decodes the XML entities S3 uses in keys (&amp; &lt; &gt; &quot; &apos; &#N;) in place. */
+static void xml_unescape(char *s)
+{
+	static const struct { const char *e; char c; } ents[] = {
+		{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	char *w = s;
+	for (const char *r = s; *r;) {
+		size_t i, n = sizeof ents / sizeof *ents;
+		for (i = 0; *r == '&' && i < n; i++)
+			if (!strncmp(r, ents[i].e, strlen(ents[i].e)))
+				break;
+		if (*r == '&' && i < n) {
+			*w++ = ents[i].c;
+			r += strlen(ents[i].e);
+		} else if (*r == '&' && r[1] == '#' && strchr(r, ';')) {
+			long v = r[2] == 'x' ? strtol(r + 3, NULL, 16) : strtol(r + 2, NULL, 10);
+			*w++ = v > 0 && v < 128 ? (char)v : '?';
+			r = strchr(r, ';') + 1;
+		} else
+			*w++ = *r++;
+	}
+	*w = 0;
+}
+
+/* An ISO 8601 UTC time (2026-12-05T22:09:43.000Z) as seconds since the epoch (0: not one). */
+static int64_t iso_time(const char *s)
+{
+	struct tm tm = {0};
+	if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+int s3_list(s3 *c, const char *prefix, int max_keys, s3_list_fn each, void *ctx, ids_error *err)
+{
+	char token[2048] = "", full[2048], enc_prefix[6200], enc_token[6200], query[13000];
+	int n = snprintf(full, sizeof full, "%s%s", c->prefix, prefix ? prefix : "");
+	if (n < 0 || (size_t)n >= sizeof full || s3_uri_encode(full, 0, enc_prefix, sizeof enc_prefix))
+		return ids_fail(err, IDS_ELIMIT, "s3 list: prefix too long: %s", full);
+	size_t strip = strlen(c->prefix);
+	int rc = 0;
+	for (int page = 0; !rc; page++) {
+		/* the query's names in sorted order, as the signature's canonical form needs */
+		if (*token && s3_uri_encode(token, 0, enc_token, sizeof enc_token))
+			return ids_fail(err, IDS_ELIMIT, "s3 list: continuation token too long");
+		snprintf(query, sizeof query, "%s%s%slist-type=2&max-keys=%d&prefix=%s", *token ? "continuation-token=" : "",
+			 *token ? enc_token : "", *token ? "&" : "", max_keys > 0 && max_keys <= 1000 ? max_keys : 1000,
+			 enc_prefix);
+		ids_buf b;
+		ids_buf_init(&b, S3_LIST_PAGE_MAX);
+		long code;
+		rc = request(c, "GET", NULL, query, NULL, 0, &b, &code, err);
+		const char *p = b.data ? b.data : "";
+		while (!rc && (p = strstr(p, "<Contents>"))) {
+			const char *end = strstr(p, "</Contents>");
+			if (!end)
+				break;
+			size_t len = (size_t)(end - p);
+			char *one = malloc(len + 1), key[2048], mod[64], size[32];
+			if (!one) {
+				rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+				break;
+			}
+			memcpy(one, p, len);
+			one[len] = 0;
+			xml_tag(one, "Key", key, sizeof key);
+			xml_tag(one, "LastModified", mod, sizeof mod);
+			xml_tag(one, "Size", size, sizeof size);
+			free(one);
+			xml_unescape(key);
+			if (strncmp(key, c->prefix, strip))
+				rc = ids_fail(err, IDS_ECORRUPT, "s3 list: key %s outside the prefix %s", key, c->prefix);
+			else
+				rc = each(ctx, key + strip, strtoll(size, NULL, 10), iso_time(mod));
+			p = end;
+		}
+		char trunc[16];
+		xml_tag(b.data, "IsTruncated", trunc, sizeof trunc);
+		xml_tag(b.data, "NextContinuationToken", token, sizeof token);
+		xml_unescape(token);
+		ids_buf_free(&b);
+		if (rc || strcmp(trunc, "true"))
+			break;
+		if (!*token)
+			rc = ids_fail(err, IDS_ECORRUPT, "s3 list: a truncated page without NextContinuationToken");
 	}
 	return rc;
 }

@@ -43,7 +43,8 @@ int s3_uri_encode(const char *s, int keep_slash, char *out, size_t size)
 	return 0;
 }
 
-int s3_sign(const char *method, const char *host, const char *canonical_uri, const void *body, size_t len,
+int s3_sign(const char *method, const char *host, const char *canonical_uri, const char *canonical_query,
+	    const void *body, size_t len,
 	    const char *region, const char *access_key, const char *secret_key, time_t now, char amz_date[17],
 	    char payload_hash[65], char *auth, size_t auth_size)
 {
@@ -58,8 +59,8 @@ int s3_sign(const char *method, const char *host, const char *canonical_uri, con
 	hex(d, 32, payload_hash);
 	const char *signed_headers = "host;x-amz-content-sha256;x-amz-date";
 	char creq[8192], scope[200], sts[512], key[300], sig[65];
-	int n = snprintf(creq, sizeof creq, "%s\n%s\n\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n%s\n%s", method,
-			 canonical_uri, host, payload_hash, amz_date, signed_headers, payload_hash);
+	int n = snprintf(creq, sizeof creq, "%s\n%s\n%s\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n%s\n%s", method,
+			 canonical_uri, canonical_query, host, payload_hash, amz_date, signed_headers, payload_hash);
 	if (n < 0 || (size_t)n >= sizeof creq)
 		return -1;
 	SHA256((const unsigned char *)creq, (size_t)n, d);

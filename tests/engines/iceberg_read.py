@@ -5,7 +5,8 @@ prints JSON for tests/lake/iceberg*.test.mjs.
       one {"snapshots":[{"id","seq","op","parent"}], "snapshot": id, "schema", "rows":[...]}
       per argument, for the current snapshot, or the newest one whose summary idbsync.seq
       <= AS_OF_SEQ (time travel), with "files": the data files the scan planned (a ROW_FILTER
-      such as "idb_seq <= 5" prunes by the manifests' metrics); one process for all
+      such as "idb_seq <= 5" prunes by the manifests' metrics) and "parts": their [spec id,
+      partition values]; one process for all
       (pyiceberg's import takes seconds).
   iceberg_read.py loop SECONDS CHANGES_DIR STATE_DIR   (at least SECONDS and 6 scans)
       scans both tables' newest committed metadata in a loop while the server writes and prints
@@ -117,6 +118,10 @@ def scan(table_dir, as_of=None, row_filter=None):
         "schema": [f.name for f in tab.schema().fields],
         "rows": plain(rows),
         "files": 0 if sc is None else len(list(sc.plan_files())),
+        # the planned files' partition spec and values (a filter prunes by them)
+        "parts": [] if sc is None else sorted(
+            [[t.file.spec_id, plain([t.file.partition[i] for i in range(len(t.file.partition))])]
+             for t in sc.plan_files()], key=json.dumps),
     }
 
 

@@ -53,6 +53,24 @@ export function stateOf(changes, upto = Infinity) {
 export const seqs = (rows) => rows.map((r) => r.idb_seq).sort((a, b) => a - b);
 export const upto = (n) => Array.from({ length: n }, (_, i) => i + 1);
 
+/** Flushes db `app` of the server at url (a flush waiting out its backoff answers 503 "call
+ * again": called again for up to a minute) and reads store `docs` through its served catalog
+ * with pyiceberg (read: the environment naming the S3 properties): the change log holds every
+ * change once, the state equals the pull feed. Resolves the flushed seq. */
+export async function checkServed(url, read) {
+  let f;
+  for (let k = 0; !f; k++) {
+    try { f = (await flush(url, 'app')).flushed; } catch (e) { if (k > 60) throw e; await new Promise((r) => setTimeout(r, 1000)); }
+  }
+  const T = (t) => `rest+${url}/iceberg/app.${t}`;
+  const [st, log] = await pyEnv(read, 'scan', T('docs'), T('docs_changes'));
+  assert.deepEqual(seqs(log.rows), upto(f), 'the change log: every change once');
+  const want = stateOf(await pullChanges(url, 'app')).get('docs');
+  assert.equal(st.rows.length, want.size);
+  for (const row of st.rows) assert.equal(row.idb_seq, want.get(row.idb_key)?.seq, `key ${row.idb_key}`);
+  return f;
+}
+
 /** Every file under dir, recursively. */
 export function walk(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
@@ -115,7 +133,8 @@ export async function restCatalog(dir, props = {}) {
 }
 
 /** Starts versitygw (tests/engines/versitygw_env.sh builds it once) serving dir on 127.0.0.1 with
- * a bucket `lake`; resolves {endpoint, bucket, dir, access, secret, stop()}. */
+ * a bucket `lake`; resolves {endpoint, bucket, dir, access, secret, stop(), start()}: stop()
+ * kills it (SIGKILL, as a crash), start() starts it again on the same port and directory. */
 export async function s3Server(dir) {
   const bin = execFileSync(path.join(SRC, 'tests/engines/versitygw_env.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   fs.mkdirSync(path.join(dir, 'lake'), { recursive: true });
@@ -123,21 +142,25 @@ export async function s3Server(dir) {
     const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
   });
   const access = 'idbsynctest', secret = 'idbsynctestsecret';
-  const proc = spawn(bin, ['--access', access, '--secret', secret, '--port', `127.0.0.1:${port}`, 'posix', '--nometa', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  const kill = () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } };
-  process.on('exit', kill);
-  unref(proc);
-  let err = '';
-  proc.stderr.on('data', (d) => { err = (err + d).slice(-20000); });
-  proc.stdout.on('data', () => {});
-  const exited = new Promise((r) => proc.once('exit', r));
-  let up = false;
-  exited.then(() => { if (!up) up = null; });
   const endpoint = `http://127.0.0.1:${port}`;
-  while (!up) {   // serving once an unsigned request gets an S3 answer
-    if (up === null) throw new Error(`versitygw exited: ${err}`);
-    try { await fetch(`${endpoint}/lake`); up = true; } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
-  return { endpoint, bucket: 'lake', dir, access, secret, stop: async () => { proc.ref(); kill(); await exited; } };
+  let proc = null, exited = null;
+  const kill = () => { try { proc?.kill('SIGKILL'); } catch { /* gone */ } };
+  process.on('exit', kill);
+  const start = async () => {
+    proc = spawn(bin, ['--access', access, '--secret', secret, '--port', `127.0.0.1:${port}`, 'posix', '--nometa', dir],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    unref(proc);
+    let err = '';
+    proc.stderr.on('data', (d) => { err = (err + d).slice(-20000); });
+    proc.stdout.on('data', () => {});
+    exited = new Promise((r) => proc.once('exit', r));
+    let up = false;
+    exited.then(() => { if (!up) up = null; });
+    while (!up) {   // serving once an unsigned request gets an S3 answer
+      if (up === null) throw new Error(`versitygw exited: ${err}`);
+      try { await fetch(`${endpoint}/lake`); up = true; } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+  };
+  await start();
+  return { endpoint, bucket: 'lake', dir, access, secret, start, stop: async () => { proc.ref(); kill(); await exited; } };
 }
