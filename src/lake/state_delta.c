@@ -3,9 +3,9 @@
  * A row keeps its id for life and new rows get higher ids, so rows created since the last
  * pass go to a new delta without rewriting any bucket: with new keys hashed over every
  * bucket, a pass used to rewrite the whole table (O(table) per pass); now it writes what is
- * new. A touched older row rewrites its bucket or its delta; small deltas are merged
- * binary-counter style (each row rewritten O(log) times) with a directory exchange, so a
- * reader sees each key once (docs/lake-layout.md). */
+ * new. A touched older row rewrites its bucket or its delta; small deltas are merged in
+ * tiers (each row rewritten O(log) times) with a directory exchange, so a reader sees each
+ * key once (docs/lake-layout.md). */
 #include "lake_int.h"
 
 #include <dirent.h>
@@ -187,27 +187,38 @@ static int merge(lake *l, lk_table *t, size_t i, ids_error *err)
 	return rc;
 }
 
-/* Merges the newest deltas while the one before them is at most 1.5x their sum and the
- * result stays under the bucket target: deltas of a steady ingest double like a binary
- * counter, so there are O(log) of them and a row is rewritten O(log) times. */
+/* Size-tiered, in id order: when MERGE_FANOUT deltas at the end are within 2x of the newest
+ * one's size (and their sum within the bucket target), they become one; repeated, so tiers
+ * grow by the fanout. A steady ingest thus keeps at most about fanout files per tier and
+ * writes a row 1 + log_8(passes) times (binary merging wrote it log_2 times, which cost
+ * more than the pass itself). MAX_DELTAS bounds the count whatever the sizes. */
+#define MERGE_FANOUT 8
+#define MAX_DELTAS 64
 static int maybe_merge(lake *l, lk_table *t, ids_error *err)
 {
-	size_t n = t->n_deltas;
-	if (n < 2)
-		return 0;
 	char dir[IDS_PATH_MAX + 1];
 	lk_table_dir(l, t, NULL, dir, sizeof dir);
 	int64_t cap = t->bucket_bytes ? t->bucket_bytes : l->bucket_bytes;
-	int64_t acc = delta_size(dir, &t->deltas[n - 1]);
-	size_t i = n - 1;
-	while (i > 0) {
-		int64_t s = delta_size(dir, &t->deltas[i - 1]);
-		if (s * 2 > acc * 3 || s + acc > cap)
+	int rc = 0;
+	while (!rc && t->n_deltas >= MERGE_FANOUT) {
+		size_t n = t->n_deltas, i = n - 1;
+		int64_t newest = delta_size(dir, &t->deltas[n - 1]), acc = newest;
+		while (i > 0) {
+			int64_t s = delta_size(dir, &t->deltas[i - 1]);
+			if (s > 2 * newest || acc + s > cap)
+				break;
+			acc += s;
+			i--;
+		}
+		if (n - i < MERGE_FANOUT && n >= MAX_DELTAS)
+			i = n - MERGE_FANOUT;   /* too many files of mixed sizes: merge the newest anyway */
+		if (n - i < MERGE_FANOUT)
 			break;
-		acc += s;
-		i--;
+		rc = merge(l, t, i, err);
+		if (t->n_deltas == n)
+			break;   /* not merged (the dir holds a subdirectory), or failed */
 	}
-	return i < n - 1 ? merge(l, t, i, err) : 0;
+	return rc;
 }
 
 /* The lowest slot no delta uses. */

@@ -172,13 +172,32 @@ int ledger_rows_ids(ledger *s, const char *dbname, const char *store_name, const
 		*max_id = !rc && sqlite3_step(m) == SQLITE_ROW ? sqlite3_column_int64(m, 0) : 0;
 		sqlite3_finalize(m);
 	}
-	const char *sql = "SELECT r.rowid FROM rows r WHERE r.sid=" STORE_SID
-			  " AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4";
-	if (rc || !n || (rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "row ids")))
+	/* the store's and each user's id looked up once, not per key: a pass has many keys */
+	sqlite3_stmt *st = NULL, *us = NULL;
+	int64_t sid = -1, uid = -1;
+	const char *last_user = NULL;
+	if (rc || !n || (rc = prepare_store_sql(s, db, "SELECT " STORE_SID, dbname, store_name, &st, err, "row ids")))
 		goto out;
+	sid = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : -1;
+	if (sqlite3_prepare_v2(db, "SELECT uid FROM users WHERE name=?1", -1, &us, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT rowid FROM rows WHERE sid=?1 AND uid=?2 AND key=?3", -1, &q, NULL) != SQLITE_OK) {
+		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "row ids");
+		goto out;
+	}
 	for (size_t i = 0; i < n && !rc; i++) {
-		sqlite3_bind_text(q, 3, keys[i].user ? keys[i].user : "", -1, SQLITE_STATIC);
-		sqlite3_bind_blob(q, 4, keys[i].key, (int)keys[i].key_len, SQLITE_STATIC);
+		const char *user = keys[i].user ? keys[i].user : "";
+		if (!last_user || strcmp(user, last_user)) {
+			sqlite3_bind_text(us, 1, user, -1, SQLITE_STATIC);
+			uid = sqlite3_step(us) == SQLITE_ROW ? sqlite3_column_int64(us, 0) : -1;
+			sqlite3_reset(us);
+			last_user = user;
+		}
+		ids[i] = 0;
+		if (sid < 0 || uid < 0)
+			continue;
+		sqlite3_bind_int64(q, 1, sid);
+		sqlite3_bind_int64(q, 2, uid);
+		sqlite3_bind_blob(q, 3, keys[i].key, (int)keys[i].key_len, SQLITE_STATIC);
 		int step = sqlite3_step(q);
 		ids[i] = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
 		if (step != SQLITE_ROW && step != SQLITE_DONE)
@@ -186,6 +205,8 @@ int ledger_rows_ids(ledger *s, const char *dbname, const char *store_name, const
 		sqlite3_reset(q);
 	}
 out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(us);
 	snapshot_end(s, db, q);
 	return rc;
 }
