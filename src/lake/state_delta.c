@@ -44,6 +44,9 @@ int lk_delta_start(lake *l, lk_table *t, int64_t *upto)
 {
 	if (t->part_field)
 		return 0;   /* a key moves between partition dirs: the two-phase swap needs the bucket */
+	/* every row there is: rows the change log has not reached yet are in the files at once
+	 * (a flush call returns when the state reflects what was acked before it), and when
+	 * their changes come, the next pass rewrites their buckets once */
 	ids_error e = IDS_ERROR_INIT;
 	return ledger_rows_ids(l->st, t->db, t->store, NULL, 0, NULL, upto, &e) == 0;
 }

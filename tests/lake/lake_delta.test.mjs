@@ -80,3 +80,35 @@ test('new rows go to delta files; updates, deletes, merges and a crash keep each
     await srv.stop();
   }
 });
+
+test('Iceberg: delta files and their merges are committed; pyiceberg reads each key once', async (t) => {
+  const { py, pullChanges, stateOf } = await import('./iceberg_lib.mjs');
+  const lake = tempDir(), data = tempDir();
+  const srv = await startServer({ t, dataDir: data, lakeDir: lake, args: ['--lake-format', 'iceberg', '--flush-interval', '100000s'] });
+  let id = 1;
+  const put = (keys, n) => push(srv.url, 'app', { client: 'c', mutations: keys.map((k) => ({ id: id++, store: 'items', op: 'put', key: k, value: { n: n + k } })) });
+  const range = (a, b) => Array.from({ length: b - a }, (_, i) => a + i);
+  const check = async (what) => {
+    const want = stateOf(await pullChanges(srv.url, 'app')).get('items');
+    const [st] = await py('scan', `${lake}/_iceberg/app/items`);
+    const got = new Map(st.rows.map((r) => [r.idb_key, r]));
+    assert.equal(st.rows.length, got.size, `${what}: a key twice`);
+    assert.equal(got.size, want.size, `${what}: row count`);
+    for (const [k, c] of want) assert.equal(Number(got.get(k)?.idb_seq), c.seq, `${what}: key ${k}`);
+  };
+  try {
+    await put(range(0, 300), 0);
+    await flush(srv.url, 'app');
+    for (let p = 1; p <= 9; p++) {
+      await put(range(1000 * p, 1000 * p + 100), p);
+      await flush(srv.url, 'app');
+    }
+    assert.ok(meta(lake).deltas.length < 9, JSON.stringify(meta(lake).deltas));
+    await check('after merges');
+    await put([3, 1001, 9050], 500);
+    await flush(srv.url, 'app');
+    await check('after updates');
+  } finally {
+    await srv.stop();
+  }
+});
