@@ -249,6 +249,21 @@ typedef struct ledger_row {
 int ledger_rows_scan(ledger *s, const char *db, const char *store_name, uint32_t hash_lo, uint32_t hash_hi,
 		    int (*fn)(void *ctx, const ledger_row *r), void *ctx, int64_t *head, ids_error *err);
 
+/* Row ids (SQLite ledger only; PostgreSQL answers IDS_EINVAL). A row keeps its id from its
+ * first put until garbage collection removes its tombstone, and a new row gets an id above
+ * every row there is (a collected highest id may be handed out again). The lake's current
+ * state keeps rows created since its last pass in files of their own by id range.
+ * ledger_rows_scan_ids is ledger_rows_scan for rows with id in (after, upto]: after > 0 reads
+ * the range by id (cheap for a range of new rows), after = 0 the whole store.
+ * ledger_rows_ids: ids[i] = the id of keys[i]'s row, live or tombstone, 0 if there is none;
+ * *max_id (if not NULL) = the highest id of any row, on the same snapshot. */
+int ledger_rows_scan_ids(ledger *s, const char *db, const char *store_name, uint32_t hash_lo, uint32_t hash_hi,
+			int64_t after, int64_t upto, int (*fn)(void *ctx, const ledger_row *r), void *ctx,
+			int64_t *head, ids_error *err);
+struct ledger_key_ref;
+int ledger_rows_ids(ledger *s, const char *db, const char *store_name, const struct ledger_key_ref *keys, size_t n,
+		   int64_t *ids, int64_t *max_id, ids_error *err);
+
 /* Point lookups of live rows by (user, key), on one read snapshot (*head as above): the way to
  * refresh only the keys that changed since a flush (read-merge-write of a lake bucket). */
 typedef struct ledger_key_ref {

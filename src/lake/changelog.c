@@ -106,8 +106,10 @@ int lk_log_touch_key(lk_table *t, const ledger_change *c, const char *keyjson, i
 {
 	t->touched = 1;
 	lk_mark_dirty(t, ledger_key_hash(c->key, c->key_len));
-	if (!t->part_field)
+	if (!t->part_field) {
+		lk_delta_touch(t, c->user, c->key, c->key_len);
 		return 0;
+	}
 	char *tk = NULL;
 	if (asprintf(&tk, "%s\x1f%s", c->user, keyjson) < 0)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");

@@ -166,6 +166,14 @@ int lk_hold_state_row(lake *l, lk_table *t, const char *keyjson, uint32_t hash, 
 	return 0;
 }
 
+int lk_hold_state_any(const lake *l, const lk_table *t)
+{
+	for (const lk_qchange *q = l->quarantine; q; q = q->next)
+		if (q->t == t && q->state)
+			return 1;
+	return 0;
+}
+
 void lk_hold_state_begin(lake *l, lk_table *t, int full)
 {
 	for (lk_qchange *q = l->quarantine; q; q = q->next)

@@ -107,6 +107,7 @@ static int state_pass(lake *l, ids_error *err)
 		for (size_t i = 0; i < t->n_tkeys; i++)
 			free(t->tkeys[i]);
 		t->n_tkeys = 0;
+		lk_delta_reset(t);
 	}
 	l->state_end_ms = lk_now_ms();
 	l->state_cost_ms = l->state_end_ms - t0;

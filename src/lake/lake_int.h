@@ -179,6 +179,13 @@ typedef struct lk_table {
 	int64_t round_first;         /* its first change in the change-log round at hand */
 	char **tkeys;                /* touched (user \x1f key) strings, partitioned tables only */
 	size_t n_tkeys, cap_tkeys;
+	/* rows created since the last rebuild, in files of their own (state_delta.c) */
+	int64_t upto;                /* the bucket files hold the rows with ledger id <= upto; -1: all */
+	struct lk_delta *deltas;     /* the other files, by id range, in id order */
+	size_t n_deltas;
+	ids_buf rkeys;               /* touched keys of this pass (u32 len, user, u32 len, key)... */
+	size_t n_rkeys;
+	int rkeys_over;              /* ...or more than fit: the pass cannot place them */
 	/* isolation (hold.c): a table whose files cannot be written is held, the rest go on */
 	int64_t log_held;            /* 0, or the first change seq its change log still misses */
 	int64_t conf_held;           /* 0, or the first conflict id its conflicts table misses */
@@ -376,12 +383,51 @@ int lk_hold_from_json(lake *l, json_t *progress, ids_error *err);
 /* Publishes the counts (metrics) and the JSON (readiness) for other threads. */
 void lk_hold_publish(lake *l);
 void lk_hold_free(lake *l);
+/* 1 if a current-state row of t is held (left out of its file until a pass settles it). */
+int lk_hold_state_any(const lake *l, const lk_table *t);
 
 /* state.c */
+/* Ledger rows a state run reads: ids in (after, upto]; file_no names the file part-<file_no>
+ * instead of the bucket number (0: the bucket's). */
+typedef struct lk_state_src {
+	int64_t after, upto;
+	uint32_t file_no;
+} lk_state_src;
+#define LK_STATE_SRC_ALL {0, INT64_MAX, 0}
+/* Writes the files of buckets[0..n) (bucket bits k) from one scan per group of buckets into
+ * outdir: staged (to the staging dir, then renamed in) or directly; *max_size gets the
+ * largest file written. */
+int lk_state_run(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const lk_state_src *src,
+		 const char *outdir, int staged, int64_t *max_size, ids_error *err);
+/* lk_state_run of the dirty buckets of t, staged into the table dir. */
+int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, int64_t *max_size, ids_error *err);
+/* _buckets of dir: bucket bits, schema version, and the id ranges (state_delta.c) */
+int lk_state_meta_write(lk_table *t, const char *dir, int k, ids_error *err);
 int lk_state_flush(lake *l, lk_table *t, ids_error *err);
 int lk_state_read_meta(lake *l, lk_table *t);
 /* The key of this hash is in a bucket the next incremental pass writes (its slot is dirty). */
 int lk_state_slot_dirty(const lk_table *t, uint32_t hash);
+
+/* state_delta.c: the files of rows created since the last rebuild. Deltas are named
+ * part-<slot>.parquet with slot >= LK_DELTA_SLOT0 (bucket numbers stay below 2^16). */
+#define LK_DELTA_SLOT0 65536u
+typedef struct lk_delta {
+	uint32_t slot;
+	int64_t lo, hi;              /* ledger ids (lo, hi] */
+} lk_delta;
+/* Remembers a touched key for the next pass (non-partitioned tables). */
+void lk_delta_touch(lk_table *t, const char *user, const uint8_t *key, size_t key_len);
+/* Forgets the keys of the pass just written. */
+void lk_delta_reset(lk_table *t);
+/* The incremental pass of a table whose files are split by id (t->upto >= 0): dirty buckets
+ * for touched rows up to upto, a rewrite of each delta holding a touched row, a new delta for
+ * rows created since, then merges of small deltas. *rebuild = 1 (nothing written) when the
+ * keys cannot be placed: the caller rebuilds the table. */
+int lk_delta_pass(lake *l, lk_table *t, int64_t *max_size, int *rebuild, ids_error *err);
+/* 1 if t's rows can be split by ledger id (then *upto = the highest id), 0 if not. */
+int lk_delta_start(lake *l, lk_table *t, int64_t *upto);
+/* Parses the "upto" and "deltas" members of _buckets into t. */
+void lk_delta_read_meta(lk_table *t, json_t *j);
 
 /* logstream.c: one round of the change log (at most 100k changes or 64 MiB) after
  * l->changes_seq into files; *done: the last seq written, *more: the ledger has more. Held

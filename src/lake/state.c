@@ -57,6 +57,7 @@ int lk_state_read_meta(lake *l, lk_table *t)
 		if (j) {
 			t->k = (int)json_integer_value(json_object_get(j, "k"));
 			t->dir_version = (int)json_integer_value(json_object_get(j, "version"));
+			lk_delta_read_meta(t, j);
 			json_decref(j);
 		}
 	}
@@ -77,7 +78,8 @@ typedef struct job {
 	pq_write_options wo;
 	const char *outdir;      /* the table dir (incremental) or the new version dir (rebuild) */
 	int staged;              /* incremental: write to the staging dir, then rename in */
-	uint32_t b;
+	uint32_t b;              /* bucket */
+	uint32_t file_no;        /* part-<file_no>.parquet */
 	pw *parts;
 	size_t n_parts;
 	ids_buf key, pdir;
@@ -115,7 +117,7 @@ static int get_part(job *j, const char *part, pw **out)
 	if (!rc && part[0])
 		rc = lk_mkdirs(sub, j->err);
 	if (!rc)
-		rc = ids_path(x->final, sizeof x->final, j->err, "%s/part-%u.parquet", sub, j->b);
+		rc = ids_path(x->final, sizeof x->final, j->err, "%s/part-%u.parquet", sub, j->file_no);
 	if (rc)
 		return rc;
 	*out = x;
@@ -277,8 +279,8 @@ static int on_group_row(void *ctx, const ledger_row *r)
 	return s < 0 ? 0 : on_row(&g->jobs[s], r);
 }
 
-static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const char *outdir,
-		     int staged, int64_t *max_size, ids_error *err)
+static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const lk_state_src *src,
+		     const char *outdir, int staged, int64_t *max_size, ids_error *err)
 {
 	char dir[IDS_PATH_MAX + 1];
 	lk_table_dir(l, t, NULL, dir, sizeof dir);
@@ -294,7 +296,8 @@ static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_
 		rg = MIN_ROW_GROUP_BYTES;
 	for (size_t i = 0; !rc && i < n; i++) {
 		job *j = &g.jobs[i];
-		*j = (job){.l = l, .t = t, .outdir = outdir, .staged = staged, .b = buckets[i], .err = err};
+		*j = (job){.l = l, .t = t, .outdir = outdir, .staged = staged, .b = buckets[i], .err = err,
+			   .file_no = src->file_no ? src->file_no : buckets[i]};
 		g.slot[buckets[i]] = (int32_t)i;
 		lk_write_opts(l, &j->wo);
 		j->wo.row_group_bytes = rg;
@@ -311,7 +314,10 @@ static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_
 		uint32_t lo = k ? buckets[0] << (32 - k) : 0;
 		uint32_t hi = k ? (uint32_t)(((uint64_t)buckets[n - 1] + 1) << (32 - k)) - 1 : 0xffffffffu;
 		int64_t head = 0;
-		rc = ledger_rows_scan(l->st, t->db, t->store, lo, hi, on_group_row, &g, &head, err);
+		rc = src->after == 0 && src->upto == INT64_MAX
+			     ? ledger_rows_scan(l->st, t->db, t->store, lo, hi, on_group_row, &g, &head, err)
+			     : ledger_rows_scan_ids(l->st, t->db, t->store, lo, hi, src->after, src->upto, on_group_row, &g,
+						    &head, err);
 	}
 	for (size_t i = 0; !rc && i < n; i++)
 		for (size_t p = 0; !rc && p < g.jobs[i].n_parts; p++) {
@@ -354,12 +360,29 @@ static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_
 }
 
 /* Runs buckets[0..n) in groups of at most GROUP_MAX open buckets. */
-static int run_buckets(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const char *outdir,
-		       int staged, int64_t *max_size, ids_error *err)
+int lk_state_run(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const lk_state_src *src,
+		 const char *outdir, int staged, int64_t *max_size, ids_error *err)
 {
 	int rc = 0;
 	for (size_t i = 0; !rc && i < n; i += GROUP_MAX)
-		rc = run_group(l, t, k, buckets + i, n - i < GROUP_MAX ? n - i : GROUP_MAX, outdir, staged, max_size, err);
+		rc = run_group(l, t, k, buckets + i, n - i < GROUP_MAX ? n - i : GROUP_MAX, src, outdir, staged,
+			       max_size, err);
+	return rc;
+}
+
+int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, int64_t *max_size, ids_error *err)
+{
+	uint32_t *dirty = malloc(sizeof *dirty << t->k);
+	size_t nd = 0;
+	if (!dirty)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	for (uint32_t b = 0; b < (1u << t->k); b++)
+		if (bucket_dirty(t, t->k, b))
+			dirty[nd++] = b;
+	char dir[IDS_PATH_MAX + 1];
+	lk_table_dir(l, t, NULL, dir, sizeof dir);
+	int rc = lk_state_run(l, t, t->k, dirty, nd, src, dir, 1, max_size, err);
+	free(dirty);
 	return rc;
 }
 
@@ -378,14 +401,20 @@ static int rebuild(lake *l, lk_table *t, int k, int64_t *max_size, ids_error *er
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 	for (uint32_t b = 0; all && b < (1u << k); b++)
 		all[b] = b;
+	/* rows up to the highest id now go to the buckets, later ones to deltas */
+	lk_state_src src = LK_STATE_SRC_ALL;
+	int64_t upto = -1;
+	if (!rc && lk_delta_start(l, t, &upto))
+		src.upto = upto;
 	if (!rc)
-		rc = run_buckets(l, t, k, all, (size_t)1 << k, next, 0, max_size, err);
+		rc = lk_state_run(l, t, k, all, (size_t)1 << k, &src, next, 0, max_size, err);
 	free(all);
 	if (!rc) {
-		char meta[IDS_PATH_MAX + 1], body[100];
-		int n = snprintf(body, sizeof body, "{\"k\":%d,\"version\":%d}\n", k, t->version);
-		if (!(rc = ids_path(meta, sizeof meta, err, "%s/_buckets", next)))
-			rc = lk_write_file(meta, body, (size_t)n, err);
+		t->upto = upto;
+		free(t->deltas);
+		t->deltas = NULL;
+		t->n_deltas = 0;
+		rc = lk_state_meta_write(t, next, k, err);
 	}
 	if (!rc) {
 		lk_fsync_dir(next);
@@ -431,18 +460,16 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 			if (t->grow && k < l->max_bucket_bits)
 				k++;
 			rc = rebuild(l, t, k, &max_size, err);
+		} else if (t->upto >= 0) {
+			int again = 0;
+			rc = lk_delta_pass(l, t, &max_size, &again, err);
+			if (!rc && again) {
+				t->rebuild = 1;   /* keys the id ranges cannot place: one whole rebuild */
+				continue;
+			}
 		} else {
-			uint32_t *dirty = malloc(sizeof *dirty << t->k);
-			size_t nd = 0;
-			if (!dirty)
-				return ids_fail(err, IDS_ENOMEM, "out of memory");
-			for (uint32_t b = 0; b < (1u << t->k); b++)
-				if (bucket_dirty(t, t->k, b))
-					dirty[nd++] = b;
-			char dir[IDS_PATH_MAX + 1];
-			lk_table_dir(l, t, NULL, dir, sizeof dir);
-			rc = run_buckets(l, t, t->k, dirty, nd, dir, 1, &max_size, err);
-			free(dirty);
+			lk_state_src all = LK_STATE_SRC_ALL;
+			rc = lk_state_run_dirty(l, t, &all, &max_size, err);
 		}
 		if (rc && t->widened) {
 			t->widened = 0;

@@ -73,6 +73,8 @@ static void table_free(lk_table *t)
 	for (size_t i = 0; i < t->n_tkeys; i++)
 		free(t->tkeys[i]);
 	free(t->tkeys);
+	free(t->deltas);
+	ids_buf_free(&t->rkeys);
 	free(t);
 }
 
@@ -121,6 +123,7 @@ static int load_table(lake *l, const char *db, const char *path, ids_error *err)
 	if (!t->history)
 		t->history = json_array();
 	t->k = -1;
+	t->upto = -1;
 	rc = lk_cols_from_json(&t->cols, &t->n_cols, json_object_get(j, "columns"), err);
 	json_decref(j);
 	if (rc) {
@@ -211,6 +214,7 @@ int lk_table_get(lake *l, const char *db, const char *store_name, lk_table **out
 	t->store = strdup(store_name);
 	t->version = 1;
 	t->k = -1;
+	t->upto = -1;
 	t->history = json_array();
 	lk_sanitize(store_name, t->table, sizeof t->table);
 	tname_ctx tc = {l, db};

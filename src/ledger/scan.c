@@ -88,25 +88,12 @@ static int prepare_store_sql(ledger *s, sqlite3 *db, const char *sql, const char
 	return 0;
 }
 
-int ledger_rows_scan(ledger *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
-		    int (*fn)(void *ctx, const ledger_row *r), void *ctx, int64_t *head, ids_error *err)
+/* Runs a rows query (columns: user, key, khash, seq, hlc, value, origin) prepared on the
+ * snapshot db, calling fn per row. */
+static int scan_rows_query(ledger *s, sqlite3 *db, sqlite3_stmt *q, int (*fn)(void *ctx, const ledger_row *r),
+			   void *ctx, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_rows_scan(s, dbname, store_name, lo, hi, fn, ctx, head, err);
-	sqlite3_stmt *q = NULL;
-	int rc = 0;
-	sqlite3 *db = snapshot_begin(s, head, err);
-	if (!db)
-		return IDS_EIO;
-	const char *sql =
-		"SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
-		" JOIN users u ON u.uid=r.uid WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did"
-		" WHERE d.name=?1 AND s.name=?2) AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0";
-	if ((rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "scan rows")))
-		goto out;
-	sqlite3_bind_int64(q, 3, lo);
-	sqlite3_bind_int64(q, 4, hi);
-	int step;
+	int rc = 0, step;
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		ledger_row r = {0};
 		r.user = (const char *)sqlite3_column_text(q, 0);
@@ -123,7 +110,103 @@ int ledger_rows_scan(ledger *s, const char *dbname, const char *store_name, uint
 	}
 	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = ledger_sql_err(s, db, step, err, "scan rows");
+	return rc;
+}
+
+#define ROWS_COLS "SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r JOIN users u ON u.uid=r.uid"
+#define STORE_SID "(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 AND s.name=?2)"
+
+int ledger_rows_scan(ledger *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
+		    int (*fn)(void *ctx, const ledger_row *r), void *ctx, int64_t *head, ids_error *err)
+{
+	if (s->pg)
+		return ledger_pg_rows_scan(s, dbname, store_name, lo, hi, fn, ctx, head, err);
+	return ledger_rows_scan_ids(s, dbname, store_name, lo, hi, 0, INT64_MAX, fn, ctx, head, err);
+}
+
+int ledger_rows_scan_ids(ledger *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
+			int64_t after, int64_t upto, int (*fn)(void *ctx, const ledger_row *r), void *ctx,
+			int64_t *head, ids_error *err)
+{
+	if (s->pg)
+		return ids_fail(err, IDS_EINVAL, "row ids: not kept by a PostgreSQL ledger");
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	sqlite3 *db = snapshot_begin(s, head, err);
+	if (!db)
+		return IDS_EIO;
+	/* a range of new rows is read by id (the rows b-tree), a whole store through its key
+	 * index: the unary + keeps SQLite from choosing the other */
+	const char *sql = after > 0
+		? ROWS_COLS " WHERE r.rowid > ?5 AND r.rowid <= ?6 AND +r.sid=" STORE_SID
+		  " AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0"
+		: ROWS_COLS " WHERE r.sid=" STORE_SID " AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0"
+		  " AND +r.rowid > ?5 AND +r.rowid <= ?6";
+	if ((rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "scan rows")))
+		goto out;
+	sqlite3_bind_int64(q, 3, lo);
+	sqlite3_bind_int64(q, 4, hi);
+	sqlite3_bind_int64(q, 5, after);
+	sqlite3_bind_int64(q, 6, upto);
+	rc = scan_rows_query(s, db, q, fn, ctx, err);
 out:
+	snapshot_end(s, db, q);
+	return rc;
+}
+
+int ledger_rows_ids(ledger *s, const char *dbname, const char *store_name, const ledger_key_ref *keys, size_t n,
+		   int64_t *ids, int64_t *max_id, ids_error *err)
+{
+	if (s->pg)
+		return ids_fail(err, IDS_EINVAL, "row ids: not kept by a PostgreSQL ledger");
+	sqlite3_stmt *q = NULL;
+	int64_t head;
+	int rc = 0;
+	sqlite3 *db = snapshot_begin(s, &head, err);
+	if (!db)
+		return IDS_EIO;
+	if (max_id) {
+		sqlite3_stmt *m = NULL;
+		if (sqlite3_prepare_v2(db, "SELECT max(rowid) FROM rows", -1, &m, NULL) != SQLITE_OK)
+			rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "row ids");
+		*max_id = !rc && sqlite3_step(m) == SQLITE_ROW ? sqlite3_column_int64(m, 0) : 0;
+		sqlite3_finalize(m);
+	}
+	/* the store's and each user's id looked up once, not per key: a pass has many keys */
+	sqlite3_stmt *st = NULL, *us = NULL;
+	int64_t sid = -1, uid = -1;
+	const char *last_user = NULL;
+	if (rc || !n || (rc = prepare_store_sql(s, db, "SELECT " STORE_SID, dbname, store_name, &st, err, "row ids")))
+		goto out;
+	sid = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : -1;
+	if (sqlite3_prepare_v2(db, "SELECT uid FROM users WHERE name=?1", -1, &us, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT rowid FROM rows WHERE sid=?1 AND uid=?2 AND key=?3", -1, &q, NULL) != SQLITE_OK) {
+		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "row ids");
+		goto out;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		const char *user = keys[i].user ? keys[i].user : "";
+		if (!last_user || strcmp(user, last_user)) {
+			sqlite3_bind_text(us, 1, user, -1, SQLITE_STATIC);
+			uid = sqlite3_step(us) == SQLITE_ROW ? sqlite3_column_int64(us, 0) : -1;
+			sqlite3_reset(us);
+			last_user = user;
+		}
+		ids[i] = 0;
+		if (sid < 0 || uid < 0)
+			continue;
+		sqlite3_bind_int64(q, 1, sid);
+		sqlite3_bind_int64(q, 2, uid);
+		sqlite3_bind_blob(q, 3, keys[i].key, (int)keys[i].key_len, SQLITE_STATIC);
+		int step = sqlite3_step(q);
+		ids[i] = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+		if (step != SQLITE_ROW && step != SQLITE_DONE)
+			rc = ledger_sql_err(s, db, step, err, "row ids");
+		sqlite3_reset(q);
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(us);
 	snapshot_end(s, db, q);
 	return rc;
 }
@@ -140,9 +223,7 @@ int ledger_rows_get(ledger *s, const char *dbname, const char *store_name, const
 	if (!db)
 		return IDS_EIO;
 	const char *sql =
-		"SELECT r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
-		" WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 AND s.name=?2)"
-		" AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
+		"SELECT r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r WHERE r.sid=" STORE_SID " AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
 	if ((rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "row lookup")))
 		goto out;
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -213,12 +294,28 @@ int ledger_changes_prune(ledger *s, int64_t upto, ids_error *err)
 		return ids_fail(err, IDS_EIO, "cannot open %s", path);
 	}
 	sqlite3_busy_timeout(db, 30000);
-	sqlite3_stmt *q;
-	sqlite3_prepare_v2(db, "DELETE FROM changes WHERE seq<=?1 AND ts<?2", -1, &q, NULL);
-	sqlite3_bind_int64(q, 1, upto);
-	sqlite3_bind_int64(q, 2, hlc_wall_ms() - s->o.base_retention_ms);
-	int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(s, db, sqlite3_errcode(db), err, "prune changes");
-	sqlite3_finalize(q);
+	/* Changes are appended in seq order with the server's clock as ts, so those old enough to
+	 * go are a prefix: its end is found by walking from the oldest to the first one to keep.
+	 * "DELETE ... WHERE seq<=upto AND ts<cutoff" tested every retained change up to upto,
+	 * every 5 s (a day of them by default: 2.3k instructions each, the flush thread's largest
+	 * cost late in a 10M-row ingest). A clock that stepped back keeps some changes longer
+	 * than the retention, never shorter. */
+	int64_t cutoff = hlc_wall_ms() - s->o.base_retention_ms, last = 0;
+	sqlite3_stmt *w = NULL, *q = NULL;
+	int rc = 0, step;
+	sqlite3_prepare_v2(db, "SELECT seq, ts FROM changes WHERE seq<=?1 ORDER BY seq", -1, &w, NULL);
+	sqlite3_bind_int64(w, 1, upto);
+	while ((step = sqlite3_step(w)) == SQLITE_ROW && sqlite3_column_int64(w, 1) < cutoff)
+		last = sqlite3_column_int64(w, 0);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = ledger_sql_err(s, db, step, err, "prune changes");
+	sqlite3_finalize(w);
+	if (!rc && last > 0) {
+		sqlite3_prepare_v2(db, "DELETE FROM changes WHERE seq<=?1", -1, &q, NULL);
+		sqlite3_bind_int64(q, 1, last);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(s, db, sqlite3_errcode(db), err, "prune changes");
+		sqlite3_finalize(q);
+	}
 	sqlite3_close(db);
 	return rc;
 }

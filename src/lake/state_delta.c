@@ -1,0 +1,336 @@
+/* Current-state files by ledger row id: the bucket files hold the rows with id <= upto (set
+ * by the last rebuild), and "deltas" part-<slot>.parquet hold the rows with id in (lo, hi].
+ * A row keeps its id for life and new rows get higher ids, so rows created since the last
+ * pass go to a new delta without rewriting any bucket: with new keys hashed over every
+ * bucket, a pass used to rewrite the whole table (O(table) per pass); now it writes what is
+ * new. A touched older row rewrites its bucket or its delta; small deltas are merged in
+ * tiers (each row rewritten O(log) times) with a directory exchange, so a reader sees each
+ * key once (docs/lake-layout.md). */
+#include "lake_int.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RKEYS_MAX ((size_t)64 << 20)   /* keys remembered per pass; past it, one rebuild */
+
+void lk_delta_touch(lk_table *t, const char *user, const uint8_t *key, size_t key_len)
+{
+	if (t->rkeys_over)
+		return;
+	uint32_t ul = (uint32_t)strlen(user) + 1, kl = (uint32_t)key_len;
+	if (t->rkeys.len + 8 + ul + kl > RKEYS_MAX || ids_buf_append(&t->rkeys, &ul, 4) ||
+	    ids_buf_append(&t->rkeys, user, ul) || ids_buf_append(&t->rkeys, &kl, 4) ||
+	    ids_buf_append(&t->rkeys, key, kl)) {
+		t->rkeys_over = 1;
+		return;
+	}
+	t->n_rkeys++;
+}
+
+void lk_delta_reset(lk_table *t)
+{
+	if (t->rkeys.cap > ((size_t)4 << 20))
+		ids_buf_free(&t->rkeys);   /* a catch-up's keys: do not keep that much */
+	ids_buf_reset(&t->rkeys);
+	t->n_rkeys = 0;
+	t->rkeys_over = 0;
+}
+
+int lk_delta_start(lake *l, lk_table *t, int64_t *upto)
+{
+	if (t->part_field)
+		return 0;   /* a key moves between partition dirs: the two-phase swap needs the bucket */
+	/* every row there is: rows the change log has not reached yet are in the files at once
+	 * (a flush call returns when the state reflects what was acked before it), and when
+	 * their changes come, the next pass rewrites their buckets once */
+	ids_error e = IDS_ERROR_INIT;
+	return ledger_rows_ids(l->st, t->db, t->store, NULL, 0, NULL, upto, &e) == 0;
+}
+
+void lk_delta_read_meta(lk_table *t, json_t *j)
+{
+	json_t *u = json_object_get(j, "upto"), *d = json_object_get(j, "deltas");
+	free(t->deltas);
+	t->deltas = NULL;
+	t->n_deltas = 0;
+	t->upto = json_is_integer(u) ? json_integer_value(u) : -1;
+	size_t n = json_array_size(d);
+	if (t->upto < 0 || !n || !(t->deltas = calloc(n, sizeof *t->deltas)))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *x = json_array_get(d, i);
+		lk_delta *e = &t->deltas[t->n_deltas++];
+		e->slot = (uint32_t)json_integer_value(json_array_get(x, 0));
+		e->lo = json_integer_value(json_array_get(x, 1));
+		e->hi = json_integer_value(json_array_get(x, 2));
+	}
+}
+
+int lk_state_meta_write(lk_table *t, const char *dir, int k, ids_error *err)
+{
+	json_t *j = json_pack("{s:i,s:i}", "k", k, "version", t->version);
+	json_t *d = t->upto >= 0 ? json_array() : NULL;
+	for (size_t i = 0; d && i < t->n_deltas; i++)
+		json_array_append_new(d, json_pack("[I,I,I]", (json_int_t)t->deltas[i].slot, (json_int_t)t->deltas[i].lo,
+						  (json_int_t)t->deltas[i].hi));
+	if (j && d) {
+		json_object_set_new(j, "upto", json_integer(t->upto));
+		json_object_set_new(j, "deltas", d);
+	}
+	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	char p[IDS_PATH_MAX + 1];
+	int rc = body ? ids_path(p, sizeof p, err, "%s/_buckets", dir) : ids_fail(err, IDS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = lk_write_file(p, body, strlen(body), err);
+	free(body);
+	return rc;
+}
+
+/* Writes delta d (its id range) into outdir: staged and renamed in, or directly. */
+static int write_delta(lake *l, lk_table *t, const lk_delta *d, const char *outdir, int staged, ids_error *err)
+{
+	lk_state_src src = {d->lo, d->hi, d->slot};
+	uint32_t one = 0;
+	int64_t size = 0;
+	return lk_state_run(l, t, 0, &one, 1, &src, outdir, staged, &size, err);
+}
+
+static int64_t delta_size(const char *dir, const lk_delta *d)
+{
+	char p[IDS_PATH_MAX + 1];
+	if (ids_path(p, sizeof p, NULL, "%s/part-%u.parquet", dir, d->slot))
+		return 0;
+	int64_t s = lk_file_size(p);
+	return s > 0 ? s : 0;
+}
+
+/* 1 if name is the file of one of ds[0..n). */
+static int is_delta_file(const char *name, const lk_delta *ds, size_t n)
+{
+	unsigned slot;
+	int end = 0;
+	if (sscanf(name, "part-%u.parquet%n", &slot, &end) != 1 || !end || name[end])
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (ds[i].slot == slot)
+			return 1;
+	return 0;
+}
+
+/* Hard links of every file of dir into next but _buckets and the files of ds[0..n); *subdir
+ * = 1 (nothing more linked) if dir holds a directory. */
+static int link_others(const char *dir, const char *next, const lk_delta *ds, size_t n, int *subdir,
+		       ids_error *err)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return ids_fail(err, IDS_EIO, "open %s: %m", dir);
+	struct dirent *e;
+	int rc = 0;
+	while (!rc && !*subdir && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "_buckets") ||
+		    is_delta_file(e->d_name, ds, n))
+			continue;
+		char a[IDS_PATH_MAX + 1], b[IDS_PATH_MAX + 1];
+		struct stat st;
+		if ((rc = ids_path(a, sizeof a, err, "%s/%s", dir, e->d_name)) ||
+		    (rc = ids_path(b, sizeof b, err, "%s/%s", next, e->d_name)))
+			break;
+		if (lstat(a, &st))
+			continue;   /* gone since the listing */
+		if (!S_ISREG(st.st_mode))
+			*subdir = 1;
+		else if (link(a, b))
+			rc = ids_fail(err, IDS_EIO, "link %s -> %s: %m", a, b);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Merges deltas[i..n) into one file in the slot of deltas[i]: a copy of the table dir made of
+ * hard links plus the merged file and _buckets, exchanged with the visible dir in one rename
+ * (as a rebuild is), so no reader sees a row twice. */
+static int merge(lake *l, lk_table *t, size_t i, ids_error *err)
+{
+	char dir[IDS_PATH_MAX + 1], next[IDS_PATH_MAX + 1], dbdir[IDS_PATH_MAX + 1];
+	lk_table_dir(l, t, NULL, dir, sizeof dir);
+	int rc = ids_path(next, sizeof next, err, "%s/%s/.%s.next", l->dir, t->db, t->table);
+	if (!rc)
+		rc = ids_path(dbdir, sizeof dbdir, err, "%s/%s", l->dir, t->db);
+	if (rc)
+		return rc;
+	lk_rm_rf(next);
+	int subdir = 0;
+	size_t n = t->n_deltas;
+	lk_delta keep = t->deltas[i], m = {keep.slot, keep.lo, t->deltas[n - 1].hi};
+	if ((rc = lk_mkdirs(next, err)) || (rc = link_others(dir, next, t->deltas + i, n - i, &subdir, err)) || subdir ||
+	    (rc = write_delta(l, t, &m, next, 0, err))) {
+		lk_rm_rf(next);
+		return rc;
+	}
+	t->deltas[i] = m;
+	t->n_deltas = i + 1;
+	if (!(rc = lk_state_meta_write(t, next, t->k, err))) {
+		lk_fsync_dir(next);
+		rc = lk_exchange(next, dir, err);
+	}
+	if (rc) {   /* the visible dir is as it was: so is the list */
+		t->deltas[i] = keep;
+		t->n_deltas = n;
+	}
+	lk_rm_rf(next);   /* after the exchange: the old version (open files stay readable) */
+	lk_fsync_dir(dbdir);
+	if (!rc)
+		atomic_fetch_add(&l->m_rebuilds, 1);
+	return rc;
+}
+
+/* Size-tiered, in id order: when MERGE_FANOUT deltas at the end are within 2x of the newest
+ * one's size (and their sum within the bucket target), they become one; repeated, so tiers
+ * grow by the fanout. A steady ingest thus keeps at most about fanout files per tier and
+ * writes a row 1 + log_8(passes) times (binary merging wrote it log_2 times, which cost
+ * more than the pass itself). MAX_DELTAS bounds the count whatever the sizes. */
+#define MERGE_FANOUT 8
+#define MAX_DELTAS 64
+static int maybe_merge(lake *l, lk_table *t, ids_error *err)
+{
+	char dir[IDS_PATH_MAX + 1];
+	lk_table_dir(l, t, NULL, dir, sizeof dir);
+	int64_t cap = t->bucket_bytes ? t->bucket_bytes : l->bucket_bytes;
+	int rc = 0;
+	while (!rc && t->n_deltas >= MERGE_FANOUT) {
+		size_t n = t->n_deltas, i = n - 1;
+		int64_t newest = delta_size(dir, &t->deltas[n - 1]), acc = newest;
+		while (i > 0) {
+			int64_t s = delta_size(dir, &t->deltas[i - 1]);
+			if (s > 2 * newest || acc + s > cap)
+				break;
+			acc += s;
+			i--;
+		}
+		if (n - i < MERGE_FANOUT && n >= MAX_DELTAS)
+			i = n - MERGE_FANOUT;   /* too many files of mixed sizes: merge the newest anyway */
+		if (n - i < MERGE_FANOUT)
+			break;
+		rc = merge(l, t, i, err);
+		if (t->n_deltas == n)
+			break;   /* not merged (the dir holds a subdirectory), or failed */
+	}
+	return rc;
+}
+
+/* The lowest slot no delta uses. */
+static uint32_t free_slot(const lk_table *t)
+{
+	for (uint32_t s = LK_DELTA_SLOT0;; s++) {
+		size_t i = 0;
+		while (i < t->n_deltas && t->deltas[i].slot != s)
+			i++;
+		if (i == t->n_deltas)
+			return s;
+	}
+}
+
+/* Index of the delta whose range holds id, or n_deltas. */
+static size_t find_delta(const lk_table *t, int64_t id)
+{
+	size_t lo = 0, hi = t->n_deltas;
+	while (lo < hi) {
+		size_t m = (lo + hi) / 2;
+		if (t->deltas[m].hi < id)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo < t->n_deltas && id > t->deltas[lo].lo ? lo : t->n_deltas;
+}
+
+/* The pass's keys as refs into t->rkeys. */
+static ledger_key_ref *key_refs(const lk_table *t)
+{
+	ledger_key_ref *r = calloc(t->n_rkeys + 1, sizeof *r);
+	const char *p = t->rkeys.data;
+	for (size_t i = 0; r && i < t->n_rkeys; i++) {
+		uint32_t ul, kl;
+		memcpy(&ul, p, 4);
+		r[i].user = p + 4;
+		p += 4 + ul;
+		memcpy(&kl, p, 4);
+		r[i].key = (const uint8_t *)p + 4;
+		r[i].key_len = kl;
+		p += 4 + kl;
+	}
+	return r;
+}
+
+int lk_delta_pass(lake *l, lk_table *t, int64_t *max_size, int *rebuild, ids_error *err)
+{
+	*rebuild = 0;
+	if (t->rkeys_over || lk_hold_state_any(l, t)) {
+		*rebuild = 1;   /* dirty buckets without their keys: the ranges cannot place them */
+		return 0;
+	}
+	ledger_key_ref *refs = key_refs(t);
+	int64_t *ids = calloc(t->n_rkeys + 1, sizeof *ids);
+	uint8_t *redo = calloc(t->n_deltas + 1, 1);
+	int rc = refs && ids && redo ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = ledger_rows_ids(l->st, t->db, t->store, refs, t->n_rkeys, ids, NULL, err);
+	int64_t last = t->n_deltas ? t->deltas[t->n_deltas - 1].hi : t->upto, top = last;
+	/* the dirty buckets now: only those of touched rows up to upto */
+	if (t->dirty)
+		memset(t->dirty, 0, LK_DIRTY_BYTES);
+	t->dirty_n = 0;
+	for (size_t i = 0; !rc && !*rebuild && i < t->n_rkeys; i++) {
+		int64_t id = ids[i];
+		if (id > last) {
+			top = id > top ? id : top;
+		} else if (id > t->upto) {
+			size_t d = find_delta(t, id);
+			if (d == t->n_deltas)
+				*rebuild = 1;   /* not in any range: our own bug, healed by a rebuild */
+			else
+				redo[d] = 1;
+		} else if (!id && t->n_deltas) {
+			*rebuild = 1;   /* its tombstone was collected: its file is unknown */
+		} else {
+			lk_mark_dirty(t, ledger_key_hash(refs[i].key, refs[i].key_len));
+		}
+	}
+	if (!rc && !*rebuild) {
+		lk_state_src base = {0, t->upto, 0};
+		rc = lk_state_run_dirty(l, t, &base, max_size, err);
+	}
+	char dir[IDS_PATH_MAX + 1];
+	lk_table_dir(l, t, NULL, dir, sizeof dir);
+	for (size_t d = 0; !rc && !*rebuild && d < t->n_deltas; d++)
+		if (redo[d])
+			rc = write_delta(l, t, &t->deltas[d], dir, 1, err);
+	if (!rc && !*rebuild && top > last) {
+		/* listed before it is written: a crash between the two leaves a listed range with no
+		 * file, which the restart's pass (its keys touched again) writes */
+		lk_delta *nd = realloc(t->deltas, (t->n_deltas + 1) * sizeof *nd);
+		if (!nd) {
+			rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+		} else {
+			t->deltas = nd;
+			nd[t->n_deltas] = (lk_delta){free_slot(t), last, top};
+			t->n_deltas++;
+			if ((rc = lk_state_meta_write(t, dir, t->k, err)))
+				t->n_deltas--;
+			else
+				rc = write_delta(l, t, &nd[t->n_deltas - 1], dir, 1, err);
+		}
+	}
+	if (!rc && !*rebuild)
+		rc = maybe_merge(l, t, err);
+	free(refs);
+	free(ids);
+	free(redo);
+	return rc;
+}
