@@ -34,6 +34,7 @@ typedef struct pqj_num {
 	int is_int;          /* no fraction, no exponent */
 	int fits;            /* is_int and within int64 */
 	int64_t i;
+	ids_jlex lx;         /* the lexer's result, for ids_jlex_double */
 } pqj_num;
 
 void pqj_init(pqj *j, ids_error *err);
