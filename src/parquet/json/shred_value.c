@@ -328,7 +328,7 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 		if (c == '"') {
 			if ((rc = pqj_string(j, 0, &v, &n)))
 				return rc;
-			PUT(x->col, x->def, rep, v, n);
+			PUT_WITH(pqw_put_bytes, x->col, x->def, rep, v, n);
 			return 0;
 		}
 		/* any other value is stored as its JSON text */

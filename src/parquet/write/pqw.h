@@ -188,11 +188,32 @@ static inline __attribute__((always_inline)) int pqw_value_room(pqw_col *c, int1
 	return pqw_put_levels(c, def, rep) ? IDS_ENOMEM : 0;
 }
 
+/* pqw_put_value for a BYTE_ARRAY column (width 0): the length, then the bytes. Inlined in
+ * the shredder's string leaf. */
+static inline __attribute__((always_inline)) int pqw_put_bytes(pqw_col *c, int16_t def,
+							      int16_t rep, const void *p, size_t n)
+{
+	if (n > PQW_MAX_VALUE_BYTES)
+		return IDS_ELIMIT;
+	int rc = pqw_value_room(c, def, rep, 4 + n);
+	if (rc)
+		return rc;
+	ids_buf *v = &c->cur.vals;
+	char *d = v->data + v->len;
+	uint32_t l = (uint32_t)n;
+	memcpy(d, &l, 4);
+	if (n)
+		memcpy(d + 4, p, n);
+	v->len += 4 + n;
+	c->cur.n_vals++;
+	return 0;
+}
+
 static inline int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void *p, size_t n)
 {
-	size_t need = c->width ? (size_t)c->width : 4 + n;
-	if (!c->width && n > PQW_MAX_VALUE_BYTES)
-		return IDS_ELIMIT;
+	if (!c->width)
+		return pqw_put_bytes(c, def, rep, p, n);
+	size_t need = (size_t)c->width;
 	int rc = pqw_value_room(c, def, rep, need);
 	if (rc)
 		return rc;
@@ -203,13 +224,6 @@ static inline int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void
 	case 4: memcpy(d, p, 4); break;
 	case 1: *d = *(const char *)p; break;
 	case 12: memcpy(d, p, 12); break;
-	case 0: {
-		uint32_t l = (uint32_t)n;
-		memcpy(d, &l, 4);
-		if (n)
-			memcpy(d + 4, p, n);
-		break;
-	}
 	default: memcpy(d, p, need); break;
 	}
 	v->len += need;
