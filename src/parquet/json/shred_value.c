@@ -425,14 +425,25 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 		j->p++;
 	} else {
 		do {
-			pqj_ws(j);
 			const char *k, *kat = j->p;
 			size_t kn;
 			int hit;
+			long ix;
 			shn *hk = x->hint < x->nkids ? x->kids[x->hint] : NULL;
-			if ((rc = pqj_obj_key(j, hk ? &hk->key : NULL, &k, &kn, &hit)))
-				return rc;
-			long ix = hit ? (long)x->hint : find_kid(x, k, kn);
+			/* compact text holding the expected key: '"', the name, '"', ':' with no
+			 * space between (the scanner's whitespace checks would cost three times) */
+			size_t kl = hk ? hk->key.len + 2 : 0;
+			if (hk && pqj_key_is(kat, j->end, &hk->key) && *kat == '"' &&
+			    (size_t)(j->end - kat) > kl && kat[kl] == ':') {
+				j->p = kat + kl + 1;
+				ix = (long)x->hint;
+			} else {
+				pqj_ws(j);
+				kat = j->p;
+				if ((rc = pqj_obj_key(j, hk ? &hk->key : NULL, &k, &kn, &hit)))
+					return rc;
+				ix = hit ? (long)x->hint : find_kid(x, k, kn);
+			}
 			if (ix < 0) {
 				if (s->strict)
 					return shred_conflict(s, x, kat, "a new field");
