@@ -77,12 +77,19 @@ typedef struct ids_jlex {
 	int is_int;          /* number: no fraction, no exponent */
 	int fits;            /* number: is_int and within int64, in i */
 	int64_t i;
+	/* number: all its ndig digits as one mantissa (exact when at most 19) and the power of
+	 * ten that scales it, for ids_jlex_double */
+	int neg, ndig, exp10;
+	uint64_t mant;
 } ids_jlex;
 /* Scans a string whose opening quote is just before p: checks its escapes and UTF-8 (no raw
  * control characters). 0, or the IDS_JLEX_* code (also in x->err). */
 int ids_jlex_string(const char *p, const char *end, ids_jlex *x);
 /* Scans a number (RFC 8259 grammar) starting at p. */
 int ids_jlex_number(const char *p, const char *end, ids_jlex *x);
+/* A scanned number's nearest double when a short mantissa and a small exponent make it
+ * exact to compute (0), else -1: ids_json_to_double then does it the long way. */
+int ids_jlex_double(const ids_jlex *x, double *out);
 /* What x->err means, for a message ("bad escape '\q'"); buf (>= 32 bytes) may hold it. */
 const char *ids_jlex_why(const ids_jlex *x, char *buf, size_t n);
 /* Appends the UTF-8 of a scanned string's text s[0..n) (between its quotes). A \u surrogate

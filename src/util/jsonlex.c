@@ -85,6 +85,22 @@ int ids_jlex_string(const char *p, const char *end, ids_jlex *x)
 	}
 }
 
+/* Digits from p on, appended to *v (wrapping: callers count them); returns the end. (Eight
+ * at a time with SWAR multiplies took more instructions than this loop: most JSON numbers
+ * are short.) */
+static inline const char *digits(const char *p, const char *end, uint64_t *v)
+{
+	uint64_t acc = *v;
+	while (p < end && (unsigned char)(*p - '0') < 10)
+		acc = acc * 10 + (unsigned)(*p++ - '0');
+	*v = acc;
+	return p;
+}
+
+static const double pow10_dbl[23] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 int ids_jlex_number(const char *s, const char *end, ids_jlex *x)
 {
 	const char *p = s;
@@ -96,36 +112,43 @@ int ids_jlex_number(const char *s, const char *end, ids_jlex *x)
 	}
 	if (p >= end || *p < '0' || *p > '9')
 		return jfail(x, s, IDS_JLEX_NUMBER);
+	/* v gathers every digit, integer and fraction, as one decimal mantissa; it is only
+	 * trusted when there are at most 19 of them (19 digits always fit in uint64) */
 	uint64_t v = 0;
-	int over = 0;
+	int nd = 0, nfrac = 0;
 	if (*p == '0') {
 		p++;
 	} else {
-		/* 19 digits always fit in uint64 (and int64 needs no more): v is only trusted when
-		 * there are at most 19 */
 		const char *d0 = p;
-		while (p < end && (unsigned char)(*p - '0') < 10)
-			v = v * 10 + (unsigned)(*p++ - '0');
-		over = p - d0 > 19;
+		p = digits(p, end, &v);
+		nd = (int)(p - d0);
 	}
-	int is_int = 1;
+	int is_int = 1, over = nd > 19;
 	if (p < end && *p == '.') {
 		is_int = 0;
 		p++;
 		if (p >= end || *p < '0' || *p > '9')
 			return jfail(x, p, IDS_JLEX_FRACTION);
-		while (p < end && (unsigned char)(*p - '0') < 10)
-			p++;
+		const char *f0 = p;
+		p = digits(p, end, &v);
+		nfrac = (int)(p - f0);
 	}
+	int exp10 = -nfrac;
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		is_int = 0;
 		p++;
+		int eneg = 0, ev = 0;
 		if (p < end && (*p == '+' || *p == '-'))
-			p++;
+			eneg = *p++ == '-';
 		if (p >= end || *p < '0' || *p > '9')
 			return jfail(x, p, IDS_JLEX_EXPONENT);
-		while (p < end && *p >= '0' && *p <= '9')
+		/* capped: beyond +-22 it only matters that it is out of the fast path's range */
+		while (p < end && *p >= '0' && *p <= '9') {
+			if (ev < 100000)
+				ev = ev * 10 + (*p - '0');
 			p++;
+		}
+		exp10 += eneg ? -ev : ev;
 	}
 	x->end = p;
 	x->is_int = is_int;
@@ -139,6 +162,23 @@ int ids_jlex_number(const char *s, const char *end, ids_jlex *x)
 			x->i = (int64_t)(0 - v);
 		}
 	}
+	/* the double is made only when asked for (ids_jlex_double): most numbers are integers */
+	x->neg = neg;
+	x->mant = v;
+	x->exp10 = exp10;
+	x->ndig = nd + nfrac;
+	return 0;
+}
+
+int ids_jlex_double(const ids_jlex *x, double *out)
+{
+	/* Clinger's fast path: a mantissa up to 2^53 is an exact double, and so is every power
+	 * of ten up to 1e22, so one IEEE multiply or divide rounds correctly (as strtod does) */
+	if (x->ndig > 19 || x->mant > (1ULL << 53) || x->exp10 < -22 || x->exp10 > 22)
+		return -1;
+	double d = (double)x->mant;
+	d = x->exp10 < 0 ? d / pow10_dbl[-x->exp10] : d * pow10_dbl[x->exp10];
+	*out = x->neg ? -d : d;
 	return 0;
 }
 

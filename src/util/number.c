@@ -11,63 +11,20 @@
 
 #include "idbsync/value.h"
 
-static const double pow10_tab[23] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
 double ids_json_to_double(const char *s, size_t n)
 {
-	/* Clinger's fast path: an exact mantissa below 2^53 times an exact power of ten
-	 * is correctly rounded by one IEEE operation; everything else goes to strtod. */
-	const char *p = s, *e = s + n;
-	int neg = 0;
-	if (p < e && *p == '-') {
-		neg = 1;
-		p++;
-	}
-	uint64_t m = 0;
-	int digits = 0, exp10 = 0;
-	for (; p < e && *p >= '0' && *p <= '9'; p++) {
-		if (m || *p != '0')
-			digits++;
-		m = m * 10 + (uint64_t)(*p - '0');
-		if (digits > 15)
-			goto slow;
-	}
-	if (p < e && *p == '.') {
-		for (p++; p < e && *p >= '0' && *p <= '9'; p++) {
-			if (m || *p != '0')
-				digits++;
-			m = m * 10 + (uint64_t)(*p - '0');
-			exp10--;
-			if (digits > 15)
-				goto slow;
-		}
-	}
-	if (p < e && (*p == 'e' || *p == 'E')) {
-		p++;
-		int eneg = 0, ev = 0;
-		if (p < e && (*p == '+' || *p == '-'))
-			eneg = *p++ == '-';
-		for (; p < e && *p >= '0' && *p <= '9'; p++) {
-			ev = ev * 10 + (*p - '0');
-			if (ev > 10000)
-				goto slow;
-		}
-		exp10 += eneg ? -ev : ev;
-	}
-	if (exp10 >= -22 && exp10 <= 22) {
-		double d = (double)m;
-		d = exp10 < 0 ? d / pow10_tab[-exp10] : d * pow10_tab[exp10];
-		return neg ? -d : d;
-	}
-slow:;
+	/* the lexer's fast path (Clinger's: a short mantissa and a small exponent) when it
+	 * applies; everything else goes to strtod */
+	ids_jlex x;
+	double d;
+	if (!ids_jlex_number(s, s + n, &x) && x.end == s + n && !ids_jlex_double(&x, &d))
+		return d;
 	char tmp[128], *buf = tmp;
 	if (n >= sizeof tmp && !(buf = malloc(n + 1)))
 		return NAN;
 	memcpy(buf, s, n);
 	buf[n] = 0;
-	double d = strtod(buf, NULL);
+	d = strtod(buf, NULL);
 	if (buf != tmp)
 		free(buf);
 	return d;

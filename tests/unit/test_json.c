@@ -499,6 +499,82 @@ static void fmt_double(void)
 	CHECK_EQ_INT(rt_fail, 0);
 }
 
+/* The lexer's own conversion (Clinger's fast path, digits 8 at a time) must give exactly what
+ * strtod gives, and its integer value what strtoll gives: edge cases, then random numbers of
+ * every digit count with fractions and exponents, each also with bytes after it (the 8-byte
+ * digit reads stop at the number's end) and at the end of the buffer. */
+static int lex_same(const char *txt)
+{
+	size_t n = strlen(txt);
+	char buf[128];
+	int bad = 0;
+	for (int tail = 0; tail < 2; tail++) {
+		/* tail 1: the number is followed by ",\"x\":12345678" as in a row */
+		memcpy(buf, txt, n);
+		size_t m = n;
+		if (tail) {
+			memcpy(buf + n, ",\"x\":12345678", 13);
+			m += 13;
+		}
+		ids_jlex x;
+		if (ids_jlex_number(buf, buf + m, &x) || x.end != buf + n) {
+			bad = 1;
+			continue;
+		}
+		double want = strtod(txt, NULL), fast;
+		if (!ids_jlex_double(&x, &fast) && memcmp(&fast, &want, sizeof want))
+			bad = 1;
+		double got = ids_json_to_double(buf, n);
+		if (memcmp(&got, &want, sizeof want))
+			bad = 1;
+		if (x.fits && x.i != strtoll(txt, NULL, 10))
+			bad = 1;
+	}
+	if (bad && !getenv("QUIET"))
+		fprintf(stderr, "  number %s\n", txt);
+	return bad;
+}
+
+static void number_lexer_exact(void)
+{
+	static const char *edge[] = {
+		"0", "-0", "0.0", "-0.0", "1", "9", "10", "99999999", "100000000", "123456789",
+		"9007199254740992", "9007199254740993", "-9007199254740993", "18446744073709551615",
+		"9223372036854775807", "-9223372036854775808", "9223372036854775808",
+		"12345678901234567890", "0.1", "0.2", "0.3", "1.7976931348623157e308", "4.9e-324",
+		"2.2250738585072014e-308", "1e22", "1e23", "1e-22", "1e-23", "123456789012345678e-5",
+		"0.000000000000000000000001", "4482.91", "617.81", "171.97", "436.1", "1.5E+3",
+		"1.5e-0", "12345678.12345678", "9007199254740992e22", "9007199254740993e-22",
+		"1e400", "1e-400", "0.1e100000000000", "123e-100000000000",
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof edge / sizeof *edge; i++)
+		bad += lex_same(edge[i]);
+	uint64_t r = 0x9E3779B97F4A7C15ULL;
+	for (int k = 0; k < 200000; k++) {
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		char t[80];
+		int len = 0, nd = 1 + (int)(r % 20), nf = (int)((r >> 8) % 22) - 4;
+		if ((r >> 16) & 1)
+			t[len++] = '-';
+		for (int d = 0; d < nd; d++)
+			t[len++] = (char)('0' + (d == 0 && nd > 1 ? 1 + (r >> (20 + d)) % 9 : (r >> (24 + 2 * d)) % 10));
+		if (nf > 0) {
+			t[len++] = '.';
+			uint64_t q = r * 0x2545F4914F6CDD1DULL;
+			for (int d = 0; d < nf; d++, q /= 10)
+				t[len++] = (char)('0' + q % 10);
+		}
+		if (((r >> 40) & 3) == 0)
+			len += snprintf(t + len, sizeof t - (size_t)len, "e%d", (int)((r >> 44) % 61) - 30);
+		t[len] = 0;
+		bad += lex_same(t);
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
 /* Numbers have one converter (util/number.c): the token array, the Parquet scanner and the key
  * encoding all read number text through it, at any length, and the $num specials through
  * ids_num_special. */
@@ -522,6 +598,8 @@ static void numbers(void)
 		CHECK(ids_json_to_double(t.data + 5, t.len - 6) == 10.0);
 	}
 	ids_buf_free(&t);
+
+	number_lexer_exact();
 
 	double d = 0;
 	CHECK_EQ_INT(ids_num_special("NaN", 3, &d), 0);

@@ -162,6 +162,36 @@ static void test_text_times(void)
 	pq_infer_free(inf);
 }
 
+/* Keys are matched against the expected one by words (pqj_key_is: up to 15 bytes in two
+ * words, longer ones by memcmp): names of 7, 8, 15 and 16 bytes, names that are prefixes of
+ * others, in changing orders and at the row's end, each land in their own column. */
+static void test_key_lengths(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	const char *in =
+		"{\"abcdefg\":1,\"abcdefgh\":2,\"abcdefghijklmno\":3,\"abcdefghijklmnop\":4,\"abcdefghijklmn\":5}\n"
+		"{\"abcdefghijklmnop\":14,\"abcdefghijklmno\":13,\"abcdefgh\":12,\"abcdefg\":11}\n"
+		"{\"abcdefgh\":22,\"abcdefghijklmn\":25}\n"
+		"{\"abcdefg\":31,\"abcdefgh\":32,\"abcdefghijklmno\":33,\"abcdefghijklmnop\":34,\"abcdefghijklmn\":35}\n";
+	pq_node *s = infer(in, PQ_PROFILE_MODERN, &err);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	pq_writer *w = NULL;
+	const char *path = tmp_path("keys.parquet");
+	CHECK(pq_writer_new(&w, path, s, NULL, &err) == 0);
+	CHECK(w && pq_writer_write_ndjson(w, in, strlen(in), "in", &err) == 0);
+	CHECK(w && pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	EXPECT_ROWS(path,
+		"{\"abcdefg\":1,\"abcdefgh\":2,\"abcdefghijklmno\":3,\"abcdefghijklmnop\":4,\"abcdefghijklmn\":5}\n"
+		"{\"abcdefg\":11,\"abcdefgh\":12,\"abcdefghijklmno\":13,\"abcdefghijklmnop\":14,\"abcdefghijklmn\":null}\n"
+		"{\"abcdefg\":null,\"abcdefgh\":22,\"abcdefghijklmno\":null,\"abcdefghijklmnop\":null,\"abcdefghijklmn\":25}\n"
+		"{\"abcdefg\":31,\"abcdefgh\":32,\"abcdefghijklmno\":33,\"abcdefghijklmnop\":34,\"abcdefghijklmn\":35}\n");
+	unlink(path);
+	pq_node_free(s);
+}
+
 static void expect_err(const char *ndjson, const char *want)
 {
 	ids_error err = IDS_ERROR_INIT;
@@ -433,6 +463,7 @@ int main(void)
 		return 1;
 	test_infer();
 	test_text_times();
+	test_key_lengths();
 	test_errors();
 	for (int p = 0; p < 2; p++)
 		for (int v = 1; v <= 2; v++) {

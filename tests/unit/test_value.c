@@ -797,6 +797,42 @@ static void base64(void)
 	ids_buf_free(&capped);
 }
 
+/* The 24-byte fast path of ids_iso_parse ("2024-01-01T00:00:00.000Z", read a word at a time)
+ * must agree with the general parser: each string is also parsed with a fourth fraction
+ * digit '0' before its last byte, which only the general parser takes, and both must give
+ * the same answer: random valid instants, then each with one byte replaced by a random one. */
+static void iso_fast_path(void)
+{
+	int bad = 0;
+	for (int i = 0; i < 200000; i++) {
+		int64_t ms = (int64_t)(test_rand64() % 8000000000000ULL);   /* years 1970-2223 */
+		time_t t = (time_t)(ms / 1000);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		char s[80], l[80];
+		snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+		if (i % 2)
+			s[test_rand64() % 24] = (char)(test_rand64() % 256);
+		if (s[23] != 'Z')
+			continue;   /* not the fast form: only the general parser reads it */
+		memcpy(l, s, 23);
+		l[23] = '0';
+		l[24] = s[23];
+		int64_t sa = -1, sb = -2;
+		int32_t na = -1, nb = -2;
+		int da = -1, db = -2;
+		int ra = ids_iso_parse(s, 24, 0, &sa, &na, &da), rb = ids_iso_parse(l, 25, 0, &sb, &nb, &db);
+		if (ra != rb || (!ra && (sa != sb || na != nb || da != db))) {
+			if (bad++ < 5)
+				fprintf(stderr, "  iso fast path: %.24s (%d) vs %.25s (%d)\n", s, ra, l, rb);
+		}
+		if (!(i % 2) && ra)
+			bad++;   /* a valid instant refused */
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
 	key_equality();
@@ -808,6 +844,7 @@ int main(void)
 	values_ok();
 	values_bad();
 	dates();
+	iso_fast_path();
 	base64();
 	return test_report("test_value");
 }

@@ -69,16 +69,16 @@ int pqj_string(pqj *j, int slot, const char **s, size_t *n)
 
 int pqj_number(pqj *j, pqj_num *out)
 {
-	ids_jlex x;
+	ids_jlex *x = &out->lx;
 	char why[40];
-	if (ids_jlex_number(j->p, j->end, &x))
-		return pqj_fail(j, x.bad, "%s", ids_jlex_why(&x, why, sizeof why));
+	if (ids_jlex_number(j->p, j->end, x))
+		return pqj_fail(j, x->bad, "%s", ids_jlex_why(x, why, sizeof why));
 	out->s = j->p;
-	out->n = (size_t)(x.end - j->p);
-	out->is_int = x.is_int;
-	out->fits = x.fits;
-	out->i = x.i;
-	j->p = x.end;
+	out->n = (size_t)(x->end - j->p);
+	out->is_int = x->is_int;
+	out->fits = x->fits;
+	out->i = x->i;
+	j->p = x->end;
 	return 0;
 }
 

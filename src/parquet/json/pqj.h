@@ -34,6 +34,7 @@ typedef struct pqj_num {
 	int is_int;          /* no fraction, no exponent */
 	int fits;            /* is_int and within int64 */
 	int64_t i;
+	ids_jlex lx;         /* the lexer's result, for ids_jlex_double */
 } pqj_num;
 
 void pqj_init(pqj *j, ids_error *err);
@@ -82,12 +83,12 @@ static inline char pqj_peek(pqj *j)
 }
 
 /* Precomputed raw form of an object key for pqj_key_is: the name plus its closing quote
- * as a little-endian word (names of up to 7 bytes), so the expected key of a row is
- * recognized with one load and compare instead of a scan. */
+ * as two little-endian words (names of up to 15 bytes), so the expected key of a row is
+ * recognized with one or two loads and compares instead of a scan. */
 typedef struct pqj_key {
 	const char *name;
 	size_t len;
-	uint64_t word, mask;
+	uint64_t word[2], mask[2];   /* mask[0] == 0: longer name, compared with memcmp */
 	int raw_ok;              /* name needs no JSON escape */
 } pqj_key;
 
@@ -99,13 +100,15 @@ static inline void pqj_key_init(pqj_key *k, const char *name, size_t len)
 	for (size_t i = 0; i < len; i++)
 		if (name[i] == '"' || name[i] == '\\' || (unsigned char)name[i] < 0x20)
 			k->raw_ok = 0;
-	k->word = k->mask = 0;
-	if (len + 1 <= 8) {
-		unsigned char b[8] = {0};
+	memset(k->word, 0, sizeof k->word);
+	memset(k->mask, 0, sizeof k->mask);
+	if (len + 1 <= 16) {
+		unsigned char b[16] = {0}, m[16] = {0};
 		memcpy(b, name, len);
 		b[len] = '"';
-		memcpy(&k->word, b, 8);
-		k->mask = len + 1 == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * (len + 1))) - 1);
+		memset(m, 0xff, len + 1);
+		memcpy(k->word, b, 16);
+		memcpy(k->mask, m, 16);
 	}
 }
 
@@ -114,10 +117,14 @@ static inline int pqj_key_is(const char *at, const char *end, const pqj_key *k)
 {
 	if (!k->raw_ok || (size_t)(end - at) < k->len + 2)
 		return 0;
-	if (k->mask && end - at >= 9) {
-		uint64_t x;
-		memcpy(&x, at + 1, 8);
-		return (x & k->mask) == k->word;
+	uint64_t x[2];
+	if (k->mask[0] && !k->mask[1] && end - at >= 9) {
+		memcpy(x, at + 1, 8);
+		return (x[0] & k->mask[0]) == k->word[0];
+	}
+	if (k->mask[1] && end - at >= 17) {
+		memcpy(x, at + 1, 16);
+		return (x[0] & k->mask[0]) == k->word[0] && (x[1] & k->mask[1]) == k->word[1];
 	}
 	return at[1 + k->len] == '"' && !memcmp(at + 1, k->name, k->len);
 }

@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT(c, d, r, p, n)                                   \
+#define PUT_WITH(put, c, d, r, p, n)                         \
 	do {                                                 \
-		int rc_ = pqw_put_value(c, d, r, p, n);      \
+		int rc_ = put(c, d, r, p, n);                \
 		if (rc_)                                     \
 			return shred_oom(s, rc_);            \
 	} while (0)
+#define PUT(c, d, r, p, n) PUT_WITH(pqw_put_value, c, d, r, p, n)
+/* n: the column's width, a constant */
+#define PUTF(c, d, r, p, n) PUT_WITH(pqw_put_fixed, c, d, r, p, n)
 
 /* Returns 0 with the payload, 1 for a null payload ({"$date":null}), <0 on error. */
 static int expect_tag(pqw_shred *s, shn *x, int want, const char **v, size_t *n,
@@ -107,12 +110,12 @@ static int leaf_time(pqw_shred *s, shn *x, int16_t rep)
 				return shred_failf(s, x, at, "date out of range");
 			days = (int32_t)(secs / 86400);
 		}
-		PUT(x->col, x->def, rep, &days, 4);
+		PUTF(x->col, x->def, rep, &days, 4);
 		return 0;
 	}
 	case CV_TS:
 		if (is_raw) {
-			PUT(x->col, x->def, rep, &raw, 8);
+			PUTF(x->col, x->def, rep, &raw, 8);
 			return 0;
 		}
 		break;
@@ -156,12 +159,12 @@ static int leaf_decimal(pqw_shred *s, shn *x, int16_t rep)
 		int32_t t = (int32_t)d;
 		if (d < INT32_MIN || d > INT32_MAX)
 			return shred_failf(s, x, at, "decimal does not fit INT32");
-		PUT(x->col, x->def, rep, &t, 4);
+		PUTF(x->col, x->def, rep, &t, 4);
 	} else if (x->conv == CV_DEC_I64) {
 		int64_t t = (int64_t)d;
 		if (d < INT64_MIN || d > INT64_MAX)
 			return shred_failf(s, x, at, "decimal does not fit INT64");
-		PUT(x->col, x->def, rep, &t, 8);
+		PUTF(x->col, x->def, rep, &t, 8);
 	} else {
 		uint8_t b[16];
 		int w = x->conv == CV_DEC_FLBA ? x->width : pqc_decimal_min_bytes(d);
@@ -232,19 +235,21 @@ static int leaf_number(pqw_shred *s, shn *x, int16_t rep)
 			memcpy(tmp, num.s, num.n);
 			tmp[num.n] = 0;
 			float f = strtof(tmp, NULL);
-			PUT(x->col, x->def, rep, &f, 4);
+			PUTF(x->col, x->def, rep, &f, 4);
 			return 0;
 		}
-		d = num.fits && num.i >= -(1LL << 53) && num.i <= (1LL << 53) ? (double)num.i
-									  : ids_json_to_double(num.s, num.n);
+		if (num.fits && num.i >= -(1LL << 53) && num.i <= (1LL << 53))
+			d = (double)num.i;
+		else if (ids_jlex_double(&num.lx, &d))
+			d = ids_json_to_double(num.s, num.n);
 	} else {
 		return shred_failf(s, x, at, "expected a number");
 	}
 	if (x->conv == CV_FLOAT) {
 		float f = (float)d;
-		PUT(x->col, x->def, rep, &f, 4);
+		PUTF(x->col, x->def, rep, &f, 4);
 	} else {
-		PUT(x->col, x->def, rep, &d, 8);
+		PUTF(x->col, x->def, rep, &d, 8);
 	}
 	return 0;
 }
@@ -299,14 +304,14 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 			i = (int64_t)dv;
 		}
 		if (x->conv == CV_I64) {
-			PUT(x->col, x->def, rep, &i, 8);
+			PUTF(x->col, x->def, rep, &i, 8);
 			return 0;
 		}
 		int64_t lo = -(1LL << (x->bits - 1)), hi = (1LL << (x->bits - 1)) - 1;
 		if (i < lo || i > hi)
 			return shred_failf(s, x, at, "integer out of range for %d bits", x->bits);
 		int32_t t = (int32_t)i;
-		PUT(x->col, x->def, rep, &t, 4);
+		PUTF(x->col, x->def, rep, &t, 4);
 		return 0;
 	}
 	case CV_STRING:
@@ -323,7 +328,7 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 		if (c == '"') {
 			if ((rc = pqj_string(j, 0, &v, &n)))
 				return rc;
-			PUT(x->col, x->def, rep, v, n);
+			PUT_WITH(pqw_put_bytes, x->col, x->def, rep, v, n);
 			return 0;
 		}
 		/* any other value is stored as its JSON text */
@@ -341,7 +346,7 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 		if ((c != 't' && c != 'f') || (rc = pqj_literal(j, &b)))
 			return shred_failf(s, x, at, "expected true or false");
 		uint8_t t = (uint8_t)b;
-		PUT(x->col, x->def, rep, &t, 1);
+		PUTF(x->col, x->def, rep, &t, 1);
 		return 0;
 	}
 	case CV_DATE:
@@ -358,7 +363,9 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 	}
 }
 
-static int field(pqw_shred *s, shn *x, int16_t pdef, int16_t rep, int depth)
+/* Inline in object(): it runs once per field of every row. */
+static inline __attribute__((always_inline)) int field(pqw_shred *s, shn *x, int16_t pdef,
+							 int16_t rep, int depth)
 {
 	pqj *j = &s->j;
 	char c = pqj_peek(j);
@@ -372,8 +379,12 @@ static int field(pqw_shred *s, shn *x, int16_t pdef, int16_t rep, int depth)
 			return shred_failf(s, x, at, "null in a required field");
 		return shred_nulls(s, x, pdef, rep);
 	}
-	if (!x->repeated)
+	if (!x->repeated) {
+		/* most fields are scalars: straight to the leaf (shred_content's checks, inline) */
+		if (x->kind == SH_LEAF && depth <= PQJ_MAX_DEPTH && j->p < j->end)
+			return leaf(s, x, rep, depth);
 		return shred_content(s, x, rep, depth);
+	}
 	if (c != '[')
 		return shred_failf(s, x, j->p, "expected an array");
 	j->p++;
@@ -414,14 +425,25 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 		j->p++;
 	} else {
 		do {
-			pqj_ws(j);
 			const char *k, *kat = j->p;
 			size_t kn;
 			int hit;
+			long ix;
 			shn *hk = x->hint < x->nkids ? x->kids[x->hint] : NULL;
-			if ((rc = pqj_obj_key(j, hk ? &hk->key : NULL, &k, &kn, &hit)))
-				return rc;
-			long ix = hit ? (long)x->hint : find_kid(x, k, kn);
+			/* compact text holding the expected key: '"', the name, '"', ':' with no
+			 * space between (the scanner's whitespace checks would cost three times) */
+			size_t kl = hk ? hk->key.len + 2 : 0;
+			if (hk && pqj_key_is(kat, j->end, &hk->key) && *kat == '"' &&
+			    (size_t)(j->end - kat) > kl && kat[kl] == ':') {
+				j->p = kat + kl + 1;
+				ix = (long)x->hint;
+			} else {
+				pqj_ws(j);
+				kat = j->p;
+				if ((rc = pqj_obj_key(j, hk ? &hk->key : NULL, &k, &kn, &hit)))
+					return rc;
+				ix = hit ? (long)x->hint : find_kid(x, k, kn);
+			}
 			if (ix < 0) {
 				if (s->strict)
 					return shred_conflict(s, x, kat, "a new field");

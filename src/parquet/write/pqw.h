@@ -175,35 +175,74 @@ static inline int pqw_put_null(pqw_col *c, int16_t def, int16_t rep)
 
 #define PQW_MAX_VALUE_BYTES ((size_t)1 << 30)
 
-static inline int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void *p, size_t n)
+/* Room for need more value bytes, and the entry's levels added. */
+static inline __attribute__((always_inline)) int pqw_value_room(pqw_col *c, int16_t def,
+							       int16_t rep, size_t need)
 {
-	size_t need = c->width ? (size_t)c->width : 4 + n;
-	if (!c->width && n > PQW_MAX_VALUE_BYTES)
-		return IDS_ELIMIT;
 	ids_buf *v = &c->cur.vals;
 	if (v->cap - v->len <= need) {
 		int rc = pqw_grow_vals(c, need);
 		if (rc)
 			return rc;
 	}
-	if (pqw_put_levels(c, def, rep))
-		return IDS_ENOMEM;
+	return pqw_put_levels(c, def, rep) ? IDS_ENOMEM : 0;
+}
+
+/* pqw_put_value for a BYTE_ARRAY column (width 0): the length, then the bytes. Inlined in
+ * the shredder's string leaf. */
+static inline __attribute__((always_inline)) int pqw_put_bytes(pqw_col *c, int16_t def,
+							      int16_t rep, const void *p, size_t n)
+{
+	if (n > PQW_MAX_VALUE_BYTES)
+		return IDS_ELIMIT;
+	int rc = pqw_value_room(c, def, rep, 4 + n);
+	if (rc)
+		return rc;
+	ids_buf *v = &c->cur.vals;
+	char *d = v->data + v->len;
+	uint32_t l = (uint32_t)n;
+	memcpy(d, &l, 4);
+	if (n)
+		memcpy(d + 4, p, n);
+	v->len += 4 + n;
+	c->cur.n_vals++;
+	return 0;
+}
+
+static inline int pqw_put_value(pqw_col *c, int16_t def, int16_t rep, const void *p, size_t n)
+{
+	if (!c->width)
+		return pqw_put_bytes(c, def, rep, p, n);
+	size_t need = (size_t)c->width;
+	int rc = pqw_value_room(c, def, rep, need);
+	if (rc)
+		return rc;
+	ids_buf *v = &c->cur.vals;
 	char *d = v->data + v->len;
 	switch (c->width) {
 	case 8: memcpy(d, p, 8); break;
 	case 4: memcpy(d, p, 4); break;
 	case 1: *d = *(const char *)p; break;
 	case 12: memcpy(d, p, 12); break;
-	case 0: {
-		uint32_t l = (uint32_t)n;
-		memcpy(d, &l, 4);
-		if (n)
-			memcpy(d + 4, p, n);
-		break;
-	}
 	default: memcpy(d, p, need); break;
 	}
 	v->len += need;
+	c->cur.n_vals++;
+	return 0;
+}
+
+/* pqw_put_value for a fixed-width column whose width w the caller knows as a constant (the
+ * shredder's numbers, booleans and times): no switch on c->width, and inlined, since it runs
+ * once per value. */
+static inline __attribute__((always_inline)) int pqw_put_fixed(pqw_col *c, int16_t def,
+							      int16_t rep, const void *p, size_t w)
+{
+	int rc = pqw_value_room(c, def, rep, w);
+	if (rc)
+		return rc;
+	ids_buf *v = &c->cur.vals;
+	memcpy(v->data + v->len, p, w);
+	v->len += w;
 	c->cur.n_vals++;
 	return 0;
 }
