@@ -51,6 +51,20 @@ def latest(table_dir):
     return os.path.join(table_dir, "metadata", f"v{best}.metadata.json")
 
 
+def open_latest(table_dir):
+    """The newest version, listed again if it left the disk between the listing and the open: a
+    version superseded more than --iceberg-keep ago may be removed, and a reader stalled that long
+    after its listing (a loaded machine) lists again, as the Hadoop catalog's readers do. Only the
+    metadata file is retried: a snapshot once opened must read to the end."""
+    for attempt in range(5):
+        path = latest(table_dir)
+        try:
+            return StaticTable.from_metadata(path)
+        except FileNotFoundError:
+            if attempt == 4 or os.path.exists(path):
+                raise
+
+
 def plain(v):
     if isinstance(v, (datetime.datetime, datetime.date)):
         return v.isoformat()
@@ -136,7 +150,7 @@ def loop(seconds, changes_dir, state_dir):
             if not os.path.isdir(os.path.join(changes_dir, "metadata")):
                 time.sleep(0.05)
                 continue
-            seqs = StaticTable.from_metadata(latest(changes_dir)).scan(selected_fields=("idb_seq",)).to_arrow()
+            seqs = open_latest(changes_dir).scan(selected_fields=("idb_seq",)).to_arrow()
             seqs = seqs.column("idb_seq").to_pylist()
             if len(seqs) != len(set(seqs)):
                 out["dups"] += 1
@@ -147,7 +161,7 @@ def loop(seconds, changes_dir, state_dir):
                 out["backwards"] += 1
             last = max(last, hi)
             if os.path.isdir(os.path.join(state_dir, "metadata")):
-                st = StaticTable.from_metadata(latest(state_dir)).scan(selected_fields=("idb_user", "idb_key")).to_arrow()
+                st = open_latest(state_dir).scan(selected_fields=("idb_user", "idb_key")).to_arrow()
                 keys = list(zip(st.column("idb_user").to_pylist(), st.column("idb_key").to_pylist()))
                 if len(keys) != len(set(keys)):
                     out["state_dups"] += 1
