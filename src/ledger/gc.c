@@ -5,6 +5,7 @@
  * PostgreSQL: the same rule in pg_gc.c. */
 #include "ledger_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,8 @@ int ledger_gc_run(ledger *s, ids_error *err)
 	sqlite3_prepare_v2(s->w, "DELETE FROM rows WHERE did=?1 AND deleted=1 AND seq<=?2", -1, &del, NULL);
 	sqlite3_prepare_v2(s->w, "UPDATE dbs SET gc_floor=max(gc_floor, ?2) WHERE did=?1", -1, &fl, NULL);
 	sqlite3_prepare_v2(s->w,
-			   "UPDATE stores SET tomb=(SELECT count(*) FROM rows r WHERE r.sid=stores.sid AND r.deleted=1)"
+			   "UPDATE stores SET tomb=(SELECT count(*) FROM rows r WHERE r.did=stores.did AND r.sid=stores.sid"
+			   " AND r.deleted=1)"
 			   " WHERE did=?1",
 			   -1, &cnt, NULL);
 	int64_t head = s->next_seq - 1;
@@ -102,11 +104,7 @@ int ledger_gc_run(ledger *s, ids_error *err)
 	}
 	if (s->o.no_lake) {
 		/* without a lake the change log only serves three-way merges: keep base_retention of it */
-		sqlite3_stmt *pr;
-		sqlite3_prepare_v2(s->w, "DELETE FROM changes WHERE ts<?1", -1, &pr, NULL);
-		sqlite3_bind_int64(pr, 1, now - s->o.base_retention_ms);
-		sqlite3_step(pr);
-		sqlite3_finalize(pr);
+		rc = ledger_prune_old_changes(s, s->w, INT64_MAX, now - s->o.base_retention_ms, err);
 	}
 	sqlite3_finalize(dbs);
 	sqlite3_finalize(hz);
@@ -114,7 +112,8 @@ int ledger_gc_run(ledger *s, ids_error *err)
 	sqlite3_finalize(del);
 	sqlite3_finalize(fl);
 	sqlite3_finalize(cnt);
-	rc = ledger_exec(s->w, "COMMIT", err);
+	if (!rc)
+		rc = ledger_exec(s->w, "COMMIT", err);
 	if (rc)
 		ledger_exec(s->w, "ROLLBACK", NULL);
 	return rc;

@@ -247,6 +247,8 @@ int ledger_pg_gc(ledger *s, ids_error *err);
 int64_t ledger_pg_head_fresh(ledger *s);
 
 int ledger_sql_err(ledger *s, sqlite3 *db, int rc, ids_error *err, const char *what);
+/* Deletes changes up to seq upto older than cutoff (ms since the epoch), walking the old prefix. */
+int ledger_prune_old_changes(ledger *s, sqlite3 *db, int64_t upto, int64_t cutoff, ids_error *err);
 /* checkpoint.c: takes ck (a read-write connection); stop joins the thread and closes it. */
 int ledger_ckpt_start(ledger *s, sqlite3 *ck, ids_error *err);
 void ledger_ckpt_stop(ledger *s);

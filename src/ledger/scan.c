@@ -279,28 +279,15 @@ int ledger_names_json(ledger *s, const char *dbname, ids_buf *out, ids_error *er
 	return rc;
 }
 
-/* Runs on the caller's thread with its own connection: the writer serializes through SQLite's
- * lock (busy_timeout), and pruning only deletes rows the writer never reads again. */
-int ledger_changes_prune(ledger *s, int64_t upto, ids_error *err)
+/* Deletes the changes up to seq upto older than cutoff (ms). Changes are appended in seq order
+ * with the server's clock as ts, so those old enough to go are a prefix: its end is found by
+ * walking from the oldest to the first one to keep. "DELETE ... WHERE seq<=upto AND ts<cutoff"
+ * tested every retained change (no index on ts): 2.3k instructions each, every 5 s on the
+ * lake's thread (a day of changes by default), every --gc-interval on the writer's without a
+ * lake. A clock that stepped back keeps some changes longer than the retention, never shorter. */
+int ledger_prune_old_changes(ledger *s, sqlite3 *db, int64_t upto, int64_t cutoff, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_changes_prune(s, upto, err);
-	char path[IDS_PATH_MAX + 1];
-	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
-		return err->code;
-	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return ids_fail(err, IDS_EIO, "cannot open %s", path);
-	}
-	sqlite3_busy_timeout(db, 30000);
-	/* Changes are appended in seq order with the server's clock as ts, so those old enough to
-	 * go are a prefix: its end is found by walking from the oldest to the first one to keep.
-	 * "DELETE ... WHERE seq<=upto AND ts<cutoff" tested every retained change up to upto,
-	 * every 5 s (a day of them by default: 2.3k instructions each, the flush thread's largest
-	 * cost late in a 10M-row ingest). A clock that stepped back keeps some changes longer
-	 * than the retention, never shorter. */
-	int64_t cutoff = hlc_wall_ms() - s->o.base_retention_ms, last = 0;
+	int64_t last = 0;
 	sqlite3_stmt *w = NULL, *q = NULL;
 	int rc = 0, step;
 	sqlite3_prepare_v2(db, "SELECT seq, ts FROM changes WHERE seq<=?1 ORDER BY seq", -1, &w, NULL);
@@ -316,6 +303,25 @@ int ledger_changes_prune(ledger *s, int64_t upto, ids_error *err)
 		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(s, db, sqlite3_errcode(db), err, "prune changes");
 		sqlite3_finalize(q);
 	}
+	return rc;
+}
+
+/* Runs on the caller's thread with its own connection: the writer serializes through SQLite's
+ * lock (busy_timeout), and pruning only deletes rows the writer never reads again. */
+int ledger_changes_prune(ledger *s, int64_t upto, ids_error *err)
+{
+	if (s->pg)
+		return ledger_pg_changes_prune(s, upto, err);
+	char path[IDS_PATH_MAX + 1];
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+		return err->code;
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return ids_fail(err, IDS_EIO, "cannot open %s", path);
+	}
+	sqlite3_busy_timeout(db, 30000);
+	int rc = ledger_prune_old_changes(s, db, upto, hlc_wall_ms() - s->o.base_retention_ms, err);
 	sqlite3_close(db);
 	return rc;
 }
