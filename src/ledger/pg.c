@@ -29,6 +29,9 @@ static const char *const pg_schema =
 	" did bigint NOT NULL, seq bigint NOT NULL, hlc text NOT NULL, deleted int NOT NULL,"
 	" origin int NOT NULL, value text, meta text, khash bigint NOT NULL, PRIMARY KEY(sid, uid, key));"
 	"CREATE INDEX IF NOT EXISTS rows_pull ON rows(did, seq);" /* pulls: in seq order, uid filtered */
+	/* tombstones only: the collector's DELETE reads them, not every row of the database (it
+	 * holds the head lock, so every push waited for that scan) */
+	"CREATE INDEX IF NOT EXISTS rows_tomb ON rows(did, seq) WHERE deleted=1;"
 	"CREATE TABLE IF NOT EXISTS changes(seq bigint PRIMARY KEY, did bigint NOT NULL, sid bigint NOT NULL,"
 	" uid bigint NOT NULL, key bytea NOT NULL, op int NOT NULL, hlc text NOT NULL, value text,"
 	" cid bigint NOT NULL, mid bigint NOT NULL, origin int NOT NULL, ts bigint NOT NULL);"

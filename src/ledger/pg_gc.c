@@ -9,6 +9,7 @@
  * transaction: progress noted on any server counts. */
 #include "pg_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,11 +112,7 @@ int ledger_pg_gc(ledger *s, ids_error *err)
 	}
 	if (!rc && s->o.no_lake) {
 		/* without a lake the change log only serves three-way merges: keep base_retention of it */
-		char t[24];
-		snprintf(t, sizeof t, "%lld", (long long)(now - s->o.base_retention_ms));
-		const char *v[] = {t};
-		PQclear(r = pg_run(s, pg->w, "gc: prune changes", "DELETE FROM changes WHERE ts<$1", 1, v, NULL, NULL, err));
-		rc = r ? 0 : IDS_EIO;
+		rc = pg_prune_changes(s, pg->w, INT64_MAX, now - s->o.base_retention_ms, err);
 	}
 	/* the other servers' shared pages may hold what this removed: their listeners move
 	 * their read generation on this (delivered at the commit) */

@@ -40,6 +40,8 @@ int64_t pg_i64(const PGresult *r, int row, int col);
  * cannot be reached. */
 PGconn *pg_reader_get(ledger *s, ids_error *err);
 void pg_reader_put(ledger *s, PGconn *c);
+/* Deletes the changes up to seq upto older than cutoff (ms): the old prefix of the log. */
+int pg_prune_changes(ledger *s, PGconn *c, int64_t upto, int64_t cutoff, ids_error *err);
 /* The bytea column as bytes (PQunescapeBytea; the caller PQfreemem()s it). */
 uint8_t *pg_bytes(const PGresult *r, int row, int col, size_t *len);
 

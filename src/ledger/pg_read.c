@@ -164,19 +164,32 @@ int ledger_pg_changes_scan(ledger *s, int64_t after, size_t max, int (*fn)(void 
 	return scan_log(s, "scan changes", LEDGER_CHANGES_SQL("$1", "$2"), after, max, fn, NULL, ctx, last, err);
 }
 
+/* The changes up to seq upto older than cutoff are a prefix of the log (appended in seq order
+ * with the server's clock as ts): the first change to keep is found by walking the primary key
+ * from the oldest, and everything before it goes. "seq<=upto AND ts<cutoff" visited every
+ * retained change (no index on ts) on each prune, every 5 s: O(log), not O(pruned). */
+int pg_prune_changes(ledger *s, PGconn *c, int64_t upto, int64_t cutoff, ids_error *err)
+{
+	char u[24], t[24];
+	snprintf(u, sizeof u, "%lld", (long long)upto);
+	snprintf(t, sizeof t, "%lld", (long long)cutoff);
+	const char *v[] = {u, t};
+	PGresult *q = pg_run(s, c, "prune changes",
+			     "DELETE FROM changes WHERE seq <= coalesce((SELECT seq FROM changes WHERE seq<=$1::bigint"
+			     " AND ts>=$2::bigint ORDER BY seq LIMIT 1) - 1, $1::bigint)",
+			     2, v, NULL, NULL, err);
+	PQclear(q);
+	return q ? 0 : IDS_EIO;
+}
+
 int ledger_pg_changes_prune(ledger *s, int64_t upto, ids_error *err)
 {
 	PGconn *c = pg_reader_get(s, err);
 	if (!c)
 		return IDS_EIO;
-	char u[24], t[24];
-	snprintf(u, sizeof u, "%lld", (long long)upto);
-	snprintf(t, sizeof t, "%lld", (long long)(hlc_wall_ms() - s->o.base_retention_ms));
-	const char *v[] = {u, t};
-	PGresult *q = pg_run(s, c, "prune changes", "DELETE FROM changes WHERE seq<=$1 AND ts<$2", 2, v, NULL, NULL, err);
-	PQclear(q);
+	int rc = pg_prune_changes(s, c, upto, hlc_wall_ms() - s->o.base_retention_ms, err);
 	pg_reader_put(s, c);
-	return q ? 0 : IDS_EIO;
+	return rc;
 }
 
 int64_t ledger_pg_conflicts_head(ledger *s)
