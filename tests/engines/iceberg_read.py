@@ -110,13 +110,15 @@ def scan(table_dir, as_of=None, row_filter=None):
         sid = max(older, key=lambda s: s.sequence_number).snapshot_id if older else None
     sc = None if sid is None else tab.scan(snapshot_id=sid, **({"row_filter": row_filter} if row_filter else {}))
     rows = [] if sc is None else sc.to_arrow().to_pylist()
+    paths = [] if sc is None else [t.file.file_path for t in sc.plan_files()]
     return {
         "snapshots": [{"id": s.snapshot_id, "seq": snap_seq(s), "op": s.summary.operation.value,
                        "parent": s.parent_snapshot_id} for s in snaps],
         "snapshot": sid,
         "schema": [f.name for f in tab.schema().fields],
         "rows": plain(rows),
-        "files": 0 if sc is None else len(list(sc.plan_files())),
+        "files": len(paths),
+        "paths": paths,
     }
 
 
