@@ -59,6 +59,24 @@ static void uuid4(char out[37])
 }
 
 /* ---- commit ---- */
+/* The next commit's metadata from the current one: a shallow copy whose arrays a commit
+ * appends to (or expiry replaces) are copied too, the snapshots and log entries themselves
+ * shared, never changed in place. A deep copy of every snapshot, and its free, was most of a
+ * flush's CPU once a table kept thousands of snapshots (docs/benchmarks.md). */
+static json_t *next_metadata(json_t *cur)
+{
+	static const char *const grown[] = {"schemas", "snapshots", "snapshot-log", "metadata-log"};
+	json_t *m = json_copy(cur);
+	for (size_t i = 0; m && i < sizeof grown / sizeof *grown; i++) {
+		json_t *a = json_object_get(m, grown[i]);
+		if (a && json_object_set_new(m, grown[i], json_copy(a))) {
+			json_decref(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
 static json_t *new_metadata(lake *l, ice_ent *e, int k)
 {
 	char uuid[37], loc[4500];
@@ -182,7 +200,7 @@ static int commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, c
 		if (!rc && ice_main_snapshot(x->meta))   /* it existed: its files too */
 			rc = ice_tbl_reload(l, e, k, err);
 	}
-	json_t *meta = rc || !fields ? NULL : x->meta ? json_deep_copy(x->meta) : new_metadata(l, e, k);
+	json_t *meta = rc || !fields ? NULL : x->meta ? next_metadata(x->meta) : new_metadata(l, e, k);
 	if (!meta || !fields) {
 		json_decref(meta);
 		json_decref(fields);
