@@ -291,6 +291,72 @@ void lk_ice_free(lake *l)
 	l->ice = NULL;
 }
 
+/* ---- metadata text ---- */
+/* json_dumps keeps a hashtable of every container it enters (its loop check) and writes
+ * through a callback: for a metadata JSON of 3,000 snapshots that was most of a commit's CPU
+ * (docs/benchmarks.md). The metadata is a tree jansson built (no loops), so a plain walk. */
+static void meta_text(ids_buf *o, const json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i, n = 0;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		ids_buf_putc(o, '{');
+		json_object_foreach((json_t *)v, k, x) {
+			if (n++)
+				ids_buf_putc(o, ',');
+			ids_buf_json_str(o, k, strlen(k));
+			ids_buf_putc(o, ':');
+			meta_text(o, x);
+		}
+		ids_buf_putc(o, '}');
+		break;
+	case JSON_ARRAY:
+		ids_buf_putc(o, '[');
+		json_array_foreach(v, i, x) {
+			if (i)
+				ids_buf_putc(o, ',');
+			meta_text(o, x);
+		}
+		ids_buf_putc(o, ']');
+		break;
+	case JSON_STRING:
+		ids_buf_json_str(o, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		ids_buf_i64(o, (int64_t)json_integer_value(v));
+		break;
+	case JSON_REAL: {
+		char b[40];
+		snprintf(b, sizeof b, "%.17g", json_real_value(v));
+		ids_buf_puts(o, b);
+		if (!strpbrk(b, ".eEn"))   /* still a real when read back, as jansson writes it */
+			ids_buf_puts(o, ".0");
+		break;
+	}
+	case JSON_TRUE:
+		ids_buf_puts(o, "true");
+		break;
+	case JSON_FALSE:
+		ids_buf_puts(o, "false");
+		break;
+	default:
+		ids_buf_puts(o, "null");
+	}
+}
+
+char *ice_meta_text(const json_t *meta)
+{
+	ids_buf o = IDS_BUF_INIT;
+	meta_text(&o, meta);
+	if (o.failed) {
+		ids_buf_free(&o);
+		return NULL;
+	}
+	return ids_buf_steal(&o, NULL);
+}
+
 /* ---- hooks ---- */
 /* Adds a plain-layout file to a list of files to commit (once: a replay updates its rows). */
 static void file_add(ice_file **list, size_t *n, const char *path, const char *dt, int64_t first, int64_t last,

@@ -136,7 +136,7 @@ static void summary_add(json_t *s, const char *k, int64_t v)
  * the hint (only a hint: readers also look for v<N+1>). */
 static int fs_commit(ice_tbl *x, const char *mdir, json_t *meta, ids_error *err)
 {
-	char *body = json_dumps(meta, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	char *body = ice_meta_text(meta);
 	if (!body)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	char vpath[4800];
