@@ -4,7 +4,8 @@
 // of metadata the current snapshot needs (metadata JSON + manifest list + its manifests, read
 // by pyiceberg) and what metadata/ holds on disk, for the state and the change log table, and
 // the flush p50/p99 of the rounds since the last checkpoint.
-// Usage: node bench/iceberg_meta.mjs [flushes=10000] [checkpoints=100,1000,2500,5000,7500,10000]
+// Usage: node bench/iceberg_meta.mjs [flushes=10000] [checkpoints=100,1000,2500,5000,7500,10000] [setup]
+// (setup: run only the one whose name starts with it, e.g. "no expiry")
 import fs from 'node:fs';
 import { serve, push, flush, tempDir } from '../tests/lake/lib.mjs';
 import { py } from '../tests/lake/iceberg_lib.mjs';
@@ -15,7 +16,7 @@ if (!marks.includes(total)) marks.push(total);
 const setups = [
   { name: 'no expiry (--iceberg-keep 0)', args: ['--iceberg-keep', '0'] },
   { name: 'expiry: --iceberg-keep-snapshots 100', args: ['--iceberg-keep', '0', '--iceberg-keep-snapshots', '100'] },
-];
+].filter((s) => !process.argv[4] || s.name.startsWith(process.argv[4]));
 const q = (a, f) => a[Math.min(a.length - 1, Math.floor(a.length * f))];
 const kb = (n) => (n / 1e3).toFixed(1);
 const t0 = Date.now();

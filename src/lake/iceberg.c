@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +291,72 @@ void lk_ice_free(lake *l)
 	l->ice = NULL;
 }
 
+/* ---- metadata text ---- */
+/* json_dumps keeps a hashtable of every container it enters (its loop check) and writes
+ * through a callback: for a metadata JSON of 3,000 snapshots that was most of a commit's CPU
+ * (docs/benchmarks.md). The metadata is a tree jansson built (no loops), so a plain walk. */
+static void meta_text(ids_buf *o, const json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i, n = 0;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		ids_buf_putc(o, '{');
+		json_object_foreach((json_t *)v, k, x) {
+			if (n++)
+				ids_buf_putc(o, ',');
+			ids_buf_json_str(o, k, strlen(k));
+			ids_buf_putc(o, ':');
+			meta_text(o, x);
+		}
+		ids_buf_putc(o, '}');
+		break;
+	case JSON_ARRAY:
+		ids_buf_putc(o, '[');
+		json_array_foreach(v, i, x) {
+			if (i)
+				ids_buf_putc(o, ',');
+			meta_text(o, x);
+		}
+		ids_buf_putc(o, ']');
+		break;
+	case JSON_STRING:
+		ids_buf_json_str(o, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		ids_buf_i64(o, (int64_t)json_integer_value(v));
+		break;
+	case JSON_REAL: {
+		char b[40];
+		snprintf(b, sizeof b, "%.17g", json_real_value(v));
+		ids_buf_puts(o, b);
+		if (!strpbrk(b, ".eEn"))   /* still a real when read back, as jansson writes it */
+			ids_buf_puts(o, ".0");
+		break;
+	}
+	case JSON_TRUE:
+		ids_buf_puts(o, "true");
+		break;
+	case JSON_FALSE:
+		ids_buf_puts(o, "false");
+		break;
+	default:
+		ids_buf_puts(o, "null");
+	}
+}
+
+char *ice_meta_text(const json_t *meta)
+{
+	ids_buf o = IDS_BUF_INIT;
+	meta_text(&o, meta);
+	if (o.failed) {
+		ids_buf_free(&o);
+		return NULL;
+	}
+	return ids_buf_steal(&o, NULL);
+}
+
 /* ---- hooks ---- */
 /* Adds a plain-layout file to a list of files to commit (once: a replay updates its rows). */
 static void file_add(ice_file **list, size_t *n, const char *path, const char *dt, int64_t first, int64_t last,
@@ -341,17 +408,68 @@ void lk_ice_state_written(lake *l, lk_table *t)
 		e->k[LK_T_STATE].state_dirty = 1;
 }
 
+/* A compaction cut off by a kill -9 between the plain layout's merge and the Iceberg commit
+ * that swaps the merged file in: the plain day dir has the merged file, the Iceberg change log
+ * still has its small files. Each plain file whose seq range holds two or more live Iceberg
+ * files of its day is queued as merged again (the next commit checks their rows against its
+ * footer, ice_commit_compaction), so the redo needs no record of the merge. */
+static void redo_compactions(lake *l, ice_ent *e)
+{
+	ice_tbl *x = &e->k[LK_T_CHANGES];
+	if (x->n_files < 2)
+		return;
+	char base[4096];
+	lk_table_dir(l, e->t, "_changes", base, sizeof base);
+	DIR *d = opendir(base);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "dt=", 3))
+			continue;
+		int day = days_of(de->d_name + 3);
+		size_t of_day = 0;
+		for (size_t i = 0; i < x->n_files; i++)
+			of_day += x->files[i].day == day;
+		char dir[IDS_PATH_MAX + 1];
+		DIR *dd = of_day >= 2 && !ids_path(dir, sizeof dir, NULL, "%s/%s", base, de->d_name) ? opendir(dir) : NULL;
+		struct dirent *fe;
+		while (dd && (fe = readdir(dd))) {
+			int64_t first, last;
+			int end = 0;
+			if (sscanf(fe->d_name, "part-%" SCNd64 "-%" SCNd64 ".parquet%n", &first, &last, &end) != 2 ||
+			    fe->d_name[end])
+				continue;
+			size_t within = 0;
+			for (size_t i = 0; i < x->n_files; i++) {
+				const ice_file *f = &x->files[i];
+				within += f->day == day && f->first >= first && f->last <= last && f->last > 0;
+			}
+			char path[IDS_PATH_MAX + 1];
+			if (within >= 2 && !ids_path(path, sizeof path, NULL, "%s/%s", dir, fe->d_name)) {
+				ids_logf(IDS_LOG_INFO, "lake_iceberg", "iceberg: redoing the compaction of %zu files into %s", within,
+					 path);
+				lk_ice_compacted(l, e->t, path, de->d_name + 3, first, last);
+			}
+		}
+		if (dd)
+			closedir(dd);
+	}
+	if (d)
+		closedir(d);
+}
+
 void lk_ice_reconcile(lake *l)
 {
 	if (!l->ice)
 		return;
-	for (ice_ent *e = l->ice->ents; e; e = e->next)
+	for (ice_ent *e = l->ice->ents; e; e = e->next) {
 		for (int k = LK_T_CHANGES; k <= LK_T_CONFLICTS; k++) {
 			ids_error err = IDS_ERROR_INIT;
 			if (ice_reconcile_tbl(l, e, k, &err))
 				ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg reconcile failed (retried before the next commit): %s",
 					err.msg);
 		}
+		redo_compactions(l, e);
+	}
 }
 
 /* One table's commit. Through a REST catalog a conflict (another writer committed since the

@@ -73,7 +73,7 @@ int ice_cat_load(lake *l, ice_tbl *x, json_t **meta, ids_error *err)
 
 int ice_cat_commit(lake *l, ice_tbl *x, const char *mdir, const char *uuid, json_t *meta, ids_error *err)
 {
-	char *body = json_dumps(meta, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	char *body = ice_meta_text(meta);
 	if (!body)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	char path[4800], uri[4900], ns[512];

@@ -59,6 +59,24 @@ static void uuid4(char out[37])
 }
 
 /* ---- commit ---- */
+/* The next commit's metadata from the current one: a shallow copy whose arrays a commit
+ * appends to (or expiry replaces) are copied too, the snapshots and log entries themselves
+ * shared, never changed in place. A deep copy of every snapshot, and its free, was most of a
+ * flush's CPU once a table kept thousands of snapshots (docs/benchmarks.md). */
+static json_t *next_metadata(json_t *cur)
+{
+	static const char *const grown[] = {"schemas", "snapshots", "snapshot-log", "metadata-log"};
+	json_t *m = json_copy(cur);
+	for (size_t i = 0; m && i < sizeof grown / sizeof *grown; i++) {
+		json_t *a = json_object_get(m, grown[i]);
+		if (a && json_object_set_new(m, grown[i], json_copy(a))) {
+			json_decref(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
 static json_t *new_metadata(lake *l, ice_ent *e, int k)
 {
 	char uuid[37], loc[4500];
@@ -118,7 +136,7 @@ static void summary_add(json_t *s, const char *k, int64_t v)
  * the hint (only a hint: readers also look for v<N+1>). */
 static int fs_commit(ice_tbl *x, const char *mdir, json_t *meta, ids_error *err)
 {
-	char *body = json_dumps(meta, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	char *body = ice_meta_text(meta);
 	if (!body)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	char vpath[4800];
@@ -180,7 +198,7 @@ int ice_commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, cons
 		if (!rc && ice_main_snapshot(x->meta))   /* it existed: its files too */
 			rc = ice_tbl_reload(l, e, k, err);
 	}
-	json_t *meta = rc || !fields ? NULL : x->meta ? json_deep_copy(x->meta) : new_metadata(l, e, k);
+	json_t *meta = rc || !fields ? NULL : x->meta ? next_metadata(x->meta) : new_metadata(l, e, k);
 	if (!meta || !fields) {
 		json_decref(meta);
 		json_decref(fields);

@@ -30,12 +30,12 @@ static void attach(ids_buf *o, const char *d, int rest, const char *db, const ch
 {
 	char sdb[128];
 	lk_sanitize(db, sdb, sizeof sdb);
-	if (rest)   /* the served catalog names the tables: a query proves each one loads */
+	if (!strcmp(d, "spark"))   /* a catalog that names the tables: a query proves each one loads */
+		ids_buf_printf(o, "SELECT count(*) FROM idbsync.`%s`.%s;\n", db, t);
+	else if (rest)
 		ids_buf_printf(o, "SELECT count(*) FROM idbsync.\"%s\".\"%s\";\n", db, t);
 	else if (!strcmp(d, "duckdb"))
 		ids_buf_printf(o, "CREATE OR REPLACE VIEW %s_%s AS SELECT * FROM iceberg_scan('%s');\n", sdb, t, loc);
-	else if (!strcmp(d, "spark"))
-		ids_buf_printf(o, "SELECT count(*) FROM idbsync.`%s`.%s;\n", db, t);
 	else if (!strcmp(d, "trino"))
 		ids_buf_printf(o, "CALL iceberg.system.register_table(schema_name => '%s', table_name => '%s', table_location => '%s');\n",
 			       sdb, t, loc);
@@ -100,10 +100,31 @@ static void duckdb_rest(ids_buf *out, const lake_ddl_options *o)
 				    "ATTACH 'idbsync' AS idbsync (TYPE iceberg, ENDPOINT '%s', AUTHORIZATION_TYPE 'none');\n", u);
 }
 
+/* Spark with the Iceberg runtime attached to the same catalog: its settings (Spark has no SQL
+ * to create a catalog), tested as printed by tests/engines/test_spark_iceberg.py. */
+static void spark_rest(ids_buf *out, const lake_ddl_options *o)
+{
+	ids_buf_printf(out, "-- Apache Spark with the Iceberg runtime, attached to the REST catalog the running server serves.\n"
+			    "-- cache-enabled=false: every query loads the table and sees the newest snapshot (Iceberg's\n"
+			    "-- default keeps a loaded table for 30 s). Data files are file:// paths.\n"
+			    "-- spark-sql --packages org.apache.iceberg:iceberg-spark-runtime-4.0_2.13:1.10.0 \\\n"
+			    "--   --conf spark.sql.catalog.idbsync=org.apache.iceberg.spark.SparkCatalog \\\n"
+			    "--   --conf spark.sql.catalog.idbsync.type=rest \\\n"
+			    "--   --conf spark.sql.catalog.idbsync.uri=%s \\\n", o->catalog_uri);
+	if (o->catalog_token)
+		ids_buf_printf(out, "--   --conf spark.sql.catalog.idbsync.token=%s \\\n", o->catalog_token);
+	else
+		ids_buf_puts(out, "--   (with --auth tokens:FILE: --conf spark.sql.catalog.idbsync.token=<admin token>;\n"
+				  "--   set $IDBSYNC_ICEBERG_TOKEN to print it) \\\n");
+	ids_buf_puts(out, "--   --conf spark.sql.catalog.idbsync.cache-enabled=false\n"
+			  "-- Time travel: SELECT * FROM idbsync.<db>.<table> VERSION AS OF <snapshot-id>;\n"
+			  "-- snapshots with their idbsync.seq: SELECT snapshot_id, summary['idbsync.seq'] FROM idbsync.<db>.<table>.snapshots;\n");
+}
+
 int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err)
 {
 	const char *d = o->dialect;
-	int rest = o->catalog_uri && (!strcmp(d, "trino") || !strcmp(d, "duckdb"));
+	int rest = o->catalog_uri && (!strcmp(d, "trino") || !strcmp(d, "duckdb") || !strcmp(d, "spark"));
 	if (rest && rest_check(o, err))
 		return err->code;
 	char root[PATH_MAX + 20], wh[PATH_MAX + 40];
@@ -115,6 +136,8 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 	ids_buf_printf(out, "-- idbsync lake %s (Apache Iceberg v2, file-system catalog at %s), dialect %s\n", abs, wh, d);
 	if (rest && !strcmp(d, "duckdb"))
 		duckdb_rest(out, o);
+	else if (rest && !strcmp(d, "spark"))
+		spark_rest(out, o);
 	else if (rest)
 		trino_rest(out, o);
 	else if (!strcmp(d, "duckdb"))

@@ -119,9 +119,12 @@ void route_iceberg(server *s, http_req *req, http_resp *resp, const char *sub)
 	ids_error err = IDS_ERROR_INIT;
 	ids_buf loc = IDS_BUF_INIT, out = IDS_BUF_INIT;
 	int rc;
+	/* a table in a namespace that cannot exist is a missing table: Spark looks up the metadata
+	 * table db.t.snapshots as table "snapshots" in namespace db.t first, and goes on to the
+	 * metadata table only on NoSuchTableException */
 	if (depth >= 2 && !ids_db_name_valid(ns)) {
 		snprintf(err.msg, sizeof err.msg, "no namespace %.100s", ns);
-		resp_iceberg_error(resp, 404, "NoSuchNamespaceException", err.msg);
+		resp_iceberg_error(resp, 404, depth == 4 ? "NoSuchTableException" : "NoSuchNamespaceException", err.msg);
 		return;
 	}
 	/* a parent namespace: there are none below the databases */

@@ -5,8 +5,10 @@
 // extension come from the engines cache (tests/engines/run duckdb_iceberg): DuckDB cannot
 // download extensions here, and an extension loads only into the release it was built for.
 // usage: node duckdb_iceberg.mjs < {"statements": [..], "queries": {"name": sql}}
-import fs from 'node:fs';
+// or, for a reader in a loop, {"statements": [..], "loop": true} on the first line, then one SQL
+// string (JSON) a line, each answered with one line: {"rows": [..]} or {"error": "message"}.
 import path from 'node:path';
+import readline from 'node:readline';
 
 const home = process.env.IDBSYNC_DUCKDB_HOME;
 if (!home) throw new Error('IDBSYNC_DUCKDB_HOME is not set: run through tests/engines/run duckdb_iceberg');
@@ -28,16 +30,28 @@ function plain(v) {
   return v;
 }
 
-const job = JSON.parse(fs.readFileSync(0, 'utf8'));
+const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const job = JSON.parse((await lines.next()).value);
 const inst = await DuckDBInstance.create(':memory:', {
   extension_directory: path.join(home, 'extensions'),
   autoinstall_known_extensions: 'false',
 });
 const conn = await inst.connect();
 for (const st of job.statements) await conn.run(st);
-const out = {};
-for (const [name, sql] of Object.entries(job.queries)) {
-  const r = await conn.runAndReadAll(sql);
-  out[name] = r.getRowObjects().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)])));
+const run = async (sql) => (await conn.runAndReadAll(sql)).getRowObjects().map(
+  (row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)])));
+if (job.loop) {
+  for (let l = await lines.next(); !l.done; l = await lines.next()) {
+    let res;
+    try {
+      res = { rows: await run(JSON.parse(l.value)) };
+    } catch (e) {   // a failed query is the loop's figure, not the end of the reader
+      res = { error: String(e.message || e) };
+    }
+    process.stdout.write(JSON.stringify(res) + '\n');
+  }
+} else {
+  const out = {};
+  for (const [name, sql] of Object.entries(job.queries)) out[name] = await run(sql);
+  process.stdout.write(JSON.stringify(out));
 }
-process.stdout.write(JSON.stringify(out));

@@ -125,17 +125,20 @@ def scan(table_dir, as_of=None, row_filter=None):
         sid = max(older, key=lambda s: s.sequence_number).snapshot_id if older else None
     sc = None if sid is None else tab.scan(snapshot_id=sid, **({"row_filter": row_filter} if row_filter else {}))
     rows = [] if sc is None else sc.to_arrow().to_pylist()
+    tasks = [] if sc is None else list(sc.plan_files())
+    paths = [t.file.file_path for t in tasks]
     return {
         "snapshots": [{"id": s.snapshot_id, "seq": snap_seq(s), "op": s.summary.operation.value,
                        "parent": s.parent_snapshot_id} for s in snaps],
         "snapshot": sid,
         "schema": [f.name for f in tab.schema().fields],
         "rows": plain(rows),
-        "files": 0 if sc is None else len(list(sc.plan_files())),
+        "files": len(paths),
+        "paths": paths,
         # the planned files' partition spec and values (a filter prunes by them)
         "parts": [] if sc is None else sorted(
             [[t.file.spec_id, plain([t.file.partition[i] for i in range(len(t.file.partition))])]
-             for t in sc.plan_files()], key=json.dumps),
+             for t in tasks], key=json.dumps),
     }
 
 

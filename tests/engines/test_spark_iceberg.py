@@ -19,12 +19,14 @@ os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 time.tzset()
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
+import reader_loop as L  # noqa: E402
 import spark as SP  # noqa: E402
 
 import pyspark  # noqa: E402
 
 LOG = os.path.join(SP.LOGS, "spark-iceberg.log")
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROUNDS = int(os.environ.get("IDBSYNC_SPARK_LOOP_ROUNDS", "40"))
 
 
 def session(tmp, rest_uri, warehouse):
@@ -60,61 +62,112 @@ def statements(ddl):
     return [s.strip().rstrip(";") for s in ddl.split(";\n") if s.strip() and not s.strip().startswith("--")]
 
 
-def rows(spark, table, version=None):
+def rows(spark, table, version=None, user=""):
     v = f" VERSION AS OF {version}" if version else ""
-    out = []
-    for r in spark.sql(f"SELECT * FROM {table}{v}").collect():
-        out.append(H.merge_widened(r.asDict(recursive=True)))
-    return out
+    return H.iceberg_rows([r.asDict(recursive=True) for r in spark.sql(f"SELECT * FROM {table}{v}").collect()], user)
 
 
-def check_profile(spark, m, profile, rest_uri):
+def served_catalog(spark, name, ddl):
+    """Attaches the REST catalog a running server serves as Spark catalog `name`, with the
+    settings `idbsync ddl --dialect spark --catalog-uri URL` prints (its `--conf
+    spark.sql.catalog.idbsync...` lines, renamed: a Spark session keeps a catalog it loaded, so
+    each server gets its own name) and Iceberg's table cache off (every query loads the table)."""
+    confs = re.findall(r"--conf spark\.sql\.catalog\.idbsync(\S*)=(\S+)", ddl)
+    if not any(k == ".type" and v == "rest" for k, v in confs):
+        raise AssertionError(f"the DDL prints no REST catalog settings:\n{ddl}")
+    for k, v in confs:
+        spark.conf.set(f"spark.sql.catalog.{name}{k}", v)
+    spark.conf.set(f"spark.sql.catalog.{name}.cache-enabled", "false")
+    return [st.replace("idbsync.`", f"{name}.`") for st in statements(ddl)]
+
+
+def run_statements(spark, sts):
+    errs = []
+    for st in sts:
+        try:
+            spark.sql(st).collect()
+        except Exception as e:  # noqa: BLE001 - every refusal is a finding
+            errs.append(f"{st[:80]}: {H.short_error(e)}")
+    return errs
+
+
+def read_catalog(spark, m, profile, cat, s, data, live):
+    """Every table through catalog `cat` equal to the pull feed and the pushed mutations, and
+    time travel to the snapshot whose idbsync.seq is the first flush's."""
+    results = H.compare_tables(s, data, live, lambda meta, kind: rows(
+        spark, f"{cat}.app.{meta['table']}" + ("_changes" if kind == "changes" else ""), user=s.user))
+    failures = [f"{profile} {cat}: {p}" for _, p in m.record(profile, results)]
+    snaps = spark.sql(f"SELECT snapshot_id, CAST(summary['idbsync.seq'] AS BIGINT) AS seq FROM {cat}.app.items.snapshots "
+                      f"ORDER BY committed_at").collect()
+    old = [r.snapshot_id for r in snaps if r.seq is not None and r.seq <= data.first_flush]
+    return failures + H.time_travel(m, profile, f"{cat}: time travel VERSION AS OF", data, data.first_flush, {
+        r["idb_key"]: r["idb_seq"] for r in rows(spark, f"{cat}.app.items", old[-1])} if old else None)
+
+
+def check_profile(spark, m, mr, profile, rest_uri):
+    """compat: the hadoop catalog on the lake's files (matrix m) and the REST catalog the server
+    serves, with --auth tokens and the admin token as Spark's bearer token (matrix mr); modern:
+    Iceberg's own REST catalog that the server commits to (--iceberg-rest)."""
     args = ["--lake-format", "iceberg"] + (["--iceberg-rest", rest_uri] if rest_uri else [])
-    s = H.Server(profile, args)
+    s = H.Server(profile, args) if rest_uri else H.admin_server(profile, args)
     failures = []
     try:
         data = H.Dataset(s).run()
-        f1 = data.first_flush
         live = s.pull("app")
         if rest_uri:
-            cat = "rest"
-        else:
-            cat = "idbsync"
-            ddl = s.ddl("spark")
-            wh = re.search(r"spark\.sql\.catalog\.idbsync\.warehouse=(\S+)", ddl).group(1)
-            spark.conf.set("spark.sql.catalog.idbsync", "org.apache.iceberg.spark.SparkCatalog")
-            spark.conf.set("spark.sql.catalog.idbsync.type", "hadoop")
-            spark.conf.set("spark.sql.catalog.idbsync.warehouse", wh)
-            errs = []
-            for st in statements(ddl):
-                try:
-                    spark.sql(st).collect()
-                except Exception as e:  # noqa: BLE001 - every refusal is a finding
-                    errs.append(f"{st[:80]}: {H.short_error(e)}")
-            m.cell(profile, "hadoop catalog: DDL as printed", "ok" if not errs else "FAIL: " + errs[0])
-            failures += errs
-        results = []
-        for store, feature in (("items", "state"), ("events", "partitions")):
-            meta = H.table_meta(s.lake, "app", store)
-            for kind in ("state", "changes"):
-                name = f"{cat}.app.{meta['table']}" + ("_changes" if kind == "changes" else "")
-                try:
-                    got = rows(spark, name)
-                    probs = (H.compare_state("spark", meta, live.get(store, {}), got) if kind == "state" else
-                             H.compare_changes("spark", meta, data.log, live.get(store, {}), got))
-                except Exception as e:  # noqa: BLE001
-                    probs = [f"{name}: unreadable: {H.short_error(e)}"]
-                results.append((feature if kind == "state" else "changes", probs))
-        failures += [f"{profile} {cat}: {p}" for _, p in m.record(profile, results)]
-        # time travel: the snapshot of the first flush, by its idbsync.seq
-        snaps = spark.sql(f"SELECT snapshot_id, CAST(summary['idbsync.seq'] AS BIGINT) AS seq FROM {cat}.app.items.snapshots "
-                          f"ORDER BY committed_at").collect()
-        old = [r.snapshot_id for r in snaps if r.seq is not None and r.seq <= f1]
-        failures += H.time_travel(m, profile, f"{cat}: time travel VERSION AS OF", data, f1, {
-            r["idb_key"]: r["idb_seq"] for r in rows(spark, f"{cat}.app.items", old[-1])} if old else None)
+            return read_catalog(spark, m, profile, "rest", s, data, live)
+        ddl = s.ddl("spark")
+        wh = re.search(r"spark\.sql\.catalog\.idbsync\.warehouse=(\S+)", ddl).group(1)
+        spark.conf.set("spark.sql.catalog.idbsync", "org.apache.iceberg.spark.SparkCatalog")
+        spark.conf.set("spark.sql.catalog.idbsync.type", "hadoop")
+        spark.conf.set("spark.sql.catalog.idbsync.warehouse", wh)
+        errs = run_statements(spark, statements(ddl))
+        m.cell(profile, "hadoop catalog: DDL as printed", "ok" if not errs else "FAIL: " + errs[0])
+        failures += errs + read_catalog(spark, m, profile, "idbsync", s, data, live)
+        # the served catalog, as `idbsync ddl --dialect spark --catalog-uri` prints it
+        ddl = s.ddl("spark", "--catalog-uri", f"{s.url}/iceberg", env={"IDBSYNC_ICEBERG_TOKEN": s.token})
+        if f"token={s.token}" not in ddl:
+            failures.append(f"{profile}: the DDL does not carry the admin token:\n{ddl}")
+        errs = run_statements(spark, served_catalog(spark, "served", ddl))
+        mr.cell(profile, "served REST catalog: DDL as printed", "ok" if not errs else "FAIL: " + errs[0])
+        failures += errs + read_catalog(spark, mr, profile, "served", s, data, live)
     finally:
         s.cleanup()
     return failures
+
+
+def loop(spark, m):
+    """A reader in a loop through Spark while two servers ingest and flush: one with
+    --lake-format iceberg read through the REST catalog it serves (the change log at its newest
+    snapshot, VERSION AS OF its id, must hold exactly the changes up to its idbsync.seq; the
+    state must miss no row flushed before the query), one with the plain layout read with
+    spark.read.parquet (its failure rate is a figure, docs/lake-layout.md)."""
+    with L.servers() as (ice, hive):
+        failures = run_statements(spark, served_catalog(spark, "loop", ice.ddl(
+            "spark", "--catalog-uri", f"{ice.url}/iceberg", "--db", "loop")))
+        changes_dir, state_dir = (os.path.join(hive.lake, "loop", t) for t in ("live_changes", "live"))
+
+        def ice_changes():
+            snaps = spark.sql("SELECT snapshot_id, CAST(summary['idbsync.seq'] AS BIGINT) AS seq "
+                              "FROM loop.loop.live_changes.snapshots ORDER BY committed_at").collect()
+            sid, upto = [(r.snapshot_id, r.seq) for r in snaps if r.seq is not None][-1]
+            return spark.sql(f"SELECT idb_seq, idb_key, idb_op, n FROM loop.loop.live_changes VERSION AS OF {sid}").collect(), (upto, 0)
+
+        def ice_state():
+            floor = L.progress(ice)[1]
+            return spark.sql("SELECT idb_key, idb_seq, n FROM loop.loop.live").collect(), floor
+
+        def hive_changes():
+            floor = L.progress(hive)[0]
+            return spark.read.parquet(changes_dir).select("idb_seq", "idb_key", "idb_op", "n").collect(), (None, floor)
+
+        def hive_state():
+            floor = L.progress(hive)[1]
+            return spark.read.parquet(state_dir).select("idb_key", "idb_seq", "n").collect(), floor
+
+        return failures + L.run(m, "Spark", "served REST catalog", ice, hive, ROUNDS,
+                                [("changes", ice_changes), ("state", ice_state)],
+                                [("changes", hive_changes), ("state", hive_state)])
 
 
 def run():
@@ -124,10 +177,12 @@ def run():
     spark = session(tmp, uri, os.path.join(tmp, "warehouse"))
     H.log(f"Apache Spark {pyspark.__version__} with Iceberg started in {time.time() - t0:.1f}s (log {LOG})")
     m = H.Matrix(f"Apache Spark {pyspark.__version__} + Iceberg 1.10.0")
+    mr = H.Matrix(f"Apache Spark {pyspark.__version__} + Iceberg 1.10.0, served REST catalog")
     failures = []
     try:
-        failures += check_profile(spark, m, "compat", None)
-        failures += check_profile(spark, m, "modern", uri)
+        failures += check_profile(spark, m, mr, "compat", None)
+        failures += check_profile(spark, m, mr, "modern", uri)
+        failures += loop(spark, mr)
     finally:
         spark.stop()
         cat.kill()

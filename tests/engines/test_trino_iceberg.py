@@ -15,18 +15,15 @@ than the flushed state before the query and which must miss no key live then. Th
 must show zero errors, duplicates, missing or wrong rows; the plain layout's rounds run the same
 checks (bounded by progress.json read before each query) and their failure rate is a figure
 (docs/lake-layout.md, "Known issue"), not an assertion."""
-import json
 import os
-import random
 import re
 import shutil
 import sys
 import tempfile
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
+import reader_loop as L  # noqa: E402
 import trino as T  # noqa: E402
 
 ROUNDS = int(os.environ.get("IDBSYNC_TRINO_LOOP_ROUNDS", "50"))
@@ -92,139 +89,11 @@ def check_profile(trino, m, profile):
 
 
 # ---------------------------------------------------------------------------------------------
-# The looping reader.
-
-class Writer(threading.Thread):
-    """Pushes puts and deletes to loop/live (the server flushes every 200 ms) until stopped and
-    records every applied change: log[seq] = (key_json, op, n)."""
-
-    def __init__(self, server, seed):
-        super().__init__(daemon=True)
-        self.s, self.rnd = server, random.Random(seed)
-        self.log, self.error = {}, None
-        self.stop = threading.Event()
-
-    def run(self):
-        mid = 1
-        while not self.stop.is_set():
-            muts = []
-            for _ in range(40):
-                k = self.rnd.randrange(150)
-                if self.rnd.random() < 0.15 and mid > 1:
-                    muts.append({"id": mid, "store": "live", "op": "delete", "key": k})
-                else:
-                    muts.append({"id": mid, "store": "live", "op": "put", "key": k, "value": {"n": mid, "s": f"v{mid} ✓"}})
-                mid += 1
-            try:
-                r = self.s.push("loop", "loop-writer", muts)
-            except Exception as e:  # noqa: BLE001 - the test fails on it
-                self.error = str(e)
-                return
-            by_id = {x["id"]: x for x in muts}
-            for first, seq, count in r["kept"]:
-                for i in range(count):
-                    x = by_id[first + i]
-                    self.log[seq + i] = (H.canon(x["key"]), x["op"], x["id"] if x["op"] == "put" else None)
-            time.sleep(0.05)
-
-
-def progress(server):
-    with open(os.path.join(server.lake, "_idbsync", "progress.json")) as f:
-        p = json.load(f)
-    return p["changes_seq"], p["state_seq"]
-
-
-def check_changes(rows, log, upto=None, floor=0):
-    """rows [(seq, key, op, n)] of one change-log scan must hold exactly the changes <= upto (its
-    snapshot's idbsync.seq), or, upto None, every change <= the newest seq of the scan and <=
-    floor (the changes_seq flushed before the query)."""
-    problems = {"duplicates": 0, "missing": 0, "wrong": 0}
-    seen = set()
-    for seq, key, op, n in rows:
-        if seq in seen:
-            problems["duplicates"] += 1
-        seen.add(seq)
-        if log.get(seq) != (key, op, n) or (upto is not None and seq > upto):
-            problems["wrong"] += 1
-    top = upto if upto is not None else max(max(seen, default=0), floor)
-    problems["missing"] = sum(1 for s in log if s <= top and s not in seen)
-    return problems
-
-
-def check_state(rows, log, floor):
-    """rows [(key, seq, n)] of one state scan read after the state of seq `floor` was flushed:
-    each key once, each row a pushed put no older than the key's change <= floor, and every key
-    live at floor present unless a later change deleted it."""
-    problems = {"duplicates": 0, "missing": 0, "wrong": 0}
-    last, deleted_later = {}, set()
-    for seq in sorted(log):
-        key, op, _ = log[seq]
-        if seq <= floor:
-            last[key] = (seq, op)
-        elif op == "delete":
-            deleted_later.add(key)
-    seen = set()
-    for key, seq, n in rows:
-        if key in seen:
-            problems["duplicates"] += 1
-        seen.add(key)
-        before = last.get(key, (0, None))[0]
-        if log.get(seq) != (key, "put", n) or seq < before:
-            problems["wrong"] += 1
-    problems["missing"] = sum(1 for k, (_, op) in last.items()
-                              if op == "put" and k not in seen and k not in deleted_later)
-    return problems
-
-
-class Tally:
-    def __init__(self):
-        self.queries = self.failed = self.errors = 0
-        self.problems = {"duplicates": 0, "missing": 0, "wrong": 0}
-        self.samples = []
-        self.scans = []   # (kind, rows, bound): checked once the writer's log is complete
-
-    def read(self, kind, fn):
-        """fn() -> (rows, bound): one scan and what check_changes / check_state bound it by."""
-        self.queries += 1
-        try:
-            rows, bound = fn()
-            self.scans.append((kind, rows, bound))
-        except T.TrinoError as e:
-            self.errors += 1
-            self.failed += 1
-            if len(self.samples) < 3:
-                self.samples.append(H.short_error(e))
-
-    def settle(self, log):
-        self.rows = sum(len(rows) for _, rows, _ in self.scans)
-        # how many flushes the scans were bounded by (snapshot seqs / progress.json): not one
-        self.seqs = len({(b[0] or b[1]) if isinstance(b, tuple) else b for _, _, b in self.scans})
-        for kind, rows, bound in self.scans:
-            p = check_changes(rows, log, *bound) if kind == "changes" else check_state(rows, log, bound)
-            for k, v in p.items():
-                self.problems[k] += v
-            if any(p.values()):
-                self.failed += 1
-                if len(self.samples) < 3:
-                    self.samples.append(f"{kind} scan: {p}")
-
-    def cell(self):
-        p = self.problems
-        return (f"{self.queries} queries ({self.rows} rows, {self.seqs} flushed seqs): {self.errors} errors, {p['duplicates']} duplicates, {p['missing']} missing, "
-                f"{p['wrong']} wrong rows; {self.failed} failed ({100.0 * self.failed / max(self.queries, 1):.2f}%)"
-                + (f" e.g. {self.samples[0][:120]}" if self.samples else ""))
-
+# The looping reader (tests/engines/reader_loop.py).
 
 def loop(trino, m):
     """The looping reader over an Iceberg lake and a plain one, measured in the same run."""
-    ice = H.Server("modern", ["--lake-format", "iceberg"])
-    hive = H.Server("modern")
-    failures = []
-    writers = []
-    try:
-        for s in (ice, hive):   # the tables exist before the loop: one row, flushed
-            s.push("loop", "loop-seed", [{"id": 1, "store": "live", "op": "put", "key": -1, "value": {"n": 0, "s": ""}}])
-            s.flush("loop")
+    with L.servers() as (ice, hive):
         trino.query("DROP CATALOG IF EXISTS idbsync")
         for st in H.statements(ice.ddl("trino", "--catalog-uri", f"{ice.url}/iceberg")):
             trino.query(st)
@@ -232,11 +101,6 @@ def loop(trino, m):
             if st.startswith("CREATE TABLE"):
                 trino.query("DROP TABLE IF EXISTS " + re.match(r"CREATE TABLE IF NOT EXISTS (\S+)", st).group(1))
             trino.query(st)
-        writers = [Writer(ice, 1), Writer(hive, 2)]
-        for s, w in zip((ice, hive), writers):
-            w.log[s.pull("loop")["live"]["-1"]["seq"]] = ("-1", "put", 0)   # the seed row
-            w.start()
-        t_ice, t_hive = Tally(), Tally()
 
         def ice_changes():   # the change log at its newest snapshot: exactly the changes <= its seq
             sid, upto = snapshots_of(trino, "idbsync", "loop", "live_changes")[-1]
@@ -244,38 +108,17 @@ def loop(trino, m):
                                f"FOR VERSION AS OF {sid}")[1], (upto, 0)
 
         def read_state(table, s):   # as queried, no older than the state flushed before the query
-            floor = progress(s)[1]
+            floor = L.progress(s)[1]
             return trino.query(f"SELECT idb_key, idb_seq, n FROM {table}")[1], floor
 
         def hive_changes():   # no snapshot: every change up to the newest read and to the flushed one
-            floor = progress(hive)[0]
+            trino.query("CALL hive.system.flush_metadata_cache()")
+            floor = L.progress(hive)[0]
             return trino.query("SELECT idb_seq, idb_key, idb_op, n FROM hive.loop.live_changes")[1], (None, floor)
 
-        for _ in range(ROUNDS):
-            t_ice.read("changes", ice_changes)
-            t_ice.read("state", lambda: read_state("idbsync.loop.live", ice))
-            trino.query("CALL hive.system.flush_metadata_cache()")
-            t_hive.read("changes", hive_changes)
-            t_hive.read("state", lambda: read_state("hive.loop.live", hive))
-        for w in writers:
-            w.stop.set()
-            w.join(60)
-            if w.error:
-                failures.append(f"loop writer: {w.error}")
-        for w, t in zip(writers, (t_ice, t_hive)):
-            t.settle(w.log)
-        m.cell("modern", "Iceberg (REST catalog): reader in a loop during ingest", t_ice.cell())
-        m.cell("modern", "plain hive layout: the same loop, same run", t_hive.cell())
-        H.log(f"loop: iceberg {t_ice.cell()}; hive {t_hive.cell()}; load {os.getloadavg()}")
-        H.log(f"loop failures: iceberg {t_ice.samples}; hive {t_hive.samples}")
-        if t_ice.failed or not t_ice.scans:
-            failures.append(f"Iceberg reader in a loop: {t_ice.cell()}; {t_ice.samples}")
-    finally:
-        for w in writers:
-            w.stop.set()
-        ice.cleanup()
-        hive.cleanup()
-    return failures
+        return L.run(m, "Trino", "REST catalog", ice, hive, ROUNDS,
+                     [("changes", ice_changes), ("state", lambda: read_state("idbsync.loop.live", ice))],
+                     [("changes", hive_changes), ("state", lambda: read_state("hive.loop.live", hive))], (T.TrinoError,))
 
 
 def run():

@@ -3,12 +3,13 @@
 // and by age) and of a compaction's replace commit, restarted on the same dirs, and pyiceberg
 // then finds every change once in the change log, the state equal to the pull feed, every
 // metadata version on disk readable, and no file that no snapshot names (the orphans the kill
-// left are removed by the restart).
+// left are removed by the restart). A compaction cut off before its replace commit is redone by
+// the first flush after the restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, push, tempDir, rng } from './lib.mjs';
+import { serve, push, flush, tempDir, rng } from './lib.mjs';
 import { py, checkRestart } from './iceberg_lib.mjs';
 
 const BASE = ['--lake-format', 'iceberg', '--flush-interval', '30ms', '--lake-bucket-bytes', '16k', '--iceberg-keep', '1s'];
@@ -69,6 +70,38 @@ test('kill -9 during an expiry by age (--iceberg-keep 1s), restart, consistent',
 for (const step of ['compact-link', 'replace-list', 'replace-meta']) {
   test(`kill -9 at the compaction step "${step}", restart, every change once`, async () => {
     const { lake, data } = await runToKill(BASE, `${step}:1`);
+    await checkAll(lake, data, BASE);
+  });
+}
+
+/** The seq ranges ("first-last") of change-log files (plain names, or Iceberg's links of them). */
+const ranges = (paths) => paths.map((p) => path.basename(p).match(/^part-0*(\d+)-0*(\d+)/).slice(1).join('-')).sort();
+
+for (const step of ['compact-link', 'replace-list']) {
+  test(`a compaction cut off at "${step}" is redone by the first flush after the restart`, async () => {
+    const { lake, data } = await runToKill(BASE, `${step}:1`);
+    const log = `${lake}/_iceberg/app/docs_changes`;
+    // what the kill left: the plain layout's merged file (recorded changes only), and Iceberg
+    // still listing the small files it replaced
+    const done = JSON.parse(fs.readFileSync(`${lake}/_idbsync/progress.json`, 'utf8')).changes_seq;
+    const plain = ranges(files(`${lake}/app/docs_changes`)).filter((r) => Number(r.split('-')[1]) <= done);
+    const [before] = await py('scan', log);
+    const merged = plain.filter((r) => !ranges(before.paths).includes(r));
+    assert.ok(merged.length > 0, `no merged file left out: plain ${plain}, iceberg ${ranges(before.paths)}`);
+    // restarted without timed flushes: the one flush below is the first commit
+    const srv = await serve({ data, lake, args: [...BASE, '--flush-interval', '3600s'] });
+    await push(srv.url, 'app', { client: 'c2', mutations: [{ id: 1, store: 'docs', op: 'put', key: 'after', value: { v: 1 } }] });
+    await flush(srv.url, 'app');
+    const [after] = await py('scan', log);   // before the stop's own flush
+    await srv.stop();
+    const now = ranges(after.paths), within = (r, m) => {
+      const [a, b] = r.split('-').map(Number), [c, d] = m.split('-').map(Number);
+      return a >= c && b <= d;
+    };
+    for (const m of merged) {
+      assert.ok(now.includes(m), `${m}: not swapped in: ${now}`);
+      assert.deepEqual(now.filter((r) => r !== m && within(r, m)), [], `${m}: small files left beside it`);
+    }
     await checkAll(lake, data, BASE);
   });
 }

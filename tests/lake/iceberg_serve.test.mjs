@@ -82,6 +82,10 @@ test('pyiceberg reads the lake through the catalog idbsync serves; 404, 405, aut
   let r = await fetch(`${uri}/v1/namespaces/app/tables/nope`);
   assert.equal(r.status, 404);
   assert.deepEqual((await r.json()).error, { message: 'no table app.nope', type: 'NoSuchTableException', code: 404 });
+  // a table in a namespace that cannot exist (Spark's lookup of the metadata table app.items.snapshots)
+  r = await fetch(`${uri}/v1/namespaces/app%1Fitems/tables/snapshots`);
+  assert.equal(r.status, 404);
+  assert.equal((await r.json()).error.type, 'NoSuchTableException');
   r = await fetch(`${uri}/v1/namespaces/nope/tables`);
   assert.equal(r.status, 404);
   assert.equal((await r.json()).error.type, 'NoSuchNamespaceException');
