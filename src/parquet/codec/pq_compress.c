@@ -26,10 +26,10 @@ void pq_codec_thread_cleanup(void)
 
 /* GZIP pages go through libdeflate rather than zlib: a page is one whole buffer, which is
  * what libdeflate is built for, and at the same level 6 it took the mixed 1M-row gzip write
- * from 2.5 s to under 1 s of CPU with smaller pages (docs/benchmarks.md, "gzip through
- * libdeflate"). One compressor per thread, kept across pages (it holds ~1 MB of tables that
- * are costly to set up); remade only when the level changes. The output is one ordinary
- * gzip member, which every reader (and zlib) decodes. */
+ * from 2.6 s to 1.0 s of CPU with smaller pages (docs/benchmarks.md, "GZIP pages through
+ * libdeflate"). One compressor per thread, kept across pages (it holds the match finder's
+ * tables, a large allocation); remade only when the level changes. The output is one
+ * ordinary gzip member, which every reader (and zlib) decodes. */
 static int gzip_compress(int level, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
 {
 	/* libdeflate's levels are 1-12 (10-12 are its slow near-optimal parser); 6 is the
