@@ -41,7 +41,8 @@ static const cli_choice page_versions[] = {{"1", 1}, {"2", 2}, {NULL, 0}};
 static const cli_opt write_opts[] = {
 	{.flag = "--compression", .arg = "none|snappy|gzip|zstd|lz4_raw", .def = "by profile", .help = "page codec",
 	 .type = CLI_CUSTOM, .parse = parse_codec},
-	POSITIVE("--compression-level", "the codec's own, zstd 3, gzip 6", o.codec_level, 22, "codec level"),
+	POSITIVE("--compression-level", "the codec's own, zstd 3, gzip 6", o.codec_level, 22,
+		 "codec level (gzip 1-12: libdeflate, above 12 means 12)"),
 	{.flag = "--profile", .arg = "compat|modern", .def = "compat",
 	 .help = "compat: Hive/Impala/Drill; modern: zstd, INT64 timestamps", .type = CLI_ENUM, F(o.profile),
 	 .choices = profiles},

@@ -1,5 +1,5 @@
 /* Unit tests for the page codecs: round trips for every codec, exact-size enforcement,
- * gzip multi-member and zlib-wrapped input, Hadoop-framed and raw LZ4, corrupt input. */
+ * gzip multi-member (zlib's and ours mixed) and zlib-wrapped input, every gzip level, Hadoop-framed and raw LZ4, corrupt input. */
 #include "parquet/codec/pq_codec.h"
 
 #include <lz4.h>
@@ -110,6 +110,55 @@ static void gzip_variants(void)
 	CHECK(pq_decompress(PQ_CODEC_GZIP, cz, a, out, 0, &err) == 0);
 }
 
+/* Pages written with libdeflate (ours) and with zlib (parquet-mr, Arrow, DuckDB's miniz) mixed
+ * in one multi-member page; every --compression-level, and the per-thread compressor remade
+ * when the level changes between pages. */
+static void gzip_writers(void)
+{
+	static uint8_t in[300000], out[300001];
+	ids_error err = IDS_ERROR_INIT;
+	fill(in, sizeof in, 11);
+	const int levels[] = {1, 6, 9, 12, 22, 0, 3};
+	for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
+		ids_buf b = IDS_BUF_INIT;
+		CHECK(pq_compress(PQ_CODEC_GZIP, levels[k], in, sizeof in, &b, &err) == 0);
+		/* an ordinary gzip member: zlib decodes it as other readers would */
+		uLongf zlen = 0;
+		z_stream zs;
+		memset(&zs, 0, sizeof zs);
+		CHECK(inflateInit2(&zs, 31) == Z_OK);
+		zs.next_in = (Bytef *)b.data;
+		zs.avail_in = (uInt)b.len;
+		zs.next_out = out;
+		zs.avail_out = sizeof out;
+		CHECK(inflate(&zs, Z_FINISH) == Z_STREAM_END);
+		zlen = zs.total_out;
+		inflateEnd(&zs);
+		CHECK(zlen == sizeof in && memcmp(in, out, sizeof in) == 0);
+		CHECK(pq_decompress(PQ_CODEC_GZIP, (uint8_t *)b.data, b.len, out, sizeof in, &err) == 0);
+		CHECK(memcmp(in, out, sizeof in) == 0);
+		ids_buf_free(&b);
+	}
+	/* member 1 from zlib, member 2 from us, then zero padding */
+	static uint8_t cz[700000];
+	size_t a = gzip_member(in, 100000, cz, sizeof cz, 31);
+	ids_buf b = IDS_BUF_INIT;
+	CHECK(pq_compress(PQ_CODEC_GZIP, 0, in + 100000, 200000, &b, &err) == 0);
+	memcpy(cz + a, b.data, b.len);
+	size_t total = a + b.len;
+	memset(cz + total, 0, 8);
+	memset(out, 0xAB, sizeof out);
+	CHECK(pq_decompress(PQ_CODEC_GZIP, cz, total + 8, out, sizeof in, &err) == 0);
+	CHECK(memcmp(in, out, sizeof in) == 0);
+	/* the second member cut short fails, and says so */
+	CHECK(pq_decompress(PQ_CODEC_GZIP, cz, total - 10, out, sizeof in, &err) == IDS_ECORRUPT);
+	/* a corrupted trailer CRC in the second member fails (libdeflate and zlib both check) */
+	cz[total - 6] ^= 0xFF;
+	CHECK(pq_decompress(PQ_CODEC_GZIP, cz, total, out, sizeof in, &err) != 0);
+	ids_buf_free(&b);
+	pq_codec_thread_cleanup();
+}
+
 static void lz4_variants(void)
 {
 	uint8_t in[3000], cz[8000], out[3001];
@@ -147,6 +196,7 @@ int main(void)
 		for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++)
 			roundtrip(codecs[i], sizes[j]);
 	gzip_variants();
+	gzip_writers();
 	lz4_variants();
 
 	ids_error err = IDS_ERROR_INIT;

@@ -1,5 +1,6 @@
 /* Page compression codecs (internal to the parquet module): thin wrappers over
- * Debian's snappy, zlib, zstd, lz4 and brotli that bound every output size. */
+ * Debian's snappy, libdeflate (gzip pages written; read first), zlib (gzip pages libdeflate
+ * cannot read: zlib-wrapped, raw deflate), zstd, lz4 and brotli that bound every output size. */
 #ifndef PQ_CODEC_H
 #define PQ_CODEC_H
 

@@ -1,48 +1,53 @@
 /* Page compression for the writer: each codec compresses straight into the caller's
  * ids_buf (reserving the codec's worst-case bound first), so no temporary copies.
- * Per-thread zstd contexts are kept because creating one per page costs more than
- * compressing a small page. */
+ * Per-thread zstd contexts and libdeflate compressors are kept because creating one per
+ * page costs more than compressing a small page. */
 #include "parquet/codec/pq_codec.h"
 
 #include <brotli/encode.h>
+#include <libdeflate.h>
 #include <lz4.h>
 #include <snappy-c.h>
 #include <string.h>
-#include <zlib.h>
 #include <zstd.h>
 
 static _Thread_local ZSTD_CCtx *tls_cctx;
+static _Thread_local struct libdeflate_compressor *tls_gz;
+static _Thread_local int tls_gz_level;
 
 void pq_codec_thread_cleanup(void)
 {
 	ZSTD_freeCCtx(tls_cctx);
 	tls_cctx = NULL;
+	libdeflate_free_compressor(tls_gz);
+	tls_gz = NULL;
 	pq_decompress_thread_cleanup();
 }
 
+/* GZIP pages go through libdeflate rather than zlib: a page is one whole buffer, which is
+ * what libdeflate is built for, and at the same level 6 it took the mixed 1M-row gzip write
+ * from 2.6 s to 1.0 s of CPU with smaller pages (docs/benchmarks.md, "GZIP pages through
+ * libdeflate"). One compressor per thread, kept across pages (it holds the match finder's
+ * tables, a large allocation); remade only when the level changes. The output is one
+ * ordinary gzip member, which every reader (and zlib) decodes. */
 static int gzip_compress(int level, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
 {
-	z_stream zs;
-	memset(&zs, 0, sizeof zs);
-	/* 31 = 15-bit window + gzip header, what parquet-mr and Arrow write */
-	if (deflateInit2(&zs, level > 0 ? (level > 9 ? 9 : level) : Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-			 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return ids_fail(err, IDS_ENOMEM, "gzip: deflateInit2 failed");
-	size_t bound = deflateBound(&zs, (uLong)n) + 32;
-	if (n > UINT32_MAX || ids_buf_reserve(out, bound)) {
-		deflateEnd(&zs);
-		return ids_fail(err, IDS_ELIMIT, "gzip: page of %zu bytes does not fit", n);
+	/* libdeflate's levels are 1-12 (10-12 are its slow near-optimal parser); 6 is the
+	 * default of both libdeflate and zlib, so --compression-level means the same up to 9 */
+	int lv = level > 0 ? (level > 12 ? 12 : level) : 6;
+	if (!tls_gz || tls_gz_level != lv) {
+		libdeflate_free_compressor(tls_gz);
+		tls_gz_level = lv;
+		if (!(tls_gz = libdeflate_alloc_compressor(lv)))
+			return ids_fail(err, IDS_ENOMEM, "gzip: cannot create compressor");
 	}
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)n;
-	zs.next_out = (Bytef *)out->data + out->len;
-	zs.avail_out = (uInt)bound;
-	int rc = deflate(&zs, Z_FINISH);
-	size_t produced = bound - zs.avail_out;
-	deflateEnd(&zs);
-	if (rc != Z_STREAM_END)
-		return ids_fail(err, IDS_EIO, "gzip: deflate failed (%d)", rc);
-	out->len += produced;
+	size_t bound = libdeflate_gzip_compress_bound(tls_gz, n);
+	if (n > UINT32_MAX || ids_buf_reserve(out, bound))
+		return ids_fail(err, IDS_ELIMIT, "gzip: page of %zu bytes does not fit", n);
+	size_t c = libdeflate_gzip_compress(tls_gz, in, n, out->data + out->len, bound);
+	if (c == 0)
+		return ids_fail(err, IDS_EIO, "gzip: compression failed");
+	out->len += c;
 	out->data[out->len] = 0;
 	return 0;
 }
