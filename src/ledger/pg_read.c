@@ -210,6 +210,18 @@ int ledger_pg_conflicts_scan(ledger *s, int64_t after, size_t max, int (*fn)(voi
 	return scan_log(s, "scan conflicts", LEDGER_CONFLICTS_SQL("$1", "$2"), after, max, NULL, fn, ctx, last, err);
 }
 
+/* A row's columns from col on, in the order every row query selects them: khash, seq, hlc,
+ * value, origin. */
+static void row_tail(const PGresult *q, int row, int col, ledger_row *r)
+{
+	r->hash = (uint32_t)pg_i64(q, row, col);
+	r->seq = pg_i64(q, row, col + 1);
+	r->hlc = text_at(q, row, col + 2);
+	r->value = PQgetvalue(q, row, col + 3);
+	r->value_len = (size_t)PQgetlength(q, row, col + 3);
+	r->origin = (ids_origin)pg_i64(q, row, col + 4);
+}
+
 int ledger_pg_rows_scan(ledger *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
 		       int (*fn)(void *ctx, const ledger_row *r), void *ctx, int64_t *head, ids_error *err)
 {
@@ -235,12 +247,7 @@ int ledger_pg_rows_scan(ledger *s, const char *dbname, const char *store_name, u
 			break;
 		}
 		r.key = key;
-		r.hash = (uint32_t)pg_i64(q, i, 2);
-		r.seq = pg_i64(q, i, 3);
-		r.hlc = text_at(q, i, 4);
-		r.value = PQgetvalue(q, i, 5);
-		r.value_len = (size_t)PQgetlength(q, i, 5);
-		r.origin = (ids_origin)pg_i64(q, i, 6);
+		row_tail(q, i, 2, &r);
 		rc = fn(ctx, &r);
 		PQfreemem(key);
 	}
@@ -276,12 +283,7 @@ int ledger_pg_rows_get(ledger *s, const char *dbname, const char *store_name, co
 		r.key = keys[i].key;
 		r.key_len = keys[i].key_len;
 		if (found) {
-			r.hash = (uint32_t)pg_i64(q, 0, 0);
-			r.seq = pg_i64(q, 0, 1);
-			r.hlc = text_at(q, 0, 2);
-			r.value = PQgetvalue(q, 0, 3);
-			r.value_len = (size_t)PQgetlength(q, 0, 3);
-			r.origin = (ids_origin)pg_i64(q, 0, 4);
+			row_tail(q, 0, 0, &r);
 		}
 		rc = fn(ctx, i, found, &r);
 		PQclear(q);

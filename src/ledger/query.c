@@ -138,6 +138,21 @@ static void quote_json_path(ids_buf *o, const char *field, const char *suffix)
 	ids_buf_putc(o, '\'');
 }
 
+/* The id a name has in the attached state (sql: one %s for the schema, ?1 the name), or -1. */
+static int64_t id_by_name(sqlite3 *db, const char *schema, const char *sql, const char *name)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, sql, schema);
+	sqlite3_stmt *q = NULL;
+	int64_t id = -1;
+	sqlite3_prepare_v2(db, buf, -1, &q, NULL);
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		id = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return id;
+}
+
 /* json_extract(r.value, '$."f"<sub>') */
 static void put_extract(ids_buf *v, const char *f, const char *sub)
 {
@@ -416,26 +431,11 @@ int ledger_query(ledger *s, const char *dbname, const char *user, const char *sq
 	/* one snapshot for the views' sampling and the query */
 	if ((rc = ledger_exec(db, "BEGIN", err)))
 		goto out;
-	int64_t did = -1, uid = 0;
+	int64_t did = id_by_name(db, qc.schema, "SELECT did FROM %s.dbs WHERE name=?1", dbname), uid = 0;
 	char sql_buf[256];
-	snprintf(sql_buf, sizeof sql_buf, "SELECT did FROM %s.dbs WHERE name=?1", qc.schema);
-	sqlite3_prepare_v2(db, sql_buf, -1, &q, NULL);
-	sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		did = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	q = NULL;
 	int scoped = user && user[0];
-	if (scoped) {
-		uid = -1; /* unknown user: shared rows only */
-		snprintf(sql_buf, sizeof sql_buf, "SELECT uid FROM %s.users WHERE name=?1", qc.schema);
-		sqlite3_prepare_v2(db, sql_buf, -1, &q, NULL);
-		sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			uid = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-		q = NULL;
-	}
+	if (scoped) /* an unknown user (-1) sees shared rows only */
+		uid = id_by_name(db, qc.schema, "SELECT uid FROM %s.users WHERE name=?1", user);
 	snprintf(sql_buf, sizeof sql_buf, "SELECT sid, name FROM %s.stores WHERE did=?1", qc.schema);
 	sqlite3_prepare_v2(db, sql_buf, -1, &q, NULL);
 	sqlite3_bind_int64(q, 1, did);

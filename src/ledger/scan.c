@@ -88,6 +88,18 @@ static int prepare_store_sql(ledger *s, sqlite3 *db, const char *sql, const char
 	return 0;
 }
 
+/* A row's columns from col on, in the order every row query selects them: khash, seq, hlc,
+ * value, origin. */
+static void row_tail(sqlite3_stmt *q, int col, ledger_row *r)
+{
+	r->hash = (uint32_t)sqlite3_column_int64(q, col);
+	r->seq = sqlite3_column_int64(q, col + 1);
+	r->hlc = (const char *)sqlite3_column_text(q, col + 2);
+	r->value = (const char *)sqlite3_column_text(q, col + 3);
+	r->value_len = (size_t)sqlite3_column_bytes(q, col + 3);
+	r->origin = (ids_origin)sqlite3_column_int(q, col + 4);
+}
+
 /* Runs a rows query (columns: user, key, khash, seq, hlc, value, origin) prepared on the
  * snapshot db, calling fn per row. */
 static int scan_rows_query(ledger *s, sqlite3 *db, sqlite3_stmt *q, int (*fn)(void *ctx, const ledger_row *r),
@@ -99,12 +111,7 @@ static int scan_rows_query(ledger *s, sqlite3 *db, sqlite3_stmt *q, int (*fn)(vo
 		r.user = (const char *)sqlite3_column_text(q, 0);
 		r.key = sqlite3_column_blob(q, 1);
 		r.key_len = (size_t)sqlite3_column_bytes(q, 1);
-		r.hash = (uint32_t)sqlite3_column_int64(q, 2);
-		r.seq = sqlite3_column_int64(q, 3);
-		r.hlc = (const char *)sqlite3_column_text(q, 4);
-		r.value = (const char *)sqlite3_column_text(q, 5);
-		r.value_len = (size_t)sqlite3_column_bytes(q, 5);
-		r.origin = (ids_origin)sqlite3_column_int(q, 6);
+		row_tail(q, 2, &r);
 		if ((rc = fn(ctx, &r)))
 			break;
 	}
@@ -235,12 +242,7 @@ int ledger_rows_get(ledger *s, const char *dbname, const char *store_name, const
 		r.key = keys[i].key;
 		r.key_len = keys[i].key_len;
 		if (found) {
-			r.hash = (uint32_t)sqlite3_column_int64(q, 0);
-			r.seq = sqlite3_column_int64(q, 1);
-			r.hlc = (const char *)sqlite3_column_text(q, 2);
-			r.value = (const char *)sqlite3_column_text(q, 3);
-			r.value_len = (size_t)sqlite3_column_bytes(q, 3);
-			r.origin = (ids_origin)sqlite3_column_int(q, 4);
+			row_tail(q, 0, &r);
 		}
 		rc = fn(ctx, i, found, &r);
 		sqlite3_reset(q);
