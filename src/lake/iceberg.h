@@ -223,9 +223,9 @@ int ice_commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, cons
 		   int64_t seq_mark, json_t *extra, ids_error *err);
 /* The state of a partitioned store: the spec identity(<partition column>) of meta (fields: the
  * schema being committed), added (and made the default) if the column's current id has none;
- * 0 (unpartitioned) when the column is not a primitive one, or with --iceberg-rest (whose
- * commits add no specs). */
-int32_t ice_state_spec(lake *l, ice_ent *e, json_t *meta, json_t *fields);
+ * 0 (unpartitioned) when the column is not a primitive one. With --iceberg-rest the spec
+ * reaches the catalog as an add-spec update of the commit (ice_rest_commit). */
+int32_t ice_state_spec(ice_ent *e, json_t *meta, json_t *fields);
 /* The state of t passed: its table's changed bucket files replace the old ones. */
 int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err);
 /* Pending change-log / conflicts files of table kind k appended. */
