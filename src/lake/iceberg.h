@@ -157,6 +157,7 @@ struct lk_ice {
 	char prefix[512];            /* --iceberg-rest: the catalog's path prefix ("" or "p/") */
 	s3 *s3;                      /* --iceberg-warehouse s3://...: root is its local mirror */
 	char s3_base[1400];          /* "s3://bucket/prefix/": the URI of root's files */
+	char *vend;                  /* --iceberg-vend-credentials: what lake_iceberg_vend appends */
 	ice_ent *ents;
 };
 
@@ -199,6 +200,9 @@ int ice_cat_load(lake *l, ice_tbl *x, json_t **meta, ids_error *err);
 /* The commit: meta written as metadata/v<N+1>-<uuid>.metadata.json, uploaded, then the state's
  * row moved from x->uri to it (IDS_ECONFLICT: it no longer names x->uri). */
 int ice_cat_commit(lake *l, ice_tbl *x, const char *mdir, const char *uuid, json_t *meta, ids_error *err);
+/* --iceberg-vend-credentials: checks it applies (an S3 warehouse, the served catalog) and
+ * builds ice->vend from the S3 settings and keys (iceberg_serve.c). */
+int ice_vend_init(lake *l, ids_error *err);
 /* lake_iceberg_read from the state's rows. */
 int ice_cat_serve(lake *l, const char *db, const char *table, ids_buf *loc, ids_buf *out, ids_error *err);
 /* At start: loads every table the state's catalog names. */
