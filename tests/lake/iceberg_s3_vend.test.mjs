@@ -9,10 +9,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, tempDir, run } from './lib.mjs';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { serve, tempDir, run, SRC } from './lib.mjs';
 import { s3Server, pyEnv, stateOf, seqs, upto } from './iceberg_lib.mjs';
 
-test('the served catalog vends S3 credentials to an admin reader that asks, and to no one else', async () => {
+test('the served catalog vends S3 credentials to an admin reader that asks, and to no one else', async (t) => {
   const lake = tempDir(), data = tempDir(), sdir = tempDir('idbsync-s3-');
   const s3 = await s3Server(sdir);
   const env = { AWS_ACCESS_KEY_ID: s3.access, AWS_SECRET_ACCESS_KEY: s3.secret };
@@ -42,6 +44,26 @@ test('the served catalog vends S3 credentials to an admin reader that asks, and 
   assert.equal(st.rows.length, want.size);
   for (const row of st.rows) assert.equal(row.idb_seq, want.get(row.idb_key)?.seq, `key ${row.idb_key}`);
   assert.ok(st.paths.length && st.paths.every((p) => p.startsWith('s3://lake/idbsync/')), st.paths.join(' '));
+  // DuckDB 1.5.5's ATTACH (TYPE iceberg) with the token only, as `idbsync ddl --dialect duckdb
+  // --catalog-uri` prints it: it asks for vended credentials by default. Its release and
+  // extensions come from the engines cache (tests/engines/run duckdb_iceberg installs them).
+  const duckHome = path.join(os.homedir(), '.cache/idbsync-engines/duckdb-iceberg-1.5.5');
+  if (fs.existsSync(path.join(duckHome, 'extensions'))) {
+    const job = {
+      statements: ['INSTALL iceberg', 'LOAD iceberg', 'INSTALL httpfs', 'LOAD httpfs',
+        "CREATE OR REPLACE SECRET idbsync_catalog (TYPE iceberg, TOKEN 'tadm')",
+        `ATTACH 'idbsync' AS idbsync (TYPE iceberg, ENDPOINT '${srv.url}/iceberg', SECRET idbsync_catalog)`],
+      queries: { st: 'SELECT idb_key, idb_seq FROM idbsync.app.docs', log: 'SELECT idb_seq FROM idbsync.app.docs_changes' },
+    };
+    const out = JSON.parse(execFileSync('node', [path.join(SRC, 'tests/engines/duckdb_iceberg.mjs')], {
+      input: `${JSON.stringify(job)}\n`, encoding: 'utf8', env: { ...process.env, ...bare, IDBSYNC_DUCKDB_HOME: duckHome },
+    }));
+    assert.deepEqual(out.log.map((r) => Number(r.idb_seq)).sort((a, b) => a - b), upto(flushed), 'DuckDB: the change log');
+    assert.deepEqual(new Map(out.st.map((r) => [r.idb_key, Number(r.idb_seq)])), new Map([...want].map(([k, c]) => [k, c.seq])),
+      'DuckDB: the state');
+  } else {
+    t.diagnostic(`DuckDB part not run: ${duckHome} is missing (tests/engines/run duckdb_iceberg installs it)`);
+  }
 
   const load = async (url, headers) => {
     const r = await fetch(`${url}/iceberg/v1/namespaces/app/tables/docs`, { headers });
