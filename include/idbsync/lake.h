@@ -43,6 +43,9 @@ typedef struct lake_options {
 					* committed through (NULL: the file-system catalog) */
 	const char *iceberg_warehouse; /* s3://bucket/prefix: the Iceberg files also go to S3
 					* (needs iceberg_rest); NULL: DIR/_iceberg only */
+	int iceberg_vend;              /* the served catalog vends the S3 keys to readers that ask
+					* (docs/iceberg.md, "Credential vending"); needs the S3 warehouse
+					* without iceberg_rest */
 	const char *s3_endpoint;       /* http(s)://host:port of the S3 service */
 	const char *s3_region;         /* NULL: us-east-1 */
 } lake_options;
@@ -75,6 +78,12 @@ int lake_db_stats(lake *l, const char *db, ids_buf *out, ids_error *err);
  * metadata JSON of db.table to out and its URI to loc. IDS_ENOTFOUND: no such namespace or
  * table, or no catalog to serve (not --lake-format iceberg, or tables in --iceberg-rest). */
 int lake_iceberg_read(lake *l, const char *db, const char *table, ids_buf *loc, ids_buf *out, ids_error *err);
+/* The served catalog's credential vending (--iceberg-vend-credentials): appends the members of
+ * a LoadTableResult for a reader that asked (X-Iceberg-Access-Delegation: vended-credentials),
+ * `"config":{"s3.endpoint",..,"s3.access-key-id","s3.secret-access-key"},"storage-credentials":[..]`
+ * with the keys the lake writes S3 with. IDS_ENOTFOUND when the lake vends none (option off, no
+ * S3 warehouse). The caller decides who may have them. Safe from any thread. */
+int lake_iceberg_vend(lake *l, ids_buf *out, ids_error *err);
 /* Begins shutdown without waiting: every lake_flush() caller returns at once (an HTTP
  * server stopping waits for its handlers), and the flush thread ends its work within
  * LAKE_STOP_BUDGET_MS, leaving durable progress for the next start. NULL is a no-op. */

@@ -210,6 +210,8 @@ static const cli_opt serve_opts[] = {
 	       "commit the Iceberg tables through this REST catalog (not given: the file-system catalog)"),
 	CUSTOM("--iceberg-warehouse", "s3://BUCKET/PREFIX", NULL, parse_warehouse, 0,
 	       "the Iceberg files also on S3 (the catalog: the state, or --iceberg-rest)"),
+	{.flag = "--iceberg-vend-credentials", .type = CLI_SWITCH, F(lo.iceberg_vend),
+	 .help = "S3 warehouse: hand the S3 keys to catalog readers that ask (admin tokens; needs --auth tokens)"},
 	CUSTOM("--s3-endpoint", "URL", NULL, parse_s3_endpoint, 0,
 	       "the S3 service (credentials: $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY)"),
 	STR("--s3-region", "REGION", "us-east-1", lo.s3_region, "S3 signing region"),
@@ -282,6 +284,13 @@ static int serve_run(void *cfg, char **args, int nargs)
 	c->ho.drill_url = c->drill;
 	c->lo.drill_url = c->drill;   /* both the query endpoint and the lake's refreshes use Drill */
 	c->so.auth = strcmp(c->auth, "none") != 0;
+	/* the keys are the server's own, long-lived: never to whoever reaches the port */
+	if (c->lo.iceberg_vend && !c->so.auth) {
+		fprintf(stderr, "idbsync serve: --iceberg-vend-credentials needs --auth tokens:FILE: it hands the server's S3 "
+				"keys to catalog readers, and with --auth none anyone who reaches %s would get them\n",
+			c->listen);
+		return 2;
+	}
 	static char installed[IDS_PATH_MAX + 1];
 	if (c->stat) {
 		c->ho.static_dir = c->stat;

@@ -69,6 +69,15 @@ static int hook_iceberg(void *ctx, const char *ns, const char *table, ids_buf *l
 	return rc;
 }
 
+static int hook_iceberg_vend(void *ctx, ids_buf *out, ids_error *err)
+{
+	serve_lease *ls = ctx;
+	pthread_rwlock_rdlock(&ls->rw);
+	int rc = ls->lk ? lake_iceberg_vend(ls->lk, out, err) : ids_fail(err, IDS_EBUSY, "%s", not_writer);
+	pthread_rwlock_unlock(&ls->rw);
+	return rc;
+}
+
 /* A server that does not write the lake is ready: it syncs, and the writer reports the lake. */
 static int hook_health(void *ctx, ids_buf *out)
 {
@@ -201,6 +210,7 @@ int serve_lease_start(serve_lease **out, ledger *st, int shared, const lake_opti
 		hooks->lake_stats = hook_stats;
 		hooks->health = hook_health;
 		hooks->iceberg = hook_iceberg;
+		hooks->iceberg_vend = hook_iceberg_vend;
 	}
 	*out = ls;
 	return 0;

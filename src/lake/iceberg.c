@@ -208,6 +208,8 @@ int lk_ice_open(lake *l, ids_error *err)
 {
 	if ((l->o.iceberg_rest || l->o.iceberg_warehouse) && l->o.format != LK_FORMAT_ICEBERG)
 		return ids_fail(err, IDS_EINVAL, "--iceberg-rest and --iceberg-warehouse need --lake-format iceberg");
+	if (l->o.iceberg_vend && l->o.format != LK_FORMAT_ICEBERG)
+		return ids_fail(err, IDS_EINVAL, "--iceberg-vend-credentials needs --lake-format iceberg --iceberg-warehouse s3://...");
 	if (l->o.format != LK_FORMAT_ICEBERG)
 		return 0;
 	if (!(l->ice = calloc(1, sizeof *l->ice)))
@@ -224,6 +226,8 @@ int lk_ice_open(lake *l, ids_error *err)
 		if (rc)
 			return ids_wrap(err, "--iceberg-warehouse: "), rc;
 	}
+	if (!rc && l->o.iceberg_vend && (rc = ice_vend_init(l, err)))
+		return rc;
 	/* every table found, so the reconcile with the progress sees all of them */
 	if (!rc && l->o.iceberg_rest) {
 		int found = 0;
@@ -287,6 +291,7 @@ void lk_ice_free(lake *l)
 		free(e);
 	}
 	s3_free(l->ice->s3);
+	free(l->ice->vend);
 	free(l->ice);
 	l->ice = NULL;
 }

@@ -157,6 +157,7 @@ struct lk_ice {
 	char prefix[512];            /* --iceberg-rest: the catalog's path prefix ("" or "p/") */
 	s3 *s3;                      /* --iceberg-warehouse s3://...: root is its local mirror */
 	char s3_base[1400];          /* "s3://bucket/prefix/": the URI of root's files */
+	char *vend;                  /* --iceberg-vend-credentials: what lake_iceberg_vend appends */
 	ice_ent *ents;
 };
 
@@ -199,6 +200,9 @@ int ice_cat_load(lake *l, ice_tbl *x, json_t **meta, ids_error *err);
 /* The commit: meta written as metadata/v<N+1>-<uuid>.metadata.json, uploaded, then the state's
  * row moved from x->uri to it (IDS_ECONFLICT: it no longer names x->uri). */
 int ice_cat_commit(lake *l, ice_tbl *x, const char *mdir, const char *uuid, json_t *meta, ids_error *err);
+/* --iceberg-vend-credentials: checks it applies (an S3 warehouse, the served catalog) and
+ * builds ice->vend from the S3 settings and keys (iceberg_serve.c). */
+int ice_vend_init(lake *l, ids_error *err);
 /* lake_iceberg_read from the state's rows. */
 int ice_cat_serve(lake *l, const char *db, const char *table, ids_buf *loc, ids_buf *out, ids_error *err);
 /* At start: loads every table the state's catalog names. */
@@ -223,9 +227,9 @@ int ice_commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, cons
 		   int64_t seq_mark, json_t *extra, ids_error *err);
 /* The state of a partitioned store: the spec identity(<partition column>) of meta (fields: the
  * schema being committed), added (and made the default) if the column's current id has none;
- * 0 (unpartitioned) when the column is not a primitive one, or with --iceberg-rest (whose
- * commits add no specs). */
-int32_t ice_state_spec(lake *l, ice_ent *e, json_t *meta, json_t *fields);
+ * 0 (unpartitioned) when the column is not a primitive one. With --iceberg-rest the spec
+ * reaches the catalog as an add-spec update of the commit (ice_rest_commit). */
+int32_t ice_state_spec(ice_ent *e, json_t *meta, json_t *fields);
 /* The state of t passed: its table's changed bucket files replace the old ones. */
 int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err);
 /* Pending change-log / conflicts files of table kind k appended. */

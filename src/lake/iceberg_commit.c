@@ -65,7 +65,7 @@ static void uuid4(char out[37])
  * flush's CPU once a table kept thousands of snapshots (docs/benchmarks.md). */
 static json_t *next_metadata(json_t *cur)
 {
-	static const char *const grown[] = {"schemas", "snapshots", "snapshot-log", "metadata-log"};
+	static const char *const grown[] = {"schemas", "snapshots", "snapshot-log", "metadata-log", "partition-specs"};
 	json_t *m = json_copy(cur);
 	for (size_t i = 0; m && i < sizeof grown / sizeof *grown; i++) {
 		json_t *a = json_object_get(m, grown[i]);
@@ -233,7 +233,7 @@ int ice_commit_tbl(lake *l, ice_ent *e, int k, ice_file *add, size_t n_add, cons
 		json_object_set_new(meta, "last-column-id", json_integer(ice_max_id(fields)));
 	/* the state of a partitioned store: a file whose partition column holds one value gets
 	 * the identity spec, any other the unpartitioned one (spec 0) */
-	int32_t pspec = k == LK_T_STATE && e->t->part_field ? ice_state_spec(l, e, meta, fields) : 0;
+	int32_t pspec = k == LK_T_STATE && e->t->part_field ? ice_state_spec(e, meta, fields) : 0;
 	for (size_t i = 0; i < n_add; i++)
 		if (add[i].spec == ICE_SPEC_PART)
 			add[i].spec = add[i].pset ? pspec : 0;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idbsync/log.h"
+
 #define RESP_MAX (256u << 20)   /* a table's metadata JSON */
 #define TIMEOUT_S 60L
 
@@ -277,6 +279,23 @@ int ice_rest_commit(lake *l, ice_ent *e, int k, json_t *base, json_t *next, json
 		json_array_append_new(upd, json_pack("{sssI}", "action", "set-current-schema", "schema-id",
 						     new_schema ? (json_int_t)-1
 								: json_integer_value(json_object_get(next, "current-schema-id"))));
+	/* a partitioned store's state: the identity spec ice_state_spec added (on a table created
+	 * unpartitioned, or before this writer partitioned it); the files of spec 0 keep theirs.
+	 * After the schema updates: the catalog binds a new spec to the current schema. The
+	 * requirements pin what the spec's ids were chosen from (the catalog gives an added spec
+	 * the next free spec id, as ice_state_spec did, and keeps its partition field id). */
+	before = json_array_size(upd);
+	added(base, next, "partition-specs", "spec-id", upd, "add-spec", "spec");
+	int new_spec = json_array_size(upd) > before;
+	if (new_spec || !json_equal(json_object_get(base, "default-spec-id"), json_object_get(next, "default-spec-id"))) {
+		json_array_append_new(req, json_pack("{sssO}", "type", "assert-last-assigned-partition-id",
+						     "last-assigned-partition-id", json_object_get(base, "last-partition-id")));
+		json_array_append_new(req, json_pack("{sssO}", "type", "assert-default-spec-id", "default-spec-id",
+						     json_object_get(base, "default-spec-id")));
+		json_array_append_new(upd, json_pack("{sssI}", "action", "set-default-spec", "spec-id",
+						     new_spec ? (json_int_t)-1
+							      : json_integer_value(json_object_get(next, "default-spec-id"))));
+	}
 	added(base, next, "snapshots", "snapshot-id", upd, "add-snapshot", "snapshot");
 	json_t *gone = json_array(), *s;
 	size_t i;
@@ -308,5 +327,16 @@ int ice_rest_commit(lake *l, ice_ent *e, int k, json_t *base, json_t *next, json
 	if (!rc)
 		*meta = json_incref(json_object_get(r, "metadata"));
 	json_decref(r);
+	/* the manifests name the spec by the id we chose: a catalog that gave it another one
+	 * (or other field ids) would make readers misread the partition values */
+	json_t *sp;
+	json_array_foreach(rc || !new_spec ? NULL : json_object_get(next, "partition-specs"), i, sp)
+	{
+		json_int_t id = json_integer_value(json_object_get(sp, "spec-id"));
+		json_t *got = ice_find_by_id(*meta, "partition-specs", "spec-id", id);
+		if (!got || !json_equal(json_object_get(got, "fields"), json_object_get(sp, "fields")))
+			ids_logf(IDS_LOG_ERROR, "lake_iceberg", "iceberg rest: %s: the catalog stored partition spec %d not as committed",
+				 e->k[k].loc, (int)id);
+	}
 	return rc;
 }

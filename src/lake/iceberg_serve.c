@@ -3,7 +3,9 @@
  * metadata of the file-system catalog under DIR/_iceberg, read from disk on every request, so
  * it needs no lock with the flush thread. Only committed files are read: the version
  * version-hint.text names, or a later vN.metadata.json (each is created whole by link(2), the
- * commit; docs/iceberg.md, "Commit and crash safety"). docs/iceberg.md, "The served catalog". */
+ * commit; docs/iceberg.md, "Commit and crash safety"). docs/iceberg.md, "The served catalog".
+ * With an S3 warehouse it also vends the lake's S3 keys to readers that ask (the route decides
+ * who may; docs/iceberg.md, "Credential vending"). */
 #include "iceberg.h"
 
 #include <dirent.h>
@@ -156,4 +158,43 @@ int lake_iceberg_read(lake *l, const char *db, const char *table, ids_buf *loc, 
 		ids_buf_puts(loc, uri);
 		return 0;
 	}
+}
+
+int ice_vend_init(lake *l, ids_error *err)
+{
+	if (l->o.iceberg_rest)
+		return ids_fail(err, IDS_EINVAL,
+				"--iceberg-vend-credentials: with --iceberg-rest idbsync serves no catalog (engines attach to "
+				"the REST catalog, which vends credentials itself or not)");
+	if (!l->o.iceberg_warehouse)
+		return ids_fail(err, IDS_EINVAL,
+				"--iceberg-vend-credentials needs --iceberg-warehouse s3://...: the tables' files are local "
+				"paths, there are no credentials to vend");
+	/* the keys s3_open signs with (it refused to open without them) */
+	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+	json_t *cfg = json_pack("{ssssssssss}", "s3.endpoint", l->o.s3_endpoint, "s3.region",
+				l->o.s3_region ? l->o.s3_region : "us-east-1", "s3.path-style-access", "true",
+				"s3.access-key-id", ak ? ak : "", "s3.secret-access-key", sk ? sk : "");
+	/* both places the spec has: config (pyiceberg reads it) and storage-credentials, by prefix
+	 * (Iceberg's Java client prefers it) */
+	json_t *v = cfg ? json_pack("{sOs[{ssso}]}", "config", cfg, "storage-credentials", "prefix", l->o.iceberg_warehouse,
+				    "config", cfg)
+			: NULL;
+	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(v);
+	if (!text)
+		return ids_fail(err, IDS_ENOMEM, "--iceberg-vend-credentials: out of memory");
+	/* the members without the object's braces: the route puts them into its answer */
+	size_t n = strlen(text);
+	memmove(text, text + 1, n - 2);
+	text[n - 2] = 0;
+	l->ice->vend = text;
+	return 0;
+}
+
+int lake_iceberg_vend(lake *l, ids_buf *out, ids_error *err)
+{
+	if (!l->ice || !l->ice->vend)
+		return ids_fail(err, IDS_ENOTFOUND, "the lake vends no credentials (--iceberg-vend-credentials)");
+	return ids_buf_puts(out, l->ice->vend) ? ids_fail(err, IDS_ELIMIT, "out of memory") : 0;
 }

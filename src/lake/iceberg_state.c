@@ -77,7 +77,7 @@ static int same(json_t *s, const char *v)
 	return json_is_string(s) && !strcmp(json_string_value(s), v);
 }
 
-int32_t ice_state_spec(lake *l, ice_ent *e, json_t *meta, json_t *fields)
+int32_t ice_state_spec(ice_ent *e, json_t *meta, json_t *fields)
 {
 	const lk_table *t = e->t;
 	const char *name = NULL;
@@ -89,7 +89,10 @@ int32_t ice_state_spec(lake *l, ice_ent *e, json_t *meta, json_t *fields)
 	json_array_foreach(fields, i, fe)
 		if (name && same(json_object_get(fe, "name"), name))
 			f = fe;
-	if (!f || l->o.iceberg_rest || !part_type(json_string_value(json_object_get(f, "type"))))
+	/* IDBSYNC_TEST_ICEBERG_NO_SPEC: commit unpartitioned, as idbsync did through --iceberg-rest
+	 * before its commits added specs (tests/lake/iceberg_rest_partition.test.mjs: such a table
+	 * gets the spec at its next commit) */
+	if (!f || !part_type(json_string_value(json_object_get(f, "type"))) || getenv("IDBSYNC_TEST_ICEBERG_NO_SPEC"))
 		return 0;
 	json_int_t src = json_integer_value(json_object_get(f, "id"));
 	int32_t next = 1, found = -1;

@@ -6,7 +6,9 @@
  * authentication on it needs an admin token. docs/iceberg.md, "The served catalog". */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "idbsync/log.h"
 #include "server_int.h"
 
 void resp_iceberg_error(http_resp *resp, int status, const char *type, const char *msg)
@@ -19,6 +21,25 @@ void resp_iceberg_error(http_resp *resp, int status, const char *type, const cha
 	ids_buf_puts(&resp->body, ",\"type\":");
 	ids_buf_json_str(&resp->body, type, strlen(type));
 	ids_buf_printf(&resp->body, ",\"code\":%d}}", status);
+}
+
+/* The header asks for vended credentials: X-Iceberg-Access-Delegation is a comma-separated
+ * list of "vended-credentials" and "remote-signing" (the spec). */
+static int wants_vended(http_req *req)
+{
+	const char *h = req_header(req, "X-Iceberg-Access-Delegation");
+	static const char want[] = "vended-credentials";
+	for (const char *p = h; p && *p;) {
+		p += strspn(p, " \t,");
+		size_t n = strcspn(p, ",");
+		size_t m = n;
+		while (m && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+			m--;
+		if (m == sizeof want - 1 && !strncasecmp(p, want, m))
+			return 1;
+		p += n;
+	}
+	return 0;
 }
 
 static void ice_fail(http_resp *resp, int code, const char *what, const ids_error *err)
@@ -174,7 +195,19 @@ void route_iceberg(server *s, http_req *req, http_resp *resp, const char *sub)
 		ids_buf_json_str(o, loc.data, loc.len);
 		ids_buf_puts(o, ",\"metadata\":");
 		ids_buf_append(o, out.data, out.len);
-		ids_buf_puts(o, ",\"config\":{}}");
+		/* vended credentials: only asked for, only when the lake vends (the operator's
+		 * --iceberg-vend-credentials), only to a caller that got this far (an admin token
+		 * with --auth tokens; `idbsync serve` refuses the option with --auth none) */
+		size_t mark = o->len;
+		ids_buf_putc(o, ',');
+		if (wants_vended(req) && s->o.hooks.iceberg_vend && !s->o.hooks.iceberg_vend(s->o.hooks.ctx, o, &err)) {
+			ids_logf(IDS_LOG_INFO, "iceberg_vend", "S3 credentials vended for %s.%s to %s", ns, tbl,
+				 req->user[0] ? req->user : "(no auth)");
+			ids_buf_putc(o, '}');
+		} else {
+			o->len = mark;
+			ids_buf_puts(o, ",\"config\":{}}");
+		}
 	}
 done:
 	ids_buf_free(&loc);

@@ -69,6 +69,18 @@ static int fake_iceberg(void *ctx, const char *ns, const char *table, ids_buf *l
 	return 0;
 }
 
+/* The lake's credential vending (lake_iceberg_vend): its members of a LoadTableResult, or
+ * none (vend_off: the option is off). */
+static int vend_off;
+static int fake_vend(void *ctx, ids_buf *out, ids_error *err)
+{
+	(void)ctx;
+	if (vend_off)
+		return ids_fail(err, IDS_ENOTFOUND, "the lake vends no credentials");
+	ids_buf_puts(out, "\"config\":{\"s3.access-key-id\":\"AK\"}");
+	return 0;
+}
+
 static void iceberg_catalog(void)
 {
 	rt_resp r = {0};
@@ -109,6 +121,31 @@ static void iceberg_catalog(void)
 	CHECK_OK(&r, 403, "\"type\":\"ForbiddenException\",\"code\":403}}");
 	rt_get(&r, &authd, "/iceberg/v1/namespaces", "tadm");
 	CHECK_OK(&r, 200, "{\"namespaces\":[[\"crm\"],[\"shop\"]]}");
+	/* vended credentials: only to an admin that asks (the header's list may hold more), and
+	 * only when the lake vends */
+	const char *ask[] = {"Authorization: Bearer tadm", "X-Iceberg-Access-Delegation: remote-signing, vended-credentials",
+			     NULL};
+	const char *vended = "{\"metadata-location\":\"file:///lake/_iceberg/shop/orders/metadata/v3.metadata.json\","
+			     "\"metadata\":{\"format-version\":2},\"config\":{\"s3.access-key-id\":\"AK\"}}";
+	const char *none = "\"metadata\":{\"format-version\":2},\"config\":{}}";
+	rt_call(&r, &authd, "GET", "/iceberg/v1/namespaces/shop/tables/orders", NULL, 0, ask);
+	CHECK_OK(&r, 200, vended);
+	CHECK_EQ_INT((long)r.body.len, (long)strlen(vended));
+	rt_get(&r, &authd, "/iceberg/v1/namespaces/shop/tables/orders", "tadm");   /* not asked */
+	CHECK_OK(&r, 200, "\"metadata-location\"");
+	CHECK_HAS(r.body.data, none);
+	const char *other[] = {"Authorization: Bearer tadm", "X-Iceberg-Access-Delegation: vended-credentialsX", NULL};
+	rt_call(&r, &authd, "GET", "/iceberg/v1/namespaces/shop/tables/orders", NULL, 0, other);
+	CHECK_HAS(r.body.data, none);
+	const char *user[] = {"Authorization: Bearer ta", "X-Iceberg-Access-Delegation: vended-credentials", NULL};
+	rt_call(&r, &authd, "GET", "/iceberg/v1/namespaces/shop/tables/orders", NULL, 0, user);
+	CHECK_OK(&r, 403, "\"type\":\"ForbiddenException\"");
+	CHECK(!strstr(r.body.data, "s3."));
+	vend_off = 1;   /* the lake vends none: the option off */
+	rt_call(&r, &authd, "GET", "/iceberg/v1/namespaces/shop/tables/orders", NULL, 0, ask);
+	CHECK_OK(&r, 200, "\"metadata-location\"");
+	CHECK_HAS(r.body.data, none);
+	vend_off = 0;
 	ids_buf_free(&r.body);
 }
 
@@ -357,7 +394,7 @@ int main(void)
 	snprintf(spec, sizeof spec, "tokens:%s/tokens", root);
 
 	server_options o = SERVER_OPTIONS_INIT;
-	o.hooks = (server_hooks){NULL, fake_flush, fake_metrics, fake_stats, fake_health, fake_iceberg};
+	o.hooks = (server_hooks){NULL, fake_flush, fake_metrics, fake_stats, fake_health, fake_iceberg, fake_vend};
 	o.static_dir = stat_dir;
 	o.spool_dir = spool;
 	o.query_timeout_ms = 2000;
@@ -367,6 +404,7 @@ int main(void)
 	a.auth = spec;
 	a.hooks.lake_stats = fake_stats;
 	a.hooks.iceberg = fake_iceberg;
+	a.hooks.iceberg_vend = fake_vend;
 	snprintf(dir, sizeof dir, "%s/full", root);
 	int ok = rt_start(&full, dir, 0, &o) == 0;
 	snprintf(dir, sizeof dir, "%s/bare", root);
