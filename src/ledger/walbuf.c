@@ -23,24 +23,39 @@
 typedef struct wb_file {
 	sqlite3_file base;
 	sqlite3_file *real;   /* the default VFS's file, allocated after this struct */
-	int wal;              /* buffering only for the WAL */
+	int buffered;         /* the WAL: its writes are gathered */
 	unsigned char *buf;   /* WALBUF_CAP bytes, allocated on the first buffered write */
 	int len;
 	sqlite3_int64 off;    /* file offset of buf[0] */
+	int failed;           /* a flush's error not yet returned by a sync or truncate */
 } wb_file;
 
 static sqlite3_vfs wb_vfs;
 static sqlite3_vfs *wb_real_vfs;
 
+/* Writes the buffered bytes out. On a failure the bytes are dropped (they are frames of a commit
+ * that fails) and the error is also kept for the next sync or truncate: SQLite ignores the
+ * result of some calls that flush here (file controls), and the sync that makes a commit
+ * durable must not succeed after its frames failed to go out. */
 static int wb_flush(wb_file *f)
 {
-	if (!f->len)
-		return SQLITE_OK;
-	int n = f->len, rc = SQLITE_OK;
-	f->len = 0;   /* on failure too: the commit fails and SQLite ignores the frames written */
-	for (int at = 0; rc == SQLITE_OK && at < n; at += WALBUF_WRITE)
-		rc = f->real->pMethods->xWrite(f->real, f->buf + at, n - at < WALBUF_WRITE ? n - at : WALBUF_WRITE,
+	int rc = SQLITE_OK;
+	for (int at = 0; rc == SQLITE_OK && at < f->len; at += WALBUF_WRITE)
+		rc = f->real->pMethods->xWrite(f->real, f->buf + at, f->len - at < WALBUF_WRITE ? f->len - at : WALBUF_WRITE,
 					       f->off + at);
+	f->len = 0;
+	if (rc != SQLITE_OK)
+		f->failed = rc;
+	return rc;
+}
+
+/* for a sync or truncate: the flush's result, or the error of an earlier flush not returned */
+static int wb_flush_all(wb_file *f)
+{
+	int rc = wb_flush(f);
+	if (rc == SQLITE_OK)
+		rc = f->failed;
+	f->failed = SQLITE_OK;
 	return rc;
 }
 
@@ -64,7 +79,7 @@ static int wb_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
 static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 off)
 {
 	wb_file *f = (wb_file *)p;
-	if (f->wal && amt < WALBUF_CAP) {
+	if (f->buffered && amt < WALBUF_CAP) {
 		if (f->len && (off != f->off + f->len || f->len + amt > WALBUF_CAP)) {
 			int rc = wb_flush(f);
 			if (rc != SQLITE_OK)
@@ -85,14 +100,14 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
 static int wb_truncate(sqlite3_file *p, sqlite3_int64 size)
 {
 	wb_file *f = (wb_file *)p;
-	int rc = wb_flush(f);
+	int rc = wb_flush_all(f);
 	return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
 }
 
 static int wb_sync(sqlite3_file *p, int flags)
 {
 	wb_file *f = (wb_file *)p;
-	int rc = wb_flush(f);
+	int rc = wb_flush_all(f);
 	return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
 }
 
@@ -162,7 +177,7 @@ static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int
 		f->real->pMethods->xClose(f->real);
 		return SQLITE_CANTOPEN;
 	}
-	f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+	f->buffered = (flags & SQLITE_OPEN_WAL) != 0;
 	p->pMethods = &wb_io;
 	return SQLITE_OK;
 }
