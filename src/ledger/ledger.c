@@ -152,13 +152,13 @@ int ledger_exec(sqlite3 *db, const char *sql, ids_error *err)
 	return 0;
 }
 
-static int open_conn(ledger *s, sqlite3 **out, int readonly, ids_error *err)
+static int open_conn(ledger *s, sqlite3 **out, int readonly, const char *vfs, ids_error *err)
 {
 	char path[IDS_PATH_MAX + 1];
 	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
 		return err->code;
 	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	int rc = sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc != SQLITE_OK) {
 		ids_fail(err, IDS_EIO, "cannot open %s: %s", path, *out ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
 		sqlite3_close(*out);
@@ -172,7 +172,7 @@ static int open_conn(ledger *s, sqlite3 **out, int readonly, ids_error *err)
 
 int ledger_conn_open(ledger *s, sqlite3 **out, int readonly, ids_error *err)
 {
-	return open_conn(s, out, readonly, err);
+	return open_conn(s, out, readonly, NULL, err);
 }
 
 static int mkdirs(const char *dir, ids_error *err)
@@ -262,9 +262,14 @@ void ledger_lease_fence_end(ledger *s)
 /* This SQLite build has no lookaside allocator (OMIT_LOOKASIDE), so every statement step
  * mallocs its cursors and records; with the default memory statistics each of those takes a
  * process-wide mutex. Nothing here reads the statistics. Must precede sqlite3_initialize. */
+static int walbuf_ok;
+
 static void sqlite_global_config(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	/* IDBSYNC_WALBUF=0 writes the WAL frame by frame as SQLite does, to compare (bench/) */
+	const char *e = getenv("IDBSYNC_WALBUF");
+	walbuf_ok = !(e && !strcmp(e, "0")) && ledger_walbuf_register() == SQLITE_OK;
 }
 
 /* The SQLite backend: the data dir's lock, connections, pragmas, schema, ids and the
@@ -299,7 +304,7 @@ static int open_sqlite(ledger *s, const ledger_options *o, ids_error *err)
 		}
 	}
 	if (!rc)
-		rc = open_conn(s, &s->w, 0, err);
+		rc = open_conn(s, &s->w, 0, o->durable && walbuf_ok ? LEDGER_WALBUF_VFS : NULL, err);
 	/* The WAL file keeps its largest size unless limited: while the lake's scans hold old
 	 * snapshots it cannot restart and grows (249 MB in an 800k-mutation push); afterwards it is
 	 * cut back to 64 MiB. */
@@ -344,9 +349,9 @@ static int open_sqlite(ledger *s, const ledger_options *o, ids_error *err)
 		sqlite3_finalize(q);
 	}
 	for (int i = 0; !rc && i < READERS; i++)
-		rc = open_conn(s, &s->readers[i], 1, err);
+		rc = open_conn(s, &s->readers[i], 1, NULL, err);
 	sqlite3 *ck = NULL;
-	if (!rc && (rc = open_conn(s, &ck, 0, err)))
+	if (!rc && (rc = open_conn(s, &ck, 0, NULL, err)))
 		sqlite3_close(ck);
 	else if (!rc)
 		rc = ledger_ckpt_start(s, ck, err);

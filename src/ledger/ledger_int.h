@@ -255,6 +255,11 @@ void ledger_ckpt_stop(ledger *s);
 int ledger_exec(sqlite3 *db, const char *sql, ids_error *err);
 /* Another connection to the SQLite state (the writer's settings, busy timeout; readonly: a
  * reader's), for a caller that needs one of its own; sqlite3_close() it. */
+/* walbuf.c: the VFS (registered by name, not as the default) through which the writer's
+ * connection gathers each commit's WAL frames into one write; only with synchronous=FULL.
+ * Called once, before any connection opens; returns a SQLite result code. */
+#define LEDGER_WALBUF_VFS "idbsync-walbuf"
+int ledger_walbuf_register(void);
 int ledger_conn_open(ledger *s, sqlite3 **out, int readonly, ids_error *err);
 sqlite3 *ledger_reader_get(ledger *s);
 void ledger_reader_put(ledger *s, sqlite3 *db);

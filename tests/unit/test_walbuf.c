@@ -1,0 +1,139 @@
+/* The writer's WAL write buffer (src/ledger/walbuf.c) under the cases where SQLite does more
+ * than append a commit's frames: a transaction larger than the page cache spills frames
+ * before its commit, reads them back and rewrites them in place; a spilled transaction is
+ * rolled back; a commit is larger than the buffer. Each time a second connection (the default
+ * VFS, as the server's readers) and a reopened database must see exactly what was committed. */
+#include "ledger/ledger_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "test_util.h"
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		TEST_FAIL("%s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	return rc;
+}
+
+static long long one(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *q = NULL;
+	long long v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	else
+		TEST_FAIL("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(q);
+	return v;
+}
+
+/* rows [from, to) with 3000-byte values: about one page each */
+static void insert(sqlite3 *db, int from, int to)
+{
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "WITH RECURSIVE n(i) AS (SELECT %d UNION ALL SELECT i+1 FROM n WHERE i+1<%d)"
+		 " INSERT INTO t(id, v) SELECT i, printf('%%.3000c', char(65 + i %% 26)) FROM n",
+		 from, to);
+	exec(db, sql);
+}
+
+static void check_state(sqlite3 *db, long long rows, long long sum, const char *when)
+{
+	long long n = one(db, "SELECT count(*) FROM t"), s = one(db, "SELECT sum(id + length(v) + unicode(v)) FROM t");
+	if (n != rows || s != sum)
+		TEST_FAIL("%s: %lld rows (sum %lld), expected %lld (sum %lld)", when, n, s, rows, sum);
+	else
+		CHECK(1);
+}
+
+static int copy_file(const char *from, const char *to, const char *suffix)
+{
+	char a[320], b[320], buf[65536];
+	snprintf(a, sizeof a, "%s%s", from, suffix);
+	snprintf(b, sizeof b, "%s%s", to, suffix);
+	FILE *in = fopen(a, "rb"), *out = fopen(b, "wb");
+	size_t n, total = 0;
+	while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+		total += fwrite(buf, 1, n, out);
+	int ok = in && out && total > 0;
+	if (in)
+		fclose(in);
+	if (out)
+		fclose(out);
+	return ok;
+}
+
+int main(void)
+{
+	char dir[256], path[300];
+	if (test_mkdtemp(dir, sizeof dir, "walbuf"))
+		return 1;
+	snprintf(path, sizeof path, "%s/t.sqlite", dir);
+	CHECK_EQ_INT(ledger_walbuf_register(), SQLITE_OK);
+
+	sqlite3 *w = NULL, *r = NULL;
+	CHECK_EQ_INT(sqlite3_open_v2(path, &w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, LEDGER_WALBUF_VFS), SQLITE_OK);
+	exec(w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;"
+		"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+	CHECK_EQ_INT(sqlite3_open_v2(path, &r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+
+	/* a plain commit, then one larger than the buffer (1 MiB: ~1300 pages of 4 KiB) */
+	insert(w, 0, 100);
+	insert(w, 100, 1500);
+	long long sum = one(w, "SELECT sum(id + length(v) + unicode(v)) FROM t");
+	check_state(r, 1500, sum, "reader after large commit");
+
+	/* a transaction bigger than a 20-page cache: frames spill to the WAL before the commit, are
+	 * read back by the updates and rewritten in place */
+	exec(w, "PRAGMA cache_size=20");
+	exec(w, "BEGIN");
+	insert(w, 1500, 1800);
+	exec(w, "UPDATE t SET v = printf('%.3000c', 'z') WHERE id % 7 = 0");
+	long long mid = one(w, "SELECT sum(id + length(v) + unicode(v)) FROM t");
+	check_state(r, 1500, sum, "reader during the spilled transaction");
+	exec(w, "COMMIT");
+	check_state(r, 1800, mid, "reader after the spilled commit");
+	check_state(w, 1800, mid, "writer after the spilled commit");
+
+	/* a spilled transaction rolled back leaves nothing */
+	exec(w, "BEGIN");
+	insert(w, 1800, 2200);
+	exec(w, "DELETE FROM t WHERE id < 300");
+	exec(w, "ROLLBACK");
+	check_state(w, 1800, mid, "writer after rollback");
+	check_state(r, 1800, mid, "reader after rollback");
+	exec(w, "PRAGMA cache_size=2000");
+	insert(w, 1800, 1810);
+	long long last = one(w, "SELECT sum(id + length(v) + unicode(v)) FROM t");
+	check_state(r, 1810, last, "reader after the commit following a rollback");
+
+	/* a checkpoint through the buffered connection, then the WAL restarts and is overwritten */
+	CHECK_EQ_INT(sqlite3_wal_checkpoint_v2(w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL), SQLITE_OK);
+	insert(w, 1810, 1900);
+	last = one(w, "SELECT sum(id + length(v) + unicode(v)) FROM t");
+	check_state(r, 1900, last, "reader after the WAL restarted");
+
+	/* what is on disk: the files copied while both connections are open (as a kill -9 leaves
+	 * them), opened without the buffer, the WAL recovered from its frames */
+	char copy[300];
+	snprintf(copy, sizeof copy, "%s/c.sqlite", dir);
+	CHECK(copy_file(path, copy, ""));
+	CHECK(copy_file(path, copy, "-wal"));
+	sqlite3_close(r);
+	sqlite3_close(w);
+	CHECK_EQ_INT(sqlite3_open_v2(copy, &r, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	check_state(r, 1900, last, "recovered copy");
+	sqlite3_stmt *q = NULL;
+	sqlite3_prepare_v2(r, "PRAGMA integrity_check", -1, &q, NULL);
+	CHECK(q && sqlite3_step(q) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(q, 0), "ok"));
+	sqlite3_finalize(q);
+	sqlite3_close(r);
+	test_rmtree(dir);
+	return test_report("test_walbuf");
+}
