@@ -259,11 +259,11 @@ void ledger_lease_fence_end(ledger *s)
 		ledger_pg_lease_fence_end(s);
 }
 
+static int walbuf_ok; /* the writer's connection goes through walbuf.c's VFS */
+
 /* This SQLite build has no lookaside allocator (OMIT_LOOKASIDE), so every statement step
  * mallocs its cursors and records; with the default memory statistics each of those takes a
  * process-wide mutex. Nothing here reads the statistics. Must precede sqlite3_initialize. */
-static int walbuf_ok;
-
 static void sqlite_global_config(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
