@@ -26,7 +26,8 @@
  * vN.metadata.json created, hint not; <op>-list, <op>-meta: the same in a commit of that
  * operation, e.g. replace-list; compact-link: a compaction's merged file linked in, its commit
  * not begun; commit: every table committed, progress.json not; expire, expire-meta,
- * expire-lists, expire-data: the steps of an expiry, iceberg_expire.c). */
+ * expire-lists, expire-data: the steps of an expiry, iceberg_expire.c; orphan: an orphan file
+ * removed at start, the others not yet). tests/lake/iceberg_kills.json lists the ones tested. */
 void ice_test_kill(const char *step)
 {
 	static int count;
