@@ -22,11 +22,13 @@
 #define ID_ID 11                /* idb_id */
 
 /* The crash tests' kill -9 at an exact step: IDBSYNC_TEST_ICEBERG_KILL=<step>:<n> kills the
- * process at the n-th time it reaches step (list: manifest list written, metadata not; meta:
- * vN.metadata.json created, hint not; <op>-list, <op>-meta: the same in a commit of that
+ * process at the n-th time it reaches step (list: manifest list written, metadata not; hint:
+ * vN.metadata.json created, version-hint.text not; meta: the metadata committed (and its hint),
+ * the in-memory view not; <op>-list, <op>-meta: the same in a commit of that
  * operation, e.g. replace-list; compact-link: a compaction's merged file linked in, its commit
  * not begun; commit: every table committed, progress.json not; expire, expire-meta,
- * expire-lists, expire-data: the steps of an expiry, iceberg_expire.c). */
+ * expire-lists, expire-data: the steps of an expiry, iceberg_expire.c; orphan: an orphan file
+ * removed at start, the others not yet). tests/lake/iceberg_kills.json lists the ones tested. */
 void ice_test_kill(const char *step)
 {
 	static int count;
@@ -144,6 +146,7 @@ static int fs_commit(ice_tbl *x, const char *mdir, json_t *meta, ids_error *err)
 	int rc = ice_create_file(vpath, body, strlen(body), err);
 	free(body);
 	if (!rc) {
+		ice_test_kill("hint");   /* committed (readers that probe for vN see it), the hint not moved */
 		char hint[4700], num[24];
 		snprintf(hint, sizeof hint, "%s/version-hint.text", mdir);
 		int n = snprintf(num, sizeof num, "%d", x->version + 1);

@@ -155,8 +155,9 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				    "--   (with --auth: spark.sql.catalog.idbsync.token=<admin token>).\n",
 			       wh);
 	else if (!strcmp(d, "trino"))
-		ids_buf_puts(out, "-- etc/catalog/iceberg.properties: connector.name=iceberg, iceberg.catalog.type=hive_metastore,\n"
-				  "-- hive.metastore=file, hive.metastore.catalog.dir=<dir>, iceberg.register-table-procedure.enabled=true,\n"
+		ids_buf_puts(out, "-- etc/catalog/iceberg.properties: connector.name=iceberg, iceberg.catalog.type=hive_metastore\n"
+				  "-- (a Thrift metastore) or testing_file_metastore with hive.metastore.catalog.dir=<dir> (tested),\n"
+				  "-- iceberg.register-table-procedure.enabled=true,\n"
 				  "-- fs.native-local.enabled=true, local.location=/ (file:// paths).\n"
 				  "-- register_table pins the newest metadata file at that moment: to see later flushes run\n"
 				  "-- CALL iceberg.system.unregister_table(...) and register_table again, or attach Trino to the\n"

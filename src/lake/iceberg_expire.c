@@ -279,6 +279,7 @@ static size_t sweep(lk_ice *ice, const char *dir, const char *suffix, json_t *se
 		else if (nl > sl && !strcmp(de->d_name + nl - sl, suffix) && !json_object_get(set, p) && st.st_mtime < cutoff) {
 			ice_remove(ice, p);
 			n++;
+			ice_test_kill("orphan");   /* the crash tests: cut off in the middle of a sweep */
 		}
 	}
 	if (d)

@@ -486,7 +486,8 @@ def compare_state(engine, meta, live, got_rows, skip=()):
                 problems.append(f"key {k} column {name} ({ctype}): engine {g!r} != server {w[name]!r}")
         pc = meta.get("partition_column")
         if pc and pc not in skip and pc in raw and raw[pc] != w[pc]:
-            if not (raw[pc] in (None, "__HIVE_DEFAULT_PARTITION__") and w[pc] == "__HIVE_DEFAULT_PARTITION__"):
+            # the default partition: null or "" (an Iceberg table's column holds the value pushed)
+            if not (raw[pc] in (None, "", "__HIVE_DEFAULT_PARTITION__") and w[pc] == "__HIVE_DEFAULT_PARTITION__"):
                 problems.append(f"key {k} column {pc}: engine {raw[pc]!r} != {w[pc]!r}")
     for k in want:
         if k not in seen:

@@ -1,5 +1,6 @@
 """DuckDB 1.5.5 (@duckdb/node-api) with its iceberg extension reads the Iceberg tables of a real
-server (--lake-format iceberg), both profiles, two ways, each with the statements `idbsync ddl`
+server (--lake-format iceberg), both profiles (store events partitioned by region: a filter on it
+reads fewer files, EXPLAIN ANALYZE), two ways, each with the statements `idbsync ddl`
 prints, run as printed: `--dialect duckdb` (INSTALL iceberg; LOAD iceberg; a view per table over
 iceberg_scan(dir), which follows metadata/version-hint.text) and `--dialect duckdb --catalog-uri`
 (ATTACH ... TYPE iceberg to the REST catalog the server serves; compat with --auth tokens and the
@@ -12,6 +13,7 @@ cannot reach: tests/engines/run installs the signed extension files from PyPI
 (tests/engines/duckdb_iceberg.mjs runs the queries)."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -103,11 +105,24 @@ def snapshots(lake, db, table):
             sorted(m["snapshots"], key=lambda s: s["sequence-number"]) if "idbsync.seq" in s["summary"]]
 
 
+def pruning(m, profile, got, live):
+    """A filter on the partitioned state's partition column (events by region): iceberg_scan reads
+    fewer files (EXPLAIN ANALYZE's "Total Files Read") than the whole table and returns exactly
+    the live keys of that value."""
+    every, eu = (sum(int(n) for r in got[q] for n in re.findall(r"Total Files Read: (\d+)", r["explain_value"]))
+                 for q in ("files every", "files eu"))
+    keys = sorted(r["idb_key"] for r in got["eu"])
+    want = sorted(k for k, e in live.get("events", {}).items() if (e["value"] or {}).get("region") == "eu")
+    res = "ok" if keys == want and 0 < eu < every else f"FAIL: {eu} of {every} files, keys {keys} != {want}"
+    m.cell(profile, "partition pruning (region = 'eu')", res if res != "ok" else f"ok: {eu} of {every} files")
+    return [] if res == "ok" else [f"{profile}: iceberg_scan partition pruning: {res}"]
+
+
 def check_profile(m, mr, profile):
     """m: the matrix of the file-system reading (iceberg_scan views), mr: of the served REST
     catalog (ATTACH); compat with --auth tokens (the admin token in a DuckDB secret)."""
     auth = profile == "compat"
-    args = ["--lake-format", "iceberg"]
+    args = ["--lake-format", "iceberg", *H.PARTITIONED]
     s = H.admin_server(profile, args) if auth else H.Server(profile, args)
     failures = []
     try:
@@ -130,6 +145,11 @@ def check_profile(m, mr, profile):
         if old:
             queries["travel"] = f"SELECT idb_key, idb_seq FROM iceberg_scan('{items_dir}', snapshot_from_id => {old[-1]})"
             queries["rest travel"] = f"SELECT idb_key, idb_seq FROM idbsync.app.items AT (VERSION => {old[-1]})"
+        # partition pruning: events is partitioned by region (H.PARTITIONED)
+        events_dir = os.path.join(os.path.realpath(s.lake), "_iceberg", "app", "events")
+        for name, where in (("files every", ""), ("files eu", " WHERE region = 'eu'")):
+            queries[name] = f"EXPLAIN ANALYZE SELECT idb_key FROM iceberg_scan('{events_dir}'){where}"
+        queries["eu"] = f"SELECT idb_key FROM iceberg_scan('{events_dir}') WHERE region = 'eu'"
         try:
             got = duckdb(ddl, queries)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
@@ -142,6 +162,7 @@ def check_profile(m, mr, profile):
             failures += [f"{profile} {label}: {p}" for _, p in mx.record(profile, results)]
             failures += H.time_travel(mx, profile, "time travel " + ("AT (VERSION =>)" if pre else "snapshot_from_id"),
                                       data, f1, {r["idb_key"]: r["idb_seq"] for r in got[pre + "travel"]} if old else None)
+        failures += pruning(m, profile, got, live)
     finally:
         s.cleanup()
     return failures

@@ -1,9 +1,11 @@
 """Apache Spark with the Iceberg runtime (iceberg-spark-runtime-4.0_2.13 1.10.0, resolved by Maven
 from tests/engines/spark_iceberg/pom.xml) reads the Iceberg tables of a real server
-(--lake-format iceberg, docs/iceberg.md), both profiles: compat through the `hadoop` catalog on
-DIR/_iceberg that `idbsync ddl --dialect spark` prints (its statements run as printed), modern
-through a REST catalog (Iceberg's own server, tests/engines/IcebergRestCatalog.java) that the
-server commits to (--iceberg-rest). Every row and column of the current state and the change log
+(--lake-format iceberg, docs/iceberg.md), both profiles through the REST catalog the server
+serves (compat with --auth tokens; store events partitioned by region, and a filter on region
+plans fewer data files), compat also through the `hadoop` catalog on DIR/_iceberg that `idbsync
+ddl --dialect spark` prints (its statements run as printed), modern also through a REST catalog
+(Iceberg's own server, tests/engines/IcebergRestCatalog.java) that the server commits to
+(--iceberg-rest). Every row and column of the current state and the change log
 must equal the pull feed and the pushed mutations (a widened column is read as
 coalesce(w, w__long): its older values keep their old field id), and time travel to the snapshot
 whose idbsync.seq is the first flush's returns the state of that flush."""
@@ -104,33 +106,99 @@ def read_catalog(spark, m, profile, cat, s, data, live):
         r["idb_key"]: r["idb_seq"] for r in rows(spark, f"{cat}.app.items", old[-1])} if old else None)
 
 
+def scan_files(spark, sql):
+    """(rows, data files the Iceberg scans of sql planned: their resultDataFiles metric). AQE
+    off for the query: the executed plan's leaves are then the scans themselves."""
+    aqe = spark.conf.get("spark.sql.adaptive.enabled")
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    try:
+        df = spark.sql(sql)
+        rows = df.collect()
+        leaves = df._jdf.queryExecution().executedPlan().collectLeaves()
+        n = 0
+        for i in range(leaves.size()):
+            metrics = leaves.apply(i).metrics()
+            if metrics.contains("resultDataFiles"):
+                n += metrics.apply("resultDataFiles").value()
+        return rows, n
+    finally:
+        spark.conf.set("spark.sql.adaptive.enabled", aqe)
+
+
+def pruning(spark, m, profile, table, live):
+    """A filter on the partitioned state's partition column (events by region) plans fewer data
+    files than the whole table and returns exactly the live keys of that value."""
+    _, every = scan_files(spark, f"SELECT idb_key FROM {table}")
+    rows, eu = scan_files(spark, f"SELECT idb_key FROM {table} WHERE region = 'eu'")
+    want = sorted(k for k, e in live.get("events", {}).items() if (e["value"] or {}).get("region") == "eu")
+    got = sorted(r.idb_key for r in rows)
+    res = "ok" if got == want and 0 < eu < every else f"FAIL: {eu} of {every} files, keys {got} != {want}"
+    m.cell(profile, "partition pruning (region = 'eu')", res if res != "ok" else f"ok: {eu} of {every} files")
+    return [] if res == "ok" else [f"{profile} {table}: partition pruning: {res}"]
+
+
+SPARK_TYPES = {"bigint": "bigint", "double": "double", "boolean": "boolean", "string": "string", "json": "string",
+               "timestamp": "timestamp", "binary": "binary"}
+
+
+def column_types(spark, m, profile, table, meta):
+    """Each column of the table as Spark types it: the lake's type (docs/types.md), a timestamp
+    with time zone as Spark's `timestamp` (one without would be `timestamp_ntz`), structs and
+    lists as such, not as text."""
+    got = {r.col_name: r.data_type for r in spark.sql(f"DESCRIBE TABLE {table}").collect()}
+    probs = []
+    for c in meta["columns"]:
+        t = c["type"]
+        want = "struct<" if isinstance(t, dict) and "struct" in t else "array<" if isinstance(t, dict) and "list" in t \
+            else SPARK_TYPES[t]
+        g = got.get(c["name"], "<missing>")
+        if g != want and not (want.endswith("<") and g.startswith(want)):
+            probs.append(f"column {c['name']}: Spark type {g}, lake type {t}")
+    m.cell(profile, "column types (DESCRIBE)", "ok" if not probs else "FAIL: " + probs[0][:200])
+    return [f"{profile} {table}: {p}" for p in probs]
+
+
 def check_profile(spark, m, mr, profile, rest_uri):
-    """compat: the hadoop catalog on the lake's files (matrix m) and the REST catalog the server
-    serves, with --auth tokens and the admin token as Spark's bearer token (matrix mr); modern:
-    Iceberg's own REST catalog that the server commits to (--iceberg-rest)."""
-    args = ["--lake-format", "iceberg"] + (["--iceberg-rest", rest_uri] if rest_uri else [])
-    s = H.Server(profile, args) if rest_uri else H.admin_server(profile, args)
+    """Both profiles: the REST catalog the server serves (matrix mr; compat with --auth tokens and
+    the admin token as Spark's bearer token, modern without auth), with store events partitioned
+    by region (H.PARTITIONED) and a filter on it pruned; compat also through the hadoop catalog
+    on the lake's files (matrix m); modern also through Iceberg's own REST catalog that the
+    server commits to (--iceberg-rest, unpartitioned there; matrix m)."""
     failures = []
+    if rest_uri:
+        s = H.Server(profile, ["--lake-format", "iceberg", "--iceberg-rest", rest_uri])
+        try:
+            data = H.Dataset(s).run()
+            failures += read_catalog(spark, m, profile, "rest", s, data, s.pull("app"))
+        finally:
+            s.cleanup()
+    auth = profile == "compat"
+    args = ["--lake-format", "iceberg", *H.PARTITIONED]
+    s = H.admin_server(profile, args) if auth else H.Server(profile, args)
     try:
         data = H.Dataset(s).run()
         live = s.pull("app")
-        if rest_uri:
-            return read_catalog(spark, m, profile, "rest", s, data, live)
-        ddl = s.ddl("spark")
-        wh = re.search(r"spark\.sql\.catalog\.idbsync\.warehouse=(\S+)", ddl).group(1)
-        spark.conf.set("spark.sql.catalog.idbsync", "org.apache.iceberg.spark.SparkCatalog")
-        spark.conf.set("spark.sql.catalog.idbsync.type", "hadoop")
-        spark.conf.set("spark.sql.catalog.idbsync.warehouse", wh)
-        errs = run_statements(spark, statements(ddl))
-        m.cell(profile, "hadoop catalog: DDL as printed", "ok" if not errs else "FAIL: " + errs[0])
-        failures += errs + read_catalog(spark, m, profile, "idbsync", s, data, live)
-        # the served catalog, as `idbsync ddl --dialect spark --catalog-uri` prints it
-        ddl = s.ddl("spark", "--catalog-uri", f"{s.url}/iceberg", env={"IDBSYNC_ICEBERG_TOKEN": s.token})
-        if f"token={s.token}" not in ddl:
+        if not rest_uri:
+            ddl = s.ddl("spark")
+            wh = re.search(r"spark\.sql\.catalog\.idbsync\.warehouse=(\S+)", ddl).group(1)
+            spark.conf.set("spark.sql.catalog.idbsync", "org.apache.iceberg.spark.SparkCatalog")
+            spark.conf.set("spark.sql.catalog.idbsync.type", "hadoop")
+            spark.conf.set("spark.sql.catalog.idbsync.warehouse", wh)
+            errs = run_statements(spark, statements(ddl))
+            m.cell(profile, "hadoop catalog: DDL as printed", "ok" if not errs else "FAIL: " + errs[0])
+            failures += errs + read_catalog(spark, m, profile, "idbsync", s, data, live)
+            failures += pruning(spark, m, profile, "idbsync.app.events", live)
+        # the served catalog, as `idbsync ddl --dialect spark --catalog-uri` prints it (a Spark
+        # session keeps a catalog it loaded: one name per server)
+        ddl = s.ddl("spark", "--catalog-uri", f"{s.url}/iceberg", env={"IDBSYNC_ICEBERG_TOKEN": s.token} if auth else {})
+        if auth and f"token={s.token}" not in ddl:
             failures.append(f"{profile}: the DDL does not carry the admin token:\n{ddl}")
-        errs = run_statements(spark, served_catalog(spark, "served", ddl))
+        cat = f"served_{profile}"
+        errs = run_statements(spark, served_catalog(spark, cat, ddl))
         mr.cell(profile, "served REST catalog: DDL as printed", "ok" if not errs else "FAIL: " + errs[0])
-        failures += errs + read_catalog(spark, mr, profile, "served", s, data, live)
+        failures += errs + read_catalog(spark, mr, profile, cat, s, data, live)
+        failures += pruning(spark, mr, profile, f"{cat}.app.events", live)
+        failures += column_types(spark, mr, profile, f"{cat}.app.items", H.table_meta(s.lake, "app", "items"))
     finally:
         s.cleanup()
     return failures

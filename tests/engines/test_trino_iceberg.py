@@ -1,6 +1,7 @@
 """Trino 476's Iceberg connector reads the Iceberg tables of a real server (--lake-format iceberg)
 through the REST catalog the server itself serves at /iceberg (docs/iceberg.md, "The served
-catalog"), both profiles: the statements of `idbsync ddl --dialect trino --catalog-uri URL` run
+catalog"), both profiles, store events partitioned by region (a filter on it reads fewer splits,
+EXPLAIN ANALYZE): the statements of `idbsync ddl --dialect trino --catalog-uri URL` run
 as printed (CREATE CATALOG with Trino's dynamic catalog management; compat with --auth tokens and
 the admin token in the catalog, modern without auth), then every row and column of both stores'
 state and change log must equal the pull feed and the pushed mutations, and `FOR VERSION AS OF`
@@ -47,9 +48,24 @@ def snapshots_of(trino, catalog, db, table):
     return [(sid, seq) for sid, seq in rows if seq is not None]
 
 
+def pruning(trino, m, profile, live):
+    """A filter on the partitioned state's partition column (events by region) reads fewer splits
+    (one per data file here) than the whole table (EXPLAIN ANALYZE) and returns exactly the live
+    keys of that value."""
+    def splits(where):
+        plan = trino.query(f"EXPLAIN ANALYZE SELECT idb_key FROM idbsync.app.events{where}")[1][0][0]
+        return sum(int(n) for n in re.findall(r"Splits: (\d+)", plan))
+    every, eu = splits(""), splits(" WHERE region = 'eu'")
+    got = sorted(r[0] for r in trino.query("SELECT idb_key FROM idbsync.app.events WHERE region = 'eu'")[1])
+    want = sorted(k for k, e in live.get("events", {}).items() if (e["value"] or {}).get("region") == "eu")
+    res = "ok" if got == want and 0 < eu < every else f"FAIL: {eu} of {every} splits, keys {got} != {want}"
+    m.cell(profile, "partition pruning (region = 'eu')", res if res != "ok" else f"ok: {eu} of {every} splits")
+    return [] if res == "ok" else [f"{profile}: partition pruning: {res}"]
+
+
 def check_profile(trino, m, profile):
     auth = profile == "compat"
-    args = ["--lake-format", "iceberg"]
+    args = ["--lake-format", "iceberg", *H.PARTITIONED]
     s = H.admin_server(profile, args) if auth else H.Server(profile, args)
     failures = []
     try:
@@ -68,6 +84,7 @@ def check_profile(trino, m, profile):
             f"SELECT * FROM idbsync.app.{meta['table']}" + ("_changes" if kind == "changes" else "")),
             user=s.user), (T.TrinoError,))
         failures += [f"{profile}: {p}" for _, p in m.record(profile, results)]
+        failures += pruning(trino, m, profile, live)
         # time travel: the state snapshot of the first flush, by its idbsync.seq
         old = [sid for sid, seq in snapshots_of(trino, "idbsync", "app", "items") if seq <= data.first_flush]
         got = None

@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, push, flush, tempDir, rng } from './lib.mjs';
-import { py, checkRestart } from './iceberg_lib.mjs';
+import { py, checkRestart, KILLS } from './iceberg_lib.mjs';
 
-const ARGS = ['--lake-format', 'iceberg', '--flush-interval', '30ms', '--lake-bucket-bytes', '16k'];
+const ARGS = KILLS.commit.args;
 
 function batch(r, id, n) {
   const muts = [];
@@ -29,11 +29,11 @@ async function ingest(srv, r, id, batches) {
   return Promise.all(pushes);
 }
 
-for (const step of ['list', 'meta', 'commit']) {
+for (const step of KILLS.commit.steps) {
   test(`kill -9 at the iceberg step "${step}", restart, every change once`, async () => {
     const lake = tempDir(), data = tempDir();
     const r = rng(11), id = { n: 1 };
-    const srv = await serve({ data, lake, args: ARGS, env: { IDBSYNC_TEST_ICEBERG_KILL: `${step}:4` } });
+    const srv = await serve({ data, lake, args: ARGS, env: { IDBSYNC_TEST_ICEBERG_KILL: `${step}:${KILLS.commit.n}` } });
     srv.proc.ref();   // its exit is what this test waits for: keep the event loop on it
     let alive = true;
     srv.exited.then(() => { alive = false; });

@@ -11,6 +11,9 @@ import { SRC, serve, flush } from './lib.mjs';
 const PY = execFileSync(path.join(SRC, 'tests/engines/pyiceberg_env.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 const READ = path.join(SRC, 'tests/engines/iceberg_read.py');
 
+/** The kill -9 points the crash tests use, shared with tests/engines/test_iceberg_crash.py. */
+export const KILLS = JSON.parse(fs.readFileSync(path.join(SRC, 'tests/lake/iceberg_kills.json'), 'utf8'));
+
 export function py(...args) {
   return pyEnv({}, ...args);
 }

@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serve, push, flush, tempDir, rng } from './lib.mjs';
-import { py, checkRestart } from './iceberg_lib.mjs';
+import { py, checkRestart, KILLS } from './iceberg_lib.mjs';
 
-const BASE = ['--lake-format', 'iceberg', '--flush-interval', '30ms', '--lake-bucket-bytes', '16k', '--iceberg-keep', '1s'];
-const KEEP_N = [...BASE, '--iceberg-keep-snapshots', '3'];
+const BASE = KILLS.compaction.args;
+const KEEP_N = KILLS.expiry.args;
+const AGE = KILLS['expiry by age'];
 
 function files(dir) {
   if (!fs.existsSync(dir)) return [];
@@ -53,9 +54,9 @@ async function checkAll(lake, data, args) {
   return log;
 }
 
-for (const step of ['expire', 'expire-meta', 'expire-lists', 'expire-data']) {
+for (const step of KILLS.expiry.steps) {
   test(`kill -9 at the expiry step "${step}" (keep the last 3 snapshots), restart, consistent`, async () => {
-    const { lake, data } = await runToKill(KEEP_N, `${step}:2`);
+    const { lake, data } = await runToKill(KEEP_N, `${step}:${KILLS.expiry.n}`);
     const log = await checkAll(lake, data, KEEP_N);
     // expiry works after the restart too: at most N + one batch of 16 + the current's parent
     assert.ok(log.snapshots.length <= 3 + 16 + 1, `${log.snapshots.length} snapshots kept`);
@@ -63,13 +64,13 @@ for (const step of ['expire', 'expire-meta', 'expire-lists', 'expire-data']) {
 }
 
 test('kill -9 during an expiry by age (--iceberg-keep 1s), restart, consistent', async () => {
-  const { lake, data } = await runToKill(BASE, 'expire-lists:1');
-  await checkAll(lake, data, BASE);
+  const { lake, data } = await runToKill(AGE.args, `${AGE.steps[0]}:${AGE.n}`);
+  await checkAll(lake, data, AGE.args);
 });
 
-for (const step of ['compact-link', 'replace-list', 'replace-meta']) {
+for (const step of KILLS.compaction.steps) {
   test(`kill -9 at the compaction step "${step}", restart, every change once`, async () => {
-    const { lake, data } = await runToKill(BASE, `${step}:1`);
+    const { lake, data } = await runToKill(BASE, `${step}:${KILLS.compaction.n}`);
     await checkAll(lake, data, BASE);
   });
 }
