@@ -13,6 +13,7 @@ Maven Central: docs/engines.md, "Hive 4 and the Iceberg tables"), both profiles:
 - time travel: with `SET iceberg.mr.snapshot.id=<id>` (what this handler honours; Hive 4's `FOR
   SYSTEM_VERSION AS OF` is refused for it, recorded) the state snapshot of the first flush returns
   the state at its seq and the change log's snapshot exactly the changes up to it;
+- a put that loses by its hlc, flushed, is the one row of the conflicts table;
 - a reader in a loop (reader_loop.py) while two servers ingest and flush, one Iceberg and one with
   the plain layout (read through test_hive.py's plain tables), taking turns: the Iceberg reads must
   show zero errors, duplicates, missing or wrong rows; the plain layout's rate is a figure.
@@ -143,6 +144,23 @@ def vectorized(hive, m, profile, s, live):
     return failures
 
 
+def conflicts(hive, m, profile, s):
+    """A put older (by its hlc) than the key's live version loses: after a flush the conflicts
+    table, attached by the DDL printed then, holds that put once with the winner's seq."""
+    winner = s.pull("app")["items"]["1"]
+    s.push("app", "c1", [{"id": 1, "store": "items", "op": "put", "key": 1, "value": {"name": "loser ✗", "n": 7},
+                          "hlc": "1000000000000-0000-c1"}])
+    s.flush("app")
+    for st in H.statements(s.ddl("hive", "--store", "items")):
+        hive.query(as_run(st))
+    rows = hive.rows(select(s.lake, "app", "items_conflicts"))
+    got = [(r["idb_key"], r["name"], r["n"], r["idb_winner_seq"], r["idb_winner_hlc"]) for r in rows]
+    want = [("1", "loser ✗", 7, winner["seq"], winner["hlc"])]
+    res = "ok" if got == want else f"FAIL: {got} != {want}"
+    m.cell(profile, "conflicts table", res[:200])
+    return [] if res == "ok" else [f"{profile}: conflicts: {res}"]
+
+
 def check_profile(hive, m, profile):
     s = H.Server(profile, ["--lake-format", "iceberg"])
     try:
@@ -161,6 +179,7 @@ def check_profile(hive, m, profile):
         failures += vectorized(hive, m, profile, s, live)
         hive.query("SET hive.fetch.task.conversion=more")
         failures += time_travel(hive, m, profile, s, data)
+        failures += conflicts(hive, m, profile, s)
         hive.query("DROP DATABASE IF EXISTS app CASCADE")   # external tables: the files stay
     finally:
         s.cleanup()
