@@ -17,7 +17,8 @@ Maven Central: docs/engines.md, "Hive 4 and the Iceberg tables"), both profiles:
 - kill -9 between a flush's Iceberg commits and progress.json: the committed snapshot reads
   consistent, and after the restart every acked change is there once (crash());
 - a reader in a loop (reader_loop.py) while two servers ingest and flush, one Iceberg and one with
-  the plain layout (read through test_hive.py's plain tables), taking turns: the Iceberg reads must
+  the plain layout (its tables as `idbsync ddl --dialect hive` prints them, in a database
+  loop_plain), taking turns: the Iceberg reads must
   show zero errors, duplicates, missing or wrong rows; the plain layout's rate is a figure.
 One Hive JVM for the whole file."""
 import os
@@ -40,7 +41,8 @@ ROUNDS = int(os.environ.get("IDBSYNC_HIVE_LOOP_ROUNDS", "15"))
 
 
 # The session's settings (docs/engines.md, "Hive 4 and the Iceberg tables"). Without a storage
-# handler that gives Hive the table's statistics (Hive's own does, from the snapshot summary),
+# handler that gives Hive the table's statistics (Hive 4's own does, canProvideBasicStatistics:
+# from the snapshot summary; Iceberg 1.4.3's has no such method),
 # Hive's planner sizes a table by listing its directory, metadata/ included, and its fetch-task
 # threshold does the same: a file that the server's commit or expiry removes meanwhile fails the
 # query at compile time ("Error while running command to get file permissions ... ls: cannot
@@ -70,8 +72,8 @@ def as_run(statement):
     return statement.replace("STORED BY ICEBERG", f"ROW FORMAT SERDE '{ADAPTER}' STORED BY ICEBERG", 1)
 
 
-def select(lake, db, table, cols=None):
-    """SELECT of every column of the table's current Iceberg schema (or of cols): a timestamptz
+def select(lake, db, table):
+    """SELECT of every column of the table's current Iceberg schema: a timestamptz
     column, which Hive 4 reads as `timestamp with local time zone`, cast to TIMESTAMP (the same
     instant in the session's UTC; the launcher's JsonSerDe cannot print the local-zone type:
     "Unsupported type: TIMESTAMPLOCALTZ")."""
@@ -79,9 +81,8 @@ def select(lake, db, table, cols=None):
     schema = next(s for s in meta["schemas"] if s["schema-id"] == meta["current-schema-id"])
     out = []
     for f in schema["fields"]:
-        if cols is None or f["name"] in cols:
-            n = f"`{f['name']}`"
-            out.append(f"CAST({n} AS TIMESTAMP) AS {n}" if f["type"] == "timestamptz" else n)
+        n = f"`{f['name']}`"
+        out.append(f"CAST({n} AS TIMESTAMP) AS {n}" if f["type"] == "timestamptz" else n)
     return "SELECT " + ", ".join(out) + f" FROM {db}.{table}"
 
 
@@ -125,7 +126,7 @@ def time_travel(hive, m, profile, s, data):
 
 
 def vectorized(hive, m, profile, s, live):
-    """Hive's vectorized reader (Iceberg's vectorized Parquet reader under it) in a MapReduce job:
+    """Hive's vectorized reader (Iceberg's input format in its vectorized mode) in a MapReduce job:
     a scan of columns it vectorizes must be planned vectorized and return the pull feed's keys and
     seqs. A timestamptz column (Hive's `timestamp with local time zone`) keeps a scan in row mode
     ("Vectorizing data type timestamp with local time zone not supported"): recorded."""
