@@ -164,7 +164,10 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				  "-- REST catalog the running server serves, which always names the newest snapshot:\n"
 				  "--   idbsync ddl --dialect trino --catalog-uri http://<server>/iceberg prints its CREATE CATALOG.\n");
 	else if (!strcmp(d, "hive"))
-		ids_buf_puts(out, "-- Hive 4: location-based tables read metadata/version-hint.text (every query sees the newest snapshot).\n");
+		ids_buf_puts(out, "-- Hive 4: location-based tables read metadata/version-hint.text (every query sees the newest snapshot).\n"
+				  "-- Time travel: SELECT * FROM <db>.<table> FOR SYSTEM_VERSION AS OF <snapshot-id>; (ids with their\n"
+				  "-- idbsync.seq: SELECT snapshot_id, summary FROM <db>.<table>.snapshots). With Iceberg's own handler\n"
+				  "-- (iceberg-hive-runtime) instead of Hive's: SET iceberg.mr.snapshot.id=<snapshot-id>; (-1: the newest).\n");
 	else
 		ids_buf_puts(out, "-- Impala 4: hadoop.tables; run REFRESH <table> to see newer snapshots.\n");
 	DIR *r = opendir(root);

@@ -22,15 +22,21 @@ ADD_OPENS = ["java.base/java.lang", "java.base/java.lang.reflect", "java.base/ja
              "java.base/sun.nio.ch", "java.sql/java.sql"]
 
 
+def resolved_classpath():
+    """The classpath entries tests/engines/run resolved with Maven, in Maven's order."""
+    cp_file = os.environ.get("IDBSYNC_ENGINE_CLASSPATH")
+    if not cp_file:
+        raise RuntimeError("IDBSYNC_ENGINE_CLASSPATH is not set: run through tests/engines/run hive")
+    return open(cp_file).read().strip().split(":")
+
+
 class HiveError(Exception):
     pass
 
 
 class Hive:
-    def __init__(self, tmp, settings=None):
-        cp_file = os.environ.get("IDBSYNC_ENGINE_CLASSPATH")
-        if not cp_file:
-            raise RuntimeError("IDBSYNC_ENGINE_CLASSPATH is not set: run through tests/engines/run hive")
+    def __init__(self, tmp, settings=None, classpath=None):
+        """classpath: the JVM's classpath entries, by default the resolved ones (resolved_classpath())."""
         logs = os.path.join(H.CACHE, "logs")
         os.makedirs(logs, exist_ok=True)
         self.logfile = os.path.join(logs, "hive.log")
@@ -40,7 +46,7 @@ class Hive:
                 f"-Dderby.stream.error.file={os.path.join(tmp, 'derby.log')}"]
         for m in ADD_OPENS:
             argv += ["--add-opens", f"{m}=ALL-UNNAMED"]
-        argv += ["-cp", open(cp_file).read().strip(), os.path.join(HERE, "hive", "HiveLauncher.java"), tmp,
+        argv += ["-cp", ":".join(classpath or resolved_classpath()), os.path.join(HERE, "hive", "HiveLauncher.java"), tmp,
                  os.path.join(HERE, "hive", "hive-site.xml")]
         argv += [f"{k}={v}" for k, v in (settings or {}).items()]
         self.log = open(self.logfile, "wb")
