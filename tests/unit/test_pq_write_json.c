@@ -192,6 +192,78 @@ static void test_key_lengths(void)
 	pq_node_free(s);
 }
 
+/* A struct of more than 8 fields finds keys through its hash index (shred.c): sparse
+ * rows name a few fields, in any order, with keys the schema lacks (skipped) among them. */
+static void test_sparse_keys(void)
+{
+	enum { NF = 20, NR = 300 };
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf first = IDS_BUF_INIT, in = IDS_BUF_INIT, want = IDS_BUF_INIT;
+	ids_buf_puts(&first, "{");
+	for (int f = 0; f < NF; f++)
+		ids_buf_printf(&first, "%s\"f%02d\":%d", f ? "," : "", f, f);
+	ids_buf_puts(&first, "}\n");
+	ids_buf_puts(&in, first.data);
+	ids_buf_puts(&want, first.data);
+	uint32_t r = 12345;
+	for (int i = 0; i < NR; i++) {
+		long v[NF];
+		int order[NF], n = 0;
+		for (int f = 0; f < NF; f++) {
+			r = r * 1103515245u + 12345u;
+			v[f] = (r >> 16) % 4 == 0 ? (long)i * 100 + f : -1;
+			if (v[f] >= 0)
+				order[n++] = f;
+		}
+		for (int k = n - 1; k > 0; k--) {   /* shuffle the present keys */
+			r = r * 1103515245u + 12345u;
+			int m = (int)((r >> 16) % (uint32_t)(k + 1)), t = order[k];
+			order[k] = order[m];
+			order[m] = t;
+		}
+		ids_buf_puts(&in, "{");
+		for (int k = 0; k < n; k++) {
+			ids_buf_printf(&in, "%s\"f%02d\":%ld", k ? "," : "", order[k], v[order[k]]);
+			if (k == n / 2)
+				ids_buf_puts(&in, ",\"zz\":[1,{\"f01\":2}]");
+		}
+		ids_buf_puts(&in, "}\n");
+		ids_buf_puts(&want, "{");
+		for (int f = 0; f < NF; f++) {
+			if (v[f] >= 0)
+				ids_buf_printf(&want, "%s\"f%02d\":%ld", f ? "," : "", f, v[f]);
+			else
+				ids_buf_printf(&want, "%s\"f%02d\":null", f ? "," : "", f);
+		}
+		ids_buf_puts(&want, "}\n");
+	}
+	pq_node *s = infer(first.data, PQ_PROFILE_MODERN, &err);
+	CHECK(s != NULL);
+	const char *path = tmp_path("sparse.parquet");
+	pq_writer *w = NULL;
+	CHECK(s && pq_writer_new(&w, path, s, NULL, &err) == 0);
+	CHECK(w && pq_writer_write_ndjson(w, in.data, in.len, "in", &err) == 0);
+	CHECK(w && pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	EXPECT_ROWS(path, want.data);
+	unlink(path);
+
+	/* a key twice in one row is still refused when it is found through the index */
+	const char *dup = "{\"f03\":1,\"f11\":2,\"f03\":3}\n";
+	w = NULL;
+	CHECK(s && pq_writer_new(&w, path, s, NULL, &err) == 0);
+	CHECK(w && pq_writer_write_ndjson(w, dup, strlen(dup), "in", &err) == IDS_EINVAL);
+	if (!strstr(err.msg, "in:1:18: field 'f03': duplicate key")) {
+		TEST_FAIL("got '%s'", err.msg);
+	}
+	pq_writer_close(w, &err);
+	pq_writer_free(w);
+	pq_node_free(s);
+	ids_buf_free(&first);
+	ids_buf_free(&in);
+	ids_buf_free(&want);
+}
+
 static void expect_err(const char *ndjson, const char *want)
 {
 	ids_error err = IDS_ERROR_INIT;
@@ -464,6 +536,7 @@ int main(void)
 	test_infer();
 	test_text_times();
 	test_key_lengths();
+	test_sparse_keys();
 	test_errors();
 	for (int p = 0; p < 2; p++)
 		for (int v = 1; v <= 2; v++) {

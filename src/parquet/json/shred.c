@@ -173,6 +173,18 @@ static shn *build(pqw_shred *s, const pq_node *in, const pq_node *out, shn *pare
 			if (!(x->kids[i] = build(s, grp->children[i], grpo->children[i], x, def, rep,
 						 leaf, 0, err)))
 				return NULL;
+		if (x->nkids > 8) {
+			/* sparse rows miss the expected-next-key guess: find kids by hash */
+			x->index_mask = pqj_index_mask(x->nkids);
+			x->index = calloc(x->index_mask + 1, sizeof *x->index);
+			if (!x->index) {
+				ids_fail(err, IDS_ENOMEM, "out of memory");
+				return NULL;
+			}
+			for (size_t i = 0; i < x->nkids; i++)
+				pqj_index_put(x->index, x->index_mask, x->kids[i]->name,
+					      x->kids[i]->name_len, i);
+		}
 		x->nleaves = *leaf - x->first;
 		if (kind == SH_MAP)
 			x = x->parent;
@@ -210,6 +222,7 @@ void pqw_shred_free(pqw_shred *s)
 		n = x->next_free;
 		free(x->kids);
 		free(x->seen);
+		free(x->index);
 		free(x);
 	}
 	pqj_free(&s->j);

@@ -35,6 +35,8 @@ typedef struct shn {
 	struct shn **kids;
 	uint64_t *seen;          /* object stamp when each kid was last written */
 	size_t nkids, hint;
+	uint32_t *index;         /* pqj name index over kids (more than 8), else NULL */
+	size_t index_mask;
 	/* list / map */
 	struct shn *elem;        /* list element (or 2-level repeated node); map: key_value */
 	int16_t elem_rep;        /* repetition level of the 2nd+ element */

@@ -406,6 +406,15 @@ static long find_kid(const shn *x, const char *k, size_t kn)
 	size_t h = x->hint;
 	if (h < x->nkids && x->kids[h]->name_len == kn && !memcmp(x->kids[h]->name, k, kn))
 		return (long)h;
+	if (x->index) {
+		for (size_t q = pqj_name_hash(k, kn) & x->index_mask; x->index[q];
+		     q = (q + 1) & x->index_mask) {
+			const shn *kid = x->kids[x->index[q] - 1];
+			if (kid->name_len == kn && !memcmp(kid->name, k, kn))
+				return (long)x->index[q] - 1;
+		}
+		return -1;
+	}
 	for (size_t i = 0; i < x->nkids; i++)
 		if (x->kids[i]->name_len == kn && !memcmp(x->kids[i]->name, k, kn))
 			return (long)i;
