@@ -1,16 +1,20 @@
 // GZIP pages across writers (issue #20: ours come from libdeflate, everyone else's from zlib or
 // miniz). Our gzip files, both profiles, 1 and 2 threads, many small pages, are read back row
-// for row by DuckDB, by our reader and (when a Python with pyarrow is found) by pyarrow; and
+// for row by DuckDB, by our reader, by hyparquet (the pure-JS reader a browser would use; gzip
+// through node:zlib, since hyparquet itself only decodes snappy) and (when a Python with
+// pyarrow is found) by pyarrow; the same for snappy files, hyparquet's own codec; and
 // our reader reads a pyarrow-written (zlib) gzip file with many pages: the committed
 // tests/golden/parquet/pyarrow_gzip_pages.parquet always, and a freshly written one when
 // pyarrow is here. Rows are compared with the generator's own values, not with our output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { parquetReadObjects, parquetMetadata } from 'hyparquet';
 
 const BIN = process.env.IDBSYNC_BIN || join(process.cwd(), 'idbsync');
 const SRC = process.env.IDBSYNC_SRC || process.cwd();
@@ -41,6 +45,16 @@ function run(cmd, args, opts = {}) {
 }
 const ourRows = (file) => run(BIN, ['parquet', 'cat', file]).trim().split('\n').map((l) => JSON.parse(l));
 
+// hyparquet: every page decoded by it (gzip members through node:zlib, which reads
+// concatenated members as one stream, as the format allows); INT64 comes back as BigInt.
+async function hypRead(file) {
+  const buf = readFileSync(file);
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  const codecs = new Set(parquetMetadata(ab).row_groups.flatMap((g) => g.columns.map((c) => c.meta_data.codec)));
+  const rs = await parquetReadObjects({ file: ab, compressors: { GZIP: (b) => new Uint8Array(gunzipSync(b)) } });
+  return { codecs: [...codecs], rows: rs.map(({ id, s, x, b, note }) => ({ id: Number(id), s, x, b, note })) };
+}
+
 // A Python with pyarrow: $PYARROW_PYTHON, the engine suite's venv, or python3.
 function findPython() {
   const cands = [process.env.PYARROW_PYTHON, join(homedir(), '.cache', 'idbsync-engines', 'venv', 'bin', 'python3'), 'python3'];
@@ -53,7 +67,7 @@ function findPython() {
 const PY = findPython();
 const pyRead = (file) => JSON.parse(run(PY, ['-c', `import sys, json, pyarrow.parquet as pq
 f = pq.ParquetFile(sys.argv[1])
-assert all(f.metadata.row_group(g).column(c).compression == 'GZIP'
+assert all(f.metadata.row_group(g).column(c).compression in ('GZIP', 'SNAPPY')
            for g in range(f.metadata.num_row_groups) for c in range(f.metadata.num_columns))
 print(json.dumps(f.read().to_pylist()))`, file]));
 function pyarrowWrite(src, out) {
@@ -72,16 +86,21 @@ const want = rows(20000);
 const src = join(dir, 'in.ndjson');
 writeFileSync(src, ndjson(want));
 
-for (const [profile, threads] of [['compat', 1], ['compat', 2], ['modern', 2]]) {
-  test(`our gzip file (${profile}, ${threads} thread(s)) reads back in DuckDB, our reader and pyarrow`, async (t) => {
-    const out = join(dir, `ours.${profile}.${threads}.parquet`);
-    run(BIN, ['parquet', 'write', '--profile', profile, '--compression', 'gzip', '--threads', String(threads),
+for (const [profile, threads, codec] of [['compat', 1, 'gzip'], ['compat', 2, 'gzip'], ['modern', 2, 'gzip'],
+  ['compat', 2, 'snappy'], ['modern', 1, 'snappy']]) {
+  test(`our ${codec} file (${profile}, ${threads} thread(s)) reads back in DuckDB, our reader, hyparquet and pyarrow`, async (t) => {
+    const out = join(dir, `ours.${profile}.${threads}.${codec}.parquet`);
+    run(BIN, ['parquet', 'write', '--profile', profile, '--compression', codec, '--threads', String(threads),
       '--page-size', '4096', '--row-group-rows', '7000', src, out]);
     assert.deepEqual(ourRows(out), want);
 
+    const hyp = await hypRead(out);
+    assert.deepEqual(hyp.codecs, [codec.toUpperCase()]);
+    assert.deepEqual(hyp.rows, want);
+
     const db = await (await DuckDBInstance.create(':memory:')).connect();
     const meta = (await db.runAndReadAll(`SELECT DISTINCT compression FROM parquet_metadata('${out}')`)).getRows();
-    assert.deepEqual(meta, [['GZIP']]);
+    assert.deepEqual(meta, [[codec.toUpperCase()]]);
     const got = (await db.runAndReadAll(`SELECT id, s, x, b, note FROM read_parquet('${out}') ORDER BY id`)).getRows()
       .map(([id, s, x, b, note]) => ({ id: Number(id), s, x, b, note }));
     assert.deepEqual(got, want);

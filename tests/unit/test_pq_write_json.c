@@ -192,6 +192,115 @@ static void test_key_lengths(void)
 	pq_node_free(s);
 }
 
+/* A struct of more than 8 fields finds keys through its hash index (shred.c): sparse
+ * rows name a few fields, in any order, with keys the schema lacks (skipped) among them.
+ * With more than 16 top-level fields the absent scalars' nulls are deferred and written in
+ * runs (pqw_shred_defer): explicit nulls, a struct and a list (not deferred) in between,
+ * many pages per slice and two parser threads must give the same rows. */
+static void write_sparse(const pq_node *s, const ids_buf *in, const char *want,
+			 size_t page_bytes, int threads)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+	o.page_bytes = page_bytes;
+	o.threads = threads;
+	const char *path = tmp_path("sparse.parquet");
+	pq_writer *w = NULL;
+	CHECK(pq_writer_new(&w, path, s, &o, &err) == 0);
+	CHECK(w && pq_writer_write_ndjson(w, in->data, in->len, "in", &err) == 0);
+	CHECK(w && pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	EXPECT_ROWS(path, want);
+	unlink(path);
+}
+
+static void test_sparse_keys(void)
+{
+	enum { NF = 20, NR = 3000 };
+	ids_error err = IDS_ERROR_INIT;
+	ids_buf first = IDS_BUF_INIT, in = IDS_BUF_INIT, want = IDS_BUF_INIT;
+	ids_buf_puts(&first, "{");
+	for (int f = 0; f < NF; f++)
+		ids_buf_printf(&first, "%s\"f%02d\":%d", f ? "," : "", f, f);
+	ids_buf_puts(&first, ",\"st\":{\"a\":1},\"li\":[1,2]}\n");
+	ids_buf_puts(&in, first.data);
+	ids_buf_puts(&want, first.data);
+	uint32_t r = 12345;
+	for (int i = 0; i < NR; i++) {
+		long v[NF + 2];   /* -1 absent, -2 null; the last two: st, li */
+		int order[NF + 2], n = 0;
+		for (int f = 0; f < NF + 2; f++) {
+			r = r * 1103515245u + 12345u;
+			uint32_t d = (r >> 16) % 16;
+			v[f] = d < 3 ? (long)i * 100 + f : d == 3 ? -2 : -1;
+			if (v[f] != -1)
+				order[n++] = f;
+		}
+		for (int k = n - 1; k > 0; k--) {   /* shuffle the keys */
+			r = r * 1103515245u + 12345u;
+			int m = (int)((r >> 16) % (uint32_t)(k + 1)), t = order[k];
+			order[k] = order[m];
+			order[m] = t;
+		}
+		ids_buf_puts(&in, "{");
+		for (int k = 0; k < n; k++) {
+			int f = order[k];
+			char name[16];
+			snprintf(name, sizeof name, "%s", f == NF ? "st" : f == NF + 1 ? "li" : "");
+			if (f < NF)
+				snprintf(name, sizeof name, "f%02d", f);
+			ids_buf_printf(&in, "%s\"%s\":", k ? "," : "", name);
+			if (v[f] == -2)
+				ids_buf_puts(&in, "null");
+			else if (f < NF)
+				ids_buf_printf(&in, "%ld", v[f]);
+			else
+				ids_buf_printf(&in, f == NF ? "{\"a\":%ld}" : "[%ld]", v[f]);
+			if (k == n / 2)
+				ids_buf_puts(&in, ",\"zz\":[1,{\"f01\":2}]");
+		}
+		ids_buf_puts(&in, "}\n");
+		ids_buf_puts(&want, "{");
+		for (int f = 0; f < NF; f++) {
+			if (v[f] >= 0)
+				ids_buf_printf(&want, "%s\"f%02d\":%ld", f ? "," : "", f, v[f]);
+			else
+				ids_buf_printf(&want, "%s\"f%02d\":null", f ? "," : "", f);
+		}
+		if (v[NF] >= 0)
+			ids_buf_printf(&want, ",\"st\":{\"a\":%ld}", v[NF]);
+		else
+			ids_buf_puts(&want, ",\"st\":null");
+		if (v[NF + 1] >= 0)
+			ids_buf_printf(&want, ",\"li\":[%ld]}\n", v[NF + 1]);
+		else
+			ids_buf_puts(&want, ",\"li\":null}\n");
+	}
+	pq_node *s = infer(first.data, PQ_PROFILE_MODERN, &err);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	write_sparse(s, &in, want.data, 0, 1);
+	write_sparse(s, &in, want.data, 512, 1);
+	write_sparse(s, &in, want.data, 512, 2);
+
+	/* a key twice in one row is still refused when it is found through the index */
+	const char *path = tmp_path("sparse.parquet");
+	const char *dup = "{\"f03\":1,\"f11\":2,\"f03\":3}\n";
+	pq_writer *w = NULL;
+	CHECK(pq_writer_new(&w, path, s, NULL, &err) == 0);
+	CHECK(w && pq_writer_write_ndjson(w, dup, strlen(dup), "in", &err) == IDS_EINVAL);
+	if (!strstr(err.msg, "in:1:18: field 'f03': duplicate key")) {
+		TEST_FAIL("got '%s'", err.msg);
+	}
+	pq_writer_close(w, &err);
+	pq_writer_free(w);
+	pq_node_free(s);
+	ids_buf_free(&first);
+	ids_buf_free(&in);
+	ids_buf_free(&want);
+}
+
 static void expect_err(const char *ndjson, const char *want)
 {
 	ids_error err = IDS_ERROR_INIT;
@@ -464,6 +573,7 @@ int main(void)
 	test_infer();
 	test_text_times();
 	test_key_lengths();
+	test_sparse_keys();
 	test_errors();
 	for (int p = 0; p < 2; p++)
 		for (int v = 1; v <= 2; v++) {

@@ -87,28 +87,14 @@ void pq_infer_free(pq_infer *inf)
 	free(inf);
 }
 
-static uint32_t hash_name(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
-}
-
 static int reindex(inode *t)
 {
-	size_t mask = 15;
-	while (mask + 1 < t->n * 2)
-		mask = mask * 2 + 1;
+	size_t mask = pqj_index_mask(t->n);
 	uint32_t *ix = calloc(mask + 1, sizeof *ix);
 	if (!ix)
 		return -1;
-	for (size_t i = 0; i < t->n; i++) {
-		size_t s = hash_name(t->f[i].name, t->f[i].len) & mask;
-		while (ix[s])
-			s = (s + 1) & mask;
-		ix[s] = (uint32_t)i + 1;
-	}
+	for (size_t i = 0; i < t->n; i++)
+		pqj_index_put(ix, mask, t->f[i].name, t->f[i].len, i);
 	free(t->index);
 	t->index = ix;
 	t->index_mask = mask;
@@ -121,7 +107,7 @@ static long find_field(inode *t, const char *k, size_t kn)
 	if (h < t->n && t->f[h].len == kn && !memcmp(t->f[h].name, k, kn))
 		return (long)h;
 	if (t->index) {
-		size_t s = hash_name(k, kn) & t->index_mask;
+		size_t s = pqj_name_hash(k, kn) & t->index_mask;
 		for (; t->index[s]; s = (s + 1) & t->index_mask) {
 			ifield *f = &t->f[t->index[s] - 1];
 			if (f->len == kn && !memcmp(f->name, k, kn))
@@ -167,10 +153,7 @@ static long add_field(pq_infer *inf, inode *t, const char *k, size_t kn)
 			if (reindex(t))
 				return -1;
 		} else {
-			size_t q = hash_name(k, kn) & t->index_mask;
-			while (t->index[q])
-				q = (q + 1) & t->index_mask;
-			t->index[q] = (uint32_t)t->n;
+			pqj_index_put(t->index, t->index_mask, k, kn, t->n - 1);
 		}
 	}
 	return (long)t->n - 1;

@@ -90,6 +90,7 @@ static void parse_slice(par *p, parser *ps, slice_out *o, const char *s, const c
 {
 	pq_writer *w = p->w;
 	size_t line = 1, since = 0;
+	pqw_shred_defer(ps->shred, 1);
 	while (s < e) {
 		const char *nl = memchr(s, '\n', (size_t)(e - s));
 		const char *le = nl ? nl : e;
@@ -108,6 +109,12 @@ static void parse_slice(par *p, parser *ps, slice_out *o, const char *s, const c
 			o->rows++;
 			if (++since == 32) {
 				since = 0;
+				if (pqw_shred_catch_up(ps->shred)) {
+					o->rc = ids_fail(&o->err, IDS_ENOMEM, "out of memory");
+					o->err_line = line;
+					o->err_col = 0;
+					break;
+				}
 				for (size_t i = 0; i < w->ncols; i++)
 					if (pqw_staged_bytes(&ps->cols[i]) >= w->o.page_bytes)
 						seal(p, ps, o, i);
@@ -115,6 +122,11 @@ static void parse_slice(par *p, parser *ps, slice_out *o, const char *s, const c
 		}
 		s = le + 1;
 		line++;
+	}
+	if (!o->rc && pqw_shred_catch_up(ps->shred)) {
+		o->rc = ids_fail(&o->err, IDS_ENOMEM, "out of memory");
+		o->err_line = line - 1;
+		o->err_col = 0;
 	}
 	if (o->rc) {
 		for (size_t i = 0; i < w->ncols; i++)

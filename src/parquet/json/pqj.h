@@ -82,6 +82,36 @@ static inline char pqj_peek(pqj *j)
 	return j->p < j->end ? *j->p : 0;
 }
 
+/* A hash index over a struct's field names, for rows whose keys do not come in the
+ * expected order (sparse rows name only the fields they hold): slots hold entry + 1, 0 is
+ * empty, linear probing, so of two equal names the first put is found first. Shared by
+ * inference (infer.c) and the shredder (shred.c), each probing its own entries. */
+static inline uint32_t pqj_name_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+/* The mask of a table with room for n names at most half full. */
+static inline size_t pqj_index_mask(size_t n)
+{
+	size_t mask = 15;
+	while (mask + 1 < n * 2)
+		mask = mask * 2 + 1;
+	return mask;
+}
+
+static inline void pqj_index_put(uint32_t *ix, size_t mask, const char *name, size_t len,
+				 size_t entry)
+{
+	size_t s = pqj_name_hash(name, len) & mask;
+	while (ix[s])
+		s = (s + 1) & mask;
+	ix[s] = (uint32_t)entry + 1;
+}
+
 /* Precomputed raw form of an object key for pqj_key_is: the name plus its closing quote
  * as two little-endian words (names of up to 15 bytes), so the expected key of a row is
  * recognized with one or two loads and compares instead of a scan. */

@@ -35,6 +35,14 @@ typedef struct shn {
 	struct shn **kids;
 	uint64_t *seen;          /* object stamp when each kid was last written */
 	size_t nkids, hint;
+	uint32_t *index;         /* pqj name index over kids (more than 8), else NULL */
+	size_t index_mask;
+	/* the root, while nulls are deferred (pqw_shred_defer): kids[eager[0..neager)] are
+	 * the kids still nulled row by row; a deferred (lazy) leaf has entries for rows
+	 * [0, filled) of the slice */
+	size_t *eager, neager;
+	int lazy;
+	size_t filled;
 	/* list / map */
 	struct shn *elem;        /* list element (or 2-level repeated node); map: key_value */
 	int16_t elem_rep;        /* repetition level of the 2nd+ element */
@@ -49,6 +57,9 @@ struct pqw_shred {
 	pqj j;
 	ids_buf tmp;             /* decoded binary / converted values */
 	uint64_t stamp;
+	size_t row;              /* rows shredded since pqw_shred_defer */
+	shn **lazy;              /* the root's deferred leaves (NULL: not deferring) */
+	size_t nlazy;
 	int strict;              /* refuse (IDS_ECONFLICT) what would change the inferred schema */
 };
 typedef struct pqw_shred pqw_shred;
@@ -63,6 +74,16 @@ int shred_failf(pqw_shred *s, const shn *x, const char *at, const char *fmt, ...
 int shred_oom(pqw_shred *s, int rc);
 /* Strict mode: a value full inference would have typed differently. */
 int shred_conflict(pqw_shred *s, const shn *x, const char *at, const char *what);
-int shred_nulls(pqw_shred *s, const shn *x, int16_t def, int16_t rep);
+/* A null (or absent value) for every leaf under x. Inline: a sparse row writes one for
+ * each field it leaves out (the wide set: ~110 of 120 per row). */
+static inline __attribute__((always_inline)) int shred_nulls(pqw_shred *s, const shn *x,
+							     int16_t def, int16_t rep)
+{
+	pqw_col *c = &s->cols[x->first];
+	for (size_t i = 0; i < x->nleaves; i++)
+		if (pqw_put_null(c + i, def, rep))
+			return shred_oom(s, IDS_ENOMEM);
+	return 0;
+}
 
 #endif

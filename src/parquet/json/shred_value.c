@@ -406,13 +406,25 @@ static long find_kid(const shn *x, const char *k, size_t kn)
 	size_t h = x->hint;
 	if (h < x->nkids && x->kids[h]->name_len == kn && !memcmp(x->kids[h]->name, k, kn))
 		return (long)h;
+	if (x->index) {
+		for (size_t q = pqj_name_hash(k, kn) & x->index_mask; x->index[q];
+		     q = (q + 1) & x->index_mask) {
+			const shn *kid = x->kids[x->index[q] - 1];
+			if (kid->name_len == kn && !memcmp(kid->name, k, kn))
+				return (long)x->index[q] - 1;
+		}
+		return -1;
+	}
 	for (size_t i = 0; i < x->nkids; i++)
 		if (x->kids[i]->name_len == kn && !memcmp(x->kids[i]->name, k, kn))
 			return (long)i;
 	return -1;
 }
 
-static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
+/* defer (a constant in each of the two copies below): x is the root while nulls are
+ * deferred (pqw_shred_defer). Two copies so that rows of other shapes pay nothing for it. */
+static inline __attribute__((always_inline)) int object_in(pqw_shred *s, shn *x, int16_t rep,
+							     int depth, int defer)
 {
 	pqj *j = &s->j;
 	int rc;
@@ -456,6 +468,13 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 					return shred_failf(s, kid, kat, "duplicate key");
 				x->seen[idx] = stamp;
 				x->hint = idx + 1;
+				if (defer && kid->lazy) {
+					/* the rows since its last entry left it out */
+					if (kid->filled < s->row &&
+					    pqw_put_nulls(kid->col, 0, s->row - kid->filled))
+						return shred_oom(s, IDS_ENOMEM);
+					kid->filled = s->row + 1;
+				}
 				if ((rc = field(s, kid, x->def, rep, depth + 1)))
 					return rc;
 			}
@@ -463,7 +482,11 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 		if (rc)
 			return rc;
 	}
-	for (size_t i = 0; i < x->nkids; i++) {
+	/* every kid the row left out gets its nulls (while deferring, only the kids that do not
+	 * defer: the others get theirs later in one run) */
+	size_t n = defer ? x->neager : x->nkids;
+	for (size_t e = 0; e < n; e++) {
+		size_t i = defer ? x->eager[e] : e;
 		if (x->seen[i] == stamp)
 			continue;
 		shn *kid = x->kids[i];
@@ -473,6 +496,16 @@ static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
 			return rc;
 	}
 	return 0;
+}
+
+static int object(pqw_shred *s, shn *x, int16_t rep, int depth)
+{
+	return object_in(s, x, rep, depth, 0);
+}
+
+static int object_deferring(pqw_shred *s, shn *x, int16_t rep, int depth)
+{
+	return object_in(s, x, rep, depth, 1);
 }
 
 static int map_key(pqw_shred *s, shn *k, int16_t rep, const char *v, size_t n, const char *at)
@@ -551,7 +584,8 @@ int shred_content(pqw_shred *s, shn *x, int16_t rep, int depth)
 	case SH_LEAF:
 		return leaf(s, x, rep, depth);
 	case SH_STRUCT:
-		return object(s, x, rep, depth);
+		return s->nlazy && x == s->root ? object_deferring(s, x, rep, depth)
+						 : object(s, x, rep, depth);
 	case SH_MAP:
 		return map(s, x, rep, depth);
 	default:

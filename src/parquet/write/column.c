@@ -167,6 +167,24 @@ static int levels_reserve(pqw_page *pg, size_t cap)
 	return 0;
 }
 
+int pqw_put_nulls(pqw_col *c, int16_t def, size_t n)
+{
+	pqw_page *pg = &c->cur;
+	size_t cap = pg->cap_lv ? pg->cap_lv : 64;
+	while (cap < pg->n_lv + n)
+		cap *= 2;
+	if (levels_reserve(pg, cap))
+		return IDS_ENOMEM;
+	if (pg->def)
+		for (size_t i = 0; i < n; i++)
+			pg->def[pg->n_lv + i] = def;
+	if (pg->rep)
+		memset(pg->rep + pg->n_lv, 0, n * sizeof *pg->rep);
+	pg->n_lv += n;
+	pg->rows += n;
+	return 0;
+}
+
 int pqw_grow_levels(pqw_page *pg)
 {
 	return levels_reserve(pg, pg->cap_lv * 2);

@@ -152,6 +152,9 @@ struct pq_writer {
  * memory (IDS_ENOMEM) or a value over 1 GiB (IDS_ELIMIT). pg->vals is a binary buffer
  * here (not kept NUL-terminated). */
 int pqw_grow_levels(pqw_page *pg);
+/* n null entries at definition level def and repetition level 0 (a flat column's rows
+ * that left it out, written in one go). IDS_ENOMEM on out of memory. */
+int pqw_put_nulls(pqw_col *c, int16_t def, size_t n);
 int pqw_grow_vals(pqw_col *c, size_t n);
 
 static inline int pqw_put_levels(pqw_col *c, int16_t def, int16_t rep)
@@ -334,5 +337,13 @@ void pqw_shred_free(struct pqw_shred *s);
 int pqw_shred_strict(struct pqw_shred *s, const pq_infer *inf);
 int pqw_shred_row(struct pqw_shred *s, const char *json, size_t len, size_t *err_off,
 		  ids_error *err);
+/* Deferred nulls, for a caller that shreds many rows before looking at the columns (the
+ * NDJSON parsers): a top-level optional scalar field a row leaves out gets no entry then;
+ * its nulls are written in one run when the field next has a value or at
+ * pqw_shred_catch_up, which must come before the columns are read (staged bytes, sealing
+ * a page). The entries are the same as without deferring. pqw_shred_defer(s, 1) starts
+ * it at row 0 (and after a failed row, whose columns the caller throws away). */
+void pqw_shred_defer(struct pqw_shred *s, int on);
+int pqw_shred_catch_up(struct pqw_shred *s);
 
 #endif

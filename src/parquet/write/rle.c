@@ -36,6 +36,20 @@ static void bitpack(ids_buf *b, const uint32_t *v, size_t n, int bw)
 	if (ids_buf_reserve(b, bytes))
 		return;
 	uint8_t *o = (uint8_t *)b->data + b->len;
+	if (bw <= 8) {
+		/* levels and small dictionaries: a group of 8 values is bw whole bytes, built
+		 * in one word without the byte loop's per-value branch (same bytes) */
+		for (size_t i = 0; i < n; i += 8, o += bw) {
+			uint64_t g = 0;
+			for (int k = 0; k < 8; k++)
+				g |= (uint64_t)v[i + (size_t)k] << (k * bw);
+			for (int k = 0; k < bw; k++)
+				o[k] = (uint8_t)(g >> (8 * k));
+		}
+		b->len += bytes;
+		b->data[b->len] = 0;
+		return;
+	}
 	uint64_t acc = 0;
 	int bits = 0;
 	for (size_t i = 0; i < n; i++) {
