@@ -177,6 +177,9 @@ typedef struct lk_table {
 	int grow;                    /* next rebuild doubles the buckets */
 	int log_files;               /* change-log files written since the last compaction check */
 	int64_t round_first;         /* its first change in the change-log round at hand */
+	int64_t obs_from, obs_to;    /* every change of this table in [from, to] had its value observed
+				 * into the schema by this process's change-log passes (0, 0: none):
+				 * a state row at such a seq needs no second observation */
 	char **tkeys;                /* touched (user \x1f key) strings, partitioned tables only */
 	size_t n_tkeys, cap_tkeys;
 	/* rows created since the last rebuild, in files of their own (state_delta.c) */

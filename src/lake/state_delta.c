@@ -268,6 +268,86 @@ static ledger_key_ref *key_refs(const lk_table *t)
 	return r;
 }
 
+/* The ids of a pass's touched keys. The rows created since the last range (id > last) are
+ * read in one range scan of the rows b-tree and matched by (user, key) in a hash table; only
+ * the keys not among them (updates of older rows, deletes, keys past the scan's bound) are
+ * looked up one by one. An ingest of new keys thus costs one read of its new rows instead of
+ * an index lookup per key (~7k instructions each, half the state pass's own cost). */
+typedef struct idmatch {
+	const ledger_key_ref *refs;
+	int64_t *ids;
+	int32_t *slot;               /* open addressing: index of the first of equal keys, or -1 */
+	size_t mask, left;           /* distinct keys not matched yet */
+} idmatch;
+
+static size_t find_slot(const idmatch *m, const char *user, const uint8_t *key, size_t n)
+{
+	uint32_t h = ledger_key_hash(key, n);
+	for (const char *p = user; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (size_t s = h & m->mask;; s = (s + 1) & m->mask) {
+		int32_t i = m->slot[s];
+		if (i < 0 || (m->refs[i].key_len == n && !memcmp(m->refs[i].key, key, n) && !strcmp(m->refs[i].user, user)))
+			return s;
+	}
+}
+
+static int on_new_row(void *ctx, int64_t id, const char *user, const uint8_t *key, size_t n)
+{
+	idmatch *m = ctx;
+	int32_t i = m->slot[find_slot(m, user, key, n)];
+	if (i >= 0 && !m->ids[i]) {
+		m->ids[i] = id;
+		if (!--m->left)
+			return 1;   /* every touched key placed: stop */
+	}
+	return 0;
+}
+
+static int touched_ids(lake *l, lk_table *t, const ledger_key_ref *refs, int64_t *ids, int64_t last, ids_error *err)
+{
+	size_t n = t->n_rkeys, cap = 16;
+	while (cap < 2 * n)
+		cap <<= 1;
+	idmatch m = {refs, ids, malloc(cap * sizeof *m.slot), cap - 1, 0};
+	int32_t *first = malloc((n + 1) * sizeof *first);
+	ledger_key_ref *rest = malloc((n + 1) * sizeof *rest);
+	int64_t *rest_ids = calloc(n + 1, sizeof *rest_ids);
+	size_t *at = malloc((n + 1) * sizeof *at), k = 0;
+	int rc = m.slot && first && rest && rest_ids && at ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
+	if (!rc) {
+		memset(m.slot, 0xff, cap * sizeof *m.slot);
+		for (size_t i = 0; i < n; i++) {
+			size_t s = find_slot(&m, refs[i].user, refs[i].key, refs[i].key_len);
+			if (m.slot[s] < 0) {
+				m.slot[s] = (int32_t)i;
+				m.left++;
+			}
+			first[i] = m.slot[s];
+		}
+		/* bounded: rows created after the pass's changes follow its own in id order */
+		if (m.left && (rc = ledger_rows_after(l->st, t->db, t->store, last, 2 * m.left + 64, on_new_row, &m, err)) == 1)
+			rc = 0;
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		if (first[i] == (int32_t)i && !ids[i]) {
+			rest[k] = refs[i];
+			at[k++] = i;
+		}
+	if (!rc && k)
+		rc = ledger_rows_ids(l->st, t->db, t->store, rest, k, rest_ids, NULL, err);
+	for (size_t i = 0; !rc && i < k; i++)
+		ids[at[i]] = rest_ids[i];
+	for (size_t i = 0; !rc && i < n; i++)
+		ids[i] = ids[first[i]];
+	free(m.slot);
+	free(first);
+	free(rest);
+	free(rest_ids);
+	free(at);
+	return rc;
+}
+
 int lk_delta_pass(lake *l, lk_table *t, int64_t *max_size, int *rebuild, ids_error *err)
 {
 	*rebuild = 0;
@@ -279,9 +359,9 @@ int lk_delta_pass(lake *l, lk_table *t, int64_t *max_size, int *rebuild, ids_err
 	int64_t *ids = calloc(t->n_rkeys + 1, sizeof *ids);
 	uint8_t *redo = calloc(t->n_deltas + 1, 1);
 	int rc = refs && ids && redo ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
-	if (!rc)
-		rc = ledger_rows_ids(l->st, t->db, t->store, refs, t->n_rkeys, ids, NULL, err);
 	int64_t last = t->n_deltas ? t->deltas[t->n_deltas - 1].hi : t->upto, top = last;
+	if (!rc)
+		rc = touched_ids(l, t, refs, ids, last, err);
 	/* the dirty buckets now: only those of touched rows up to upto */
 	if (t->dirty)
 		memset(t->dirty, 0, LK_DIRTY_BYTES);
