@@ -214,6 +214,7 @@ static int on_change(void *ctx, const ledger_change *c)
 	if ((!r->only && t->log_held && c->seq >= t->log_held) || (!r->single && lk_hold_quarantined(r->l, t, c->seq))) {
 		r->last = c->seq;   /* a held table's changes wait for its replay, a quarantined one for its own */
 		t->obs_from = t->obs_to = 0;   /* not observed: the state observes what follows itself */
+		lk_feed_bad(t);
 		return 0;
 	}
 	if (!t->round_first)
@@ -252,7 +253,11 @@ static int on_change(void *ctx, const ledger_change *c)
 	lk_row_ts(o, "idb_ts", c->ts_ms);
 	lk_row_str(o, "idb_origin", c->origin == IDS_ORIGIN_SERVER ? "server" : "client", 6);
 	lk_row_fill(l, t, v, 0);
-	if ((r->rc = lk_write_row(l, f->w, r->err))) {
+	/* the user columns as put are kept for the state's next delta (state_feed.c) */
+	l->tape_want = !r->only && t->upto >= 0 && !t->feed_bad && !t->part_field;
+	r->rc = lk_write_row(l, f->w, r->err);
+	l->tape_want = 0;
+	if (r->rc) {
 		if (!pq_writer_usable(f->w))
 			return table_failed(r, t, c->seq);
 		if (r->only && r->single)
@@ -265,6 +270,10 @@ static int on_change(void *ctx, const ledger_change *c)
 		r->last = c->seq;
 		return 0;
 	}
+	if (r->only)
+		lk_feed_bad(t);   /* a replay: its changes are older than what was fed */
+	else
+		lk_feed_change(l, t, c, r->key.data, r->key.len, v);
 	if (!f->n)
 		f->first = c->seq;
 	f->last = c->seq;
@@ -302,6 +311,9 @@ int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
 		rc = 0;
 	if (!rc)
 		rc = finish_all(&r);
+	if (rc)   /* the round is read again: its changes would be fed twice */
+		for (lk_table *t = l->tables; t; t = t->next)
+			lk_feed_bad(t);
 	lk_log_sort_touched(l);
 	*done = r.last;
 	round_end(&r);

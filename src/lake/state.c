@@ -181,7 +181,7 @@ static int on_row(void *ctx, const ledger_row *r)
 	lk_row_fill(l, t, v, !l->ice);   /* Iceberg's files hold the partition column (table.c) */
 	if (!rc && (rc = lk_write_row(l, p->full, j->err)) && pq_writer_usable(p->full)) {
 		/* this row alone was refused: the rest of the bucket is written, the row waits */
-		rc = lk_hold_state_row(l, t, j->key.data, r->hash, r->seq, j->err);
+		rc = lk_hold_state_row(l, t, j->key.data, r->user, r->hash, r->seq, j->err);
 		ids_error clean = IDS_ERROR_INIT;
 		*j->err = clean;
 		return rc;
@@ -441,7 +441,7 @@ static int rebuild(lake *l, lk_table *t, int k, int64_t *max_size, ids_error *er
 	return rc;
 }
 
-int lk_state_flush(lake *l, lk_table *t, ids_error *err)
+static int state_flush(lake *l, lk_table *t, ids_error *err)
 {
 	if (t->k < 0)
 		lk_state_read_meta(l, t);
@@ -496,5 +496,12 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 		t->dirty = NULL;
 		t->dirty_n = 0;
 	}
+	return rc;
+}
+
+int lk_state_flush(lake *l, lk_table *t, ids_error *err)
+{
+	int rc = state_flush(l, t, err);
+	lk_feed_reset(l, t);   /* used or not, the next changes start the next one */
 	return rc;
 }

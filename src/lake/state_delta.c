@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "idbsync/value.h"
+
 #define RKEYS_MAX ((size_t)64 << 20)   /* keys remembered per pass; past it, one rebuild */
 
 void lk_delta_touch(lk_table *t, const char *user, const uint8_t *key, size_t key_len)
@@ -250,10 +252,10 @@ static size_t find_delta(const lk_table *t, int64_t id)
 	return lo < t->n_deltas && id > t->deltas[lo].lo ? lo : t->n_deltas;
 }
 
-/* The pass's keys as refs into t->rkeys. */
-static ledger_key_ref *key_refs(const lk_table *t)
+/* The pass's keys as refs into t->rkeys, with room for extra more after them. */
+static ledger_key_ref *key_refs(const lk_table *t, size_t extra)
 {
-	ledger_key_ref *r = calloc(t->n_rkeys + 1, sizeof *r);
+	ledger_key_ref *r = calloc(t->n_rkeys + extra + 1, sizeof *r);
 	const char *p = t->rkeys.data;
 	for (size_t i = 0; r && i < t->n_rkeys; i++) {
 		uint32_t ul, kl;
@@ -278,6 +280,8 @@ typedef struct idmatch {
 	int64_t *ids;
 	int32_t *slot;               /* open addressing: index of the first of equal keys, or -1 */
 	size_t mask, left;           /* distinct keys not matched yet */
+	int64_t fed;                 /* the feed's last seq (0: no feed) */
+	size_t stray, late;          /* rows read that no touched key has; matched rows changed since */
 } idmatch;
 
 static size_t find_slot(const idmatch *m, const char *user, const uint8_t *key, size_t n)
@@ -292,24 +296,31 @@ static size_t find_slot(const idmatch *m, const char *user, const uint8_t *key, 
 	}
 }
 
-static int on_new_row(void *ctx, int64_t id, const char *user, const uint8_t *key, size_t n)
+static int on_new_row(void *ctx, const ledger_row_id *r)
 {
 	idmatch *m = ctx;
-	int32_t i = m->slot[find_slot(m, user, key, n)];
-	if (i >= 0 && !m->ids[i]) {
-		m->ids[i] = id;
-		if (!--m->left)
-			return 1;   /* every touched key placed: stop */
+	int32_t i = m->slot[find_slot(m, r->user, r->key, r->key_len)];
+	if (i < 0 || m->ids[i]) {
+		m->stray++;
+		return 0;
 	}
-	return 0;
+	m->ids[i] = r->id;
+	m->late += r->deleted || r->seq > m->fed;
+	return --m->left ? 0 : 1;   /* every touched key placed: stop */
 }
 
-static int touched_ids(lake *l, lk_table *t, const ledger_key_ref *refs, int64_t *ids, int64_t last, ids_error *err)
+/* *use_feed: the feed (its last seq fed, 0: none) holds the pass's rows exactly: every touched
+ * key once, each a row created since the last range and not changed since the change fed, and
+ * no other row of the store among them. */
+static int touched_ids(lake *l, lk_table *t, const ledger_key_ref *refs, size_t n, int64_t *ids, int64_t last,
+		       int64_t fed, int *use_feed, ids_error *err)
 {
-	size_t n = t->n_rkeys, cap = 16;
+	size_t cap = 16;
 	while (cap < 2 * n)
 		cap <<= 1;
-	idmatch m = {refs, ids, malloc(cap * sizeof *m.slot), cap - 1, 0};
+	idmatch m = {refs, ids, malloc(cap * sizeof *m.slot), cap - 1, 0, fed, 0, 0};
+	size_t distinct = 0;
+	*use_feed = 0;
 	int32_t *first = malloc((n + 1) * sizeof *first);
 	ledger_key_ref *rest = malloc((n + 1) * sizeof *rest);
 	int64_t *rest_ids = calloc(n + 1, sizeof *rest_ids);
@@ -322,12 +333,14 @@ static int touched_ids(lake *l, lk_table *t, const ledger_key_ref *refs, int64_t
 			if (m.slot[s] < 0) {
 				m.slot[s] = (int32_t)i;
 				m.left++;
+				distinct++;
 			}
 			first[i] = m.slot[s];
 		}
 		/* bounded: rows created after the pass's changes follow its own in id order */
 		if (m.left && (rc = ledger_rows_after(l->st, t->db, t->store, last, 2 * m.left + 64, on_new_row, &m, err)) == 1)
 			rc = 0;
+		*use_feed = !rc && fed && distinct == n && !m.left && !m.stray && !m.late;
 	}
 	for (size_t i = 0; !rc && i < n; i++)
 		if (first[i] == (int32_t)i && !ids[i]) {
@@ -348,25 +361,74 @@ static int touched_ids(lake *l, lk_table *t, const ledger_key_ref *refs, int64_t
 	return rc;
 }
 
+/* The held rows of t whose file this pass writes again (hold.c marked them pending: a retry is
+ * due) join its keys at refs[t->n_rkeys..]: each is placed like a touched key (its bucket, its
+ * delta, or the new one), so a held row costs the file it belongs in, not a whole rebuild.
+ * *n: how many; 1 if one cannot be placed (no user recorded: a progress.json from before). */
+static int held_keys(lake *l, lk_table *t, ledger_key_ref *refs, ids_buf *keys, size_t *n)
+{
+	ids_json j = IDS_JSON_INIT;
+	size_t *off = NULL, m = 0;
+	int bad = 0;
+	*n = 0;
+	for (lk_qchange *q = l->quarantine; q && !bad; q = q->next) {
+		if (q->t != t || !q->state || !q->pending)
+			continue;
+		size_t *o = realloc(off, (m + 1) * sizeof *o);
+		if (!o || !q->user || ids_json_parse(&j, q->key, strlen(q->key), 0, 128, NULL)) {
+			free(o ? o : off);
+			off = NULL;
+			bad = 1;
+			break;
+		}
+		off = o;
+		off[m] = keys->len;
+		ids_error e = IDS_ERROR_INIT;
+		bad = ids_key_encode(&j, 0, keys, &e) || keys->failed;
+		refs[t->n_rkeys + m] = (ledger_key_ref){q->user, NULL, keys->len - off[m]};
+		m++;
+	}
+	for (size_t i = 0; !bad && i < m; i++)   /* the buffer has stopped moving */
+		refs[t->n_rkeys + i].key = (const uint8_t *)keys->data + off[i];
+	free(off);
+	ids_json_free(&j);
+	*n = m;
+	return bad;
+}
+
+static size_t held_count(const lake *l, const lk_table *t)
+{
+	size_t n = 0;
+	for (const lk_qchange *q = l->quarantine; q; q = q->next)
+		n += q->t == t && q->state && q->pending;
+	return n;
+}
+
 int lk_delta_pass(lake *l, lk_table *t, int64_t *max_size, int *rebuild, ids_error *err)
 {
 	*rebuild = 0;
-	if (t->rkeys_over || lk_hold_state_any(l, t)) {
+	size_t nh = held_count(l, t), n = 0;
+	ids_buf hkeys = IDS_BUF_INIT;
+	ledger_key_ref *refs = t->rkeys_over ? NULL : key_refs(t, nh);
+	if (t->rkeys_over || (refs && held_keys(l, t, refs, &hkeys, &nh))) {
 		*rebuild = 1;   /* dirty buckets without their keys: the ranges cannot place them */
+		free(refs);
+		ids_buf_free(&hkeys);
 		return 0;
 	}
-	ledger_key_ref *refs = key_refs(t);
-	int64_t *ids = calloc(t->n_rkeys + 1, sizeof *ids);
+	n = t->n_rkeys + nh;
+	int64_t *ids = calloc(n + 1, sizeof *ids);
 	uint8_t *redo = calloc(t->n_deltas + 1, 1);
 	int rc = refs && ids && redo ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
-	int64_t last = t->n_deltas ? t->deltas[t->n_deltas - 1].hi : t->upto, top = last;
+	int64_t last = t->n_deltas ? t->deltas[t->n_deltas - 1].hi : t->upto, top = last, fed = 0;
+	int use_feed = 0;
 	if (!rc)
-		rc = touched_ids(l, t, refs, ids, last, err);
+		rc = touched_ids(l, t, refs, n, ids, last, !nh && lk_feed_usable(t, &fed) ? fed : 0, &use_feed, err);
 	/* the dirty buckets now: only those of touched rows up to upto */
 	if (t->dirty)
 		memset(t->dirty, 0, LK_DIRTY_BYTES);
 	t->dirty_n = 0;
-	for (size_t i = 0; !rc && !*rebuild && i < t->n_rkeys; i++) {
+	for (size_t i = 0; !rc && !*rebuild && i < n; i++) {
 		int64_t id = ids[i];
 		if (id > last) {
 			top = id > top ? id : top;
@@ -401,15 +463,20 @@ int lk_delta_pass(lake *l, lk_table *t, int64_t *max_size, int *rebuild, ids_err
 			t->deltas = nd;
 			nd[t->n_deltas] = (lk_delta){free_slot(t), last, top};
 			t->n_deltas++;
+			char final[IDS_PATH_MAX + 1];
 			if ((rc = lk_state_meta_write(t, dir, t->k, err)))
 				t->n_deltas--;
-			else
+			else if (!use_feed)
 				rc = write_delta(l, t, &nd[t->n_deltas - 1], dir, 1, err);
+			else if (!(rc = ids_path(final, sizeof final, err, "%s/part-%u.parquet", dir, nd[t->n_deltas - 1].slot)) &&
+				 !(rc = lk_feed_take(l, t, final, max_size, err)))
+				lk_fsync_dir(dir);   /* the change log wrote it: the rows as the ledger has them */
 		}
 	}
 	if (!rc && !*rebuild)
 		rc = maybe_merge(l, t, err);
 	free(refs);
+	ids_buf_free(&hkeys);
 	free(ids);
 	free(redo);
 	return rc;

@@ -219,8 +219,7 @@ out:
 }
 
 int ledger_rows_after(ledger *s, const char *dbname, const char *store_name, int64_t after, size_t max,
-		     int (*fn)(void *ctx, int64_t id, const char *user, const uint8_t *key, size_t key_len),
-		     void *ctx, ids_error *err)
+		     int (*fn)(void *ctx, const ledger_row_id *r), void *ctx, ids_error *err)
 {
 	if (s->pg)
 		return ids_fail(err, IDS_EINVAL, "row ids: not kept by a PostgreSQL ledger");
@@ -232,7 +231,7 @@ int ledger_rows_after(ledger *s, const char *dbname, const char *store_name, int
 	if (!db)
 		return IDS_EIO;
 	/* by id (the rows b-tree): the unary + keeps SQLite off the store's key index */
-	if ((rc = prepare_store_sql(s, db, "SELECT r.rowid, r.uid, r.key FROM rows r WHERE r.rowid > ?3 AND +r.sid=" STORE_SID
+	if ((rc = prepare_store_sql(s, db, "SELECT r.rowid, r.uid, r.key, r.seq, r.deleted FROM rows r WHERE r.rowid > ?3 AND +r.sid=" STORE_SID
 				    " ORDER BY r.rowid LIMIT ?4", dbname, store_name, &q, err, "rows after")))
 		goto out;
 	if (sqlite3_prepare_v2(db, "SELECT name FROM users WHERE uid=?1", -1, &us, NULL) != SQLITE_OK) {
@@ -255,8 +254,9 @@ int ledger_rows_after(ledger *s, const char *dbname, const char *store_name, int
 			}
 			uid = u;
 		}
-		if ((rc = fn(ctx, sqlite3_column_int64(q, 0), user.data, sqlite3_column_blob(q, 2),
-			     (size_t)sqlite3_column_bytes(q, 2))))
+		ledger_row_id r = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 3), user.data,
+				   sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2), sqlite3_column_int(q, 4)};
+		if ((rc = fn(ctx, &r)))
 			break;
 	}
 	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)

@@ -790,18 +790,19 @@ static int in_range(const int64_t *ids, int n, int64_t lo, int64_t hi)
 }
 
 typedef struct after_rows {
-	int n;
+	int n, deleted;
 	int64_t last_id, ids[101];
 } after_rows;
 
-static int collect_after(void *ctx, int64_t id, const char *user, const uint8_t *key, size_t key_len)
+static int collect_after(void *ctx, const ledger_row_id *r)
 {
 	after_rows *a = ctx;
-	CHECK(id > a->last_id);   /* in id order */
-	CHECK(!strcmp(user, "") && key_len > 0 && key);
-	a->last_id = id;
+	CHECK(r->id > a->last_id);   /* in id order */
+	CHECK(!strcmp(r->user, "") && r->key_len > 0 && r->key && r->seq > 0);
+	a->deleted += r->deleted;
+	a->last_id = r->id;
 	if (a->n < 101)
-		a->ids[a->n++] = id;
+		a->ids[a->n++] = r->id;
 	return 0;
 }
 
@@ -847,6 +848,10 @@ static void row_ids(const char *dir)
 	after_rows ar = {0};
 	CHECK_EQ_INT(ledger_rows_after(s, "rid", "s", mid, 1000, collect_after, &ar, &err), 0);
 	CHECK_EQ_INT(ar.n, in_range(ids, 80, mid, hi));
+	after_rows every = {0};
+	CHECK_EQ_INT(ledger_rows_after(s, "rid", "s", 0, 1000, collect_after, &every, &err), 0);
+	CHECK_EQ_INT(every.n, 80);
+	CHECK_EQ_INT(every.deleted, 1);   /* key k50's tombstone */
 	after_rows cut = {0};
 	CHECK_EQ_INT(ledger_rows_after(s, "rid", "s", lo - 1, 7, collect_after, &cut, &err), 0);
 	CHECK_EQ_INT(cut.n, 7);
