@@ -364,7 +364,8 @@ static int touched_ids(lake *l, lk_table *t, const ledger_key_ref *refs, size_t 
 /* The held rows of t whose file this pass writes again (hold.c marked them pending: a retry is
  * due) join its keys at refs[t->n_rkeys..]: each is placed like a touched key (its bucket, its
  * delta, or the new one), so a held row costs the file it belongs in, not a whole rebuild.
- * *n: how many; 1 if one cannot be placed (no user recorded: a progress.json from before). */
+ * *n: how many; 1 if one cannot be placed (no user recorded: a progress.json from before; a
+ * key that does not encode back to the bytes it was held with). */
 static int held_keys(lake *l, lk_table *t, ledger_key_ref *refs, ids_buf *keys, size_t *n)
 {
 	ids_json j = IDS_JSON_INIT;
@@ -384,7 +385,9 @@ static int held_keys(lake *l, lk_table *t, ledger_key_ref *refs, ids_buf *keys, 
 		off = o;
 		off[m] = keys->len;
 		ids_error e = IDS_ERROR_INIT;
-		bad = ids_key_encode(&j, 0, keys, &e) || keys->failed;
+		/* the key as the ledger stores it: its hash must be the one the row was held with */
+		bad = ids_key_encode(&j, 0, keys, &e) || keys->failed ||
+		      ledger_key_hash((const uint8_t *)keys->data + off[m], keys->len - off[m]) != q->hash;
 		refs[t->n_rkeys + m] = (ledger_key_ref){q->user, NULL, keys->len - off[m]};
 		m++;
 	}
