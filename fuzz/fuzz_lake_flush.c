@@ -7,7 +7,9 @@
  * would hold a table), a value read back different from the row written, or a scalar whose
  * read-back value is not the original or its documented fallback (docs/lake-layout.md).
  * The same rows also go through the lake's direct path (lk_put_cols, no row text) into a
- * second file, which must read back row for row as the same text: the two paths agree. */
+ * second file, which must read back row for row as the same text: the two paths agree; and
+ * what the direct path put, replayed from its tape (lk_put_tape, as the change log feeds the
+ * state's delta) into a third, must read back as the second. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,20 +368,34 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	snprintf(dpath, sizeof dpath, "/dev/shm/fz-lakeflush-%d.direct.parquet", getpid());
 	pq_node *droot = NULL;
 	pq_writer *dw = fz_lake_writer(dpath, cols, nc, profile, 128, 4, &droot);
+	char tpath[64];
+	snprintf(tpath, sizeof tpath, "/dev/shm/fz-lakeflush-%d.tape.parquet", getpid());
+	pq_node *troot = NULL;
+	pq_writer *tw = fz_lake_writer(tpath, cols, nc, profile, 128, 4, &troot);
 	ids_buf row[MAX_ROWS], tmp = IDS_BUF_INIT, bin = IDS_BUF_INIT, s1 = IDS_BUF_INIT, s2 = IDS_BUF_INIT;
+	ids_buf tape = IDS_BUF_INIT;
 	for (size_t i = 0; i < b->n; i++) {
 		row[i] = (ids_buf)IDS_BUF_INIT;
 		fz_lake_put_row(w, &row[i], i, cols, nc, &j[i], profile, &tmp);
-		fz_lake_put_row_direct(dw, i, cols, nc, &j[i], profile, &tmp, &bin);
+		fz_lake_put_row_direct(dw, i, cols, nc, &j[i], profile, &tmp, &bin, &tape);
+		int64_t seq = (int64_t)i;
+		if (pq_writer_row_begin(tw, &err) || pq_writer_put(tw, 0, 0, 0, &seq, 8, &err) ||
+		    lk_put_tape(tw, 1, &tape, &err) || pq_writer_row_end(tw, &err)) {
+			fprintf(stderr, "the tape's replay was refused (%s)\n", err.msg);
+			abort();
+		}
 	}
-	if (pq_writer_close(w, &err) || pq_writer_close(dw, &err)) {
+	if (pq_writer_close(w, &err) || pq_writer_close(dw, &err) || pq_writer_close(tw, &err)) {
 		fprintf(stderr, "close: %s\n", err.msg);
 		abort();
 	}
 	pq_writer_free(w);
 	pq_writer_free(dw);
+	pq_writer_free(tw);
 	compare_files(path, dpath, b->n);
+	compare_files(dpath, tpath, b->n);
 	unlink(dpath);
+	unlink(tpath);
 	pq_reader *r = NULL;
 	pq_read_options ro = PQ_READ_OPTIONS_INIT;
 	if (pq_reader_open(&r, path, &ro, &err)) {
@@ -424,6 +440,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	ids_batch_free(b);
 	pq_node_free(root);
 	pq_node_free(droot);
+	pq_node_free(troot);
+	ids_buf_free(&tape);
 	lk_cols_free(cols, nc);
 	return 0;
 }

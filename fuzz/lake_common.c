@@ -50,10 +50,12 @@ void fz_lake_put_row(pq_writer *w, ids_buf *row, size_t i, const lk_col *cols, s
 }
 
 void fz_lake_put_row_direct(pq_writer *w, size_t i, const lk_col *cols, size_t nc, const ids_json *j, int profile,
-			    ids_buf *tmp, ids_buf *bin)
+			    ids_buf *tmp, ids_buf *bin, ids_buf *tape)
 {
 	ids_error err = IDS_ERROR_INIT;
-	lk_emit_ctx e = {.tmp = tmp, .bin = bin, .profile = profile};
+	lk_emit_ctx e = {.tmp = tmp, .bin = bin, .profile = profile, .tape = tape};
+	if (tape)
+		ids_buf_reset(tape);
 	int64_t seq = (int64_t)i;
 	size_t col = 1;
 	if (pq_writer_row_begin(w, &err) || pq_writer_put(w, 0, 0, 0, &seq, 8, &err) ||

@@ -27,6 +27,6 @@ void fz_lake_put_row(pq_writer *w, ids_buf *row, size_t i, const lk_col *cols, s
  * a refusal aborts, as the text path's does. fuzz_lake_flush.c reads both files back and
  * compares them row by row. tmp and bin are scratch. */
 void fz_lake_put_row_direct(pq_writer *w, size_t i, const lk_col *cols, size_t nc, const ids_json *j, int profile,
-			    ids_buf *tmp, ids_buf *bin);
+			    ids_buf *tmp, ids_buf *bin, ids_buf *tape);
 
 #endif

@@ -263,6 +263,21 @@ int ledger_rows_scan_ids(ledger *s, const char *db, const char *store_name, uint
 struct ledger_key_ref;
 int ledger_rows_ids(ledger *s, const char *db, const char *store_name, const struct ledger_key_ref *keys, size_t n,
 		   int64_t *ids, int64_t *max_id, ids_error *err);
+/* The rows of db/store_name (live and tombstones) with id > after, in id order, at most max of
+ * them: fn gets each one's id, user, key, seq and whether it is a tombstone, no value (fn
+ * returning non-zero stops early with that code). Rows created since a point are one range
+ * read of the rows b-tree, where ledger_rows_ids costs an index lookup per key: the lake's
+ * state pass matches its touched keys against them and looks up only those it did not find.
+ * SQLite ledger only. */
+typedef struct ledger_row_id {
+	int64_t id, seq;
+	const char *user;
+	const uint8_t *key;
+	size_t key_len;
+	int deleted;
+} ledger_row_id;
+int ledger_rows_after(ledger *s, const char *db, const char *store_name, int64_t after, size_t max,
+		     int (*fn)(void *ctx, const ledger_row_id *r), void *ctx, ids_error *err);
 
 /* Point lookups of live rows by (user, key), on one read snapshot (*head as above): the way to
  * refresh only the keys that changed since a flush (read-merge-write of a lake bucket). */

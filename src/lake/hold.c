@@ -117,6 +117,7 @@ static void drop_entry(lk_qchange **p)
 	lk_qchange *q = *p;
 	*p = q->next;
 	free(q->key);
+	free(q->user);
 	free(q);
 }
 
@@ -145,7 +146,8 @@ int lk_hold_change(lake *l, lk_table *t, const ledger_change *c, const char *key
 	return 0;
 }
 
-int lk_hold_state_row(lake *l, lk_table *t, const char *keyjson, uint32_t hash, int64_t seq, const ids_error *why)
+int lk_hold_state_row(lake *l, lk_table *t, const char *keyjson, const char *user, uint32_t hash, int64_t seq,
+		      const ids_error *why)
 {
 	lk_qchange *q = NULL;
 	for (lk_qchange **p = &l->quarantine; *p; p = &(*p)->next)
@@ -160,6 +162,8 @@ int lk_hold_state_row(lake *l, lk_table *t, const char *keyjson, uint32_t hash, 
 	q->hash = hash;
 	q->seq = seq;
 	q->pending = 0;
+	free(q->user);
+	q->user = strdup(user ? user : "");   /* NULL: its file is found by a rebuild (state_delta.c) */
 	note(l, &q->fail, why ? why->msg : NULL);
 	insert(l, q);
 	say(l, &q->fail, "%s/%s key %s (seq %" PRId64 ") left out of the current state", t->db, t->store, q->key, seq);
@@ -404,6 +408,8 @@ json_t *lk_hold_to_json(const lake *l)
 		json_object_set_new(x, "key", json_string(c->key));
 		if (c->state)
 			json_object_set_new(x, "hash", json_integer(c->hash));
+		if (c->state && c->user)
+			json_object_set_new(x, "user", json_string(c->user));
 		json_array_append_new(q, x);
 	}
 	json_object_set_new(o, "held", h);
@@ -459,6 +465,12 @@ int lk_hold_from_json(lake *l, json_t *progress, ids_error *err)
 		q->seq = json_integer_value(json_object_get(x, "seq"));
 		q->state = !strcmp(json_string_value(json_object_get(x, "kind")) ?: "change", "state");
 		q->hash = (uint32_t)json_integer_value(json_object_get(x, "hash"));
+		const char *user = json_string_value(json_object_get(x, "user"));
+		if (q->state && user && !(q->user = strdup(user))) {
+			free(q->key);
+			free(q);
+			return ids_fail(err, IDS_ENOMEM, "out of memory");
+		}
 		if (q->state) {   /* its bucket again after a restart */
 			lk_mark_dirty(t, q->hash);
 			t->touched = 1;
@@ -512,6 +524,7 @@ void lk_hold_free(lake *l)
 		lk_qchange *q = l->quarantine;
 		l->quarantine = q->next;
 		free(q->key);
+		free(q->user);
 		free(q);
 	}
 	free(l->hold_json);

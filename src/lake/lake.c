@@ -428,6 +428,7 @@ void lake_free(lake *l)
 	ids_buf_free(&l->row_buf);
 	ids_buf_free(&l->row_tmp);
 	ids_buf_free(&l->row_bin);
+	ids_buf_free(&l->tape);
 	ids_buf_free(&l->row.arena);
 	ids_json_free(&l->vjson);
 	pthread_mutex_destroy(&l->mu);

@@ -62,6 +62,7 @@ typedef struct lk_emit_ctx {
 	ids_buf *tmp;                /* scratch */
 	ids_buf *bin;                /* scratch for decoded $bin (the direct path, lk_put_cols) */
 	int profile;                 /* pq_profile: the range of a TIMESTAMP column */
+	ids_buf *tape;               /* lk_put_cols records what it put here (NULL: not) */
 	unsigned n[LK_FB_N];         /* fallbacks written, by kind (the caller resets them) */
 } lk_emit_ctx;
 extern const char *const lk_fallback_names[LK_FB_N];
@@ -77,6 +78,9 @@ void lk_emit_cols(ids_buf *b, lk_emit_ctx *e, const lk_col *cols, size_t n, cons
  * path is refused too: a bad $num or $bin). The caller owns the row (begin/end/cancel). */
 int lk_put_cols(pq_writer *w, size_t *col, lk_emit_ctx *e, const lk_col *cols, size_t n, const char *skip,
 		const ids_json *j, long v, ids_error *err);
+/* Puts what lk_put_cols recorded on a tape (lk_emit_ctx.tape) into w's columns from first on:
+ * the same values into a second file whose user columns are the same (the state's delta). */
+int lk_put_tape(pq_writer *w, size_t first, const ids_buf *tape, ids_error *err);
 /* Unix ms into timestamp column col (present, def 1, rep 0) as {"$date":..} of it would be. */
 int lk_put_ms(pq_writer *w, size_t col, int def, int rep, int64_t ms, ids_error *err);
 /* An integer token that fits int64; the single-string payload of {"$date"|"$bigint"|"$num":s}
@@ -149,6 +153,7 @@ typedef struct lk_qchange {
 	char *key;                   /* the key's JSON text */
 	int state;                   /* a current-state row instead: left out of its bucket file */
 	uint32_t hash;               /* state: the key's hash (its bucket) */
+	char *user;                  /* state: the row's user (NULL in a progress.json from before it was kept) */
 	int pending;                 /* state: its bucket is being written again */
 	lk_failure fail;
 	struct lk_qchange *next;
@@ -177,12 +182,17 @@ typedef struct lk_table {
 	int grow;                    /* next rebuild doubles the buckets */
 	int log_files;               /* change-log files written since the last compaction check */
 	int64_t round_first;         /* its first change in the change-log round at hand */
+	int64_t obs_from, obs_to;    /* every change of this table in [from, to] had its value observed
+				 * into the schema by this process's change-log passes (0, 0: none):
+				 * a state row at such a seq needs no second observation */
 	char **tkeys;                /* touched (user \x1f key) strings, partitioned tables only */
 	size_t n_tkeys, cap_tkeys;
 	/* rows created since the last rebuild, in files of their own (state_delta.c) */
 	int64_t upto;                /* the bucket files hold the rows with ledger id <= upto; -1: all */
 	struct lk_delta *deltas;     /* the other files, by id range, in id order */
 	size_t n_deltas;
+	struct lk_feed *feed;        /* the next delta, written by the change log (state_feed.c) */
+	int feed_bad;                /* a change was not fed: the pass reads the ledger */
 	ids_buf rkeys;               /* touched keys of this pass (u32 len, user, u32 len, key)... */
 	size_t n_rkeys;
 	int rkeys_over;              /* ...or more than fit: the pass cannot place them */
@@ -242,6 +252,9 @@ struct lake {
 	/* the flush thread's row (lk_row_*), its scratch, and the tokens of the value at hand */
 	lk_row row;
 	ids_buf row_buf, row_tmp, row_bin;
+	ids_buf tape;                /* the last row's user columns as put (lk_write_row_tape) */
+	int tape_want, tape_ok;
+	unsigned tape_fb[LK_FB_N];   /* its fallbacks */
 	ids_json vjson;
 	int64_t compact_ms;          /* the last compaction check */
 	int64_t prune_ms;            /* the last prune of the ledger's change log (flush thread) */
@@ -249,6 +262,7 @@ struct lake {
 	lk_qchange *quarantine;      /* refused change-log rows (hold.c) */
 	struct lk_ice *ice;          /* --lake-format iceberg: the Iceberg tables (iceberg.c), else NULL */
 	int hold_changed;            /* held tables or the quarantine changed: write progress */
+	int n_feeds;                 /* open lk_feed files (state_feed.c) */
 	int64_t log_fail_ms;         /* the last failure logged (rate limit) */
 
 	/* progress (durable in DIR/_idbsync/progress.json): the change log is written up to
@@ -284,7 +298,7 @@ struct lake {
 	/* metrics */
 	atomic_llong m_flushes, m_flush_errors, m_files, m_rows, m_bytes, m_flush_us, m_rebuilds;
 	atomic_llong m_log_rows, m_notify_ok, m_notify_fail, m_notify_retries, m_notify_dropped;
-	atomic_llong m_compactions;
+	atomic_llong m_compactions, m_fed_rows;
 	atomic_llong m_fallbacks[LK_FB_N];
 	atomic_llong m_retries, m_retry_ok, m_held_tables, m_held_changes, m_quarantined;
 };
@@ -329,8 +343,12 @@ void lk_db_meta(lake *l, const char *db, char *out, size_t sz);
 int lk_stage_dir(lake *l, const char *db, char *out, size_t sz, ids_error *err);
 /* Options for writers. */
 void lk_write_opts(lake *l, pq_write_options *o);
-/* Writes l->row with w (its fallbacks counted once); a refusal's message quotes the row. */
+/* Writes l->row with w (its fallbacks counted once); a refusal's message quotes the row. With
+ * l->tape_want, the user columns it put by the direct path are kept on l->tape (l->tape_ok). */
 int lk_write_row(lake *l, pq_writer *w, ids_error *err);
+/* Writes l->row's system columns, then the user columns from the last lk_write_row's tape, with
+ * w: IDS_EINVAL if there is no tape (that row took the text path), else the writer's error. */
+int lk_write_row_tape(lake *l, pq_writer *w, ids_error *err);
 /* Key JSON text of a stored key. */
 int lk_key_json(const uint8_t *k, size_t n, ids_buf *out, ids_error *err);
 /* Partition value (escaped dir name component "col=value") of value j. */
@@ -362,7 +380,8 @@ int lk_hold_change(lake *l, lk_table *t, const ledger_change *c, const char *key
 /* A current-state row the writer refused (left out of its bucket file; hold.c retries it by
  * writing its bucket again). Around a state pass of t: _begin marks the entries whose bucket
  * the pass writes (full: every one), _end drops those the pass wrote (or found deleted). */
-int lk_hold_state_row(lake *l, lk_table *t, const char *keyjson, uint32_t hash, int64_t seq, const ids_error *why);
+int lk_hold_state_row(lake *l, lk_table *t, const char *keyjson, const char *user, uint32_t hash, int64_t seq,
+		      const ids_error *why);
 void lk_hold_state_begin(lake *l, lk_table *t, int full);
 void lk_hold_state_end(lake *l, lk_table *t);
 /* Change seq of t waits in the quarantine (a replay of its table passes it over). */
@@ -385,6 +404,22 @@ void lk_hold_publish(lake *l);
 void lk_hold_free(lake *l);
 /* 1 if a current-state row of t is held (left out of its file until a pass settles it). */
 int lk_hold_state_any(const lake *l, const lk_table *t);
+
+/* state_feed.c: the change-log pass writes each change it logs of a table in the delta layout
+ * as a current-state row too, into one staged file per table; the state pass renames it in as
+ * its new delta when its touched keys were created by exactly those changes (state_delta.c).
+ * lk_feed_change after a change's log row is written; lk_feed_bad when a change of t is not
+ * (the count check catches any other); lk_feed_usable: every touched key was fed, *last_seq
+ * the last change's seq; lk_feed_take closes it and renames it to final (*size: the larger of
+ * it and the file's size); lk_feed_reset after every state pass of t, lk_feed_drop at close. */
+typedef struct lk_feed lk_feed;
+void lk_feed_change(lake *l, lk_table *t, const ledger_change *c, const char *keyjson, size_t keylen,
+		    const ids_json *v);
+void lk_feed_bad(lk_table *t);
+int lk_feed_usable(const lk_table *t, int64_t *last_seq);
+int lk_feed_take(lake *l, lk_table *t, const char *final, int64_t *size, ids_error *err);
+void lk_feed_reset(lake *l, lk_table *t);
+void lk_feed_drop(lake *l, lk_table *t);
 
 /* state.c */
 /* Ledger rows a state run reads: ids in (after, upto]; file_no names the file part-<file_no>

@@ -51,6 +51,8 @@ typedef struct round {
 	lk_table *only;              /* replay: this table alone, */
 	int64_t upto;                /* up to this seq, */
 	int single;                  /* one change in a file of its own */
+	int64_t day_lo, day_hi;      /* the UTC day [lo, hi) in ms of dt, the last change's */
+	char dt[12];
 } round;
 
 static void drop(lfile *f)
@@ -211,6 +213,8 @@ static int on_change(void *ctx, const ledger_change *c)
 		return r->rc;
 	if ((!r->only && t->log_held && c->seq >= t->log_held) || (!r->single && lk_hold_quarantined(r->l, t, c->seq))) {
 		r->last = c->seq;   /* a held table's changes wait for its replay, a quarantined one for its own */
+		t->obs_from = t->obs_to = 0;   /* not observed: the state observes what follows itself */
+		lk_feed_bad(t);
 		return 0;
 	}
 	if (!t->round_first)
@@ -219,12 +223,22 @@ static int on_change(void *ctx, const ledger_change *c)
 	const ids_json *v = c->value && !lk_parse_value(&l->vjson, c->value, c->value_len) ? &l->vjson : NULL;
 	if (v)
 		lk_table_observe_v(l, t, v, c->seq);
+	/* changes of t come in seq order and none was passed over since obs_to (that resets it) */
+	if (!t->obs_to)
+		t->obs_from = c->seq;
+	if (c->seq > t->obs_to)
+		t->obs_to = c->seq;
 	if (c->value && !v)
 		atomic_fetch_add(&l->m_fallbacks[LK_FB_BAD_VALUE], 1);   /* the ledger validated it */
-	char dt[12];
-	lk_day_of(c->ts_ms, dt);
+	if (c->ts_ms < r->day_lo || c->ts_ms >= r->day_hi) {
+		/* a day is 86,400,000 ms in Unix time: strftime once per day, not per change */
+		int64_t d = c->ts_ms / 86400000 - (c->ts_ms % 86400000 < 0);
+		r->day_lo = d * 86400000;
+		r->day_hi = r->day_lo + 86400000;
+		lk_day_of(c->ts_ms, r->dt);
+	}
 	lfile *f;
-	if ((r->rc = file_for(r, t, dt, c->seq, &f)))
+	if ((r->rc = file_for(r, t, r->dt, c->seq, &f)))
 		return table_failed(r, t, c->seq);
 	lk_row *o = lk_row_start(l);
 	int del = c->op == IDS_OP_DELETE;
@@ -239,7 +253,11 @@ static int on_change(void *ctx, const ledger_change *c)
 	lk_row_ts(o, "idb_ts", c->ts_ms);
 	lk_row_str(o, "idb_origin", c->origin == IDS_ORIGIN_SERVER ? "server" : "client", 6);
 	lk_row_fill(l, t, v, 0);
-	if ((r->rc = lk_write_row(l, f->w, r->err))) {
+	/* the user columns as put are kept for the state's next delta (state_feed.c) */
+	l->tape_want = !r->only && t->upto >= 0 && !t->feed_bad && !t->part_field;
+	r->rc = lk_write_row(l, f->w, r->err);
+	l->tape_want = 0;
+	if (r->rc) {
 		if (!pq_writer_usable(f->w))
 			return table_failed(r, t, c->seq);
 		if (r->only && r->single)
@@ -252,6 +270,10 @@ static int on_change(void *ctx, const ledger_change *c)
 		r->last = c->seq;
 		return 0;
 	}
+	if (r->only)
+		lk_feed_bad(t);   /* a replay: its changes are older than what was fed */
+	else
+		lk_feed_change(l, t, c, r->key.data, r->key.len, v);
 	if (!f->n)
 		f->first = c->seq;
 	f->last = c->seq;
@@ -279,7 +301,7 @@ static void round_end(round *r)
 
 int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
 {
-	round r = {.l = l, .err = err, .last = l->changes_seq};
+	round r = {.l = l, .err = err, .last = l->changes_seq, .day_lo = 1, .day_hi = 0};
 	int64_t last = 0;
 	*more = 0;
 	int rc = ledger_changes_scan(l->st, l->changes_seq, ROUND_MAX, on_change, &r, &last, err);
@@ -289,6 +311,9 @@ int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
 		rc = 0;
 	if (!rc)
 		rc = finish_all(&r);
+	if (rc)   /* the round is read again: its changes would be fed twice */
+		for (lk_table *t = l->tables; t; t = t->next)
+			lk_feed_bad(t);
 	lk_log_sort_touched(l);
 	*done = r.last;
 	round_end(&r);
@@ -299,7 +324,7 @@ int lk_log_replay(lake *l, lk_table *t, int64_t after, int64_t upto, int single,
 {
 	int rc = 0;
 	while (!rc && after < upto) {
-		round r = {.l = l, .err = err, .last = after, .only = t, .upto = upto, .single = single};
+		round r = {.l = l, .err = err, .last = after, .only = t, .upto = upto, .single = single, .day_lo = 1, .day_hi = 0};
 		int64_t last = after;
 		rc = ledger_changes_scan(l->st, after, single ? 1 : ROUND_MAX, on_change, &r, &last, err);
 		if (rc == 1)

@@ -14,9 +14,49 @@
 typedef struct put_ctx {
 	pq_writer *w;
 	size_t col;                  /* the next leaf column */
+	size_t first;                /* the first one (the tape records columns from it) */
 	lk_emit_ctx *e;
 	ids_error *err;
 } put_ctx;
+
+/* One leaf value into the writer at column col, and onto the tape if one is kept: a record
+ * (u32 column from the first, i16 def, i16 rep, u32 length or UINT32_MAX for null, bytes). */
+static int put(put_ctx *x, size_t col, int def, int rep, const void *p, size_t n)
+{
+	ids_buf *t = x->e->tape;
+	if (t) {
+		uint8_t h[12];
+		uint32_t c = (uint32_t)(col - x->first), len = p ? (uint32_t)n : UINT32_MAX;
+		int16_t lv[2] = {(int16_t)def, (int16_t)rep};
+		memcpy(h, &c, 4);
+		memcpy(h + 4, lv, 4);
+		memcpy(h + 8, &len, 4);
+		if (!ids_buf_reserve(t, 12 + n)) {   /* one growth check per leaf: this runs per value */
+			memcpy(t->data + t->len, h, 12);
+			if (p && n)
+				memcpy(t->data + t->len + 12, p, n);
+			t->len += 12 + (p ? n : 0);
+		}
+	}
+	return pq_writer_put(x->w, col, def, rep, p, n, x->err);
+}
+
+int lk_put_tape(pq_writer *w, size_t first, const ids_buf *tape, ids_error *err)
+{
+	const char *p = tape->data, *end = p ? p + tape->len : NULL;
+	int rc = 0;
+	while (!rc && p && p < end) {
+		uint32_t c, len;
+		int16_t lv[2];
+		memcpy(&c, p, 4);
+		memcpy(lv, p + 4, 4);
+		memcpy(&len, p + 8, 4);
+		p += 12;
+		rc = pq_writer_put(w, first + c, lv[0], lv[1], len == UINT32_MAX ? NULL : p, len == UINT32_MAX ? 0 : len, err);
+		p += len == UINT32_MAX ? 0 : len;
+	}
+	return rc;
+}
 
 /* Leaf columns of a column of type t (lk_type_node's shape: a struct's fields, a list's element). */
 static size_t leaves(const lk_type *t)
@@ -35,7 +75,7 @@ static size_t leaves(const lk_type *t)
 static int put_nulls(put_ctx *x, const lk_type *t, int def, int rep)
 {
 	for (size_t i = leaves(t); i; i--) {
-		int rc = pq_writer_put(x->w, x->col++, def, rep, NULL, 0, x->err);
+		int rc = put(x, x->col++, def, rep, NULL, 0);
 		if (rc)
 			return rc;
 	}
@@ -56,7 +96,7 @@ static int leaf_is(put_ctx *x, pq_type type, int str)
 static int put_as(put_ctx *x, pq_type type, int str, int def, int rep, const void *p, size_t n)
 {
 	int rc = leaf_is(x, type, str);
-	return rc ? rc : pq_writer_put(x->w, x->col++, def, rep, p, n, x->err);
+	return rc ? rc : put(x, x->col++, def, rep, p, n);
 }
 
 /* String token s's UTF-8 (lone surrogates as U+FFFD, counted, as put_str does in the text). */
@@ -142,14 +182,20 @@ static int put_binary(put_ctx *x, const ids_json *j, long v, int def, int rep)
 /* The earliest instant an INT96 timestamp holds: Julian day 0 (-4713-11-24), in ms. */
 #define INT96_MIN_MS (-2440588.0 * 86400000.0)
 
-int lk_put_ms(pq_writer *w, size_t col, int def, int rep, int64_t ms, ids_error *err)
+/* ms as the bytes of timestamp column col of w (INT96 or INT64 micros, by its type) */
+static int ms_value(pq_writer *w, size_t col, int64_t ms, uint8_t b[12], size_t *n, ids_error *err)
 {
 	int64_t secs;
 	int32_t nanos;
+	ids_ms_split(ms, &secs, &nanos);
+	return pq_instant_value(b, n, pq_writer_column(w, col, NULL, NULL), secs, nanos, err);
+}
+
+int lk_put_ms(pq_writer *w, size_t col, int def, int rep, int64_t ms, ids_error *err)
+{
 	uint8_t b[12];
 	size_t n;
-	ids_ms_split(ms, &secs, &nanos);
-	int rc = pq_instant_value(b, &n, pq_writer_column(w, col, NULL, NULL), secs, nanos, err);
+	int rc = ms_value(w, col, ms, b, &n, err);
 	return rc ? rc : pq_writer_put(w, col, def, rep, b, n, err);
 }
 
@@ -164,7 +210,10 @@ static int put_date(put_ctx *x, const ids_json *j, long v, int def, int rep)
 		x->e->n[LK_FB_DATE_RANGE]++;
 		return put_nulls(x, NULL, def - 1, rep);
 	}
-	return lk_put_ms(x->w, x->col++, def, rep, (int64_t)ms, x->err);
+	uint8_t b[12];
+	size_t n;
+	int rc = ms_value(x->w, x->col, (int64_t)ms, b, &n, x->err);
+	return rc ? rc : put(x, x->col++, def, rep, b, n);
 }
 
 /* Value v (-1: absent) of a column of type t; def: its definition level when present, rep:
@@ -232,7 +281,7 @@ static int put_value(put_ctx *x, const lk_type *t, const ids_json *j, long v, in
 int lk_put_cols(pq_writer *w, size_t *col, lk_emit_ctx *e, const lk_col *cols, size_t n, const char *skip,
 		const ids_json *j, long v, ids_error *err)
 {
-	put_ctx x = {w, *col, e, err};
+	put_ctx x = {w, *col, *col, e, err};
 	lk_cols_cur k;
 	lk_cols_begin(&k, j, v, skip);
 	int rc = 0;

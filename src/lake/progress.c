@@ -179,6 +179,8 @@ int lk_rebase(lake *l, ids_error *err)
 	for (lk_table *t = l->tables; t; t = t->next) {
 		t->log_held = t->conf_held = 0;
 		t->state_held = 0;
+		t->obs_from = t->obs_to = 0;   /* seqs are handed out again */
+		lk_feed_bad(t);                /* its rows belong to the replaced state */
 		memset(&t->fail, 0, sizeof t->fail);
 	}
 	return lk_adopt_stores(l, err);

@@ -160,7 +160,9 @@ static int on_row(void *ctx, const ledger_row *r)
 	const ids_json *v = &l->vjson;
 	if (lk_parse_value(&l->vjson, r->value, r->value_len))
 		return 0; /* the ledger validated it; nothing sensible to write */
-	if (lk_table_observe_v(l, t, v, r->seq)) {
+	/* a row at a seq the change log observed has that change's value: it widens nothing */
+	int seen = t->obs_to && r->seq >= t->obs_from && r->seq <= t->obs_to;
+	if (!seen && lk_table_observe_v(l, t, v, r->seq)) {
 		t->widened = 1;   /* stops the scan; lk_state_flush rebuilds with the wider schema */
 		return ids_fail(j->err, IDS_ECONFLICT, "table %s: a row widened the schema during the scan", t->table);
 	}
@@ -179,7 +181,7 @@ static int on_row(void *ctx, const ledger_row *r)
 	lk_row_fill(l, t, v, !l->ice);   /* Iceberg's files hold the partition column (table.c) */
 	if (!rc && (rc = lk_write_row(l, p->full, j->err)) && pq_writer_usable(p->full)) {
 		/* this row alone was refused: the rest of the bucket is written, the row waits */
-		rc = lk_hold_state_row(l, t, j->key.data, r->hash, r->seq, j->err);
+		rc = lk_hold_state_row(l, t, j->key.data, r->user, r->hash, r->seq, j->err);
 		ids_error clean = IDS_ERROR_INIT;
 		*j->err = clean;
 		return rc;
@@ -439,7 +441,7 @@ static int rebuild(lake *l, lk_table *t, int k, int64_t *max_size, ids_error *er
 	return rc;
 }
 
-int lk_state_flush(lake *l, lk_table *t, ids_error *err)
+static int state_flush(lake *l, lk_table *t, ids_error *err)
 {
 	if (t->k < 0)
 		lk_state_read_meta(l, t);
@@ -494,5 +496,12 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 		t->dirty = NULL;
 		t->dirty_n = 0;
 	}
+	return rc;
+}
+
+int lk_state_flush(lake *l, lk_table *t, ids_error *err)
+{
+	int rc = state_flush(l, t, err);
+	lk_feed_reset(l, t);   /* used or not, the next changes start the next one */
 	return rc;
 }

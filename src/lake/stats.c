@@ -138,6 +138,9 @@ void lake_metrics(lake *l, ids_buf *out)
 		       (long long)atomic_load(&l->m_held_changes), (long long)atomic_load(&l->m_quarantined),
 		       (long long)atomic_load(&l->m_retry_ok),
 		       (long long)(atomic_load(&l->m_retries) - atomic_load(&l->m_retry_ok)));
+	ids_buf_printf(out, "# HELP idbsync_lake_state_fed_rows_total Current-state rows whose delta file the change-log pass wrote.\n"
+			    "# TYPE idbsync_lake_state_fed_rows_total counter\nidbsync_lake_state_fed_rows_total %lld\n",
+		       (long long)atomic_load(&l->m_fed_rows));
 	ids_buf_puts(out, "# HELP idbsync_lake_fallbacks_total Values written in a documented fallback form.\n"
 			  "# TYPE idbsync_lake_fallbacks_total counter\n");
 	for (int k = 0; k < LK_FB_N; k++)

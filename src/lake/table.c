@@ -82,6 +82,7 @@ void lk_tables_free(lake *l)
 {
 	while (l->tables) {
 		lk_table *n = l->tables->next;
+		lk_feed_drop(l, l->tables);
 		table_free(l->tables);
 		l->tables = n;
 	}
@@ -500,6 +501,11 @@ int lk_write_row(lake *l, pq_writer *w, ids_error *err)
 		return ids_fail(err, IDS_ENOMEM, "row: out of memory");
 	lk_emit_ctx e = emit_ctx(l);
 	int rc;
+	l->tape_ok = 0;
+	if (l->tape_want) {
+		ids_buf_reset(&l->tape);
+		e.tape = &l->tape;
+	}
 	if (l->refuse && test_refused(l, r)) {
 		rc = ids_fail(err, IDS_EINVAL, "refused by IDBSYNC_TEST_LAKE_REFUSE");
 	} else if (!(rc = pq_writer_row_begin(w, err)) && !(rc = put_sys(w, r, err))) {
@@ -511,6 +517,10 @@ int lk_write_row(lake *l, pq_writer *w, ids_error *err)
 			rc = ids_fail(err, IDS_EINVAL, "%zu columns for a file of %zu", col, pq_writer_num_columns(w));
 		if (!rc)
 			rc = pq_writer_row_end(w, err);
+		if (!rc && e.tape && !l->tape.failed) {
+			l->tape_ok = 1;
+			memcpy(l->tape_fb, e.n, sizeof l->tape_fb);
+		}
 	}
 	int text = 0;
 	if (rc && pq_writer_usable(w)) {
@@ -541,6 +551,26 @@ int lk_write_row(lake *l, pq_writer *w, ids_error *err)
 	}
 	atomic_fetch_add(&l->m_rows, 1);
 	return rc;
+}
+
+int lk_write_row_tape(lake *l, pq_writer *w, ids_error *err)
+{
+	lk_row *r = &l->row;
+	if (!l->tape_ok || r->arena.failed)
+		return ids_fail(err, IDS_EINVAL, "no tape of the row's values");
+	int rc = pq_writer_row_begin(w, err);
+	if (!rc && !(rc = put_sys(w, r, err)) && !(rc = lk_put_tape(w, r->n_sys, &l->tape, err)))
+		rc = pq_writer_row_end(w, err);
+	if (rc) {
+		if (pq_writer_usable(w))
+			pq_writer_row_cancel(w);
+		return rc;
+	}
+	for (int k = 0; k < LK_FB_N; k++)   /* counted as a row written from its value would be */
+		if (l->tape_fb[k])
+			atomic_fetch_add(&l->m_fallbacks[k], l->tape_fb[k]);
+	atomic_fetch_add(&l->m_rows, 1);
+	return 0;
 }
 
 int lk_key_json(const uint8_t *k, size_t n, ids_buf *out, ids_error *err)

@@ -218,6 +218,56 @@ out:
 	return rc;
 }
 
+int ledger_rows_after(ledger *s, const char *dbname, const char *store_name, int64_t after, size_t max,
+		     int (*fn)(void *ctx, const ledger_row_id *r), void *ctx, ids_error *err)
+{
+	if (s->pg)
+		return ids_fail(err, IDS_EINVAL, "row ids: not kept by a PostgreSQL ledger");
+	sqlite3_stmt *q = NULL, *us = NULL;
+	int64_t head, uid = -1;
+	ids_buf user = IDS_BUF_INIT;
+	int rc = 0, step;
+	sqlite3 *db = snapshot_begin(s, &head, err);
+	if (!db)
+		return IDS_EIO;
+	/* by id (the rows b-tree): the unary + keeps SQLite off the store's key index */
+	if ((rc = prepare_store_sql(s, db, "SELECT r.rowid, r.uid, r.key, r.seq, r.deleted FROM rows r WHERE r.rowid > ?3 AND +r.sid=" STORE_SID
+				    " ORDER BY r.rowid LIMIT ?4", dbname, store_name, &q, err, "rows after")))
+		goto out;
+	if (sqlite3_prepare_v2(db, "SELECT name FROM users WHERE uid=?1", -1, &us, NULL) != SQLITE_OK) {
+		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "rows after");
+		goto out;
+	}
+	sqlite3_bind_int64(q, 3, after);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)(max > INT64_MAX ? INT64_MAX : max));
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t u = sqlite3_column_int64(q, 1);
+		if (u != uid) {   /* a user's name looked up once per run of its rows */
+			sqlite3_bind_int64(us, 1, u);
+			const char *name = sqlite3_step(us) == SQLITE_ROW ? (const char *)sqlite3_column_text(us, 0) : NULL;
+			ids_buf_reset(&user);
+			ids_buf_append(&user, name ? name : "", name ? strlen(name) + 1 : 1);
+			sqlite3_reset(us);
+			if (user.failed) {
+				rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+				break;
+			}
+			uid = u;
+		}
+		ledger_row_id r = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 3), user.data,
+				   sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2), sqlite3_column_int(q, 4)};
+		if ((rc = fn(ctx, &r)))
+			break;
+	}
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = ledger_sql_err(s, db, step, err, "rows after");
+out:
+	ids_buf_free(&user);
+	sqlite3_finalize(us);
+	snapshot_end(s, db, q);
+	return rc;
+}
+
 int ledger_rows_get(ledger *s, const char *dbname, const char *store_name, const ledger_key_ref *keys, size_t n,
 		   int (*fn)(void *ctx, size_t i, int found, const ledger_row *r), void *ctx, int64_t *head,
 		   ids_error *err)

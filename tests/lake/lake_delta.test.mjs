@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startServer } from '../lib/server.mjs';
-import { push, flush, pullState, duck, glob, tempDir } from './lib.mjs';
+import { push, flush, pullState, duck, glob, tempDir, metrics } from './lib.mjs';
 
 const dirOf = (lake) => `${lake}/app/items`;
 const files = (lake) => fs.readdirSync(dirOf(lake)).filter((f) => f.endsWith('.parquet')).sort();
@@ -111,4 +111,91 @@ test('Iceberg: delta files and their merges are committed; pyiceberg reads each 
   } finally {
     await srv.stop();
   }
+});
+
+// The tests below: a server on fresh dirs flushing only when asked, DuckDB, and a put of keys
+// with the value {n: key, name: name(key)}.
+async function items(t, env) {
+  const x = { lake: tempDir(), data: tempDir(), args: ['--flush-interval', '100000s'], d: await duck(), id: 1 };
+  x.srv = await startServer({ t, dataDir: x.data, lakeDir: x.lake, args: x.args, env });
+  x.put = (keys, name = () => 'ok') => push(x.srv.url, 'app', { client: 'c', mutations: keys.map((k) => ({ id: x.id++, store: 'items', op: 'put', key: k, value: { n: k, name: name(k) } })) });
+  x.metric = async (name) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await metrics(x.srv.url))[1]);
+  return x;
+}
+const range = (a, b) => Array.from({ length: b - a }, (_, i) => a + i);
+
+// The change-log pass writes the next delta itself (src/lake/state_feed.c) when a pass's keys
+// are all new: the state pass then renames that file in instead of reading the rows again.
+// Counted in idbsync_lake_state_fed_rows_total; any other pass reads the ledger as before.
+test('a pass of new keys only takes the delta the change log wrote; other passes read the ledger', async (t) => {
+  const x = await items(t);
+  const { lake, d, put } = x;
+  const fed = () => x.metric('idbsync_lake_state_fed_rows_total');
+  await put(range(0, 1000));
+  await flush(x.srv.url, 'app');
+  assert.equal(await fed(), 0, 'the first pass builds the buckets');
+  await put(range(1000, 1400));
+  await put(range(1400, 1500));
+  await flush(x.srv.url, 'app');
+  assert.equal(await fed(), 500, 'new keys only: the change log wrote the delta');
+  await sameAsServer(d, x.srv, lake, 'fed delta');
+  // a key created and updated in one pass, an update of a fed key, a delete: the ledger decides
+  await put([2000, 2001]);
+  await put([2000], () => 'again');
+  await flush(x.srv.url, 'app');
+  await sameAsServer(d, x.srv, lake, 'created then updated');
+  await put([1200, 3000], () => 'updated');
+  await push(x.srv.url, 'app', { client: 'c', mutations: [{ id: x.id++, store: 'items', op: 'delete', key: 1300 }] });
+  await flush(x.srv.url, 'app');
+  assert.equal(await fed(), 500, 'passes with older keys read the ledger');
+  await sameAsServer(d, x.srv, lake, 'update and delete');
+  // and the next pass of new keys is fed again, also after a restart
+  await put(range(4000, 4100));
+  await flush(x.srv.url, 'app');
+  assert.equal(await fed(), 600);
+  await x.srv.restart({ kill9: true });
+  await put(range(5000, 5050));
+  await flush(x.srv.url, 'app');
+  await put(range(6000, 6050));
+  await flush(x.srv.url, 'app');
+  assert.equal(await fed(), 50, 'after the restart: its first pass reads the ledger, the next is fed');
+  await sameAsServer(d, x.srv, lake, 'after kill -9');
+  assert.deepEqual(files(lake).filter((f) => !/^part-\d+\.parquet$/.test(f)), [], 'no temp files visible');
+});
+
+// A row the writer refuses in a delta table waits alone (docs/lake-layout.md, "held rows"): the
+// passes while it waits write only what they touch, and its retry writes the file it belongs in
+// (its user is kept with it), where every pass used to rebuild the whole table until it settled.
+test('a held row of a delta table costs its own file, not a rebuild per pass', async (t) => {
+  const x = await items(t, { IDBSYNC_TEST_LAKE_REFUSE: 'poison' });
+  const { lake, d } = x;
+  const put = (keys) => x.put(keys, (k) => (k === 1050 ? 'poison' : 'ok'));
+  const rebuilds = () => x.metric('idbsync_lake_table_rebuilds_total');
+  const flushStatus = async () => (await fetch(`${x.srv.url}/v1/db/app/flush`, { method: 'POST' })).status;
+  const keys = async () => new Set((await d.rows(`SELECT idb_key FROM ${glob(lake, 'app', 'items')}`)).map((r) => r.idb_key));
+  await put(range(0, 1000));
+  await flush(x.srv.url, 'app');
+  assert.equal(await rebuilds(), 1, 'the first pass builds the buckets');
+  const base = buckets(lake), baseIno = inodes(lake, base);
+  await put(range(1000, 1100));
+  assert.ok((await flushStatus()) >= 500, 'a held row: the flush names it');
+  let k = await keys();
+  assert.ok(!k.has('1050') && k.has('1049') && k.has('1051'), 'the refused row alone is left out');
+  for (let p = 2; p <= 4; p++) {
+    await put(range(1000 * p, 1000 * p + 100));
+    assert.ok((await flushStatus()) >= 500);
+  }
+  assert.equal(await rebuilds(), 1, 'the passes while it waits rebuild nothing');
+  assert.deepEqual(inodes(lake, base), baseIno, 'the buckets stay as they were');
+  // the writer takes it again: the retry at start writes the delta it belongs in
+  await x.srv.stop();
+  x.srv = await startServer({ t, dataDir: x.data, lakeDir: lake, args: x.args });
+  await flush(x.srv.url, 'app');
+  k = await keys();
+  assert.ok(k.has('1050'), 'the held row is back');
+  assert.equal(await rebuilds(), 0, 'without a rebuild');
+  assert.deepEqual(inodes(lake, base), baseIno, 'the buckets stay as they were');
+  await sameAsServer(d, x.srv, lake, 'after the retry');
+  const prog = JSON.parse(fs.readFileSync(`${lake}/_idbsync/progress.json`, 'utf8'));
+  assert.deepEqual(prog.quarantine ?? [], [], 'nothing held');
 });

@@ -789,6 +789,23 @@ static int in_range(const int64_t *ids, int n, int64_t lo, int64_t hi)
 	return c;
 }
 
+typedef struct after_rows {
+	int n, deleted;
+	int64_t last_id, ids[101];
+} after_rows;
+
+static int collect_after(void *ctx, const ledger_row_id *r)
+{
+	after_rows *a = ctx;
+	CHECK(r->id > a->last_id);   /* in id order */
+	CHECK(!strcmp(r->user, "") && r->key_len > 0 && r->key && r->seq > 0);
+	a->deleted += r->deleted;
+	a->last_id = r->id;
+	if (a->n < 101)
+		a->ids[a->n++] = r->id;
+	return 0;
+}
+
 static void row_ids(const char *dir)
 {
 	ledger *s = open_dir(dir, 0);
@@ -827,6 +844,21 @@ static void row_ids(const char *dir)
 		CHECK_EQ_INT(ledger_rows_scan_ids(s, "rid", "s", 0, 0xffffffffu, a, b, collect_key, &got, &head, &err), 0);
 		CHECK_EQ_INT(got.n, in_range(live, 79, a, b));
 	}
+	/* the rows after an id, tombstones too, in id order, at most max of them */
+	after_rows ar = {0};
+	CHECK_EQ_INT(ledger_rows_after(s, "rid", "s", mid, 1000, collect_after, &ar, &err), 0);
+	CHECK_EQ_INT(ar.n, in_range(ids, 80, mid, hi));
+	after_rows every = {0};
+	CHECK_EQ_INT(ledger_rows_after(s, "rid", "s", 0, 1000, collect_after, &every, &err), 0);
+	CHECK_EQ_INT(every.n, 80);
+	CHECK_EQ_INT(every.deleted, 1);   /* key k50's tombstone */
+	after_rows cut = {0};
+	CHECK_EQ_INT(ledger_rows_after(s, "rid", "s", lo - 1, 7, collect_after, &cut, &err), 0);
+	CHECK_EQ_INT(cut.n, 7);
+	CHECK(cut.ids[0] == lo);
+	after_rows none = {0};
+	CHECK_EQ_INT(ledger_rows_after(s, "rid", "nostore", 0, 1000, collect_after, &none, &err), 0);
+	CHECK_EQ_INT(none.n, 0);
 	ledger_free(s);
 }
 
