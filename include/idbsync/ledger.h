@@ -65,19 +65,19 @@ extern const double ledger_commit_bounds[LEDGER_COMMIT_BUCKETS - 1]; /* seconds;
 
 int ledger_open(ledger **out, const ledger_options *o, ids_error *err);
 /* Stops the writer (finishing queued pushes) and closes everything. NULL is a no-op. */
-void ledger_free(ledger *s);
+void ledger_free(ledger *lg);
 
-hlc_clock *ledger_clock(ledger *s);
-const ledger_stats *ledger_get_stats(ledger *s);
+hlc_clock *ledger_clock(ledger *lg);
+const ledger_stats *ledger_get_stats(ledger *lg);
 
 /* Per-store conflict rule. db may be NULL (any database). Later calls override earlier. */
-int ledger_set_rule(ledger *s, const char *db, const char *store_name, ids_rule rule);
-ids_rule ledger_rule(ledger *s, const char *db, const char *store_name);
+int ledger_set_rule(ledger *lg, const char *db, const char *store_name, ids_rule rule);
+ids_rule ledger_rule(ledger *lg, const char *db, const char *store_name);
 /* Declares a store server-owned: clients receive it, their pushes to it fail with
  * IDS_EFORBIDDEN (nothing of the batch applied); server-origin writes (imports) still apply.
  * db may be NULL (any database). */
-int ledger_set_read_only(ledger *s, const char *db, const char *store_name);
-int ledger_is_read_only(ledger *s, const char *db, const char *store_name);
+int ledger_set_read_only(ledger *lg, const char *db, const char *store_name);
+int ledger_is_read_only(ledger *lg, const char *db, const char *store_name);
 
 typedef struct ledger_push_result {
 	int64_t ack;          /* highest mutation id of this client durably applied */
@@ -98,7 +98,7 @@ void ledger_push_result_free(ledger_push_result *r);
 /* Applies batch b (all-or-nothing for errors; stops at an id gap) and returns only after the
  * commit is durable. Thread-safe; concurrent calls share one commit. b stays the caller's.
  * Errors: IDS_EFORBIDDEN (row of another user), IDS_ENOSPC (disk full), IDS_EIO. */
-int ledger_push(ledger *s, ids_batch *b, ledger_push_result *res, ids_error *err);
+int ledger_push(ledger *lg, ids_batch *b, ledger_push_result *res, ids_error *err);
 
 /* ledger_push without holding the caller's thread: the batch joins the next group commit and
  * done(ctx, rc, err) is called on the writer thread once that commit is durable (rc 0) or
@@ -108,9 +108,9 @@ int ledger_push(ledger *s, ids_batch *b, ledger_push_result *res, ids_error *err
 /* Whether a push queued now would be applied at once: SQLite, nothing queued or being applied.
  * Then a push may be queued while it is still parsed (ids_batch_stream_begin): the writer waits
  * for each of its mutations, which only pays while it has nothing else to do. */
-int ledger_push_idle(ledger *s);
+int ledger_push_idle(ledger *lg);
 typedef void (*ledger_push_done_fn)(void *ctx, int rc, const ids_error *err);
-int ledger_push_async(ledger *s, ids_batch *b, ledger_push_result *res, ledger_push_done_fn done, void *ctx,
+int ledger_push_async(ledger *lg, ids_batch *b, ledger_push_result *res, ledger_push_done_fn done, void *ctx,
 		     ids_error *err);
 
 typedef struct ledger_pull_req {
@@ -124,33 +124,33 @@ typedef struct ledger_pull_req {
 
 /* Appends {"changes":[...],"cursor":N,"more":bool} to out. *count gets the number of changes
  * and *cursor the cursor. IDS_EGONE when since predates collected tombstones. */
-int ledger_pull(ledger *s, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+int ledger_pull(ledger *lg, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 	       ids_error *err);
 /* ledger_pull without its bookkeeping, for a look that may not be answered (a long-poll that
  * finds nothing) or whose page is shared among waiters (the server's fan-out): the caller calls
  * ledger_pull_done once for each pull it answers. */
-int ledger_pull_look(ledger *s, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+int ledger_pull_look(ledger *lg, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 		    ids_error *err);
 /* A pull answered to req->client: counts it (ledger_get_stats' pulls) and notes the client's
  * progress (req->since) for tombstone collection. */
-void ledger_pull_done(ledger *s, const ledger_pull_req *req);
+void ledger_pull_done(ledger *lg, const ledger_pull_req *req);
 
 /* Current committed head seq, and a wait for it to pass `after` (returns 1 if it did, 0 on
  * timeout or shutdown). */
-int64_t ledger_head(ledger *s);
+int64_t ledger_head(ledger *lg);
 /* The committed head read from the state itself: with PostgreSQL, servers learn of each other's
  * commits a moment later (NOTIFY), so a cursor another server handed out, or a flush that must
  * cover every acked push, asks for this (one query; it also moves ledger_head). SQLite: ledger_head. */
-int64_t ledger_head_fresh(ledger *s);
+int64_t ledger_head_fresh(ledger *lg);
 /* Moves whenever a page read before may differ from one read now at the same head: a tombstone
  * collection here, or (PostgreSQL) any notification from another server, whose collections do
  * not move the head. Pages shared among pulls are keyed by it as well as by the head. */
-int64_t ledger_read_gen(ledger *s);
+int64_t ledger_read_gen(ledger *lg);
 
 /* The state's identity (16 hex digits): made with the state, new after ledger_restore. Pulls
  * and pushes answer it; a client whose cursor belongs to another epoch must resync. */
 #define LEDGER_EPOCH_LEN 16
-const char *ledger_epoch(const ledger *s);
+const char *ledger_epoch(const ledger *lg);
 /* `idbsync backup`: a consistent copy of the state in data_dir written to out_file (a SQLite
  * file; an existing file is refused), online: a running server keeps serving (the copy is
  * one read snapshot). *head gets the seq the copy holds. */
@@ -167,16 +167,16 @@ int ledger_restore(const char *backup_file, const char *data_dir, char epoch_out
 int ledger_pg_backup(const char *state, const char *out_file, int64_t *head, ids_error *err);
 int ledger_pg_restore(const char *backup_file, const char *state, char epoch_out[LEDGER_EPOCH_LEN + 1],
 		     int64_t *head, ids_error *err);
-int ledger_wait(ledger *s, int64_t after, int timeout_ms);
+int ledger_wait(ledger *lg, int64_t after, int timeout_ms);
 /* A seq at or above database db's latest change and at most the head: a waiter of db that has
  * seen everything up to seq `after` has nothing new while this is <= after (so a change in
  * one database does not wake the live clients of every other). */
-int64_t ledger_db_head(ledger *s, const char *db);
+int64_t ledger_db_head(ledger *lg, const char *db);
 /* Wakes every waiter (used at shutdown). */
-void ledger_wake_all(ledger *s);
+void ledger_wake_all(ledger *lg);
 
 /* Appends {"stores":[{"name":..,"rows":N,"tombstones":N,"conflict":"lww"},...]} for db. */
-int ledger_list_json(ledger *s, const char *db, const char *user, ids_buf *out, ids_error *err);
+int ledger_list_json(ledger *lg, const char *db, const char *user, ids_buf *out, ids_error *err);
 
 /* ---- reading for the lake writer ----
  * Keys hash to 32 bits (ledger_key_hash); a table of 2^k buckets puts a key in bucket
@@ -200,7 +200,7 @@ typedef struct ledger_change {
 /* Calls fn for committed changes with seq > after, in seq order, at most max of them (fn
  * returning non-zero stops early with that code). *last gets the last seq passed to fn
  * (after, if none). Runs on a read snapshot; safe concurrently with pushes. */
-int ledger_changes_scan(ledger *s, int64_t after, size_t max,
+int ledger_changes_scan(ledger *lg, int64_t after, size_t max,
 		       int (*fn)(void *ctx, const ledger_change *c), void *ctx, int64_t *last, ids_error *err);
 /* The conflicts log (losing mutations with their winners) in id order, for the lake's
  * S_conflicts tables; same contract as ledger_changes_scan. */
@@ -221,14 +221,14 @@ typedef struct ledger_conflict {
 } ledger_conflict;
 
 /* The highest conflict id (0: none). */
-int64_t ledger_conflicts_head(ledger *s);
-int ledger_conflicts_scan(ledger *s, int64_t after, size_t max,
+int64_t ledger_conflicts_head(ledger *lg);
+int ledger_conflicts_scan(ledger *lg, int64_t after, size_t max,
 			 int (*fn)(void *ctx, const ledger_conflict *c), void *ctx, int64_t *last,
 			 ids_error *err);
 
 /* Drops change-log entries with seq <= upto (the lake has them durably) that are older than
  * base_retention_ms (the three-way merge still needs recent versions). */
-int ledger_changes_prune(ledger *s, int64_t upto, ids_error *err);
+int ledger_changes_prune(ledger *lg, int64_t upto, ids_error *err);
 
 typedef struct ledger_row {
 	const char *user;
@@ -246,7 +246,7 @@ typedef struct ledger_row {
  * (inclusive), in key order. *head gets the snapshot's head seq: the rows reflect exactly
  * the changes up to it. Cost: one pass over the store's rows (hashes are not indexed, to keep
  * pushes fast); to refresh a few keys use ledger_rows_get. */
-int ledger_rows_scan(ledger *s, const char *db, const char *store_name, uint32_t hash_lo, uint32_t hash_hi,
+int ledger_rows_scan(ledger *lg, const char *db, const char *store_name, uint32_t hash_lo, uint32_t hash_hi,
 		    int (*fn)(void *ctx, const ledger_row *r), void *ctx, int64_t *head, ids_error *err);
 
 /* Row ids (SQLite ledger only; PostgreSQL answers IDS_EINVAL). A row keeps its id from its
@@ -257,11 +257,11 @@ int ledger_rows_scan(ledger *s, const char *db, const char *store_name, uint32_t
  * the range by id (cheap for a range of new rows), after = 0 the whole store.
  * ledger_rows_ids: ids[i] = the id of keys[i]'s row, live or tombstone, 0 if there is none;
  * *max_id (if not NULL) = the highest id of any row, on the same snapshot. */
-int ledger_rows_scan_ids(ledger *s, const char *db, const char *store_name, uint32_t hash_lo, uint32_t hash_hi,
+int ledger_rows_scan_ids(ledger *lg, const char *db, const char *store_name, uint32_t hash_lo, uint32_t hash_hi,
 			int64_t after, int64_t upto, int (*fn)(void *ctx, const ledger_row *r), void *ctx,
 			int64_t *head, ids_error *err);
 struct ledger_key_ref;
-int ledger_rows_ids(ledger *s, const char *db, const char *store_name, const struct ledger_key_ref *keys, size_t n,
+int ledger_rows_ids(ledger *lg, const char *db, const char *store_name, const struct ledger_key_ref *keys, size_t n,
 		   int64_t *ids, int64_t *max_id, ids_error *err);
 /* The rows of db/store_name (live and tombstones) with id > after, in id order, at most max of
  * them: fn gets each one's id, user, key, seq and whether it is a tombstone, no value (fn
@@ -276,7 +276,7 @@ typedef struct ledger_row_id {
 	size_t key_len;
 	int deleted;
 } ledger_row_id;
-int ledger_rows_after(ledger *s, const char *db, const char *store_name, int64_t after, size_t max,
+int ledger_rows_after(ledger *lg, const char *db, const char *store_name, int64_t after, size_t max,
 		     int (*fn)(void *ctx, const ledger_row_id *r), void *ctx, ids_error *err);
 
 /* Point lookups of live rows by (user, key), on one read snapshot (*head as above): the way to
@@ -287,12 +287,12 @@ typedef struct ledger_key_ref {
 	size_t key_len;
 } ledger_key_ref;
 /* fn gets found=0 for keys with no live row (absent or deleted). */
-int ledger_rows_get(ledger *s, const char *db, const char *store_name, const ledger_key_ref *keys, size_t n,
+int ledger_rows_get(ledger *lg, const char *db, const char *store_name, const ledger_key_ref *keys, size_t n,
 		   int (*fn)(void *ctx, size_t i, int found, const ledger_row *r), void *ctx, int64_t *head,
 		   ids_error *err);
 
 /* Names of the databases and of the stores of one database (JSON arrays of strings). */
-int ledger_names_json(ledger *s, const char *db, ids_buf *out, ids_error *err);
+int ledger_names_json(ledger *lg, const char *db, ids_buf *out, ids_error *err);
 
 /* ---- analytics queries ----
  * Runs one read-only SELECT over the current state of db: each store is a view named after
@@ -308,7 +308,7 @@ typedef struct ledger_query_limits {
 	size_t max_bytes;     /* default 32 MiB of response */
 } ledger_query_limits;
 
-int ledger_query(ledger *s, const char *db, const char *user, const char *sql, size_t sql_len,
+int ledger_query(ledger *lg, const char *db, const char *user, const char *sql, size_t sql_len,
 		const char *params_json, size_t params_len, const ledger_query_limits *lim, ids_buf *out,
 		ids_error *err);
 
@@ -316,7 +316,7 @@ int ledger_query(ledger *s, const char *db, const char *user, const char *sql, s
  * "text", "boolean", "date" (ISO text), "json" (nested or mixed values as JSON text), "null"),
  * from the store's field registry. Appends {"store":..,"columns":[{"name","type"}..]} to out;
  * IDS_ENOTFOUND for a store the database does not have. */
-int ledger_query_columns(ledger *s, const char *db, const char *store_name, ids_buf *out, ids_error *err);
+int ledger_query_columns(ledger *lg, const char *db, const char *store_name, ids_buf *out, ids_error *err);
 
 /* ---- several servers on one state (PostgreSQL) ----
  * A lease among the servers sharing the state: at most one holds `name` ("lake", "inbox") at a
@@ -324,16 +324,16 @@ int ledger_query_columns(ledger *s, const char *db, const char *store_name, ids_
  * advisory lock on a connection of its own, so a server that dies (or loses its connection)
  * frees it at once for the next caller; SQLite has one process per state, which always holds
  * it. Call it again to take over a free lease or to learn that it was lost. */
-int ledger_lease(ledger *s, const char *name, int *held, ids_error *err);
+int ledger_lease(ledger *lg, const char *name, int *held, ids_error *err);
 /* A commit fenced by lease name (the lake's flush commit): begin returns 0 only while this
  * process still holds the lease as it took it last (the lease's generation in the state,
  * counted up by every new holder, is still its own, and its session still holds the lock),
  * and until ledger_lease_fence_end no other server can take the lease over; else IDS_EBUSY
  * (another server took it, or the state cannot be reached to prove it) and the caller must
  * not commit. Call end after the commit (also a failed one), only after a begin that returned
- * 0. One fence at a time per store. SQLite: always 0. */
-int ledger_lease_fence_begin(ledger *s, const char *name, ids_error *err);
-void ledger_lease_fence_end(ledger *s);
+ * 0. One fence at a time per ledger. SQLite: always 0. */
+int ledger_lease_fence_begin(ledger *lg, const char *name, ids_error *err);
+void ledger_lease_fence_end(ledger *lg);
 
 /* ---- the Iceberg catalog in the state (src/ledger/icecat.c) ----
  * The current metadata location of each Iceberg table of the lake when its files are on S3
@@ -342,11 +342,11 @@ void ledger_lease_fence_end(ledger *s);
  * ledger_ice_swap sets it to loc if it is expect (NULL: creates it if absent), atomically;
  * IDS_ECONFLICT if not. ledger_ice_list appends the namespaces (ns NULL) or the tables of ns,
  * sorted, one a line. */
-int ledger_ice_get(ledger *s, const char *ns, const char *name, ids_buf *loc, ids_error *err);
-int ledger_ice_swap(ledger *s, const char *ns, const char *name, const char *expect, const char *loc, ids_error *err);
-int ledger_ice_list(ledger *s, const char *ns, ids_buf *out, ids_error *err);
+int ledger_ice_get(ledger *lg, const char *ns, const char *name, ids_buf *loc, ids_error *err);
+int ledger_ice_swap(ledger *lg, const char *ns, const char *name, const char *expect, const char *loc, ids_error *err);
+int ledger_ice_list(ledger *lg, const char *ns, ids_buf *out, ids_error *err);
 
 /* Runs tombstone garbage collection now (normally periodic on the writer thread). */
-int ledger_gc_now(ledger *s, ids_error *err);
+int ledger_gc_now(ledger *lg, ids_error *err);
 
 #endif

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int step_done(ledger *s, sqlite3_stmt *q, ids_error *err, const char *what)
+static int step_done(ledger *lg, sqlite3_stmt *q, ids_error *err, const char *what)
 {
 	int rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE)
-		return ledger_sql_err(s, s->w, rc, err, what);
+		return ledger_sql_err(lg, lg->w, rc, err, what);
 	return 0;
 }
 
@@ -27,16 +27,16 @@ typedef struct sid_cache {
 	int n;
 } sid_cache;
 
-static int flush_counts(ledger *s, sid_cache *c, ids_error *err)
+static int flush_counts(ledger *lg, sid_cache *c, ids_error *err)
 {
 	for (int i = 0; i < c->n; i++) {
 		if (!c->dlive[i] && !c->dtomb[i])
 			continue;
-		sqlite3_stmt *q = s->st[ST_STORE_COUNTS];
+		sqlite3_stmt *q = lg->st[ST_STORE_COUNTS];
 		sqlite3_bind_int64(q, 1, c->sid[i]);
 		sqlite3_bind_int64(q, 2, c->dlive[i]);
 		sqlite3_bind_int64(q, 3, c->dtomb[i]);
-		int rc = step_done(s, q, err, "store counts");
+		int rc = step_done(lg, q, err, "store counts");
 		if (rc)
 			return rc;
 		c->dlive[i] = c->dtomb[i] = 0;
@@ -108,10 +108,10 @@ static void bind_change(sqlite3_stmt *q, int at, const change_row *r, int with_s
 /* Whether the change log's largest seq is `seq`, so rows inserted without a seq get seq+1,
  * seq+2, ...: the log is pruned by age (gc.c, scan.c), which may take its newest rows too.
  * c->tail caches the answer within the batch (only this batch writes the log meanwhile). */
-static int tail_is(ledger *s, ctx *c, int64_t seq)
+static int tail_is(ledger *lg, ctx *c, int64_t seq)
 {
 	if (c->tail < 0) {
-		sqlite3_stmt *q = s->st[ST_CHANGES_TAIL];
+		sqlite3_stmt *q = lg->st[ST_CHANGES_TAIL];
 		if (sqlite3_step(q) == SQLITE_ROW)
 			c->tail = sqlite3_column_int64(q, 0); /* NULL (empty log) reads as 0 */
 		sqlite3_reset(q);
@@ -121,17 +121,17 @@ static int tail_is(ledger *s, ctx *c, int64_t seq)
 
 /* Writes the waiting change-log rows, in seq order. Must run before anything reads the
  * change log inside the transaction (the merge rule's base lookup) and before the batch ends. */
-static int flush_changes(ledger *s, ctx *c, ids_error *err)
+static int flush_changes(ledger *lg, ctx *c, ids_error *err)
 {
 	int done = 0, rc = 0;
 	while (!rc && done < c->n_pend) {
 		int left = c->n_pend - done;
 		int rows = left >= 32 ? 32 : left >= 8 ? 8 : 1;
 		const change_row *first = &c->pend[done];
-		int next_rowid = rows > 1 && first[rows - 1].seq == first->seq + rows - 1 && tail_is(s, c, first->seq - 1);
+		int next_rowid = rows > 1 && first[rows - 1].seq == first->seq + rows - 1 && tail_is(lg, c, first->seq - 1);
 		for (int r = 1; next_rowid && r < rows; r++)
 			next_rowid = first[r].seq == first[r - 1].seq + 1;
-		sqlite3_stmt *q = s->st[rows == 32 ? (next_rowid ? ST_ADD_CHANGES_32R : ST_ADD_CHANGES_32) :
+		sqlite3_stmt *q = lg->st[rows == 32 ? (next_rowid ? ST_ADD_CHANGES_32R : ST_ADD_CHANGES_32) :
 				     rows == 8 ? (next_rowid ? ST_ADD_CHANGES_8R : ST_ADD_CHANGES_8) : ST_ADD_CHANGE];
 		sqlite3_bind_int64(q, 1, c->did);
 		sqlite3_bind_int64(q, 2, c->uid);
@@ -140,10 +140,10 @@ static int flush_changes(ledger *s, ctx *c, ids_error *err)
 		sqlite3_bind_int64(q, 5, c->now);
 		for (int r = 0; r < rows; r++)
 			bind_change(q, 5 + r * (next_rowid ? 6 : 7), &first[r], !next_rowid);
-		rc = step_done(s, q, err, "change log");
-		if (!rc && next_rowid && sqlite3_last_insert_rowid(s->w) != first[rows - 1].seq)
+		rc = step_done(lg, q, err, "change log");
+		if (!rc && next_rowid && sqlite3_last_insert_rowid(lg->w) != first[rows - 1].seq)
 			rc = ids_fail(err, IDS_ECORRUPT, "change log: seq %lld written as %lld (data dir %s)",
-				      (long long)first[rows - 1].seq, (long long)sqlite3_last_insert_rowid(s->w), s->dir);
+				      (long long)first[rows - 1].seq, (long long)sqlite3_last_insert_rowid(lg->w), lg->dir);
 		c->tail = rc ? -1 : first[rows - 1].seq;
 		done += rows;
 	}
@@ -153,19 +153,19 @@ static int flush_changes(ledger *s, ctx *c, ids_error *err)
 
 /* Queues a change-log row; val must live as long as the batch (merged values do not: the
  * caller flushes right after queueing one). */
-static int add_change(ledger *s, ctx *c, int64_t seq, int64_t sid, const ids_mutation *m, int deleted,
+static int add_change(ledger *lg, ctx *c, int64_t seq, int64_t sid, const ids_mutation *m, int deleted,
 		      const char *h, const char *val, size_t vlen, ids_error *err)
 {
 	change_row *r = &c->pend[c->n_pend++];
 	*r = (change_row){seq, sid, m->id, m->key, m->key_len, val, vlen, deleted, ""};
 	memcpy(r->h, h, strlen(h) + 1);
-	return c->n_pend == CHANGE_ROWS ? flush_changes(s, c, err) : 0;
+	return c->n_pend == CHANGE_ROWS ? flush_changes(lg, c, err) : 0;
 }
 
-static int log_conflict(ledger *s, ctx *c, int64_t sid, const ids_mutation *m, ids_rule rule,
+static int log_conflict(ledger *lg, ctx *c, int64_t sid, const ids_mutation *m, ids_rule rule,
 			const char *reason, int64_t wseq, const char *whlc, ids_error *err)
 {
-	sqlite3_stmt *q = s->st[ST_ADD_CONFLICT];
+	sqlite3_stmt *q = lg->st[ST_ADD_CONFLICT];
 	char h[HLC_STR_MAX];
 	hlc_format(&m->hlc, h);
 	sqlite3_bind_int64(q, 1, c->did);
@@ -185,7 +185,7 @@ static int log_conflict(ledger *s, ctx *c, int64_t sid, const ids_mutation *m, i
 	sqlite3_bind_int64(q, 12, wseq);
 	sqlite3_bind_text(q, 13, whlc, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 14, c->now);
-	return step_done(s, q, err, "conflict log");
+	return step_done(lg, q, err, "conflict log");
 }
 
 /* Binds a row's value (NULL: a tombstone) at `at` and its per-field stamps (merge) after it. */
@@ -232,17 +232,17 @@ static void bind_set_row(sqlite3_stmt *p, int64_t rowid, int64_t seq, const char
 /* A shared row (uid 0) with this key: a user may not create its own over it. Most stores
  * have no shared row at all, which is asked once per batch and store (a user's push creates
  * none) instead of once per mutation. */
-static int shared_row(ledger *s, sid_cache *sc, int slot, const ids_mutation *m)
+static int shared_row(ledger *lg, sid_cache *sc, int slot, const ids_mutation *m)
 {
 	if (sc->shared[slot] < 0) {
-		sqlite3_stmt *q = s->st[ST_ANY_SHARED];
+		sqlite3_stmt *q = lg->st[ST_ANY_SHARED];
 		sqlite3_bind_int64(q, 1, sc->sid[slot]);
 		sc->shared[slot] = sqlite3_step(q) == SQLITE_ROW;
 		sqlite3_reset(q);
 	}
 	if (!sc->shared[slot])
 		return 0;
-	sqlite3_stmt *q = s->st[ST_GET_SHARED];
+	sqlite3_stmt *q = lg->st[ST_GET_SHARED];
 	sqlite3_bind_int64(q, 1, sc->sid[slot]);
 	sqlite3_bind_blob(q, 2, m->key, (int)m->key_len, SQLITE_STATIC);
 	int shared = sqlite3_step(q) == SQLITE_ROW;
@@ -250,9 +250,9 @@ static int shared_row(ledger *s, sid_cache *sc, int slot, const ids_mutation *m)
 	return shared;
 }
 
-static int flush_fresh(ledger *s, ctx *c, ids_error *err);
+static int flush_fresh(ledger *lg, ctx *c, ids_error *err);
 
-static int sid_for(ledger *s, ctx *c, const char *name, int *slot, ids_error *err)
+static int sid_for(ledger *lg, ctx *c, const char *name, int *slot, ids_error *err)
 {
 	sid_cache *sc = c->sc;
 	for (int i = 0; i < sc->n; i++)
@@ -262,21 +262,21 @@ static int sid_for(ledger *s, ctx *c, const char *name, int *slot, ids_error *er
 		}
 	if (sc->n == 8) {
 		/* the waiting new rows refer to their store by slot */
-		int rc = flush_fresh(s, c, err);
+		int rc = flush_fresh(lg, c, err);
 		if (!rc)
-			rc = flush_counts(s, sc, err);
+			rc = flush_counts(lg, sc, err);
 		if (rc)
 			return rc;
 		sc->n = 0;
 	}
 	int i = sc->n;
-	int rc = ledger_store_id(s, c->did, name, &sc->sid[i], err);
+	int rc = ledger_store_id(lg, c->did, name, &sc->sid[i], err);
 	if (rc)
 		return rc;
 	sc->n++;
 	sc->name[i] = name;
-	sc->rule[i] = ledger_rule(s, c->b->db, name);
-	sc->ro[i] = ledger_is_read_only(s, c->b->db, name);
+	sc->rule[i] = ledger_rule(lg, c->b->db, name);
+	sc->ro[i] = ledger_is_read_only(lg, c->b->db, name);
 	sc->dlive[i] = sc->dtomb[i] = 0;
 	sc->shared[i] = -1;
 	*slot = i;
@@ -285,7 +285,7 @@ static int sid_for(ledger *s, ctx *c, const char *name, int *slot, ids_error *er
 
 /* ledger_apply_decided's writes on SQLite (ledger_apply_io) */
 typedef struct wctx {
-	ledger *s;
+	ledger *lg;
 	ctx *c;
 	int64_t sid;
 	sqlite3_stmt *g; /* the current row's read (NULL: none): reset before writing, its columns die then */
@@ -298,10 +298,10 @@ static int sql_write(void *arg, const ids_mutation *m, int64_t seq, const char *
 		     const char *val, size_t vlen, ids_error *err)
 {
 	wctx *w = arg;
-	ledger *s = w->s;
+	ledger *lg = w->lg;
 	int rc;
 	if (!w->written) {
-		sqlite3_stmt *p = s->st[w->exists ? ST_SET_ROW : ST_PUT_ROW];
+		sqlite3_stmt *p = lg->st[w->exists ? ST_SET_ROW : ST_PUT_ROW];
 		if (w->exists)
 			bind_set_row(p, w->rowid, seq, h, d, w->c->origin, val, vlen);
 		else
@@ -309,13 +309,13 @@ static int sql_write(void *arg, const ids_mutation *m, int64_t seq, const char *
 		/* cur's column pointers die with the reset, and the merge buffers already copied them */
 		if (w->g)
 			sqlite3_reset(w->g);
-		if ((rc = step_done(s, p, err, "write row")))
+		if ((rc = step_done(lg, p, err, "write row")))
 			return rc;
 	}
-	if ((rc = add_change(s, w->c, seq, w->sid, m, d->deleted, h, val, vlen, err)) ||
-	    (d->merged && (rc = flush_changes(s, w->c, err))))
+	if ((rc = add_change(lg, w->c, seq, w->sid, m, d->deleted, h, val, vlen, err)) ||
+	    (d->merged && (rc = flush_changes(lg, w->c, err))))
 		return rc;
-	return d->deleted ? 0 : ledger_fields_note(s, w->sid, m, err);
+	return d->deleted ? 0 : ledger_fields_note(lg, w->sid, m, err);
 }
 
 static int sql_conflict(void *arg, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
@@ -324,21 +324,21 @@ static int sql_conflict(void *arg, const ids_mutation *m, ids_rule rule, const c
 	wctx *w = arg;
 	if (w->g)
 		sqlite3_reset(w->g);
-	return log_conflict(w->s, w->c, w->sid, m, rule, reason, wseq, whlc, err);
+	return log_conflict(w->lg, w->c, w->sid, m, rule, reason, wseq, whlc, err);
 }
 
 /* Most pushed keys are new. For them every rule but merge decides "apply as sent" without a
  * current row, so such a mutation is decided straight away and its row waits for a
  * multi-row insert (flush_fresh) instead of being read first: one index search and one
  * statement per new key fewer. Returns 1 if m is queued (or *rc is set), 0 to read its row. */
-static int queue_fresh(ledger *s, ctx *c, int slot, ids_rule rule, ids_mutation *m, int *rc, ids_error *err)
+static int queue_fresh(ledger *lg, ctx *c, int slot, ids_rule rule, ids_mutation *m, int *rc, ids_error *err)
 {
 	static const ids_row none = {0};
-	if (c->uid != 0 && shared_row(s, c->sc, slot, m))
+	if (c->uid != 0 && shared_row(lg, c->sc, slot, m))
 		return 0; /* the read-first path answers 403 */
 	ids_decision d;
 	ids_decision_init(&d);
-	*rc = ids_conflict_decide(rule, &none, m, c->origin, s->next_seq + c->n_fresh, &d, err);
+	*rc = ids_conflict_decide(rule, &none, m, c->origin, lg->next_seq + c->n_fresh, &d, err);
 	int queued = !*rc && d.outcome == IDS_APPLY && !d.merged && !d.partial;
 	if (queued) {
 		fresh_row *f = &c->fresh[c->n_fresh++];
@@ -350,11 +350,11 @@ static int queue_fresh(ledger *s, ctx *c, int slot, ids_rule rule, ids_mutation 
 	}
 	ids_decision_free(&d);
 	if (queued && c->n_fresh == FRESH_ROWS)
-		*rc = flush_fresh(s, c, err);
+		*rc = flush_fresh(lg, c, err);
 	return queued || *rc;
 }
 
-static int apply_one(ledger *s, ctx *c, ids_mutation *m, int read_first, ids_error *err);
+static int apply_one(ledger *lg, ctx *c, ids_mutation *m, int read_first, ids_error *err);
 
 /* Inserts the waiting new keys' rows, 32, 8 or 1 per statement, and finishes their mutations.
  * A key that exists after all (a row of an earlier push, or a key twice in the batch) stops
@@ -362,13 +362,13 @@ static int apply_one(ledger *s, ctx *c, ids_mutation *m, int read_first, ids_err
  * statement journal, which copied every page the statement touched): the mutations from
  * there on take the read-first path, in order, and the next `backoff` mutations skip the
  * insert-first path (pushes of updates pay for one failed statement per 16..1024 mutations). */
-static int flush_fresh(ledger *s, ctx *c, ids_error *err)
+static int flush_fresh(ledger *lg, ctx *c, ids_error *err)
 {
 	int n = c->n_fresh, done = 0, rc = 0;
 	c->n_fresh = 0;
 	while (!rc && done < n) {
 		int left = n - done, rows = left >= 32 ? 32 : left >= 8 ? 8 : 1;
-		sqlite3_stmt *q = s->st[rows == 32 ? ST_NEW_ROWS_32 : rows == 8 ? ST_NEW_ROWS_8 : ST_NEW_ROWS_1];
+		sqlite3_stmt *q = lg->st[rows == 32 ? ST_NEW_ROWS_32 : rows == 8 ? ST_NEW_ROWS_8 : ST_NEW_ROWS_1];
 		/* ?1..?3 are uid, did, origin; a row's own 7 follow (ledger.c) */
 		sqlite3_bind_int64(q, 1, c->uid);
 		sqlite3_bind_int64(q, 2, c->did);
@@ -379,7 +379,7 @@ static int flush_fresh(ledger *s, ctx *c, ids_error *err)
 			int at = 3 + r * 7;
 			sqlite3_bind_int64(q, at + 1, c->sc->sid[f->slot]);
 			sqlite3_bind_blob(q, at + 2, m->key, (int)m->key_len, SQLITE_STATIC);
-			sqlite3_bind_int64(q, at + 3, s->next_seq + r);
+			sqlite3_bind_int64(q, at + 3, lg->next_seq + r);
 			sqlite3_bind_text(q, at + 4, f->h, -1, SQLITE_STATIC);
 			sqlite3_bind_int(q, at + 5, f->deleted);
 			if (f->deleted)
@@ -390,10 +390,10 @@ static int flush_fresh(ledger *s, ctx *c, ids_error *err)
 		}
 		/* OR FAIL: the rows before a conflicting one stay in, and sqlite3_changes counts them */
 		int src = sqlite3_step(q);
-		int went = src == SQLITE_DONE ? rows : (src & 0xff) == SQLITE_CONSTRAINT ? sqlite3_changes(s->w) : -1;
+		int went = src == SQLITE_DONE ? rows : (src & 0xff) == SQLITE_CONSTRAINT ? sqlite3_changes(lg->w) : -1;
 		sqlite3_reset(q);
 		if (went < 0 || went > rows || (went == rows && src != SQLITE_DONE))
-			return ledger_sql_err(s, s->w, src, err, "write row");
+			return ledger_sql_err(lg, lg->w, src, err, "write row");
 		static const ids_row none = {0};
 		for (int r = 0; !rc && r < went; r++) {
 			fresh_row *f = &c->fresh[done + r];
@@ -402,16 +402,16 @@ static int flush_fresh(ledger *s, ctx *c, ids_error *err)
 			d.outcome = IDS_APPLY;
 			d.deleted = f->deleted;
 			d.hlc = f->hlc;
-			wctx w = {s, c, c->sc->sid[f->slot], NULL, 0, 0, 1};
+			wctx w = {lg, c, c->sc->sid[f->slot], NULL, 0, 0, 1};
 			ledger_apply_io io = {sql_write, sql_conflict, &w};
-			rc = ledger_apply_decided(s, &io, c->sc->rule[f->slot], f->m, &none, "", s->next_seq, &d,
+			rc = ledger_apply_decided(lg, &io, c->sc->rule[f->slot], f->m, &none, "", lg->next_seq, &d,
 						 &c->sc->dlive[f->slot], &c->sc->dtomb[f->slot], c->res, err);
 		}
 		if (!rc && went < rows) {
 			c->skip_insert_first = c->backoff;
 			c->backoff = c->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : c->backoff * 2;
 			for (int r = done + went; !rc && r < n; r++)
-				rc = apply_one(s, c, c->fresh[r].m, 1, err);
+				rc = apply_one(lg, c, c->fresh[r].m, 1, err);
 			return rc;
 		}
 		c->backoff = BACKOFF_MIN;
@@ -421,38 +421,38 @@ static int flush_fresh(ledger *s, ctx *c, ids_error *err)
 }
 
 /* Applies one mutation, or queues it for flush_fresh; read_first: its row is read first. */
-static int apply_one(ledger *s, ctx *c, ids_mutation *m, int read_first, ids_error *err)
+static int apply_one(ledger *lg, ctx *c, ids_mutation *m, int read_first, ids_error *err)
 {
-	int slot, rc = sid_for(s, c, m->store, &slot, err);
+	int slot, rc = sid_for(lg, c, m->store, &slot, err);
 	if (rc)
 		return rc;
 	ids_batch *b = c->b;
 	int64_t sid = c->sc->sid[slot];
 	ids_rule rule = c->sc->rule[slot];
-	if ((rc = ledger_admit_mutation(s, b, c->sc->ro[slot], m, err)))
+	if ((rc = ledger_admit_mutation(lg, b, c->sc->ro[slot], m, err)))
 		return rc;
 	if (!read_first && rule != IDS_RULE_MERGE) {
 		if (c->skip_insert_first > 0)
 			c->skip_insert_first--;
-		else if (queue_fresh(s, c, slot, rule, m, &rc, err))
+		else if (queue_fresh(lg, c, slot, rule, m, &rc, err))
 			return rc;
 	}
 	/* the rows waiting for their insert go first: this mutation may read one of them */
-	if ((rc = flush_fresh(s, c, err)))
+	if ((rc = flush_fresh(lg, c, err)))
 		return rc;
 
 	ids_row cur = {0};
 	char cur_hlc[HLC_STR_MAX] = "";
-	sqlite3_stmt *g = s->st[ST_GET_ROW];
+	sqlite3_stmt *g = lg->st[ST_GET_ROW];
 	sqlite3_stmt *bq = NULL;
-	int64_t seq = s->next_seq, rowid = 0;
+	int64_t seq = lg->next_seq, rowid = 0;
 	ids_decision d;
 	ids_decision_init(&d);
 	sqlite3_bind_int64(g, 1, sid);
 	sqlite3_bind_int64(g, 2, c->uid);
 	sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
 	ledger_sqlite_rows rows;
-	ledger_sqlite_rows_init(&rows, s, g, "read row");
+	ledger_sqlite_rows_init(&rows, lg, g, "read row");
 	if ((rc = rows.src.next(&rows.src, err)) < 0)
 		goto out;
 	if (rc == 1) {
@@ -460,14 +460,14 @@ static int apply_one(ledger *s, ctx *c, ids_mutation *m, int read_first, ids_err
 		rowid = sqlite3_column_int64(g, 6);
 	}
 	rc = 0;
-	if (!cur.exists && c->uid != 0 && shared_row(s, c->sc, slot, m)) {
+	if (!cur.exists && c->uid != 0 && shared_row(lg, c->sc, slot, m)) {
 		rc = ledger_refuse_shared(b, m, err);
 		goto out;
 	}
 	if (rule == IDS_RULE_MERGE && m->has_base && cur.exists) {
-		if ((rc = flush_changes(s, c, err)))
+		if ((rc = flush_changes(lg, c, err)))
 			goto out;
-		bq = s->st[ST_BASE_VALUE];
+		bq = lg->st[ST_BASE_VALUE];
 		sqlite3_bind_int64(bq, 1, m->base);
 		sqlite3_bind_int64(bq, 2, sid);
 		sqlite3_bind_int64(bq, 3, c->uid);
@@ -485,9 +485,9 @@ static int apply_one(ledger *s, ctx *c, ids_mutation *m, int read_first, ids_err
 		sqlite3_reset(bq);
 	if (rc)
 		goto out;
-	wctx w = {s, c, sid, g, cur.exists, rowid, 0};
+	wctx w = {lg, c, sid, g, cur.exists, rowid, 0};
 	ledger_apply_io io = {sql_write, sql_conflict, &w};
-	rc = ledger_apply_decided(s, &io, rule, m, &cur, cur_hlc, seq, &d, &c->sc->dlive[slot], &c->sc->dtomb[slot], c->res,
+	rc = ledger_apply_decided(lg, &io, rule, m, &cur, cur_hlc, seq, &d, &c->sc->dlive[slot], &c->sc->dtomb[slot], c->res,
 				 err);
 out:
 	sqlite3_reset(g);
@@ -496,7 +496,7 @@ out:
 }
 
 typedef struct batch_ctx {
-	ledger *s;
+	ledger *lg;
 	ctx *c;
 	ids_error *err;
 } batch_ctx;
@@ -504,12 +504,12 @@ typedef struct batch_ctx {
 static int apply_at(void *arg, size_t i)
 {
 	batch_ctx *x = arg;
-	return apply_one(x->s, x->c, &x->c->b->m[i], 0, x->err);
+	return apply_one(x->lg, x->c, &x->c->b->m[i], 0, x->err);
 }
 
-static int get_client(ledger *s, ctx *c, const char *name, int64_t *last_mid, ids_error *err)
+static int get_client(ledger *lg, ctx *c, const char *name, int64_t *last_mid, ids_error *err)
 {
-	sqlite3_stmt *q = s->st[ST_GET_CLIENT];
+	sqlite3_stmt *q = lg->st[ST_GET_CLIENT];
 	sqlite3_bind_int64(q, 1, c->did);
 	sqlite3_bind_int64(q, 2, c->uid);
 	sqlite3_bind_text(q, 3, name, -1, SQLITE_STATIC);
@@ -522,9 +522,9 @@ static int get_client(ledger *s, ctx *c, const char *name, int64_t *last_mid, id
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE)
-		return ledger_sql_err(s, s->w, rc, err, "read client");
+		return ledger_sql_err(lg, lg->w, rc, err, "read client");
 	sqlite3_stmt *ins;
-	sqlite3_prepare_v2(s->w, "INSERT INTO clients(did, uid, name, seen) VALUES(?1,?2,?3,?4)", -1, &ins, NULL);
+	sqlite3_prepare_v2(lg->w, "INSERT INTO clients(did, uid, name, seen) VALUES(?1,?2,?3,?4)", -1, &ins, NULL);
 	sqlite3_bind_int64(ins, 1, c->did);
 	sqlite3_bind_int64(ins, 2, c->uid);
 	sqlite3_bind_text(ins, 3, name, -1, SQLITE_STATIC);
@@ -532,13 +532,13 @@ static int get_client(ledger *s, ctx *c, const char *name, int64_t *last_mid, id
 	rc = sqlite3_step(ins);
 	sqlite3_finalize(ins);
 	if (rc != SQLITE_DONE)
-		return ledger_sql_err(s, s->w, rc, err, "add client");
-	c->cid = sqlite3_last_insert_rowid(s->w);
+		return ledger_sql_err(lg, lg->w, rc, err, "add client");
+	c->cid = sqlite3_last_insert_rowid(lg->w);
 	*last_mid = 0;
 	return 0;
 }
 
-int ledger_apply_batch(ledger *s, ids_batch *b, ledger_push_result *res, ids_error *err)
+int ledger_apply_batch(ledger *lg, ids_batch *b, ledger_push_result *res, ids_error *err)
 {
 	ctx c;
 	c.did = c.uid = c.cid = 0;
@@ -547,12 +547,12 @@ int ledger_apply_batch(ledger *s, ids_batch *b, ledger_push_result *res, ids_err
 	c.tail = -1;
 	c.origin = b->origin;
 	c.now = hlc_wall_ms();
-	int rc = ledger_db_id(s, b->db, &c.did, err);
+	int rc = ledger_db_id(lg, b->db, &c.did, err);
 	if (!rc)
-		rc = ledger_user_id(s, b->user, &c.uid, err);
+		rc = ledger_user_id(lg, b->user, &c.uid, err);
 	int64_t last_mid = 0;
 	if (!rc)
-		rc = get_client(s, &c, b->client, &last_mid, err);
+		rc = get_client(lg, &c, b->client, &last_mid, err);
 	if (rc)
 		return rc;
 	sid_cache sc = {0};
@@ -560,7 +560,7 @@ int ledger_apply_batch(ledger *s, ids_batch *b, ledger_push_result *res, ids_err
 	c.sc = &sc;
 	c.res = res;
 	int64_t ack = last_mid;
-	batch_ctx bc = {s, &c, err};
+	batch_ctx bc = {lg, &c, err};
 	rc = ledger_apply_ids(b, &ack, res, apply_at, &bc);
 	/* a push parsed while it is applied (ids_batch_stream_begin) keeps nothing unless every
 	 * mutation of it was valid: then its route parses it whole and says why */
@@ -570,17 +570,17 @@ int ledger_apply_batch(ledger *s, ids_batch *b, ledger_push_result *res, ids_err
 		return serr.code;
 	}
 	if (!rc)
-		rc = flush_fresh(s, &c, err);
+		rc = flush_fresh(lg, &c, err);
 	if (!rc)
-		rc = flush_changes(s, &c, err);
+		rc = flush_changes(lg, &c, err);
 	if (!rc)
-		rc = flush_counts(s, &sc, err);
+		rc = flush_counts(lg, &sc, err);
 	if (!rc) {
-		sqlite3_stmt *q = s->st[ST_SET_CLIENT];
+		sqlite3_stmt *q = lg->st[ST_SET_CLIENT];
 		sqlite3_bind_int64(q, 1, c.cid);
 		sqlite3_bind_int64(q, 2, ack);
 		sqlite3_bind_int64(q, 3, c.now);
-		rc = step_done(s, q, err, "client progress");
+		rc = step_done(lg, q, err, "client progress");
 	}
 	if (res->conflicts_json.len)
 		ids_buf_putc(&res->conflicts_json, ']');

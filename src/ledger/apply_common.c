@@ -26,7 +26,7 @@ int ledger_apply_ids(ids_batch *b, int64_t *ack, ledger_push_result *res, int (*
 	return rc;
 }
 
-int ledger_apply_decided(ledger *s, const ledger_apply_io *io, ids_rule rule, const ids_mutation *m,
+int ledger_apply_decided(ledger *lg, const ledger_apply_io *io, ids_rule rule, const ids_mutation *m,
 			const ids_row *cur, const char *cur_hlc, int64_t seq, const ids_decision *d, int64_t *dlive,
 			int64_t *dtomb, ledger_push_result *res, ids_error *err)
 {
@@ -38,7 +38,7 @@ int ledger_apply_decided(ledger *s, const ledger_apply_io *io, ids_rule rule, co
 		hlc_format(&d->hlc, h);
 		if ((rc = io->write(io->ctx, m, seq, h, d, val, vlen, err)))
 			return rc;
-		s->next_seq++;
+		lg->next_seq++;
 		res->applied++;
 		/* stored exactly as sent: the client's next edit of the key is made on this version */
 		if (!d->partial && d->deleted == (m->op == IDS_OP_DELETE) &&

@@ -21,70 +21,70 @@
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	ledger *s = arg;
+	ledger *lg = arg;
 	if (frames >= CKPT_INLINE) {
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	} else if (frames >= CKPT_FRAMES) {
-		pthread_mutex_lock(&s->ckmu);
-		s->ck_due = 1;
-		pthread_cond_signal(&s->ckwake);
-		pthread_mutex_unlock(&s->ckmu);
+		pthread_mutex_lock(&lg->ckmu);
+		lg->ck_due = 1;
+		pthread_cond_signal(&lg->ckwake);
+		pthread_mutex_unlock(&lg->ckmu);
 	}
 	return SQLITE_OK;
 }
 
 static void *ckpt_main(void *arg)
 {
-	ledger *s = arg;
-	pthread_mutex_lock(&s->ckmu);
+	ledger *lg = arg;
+	pthread_mutex_lock(&lg->ckmu);
 	for (;;) {
-		while (!s->ck_due && !s->ck_stop)
-			pthread_cond_wait(&s->ckwake, &s->ckmu);
-		if (s->ck_stop)
+		while (!lg->ck_due && !lg->ck_stop)
+			pthread_cond_wait(&lg->ckwake, &lg->ckmu);
+		if (lg->ck_stop)
 			break;
-		s->ck_due = 0;
-		pthread_mutex_unlock(&s->ckmu);
+		lg->ck_due = 0;
+		pthread_mutex_unlock(&lg->ckmu);
 		int log = 0, done = 0;
-		int rc = sqlite3_wal_checkpoint_v2(s->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		int rc = sqlite3_wal_checkpoint_v2(lg->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* e.g. disk full: the next commit wakes us again */
-			ids_logf(IDS_LOG_WARN, "checkpoint_failed", "WAL checkpoint: %s", sqlite3_errmsg(s->ck));
-		pthread_mutex_lock(&s->ckmu);
+			ids_logf(IDS_LOG_WARN, "checkpoint_failed", "WAL checkpoint: %s", sqlite3_errmsg(lg->ck));
+		pthread_mutex_lock(&lg->ckmu);
 	}
-	pthread_mutex_unlock(&s->ckmu);
+	pthread_mutex_unlock(&lg->ckmu);
 	return NULL;
 }
 
-int ledger_ckpt_start(ledger *s, sqlite3 *ck, ids_error *err)
+int ledger_ckpt_start(ledger *lg, sqlite3 *ck, ids_error *err)
 {
-	s->ck = ck;
-	pthread_mutex_init(&s->ckmu, NULL);
-	pthread_cond_init(&s->ckwake, NULL);
+	lg->ck = ck;
+	pthread_mutex_init(&lg->ckmu, NULL);
+	pthread_cond_init(&lg->ckwake, NULL);
 	/* a checkpoint copies frames through its own buffer: no page cache needed */
-	int rc = ledger_exec(s->ck, s->o.durable ? "PRAGMA cache_size=-1024; PRAGMA synchronous=FULL;"
+	int rc = ledger_exec(lg->ck, lg->o.durable ? "PRAGMA cache_size=-1024; PRAGMA synchronous=FULL;"
 						: "PRAGMA cache_size=-1024; PRAGMA synchronous=OFF;", err);
 	if (rc)
 		return rc;
-	if (pthread_create(&s->ckpt, NULL, ckpt_main, s))
+	if (pthread_create(&lg->ckpt, NULL, ckpt_main, lg))
 		return ids_fail(err, IDS_EIO, "cannot start the checkpoint thread");
-	s->ckpt_started = 1;
+	lg->ckpt_started = 1;
 	/* replaces the automatic checkpoint (sqlite3_wal_autocheckpoint is a wal hook too) */
-	sqlite3_wal_hook(s->w, wal_hook, s);
+	sqlite3_wal_hook(lg->w, wal_hook, lg);
 	return 0;
 }
 
-void ledger_ckpt_stop(ledger *s)
+void ledger_ckpt_stop(ledger *lg)
 {
-	if (s->ckpt_started) {
-		pthread_mutex_lock(&s->ckmu);
-		s->ck_stop = 1;
-		pthread_cond_signal(&s->ckwake);
-		pthread_mutex_unlock(&s->ckmu);
-		pthread_join(s->ckpt, NULL);
-		s->ckpt_started = 0;
-		sqlite3_wal_hook(s->w, NULL, NULL);   /* the hook's mutex goes away below */
-		pthread_cond_destroy(&s->ckwake);
-		pthread_mutex_destroy(&s->ckmu);
+	if (lg->ckpt_started) {
+		pthread_mutex_lock(&lg->ckmu);
+		lg->ck_stop = 1;
+		pthread_cond_signal(&lg->ckwake);
+		pthread_mutex_unlock(&lg->ckmu);
+		pthread_join(lg->ckpt, NULL);
+		lg->ckpt_started = 0;
+		sqlite3_wal_hook(lg->w, NULL, NULL);   /* the hook's mutex goes away below */
+		pthread_cond_destroy(&lg->ckwake);
+		pthread_mutex_destroy(&lg->ckmu);
 	}
-	sqlite3_close(s->ck);
-	s->ck = NULL;
+	sqlite3_close(lg->ck);
+	lg->ck = NULL;
 }

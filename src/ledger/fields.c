@@ -25,20 +25,20 @@ static uint32_t fhash(int64_t sid, const char *name)
 	return h % FIELD_BUCKETS;
 }
 
-void ledger_fields_reset(ledger *s)
+void ledger_fields_reset(ledger *lg)
 {
-	s->shape_len = 0;
-	if (!s->fields)
+	lg->shape_len = 0;
+	if (!lg->fields)
 		return;
 	for (size_t i = 0; i < FIELD_BUCKETS; i++) {
-		while (s->fields[i]) {
-			field_seen *f = s->fields[i];
-			s->fields[i] = f->next;
+		while (lg->fields[i]) {
+			field_seen *f = lg->fields[i];
+			lg->fields[i] = f->next;
 			free(f);
 		}
 	}
-	free(s->fields);
-	s->fields = NULL;
+	free(lg->fields);
+	lg->fields = NULL;
 }
 
 static int kind_of(const ids_json *j, size_t v)
@@ -54,12 +54,12 @@ static int kind_of(const ids_json *j, size_t v)
 	}
 }
 
-static int note_one(ledger *s, int64_t sid, const char *name, int kind, ids_error *err)
+static int note_one(ledger *lg, int64_t sid, const char *name, int kind, ids_error *err)
 {
-	if (!s->fields && !(s->fields = calloc(FIELD_BUCKETS, sizeof *s->fields)))
+	if (!lg->fields && !(lg->fields = calloc(FIELD_BUCKETS, sizeof *lg->fields)))
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	uint32_t h = fhash(sid, name);
-	field_seen *f = s->fields[h];
+	field_seen *f = lg->fields[h];
 	while (f && (f->sid != sid || strcmp(f->name, name)))
 		f = f->next;
 	if (f && (f->kinds | kind) == f->kinds)
@@ -70,20 +70,20 @@ static int note_one(ledger *s, int64_t sid, const char *name, int kind, ids_erro
 			return ids_fail(err, IDS_ENOMEM, "out of memory");
 		f->sid = sid;
 		memcpy(f->name, name, n + 1);
-		f->next = s->fields[h];
-		s->fields[h] = f;
+		f->next = lg->fields[h];
+		lg->fields[h] = f;
 	}
 	f->kinds |= kind;
-	sqlite3_stmt *q = s->st[ST_FIELD];
+	sqlite3_stmt *q = lg->st[ST_FIELD];
 	sqlite3_bind_int64(q, 1, sid);
 	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 3, f->kinds);
 	int rc = sqlite3_step(q);
 	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : ledger_sql_err(s, s->w, rc, err, "field registry");
+	return rc == SQLITE_DONE ? 0 : ledger_sql_err(lg, lg->w, rc, err, "field registry");
 }
 
-int ledger_fields_note(ledger *s, int64_t sid, const ids_mutation *m, ids_error *err)
+int ledger_fields_note(ledger *lg, int64_t sid, const ids_mutation *m, ids_error *err)
 {
 	if (!m->value)
 		return 0;
@@ -100,7 +100,7 @@ int ledger_fields_note(ledger *s, int64_t sid, const ids_mutation *m, ids_error 
 	if (j->tok[v].type == IDS_JOBJ) {
 		/* most values of a store have the fields of the one before, in the same order: their
 		 * names as sent and kinds, compared with the last value's, skip the lookups */
-		char shape[sizeof s->shape];
+		char shape[sizeof lg->shape];
 		size_t sl = 0;
 		size_t t = v + 1;
 		for (uint32_t i = 0; i < j->tok[v].size && sl != SIZE_MAX; i++, t = j->tok[t + 1].next) {
@@ -113,7 +113,7 @@ int ledger_fields_note(ledger *s, int64_t sid, const ids_mutation *m, ids_error 
 			shape[sl + n] = (char)kind_of(j, t + 1);
 			sl += n + 1;
 		}
-		if (sl != SIZE_MAX && s->shape_len == sl && s->shape_sid == sid && !memcmp(s->shape, shape, sl)) {
+		if (sl != SIZE_MAX && lg->shape_len == sl && lg->shape_sid == sid && !memcmp(lg->shape, shape, sl)) {
 			ids_json_free(&own);
 			return 0;
 		}
@@ -136,14 +136,14 @@ int ledger_fields_note(ledger *s, int64_t sid, const ids_mutation *m, ids_error 
 					nm = name.data;
 			}
 			if (nm)
-				rc = note_one(s, sid, nm, kind_of(j, t + 1), err);
+				rc = note_one(lg, sid, nm, kind_of(j, t + 1), err);
 			t = j->tok[t + 1].next;
 		}
 		ids_buf_free(&name);
 		if (!rc && sl != SIZE_MAX && sl) {
-			memcpy(s->shape, shape, sl);
-			s->shape_len = sl;
-			s->shape_sid = sid;
+			memcpy(lg->shape, shape, sl);
+			lg->shape_len = sl;
+			lg->shape_sid = sid;
 		}
 	}
 	ids_json_free(&own);

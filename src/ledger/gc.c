@@ -11,20 +11,20 @@
 
 /* Writes pull progress noted in memory by ledger_pull into the clients table. Pull is a read
  * path, so progress is batched here on the writer thread instead of writing per pull. */
-void ledger_flush_notes(ledger *s)
+void ledger_flush_notes(ledger *lg)
 {
-	if (s->pg)
+	if (lg->pg)
 		return; /* PostgreSQL: written by ledger_pg_gc, in its transaction */
-	pthread_mutex_lock(&s->mu);
-	pull_note *list = s->notes;
-	s->notes = NULL;
-	memset(s->note_index, 0, sizeof s->note_index);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&lg->mu);
+	pull_note *list = lg->notes;
+	lg->notes = NULL;
+	memset(lg->note_index, 0, sizeof lg->note_index);
+	pthread_mutex_unlock(&lg->mu);
 	if (!list)
 		return;
-	ledger_exec(s->w, "BEGIN IMMEDIATE", NULL);
+	ledger_exec(lg->w, "BEGIN IMMEDIATE", NULL);
 	sqlite3_stmt *up;
-	sqlite3_prepare_v2(s->w,
+	sqlite3_prepare_v2(lg->w,
 			   "INSERT INTO clients(did, uid, name, pulled, seen) VALUES(?1,?2,?3,?4,?5)"
 			   " ON CONFLICT(did, uid, name) DO UPDATE SET pulled=max(pulled, excluded.pulled),"
 			   " seen=max(seen, excluded.seen)",
@@ -33,7 +33,7 @@ void ledger_flush_notes(ledger *s)
 		pull_note *n = list;
 		list = n->next;
 		int64_t did, uid;
-		if (!ledger_db_id(s, n->db, &did, NULL) && !ledger_user_id(s, n->user, &uid, NULL)) {
+		if (!ledger_db_id(lg, n->db, &did, NULL) && !ledger_user_id(lg, n->user, &uid, NULL)) {
 			sqlite3_bind_int64(up, 1, did);
 			sqlite3_bind_int64(up, 2, uid);
 			sqlite3_bind_text(up, 3, n->client, -1, SQLITE_STATIC);
@@ -46,34 +46,34 @@ void ledger_flush_notes(ledger *s)
 		free(n);
 	}
 	sqlite3_finalize(up);
-	ledger_exec(s->w, "COMMIT", NULL);
+	ledger_exec(lg->w, "COMMIT", NULL);
 }
 
-int ledger_gc_run(ledger *s, ids_error *err)
+int ledger_gc_run(ledger *lg, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_gc(s, err);
+	if (lg->pg)
+		return ledger_pg_gc(lg, err);
 	int64_t now = hlc_wall_ms();
-	int rc = ledger_exec(s->w, "BEGIN IMMEDIATE", err);
+	int rc = ledger_exec(lg->w, "BEGIN IMMEDIATE", err);
 	if (rc)
 		return rc;
 	sqlite3_stmt *dbs, *hz, *mx, *del, *fl, *cnt;
-	sqlite3_prepare_v2(s->w, "SELECT did FROM dbs", -1, &dbs, NULL);
-	sqlite3_prepare_v2(s->w, "SELECT min(pulled) FROM clients WHERE did=?1 AND seen>=?2", -1, &hz, NULL);
-	sqlite3_prepare_v2(s->w, "SELECT max(seq), count(*) FROM rows WHERE did=?1 AND deleted=1 AND seq<=?2", -1,
+	sqlite3_prepare_v2(lg->w, "SELECT did FROM dbs", -1, &dbs, NULL);
+	sqlite3_prepare_v2(lg->w, "SELECT min(pulled) FROM clients WHERE did=?1 AND seen>=?2", -1, &hz, NULL);
+	sqlite3_prepare_v2(lg->w, "SELECT max(seq), count(*) FROM rows WHERE did=?1 AND deleted=1 AND seq<=?2", -1,
 			   &mx, NULL);
-	sqlite3_prepare_v2(s->w, "DELETE FROM rows WHERE did=?1 AND deleted=1 AND seq<=?2", -1, &del, NULL);
-	sqlite3_prepare_v2(s->w, "UPDATE dbs SET gc_floor=max(gc_floor, ?2) WHERE did=?1", -1, &fl, NULL);
-	sqlite3_prepare_v2(s->w,
+	sqlite3_prepare_v2(lg->w, "DELETE FROM rows WHERE did=?1 AND deleted=1 AND seq<=?2", -1, &del, NULL);
+	sqlite3_prepare_v2(lg->w, "UPDATE dbs SET gc_floor=max(gc_floor, ?2) WHERE did=?1", -1, &fl, NULL);
+	sqlite3_prepare_v2(lg->w,
 			   "UPDATE stores SET tomb=(SELECT count(*) FROM rows r WHERE r.did=stores.did AND r.sid=stores.sid"
 			   " AND r.deleted=1)"
 			   " WHERE did=?1",
 			   -1, &cnt, NULL);
-	int64_t head = s->next_seq - 1;
+	int64_t head = lg->next_seq - 1;
 	while (sqlite3_step(dbs) == SQLITE_ROW) {
 		int64_t did = sqlite3_column_int64(dbs, 0);
 		sqlite3_bind_int64(hz, 1, did);
-		sqlite3_bind_int64(hz, 2, now - s->o.tombstone_retention_ms);
+		sqlite3_bind_int64(hz, 2, now - lg->o.tombstone_retention_ms);
 		int64_t horizon = head;
 		if (sqlite3_step(hz) == SQLITE_ROW && sqlite3_column_type(hz, 0) != SQLITE_NULL)
 			horizon = sqlite3_column_int64(hz, 0);
@@ -99,12 +99,12 @@ int ledger_gc_run(ledger *s, ids_error *err)
 		sqlite3_bind_int64(cnt, 1, did);
 		sqlite3_step(cnt);
 		sqlite3_reset(cnt);
-		atomic_fetch_add(&s->stats.tombstones_collected, n);
-		atomic_fetch_add(&s->read_gen, 1);
+		atomic_fetch_add(&lg->stats.tombstones_collected, n);
+		atomic_fetch_add(&lg->read_gen, 1);
 	}
-	if (s->o.no_lake) {
+	if (lg->o.no_lake) {
 		/* without a lake the change log only serves three-way merges: keep base_retention of it */
-		rc = ledger_prune_old_changes(s, s->w, INT64_MAX, now - s->o.base_retention_ms, err);
+		rc = ledger_prune_old_changes(lg, lg->w, INT64_MAX, now - lg->o.base_retention_ms, err);
 	}
 	sqlite3_finalize(dbs);
 	sqlite3_finalize(hz);
@@ -113,13 +113,13 @@ int ledger_gc_run(ledger *s, ids_error *err)
 	sqlite3_finalize(fl);
 	sqlite3_finalize(cnt);
 	if (!rc)
-		rc = ledger_exec(s->w, "COMMIT", err);
+		rc = ledger_exec(lg->w, "COMMIT", err);
 	if (rc)
-		ledger_exec(s->w, "ROLLBACK", NULL);
+		ledger_exec(lg->w, "ROLLBACK", NULL);
 	return rc;
 }
 
-int ledger_gc_now(ledger *s, ids_error *err)
+int ledger_gc_now(ledger *lg, ids_error *err)
 {
-	return ledger_push(s, NULL, NULL, err);
+	return ledger_push(lg, NULL, NULL, err);
 }

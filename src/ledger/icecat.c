@@ -38,16 +38,16 @@ static const char *const pg_sql[Q_N] = {
 
 /* Runs query q with parameters p[0..4) (the first NULL ends them); each row's first column is appended to
  * out followed by '\n'; *changed: rows a write changed. */
-static int run_lite(ledger *s, int q, const char *const p[4], ids_buf *out, int *changed, ids_error *err)
+static int run_lite(ledger *lg, int q, const char *const p[4], ids_buf *out, int *changed, ids_error *err)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	int rc = ledger_conn_open(s, &db, 0, err);   /* waits out the writer thread's short transactions */
+	int rc = ledger_conn_open(lg, &db, 0, err);   /* waits out the writer thread's short transactions */
 	if (!rc)
-		rc = ledger_exec(db, s->o.durable ? "PRAGMA synchronous=FULL;" ICECAT_SQLITE : "PRAGMA synchronous=OFF;" ICECAT_SQLITE,
+		rc = ledger_exec(db, lg->o.durable ? "PRAGMA synchronous=FULL;" ICECAT_SQLITE : "PRAGMA synchronous=OFF;" ICECAT_SQLITE,
 				err);
 	if (!rc && sqlite3_prepare_v2(db, lite_sql[q], -1, &st, NULL) != SQLITE_OK)
-		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "iceberg catalog");
+		rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "iceberg catalog");
 	for (int i = 0; !rc && i < 4 && p[i]; i++)
 		sqlite3_bind_text(st, i + 1, p[i], -1, SQLITE_TRANSIENT);
 	int r = SQLITE_DONE;
@@ -56,7 +56,7 @@ static int run_lite(ledger *s, int q, const char *const p[4], ids_buf *out, int 
 			    ids_buf_append(out, "\n", 1)))
 			rc = ids_fail(err, IDS_ELIMIT, "iceberg catalog: answer too large");
 	if (!rc && r != SQLITE_DONE)
-		rc = ledger_sql_err(s, db, r, err, "iceberg catalog");
+		rc = ledger_sql_err(lg, db, r, err, "iceberg catalog");
 	if (!rc && changed)
 		*changed = sqlite3_changes(db);
 	sqlite3_finalize(st);
@@ -64,16 +64,16 @@ static int run_lite(ledger *s, int q, const char *const p[4], ids_buf *out, int 
 	return rc;
 }
 
-static int run_pg(ledger *s, int q, const char *const p[4], ids_buf *out, int *changed, ids_error *err)
+static int run_pg(ledger *lg, int q, const char *const p[4], ids_buf *out, int *changed, ids_error *err)
 {
 	PGconn *c = NULL;
-	int rc = pg_connect(s, &c, err);
+	int rc = pg_connect(lg, &c, err);
 	if (!rc)
-		rc = pg_exec(s, c, "iceberg catalog table", ICECAT_PG, err);
+		rc = pg_exec(lg, c, "iceberg catalog table", ICECAT_PG, err);
 	int n = 0;
 	while (n < 4 && p[n])
 		n++;
-	PGresult *r = rc ? NULL : pg_run(s, c, "iceberg catalog", pg_sql[q], n, p, NULL, NULL, err);
+	PGresult *r = rc ? NULL : pg_run(lg, c, "iceberg catalog", pg_sql[q], n, p, NULL, NULL, err);
 	if (!r && !rc)
 		rc = err->code;
 	for (int i = 0; r && i < PQntuples(r) && !rc; i++)
@@ -86,16 +86,16 @@ static int run_pg(ledger *s, int q, const char *const p[4], ids_buf *out, int *c
 	return rc;
 }
 
-static int run(ledger *s, int q, const char *const p[4], ids_buf *out, int *changed, ids_error *err)
+static int run(ledger *lg, int q, const char *const p[4], ids_buf *out, int *changed, ids_error *err)
 {
-	return s->pg ? run_pg(s, q, p, out, changed, err) : run_lite(s, q, p, out, changed, err);
+	return lg->pg ? run_pg(lg, q, p, out, changed, err) : run_lite(lg, q, p, out, changed, err);
 }
 
-int ledger_ice_get(ledger *s, const char *ns, const char *name, ids_buf *loc, ids_error *err)
+int ledger_ice_get(ledger *lg, const char *ns, const char *name, ids_buf *loc, ids_error *err)
 {
 	const char *p[4] = {ns, name, NULL, NULL};
 	size_t before = loc->len;
-	int rc = run(s, Q_GET, p, loc, NULL, err);
+	int rc = run(lg, Q_GET, p, loc, NULL, err);
 	if (!rc && loc->len == before)
 		return ids_fail(err, IDS_ENOTFOUND, "no iceberg table %s.%s in the catalog", ns, name);
 	if (!rc)
@@ -103,19 +103,19 @@ int ledger_ice_get(ledger *s, const char *ns, const char *name, ids_buf *loc, id
 	return rc;
 }
 
-int ledger_ice_swap(ledger *s, const char *ns, const char *name, const char *expect, const char *loc, ids_error *err)
+int ledger_ice_swap(ledger *lg, const char *ns, const char *name, const char *expect, const char *loc, ids_error *err)
 {
 	const char *upd[4] = {ns, name, expect, loc}, *ins[4] = {ns, name, loc, NULL};
 	int changed = 0;
-	int rc = run(s, expect ? Q_UPDATE : Q_INSERT, expect ? upd : ins, NULL, &changed, err);
+	int rc = run(lg, expect ? Q_UPDATE : Q_INSERT, expect ? upd : ins, NULL, &changed, err);
 	if (!rc && changed != 1)
 		rc = ids_fail(err, IDS_ECONFLICT, "iceberg table %s.%s: its catalog entry is not %s any more", ns, name,
 			      expect ? expect : "absent");
 	return rc;
 }
 
-int ledger_ice_list(ledger *s, const char *ns, ids_buf *out, ids_error *err)
+int ledger_ice_list(ledger *lg, const char *ns, ids_buf *out, ids_error *err)
 {
 	const char *p[4] = {ns, NULL, NULL, NULL};
-	return run(s, ns ? Q_TABLES : Q_NAMESPACES, p, out, NULL, err);
+	return run(lg, ns ? Q_TABLES : Q_NAMESPACES, p, out, NULL, err);
 }

@@ -129,14 +129,14 @@ static char *generated_sql(int i)
 	}
 }
 
-int ledger_sql_err(ledger *s, sqlite3 *db, int rc, ids_error *err, const char *what)
+int ledger_sql_err(ledger *lg, sqlite3 *db, int rc, ids_error *err, const char *what)
 {
 	int code = IDS_EIO;
 	if (rc == SQLITE_FULL || (rc & 0xff) == SQLITE_FULL || errno == ENOSPC)
 		code = IDS_ENOSPC;
 	if ((rc & 0xff) == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC)
 		code = IDS_ENOSPC;
-	return ids_fail(err, code, "%s: %s (data dir %s)", what, sqlite3_errmsg(db), s ? s->dir : "?");
+	return ids_fail(err, code, "%s: %s (data dir %s)", what, sqlite3_errmsg(db), lg ? lg->dir : "?");
 }
 
 int ledger_exec(sqlite3 *db, const char *sql, ids_error *err)
@@ -152,10 +152,10 @@ int ledger_exec(sqlite3 *db, const char *sql, ids_error *err)
 	return 0;
 }
 
-static int open_conn(ledger *s, sqlite3 **out, int readonly, const char *vfs, ids_error *err)
+static int open_conn(ledger *lg, sqlite3 **out, int readonly, const char *vfs, ids_error *err)
 {
 	char path[IDS_PATH_MAX + 1];
-	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", lg->dir))
 		return err->code;
 	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	int rc = sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, vfs);
@@ -170,9 +170,9 @@ static int open_conn(ledger *s, sqlite3 **out, int readonly, const char *vfs, id
 	return ledger_exec(*out, readonly ? "PRAGMA cache_size=-8000;" : "PRAGMA cache_size=-65536;", err);
 }
 
-int ledger_conn_open(ledger *s, sqlite3 **out, int readonly, ids_error *err)
+int ledger_conn_open(ledger *lg, sqlite3 **out, int readonly, ids_error *err)
 {
-	return open_conn(s, out, readonly, NULL, err);
+	return open_conn(lg, out, readonly, NULL, err);
 }
 
 static int mkdirs(const char *dir, ids_error *err)
@@ -192,14 +192,14 @@ static int mkdirs(const char *dir, ids_error *err)
 	return 0;
 }
 
-static int load_node(ledger *s, char *node, ids_error *err)
+static int load_node(ledger *lg, char *node, ids_error *err)
 {
 	sqlite3_stmt *q;
-	if (s->o.node_id) {
-		snprintf(node, HLC_NODE_MAX + 1, "%s", s->o.node_id);
+	if (lg->o.node_id) {
+		snprintf(node, HLC_NODE_MAX + 1, "%s", lg->o.node_id);
 		return 0;
 	}
-	sqlite3_prepare_v2(s->w, "SELECT v FROM meta WHERE k='node'", -1, &q, NULL);
+	sqlite3_prepare_v2(lg->w, "SELECT v FROM meta WHERE k='node'", -1, &q, NULL);
 	if (sqlite3_step(q) == SQLITE_ROW) {
 		snprintf(node, HLC_NODE_MAX + 1, "%s", (const char *)sqlite3_column_text(q, 0));
 		sqlite3_finalize(q);
@@ -212,51 +212,51 @@ static int load_node(ledger *s, char *node, ids_error *err)
 		 rnd[5]);
 	char sql[128];
 	snprintf(sql, sizeof sql, "INSERT INTO meta(k, v) VALUES('node', '%s')", node);
-	return ledger_exec(s->w, sql, err);
+	return ledger_exec(lg->w, sql, err);
 }
 
 /* The state's identity: made once with the state, replaced by a restore (backup.c), so a
  * client holding a cursor of another state learns it must resync. */
-static int load_epoch(ledger *s, ids_error *err)
+static int load_epoch(ledger *lg, ids_error *err)
 {
 	sqlite3_stmt *q;
-	sqlite3_prepare_v2(s->w, "SELECT v FROM meta WHERE k='epoch'", -1, &q, NULL);
+	sqlite3_prepare_v2(lg->w, "SELECT v FROM meta WHERE k='epoch'", -1, &q, NULL);
 	int found = sqlite3_step(q) == SQLITE_ROW;
 	if (found)
-		snprintf(s->epoch, sizeof s->epoch, "%s", (const char *)sqlite3_column_text(q, 0));
+		snprintf(lg->epoch, sizeof lg->epoch, "%s", (const char *)sqlite3_column_text(q, 0));
 	sqlite3_finalize(q);
 	if (found)
 		return 0;
-	ledger_new_epoch(s->epoch);
+	ledger_new_epoch(lg->epoch);
 	char sql[128];
-	snprintf(sql, sizeof sql, "INSERT INTO meta(k, v) VALUES('epoch', '%s')", s->epoch);
-	return ledger_exec(s->w, sql, err);
+	snprintf(sql, sizeof sql, "INSERT INTO meta(k, v) VALUES('epoch', '%s')", lg->epoch);
+	return ledger_exec(lg->w, sql, err);
 }
 
-const char *ledger_epoch(const ledger *s) { return s->epoch; }
+const char *ledger_epoch(const ledger *lg) { return lg->epoch; }
 
 int ledger_state_is_postgres(const char *state)
 {
 	return state && (!strncmp(state, "postgres://", 11) || !strncmp(state, "postgresql://", 13));
 }
 
-int ledger_lease(ledger *s, const char *name, int *held, ids_error *err)
+int ledger_lease(ledger *lg, const char *name, int *held, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_lease(s, name, held, err);
+	if (lg->pg)
+		return ledger_pg_lease(lg, name, held, err);
 	*held = 1; /* SQLite: this process alone holds the state (DIR/LOCK) */
 	return 0;
 }
 
-int ledger_lease_fence_begin(ledger *s, const char *name, ids_error *err)
+int ledger_lease_fence_begin(ledger *lg, const char *name, ids_error *err)
 {
-	return s->pg ? ledger_pg_lease_fence_begin(s, name, err) : 0;
+	return lg->pg ? ledger_pg_lease_fence_begin(lg, name, err) : 0;
 }
 
-void ledger_lease_fence_end(ledger *s)
+void ledger_lease_fence_end(ledger *lg)
 {
-	if (s->pg)
-		ledger_pg_lease_fence_end(s);
+	if (lg->pg)
+		ledger_pg_lease_fence_end(lg);
 }
 
 static int walbuf_ok; /* the writer's connection goes through walbuf.c's VFS */
@@ -274,87 +274,87 @@ static void sqlite_global_config(void)
 
 /* The SQLite backend: the data dir's lock, connections, pragmas, schema, ids and the
  * checkpoint thread. */
-static int open_sqlite(ledger *s, const ledger_options *o, ids_error *err)
+static int open_sqlite(ledger *lg, const ledger_options *o, ids_error *err)
 {
 	int rc = 0;
 	{
 		/* One process owns a data dir: the writer keeps the next seq in memory, so a second
 		 * writer on the same SQLite file would collide. */
 		char lock[IDS_PATH_MAX + 1];
-		s->lock_fd = -1;
+		lg->lock_fd = -1;
 		rc = ids_path(lock, sizeof lock, err, "%s/LOCK", o->dir);
-		if (!rc && (s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		if (!rc && (lg->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
 			rc = ids_fail(err, IDS_EIO, "cannot create %s: %s", lock, strerror(errno));
-		} else if (!rc && flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+		} else if (!rc && flock(lg->lock_fd, LOCK_EX | LOCK_NB)) {
 			char pid[32] = "";
-			ssize_t n = pread(s->lock_fd, pid, sizeof pid - 1, 0);
+			ssize_t n = pread(lg->lock_fd, pid, sizeof pid - 1, 0);
 			pid[n > 0 ? n : 0] = 0;
 			pid[strcspn(pid, "\r\n")] = 0;   /* the file holds "PID\n" */
 			rc = ids_fail(err, IDS_EIO,
 				      "data directory %s is in use by another idbsync process (pid %s); stop it, or send "
 				      "the work to it (e.g. idbsync import --server URL)",
 				      o->dir, pid[0] ? pid : "?");
-			close(s->lock_fd);
-			s->lock_fd = -1;
+			close(lg->lock_fd);
+			lg->lock_fd = -1;
 		} else if (!rc) {
 			char pid[32];
 			int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-			if (ftruncate(s->lock_fd, 0) == 0 && pwrite(s->lock_fd, pid, (size_t)n, 0) < 0)
+			if (ftruncate(lg->lock_fd, 0) == 0 && pwrite(lg->lock_fd, pid, (size_t)n, 0) < 0)
 				(void)0; /* the pid is informational only */
 		}
 	}
 	if (!rc)
-		rc = open_conn(s, &s->w, 0, o->durable && walbuf_ok ? LEDGER_WALBUF_VFS : NULL, err);
+		rc = open_conn(lg, &lg->w, 0, o->durable && walbuf_ok ? LEDGER_WALBUF_VFS : NULL, err);
 	/* The WAL file keeps its largest size unless limited: while the lake's scans hold old
 	 * snapshots it cannot restart and grows (249 MB in an 800k-mutation push); afterwards it is
 	 * cut back to 64 MiB. */
 	if (!rc)
-		rc = ledger_exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;", err);
+		rc = ledger_exec(lg->w, "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;", err);
 	if (!rc)
-		rc = ledger_exec(s->w, o->durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;", err);
+		rc = ledger_exec(lg->w, o->durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;", err);
 	if (!rc)
-		rc = ledger_exec(s->w, schema_v1, err);
+		rc = ledger_exec(lg->w, schema_v1, err);
 	for (int i = 0; !rc && i < ST_COUNT; i++) {
 		char *gen = generated_sql(i);
-		if (sqlite3_prepare_v3(s->w, gen ? gen : stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+		if (sqlite3_prepare_v3(lg->w, gen ? gen : stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &lg->st[i], NULL) !=
 		    SQLITE_OK)
-			rc = ledger_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");
+			rc = ledger_sql_err(lg, lg->w, SQLITE_ERROR, err, "prepare");
 		free(gen);
 	}
 	char node[HLC_NODE_MAX + 1];
 	if (!rc)
-		rc = load_node(s, node, err);
+		rc = load_node(lg, node, err);
 	if (!rc)
-		rc = load_epoch(s, err);
+		rc = load_epoch(lg, err);
 	if (!rc)
-		rc = hlc_clock_init(&s->clock, node, o->max_skew_ms, err);
+		rc = hlc_clock_init(&lg->clock, node, o->max_skew_ms, err);
 	if (!rc) {
 		sqlite3_stmt *q;
-		sqlite3_prepare_v2(s->w, "SELECT max(coalesce((SELECT max(seq) FROM changes), 0),"
+		sqlite3_prepare_v2(lg->w, "SELECT max(coalesce((SELECT max(seq) FROM changes), 0),"
 					 " coalesce((SELECT max(seq) FROM rows), 0),"
 					 " (SELECT v FROM meta WHERE k='head'))", -1, &q, NULL);
 		if (sqlite3_step(q) == SQLITE_ROW)
-			s->head = sqlite3_column_int64(q, 0);
+			lg->head = sqlite3_column_int64(q, 0);
 		sqlite3_finalize(q);
-		s->next_seq = s->head + 1;
-		s->open_head = s->head;
+		lg->next_seq = lg->head + 1;
+		lg->open_head = lg->head;
 		/* the clock must never stamp below what is already stored */
-		sqlite3_prepare_v2(s->w, "SELECT max(hlc) FROM rows", -1, &q, NULL);
+		sqlite3_prepare_v2(lg->w, "SELECT max(hlc) FROM rows", -1, &q, NULL);
 		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT) {
 			hlc_stamp st;
 			const char *h = (const char *)sqlite3_column_text(q, 0);
 			if (!hlc_parse(&st, h, strlen(h), NULL) && st.ms <= hlc_wall_ms() + o->max_skew_ms)
-				hlc_clock_observe(&s->clock, &st);
+				hlc_clock_observe(&lg->clock, &st);
 		}
 		sqlite3_finalize(q);
 	}
 	for (int i = 0; !rc && i < READERS; i++)
-		rc = open_conn(s, &s->readers[i], 1, NULL, err);
+		rc = open_conn(lg, &lg->readers[i], 1, NULL, err);
 	sqlite3 *ck = NULL;
-	if (!rc && (rc = open_conn(s, &ck, 0, NULL, err)))
+	if (!rc && (rc = open_conn(lg, &ck, 0, NULL, err)))
 		sqlite3_close(ck);
 	else if (!rc)
-		rc = ledger_ckpt_start(s, ck, err);
+		rc = ledger_ckpt_start(lg, ck, err);
 	return rc;
 }
 
@@ -363,109 +363,109 @@ int ledger_open(ledger **out, const ledger_options *o, ids_error *err)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, sqlite_global_config);
 	*out = NULL;
-	ledger *s = calloc(1, sizeof *s);
-	if (!s)
+	ledger *lg = calloc(1, sizeof *lg);
+	if (!lg)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	s->o = *o;
-	s->lock_fd = -1;
-	s->dir = strdup(o->dir);
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->work, NULL);
-	pthread_cond_init(&s->done, NULL);
-	pthread_cond_init(&s->changed, NULL);
-	pthread_mutex_init(&s->rmu, NULL);
-	pthread_cond_init(&s->rfree, NULL);
-	pthread_rwlock_init(&s->rules_lock, NULL);
+	lg->o = *o;
+	lg->lock_fd = -1;
+	lg->dir = strdup(o->dir);
+	pthread_mutex_init(&lg->mu, NULL);
+	pthread_cond_init(&lg->work, NULL);
+	pthread_cond_init(&lg->done, NULL);
+	pthread_cond_init(&lg->changed, NULL);
+	pthread_mutex_init(&lg->rmu, NULL);
+	pthread_cond_init(&lg->rfree, NULL);
+	pthread_rwlock_init(&lg->rules_lock, NULL);
 	int rc = mkdirs(o->dir, err); /* with PostgreSQL too: uploads are spooled there */
 	if (!rc)
-		rc = ledger_state_is_postgres(o->state) ? ledger_pg_open(s, err) : open_sqlite(s, o, err);
+		rc = ledger_state_is_postgres(o->state) ? ledger_pg_open(lg, err) : open_sqlite(lg, o, err);
 	if (!rc) {
-		s->last_gc_ms = hlc_wall_ms();
-		if (pthread_create(&s->writer, NULL, ledger_writer_main, s))
+		lg->last_gc_ms = hlc_wall_ms();
+		if (pthread_create(&lg->writer, NULL, ledger_writer_main, lg))
 			rc = ids_fail(err, IDS_EIO, "cannot start the writer thread");
 		else
-			s->writer_started = 1;
+			lg->writer_started = 1;
 	}
 	if (rc) {
-		ledger_free(s);
+		ledger_free(lg);
 		return rc;
 	}
-	*out = s;
+	*out = lg;
 	return 0;
 }
 
-void ledger_free(ledger *s)
+void ledger_free(ledger *lg)
 {
-	if (!s)
+	if (!lg)
 		return;
-	if (s->writer_started) {
-		pthread_mutex_lock(&s->mu);
-		s->stop = 1;
-		pthread_cond_broadcast(&s->work);
-		pthread_cond_broadcast(&s->changed);
-		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->writer, NULL);
+	if (lg->writer_started) {
+		pthread_mutex_lock(&lg->mu);
+		lg->stop = 1;
+		pthread_cond_broadcast(&lg->work);
+		pthread_cond_broadcast(&lg->changed);
+		pthread_mutex_unlock(&lg->mu);
+		pthread_join(lg->writer, NULL);
 	}
-	ledger_pg_close(s);
-	ledger_ckpt_stop(s);
+	ledger_pg_close(lg);
+	ledger_ckpt_stop(lg);
 	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(s->st[i]);
+		sqlite3_finalize(lg->st[i]);
 	for (int i = 0; i < READERS; i++)
-		sqlite3_close(s->readers[i]);
-	if (s->w)
-		sqlite3_close(s->w);
-	for (size_t i = 0; i < s->n_rules; i++) {
-		free(s->rules[i].db);
-		free(s->rules[i].store);
+		sqlite3_close(lg->readers[i]);
+	if (lg->w)
+		sqlite3_close(lg->w);
+	for (size_t i = 0; i < lg->n_rules; i++) {
+		free(lg->rules[i].db);
+		free(lg->rules[i].store);
 	}
-	free(s->rules);
-	ledger_fields_reset(s);
-	while (s->notes) {
-		pull_note *n = s->notes;
-		s->notes = n->next;
+	free(lg->rules);
+	ledger_fields_reset(lg);
+	while (lg->notes) {
+		pull_note *n = lg->notes;
+		lg->notes = n->next;
 		free(n->key);
 		free(n);
 	}
 	for (int b = 0; b < DB_HEAD_BUCKETS; b++)
-		for (db_head *d = s->db_heads[b], *next; d; d = next) {
+		for (db_head *d = lg->db_heads[b], *next; d; d = next) {
 			next = d->next;
 			free(d);
 		}
-	hlc_clock_destroy(&s->clock);
-	if (s->lock_fd > 0)
-		close(s->lock_fd); /* releases the flock */
-	free(s->dir);
-	free(s);
+	hlc_clock_destroy(&lg->clock);
+	if (lg->lock_fd > 0)
+		close(lg->lock_fd); /* releases the flock */
+	free(lg->dir);
+	free(lg);
 }
 
-hlc_clock *ledger_clock(ledger *s) { return &s->clock; }
-const ledger_stats *ledger_get_stats(ledger *s) { return &s->stats; }
+hlc_clock *ledger_clock(ledger *lg) { return &lg->clock; }
+const ledger_stats *ledger_get_stats(ledger *lg) { return &lg->stats; }
 
-int ledger_set_rule(ledger *s, const char *db, const char *name, ids_rule rule)
+int ledger_set_rule(ledger *lg, const char *db, const char *name, ids_rule rule)
 {
-	pthread_rwlock_wrlock(&s->rules_lock);
-	rule_entry *r = realloc(s->rules, (s->n_rules + 1) * sizeof *r);
+	pthread_rwlock_wrlock(&lg->rules_lock);
+	rule_entry *r = realloc(lg->rules, (lg->n_rules + 1) * sizeof *r);
 	if (!r) {
-		pthread_rwlock_unlock(&s->rules_lock);
+		pthread_rwlock_unlock(&lg->rules_lock);
 		return IDS_ENOMEM;
 	}
-	s->rules = r;
-	r[s->n_rules].db = db ? strdup(db) : NULL;
-	r[s->n_rules].store = strdup(name);
-	r[s->n_rules].rule = rule;
-	r[s->n_rules].read_only = 0;
-	s->n_rules++;
-	pthread_rwlock_unlock(&s->rules_lock);
+	lg->rules = r;
+	r[lg->n_rules].db = db ? strdup(db) : NULL;
+	r[lg->n_rules].store = strdup(name);
+	r[lg->n_rules].rule = rule;
+	r[lg->n_rules].read_only = 0;
+	lg->n_rules++;
+	pthread_rwlock_unlock(&lg->rules_lock);
 	return 0;
 }
 
-ids_rule ledger_rule(ledger *s, const char *db, const char *name)
+ids_rule ledger_rule(ledger *lg, const char *db, const char *name)
 {
-	ids_rule rule = s->o.default_rule;
+	ids_rule rule = lg->o.default_rule;
 	int best = -1;
-	pthread_rwlock_rdlock(&s->rules_lock);
-	for (size_t i = 0; i < s->n_rules; i++) {
-		rule_entry *r = &s->rules[i];
+	pthread_rwlock_rdlock(&lg->rules_lock);
+	for (size_t i = 0; i < lg->n_rules; i++) {
+		rule_entry *r = &lg->rules[i];
 		if (r->read_only || (strcmp(r->store, name) != 0 && strcmp(r->store, "*") != 0))
 			continue;
 		if (r->db && strcmp(r->db, db) != 0)
@@ -477,56 +477,56 @@ ids_rule ledger_rule(ledger *s, const char *db, const char *name)
 			rule = r->rule;
 		}
 	}
-	pthread_rwlock_unlock(&s->rules_lock);
+	pthread_rwlock_unlock(&lg->rules_lock);
 	return rule;
 }
 
-int ledger_set_read_only(ledger *s, const char *db, const char *name)
+int ledger_set_read_only(ledger *lg, const char *db, const char *name)
 {
-	int rc = ledger_set_rule(s, db, name, IDS_RULE_LWW);
+	int rc = ledger_set_rule(lg, db, name, IDS_RULE_LWW);
 	if (!rc) {
-		pthread_rwlock_wrlock(&s->rules_lock);
-		s->rules[s->n_rules - 1].read_only = 1;
-		pthread_rwlock_unlock(&s->rules_lock);
+		pthread_rwlock_wrlock(&lg->rules_lock);
+		lg->rules[lg->n_rules - 1].read_only = 1;
+		pthread_rwlock_unlock(&lg->rules_lock);
 	}
 	return rc;
 }
 
-int ledger_is_read_only(ledger *s, const char *db, const char *name)
+int ledger_is_read_only(ledger *lg, const char *db, const char *name)
 {
 	int ro = 0;
-	pthread_rwlock_rdlock(&s->rules_lock);
-	for (size_t i = 0; i < s->n_rules && !ro; i++) {
-		rule_entry *r = &s->rules[i];
+	pthread_rwlock_rdlock(&lg->rules_lock);
+	for (size_t i = 0; i < lg->n_rules && !ro; i++) {
+		rule_entry *r = &lg->rules[i];
 		ro = r->read_only && (!strcmp(r->store, name) || !strcmp(r->store, "*")) && (!r->db || !strcmp(r->db, db));
 	}
-	pthread_rwlock_unlock(&s->rules_lock);
+	pthread_rwlock_unlock(&lg->rules_lock);
 	return ro;
 }
 
-sqlite3 *ledger_reader_get(ledger *s)
+sqlite3 *ledger_reader_get(ledger *lg)
 {
-	pthread_mutex_lock(&s->rmu);
+	pthread_mutex_lock(&lg->rmu);
 	for (;;) {
 		for (int i = 0; i < READERS; i++) {
-			if (!s->reader_busy[i]) {
-				s->reader_busy[i] = 1;
-				pthread_mutex_unlock(&s->rmu);
-				return s->readers[i];
+			if (!lg->reader_busy[i]) {
+				lg->reader_busy[i] = 1;
+				pthread_mutex_unlock(&lg->rmu);
+				return lg->readers[i];
 			}
 		}
-		pthread_cond_wait(&s->rfree, &s->rmu);
+		pthread_cond_wait(&lg->rfree, &lg->rmu);
 	}
 }
 
-void ledger_reader_put(ledger *s, sqlite3 *db)
+void ledger_reader_put(ledger *lg, sqlite3 *db)
 {
-	pthread_mutex_lock(&s->rmu);
+	pthread_mutex_lock(&lg->rmu);
 	for (int i = 0; i < READERS; i++)
-		if (s->readers[i] == db)
-			s->reader_busy[i] = 0;
-	pthread_cond_signal(&s->rfree);
-	pthread_mutex_unlock(&s->rmu);
+		if (lg->readers[i] == db)
+			lg->reader_busy[i] = 0;
+	pthread_cond_signal(&lg->rfree);
+	pthread_mutex_unlock(&lg->rmu);
 }
 
 void ledger_push_result_init(ledger_push_result *r)

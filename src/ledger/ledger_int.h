@@ -127,22 +127,22 @@ struct ledger {
 
 /* writer.c: publishes a finished group (head, stats) and wakes its pushers and the waiters;
  * both backends' group commits end here. rc/err: the group's failure, if any. */
-void ledger_group_done(ledger *s, push_job *jobs, int64_t new_head, int rc, const ids_error *err);
-void ledger_record_commit(ledger *s, int64_t us);
+void ledger_group_done(ledger *lg, push_job *jobs, int64_t new_head, int rc, const ids_error *err);
+void ledger_record_commit(ledger *lg, int64_t us);
 /* apply.c: the push answer's pieces, shared by both backends' apply */
 void ledger_conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, const char *reason, int64_t wseq,
 			 int wdel, const char *whlc, const char *wval, size_t wlen, const ids_buf *lost);
 int ledger_note_kept(ledger_push_result *r, int64_t id, int64_t seq, ids_error *err);
 /* A mutation's admission, before its row is read: refuses a client's write to a server-owned
  * store (IDS_EFORBIDDEN, nothing of the push applies) and stamps or observes its HLC. */
-int ledger_admit_mutation(ledger *s, const ids_batch *b, int read_only, ids_mutation *m, ids_error *err);
+int ledger_admit_mutation(ledger *lg, const ids_batch *b, int read_only, ids_mutation *m, ids_error *err);
 /* The refusal (IDS_EFORBIDDEN) of a user's mutation to a key a shared row (uid 0) holds. */
 int ledger_refuse_shared(const ids_batch *b, const ids_mutation *m, ids_error *err);
 /* pull.c: one change of a pull answer (both backends) */
 void ledger_emit_change(ids_buf *out, int first, int64_t seq, const char *store_name, size_t store_len,
 		       const uint8_t *key, size_t key_len, int deleted, const char *value, size_t value_len,
 		       const char *hlc, size_t hlc_len);
-void ledger_note_pull(ledger *s, const ledger_pull_req *req);
+void ledger_note_pull(ledger *lg, const ledger_pull_req *req);
 
 /* A row source: the rows of one backend's answer (a SQLite statement, a PostgreSQL result) read
  * column by column, so that what is read from a row lives in one place for both backends
@@ -158,11 +158,11 @@ typedef struct ledger_rowsrc {
 /* The SQLite statement q as a row source (what names it in errors). */
 typedef struct ledger_sqlite_rows {
 	ledger_rowsrc src;
-	ledger *s;
+	ledger *lg;
 	sqlite3_stmt *q;
 	const char *what;
 } ledger_sqlite_rows;
-void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *s, sqlite3_stmt *q, const char *what);
+void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *lg, sqlite3_stmt *q, const char *what);
 
 /* The change log and the conflicts log share their first columns and joins; each backend runs
  * this SQL with its own placeholders (P1 the id to read after, P2 the row limit). */
@@ -183,7 +183,7 @@ int ledger_scan_conflicts(ledger_rowsrc *r, int (*fn)(void *ctx, const ledger_co
 			 int64_t *last, ids_error *err);
 
 /* scan.c: the SQLite scan of either log (the other callback NULL) */
-int ledger_sqlite_scan_log(ledger *s, const char *what, const char *sql, int64_t after, size_t max,
+int ledger_sqlite_scan_log(ledger *lg, const char *what, const char *sql, int64_t after, size_t max,
 			  int (*change)(void *ctx, const ledger_change *c),
 			  int (*conflict)(void *ctx, const ledger_conflict *c), void *ctx, int64_t *last, ids_error *err);
 
@@ -209,10 +209,10 @@ typedef struct ledger_apply_io {
 	void *ctx;
 } ledger_apply_io;
 /* Acts on the decision d of mutation m (seq: the seq it takes if applied; cur: the row it was
- * decided against): an applied one is written (io->write) and takes s->next_seq, a lost one is
+ * decided against): an applied one is written (io->write) and takes lg->next_seq, a lost one is
  * logged (io->conflict), both answered in res; *dlive and *dtomb get the store's count deltas.
  * Both backends' apply end here (apply.c, pg_push.c). */
-int ledger_apply_decided(ledger *s, const ledger_apply_io *io, ids_rule rule, const ids_mutation *m,
+int ledger_apply_decided(ledger *lg, const ledger_apply_io *io, ids_rule rule, const ids_mutation *m,
 			const ids_row *cur, const char *cur_hlc, int64_t seq, const ids_decision *d, int64_t *dlive,
 			int64_t *dtomb, ledger_push_result *res, ids_error *err);
 /* The mutations of b a client's last acknowledged id ack lets apply: duplicates (ids at or below
@@ -222,36 +222,36 @@ int ledger_apply_ids(ids_batch *b, int64_t *ack, ledger_push_result *res, int (*
 
 /* The PostgreSQL backend (pg.c: connections, schema, NOTIFY listener, leases; pg_push.c: group
  * commit and apply; pg_read.c: pulls and the lake's scans). */
-int ledger_pg_open(ledger *s, ids_error *err);
-void ledger_pg_close(ledger *s);
-void ledger_pg_run_group(ledger *s, push_job *jobs);
-int ledger_pg_pull(ledger *s, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count, ids_error *err);
-int ledger_pg_list_json(ledger *s, const char *db, const char *user, ids_buf *out, ids_error *err);
-int ledger_pg_names_json(ledger *s, const char *db, ids_buf *out, ids_error *err);
-int ledger_pg_changes_scan(ledger *s, int64_t after, size_t max, int (*fn)(void *ctx, const ledger_change *c),
+int ledger_pg_open(ledger *lg, ids_error *err);
+void ledger_pg_close(ledger *lg);
+void ledger_pg_run_group(ledger *lg, push_job *jobs);
+int ledger_pg_pull(ledger *lg, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count, ids_error *err);
+int ledger_pg_list_json(ledger *lg, const char *db, const char *user, ids_buf *out, ids_error *err);
+int ledger_pg_names_json(ledger *lg, const char *db, ids_buf *out, ids_error *err);
+int ledger_pg_changes_scan(ledger *lg, int64_t after, size_t max, int (*fn)(void *ctx, const ledger_change *c),
 			  void *ctx, int64_t *last, ids_error *err);
-int ledger_pg_changes_prune(ledger *s, int64_t upto, ids_error *err);
-int64_t ledger_pg_conflicts_head(ledger *s);
-int ledger_pg_conflicts_scan(ledger *s, int64_t after, size_t max, int (*fn)(void *ctx, const ledger_conflict *c),
+int ledger_pg_changes_prune(ledger *lg, int64_t upto, ids_error *err);
+int64_t ledger_pg_conflicts_head(ledger *lg);
+int ledger_pg_conflicts_scan(ledger *lg, int64_t after, size_t max, int (*fn)(void *ctx, const ledger_conflict *c),
 			    void *ctx, int64_t *last, ids_error *err);
-int ledger_pg_rows_scan(ledger *s, const char *db, const char *store_name, uint32_t lo, uint32_t hi,
+int ledger_pg_rows_scan(ledger *lg, const char *db, const char *store_name, uint32_t lo, uint32_t hi,
 		       int (*fn)(void *ctx, const ledger_row *r), void *ctx, int64_t *head, ids_error *err);
-int ledger_pg_rows_get(ledger *s, const char *db, const char *store_name, const ledger_key_ref *keys, size_t n,
+int ledger_pg_rows_get(ledger *lg, const char *db, const char *store_name, const ledger_key_ref *keys, size_t n,
 		      int (*fn)(void *ctx, size_t i, int found, const ledger_row *r), void *ctx, int64_t *head,
 		      ids_error *err);
-int ledger_pg_lease(ledger *s, const char *name, int *held, ids_error *err);
-int ledger_pg_lease_fence_begin(ledger *s, const char *name, ids_error *err);
-void ledger_pg_lease_fence_end(ledger *s);
+int ledger_pg_lease(ledger *lg, const char *name, int *held, ids_error *err);
+int ledger_pg_lease_fence_begin(ledger *lg, const char *name, ids_error *err);
+void ledger_pg_lease_fence_end(ledger *lg);
 /* pg_gc.c: tombstone collection with this server's noted pull progress (gc.c's rule) */
-int ledger_pg_gc(ledger *s, ids_error *err);
-int64_t ledger_pg_head_fresh(ledger *s);
+int ledger_pg_gc(ledger *lg, ids_error *err);
+int64_t ledger_pg_head_fresh(ledger *lg);
 
-int ledger_sql_err(ledger *s, sqlite3 *db, int rc, ids_error *err, const char *what);
+int ledger_sql_err(ledger *lg, sqlite3 *db, int rc, ids_error *err, const char *what);
 /* Deletes changes up to seq upto older than cutoff (ms since the epoch), walking the old prefix. */
-int ledger_prune_old_changes(ledger *s, sqlite3 *db, int64_t upto, int64_t cutoff, ids_error *err);
+int ledger_prune_old_changes(ledger *lg, sqlite3 *db, int64_t upto, int64_t cutoff, ids_error *err);
 /* checkpoint.c: takes ck (a read-write connection); stop joins the thread and closes it. */
-int ledger_ckpt_start(ledger *s, sqlite3 *ck, ids_error *err);
-void ledger_ckpt_stop(ledger *s);
+int ledger_ckpt_start(ledger *lg, sqlite3 *ck, ids_error *err);
+void ledger_ckpt_stop(ledger *lg);
 int ledger_exec(sqlite3 *db, const char *sql, ids_error *err);
 /* Another connection to the SQLite state (the writer's settings, busy timeout; readonly: a
  * reader's), for a caller that needs one of its own; sqlite3_close() it. */
@@ -260,24 +260,24 @@ int ledger_exec(sqlite3 *db, const char *sql, ids_error *err);
  * Called once, before any connection opens; returns a SQLite result code. */
 #define LEDGER_WALBUF_VFS "idbsync-walbuf"
 int ledger_walbuf_register(void);
-int ledger_conn_open(ledger *s, sqlite3 **out, int readonly, ids_error *err);
-sqlite3 *ledger_reader_get(ledger *s);
-void ledger_reader_put(ledger *s, sqlite3 *db);
+int ledger_conn_open(ledger *lg, sqlite3 **out, int readonly, ids_error *err);
+sqlite3 *ledger_reader_get(ledger *lg);
+void ledger_reader_put(ledger *lg, sqlite3 *db);
 
 /* Lookup-or-create of ids (writer only). */
-int ledger_db_id(ledger *s, const char *name, int64_t *did, ids_error *err);
-int ledger_user_id(ledger *s, const char *name, int64_t *uid, ids_error *err);
-int ledger_store_id(ledger *s, int64_t did, const char *name, int64_t *sid, ids_error *err);
+int ledger_db_id(ledger *lg, const char *name, int64_t *did, ids_error *err);
+int ledger_user_id(ledger *lg, const char *name, int64_t *uid, ids_error *err);
+int ledger_store_id(ledger *lg, int64_t did, const char *name, int64_t *sid, ids_error *err);
 
 /* Applies one batch inside the writer's open transaction. */
-int ledger_apply_batch(ledger *s, ids_batch *b, ledger_push_result *res, ids_error *err);
+int ledger_apply_batch(ledger *lg, ids_batch *b, ledger_push_result *res, ids_error *err);
 void *ledger_writer_main(void *arg);
 /* Records the top-level fields of a put's value (writer thread, inside its transaction). */
-int ledger_fields_note(ledger *s, int64_t sid, const ids_mutation *m, ids_error *err);
+int ledger_fields_note(ledger *lg, int64_t sid, const ids_mutation *m, ids_error *err);
 /* Forgets the cache (after a failed commit, and at close). */
-void ledger_fields_reset(ledger *s);
-int ledger_gc_run(ledger *s, ids_error *err);
-void ledger_flush_notes(ledger *s);
+void ledger_fields_reset(ledger *lg);
+int ledger_gc_run(ledger *lg, ids_error *err);
+void ledger_flush_notes(ledger *lg);
 
 /* query.c: the column type a view gives a field whose values had these kinds (fields.c's
  * K_* bits), and the answer of ledger_query_columns built from the fields and their kinds. */
@@ -292,9 +292,9 @@ void ledger_sql_quote(ids_buf *o, const char *s, char q);
 int ledger_query_params(const char *params, size_t len, int expect,
 		       int (*fn)(void *ctx, int i, ids_jtype type, const char *text, size_t n), void *ctx, ids_error *err);
 /* pg_query.c: ledger_query and ledger_query_columns on PostgreSQL (lim: filled in) */
-int ledger_pg_query(ledger *s, const char *db, const char *user, const char *sql, size_t sql_len, const char *params,
+int ledger_pg_query(ledger *lg, const char *db, const char *user, const char *sql, size_t sql_len, const char *params,
 		   size_t params_len, const ledger_query_limits *lim, ids_buf *out, ids_error *err);
-int ledger_pg_query_columns(ledger *s, const char *db, const char *store_name, ids_buf *out, ids_error *err);
+int ledger_pg_query_columns(ledger *lg, const char *db, const char *store_name, ids_buf *out, ids_error *err);
 
 /* backup.c: claims out_file (never overwritten) and names the copy's temp file beside it; then
  * (rc: the copy's outcome) the copy is fsynced and renamed over out_file, or both removed. */

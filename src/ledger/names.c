@@ -2,14 +2,14 @@
  * the first time a push or an import names them. */
 #include "ledger_int.h"
 
-static int64_t lookup_or_insert(ledger *s, const char *sel, const char *ins, int64_t a, const char *name,
+static int64_t lookup_or_insert(ledger *lg, const char *sel, const char *ins, int64_t a, const char *name,
 				int *rc_out, ids_error *err)
 {
 	sqlite3_stmt *q;
 	int64_t id = -1;
 	for (int pass = 0; pass < 2 && id < 0; pass++) {
-		if (sqlite3_prepare_v2(s->w, pass ? ins : sel, -1, &q, NULL) != SQLITE_OK) {
-			*rc_out = ledger_sql_err(s, s->w, SQLITE_ERROR, err, "prepare");
+		if (sqlite3_prepare_v2(lg->w, pass ? ins : sel, -1, &q, NULL) != SQLITE_OK) {
+			*rc_out = ledger_sql_err(lg, lg->w, SQLITE_ERROR, err, "prepare");
 			return -1;
 		}
 		int i = 1;
@@ -20,9 +20,9 @@ static int64_t lookup_or_insert(ledger *s, const char *sel, const char *ins, int
 		if (!pass && rc == SQLITE_ROW)
 			id = sqlite3_column_int64(q, 0);
 		else if (pass && rc == SQLITE_DONE)
-			id = sqlite3_last_insert_rowid(s->w);
+			id = sqlite3_last_insert_rowid(lg->w);
 		else if (pass) {
-			*rc_out = ledger_sql_err(s, s->w, rc, err, "insert");
+			*rc_out = ledger_sql_err(lg, lg->w, rc, err, "insert");
 			sqlite3_finalize(q);
 			return -1;
 		}
@@ -32,26 +32,26 @@ static int64_t lookup_or_insert(ledger *s, const char *sel, const char *ins, int
 	return id;
 }
 
-int ledger_db_id(ledger *s, const char *name, int64_t *did, ids_error *err)
+int ledger_db_id(ledger *lg, const char *name, int64_t *did, ids_error *err)
 {
 	int rc;
-	*did = lookup_or_insert(s, "SELECT did FROM dbs WHERE name=?1", "INSERT INTO dbs(name) VALUES(?1)", -1,
+	*did = lookup_or_insert(lg, "SELECT did FROM dbs WHERE name=?1", "INSERT INTO dbs(name) VALUES(?1)", -1,
 				name, &rc, err);
 	return rc;
 }
 
-int ledger_user_id(ledger *s, const char *name, int64_t *uid, ids_error *err)
+int ledger_user_id(ledger *lg, const char *name, int64_t *uid, ids_error *err)
 {
 	int rc;
-	*uid = lookup_or_insert(s, "SELECT uid FROM users WHERE name=?1", "INSERT INTO users(name) VALUES(?1)",
+	*uid = lookup_or_insert(lg, "SELECT uid FROM users WHERE name=?1", "INSERT INTO users(name) VALUES(?1)",
 				-1, name, &rc, err);
 	return rc;
 }
 
-int ledger_store_id(ledger *s, int64_t did, const char *name, int64_t *sid, ids_error *err)
+int ledger_store_id(ledger *lg, int64_t did, const char *name, int64_t *sid, ids_error *err)
 {
 	int rc;
-	*sid = lookup_or_insert(s, "SELECT sid FROM stores WHERE did=?1 AND name=?2",
+	*sid = lookup_or_insert(lg, "SELECT sid FROM stores WHERE did=?1 AND name=?2",
 				"INSERT INTO stores(did, name) VALUES(?1, ?2)", did, name, &rc, err);
 	return rc;
 }

@@ -49,14 +49,14 @@ static void sleep_ms(int ms)
 
 static void notice_quiet(void *arg, const char *msg) { (void)arg, (void)msg; }
 
-int pg_connect(ledger *s, PGconn **c, ids_error *err)
+int pg_connect(ledger *lg, PGconn **c, ids_error *err)
 {
 	if (*c && PQstatus(*c) == CONNECTION_OK)
 		return 0;
 	PQfinish(*c);
 	/* the URI is expanded; the later keywords fill in what it leaves out */
 	const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
-	const char *vals[] = {s->pg->uri, "5", "idbsync", NULL};
+	const char *vals[] = {lg->pg->uri, "5", "idbsync", NULL};
 	*c = PQconnectdbParams(keys, vals, 1);
 	if (!*c)
 		return ids_fail(err, IDS_ENOMEM, "out of memory connecting to PostgreSQL");
@@ -71,13 +71,13 @@ int pg_connect(ledger *s, PGconn **c, ids_error *err)
 	/* acks wait for the commit's WAL flush (durable), unless --unsafe-no-fsync. No bitmap scans:
 	 * with statistics not yet gathered on a growing table, the planner picks one for a pull and
 	 * sorts every row after the cursor where the (did, seq) index stops after one page. */
-	return pg_exec(s, *c, "session settings",
-		       s->o.durable ? "SET synchronous_commit=on; SET enable_bitmapscan=off"
+	return pg_exec(lg, *c, "session settings",
+		       lg->o.durable ? "SET synchronous_commit=on; SET enable_bitmapscan=off"
 				    : "SET synchronous_commit=off; SET enable_bitmapscan=off",
 		       err);
 }
 
-PGresult *pg_run(ledger *s, PGconn *c, const char *what, const char *sql, int n, const char *const *vals,
+PGresult *pg_run(ledger *lg, PGconn *c, const char *what, const char *sql, int n, const char *const *vals,
 		 const int *lens, const int *binary, ids_error *err)
 {
 	/* without parameters: the simple protocol, which also runs several statements (the schema) */
@@ -100,9 +100,9 @@ PGresult *pg_run(ledger *s, PGconn *c, const char *what, const char *sql, int n,
 	return NULL;
 }
 
-int pg_exec(ledger *s, PGconn *c, const char *what, const char *sql, ids_error *err)
+int pg_exec(ledger *lg, PGconn *c, const char *what, const char *sql, ids_error *err)
 {
-	PGresult *r = pg_run(s, c, what, sql, 0, NULL, NULL, NULL, err);
+	PGresult *r = pg_run(lg, c, what, sql, 0, NULL, NULL, NULL, err);
 	if (!r)
 		return err && err->code ? err->code : IDS_EIO;
 	PQclear(r);
@@ -165,68 +165,68 @@ void pg_rows_free(pg_rows *r)
 	r->blob = NULL;
 }
 
-PGconn *pg_reader_get(ledger *s, ids_error *err)
+PGconn *pg_reader_get(ledger *lg, ids_error *err)
 {
-	struct ledger_pg *pg = s->pg;
+	struct ledger_pg *pg = lg->pg;
 	int i = -1;
-	pthread_mutex_lock(&s->rmu);
+	pthread_mutex_lock(&lg->rmu);
 	for (;;) {
 		for (int k = 0; k < PG_READERS && i < 0; k++)
 			if (!pg->reader_busy[k])
 				i = k;
 		if (i >= 0)
 			break;
-		pthread_cond_wait(&s->rfree, &s->rmu);
+		pthread_cond_wait(&lg->rfree, &lg->rmu);
 	}
 	pg->reader_busy[i] = 1;
-	pthread_mutex_unlock(&s->rmu);
-	if (pg_connect(s, &pg->readers[i], err)) {
-		pthread_mutex_lock(&s->rmu);
+	pthread_mutex_unlock(&lg->rmu);
+	if (pg_connect(lg, &pg->readers[i], err)) {
+		pthread_mutex_lock(&lg->rmu);
 		pg->reader_busy[i] = 0;
-		pthread_cond_signal(&s->rfree);
-		pthread_mutex_unlock(&s->rmu);
+		pthread_cond_signal(&lg->rfree);
+		pthread_mutex_unlock(&lg->rmu);
 		return NULL;
 	}
 	return pg->readers[i];
 }
 
-void pg_reader_put(ledger *s, PGconn *c)
+void pg_reader_put(ledger *lg, PGconn *c)
 {
-	struct ledger_pg *pg = s->pg;
-	pthread_mutex_lock(&s->rmu);
+	struct ledger_pg *pg = lg->pg;
+	pthread_mutex_lock(&lg->rmu);
 	for (int i = 0; i < PG_READERS; i++)
 		if (pg->readers[i] == c)
 			pg->reader_busy[i] = 0;
-	pthread_cond_signal(&s->rfree);
-	pthread_mutex_unlock(&s->rmu);
+	pthread_cond_signal(&lg->rfree);
+	pthread_mutex_unlock(&lg->rmu);
 }
 
 /* Moves the head forward (a commit of any server) and wakes long-polls and SSE streams. */
-static void head_seen(ledger *s, int64_t h)
+static void head_seen(ledger *lg, int64_t h)
 {
-	pthread_mutex_lock(&s->mu);
-	if (h > s->head) {
-		s->head = h;
-		pthread_cond_broadcast(&s->changed);
+	pthread_mutex_lock(&lg->mu);
+	if (h > lg->head) {
+		lg->head = h;
+		pthread_cond_broadcast(&lg->changed);
 	}
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&lg->mu);
 }
 
-static int64_t read_head(ledger *s, PGconn *c, ids_error *err)
+static int64_t read_head(ledger *lg, PGconn *c, ids_error *err)
 {
-	PGresult *r = pg_run(s, c, "read the head", "SELECT v::bigint FROM meta WHERE k='head'", 0, NULL, NULL,
+	PGresult *r = pg_run(lg, c, "read the head", "SELECT v::bigint FROM meta WHERE k='head'", 0, NULL, NULL,
 			     NULL, err);
 	int64_t h = r && PQntuples(r) ? pg_i64(r, 0, 0) : -1;
 	PQclear(r);
 	return h;
 }
 
-/* The state's epoch (meta 'epoch') into s->epoch; "" when the schema is not there yet. */
-static int read_epoch(ledger *s, ids_error *err)
+/* The state's epoch (meta 'epoch') into lg->epoch; "" when the schema is not there yet. */
+static int read_epoch(ledger *lg, ids_error *err)
 {
-	s->epoch[0] = 0;
+	lg->epoch[0] = 0;
 	/* two statements: a query naming meta would fail to parse before it exists */
-	PGresult *r = pg_run(s, s->pg->w, "read the schema", "SELECT to_regclass('meta') IS NOT NULL", 0, NULL, NULL,
+	PGresult *r = pg_run(lg, lg->pg->w, "read the schema", "SELECT to_regclass('meta') IS NOT NULL", 0, NULL, NULL,
 			     NULL, err);
 	if (!r)
 		return IDS_EIO;
@@ -234,31 +234,31 @@ static int read_epoch(ledger *s, ids_error *err)
 	PQclear(r);
 	if (!exists)
 		return 0;
-	r = pg_run(s, s->pg->w, "read the schema", "SELECT v FROM meta WHERE k='epoch'", 0, NULL, NULL, NULL, err);
+	r = pg_run(lg, lg->pg->w, "read the schema", "SELECT v FROM meta WHERE k='epoch'", 0, NULL, NULL, NULL, err);
 	if (!r)
 		return IDS_EIO;
 	if (PQntuples(r))
-		snprintf(s->epoch, sizeof s->epoch, "%s", PQgetvalue(r, 0, 0));
+		snprintf(lg->epoch, sizeof lg->epoch, "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return 0;
 }
 
-int64_t ledger_pg_head_fresh(ledger *s)
+int64_t ledger_pg_head_fresh(ledger *lg)
 {
-	PGconn *c = pg_reader_get(s, NULL);
-	int64_t h = c ? read_head(s, c, NULL) : -1;
+	PGconn *c = pg_reader_get(lg, NULL);
+	int64_t h = c ? read_head(lg, c, NULL) : -1;
 	if (c)
-		pg_reader_put(s, c);
+		pg_reader_put(lg, c);
 	if (h >= 0)
-		head_seen(s, h);
-	return ledger_head(s);
+		head_seen(lg, h);
+	return ledger_head(lg);
 }
 
-static int listener_stopping(ledger *s)
+static int listener_stopping(ledger *lg)
 {
-	pthread_mutex_lock(&s->mu);
-	int stop = s->stop;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&lg->mu);
+	int stop = lg->stop;
+	pthread_mutex_unlock(&lg->mu);
 	return stop;
 }
 
@@ -267,19 +267,19 @@ static int listener_stopping(ledger *s)
  * covers notifications sent while it was away. */
 static void *listener_main(void *arg)
 {
-	ledger *s = arg;
-	struct ledger_pg *pg = s->pg;
+	ledger *lg = arg;
+	struct ledger_pg *pg = lg->pg;
 	int listening = 0;
-	while (!listener_stopping(s)) {
+	while (!listener_stopping(lg)) {
 		if (!listening) {
-			if (pg_connect(s, &pg->listen, NULL) || pg_exec(s, pg->listen, "listen", "LISTEN idbsync_head", NULL)) {
+			if (pg_connect(lg, &pg->listen, NULL) || pg_exec(lg, pg->listen, "listen", "LISTEN idbsync_head", NULL)) {
 				sleep_ms(250);
 				continue;
 			}
 			listening = 1;
-			int64_t h = read_head(s, pg->listen, NULL);
+			int64_t h = read_head(lg, pg->listen, NULL);
 			if (h >= 0)
-				head_seen(s, h);
+				head_seen(lg, h);
 		}
 		struct pollfd p = {PQsocket(pg->listen), POLLIN, 0};
 		if (poll(&p, 1, 250) < 0 || (p.revents && !PQconsumeInput(pg->listen)) || PQstatus(pg->listen) != CONNECTION_OK) {
@@ -297,24 +297,24 @@ static void *listener_main(void *arg)
 			PQfreemem(n);
 		}
 		if (notified)
-			atomic_fetch_add(&s->read_gen, 1);   /* another server's GC does not move the head */
-		int64_t h = notified ? read_head(s, pg->listen, NULL) : -1;
+			atomic_fetch_add(&lg->read_gen, 1);   /* another server's GC does not move the head */
+		int64_t h = notified ? read_head(lg, pg->listen, NULL) : -1;
 		if (h >= 0)
-			head_seen(s, h);
+			head_seen(lg, h);
 	}
 	return NULL;
 }
 
 /* The node of this server's HLC: its own per server (servers share the state, not a clock),
  * kept in DIR/node so a restart stamps as the same node; --node-id names it. */
-static int load_node(ledger *s, char *node, ids_error *err)
+static int load_node(ledger *lg, char *node, ids_error *err)
 {
-	if (s->o.node_id) {
-		snprintf(node, HLC_NODE_MAX + 1, "%s", s->o.node_id);
+	if (lg->o.node_id) {
+		snprintf(node, HLC_NODE_MAX + 1, "%s", lg->o.node_id);
 		return 0;
 	}
 	char path[IDS_PATH_MAX + 1];
-	if (ids_path(path, sizeof path, err, "%s/node", s->dir))
+	if (ids_path(path, sizeof path, err, "%s/node", lg->dir))
 		return err->code;
 	FILE *f = fopen(path, "r");
 	if (f) {
@@ -336,64 +336,64 @@ static int load_node(ledger *s, char *node, ids_error *err)
 	return 0;
 }
 
-int ledger_pg_open(ledger *s, ids_error *err)
+int ledger_pg_open(ledger *lg, ids_error *err)
 {
 	struct ledger_pg *pg = calloc(1, sizeof *pg);
-	if (!pg || !(pg->uri = strdup(s->o.state))) {
+	if (!pg || !(pg->uri = strdup(lg->o.state))) {
 		free(pg);
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	}
-	s->pg = pg;
+	lg->pg = pg;
 	pthread_mutex_init(&pg->lease_mu, NULL);
 	const char *delay = getenv("IDBSYNC_TEST_COMMIT_DELAY_MS");
 	pg->commit_delay_ms = delay ? strtoll(delay, NULL, 10) : 0;
-	int rc = pg_connect(s, &pg->w, err);
-	if (!rc && !(rc = read_epoch(s, err)) && !s->epoch[0]) {
+	int rc = pg_connect(lg, &pg->w, err);
+	if (!rc && !(rc = read_epoch(lg, err)) && !lg->epoch[0]) {
 		/* the first server creates the schema, under a lock so that servers starting
 		 * together do not race; later ones find it and take no lock at all (DDL, even
 		 * IF NOT EXISTS, would wait behind running groups) */
-		rc = pg_exec(s, pg->w, "create the schema", "BEGIN", err);
+		rc = pg_exec(lg, pg->w, "create the schema", "BEGIN", err);
 		if (!rc)
-			rc = pg_exec(s, pg->w, "create the schema", "SELECT pg_advisory_xact_lock(7453, 1)", err);
+			rc = pg_exec(lg, pg->w, "create the schema", "SELECT pg_advisory_xact_lock(7453, 1)", err);
 		if (!rc)
-			rc = pg_exec(s, pg->w, "create the schema", pg_schema, err);
+			rc = pg_exec(lg, pg->w, "create the schema", pg_schema, err);
 		if (!rc) {
 			/* the state's identity, made once */
 			char epoch[LEDGER_EPOCH_LEN + 1];
 			ledger_new_epoch(epoch);
 			const char *v[] = {epoch};
-			PGresult *r = pg_run(s, pg->w, "epoch", "INSERT INTO meta(k, v) VALUES('epoch', $1) ON CONFLICT DO NOTHING",
+			PGresult *r = pg_run(lg, pg->w, "epoch", "INSERT INTO meta(k, v) VALUES('epoch', $1) ON CONFLICT DO NOTHING",
 					     1, v, NULL, NULL, err);
 			rc = r ? 0 : IDS_EIO;
 			PQclear(r);
 		}
 		if (!rc)
-			rc = pg_exec(s, pg->w, "create the schema", "COMMIT", err);
+			rc = pg_exec(lg, pg->w, "create the schema", "COMMIT", err);
 		else if (PQstatus(pg->w) == CONNECTION_OK)
-			pg_exec(s, pg->w, "rollback", "ROLLBACK", NULL);
-		if (!rc && !(rc = read_epoch(s, err)) && !s->epoch[0])
+			pg_exec(lg, pg->w, "rollback", "ROLLBACK", NULL);
+		if (!rc && !(rc = read_epoch(lg, err)) && !lg->epoch[0])
 			rc = ids_fail(err, IDS_ECORRUPT, "PostgreSQL (--state): the schema has no epoch after creating it");
 	}
-	if (!rc && (s->head = read_head(s, pg->w, err)) < 0)
+	if (!rc && (lg->head = read_head(lg, pg->w, err)) < 0)
 		rc = IDS_EIO;
 	char node[HLC_NODE_MAX + 1];
 	if (!rc)
-		rc = load_node(s, node, err);
+		rc = load_node(lg, node, err);
 	if (!rc)
-		rc = hlc_clock_init(&s->clock, node, s->o.max_skew_ms, err);
+		rc = hlc_clock_init(&lg->clock, node, lg->o.max_skew_ms, err);
 	if (!rc) {
 		/* the clock must never stamp below what is already stored */
-		PGresult *r = pg_run(s, pg->w, "read the clock", "SELECT max(hlc) FROM rows", 0, NULL, NULL, NULL, err);
+		PGresult *r = pg_run(lg, pg->w, "read the clock", "SELECT max(hlc) FROM rows", 0, NULL, NULL, NULL, err);
 		if (r && PQntuples(r) && !PQgetisnull(r, 0, 0)) {
 			hlc_stamp st;
 			const char *h = PQgetvalue(r, 0, 0);
-			if (!hlc_parse(&st, h, strlen(h), NULL) && st.ms <= hlc_wall_ms() + s->o.max_skew_ms)
-				hlc_clock_observe(&s->clock, &st);
+			if (!hlc_parse(&st, h, strlen(h), NULL) && st.ms <= hlc_wall_ms() + lg->o.max_skew_ms)
+				hlc_clock_observe(&lg->clock, &st);
 		}
 		PQclear(r);
 	}
 	if (!rc) {
-		if (pthread_create(&pg->listener, NULL, listener_main, s))
+		if (pthread_create(&pg->listener, NULL, listener_main, lg))
 			rc = ids_fail(err, IDS_EIO, "cannot start the PostgreSQL listener thread");
 		else
 			pg->listener_started = 1;
@@ -402,15 +402,15 @@ int ledger_pg_open(ledger *s, ids_error *err)
 }
 
 /* After the writer stopped (ledger_free): the listener sees stop and ends within its poll. */
-void ledger_pg_close(ledger *s)
+void ledger_pg_close(ledger *lg)
 {
-	struct ledger_pg *pg = s->pg;
+	struct ledger_pg *pg = lg->pg;
 	if (!pg)
 		return;
 	if (pg->listener_started) {
-		pthread_mutex_lock(&s->mu);
-		s->stop = 1;
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_lock(&lg->mu);
+		lg->stop = 1;
+		pthread_mutex_unlock(&lg->mu);
 		pthread_join(pg->listener, NULL);
 	}
 	PQfinish(pg->w);
@@ -421,7 +421,7 @@ void ledger_pg_close(ledger *s)
 	pthread_mutex_destroy(&pg->lease_mu);
 	free(pg->uri);
 	free(pg);
-	s->pg = NULL;
+	lg->pg = NULL;
 }
 
 /* The generation slot of lease name (pg->lease_mu held). */
@@ -441,9 +441,9 @@ static int64_t *lease_gen(struct ledger_pg *pg, const char *name)
  * the moment that session ends, which is what makes failover fast and safe. Held already is
  * checked in pg_locks (taking it again would stack the lock). Who takes it counts the lease's
  * generation up (meta 'lease:NAME'), waiting for a fenced commit of the previous holder to end. */
-int ledger_pg_lease(ledger *s, const char *name, int *held, ids_error *err)
+int ledger_pg_lease(ledger *lg, const char *name, int *held, ids_error *err)
 {
-	struct ledger_pg *pg = s->pg;
+	struct ledger_pg *pg = lg->pg;
 	uint32_t h = ledger_key_hash((const uint8_t *)name, strlen(name)) & 0x7fffffff;
 	char key[16], k[40];
 	snprintf(key, sizeof key, "%u", h);
@@ -452,9 +452,9 @@ int ledger_pg_lease(ledger *s, const char *name, int *held, ids_error *err)
 	*held = 0;
 	pthread_mutex_lock(&pg->lease_mu);
 	int64_t *gen = lease_gen(pg, name);
-	int rc = pg_connect(s, &pg->lease, err);
+	int rc = pg_connect(lg, &pg->lease, err);
 	if (!rc) {
-		PGresult *r = pg_run(s, pg->lease, "lease",
+		PGresult *r = pg_run(lg, pg->lease, "lease",
 				     "SELECT EXISTS(SELECT 1 FROM pg_locks WHERE locktype='advisory' AND pid=pg_backend_pid()"
 				     " AND classid=7453 AND objid=$1::bigint AND objsubid=2) OR pg_try_advisory_lock(7453, $1::int)",
 				     1, v, NULL, NULL, err);
@@ -468,7 +468,7 @@ int ledger_pg_lease(ledger *s, const char *name, int *held, ids_error *err)
 		*gen = -1;
 	if (!rc && *held && gen && *gen < 0) {
 		/* taken now (or its generation is not known yet): the next generation is this holder's */
-		PGresult *r = pg_run(s, pg->lease, "lease generation",
+		PGresult *r = pg_run(lg, pg->lease, "lease generation",
 				     "INSERT INTO meta(k, v) VALUES($1, '1') ON CONFLICT(k) DO UPDATE"
 				     " SET v=(meta.v::bigint + 1)::text RETURNING v::bigint",
 				     1, kv, NULL, NULL, err);
@@ -482,9 +482,9 @@ int ledger_pg_lease(ledger *s, const char *name, int *held, ids_error *err)
 	return rc;
 }
 
-int ledger_pg_lease_fence_begin(ledger *s, const char *name, ids_error *err)
+int ledger_pg_lease_fence_begin(ledger *lg, const char *name, ids_error *err)
 {
-	struct ledger_pg *pg = s->pg;
+	struct ledger_pg *pg = lg->pg;
 	uint32_t h = ledger_key_hash((const uint8_t *)name, strlen(name)) & 0x7fffffff;
 	char key[16], k[40], g[24];
 	pthread_mutex_lock(&pg->lease_mu);
@@ -494,12 +494,12 @@ int ledger_pg_lease_fence_begin(ledger *s, const char *name, ids_error *err)
 	snprintf(g, sizeof g, "%lld", (long long)(gen ? *gen : -1));
 	const char *v[] = {k, g, key};
 	/* a lease session that died and reconnected holds nothing: it cannot pass */
-	int rc = !gen || *gen < 0 ? IDS_EBUSY : pg_connect(s, &pg->lease, err);
+	int rc = !gen || *gen < 0 ? IDS_EBUSY : pg_connect(lg, &pg->lease, err);
 	if (!rc)
-		rc = pg_exec(s, pg->lease, "lease fence", "BEGIN", err);
+		rc = pg_exec(lg, pg->lease, "lease fence", "BEGIN", err);
 	if (!rc) {
 		/* the row lock makes a new holder's count-up wait for this commit to end */
-		PGresult *r = pg_run(s, pg->lease, "lease fence",
+		PGresult *r = pg_run(lg, pg->lease, "lease fence",
 				     "SELECT m.v::bigint=$2::bigint AND EXISTS(SELECT 1 FROM pg_locks WHERE locktype='advisory'"
 				     " AND pid=pg_backend_pid() AND classid=7453 AND objid=$3::bigint AND objsubid=2)"
 				     " FROM meta m WHERE m.k=$1 FOR UPDATE OF m",
@@ -507,7 +507,7 @@ int ledger_pg_lease_fence_begin(ledger *s, const char *name, ids_error *err)
 		rc = !r ? IDS_EIO : PQntuples(r) && !strcmp(PQgetvalue(r, 0, 0), "t") ? 0 : IDS_EBUSY;
 		PQclear(r);
 		if (rc)
-			pg_exec(s, pg->lease, "lease fence", "ROLLBACK", NULL);
+			pg_exec(lg, pg->lease, "lease fence", "ROLLBACK", NULL);
 	}
 	if (rc) {
 		if (gen)
@@ -521,9 +521,9 @@ int ledger_pg_lease_fence_begin(ledger *s, const char *name, ids_error *err)
 	return 0; /* lease_mu stays held to ledger_pg_lease_fence_end */
 }
 
-void ledger_pg_lease_fence_end(ledger *s)
+void ledger_pg_lease_fence_end(ledger *lg)
 {
-	struct ledger_pg *pg = s->pg;
-	pg_exec(s, pg->lease, "lease fence", "COMMIT", NULL);
+	struct ledger_pg *pg = lg->pg;
+	pg_exec(lg, pg->lease, "lease fence", "COMMIT", NULL);
 	pthread_mutex_unlock(&pg->lease_mu);
 }

@@ -16,12 +16,12 @@
 
 /* The noted pull progress (db, user, client, cursor, time) of this server as five text arrays
  * (PostgreSQL array literals), and the notes freed. */
-static int notes_arrays(ledger *s, ids_buf a[5], ids_error *err)
+static int notes_arrays(ledger *lg, ids_buf a[5], ids_error *err)
 {
-	pthread_mutex_lock(&s->mu);
-	pull_note *list = s->notes;
-	s->notes = NULL;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&lg->mu);
+	pull_note *list = lg->notes;
+	lg->notes = NULL;
+	pthread_mutex_unlock(&lg->mu);
 	for (int k = 0; k < 5; k++)
 		ids_buf_putc(&a[k], '{');
 	for (int first = 1; list; first = 0) {
@@ -75,21 +75,21 @@ static const char *const gc_sql =
 	" WHERE stores.sid=x.sid)"
 	" SELECT count(*) FROM del";
 
-int ledger_pg_gc(ledger *s, ids_error *err)
+int ledger_pg_gc(ledger *lg, ids_error *err)
 {
-	struct ledger_pg *pg = s->pg;
+	struct ledger_pg *pg = lg->pg;
 	ids_buf a[5];
 	for (int k = 0; k < 5; k++)
 		ids_buf_init(&a[k], (size_t)1 << 30);
 	int64_t head = 0, collected = 0, now = hlc_wall_ms();
-	int rc = notes_arrays(s, a, err), open = 0;
+	int rc = notes_arrays(lg, a, err), open = 0;
 	if (!rc)
-		rc = pg_connect(s, &pg->w, err);
-	if (!rc && !(rc = pg_exec(s, pg->w, "gc", "BEGIN", err)))
+		rc = pg_connect(lg, &pg->w, err);
+	if (!rc && !(rc = pg_exec(lg, pg->w, "gc", "BEGIN", err)))
 		open = 1;
 	PGresult *r = NULL;
 	if (!rc) {
-		r = pg_run(s, pg->w, "gc: head lock", "UPDATE meta SET v=v WHERE k='head' RETURNING v::bigint", 0, NULL, NULL,
+		r = pg_run(lg, pg->w, "gc: head lock", "UPDATE meta SET v=v WHERE k='head' RETURNING v::bigint", 0, NULL, NULL,
 			   NULL, err);
 		head = r && PQntuples(r) ? pg_i64(r, 0, 0) : 0;
 		rc = r ? 0 : IDS_EIO;
@@ -97,38 +97,38 @@ int ledger_pg_gc(ledger *s, ids_error *err)
 	}
 	if (!rc && a[0].len > 2) {
 		const char *v[] = {a[0].data, a[1].data, a[2].data, a[3].data, a[4].data};
-		PQclear(r = pg_run(s, pg->w, "gc: pull progress", notes_sql, 5, v, NULL, NULL, err));
+		PQclear(r = pg_run(lg, pg->w, "gc: pull progress", notes_sql, 5, v, NULL, NULL, err));
 		rc = r ? 0 : IDS_EIO;
 	}
 	if (!rc) {
 		char h[24], since[24];
 		snprintf(h, sizeof h, "%lld", (long long)head);
-		snprintf(since, sizeof since, "%lld", (long long)(now - s->o.tombstone_retention_ms));
+		snprintf(since, sizeof since, "%lld", (long long)(now - lg->o.tombstone_retention_ms));
 		const char *v[] = {h, since};
-		r = pg_run(s, pg->w, "gc: collect tombstones", gc_sql, 2, v, NULL, NULL, err);
+		r = pg_run(lg, pg->w, "gc: collect tombstones", gc_sql, 2, v, NULL, NULL, err);
 		collected = r && PQntuples(r) ? pg_i64(r, 0, 0) : 0;
 		rc = r ? 0 : IDS_EIO;
 		PQclear(r);
 	}
-	if (!rc && s->o.no_lake) {
+	if (!rc && lg->o.no_lake) {
 		/* without a lake the change log only serves three-way merges: keep base_retention of it */
-		rc = pg_prune_changes(s, pg->w, INT64_MAX, now - s->o.base_retention_ms, err);
+		rc = pg_prune_changes(lg, pg->w, INT64_MAX, now - lg->o.base_retention_ms, err);
 	}
 	/* the other servers' shared pages may hold what this removed: their listeners move
 	 * their read generation on this (delivered at the commit) */
 	if (!rc && collected)
-		rc = pg_exec(s, pg->w, "gc: notify", "NOTIFY idbsync_head", err);
+		rc = pg_exec(lg, pg->w, "gc: notify", "NOTIFY idbsync_head", err);
 	if (!rc) {
-		rc = pg_exec(s, pg->w, "gc: commit", "COMMIT", err);
+		rc = pg_exec(lg, pg->w, "gc: commit", "COMMIT", err);
 		open = 0;
 	}
 	if (rc && open && PQstatus(pg->w) == CONNECTION_OK)
-		pg_exec(s, pg->w, "rollback", "ROLLBACK", NULL);
+		pg_exec(lg, pg->w, "rollback", "ROLLBACK", NULL);
 	if (!rc) {
-		atomic_fetch_add(&s->stats.tombstones_collected, collected);
+		atomic_fetch_add(&lg->stats.tombstones_collected, collected);
 		/* every run, not only one that collected: another server's collection may have
 		 * committed just before, and its NOTIFY can reach the listener after this returns */
-		atomic_fetch_add(&s->read_gen, 1);
+		atomic_fetch_add(&lg->read_gen, 1);
 	}
 	for (int k = 0; k < 5; k++)
 		ids_buf_free(&a[k]);

@@ -27,21 +27,21 @@ struct ledger_pg {
 };
 
 /* Connects *c if it is not (or no longer) connected. */
-int pg_connect(ledger *s, PGconn **c, ids_error *err);
+int pg_connect(ledger *lg, PGconn **c, ids_error *err);
 /* Runs sql with n text parameters (NULL: SQL NULL; lens[i] > 0 with binary[i]: bytea). Returns
  * the result when its status is OK (command or rows), else NULL with err filled (what names the
  * step). The caller PQclear()s the result. */
-PGresult *pg_run(ledger *s, PGconn *c, const char *what, const char *sql, int n, const char *const *vals,
+PGresult *pg_run(ledger *lg, PGconn *c, const char *what, const char *sql, int n, const char *const *vals,
 		 const int *lens, const int *binary, ids_error *err);
 /* pg_run for statements without parameters whose result is not needed. */
-int pg_exec(ledger *s, PGconn *c, const char *what, const char *sql, ids_error *err);
+int pg_exec(ledger *lg, PGconn *c, const char *what, const char *sql, ids_error *err);
 int64_t pg_i64(const PGresult *r, int row, int col);
 /* A read connection (waits for a free one) and its return. NULL with err set when the database
  * cannot be reached. */
-PGconn *pg_reader_get(ledger *s, ids_error *err);
-void pg_reader_put(ledger *s, PGconn *c);
+PGconn *pg_reader_get(ledger *lg, ids_error *err);
+void pg_reader_put(ledger *lg, PGconn *c);
 /* Deletes the changes up to seq upto older than cutoff (ms): the old prefix of the log. */
-int pg_prune_changes(ledger *s, PGconn *c, int64_t upto, int64_t cutoff, ids_error *err);
+int pg_prune_changes(ledger *lg, PGconn *c, int64_t upto, int64_t cutoff, ids_error *err);
 /* The bytea column as bytes (PQunescapeBytea; the caller PQfreemem()s it). */
 uint8_t *pg_bytes(const PGresult *r, int row, int col, size_t *len);
 

@@ -29,10 +29,10 @@ typedef struct pctx {
 static void i64s(char *out, int64_t v) { snprintf(out, 24, "%lld", (long long)v); }
 
 /* One bigint answer of a parameterized statement, -1 (and rc) on failure. */
-static int one_id(ledger *s, const char *what, const char *sql, int n, const char *const *v, const int *lens,
+static int one_id(ledger *lg, const char *what, const char *sql, int n, const char *const *v, const int *lens,
 		  const int *bin, int64_t *out, ids_error *err)
 {
-	PGresult *r = pg_run(s, s->pg->w, what, sql, n, v, lens, bin, err);
+	PGresult *r = pg_run(lg, lg->pg->w, what, sql, n, v, lens, bin, err);
 	if (!r)
 		return IDS_EIO;
 	*out = PQntuples(r) ? pg_i64(r, 0, 0) : -1;
@@ -56,7 +56,7 @@ static const char *const ids_sql =
 
 /* The stores' live/tombstone count deltas gathered so far, and with ack (not NULL) the client's
  * new last acknowledged id, in one statement. */
-static int flush_counts(ledger *s, pctx *c, const char *ack, ids_error *err)
+static int flush_counts(ledger *lg, pctx *c, const char *ack, ids_error *err)
 {
 	ids_buf sid = IDS_BUF_INIT, dl = IDS_BUF_INIT, dt = IDS_BUF_INIT;
 	ids_buf_putc(&sid, '{'), ids_buf_putc(&dl, '{'), ids_buf_putc(&dt, '{');
@@ -75,7 +75,7 @@ static int flush_counts(ledger *s, pctx *c, const char *ack, ids_error *err)
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 	else if (n || ack) {
 		const char *v[] = {sid.data, dl.data, dt.data, ack ? c->scid : NULL, ack, c->snow};
-		PGresult *r = pg_run(s, s->pg->w, "store counts and client progress",
+		PGresult *r = pg_run(lg, lg->pg->w, "store counts and client progress",
 				     "WITH u AS (UPDATE stores t SET live=t.live+x.dl, tomb=t.tomb+x.dt"
 				     " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x(sid, dl, dt) WHERE t.sid=x.sid)"
 				     " UPDATE clients SET last_mid=$5::bigint, seen=$6::bigint WHERE cid=$4::bigint",
@@ -89,7 +89,7 @@ static int flush_counts(ledger *s, pctx *c, const char *ack, ids_error *err)
 	return rc;
 }
 
-static int store_slot(ledger *s, const ids_batch *b, pctx *c, const char *name, int *slot, ids_error *err)
+static int store_slot(ledger *lg, const ids_batch *b, pctx *c, const char *name, int *slot, ids_error *err)
 {
 	for (int i = 0; i < c->n_st; i++)
 		if (!strcmp(c->st[i].name, name)) {
@@ -98,27 +98,27 @@ static int store_slot(ledger *s, const ids_batch *b, pctx *c, const char *name, 
 		}
 	int rc;
 	if (c->n_st == 8) {
-		if ((rc = flush_counts(s, c, NULL, err)))
+		if ((rc = flush_counts(lg, c, NULL, err)))
 			return rc;
 		c->n_st = 0;
 	}
 	int i = c->n_st;
 	const char *v[] = {c->sdid, name};
-	if ((rc = one_id(s, "stores",
+	if ((rc = one_id(lg, "stores",
 			 "WITH i AS (INSERT INTO stores(did, name) VALUES($1, $2) ON CONFLICT DO NOTHING RETURNING sid)"
 			 " SELECT sid FROM i UNION ALL SELECT sid FROM stores WHERE did=$1 AND name=$2",
 			 2, v, NULL, NULL, &c->st[i].sid, err)))
 		return rc;
 	c->st[i].name = name;
-	c->st[i].rule = ledger_rule(s, b->db, name);
-	c->st[i].ro = ledger_is_read_only(s, b->db, name);
+	c->st[i].rule = ledger_rule(lg, b->db, name);
+	c->st[i].ro = ledger_is_read_only(lg, b->db, name);
 	c->st[i].dlive = c->st[i].dtomb = 0;
 	c->n_st++;
 	*slot = i;
 	return 0;
 }
 
-static int log_conflict(ledger *s, pctx *c, const char *ssid, const ids_mutation *m, ids_rule rule,
+static int log_conflict(ledger *lg, pctx *c, const char *ssid, const ids_mutation *m, ids_rule rule,
 			const char *reason, int64_t wseq, const char *whlc, ids_error *err)
 {
 	char h[HLC_STR_MAX], mid[24], op[8], ws[24];
@@ -129,7 +129,7 @@ static int log_conflict(ledger *s, pctx *c, const char *ssid, const ids_mutation
 			   m->value, ids_rule_name(rule), reason, ws, whlc, c->snow};
 	int lens[14] = {0, 0, 0, (int)m->key_len, 0, 0, 0, 0, (int)m->value_len};
 	int bin[14] = {0, 0, 0, 1, 0, 0, 0, 0, 1};
-	PGresult *r = pg_run(s, s->pg->w, "conflict log",
+	PGresult *r = pg_run(lg, lg->pg->w, "conflict log",
 			     "INSERT INTO conflicts(did, sid, uid, key, cid, mid, op, hlc, value, rule, reason, winner_seq,"
 			     " winner_hlc, ts) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
 			     14, v, lens, bin, err);
@@ -260,7 +260,7 @@ static int cached_slot(const pctx *c, const char *name)
 /* ledger_apply_decided's writes on PostgreSQL (ledger_apply_io): an applied row joins the
  * segment's write statement, a conflict is logged at once. */
 typedef struct wctx {
-	ledger *s;
+	ledger *lg;
 	pctx *c;
 	seg *g;
 	int slot;
@@ -292,11 +292,11 @@ static int pg_conflict(void *arg, const ids_mutation *m, ids_rule rule, const ch
 	wctx *w = arg;
 	char ssid[24];
 	i64s(ssid, w->c->st[w->slot].sid);
-	return log_conflict(w->s, w->c, ssid, m, rule, reason, wseq, whlc, err);
+	return log_conflict(w->lg, w->c, ssid, m, rule, reason, wseq, whlc, err);
 }
 
 /* Decides one mutation against its current row (cur; the segment's read) and queues its write. */
-static int decide_one(ledger *s, ids_batch *b, pctx *c, seg *g, int slot, ids_mutation *m, ids_row *cur,
+static int decide_one(ledger *lg, ids_batch *b, pctx *c, seg *g, int slot, ids_mutation *m, ids_row *cur,
 		      const char *cur_hlc, int shared, ledger_push_result *res, ids_error *err)
 {
 	char ssid[24];
@@ -312,7 +312,7 @@ static int decide_one(ledger *s, ids_batch *b, pctx *c, seg *g, int slot, ids_mu
 		i64s(bs, m->base);
 		const char *bv[] = {bs, ssid, c->suid, (const char *)m->key};
 		int bl[4] = {0, 0, 0, (int)m->key_len}, bb[4] = {0, 0, 0, 1};
-		base = pg_run(s, s->pg->w, "read base", "SELECT op, value FROM changes WHERE seq=$1 AND sid=$2 AND uid=$3 AND key=$4",
+		base = pg_run(lg, lg->pg->w, "read base", "SELECT op, value FROM changes WHERE seq=$1 AND sid=$2 AND uid=$3 AND key=$4",
 			      4, bv, bl, bb, err);
 		if (!base)
 			return IDS_EIO;
@@ -326,11 +326,11 @@ static int decide_one(ledger *s, ids_batch *b, pctx *c, seg *g, int slot, ids_mu
 	}
 	ids_decision d;
 	ids_decision_init(&d);
-	int64_t seq = s->next_seq;
-	wctx w = {s, c, g, slot};
+	int64_t seq = lg->next_seq;
+	wctx w = {lg, c, g, slot};
 	ledger_apply_io io = {pg_write, pg_conflict, &w};
 	if (!(rc = ids_conflict_decide(rule, cur, m, b->origin, seq, &d, err)))
-		rc = ledger_apply_decided(s, &io, rule, m, cur, cur_hlc, seq, &d, &c->st[slot].dlive, &c->st[slot].dtomb, res,
+		rc = ledger_apply_decided(lg, &io, rule, m, cur, cur_hlc, seq, &d, &c->st[slot].dlive, &c->st[slot].dtomb, res,
 					 err);
 	PQclear(base);
 	ids_decision_free(&d);
@@ -339,7 +339,7 @@ static int decide_one(ledger *s, ids_batch *b, pctx *c, seg *g, int slot, ids_mu
 
 /* Mutations ix[p..e) of one segment: one statement reads all their rows, C decides each in
  * order as before, one statement writes the applied rows and change-log entries. */
-static int run_segment(ledger *s, ids_batch *b, pctx *c, seg *g, size_t p, size_t e, ledger_push_result *res,
+static int run_segment(ledger *lg, ids_batch *b, pctx *c, seg *g, size_t p, size_t e, ledger_push_result *res,
 		       ids_error *err)
 {
 	parr sids, keys;
@@ -354,7 +354,7 @@ static int run_segment(ledger *s, ids_batch *b, pctx *c, seg *g, size_t p, size_
 	int rc = parr_done(&sids, &rv[0], &rl[0], err);
 	if (!rc)
 		rc = parr_done(&keys, &rv[1], &rl[1], err);
-	PGresult *r = rc ? NULL : pg_run(s, s->pg->w, "read rows", read_rows_sql, 3, rv, rl, rb, err);
+	PGresult *r = rc ? NULL : pg_run(lg, lg->pg->w, "read rows", read_rows_sql, 3, rv, rl, rb, err);
 	ids_buf_free(&sids.b), ids_buf_free(&keys.b);
 	if (rc)
 		return rc;
@@ -391,7 +391,7 @@ static int run_segment(ledger *s, ids_batch *b, pctx *c, seg *g, size_t p, size_
 			ledger_read_cur(&rows.src, 1, &cur, cur_hlc);
 		}
 		int shared = PQgetvalue(r, t, 7)[0] == 't';
-		rc = decide_one(s, b, c, g, g->slot[p + i], &b->m[g->ix[p + i]], &cur, cur_hlc, shared, res, err);
+		rc = decide_one(lg, b, c, g, g->slot[p + i], &b->m[g->ix[p + i]], &cur, cur_hlc, shared, res, err);
 	}
 	free(row);
 	PQclear(r);
@@ -405,7 +405,7 @@ static int run_segment(ledger *s, ids_batch *b, pctx *c, seg *g, size_t p, size_
 		char org[4];
 		snprintf(org, sizeof org, "%d", (int)b->origin);
 		v[10] = c->suid, v[11] = c->sdid, v[12] = org, v[13] = c->scid, v[14] = c->snow;
-		PGresult *w = rc ? NULL : pg_run(s, s->pg->w, "write rows", write_rows_sql, 15, v, l, bin, err);
+		PGresult *w = rc ? NULL : pg_run(lg, lg->pg->w, "write rows", write_rows_sql, 15, v, l, bin, err);
 		if (!rc && !w)
 			rc = IDS_EIO;
 		PQclear(w);
@@ -418,7 +418,7 @@ static int run_segment(ledger *s, ids_batch *b, pctx *c, seg *g, size_t p, size_
 /* The mutations ix[0..na) of one push, in segments: a segment ends before a key it already has
  * (the later mutation must see the earlier one's row) and before a store that would evict the
  * store cache (its slots must stay valid until the segment is written). */
-static int apply_mutations(ledger *s, ids_batch *b, pctx *c, seg *g, size_t na, ledger_push_result *res, ids_error *err)
+static int apply_mutations(ledger *lg, ids_batch *b, pctx *c, seg *g, size_t na, ledger_push_result *res, ids_error *err)
 {
 	int rc = 0;
 	for (size_t p = 0; p < na && !rc;) {
@@ -428,15 +428,15 @@ static int apply_mutations(ledger *s, ids_batch *b, pctx *c, seg *g, size_t na, 
 			int slot = cached_slot(c, m->store);
 			if (slot < 0 && c->n_st == 8 && q > p)
 				break;
-			if (slot < 0 && (rc = store_slot(s, b, c, m->store, &slot, err)))
+			if (slot < 0 && (rc = store_slot(lg, b, c, m->store, &slot, err)))
 				return rc;
 			g->slot[q] = slot;
 			if (!seg_add(g, b, c, p, q))
 				break;
-			if ((rc = ledger_admit_mutation(s, b, c->st[slot].ro, m, err)))
+			if ((rc = ledger_admit_mutation(lg, b, c->st[slot].ro, m, err)))
 				return rc;
 		}
-		rc = run_segment(s, b, c, g, p, q, res, err);
+		rc = run_segment(lg, b, c, g, p, q, res, err);
 		p = q;
 	}
 	return rc;
@@ -456,14 +456,14 @@ static int take_id(void *arg, size_t i)
 }
 
 /* One push inside the group's transaction: the same contract as ledger_apply_batch (apply.c). */
-static int apply_batch(ledger *s, ids_batch *b, ledger_push_result *res, ids_error *err)
+static int apply_batch(ledger *lg, ids_batch *b, ledger_push_result *res, ids_error *err)
 {
 	pctx c;
 	memset(&c, 0, sizeof c);
 	c.now = hlc_wall_ms();
 	i64s(c.snow, c.now);
 	const char *v[] = {b->db, b->user, b->client, c.snow};
-	PGresult *r = pg_run(s, s->pg->w, "client", ids_sql, 4, v, NULL, NULL, err);
+	PGresult *r = pg_run(lg, lg->pg->w, "client", ids_sql, 4, v, NULL, NULL, err);
 	if (!r)
 		return IDS_EIO;
 	if (PQntuples(r) != 1) {
@@ -494,13 +494,13 @@ static int apply_batch(ledger *s, ids_batch *b, ledger_push_result *res, ids_err
 		ids_seen seen = {&g, 0};
 		ledger_apply_ids(b, &ack, res, take_id, &seen);
 		na = seen.n;
-		rc = apply_mutations(s, b, &c, &g, na, res, err);
+		rc = apply_mutations(lg, b, &c, &g, na, res, err);
 	}
 	free(g.ix), free(g.slot), free(g.set);
 	if (!rc) {
 		char sa[24];
 		i64s(sa, ack);
-		rc = flush_counts(s, &c, sa, err);
+		rc = flush_counts(lg, &c, sa, err);
 	}
 	if (res->conflicts_json.len)
 		ids_buf_putc(&res->conflicts_json, ']');
@@ -509,57 +509,57 @@ static int apply_batch(ledger *s, ids_batch *b, ledger_push_result *res, ids_err
 	return rc;
 }
 
-void ledger_pg_run_group(ledger *s, push_job *jobs)
+void ledger_pg_run_group(ledger *lg, push_job *jobs)
 {
-	struct ledger_pg *pg = s->pg;
+	struct ledger_pg *pg = lg->pg;
 	ids_error err = IDS_ERROR_INIT;
 	int64_t head = 0;
-	int rc = pg_connect(s, &pg->w, &err), open = 0;
-	if (!rc && !(rc = pg_exec(s, pg->w, "begin", "BEGIN", &err)))
+	int rc = pg_connect(lg, &pg->w, &err), open = 0;
+	if (!rc && !(rc = pg_exec(lg, pg->w, "begin", "BEGIN", &err)))
 		open = 1;
 	/* the commit-order lock, held to COMMIT: the next group of any server waits here */
 	if (!rc)
-		rc = one_id(s, "head lock", "UPDATE meta SET v=v WHERE k='head' RETURNING v::bigint", 0, NULL, NULL, NULL,
+		rc = one_id(lg, "head lock", "UPDATE meta SET v=v WHERE k='head' RETURNING v::bigint", 0, NULL, NULL, NULL,
 			    &head, &err);
-	s->next_seq = head + 1;
+	lg->next_seq = head + 1;
 	if (!rc && pg->commit_delay_ms > 0) {
 		struct timespec ts = {pg->commit_delay_ms / 1000, (long)(pg->commit_delay_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 	}
 	/* each push in a savepoint of its own; ending one and opening the next is one round trip */
 	if (!rc && jobs)
-		rc = pg_exec(s, pg->w, "savepoint", "SAVEPOINT job", &err);
+		rc = pg_exec(lg, pg->w, "savepoint", "SAVEPOINT job", &err);
 	for (push_job *j = jobs; j && !rc; j = j->next) {
-		int64_t before = s->next_seq;
-		j->rc = apply_batch(s, j->b, j->res, &j->err);
-		j->last_seq = !j->rc && s->next_seq != before ? s->next_seq - 1 : 0;
+		int64_t before = lg->next_seq;
+		j->rc = apply_batch(lg, j->b, j->res, &j->err);
+		j->last_seq = !j->rc && lg->next_seq != before ? lg->next_seq - 1 : 0;
 		if (j->rc)
-			s->next_seq = before; /* this push alone is refused (403, ...): its writes go, the group's stay */
-		rc = pg_exec(s, pg->w, "savepoint",
+			lg->next_seq = before; /* this push alone is refused (403, ...): its writes go, the group's stay */
+		rc = pg_exec(lg, pg->w, "savepoint",
 			     j->rc ? (j->next ? "ROLLBACK TO job; RELEASE job; SAVEPOINT job" : "ROLLBACK TO job; RELEASE job")
 				   : (j->next ? "RELEASE job; SAVEPOINT job" : "RELEASE job"),
 			     &err);
 	}
-	int64_t new_head = s->next_seq - 1;
+	int64_t new_head = lg->next_seq - 1;
 	if (!rc && new_head != head) {
 		char nh[24];
 		i64s(nh, new_head);
 		const char *v[] = {nh};
 		/* the NOTIFY is delivered at COMMIT, to every server's listener (pg.c) */
-		PGresult *r = pg_run(s, pg->w, "head", "UPDATE meta SET v=$1 WHERE k='head'", 1, v, NULL, NULL, &err);
+		PGresult *r = pg_run(lg, pg->w, "head", "UPDATE meta SET v=$1 WHERE k='head'", 1, v, NULL, NULL, &err);
 		PQclear(r);
 		if (r)
-			r = pg_run(s, pg->w, "notify", "SELECT pg_notify('idbsync_head', $1)", 1, v, NULL, NULL, &err);
+			r = pg_run(lg, pg->w, "notify", "SELECT pg_notify('idbsync_head', $1)", 1, v, NULL, NULL, &err);
 		PQclear(r);
 		rc = r ? 0 : IDS_EIO;
 	}
 	if (!rc) {
 		int64_t t0 = ledger_mono_us();
-		rc = pg_exec(s, pg->w, "commit", "COMMIT", &err);
-		ledger_record_commit(s, ledger_mono_us() - t0);
+		rc = pg_exec(lg, pg->w, "commit", "COMMIT", &err);
+		ledger_record_commit(lg, ledger_mono_us() - t0);
 		open = 0; /* a failed COMMIT ends the transaction too */
 	}
 	if (rc && open && PQstatus(pg->w) == CONNECTION_OK)
-		pg_exec(s, pg->w, "rollback", "ROLLBACK", NULL);
-	ledger_group_done(s, jobs, rc ? -1 : new_head, rc, &err);
+		pg_exec(lg, pg->w, "rollback", "ROLLBACK", NULL);
+	ledger_group_done(lg, jobs, rc ? -1 : new_head, rc, &err);
 }

@@ -98,9 +98,9 @@ static void view_sql(ids_buf *v, const PGresult *f, int from, int to, const char
 
 /* The role the query runs as: created (with this user a member) the first time, when the
  * server's user may; else the error says what to run. */
-static int query_role(ledger *s, PGconn *c, ids_error *err)
+static int query_role(ledger *lg, PGconn *c, ids_error *err)
 {
-	PGresult *r = pg_run(s, c, "query role",
+	PGresult *r = pg_run(lg, c, "query role",
 			     "SELECT pg_has_role(current_user, oid, 'USAGE') FROM pg_roles WHERE rolname='" QUERY_ROLE "'", 0,
 			     NULL, NULL, NULL, err);
 	if (!r)
@@ -110,8 +110,8 @@ static int query_role(ledger *s, PGconn *c, ids_error *err)
 	if (ok)
 		return 0;
 	ids_error e2 = IDS_ERROR_INIT;
-	if ((exists || !pg_exec(s, c, "query role", "CREATE ROLE " QUERY_ROLE " NOLOGIN", &e2)) &&
-	    !pg_exec(s, c, "query role", "GRANT " QUERY_ROLE " TO CURRENT_USER", &e2))
+	if ((exists || !pg_exec(lg, c, "query role", "CREATE ROLE " QUERY_ROLE " NOLOGIN", &e2)) &&
+	    !pg_exec(lg, c, "query role", "GRANT " QUERY_ROLE " TO CURRENT_USER", &e2))
 		return 0;
 	return ids_fail(err, IDS_EINVAL,
 			"/query on PostgreSQL runs as the role " QUERY_ROLE ", which this server's user can neither "
@@ -241,7 +241,7 @@ static void cancel(PGconn *c)
 
 /* With the views made: the rest of the transaction read-only and restricted, then sql, its rows
  * streamed into out up to the limits. */
-static int run_query(ledger *s, PGconn *c, const char *sql, const char *const *pv, int np,
+static int run_query(ledger *lg, PGconn *c, const char *sql, const char *const *pv, int np,
 		     const ledger_query_limits *lim, int64_t deadline, ids_buf *out, ids_error *err)
 {
 	char set[160];
@@ -250,7 +250,7 @@ static int run_query(ledger *s, PGconn *c, const char *sql, const char *const *p
 		 "SET LOCAL transaction_read_only=on; SET LOCAL ROLE " QUERY_ROLE "; SET LOCAL search_path=pg_temp;"
 		 " SET LOCAL statement_timeout=%lld",
 		 (long long)(left > 0 ? left : 1));
-	int rc = pg_exec(s, c, "query settings", set, err);
+	int rc = pg_exec(lg, c, "query settings", set, err);
 	if (rc)
 		return rc;
 	if (!PQsendQueryParams(c, sql, np, NULL, pv, NULL, NULL, 0) || !PQsetSingleRowMode(c))
@@ -322,15 +322,15 @@ static int run_query(ledger *s, PGconn *c, const char *sql, const char *const *p
 }
 
 /* A connection of the query's own (closed after it). */
-static PGconn *query_conn(ledger *s, ids_error *err)
+static PGconn *query_conn(ledger *lg, ids_error *err)
 {
 	PGconn *c = NULL;
-	if (pg_connect(s, &c, err))
+	if (pg_connect(lg, &c, err))
 		return NULL;
 	return c;
 }
 
-int ledger_pg_query(ledger *s, const char *dbname, const char *user, const char *sql, size_t sql_len, const char *params,
+int ledger_pg_query(ledger *lg, const char *dbname, const char *user, const char *sql, size_t sql_len, const char *params,
 		   size_t params_len, const ledger_query_limits *lim, ids_buf *out, ids_error *err)
 {
 	int64_t deadline = mono_ms() + lim->timeout_ms;
@@ -343,24 +343,24 @@ int ledger_pg_query(ledger *s, const char *dbname, const char *user, const char 
 	if (!rc)
 		rc = params_text(params, params_len, pt, pv, err);
 	int np = pt ? pt->n : 0;
-	PGconn *c = rc ? NULL : query_conn(s, err);
+	PGconn *c = rc ? NULL : query_conn(lg, err);
 	if (!rc && !c)
 		rc = IDS_EIO;
 	if (!rc)
-		rc = query_role(s, c, err);
+		rc = query_role(lg, c, err);
 	char begin[128], schema[128] = "";
 	snprintf(begin, sizeof begin, "BEGIN ISOLATION LEVEL REPEATABLE READ; SET LOCAL statement_timeout=%lld",
 		 (long long)lim->timeout_ms);
 	if (!rc)
-		rc = pg_exec(s, c, "query", begin, err);
+		rc = pg_exec(lg, c, "query", begin, err);
 	PGresult *f = NULL;
 	if (!rc) {
 		const char *v[] = {dbname, NULL};
-		f = pg_run(s, c, "query: fields", fields_sql, 2, v, NULL, NULL, err);
+		f = pg_run(lg, c, "query: fields", fields_sql, 2, v, NULL, NULL, err);
 		rc = f ? 0 : query_error(NULL, c, lim->timeout_ms, err);
 	}
 	if (!rc) {
-		PGresult *n = pg_run(s, c, "query: schema", "SELECT nspname FROM pg_namespace WHERE oid=(SELECT relnamespace"
+		PGresult *n = pg_run(lg, c, "query: schema", "SELECT nspname FROM pg_namespace WHERE oid=(SELECT relnamespace"
 				     " FROM pg_class WHERE oid='rows'::regclass)", 0, NULL, NULL, NULL, err);
 		rc = !n ? IDS_EIO : PQntuples(n) ? 0 : ids_fail(err, IDS_ECORRUPT, "PostgreSQL (--state): no table rows");
 		if (!rc)
@@ -371,7 +371,7 @@ int ledger_pg_query(ledger *s, const char *dbname, const char *user, const char 
 	int64_t uid = -1; /* an unknown user: shared rows only */
 	if (!rc && scoped) {
 		const char *v[] = {user};
-		PGresult *u = pg_run(s, c, "query: user", "SELECT uid FROM users WHERE name=$1", 1, v, NULL, NULL, err);
+		PGresult *u = pg_run(lg, c, "query: user", "SELECT uid FROM users WHERE name=$1", 1, v, NULL, NULL, err);
 		rc = u ? 0 : IDS_EIO;
 		if (u && PQntuples(u))
 			uid = pg_i64(u, 0, 0);
@@ -384,9 +384,9 @@ int ledger_pg_query(ledger *s, const char *dbname, const char *user, const char 
 	}
 	PQclear(f);
 	if (!rc && views.len)
-		rc = views.failed ? ids_fail(err, IDS_ENOMEM, "out of memory") : pg_exec(s, c, "query: views", views.data, err);
+		rc = views.failed ? ids_fail(err, IDS_ENOMEM, "out of memory") : pg_exec(lg, c, "query: views", views.data, err);
 	if (!rc)
-		rc = run_query(s, c, text.data, pv, np, lim, deadline, out, err);
+		rc = run_query(lg, c, text.data, pv, np, lim, deadline, out, err);
 	PQfinish(c);
 	if (pt)
 		ids_buf_free(&pt->buf);
@@ -396,13 +396,13 @@ int ledger_pg_query(ledger *s, const char *dbname, const char *user, const char 
 	return rc;
 }
 
-int ledger_pg_query_columns(ledger *s, const char *dbname, const char *store_name, ids_buf *out, ids_error *err)
+int ledger_pg_query_columns(ledger *lg, const char *dbname, const char *store_name, ids_buf *out, ids_error *err)
 {
-	PGconn *c = pg_reader_get(s, err);
+	PGconn *c = pg_reader_get(lg, err);
 	if (!c)
 		return IDS_EIO;
 	const char *v[] = {dbname, store_name};
-	PGresult *f = pg_run(s, c, "query: columns", fields_sql, 2, v, NULL, NULL, err);
+	PGresult *f = pg_run(lg, c, "query: columns", fields_sql, 2, v, NULL, NULL, err);
 	int rc = f ? 0 : IDS_EIO;
 	if (f && !PQntuples(f))
 		rc = ids_fail(err, IDS_ENOTFOUND, "no store \"%s\" in database \"%s\"", store_name, dbname);
@@ -418,6 +418,6 @@ int ledger_pg_query_columns(ledger *s, const char *dbname, const char *store_nam
 			rc = ids_fail(err, out->failed, "query: response too large");
 	}
 	PQclear(f);
-	pg_reader_put(s, c);
+	pg_reader_put(lg, c);
 	return rc;
 }

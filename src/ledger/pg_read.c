@@ -8,34 +8,34 @@
 #include <string.h>
 
 /* A read connection inside a snapshot; *head (if asked) is that snapshot's head. */
-static PGconn *snapshot_begin(ledger *s, int64_t *head, ids_error *err)
+static PGconn *snapshot_begin(ledger *lg, int64_t *head, ids_error *err)
 {
-	PGconn *c = pg_reader_get(s, err);
+	PGconn *c = pg_reader_get(lg, err);
 	if (!c)
 		return NULL;
-	if (pg_exec(s, c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) {
-		pg_reader_put(s, c);
+	if (pg_exec(lg, c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) {
+		pg_reader_put(lg, c);
 		return NULL;
 	}
 	if (head) {
-		PGresult *r = pg_run(s, c, "read the head", "SELECT v::bigint FROM meta WHERE k='head'", 0, NULL, NULL,
+		PGresult *r = pg_run(lg, c, "read the head", "SELECT v::bigint FROM meta WHERE k='head'", 0, NULL, NULL,
 				     NULL, err);
 		*head = r && PQntuples(r) ? pg_i64(r, 0, 0) : 0;
 		PQclear(r);
 		if (!r) {
-			pg_exec(s, c, "rollback", "ROLLBACK", NULL);
-			pg_reader_put(s, c);
+			pg_exec(lg, c, "rollback", "ROLLBACK", NULL);
+			pg_reader_put(lg, c);
 			return NULL;
 		}
 	}
 	return c;
 }
 
-static void snapshot_end(ledger *s, PGconn *c)
+static void snapshot_end(ledger *lg, PGconn *c)
 {
 	if (PQtransactionStatus(c) != PQTRANS_IDLE)
-		pg_exec(s, c, "end", "ROLLBACK", NULL);
-	pg_reader_put(s, c);
+		pg_exec(lg, c, "end", "ROLLBACK", NULL);
+	pg_reader_put(lg, c);
 }
 
 /* A pull is one statement, so one snapshot (and one round trip): the head, the db's tombstone
@@ -49,9 +49,9 @@ static const char pull_sql[] =
 	"  ORDER BY seq LIMIT $4) r ON true"
 	" LEFT JOIN stores s ON s.sid=r.sid WHERE h.k='head' ORDER BY r.seq";
 
-int ledger_pg_pull(ledger *s, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count, ids_error *err)
+int ledger_pg_pull(ledger *lg, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count, ids_error *err)
 {
-	PGconn *c = pg_reader_get(s, err);
+	PGconn *c = pg_reader_get(lg, err);
 	if (!c)
 		return IDS_EIO;
 	int rc = 0;
@@ -59,7 +59,7 @@ int ledger_pg_pull(ledger *s, const ledger_pull_req *req, ids_buf *out, int64_t 
 	snprintf(since, sizeof since, "%lld", (long long)req->since);
 	snprintf(lim, sizeof lim, "%d", (req->limit > 0 ? req->limit : 1000) + 1);
 	const char *v[] = {req->db, req->user, since, lim};
-	PGresult *q = pg_run(s, c, "pull", pull_sql, 4, v, NULL, NULL, err);
+	PGresult *q = pg_run(lg, c, "pull", pull_sql, 4, v, NULL, NULL, err);
 	if (!q || !PQntuples(q)) {
 		rc = q ? ids_fail(err, IDS_ECORRUPT, "PostgreSQL (--state): the state has no head") : IDS_EIO;
 	} else {
@@ -69,18 +69,18 @@ int ledger_pg_pull(ledger *s, const ledger_pull_req *req, ids_buf *out, int64_t 
 		pg_rows_free(&rows);
 	}
 	PQclear(q);
-	pg_reader_put(s, c);
+	pg_reader_put(lg, c);
 	return rc;
 }
 
-int ledger_pg_list_json(ledger *s, const char *dbname, const char *user, ids_buf *out, ids_error *err)
+int ledger_pg_list_json(ledger *lg, const char *dbname, const char *user, ids_buf *out, ids_error *err)
 {
-	PGconn *c = pg_reader_get(s, err);
+	PGconn *c = pg_reader_get(lg, err);
 	if (!c)
 		return IDS_EIO;
 	const char *v[] = {dbname, user};
 	/* per-user counts come from the user's rows; without auth the store's running counts */
-	PGresult *q = pg_run(s, c, "stores",
+	PGresult *q = pg_run(lg, c, "stores",
 			     user[0] ? "SELECT s.name, coalesce(c.live, 0), coalesce(c.tomb, 0) FROM stores s JOIN dbs d"
 				       " ON d.did=s.did LEFT JOIN (SELECT sid, count(*) FILTER (WHERE deleted=0) AS live,"
 				       " count(*) FILTER (WHERE deleted=1) AS tomb FROM rows WHERE uid IN (0, coalesce((SELECT"
@@ -95,22 +95,22 @@ int ledger_pg_list_json(ledger *s, const char *dbname, const char *user, ids_buf
 			ids_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
 			ids_buf_json_str(out, PQgetvalue(q, i, 0), (size_t)PQgetlength(q, i, 0));
 			ids_buf_printf(out, ",\"rows\":%lld,\"tombstones\":%lld,\"conflict\":\"%s\"}", (long long)pg_i64(q, i, 1),
-				       (long long)pg_i64(q, i, 2), ids_rule_name(ledger_rule(s, dbname, PQgetvalue(q, i, 0))));
+				       (long long)pg_i64(q, i, 2), ids_rule_name(ledger_rule(lg, dbname, PQgetvalue(q, i, 0))));
 		}
 		ids_buf_puts(out, "]}");
 	}
 	PQclear(q);
-	pg_reader_put(s, c);
+	pg_reader_put(lg, c);
 	return q ? 0 : IDS_EIO;
 }
 
-int ledger_pg_names_json(ledger *s, const char *dbname, ids_buf *out, ids_error *err)
+int ledger_pg_names_json(ledger *lg, const char *dbname, ids_buf *out, ids_error *err)
 {
-	PGconn *c = pg_reader_get(s, err);
+	PGconn *c = pg_reader_get(lg, err);
 	if (!c)
 		return IDS_EIO;
 	const char *v[] = {dbname};
-	PGresult *q = pg_run(s, c, "names",
+	PGresult *q = pg_run(lg, c, "names",
 			     dbname ? "SELECT s.name FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=$1 ORDER BY s.name COLLATE \"C\""
 				    : "SELECT name FROM dbs ORDER BY name COLLATE \"C\"",
 			     dbname ? 1 : 0, v, NULL, NULL, err);
@@ -124,7 +124,7 @@ int ledger_pg_names_json(ledger *s, const char *dbname, ids_buf *out, ids_error 
 		ids_buf_putc(out, ']');
 	}
 	PQclear(q);
-	pg_reader_put(s, c);
+	pg_reader_put(lg, c);
 	return q ? 0 : IDS_EIO;
 }
 
@@ -132,19 +132,19 @@ static const char *text_at(const PGresult *r, int i, int col) { return PQgetvalu
 
 /* A scan of the change log (change set) or of the conflicts log (LEDGER_CHANGES_SQL,
  * LEDGER_CONFLICTS_SQL). */
-static int scan_log(ledger *s, const char *what, const char *sql, int64_t after, size_t max,
+static int scan_log(ledger *lg, const char *what, const char *sql, int64_t after, size_t max,
 		    int (*change)(void *ctx, const ledger_change *c), int (*conflict)(void *ctx, const ledger_conflict *c),
 		    void *ctx, int64_t *last, ids_error *err)
 {
 	*last = after;
-	PGconn *c = pg_reader_get(s, err);
+	PGconn *c = pg_reader_get(lg, err);
 	if (!c)
 		return IDS_EIO;
 	char a[24], m[24];
 	snprintf(a, sizeof a, "%lld", (long long)after);
 	snprintf(m, sizeof m, "%zu", max);
 	const char *v[] = {a, m};
-	PGresult *q = pg_run(s, c, what, sql, 2, v, NULL, NULL, err);
+	PGresult *q = pg_run(lg, c, what, sql, 2, v, NULL, NULL, err);
 	int rc = IDS_EIO;
 	if (q) {
 		pg_rows rows;
@@ -154,27 +154,27 @@ static int scan_log(ledger *s, const char *what, const char *sql, int64_t after,
 		pg_rows_free(&rows);
 	}
 	PQclear(q);
-	pg_reader_put(s, c);
+	pg_reader_put(lg, c);
 	return rc;
 }
 
-int ledger_pg_changes_scan(ledger *s, int64_t after, size_t max, int (*fn)(void *ctx, const ledger_change *c),
+int ledger_pg_changes_scan(ledger *lg, int64_t after, size_t max, int (*fn)(void *ctx, const ledger_change *c),
 			  void *ctx, int64_t *last, ids_error *err)
 {
-	return scan_log(s, "scan changes", LEDGER_CHANGES_SQL("$1", "$2"), after, max, fn, NULL, ctx, last, err);
+	return scan_log(lg, "scan changes", LEDGER_CHANGES_SQL("$1", "$2"), after, max, fn, NULL, ctx, last, err);
 }
 
 /* The changes up to seq upto older than cutoff are a prefix of the log (appended in seq order
  * with the server's clock as ts): the first change to keep is found by walking the primary key
  * from the oldest, and everything before it goes. "seq<=upto AND ts<cutoff" visited every
  * retained change (no index on ts) on each prune, every 5 s: O(log), not O(pruned). */
-int pg_prune_changes(ledger *s, PGconn *c, int64_t upto, int64_t cutoff, ids_error *err)
+int pg_prune_changes(ledger *lg, PGconn *c, int64_t upto, int64_t cutoff, ids_error *err)
 {
 	char u[24], t[24];
 	snprintf(u, sizeof u, "%lld", (long long)upto);
 	snprintf(t, sizeof t, "%lld", (long long)cutoff);
 	const char *v[] = {u, t};
-	PGresult *q = pg_run(s, c, "prune changes",
+	PGresult *q = pg_run(lg, c, "prune changes",
 			     "DELETE FROM changes WHERE seq <= coalesce((SELECT seq FROM changes WHERE seq<=$1::bigint"
 			     " AND ts>=$2::bigint ORDER BY seq LIMIT 1) - 1, $1::bigint)",
 			     2, v, NULL, NULL, err);
@@ -182,32 +182,32 @@ int pg_prune_changes(ledger *s, PGconn *c, int64_t upto, int64_t cutoff, ids_err
 	return q ? 0 : IDS_EIO;
 }
 
-int ledger_pg_changes_prune(ledger *s, int64_t upto, ids_error *err)
+int ledger_pg_changes_prune(ledger *lg, int64_t upto, ids_error *err)
 {
-	PGconn *c = pg_reader_get(s, err);
+	PGconn *c = pg_reader_get(lg, err);
 	if (!c)
 		return IDS_EIO;
-	int rc = pg_prune_changes(s, c, upto, hlc_wall_ms() - s->o.base_retention_ms, err);
-	pg_reader_put(s, c);
+	int rc = pg_prune_changes(lg, c, upto, hlc_wall_ms() - lg->o.base_retention_ms, err);
+	pg_reader_put(lg, c);
 	return rc;
 }
 
-int64_t ledger_pg_conflicts_head(ledger *s)
+int64_t ledger_pg_conflicts_head(ledger *lg)
 {
-	PGconn *c = pg_reader_get(s, NULL);
+	PGconn *c = pg_reader_get(lg, NULL);
 	if (!c)
 		return 0;
-	PGresult *q = pg_run(s, c, "conflicts head", "SELECT coalesce(max(id), 0) FROM conflicts", 0, NULL, NULL, NULL, NULL);
+	PGresult *q = pg_run(lg, c, "conflicts head", "SELECT coalesce(max(id), 0) FROM conflicts", 0, NULL, NULL, NULL, NULL);
 	int64_t h = q && PQntuples(q) ? pg_i64(q, 0, 0) : 0;
 	PQclear(q);
-	pg_reader_put(s, c);
+	pg_reader_put(lg, c);
 	return h;
 }
 
-int ledger_pg_conflicts_scan(ledger *s, int64_t after, size_t max, int (*fn)(void *ctx, const ledger_conflict *c),
+int ledger_pg_conflicts_scan(ledger *lg, int64_t after, size_t max, int (*fn)(void *ctx, const ledger_conflict *c),
 			    void *ctx, int64_t *last, ids_error *err)
 {
-	return scan_log(s, "scan conflicts", LEDGER_CONFLICTS_SQL("$1", "$2"), after, max, NULL, fn, ctx, last, err);
+	return scan_log(lg, "scan conflicts", LEDGER_CONFLICTS_SQL("$1", "$2"), after, max, NULL, fn, ctx, last, err);
 }
 
 /* A row's columns from col on, in the order every row query selects them: khash, seq, hlc,
@@ -222,17 +222,17 @@ static void row_tail(const PGresult *q, int row, int col, ledger_row *r)
 	r->origin = (ids_origin)pg_i64(q, row, col + 4);
 }
 
-int ledger_pg_rows_scan(ledger *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
+int ledger_pg_rows_scan(ledger *lg, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
 		       int (*fn)(void *ctx, const ledger_row *r), void *ctx, int64_t *head, ids_error *err)
 {
-	PGconn *c = snapshot_begin(s, head, err);
+	PGconn *c = snapshot_begin(lg, head, err);
 	if (!c)
 		return IDS_EIO;
 	char l[16], h[16];
 	snprintf(l, sizeof l, "%u", lo);
 	snprintf(h, sizeof h, "%u", hi);
 	const char *v[] = {dbname, store_name, l, h};
-	PGresult *q = pg_run(s, c, "scan rows",
+	PGresult *q = pg_run(lg, c, "scan rows",
 			     "SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r"
 			     " JOIN users u ON u.uid=r.uid WHERE r.sid=(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did"
 			     " WHERE d.name=$1 AND s.name=$2) AND r.khash BETWEEN $3 AND $4 AND r.deleted=0 ORDER BY r.key",
@@ -252,15 +252,15 @@ int ledger_pg_rows_scan(ledger *s, const char *dbname, const char *store_name, u
 		PQfreemem(key);
 	}
 	PQclear(q);
-	snapshot_end(s, c);
+	snapshot_end(lg, c);
 	return rc;
 }
 
-int ledger_pg_rows_get(ledger *s, const char *dbname, const char *store_name, const ledger_key_ref *keys, size_t n,
+int ledger_pg_rows_get(ledger *lg, const char *dbname, const char *store_name, const ledger_key_ref *keys, size_t n,
 		      int (*fn)(void *ctx, size_t i, int found, const ledger_row *r), void *ctx, int64_t *head,
 		      ids_error *err)
 {
-	PGconn *c = snapshot_begin(s, head, err);
+	PGconn *c = snapshot_begin(lg, head, err);
 	if (!c)
 		return IDS_EIO;
 	int rc = 0;
@@ -268,7 +268,7 @@ int ledger_pg_rows_get(ledger *s, const char *dbname, const char *store_name, co
 		const char *user = keys[i].user ? keys[i].user : "";
 		const char *v[] = {dbname, store_name, user, (const char *)keys[i].key};
 		int lens[4] = {0, 0, 0, (int)keys[i].key_len}, bin[4] = {0, 0, 0, 1};
-		PGresult *q = pg_run(s, c, "row lookup",
+		PGresult *q = pg_run(lg, c, "row lookup",
 				     "SELECT r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r WHERE r.sid=(SELECT s.sid"
 				     " FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=$1 AND s.name=$2)"
 				     " AND r.uid=(SELECT uid FROM users WHERE name=$3) AND r.key=$4 AND r.deleted=0",
@@ -288,6 +288,6 @@ int ledger_pg_rows_get(ledger *s, const char *dbname, const char *store_name, co
 		rc = fn(ctx, i, found, &r);
 		PQclear(q);
 	}
-	snapshot_end(s, c);
+	snapshot_end(lg, c);
 	return rc;
 }

@@ -24,12 +24,12 @@ int ledger_pull_horizon(int64_t since, int64_t floor, ids_error *err)
 
 /* The id (and with extra, the second column) of the row named name: 0, IDS_ENOTFOUND when there
  * is none, or an error (the query failed) with err filled. */
-static int lookup(ledger *s, sqlite3 *db, const char *sql, const char *name, int64_t *id, int64_t *extra,
+static int lookup(ledger *lg, sqlite3 *db, const char *sql, const char *name, int64_t *id, int64_t *extra,
 		  ids_error *err)
 {
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-		return ledger_sql_err(s, db, SQLITE_ERROR, err, "look up a name");
+		return ledger_sql_err(lg, db, SQLITE_ERROR, err, "look up a name");
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 	int step = sqlite3_step(q), rc = IDS_ENOTFOUND;
 	if (step == SQLITE_ROW) {
@@ -38,7 +38,7 @@ static int lookup(ledger *s, sqlite3 *db, const char *sql, const char *name, int
 			*extra = sqlite3_column_int64(q, 1);
 		rc = 0;
 	} else if (step != SQLITE_DONE) {
-		rc = ledger_sql_err(s, db, step, err, "look up a name");
+		rc = ledger_sql_err(lg, db, step, err, "look up a name");
 	}
 	sqlite3_finalize(q);
 	return rc;
@@ -46,16 +46,16 @@ static int lookup(ledger *s, sqlite3 *db, const char *sql, const char *name, int
 
 /* A database's id and tombstone horizon, and a user's id (0 without auth; -1 unknown: it has
  * only the shared rows). did -1: the database has no rows yet. */
-static int pull_ids(ledger *s, sqlite3 *db, const char *dbname, const char *user, int64_t *did, int64_t *floor,
+static int pull_ids(ledger *lg, sqlite3 *db, const char *dbname, const char *user, int64_t *did, int64_t *floor,
 		    int64_t *uid, ids_error *err)
 {
 	*did = *uid = -1;
 	*floor = 0;
-	int rc = lookup(s, db, "SELECT did, gc_floor FROM dbs WHERE name=?1", dbname, did, floor, err);
+	int rc = lookup(lg, db, "SELECT did, gc_floor FROM dbs WHERE name=?1", dbname, did, floor, err);
 	if (rc && rc != IDS_ENOTFOUND)
 		return rc;
 	*uid = 0;
-	if (user[0] && (rc = lookup(s, db, "SELECT uid FROM users WHERE name=?1", user, uid, NULL, err))) {
+	if (user[0] && (rc = lookup(lg, db, "SELECT uid FROM users WHERE name=?1", user, uid, NULL, err))) {
 		*uid = -1;
 		if (rc != IDS_ENOTFOUND)
 			return rc;
@@ -126,7 +126,7 @@ static int pull_blob(ledger_rowsrc *r, int col, const uint8_t **out, size_t *len
 	return p->q[p->pick].src.blob(&p->q[p->pick].src, col, out, len, err);
 }
 
-void ledger_note_pull(ledger *s, const ledger_pull_req *req)
+void ledger_note_pull(ledger *lg, const ledger_pull_req *req)
 {
 	if (!req->client || !*req->client)
 		return;
@@ -138,8 +138,8 @@ void ledger_note_pull(ledger *s, const ledger_pull_req *req)
 			if (!*c)
 				break;
 		}
-	pull_note **bucket = &s->note_index[h % NOTE_BUCKETS];
-	pthread_mutex_lock(&s->mu);
+	pull_note **bucket = &lg->note_index[h % NOTE_BUCKETS];
+	pthread_mutex_lock(&lg->mu);
 	pull_note *n = *bucket;
 	for (; n; n = n->hnext)
 		if (!strcmp(n->client, req->client) && !strcmp(n->db, req->db) && !strcmp(n->user, req->user))
@@ -152,8 +152,8 @@ void ledger_note_pull(ledger *s, const ledger_pull_req *req)
 		strcpy(n->user, req->user);
 		n->client = n->user + strlen(req->user) + 1;
 		strcpy(n->client, req->client);
-		n->next = s->notes;
-		s->notes = n;
+		n->next = lg->notes;
+		lg->notes = n;
 		n->hnext = *bucket;
 		*bucket = n;
 	} else if (n && !n->key) {
@@ -165,34 +165,34 @@ void ledger_note_pull(ledger *s, const ledger_pull_req *req)
 			n->since = req->since;
 		n->seen = hlc_wall_ms();
 	}
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&lg->mu);
 }
 
-void ledger_pull_done(ledger *s, const ledger_pull_req *req)
+void ledger_pull_done(ledger *lg, const ledger_pull_req *req)
 {
-	ledger_note_pull(s, req);   /* feeds tombstone GC, on either backend */
-	atomic_fetch_add(&s->stats.pulls, 1);
+	ledger_note_pull(lg, req);   /* feeds tombstone GC, on either backend */
+	atomic_fetch_add(&lg->stats.pulls, 1);
 }
 
-int ledger_pull(ledger *s, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+int ledger_pull(ledger *lg, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 	       ids_error *err)
 {
-	int rc = ledger_pull_look(s, req, out, cursor, count, err);
+	int rc = ledger_pull_look(lg, req, out, cursor, count, err);
 	if (!rc)
-		ledger_pull_done(s, req);
+		ledger_pull_done(lg, req);
 	return rc;
 }
 
-int ledger_pull_look(ledger *s, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
+int ledger_pull_look(ledger *lg, const ledger_pull_req *req, ids_buf *out, int64_t *cursor, int *count,
 		    ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_pull(s, req, out, cursor, count, err);
-	sqlite3 *db = ledger_reader_get(s);
+	if (lg->pg)
+		return ledger_pg_pull(lg, req, out, cursor, count, err);
+	sqlite3 *db = ledger_reader_get(lg);
 	int64_t head = 0, did, floor, uid;
 	pull_rows rows = {.src = {pull_next, pull_i64, pull_text, pull_blob}};
 	if (ledger_exec(db, "BEGIN", err)) {
-		ledger_reader_put(s, db);
+		ledger_reader_put(lg, db);
 		return IDS_EIO;
 	}
 	sqlite3_stmt *h;
@@ -200,38 +200,38 @@ int ledger_pull_look(ledger *s, const ledger_pull_req *req, ids_buf *out, int64_
 	if (sqlite3_step(h) == SQLITE_ROW)
 		head = sqlite3_column_int64(h, 0);
 	sqlite3_finalize(h);
-	int rc = pull_ids(s, db, req->db, req->user, &did, &floor, &uid, err);
+	int rc = pull_ids(lg, db, req->db, req->user, &did, &floor, &uid, err);
 	int64_t uids[2] = {uid < 0 ? 0 : uid, 0}; /* an unknown user: only shared rows */
 	int nu = did < 0 ? 0 : uid > 0 ? 2 : 1;
 	for (int i = 0; i < nu && !rc; i++) {
 		sqlite3_stmt *q;
 		if (sqlite3_prepare_v2(db, pull_sql, -1, &q, NULL) != SQLITE_OK) {
-			rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "pull");
+			rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "pull");
 			break;
 		}
 		sqlite3_bind_int64(q, 1, did);
 		sqlite3_bind_int64(q, 2, uids[i]);
 		sqlite3_bind_int64(q, 3, req->since);
 		sqlite3_bind_int(q, 4, (req->limit > 0 ? req->limit : 1000) + 1);
-		ledger_sqlite_rows_init(&rows.q[rows.nq++], s, q, "pull");
+		ledger_sqlite_rows_init(&rows.q[rows.nq++], lg, q, "pull");
 	}
 	if (!rc)
 		rc = ledger_pull_page(&rows.src, req, head, floor, out, cursor, count, err);
 	for (int i = 0; i < rows.nq; i++)
 		sqlite3_finalize(rows.q[i].q);
 	ledger_exec(db, "COMMIT", NULL);
-	ledger_reader_put(s, db);
+	ledger_reader_put(lg, db);
 	return rc;
 }
 
-int ledger_list_json(ledger *s, const char *dbname, const char *user, ids_buf *out, ids_error *err)
+int ledger_list_json(ledger *lg, const char *dbname, const char *user, ids_buf *out, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_list_json(s, dbname, user, out, err);
-	sqlite3 *db = ledger_reader_get(s);
+	if (lg->pg)
+		return ledger_pg_list_json(lg, dbname, user, out, err);
+	sqlite3 *db = ledger_reader_get(lg);
 	int64_t did, floor, uid;
 	sqlite3_stmt *q = NULL;
-	int rc = pull_ids(s, db, dbname, user, &did, &floor, &uid, err);
+	int rc = pull_ids(lg, db, dbname, user, &did, &floor, &uid, err);
 	if (rc)
 		goto out;
 	ids_buf_puts(out, "{\"stores\":[");
@@ -243,7 +243,7 @@ int ledger_list_json(ledger *s, const char *dbname, const char *user, ids_buf *o
 		: "SELECT name, live, tomb FROM stores WHERE did=?1 ORDER BY name";
 	if (did >= 0) {
 		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-			rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "stores");
+			rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "stores");
 			goto out;
 		}
 		sqlite3_bind_int64(q, 1, did);
@@ -259,12 +259,12 @@ int ledger_list_json(ledger *s, const char *dbname, const char *user, ids_buf *o
 			ids_buf_json_str(out, name, (size_t)sqlite3_column_bytes(q, 0));
 			ids_buf_printf(out, ",\"rows\":%lld,\"tombstones\":%lld,\"conflict\":\"%s\"}",
 				       (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2),
-				       ids_rule_name(ledger_rule(s, dbname, name)));
+				       ids_rule_name(ledger_rule(lg, dbname, name)));
 		}
 	}
 	ids_buf_puts(out, "]}");
 out:
 	sqlite3_finalize(q);
-	ledger_reader_put(s, db);
+	ledger_reader_put(lg, db);
 	return rc;
 }

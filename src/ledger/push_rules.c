@@ -30,7 +30,7 @@ void ledger_conflict_json(ids_buf *o, const ids_mutation *m, ids_rule rule, cons
 	ids_buf_puts(o, "}}");
 }
 
-int ledger_admit_mutation(ledger *s, const ids_batch *b, int read_only, ids_mutation *m, ids_error *err)
+int ledger_admit_mutation(ledger *lg, const ids_batch *b, int read_only, ids_mutation *m, ids_error *err)
 {
 	if (b->origin == IDS_ORIGIN_CLIENT && read_only)
 		return ids_fail(err, IDS_EFORBIDDEN,
@@ -38,10 +38,10 @@ int ledger_admit_mutation(ledger *s, const ids_batch *b, int read_only, ids_muta
 				"was applied",
 				(long long)m->id, m->store);
 	if (!m->has_hlc) {
-		hlc_clock_now(&s->clock, &m->hlc);
+		hlc_clock_now(&lg->clock, &m->hlc);
 		m->has_hlc = 1;
 	} else {
-		hlc_clock_observe(&s->clock, &m->hlc);
+		hlc_clock_observe(&lg->clock, &m->hlc);
 	}
 	return 0;
 }

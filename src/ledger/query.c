@@ -376,7 +376,7 @@ static int only_one_statement(const char *tail, const char *end)
 	return 1;
 }
 
-int ledger_query(ledger *s, const char *dbname, const char *user, const char *sql, size_t sql_len,
+int ledger_query(ledger *lg, const char *dbname, const char *user, const char *sql, size_t sql_len,
 		const char *params, size_t params_len, const ledger_query_limits *lim_in, ids_buf *out,
 		ids_error *err)
 {
@@ -386,10 +386,10 @@ int ledger_query(ledger *s, const char *dbname, const char *user, const char *sq
 		if (lim_in->max_rows > 0) lim.max_rows = lim_in->max_rows;
 		if (lim_in->max_bytes > 0) lim.max_bytes = lim_in->max_bytes;
 	}
-	if (s->pg)
-		return ledger_pg_query(s, dbname, user, sql, sql_len, params, params_len, &lim, out, err);
+	if (lg->pg)
+		return ledger_pg_query(lg, dbname, user, sql, sql_len, params, params_len, &lim, out, err);
 	char path[IDS_PATH_MAX + 1];
-	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", lg->dir))
 		return err->code;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL, *q = NULL;
@@ -555,12 +555,12 @@ out:
 	return rc;
 }
 
-int ledger_query_columns(ledger *s, const char *dbname, const char *store_name, ids_buf *out, ids_error *err)
+int ledger_query_columns(ledger *lg, const char *dbname, const char *store_name, ids_buf *out, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_query_columns(s, dbname, store_name, out, err);
+	if (lg->pg)
+		return ledger_pg_query_columns(lg, dbname, store_name, out, err);
 	char path[IDS_PATH_MAX + 1];
-	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", lg->dir))
 		return err->code;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *q = NULL;

@@ -14,7 +14,7 @@ static int sq_next(ledger_rowsrc *r, ids_error *err)
 		return 1;
 	if (step == SQLITE_DONE)
 		return 0;
-	return ledger_sql_err(q->s, sqlite3_db_handle(q->q), step, err, q->what);
+	return ledger_sql_err(q->lg, sqlite3_db_handle(q->q), step, err, q->what);
 }
 
 static int64_t sq_i64(ledger_rowsrc *r, int col) { return sqlite3_column_int64(((ledger_sqlite_rows *)r)->q, col); }
@@ -40,10 +40,10 @@ static int sq_blob(ledger_rowsrc *r, int col, const uint8_t **p, size_t *len, id
 	return 0;
 }
 
-void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *s, sqlite3_stmt *q, const char *what)
+void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *lg, sqlite3_stmt *q, const char *what)
 {
 	r->src = (ledger_rowsrc){sq_next, sq_i64, sq_text, sq_blob};
-	r->s = s;
+	r->lg = lg;
 	r->q = q;
 	r->what = what;
 }

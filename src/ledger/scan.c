@@ -23,44 +23,44 @@ uint32_t ledger_key_hash(const uint8_t *key, size_t len)
 	return h;
 }
 
-int ledger_changes_scan(ledger *s, int64_t after, size_t max,
+int ledger_changes_scan(ledger *lg, int64_t after, size_t max,
 		       int (*fn)(void *ctx, const ledger_change *c), void *ctx, int64_t *last, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_changes_scan(s, after, max, fn, ctx, last, err);
-	return ledger_sqlite_scan_log(s, "scan changes", LEDGER_CHANGES_SQL("?1", "?2"), after, max, fn, NULL, ctx, last,
+	if (lg->pg)
+		return ledger_pg_changes_scan(lg, after, max, fn, ctx, last, err);
+	return ledger_sqlite_scan_log(lg, "scan changes", LEDGER_CHANGES_SQL("?1", "?2"), after, max, fn, NULL, ctx, last,
 				     err);
 }
 
-int ledger_sqlite_scan_log(ledger *s, const char *what, const char *sql, int64_t after, size_t max,
+int ledger_sqlite_scan_log(ledger *lg, const char *what, const char *sql, int64_t after, size_t max,
 			  int (*change)(void *ctx, const ledger_change *c),
 			  int (*conflict)(void *ctx, const ledger_conflict *c), void *ctx, int64_t *last, ids_error *err)
 {
-	sqlite3 *db = ledger_reader_get(s);
+	sqlite3 *db = ledger_reader_get(lg);
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
 	*last = after;
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, what);
+		rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, what);
 	} else {
 		sqlite3_bind_int64(q, 1, after);
 		sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
 		ledger_sqlite_rows rows;
-		ledger_sqlite_rows_init(&rows, s, q, what);
+		ledger_sqlite_rows_init(&rows, lg, q, what);
 		rc = change ? ledger_scan_changes(&rows.src, change, ctx, last, err)
 			    : ledger_scan_conflicts(&rows.src, conflict, ctx, last, err);
 	}
 	sqlite3_finalize(q);
-	ledger_reader_put(s, db);
+	ledger_reader_put(lg, db);
 	return rc;
 }
 
 /* A read connection inside a transaction (one snapshot), and that snapshot's head seq. */
-static sqlite3 *snapshot_begin(ledger *s, int64_t *head, ids_error *err)
+static sqlite3 *snapshot_begin(ledger *lg, int64_t *head, ids_error *err)
 {
-	sqlite3 *db = ledger_reader_get(s);
+	sqlite3 *db = ledger_reader_get(lg);
 	if (ledger_exec(db, "BEGIN", err)) {
-		ledger_reader_put(s, db);
+		ledger_reader_put(lg, db);
 		return NULL;
 	}
 	sqlite3_stmt *h = NULL;
@@ -70,19 +70,19 @@ static sqlite3 *snapshot_begin(ledger *s, int64_t *head, ids_error *err)
 	return db;
 }
 
-static void snapshot_end(ledger *s, sqlite3 *db, sqlite3_stmt *q)
+static void snapshot_end(ledger *lg, sqlite3 *db, sqlite3_stmt *q)
 {
 	sqlite3_finalize(q);
 	ledger_exec(db, "COMMIT", NULL);
-	ledger_reader_put(s, db);
+	ledger_reader_put(lg, db);
 }
 
 /* Prepares sql on the snapshot with ?1 = database name and ?2 = store name bound. */
-static int prepare_store_sql(ledger *s, sqlite3 *db, const char *sql, const char *dbname, const char *store_name,
+static int prepare_store_sql(ledger *lg, sqlite3 *db, const char *sql, const char *dbname, const char *store_name,
 			     sqlite3_stmt **q, ids_error *err, const char *what)
 {
 	if (sqlite3_prepare_v2(db, sql, -1, q, NULL) != SQLITE_OK)
-		return ledger_sql_err(s, db, SQLITE_ERROR, err, what);
+		return ledger_sql_err(lg, db, SQLITE_ERROR, err, what);
 	sqlite3_bind_text(*q, 1, dbname, -1, SQLITE_STATIC);
 	sqlite3_bind_text(*q, 2, store_name, -1, SQLITE_STATIC);
 	return 0;
@@ -102,7 +102,7 @@ static void row_tail(sqlite3_stmt *q, int col, ledger_row *r)
 
 /* Runs a rows query (columns: user, key, khash, seq, hlc, value, origin) prepared on the
  * snapshot db, calling fn per row. */
-static int scan_rows_query(ledger *s, sqlite3 *db, sqlite3_stmt *q, int (*fn)(void *ctx, const ledger_row *r),
+static int scan_rows_query(ledger *lg, sqlite3 *db, sqlite3_stmt *q, int (*fn)(void *ctx, const ledger_row *r),
 			   void *ctx, ids_error *err)
 {
 	int rc = 0, step;
@@ -116,30 +116,30 @@ static int scan_rows_query(ledger *s, sqlite3 *db, sqlite3_stmt *q, int (*fn)(vo
 			break;
 	}
 	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
-		rc = ledger_sql_err(s, db, step, err, "scan rows");
+		rc = ledger_sql_err(lg, db, step, err, "scan rows");
 	return rc;
 }
 
 #define ROWS_COLS "SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r JOIN users u ON u.uid=r.uid"
 #define STORE_SID "(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 AND s.name=?2)"
 
-int ledger_rows_scan(ledger *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
+int ledger_rows_scan(ledger *lg, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
 		    int (*fn)(void *ctx, const ledger_row *r), void *ctx, int64_t *head, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_rows_scan(s, dbname, store_name, lo, hi, fn, ctx, head, err);
-	return ledger_rows_scan_ids(s, dbname, store_name, lo, hi, 0, INT64_MAX, fn, ctx, head, err);
+	if (lg->pg)
+		return ledger_pg_rows_scan(lg, dbname, store_name, lo, hi, fn, ctx, head, err);
+	return ledger_rows_scan_ids(lg, dbname, store_name, lo, hi, 0, INT64_MAX, fn, ctx, head, err);
 }
 
-int ledger_rows_scan_ids(ledger *s, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
+int ledger_rows_scan_ids(ledger *lg, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
 			int64_t after, int64_t upto, int (*fn)(void *ctx, const ledger_row *r), void *ctx,
 			int64_t *head, ids_error *err)
 {
-	if (s->pg)
+	if (lg->pg)
 		return ids_fail(err, IDS_EINVAL, "row ids: not kept by a PostgreSQL ledger");
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
-	sqlite3 *db = snapshot_begin(s, head, err);
+	sqlite3 *db = snapshot_begin(lg, head, err);
 	if (!db)
 		return IDS_EIO;
 	/* a range of new rows is read by id (the rows b-tree), a whole store through its key
@@ -149,33 +149,33 @@ int ledger_rows_scan_ids(ledger *s, const char *dbname, const char *store_name, 
 		  " AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0"
 		: ROWS_COLS " WHERE r.sid=" STORE_SID " AND r.khash BETWEEN ?3 AND ?4 AND r.deleted=0"
 		  " AND +r.rowid > ?5 AND +r.rowid <= ?6";
-	if ((rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "scan rows")))
+	if ((rc = prepare_store_sql(lg, db, sql, dbname, store_name, &q, err, "scan rows")))
 		goto out;
 	sqlite3_bind_int64(q, 3, lo);
 	sqlite3_bind_int64(q, 4, hi);
 	sqlite3_bind_int64(q, 5, after);
 	sqlite3_bind_int64(q, 6, upto);
-	rc = scan_rows_query(s, db, q, fn, ctx, err);
+	rc = scan_rows_query(lg, db, q, fn, ctx, err);
 out:
-	snapshot_end(s, db, q);
+	snapshot_end(lg, db, q);
 	return rc;
 }
 
-int ledger_rows_ids(ledger *s, const char *dbname, const char *store_name, const ledger_key_ref *keys, size_t n,
+int ledger_rows_ids(ledger *lg, const char *dbname, const char *store_name, const ledger_key_ref *keys, size_t n,
 		   int64_t *ids, int64_t *max_id, ids_error *err)
 {
-	if (s->pg)
+	if (lg->pg)
 		return ids_fail(err, IDS_EINVAL, "row ids: not kept by a PostgreSQL ledger");
 	sqlite3_stmt *q = NULL;
 	int64_t head;
 	int rc = 0;
-	sqlite3 *db = snapshot_begin(s, &head, err);
+	sqlite3 *db = snapshot_begin(lg, &head, err);
 	if (!db)
 		return IDS_EIO;
 	if (max_id) {
 		sqlite3_stmt *m = NULL;
 		if (sqlite3_prepare_v2(db, "SELECT max(rowid) FROM rows", -1, &m, NULL) != SQLITE_OK)
-			rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "row ids");
+			rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "row ids");
 		*max_id = !rc && sqlite3_step(m) == SQLITE_ROW ? sqlite3_column_int64(m, 0) : 0;
 		sqlite3_finalize(m);
 	}
@@ -183,12 +183,12 @@ int ledger_rows_ids(ledger *s, const char *dbname, const char *store_name, const
 	sqlite3_stmt *st = NULL, *us = NULL;
 	int64_t sid = -1, uid = -1;
 	const char *last_user = NULL;
-	if (rc || !n || (rc = prepare_store_sql(s, db, "SELECT " STORE_SID, dbname, store_name, &st, err, "row ids")))
+	if (rc || !n || (rc = prepare_store_sql(lg, db, "SELECT " STORE_SID, dbname, store_name, &st, err, "row ids")))
 		goto out;
 	sid = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : -1;
 	if (sqlite3_prepare_v2(db, "SELECT uid FROM users WHERE name=?1", -1, &us, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT rowid FROM rows WHERE sid=?1 AND uid=?2 AND key=?3", -1, &q, NULL) != SQLITE_OK) {
-		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "row ids");
+		rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "row ids");
 		goto out;
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -208,34 +208,34 @@ int ledger_rows_ids(ledger *s, const char *dbname, const char *store_name, const
 		int step = sqlite3_step(q);
 		ids[i] = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
 		if (step != SQLITE_ROW && step != SQLITE_DONE)
-			rc = ledger_sql_err(s, db, step, err, "row ids");
+			rc = ledger_sql_err(lg, db, step, err, "row ids");
 		sqlite3_reset(q);
 	}
 out:
 	sqlite3_finalize(st);
 	sqlite3_finalize(us);
-	snapshot_end(s, db, q);
+	snapshot_end(lg, db, q);
 	return rc;
 }
 
-int ledger_rows_after(ledger *s, const char *dbname, const char *store_name, int64_t after, size_t max,
+int ledger_rows_after(ledger *lg, const char *dbname, const char *store_name, int64_t after, size_t max,
 		     int (*fn)(void *ctx, const ledger_row_id *r), void *ctx, ids_error *err)
 {
-	if (s->pg)
+	if (lg->pg)
 		return ids_fail(err, IDS_EINVAL, "row ids: not kept by a PostgreSQL ledger");
 	sqlite3_stmt *q = NULL, *us = NULL;
 	int64_t head, uid = -1;
 	ids_buf user = IDS_BUF_INIT;
 	int rc = 0, step;
-	sqlite3 *db = snapshot_begin(s, &head, err);
+	sqlite3 *db = snapshot_begin(lg, &head, err);
 	if (!db)
 		return IDS_EIO;
 	/* by id (the rows b-tree): the unary + keeps SQLite off the store's key index */
-	if ((rc = prepare_store_sql(s, db, "SELECT r.rowid, r.uid, r.key, r.seq, r.deleted FROM rows r WHERE r.rowid > ?3 AND +r.sid=" STORE_SID
+	if ((rc = prepare_store_sql(lg, db, "SELECT r.rowid, r.uid, r.key, r.seq, r.deleted FROM rows r WHERE r.rowid > ?3 AND +r.sid=" STORE_SID
 				    " ORDER BY r.rowid LIMIT ?4", dbname, store_name, &q, err, "rows after")))
 		goto out;
 	if (sqlite3_prepare_v2(db, "SELECT name FROM users WHERE uid=?1", -1, &us, NULL) != SQLITE_OK) {
-		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "rows after");
+		rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "rows after");
 		goto out;
 	}
 	sqlite3_bind_int64(q, 3, after);
@@ -260,28 +260,28 @@ int ledger_rows_after(ledger *s, const char *dbname, const char *store_name, int
 			break;
 	}
 	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
-		rc = ledger_sql_err(s, db, step, err, "rows after");
+		rc = ledger_sql_err(lg, db, step, err, "rows after");
 out:
 	ids_buf_free(&user);
 	sqlite3_finalize(us);
-	snapshot_end(s, db, q);
+	snapshot_end(lg, db, q);
 	return rc;
 }
 
-int ledger_rows_get(ledger *s, const char *dbname, const char *store_name, const ledger_key_ref *keys, size_t n,
+int ledger_rows_get(ledger *lg, const char *dbname, const char *store_name, const ledger_key_ref *keys, size_t n,
 		   int (*fn)(void *ctx, size_t i, int found, const ledger_row *r), void *ctx, int64_t *head,
 		   ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_rows_get(s, dbname, store_name, keys, n, fn, ctx, head, err);
+	if (lg->pg)
+		return ledger_pg_rows_get(lg, dbname, store_name, keys, n, fn, ctx, head, err);
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
-	sqlite3 *db = snapshot_begin(s, head, err);
+	sqlite3 *db = snapshot_begin(lg, head, err);
 	if (!db)
 		return IDS_EIO;
 	const char *sql =
 		"SELECT r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r WHERE r.sid=" STORE_SID " AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
-	if ((rc = prepare_store_sql(s, db, sql, dbname, store_name, &q, err, "row lookup")))
+	if ((rc = prepare_store_sql(lg, db, sql, dbname, store_name, &q, err, "row lookup")))
 		goto out;
 	for (size_t i = 0; i < n && !rc; i++) {
 		sqlite3_bind_text(q, 3, keys[i].user ? keys[i].user : "", -1, SQLITE_STATIC);
@@ -298,21 +298,21 @@ int ledger_rows_get(ledger *s, const char *dbname, const char *store_name, const
 		sqlite3_reset(q);
 	}
 out:
-	snapshot_end(s, db, q);
+	snapshot_end(lg, db, q);
 	return rc;
 }
 
-int ledger_names_json(ledger *s, const char *dbname, ids_buf *out, ids_error *err)
+int ledger_names_json(ledger *lg, const char *dbname, ids_buf *out, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_names_json(s, dbname, out, err);
-	sqlite3 *db = ledger_reader_get(s);
+	if (lg->pg)
+		return ledger_pg_names_json(lg, dbname, out, err);
+	sqlite3 *db = ledger_reader_get(lg);
 	sqlite3_stmt *q = NULL;
 	const char *sql = dbname ? "SELECT s.name FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 ORDER BY 1"
 				 : "SELECT name FROM dbs ORDER BY 1";
 	int rc = 0;
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		rc = ledger_sql_err(s, db, SQLITE_ERROR, err, "names");
+		rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "names");
 	} else {
 		if (dbname)
 			sqlite3_bind_text(q, 1, dbname, -1, SQLITE_STATIC);
@@ -327,7 +327,7 @@ int ledger_names_json(ledger *s, const char *dbname, ids_buf *out, ids_error *er
 		ids_buf_putc(out, ']');
 	}
 	sqlite3_finalize(q);
-	ledger_reader_put(s, db);
+	ledger_reader_put(lg, db);
 	return rc;
 }
 
@@ -337,7 +337,7 @@ int ledger_names_json(ledger *s, const char *dbname, ids_buf *out, ids_error *er
  * tested every retained change (no index on ts): 2.3k instructions each, every 5 s on the
  * lake's thread (a day of changes by default), every --gc-interval on the writer's without a
  * lake. A clock that stepped back keeps some changes longer than the retention, never shorter. */
-int ledger_prune_old_changes(ledger *s, sqlite3 *db, int64_t upto, int64_t cutoff, ids_error *err)
+int ledger_prune_old_changes(ledger *lg, sqlite3 *db, int64_t upto, int64_t cutoff, ids_error *err)
 {
 	int64_t last = 0;
 	sqlite3_stmt *w = NULL, *q = NULL;
@@ -347,12 +347,12 @@ int ledger_prune_old_changes(ledger *s, sqlite3 *db, int64_t upto, int64_t cutof
 	while ((step = sqlite3_step(w)) == SQLITE_ROW && sqlite3_column_int64(w, 1) < cutoff)
 		last = sqlite3_column_int64(w, 0);
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = ledger_sql_err(s, db, step, err, "prune changes");
+		rc = ledger_sql_err(lg, db, step, err, "prune changes");
 	sqlite3_finalize(w);
 	if (!rc && last > 0) {
 		sqlite3_prepare_v2(db, "DELETE FROM changes WHERE seq<=?1", -1, &q, NULL);
 		sqlite3_bind_int64(q, 1, last);
-		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(s, db, sqlite3_errcode(db), err, "prune changes");
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(lg, db, sqlite3_errcode(db), err, "prune changes");
 		sqlite3_finalize(q);
 	}
 	return rc;
@@ -360,12 +360,12 @@ int ledger_prune_old_changes(ledger *s, sqlite3 *db, int64_t upto, int64_t cutof
 
 /* Runs on the caller's thread with its own connection: the writer serializes through SQLite's
  * lock (busy_timeout), and pruning only deletes rows the writer never reads again. */
-int ledger_changes_prune(ledger *s, int64_t upto, ids_error *err)
+int ledger_changes_prune(ledger *lg, int64_t upto, ids_error *err)
 {
-	if (s->pg)
-		return ledger_pg_changes_prune(s, upto, err);
+	if (lg->pg)
+		return ledger_pg_changes_prune(lg, upto, err);
 	char path[IDS_PATH_MAX + 1];
-	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", s->dir))
+	if (ids_path(path, sizeof path, err, "%s/idbsync.sqlite", lg->dir))
 		return err->code;
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
@@ -373,7 +373,7 @@ int ledger_changes_prune(ledger *s, int64_t upto, ids_error *err)
 		return ids_fail(err, IDS_EIO, "cannot open %s", path);
 	}
 	sqlite3_busy_timeout(db, 30000);
-	int rc = ledger_prune_old_changes(s, db, upto, hlc_wall_ms() - s->o.base_retention_ms, err);
+	int rc = ledger_prune_old_changes(lg, db, upto, hlc_wall_ms() - lg->o.base_retention_ms, err);
 	sqlite3_close(db);
 	return rc;
 }

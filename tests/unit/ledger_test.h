@@ -83,11 +83,11 @@ static inline ledger *open_state(const char *dir, const char *state, int durable
 	o.dir = dir;
 	o.state = state && state[0] ? state : NULL;
 	o.durable = durable;
-	ledger *s = NULL;
+	ledger *lg = NULL;
 	ids_error err = IDS_ERROR_INIT;
-	if (!CHECK_EQ_INT(ledger_open(&s, &o, &err), 0))
+	if (!CHECK_EQ_INT(ledger_open(&lg, &o, &err), 0))
 		fprintf(stderr, "  ledger_open(%s): %s\n", o.state ? o.state : dir, err.msg);
-	return s;
+	return lg;
 }
 
 static inline ledger *open_dir(const char *dir, int durable)
@@ -99,27 +99,27 @@ static inline ledger *open_dir(const char *dir, int durable)
 
 /* Parses body as a client push (with the ledger's clock for the skew check) and pushes it as
  * `user`. res is initialized here; the caller frees it. */
-static int push(ledger *s, const char *db, const char *user, const char *body, ledger_push_result *res,
+static int push(ledger *lg, const char *db, const char *user, const char *body, ledger_push_result *res,
 		ids_error *err)
 {
 	ids_batch *b = NULL;
 	ids_limits lim = IDS_LIMITS_INIT;
 	ledger_push_result_init(res);
-	int rc = ids_batch_parse(&b, db, strdup(body), strlen(body), &lim, ledger_clock(s), err);
+	int rc = ids_batch_parse(&b, db, strdup(body), strlen(body), &lim, ledger_clock(lg), err);
 	if (rc) {
 		fprintf(stderr, "  batch rejected: %s\n", err->msg);
 		return rc;
 	}
 	snprintf(b->user, sizeof b->user, "%s", user);
-	rc = ledger_push(s, b, res, err);
+	rc = ledger_push(lg, b, res, err);
 	ids_batch_free(b);
 	return rc;
 }
 
 /* Same, for bodies built with printf. */
-static int pushf(ledger *s, const char *db, const char *user, ledger_push_result *res, ids_error *err,
+static int pushf(ledger *lg, const char *db, const char *user, ledger_push_result *res, ids_error *err,
 		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int pushf(ledger *s, const char *db, const char *user, ledger_push_result *res, ids_error *err,
+static int pushf(ledger *lg, const char *db, const char *user, ledger_push_result *res, ids_error *err,
 		 const char *fmt, ...)
 {
 	char body[8192];
@@ -127,7 +127,7 @@ static int pushf(ledger *s, const char *db, const char *user, ledger_push_result
 	va_start(ap, fmt);
 	vsnprintf(body, sizeof body, fmt, ap);
 	va_end(ap);
-	return push(s, db, user, body, res, err);
+	return push(lg, db, user, body, res, err);
 }
 
 /* Batch bi (from 0) of a pusher that sends batches of `per` puts to store_name as `client`: its
@@ -147,7 +147,7 @@ static inline int64_t nth_batch(ids_buf *body, const char *client, int bi, int p
 
 /* A thread waiting (ledger_wait) for the head to pass `after`: moved gets its answer. */
 typedef struct waiter {
-	ledger *s;
+	ledger *lg;
 	int64_t after;
 	int timeout_ms;
 	int moved;
@@ -156,7 +156,7 @@ typedef struct waiter {
 static inline void *wait_thread(void *arg)
 {
 	waiter *w = arg;
-	w->moved = ledger_wait(w->s, w->after, w->timeout_ms);
+	w->moved = ledger_wait(w->lg, w->after, w->timeout_ms);
 	return NULL;
 }
 
@@ -182,13 +182,13 @@ typedef struct pulled {
 
 static pulled P; /* big: static */
 
-static pulled *pull(ledger *s, const char *db, const char *user, const char *client, int64_t since, int limit)
+static pulled *pull(ledger *lg, const char *db, const char *user, const char *client, int64_t since, int limit)
 {
 	memset(&P, 0, sizeof P);
 	ledger_pull_req req = {.db = db, .user = user, .client = client, .since = since, .limit = limit};
 	ids_buf out = IDS_BUF_INIT;
 	ids_error err = IDS_ERROR_INIT;
-	P.rc = ledger_pull(s, &req, &out, &P.cursor, &P.count, &err);
+	P.rc = ledger_pull(lg, &req, &out, &P.cursor, &P.count, &err);
 	snprintf(P.err, sizeof P.err, "%s", err.msg);
 	if (P.rc) {
 		ids_buf_free(&out);

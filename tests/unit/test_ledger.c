@@ -1,7 +1,7 @@
 /* Unit tests for the state ledger (src/ledger/), driven through its public API in a temp dir:
  * push/pull, idempotent retries, id gaps, the server-wins and merge rules end to end, user
  * scoping (403 on shared rows), tombstone GC with 410 for old cursors, reopen after close,
- * a durable store, and concurrent pushers sharing group commits. The same suite runs on the
+ * a durable ledger, and concurrent pushers sharing group commits. The same suite runs on the
  * PostgreSQL backend when IDBSYNC_TEST_PG is set (tests/pg/ledger.test.mjs), less what only SQLite
  * has: the field registry of the analytics views. */
 #include <pthread.h>
@@ -12,11 +12,11 @@
 
 /* ---- tests ---- */
 
-static void push_pull(ledger *s)
+static void push_pull(ledger *lg)
 {
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	int rc = push(s, "db1", "",
+	int rc = push(lg, "db1", "",
 		      "{\"client\":\"c1\",\"mutations\":["
 		      "{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"a\",\"value\":{\"v\":1}},"
 		      "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":\"b\",\"value\":{ \"v\" : 2 }},"
@@ -33,11 +33,11 @@ static void push_pull(ledger *s)
 	CHECK_EQ_INT(r.expected, 5);
 	CHECK_EQ_INT(r.gap, 0);
 	CHECK_EQ_INT(r.cursor, 4);
-	CHECK_EQ_INT(ledger_head(s), 4);
+	CHECK_EQ_INT(ledger_head(lg), 4);
 	ledger_push_result_free(&r);
 
 	/* compacted feed: "a" appears once, as its delete */
-	pulled *p = pull(s, "db1", "", NULL, 0, 0);
+	pulled *p = pull(lg, "db1", "", NULL, 0, 0);
 	CHECK_EQ_INT(p->rc, 0);
 	CHECK_EQ_INT(p->count, 3);
 	CHECK_EQ_INT(p->parsed, 3);
@@ -58,27 +58,27 @@ static void push_pull(ledger *s)
 	CHECK_EQ_STR(p->c[2].value, "{\"d\":{\"$date\":null},\"n\":{\"$num\":\"NaN\"}}");
 	hlc_stamp st;
 	CHECK_EQ_INT(hlc_parse(&st, p->c[0].hlc, strlen(p->c[0].hlc), NULL), 0); /* server-stamped */
-	CHECK_EQ_STR(st.node, ledger_clock(s)->node);
+	CHECK_EQ_STR(st.node, ledger_clock(lg)->node);
 
 	/* the value is stored byte for byte as sent */
 	ids_buf out = IDS_BUF_INIT;
 	ledger_pull_req req = {.db = "db1", .user = "", .since = 1, .limit = 1};
 	int64_t cur;
 	int cnt;
-	CHECK_EQ_INT(ledger_pull(s, &req, &out, &cur, &cnt, &err), 0);
+	CHECK_EQ_INT(ledger_pull(lg, &req, &out, &cur, &cnt, &err), 0);
 	CHECK_HAS(out.data, "\"value\":{ \"v\" : 2 }");
 	ids_buf_free(&out);
 
 	/* paging */
-	p = pull(s, "db1", "", NULL, 0, 2);
+	p = pull(lg, "db1", "", NULL, 0, 2);
 	CHECK_EQ_INT(p->count, 2);
 	CHECK_EQ_INT(p->more, 1);
 	CHECK_EQ_INT(p->cursor, 3);
-	p = pull(s, "db1", "", NULL, 3, 2);
+	p = pull(lg, "db1", "", NULL, 3, 2);
 	CHECK_EQ_INT(p->count, 1);
 	CHECK_EQ_INT(p->more, 0);
 	CHECK_EQ_INT(p->cursor, 4);
-	p = pull(s, "db1", "", NULL, 4, 0);
+	p = pull(lg, "db1", "", NULL, 4, 0);
 	CHECK_EQ_INT(p->count, 0);
 	CHECK_EQ_INT(p->cursor, 4);
 	/* a byte budget cuts the page early but always sends at least one change */
@@ -87,19 +87,19 @@ static void push_pull(ledger *s)
 		ids_buf o = IDS_BUF_INIT;
 		int64_t c2 = -1;
 		int n2 = -1;
-		CHECK_EQ_INT(ledger_pull(s, &rq, &o, &c2, &n2, &err), 0);
+		CHECK_EQ_INT(ledger_pull(lg, &rq, &o, &c2, &n2, &err), 0);
 		CHECK_EQ_INT(n2, 1);
 		CHECK_EQ_INT(c2, 2);
 		CHECK_HAS(o.data, "\"more\":true");
 		ids_buf_free(&o);
 	}
 	/* unknown database: empty, cursor at the head */
-	p = pull(s, "nope", "", NULL, 0, 0);
+	p = pull(lg, "nope", "", NULL, 0, 0);
 	CHECK_EQ_INT(p->rc, 0);
 	CHECK_EQ_INT(p->count, 0);
 
 	/* equal keys are one row: 1, 1.0 and -0/0 */
-	rc = push(s, "db1", "",
+	rc = push(lg, "db1", "",
 		  "{\"client\":\"c1\",\"mutations\":["
 		  "{\"id\":5,\"store\":\"n\",\"op\":\"put\",\"key\":1,\"value\":\"one\"},"
 		  "{\"id\":6,\"store\":\"n\",\"op\":\"put\",\"key\":1.0,\"value\":\"uno\"},"
@@ -109,22 +109,22 @@ static void push_pull(ledger *s)
 	CHECK_EQ_INT(rc, 0);
 	CHECK_EQ_INT(r.applied, 4);
 	ledger_push_result_free(&r);
-	p = pull(s, "db1", "", NULL, 4, 0);
+	p = pull(lg, "db1", "", NULL, 4, 0);
 	CHECK_EQ_INT(p->count, 2);
 	CHECK(find_key(p, "1") && !strcmp(find_key(p, "1")->value, "\"uno\""));
 	CHECK(find_key(p, "0") && !strcmp(find_key(p, "0")->value, "\"cero\""));
 
 	/* store listing */
 	out = (ids_buf)IDS_BUF_INIT;
-	CHECK_EQ_INT(ledger_list_json(s, "db1", "", &out, &err), 0);
+	CHECK_EQ_INT(ledger_list_json(lg, "db1", "", &out, &err), 0);
 	CHECK_EQ_STR(out.data, "{\"stores\":[{\"name\":\"n\",\"rows\":2,\"tombstones\":0,\"conflict\":\"lww\"},"
 			       "{\"name\":\"s\",\"rows\":1,\"tombstones\":1,\"conflict\":\"lww\"},"
 			       "{\"name\":\"t\",\"rows\":1,\"tombstones\":0,\"conflict\":\"lww\"}]}");
 	ids_buf_free(&out);
-	CHECK(atomic_load(&ledger_get_stats(s)->mutations_applied) >= 8);
+	CHECK(atomic_load(&ledger_get_stats(lg)->mutations_applied) >= 8);
 }
 
-static void idempotency_and_gaps(ledger *s)
+static void idempotency_and_gaps(ledger *lg)
 {
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
@@ -132,28 +132,28 @@ static void idempotency_and_gaps(ledger *s)
 			   "{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":1},"
 			   "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":2,\"value\":2},"
 			   "{\"id\":3,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":3}]}";
-	CHECK_EQ_INT(push(s, "db2", "", b123, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db2", "", b123, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 3);
 	CHECK_EQ_INT(r.ack, 3);
-	int64_t head = ledger_head(s);
+	int64_t head = ledger_head(lg);
 	ledger_push_result_free(&r);
-	long long dup0 = atomic_load(&ledger_get_stats(s)->mutations_duplicate);
+	long long dup0 = atomic_load(&ledger_get_stats(lg)->mutations_duplicate);
 
 	/* the same batch again (the ack got lost): all duplicates, nothing applied twice */
-	CHECK_EQ_INT(push(s, "db2", "", b123, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db2", "", b123, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 0);
 	CHECK_EQ_INT(r.duplicates, 3);
 	CHECK_EQ_INT(r.ack, 3);
 	CHECK_EQ_INT(r.expected, 4);
-	CHECK_EQ_INT(ledger_head(s), head);
+	CHECK_EQ_INT(ledger_head(lg), head);
 	ledger_push_result_free(&r);
-	CHECK_EQ_INT(atomic_load(&ledger_get_stats(s)->mutations_duplicate) - dup0, 3);
-	pulled *p = pull(s, "db2", "", NULL, 0, 0);
+	CHECK_EQ_INT(atomic_load(&ledger_get_stats(lg)->mutations_duplicate) - dup0, 3);
+	pulled *p = pull(lg, "db2", "", NULL, 0, 0);
 	CHECK_EQ_INT(p->count, 2);
 	CHECK(find_key(p, "1") && !strcmp(find_key(p, "1")->value, "3"));
 
 	/* overlapping retry: 2,3 are duplicates, 4,5 are new */
-	CHECK_EQ_INT(pushf(s, "db2", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db2", "", &r, &err,
 			   "{\"client\":\"idem\",\"mutations\":["
 			   "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":2,\"value\":\"changed?\"},"
 			   "{\"id\":3,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":\"changed?\"},"
@@ -163,15 +163,15 @@ static void idempotency_and_gaps(ledger *s)
 	CHECK_EQ_INT(r.duplicates, 2);
 	CHECK_EQ_INT(r.applied, 2);
 	CHECK_EQ_INT(r.ack, 5);
-	CHECK_EQ_INT(ledger_head(s), head + 2);
+	CHECK_EQ_INT(ledger_head(lg), head + 2);
 	ledger_push_result_free(&r);
-	p = pull(s, "db2", "", NULL, 0, 0);
+	p = pull(lg, "db2", "", NULL, 0, 0);
 	CHECK(find_key(p, "1") && !strcmp(find_key(p, "1")->value, "3"));
 	CHECK(find_key(p, "2") && find_key(p, "2")->del);
 
 	/* a gap stops the batch: nothing after the missing id is applied, the ack stays */
-	head = ledger_head(s);
-	CHECK_EQ_INT(pushf(s, "db2", "", &r, &err,
+	head = ledger_head(lg);
+	CHECK_EQ_INT(pushf(lg, "db2", "", &r, &err,
 			   "{\"client\":\"idem\",\"mutations\":["
 			   "{\"id\":7,\"store\":\"s\",\"op\":\"put\",\"key\":7,\"value\":7},"
 			   "{\"id\":8,\"store\":\"s\",\"op\":\"put\",\"key\":8,\"value\":8}]}"),
@@ -180,10 +180,10 @@ static void idempotency_and_gaps(ledger *s)
 	CHECK_EQ_INT(r.applied, 0);
 	CHECK_EQ_INT(r.ack, 5);
 	CHECK_EQ_INT(r.expected, 6);
-	CHECK_EQ_INT(ledger_head(s), head);
+	CHECK_EQ_INT(ledger_head(lg), head);
 	ledger_push_result_free(&r);
 	/* 6 fills the gap, 8 is beyond the next gap */
-	CHECK_EQ_INT(pushf(s, "db2", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db2", "", &r, &err,
 			   "{\"client\":\"idem\",\"mutations\":["
 			   "{\"id\":6,\"store\":\"s\",\"op\":\"put\",\"key\":6,\"value\":6},"
 			   "{\"id\":8,\"store\":\"s\",\"op\":\"put\",\"key\":8,\"value\":8}]}"),
@@ -192,11 +192,11 @@ static void idempotency_and_gaps(ledger *s)
 	CHECK_EQ_INT(r.gap, 1);
 	CHECK_EQ_INT(r.ack, 6);
 	ledger_push_result_free(&r);
-	p = pull(s, "db2", "", NULL, 0, 0);
+	p = pull(lg, "db2", "", NULL, 0, 0);
 	CHECK(find_key(p, "6") != NULL);
 	CHECK(find_key(p, "8") == NULL);
 	/* a new client must start at 1 */
-	CHECK_EQ_INT(pushf(s, "db2", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db2", "", &r, &err,
 			   "{\"client\":\"late\",\"mutations\":[{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":9,\"value\":9}]}"),
 		     0);
 	CHECK_EQ_INT(r.gap, 1);
@@ -204,21 +204,21 @@ static void idempotency_and_gaps(ledger *s)
 	CHECK_EQ_INT(r.expected, 1);
 	ledger_push_result_free(&r);
 	/* client ids are per database: the same client name elsewhere starts fresh */
-	CHECK_EQ_INT(push(s, "db2b", "", b123, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db2b", "", b123, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 3);
 	ledger_push_result_free(&r);
 	/* an empty push reports the current ack */
-	CHECK_EQ_INT(push(s, "db2", "", "{\"client\":\"idem\",\"mutations\":[]}", &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db2", "", "{\"client\":\"idem\",\"mutations\":[]}", &r, &err), 0);
 	CHECK_EQ_INT(r.ack, 6);
 	CHECK_EQ_INT(r.applied, 0);
 	ledger_push_result_free(&r);
 }
 
-static void lww_conflicts(ledger *s)
+static void lww_conflicts(ledger *lg)
 {
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	CHECK_EQ_INT(pushf(s, "db3", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db3", "", &r, &err,
 			   "{\"client\":\"A\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"k\","
 			   "\"value\":\"new\",\"hlc\":\"%s\"}]}",
 			   hlc_at(2000, 0, "A")),
@@ -227,7 +227,7 @@ static void lww_conflicts(ledger *s)
 	int64_t seq = r.cursor;
 	ledger_push_result_free(&r);
 	/* an older write from B loses; its id is still consumed */
-	CHECK_EQ_INT(pushf(s, "db3", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db3", "", &r, &err,
 			   "{\"client\":\"B\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"k\","
 			   "\"value\":\"old\",\"hlc\":\"%s\"}]}",
 			   hlc_at(1000, 0, "B")),
@@ -249,7 +249,7 @@ static void lww_conflicts(ledger *s)
 	}
 	ids_json_free(&j);
 	ledger_push_result_free(&r);
-	pulled *p = pull(s, "db3", "", NULL, 0, 0);
+	pulled *p = pull(lg, "db3", "", NULL, 0, 0);
 	CHECK(find_key(p, "\"k\"") && !strcmp(find_key(p, "\"k\"")->value, "\"new\""));
 	/* a stamp too far in the future is rejected before anything is applied */
 	char body[512];
@@ -262,13 +262,13 @@ static void lww_conflicts(ledger *s)
 		 fs);
 	ids_batch *b = NULL;
 	ids_limits lim = IDS_LIMITS_INIT;
-	CHECK_EQ_INT(ids_batch_parse(&b, "db3", strdup(body), strlen(body), &lim, ledger_clock(s), &err), IDS_EINVAL);
+	CHECK_EQ_INT(ids_batch_parse(&b, "db3", strdup(body), strlen(body), &lim, ledger_clock(lg), &err), IDS_EINVAL);
 	CHECK_HAS(err.msg, "ahead");
 }
 
 /* New keys are inserted before their row is read (apply.c insert_first); a push mixing them
  * with keys that exist, including losers, gives the same answer as reading every row first. */
-static void new_and_existing_keys(ledger *s)
+static void new_and_existing_keys(ledger *lg)
 {
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
@@ -278,7 +278,7 @@ static void new_and_existing_keys(ledger *s)
 		ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":\"e%d\",\"value\":%d,"
 			       "\"hlc\":\"%s\"}", i ? "," : "", i + 1, i, i, hlc_at(2000, i, "A"));
 	ids_buf_puts(&body, "]}");
-	CHECK_EQ_INT(push(s, "db3b", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db3b", "", body.data, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 60);
 	ledger_push_result_free(&r);
 	/* B: every third mutation an older write to an existing key (loses), every third a newer
@@ -297,12 +297,12 @@ static void new_and_existing_keys(ledger *s)
 			       hlc_at(at, i, "B"));
 	}
 	ids_buf_puts(&body, "]}");
-	CHECK_EQ_INT(push(s, "db3b", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db3b", "", body.data, &r, &err), 0);
 	CHECK_EQ_INT(r.conflicts, 20);
 	CHECK_EQ_INT(r.applied, 40);
 	CHECK_EQ_INT(r.ack, 60);
 	ledger_push_result_free(&r);
-	pulled *p = pull(s, "db3b", "", NULL, 0, 0);
+	pulled *p = pull(lg, "db3b", "", NULL, 0, 0);
 	CHECK(find_key(p, "\"e0\"") && !strcmp(find_key(p, "\"e0\"")->value, "0"));
 	CHECK(find_key(p, "\"e1\"") && !strcmp(find_key(p, "\"e1\"")->value, "\"B\""));
 	CHECK(find_key(p, "\"e31\"") && find_key(p, "\"e31\"")->del);
@@ -310,7 +310,7 @@ static void new_and_existing_keys(ledger *s)
 	CHECK(find_key(p, "\"n2\"") && !strcmp(find_key(p, "\"n2\"")->value, "\"B\""));
 	/* 60 e-keys (one deleted) + 19 distinct n-keys */
 	ids_buf out = IDS_BUF_INIT;
-	CHECK_EQ_INT(ledger_list_json(s, "db3b", "", &out, &err), 0);
+	CHECK_EQ_INT(ledger_list_json(lg, "db3b", "", &out, &err), 0);
 	CHECK_HAS(out.data, "\"rows\":78,\"tombstones\":1");
 	ids_buf_free(&out);
 	ids_buf_free(&body);
@@ -320,20 +320,20 @@ static void new_and_existing_keys(ledger *s)
  * of an earlier push, or a key twice in the run) is undone by SQLite and taken again row by row.
  * Whatever the runs, every applied mutation gets the next seq (no gap, none twice) and the
  * rows end as if each mutation had been applied alone. */
-static void new_rows_in_runs(ledger *s)
+static void new_rows_in_runs(ledger *lg)
 {
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
 	ids_buf body = IDS_BUF_INIT;
-	int64_t head0 = ledger_head(s);
+	int64_t head0 = ledger_head(lg);
 	ids_buf_puts(&body, "{\"client\":\"R\",\"mutations\":[");
 	for (int i = 0; i < 110; i++)
 		ids_buf_printf(&body, "%s{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":\"a%d\",\"value\":%d}", i ? "," : "",
 			       i + 1, i, i);
 	ids_buf_puts(&body, "]}");
-	CHECK_EQ_INT(push(s, "db3r", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db3r", "", body.data, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 110); /* runs of 32, 32, 32, 8, then 1 by 1 */
-	CHECK_EQ_INT(ledger_head(s), head0 + 110);
+	CHECK_EQ_INT(ledger_head(lg), head0 + 110);
 	ledger_push_result_free(&r);
 	/* 141 mutations: the first run of 32 all new; #45 an existing key (its run is taken again
 	 * row by row, then 16 mutations read first); #100 and #105 the same new key, in one run
@@ -350,18 +350,18 @@ static void new_rows_in_runs(ledger *s)
 		ids_buf_putc(&body, '}');
 	}
 	ids_buf_puts(&body, "]}");
-	CHECK_EQ_INT(push(s, "db3r", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db3r", "", body.data, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 141);
 	CHECK_EQ_INT(r.conflicts, 0);
 	CHECK_EQ_INT(r.ack, 141);
-	CHECK_EQ_INT(ledger_head(s), head0 + 251);
+	CHECK_EQ_INT(ledger_head(lg), head0 + 251);
 	ledger_push_result_free(&r);
 	/* the same push again: all duplicates, nothing written */
-	CHECK_EQ_INT(push(s, "db3r", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db3r", "", body.data, &r, &err), 0);
 	CHECK_EQ_INT(r.duplicates, 141);
-	CHECK_EQ_INT(ledger_head(s), head0 + 251);
+	CHECK_EQ_INT(ledger_head(lg), head0 + 251);
 	ledger_push_result_free(&r);
-	pulled *p = pull(s, "db3r", "", NULL, 0, 0);
+	pulled *p = pull(lg, "db3r", "", NULL, 0, 0);
 	CHECK_EQ_INT(p->count, 110 + 139); /* a0..a109, b0..b140 less b45 and b105 */
 	CHECK(find_key(p, "\"a5\"") && !strcmp(find_key(p, "\"a5\"")->value, "\"S45\""));
 	CHECK(find_key(p, "\"b100\"") && !strcmp(find_key(p, "\"b100\"")->value, "\"S105\""));
@@ -374,7 +374,7 @@ static void new_rows_in_runs(ledger *s)
 	CHECK(ordered);
 	CHECK_EQ_INT(p->c[p->count - 1].seq, head0 + 251);
 	ids_buf out = IDS_BUF_INIT;
-	CHECK_EQ_INT(ledger_list_json(s, "db3r", "", &out, &err), 0);
+	CHECK_EQ_INT(ledger_list_json(lg, "db3r", "", &out, &err), 0);
 	CHECK_HAS(out.data, "\"rows\":248,\"tombstones\":1");
 	ids_buf_free(&out);
 	ids_buf_free(&body);
@@ -383,7 +383,7 @@ static void new_rows_in_runs(ledger *s)
 /* One push over more stores than a group keeps at hand, the same key in each (different rows)
  * and twice in one store (the second sees the first): with PostgreSQL such a push is split into
  * segments that each read and write their keys in one statement (pg_push.c). */
-static void many_stores(ledger *s)
+static void many_stores(ledger *lg)
 {
 	/* 24 puts to key "k" of st0..st11 (each store twice), then a delete in st3 */
 	ids_buf body = IDS_BUF_INIT;
@@ -393,16 +393,16 @@ static void many_stores(ledger *s)
 			       i < 24 ? "put" : "delete", i < 24 ? ",\"value\":" : "", i < 24 ? i + 1 : 0, i < 24 ? "" : "]}");
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	CHECK_EQ_INT(push(s, "db3m", "", body.data, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "db3m", "", body.data, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 25);
 	CHECK_EQ_INT(r.ack, 25);
 	ledger_push_result_free(&r);
 	ids_buf out = IDS_BUF_INIT;
-	CHECK_EQ_INT(ledger_list_json(s, "db3m", "", &out, &err), 0);
+	CHECK_EQ_INT(ledger_list_json(lg, "db3m", "", &out, &err), 0);
 	CHECK_HAS(out.data, "\"name\":\"st5\",\"rows\":1,\"tombstones\":0");
 	CHECK_HAS(out.data, "\"name\":\"st3\",\"rows\":0,\"tombstones\":1");
 	ids_buf_free(&out);
-	pulled *p = pull(s, "db3m", "", NULL, 0, 0);
+	pulled *p = pull(lg, "db3m", "", NULL, 0, 0);
 	CHECK_EQ_INT(p->parsed, 12);
 	ids_buf_free(&body);
 }
@@ -411,12 +411,12 @@ static void many_stores(ledger *s)
  * field or another store is still recorded, and a rolled-back push leaves nothing behind. */
 static void field_registry(const char *dir)
 {
-	ledger *s = open_dir(dir, 0);
-	if (!s)
+	ledger *lg = open_dir(dir, 0);
+	if (!lg)
 		return;
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	CHECK_EQ_INT(pushf(s, "fdb", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "fdb", "", &r, &err,
 			   "{\"client\":\"A\",\"mutations\":["
 			   "{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":{\"a\":1,\"b\":\"x\"}},"
 			   "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":2,\"value\":{\"a\":2,\"b\":\"y\"}},"
@@ -431,22 +431,22 @@ static void field_registry(const char *dir)
 	CHECK_EQ_INT(ids_batch_new(&b, "fdb", "import", "", IDS_ORIGIN_SERVER, &err), 0);
 	CHECK_EQ_INT(ids_batch_add(b, 1, "s", IDS_OP_PUT, "\"shared\"", 8, "{}", 2, &lim, &err), 0);
 	ledger_push_result_init(&r);
-	CHECK_EQ_INT(ledger_push(s, b, &r, &err), 0);
+	CHECK_EQ_INT(ledger_push(lg, b, &r, &err), 0);
 	ledger_push_result_free(&r);
 	ids_batch_free(b);
-	CHECK_EQ_INT(pushf(s, "fdb", "u", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "fdb", "u", &r, &err,
 			   "{\"client\":\"U\",\"mutations\":["
 			   "{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":9,\"value\":{\"gone\":1}},"
 			   "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":\"shared\",\"value\":{}}]}"),
 		     IDS_EFORBIDDEN);
 	ledger_push_result_free(&r);
 	/* the same value again after the rollback is recorded (the skip did not outlive it) */
-	CHECK_EQ_INT(pushf(s, "fdb", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "fdb", "", &r, &err,
 			   "{\"client\":\"A\",\"mutations\":["
 			   "{\"id\":6,\"store\":\"s\",\"op\":\"put\",\"key\":6,\"value\":{\"gone\":1}}]}"),
 		     0);
 	ledger_push_result_free(&r);
-	ledger_free(s);
+	ledger_free(lg);
 	char path[600];
 	snprintf(path, sizeof path, "%s/idbsync.sqlite", dir);
 	sqlite3 *db = NULL;
@@ -461,18 +461,18 @@ static void field_registry(const char *dir)
 	sqlite3_close(db);
 }
 
-static void server_wins(ledger *s)
+static void server_wins(ledger *lg)
 {
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
 	ids_limits lim = IDS_LIMITS_INIT;
-	CHECK_EQ_INT(ledger_set_rule(s, "db4", "lake", IDS_RULE_SERVER_WINS), 0);
-	CHECK_EQ_INT(ledger_rule(s, "db4", "lake"), IDS_RULE_SERVER_WINS);
-	CHECK_EQ_INT(ledger_rule(s, "db4", "other"), IDS_RULE_LWW);
-	CHECK_EQ_INT(ledger_rule(s, "dbX", "lake"), IDS_RULE_LWW);
+	CHECK_EQ_INT(ledger_set_rule(lg, "db4", "lake", IDS_RULE_SERVER_WINS), 0);
+	CHECK_EQ_INT(ledger_rule(lg, "db4", "lake"), IDS_RULE_SERVER_WINS);
+	CHECK_EQ_INT(ledger_rule(lg, "db4", "other"), IDS_RULE_LWW);
+	CHECK_EQ_INT(ledger_rule(lg, "dbX", "lake"), IDS_RULE_LWW);
 
 	/* a client writes first, then the lake (origin SERVER) overwrites it */
-	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db4", "", &r, &err,
 			   "{\"client\":\"c\",\"mutations\":[{\"id\":1,\"store\":\"lake\",\"op\":\"put\",\"key\":\"k\","
 			   "\"value\":\"client-1\"}]}"),
 		     0);
@@ -482,18 +482,18 @@ static void server_wins(ledger *s)
 	CHECK_EQ_INT(ids_batch_add(b, 1, "lake", IDS_OP_PUT, "\"k\"", 3, "\"from-lake\"", 11, &lim, &err), 0);
 	CHECK_EQ_INT(ids_batch_add(b, 2, "lake", IDS_OP_PUT, "\"k2\"", 4, "\"lake2\"", 7, &lim, &err), 0);
 	ledger_push_result_init(&r);
-	CHECK_EQ_INT(ledger_push(s, b, &r, &err), 0);
+	CHECK_EQ_INT(ledger_push(lg, b, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 2);
 	CHECK_EQ_INT(r.conflicts, 0);
 	ledger_push_result_free(&r);
 	ids_batch_free(b);
-	pulled *p = pull(s, "db4", "", NULL, 0, 0);
+	pulled *p = pull(lg, "db4", "", NULL, 0, 0);
 	change *k = find_key(p, "\"k\"");
 	CHECK(k && !strcmp(k->value, "\"from-lake\""));
 	int64_t lake_seq = k ? k->seq : -1;
 
 	/* the client edits without having seen the lake change: loses, even with a fresh stamp */
-	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db4", "", &r, &err,
 			   "{\"client\":\"c\",\"mutations\":[{\"id\":2,\"store\":\"lake\",\"op\":\"put\",\"key\":\"k\","
 			   "\"value\":\"client-2\",\"base\":%lld}]}",
 			   (long long)lake_seq - 1),
@@ -504,17 +504,17 @@ static void server_wins(ledger *s)
 	CHECK_HAS(r.conflicts_json.data, "server-wins");
 	CHECK_HAS(r.conflicts_json.data, "from-lake");
 	ledger_push_result_free(&r);
-	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db4", "", &r, &err,
 			   "{\"client\":\"c\",\"mutations\":[{\"id\":3,\"store\":\"lake\",\"op\":\"delete\",\"key\":\"k2\"}]}"),
 		     0);
 	CHECK_EQ_INT(r.conflicts, 1);
 	ledger_push_result_free(&r);
-	p = pull(s, "db4", "", NULL, 0, 0);
+	p = pull(lg, "db4", "", NULL, 0, 0);
 	CHECK(find_key(p, "\"k\"") && !strcmp(find_key(p, "\"k\"")->value, "\"from-lake\""));
 	CHECK(find_key(p, "\"k2\"") && !find_key(p, "\"k2\"")->del);
 
 	/* based on the lake's version: the client wins */
-	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db4", "", &r, &err,
 			   "{\"client\":\"c\",\"mutations\":[{\"id\":4,\"store\":\"lake\",\"op\":\"put\",\"key\":\"k\","
 			   "\"value\":\"client-3\",\"base\":%lld}]}",
 			   (long long)lake_seq),
@@ -522,11 +522,11 @@ static void server_wins(ledger *s)
 	CHECK_EQ_INT(r.applied, 1);
 	CHECK_EQ_INT(r.conflicts, 0);
 	ledger_push_result_free(&r);
-	p = pull(s, "db4", "", NULL, 0, 0);
+	p = pull(lg, "db4", "", NULL, 0, 0);
 	CHECK(find_key(p, "\"k\"") && !strcmp(find_key(p, "\"k\"")->value, "\"client-3\""));
 
 	/* now the row is a client row: the next client edit is plain lww (no base needed) */
-	CHECK_EQ_INT(pushf(s, "db4", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db4", "", &r, &err,
 			   "{\"client\":\"d\",\"mutations\":[{\"id\":1,\"store\":\"lake\",\"op\":\"put\",\"key\":\"k\","
 			   "\"value\":\"client-d\"}]}"),
 		     0);
@@ -536,29 +536,29 @@ static void server_wins(ledger *s)
 	CHECK_EQ_INT(ids_batch_new(&b, "db4", "lake-import", "", IDS_ORIGIN_SERVER, &err), 0);
 	CHECK_EQ_INT(ids_batch_add(b, 3, "lake", IDS_OP_DELETE, "\"k\"", 3, NULL, 0, &lim, &err), 0);
 	ledger_push_result_init(&r);
-	CHECK_EQ_INT(ledger_push(s, b, &r, &err), 0);
+	CHECK_EQ_INT(ledger_push(lg, b, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 1);
 	ledger_push_result_free(&r);
 	ids_batch_free(b);
-	p = pull(s, "db4", "", NULL, 0, 0);
+	p = pull(lg, "db4", "", NULL, 0, 0);
 	CHECK(find_key(p, "\"k\"") && find_key(p, "\"k\"")->del);
 }
 
-static void merge_rule(ledger *s)
+static void merge_rule(ledger *lg)
 {
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	CHECK_EQ_INT(ledger_set_rule(s, NULL, "doc", IDS_RULE_MERGE), 0);
-	CHECK_EQ_INT(ledger_rule(s, "db5", "doc"), IDS_RULE_MERGE);
+	CHECK_EQ_INT(ledger_set_rule(lg, NULL, "doc", IDS_RULE_MERGE), 0);
+	CHECK_EQ_INT(ledger_rule(lg, "db5", "doc"), IDS_RULE_MERGE);
 	/* two writers, disjoint fields */
-	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db5", "", &r, &err,
 			   "{\"client\":\"A\",\"mutations\":[{\"id\":1,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
 			   "\"value\":{\"title\":\"t1\",\"n\":1},\"hlc\":\"%s\"}]}",
 			   hlc_at(1000, 0, "A")),
 		     0);
 	CHECK_EQ_INT(r.applied, 1);
 	ledger_push_result_free(&r);
-	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db5", "", &r, &err,
 			   "{\"client\":\"B\",\"mutations\":[{\"id\":1,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
 			   "\"value\":{\"done\":true},\"hlc\":\"%s\"}]}",
 			   hlc_at(500, 0, "B")),
@@ -566,11 +566,11 @@ static void merge_rule(ledger *s)
 	CHECK_EQ_INT(r.applied, 1);
 	CHECK_EQ_INT(r.conflicts, 0);
 	ledger_push_result_free(&r);
-	pulled *p = pull(s, "db5", "", NULL, 0, 0);
+	pulled *p = pull(lg, "db5", "", NULL, 0, 0);
 	CHECK_EQ_INT(p->count, 1);
 	CHECK_EQ_STR(p->c[0].value, "{\"title\":\"t1\",\"n\":1,\"done\":true}");
 	/* C writes both an older title and a newer n: partial, title reported lost */
-	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db5", "", &r, &err,
 			   "{\"client\":\"C\",\"mutations\":[{\"id\":1,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
 			   "\"value\":{\"title\":\"old\",\"done\":false},\"hlc\":\"%s\"}]}",
 			   hlc_at(700, 0, "C")),
@@ -579,21 +579,21 @@ static void merge_rule(ledger *s)
 	CHECK_EQ_INT(r.conflicts, 1);
 	CHECK_HAS(r.conflicts_json.data, "\"fields\":[\"title\"]");
 	ledger_push_result_free(&r);
-	p = pull(s, "db5", "", NULL, 0, 0);
+	p = pull(lg, "db5", "", NULL, 0, 0);
 	CHECK_EQ_STR(p->c[0].value, "{\"title\":\"t1\",\"n\":1,\"done\":false}");
 	/* A removes "n" having seen the current version (base = its seq) */
 	int64_t seq = p->c[0].seq;
-	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db5", "", &r, &err,
 			   "{\"client\":\"A\",\"mutations\":[{\"id\":2,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
 			   "\"value\":{\"title\":\"t2\",\"done\":false},\"base\":%lld}]}",
 			   (long long)seq),
 		     0);
 	CHECK_EQ_INT(r.applied, 1);
 	ledger_push_result_free(&r);
-	p = pull(s, "db5", "", NULL, 0, 0);
+	p = pull(lg, "db5", "", NULL, 0, 0);
 	CHECK_EQ_STR(p->c[0].value, "{\"title\":\"t2\",\"done\":false}");
 	/* a put older than everything loses as a whole */
-	CHECK_EQ_INT(pushf(s, "db5", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg, "db5", "", &r, &err,
 			   "{\"client\":\"B\",\"mutations\":[{\"id\":2,\"store\":\"doc\",\"op\":\"put\",\"key\":1,"
 			   "\"value\":{\"title\":\"x\"},\"hlc\":\"%s\"}]}",
 			   hlc_at(10, 0, "B")),
@@ -603,7 +603,7 @@ static void merge_rule(ledger *s)
 	ledger_push_result_free(&r);
 }
 
-static void user_scoping(ledger *s)
+static void user_scoping(ledger *lg)
 {
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
@@ -613,14 +613,14 @@ static void user_scoping(ledger *s)
 	CHECK_EQ_INT(ids_batch_new(&b, "db6", "import", "", IDS_ORIGIN_SERVER, &err), 0);
 	CHECK_EQ_INT(ids_batch_add(b, 1, "cfg", IDS_OP_PUT, "\"shared\"", 8, "{\"v\":0}", 7, &lim, &err), 0);
 	ledger_push_result_init(&r);
-	CHECK_EQ_INT(ledger_push(s, b, &r, &err), 0);
+	CHECK_EQ_INT(ledger_push(lg, b, &r, &err), 0);
 	ledger_push_result_free(&r);
 	ids_batch_free(b);
-	int64_t head = ledger_head(s);
+	int64_t head = ledger_head(lg);
 
 	/* alice may not touch it; the whole push is rolled back, including her earlier mutation */
 	err = (ids_error)IDS_ERROR_INIT;
-	int rc = pushf(s, "db6", "alice", &r, &err,
+	int rc = pushf(lg, "db6", "alice", &r, &err,
 		       "{\"client\":\"a1\",\"mutations\":["
 		       "{\"id\":1,\"store\":\"cfg\",\"op\":\"put\",\"key\":\"mine\",\"value\":1},"
 		       "{\"id\":2,\"store\":\"cfg\",\"op\":\"put\",\"key\":\"shared\",\"value\":{\"v\":666}}]}");
@@ -629,44 +629,44 @@ static void user_scoping(ledger *s)
 	CHECK_HAS(err.msg, "shared");
 	CHECK_HAS(err.msg, "alice");
 	ledger_push_result_free(&r);
-	CHECK_EQ_INT(ledger_head(s), head);
-	rc = pushf(s, "db6", "alice", &r, &err,
+	CHECK_EQ_INT(ledger_head(lg), head);
+	rc = pushf(lg, "db6", "alice", &r, &err,
 		   "{\"client\":\"a1\",\"mutations\":[{\"id\":1,\"store\":\"cfg\",\"op\":\"delete\",\"key\":\"shared\"}]}");
 	CHECK_EQ_INT(rc, IDS_EFORBIDDEN);
 	ledger_push_result_free(&r);
 	/* her ack did not move: id 1 is still expected */
-	rc = pushf(s, "db6", "alice", &r, &err,
+	rc = pushf(lg, "db6", "alice", &r, &err,
 		   "{\"client\":\"a1\",\"mutations\":[{\"id\":1,\"store\":\"cfg\",\"op\":\"put\",\"key\":\"mine\",\"value\":1}]}");
 	CHECK_EQ_INT(rc, 0);
 	CHECK_EQ_INT(r.applied, 1);
 	CHECK_EQ_INT(r.ack, 1);
 	ledger_push_result_free(&r);
 	/* bob writes a key with the same name as alice's: separate rows */
-	rc = pushf(s, "db6", "bob", &r, &err,
+	rc = pushf(lg, "db6", "bob", &r, &err,
 		   "{\"client\":\"b1\",\"mutations\":[{\"id\":1,\"store\":\"cfg\",\"op\":\"put\",\"key\":\"mine\",\"value\":2}]}");
 	CHECK_EQ_INT(rc, 0);
 	CHECK_EQ_INT(r.applied, 1);
 	CHECK_EQ_INT(r.conflicts, 0);
 	ledger_push_result_free(&r);
 
-	pulled *p = pull(s, "db6", "alice", NULL, 0, 0);
+	pulled *p = pull(lg, "db6", "alice", NULL, 0, 0);
 	CHECK_EQ_INT(p->count, 2);
 	CHECK(find_key(p, "\"shared\"") && !strcmp(find_key(p, "\"shared\"")->value, "{\"v\":0}"));
 	CHECK(find_key(p, "\"mine\"") && !strcmp(find_key(p, "\"mine\"")->value, "1"));
-	p = pull(s, "db6", "bob", NULL, 0, 0);
+	p = pull(lg, "db6", "bob", NULL, 0, 0);
 	CHECK_EQ_INT(p->count, 2);
 	CHECK(find_key(p, "\"mine\"") && !strcmp(find_key(p, "\"mine\"")->value, "2"));
-	p = pull(s, "db6", "carol", NULL, 0, 0); /* unknown user: shared rows only */
+	p = pull(lg, "db6", "carol", NULL, 0, 0); /* unknown user: shared rows only */
 	CHECK_EQ_INT(p->count, 1);
 	CHECK(find_key(p, "\"shared\"") != NULL);
 	/* merged feed stays in seq order */
-	p = pull(s, "db6", "alice", NULL, 0, 0);
+	p = pull(lg, "db6", "alice", NULL, 0, 0);
 	CHECK(p->parsed == 2 && p->c[0].seq < p->c[1].seq);
 	/* with auth off (user ""), only shared rows */
-	p = pull(s, "db6", "", NULL, 0, 0);
+	p = pull(lg, "db6", "", NULL, 0, 0);
 	CHECK_EQ_INT(p->count, 1);
 	ids_buf out = IDS_BUF_INIT;
-	CHECK_EQ_INT(ledger_list_json(s, "db6", "alice", &out, &err), 0);
+	CHECK_EQ_INT(ledger_list_json(lg, "db6", "alice", &out, &err), 0);
 	CHECK_HAS(out.data, "\"rows\":2");
 	ids_buf_free(&out);
 }
@@ -702,9 +702,9 @@ static void change_log_tail(const char *dir)
 	o.dir = dir;
 	o.no_lake = 1;
 	o.base_retention_ms = -60000; /* GC prunes every change-log row */
-	ledger *s = NULL;
+	ledger *lg = NULL;
 	ids_error err = IDS_ERROR_INIT;
-	if (!CHECK_EQ_INT(ledger_open(&s, &o, &err), 0))
+	if (!CHECK_EQ_INT(ledger_open(&lg, &o, &err), 0))
 		return;
 	ids_buf body = IDS_BUF_INIT;
 	for (int round = 0; round < 3; round++) {
@@ -715,23 +715,23 @@ static void change_log_tail(const char *dir)
 				       i ? "," : "", round * 40 + i + 1, round * 40 + i);
 		ids_buf_puts(&body, "]}");
 		ledger_push_result r;
-		CHECK_EQ_INT(push(s, "tail", "", body.data, &r, &err), 0);
+		CHECK_EQ_INT(push(lg, "tail", "", body.data, &r, &err), 0);
 		CHECK_EQ_INT(r.applied, 40);
 		ledger_push_result_free(&r);
 		if (round == 0)
-			CHECK_EQ_INT(ledger_gc_now(s, &err), 0);
+			CHECK_EQ_INT(ledger_gc_now(lg, &err), 0);
 	}
-	CHECK_EQ_INT(ledger_head(s), 120);
+	CHECK_EQ_INT(ledger_head(lg), 120);
 	seen_changes v = {.ordered = 1};
 	int64_t last = 0;
-	CHECK_EQ_INT(ledger_changes_scan(s, 0, 1000, see_change, &v, &last, &err), 0);
+	CHECK_EQ_INT(ledger_changes_scan(lg, 0, 1000, see_change, &v, &last, &err), 0);
 	CHECK_EQ_INT(v.n, 80);
 	CHECK_EQ_INT(v.first, 41);
 	CHECK_EQ_INT(v.last, 120);
 	CHECK(v.ordered);
 	CHECK_EQ_STR(v.first_key, "\"k40\"");
 	ids_buf_free(&body);
-	ledger_free(s);
+	ledger_free(lg);
 }
 
 /* Row ids for the lake's delta files: a row keeps its id through updates and as a tombstone,
@@ -753,7 +753,7 @@ static int collect_key(void *ctx, const ledger_row *r)
 	return 0;
 }
 
-static int push_keys(ledger *s, int from, int n, int first_id, const char *op)
+static int push_keys(ledger *lg, int from, int n, int first_id, const char *op)
 {
 	ids_buf body = IDS_BUF_INIT;
 	ids_buf_puts(&body, "{\"client\":\"R\",\"mutations\":[");
@@ -763,21 +763,21 @@ static int push_keys(ledger *s, int from, int n, int first_id, const char *op)
 	ids_buf_puts(&body, "]}");
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	int rc = push(s, "rid", "", body.data, &r, &err);
+	int rc = push(lg, "rid", "", body.data, &r, &err);
 	ledger_push_result_free(&r);
 	ids_buf_free(&body);
 	return rc;
 }
 
 /* ids of the keys of k (plus a key never pushed, last), *max_id the highest id */
-static void ids_of(ledger *s, const key_list *k, int64_t *ids, int64_t *max_id)
+static void ids_of(ledger *lg, const key_list *k, int64_t *ids, int64_t *max_id)
 {
 	ledger_key_ref refs[101];
 	for (int i = 0; i < k->n; i++)
 		refs[i] = (ledger_key_ref){"", k->key[i], k->len[i]};
 	refs[k->n] = (ledger_key_ref){"", (const uint8_t *)"nope", 4};
 	ids_error err = IDS_ERROR_INIT;
-	CHECK_EQ_INT(ledger_rows_ids(s, "rid", "s", refs, (size_t)k->n + 1, ids, max_id, &err), 0);
+	CHECK_EQ_INT(ledger_rows_ids(lg, "rid", "s", refs, (size_t)k->n + 1, ids, max_id, &err), 0);
 	CHECK_EQ_INT(ids[k->n], 0);
 }
 
@@ -808,17 +808,17 @@ static int collect_after(void *ctx, const ledger_row_id *r)
 
 static void row_ids(const char *dir)
 {
-	ledger *s = open_dir(dir, 0);
-	if (!s)
+	ledger *lg = open_dir(dir, 0);
+	if (!lg)
 		return;
 	ids_error err = IDS_ERROR_INIT;
 	int64_t head = 0, max_id = 0, ids[101], again[101], live[101];
-	CHECK_EQ_INT(push_keys(s, 0, 40, 1, "put"), 0);
-	CHECK_EQ_INT(push_keys(s, 40, 40, 41, "put"), 0);
+	CHECK_EQ_INT(push_keys(lg, 0, 40, 1, "put"), 0);
+	CHECK_EQ_INT(push_keys(lg, 40, 40, 41, "put"), 0);
 	key_list all = {0}, alive = {0};
-	CHECK_EQ_INT(ledger_rows_scan(s, "rid", "s", 0, 0xffffffffu, collect_key, &all, &head, &err), 0);
+	CHECK_EQ_INT(ledger_rows_scan(lg, "rid", "s", 0, 0xffffffffu, collect_key, &all, &head, &err), 0);
 	CHECK_EQ_INT(all.n, 80);
-	ids_of(s, &all, ids, &max_id);
+	ids_of(lg, &all, ids, &max_id);
 	int64_t lo = ids[0], hi = 0;
 	for (int i = 0; i < 80; i++) {
 		CHECK(ids[i] > 0);
@@ -829,82 +829,82 @@ static void row_ids(const char *dir)
 	}
 	CHECK_EQ_INT(max_id, hi);
 	/* an update and a delete keep the ids (a tombstone still has one) */
-	CHECK_EQ_INT(push_keys(s, 5, 1, 81, "put"), 0);
-	CHECK_EQ_INT(push_keys(s, 50, 1, 82, "delete"), 0);
-	ids_of(s, &all, again, NULL);
+	CHECK_EQ_INT(push_keys(lg, 5, 1, 81, "put"), 0);
+	CHECK_EQ_INT(push_keys(lg, 50, 1, 82, "delete"), 0);
+	ids_of(lg, &all, again, NULL);
 	CHECK(!memcmp(ids, again, 80 * sizeof *ids));
-	CHECK_EQ_INT(ledger_rows_scan(s, "rid", "s", 0, 0xffffffffu, collect_key, &alive, &head, &err), 0);
+	CHECK_EQ_INT(ledger_rows_scan(lg, "rid", "s", 0, 0xffffffffu, collect_key, &alive, &head, &err), 0);
 	CHECK_EQ_INT(alive.n, 79);
-	ids_of(s, &alive, live, NULL);
+	ids_of(lg, &alive, live, NULL);
 	/* a range scan returns the live rows with id in (after, upto], whichever plan reads it */
 	int64_t mid = lo + (hi - lo) / 2;
 	for (int k = 0; k < 3; k++) {
 		int64_t a = k == 0 ? 0 : k == 1 ? mid : lo, b = k == 0 ? mid : hi;
 		key_list got = {0};
-		CHECK_EQ_INT(ledger_rows_scan_ids(s, "rid", "s", 0, 0xffffffffu, a, b, collect_key, &got, &head, &err), 0);
+		CHECK_EQ_INT(ledger_rows_scan_ids(lg, "rid", "s", 0, 0xffffffffu, a, b, collect_key, &got, &head, &err), 0);
 		CHECK_EQ_INT(got.n, in_range(live, 79, a, b));
 	}
 	/* the rows after an id, tombstones too, in id order, at most max of them */
 	after_rows ar = {0};
-	CHECK_EQ_INT(ledger_rows_after(s, "rid", "s", mid, 1000, collect_after, &ar, &err), 0);
+	CHECK_EQ_INT(ledger_rows_after(lg, "rid", "s", mid, 1000, collect_after, &ar, &err), 0);
 	CHECK_EQ_INT(ar.n, in_range(ids, 80, mid, hi));
 	after_rows every = {0};
-	CHECK_EQ_INT(ledger_rows_after(s, "rid", "s", 0, 1000, collect_after, &every, &err), 0);
+	CHECK_EQ_INT(ledger_rows_after(lg, "rid", "s", 0, 1000, collect_after, &every, &err), 0);
 	CHECK_EQ_INT(every.n, 80);
 	CHECK_EQ_INT(every.deleted, 1);   /* key k50's tombstone */
 	after_rows cut = {0};
-	CHECK_EQ_INT(ledger_rows_after(s, "rid", "s", lo - 1, 7, collect_after, &cut, &err), 0);
+	CHECK_EQ_INT(ledger_rows_after(lg, "rid", "s", lo - 1, 7, collect_after, &cut, &err), 0);
 	CHECK_EQ_INT(cut.n, 7);
 	CHECK(cut.ids[0] == lo);
 	after_rows none = {0};
-	CHECK_EQ_INT(ledger_rows_after(s, "rid", "nostore", 0, 1000, collect_after, &none, &err), 0);
+	CHECK_EQ_INT(ledger_rows_after(lg, "rid", "nostore", 0, 1000, collect_after, &none, &err), 0);
 	CHECK_EQ_INT(none.n, 0);
-	ledger_free(s);
+	ledger_free(lg);
 }
 
 /* The change-log prune on either backend: the default retention (a day) keeps every change;
  * a negative one lets those up to the seq asked go, and only those (82 changes pushed). */
 static void change_prune(const char *dir)
 {
-	ledger *s = open_dir(dir, 0);
-	if (!s)
+	ledger *lg = open_dir(dir, 0);
+	if (!lg)
 		return;
 	ids_error err = IDS_ERROR_INIT;
-	CHECK_EQ_INT(push_keys(s, 0, 40, 1, "put"), 0);
-	CHECK_EQ_INT(push_keys(s, 40, 40, 41, "put"), 0);
-	CHECK_EQ_INT(push_keys(s, 5, 1, 81, "put"), 0);
-	CHECK_EQ_INT(push_keys(s, 50, 1, 82, "delete"), 0);
+	CHECK_EQ_INT(push_keys(lg, 0, 40, 1, "put"), 0);
+	CHECK_EQ_INT(push_keys(lg, 40, 40, 41, "put"), 0);
+	CHECK_EQ_INT(push_keys(lg, 5, 1, 81, "put"), 0);
+	CHECK_EQ_INT(push_keys(lg, 50, 1, 82, "delete"), 0);
 	seen_changes v = {.ordered = 1};
 	int64_t last = 0;
-	CHECK_EQ_INT(ledger_changes_prune(s, 50, &err), 0);
-	CHECK_EQ_INT(ledger_changes_scan(s, 0, 1000, see_change, &v, &last, &err), 0);
+	CHECK_EQ_INT(ledger_changes_prune(lg, 50, &err), 0);
+	CHECK_EQ_INT(ledger_changes_scan(lg, 0, 1000, see_change, &v, &last, &err), 0);
 	CHECK_EQ_INT(v.n, 82);
-	ledger_free(s);
+	ledger_free(lg);
 	char state[1024];
 	state_for(dir, state, sizeof state);
 	ledger_options o = LEDGER_OPTIONS_INIT;
 	o.dir = dir;
 	o.state = state[0] ? state : NULL;
 	o.base_retention_ms = -60000;
-	s = NULL;
-	if (!CHECK_EQ_INT(ledger_open(&s, &o, &err), 0))
+	lg = NULL;
+	if (!CHECK_EQ_INT(ledger_open(&lg, &o, &err), 0))
 		return;
-	CHECK_EQ_INT(ledger_changes_prune(s, 50, &err), 0);
+	CHECK_EQ_INT(ledger_changes_prune(lg, 50, &err), 0);
 	v = (seen_changes){.ordered = 1};
-	CHECK_EQ_INT(ledger_changes_scan(s, 0, 1000, see_change, &v, &last, &err), 0);
+	CHECK_EQ_INT(ledger_changes_scan(lg, 0, 1000, see_change, &v, &last, &err), 0);
 	CHECK_EQ_INT(v.n, 32);
 	CHECK_EQ_INT(v.first, 51);
-	ledger_free(s);
+	ledger_free(lg);
 }
 
 static void gc(const char *dir)
 {
-	ledger *s = open_dir(dir, 0);
-	if (!s)
+	ledger *lg = open_dir(dir, 0);
+	if (!lg)
 		return;
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	CHECK_EQ_INT(push(s, "g", "",
+	CHECK_EQ_INT(push(lg, "g", "",
 			  "{\"client\":\"g1\",\"mutations\":["
 			  "{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"a\",\"value\":1},"
 			  "{\"id\":2,\"store\":\"s\",\"op\":\"put\",\"key\":\"b\",\"value\":2},"
@@ -912,63 +912,63 @@ static void gc(const char *dir)
 			  &r, &err),
 		     0);
 	ledger_push_result_free(&r);
-	CHECK_EQ_INT(push(s, "g", "",
+	CHECK_EQ_INT(push(lg, "g", "",
 			  "{\"client\":\"g2\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":\"c\",\"value\":3}]}",
 			  &r, &err),
 		     0);
 	ledger_push_result_free(&r);
-	CHECK_EQ_INT(ledger_head(s), 4);
+	CHECK_EQ_INT(ledger_head(lg), 4);
 
 	/* g1 has pulled everything, g2 nothing yet: the tombstone must stay */
-	CHECK_EQ_INT(pull(s, "g", "", "g1", 4, 0)->rc, 0);
-	CHECK_EQ_INT(ledger_gc_now(s, &err), 0);
-	CHECK_EQ_INT(atomic_load(&ledger_get_stats(s)->tombstones_collected), 0);
-	pulled *p = pull(s, "g", "", NULL, 1, 0);
+	CHECK_EQ_INT(pull(lg, "g", "", "g1", 4, 0)->rc, 0);
+	CHECK_EQ_INT(ledger_gc_now(lg, &err), 0);
+	CHECK_EQ_INT(atomic_load(&ledger_get_stats(lg)->tombstones_collected), 0);
+	pulled *p = pull(lg, "g", "", NULL, 1, 0);
 	CHECK_EQ_INT(p->rc, 0);
 	CHECK(find_key(p, "\"a\"") && find_key(p, "\"a\"")->del);
 
 	/* g2 catches up: now every recent client is past seq 3 */
-	CHECK_EQ_INT(pull(s, "g", "", "g2", 4, 0)->rc, 0);
-	CHECK_EQ_INT(ledger_gc_now(s, &err), 0);
-	CHECK_EQ_INT(atomic_load(&ledger_get_stats(s)->tombstones_collected), 1);
+	CHECK_EQ_INT(pull(lg, "g", "", "g2", 4, 0)->rc, 0);
+	CHECK_EQ_INT(ledger_gc_now(lg, &err), 0);
+	CHECK_EQ_INT(atomic_load(&ledger_get_stats(lg)->tombstones_collected), 1);
 	/* a cursor before the collected delete gets IDS_EGONE, telling the client to resync */
-	p = pull(s, "g", "", NULL, 1, 0);
+	p = pull(lg, "g", "", NULL, 1, 0);
 	CHECK_EQ_INT(p->rc, IDS_EGONE);
 	CHECK_HAS(p->err, "since=0");
-	p = pull(s, "g", "", NULL, 2, 0);
+	p = pull(lg, "g", "", NULL, 2, 0);
 	CHECK_EQ_INT(p->rc, IDS_EGONE);
 	/* from the start: a full resync without the collected tombstone */
-	p = pull(s, "g", "", NULL, 0, 0);
+	p = pull(lg, "g", "", NULL, 0, 0);
 	CHECK_EQ_INT(p->rc, 0);
 	CHECK_EQ_INT(p->count, 2);
 	CHECK(find_key(p, "\"a\"") == NULL);
 	/* cursors at or after the horizon are fine */
-	CHECK_EQ_INT(pull(s, "g", "", NULL, 3, 0)->rc, 0);
-	CHECK_EQ_INT(pull(s, "g", "", NULL, 4, 0)->rc, 0);
+	CHECK_EQ_INT(pull(lg, "g", "", NULL, 3, 0)->rc, 0);
+	CHECK_EQ_INT(pull(lg, "g", "", NULL, 4, 0)->rc, 0);
 	ids_buf out = IDS_BUF_INIT;
-	CHECK_EQ_INT(ledger_list_json(s, "g", "", &out, &err), 0);
+	CHECK_EQ_INT(ledger_list_json(lg, "g", "", &out, &err), 0);
 	CHECK_HAS(out.data, "\"rows\":2,\"tombstones\":0");
 	ids_buf_free(&out);
 	/* other databases are unaffected */
-	CHECK_EQ_INT(pull(s, "other", "", NULL, 1, 0)->rc, 0);
-	ledger_free(s);
+	CHECK_EQ_INT(pull(lg, "other", "", NULL, 1, 0)->rc, 0);
+	ledger_free(lg);
 
 	/* the horizon survives a restart */
-	s = open_dir(dir, 0);
-	if (!s)
+	lg = open_dir(dir, 0);
+	if (!lg)
 		return;
-	CHECK_EQ_INT(pull(s, "g", "", NULL, 1, 0)->rc, IDS_EGONE);
-	CHECK_EQ_INT(pull(s, "g", "", NULL, 0, 0)->count, 2);
-	ledger_free(s);
+	CHECK_EQ_INT(pull(lg, "g", "", NULL, 1, 0)->rc, IDS_EGONE);
+	CHECK_EQ_INT(pull(lg, "g", "", NULL, 0, 0)->count, 2);
+	ledger_free(lg);
 }
 
 static void reopen(const char *dir, int durable, int total, int per_batch)
 {
-	ledger *s = open_dir(dir, durable);
-	if (!s)
+	ledger *lg = open_dir(dir, durable);
+	if (!lg)
 		return;
 	char node[HLC_NODE_MAX + 1];
-	snprintf(node, sizeof node, "%s", ledger_clock(s)->node);
+	snprintf(node, sizeof node, "%s", ledger_clock(lg)->node);
 	ids_error err = IDS_ERROR_INIT;
 	int bad = 0;
 	size_t applied = 0;
@@ -980,7 +980,7 @@ static void reopen(const char *dir, int durable, int total, int per_batch)
 				       k > id ? "," : "", k, k - 1, k - 1);
 		ids_buf_puts(&body, "]}");
 		ledger_push_result r;
-		bad += push(s, "rdb", "", body.data, &r, &err) != 0;
+		bad += push(lg, "rdb", "", body.data, &r, &err) != 0;
 		applied += r.applied;
 		bad += r.ack != (id + per_batch - 1 < total ? id + per_batch - 1 : total);
 		ledger_push_result_free(&r);
@@ -988,22 +988,22 @@ static void reopen(const char *dir, int durable, int total, int per_batch)
 	}
 	CHECK_EQ_INT(bad, 0);
 	CHECK_EQ_INT(applied, total);
-	CHECK_EQ_INT(ledger_head(s), total);
+	CHECK_EQ_INT(ledger_head(lg), total);
 	hlc_stamp before;
-	hlc_clock_now(ledger_clock(s), &before);
-	ledger_free(s);
+	hlc_clock_now(ledger_clock(lg), &before);
+	ledger_free(lg);
 
-	s = open_dir(dir, durable);
-	if (!s)
+	lg = open_dir(dir, durable);
+	if (!lg)
 		return;
-	CHECK_EQ_STR(ledger_clock(s)->node, node); /* the random node id is persisted */
-	CHECK_EQ_INT(ledger_head(s), total);
+	CHECK_EQ_STR(ledger_clock(lg)->node, node); /* the random node id is persisted */
+	CHECK_EQ_INT(ledger_head(lg), total);
 	/* pull everything back in pages */
 	int seen = 0, pages = 0;
 	char *have = calloc((size_t)total, 1);
 	int64_t since = 0;
 	for (;;) {
-		pulled *p = pull(s, "rdb", "", NULL, since, 300);
+		pulled *p = pull(lg, "rdb", "", NULL, since, 300);
 		if (!CHECK_EQ_INT(p->rc, 0))
 			break;
 		pages++;
@@ -1036,7 +1036,7 @@ static void reopen(const char *dir, int durable, int total, int per_batch)
 		 "{\"client\":\"r\",\"mutations\":[{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":0,\"value\":\"again\"},"
 		 "{\"id\":%d,\"store\":\"s\",\"op\":\"put\",\"key\":-1,\"value\":\"new\"}]}",
 		 total, total + 1);
-	CHECK_EQ_INT(push(s, "rdb", "", body, &r, &err), 0);
+	CHECK_EQ_INT(push(lg, "rdb", "", body, &r, &err), 0);
 	CHECK_EQ_INT(r.duplicates, 1);
 	CHECK_EQ_INT(r.applied, 1);
 	CHECK_EQ_INT(r.ack, total + 1);
@@ -1044,16 +1044,16 @@ static void reopen(const char *dir, int durable, int total, int per_batch)
 	ledger_push_result_free(&r);
 	/* new stamps sort after everything stored before the restart */
 	hlc_stamp after;
-	hlc_clock_now(ledger_clock(s), &after);
+	hlc_clock_now(ledger_clock(lg), &after);
 	CHECK(after.ms >= before.ms);
-	pulled *p = pull(s, "rdb", "", NULL, total, 0);
+	pulled *p = pull(lg, "rdb", "", NULL, total, 0);
 	CHECK_EQ_INT(p->count, 1);
 	CHECK_EQ_STR(p->c[0].key, "-1");
-	ledger_free(s);
+	ledger_free(lg);
 }
 
 typedef struct pusher {
-	ledger *s;
+	ledger *lg;
 	int idx, batches, per;
 	int errors;
 	size_t applied;
@@ -1070,7 +1070,7 @@ static void *push_thread(void *arg)
 		int64_t last = nth_batch(&body, client, bi, a->per, st);
 		ids_error err = IDS_ERROR_INIT;
 		ledger_push_result r;
-		if (push(a->s, "cdb", "", body.data, &r, &err) || r.ack != last)
+		if (push(a->lg, "cdb", "", body.data, &r, &err) || r.ack != last)
 			a->errors++;
 		a->applied += r.applied;
 		ledger_push_result_free(&r);
@@ -1081,18 +1081,18 @@ static void *push_thread(void *arg)
 
 static void concurrent(const char *dir)
 {
-	ledger *s = open_dir(dir, 0);
-	if (!s)
+	ledger *lg = open_dir(dir, 0);
+	if (!lg)
 		return;
 	enum { T = 8, BATCHES = 40, PER = 10 };
 	/* a waiter wakes up on the first commit */
-	waiter w = {s, ledger_head(s), 20000, -1};
+	waiter w = {lg, ledger_head(lg), 20000, -1};
 	pthread_t wt;
 	pthread_create(&wt, NULL, wait_thread, &w);
 	pusher args[T];
 	pthread_t th[T];
 	for (int i = 0; i < T; i++) {
-		args[i] = (pusher){s, i, BATCHES, PER, 0, 0};
+		args[i] = (pusher){lg, i, BATCHES, PER, 0, 0};
 		pthread_create(&th[i], NULL, push_thread, &args[i]);
 	}
 	int errors = 0;
@@ -1106,8 +1106,8 @@ static void concurrent(const char *dir)
 	CHECK_EQ_INT(w.moved, 1);
 	CHECK_EQ_INT(errors, 0);
 	CHECK_EQ_INT(applied, T * BATCHES * PER);
-	CHECK_EQ_INT(ledger_head(s), T * BATCHES * PER);
-	const ledger_stats *st = ledger_get_stats(s);
+	CHECK_EQ_INT(ledger_head(lg), T * BATCHES * PER);
+	const ledger_stats *st = ledger_get_stats(lg);
 	CHECK_EQ_INT(atomic_load(&st->pushes), T * BATCHES);
 	CHECK(atomic_load(&st->commits) >= 1 && atomic_load(&st->commits) <= T * BATCHES);
 	/* every change is there exactly once, seqs 1..N without holes */
@@ -1115,7 +1115,7 @@ static void concurrent(const char *dir)
 	int total = 0, bad = 0;
 	int64_t expect_seq = 1;
 	for (int guard = 0; guard < 100; guard++) {
-		pulled *p = pull(s, "cdb", "", NULL, since, 1000);
+		pulled *p = pull(lg, "cdb", "", NULL, since, 1000);
 		if (p->rc)
 			break;
 		for (int i = 0; i < p->parsed; i++)
@@ -1128,9 +1128,9 @@ static void concurrent(const char *dir)
 	CHECK_EQ_INT(total, T * BATCHES * PER);
 	CHECK_EQ_INT(bad, 0);
 	/* a waiter with nothing to wait for times out */
-	CHECK_EQ_INT(ledger_wait(s, ledger_head(s), 50), 0);
-	CHECK_EQ_INT(ledger_wait(s, 0, 50), 1);
-	ledger_free(s);
+	CHECK_EQ_INT(ledger_wait(lg, ledger_head(lg), 50), 0);
+	CHECK_EQ_INT(ledger_wait(lg, 0, 50), 1);
+	ledger_free(lg);
 }
 
 int main(void)
@@ -1140,18 +1140,18 @@ int main(void)
 	char dir[512];
 
 	make_dir(dir, sizeof dir, "main/nested"); /* created with parents */
-	ledger *s = open_dir(dir, 0);
-	if (s) {
-		push_pull(s);
-		idempotency_and_gaps(s);
-		lww_conflicts(s);
-		new_and_existing_keys(s);
-		new_rows_in_runs(s);
-		many_stores(s);
-		server_wins(s);
-		merge_rule(s);
-		user_scoping(s);
-		ledger_free(s);
+	ledger *lg = open_dir(dir, 0);
+	if (lg) {
+		push_pull(lg);
+		idempotency_and_gaps(lg);
+		lww_conflicts(lg);
+		new_and_existing_keys(lg);
+		new_rows_in_runs(lg);
+		many_stores(lg);
+		server_wins(lg);
+		merge_rule(lg);
+		user_scoping(lg);
+		ledger_free(lg);
 	}
 	ledger_free(NULL);
 

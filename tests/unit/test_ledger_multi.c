@@ -12,7 +12,7 @@
 
 enum { SERVERS = 3 };
 
-static void open_all(ledger **s, const char *name)
+static void open_all(ledger **lg, const char *name)
 {
 	char dir[600], state[1024], own[700];
 	make_dir(dir, sizeof dir, name);
@@ -20,22 +20,22 @@ static void open_all(ledger **s, const char *name)
 	/* one database (named after the first dir), a data dir each (node id, spool) */
 	for (int i = 0; i < SERVERS; i++) {
 		snprintf(own, sizeof own, "%s-%d", dir, i);
-		s[i] = open_state(own, state, 1);
+		lg[i] = open_state(own, state, 1);
 	}
 }
 
-static void free_all(ledger **s)
+static void free_all(ledger **lg)
 {
 	for (int i = 0; i < SERVERS; i++)
-		ledger_free(s[i]);
+		ledger_free(lg[i]);
 }
 
 static void retried_elsewhere(void)
 {
-	ledger *s[SERVERS];
-	open_all(s, "once");
-	if (!s[0] || !s[1] || !s[2]) {
-		free_all(s);
+	ledger *lg[SERVERS];
+	open_all(lg, "once");
+	if (!lg[0] || !lg[1] || !lg[2]) {
+		free_all(lg);
 		return;
 	}
 	const char *b15 = "{\"client\":\"x\",\"mutations\":["
@@ -46,22 +46,22 @@ static void retried_elsewhere(void)
 			  "{\"id\":5,\"store\":\"s\",\"op\":\"put\",\"key\":5,\"value\":5}]}";
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	CHECK_EQ_INT(push(s[0], "m", "", b15, &r, &err), 0);
+	CHECK_EQ_INT(push(lg[0], "m", "", b15, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 5);
 	CHECK_EQ_INT(r.ack, 5);
 	int64_t c0 = r.cursor;
 	ledger_push_result_free(&r);
 	/* another server asked at once (before any NOTIFY) knows the head from the state */
-	CHECK(ledger_head_fresh(s[1]) >= c0);
-	CHECK(ledger_head(s[1]) >= c0);
+	CHECK(ledger_head_fresh(lg[1]) >= c0);
+	CHECK(ledger_head(lg[1]) >= c0);
 	/* the answer was lost: the client retries on another server */
-	CHECK_EQ_INT(push(s[1], "m", "", b15, &r, &err), 0);
+	CHECK_EQ_INT(push(lg[1], "m", "", b15, &r, &err), 0);
 	CHECK_EQ_INT(r.applied, 0);
 	CHECK_EQ_INT(r.duplicates, 5);
 	CHECK_EQ_INT(r.ack, 5);
 	ledger_push_result_free(&r);
 	/* overlapping retry on a third: only the new ids apply, after the others' seqs */
-	CHECK_EQ_INT(pushf(s[2], "m", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg[2], "m", "", &r, &err,
 			   "{\"client\":\"x\",\"mutations\":["
 			   "{\"id\":4,\"store\":\"s\",\"op\":\"put\",\"key\":4,\"value\":4},"
 			   "{\"id\":5,\"store\":\"s\",\"op\":\"put\",\"key\":5,\"value\":5},"
@@ -73,7 +73,7 @@ static void retried_elsewhere(void)
 	CHECK_EQ_INT(r.cursor, c0 + 1);
 	ledger_push_result_free(&r);
 	/* a gap is refused on any server: id 8 before 7 */
-	CHECK_EQ_INT(pushf(s[1], "m", "", &r, &err,
+	CHECK_EQ_INT(pushf(lg[1], "m", "", &r, &err,
 			   "{\"client\":\"x\",\"mutations\":[{\"id\":8,\"store\":\"s\",\"op\":\"put\",\"key\":8,\"value\":8}]}"),
 		     0);
 	CHECK_EQ_INT(r.gap, 1);
@@ -81,12 +81,12 @@ static void retried_elsewhere(void)
 	CHECK_EQ_INT(r.expected, 7);
 	ledger_push_result_free(&r);
 	for (int i = 0; i < SERVERS; i++) {
-		pulled *p = pull(s[i], "m", "", NULL, 0, 0);
+		pulled *p = pull(lg[i], "m", "", NULL, 0, 0);
 		CHECK_EQ_INT(p->rc, 0);
 		CHECK_EQ_INT(p->count, 6);
 		CHECK_EQ_INT(p->cursor, c0 + 1);
 	}
-	free_all(s);
+	free_all(lg);
 }
 
 /* ---- many pushers and pullers on every server, commits delayed ---- */
@@ -94,7 +94,7 @@ static void retried_elsewhere(void)
 enum { PUSHERS = 6, BATCHES = 15, PER = 4, TOTAL = PUSHERS * BATCHES * PER };
 
 typedef struct shared {
-	ledger *s[SERVERS];
+	ledger *lg[SERVERS];
 	atomic_int pushers_left;
 } shared;
 
@@ -113,7 +113,7 @@ static void *push_main(void *arg)
 	ids_buf body = IDS_BUF_INIT;
 	for (int bi = 0; bi < BATCHES; bi++) {
 		int64_t last = nth_batch(&body, client, bi, PER, "s");
-		ledger *first = a->sh->s[(a->idx + bi) % SERVERS], *again = a->sh->s[(a->idx + bi + 1) % SERVERS];
+		ledger *first = a->sh->lg[(a->idx + bi) % SERVERS], *again = a->sh->lg[(a->idx + bi + 1) % SERVERS];
 		ledger_push_result r;
 		ids_error err = IDS_ERROR_INIT;
 		if (push(first, "c", "", body.data, &r, &err) || r.ack != last || r.applied != PER)
@@ -139,7 +139,7 @@ typedef struct puller {
 static void *pull_main(void *arg)
 {
 	puller *a = arg;
-	ledger *s = a->sh->s[a->idx];
+	ledger *lg = a->sh->lg[a->idx];
 	int64_t since = 0;
 	for (;;) {
 		int done = atomic_load(&a->sh->pushers_left) == 0;
@@ -148,7 +148,7 @@ static void *pull_main(void *arg)
 		ids_error err = IDS_ERROR_INIT;
 		int64_t cur = 0;
 		int cnt = 0;
-		if (ledger_pull(s, &req, &out, &cur, &cnt, &err)) {
+		if (ledger_pull(lg, &req, &out, &cur, &cnt, &err)) {
 			a->errors++;
 			ids_buf_free(&out);
 			break;
@@ -182,7 +182,7 @@ static void *pull_main(void *arg)
 		if (done && cnt == 0 && since >= TOTAL)
 			break;
 		if (cnt == 0)
-			ledger_wait(s, since, 200); /* the long-poll's way: woken by any server's commit */
+			ledger_wait(lg, since, 200); /* the long-poll's way: woken by any server's commit */
 	}
 	return NULL;
 }
@@ -192,10 +192,10 @@ static void spread(void)
 	/* every group holds the commit order for 3 ms: pulls run while commits are pending */
 	setenv("IDBSYNC_TEST_COMMIT_DELAY_MS", "3", 1);
 	shared sh;
-	open_all(sh.s, "spread");
+	open_all(sh.lg, "spread");
 	unsetenv("IDBSYNC_TEST_COMMIT_DELAY_MS");
-	if (!sh.s[0] || !sh.s[1] || !sh.s[2]) {
-		free_all(sh.s);
+	if (!sh.lg[0] || !sh.lg[1] || !sh.lg[2]) {
+		free_all(sh.lg);
 		return;
 	}
 	atomic_init(&sh.pushers_left, PUSHERS);
@@ -234,62 +234,62 @@ static void spread(void)
 	}
 	/* every server agrees on the head, and the change log has each change once */
 	for (int i = 0; i < SERVERS; i++) {
-		pulled *p = pull(sh.s[i], "c", "", NULL, TOTAL - 5, 0);
+		pulled *p = pull(sh.lg[i], "c", "", NULL, TOTAL - 5, 0);
 		CHECK_EQ_INT(p->rc, 0);
 		CHECK_EQ_INT(p->count, 5);
 		CHECK_EQ_INT(p->cursor, TOTAL);
 	}
-	free_all(sh.s);
+	free_all(sh.lg);
 }
 
 /* A long-poll on one server wakes for a commit on another (LISTEN/NOTIFY, pg.c). */
 static void wake_across(void)
 {
-	ledger *s[SERVERS];
-	open_all(s, "wake");
-	if (!s[0] || !s[1] || !s[2]) {
-		free_all(s);
+	ledger *lg[SERVERS];
+	open_all(lg, "wake");
+	if (!lg[0] || !lg[1] || !lg[2]) {
+		free_all(lg);
 		return;
 	}
-	waiter w = {s[1], ledger_head(s[1]), 30000, -1};
+	waiter w = {lg[1], ledger_head(lg[1]), 30000, -1};
 	pthread_t t;
 	pthread_create(&t, NULL, wait_thread, &w);
 	ledger_push_result r;
 	ids_error err = IDS_ERROR_INIT;
-	CHECK_EQ_INT(push(s[0], "w", "", "{\"client\":\"w\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":1}]}",
+	CHECK_EQ_INT(push(lg[0], "w", "", "{\"client\":\"w\",\"mutations\":[{\"id\":1,\"store\":\"s\",\"op\":\"put\",\"key\":1,\"value\":1}]}",
 			  &r, &err),
 		     0);
 	ledger_push_result_free(&r);
 	pthread_join(t, NULL);
 	CHECK_EQ_INT(w.moved, 1);
-	CHECK(ledger_head(s[1]) >= w.after + 1);
-	free_all(s);
+	CHECK(ledger_head(lg[1]) >= w.after + 1);
+	free_all(lg);
 }
 
-/* Asks for the lease until s holds it (its holder's session is going away): 1 when it does. */
-static int take_lease(ledger *s, const char *name)
+/* Asks for the lease until lg holds it (its holder's session is going away): 1 when it does. */
+static int take_lease(ledger *lg, const char *name)
 {
 	ids_error err = IDS_ERROR_INIT;
 	int held = 0;
 	for (int i = 0; i < 300 && !held; i++) {
-		CHECK_EQ_INT(ledger_lease(s, name, &held, &err), 0);
+		CHECK_EQ_INT(ledger_lease(lg, name, &held, &err), 0);
 		if (!held)
 			usleep(20000);
 	}
 	return held;
 }
 
-/* All three stores open on one database, and s[0] holding the lake lease; 0 if not. */
-static int open_with_lake(ledger **s, const char *name)
+/* All three stores open on one database, and lg[0] holding the lake lease; 0 if not. */
+static int open_with_lake(ledger **lg, const char *name)
 {
-	open_all(s, name);
-	if (!s[0] || !s[1] || !s[2]) {
-		free_all(s);
+	open_all(lg, name);
+	if (!lg[0] || !lg[1] || !lg[2]) {
+		free_all(lg);
 		return 0;
 	}
 	ids_error err = IDS_ERROR_INIT;
 	int held = -1;
-	CHECK_EQ_INT(ledger_lease(s[0], "lake", &held, &err), 0);
+	CHECK_EQ_INT(ledger_lease(lg[0], "lake", &held, &err), 0);
 	CHECK_EQ_INT(held, 1);
 	return 1;
 }
@@ -297,25 +297,25 @@ static int open_with_lake(ledger **s, const char *name)
 /* One holder per lease name; the next server takes it once the holder is gone. */
 static void leases(void)
 {
-	ledger *s[SERVERS];
-	if (!open_with_lake(s, "lease"))
+	ledger *lg[SERVERS];
+	if (!open_with_lake(lg, "lease"))
 		return;
 	ids_error err = IDS_ERROR_INIT;
 	int held = -1;
-	CHECK_EQ_INT(ledger_lease(s[0], "lake", &held, &err), 0); /* asking again keeps it */
+	CHECK_EQ_INT(ledger_lease(lg[0], "lake", &held, &err), 0); /* asking again keeps it */
 	CHECK_EQ_INT(held, 1);
-	CHECK_EQ_INT(ledger_lease(s[1], "lake", &held, &err), 0);
+	CHECK_EQ_INT(ledger_lease(lg[1], "lake", &held, &err), 0);
 	CHECK_EQ_INT(held, 0);
-	CHECK_EQ_INT(ledger_lease(s[1], "inbox", &held, &err), 0); /* another name, another lease */
+	CHECK_EQ_INT(ledger_lease(lg[1], "inbox", &held, &err), 0); /* another name, another lease */
 	CHECK_EQ_INT(held, 1);
-	CHECK_EQ_INT(ledger_lease(s[2], "inbox", &held, &err), 0);
+	CHECK_EQ_INT(ledger_lease(lg[2], "inbox", &held, &err), 0);
 	CHECK_EQ_INT(held, 0);
-	ledger_free(s[0]); /* the holder goes: its session ends and PostgreSQL frees the lock */
-	s[0] = NULL;
-	CHECK_EQ_INT(take_lease(s[2], "lake"), 1);
-	CHECK_EQ_INT(ledger_lease(s[1], "lake", &held, &err), 0);
+	ledger_free(lg[0]); /* the holder goes: its session ends and PostgreSQL frees the lock */
+	lg[0] = NULL;
+	CHECK_EQ_INT(take_lease(lg[2], "lake"), 1);
+	CHECK_EQ_INT(ledger_lease(lg[1], "lake", &held, &err), 0);
 	CHECK_EQ_INT(held, 0);
-	free_all(s);
+	free_all(lg);
 }
 
 /* Lake commits are fenced by the lease: a holder whose lease session died (cut off from the
@@ -323,23 +323,23 @@ static void leases(void)
  * cannot prove it holds it; every new holder counts the lease's generation up. */
 static void fence(void)
 {
-	ledger *s[SERVERS];
-	if (!open_with_lake(s, "fence"))
+	ledger *lg[SERVERS];
+	if (!open_with_lake(lg, "fence"))
 		return;
 	ids_error err = IDS_ERROR_INIT;
 	int held = -1;
-	CHECK_EQ_INT(ledger_lease_fence_begin(s[0], "lake", &err), 0);
-	ledger_lease_fence_end(s[0]);
-	CHECK_EQ_INT(ledger_lease_fence_begin(s[1], "lake", &err), IDS_EBUSY); /* never held it */
+	CHECK_EQ_INT(ledger_lease_fence_begin(lg[0], "lake", &err), 0);
+	ledger_lease_fence_end(lg[0]);
+	CHECK_EQ_INT(ledger_lease_fence_begin(lg[1], "lake", &err), IDS_EBUSY); /* never held it */
 	CHECK_HAS(err.msg, "lake lease is no longer this server's");
 
-	/* s[0]'s lease session is cut while it is inside a fenced commit (the commit's transaction
-	 * dies with it); s[0] goes on running without noticing */
+	/* lg[0]'s lease session is cut while it is inside a fenced commit (the commit's transaction
+	 * dies with it); lg[0] goes on running without noticing */
 	char dir[600], state[1024], uri[1024];
 	make_dir(dir, sizeof dir, "fence");
 	state_for(dir, state, sizeof state);
 	snprintf(uri, sizeof uri, "%s", state);
-	CHECK_EQ_INT(ledger_lease_fence_begin(s[0], "lake", &err), 0);
+	CHECK_EQ_INT(ledger_lease_fence_begin(lg[0], "lake", &err), 0);
 	PGconn *c = PQconnectdb(uri);
 	char kill[200];
 	snprintf(kill, sizeof kill,
@@ -348,23 +348,23 @@ static void fence(void)
 	PGresult *r = PQexec(c, kill);
 	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
 	PQclear(r);
-	ledger_lease_fence_end(s[0]); /* its COMMIT fails: the session is gone */
-	CHECK_EQ_INT(take_lease(s[1], "lake"), 1);
-	/* s[0] has not noticed (no lease check since): its next commit is refused */
-	CHECK_EQ_INT(ledger_lease_fence_begin(s[0], "lake", &err), IDS_EBUSY);
-	CHECK_EQ_INT(ledger_lease_fence_begin(s[1], "lake", &err), 0);
-	ledger_lease_fence_end(s[1]);
-	/* and s[0] learns it lost the lease; s[1] keeps it */
-	CHECK_EQ_INT(ledger_lease(s[0], "lake", &held, &err), 0);
+	ledger_lease_fence_end(lg[0]); /* its COMMIT fails: the session is gone */
+	CHECK_EQ_INT(take_lease(lg[1], "lake"), 1);
+	/* lg[0] has not noticed (no lease check since): its next commit is refused */
+	CHECK_EQ_INT(ledger_lease_fence_begin(lg[0], "lake", &err), IDS_EBUSY);
+	CHECK_EQ_INT(ledger_lease_fence_begin(lg[1], "lake", &err), 0);
+	ledger_lease_fence_end(lg[1]);
+	/* and lg[0] learns it lost the lease; lg[1] keeps it */
+	CHECK_EQ_INT(ledger_lease(lg[0], "lake", &held, &err), 0);
 	CHECK_EQ_INT(held, 0);
-	CHECK_EQ_INT(ledger_lease_fence_begin(s[0], "lake", &err), IDS_EBUSY);
-	CHECK_EQ_INT(ledger_lease_fence_begin(s[1], "lake", &err), 0);
-	ledger_lease_fence_end(s[1]);
+	CHECK_EQ_INT(ledger_lease_fence_begin(lg[0], "lake", &err), IDS_EBUSY);
+	CHECK_EQ_INT(ledger_lease_fence_begin(lg[1], "lake", &err), 0);
+	ledger_lease_fence_end(lg[1]);
 	r = PQexec(c, "SELECT v FROM meta WHERE k='lease:lake'");
 	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "2"));
 	PQclear(r);
 	PQfinish(c);
-	free_all(s);
+	free_all(lg);
 }
 
 int main(void)
@@ -373,7 +373,7 @@ int main(void)
 		printf("test_ledger_multi: skipped (IDBSYNC_TEST_PG is not set; tests/pg/ledger.test.mjs sets it)\n");
 		return 77;
 	}
-	if (test_mkdtemp(tmproot, sizeof tmproot, "ids_test_store_multi"))
+	if (test_mkdtemp(tmproot, sizeof tmproot, "ids_test_ledger_multi"))
 		return 1;
 	retried_elsewhere();
 	spread();
