@@ -55,7 +55,7 @@ typedef struct imp_summary {
  * Values follow docs/types.md: DECIMAL(p<=15) and DECIMAL(p,0) become numbers (integers
  * beyond 2^53 {"$bigint":..}), wider decimals exact strings, INTERVAL an ISO-8601 duration.
  * Rows already committed in earlier batches stay (re-run to finish; ids make it idempotent). */
-int imp_files(ledger *st, const imp_options *o, const char *const *files, size_t n, imp_summary *sum,
+int imp_files(ledger *lg, const imp_options *o, const char *const *files, size_t n, imp_summary *sum,
 	      ids_error *err);
 
 /* The inbox: files engines write under LAKE/<db>/_inbox/<store>/ are imported once complete
@@ -77,7 +77,7 @@ typedef struct imp_inbox_options {
 /* Bytes the inbox needs beneath lake_dir for the names it builds (imp_inbox_start refuses a
  * longer lake_dir with IDS_ELIMIT). */
 #define IMP_INBOX_PATH_ROOM 700
-int imp_inbox_start(imp_inbox **out, ledger *st, const imp_inbox_options *o, ids_error *err);
+int imp_inbox_start(imp_inbox **out, ledger *lg, const imp_inbox_options *o, ids_error *err);
 /* Runs one scan now (tests, and the thread's loop). Returns files imported or rejected. */
 int imp_inbox_scan(imp_inbox *ib, ids_error *err);
 void imp_inbox_free(imp_inbox *ib);

@@ -56,8 +56,8 @@ typedef struct lake_options {
  * dt= directories, temporary files); lake_open refuses a longer dir with IDS_ELIMIT. */
 #define LAKE_PATH_ROOM 1200
 
-/* Opens (and recovers) the lake and starts its flush thread. st must outlive the lake. */
-int lake_open(lake **out, ledger *st, const lake_options *o, ids_error *err);
+/* Opens (and recovers) the lake and starts its flush thread. lg must outlive the lake. */
+int lake_open(lake **out, ledger *lg, const lake_options *o, ids_error *err);
 /* Flushes until the lake reflects every change with seq <= upto (the ledger head at the time
  * of a POST /v1/db/{db}/flush), or timeout_ms passes (IDS_EIO). With db, a table or change of
  * that database the lake holds (it failed and waits for a retry) is an IDS_EIO naming it. */

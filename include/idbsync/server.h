@@ -55,7 +55,7 @@ typedef struct server_options {
 	 .max_upload = (uint64_t)4 << 30, .max_inflight_bytes = (uint64_t)256 << 20, .workers = 32}
 
 /* Starts listening; the ledger stays the caller's and must outlive the server. */
-int server_start(server **out, ledger *st, const server_options *o, ids_error *err);
+int server_start(server **out, ledger *lg, const server_options *o, ids_error *err);
 /* The bound port (useful with port 0). */
 int server_port(server *s);
 /* Stops accepting, ends long-polls and streams, joins threads. NULL is a no-op. */

@@ -424,13 +424,13 @@ static int import_run(void *cfg, char **files, int nfiles)
 	}
 	ledger_options so = LEDGER_OPTIONS_INIT;
 	so.dir = data;
-	ledger *st;
-	if (ledger_open(&st, &so, &err)) {
+	ledger *lg;
+	if (ledger_open(&lg, &so, &err)) {
 		fprintf(stderr, "idbsync import: %s\n", err.msg);
 		return 1;
 	}
-	int rc = imp_files(st, &o, (const char *const *)files, (size_t)nfiles, &sum, &err);
-	ledger_free(st);
+	int rc = imp_files(lg, &o, (const char *const *)files, (size_t)nfiles, &sum, &err);
+	ledger_free(lg);
 	bar_end(&rows_bar);
 	if (rc) {
 		fprintf(stderr, "idbsync import: %s\n", err.msg);

@@ -312,22 +312,22 @@ static int serve_run(void *cfg, char **args, int nargs)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ledger *st = NULL;
-	if (ledger_open(&st, &c->so, &err)) {
+	ledger *lg = NULL;
+	if (ledger_open(&lg, &c->so, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		return 1;
 	}
 	for (int i = 0; i < c->n_rules; i++) {
 		const char *rdb = c->rules[i].has_db ? c->rules[i].db : NULL;
 		if (c->rules[i].read_only)
-			ledger_set_read_only(st, rdb, c->rules[i].store);
+			ledger_set_read_only(lg, rdb, c->rules[i].store);
 		else
-			ledger_set_rule(st, rdb, c->rules[i].store, c->rules[i].rule);
+			ledger_set_rule(lg, rdb, c->rules[i].store, c->rules[i].rule);
 	}
 	/* import uploads are spooled next to the state, on the same disk */
 	if (ids_path(c->spool, sizeof c->spool, &err, "%s/tmp", c->data)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
-		ledger_free(st);
+		ledger_free(lg);
 		return 1;
 	}
 	mkdir(c->spool, 0700);
@@ -337,17 +337,17 @@ static int serve_run(void *cfg, char **args, int nargs)
 	c->io.lake_dir = c->lake;
 	c->lo.dir = c->lake;
 	serve_lease *ls = NULL;
-	if (serve_lease_start(&ls, st, c->state != NULL, c->no_lake ? NULL : &c->lo, c->no_inbox ? NULL : &c->io,
+	if (serve_lease_start(&ls, lg, c->state != NULL, c->no_lake ? NULL : &c->lo, c->no_inbox ? NULL : &c->io,
 			      &c->ho.hooks, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
-		ledger_free(st);
+		ledger_free(lg);
 		return 1;
 	}
 	server *sv = NULL;
-	if (server_start(&sv, st, &c->ho, &err)) {
+	if (server_start(&sv, lg, &c->ho, &err)) {
 		fprintf(stderr, "idbsync serve: %s\n", err.msg);
 		serve_lease_free(ls);
-		ledger_free(st);
+		ledger_free(lg);
 		return 1;
 	}
 	const char *host = c->listen;
@@ -362,7 +362,7 @@ static int serve_run(void *cfg, char **args, int nargs)
 	serve_lease_stop(ls);
 	server_stop(sv);
 	serve_lease_free(ls);
-	ledger_free(st);
+	ledger_free(lg);
 	return 0;
 }
 

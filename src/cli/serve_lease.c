@@ -14,7 +14,7 @@
 #include "idbsync/log.h"
 
 struct serve_lease {
-	ledger *st;
+	ledger *lg;
 	const lake_options *lo;
 	const imp_inbox_options *io;
 	int shared;               /* PostgreSQL: other servers may hold the leases */
@@ -100,11 +100,11 @@ static int check(serve_lease *ls, ids_error *first_err)
 	if (ls->lo) {
 		int held = 0;
 		ids_error err = IDS_ERROR_INIT;
-		if (ledger_lease(ls->st, "lake", &held, &err))
+		if (ledger_lease(ls->lg, "lake", &held, &err))
 			ids_logf(IDS_LOG_WARN, "lake_lease", "cannot check the lake lease: %s", err.msg);
 		if (held && !ls->lk) {
 			lake *lk = NULL;
-			if ((rc = lake_open(&lk, ls->st, ls->lo, &err))) {
+			if ((rc = lake_open(&lk, ls->lg, ls->lo, &err))) {
 				if (ls->shared)
 					ids_logf(IDS_LOG_WARN, "lake_lease", "holding the lake lease, cannot open %s yet: %s",
 						 ls->lo->dir, err.msg);
@@ -130,10 +130,10 @@ static int check(serve_lease *ls, ids_error *first_err)
 	if (ls->io && !rc) {
 		int held = 0;
 		ids_error err = IDS_ERROR_INIT;
-		if (ledger_lease(ls->st, "inbox", &held, &err))
+		if (ledger_lease(ls->lg, "inbox", &held, &err))
 			ids_logf(IDS_LOG_WARN, "inbox_lease", "cannot check the inbox lease: %s", err.msg);
 		if (held && !ls->inbox) {
-			if ((rc = imp_inbox_start(&ls->inbox, ls->st, ls->io, &err))) {
+			if ((rc = imp_inbox_start(&ls->inbox, ls->lg, ls->io, &err))) {
 				if (ls->shared)
 					ids_logf(IDS_LOG_WARN, "inbox_lease", "holding the inbox lease, cannot start the inbox: %s",
 						 err.msg);
@@ -172,14 +172,14 @@ static void *lease_main(void *arg)
 	return NULL;
 }
 
-int serve_lease_start(serve_lease **out, ledger *st, int shared, const lake_options *lo,
+int serve_lease_start(serve_lease **out, ledger *lg, int shared, const lake_options *lo,
 		      const imp_inbox_options *io, server_hooks *hooks, ids_error *err)
 {
 	*out = NULL;
 	serve_lease *ls = calloc(1, sizeof *ls);
 	if (!ls)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	ls->st = st;
+	ls->lg = lg;
 	ls->lo = lo;
 	ls->io = io;
 	ls->shared = shared;

@@ -22,7 +22,7 @@ typedef struct serve_lease serve_lease;
  * returned unless shared, where it is logged and retried each period, as later takeovers are. *hooks
  * gets the server's lake hooks (flush, metrics, stats, health), which answer 503 on a server
  * that does not hold the lake lease. */
-int serve_lease_start(serve_lease **out, ledger *st, int shared, const lake_options *lo,
+int serve_lease_start(serve_lease **out, ledger *lg, int shared, const lake_options *lo,
 		      const imp_inbox_options *io, server_hooks *hooks, ids_error *err);
 /* Wakes everything waiting on the lake (lake_stop): call before stopping the HTTP server. */
 void serve_lease_stop(serve_lease *ls);

@@ -112,7 +112,7 @@ typedef struct ubatch {
 } ubatch;
 
 typedef struct run {
-	ledger *st;
+	ledger *lg;
 	const imp_options *o;
 	char client[IDS_NAME_MAX + 1];
 	ubatch *users;
@@ -153,7 +153,7 @@ static int push_one(run *r, ubatch *u, ids_error *err)
 	}
 	ledger_push_result res;
 	ledger_push_result_init(&res);
-	int rc = ledger_push(r->st, u->b, &res, err);
+	int rc = ledger_push(r->lg, u->b, &res, err);
 	if (!rc && res.gap)
 		rc = ids_fail(err, IDS_ECONFLICT,
 			      "client id \"%s\" was already used for a different import (server expects id %lld for user "
@@ -327,7 +327,7 @@ static int replace_absent(run *r, int64_t before, ids_error *err)
 {
 	absent a = {r, before, NULL, NULL, 0, 0};
 	int64_t head;
-	int rc = ledger_rows_scan(r->st, r->o->db, r->o->store, 0, UINT32_MAX, collect_absent, &a, &head, err);
+	int rc = ledger_rows_scan(r->lg, r->o->db, r->o->store, 0, UINT32_MAX, collect_absent, &a, &head, err);
 	for (size_t i = 0; i < a.n; i++) {
 		if (!rc) {
 			rc = add_mutation(r, a.users[i], IDS_OP_DELETE, a.keys[i].data, a.keys[i].len, NULL, 0, err);
@@ -397,7 +397,7 @@ static int prepare_file(run *r, pq_reader *pr, ids_error *err)
 	return 0;
 }
 
-int imp_files(ledger *st, const imp_options *o, const char *const *files, size_t n, imp_summary *sum,
+int imp_files(ledger *lg, const imp_options *o, const char *const *files, size_t n, imp_summary *sum,
 	      ids_error *err)
 {
 	memset(sum, 0, sizeof *sum);
@@ -408,10 +408,10 @@ int imp_files(ledger *st, const imp_options *o, const char *const *files, size_t
 	if (!o->store || !ids_store_name_valid(o->store, strlen(o->store)))
 		return ids_fail(err, IDS_EINVAL,
 				"--store: the object store to import into is required (1-256 bytes, no control characters)");
-	if (!st && !o->dry_run)
+	if (!lg && !o->dry_run)
 		return ids_fail(err, IDS_EINVAL, "import: no store to import into");
 	run r = {0};
-	r.st = st;
+	r.lg = lg;
 	r.o = o;
 	r.sum = sum;
 	if (o->client) {
@@ -436,7 +436,7 @@ int imp_files(ledger *st, const imp_options *o, const char *const *files, size_t
 			pq_reader_free(pr);
 		}
 	}
-	int64_t before = st ? ledger_head(st) : 0;
+	int64_t before = lg ? ledger_head(lg) : 0;
 	ids_buf row = IDS_BUF_INIT, val = IDS_BUF_INIT;
 	ids_json j = IDS_JSON_INIT;
 	for (size_t i = 0; i < n && !rc; i++) {

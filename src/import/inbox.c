@@ -27,7 +27,7 @@ typedef struct seen {
 } seen;
 
 struct imp_inbox {
-	ledger *st;
+	ledger *lg;
 	imp_inbox_options o;
 	char *lake;
 	char *key_field;
@@ -245,7 +245,7 @@ static int scan_store(imp_inbox *ib, const char *db, const char *store_name, con
 		o.names = names;
 		imp_summary sum;
 		ids_error ierr = IDS_ERROR_INIT;
-		int rc = imp_files(ib->st, &o, paths, good, &sum, &ierr);
+		int rc = imp_files(ib->lg, &o, paths, good, &sum, &ierr);
 		char dest[IDS_PATH_MAX + 1];
 		if (!rc) {
 			for (size_t i = 0; i < good; i++) {
@@ -341,7 +341,7 @@ static void *inbox_main(void *arg)
 	return NULL;
 }
 
-int imp_inbox_start(imp_inbox **out, ledger *st, const imp_inbox_options *o, ids_error *err)
+int imp_inbox_start(imp_inbox **out, ledger *lg, const imp_inbox_options *o, ids_error *err)
 {
 	/* LAKE/<db>/_inbox/<store>/_rejected/<file>.error.txt: names a file system allows */
 	if (ids_path_room(o->lake_dir, IMP_INBOX_PATH_ROOM, "inbox", err))
@@ -349,7 +349,7 @@ int imp_inbox_start(imp_inbox **out, ledger *st, const imp_inbox_options *o, ids
 	imp_inbox *ib = calloc(1, sizeof *ib);
 	if (!ib)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	ib->st = st;
+	ib->lg = lg;
 	ib->o = *o;
 	ib->lake = strdup(o->lake_dir);
 	ib->key_field = strdup(o->key_field ? o->key_field : "id");

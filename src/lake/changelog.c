@@ -282,7 +282,7 @@ int lk_log_retouch(lake *l, int64_t after, int64_t upto, ids_error *err)
 	int rc = 0;
 	while (!rc && after < upto) {
 		int64_t last = after;
-		rc = ledger_changes_scan(l->st, after, BATCH_MAX, on_retouch, &x, &last, err);
+		rc = ledger_changes_scan(l->lg, after, BATCH_MAX, on_retouch, &x, &last, err);
 		if (rc == 1) {
 			rc = 0;   /* went past upto */
 			break;
@@ -300,7 +300,7 @@ int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err)
 {
 	batch b = {.l = l, .err = err, .last = l->conflicts_id};
 	int64_t last = 0;
-	int rc = ledger_conflicts_scan(l->st, l->conflicts_id, BATCH_MAX, on_conflict, &b, &last, err);
+	int rc = ledger_conflicts_scan(l->lg, l->conflicts_id, BATCH_MAX, on_conflict, &b, &last, err);
 	if (rc == 1)
 		rc = 0;
 	if (!rc && b.n)
@@ -316,7 +316,7 @@ int lk_conflicts_replay(lake *l, lk_table *t, int64_t after, int64_t upto, ids_e
 	while (!rc && after < upto) {
 		batch b = {.l = l, .err = err, .last = after, .only = t, .upto = upto};
 		int64_t last = after;
-		rc = ledger_conflicts_scan(l->st, after, BATCH_MAX, on_conflict, &b, &last, err);
+		rc = ledger_conflicts_scan(l->lg, after, BATCH_MAX, on_conflict, &b, &last, err);
 		if (rc == 1)
 			rc = 0;
 		if (!rc && b.n)

@@ -54,7 +54,7 @@ int ice_cat_load(lake *l, ice_tbl *x, json_t **meta, ids_error *err)
 	cat_names(l->ice, x->loc, ns, sizeof ns, &name);
 	ids_buf uri = IDS_BUF_INIT, body = IDS_BUF_INIT;
 	*meta = NULL;
-	int rc = ledger_ice_get(l->st, ns, name, &uri, err);
+	int rc = ledger_ice_get(l->lg, ns, name, &uri, err);
 	if (rc == IDS_ENOTFOUND) {   /* not created yet */
 		*err = (ids_error)IDS_ERROR_INIT;
 		rc = 0;
@@ -92,13 +92,13 @@ int ice_cat_commit(lake *l, ice_tbl *x, const char *mdir, const char *uuid, json
 		ice_remove(l->ice, path);   /* no row can name it yet */
 		return rc;
 	}
-	if ((rc = ledger_ice_swap(l->st, ns, name, x->uri, uri, err))) {
+	if ((rc = ledger_ice_swap(l->lg, ns, name, x->uri, uri, err))) {
 		/* an answer lost after the commit: the row names our file after all. When the row
 		 * cannot be read the file stays (an orphan at worst: never a row naming a removed
 		 * file), and the table is read again before the next commit. */
 		ids_buf now = IDS_BUF_INIT;
 		ids_error e2 = IDS_ERROR_INIT;
-		int got = ledger_ice_get(l->st, ns, name, &now, &e2);
+		int got = ledger_ice_get(l->lg, ns, name, &now, &e2);
 		if (!got && !strcmp(now.data, uri)) {
 			*err = (ids_error)IDS_ERROR_INIT;
 			rc = 0;
@@ -121,7 +121,7 @@ int ice_cat_serve(lake *l, const char *db, const char *table, ids_buf *loc, ids_
 {
 	if (!table) {
 		size_t mark = out->len;
-		int rc = ledger_ice_list(l->st, db, out, err);
+		int rc = ledger_ice_list(l->lg, db, out, err);
 		if (!rc && db && out->len == mark)
 			rc = ids_fail(err, IDS_ENOTFOUND, "no namespace %s", db);
 		return rc;
@@ -129,7 +129,7 @@ int ice_cat_serve(lake *l, const char *db, const char *table, ids_buf *loc, ids_
 	/* a version can be expired between reading the row and the file: read the row again */
 	for (int attempt = 0;; attempt++) {
 		ids_buf uri = IDS_BUF_INIT;
-		int rc = ledger_ice_get(l->st, db, table, &uri, err);
+		int rc = ledger_ice_get(l->lg, db, table, &uri, err);
 		if (rc == IDS_ENOTFOUND)
 			ids_fail(err, IDS_ENOTFOUND, "no table %s.%s", db, table);
 		size_t mark = out->len;
@@ -158,20 +158,20 @@ int ice_cat_serve(lake *l, const char *db, const char *table, ids_buf *loc, ids_
 int ice_cat_open(lake *l, ids_error *err)
 {
 	ids_buf nss = IDS_BUF_INIT;
-	int rc = ledger_ice_list(l->st, NULL, &nss, err);
+	int rc = ledger_ice_list(l->lg, NULL, &nss, err);
 	for (char *ns = nss.data, *nl; !rc && ns && *ns; ns = nl + 1) {
 		if (!(nl = strchr(ns, '\n')))
 			break;
 		*nl = 0;
 		ids_buf names = IDS_BUF_INIT;
-		rc = ledger_ice_list(l->st, ns, &names, err);
+		rc = ledger_ice_list(l->lg, ns, &names, err);
 		for (char *t = names.data, *tl; !rc && t && *t; t = tl + 1) {
 			if (!(tl = strchr(t, '\n')))
 				break;
 			*tl = 0;
 			ids_buf uri = IDS_BUF_INIT, body = IDS_BUF_INIT;
 			json_t *m = NULL;
-			if (!(rc = ledger_ice_get(l->st, ns, t, &uri, err)) && !(rc = ice_cat_read(l->ice, uri.data, &body, err))) {
+			if (!(rc = ledger_ice_get(l->lg, ns, t, &uri, err)) && !(rc = ice_cat_read(l->ice, uri.data, &body, err))) {
 				json_error_t je;
 				if (!(m = json_loadb(body.data, body.len, 0, &je)))
 					rc = ids_fail(err, IDS_ECORRUPT, "%s:%d: %s", uri.data, je.line, je.text);

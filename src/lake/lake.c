@@ -171,7 +171,7 @@ static void do_flush(lake *l)
 			ids_error perr = IDS_ERROR_INIT;
 			/* a crash before the next state pass needs the changes after state_seq */
 			int64_t floor = lk_hold_floor(l);
-			if (ledger_changes_prune(l->st, floor < l->state_seq ? floor : l->state_seq, &perr))
+			if (ledger_changes_prune(l->lg, floor < l->state_seq ? floor : l->state_seq, &perr))
 				ids_logf(IDS_LOG_WARN, "lake_prune_failed", "%s", perr.msg);
 			l->prune_ms = t1;
 		}
@@ -197,7 +197,7 @@ static void *flush_main(void *arg)
 	pthread_mutex_lock(&l->mu);
 	while (!l->stop) {
 		int64_t now = lk_now_ms();
-		int64_t head = ledger_head(l->st);
+		int64_t head = ledger_head(l->lg);
 		/* flushes start at most every interval/2: a change is visible within the interval
 		 * (plus the flush itself) at half the files of flushing at the deadline's pace */
 		int64_t gap = l->o.flush_interval_ms / 2;
@@ -231,14 +231,14 @@ static void *flush_main(void *arg)
 	}
 	pthread_mutex_unlock(&l->mu);
 	/* a clean shutdown leaves the lake current */
-	if (ledger_head(l->st) > l->flushed && !failures) {
-		l->want = ledger_head(l->st);
+	if (ledger_head(l->lg) > l->flushed && !failures) {
+		l->want = ledger_head(l->lg);
 		do_flush(l);
 	}
 	return NULL;
 }
 
-int lake_open(lake **out, ledger *st, const lake_options *o, ids_error *err)
+int lake_open(lake **out, ledger *lg, const lake_options *o, ids_error *err)
 {
 	*out = NULL;
 	/* the plain layout commits by rename(2), which object storage does not have */
@@ -253,7 +253,7 @@ int lake_open(lake **out, ledger *st, const lake_options *o, ids_error *err)
 	if (!l)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	l->o = *o;
-	l->st = st;
+	l->lg = lg;
 	l->lock_fd = -1;
 	l->dir = strdup(o->dir ? o->dir : "./lake");
 	l->profile = o->profile;
@@ -306,7 +306,7 @@ int lake_open(lake **out, ledger *st, const lake_options *o, ids_error *err)
 	if (!rc)
 		rc = lk_progress_read(l, &fresh, err);
 	int rebased = 0;
-	if (!rc && !fresh && l->epoch[0] && strcmp(l->epoch, ledger_epoch(l->st))) {
+	if (!rc && !fresh && l->epoch[0] && strcmp(l->epoch, ledger_epoch(l->lg))) {
 		rc = lk_rebase(l, err);
 		rebased = 1;
 	}

@@ -241,7 +241,7 @@ typedef struct lk_row {
 struct lake {
 	lake_options o;
 	char *dir;
-	ledger *st;
+	ledger *lg;
 	int profile, nested;
 	int64_t bucket_bytes;
 	int max_bucket_bits;

@@ -304,7 +304,7 @@ int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
 	round r = {.l = l, .err = err, .last = l->changes_seq, .day_lo = 1, .day_hi = 0};
 	int64_t last = 0;
 	*more = 0;
-	int rc = ledger_changes_scan(l->st, l->changes_seq, ROUND_MAX, on_change, &r, &last, err);
+	int rc = ledger_changes_scan(l->lg, l->changes_seq, ROUND_MAX, on_change, &r, &last, err);
 	if (rc == 1 || (!rc && r.seen == ROUND_MAX))
 		*more = 1;
 	if (rc == 1)
@@ -326,7 +326,7 @@ int lk_log_replay(lake *l, lk_table *t, int64_t after, int64_t upto, int single,
 	while (!rc && after < upto) {
 		round r = {.l = l, .err = err, .last = after, .only = t, .upto = upto, .single = single, .day_lo = 1, .day_hi = 0};
 		int64_t last = after;
-		rc = ledger_changes_scan(l->st, after, single ? 1 : ROUND_MAX, on_change, &r, &last, err);
+		rc = ledger_changes_scan(l->lg, after, single ? 1 : ROUND_MAX, on_change, &r, &last, err);
 		if (rc == 1)
 			rc = 0;
 		if (!rc)

@@ -59,11 +59,11 @@ static int progress_write(lake *l, int64_t changes, int64_t state, int64_t confl
  * without noticing yet commits nothing, and no other server takes the lease over meanwhile. */
 int lk_progress_write(lake *l, int64_t changes, int64_t state, int64_t conflicts, ids_error *err)
 {
-	int rc = ledger_lease_fence_begin(l->st, "lake", err);
+	int rc = ledger_lease_fence_begin(l->lg, "lake", err);
 	if (rc)
 		return rc;
 	rc = progress_write(l, changes, state, conflicts, err);
-	ledger_lease_fence_end(l->st);
+	ledger_lease_fence_end(l->lg);
 	return rc;
 }
 
@@ -79,7 +79,7 @@ static int progress_write(lake *l, int64_t changes, int64_t state, int64_t confl
 	if (l->ice)
 		json_object_set_new(j, "lake_format", json_string("iceberg"));
 	json_object_set_new(j, "format", json_integer(2));
-	json_object_set_new(j, "epoch", json_string(ledger_epoch(l->st)));
+	json_object_set_new(j, "epoch", json_string(ledger_epoch(l->lg)));
 	json_object_set_new(j, "changes_seq", json_integer(changes));
 	json_object_set_new(j, "state_seq", json_integer(state));
 	json_object_set_new(j, "conflicts_id", json_integer(conflicts));
@@ -149,7 +149,7 @@ static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep
  * and the current state is rebuilt from its rows. */
 int lk_rebase(lake *l, ids_error *err)
 {
-	int64_t head = ledger_head(l->st), chead = ledger_conflicts_head(l->st);
+	int64_t head = ledger_head(l->lg), chead = ledger_conflicts_head(l->lg);
 	char to[IDS_PATH_MAX + 1];
 	ids_path(to, sizeof to, NULL, "%s/_idbsync/orphaned/%s", l->dir, l->epoch);
 	int64_t low = INT64_MAX;
@@ -170,7 +170,7 @@ int lk_rebase(lake *l, ids_error *err)
 	ids_logf(IDS_LOG_WARN, "lake_rebase",
 		 "the state was restored (epoch %s, was %s): lake progress %" PRId64 " -> %" PRId64
 		 "; files past it moved to %s; current state rebuilt",
-		 ledger_epoch(l->st), l->epoch, l->changes_seq, changes, to);
+		 ledger_epoch(l->lg), l->epoch, l->changes_seq, changes, to);
 	l->changes_seq = changes;
 	l->state_seq = changes;
 	if (l->conflicts_id > chead)
@@ -191,14 +191,14 @@ int lk_rebase(lake *l, ids_error *err)
 int lk_adopt_stores(lake *l, ids_error *err)
 {
 	ids_buf dbs = IDS_BUF_INIT, sts = IDS_BUF_INIT;
-	int rc = ledger_names_json(l->st, NULL, &dbs, err);
+	int rc = ledger_names_json(l->lg, NULL, &dbs, err);
 	json_t *jd = rc ? NULL : json_loadb(dbs.data, dbs.len, 0, NULL);
 	size_t i;
 	json_t *d;
 	json_array_foreach(jd, i, d)
 	{
 		ids_buf_reset(&sts);
-		if (rc || (rc = ledger_names_json(l->st, json_string_value(d), &sts, err)))
+		if (rc || (rc = ledger_names_json(l->lg, json_string_value(d), &sts, err)))
 			break;
 		json_t *js = json_loadb(sts.data, sts.len, 0, NULL);
 		size_t k;

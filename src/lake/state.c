@@ -317,8 +317,8 @@ static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_
 		uint32_t hi = k ? (uint32_t)(((uint64_t)buckets[n - 1] + 1) << (32 - k)) - 1 : 0xffffffffu;
 		int64_t head = 0;
 		rc = src->after == 0 && src->upto == INT64_MAX
-			     ? ledger_rows_scan(l->st, t->db, t->store, lo, hi, on_group_row, &g, &head, err)
-			     : ledger_rows_scan_ids(l->st, t->db, t->store, lo, hi, src->after, src->upto, on_group_row, &g,
+			     ? ledger_rows_scan(l->lg, t->db, t->store, lo, hi, on_group_row, &g, &head, err)
+			     : ledger_rows_scan_ids(l->lg, t->db, t->store, lo, hi, src->after, src->upto, on_group_row, &g,
 						    &head, err);
 	}
 	for (size_t i = 0; !rc && i < n; i++)

@@ -50,7 +50,7 @@ int lk_delta_start(lake *l, lk_table *t, int64_t *upto)
 	 * (a flush call returns when the state reflects what was acked before it), and when
 	 * their changes come, the next pass rewrites their buckets once */
 	ids_error e = IDS_ERROR_INIT;
-	return ledger_rows_ids(l->st, t->db, t->store, NULL, 0, NULL, upto, &e) == 0;
+	return ledger_rows_ids(l->lg, t->db, t->store, NULL, 0, NULL, upto, &e) == 0;
 }
 
 void lk_delta_read_meta(lk_table *t, json_t *j)
@@ -338,7 +338,7 @@ static int touched_ids(lake *l, lk_table *t, const ledger_key_ref *refs, size_t 
 			first[i] = m.slot[s];
 		}
 		/* bounded: rows created after the pass's changes follow its own in id order */
-		if (m.left && (rc = ledger_rows_after(l->st, t->db, t->store, last, 2 * m.left + 64, on_new_row, &m, err)) == 1)
+		if (m.left && (rc = ledger_rows_after(l->lg, t->db, t->store, last, 2 * m.left + 64, on_new_row, &m, err)) == 1)
 			rc = 0;
 		*use_feed = !rc && fed && distinct == n && !m.left && !m.stray && !m.late;
 	}
@@ -348,7 +348,7 @@ static int touched_ids(lake *l, lk_table *t, const ledger_key_ref *refs, size_t 
 			at[k++] = i;
 		}
 	if (!rc && k)
-		rc = ledger_rows_ids(l->st, t->db, t->store, rest, k, rest_ids, NULL, err);
+		rc = ledger_rows_ids(l->lg, t->db, t->store, rest, k, rest_ids, NULL, err);
 	for (size_t i = 0; !rc && i < k; i++)
 		ids[at[i]] = rest_ids[i];
 	for (size_t i = 0; !rc && i < n; i++)

@@ -97,7 +97,7 @@ void lake_metrics(lake *l, ids_buf *out)
 	pthread_mutex_lock(&l->nmu);
 	int pending = l->nq_len;
 	pthread_mutex_unlock(&l->nmu);
-	int64_t head = ledger_head(l->st);
+	int64_t head = ledger_head(l->lg);
 	ids_buf_printf(out,
 		       "# HELP idbsync_lake_flushes_total Completed lake flushes.\n# TYPE idbsync_lake_flushes_total counter\n"
 		       "idbsync_lake_flushes_total %lld\n"
@@ -155,7 +155,7 @@ int lake_health(lake *l, ids_buf *out)
 	char last[sizeof l->last_err];
 	memcpy(last, l->last_err, sizeof last);
 	ids_buf_printf(out, "{\"flushed\":%" PRId64 ",\"changes\":%" PRId64 ",\"head\":%" PRId64 ",\"last_error\":", flushed,
-		       logged, ledger_head(l->st));
+		       logged, ledger_head(l->lg));
 	if (last[0])
 		ids_buf_json_str(out, last, strlen(last));
 	else

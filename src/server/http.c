@@ -617,14 +617,14 @@ static void start_failed(server *s)
 	release(s);
 }
 
-int server_start(server **out, ledger *st, const server_options *o, ids_error *err)
+int server_start(server **out, ledger *lg, const server_options *o, ids_error *err)
 {
 	*out = NULL;
 	server *s = calloc(1, sizeof *s);
 	if (!s)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
 	s->o = *o;
-	s->st = st;
+	s->lg = lg;
 	const char *ps = getenv("IDBSYNC_PUSH_STREAM");
 	s->push_stream = !ps || strcmp(ps, "0");
 	pthread_mutex_init(&s->pace_mu, NULL);
@@ -659,7 +659,7 @@ int server_start(server **out, ledger *st, const server_options *o, ids_error *e
 	if (!rc)
 		rc = workers_start(&s->live, LIVE_WORKERS, 0, LIVE_NICE, err);
 	if (!rc)
-		rc = parking_start(&s->park, st, err);
+		rc = parking_start(&s->park, lg, err);
 	if (!rc && fanout_new(&s->fan))
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 	if (rc) {
@@ -705,7 +705,7 @@ void server_stop(server *s)
 		return;
 	atomic_store(&s->stopping, 1);
 	int lfd = MHD_quiesce_daemon(s->daemon); /* no new connections */
-	ledger_wake_all(s->st);
+	ledger_wake_all(s->lg);
 	/* every parked request answers (an empty pull, the end of a stream); libmicrohttpd must
 	 * not be stopped while a connection is suspended, so wait for them to come back (a
 	 * handler stuck in the lake or Drill gets 10 s) */

@@ -28,7 +28,7 @@ typedef struct park_group {
 #define GROUP_BUCKETS 256
 
 struct parking {
-	ledger *st;
+	ledger *lg;
 	pthread_mutex_t mu;          /* groups, heap, n, stopped */
 	park_group *groups[GROUP_BUCKETS];
 	parked **heap;               /* parked requests with a deadline, earliest first */
@@ -131,7 +131,7 @@ static park_group *group_of(parking *p, const char *db, int create)
  * (never the reverse). */
 static int64_t group_head(parking *p, const park_group *g)
 {
-	return g->db[0] ? ledger_db_head(p->st, g->db) : atomic_load(&p->head);
+	return g->db[0] ? ledger_db_head(p->lg, g->db) : atomic_load(&p->head);
 }
 
 static void unlink_entry(parking *p, parked *e)
@@ -155,11 +155,11 @@ static void unlink_entry(parking *p, parked *e)
 static void *watcher_main(void *arg)
 {
 	parking *p = arg;
-	int64_t h = ledger_head(p->st);
+	int64_t h = ledger_head(p->lg);
 	atomic_store(&p->head, h);
 	while (!atomic_load(&p->stop_watch)) {
-		ledger_wait(p->st, h, 500);
-		int64_t now = ledger_head(p->st);
+		ledger_wait(p->lg, h, 500);
+		int64_t now = ledger_head(p->lg);
 		if (now != h) {
 			h = now;
 			atomic_store(&p->head, h);
@@ -254,13 +254,13 @@ static void *waker_main(void *arg)
 	return NULL;
 }
 
-int parking_start(parking **out, ledger *st, ids_error *err)
+int parking_start(parking **out, ledger *lg, ids_error *err)
 {
 	*out = NULL;
 	parking *p = calloc(1, sizeof *p);
 	if (!p)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	p->st = st;
+	p->lg = lg;
 	p->ep = p->efd = -1;
 	pthread_mutex_init(&p->mu, NULL);
 	p->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -271,7 +271,7 @@ int parking_start(parking **out, ledger *st, ids_error *err)
 		parking_free(p);
 		return ids_fail(err, IDS_EIO, "cannot set up the wait queue for long-polls: %s", strerror(e));
 	}
-	atomic_store(&p->head, ledger_head(st));
+	atomic_store(&p->head, ledger_head(lg));
 	p->watcher_on = !pthread_create(&p->watcher, NULL, watcher_main, p);
 	p->waker_on = p->watcher_on && !pthread_create(&p->waker, NULL, waker_main, p);
 	if (!p->waker_on) {
@@ -332,7 +332,7 @@ void parking_stop(parking *p)
 	pthread_mutex_unlock(&p->mu);
 	atomic_store(&p->stop_watch, 1);
 	if (p->watcher_on) {
-		ledger_wake_all(p->st);
+		ledger_wake_all(p->lg);
 		pthread_join(p->watcher, NULL);
 	}
 	if (p->waker_on) {

@@ -9,8 +9,8 @@ static const char *const route_names[R_COUNT] = {"healthz", "metrics", "push", "
 
 void route_health(server *s, http_req *req, http_resp *resp)
 {
-	ids_buf_printf(&resp->body, "{\"ok\":true,\"head\":%lld,\"epoch\":\"%s\"}", (long long)ledger_head(s->st),
-		       ledger_epoch(s->st));
+	ids_buf_printf(&resp->body, "{\"ok\":true,\"head\":%lld,\"epoch\":\"%s\"}", (long long)ledger_head(s->lg),
+		       ledger_epoch(s->lg));
 	resp->status = 200;
 }
 
@@ -20,7 +20,7 @@ void route_ready(server *s, http_req *req, http_resp *resp)
 {
 	(void)req;
 	int bad = 0;
-	ids_buf_printf(&resp->body, "{\"head\":%lld,\"lake\":", (long long)ledger_head(s->st));
+	ids_buf_printf(&resp->body, "{\"head\":%lld,\"lake\":", (long long)ledger_head(s->lg));
 	if (s->o.hooks.health)
 		bad = s->o.hooks.health(s->o.hooks.ctx, &resp->body);
 	else
@@ -31,7 +31,7 @@ void route_ready(server *s, http_req *req, http_resp *resp)
 
 void route_metrics(server *s, http_req *req, http_resp *resp)
 {
-	const ledger_stats *st = ledger_get_stats(s->st);
+	const ledger_stats *st = ledger_get_stats(s->lg);
 	ids_buf *o = &resp->body;
 	resp->ctype = "text/plain; version=0.0.4";
 	ids_buf_puts(o, "# HELP idbsync_http_requests_total HTTP requests by route and status class.\n"
@@ -60,7 +60,7 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 		       (long long)atomic_load(&st->pulls), (long long)atomic_load(&st->tombstones_collected),
 		       (long long)atomic_load(&s->bytes_in), atomic_load(&s->sse_clients),
 		       (long long)atomic_load(&s->inflight_bytes), (long long)atomic_load(&s->busy_rejects),
-		       (long long)ledger_head(s->st));
+		       (long long)ledger_head(s->lg));
 	ids_buf_printf(o, "# HELP idbsync_waiting_requests Long-polls and SSE streams parked until a change (they hold no thread).\n"
 			  "# TYPE idbsync_waiting_requests gauge\nidbsync_waiting_requests %d\n"
 			  "# HELP idbsync_busy_requests Requests handed to a worker or waiting (parked, or a push in its group commit).\n"
@@ -115,7 +115,7 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 void route_stores(server *s, http_req *req, http_resp *resp, const char *db)
 {
 	ids_error err = IDS_ERROR_INIT;
-	int rc = ledger_list_json(s->st, db, req->user, &resp->body, &err);
+	int rc = ledger_list_json(s->lg, db, req->user, &resp->body, &err);
 	if (rc)
 		resp_error(resp, rc, err.msg);
 	else
@@ -125,14 +125,14 @@ void route_stores(server *s, http_req *req, http_resp *resp, const char *db)
 void route_gc(server *s, http_req *req, http_resp *resp)
 {
 	ids_error err = IDS_ERROR_INIT;
-	long long before = atomic_load(&ledger_get_stats(s->st)->tombstones_collected);
-	int rc = ledger_gc_now(s->st, &err);
+	long long before = atomic_load(&ledger_get_stats(s->lg)->tombstones_collected);
+	int rc = ledger_gc_now(s->lg, &err);
 	if (rc) {
 		resp_error(resp, rc, err.msg);
 		return;
 	}
 	ids_buf_printf(&resp->body, "{\"collected\":%lld}",
-		       (long long)(atomic_load(&ledger_get_stats(s->st)->tombstones_collected) - before));
+		       (long long)(atomic_load(&ledger_get_stats(s->lg)->tombstones_collected) - before));
 	resp->status = 200;
 }
 
@@ -163,7 +163,7 @@ void route_flush(server *s, http_req *req, http_resp *resp, const char *db)
 		return;
 	}
 	ids_error err = IDS_ERROR_INIT;
-	int64_t upto = ledger_head_fresh(s->st); /* every push acked before, by any server */
+	int64_t upto = ledger_head_fresh(s->lg); /* every push acked before, by any server */
 	int rc = s->o.hooks.flush(s->o.hooks.ctx, db, upto, &err);
 	if (rc) {
 		resp_error(resp, rc, err.msg);

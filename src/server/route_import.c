@@ -175,12 +175,12 @@ static void *job_main(void *arg)
 	import_job *jb = arg;
 	ids_error err = IDS_ERROR_INIT;
 	imp_summary sum;
-	int rc = imp_files(jb->s->st, &jb->o, (const char *const *)jb->files, jb->n, &sum, &err);
+	int rc = imp_files(jb->s->lg, &jb->o, (const char *const *)jb->files, jb->n, &sum, &err);
 	pthread_mutex_lock(&jb->mu);
 	jb->rc = rc;
 	jb->err = err;
 	jb->sum = sum;
-	jb->cursor = ledger_head(jb->s->st);
+	jb->cursor = ledger_head(jb->s->lg);
 	jb->finished = 1;
 	pthread_cond_broadcast(&jb->cv);
 	pthread_mutex_unlock(&jb->mu);
@@ -305,13 +305,13 @@ void route_import(server *s, http_req *req, http_resp *resp, const char *db)
 	}
 	imp_summary sum;
 	if (!rc)
-		rc = imp_files(s->st, &jb->o, (const char *const *)jb->files, jb->n, &sum, &err);
+		rc = imp_files(s->lg, &jb->o, (const char *const *)jb->files, jb->n, &sum, &err);
 	job_free(jb);
 	if (rc) {
 		/* unreadable Parquet is the caller's input problem, not a server fault */
 		resp_error(resp, rc == IDS_ECORRUPT ? IDS_EINVAL : rc, err.msg);
 		return;
 	}
-	summary_json(&resp->body, &sum, ledger_head(s->st));
+	summary_json(&resp->body, &sum, ledger_head(s->lg));
 	resp->status = 200;
 }

@@ -28,7 +28,7 @@ void route_query(server *s, http_req *req, http_resp *resp, const char *db)
 		/* the same columns a query's view has (for every user: a view's columns do not
 		 * depend on whose rows it holds) */
 		if (!rc)
-			rc = ledger_query_columns(s->st, db, name.data ? name.data : "", &resp->body, &err);
+			rc = ledger_query_columns(s->lg, db, name.data ? name.data : "", &resp->body, &err);
 		ids_buf_free(&name);
 		ids_json_free(&j);
 		if (rc)
@@ -58,7 +58,7 @@ void route_query(server *s, http_req *req, http_resp *resp, const char *db)
 					 &resp->body, &err);
 		else {
 			ledger_query_limits lim = {s->o.query_timeout_ms, s->o.query_max_rows, 0};
-			rc = ledger_query(s->st, db, req->user, sql.data ? sql.data : "", sql.len, params, plen, &lim,
+			rc = ledger_query(s->lg, db, req->user, sql.data ? sql.data : "", sql.len, params, plen, &lim,
 					 &resp->body, &err);
 		}
 	}

@@ -41,7 +41,7 @@ static void push_committed(void *ctx, int rc, const ids_error *err)
 static void push_start(server *s, http_req *req, http_resp *resp)
 {
 	push_op *op = resp->cont_ctx;
-	int rc = ledger_push_async(s->st, op->b, &op->res, push_committed, op, &op->err);
+	int rc = ledger_push_async(s->lg, op->b, &op->res, push_committed, op, &op->err);
 	if (rc) {
 		op->rc = rc;
 		req_wake(req);
@@ -54,7 +54,7 @@ static void push_stream_start(server *s, http_req *req, http_resp *resp)
 {
 	push_op *op = resp->cont_ctx;
 	ids_batch *b = op->b;
-	int rc = ledger_push_async(s->st, b, &op->res, push_committed, op, &op->err);
+	int rc = ledger_push_async(s->lg, b, &op->res, push_committed, op, &op->err);
 	int64_t t0 = ledger_mono_us();
 	ids_batch_stream_run(b);
 	atomic_fetch_add(&s->push_parse_us, ledger_mono_us() - t0);
@@ -81,7 +81,7 @@ static int push_reparse(server *s, http_req *req, http_resp *resp, push_op *op)
 	op->rc = 0;
 	op->err = (ids_error)IDS_ERROR_INIT;
 	ids_batch *b = NULL;
-	int rc = ids_batch_parse(&b, db, body, len, &s->o.limits, ledger_clock(s->st), &op->err);
+	int rc = ids_batch_parse(&b, db, body, len, &s->o.limits, ledger_clock(s->lg), &op->err);
 	if (rc) {
 		resp_error(resp, rc, op->err.msg);
 		return -1;
@@ -123,7 +123,7 @@ static void push_answer(server *s, http_req *req, http_resp *resp, int reason)
 		ids_buf *o = &resp->body;
 		ids_buf_printf(o, "{\"ack\":%lld,\"cursor\":%lld,\"applied\":%zu,\"duplicates\":%zu,\"now\":%lld,\"epoch\":\"%s\",",
 			       (long long)res->ack, (long long)res->cursor, res->applied, res->duplicates,
-			       (long long)hlc_wall_ms(), ledger_epoch(s->st));
+			       (long long)hlc_wall_ms(), ledger_epoch(s->lg));
 		if (res->gap)
 			ids_buf_printf(o, "\"gap\":true,\"expected\":%lld,", (long long)res->expected);
 		ids_buf_puts(o, "\"kept\":[");
@@ -170,9 +170,9 @@ void route_push(server *s, http_req *req, http_resp *resp, const char *db)
 	ids_batch *b = NULL;
 	int64_t t0 = ledger_mono_us();
 	/* with the writer idle (one client) the push is applied while it is parsed */
-	int streamed = s->push_stream && ledger_push_idle(s->st) &&
-		       !ids_batch_stream_begin(&b, db, body, len, &s->o.limits, ledger_clock(s->st));
-	int rc = streamed ? 0 : ids_batch_parse(&b, db, body, len, &s->o.limits, ledger_clock(s->st), &err);
+	int streamed = s->push_stream && ledger_push_idle(s->lg) &&
+		       !ids_batch_stream_begin(&b, db, body, len, &s->o.limits, ledger_clock(s->lg));
+	int rc = streamed ? 0 : ids_batch_parse(&b, db, body, len, &s->o.limits, ledger_clock(s->lg), &err);
 	atomic_fetch_add(&s->push_parse_us, ledger_mono_us() - t0);
 	if (rc) {
 		resp_error(resp, rc, err.msg);
@@ -233,7 +233,7 @@ static int client_param(http_req *req, http_resp *resp, const char **client)
  * and a cursor past the head cannot belong to this state. */
 static int state_check(server *s, http_req *req, http_resp *resp, int64_t since)
 {
-	const char *want = req_query(req, "epoch"), *have = ledger_epoch(s->st);
+	const char *want = req_query(req, "epoch"), *have = ledger_epoch(s->lg);
 	char msg[400];
 	if (want && *want && strcmp(want, have)) {
 		snprintf(msg, sizeof msg, "this server's state is epoch %s, not %.40s (it was restored or replaced): "
@@ -241,9 +241,9 @@ static int state_check(server *s, http_req *req, http_resp *resp, int64_t since)
 		resp_error_status(resp, 409, "epoch_changed", msg);
 		return -1;
 	}
-	int64_t head = ledger_head(s->st);
+	int64_t head = ledger_head(s->lg);
 	if (since > head) /* another server's commit may not have reached this one yet */
-		head = ledger_head_fresh(s->st);
+		head = ledger_head_fresh(s->lg);
 	if (since > head) {
 		snprintf(msg, sizeof msg, "cursor %lld is past this server's head %lld (epoch %s): the state was restored "
 					  "or replaced; pull from since=0 and push what is not acknowledged",
@@ -293,13 +293,13 @@ typedef struct build_ctx {
 static int pull_build(void *ctx, ids_buf *out, page_meta *m, ids_error *err)
 {
 	build_ctx *c = ctx;
-	int rc = ledger_pull_look(c->s->st, c->pr, out, &m->cursor, &m->count, err);
+	int rc = ledger_pull_look(c->s->lg, c->pr, out, &m->cursor, &m->count, err);
 	if (rc)
 		return rc;
 	m->complete = page_complete(out->data, out->len);
 	if (out->len && out->data[out->len - 1] == '}') {
 		out->len--;
-		ids_buf_printf(out, ",\"epoch\":\"%s\"}", ledger_epoch(c->s->st));
+		ids_buf_printf(out, ",\"epoch\":\"%s\"}", ledger_epoch(c->s->lg));
 	}
 	return out->failed ? ids_fail(err, out->failed, "pull response too large") : 0;
 }
@@ -316,11 +316,11 @@ static int look(server *s, const ledger_pull_req *pr, int kind, size_t max_bytes
 	build_ctx c = {s, &l};
 	if (bulk) {
 		atomic_fetch_add(&s->bulk_builds, 1);
-		return page_build(out, ledger_head(s->st), build, &c, err);
+		return page_build(out, ledger_head(s->lg), build, &c, err);
 	}
 	page_key k = {kind, l.db, l.user, l.since, l.limit, l.max_bytes,
-		      (long long)ledger_read_gen(s->st)};
-	return fanout_page(s->fan, &k, ledger_head(s->st), build, &c, out, err);
+		      (long long)ledger_read_gen(s->lg)};
+	return fanout_page(s->fan, &k, ledger_head(s->lg), build, &c, out, err);
 }
 
 /* One look: answers (changes, the deadline passed, shutdown, an error) and returns 1, or
@@ -346,7 +346,7 @@ static int pull_once(server *s, http_resp *resp, ledger_pull_req *pr, int64_t de
 		return 0;
 	}
 	if (pg->m.count > 0 || hlc_wall_ms() >= deadline || atomic_load(&s->stopping)) {
-		ledger_pull_done(s->st, pr); /* once per answer, however many looks it took */
+		ledger_pull_done(s->lg, pr); /* once per answer, however many looks it took */
 		resp->page = pg;
 		resp->status = 200;
 		return 1;
@@ -444,7 +444,7 @@ static int sse_build(void *ctx, ids_buf *out, page_meta *m, ids_error *err)
 {
 	build_ctx *c = ctx;
 	ids_buf body = IDS_BUF_INIT;
-	int rc = ledger_pull_look(c->s->st, c->pr, &body, &m->cursor, &m->count, err);
+	int rc = ledger_pull_look(c->s->lg, c->pr, &body, &m->cursor, &m->count, err);
 	if (!rc && m->count > 0) {
 		m->complete = page_complete(body.data, body.len);
 		frame(out, "changes", body.data, body.len, m->cursor);
@@ -525,7 +525,7 @@ static void sse_fill(server *s, http_req *req, http_resp *resp, int reason)
 		return;
 	}
 	if (pg->m.count > 0) {
-		ledger_pull_done(s->st, &pr);
+		ledger_pull_done(s->lg, &pr);
 		x->frame = pg;
 		/* the frame says whether the pull left some changes behind */
 		x->idle_after = pg->m.complete ? pg->m.head : -1;

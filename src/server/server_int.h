@@ -145,7 +145,7 @@ typedef struct parked {
 	struct parked *prev, *next;
 } parked;
 typedef struct parking parking;
-int parking_start(parking **out, ledger *st, ids_error *err);
+int parking_start(parking **out, ledger *lg, ids_error *err);
 /* Parks e, or submits it at once when the head already passed e->after or parking stopped. */
 void parking_add(parking *p, parked *e);
 int parking_count(parking *p);
@@ -156,7 +156,7 @@ void parking_free(parking *p);
 
 struct server {
 	server_options o;
-	ledger *st;
+	ledger *lg;
 	auth_table *auth;
 	void *daemon;
 	int port;

@@ -19,7 +19,7 @@
 #define RT_HELPER __attribute__((unused))
 
 typedef struct rt_server {
-	ledger *st;
+	ledger *lg;
 	server *srv;
 	char url[64];
 } rt_server;
@@ -37,7 +37,7 @@ RT_HELPER static int rt_start(rt_server *r, const char *dir, int auth, server_op
 	o->listen = "127.0.0.1:0";
 	/* a request line per call would bury the failures, which print the answer themselves */
 	ids_log_setup(IDS_LOG_OFF, IDS_LOG_TEXT, 2);
-	if (ledger_open(&r->st, &so, &err) || server_start(&r->srv, r->st, o, &err)) {
+	if (ledger_open(&r->lg, &so, &err) || server_start(&r->srv, r->lg, o, &err)) {
 		TEST_FAIL("starting a server on %s: %s", dir, err.msg);
 		return -1;
 	}
@@ -48,9 +48,9 @@ RT_HELPER static int rt_start(rt_server *r, const char *dir, int auth, server_op
 RT_HELPER static void rt_stop(rt_server *r)
 {
 	server_stop(r->srv);
-	ledger_free(r->st);
+	ledger_free(r->lg);
 	r->srv = NULL;
-	r->st = NULL;
+	r->lg = NULL;
 }
 
 typedef struct rt_resp {

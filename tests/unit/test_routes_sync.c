@@ -62,7 +62,7 @@ static void push(void)
 		PUT(4, "4", "4") "," PUT(5, "5", "5") "," PUT(6, "6", "6") "," PUT(7, "7", "7") "]}", NULL);
 	CHECK_ERROR(&r, 413, "too_large", "mutations: 6 in one push, the limit is 5");
 	/* none of the refused pushes applied anything */
-	CHECK_EQ_INT(ledger_head(s->st), 1);
+	CHECK_EQ_INT(ledger_head(s->lg), 1);
 	ids_buf_free(&r.body);
 }
 
