@@ -23,8 +23,9 @@ ADD_OPENS = ["java.base/java.lang", "java.base/java.lang.reflect", "java.base/ja
 
 
 def resolved_classpath():
-    """The classpath entries tests/engines/run resolved with Maven, in Maven's order."""
-    cp_file = os.environ.get("IDBSYNC_ENGINE_CLASSPATH")
+    """The classpath entries tests/engines/run resolved with Maven, in Maven's order (a test that
+    runs Hive beside another JVM, iceberg_crash, gets Hive's in IDBSYNC_HIVE_CLASSPATH)."""
+    cp_file = os.environ.get("IDBSYNC_HIVE_CLASSPATH") or os.environ.get("IDBSYNC_ENGINE_CLASSPATH")
     if not cp_file:
         raise RuntimeError("IDBSYNC_ENGINE_CLASSPATH is not set: run through tests/engines/run hive")
     return open(cp_file).read().strip().split(":")

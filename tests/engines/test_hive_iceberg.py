@@ -24,66 +24,17 @@ One Hive JVM for the whole file."""
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
 import hive as HV  # noqa: E402
+import hive_iceberg_setup as HI  # noqa: E402
 import reader_loop as L  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RUNTIME = "1.4.3"   # org.apache.iceberg:iceberg-hive-runtime, hive_iceberg/pom.xml
-ENGINE = f"Apache Hive {HV.VERSION} + iceberg-hive-runtime {RUNTIME}"
-ADAPTER = "dev.idbsync.hive.Hive4IcebergSerDe"
+ENGINE, as_run, select = HI.ENGINE, HI.as_run, HI.select
 ROUNDS = int(os.environ.get("IDBSYNC_HIVE_LOOP_ROUNDS", "15"))
-
-
-# The session's settings (docs/engines.md, "Hive 4 and the Iceberg tables"). Without a storage
-# handler that gives Hive the table's statistics (Hive 4's own does, canProvideBasicStatistics:
-# from the snapshot summary; Iceberg 1.4.3's has no such method),
-# Hive's planner sizes a table by listing its directory, metadata/ included, and its fetch-task
-# threshold does the same: a file that the server's commit or expiry removes meanwhile fails the
-# query at compile time ("Error while running command to get file permissions ... ls: cannot
-# access '.../metadata/v18.metadata.json'", 24 of 30 queries of the loop, measured).
-SETTINGS = {"hive.stats.estimate": "false", "hive.fetch.task.conversion.threshold": "-1"}
-
-
-def classpath(tmp):
-    """The Hive JVM's classpath: Hive's jars, then Iceberg's runtime, then the adapter (compiled
-    here). Maven lists the runtime first; it carries a copy of Hive 3's
-    org.apache.hadoop.hive.ql.exec.vector.VectorizedSupport that must not hide Hive 4's, so it
-    goes after every Hive jar (its Parquet, Avro and the rest are relocated: no other clash)."""
-    cp = HV.resolved_classpath()
-    runtime = [e for e in cp if "/iceberg-hive-runtime-" in e]
-    assert runtime, "iceberg-hive-runtime is not on the resolved classpath"
-    cp = [e for e in cp if e not in runtime] + runtime
-    out = os.path.join(tmp, "classes")
-    r = subprocess.run(["javac", "-nowarn", "-d", out, "-cp", ":".join(cp), os.path.join(HERE, "hive_iceberg", "Hive4IcebergSerDe.java")],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return cp + [out]
-
-
-def as_run(statement):
-    """A statement of `idbsync ddl --dialect hive` as this test runs it: the adapter SerDe named
-    before STORED BY ICEBERG, nothing else changed."""
-    return statement.replace("STORED BY ICEBERG", f"ROW FORMAT SERDE '{ADAPTER}' STORED BY ICEBERG", 1)
-
-
-def select(lake, db, table):
-    """SELECT of every column of the table's current Iceberg schema: a timestamptz
-    column, which Hive 4 reads as `timestamp with local time zone`, cast to TIMESTAMP (the same
-    instant in the session's UTC; the launcher's JsonSerDe cannot print the local-zone type:
-    "Unsupported type: TIMESTAMPLOCALTZ")."""
-    meta = L.metadata(lake, db, table)
-    schema = next(s for s in meta["schemas"] if s["schema-id"] == meta["current-schema-id"])
-    out = []
-    for f in schema["fields"]:
-        n = f"`{f['name']}`"
-        out.append(f"CAST({n} AS TIMESTAMP) AS {n}" if f["type"] == "timestamptz" else n)
-    return "SELECT " + ", ".join(out) + f" FROM {db}.{table}"
 
 
 def snapshots(lake, db, table):
@@ -284,7 +235,7 @@ def crash(hive, m):
 
 def run():
     tmp = tempfile.mkdtemp(prefix="idbsync-hive-iceberg-")
-    hive = HV.Hive(tmp, SETTINGS, classpath=classpath(tmp))
+    hive = HI.start(tmp)
     m = H.Matrix(ENGINE)
     m.cell("-", "startup seconds", f"{hive.startup_s:.0f}")
     failures = []

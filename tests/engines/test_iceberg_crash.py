@@ -29,6 +29,7 @@ os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 time.tzset()
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
+import hive_iceberg_setup as HI  # noqa: E402
 import reader_loop as L  # noqa: E402
 import spark as SP  # noqa: E402
 import test_duckdb_iceberg as D  # noqa: E402
@@ -175,6 +176,14 @@ def cols(table):
     return COLS.get(kind(table), "*")
 
 
+def current_seq(lk, table, follow):
+    """The idbsync.seq of the table's current snapshot in the metadata reader_loop.metadata finds
+    (follow: past version-hint.text to any newer vN.metadata.json, as HadoopTables does)."""
+    m = L.metadata(lk.lake, "app", table, follow=follow)
+    s = [x for x in m.get("snapshots", []) if x["snapshot-id"] == m.get("current-snapshot-id")]
+    return int(s[0]["summary"]["idbsync.seq"]) if s and "idbsync.seq" in s[0]["summary"] else None
+
+
 class Spark:
     def __init__(self, tmp):
         with open(os.environ["IDBSYNC_ENGINE_CLASSPATH"]) as f:
@@ -237,6 +246,38 @@ class Trino:
         self.t.stop()
 
 
+class Hive:
+    """Apache Hive 4.1 with Iceberg's handler (hive_iceberg_setup.py, as test_hive_iceberg.py runs
+    it): the statements of `idbsync ddl --dialect hive` (location_based_table) in a database per
+    lake and phase."""
+
+    def __init__(self, tmp):
+        d = os.path.join(tmp, "hive")
+        os.makedirs(d)
+        self.hive = HI.start(d)
+        self.startup_s = self.hive.startup_s
+
+    def attach(self, lk, phase):
+        db = f"c_{lk.name}_{phase}".lower()
+        for st in lk.statements("hive"):
+            self.hive.query(HI.as_run(re.sub(r"(?<![/\w])app(?=[.;`\s]|$)", db, st)))
+        return lk, db
+
+    def read(self, handle, table):
+        """Hive's handler loads the table as HadoopTables does: version-hint.text, then any newer
+        vN.metadata.json (reader_loop.metadata follows the same way): its current snapshot's
+        idbsync.seq is the one read."""
+        lk, db = handle
+        seq = current_seq(lk, table, follow=True)
+        c = cols(table)
+        sql = f"SELECT {c} FROM {db}.{table}" if c != "*" else HI.select(lk.lake, "app", table, db)
+        names, rows = self.hive.query(sql)
+        return seq, [tuple(r[n] for n in names) for r in rows]
+
+    def stop(self):
+        self.hive.stop()
+
+
 class DuckDB:
     def __init__(self):
         self.r = None
@@ -250,9 +291,7 @@ class DuckDB:
         """iceberg_scan(dir) reads the metadata version-hint.text names: its current snapshot's
         idbsync.seq is the one read (the lake no longer changes)."""
         d = os.path.join(os.path.realpath(lk.lake), "_iceberg", "app", table)
-        m = L.metadata(lk.lake, "app", table, follow=False)
-        s = [x for x in m.get("snapshots", []) if x["snapshot-id"] == m.get("current-snapshot-id")]
-        seq = int(s[0]["summary"]["idbsync.seq"]) if s and "idbsync.seq" in s[0]["summary"] else None
+        seq = current_seq(lk, table, follow=False)
         c = cols(table)
         names = [x.strip() for x in c.split(",")] if c != "*" else None
         rows = self.r.query(f"SELECT {c} FROM iceberg_scan('{d}')", names or []) if names else \
@@ -337,12 +376,13 @@ def history_of(lk, rows, flushed, feed):
     return history, probs
 
 
-def read_all(engines, lakes, phase, results):
+def read_all(engines, lakes, phase, results, spent):
     """Every table of every lake through every engine: results[(lake, engine, table)] =
-    (seq, rows) or the error; the failed reads' lines."""
+    (seq, rows) or the error; the failed reads' lines. spent[engine] += its seconds (a figure)."""
     failures = []
     for lk in lakes:
         for name, eng in engines:
+            t0 = time.time()
             try:
                 handle = eng.attach(lk, phase)
             except Exception as e:  # noqa: BLE001 - a refusal is a finding
@@ -353,7 +393,11 @@ def read_all(engines, lakes, phase, results):
                     results[(lk.name, name, table)] = eng.read(handle, table)
                 except Exception as e:  # noqa: BLE001
                     failures.append(f"{lk.name} {phase} {name} {table}: read failed: {H.short_error(e)}")
+            spent[name] = spent.get(name, 0) + time.time() - t0
     return failures
+
+
+JVMS = ("Spark", "Trino", "Hive")
 
 
 def run():
@@ -367,30 +411,31 @@ def run():
             started[name] = e
     t0 = time.time()
     threads = [threading.Thread(target=start, args=("Trino", lambda: Trino(tmp))),
-               threading.Thread(target=start, args=("Spark", lambda: Spark(tmp)))]
+               threading.Thread(target=start, args=("Spark", lambda: Spark(tmp))),
+               threading.Thread(target=start, args=("Hive", lambda: Hive(tmp)))]
     for t in threads:
         t.start()
     lakes = []
     engines = []
-    m = H.Matrix("Spark, Trino, DuckDB after kill -9")
+    m = H.Matrix("Spark, Trino, DuckDB, Hive after kill -9")
     failures = []
     try:
         lakes = produce()
         t_produce = time.time() - t0
         for t in threads:
             t.join()
-        for name in ("Spark", "Trino"):
+        for name in JVMS:
             if isinstance(started.get(name), Exception):
                 raise started[name]
-        engines = [("DuckDB", DuckDB()), ("Spark", started["Spark"]), ("Trino", started["Trino"])]
-        m.cell("-", "startup seconds", f"Spark {started['Spark'].startup_s:.0f}, Trino {started['Trino'].startup_s:.0f}")
+        engines = [("DuckDB", DuckDB())] + [(name, started[name]) for name in JVMS]
+        m.cell("-", "startup seconds", ", ".join(f"{name} {started[name].startup_s:.0f}" for name in JVMS))
         t1 = time.time()
-        killed, after = {}, {}
-        failures += read_all(engines, lakes, "killed", killed)
+        killed, after, spent = {}, {}, {}
+        failures += read_all(engines, lakes, "killed", killed, spent)
         t_killed = time.time() - t1
         restarted = {lk.name: lk.restart() for lk in lakes}
         t2 = time.time()
-        failures += read_all(engines, lakes, "restarted", after)
+        failures += read_all(engines, lakes, "restarted", after, spent)
         t_after = time.time() - t2
         for lk in lakes:
             flushed, feed = restarted[lk.name]
@@ -413,10 +458,11 @@ def run():
             later = sum(changed_later(t, *r) for (x, e, t), r in killed.items() if x == lk.name)
             m.cell("-", f"kill at {lk.step}: read by all, consistent", "ok" if not probs else "FAIL: " + probs[0][:200])
             H.log(f"{lk.name}: idbsync.seq read killed {sorted({(t, r[0]) for (x, e, t), r in killed.items() if x == lk.name})}, "
-                  f"restarted {flushed}; state rows newer than their snapshot's seq: {later} (3 engines)")
+                  f"restarted {flushed}; state rows newer than their snapshot's seq: {later} ({len(engines)} engines)")
             failures += [f"{lk.name} ({lk.step}): {p}" for p in probs]
         H.log(f"time: lakes produced {t_produce:.0f}s (JVMs starting meanwhile), killed lakes read {t_killed:.0f}s, "
-              f"restarted lakes read {t_after:.0f}s, load {os.getloadavg()[0]:.1f}")
+              f"restarted lakes read {t_after:.0f}s (both phases: {', '.join(f'{e} {t:.0f}s' for e, t in spent.items())}), "
+              f"load {os.getloadavg()[0]:.1f}")
     finally:
         for t in threads:
             t.join()
