@@ -7,7 +7,7 @@
 // HiveMetaStoreUtils.getFieldsFromDeserializer. Everything else (input format, splits, record
 // reader, object inspectors, the meta hook) is Iceberg's own code, unchanged. Hive's own Iceberg
 // handler (hive-iceberg-handler, in Hive 4's binary distribution, not on Maven Central) needs
-// none of this. Compiled by tests/engines/hive_iceberg.py into the Hive JVM's classpath.
+// none of this. Compiled by tests/engines/hive_iceberg_setup.py into the Hive JVM's classpath.
 package dev.idbsync.hive;
 
 import java.util.Properties;
