@@ -28,6 +28,14 @@ typedef struct s3_options {
 int s3_open(s3 **out, const char *url, const s3_options *o, ids_error *err);
 void s3_free(s3 *c);
 
+/* What c signs with, as s3_open resolved it (options, else the environment; the region's
+ * default): for a reader of the same bucket (the served catalog's credential vending). The
+ * strings live as long as c. */
+typedef struct s3_access {
+	const char *endpoint, *region, *access_key, *secret_key;
+} s3_access;
+void s3_get_access(const s3 *c, s3_access *out);
+
 /* The s3://bucket/prefix/key URI of key (into out; IDS_ELIMIT if it does not fit). */
 int s3_uri(const s3 *c, const char *key, char *out, size_t size, ids_error *err);
 

@@ -170,11 +170,12 @@ int ice_vend_init(lake *l, ids_error *err)
 		return ids_fail(err, IDS_EINVAL,
 				"--iceberg-vend-credentials needs --iceberg-warehouse s3://...: the tables' files are local "
 				"paths, there are no credentials to vend");
-	/* the keys s3_open signs with (it refused to open without them) */
-	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
-	json_t *cfg = json_pack("{ssssssssss}", "s3.endpoint", l->o.s3_endpoint, "s3.region",
-				l->o.s3_region ? l->o.s3_region : "us-east-1", "s3.path-style-access", "true",
-				"s3.access-key-id", ak ? ak : "", "s3.secret-access-key", sk ? sk : "");
+	/* what the lake's own S3 client signs with (s3_open resolved the keys and the region) */
+	s3_access a;
+	s3_get_access(l->ice->s3, &a);
+	json_t *cfg = json_pack("{ssssssssss}", "s3.endpoint", a.endpoint, "s3.region", a.region,
+				"s3.path-style-access", "true", "s3.access-key-id", a.access_key,
+				"s3.secret-access-key", a.secret_key);
 	/* both places the spec has: config (pyiceberg reads it) and storage-credentials, by prefix
 	 * (Iceberg's Java client prefers it) */
 	json_t *v = cfg ? json_pack("{sOs[{ssso}]}", "config", cfg, "storage-credentials", "prefix", l->o.iceberg_warehouse,

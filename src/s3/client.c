@@ -27,6 +27,11 @@ struct s3 {
 	char access[256], secret[256];
 };
 
+void s3_get_access(const s3 *c, s3_access *out)
+{
+	*out = (s3_access){.endpoint = c->endpoint, .region = c->region, .access_key = c->access, .secret_key = c->secret};
+}
+
 int s3_open(s3 **out, const char *url, const s3_options *o, ids_error *err)
 {
 	*out = NULL;
