@@ -45,6 +45,9 @@ test('a new server state: the leader resets, the follower adopts it and its own 
   await seed('tabreset', [{ id: 7, v: 'new state' }]);
 
   await until(() => follower.evaluate(() => window.resets.length === 1), 15000, 'the follower told of the reset');
+  // The reset may come before the seed reaches the new server; row 7 then arrives by the leader's
+  // next pull, so the test waits for it rather than reading the keys at the moment of the reset.
+  await until(() => leader.evaluate(async () => JSON.stringify(await window.keys()) === '[7]'), 10000, 'the leader holds only the new state');
   const l = await leader.evaluate(async () => ({ resets: window.resets, status: window.s.status, keys: await window.keys() }));
   assert.equal(l.resets.length, 1);
   assert.equal(l.resets[0].from, epoch0);
