@@ -197,6 +197,22 @@ int pqw_async_barrier(pq_writer *w, ids_error *err)
 	return rc;
 }
 
+int pqw_async_wait_col(pq_writer *w, const pqw_col *c, ids_error *err)
+{
+	struct pqw_async *a = w->async;
+	if (!a)
+		return 0;
+	colq *q = &a->q[c->index];
+	pthread_mutex_lock(&a->mu);
+	while ((q->head || q->held) && !a->rc)
+		pthread_cond_wait(&a->done, &a->mu);
+	int rc = a->rc;
+	if (rc && err)
+		*err = a->err;
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
 void pqw_async_free(pq_writer *w)
 {
 	struct pqw_async *a = w->async;

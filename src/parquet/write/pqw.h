@@ -134,6 +134,7 @@ struct pq_writer {
 	size_t since_check;      /* rows since columns were last checked for full pages */
 	size_t rg_bytes;         /* PLAIN bytes of the row group's finished pages */
 	int64_t off;             /* bytes written to the file so far */
+	int64_t flushed;         /* bytes handed to early writeback (pqw_write_all) */
 	ids_buf rg_meta;         /* serialized RowGroup structs, for the footer */
 	size_t n_rg;
 	pqw_scratch sc;          /* the caller's thread's encoder scratch */
@@ -286,6 +287,9 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 int pqw_async_new(pq_writer *w, int threads, ids_error *err);
 int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err);
 int pqw_async_barrier(pq_writer *w, ids_error *err);
+/* Waits until no page of column c is queued or being encoded (the other columns' encoding
+ * goes on); the first error an encoder hit, as barrier. 0 at once without encoders. */
+int pqw_async_wait_col(pq_writer *w, const pqw_col *c, ids_error *err);
 void pqw_async_free(pq_writer *w);
 
 /* One JSON row. keep_going: roll a failed row back so the writer stays usable (costs a
