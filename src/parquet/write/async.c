@@ -46,7 +46,10 @@ struct pqw_async {
 	ids_error err;
 };
 
-static size_t page_bytes(const pqw_page *pg) { return pg->vals.len + pg->n_lv * 4 + 64; }
+static size_t page_bytes(const pqw_page *pg)
+{
+	return pg->vals.len + pqw_seg_bytes(pg) + pg->n_lv * 4 + 64;
+}
 
 /* Under a->mu: column i has pages and no holder, and is not yet listed. */
 static void list_ready(struct pqw_async *a, size_t i)

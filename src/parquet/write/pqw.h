@@ -72,13 +72,18 @@ void pqw_stats_write(struct pq_tenc *e, int16_t id, const pqw_stats *s,
 enum { PQW_DICT_OFF = 0, PQW_DICT_ON = 1, PQW_DICT_FELL_BACK = 2 };
 
 /* A staged data page: levels and PLAIN values (bools one byte each). Dictionary columns
- * stage PLAIN values too; the page is dictionary-encoded in one batch when encoded. */
+ * stage PLAIN values too; the page is dictionary-encoded in one batch when encoded.
+ * The values may continue in a chain of pages, seg (pqw_page_link): the NDJSON commit
+ * joins a slice's short last page with the next slices' pages that way without copying
+ * their values. */
 typedef struct pqw_page {
 	int16_t *def, *rep;      /* present when the column has def / rep levels */
 	size_t n_lv, cap_lv;
 	size_t rows;             /* entries with rep == 0 */
 	ids_buf vals;
-	size_t n_vals;           /* non-null values */
+	size_t n_vals;           /* non-null values; the chain's too when this page heads one */
+	struct pqw_page *seg;    /* the next values (seg->vals, seg->n_vals of them; their
+				  * levels are in the chain's first page), or NULL */
 	struct pqw_col *col;     /* while queued for an encoder thread */
 	struct pqw_page *next;
 } pqw_page;
@@ -317,6 +322,18 @@ int pqw_flush_page(pq_writer *w, pqw_col *c, ids_error *err);
 int pqw_submit_page(pq_writer *w, pqw_col *c, ids_error *err);
 /* Appends src's levels and values to dst (IDS_ENOMEM / IDS_ELIMIT). */
 int pqw_page_append(pqw_page *dst, const pqw_page *src);
+/* Appends src to dst without copying its values: its levels are copied into dst and src
+ * goes at the end of dst's seg chain, owned by dst from then on. Not for a BOOLEAN
+ * column (bools are bit-packed across the page). IDS_ENOMEM leaves both as they were. */
+int pqw_page_link(pqw_page *dst, pqw_page *src);
+/* Values of pg's chain after pg's own (0 when it has no seg). */
+size_t pqw_seg_bytes(const pqw_page *pg);
+/* Copies the values of c->cur's chain into c->cur itself and returns its pages to the
+ * pool, so that values can be staged into c->cur again (the row API after an NDJSON
+ * write). */
+int pqw_page_join(pq_writer *w, pqw_col *c);
+/* Returns the pages of pg's chain to the pool (pg's encoder, once the page is encoded). */
+void pqw_page_unchain(pq_writer *w, pqw_col *c, pqw_page *pg);
 /* PLAIN bytes staged in the current page (page and row-group size decisions). */
 size_t pqw_staged_bytes(const pqw_col *c);
 /* Writes the chunk (dictionary page + data pages) at the file's end and its ColumnChunk

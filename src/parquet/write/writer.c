@@ -304,10 +304,16 @@ static int take_page(pq_writer *w, pqw_col *c, pqw_page *pg, ids_error *err)
 		c->cur = *pg;
 		*pg = t;
 		c->cur.next = NULL;
+	} else if (c->type != PQ_BOOLEAN && !pqw_page_link(&c->cur, pg)) {
+		/* the next slice's pages are linked rather than copied after the short one the
+		 * last slice ended with: that copy moved nearly every value of a write once more
+		 * (4.4% of the CPU of `parquet write`) */
+		pg = NULL;
 	} else if ((rc = pqw_page_append(&c->cur, pg))) {
 		rc = ids_fail(err, rc, "column '%s': out of memory", c->leaf->name);
 	}
-	pqw_pool_put(w, c, pg);
+	if (pg)
+		pqw_pool_put(w, c, pg);
 	if (!rc && pqw_staged_bytes(c) >= w->o.page_bytes)
 		rc = pqw_submit_page(w, c, err);
 	return rc;
