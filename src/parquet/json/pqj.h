@@ -198,6 +198,39 @@ static inline int pqj_next(pqj *j, char close)
 
 /* Cursor at a number's first character: scans and validates it. */
 int pqj_number(pqj *j, pqj_num *out);
+
+/* The plain numbers most columns hold, without pqj_number's calls and copies: '-'?, an
+ * integer part without a leading zero (or "0"), optionally '.' and digits, no exponent,
+ * at most 18 digits in all. Returns where the number ends, with its digits as one decimal
+ * mantissa (< 10^18), its sign and its fraction digits, without moving the cursor; NULL
+ * for anything else (exponents, long or malformed numbers), which pqj_number then scans
+ * and reports exactly as before. */
+static inline const char *pqj_number_plain(const pqj *j, uint64_t *mant, int *neg, int *nfrac)
+{
+	const char *p = j->p, *e = j->end;
+	int ng = p < e && *p == '-';
+	p += ng;
+	const char *d0 = p;
+	uint64_t v = 0;
+	while (p < e && (unsigned char)(*p - '0') < 10)
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	size_t ni = (size_t)(p - d0), nf = 0;
+	if (!ni || (*d0 == '0' && ni > 1))
+		return NULL;
+	if (p < e && *p == '.') {
+		const char *f0 = ++p;
+		while (p < e && (unsigned char)(*p - '0') < 10)
+			v = v * 10 + (uint64_t)(*p++ - '0');
+		if (!(nf = (size_t)(p - f0)))
+			return NULL;
+	}
+	if (ni + nf > 18 || (p < e && (*p == 'e' || *p == 'E')))
+		return NULL;
+	*mant = v;
+	*neg = ng;
+	*nfrac = (int)nf;
+	return p;
+}
 /* Skips any value (validating it); depth counts enclosing containers. */
 int pqj_skip(pqj *j, int depth);
 /* Cursor at 't', 'f' or 'n': consumes the literal; *val = 1 true, 0 false, -1 null. */

@@ -225,6 +225,25 @@ static int leaf_number(pqw_shred *s, shn *x, int16_t rep)
 		if (ids_num_special(v, n, &d))
 			return shred_failf(s, x, at, "bad $num value");
 	} else if (c == '-' || (c >= '0' && c <= '9')) {
+		uint64_t m;
+		int neg, nf;
+		const char *e;
+		if (x->conv == CV_DOUBLE && (e = pqj_number_plain(j, &m, &neg, &nf)) &&
+		    m <= (1ULL << 53)) {
+			/* what pqj_number and ids_jlex_double give: an integer's own value (so "-0"
+			 * is +0.0), else Clinger's one exact division (m and 10^nf are exact) */
+			static const double p10[19] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+						       1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+			j->p = e;
+			if (!nf) {
+				d = (double)(neg ? -(int64_t)m : (int64_t)m);
+			} else {
+				d = (double)m / p10[nf];
+				d = neg ? -d : d;
+			}
+			PUTF(x->col, x->def, rep, &d, 8);
+			return 0;
+		}
 		pqj_num num;
 		if ((rc = pqj_number(j, &num)))
 			return rc;
@@ -290,10 +309,19 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 	case CV_I32: {
 		if (c != '-' && (c < '0' || c > '9'))
 			return shred_failf(s, x, at, "expected an integer");
+		uint64_t m;
+		int neg, nf;
+		const char *e = pqj_number_plain(j, &m, &neg, &nf);
+		int64_t i;
+		if (e && !nf) {   /* at most 18 digits: fits, as pqj_number would find */
+			j->p = e;
+			i = neg ? -(int64_t)m : (int64_t)m;
+			goto have_int;
+		}
 		pqj_num num;
 		if ((rc = pqj_number(j, &num)))
 			return rc;
-		int64_t i = num.i;
+		i = num.i;
 		if (s->strict && !num.fits)
 			return shred_conflict(s, x, at, "an integer column got another number");
 		if (!num.fits) {
@@ -303,6 +331,7 @@ static int leaf(pqw_shred *s, shn *x, int16_t rep, int depth)
 								       : "expected an integer");
 			i = (int64_t)dv;
 		}
+	have_int:
 		if (x->conv == CV_I64) {
 			PUTF(x->col, x->def, rep, &i, 8);
 			return 0;
