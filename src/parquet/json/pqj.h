@@ -159,9 +159,33 @@ static inline int pqj_key_is(const char *at, const char *end, const pqj_key *k)
 	return at[1 + k->len] == '"' && !memcmp(at + 1, k->name, k->len);
 }
 
+/* pqj_string past the string's plain-ASCII start (from: its first byte that is not, or the
+ * last few bytes of the text). */
+int pqj_string_from(pqj *j, int slot, const char *from, const char **s, size_t *n);
+
 /* Cursor at '"': scans the string, returns its decoded UTF-8 contents in *s, *n (pointing
- * into the text when it has no escapes, else into a scratch buffer: slot 0 or 1). */
-int pqj_string(pqj *j, int slot, const char **s, size_t *n);
+ * into the text when it has no escapes, else into a scratch buffer: slot 0 or 1). Inline:
+ * a plain ASCII string, most of them, ends in the first loop without a call. */
+static inline int pqj_string(pqj *j, int slot, const char **s, size_t *n)
+{
+	const char *b = j->p + 1, *p = b;
+	while (j->end - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t m = ids_jlex_special8(w);
+		if (m) {
+			p += __builtin_ctzll(m) >> 3;
+			if (*p != '"')
+				break;
+			*s = b;
+			*n = (size_t)(p - b);
+			j->p = p + 1;
+			return 0;
+		}
+		p += 8;
+	}
+	return pqj_string_from(j, slot, p, s, n);
+}
 
 /* Walking an object: after its '{' (and pqj_peek said it is not '}'), pqj_obj_key reads
  * one key and its ':' into *k, *kn (slot 1). hint is the key expected next (NULL: none):
