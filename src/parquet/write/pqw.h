@@ -109,7 +109,8 @@ typedef struct pqw_col {
 	size_t m_lv, m_vals_len, m_vals, m_rows;   /* row start marks (rollback) */
 
 	/* Everything below belongs to the column's encoder (the caller's thread, or an
-	 * encoder thread between pqw_async_barrier calls). */
+	 * encoder thread between pqw_async_barrier calls; the caller has it back once
+	 * pqw_async_wait_col(c) returns and it queues nothing more for c). */
 	int dict_mode;
 	int dict_pages;          /* data pages already written with dictionary indices */
 	size_t dict_max;         /* dictionary PLAIN bytes allowed before falling back */
