@@ -85,6 +85,16 @@ typedef struct ids_jlex {
 /* Scans a string whose opening quote is just before p: checks its escapes and UTF-8 (no raw
  * control characters). 0, or the IDS_JLEX_* code (also in x->err). */
 int ids_jlex_string(const char *p, const char *end, ids_jlex *x);
+/* Eight string bytes at once (little-endian word x): nonzero when one of them is '"', '\\',
+ * < 0x20 or >= 0x80, and then the lowest flagged byte is a real one (false positives only
+ * appear above it). The string scan's step, for callers that inline its plain-ASCII part. */
+static inline uint64_t ids_jlex_special8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+	uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | (x - ones * 0x20) | x;
+	return t & 0x8080808080808080ULL;
+}
 /* Scans a number (RFC 8259 grammar) starting at p. */
 int ids_jlex_number(const char *p, const char *end, ids_jlex *x);
 /* A scanned number's nearest double when a short mantissa and a small exponent make it

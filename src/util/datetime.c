@@ -116,9 +116,22 @@ static int iso_fast(const char *s, int64_t *secs, int32_t *nanos, int *digits)
 	int mo = BYTE(pair[0], 5), d = BYTE(pair[1], 0), hh = BYTE(pair[1], 3),
 	    mm = BYTE(pair[1], 6), ss = BYTE(pair[2], 1), ms = BYTE(pair[2], 4) * 10 + BYTE(dg[2], 6);
 #undef BYTE
-	if (!valid_ymd(y, mo, d) || hh > 23 || mm > 59 || ss > 59)
+	if (hh > 23 || mm > 59 || ss > 59)
 		return -1;
-	*secs = ids_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mm * 60 + ss;
+	/* the date of the last call on this thread, checked and counted: timestamps in a log
+	 * or a table mostly come in order, so one date repeats for thousands of values (a third
+	 * of this function was valid_ymd and days_from_civil) */
+	static _Thread_local uint64_t memo_ym = 0, memo_d = UINT64_MAX;
+	static _Thread_local int64_t memo_days;
+	uint64_t dword = w[1] & 0xFFFF;
+	if (w[0] != memo_ym || dword != memo_d) {
+		if (!valid_ymd(y, mo, d))
+			return -1;
+		memo_days = ids_days_from_civil(y, (unsigned)mo, (unsigned)d);
+		memo_ym = w[0];
+		memo_d = dword;
+	}
+	*secs = memo_days * 86400 + hh * 3600 + mm * 60 + ss;
 	*nanos = ms * 1000000;
 	*digits = ms == 0 ? 0 : ms % 10 ? 3 : ms % 100 ? 2 : 1;
 	return 0;

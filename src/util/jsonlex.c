@@ -9,17 +9,6 @@
 
 #include "idbsync/value.h"
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Nonzero when some byte of x is '"', '\\', < 0x20 or >= 0x80; the lowest flagged byte is a
- * real one (false positives only appear above it). */
-static inline uint64_t special8(uint64_t x)
-{
-	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
-	uint64_t t = ((q - ONES) & ~q) | ((b - ONES) & ~b) | (x - ONES * 0x20) | x;
-	return t & HIGHS;
-}
 
 static int hexval(char c)
 {
@@ -44,7 +33,7 @@ int ids_jlex_string(const char *p, const char *end, ids_jlex *x)
 		while (end - p >= 8) {
 			uint64_t w;
 			memcpy(&w, p, 8);
-			uint64_t m = special8(w);
+			uint64_t m = ids_jlex_special8(w);
 			if (m) {
 				p += __builtin_ctzll(m) >> 3;
 				break;

@@ -382,6 +382,142 @@ static void test_batch_api(void)
 	unlink(path);
 }
 
+/* Writes NDJSON with schema root to path and opens the file (NULL, with the failure
+ * counted, when either fails). */
+static pq_reader *write_ndjson_open(const pq_node *root, const ids_buf *in, const char *path)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_writer *w = NULL;
+	pq_reader *r = NULL;
+	CHECK(pq_writer_new(&w, path, root, NULL, &err) == 0);
+	CHECK(w && pq_writer_write_ndjson(w, in->data, in->len, "in", &err) == 0);
+	CHECK(w && pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+	CHECK(pq_reader_open(&r, path, NULL, &err) == 0);
+	return r;
+}
+
+/* Numbers from NDJSON: the shredder's plain-number path (pqj_number_plain) gives what the
+ * lexer gives. Doubles are the correctly rounded value of their text (strtod's) except an
+ * integer literal, which is its integer's value ("-0" is +0.0); integer columns take up to
+ * 19 digits and integral exponent forms. Random short decimals check the exact division. */
+static void test_numbers(void)
+{
+	static const char *dtext[] = {"0", "-0", "-0.0", "0.1", "-123.456", "1.5e2", "1E-3",
+				      "9007199254740993", "9007199254740992.5", "123456789012345678",
+				      "1234567890123456789.5", "0.30000000000000004", "5e-324", "7"};
+	static const char *itext[] = {"0", "-7", "123456789012345678", "1234567890123456789",
+				      "-9223372036854775808", "9223372036854775807", "1e3", "25.0"};
+	static const int64_t iwant[] = {0, -7, 123456789012345678LL, 1234567890123456789LL,
+					INT64_MIN, INT64_MAX, 1000, 25};
+	const size_t nd = sizeof dtext / sizeof *dtext, ni = sizeof itext / sizeof *itext;
+	const size_t nrand = 20000;
+	ids_buf in = IDS_BUF_INIT;
+	char (*rtext)[40] = malloc(nrand * sizeof *rtext);
+	uint64_t seed = 42;
+	for (size_t i = 0; i < nd + nrand; i++) {
+		const char *d = i < nd ? dtext[i] : rtext[i - nd];
+		if (i >= nd) {   /* up to 16 digits, 0-12 of them after the point */
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			uint64_t m = (seed >> 11) % 10000000000000000ULL;
+			int f = (int)((seed >> 3) % 13);
+			int n = snprintf(rtext[i - nd], 40, "%s%llu", seed & 4 ? "-" : "",
+					 (unsigned long long)m);
+			if (f && n - (seed & 4 ? 1 : 0) > f) {   /* put the point f digits from the end */
+				char *t = rtext[i - nd];
+				memmove(t + n - f + 1, t + n - f, (size_t)f + 1);
+				t[n - f] = '.';
+			}
+		}
+		ids_buf_printf(&in, "{\"d\":%s,\"i\":%s}\n", d, i < ni ? itext[i] : "1");
+	}
+	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
+	pq_node_add(root, pq_node_new_leaf("d", PQ_DOUBLE, PQ_REQUIRED));
+	pq_node_add(root, pq_node_new_leaf("i", PQ_INT64, PQ_REQUIRED));
+	ids_error err = IDS_ERROR_INIT;
+	const char *path = tmp_path("numbers.parquet");
+	pq_reader *r = write_ndjson_open(root, &in, path);
+	pq_read_batch b;
+	CHECK(r && pq_reader_read_column(r, 0, 0, &b, &err) == 0 && b.n_values == nd + nrand);
+	for (size_t i = 0; r && i < b.n_values; i++) {
+		const char *t = i < nd ? dtext[i] : rtext[i - nd];
+		double got = ((const double *)b.values)[i], want = strtod(t, NULL);
+		if (!strpbrk(t, ".eE"))
+			want = (double)strtoll(t, NULL, 10);   /* an integer literal: "-0" is +0.0 */
+		if (memcmp(&got, &want, 8))
+			fprintf(stderr, "number %s read back as %.17g, want %.17g\n", t, got, want);
+		CHECK(!memcmp(&got, &want, 8));
+	}
+	CHECK(r && pq_reader_read_column(r, 0, 1, &b, &err) == 0 && b.n_values == nd + nrand);
+	for (size_t i = 0; r && i < ni; i++)
+		CHECK_EQ_INT(((const int64_t *)b.values)[i], iwant[i]);
+	pq_reader_free(r);
+	pq_node_free(root);
+	free(rtext);
+	ids_buf_free(&in);
+	unlink(path);
+}
+
+/* Strings from NDJSON: the inline plain-ASCII scan (pqj_string) hands an escape, a UTF-8
+ * sequence or the row's last bytes to the full scan at any position, and errors keep their
+ * columns. Every length 0-24 with the special text at every position, read back. */
+static void test_strings(void)
+{
+	static const char *spec[][2] = {{"\\n", "\n"}, {"\xc3\xa9", "\xc3\xa9"}, {"\\u00e9", "\xc3\xa9"},
+					{"\\\"", "\""}, {"a", "a"}};
+	ids_buf in = IDS_BUF_INIT, want = IDS_BUF_INIT;
+	size_t nwant = 0;
+	for (size_t sp = 0; sp < 5; sp++)
+		for (size_t len = 0; len <= 24; len++)
+			for (size_t k = 0; k <= len; k++) {
+				ids_buf_puts(&in, "{\"s\":\"");
+				for (size_t i = 0; i < len; i++) {
+					ids_buf_puts(&in, i == k ? spec[sp][0] : "x");
+					ids_buf_puts(&want, i == k ? spec[sp][1] : "x");
+				}
+				/* a short row's string ends within 8 bytes of the text's end */
+				ids_buf_puts(&in, len % 2 ? "\"}\n" : "\",\"t\":\"0123456789abcdef\"}\n");
+				ids_buf_putc(&want, '|');
+				nwant++;
+			}
+	pq_node *root = pq_node_new_group("schema", PQ_REQUIRED);
+	pq_node *sn = pq_node_new_leaf("s", PQ_BYTE_ARRAY, PQ_REQUIRED);
+	sn->logical.kind = PQ_LT_STRING;
+	pq_node_add(root, sn);
+	pq_node *tn = pq_node_new_leaf("t", PQ_BYTE_ARRAY, PQ_OPTIONAL);
+	tn->logical.kind = PQ_LT_STRING;
+	pq_node_add(root, tn);
+	ids_error err = IDS_ERROR_INIT;
+	const char *path = tmp_path("strings.parquet");
+	pq_writer *w = NULL;
+	pq_reader *r = write_ndjson_open(root, &in, path);
+	pq_read_batch b;
+	ids_buf got = IDS_BUF_INIT;
+	CHECK(r && pq_reader_read_column(r, 0, 0, &b, &err) == 0 && b.n_values == nwant);
+	for (size_t i = 0; r && i < b.n_values; i++) {
+		const pq_rbytes *v = &((const pq_rbytes *)b.values)[i];
+		ids_buf_append(&got, v->ptr, v->len);
+		ids_buf_putc(&got, '|');
+	}
+	CHECK(got.len == want.len && !memcmp(got.data, want.data, want.len));
+	pq_reader_free(r);
+	unlink(path);
+	/* a raw control character past the first word, and one in a row's last bytes */
+	const char *bad[] = {"{\"s\":\"aaaaaaaaa\x01\"}\n", "{\"s\":\"a\x01\"}\n"};
+	const char *col[] = {"in:1:16:", "in:1:8:"};
+	for (int i = 0; i < 2; i++) {
+		CHECK(pq_writer_new(&w, path, root, NULL, &err) == 0);
+		CHECK(w && pq_writer_write_ndjson(w, bad[i], strlen(bad[i]), "in", &err) == IDS_EINVAL);
+		CHECK_HAS(err.msg, col[i]);
+		CHECK_HAS(err.msg, "control character");
+		pq_writer_free(w);
+	}
+	pq_node_free(root);
+	ids_buf_free(&in);
+	ids_buf_free(&want);
+	ids_buf_free(&got);
+}
+
 int main(void)
 {
 	if (test_mkdtemp(tmpdir, sizeof tmpdir, "test_pq_write"))
@@ -393,6 +529,8 @@ int main(void)
 	test_string_stats();
 	test_float_stats();
 	test_batch_api();
+	test_numbers();
+	test_strings();
 	rmdir(tmpdir);
 	return test_report("test_pq_write");
 }

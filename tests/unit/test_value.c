@@ -800,12 +800,19 @@ static void base64(void)
 /* The 24-byte fast path of ids_iso_parse ("2024-01-01T00:00:00.000Z", read a word at a time)
  * must agree with the general parser: each string is also parsed with a fourth fraction
  * digit '0' before its last byte, which only the general parser takes, and both must give
- * the same answer: random valid instants, then each with one byte replaced by a random one. */
+ * the same answer: random valid instants, then each with one byte replaced by a random one;
+ * then instants in order, every other one with a random day ("2024-02-30", "2023-11-00"). */
 static void iso_fast_path(void)
 {
 	int bad = 0;
-	for (int i = 0; i < 200000; i++) {
+	int64_t seq = 1703462400000LL;   /* 2023-12-25 */
+	for (int i = 0; i < 400000; i++) {
 		int64_t ms = (int64_t)(test_rand64() % 8000000000000ULL);   /* years 1970-2223 */
+		/* the second half comes in order, over year and month ends and 2024-02-29, so one
+		 * date repeats (the fast path remembers the last one) and the corrupted day bytes
+		 * of every other string follow a valid string of the same month */
+		if (i >= 200000)
+			ms = seq += (int64_t)(test_rand64() % 400000);
 		time_t t = (time_t)(ms / 1000);
 		struct tm tm;
 		gmtime_r(&t, &tm);
@@ -813,7 +820,8 @@ static void iso_fast_path(void)
 		snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 		if (i % 2)
-			s[test_rand64() % 24] = (char)(test_rand64() % 256);
+			s[i >= 200000 ? 8 + test_rand64() % 2 : test_rand64() % 24] =
+				(char)(i >= 200000 ? '0' + test_rand64() % 10 : test_rand64() % 256);
 		if (s[23] != 'Z')
 			continue;   /* not the fast form: only the general parser reads it */
 		memcpy(l, s, 23);

@@ -295,6 +295,10 @@ int pq_writer_write_ndjson(pq_writer *w, const char *data, size_t len, const cha
 				*err = p.err;
 		}
 	}
+	/* rows staged through the row API next must follow the last page's values */
+	for (size_t i = 0; !rc && i < w->ncols; i++)
+		if (pqw_page_join(w, &w->cols[i]))
+			rc = ids_fail(err, IDS_ENOMEM, "out of memory");
 	if (rc)
 		w->state = -1;
 	for (int i = 0; i < np; i++) {

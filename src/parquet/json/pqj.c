@@ -42,12 +42,12 @@ int pqj_fail(pqj *j, const char *at, const char *fmt, ...)
 	return IDS_EINVAL;
 }
 
-int pqj_string(pqj *j, int slot, const char **s, size_t *n)
+int pqj_string_from(pqj *j, int slot, const char *from, const char **s, size_t *n)
 {
 	const char *begin = j->p + 1;
 	ids_jlex x;
 	char why[40];
-	if (ids_jlex_string(begin, j->end, &x))
+	if (ids_jlex_string(from, j->end, &x))
 		return pqj_fail(j, x.bad ? x.bad : begin - 1, "%s", ids_jlex_why(&x, why, sizeof why));
 	j->p = x.end + 1;
 	if (!x.escaped) {

@@ -159,9 +159,33 @@ static inline int pqj_key_is(const char *at, const char *end, const pqj_key *k)
 	return at[1 + k->len] == '"' && !memcmp(at + 1, k->name, k->len);
 }
 
+/* pqj_string past the string's plain-ASCII start (from: its first byte that is not, or the
+ * last few bytes of the text). */
+int pqj_string_from(pqj *j, int slot, const char *from, const char **s, size_t *n);
+
 /* Cursor at '"': scans the string, returns its decoded UTF-8 contents in *s, *n (pointing
- * into the text when it has no escapes, else into a scratch buffer: slot 0 or 1). */
-int pqj_string(pqj *j, int slot, const char **s, size_t *n);
+ * into the text when it has no escapes, else into a scratch buffer: slot 0 or 1). Inline:
+ * a plain ASCII string, most of them, ends in the first loop without a call. */
+static inline int pqj_string(pqj *j, int slot, const char **s, size_t *n)
+{
+	const char *b = j->p + 1, *p = b;
+	while (j->end - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t m = ids_jlex_special8(w);
+		if (m) {
+			p += __builtin_ctzll(m) >> 3;
+			if (*p != '"')
+				break;
+			*s = b;
+			*n = (size_t)(p - b);
+			j->p = p + 1;
+			return 0;
+		}
+		p += 8;
+	}
+	return pqj_string_from(j, slot, p, s, n);
+}
 
 /* Walking an object: after its '{' (and pqj_peek said it is not '}'), pqj_obj_key reads
  * one key and its ':' into *k, *kn (slot 1). hint is the key expected next (NULL: none):
@@ -198,6 +222,39 @@ static inline int pqj_next(pqj *j, char close)
 
 /* Cursor at a number's first character: scans and validates it. */
 int pqj_number(pqj *j, pqj_num *out);
+
+/* The plain numbers most columns hold, without pqj_number's calls and copies: '-'?, an
+ * integer part without a leading zero (or "0"), optionally '.' and digits, no exponent,
+ * at most 18 digits in all. Returns where the number ends, with its digits as one decimal
+ * mantissa (< 10^18), its sign and its fraction digits, without moving the cursor; NULL
+ * for anything else (exponents, long or malformed numbers), which pqj_number then scans
+ * and reports exactly as before. */
+static inline const char *pqj_number_plain(const pqj *j, uint64_t *mant, int *neg, int *nfrac)
+{
+	const char *p = j->p, *e = j->end;
+	int ng = p < e && *p == '-';
+	p += ng;
+	const char *d0 = p;
+	uint64_t v = 0;
+	while (p < e && (unsigned char)(*p - '0') < 10)
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	size_t ni = (size_t)(p - d0), nf = 0;
+	if (!ni || (*d0 == '0' && ni > 1))
+		return NULL;
+	if (p < e && *p == '.') {
+		const char *f0 = ++p;
+		while (p < e && (unsigned char)(*p - '0') < 10)
+			v = v * 10 + (uint64_t)(*p++ - '0');
+		if (!(nf = (size_t)(p - f0)))
+			return NULL;
+	}
+	if (ni + nf > 18 || (p < e && (*p == 'e' || *p == 'E')))
+		return NULL;
+	*mant = v;
+	*neg = ng;
+	*nfrac = (int)nf;
+	return p;
+}
 /* Skips any value (validating it); depth counts enclosing containers. */
 int pqj_skip(pqj *j, int depth);
 /* Cursor at 't', 'f' or 'n': consumes the literal; *val = 1 true, 0 false, -1 null. */

@@ -46,7 +46,10 @@ struct pqw_async {
 	ids_error err;
 };
 
-static size_t page_bytes(const pqw_page *pg) { return pg->vals.len + pg->n_lv * 4 + 64; }
+static size_t page_bytes(const pqw_page *pg)
+{
+	return pg->vals.len + pqw_seg_bytes(pg) + pg->n_lv * 4 + 64;
+}
 
 /* Under a->mu: column i has pages and no holder, and is not yet listed. */
 static void list_ready(struct pqw_async *a, size_t i)
@@ -189,6 +192,22 @@ int pqw_async_barrier(pq_writer *w, ids_error *err)
 		return 0;
 	pthread_mutex_lock(&a->mu);
 	while (a->pending)
+		pthread_cond_wait(&a->done, &a->mu);
+	int rc = a->rc;
+	if (rc && err)
+		*err = a->err;
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int pqw_async_wait_col(pq_writer *w, const pqw_col *c, ids_error *err)
+{
+	struct pqw_async *a = w->async;
+	if (!a)
+		return 0;
+	colq *q = &a->q[c->index];
+	pthread_mutex_lock(&a->mu);
+	while ((q->head || q->held) && !a->rc)
 		pthread_cond_wait(&a->done, &a->mu);
 	int rc = a->rc;
 	if (rc && err)

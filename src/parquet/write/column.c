@@ -31,10 +31,40 @@ pqw_page *pqw_page_new(const pqw_col *c)
 	return pg;
 }
 
+static void seg_free(pqw_page *pg)
+{
+	for (pqw_page *s = pg->seg, *nx; s; s = nx) {
+		nx = s->seg;
+		s->seg = NULL;
+		pqw_page_free(s);
+		free(s);
+	}
+	pg->seg = NULL;
+}
+
+size_t pqw_seg_bytes(const pqw_page *pg)
+{
+	size_t n = 0;
+	for (const pqw_page *s = pg->seg; s; s = s->seg)
+		n += s->vals.len;
+	return n;
+}
+
+void pqw_page_unchain(pq_writer *w, pqw_col *c, pqw_page *pg)
+{
+	for (pqw_page *s = pg->seg, *nx; s; s = nx) {
+		nx = s->seg;
+		s->seg = NULL;
+		pqw_pool_put(w, c, s);
+	}
+	pg->seg = NULL;
+}
+
 void pqw_page_reset(pqw_page *pg)
 {
 	pg->n_lv = pg->rows = pg->n_vals = 0;
 	ids_buf_reset(&pg->vals);
+	seg_free(pg);   /* encoders hand a seg back to the pool; this is for failed pages */
 }
 
 void pqw_page_free(pqw_page *pg)
@@ -43,6 +73,7 @@ void pqw_page_free(pqw_page *pg)
 	free(pg->rep);
 	ids_buf_free(&pg->vals);
 	pg->def = pg->rep = NULL;
+	seg_free(pg);
 }
 
 pqw_page *pqw_pool_get(pq_writer *w, pqw_col *c)
@@ -205,7 +236,7 @@ size_t pqw_staged_bytes(const pqw_col *c)
 	const pqw_page *pg = &c->cur;
 	if (pg->n_lv >= MAX_PAGE_LEVELS)
 		return SIZE_MAX;
-	return pg->n_lv / 4 + pg->vals.len;
+	return pg->n_lv / 4 + pg->vals.len + pqw_seg_bytes(pg);
 }
 
 int pqw_submit_page(pq_writer *w, pqw_col *c, ids_error *err)
@@ -223,7 +254,8 @@ int pqw_flush_page(pq_writer *w, pqw_col *c, ids_error *err)
 	return pqw_submit_page(w, c, err);
 }
 
-int pqw_page_append(pqw_page *dst, const pqw_page *src)
+/* src's levels after dst's (dst->n_lv unchanged: the caller counts them in). */
+static int append_levels(pqw_page *dst, const pqw_page *src)
 {
 	size_t cap = dst->cap_lv;
 	while (cap < dst->n_lv + src->n_lv)
@@ -234,10 +266,47 @@ int pqw_page_append(pqw_page *dst, const pqw_page *src)
 		memcpy(dst->def + dst->n_lv, src->def, src->n_lv * sizeof *src->def);
 	if (dst->rep)
 		memcpy(dst->rep + dst->n_lv, src->rep, src->n_lv * sizeof *src->rep);
-	if (ids_buf_append(&dst->vals, src->vals.data, src->vals.len))
-		return dst->vals.failed == IDS_ENOMEM ? IDS_ENOMEM : IDS_ELIMIT;
+	return 0;
+}
+
+int pqw_page_append(pqw_page *dst, const pqw_page *src)
+{
+	if (append_levels(dst, src))
+		return IDS_ENOMEM;
+	pqw_page *v = dst;   /* the values go after the last ones, in the chain's last page */
+	while (v->seg)
+		v = v->seg;
+	if (ids_buf_append(&v->vals, src->vals.data, src->vals.len))
+		return v->vals.failed == IDS_ENOMEM ? IDS_ENOMEM : IDS_ELIMIT;
+	if (v != dst)
+		v->n_vals += src->n_vals;
 	dst->n_lv += src->n_lv;
 	dst->rows += src->rows;
 	dst->n_vals += src->n_vals;
+	return 0;
+}
+
+int pqw_page_link(pqw_page *dst, pqw_page *src)
+{
+	if (append_levels(dst, src))
+		return IDS_ENOMEM;
+	dst->n_lv += src->n_lv;
+	dst->rows += src->rows;
+	dst->n_vals += src->n_vals;
+	src->n_lv = src->rows = 0;   /* its levels now live in dst; it keeps its values */
+	src->next = NULL;
+	pqw_page *t = dst;
+	while (t->seg)
+		t = t->seg;
+	t->seg = src;
+	return 0;
+}
+
+int pqw_page_join(pq_writer *w, pqw_col *c)
+{
+	for (pqw_page *s = c->cur.seg; s; s = s->seg)
+		if (ids_buf_append(&c->cur.vals, s->vals.data, s->vals.len))
+			return c->cur.vals.failed == IDS_ENOMEM ? IDS_ENOMEM : IDS_ELIMIT;
+	pqw_page_unchain(w, c, &c->cur);
 	return 0;
 }

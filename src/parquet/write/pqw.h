@@ -72,13 +72,18 @@ void pqw_stats_write(struct pq_tenc *e, int16_t id, const pqw_stats *s,
 enum { PQW_DICT_OFF = 0, PQW_DICT_ON = 1, PQW_DICT_FELL_BACK = 2 };
 
 /* A staged data page: levels and PLAIN values (bools one byte each). Dictionary columns
- * stage PLAIN values too; the page is dictionary-encoded in one batch when encoded. */
+ * stage PLAIN values too; the page is dictionary-encoded in one batch when encoded.
+ * The values may continue in a chain of pages, seg (pqw_page_link): the NDJSON commit
+ * joins a slice's short last page with the next slices' pages that way without copying
+ * their values. */
 typedef struct pqw_page {
 	int16_t *def, *rep;      /* present when the column has def / rep levels */
 	size_t n_lv, cap_lv;
 	size_t rows;             /* entries with rep == 0 */
 	ids_buf vals;
-	size_t n_vals;           /* non-null values */
+	size_t n_vals;           /* non-null values; the chain's too when this page heads one */
+	struct pqw_page *seg;    /* the next values (seg->vals, seg->n_vals of them; their
+				  * levels are in the chain's first page), or NULL */
 	struct pqw_col *col;     /* while queued for an encoder thread */
 	struct pqw_page *next;
 } pqw_page;
@@ -104,7 +109,8 @@ typedef struct pqw_col {
 	size_t m_lv, m_vals_len, m_vals, m_rows;   /* row start marks (rollback) */
 
 	/* Everything below belongs to the column's encoder (the caller's thread, or an
-	 * encoder thread between pqw_async_barrier calls). */
+	 * encoder thread between pqw_async_barrier calls; the caller has it back once
+	 * pqw_async_wait_col(c) returns and it queues nothing more for c). */
 	int dict_mode;
 	int dict_pages;          /* data pages already written with dictionary indices */
 	size_t dict_max;         /* dictionary PLAIN bytes allowed before falling back */
@@ -134,6 +140,7 @@ struct pq_writer {
 	size_t since_check;      /* rows since columns were last checked for full pages */
 	size_t rg_bytes;         /* PLAIN bytes of the row group's finished pages */
 	int64_t off;             /* bytes written to the file so far */
+	int64_t flushed;         /* bytes handed to early writeback (pqw_write_all) */
 	ids_buf rg_meta;         /* serialized RowGroup structs, for the footer */
 	size_t n_rg;
 	pqw_scratch sc;          /* the caller's thread's encoder scratch */
@@ -286,6 +293,9 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 int pqw_async_new(pq_writer *w, int threads, ids_error *err);
 int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err);
 int pqw_async_barrier(pq_writer *w, ids_error *err);
+/* Waits until no page of column c is queued or being encoded (the other columns' encoding
+ * goes on); the first error an encoder hit, as barrier. 0 at once without encoders. */
+int pqw_async_wait_col(pq_writer *w, const pqw_col *c, ids_error *err);
 void pqw_async_free(pq_writer *w);
 
 /* One JSON row. keep_going: roll a failed row back so the writer stays usable (costs a
@@ -313,6 +323,18 @@ int pqw_flush_page(pq_writer *w, pqw_col *c, ids_error *err);
 int pqw_submit_page(pq_writer *w, pqw_col *c, ids_error *err);
 /* Appends src's levels and values to dst (IDS_ENOMEM / IDS_ELIMIT). */
 int pqw_page_append(pqw_page *dst, const pqw_page *src);
+/* Appends src to dst without copying its values: its levels are copied into dst and src
+ * goes at the end of dst's seg chain, owned by dst from then on. Not for a BOOLEAN
+ * column (bools are bit-packed across the page). IDS_ENOMEM leaves both as they were. */
+int pqw_page_link(pqw_page *dst, pqw_page *src);
+/* Values of pg's chain after pg's own (0 when it has no seg). */
+size_t pqw_seg_bytes(const pqw_page *pg);
+/* Copies the values of c->cur's chain into c->cur itself and returns its pages to the
+ * pool, so that values can be staged into c->cur again (the row API after an NDJSON
+ * write). */
+int pqw_page_join(pq_writer *w, pqw_col *c);
+/* Returns the pages of pg's chain to the pool (pg's encoder, once the page is encoded). */
+void pqw_page_unchain(pq_writer *w, pqw_col *c, pqw_page *pg);
 /* PLAIN bytes staged in the current page (page and row-group size decisions). */
 size_t pqw_staged_bytes(const pqw_col *c);
 /* Writes the chunk (dictionary page + data pages) at the file's end and its ColumnChunk

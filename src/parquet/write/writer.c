@@ -223,6 +223,8 @@ fail:
 	return rc;
 }
 
+#define WRITEBACK_BYTES ((int64_t)1 << 20)
+
 int pqw_write_all(pq_writer *w, const void *p, size_t n, ids_error *err)
 {
 	const char *s = p;
@@ -239,6 +241,16 @@ int pqw_write_all(pq_writer *w, const void *p, size_t n, ids_error *err)
 		n -= (size_t)k;
 		w->off += k;
 	}
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* Start the disk writes of what is written so far without waiting for them, so that
+	 * the fsync at close waits only for the last of it: the chunks of a row group are
+	 * written in one burst at its end, and the fsync after the last burst stood alone at
+	 * the end of every write (10 ms of a 250 ms one). A hint: errors show at the fsync. */
+	if (w->off - w->flushed >= WRITEBACK_BYTES) {
+		(void)sync_file_range(w->fd, w->flushed, w->off - w->flushed, SYNC_FILE_RANGE_WRITE);
+		w->flushed = w->off;
+	}
+#endif
 	return 0;
 }
 
@@ -249,16 +261,23 @@ static int flush_row_group(pq_writer *w, ids_error *err)
 	int rc = 0;
 	for (size_t i = 0; i < w->ncols && !rc; i++)
 		rc = pqw_flush_page(w, &w->cols[i], err);
-	if (rc || (rc = pqw_async_barrier(w, err)))
+	if (rc)
 		return rc;
 	pq_tenc e;
 	pq_tenc_init(&e, &w->rg_meta);
 	pq_tenc_elem_struct_begin(&e);
 	pq_tenc_list_begin(&e, 1, PQ_T_STRUCT, w->ncols);
 	int64_t unc = 0, comp = 0, first = w->off;
+	/* With encoder threads, each chunk goes to the file as soon as its own column's pages
+	 * are encoded, while the encoders go on with the later columns: waiting for all of
+	 * them first left one thread copying every chunk into the file, the other idle, at
+	 * the end of each write. The file is the same (chunks in column order). */
 	for (size_t i = 0; i < w->ncols; i++)
-		if ((rc = pqw_write_chunk(w, &w->cols[i], &e, &unc, &comp, err)))
+		if ((rc = pqw_async_wait_col(w, &w->cols[i], err)) ||
+		    (rc = pqw_write_chunk(w, &w->cols[i], &e, &unc, &comp, err)))
 			return rc;
+	if ((rc = pqw_async_barrier(w, err)))
+		return rc;
 	pq_tenc_i64(&e, 2, unc);
 	pq_tenc_i64(&e, 3, w->rg_rows);
 	pq_tenc_i64(&e, 5, first);
@@ -285,10 +304,16 @@ static int take_page(pq_writer *w, pqw_col *c, pqw_page *pg, ids_error *err)
 		c->cur = *pg;
 		*pg = t;
 		c->cur.next = NULL;
+	} else if (c->type != PQ_BOOLEAN && !pqw_page_link(&c->cur, pg)) {
+		/* the next slice's pages are linked rather than copied after the short one the
+		 * last slice ended with: that copy moved nearly every value of a write once more
+		 * (4.4% of the CPU of `parquet write`) */
+		pg = NULL;
 	} else if ((rc = pqw_page_append(&c->cur, pg))) {
 		rc = ids_fail(err, rc, "column '%s': out of memory", c->leaf->name);
 	}
-	pqw_pool_put(w, c, pg);
+	if (pg)
+		pqw_pool_put(w, c, pg);
 	if (!rc && pqw_staged_bytes(c) >= w->o.page_bytes)
 		rc = pqw_submit_page(w, c, err);
 	return rc;
