@@ -20,12 +20,15 @@ URL --s3-endpoint URL` prints, run as printed.
    (a server started on its dirs with its S3 endpoint a closed port, so nothing can commit,
    serves the catalog rows the kill left: each table's metadata-location is the row, checked) and after a restart (a flush): every read
    succeeds, holds each key or seq at most once, the change log holds exactly the changes up to
-   its snapshot's idbsync.seq; after the restart every acked change is in the change log once and
-   the state equals the pull feed (test_iceberg_crash.py's checks).
+   its snapshot's idbsync.seq, every data file the snapshot names is an object of the size its
+   manifest records; after the restart every acked change is in the change log once and the
+   state equals the pull feed (test_iceberg_crash.py's checks).
 3. The S3 server killed mid-upload and restarted (IDBSYNC_TEST_S3_STALL): versitygw gets SIGKILL
    with a large PUT's body half sent, pushes are acked while it is down, it restarts on the same
    directory and port, the retried flush commits, and both engines read every acked change once
-   and the state equal to the pull feed."""
+   and the state equal to the pull feed.
+
+IDBSYNC_S3_PARTS=profiles,kills,restart (the default) runs a subset while working on one."""
 import json
 import os
 import random
@@ -115,6 +118,10 @@ def statements(ddl, lk=None):
 
 
 class Spark(C.Spark):
+    def __init__(self, tmp, s3dir):
+        super().__init__(tmp)
+        self.s3dir = s3dir   # versitygw's directory: an object is a file under <bucket>/<key>
+
     def attach_ddl(self, cat, ddl, lk=None):
         """The `--conf spark.sql.catalog.idbsync...` settings the DDL prints, as catalog cat;
         then its statements (a count of each table)."""
@@ -133,6 +140,18 @@ class Spark(C.Spark):
 
     def dicts(self, sql):
         return [r.asDict(recursive=True) for r in self.spark.sql(sql).collect()]
+
+    def read(self, cat, table):
+        """C.Spark.read, and every data file of the snapshot read whole on the S3 server: the
+        object versitygw keeps (a file under its bucket directory) has the size the manifest
+        records (a half-uploaded object is never what a snapshot names)."""
+        out = super().read(cat, table)
+        for path, size in self.spark.sql(f"SELECT file_path, file_size_in_bytes FROM {cat}.app.{table}.files").collect():
+            f = os.path.join(self.s3dir, path[len("s3://"):])
+            got = os.path.getsize(f) if os.path.exists(f) else None
+            if got != size:
+                raise AssertionError(f"{path}: {got} bytes on the S3 server, the manifest says {size}")
+        return out
 
 
 class Trino(C.Trino):
@@ -426,7 +445,7 @@ def run():
     tmp = tempfile.mkdtemp(prefix="idbsync-iceberg-s3-")
     s3 = S3(tmp)
     t0 = time.time()   # the JVMs start while the lakes are produced; no AWS keys in their env
-    jvms = C.Starts({"Trino": lambda: Trino(tmp), "Spark": lambda: Spark(tmp)})
+    jvms = C.Starts({"Trino": lambda: Trino(tmp), "Spark": lambda: Spark(tmp, s3.dir)})
     m = H.Matrix("Spark + Iceberg 1.10.0 (S3FileIO), Trino 476 Iceberg (native S3): lake on S3, served catalog")
     engines, lakes, failures = [], [], []
     try:
