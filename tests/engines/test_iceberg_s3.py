@@ -381,11 +381,13 @@ def check_lakes(m, lakes, engines, killed, after, flushed):
 # ---------------------------------------------------------------------------------------------
 # 3. The S3 server killed mid-upload and restarted.
 
-def s3_restart_lake(s3, tmp):
+def s3_restart_lake(s3, started):
     """A server whose flush's PUT of more than 1 MiB is held half sent; versitygw killed there,
     pushes acked while it is down, versitygw restarted, the flush retried. Returns the lake
-    (served: its running server) once the flush reached every acked change."""
+    (served: its running server) once the flush reached every acked change; the lake goes into
+    started at once (the caller stops its server whatever happens)."""
     lk = Lake("s3 server", "restart", 1, ["--lake-format", "iceberg", "--flush-interval", "100ms"], s3)
+    started.append(lk)
     stall = os.path.join(lk.tmp, "stall")
     open(stall, "w").close()
     lk.served = H.Server("compat", lk.args, tmp=lk.tmp, env={**s3.env, "IDBSYNC_TEST_S3_STALL": f"put-body:1:{stall}"})
@@ -447,11 +449,11 @@ def run():
     t0 = time.time()   # the JVMs start while the lakes are produced; no AWS keys in their env
     jvms = C.Starts({"Trino": lambda: Trino(tmp), "Spark": lambda: Spark(tmp, s3.dir)})
     m = H.Matrix("Spark + Iceberg 1.10.0 (S3FileIO), Trino 476 Iceberg (native S3): lake on S3, served catalog")
-    engines, lakes, failures = [], [], []
+    engines, lakes, others, failures = [], [], [], []
     try:
         only = os.environ.get("IDBSYNC_S3_PARTS", "profiles,kills,restart")
         lakes = C.produce(s3_kills(), lambda *a: Lake(*a, s3)) if "kills" in only else []
-        restart_lake = s3_restart_lake(s3, tmp) if "restart" in only else None
+        restart_lake = s3_restart_lake(s3, others) if "restart" in only else None
         t_produce = time.time() - t0
         started = jvms.ready()
         engines = [("Spark", started["Spark"]), ("Trino", started["Trino"])]
@@ -477,12 +479,12 @@ def run():
               f"load {os.getloadavg()[0]:.1f}")
     finally:
         jvms.stop()
-        for lk in lakes:
+        for lk in lakes + others:
             lk.stop()
         s3.kill()
         if not H.KEEP and not failures:
             shutil.rmtree(tmp, ignore_errors=True)
-            for lk in lakes:
+            for lk in lakes + others:
                 shutil.rmtree(lk.tmp, ignore_errors=True)
     assert not failures, "\n".join(failures[:40])
 
