@@ -111,6 +111,11 @@ typedef struct lake_ddl_options {
 	                                * server's http://HOST:PORT/iceberg); NULL: the file-system catalog */
 	const char *catalog_token;     /* with catalog_uri: the bearer (admin) token, printed into the
 	                                * statement; NULL: none (a server with --auth none) */
+	const char *s3_endpoint;       /* a lake whose Iceberg tables are on S3 (--iceberg-warehouse
+	                                * s3://): the endpoint engines reach S3 at; NULL: AWS's own */
+	const char *s3_region;         /* with an S3 lake: the region; NULL: us-east-1 */
+	const char *s3_access_key;     /* with an S3 lake and catalog_uri: static keys printed into the */
+	const char *s3_secret_key;     /* engine's settings; NULL: a placeholder (or vended credentials) */
 } lake_ddl_options;
 
 /* Appends the statements for the tables found under o->dir: CREATE EXTERNAL TABLE (or views

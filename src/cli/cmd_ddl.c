@@ -26,6 +26,12 @@ static const cli_opt ddl_opts[] = {
 	 .help = "iceberg lake, trino, spark or duckdb: attach to this REST catalog (the server's http://HOST:PORT/iceberg; "
 		 "the token from $IDBSYNC_ICEBERG_TOKEN)",
 	 .type = CLI_STR, F(catalog_uri)},
+	{.flag = "--s3-endpoint", .arg = "URL",
+	 .help = "a lake on S3 (--iceberg-warehouse s3://): the S3-compatible endpoint engines read it at (the server's "
+		 "--s3-endpoint; keys from $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY)",
+	 .type = CLI_STR, F(s3_endpoint)},
+	{.flag = "--s3-region", .arg = "R", .def = "us-east-1", .help = "a lake on S3: its region", .type = CLI_STR,
+	 F(s3_region)},
 	{0},
 };
 
@@ -49,6 +55,12 @@ static int ddl_run(void *cfg, char **args, int nargs)
 	const char *tok = getenv("IDBSYNC_ICEBERG_TOKEN");   /* never a flag: it would show in ps */
 	if (oo.catalog_uri && tok && *tok)
 		oo.catalog_token = tok;
+	/* an S3 lake's keys as serve takes them: from the environment, never a flag */
+	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+	if (oo.catalog_uri && ak && *ak && sk && *sk) {
+		oo.s3_access_key = ak;
+		oo.s3_secret_key = sk;
+	}
 	ids_buf out = IDS_BUF_INIT;
 	ids_error err = IDS_ERROR_INIT;
 	int rc = lake_ddl(&out, &oo, &err);

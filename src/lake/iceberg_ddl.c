@@ -4,8 +4,12 @@
  * (Spark's hadoop catalog, Hive 4 and Impala location-based tables, DuckDB's iceberg_scan
  * through version-hint.text) see every commit; Trino registers one metadata file and needs
  * the registration renewed. With --catalog-uri, Trino and DuckDB attach to the REST catalog the
- * running server serves instead, which always names the newest commit. docs/iceberg.md. */
+ * running server serves instead, which always names the newest commit. A lake whose tables are
+ * on S3 with the server as catalog (--iceberg-warehouse s3://) is attached only that way, with
+ * the engine's S3 settings printed beside the catalog's. docs/iceberg.md. */
 #include "iceberg.h"
+
+#include "idbsync/path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,7 +51,8 @@ static void attach(ids_buf *o, const char *d, int rest, const char *db, const ch
 				  "  TBLPROPERTIES ('iceberg.catalog'='hadoop.tables');\n", sdb, t, loc);
 }
 
-/* The URI and token go into SQL string literals as printed: refuse what would need escaping. */
+/* The URI, token and S3 settings go into SQL string literals as printed: refuse what would need
+ * escaping. */
 static int rest_check(const lake_ddl_options *o, ids_error *err)
 {
 	const char *u = o->catalog_uri, *tok = o->catalog_token;
@@ -55,20 +60,118 @@ static int rest_check(const lake_ddl_options *o, ids_error *err)
 		return ids_fail(err, IDS_EINVAL, "--catalog-uri %s: expected http(s)://HOST:PORT/iceberg", u);
 	if (tok && strpbrk(tok, "'\"\\\n"))
 		return ids_fail(err, IDS_EINVAL, "$IDBSYNC_ICEBERG_TOKEN: a token with a quote or backslash cannot be printed");
+	const char *what[] = {"--s3-endpoint", "--s3-region", "$AWS_ACCESS_KEY_ID", "$AWS_SECRET_ACCESS_KEY"};
+	const char *v[] = {o->s3_endpoint, o->s3_region, o->s3_access_key, o->s3_secret_key};
+	for (int i = 0; i < 4; i++)
+		if (v[i] && strpbrk(v[i], "'\"\\ \n"))
+			return ids_fail(err, IDS_EINVAL, "%s: a value with a quote, backslash or space cannot be printed", what[i]);
 	return 0;
+}
+
+/* The warehouse of a lake whose tables are on S3 (--iceberg-warehouse s3://bucket/prefix with
+ * the server as catalog: the mirror's metadata JSON names s3:// locations) into wh; 0 when the
+ * tables are local (or no metadata names a location yet). */
+static int s3_warehouse(const char *root, char *wh, size_t cap)
+{
+	int found = 0;
+	DIR *r = opendir(root);
+	struct dirent *e;
+	while (!found && r && (e = readdir(r))) {
+		char dbdir[PATH_MAX];
+		if (e->d_name[0] == '.' || ids_path(dbdir, sizeof dbdir, NULL, "%s/%s", root, e->d_name))
+			continue;
+		DIR *s = opendir(dbdir);
+		struct dirent *t;
+		while (!found && s && (t = readdir(s))) {
+			char mdir[PATH_MAX];
+			if (t->d_name[0] == '.' || ids_path(mdir, sizeof mdir, NULL, "%s/%s/metadata", dbdir, t->d_name))
+				continue;
+			DIR *m = opendir(mdir);
+			struct dirent *f;
+			while (!found && m && (f = readdir(m))) {
+				size_t fl = strlen(f->d_name);
+				char mp[PATH_MAX];
+				if (fl < 14 || strcmp(f->d_name + fl - 14, ".metadata.json") ||
+				    ids_path(mp, sizeof mp, NULL, "%s/%s", mdir, f->d_name))
+					continue;
+				json_t *j = json_load_file(mp, 0, NULL);
+				const char *loc = json_string_value(json_object_get(j, "location"));
+				/* s3://bucket/prefix/<db>/<table>: the warehouse is two levels up */
+				char *cut;
+				if (loc && !strncmp(loc, "s3://", 5) && strlen(loc) < cap) {
+					snprintf(wh, cap, "%s", loc);
+					for (int up = 0; up < 2 && (cut = strrchr(wh + 5, '/')); up++)
+						*cut = 0;
+					found = 1;
+				} else if (loc) {
+					found = -1;   /* a local table: the lake is not on S3 */
+				}
+				json_decref(j);
+			}
+			if (m)
+				closedir(m);
+		}
+		if (s)
+			closedir(s);
+	}
+	if (r)
+		closedir(r);
+	return found > 0;
+}
+
+/* An S3 lake's settings for Trino's native S3 file system (inside CREATE CATALOG ... WITH):
+ * the endpoint and path-style access of an S3-compatible server, then static keys when the
+ * environment has them, else placeholders. */
+static void trino_s3(ids_buf *out, const lake_ddl_options *o)
+{
+	ids_buf_puts(out, "  \"fs.native-s3.enabled\" = 'true',\n");
+	if (o->s3_endpoint)
+		ids_buf_printf(out, "  \"s3.endpoint\" = '%s',\n  \"s3.path-style-access\" = 'true',\n", o->s3_endpoint);
+	else
+		ids_buf_puts(out, "  -- an S3-compatible server: idbsync ddl --s3-endpoint URL prints s3.endpoint and path-style access\n");
+	/* not vended-credentials-enabled: Trino (476) takes vended S3 keys only with an
+	 * s3.session-token (STS), and idbsync vends its static keys without one */
+	if (o->s3_access_key)
+		ids_buf_printf(out, "  \"s3.aws-access-key\" = '%s',\n  \"s3.aws-secret-key\" = '%s',\n", o->s3_access_key,
+			       o->s3_secret_key);
+	else
+		ids_buf_puts(out, "  -- \"s3.aws-access-key\" = '<key>', \"s3.aws-secret-key\" = '<secret>' (set $AWS_ACCESS_KEY_ID and\n"
+				  "  -- $AWS_SECRET_ACCESS_KEY to print them; Trino uses vended keys only with an STS session token)\n");
+	ids_buf_printf(out, "  \"s3.region\" = '%s'\n", o->s3_region ? o->s3_region : "us-east-1");
+}
+
+/* The same for Spark's Iceberg catalog: Iceberg's S3FileIO (iceberg-aws-bundle). */
+static void spark_s3(ids_buf *out, const lake_ddl_options *o)
+{
+	ids_buf_puts(out, "--   --conf spark.sql.catalog.idbsync.io-impl=org.apache.iceberg.aws.s3.S3FileIO \\\n");
+	if (o->s3_endpoint)
+		ids_buf_printf(out, "--   --conf spark.sql.catalog.idbsync.s3.endpoint=%s \\\n"
+				    "--   --conf spark.sql.catalog.idbsync.s3.path-style-access=true \\\n", o->s3_endpoint);
+	ids_buf_printf(out, "--   --conf spark.sql.catalog.idbsync.client.region=%s \\\n", o->s3_region ? o->s3_region : "us-east-1");
+	if (o->s3_access_key)
+		ids_buf_printf(out, "--   --conf spark.sql.catalog.idbsync.s3.access-key-id=%s \\\n"
+				    "--   --conf spark.sql.catalog.idbsync.s3.secret-access-key=%s \\\n", o->s3_access_key, o->s3_secret_key);
+	else if (o->catalog_token)
+		ids_buf_puts(out, "--   (the S3 keys from the catalog: a server with --iceberg-vend-credentials) \\\n"
+				  "--   --conf spark.sql.catalog.idbsync.header.X-Iceberg-Access-Delegation=vended-credentials \\\n");
+	else
+		ids_buf_puts(out, "--   (--conf spark.sql.catalog.idbsync.s3.access-key-id=<key> and .s3.secret-access-key=<secret>;\n"
+				  "--   set $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY to print them) \\\n");
 }
 
 /* Trino attached to the REST catalog a running server serves (docs/iceberg.md, "The served
  * catalog"): one CREATE CATALOG (Trino's dynamic catalog management) that sees every flush. */
-static void trino_rest(ids_buf *out, const lake_ddl_options *o)
+static void trino_rest(ids_buf *out, const lake_ddl_options *o, int s3)
 {
 	const char *u = o->catalog_uri, *tok = o->catalog_token;
-	ids_buf_puts(out, "-- Trino (435+) with its Iceberg connector (plugin io.trino:trino-iceberg), catalog.management=dynamic\n"
+	ids_buf_printf(out, "-- Trino (435+) with its Iceberg connector (plugin io.trino:trino-iceberg), catalog.management=dynamic\n"
 			  "-- in etc/config.properties; or the WITH properties, unquoted, in etc/catalog/idbsync.properties.\n"
 			  "-- The served catalog always names the newest committed snapshot: every query sees the latest flush.\n"
-			  "-- Data files are file:// paths: Trino's workers must see the lake at the same path.\n"
+			  "%s"
 			  "-- Time travel: SELECT * FROM idbsync.<db>.<table> FOR VERSION AS OF <snapshot_id>;\n"
-			  "-- snapshots with their sync seq: SELECT snapshot_id, summary['idbsync.seq'] FROM idbsync.<db>.\"<table>$snapshots\";\n");
+			  "-- snapshots with their sync seq: SELECT snapshot_id, summary['idbsync.seq'] FROM idbsync.<db>.\"<table>$snapshots\";\n",
+		       s3 ? "-- Data files are s3:// objects: Trino reads them with its native S3 file system.\n"
+			  : "-- Data files are file:// paths: Trino's workers must see the lake at the same path.\n");
 	ids_buf_printf(out, "CREATE CATALOG idbsync USING iceberg WITH (\n"
 			    "  \"iceberg.catalog.type\" = 'rest',\n"
 			    "  \"iceberg.rest-catalog.uri\" = '%s',\n", u);
@@ -78,19 +181,24 @@ static void trino_rest(ids_buf *out, const lake_ddl_options *o)
 	else
 		ids_buf_puts(out, "  -- with --auth tokens:FILE: \"iceberg.rest-catalog.security\" = 'OAUTH2',\n"
 				  "  -- \"iceberg.rest-catalog.oauth2.token\" = '<admin token>' (set $IDBSYNC_ICEBERG_TOKEN to print it)\n");
-	ids_buf_puts(out, "  \"fs.native-local.enabled\" = 'true',\n"
-			  "  \"local.location\" = '/'\n"
-			  ");\n");
+	if (s3)
+		trino_s3(out, o);
+	else
+		ids_buf_puts(out, "  \"fs.native-local.enabled\" = 'true',\n"
+				  "  \"local.location\" = '/'\n");
+	ids_buf_puts(out, ");\n");
 }
 
 /* DuckDB's iceberg extension attached to the same catalog (ATTACH ... TYPE iceberg). */
-static void duckdb_rest(ids_buf *out, const lake_ddl_options *o)
+static void duckdb_rest(ids_buf *out, const lake_ddl_options *o, int s3)
 {
 	const char *u = o->catalog_uri, *tok = o->catalog_token;
-	ids_buf_puts(out, "-- DuckDB (1.4+) with its iceberg and httpfs extensions, attached to the REST catalog the running\n"
-			  "-- server serves: every query sees the newest snapshot. Data files are file:// paths.\n"
+	ids_buf_printf(out, "-- DuckDB (1.4+) with its iceberg and httpfs extensions, attached to the REST catalog the running\n"
+			  "-- server serves: every query sees the newest snapshot. %s\n"
 			  "-- Time travel: SELECT * FROM idbsync.<db>.<table> AT (VERSION => <snapshot_id>);\n"
-			  "INSTALL iceberg; LOAD iceberg; INSTALL httpfs; LOAD httpfs;\n");
+			  "INSTALL iceberg; LOAD iceberg; INSTALL httpfs; LOAD httpfs;\n",
+		       s3 ? "Data files are s3:// objects: DuckDB asks\n-- the catalog for vended credentials (--iceberg-vend-credentials)."
+			  : "Data files are file:// paths.");
 	if (tok)
 		ids_buf_printf(out, "CREATE OR REPLACE SECRET idbsync_catalog (TYPE iceberg, TOKEN '%s');\n"
 				    "ATTACH 'idbsync' AS idbsync (TYPE iceberg, ENDPOINT '%s', SECRET idbsync_catalog);\n", tok, u);
@@ -102,15 +210,19 @@ static void duckdb_rest(ids_buf *out, const lake_ddl_options *o)
 
 /* Spark with the Iceberg runtime attached to the same catalog: its settings (Spark has no SQL
  * to create a catalog), tested as printed by tests/engines/test_spark_iceberg.py. */
-static void spark_rest(ids_buf *out, const lake_ddl_options *o)
+static void spark_rest(ids_buf *out, const lake_ddl_options *o, int s3)
 {
 	ids_buf_printf(out, "-- Apache Spark with the Iceberg runtime, attached to the REST catalog the running server serves.\n"
 			    "-- cache-enabled=false: every query loads the table and sees the newest snapshot (Iceberg's\n"
-			    "-- default keeps a loaded table for 30 s). Data files are file:// paths.\n"
-			    "-- spark-sql --packages org.apache.iceberg:iceberg-spark-runtime-4.0_2.13:1.10.0 \\\n"
+			    "-- default keeps a loaded table for 30 s). Data files are %s.\n"
+			    "-- spark-sql --packages org.apache.iceberg:iceberg-spark-runtime-4.0_2.13:1.10.0%s \\\n"
 			    "--   --conf spark.sql.catalog.idbsync=org.apache.iceberg.spark.SparkCatalog \\\n"
 			    "--   --conf spark.sql.catalog.idbsync.type=rest \\\n"
-			    "--   --conf spark.sql.catalog.idbsync.uri=%s \\\n", o->catalog_uri);
+			    "--   --conf spark.sql.catalog.idbsync.uri=%s \\\n",
+		       s3 ? "s3:// objects, read with Iceberg's S3FileIO" : "file:// paths",
+		       s3 ? ",org.apache.iceberg:iceberg-aws-bundle:1.10.0" : "", o->catalog_uri);
+	if (s3)
+		spark_s3(out, o);
 	if (o->catalog_token)
 		ids_buf_printf(out, "--   --conf spark.sql.catalog.idbsync.token=%s \\\n", o->catalog_token);
 	else
@@ -129,17 +241,27 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 		return err->code;
 	char root[PATH_MAX + 20], wh[PATH_MAX + 40];
 	snprintf(root, sizeof root, "%s/_iceberg", abs);
-	if (o->location)
-		snprintf(wh, sizeof wh, "%s/_iceberg", o->location);
-	else
-		snprintf(wh, sizeof wh, "file://%s", root);
-	ids_buf_printf(out, "-- idbsync lake %s (Apache Iceberg v2, file-system catalog at %s), dialect %s\n", abs, wh, d);
+	int s3 = s3_warehouse(root, wh, sizeof wh);
+	if (s3 && !rest)   /* no version-hint, no file:// data: only the served catalog finds the tables */
+		return ids_fail(err, IDS_EINVAL, "the Iceberg tables of %s are on S3 (%s) with the running server as their catalog: "
+					     "attach trino, spark or duckdb to it with --catalog-uri http://HOST:PORT/iceberg",
+				abs, wh);
+	if (s3)
+		ids_buf_printf(out, "-- idbsync lake %s (Apache Iceberg v2 on %s, the running server its catalog), dialect %s\n", abs,
+			       wh, d);
+	else {
+		if (o->location)
+			snprintf(wh, sizeof wh, "%s/_iceberg", o->location);
+		else
+			snprintf(wh, sizeof wh, "file://%s", root);
+		ids_buf_printf(out, "-- idbsync lake %s (Apache Iceberg v2, file-system catalog at %s), dialect %s\n", abs, wh, d);
+	}
 	if (rest && !strcmp(d, "duckdb"))
-		duckdb_rest(out, o);
+		duckdb_rest(out, o, s3);
 	else if (rest && !strcmp(d, "spark"))
-		spark_rest(out, o);
+		spark_rest(out, o, s3);
 	else if (rest)
-		trino_rest(out, o);
+		trino_rest(out, o, s3);
 	else if (!strcmp(d, "duckdb"))
 		ids_buf_puts(out, "INSTALL iceberg; LOAD iceberg;\n"
 				  "-- iceberg_scan(dir) follows metadata/version-hint.text: every query sees the newest snapshot.\n"

@@ -60,8 +60,9 @@ def post_json(url, body=None, timeout=120, headers=None):
 class Server:
     """A real `idbsync serve` on 127.0.0.1:<free port> with a temp data dir and lake."""
 
-    def __init__(self, profile, args=(), tmp=None, token=None):
-        """token: sent as a bearer token with every request (a server with --auth tokens:FILE)."""
+    def __init__(self, profile, args=(), tmp=None, token=None, env=None):
+        """token: sent as a bearer token with every request (a server with --auth tokens:FILE);
+        env: more environment variables for the server (an S3 warehouse's keys)."""
         self.token, self.user = token, ""
         self.headers = {"authorization": f"Bearer {token}"} if token else None
         self.tmp = tmp or tempfile.mkdtemp(prefix=f"idbsync-eng-{profile}-")
@@ -71,7 +72,8 @@ class Server:
         self.errlog = os.path.join(self.tmp, "server.log")
         argv = [BIN, "serve", "--data", self.data, "--lake", self.lake, "--listen", "127.0.0.1:0",
                 "--lake-profile", profile, "--flush-interval", "200ms", *args]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=open(self.errlog, "wb"), text=True)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=open(self.errlog, "ab"), text=True,
+                                     env={**os.environ, **(env or {})})
         deadline = time.time() + 20
         self.url = None
         while time.time() < deadline:
@@ -175,13 +177,13 @@ def check_profiles(body, stop, **kw):
     assert not failures, "\n".join(failures[:40])
 
 
-def admin_server(profile, args=(), token="engines-admin-token", user="ops"):
+def admin_server(profile, args=(), token="engines-admin-token", user="ops", env=None):
     """A Server with --auth tokens:FILE whose one token is an admin's (the served Iceberg
     catalog needs one); requests carry it, and the rows it pushes have idb_user `user`."""
     tmp = tempfile.mkdtemp(prefix=f"idbsync-eng-{profile}-")
     with open(os.path.join(tmp, "tokens"), "w") as f:
         f.write(f"{token} {user} admin\n")
-    s = Server(profile, [*args, "--auth", f"tokens:{os.path.join(tmp, 'tokens')}"], tmp=tmp, token=token)
+    s = Server(profile, [*args, "--auth", f"tokens:{os.path.join(tmp, 'tokens')}"], tmp=tmp, token=token, env=env)
     s.user = user
     return s
 

@@ -51,6 +51,8 @@ class Lake:
         self.acked = {}
 
     ddl = H.Server.ddl   # `idbsync ddl --lake <its lake>`
+    kill_var = "IDBSYNC_TEST_ICEBERG_KILL"   # the variable that names the kill step
+    env = {}                                 # more environment for the server (an S3 lake's keys)
 
     def statements(self, dialect):
         """The statements `idbsync ddl --dialect X` prints, but those naming a table tables()
@@ -63,7 +65,7 @@ class Lake:
         return subprocess.Popen([H.BIN, "serve", "--data", os.path.join(self.tmp, "data"), "--lake", self.lake,
                                  "--listen", "127.0.0.1:0", *self.args], stdout=subprocess.PIPE,
                                 stderr=open(os.path.join(self.tmp, "server.log"), "ab"), text=True,
-                                env={**os.environ, "IDBSYNC_TEST_ICEBERG_KILL": env})
+                                env={**os.environ, **self.env, self.kill_var: env})
 
     def ingest_until_killed(self):
         """Pushes batches of 10 (5 keys rewritten each time, for many small change-log files to
@@ -135,23 +137,27 @@ class Lake:
             s.stop()
 
 
-def produce():
-    """Every kill point's lake, killed (not restarted yet)."""
+def kill_points():
+    """(group, step, n, server args, restart step or None) of every kill point of KILLS."""
+    return [(group, step, g["n"], g["args"], g.get("restart")) for group, g in KILLS.items() if not group.startswith("_")
+            for step in g["steps"]]
+
+
+def produce(points=None, make=Lake):
+    """Every kill point's lake (points: kill_points() by default; make(group, step, n, args):
+    the Lake), killed (not restarted yet)."""
     lakes = []
-    for group, g in KILLS.items():
-        if group.startswith("_"):
-            continue
-        for step in g["steps"]:
-            lk = Lake(group, step, g["n"], g["args"])
-            t0 = time.time()
-            lk.ingest_until_killed()
-            if g.get("restart"):   # killed again, while the restart removes what the first kill left
-                time.sleep(2.5)    # older than --iceberg-keep 1s (whole seconds)
-                lk.step = g["restart"]
-                p = lk.start(lk.step)
-                lk.wait_killed(p)
-            H.log(f"{lk.name}: killed at {lk.step} after {len(lk.acked)} acked changes ({time.time() - t0:.1f}s)")
-            lakes.append(lk)
+    for group, step, n, args, restart in points or kill_points():
+        lk = make(group, step, n, args)
+        t0 = time.time()
+        lk.ingest_until_killed()
+        if restart:   # killed again, while the restart removes what the first kill left
+            time.sleep(2.5)    # older than --iceberg-keep 1s (whole seconds)
+            lk.step = restart
+            p = lk.start(lk.step)
+            lk.wait_killed(p)
+        H.log(f"{lk.name}: killed at {lk.step} after {len(lk.acked)} acked changes ({time.time() - t0:.1f}s)")
+        lakes.append(lk)
     return lakes
 
 
@@ -376,6 +382,22 @@ def history_of(lk, rows, flushed, feed):
     return history, probs
 
 
+def reads_problems(lk, killed, after, history, flushed, feed):
+    """Problems of every read of lake lk, killed and restarted (check_read against the history;
+    after the restart the change log at the flushed seq and the state equal to the pull feed)."""
+    probs = []
+    for phase, res in (("killed", killed), ("restarted", after)):
+        for (lake, eng, table), (seq, rows) in res.items():
+            if lake == lk.name:
+                probs += [f"{phase} {eng}: {p}" for p in check_read(table, seq, rows, history)]
+                if phase == "restarted" and kind(table) == "changes" and seq != flushed:
+                    probs.append(f"restarted {eng} {table}: idbsync.seq {seq}, flushed {flushed}")
+                if phase == "restarted" and kind(table) == "state" and \
+                        {r[0]: int(r[1]) for r in rows} != {k: e["seq"] for k, e in feed.items()}:
+                    probs.append(f"restarted {eng} {table}: not the pull feed")
+    return probs
+
+
 def read_all(engines, lakes, phase, results, spent):
     """Every table of every lake through every engine: results[(lake, engine, table)] =
     (seq, rows) or the error; the failed reads' lines. spent[engine] += its seconds (a figure)."""
@@ -400,21 +422,43 @@ def read_all(engines, lakes, phase, results, spent):
 JVMS = ("Spark", "Trino", "Hive")
 
 
+class Starts:
+    """Engines started on threads (a JVM takes tens of seconds) while the lakes are produced."""
+
+    def __init__(self, makers):
+        self.started = {}
+        self.threads = [threading.Thread(target=self._start, args=(n, f)) for n, f in makers.items()]
+        for t in self.threads:
+            t.start()
+
+    def _start(self, name, fn):
+        try:
+            self.started[name] = fn()
+        except Exception as e:  # noqa: BLE001 - raised by ready()
+            self.started[name] = e
+
+    def ready(self):
+        """Waits for every start; raises the first failure; returns {name: engine}."""
+        for t in self.threads:
+            t.join()
+        for v in self.started.values():
+            if isinstance(v, Exception):
+                raise v
+        return dict(self.started)
+
+    def stop(self):
+        """Stops every engine that started (after the starts ended)."""
+        for t in self.threads:
+            t.join()
+        for v in self.started.values():
+            if not isinstance(v, Exception):
+                v.stop()
+
+
 def run():
     tmp = tempfile.mkdtemp(prefix="idbsync-iceberg-crash-")
-    started = {}
-
-    def start(name, fn):   # the JVMs start while the lakes are produced
-        try:
-            started[name] = fn()
-        except Exception as e:  # noqa: BLE001
-            started[name] = e
     t0 = time.time()
-    threads = [threading.Thread(target=start, args=("Trino", lambda: Trino(tmp))),
-               threading.Thread(target=start, args=("Spark", lambda: Spark(tmp))),
-               threading.Thread(target=start, args=("Hive", lambda: Hive(tmp)))]
-    for t in threads:
-        t.start()
+    jvms = Starts({"Trino": lambda: Trino(tmp), "Spark": lambda: Spark(tmp), "Hive": lambda: Hive(tmp)})
     lakes = []
     engines = []
     m = H.Matrix("Spark, Trino, DuckDB, Hive after kill -9")
@@ -422,11 +466,7 @@ def run():
     try:
         lakes = produce()
         t_produce = time.time() - t0
-        for t in threads:
-            t.join()
-        for name in JVMS:
-            if isinstance(started.get(name), Exception):
-                raise started[name]
+        started = jvms.ready()
         engines = [("DuckDB", DuckDB())] + [(name, started[name]) for name in JVMS]
         m.cell("-", "startup seconds", ", ".join(f"{name} {started[name].startup_s:.0f}" for name in JVMS))
         t1 = time.time()
@@ -445,16 +485,7 @@ def run():
                 failures.append(f"{lk.name}: no history (DuckDB did not read the restarted change log)")
                 continue
             history, hp = history_of(lk, log[1], flushed, feed)
-            probs += [f"restarted: {p}" for p in hp]
-            for phase, res in (("killed", killed), ("restarted", after)):
-                for (lake, eng, table), (seq, rows) in res.items():
-                    if lake == lk.name:
-                        probs += [f"{phase} {eng}: {p}" for p in check_read(table, seq, rows, history)]
-                        if phase == "restarted" and kind(table) == "changes" and seq != flushed:
-                            probs.append(f"restarted {eng} {table}: idbsync.seq {seq}, flushed {flushed}")
-                        if phase == "restarted" and kind(table) == "state" and \
-                                {r[0]: int(r[1]) for r in rows} != {k: e["seq"] for k, e in feed.items()}:
-                            probs.append(f"restarted {eng} {table}: not the pull feed")
+            probs += [f"restarted: {p}" for p in hp] + reads_problems(lk, killed, after, history, flushed, feed)
             later = sum(changed_later(t, *r) for (x, e, t), r in killed.items() if x == lk.name)
             m.cell("-", f"kill at {lk.step}: read by all, consistent", "ok" if not probs else "FAIL: " + probs[0][:200])
             H.log(f"{lk.name}: idbsync.seq read killed {sorted({(t, r[0]) for (x, e, t), r in killed.items() if x == lk.name})}, "
@@ -464,13 +495,10 @@ def run():
               f"restarted lakes read {t_after:.0f}s (both phases: {', '.join(f'{e} {t:.0f}s' for e, t in spent.items())}), "
               f"load {os.getloadavg()[0]:.1f}")
     finally:
-        for t in threads:
-            t.join()
+        jvms.stop()
         for name, eng in engines:
-            eng.stop()
-        for v in started.values():
-            if not isinstance(v, Exception) and all(v is not e for _, e in engines):
-                v.stop()
+            if name not in JVMS:
+                eng.stop()
         if not H.KEEP and not failures:
             shutil.rmtree(tmp, ignore_errors=True)
             for lk in lakes:
