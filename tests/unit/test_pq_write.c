@@ -242,6 +242,47 @@ static void test_dict_fallback(void)
 	unlink(path);
 }
 
+/* dict_probe: a first page of at least twice the probe is judged on its first values only.
+ * 2,000 values cycling over 150: judged on the whole page the dictionary pays; on a probe of
+ * 100 (all distinct) it does not. The rows read back the same either way. */
+static void test_dict_probe(void)
+{
+	ids_error err = IDS_ERROR_INIT;
+	pq_node *s = one_col(PQ_BYTE_ARRAY, PQ_LT_STRING);
+	const char *path = tmp_path("probe.parquet");
+	for (int probe = 0; probe <= 100; probe += 100) {
+		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+		o.dict_probe = (size_t)probe;
+		pq_writer *w;
+		CHECK(pq_writer_new(&w, path, s, &o, &err) == 0);
+		char row[64];
+		ids_buf expect = IDS_BUF_INIT;
+		for (int i = 0; i < 2000; i++) {
+			int n = snprintf(row, sizeof row, "{\"v\":\"value-%d\"}", i % 150);
+			CHECK(pq_writer_write_json(w, row, (size_t)n, NULL, &err) == 0);
+			ids_buf_append(&expect, row, (size_t)n);
+			ids_buf_putc(&expect, '\n');
+		}
+		CHECK(pq_writer_close(w, &err) == 0);
+		pq_writer_free(w);
+		const pq_file_meta *m;
+		pq_reader *rd = NULL;
+		char *got = read_rows(path, &m, &rd);
+		CHECK(got && !strcmp(got, expect.data));
+		if (m && m->n_row_groups == 1) {
+			const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+			CHECK(probe ? c->dictionary_page_offset < 0 : c->dictionary_page_offset == 4);
+		} else {
+			CHECK(!"one row group");
+		}
+		free(got);
+		pq_reader_free(rd);
+		ids_buf_free(&expect);
+	}
+	pq_node_free(s);
+	unlink(path);
+}
+
 static void test_string_stats(void)
 {
 	ids_error err = IDS_ERROR_INIT;
@@ -390,6 +431,7 @@ int main(void)
 	test_rle_roundtrip();
 	test_dict_reorder();
 	test_dict_fallback();
+	test_dict_probe();
 	test_string_stats();
 	test_float_stats();
 	test_batch_api();

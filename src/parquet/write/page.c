@@ -30,8 +30,6 @@ static double project_distinct(double n, double d, double N)
 	return lo * -expm1(-N / lo);
 }
 
-#define PROBE_VALUES 16384
-
 /* Whether a dictionary is worth keeping for the chunk, judged on its first page (n values,
  * d distinct, plain bytes) and projected to the values a chunk may hold: many columns
  * (zip codes, small enums) only pay off once their domain is mostly seen. */
@@ -99,7 +97,7 @@ out:
 
 /* Dictionary-encodes the page into sc->idx. Returns 1 when the page is to be written with
  * dictionary indices, 0 when PLAIN. */
-static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_values,
+static int dict_page(const pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_values,
 		     ids_error *err, int *rc)
 {
 	*rc = 0;
@@ -121,20 +119,21 @@ static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_val
 	const uint8_t *vals = (const uint8_t *)pg->vals.data;
 	size_t done = 0;
 	size_t off = 0;
-	if (c->dict_pages == 0 && pg->n_vals >= 2 * PROBE_VALUES) {
+	size_t probe = w->o.dict_probe;
+	if (c->dict_pages == 0 && pg->n_vals >= 2 * probe) {
 		/* Judge the chunk's first values before building the dictionary of the whole page:
 		 * for ids, timestamps, amounts it never pays, and building it was a sixth of the
 		 * lake's time and a tenth of `parquet write`'s. */
-		if (pqw_dict_encode(c->dict, vals, pg->vals.len, PROBE_VALUES, sc->idx, sc->hash))
+		if (pqw_dict_encode(c->dict, vals, pg->vals.len, probe, sc->idx, sc->hash))
 			goto oom;
-		off = pqw_dict_value_offset(c->dict, vals, pg->vals.len, PROBE_VALUES);
-		if (!dict_pays(PROBE_VALUES, pqw_dict_count(c->dict), pqw_dict_plain(c->dict)->len, off, c->dict_max,
+		off = pqw_dict_value_offset(c->dict, vals, pg->vals.len, probe);
+		if (!dict_pays(probe, pqw_dict_count(c->dict), pqw_dict_plain(c->dict)->len, off, c->dict_max,
 			       chunk_values)) {
 			pqw_dict_clear(c->dict);
 			c->dict_mode = PQW_DICT_FELL_BACK;
 			return 0;
 		}
-		done = PROBE_VALUES;
+		done = probe;
 	}
 	if (pqw_dict_encode(c->dict, vals + off, pg->vals.len - off, pg->n_vals - done, sc->idx + done, sc->hash))
 		goto oom;
@@ -215,7 +214,7 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 	 * sparse column holds far fewer values than rows, and projecting its distinct values
 	 * to a million made a dictionary look like it pays where PLAIN is smaller) */
 	double per_row = pg->rows ? (double)pg->n_vals / (double)pg->rows : 1.0;
-	int dict = dict_page(c, pg, sc, (double)w->o.row_group_rows * per_row, err, &rc);
+	int dict = dict_page(w, c, pg, sc, (double)w->o.row_group_rows * per_row, err, &rc);
 	if (rc)
 		return rc;
 	int64_t nulls = count_nulls(c, pg);
