@@ -47,6 +47,11 @@ typedef struct pq_write_options {
 	int page_version;        /* 0: 1 (both profiles); 1 or 2 */
 	int dictionary;          /* -1: on; 0: off; 1: on */
 	size_t dict_max_bytes;   /* 0: 1 MiB; past it a column chunk falls back to PLAIN */
+	size_t dict_probe;       /* 0: 16,384. A chunk's first page of at least twice this many
+				  * values is judged on its first dict_probe values before its
+				  * whole dictionary is built (a smaller page on all of it).
+				  * Smaller probes cost less for columns of distinct values and
+				  * judge columns with a slowly growing domain less well. */
 	size_t page_bytes;       /* 0: 1 MiB of values (PLAIN size) per data page */
 	int64_t row_group_rows;  /* 0: 1,000,000 rows */
 	size_t row_group_bytes;  /* 0: 128 MiB of values (PLAIN size) per row group */

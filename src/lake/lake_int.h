@@ -477,6 +477,12 @@ int lk_log_replay(lake *l, lk_table *t, int64_t after, int64_t upto, int single,
 /* compact.c: merges the change log's small files (a check every 10 s at most). */
 int lk_compact(lake *l, ids_error *err);
 int lk_compact_wanted(const lake *l);   /* a check is due and some table has enough small files */
+int lk_compact_overdue(const lake *l);  /* some table has so many small files that a busy flush compacts */
+/* Writes the rows of the Parquet files in[0..n) into path (written whole or not at all), column
+ * chunks decoded and re-encoded as the compaction does (no value through JSON, no ledger read);
+ * IDS_EINVAL when a file's schema is not the first one's, IDS_EBUSY when lake_stop's budget
+ * ran out before the last file. */
+int lk_files_concat(lake *l, const char *path, const char *const *in, size_t n, ids_error *err);
 
 /* changelog.c */
 int lk_log_touch_key(lk_table *t, const ledger_change *c, const char *keyjson, ids_error *err);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "idbsync/log.h"
 #include "idbsync/value.h"
 
 #define RKEYS_MAX ((size_t)64 << 20)   /* keys remembered per pass; past it, one rebuild */
@@ -154,6 +155,37 @@ static int link_others(const char *dir, const char *next, const lk_delta *ds, si
 	return rc;
 }
 
+/* The merged file of deltas[i..n) in outdir. Each delta file holds the live rows of its id range
+ * as of the last pass and the ranges are back to back, so their rows, concatenated, are the
+ * merged range's: copied column by column (as the change-log compaction does), which costs a
+ * fraction of reading and encoding them again from the ledger. Read from the ledger instead
+ * when a file is missing (a crash between listing a range and writing it) or the copy fails
+ * (but for shutting down, IDS_EBUSY: the merge waits for the next start). */
+static int merged_file(lake *l, lk_table *t, const char *dir, size_t i, const lk_delta *m, const char *outdir,
+		       ids_error *err)
+{
+	size_t n = t->n_deltas - i;
+	char (*paths)[IDS_PATH_MAX + 1] = malloc(n * sizeof *paths);
+	const char **in = malloc(n * sizeof *in);
+	char out[IDS_PATH_MAX + 1];
+	int rc = paths && in ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = ids_path(out, sizeof out, err, "%s/part-%u.parquet", outdir, m->slot);
+	for (size_t k = 0; !rc && k < n; k++) {
+		in[k] = paths[k];
+		rc = ids_path(paths[k], sizeof paths[k], err, "%s/part-%u.parquet", dir, t->deltas[i + k].slot);
+	}
+	if (!rc && (rc = lk_files_concat(l, out, in, n, err)) && rc != IDS_EBUSY) {
+		ids_logf(IDS_LOG_DEBUG, "lake_delta_merge", "%s: merged from the ledger: %s", t->table, err->msg);
+		ids_error clean = IDS_ERROR_INIT;
+		*err = clean;
+		rc = write_delta(l, t, m, outdir, 0, err);
+	}
+	free(paths);
+	free(in);
+	return rc;
+}
+
 /* Merges deltas[i..n) into one file in the slot of deltas[i]: a copy of the table dir made of
  * hard links plus the merged file and _buckets, exchanged with the visible dir in one rename
  * (as a rebuild is), so no reader sees a row twice. */
@@ -167,11 +199,12 @@ static int merge(lake *l, lk_table *t, size_t i, ids_error *err)
 	if (rc)
 		return rc;
 	lk_rm_rf(next);
+	int64_t t0 = lk_now_ms();
 	int subdir = 0;
 	size_t n = t->n_deltas;
 	lk_delta keep = t->deltas[i], m = {keep.slot, keep.lo, t->deltas[n - 1].hi};
 	if ((rc = lk_mkdirs(next, err)) || (rc = link_others(dir, next, t->deltas + i, n - i, &subdir, err)) || subdir ||
-	    (rc = write_delta(l, t, &m, next, 0, err))) {
+	    (rc = merged_file(l, t, dir, i, &m, next, err))) {
 		lk_rm_rf(next);
 		return rc;
 	}
@@ -187,8 +220,17 @@ static int merge(lake *l, lk_table *t, size_t i, ids_error *err)
 	}
 	lk_rm_rf(next);   /* after the exchange: the old version (open files stay readable) */
 	lk_fsync_dir(dbdir);
-	if (!rc)
+	if (!rc) {
 		atomic_fetch_add(&l->m_rebuilds, 1);
+		ids_logrec lr;
+		if (ids_log_begin(&lr, IDS_LOG_DEBUG, "lake_delta_merge")) {
+			ids_log_str(&lr, "table", t->table);
+			ids_log_int(&lr, "files", (long long)(n - i));
+			ids_log_int(&lr, "ids", (long long)(m.hi - m.lo));
+			ids_log_int(&lr, "ms", (long long)(lk_now_ms() - t0));
+			ids_log_end(&lr);
+		}
+	}
 	return rc;
 }
 
@@ -220,6 +262,11 @@ static int maybe_merge(lake *l, lk_table *t, ids_error *err)
 		if (n - i < MERGE_FANOUT)
 			break;
 		rc = merge(l, t, i, err);
+		if (rc == IDS_EBUSY) {   /* shutting down: the deltas stay as they are, all listed */
+			ids_error clean = IDS_ERROR_INIT;
+			*err = clean;
+			return 0;
+		}
 		if (t->n_deltas == n)
 			break;   /* not merged (the dir holds a subdirectory), or failed */
 	}

@@ -183,29 +183,47 @@ static void test_dict_reorder(void)
 	pqw_dict_free(d);
 }
 
-static void test_dict_fallback(void)
+/* Writes n one-column rows {"v": row(i)} to path with o; expect (if not NULL) gets them as
+ * NDJSON, the text read_rows gives back. */
+static void write_strings(const char *path, const pq_node *s, const pq_write_options *o, int n,
+			  int (*row)(char *, size_t, int), ids_buf *expect)
 {
 	ids_error err = IDS_ERROR_INIT;
+	pq_writer *w;
+	CHECK(pq_writer_new(&w, path, s, o, &err) == 0);
+	char buf[64];
+	for (int i = 0; w && i < n; i++) {
+		int len = row(buf, sizeof buf, i);
+		CHECK(pq_writer_write_json(w, buf, (size_t)len, NULL, &err) == 0);
+		if (expect) {
+			ids_buf_append(expect, buf, (size_t)len);
+			ids_buf_putc(expect, '\n');
+		}
+	}
+	CHECK(w && pq_writer_close(w, &err) == 0);
+	pq_writer_free(w);
+}
+
+/* 300 rows cycling over 20 values (dictionary pays), then unique values (it overflows) */
+static int cycle_then_unique(char *b, size_t n, int i)
+{
+	return i < 300 ? snprintf(b, n, "{\"v\":\"value-%d\"}", i % 20) : snprintf(b, n, "{\"v\":\"unique-%d\"}", i);
+}
+
+static int unique(char *b, size_t n, int i) { return snprintf(b, n, "{\"v\":\"u%d\"}", i); }
+
+static int cycle150(char *b, size_t n, int i) { return snprintf(b, n, "{\"v\":\"value-%d\"}", i % 150); }
+
+static void test_dict_fallback(void)
+{
 	pq_node *s = one_col(PQ_BYTE_ARRAY, PQ_LT_STRING);
 	pq_write_options o = PQ_WRITE_OPTIONS_INIT;
 	o.dict_max_bytes = 2000;
 	o.page_bytes = 64;
 	o.codec = PQ_CODEC_UNCOMPRESSED;
 	const char *path = tmp_path("fallback.parquet");
-	pq_writer *w;
-	CHECK(pq_writer_new(&w, path, s, &o, &err) == 0);
-	char row[64];
 	ids_buf expect = IDS_BUF_INIT;
-	/* 300 rows cycling over 20 values (dictionary pays), then unique values (it overflows) */
-	for (int i = 0; i < 600; i++) {
-		int n = i < 300 ? snprintf(row, sizeof row, "{\"v\":\"value-%d\"}", i % 20)
-				: snprintf(row, sizeof row, "{\"v\":\"unique-%d\"}", i);
-		CHECK(pq_writer_write_json(w, row, (size_t)n, NULL, &err) == 0);
-		ids_buf_append(&expect, row, (size_t)n);
-		ids_buf_putc(&expect, '\n');
-	}
-	CHECK(pq_writer_close(w, &err) == 0);
-	pq_writer_free(w);
+	write_strings(path, s, &o, 600, cycle_then_unique, &expect);
 	const pq_file_meta *m;
 	pq_reader *rd = NULL;
 	char *got = read_rows(path, &m, &rd);
@@ -222,13 +240,7 @@ static void test_dict_fallback(void)
 	pq_reader_free(rd);
 
 	/* unique from the start: the dictionary never pays and is dropped entirely */
-	CHECK(pq_writer_new(&w, path, s, &o, &err) == 0);
-	for (int i = 0; i < 200; i++) {
-		int n = snprintf(row, sizeof row, "{\"v\":\"u%d\"}", i);
-		CHECK(pq_writer_write_json(w, row, (size_t)n, NULL, &err) == 0);
-	}
-	CHECK(pq_writer_close(w, &err) == 0);
-	pq_writer_free(w);
+	write_strings(path, s, &o, 200, unique, NULL);
 	got = read_rows(path, &m, &rd);
 	if (m && m->n_row_groups == 1) {
 		const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
@@ -238,6 +250,36 @@ static void test_dict_fallback(void)
 	free(got);
 	pq_reader_free(rd);
 	ids_buf_free(&expect);
+	pq_node_free(s);
+	unlink(path);
+}
+
+/* dict_probe: a first page of at least twice the probe is judged on its first values only.
+ * 2,000 values cycling over 150: judged on the whole page the dictionary pays; on a probe of
+ * 100 (all distinct) it does not. The rows read back the same either way. */
+static void test_dict_probe(void)
+{
+	pq_node *s = one_col(PQ_BYTE_ARRAY, PQ_LT_STRING);
+	const char *path = tmp_path("probe.parquet");
+	for (int probe = 0; probe <= 100; probe += 100) {
+		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+		o.dict_probe = (size_t)probe;
+		ids_buf expect = IDS_BUF_INIT;
+		write_strings(path, s, &o, 2000, cycle150, &expect);
+		const pq_file_meta *m;
+		pq_reader *rd = NULL;
+		char *got = read_rows(path, &m, &rd);
+		CHECK(got && !strcmp(got, expect.data));
+		if (m && m->n_row_groups == 1) {
+			const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+			CHECK(probe ? c->dictionary_page_offset < 0 : c->dictionary_page_offset == 4);
+		} else {
+			CHECK(!"one row group");
+		}
+		free(got);
+		pq_reader_free(rd);
+		ids_buf_free(&expect);
+	}
 	pq_node_free(s);
 	unlink(path);
 }
@@ -526,6 +568,7 @@ int main(void)
 	test_rle_roundtrip();
 	test_dict_reorder();
 	test_dict_fallback();
+	test_dict_probe();
 	test_string_stats();
 	test_float_stats();
 	test_batch_api();

@@ -30,8 +30,6 @@ static double project_distinct(double n, double d, double N)
 	return lo * -expm1(-N / lo);
 }
 
-#define PROBE_VALUES 16384
-
 /* Whether a dictionary is worth keeping for the chunk, judged on its first page (n values,
  * d distinct, plain bytes) and projected to the values a chunk may hold: many columns
  * (zip codes, small enums) only pay off once their domain is mostly seen. */
@@ -151,7 +149,7 @@ static int dict_take(pqw_dict *d, vcur *v, size_t n, uint32_t *out, uint32_t *sc
 
 /* Dictionary-encodes the page into sc->idx. Returns 1 when the page is to be written with
  * dictionary indices, 0 when PLAIN. */
-static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_values,
+static int dict_page(const pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_values,
 		     ids_error *err, int *rc)
 {
 	*rc = 0;
@@ -172,19 +170,20 @@ static int dict_page(pqw_col *c, pqw_page *pg, pqw_scratch *sc, double chunk_val
 	}
 	vcur v = {pg, pg, span_of(pg, pg), 0, 0};
 	size_t done = 0, off = 0, rest;
-	if (c->dict_pages == 0 && pg->n_vals >= 2 * PROBE_VALUES) {
+	size_t probe = w->o.dict_probe;
+	if (c->dict_pages == 0 && pg->n_vals >= 2 * probe) {
 		/* Judge the chunk's first values before building the dictionary of the whole page:
 		 * for ids, timestamps, amounts it never pays, and building it was a sixth of the
 		 * lake's time and a tenth of `parquet write`'s. */
-		if (dict_take(c->dict, &v, PROBE_VALUES, sc->idx, sc->hash, &off))
+		if (dict_take(c->dict, &v, probe, sc->idx, sc->hash, &off))
 			goto oom;
-		if (!dict_pays(PROBE_VALUES, pqw_dict_count(c->dict), pqw_dict_plain(c->dict)->len, off, c->dict_max,
+		if (!dict_pays(probe, pqw_dict_count(c->dict), pqw_dict_plain(c->dict)->len, off, c->dict_max,
 			       chunk_values)) {
 			pqw_dict_clear(c->dict);
 			c->dict_mode = PQW_DICT_FELL_BACK;
 			return 0;
 		}
-		done = PROBE_VALUES;
+		done = probe;
 	}
 	if (dict_take(c->dict, &v, pg->n_vals - done, sc->idx + done, sc->hash, &rest))
 		goto oom;
@@ -265,7 +264,7 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 	 * sparse column holds far fewer values than rows, and projecting its distinct values
 	 * to a million made a dictionary look like it pays where PLAIN is smaller) */
 	double per_row = pg->rows ? (double)pg->n_vals / (double)pg->rows : 1.0;
-	int dict = dict_page(c, pg, sc, (double)w->o.row_group_rows * per_row, err, &rc);
+	int dict = dict_page(w, c, pg, sc, (double)w->o.row_group_rows * per_row, err, &rc);
 	if (rc)
 		return rc;
 	int64_t nulls = count_nulls(c, pg);

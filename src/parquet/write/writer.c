@@ -33,6 +33,8 @@ static void resolve_options(pq_write_options *o)
 		o->dict_max_bytes = (size_t)1 << 20;
 	if (o->dict_max_bytes > ((size_t)1 << 30))
 		o->dict_max_bytes = (size_t)1 << 30;
+	if (!o->dict_probe)
+		o->dict_probe = 16384;
 	if (!o->page_bytes)
 		o->page_bytes = (size_t)1 << 20;
 	if (o->page_bytes > ((size_t)256 << 20))
