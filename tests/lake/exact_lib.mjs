@@ -126,8 +126,8 @@ export async function checkEverySnapshot({ data, lake, args = [], env = {}, writ
  * The plain layout (--lake-format hive, the default): no flush but the flush calls of client 0
  * (--flush-interval 3600s), so the files stay as its pass left them until the next call; after
  * each call DuckDB reads every state table's files (read_parquet over the directory) and
- * progress.json, and each state must be exactly the state at progress.json's state_seq, which
- * is also changes_seq. Resolves {passes, flushed}.
+ * progress.json, and each state must be exactly the state at progress.json's state_seq.
+ * Resolves {passes, flushed}.
  */
 export async function checkPlainAfterEachFlush({ data, lake, args = [], env = {}, writers = 3, pushes = 30 }) {
   const srv = await serve({ data, lake, env, args: [...args, '--flush-interval', '3600s', '--lake-partition', 'app/events=region'] });
@@ -137,7 +137,9 @@ export async function checkPlainAfterEachFlush({ data, lake, args = [], env = {}
     const read = async ({ flushed }) => {
       const prog = JSON.parse(fs.readFileSync(`${lake}/_idbsync/progress.json`, 'utf8'));
       assert.ok(prog.state_seq >= flushed, `state_seq ${prog.state_seq}: the flush call answered ${flushed}`);
-      assert.equal(prog.state_seq, prog.changes_seq, 'a state pass records the seq its change log reached');
+      // (a flush whose pass was not due, such as the first call's after a flush at start,
+      // leaves the change log ahead)
+      assert.ok(prog.state_seq <= prog.changes_seq, `state_seq ${prog.state_seq} past changes_seq ${prog.changes_seq}`);
       const tables = [];
       for (const store of STORES) tables.push(await db.rows(`SELECT * FROM ${glob(lake, 'app', store)}`));
       reads.push({ seq: prog.state_seq, tables });
