@@ -183,6 +183,18 @@ int ledger_list_json(ledger *lg, const char *db, const char *user, ids_buf *out,
  * hash >> (32 - k), so one bucket is one contiguous hash range (an index range scan). */
 uint32_t ledger_key_hash(const uint8_t *key, size_t len);
 
+/* Pins one read snapshot of the state to the calling thread: every read it makes through the
+ * ledger until ledger_read_end sees that snapshot and no later commit (SQLite: a read
+ * transaction on one connection of the pool; PostgreSQL: a REPEATABLE READ transaction), so
+ * the lake's change-log round and the state pass after it agree on one seq. *head (if not NULL)
+ * is the snapshot's head seq. One pin per ledger at a time (IDS_EBUSY if another thread holds
+ * it); other threads' reads and the writer go on meanwhile. A pinned SQLite snapshot keeps the
+ * WAL from restarting at its beginning, so hold it for one short pass. Writes through the
+ * ledger (ledger_changes_prune) must wait for ledger_read_end. */
+int ledger_read_begin(ledger *lg, int64_t *head, ids_error *err);
+/* Ends the calling thread's pin (no-op without one). */
+void ledger_read_end(ledger *lg);
+
 typedef struct ledger_change {
 	int64_t seq;
 	const char *db, *store, *user, *client;   /* names */

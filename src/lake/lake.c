@@ -72,11 +72,19 @@ static int state_due(const lake *l, int more)
 	return lk_now_ms() - l->state_end_ms >= gap;
 }
 
-/* Rebuilds the touched state buckets of every table, then records state_seq. */
-static int state_pass(lake *l, ids_error *err)
+/* Rebuilds the touched state buckets of every table, then records state_seq. Runs in the read
+ * snapshot of the round before it (do_flush): the rounds the snapshot still holds (more) go to
+ * the change log first, so the rows the pass reads are exactly the state at the seq the change
+ * log reached, which it records (state_seq, and each Iceberg state snapshot's idbsync.seq). */
+static int state_pass(lake *l, int more, ids_error *err)
 {
-	int64_t t0 = lk_now_ms(), upto = l->changes_seq;
+	int64_t t0 = lk_now_ms();
 	int rc = 0;
+	while (!rc && more && !lk_out_of_time(l))
+		rc = log_round(l, &more, err);
+	if (!rc && more)
+		return ids_fail(err, IDS_EBUSY, "shutting down");
+	int64_t upto = l->changes_seq;
 	for (lk_table *t = l->tables; !rc && t; t = t->next) {
 		if (!table_needs_state(t) || t->state_held)
 			continue;   /* a held table's state waits for its retry (hold.c) */
@@ -150,10 +158,15 @@ static void do_flush(lake *l)
 		lk_hold_request_done(l);
 	int busy = 0;   /* a round was full: the ledger head ran ahead of the change log */
 	while (more && !rc && !lk_out_of_time(l)) {
-		rc = log_round(l, &more, &err);
+		/* one snapshot of the ledger for the round and the state pass after it (released
+		 * between rounds: a pinned snapshot keeps the WAL from restarting) */
+		rc = ledger_read_begin(l->lg, NULL, &err);
+		if (!rc)
+			rc = log_round(l, &more, &err);
 		busy |= more;
 		if (!rc && state_due(l, more) && !lk_out_of_time(l))
-			rc = state_pass(l, &err);
+			rc = state_pass(l, more, &err);
+		ledger_read_end(l->lg);
 	}
 	/* Compaction decodes and re-encodes every small file since the last check, on this thread:
 	 * after a busy flush of a 10M-row ingest that was 70 files, 12 s in which the change log

@@ -507,6 +507,11 @@ int ledger_is_read_only(ledger *lg, const char *db, const char *name)
 sqlite3 *ledger_reader_get(ledger *lg)
 {
 	pthread_mutex_lock(&lg->rmu);
+	sqlite3 *pin = ledger_pin_mine(lg);
+	if (pin) {
+		pthread_mutex_unlock(&lg->rmu);
+		return pin;
+	}
 	for (;;) {
 		for (int i = 0; i < READERS; i++) {
 			if (!lg->reader_busy[i]) {
@@ -522,7 +527,7 @@ sqlite3 *ledger_reader_get(ledger *lg)
 void ledger_reader_put(ledger *lg, sqlite3 *db)
 {
 	pthread_mutex_lock(&lg->rmu);
-	for (int i = 0; i < READERS; i++)
+	for (int i = 0; i < READERS && db != lg->pin; i++)   /* the pin stays taken: ledger_read_end */
 		if (lg->readers[i] == db)
 			lg->reader_busy[i] = 0;
 	pthread_cond_signal(&lg->rfree);

@@ -101,6 +101,10 @@ struct ledger {
 	pthread_cond_t rfree;
 	sqlite3 *readers[READERS];
 	int reader_busy[READERS];
+	/* ledger_read_begin's pin (one reader, SQLite's or PostgreSQL's) and the thread it is
+	 * pinned to; guarded by rmu */
+	void *pin;
+	pthread_t pin_thread;
 
 	sqlite3 *ck;                      /* the checkpoint thread's connection (checkpoint.c) */
 	pthread_t ckpt;
@@ -261,7 +265,14 @@ int ledger_exec(sqlite3 *db, const char *sql, ids_error *err);
 #define LEDGER_WALBUF_VFS "idbsync-walbuf"
 int ledger_walbuf_register(void);
 int ledger_conn_open(ledger *lg, sqlite3 **out, int readonly, ids_error *err);
+/* A read connection of the pool (waits for a free one); on a thread that pinned a snapshot
+ * (ledger_read_begin), that snapshot's connection, which ledger_reader_put leaves pinned. */
 sqlite3 *ledger_reader_get(ledger *lg);
+/* 1 when db is the calling thread's pinned snapshot: already in its transaction (no BEGIN,
+ * no COMMIT around a scan). */
+int ledger_reader_pinned(ledger *lg, const void *conn);
+/* Under rmu: the calling thread's pinned connection, or NULL (pin.c). */
+void *ledger_pin_mine(ledger *lg);
 void ledger_reader_put(ledger *lg, sqlite3 *db);
 
 /* Lookup-or-create of ids (writer only). */

@@ -170,6 +170,11 @@ PGconn *pg_reader_get(ledger *lg, ids_error *err)
 	struct ledger_pg *pg = lg->pg;
 	int i = -1;
 	pthread_mutex_lock(&lg->rmu);
+	PGconn *pin = ledger_pin_mine(lg);
+	if (pin) {
+		pthread_mutex_unlock(&lg->rmu);
+		return pin;
+	}
 	for (;;) {
 		for (int k = 0; k < PG_READERS && i < 0; k++)
 			if (!pg->reader_busy[k])
@@ -194,7 +199,7 @@ void pg_reader_put(ledger *lg, PGconn *c)
 {
 	struct ledger_pg *pg = lg->pg;
 	pthread_mutex_lock(&lg->rmu);
-	for (int i = 0; i < PG_READERS; i++)
+	for (int i = 0; i < PG_READERS && c != lg->pin; i++)   /* the pin stays taken: ledger_read_end */
 		if (pg->readers[i] == c)
 			pg->reader_busy[i] = 0;
 	pthread_cond_signal(&lg->rfree);

@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A read connection inside a snapshot; *head (if asked) is that snapshot's head. */
+/* A read connection inside a snapshot; *head (if asked) is that snapshot's head. On a thread
+ * that pinned one (ledger_read_begin), that snapshot. */
 static PGconn *snapshot_begin(ledger *lg, int64_t *head, ids_error *err)
 {
 	PGconn *c = pg_reader_get(lg, err);
 	if (!c)
 		return NULL;
-	if (pg_exec(lg, c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) {
+	int pinned = ledger_reader_pinned(lg, c);   /* already in the pinned snapshot */
+	if (!pinned && pg_exec(lg, c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) {
 		pg_reader_put(lg, c);
 		return NULL;
 	}
@@ -23,7 +25,8 @@ static PGconn *snapshot_begin(ledger *lg, int64_t *head, ids_error *err)
 		*head = r && PQntuples(r) ? pg_i64(r, 0, 0) : 0;
 		PQclear(r);
 		if (!r) {
-			pg_exec(lg, c, "rollback", "ROLLBACK", NULL);
+			if (!pinned)
+				pg_exec(lg, c, "rollback", "ROLLBACK", NULL);
 			pg_reader_put(lg, c);
 			return NULL;
 		}
@@ -33,7 +36,7 @@ static PGconn *snapshot_begin(ledger *lg, int64_t *head, ids_error *err)
 
 static void snapshot_end(ledger *lg, PGconn *c)
 {
-	if (PQtransactionStatus(c) != PQTRANS_IDLE)
+	if (PQtransactionStatus(c) != PQTRANS_IDLE && !ledger_reader_pinned(lg, c))
 		pg_exec(lg, c, "end", "ROLLBACK", NULL);
 	pg_reader_put(lg, c);
 }

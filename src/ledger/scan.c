@@ -55,11 +55,12 @@ int ledger_sqlite_scan_log(ledger *lg, const char *what, const char *sql, int64_
 	return rc;
 }
 
-/* A read connection inside a transaction (one snapshot), and that snapshot's head seq. */
+/* A read connection inside a transaction (one snapshot), and that snapshot's head seq; on a
+ * thread that pinned one (ledger_read_begin), that snapshot. */
 static sqlite3 *snapshot_begin(ledger *lg, int64_t *head, ids_error *err)
 {
 	sqlite3 *db = ledger_reader_get(lg);
-	if (ledger_exec(db, "BEGIN", err)) {
+	if (!ledger_reader_pinned(lg, db) && ledger_exec(db, "BEGIN", err)) {
 		ledger_reader_put(lg, db);
 		return NULL;
 	}
@@ -73,7 +74,8 @@ static sqlite3 *snapshot_begin(ledger *lg, int64_t *head, ids_error *err)
 static void snapshot_end(ledger *lg, sqlite3 *db, sqlite3_stmt *q)
 {
 	sqlite3_finalize(q);
-	ledger_exec(db, "COMMIT", NULL);
+	if (!ledger_reader_pinned(lg, db))   /* a pinned snapshot goes on: ledger_read_end */
+		ledger_exec(db, "COMMIT", NULL);
 	ledger_reader_put(lg, db);
 }
 

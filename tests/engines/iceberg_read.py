@@ -14,6 +14,9 @@ prints JSON for tests/lake/iceberg*.test.mjs.
       every seq 1..max exactly once (one store), the state each key once.
       TABLE_DIR may also be rest+URI/NS.TABLE: the table as the Iceberg REST catalog at URI
       has it (load_table; the catalog's current metadata).
+  iceberg_read.py history TABLE_DIR ...
+      one {"snapshots":[{"id","seq","op","rows":[...]}]} per argument: every snapshot the
+      newest metadata keeps, in commit order, each scanned (time travel to each).
   iceberg_read.py append URI NS.TABLE JSON_ROWS
       appends rows to a table through the REST catalog (another writer's commit).
   iceberg_read.py catalog URI
@@ -213,6 +216,16 @@ def size(table_dir):
                       "disk_files": len(os.listdir(md))}))
 
 
+def history(table_dir):
+    """Every snapshot the newest metadata keeps, each scanned (time travel to it)."""
+    tab = open_table(table_dir)
+    out = []
+    for s in sorted(tab.metadata.snapshots, key=lambda s: s.sequence_number):
+        rows = tab.scan(snapshot_id=s.snapshot_id).to_arrow().to_pylist()
+        out.append({"id": s.snapshot_id, "seq": snap_seq(s), "op": s.summary.operation.value, "rows": plain(rows)})
+    return {"snapshots": out}
+
+
 def versions(table_dir):
     out = {"versions": 0, "errors": []}
     for n in sorted(os.listdir(os.path.join(table_dir, "metadata"))):
@@ -234,6 +247,8 @@ if __name__ == "__main__":
             d, _, seq = a.partition("@")
             res.append(scan(d, int(seq) if seq else None, flt or None))
         print(json.dumps(res))
+    elif sys.argv[1] == "history":
+        print(json.dumps([history(a) for a in sys.argv[2:]]))
     elif sys.argv[1] == "append":
         append(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "catalog":

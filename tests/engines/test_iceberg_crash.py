@@ -10,7 +10,8 @@ one catalog per lake and phase) and DuckDB (iceberg_scan, which follows version-
 
 Every read must succeed and hold each key (state) or seq (change log) at most once; the change
 log at the current snapshot holds exactly the changes up to its summary's idbsync.seq and the
-state equals the change history at that seq. After the restart the change log holds every change
+state equals the change history at that seq, exactly, as does every state snapshot the
+metadata keeps (DuckDB's time travel to each, both phases). After the restart the change log holds every change
 once (every acked one among them) and the state equals the pull feed. The history is the
 restarted change log as DuckDB reads it, checked against the acked pushes and the pull feed."""
 import json
@@ -304,6 +305,18 @@ class DuckDB:
             self.r.query(f"SELECT count(*) AS n FROM iceberg_scan('{d}')", ["n"])
         return seq, rows
 
+    def travel(self, lk, table):
+        """Time travel to every snapshot the metadata version-hint.text names keeps
+        (iceberg_scan(dir, snapshot_from_id =>)): [(snapshot id, its idbsync.seq, rows)]."""
+        d = os.path.join(os.path.realpath(lk.lake), "_iceberg", "app", table)
+        names = [x.strip() for x in cols(table).split(",")]
+        out = []
+        for s in L.metadata(lk.lake, "app", table, follow=False).get("snapshots", []):
+            seq = s["summary"].get("idbsync.seq")
+            rows = self.r.query(f"SELECT {cols(table)} FROM iceberg_scan('{d}', snapshot_from_id => {s['snapshot-id']})", names)
+            out.append((s["snapshot-id"], int(seq) if seq is not None else None, rows))
+        return out
+
     def stop(self):
         if self.r:
             self.r.close()
@@ -344,24 +357,17 @@ def check_read(table, seq, rows, history):
         return probs
     keys = [r[0] for r in rows]
     probs = [f"{table}: key {x} twice" for x in sorted({x for x in keys if keys.count(x) > 1})][:3]
-    # the state at N (docs/iceberg.md, "Time travel by seq"): every change <= N, and rows changed
-    # later while its pass ran (the pass reads the ledger's rows as they are)
+    # exactly the state at N (docs/iceberg.md, "Time travel by seq"): each key's newest change
+    # <= N, and nothing changed later
     want = state_at(history, seq)
     got = {r[0]: int(r[1]) for r in rows}
     for key, s in got.items():
         if history.get(s) != (key, "put"):
             probs.append(f"{table} at idbsync.seq {seq}: key {key} at seq {s}, which put {history.get(s)}")
-        elif s <= seq and want.get(key) != s:
+        elif want.get(key) != s:
             probs.append(f"{table} at idbsync.seq {seq}: key {key} at seq {s}, at {seq} it is {want.get(key)}")
-    later = {k for s, (k, op) in history.items() if s > seq and op == "delete"}
-    probs += [f"{table} at idbsync.seq {seq}: key {k} (seq {w}) missing" for k, w in want.items()
-              if k not in got and k not in later][:3]
+    probs += [f"{table} at idbsync.seq {seq}: key {k} (seq {w}) missing" for k, w in want.items() if k not in got][:3]
     return probs
-
-
-def changed_later(table, seq, rows):
-    """How many rows of a state read are newer than its snapshot's idbsync.seq (a figure)."""
-    return sum(1 for r in rows if int(r[1]) > seq) if kind(table) == "state" and seq is not None else 0
 
 
 def history_of(lk, rows, flushed, feed):
@@ -419,6 +425,20 @@ def read_all(engines, lakes, phase, results, spent):
     return failures
 
 
+def travel_all(duck, lakes, phase, results):
+    """DuckDB's time travel to every snapshot of every state table: results[(lake, table)] =
+    [(snapshot id, seq, rows)]; the failed reads' lines."""
+    failures = []
+    for lk in lakes:
+        for table in lk.tables():
+            if kind(table) == "state":
+                try:
+                    results[(lk.name, table)] = duck.travel(lk, table)
+                except Exception as e:  # noqa: BLE001
+                    failures.append(f"{lk.name} {phase} DuckDB {table}: time travel failed: {H.short_error(e)}")
+    return failures
+
+
 JVMS = ("Spark", "Trino", "Hive")
 
 
@@ -472,10 +492,13 @@ def run():
         t1 = time.time()
         killed, after, spent = {}, {}, {}
         failures += read_all(engines, lakes, "killed", killed, spent)
+        travels = {"killed": {}, "restarted": {}}
+        failures += travel_all(engines[0][1], lakes, "killed", travels["killed"])
         t_killed = time.time() - t1
         restarted = {lk.name: lk.restart() for lk in lakes}
         t2 = time.time()
         failures += read_all(engines, lakes, "restarted", after, spent)
+        failures += travel_all(engines[0][1], lakes, "restarted", travels["restarted"])
         t_after = time.time() - t2
         for lk in lakes:
             flushed, feed = restarted[lk.name]
@@ -486,10 +509,17 @@ def run():
                 continue
             history, hp = history_of(lk, log[1], flushed, feed)
             probs += [f"restarted: {p}" for p in hp] + reads_problems(lk, killed, after, history, flushed, feed)
-            later = sum(changed_later(t, *r) for (x, e, t), r in killed.items() if x == lk.name)
+            # every state snapshot, by DuckDB's time travel: exactly the state at its idbsync.seq
+            n_travel = 0
+            for phase, res in travels.items():
+                for (lake, table), snaps in res.items():
+                    if lake == lk.name:
+                        n_travel += len(snaps)
+                        for sid, seq, rows in snaps:
+                            probs += [f"{phase} DuckDB snapshot {sid}: {p}" for p in check_read(table, seq, rows, history)]
             m.cell("-", f"kill at {lk.step}: read by all, consistent", "ok" if not probs else "FAIL: " + probs[0][:200])
             H.log(f"{lk.name}: idbsync.seq read killed {sorted({(t, r[0]) for (x, e, t), r in killed.items() if x == lk.name})}, "
-                  f"restarted {flushed}; state rows newer than their snapshot's seq: {later} ({len(engines)} engines)")
+                  f"restarted {flushed}; {n_travel} state snapshots read by time travel")
             failures += [f"{lk.name} ({lk.step}): {p}" for p in probs]
         H.log(f"time: lakes produced {t_produce:.0f}s (JVMs starting meanwhile), killed lakes read {t_killed:.0f}s, "
               f"restarted lakes read {t_after:.0f}s (both phases: {', '.join(f'{e} {t:.0f}s' for e, t in spent.items())}), "
