@@ -117,11 +117,18 @@ for (const kind of ['tmpfs', 'ext4']) {
       assertDiskFull(fails1, 'first fill');
       t.diagnostic(`${kind}: full after ${clients.reduce((a, c) => a + c.acked, 0)} mutations; ` +
         `first error: ${fails1[0].status} ${fails1[0].text}`);
-      // still full: retries keep failing cleanly, reads keep working
-      for (const cl of clients) {
-        const r = await postJson(agent, `${srv.url}/v1/db/${DB}/push`, { client: cl.name, mutations: cl.pending });
-        assert.equal(r.status, 507, `retry while full: ${r.text}`);
-      }
+      // still full: retries keep failing cleanly, reads keep working. A retry may find room the
+      // filesystem does not show: when the WAL restarts at its beginning (a checkpoint done and
+      // no reader left on it, e.g. once the lake's flush ends its read snapshot) new frames
+      // overwrite the file instead of growing it. Such a retry must be applied whole (fillUp
+      // checks its ack and count, verify() its rows), and the client then pushes on until the
+      // disk is full again and a retry fails with 507 like the first.
+      const before = clients.reduce((a, c) => a + c.acked, 0);
+      const fails1b = await fillUp(50);
+      assert.deepEqual(errors, []);
+      assertDiskFull(fails1b, 'retry while full');
+      const roomInWal = clients.reduce((a, c) => a + c.acked, 0) - before;
+      if (roomInWal) t.diagnostic(`${kind}: ${roomInWal} mutations fit in the WAL's own space after the first 507`);
       assert.equal((await request(`${srv.url}/healthz`)).status, 200);
       const n1 = await verify('while full');
 
