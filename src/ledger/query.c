@@ -452,16 +452,23 @@ int ledger_query(ledger *lg, const char *dbname, const char *user, const char *s
 		ids_buf v = IDS_BUF_INIT;
 		ids_buf_puts(&v, "CREATE TEMP VIEW IF NOT EXISTS ");
 		quote_ident(&v, (const char *)sqlite3_column_text(q, 0));
-		ids_buf_puts(&v, " AS SELECT idbsync_no_table(");
-		const char *tn = (const char *)sqlite3_column_text(q, 0);
-		ids_buf_putc(&v, '\'');
-		for (; *tn; tn++) {
+		/* the function is called in WHERE as well: SQLite 3.46 counts a view's rows without
+		 * evaluating its columns, so count(*) got 1 instead of the error (integration/query) */
+		ids_buf q_name = IDS_BUF_INIT;
+		ids_buf_putc(&q_name, '\'');
+		for (const char *tn = (const char *)sqlite3_column_text(q, 0); *tn; tn++) {
 			if (*tn == '\'')
-				ids_buf_putc(&v, '\'');
-			ids_buf_putc(&v, *tn);
+				ids_buf_putc(&q_name, '\'');
+			ids_buf_putc(&q_name, *tn);
 		}
-		ids_buf_puts(&v, "') AS none");
-		if (sqlite3_exec(db, v.data, NULL, NULL, NULL) != SQLITE_OK)
+		ids_buf_putc(&q_name, '\'');
+		ids_buf_printf(&v, " AS SELECT idbsync_no_table(%.*s) AS none WHERE idbsync_no_table(%.*s) IS NULL",
+			       (int)q_name.len, q_name.data, (int)q_name.len, q_name.data);
+		int failed = q_name.failed || v.failed; /* a view not made would leave the table reachable */
+		ids_buf_free(&q_name);
+		if (failed)
+			rc = ids_fail(err, IDS_ENOMEM, "query: out of memory");
+		else if (sqlite3_exec(db, v.data, NULL, NULL, NULL) != SQLITE_OK)
 			rc = ids_fail(err, IDS_EIO, "query: %s", sqlite3_errmsg(db));
 		ids_buf_free(&v);
 	}
