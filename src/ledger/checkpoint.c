@@ -22,6 +22,10 @@
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	ledger *lg = arg;
+	if (frames < atomic_load(&lg->wal_frames))
+		atomic_fetch_add(&lg->wal_restarts, 1);   /* the WAL started over at its beginning */
+	atomic_store(&lg->wal_frames, frames);
+	atomic_store(&lg->wal_commit_us, ledger_mono_us());
 	if (frames >= CKPT_INLINE) {
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	} else if (frames >= CKPT_FRAMES) {

@@ -3,6 +3,7 @@
 #define LEDGER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 #include "idbsync/ledger.h"
@@ -112,6 +113,10 @@ struct ledger {
 	pthread_mutex_t ckmu;
 	pthread_cond_t ckwake;
 	int ck_due, ck_stop;
+	/* the WAL as the writer's hook saw it after its last commit (checkpoint.c), read by a pin
+	 * that waits for the WAL to restart (pin.c) */
+	_Atomic int wal_frames;
+	_Atomic long long wal_restarts, wal_commit_us;
 
 	struct field_seen **fields;       /* writer-only cache of the fields table (hash buckets) */
 	size_t n_field_buckets;

@@ -6,6 +6,7 @@
 #include "pg_int.h"
 
 #include <string.h>
+#include <time.h>
 
 /* Under rmu: the calling thread's pinned connection, or NULL. */
 void *ledger_pin_mine(ledger *lg)
@@ -42,9 +43,32 @@ static void *pg_begin(ledger *lg, int64_t *head, ids_error *err)
 	return c;
 }
 
+/* The WAL restarts at its beginning only when a checkpoint has copied all of it and no reader
+ * holds a snapshot inside it. The flush thread pins one for each round and its pass, back to
+ * back under a busy ingest, so a checkpoint only ever copied up to the last pin's mark and the
+ * WAL grew without end (1.06 GB in a 5M-row ingest against 60-160 MB without pins). So a pin
+ * taken while the WAL is large and the writer busy first waits, unpinned, for the writer's own
+ * checkpoint after its next commit (checkpoint.c: every commit past CKPT_INLINE frames runs
+ * one, and with no pin it copies everything) and the commit after it to start the WAL over:
+ * a few commits, bounded by PIN_WAIT_MS. (A RESTART checkpoint from here instead held the
+ * checkpoint lock while waiting for the busy writer, and the WAL grew further.) */
+#define PIN_WAL_FRAMES 16384     /* 64 MB of 4 KiB pages: journal_size_limit (ledger.c) */
+#define PIN_WAIT_MS 250
+#define PIN_BUSY_MS 100          /* the writer committed this recently: it is busy */
+
+static void wait_wal_restart(ledger *lg)
+{
+	long long r0 = atomic_load(&lg->wal_restarts), t0 = ledger_mono_us();
+	while (atomic_load(&lg->wal_frames) >= PIN_WAL_FRAMES && atomic_load(&lg->wal_restarts) == r0 &&
+	       ledger_mono_us() - atomic_load(&lg->wal_commit_us) < PIN_BUSY_MS * 1000 &&
+	       ledger_mono_us() - t0 < PIN_WAIT_MS * 1000)
+		nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);
+}
+
 /* A SQLite reader in a read transaction: WAL fixes its snapshot at the first read (the head). */
 static void *sqlite_begin(ledger *lg, int64_t *head, ids_error *err)
 {
+	wait_wal_restart(lg);
 	sqlite3 *db = ledger_reader_get(lg);
 	sqlite3_stmt *q = NULL;
 	int rc = ledger_exec(db, "BEGIN", err);
