@@ -164,6 +164,28 @@ def check_state(rows, log, floor):
     return problems
 
 
+def check_state_at(rows, log, upto):
+    """rows [(key, seq, n)] of one state scan at the snapshot whose idbsync.seq is upto: exactly
+    the state after every change <= upto (each live key once, at its newest put <= upto)."""
+    want = {}
+    for seq in sorted(s for s in log if s <= upto):
+        key, op, n = log[seq]
+        if op == "delete":
+            want.pop(key, None)
+        else:
+            want[key] = (seq, n)
+    problems = {"duplicates": 0, "missing": 0, "wrong": 0}
+    seen = set()
+    for key, seq, n in rows:
+        if key in seen:
+            problems["duplicates"] += 1
+        seen.add(key)
+        if want.get(key) != (seq, n):
+            problems["wrong"] += 1
+    problems["missing"] = sum(1 for k in want if k not in seen)
+    return problems
+
+
 class Tally:
     """The scans of one layout through one engine, each checked once it is read against the
     writer's log (Writer.log_now: the scan's rows are not kept, the change log grows with every
@@ -178,7 +200,8 @@ class Tally:
         self.bounds = set()   # the flushes the scans were bounded by (snapshot seqs / progress.json)
 
     def read(self, kind, fn):
-        """fn() -> (rows, bound): one scan and what check_changes / check_state bound it by."""
+        """fn() -> (rows, bound): one scan and what check_changes / check_state bound it by
+        (kind "state_at": a state scan at one snapshot, bound its idbsync.seq, check_state_at)."""
         self.queries += 1
         try:
             rows, bound = fn()
@@ -192,7 +215,8 @@ class Tally:
         self.bounds.add((bound[0] or bound[1]) if isinstance(bound, tuple) else bound)
         log = self.writer.log_now()
         rows = [tuple(r) for r in rows]
-        p = check_changes(rows, log, *bound) if kind == "changes" else check_state(rows, log, bound)
+        p = check_changes(rows, log, *bound) if kind == "changes" else \
+            check_state_at(rows, log, bound) if kind == "state_at" else check_state(rows, log, bound)
         for k, v in p.items():
             self.problems[k] += v
         if any(p.values()):

@@ -12,8 +12,16 @@ URL --s3-endpoint URL` prints, run as printed.
    environment; Trino 476 takes vended keys only with an STS session token, so it gets static
    keys); modern without auth, the static keys in both engines' settings. Every row of state and change
    log equals the pull feed and the pushed mutations, the conflicts table holds the one conflict
-   pushed, every data file planned is an s3:// object.
-2. kill -9 on S3: a server killed at every kill point of tests/lake/iceberg_kills.json (its
+   pushed, every data file planned is an s3:// object. Time travel on S3, each engine: the
+   snapshot of the first flush chosen by its summary's idbsync.seq, read VERSION AS OF its id
+   and TIMESTAMP AS OF its made_current_at, holds the state at that seq; the change log there
+   exactly the changes up to it.
+2. A reader in a loop through Spark and through Trino (taking turns, IDBSYNC_S3_LOOP_ROUNDS
+   rounds) on an S3 lake while a writer pushes and the server flushes every 200 ms: the change
+   log and the state at their current snapshots exactly the changes / the state up to its
+   idbsync.seq, the state as queried no older than the state flushed before the query; zero
+   errors, duplicates, missing or wrong rows, and more than one flush seen.
+3. kill -9 on S3: a server killed at every kill point of tests/lake/iceberg_kills.json (its
    file-system catalog's `hint` replaced by the S3 catalog's `cat-put`: metadata uploaded, the
    state not moved to it), between two PUTs of a commit (`put`) and with the body of a PUT of more
    than 1 MiB half sent (IDBSYNC_TEST_S3_KILL=put-body:1). Each lake is read as the kill left it
@@ -23,12 +31,12 @@ URL --s3-endpoint URL` prints, run as printed.
    its snapshot's idbsync.seq, every data file the snapshot names is an object of the size its
    manifest records; after the restart every acked change is in the change log once and the
    state equals the pull feed (test_iceberg_crash.py's checks).
-3. The S3 server killed mid-upload and restarted (IDBSYNC_TEST_S3_STALL): versitygw gets SIGKILL
+4. The S3 server killed mid-upload and restarted (IDBSYNC_TEST_S3_STALL): versitygw gets SIGKILL
    with a large PUT's body half sent, pushes are acked while it is down, it restarts on the same
    directory and port, the retried flush commits, and both engines read every acked change once
    and the state equal to the pull feed.
 
-IDBSYNC_S3_PARTS=profiles,kills,restart (the default) runs a subset while working on one."""
+IDBSYNC_S3_PARTS=profiles,loop,kills,restart (the default) runs a subset while working on one."""
 import json
 import os
 import random
@@ -47,6 +55,7 @@ os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 time.tzset()
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
+import s3_reads as R  # noqa: E402
 import test_iceberg_crash as C  # noqa: E402
 import test_trino_iceberg as TI  # noqa: E402
 
@@ -93,14 +102,14 @@ class S3:
         return ["--iceberg-warehouse", f"s3://lake/{prefix}", "--s3-endpoint", self.endpoint]
 
 
-def s3_ddl(server, dialect, s3, token=None, keys=False):
-    """`idbsync ddl --dialect D --catalog-uri <server>/iceberg --s3-endpoint E` as an operator
-    runs it: the admin token in $IDBSYNC_ICEBERG_TOKEN, the keys (keys) in $AWS_*."""
+def s3_ddl(server, dialect, s3, *more, token=None, keys=False):
+    """`idbsync ddl --dialect D --catalog-uri <server>/iceberg --s3-endpoint E [more]` as an
+    operator runs it: the admin token in $IDBSYNC_ICEBERG_TOKEN, the keys (keys) in $AWS_*."""
     env = {"IDBSYNC_ICEBERG_TOKEN": token or "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
     if keys:
         env.update(s3.env)
     return H.Server.ddl(server, dialect, "--catalog-uri", f"{server.url}/iceberg", "--s3-endpoint", s3.endpoint,
-                        env=env)
+                        *more, env=env)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,6 +147,16 @@ class Spark(C.Spark):
     def files(self, t):
         return [r[0] for r in self.spark.sql(f"SELECT file_path FROM {t}.files").collect()]
 
+    AS_OF = "VERSION AS OF"   # SELECT ... FROM t VERSION AS OF <snapshot id>
+
+    def history(self, t):
+        """HISTORY of t: [(snapshot id, seq, made_current_at, its TIMESTAMP AS OF clause)]."""
+        rows = self.spark.sql(R.HISTORY.format(snapshots=f"{t}.snapshots", history=f"{t}.history")).collect()
+        return [(r[0], r[1], r[2], f"TIMESTAMP AS OF '{r[2]:%Y-%m-%d %H:%M:%S.%f}'") for r in rows]
+
+    def rows(self, sql):
+        return [tuple(r) for r in self.spark.sql(sql).collect()]
+
     def dicts(self, sql):
         return [r.asDict(recursive=True) for r in self.spark.sql(sql).collect()]
 
@@ -168,6 +187,19 @@ class Trino(C.Trino):
     def files(self, t):
         cat, db, table = t.split(".")
         return [r[0] for r in self.t.query(f'SELECT file_path FROM {cat}.{db}."{table}$files"')[1]]
+
+    AS_OF = "FOR VERSION AS OF"
+
+    def history(self, t):
+        """HISTORY of t: [(snapshot id, seq, made_current_at, its FOR TIMESTAMP AS OF clause)]
+        (made_current_at as Trino writes it, `2026-12-06 07:00:00.123 UTC`: it sorts as text)."""
+        cat, db, table = t.split(".")
+        rows = self.t.query(R.HISTORY.format(snapshots=f'{cat}.{db}."{table}$snapshots"',
+                                           history=f'{cat}.{db}."{table}$history"'))[1]
+        return [(sid, seq, ts, f"FOR TIMESTAMP AS OF TIMESTAMP '{ts}'") for sid, seq, ts in rows]
+
+    def rows(self, sql):
+        return self.t.query(sql)[1]
 
     def dicts(self, sql):
         return TI.plain(*self.t.dicts(sql))
@@ -231,6 +263,7 @@ def check_profile(engines, m, profile, s3):
                 probs.append(f"conflicts/files: {H.short_error(e)}")
             m.cell(label, "conflicts, s3:// data files", "ok" if not probs else "FAIL: " + probs[0][:200])
             failures += [f"{label}: {p}" for p in probs]
+            failures += R.time_travel(eng, m, label, cat, data)
         if vend and "S3 credentials vended" not in open(s.errlog).read():
             failures.append(f"{profile}: the server logged no vend: the engines did not ask for credentials")
     finally:
@@ -239,7 +272,7 @@ def check_profile(engines, m, profile, s3):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. kill -9 on S3.
+# 3. kill -9 on S3.
 
 def s3_kills():
     """(group, step, n, args, restart) of every kill: iceberg_kills.json's points (its `hint`,
@@ -379,7 +412,7 @@ def check_lakes(m, lakes, engines, killed, after, flushed):
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. The S3 server killed mid-upload and restarted.
+# 4. The S3 server killed mid-upload and restarted.
 
 def s3_restart_lake(s3, started):
     """A server whose flush's PUT of more than 1 MiB is held half sent; versitygw killed there,
@@ -449,9 +482,10 @@ def run():
     t0 = time.time()   # the JVMs start while the lakes are produced; no AWS keys in their env
     jvms = C.Starts({"Trino": lambda: Trino(tmp), "Spark": lambda: Spark(tmp, s3.dir)})
     m = H.Matrix("Spark + Iceberg 1.10.0 (S3FileIO), Trino 476 Iceberg (native S3): lake on S3, served catalog")
-    engines, lakes, others, failures = [], [], [], []
+    engines, lakes, others, failures, looped = [], [], [], [], None
     try:
-        only = os.environ.get("IDBSYNC_S3_PARTS", "profiles,kills,restart")
+        only = os.environ.get("IDBSYNC_S3_PARTS", "profiles,loop,kills,restart")
+        looped = R.loop_server(s3) if "loop" in only else None
         lakes = C.produce(s3_kills(), lambda *a: Lake(*a, s3)) if "kills" in only else []
         restart_lake = s3_restart_lake(s3, others) if "restart" in only else None
         t_produce = time.time() - t0
@@ -463,6 +497,11 @@ def run():
             for profile in ("compat", "modern"):
                 failures += check_profile(engines, m, profile, s3)
         t_profiles = time.time() - t1
+        if looped:
+            failures += R.loop(engines, m, looped, lambda d: s3_ddl(looped, d, s3, "--db", "loop", keys=True))
+            looped.cleanup()
+            looped = None
+        t_loop = time.time() - t1 - t_profiles
         t2 = time.time()
         killed, after, spent = {}, {}, {}
         f, _ = read_phase(engines, lakes, "killed", killed, spent)
@@ -474,11 +513,13 @@ def run():
             flushed[restart_lake.name] = max(restart_lake.acked)
             lakes.append(restart_lake)
         failures += check_lakes(m, lakes, engines, killed, after, flushed)
-        H.log(f"time: lakes produced {t_produce:.0f}s (JVMs starting meanwhile), profiles {t_profiles:.0f}s, "
+        H.log(f"time: lakes produced {t_produce:.0f}s (JVMs starting meanwhile), profiles {t_profiles:.0f}s, loop {t_loop:.0f}s, "
               f"killed and restarted lakes read {time.time() - t2:.0f}s ({', '.join(f'{e} {t:.0f}s' for e, t in spent.items())}), "
               f"load {os.getloadavg()[0]:.1f}")
     finally:
         jvms.stop()
+        if looped:
+            looped.stop()
         for lk in lakes + others:
             lk.stop()
         s3.kill()

@@ -1,0 +1,105 @@
+"""Time travel and a reader in a loop through Spark and Trino on a lake on S3, for
+test_iceberg_s3.py (its engines: Spark and Trino attached to the catalog the server serves, each
+with AS_OF, history(t) and rows(sql)). The snapshots are chosen by their summary's idbsync.seq
+and checked against the pushed changes (docs/iceberg.md, "Time travel by seq"); the loop's
+checks are reader_loop.py's."""
+import os
+import time
+
+import harness as H
+import reader_loop as L
+import trino as T
+
+# The current ancestors of a table, oldest first: (snapshot id, idbsync.seq, made_current_at),
+# in Spark's and Trino's SQL alike (the history is what both resolve TIMESTAMP AS OF by).
+HISTORY = ("SELECT s.snapshot_id, CAST(s.summary['idbsync.seq'] AS BIGINT), h.made_current_at FROM {snapshots} s "
+           "JOIN {history} h ON s.snapshot_id = h.snapshot_id WHERE h.is_current_ancestor "
+           "ORDER BY h.made_current_at, 2")
+
+
+def time_travel(eng, m, label, cat, data):
+    """The snapshot of the first flush, chosen by its summary's idbsync.seq: the state there by
+    VERSION AS OF its id and by TIMESTAMP AS OF its made_current_at (which resolves to the newest
+    snapshot made current by then: the expectation is that one's seq) equals the state at that
+    seq; the change log there holds exactly the items changes up to its seq."""
+    failures = []
+    try:
+        hist = [h for h in eng.history(f"{cat}.app.items") if h[1] is not None]
+        old = [h for h in hist if h[1] <= data.first_flush]
+        if not old or old[-1][1] >= hist[-1][1]:
+            raise AssertionError(f"no snapshot older than the current one at seq <= {data.first_flush}: {hist}")
+        sid, seq, ts, at_ts = old[-1]
+        for how, clause, upto in ((eng.AS_OF, f"{eng.AS_OF} {sid}", seq),
+                                  ("TIMESTAMP AS OF", at_ts, [h[1] for h in hist if h[2] <= ts][-1])):
+            got = {r[0]: r[1] for r in eng.rows(f"SELECT idb_key, idb_seq FROM {cat}.app.items {clause}")}
+            failures += H.time_travel(m, label, f"S3: time travel {how}", data, upto, got)
+        chist = [h for h in eng.history(f"{cat}.app.items_changes") if h[1] is not None and h[1] <= data.first_flush]
+        got = sorted(r[0] for r in eng.rows(f"SELECT idb_seq FROM {cat}.app.items_changes {eng.AS_OF} {chist[-1][0]}"))
+        want = sorted(e["seq"] for e in data.log if e["store"] == "items" and e["seq"] <= chist[-1][1])
+        res = "ok" if got == want else f"FAIL: at seq {chist[-1][1]}: {got} != {want}"
+    except Exception as e:  # noqa: BLE001 - a refused query is a finding
+        res = f"FAIL: {H.short_error(e)}"
+    m.cell(label, f"S3: change log {eng.AS_OF}", res[:200])
+    return failures + ([] if res == "ok" else [f"{label}: time travel: {res}"])
+
+
+
+LOOP_ROUNDS = int(os.environ.get("IDBSYNC_S3_LOOP_ROUNDS", "8"))
+
+
+def loop_server(s3):
+    """The loop's server (modern, warehouse s3://lake/loop on test_iceberg_s3.S3 s3), its
+    tables made (L.seed)."""
+    s = H.Server("modern", ["--lake-format", "iceberg", *s3.args("loop")], env=s3.env)
+    try:
+        L.seed(s)
+    except Exception:
+        s.cleanup()
+        raise
+    return s
+
+
+def loop(engines, m, s, ddl):
+    """Rounds in which each engine reads, through the served catalog (each query loads the
+    newest commit): the change log at its current snapshot (VERSION AS OF its id: exactly the
+    changes up to its idbsync.seq), the state at the state table's current snapshot (exactly the
+    state at its seq) and the state as queried (no older than the state flushed before the
+    query, reader_loop.check_state), while a writer pushes and the server flushes every 200 ms.
+    Any error, duplicate, missing or wrong row fails; so does a loop that saw fewer than two
+    flushes. ddl(dialect): what `idbsync ddl --dialect D --catalog-uri .. --db loop` prints for s."""
+    cats = {name: eng.attach_ddl(f"loop_{name}".lower(), ddl(name.lower())) for name, eng in engines}
+
+    def pinned(eng, t, cols, kind):
+        sid, seq = [h[:2] for h in eng.history(t) if h[1] is not None][-1]
+        rows = eng.rows(f"SELECT {cols} FROM {t} {eng.AS_OF} {sid}")
+        return rows, ((seq, 0) if kind == "changes" else seq)
+
+    def latest(eng, t):
+        floor = L.progress(s)[1]
+        return eng.rows(f"SELECT idb_key, idb_seq, n FROM {t}"), floor
+
+    name0, eng0 = engines[0]
+    before = len(eng0.history(f"{cats[name0]}.loop.live_changes"))
+    [w] = L.start_writers(s)
+    tallies = {name: L.Tally(w, (T.TrinoError,) if name == "Trino" else (Exception,)) for name, _ in engines}
+    t0 = time.time()
+    try:
+        for _ in range(LOOP_ROUNDS):
+            for name, eng in engines:
+                c, tl = cats[name], tallies[name]
+                tl.read("changes", lambda: pinned(eng, f"{c}.loop.live_changes", "idb_seq, idb_key, idb_op, n", "changes"))
+                tl.read("state_at", lambda: pinned(eng, f"{c}.loop.live", "idb_key, idb_seq, n", "state"))
+                tl.read("state", lambda: latest(eng, f"{c}.loop.live"))
+    finally:
+        failures = L.stop_writers([w])
+    flushes = len(eng0.history(f"{cats[name0]}.loop.live_changes")) - before
+    for name, tl in tallies.items():
+        m.cell("modern", f"S3 lake: {name} reader in a loop during ingest", tl.cell())
+        H.log(f"S3 loop ({name}): {tl.cell()}; samples {tl.samples}")
+        if tl.failed or tl.queries == tl.errors or len(tl.bounds) < 2:
+            failures.append(f"S3 loop {name}: {tl.cell()}; {tl.samples}")
+    H.log(f"S3 loop: {LOOP_ROUNDS} rounds in {time.time() - t0:.0f}s, {len(w.log)} changes pushed, {flushes} change-log "
+          f"snapshots committed, "
+          f"load {os.getloadavg()[0]:.1f}")
+    return failures
+
