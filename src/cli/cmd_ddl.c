@@ -23,7 +23,7 @@ static const cli_opt ddl_opts[] = {
 	{.flag = "--drill-workspace", .arg = "WS", .def = "dfs.lake", .help = "the Drill workspace the lake is mounted as",
 	 .type = CLI_STR, F(drill_workspace)},
 	{.flag = "--catalog-uri", .arg = "URL",
-	 .help = "iceberg lake, trino, spark or duckdb: attach to this REST catalog (the server's http://HOST:PORT/iceberg; "
+	 .help = "iceberg lake, trino, spark, duckdb or hive: attach to this REST catalog (the server's http://HOST:PORT/iceberg; "
 		 "the token from $IDBSYNC_ICEBERG_TOKEN)",
 	 .type = CLI_STR, F(catalog_uri)},
 	{.flag = "--s3-endpoint", .arg = "URL",

@@ -3,8 +3,8 @@
  * namespace = database, table = table dir). Engines that track the newest metadata themselves
  * (Spark's hadoop catalog, Hive 4 and Impala location-based tables, DuckDB's iceberg_scan
  * through version-hint.text) see every commit; Trino registers one metadata file and needs
- * the registration renewed. With --catalog-uri, Trino and DuckDB attach to the REST catalog the
- * running server serves instead, which always names the newest commit. A lake whose tables are
+ * the registration renewed. With --catalog-uri, Trino, Spark, DuckDB and Hive attach to the REST
+ * catalog the running server serves instead, which always names the newest commit. A lake whose tables are
  * on S3 with the server as catalog (--iceberg-warehouse s3://) is attached only that way, with
  * the engine's S3 settings printed beside the catalog's. docs/iceberg.md. */
 #include "iceberg.h"
@@ -36,6 +36,9 @@ static void attach(ids_buf *o, const char *d, int rest, const char *db, const ch
 	lk_sanitize(db, sdb, sizeof sdb);
 	if (!strcmp(d, "spark"))   /* a catalog that names the tables: a query proves each one loads */
 		ids_buf_printf(o, "SELECT count(*) FROM idbsync.`%s`.%s;\n", db, t);
+	else if (rest && !strcmp(d, "hive"))   /* a Hive table naming the catalog's table */
+		ids_buf_printf(o, "CREATE EXTERNAL TABLE IF NOT EXISTS %s.%s STORED BY ICEBERG\n"
+				  "  TBLPROPERTIES ('iceberg.catalog'='idbsync', 'name'='%s.%s');\n", sdb, t, db, t);
 	else if (rest)
 		ids_buf_printf(o, "SELECT count(*) FROM idbsync.\"%s\".\"%s\";\n", db, t);
 	else if (!strcmp(d, "duckdb"))
@@ -140,18 +143,28 @@ static void trino_s3(ids_buf *out, const lake_ddl_options *o)
 	ids_buf_printf(out, "  \"s3.region\" = '%s'\n", o->s3_region ? o->s3_region : "us-east-1");
 }
 
-/* The same for Spark's Iceberg catalog: Iceberg's S3FileIO (iceberg-aws-bundle). */
+/* Iceberg's S3FileIO (iceberg-aws-bundle) settings of an Iceberg catalog, one a line as
+ * <pre><property>=<value><post> (Spark's --conf lines, Hive's SETs): the endpoint and path-style
+ * access of an S3-compatible server, the region, static keys when the environment has them.
+ * Returns whether it printed keys. */
+static int s3fileio(ids_buf *out, const lake_ddl_options *o, const char *pre, const char *post)
+{
+	const char *k[] = {"io-impl", "s3.endpoint", "s3.path-style-access", "client.region", "s3.access-key-id",
+			   "s3.secret-access-key"};
+	const char *v[] = {"org.apache.iceberg.aws.s3.S3FileIO", o->s3_endpoint, o->s3_endpoint ? "true" : NULL,
+			   o->s3_region ? o->s3_region : "us-east-1", o->s3_access_key, o->s3_access_key ? o->s3_secret_key : NULL};
+	for (size_t i = 0; i < sizeof k / sizeof *k; i++)
+		if (v[i])
+			ids_buf_printf(out, "%s%s=%s%s\n", pre, k[i], v[i], post);
+	return o->s3_access_key != NULL;
+}
+
+/* The same for Spark's Iceberg catalog; without keys, vended ones asked for with a token. */
 static void spark_s3(ids_buf *out, const lake_ddl_options *o)
 {
-	ids_buf_puts(out, "--   --conf spark.sql.catalog.idbsync.io-impl=org.apache.iceberg.aws.s3.S3FileIO \\\n");
-	if (o->s3_endpoint)
-		ids_buf_printf(out, "--   --conf spark.sql.catalog.idbsync.s3.endpoint=%s \\\n"
-				    "--   --conf spark.sql.catalog.idbsync.s3.path-style-access=true \\\n", o->s3_endpoint);
-	ids_buf_printf(out, "--   --conf spark.sql.catalog.idbsync.client.region=%s \\\n", o->s3_region ? o->s3_region : "us-east-1");
-	if (o->s3_access_key)
-		ids_buf_printf(out, "--   --conf spark.sql.catalog.idbsync.s3.access-key-id=%s \\\n"
-				    "--   --conf spark.sql.catalog.idbsync.s3.secret-access-key=%s \\\n", o->s3_access_key, o->s3_secret_key);
-	else if (o->catalog_token)
+	if (s3fileio(out, o, "--   --conf spark.sql.catalog.idbsync.", " \\"))
+		return;
+	if (o->catalog_token)
 		ids_buf_puts(out, "--   (the S3 keys from the catalog: a server with --iceberg-vend-credentials) \\\n"
 				  "--   --conf spark.sql.catalog.idbsync.header.X-Iceberg-Access-Delegation=vended-credentials \\\n");
 	else
@@ -233,10 +246,34 @@ static void spark_rest(ids_buf *out, const lake_ddl_options *o, int s3)
 			  "-- snapshots with their idbsync.seq: SELECT snapshot_id, summary['idbsync.seq'] FROM idbsync.<db>.<table>.snapshots;\n");
 }
 
+/* Hive 4 attached to the same catalog through the Iceberg storage handler's custom catalogs: the
+ * catalog's properties are session settings (iceberg.catalog.idbsync.*, read by the handler's
+ * Catalogs when a table names 'iceberg.catalog'='idbsync'); tested by
+ * tests/engines/test_iceberg_s3.py with Iceberg's iceberg-hive-runtime 1.4.3 on an S3 lake. */
+static void hive_rest(ids_buf *out, const lake_ddl_options *o, int s3)
+{
+	ids_buf_printf(out, "-- Hive 4 with an Iceberg storage handler (Hive's own, or Iceberg's iceberg-hive-runtime%s),\n"
+			    "-- attached to the REST catalog the running server serves: every query loads the newest snapshot.\n"
+			    "-- Data files are %s.\n"
+			    "SET iceberg.catalog.idbsync.type=rest;\n"
+			    "SET iceberg.catalog.idbsync.uri=%s;\n",
+		       s3 ? " and\n-- org.apache.iceberg:iceberg-aws-bundle on the classpath" : "",
+		       s3 ? "s3:// objects, read with Iceberg's S3FileIO" : "file:// paths", o->catalog_uri);
+	if (o->catalog_token)
+		ids_buf_printf(out, "SET iceberg.catalog.idbsync.token=%s;\n", o->catalog_token);
+	else
+		ids_buf_puts(out, "-- with --auth tokens:FILE: SET iceberg.catalog.idbsync.token=<admin token>; (set $IDBSYNC_ICEBERG_TOKEN to print it)\n");
+	if (s3 && !s3fileio(out, o, "SET iceberg.catalog.idbsync.", ";"))
+		ids_buf_puts(out, "-- SET iceberg.catalog.idbsync.s3.access-key-id=<key>; and .s3.secret-access-key=<secret>;\n"
+				  "-- (set $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY to print them)\n");
+	ids_buf_puts(out, "-- Time travel (Iceberg's handler): SET iceberg.mr.snapshot.id=<snapshot-id>; (-1: the newest).\n");
+}
+
 int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_error *err)
 {
 	const char *d = o->dialect;
-	int rest = o->catalog_uri && (!strcmp(d, "trino") || !strcmp(d, "duckdb") || !strcmp(d, "spark"));
+	int hive = !strcmp(d, "hive");
+	int rest = o->catalog_uri && (!strcmp(d, "trino") || !strcmp(d, "duckdb") || !strcmp(d, "spark") || hive);
 	if (rest && rest_check(o, err))
 		return err->code;
 	char root[PATH_MAX + 20], wh[PATH_MAX + 40];
@@ -244,7 +281,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 	int s3 = s3_warehouse(root, wh, sizeof wh);
 	if (s3 && !rest)   /* no version-hint, no file:// data: only the served catalog finds the tables */
 		return ids_fail(err, IDS_EINVAL, "the Iceberg tables of %s are on S3 (%s) with the running server as their catalog: "
-					     "attach trino, spark or duckdb to it with --catalog-uri http://HOST:PORT/iceberg",
+					     "attach trino, spark, duckdb or hive to it with --catalog-uri http://HOST:PORT/iceberg",
 				abs, wh);
 	if (s3)
 		ids_buf_printf(out, "-- idbsync lake %s (Apache Iceberg v2 on %s, the running server its catalog), dialect %s\n", abs,
@@ -260,6 +297,8 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 		duckdb_rest(out, o, s3);
 	else if (rest && !strcmp(d, "spark"))
 		spark_rest(out, o, s3);
+	else if (rest && hive)
+		hive_rest(out, o, s3);
 	else if (rest)
 		trino_rest(out, o, s3);
 	else if (!strcmp(d, "duckdb"))
@@ -337,7 +376,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 		for (size_t i = 0; i < n; i++) {
 			char *slash = strchr(names[i], '/');
 			*slash = 0;
-			if (strcmp(last, names[i]) && !duck && !rest && strcmp(d, "spark")) {
+			if (strcmp(last, names[i]) && !duck && (!rest || hive) && strcmp(d, "spark")) {
 				char sdb[128];
 				lk_sanitize(names[i], sdb, sizeof sdb);
 				if (!strcmp(d, "trino"))

@@ -46,13 +46,14 @@ def as_run(statement):
     return statement.replace("STORED BY ICEBERG", f"ROW FORMAT SERDE '{ADAPTER}' STORED BY ICEBERG", 1)
 
 
-def select(lake, db, table, hive_db=None):
+def select(lake, db, table, hive_db=None, meta=None):
     """SELECT of every column of the table's current Iceberg schema: a timestamptz
     column, which Hive 4 reads as `timestamp with local time zone`, cast to TIMESTAMP (the same
     instant in the session's UTC; the launcher's JsonSerDe cannot print the local-zone type:
     "Unsupported type: TIMESTAMPLOCALTZ"). hive_db: the Hive database the table is attached in
-    (db's name by default)."""
-    meta = L.metadata(lake, db, table)
+    (db's name by default); meta: the table's metadata JSON (by default the file-system
+    catalog's newest in lake)."""
+    meta = meta or L.metadata(lake, db, table)
     schema = next(s for s in meta["schemas"] if s["schema-id"] == meta["current-schema-id"])
     out = []
     for f in schema["fields"]:

@@ -3,11 +3,16 @@ test_iceberg_s3.py (its engines: Spark and Trino attached to the catalog the ser
 with AS_OF, history(t) and rows(sql)). The snapshots are chosen by their summary's idbsync.seq
 and checked against the pushed changes (docs/iceberg.md, "Time travel by seq"); the loop's
 checks are reader_loop.py's."""
+import json
 import os
+import re
 import time
 
 import harness as H
+import hive as HV
+import hive_iceberg_setup as HI
 import reader_loop as L
+import test_hive_iceberg as HT
 import trino as T
 
 # The current ancestors of a table, oldest first: (snapshot id, idbsync.seq, made_current_at),
@@ -44,7 +49,7 @@ def time_travel(eng, m, label, cat, data):
 
 
 
-LOOP_ROUNDS = int(os.environ.get("IDBSYNC_S3_LOOP_ROUNDS", "8"))
+LOOP_ROUNDS = int(os.environ.get("IDBSYNC_S3_LOOP_ROUNDS", "6"))
 
 
 def loop_server(s3):
@@ -103,3 +108,81 @@ def loop(engines, m, s, ddl):
           f"load {os.getloadavg()[0]:.1f}")
     return failures
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Hive 4.1.0 on the S3 lake.
+
+class Hive:
+    """Hive 4.1.0 with Iceberg's iceberg-hive-runtime 1.4.3 as hive_iceberg_setup.py sets it up,
+    plus Iceberg's AWS bundle (the jar on Spark's classpath: the AWS SDK that the runtime's
+    S3FileIO calls); the statements of `idbsync ddl --dialect hive --catalog-uri URL
+    --s3-endpoint URL` run as printed (the adapter SerDe added), the catalog and the database
+    renamed per server (the session's settings name the catalog's URI)."""
+
+    def __init__(self, tmp):
+        d = os.path.join(tmp, "hive")
+        os.makedirs(d)
+        with open(os.environ["IDBSYNC_ENGINE_CLASSPATH"]) as f:
+            bundle = [e for e in f.read().strip().split(":") if "/iceberg-aws-bundle-" in e]
+        assert bundle, "iceberg-aws-bundle is not on Spark's resolved classpath"
+        self.hive = HV.Hive(d, HI.SETTINGS, classpath=HI.classpath(d) + bundle)
+        self.startup_s = self.hive.startup_s
+
+    def attach_ddl(self, db, ddl):
+        for st in H.statements(ddl):
+            st = st.replace("iceberg.catalog.idbsync.", f"iceberg.catalog.{db}.").replace(
+                "'iceberg.catalog'='idbsync'", f"'iceberg.catalog'='{db}'")
+            self.hive.query(HI.as_run(re.sub(r"(?<![/\w'])app(?=[.;\s]|$)", db, st)))
+        return db
+
+    def stop(self):
+        self.hive.stop()
+
+
+def loaded(s, table):
+    """The served catalog's LoadTableResult metadata of app.<table>."""
+    code, text = H.http("GET", f"{s.url}/iceberg/v1/namespaces/app/tables/{table}", headers=s.headers)
+    assert code == 200, f"{table}: {code} {text[:300]}"
+    return json.loads(text)["metadata"]
+
+
+def hive_profile(hive, m, label, s, data, live, ddl, conflict_key):
+    """Hive through the served catalog, by fetch tasks: every table equal to the pull feed and the
+    pushed mutations; the conflicts table the one conflict; the first flush's state and change
+    log by SET iceberg.mr.snapshot.id (the snapshot chosen by its idbsync.seq in the catalog's
+    metadata) the state and the changes at its seq. Returns the failures."""
+    db = re.sub(r"\W", "_", label).lower()
+    try:
+        hive.attach_ddl(db, ddl)
+        m.cell(label, "DDL as printed (static keys), with the adapter SerDe", "ok")
+    except Exception as e:  # noqa: BLE001 - a refusal is a finding
+        m.cell(label, "DDL as printed (static keys), with the adapter SerDe", "FAIL: " + H.short_error(e)[:200])
+        return [f"{label}: DDL refused: {H.short_error(e)}\n{ddl}"]
+    q = hive.hive
+
+    def read(meta, kind):
+        t = meta["table"] + ("_changes" if kind == "changes" else "")
+        return H.iceberg_rows(q.rows(HI.select(None, "app", t, db, meta=loaded(s, t))), s.user)
+    failures = [f"{label}: {p}" for _, p in m.record(label, H.compare_tables(s, data, live, read, (HV.HiveError,)))]
+    probs = []
+    try:
+        conf = q.rows(f"SELECT idb_key FROM {db}.items_conflicts")
+        if [c["idb_key"] for c in conf] != [H.canon(conflict_key)]:
+            probs.append(f"items_conflicts: {conf} != the one conflict on key {H.canon(conflict_key)}")
+        for t, cols, want in (("items", "idb_key, idb_seq", None), ("items_changes", "idb_seq", None)):
+            snaps = [(x["snapshot-id"], int(x["summary"]["idbsync.seq"])) for x in loaded(s, t)["snapshots"]
+                     if "idbsync.seq" in x.get("summary", {}) and int(x["summary"]["idbsync.seq"]) <= data.first_flush]
+            sid, seq = snaps[-1]
+            rows = HT.at_snapshot(q, sid, f"SELECT {cols} FROM {db}.{t}")
+            if t == "items":
+                got, want = {r["idb_key"]: int(r["idb_seq"]) for r in rows}, H.state_at(data.log, "items", seq)
+            else:
+                got = sorted(r["idb_seq"] for r in rows)
+                want = sorted(e["seq"] for e in data.log if e["store"] == "items" and e["seq"] <= seq)
+            if got != want:
+                probs.append(f"{t} at snapshot {sid} (idbsync.seq {seq}): {got} != {want}")
+    except Exception as e:  # noqa: BLE001
+        probs.append(f"conflicts / time travel: {H.short_error(e)}")
+    m.cell(label, "conflicts; time travel SET iceberg.mr.snapshot.id", "ok" if not probs else "FAIL: " + probs[0][:200])
+    return failures + [f"{label}: {p}" for p in probs]

@@ -36,7 +36,7 @@ URL --s3-endpoint URL` prints, run as printed.
    directory and port, the retried flush commits, and both engines read every acked change once
    and the state equal to the pull feed.
 
-IDBSYNC_S3_PARTS=profiles,loop,kills,restart (the default) runs a subset while working on one."""
+IDBSYNC_S3_PARTS=profiles,hive,loop,kills,restart (the default) runs a subset while working on one."""
 import json
 import os
 import random
@@ -211,9 +211,10 @@ class Trino(C.Trino):
 CONFLICT_HLC = "1000000000000-0000-c1"   # older than every write: the put loses
 
 
-def check_profile(engines, m, profile, s3):
+def check_profile(engines, m, profile, s3, hive=None):
     """compat: --auth tokens + --iceberg-vend-credentials, the engines without keys; modern:
-    no auth, static keys in the engines' settings."""
+    no auth, static keys in the engines' settings. hive: also read by Hive (s3_reads.Hive,
+    static keys)."""
     vend = profile == "compat"
     args = ["--lake-format", "iceberg", *H.PARTITIONED, *s3.args(f"p_{profile}")]
     if vend:
@@ -264,6 +265,9 @@ def check_profile(engines, m, profile, s3):
             m.cell(label, "conflicts, s3:// data files", "ok" if not probs else "FAIL: " + probs[0][:200])
             failures += [f"{label}: {p}" for p in probs]
             failures += R.time_travel(eng, m, label, cat, data)
+        if hive:
+            failures += R.hive_profile(hive, m, f"{profile} Hive", s, data, live,
+                                       s3_ddl(s, "hive", s3, token=s.token, keys=True), key)
         if vend and "S3 credentials vended" not in open(s.errlog).read():
             failures.append(f"{profile}: the server logged no vend: the engines did not ask for credentials")
     finally:
@@ -480,22 +484,23 @@ def run():
     tmp = tempfile.mkdtemp(prefix="idbsync-iceberg-s3-")
     s3 = S3(tmp)
     t0 = time.time()   # the JVMs start while the lakes are produced; no AWS keys in their env
-    jvms = C.Starts({"Trino": lambda: Trino(tmp), "Spark": lambda: Spark(tmp, s3.dir)})
+    only = os.environ.get("IDBSYNC_S3_PARTS", "profiles,hive,loop,kills,restart")
+    jvms = C.Starts({"Trino": lambda: Trino(tmp), "Spark": lambda: Spark(tmp, s3.dir),
+                     **({"Hive": lambda: R.Hive(tmp)} if "hive" in only else {})})
     m = H.Matrix("Spark + Iceberg 1.10.0 (S3FileIO), Trino 476 Iceberg (native S3): lake on S3, served catalog")
     engines, lakes, others, failures, looped = [], [], [], [], None
     try:
-        only = os.environ.get("IDBSYNC_S3_PARTS", "profiles,loop,kills,restart")
         looped = R.loop_server(s3) if "loop" in only else None
         lakes = C.produce(s3_kills(), lambda *a: Lake(*a, s3)) if "kills" in only else []
         restart_lake = s3_restart_lake(s3, others) if "restart" in only else None
         t_produce = time.time() - t0
         started = jvms.ready()
         engines = [("Spark", started["Spark"]), ("Trino", started["Trino"])]
-        m.cell("-", "startup seconds", ", ".join(f"{n} {e.startup_s:.0f}" for n, e in engines))
+        m.cell("-", "startup seconds", ", ".join(f"{n} {e.startup_s:.0f}" for n, e in started.items()))
         t1 = time.time()
         if "profiles" in only:
             for profile in ("compat", "modern"):
-                failures += check_profile(engines, m, profile, s3)
+                failures += check_profile(engines, m, profile, s3, started.get("Hive"))
         t_profiles = time.time() - t1
         if looped:
             failures += R.loop(engines, m, looped, lambda d: s3_ddl(looped, d, s3, "--db", "loop", keys=True))

@@ -2,9 +2,10 @@
 // (--iceberg-warehouse s3://, versitygw on 127.0.0.1): with --catalog-uri and --s3-endpoint it
 // prints Trino's native S3 settings and Spark's S3FileIO ones beside the catalog's (the keys
 // only from $AWS_*, Spark's vended-credentials header with a token and no keys; never Trino's
-// vended-credentials switch: Trino 476 ignores vended keys without an STS session token); the
-// file-system catalog's statements (no --catalog-uri, or hive) are refused naming --catalog-uri.
-// tests/engines/test_iceberg_s3.py runs these statements in Spark and Trino.
+// vended-credentials switch: Trino 476 ignores vended keys without an STS session token), and
+// Hive's session settings for the same catalog with S3FileIO and a table per catalog table;
+// the file-system catalog's statements (no --catalog-uri) are refused naming --catalog-uri.
+// tests/engines/test_iceberg_s3.py runs these statements in Spark, Trino and Hive.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, push, flush, tempDir, run } from './lib.mjs';
@@ -62,11 +63,26 @@ test('idbsync ddl on an S3 lake: the engines\' S3 settings with the served catal
   assert.equal(r.code, 2);
   assert.match(r.err, /--s3-endpoint: a value with a quote/);
 
+  // Hive: the catalog's settings as session SETs (S3FileIO, the keys from $AWS_*), a database
+  // and a table naming each catalog table
+  r = await ddl('hive', ['--s3-endpoint', s3.endpoint], { ...env, IDBSYNC_ICEBERG_TOKEN: 'tadm' });
+  assert.equal(r.code, 0, r.err);
+  for (const line of ['type=rest', 'uri=http://127.0.0.1:1/iceberg', 'token=tadm', 'io-impl=org.apache.iceberg.aws.s3.S3FileIO',
+    `s3.endpoint=${s3.endpoint}`, 's3.path-style-access=true', 'client.region=us-east-1', `s3.access-key-id=${s3.access}`,
+    `s3.secret-access-key=${s3.secret}`]) {
+    assert.ok(r.out.includes(`\nSET iceberg.catalog.idbsync.${line};\n`), `${line} in\n${r.out}`);
+  }
+  assert.match(r.out, /\nCREATE DATABASE IF NOT EXISTS app;\n/);
+  assert.match(r.out, /CREATE EXTERNAL TABLE IF NOT EXISTS app\.docs_changes STORED BY ICEBERG\n {2}TBLPROPERTIES \('iceberg\.catalog'='idbsync', 'name'='app\.docs_changes'\);/);
+  r = await ddl('hive', ['--s3-endpoint', s3.endpoint]);
+  assert.ok(!r.out.includes('\nSET iceberg.catalog.idbsync.s3.access-key-id'), r.out);
+  assert.match(r.out, /-- SET iceberg\.catalog\.idbsync\.s3\.access-key-id=<key>/);
+
   // the file-system catalog cannot find these tables: refused, naming the served catalog
   for (const args of [['--dialect', 'spark'], ['--dialect', 'hive'], ['--dialect', 'duckdb']]) {
     r = await run(['ddl', '--lake', lake, ...args], { env: bare });
     assert.equal(r.code, 2, `${args}: ${r.out}`);
-    assert.match(r.err, /on S3 \(s3:\/\/lake\/wh\) with the running server as their catalog: .*--catalog-uri/);
+    assert.match(r.err, /on S3 \(s3:\/\/lake\/wh\) with the running server as their catalog: .*hive .*--catalog-uri/);
   }
   await s3.stop();
 });
