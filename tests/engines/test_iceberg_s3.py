@@ -1,10 +1,13 @@
-"""Spark and Trino read the lake's Iceberg tables on S3 (issue #16): a real S3 server (versitygw on
+"""Spark, Trino and Hive read the lake's Iceberg tables on S3 (issue #16): a real S3 server (versitygw on
 127.0.0.1, a free port, tests/engines/versitygw_env.sh), idbsync with --iceberg-warehouse
 s3://lake/<prefix> and no external catalog (the state is the catalog, docs/iceberg.md "S3 without
 an external catalog"), and ONE Spark session (Iceberg's runtime and its S3FileIO from
 iceberg-aws-bundle) and ONE Trino 476 (its Iceberg connector, native S3) attached to the catalog
 the server serves at /iceberg with the settings `idbsync ddl --dialect spark|trino --catalog-uri
-URL --s3-endpoint URL` prints, run as printed.
+URL --s3-endpoint URL` prints, run as printed; and ONE Hive 4.1.0 (Iceberg's iceberg-hive-runtime
+with S3FileIO, s3_reads.Hive) with the SETs and tables `idbsync ddl --dialect hive --catalog-uri
+URL --s3-endpoint URL` prints: both profiles' tables equal to the pull feed, the conflicts table,
+time travel by SET iceberg.mr.snapshot.id (part `hive`).
 
 1. Both profiles (store events partitioned by region): compat with --auth tokens and
    --iceberg-vend-credentials, Spark given only the catalog URI, the admin token and the endpoint
