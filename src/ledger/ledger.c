@@ -57,8 +57,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       " AND key=?3",
 	[ST_ROW_VALUE] = "SELECT value FROM changes WHERE seq=?1",
 	/* a row that was just read (ST_GET_ROW) is written by its rowid: the key's index is not
-	 * searched again (the upsert searched it for its conflict check) */
-	/* rows.value: NULL, the change at seq holds it (LEDGER_ROW_VALUE) */
+	 * searched again (the upsert searched it for its conflict check); its value NULL, the
+	 * change at seq holds it (LEDGER_ROW_VALUE) */
 	[ST_SET_ROW] = "UPDATE rows SET seq=?2, hlc=?3, deleted=?4, origin=?5, value=NULL, meta=?6 WHERE rowid=?1",
 	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND deleted=0",
 	[ST_ANY_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND deleted=0 LIMIT 1",

@@ -219,9 +219,8 @@ static int build_view(sqlite3 *db, qctx *qc, int64_t sid, const char *name, int6
 	sqlite3_finalize(q);
 	/* the row's value wherever it is kept (LEDGER_ROW_VALUE), looked up once per row: OFFSET
 	 * keeps SQLite from flattening the subquery, which would repeat the lookup per field */
-	ids_buf_printf(&v, " FROM (SELECT rr.key, rr.seq, rr.hlc, coalesce(rr.value, (SELECT vc_.value FROM %s.changes vc_"
-		       " WHERE vc_.seq=rr.seq)) AS value FROM %s.rows rr WHERE rr.sid=%lld AND rr.deleted=0",
-		       schema, schema, (long long)sid);
+	ids_buf_printf(&v, " FROM (SELECT rr.key, rr.seq, rr.hlc, " LEDGER_ROW_VALUE_IN("rr", "%s.") " AS value"
+		       " FROM %s.rows rr WHERE rr.sid=%lld AND rr.deleted=0", schema, schema, (long long)sid);
 	if (scoped)
 		ids_buf_printf(&v, " AND rr.uid IN (%lld, 0)", (long long)uid);
 	ids_buf_puts(&v, " LIMIT -1 OFFSET 0) r");
