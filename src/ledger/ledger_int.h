@@ -173,16 +173,17 @@ typedef struct ledger_sqlite_rows {
 } ledger_sqlite_rows;
 void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *lg, sqlite3_stmt *q, const char *what);
 
-/* A row's value, SQL over the rows table aliased R (SQLite). A row written by a push keeps its
- * value only in the change log (rows.value NULL, the change at rows.seq holds it) while that
- * change is kept: a new key's value was written twice, a third of a push's WAL bytes
+/* A row's value, SQL over the rows table aliased R (SQLite): LEDGER_ROW_VALUE(R) is the column,
+ * LEDGER_ROW_VALUE_JOIN(R, SCHEMA) goes after the FROM's tables. A row written by a push keeps
+ * its value only in the change log (rows.value NULL, the change at rows.seq holds it) while that
+ * change is kept: a new key's value was written twice, a quarter of a push's WAL bytes
  * (docs/benchmarks.md, "One copy of a new value"). The prune copies it back into the row
  * before it deletes the change (ledger_prune_old_changes); rows of older databases, and rows
- * whose change is gone, hold their own. A tombstone has no value (and no lookup). */
-#define LEDGER_ROW_VALUE_IN(R, SCHEMA)                                                                    \
-	"coalesce(" R ".value, (SELECT vc_.value FROM " SCHEMA "changes vc_ WHERE vc_.seq=" R ".seq AND " R \
-	".deleted=0))"
-#define LEDGER_ROW_VALUE(R) LEDGER_ROW_VALUE_IN(R, "")
+ * whose change is gone, hold their own. A tombstone has no value (and no lookup). A join, not a
+ * scalar subquery: 0.9k instructions per pulled row against 2.8k. */
+#define LEDGER_ROW_VALUE(R) "coalesce(" R ".value, vc_.value)"
+#define LEDGER_ROW_VALUE_JOIN(R, SCHEMA) \
+	" LEFT JOIN " SCHEMA "changes vc_ ON vc_.seq=" R ".seq AND " R ".value IS NULL AND " R ".deleted=0"
 
 /* The change log and the conflicts log share their first columns and joins; each backend runs
  * this SQL with its own placeholders (P1 the id to read after, P2 the row limit). */

@@ -124,7 +124,7 @@ static int scan_rows_query(ledger *lg, sqlite3 *db, sqlite3_stmt *q, int (*fn)(v
 
 #define ROWS_COLS                                                                                 \
 	"SELECT u.name, r.key, r.khash, r.seq, r.hlc, " LEDGER_ROW_VALUE("r") ", r.origin FROM rows r" \
-	" JOIN users u ON u.uid=r.uid"
+	" JOIN users u ON u.uid=r.uid" LEDGER_ROW_VALUE_JOIN("r", "")
 #define STORE_SID "(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 AND s.name=?2)"
 
 int ledger_rows_scan(ledger *lg, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
@@ -284,7 +284,8 @@ int ledger_rows_get(ledger *lg, const char *dbname, const char *store_name, cons
 	if (!db)
 		return IDS_EIO;
 	const char *sql =
-		"SELECT r.khash, r.seq, r.hlc, " LEDGER_ROW_VALUE("r") ", r.origin FROM rows r WHERE r.sid=" STORE_SID
+		"SELECT r.khash, r.seq, r.hlc, " LEDGER_ROW_VALUE("r") ", r.origin FROM rows r" LEDGER_ROW_VALUE_JOIN("r", "")
+		" WHERE r.sid=" STORE_SID
 		" AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
 	if ((rc = prepare_store_sql(lg, db, sql, dbname, store_name, &q, err, "row lookup")))
 		goto out;
