@@ -1,7 +1,8 @@
 // CPU time and write/read system calls per push, thread by thread, for one or more binaries run in
 // turn (interleaved, --rounds times): --clients clients push --pushes batches of 500 new keys
 // (the documents of bench/push.mjs) to `idbsync serve --no-lake --no-inbox`; the counters come
-// from /proc/PID/task/*/schedstat (ns on a CPU) and /proc/PID/task/*/io (syscw, syscr), read
+// from /proc/PID/task/*/schedstat (ns on a CPU) and /proc/PID/task/*/io (syscw and wchar, the
+// bytes written: the writer's are its WAL frames; syscr), read
 // before and after. CPU time moves less with machine load than wall time does; system calls
 // not at all. Linux only.
 // usage: node bench/push_threads.mjs --bins build/idbsync,/tmp/old/idbsync [--pushes 200]
@@ -31,6 +32,7 @@ function threads(pid) {
         ns: Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]),
         w: Number(/syscw: (\d+)/.exec(io)[1]),
         r: Number(/syscr: (\d+)/.exec(io)[1]),
+        kb: Number(/wchar: (\d+)/.exec(io)[1]) / 1024,
       };
     } catch { /* the thread ended */ }
   }
@@ -52,12 +54,13 @@ for (let r = 0; r < rounds; r++) {
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     const after = threads(srv.proc.pid);
     const per = Object.entries(after).map(([t, a]) => {
-      const b = before[t] || { ns: 0, w: 0, r: 0 };
-      return { name: a.name, ms: (a.ns - b.ns) / 1e6 / pushes, w: (a.w - b.w) / pushes, r: (a.r - b.r) / pushes };
+      const b = before[t] || { ns: 0, w: 0, r: 0, kb: 0 };
+      return { name: a.name, ms: (a.ns - b.ns) / 1e6 / pushes, w: (a.w - b.w) / pushes, r: (a.r - b.r) / pushes,
+        kb: (a.kb - b.kb) / pushes };
     }).filter((x) => x.ms >= 0.01).sort((x, y) => y.ms - x.ms);
     const total = per.reduce((s, x) => s + x.ms, 0);
     console.log(`${bin}: ${Math.round((pushes * 500) / secs)} docs/s, CPU per push ${total.toFixed(3)} ms: ` +
-      per.map((x) => `${x.name} ${x.ms.toFixed(3)} ms (w ${x.w.toFixed(0)}, r ${x.r.toFixed(0)})`).join(', '));
+      per.map((x) => `${x.name} ${x.ms.toFixed(3)} ms (w ${x.w.toFixed(0)} ${x.kb.toFixed(0)} KiB, r ${x.r.toFixed(0)})`).join(', '));
     agent.destroy();
     await srv.stop();
   }

@@ -188,22 +188,19 @@ static int log_conflict(ledger *lg, ctx *c, int64_t sid, const ids_mutation *m, 
 	return step_done(lg, q, err, "conflict log");
 }
 
-/* Binds a row's value (NULL: a tombstone) at `at` and its per-field stamps (merge) after it. */
-static void bind_value_meta(sqlite3_stmt *p, int at, const ids_decision *d, const char *val, size_t vlen)
+/* Binds a row's per-field stamps (merge) at `at`. The row's value is not written: the change
+ * at its seq holds it (LEDGER_ROW_VALUE). */
+static void bind_meta(sqlite3_stmt *p, int at, const ids_decision *d)
 {
-	if (val)
-		sqlite3_bind_text(p, at, val, (int)vlen, SQLITE_STATIC);
+	if (d->merged)
+		sqlite3_bind_text(p, at, d->meta.data, (int)d->meta.len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(p, at);
-	if (d->merged)
-		sqlite3_bind_text(p, at + 1, d->meta.data, (int)d->meta.len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(p, at + 1);
 }
 
 /* Binds a new row's columns (ST_PUT_ROW). */
 static void bind_row(sqlite3_stmt *p, ctx *c, int64_t sid, const ids_batch *b, const ids_mutation *m,
-		     int64_t seq, const char *h, const ids_decision *d, const char *val, size_t vlen)
+		     int64_t seq, const char *h, const ids_decision *d)
 {
 	sqlite3_bind_int64(p, 1, sid);
 	sqlite3_bind_int64(p, 2, c->uid);
@@ -213,20 +210,20 @@ static void bind_row(sqlite3_stmt *p, ctx *c, int64_t sid, const ids_batch *b, c
 	sqlite3_bind_text(p, 6, h, -1, SQLITE_STATIC);
 	sqlite3_bind_int(p, 7, d->deleted);
 	sqlite3_bind_int(p, 8, b->origin);
-	bind_value_meta(p, 9, d, val, vlen);
-	sqlite3_bind_int64(p, 11, ledger_key_hash(m->key, m->key_len)); /* for the lake's bucket scans */
+	bind_meta(p, 9, d);
+	sqlite3_bind_int64(p, 10, ledger_key_hash(m->key, m->key_len)); /* for the lake's bucket scans */
 }
 
 /* Binds an existing row's new state (ST_SET_ROW). */
 static void bind_set_row(sqlite3_stmt *p, int64_t rowid, int64_t seq, const char *h, const ids_decision *d,
-			 ids_origin origin, const char *val, size_t vlen)
+			 ids_origin origin)
 {
 	sqlite3_bind_int64(p, 1, rowid);
 	sqlite3_bind_int64(p, 2, seq);
 	sqlite3_bind_text(p, 3, h, -1, SQLITE_STATIC);
 	sqlite3_bind_int(p, 4, d->deleted);
 	sqlite3_bind_int(p, 5, origin);
-	bind_value_meta(p, 6, d, val, vlen);
+	bind_meta(p, 6, d);
 }
 
 /* A shared row (uid 0) with this key: a user may not create its own over it. Most stores
@@ -303,9 +300,9 @@ static int sql_write(void *arg, const ids_mutation *m, int64_t seq, const char *
 	if (!w->written) {
 		sqlite3_stmt *p = lg->st[w->exists ? ST_SET_ROW : ST_PUT_ROW];
 		if (w->exists)
-			bind_set_row(p, w->rowid, seq, h, d, w->c->origin, val, vlen);
+			bind_set_row(p, w->rowid, seq, h, d, w->c->origin);
 		else
-			bind_row(p, w->c, w->sid, w->c->b, m, seq, h, d, val, vlen);
+			bind_row(p, w->c, w->sid, w->c->b, m, seq, h, d);
 		/* cur's column pointers die with the reset, and the merge buffers already copied them */
 		if (w->g)
 			sqlite3_reset(w->g);
@@ -369,24 +366,21 @@ static int flush_fresh(ledger *lg, ctx *c, ids_error *err)
 	while (!rc && done < n) {
 		int left = n - done, rows = left >= 32 ? 32 : left >= 8 ? 8 : 1;
 		sqlite3_stmt *q = lg->st[rows == 32 ? ST_NEW_ROWS_32 : rows == 8 ? ST_NEW_ROWS_8 : ST_NEW_ROWS_1];
-		/* ?1..?3 are uid, did, origin; a row's own 7 follow (ledger.c) */
+		/* ?1..?3 are uid, did, origin; a row's own 6 follow (ledger.c; no value: the change
+		 * log's row holds it, LEDGER_ROW_VALUE) */
 		sqlite3_bind_int64(q, 1, c->uid);
 		sqlite3_bind_int64(q, 2, c->did);
 		sqlite3_bind_int(q, 3, c->origin);
 		for (int r = 0; r < rows; r++) {
 			const fresh_row *f = &c->fresh[done + r];
 			const ids_mutation *m = f->m;
-			int at = 3 + r * 7;
+			int at = 3 + r * 6;
 			sqlite3_bind_int64(q, at + 1, c->sc->sid[f->slot]);
 			sqlite3_bind_blob(q, at + 2, m->key, (int)m->key_len, SQLITE_STATIC);
 			sqlite3_bind_int64(q, at + 3, lg->next_seq + r);
 			sqlite3_bind_text(q, at + 4, f->h, -1, SQLITE_STATIC);
 			sqlite3_bind_int(q, at + 5, f->deleted);
-			if (f->deleted)
-				sqlite3_bind_null(q, at + 6);
-			else
-				sqlite3_bind_text(q, at + 6, m->value, (int)m->value_len, SQLITE_STATIC);
-			sqlite3_bind_int64(q, at + 7, ledger_key_hash(m->key, m->key_len)); /* the lake's buckets */
+			sqlite3_bind_int64(q, at + 6, ledger_key_hash(m->key, m->key_len)); /* the lake's buckets */
 		}
 		/* OR FAIL: the rows before a conflicting one stay in, and sqlite3_changes counts them */
 		int src = sqlite3_step(q);
@@ -420,6 +414,33 @@ static int flush_fresh(ledger *lg, ctx *c, ids_error *err)
 	return rc;
 }
 
+/* The value of a live row read without it (LEDGER_ROW_VALUE): the change at the row's seq
+ * holds it, still in the queue of change-log rows if this push wrote the row, else in the
+ * change log (*vq then holds the column until the caller resets it). Only the merge rule and
+ * a losing mutation's answer need it: last-writer-wins decides on stamps alone. */
+static int row_value(ledger *lg, const ctx *c, ids_row *cur, sqlite3_stmt **vq, ids_error *err)
+{
+	if (!cur->exists || cur->deleted || cur->value)
+		return 0;
+	for (int i = c->n_pend - 1; i >= 0; i--)
+		if (c->pend[i].seq == cur->seq) {
+			cur->value = c->pend[i].val;
+			cur->value_len = c->pend[i].vlen;
+			return 0;
+		}
+	*vq = lg->st[ST_ROW_VALUE];
+	sqlite3_bind_int64(*vq, 1, cur->seq);
+	int step = sqlite3_step(*vq);
+	if (step == SQLITE_ROW && sqlite3_column_type(*vq, 0) == SQLITE_TEXT) {
+		cur->value = (const char *)sqlite3_column_text(*vq, 0);
+		cur->value_len = (size_t)sqlite3_column_bytes(*vq, 0);
+		return 0;
+	}
+	return ids_fail(err, step == SQLITE_ROW || step == SQLITE_DONE ? IDS_ECORRUPT : IDS_EIO,
+			"row at seq %lld: its value is in neither the row nor the change log (data dir %s)",
+			(long long)cur->seq, lg->dir);
+}
+
 /* Applies one mutation, or queues it for flush_fresh; read_first: its row is read first. */
 static int apply_one(ledger *lg, ctx *c, ids_mutation *m, int read_first, ids_error *err)
 {
@@ -444,7 +465,7 @@ static int apply_one(ledger *lg, ctx *c, ids_mutation *m, int read_first, ids_er
 	ids_row cur = {0};
 	char cur_hlc[HLC_STR_MAX] = "";
 	sqlite3_stmt *g = lg->st[ST_GET_ROW];
-	sqlite3_stmt *bq = NULL;
+	sqlite3_stmt *bq = NULL, *vq = NULL;
 	int64_t seq = lg->next_seq, rowid = 0;
 	ids_decision d;
 	ids_decision_init(&d);
@@ -480,9 +501,13 @@ static int apply_one(ledger *lg, ctx *c, ids_mutation *m, int read_first, ids_er
 			}
 		}
 	}
+	if (rule == IDS_RULE_MERGE && (rc = row_value(lg, c, &cur, &vq, err)))
+		goto out;
 	rc = ids_conflict_decide(rule, &cur, m, b->origin, seq, &d, err);
 	if (bq)
 		sqlite3_reset(bq);
+	if (!rc && d.outcome == IDS_LOSE)   /* the answer names the winning value */
+		rc = row_value(lg, c, &cur, &vq, err);
 	if (rc)
 		goto out;
 	wctx w = {lg, c, sid, g, cur.exists, rowid, 0};
@@ -491,6 +516,8 @@ static int apply_one(ledger *lg, ctx *c, ids_mutation *m, int read_first, ids_er
 				 err);
 out:
 	sqlite3_reset(g);
+	if (vq)
+		sqlite3_reset(vq);
 	ids_decision_free(&d);
 	return rc;
 }

@@ -51,17 +51,21 @@ static const char *const schema_v1 =
 	"INSERT OR IGNORE INTO meta(k, v) VALUES('head', 0);";
 
 static const char *const stmt_sql[ST_COUNT] = {
+	/* value: NULL for a live row whose change holds it (LEDGER_ROW_VALUE); apply.c looks it up
+	 * (ST_ROW_VALUE) only when a rule needs it */
 	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta, rowid FROM rows WHERE sid=?1 AND uid=?2"
 		       " AND key=?3",
+	[ST_ROW_VALUE] = "SELECT value FROM changes WHERE seq=?1",
 	/* a row that was just read (ST_GET_ROW) is written by its rowid: the key's index is not
-	 * searched again (the upsert searched it for its conflict check) */
-	[ST_SET_ROW] = "UPDATE rows SET seq=?2, hlc=?3, deleted=?4, origin=?5, value=?6, meta=?7 WHERE rowid=?1",
+	 * searched again (the upsert searched it for its conflict check); its value NULL, the
+	 * change at seq holds it (LEDGER_ROW_VALUE) */
+	[ST_SET_ROW] = "UPDATE rows SET seq=?2, hlc=?3, deleted=?4, origin=?5, value=NULL, meta=?6 WHERE rowid=?1",
 	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND deleted=0",
 	[ST_ANY_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND deleted=0 LIMIT 1",
 	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
-		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(sid, uid, key) DO UPDATE SET"
+		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,NULL,?9,?10) ON CONFLICT(sid, uid, key) DO UPDATE SET"
 		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"
-		       " value=excluded.value, meta=excluded.meta",
+		       " value=NULL, meta=excluded.meta",
 	/* the change log's and new keys' inserts are made by multi_insert_sql (see there) */
 	[ST_ADD_CONFLICT] = "INSERT INTO conflicts(did, sid, uid, key, cid, mid, op, hlc, value, rule, reason,"
 			    " winner_seq, winner_hlc, ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
@@ -90,7 +94,7 @@ static const char *const change_cols_r = "INSERT OR FAIL INTO changes(did, sid, 
 static const char *const change_row_r = "(?1,#,?2,#,#,#,#,?3,#,?4,?5)";
 static const char *const new_row_cols = "INSERT OR FAIL INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value,"
 					" meta, khash) VALUES";
-static const char *const new_row_row = "(#,?1,#,?2,#,#,#,?3,#,NULL,#)"; /* uid did origin */
+static const char *const new_row_row = "(#,?1,#,?2,#,#,#,?3,NULL,NULL,#)"; /* uid did origin */
 
 static char *multi_insert_sql(const char *cols, const char *row, int rows)
 {
@@ -150,6 +154,27 @@ int ledger_exec(sqlite3 *db, const char *sql, ids_error *err)
 		return code;
 	}
 	return 0;
+}
+
+/* Version 2 keeps a row's value in the change log alone while its change is kept
+ * (LEDGER_ROW_VALUE): the tables are those of version 1, whose rows (values in the row) it
+ * reads as they are. A binary of version 1 would read such rows as empty, so a database of a
+ * newer version than this binary knows is refused. */
+#define SCHEMA_VERSION 2
+
+static int schema_v2(ledger *lg, ids_error *err)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(lg->w, "SELECT v FROM meta WHERE k='schema_version'", -1, &q, NULL) != SQLITE_OK)
+		return ledger_sql_err(lg, lg->w, SQLITE_ERROR, err, "schema version");
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	if (v > SCHEMA_VERSION)
+		return ids_fail(err, IDS_EINVAL, "%s/idbsync.sqlite: schema version %lld is newer than this idbsync's (%d)",
+				lg->dir, (long long)v, SCHEMA_VERSION);
+	return v == SCHEMA_VERSION ? 0 : ledger_exec(lg->w, "UPDATE meta SET v=2 WHERE k='schema_version'", err);
 }
 
 static int open_conn(ledger *lg, sqlite3 **out, int readonly, const char *vfs, ids_error *err)
@@ -320,6 +345,8 @@ static int open_sqlite(ledger *lg, const ledger_options *o, ids_error *err)
 		rc = ledger_exec(lg->w, "PRAGMA secure_delete=OFF;", err);
 	if (!rc)
 		rc = ledger_exec(lg->w, schema_v1, err);
+	if (!rc)
+		rc = schema_v2(lg, err);
 	for (int i = 0; !rc && i < ST_COUNT; i++) {
 		char *gen = generated_sql(i);
 		if (sqlite3_prepare_v3(lg->w, gen ? gen : stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &lg->st[i], NULL) !=

@@ -61,7 +61,7 @@ enum {
 	ST_ADD_CHANGES_8, ST_ADD_CHANGES_32, /* ST_ADD_CHANGE for 8 and 32 rows in one statement */
 	ST_NEW_ROWS_1, ST_NEW_ROWS_8, ST_NEW_ROWS_32, /* new keys' rows, 1, 8 or 32 per statement */
 	ST_ADD_CHANGES_8R, ST_ADD_CHANGES_32R, /* the same, each row's seq the next rowid */
-	ST_CHANGES_TAIL, ST_SET_ROW, ST_ANY_SHARED,
+	ST_CHANGES_TAIL, ST_SET_ROW, ST_ANY_SHARED, ST_ROW_VALUE,
 	ST_COUNT
 };
 
@@ -172,6 +172,18 @@ typedef struct ledger_sqlite_rows {
 	const char *what;
 } ledger_sqlite_rows;
 void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *lg, sqlite3_stmt *q, const char *what);
+
+/* A row's value, SQL over the rows table aliased R (SQLite): LEDGER_ROW_VALUE(R) is the column,
+ * LEDGER_ROW_VALUE_JOIN(R, SCHEMA) goes after the FROM's tables. A row written by a push keeps
+ * its value only in the change log (rows.value NULL, the change at rows.seq holds it) while that
+ * change is kept: a new key's value was written twice, a quarter of a push's WAL bytes
+ * (docs/benchmarks.md, "One copy of a new value"). The prune copies it back into the row
+ * before it deletes the change (ledger_prune_old_changes); rows of older databases, and rows
+ * whose change is gone, hold their own. A tombstone has no value (and no lookup). A join, not a
+ * scalar subquery: 0.9k instructions per pulled row against 2.8k. */
+#define LEDGER_ROW_VALUE(R) "coalesce(" R ".value, vc_.value)"
+#define LEDGER_ROW_VALUE_JOIN(R, SCHEMA) \
+	" LEFT JOIN " SCHEMA "changes vc_ ON vc_.seq=" R ".seq AND " R ".value IS NULL AND " R ".deleted=0"
 
 /* The change log and the conflicts log share their first columns and joins; each backend runs
  * this SQL with its own placeholders (P1 the id to read after, P2 the row limit). */

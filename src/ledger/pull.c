@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const char *const pull_sql =
-	"SELECT r.seq, s.name, r.key, r.deleted, r.value, r.hlc FROM rows r JOIN stores s ON s.sid=r.sid"
-	" WHERE r.did=?1 AND r.uid=?2 AND r.seq>?3 ORDER BY r.seq LIMIT ?4";
+	"SELECT r.seq, s.name, r.key, r.deleted, " LEDGER_ROW_VALUE("r") ", r.hlc FROM rows r JOIN stores s ON s.sid=r.sid"
+	LEDGER_ROW_VALUE_JOIN("r", "") " WHERE r.did=?1 AND r.uid=?2 AND r.seq>?3 ORDER BY r.seq LIMIT ?4";
 
 /* A cursor below the tombstone horizon would miss collected deletions: both backends answer
  * it the same way (410). */

@@ -153,7 +153,8 @@ static int64_t id_by_name(sqlite3 *db, const char *schema, const char *sql, cons
 	return id;
 }
 
-/* json_extract(r.value, '$."f"<sub>') */
+/* json_extract(r.value, '$."f"<sub>'); r is the view's subquery, whose value column is the
+ * row's value wherever it is kept (LEDGER_ROW_VALUE) */
 static void put_extract(ids_buf *v, const char *f, const char *sub)
 {
 	ids_buf_puts(v, "json_extract(r.value, ");
@@ -216,9 +217,15 @@ static int build_view(sqlite3 *db, qctx *qc, int64_t sid, const char *name, int6
 		return IDS_EIO;
 	}
 	sqlite3_finalize(q);
-	ids_buf_printf(&v, " FROM %s.rows r WHERE r.sid=%lld AND r.deleted=0", schema, (long long)sid);
+	/* the row's value wherever it is kept (LEDGER_ROW_VALUE), in a subquery its fields are read
+	 * from; OFFSET keeps SQLite from flattening it into the user's query (flattened, some of
+	 * integration/query's queries failed; not looked into) */
+	ids_buf_printf(&v, " FROM (SELECT rr.key, rr.seq, rr.hlc, " LEDGER_ROW_VALUE("rr") " AS value FROM %s.rows rr"
+		       LEDGER_ROW_VALUE_JOIN("rr", "%s.") " WHERE rr.sid=%lld AND rr.deleted=0", schema, schema,
+		       (long long)sid);
 	if (scoped)
-		ids_buf_printf(&v, " AND r.uid IN (%lld, 0)", (long long)uid);
+		ids_buf_printf(&v, " AND rr.uid IN (%lld, 0)", (long long)uid);
+	ids_buf_puts(&v, " LIMIT -1 OFFSET 0) r");
 	int rc = 0;
 	char *msg = NULL;
 	if (v.failed || sqlite3_exec(db, v.data, NULL, NULL, &msg) != SQLITE_OK)

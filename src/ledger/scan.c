@@ -122,7 +122,9 @@ static int scan_rows_query(ledger *lg, sqlite3 *db, sqlite3_stmt *q, int (*fn)(v
 	return rc;
 }
 
-#define ROWS_COLS "SELECT u.name, r.key, r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r JOIN users u ON u.uid=r.uid"
+#define ROWS_COLS                                                                                 \
+	"SELECT u.name, r.key, r.khash, r.seq, r.hlc, " LEDGER_ROW_VALUE("r") ", r.origin FROM rows r" \
+	" JOIN users u ON u.uid=r.uid" LEDGER_ROW_VALUE_JOIN("r", "")
 #define STORE_SID "(SELECT s.sid FROM stores s JOIN dbs d ON d.did=s.did WHERE d.name=?1 AND s.name=?2)"
 
 int ledger_rows_scan(ledger *lg, const char *dbname, const char *store_name, uint32_t lo, uint32_t hi,
@@ -282,7 +284,9 @@ int ledger_rows_get(ledger *lg, const char *dbname, const char *store_name, cons
 	if (!db)
 		return IDS_EIO;
 	const char *sql =
-		"SELECT r.khash, r.seq, r.hlc, r.value, r.origin FROM rows r WHERE r.sid=" STORE_SID " AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
+		"SELECT r.khash, r.seq, r.hlc, " LEDGER_ROW_VALUE("r") ", r.origin FROM rows r" LEDGER_ROW_VALUE_JOIN("r", "")
+		" WHERE r.sid=" STORE_SID
+		" AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
 	if ((rc = prepare_store_sql(lg, db, sql, dbname, store_name, &q, err, "row lookup")))
 		goto out;
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -352,10 +356,31 @@ int ledger_prune_old_changes(ledger *lg, sqlite3 *db, int64_t upto, int64_t cuto
 		rc = ledger_sql_err(lg, db, step, err, "prune changes");
 	sqlite3_finalize(w);
 	if (!rc && last > 0) {
-		sqlite3_prepare_v2(db, "DELETE FROM changes WHERE seq<=?1", -1, &q, NULL);
-		sqlite3_bind_int64(q, 1, last);
-		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(lg, db, sqlite3_errcode(db), err, "prune changes");
-		sqlite3_finalize(q);
+		/* a row whose value only the change at its seq holds (LEDGER_ROW_VALUE) gets it back
+		 * first, in the same transaction */
+		int own = sqlite3_get_autocommit(db);
+		if (own)
+			rc = ledger_exec(db, "BEGIN IMMEDIATE", err);
+		static const char *const sql[] = {
+			"UPDATE rows SET value=(SELECT c.value FROM changes c WHERE c.seq=rows.seq) WHERE rowid IN"
+			" (SELECT r.rowid FROM changes c JOIN rows r ON r.sid=c.sid AND r.uid=c.uid AND r.key=c.key"
+			" WHERE c.seq<=?1 AND r.seq=c.seq AND r.value IS NULL AND r.deleted=0)",
+			"DELETE FROM changes WHERE seq<=?1",
+		};
+		for (int i = 0; !rc && i < 2; i++) {
+			if (sqlite3_prepare_v2(db, sql[i], -1, &q, NULL) != SQLITE_OK) {
+				rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "prune changes");
+				break;
+			}
+			sqlite3_bind_int64(q, 1, last);
+			rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(lg, db, sqlite3_errcode(db), err, "prune changes");
+			sqlite3_finalize(q);
+			q = NULL;
+		}
+		if (own && !rc)
+			rc = ledger_exec(db, "COMMIT", err);
+		if (own && rc && !sqlite3_get_autocommit(db))
+			ledger_exec(db, "ROLLBACK", NULL);
 	}
 	return rc;
 }
