@@ -342,45 +342,62 @@ int ledger_names_json(ledger *lg, const char *dbname, ids_buf *out, ids_error *e
  * walking from the oldest to the first one to keep. "DELETE ... WHERE seq<=upto AND ts<cutoff"
  * tested every retained change (no index on ts): 2.3k instructions each, every 5 s on the
  * lake's thread (a day of changes by default), every --gc-interval on the writer's without a
- * lake. A clock that stepped back keeps some changes longer than the retention, never shorter. */
+ * lake. A clock that stepped back keeps some changes longer than the retention, never shorter.
+ * On its own connection the prefix goes in transactions of PRUNE_BATCH changes, so a large
+ * backlog (a server down for a day, a retention shortened) holds the write lock for a bounded
+ * time per transaction: each also writes back the values of the rows whose change it deletes. */
+#define PRUNE_BATCH 65536
+
+/* One transaction (or the caller's): rows get back the values only their changes held, then
+ * the changes up to last go. */
+static int prune_upto(ledger *lg, sqlite3 *db, int own, int64_t last, ids_error *err)
+{
+	static const char *const sql[] = {
+		"UPDATE rows SET value=(SELECT c.value FROM changes c WHERE c.seq=rows.seq) WHERE rowid IN"
+		" (SELECT r.rowid FROM changes c JOIN rows r ON r.sid=c.sid AND r.uid=c.uid AND r.key=c.key"
+		" WHERE c.seq<=?1 AND r.seq=c.seq AND r.value IS NULL AND r.deleted=0)",
+		"DELETE FROM changes WHERE seq<=?1",
+	};
+	int rc = own ? ledger_exec(db, "BEGIN IMMEDIATE", err) : 0;
+	for (int i = 0; !rc && i < 2; i++) {
+		sqlite3_stmt *q = NULL;
+		if (sqlite3_prepare_v2(db, sql[i], -1, &q, NULL) != SQLITE_OK) {
+			rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "prune changes");
+			break;
+		}
+		sqlite3_bind_int64(q, 1, last);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(lg, db, sqlite3_errcode(db), err, "prune changes");
+		sqlite3_finalize(q);
+	}
+	if (own && !rc)
+		rc = ledger_exec(db, "COMMIT", err);
+	if (own && rc && !sqlite3_get_autocommit(db))
+		ledger_exec(db, "ROLLBACK", NULL);
+	return rc;
+}
+
 int ledger_prune_old_changes(ledger *lg, sqlite3 *db, int64_t upto, int64_t cutoff, ids_error *err)
 {
-	int64_t last = 0;
-	sqlite3_stmt *w = NULL, *q = NULL;
-	int rc = 0, step;
-	sqlite3_prepare_v2(db, "SELECT seq, ts FROM changes WHERE seq<=?1 ORDER BY seq", -1, &w, NULL);
-	sqlite3_bind_int64(w, 1, upto);
-	while ((step = sqlite3_step(w)) == SQLITE_ROW && sqlite3_column_int64(w, 1) < cutoff)
-		last = sqlite3_column_int64(w, 0);
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = ledger_sql_err(lg, db, step, err, "prune changes");
-	sqlite3_finalize(w);
-	if (!rc && last > 0) {
-		/* a row whose value only the change at its seq holds (LEDGER_ROW_VALUE) gets it back
-		 * first, in the same transaction */
-		int own = sqlite3_get_autocommit(db);
-		if (own)
-			rc = ledger_exec(db, "BEGIN IMMEDIATE", err);
-		static const char *const sql[] = {
-			"UPDATE rows SET value=(SELECT c.value FROM changes c WHERE c.seq=rows.seq) WHERE rowid IN"
-			" (SELECT r.rowid FROM changes c JOIN rows r ON r.sid=c.sid AND r.uid=c.uid AND r.key=c.key"
-			" WHERE c.seq<=?1 AND r.seq=c.seq AND r.value IS NULL AND r.deleted=0)",
-			"DELETE FROM changes WHERE seq<=?1",
-		};
-		for (int i = 0; !rc && i < 2; i++) {
-			if (sqlite3_prepare_v2(db, sql[i], -1, &q, NULL) != SQLITE_OK) {
-				rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "prune changes");
-				break;
-			}
-			sqlite3_bind_int64(q, 1, last);
-			rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ledger_sql_err(lg, db, sqlite3_errcode(db), err, "prune changes");
-			sqlite3_finalize(q);
-			q = NULL;
+	int own = sqlite3_get_autocommit(db);
+	int64_t limit = own ? PRUNE_BATCH : -1;   /* in the caller's transaction: all of it at once */
+	int rc = 0;
+	for (int more = 1; !rc && more;) {
+		int64_t last = 0, n = 0;
+		sqlite3_stmt *w = NULL;
+		int step;
+		sqlite3_prepare_v2(db, "SELECT seq, ts FROM changes WHERE seq<=?1 ORDER BY seq LIMIT ?2", -1, &w, NULL);
+		sqlite3_bind_int64(w, 1, upto);
+		sqlite3_bind_int64(w, 2, limit);
+		while ((step = sqlite3_step(w)) == SQLITE_ROW && sqlite3_column_int64(w, 1) < cutoff) {
+			last = sqlite3_column_int64(w, 0);
+			n++;
 		}
-		if (own && !rc)
-			rc = ledger_exec(db, "COMMIT", err);
-		if (own && rc && !sqlite3_get_autocommit(db))
-			ledger_exec(db, "ROLLBACK", NULL);
+		if (step != SQLITE_ROW && step != SQLITE_DONE)
+			rc = ledger_sql_err(lg, db, step, err, "prune changes");
+		sqlite3_finalize(w);
+		more = limit > 0 && n == limit;   /* the whole batch was old enough: there may be more */
+		if (!rc && last > 0)
+			rc = prune_upto(lg, db, own, last, err);
 	}
 	return rc;
 }

@@ -189,6 +189,33 @@ static void value_once(const char *dir)
 	ledger_free(lg);
 }
 
+/* A backlog larger than one prune transaction (PRUNE_BATCH, 65,536 changes): the prune takes
+ * it in several, and every row gets its value back. */
+static void prune_backlog(const char *dir)
+{
+	ledger *lg = open_retention(dir, -60000);
+	if (!lg)
+		return;
+	ids_buf body = IDS_BUF_INIT;
+	ledger_push_result r;
+	ids_error err = IDS_ERROR_INIT;
+	const int per = 1000, batches = 70;
+	for (int bi = 0; bi < batches; bi++) {
+		nth_batch(&body, "P", bi, per, "s");
+		CHECK_EQ_INT(push(lg, "v", "", body.data, &r, &err), 0);
+		ledger_push_result_free(&r);
+	}
+	CHECK_EQ_INT(sql_int(dir, "SELECT count(*) FROM rows WHERE value IS NULL"), per * batches);
+	CHECK_EQ_INT(ledger_changes_prune(lg, ledger_head(lg), &err), 0);
+	CHECK_EQ_INT(sql_int(dir, "SELECT count(*) FROM changes"), 0);
+	CHECK_EQ_INT(sql_int(dir, "SELECT count(*) FROM rows WHERE value IS NULL"), 0);
+	/* each row holds its own value (<id> for ids 1..70,000), none lost or taken twice */
+	CHECK(sql_int(dir, "SELECT sum(CAST(value AS INTEGER)) FROM rows") == 70000LL * 70001 / 2);
+	CHECK_EQ_INT(sql_int(dir, "SELECT count(DISTINCT value) FROM rows"), per * batches);
+	ids_buf_free(&body);
+	ledger_free(lg);
+}
+
 /* A database as version 1 left it: every row holds its value, and the change log lost its older
  * changes to the prune (here all but the newest: b's update). */
 static void version_1(const char *dir)
@@ -250,6 +277,8 @@ int main(void)
 	char dir[512];
 	make_dir(dir, sizeof dir, "once");
 	value_once(dir);
+	make_dir(dir, sizeof dir, "backlog");
+	prune_backlog(dir);
 	make_dir(dir, sizeof dir, "v1");
 	version_1(dir);
 	test_rmtree(tmproot);
