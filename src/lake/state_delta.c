@@ -6,6 +6,7 @@
  * new. A touched older row rewrites its bucket or its delta; small deltas are merged in
  * tiers (each row rewritten O(log) times) with a directory exchange, so a reader sees each
  * key once (docs/lake-layout.md). */
+#include "iceberg.h"
 #include "lake_int.h"
 
 #include <dirent.h>
@@ -594,9 +595,13 @@ int lk_delta_merge_idle(lake *l, ids_error *err)
 	/* a merge read from the ledger (a delta file missing) must read the state at state_seq */
 	int64_t head = 0;
 	int rc = ledger_read_begin(l->lg, &head, err);
-	for (lk_table *t = l->tables; !rc && t; t = t->next)
+	for (lk_table *t = l->tables; !rc && t; t = t->next) {
+		size_t n = t->n_deltas;
 		if (t->merge_due && !t->state_held && head == l->state_seq)
 			rc = maybe_merge(l, t, 1, err);
+		if (t->n_deltas != n)   /* Iceberg's state takes the merged file at the next commit */
+			lk_ice_state_written(l, t);
+	}
 	ledger_read_end(l->lg);   /* a no-op when the pin was not taken */
 	/* what is left (a failure, a push meanwhile) waits for the next state pass's merge */
 	for (lk_table *t = l->tables; t; t = t->next)
