@@ -71,55 +71,97 @@ static int rest_check(const lake_ddl_options *o, ids_error *err)
 	return 0;
 }
 
-/* The warehouse of a lake whose tables are on S3 (--iceberg-warehouse s3://bucket/prefix with
- * the server as catalog: the mirror's metadata JSON names s3:// locations) into wh; 0 when the
- * tables are local (or no metadata names a location yet). */
-static int s3_warehouse(const char *root, char *wh, size_t cap)
+/* Where one table's metadata says it lives: 1 with the warehouse in wh when on S3
+ * (--iceberg-warehouse s3://bucket/prefix with the server as catalog: the mirror's metadata
+ * JSON names s3:// locations), -1 when local, 0 when no metadata names a location yet. */
+static int table_where(const char *tdir, char *wh, size_t cap)
 {
+	char mdir[PATH_MAX];
+	if (ids_path(mdir, sizeof mdir, NULL, "%s/metadata", tdir))
+		return 0;
 	int found = 0;
+	DIR *m = opendir(mdir);
+	struct dirent *f;
+	while (!found && m && (f = readdir(m))) {
+		size_t fl = strlen(f->d_name);
+		char mp[PATH_MAX];
+		if (fl < 14 || strcmp(f->d_name + fl - 14, ".metadata.json") ||
+		    ids_path(mp, sizeof mp, NULL, "%s/%s", mdir, f->d_name))
+			continue;
+		json_t *j = json_load_file(mp, 0, NULL);
+		const char *loc = json_string_value(json_object_get(j, "location"));
+		/* s3://bucket/prefix/<db>/<table>: the warehouse is two levels up */
+		char *cut;
+		if (loc && !strncmp(loc, "s3://", 5) && strlen(loc) < cap) {
+			snprintf(wh, cap, "%s", loc);
+			for (int up = 0; up < 2 && (cut = strrchr(wh + 5, '/')); up++)
+				*cut = 0;
+			found = 1;
+		} else if (loc) {
+			found = -1;   /* a local table: the lake is not on S3 */
+		}
+		json_decref(j);
+	}
+	if (m)
+		closedir(m);
+	return found;
+}
+
+/* The one listing of root (DIR/_iceberg): every "<db>/<table>" into *names, unfiltered (the
+ * --db/--store filter applies when printing, so an S3 lake is recognized whatever it asks
+ * for), and *s3 set with the warehouse in wh when the first table that names a location names
+ * an s3:// one. */
+static int list_tables(const char *root, char ***names, size_t *n, char *wh, size_t cap, int *s3, ids_error *err)
+{
 	DIR *r = opendir(root);
+	if (!r)
+		return ids_fail(err, IDS_ENOTFOUND, "%s: %s", root, strerror(errno));
+	int rc = 0, where = 0;
 	struct dirent *e;
-	while (!found && r && (e = readdir(r))) {
+	while (!rc && (e = readdir(r))) {
 		char dbdir[PATH_MAX];
 		if (e->d_name[0] == '.' || ids_path(dbdir, sizeof dbdir, NULL, "%s/%s", root, e->d_name))
 			continue;
 		DIR *s = opendir(dbdir);
 		struct dirent *t;
-		while (!found && s && (t = readdir(s))) {
-			char mdir[PATH_MAX];
-			if (t->d_name[0] == '.' || ids_path(mdir, sizeof mdir, NULL, "%s/%s/metadata", dbdir, t->d_name))
+		while (!rc && s && (t = readdir(s))) {
+			char tdir[PATH_MAX];
+			if (t->d_name[0] == '.' || ids_path(tdir, sizeof tdir, NULL, "%s/%s", dbdir, t->d_name))
 				continue;
-			DIR *m = opendir(mdir);
-			struct dirent *f;
-			while (!found && m && (f = readdir(m))) {
-				size_t fl = strlen(f->d_name);
-				char mp[PATH_MAX];
-				if (fl < 14 || strcmp(f->d_name + fl - 14, ".metadata.json") ||
-				    ids_path(mp, sizeof mp, NULL, "%s/%s", mdir, f->d_name))
-					continue;
-				json_t *j = json_load_file(mp, 0, NULL);
-				const char *loc = json_string_value(json_object_get(j, "location"));
-				/* s3://bucket/prefix/<db>/<table>: the warehouse is two levels up */
-				char *cut;
-				if (loc && !strncmp(loc, "s3://", 5) && strlen(loc) < cap) {
-					snprintf(wh, cap, "%s", loc);
-					for (int up = 0; up < 2 && (cut = strrchr(wh + 5, '/')); up++)
-						*cut = 0;
-					found = 1;
-				} else if (loc) {
-					found = -1;   /* a local table: the lake is not on S3 */
-				}
-				json_decref(j);
-			}
-			if (m)
-				closedir(m);
+			if (!where)
+				where = table_where(tdir, wh, cap);
+			char **x = realloc(*names, (*n + 1) * sizeof *x);
+			if (x)
+				*names = x;
+			if (!x || asprintf(&x[*n], "%s/%s", e->d_name, t->d_name) < 0)
+				rc = ids_fail(err, IDS_ENOMEM, "out of memory");
+			else
+				(*n)++;
 		}
 		if (s)
 			closedir(s);
 	}
-	if (r)
-		closedir(r);
-	return found > 0;
+	closedir(r);
+	*s3 = where > 0;
+	return rc;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* "<db>/<table>" asked for by --db and --store (a store's three tables) */
+static int wanted(const lake_ddl_options *o, const char *name)
+{
+	const char *slash = strchr(name, '/'), *t = slash + 1;
+	if (o->db && (strlen(o->db) != (size_t)(slash - name) || strncmp(o->db, name, slash - name)))
+		return 0;
+	size_t sl = o->store ? strlen(o->store) : 0;
+	return !o->store || (!strncmp(t, o->store, sl) &&
+			     (!t[sl] || !strcmp(t + sl, "_changes") || !strcmp(t + sl, "_conflicts")));
 }
 
 /* An S3 lake's settings for Trino's native S3 file system (inside CREATE CATALOG ... WITH):
@@ -278,11 +320,26 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 		return err->code;
 	char root[PATH_MAX + 20], wh[PATH_MAX + 40];
 	snprintf(root, sizeof root, "%s/_iceberg", abs);
-	int s3 = s3_warehouse(root, wh, sizeof wh);
-	if (s3 && !rest)   /* no version-hint, no file:// data: only the served catalog finds the tables */
-		return ids_fail(err, IDS_EINVAL, "the Iceberg tables of %s are on S3 (%s) with the running server as their catalog: "
+	char **names = NULL;
+	size_t n = 0, kept = 0;
+	int s3 = 0, rc = list_tables(root, &names, &n, wh, sizeof wh, &s3, err);
+	for (size_t i = 0; i < n; i++) {
+		if (wanted(o, names[i]))
+			names[kept++] = names[i];
+		else
+			free(names[i]);
+	}
+	n = kept;
+	if (!rc && s3 && !rest)   /* no version-hint, no file:// data: only the served catalog finds the tables */
+		rc = ids_fail(err, IDS_EINVAL, "the Iceberg tables of %s are on S3 (%s) with the running server as their catalog: "
 					     "attach trino, spark, duckdb or hive to it with --catalog-uri http://HOST:PORT/iceberg",
-				abs, wh);
+			      abs, wh);
+	if (!rc && !n)
+		rc = ids_fail(err, IDS_ENOTFOUND, "no Iceberg tables under %s", root);
+	if (rc) {
+		free_names(names, n);
+		return rc;
+	}
 	if (s3)
 		ids_buf_printf(out, "-- idbsync lake %s (Apache Iceberg v2 on %s, the running server its catalog), dialect %s\n", abs,
 			       wh, d);
@@ -331,70 +388,28 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				  "-- (iceberg-hive-runtime) instead of Hive's: SET iceberg.mr.snapshot.id=<snapshot-id>; (-1: the newest).\n");
 	else
 		ids_buf_puts(out, "-- Impala 4: hadoop.tables; run REFRESH <table> to see newer snapshots.\n");
-	DIR *r = opendir(root);
-	if (!r)
-		return ids_fail(err, IDS_ENOTFOUND, "%s: %s", root, strerror(errno));
-	char **names = NULL;
-	size_t n = 0;
-	int rc = 0;
-	struct dirent *e;
-	while (!rc && (e = readdir(r))) {
-		if (e->d_name[0] == '.' || (o->db && strcmp(o->db, e->d_name)))
-			continue;
-		char dbdir[PATH_MAX + 300];
-		snprintf(dbdir, sizeof dbdir, "%s/%s", root, e->d_name);
-		DIR *s = opendir(dbdir);
-		struct dirent *t;
-		while (!rc && s && (t = readdir(s))) {
-			if (t->d_name[0] == '.')
-				continue;
-			size_t tl = strlen(t->d_name), sl = o->store ? strlen(o->store) : 0;
-			if (o->store && (tl < sl || strncmp(t->d_name, o->store, sl) ||
-					 (t->d_name[sl] && strcmp(t->d_name + sl, "_changes") && strcmp(t->d_name + sl, "_conflicts"))))
-				continue;
-			char **x = realloc(names, (n + 1) * sizeof *x);
-			if (!x || asprintf(&x[n], "%s/%s", e->d_name, t->d_name) < 0) {
-				free(x ? x : names);
-				names = NULL;
-				n = 0;
-				rc = ids_fail(err, IDS_ENOMEM, "out of memory");
-				break;
-			}
-			names = x;
-			n++;
+	qsort(names, n, sizeof *names, cmp_str);
+	char last[300] = "";
+	int duck = !strcmp(d, "duckdb");
+	for (size_t i = 0; i < n; i++) {
+		char *slash = strchr(names[i], '/');
+		*slash = 0;
+		if (strcmp(last, names[i]) && !duck && (!rest || hive) && strcmp(d, "spark")) {
+			char sdb[128];
+			lk_sanitize(names[i], sdb, sizeof sdb);
+			if (!strcmp(d, "trino"))
+				ids_buf_printf(out, "\nCREATE SCHEMA IF NOT EXISTS iceberg.%s;\n", sdb);
+			else
+				ids_buf_printf(out, "\nCREATE DATABASE IF NOT EXISTS %s;\n", sdb);
 		}
-		if (s)
-			closedir(s);
+		snprintf(last, sizeof last, "%s", names[i]);
+		char loc[PATH_MAX * 2];   /* DuckDB takes a plain path, the others a URI */
+		snprintf(loc, sizeof loc, "%s/%s/%s", duck && !o->location ? root : wh, names[i], slash + 1);
+		attach(out, d, rest, names[i], slash + 1, loc);
+		*slash = '/';
 	}
-	closedir(r);
-	if (!rc && !n)
-		rc = ids_fail(err, IDS_ENOTFOUND, "no Iceberg tables under %s", root);
-	if (!rc) {
-		qsort(names, n, sizeof *names, cmp_str);
-		char last[300] = "";
-		int duck = !strcmp(d, "duckdb");
-		for (size_t i = 0; i < n; i++) {
-			char *slash = strchr(names[i], '/');
-			*slash = 0;
-			if (strcmp(last, names[i]) && !duck && (!rest || hive) && strcmp(d, "spark")) {
-				char sdb[128];
-				lk_sanitize(names[i], sdb, sizeof sdb);
-				if (!strcmp(d, "trino"))
-					ids_buf_printf(out, "\nCREATE SCHEMA IF NOT EXISTS iceberg.%s;\n", sdb);
-				else
-					ids_buf_printf(out, "\nCREATE DATABASE IF NOT EXISTS %s;\n", sdb);
-			}
-			snprintf(last, sizeof last, "%s", names[i]);
-			char loc[PATH_MAX * 2];   /* DuckDB takes a plain path, the others a URI */
-			snprintf(loc, sizeof loc, "%s/%s/%s", duck && !o->location ? root : wh, names[i], slash + 1);
-			attach(out, d, rest, names[i], slash + 1, loc);
-			*slash = '/';
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	if (!rc && out->failed)
-		rc = ids_fail(err, IDS_ENOMEM, "DDL: out of memory");
-	return rc;
+	free_names(names, n);
+	if (out->failed)
+		return ids_fail(err, IDS_ENOMEM, "DDL: out of memory");
+	return 0;
 }

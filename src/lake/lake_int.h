@@ -191,6 +191,7 @@ typedef struct lk_table {
 	int64_t upto;                /* the bucket files hold the rows with ledger id <= upto; -1: all */
 	struct lk_delta *deltas;     /* the other files, by id range, in id order */
 	size_t n_deltas;
+	int merge_due;               /* a busy flush left its deltas unmerged (lk_delta_merge_idle) */
 	struct lk_feed *feed;        /* the next delta, written by the change log (state_feed.c) */
 	int feed_bad;                /* a change was not fed: the pass reads the ledger */
 	ids_buf rkeys;               /* touched keys of this pass (u32 len, user, u32 len, key)... */
@@ -269,6 +270,8 @@ struct lake {
 	 * changes_seq, the current state reflects every change <= state_seq (<= changes_seq) */
 	int64_t changes_seq, state_seq, conflicts_id;
 	int64_t state_end_ms, state_cost_ms;   /* the last state pass: when it ended, how long it took */
+	int busy;                    /* a change-log round of the flush at hand was full: the head ran
+				 * ahead, so the state's delta merges wait (state_delta.c) */
 
 	pthread_t thread;
 	int started;
@@ -459,6 +462,10 @@ void lk_delta_reset(lk_table *t);
  * rows created since, then merges of small deltas. *rebuild = 1 (nothing written) when the
  * keys cannot be placed: the caller rebuilds the table. */
 int lk_delta_pass(lake *l, lk_table *t, int64_t *max_size, int *rebuild, ids_error *err);
+/* Merges the deltas that busy flushes left unmerged, in a read snapshot at state_seq (the
+ * flush thread, idle); 1 if some table waits for it. */
+int lk_delta_merge_idle(lake *l, ids_error *err);
+int lk_delta_merge_wanted(const lake *l);
 /* 1 if t's rows can be split by ledger id (then *upto = the highest id), 0 if not. */
 int lk_delta_start(lake *l, lk_table *t, int64_t *upto);
 /* Parses the "upto" and "deltas" members of _buckets into t. */
