@@ -30,9 +30,34 @@ static inline uint64_t mix(uint64_t a, uint64_t b)
 	return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* The last n < 8 bytes at p as a little-endian word, zero above them, by whole loads that
+ * stay inside the value (long: at least 8 bytes of it end at p + n). A memcpy of n bytes
+ * into a zeroed word was a call whose byte stores the next 8-byte load could not forward
+ * from: that stall was a quarter of the time of dictionary encoding on the orders set
+ * (perf annotate). Overlapping loads read the same bytes twice, so OR keeps them. */
+static inline uint64_t tail_word(const uint8_t *p, size_t n, int long_value)
+{
+	if (!n)
+		return 0;
+	if (long_value) {
+		uint64_t x;
+		memcpy(&x, p + n - 8, 8);
+		return x >> (64 - 8 * n);
+	}
+	if (n >= 4) {
+		uint32_t lo, hi;
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + n - 4, 4);
+		return (uint64_t)lo | ((uint64_t)hi << (8 * (n - 4)));
+	}
+	return (uint64_t)p[0] | ((uint64_t)p[n / 2] << (8 * (n / 2))) |
+	       ((uint64_t)p[n - 1] << (8 * (n - 1)));
+}
+
 static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
 	uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+	int long_value = n >= 8;
 	while (n >= 8) {
 		uint64_t x;
 		memcpy(&x, p, 8);
@@ -40,9 +65,7 @@ static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
 		p += 8;
 		n -= 8;
 	}
-	uint64_t t = 0;
-	memcpy(&t, p, n);
-	return mix(h ^ t, 0xE7037ED1A0B428DBULL);
+	return mix(h ^ tail_word(p, n, long_value), 0xE7037ED1A0B428DBULL);
 }
 
 pqw_dict *pqw_dict_new(pq_type type, int width)
