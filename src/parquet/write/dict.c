@@ -68,6 +68,23 @@ static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
 	return mix(h ^ tail_word(p, n, long_value), 0xE7037ED1A0B428DBULL);
 }
 
+/* a[0..n) == b[0..n): values of up to 16 bytes (most dictionary strings) by whole loads
+ * inside both, as tail_word does, instead of a call to memcmp per probe */
+static inline int same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	if (n > 16)
+		return !memcmp(a, b, n);
+	if (n >= 8) {
+		uint64_t x0, y0, x1, y1;
+		memcpy(&x0, a, 8);
+		memcpy(&y0, b, 8);
+		memcpy(&x1, a + n - 8, 8);
+		memcpy(&y1, b + n - 8, 8);
+		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+	}
+	return tail_word(a, n, 0) == tail_word(b, n, 0);
+}
+
 pqw_dict *pqw_dict_new(pq_type type, int width)
 {
 	pqw_dict *d = calloc(1, sizeof *d);
@@ -369,7 +386,8 @@ int pqw_dict_encode(pqw_dict *d, const uint8_t *vals, size_t len, size_t n, uint
 		const char *base = d->plain.data;
 		uint32_t len2;
 		PROBE((memcpy(&len2, base + d->offs[sl.idx - 1], 4), len2 == l) &&
-		      !memcmp(base + d->offs[sl.idx - 1] + 4, v + 4, l), ix = sl.idx - 1; break)
+		      same_bytes((const uint8_t *)base + d->offs[sl.idx - 1] + 4, v + 4, l),
+		      ix = sl.idx - 1; break)
 		if (ix < 0 && (ix = insert(d, s, h, 0, v + 4, l)) < 0)
 			return -1;
 		out[i] = (uint32_t)ix;
