@@ -331,7 +331,7 @@ test('CLI: the output does not depend on the thread count', () => {
 });
 
 test('CLI: big inputs use the schema of the first rows only when every row fits it', async () => {
-  // > 16 MiB so the CLI infers from a prefix first; the late rows decide which path wins
+  // > 4 MiB (twice the 2 MiB prefix) so the CLI infers from a prefix first; the late rows decide which path wins
   const base = [];
   for (let i = 0; i < 170000; i++) {
     base.push(`{"id":${i},"name":"row number ${i % 1000}","v":${i % 7 === 0 ? 0.5 : 2},"t":{"$date":"2024-01-01T00:00:00.000Z"},"tags":["a","b"]}`);

@@ -86,7 +86,10 @@ static size_t count_lines(const char *p, size_t n)
 	return k;
 }
 
-#define MIN_SLICE ((size_t)4 << 20)
+/* Small enough that the CLI's 2 MiB prefix (cmd_parquet_write.c) is inferred on two
+ * threads: a slice costs one thread start and one tree merge, about what 10 KiB of rows
+ * do. */
+#define MIN_SLICE ((size_t)1 << 20)
 
 int pq_infer_add_ndjson_threads(pq_infer *inf, const char *data, size_t len, const char *name,
 				int threads, ids_error *err)

@@ -326,7 +326,9 @@ static inline __attribute__((always_inline)) int leaf_fast(pqw_shred *s, shn *x,
 	case CV_BOOL: {
 		uint8_t t = c == 't';
 		size_t k = t ? 4 : 5;
-		if ((size_t)(j->end - j->p) < k || memcmp(j->p, t ? "true" : "false", k))
+		/* a constant length each, so the compares are inline loads, not a call per value */
+		if ((size_t)(j->end - j->p) < k ||
+		    (t ? memcmp(j->p, "true", 4) != 0 : memcmp(j->p, "false", 5) != 0))
 			return 0;
 		j->p += k;
 		*rc = pqw_put_fixed(x->col, x->def, rep, &t, 1) ? shred_oom(s, IDS_ENOMEM) : 0;

@@ -92,7 +92,10 @@ static void *run(void *arg)
 
 		size_t bytes = page_bytes(pg);
 		ids_error err = IDS_ERROR_INIT;
-		int rc = failed ? 0 : pqw_encode_page(a->w, pg->col, pg, &k->sc, &err);
+		/* a job without levels (no staged page has none) finishes the dictionary */
+		int rc = failed ? 0
+			 : pg->n_lv ? pqw_encode_page(a->w, pg->col, pg, &k->sc, &err)
+				    : pqw_dict_finish(a->w, pg->col, &err);
 		pqw_page_reset(pg);
 
 		pthread_mutex_lock(&a->mu);
@@ -182,6 +185,17 @@ int pqw_async_submit(pq_writer *w, pqw_col *c, ids_error *err)
 	pqw_page fresh = *job;
 	*job = c->cur;
 	c->cur = fresh;
+	return enqueue(w, c, job, err);
+}
+
+int pqw_async_dict_finish(pq_writer *w, pqw_col *c, ids_error *err)
+{
+	if (!w->async)
+		return 0;
+	pqw_page *job = pqw_pool_get(w, c);
+	if (!job)
+		return ids_fail(err, IDS_ENOMEM, "out of memory");
+	pqw_page_reset(job);
 	return enqueue(w, c, job, err);
 }
 

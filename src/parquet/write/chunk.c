@@ -8,22 +8,34 @@
 #include <string.h>
 #include <zlib.h>
 
+int pqw_dict_finish(pq_writer *w, pqw_col *c, ids_error *err)
+{
+	if (!c->dict || c->dict_pages <= 0 || c->dict_done)
+		return 0;
+	const ids_buf *dp = pqw_dict_plain(c->dict);
+	int rc;
+	if (dp->len > INT32_MAX / 2)
+		return ids_fail(err, IDS_ELIMIT, "column '%s': dictionary too large", c->leaf->name);
+	pqw_stats_plain(&c->st, c, (const uint8_t *)dp->data, dp->len, pqw_dict_count(c->dict));
+	ids_buf_reset(&c->dict_body);
+	if (w->codec != PQ_CODEC_UNCOMPRESSED &&
+	    (rc = pq_compress(w->codec, w->o.codec_level, (const uint8_t *)dp->data, dp->len,
+			      &c->dict_body, err)))
+		return rc;
+	c->dict_done = 1;
+	return 0;
+}
+
 static int write_dict_page(pq_writer *w, pqw_col *c, int64_t *unc, int64_t *comp,
 			   ids_error *err)
 {
 	const ids_buf *dp = pqw_dict_plain(c->dict);
-	const uint8_t *body = (const uint8_t *)dp->data;
-	size_t body_n = dp->len;
 	int rc;
-	if (dp->len > INT32_MAX / 2)
-		return ids_fail(err, IDS_ELIMIT, "column '%s': dictionary too large", c->leaf->name);
-	if (w->codec != PQ_CODEC_UNCOMPRESSED) {
-		ids_buf_reset(&w->sc.comp);
-		if ((rc = pq_compress(w->codec, w->o.codec_level, body, body_n, &w->sc.comp, err)))
-			return rc;
-		body = (const uint8_t *)w->sc.comp.data;
-		body_n = w->sc.comp.len;
-	}
+	if ((rc = pqw_dict_finish(w, c, err)))
+		return rc;
+	const ids_buf *b = w->codec != PQ_CODEC_UNCOMPRESSED ? &c->dict_body : dp;
+	const uint8_t *body = (const uint8_t *)b->data;
+	size_t body_n = b->len;
 	ids_buf_reset(&w->sc.hdr);
 	pq_tenc e;
 	pq_tenc_init(&e, &w->sc.hdr);
@@ -53,6 +65,7 @@ static int write_dict_page(pq_writer *w, pqw_col *c, int64_t *unc, int64_t *comp
 static void reset_chunk(pq_writer *w, pqw_col *c)
 {
 	ids_buf_reset(&c->chunk);
+	c->dict_done = 0;
 	if (c->chunk.cap > ((size_t)64 << 20)) {
 		ids_buf_free(&c->chunk);   /* do not pin a huge buffer for the next row group */
 		ids_buf_init(&c->chunk, 0);
@@ -75,12 +88,8 @@ int pqw_write_chunk(pq_writer *w, pqw_col *c, pq_tenc *e, int64_t *unc_total,
 		return rc;
 	int64_t start = w->off, dict_unc = 0, dict_comp = 0;
 	int has_dict = c->dict && c->dict_pages > 0;
-	if (has_dict) {
-		const ids_buf *dp = pqw_dict_plain(c->dict);
-		pqw_stats_plain(&c->st, c, (const uint8_t *)dp->data, dp->len, pqw_dict_count(c->dict));
-		if ((rc = write_dict_page(w, c, &dict_unc, &dict_comp, err)))
-			return rc;
-	}
+	if (has_dict && (rc = write_dict_page(w, c, &dict_unc, &dict_comp, err)))
+		return rc;
 	int64_t data_off = w->off;
 	if ((rc = pqw_write_all(w, c->chunk.data, c->chunk.len, err)))
 		return rc;

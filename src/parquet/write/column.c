@@ -170,6 +170,7 @@ void pqw_col_free(pqw_col *c)
 		free(p);
 	}
 	ids_buf_free(&c->chunk);
+	ids_buf_free(&c->dict_body);
 	pqw_dict_free(c->dict);
 	pqw_stats_free(&c->st);
 	for (size_t i = 0; i < c->path_len; i++)

@@ -30,9 +30,34 @@ static inline uint64_t mix(uint64_t a, uint64_t b)
 	return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* The last n < 8 bytes at p as a little-endian word, zero above them, by whole loads that
+ * stay inside the value (long: at least 8 bytes of it end at p + n). A memcpy of n bytes
+ * into a zeroed word was a call whose byte stores the next 8-byte load could not forward
+ * from: that stall was a quarter of the time of dictionary encoding on the orders set
+ * (perf annotate). Overlapping loads read the same bytes twice, so OR keeps them. */
+static inline uint64_t tail_word(const uint8_t *p, size_t n, int long_value)
+{
+	if (!n)
+		return 0;
+	if (long_value) {
+		uint64_t x;
+		memcpy(&x, p + n - 8, 8);
+		return x >> (64 - 8 * n);
+	}
+	if (n >= 4) {
+		uint32_t lo, hi;
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + n - 4, 4);
+		return (uint64_t)lo | ((uint64_t)hi << (8 * (n - 4)));
+	}
+	return (uint64_t)p[0] | ((uint64_t)p[n / 2] << (8 * (n / 2))) |
+	       ((uint64_t)p[n - 1] << (8 * (n - 1)));
+}
+
 static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
 	uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+	int long_value = n >= 8;
 	while (n >= 8) {
 		uint64_t x;
 		memcpy(&x, p, 8);
@@ -40,9 +65,24 @@ static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
 		p += 8;
 		n -= 8;
 	}
-	uint64_t t = 0;
-	memcpy(&t, p, n);
-	return mix(h ^ t, 0xE7037ED1A0B428DBULL);
+	return mix(h ^ tail_word(p, n, long_value), 0xE7037ED1A0B428DBULL);
+}
+
+/* a[0..n) == b[0..n): values of up to 16 bytes (most dictionary strings) by whole loads
+ * inside both, as tail_word does, instead of a call to memcmp per probe */
+static inline int same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	if (n > 16)
+		return !memcmp(a, b, n);
+	if (n >= 8) {
+		uint64_t x0, y0, x1, y1;
+		memcpy(&x0, a, 8);
+		memcpy(&y0, b, 8);
+		memcpy(&x1, a + n - 8, 8);
+		memcpy(&y1, b + n - 8, 8);
+		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+	}
+	return tail_word(a, n, 0) == tail_word(b, n, 0);
 }
 
 pqw_dict *pqw_dict_new(pq_type type, int width)
@@ -346,7 +386,8 @@ int pqw_dict_encode(pqw_dict *d, const uint8_t *vals, size_t len, size_t n, uint
 		const char *base = d->plain.data;
 		uint32_t len2;
 		PROBE((memcpy(&len2, base + d->offs[sl.idx - 1], 4), len2 == l) &&
-		      !memcmp(base + d->offs[sl.idx - 1] + 4, v + 4, l), ix = sl.idx - 1; break)
+		      same_bytes((const uint8_t *)base + d->offs[sl.idx - 1] + 4, v + 4, l),
+		      ix = sl.idx - 1; break)
 		if (ix < 0 && (ix = insert(d, s, h, 0, v + 4, l)) < 0)
 			return -1;
 		out[i] = (uint32_t)ix;

@@ -115,6 +115,9 @@ typedef struct pqw_col {
 	int dict_pages;          /* data pages already written with dictionary indices */
 	size_t dict_max;         /* dictionary PLAIN bytes allowed before falling back */
 	pqw_dict *dict;
+	ids_buf dict_body;       /* the dictionary page's body as written (compressed), once
+				  * pqw_dict_finish ran for this row group */
+	int dict_done;
 	ids_buf chunk;           /* current row group's encoded data pages (headers + bodies) */
 	int64_t num_values, unc_bytes;
 	int pages_plain;
@@ -286,6 +289,11 @@ void pqw_scratch_free(pqw_scratch *sc);
 
 /* Encodes one staged page into c->chunk (the encoder side; pg is reset afterwards). */
 int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err);
+/* After the row group's last page of c: folds the dictionary into the chunk's statistics
+ * and compresses the dictionary page's body into c->dict_body (chunk.c). Runs on the
+ * column's encoder thread when there is one (the serial end of a write compressed every
+ * dictionary on the committing thread), else in pqw_write_chunk. */
+int pqw_dict_finish(pq_writer *w, pqw_col *c, ids_error *err);
 
 /* Encoder threads (async.c). submit queues c->cur for the encoders and gives c a
  * fresh page; barrier waits until every queued page is encoded. Both return the first
@@ -296,6 +304,8 @@ int pqw_async_barrier(pq_writer *w, ids_error *err);
 /* Waits until no page of column c is queued or being encoded (the other columns' encoding
  * goes on); the first error an encoder hit, as barrier. 0 at once without encoders. */
 int pqw_async_wait_col(pq_writer *w, const pqw_col *c, ids_error *err);
+/* Queues pqw_dict_finish(c) behind c's pages (0 at once without encoders). */
+int pqw_async_dict_finish(pq_writer *w, pqw_col *c, ids_error *err);
 void pqw_async_free(pq_writer *w);
 
 /* One JSON row. keep_going: roll a failed row back so the writer stays usable (costs a

@@ -50,16 +50,25 @@ static void bitpack(ids_buf *b, const uint32_t *v, size_t n, int bw)
 		b->data[b->len] = 0;
 		return;
 	}
+	/* wider values (dictionaries of more than 256 entries): whole 32-bit words out of the
+	 * accumulator instead of a loop per byte (same bytes, little-endian) */
 	uint64_t acc = 0;
 	int bits = 0;
 	for (size_t i = 0; i < n; i++) {
 		acc |= (uint64_t)v[i] << bits;
 		bits += bw;
-		while (bits >= 8) {
-			*o++ = (uint8_t)acc;
-			acc >>= 8;
-			bits -= 8;
+		if (bits >= 32) {
+			uint32_t word = (uint32_t)acc;
+			for (int k = 0; k < 4; k++)
+				o[k] = (uint8_t)(word >> (8 * k));
+			o += 4;
+			acc >>= 32;
+			bits -= 32;
 		}
+	}
+	for (; bits > 0; bits -= 8) {
+		*o++ = (uint8_t)acc;
+		acc >>= 8;
 	}
 	b->len += bytes;
 	b->data[b->len] = 0;
@@ -145,6 +154,21 @@ static void add_run(rle *r, uint32_t v, size_t count)
 	r.nl = 0;                                                     \
 	size_t i = 0;                                                 \
 	while (i < n) {                                               \
+		/* eight runs of one value in a row (no two neighbours  \
+		 * equal, nor the 8th and the 9th): the eight literals  \
+		 * the loop below would add one by one */               \
+		while (i + 8 < n && r.nl + 8 < LIT_MAX &&               \
+		       vals[i] != vals[i + 1] && vals[i + 1] != vals[i + 2] && \
+		       vals[i + 2] != vals[i + 3] && vals[i + 3] != vals[i + 4] && \
+		       vals[i + 4] != vals[i + 5] && vals[i + 5] != vals[i + 6] && \
+		       vals[i + 6] != vals[i + 7] && vals[i + 7] != vals[i + 8]) { \
+			for (int k_ = 0; k_ < 8; k_++)                  \
+				r.lit[r.nl + (size_t)k_] = (uint32_t)vals[i + (size_t)k_]; \
+			r.nl += 8;                                     \
+			i += 8;                                        \
+		}                                                      \
+		if (i >= n)                                            \
+			break;                                         \
 		uint32_t v = (uint32_t)vals[i];                        \
 		size_t j = i + 1;                                      \
 		while (j < n && (uint32_t)vals[j] == v)                \

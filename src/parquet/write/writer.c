@@ -263,6 +263,8 @@ static int flush_row_group(pq_writer *w, ids_error *err)
 	int rc = 0;
 	for (size_t i = 0; i < w->ncols && !rc; i++)
 		rc = pqw_flush_page(w, &w->cols[i], err);
+	for (size_t i = 0; i < w->ncols && !rc; i++)
+		rc = pqw_async_dict_finish(w, &w->cols[i], err);
 	if (rc)
 		return rc;
 	pq_tenc e;
