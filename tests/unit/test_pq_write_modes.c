@@ -468,8 +468,9 @@ static void test_row_put(void)
 			     "{\"name\":\"l\",\"type\":\"list\",\"element\":{\"type\":\"int64\"}},"
 			     "{\"name\":\"st\",\"type\":\"struct\",\"fields\":[{\"name\":\"x\",\"type\":\"double\"},"
 			     "{\"name\":\"t\",\"type\":\"timestamp\",\"unit\":\"micros\"}]}]}";
-	const char *rows[] = {"{\"id\":1,\"s\":\"hi\",\"l\":[1,null,3],\"st\":{\"x\":1.5,\"t\":{\"$date\":"
-			      "\"2024-01-01T00:00:00.000Z\"}}}",
+	/* the first row's halves in parentheses: one literal (clang's -Wstring-concatenation) */
+	const char *rows[] = {("{\"id\":1,\"s\":\"hi\",\"l\":[1,null,3],\"st\":{\"x\":1.5,\"t\":{\"$date\":"
+			       "\"2024-01-01T00:00:00.000Z\"}}}"),
 			      "{\"id\":2,\"s\":null,\"l\":[],\"st\":null}", "{\"id\":3}"};
 	ids_error err = IDS_ERROR_INIT;
 	pq_node *s = NULL;
