@@ -439,6 +439,11 @@ int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, int64_t *m
 /* _buckets of dir: bucket bits, schema version, and the id ranges (state_delta.c) */
 int lk_state_meta_write(lk_table *t, const char *dir, int k, ids_error *err);
 int lk_state_flush(lake *l, lk_table *t, ids_error *err);
+/* D/_idbsync/<t>.pass: made odd before a state pass changes any file of t's dir and even once it
+ * is done, always growing. A reader that reads the same even number before and after a query
+ * read one state (docs/lake-layout.md, "What a reader sees"). Anything that swaps files of a
+ * state dir outside lk_state_flush brackets them with busy=1 / busy=0. */
+int lk_state_pass_mark(lake *l, const lk_table *t, int busy, ids_error *err);
 int lk_state_read_meta(lake *l, lk_table *t);
 /* The key of this hash is in a bucket the next incremental pass writes (its slot is dirty). */
 int lk_state_slot_dirty(const lk_table *t, uint32_t hash);
