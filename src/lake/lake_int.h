@@ -124,6 +124,8 @@ void lk_hive_escape(const char *in, size_t n, ids_buf *out);
 int lk_mkdirs(const char *path, ids_error *err);
 int lk_fsync_dir(const char *path);
 int lk_write_file(const char *path, const char *data, size_t len, ids_error *err); /* atomic */
+/* atomic for readers, not durable: a file a crash may lose or roll back */
+int lk_write_file_nosync(const char *path, const char *data, size_t len, ids_error *err);
 int lk_read_file(const char *path, ids_buf *out, size_t max, ids_error *err);
 void lk_rm_rf(const char *path);
 int lk_exists(const char *path);

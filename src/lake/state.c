@@ -522,8 +522,9 @@ static int state_flush(lake *l, lk_table *t, ids_error *err)
 /* Renames keep every instant of the directory free of duplicates, but a query opens its files
  * one after another: a row that moves between two files during the query (another partition,
  * a doubling, deltas merged or folded) can be read from both. No order of renames prevents
- * that, so the pass says when it runs and a reader can tell whether a query spanned one. The
- * floor (clock x 2000) keeps the number growing across a restart that lost the file. */
+ * that, so the pass says when it runs and a reader can tell whether a query spanned one. Not
+ * fsynced (two per table and pass): the floor (clock ms x 2000) keeps the number growing across
+ * a crash that lost or rolled back the file. */
 int lk_state_pass_mark(lake *l, const lk_table *t, int busy, ids_error *err)
 {
 	char meta[IDS_PATH_MAX + 1], p[IDS_PATH_MAX + 1];
@@ -543,7 +544,7 @@ int lk_state_pass_mark(lake *l, const lk_table *t, int busy, ids_error *err)
 		n++;
 	char text[32];
 	int len = snprintf(text, sizeof text, "%" PRId64 "\n", n);
-	return lk_write_file(p, text, (size_t)len, err);
+	return lk_write_file_nosync(p, text, (size_t)len, err);   /* visibility is all it is for */
 }
 
 int lk_state_flush(lake *l, lk_table *t, ids_error *err)
