@@ -124,6 +124,8 @@ void lk_hive_escape(const char *in, size_t n, ids_buf *out);
 int lk_mkdirs(const char *path, ids_error *err);
 int lk_fsync_dir(const char *path);
 int lk_write_file(const char *path, const char *data, size_t len, ids_error *err); /* atomic */
+/* atomic for readers, not durable: a file a crash may lose or roll back */
+int lk_write_file_nosync(const char *path, const char *data, size_t len, ids_error *err);
 int lk_read_file(const char *path, ids_buf *out, size_t max, ids_error *err);
 void lk_rm_rf(const char *path);
 int lk_exists(const char *path);
@@ -442,6 +444,11 @@ int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, int64_t *m
 /* _buckets of dir: bucket bits, schema version, and the id ranges (state_delta.c) */
 int lk_state_meta_write(lk_table *t, const char *dir, int k, ids_error *err);
 int lk_state_flush(lake *l, lk_table *t, ids_error *err);
+/* D/_idbsync/<t>.pass: made odd before a state pass changes any file of t's dir and even once it
+ * is done, always growing. A reader that reads the same even number before and after a query
+ * read one state (docs/lake-layout.md, "What a reader sees"). Anything that swaps files of a
+ * state dir outside lk_state_flush brackets them with busy=1 / busy=0. */
+int lk_state_pass_mark(lake *l, const lk_table *t, int busy, ids_error *err);
 int lk_state_read_meta(lake *l, lk_table *t);
 /* The key of this hash is in a bucket the next incremental pass writes (its slot is dirty). */
 int lk_state_slot_dirty(const lk_table *t, uint32_t hash);

@@ -144,7 +144,7 @@ static void parent_of(const char *path, char *out, size_t sz)
 		snprintf(out, sz, ".");
 }
 
-int lk_write_file(const char *path, const char *data, size_t len, ids_error *err)
+static int write_file(const char *path, const char *data, size_t len, int sync, ids_error *err)
 {
 	char tmp[IDS_PATH_MAX + 1];
 	ids_path(tmp, sizeof tmp, NULL, "%s.tmp-%d", path, (int)getpid());
@@ -164,7 +164,7 @@ int lk_write_file(const char *path, const char *data, size_t len, ids_error *err
 		}
 		off += (size_t)w;
 	}
-	if (fsync(fd) || close(fd)) {
+	if ((sync && fsync(fd)) || close(fd)) {
 		unlink(tmp);
 		return ids_fail(err, IDS_EIO, "fsync %s: %s", tmp, strerror(errno));
 	}
@@ -174,8 +174,19 @@ int lk_write_file(const char *path, const char *data, size_t len, ids_error *err
 	}
 	char dir[IDS_PATH_MAX + 1];
 	parent_of(path, dir, sizeof dir);
-	lk_fsync_dir(dir);
+	if (sync)
+		lk_fsync_dir(dir);
 	return 0;
+}
+
+int lk_write_file(const char *path, const char *data, size_t len, ids_error *err)
+{
+	return write_file(path, data, len, 1, err);
+}
+
+int lk_write_file_nosync(const char *path, const char *data, size_t len, ids_error *err)
+{
+	return write_file(path, data, len, 0, err);
 }
 
 int lk_read_file(const char *path, ids_buf *out, size_t max, ids_error *err)
