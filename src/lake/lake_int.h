@@ -449,6 +449,8 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err);
  * read one state (docs/lake-layout.md, "What a reader sees"). Anything that swaps files of a
  * state dir outside lk_state_flush brackets them with busy=1 / busy=0. */
 int lk_state_pass_mark(lake *l, const lk_table *t, int busy, ids_error *err);
+/* Ends what lk_state_pass_mark(.., 1, ..) began (even again); a failure is logged, not returned. */
+void lk_state_pass_done(lake *l, const lk_table *t);
 int lk_state_read_meta(lake *l, lk_table *t);
 /* The key of this hash is in a bucket the next incremental pass writes (its slot is dirty). */
 int lk_state_slot_dirty(const lk_table *t, uint32_t hash);

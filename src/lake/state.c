@@ -547,14 +547,19 @@ int lk_state_pass_mark(lake *l, const lk_table *t, int busy, ids_error *err)
 	return lk_write_file_nosync(p, text, (size_t)len, err);   /* visibility is all it is for */
 }
 
+void lk_state_pass_done(lake *l, const lk_table *t)
+{
+	ids_error err = IDS_ERROR_INIT;
+	if (lk_state_pass_mark(l, t, 0, &err))   /* stays odd: readers keep distrusting */
+		ids_logf(IDS_LOG_WARN, "lake_pass_mark", "table %s: %s", t->table, err.msg);
+}
+
 int lk_state_flush(lake *l, lk_table *t, ids_error *err)
 {
 	int rc = lk_state_pass_mark(l, t, 1, err);
 	if (!rc) {
 		rc = state_flush(l, t, err);
-		ids_error merr = IDS_ERROR_INIT;
-		if (lk_state_pass_mark(l, t, 0, &merr))   /* stays odd: readers keep distrusting */
-			ids_logf(IDS_LOG_WARN, "lake_pass_mark", "table %s: %s", t->table, merr.msg);
+		lk_state_pass_done(l, t);
 	}
 	lk_feed_reset(l, t);   /* used or not, the next changes start the next one */
 	return rc;

@@ -601,8 +601,11 @@ int lk_delta_merge_idle(lake *l, ids_error *err)
 	int rc = ledger_read_begin(l->lg, &head, err);
 	for (lk_table *t = l->tables; !rc && t; t = t->next) {
 		size_t n = t->n_deltas;
-		if (t->merge_due && !t->state_held && head == l->state_seq)
+		/* a merge swaps state files as a pass does: readers see it by the pass number */
+		if (t->merge_due && !t->state_held && head == l->state_seq && !(rc = lk_state_pass_mark(l, t, 1, err))) {
 			rc = maybe_merge(l, t, 1, err);
+			lk_state_pass_done(l, t);
+		}
 		if (t->n_deltas != n)   /* Iceberg's state takes the merged file at the next commit */
 			lk_ice_state_written(l, t);
 	}
