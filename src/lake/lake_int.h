@@ -194,6 +194,7 @@ typedef struct lk_table {
 	struct lk_delta *deltas;     /* the other files, by id range, in id order */
 	size_t n_deltas;
 	int merge_due;               /* a busy flush left its deltas unmerged (lk_delta_merge_idle) */
+	int64_t pass_no;             /* the last number written to _idbsync/<t>.pass, 0: not read yet */
 	struct lk_feed *feed;        /* the next delta, written by the change log (state_feed.c) */
 	int feed_bad;                /* a change was not fed: the pass reads the ledger */
 	ids_buf rkeys;               /* touched keys of this pass (u32 len, user, u32 len, key)... */
@@ -448,9 +449,9 @@ int lk_state_flush(lake *l, lk_table *t, ids_error *err);
  * is done, always growing. A reader that reads the same even number before and after a query
  * read one state (docs/lake-layout.md, "What a reader sees"). Anything that swaps files of a
  * state dir outside lk_state_flush brackets them with busy=1 / busy=0. */
-int lk_state_pass_mark(lake *l, const lk_table *t, int busy, ids_error *err);
+int lk_state_pass_mark(lake *l, lk_table *t, int busy, ids_error *err);
 /* Ends what lk_state_pass_mark(.., 1, ..) began (even again); a failure is logged, not returned. */
-void lk_state_pass_done(lake *l, const lk_table *t);
+void lk_state_pass_done(lake *l, lk_table *t);
 int lk_state_read_meta(lake *l, lk_table *t);
 /* The key of this hash is in a bucket the next incremental pass writes (its slot is dirty). */
 int lk_state_slot_dirty(const lk_table *t, uint32_t hash);

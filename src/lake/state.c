@@ -525,7 +525,7 @@ static int state_flush(lake *l, lk_table *t, ids_error *err)
  * that, so the pass says when it runs and a reader can tell whether a query spanned one. Not
  * fsynced (two per table and pass): the floor (clock ms x 2000) keeps the number growing across
  * a crash that lost or rolled back the file. */
-int lk_state_pass_mark(lake *l, const lk_table *t, int busy, ids_error *err)
+int lk_state_pass_mark(lake *l, lk_table *t, int busy, ids_error *err)
 {
 	char meta[IDS_PATH_MAX + 1], p[IDS_PATH_MAX + 1];
 	int rc = lk_stage_dir(l, t->db, meta, sizeof meta, err);   /* makes D/_idbsync */
@@ -534,20 +534,25 @@ int lk_state_pass_mark(lake *l, const lk_table *t, int busy, ids_error *err)
 	lk_db_meta(l, t->db, meta, sizeof meta);
 	if ((rc = ids_path(p, sizeof p, err, "%s/%s.pass", meta, t->table)))
 		return rc;
-	ids_buf b = IDS_BUF_INIT;
-	int64_t v = lk_read_file(p, &b, 64, NULL) ? 0 : strtoll(b.len ? b.data : "0", NULL, 10);
-	ids_buf_free(&b);
-	int64_t n = v + 1, floor = lk_now_ms() * 2000;
+	if (!t->pass_no) {   /* the file is read once a run; this process is its only writer */
+		ids_buf b = IDS_BUF_INIT;
+		t->pass_no = lk_read_file(p, &b, 64, NULL) ? 0 : strtoll(b.len ? b.data : "0", NULL, 10);
+		ids_buf_free(&b);
+	}
+	int64_t n = t->pass_no + 1, floor = lk_now_ms() * 2000;
 	if (n < floor)
 		n = floor;
 	if ((n & 1) != (busy != 0))
 		n++;
 	char text[32];
 	int len = snprintf(text, sizeof text, "%" PRId64 "\n", n);
-	return lk_write_file_nosync(p, text, (size_t)len, err);   /* visibility is all it is for */
+	rc = lk_write_file_nosync(p, text, (size_t)len, err);   /* visibility is all it is for */
+	if (!rc)
+		t->pass_no = n;
+	return rc;
 }
 
-void lk_state_pass_done(lake *l, const lk_table *t)
+void lk_state_pass_done(lake *l, lk_table *t)
 {
 	ids_error err = IDS_ERROR_INIT;
 	if (lk_state_pass_mark(l, t, 0, &err))   /* stays odd: readers keep distrusting */
