@@ -10,10 +10,19 @@
  * the WAL before it publishes the frames to other connections; without the sync, readers would
  * look for frames still in this buffer. Every other call on the file (read, size, truncate,
  * file control, close) and a write that does not follow the buffered bytes write it out first,
- * so the connection itself never sees the file without its buffered bytes. */
+ * so the connection itself never sees the file without its buffered bytes.
+ *
+ * The same wrapper, registered a second time without the buffering (LEDGER_SHM_VFS, the
+ * process's default VFS), gives every connection's WAL index (-shm) its disk blocks before
+ * SQLite stores into it; see wb_shm_map. */
 #include "ledger_int.h"
 
+#include "idbsync/log.h"
+
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define WALBUF_CAP (1 << 20) /* a group commit larger than this goes out 1 MiB at a time */
 /* The unix VFS writes at most 128 KiB - 1 per call (it masks the length with 0x1ffff and
@@ -28,9 +37,11 @@ typedef struct wb_file {
 	int len;
 	sqlite3_int64 off;    /* file offset of buf[0] */
 	int failed;           /* a flush's error not yet returned by a sync or truncate */
+	const char *name;     /* the database's path, for the log (SQLite keeps it while open) */
 } wb_file;
 
-static sqlite3_vfs wb_vfs;
+static sqlite3_vfs wb_vfs;   /* the writer's: WAL writes buffered */
+static sqlite3_vfs wb_shm_vfs; /* everyone else's: only the WAL index's blocks */
 static sqlite3_vfs *wb_real_vfs;
 
 /* Writes the buffered bytes out. On a failure the bytes are dropped (they are frames of a commit
@@ -132,9 +143,53 @@ static int wb_unlock(sqlite3_file *p, int l) { return REAL(p)->pMethods->xUnlock
 static int wb_reserved(sqlite3_file *p, int *out) { return REAL(p)->pMethods->xCheckReservedLock(REAL(p), out); }
 static int wb_sector(sqlite3_file *p) { return REAL(p)->pMethods->xSectorSize(REAL(p)); }
 static int wb_devchar(sqlite3_file *p) { return REAL(p)->pMethods->xDeviceCharacteristics(REAL(p)); }
+
+/* The WAL index (-shm) is a file every connection maps and stores into. SQLite extends it by
+ * writing one byte at the end of each 4 KiB page; on a filesystem with smaller blocks (ext4
+ * makes 1 KiB blocks below 512 MB) the rest of each page is a hole, and the first store into a
+ * hole needs a block: on a full disk the kernel answers that store with SIGBUS (a restart on
+ * the full disk died so in faults/disk_full: the recovery's copy into the -shm's last page).
+ * So every region handed to SQLite is first faulted in for writing with MADV_POPULATE_WRITE,
+ * which gets each page its blocks and reports a failure as an error instead of a signal; once
+ * a page has its blocks no later store needs more (ext4, tmpfs: a copy-on-write filesystem
+ * takes new blocks on every write back and is not covered). Done for every connection and every call
+ * (a region another connection populated costs a page-table walk) since the connections share
+ * one mapping per process and any of them may be first to store into a page. */
+static int shm_back(wb_file *f, int pg, int sz, void volatile *region)
+{
+	static atomic_int unsupported; /* kernels before 5.14: SQLite's own behaviour, said once */
+	if (atomic_load_explicit(&unsupported, memory_order_relaxed))
+		return SQLITE_OK;
+	long psz = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)region, start = a & ~(uintptr_t)(psz - 1);
+	size_t len = (size_t)((a + (uintptr_t)sz + (uintptr_t)psz - 1 - start) & ~(uintptr_t)(psz - 1));
+	int r;
+	while ((r = madvise((void *)start, len, MADV_POPULATE_WRITE)) && (errno == EINTR || errno == EAGAIN))
+		;
+	if (!r)
+		return SQLITE_OK;
+	if (errno == EINVAL) {
+		if (atomic_exchange(&unsupported, 1))
+			return SQLITE_OK;
+		ids_logf(IDS_LOG_WARN, "shm_populate_unsupported",
+			 "%s-shm: MADV_POPULATE_WRITE is not supported here (Linux >= 5.14): a full disk may end the "
+			 "process with SIGBUS", f->name ? f->name : "?");
+		return SQLITE_OK;
+	}
+	int e = errno;
+	ids_logf(IDS_LOG_WARN, "shm_no_space",
+		 "%s-shm: cannot get disk blocks for WAL index region %d (%d KiB): %s", f->name ? f->name : "?", pg,
+		 sz >> 10, e == EFAULT ? "the filesystem is full" : strerror(e));
+	return e == ENOMEM ? SQLITE_NOMEM : SQLITE_FULL;
+}
+
 static int wb_shm_map(sqlite3_file *p, int pg, int sz, int ext, void volatile **out)
 {
-	return REAL(p)->pMethods->xShmMap(REAL(p), pg, sz, ext, out);
+	int rc = REAL(p)->pMethods->xShmMap(REAL(p), pg, sz, ext, out);
+	/* SQLITE_READONLY: a read-only mapping, never stored into */
+	if (rc == SQLITE_OK && *out && (rc = shm_back((wb_file *)p, pg, sz, *out)) != SQLITE_OK)
+		*out = NULL; /* the region stays mapped; the next call populates it again */
+	return rc;
 }
 static int wb_shm_lock(sqlite3_file *p, int off, int n, int flags)
 {
@@ -161,7 +216,6 @@ static const sqlite3_io_methods wb_io = {
 
 static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int flags, int *out_flags)
 {
-	(void)vfs;
 	wb_file *f = (wb_file *)p;
 	memset(f, 0, sizeof *f);
 	f->real = (sqlite3_file *)(f + 1);
@@ -177,7 +231,8 @@ static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int
 		f->real->pMethods->xClose(f->real);
 		return SQLITE_CANTOPEN;
 	}
-	f->buffered = (flags & SQLITE_OPEN_WAL) != 0;
+	f->buffered = vfs == &wb_vfs && (flags & SQLITE_OPEN_WAL) != 0;
+	f->name = (flags & SQLITE_OPEN_MAIN_DB) ? name : NULL;
 	p->pMethods = &wb_io;
 	return SQLITE_OK;
 }
@@ -239,5 +294,12 @@ int ledger_walbuf_register(void)
 		.xGetLastError = wb_lasterr,
 		.xCurrentTimeInt64 = wb_time64,
 	};
-	return sqlite3_vfs_register(&wb_vfs, 0);
+	wb_shm_vfs = wb_vfs;
+	wb_shm_vfs.zName = LEDGER_SHM_VFS;
+	int rc = sqlite3_vfs_register(&wb_vfs, 0);
+	/* the default: every connection of this process (readers, checkpoints, backups, queries)
+	 * maps the -shm through shm_back, whoever opens it without naming a VFS */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_vfs_register(&wb_shm_vfs, 1);
+	return rc;
 }
