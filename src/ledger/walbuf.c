@@ -10,7 +10,9 @@
  * the WAL before it publishes the frames to other connections; without the sync, readers would
  * look for frames still in this buffer. Every other call on the file (read, size, truncate,
  * file control, close) and a write that does not follow the buffered bytes write it out first,
- * so the connection itself never sees the file without its buffered bytes.
+ * so the connection itself never sees the file without its buffered bytes. Before buffered
+ * frames are written, the WAL index regions they will be added to are mapped (index_ready),
+ * so a full disk fails the commit before its frames can count.
  *
  * The same wrapper, registered a second time without the buffering (LEDGER_SHM_VFS, the
  * process's default VFS), gives every connection's WAL index (-shm) its disk blocks before
@@ -37,12 +39,60 @@ typedef struct wb_file {
 	int len;
 	sqlite3_int64 off;    /* file offset of buf[0] */
 	int failed;           /* a flush's error not yet returned by a sync or truncate */
-	const char *name;     /* the database's path, for the log (SQLite keeps it while open) */
+	const char *name;     /* the path SQLite opened (it keeps the string while open) */
+	int psz;              /* the WAL: its page size, from its header once known */
+	int index_ready;      /* the WAL: index regions [0, index_ready) mapped before a sync */
 } wb_file;
 
 static sqlite3_vfs wb_vfs;   /* the writer's: WAL writes buffered */
 static sqlite3_vfs wb_shm_vfs; /* everyone else's: only the WAL index's blocks */
 static sqlite3_vfs *wb_real_vfs;
+
+/* SQLite's WAL index geometry (wal.c): 32 KiB regions, the first one's 136-byte header taking
+ * the place of 34 frames' entries */
+#define WAL_HDR 32
+#define WAL_FRAME_HDR 24
+#define INDEX_REGION 32768
+#define INDEX_NPAGE 4096
+#define INDEX_NPAGE_ONE (INDEX_NPAGE - 136 / 4)
+
+/* SQLite adds a commit's frames to the WAL index only after it synced them, so when a new
+ * index region cannot be had (a full disk: wb_shm_map) the commit fails with its frames and
+ * commit mark already durable in the WAL, and a crash before the next commit would replay a
+ * commit the caller was told failed. So before the buffered frames are written (at the sync,
+ * or earlier when a read or a rewrite in place needs them out), the writer's own database file
+ * maps every region they will need: a failure then fails the commit before any of its frames
+ * count. Without the WAL header's page size (an unreadable header) it does nothing, as SQLite. */
+static int index_ready(wb_file *f)
+{
+	if (!f->psz) {
+		unsigned char h[WAL_HDR];
+		if (f->off == 0 && f->len >= WAL_HDR)
+			memcpy(h, f->buf, WAL_HDR);
+		else if (f->real->pMethods->xRead(f->real, h, WAL_HDR, 0) != SQLITE_OK)
+			return SQLITE_OK;
+		unsigned psz = (unsigned)h[8] << 24 | (unsigned)h[9] << 16 | (unsigned)h[10] << 8 | h[11];
+		if (psz < 512 || psz > 65536 || (psz & (psz - 1)))
+			return SQLITE_OK;
+		f->psz = (int)psz;
+	}
+	sqlite3_int64 end = f->off + f->len, fsz = f->psz + WAL_FRAME_HDR;
+	if (end <= WAL_HDR)
+		return SQLITE_OK;
+	sqlite3_int64 last = (end - WAL_HDR + fsz - 1) / fsz; /* a partial frame counts: more is safe */
+	int need = (int)((last + INDEX_NPAGE - INDEX_NPAGE_ONE - 1) / INDEX_NPAGE);
+	if (need < f->index_ready)
+		return SQLITE_OK;
+	sqlite3_file *db = sqlite3_database_file_object(f->name);
+	for (int r = f->index_ready; r <= need; r++) {
+		void volatile *region = NULL;
+		int rc = db->pMethods->xShmMap(db, r, INDEX_REGION, 1, &region);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	f->index_ready = need + 1;
+	return SQLITE_OK;
+}
 
 /* Writes the buffered bytes out. On a failure the bytes are dropped (they are frames of a commit
  * that fails) and the error is also kept for the next sync or truncate: SQLite ignores the
@@ -50,7 +100,7 @@ static sqlite3_vfs *wb_real_vfs;
  * durable must not succeed after its frames failed to go out. */
 static int wb_flush(wb_file *f)
 {
-	int rc = SQLITE_OK;
+	int rc = f->len ? index_ready(f) : SQLITE_OK;
 	for (int at = 0; rc == SQLITE_OK && at < f->len; at += WALBUF_WRITE)
 		rc = f->real->pMethods->xWrite(f->real, f->buf + at, f->len - at < WALBUF_WRITE ? f->len - at : WALBUF_WRITE,
 					       f->off + at);
@@ -232,7 +282,7 @@ static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int
 		return SQLITE_CANTOPEN;
 	}
 	f->buffered = vfs == &wb_vfs && (flags & SQLITE_OPEN_WAL) != 0;
-	f->name = (flags & SQLITE_OPEN_MAIN_DB) ? name : NULL;
+	f->name = name;
 	p->pMethods = &wb_io;
 	return SQLITE_OK;
 }
