@@ -52,6 +52,10 @@ static void *ckpt_main(void *arg)
 		int rc = sqlite3_wal_checkpoint_v2(lg->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* e.g. disk full: the next commit wakes us again */
 			ids_logf(IDS_LOG_WARN, "checkpoint_failed", "WAL checkpoint: %s", sqlite3_errmsg(lg->ck));
+		/* space came back (the checkpoint could write): the reserve a full disk kept from the
+		 * open (reserve.c), before pushes take the space again */
+		if (rc == SQLITE_OK && atomic_load(&lg->reserve_missing) && !ledger_reserve_make(lg->dir, 1))
+			atomic_store(&lg->reserve_missing, 0);
 		pthread_mutex_lock(&lg->ckmu);
 	}
 	pthread_mutex_unlock(&lg->ckmu);

@@ -294,7 +294,7 @@ static void sqlite_global_config(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* IDBSYNC_WALBUF=0 writes the WAL frame by frame as SQLite does, to compare (bench/) */
 	const char *e = getenv("IDBSYNC_WALBUF");
-	walbuf_ok = !(e && !strcmp(e, "0")) && ledger_walbuf_register() == SQLITE_OK;
+	walbuf_ok = ledger_walbuf_register() == SQLITE_OK && !(e && !strcmp(e, "0"));
 }
 
 /* The SQLite backend: the data dir's lock, connections, pragmas, schema, ids and the
@@ -328,6 +328,10 @@ static int open_sqlite(ledger *lg, const ledger_options *o, ids_error *err)
 				(void)0; /* the pid is informational only */
 		}
 	}
+	/* after the LOCK (no other process has the state open), before the first connection builds
+	 * the WAL index */
+	if (!rc)
+		ledger_reserve_release(o->dir);
 	if (!rc)
 		rc = open_conn(lg, &lg->w, 0, o->durable && walbuf_ok ? LEDGER_WALBUF_VFS : NULL, err);
 	/* The WAL file keeps its largest size unless limited: while the lake's scans hold old
@@ -388,6 +392,8 @@ static int open_sqlite(ledger *lg, const ledger_options *o, ids_error *err)
 		sqlite3_close(ck);
 	else if (!rc)
 		rc = ledger_ckpt_start(lg, ck, err);
+	if (!rc && ledger_reserve_make(o->dir, 0))
+		atomic_store(&lg->reserve_missing, 1);
 	return rc;
 }
 
@@ -412,6 +418,13 @@ int ledger_open(ledger **out, const ledger_options *o, ids_error *err)
 	int rc = mkdirs(o->dir, err); /* with PostgreSQL too: uploads are spooled there */
 	if (!rc)
 		rc = ledger_state_is_postgres(o->state) ? ledger_pg_open(lg, err) : open_sqlite(lg, o, err);
+	if (rc == IDS_ENOSPC && !ledger_state_is_postgres(o->state)) {
+		/* e.g. no room to rebuild the WAL index after a crash (walbuf.c, reserve.c) */
+		char why[sizeof err->msg];
+		snprintf(why, sizeof why, "%s", err->msg);
+		ids_fail(err, IDS_ENOSPC, "cannot open the state in %s: %s; free space on that disk and start again",
+			 o->dir, why);
+	}
 	if (!rc) {
 		lg->last_gc_ms = hlc_wall_ms();
 		if (pthread_create(&lg->writer, NULL, ledger_writer_main, lg))

@@ -73,6 +73,7 @@ struct ledger {
 	char *dir;
 	char epoch[LEDGER_EPOCH_LEN + 1]; /* the state's identity (meta 'epoch') */
 	int lock_fd;                      /* flock on DIR/LOCK: one process per data dir */
+	atomic_int reserve_missing;       /* DIR/idbsync.reserve to be made (reserve.c) */
 	hlc_clock clock;
 	ledger_stats stats;
 	atomic_llong read_gen;  /* ledger_read_gen */
@@ -276,10 +277,20 @@ void ledger_ckpt_stop(ledger *lg);
 int ledger_exec(sqlite3 *db, const char *sql, ids_error *err);
 /* Another connection to the SQLite state (the writer's settings, busy timeout; readonly: a
  * reader's), for a caller that needs one of its own; sqlite3_close() it. */
-/* walbuf.c: the VFS (registered by name, not as the default) through which the writer's
- * connection gathers each commit's WAL frames into one write; only with synchronous=FULL.
- * Called once, before any connection opens; returns a SQLite result code. */
+/* walbuf.c: the VFS (registered by name) through which the writer's connection gathers each
+ * commit's WAL frames into one write; only with synchronous=FULL. It also registers
+ * LEDGER_SHM_VFS as the process's default VFS: the same wrapper without the buffering, whose
+ * only change is that a WAL index (-shm) region gets all its disk blocks before SQLite uses it
+ * (SQLITE_FULL, not SIGBUS, on a full disk). Both do so for the writer. Called once, before
+ * any connection opens; returns a SQLite result code. */
 #define LEDGER_WALBUF_VFS "idbsync-walbuf"
+#define LEDGER_SHM_VFS "idbsync-shm"
+/* reserve.c: DIR/idbsync.reserve, deleted before the state opens so that a restart on a full
+ * disk has room for the WAL index, and made again (all of it or nothing: -1; quiet: no log
+ * line when there is no room) once it is open, or after a checkpoint while it is missing. */
+#define LEDGER_RESERVE_BYTES (128 << 10)
+void ledger_reserve_release(const char *dir);
+int ledger_reserve_make(const char *dir, int quiet);
 int ledger_walbuf_register(void);
 int ledger_conn_open(ledger *lg, sqlite3 **out, int readonly, ids_error *err);
 /* A read connection of the pool (waits for a free one); on a thread that pinned a snapshot

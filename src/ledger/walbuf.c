@@ -10,10 +10,21 @@
  * the WAL before it publishes the frames to other connections; without the sync, readers would
  * look for frames still in this buffer. Every other call on the file (read, size, truncate,
  * file control, close) and a write that does not follow the buffered bytes write it out first,
- * so the connection itself never sees the file without its buffered bytes. */
+ * so the connection itself never sees the file without its buffered bytes. Before buffered
+ * frames are written, the WAL index regions they will be added to are mapped (index_ready),
+ * so a full disk fails the commit before its frames can count.
+ *
+ * The same wrapper, registered a second time without the buffering (LEDGER_SHM_VFS, the
+ * process's default VFS), gives every connection's WAL index (-shm) its disk blocks before
+ * SQLite stores into it; see wb_shm_map. */
 #include "ledger_int.h"
 
+#include "idbsync/log.h"
+
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define WALBUF_CAP (1 << 20) /* a group commit larger than this goes out 1 MiB at a time */
 /* The unix VFS writes at most 128 KiB - 1 per call (it masks the length with 0x1ffff and
@@ -28,10 +39,60 @@ typedef struct wb_file {
 	int len;
 	sqlite3_int64 off;    /* file offset of buf[0] */
 	int failed;           /* a flush's error not yet returned by a sync or truncate */
+	const char *name;     /* the path SQLite opened (it keeps the string while open) */
+	int psz;              /* the WAL: its page size, from its header once known */
+	int index_ready;      /* the WAL: index regions [0, index_ready) mapped before a sync */
 } wb_file;
 
-static sqlite3_vfs wb_vfs;
+static sqlite3_vfs wb_vfs;   /* the writer's: WAL writes buffered */
+static sqlite3_vfs wb_shm_vfs; /* everyone else's: only the WAL index's blocks */
 static sqlite3_vfs *wb_real_vfs;
+
+/* SQLite's WAL index geometry (wal.c): 32 KiB regions, the first one's 136-byte header taking
+ * the place of 34 frames' entries */
+#define WAL_HDR 32
+#define WAL_FRAME_HDR 24
+#define INDEX_REGION 32768
+#define INDEX_NPAGE 4096
+#define INDEX_NPAGE_ONE (INDEX_NPAGE - 136 / 4)
+
+/* SQLite adds a commit's frames to the WAL index only after it synced them, so when a new
+ * index region cannot be had (a full disk: wb_shm_map) the commit fails with its frames and
+ * commit mark already durable in the WAL, and a crash before the next commit would replay a
+ * commit the caller was told failed. So before the buffered frames are written (at the sync,
+ * or earlier when a read or a rewrite in place needs them out), the writer's own database file
+ * maps every region they will need: a failure then fails the commit before any of its frames
+ * count. Without the WAL header's page size (an unreadable header) it does nothing, as SQLite. */
+static int index_ready(wb_file *f)
+{
+	if (!f->psz) {
+		unsigned char h[WAL_HDR];
+		if (f->off == 0 && f->len >= WAL_HDR)
+			memcpy(h, f->buf, WAL_HDR);
+		else if (f->real->pMethods->xRead(f->real, h, WAL_HDR, 0) != SQLITE_OK)
+			return SQLITE_OK;
+		unsigned psz = (unsigned)h[8] << 24 | (unsigned)h[9] << 16 | (unsigned)h[10] << 8 | h[11];
+		if (psz < 512 || psz > 65536 || (psz & (psz - 1)))
+			return SQLITE_OK;
+		f->psz = (int)psz;
+	}
+	sqlite3_int64 end = f->off + f->len, fsz = f->psz + WAL_FRAME_HDR;
+	if (end <= WAL_HDR)
+		return SQLITE_OK;
+	sqlite3_int64 last = (end - WAL_HDR + fsz - 1) / fsz; /* a partial frame counts: more is safe */
+	int need = (int)((last + INDEX_NPAGE - INDEX_NPAGE_ONE - 1) / INDEX_NPAGE);
+	if (need < f->index_ready)
+		return SQLITE_OK;
+	sqlite3_file *db = sqlite3_database_file_object(f->name);
+	for (int r = f->index_ready; r <= need; r++) {
+		void volatile *region = NULL;
+		int rc = db->pMethods->xShmMap(db, r, INDEX_REGION, 1, &region);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	f->index_ready = need + 1;
+	return SQLITE_OK;
+}
 
 /* Writes the buffered bytes out. On a failure the bytes are dropped (they are frames of a commit
  * that fails) and the error is also kept for the next sync or truncate: SQLite ignores the
@@ -39,7 +100,7 @@ static sqlite3_vfs *wb_real_vfs;
  * durable must not succeed after its frames failed to go out. */
 static int wb_flush(wb_file *f)
 {
-	int rc = SQLITE_OK;
+	int rc = f->len ? index_ready(f) : SQLITE_OK;
 	for (int at = 0; rc == SQLITE_OK && at < f->len; at += WALBUF_WRITE)
 		rc = f->real->pMethods->xWrite(f->real, f->buf + at, f->len - at < WALBUF_WRITE ? f->len - at : WALBUF_WRITE,
 					       f->off + at);
@@ -132,9 +193,53 @@ static int wb_unlock(sqlite3_file *p, int l) { return REAL(p)->pMethods->xUnlock
 static int wb_reserved(sqlite3_file *p, int *out) { return REAL(p)->pMethods->xCheckReservedLock(REAL(p), out); }
 static int wb_sector(sqlite3_file *p) { return REAL(p)->pMethods->xSectorSize(REAL(p)); }
 static int wb_devchar(sqlite3_file *p) { return REAL(p)->pMethods->xDeviceCharacteristics(REAL(p)); }
+
+/* The WAL index (-shm) is a file every connection maps and stores into. SQLite extends it by
+ * writing one byte at the end of each 4 KiB page; on a filesystem with smaller blocks (ext4
+ * makes 1 KiB blocks below 512 MB) the rest of each page is a hole, and the first store into a
+ * hole needs a block: on a full disk the kernel answers that store with SIGBUS (a restart on
+ * the full disk died so in faults/disk_full: the recovery's copy into the -shm's last page).
+ * So every region handed to SQLite is first faulted in for writing with MADV_POPULATE_WRITE,
+ * which gets each page its blocks and reports a failure as an error instead of a signal; once
+ * a page has its blocks no later store needs more (ext4, tmpfs: a copy-on-write filesystem
+ * takes new blocks on every write back and is not covered). Done for every connection and every call
+ * (a region another connection populated costs a page-table walk) since the connections share
+ * one mapping per process and any of them may be first to store into a page. */
+static int shm_back(wb_file *f, int pg, int sz, void volatile *region)
+{
+	static atomic_int unsupported; /* kernels before 5.14: SQLite's own behaviour, said once */
+	if (atomic_load_explicit(&unsupported, memory_order_relaxed))
+		return SQLITE_OK;
+	long psz = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)region, start = a & ~(uintptr_t)(psz - 1);
+	size_t len = (size_t)((a + (uintptr_t)sz + (uintptr_t)psz - 1 - start) & ~(uintptr_t)(psz - 1));
+	int r;
+	while ((r = madvise((void *)start, len, MADV_POPULATE_WRITE)) && (errno == EINTR || errno == EAGAIN))
+		;
+	if (!r)
+		return SQLITE_OK;
+	if (errno == EINVAL) {
+		if (atomic_exchange(&unsupported, 1))
+			return SQLITE_OK;
+		ids_logf(IDS_LOG_WARN, "shm_populate_unsupported",
+			 "%s-shm: MADV_POPULATE_WRITE is not supported here (Linux >= 5.14): a full disk may end the "
+			 "process with SIGBUS", f->name ? f->name : "?");
+		return SQLITE_OK;
+	}
+	int e = errno;
+	ids_logf(IDS_LOG_WARN, "shm_no_space",
+		 "%s-shm: cannot get disk blocks for WAL index region %d (%d KiB): %s", f->name ? f->name : "?", pg,
+		 sz >> 10, e == EFAULT ? "the filesystem is full" : strerror(e));
+	return e == ENOMEM ? SQLITE_NOMEM : SQLITE_FULL;
+}
+
 static int wb_shm_map(sqlite3_file *p, int pg, int sz, int ext, void volatile **out)
 {
-	return REAL(p)->pMethods->xShmMap(REAL(p), pg, sz, ext, out);
+	int rc = REAL(p)->pMethods->xShmMap(REAL(p), pg, sz, ext, out);
+	/* SQLITE_READONLY: a read-only mapping, never stored into */
+	if (rc == SQLITE_OK && *out && (rc = shm_back((wb_file *)p, pg, sz, *out)) != SQLITE_OK)
+		*out = NULL; /* the region stays mapped; the next call populates it again */
+	return rc;
 }
 static int wb_shm_lock(sqlite3_file *p, int off, int n, int flags)
 {
@@ -161,7 +266,6 @@ static const sqlite3_io_methods wb_io = {
 
 static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int flags, int *out_flags)
 {
-	(void)vfs;
 	wb_file *f = (wb_file *)p;
 	memset(f, 0, sizeof *f);
 	f->real = (sqlite3_file *)(f + 1);
@@ -177,7 +281,8 @@ static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int
 		f->real->pMethods->xClose(f->real);
 		return SQLITE_CANTOPEN;
 	}
-	f->buffered = (flags & SQLITE_OPEN_WAL) != 0;
+	f->buffered = vfs == &wb_vfs && (flags & SQLITE_OPEN_WAL) != 0;
+	f->name = name;
 	p->pMethods = &wb_io;
 	return SQLITE_OK;
 }
@@ -239,5 +344,12 @@ int ledger_walbuf_register(void)
 		.xGetLastError = wb_lasterr,
 		.xCurrentTimeInt64 = wb_time64,
 	};
-	return sqlite3_vfs_register(&wb_vfs, 0);
+	wb_shm_vfs = wb_vfs;
+	wb_shm_vfs.zName = LEDGER_SHM_VFS;
+	int rc = sqlite3_vfs_register(&wb_vfs, 0);
+	/* the default: every connection of this process (readers, checkpoints, backups, queries)
+	 * maps the -shm through shm_back, whoever opens it without naming a VFS */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_vfs_register(&wb_shm_vfs, 1);
+	return rc;
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
 import { startServer, pullAll, request, tempDir, postJson } from '../lib/server.mjs';
-import { mountSmallFs, availBytes, writeFiller } from './lib/smallfs.mjs';
+import { smallFsForTest, availBytes, writeFiller } from './lib/smallfs.mjs';
 
 const DB = 'full';
 const CLIENTS = 4;
@@ -34,20 +34,10 @@ for (const kind of ['tmpfs', 'ext4']) {
   describe(`disk full on ${kind}`, () => {
     const size = kind === 'tmpfs' ? 8 : 16;
     test(`pushes get 507 disk_full, nothing acked is lost, recovery without restart (${size} MB ${kind})`, async (t) => {
-      const fsm = mountSmallFs(kind, size);
-      if (fsm.skip) {
-        console.log(`# disk_full (${kind}) skipped: ${fsm.skip}`);
-        t.skip(fsm.skip);
-        return;
-      }
-      let srv;
-      t.after(async () => {
-        if (srv) await srv.kill9();
-        fsm.unmount();
-      });
-      const dataDir = path.join(fsm.dir, 'data');
-      const filler = path.join(fsm.dir, 'filler');
-      srv = await startServer({ dataDir, lakeDir: path.join(tempDir(), 'lake') });
+      const h = smallFsForTest(t, kind, size, `disk_full (${kind})`);
+      if (!h) return;
+      const { fsm, dataDir, filler } = h;
+      const srv = h.srv = await startServer({ dataDir, lakeDir: path.join(tempDir(), 'lake') });
       const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 2 });
       t.after(() => agent.destroy());
       const clients = Array.from({ length: CLIENTS }, (_, i) => ({ name: `df-${i}`, acked: 0, pending: null }));

@@ -2,7 +2,9 @@
  * than append a commit's frames: a transaction larger than the page cache spills frames
  * before its commit, reads them back and rewrites them in place; a spilled transaction is
  * rolled back; a commit is larger than the buffer. Each time a second connection (the default
- * VFS, as the server's readers) and a reopened database must see exactly what was committed. */
+ * VFS, as the server's readers) and a reopened database must see exactly what was committed.
+ * Last, a commit whose frames need a WAL index region that cannot be had (a full disk; here the
+ * VFS beneath refuses it) fails before its frames count: a recovered copy does not have it. */
 #include "ledger/ledger_int.h"
 
 #include <stdio.h>
@@ -69,13 +71,50 @@ static int copy_file(const char *from, const char *to, const char *suffix)
 	return ok;
 }
 
+/* The VFS beneath walbuf.c's: the unix one, refusing WAL index regions from fail_from on as a
+ * full disk does (walbuf.c's shm_back answers SQLITE_FULL there). */
+static sqlite3_vfs *unix_vfs, refusing_vfs;
+static sqlite3_io_methods refusing_io;
+static const sqlite3_io_methods *unix_io;
+static int fail_from = 1 << 30;
+
+static int refusing_shm_map(sqlite3_file *p, int pg, int sz, int ext, void volatile **out)
+{
+	if (pg >= fail_from) {
+		*out = NULL;
+		return SQLITE_FULL;
+	}
+	return unix_io->xShmMap(p, pg, sz, ext, out);
+}
+
+static int refusing_open(sqlite3_vfs *v, sqlite3_filename name, sqlite3_file *p, int flags, int *out_flags)
+{
+	(void)v;
+	int rc = unix_vfs->xOpen(unix_vfs, name, p, flags, out_flags);
+	if (rc == SQLITE_OK && p->pMethods && (!unix_io || p->pMethods == unix_io)) {
+		unix_io = p->pMethods;
+		refusing_io = *unix_io;
+		refusing_io.xShmMap = refusing_shm_map;
+		p->pMethods = &refusing_io;
+	}
+	return rc;
+}
+
 int main(void)
 {
 	char dir[256], path[300];
 	if (test_mkdtemp(dir, sizeof dir, "walbuf"))
 		return 1;
 	snprintf(path, sizeof path, "%s/t.sqlite", dir);
+	unix_vfs = sqlite3_vfs_find(NULL);
+	refusing_vfs = *unix_vfs;
+	refusing_vfs.zName = "refusing";
+	refusing_vfs.xOpen = refusing_open;
+	CHECK_EQ_INT(sqlite3_vfs_register(&refusing_vfs, 1), SQLITE_OK);
 	CHECK_EQ_INT(ledger_walbuf_register(), SQLITE_OK);
+	/* every connection that names no VFS (the server's readers) maps the WAL index through
+	 * walbuf.c's shm_back, which gets each region its disk blocks (faults/shm_full) */
+	CHECK(sqlite3_vfs_find(NULL) && !strcmp(sqlite3_vfs_find(NULL)->zName, LEDGER_SHM_VFS));
 
 	sqlite3 *w = NULL, *r = NULL;
 	CHECK_EQ_INT(sqlite3_open_v2(path, &w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, LEDGER_WALBUF_VFS), SQLITE_OK);
@@ -118,6 +157,11 @@ int main(void)
 	insert(w, 1810, 1900);
 	last = one(w, "SELECT sum(id + length(v) + unicode(v)) FROM t");
 	check_state(r, 1900, last, "reader after the WAL restarted");
+	/* past the first 32 KiB region of the WAL index (4062 frames): a region the writer extends
+	 * and populates, the reader maps and populates again */
+	insert(w, 1900, 6300);
+	last = one(w, "SELECT sum(id + length(v) + unicode(v)) FROM t");
+	check_state(r, 6300, last, "reader after a WAL of two index regions");
 
 	/* what is on disk: the files copied while both connections are open (as a kill -9 leaves
 	 * them), opened without the buffer, the WAL recovered from its frames */
@@ -128,12 +172,44 @@ int main(void)
 	sqlite3_close(r);
 	sqlite3_close(w);
 	CHECK_EQ_INT(sqlite3_open_v2(copy, &r, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	check_state(r, 1900, last, "recovered copy");
+	check_state(r, 6300, last, "recovered copy");
 	sqlite3_stmt *q = NULL;
 	sqlite3_prepare_v2(r, "PRAGMA integrity_check", -1, &q, NULL);
 	CHECK(q && sqlite3_step(q) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(q, 0), "ok"));
 	sqlite3_finalize(q);
 	sqlite3_close(r);
+
+	/* a commit that needs index region 1 (past 4062 frames) when it cannot be had: SQLITE_FULL,
+	 * and none of its frames in the WAL as a commit (SQLite alone syncs them first and fails
+	 * on the index after: a recovered copy then had the refused commit) */
+	snprintf(path, sizeof path, "%s/f.sqlite", dir);
+	CHECK_EQ_INT(sqlite3_open_v2(path, &w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, LEDGER_WALBUF_VFS), SQLITE_OK);
+	exec(w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-100000;"
+		"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+	insert(w, 0, 10);
+	last = one(w, "SELECT sum(id + length(v) + unicode(v)) FROM t");
+	fail_from = 1;
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i+1 FROM n WHERE i+1<4600)"
+		 " INSERT INTO t(id, v) SELECT i, printf('%%.3000c', 'q') FROM n");
+	CHECK_EQ_INT(sqlite3_exec(w, sql, NULL, NULL, NULL) & 0xff, SQLITE_FULL);
+	check_state(w, 10, last, "writer after the refused commit");
+	snprintf(copy, sizeof copy, "%s/g.sqlite", dir);
+	CHECK(copy_file(path, copy, ""));
+	CHECK(copy_file(path, copy, "-wal"));
+	fail_from = 1 << 30;
+	CHECK_EQ_INT(sqlite3_open_v2(copy, &r, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	check_state(r, 10, last, "recovered copy after the refused commit");
+	sqlite3_close(r);
+	/* the region back: the same commit goes through. The refused frames were dropped by a
+	 * flush of a full buffer (in xWrite), whose error walbuf.c also keeps for the next sync (a
+	 * sync must never succeed after buffered frames were lost), so that next commit fails
+	 * once more, and a retry goes through. */
+	CHECK_EQ_INT(sqlite3_exec(w, sql, NULL, NULL, NULL) & 0xff, SQLITE_FULL);
+	CHECK_EQ_INT(sqlite3_exec(w, sql, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_EQ_INT(one(w, "SELECT count(*) FROM t"), 4600);
+	sqlite3_close(w);
 	test_rmtree(dir);
 	return test_report("test_walbuf");
 }

@@ -57,6 +57,26 @@ export function mountSmallFs(kind, sizeMb) {
   };
 }
 
+/**
+ * For a test: mounts a small filesystem, or skips t (printing why, as `# name skipped: ...`)
+ * and returns null. Returns {fsm, dataDir, filler, srv}: set srv to the test's server, which is
+ * then killed before the unmount when t ends.
+ */
+export function smallFsForTest(t, kind, sizeMb, name) {
+  const fsm = mountSmallFs(kind, sizeMb);
+  if (fsm.skip) {
+    console.log(`# ${name} skipped: ${fsm.skip}`);
+    t.skip(fsm.skip);
+    return null;
+  }
+  const h = { fsm, dataDir: path.join(fsm.dir, 'data'), filler: path.join(fsm.dir, 'filler'), srv: null };
+  t.after(async () => {
+    if (h.srv) await h.srv.kill9();
+    fsm.unmount();
+  });
+  return h;
+}
+
 /** Bytes available to unprivileged writers on the filesystem holding dir. */
 export function availBytes(dir) {
   const s = fs.statfsSync(dir);
