@@ -9,7 +9,9 @@
 //    (`--compression-level 3` keeps it), sequential ids no larger;
 //  - lz4_raw: PLAIN pages of random values are cut in pieces under 64 KiB (LZ4's finer hash
 //    table), sequential ids are not (they lose the history), and the random timestamps,
-//    which LZ4 used to write larger than their plain bytes, come out smaller than them.
+//    which LZ4 used to write larger than their plain bytes, come out smaller than them;
+//  - snappy and zstd: PLAIN text pages are held back and written as one page per chunk (up
+//    to 16 MiB), gzip's are not (src/parquet/write/page.c).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -46,7 +48,7 @@ function rows(n) {
       ts: new Date(t0 + Math.floor(r() * 366 * 86400e3)).toISOString(),
       amount: Math.round(r() * 999999) / 100,
       note: r() < 0.1 ? `note ${Math.floor(r() * 500)}` : null,
-      body: `${words.join(' ')} ${Math.floor(r() * 1e9)}`,
+      body: r() < 0.05 ? null : `${words.join(' ')} ${Math.floor(r() * 1e9)}`,
     });
   }
   return out;
@@ -85,9 +87,9 @@ function chunks(file) {
       while (p < end) {
         const { value: h, end: body } = decodeStruct(buf, p);
         const type = field(h, 1).value, comp = field(h, 3).value;
-        if (type === 0) {
-          const dp = field(h, 5).value;
-          c.pages.push({ unc: field(h, 2).value, comp, n: field(dp, 1).value, enc: field(dp, 2).value });
+        if (type === 0 || type === 3) {   // DataPage V1 / V2
+          const dp = field(h, type === 0 ? 5 : 8).value;
+          c.pages.push({ unc: field(h, 2).value, comp, n: field(dp, 1).value, enc: field(dp, type === 0 ? 2 : 4).value });
         }
         p = body + comp;
       }
@@ -183,10 +185,17 @@ test('lz4_raw: PLAIN pages of random values in pieces under 64 KiB, sequential i
   assert.deepEqual(await duck(v2), want, 'DuckDB, V2 pages');
 });
 
-test('snappy and gzip files are unchanged by the choices and read back', async (t) => {
-  for (const codec of ['snappy', 'gzip']) {
-    const c = chunks(write(codec));
+test('snappy and zstd hold PLAIN text pages back and write them as one; gzip does not', async (t) => {
+  for (const [codec, extra] of [['snappy', []], ['zstd', []], ['snappy', ['--page-version', '2']], ['gzip', []]]) {
+    const c = chunks(write(codec, extra));
     assert.ok(c.ts.pages.every((p) => p.unc > 65536), `${codec}: ts pages are not cut`);
+    const body = c.body.pages;
+    assert.ok(body.every((p) => p.enc === 0), `${codec}: body PLAIN`);
+    assert.equal(body.reduce((s, p) => s + p.n, 0), N, `${codec}: every body entry once`);
+    if (codec === 'gzip') assert.ok(body.length >= 4, `gzip: ${body.length} body pages`);
+    else assert.equal(body.length, 1, `${codec} ${extra.join(' ')}: the body's ${c.body.bytes} B in one page`);
   }
   await readsBack(t, join(dir, 'snappy.parquet'));
+  await readsBack(t, join(dir, 'snappy--page-version2.parquet'));
+  assert.deepEqual(ours(join(dir, 'gzip.parquet')), want, 'our reader, gzip');
 });

@@ -26,6 +26,12 @@ int pqw_dict_finish(pq_writer *w, pqw_col *c, ids_error *err)
 	return 0;
 }
 
+int pqw_chunk_finish(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err)
+{
+	int rc = pqw_release_held(w, c, sc, err);
+	return rc ? rc : pqw_dict_finish(w, c, err);
+}
+
 static int write_dict_page(pq_writer *w, pqw_col *c, int64_t *unc, int64_t *comp,
 			   ids_error *err)
 {
@@ -85,7 +91,9 @@ int pqw_write_chunk(pq_writer *w, pqw_col *c, pq_tenc *e, int64_t *unc_total,
 		    int64_t *comp_total, ids_error *err)
 {
 	int rc;
-	if ((rc = pqw_flush_page(w, c, err)))
+	/* without encoder threads the held pages are still here (pqw_chunk_finish ran on the
+	 * column's encoder otherwise) */
+	if ((rc = pqw_flush_page(w, c, err)) || (rc = pqw_release_held(w, c, &w->sc, err)))
 		return rc;
 	int64_t start = w->off, dict_unc = 0, dict_comp = 0;
 	int has_dict = c->dict && c->dict_pages > 0;

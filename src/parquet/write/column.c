@@ -165,6 +165,8 @@ int pqw_col_init(pq_writer *w, pqw_col *c, const pq_node *leaf, char **path, siz
 
 void pqw_col_free(pqw_col *c)
 {
+	ids_buf_free(&c->held);
+	free(c->held_def);
 	pqw_page_free(&c->cur);
 	for (pqw_page *p = c->pool, *nx; p; p = nx) {
 		nx = p->next;

@@ -125,6 +125,10 @@ typedef struct pqw_col {
 	int ztune;               /* pq_ztune of the chunk's zstd pages, -1 until its first page */
 	int lz4_pieces;          /* 1: the chunk's PLAIN lz4_raw pages are cut in pieces; -1
 				  * until its first PLAIN page */
+	ids_buf held;            /* PLAIN text pages held to be written as one (page.c): values */
+	int16_t *held_def;       /* and definition levels (held_lv of them, room for held_cap) */
+	size_t held_lv, held_cap;
+	int64_t held_nulls;
 	pqw_stats st;
 	int64_t rows;            /* rows since the last pq_writer_end_rows (batch API check) */
 	pqw_page *pool;          /* recycled empty pages (under the writer's pool_mu) */
@@ -303,6 +307,10 @@ int pqw_lz4_pieces_pay(pq_writer *w, pqw_scratch *sc, const uint8_t *whole, size
 
 /* Encodes one staged page into c->chunk (the encoder side; pg is reset afterwards). */
 int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err);
+/* After the row group's last page of c, on its encoder: writes the PLAIN text pages the
+ * encoder held back (page.c) as one page, then pqw_dict_finish. sc: the encoder's scratch. */
+int pqw_chunk_finish(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err);
+int pqw_release_held(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err);
 /* After the row group's last page of c: folds the dictionary into the chunk's statistics
  * and compresses the dictionary page's body into c->dict_body (chunk.c). Runs on the
  * column's encoder thread when there is one (the serial end of a write compressed every
