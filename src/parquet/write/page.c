@@ -395,15 +395,17 @@ static int emit_pieces(pq_writer *w, pqw_col *c, pqw_scratch *sc, const pqw_page
  * (zstd) larger than DuckDB's one page per row group; short strings that fit in a few pages
  * (titles, URLs) up to 1.2%. So an encoder holds the PLAIN pages of a flat BYTE_ARRAY column
  * back and writes them as one page of up to HOLD_MAX values, or at the chunk's end
- * (pqw_chunk_finish). Not for lz4_raw, whose pieces go the other way (tune.c), nor gzip,
- * whose pages libdeflate already compresses smaller than DuckDB's. The held bytes are the
+ * (pqw_chunk_finish). For lz4_raw only when its first page did not pay in pieces (tune.c:
+ * the pieces go the other way; URLs 492,540 -> 491,760 B held); not for gzip, whose pages
+ * libdeflate already compresses smaller than DuckDB's. The held bytes are the
  * values of one page, bounded like the chunk the writer keeps anyway. */
 #define HOLD_MAX ((size_t)16 << 20)
 
 static int holds(const pq_writer *w, const pqw_col *c)
 {
 	return c->type == PQ_BYTE_ARRAY && !c->max_rep &&
-	       (w->codec == PQ_CODEC_SNAPPY || w->codec == PQ_CODEC_ZSTD);
+	       (w->codec == PQ_CODEC_SNAPPY || w->codec == PQ_CODEC_ZSTD ||
+		(w->codec == PQ_CODEC_LZ4_RAW && !c->lz4_pieces));
 }
 
 /* Appends the page's levels and values (b after lv_len) to what c holds. */
