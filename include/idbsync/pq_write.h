@@ -52,7 +52,13 @@ typedef struct pq_write_options {
 				  * whole dictionary is built (a smaller page on all of it).
 				  * Smaller probes cost less for columns of distinct values and
 				  * judge columns with a slowly growing domain less well. */
-	size_t page_bytes;       /* 0: 1 MiB of values (PLAIN size) per data page */
+	size_t page_bytes;       /* 0: 1 MiB of values (PLAIN size) per data page. Two codec
+				  * cuts differ from it: lz4_raw cuts a flat column's PLAIN pages
+				  * in pieces under 64 KiB when its first page compresses smaller
+				  * so; snappy, zstd (and lz4_raw when it does not cut) write a
+				  * flat text column's PLAIN pages as one (up to 16 MiB). At the default codec level, zstd pages use
+				  * the match finder the chunk's first page compresses smallest
+				  * with. The file is the same for any threads either way. */
 	int64_t row_group_rows;  /* 0: 1,000,000 rows */
 	size_t row_group_bytes;  /* 0: 128 MiB of values (PLAIN size) per row group */
 	size_t stat_max_bytes;   /* 0: 64; longer min/max are truncated (or omitted) */

@@ -9,12 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir, homedir } from 'node:os';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetReadObjects, parquetMetadata } from 'hyparquet';
+import { findPython } from '../lib/pyarrow.mjs';
 
 const BIN = process.env.IDBSYNC_BIN || join(process.cwd(), 'idbsync');
 const SRC = process.env.IDBSYNC_SRC || process.cwd();
@@ -55,15 +56,6 @@ async function hypRead(file) {
   return { codecs: [...codecs], rows: rs.map(({ id, s, x, b, note }) => ({ id: Number(id), s, x, b, note })) };
 }
 
-// A Python with pyarrow: $PYARROW_PYTHON, the engine suite's venv, or python3.
-function findPython() {
-  const cands = [process.env.PYARROW_PYTHON, join(homedir(), '.cache', 'idbsync-engines', 'venv', 'bin', 'python3'), 'python3'];
-  for (const p of cands.filter(Boolean)) {
-    if (p.includes('/') && !existsSync(p)) continue;
-    if (spawnSync(p, ['-c', 'import pyarrow.parquet'], { encoding: 'utf8' }).status === 0) return p;
-  }
-  return null;
-}
 const PY = findPython();
 const pyRead = (file) => JSON.parse(run(PY, ['-c', `import sys, json, pyarrow.parquet as pq
 f = pq.ParquetFile(sys.argv[1])

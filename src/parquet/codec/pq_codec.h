@@ -13,6 +13,24 @@
 /* Appends the compressed form of in[0..n) to out. level <= 0 means the codec's default. */
 int pq_compress(pq_codec codec, int level, const uint8_t *in, size_t n, ids_buf *out, ids_error *err);
 
+/* zstd match finders a column chunk may choose for its pages (the writer measures them on
+ * the chunk's first page, page.c). Level 3's own finder (dfast, minimum match 5) is built
+ * for text; plain 8-byte numbers share 4-byte runs (a timestamp's high bytes, a decimal
+ * double's repeating mantissa) that a minimum match of 4 or the fast finder catch. Every
+ * choice writes an ordinary zstd frame, with a window no larger than level 3's. */
+typedef enum pq_ztune {
+	PQ_ZTUNE_LEVEL = 0,   /* the level's own parameters (pq_compress) */
+	PQ_ZTUNE_DFAST4,      /* level 3's parameters for inputs <= 256 KiB: dfast, match 4 */
+	PQ_ZTUNE_FAST6,       /* level 2: fast, match 6 */
+	PQ_ZTUNE_FAST4,       /* level 2 with a minimum match of 4 */
+	PQ_ZTUNE_COUNT
+} pq_ztune;
+
+/* pq_compress with zstd's parameters set by tune when codec is ZSTD and level <= 0 (the
+ * default level); otherwise exactly pq_compress. */
+int pq_compress_tuned(pq_codec codec, int level, pq_ztune tune, const uint8_t *in, size_t n,
+		      ids_buf *out, ids_error *err);
+
 /* Decompresses in[0..n) into exactly out_len bytes at out (the page header's
  * uncompressed size). Fails with IDS_ECORRUPT when the data does not decode to exactly
  * out_len bytes; never writes past out + out_len. Handles gzip multi-member streams

@@ -74,6 +74,49 @@ static int hadoop_lz4_compress(const uint8_t *in, size_t n, ids_buf *out, ids_er
 	return 0;
 }
 
+/* zstd with the parameters of a pq_ztune other than PQ_ZTUNE_LEVEL. The level's own path
+ * (ZSTD_compressCCtx) does not read these sticky parameters, so it stays as it was. */
+static int zstd_tuned(pq_ztune tune, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
+{
+	static const struct {
+		int level, wlog, clog, hlog, slog, mml, strat;
+	} t[PQ_ZTUNE_COUNT] = {
+		[PQ_ZTUNE_DFAST4] = {3, 18, 16, 16, 1, 4, ZSTD_dfast},
+		[PQ_ZTUNE_FAST6] = {2, 0, 0, 0, 0, 0, 0},
+		[PQ_ZTUNE_FAST4] = {2, 0, 0, 0, 0, 4, 0},
+	};
+	ZSTD_CCtx *cc = tls_cctx;
+	size_t r = ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+	const int p[][2] = {{ZSTD_c_compressionLevel, t[tune].level}, {ZSTD_c_windowLog, t[tune].wlog},
+			    {ZSTD_c_chainLog, t[tune].clog}, {ZSTD_c_hashLog, t[tune].hlog},
+			    {ZSTD_c_searchLog, t[tune].slog}, {ZSTD_c_minMatch, t[tune].mml},
+			    {ZSTD_c_strategy, t[tune].strat}};
+	for (size_t i = 0; i < sizeof p / sizeof p[0] && !ZSTD_isError(r); i++)
+		if (p[i][1])   /* 0: the level's value */
+			r = ZSTD_CCtx_setParameter(cc, (ZSTD_cParameter)p[i][0], p[i][1]);
+	size_t bound = ZSTD_compressBound(n);
+	if (ZSTD_isError(r))
+		return ids_fail(err, IDS_EIO, "zstd: %s", ZSTD_getErrorName(r));
+	if (ZSTD_isError(bound) || ids_buf_reserve(out, bound))
+		return ids_fail(err, IDS_ELIMIT, "zstd: output buffer cap reached");
+	size_t c = ZSTD_compress2(cc, out->data + out->len, bound, in, n);
+	if (ZSTD_isError(c))
+		return ids_fail(err, IDS_EIO, "zstd: %s", ZSTD_getErrorName(c));
+	out->len += c;
+	out->data[out->len] = 0;
+	return 0;
+}
+
+int pq_compress_tuned(pq_codec codec, int level, pq_ztune tune, const uint8_t *in, size_t n,
+		      ids_buf *out, ids_error *err)
+{
+	if (codec != PQ_CODEC_ZSTD || level > 0 || tune <= PQ_ZTUNE_LEVEL || tune >= PQ_ZTUNE_COUNT)
+		return pq_compress(codec, level, in, n, out, err);
+	if (!tls_cctx && !(tls_cctx = ZSTD_createCCtx()))
+		return ids_fail(err, IDS_ENOMEM, "zstd: cannot create context");
+	return zstd_tuned(tune, in, n, out, err);
+}
+
 int pq_compress(pq_codec codec, int level, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
 {
 	switch (codec) {

@@ -92,10 +92,10 @@ static void *run(void *arg)
 
 		size_t bytes = page_bytes(pg);
 		ids_error err = IDS_ERROR_INIT;
-		/* a job without levels (no staged page has none) finishes the dictionary */
+		/* a job without levels (no staged page has none) finishes the chunk */
 		int rc = failed ? 0
 			 : pg->n_lv ? pqw_encode_page(a->w, pg->col, pg, &k->sc, &err)
-				    : pqw_dict_finish(a->w, pg->col, &err);
+				    : pqw_chunk_finish(a->w, pg->col, &k->sc, &err);
 		pqw_page_reset(pg);
 
 		pthread_mutex_lock(&a->mu);

@@ -26,6 +26,12 @@ int pqw_dict_finish(pq_writer *w, pqw_col *c, ids_error *err)
 	return 0;
 }
 
+int pqw_chunk_finish(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err)
+{
+	int rc = pqw_release_held(w, c, sc, err);
+	return rc ? rc : pqw_dict_finish(w, c, err);
+}
+
 static int write_dict_page(pq_writer *w, pqw_col *c, int64_t *unc, int64_t *comp,
 			   ids_error *err)
 {
@@ -73,6 +79,7 @@ static void reset_chunk(pq_writer *w, pqw_col *c)
 	pqw_stats_reset(&c->st);
 	c->num_values = c->unc_bytes = 0;
 	c->pages_plain = c->dict_pages = 0;
+	c->ztune = c->lz4_pieces = -1;
 	c->rows = 0;
 	if (c->dict) {
 		pqw_dict_clear(c->dict);
@@ -84,7 +91,9 @@ int pqw_write_chunk(pq_writer *w, pqw_col *c, pq_tenc *e, int64_t *unc_total,
 		    int64_t *comp_total, ids_error *err)
 {
 	int rc;
-	if ((rc = pqw_flush_page(w, c, err)))
+	/* without encoder threads the held pages are still here (pqw_chunk_finish ran on the
+	 * column's encoder otherwise) */
+	if ((rc = pqw_flush_page(w, c, err)) || (rc = pqw_release_held(w, c, &w->sc, err)))
 		return rc;
 	int64_t start = w->off, dict_unc = 0, dict_comp = 0;
 	int has_dict = c->dict && c->dict_pages > 0;

@@ -113,6 +113,7 @@ void pqw_scratch_free(pqw_scratch *sc)
 	ids_buf_free(&sc->page);
 	ids_buf_free(&sc->comp);
 	ids_buf_free(&sc->hdr);
+	ids_buf_free(&sc->piece);
 	free(sc->idx);
 	free(sc->hash);
 	memset(sc, 0, sizeof *sc);
@@ -153,6 +154,7 @@ int pqw_col_init(pq_writer *w, pqw_col *c, const pq_node *leaf, char **path, siz
 	if (pqw_page_init(&c->cur, c))
 		return IDS_ENOMEM;
 	c->dict_max = w->o.dict_max_bytes;
+	c->ztune = c->lz4_pieces = -1;
 	if (w->o.dictionary && leaf->type != PQ_BOOLEAN) {
 		if (!(c->dict = pqw_dict_new(leaf->type, c->width)))
 			return IDS_ENOMEM;
@@ -163,6 +165,8 @@ int pqw_col_init(pq_writer *w, pqw_col *c, const pq_node *leaf, char **path, siz
 
 void pqw_col_free(pqw_col *c)
 {
+	ids_buf_free(&c->held);
+	free(c->held_def);
 	pqw_page_free(&c->cur);
 	for (pqw_page *p = c->pool, *nx; p; p = nx) {
 		nx = p->next;

@@ -216,7 +216,7 @@ static pq_encoding dict_data_encoding(const pq_writer *w)
 }
 
 /* Compresses in[0..n) into sc->comp (or passes it through when the codec is none). */
-static int page_compress(pq_writer *w, pqw_scratch *sc, const uint8_t *in, size_t n,
+static int page_compress(pq_writer *w, pqw_col *c, pqw_scratch *sc, const uint8_t *in, size_t n,
 			 const uint8_t **out, size_t *out_n, ids_error *err)
 {
 	if (w->codec == PQ_CODEC_UNCOMPRESSED) {
@@ -224,8 +224,15 @@ static int page_compress(pq_writer *w, pqw_scratch *sc, const uint8_t *in, size_
 		*out_n = n;
 		return 0;
 	}
+	if (c->ztune < 0) {
+		int t = pqw_ztune_choose(w, sc, in, n, err);
+		if (t < 0)
+			return t;
+		c->ztune = t;
+	}
 	ids_buf_reset(&sc->comp);
-	int rc = pq_compress(w->codec, w->o.codec_level, in, n, &sc->comp, err);
+	int rc = pq_compress_tuned(w->codec, w->o.codec_level, (pq_ztune)c->ztune, in, n, &sc->comp,
+				   err);
 	if (rc)
 		return rc;
 	*out = (const uint8_t *)sc->comp.data;
@@ -253,6 +260,199 @@ static void put_levels(ids_buf *b, const int16_t *lv, size_t n, int16_t max, int
 		uint32_t l = (uint32_t)(b->len - at - 4);
 		memcpy(b->data + at, &l, 4);
 	}
+}
+
+/* Compresses the page body b (levels: the first lv_len bytes, rep_len of them repetition
+ * levels; then the values) and appends its header and body to c's chunk. n_lv level
+ * entries, nulls of them null, rows of them starting a row. */
+static int emit_page(pq_writer *w, pqw_col *c, pqw_scratch *sc, const ids_buf *b, size_t lv_len,
+		     size_t rep_len, size_t n_lv, int64_t nulls, size_t rows, pq_encoding enc,
+		     ids_error *err)
+{
+	int v2 = w->o.page_version == 2, rc;
+	const uint8_t *body;
+	size_t body_n, unc = b->len;
+	int is_compressed = 1;
+	if (v2) {
+		if ((rc = page_compress(w, c, sc, (const uint8_t *)b->data + lv_len, b->len - lv_len,
+					&body, &body_n, err)))
+			return rc;
+		if (w->codec == PQ_CODEC_UNCOMPRESSED || body_n >= b->len - lv_len) {
+			body = (const uint8_t *)b->data + lv_len;   /* compression did not pay */
+			body_n = b->len - lv_len;
+			is_compressed = 0;
+		}
+	} else if ((rc = page_compress(w, c, sc, (const uint8_t *)b->data, b->len, &body, &body_n,
+				       err))) {
+		return rc;
+	}
+	size_t comp = v2 ? lv_len + body_n : body_n;
+
+	ids_buf_reset(&sc->hdr);
+	pq_tenc e;
+	pq_tenc_init(&e, &sc->hdr);
+	pq_tenc_elem_struct_begin(&e);
+	pq_tenc_i32(&e, 1, v2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
+	pq_tenc_i32(&e, 2, (int32_t)unc);
+	pq_tenc_i32(&e, 3, (int32_t)comp);
+	if (w->o.page_crc) {
+		uLong crc = crc32(0L, Z_NULL, 0);
+		if (v2)
+			crc = crc32(crc, (const Bytef *)b->data, (uInt)lv_len);
+		crc = crc32(crc, body, (uInt)body_n);
+		pq_tenc_i32(&e, 4, (int32_t)(uint32_t)crc);
+	}
+	if (!v2) {
+		pq_tenc_struct_begin(&e, 5);
+		pq_tenc_i32(&e, 1, (int32_t)n_lv);
+		pq_tenc_i32(&e, 2, enc);
+		pq_tenc_i32(&e, 3, PQ_ENC_RLE);
+		pq_tenc_i32(&e, 4, PQ_ENC_RLE);
+		pq_tenc_struct_end(&e);
+	} else {
+		pq_tenc_struct_begin(&e, 8);
+		pq_tenc_i32(&e, 1, (int32_t)n_lv);
+		pq_tenc_i32(&e, 2, (int32_t)nulls);
+		pq_tenc_i32(&e, 3, (int32_t)rows);
+		pq_tenc_i32(&e, 4, enc);
+		pq_tenc_i32(&e, 5, (int32_t)(lv_len - rep_len));
+		pq_tenc_i32(&e, 6, (int32_t)rep_len);
+		if (!is_compressed)
+			pq_tenc_bool(&e, 7, 0);
+		pq_tenc_struct_end(&e);
+	}
+	pq_tenc_struct_end(&e);
+	if ((rc = pq_tenc_finish(&e)))
+		return ids_fail(err, rc, "page header encoding failed");
+
+	ids_buf_append(&c->chunk, sc->hdr.data, sc->hdr.len);
+	if (v2)
+		ids_buf_append(&c->chunk, b->data, lv_len);
+	ids_buf_append(&c->chunk, body, body_n);
+	if (c->chunk.failed)
+		return ids_fail(err, c->chunk.failed, "column '%s': column chunk too large",
+				c->leaf->name);
+	c->unc_bytes += (int64_t)(sc->hdr.len + unc);
+	c->num_values += (int64_t)n_lv;
+	if (enc == PQ_ENC_PLAIN)
+		c->pages_plain++;
+	else
+		c->dict_pages++;
+	return 0;
+}
+
+/* The PLAIN page of a flat column (levels in b's first lv_len bytes, values after them) as
+ * pages of at most PQW_LZ4_PIECE value bytes (a value larger than that is a page of its
+ * own), each with its slice of the definition levels: see pqw_lz4_pieces_pay. */
+static int emit_pieces(pq_writer *w, pqw_col *c, pqw_scratch *sc, const pqw_page *pg,
+		       const ids_buf *b, size_t lv_len, ids_error *err)
+{
+	int v2 = w->o.page_version == 2;
+	const uint8_t *v = (const uint8_t *)b->data + lv_len, *end = (const uint8_t *)b->data + b->len;
+	size_t e = 0;
+	while (e < pg->n_lv) {
+		size_t e0 = e, bytes = 0;
+		int64_t nulls = 0;
+		for (; e < pg->n_lv; e++) {
+			if (pg->def && pg->def[e] < c->max_def) {
+				nulls++;
+				continue;
+			}
+			size_t k = (size_t)c->width;
+			if (!k) {   /* a BYTE_ARRAY value: its 4-byte length, then the bytes */
+				uint32_t l;
+				if ((size_t)(end - v) - bytes < 4)
+					break;
+				memcpy(&l, v + bytes, 4);
+				k = 4 + (size_t)l;
+			}
+			if (bytes && bytes + k > PQW_LZ4_PIECE)
+				break;
+			bytes += k;
+		}
+		if (e == e0)   /* a length running past the staged values: our own bug */
+			return ids_fail(err, IDS_EINVAL, "column '%s': staged values end early",
+					c->leaf->name);
+		ids_buf *p = &sc->piece;
+		ids_buf_reset(p);
+		if (c->max_def)
+			put_levels(p, pg->def + e0, e - e0, c->max_def, !v2);
+		size_t plv = p->len;
+		ids_buf_append(p, v, bytes);
+		if (p->failed || v + bytes > end)
+			return ids_fail(err, p->failed ? p->failed : IDS_EINVAL,
+					"column '%s': page piece too large", c->leaf->name);
+		int rc = emit_page(w, c, sc, p, plv, 0, e - e0, nulls, e - e0, PQ_ENC_PLAIN, err);
+		if (rc)
+			return rc;
+		v += bytes;
+	}
+	return 0;
+}
+
+/* Long text compresses better in long pages: snappy and zstd start each page with no
+ * history, and a column of 1-3 KB strings in 1 MiB pages came out 0.3% (snappy) and 0.5%
+ * (zstd) larger than DuckDB's one page per row group; short strings that fit in a few pages
+ * (titles, URLs) up to 1.2%. So an encoder holds the PLAIN pages of a flat BYTE_ARRAY column
+ * back and writes them as one page of up to HOLD_MAX values, or at the chunk's end
+ * (pqw_chunk_finish). For lz4_raw only when its first page did not pay in pieces (tune.c:
+ * the pieces go the other way; URLs 492,540 -> 491,760 B held); not for gzip, whose pages
+ * libdeflate already compresses smaller than DuckDB's. The held bytes are the
+ * values of one page, bounded like the chunk the writer keeps anyway. */
+#define HOLD_MAX ((size_t)16 << 20)
+
+static int holds(const pq_writer *w, const pqw_col *c)
+{
+	return c->type == PQ_BYTE_ARRAY && !c->max_rep &&
+	       (w->codec == PQ_CODEC_SNAPPY || w->codec == PQ_CODEC_ZSTD ||
+		(w->codec == PQ_CODEC_LZ4_RAW && !c->lz4_pieces));
+}
+
+/* Appends the page's levels and values (b after lv_len) to what c holds. */
+static int hold_page(pqw_col *c, const pqw_page *pg, const ids_buf *b, size_t lv_len,
+		     int64_t nulls, ids_error *err)
+{
+	if (c->max_def) {
+		if (c->held_lv + pg->n_lv > c->held_cap) {
+			size_t cap = (c->held_lv + pg->n_lv) * 2;
+			int16_t *d = realloc(c->held_def, cap * sizeof *d);
+			if (!d)
+				return ids_fail(err, IDS_ENOMEM, "column '%s': out of memory", c->leaf->name);
+			c->held_def = d;
+			c->held_cap = cap;
+		}
+		memcpy(c->held_def + c->held_lv, pg->def, pg->n_lv * sizeof *pg->def);
+	}
+	c->held_lv += pg->n_lv;
+	c->held_nulls += nulls;
+	ids_buf_append(&c->held, b->data + lv_len, b->len - lv_len);
+	if (c->held.failed)
+		return ids_fail(err, c->held.failed, "column '%s': page too large", c->leaf->name);
+	return 0;
+}
+
+int pqw_release_held(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err)
+{
+	if (!c->held_lv)
+		return 0;
+	ids_buf *b = &sc->page;
+	ids_buf_reset(b);
+	if (c->max_def)
+		put_levels(b, c->held_def, c->held_lv, c->max_def, w->o.page_version != 2);
+	size_t lv_len = b->len;
+	ids_buf_append(b, c->held.data, c->held.len);
+	if (b->failed)
+		return ids_fail(err, b->failed, "column '%s': page too large", c->leaf->name);
+	int rc = emit_page(w, c, sc, b, lv_len, 0, c->held_lv, c->held_nulls, c->held_lv,
+			   PQ_ENC_PLAIN, err);
+	c->held_lv = 0;
+	c->held_nulls = 0;
+	ids_buf_reset(&c->held);
+	if (c->held.cap > HOLD_MAX * 2) {   /* do not pin a huge buffer for the next chunk */
+		ids_buf_free(&c->held);
+		ids_buf_init(&c->held, 0);
+	}
+	return rc;
 }
 
 int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err)
@@ -303,74 +503,24 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 				c->leaf->name, b->len);
 	c->st.nulls += nulls;
 
-	const uint8_t *body;
-	size_t body_n, unc = b->len;
-	int is_compressed = 1;
-	if (v2) {
-		if ((rc = page_compress(w, sc, (const uint8_t *)b->data + lv_len, b->len - lv_len,
-					&body, &body_n, err)))
-			return rc;
-		if (w->codec == PQ_CODEC_UNCOMPRESSED || body_n >= b->len - lv_len) {
-			body = (const uint8_t *)b->data + lv_len;   /* compression did not pay */
-			body_n = b->len - lv_len;
-			is_compressed = 0;
-		}
-	} else if ((rc = page_compress(w, sc, (const uint8_t *)b->data, b->len, &body, &body_n,
-				       err))) {
+	if (!dict && c->type != PQ_BOOLEAN && !c->max_rep && w->codec == PQ_CODEC_LZ4_RAW &&
+	    c->lz4_pieces < 0) {
+		size_t skip = v2 ? lv_len : 0;   /* what page_compress would compress */
+		c->lz4_pieces = pqw_lz4_pieces_pay(w, sc, (const uint8_t *)b->data + skip, b->len - skip,
+						   (const uint8_t *)b->data + lv_len, b->len - lv_len, err);
+		if (c->lz4_pieces < 0)
+			return c->lz4_pieces;
+	}
+	if (!dict && c->lz4_pieces > 0) {
+		rc = emit_pieces(w, c, sc, pg, b, lv_len, err);
+	} else if (!dict && holds(w, c)) {
+		rc = hold_page(c, pg, b, lv_len, nulls, err);
+		if (!rc && c->held.len >= HOLD_MAX)
+			rc = pqw_release_held(w, c, sc, err);
+	} else
+		rc = emit_page(w, c, sc, b, lv_len, rep_len, pg->n_lv, nulls, pg->rows, enc, err);
+	if (rc)
 		return rc;
-	}
-	size_t comp = v2 ? lv_len + body_n : body_n;
-
-	ids_buf_reset(&sc->hdr);
-	pq_tenc e;
-	pq_tenc_init(&e, &sc->hdr);
-	pq_tenc_elem_struct_begin(&e);
-	pq_tenc_i32(&e, 1, v2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
-	pq_tenc_i32(&e, 2, (int32_t)unc);
-	pq_tenc_i32(&e, 3, (int32_t)comp);
-	if (w->o.page_crc) {
-		uLong crc = crc32(0L, Z_NULL, 0);
-		if (v2)
-			crc = crc32(crc, (const Bytef *)b->data, (uInt)lv_len);
-		crc = crc32(crc, body, (uInt)body_n);
-		pq_tenc_i32(&e, 4, (int32_t)(uint32_t)crc);
-	}
-	if (!v2) {
-		pq_tenc_struct_begin(&e, 5);
-		pq_tenc_i32(&e, 1, (int32_t)pg->n_lv);
-		pq_tenc_i32(&e, 2, enc);
-		pq_tenc_i32(&e, 3, PQ_ENC_RLE);
-		pq_tenc_i32(&e, 4, PQ_ENC_RLE);
-		pq_tenc_struct_end(&e);
-	} else {
-		pq_tenc_struct_begin(&e, 8);
-		pq_tenc_i32(&e, 1, (int32_t)pg->n_lv);
-		pq_tenc_i32(&e, 2, (int32_t)nulls);
-		pq_tenc_i32(&e, 3, (int32_t)pg->rows);
-		pq_tenc_i32(&e, 4, enc);
-		pq_tenc_i32(&e, 5, (int32_t)(lv_len - rep_len));
-		pq_tenc_i32(&e, 6, (int32_t)rep_len);
-		if (!is_compressed)
-			pq_tenc_bool(&e, 7, 0);
-		pq_tenc_struct_end(&e);
-	}
-	pq_tenc_struct_end(&e);
-	if ((rc = pq_tenc_finish(&e)))
-		return ids_fail(err, rc, "page header encoding failed");
-
-	ids_buf_append(&c->chunk, sc->hdr.data, sc->hdr.len);
-	if (v2)
-		ids_buf_append(&c->chunk, b->data, lv_len);
-	ids_buf_append(&c->chunk, body, body_n);
-	if (c->chunk.failed)
-		return ids_fail(err, c->chunk.failed, "column '%s': column chunk too large",
-				c->leaf->name);
-	c->unc_bytes += (int64_t)(sc->hdr.len + unc);
-	c->num_values += (int64_t)pg->n_lv;
-	if (dict)
-		c->dict_pages++;
-	else
-		c->pages_plain++;
 	pqw_page_unchain(w, c, pg);
 	pqw_page_reset(pg);
 	return 0;

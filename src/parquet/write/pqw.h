@@ -91,6 +91,7 @@ typedef struct pqw_page {
 /* Per-encoder scratch (one per thread). */
 typedef struct pqw_scratch {
 	ids_buf page, comp, hdr;
+	ids_buf piece;           /* one piece of a page cut for LZ4 (pqw_lz4_pieces_pay) */
 	uint32_t *idx, *hash;    /* dictionary indices of the page, and their hashes */
 	size_t cap_idx;
 } pqw_scratch;
@@ -121,6 +122,13 @@ typedef struct pqw_col {
 	ids_buf chunk;           /* current row group's encoded data pages (headers + bodies) */
 	int64_t num_values, unc_bytes;
 	int pages_plain;
+	int ztune;               /* pq_ztune of the chunk's zstd pages, -1 until its first page */
+	int lz4_pieces;          /* 1: the chunk's PLAIN lz4_raw pages are cut in pieces; -1
+				  * until its first PLAIN page */
+	ids_buf held;            /* PLAIN text pages held to be written as one (page.c): values */
+	int16_t *held_def;       /* and definition levels (held_lv of them, room for held_cap) */
+	size_t held_lv, held_cap;
+	int64_t held_nulls;
 	pqw_stats st;
 	int64_t rows;            /* rows since the last pq_writer_end_rows (batch API check) */
 	pqw_page *pool;          /* recycled empty pages (under the writer's pool_mu) */
@@ -287,8 +295,22 @@ void pqw_page_reset(pqw_page *pg);
 void pqw_page_free(pqw_page *pg);   /* releases the buffers, not pg itself */
 void pqw_scratch_free(pqw_scratch *sc);
 
+/* Codec choices made on a chunk's first page (tune.c). pqw_ztune_choose: the pq_ztune for
+ * the chunk's zstd pages, from a page body in[0..n) (a negative error code on failure).
+ * pqw_lz4_pieces_pay: 1 when the page (whole, as it would be compressed) comes out smaller
+ * at lz4_raw with its PLAIN values cut in pieces of at most PQW_LZ4_PIECE bytes, each a
+ * page of its own; 0 when not; a negative error code on failure. Both use sc->comp. */
+#define PQW_LZ4_PIECE ((size_t)60 << 10)
+int pqw_ztune_choose(pq_writer *w, pqw_scratch *sc, const uint8_t *in, size_t n, ids_error *err);
+int pqw_lz4_pieces_pay(pq_writer *w, pqw_scratch *sc, const uint8_t *whole, size_t whole_n,
+		       const uint8_t *vals, size_t vals_n, ids_error *err);
+
 /* Encodes one staged page into c->chunk (the encoder side; pg is reset afterwards). */
 int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err);
+/* After the row group's last page of c, on its encoder: writes the PLAIN text pages the
+ * encoder held back (page.c) as one page, then pqw_dict_finish. sc: the encoder's scratch. */
+int pqw_chunk_finish(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err);
+int pqw_release_held(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err);
 /* After the row group's last page of c: folds the dictionary into the chunk's statistics
  * and compresses the dictionary page's body into c->dict_body (chunk.c). Runs on the
  * column's encoder thread when there is one (the serial end of a write compressed every
