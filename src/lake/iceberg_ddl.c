@@ -36,9 +36,10 @@ static void attach(ids_buf *o, const char *d, int rest, const char *db, const ch
 	lk_sanitize(db, sdb, sizeof sdb);
 	if (!strcmp(d, "spark"))   /* a catalog that names the tables: a query proves each one loads */
 		ids_buf_printf(o, "SELECT count(*) FROM idbsync.`%s`.%s;\n", db, t);
-	else if (rest && !strcmp(d, "hive"))   /* a Hive table naming the catalog's table */
-		ids_buf_printf(o, "CREATE EXTERNAL TABLE IF NOT EXISTS %s.%s STORED BY ICEBERG\n"
-				  "  TBLPROPERTIES ('iceberg.catalog'='idbsync', 'name'='%s.%s');\n", sdb, t, db, t);
+	else if (rest && !strcmp(d, "hive"))   /* a Hive table naming the catalog's table; on S3 its location (hive_rest) */
+		ids_buf_printf(o, "CREATE EXTERNAL TABLE IF NOT EXISTS %s.%s STORED BY ICEBERG%s%s%s\n"
+				  "  TBLPROPERTIES ('iceberg.catalog'='idbsync', 'name'='%s.%s');\n", sdb, t, loc ? " LOCATION '" : "",
+			       loc ? loc : "", loc ? "'" : "", db, t);
 	else if (rest)
 		ids_buf_printf(o, "SELECT count(*) FROM idbsync.\"%s\".\"%s\";\n", db, t);
 	else if (!strcmp(d, "duckdb"))
@@ -189,16 +190,40 @@ static void trino_s3(ids_buf *out, const lake_ddl_options *o)
  * <pre><property>=<value><post> (Spark's --conf lines, Hive's SETs): the endpoint and path-style
  * access of an S3-compatible server, the region, static keys when the environment has them.
  * Returns whether it printed keys. */
+static void props(ids_buf *out, const char *pre, const char *post, const char *const *k, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i])
+			ids_buf_printf(out, "%s%s=%s%s\n", pre, k[i], v[i], post);
+}
+
 static int s3fileio(ids_buf *out, const lake_ddl_options *o, const char *pre, const char *post)
 {
 	const char *k[] = {"io-impl", "s3.endpoint", "s3.path-style-access", "client.region", "s3.access-key-id",
 			   "s3.secret-access-key"};
 	const char *v[] = {"org.apache.iceberg.aws.s3.S3FileIO", o->s3_endpoint, o->s3_endpoint ? "true" : NULL,
 			   o->s3_region ? o->s3_region : "us-east-1", o->s3_access_key, o->s3_access_key ? o->s3_secret_key : NULL};
-	for (size_t i = 0; i < sizeof k / sizeof *k; i++)
-		if (v[i])
-			ids_buf_printf(out, "%s%s=%s%s\n", pre, k[i], v[i], post);
+	props(out, pre, post, k, v, sizeof k / sizeof *k);
 	return o->s3_access_key != NULL;
+}
+
+/* The same endpoint, region and keys for Hadoop's S3A mapped to s3://, which Hive's jobs need
+ * beside S3FileIO: a MapReduce or Tez job looks each split up by its table's location and asks
+ * Hadoop for that path's file system, and the metastore checks a LOCATION when a table is made
+ * (measured with Hive 4.1.0: "No FileSystem for scheme s3", then "cannot find dir = s3://..
+ * in pathToPartitionInfo" while the table had the metastore's default location). */
+static void hive_s3a(ids_buf *out, const lake_ddl_options *o)
+{
+	ids_buf_puts(out, "-- Aggregates and joins run as MapReduce/Tez jobs, which find each split by its table's LOCATION\n"
+			  "-- through Hadoop's file system for s3://: S3A (org.apache.hadoop:hadoop-aws and the AWS SDK on\n"
+			  "-- the classpath), mapped to s3:// and pointed at the same server. Creating the tables needs it too.\n");
+	const char *k[] = {"fs.s3.impl", "fs.s3a.endpoint", "fs.s3a.path.style.access", "fs.s3a.endpoint.region",
+			   "fs.s3a.access.key", "fs.s3a.secret.key"};
+	const char *v[] = {"org.apache.hadoop.fs.s3a.S3AFileSystem", o->s3_endpoint, o->s3_endpoint ? "true" : NULL,
+			   o->s3_region ? o->s3_region : "us-east-1", o->s3_access_key, o->s3_access_key ? o->s3_secret_key : NULL};
+	props(out, "SET ", ";", k, v, sizeof k / sizeof *k);
+	if (!o->s3_access_key)
+		ids_buf_puts(out, "-- SET fs.s3a.access.key=<key>; and fs.s3a.secret.key=<secret>; (or S3A's own credential providers)\n");
 }
 
 /* The same for Spark's Iceberg catalog; without keys, vended ones asked for with a token. */
@@ -308,6 +333,8 @@ static void hive_rest(ids_buf *out, const lake_ddl_options *o, int s3)
 	if (s3 && !s3fileio(out, o, "SET iceberg.catalog.idbsync.", ";"))
 		ids_buf_puts(out, "-- SET iceberg.catalog.idbsync.s3.access-key-id=<key>; and .s3.secret-access-key=<secret>;\n"
 				  "-- (set $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY to print them)\n");
+	if (s3)
+		hive_s3a(out, o);
 	ids_buf_puts(out, "-- Time travel (Iceberg's handler): SET iceberg.mr.snapshot.id=<snapshot-id>; (-1: the newest).\n");
 }
 
@@ -405,7 +432,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 		snprintf(last, sizeof last, "%s", names[i]);
 		char loc[PATH_MAX * 2];   /* DuckDB takes a plain path, the others a URI */
 		snprintf(loc, sizeof loc, "%s/%s/%s", duck && !o->location ? root : wh, names[i], slash + 1);
-		attach(out, d, rest, names[i], slash + 1, loc);
+		attach(out, d, rest, names[i], slash + 1, rest && hive && !s3 ? NULL : loc);
 		*slash = '/';
 	}
 	free_names(names, n);

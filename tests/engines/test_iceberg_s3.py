@@ -7,7 +7,9 @@ the server serves at /iceberg with the settings `idbsync ddl --dialect spark|tri
 URL --s3-endpoint URL` prints, run as printed; and ONE Hive 4.1.0 (Iceberg's iceberg-hive-runtime
 with S3FileIO, s3_reads.Hive) with the SETs and tables `idbsync ddl --dialect hive --catalog-uri
 URL --s3-endpoint URL` prints: both profiles' tables equal to the pull feed, the conflicts table,
-time travel by SET iceberg.mr.snapshot.id (part `hive`).
+time travel by SET iceberg.mr.snapshot.id, a count(*) and a GROUP BY per table by MapReduce jobs
+(Hadoop's S3A for the tables' s3:// LOCATION, hive_s3/pom.xml) (part `hive`; with it Hive is
+also the third reader of the loop and of every killed and restarted lake).
 
 1. Both profiles (store events partitioned by region): compat with --auth tokens and
    --iceberg-vend-credentials, Spark given only the catalog URI, the admin token and the endpoint
@@ -19,7 +21,7 @@ time travel by SET iceberg.mr.snapshot.id (part `hive`).
    snapshot of the first flush chosen by its summary's idbsync.seq, read VERSION AS OF its id
    and TIMESTAMP AS OF its made_current_at, holds the state at that seq; the change log there
    exactly the changes up to it.
-2. A reader in a loop through Spark and through Trino (taking turns, IDBSYNC_S3_LOOP_ROUNDS
+2. A reader in a loop through Spark, Trino and Hive (taking turns, IDBSYNC_S3_LOOP_ROUNDS
    rounds) on an S3 lake while a writer pushes and the server flushes every 200 ms: the change
    log and the state at their current snapshots exactly the changes / the state up to its
    idbsync.seq, the state as queried no older than the state flushed before the query; zero
@@ -58,6 +60,7 @@ os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 time.tzset()
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as H  # noqa: E402
+import hive_iceberg_setup as HI  # noqa: E402
 import s3_reads as R  # noqa: E402
 import test_iceberg_crash as C  # noqa: E402
 import test_trino_iceberg as TI  # noqa: E402
@@ -206,6 +209,23 @@ class Trino(C.Trino):
 
     def dicts(self, sql):
         return TI.plain(*self.t.dicts(sql))
+
+
+class Hive(R.Hive):
+    """Hive reading the killed and restarted lakes (C.read_all): the statements of `idbsync ddl
+    --dialect hive --catalog-uri` for the lake's server in a database per lake and phase; a read
+    is the catalog's current snapshot's idbsync.seq and the table by a fetch task (no snapshot
+    can commit between the two: the killed lake's server cannot, the restarted one has flushed)."""
+
+    def attach(self, lk, phase):
+        ddl = s3_ddl(lk.served, "hive", lk.s3, keys=True)
+        return self.attach_ddl(f"c_{lk.name}_{phase}".lower(), ddl, sts=statements(ddl, lk))
+
+    def read(self, db, table):
+        t = f"{db}.{table}"
+        seq = ([h[1] for h in self.history(t)] or [None])[-1]
+        c = C.cols(table)
+        return seq, self.rows(f"SELECT {c} FROM {t}" if c != "*" else HI.select(None, "app", table, db, meta=self.metadata(t)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,7 +433,7 @@ def check_lakes(m, lakes, engines, killed, after, flushed):
             for name, _ in engines:
                 if lk.served_tables.get(phase) and not any(k[0] == lk.name and k[1] == name for k in res):
                     probs.append(f"{phase} {name}: no table read")
-        m.cell("-", f"kill at {lk.step}: read by Spark and Trino, consistent", "ok" if not probs else "FAIL: " + probs[0][:200])
+        m.cell("-", f"kill at {lk.step}: read by {', '.join(n for n, _ in engines)}, consistent", "ok" if not probs else "FAIL: " + probs[0][:200])
         failures += [f"{lk.name} ({lk.step}): {p}" for p in probs]
     return failures
 
@@ -489,7 +509,7 @@ def run():
     t0 = time.time()   # the JVMs start while the lakes are produced; no AWS keys in their env
     only = os.environ.get("IDBSYNC_S3_PARTS", "profiles,hive,loop,kills,restart")
     jvms = C.Starts({"Trino": lambda: Trino(tmp), "Spark": lambda: Spark(tmp, s3.dir),
-                     **({"Hive": lambda: R.Hive(tmp)} if "hive" in only else {})})
+                     **({"Hive": lambda: Hive(tmp)} if "hive" in only else {})})
     m = H.Matrix("Spark + Iceberg 1.10.0 (S3FileIO), Trino 476 Iceberg (native S3): lake on S3, served catalog")
     engines, lakes, others, failures, looped = [], [], [], [], None
     try:
@@ -499,6 +519,7 @@ def run():
         t_produce = time.time() - t0
         started = jvms.ready()
         engines = [("Spark", started["Spark"]), ("Trino", started["Trino"])]
+        readers = engines + ([("Hive", started["Hive"])] if "Hive" in started else [])   # the loop's and kills' readers
         m.cell("-", "startup seconds", ", ".join(f"{n} {e.startup_s:.0f}" for n, e in started.items()))
         t1 = time.time()
         if "profiles" in only:
@@ -506,21 +527,21 @@ def run():
                 failures += check_profile(engines, m, profile, s3, started.get("Hive"))
         t_profiles = time.time() - t1
         if looped:
-            failures += R.loop(engines, m, looped, lambda d: s3_ddl(looped, d, s3, "--db", "loop", keys=True))
+            failures += R.loop(readers, m, looped, lambda d: s3_ddl(looped, d, s3, "--db", "loop", keys=True))
             looped.cleanup()
             looped = None
         t_loop = time.time() - t1 - t_profiles
         t2 = time.time()
         killed, after, spent = {}, {}, {}
-        f, _ = read_phase(engines, lakes, "killed", killed, spent)
+        f, _ = read_phase(readers, lakes, "killed", killed, spent)
         failures += f
-        f, flushed = read_phase(engines, lakes, "restarted", after, spent)
+        f, flushed = read_phase(readers, lakes, "restarted", after, spent)
         failures += f
         if restart_lake:
-            failures += read_s3_restart(engines, restart_lake, after, spent)
+            failures += read_s3_restart(readers, restart_lake, after, spent)
             flushed[restart_lake.name] = max(restart_lake.acked)
             lakes.append(restart_lake)
-        failures += check_lakes(m, lakes, engines, killed, after, flushed)
+        failures += check_lakes(m, lakes, readers, killed, after, flushed)
         H.log(f"time: lakes produced {t_produce:.0f}s (JVMs starting meanwhile), profiles {t_profiles:.0f}s, loop {t_loop:.0f}s, "
               f"killed and restarted lakes read {time.time() - t2:.0f}s ({', '.join(f'{e} {t:.0f}s' for e, t in spent.items())}), "
               f"load {os.getloadavg()[0]:.1f}")

@@ -72,11 +72,20 @@ test('idbsync ddl on an S3 lake: the engines\' S3 settings with the served catal
     `s3.secret-access-key=${s3.secret}`]) {
     assert.ok(r.out.includes(`\nSET iceberg.catalog.idbsync.${line};\n`), `${line} in\n${r.out}`);
   }
+  // Hadoop's S3A mapped to s3:// with the same endpoint, region and keys, and each table's
+  // LOCATION: Hive's MapReduce jobs (an aggregate) find a split by it through that file system
+  for (const line of ['fs.s3.impl=org.apache.hadoop.fs.s3a.S3AFileSystem', `fs.s3a.endpoint=${s3.endpoint}`,
+    'fs.s3a.path.style.access=true', 'fs.s3a.endpoint.region=us-east-1', `fs.s3a.access.key=${s3.access}`,
+    `fs.s3a.secret.key=${s3.secret}`]) {
+    assert.ok(r.out.includes(`\nSET ${line};\n`), `${line} in\n${r.out}`);
+  }
   assert.match(r.out, /\nCREATE DATABASE IF NOT EXISTS app;\n/);
-  assert.match(r.out, /CREATE EXTERNAL TABLE IF NOT EXISTS app\.docs_changes STORED BY ICEBERG\n {2}TBLPROPERTIES \('iceberg\.catalog'='idbsync', 'name'='app\.docs_changes'\);/);
+  assert.match(r.out, /CREATE EXTERNAL TABLE IF NOT EXISTS app\.docs_changes STORED BY ICEBERG LOCATION 's3:\/\/lake\/wh\/app\/docs_changes'\n {2}TBLPROPERTIES \('iceberg\.catalog'='idbsync', 'name'='app\.docs_changes'\);/);
   r = await ddl('hive', ['--s3-endpoint', s3.endpoint]);
   assert.ok(!r.out.includes('\nSET iceberg.catalog.idbsync.s3.access-key-id'), r.out);
+  assert.ok(!r.out.includes('\nSET fs.s3a.access.key'), r.out);
   assert.match(r.out, /-- SET iceberg\.catalog\.idbsync\.s3\.access-key-id=<key>/);
+  assert.match(r.out, /-- SET fs\.s3a\.access\.key=<key>/);
 
   // the file-system catalog cannot find these tables: refused, naming the served catalog
   for (const args of [['--dialect', 'spark'], ['--dialect', 'hive'], ['--dialect', 'duckdb']]) {
