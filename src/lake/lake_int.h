@@ -446,6 +446,9 @@ typedef struct lk_tree {
 	int all;                     /* a rebuild: nothing of the old version is kept */
 	int changed;                 /* some file replaced or added: commit exchanges */
 	int committed;
+	const char *table;           /* for the log line of its cost */
+	size_t linked;               /* files kept (hard links made) */
+	int64_t t0_us;               /* when commit began (CLOCK_MONOTONIC) */
 } lk_tree;
 /* 1 and the file number and generation of a state file name (part-<no>-<gen>.parquet or the
  * older part-<no>.parquet, gen 0), else 0. */

@@ -9,12 +9,10 @@
 
 #include "idbsync/log.h"
 
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_PARTS 4096
 #define GROUP_MAX 64          /* buckets written by one scan of the ledger */

@@ -9,12 +9,9 @@
 #include "iceberg.h"
 #include "lake_int.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "idbsync/log.h"
 #include "idbsync/value.h"
@@ -117,12 +114,13 @@ static int64_t delta_size(const lk_tree *x, const lk_delta *d)
 	return s > 0 ? s : 0;
 }
 
-/* The merged file of deltas[i..n) in outdir. Each delta file holds the live rows of its id range
+/* The merged file of deltas[i..n) in the next version x. Each delta file holds the live rows of its id range
  * as of the last pass and the ranges are back to back, so their rows, concatenated, are the
  * merged range's: copied column by column (as the change-log compaction does), which costs a
  * fraction of reading and encoding them again from the ledger. Read from the ledger instead
- * when a file is missing (a crash between listing a range and writing it) or the copy fails
- * (but for shutting down, IDS_EBUSY: the merge waits for the next start). */
+ * when a file is missing (a lake written before a pass's files and _buckets were exchanged
+ * together: a crash between listing a range and writing it) or the copy fails (but for
+ * shutting down, IDS_EBUSY: the merge waits for the next start). */
 static int merged_file(lake *l, lk_table *t, size_t i, const lk_delta *m, lk_tree *x, ids_error *err)
 {
 	size_t n = t->n_deltas - i;

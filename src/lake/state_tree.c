@@ -6,6 +6,8 @@
  * rows torn between two versions of a file renamed over the same name). docs/lake-layout.md. */
 #include "lake_int.h"
 
+#include "idbsync/log.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -13,7 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 int lk_sfile_parse(const char *name, uint32_t *no, int64_t *gen)
 {
@@ -100,6 +110,7 @@ int lk_tree_list(lake *l, lk_table *t, lk_tree *x, ids_error *err)
 {
 	memset(x, 0, sizeof *x);
 	x->gen = t->gen + 1;
+	x->table = t->table;
 	lk_table_dir(l, t, NULL, x->dir, sizeof x->dir);
 	int rc = list_dir(x, "", err);
 	if (rc)
@@ -170,6 +181,7 @@ static int link_kept(lk_tree *x, ids_error *err)
 		}
 		if (link(a, b) && errno != EEXIST)
 			rc = ids_fail(err, IDS_EIO, "link %s -> %s: %s", a, b, strerror(errno));
+		x->linked++;
 	}
 	DIR *d = rc ? NULL : opendir(x->next);
 	struct dirent *e;
@@ -189,6 +201,7 @@ int lk_tree_commit(lake *l, lk_table *t, lk_tree *x, int k, ids_error *err)
 	if (!x->changed && !x->all)
 		return 0;   /* nothing new: the visible dir stays */
 	t->gen = x->gen;   /* only grows: a gen that never became visible is just skipped */
+	x->t0_us = now_us();
 	int rc = link_kept(x, err);
 	if (!rc)
 		rc = lk_state_meta_write(t, x->next, k, err);
@@ -214,6 +227,15 @@ void lk_tree_free(lk_tree *x)
 {
 	if (x->next[0])
 		lk_rm_rf(x->next);   /* the old version after a commit, the unfinished one else */
+	ids_logrec lr;
+	/* what the exchange costs a pass beyond writing its files (docs/benchmarks.md) */
+	if (x->committed && ids_log_begin(&lr, IDS_LOG_DEBUG, "lake_state_exchange")) {
+		ids_log_str(&lr, "table", x->table);
+		ids_log_int(&lr, "kept", (long long)x->linked);
+		ids_log_int(&lr, "us", (long long)(now_us() - x->t0_us));
+		ids_log_end(&lr);
+	}
+	x->committed = 0;
 	for (size_t i = 0; i < x->n_old; i++)
 		free(x->old[i].rel);
 	free(x->old);

@@ -183,8 +183,8 @@ for (const at of ['exchange', 'exchanged']) {
       await srv.kill9();
       srv.env = {};
       await srv.restart();
-      assert.deepEqual(fs.readdirSync(`${lake}/app`).filter((f) => f.startsWith('.')), [], 'the start removed what the pass left');
-      await flush(srv.url, 'app');
+      await flush(srv.url, 'app');   // (the restart's own first pass may be building a .next now)
+      assert.deepEqual(fs.readdirSync(`${lake}/app`).filter((f) => f.startsWith('.')), [], 'nothing the killed pass left');
       assert.deepEqual(await read(), ['b', 'b']);
     } finally {
       stop = true;
