@@ -389,12 +389,11 @@ static int state_flush(lake *l, lk_table *t, ids_error *err)
 	return rc;
 }
 
-/* Renames keep every instant of the directory free of duplicates, but a query opens its files
- * one after another: a row that moves between two files during the query (another partition,
- * a doubling, deltas merged or folded) can be read from both. No order of renames prevents
- * that, so the pass says when it runs and a reader can tell whether a query spanned one. Not
- * fsynced (two per table and pass): the floor (clock ms x 2000) keeps the number growing across
- * a crash that lost or rolled back the file. */
+/* A pass changes the dir in one exchange and never writes over a name, so a query that lists
+ * once reads one version or fails with file-not-found; the number still tells a reader whether
+ * its query spanned a pass (one that lists partition dirs one by one can miss a moved row then:
+ * docs/lake-layout.md, "What a reader sees"). Not fsynced (two per table and pass): the floor
+ * (clock ms x 2000) keeps the number growing across a crash that lost or rolled back the file. */
 int lk_state_pass_mark(lake *l, lk_table *t, int busy, ids_error *err)
 {
 	char meta[IDS_PATH_MAX + 1], p[IDS_PATH_MAX + 1];
