@@ -100,30 +100,16 @@ static rec *push_rec(batch *b, const char *db, const char *store_name, int64_t s
 	return r;
 }
 
-/* Remembers that change c (key JSON text keyjson) touched t: its bucket becomes dirty and,
- * for a partitioned table, the key is listed (state.c leaves it out of the first phase). */
+/* Remembers that change c touched t: its bucket becomes dirty and, for a table in the delta
+ * layout (not partitioned), its key is kept for the pass to place by row id. */
 int lk_log_touch_key(lk_table *t, const ledger_change *c, const char *keyjson, ids_error *err)
 {
+	(void)keyjson;
+	(void)err;
 	t->touched = 1;
 	lk_mark_dirty(t, ledger_key_hash(c->key, c->key_len));
-	if (!t->part_field) {
+	if (!t->part_field)
 		lk_delta_touch(t, c->user, c->key, c->key_len);
-		return 0;
-	}
-	char *tk = NULL;
-	if (asprintf(&tk, "%s\x1f%s", c->user, keyjson) < 0)
-		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	if (t->n_tkeys == t->cap_tkeys) {
-		size_t nc = t->cap_tkeys ? t->cap_tkeys * 2 : 256;
-		char **p = realloc(t->tkeys, nc * sizeof *p);
-		if (!p) {
-			free(tk);
-			return ids_fail(err, IDS_ENOMEM, "out of memory");
-		}
-		t->tkeys = p;
-		t->cap_tkeys = nc;
-	}
-	t->tkeys[t->n_tkeys++] = tk;
 	return 0;
 }
 
@@ -168,8 +154,6 @@ static int cmp_rec(const void *a, const void *b)
 		return x->t < y->t ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Writes r[0..n) (one table) as one file: staging, then rename into dir. */
 static int write_group(lake *l, rec *r, size_t n, ids_error *err)
@@ -250,13 +234,6 @@ static int write_batch(lake *l, batch *b, ids_error *err)
 	return rc;
 }
 
-void lk_log_sort_touched(lake *l)
-{
-	for (lk_table *t = l->tables; t; t = t->next)
-		if (t->n_tkeys)
-			qsort(t->tkeys, t->n_tkeys, sizeof *t->tkeys, cmp_str);
-}
-
 typedef struct retouch {
 	lake *l;
 	int64_t upto;
@@ -292,7 +269,6 @@ int lk_log_retouch(lake *l, int64_t after, int64_t upto, ids_error *err)
 		after = last;
 	}
 	ids_buf_free(&x.key);
-	lk_log_sort_touched(l);
 	return rc;
 }
 

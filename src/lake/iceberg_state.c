@@ -141,9 +141,9 @@ static int scan_state_dir(state_scan *c, const char *dir, ids_error *err)
 	int rc = lk_mkdirs(ddir, err);
 	struct dirent *de;
 	while (!rc && (de = readdir(d))) {
-		unsigned b;
-		int end = 0;
-		if (sscanf(de->d_name, "part-%u.parquet%n", &b, &end) != 1 || !end || de->d_name[end])
+		uint32_t b;
+		int64_t gen;
+		if (!lk_sfile_parse(de->d_name, &b, &gen))
 			continue;
 		char src[4600];
 		snprintf(src, sizeof src, "%s/%s", dir, de->d_name);

@@ -117,9 +117,6 @@ static int state_pass(lake *l, int more, ids_error *err)
 		if (t->state_held)
 			continue;   /* its touched keys and dirty buckets wait with it */
 		t->touched = 0;
-		for (size_t i = 0; i < t->n_tkeys; i++)
-			free(t->tkeys[i]);
-		t->n_tkeys = 0;
 		lk_delta_reset(t);
 	}
 	l->state_end_ms = lk_now_ms();

@@ -187,13 +187,12 @@ typedef struct lk_table {
 	int64_t obs_from, obs_to;    /* every change of this table in [from, to] had its value observed
 				 * into the schema by this process's change-log passes (0, 0: none):
 				 * a state row at such a seq needs no second observation */
-	char **tkeys;                /* touched (user \x1f key) strings, partitioned tables only */
-	size_t n_tkeys, cap_tkeys;
 	/* rows created since the last rebuild, in files of their own (state_delta.c) */
 	int64_t upto;                /* the bucket files hold the rows with ledger id <= upto; -1: all */
 	struct lk_delta *deltas;     /* the other files, by id range, in id order */
 	size_t n_deltas;
 	int merge_due;               /* a busy flush left its deltas unmerged (lk_delta_merge_idle) */
+	int64_t gen;                 /* the newest generation of state file names (_buckets "gen") */
 	int64_t pass_no;             /* the last number written to _idbsync/<t>.pass, 0: not read yet */
 	struct lk_feed *feed;        /* the next delta, written by the change log (state_feed.c) */
 	int feed_bad;                /* a change was not fed: the pass reads the ledger */
@@ -427,6 +426,54 @@ int lk_feed_take(lake *l, lk_table *t, const char *final, int64_t *size, ids_err
 void lk_feed_reset(lake *l, lk_table *t);
 void lk_feed_drop(lake *l, lk_table *t);
 
+/* state_tree.c: the next version of a current-state dir. A pass writes its new files under
+ * names no version of the dir had (part-<no>-<gen>.parquet, gen growing per table and kept in
+ * _buckets), builds the next dir beside the visible one (D/.<t>.next: hard links of the files it
+ * keeps, its new files, _buckets) and swaps it in with one RENAME_EXCHANGE: a name, once visible,
+ * keeps its bytes, and a listing sees one version or the next (docs/lake-layout.md). */
+typedef struct lk_sfile {
+	char *rel;                   /* below the table dir: "part-3-7.parquet", "region=a/part-3-7.parquet" */
+	size_t sub_len;              /* length of its partition dir in rel (0: none) */
+	uint32_t no;                 /* bucket or delta slot; UINT32_MAX: not a state file (kept) */
+	int64_t gen;                 /* 0: a name from before generations (part-<no>.parquet) */
+	int gone;                    /* replaced by this pass: not linked into the next version */
+} lk_sfile;
+typedef struct lk_tree {
+	char dir[IDS_PATH_MAX + 1], next[IDS_PATH_MAX + 1], dbdir[IDS_PATH_MAX + 1];
+	lk_sfile *old;               /* the visible dir's files when the pass began */
+	size_t n_old, cap_old;
+	int64_t gen;                 /* the names of this pass's files */
+	int all;                     /* a rebuild: nothing of the old version is kept */
+	int changed;                 /* some file replaced or added: commit exchanges */
+	int committed;
+	const char *table;           /* for the log line of its cost */
+	size_t linked;               /* files kept (hard links made) */
+	int64_t t0_us;               /* when commit began (CLOCK_MONOTONIC) */
+} lk_tree;
+/* 1 and the file number and generation of a state file name (part-<no>-<gen>.parquet or the
+ * older part-<no>.parquet, gen 0), else 0. */
+int lk_sfile_parse(const char *name, uint32_t *no, int64_t *gen);
+/* Lists t's visible dir (and its partition dirs) and makes an empty D/.<t>.next; all: a rebuild.
+ * lk_tree_list only lists (lk_tree_old*, then lk_tree_free). */
+int lk_tree_begin(lake *l, lk_table *t, lk_tree *x, int all, ids_error *err);
+int lk_tree_list(lake *l, lk_table *t, lk_tree *x, ids_error *err);
+/* The files of number no (every partition's) are replaced: not linked into the next version. */
+void lk_tree_replace(lk_tree *x, uint32_t no);
+/* The path of the new file no in partition dir sub ("": none) of the next version. */
+int lk_tree_path(const lk_tree *x, const char *sub, uint32_t no, char *out, size_t sz, ids_error *err);
+/* The visible file no (not partitioned) when the pass began, NULL if none; its full path (1). */
+const lk_sfile *lk_tree_old(const lk_tree *x, uint32_t no);
+int lk_tree_old_path(const lk_tree *x, uint32_t no, char *out, size_t sz);
+/* Links the kept files, writes _buckets (k buckets, t's deltas, the new gen) and exchanges the
+ * next version with the visible dir (nothing done when the pass changed nothing). */
+int lk_tree_commit(lake *l, lk_table *t, lk_tree *x, int k, ids_error *err);
+/* Removes D/.<t>.next (after a commit: the old version; its open files stay readable). */
+void lk_tree_free(lk_tree *x);
+/* Tests: IDBSYNC_TEST_LAKE_PAUSE=DIR stops the flush thread at each step of a state pass that
+ * changes what a reader sees: it writes DIR/paused-<n> (the step's name) and waits up to 60 s
+ * for DIR/go-<n>, so a test reads the table at every intermediate state (tests/lake/lake_skew). */
+void lk_test_pause(const char *step);
+
 /* state.c */
 /* Ledger rows a state run reads: ids in (after, upto]; file_no names the file part-<file_no>
  * instead of the bucket number (0: the bucket's). */
@@ -436,12 +483,12 @@ typedef struct lk_state_src {
 } lk_state_src;
 #define LK_STATE_SRC_ALL {0, INT64_MAX, 0}
 /* Writes the files of buckets[0..n) (bucket bits k) from one scan per group of buckets into
- * outdir: staged (to the staging dir, then renamed in) or directly; *max_size gets the
+ * the next version x (each replaces the visible files of its number); *max_size gets the
  * largest file written. */
 int lk_state_run(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const lk_state_src *src,
-		 const char *outdir, int staged, int64_t *max_size, ids_error *err);
-/* lk_state_run of the dirty buckets of t, staged into the table dir. */
-int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, int64_t *max_size, ids_error *err);
+		 lk_tree *x, int64_t *max_size, ids_error *err);
+/* lk_state_run of the dirty buckets of t into x. */
+int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, lk_tree *x, int64_t *max_size, ids_error *err);
 /* _buckets of dir: bucket bits, schema version, and the id ranges (state_delta.c) */
 int lk_state_meta_write(lk_table *t, const char *dir, int k, ids_error *err);
 int lk_state_flush(lake *l, lk_table *t, ids_error *err);
@@ -503,7 +550,6 @@ int lk_files_concat(lake *l, const char *path, const char *const *in, size_t n, 
 
 /* changelog.c */
 int lk_log_touch_key(lk_table *t, const ledger_change *c, const char *keyjson, ids_error *err);
-void lk_log_sort_touched(lake *l);   /* the touched keys sorted, for state.c's lookups */
 void lk_day_of(int64_t ms, char *out);   /* YYYY-MM-DD (UTC), out >= 12 bytes */
 int lk_conflicts_flush(lake *l, int64_t *done, ids_error *err);
 /* The conflicts of held table t with ids in (after, upto] (hold.c's retry). */

@@ -314,7 +314,6 @@ int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
 	if (rc)   /* the round is read again: its changes would be fed twice */
 		for (lk_table *t = l->tables; t; t = t->next)
 			lk_feed_bad(t);
-	lk_log_sort_touched(l);
 	*done = r.last;
 	round_end(&r);
 	return rc;
@@ -340,6 +339,5 @@ int lk_log_replay(lake *l, lk_table *t, int64_t after, int64_t upto, int single,
 		if (end)
 			break;
 	}
-	lk_log_sort_touched(l);
 	return rc;
 }

@@ -1,20 +1,18 @@
-/* The current state of a table: 2^k hash buckets part-<b>.parquet with stable names, each
- * rebuilt copy-on-write from the ledger's rows and swapped in with rename(); the dirty buckets
- * of a flush are written by one scan of the ledger (run_group).
- * A new schema version or a bucket past its target size rebuilds the whole table into a hidden
- * sibling directory that replaces the visible one with one RENAME_EXCHANGE. Partitioned
- * tables put part-<b> under <col>=<value>/ and swap in two phases (docs/lake-layout.md). */
+/* The current state of a table: 2^k hash buckets, each rebuilt copy-on-write from the
+ * ledger's rows under a new name (part-<b>-<gen>) into the table's next version, which one
+ * RENAME_EXCHANGE swaps in (state_tree.c); the dirty buckets of a flush are written by one scan
+ * of the ledger (run_group). A new schema version or a bucket past its target size rebuilds
+ * the whole table the same way. Partitioned tables put their files under <col>=<value>/: the
+ * exchange moves a row between partitions at once (docs/lake-layout.md). */
 #include "iceberg.h"
 #include "lake_int.h"
 
 #include "idbsync/log.h"
 
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_PARTS 4096
 #define GROUP_MAX 64          /* buckets written by one scan of the ledger */
@@ -60,6 +58,7 @@ int lk_state_read_meta(lake *l, lk_table *t)
 		if (j) {
 			t->k = (int)json_integer_value(json_object_get(j, "k"));
 			t->dir_version = (int)json_integer_value(json_object_get(j, "version"));
+			t->gen = json_integer_value(json_object_get(j, "gen"));
 			lk_delta_read_meta(t, j);
 			json_decref(j);
 		}
@@ -70,8 +69,8 @@ int lk_state_read_meta(lake *l, lk_table *t)
 
 typedef struct pw {
 	char *part;              /* "" or "col=value" */
-	pq_writer *full, *minus; /* minus: phase 1 (touched keys left out); NULL if not needed */
-	char full_stage[IDS_PATH_MAX + 1], minus_stage[IDS_PATH_MAX + 1], final[IDS_PATH_MAX + 1];
+	pq_writer *full;
+	char final[IDS_PATH_MAX + 1];
 } pw;
 
 typedef struct job {
@@ -79,30 +78,14 @@ typedef struct job {
 	lk_table *t;
 	pq_node *schema;
 	pq_write_options wo;
-	const char *outdir;      /* the table dir (incremental) or the new version dir (rebuild) */
-	int staged;              /* incremental: write to the staging dir, then rename in */
+	lk_tree *x;              /* the next version of the table dir */
 	uint32_t b;              /* bucket */
-	uint32_t file_no;        /* part-<file_no>.parquet */
+	uint32_t file_no;        /* part-<file_no>-<gen>.parquet */
 	pw *parts;
 	size_t n_parts;
 	ids_buf key, pdir;
 	ids_error *err;
 } job;
-
-/* Tests: IDBSYNC_TEST_LAKE_PAUSE=DIR stops the flush thread before each rename or exchange of
- * a state pass: it writes DIR/paused-<n> (the step's name) and waits up to 60 s for DIR/go-<n>,
- * so a test reads the table at every intermediate state (tests/lake/lake_skew.test.mjs). */
-static void test_pause(const char *step)
-{
-	static int n;
-	const char *dir = getenv("IDBSYNC_TEST_LAKE_PAUSE");
-	char p[IDS_PATH_MAX + 1], go[IDS_PATH_MAX + 1];
-	if (!dir || ids_path(go, sizeof go, NULL, "%s/go-%d", dir, ++n) ||
-	    ids_path(p, sizeof p, NULL, "%s/paused-%d", dir, n) || lk_write_file(p, step, strlen(step), NULL))
-		return;
-	for (int i = 0; i < 12000 && !lk_exists(go); i++)
-		usleep(5000);
-}
 
 static int open_writer(job *j, pq_writer **w, const char *path)
 {
@@ -129,45 +112,17 @@ static int get_part(job *j, const char *part, pw **out)
 	pw *x = &p[j->n_parts++];
 	memset(x, 0, sizeof *x);
 	x->part = strdup(part);
-	char stage[IDS_PATH_MAX + 1], sub[IDS_PATH_MAX + 1];
-	lk_db_meta(j->l, j->t->db, stage, sizeof stage);
-	int rc = ids_path(sub, sizeof sub, j->err, "%s/%s", j->outdir, part);
+	char sub[IDS_PATH_MAX + 1];
+	int rc = ids_path(sub, sizeof sub, j->err, "%s/%s", j->x->next, part);
 	if (!rc && part[0])
 		rc = lk_mkdirs(sub, j->err);
 	if (!rc)
-		rc = ids_path(x->final, sizeof x->final, j->err, "%s/part-%u.parquet", sub, j->file_no);
+		rc = lk_tree_path(j->x, part, j->file_no, x->final, sizeof x->final, j->err);
 	if (rc)
 		return rc;
 	*out = x;
-	if (!j->staged)
-		return open_writer(j, &x->full, x->final);
-	if ((rc = ids_path(x->full_stage, sizeof x->full_stage, j->err, "%s/tmp/%s-%zu-%u.full.parquet", stage,
-			   j->t->table, j->n_parts, j->b)) ||
-	    (rc = open_writer(j, &x->full, x->full_stage)))
-		return rc;
-	if (part[0] && lk_exists(x->final)) {
-		rc = ids_path(x->minus_stage, sizeof x->minus_stage, j->err, "%s/tmp/%s-%zu-%u.minus.parquet", stage,
-			      j->t->table, j->n_parts, j->b);
-		if (!rc)
-			rc = open_writer(j, &x->minus, x->minus_stage);
-	}
-	return rc;
-}
-
-static int touched(const lk_table *t, const char *k)
-{
-	size_t lo = 0, hi = t->n_tkeys;
-	while (lo < hi) {
-		size_t m = (lo + hi) / 2;
-		int c = strcmp(t->tkeys[m], k);
-		if (!c)
-			return 1;
-		if (c < 0)
-			lo = m + 1;
-		else
-			hi = m;
-	}
-	return 0;
+	/* straight into the next version: no reader lists it before the exchange */
+	return open_writer(j, &x->full, x->final);
 }
 
 static int on_row(void *ctx, const ledger_row *r)
@@ -204,12 +159,6 @@ static int on_row(void *ctx, const ledger_row *r)
 		*j->err = clean;
 		return rc;
 	}
-	if (!rc && p->minus) {
-		char *tk = NULL;
-		if (asprintf(&tk, "%s\x1f%s", r->user, j->key.data) > 0 && !touched(t, tk))
-			rc = lk_write_row(l, p->minus, j->err);
-		free(tk);
-	}
 	return rc;
 }
 
@@ -217,7 +166,6 @@ static void job_free(job *j)
 {
 	for (size_t i = 0; i < j->n_parts; i++) {
 		pq_writer_free(j->parts[i].full);
-		pq_writer_free(j->parts[i].minus);
 		free(j->parts[i].part);
 	}
 	free(j->parts);
@@ -229,27 +177,22 @@ static void job_free(job *j)
 	ids_buf_free(&j->pdir);
 }
 
-/* Every partition dir of dir that holds part-<b>.parquet gets a (possibly empty) file too,
- * so nothing that was listed ever disappears. */
-static int keep_partitions(job *j, const char *dir)
+/* Every partition dir that held a file of this bucket gets a (possibly empty) one again: a
+ * partition dir, once made, keeps files of the buckets it had (engines that cache the list of
+ * partitions find it). */
+static int keep_partitions(job *j)
 {
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	struct dirent *e;
 	int rc = 0;
-	while (!rc && (e = readdir(d))) {
-		if (e->d_name[0] == '.' || e->d_name[0] == '_' || !strchr(e->d_name, '='))
+	for (size_t i = 0; !rc && i < j->x->n_old; i++) {
+		const lk_sfile *f = &j->x->old[i];
+		char part[IDS_PATH_MAX + 1];
+		if (f->no != j->b || !f->sub_len || f->sub_len >= sizeof part)
 			continue;
-		char p[IDS_PATH_MAX + 1];
-		if (ids_path(p, sizeof p, NULL, "%s/%s/part-%u.parquet", dir, e->d_name, j->b))
-			continue;   /* not a directory the lake made */
-		if (lk_exists(p)) {
-			pw *x;
-			rc = get_part(j, e->d_name, &x);
-		}
+		memcpy(part, f->rel, f->sub_len);
+		part[f->sub_len] = 0;
+		pw *x;
+		rc = get_part(j, part, &x);
 	}
-	closedir(d);
 	return rc;
 }
 
@@ -263,34 +206,6 @@ typedef struct group {
 	int k;
 } group;
 
-static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* fsync of every partition dir the group renamed into, each once */
-static void sync_part_dirs(group *g, size_t n, const char *outdir)
-{
-	size_t total = 0;
-	for (size_t i = 0; i < n; i++)
-		total += g->jobs[i].n_parts;
-	char **names = malloc((total + 1) * sizeof *names);
-	if (!names) {
-		lk_fsync_dir(outdir);
-		return;
-	}
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		for (size_t p = 0; p < g->jobs[i].n_parts; p++)
-			names[m++] = g->jobs[i].parts[p].part;
-	qsort(names, m, sizeof *names, cmp_cstr);
-	for (size_t i = 0; i < m; i++) {
-		if (i && !strcmp(names[i], names[i - 1]))
-			continue;
-		char d[IDS_PATH_MAX + 1];
-		ids_path(d, sizeof d, NULL, "%s/%s", outdir, names[i]);
-		lk_fsync_dir(d);
-	}
-	free(names);
-}
-
 static int on_group_row(void *ctx, const ledger_row *r)
 {
 	group *g = ctx;
@@ -300,10 +215,8 @@ static int on_group_row(void *ctx, const ledger_row *r)
 }
 
 static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const lk_state_src *src,
-		     const char *outdir, int staged, int64_t *max_size, ids_error *err)
+		     lk_tree *x, int64_t *max_size, ids_error *err)
 {
-	char dir[IDS_PATH_MAX + 1];
-	lk_table_dir(l, t, NULL, dir, sizeof dir);
 	group g = {.k = k};
 	g.jobs = calloc(n, sizeof *g.jobs);
 	g.slot = malloc(sizeof *g.slot << k);
@@ -316,19 +229,20 @@ static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_
 		rg = MIN_ROW_GROUP_BYTES;
 	for (size_t i = 0; !rc && i < n; i++) {
 		job *j = &g.jobs[i];
-		*j = (job){.l = l, .t = t, .outdir = outdir, .staged = staged, .b = buckets[i], .err = err,
+		*j = (job){.l = l, .t = t, .x = x, .b = buckets[i], .err = err,
 			   .file_no = src->file_no ? src->file_no : buckets[i]};
+		lk_tree_replace(x, j->file_no);
 		g.slot[buckets[i]] = (int32_t)i;
 		lk_write_opts(l, &j->wo);
 		j->wo.row_group_bytes = rg;
 		j->schema = lk_table_schema(l, t, LK_T_STATE);
-		pw *x;
+		pw *p;
 		if (!j->schema)
 			rc = ids_fail(err, IDS_ENOMEM, "schema: out of memory");
 		else if (!t->part_field)
-			rc = get_part(j, "", &x);   /* an empty bucket is an empty file */
+			rc = get_part(j, "", &p);   /* an empty bucket is an empty file */
 		else
-			rc = keep_partitions(j, dir);
+			rc = keep_partitions(j);
 	}
 	if (!rc) {
 		uint32_t lo = k ? buckets[0] << (32 - k) : 0;
@@ -342,39 +256,12 @@ static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_
 	for (size_t i = 0; !rc && i < n; i++)
 		for (size_t p = 0; !rc && p < g.jobs[i].n_parts; p++) {
 			rc = pq_writer_close(g.jobs[i].parts[p].full, err);
-			if (!rc && g.jobs[i].parts[p].minus)
-				rc = pq_writer_close(g.jobs[i].parts[p].minus, err);
-			int64_t sz = !rc && !staged ? lk_file_size(g.jobs[i].parts[p].final) : 0;
+			int64_t sz = !rc ? lk_file_size(g.jobs[i].parts[p].final) : 0;
 			if (sz > *max_size)
 				*max_size = sz;
 		}
-	/* phase 1: files without the touched keys, so a key that moved partitions is never in
-	 * two files at once; phase 2: the full files */
-	for (int phase = 1; !rc && staged && phase <= 2; phase++) {
-		for (size_t i = 0; !rc && i < n; i++)
-			for (size_t p = 0; !rc && p < g.jobs[i].n_parts; p++) {
-				pw *x = &g.jobs[i].parts[p];
-				const char *src = phase == 1 ? x->minus_stage : x->full_stage;
-				if (!src[0])
-					continue;
-				test_pause(phase == 1 ? "minus" : "full");
-				if (rename(src, x->final))
-					rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %m", src, x->final);
-				int64_t sz = phase == 2 ? lk_file_size(x->final) : 0;
-				if (sz > *max_size)
-					*max_size = sz;
-			}
-		sync_part_dirs(&g, n, outdir);
-	}
-	for (size_t i = 0; g.jobs && i < n; i++) {
-		for (size_t p = 0; p < g.jobs[i].n_parts; p++) {
-			if (g.jobs[i].parts[p].full_stage[0])
-				unlink(g.jobs[i].parts[p].full_stage);
-			if (g.jobs[i].parts[p].minus_stage[0])
-				unlink(g.jobs[i].parts[p].minus_stage);
-		}
-		job_free(&g.jobs[i]);
-	}
+	for (size_t i = 0; g.jobs && i < n; i++)
+		job_free(&g.jobs[i]);   /* a failure's files: in the next version, removed with it */
 	free(g.jobs);
 	free(g.slot);
 	return rc;
@@ -382,16 +269,15 @@ static int run_group(lake *l, lk_table *t, int k, const uint32_t *buckets, size_
 
 /* Runs buckets[0..n) in groups of at most GROUP_MAX open buckets. */
 int lk_state_run(lake *l, lk_table *t, int k, const uint32_t *buckets, size_t n, const lk_state_src *src,
-		 const char *outdir, int staged, int64_t *max_size, ids_error *err)
+		 lk_tree *x, int64_t *max_size, ids_error *err)
 {
 	int rc = 0;
 	for (size_t i = 0; !rc && i < n; i += GROUP_MAX)
-		rc = run_group(l, t, k, buckets + i, n - i < GROUP_MAX ? n - i : GROUP_MAX, src, outdir, staged,
-			       max_size, err);
+		rc = run_group(l, t, k, buckets + i, n - i < GROUP_MAX ? n - i : GROUP_MAX, src, x, max_size, err);
 	return rc;
 }
 
-int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, int64_t *max_size, ids_error *err)
+int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, lk_tree *x, int64_t *max_size, ids_error *err)
 {
 	uint32_t *dirty = malloc(sizeof *dirty << t->k);
 	size_t nd = 0;
@@ -400,9 +286,7 @@ int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, int64_t *m
 	for (uint32_t b = 0; b < (1u << t->k); b++)
 		if (bucket_dirty(t, t->k, b))
 			dirty[nd++] = b;
-	char dir[IDS_PATH_MAX + 1];
-	lk_table_dir(l, t, NULL, dir, sizeof dir);
-	int rc = lk_state_run(l, t, t->k, dirty, nd, src, dir, 1, max_size, err);
+	int rc = lk_state_run(l, t, t->k, dirty, nd, src, x, max_size, err);
 	free(dirty);
 	return rc;
 }
@@ -410,13 +294,8 @@ int lk_state_run_dirty(lake *l, lk_table *t, const lk_state_src *src, int64_t *m
 /* Whole table into DIR/D/.<table>.next, then exchanged with the visible dir. */
 static int rebuild(lake *l, lk_table *t, int k, int64_t *max_size, ids_error *err)
 {
-	char dir[IDS_PATH_MAX + 1], next[IDS_PATH_MAX + 1];
-	lk_table_dir(l, t, NULL, dir, sizeof dir);
-	int rc = ids_path(next, sizeof next, err, "%s/%s/.%s.next", l->dir, t->db, t->table);
-	if (rc)
-		return rc;
-	lk_rm_rf(next);
-	rc = lk_mkdirs(next, err);
+	lk_tree x;
+	int rc = lk_tree_begin(l, t, &x, 1, err);
 	uint32_t *all = rc ? NULL : malloc(sizeof *all << k);
 	if (!rc && !all)
 		rc = ids_fail(err, IDS_ENOMEM, "out of memory");
@@ -428,31 +307,17 @@ static int rebuild(lake *l, lk_table *t, int k, int64_t *max_size, ids_error *er
 	if (!rc && lk_delta_start(l, t, &upto))
 		src.upto = upto;
 	if (!rc)
-		rc = lk_state_run(l, t, k, all, (size_t)1 << k, &src, next, 0, max_size, err);
+		rc = lk_state_run(l, t, k, all, (size_t)1 << k, &src, &x, max_size, err);
 	free(all);
 	if (!rc) {
 		t->upto = upto;
 		free(t->deltas);
 		t->deltas = NULL;
 		t->n_deltas = 0;
-		rc = lk_state_meta_write(t, next, k, err);
+		rc = lk_tree_commit(l, t, &x, k, err);
+		t->rebuild |= rc != 0;   /* the deltas above are forgotten: the retry rebuilds */
 	}
-	if (!rc) {
-		lk_fsync_dir(next);
-		test_pause("rebuild");
-		if (lk_exists(dir)) {
-			rc = lk_exchange(next, dir, err);
-			if (!rc)
-				lk_rm_rf(next); /* the old version; open files stay readable */
-		} else if (rename(next, dir)) {
-			rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %m", next, dir);
-		}
-		char dbdir[IDS_PATH_MAX + 1];
-		ids_path(dbdir, sizeof dbdir, NULL, "%s/%s", l->dir, t->db);
-		lk_fsync_dir(dbdir);
-	}
-	if (rc && !t->widened)
-		lk_rm_rf(next);
+	lk_tree_free(&x);   /* the old version, or what failed */
 	if (!rc) {
 		t->k = k;
 		t->dir_version = t->version;
@@ -491,7 +356,12 @@ static int state_flush(lake *l, lk_table *t, ids_error *err)
 			}
 		} else {
 			lk_state_src all = LK_STATE_SRC_ALL;
-			rc = lk_state_run_dirty(l, t, &all, &max_size, err);
+			lk_tree x;
+			if (!(rc = lk_tree_begin(l, t, &x, 0, err))) {
+				if (!(rc = lk_state_run_dirty(l, t, &all, &x, &max_size, err)))
+					rc = lk_tree_commit(l, t, &x, t->k, err);
+				lk_tree_free(&x);
+			}
 		}
 		if (rc && t->widened) {
 			t->widened = 0;
@@ -519,12 +389,11 @@ static int state_flush(lake *l, lk_table *t, ids_error *err)
 	return rc;
 }
 
-/* Renames keep every instant of the directory free of duplicates, but a query opens its files
- * one after another: a row that moves between two files during the query (another partition,
- * a doubling, deltas merged or folded) can be read from both. No order of renames prevents
- * that, so the pass says when it runs and a reader can tell whether a query spanned one. Not
- * fsynced (two per table and pass): the floor (clock ms x 2000) keeps the number growing across
- * a crash that lost or rolled back the file. */
+/* A pass changes the dir in one exchange and never writes over a name, so a query that lists
+ * once reads one version or fails with file-not-found; the number still tells a reader whether
+ * its query spanned a pass (one that lists partition dirs one by one can miss a moved row then:
+ * docs/lake-layout.md, "What a reader sees"). Not fsynced (two per table and pass): the floor
+ * (clock ms x 2000) keeps the number growing across a crash that lost or rolled back the file. */
 int lk_state_pass_mark(lake *l, lk_table *t, int busy, ids_error *err)
 {
 	char meta[IDS_PATH_MAX + 1], p[IDS_PATH_MAX + 1];

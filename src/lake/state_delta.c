@@ -9,12 +9,9 @@
 #include "iceberg.h"
 #include "lake_int.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "idbsync/log.h"
 #include "idbsync/value.h"
@@ -80,7 +77,7 @@ void lk_delta_read_meta(lk_table *t, json_t *j)
 
 int lk_state_meta_write(lk_table *t, const char *dir, int k, ids_error *err)
 {
-	json_t *j = json_pack("{s:i,s:i}", "k", k, "version", t->version);
+	json_t *j = json_pack("{s:i,s:i,s:I}", "k", k, "version", t->version, "gen", (json_int_t)t->gen);
 	json_t *d = t->upto >= 0 ? json_array() : NULL;
 	for (size_t i = 0; d && i < t->n_deltas; i++)
 		json_array_append_new(d, json_pack("[I,I,I]", (json_int_t)t->deltas[i].slot, (json_int_t)t->deltas[i].lo,
@@ -99,75 +96,32 @@ int lk_state_meta_write(lk_table *t, const char *dir, int k, ids_error *err)
 	return rc;
 }
 
-/* Writes delta d (its id range) into outdir: staged and renamed in, or directly. */
-static int write_delta(lake *l, lk_table *t, const lk_delta *d, const char *outdir, int staged, ids_error *err)
+/* Writes delta d (its id range) into the next version x. */
+static int write_delta(lake *l, lk_table *t, const lk_delta *d, lk_tree *x, ids_error *err)
 {
 	lk_state_src src = {d->lo, d->hi, d->slot};
 	uint32_t one = 0;
 	int64_t size = 0;
-	return lk_state_run(l, t, 0, &one, 1, &src, outdir, staged, &size, err);
+	return lk_state_run(l, t, 0, &one, 1, &src, x, &size, err);
 }
 
-static int64_t delta_size(const char *dir, const lk_delta *d)
+static int64_t delta_size(const lk_tree *x, const lk_delta *d)
 {
 	char p[IDS_PATH_MAX + 1];
-	if (ids_path(p, sizeof p, NULL, "%s/part-%u.parquet", dir, d->slot))
+	if (!lk_tree_old_path(x, d->slot, p, sizeof p))
 		return 0;
 	int64_t s = lk_file_size(p);
 	return s > 0 ? s : 0;
 }
 
-/* 1 if name is the file of one of ds[0..n). */
-static int is_delta_file(const char *name, const lk_delta *ds, size_t n)
-{
-	unsigned slot;
-	int end = 0;
-	if (sscanf(name, "part-%u.parquet%n", &slot, &end) != 1 || !end || name[end])
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (ds[i].slot == slot)
-			return 1;
-	return 0;
-}
-
-/* Hard links of every file of dir into next but _buckets and the files of ds[0..n); *subdir
- * = 1 (nothing more linked) if dir holds a directory. */
-static int link_others(const char *dir, const char *next, const lk_delta *ds, size_t n, int *subdir,
-		       ids_error *err)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return ids_fail(err, IDS_EIO, "open %s: %m", dir);
-	struct dirent *e;
-	int rc = 0;
-	while (!rc && !*subdir && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "_buckets") ||
-		    is_delta_file(e->d_name, ds, n))
-			continue;
-		char a[IDS_PATH_MAX + 1], b[IDS_PATH_MAX + 1];
-		struct stat st;
-		if ((rc = ids_path(a, sizeof a, err, "%s/%s", dir, e->d_name)) ||
-		    (rc = ids_path(b, sizeof b, err, "%s/%s", next, e->d_name)))
-			break;
-		if (lstat(a, &st))
-			continue;   /* gone since the listing */
-		if (!S_ISREG(st.st_mode))
-			*subdir = 1;
-		else if (link(a, b))
-			rc = ids_fail(err, IDS_EIO, "link %s -> %s: %m", a, b);
-	}
-	closedir(d);
-	return rc;
-}
-
-/* The merged file of deltas[i..n) in outdir. Each delta file holds the live rows of its id range
+/* The merged file of deltas[i..n) in the next version x. Each delta file holds the live rows of its id range
  * as of the last pass and the ranges are back to back, so their rows, concatenated, are the
  * merged range's: copied column by column (as the change-log compaction does), which costs a
  * fraction of reading and encoding them again from the ledger. Read from the ledger instead
- * when a file is missing (a crash between listing a range and writing it) or the copy fails
- * (but for shutting down, IDS_EBUSY: the merge waits for the next start). */
-static int merged_file(lake *l, lk_table *t, const char *dir, size_t i, const lk_delta *m, const char *outdir,
-		       ids_error *err)
+ * when a file is missing (a lake written before a pass's files and _buckets were exchanged
+ * together: a crash between listing a range and writing it) or the copy fails (but for
+ * shutting down, IDS_EBUSY: the merge waits for the next start). */
+static int merged_file(lake *l, lk_table *t, size_t i, const lk_delta *m, lk_tree *x, ids_error *err)
 {
 	size_t n = t->n_deltas - i;
 	char (*paths)[IDS_PATH_MAX + 1] = malloc(n * sizeof *paths);
@@ -175,56 +129,48 @@ static int merged_file(lake *l, lk_table *t, const char *dir, size_t i, const lk
 	char out[IDS_PATH_MAX + 1];
 	int rc = paths && in ? 0 : ids_fail(err, IDS_ENOMEM, "out of memory");
 	if (!rc)
-		rc = ids_path(out, sizeof out, err, "%s/part-%u.parquet", outdir, m->slot);
+		rc = lk_tree_path(x, "", m->slot, out, sizeof out, err);
+	size_t missing = n;
 	for (size_t k = 0; !rc && k < n; k++) {
 		in[k] = paths[k];
-		rc = ids_path(paths[k], sizeof paths[k], err, "%s/part-%u.parquet", dir, t->deltas[i + k].slot);
+		if (!lk_tree_old_path(x, t->deltas[i + k].slot, paths[k], sizeof paths[k]))
+			missing = k;
 	}
-	if (!rc && (rc = lk_files_concat(l, out, in, n, err)) && rc != IDS_EBUSY) {
+	if (!rc && (rc = missing < n ? ids_fail(err, IDS_ENOTFOUND, "%s: no file of delta slot %u", t->table,
+						 t->deltas[i + missing].slot)
+				     : lk_files_concat(l, out, in, n, err)) &&
+	    rc != IDS_EBUSY) {
 		ids_logf(IDS_LOG_DEBUG, "lake_delta_merge", "%s: merged from the ledger: %s", t->table, err->msg);
 		ids_error clean = IDS_ERROR_INIT;
 		*err = clean;
-		rc = write_delta(l, t, m, outdir, 0, err);
+		rc = write_delta(l, t, m, x, err);
 	}
 	free(paths);
 	free(in);
 	return rc;
 }
 
-/* Merges deltas[i..n) into one file in the slot of deltas[i]: a copy of the table dir made of
- * hard links plus the merged file and _buckets, exchanged with the visible dir in one rename
- * (as a rebuild is), so no reader sees a row twice. */
+/* Merges deltas[i..n) into one file in the slot of deltas[i]: a next version of the table dir
+ * (hard links of the other files, the merged file, _buckets) exchanged with the visible dir in
+ * one rename (as every pass is), so no reader sees a row twice. */
 static int merge(lake *l, lk_table *t, size_t i, ids_error *err)
 {
-	char dir[IDS_PATH_MAX + 1], next[IDS_PATH_MAX + 1], dbdir[IDS_PATH_MAX + 1];
-	lk_table_dir(l, t, NULL, dir, sizeof dir);
-	int rc = ids_path(next, sizeof next, err, "%s/%s/.%s.next", l->dir, t->db, t->table);
-	if (!rc)
-		rc = ids_path(dbdir, sizeof dbdir, err, "%s/%s", l->dir, t->db);
-	if (rc)
-		return rc;
-	lk_rm_rf(next);
 	int64_t t0 = lk_now_ms();
-	int subdir = 0;
 	size_t n = t->n_deltas;
 	lk_delta keep = t->deltas[i], m = {keep.slot, keep.lo, t->deltas[n - 1].hi};
-	if ((rc = lk_mkdirs(next, err)) || (rc = link_others(dir, next, t->deltas + i, n - i, &subdir, err)) || subdir ||
-	    (rc = merged_file(l, t, dir, i, &m, next, err))) {
-		lk_rm_rf(next);
-		return rc;
+	lk_tree x;
+	int rc = lk_tree_begin(l, t, &x, 0, err);
+	for (size_t k = i; !rc && k < n; k++)
+		lk_tree_replace(&x, t->deltas[k].slot);
+	if (!rc && !(rc = merged_file(l, t, i, &m, &x, err))) {
+		t->deltas[i] = m;
+		t->n_deltas = i + 1;
+		if ((rc = lk_tree_commit(l, t, &x, t->k, err))) {   /* the visible dir is as it was: so is the list */
+			t->deltas[i] = keep;
+			t->n_deltas = n;
+		}
 	}
-	t->deltas[i] = m;
-	t->n_deltas = i + 1;
-	if (!(rc = lk_state_meta_write(t, next, t->k, err))) {
-		lk_fsync_dir(next);
-		rc = lk_exchange(next, dir, err);
-	}
-	if (rc) {   /* the visible dir is as it was: so is the list */
-		t->deltas[i] = keep;
-		t->n_deltas = n;
-	}
-	lk_rm_rf(next);   /* after the exchange: the old version (open files stay readable) */
-	lk_fsync_dir(dbdir);
+	lk_tree_free(&x);   /* after the exchange: the old version (open files stay readable) */
 	if (!rc) {
 		atomic_fetch_add(&l->m_rebuilds, 1);
 		ids_logrec lr;
@@ -258,15 +204,16 @@ static int maybe_merge(lake *l, lk_table *t, int idle, ids_error *err)
 	 * changes of an ingest out of the state; the idle loop merges once it is recorded */
 	if (!idle && t->merge_due && t->n_deltas < MAX_DELTAS)
 		return 0;
-	char dir[IDS_PATH_MAX + 1];
-	lk_table_dir(l, t, NULL, dir, sizeof dir);
 	int64_t cap = t->bucket_bytes ? t->bucket_bytes : l->bucket_bytes;
 	int rc = 0;
 	while (!rc && t->n_deltas >= MERGE_FANOUT) {
 		size_t n = t->n_deltas, i = n - 1;
-		int64_t newest = delta_size(dir, &t->deltas[n - 1]), acc = newest;
+		lk_tree cur;
+		if ((rc = lk_tree_list(l, t, &cur, err)))
+			break;
+		int64_t newest = delta_size(&cur, &t->deltas[n - 1]), acc = newest;
 		while (i > 0) {
-			int64_t s = delta_size(dir, &t->deltas[i - 1]);
+			int64_t s = delta_size(&cur, &t->deltas[i - 1]);
 			/* idle, the deltas an ingest left (all of a size, the newest maybe
 			 * small) are merged up to the size cap, not only a tier */
 			if ((!idle && s > 2 * newest) || acc + s > cap)
@@ -274,6 +221,7 @@ static int maybe_merge(lake *l, lk_table *t, int idle, ids_error *err)
 			acc += s;
 			i--;
 		}
+		lk_tree_free(&cur);
 		if (n - i < MERGE_FANOUT && n >= MAX_DELTAS)
 			i = n - MERGE_FANOUT;   /* too many files of mixed sizes: merge the newest anyway */
 		if (n - i < MERGE_FANOUT)
@@ -285,7 +233,7 @@ static int maybe_merge(lake *l, lk_table *t, int idle, ids_error *err)
 			return 0;
 		}
 		if (t->n_deltas == n)
-			break;   /* not merged (the dir holds a subdirectory), or failed */
+			break;   /* not merged */
 	}
 	return rc;
 }
@@ -548,18 +496,19 @@ int lk_delta_pass(lake *l, lk_table *t, int64_t *max_size, int *rebuild, ids_err
 			lk_mark_dirty(t, ledger_key_hash(refs[i].key, refs[i].key_len));
 		}
 	}
-	if (!rc && !*rebuild) {
+	/* every file this pass writes goes into the next version of the dir under a new name:
+	 * one exchange makes the buckets, the rewritten deltas, the new one and _buckets visible */
+	lk_tree x;
+	size_t n0 = t->n_deltas;
+	int tree = !rc && !*rebuild && !(rc = lk_tree_begin(l, t, &x, 0, err));
+	if (tree) {
 		lk_state_src base = {0, t->upto, 0};
-		rc = lk_state_run_dirty(l, t, &base, max_size, err);
+		rc = lk_state_run_dirty(l, t, &base, &x, max_size, err);
 	}
-	char dir[IDS_PATH_MAX + 1];
-	lk_table_dir(l, t, NULL, dir, sizeof dir);
-	for (size_t d = 0; !rc && !*rebuild && d < t->n_deltas; d++)
+	for (size_t d = 0; tree && !rc && d < t->n_deltas; d++)
 		if (redo[d])
-			rc = write_delta(l, t, &t->deltas[d], dir, 1, err);
-	if (!rc && !*rebuild && top > last) {
-		/* listed before it is written: a crash between the two leaves a listed range with no
-		 * file, which the restart's pass (its keys touched again) writes */
+			rc = write_delta(l, t, &t->deltas[d], &x, err);
+	if (tree && !rc && top > last) {
 		lk_delta *nd = realloc(t->deltas, (t->n_deltas + 1) * sizeof *nd);
 		if (!nd) {
 			rc = ids_fail(err, IDS_ENOMEM, "out of memory");
@@ -568,15 +517,20 @@ int lk_delta_pass(lake *l, lk_table *t, int64_t *max_size, int *rebuild, ids_err
 			nd[t->n_deltas] = (lk_delta){free_slot(t), last, top};
 			t->n_deltas++;
 			char final[IDS_PATH_MAX + 1];
-			if ((rc = lk_state_meta_write(t, dir, t->k, err)))
-				t->n_deltas--;
-			else if (!use_feed)
-				rc = write_delta(l, t, &nd[t->n_deltas - 1], dir, 1, err);
-			else if (!(rc = ids_path(final, sizeof final, err, "%s/part-%u.parquet", dir, nd[t->n_deltas - 1].slot)) &&
-				 !(rc = lk_feed_take(l, t, final, max_size, err)))
-				lk_fsync_dir(dir);   /* the change log wrote it: the rows as the ledger has them */
+			if (!use_feed)
+				rc = write_delta(l, t, &nd[t->n_deltas - 1], &x, err);
+			else if (!(rc = lk_tree_path(&x, "", nd[t->n_deltas - 1].slot, final, sizeof final, err))) {
+				lk_tree_replace(&x, nd[t->n_deltas - 1].slot);
+				rc = lk_feed_take(l, t, final, max_size, err);   /* the rows as the ledger has them */
+			}
 		}
 	}
+	if (tree && !rc)
+		rc = lk_tree_commit(l, t, &x, t->k, err);
+	if (rc)
+		t->n_deltas = n0;   /* the visible dir is as it was: so is the list */
+	if (tree)
+		lk_tree_free(&x);
 	if (!rc && !*rebuild)
 		rc = maybe_merge(l, t, 0, err);
 	free(refs);

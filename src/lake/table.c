@@ -70,9 +70,6 @@ static void table_free(lk_table *t)
 	lk_cols_free(t->cols, t->n_cols);
 	json_decref(t->history);
 	free(t->dirty);
-	for (size_t i = 0; i < t->n_tkeys; i++)
-		free(t->tkeys[i]);
-	free(t->tkeys);
 	free(t->deltas);
 	ids_buf_free(&t->rkeys);
 	free(t);

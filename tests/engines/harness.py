@@ -690,10 +690,11 @@ def concurrent_reads(server, read_state, seconds=10, db="app", store="live", key
     [(idb_key, idb_seq, n)] runs in a loop on this thread. Each query is bracketed by the table's
     pass number: the same even number before and after means it read one state of the files, and
     such a query must hold no key twice and no row that was never pushed (the plain layout's
-    contract). A query that spanned a state pass may see a moved row twice or a file replaced
-    between two of the engine's opens of it (a row's columns from two versions): those are counted
-    apart ("spanned"), as the documented limit (docs/lake-layout.md). The quiet spells give every
-    engine one-state queries to check; a run without any fails (see record_reads).
+    contract). A query that spanned a state pass may fail (a name it listed was replaced: the
+    plain layout never writes over a name) but holds no key twice and no row torn between two
+    versions of a file either; it is counted apart ("spanned", docs/lake-layout.md, "What a
+    reader sees"). The quiet spells give every engine one-state queries to check; a run without
+    any fails (see record_reads).
     Returns a dict: queries, errors (with the first messages), one_state, duplicates and wrong rows
     of one-state queries, spanned, spanned_duplicates and spanned_wrong."""
     import random
@@ -807,12 +808,13 @@ def short_error(e):
 
 def record_reads(m, profile, res):
     """Records a concurrent_reads result as the profile's "reads during ingest" cell; returns a
-    failure line when a query that read one state failed, saw a duplicate key or a row that was
-    never pushed, or when no query read one state (nothing was checked). Errors, and what queries that
-    spanned a state pass saw, are counted in the cell: the plain layout's documented limits,
-    docs/lake-layout.md."""
+    failure line when a query that read one state failed, when any query saw a duplicate key or a
+    row that was never pushed (torn between two versions of a file), or when no query read one
+    state (nothing was checked). Errors of queries that spanned a state pass (file-not-found) are
+    counted in the cell: the plain layout's documented limit, docs/lake-layout.md."""
     m.cell(profile, "reads during ingest", concurrency_cell(res))
-    if res["duplicates"] or res["wrong"] or res["one_state_errors"] or (res["queries"] and not res["one_state"]):
+    if (res["duplicates"] or res["wrong"] or res["one_state_errors"] or res["spanned_duplicates"] or res["spanned_wrong"]
+            or (res["queries"] and not res["one_state"])):
         return [f"{profile}: reads during ingest: {res}"]
     return []
 

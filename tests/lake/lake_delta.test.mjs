@@ -1,5 +1,5 @@
 // The current state's delta files (src/lake/state_delta.c): rows created since the last
-// rebuild go to part-<65536+>.parquet by ledger id range instead of rewriting every bucket.
+// rebuild go to part-<65536+>-<gen>.parquet by ledger id range instead of rewriting every bucket.
 // Asserts with a real server and DuckDB: new keys leave the bucket files untouched (same
 // inode), small deltas are merged so files stay few, updates and deletes of keys in buckets
 // and in deltas land in the right file, a kill -9 between passes and a restart leave each key
@@ -12,8 +12,8 @@ import { push, flush, pullState, duck, glob, tempDir, metrics } from './lib.mjs'
 
 const dirOf = (lake) => `${lake}/app/items`;
 const files = (lake) => fs.readdirSync(dirOf(lake)).filter((f) => f.endsWith('.parquet')).sort();
-const deltas = (lake) => files(lake).filter((f) => Number(/^part-(\d+)\.parquet$/.exec(f)[1]) >= 65536);
-const buckets = (lake) => files(lake).filter((f) => Number(/^part-(\d+)\.parquet$/.exec(f)[1]) < 65536);
+const deltas = (lake) => files(lake).filter((f) => Number(/^part-(\d+)-\d+\.parquet$/.exec(f)[1]) >= 65536);
+const buckets = (lake) => files(lake).filter((f) => Number(/^part-(\d+)-\d+\.parquet$/.exec(f)[1]) < 65536);
 const inodes = (lake, names) => names.map((f) => fs.statSync(`${dirOf(lake)}/${f}`).ino);
 const meta = (lake) => JSON.parse(fs.readFileSync(`${dirOf(lake)}/_buckets`, 'utf8'));
 
@@ -75,7 +75,7 @@ test('new rows go to delta files; updates, deletes, merges and a crash keep each
     await put([2003, 7], 9000);
     await flush(srv.url, 'app');
     await sameAsServer(d, srv, lake, 'after kill -9 and restart');
-    assert.deepEqual(files(lake).filter((f) => !/^part-\d+\.parquet$/.test(f)), [], 'no temp files visible');
+    assert.deepEqual(files(lake).filter((f) => !/^part-\d+-\d+\.parquet$/.test(f)), [], 'no temp files visible');
   } finally {
     await srv.stop();
   }
@@ -99,7 +99,7 @@ test('a merge reads its range from the ledger when a delta file is missing', asy
     }
     const before = meta(lake).deltas;
     assert.equal(before.length, 7, `no merge yet: ${JSON.stringify(before)}`);
-    fs.unlinkSync(`${dirOf(lake)}/part-${before[3][0]}.parquet`);
+    fs.unlinkSync(`${dirOf(lake)}/${files(lake).find((f) => f.startsWith(`part-${before[3][0]}-`))}`);
     await put(range(16000, 16500), 8);
     await flush(srv.url, 'app');
     const after = meta(lake).deltas;
@@ -190,7 +190,7 @@ test('a pass of new keys only takes the delta the change log wrote; other passes
   await flush(x.srv.url, 'app');
   assert.equal(await fed(), 50, 'after the restart: its first pass reads the ledger, the next is fed');
   await sameAsServer(d, x.srv, lake, 'after kill -9');
-  assert.deepEqual(files(lake).filter((f) => !/^part-\d+\.parquet$/.test(f)), [], 'no temp files visible');
+  assert.deepEqual(files(lake).filter((f) => !/^part-\d+-\d+\.parquet$/.test(f)), [], 'no temp files visible');
 });
 
 // A row the writer refuses in a delta table waits alone (docs/lake-layout.md, "held rows"): the
