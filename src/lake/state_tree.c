@@ -15,15 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int lk_sfile_parse(const char *name, uint32_t *no, int64_t *gen)
 {
@@ -201,7 +193,7 @@ int lk_tree_commit(lake *l, lk_table *t, lk_tree *x, int k, ids_error *err)
 	if (!x->changed && !x->all)
 		return 0;   /* nothing new: the visible dir stays */
 	t->gen = x->gen;   /* only grows: a gen that never became visible is just skipped */
-	x->t0_us = now_us();
+	x->t0_us = ledger_mono_us();
 	int rc = link_kept(x, err);
 	if (!rc)
 		rc = lk_state_meta_write(t, x->next, k, err);
@@ -232,7 +224,7 @@ void lk_tree_free(lk_tree *x)
 	if (x->committed && ids_log_begin(&lr, IDS_LOG_DEBUG, "lake_state_exchange")) {
 		ids_log_str(&lr, "table", x->table);
 		ids_log_int(&lr, "kept", (long long)x->linked);
-		ids_log_int(&lr, "us", (long long)(now_us() - x->t0_us));
+		ids_log_int(&lr, "us", (long long)(ledger_mono_us() - x->t0_us));
 		ids_log_end(&lr);
 	}
 	x->committed = 0;

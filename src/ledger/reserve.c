@@ -19,8 +19,7 @@
 
 static int reserve_path(char *out, size_t n, const char *dir)
 {
-	ids_error err;
-	return ids_path(out, n, &err, "%s/" RESERVE_NAME, dir);
+	return ids_path(out, n, NULL, "%s/" RESERVE_NAME, dir);
 }
 
 void ledger_reserve_release(const char *dir)
