@@ -74,9 +74,8 @@ static int hadoop_lz4_compress(const uint8_t *in, size_t n, ids_buf *out, ids_er
 	return 0;
 }
 
-/* zstd with the parameters of a pq_ztune other than PQ_ZTUNE_LEVEL. The level's own path
- * (ZSTD_compressCCtx) does not read these sticky parameters, so it stays as it was. */
-static int zstd_tuned(pq_ztune tune, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
+/* Sets the parameters of a pq_ztune other than PQ_ZTUNE_LEVEL on cc, for ZSTD_compress2. */
+static size_t zstd_tune(ZSTD_CCtx *cc, pq_ztune tune)
 {
 	static const struct {
 		int level, wlog, clog, hlog, slog, mml, strat;
@@ -85,7 +84,6 @@ static int zstd_tuned(pq_ztune tune, const uint8_t *in, size_t n, ids_buf *out, 
 		[PQ_ZTUNE_FAST6] = {2, 0, 0, 0, 0, 0, 0},
 		[PQ_ZTUNE_FAST4] = {2, 0, 0, 0, 0, 4, 0},
 	};
-	ZSTD_CCtx *cc = tls_cctx;
 	size_t r = ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
 	const int p[][2] = {{ZSTD_c_compressionLevel, t[tune].level}, {ZSTD_c_windowLog, t[tune].wlog},
 			    {ZSTD_c_chainLog, t[tune].clog}, {ZSTD_c_hashLog, t[tune].hlog},
@@ -94,12 +92,25 @@ static int zstd_tuned(pq_ztune tune, const uint8_t *in, size_t n, ids_buf *out, 
 	for (size_t i = 0; i < sizeof p / sizeof p[0] && !ZSTD_isError(r); i++)
 		if (p[i][1])   /* 0: the level's value */
 			r = ZSTD_CCtx_setParameter(cc, (ZSTD_cParameter)p[i][0], p[i][1]);
+	return r;
+}
+
+/* zstd at level (0: 3) with the level's own parameters (PQ_ZTUNE_LEVEL, ZSTD_compressCCtx, which
+ * reads none of the sticky ones zstd_tune sets), or with those of another pq_ztune. */
+static int zstd_compress(int level, pq_ztune tune, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
+{
+	if (!tls_cctx && !(tls_cctx = ZSTD_createCCtx()))
+		return ids_fail(err, IDS_ENOMEM, "zstd: cannot create context");
+	if (tune != PQ_ZTUNE_LEVEL) {
+		size_t r = zstd_tune(tls_cctx, tune);
+		if (ZSTD_isError(r))
+			return ids_fail(err, IDS_EIO, "zstd: %s", ZSTD_getErrorName(r));
+	}
 	size_t bound = ZSTD_compressBound(n);
-	if (ZSTD_isError(r))
-		return ids_fail(err, IDS_EIO, "zstd: %s", ZSTD_getErrorName(r));
 	if (ZSTD_isError(bound) || ids_buf_reserve(out, bound))
 		return ids_fail(err, IDS_ELIMIT, "zstd: output buffer cap reached");
-	size_t c = ZSTD_compress2(cc, out->data + out->len, bound, in, n);
+	size_t c = tune != PQ_ZTUNE_LEVEL ? ZSTD_compress2(tls_cctx, out->data + out->len, bound, in, n)
+					  : ZSTD_compressCCtx(tls_cctx, out->data + out->len, bound, in, n, level > 0 ? level : 3);
 	if (ZSTD_isError(c))
 		return ids_fail(err, IDS_EIO, "zstd: %s", ZSTD_getErrorName(c));
 	out->len += c;
@@ -112,9 +123,7 @@ int pq_compress_tuned(pq_codec codec, int level, pq_ztune tune, const uint8_t *i
 {
 	if (codec != PQ_CODEC_ZSTD || level > 0 || tune <= PQ_ZTUNE_LEVEL || tune >= PQ_ZTUNE_COUNT)
 		return pq_compress(codec, level, in, n, out, err);
-	if (!tls_cctx && !(tls_cctx = ZSTD_createCCtx()))
-		return ids_fail(err, IDS_ENOMEM, "zstd: cannot create context");
-	return zstd_tuned(tune, in, n, out, err);
+	return zstd_compress(0, tune, in, n, out, err);
 }
 
 int pq_compress(pq_codec codec, int level, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
@@ -137,20 +146,8 @@ int pq_compress(pq_codec codec, int level, const uint8_t *in, size_t n, ids_buf 
 	}
 	case PQ_CODEC_GZIP:
 		return gzip_compress(level, in, n, out, err);
-	case PQ_CODEC_ZSTD: {
-		if (!tls_cctx && !(tls_cctx = ZSTD_createCCtx()))
-			return ids_fail(err, IDS_ENOMEM, "zstd: cannot create context");
-		size_t bound = ZSTD_compressBound(n);
-		if (ZSTD_isError(bound) || ids_buf_reserve(out, bound))
-			return ids_fail(err, IDS_ELIMIT, "zstd: output buffer cap reached");
-		size_t c = ZSTD_compressCCtx(tls_cctx, out->data + out->len, bound, in, n,
-					     level > 0 ? level : 3);
-		if (ZSTD_isError(c))
-			return ids_fail(err, IDS_EIO, "zstd: %s", ZSTD_getErrorName(c));
-		out->len += c;
-		out->data[out->len] = 0;
-		return 0;
-	}
+	case PQ_CODEC_ZSTD:
+		return zstd_compress(level, PQ_ZTUNE_LEVEL, in, n, out, err);
 	case PQ_CODEC_LZ4_RAW: {
 		if (n > LZ4_MAX_INPUT_SIZE)
 			return ids_fail(err, IDS_ELIMIT, "lz4_raw: page of %zu bytes too large", n);
