@@ -746,15 +746,16 @@ def concurrent_reads(server, read_state, seconds=10, db="app", store="live", key
     while time.time() < deadline or (res["one_state"] < 3 and time.time() < limit):
         before = pass_number(server, db, store)
         try:
-            rows = read_state()
+            rows, failed = read_state(), None
         except Exception as e:  # noqa: BLE001 - every failed read is counted
-            res["errors"] += 1
-            if before is not None and before % 2 == 0 and pass_number(server, db, store) == before:
-                res["one_state_errors"] += 1
-            if len(res["error_samples"]) < 3:
-                res["error_samples"].append(short_error(e))
-            continue
+            rows, failed = [], e
         one = before is not None and before % 2 == 0 and pass_number(server, db, store) == before
+        if failed:
+            res["errors"] += 1
+            res["one_state_errors"] += one
+            if len(res["error_samples"]) < 3:
+                res["error_samples"].append(short_error(failed))
+            continue
         res["queries"] += 1
         res["one_state" if one else "spanned"] += 1
         res["rows"] = res.get("rows", 0) + len(rows)
