@@ -218,7 +218,7 @@ int lk_ice_open(lake *l, ids_error *err)
 	if (!realpath(l->dir, abs))
 		return ids_fail(err, IDS_EIO, "%s: %s", l->dir, strerror(errno));
 	snprintf(l->ice->root, sizeof l->ice->root, "%s/_iceberg", abs);
-	int rc = lk_mkdirs(l->ice->root, err);
+	int rc = ids_mkdirs(l->ice->root, err);
 	if (!rc && l->o.iceberg_warehouse) {
 		s3_options so = {.endpoint = l->o.s3_endpoint, .region = l->o.s3_region};
 		if (!(rc = s3_open(&l->ice->s3, l->o.iceberg_warehouse, &so, err)))

@@ -124,7 +124,7 @@ static json_t *new_metadata(lake *l, ice_ent *e, int k)
 static int mkdir_in(const char *loc, const char *sub, char *out, size_t sz, ids_error *err)
 {
 	snprintf(out, sz, "%s/%s", loc, sub);
-	return lk_mkdirs(out, err);
+	return ids_mkdirs(out, err);
 }
 
 static void summary_add(json_t *s, const char *k, int64_t v)
@@ -482,7 +482,7 @@ static int link_files(lake *l, ice_tbl *x, int k, const ice_file *src, size_t n,
 			snprintf(day, sizeof day, "/idb_ts_day=%.10s", dt ? dt + 4 : "null");
 		}
 		snprintf(dir, sizeof dir, "%s/data%s", x->loc, day);
-		if ((rc = lk_mkdirs(dir, err)))
+		if ((rc = ids_mkdirs(dir, err)))
 			break;
 		snprintf(dst, sizeof dst, "%s/part-%020" PRId64 "-%020" PRId64 "-%08x.parquet", dir, p->first, p->last,
 			 (unsigned)(rand63() & 0xffffffff));

@@ -138,7 +138,7 @@ static int scan_state_dir(state_scan *c, const char *dir, ids_error *err)
 	ice_tbl *x = c->x;
 	char ddir[4600];
 	snprintf(ddir, sizeof ddir, "%s/data", x->loc);
-	int rc = lk_mkdirs(ddir, err);
+	int rc = ids_mkdirs(ddir, err);
 	struct dirent *de;
 	while (!rc && (de = readdir(d))) {
 		uint32_t b;

@@ -71,7 +71,7 @@ int ice_fetch(lk_ice *ice, const char *path, ids_error *err)
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = 0;
-	if (!rc && !(rc = lk_mkdirs(dir, err)))
+	if (!rc && !(rc = ids_mkdirs(dir, err)))
 		rc = lk_write_file(path, b.data ? b.data : "", b.len, err);
 	ids_buf_free(&b);
 	return rc ? ids_wrap(err, "iceberg warehouse fetch: "), rc : 0;

@@ -360,7 +360,7 @@ int lake_open(lake **out, ledger *lg, const lake_options *o, ids_error *err)
 	if (!rc)
 		rc = ids_path(meta, sizeof meta, err, "%s/_idbsync", l->dir);
 	if (!rc)
-		rc = lk_mkdirs(meta, err);
+		rc = ids_mkdirs(meta, err);
 	if (!rc) {
 		/* one writer per lake: a second server would interleave files */
 		char lock[IDS_PATH_MAX + 1];

@@ -121,7 +121,6 @@ int lk_is_reserved(const char *s);
 void lk_unique(char *name, size_t sz, int (*taken)(void *ctx, const char *n), void *ctx);
 /* Hive partition-path escaping of a value (FileUtils.escapePathName). */
 void lk_hive_escape(const char *in, size_t n, ids_buf *out);
-int lk_mkdirs(const char *path, ids_error *err);
 int lk_fsync_dir(const char *path);
 int lk_write_file(const char *path, const char *data, size_t len, ids_error *err); /* atomic */
 /* atomic for readers, not durable: a file a crash may lose or roll back */

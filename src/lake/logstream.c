@@ -78,7 +78,7 @@ static int finish(round *r, lfile *f, ids_error *err)
 		rc = ids_path(dir, sizeof dir, err, "%s/dt=%s", base, f->dt);
 	lk_log_path(final, sizeof final, dir, f->first, f->last);
 	if (!rc)
-		rc = lk_mkdirs(dir, err);
+		rc = ids_mkdirs(dir, err);
 	if (!rc && rename(f->stage, final))
 		rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %m", f->stage, final);
 	if (rc) {

@@ -121,7 +121,7 @@ int lk_tree_begin(lake *l, lk_table *t, lk_tree *x, int all, ids_error *err)
 	    !(rc = ids_path(x->dbdir, sizeof x->dbdir, err, "%s/%s", l->dir, t->db))) {
 		lk_rm_rf(next);   /* what a crash left */
 		memcpy(x->next, next, sizeof next);
-		rc = lk_mkdirs(x->next, err);
+		rc = ids_mkdirs(x->next, err);
 	}
 	if (rc)
 		lk_tree_free(x);
@@ -167,7 +167,7 @@ static int link_kept(lk_tree *x, ids_error *err)
 			continue;
 		if (f->sub_len) {   /* its partition dir, if no new file made it */
 			b[strlen(x->next) + 1 + f->sub_len] = 0;
-			if (!lk_exists(b) && (rc = lk_mkdirs(b, err)))
+			if (!lk_exists(b) && (rc = ids_mkdirs(b, err)))
 				break;
 			b[strlen(x->next) + 1 + f->sub_len] = '/';
 		}
