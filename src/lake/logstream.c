@@ -304,8 +304,9 @@ int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
 	round r = {.l = l, .err = err, .last = l->changes_seq, .day_lo = 1, .day_hi = 0};
 	int64_t last = 0;
 	*more = 0;
-	int rc = ledger_changes_scan(l->lg, l->changes_seq, ROUND_MAX, on_change, &r, &last, err);
-	if (rc == 1 || (!rc && r.seen == ROUND_MAX))
+	size_t max = l->round_max ? l->round_max : ROUND_MAX;
+	int rc = ledger_changes_scan(l->lg, l->changes_seq, max, on_change, &r, &last, err);
+	if (rc == 1 || (!rc && r.seen == max))
 		*more = 1;
 	if (rc == 1)
 		rc = 0;
