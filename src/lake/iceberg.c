@@ -61,7 +61,7 @@ static int read_json(const char *path, json_t **out, ids_error *err)
 	return rc;
 }
 
-static int latest_version(const char *loc)
+int ice_latest_version(const char *loc)
 {
 	char dir[IDS_PATH_MAX + 1];
 	DIR *d = ids_path(dir, sizeof dir, NULL, "%s/metadata", loc) ? NULL : opendir(dir);
@@ -99,7 +99,7 @@ static int load_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 		if ((rc = ice_cat_load(l, x, &x->meta, err)) || !x->meta)
 			return rc ? ids_wrap(err, "iceberg table %s: ", x->loc), rc : 0;
 	} else {
-		int v = latest_version(x->loc);
+		int v = ice_latest_version(x->loc);
 		if (!v)
 			return 0;
 		char p[IDS_PATH_MAX + 1];
@@ -250,7 +250,7 @@ int lk_ice_open(lake *l, ids_error *err)
 			if (td->d_name[0] == '.')
 				continue;
 			char loc[IDS_PATH_MAX + 1], p[IDS_PATH_MAX + 1];
-			int v = ids_path(loc, sizeof loc, NULL, "%s/%s", db, td->d_name) ? 0 : latest_version(loc);
+			int v = ids_path(loc, sizeof loc, NULL, "%s/%s", db, td->d_name) ? 0 : ice_latest_version(loc);
 			if (!v)
 				continue;
 			json_t *m = NULL;

@@ -43,16 +43,7 @@ static int committed_version(const char *loc)
 	if (v > 0)
 		return v;
 	/* no hint (a crash between the first commit and its hint): the newest vN there is */
-	DIR *d = ids_path(p, sizeof p, NULL, "%s/metadata", loc) ? NULL : opendir(p);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		int n, end = 0;
-		if (sscanf(de->d_name, "v%d.metadata.json%n", &n, &end) == 1 && end > 0 && !de->d_name[end] && n > v)
-			v = n;
-	}
-	if (d)
-		closedir(d);
-	return v;
+	return ice_latest_version(loc);
 }
 
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
