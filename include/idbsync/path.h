@@ -23,4 +23,8 @@ int ids_path(char *out, size_t n, ids_error *err, const char *fmt, ...)
  * builds beneath it (what names the directory: "--lake", "--data"). */
 int ids_path_room(const char *dir, size_t room, const char *what, ids_error *err);
 
+/* Makes dir and its missing parents (0755; one that exists is fine). IDS_ELIMIT when the name
+ * does not fit IDS_PATH_MAX, IDS_EIO naming the directory mkdir failed on. */
+int ids_mkdirs(const char *dir, ids_error *err);
+
 #endif

@@ -161,7 +161,7 @@ static int write_group(lake *l, rec *r, size_t n, ids_error *err)
 	lk_table *t = r[0].t;
 	char dir[IDS_PATH_MAX + 1], stage[IDS_PATH_MAX + 1], final[IDS_PATH_MAX + 1];
 	lk_table_dir(l, t, "_conflicts", dir, sizeof dir);
-	int rc = lk_mkdirs(dir, err);
+	int rc = ids_mkdirs(dir, err);
 	if (rc)
 		return rc;
 	lk_log_path(final, sizeof final, dir, r[0].seq, r[n - 1].seq);

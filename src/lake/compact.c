@@ -228,7 +228,7 @@ static int compact_dir(lake *l, lk_table *t, const char *dir, int64_t target, in
 	}
 	if (!rc && outs) {
 		lk_rm_rf(next);
-		rc = lk_mkdirs(next, err);
+		rc = ids_mkdirs(next, err);
 	}
 	int given_up = 0;
 	for (size_t i = 0; !rc && outs && i < n; i++) {

@@ -61,11 +61,10 @@ static int read_json(const char *path, json_t **out, ids_error *err)
 	return rc;
 }
 
-static int latest_version(const char *loc)
+int ice_latest_version(const char *loc)
 {
-	char dir[4500];
-	snprintf(dir, sizeof dir, "%s/metadata", loc);
-	DIR *d = opendir(dir);
+	char dir[IDS_PATH_MAX + 1];
+	DIR *d = ids_path(dir, sizeof dir, NULL, "%s/metadata", loc) ? NULL : opendir(dir);
 	int best = 0;
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
@@ -100,12 +99,12 @@ static int load_tbl(lake *l, ice_ent *e, int k, ids_error *err)
 		if ((rc = ice_cat_load(l, x, &x->meta, err)) || !x->meta)
 			return rc ? ids_wrap(err, "iceberg table %s: ", x->loc), rc : 0;
 	} else {
-		int v = latest_version(x->loc);
+		int v = ice_latest_version(x->loc);
 		if (!v)
 			return 0;
-		char p[4600];
-		snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", x->loc, v);
-		if ((rc = read_json(p, &x->meta, err)))
+		char p[IDS_PATH_MAX + 1];
+		if ((rc = ids_path(p, sizeof p, err, "%s/metadata/v%d.metadata.json", x->loc, v)) ||
+		    (rc = read_json(p, &x->meta, err)))
 			return rc;
 		x->version = v;
 	}
@@ -148,9 +147,10 @@ int ice_ent_get(lake *l, lk_table *t, ice_ent **out, ids_error *err)
 	e->next_id = ICE_FIRST_USER_ID;
 	int rc = 0;
 	for (int k = 0; k < 3; k++) {
-		snprintf(e->k[k].loc, sizeof e->k[k].loc, "%s/%s/%s%s", l->ice->root, t->db, t->table, kind_suffix[k]);
+		int prc = ids_path(e->k[k].loc, sizeof e->k[k].loc, rc ? NULL : err, "%s/%s/%s%s", l->ice->root, t->db,
+				   t->table, kind_suffix[k]);
 		if (!rc)
-			rc = load_tbl(l, e, k, err);
+			rc = prc ? prc : load_tbl(l, e, k, err);
 	}
 	e->next = l->ice->ents;
 	l->ice->ents = e;   /* kept even on error: lk_ice_free frees it */
@@ -217,8 +217,9 @@ int lk_ice_open(lake *l, ids_error *err)
 	char abs[PATH_MAX];
 	if (!realpath(l->dir, abs))
 		return ids_fail(err, IDS_EIO, "%s: %s", l->dir, strerror(errno));
-	snprintf(l->ice->root, sizeof l->ice->root, "%s/_iceberg", abs);
-	int rc = lk_mkdirs(l->ice->root, err);
+	int rc = ids_path(l->ice->root, sizeof l->ice->root, err, "%s/_iceberg", abs);
+	if (!rc)
+		rc = ids_mkdirs(l->ice->root, err);
 	if (!rc && l->o.iceberg_warehouse) {
 		s3_options so = {.endpoint = l->o.s3_endpoint, .region = l->o.s3_region};
 		if (!(rc = s3_open(&l->ice->s3, l->o.iceberg_warehouse, &so, err)))
@@ -242,21 +243,19 @@ int lk_ice_open(lake *l, ids_error *err)
 	while (!rc && r && (d = readdir(r))) {
 		if (d->d_name[0] == '.' || d->d_name[0] == '_')
 			continue;
-		char db[4500];
-		snprintf(db, sizeof db, "%s/%s", l->ice->root, d->d_name);
-		DIR *s = opendir(db);
+		char db[IDS_PATH_MAX + 1];
+		DIR *s = ids_path(db, sizeof db, NULL, "%s/%s", l->ice->root, d->d_name) ? NULL : opendir(db);
 		struct dirent *td;
 		while (!rc && s && (td = readdir(s))) {
 			if (td->d_name[0] == '.')
 				continue;
-			char loc[4800], p[5000];
-			snprintf(loc, sizeof loc, "%s/%s", db, td->d_name);
-			int v = latest_version(loc);
+			char loc[IDS_PATH_MAX + 1], p[IDS_PATH_MAX + 1];
+			int v = ids_path(loc, sizeof loc, NULL, "%s/%s", db, td->d_name) ? 0 : ice_latest_version(loc);
 			if (!v)
 				continue;
-			snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", loc, v);
 			json_t *m = NULL;
-			if ((rc = read_json(p, &m, err)))
+			if ((rc = ids_path(p, sizeof p, err, "%s/metadata/v%d.metadata.json", loc, v)) ||
+			    (rc = read_json(p, &m, err)))
 				break;
 			json_t *props = json_object_get(m, "properties");
 			const char *dbn = json_string_value(json_object_get(props, "idbsync.db"));

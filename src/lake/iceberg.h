@@ -170,6 +170,8 @@ extern const char *const ice_kind_name[3];
 int ice_tbl_reload(lake *l, ice_ent *e, int k, ids_error *err);
 /* The snapshot the main branch of meta points at (0: none). */
 int64_t ice_main_snapshot(json_t *meta);
+/* N of the newest LOC/metadata/vN.metadata.json of the file-system catalog, 0 when none. */
+int ice_latest_version(const char *loc);
 
 /* ---- the REST catalog client (iceberg_rest.c; --iceberg-rest) ---- */
 /* GET /v1/config: the catalog answers, its prefix is taken. */

@@ -210,17 +210,18 @@ static int out_file(avro_out *o, const char *path, const char *schema_json, cons
 
 int ice_create_file(const char *path, const void *data, size_t len, ids_error *err)
 {
-	char tmp[4300];
+	char tmp[IDS_PATH_MAX + 1];
 	unsigned r = 0;
 	if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
 		r = (unsigned)rand();
-	snprintf(tmp, sizeof tmp, "%s.%08x.tmp", path, r);
+	int rc = ids_path(tmp, sizeof tmp, err, "%s.%08x.tmp", path, r);
+	if (rc)
+		return rc;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return ids_fail(err, IDS_EIO, "create %s: %s", tmp, strerror(errno));
 	const char *p = data;
 	size_t off = 0;
-	int rc = 0;
 	while (!rc && off < len) {
 		ssize_t w = write(fd, p + off, len - off);
 		if (w < 0 && errno == EINTR)
@@ -239,9 +240,8 @@ int ice_create_file(const char *path, const void *data, size_t len, ids_error *e
 			      strerror(errno));
 	unlink(tmp);
 	if (!rc) {
-		char dir[4300];
-		snprintf(dir, sizeof dir, "%s", path);
-		char *s = strrchr(dir, '/');
+		char dir[IDS_PATH_MAX + 1];
+		char *s = ids_path(dir, sizeof dir, NULL, "%s", path) ? NULL : strrchr(dir, '/');
 		if (s) {
 			*s = 0;
 			lk_fsync_dir(dir);

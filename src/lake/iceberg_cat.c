@@ -76,10 +76,11 @@ int ice_cat_commit(lake *l, ice_tbl *x, const char *mdir, const char *uuid, json
 	char *body = ice_meta_text(meta);
 	if (!body)
 		return ids_fail(err, IDS_ENOMEM, "out of memory");
-	char path[4800], uri[4900], ns[512];
+	char path[IDS_PATH_MAX + 1], uri[4900], ns[512];
 	const char *name;
-	snprintf(path, sizeof path, "%s/v%d-%s.metadata.json", mdir, x->version + 1, uuid);
-	int rc = ice_create_file(path, body, strlen(body), err);
+	int rc = ids_path(path, sizeof path, err, "%s/v%d-%s.metadata.json", mdir, x->version + 1, uuid);
+	if (!rc)
+		rc = ice_create_file(path, body, strlen(body), err);
 	free(body);
 	if (!rc)
 		rc = ice_publish(l->ice, path, err);

@@ -20,9 +20,8 @@
 
 int lk_ice_ddl_applies(const char *abs, const char *dialect)
 {
-	char p[PATH_MAX + 20];
-	snprintf(p, sizeof p, "%s/_iceberg", abs);
-	if (!dialect || !lk_exists(p))
+	char p[IDS_PATH_MAX + 1];
+	if (!dialect || ids_path(p, sizeof p, NULL, "%s/_iceberg", abs) || !lk_exists(p))
 		return 0;
 	return !strcmp(dialect, "duckdb") || !strcmp(dialect, "spark") || !strcmp(dialect, "trino") ||
 	       !strcmp(dialect, "hive") || !strcmp(dialect, "impala");
@@ -345,11 +344,12 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 	int rest = o->catalog_uri && (!strcmp(d, "trino") || !strcmp(d, "duckdb") || !strcmp(d, "spark") || hive);
 	if (rest && rest_check(o, err))
 		return err->code;
-	char root[PATH_MAX + 20], wh[PATH_MAX + 40];
-	snprintf(root, sizeof root, "%s/_iceberg", abs);
+	char root[IDS_PATH_MAX + 1], wh[PATH_MAX + 40];
 	char **names = NULL;
 	size_t n = 0, kept = 0;
-	int s3 = 0, rc = list_tables(root, &names, &n, wh, sizeof wh, &s3, err);
+	int s3 = 0, rc = ids_path(root, sizeof root, err, "%s/_iceberg", abs);
+	if (!rc)
+		rc = list_tables(root, &names, &n, wh, sizeof wh, &s3, err);
 	for (size_t i = 0; i < n; i++) {
 		if (wanted(o, names[i]))
 			names[kept++] = names[i];

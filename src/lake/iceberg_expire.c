@@ -112,9 +112,8 @@ void ice_drop_old_versions(lk_ice *ice, const ice_tbl *x, json_t *meta, int curr
 		if (b && sscanf(b, "/v%d", &v) == 1 && v > 0 && v < lowest)
 			lowest = v;
 	}
-	char dir[4500];
-	snprintf(dir, sizeof dir, "%s/metadata", x->loc);
-	DIR *d = opendir(dir);
+	char dir[IDS_PATH_MAX + 1];
+	DIR *d = ids_path(dir, sizeof dir, NULL, "%s/metadata", x->loc) ? NULL : opendir(dir);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
 		/* vN.metadata.json, or v<N>-<uuid>.metadata.json (the state's catalog) */
@@ -122,9 +121,9 @@ void ice_drop_old_versions(lk_ice *ice, const ice_tbl *x, json_t *meta, int curr
 		size_t nl = strlen(de->d_name);
 		if (sscanf(de->d_name, "v%d", &v) == 1 && v > 0 && v < lowest && nl > 14 &&
 		    !strcmp(de->d_name + nl - 14, ".metadata.json")) {
-			char p[4800];
-			snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-			ice_remove(ice, p);
+			char p[IDS_PATH_MAX + 1];
+			if (!ids_path(p, sizeof p, NULL, "%s/%s", dir, de->d_name))
+				ice_remove(ice, p);
 		}
 	}
 	if (d)
@@ -224,28 +223,31 @@ int ice_load_grave(lk_ice *ice, ice_tbl *x, ids_error *err)
 
 /* ---- orphan files ---- */
 /* Every manifest list, manifest and data file that a snapshot of meta names (removed entries
- * too: an older snapshot still reads them) into set. -1 if any of them cannot be read. */
-static int referenced(lk_ice *ice, json_t *meta, json_t *set)
+ * too: an older snapshot still reads them) into set; fails naming the first that cannot be read. */
+static int referenced(lk_ice *ice, json_t *meta, json_t *set, ids_error *err)
 {
 	json_t *s;
 	size_t i;
+	int rc = 0;
 	json_array_foreach(json_object_get(meta, "snapshots"), i, s)
 	{
 		char buf[4600];
 		const char *ml = ice_path(ice, json_string_value(json_object_get(s, "manifest-list")), buf, sizeof buf);
 		ice_mf *mfs = NULL;
 		size_t n = 0;
-		ids_error err = IDS_ERROR_INIT;
-		if (!ml || ice_read_manifest_list(ice, ml, &mfs, &n, &err))
-			return ice_mfs_free(mfs, n), -1;
+		if (!ml)
+			return ids_fail(err, IDS_ECORRUPT, "snapshot %zu has no manifest-list", i);
+		if ((rc = ice_read_manifest_list(ice, ml, &mfs, &n, err))) {
+			ice_mfs_free(mfs, n);
+			return rc;
+		}
 		json_object_set_new(set, ml, json_true());
-		int rc = 0;
 		for (size_t k = 0; !rc && k < n; k++) {
 			json_object_set_new(set, mfs[k].path, json_true());
 			for (int del = 0; !rc && del < 2; del++) {
 				ice_file *f = NULL;
 				size_t nf = 0;
-				rc = ice_read_manifest(ice, mfs[k].path, 0, del, &f, &nf, &err);
+				rc = ice_read_manifest(ice, mfs[k].path, 0, del, &f, &nf, err);
 				for (size_t j = 0; j < nf; j++)
 					json_object_set_new(set, f[j].path, json_true());
 				ice_files_free(f, nf);
@@ -253,7 +255,7 @@ static int referenced(lk_ice *ice, json_t *meta, json_t *set)
 		}
 		ice_mfs_free(mfs, n);
 		if (rc)
-			return -1;
+			return rc;
 	}
 	return 0;
 }
@@ -268,10 +270,9 @@ static size_t sweep(lk_ice *ice, const char *dir, const char *suffix, json_t *se
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		char p[4800];
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		char p[IDS_PATH_MAX + 1];
 		struct stat st;
-		if (lstat(p, &st))
+		if (ids_path(p, sizeof p, NULL, "%s/%s", dir, de->d_name) || lstat(p, &st))
 			continue;
 		size_t nl = strlen(de->d_name);
 		if (S_ISDIR(st.st_mode))
@@ -295,17 +296,22 @@ void ice_remove_orphans(lake *l, ice_tbl *x)
 		ice_drop_old_versions(l->ice, x, x->meta, x->version);
 	int64_t keep = l->o.iceberg_keep_ms > 0 ? l->o.iceberg_keep_ms : DEFAULT_KEEP_MS;
 	json_t *set = json_object();
-	if (!set || referenced(l->ice, x->meta, set)) {
+	ids_error err = IDS_ERROR_INIT;
+	if (!set || referenced(l->ice, x->meta, set, &err)) {
+		/* unsure what is referenced: nothing is removed */
+		ids_logf(IDS_LOG_WARN, "lake_iceberg", "iceberg %s: orphan files not looked for: %s", x->loc,
+			 set ? err.msg : "out of memory");
 		json_decref(set);
-		return;   /* unsure what is referenced: nothing is removed */
+		return;
 	}
 	for (size_t i = 0; i < x->n_grave; i++)   /* unlinked by expiry, in its time */
 		json_object_set_new(set, x->grave[i].path, json_true());
 	time_t cutoff = time(NULL) - (time_t)(keep / 1000);
-	char dir[4500];
-	snprintf(dir, sizeof dir, "%s/data", x->loc);
+	/* a name that does not fit is empty: nothing is swept there */
+	char dir[IDS_PATH_MAX + 1];
+	ids_path(dir, sizeof dir, NULL, "%s/data", x->loc);
 	size_t n = sweep(l->ice, dir, ".parquet", set, cutoff);
-	snprintf(dir, sizeof dir, "%s/metadata", x->loc);
+	ids_path(dir, sizeof dir, NULL, "%s/metadata", x->loc);
 	n += sweep(l->ice, dir, ".avro", set, cutoff);
 	if (x->uri) {   /* the state's catalog: a metadata file of a commit the state did not take */
 		char buf[4800];
@@ -323,9 +329,9 @@ void ice_remove_orphans(lake *l, ice_tbl *x)
 	if (l->ice->s3) {   /* what S3 holds that the mirror does not know (a lost mirror) */
 		static const char *const data_sfx[] = {".parquet", NULL}, *const meta_sfx[] = {".avro", NULL},
 					 *const cat_sfx[] = {".avro", ".metadata.json", NULL};
-		snprintf(dir, sizeof dir, "%s/data", x->loc);
+		ids_path(dir, sizeof dir, NULL, "%s/data", x->loc);
 		n += ice_sweep_s3(l->ice, dir, data_sfx, set, cutoff);
-		snprintf(dir, sizeof dir, "%s/metadata", x->loc);
+		ids_path(dir, sizeof dir, NULL, "%s/metadata", x->loc);
 		n += ice_sweep_s3(l->ice, dir, x->uri ? cat_sfx : meta_sfx, set, cutoff);
 	}
 	if (n)

@@ -25,10 +25,9 @@ static int name_ok(const char *s)
 /* N of the newest committed metadata of the table at loc, or 0 when it has none yet. */
 static int committed_version(const char *loc)
 {
-	char p[4600];
+	char p[IDS_PATH_MAX + 1];
 	int v = 0;
-	snprintf(p, sizeof p, "%s/metadata/version-hint.text", loc);
-	FILE *f = fopen(p, "r");
+	FILE *f = ids_path(p, sizeof p, NULL, "%s/metadata/version-hint.text", loc) ? NULL : fopen(p, "r");
 	if (f) {
 		if (fscanf(f, "%d", &v) != 1 || v < 0)
 			v = 0;
@@ -37,25 +36,14 @@ static int committed_version(const char *loc)
 	/* the hint is written after the commit: a newer version may exist (readers probe on) */
 	for (;;) {
 		struct stat st;
-		snprintf(p, sizeof p, "%s/metadata/v%d.metadata.json", loc, v + 1);
-		if (stat(p, &st))
+		if (ids_path(p, sizeof p, NULL, "%s/metadata/v%d.metadata.json", loc, v + 1) || stat(p, &st))
 			break;
 		v++;
 	}
 	if (v > 0)
 		return v;
 	/* no hint (a crash between the first commit and its hint): the newest vN there is */
-	snprintf(p, sizeof p, "%s/metadata", loc);
-	DIR *d = opendir(p);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		int n, end = 0;
-		if (sscanf(de->d_name, "v%d.metadata.json%n", &n, &end) == 1 && end > 0 && !de->d_name[end] && n > v)
-			v = n;
-	}
-	if (d)
-		closedir(d);
-	return v;
+	return ice_latest_version(loc);
 }
 
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -72,9 +60,9 @@ static int list_dir(const char *dir, int tables, ids_buf *out, ids_error *err)
 	struct dirent *de;
 	int rc = 0;
 	while ((de = readdir(d))) {
-		char p[4600];
+		char p[IDS_PATH_MAX + 1];
 		struct stat st;
-		if (!name_ok(de->d_name) || snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= (int)sizeof p ||
+		if (!name_ok(de->d_name) || ids_path(p, sizeof p, NULL, "%s/%s", dir, de->d_name) ||
 		    stat(p, &st) || !S_ISDIR(st.st_mode) || (tables && !committed_version(p)))
 			continue;
 		if (n == cap) {

@@ -136,17 +136,19 @@ static int scan_state_dir(state_scan *c, const char *dir, ids_error *err)
 	if (!d)
 		return ids_fail(err, IDS_EIO, "%s: %s", dir, strerror(errno));
 	ice_tbl *x = c->x;
-	char ddir[4600];
-	snprintf(ddir, sizeof ddir, "%s/data", x->loc);
-	int rc = lk_mkdirs(ddir, err);
+	char ddir[IDS_PATH_MAX + 1];
+	int rc = ids_path(ddir, sizeof ddir, err, "%s/data", x->loc);
+	if (!rc)
+		rc = ids_mkdirs(ddir, err);
 	struct dirent *de;
 	while (!rc && (de = readdir(d))) {
 		uint32_t b;
 		int64_t gen;
 		if (!lk_sfile_parse(de->d_name, &b, &gen))
 			continue;
-		char src[4600];
-		snprintf(src, sizeof src, "%s/%s", dir, de->d_name);
+		char src[IDS_PATH_MAX + 1];
+		if ((rc = ids_path(src, sizeof src, err, "%s/%s", dir, de->d_name)))
+			break;
 		struct stat st;
 		if (stat(src, &st))
 			continue;
@@ -171,8 +173,9 @@ static int scan_state_dir(state_scan *c, const char *dir, ids_error *err)
 		f->spec = c->part ? ICE_SPEC_PART : 0;
 		if ((rc = ice_file_metrics(src, c->part, f, err)))
 			break;
-		char dst[4900];
-		snprintf(dst, sizeof dst, "%s/part-%05u-%08x.parquet", ddir, b, rand32());
+		char dst[IDS_PATH_MAX + 1];
+		if ((rc = ids_path(dst, sizeof dst, err, "%s/part-%05u-%08x.parquet", ddir, b, rand32())))
+			break;
 		if (link(src, dst)) {
 			rc = ids_fail(err, IDS_EIO, "link %s -> %s: %s", src, dst, strerror(errno));
 			break;
@@ -203,10 +206,11 @@ int ice_commit_state(lake *l, ice_ent *e, int64_t state, ids_error *err)
 	DIR *d = !rc && e->t->part_field ? opendir(dir) : NULL;
 	struct dirent *de;
 	while (d && !rc && (de = readdir(d))) {
-		char sub[4600];
+		char sub[IDS_PATH_MAX + 1];
 		struct stat st;
-		snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-		if (de->d_name[0] != '.' && strchr(de->d_name, '=') && !stat(sub, &st) && S_ISDIR(st.st_mode))
+		if (de->d_name[0] == '.' || !strchr(de->d_name, '='))
+			continue;
+		if (!(rc = ids_path(sub, sizeof sub, err, "%s/%s", dir, de->d_name)) && !stat(sub, &st) && S_ISDIR(st.st_mode))
 			rc = scan_state_dir(&c, sub, err);
 	}
 	if (d)

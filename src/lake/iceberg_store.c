@@ -38,8 +38,7 @@ const char *ice_path(const lk_ice *ice, const char *uri, char *buf, size_t size)
 		return uri + 5;
 	size_t bl = ice && ice->s3 ? strlen(ice->s3_base) : 0;
 	if (bl && !strncmp(uri, ice->s3_base, bl)) {
-		int n = snprintf(buf, size, "%s/%s", ice->root, uri + bl);
-		return n < 0 || (size_t)n >= size ? uri : buf;
+		return ids_path(buf, size, NULL, "%s/%s", ice->root, uri + bl) ? uri : buf;
 	}
 	return uri;
 }
@@ -66,12 +65,13 @@ int ice_fetch(lk_ice *ice, const char *path, ids_error *err)
 	ids_buf b;
 	ids_buf_init(&b, 1u << 30);
 	int rc = s3_get(ice->s3, rel, &b, err);
-	char dir[4600];
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
+	char dir[IDS_PATH_MAX + 1];
+	if (!rc)
+		rc = ids_path(dir, sizeof dir, err, "%s", path);
+	char *slash = rc ? NULL : strrchr(dir, '/');
 	if (slash)
 		*slash = 0;
-	if (!rc && !(rc = lk_mkdirs(dir, err)))
+	if (!rc && !(rc = ids_mkdirs(dir, err)))
 		rc = lk_write_file(path, b.data ? b.data : "", b.len, err);
 	ids_buf_free(&b);
 	return rc ? ids_wrap(err, "iceberg warehouse fetch: "), rc : 0;
@@ -103,10 +103,9 @@ static int sweep_object(void *ctx, const char *key, int64_t size, int64_t mtime)
 	int match = 0;
 	for (const char *const *sf = c->suffixes; *sf; sf++)
 		match |= kl > strlen(*sf) && !strcmp(key + kl - strlen(*sf), *sf);
-	char path[4800];
-	int n = snprintf(path, sizeof path, "%s/%s", c->ice->root, key);
+	char path[IDS_PATH_MAX + 1];
 	/* an object of unknown age is kept: it may be a commit in progress */
-	if (!match || n < 0 || (size_t)n >= sizeof path || json_object_get(c->set, path) || !mtime || mtime >= c->cutoff)
+	if (!match || ids_path(path, sizeof path, NULL, "%s/%s", c->ice->root, key) || json_object_get(c->set, path) || !mtime || mtime >= c->cutoff)
 		return 0;
 	ice_remove(c->ice, path);
 	c->n++;

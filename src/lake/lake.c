@@ -26,6 +26,11 @@
  * in the last seconds of a 10M-row ingest, with the head 35k ahead */
 #define BUSY_BEHIND 10000
 
+static int ingest_on(lake *l)
+{
+	return ledger_head(l->lg) - l->changes_seq >= BUSY_BEHIND;
+}
+
 /* One round: at most BATCH_MAX changes into the change log and the new conflicts, recorded as
  * durable progress at once. The keys they touched are remembered for the next state pass;
  * after a crash lk_log_retouch finds them again from state_seq. */
@@ -200,7 +205,7 @@ static void do_flush(lake *l)
 			rc = log_round(l, &more, &err);
 		int64_t r2 = lk_now_ms();
 		busy |= more;
-		l->busy = busy || ledger_head(l->lg) - l->changes_seq >= BUSY_BEHIND;
+		l->busy = busy || ingest_on(l);
 		int pass = !rc && state_due(l, more) && !lk_out_of_time(l);
 		if (pass)
 			rc = state_pass(l, more, &err);
@@ -211,11 +216,12 @@ static void do_flush(lake *l)
 	 * after a busy flush of a 10M-row ingest that was 70 files, 12 s in which the change log
 	 * fell 2M changes behind the head. A busy flush leaves it to the idle loop (or to a table
 	 * with so many small files that it cannot wait). */
-	l->busy |= ledger_head(l->lg) - l->changes_seq >= BUSY_BEHIND;
+	l->busy |= ingest_on(l);
 	/* nor while the state is behind the change log: the pass is due within interval/2, and a
 	 * compaction first kept the end of an ingest out of the state for 9.6 s */
 	if (!rc && !atomic_load(&l->stop_by_ms) && ((!l->busy && l->state_seq >= l->changes_seq) || lk_compact_overdue(l)))
 		compact(l);
+	lk_test_pause(LK_PAUSE_FLUSH, l->busy ? "busy" : "idle");
 	int64_t t1 = lk_now_ms();
 	atomic_fetch_add(&l->m_flush_us, (t1 - t0) * 1000);
 	if (rc) {
@@ -288,8 +294,11 @@ static void *flush_main(void *arg)
 			continue;
 		}
 		if (!pending && !failures && lk_compact_wanted(l)) {
-			/* small files left when the writes stopped are merged while idle too */
+			/* small files left when the writes stopped are merged while idle too, all of
+			 * them: the cap of a busy flush's compaction (l->busy, left set by the last
+			 * flush) is for a flush an ingest waits on */
 			pthread_mutex_unlock(&l->mu);
+			l->busy = 0;
 			compact(l);
 			pthread_mutex_lock(&l->mu);
 			continue;
@@ -337,6 +346,9 @@ int lake_open(lake **out, ledger *lg, const lake_options *o, ids_error *err)
 	/* the tests' way to make the writer refuse a row, as a bug in a conversion would */
 	const char *refuse = getenv("IDBSYNC_TEST_LAKE_REFUSE");
 	l->refuse = refuse && *refuse ? strdup(refuse) : NULL;
+	/* and to make an ingest's full rounds (a busy flush) from a few thousand changes */
+	const char *round = getenv("IDBSYNC_TEST_LAKE_ROUND");
+	l->round_max = round && atoi(round) > 0 ? (size_t)atoi(round) : 0;
 	if (l->o.flush_interval_ms <= 0)
 		l->o.flush_interval_ms = 1000;
 	pthread_mutex_init(&l->mu, NULL);
@@ -360,7 +372,7 @@ int lake_open(lake **out, ledger *lg, const lake_options *o, ids_error *err)
 	if (!rc)
 		rc = ids_path(meta, sizeof meta, err, "%s/_idbsync", l->dir);
 	if (!rc)
-		rc = lk_mkdirs(meta, err);
+		rc = ids_mkdirs(meta, err);
 	if (!rc) {
 		/* one writer per lake: a second server would interleave files */
 		char lock[IDS_PATH_MAX + 1];

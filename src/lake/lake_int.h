@@ -121,7 +121,6 @@ int lk_is_reserved(const char *s);
 void lk_unique(char *name, size_t sz, int (*taken)(void *ctx, const char *n), void *ctx);
 /* Hive partition-path escaping of a value (FileUtils.escapePathName). */
 void lk_hive_escape(const char *in, size_t n, ids_buf *out);
-int lk_mkdirs(const char *path, ids_error *err);
 int lk_fsync_dir(const char *path);
 int lk_write_file(const char *path, const char *data, size_t len, ids_error *err); /* atomic */
 /* atomic for readers, not durable: a file a crash may lose or roll back */
@@ -290,6 +289,7 @@ struct lake {
 	char last_err[512];
 	char *hold_json;             /* lk_hold_to_json as text, for readiness (under mu) */
 	char *refuse;                /* tests: rows with this text are refused (IDBSYNC_TEST_LAKE_REFUSE) */
+	size_t round_max;            /* tests: changes per change-log round (IDBSYNC_TEST_LAKE_ROUND), 0: 100k */
 	char *held_dbs;              /* lines "db\twhat is held", for lake_flush (under mu) */
 
 	/* notifications */
@@ -469,10 +469,14 @@ int lk_tree_old_path(const lk_tree *x, uint32_t no, char *out, size_t sz);
 int lk_tree_commit(lake *l, lk_table *t, lk_tree *x, int k, ids_error *err);
 /* Removes D/.<t>.next (after a commit: the old version; its open files stay readable). */
 void lk_tree_free(lk_tree *x);
-/* Tests: IDBSYNC_TEST_LAKE_PAUSE=DIR stops the flush thread at each step of a state pass that
- * changes what a reader sees: it writes DIR/paused-<n> (the step's name) and waits up to 60 s
- * for DIR/go-<n>, so a test reads the table at every intermediate state (tests/lake/lake_skew). */
-void lk_test_pause(const char *step);
+/* Tests: stops the flush thread at a step while the hook's variable names a directory DIR: it
+ * writes DIR/paused-<n> (the step's name) and waits up to 60 s for DIR/go-<n>, so a test reads
+ * the lake at that instant. LK_PAUSE_PASS (IDBSYNC_TEST_LAKE_PAUSE): each step of a state pass
+ * that changes what a reader sees (tests/lake/lake_skew). LK_PAUSE_FLUSH
+ * (IDBSYNC_TEST_LAKE_PAUSE_FLUSH): the end of each flush, after its compaction or none, step
+ * "busy" or "idle" (tests/lake/lake_compact_busy). */
+typedef enum lk_pause { LK_PAUSE_PASS, LK_PAUSE_FLUSH } lk_pause;
+void lk_test_pause(lk_pause at, const char *step);
 
 /* state.c */
 /* Ledger rows a state run reads: ids in (after, upto]; file_no names the file part-<file_no>

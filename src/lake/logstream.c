@@ -78,7 +78,7 @@ static int finish(round *r, lfile *f, ids_error *err)
 		rc = ids_path(dir, sizeof dir, err, "%s/dt=%s", base, f->dt);
 	lk_log_path(final, sizeof final, dir, f->first, f->last);
 	if (!rc)
-		rc = lk_mkdirs(dir, err);
+		rc = ids_mkdirs(dir, err);
 	if (!rc && rename(f->stage, final))
 		rc = ids_fail(err, IDS_EIO, "rename %s -> %s: %m", f->stage, final);
 	if (rc) {
@@ -304,8 +304,9 @@ int lk_log_flush(lake *l, int64_t *done, int *more, ids_error *err)
 	round r = {.l = l, .err = err, .last = l->changes_seq, .day_lo = 1, .day_hi = 0};
 	int64_t last = 0;
 	*more = 0;
-	int rc = ledger_changes_scan(l->lg, l->changes_seq, ROUND_MAX, on_change, &r, &last, err);
-	if (rc == 1 || (!rc && r.seen == ROUND_MAX))
+	size_t max = l->round_max ? l->round_max : ROUND_MAX;
+	int rc = ledger_changes_scan(l->lg, l->changes_seq, max, on_change, &r, &last, err);
+	if (rc == 1 || (!rc && r.seen == max))
 		*more = 1;
 	if (rc == 1)
 		rc = 0;

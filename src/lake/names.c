@@ -106,24 +106,6 @@ void lk_hive_escape(const char *in, size_t n, ids_buf *out)
 	}
 }
 
-int lk_mkdirs(const char *path, ids_error *err)
-{
-	char tmp[IDS_PATH_MAX + 1];
-	if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-		return ids_fail(err, IDS_ELIMIT, "path too long: %s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return ids_fail(err, IDS_EIO, "mkdir %s: %s", tmp, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) && errno != EEXIST)
-		return ids_fail(err, IDS_EIO, "mkdir %s: %s", tmp, strerror(errno));
-	return 0;
-}
-
 int lk_fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -131,7 +131,7 @@ static int64_t orphan_files(lake *l, const char *rel, int64_t keep, int64_t keep
 			char from[IDS_PATH_MAX + 1], dst[IDS_PATH_MAX + 1], ddir[IDS_PATH_MAX + 1];
 			if (!ids_path(from, sizeof from, NULL, "%s/%s", l->dir, sub) &&
 			    !ids_path(ddir, sizeof ddir, NULL, "%s/%s", to, rel) &&
-			    !ids_path(dst, sizeof dst, NULL, "%s/%s", ddir, n) && !lk_mkdirs(ddir, NULL) && !rename(from, dst))
+			    !ids_path(dst, sizeof dst, NULL, "%s/%s", ddir, n) && !ids_mkdirs(ddir, NULL) && !rename(from, dst))
 				x = a;
 		}
 		if (x < low)

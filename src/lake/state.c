@@ -115,7 +115,7 @@ static int get_part(job *j, const char *part, pw **out)
 	char sub[IDS_PATH_MAX + 1];
 	int rc = ids_path(sub, sizeof sub, j->err, "%s/%s", j->x->next, part);
 	if (!rc && part[0])
-		rc = lk_mkdirs(sub, j->err);
+		rc = ids_mkdirs(sub, j->err);
 	if (!rc)
 		rc = lk_tree_path(j->x, part, j->file_no, x->final, sizeof x->final, j->err);
 	if (rc)

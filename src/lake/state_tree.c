@@ -36,13 +36,17 @@ int lk_sfile_parse(const char *name, uint32_t *no, int64_t *gen)
 	return 0;
 }
 
-void lk_test_pause(const char *step)
+void lk_test_pause(lk_pause at, const char *step)
 {
-	static int n;
-	const char *dir = getenv("IDBSYNC_TEST_LAKE_PAUSE");
+	static const char *const var[] = {"IDBSYNC_TEST_LAKE_PAUSE", "IDBSYNC_TEST_LAKE_PAUSE_FLUSH"};
+	static int count[2];   /* the flush thread's alone */
+	const char *dir = getenv(var[at]);
+	if (!dir)
+		return;
+	int n = ++count[at];
 	char p[IDS_PATH_MAX + 1], go[IDS_PATH_MAX + 1];
-	if (!dir || ids_path(go, sizeof go, NULL, "%s/go-%d", dir, ++n) ||
-	    ids_path(p, sizeof p, NULL, "%s/paused-%d", dir, n) || lk_write_file(p, step, strlen(step), NULL))
+	if (ids_path(go, sizeof go, NULL, "%s/go-%d", dir, n) || ids_path(p, sizeof p, NULL, "%s/paused-%d", dir, n) ||
+	    lk_write_file(p, step, strlen(step), NULL))
 		return;
 	for (int i = 0; i < 12000 && !lk_exists(go); i++)
 		usleep(5000);
@@ -121,7 +125,7 @@ int lk_tree_begin(lake *l, lk_table *t, lk_tree *x, int all, ids_error *err)
 	    !(rc = ids_path(x->dbdir, sizeof x->dbdir, err, "%s/%s", l->dir, t->db))) {
 		lk_rm_rf(next);   /* what a crash left */
 		memcpy(x->next, next, sizeof next);
-		rc = lk_mkdirs(x->next, err);
+		rc = ids_mkdirs(x->next, err);
 	}
 	if (rc)
 		lk_tree_free(x);
@@ -167,7 +171,7 @@ static int link_kept(lk_tree *x, ids_error *err)
 			continue;
 		if (f->sub_len) {   /* its partition dir, if no new file made it */
 			b[strlen(x->next) + 1 + f->sub_len] = 0;
-			if (!lk_exists(b) && (rc = lk_mkdirs(b, err)))
+			if (!lk_exists(b) && (rc = ids_mkdirs(b, err)))
 				break;
 			b[strlen(x->next) + 1 + f->sub_len] = '/';
 		}
@@ -200,7 +204,7 @@ int lk_tree_commit(lake *l, lk_table *t, lk_tree *x, int k, ids_error *err)
 	if (rc)
 		return rc;
 	lk_fsync_dir(x->next);
-	lk_test_pause("exchange");
+	lk_test_pause(LK_PAUSE_PASS, "exchange");
 	if (lk_exists(x->dir))
 		rc = lk_exchange(x->next, x->dir, err);
 	else if (rename(x->next, x->dir))
@@ -209,7 +213,7 @@ int lk_tree_commit(lake *l, lk_table *t, lk_tree *x, int k, ids_error *err)
 	if (!rc) {
 		/* next is the old version now: its files stay readable by whoever has them open,
 		 * and its names (replaced ones) are gone from the visible dir */
-		lk_test_pause("exchanged");
+		lk_test_pause(LK_PAUSE_PASS, "exchanged");
 		x->committed = 1;
 	}
 	return rc;

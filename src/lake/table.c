@@ -54,7 +54,7 @@ void lk_db_meta(lake *l, const char *db, char *out, size_t sz) { ids_path(out, s
 int lk_stage_dir(lake *l, const char *db, char *out, size_t sz, ids_error *err)
 {
 	ids_path(out, sz, NULL, "%s/%s/_idbsync/tmp", l->dir, db);
-	return lk_mkdirs(out, err);
+	return ids_mkdirs(out, err);
 }
 
 void lk_table_dir(lake *l, const lk_table *t, const char *suffix, char *out, size_t sz)
@@ -248,7 +248,7 @@ int lk_table_save(lake *l, lk_table *t, ids_error *err)
 		return 0;
 	char dir[IDS_PATH_MAX + 1], path[IDS_PATH_MAX + 1];
 	lk_db_meta(l, t->db, dir, sizeof dir);
-	int rc = lk_mkdirs(dir, err);
+	int rc = ids_mkdirs(dir, err);
 	if (rc)
 		return rc;
 	ids_path(path, sizeof path, NULL, "%s/%s.json", dir, t->table);

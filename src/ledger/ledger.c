@@ -200,23 +200,6 @@ int ledger_conn_open(ledger *lg, sqlite3 **out, int readonly, ids_error *err)
 	return open_conn(lg, out, readonly, NULL, err);
 }
 
-static int mkdirs(const char *dir, ids_error *err)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return ids_fail(err, IDS_EIO, "cannot create %s: %s", tmp, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) && errno != EEXIST)
-		return ids_fail(err, IDS_EIO, "cannot create %s: %s", tmp, strerror(errno));
-	return 0;
-}
-
 static int load_node(ledger *lg, char *node, ids_error *err)
 {
 	sqlite3_stmt *q;
@@ -415,7 +398,7 @@ int ledger_open(ledger **out, const ledger_options *o, ids_error *err)
 	pthread_mutex_init(&lg->rmu, NULL);
 	pthread_cond_init(&lg->rfree, NULL);
 	pthread_rwlock_init(&lg->rules_lock, NULL);
-	int rc = mkdirs(o->dir, err); /* with PostgreSQL too: uploads are spooled there */
+	int rc = ids_mkdirs(o->dir, err); /* with PostgreSQL too: uploads are spooled there */
 	if (!rc)
 		rc = ledger_state_is_postgres(o->state) ? ledger_pg_open(lg, err) : open_sqlite(lg, o, err);
 	if (rc == IDS_ENOSPC && !ledger_state_is_postgres(o->state)) {

@@ -3,6 +3,7 @@
  * carrying S3's own <Code> and <Message>. */
 #include "idbsync/s3.h"
 #include "idbsync/log.h"
+#include "idbsync/value.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -308,12 +309,10 @@ static void xml_unescape(char *s)
 /* An ISO 8601 UTC time (2026-12-05T22:09:43.000Z) as seconds since the epoch (0: not one). */
 static int64_t iso_time(const char *s)
 {
-	struct tm tm = {0};
-	if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm);
+	int64_t secs;
+	int32_t nanos;
+	int digits;
+	return ids_iso_parse(s, strlen(s), 0, &secs, &nanos, &digits) ? 0 : secs;
 }
 
 int s3_list(s3 *c, const char *prefix, int max_keys, s3_list_fn each, void *ctx, ids_error *err)

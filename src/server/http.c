@@ -24,6 +24,7 @@
 #include "server_int.h"
 
 #include "idbsync/log.h"
+#include "idbsync/path.h"
 
 typedef struct conn {
 	server *s;
@@ -50,7 +51,7 @@ typedef struct conn {
 	struct MHD_Connection *c;
 	/* import uploads stream to a temp file instead of memory */
 	FILE *spool;
-	char spool_path[4200];
+	char spool_path[IDS_PATH_MAX + 1];
 	uint64_t spooled;
 	int spool_failed;
 } conn;
@@ -422,7 +423,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		uint64_t cap = s->o.limits.max_body;
 		if (is_upload(method, url) && s->o.spool_dir) {
 			cap = s->o.max_upload;
-			snprintf(cn->spool_path, sizeof cn->spool_path, "%s/upload-XXXXXX", s->o.spool_dir);
+			/* a spool dir too long for the name: mkstemp("") fails, the upload gets its error */
+			ids_path(cn->spool_path, sizeof cn->spool_path, NULL, "%s/upload-XXXXXX", s->o.spool_dir);
 			int fd = mkstemp(cn->spool_path);
 			cn->spool = fd >= 0 ? fdopen(fd, "wb") : NULL;
 			if (!cn->spool) {

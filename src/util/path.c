@@ -1,9 +1,11 @@
 /* Path building (idbsync/path.h): vsnprintf's length tells a cut name from a whole one. */
 #include "idbsync/path.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int ids_path(char *out, size_t n, ids_error *err, const char *fmt, ...)
 {
@@ -28,4 +30,21 @@ int ids_path_room(const char *dir, size_t room, const char *what, ids_error *err
 		return 0;
 	return ids_fail(err, IDS_ELIMIT, "%s: the directory name is %zu bytes; at most %zu leave room for the names "
 			"idbsync creates beneath it: %.80s...", what, len, IDS_PATH_MAX - room, dir);
+}
+
+int ids_mkdirs(const char *path, ids_error *err)
+{
+	char tmp[IDS_PATH_MAX + 1];
+	int rc = ids_path(tmp, sizeof tmp, err, "%s", path);
+	for (char *p = tmp + 1; !rc && *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return ids_fail(err, IDS_EIO, "mkdir %s: %s", tmp, strerror(errno));
+		*p = '/';
+	}
+	if (!rc && mkdir(tmp, 0755) && errno != EEXIST)
+		return ids_fail(err, IDS_EIO, "mkdir %s: %s", tmp, strerror(errno));
+	return rc;
 }
