@@ -58,6 +58,8 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 typedef struct ice_metric {
 	int32_t id;
 	int64_t values, nulls;       /* nulls -1: unknown */
+	int64_t size;                /* column_sizes: the chunks' compressed bytes (0: unknown) */
+	int64_t nans;                /* nan_value_counts of a double column (-1: unknown, or not double) */
 	uint8_t lo_len, hi_len;      /* 0: no bound */
 	uint8_t lo[ICE_BOUND_MAX], hi[ICE_BOUND_MAX];
 } ice_metric;

@@ -53,12 +53,18 @@ static const char MANIFEST_SCHEMA_FMT[] =
 	"{\"name\":\"partition\",\"type\":{\"type\":\"record\",\"name\":\"r102\",\"fields\":[%s]},\"field-id\":102},"
 	"{\"name\":\"record_count\",\"type\":\"long\",\"field-id\":103},"
 	"{\"name\":\"file_size_in_bytes\",\"type\":\"long\",\"field-id\":104},"
+	"{\"name\":\"column_sizes\",\"type\":[\"null\",{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"k117_v118\","
+	"\"fields\":[{\"name\":\"key\",\"type\":\"int\",\"field-id\":117},{\"name\":\"value\",\"type\":\"long\",\"field-id\":118}]},"
+	"\"logicalType\":\"map\"}],\"default\":null,\"field-id\":108},"
 	"{\"name\":\"value_counts\",\"type\":[\"null\",{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"k119_v120\","
 	"\"fields\":[{\"name\":\"key\",\"type\":\"int\",\"field-id\":119},{\"name\":\"value\",\"type\":\"long\",\"field-id\":120}]},"
 	"\"logicalType\":\"map\"}],\"default\":null,\"field-id\":109},"
 	"{\"name\":\"null_value_counts\",\"type\":[\"null\",{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"k121_v122\","
 	"\"fields\":[{\"name\":\"key\",\"type\":\"int\",\"field-id\":121},{\"name\":\"value\",\"type\":\"long\",\"field-id\":122}]},"
 	"\"logicalType\":\"map\"}],\"default\":null,\"field-id\":110},"
+	"{\"name\":\"nan_value_counts\",\"type\":[\"null\",{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"k138_v139\","
+	"\"fields\":[{\"name\":\"key\",\"type\":\"int\",\"field-id\":138},{\"name\":\"value\",\"type\":\"long\",\"field-id\":139}]},"
+	"\"logicalType\":\"map\"}],\"default\":null,\"field-id\":137},"
 	"{\"name\":\"lower_bounds\",\"type\":[\"null\",{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"k126_v127\","
 	"\"fields\":[{\"name\":\"key\",\"type\":\"int\",\"field-id\":126},{\"name\":\"value\",\"type\":\"bytes\",\"field-id\":127}]},"
 	"\"logicalType\":\"map\"}],\"default\":null,\"field-id\":125},"
@@ -316,18 +322,30 @@ static int map_entry(avro_value_t *arr, int key, avro_value_t *val)
 	return avro_value_set_int(&k, key);
 }
 
-/* value_counts (nulls 0) or null_value_counts (1) from the file's metrics */
-static void set_counts(avro_value_t *rec, const char *name, const ice_file *f, int nulls)
+/* One of the file's count maps: value_counts, null_value_counts, column_sizes or
+ * nan_value_counts (the columns whose count is known). */
+enum { CNT_VALUES, CNT_NULLS, CNT_SIZES, CNT_NANS };
+static int64_t count_of(const ice_metric *m, int which)
+{
+	switch (which) {
+	case CNT_VALUES: return m->values;
+	case CNT_NULLS: return m->nulls;
+	case CNT_SIZES: return m->size > 0 ? m->size : -1;
+	default: return m->nans;
+	}
+}
+
+static void set_counts(avro_value_t *rec, const char *name, const ice_file *f, int which)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < f->n_m; i++)
-		n += !nulls || f->m[i].nulls >= 0;
+		n += count_of(&f->m[i], which) >= 0;
 	avro_value_t arr, v;
 	if (opt_branch(rec, name, n > 0, &arr))
 		return;
 	for (size_t i = 0; i < f->n_m; i++)
-		if ((!nulls || f->m[i].nulls >= 0) && !map_entry(&arr, f->m[i].id, &v))
-			avro_value_set_long(&v, nulls ? f->m[i].nulls : f->m[i].values);
+		if (count_of(&f->m[i], which) >= 0 && !map_entry(&arr, f->m[i].id, &v))
+			avro_value_set_long(&v, count_of(&f->m[i], which));
 }
 
 /* lower_bounds / upper_bounds; without metrics the seq or id range of a log file (field key) */
@@ -472,8 +490,10 @@ int ice_write_manifest(const char *path, const ice_file *files, size_t n, const 
 			set_part(&df, pt, pv, pn);
 		set_long(&df, "record_count", f->rows);
 		set_long(&df, "file_size_in_bytes", f->size);
-		set_counts(&df, "value_counts", f, 0);
-		set_counts(&df, "null_value_counts", f, 1);
+		set_counts(&df, "column_sizes", f, CNT_SIZES);
+		set_counts(&df, "value_counts", f, CNT_VALUES);
+		set_counts(&df, "null_value_counts", f, CNT_NULLS);
+		set_counts(&df, "nan_value_counts", f, CNT_NANS);
 		set_bounds(&df, "lower_bounds", f, 0, m->seq_field_id);
 		set_bounds(&df, "upper_bounds", f, 1, m->seq_field_id);
 		avro_value_t so;

@@ -221,15 +221,18 @@ static ice_metric *metric_of(ice_file *x, int32_t id)
 	memset(&m[x->n_m], 0, sizeof *m);
 	m[x->n_m].id = id;
 	m[x->n_m].nulls = -1;
+	m[x->n_m].nans = -1;
 	return &m[x->n_m++];
 }
 
 /* The metrics maps of a manifest entry back into x->m (what written manifests said stays said
- * when a later commit rewrites them). which: 0 values, 1 nulls, 2 lower, 3 upper. */
+ * when a later commit rewrites them). which: 0 values, 1 nulls, 2 lower, 3 upper, 4 sizes,
+ * 5 NaNs (a manifest written before these two has neither: they stay unknown). */
 static void read_metrics(avro_value_t *df, ice_file *x)
 {
-	static const char *const names[4] = {"value_counts", "null_value_counts", "lower_bounds", "upper_bounds"};
-	for (int which = 0; which < 4; which++) {
+	static const char *const names[6] = {"value_counts", "null_value_counts", "lower_bounds", "upper_bounds",
+					     "column_sizes", "nan_value_counts"};
+	for (int which = 0; which < 6; which++) {
 		avro_value_t arr, el, k, val;
 		size_t n = 0;
 		if (get_field(df, names[which], &arr) || avro_value_get_size(&arr, &n))
@@ -245,12 +248,10 @@ static void read_metrics(avro_value_t *df, ice_file *x)
 			int64_t l;
 			if (!m)
 				return;
-			if (which < 2 && !avro_value_get_long(&val, &l)) {
-				if (which)
-					m->nulls = l;
-				else
-					m->values = l;
-			} else if (which >= 2 && !avro_value_get_bytes(&val, &p, &len) && len <= ICE_BOUND_MAX) {
+			if ((which < 2 || which > 3) && !avro_value_get_long(&val, &l)) {
+				int64_t *to[6] = {&m->values, &m->nulls, NULL, NULL, &m->size, &m->nans};
+				*to[which] = l;
+			} else if ((which == 2 || which == 3) && !avro_value_get_bytes(&val, &p, &len) && len <= ICE_BOUND_MAX) {
 				memcpy(which == 2 ? m->lo : m->hi, p, len);
 				*(which == 2 ? &m->lo_len : &m->hi_len) = (uint8_t)len;
 			}

@@ -35,10 +35,9 @@ static void attach(ids_buf *o, const char *d, int rest, const char *db, const ch
 	lk_sanitize(db, sdb, sizeof sdb);
 	if (!strcmp(d, "spark"))   /* a catalog that names the tables: a query proves each one loads */
 		ids_buf_printf(o, "SELECT count(*) FROM idbsync.`%s`.%s;\n", db, t);
-	else if (rest && !strcmp(d, "hive"))   /* a Hive table naming the catalog's table; on S3 its location (hive_rest) */
-		ids_buf_printf(o, "CREATE EXTERNAL TABLE IF NOT EXISTS %s.%s STORED BY ICEBERG%s%s%s\n"
-				  "  TBLPROPERTIES ('iceberg.catalog'='idbsync', 'name'='%s.%s');\n", sdb, t, loc ? " LOCATION '" : "",
-			       loc ? loc : "", loc ? "'" : "", db, t);
+	else if (rest && !strcmp(d, "hive"))   /* a Hive table naming the catalog's table, at its location (hive_rest) */
+		ids_buf_printf(o, "CREATE EXTERNAL TABLE IF NOT EXISTS %s.%s STORED BY ICEBERG LOCATION '%s'\n"
+				  "  TBLPROPERTIES ('iceberg.catalog'='idbsync', 'name'='%s.%s');\n", sdb, t, loc, db, t);
 	else if (rest)
 		ids_buf_printf(o, "SELECT count(*) FROM idbsync.\"%s\".\"%s\";\n", db, t);
 	else if (!strcmp(d, "duckdb"))
@@ -315,7 +314,11 @@ static void spark_rest(ids_buf *out, const lake_ddl_options *o, int s3)
 /* Hive 4 attached to the same catalog through the Iceberg storage handler's custom catalogs: the
  * catalog's properties are session settings (iceberg.catalog.idbsync.*, read by the handler's
  * Catalogs when a table names 'iceberg.catalog'='idbsync'); tested by
- * tests/engines/test_iceberg_s3.py with Iceberg's iceberg-hive-runtime 1.4.3 on an S3 lake. */
+ * tests/engines/test_iceberg_s3.py with Iceberg's iceberg-hive-runtime 1.4.3 on an S3 lake.
+ * Every table gets the LOCATION its metadata names, on a local lake too: Hive's MapReduce/Tez
+ * jobs find a split's table by matching its path against the metastore's table locations, and
+ * a table made without one has the metastore's default ("cannot find dir", measured on S3;
+ * docs/iceberg.md, "Hive aggregates on S3"). */
 static void hive_rest(ids_buf *out, const lake_ddl_options *o, int s3)
 {
 	ids_buf_printf(out, "-- Hive 4 with an Iceberg storage handler (Hive's own, or Iceberg's iceberg-hive-runtime%s),\n"
@@ -432,7 +435,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 		snprintf(last, sizeof last, "%s", names[i]);
 		char loc[PATH_MAX * 2];   /* DuckDB takes a plain path, the others a URI */
 		snprintf(loc, sizeof loc, "%s/%s/%s", duck && !o->location ? root : wh, names[i], slash + 1);
-		attach(out, d, rest, names[i], slash + 1, rest && hive && !s3 ? NULL : loc);
+		attach(out, d, rest, names[i], slash + 1, loc);
 		*slash = '/';
 	}
 	free_names(names, n);

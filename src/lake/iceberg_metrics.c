@@ -1,8 +1,10 @@
 /* Column metrics of an Iceberg data file, taken from the statistics our Parquet writer put in
- * the footer (row-group min/max, null counts), so engines prune files by value: per top-level
- * primitive column with a field id, the value count, the null count and lower/upper bounds in
- * Iceberg's single-value serialization (LE 8 bytes for long, double and timestamptz, one byte
- * for boolean, the bytes of a string or binary). */
+ * the footer (row-group min/max, null counts, chunk sizes), so engines prune files by value
+ * and plan by size: per top-level primitive column with a field id, the value count, the null
+ * count, the compressed size, lower/upper bounds in Iceberg's single-value serialization (LE 8
+ * bytes for long, double and timestamptz, one byte for boolean, the bytes of a string or
+ * binary) and, for a double column, the NaN count (counted in the column's values: Parquet's
+ * statistics leave NaNs out and do not count them). */
 #include "iceberg.h"
 
 #include <math.h>
@@ -92,6 +94,26 @@ int ice_value_cmp(const char *type, const uint8_t *a, size_t an, const uint8_t *
 	return cmp(t, a, (uint32_t)an, b, (uint32_t)bn);
 }
 
+/* The NaNs of double column c in all row groups (read back: the footer does not count them),
+ * or -1 when a chunk cannot be read back: the count is optional, and the commit of a file is
+ * not made to depend on it. */
+static int64_t count_nans(pq_reader *r, const pq_file_meta *m, size_t c)
+{
+	int64_t n = 0;
+	for (size_t g = 0; g < m->n_row_groups; g++) {
+		pq_read_batch b;
+		ids_error e = IDS_ERROR_INIT;
+		if (pq_reader_read_column(r, g, c, &b, &e))
+			return -1;
+		for (size_t i = 0; i < b.n_values; i++) {
+			double d;
+			memcpy(&d, (const uint8_t *)b.values + i * sizeof d, sizeof d);
+			n += isnan(d) != 0;
+		}
+	}
+	return n;
+}
+
 /* The identity partition value of column x of a file: one value in every row (min == max in
  * every row group: a cut byte-array bound never equals its bumped maximum, so equal bounds are
  * exact), or only nulls. */
@@ -133,6 +155,7 @@ int ice_file_metrics(const char *path, const char *part, ice_file *f, ids_error 
 			continue;
 		ice_metric *x = &out[n++];
 		x->id = node->field_id;
+		x->nans = t == PQ_DOUBLE ? count_nans(r, m, c) : -1;
 		int utf8 = node->logical.kind == PQ_LT_STRING || node->converted == PQ_CT_UTF8;
 		int bounds = 1;
 		const uint8_t *lo = NULL, *hi = NULL;
@@ -141,6 +164,7 @@ int ice_file_metrics(const char *path, const char *part, ice_file *f, ids_error 
 			const pq_chunk_meta *ch = &m->row_groups[g].chunks[c];
 			const pq_stats *s = &ch->stats;
 			x->values += ch->num_values;
+			x->size += ch->total_compressed_size;
 			if (s->null_count < 0 || x->nulls < 0)
 				x->nulls = -1;
 			else

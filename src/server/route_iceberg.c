@@ -1,14 +1,18 @@
 /* The read side of an Apache Iceberg REST catalog at /iceberg/v1/ (the open REST catalog spec,
  * apache/iceberg open-api/rest-catalog-open-api.yaml): config, namespaces (one per database),
- * tables, load table. The tables and their committed metadata come from the lake through
- * server_hooks.iceberg; every write answers 405. Errors use the spec's shape,
- * {"error":{"message","type","code"}}. The catalog covers every user's rows: with
- * authentication on it needs an admin token. docs/iceberg.md, "The served catalog". */
+ * tables (both lists paged with pageToken and pageSize), load table. The tables and their
+ * committed metadata come from the lake through server_hooks.iceberg; every write answers
+ * 405. Errors use the spec's shape, {"error":{"message","type","code"}}. The catalog covers
+ * every user's rows: with authentication on it needs an admin token. docs/iceberg.md, "The
+ * served catalog". */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "idbsync/log.h"
+#include "idbsync/value.h"
 #include "server_int.h"
 
 void resp_iceberg_error(http_resp *resp, int status, const char *type, const char *msg)
@@ -107,6 +111,110 @@ static int parse(const char *p, char *ns, size_t nsl, char *tbl, size_t tl)
 	return 4;
 }
 
+/* Paging of the two lists (the spec's pageToken and pageSize). The token is the last name a
+ * page held, in base64: every page lists and sorts the names again and starts after that one,
+ * so no name comes twice and none that was there all along is skipped, whatever is added or
+ * dropped between pages (a name added before the token's is not sent). Without pageSize every
+ * name after the token, in the shape clients that do not page expect (no "next-page-token");
+ * with it at most that many, and "next-page-token" null on the last page. */
+typedef struct {
+	ids_buf after;   /* the token's name ("" before the first page) */
+	size_t size;     /* 0: no pageSize, no bound */
+} page_req;
+
+static int page_parse(http_req *req, page_req *pg, http_resp *resp)
+{
+	const char *tok = req_query(req, "pageToken"), *ps = req_query(req, "pageSize");
+	char msg[200];
+	if (ps) {
+		char *end = NULL;
+		long long v = ps[0] >= '0' && ps[0] <= '9' ? strtoll(ps, &end, 10) : 0;
+		if (v < 1 || !end || *end) {
+			snprintf(msg, sizeof msg, "pageSize %.40s: expected a whole number from 1", ps);
+			resp_iceberg_error(resp, 400, "BadRequestException", msg);
+			return -1;
+		}
+		pg->size = v > INT_MAX ? INT_MAX : (size_t)v;
+	}
+	if (tok && *tok) {
+		ids_buf_init(&pg->after, 1024);
+		/* a name this catalog lists: 1-255 bytes, no NUL, newline or slash */
+		int bad = ids_base64_decode(tok, strlen(tok), &pg->after);
+		const char *a = pg->after.data;
+		size_t n = pg->after.len;
+		if (bad || !n || n > 255 || strlen(a) != n || strpbrk(a, "\n/")) {
+			snprintf(msg, sizeof msg, "pageToken %.40s: not a token of this catalog (a next-page-token it sent)", tok);
+			resp_iceberg_error(resp, 400, "BadRequestException", msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The list answer from names one a line (the hook's out, cut into strings in place): one page
+ * of {"namespaces":[["a"],..]} or {"identifiers":[{"namespace":["a"],"name":"t"},..]}. */
+static int list_page(ids_buf *o, int depth, const char *ns, ids_buf *names, const page_req *pg)
+{
+	size_t n = 0, k = 0;
+	if (names->len && names->data[names->len - 1] != '\n' && ids_buf_putc(names, '\n'))
+		return -1;
+	for (size_t i = 0; i < names->len; i++)
+		n += names->data[i] == '\n';
+	char **v = n ? malloc(n * sizeof *v) : NULL;
+	if (n && !v)
+		return -1;
+	for (char *p = names->data, *nl; k < n && (nl = strchr(p, '\n')); p = nl + 1) {
+		*nl = 0;
+		v[k++] = p;
+	}
+	/* sorted here: the token orders names by strcmp, whatever order the hook's source has */
+	if (k)
+		qsort(v, k, sizeof *v, cmp_name);
+	ids_buf_puts(o, depth == 1 ? "{\"namespaces\":[" : "{\"identifiers\":[");
+	size_t sent = 0;
+	const char *last = NULL;
+	int more = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (pg->after.len && strcmp(v[i], pg->after.data) <= 0)
+			continue;
+		if (pg->size && sent == pg->size) {
+			more = 1;
+			break;
+		}
+		if (sent++)
+			ids_buf_putc(o, ',');
+		if (depth == 1) {
+			ids_buf_putc(o, '[');
+			ids_buf_json_str(o, v[i], strlen(v[i]));
+			ids_buf_putc(o, ']');
+		} else {
+			ids_buf_puts(o, "{\"namespace\":[");
+			ids_buf_json_str(o, ns, strlen(ns));
+			ids_buf_puts(o, "],\"name\":");
+			ids_buf_json_str(o, v[i], strlen(v[i]));
+			ids_buf_putc(o, '}');
+		}
+		last = v[i];
+	}
+	ids_buf_putc(o, ']');
+	if (pg->size) {
+		ids_buf_puts(o, ",\"next-page-token\":");
+		if (more) {
+			ids_buf t = IDS_BUF_INIT;
+			ids_base64_encode((const uint8_t *)last, strlen(last), &t);
+			ids_buf_json_str(o, t.data ? t.data : "", t.len);
+			ids_buf_free(&t);
+		} else {
+			ids_buf_puts(o, "null");
+		}
+	}
+	ids_buf_putc(o, '}');
+	free(v);
+	return 0;
+}
+
 void route_iceberg(server *s, http_req *req, http_resp *resp, const char *sub)
 {
 	int get = !strcmp(req->method, "GET"), head = !strcmp(req->method, "HEAD");
@@ -154,6 +262,9 @@ void route_iceberg(server *s, http_req *req, http_resp *resp, const char *sub)
 		resp->status = 200;
 		return;
 	}
+	page_req pg = {IDS_BUF_INIT, 0};
+	if ((depth == 1 || depth == 3) && page_parse(req, &pg, resp))
+		goto done;
 	rc = s->o.hooks.iceberg(s->o.hooks.ctx, depth >= 2 ? ns : NULL, depth == 4 ? tbl : NULL, &loc, &out, &err);
 	if (rc) {
 		ice_fail(resp, rc, depth == 4 ? "NoSuchTableException" : "NoSuchNamespaceException", &err);
@@ -168,28 +279,8 @@ void route_iceberg(server *s, http_req *req, http_resp *resp, const char *sub)
 		ids_buf_json_str(o, ns, strlen(ns));
 		ids_buf_puts(o, "],\"properties\":{}}");
 	} else if (depth == 1 || depth == 3) {
-		/* names one a line: {"namespaces":[["a"],..]} or {"identifiers":[{"namespace":["a"],"name":"t"},..]} */
-		ids_buf_puts(o, depth == 1 ? "{\"namespaces\":[" : "{\"identifiers\":[");
-		const char *p = out.data, *end = out.data + out.len;
-		for (int first = 1; p && p < end; first = 0) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			if (!first)
-				ids_buf_putc(o, ',');
-			if (depth == 1) {
-				ids_buf_putc(o, '[');
-				ids_buf_json_str(o, p, n);
-				ids_buf_putc(o, ']');
-			} else {
-				ids_buf_puts(o, "{\"namespace\":[");
-				ids_buf_json_str(o, ns, strlen(ns));
-				ids_buf_puts(o, "],\"name\":");
-				ids_buf_json_str(o, p, n);
-				ids_buf_putc(o, '}');
-			}
-			p = nl ? nl + 1 : end;
-		}
-		ids_buf_puts(o, "]}");
+		if (list_page(o, depth, ns, &out, &pg))
+			resp_iceberg_error(resp, 500, "ServerErrorException", "out of memory listing the catalog");
 	} else {
 		ids_buf_puts(o, "{\"metadata-location\":");
 		ids_buf_json_str(o, loc.data, loc.len);
@@ -210,6 +301,7 @@ void route_iceberg(server *s, http_req *req, http_resp *resp, const char *sub)
 		}
 	}
 done:
+	ids_buf_free(&pg.after);
 	ids_buf_free(&loc);
 	ids_buf_free(&out);
 }

@@ -29,6 +29,11 @@ prints JSON for tests/lake/iceberg*.test.mjs.
   iceberg_read.py size TABLE_DIR
       {"json","list","manifests","n_manifests","snapshots","disk","disk_files"}: bytes of the
       metadata the current snapshot needs, and of metadata/ on disk.
+  iceberg_read.py files TABLE_DIR
+      {"files": [{"path", "column_sizes", "nan_value_counts", "value_counts", "footer_sizes",
+      "footer_nans", "doubles"}]}: each data file of the current snapshot with the metrics its
+      manifest entry gives (pyiceberg's reading, by field id) beside pyarrow's reading of the
+      file: compressed bytes per top-level column (footer), NaNs per double column (values).
   iceberg_read.py versions TABLE_DIR
       opens every metadata/vN.metadata.json and scans its current snapshot:
       {"versions": n, "errors": [..]} (each version a reader may have found must be readable).
@@ -216,6 +221,38 @@ def size(table_dir):
                       "disk_files": len(os.listdir(md))}))
 
 
+def files(table_dir):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    tab = open_table(table_dir)
+    out = []
+    for task in tab.scan().plan_files():
+        f = task.file
+        path = f.file_path[7:] if f.file_path.startswith("file://") else f.file_path
+        pf = pq.ParquetFile(path)
+        ids = {}
+        for fld in pf.schema_arrow:
+            if fld.metadata and b"PARQUET:field_id" in fld.metadata:
+                ids[fld.name] = int(fld.metadata[b"PARQUET:field_id"])
+        sizes, nans, doubles = {}, {}, []
+        md = pf.metadata
+        for g in range(md.num_row_groups):
+            for c in range(md.num_columns):
+                col = md.row_group(g).column(c)
+                if col.path_in_schema in ids:
+                    i = ids[col.path_in_schema]
+                    sizes[i] = sizes.get(i, 0) + col.total_compressed_size
+        for name, i in ids.items():
+            fld = pf.schema_arrow.field(name)
+            if str(fld.type) == "double":
+                doubles.append(i)
+                nans[i] = pc.sum(pc.is_nan(pf.read(columns=[name]).column(0))).as_py() or 0
+        out.append({"path": path, "column_sizes": dict(f.column_sizes or {}),
+                    "nan_value_counts": dict(f.nan_value_counts or {}), "value_counts": dict(f.value_counts or {}),
+                    "footer_sizes": sizes, "footer_nans": nans, "doubles": sorted(doubles)})
+    print(json.dumps({"files": out}))
+
+
 def history(table_dir):
     """Every snapshot the newest metadata keeps, each scanned (time travel to it)."""
     tab = open_table(table_dir)
@@ -257,6 +294,8 @@ if __name__ == "__main__":
         refs(sys.argv[2])
     elif sys.argv[1] == "size":
         size(sys.argv[2])
+    elif sys.argv[1] == "files":
+        files(sys.argv[2])
     elif sys.argv[1] == "versions":
         versions(sys.argv[2])
     elif sys.argv[1] == "loop":

@@ -110,6 +110,27 @@ test('pyiceberg reads the lake through the catalog idbsync serves; 404, 405, aut
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /--catalog-uri/);
   assert.match((await run(['ddl', '--lake', lake, '--dialect', 'spark'])).out, /spark\.sql\.catalog\.idbsync\.uri=http:\/\/<server>\/iceberg/);
+  // Hive 4 on this local lake with --catalog-uri: every table of the catalog, named by it and
+  // created at the location its metadata names (Hive's jobs find a split's table by its
+  // LOCATION; without one the metastore's default is taken). engines/iceberg_s3 runs the S3 form.
+  const hv = await run(['ddl', '--lake', lake, '--dialect', 'hive', '--catalog-uri', 'http://127.0.0.1:9/iceberg']);
+  assert.equal(hv.code, 0, hv.err);
+  assert.match(hv.out, /^SET iceberg\.catalog\.idbsync\.type=rest;\nSET iceberg\.catalog\.idbsync\.uri=http:\/\/127\.0\.0\.1:9\/iceberg;$/m);
+  assert.doesNotMatch(hv.out, /fs\.s3|S3FileIO|s3:\/\//);
+  const made = [...hv.out.matchAll(/^CREATE EXTERNAL TABLE IF NOT EXISTS (\w+)\.(\w+) STORED BY ICEBERG LOCATION '([^']+)'\n {2}TBLPROPERTIES \('iceberg\.catalog'='idbsync', 'name'='(\w+)\.(\w+)'\);$/gm)];
+  assert.equal(made.length, (hv.out.match(/CREATE EXTERNAL TABLE/g) || []).length, hv.out);
+  const located = (ns, t) => {
+    const md = path.join(lake, '_iceberg', ns, t, 'metadata');
+    const v = Math.max(...fs.readdirSync(md).map((n) => +(/^v(\d+)\.metadata\.json$/.exec(n)?.[1] ?? 0)));
+    return JSON.parse(fs.readFileSync(path.join(md, `v${v}.metadata.json`), 'utf8')).location;
+  };
+  const want = cat.namespaces.flatMap((ns) => cat.tables[ns].map((t) => `${ns}.${t} ${located(ns, t)}`)).sort();
+  assert.deepEqual(made.map((m) => `${m[4]}.${m[5]} ${m[3]}`).sort(), want);
+  for (const m of made) {
+    assert.equal(`${m[1]}.${m[2]}`, `${m[4]}.${m[5]}`);
+    assert.ok(hv.out.indexOf(`CREATE DATABASE IF NOT EXISTS ${m[1]};`) < m.index, `${m[1]} created before ${m[2]}`);
+    assert.ok(hv.out.indexOf(`CREATE DATABASE IF NOT EXISTS ${m[1]};`) >= 0);
+  }
 
   // with tokens: 401 without one, 403 for a user's, an admin's reads the tables
   const tokens = path.join(tempDir(), 'tokens');

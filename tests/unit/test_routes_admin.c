@@ -95,6 +95,32 @@ static void iceberg_catalog(void)
 	rt_get(&r, &full, "/iceberg/v1/namespaces/shop/tables", NULL);
 	CHECK_OK(&r, 200, "{\"identifiers\":[{\"namespace\":[\"shop\"],\"name\":\"orders\"},"
 			  "{\"namespace\":[\"shop\"],\"name\":\"orders_changes\"}]}");
+	/* pages (the spec's pageSize and pageToken): the token is the page's last name in base64 */
+	rt_get(&r, &full, "/iceberg/v1/namespaces?pageToken=&pageSize=1", NULL);
+	CHECK_OK(&r, 200, "{\"namespaces\":[[\"crm\"]],\"next-page-token\":\"Y3Jt\"}");
+	rt_get(&r, &full, "/iceberg/v1/namespaces?pageToken=Y3Jt&pageSize=1", NULL);
+	CHECK_OK(&r, 200, "{\"namespaces\":[[\"shop\"]],\"next-page-token\":null}");   /* the last page */
+	rt_get(&r, &full, "/iceberg/v1/namespaces?pageToken=c2hvcA%3D%3D&pageSize=1", NULL);   /* after "shop" */
+	CHECK_OK(&r, 200, "{\"namespaces\":[],\"next-page-token\":null}");
+	rt_get(&r, &full, "/iceberg/v1/namespaces/shop/tables?pageSize=2", NULL);
+	CHECK_OK(&r, 200, "{\"identifiers\":[{\"namespace\":[\"shop\"],\"name\":\"orders\"},"
+			  "{\"namespace\":[\"shop\"],\"name\":\"orders_changes\"}],\"next-page-token\":null}");
+	rt_get(&r, &full, "/iceberg/v1/namespaces/shop/tables?pageToken=b3JkZXJz", NULL);   /* no pageSize: the rest */
+	CHECK_OK(&r, 200, "{\"identifiers\":[{\"namespace\":[\"shop\"],\"name\":\"orders_changes\"}]}");
+	/* what this catalog never sends: not base64, a name with a slash, unpadded; a size below 1
+	 * or not a whole number */
+	const char *bad[][2] = {{"pageToken=%21%21", "pageToken"}, {"pageToken=YS9i", "pageToken"},
+				{"pageToken=Y3J", "pageToken"},     {"pageSize=0", "pageSize"},
+				{"pageSize=-1", "pageSize"},        {"pageSize=2x", "pageSize"},
+				{"pageSize=", "pageSize"},          {"pageToken=&pageSize=1.5", "pageSize"}};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char url[100], want[100];
+		snprintf(url, sizeof url, "/iceberg/v1/namespaces/shop/tables?%s", bad[i][0]);
+		rt_get(&r, &full, url, NULL);
+		CHECK_OK(&r, 400, "\"type\":\"BadRequestException\",\"code\":400}}");
+		snprintf(want, sizeof want, "{\"error\":{\"message\":\"%s ", bad[i][1]);
+		CHECK_OK(&r, 400, want);
+	}
 	rt_get(&r, &full, "/iceberg/v1/namespaces/shop/tables/orders", NULL);
 	CHECK_OK(&r, 200, "{\"metadata-location\":\"file:///lake/_iceberg/shop/orders/metadata/v3.metadata.json\","
 			  "\"metadata\":{\"format-version\":2},\"config\":{}}");
