@@ -420,12 +420,6 @@ void req_wake(http_req *req)
 	workers_submit(cn->pk.pool, &cn->pk.t, LANE_PUSH);
 }
 
-void req_wake_here(http_req *req)
-{
-	conn *cn = req->impl;
-	cn->pk.reason = PARK_DONE;
-	conn_step(&cn->pk.t);
-}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)

@@ -27,10 +27,10 @@ static void push_op_free(void *ctx)
 	free(op);
 }
 
-/* the writer thread, after the commit. A committed push is answered here (push_answer: its
- * JSON, its log line, the batch freed, the connection handed back): waking a worker for that
- * cost the chain one more thread to schedule between the fsync and the answer. A refused or
- * failed one (which may be parsed whole again, push_reparse) goes to a worker. */
+/* the writer thread, after the commit. The answer is built on a worker: answering here (one
+ * thread fewer between the commit and the answer) made one-client pushes slower on a busy
+ * machine, the next push's hand-off to its worker 0.1 -> 0.7 ms (docs/benchmarks.md, branch
+ * push-cpu5). */
 static void push_committed(void *ctx, int rc, const ids_error *err)
 {
 	push_op *op = ctx;
@@ -38,10 +38,7 @@ static void push_committed(void *ctx, int rc, const ids_error *err)
 	if (rc)
 		op->err = *err;
 	op->t_done = ledger_mono_us();
-	if (rc)
-		req_wake(op->req);
-	else
-		req_wake_here(op->req);
+	req_wake(op->req);
 }
 
 static void push_start(server *s, http_req *req, http_resp *resp)

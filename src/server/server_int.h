@@ -191,10 +191,6 @@ int resp_over_budget(server *s, http_resp *resp, size_t min_len);
 
 /* Wakes a request whose resp->start began work elsewhere: its cont runs with PARK_DONE. */
 void req_wake(http_req *req);
-/* The same step run on the calling thread, for a continuation that neither blocks nor takes
- * long (a push's answer, on the writer after its commit): one thread fewer to wake between
- * the commit and the answer. */
-void req_wake_here(http_req *req);
 /* Handlers for this path may block for long (they run on the slow workers). */
 int route_slow(const char *path);
 
