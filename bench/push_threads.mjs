@@ -2,9 +2,11 @@
 // turn (interleaved, --rounds times): --clients clients push --pushes batches of 500 new keys
 // (the documents of bench/push.mjs) to `idbsync serve --no-lake --no-inbox`; the counters come
 // from /proc/PID/task/*/schedstat (ns on a CPU) and /proc/PID/task/*/io (syscw and wchar, the
-// bytes written: the writer's are its WAL frames; syscr), read
-// before and after. CPU time moves less with machine load than wall time does; system calls
-// not at all. Linux only.
+// bytes written: the writer's are its WAL frames; syscr) and /proc/PID/task/*/status (context
+// switches, voluntary and not: each is a thread put to sleep or preempted, and with one client
+// every sleep on the push's chain is a wake-up it waits for), read before and after. CPU time
+// moves less with machine load than wall time does; system calls and voluntary switches
+// hardly. Linux only.
 // usage: node bench/push_threads.mjs --bins build/idbsync,/tmp/old/idbsync [--pushes 200]
 //                                    [--rounds 2] [--clients 1] [--server-args "..."]
 import http from 'node:http';
@@ -27,12 +29,14 @@ function threads(pid) {
   for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
       const io = fs.readFileSync(`/proc/${pid}/task/${t}/io`, 'utf8');
+      const st = fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
       out[t] = {
         name: fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim(),
         ns: Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]),
         w: Number(/syscw: (\d+)/.exec(io)[1]),
         r: Number(/syscr: (\d+)/.exec(io)[1]),
         kb: Number(/wchar: (\d+)/.exec(io)[1]) / 1024,
+        cs: Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)[1]) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(st)[1]),
       };
     } catch { /* the thread ended */ }
   }
@@ -54,13 +58,15 @@ for (let r = 0; r < rounds; r++) {
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     const after = threads(srv.proc.pid);
     const per = Object.entries(after).map(([t, a]) => {
-      const b = before[t] || { ns: 0, w: 0, r: 0, kb: 0 };
+      const b = before[t] || { ns: 0, w: 0, r: 0, kb: 0, cs: 0 };
       return { name: a.name, ms: (a.ns - b.ns) / 1e6 / pushes, w: (a.w - b.w) / pushes, r: (a.r - b.r) / pushes,
-        kb: (a.kb - b.kb) / pushes };
-    }).filter((x) => x.ms >= 0.01).sort((x, y) => y.ms - x.ms);
-    const total = per.reduce((s, x) => s + x.ms, 0);
-    console.log(`${bin}: ${Math.round((pushes * 500) / secs)} docs/s, CPU per push ${total.toFixed(3)} ms: ` +
-      per.map((x) => `${x.name} ${x.ms.toFixed(3)} ms (w ${x.w.toFixed(0)} ${x.kb.toFixed(0)} KiB, r ${x.r.toFixed(0)})`).join(', '));
+        kb: (a.kb - b.kb) / pushes, cs: (a.cs - b.cs) / pushes };
+    });
+    const total = per.reduce((s, x) => s + x.ms, 0), switches = per.reduce((s, x) => s + x.cs, 0);
+    console.log(`${bin}: ${Math.round((pushes * 500) / secs)} docs/s, CPU per push ${total.toFixed(3)} ms, ` +
+      `context switches per push ${switches.toFixed(1)}: ` +
+      per.filter((x) => x.ms >= 0.01).sort((x, y) => y.ms - x.ms)
+        .map((x) => `${x.name} ${x.ms.toFixed(3)} ms (w ${x.w.toFixed(0)} ${x.kb.toFixed(0)} KiB, r ${x.r.toFixed(0)}, cs ${x.cs.toFixed(1)})`).join(', '));
     agent.destroy();
     await srv.stop();
   }

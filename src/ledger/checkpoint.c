@@ -6,10 +6,15 @@
  * The WAL restarts from its beginning only after a checkpoint has copied all of it, which a
  * checkpoint running beside a busy writer never quite does (the WAL grew to 411 MB in an
  * 800k-mutation push). So at SQLite's own threshold (CKPT_INLINE) the writer checkpoints once
- * itself, in the hook, as before: the background thread, woken from a quarter of that on, has
- * copied most frames by then, so the rest is little. The WAL stays as large as it was with the
- * automatic checkpoint; with a later inline threshold (4000 frames) it grew 4x, and on a nearly
- * full disk the growing WAL took the space a freed file gave back (faults/disk_full, tmpfs). */
+ * itself, as SQLite's automatic checkpoint did: the background thread, woken from a quarter of
+ * that on, has copied most frames by then, so the rest is little. The WAL stays as large as it
+ * was with the automatic checkpoint; with a later inline threshold (4000 frames) it grew 4x,
+ * and on a nearly full disk the growing WAL took the space a freed file gave back
+ * (faults/disk_full, tmpfs). The writer runs that checkpoint once the group's answers are
+ * queued on the workers, not in the hook: the hook runs inside the COMMIT, before the answer,
+ * and while the lake's reads keep the WAL from restarting nearly every commit past CKPT_INLINE
+ * frames made one (a page copy each, and at times a sync of the database file) with the client
+ * waiting. The next group still begins after it, as before, so the WAL grows no further. */
 #include "ledger_int.h"
 
 #include "idbsync/log.h"
@@ -27,7 +32,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	atomic_store(&lg->wal_frames, frames);
 	atomic_store(&lg->wal_commit_us, ledger_mono_us());
 	if (frames >= CKPT_INLINE) {
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		lg->ck_writer_due = 1; /* ledger_ckpt_writer, once the pushes are answered */
 	} else if (frames >= CKPT_FRAMES) {
 		pthread_mutex_lock(&lg->ckmu);
 		lg->ck_due = 1;
@@ -35,6 +40,14 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		pthread_mutex_unlock(&lg->ckmu);
 	}
 	return SQLITE_OK;
+}
+
+void ledger_ckpt_writer(ledger *lg)
+{
+	if (!lg->ck_writer_due)
+		return;
+	lg->ck_writer_due = 0;
+	sqlite3_wal_checkpoint_v2(lg->w, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 static void *ckpt_main(void *arg)

@@ -114,6 +114,7 @@ struct ledger {
 	pthread_mutex_t ckmu;
 	pthread_cond_t ckwake;
 	int ck_due, ck_stop;
+	int ck_writer_due;                /* writer-only: its own checkpoint waits for the answers */
 	/* the WAL as the writer's hook saw it after its last commit (checkpoint.c), read by a pin
 	 * that waits for the WAL to restart (pin.c) */
 	_Atomic int wal_frames;
@@ -274,6 +275,9 @@ int ledger_prune_old_changes(ledger *lg, sqlite3 *db, int64_t upto, int64_t cuto
 /* checkpoint.c: takes ck (a read-write connection); stop joins the thread and closes it. */
 int ledger_ckpt_start(ledger *lg, sqlite3 *ck, ids_error *err);
 void ledger_ckpt_stop(ledger *lg);
+/* The writer's own checkpoint, if its last commit asked for one: called by the writer between
+ * groups, after their pushes are answered. */
+void ledger_ckpt_writer(ledger *lg);
 int ledger_exec(sqlite3 *db, const char *sql, ids_error *err);
 /* Another connection to the SQLite state (the writer's settings, busy timeout; readonly: a
  * reader's), for a caller that needs one of its own; sqlite3_close() it. */

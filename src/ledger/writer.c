@@ -297,6 +297,7 @@ void *ledger_writer_main(void *arg)
 			ledger_pg_run_group(lg, head);
 		else if (head)
 			run_group(lg, head);
+		ledger_ckpt_writer(lg); /* after the answers (checkpoint.c) */
 		if (hlc_wall_ms() - lg->last_gc_ms >= lg->o.gc_interval_ms) {
 			lg->last_gc_ms = hlc_wall_ms();
 			ledger_flush_notes(lg);

@@ -40,7 +40,9 @@ typedef struct conn {
 	int ready;                  /* resp is the answer: queue it when resumed */
 	int sent;                   /* the answer (or a stream's headers) is queued */
 	int gone;                   /* the client hung up while parked: close */
-	int logged;                 /* the request's log line is written */
+	int logged;                 /* the request's log line is built (and written, or in line) */
+	int in_step;                /* a worker runs conn_step: the line waits in line for the resume */
+	ids_logrec line;            /* the line of a request answered from a worker, not yet written */
 	int woken;                  /* this step follows a wake-up from parking: its answer is paced */
 	atomic_int paced;           /* holds one of the pace window's places (see pace_resume) */
 	struct conn *pace_next;
@@ -58,7 +60,9 @@ typedef struct conn {
 
 /* One line per request: method, path, status, bytes, duration, client, user, and for pushes
  * the counts; errors (4xx warn, 5xx error) with their message. Health checks and metrics
- * scrapes are debug. */
+ * scrapes are debug. A request answered from a worker (conn_step) has its line written after
+ * its connection is handed back: the write wakes whoever reads the log (a pipe), and with one
+ * client pushing that was the client's own process, woken on the chain it waits on. */
 void req_log_line(http_req *req, http_resp *resp)
 {
 	conn *cn = req->impl;
@@ -68,32 +72,33 @@ void req_log_line(http_req *req, http_resp *resp)
 	int status = resp->status ? resp->status : 200;
 	int quiet = !strcmp(req->path, "/healthz") || !strcmp(req->path, "/readyz") || !strcmp(req->path, "/metrics");
 	ids_log_level lvl = status >= 500 ? IDS_LOG_ERROR : status >= 400 ? IDS_LOG_WARN : quiet ? IDS_LOG_DEBUG : IDS_LOG_INFO;
-	ids_logrec r;
-	if (!ids_log_begin(&r, lvl, "request"))
+	ids_logrec *r = &cn->line;
+	if (!ids_log_begin(r, lvl, "request"))
 		return;
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - cn->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - cn->t0.tv_nsec) / 1e6;
-	ids_log_str(&r, "method", req->method);
-	ids_log_str(&r, "path", req->path);
-	ids_log_int(&r, "status", status);
-	ids_log_int(&r, "bytes_in", (long long)(cn->bytes_in ? cn->bytes_in : cn->spooled));
-	ids_log_int(&r, "bytes_out", resp->stream ? -1 : resp->file ? resp->file_bytes
+	ids_log_str(r, "method", req->method);
+	ids_log_str(r, "path", req->path);
+	ids_log_int(r, "status", status);
+	ids_log_int(r, "bytes_in", (long long)(cn->bytes_in ? cn->bytes_in : cn->spooled));
+	ids_log_int(r, "bytes_out", resp->stream ? -1 : resp->file ? resp->file_bytes
 				      : resp->page ? (long long)resp->page->len : (long long)resp->body.len);
-	ids_log_num(&r, "ms", ms);
+	ids_log_num(r, "ms", ms);
 	if (req->log_client)
-		ids_log_str(&r, "client", req->log_client);
+		ids_log_str(r, "client", req->log_client);
 	if (req->user && req->user[0])
-		ids_log_str(&r, "user", req->user);
+		ids_log_str(r, "user", req->user);
 	if (req->log_push) {
-		ids_log_int(&r, "mutations", req->log_mutations);
-		ids_log_int(&r, "applied", req->log_applied);
-		ids_log_int(&r, "duplicates", req->log_duplicates);
-		ids_log_int(&r, "conflicts", req->log_conflicts);
+		ids_log_int(r, "mutations", req->log_mutations);
+		ids_log_int(r, "applied", req->log_applied);
+		ids_log_int(r, "duplicates", req->log_duplicates);
+		ids_log_int(r, "conflicts", req->log_conflicts);
 	}
 	if (status >= 400 && resp->body.len)
-		ids_log_strn(&r, "error", resp->body.data, resp->body.len < 600 ? resp->body.len : 600);
-	ids_log_end(&r);
+		ids_log_strn(r, "error", resp->body.data, resp->body.len < 600 ? resp->body.len : 600);
+	if (!cn->in_step)
+		ids_log_end(r);
 }
 
 static int is_upload(const char *method, const char *url)
@@ -332,6 +337,14 @@ static int hung_up(int fd)
 	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* Before a step hands its connection on other than by resuming it: a line built meanwhile
+ * is written now. */
+static void step_end(conn *cn)
+{
+	cn->in_step = 0;
+	ids_log_end(&cn->line);
+}
+
 /* One step of a request on a worker: the handler, or the continuation it left (after a
  * wake-up, a push's commit, or a stream that ran dry). Ends by parking the request, by
  * starting its outside work, or by resuming its connection. */
@@ -343,6 +356,7 @@ static void conn_step(task *t)
 	/* an answer to a wake-up (a commit, a deadline, a stream's next frame) is one of many:
 	 * paced; a push's (PARK_DONE) and a new request's are not */
 	cn->woken = cn->dispatched && cn->pk.reason != PARK_DONE;
+	cn->in_step = 1;
 	if (!cn->dispatched) {
 		cn->dispatched = 1;
 		if (cn->push)
@@ -350,11 +364,15 @@ static void conn_step(task *t)
 		route_dispatch(s, &cn->req, resp, &cn->rid);
 	} else if (cn->pk.reason == PARK_GONE || (cn->pk.reason == PARK_NONE && !resp->stream && hung_up(cn->pk.fd))) {
 		cn->gone = 1;
+		step_end(cn);
 		conn_resume(cn);
 		return;
 	} else if (resp->cont) {
 		resp->cont(s, &cn->req, resp, cn->pk.reason);
 	}
+	/* cn is another thread's once handed on: nothing of it is touched after */
+	if (resp->park || resp->bulk || resp->start)
+		step_end(cn);
 	if (resp->park) {
 		resp->park = 0;
 		cn->pk.after = resp->park_after;
@@ -386,10 +404,14 @@ static void conn_step(task *t)
 		if (cn->push)
 			cn->t_stage = ledger_mono_us();
 	}
+	ids_logrec line = cn->line; /* written once the answer is on its way (req_log_line) */
+	cn->line.on = 0;
+	cn->in_step = 0;
 	if (cn->woken)
 		pace_resume(cn);
 	else
 		conn_resume(cn);
+	ids_log_end(&line);
 }
 
 void req_wake(http_req *req)
@@ -398,6 +420,7 @@ void req_wake(http_req *req)
 	cn->pk.reason = PARK_DONE;
 	workers_submit(cn->pk.pool, &cn->pk.t, LANE_PUSH);
 }
+
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -529,6 +552,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 	if (cn->resp.stream_free)
 		cn->resp.stream_free(cn->resp.stream_ctx);
 	pace_done(cn);
+	ids_log_end(&cn->line); /* none is left waiting; if one were, it is still written */
 	page_unref(cn->resp.page);
 	ids_buf_free(&cn->resp.body);
 	ids_buf_free(&cn->body);

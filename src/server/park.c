@@ -163,7 +163,15 @@ static void *watcher_main(void *arg)
 		if (now != h) {
 			h = now;
 			atomic_store(&p->head, h);
-			poke(p);
+			/* the waker only if someone waits: with nothing parked (one client pushing) it
+			 * woke on every commit, beside the push's answer, to find nobody. A request that
+			 * parks after this look compares its cursor with this head itself (parking_add,
+			 * under mu) */
+			pthread_mutex_lock(&p->mu);
+			int waiting = p->n > 0;
+			pthread_mutex_unlock(&p->mu);
+			if (waiting)
+				poke(p);
 		}
 	}
 	return NULL;

@@ -27,6 +27,7 @@ struct workers {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;          /* the workers that take every lane wait here */
 	pthread_cond_t cv_push;     /* the push-only worker waits here */
+	int push_idle;              /* the push-only worker is waiting on cv_push */
 	task *head[LANES], *tail[LANES]; /* lane 0 first (see workers_submit) */
 	int stop;
 	int nice;
@@ -49,7 +50,13 @@ static void *run(void *arg)
 		if (q == lanes)
 			q = LANES; /* nothing this worker may take */
 		if (q == LANES && !w->stop) {
-			pthread_cond_wait(k->first_lane_only ? &w->cv_push : &w->cv, &w->mu);
+			if (k->first_lane_only) {
+				w->push_idle = 1;
+				pthread_cond_wait(&w->cv_push, &w->mu);
+				w->push_idle = 0;
+			} else {
+				pthread_cond_wait(&w->cv, &w->mu);
+			}
 			continue;
 		}
 		if (q == LANES)
@@ -124,11 +131,17 @@ void workers_submit_list(workers *w, task *first, int lane)
 	else
 		w->head[lane] = first;
 	w->tail[lane] = last;
-	if (lane == LANE_PUSH)
-		pthread_cond_signal(&w->cv_push);
 	/* as many workers as there are batches to take (run): waking all of them for a wave of
 	 * thousands only had them switch in to fight over this lock */
 	int wake = lane == LANE_WOKEN ? (n + WOKEN_BATCH - 1) / WOKEN_BATCH : n;
+	if (lane == LANE_PUSH && w->push_idle) {
+		/* the push-only worker takes the first; waking another as well (as before) made two
+		 * threads switch in for one push's step, twice per push, on the chain a client waits
+		 * for, and one of them found nothing */
+		pthread_cond_signal(&w->cv_push);
+		w->push_idle = 0; /* a second push before it runs wakes another worker */
+		wake--;
+	}
 	for (int i = 0; i < wake && i < w->n; i++)
 		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
