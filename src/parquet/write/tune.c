@@ -39,13 +39,18 @@ int pqw_ztune_choose(pq_writer *w, pqw_scratch *sc, const uint8_t *in, size_t n,
 }
 
 /* gzip: libdeflate's level 6 against its level 9 (lazy2: a second lazy step and longer hash
- * chains), on the same probe as zstd's finders. Level 9 costs 3-5x the CPU of 6, and on the
- * bench's columns a first page saved 0.0-2.2% with it (numbers, dictionary indices, long
- * text) but 12.4% on URLs (a shared prefix, a word, a counter): 284,141 -> 240,728 B, where
- * DuckDB's miniz writes 252,207. So a chunk takes level 9 only when its probe comes out more
- * than 1/GZ_MARGIN smaller, and everything else keeps level 6 and its speed. */
+ * chains) on the first GZ_PROBE bytes of a chunk's first page, when that page has at least
+ * ZTUNE_MIN bytes. Level 9 costs 3-5x the CPU of 6, and on the bench's columns a probe saved
+ * 0.0-1.2% with it (numbers, dictionary indices, long text) but 8.6% on URLs (a shared
+ * prefix, a word, a counter; over the column 284,141 -> 240,728 B, where DuckDB's miniz
+ * writes 252,207). So a chunk takes level 9 only when its probe comes out more than
+ * 1/GZ_MARGIN smaller; everything else keeps level 6 and its speed. The window of deflate is
+ * 32 KiB, so a probe of 32 KiB sees what a page does; a probe of 128 KiB had cost 18% more
+ * instructions on a 200k-row mixed write, this one 4% (less on larger writes: a probe per
+ * chunk). */
 #define GZ_HIGH 9
 #define GZ_MARGIN 20
+#define GZ_PROBE ((size_t)32 << 10)
 
 int pqw_gzlevel_choose(pq_writer *w, pqw_scratch *sc, const uint8_t *in, size_t n, ids_error *err)
 {
@@ -54,7 +59,7 @@ int pqw_gzlevel_choose(pq_writer *w, pqw_scratch *sc, const uint8_t *in, size_t 
 	size_t size[2];
 	for (int t = 0; t < 2; t++) {
 		ids_buf_reset(&sc->comp);
-		int rc = pq_compress(w->codec, t ? GZ_HIGH : 6, in, ZTUNE_PROBE, &sc->comp, err);
+		int rc = pq_compress(w->codec, t ? GZ_HIGH : 6, in, GZ_PROBE, &sc->comp, err);
 		if (rc)
 			return rc;
 		size[t] = sc->comp.len;
