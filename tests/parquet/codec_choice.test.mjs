@@ -38,7 +38,7 @@ function mulberry32(a) {
 }
 const WORDS = 'lake page frame column chunk row group codec value dictionary level header index footer'.split(' ');
 function rows(n) {
-  const r = mulberry32(20);
+  const r = mulberry32(20), ru = mulberry32(21);   // ru: the URLs, so the other columns stay as they were
   const t0 = Date.UTC(2024, 0, 1);
   const out = [];
   for (let i = 0; i < n; i++) {
@@ -50,6 +50,7 @@ function rows(n) {
       amount: Math.round(r() * 999999) / 100,
       note: r() < 0.1 ? `note ${Math.floor(r() * 500)}` : null,
       body: r() < 0.05 ? null : `${words.join(' ')} ${Math.floor(r() * 1e9)}`,
+      url: `https://example.org/${WORDS[Math.floor(ru() * ru() * WORDS.length)]}/${WORDS[Math.floor(ru() * WORDS.length)]}-${i.toString(36)}`,
     });
   }
   return out;
@@ -122,16 +123,16 @@ function lz4Block(input, outputLength) {
   return out;
 }
 
-const asWant = (r) => ({ id: Number(r.id), ts: r.ts, amount: r.amount, note: r.note, body: r.body });
+const asWant = (r) => ({ id: Number(r.id), ts: r.ts, amount: r.amount, note: r.note, body: r.body, url: r.url });
 const ours = (file) => run(BIN, ['parquet', 'cat', file]).trim().split('\n').map((l) => {
   const r = JSON.parse(l);
   return asWant({ ...r, ts: r.ts.$date });
 });
 async function duck(file) {
   const db = await (await DuckDBInstance.create(':memory:')).connect();
-  const q = `SELECT id, strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') ts, amount, note, body
+  const q = `SELECT id, strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') ts, amount, note, body, url
              FROM read_parquet('${file}') ORDER BY id`;
-  return (await db.runAndReadAll(q)).getRows().map(([id, ts, amount, note, body]) => asWant({ id, ts, amount, note, body }));
+  return (await db.runAndReadAll(q)).getRows().map(([id, ts, amount, note, body, url]) => asWant({ id, ts, amount, note, body, url }));
 }
 async function hyp(file) {
   const buf = readFileSync(file);
@@ -199,4 +200,39 @@ test('snappy, zstd and lz4_raw (not cutting) hold PLAIN text pages back and writ
   await readsBack(t, join(dir, 'snappy.parquet'));
   await readsBack(t, join(dir, 'snappy--page-version2.parquet'));
   assert.deepEqual(ours(join(dir, 'gzip.parquet')), want, 'our reader, gzip');
+});
+
+test('gzip: a chunk takes level 9 where its first page comes out much smaller so, the rest stay at 6', async (t) => {
+  const tuned = chunks(write('gzip')), l6 = chunks(write('gzip', ['--compression-level', '6']));
+  const l9 = chunks(write('gzip', ['--compression-level', '9']));
+  // the URLs: their frames are level 9's, byte for byte the same size, and well under level 6's
+  assert.equal(tuned.url.bytes, l9.url.bytes, `url: ${tuned.url.bytes} B, level 9 ${l9.url.bytes}`);
+  assert.ok(tuned.url.bytes < l6.url.bytes * 0.95, `url: ${tuned.url.bytes} B, level 6 ${l6.url.bytes}`);
+  // numbers level 9 hardly shrinks keep level 6 (and its CPU)
+  for (const col of ['id', 'ts', 'amount'])
+    assert.equal(tuned[col].bytes, l6[col].bytes, `${col}: ${tuned[col].bytes} B, level 6 ${l6[col].bytes}`);
+  assert.deepEqual(tuned.url.pages.map((p) => [p.n, p.enc]), l6.url.pages.map((p) => [p.n, p.enc]));
+  await readsBack(t, join(dir, 'gzip.parquet'), { hyparquet: false });   // hyparquet has no gzip of its own
+});
+
+test('snappy: PLAIN pages of fixed-width values fill the whole 64 KiB fragments of twice the page size', async (t) => {
+  // 100,000 values of 8 bytes: pages of 200,000 B make 6 fragments (393,216 B), of 100,000 B 3
+  for (const extra of [['--page-size', '200000'], ['--page-size', '200000', '--page-version', '2'], ['--page-size', '100000']]) {
+    const file = write('snappy', extra), c = chunks(file);
+    const frag = Math.floor((2 * Number(extra[1])) / 65536) * 65536, v2 = extra.includes('--page-version');
+    for (const col of ['id', 'ts', 'amount']) {
+      const pages = c[col].pages, last = pages.length - 1;
+      assert.equal(pages.reduce((s, p) => s + p.n, 0), N, `${col} ${extra.join(' ')}: every entry once`);
+      assert.equal(pages.length, Math.ceil((8 * N) / (frag - 8)), `${col} ${extra.join(' ')}: ${pages.length} pages`);
+      // V1: levels and values fill the fragments but for less than a value; V2: the values
+      // do, and the page's size counts its few bytes of levels too
+      pages.forEach((p, i) => {
+        assert.equal(p.enc, 0, `${col}: PLAIN`);
+        if (i < last)
+          assert.ok(v2 ? p.unc >= frag && p.unc < frag + 8 : p.unc <= frag && p.unc > frag - 8,
+            `${col} ${extra.join(' ')} page ${i}: ${p.unc} B`);
+      });
+    }
+    await readsBack(t, file);
+  }
 });

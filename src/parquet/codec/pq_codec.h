@@ -23,6 +23,8 @@ typedef enum pq_ztune {
 	PQ_ZTUNE_DFAST4,      /* level 3's parameters for inputs <= 256 KiB: dfast, match 4 */
 	PQ_ZTUNE_FAST6,       /* level 2: fast, match 6 */
 	PQ_ZTUNE_FAST4,       /* level 2 with a minimum match of 4 */
+	PQ_ZTUNE_TEXT,        /* level 3's finder with a 1 MiB window instead of 2 MiB: long text
+			       * pages, which a probe of a page's start cannot tell apart */
 	PQ_ZTUNE_COUNT
 } pq_ztune;
 

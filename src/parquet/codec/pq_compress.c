@@ -12,39 +12,37 @@
 #include <zstd.h>
 
 static _Thread_local ZSTD_CCtx *tls_cctx;
-static _Thread_local struct libdeflate_compressor *tls_gz;
-static _Thread_local int tls_gz_level;
+static _Thread_local struct libdeflate_compressor *tls_gz[13];   /* by level, 1-12 */
 
 void pq_codec_thread_cleanup(void)
 {
 	ZSTD_freeCCtx(tls_cctx);
 	tls_cctx = NULL;
-	libdeflate_free_compressor(tls_gz);
-	tls_gz = NULL;
+	for (int i = 0; i < 13; i++) {
+		libdeflate_free_compressor(tls_gz[i]);
+		tls_gz[i] = NULL;
+	}
 	pq_decompress_thread_cleanup();
 }
 
 /* GZIP pages go through libdeflate rather than zlib: a page is one whole buffer, which is
  * what libdeflate is built for, and at the same level 6 it took the mixed 1M-row gzip write
  * from 2.6 s to 1.0 s of CPU with smaller pages (docs/benchmarks.md, "GZIP pages through
- * libdeflate"). One compressor per thread, kept across pages (it holds the match finder's
- * tables, a large allocation); remade only when the level changes. The output is one
- * ordinary gzip member, which every reader (and zlib) decodes. */
+ * libdeflate"). One compressor per thread and level, kept across pages (it holds the match
+ * finder's tables, a large allocation; a write's chunks may take two levels, tune.c). The
+ * output is one ordinary gzip member, which every reader (and zlib) decodes. */
 static int gzip_compress(int level, const uint8_t *in, size_t n, ids_buf *out, ids_error *err)
 {
 	/* libdeflate's levels are 1-12 (10-12 are its slow near-optimal parser); 6 is the
 	 * default of both libdeflate and zlib, so --compression-level means the same up to 9 */
 	int lv = level > 0 ? (level > 12 ? 12 : level) : 6;
-	if (!tls_gz || tls_gz_level != lv) {
-		libdeflate_free_compressor(tls_gz);
-		tls_gz_level = lv;
-		if (!(tls_gz = libdeflate_alloc_compressor(lv)))
-			return ids_fail(err, IDS_ENOMEM, "gzip: cannot create compressor");
-	}
-	size_t bound = libdeflate_gzip_compress_bound(tls_gz, n);
+	struct libdeflate_compressor **gz = &tls_gz[lv];
+	if (!*gz && !(*gz = libdeflate_alloc_compressor(lv)))
+		return ids_fail(err, IDS_ENOMEM, "gzip: cannot create compressor");
+	size_t bound = libdeflate_gzip_compress_bound(*gz, n);
 	if (n > UINT32_MAX || ids_buf_reserve(out, bound))
 		return ids_fail(err, IDS_ELIMIT, "gzip: page of %zu bytes does not fit", n);
-	size_t c = libdeflate_gzip_compress(tls_gz, in, n, out->data + out->len, bound);
+	size_t c = libdeflate_gzip_compress(*gz, in, n, out->data + out->len, bound);
 	if (c == 0)
 		return ids_fail(err, IDS_EIO, "gzip: compression failed");
 	out->len += c;
@@ -83,6 +81,7 @@ static size_t zstd_tune(ZSTD_CCtx *cc, pq_ztune tune)
 		[PQ_ZTUNE_DFAST4] = {3, 18, 16, 16, 1, 4, ZSTD_dfast},
 		[PQ_ZTUNE_FAST6] = {2, 0, 0, 0, 0, 0, 0},
 		[PQ_ZTUNE_FAST4] = {2, 0, 0, 0, 0, 4, 0},
+		[PQ_ZTUNE_TEXT] = {3, 20, 0, 0, 0, 0, 0},
 	};
 	size_t r = ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
 	const int p[][2] = {{ZSTD_c_compressionLevel, t[tune].level}, {ZSTD_c_windowLog, t[tune].wlog},

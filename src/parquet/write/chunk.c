@@ -79,7 +79,7 @@ static void reset_chunk(pq_writer *w, pqw_col *c)
 	pqw_stats_reset(&c->st);
 	c->num_values = c->unc_bytes = 0;
 	c->pages_plain = c->dict_pages = 0;
-	c->ztune = c->lz4_pieces = -1;
+	c->ztune = c->gz_level = c->lz4_pieces = -1;
 	c->rows = 0;
 	if (c->dict) {
 		pqw_dict_clear(c->dict);

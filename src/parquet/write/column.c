@@ -154,7 +154,7 @@ int pqw_col_init(pq_writer *w, pqw_col *c, const pq_node *leaf, char **path, siz
 	if (pqw_page_init(&c->cur, c))
 		return IDS_ENOMEM;
 	c->dict_max = w->o.dict_max_bytes;
-	c->ztune = c->lz4_pieces = -1;
+	c->ztune = c->gz_level = c->lz4_pieces = -1;
 	if (w->o.dictionary && leaf->type != PQ_BOOLEAN) {
 		if (!(c->dict = pqw_dict_new(leaf->type, c->width)))
 			return IDS_ENOMEM;

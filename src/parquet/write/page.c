@@ -230,9 +230,22 @@ static int page_compress(pq_writer *w, pqw_col *c, pqw_scratch *sc, const uint8_
 			return t;
 		c->ztune = t;
 	}
+	if (c->gz_level < 0) {
+		int l = pqw_gzlevel_choose(w, sc, in, n, err);
+		if (l < 0)
+			return l;
+		c->gz_level = l;
+	}
+	/* a held text page longer than zstd's 1 MiB window at level 3: TEXT (pq_codec.h). Its
+	 * 2 MiB window finds repeats further back that cost more to point at than they save:
+	 * the text set's 95 MB body in 16 MiB pages 35,798,968 -> 35,721,738 B (a window of
+	 * 512 KiB smaller still, but titles larger), titles and URLs 36 and 267 B smaller */
+	pq_ztune tune = (pq_ztune)c->ztune;
+	if (tune == PQ_ZTUNE_LEVEL && n > ((size_t)1 << 20) && pqw_holds(w, c))
+		tune = PQ_ZTUNE_TEXT;
 	ids_buf_reset(&sc->comp);
-	int rc = pq_compress_tuned(w->codec, w->o.codec_level, (pq_ztune)c->ztune, in, n, &sc->comp,
-				   err);
+	int level = w->o.codec_level > 0 ? w->o.codec_level : c->gz_level;   /* 0 but at gzip */
+	int rc = pq_compress_tuned(w->codec, level, tune, in, n, &sc->comp, err);
 	if (rc)
 		return rc;
 	*out = (const uint8_t *)sc->comp.data;
@@ -250,7 +263,7 @@ static int64_t count_nulls(const pqw_col *c, const pqw_page *pg)
 	return n;
 }
 
-static void put_levels(ids_buf *b, const int16_t *lv, size_t n, int16_t max, int prefix)
+void pqw_levels_encode(ids_buf *b, const int16_t *lv, size_t n, int16_t max, int prefix)
 {
 	size_t at = b->len;
 	if (prefix)
@@ -262,10 +275,7 @@ static void put_levels(ids_buf *b, const int16_t *lv, size_t n, int16_t max, int
 	}
 }
 
-/* Compresses the page body b (levels: the first lv_len bytes, rep_len of them repetition
- * levels; then the values) and appends its header and body to c's chunk. n_lv level
- * entries, nulls of them null, rows of them starting a row. */
-static int emit_page(pq_writer *w, pqw_col *c, pqw_scratch *sc, const ids_buf *b, size_t lv_len,
+int pqw_emit_page(pq_writer *w, pqw_col *c, pqw_scratch *sc, const ids_buf *b, size_t lv_len,
 		     size_t rep_len, size_t n_lv, int64_t nulls, size_t rows, pq_encoding enc,
 		     ids_error *err)
 {
@@ -341,120 +351,6 @@ static int emit_page(pq_writer *w, pqw_col *c, pqw_scratch *sc, const ids_buf *b
 	return 0;
 }
 
-/* The PLAIN page of a flat column (levels in b's first lv_len bytes, values after them) as
- * pages of at most PQW_LZ4_PIECE value bytes (a value larger than that is a page of its
- * own), each with its slice of the definition levels: see pqw_lz4_pieces_pay. */
-static int emit_pieces(pq_writer *w, pqw_col *c, pqw_scratch *sc, const pqw_page *pg,
-		       const ids_buf *b, size_t lv_len, ids_error *err)
-{
-	int v2 = w->o.page_version == 2;
-	const uint8_t *v = (const uint8_t *)b->data + lv_len, *end = (const uint8_t *)b->data + b->len;
-	size_t e = 0;
-	while (e < pg->n_lv) {
-		size_t e0 = e, bytes = 0;
-		int64_t nulls = 0;
-		for (; e < pg->n_lv; e++) {
-			if (pg->def && pg->def[e] < c->max_def) {
-				nulls++;
-				continue;
-			}
-			size_t k = (size_t)c->width;
-			if (!k) {   /* a BYTE_ARRAY value: its 4-byte length, then the bytes */
-				uint32_t l;
-				if ((size_t)(end - v) - bytes < 4)
-					break;
-				memcpy(&l, v + bytes, 4);
-				k = 4 + (size_t)l;
-			}
-			if (bytes && bytes + k > PQW_LZ4_PIECE)
-				break;
-			bytes += k;
-		}
-		if (e == e0)   /* a length running past the staged values: our own bug */
-			return ids_fail(err, IDS_EINVAL, "column '%s': staged values end early",
-					c->leaf->name);
-		ids_buf *p = &sc->piece;
-		ids_buf_reset(p);
-		if (c->max_def)
-			put_levels(p, pg->def + e0, e - e0, c->max_def, !v2);
-		size_t plv = p->len;
-		ids_buf_append(p, v, bytes);
-		if (p->failed || v + bytes > end)
-			return ids_fail(err, p->failed ? p->failed : IDS_EINVAL,
-					"column '%s': page piece too large", c->leaf->name);
-		int rc = emit_page(w, c, sc, p, plv, 0, e - e0, nulls, e - e0, PQ_ENC_PLAIN, err);
-		if (rc)
-			return rc;
-		v += bytes;
-	}
-	return 0;
-}
-
-/* Long text compresses better in long pages: snappy and zstd start each page with no
- * history, and a column of 1-3 KB strings in 1 MiB pages came out 0.3% (snappy) and 0.5%
- * (zstd) larger than DuckDB's one page per row group; short strings that fit in a few pages
- * (titles, URLs) up to 1.2%. So an encoder holds the PLAIN pages of a flat BYTE_ARRAY column
- * back and writes them as one page of up to HOLD_MAX values, or at the chunk's end
- * (pqw_chunk_finish). For lz4_raw only when its first page did not pay in pieces (tune.c:
- * the pieces go the other way; URLs 492,540 -> 491,760 B held); not for gzip, whose pages
- * libdeflate already compresses smaller than DuckDB's. The held bytes are the
- * values of one page, bounded like the chunk the writer keeps anyway. */
-#define HOLD_MAX ((size_t)16 << 20)
-
-static int holds(const pq_writer *w, const pqw_col *c)
-{
-	return c->type == PQ_BYTE_ARRAY && !c->max_rep &&
-	       (w->codec == PQ_CODEC_SNAPPY || w->codec == PQ_CODEC_ZSTD ||
-		(w->codec == PQ_CODEC_LZ4_RAW && !c->lz4_pieces));
-}
-
-/* Appends the page's levels and values (b after lv_len) to what c holds. */
-static int hold_page(pqw_col *c, const pqw_page *pg, const ids_buf *b, size_t lv_len,
-		     int64_t nulls, ids_error *err)
-{
-	if (c->max_def) {
-		if (c->held_lv + pg->n_lv > c->held_cap) {
-			size_t cap = (c->held_lv + pg->n_lv) * 2;
-			int16_t *d = realloc(c->held_def, cap * sizeof *d);
-			if (!d)
-				return ids_fail(err, IDS_ENOMEM, "column '%s': out of memory", c->leaf->name);
-			c->held_def = d;
-			c->held_cap = cap;
-		}
-		memcpy(c->held_def + c->held_lv, pg->def, pg->n_lv * sizeof *pg->def);
-	}
-	c->held_lv += pg->n_lv;
-	c->held_nulls += nulls;
-	ids_buf_append(&c->held, b->data + lv_len, b->len - lv_len);
-	if (c->held.failed)
-		return ids_fail(err, c->held.failed, "column '%s': page too large", c->leaf->name);
-	return 0;
-}
-
-int pqw_release_held(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err)
-{
-	if (!c->held_lv)
-		return 0;
-	ids_buf *b = &sc->page;
-	ids_buf_reset(b);
-	if (c->max_def)
-		put_levels(b, c->held_def, c->held_lv, c->max_def, w->o.page_version != 2);
-	size_t lv_len = b->len;
-	ids_buf_append(b, c->held.data, c->held.len);
-	if (b->failed)
-		return ids_fail(err, b->failed, "column '%s': page too large", c->leaf->name);
-	int rc = emit_page(w, c, sc, b, lv_len, 0, c->held_lv, c->held_nulls, c->held_lv,
-			   PQ_ENC_PLAIN, err);
-	c->held_lv = 0;
-	c->held_nulls = 0;
-	ids_buf_reset(&c->held);
-	if (c->held.cap > HOLD_MAX * 2) {   /* do not pin a huge buffer for the next chunk */
-		ids_buf_free(&c->held);
-		ids_buf_init(&c->held, 0);
-	}
-	return rc;
-}
-
 int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err)
 {
 	if (!pg->n_lv)
@@ -468,13 +364,14 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 	if (rc)
 		return rc;
 	int64_t nulls = count_nulls(c, pg);
-	ids_buf *b = &sc->page;
+	int frag = !dict && pqw_fragments(w, c);   /* levels and values go to c->held instead */
+	ids_buf *b = &sc->page, *vb = frag ? &c->held : b;
 	ids_buf_reset(b);
 	if (c->max_rep)
-		put_levels(b, pg->rep, pg->n_lv, c->max_rep, !v2);
+		pqw_levels_encode(b, pg->rep, pg->n_lv, c->max_rep, !v2);
 	size_t rep_len = b->len;
-	if (c->max_def)
-		put_levels(b, pg->def, pg->n_lv, c->max_def, !v2);
+	if (c->max_def && !frag)
+		pqw_levels_encode(b, pg->def, pg->n_lv, c->max_def, !v2);
 	size_t lv_len = b->len;
 	pq_encoding enc;
 	if (dict) {
@@ -491,11 +388,13 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 			if (c->type == PQ_BOOLEAN)
 				pqw_pack_bools(b, sp.p, sp.n);
 			else
-				ids_buf_append(b, sp.p, sp.len);
+				ids_buf_append(vb, sp.p, sp.len);
 			pqw_stats_plain(&c->st, c, sp.p, sp.len, sp.n);
 		}
 		enc = PQ_ENC_PLAIN;
 	}
+	if (vb->failed)
+		return ids_fail(err, vb->failed, "column '%s': page too large", c->leaf->name);
 	if (b->failed)
 		return ids_fail(err, b->failed, "column '%s': page too large", c->leaf->name);
 	if (b->len > INT32_MAX / 2)
@@ -511,14 +410,14 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 		if (c->lz4_pieces < 0)
 			return c->lz4_pieces;
 	}
-	if (!dict && c->lz4_pieces > 0) {
-		rc = emit_pieces(w, c, sc, pg, b, lv_len, err);
-	} else if (!dict && holds(w, c)) {
-		rc = hold_page(c, pg, b, lv_len, nulls, err);
-		if (!rc && c->held.len >= HOLD_MAX)
-			rc = pqw_release_held(w, c, sc, err);
-	} else
-		rc = emit_page(w, c, sc, b, lv_len, rep_len, pg->n_lv, nulls, pg->rows, enc, err);
+	if (frag)
+		rc = pqw_hold_fragments(w, c, sc, pg, nulls, err);
+	else if (!dict && c->lz4_pieces > 0)
+		rc = pqw_emit_pieces(w, c, sc, pg, b, lv_len, err);
+	else if (!dict && pqw_holds(w, c))
+		rc = pqw_hold_text(w, c, sc, pg, b, lv_len, nulls, err);
+	else
+		rc = pqw_emit_page(w, c, sc, b, lv_len, rep_len, pg->n_lv, nulls, pg->rows, enc, err);
 	if (rc)
 		return rc;
 	pqw_page_unchain(w, c, pg);

@@ -123,9 +123,11 @@ typedef struct pqw_col {
 	int64_t num_values, unc_bytes;
 	int pages_plain;
 	int ztune;               /* pq_ztune of the chunk's zstd pages, -1 until its first page */
+	int gz_level;            /* libdeflate level of the chunk's gzip pages (0: the codec's
+				  * default), -1 until its first page */
 	int lz4_pieces;          /* 1: the chunk's PLAIN lz4_raw pages are cut in pieces; -1
 				  * until its first PLAIN page */
-	ids_buf held;            /* PLAIN text pages held to be written as one (page.c): values */
+	ids_buf held;            /* PLAIN values held to be cut into pages (cut.c): values */
 	int16_t *held_def;       /* and definition levels (held_lv of them, room for held_cap) */
 	size_t held_lv, held_cap;
 	int64_t held_nulls;
@@ -302,15 +304,44 @@ void pqw_scratch_free(pqw_scratch *sc);
  * page of its own; 0 when not; a negative error code on failure. Both use sc->comp. */
 #define PQW_LZ4_PIECE ((size_t)60 << 10)
 int pqw_ztune_choose(pq_writer *w, pqw_scratch *sc, const uint8_t *in, size_t n, ids_error *err);
+int pqw_gzlevel_choose(pq_writer *w, pqw_scratch *sc, const uint8_t *in, size_t n, ids_error *err);
 int pqw_lz4_pieces_pay(pq_writer *w, pqw_scratch *sc, const uint8_t *whole, size_t whole_n,
 		       const uint8_t *vals, size_t vals_n, ids_error *err);
 
 /* Encodes one staged page into c->chunk (the encoder side; pg is reset afterwards). */
 int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids_error *err);
-/* After the row group's last page of c, on its encoder: writes the PLAIN text pages the
- * encoder held back (page.c) as one page, then pqw_dict_finish. sc: the encoder's scratch. */
-int pqw_chunk_finish(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err);
+/* Appends n levels (max: the column's max level) as the RLE / bit-packed hybrid, after a
+ * 4-byte length when prefix (V1 pages) (page.c). */
+void pqw_levels_encode(ids_buf *b, const int16_t *lv, size_t n, int16_t max, int prefix);
+/* Compresses the page body b (levels: the first lv_len bytes, rep_len of them repetition
+ * levels; then the values) and appends its header and body to c's chunk. n_lv level
+ * entries, nulls of them null, rows of them starting a row (page.c). */
+int pqw_emit_page(pq_writer *w, pqw_col *c, pqw_scratch *sc, const ids_buf *b, size_t lv_len,
+		  size_t rep_len, size_t n_lv, int64_t nulls, size_t rows, pq_encoding enc,
+		  ids_error *err);
+
+/* Pages cut differently from how they were staged (cut.c), all PLAIN pages of a flat
+ * column on its encoder:
+ * pqw_emit_pieces writes pg (built in b: levels in the first lv_len bytes, then values) as
+ * pages of at most PQW_LZ4_PIECE value bytes (see pqw_lz4_pieces_pay).
+ * pqw_holds: whether c's text pages are held and written as one (snappy, zstd, lz4_raw not
+ * cutting pieces); pqw_hold_text holds pg (built in b), writing what is held at 16 MiB.
+ * pqw_fragments: whether c's pages are cut at whole snappy fragments; pqw_hold_fragments
+ * takes pg's levels (its values the caller appended to c->held) and writes the held pages
+ * that are full.
+ * pqw_release_held writes what c holds as one page (the chunk's end; 0 when nothing). */
+int pqw_emit_pieces(pq_writer *w, pqw_col *c, pqw_scratch *sc, const pqw_page *pg,
+		    const ids_buf *b, size_t lv_len, ids_error *err);
+int pqw_holds(const pq_writer *w, const pqw_col *c);
+int pqw_hold_text(pq_writer *w, pqw_col *c, pqw_scratch *sc, const pqw_page *pg, const ids_buf *b,
+		  size_t lv_len, int64_t nulls, ids_error *err);
+int pqw_fragments(const pq_writer *w, const pqw_col *c);
+int pqw_hold_fragments(pq_writer *w, pqw_col *c, pqw_scratch *sc, const pqw_page *pg,
+		       int64_t nulls, ids_error *err);
 int pqw_release_held(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err);
+/* After the row group's last page of c, on its encoder: writes the PLAIN text pages the
+ * encoder held back (cut.c) as one page, then pqw_dict_finish. sc: the encoder's scratch. */
+int pqw_chunk_finish(pq_writer *w, pqw_col *c, pqw_scratch *sc, ids_error *err);
 /* After the row group's last page of c: folds the dictionary into the chunk's statistics
  * and compresses the dictionary page's body into c->dict_body (chunk.c). Runs on the
  * column's encoder thread when there is one (the serial end of a write compressed every
