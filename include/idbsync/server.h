@@ -23,7 +23,8 @@ typedef struct server_hooks {
 	/* GET /readyz: appends the lake's health as JSON; non-zero when it is not ready. */
 	int (*health)(void *ctx, ids_buf *out);
 	/* GET /iceberg/v1/...: the lake's committed Iceberg tables, as lake_iceberg_read
-	 * (ns NULL: namespaces one a line; table NULL: tables of ns; else loc and metadata JSON). */
+	 * (ns NULL: namespaces one a line; table NULL: tables of ns, in any order: the route sorts
+	 * them for its pages; else loc and metadata JSON). */
 	int (*iceberg)(void *ctx, const char *ns, const char *table, ids_buf *loc, ids_buf *out, ids_error *err);
 	/* a table load that asks for vended credentials (from a caller the catalog lets read it):
 	 * appends the LoadTableResult members that carry them, as lake_iceberg_vend; non-zero: none */

@@ -46,50 +46,25 @@ static int committed_version(const char *loc)
 	return ice_latest_version(loc);
 }
 
-static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Appends the names of the directories under dir (tables: only those with a committed
- * version), sorted, one a line. */
+ * version), one a line, in the directory's order: the route sorts every list it answers
+ * (route_iceberg.c, for its page tokens), whatever the hook's source. */
 static int list_dir(const char *dir, int tables, ids_buf *out, ids_error *err)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return ids_fail(err, errno == ENOENT ? IDS_ENOTFOUND : IDS_EIO, "%s: %s", dir, strerror(errno));
-	char **names = NULL;
-	size_t n = 0, cap = 0;
 	struct dirent *de;
-	int rc = 0;
 	while ((de = readdir(d))) {
 		char p[IDS_PATH_MAX + 1];
 		struct stat st;
 		if (!name_ok(de->d_name) || ids_path(p, sizeof p, NULL, "%s/%s", dir, de->d_name) ||
 		    stat(p, &st) || !S_ISDIR(st.st_mode) || (tables && !committed_version(p)))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **nn = realloc(names, cap * sizeof *names);
-			if (!nn) {
-				rc = ids_fail(err, IDS_ELIMIT, "out of memory listing %s", dir);
-				break;
-			}
-			names = nn;
-		}
-		if (!(names[n] = strdup(de->d_name))) {
-			rc = ids_fail(err, IDS_ELIMIT, "out of memory listing %s", dir);
-			break;
-		}
-		n++;
+		ids_buf_printf(out, "%s\n", de->d_name);
 	}
 	closedir(d);
-	if (!rc) {
-		qsort(names, n, sizeof *names, cmp_name); /* a stable answer whatever the directory order */
-		for (size_t i = 0; i < n; i++)
-			ids_buf_printf(out, "%s\n", names[i]);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return rc;
+	return out->failed ? ids_fail(err, out->failed, "listing %s: out of memory", dir) : 0;
 }
 
 int lake_iceberg_read(lake *l, const char *db, const char *table, ids_buf *loc, ids_buf *out, ids_error *err)

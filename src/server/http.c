@@ -421,7 +421,6 @@ void req_wake(http_req *req)
 	workers_submit(cn->pk.pool, &cn->pk.t, LANE_PUSH);
 }
 
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {

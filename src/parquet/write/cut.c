@@ -144,11 +144,11 @@ int pqw_hold_fragments(pq_writer *w, pqw_col *c, pqw_scratch *sc, const pqw_page
 	size_t want = fragment_bytes(w, c), per = want / (size_t)c->width, off = 0, e = 0;
 	while (c->held.len - off >= want) {
 		size_t e0 = e, vals = 0;
-		int64_t nulls = 0;
+		int64_t page_nulls = 0;
 		if (c->max_def)
 			for (; vals < per && e < c->held_lv; e++) {
 				if (c->held_def[e] < c->max_def)
-					nulls++;
+					page_nulls++;
 				else
 					vals++;
 			}
@@ -162,10 +162,10 @@ int pqw_hold_fragments(pq_writer *w, pqw_col *c, pqw_scratch *sc, const pqw_page
 		ids_buf_append(b, c->held.data + off, want);
 		if (b->failed)
 			return ids_fail(err, b->failed, "column '%s': page too large", c->leaf->name);
-		if ((rc = pqw_emit_page(w, c, sc, b, lv_len, 0, e - e0, nulls, e - e0, PQ_ENC_PLAIN, err)))
+		if ((rc = pqw_emit_page(w, c, sc, b, lv_len, 0, e - e0, page_nulls, e - e0, PQ_ENC_PLAIN, err)))
 			return rc;
 		off += want;
-		c->held_nulls -= nulls;
+		c->held_nulls -= page_nulls;
 	}
 	if (off) {
 		memmove(c->held.data, c->held.data + off, c->held.len - off);
