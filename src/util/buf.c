@@ -40,7 +40,7 @@ int ids_buf_reserve(ids_buf *b, size_t extra)
 	return 0;
 }
 
-int ids_buf_append(ids_buf *b, const void *p, size_t n)
+int ids_buf_append_slow(ids_buf *b, const void *p, size_t n)
 {
 	int rc = ids_buf_reserve(b, n);
 	if (rc)
@@ -51,10 +51,6 @@ int ids_buf_append(ids_buf *b, const void *p, size_t n)
 	b->data[b->len] = 0;
 	return 0;
 }
-
-int ids_buf_puts(ids_buf *b, const char *s) { return ids_buf_append(b, s, strlen(s)); }
-
-int ids_buf_putc(ids_buf *b, char c) { return ids_buf_append(b, &c, 1); }
 
 int ids_buf_printf(ids_buf *b, const char *fmt, ...)
 {
