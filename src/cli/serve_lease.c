@@ -151,6 +151,7 @@ static int check(serve_lease *ls, ids_error *first_err)
 
 static void *lease_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-lease");
 	serve_lease *ls = arg;
 	pthread_mutex_lock(&ls->mu);
 	while (!ls->stop) {

@@ -320,6 +320,7 @@ int imp_inbox_scan(imp_inbox *ib, ids_error *err)
 
 static void *inbox_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-inbox");
 	imp_inbox *ib = arg;
 	pthread_mutex_lock(&ib->mu);
 	while (!ib->stop) {

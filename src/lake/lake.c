@@ -8,6 +8,7 @@
 
 #include "idbsync/log.h"
 
+#include <pthread.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -265,6 +266,7 @@ static void do_flush(lake *l)
 
 static void *flush_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-lake");
 	lake *l = arg;
 	int failures = 0;
 	pthread_mutex_lock(&l->mu);

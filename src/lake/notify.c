@@ -7,6 +7,7 @@
 
 #include "idbsync/log.h"
 
+#include <pthread.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -187,6 +188,7 @@ static int drill_refresh(lake *l, const lk_notice *n, ids_error *err)
 
 static void *notify_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-lake-notify");
 	lake *l = arg;
 	pthread_mutex_lock(&l->nmu);
 	for (;;) {

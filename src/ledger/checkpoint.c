@@ -19,6 +19,7 @@
 
 #include "idbsync/log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
 #define CKPT_FRAMES 250    /* the background thread starts copying */
@@ -52,6 +53,7 @@ void ledger_ckpt_writer(ledger *lg)
 
 static void *ckpt_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-checkpoint");
 	ledger *lg = arg;
 	pthread_mutex_lock(&lg->ckmu);
 	for (;;) {

@@ -5,6 +5,7 @@
 #include "pg_int.h"
 #include "idbsync/path.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -272,6 +273,7 @@ static int listener_stopping(ledger *lg)
  * covers notifications sent while it was away. */
 static void *listener_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-pg-listen");
 	ledger *lg = arg;
 	struct ledger_pg *pg = lg->pg;
 	int listening = 0;

@@ -4,6 +4,7 @@
  * alone. */
 #include "ledger_int.h"
 
+#include <pthread.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,7 @@ void ledger_group_done(ledger *lg, push_job *jobs, int64_t new_head, int rc, con
 
 void *ledger_writer_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-writer");
 	ledger *lg = arg;
 	pthread_mutex_lock(&lg->mu);
 	for (;;) {

@@ -676,13 +676,13 @@ int server_start(server **out, ledger *lg, const server_options *o, ids_error *e
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (!rc)
-		rc = workers_start(&s->fast, o->workers, 1, 0, err);
+		rc = workers_start(&s->fast, "idb-http", o->workers, 1, 0, err);
 	if (!rc)
-		rc = workers_start(&s->slow, SLOW_WORKERS, 0, 0, err);
+		rc = workers_start(&s->slow, "idb-http-slow", SLOW_WORKERS, 0, 0, err);
 	if (!rc)
-		rc = workers_start(&s->bulk, BULK_WORKERS, 0, 0, err);
+		rc = workers_start(&s->bulk, "idb-http-bulk", BULK_WORKERS, 0, 0, err);
 	if (!rc)
-		rc = workers_start(&s->live, LIVE_WORKERS, 0, LIVE_NICE, err);
+		rc = workers_start(&s->live, "idb-http-live", LIVE_WORKERS, 0, LIVE_NICE, err);
 	if (!rc)
 		rc = parking_start(&s->park, lg, err);
 	if (!rc && fanout_new(&s->fan))

@@ -154,6 +154,7 @@ static void unlink_entry(parking *p, parked *e)
 
 static void *watcher_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-park-watch");
 	parking *p = arg;
 	int64_t h = ledger_head(p->lg);
 	atomic_store(&p->head, h);
@@ -186,6 +187,7 @@ static void wake(parked **list, parked *e, int reason)
 
 static void *waker_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-park-wake");
 	parking *p = arg;
 	struct epoll_event ev[256];
 	for (;;) {

@@ -172,6 +172,7 @@ static void on_progress(void *ctx, int64_t done, int64_t total)
 
 static void *job_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-import");
 	import_job *jb = arg;
 	ids_error err = IDS_ERROR_INIT;
 	imp_summary sum;

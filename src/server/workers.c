@@ -31,6 +31,7 @@ struct workers {
 	task *head[LANES], *tail[LANES]; /* lane 0 first (see workers_submit) */
 	int stop;
 	int nice;
+	const char *name;
 	int n;
 	worker th[];
 };
@@ -39,6 +40,7 @@ static void *run(void *arg)
 {
 	worker *k = arg;
 	workers *w = k->w;
+	pthread_setname_np(pthread_self(), w->name);
 	if (w->nice) /* this thread only (Linux: niceness is per thread) */
 		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), w->nice);
 	int lanes = k->first_lane_only ? 1 : LANES;
@@ -82,7 +84,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int workers_start(workers **out, int n, int keep_for_push, int nice, ids_error *err)
+int workers_start(workers **out, const char *name, int n, int keep_for_push, int nice, ids_error *err)
 {
 	*out = NULL;
 	if (n < 1)
@@ -94,6 +96,7 @@ int workers_start(workers **out, int n, int keep_for_push, int nice, ids_error *
 	pthread_cond_init(&w->cv, NULL);
 	pthread_cond_init(&w->cv_push, NULL);
 	w->nice = nice;
+	w->name = name;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 1u << 20);

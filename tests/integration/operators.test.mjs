@@ -84,6 +84,17 @@ test('structured logs: a line per request with the push counts, errors naming th
   assert.ok(lines.some((l) => l.event === 'shutdown'));
 });
 
+// top -H, perf and gdb show which part of the server is busy by its threads' names
+test('the server\'s threads are named by their part', async (t) => {
+  const srv = await startServer({ t });
+  await push(srv.url, 'names', { client: 'c-names', mutations: [{ id: 1, store: 's', op: 'put', key: 1, value: { a: 1 } }] });
+  const task = `/proc/${srv.proc.pid}/task`;
+  const names = fs.readdirSync(task).map((tid) => fs.readFileSync(`${task}/${tid}/comm`, 'utf8').trim());
+  await srv.stop();
+  for (const n of ['idb-writer', 'idb-checkpoint', 'idb-lake', 'idb-http', 'idb-http-slow', 'idb-park-watch'])
+    assert.ok(names.includes(n), `${n} in ${names.join(' ')}`);
+});
+
 test('a taken port is named with its error', async (t) => {
   const busy = net.createServer();
   await new Promise((r) => busy.listen(0, '127.0.0.1', r));

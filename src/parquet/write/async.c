@@ -68,6 +68,7 @@ static void list_ready(struct pqw_async *a, size_t i)
 
 static void *run(void *arg)
 {
+	pthread_setname_np(pthread_self(), "idb-pq-encode");
 	worker *k = arg;
 	struct pqw_async *a = k->a;
 	pthread_mutex_lock(&a->mu);
