@@ -274,6 +274,20 @@ static int decode(const uint8_t *k, size_t n, size_t *i, ids_buf *out, int depth
 	}
 	case K_STR:
 	case K_BIN: {
+		if (type == K_STR) {
+			/* the usual key, printable ASCII without quotes or backslashes up to its end mark,
+			 * is its own JSON text between quotes: no copy through the code-unit path (two
+			 * allocations and a pass per character, 2k instructions of a lake row's 27k) */
+			size_t e = *i;
+			while (e < n && k[e] >= 0x20 && k[e] < 0x7f && k[e] != '"' && k[e] != '\\')
+				e++;
+			if (e < n && k[e] == 0 && (e + 1 == n || k[e + 1] != 0xFF)) {
+				ids_buf_putc(out, '"');
+				ids_buf_append(out, k + *i, e - *i);
+				*i = e + 1;
+				return ids_buf_putc(out, '"');
+			}
+		}
 		ids_buf tmp = IDS_BUF_INIT;
 		int rc = get_bytes(k, n, i, &tmp);
 		if (!rc && type == K_STR)

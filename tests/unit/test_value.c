@@ -240,6 +240,10 @@ static void key_canonical(void)
 	key_canonical_one("{\"$num\":\"Infinity\"}", "{\"$num\":\"Infinity\"}");
 	key_canonical_one("{\"$num\":\"-Infinity\"}", "{\"$num\":\"-Infinity\"}");
 	key_canonical_one("\"\"", "\"\"");
+	/* printable ASCII decodes by its fast path; a NUL, a quote or a control character inside
+	 * it takes the full one from there */
+	key_canonical_one("\"0-123 ~!\"", "\"0-123 ~!\"");
+	key_canonical_one("[\"ab\",\"a\\u0000\",\"\\u007f\"]", "[\"ab\",\"a\\u0000\",\"\x7f\"]");
 	key_canonical_one("\"a\\\"b\\\\c\\n\"", "\"a\\\"b\\\\c\\n\"");
 	key_canonical_one("\"\\u0000x\\u0000\"", "\"\\u0000x\\u0000\"");
 	key_canonical_one("\"\\u00e9\\ud83d\\ude00\"", "\"\xc3\xa9\xf0\x9f\x98\x80\"");
