@@ -321,7 +321,7 @@ static int open_sqlite(ledger *lg, const ledger_options *o, ids_error *err)
 	 * snapshots it cannot restart and grows (249 MB in an 800k-mutation push); afterwards it is
 	 * cut back to 64 MiB. */
 	if (!rc)
-		rc = ledger_exec(lg->w, "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;", err);
+		rc = ledger_exec(lg->w, "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=" LEDGER_WAL_LIMIT_SQL ";", err);
 	if (!rc)
 		rc = ledger_exec(lg->w, o->durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;", err);
 	/* Debian builds SQLite with SECURE_DELETE on: every cell moved or freed in a B-tree page

@@ -288,6 +288,20 @@ int ledger_exec(sqlite3 *db, const char *sql, ids_error *err);
  * (SQLITE_FULL, not SIGBUS, on a full disk). Both do so for the writer. Called once, before
  * any connection opens; returns a SQLite result code. */
 #define LEDGER_WALBUF_VFS "idbsync-walbuf"
+/* The WAL's size SQLite cuts it back to after it started over (journal_size_limit) */
+#define LEDGER_WAL_LIMIT ((sqlite3_int64)64 << 20)
+#define LEDGER_WAL_LIMIT_SQL "67108864"
+/* walfill.c: the writer's WAL gets its blocks (zeros) ahead of its commits, on a thread of its
+ * own; walbuf.c calls these around its writes, truncates and syncs (NULL: no filling). */
+typedef struct walfill walfill;
+walfill *ledger_walfill_new(const char *path);
+/* before a write that ends at end: a fill of the bytes from there on is stopped and joined */
+void ledger_walfill_before_write(walfill *w, sqlite3_int64 end);
+/* after a commit's sync, its frames ending at end: starts a fill if the file's end is near */
+void ledger_walfill_after_sync(walfill *w, sqlite3_file *real, sqlite3_int64 end);
+/* before a truncate: the fill joined, the size read again later */
+void ledger_walfill_forget(walfill *w);
+void ledger_walfill_free(walfill *w);
 #define LEDGER_SHM_VFS "idbsync-shm"
 /* reserve.c: DIR/idbsync.reserve, deleted before the state opens so that a restart on a full
  * disk has room for the WAL index, and made again (all of it or nothing: -1; quiet: no log

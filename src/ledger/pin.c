@@ -52,7 +52,7 @@ static void *pg_begin(ledger *lg, int64_t *head, ids_error *err)
  * one, and with no pin it copies everything) and the commit after it to start the WAL over:
  * a few commits, bounded by PIN_WAIT_MS. (A RESTART checkpoint from here instead held the
  * checkpoint lock while waiting for the busy writer, and the WAL grew further.) */
-#define PIN_WAL_FRAMES 16384     /* 64 MB of 4 KiB pages: journal_size_limit (ledger.c) */
+#define PIN_WAL_FRAMES (LEDGER_WAL_LIMIT / 4096) /* of 4 KiB pages: journal_size_limit */
 #define PIN_WAIT_MS 250
 #define PIN_BUSY_MS 100          /* the writer committed this recently: it is busy */
 

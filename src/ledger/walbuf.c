@@ -14,6 +14,9 @@
  * frames are written, the WAL index regions they will be added to are mapped (index_ready),
  * so a full disk fails the commit before its frames can count.
  *
+ * The WAL's blocks are written ahead of the commits, as zeros, by walfill.c (started from the
+ * sync, stopped before a write that would reach them).
+ *
  * The same wrapper, registered a second time without the buffering (LEDGER_SHM_VFS, the
  * process's default VFS), gives every connection's WAL index (-shm) its disk blocks before
  * SQLite stores into it; see wb_shm_map. */
@@ -22,6 +25,7 @@
 #include "idbsync/log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -42,6 +46,8 @@ typedef struct wb_file {
 	const char *name;     /* the path SQLite opened (it keeps the string while open) */
 	int psz;              /* the WAL: its page size, from its header once known */
 	int index_ready;      /* the WAL: index regions [0, index_ready) mapped before a sync */
+	sqlite3_int64 wend;   /* the WAL: the end of its last write (a commit's last frame) */
+	walfill *fill;        /* the WAL: its blocks written ahead (walfill.c) */
 } wb_file;
 
 static sqlite3_vfs wb_vfs;   /* the writer's: WAL writes buffered */
@@ -101,6 +107,10 @@ static int index_ready(wb_file *f)
 static int wb_flush(wb_file *f)
 {
 	int rc = f->len ? index_ready(f) : SQLITE_OK;
+	if (f->len) {
+		ledger_walfill_before_write(f->fill, f->off + f->len);
+		f->wend = f->off + f->len;
+	}
 	for (int at = 0; rc == SQLITE_OK && at < f->len; at += WALBUF_WRITE)
 		rc = f->real->pMethods->xWrite(f->real, f->buf + at, f->len - at < WALBUF_WRITE ? f->len - at : WALBUF_WRITE,
 					       f->off + at);
@@ -124,6 +134,8 @@ static int wb_close(sqlite3_file *p)
 {
 	wb_file *f = (wb_file *)p;
 	int rc = wb_flush(f);
+	ledger_walfill_free(f->fill);
+	f->fill = NULL;
 	int rc2 = f->real->pMethods->xClose(f->real);
 	sqlite3_free(f->buf);
 	f->buf = NULL;
@@ -146,8 +158,11 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
 			if (rc != SQLITE_OK)
 				return rc;
 		}
-		if (!f->buf && !(f->buf = sqlite3_malloc(WALBUF_CAP)))
+		if (!f->buf && !(f->buf = sqlite3_malloc(WALBUF_CAP))) {
+			ledger_walfill_before_write(f->fill, off + amt);
+			f->wend = off + amt;
 			return f->real->pMethods->xWrite(f->real, data, amt, off);
+		}
 		if (!f->len)
 			f->off = off;
 		memcpy(f->buf + f->len, data, (size_t)amt);
@@ -155,6 +170,10 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
 		return SQLITE_OK;
 	}
 	int rc = wb_flush(f);
+	if (rc == SQLITE_OK && f->buffered) {
+		ledger_walfill_before_write(f->fill, off + amt);
+		f->wend = off + amt;
+	}
 	return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, data, amt, off);
 }
 
@@ -162,6 +181,7 @@ static int wb_truncate(sqlite3_file *p, sqlite3_int64 size)
 {
 	wb_file *f = (wb_file *)p;
 	int rc = wb_flush_all(f);
+	ledger_walfill_forget(f->fill);
 	return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
 }
 
@@ -169,7 +189,11 @@ static int wb_sync(sqlite3_file *p, int flags)
 {
 	wb_file *f = (wb_file *)p;
 	int rc = wb_flush_all(f);
-	return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+	if (rc == SQLITE_OK)
+		rc = f->real->pMethods->xSync(f->real, flags);
+	if (rc == SQLITE_OK && f->buffered)
+		ledger_walfill_after_sync(f->fill, f->real, f->wend);
+	return rc;
 }
 
 static int wb_size(sqlite3_file *p, sqlite3_int64 *size)
@@ -283,6 +307,8 @@ static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int
 	}
 	f->buffered = vfs == &wb_vfs && (flags & SQLITE_OPEN_WAL) != 0;
 	f->name = name;
+	if (f->buffered && !getenv("IDBSYNC_NO_WALFILL"))
+		f->fill = ledger_walfill_new(name);
 	p->pMethods = &wb_io;
 	return SQLITE_OK;
 }

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "test_util.h"
 
@@ -98,6 +99,91 @@ static int refusing_open(sqlite3_vfs *v, sqlite3_filename name, sqlite3_file *p,
 		p->pMethods = &refusing_io;
 	}
 	return rc;
+}
+
+static long long file_size(const char *path, const char *suffix)
+{
+	char a[320];
+	struct stat st;
+	snprintf(a, sizeof a, "%s%s", path, suffix);
+	return stat(a, &st) ? -1 : (long long)st.st_size;
+}
+
+/* frames in the WAL (a passive checkpoint's count), and where the last one ends */
+static long long wal_end(sqlite3 *db)
+{
+	int log = -1, done = -1;
+	CHECK_EQ_INT(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done), SQLITE_OK);
+	return 32 + (long long)log * (4096 + 24);
+}
+
+/* 1 if bytes [from, to) of the file are all zero */
+static int zeros(const char *path, const char *suffix, long long from, long long to)
+{
+	char a[320], buf[65536];
+	snprintf(a, sizeof a, "%s%s", path, suffix);
+	FILE *in = fopen(a, "rb");
+	int ok = in && fseek(in, from, SEEK_SET) == 0;
+	for (long long at = from; ok && at < to;) {
+		size_t want = to - at < (long long)sizeof buf ? (size_t)(to - at) : sizeof buf, n = fread(buf, 1, want, in);
+		for (size_t i = 0; ok && i < n; i++)
+			ok = buf[i] == 0;
+		ok = ok && n == want;
+		at += (long long)n;
+	}
+	if (in)
+		fclose(in);
+	return ok;
+}
+
+/* The WAL gets its blocks ahead of its commits (walfill.c): after a commit near the file's end a
+ * thread appends zeros (1 MiB at first, then as much as the file has, up to 8 MiB), which
+ * commits then overwrite with their frames; a copy taken
+ * meanwhile (a kill -9) recovers exactly the commits, and nothing is filled past the WAL limit. */
+static void fill_ahead(const char *dir)
+{
+	char path[300], copy[300];
+	snprintf(path, sizeof path, "%s/fill.sqlite", dir);
+	snprintf(copy, sizeof copy, "%s/fill-copy.sqlite", dir);
+	sqlite3 *w = NULL, *r = NULL;
+	CHECK_EQ_INT(sqlite3_open_v2(path, &w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, LEDGER_WALBUF_VFS), SQLITE_OK);
+	exec(w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;"
+		"PRAGMA journal_size_limit=" LEDGER_WAL_LIMIT_SQL "; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+	/* a reader in a transaction keeps the WAL from starting over, as the lake's reads do */
+	CHECK_EQ_INT(sqlite3_open_v2(path, &r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	exec(r, "BEGIN");
+	one(r, "SELECT count(*) FROM t");
+	insert(w, 0, 10);
+	/* the fill is the thread's: wait for it (not a timing: 1 MiB of zeros, however slow) */
+	for (int i = 0; i < 2000 && file_size(path, "-wal") < (1 << 20); i++)
+		sqlite3_sleep(10);
+	long long size = file_size(path, "-wal"), end = wal_end(w);
+	CHECK(size >= (1 << 20));
+	CHECK(end < size && zeros(path, "-wal", end, size));
+	/* commits into the filled part, and past it while the next fill runs */
+	for (int c = 0; c < 12; c++)
+		insert(w, 10 + c * 300, 10 + (c + 1) * 300);
+	long long sum = one(w, "SELECT sum(id + length(v) + unicode(v)) FROM t");
+	CHECK(wal_end(w) > (8 << 20));
+	CHECK(copy_file(path, copy, ""));
+	CHECK(copy_file(path, copy, "-wal"));
+	sqlite3 *c = NULL;
+	CHECK_EQ_INT(sqlite3_open_v2(copy, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	check_state(c, 3610, sum, "recovered copy of a filled WAL");
+	sqlite3_stmt *q = NULL;
+	sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1, &q, NULL);
+	CHECK(q && sqlite3_step(q) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(q, 0), "ok"));
+	sqlite3_finalize(q);
+	sqlite3_close(c);
+	/* to past the limit (64 MiB): the file ends with the frames, no zeros beyond */
+	for (int c2 = 0; wal_end(w) < LEDGER_WAL_LIMIT + (1 << 20); c2++)
+		insert(w, 4000 + c2 * 2000, 4000 + (c2 + 1) * 2000);
+	for (int i = 0; i < 200; i++)
+		sqlite3_sleep(10); /* a fill that would start now would have written by then */
+	CHECK_EQ_INT(file_size(path, "-wal"), wal_end(w));
+	exec(r, "COMMIT");
+	sqlite3_close(r);
+	sqlite3_close(w);
 }
 
 int main(void)
@@ -210,6 +296,7 @@ int main(void)
 	CHECK_EQ_INT(sqlite3_exec(w, sql, NULL, NULL, NULL), SQLITE_OK);
 	CHECK_EQ_INT(one(w, "SELECT count(*) FROM t"), 4600);
 	sqlite3_close(w);
+	fill_ahead(dir);
 	test_rmtree(dir);
 	return test_report("test_walbuf");
 }
