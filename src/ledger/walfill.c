@@ -46,6 +46,7 @@ struct walfill {
 	atomic_int finished;       /* the thread's: done is set */
 	sqlite3_int64 from, to;    /* the fill: [from, to) */
 	sqlite3_int64 done;        /* the new size; -1: cut back to from; -2: size unknown */
+	long long fail_after;      /* tests (IDBSYNC_TEST_WALFILL_FAIL): ENOSPC after this many bytes */
 };
 
 walfill *ledger_walfill_new(const char *path)
@@ -55,6 +56,8 @@ walfill *ledger_walfill_new(const char *path)
 		return NULL; /* no filling: the WAL grows with its commits, as SQLite's does */
 	w->path = path;
 	w->size = -1;
+	const char *f = getenv("IDBSYNC_TEST_WALFILL_FAIL");
+	w->fail_after = f ? atoll(f) : -1;
 	return w;
 }
 
@@ -67,6 +70,10 @@ static void *fill_main(void *arg)
 	sqlite3_int64 at = w->from;
 	while (!err && at < w->to && !atomic_load(&w->stop)) {
 		size_t n = w->to - at < FILL_PIECE ? (size_t)(w->to - at) : FILL_PIECE;
+		if (w->fail_after >= 0 && at - w->from >= w->fail_after) {
+			err = ENOSPC;
+			break;
+		}
 		ssize_t k = pwrite(fd, zeros, n, at);
 		if (k < 0 && errno != EINTR)
 			err = errno;
@@ -112,7 +119,9 @@ void ledger_walfill_before_write(walfill *w, sqlite3_int64 end)
 
 void ledger_walfill_after_sync(walfill *w, sqlite3_file *real, sqlite3_int64 end)
 {
-	if (!w || w->off)
+	/* a new WAL's header is synced before the first commit's frames (synchronous=FULL): a fill
+	 * from there would be stopped at once by those frames */
+	if (!w || w->off || end <= 32)
 		return;
 	if (w->running) {
 		if (!atomic_load(&w->finished))

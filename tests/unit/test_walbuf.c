@@ -176,11 +176,46 @@ static void fill_ahead(const char *dir)
 	sqlite3_finalize(q);
 	sqlite3_close(c);
 	/* to past the limit (64 MiB): the file ends with the frames, no zeros beyond */
-	for (int c2 = 0; wal_end(w) < LEDGER_WAL_LIMIT + (1 << 20); c2++)
+	for (int c2 = 0; c2 < 100 && wal_end(w) < LEDGER_WAL_LIMIT + (1 << 20); c2++)
 		insert(w, 4000 + c2 * 2000, 4000 + (c2 + 1) * 2000);
 	for (int i = 0; i < 200; i++)
 		sqlite3_sleep(10); /* a fill that would start now would have written by then */
 	CHECK_EQ_INT(file_size(path, "-wal"), wal_end(w));
+	exec(r, "COMMIT");
+	sqlite3_close(r);
+	sqlite3_close(w);
+}
+
+/* A fill that fails (a full disk; here the test hook's ENOSPC after one 256 KiB piece) is cut
+ * back to where it started and not tried again: the WAL then grows with its commits, exactly
+ * to their last frame, as SQLite's own does. */
+static void fill_fails(const char *dir)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s/fillfail.sqlite", dir);
+	setenv("IDBSYNC_TEST_WALFILL_FAIL", "262144", 1);
+	sqlite3 *w = NULL;
+	CHECK_EQ_INT(sqlite3_open_v2(path, &w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, LEDGER_WALBUF_VFS), SQLITE_OK);
+	exec(w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;"
+		"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL)"); /* the WAL opens here */
+	unsetenv("IDBSYNC_TEST_WALFILL_FAIL");
+	sqlite3 *r = NULL; /* keeps the WAL from starting over (wal_end's checkpoints) */
+	CHECK_EQ_INT(sqlite3_open_v2(path, &r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	exec(r, "BEGIN");
+	one(r, "SELECT count(*) FROM t");
+	insert(w, 0, 10);
+	for (int i = 0; i < 100; i++)
+		sqlite3_sleep(10); /* the fill's thread fails by itself */
+	long long first = wal_end(w);
+	CHECK(file_size(path, "-wal") < first + 262144); /* cut back */
+	/* commits well past that point: each sync would start a fill if one were allowed */
+	for (int c = 0; c < 100 && wal_end(w) < first + (2 << 20); c++) {
+		insert(w, 10 + c * 100, 10 + (c + 1) * 100);
+		for (int i = 0; i < 20; i++)
+			sqlite3_sleep(10);
+	}
+	CHECK_EQ_INT(file_size(path, "-wal"), wal_end(w));
+	CHECK(wal_end(w) >= first + (2 << 20));
 	exec(r, "COMMIT");
 	sqlite3_close(r);
 	sqlite3_close(w);
@@ -297,6 +332,7 @@ int main(void)
 	CHECK_EQ_INT(one(w, "SELECT count(*) FROM t"), 4600);
 	sqlite3_close(w);
 	fill_ahead(dir);
+	fill_fails(dir);
 	test_rmtree(dir);
 	return test_report("test_walbuf");
 }
