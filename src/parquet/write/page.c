@@ -382,6 +382,11 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 		ids_buf_append(b, &bb, 1);
 		pqw_rle_u32(b, sc->idx, pg->n_vals, bw);
 		enc = dict_data_encoding(w);
+		if (c->type == PQ_DOUBLE || c->type == PQ_FLOAT)
+			for (const pqw_page *s = pg; s; s = s->seg) {
+				span sp = span_of(pg, s);
+				pqw_stats_nans(&c->st, c, sp.p, sp.n);
+			}
 	} else {
 		for (const pqw_page *s = pg; s; s = s->seg) {   /* a BOOLEAN page has no chain */
 			span sp = span_of(pg, s);
