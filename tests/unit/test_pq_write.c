@@ -204,6 +204,27 @@ static void write_strings(const char *path, const pq_node *s, const pq_write_opt
 	pq_writer_free(w);
 }
 
+/* Writes n rows {"v": row(i)} to path with o, reads them back (they must equal what was
+ * written) and returns the one row group's chunk, or NULL (a failed check) when the file has
+ * another number of row groups; *rd is the reader to free. */
+static const pq_chunk_meta *write_one_chunk(const char *path, const pq_node *s, const pq_write_options *o,
+					    int n, int (*row)(char *, size_t, int), pq_reader **rd)
+{
+	ids_buf expect = IDS_BUF_INIT;
+	write_strings(path, s, o, n, row, &expect);
+	const pq_file_meta *m = NULL;
+	*rd = NULL;
+	char *got = read_rows(path, &m, rd);
+	CHECK(got && !strcmp(got, expect.data));
+	free(got);
+	ids_buf_free(&expect);
+	if (!m || m->n_row_groups != 1) {
+		CHECK(!"one row group");
+		return NULL;
+	}
+	return &m->row_groups[0].chunks[0];
+}
+
 /* 300 rows cycling over 20 values (dictionary pays), then unique values (it overflows) */
 static int cycle_then_unique(char *b, size_t n, int i)
 {
@@ -222,34 +243,22 @@ static void test_dict_fallback(void)
 	o.page_bytes = 64;
 	o.codec = PQ_CODEC_UNCOMPRESSED;
 	const char *path = tmp_path("fallback.parquet");
-	ids_buf expect = IDS_BUF_INIT;
-	write_strings(path, s, &o, 600, cycle_then_unique, &expect);
-	const pq_file_meta *m;
-	pq_reader *rd = NULL;
-	char *got = read_rows(path, &m, &rd);
-	CHECK(got && !strcmp(got, expect.data));
-	if (m && m->n_row_groups == 1) {
-		const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+	pq_reader *rd;
+	const pq_chunk_meta *c = write_one_chunk(path, s, &o, 600, cycle_then_unique, &rd);
+	if (c) {
 		CHECK(has_enc(c, PQ_ENC_PLAIN_DICTIONARY));
 		CHECK(has_enc(c, PQ_ENC_PLAIN));
 		CHECK(c->dictionary_page_offset == 4);
-	} else {
-		CHECK(!"one row group");
 	}
-	free(got);
 	pq_reader_free(rd);
 
 	/* unique from the start: the dictionary never pays and is dropped entirely */
-	write_strings(path, s, &o, 200, unique, NULL);
-	got = read_rows(path, &m, &rd);
-	if (m && m->n_row_groups == 1) {
-		const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+	c = write_one_chunk(path, s, &o, 200, unique, &rd);
+	if (c) {
 		CHECK(!has_enc(c, PQ_ENC_PLAIN_DICTIONARY) && has_enc(c, PQ_ENC_PLAIN));
 		CHECK(c->dictionary_page_offset < 0);
 	}
-	free(got);
 	pq_reader_free(rd);
-	ids_buf_free(&expect);
 	pq_node_free(s);
 	unlink(path);
 }
@@ -264,21 +273,11 @@ static void test_dict_probe(void)
 	for (int probe = 0; probe <= 100; probe += 100) {
 		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
 		o.dict_probe = (size_t)probe;
-		ids_buf expect = IDS_BUF_INIT;
-		write_strings(path, s, &o, 2000, cycle150, &expect);
-		const pq_file_meta *m;
-		pq_reader *rd = NULL;
-		char *got = read_rows(path, &m, &rd);
-		CHECK(got && !strcmp(got, expect.data));
-		if (m && m->n_row_groups == 1) {
-			const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+		pq_reader *rd;
+		const pq_chunk_meta *c = write_one_chunk(path, s, &o, 2000, cycle150, &rd);
+		if (c)
 			CHECK(probe ? c->dictionary_page_offset < 0 : c->dictionary_page_offset == 4);
-		} else {
-			CHECK(!"one row group");
-		}
-		free(got);
 		pq_reader_free(rd);
-		ids_buf_free(&expect);
 	}
 	pq_node_free(s);
 	unlink(path);
@@ -398,25 +397,16 @@ static void test_nan_count(void)
 		o.dict_max_bytes = 1000;
 		o.dictionary = mode == 1 ? 0 : -1;
 		o.codec = PQ_CODEC_UNCOMPRESSED;
-		ids_buf expect = IDS_BUF_INIT;
-		write_strings(path, s, &o, 900, rows[mode], &expect);
-		const pq_file_meta *m;
-		pq_reader *rd = NULL;
-		char *got = read_rows(path, &m, &rd);
-		CHECK(got && !strcmp(got, expect.data));
-		if (m && m->n_row_groups == 1) {
-			const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+		pq_reader *rd;
+		const pq_chunk_meta *c = write_one_chunk(path, s, &o, 900, rows[mode], &rd);
+		if (c) {
 			CHECK(c->stats.nan_count == (900 + 3) / 7);
 			CHECK(has_enc(c, PQ_ENC_PLAIN_DICTIONARY) == (mode != 1));
 			CHECK(has_enc(c, PQ_ENC_PLAIN) == (mode != 0));
 			CHECK(c->stats.has_min && stat_double(c->stats.min) == 0.5);
 			CHECK(c->stats.has_max && stat_double(c->stats.max) == (mode ? 898.5 : 9.5));   /* 899: NaN */
-		} else {
-			CHECK(!"one row group");
 		}
-		free(got);
 		pq_reader_free(rd);
-		ids_buf_free(&expect);
 	}
 	pq_node_free(s);
 	unlink(path);
