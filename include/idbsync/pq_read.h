@@ -52,6 +52,8 @@ typedef struct pq_stats {
 	int legacy_minmax;             /* min/max came from the deprecated fields 1/2 */
 	int64_t null_count;            /* -1 if absent */
 	int64_t distinct_count;        /* -1 if absent */
+	int64_t nan_count;             /* NaNs of a FLOAT/DOUBLE chunk; -1 if absent (older writers
+					* leave it out: then nothing is known) */
 } pq_stats;
 
 typedef struct pq_chunk_meta {

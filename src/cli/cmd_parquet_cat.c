@@ -12,6 +12,7 @@
 #include "cli/cmd_parquet_read.h"
 #include "idbsync/json.h"
 #include "idbsync/pq_read.h"
+#include "idbsync/str.h"
 #include "opts.h"
 
 typedef struct cat_opts {
@@ -24,8 +25,6 @@ typedef struct cat_opts {
 	int no_verify_crc;        /* --no-verify-crc */
 	const struct cli_cmd *cmd;   /* cat or head */
 } cat_opts;
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int add_path(char ***v, size_t *n, const char *p)
 {
@@ -87,7 +86,7 @@ static int list_dir(const char *dir, char ***v, size_t *n)
 		if (e->d_name[0] != '.' && e->d_name[0] != '_')
 			add_path(&names, &k, e->d_name);
 	closedir(d);
-	qsort(names, k, sizeof *names, cmp_str);
+	qsort(names, k, sizeof *names, ids_str_cmp);
 	for (size_t i = 0; i < k; i++) {
 		char p[IDS_PATH_MAX + 1];
 		ids_path(p, sizeof p, NULL, "%s/%s", dir, names[i]);

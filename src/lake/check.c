@@ -4,6 +4,7 @@
  * (page headers, dictionaries, levels, encoding_stats, page index, timestamp range) are in
  * check_pages.c. The file is decoded with the project's reader (pq_reader_open_mem over a map). */
 #include "idbsync/path.h"
+#include "idbsync/str.h"
 #include "check_int.h"
 
 #include <dirent.h>
@@ -395,8 +396,6 @@ static void check_file(ck_walk *w, const char *path)
 	munmap(map, f.size);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static int walk(ck_walk *w, const char *path, int top, ids_error *err)
 {
 	struct stat sb;
@@ -430,7 +429,7 @@ static int walk(ck_walk *w, const char *path, int top, ids_error *err)
 	}
 	closedir(d);
 	if (n)
-		qsort(names, n, sizeof *names, cmp_str);
+		qsort(names, n, sizeof *names, ids_str_cmp);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		char p[IDS_PATH_MAX + 1];

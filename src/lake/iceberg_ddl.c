@@ -10,6 +10,7 @@
 #include "iceberg.h"
 
 #include "idbsync/path.h"
+#include "idbsync/str.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,8 +27,6 @@ int lk_ice_ddl_applies(const char *abs, const char *dialect)
 	return !strcmp(dialect, "duckdb") || !strcmp(dialect, "spark") || !strcmp(dialect, "trino") ||
 	       !strcmp(dialect, "hive") || !strcmp(dialect, "impala");
 }
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void attach(ids_buf *o, const char *d, int rest, const char *db, const char *t, const char *loc)
 {
@@ -418,7 +417,7 @@ int lk_ice_ddl(ids_buf *out, const lake_ddl_options *o, const char *abs, ids_err
 				  "-- (iceberg-hive-runtime) instead of Hive's: SET iceberg.mr.snapshot.id=<snapshot-id>; (-1: the newest).\n");
 	else
 		ids_buf_puts(out, "-- Impala 4: hadoop.tables; run REFRESH <table> to see newer snapshots.\n");
-	qsort(names, n, sizeof *names, cmp_str);
+	qsort(names, n, sizeof *names, ids_str_cmp);
 	char last[300] = "";
 	int duck = !strcmp(d, "duckdb");
 	for (size_t i = 0; i < n; i++) {

@@ -3,8 +3,10 @@
  * and plan by size: per top-level primitive column with a field id, the value count, the null
  * count, the compressed size, lower/upper bounds in Iceberg's single-value serialization (LE 8
  * bytes for long, double and timestamptz, one byte for boolean, the bytes of a string or
- * binary) and, for a double column, the NaN count (counted in the column's values: Parquet's
- * statistics leave NaNs out and do not count them). */
+ * binary) and, for a double column, the NaN count: the footer's nan_count, which our writer
+ * puts in every double chunk's statistics, so a file the lake wrote is not read back; only a
+ * file without it (another writer's, or one written before nan_count was) has its double
+ * column decoded and counted. */
 #include "iceberg.h"
 
 #include <math.h>
@@ -94,13 +96,23 @@ int ice_value_cmp(const char *type, const uint8_t *a, size_t an, const uint8_t *
 	return cmp(t, a, (uint32_t)an, b, (uint32_t)bn);
 }
 
-/* The NaNs of double column c in all row groups (read back: the footer does not count them),
- * or -1 when a chunk cannot be read back: the count is optional, and the commit of a file is
- * not made to depend on it. */
+/* The NaNs of double column c in all row groups: the sum of the footer's nan_counts when
+ * every chunk has one, else read back (a chunk's values decoded), or -1 when a chunk cannot be
+ * read back: the count is optional, and the commit of a file is not made to depend on it. */
 static int64_t count_nans(pq_reader *r, const pq_file_meta *m, size_t c)
 {
 	int64_t n = 0;
-	for (size_t g = 0; g < m->n_row_groups; g++) {
+	size_t g = 0;
+	for (; g < m->n_row_groups; g++) {
+		int64_t k = m->row_groups[g].chunks[c].stats.nan_count;
+		if (k < 0 || k > m->row_groups[g].num_rows)
+			break;   /* not written (or not believable): count them all below */
+		n += k;
+	}
+	if (g == m->n_row_groups)
+		return n;
+	n = 0;
+	for (g = 0; g < m->n_row_groups; g++) {
 		pq_read_batch b;
 		ids_error e = IDS_ERROR_INIT;
 		if (pq_reader_read_column(r, g, c, &b, &e))

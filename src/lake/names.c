@@ -2,6 +2,7 @@
  * Drill, Trino, Spark), Hive partition-path escaping, and the small file-system helpers
  * (atomic file replace, directory fsync, RENAME_EXCHANGE) the writers build on. */
 #include "lake_int.h"
+#include "idbsync/str.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -42,11 +43,9 @@ static const char *const reserved[] = {
 	"with", "within", "year",
 };
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
-
 int lk_is_reserved(const char *s)
 {
-	return bsearch(&s, reserved, sizeof reserved / sizeof reserved[0], sizeof reserved[0], cmp_str) != NULL;
+	return bsearch(&s, reserved, sizeof reserved / sizeof reserved[0], sizeof reserved[0], ids_str_cmp) != NULL;
 }
 
 void lk_sanitize(const char *in, char *out, size_t outsz)

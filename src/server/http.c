@@ -42,7 +42,9 @@ typedef struct conn {
 	int gone;                   /* the client hung up while parked: close */
 	int logged;                 /* the request's log line is built (and written, or in line) */
 	int in_step;                /* a worker runs conn_step: the line waits in line for the resume */
-	ids_logrec line;            /* the line of a request answered from a worker, not yet written */
+	ids_logrec line;            /* the request's log line while it is built and not yet written
+				     * (line.on); whoever holds the connection holds it. It leaves by
+				     * ids_log_end (step_end, on_done) or by line_take (conn_step) */
 	int woken;                  /* this step follows a wake-up from parking: its answer is paced */
 	atomic_int paced;           /* holds one of the pace window's places (see pace_resume) */
 	struct conn *pace_next;
@@ -98,7 +100,20 @@ void req_log_line(http_req *req, http_resp *resp)
 	if (status >= 400 && resp->body.len)
 		ids_log_strn(r, "error", resp->body.data, resp->body.len < 600 ? resp->body.len : 600);
 	if (!cn->in_step)
-		ids_log_end(r);
+		ids_log_end(r);   /* outside a worker's step: written now */
+	/* else it stays in cn->line: conn_step takes it out before the hand-off, or step_end
+	 * writes it */
+}
+
+/* Moves the request's unwritten log line (if any) out of its connection: the caller owns it
+ * and writes it with ids_log_end, and cn->line is left empty, so step_end and on_done have
+ * nothing to write. For a step that hands its connection back and writes the line after:
+ * once handed back, cn is the event thread's and may be gone. */
+static ids_logrec line_take(conn *cn)
+{
+	ids_logrec l = cn->line;
+	memset(&cn->line, 0, sizeof cn->line);
+	return l;
 }
 
 static int is_upload(const char *method, const char *url)
@@ -337,8 +352,9 @@ static int hung_up(int fd)
 	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-/* Before a step hands its connection on other than by resuming it: a line built meanwhile
- * is written now. */
+/* Before a step hands its connection on other than by resuming it (parked, to the bulk
+ * workers, to outside work): a line built meanwhile is written now, from the connection
+ * itself, which this step still holds. */
 static void step_end(conn *cn)
 {
 	cn->in_step = 0;
@@ -404,8 +420,9 @@ static void conn_step(task *t)
 		if (cn->push)
 			cn->t_stage = ledger_mono_us();
 	}
-	ids_logrec line = cn->line; /* written once the answer is on its way (req_log_line) */
-	cn->line.on = 0;
+	/* the line is written once the answer is on its way (req_log_line says why), so it
+	 * is moved out of cn, which is not ours after the resume */
+	ids_logrec line = line_take(cn);
 	cn->in_step = 0;
 	if (cn->woken)
 		pace_resume(cn);
@@ -551,7 +568,9 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 	if (cn->resp.stream_free)
 		cn->resp.stream_free(cn->resp.stream_ctx);
 	pace_done(cn);
-	ids_log_end(&cn->line); /* none is left waiting; if one were, it is still written */
+	/* every step writes its line or takes it (step_end, conn_step), so none should be left
+	 * here; one that was would still be written rather than lost */
+	ids_log_end(&cn->line);
 	page_unref(cn->resp.page);
 	ids_buf_free(&cn->resp.body);
 	ids_buf_free(&cn->body);

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "idbsync/log.h"
+#include "idbsync/str.h"
 #include "idbsync/value.h"
 #include "server_int.h"
 
@@ -151,8 +152,6 @@ static int page_parse(http_req *req, page_req *pg, http_resp *resp)
 	return 0;
 }
 
-static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* The list answer from names one a line (the hook's out, cut into strings in place): one page
  * of {"namespaces":[["a"],..]} or {"identifiers":[{"namespace":["a"],"name":"t"},..]}. */
 static int list_page(ids_buf *o, int depth, const char *ns, ids_buf *names, const page_req *pg)
@@ -171,7 +170,7 @@ static int list_page(ids_buf *o, int depth, const char *ns, ids_buf *names, cons
 	}
 	/* sorted here: the token orders names by strcmp, whatever order the hook's source has */
 	if (k)
-		qsort(v, k, sizeof *v, cmp_name);
+		qsort(v, k, sizeof *v, ids_str_cmp);
 	ids_buf_puts(o, depth == 1 ? "{\"namespaces\":[" : "{\"identifiers\":[");
 	size_t sent = 0;
 	const char *last = NULL;

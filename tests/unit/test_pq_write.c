@@ -1,6 +1,6 @@
 /* Unit tests of the Parquet writer's encoders: RLE/bit-packed levels (exact bytes and a
  * round trip through an independent decoder), boolean packing, dictionary fallback,
- * statistics (truncation, float zeros, NaN) and the column batch API. Files are checked
+ * statistics (truncation, float zeros, NaN, nan_count) and the column batch API. Files are checked
  * through the reader's footer parser and row API. */
 #include "idbsync/pq_read.h"
 #include "idbsync/pq_write.h"
@@ -204,6 +204,27 @@ static void write_strings(const char *path, const pq_node *s, const pq_write_opt
 	pq_writer_free(w);
 }
 
+/* Writes n rows {"v": row(i)} to path with o, reads them back (they must equal what was
+ * written) and returns the one row group's chunk, or NULL (a failed check) when the file has
+ * another number of row groups; *rd is the reader to free. */
+static const pq_chunk_meta *write_one_chunk(const char *path, const pq_node *s, const pq_write_options *o,
+					    int n, int (*row)(char *, size_t, int), pq_reader **rd)
+{
+	ids_buf expect = IDS_BUF_INIT;
+	write_strings(path, s, o, n, row, &expect);
+	const pq_file_meta *m = NULL;
+	*rd = NULL;
+	char *got = read_rows(path, &m, rd);
+	CHECK(got && !strcmp(got, expect.data));
+	free(got);
+	ids_buf_free(&expect);
+	if (!m || m->n_row_groups != 1) {
+		CHECK(!"one row group");
+		return NULL;
+	}
+	return &m->row_groups[0].chunks[0];
+}
+
 /* 300 rows cycling over 20 values (dictionary pays), then unique values (it overflows) */
 static int cycle_then_unique(char *b, size_t n, int i)
 {
@@ -222,34 +243,22 @@ static void test_dict_fallback(void)
 	o.page_bytes = 64;
 	o.codec = PQ_CODEC_UNCOMPRESSED;
 	const char *path = tmp_path("fallback.parquet");
-	ids_buf expect = IDS_BUF_INIT;
-	write_strings(path, s, &o, 600, cycle_then_unique, &expect);
-	const pq_file_meta *m;
-	pq_reader *rd = NULL;
-	char *got = read_rows(path, &m, &rd);
-	CHECK(got && !strcmp(got, expect.data));
-	if (m && m->n_row_groups == 1) {
-		const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+	pq_reader *rd;
+	const pq_chunk_meta *c = write_one_chunk(path, s, &o, 600, cycle_then_unique, &rd);
+	if (c) {
 		CHECK(has_enc(c, PQ_ENC_PLAIN_DICTIONARY));
 		CHECK(has_enc(c, PQ_ENC_PLAIN));
 		CHECK(c->dictionary_page_offset == 4);
-	} else {
-		CHECK(!"one row group");
 	}
-	free(got);
 	pq_reader_free(rd);
 
 	/* unique from the start: the dictionary never pays and is dropped entirely */
-	write_strings(path, s, &o, 200, unique, NULL);
-	got = read_rows(path, &m, &rd);
-	if (m && m->n_row_groups == 1) {
-		const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+	c = write_one_chunk(path, s, &o, 200, unique, &rd);
+	if (c) {
 		CHECK(!has_enc(c, PQ_ENC_PLAIN_DICTIONARY) && has_enc(c, PQ_ENC_PLAIN));
 		CHECK(c->dictionary_page_offset < 0);
 	}
-	free(got);
 	pq_reader_free(rd);
-	ids_buf_free(&expect);
 	pq_node_free(s);
 	unlink(path);
 }
@@ -264,21 +273,11 @@ static void test_dict_probe(void)
 	for (int probe = 0; probe <= 100; probe += 100) {
 		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
 		o.dict_probe = (size_t)probe;
-		ids_buf expect = IDS_BUF_INIT;
-		write_strings(path, s, &o, 2000, cycle150, &expect);
-		const pq_file_meta *m;
-		pq_reader *rd = NULL;
-		char *got = read_rows(path, &m, &rd);
-		CHECK(got && !strcmp(got, expect.data));
-		if (m && m->n_row_groups == 1) {
-			const pq_chunk_meta *c = &m->row_groups[0].chunks[0];
+		pq_reader *rd;
+		const pq_chunk_meta *c = write_one_chunk(path, s, &o, 2000, cycle150, &rd);
+		if (c)
 			CHECK(probe ? c->dictionary_page_offset < 0 : c->dictionary_page_offset == 4);
-		} else {
-			CHECK(!"one row group");
-		}
-		free(got);
 		pq_reader_free(rd);
-		ids_buf_free(&expect);
 	}
 	pq_node_free(s);
 	unlink(path);
@@ -356,6 +355,7 @@ static void test_float_stats(void)
 		pq_reader *rd;
 		free(read_rows(path, &m, &rd));
 		const pq_stats *st = &m->row_groups[0].chunks[0].stats;
+		CHECK(st->nan_count == k);   /* 0, 1 and 2 NaNs: written even when 0 */
 		if (k == 0) {
 			CHECK(st->has_min && signbit(stat_double(st->min)) && stat_double(st->min) == 0);
 			CHECK(st->has_max && stat_double(st->max) == 1.5);
@@ -364,6 +364,47 @@ static void test_float_stats(void)
 			CHECK(st->has_max && stat_double(st->max) == 0 && !signbit(stat_double(st->max)));
 		} else {
 			CHECK(!st->has_min && !st->has_max && st->null_count == 1);
+		}
+		pq_reader_free(rd);
+	}
+	pq_node_free(s);
+	unlink(path);
+}
+
+/* 900 doubles, every 7th a NaN, in pages of 64 values: 0 cycling over 10 values (the chunk
+ * stays dictionary-encoded), 1 all distinct, dictionary off (PLAIN), 2 cycling for 300 rows then distinct (a
+ * dictionary, then PLAIN after the fallback). nan_count counts every NaN once whichever way
+ * its page was encoded: a dictionary's NaN entry is not counted, the pages using it are. */
+static int nan_row(char *b, size_t n, int i, int mode)
+{
+	if (i % 7 == 3)
+		return snprintf(b, n, "{\"v\":{\"$num\":\"NaN\"}}");
+	int distinct = mode == 1 || (mode == 2 && i >= 300);
+	return snprintf(b, n, "{\"v\":%d.5}", distinct ? i : i % 10);
+}
+static int nan_row0(char *b, size_t n, int i) { return nan_row(b, n, i, 0); }
+static int nan_row1(char *b, size_t n, int i) { return nan_row(b, n, i, 1); }
+static int nan_row2(char *b, size_t n, int i) { return nan_row(b, n, i, 2); }
+
+static void test_nan_count(void)
+{
+	pq_node *s = one_col(PQ_DOUBLE, PQ_LT_NONE);
+	const char *path = tmp_path("nans.parquet");
+	int (*rows[3])(char *, size_t, int) = {nan_row0, nan_row1, nan_row2};
+	for (int mode = 0; mode < 3; mode++) {
+		pq_write_options o = PQ_WRITE_OPTIONS_INIT;
+		o.page_bytes = 64 * 8;
+		o.dict_max_bytes = 1000;
+		o.dictionary = mode == 1 ? 0 : -1;
+		o.codec = PQ_CODEC_UNCOMPRESSED;
+		pq_reader *rd;
+		const pq_chunk_meta *c = write_one_chunk(path, s, &o, 900, rows[mode], &rd);
+		if (c) {
+			CHECK(c->stats.nan_count == (900 + 3) / 7);
+			CHECK(has_enc(c, PQ_ENC_PLAIN_DICTIONARY) == (mode != 1));
+			CHECK(has_enc(c, PQ_ENC_PLAIN) == (mode != 0));
+			CHECK(c->stats.has_min && stat_double(c->stats.min) == 0.5);
+			CHECK(c->stats.has_max && stat_double(c->stats.max) == (mode ? 898.5 : 9.5));   /* 899: NaN */
 		}
 		pq_reader_free(rd);
 	}
@@ -571,6 +612,7 @@ int main(void)
 	test_dict_probe();
 	test_string_stats();
 	test_float_stats();
+	test_nan_count();
 	test_batch_api();
 	test_numbers();
 	test_strings();

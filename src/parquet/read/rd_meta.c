@@ -56,7 +56,7 @@ static int decode_stats(pq_tdec *d, pq_stats *s)
 	size_t n;
 	const uint8_t *lmin = NULL, *lmax = NULL;
 	size_t lmin_n = 0, lmax_n = 0;
-	s->null_count = s->distinct_count = -1;
+	s->null_count = s->distinct_count = s->nan_count = -1;
 	TRY(pq_tdec_struct_begin(d));
 	while ((rc = pq_tdec_field(d, &id, &t)) > 0) {
 		switch (id) {
@@ -64,6 +64,7 @@ static int decode_stats(pq_tdec *d, pq_stats *s)
 		case 2: if ((rc = pq_tdec_expect_binary(d, t, &p, &n)) == 1) { lmin = p; lmin_n = n; } break;
 		case 3: rc = pq_tdec_expect_i64(d, t, &s->null_count); break;
 		case 4: rc = pq_tdec_expect_i64(d, t, &s->distinct_count); break;
+		case 9: rc = pq_tdec_expect_i64(d, t, &s->nan_count); break;
 		case 5:
 			if ((rc = pq_tdec_expect_binary(d, t, &p, &n)) == 1) {
 				s->max = p; s->max_len = (uint32_t)n; s->has_max = 1;
@@ -170,7 +171,7 @@ static int decode_chunk(pq_tdec *d, pq_file_meta *m, pq_chunk_meta *c)
 	const uint8_t *p;
 	size_t n;
 	c->dictionary_page_offset = c->index_page_offset = -1;
-	c->stats.null_count = c->stats.distinct_count = -1;
+	c->stats.null_count = c->stats.distinct_count = c->stats.nan_count = -1;
 	c->type = (pq_type)-2;
 	TRY(pq_tdec_struct_begin(d));
 	while ((rc = pq_tdec_field(d, &id, &t)) > 0) {

@@ -16,7 +16,7 @@ int pqw_dict_finish(pq_writer *w, pqw_col *c, ids_error *err)
 	int rc;
 	if (dp->len > INT32_MAX / 2)
 		return ids_fail(err, IDS_ELIMIT, "column '%s': dictionary too large", c->leaf->name);
-	pqw_stats_plain(&c->st, c, (const uint8_t *)dp->data, dp->len, pqw_dict_count(c->dict));
+	pqw_stats_dict(&c->st, c, (const uint8_t *)dp->data, dp->len, pqw_dict_count(c->dict));
 	ids_buf_reset(&c->dict_body);
 	if (w->codec != PQ_CODEC_UNCOMPRESSED &&
 	    (rc = pq_compress(w->codec, w->o.codec_level, (const uint8_t *)dp->data, dp->len,

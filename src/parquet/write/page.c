@@ -382,6 +382,11 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 		ids_buf_append(b, &bb, 1);
 		pqw_rle_u32(b, sc->idx, pg->n_vals, bw);
 		enc = dict_data_encoding(w);
+		if (c->type == PQ_DOUBLE || c->type == PQ_FLOAT)
+			for (const pqw_page *s = pg; s; s = s->seg) {
+				span sp = span_of(pg, s);
+				pqw_stats_nans(&c->st, c, sp.p, sp.n);
+			}
 	} else {
 		for (const pqw_page *s = pg; s; s = s->seg) {   /* a BOOLEAN page has no chain */
 			span sp = span_of(pg, s);
@@ -393,10 +398,11 @@ int pqw_encode_page(pq_writer *w, pqw_col *c, pqw_page *pg, pqw_scratch *sc, ids
 		}
 		enc = PQ_ENC_PLAIN;
 	}
+	/* vb is the one buffer this page's bytes went to: b itself, or on snappy's fragment path
+	 * c->held, where b stays empty (pqw_fragments: a flat column, so no repetition levels; its
+	 * definition levels are held in cut.c, not encoded here; no dictionary, no BOOLEAN) */
 	if (vb->failed)
 		return ids_fail(err, vb->failed, "column '%s': page too large", c->leaf->name);
-	if (b->failed)
-		return ids_fail(err, b->failed, "column '%s': page too large", c->leaf->name);
 	if (b->len > INT32_MAX / 2)
 		return ids_fail(err, IDS_ELIMIT, "column '%s': page of %zu bytes is too large",
 				c->leaf->name, b->len);

@@ -53,6 +53,7 @@ enum { PQW_ORDER_NONE = 0, PQW_ORDER_SIGNED, PQW_ORDER_UNSIGNED, PQW_ORDER_DECIM
 typedef struct pqw_stats {
 	int has;                 /* min/max hold at least one value */
 	int64_t nulls;
+	int64_t nans;            /* NaN values of a FLOAT/DOUBLE chunk: written as nan_count */
 	union { int64_t i; double d; } min, max;   /* bool/int32/int64 in i, float/double in d */
 	ids_buf minb, maxb;                          /* BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY */
 } pqw_stats;
@@ -60,9 +61,17 @@ typedef struct pqw_stats {
 struct pqw_col;
 void pqw_stats_reset(pqw_stats *s);
 void pqw_stats_free(pqw_stats *s);
-/* Folds n PLAIN-encoded values (bools one byte each) into s. */
+/* Folds n PLAIN-encoded values of a page (bools one byte each) into s, NaNs counted. */
 void pqw_stats_plain(pqw_stats *s, const struct pqw_col *c, const uint8_t *p, size_t len,
 		     size_t n);
+/* Folds the n entries of a chunk's dictionary into s's min/max: its NaN entry, if any, is
+ * one distinct value, not a count, so the pages that use it count their NaNs instead
+ * (pqw_stats_nans). */
+void pqw_stats_dict(pqw_stats *s, const struct pqw_col *c, const uint8_t *p, size_t len,
+		    size_t n);
+/* Counts the NaNs among n PLAIN values of a dictionary-encoded FLOAT/DOUBLE page (its
+ * min/max come from the dictionary). */
+void pqw_stats_nans(pqw_stats *s, const struct pqw_col *c, const uint8_t *p, size_t n);
 /* Writes a Statistics struct (thrift field id) if there is anything to say. */
 struct pq_tenc;
 void pqw_stats_write(struct pq_tenc *e, int16_t id, const pqw_stats *s,

@@ -1,7 +1,9 @@
-/* Column chunk statistics: min/max in the type's defined sort order and null counts.
- * Long byte-array bounds are truncated so they stay bounds (min: a prefix; max: a prefix
- * with its last incrementable byte bumped) and flagged inexact; UTF-8 strings stay valid.
- * Float zeros follow the spec (min written as -0.0, max as +0.0) and NaNs are skipped. */
+/* Column chunk statistics: min/max in the type's defined sort order, null counts and, for
+ * FLOAT/DOUBLE, NaN counts. Long byte-array bounds are truncated so they stay bounds (min: a
+ * prefix; max: a prefix with its last incrementable byte bumped) and flagged inexact; UTF-8
+ * strings stay valid. Float zeros follow the spec (min written as -0.0, max as +0.0), NaNs are
+ * left out of min/max and counted in nan_count (Statistics field 9), which the spec requires
+ * beside min/max under TYPE_ORDER and which the lake's Iceberg manifests take as they are. */
 #include "pqw.h"
 #include "parquet/common/thrift.h"
 
@@ -11,7 +13,7 @@
 void pqw_stats_reset(pqw_stats *s)
 {
 	s->has = 0;
-	s->nulls = 0;
+	s->nulls = s->nans = 0;
 	ids_buf_reset(&s->minb);
 	ids_buf_reset(&s->maxb);
 }
@@ -88,13 +90,17 @@ static void fold_bytes(pqw_stats *s, const uint8_t *v, size_t n, int decimal)
 		}                                                       \
 	}
 
+/* NaNs are counted only when the values are a page's (count): a dictionary's are distinct */
 #define FOLD_FLOAT(T)                                                   \
 	{                                                               \
+		int64_t nans = 0;                                       \
 		for (size_t k = 0; k < n; k++) {                        \
 			T v;                                            \
 			memcpy(&v, p + k * sizeof(T), sizeof(T));        \
-			if (isnan(v))                                   \
+			if (isnan(v)) {                                 \
+				nans++;                                 \
 				continue;                               \
+			}                                               \
 			if (!s->has) {                                  \
 				s->min.d = s->max.d = v;                \
 				s->has = 1;                             \
@@ -104,9 +110,28 @@ static void fold_bytes(pqw_stats *s, const uint8_t *v, size_t n, int decimal)
 				s->max.d = v;                           \
 			}                                               \
 		}                                                       \
+		if (count)                                              \
+			s->nans += nans;                                \
 	}
 
-void pqw_stats_plain(pqw_stats *s, const pqw_col *c, const uint8_t *p, size_t len, size_t n)
+#define COUNT_NANS(T)                                                   \
+	for (size_t k = 0; k < n; k++) {                                \
+		T v;                                                    \
+		memcpy(&v, p + k * sizeof(T), sizeof(T));                \
+		s->nans += isnan(v) != 0;                               \
+	}
+
+void pqw_stats_nans(pqw_stats *s, const pqw_col *c, const uint8_t *p, size_t n)
+{
+	if (c->order == PQW_ORDER_NONE)
+		return;
+	if (c->type == PQ_DOUBLE)
+		COUNT_NANS(double)
+	else if (c->type == PQ_FLOAT)
+		COUNT_NANS(float)
+}
+
+static void fold(pqw_stats *s, const pqw_col *c, const uint8_t *p, size_t len, size_t n, int count)
 {
 	if (c->order == PQW_ORDER_NONE)
 		return;
@@ -134,6 +159,16 @@ void pqw_stats_plain(pqw_stats *s, const pqw_col *c, const uint8_t *p, size_t le
 	default:
 		break;
 	}
+}
+
+void pqw_stats_plain(pqw_stats *s, const pqw_col *c, const uint8_t *p, size_t len, size_t n)
+{
+	fold(s, c, p, len, n, 1);
+}
+
+void pqw_stats_dict(pqw_stats *s, const pqw_col *c, const uint8_t *p, size_t len, size_t n)
+{
+	fold(s, c, p, len, n, 0);
 }
 
 /* Encodes a fixed-width bound into t; returns its length. */
@@ -216,5 +251,7 @@ void pqw_stats_write(pq_tenc *e, int16_t id, const pqw_stats *s, const pqw_col *
 	} else {
 		pq_tenc_i64(e, 3, s->nulls);
 	}
+	if ((c->type == PQ_DOUBLE || c->type == PQ_FLOAT) && c->order != PQW_ORDER_NONE)
+		pq_tenc_i64(e, 9, s->nans);   /* even when 0: readers must not assume 0 without it */
 	pq_tenc_struct_end(e);
 }
