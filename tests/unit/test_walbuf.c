@@ -55,6 +55,14 @@ static void check_state(sqlite3 *db, long long rows, long long sum, const char *
 		CHECK(1);
 }
 
+static void check_integrity(sqlite3 *db)
+{
+	sqlite3_stmt *q = NULL;
+	sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL);
+	CHECK(q && sqlite3_step(q) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(q, 0), "ok"));
+	sqlite3_finalize(q);
+}
+
 static int copy_file(const char *from, const char *to, const char *suffix)
 {
 	char a[320], b[320], buf[65536];
@@ -170,10 +178,7 @@ static void fill_ahead(const char *dir)
 	sqlite3 *c = NULL;
 	CHECK_EQ_INT(sqlite3_open_v2(copy, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	check_state(c, 3610, sum, "recovered copy of a filled WAL");
-	sqlite3_stmt *q = NULL;
-	sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1, &q, NULL);
-	CHECK(q && sqlite3_step(q) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(q, 0), "ok"));
-	sqlite3_finalize(q);
+	check_integrity(c);
 	sqlite3_close(c);
 	/* to past the limit (64 MiB): the file ends with the frames, no zeros beyond */
 	for (int c2 = 0; c2 < 100 && wal_end(w) < LEDGER_WAL_LIMIT + (1 << 20); c2++)
@@ -294,10 +299,7 @@ int main(void)
 	sqlite3_close(w);
 	CHECK_EQ_INT(sqlite3_open_v2(copy, &r, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	check_state(r, 6300, last, "recovered copy");
-	sqlite3_stmt *q = NULL;
-	sqlite3_prepare_v2(r, "PRAGMA integrity_check", -1, &q, NULL);
-	CHECK(q && sqlite3_step(q) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(q, 0), "ok"));
-	sqlite3_finalize(q);
+	check_integrity(r);
 	sqlite3_close(r);
 
 	/* a commit that needs index region 1 (past 4062 frames) when it cannot be had: SQLITE_FULL,
