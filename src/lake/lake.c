@@ -8,11 +8,11 @@
 
 #include "idbsync/log.h"
 
-#include <pthread.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

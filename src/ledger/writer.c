@@ -4,8 +4,8 @@
  * alone. */
 #include "ledger_int.h"
 
-#include <pthread.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
