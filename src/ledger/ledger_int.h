@@ -292,16 +292,16 @@ int ledger_exec(sqlite3 *db, const char *sql, ids_error *err);
 #define LEDGER_WAL_LIMIT ((sqlite3_int64)64 << 20)
 #define LEDGER_WAL_LIMIT_SQL "67108864"
 /* walfill.c: the writer's WAL gets its blocks (zeros) ahead of its commits, on a thread of its
- * own; walbuf.c calls these around its writes, truncates and syncs (NULL: no filling). */
+ * own. Every handle of a WAL (any connection) shares the path's walfill (get/put; NULL: no
+ * filling); walbuf.c brackets each write and truncate of the WAL with write_begin/write_end
+ * (end: where the write ends, past a running fill's start it is joined first; a truncate gives
+ * INT64_MAX), and the writer's buffered handle calls after_sync after a commit's sync. */
 typedef struct walfill walfill;
-walfill *ledger_walfill_new(const char *path);
-/* before a write that ends at end: a fill of the bytes from there on is stopped and joined */
-void ledger_walfill_before_write(walfill *w, sqlite3_int64 end);
-/* after a commit's sync, its frames ending at end: starts a fill if the file's end is near */
+walfill *ledger_walfill_get(const char *path);
+void ledger_walfill_put(walfill *w);
+void ledger_walfill_write_begin(walfill *w, sqlite3_int64 end);
+void ledger_walfill_write_end(walfill *w);
 void ledger_walfill_after_sync(walfill *w, sqlite3_file *real, sqlite3_int64 end);
-/* before a truncate: the fill joined, the size read again later */
-void ledger_walfill_forget(walfill *w);
-void ledger_walfill_free(walfill *w);
 #define LEDGER_SHM_VFS "idbsync-shm"
 /* reserve.c: DIR/idbsync.reserve, deleted before the state opens so that a restart on a full
  * disk has room for the WAL index, and made again (all of it or nothing: -1; quiet: no log

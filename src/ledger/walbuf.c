@@ -14,8 +14,9 @@
  * frames are written, the WAL index regions they will be added to are mapped (index_ready),
  * so a full disk fails the commit before its frames can count.
  *
- * The WAL's blocks are written ahead of the commits, as zeros, by walfill.c (started from the
- * sync, stopped before a write that would reach them).
+ * The WAL's blocks are written ahead of the commits, as zeros, by walfill.c: started from the
+ * writer's sync, and every handle's write or truncate of the WAL goes through its lock (a
+ * write that would reach a running fill stops and joins it first).
  *
  * The same wrapper, registered a second time without the buffering (LEDGER_SHM_VFS, the
  * process's default VFS), gives every connection's WAL index (-shm) its disk blocks before
@@ -107,13 +108,14 @@ static int index_ready(wb_file *f)
 static int wb_flush(wb_file *f)
 {
 	int rc = f->len ? index_ready(f) : SQLITE_OK;
-	if (f->len) {
-		ledger_walfill_before_write(f->fill, f->off + f->len);
+	if (rc == SQLITE_OK && f->len) {
 		f->wend = f->off + f->len;
+		ledger_walfill_write_begin(f->fill, f->wend);
+		for (int at = 0; rc == SQLITE_OK && at < f->len; at += WALBUF_WRITE)
+			rc = f->real->pMethods->xWrite(f->real, f->buf + at,
+						       f->len - at < WALBUF_WRITE ? f->len - at : WALBUF_WRITE, f->off + at);
+		ledger_walfill_write_end(f->fill);
 	}
-	for (int at = 0; rc == SQLITE_OK && at < f->len; at += WALBUF_WRITE)
-		rc = f->real->pMethods->xWrite(f->real, f->buf + at, f->len - at < WALBUF_WRITE ? f->len - at : WALBUF_WRITE,
-					       f->off + at);
 	f->len = 0;
 	if (rc != SQLITE_OK)
 		f->failed = rc;
@@ -134,7 +136,7 @@ static int wb_close(sqlite3_file *p)
 {
 	wb_file *f = (wb_file *)p;
 	int rc = wb_flush(f);
-	ledger_walfill_free(f->fill);
+	ledger_walfill_put(f->fill);
 	f->fill = NULL;
 	int rc2 = f->real->pMethods->xClose(f->real);
 	sqlite3_free(f->buf);
@@ -149,6 +151,17 @@ static int wb_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
 	return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, out, amt, off);
 }
 
+/* A write of any handle, with the WAL's fill (walfill.c) kept out of its bytes */
+static int wal_write(wb_file *f, const void *data, int amt, sqlite3_int64 off)
+{
+	if (f->buffered)
+		f->wend = off + amt;
+	ledger_walfill_write_begin(f->fill, off + amt);
+	int rc = f->real->pMethods->xWrite(f->real, data, amt, off);
+	ledger_walfill_write_end(f->fill);
+	return rc;
+}
+
 static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 off)
 {
 	wb_file *f = (wb_file *)p;
@@ -158,11 +171,8 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
 			if (rc != SQLITE_OK)
 				return rc;
 		}
-		if (!f->buf && !(f->buf = sqlite3_malloc(WALBUF_CAP))) {
-			ledger_walfill_before_write(f->fill, off + amt);
-			f->wend = off + amt;
-			return f->real->pMethods->xWrite(f->real, data, amt, off);
-		}
+		if (!f->buf && !(f->buf = sqlite3_malloc(WALBUF_CAP)))
+			return wal_write(f, data, amt, off);
 		if (!f->len)
 			f->off = off;
 		memcpy(f->buf + f->len, data, (size_t)amt);
@@ -170,19 +180,19 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
 		return SQLITE_OK;
 	}
 	int rc = wb_flush(f);
-	if (rc == SQLITE_OK && f->buffered) {
-		ledger_walfill_before_write(f->fill, off + amt);
-		f->wend = off + amt;
-	}
-	return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, data, amt, off);
+	return rc != SQLITE_OK ? rc : wal_write(f, data, amt, off);
 }
 
 static int wb_truncate(sqlite3_file *p, sqlite3_int64 size)
 {
 	wb_file *f = (wb_file *)p;
 	int rc = wb_flush_all(f);
-	ledger_walfill_forget(f->fill);
-	return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
+	if (rc != SQLITE_OK)
+		return rc;
+	ledger_walfill_write_begin(f->fill, INT64_MAX);
+	rc = f->real->pMethods->xTruncate(f->real, size);
+	ledger_walfill_write_end(f->fill);
+	return rc;
 }
 
 static int wb_sync(sqlite3_file *p, int flags)
@@ -307,8 +317,9 @@ static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int
 	}
 	f->buffered = vfs == &wb_vfs && (flags & SQLITE_OPEN_WAL) != 0;
 	f->name = name;
-	if (f->buffered && !getenv("IDBSYNC_NO_WALFILL"))
-		f->fill = ledger_walfill_new(name);
+	/* every handle of a WAL, the writer's and any other connection's (walfill.c) */
+	if (flags & SQLITE_OPEN_WAL)
+		f->fill = ledger_walfill_get(name);
 	p->pMethods = &wb_io;
 	return SQLITE_OK;
 }

@@ -191,6 +191,50 @@ static void fill_ahead(const char *dir)
 	sqlite3_close(w);
 }
 
+/* Another connection writes the same WAL (the server's Iceberg catalog does, icecat.c): its
+ * frames appended right after a commit of the writer's that started a fill reach the bytes
+ * being filled, and must not be zeroed by it. Rounds of: the writer commits near the end (a
+ * fill starts), the other connection at once commits 1.2 MB; the rows, a recovered copy and
+ * the integrity check must all hold. The fill is slowed (a test hook) so that every such commit
+ * meets a fill at work: without the join, pages of these commits read back as zeros. */
+static void fill_other_writer(const char *dir)
+{
+	setenv("IDBSYNC_TEST_WALFILL_SLOW", "20000", 1);
+	char path[300], copy[300];
+	snprintf(path, sizeof path, "%s/fill2.sqlite", dir);
+	snprintf(copy, sizeof copy, "%s/fill2-copy.sqlite", dir);
+	sqlite3 *w = NULL, *o = NULL, *r = NULL;
+	CHECK_EQ_INT(sqlite3_open_v2(path, &w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, LEDGER_WALBUF_VFS), SQLITE_OK);
+	exec(w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;"
+		"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+	CHECK_EQ_INT(sqlite3_open_v2(path, &o, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	exec(o, "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0");
+	CHECK_EQ_INT(sqlite3_open_v2(path, &r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	unsetenv("IDBSYNC_TEST_WALFILL_SLOW"); /* read when the WAL opened */
+	exec(r, "BEGIN");
+	one(r, "SELECT count(*) FROM t");
+	int id = 0;
+	for (int round = 0; round < 20; round++) {
+		insert(w, id, id + 5);
+		id += 5;
+		insert(o, id, id + 300);
+		id += 300;
+	}
+	long long sum = one(w, "SELECT sum(id + length(v) + unicode(v)) FROM t");
+	check_state(o, id, sum, "the other connection after the rounds");
+	CHECK(copy_file(path, copy, ""));
+	CHECK(copy_file(path, copy, "-wal"));
+	exec(r, "COMMIT");
+	sqlite3_close(r);
+	sqlite3_close(o);
+	sqlite3_close(w);
+	sqlite3 *c = NULL;
+	CHECK_EQ_INT(sqlite3_open_v2(copy, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	check_state(c, id, sum, "recovered copy after two writers");
+	check_integrity(c);
+	sqlite3_close(c);
+}
+
 /* A fill that fails (a full disk; here the test hook's ENOSPC after one 256 KiB piece) is cut
  * back to where it started and not tried again: the WAL then grows with its commits, exactly
  * to their last frame, as SQLite's own does. */
@@ -334,6 +378,7 @@ int main(void)
 	CHECK_EQ_INT(one(w, "SELECT count(*) FROM t"), 4600);
 	sqlite3_close(w);
 	fill_ahead(dir);
+	fill_other_writer(dir);
 	fill_fails(dir);
 	test_rmtree(dir);
 	return test_report("test_walbuf");
