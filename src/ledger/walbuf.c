@@ -26,7 +26,6 @@
 #include "idbsync/log.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
