@@ -155,18 +155,11 @@ void ledger_walfill_write_end(walfill *w)
 		pthread_mutex_unlock(&w->mu);
 }
 
-/* The directory of path has FILL_FREE_MIN free. */
+/* The filesystem of path (the WAL itself: it exists, its sync just returned) has FILL_FREE_MIN free. */
 static int room(const char *path)
 {
-	char dir[IDS_PATH_MAX + 1];
-	const char *slash = strrchr(path, '/');
-	size_t dl = slash ? (size_t)(slash - path) : 1;
-	if (dl >= sizeof dir)
-		return 0;
-	memcpy(dir, slash ? path : ".", dl);
-	dir[dl] = 0;
 	struct statvfs v;
-	return !statvfs(dl ? dir : "/", &v) && (unsigned long long)v.f_bavail * v.f_frsize >= FILL_FREE_MIN;
+	return !statvfs(path, &v) && (unsigned long long)v.f_bavail * v.f_frsize >= FILL_FREE_MIN;
 }
 
 void ledger_walfill_after_sync(walfill *w, sqlite3_file *real, sqlite3_int64 end)

@@ -121,7 +121,8 @@ typedef struct task {
 } task;
 typedef struct workers workers;
 /* keep_for_push: one of the n takes LANE_PUSH only (the request pool; the others get no pushes).
- * name: the threads' name (top -H, perf; at most 15 bytes). nice: the threads' niceness (0: the process's; higher runs them after the others). */
+ * name: the threads' name (top -H, perf; at most 15 bytes). nice: the threads' niceness (0: the
+ * process's; higher runs them after the others). */
 int workers_start(workers **out, const char *name, int n, int keep_for_push, int nice, ids_error *err);
 /* Lanes, served in this order: */
 enum { LANE_PUSH, LANE_NEW, LANE_WOKEN, LANES };
