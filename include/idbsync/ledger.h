@@ -60,6 +60,9 @@ typedef struct ledger_stats {
 	 * before its commit (a streamed push's wait for its parser included) */
 	atomic_llong push_queue_us, push_apply_us;
 	atomic_llong pushes_streamed;       /* queued while still parsed (ids_batch_stream_begin) */
+	/* WAL frames copied into the database by the checkpoint thread and by the writer's own
+	 * checkpoint (which the next push waits for), and the WAL's restarts at its beginning */
+	atomic_llong ckpt_frames_thread, ckpt_frames_writer, wal_restarts;
 } ledger_stats;
 extern const double ledger_commit_bounds[LEDGER_COMMIT_BUCKETS - 1]; /* seconds; last bucket is +Inf */
 

@@ -5,16 +5,16 @@
  * thread, which runs PASSIVE checkpoints (they never block the writer or readers).
  * The WAL restarts from its beginning only after a checkpoint has copied all of it, which a
  * checkpoint running beside a busy writer never quite does (the WAL grew to 411 MB in an
- * 800k-mutation push). So at SQLite's own threshold (CKPT_INLINE) the writer checkpoints once
- * itself, as SQLite's automatic checkpoint did: the background thread, woken from a quarter of
- * that on, has copied most frames by then, so the rest is little. The WAL stays as large as it
- * was with the automatic checkpoint; with a later inline threshold (4000 frames) it grew 4x,
- * and on a nearly full disk the growing WAL took the space a freed file gave back
- * (faults/disk_full, tmpfs). The writer runs that checkpoint once the group's answers are
- * queued on the workers, not in the hook: the hook runs inside the COMMIT, before the answer,
- * and while the lake's reads keep the WAL from restarting nearly every commit past CKPT_INLINE
- * frames made one (a page copy each, and at times a sync of the database file) with the client
- * waiting. The next group still begins after it, as before, so the WAL grows no further. */
+ * 800k-mutation push). So past SQLite's own threshold (CKPT_INLINE) the writer checkpoints
+ * itself, once the group's answers are queued on the workers (not in the hook, which runs
+ * inside the COMMIT, before the answer), and the next group begins only after it: with no
+ * writer beside it, that checkpoint copies everything, and the next commit starts the WAL over.
+ * The writer does so only when the thread has copied all but CKPT_REST frames. While the
+ * lake's flush holds a read snapshot nobody can copy past it, and the WAL grows by a flush's
+ * worth (8-12k frames with one client pushing); when it let go, the writer's checkpoint used
+ * to copy that backlog itself, 25-35 ms with the next push waiting (once per lake flush, 0.1 ms
+ * of every push on average). Now the thread copies it beside the writer, and the writer only
+ * finishes the last frames. */
 #include "ledger_int.h"
 
 #include "idbsync/log.h"
@@ -24,17 +24,49 @@
 
 #define CKPT_FRAMES 250    /* the background thread starts copying */
 #define CKPT_INLINE 1000   /* SQLite's default autocheckpoint threshold */
+#define CKPT_REST 256      /* frames left to copy that the writer copies itself */
+
+/* ck_copied's packing: the WAL's generation (stats.wal_restarts) above, frames copied below */
+static unsigned long long copied_pack(long long gen, int frames)
+{
+	return (unsigned long long)(uint32_t)gen << 32 | (uint32_t)frames;
+}
+
+/* The frames of the current WAL a checkpoint has copied, as the last one said (0 if it ran
+ * on an earlier WAL); *gen gets the WAL's generation. */
+static int copied_now(ledger *lg, long long *gen)
+{
+	unsigned long long c = atomic_load(&lg->ck_copied);
+	*gen = atomic_load(&lg->stats.wal_restarts);
+	return c >> 32 == (uint32_t)*gen ? (int)(uint32_t)c : 0;
+}
+
+/* One PASSIVE checkpoint on db; the frames it copied go to *count. */
+static int checkpoint(ledger *lg, sqlite3 *db, atomic_llong *count)
+{
+	long long gen;
+	int before = copied_now(lg, &gen), log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc == SQLITE_OK && done > before) {
+		atomic_fetch_add(count, done - before);
+		atomic_store(&lg->ck_copied, copied_pack(gen, done));
+	}
+	return rc;
+}
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	ledger *lg = arg;
 	if (frames < atomic_load(&lg->wal_frames))
-		atomic_fetch_add(&lg->wal_restarts, 1);   /* the WAL started over at its beginning */
+		atomic_fetch_add(&lg->stats.wal_restarts, 1);   /* the WAL started over at its beginning */
 	atomic_store(&lg->wal_frames, frames);
 	atomic_store(&lg->wal_commit_us, ledger_mono_us());
+	long long gen;
 	if (frames >= CKPT_INLINE) {
-		lg->ck_writer_due = 1; /* ledger_ckpt_writer, once the pushes are answered */
-	} else if (frames >= CKPT_FRAMES) {
+		if (frames - copied_now(lg, &gen) <= CKPT_REST)
+			lg->ck_writer_due = 1; /* ledger_ckpt_writer, once the pushes are answered */
+	}
+	if (frames >= CKPT_FRAMES) {
 		pthread_mutex_lock(&lg->ckmu);
 		lg->ck_due = 1;
 		pthread_cond_signal(&lg->ckwake);
@@ -48,7 +80,7 @@ void ledger_ckpt_writer(ledger *lg)
 	if (!lg->ck_writer_due)
 		return;
 	lg->ck_writer_due = 0;
-	sqlite3_wal_checkpoint_v2(lg->w, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	checkpoint(lg, lg->w, &lg->stats.ckpt_frames_writer);
 }
 
 static void *ckpt_main(void *arg)
@@ -63,8 +95,7 @@ static void *ckpt_main(void *arg)
 			break;
 		lg->ck_due = 0;
 		pthread_mutex_unlock(&lg->ckmu);
-		int log = 0, done = 0;
-		int rc = sqlite3_wal_checkpoint_v2(lg->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		int rc = checkpoint(lg, lg->ck, &lg->stats.ckpt_frames_thread);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* e.g. disk full: the next commit wakes us again */
 			ids_logf(IDS_LOG_WARN, "checkpoint_failed", "WAL checkpoint: %s", sqlite3_errmsg(lg->ck));
 		/* space came back (the checkpoint could write): the reserve a full disk kept from the

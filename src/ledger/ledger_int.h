@@ -118,7 +118,10 @@ struct ledger {
 	/* the WAL as the writer's hook saw it after its last commit (checkpoint.c), read by a pin
 	 * that waits for the WAL to restart (pin.c) */
 	_Atomic int wal_frames;
-	_Atomic long long wal_restarts, wal_commit_us;
+	_Atomic long long wal_commit_us;
+	/* the last checkpoint's result (checkpoint.c): frames copied, and in the high half the low
+	 * 32 bits of stats.wal_restarts when it began (a result from an earlier WAL is stale) */
+	_Atomic unsigned long long ck_copied;
 
 	struct field_seen **fields;       /* writer-only cache of the fields table (hash buckets) */
 	size_t n_field_buckets;

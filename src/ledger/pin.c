@@ -47,10 +47,10 @@ static void *pg_begin(ledger *lg, int64_t *head, ids_error *err)
  * holds a snapshot inside it. The flush thread pins one for each round and its pass, back to
  * back under a busy ingest, so a checkpoint only ever copied up to the last pin's mark and the
  * WAL grew without end (1.06 GB in a 5M-row ingest against 60-160 MB without pins). So a pin
- * taken while the WAL is large and the writer busy first waits, unpinned, for the writer's own
- * checkpoint after its next commit (checkpoint.c: every commit past CKPT_INLINE frames runs
- * one, and with no pin it copies everything) and the commit after it to start the WAL over:
- * a few commits, bounded by PIN_WAIT_MS. (A RESTART checkpoint from here instead held the
+ * taken while the WAL is large and the writer busy first waits, unpinned, for the WAL to start
+ * over (checkpoint.c: with no pin the checkpoint thread copies the backlog, the writer's own
+ * checkpoint the last frames, and the commit after it restarts the WAL): a few commits,
+ * bounded by PIN_WAIT_MS. (A RESTART checkpoint from here instead held the
  * checkpoint lock while waiting for the busy writer, and the WAL grew further.) */
 #define PIN_WAL_FRAMES (LEDGER_WAL_LIMIT / 4096) /* of 4 KiB pages: journal_size_limit */
 #define PIN_WAIT_MS 250
@@ -58,8 +58,8 @@ static void *pg_begin(ledger *lg, int64_t *head, ids_error *err)
 
 static void wait_wal_restart(ledger *lg)
 {
-	long long r0 = atomic_load(&lg->wal_restarts), t0 = ledger_mono_us();
-	while (atomic_load(&lg->wal_frames) >= PIN_WAL_FRAMES && atomic_load(&lg->wal_restarts) == r0 &&
+	long long r0 = atomic_load(&lg->stats.wal_restarts), t0 = ledger_mono_us();
+	while (atomic_load(&lg->wal_frames) >= PIN_WAL_FRAMES && atomic_load(&lg->stats.wal_restarts) == r0 &&
 	       ledger_mono_us() - atomic_load(&lg->wal_commit_us) < PIN_BUSY_MS * 1000 &&
 	       ledger_mono_us() - t0 < PIN_WAIT_MS * 1000)
 		nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);

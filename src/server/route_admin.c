@@ -95,6 +95,15 @@ void route_metrics(server *s, http_req *req, http_resp *resp)
 		       (double)atomic_load(&s->push_recv_us) / 1e6, (double)atomic_load(&s->push_dispatch_us) / 1e6,
 		       (double)atomic_load(&s->push_send_us) / 1e6,
 		       (long long)atomic_load(&st->pushes_streamed));
+	ids_buf_printf(o, "# HELP idbsync_wal_checkpoint_frames_total WAL frames copied into the database file, by the "
+			  "checkpoint thread and by the writer's own checkpoint (which the next push waits for).\n"
+			  "# TYPE idbsync_wal_checkpoint_frames_total counter\n"
+			  "idbsync_wal_checkpoint_frames_total{by=\"thread\"} %lld\n"
+			  "idbsync_wal_checkpoint_frames_total{by=\"writer\"} %lld\n"
+			  "# HELP idbsync_wal_restarts_total Times the WAL started over at its beginning (all of it copied).\n"
+			  "# TYPE idbsync_wal_restarts_total counter\nidbsync_wal_restarts_total %lld\n",
+		       (long long)atomic_load(&st->ckpt_frames_thread), (long long)atomic_load(&st->ckpt_frames_writer),
+		       (long long)atomic_load(&st->wal_restarts));
 	ids_buf_puts(o, "# HELP idbsync_commit_seconds Group commit duration (the fsync that makes pushes durable).\n"
 			"# TYPE idbsync_commit_seconds histogram\n");
 	long long cum = 0;

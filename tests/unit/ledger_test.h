@@ -19,21 +19,21 @@
 
 static char tmproot[256];
 
-static void make_dir(char *out, size_t n, const char *name)
+static inline void make_dir(char *out, size_t n, const char *name)
 {
 	snprintf(out, n, "%s/%s", tmproot, name);
 }
 
 /* IDBSYNC_TEST_PG: a libpq URI with "{db}" where the database name goes (tests/pg/ledger.test.mjs);
  * NULL: the SQLite backend. */
-static const char *pg_template(void)
+static inline const char *pg_template(void)
 {
 	const char *t = getenv("IDBSYNC_TEST_PG");
 	return t && *t ? t : NULL;
 }
 
 /* The template with {db} replaced. */
-static void pg_uri(char *out, size_t n, const char *db)
+static inline void pg_uri(char *out, size_t n, const char *db)
 {
 	const char *t = pg_template(), *at = strstr(t, "{db}");
 	if (!at)
@@ -43,7 +43,7 @@ static void pg_uri(char *out, size_t n, const char *db)
 }
 
 /* CREATE DATABASE name unless it exists (through the "postgres" database). */
-static int pg_create_db(const char *name)
+static inline int pg_create_db(const char *name)
 {
 	char uri[1024], sql[300];
 	pg_uri(uri, sizeof uri, "postgres");
@@ -61,7 +61,7 @@ static int pg_create_db(const char *name)
 
 /* The state of dir: SQLite in it, or (IDBSYNC_TEST_PG) the PostgreSQL database named after its
  * path below tmproot, so that reopening dir finds the same state. state gets the URI. */
-static void state_for(const char *dir, char *state, size_t n)
+static inline void state_for(const char *dir, char *state, size_t n)
 {
 	state[0] = 0;
 	if (!pg_template())
@@ -99,7 +99,7 @@ static inline ledger *open_dir(const char *dir, int durable)
 
 /* Parses body as a client push (with the ledger's clock for the skew check) and pushes it as
  * `user`. res is initialized here; the caller frees it. */
-static int push(ledger *lg, const char *db, const char *user, const char *body, ledger_push_result *res,
+static inline int push(ledger *lg, const char *db, const char *user, const char *body, ledger_push_result *res,
 		ids_error *err)
 {
 	ids_batch *b = NULL;
@@ -117,9 +117,9 @@ static int push(ledger *lg, const char *db, const char *user, const char *body, 
 }
 
 /* Same, for bodies built with printf. */
-static int pushf(ledger *lg, const char *db, const char *user, ledger_push_result *res, ids_error *err,
+static inline int pushf(ledger *lg, const char *db, const char *user, ledger_push_result *res, ids_error *err,
 		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int pushf(ledger *lg, const char *db, const char *user, ledger_push_result *res, ids_error *err,
+static inline int pushf(ledger *lg, const char *db, const char *user, ledger_push_result *res, ids_error *err,
 		 const char *fmt, ...)
 {
 	char body[8192];
@@ -182,7 +182,7 @@ typedef struct pulled {
 
 static pulled P; /* big: static */
 
-static pulled *pull(ledger *lg, const char *db, const char *user, const char *client, int64_t since, int limit)
+static inline pulled *pull(ledger *lg, const char *db, const char *user, const char *client, int64_t since, int limit)
 {
 	memset(&P, 0, sizeof P);
 	ledger_pull_req req = {.db = db, .user = user, .client = client, .since = since, .limit = limit};
