@@ -10,7 +10,7 @@ int ledger_conflicts_scan(ledger *lg, int64_t after, size_t max,
 {
 	if (lg->pg)
 		return ledger_pg_conflicts_scan(lg, after, max, fn, ctx, last, err);
-	return ledger_sqlite_scan_log(lg, "scan conflicts", LEDGER_CONFLICTS_SQL("?1", "?2"), after, max, NULL, fn, ctx,
+	return ledger_sqlite_scan_log(lg, "scan conflicts", LEDGER_CONFLICTS_IDS_SQL, after, max, NULL, fn, ctx,
 				     last, err);
 }
 

@@ -197,10 +197,36 @@ void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *lg, sqlite3_stmt *q,
 #define LEDGER_LOG_FROM(TABLE, ID, P1, P2)                                                                    \
 	" FROM " TABLE " c JOIN dbs d ON d.did=c.did JOIN stores s ON s.sid=c.sid JOIN users u ON u.uid=c.uid" \
 	" LEFT JOIN clients cl ON cl.cid=c.cid WHERE c." ID ">" P1 " ORDER BY c." ID " LIMIT " P2
-#define LEDGER_CHANGES_SQL(P1, P2) LEDGER_LOG_COLS("seq") ", c.origin, c.ts" LEDGER_LOG_FROM("changes", "seq", P1, P2)
-#define LEDGER_CONFLICTS_SQL(P1, P2)                                                                    \
-	LEDGER_LOG_COLS("id") ", c.rule, c.reason, c.winner_seq, c.winner_hlc, c.ts"                    \
-		LEDGER_LOG_FROM("conflicts", "id", P1, P2)
+#define LEDGER_CHANGES_TAIL ", c.origin, c.ts"
+#define LEDGER_CONFLICTS_TAIL ", c.rule, c.reason, c.winner_seq, c.winner_hlc, c.ts"
+#define LEDGER_CHANGES_SQL(P1, P2) LEDGER_LOG_COLS("seq") LEDGER_CHANGES_TAIL LEDGER_LOG_FROM("changes", "seq", P1, P2)
+#define LEDGER_CONFLICTS_SQL(P1, P2) \
+	LEDGER_LOG_COLS("id") LEDGER_CONFLICTS_TAIL LEDGER_LOG_FROM("conflicts", "id", P1, P2)
+/* SQLite's scans of either log read the ids where LEDGER_LOG_COLS joins the names, and a
+ * ledger_log_rows source gives them as the names (lognames.c). */
+#define LEDGER_LOG_IDS(ID) "SELECT c." ID ", c.did, c.sid, c.uid, c.cid, c.key, c.op, c.hlc, c.value, c.mid"
+#define LEDGER_LOG_ONLY(TABLE, ID) " FROM " TABLE " c WHERE c." ID ">?1 ORDER BY c." ID " LIMIT ?2"
+#define LEDGER_CHANGES_IDS_SQL LEDGER_LOG_IDS("seq") LEDGER_CHANGES_TAIL LEDGER_LOG_ONLY("changes", "seq")
+#define LEDGER_CONFLICTS_IDS_SQL LEDGER_LOG_IDS("id") LEDGER_CONFLICTS_TAIL LEDGER_LOG_ONLY("conflicts", "id")
+enum { LOG_NAME_DB, LOG_NAME_STORE, LOG_NAME_USER, LOG_NAME_CLIENT, LOG_NAME_KINDS };
+#define LOG_NAME_SLOTS 32
+typedef struct ledger_log_rows {
+	ledger_rowsrc src;                    /* first: the source the scan reads */
+	ledger_sqlite_rows base;              /* SQLite's, which src calls */
+	sqlite3_stmt *look[LOG_NAME_KINDS];   /* prepared at the first miss */
+	struct {
+		int64_t id;
+		char *name;
+		size_t len;
+		int state;                    /* 0 empty, 1 named, -1 no such row */
+	} slot[LOG_NAME_KINDS][LOG_NAME_SLOTS]; /* by id modulo LOG_NAME_SLOTS */
+	const char *name[LOG_NAME_KINDS];     /* the current row's, and their lengths */
+	size_t len[LOG_NAME_KINDS];
+} ledger_log_rows;
+/* A source over q (LEDGER_*_IDS_SQL): its columns 1-4 read as the names of the row's database,
+ * store, user and client. ledger_log_rows_end frees what it holds (not q). */
+void ledger_log_rows_init(ledger_log_rows *r, ledger *lg, sqlite3_stmt *q, const char *what);
+void ledger_log_rows_end(ledger_log_rows *r);
 /* The rows of LEDGER_CHANGES_SQL / LEDGER_CONFLICTS_SQL to fn, the contract of ledger_changes_scan
  * and ledger_conflicts_scan (*last: the last id passed). */
 int ledger_scan_changes(ledger_rowsrc *r, int (*fn)(void *ctx, const ledger_change *c), void *ctx, int64_t *last,
@@ -208,7 +234,7 @@ int ledger_scan_changes(ledger_rowsrc *r, int (*fn)(void *ctx, const ledger_chan
 int ledger_scan_conflicts(ledger_rowsrc *r, int (*fn)(void *ctx, const ledger_conflict *c), void *ctx,
 			 int64_t *last, ids_error *err);
 
-/* scan.c: the SQLite scan of either log (the other callback NULL) */
+/* scan.c: the SQLite scan of either log (sql: LEDGER_*_IDS_SQL; the other callback NULL) */
 int ledger_sqlite_scan_log(ledger *lg, const char *what, const char *sql, int64_t after, size_t max,
 			  int (*change)(void *ctx, const ledger_change *c),
 			  int (*conflict)(void *ctx, const ledger_conflict *c), void *ctx, int64_t *last, ids_error *err);

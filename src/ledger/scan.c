@@ -28,8 +28,7 @@ int ledger_changes_scan(ledger *lg, int64_t after, size_t max,
 {
 	if (lg->pg)
 		return ledger_pg_changes_scan(lg, after, max, fn, ctx, last, err);
-	return ledger_sqlite_scan_log(lg, "scan changes", LEDGER_CHANGES_SQL("?1", "?2"), after, max, fn, NULL, ctx, last,
-				     err);
+	return ledger_sqlite_scan_log(lg, "scan changes", LEDGER_CHANGES_IDS_SQL, after, max, fn, NULL, ctx, last, err);
 }
 
 int ledger_sqlite_scan_log(ledger *lg, const char *what, const char *sql, int64_t after, size_t max,
@@ -45,10 +44,11 @@ int ledger_sqlite_scan_log(ledger *lg, const char *what, const char *sql, int64_
 	} else {
 		sqlite3_bind_int64(q, 1, after);
 		sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
-		ledger_sqlite_rows rows;
-		ledger_sqlite_rows_init(&rows, lg, q, what);
+		ledger_log_rows rows;
+		ledger_log_rows_init(&rows, lg, q, what);
 		rc = change ? ledger_scan_changes(&rows.src, change, ctx, last, err)
 			    : ledger_scan_conflicts(&rows.src, conflict, ctx, last, err);
+		ledger_log_rows_end(&rows);
 	}
 	sqlite3_finalize(q);
 	ledger_reader_put(lg, db);
