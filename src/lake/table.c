@@ -474,14 +474,16 @@ static int test_refused(const lake *l, const lk_row *r)
 	       (r->j && memmem(r->j->text, r->j->len, l->refuse, n));
 }
 
-/* The system columns lead every file, in the order the caller gave them. */
+/* The system columns lead every file, in the order the caller gave them: checked by name at a
+ * file's first row (every row of it has them in the same order, lk_row_*). */
 static int put_sys(pq_writer *w, const lk_row *r, ids_error *err)
 {
+	int first = pq_writer_num_rows(w) == 0;
 	for (size_t i = 0; i < r->n_sys; i++) {
 		const lk_sysv *v = &r->sys[i];
 		int md = 0, rc;
 		const pq_node *n = pq_writer_column(w, i, &md, NULL);
-		if (!n || strcmp(n->name, v->name))
+		if (!n || (first && strcmp(n->name, v->name)))
 			return ids_fail(err, IDS_EINVAL, "system column %s is not column %zu of the file", v->name, i);
 		uint8_t b = (uint8_t)v->i;
 		switch (v->kind) {
