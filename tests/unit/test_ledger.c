@@ -697,6 +697,56 @@ static int see_change(void *ctx, const ledger_change *c)
 	return 0;
 }
 
+/* The change log names each change's database, store, user and client (the lake's columns).
+ * 120 one-mutation pushes from 40 clients into 3 databases, 34 stores and 2 users, interleaved,
+ * so a scan's name lookups (SQLite: lognames.c, 32 slots per kind) collide and are replaced
+ * over and over; each value holds the names its change must come with. Each push is its
+ * client's first in its database as its user (3 and 40 are coprime), so each is mutation 1. */
+typedef struct names_seen {
+	int n, wrong;
+} names_seen;
+
+static int check_names(void *ctx, const ledger_change *c)
+{
+	names_seen *v = ctx;
+	char want[200];
+	snprintf(want, sizeof want, "\"%s|%s|%s|%s\"", c->db, c->store, c->user, c->client);
+	if (!c->value || c->value_len != strlen(want) || memcmp(c->value, want, c->value_len)) {
+		if (v->wrong++ < 3)
+			fprintf(stderr, "  seq %lld came as %s, its value is %.*s\n", (long long)c->seq, want,
+				(int)c->value_len, c->value ? c->value : "");
+	}
+	v->n++;
+	return 0;
+}
+
+static void log_names(ledger *lg)
+{
+	int64_t head0 = ledger_head(lg);
+	ids_error err = IDS_ERROR_INIT;
+	for (int i = 0; i < 120; i++) {
+		char db[16], store[16], client[16];
+		const char *user = i % 2 ? "u1" : "";
+		snprintf(db, sizeof db, "nm%d", i % 3);
+		snprintf(store, sizeof store, "s%d", i % 34);
+		snprintf(client, sizeof client, "c%d", i % 40);
+		ledger_push_result r;
+		CHECK_EQ_INT(pushf(lg, db, user, &r, &err,
+				   "{\"client\":\"%s\",\"mutations\":[{\"id\":%d,\"store\":\"%s\",\"op\":\"put\","
+				   "\"key\":\"k%d\",\"value\":\"%s|%s|%s|%s\"}]}",
+				   client, 1, store, i, db, store, user, client),
+			     0);
+		CHECK_EQ_INT(r.applied, 1);
+		ledger_push_result_free(&r);
+	}
+	names_seen v = {0};
+	int64_t last = 0;
+	CHECK_EQ_INT(ledger_changes_scan(lg, head0, 1000, check_names, &v, &last, &err), 0);
+	CHECK_EQ_INT(v.n, 120);
+	CHECK_EQ_INT(v.wrong, 0);
+	CHECK_EQ_INT(last, head0 + 120);
+}
+
 static void change_log_tail(const char *dir)
 {
 	ledger_options o = LEDGER_OPTIONS_INIT;
@@ -1213,6 +1263,7 @@ int main(void)
 		lww_conflicts(lg);
 		new_and_existing_keys(lg);
 		new_rows_in_runs(lg);
+		log_names(lg);
 		many_stores(lg);
 		server_wins(lg);
 		merge_rule(lg);
