@@ -199,7 +199,8 @@ void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *lg, sqlite3_stmt *q,
 	" LEFT JOIN clients cl ON cl.cid=c.cid WHERE c." ID ">" P1 " ORDER BY c." ID " LIMIT " P2
 #define LEDGER_CHANGES_TAIL ", c.origin, c.ts"
 #define LEDGER_CONFLICTS_TAIL ", c.rule, c.reason, c.winner_seq, c.winner_hlc, c.ts"
-#define LEDGER_CHANGES_SQL(P1, P2) LEDGER_LOG_COLS("seq") LEDGER_CHANGES_TAIL LEDGER_LOG_FROM("changes", "seq", P1, P2)
+#define LEDGER_CHANGES_SQL(P1, P2) \
+	LEDGER_LOG_COLS("seq") LEDGER_CHANGES_TAIL LEDGER_LOG_FROM("changes", "seq", P1, P2)
 #define LEDGER_CONFLICTS_SQL(P1, P2) \
 	LEDGER_LOG_COLS("id") LEDGER_CONFLICTS_TAIL LEDGER_LOG_FROM("conflicts", "id", P1, P2)
 /* SQLite's scans of either log read the ids where LEDGER_LOG_COLS joins the names, and a
@@ -210,16 +211,17 @@ void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *lg, sqlite3_stmt *q,
 #define LEDGER_CONFLICTS_IDS_SQL LEDGER_LOG_IDS("id") LEDGER_CONFLICTS_TAIL LEDGER_LOG_ONLY("conflicts", "id")
 enum { LOG_NAME_DB, LOG_NAME_STORE, LOG_NAME_USER, LOG_NAME_CLIENT, LOG_NAME_KINDS };
 #define LOG_NAME_SLOTS 32
+typedef struct ledger_log_name {
+	int64_t id;
+	char *name;
+	size_t len;
+	int state;                            /* 0 empty, 1 named, -1 no such row */
+} ledger_log_name;
 typedef struct ledger_log_rows {
 	ledger_rowsrc src;                    /* first: the source the scan reads */
 	ledger_sqlite_rows base;              /* SQLite's, which src calls */
 	sqlite3_stmt *look[LOG_NAME_KINDS];   /* prepared at the first miss */
-	struct {
-		int64_t id;
-		char *name;
-		size_t len;
-		int state;                    /* 0 empty, 1 named, -1 no such row */
-	} slot[LOG_NAME_KINDS][LOG_NAME_SLOTS]; /* by id modulo LOG_NAME_SLOTS */
+	ledger_log_name slot[LOG_NAME_KINDS][LOG_NAME_SLOTS]; /* by id modulo LOG_NAME_SLOTS */
 	const char *name[LOG_NAME_KINDS];     /* the current row's, and their lengths */
 	size_t len[LOG_NAME_KINDS];
 } ledger_log_rows;

@@ -1,8 +1,8 @@
 /* The change log's and the conflict log's rows name their database, store, user and client by
  * id. SQLite's scans of them (the lake's flush reads every change this way) read the ids and
- * look each name up once per scan, in a few slots per kind, where four joins per row cost a
- * sixth of the flush's SQLite instructions (docs/benchmarks.md, "The log scan without its
- * joins"). A row whose database, store or user has no name is passed over, as the joins did
+ * look each name up once per scan, in a few slots per kind, where four joins per row cost
+ * about 1,400 instructions a change, 5% of a flush (docs/benchmarks.md, "The lake's backlog,
+ * its log scan"). A row whose database, store or user has no name is passed over, as the joins did
  * (nothing deletes those rows); a client without one reads as "", the LEFT JOIN's coalesce.
  * PostgreSQL's scans keep the joins (pg_read.c). */
 #include "ledger_int.h"
@@ -18,7 +18,7 @@ static const char *const look_sql[LOG_NAME_KINDS] = {
  * (err set). */
 static int name_of(ledger_log_rows *r, int kind, int64_t id, ids_error *err)
 {
-	__typeof__(r->slot[0][0]) *s = &r->slot[kind][(uint64_t)id % LOG_NAME_SLOTS];
+	ledger_log_name *s = &r->slot[kind][(uint64_t)id % LOG_NAME_SLOTS];
 	if (!s->state || s->id != id) {
 		sqlite3 *db = sqlite3_db_handle(r->base.q);
 		sqlite3_stmt **q = &r->look[kind];
