@@ -218,8 +218,8 @@ typedef struct ledger_log_name {
 	int state;                            /* 0 empty, 1 named, -1 no such row */
 } ledger_log_name;
 typedef struct ledger_log_rows {
-	ledger_rowsrc src;                    /* first: the source the scan reads */
-	ledger_sqlite_rows base;              /* SQLite's, which src calls */
+	ledger_sqlite_rows base;              /* first: base.src is the source the scan reads */
+	ledger_rowsrc sq;                     /* SQLite's next and text, which base.src's call */
 	sqlite3_stmt *look[LOG_NAME_KINDS];   /* prepared at the first miss */
 	ledger_log_name slot[LOG_NAME_KINDS][LOG_NAME_SLOTS]; /* by id modulo LOG_NAME_SLOTS */
 	const char *name[LOG_NAME_KINDS];     /* the current row's, and their lengths */

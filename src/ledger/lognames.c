@@ -48,7 +48,7 @@ static int log_next(ledger_rowsrc *src, ids_error *err)
 {
 	ledger_log_rows *r = (ledger_log_rows *)src;
 	for (;;) {
-		int rc = r->base.src.next(&r->base.src, err);
+		int rc = r->sq.next(src, err);
 		if (rc != 1)
 			return rc;
 		int named = 1;
@@ -70,12 +70,6 @@ static int log_next(ledger_rowsrc *src, ids_error *err)
 	}
 }
 
-static int64_t log_i64(ledger_rowsrc *src, int col)
-{
-	ledger_log_rows *r = (ledger_log_rows *)src;
-	return r->base.src.i64(&r->base.src, col);
-}
-
 static const char *log_text(ledger_rowsrc *src, int col, size_t *len)
 {
 	ledger_log_rows *r = (ledger_log_rows *)src;
@@ -83,20 +77,17 @@ static const char *log_text(ledger_rowsrc *src, int col, size_t *len)
 		*len = r->len[col - 1];
 		return r->name[col - 1];
 	}
-	return r->base.src.text(&r->base.src, col, len);
-}
-
-static int log_blob(ledger_rowsrc *src, int col, const uint8_t **p, size_t *len, ids_error *err)
-{
-	ledger_log_rows *r = (ledger_log_rows *)src;
-	return r->base.src.blob(&r->base.src, col, p, len, err);
+	return r->sq.text(src, col, len);
 }
 
 void ledger_log_rows_init(ledger_log_rows *r, ledger *lg, sqlite3_stmt *q, const char *what)
 {
 	memset(r, 0, sizeof *r);
 	ledger_sqlite_rows_init(&r->base, lg, q, what);
-	r->src = (ledger_rowsrc){log_next, log_i64, log_text, log_blob};
+	/* only the names differ from SQLite's source: its i64 and blob serve as they are */
+	r->sq = r->base.src;
+	r->base.src.next = log_next;
+	r->base.src.text = log_text;
 }
 
 void ledger_log_rows_end(ledger_log_rows *r)

@@ -46,8 +46,8 @@ int ledger_sqlite_scan_log(ledger *lg, const char *what, const char *sql, int64_
 		sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
 		ledger_log_rows rows;
 		ledger_log_rows_init(&rows, lg, q, what);
-		rc = change ? ledger_scan_changes(&rows.src, change, ctx, last, err)
-			    : ledger_scan_conflicts(&rows.src, conflict, ctx, last, err);
+		rc = change ? ledger_scan_changes(&rows.base.src, change, ctx, last, err)
+			    : ledger_scan_conflicts(&rows.base.src, conflict, ctx, last, err);
 		ledger_log_rows_end(&rows);
 	}
 	sqlite3_finalize(q);

@@ -14,15 +14,16 @@
  * at the stale frames a restarted WAL leaves behind), and SQLite itself never truncates it
  * below journal_size_limit (LEDGER_WAL_LIMIT), so nothing is filled beyond that. The thread
  * writes only past the end SQLite has written; a write of the writer's that would reach the
- * part being filled first stops the fill and joins its thread (ledger_walfill_before_write:
+ * part being filled first stops the fill and joins its thread (ledger_walfill_write_begin:
  * at most one FILL_PIECE written meanwhile), so the two never write the same bytes. The writer's
  * connection is not the only one that writes the WAL (the Iceberg catalog, icecat.c, commits
  * through a connection of its own): every connection of the process opens the WAL through
  * walbuf.c's wrapper, and all of a WAL's handles share one walfill (a registry by path) whose
  * mutex every write and truncate of the WAL holds: a fill starts from the file's size read under
- * it (never a remembered one), and a write that would reach a running fill joins it first. A fill that fails (a full disk) is cut back to where it
- * started, and the file is not filled again; no fill starts with less than FILL_FREE_MIN
- * free on the filesystem, so a nearly full disk keeps its room for the frames themselves. */
+ * it (never a remembered one), and a write that would reach a running fill joins it first.
+ * A fill that fails (a full disk) is cut back to where it started, and the file is not filled
+ * again; no fill starts with less than FILL_FREE_MIN free on the filesystem, so a nearly full
+ * disk keeps its room for the frames themselves. */
 #include "ledger_int.h"
 
 #include "idbsync/log.h"
