@@ -6,8 +6,10 @@
 // With --update the measured push writes keys that exist (pushed first, unmeasured, by another
 // client), so every mutation replaces a row instead of adding one.
 // With --user the server runs with --auth and every push is that user's (rows scoped to it).
+// --keys text|uuid|number: the keys' kind (bench/lib/orders.mjs; text, `${client}-${id}`, by default).
 // usage: node bench/push_callgrind.mjs [--bin build/idbsync] [--total 20000] [--batch 500]
 //                                       [--clients 1] [--update] [--user NAME] [--out /tmp/push-cg]
+//                                       [--keys text|uuid|number]
 //                                       [--server-args "--no-lake --no-inbox"]
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
@@ -39,10 +41,12 @@ const { p, port } = await serveUnderCallgrind(bin, ['serve', '--data', path.join
   '--listen', '127.0.0.1:0', ...extra], out);
 const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
 const per = Math.ceil(total / clients);
-const warm = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1, `seed-${c}`)
-  : orderBodies(c, batch, batch, 1)));
-const bodies = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1)
-  : orderBodies(c, per, batch, batch + 1)));
+const keys = args.keys || 'text';
+if (update && keys === 'uuid') throw new Error('--update needs keys it can name again: --keys text or number');
+const warm = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1, `seed-${c}`, keys)
+  : orderBodies(c, batch, batch, 1, undefined, keys)));
+const bodies = Array.from({ length: clients }, (_, c) => (update ? orderBodies(c, per, batch, 1, undefined, keys)
+  : orderBodies(c, per, batch, batch + 1, undefined, keys)));
 await Promise.all(warm.map(async (l) => { for (const b of l) await post(agent, port, b, token); }));
 execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
 await Promise.all(bodies.map(async (l) => { for (const b of l) await post(agent, port, b, token); }));
@@ -53,6 +57,6 @@ await new Promise((r) => p.once('exit', r));
 fs.rmSync(dir, { recursive: true, force: true });
 const rows = dumpTotals(out);
 const sum = rows.reduce((a, [, ir]) => a + ir, 0);
-console.log(`${total} mutations${update ? ' (updates of existing keys)' : ''}, batches of ${batch}, ${clients} client(s), server ${extra.join(' ')}`);
+console.log(`${total} mutations${update ? ' (updates of existing keys)' : ''}, keys ${keys}, batches of ${batch}, ${clients} client(s), server ${extra.join(' ')}`);
 for (const [f, ir] of rows) if (ir) console.log(`  ${f}: ${Math.round(ir / total).toLocaleString('en-US')} Ir/mutation`);
 console.log(`total: ${Math.round(sum / total).toLocaleString('en-US')} Ir/mutation (${sum.toLocaleString('en-US')} Ir)`);

@@ -1,14 +1,25 @@
 // The push benchmarks' documents: orders-like mutations ({id, store:'orders', op:'put', key, value}
 import http from 'node:http';
 // with ~150-byte values), cut into push bodies of `batch` mutations; ids start at `first`, keys
-// are `${client}-${id}`, the pushing client is `name`.
-export function orderBodies(client, n, batch, first = 1, name = `bench-${client}`) {
+// are `${client}-${id}` (keys 'text'), a random UUID ('uuid') or the number client * 1e9 + id
+// ('number'), the pushing client is `name`.
+import { randomUUID } from 'node:crypto';
+
+const KEYS = {
+  text: (client, id) => `${client}-${id}`,
+  uuid: () => randomUUID(),
+  number: (client, id) => client * 1e9 + id,
+};
+
+export function orderBodies(client, n, batch, first = 1, name = `bench-${client}`, keys = 'text') {
+  const keyOf = KEYS[keys];
+  if (!keyOf) throw new Error(`keys: ${keys}? (text, uuid or number)`);
   const bodies = [];
   let id = first;
   for (let done = 0; done < n; done += batch) {
     const muts = [];
     for (let i = 0; i < batch && done + i < n; i++, id++) {
-      muts.push({ id, store: 'orders', op: 'put', key: `${client}-${id}`,
+      muts.push({ id, store: 'orders', op: 'put', key: keyOf(client, id),
         value: { id: `${client}-${id}`, customer: `customer ${id % 977}`, total: (id * 7.31) % 1000,
           items: id % 9, status: ['new', 'paid', 'shipped'][id % 3], note: 'x'.repeat(40) } });
     }

@@ -212,6 +212,7 @@ static void bind_row(sqlite3_stmt *p, ctx *c, int64_t sid, const ids_batch *b, c
 	sqlite3_bind_int(p, 8, b->origin);
 	bind_meta(p, 9, d);
 	sqlite3_bind_int64(p, 10, ledger_key_hash(m->key, m->key_len)); /* for the lake's bucket scans */
+	sqlite3_bind_int64(p, 11, ledger_row_ukl(c->uid, m->key_len));
 }
 
 /* Binds an existing row's new state (ST_SET_ROW). */
@@ -366,7 +367,7 @@ static int flush_fresh(ledger *lg, ctx *c, ids_error *err)
 	while (!rc && done < n) {
 		int left = n - done, rows = left >= 32 ? 32 : left >= 8 ? 8 : 1;
 		sqlite3_stmt *q = lg->st[rows == 32 ? ST_NEW_ROWS_32 : rows == 8 ? ST_NEW_ROWS_8 : ST_NEW_ROWS_1];
-		/* ?1..?3 are uid, did, origin; a row's own 6 follow (ledger.c; no value: the change
+		/* ?1..?3 are uid, did, origin; a row's own 7 follow (ledger.c; no value: the change
 		 * log's row holds it, LEDGER_ROW_VALUE) */
 		sqlite3_bind_int64(q, 1, c->uid);
 		sqlite3_bind_int64(q, 2, c->did);
@@ -374,13 +375,14 @@ static int flush_fresh(ledger *lg, ctx *c, ids_error *err)
 		for (int r = 0; r < rows; r++) {
 			const fresh_row *f = &c->fresh[done + r];
 			const ids_mutation *m = f->m;
-			int at = 3 + r * 6;
+			int at = 3 + r * 7;
 			sqlite3_bind_int64(q, at + 1, c->sc->sid[f->slot]);
 			sqlite3_bind_blob(q, at + 2, m->key, (int)m->key_len, SQLITE_STATIC);
 			sqlite3_bind_int64(q, at + 3, lg->next_seq + r);
 			sqlite3_bind_text(q, at + 4, f->h, -1, SQLITE_STATIC);
 			sqlite3_bind_int(q, at + 5, f->deleted);
 			sqlite3_bind_int64(q, at + 6, ledger_key_hash(m->key, m->key_len)); /* the lake's buckets */
+			sqlite3_bind_int64(q, at + 7, ledger_row_ukl(c->uid, m->key_len));
 		}
 		/* OR FAIL: the rows before a conflicting one stay in, and sqlite3_changes counts them */
 		int src = sqlite3_step(q);
@@ -470,7 +472,7 @@ static int apply_one(ledger *lg, ctx *c, ids_mutation *m, int read_first, ids_er
 	ids_decision d;
 	ids_decision_init(&d);
 	sqlite3_bind_int64(g, 1, sid);
-	sqlite3_bind_int64(g, 2, c->uid);
+	sqlite3_bind_int64(g, 2, ledger_row_ukl(c->uid, m->key_len));
 	sqlite3_bind_blob(g, 3, m->key, (int)m->key_len, SQLITE_STATIC);
 	ledger_sqlite_rows rows;
 	ledger_sqlite_rows_init(&rows, lg, g, "read row");

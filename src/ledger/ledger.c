@@ -1,6 +1,7 @@
 /* Opening the ledger: directory, SQLite connections and pragmas, schema migrations, the
  * conflict-rule table, and the read-connection pool. */
 #include "ledger_int.h"
+#include "idbsync/log.h"
 #include "idbsync/path.h"
 
 #include <errno.h>
@@ -15,6 +16,31 @@
 const double ledger_commit_bounds[LEDGER_COMMIT_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 							      0.05,   0.1,   0.25,   0.5,   1.0};
 
+/* The rows table and its indexes, as schema 3 has them (schema_upgrade rebuilds older ones). */
+#define ROWS_COLS                                                                                   \
+	"(sid INTEGER NOT NULL, uid INTEGER NOT NULL, key BLOB NOT NULL, did INTEGER NOT NULL,"       \
+	" seq INTEGER NOT NULL, hlc TEXT NOT NULL, deleted INTEGER NOT NULL, origin INTEGER NOT NULL," \
+	" value TEXT, meta TEXT, khash INTEGER NOT NULL, ukl INTEGER NOT NULL)"
+/* A key is unique per store and user through rows_key(sid, ukl, key), ukl being the user and
+ * the key's length (ledger_row_ukl): keys counted up in text ("order-9", "order-10", ...,
+ * "order-100") then go at the end of their length's run, where an index by (sid, uid, key)
+ * put each new one between two old ones (a run of 100000..199999 between 10000..19999) and
+ * SQLite rebalanced a full page every ~10 new keys; and the index compares two columns before
+ * the key instead of three. A new text key: 17.6k -> 14.4k instructions in the writer; random
+ * keys (UUIDs) and numbers cost the same as before (docs/benchmarks.md, "The key's length
+ * first"). A real column, not an index on an expression: SQLite then searched the index a
+ * second time for each insert, +22% for UUID keys. Lookups go through LEDGER_ROW_KEY_IS.
+ * No index on the key hash: its random order made every commit dirty (and write to the WAL)
+ * a page per new key, cutting durable push throughput 2-3x (bench/push.sh). The lake reads
+ * bucket ranges by scanning a store, or by key (ledger_rows_get).
+ * rows_tomb: tombstones only (partial: a live row costs no entry): the collector finds and
+ * counts them without reading every row of the database, which at 1M rows held the writer,
+ * and every push behind it, for seconds each --gc-interval. */
+#define ROWS_INDEXES                                                   \
+	"CREATE UNIQUE INDEX IF NOT EXISTS rows_key ON rows(sid, ukl, key);" \
+	"CREATE INDEX IF NOT EXISTS rows_pull ON rows(did, uid, seq);"      \
+	"CREATE INDEX IF NOT EXISTS rows_tomb ON rows(did, sid, seq) WHERE deleted=1;"
+
 static const char *const schema_v1 =
 	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v);"
 	"CREATE TABLE IF NOT EXISTS dbs(did INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
@@ -26,17 +52,7 @@ static const char *const schema_v1 =
 	"CREATE TABLE IF NOT EXISTS clients(cid INTEGER PRIMARY KEY, did INTEGER NOT NULL, uid INTEGER NOT NULL,"
 	" name TEXT NOT NULL, last_mid INTEGER NOT NULL DEFAULT 0, pulled INTEGER NOT NULL DEFAULT 0,"
 	" seen INTEGER NOT NULL DEFAULT 0, UNIQUE(did, uid, name));"
-	"CREATE TABLE IF NOT EXISTS rows(sid INTEGER NOT NULL, uid INTEGER NOT NULL, key BLOB NOT NULL,"
-	" did INTEGER NOT NULL, seq INTEGER NOT NULL, hlc TEXT NOT NULL, deleted INTEGER NOT NULL,"
-	" origin INTEGER NOT NULL, value TEXT, meta TEXT, khash INTEGER NOT NULL, UNIQUE(sid, uid, key));"
-	/* No index on the key hash: its random order made every commit dirty (and write to the WAL)
-	 * a page per new key, cutting durable push throughput 2-3x (bench/push.sh). The lake reads
-	 * bucket ranges by scanning a store, or by key (ledger_rows_get). */
-	"CREATE INDEX IF NOT EXISTS rows_pull ON rows(did, uid, seq);"
-	/* Tombstones only (partial: a live row costs no entry): the collector finds and counts them
-	 * without reading every row of the database, which at 1M rows held the writer, and every
-	 * push behind it, for seconds each --gc-interval. Created on open for older databases. */
-	"CREATE INDEX IF NOT EXISTS rows_tomb ON rows(did, sid, seq) WHERE deleted=1;"
+	"CREATE TABLE IF NOT EXISTS rows" ROWS_COLS ";" /* its indexes: schema_upgrade */
 	"CREATE TABLE IF NOT EXISTS changes(seq INTEGER PRIMARY KEY, did INTEGER NOT NULL, sid INTEGER NOT NULL,"
 	" uid INTEGER NOT NULL, key BLOB NOT NULL, op INTEGER NOT NULL, hlc TEXT NOT NULL, value TEXT,"
 	" cid INTEGER NOT NULL, mid INTEGER NOT NULL, origin INTEGER NOT NULL, ts INTEGER NOT NULL);"
@@ -53,17 +69,17 @@ static const char *const schema_v1 =
 static const char *const stmt_sql[ST_COUNT] = {
 	/* value: NULL for a live row whose change holds it (LEDGER_ROW_VALUE); apply.c looks it up
 	 * (ST_ROW_VALUE) only when a rule needs it */
-	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta, rowid FROM rows WHERE sid=?1 AND uid=?2"
-		       " AND key=?3",
+	[ST_GET_ROW] = "SELECT seq, hlc, deleted, origin, value, meta, rowid FROM rows WHERE sid=?1"
+		       " AND ukl=?2 AND key=?3", /* ?2: ledger_row_ukl */
 	[ST_ROW_VALUE] = "SELECT value FROM changes WHERE seq=?1",
 	/* a row that was just read (ST_GET_ROW) is written by its rowid: the key's index is not
 	 * searched again (the upsert searched it for its conflict check); its value NULL, the
 	 * change at seq holds it (LEDGER_ROW_VALUE) */
 	[ST_SET_ROW] = "UPDATE rows SET seq=?2, hlc=?3, deleted=?4, origin=?5, value=NULL, meta=?6 WHERE rowid=?1",
-	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND key=?2 AND deleted=0",
-	[ST_ANY_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND uid=0 AND deleted=0 LIMIT 1",
-	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
-		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,NULL,?9,?10) ON CONFLICT(sid, uid, key) DO UPDATE SET"
+	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND " LEDGER_ROW_KEY_IS("", "0", "?2") " AND deleted=0",
+	[ST_ANY_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND ukl BETWEEN 0 AND 65535 AND deleted=0 LIMIT 1", /* uid 0 */
+	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash, ukl)"
+		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,NULL,?9,?10,?11) ON CONFLICT(sid, ukl, key) DO UPDATE SET"
 		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"
 		       " value=NULL, meta=excluded.meta",
 	/* the change log's and new keys' inserts are made by multi_insert_sql (see there) */
@@ -93,8 +109,8 @@ static const char *const change_cols_r = "INSERT OR FAIL INTO changes(did, sid, 
 					 " origin, ts) VALUES";
 static const char *const change_row_r = "(?1,#,?2,#,#,#,#,?3,#,?4,?5)";
 static const char *const new_row_cols = "INSERT OR FAIL INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value,"
-					" meta, khash) VALUES";
-static const char *const new_row_row = "(#,?1,#,?2,#,#,#,?3,NULL,NULL,#)"; /* uid did origin */
+					" meta, khash, ukl) VALUES";
+static const char *const new_row_row = "(#,?1,#,?2,#,#,#,?3,NULL,NULL,#,#)"; /* uid did origin */
 
 static char *multi_insert_sql(const char *cols, const char *row, int rows)
 {
@@ -158,23 +174,60 @@ int ledger_exec(sqlite3 *db, const char *sql, ids_error *err)
 
 /* Version 2 keeps a row's value in the change log alone while its change is kept
  * (LEDGER_ROW_VALUE): the tables are those of version 1, whose rows (values in the row) it
- * reads as they are. A binary of version 1 would read such rows as empty, so a database of a
- * newer version than this binary knows is refused. */
-#define SCHEMA_VERSION 2
+ * reads as they are. Version 3 finds a row's key by its user and length first (rows_key, ukl):
+ * a table of version 1 or 2 had UNIQUE(sid, uid, key), which SQLite cannot drop, so it is
+ * copied into a new one, rowids kept, once, in one transaction. A binary of an older version
+ * would read version 2's rows as empty, and could not write version 3's (its upsert names the
+ * old unique key), so a database of a newer version than this binary knows is refused. */
+#define SCHEMA_VERSION 3
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-static int schema_v2(ledger *lg, ids_error *err)
+static int64_t sql_int(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *q = NULL;
-	int64_t v = 0;
-	if (sqlite3_prepare_v2(lg->w, "SELECT v FROM meta WHERE k='schema_version'", -1, &q, NULL) != SQLITE_OK)
-		return ledger_sql_err(lg, lg->w, SQLITE_ERROR, err, "schema version");
-	if (sqlite3_step(q) == SQLITE_ROW)
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
 		v = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
+	return v;
+}
+
+static int schema_upgrade(ledger *lg, ids_error *err)
+{
+	int64_t v = sql_int(lg->w, "SELECT v FROM meta WHERE k='schema_version'");
+	if (v < 0)
+		return ledger_sql_err(lg, lg->w, SQLITE_ERROR, err, "schema version");
 	if (v > SCHEMA_VERSION)
 		return ids_fail(err, IDS_EINVAL, "%s/idbsync.sqlite: schema version %lld is newer than this idbsync's (%d)",
 				lg->dir, (long long)v, SCHEMA_VERSION);
-	return v == SCHEMA_VERSION ? 0 : ledger_exec(lg->w, "UPDATE meta SET v=2 WHERE k='schema_version'", err);
+	if (v == SCHEMA_VERSION)
+		return 0;
+	int rebuild = sql_int(lg->w, "SELECT count(*) FROM sqlite_schema WHERE name='sqlite_autoindex_rows_1'") > 0;
+	if (rebuild) {
+		ids_logrec r;
+		if (ids_log_begin(&r, IDS_LOG_INFO, "ledger.upgrade")) {
+			ids_log_str(&r, "msg", "rebuilding the rows table for schema 3 (once; its keys are indexed by their length first)");
+			ids_log_int(&r, "rows", (long long)sql_int(lg->w, "SELECT count(*) FROM rows"));
+			ids_log_end(&r);
+		}
+	}
+	int rc = ledger_exec(lg->w, "BEGIN IMMEDIATE", err);
+	if (!rc && rebuild)
+		rc = ledger_exec(lg->w,
+				 "CREATE TABLE rows_v3" ROWS_COLS ";"
+				 "INSERT INTO rows_v3(rowid, sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash, ukl)"
+				 " SELECT rowid, sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash, "
+				 LEDGER_ROW_UKL_SQL("uid", "key") " FROM rows;"
+				 "DROP TABLE rows;"
+				 "ALTER TABLE rows_v3 RENAME TO rows;",
+				 err);
+	if (!rc)
+		rc = ledger_exec(lg->w, ROWS_INDEXES "UPDATE meta SET v=" STR(SCHEMA_VERSION) " WHERE k='schema_version';"
+				 "COMMIT", err);
+	if (rc && !sqlite3_get_autocommit(lg->w))
+		ledger_exec(lg->w, "ROLLBACK", NULL);
+	return rc;
 }
 
 static int open_conn(ledger *lg, sqlite3 **out, int readonly, const char *vfs, ids_error *err)
@@ -333,7 +386,7 @@ static int open_sqlite(ledger *lg, const ledger_options *o, ids_error *err)
 	if (!rc)
 		rc = ledger_exec(lg->w, schema_v1, err);
 	if (!rc)
-		rc = schema_v2(lg, err);
+		rc = schema_upgrade(lg, err);
 	for (int i = 0; !rc && i < ST_COUNT; i++) {
 		char *gen = generated_sql(i);
 		if (sqlite3_prepare_v3(lg->w, gen ? gen : stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &lg->st[i], NULL) !=

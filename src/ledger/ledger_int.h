@@ -190,6 +190,20 @@ void ledger_sqlite_rows_init(ledger_sqlite_rows *r, ledger *lg, sqlite3_stmt *q,
 #define LEDGER_ROW_VALUE_JOIN(R, SCHEMA) \
 	" LEFT JOIN " SCHEMA "changes vc_ ON vc_.seq=" R ".seq AND " R ".value IS NULL AND " R ".deleted=0"
 
+/* A row's user and key length in one column (SQLite, schema 3): ukl = uid << 16 | the key's
+ * bytes (at most 65535), which leads the rows' unique key index, rows_key(sid, ukl, key) in
+ * ledger.c, and orders keys of one length together. The writer binds ledger_row_ukl (its
+ * inserts and its row reads); other lookups name it with LEDGER_ROW_KEY_IS: R is the rows
+ * table's prefix ("" or "r."), UID the SQL of the user id, KEY that of the key. A lookup by
+ * uid and key alone would scan the store. */
+static inline int64_t ledger_row_ukl(int64_t uid, size_t key_len)
+{
+	return (int64_t)((uint64_t)uid << 16) | (int64_t)(key_len < 65535 ? key_len : 65535);
+}
+/* CAST: length() counts a text value's characters, the writer a key's bytes (keys are blobs) */
+#define LEDGER_ROW_UKL_SQL(UID, KEY) "((" UID ")<<16|min(length(CAST(" KEY " AS BLOB)),65535))"
+#define LEDGER_ROW_KEY_IS(R, UID, KEY) R "ukl=" LEDGER_ROW_UKL_SQL(UID, KEY) " AND " R "key=" KEY
+
 /* The change log and the conflicts log share their first columns and joins; each backend runs
  * this SQL with its own placeholders (P1 the id to read after, P2 the row limit). */
 #define LEDGER_LOG_COLS(ID) \

@@ -191,7 +191,7 @@ int ledger_rows_ids(ledger *lg, const char *dbname, const char *store_name, cons
 		goto out;
 	sid = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : -1;
 	if (sqlite3_prepare_v2(db, "SELECT uid FROM users WHERE name=?1", -1, &us, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT rowid FROM rows WHERE sid=?1 AND uid=?2 AND key=?3", -1, &q, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(db, "SELECT rowid FROM rows WHERE sid=?1 AND " LEDGER_ROW_KEY_IS("", "?2", "?3"), -1, &q, NULL) != SQLITE_OK) {
 		rc = ledger_sql_err(lg, db, SQLITE_ERROR, err, "row ids");
 		goto out;
 	}
@@ -286,7 +286,7 @@ int ledger_rows_get(ledger *lg, const char *dbname, const char *store_name, cons
 	const char *sql =
 		"SELECT r.khash, r.seq, r.hlc, " LEDGER_ROW_VALUE("r") ", r.origin FROM rows r" LEDGER_ROW_VALUE_JOIN("r", "")
 		" WHERE r.sid=" STORE_SID
-		" AND r.uid=(SELECT uid FROM users WHERE name=?3) AND r.key=?4 AND r.deleted=0";
+		" AND " LEDGER_ROW_KEY_IS("r.", "SELECT uid FROM users WHERE name=?3", "?4") " AND r.deleted=0";
 	if ((rc = prepare_store_sql(lg, db, sql, dbname, store_name, &q, err, "row lookup")))
 		goto out;
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -354,7 +354,7 @@ static int prune_upto(ledger *lg, sqlite3 *db, int own, int64_t last, ids_error 
 {
 	static const char *const sql[] = {
 		"UPDATE rows SET value=(SELECT c.value FROM changes c WHERE c.seq=rows.seq) WHERE rowid IN"
-		" (SELECT r.rowid FROM changes c JOIN rows r ON r.sid=c.sid AND r.uid=c.uid AND r.key=c.key"
+		" (SELECT r.rowid FROM changes c JOIN rows r ON r.sid=c.sid AND " LEDGER_ROW_KEY_IS("r.", "c.uid", "c.key")
 		" WHERE c.seq<=?1 AND r.seq=c.seq AND r.value IS NULL AND r.deleted=0)",
 		"DELETE FROM changes WHERE seq<=?1",
 	};

@@ -11,6 +11,7 @@
 #include "idbsync/value.h"
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,51 @@ static inline change *find_key(pulled *p, const char *key)
 		if (!strcmp(p->c[i].key, key))
 			return &p->c[i];
 	return NULL;
+}
+
+/* One integer from the SQLite state in dir (-1 if none), on a connection of its own. */
+static inline long long sql_int(const char *dir, const char *sql)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/idbsync.sqlite", dir);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	long long v = -1;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+static inline int sql_exec(const char *dir, const char *sql)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/idbsync.sqlite", dir);
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* The rows table of a closed SQLite state put back as schema versions 1 and 2 had it: keys unique
+ * by UNIQUE(sid, uid, key), no rows_key; rowids kept. The version is the caller's to set. */
+static inline int old_rows_table(const char *dir)
+{
+	return sql_exec(dir, "BEGIN;"
+			     "CREATE TABLE rows_old(sid INTEGER NOT NULL, uid INTEGER NOT NULL, key BLOB NOT NULL,"
+			     " did INTEGER NOT NULL, seq INTEGER NOT NULL, hlc TEXT NOT NULL, deleted INTEGER NOT NULL,"
+			     " origin INTEGER NOT NULL, value TEXT, meta TEXT, khash INTEGER NOT NULL, UNIQUE(sid, uid, key));"
+			     "INSERT INTO rows_old(rowid, sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash)"
+			     " SELECT rowid, sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash FROM rows;"
+			     "DROP TABLE rows;"
+			     "ALTER TABLE rows_old RENAME TO rows;"
+			     "CREATE INDEX rows_pull ON rows(did, uid, seq);"
+			     "CREATE INDEX rows_tomb ON rows(did, sid, seq) WHERE deleted=1;"
+			     "COMMIT");
 }
 
 static inline const char *hlc_at(int64_t offset_ms, int ctr, const char *node)

@@ -5,36 +5,7 @@
  * of version 1 (every row holding its value, older changes pruned), built here from a fresh one
  * as version 1 left it, opens and reads back the same. SQLite only: PostgreSQL keeps each row's
  * value in its row. */
-#include <sqlite3.h>
-
 #include "ledger_test.h"
-
-static long long sql_int(const char *dir, const char *sql)
-{
-	char path[600];
-	snprintf(path, sizeof path, "%s/idbsync.sqlite", dir);
-	sqlite3 *db = NULL;
-	sqlite3_stmt *q = NULL;
-	long long v = -1;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return v;
-}
-
-static int sql_exec(const char *dir, const char *sql)
-{
-	char path[600];
-	snprintf(path, sizeof path, "%s/idbsync.sqlite", dir);
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_close(db);
-	return rc;
-}
 
 static ledger *open_retention(const char *dir, int64_t retention_ms)
 {
@@ -173,7 +144,7 @@ static void value_once(const char *dir)
 	push_rows(lg);
 	/* stored once: no row holds its value while its change is kept */
 	CHECK_EQ_INT(sql_int(dir, "SELECT count(*) FROM rows WHERE value IS NOT NULL"), 0);
-	CHECK_EQ_INT(sql_int(dir, "SELECT v FROM meta WHERE k='schema_version'"), 2);
+	CHECK_EQ_INT(sql_int(dir, "SELECT v FROM meta WHERE k='schema_version'"), 3);
 	check_reads(lg, dir);
 	/* a loser against a row written in an earlier push: the winner's value from the log */
 	ids_error err = IDS_ERROR_INIT;
@@ -216,8 +187,9 @@ static void prune_backlog(const char *dir)
 	ledger_free(lg);
 }
 
-/* A database as version 1 left it: every row holds its value, and the change log lost its older
- * changes to the prune (here all but the newest: b's update). */
+/* A database as version 1 left it: every row holds its value, the rows table has its old unique
+ * key (old_rows_table), and the change log lost its older changes to the prune (here all but the
+ * newest: b's update). */
 static void version_1(const char *dir)
 {
 	ledger *lg = open_retention(dir, 24 * 3600 * 1000LL);
@@ -225,6 +197,7 @@ static void version_1(const char *dir)
 		return;
 	push_rows(lg);
 	ledger_free(lg);
+	CHECK_EQ_INT(old_rows_table(dir), SQLITE_OK);
 	CHECK_EQ_INT(sql_exec(dir, "UPDATE rows SET value=(SELECT value FROM changes c WHERE c.seq=rows.seq)"
 				   " WHERE value IS NULL AND deleted=0;"
 				   "DELETE FROM changes WHERE seq < (SELECT seq FROM changes WHERE op=1 ORDER BY seq DESC LIMIT 1);"
@@ -234,7 +207,7 @@ static void version_1(const char *dir)
 	lg = open_retention(dir, 24 * 3600 * 1000LL);
 	if (!lg)
 		return;
-	CHECK_EQ_INT(sql_int(dir, "SELECT v FROM meta WHERE k='schema_version'"), 2);
+	CHECK_EQ_INT(sql_int(dir, "SELECT v FROM meta WHERE k='schema_version'"), 3);
 	check_reads(lg, dir);
 	CHECK_EQ_INT(ledger_set_rule(lg, "v", "m", IDS_RULE_MERGE), 0); /* rules are not stored */
 	/* writes on version-1 rows: an update (the row lets its value go), a merge, a loser */
@@ -259,13 +232,13 @@ static void version_1(const char *dir)
 	ledger_free(lg);
 
 	/* a database of a newer version than this binary knows is refused, not misread */
-	CHECK_EQ_INT(sql_exec(dir, "UPDATE meta SET v=3 WHERE k='schema_version'"), SQLITE_OK);
+	CHECK_EQ_INT(sql_exec(dir, "UPDATE meta SET v=4 WHERE k='schema_version'"), SQLITE_OK);
 	ledger_options o = LEDGER_OPTIONS_INIT;
 	o.dir = dir;
 	lg = NULL;
 	CHECK(ledger_open(&lg, &o, &err) != 0);
 	CHECK(lg == NULL);
-	CHECK_HAS(err.msg, "schema version 3");
+	CHECK_HAS(err.msg, "schema version 4");
 }
 
 int main(void)
