@@ -1,8 +1,8 @@
 // The push benchmarks' documents: orders-like mutations ({id, store:'orders', op:'put', key, value}
-import http from 'node:http';
 // with ~150-byte values), cut into push bodies of `batch` mutations; ids start at `first`, keys
 // are `${client}-${id}` (keys 'text'), a random UUID ('uuid') or the number client * 1e9 + id
 // ('number'), the pushing client is `name`.
+import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 
 const KEYS = {

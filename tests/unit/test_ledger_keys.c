@@ -158,7 +158,7 @@ static void upgrade(const char *dir)
 						 "\"op\":\"delete\",\"key\":\"gone\"}]}"), 0);
 	ledger_push_result_free(&r);
 	ledger_free(lg);
-	/* back to version 2's table: a hash of its rows to compare, an old unique key */
+	/* back to version 2's table: its rows written out to compare, the old unique key */
 	char snap[8192], now[8192];
 	sql_text(dir, ROWS_SNAPSHOT, snap, sizeof snap);
 	CHECK(strlen(snap) > 100);
@@ -186,10 +186,15 @@ static void upgrade(const char *dir)
 	check_pull(lg, "db", "", "two", 1);
 	plans(lg, dir);
 	ledger_free(lg);
-	/* the index keeps keys unique */
-	CHECK_EQ_INT(sql_exec(dir, "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, khash)"
-				   " SELECT sid, uid, key, did, seq + 1000, hlc, 0, 0, 0 FROM rows LIMIT 1"),
+	/* the index keeps keys unique: a copy of a row is refused, the same row with another key
+	 * (of the same length, so the same ukl) is not */
+	CHECK_EQ_INT(sql_exec(dir, "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, khash, ukl)"
+				   " SELECT sid, uid, key, did, seq + 1000, hlc, 0, 0, 0, ukl FROM rows WHERE key=x'306100'"),
 		     SQLITE_CONSTRAINT);
+	CHECK_EQ_INT(sql_exec(dir, "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, khash, ukl)"
+				   " SELECT sid, uid, x'307a00', did, seq + 1000, hlc, 0, 0, 0, ukl FROM rows WHERE key=x'306100'"),
+		     SQLITE_OK);
+	CHECK_EQ_INT(sql_int(dir, "SELECT count(*) FROM rows WHERE key IN (x'306100', x'307a00')"), 4); /* "a", "z" in db and db2 */
 	sql_text(dir, "PRAGMA integrity_check", now, sizeof now);
 	CHECK_EQ_STR(now, "ok");
 }
