@@ -1,7 +1,7 @@
 // How long a data dir of an older schema takes to upgrade when a newer binary opens it (the
 // rows table rebuilt once for schema 3, src/ledger/ledger.c schema_upgrade): --old pushes
 // --rows new keys (batches of 500, bench/lib/orders.mjs), stops; --bin is started on the same
-// data dir and timed until it answers /healthz; then the head, the `ledger.upgrade` log line
+// data dir and timed until it answers /healthz; then the head, the `ledger.upgrade(d)` log lines
 // and the data dir's size are printed.
 // usage: node bench/upgrade.mjs --old /tmp/idbsync.old [--bin build/idbsync] [--rows 1000000]
 import http from 'node:http';
@@ -30,9 +30,9 @@ const t0 = process.hrtime.bigint();
 const srv = await startServer({ ...dirs, bin, startTimeoutMs: 600000 });
 const secs = Number(process.hrtime.bigint() - t0) / 1e9;
 const health = await (await fetch(`${srv.url}/healthz`)).json();
-const line = srv.stderr().split('\n').find((l) => l.includes('ledger.upgrade')) || '(no ledger.upgrade line)';
+const lines = srv.stderr().split('\n').filter((l) => l.includes('ledger.upgrade')).join('\n') || '(no ledger.upgrade line)';
 await srv.stop();
 fs.rmSync(root, { recursive: true, force: true });
 console.log(`${rows.toLocaleString('en-US')} rows (${mb} MB) written by ${args.old}, opened by ${bin}: ` +
   `answering /healthz after ${secs.toFixed(2)} s; head ${health.head}`);
-console.log(line.trim());
+console.log(lines.trim());

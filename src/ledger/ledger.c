@@ -204,27 +204,31 @@ static int schema_upgrade(ledger *lg, ids_error *err)
 	if (v == SCHEMA_VERSION)
 		return 0;
 	int rebuild = sql_int(lg->w, "SELECT count(*) FROM sqlite_schema WHERE name='sqlite_autoindex_rows_1'") > 0;
-	if (rebuild) {
-		ids_logrec r;
-		if (ids_log_begin(&r, IDS_LOG_INFO, "ledger.upgrade")) {
-			ids_log_str(&r, "msg", "rebuilding the rows table for schema 3 (once; its keys are indexed by their length first)");
-			ids_log_int(&r, "rows", (long long)sql_int(lg->w, "SELECT count(*) FROM rows"));
-			ids_log_end(&r);
-		}
-	}
+	if (rebuild)
+		ids_logf(IDS_LOG_INFO, "ledger.upgrade",
+			 "rebuilding the rows table for schema 3 (once; its keys are indexed by their length first)");
+	int64_t t0 = ledger_mono_us(), copied = 0;
 	int rc = ledger_exec(lg->w, "BEGIN IMMEDIATE", err);
-	if (!rc && rebuild)
+	if (!rc && rebuild) {
 		rc = ledger_exec(lg->w,
 				 "CREATE TABLE rows_v3" ROWS_COLS ";"
 				 "INSERT INTO rows_v3(rowid, sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash, ukl)"
 				 " SELECT rowid, sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash, "
-				 LEDGER_ROW_UKL_SQL("uid", "key") " FROM rows;"
-				 "DROP TABLE rows;"
-				 "ALTER TABLE rows_v3 RENAME TO rows;",
+				 LEDGER_ROW_UKL_SQL("uid", "key") " FROM rows;",
 				 err);
+		copied = sqlite3_changes64(lg->w); /* the INSERT's, counted as it copies (no scan of its own) */
+		if (!rc)
+			rc = ledger_exec(lg->w, "DROP TABLE rows; ALTER TABLE rows_v3 RENAME TO rows;", err);
+	}
 	if (!rc)
 		rc = ledger_exec(lg->w, ROWS_INDEXES "UPDATE meta SET v=" STR(SCHEMA_VERSION) " WHERE k='schema_version';"
 				 "COMMIT", err);
+	ids_logrec r;
+	if (!rc && rebuild && ids_log_begin(&r, IDS_LOG_INFO, "ledger.upgraded")) {
+		ids_log_int(&r, "rows", (long long)copied);
+		ids_log_num(&r, "seconds", (double)(ledger_mono_us() - t0) / 1e6);
+		ids_log_end(&r);
+	}
 	if (rc && !sqlite3_get_autocommit(lg->w))
 		ledger_exec(lg->w, "ROLLBACK", NULL);
 	return rc;
