@@ -243,6 +243,7 @@ static int shared_row(ledger *lg, sid_cache *sc, int slot, const ids_mutation *m
 	sqlite3_stmt *q = lg->st[ST_GET_SHARED];
 	sqlite3_bind_int64(q, 1, sc->sid[slot]);
 	sqlite3_bind_blob(q, 2, m->key, (int)m->key_len, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, ledger_row_ukl(0, m->key_len));
 	int shared = sqlite3_step(q) == SQLITE_ROW;
 	sqlite3_reset(q);
 	return shared;

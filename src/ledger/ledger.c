@@ -76,8 +76,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * searched again (the upsert searched it for its conflict check); its value NULL, the
 	 * change at seq holds it (LEDGER_ROW_VALUE) */
 	[ST_SET_ROW] = "UPDATE rows SET seq=?2, hlc=?3, deleted=?4, origin=?5, value=NULL, meta=?6 WHERE rowid=?1",
-	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND " LEDGER_ROW_KEY_IS("", "0", "?2") " AND deleted=0",
-	[ST_ANY_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND ukl BETWEEN 0 AND 65535 AND deleted=0 LIMIT 1", /* uid 0 */
+	[ST_GET_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND ukl=?3 AND key=?2 AND deleted=0", /* ?3: ledger_row_ukl(0) */
+	[ST_ANY_SHARED] = "SELECT 1 FROM rows WHERE sid=?1 AND " LEDGER_ROW_UID0 " AND deleted=0 LIMIT 1",
 	[ST_PUT_ROW] = "INSERT INTO rows(sid, uid, key, did, seq, hlc, deleted, origin, value, meta, khash, ukl)"
 		       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,NULL,?9,?10,?11) ON CONFLICT(sid, ukl, key) DO UPDATE SET"
 		       " seq=excluded.seq, hlc=excluded.hlc, deleted=excluded.deleted, origin=excluded.origin,"

@@ -203,6 +203,7 @@ static inline int64_t ledger_row_ukl(int64_t uid, size_t key_len)
 /* CAST: length() counts a text value's characters, the writer a key's bytes (keys are blobs) */
 #define LEDGER_ROW_UKL_SQL(UID, KEY) "((" UID ")<<16|min(length(CAST(" KEY " AS BLOB)),65535))"
 #define LEDGER_ROW_KEY_IS(R, UID, KEY) R "ukl=" LEDGER_ROW_UKL_SQL(UID, KEY) " AND " R "key=" KEY
+#define LEDGER_ROW_UID0 "ukl BETWEEN 0 AND 65535" /* a row of user 0 (shared), by rows_key */
 
 /* The change log and the conflicts log share their first columns and joins; each backend runs
  * this SQL with its own placeholders (P1 the id to read after, P2 the row limit). */
